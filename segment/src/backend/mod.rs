@@ -1,0 +1,80 @@
+//! Write backends: how staged bytes reach a segment file and become durable.
+//!
+//! Both take the same operations and must produce the same bytes on disk:
+//! - [`Buffered`]: `pwrite` into the page cache, then `fdatasync`;
+//! - [`Uring`]: `io_uring` submissions on files opened with `O_DIRECT`, from
+//!   4 KiB-aligned buffers (the partial tail block is rewritten by the next write).
+
+mod buffered;
+mod uring;
+
+pub use buffered::Buffered;
+pub use uring::Uring;
+
+use crate::io::FileHandle;
+use std::io;
+
+/// Which backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// `pwrite` + `fdatasync` through the page cache.
+    Buffered,
+    /// `io_uring` with `O_DIRECT` aligned writes.
+    IoUring,
+}
+
+impl BackendKind {
+    /// Name used in configuration and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Buffered => "buffered",
+            BackendKind::IoUring => "io_uring",
+        }
+    }
+
+    /// Parses a configuration name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "buffered" => Some(BackendKind::Buffered),
+            "io_uring" | "io-uring" | "uring" => Some(BackendKind::IoUring),
+            _ => None,
+        }
+    }
+}
+
+/// One write: all of `data` at `offset` of `file`.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOp<'a> {
+    /// The file.
+    pub file: &'a dyn FileHandle,
+    /// Byte offset in the file (aligned to [`WriteBackend::alignment`]).
+    pub offset: u64,
+    /// The bytes (address and length aligned to [`WriteBackend::alignment`]).
+    pub data: &'a [u8],
+}
+
+/// A way of writing and syncing segment files.
+pub trait WriteBackend: Send {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+    /// Alignment of offsets, lengths and buffer addresses: 1 for buffered I/O,
+    /// 4096 for `O_DIRECT`.
+    fn alignment(&self) -> usize;
+    /// Whether log files must be opened with `O_DIRECT`.
+    fn direct(&self) -> bool {
+        self.alignment() > 1
+    }
+    /// Writes every op completely, continuing after short writes. One result per op,
+    /// in order; the ops of different files are independent.
+    fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>>;
+    /// Makes the data of each file durable. One result per file, in order.
+    fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>>;
+}
+
+/// Creates a backend of the given kind.
+pub fn create(kind: BackendKind) -> io::Result<Box<dyn WriteBackend>> {
+    Ok(match kind {
+        BackendKind::Buffered => Box::new(Buffered::new()),
+        BackendKind::IoUring => Box::new(Uring::new()?),
+    })
+}

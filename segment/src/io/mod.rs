@@ -1,0 +1,192 @@
+//! The file-system seam under the write backends.
+//!
+//! Three implementations: [`RealFs`] (the operating system), [`MemFs`] (in memory,
+//! with power-loss simulation) and [`FaultyFs`] (wraps another and injects faults),
+//! so that crash and fault tests can cut at the Nth write or sync.
+
+mod faulty;
+mod mem;
+mod real;
+
+pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
+pub use mem::{CrashMode, MemFs};
+pub use real::RealFs;
+
+use std::fmt::Debug;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to open a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Open for writing as well as reading.
+    pub write: bool,
+    /// Create the file if it does not exist.
+    pub create: bool,
+    /// Bypass the page cache (`O_DIRECT`): offsets, lengths and buffers must be
+    /// aligned to [`DIRECT_IO_ALIGNMENT`].
+    pub direct: bool,
+}
+
+impl OpenOptions {
+    /// Read only.
+    pub const READ: OpenOptions = OpenOptions {
+        write: false,
+        create: false,
+        direct: false,
+    };
+    /// Read and write an existing file.
+    pub const WRITE: OpenOptions = OpenOptions {
+        write: true,
+        create: false,
+        direct: false,
+    };
+    /// Read and write, creating the file if needed.
+    pub const CREATE: OpenOptions = OpenOptions {
+        write: true,
+        create: true,
+        direct: false,
+    };
+
+    /// The same options with `O_DIRECT` set as given.
+    pub fn with_direct(self, direct: bool) -> Self {
+        OpenOptions { direct, ..self }
+    }
+}
+
+/// Alignment of offsets, lengths and buffers for `O_DIRECT` (the logical block size).
+pub const DIRECT_IO_ALIGNMENT: usize = 4096;
+
+/// A fault an injecting file system asks a backend to apply instead of (or before)
+/// the real operation, for backends that bypass [`FileHandle::write_at`].
+#[derive(Debug)]
+pub enum Injected {
+    /// Fail the operation with this error.
+    Error(io::Error),
+    /// Write only this many bytes and report a short write.
+    Short(usize),
+}
+
+/// A directory tree of files.
+pub trait FileSystem: Send + Sync + Debug + 'static {
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Names of the entries of a directory.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Opens a file.
+    fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>>;
+    /// Removes a file. Open handles and mappings stay valid (unlink semantics).
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file, replacing the target.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Maps a file read-only. The mapping stays valid after the file is removed.
+    /// The file must not be truncated or rewritten while mapped.
+    fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>>;
+    /// Whether a file or directory exists.
+    fn exists(&self, path: &Path) -> bool;
+}
+
+/// An open file.
+pub trait FileHandle: Send + Sync + Debug {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer at the end of the file.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes some of `buf` at `offset`, returning how many bytes were written.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize>;
+    /// Makes the file's data (and the metadata needed to read it) durable.
+    fn sync_data(&self) -> io::Result<()>;
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Sets the length. Never call on a file that is mapped.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// The raw descriptor, for backends that submit I/O themselves (io_uring).
+    fn raw_fd(&self) -> Option<RawFd> {
+        None
+    }
+    /// For backends that bypass `write_at`/`sync_data`: a fault to apply to the
+    /// next write of `len` bytes (`Some(len)`) or sync (`None`).
+    fn injected_fault(&self, _write_len: Option<usize>) -> Option<Injected> {
+        None
+    }
+}
+
+/// Read-only bytes of a mapped file.
+pub trait Mapped: Send + Sync + Debug {
+    /// The file's bytes as of the mapping.
+    fn bytes(&self) -> &[u8];
+}
+
+/// Reads exactly `buf.len()` bytes at `offset`.
+pub fn read_exact_at(file: &dyn FileHandle, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.read_at(buf, offset) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file ended before the bytes asked for",
+                ))
+            }
+            Ok(n) => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` at `offset`, continuing after short writes.
+pub fn write_all_at(file: &dyn FileHandle, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.write_at(buf, offset) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "write returned zero bytes",
+                ))
+            }
+            Ok(n) => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Reads a whole file into memory.
+pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
+    let file = fs.open(path, OpenOptions::READ)?;
+    let len = usize::try_from(file.len()?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large to read"))?;
+    let mut buf = vec![0u8; len];
+    read_exact_at(file.as_ref(), &mut buf, 0)?;
+    Ok(buf)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
+pub fn write_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))?;
+    let mut temp_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?
+        .to_os_string();
+    temp_name.push(".tmp");
+    let temp = dir.join(temp_name);
+    let file = fs.open(&temp, OpenOptions::CREATE)?;
+    file.set_len(0)?;
+    write_all_at(file.as_ref(), bytes, 0)?;
+    file.sync_data()?;
+    drop(file);
+    fs.rename(&temp, path)?;
+    fs.sync_dir(dir)
+}

@@ -1,0 +1,116 @@
+//! The operating system's file system.
+
+use super::{FileHandle, FileSystem, Mapped, OpenOptions};
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealFs;
+
+impl RealFs {
+    /// A shareable handle to the real file system.
+    pub fn shared() -> Arc<dyn FileSystem> {
+        Arc::new(RealFs)
+    }
+}
+
+#[derive(Debug)]
+struct RealFile {
+    file: File,
+}
+
+#[derive(Debug)]
+struct RealMap {
+    map: Option<memmap2::Mmap>,
+}
+
+impl Mapped for RealMap {
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+impl FileSystem for RealFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
+        let mut open = fs::OpenOptions::new();
+        open.read(true).write(options.write).create(options.create);
+        if options.direct {
+            open.custom_flags(libc::O_DIRECT);
+        }
+        Ok(Arc::new(RealFile {
+            file: open.open(path)?,
+        }))
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // A zero-length mapping is an error on Linux; an empty file maps to no bytes.
+            return Ok(Arc::new(RealMap { map: None }));
+        }
+        // SAFETY: shardlog never truncates or rewrites a file once it is mapped: only
+        // sealed segments and their index files are mapped, they are immutable, and
+        // deletion unlinks (the mapping stays valid). See UNSAFE.md.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Arc::new(RealMap { map: Some(map) }))
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+}
+
+impl FileHandle for RealFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        self.file.write_at(buf, offset)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.file.as_raw_fd())
+    }
+}
