@@ -39,7 +39,10 @@ impl std::fmt::Display for Corruption {
             ),
             Corruption::BadMagic => write!(f, "bad magic"),
             Corruption::Truncated { needed, available } => {
-                write!(f, "truncated ({needed} bytes needed, {available} available)")
+                write!(
+                    f,
+                    "truncated ({needed} bytes needed, {available} available)"
+                )
             }
             Corruption::InvalidField { reason } => write!(f, "invalid field: {reason}"),
         }
@@ -138,7 +141,10 @@ pub enum Error {
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub(crate) fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { op, path, source }
 }

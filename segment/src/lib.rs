@@ -2,14 +2,34 @@
 //! backends, group commit and crash recovery.
 //!
 //! The byte layout is specified in `FORMAT.md` beside this crate.
+//!
+//! ```text
+//! Storage (file system + backend + committer thread)
+//!   └── Log (one shard: a directory of segments)
+//!         ├── sealed segments: mapped, immutable, complete .idx/.tix
+//!         └── active segment: appended by the committer, read up to the last ack
+//! ```
 
 mod aligned;
 pub mod backend;
 pub mod batch;
+mod committer;
+pub mod config;
 pub mod error;
 pub mod format;
 pub mod io;
+mod log;
+mod read;
+mod recovery;
+mod sealed;
+mod storage;
 
 pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};
+pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
+pub use log::{Appended, Log};
+pub use read::{ReadLimits, ReadResult};
+pub use recovery::RecoveryReport;
+pub use sealed::SegmentInfo;
+pub use storage::Storage;

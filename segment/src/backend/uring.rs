@@ -23,9 +23,14 @@ impl WriteBackend for Uring {
         crate::io::DIRECT_IO_ALIGNMENT
     }
     fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
-        ops.iter().map(|_| Err(io::Error::other("scaffold"))).collect()
+        ops.iter()
+            .map(|_| Err(io::Error::other("scaffold")))
+            .collect()
     }
     fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>> {
-        files.iter().map(|_| Err(io::Error::other("scaffold"))).collect()
+        files
+            .iter()
+            .map(|_| Err(io::Error::other("scaffold")))
+            .collect()
     }
 }

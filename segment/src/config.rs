@@ -1,0 +1,169 @@
+//! Configuration of storage (shared by all logs) and of each log.
+
+use crate::backend::BackendKind;
+use crate::error::{Error, Result};
+
+/// When an append is acknowledged, and so what an acknowledgement promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Acknowledge after the batch is written and `fdatasync`ed: an acknowledged
+    /// record survives a crash or power loss. The default.
+    Sync,
+    /// Acknowledge after the batch is written (page cache or device); sync at most
+    /// every `interval_ms`. A power loss can lose up to that interval of
+    /// acknowledged records; a process crash loses nothing.
+    Interval {
+        /// Longest time between syncs, in ms. Range 1..=60000.
+        interval_ms: u64,
+    },
+    /// Acknowledge after the batch is written; sync only when a segment is sealed or
+    /// the log closed. A power loss can lose everything since; a process crash
+    /// loses nothing.
+    None,
+}
+
+impl Durability {
+    /// Name used in configuration and reports.
+    pub fn name(&self) -> String {
+        match self {
+            Durability::Sync => "sync".into(),
+            Durability::Interval { interval_ms } => format!("interval:{interval_ms}ms"),
+            Durability::None => "none".into(),
+        }
+    }
+
+    /// Parses `sync`, `none` or `interval:<ms>`.
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text {
+            "sync" => Some(Durability::Sync),
+            "none" => Some(Durability::None),
+            _ => {
+                let ms = text.strip_prefix("interval:")?.trim_end_matches("ms");
+                Some(Durability::Interval {
+                    interval_ms: ms.parse().ok()?,
+                })
+            }
+        }
+    }
+}
+
+/// Settings shared by every log of a [`crate::Storage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// How segment files are written. Default: [`BackendKind::IoUring`], which
+    /// measured faster for durable appends on the reference machine (see README).
+    pub backend: BackendKind,
+    /// When appends are acknowledged. Default: [`Durability::Sync`].
+    pub durability: Durability,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: BackendKind::IoUring,
+            durability: Durability::Sync,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        if let Durability::Interval { interval_ms } = self.durability {
+            if !(1..=60_000).contains(&interval_ms) {
+                return Err(Error::InvalidConfig(format!(
+                    "durability interval {interval_ms} ms is outside 1..=60000"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One MiB.
+pub const MIB: usize = 1 << 20;
+
+/// Settings of one log (one shard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Roll to a new segment when the next batch would take the segment past this
+    /// size. Default 1 GiB; range 64 KiB..=64 GiB. A batch larger than this gets a
+    /// segment of its own.
+    pub segment_bytes_max: u64,
+    /// Roll to a new segment once the active one is this old (checked at append).
+    /// Default 1 hour; `None` never rolls by age. Range 1 ms..=30 days.
+    pub segment_age_ms_max: Option<u64>,
+    /// Largest record payload. Default 1 MiB; range 1 byte..=10 MiB.
+    pub record_bytes_max: usize,
+    /// Largest encoded batch. Default 64 MiB; range 64 KiB..=256 MiB, and at least
+    /// one record of `record_bytes_max` plus headers.
+    pub batch_bytes_max: usize,
+    /// Index one batch per this many bytes of log. Default 4096; 0 indexes every batch.
+    pub index_interval_bytes: u64,
+    /// Bytes that may wait for the writer before appenders block (back-pressure).
+    /// Default 64 MiB; range 1 MiB..=1 GiB. One batch is always admitted.
+    pub staging_bytes_max: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes_max: 1 << 30,
+            segment_age_ms_max: Some(60 * 60 * 1000),
+            record_bytes_max: MIB,
+            batch_bytes_max: 64 * MIB,
+            index_interval_bytes: 4096,
+            staging_bytes_max: 64 * MIB,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Checks every range.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |message: String| Err(Error::InvalidConfig(message));
+        if !(64 << 10..=64 << 30).contains(&self.segment_bytes_max) {
+            return fail(format!(
+                "segment_bytes_max {} is outside 64 KiB..=64 GiB",
+                self.segment_bytes_max
+            ));
+        }
+        if let Some(age) = self.segment_age_ms_max {
+            if !(1..=30 * 24 * 3600 * 1000).contains(&age) {
+                return fail(format!("segment_age_ms_max {age} is outside 1..=30 days"));
+            }
+        }
+        if !(1..=10 * MIB).contains(&self.record_bytes_max) {
+            return fail(format!(
+                "record_bytes_max {} is outside 1..=10 MiB",
+                self.record_bytes_max
+            ));
+        }
+        if !(64 << 10..=256 * MIB).contains(&self.batch_bytes_max) {
+            return fail(format!(
+                "batch_bytes_max {} is outside 64 KiB..=256 MiB",
+                self.batch_bytes_max
+            ));
+        }
+        if self.batch_bytes_max < self.record_bytes_max + 2048 {
+            return fail(format!(
+                "batch_bytes_max {} cannot hold one record of record_bytes_max {}",
+                self.batch_bytes_max, self.record_bytes_max
+            ));
+        }
+        if !(MIB..=1024 * MIB).contains(&self.staging_bytes_max) {
+            return fail(format!(
+                "staging_bytes_max {} is outside 1 MiB..=1 GiB",
+                self.staging_bytes_max
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limits(&self) -> crate::batch::BatchLimits {
+        crate::batch::BatchLimits {
+            record_bytes_max: self.record_bytes_max,
+            batch_bytes_max: self.batch_bytes_max,
+        }
+    }
+}

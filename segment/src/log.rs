@@ -1,0 +1,407 @@
+//! One shard's log: the state shared by appenders, readers and the committer,
+//! and the append path.
+//!
+//! Appenders encode their batch straight into the log's staging buffer (under the
+//! state lock, which also assigns positions), hand the log to the committer and
+//! wait until the committer has made the batch as durable as the policy says.
+//! Readers see only acknowledged batches.
+
+use crate::aligned::AlignedBuf;
+use crate::batch::{batch_encoded_len, encode_batch_into, Record};
+use crate::committer::CommitQueue;
+use crate::config::LogConfig;
+use crate::error::{Error, Result};
+use crate::format::{SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::io::{FileHandle, FileSystem};
+use crate::sealed::{SealedSegment, SegmentInfo, SegmentPaths};
+use shardlog_index::{Sampler, SparseIndex};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// A batch waiting in a stage.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StagedBatch {
+    pub offset: u64,
+    pub base_position: u64,
+    pub count: u64,
+    pub arrival_ms: u64,
+}
+
+/// Bytes bound for one segment file, not yet written.
+///
+/// `buf[..carried]` is already on disk (the partial block that an `O_DIRECT`
+/// write must rewrite); `buf[carried..]` is new. `buf[0]` sits at `file_offset`.
+#[derive(Debug)]
+pub(crate) struct Stage {
+    pub segment_base: u64,
+    /// Set when the committer must create this segment before writing.
+    pub create: Option<SegmentHeader>,
+    pub file_offset: u64,
+    pub carried: usize,
+    pub buf: AlignedBuf,
+    pub batches: Vec<StagedBatch>,
+}
+
+impl Stage {
+    pub(crate) fn end_offset(&self) -> u64 {
+        self.file_offset + self.buf.len() as u64
+    }
+
+    pub(crate) fn new_bytes(&self) -> usize {
+        self.buf.len() - self.carried
+    }
+
+    /// An empty stage continuing after `previous` in the same segment, carrying the
+    /// partial block at its end.
+    pub(crate) fn continuing(previous: &Stage, alignment: usize, mut buf: AlignedBuf) -> Stage {
+        let end = previous.end_offset();
+        let file_offset = end - end % alignment as u64;
+        let carried = (end - file_offset) as usize;
+        buf.clear();
+        let from = previous.buf.len() - carried;
+        buf.extend_from_slice(&previous.buf.as_slice()[from..]);
+        Stage {
+            segment_base: previous.segment_base,
+            create: None,
+            file_offset,
+            carried,
+            buf,
+            batches: Vec::new(),
+        }
+    }
+}
+
+/// What the next append continues: the segment that the last staged batch went to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tail {
+    pub segment_created_ms: u64,
+    /// Logical end of that segment, staged bytes included.
+    pub segment_end: u64,
+    pub segment_has_batches: bool,
+}
+
+/// The active segment as readers see it: acknowledged bytes only.
+#[derive(Debug)]
+pub(crate) struct ActiveView {
+    pub paths: SegmentPaths,
+    pub read: Arc<dyn FileHandle>,
+    pub base_position: u64,
+    pub created_ms: u64,
+    pub acked_len: u64,
+    pub end_position: u64,
+    pub first_arrival_ms: Option<u64>,
+    pub last_arrival_ms: Option<u64>,
+    pub index: SparseIndex,
+    pub time_index: SparseIndex,
+}
+
+impl ActiveView {
+    pub(crate) fn info(&self) -> SegmentInfo {
+        SegmentInfo {
+            base_position: self.base_position,
+            end_position: self.end_position,
+            first_arrival_ms: self.first_arrival_ms,
+            last_arrival_ms: self.last_arrival_ms,
+            bytes: self.acked_len,
+            created_ms: self.created_ms,
+            sealed: false,
+        }
+    }
+}
+
+/// State shared by appenders, readers and the committer.
+#[derive(Debug)]
+pub(crate) struct LogState {
+    /// Next position to assign.
+    pub next_position: u64,
+    /// Every position below this is acknowledged and readable.
+    pub acked_position: u64,
+    /// Oldest retained position.
+    pub first_position: u64,
+    pub last_arrival_ms: u64,
+    pub stages: VecDeque<Stage>,
+    /// New (not carried) bytes waiting in `stages`.
+    pub staged_bytes: usize,
+    /// The committer has taken stages and not yet published or failed them.
+    pub in_flight: bool,
+    /// Whether the log is queued at the committer.
+    pub enqueued: bool,
+    pub tail: Option<Tail>,
+    pub spare: Vec<AlignedBuf>,
+    pub sealed: Vec<Arc<SealedSegment>>,
+    pub active: Option<ActiveView>,
+    pub failed: Option<String>,
+    pub closed: bool,
+}
+
+/// The committer's side of a log: the active segment's write handles.
+#[derive(Debug, Default)]
+pub(crate) struct WriterState {
+    pub active: Option<ActiveWriter>,
+}
+
+/// The segment being written.
+#[derive(Debug)]
+pub(crate) struct ActiveWriter {
+    pub paths: SegmentPaths,
+    pub file: Arc<dyn FileHandle>,
+    pub idx: Arc<dyn FileHandle>,
+    pub tix: Arc<dyn FileHandle>,
+    /// Logical length written (no `O_DIRECT` fill).
+    pub written_len: u64,
+    /// Whether everything written has been synced.
+    pub synced: bool,
+    pub sampler: Sampler,
+    /// Index entries already written to the `.idx`/`.tix` files.
+    pub persisted_entries: usize,
+    /// Index entries whose batches are durable (and may be written out).
+    pub durable_entries: usize,
+}
+
+/// State of one log, shared between its [`Log`] handles and the committer.
+#[derive(Debug)]
+pub(crate) struct LogShared {
+    pub dir: PathBuf,
+    pub config: LogConfig,
+    pub fs: Arc<dyn FileSystem>,
+    pub alignment: usize,
+    pub direct: bool,
+    pub state: Mutex<LogState>,
+    /// Signalled when acknowledgements advance, a failure happens, or staging space frees.
+    pub changed: Condvar,
+    pub writer: Mutex<WriterState>,
+    pub committer: Arc<CommitQueue>,
+}
+
+impl LogShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LogState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, WriterState> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn failed_error(&self, cause: &str) -> Error {
+        Error::LogFailed {
+            path: self.dir.clone(),
+            cause: cause.to_string(),
+        }
+    }
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Position of the first record of the batch.
+    pub base_position: u64,
+    /// Number of records.
+    pub count: u64,
+    /// Arrival time given to every record of the batch, ms since the epoch.
+    pub arrival_ms: u64,
+}
+
+/// A handle to one shard's log. Cheap to clone; all clones share the log.
+#[derive(Debug, Clone)]
+pub struct Log {
+    pub(crate) shared: Arc<LogShared>,
+}
+
+impl Log {
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The log's configuration.
+    pub fn config(&self) -> &LogConfig {
+        &self.shared.config
+    }
+
+    /// Appends `records` as one batch and waits until it is acknowledged under the
+    /// storage's durability policy. Positions are consecutive from the returned base.
+    pub fn append(&self, records: &[Record<'_>]) -> Result<Appended> {
+        let shared = &self.shared;
+        let len = batch_encoded_len(records, &shared.config.limits())?;
+        let mut state = shared.lock();
+        loop {
+            check_open(shared, &state)?;
+            let fits = state.staged_bytes + len <= shared.config.staging_bytes_max;
+            if state.staged_bytes == 0 || fits {
+                break;
+            }
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poison| poison.into_inner());
+        }
+        let appended = stage_batch(shared, &mut state, records, len);
+        if !state.enqueued {
+            state.enqueued = true;
+            shared.committer.enqueue(Arc::clone(shared))?;
+        }
+        let target = appended.base_position + appended.count;
+        while state.acked_position < target {
+            if let Some(cause) = &state.failed {
+                return Err(shared.failed_error(cause));
+            }
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poison| poison.into_inner());
+        }
+        Ok(appended)
+    }
+
+    /// Position after the last acknowledged record (the next one to be readable).
+    pub fn end_position(&self) -> u64 {
+        self.shared.lock().acked_position
+    }
+
+    /// Oldest retained position.
+    pub fn first_position(&self) -> u64 {
+        self.shared.lock().first_position
+    }
+
+    /// Arrival time of the last acknowledged record, ms, if any.
+    pub fn last_arrival_ms(&self) -> Option<u64> {
+        let state = self.shared.lock();
+        (state.acked_position > state.first_position).then_some(state.last_arrival_ms)
+    }
+
+    /// Waits until a record at `position` or later is readable, or `timeout` passes.
+    /// Returns whether one is. Woken by the append itself, not by polling.
+    pub fn wait_for(&self, position: u64, timeout: Duration) -> bool {
+        let state = self.shared.lock();
+        let (state, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(state, timeout, |state| {
+                state.acked_position <= position && state.failed.is_none() && !state.closed
+            })
+            .unwrap_or_else(|poison| poison.into_inner());
+        state.acked_position > position
+    }
+
+    /// Facts about every retained segment, oldest first.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let state = self.shared.lock();
+        let mut infos: Vec<SegmentInfo> = state.sealed.iter().map(|s| s.info).collect();
+        infos.extend(state.active.as_ref().map(ActiveView::info));
+        infos
+    }
+
+    /// Whether a write failure stopped the log (it refuses appends until reopened).
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failed.clone()
+    }
+}
+
+fn check_open(shared: &LogShared, state: &LogState) -> Result<()> {
+    if let Some(cause) = &state.failed {
+        return Err(shared.failed_error(cause));
+    }
+    if state.closed {
+        return Err(Error::Closed {
+            path: shared.dir.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Assigns positions and encodes the batch into the last stage, rolling to a new
+/// segment first when the size or age limit says so.
+fn stage_batch(
+    shared: &LogShared,
+    state: &mut LogState,
+    records: &[Record<'_>],
+    len: usize,
+) -> Appended {
+    let arrival_ms = now_ms().max(state.last_arrival_ms);
+    let config = &shared.config;
+    let roll = match state.tail {
+        None => true,
+        Some(tail) => {
+            let full = tail.segment_end + len as u64 > config.segment_bytes_max;
+            let old = config
+                .segment_age_ms_max
+                .is_some_and(|age| arrival_ms >= tail.segment_created_ms.saturating_add(age));
+            tail.segment_has_batches && (full || old)
+        }
+    };
+    if roll {
+        let header = SegmentHeader {
+            base_position: state.next_position,
+            created_ms: arrival_ms,
+        };
+        let mut buf = take_buffer(state, len + SEGMENT_HEADER_LEN);
+        buf.extend_from_slice(&header.encode());
+        state.stages.push_back(Stage {
+            segment_base: header.base_position,
+            create: Some(header),
+            file_offset: 0,
+            carried: 0,
+            buf,
+            batches: Vec::new(),
+        });
+        state.staged_bytes += SEGMENT_HEADER_LEN;
+        state.tail = Some(Tail {
+            segment_created_ms: arrival_ms,
+            segment_end: SEGMENT_HEADER_LEN as u64,
+            segment_has_batches: false,
+        });
+    }
+    let base_position = state.next_position;
+    let count = records.len() as u64;
+    let stage = state
+        .stages
+        .back_mut()
+        .expect("a log with a tail segment always has a stage to append to");
+    let offset = stage.end_offset();
+    encode_batch_into(
+        stage.buf.extend_uninit(len),
+        base_position,
+        arrival_ms,
+        records,
+    );
+    stage.batches.push(StagedBatch {
+        offset,
+        base_position,
+        count,
+        arrival_ms,
+    });
+    state.next_position += count;
+    state.last_arrival_ms = arrival_ms;
+    state.staged_bytes += len;
+    let tail = state.tail.as_mut().expect("set above or at open");
+    tail.segment_end += len as u64;
+    tail.segment_has_batches = true;
+    Appended {
+        base_position,
+        count,
+        arrival_ms,
+    }
+}
+
+/// A staging buffer from the spares, or a new one.
+pub(crate) fn take_buffer(state: &mut LogState, capacity: usize) -> AlignedBuf {
+    let mut buf = state
+        .spare
+        .pop()
+        .unwrap_or_else(|| AlignedBuf::with_capacity(capacity.max(1 << 20)));
+    buf.clear();
+    buf
+}

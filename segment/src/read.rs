@@ -1,0 +1,311 @@
+//! The read path: acknowledged batches from sealed (mapped) and active segments.
+
+use crate::batch::{BatchView, RecordView};
+use crate::error::{io_err, Error, Result};
+use crate::format::SEGMENT_HEADER_LEN;
+use crate::io::{read_exact_at, FileHandle, Mapped};
+use crate::log::Log;
+use crate::sealed::SealedSegment;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Limits of one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Most records to return (at least 1).
+    pub records_max: usize,
+    /// Most payload bytes to return; the first record is returned even if larger.
+    pub bytes_max: usize,
+}
+
+/// Bytes of one verified batch, borrowed from a mapping or owned.
+#[derive(Debug, Clone)]
+enum BatchBytes {
+    Mapped(Arc<dyn Mapped>, Range<usize>),
+    Owned(Arc<Vec<u8>>, Range<usize>),
+}
+
+impl BatchBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            BatchBytes::Mapped(map, range) => &map.bytes()[range.clone()],
+            BatchBytes::Owned(vec, range) => &vec[range.clone()],
+        }
+    }
+}
+
+/// A verified batch and which of its records the read returns.
+#[derive(Debug, Clone)]
+struct ReadBatch {
+    bytes: BatchBytes,
+    skip: usize,
+    take: usize,
+}
+
+/// The result of [`Log::read`]: verified records, in position order.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResult {
+    batches: Vec<ReadBatch>,
+    /// Position to read next.
+    pub next_position: u64,
+    /// Number of records returned.
+    pub record_count: usize,
+    /// Payload bytes returned.
+    pub data_bytes: usize,
+}
+
+impl ReadResult {
+    /// The records read.
+    pub fn records(&self) -> impl Iterator<Item = RecordView<'_>> + '_ {
+        self.batches.iter().flat_map(|batch| {
+            let view = BatchView::trusted(batch.bytes.bytes());
+            view.records().skip(batch.skip).take(batch.take)
+        })
+    }
+}
+
+/// A segment to read from, captured under the log lock.
+enum Source {
+    Sealed(Arc<SealedSegment>),
+    Active {
+        path: PathBuf,
+        read: Arc<dyn FileHandle>,
+        offset: u64,
+        acked_len: u64,
+    },
+}
+
+impl Log {
+    /// Reads acknowledged records from `from` on, within `limits`.
+    ///
+    /// Every batch is verified (checksum and structure); a batch that fails is an
+    /// error naming the file and offset. A reader keeps the segments it started on
+    /// readable even if retention removes them meanwhile.
+    pub fn read(&self, from: u64, limits: ReadLimits) -> Result<ReadResult> {
+        let (sources, end) = self.sources(from)?;
+        let mut out = ReadResult {
+            next_position: from,
+            ..ReadResult::default()
+        };
+        let records_max = limits.records_max.max(1);
+        for source in sources {
+            let done = match source {
+                Source::Sealed(segment) => read_sealed(&segment, &mut out, records_max, limits)?,
+                Source::Active {
+                    path,
+                    read,
+                    offset,
+                    acked_len,
+                } => read_active(
+                    (&path, read.as_ref()),
+                    offset..acked_len,
+                    &mut out,
+                    records_max,
+                    limits,
+                )?,
+            };
+            if done || out.next_position >= end {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn sources(&self, from: u64) -> Result<(Vec<Source>, u64)> {
+        let state = self.shared.lock();
+        if from < state.first_position {
+            return Err(Error::PositionTrimmed {
+                requested: from,
+                first: state.first_position,
+            });
+        }
+        if from > state.acked_position {
+            return Err(Error::PositionBeyondEnd {
+                requested: from,
+                end: state.acked_position,
+            });
+        }
+        let mut sources = Vec::new();
+        if from == state.acked_position {
+            return Ok((sources, from));
+        }
+        let first_sealed = state
+            .sealed
+            .partition_point(|segment| segment.info.end_position <= from);
+        for segment in &state.sealed[first_sealed..] {
+            sources.push(Source::Sealed(Arc::clone(segment)));
+        }
+        if let Some(view) = &state.active {
+            if view.acked_len > 0 && view.end_position > from {
+                let offset = view
+                    .index
+                    .floor(from)
+                    .map_or(SEGMENT_HEADER_LEN as u64, |entry| entry.value);
+                sources.push(Source::Active {
+                    path: view.paths.log.clone(),
+                    read: Arc::clone(&view.read),
+                    offset,
+                    acked_len: view.acked_len,
+                });
+            }
+        }
+        Ok((sources, state.acked_position))
+    }
+
+    /// The first position whose arrival time is at or after `arrival_ms`, or the end
+    /// of the log if there is none.
+    pub fn position_at_time(&self, arrival_ms: u64) -> Result<u64> {
+        let start = {
+            let state = self.shared.lock();
+            let found = state
+                .sealed
+                .iter()
+                .find(|segment| segment.info.last_arrival_ms.unwrap_or(0) >= arrival_ms);
+            match (found, &state.active) {
+                (Some(segment), _) => segment
+                    .time_index()
+                    .below(arrival_ms)
+                    .map_or(segment.info.base_position, |entry| entry.value)
+                    .max(state.first_position),
+                (None, Some(view)) => view
+                    .time_index
+                    .below(arrival_ms)
+                    .map_or(view.base_position, |entry| entry.value),
+                (None, None) => return Ok(state.acked_position),
+            }
+        };
+        let mut position = start;
+        loop {
+            let limits = ReadLimits {
+                records_max: 10_000,
+                bytes_max: 16 << 20,
+            };
+            let result = self.read(position, limits)?;
+            if result.record_count == 0 {
+                return Ok(result.next_position);
+            }
+            if let Some(record) = result.records().find(|r| r.arrival_ms >= arrival_ms) {
+                return Ok(record.position);
+            }
+            position = result.next_position;
+        }
+    }
+}
+
+/// Adds the records of one verified batch to `out`; returns whether a limit was hit.
+fn take_batch(
+    out: &mut ReadResult,
+    bytes: BatchBytes,
+    view: &BatchView<'_>,
+    records_max: usize,
+    limits: ReadLimits,
+) -> bool {
+    let header = view.header();
+    let skip = out.next_position.saturating_sub(header.base_position) as usize;
+    let mut take = 0;
+    let mut limited = false;
+    for record in view.records().skip(skip) {
+        let fits_bytes = out.data_bytes + record.data.len() <= limits.bytes_max;
+        if out.record_count >= records_max || (!fits_bytes && out.record_count > 0) {
+            limited = true;
+            break;
+        }
+        out.record_count += 1;
+        out.data_bytes += record.data.len();
+        take += 1;
+    }
+    if take > 0 {
+        out.batches.push(ReadBatch { bytes, skip, take });
+        out.next_position += take as u64;
+    }
+    limited || out.record_count >= records_max
+}
+
+fn read_sealed(
+    segment: &SealedSegment,
+    out: &mut ReadResult,
+    records_max: usize,
+    limits: ReadLimits,
+) -> Result<bool> {
+    let bytes = segment.log.bytes();
+    let mut offset = segment.offset_for(out.next_position) as usize;
+    while offset < bytes.len() {
+        let view = BatchView::parse(&bytes[offset..]).map_err(|corruption| Error::Corrupt {
+            path: segment.paths.log.clone(),
+            offset: offset as u64,
+            corruption,
+        })?;
+        let len = view.header().batch_len;
+        if view.header().end_position() > out.next_position {
+            let batch = BatchBytes::Mapped(Arc::clone(&segment.log), offset..offset + len);
+            if take_batch(out, batch, &view, records_max, limits) {
+                return Ok(true);
+            }
+        }
+        offset += len;
+    }
+    Ok(false)
+}
+
+/// Reads acknowledged batches of the active segment with `pread`, a chunk at a time.
+fn read_active(
+    (path, file): (&PathBuf, &dyn FileHandle),
+    range: Range<u64>,
+    out: &mut ReadResult,
+    records_max: usize,
+    limits: ReadLimits,
+) -> Result<bool> {
+    const CHUNK_BYTES_MIN: u64 = 256 << 10;
+    let mut offset = range.start;
+    while offset < range.end {
+        let want = (limits.bytes_max as u64 + 64 * 1024).max(CHUNK_BYTES_MIN);
+        let len = want.min(range.end - offset);
+        let mut chunk = vec![0u8; len as usize];
+        read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
+        // The first batch is longer than the chunk: read it whole.
+        if let Some(first_len) = declared_len(&chunk) {
+            if first_len as u64 > len && offset + first_len as u64 <= range.end {
+                chunk.resize(first_len, 0);
+                read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
+            }
+        }
+        let chunk = Arc::new(chunk);
+        let mut at = 0usize;
+        while at < chunk.len() {
+            if declared_len(&chunk[at..]).is_some_and(|n| at + n > chunk.len()) {
+                break;
+            }
+            let view = BatchView::parse(&chunk[at..]).map_err(|corruption| Error::Corrupt {
+                path: path.clone(),
+                offset: offset + at as u64,
+                corruption,
+            })?;
+            let batch_len = view.header().batch_len;
+            if view.header().end_position() > out.next_position {
+                let batch = BatchBytes::Owned(Arc::clone(&chunk), at..at + batch_len);
+                if take_batch(out, batch, &view, records_max, limits) {
+                    return Ok(true);
+                }
+            }
+            at += batch_len;
+        }
+        if at == 0 {
+            // Not even one batch fit: the declared length runs past the acknowledged end.
+            return Err(Error::Corrupt {
+                path: path.clone(),
+                offset,
+                corruption: crate::error::Corruption::InvalidField {
+                    reason: "batch length runs past the acknowledged end".into(),
+                },
+            });
+        }
+        offset += at as u64;
+    }
+    Ok(false)
+}
+
+/// The batch length declared at the start of `bytes`, if the length field is there.
+fn declared_len(bytes: &[u8]) -> Option<usize> {
+    (bytes.len() >= 12).then(|| crate::format::read_u32(bytes, 8) as usize)
+}

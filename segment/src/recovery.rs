@@ -1,0 +1,379 @@
+//! Recovery on open: verify, truncate a torn tail, rebuild indexes, report.
+
+use crate::aligned::AlignedBuf;
+use crate::batch::{peek_header, BatchView};
+use crate::config::LogConfig;
+use crate::error::{io_err, Corruption, Error, Result};
+use crate::format::{parse_segment_file_name, SEGMENT_HEADER_LEN};
+use crate::io::{read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions};
+use crate::log::{ActiveView, ActiveWriter, Stage, Tail, WriterState};
+use crate::sealed::{
+    check_segment_header, count_plausible_batches, open_sealed, scan_batches, SealedSegment,
+    SegmentPaths,
+};
+use shardlog_index::{Entry, IndexKind, IndexView, Sampler, SparseIndex};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What recovery found and did when a log was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments found (after removing a torn new one).
+    pub segments: usize,
+    /// Position after the last record kept.
+    pub end_position: u64,
+    /// Bytes cut from the end of the last segment (a torn or unsynced tail,
+    /// `O_DIRECT` zero fill included), plus the size of a removed torn segment.
+    pub truncated_bytes: u64,
+    /// Batches (complete or not) in the bytes cut.
+    pub dropped_batches: u64,
+    /// Index files that were missing or invalid and were rebuilt from the log.
+    pub rebuilt_indexes: Vec<PathBuf>,
+    /// Files removed: a segment torn while being created, leftover temporary files.
+    pub removed_files: Vec<PathBuf>,
+}
+
+/// Everything needed to run a log after recovery.
+pub(crate) struct Recovered {
+    pub sealed: Vec<Arc<SealedSegment>>,
+    pub writer: WriterState,
+    pub view: Option<ActiveView>,
+    pub stage: Option<Stage>,
+    pub tail: Option<Tail>,
+    pub next_position: u64,
+    pub first_position: u64,
+    pub last_arrival_ms: u64,
+    pub report: RecoveryReport,
+}
+
+struct ActiveParts {
+    writer: crate::log::ActiveWriter,
+    view: ActiveView,
+    stage: Stage,
+    tail: Tail,
+}
+
+/// Opens the log in `dir`: sealed segments verified through their indexes (rebuilt
+/// if needed), the last segment scanned from its last trusted point.
+pub(crate) fn recover(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    config: &LogConfig,
+    alignment: usize,
+    direct: bool,
+) -> Result<Recovered> {
+    fs.create_dir_all(dir)
+        .map_err(io_err("create directory", dir))?;
+    let mut report = RecoveryReport::default();
+    let names = fs.list_dir(dir).map_err(io_err("list", dir))?;
+    for name in names.iter().filter(|name| name.ends_with(".tmp")) {
+        let path = dir.join(name);
+        fs.remove_file(&path).map_err(io_err("remove", &path))?;
+        report.removed_files.push(path);
+    }
+    let mut bases: Vec<u64> = names
+        .iter()
+        .filter_map(|name| parse_segment_file_name(name, "log"))
+        .collect();
+    bases.sort_unstable();
+    let mut sealed: Vec<Arc<SealedSegment>> = Vec::new();
+    let last = bases.pop();
+    for base in bases {
+        let (segment, rebuilt) = open_sealed(fs.as_ref(), dir, base, config.index_interval_bytes)?;
+        if rebuilt {
+            report.rebuilt_indexes.push(segment.paths.idx.clone());
+            report.rebuilt_indexes.push(segment.paths.tix.clone());
+        }
+        check_contiguous(
+            sealed.last().map(|s| s.info.end_position),
+            &segment.paths.log,
+            base,
+        )?;
+        sealed.push(Arc::new(segment));
+    }
+    let sealed_end = sealed.last().map(|segment| segment.info.end_position);
+    let active = match last {
+        Some(base) => {
+            let paths = SegmentPaths::new(dir, base);
+            check_contiguous(sealed_end, &paths.log, base)?;
+            recover_active(fs.as_ref(), paths, config, alignment, direct, &mut report)?
+        }
+        None => None,
+    };
+    let next_position = active
+        .as_ref()
+        .map(|parts| parts.view.end_position)
+        .or(sealed_end)
+        .unwrap_or(0);
+    let last_arrival_ms = active
+        .as_ref()
+        .and_then(|parts| parts.view.last_arrival_ms)
+        .or_else(|| sealed.last().and_then(|s| s.info.last_arrival_ms))
+        .unwrap_or(0);
+    let first_position = sealed
+        .first()
+        .map(|segment| segment.info.base_position)
+        .or(active.as_ref().map(|parts| parts.view.base_position))
+        .unwrap_or(next_position);
+    report.segments = sealed.len() + usize::from(active.is_some());
+    report.end_position = next_position;
+    let (writer, view, stage, tail) = match active {
+        Some(parts) => (
+            WriterState {
+                active: Some(parts.writer),
+            },
+            Some(parts.view),
+            Some(parts.stage),
+            Some(parts.tail),
+        ),
+        None => (WriterState::default(), None, None, None),
+    };
+    Ok(Recovered {
+        sealed,
+        writer,
+        view,
+        stage,
+        tail,
+        next_position,
+        first_position,
+        last_arrival_ms,
+        report,
+    })
+}
+
+fn check_contiguous(previous_end: Option<u64>, path: &Path, base: u64) -> Result<()> {
+    match previous_end {
+        Some(end) if end != base => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            corruption: Corruption::InvalidField {
+                reason: format!(
+                    "segment starts at position {base}, the previous one ends at {end}"
+                ),
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Index entries of the last segment that recovery may trust: the valid prefix of
+/// its `.idx` (entries are written only after their batch was synced).
+fn trusted_entries(fs: &dyn FileSystem, paths: &SegmentPaths, base: u64) -> Vec<Entry> {
+    let Ok(bytes) = read_file(fs, &paths.idx) else {
+        return Vec::new();
+    };
+    match IndexView::parse(&bytes, IndexKind::Position, base) {
+        Ok(view) if view.seal().is_none() => view.iter().collect(),
+        // A sealed index on the last segment: a crash came between sealing it and
+        // creating the next segment; its entries are as trustworthy.
+        Ok(view) => view.iter().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Recovers the last segment. `None` when it was torn while being created and removed.
+fn recover_active(
+    fs: &dyn FileSystem,
+    paths: SegmentPaths,
+    config: &LogConfig,
+    alignment: usize,
+    direct: bool,
+    report: &mut RecoveryReport,
+) -> Result<Option<ActiveParts>> {
+    let base = parse_segment_file_name(
+        &paths.log.file_name().unwrap_or_default().to_string_lossy(),
+        "log",
+    )
+    .expect("listed as a segment file");
+    let map = fs.map(&paths.log).map_err(io_err("map", &paths.log))?;
+    let bytes = map.bytes();
+    let file_len = bytes.len() as u64;
+    let mut entries = trusted_entries(fs, &paths, base);
+    let header = match check_segment_header(bytes, &paths.log, base) {
+        Ok(header) => header,
+        Err(error) if !entries.is_empty() => return Err(error),
+        Err(_) => {
+            // Nothing in it was ever synced (no trusted index entry): a segment torn
+            // while being created. Nothing acknowledged under `sync` can be in it.
+            drop(map);
+            for path in [&paths.log, &paths.idx, &paths.tix] {
+                if fs.exists(path) {
+                    fs.remove_file(path).map_err(io_err("remove", path))?;
+                    report.removed_files.push(path.clone());
+                }
+            }
+            let dir = paths.log.parent().expect("segment in a directory");
+            fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
+            report.truncated_bytes += file_len;
+            return Ok(None);
+        }
+    };
+    let mut sampler = Sampler::new(config.index_interval_bytes);
+    let (start_offset, start_position) = match entries.pop() {
+        Some(trusted) => {
+            verify_trusted(bytes, &paths.log, trusted)?;
+            if let Some(previous) = entries.last() {
+                sampler.should_index(previous.value);
+            }
+            (trusted.value, trusted.key)
+        }
+        None => (SEGMENT_HEADER_LEN as u64, base),
+    };
+    let time_entries = time_entries_for(bytes, &entries);
+    let scan = scan_batches(bytes, start_offset, start_position, &mut sampler);
+    entries.extend_from_slice(&scan.idx);
+    let mut time_entries = time_entries;
+    time_entries.extend_from_slice(&scan.tix);
+    let valid_end = scan.valid_end;
+    if scan.stopped.is_some() {
+        report.truncated_bytes += file_len - valid_end;
+        report.dropped_batches += count_plausible_batches(bytes, valid_end as usize);
+    }
+    let first_arrival_ms = BatchView::parse(&bytes[SEGMENT_HEADER_LEN.min(bytes.len())..])
+        .ok()
+        .map(|view| view.header().first_arrival_ms);
+    drop(map);
+    if file_len > valid_end {
+        // The segment is not mapped (the recovery map was dropped above).
+        let file = fs
+            .open(&paths.log, OpenOptions::WRITE)
+            .map_err(io_err("open", &paths.log))?;
+        file.set_len(valid_end)
+            .map_err(io_err("truncate", &paths.log))?;
+        file.sync_data().map_err(io_err("sync", &paths.log))?;
+    }
+    let rebuilt = rewrite_indexes(fs, &paths, base, &entries, &time_entries)?;
+    if rebuilt {
+        report.rebuilt_indexes.push(paths.idx.clone());
+        report.rebuilt_indexes.push(paths.tix.clone());
+    }
+    let file = fs
+        .open(&paths.log, OpenOptions::WRITE.with_direct(direct))
+        .map_err(io_err("open", &paths.log))?;
+    let read = fs
+        .open(&paths.log, OpenOptions::READ)
+        .map_err(io_err("open", &paths.log))?;
+    let idx = fs
+        .open(&paths.idx, OpenOptions::WRITE)
+        .map_err(io_err("open", &paths.idx))?;
+    let tix = fs
+        .open(&paths.tix, OpenOptions::WRITE)
+        .map_err(io_err("open", &paths.tix))?;
+    let carry_from = valid_end - valid_end % alignment as u64;
+    let mut buf = AlignedBuf::with_capacity(1 << 20);
+    let carried = buf.extend_uninit((valid_end - carry_from) as usize);
+    read_exact_at(read.as_ref(), carried, carry_from).map_err(io_err("read", &paths.log))?;
+    let stage = Stage {
+        segment_base: base,
+        create: None,
+        file_offset: carry_from,
+        carried: (valid_end - carry_from) as usize,
+        buf,
+        batches: Vec::new(),
+    };
+    let persisted = entries.len();
+    let view = ActiveView {
+        paths: paths.clone(),
+        read,
+        base_position: base,
+        created_ms: header.created_ms,
+        acked_len: valid_end,
+        end_position: scan.end_position,
+        first_arrival_ms,
+        last_arrival_ms: scan.last_arrival_ms,
+        index: sparse(&entries),
+        time_index: sparse(&time_entries),
+    };
+    let writer = ActiveWriter {
+        paths,
+        file,
+        idx,
+        tix,
+        written_len: valid_end,
+        synced: true,
+        sampler,
+        persisted_entries: persisted,
+        durable_entries: persisted,
+    };
+    let tail = Tail {
+        segment_created_ms: header.created_ms,
+        segment_end: valid_end,
+        segment_has_batches: scan.end_position > base,
+    };
+    Ok(Some(ActiveParts {
+        writer,
+        view,
+        stage,
+        tail,
+    }))
+}
+
+fn sparse(entries: &[Entry]) -> SparseIndex {
+    let mut index = SparseIndex::new();
+    for entry in entries {
+        index.push(*entry);
+    }
+    index
+}
+
+/// The batch a trusted index entry points to must verify: it was durable.
+fn verify_trusted(bytes: &[u8], path: &Path, trusted: Entry) -> Result<()> {
+    let corrupt = |corruption| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: trusted.value,
+        corruption,
+    };
+    let at = usize::try_from(trusted.value).unwrap_or(usize::MAX);
+    if at > bytes.len() {
+        return Err(corrupt(Corruption::Truncated {
+            needed: trusted.value,
+            available: bytes.len() as u64,
+        }));
+    }
+    let view = BatchView::parse(&bytes[at..]).map_err(corrupt)?;
+    if view.header().base_position != trusted.key {
+        return Err(corrupt(Corruption::InvalidField {
+            reason: format!(
+                "index says position {}, the batch starts at {}",
+                trusted.key,
+                view.header().base_position
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// Timestamp entries for trusted position entries, from the batch headers they
+/// point to (the `.tix` file is not needed: both indexes sample the same batches).
+fn time_entries_for(bytes: &[u8], entries: &[Entry]) -> Vec<Entry> {
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let header = peek_header(bytes.get(usize::try_from(entry.value).ok()?..)?).ok()?;
+            Some(Entry {
+                key: header.first_arrival_ms,
+                value: entry.key,
+            })
+        })
+        .collect()
+}
+
+/// Rewrites the last segment's index files if they differ from the entries
+/// recovered. Returns whether they were rewritten.
+fn rewrite_indexes(
+    fs: &dyn FileSystem,
+    paths: &SegmentPaths,
+    base: u64,
+    entries: &[Entry],
+    time_entries: &[Entry],
+) -> Result<bool> {
+    let idx = shardlog_index::encode_file(IndexKind::Position, base, entries, None);
+    let tix = shardlog_index::encode_file(IndexKind::Timestamp, base, time_entries, None);
+    let same = |path: &Path, expected: &[u8]| read_file(fs, path).is_ok_and(|b| b == expected);
+    if same(&paths.idx, &idx) && same(&paths.tix, &tix) {
+        return Ok(false);
+    }
+    write_file_atomic(fs, &paths.idx, &idx).map_err(io_err("write index", &paths.idx))?;
+    write_file_atomic(fs, &paths.tix, &tix).map_err(io_err("write index", &paths.tix))?;
+    Ok(true)
+}

@@ -1,0 +1,388 @@
+//! Sealed segments: immutable, memory-mapped, with complete index files; and the
+//! batch scan that verifies a segment and rebuilds its indexes.
+
+use crate::batch::{peek_header, BatchView};
+use crate::error::{io_err, Corruption, Error, Result};
+use crate::format::{segment_file_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::io::{write_file_atomic, FileSystem, Mapped};
+use shardlog_index::{Entry, IndexKind, IndexView, Sampler};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Facts about one segment, for retention and inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Position of its first record.
+    pub base_position: u64,
+    /// Position after its last record.
+    pub end_position: u64,
+    /// Arrival time of its first record (ms), if it has records.
+    pub first_arrival_ms: Option<u64>,
+    /// Arrival time of its last record (ms), if it has records.
+    pub last_arrival_ms: Option<u64>,
+    /// Size in bytes (acknowledged bytes for the active segment).
+    pub bytes: u64,
+    /// Creation time (ms).
+    pub created_ms: u64,
+    /// Whether it is sealed (immutable).
+    pub sealed: bool,
+}
+
+/// Paths of a segment's three files.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentPaths {
+    pub log: PathBuf,
+    pub idx: PathBuf,
+    pub tix: PathBuf,
+}
+
+impl SegmentPaths {
+    pub(crate) fn new(dir: &Path, base_position: u64) -> Self {
+        SegmentPaths {
+            log: dir.join(segment_file_name(base_position, "log")),
+            idx: dir.join(segment_file_name(
+                base_position,
+                IndexKind::Position.extension(),
+            )),
+            tix: dir.join(segment_file_name(
+                base_position,
+                IndexKind::Timestamp.extension(),
+            )),
+        }
+    }
+}
+
+/// A sealed segment, mapped. Readers hold it through an `Arc`; removing the files
+/// (retention) unlinks them and the mapping lives on until the last reader lets go.
+#[derive(Debug)]
+pub(crate) struct SealedSegment {
+    pub paths: SegmentPaths,
+    pub info: SegmentInfo,
+    pub log: Arc<dyn Mapped>,
+    idx: Arc<dyn Mapped>,
+    tix: Arc<dyn Mapped>,
+}
+
+impl SealedSegment {
+    /// The verified position index (verified when the segment was opened).
+    pub(crate) fn position_index(&self) -> IndexView<'_> {
+        IndexView::parse(
+            self.idx.bytes(),
+            IndexKind::Position,
+            self.info.base_position,
+        )
+        .expect("index verified at open")
+    }
+
+    /// The verified timestamp index.
+    pub(crate) fn time_index(&self) -> IndexView<'_> {
+        IndexView::parse(
+            self.tix.bytes(),
+            IndexKind::Timestamp,
+            self.info.base_position,
+        )
+        .expect("index verified at open")
+    }
+
+    /// Byte offset of the batch holding `position`, or of an earlier batch.
+    pub(crate) fn offset_for(&self, position: u64) -> u64 {
+        self.position_index()
+            .floor(position)
+            .map_or(SEGMENT_HEADER_LEN as u64, |entry| entry.value)
+    }
+}
+
+/// What a scan of batches found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// Offset after the last valid batch.
+    pub valid_end: u64,
+    /// Position after the last valid batch.
+    pub end_position: u64,
+    pub first_arrival_ms: Option<u64>,
+    pub last_arrival_ms: Option<u64>,
+    pub batches: u64,
+    /// Index entries for the valid batches.
+    pub idx: Vec<Entry>,
+    pub tix: Vec<Entry>,
+    /// Where and why the scan stopped before the end of the bytes.
+    pub stopped: Option<(u64, Corruption)>,
+}
+
+/// Verifies batches in `bytes` from `offset` on, expecting `position` first,
+/// until the bytes end or a batch fails. `sampler` decides index entries.
+pub(crate) fn scan_batches(
+    bytes: &[u8],
+    mut offset: u64,
+    mut position: u64,
+    sampler: &mut Sampler,
+) -> Scan {
+    let mut scan = Scan {
+        valid_end: offset,
+        end_position: position,
+        ..Scan::default()
+    };
+    while (offset as usize) < bytes.len() {
+        let view = match BatchView::parse(&bytes[offset as usize..]) {
+            Ok(view) => view,
+            Err(corruption) => {
+                scan.stopped = Some((offset, corruption));
+                break;
+            }
+        };
+        let header = view.header();
+        if header.base_position != position {
+            let reason = format!(
+                "batch starts at position {}, expected {position}",
+                header.base_position
+            );
+            scan.stopped = Some((offset, Corruption::InvalidField { reason }));
+            break;
+        }
+        if scan
+            .last_arrival_ms
+            .is_some_and(|last| header.first_arrival_ms < last)
+        {
+            let reason = "arrival time goes backwards".to_string();
+            scan.stopped = Some((offset, Corruption::InvalidField { reason }));
+            break;
+        }
+        if sampler.should_index(offset) {
+            scan.idx.push(Entry {
+                key: position,
+                value: offset,
+            });
+            scan.tix.push(Entry {
+                key: header.first_arrival_ms,
+                value: position,
+            });
+        }
+        scan.first_arrival_ms.get_or_insert(header.first_arrival_ms);
+        scan.last_arrival_ms = Some(header.last_arrival_ms);
+        scan.batches += 1;
+        position = header.end_position();
+        offset += header.batch_len as u64;
+        scan.valid_end = offset;
+        scan.end_position = position;
+    }
+    scan
+}
+
+/// Counts what looks like batches from `offset` on (for reporting what a
+/// truncation dropped): whole headers with the batch magic, followed by length.
+pub(crate) fn count_plausible_batches(bytes: &[u8], mut offset: usize) -> u64 {
+    let mut count = 0;
+    while offset < bytes.len() {
+        match peek_header(&bytes[offset..]) {
+            Ok(header) => {
+                count += 1;
+                offset += header.batch_len;
+            }
+            Err(Corruption::Truncated { .. }) if bytes[offset..].starts_with(b"SLBT") => {
+                return count + 1;
+            }
+            Err(_) => return count,
+        }
+    }
+    count
+}
+
+/// The complete index files of a segment, with their seals.
+pub(crate) fn sealed_index_files(
+    base_position: u64,
+    idx: &[Entry],
+    tix: &[Entry],
+    end_position: u64,
+    log_len: u64,
+    last_arrival_ms: u64,
+) -> (Vec<u8>, Vec<u8>) {
+    let idx_bytes = shardlog_index::encode_file(
+        IndexKind::Position,
+        base_position,
+        idx,
+        Some(Entry {
+            key: end_position,
+            value: log_len,
+        }),
+    );
+    let tix_bytes = shardlog_index::encode_file(
+        IndexKind::Timestamp,
+        base_position,
+        tix,
+        Some(Entry {
+            key: last_arrival_ms,
+            value: end_position,
+        }),
+    );
+    (idx_bytes, tix_bytes)
+}
+
+/// Opens a sealed segment: verifies its header, and uses its index files if they
+/// are complete and match, else verifies every batch and rebuilds them.
+/// Returns the segment and whether its indexes were rebuilt.
+pub(crate) fn open_sealed(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    base_position: u64,
+    index_interval_bytes: u64,
+) -> Result<(SealedSegment, bool)> {
+    let paths = SegmentPaths::new(dir, base_position);
+    let log = fs.map(&paths.log).map_err(io_err("map", &paths.log))?;
+    let header = check_segment_header(log.bytes(), &paths.log, base_position)?;
+    let log_len = log.bytes().len() as u64;
+    if let Some((idx, tix, info)) = try_indexes(fs, &paths, base_position, log_len) {
+        let info = SegmentInfo {
+            created_ms: header.created_ms,
+            ..info
+        };
+        let segment = SealedSegment {
+            paths,
+            info,
+            log,
+            idx,
+            tix,
+        };
+        return Ok((segment, false));
+    }
+    let mut sampler = Sampler::new(index_interval_bytes);
+    let scan = scan_batches(
+        log.bytes(),
+        SEGMENT_HEADER_LEN as u64,
+        base_position,
+        &mut sampler,
+    );
+    if let Some((offset, corruption)) = scan.stopped {
+        return Err(Error::Corrupt {
+            path: paths.log.clone(),
+            offset,
+            corruption,
+        });
+    }
+    let (Some(first_arrival_ms), Some(last_arrival_ms)) =
+        (scan.first_arrival_ms, scan.last_arrival_ms)
+    else {
+        return Err(Error::Corrupt {
+            path: paths.log.clone(),
+            offset: SEGMENT_HEADER_LEN as u64,
+            corruption: Corruption::InvalidField {
+                reason: "a sealed segment holds no batch".into(),
+            },
+        });
+    };
+    let (idx_bytes, tix_bytes) = sealed_index_files(
+        base_position,
+        &scan.idx,
+        &scan.tix,
+        scan.end_position,
+        log_len,
+        last_arrival_ms,
+    );
+    write_file_atomic(fs, &paths.idx, &idx_bytes).map_err(io_err("write index", &paths.idx))?;
+    write_file_atomic(fs, &paths.tix, &tix_bytes).map_err(io_err("write index", &paths.tix))?;
+    let info = SegmentInfo {
+        base_position,
+        end_position: scan.end_position,
+        first_arrival_ms: Some(first_arrival_ms),
+        last_arrival_ms: Some(last_arrival_ms),
+        bytes: log_len,
+        created_ms: header.created_ms,
+        sealed: true,
+    };
+    let segment = map_sealed(fs, paths, info, log)?;
+    Ok((segment, true))
+}
+
+/// Maps the index files of a segment whose log is already mapped.
+pub(crate) fn map_sealed(
+    fs: &dyn FileSystem,
+    paths: SegmentPaths,
+    info: SegmentInfo,
+    log: Arc<dyn Mapped>,
+) -> Result<SealedSegment> {
+    let idx = fs.map(&paths.idx).map_err(io_err("map", &paths.idx))?;
+    let tix = fs.map(&paths.tix).map_err(io_err("map", &paths.tix))?;
+    for (bytes, kind, path) in [
+        (idx.bytes(), IndexKind::Position, &paths.idx),
+        (tix.bytes(), IndexKind::Timestamp, &paths.tix),
+    ] {
+        IndexView::parse(bytes, kind, info.base_position).map_err(|error| Error::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            corruption: Corruption::InvalidField {
+                reason: error.to_string(),
+            },
+        })?;
+    }
+    Ok(SealedSegment {
+        paths,
+        info,
+        log,
+        idx,
+        tix,
+    })
+}
+
+pub(crate) fn check_segment_header(
+    bytes: &[u8],
+    path: &Path,
+    base_position: u64,
+) -> Result<SegmentHeader> {
+    let header = SegmentHeader::decode(bytes).map_err(|corruption| Error::Corrupt {
+        path: path.to_path_buf(),
+        offset: 0,
+        corruption,
+    })?;
+    if header.base_position != base_position {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            corruption: Corruption::InvalidField {
+                reason: format!(
+                    "header says base position {}, the file name {base_position}",
+                    header.base_position
+                ),
+            },
+        });
+    }
+    Ok(header)
+}
+
+type MappedIndexes = (Arc<dyn Mapped>, Arc<dyn Mapped>, SegmentInfo);
+
+/// The index files of a sealed segment, if both are present, verify, carry a seal
+/// and agree with the log's length.
+fn try_indexes(
+    fs: &dyn FileSystem,
+    paths: &SegmentPaths,
+    base_position: u64,
+    log_len: u64,
+) -> Option<MappedIndexes> {
+    let idx = fs.map(&paths.idx).ok()?;
+    let tix = fs.map(&paths.tix).ok()?;
+    let idx_view = IndexView::parse(idx.bytes(), IndexKind::Position, base_position).ok()?;
+    let tix_view = IndexView::parse(tix.bytes(), IndexKind::Timestamp, base_position).ok()?;
+    let idx_seal = idx_view.seal()?;
+    let tix_seal = tix_view.seal()?;
+    let first = idx_view.get(0.min(idx_view.len().checked_sub(1)?));
+    let first_time = tix_view.iter().next()?;
+    let consistent = idx_seal.value == log_len
+        && tix_seal.value == idx_seal.key
+        && idx_seal.key > base_position
+        && first.key == base_position
+        && first.value == SEGMENT_HEADER_LEN as u64
+        && idx_view.torn_bytes() == 0
+        && tix_view.torn_bytes() == 0;
+    if !consistent {
+        return None;
+    }
+    let info = SegmentInfo {
+        base_position,
+        end_position: idx_seal.key,
+        first_arrival_ms: Some(first_time.key),
+        last_arrival_ms: Some(tix_seal.key),
+        bytes: log_len,
+        created_ms: 0,
+        sealed: true,
+    };
+    Some((idx, tix, info))
+}
