@@ -363,7 +363,10 @@ fn try_indexes(
     let tix_view = IndexView::parse(tix.bytes(), IndexKind::Timestamp, base_position).ok()?;
     let idx_seal = idx_view.seal()?;
     let tix_seal = tix_view.seal()?;
-    let first = idx_view.get(0.min(idx_view.len().checked_sub(1)?));
+    if idx_view.is_empty() {
+        return None;
+    }
+    let first = idx_view.get(0);
     let first_time = tix_view.iter().next()?;
     let consistent = idx_seal.value == log_len
         && tix_seal.value == idx_seal.key

@@ -100,6 +100,10 @@ pub trait FileHandle: Send + Sync + Debug {
     fn sync_data(&self) -> io::Result<()>;
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Sets the length. Never call on a file that is mapped.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// The raw descriptor, for backends that submit I/O themselves (io_uring).
