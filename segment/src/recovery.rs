@@ -8,7 +8,7 @@ use crate::format::{parse_segment_file_name, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions};
 use crate::log::{ActiveView, ActiveWriter, Stage, Tail, WriterState};
 use crate::sealed::{
-    check_segment_header, count_plausible_batches, open_sealed, scan_batches, SealedSegment,
+    check_segment_header, count_dropped_batches, open_sealed, scan_batches, SealedSegment,
     SegmentPaths,
 };
 use shardlog_index::{Entry, IndexKind, IndexView, Sampler, SparseIndex};
@@ -227,7 +227,7 @@ fn recover_active(
     let valid_end = scan.valid_end;
     if scan.stopped.is_some() {
         report.truncated_bytes += file_len - valid_end;
-        report.dropped_batches += count_plausible_batches(bytes, valid_end as usize);
+        report.dropped_batches += count_dropped_batches(bytes, valid_end as usize);
     }
     let first_arrival_ms = BatchView::parse(&bytes[SEGMENT_HEADER_LEN.min(bytes.len())..])
         .ok()

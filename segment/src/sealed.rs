@@ -168,9 +168,10 @@ pub(crate) fn scan_batches(
     scan
 }
 
-/// Counts what looks like batches from `offset` on (for reporting what a
-/// truncation dropped): whole headers with the batch magic, followed by length.
-pub(crate) fn count_plausible_batches(bytes: &[u8], mut offset: usize) -> u64 {
+/// Counts the batches in the bytes that a truncation drops (for the report):
+/// whole batches with a plausible header, plus one for any other non-zero bytes
+/// (a torn batch). Zero bytes alone (`O_DIRECT` fill) count as none.
+pub(crate) fn count_dropped_batches(bytes: &[u8], mut offset: usize) -> u64 {
     let mut count = 0;
     while offset < bytes.len() {
         match peek_header(&bytes[offset..]) {
@@ -178,13 +179,11 @@ pub(crate) fn count_plausible_batches(bytes: &[u8], mut offset: usize) -> u64 {
                 count += 1;
                 offset += header.batch_len;
             }
-            Err(Corruption::Truncated { .. }) if bytes[offset..].starts_with(b"SLBT") => {
-                return count + 1;
-            }
-            Err(_) => return count,
+            Err(_) => break,
         }
     }
-    count
+    let rest = bytes.get(offset..).unwrap_or_default();
+    count + u64::from(rest.iter().any(|byte| *byte != 0))
 }
 
 /// The complete index files of a segment, with their seals.

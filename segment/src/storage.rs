@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::io::FileSystem;
 use crate::log::{Log, LogShared, LogState};
 use crate::recovery::{recover, RecoveryReport};
+use crate::sealed::{SealedSegment, SegmentInfo};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -168,5 +169,51 @@ impl Log {
             }
         }
         Ok(())
+    }
+}
+
+impl Log {
+    /// Removes sealed segments from the oldest on while `remove` says so (retention).
+    /// Files are unlinked, never truncated: a reader that holds a removed segment
+    /// keeps reading it until it lets go. Returns what was removed.
+    pub fn remove_oldest_segments(
+        &self,
+        remove: impl Fn(&SegmentInfo) -> bool,
+    ) -> Result<Vec<SegmentInfo>> {
+        let shared = &self.shared;
+        let removed: Vec<Arc<SealedSegment>> = {
+            let mut state = shared.lock();
+            let count = state
+                .sealed
+                .iter()
+                .take_while(|segment| remove(&segment.info))
+                .count();
+            let removed: Vec<_> = state.sealed.drain(..count).collect();
+            if let Some(last) = removed.last() {
+                state.first_position = last.info.end_position;
+            }
+            removed
+        };
+        for segment in &removed {
+            let paths = &segment.paths;
+            for path in [&paths.log, &paths.idx, &paths.tix] {
+                shared.fs.remove_file(path).map_err(|source| Error::Io {
+                    op: "remove",
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+        }
+        if !removed.is_empty() {
+            shared
+                .fs
+                .sync_dir(&shared.dir)
+                .map_err(|source| Error::Io {
+                    op: "sync directory",
+                    path: shared.dir.clone(),
+                    source,
+                })?;
+        }
+        Ok(removed.iter().map(|segment| segment.info).collect())
     }
 }
