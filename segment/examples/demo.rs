@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if let Some(last) = log.last_arrival_ms() {
-        println!("first record at or after {last} ms: position {}", log.position_at_time(last)?);
+        println!(
+            "first record at or after {last} ms: position {}",
+            log.position_at_time(last)?
+        );
     }
     println!("segments: {:?}", log.segments());
     storage.shutdown()?;

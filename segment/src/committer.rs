@@ -1,23 +1,32 @@
-//! Group commit: one thread writes and syncs the staged batches of every log.
+//! Group commit: one thread writes the staged batches of every log, a second
+//! syncs them, and batches are acknowledged once as durable as the policy says.
 //!
-//! Appenders queue their log here after staging a batch. Each round the committer
-//! takes every queued log's staged bytes, writes them all in one backend call (one
-//! write per file, one `io_uring` submission for all files), syncs them all in one
-//! call, then acknowledges every batch of the round. While a round is in flight,
-//! appenders keep staging into fresh buffers: the next round carries everything
-//! that arrived meanwhile, so under load the cost of a sync is shared by many batches.
+//! Appenders queue their log here after staging a batch. Each round the writer
+//! takes every queued log's staged bytes and writes them all in one backend call
+//! (one write per file; one `io_uring` submission for all files). Under the `sync`
+//! policy it hands the round to the syncer and goes on with the next round while
+//! the syncer runs `fdatasync` for every file of the rounds it has (one backend
+//! call) and then acknowledges them in order: the write of round N+1 overlaps the
+//! sync of round N, and one sync covers every batch that arrived meanwhile. Writes
+//! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
+//! block never races the write it extends.
 
-use crate::backend::{WriteBackend, WriteOp};
+use crate::active::{create_segment, fail, pending_entries, persist_entries, seal_active};
+use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::io::{write_all_at, FileHandle, OpenOptions};
-use crate::log::{take_buffer, ActiveView, ActiveWriter, LogShared, Stage, WriterState};
-use crate::sealed::{map_sealed, sealed_index_files, SegmentInfo, SegmentPaths};
-use shardlog_index::{Entry, IndexKind, Sampler, ENTRY_LEN, HEADER_LEN as INDEX_HEADER_LEN};
+use crate::io::FileHandle;
+use crate::log::{take_buffer, LogShared, Stage};
+use crate::sealed::SegmentPaths;
+use shardlog_index::Entry;
 use std::io;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Rounds that may wait for the syncer before the writer blocks.
+const SYNC_QUEUE_ROUNDS_MAX: usize = 4;
 
 #[derive(Debug, Default)]
 struct QueueState {
@@ -49,7 +58,7 @@ impl CommitQueue {
     }
 }
 
-/// The committer thread and its queue.
+/// The committer threads and their queue.
 #[derive(Debug)]
 pub(crate) struct Committer {
     queue: Arc<CommitQueue>,
@@ -57,23 +66,28 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub(crate) fn start(backend: Box<dyn WriteBackend>, durability: Durability) -> Result<Self> {
+    pub(crate) fn start(kind: BackendKind, durability: Durability) -> Result<Self> {
+        let unavailable = |error: io::Error| {
+            Error::BackendUnavailable(format!(
+                "{} cannot start here: {error}; choose the buffered backend",
+                kind.name()
+            ))
+        };
+        let backend = backend::create(kind).map_err(unavailable)?;
+        let syncer = match durability {
+            Durability::Sync => Some(Syncer::start(backend::create(kind).map_err(unavailable)?)?),
+            _ => None,
+        };
         let queue = Arc::new(CommitQueue::default());
-        let worker = Worker {
+        let writer = Writer {
             queue: Arc::clone(&queue),
             backend,
             durability,
+            syncer,
             unsynced: Vec::new(),
             last_sync: Instant::now(),
         };
-        let thread = std::thread::Builder::new()
-            .name("shardlog-commit".into())
-            .spawn(move || worker.run())
-            .map_err(|source| Error::Io {
-                op: "spawn committer thread",
-                path: Default::default(),
-                source,
-            })?;
+        let thread = spawn("shardlog-write", move || writer.run())?;
         Ok(Committer {
             queue,
             thread: Some(thread),
@@ -84,7 +98,7 @@ impl Committer {
         Arc::clone(&self.queue)
     }
 
-    /// Finishes queued work, syncs, and stops the thread.
+    /// Finishes queued work, syncs, and stops the threads.
     pub(crate) fn stop(&mut self) {
         {
             let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -104,10 +118,35 @@ impl Drop for Committer {
     }
 }
 
-struct Worker {
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map_err(|source| Error::Io {
+            op: "spawn thread",
+            path: Default::default(),
+            source,
+        })
+}
+
+/// One log's written stages, waiting to be synced and acknowledged.
+struct Written {
+    log: Arc<LogShared>,
+    stages: Vec<Stage>,
+    file: Arc<dyn FileHandle>,
+}
+
+enum ToSyncer {
+    Round(Vec<Written>),
+    /// Answered once every earlier round is synced and acknowledged.
+    Barrier(SyncSender<()>),
+}
+
+struct Writer {
     queue: Arc<CommitQueue>,
     backend: Box<dyn WriteBackend>,
     durability: Durability,
+    syncer: Option<Syncer>,
     /// Logs written since their last sync (interval policy).
     unsynced: Vec<Arc<LogShared>>,
     last_sync: Instant,
@@ -119,18 +158,12 @@ struct Job {
     stages: Vec<Stage>,
 }
 
-impl Worker {
+impl Writer {
     fn run(mut self) {
         loop {
             let (logs, stopping) = self.wait_for_work();
             if logs.is_empty() && stopping {
-                self.sync_unsynced();
-                let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
-                state.stopped = true;
-                // Appenders that raced with the stop get Closed from enqueue.
-                for log in state.logs.drain(..) {
-                    fail(&log, "storage stopped".into());
-                }
+                self.stop();
                 return;
             }
             self.round(logs);
@@ -142,30 +175,40 @@ impl Worker {
         }
     }
 
+    fn stop(&mut self) {
+        self.sync_unsynced();
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
+        }
+        let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.stopped = true;
+        // Appenders that raced with the stop get Closed from enqueue.
+        for log in state.logs.drain(..) {
+            fail(&log, "storage stopped".into());
+        }
+    }
+
     fn wait_for_work(&mut self) -> (Vec<Arc<LogShared>>, bool) {
         let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if !state.logs.is_empty() || state.stopping {
                 return (std::mem::take(&mut state.logs), state.stopping);
             }
-            let Durability::Interval { interval_ms } = self.durability else {
-                state = self
-                    .queue
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
-                continue;
+            let interval = match self.durability {
+                Durability::Interval { interval_ms } if !self.unsynced.is_empty() => {
+                    Duration::from_millis(interval_ms)
+                }
+                _ => {
+                    state = self
+                        .queue
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(|p| p.into_inner());
+                    continue;
+                }
             };
-            if self.unsynced.is_empty() {
-                state = self
-                    .queue
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            let deadline = self.last_sync + Duration::from_millis(interval_ms);
-            let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+            let Some(wait) = (self.last_sync + interval).checked_duration_since(Instant::now())
+            else {
                 drop(state);
                 self.sync_unsynced();
                 state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -202,7 +245,8 @@ impl Worker {
         }
     }
 
-    /// Writes the stages of many logs in one backend call and syncs them in one.
+    /// Writes the stages of many logs in one backend call, then hands them to the
+    /// syncer (`sync` policy) or acknowledges them (the other policies).
     fn fast_jobs(&mut self, mut jobs: Vec<Job>) {
         let files: Vec<Arc<dyn FileHandle>> = jobs
             .iter()
@@ -212,7 +256,7 @@ impl Worker {
             })
             .collect();
         let alignment = self.backend.alignment();
-        let write_results = {
+        let results = {
             let ops: Vec<WriteOp<'_>> = jobs
                 .iter_mut()
                 .zip(&files)
@@ -220,38 +264,34 @@ impl Worker {
                 .collect();
             self.backend.write_all(&ops)
         };
-        let sync = self.durability == Durability::Sync;
-        let mut results: Vec<io::Result<()>> = write_results;
-        if sync {
-            let to_sync: Vec<(usize, &dyn FileHandle)> = results
-                .iter()
-                .enumerate()
-                .filter(|(_, result)| result.is_ok())
-                .map(|(index, _)| (index, files[index].as_ref()))
-                .collect();
-            let handles: Vec<&dyn FileHandle> = to_sync.iter().map(|(_, file)| *file).collect();
-            let sync_results = self.backend.sync_all(&handles);
-            for ((index, _), result) in to_sync.iter().zip(sync_results) {
-                results[*index] = result;
-            }
-        }
-        for (job, result) in jobs.into_iter().zip(results) {
+        let mut written = Vec::new();
+        for ((job, file), result) in jobs.into_iter().zip(files).zip(results) {
             let Job { log, stages } = job;
-            match result {
-                Ok(()) => {
+            if let Err(error) = result {
+                fail(&log, describe("write", &log, &error));
+                continue;
+            }
+            written.push(Written { log, stages, file });
+        }
+        match &self.syncer {
+            Some(syncer) => syncer.send(ToSyncer::Round(written)),
+            None => {
+                for Written { log, stages, .. } in written {
+                    self.note_unsynced(&log);
                     for stage in stages {
-                        self.publish(&log, stage, sync);
+                        publish(&log, stage, false);
                     }
-                    finish(&log);
                 }
-                Err(error) => fail(&log, describe("write or sync", &log, &error)),
             }
         }
     }
 
-    /// A log whose stages create a segment (or whose first segment is not open):
-    /// stage by stage, sealing and creating segments on the way.
+    /// A log whose stages create a segment: stage by stage, sealing and creating
+    /// segments on the way, after every earlier round of the log is acknowledged.
     fn slow_job(&mut self, job: Job) {
+        if let Some(syncer) = &self.syncer {
+            syncer.barrier();
+        }
         let Job { log, stages } = job;
         for stage in stages {
             if let Err(error) = self.write_stage_alone(&log, stage) {
@@ -259,7 +299,6 @@ impl Worker {
                 return;
             }
         }
-        finish(&log);
     }
 
     fn write_stage_alone(&mut self, log: &Arc<LogShared>, mut stage: Stage) -> Result<()> {
@@ -277,11 +316,11 @@ impl Worker {
         };
         let alignment = self.backend.alignment();
         let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
-        let op = stage_op(&mut stage, file.as_ref(), alignment);
         let io_error = |op: &'static str| {
             let path = path.clone();
             move |source| Error::Io { op, path, source }
         };
+        let op = stage_op(&mut stage, file.as_ref(), alignment);
         take_one(self.backend.write_all(&[op])).map_err(io_error("write"))?;
         let sync = self.durability == Durability::Sync;
         if sync {
@@ -292,93 +331,113 @@ impl Worker {
                 .sync_dir(&log.dir)
                 .map_err(io_error("sync directory of"))?;
         }
-        self.publish(log, stage, sync);
+        if !sync {
+            self.note_unsynced(log);
+        }
+        publish(log, stage, sync);
         Ok(())
     }
 
-    /// Makes a written stage visible and acknowledges its batches.
-    fn publish(&mut self, log: &Arc<LogShared>, stage: Stage, synced: bool) {
-        let mut writer = log.lock_writer();
-        let active = writer
-            .active
-            .as_mut()
-            .expect("a stage is written to an open segment");
-        active.written_len = stage.end_offset();
-        active.synced = synced;
-        let mut state = log.lock();
-        let state = &mut *state;
-        let view = state.active.as_mut().expect("view opened with the writer");
-        for batch in &stage.batches {
-            if active.sampler.should_index(batch.offset) {
-                view.index.push(Entry {
-                    key: batch.base_position,
-                    value: batch.offset,
-                });
-                view.time_index.push(Entry {
-                    key: batch.arrival_ms,
-                    value: batch.base_position,
-                });
-            }
-            view.first_arrival_ms.get_or_insert(batch.arrival_ms);
-            view.last_arrival_ms = Some(batch.arrival_ms);
-            view.end_position = batch.base_position + batch.count;
-        }
-        view.acked_len = stage.end_offset();
-        state.acked_position = view.end_position;
-        state.staged_bytes -= stage.new_bytes();
-        if synced {
-            active.durable_entries = view.index.len();
-        }
-        let pending = pending_entries(active, view);
-        if state.spare.len() < 2 {
-            state.spare.push(stage.buf);
-        }
-        if !synced && matches!(self.durability, Durability::Interval { .. }) {
-            let known = self.unsynced.iter().any(|other| Arc::ptr_eq(other, log));
-            if !known {
-                self.unsynced.push(Arc::clone(log));
-            }
-        }
-        log.changed.notify_all();
-        if let Some((idx, tix)) = pending {
-            // Index entries are derived data written only once their batches are
-            // durable; recovery trusts the log up to the last one it finds.
-            if let Err(error) = persist_entries(active, &idx, &tix) {
-                state.failed = Some(describe("write index of", log, &error));
-            }
+    fn note_unsynced(&mut self, log: &Arc<LogShared>) {
+        if matches!(self.durability, Durability::Interval { .. })
+            && !self.unsynced.iter().any(|other| Arc::ptr_eq(other, log))
+        {
+            self.unsynced.push(Arc::clone(log));
         }
     }
 
     /// Interval policy: syncs every log written since the last sync.
     fn sync_unsynced(&mut self) {
         self.last_sync = Instant::now();
-        let logs = std::mem::take(&mut self.unsynced);
-        for log in logs {
-            let mut writer = log.lock_writer();
-            let Some(active) = writer.active.as_mut() else {
-                continue;
+        for log in std::mem::take(&mut self.unsynced) {
+            let file = match log.lock_writer().active.as_ref() {
+                Some(active) if !active.synced => Arc::clone(&active.file),
+                _ => continue,
             };
-            if active.synced {
-                continue;
+            match take_one(self.backend.sync_all(&[file.as_ref()])) {
+                Ok(()) => mark_synced(&log),
+                Err(error) => fail(&log, describe("sync", &log, &error)),
             }
-            if let Err(error) = take_one(self.backend.sync_all(&[active.file.as_ref()])) {
-                drop(writer);
-                fail(&log, describe("sync", &log, &error));
-                continue;
+        }
+    }
+}
+
+/// The sync half of the pipeline (`sync` policy only).
+struct Syncer {
+    sender: SyncSender<ToSyncer>,
+    thread: JoinHandle<()>,
+}
+
+impl Syncer {
+    fn start(backend: Box<dyn WriteBackend>) -> Result<Syncer> {
+        let (sender, receiver) = sync_channel(SYNC_QUEUE_ROUNDS_MAX);
+        let thread = spawn("shardlog-sync", move || sync_loop(backend, receiver))?;
+        Ok(Syncer { sender, thread })
+    }
+
+    fn send(&self, message: ToSyncer) {
+        // The syncer only exits once this sender is dropped.
+        let _ = self.sender.send(message);
+    }
+
+    fn barrier(&self) {
+        let (done, wait) = sync_channel(1);
+        self.send(ToSyncer::Barrier(done));
+        let _ = wait.recv();
+    }
+
+    fn stop(self) {
+        drop(self.sender);
+        let _ = self.thread.join();
+    }
+}
+
+fn sync_loop(mut backend: Box<dyn WriteBackend>, receiver: Receiver<ToSyncer>) {
+    while let Ok(first) = receiver.recv() {
+        let mut rounds = Vec::new();
+        let mut barriers = Vec::new();
+        let mut next = Some(first);
+        // Take every round already waiting: one sync covers them all.
+        while let Some(message) = next {
+            match message {
+                ToSyncer::Round(round) => rounds.extend(round),
+                ToSyncer::Barrier(done) => barriers.push(done),
             }
-            active.synced = true;
-            let mut state = log.lock();
-            let Some(view) = state.active.as_ref() else {
-                continue;
-            };
-            active.durable_entries = view.index.len();
-            let pending = pending_entries(active, view);
-            if let Some((idx, tix)) = pending {
-                if let Err(error) = persist_entries(active, &idx, &tix) {
-                    state.failed = Some(describe("write index of", &log, &error));
-                    log.changed.notify_all();
-                }
-            }
+            next = receiver.try_recv().ok();
+        }
+        sync_and_publish(backend.as_mut(), rounds);
+        for done in barriers {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Syncs each log's file once, then acknowledges its stages in order.
+fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
+    let mut files: Vec<&dyn FileHandle> = Vec::new();
+    let mut owners: Vec<&Arc<LogShared>> = Vec::new();
+    for item in &written {
+        if !owners.iter().any(|log| Arc::ptr_eq(log, &item.log)) {
+            owners.push(&item.log);
+            files.push(item.file.as_ref());
+        }
+    }
+    let results = backend.sync_all(&files);
+    let failed: Vec<Arc<LogShared>> = owners
+        .iter()
+        .zip(&results)
+        .filter_map(|(log, result)| {
+            let error = result.as_ref().err()?;
+            fail(log, describe("sync", log, error));
+            Some(Arc::clone(log))
+        })
+        .collect();
+    for Written { log, stages, .. } in written {
+        if failed.iter().any(|other| Arc::ptr_eq(other, &log)) {
+            continue;
+        }
+        for stage in stages {
+            publish(&log, stage, true);
         }
     }
 }
@@ -427,205 +486,78 @@ fn take_stages(log: &LogShared) -> Vec<Stage> {
     let buf = take_buffer(&mut state, last.buf.capacity());
     let next = Stage::continuing(last, log.alignment, buf);
     state.stages.push_back(next);
-    state.in_flight = true;
+    state.in_flight += taken.len();
     taken
 }
 
-fn finish(log: &LogShared) {
+/// Makes a written stage visible and acknowledges its batches, unless the log
+/// failed meanwhile (then nothing of it is acknowledged).
+pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
+    let mut writer = log.lock_writer();
+    let active = writer
+        .active
+        .as_mut()
+        .expect("a stage is written to an open segment");
     let mut state = log.lock();
-    state.in_flight = false;
-    drop(state);
-    log.changed.notify_all();
-}
-
-/// Stops a log after a failed write or sync: nothing staged is acknowledged, and
-/// appends are refused until the log is reopened (the page cache may have dropped
-/// the data, so retrying the sync and calling it durable would be wrong).
-pub(crate) fn fail(log: &LogShared, cause: String) {
-    let mut state = log.lock();
-    if state.failed.is_none() {
-        state.failed = Some(cause);
+    let state = &mut *state;
+    if state.failed.is_some() {
+        return;
     }
-    state.stages.clear();
-    state.staged_bytes = 0;
-    state.in_flight = false;
-    drop(state);
-    log.changed.notify_all();
-}
-
-type PendingEntries = (Vec<Entry>, Vec<Entry>);
-
-fn pending_entries(active: &ActiveWriter, view: &ActiveView) -> Option<PendingEntries> {
-    let range = active.persisted_entries..active.durable_entries;
-    if range.is_empty() {
-        return None;
+    active.written_len = stage.end_offset();
+    active.synced = synced;
+    let view = state.active.as_mut().expect("view opened with the writer");
+    for batch in &stage.batches {
+        if active.sampler.should_index(batch.offset) {
+            view.index.push(Entry {
+                key: batch.base_position,
+                value: batch.offset,
+            });
+            view.time_index.push(Entry {
+                key: batch.arrival_ms,
+                value: batch.base_position,
+            });
+        }
+        view.first_arrival_ms.get_or_insert(batch.arrival_ms);
+        view.last_arrival_ms = Some(batch.arrival_ms);
+        view.end_position = batch.base_position + batch.count;
     }
-    Some((
-        view.index.entries()[range.clone()].to_vec(),
-        view.time_index.entries()[range].to_vec(),
-    ))
-}
-
-/// Appends index entries to the `.idx`/`.tix` files (no sync: they are derived).
-pub(crate) fn persist_entries(
-    active: &mut ActiveWriter,
-    idx: &[Entry],
-    tix: &[Entry],
-) -> io::Result<()> {
-    let offset = (INDEX_HEADER_LEN + active.persisted_entries * ENTRY_LEN) as u64;
-    let encode = |entries: &[Entry]| -> Vec<u8> {
-        entries
-            .iter()
-            .flat_map(|entry| shardlog_index::encode_entry(*entry))
-            .collect()
-    };
-    write_all_at(active.idx.as_ref(), &encode(idx), offset)?;
-    write_all_at(active.tix.as_ref(), &encode(tix), offset)?;
-    active.persisted_entries += idx.len();
-    Ok(())
-}
-
-/// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index
-/// files, map it, and move it to the sealed list.
-pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<()> {
-    let active = writer.active.as_mut().expect("caller checked");
-    let path = active.paths.log.clone();
-    let io_error = |op: &'static str, path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { op, path, source }
-    };
-    finish_active_files(log, active)?;
-    let (info, idx_entries, tix_entries) = {
-        let state = log.lock();
-        let view = state.active.as_ref().expect("view opened with the writer");
-        (
-            view.info(),
-            view.index.entries().to_vec(),
-            view.time_index.entries().to_vec(),
-        )
-    };
-    let (idx_bytes, tix_bytes) = sealed_index_files(
-        info.base_position,
-        &idx_entries,
-        &tix_entries,
-        info.end_position,
-        active.written_len,
-        info.last_arrival_ms.unwrap_or(info.created_ms),
-    );
-    for (file, bytes, path) in [
-        (&active.idx, &idx_bytes, &active.paths.idx),
-        (&active.tix, &tix_bytes, &active.paths.tix),
-    ] {
-        write_all_at(file.as_ref(), bytes, 0).map_err(io_error("write index", path))?;
-        file.sync_data().map_err(io_error("sync index", path))?;
-    }
-    let map = log.fs.map(&path).map_err(io_error("map", &path))?;
-    let info = SegmentInfo {
-        sealed: true,
-        bytes: active.written_len,
-        ..info
-    };
-    let sealed = map_sealed(log.fs.as_ref(), active.paths.clone(), info, map)?;
-    writer.active = None;
-    let mut state = log.lock();
-    state.sealed.push(Arc::new(sealed));
-    state.active = None;
-    Ok(())
-}
-
-/// Makes everything written to the active segment durable and, for `O_DIRECT`,
-/// cuts the zero fill after the last batch. Writes out every index entry.
-pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) -> Result<()> {
-    let path = active.paths.log.clone();
-    let io_error = |op: &'static str| {
-        let path = path.clone();
-        move |source| Error::Io { op, path, source }
-    };
-    if log.direct {
-        // Never mapped while active, so cutting the fill cannot fault a reader.
-        active
-            .file
-            .set_len(active.written_len)
-            .map_err(io_error("truncate fill of"))?;
-    }
-    active.file.sync_data().map_err(io_error("sync"))?;
-    active.synced = true;
-    let state = log.lock();
-    if let Some(view) = state.active.as_ref() {
+    view.acked_len = stage.end_offset();
+    state.acked_position = view.end_position;
+    state.staged_bytes -= stage.new_bytes();
+    state.in_flight -= 1;
+    if synced {
         active.durable_entries = view.index.len();
-        if let Some((idx, tix)) = pending_entries(active, view) {
-            drop(state);
-            persist_entries(active, &idx, &tix).map_err(io_error("write index of"))?;
+    }
+    let pending = pending_entries(active, view);
+    if state.spare.len() < 2 {
+        state.spare.push(stage.buf);
+    }
+    log.changed.notify_all();
+    if let Some((idx, tix)) = pending {
+        // Index entries are derived data written only once their batches are
+        // durable; recovery trusts the log up to the last one it finds.
+        if let Err(error) = persist_entries(active, &idx, &tix) {
+            state.failed = Some(describe("write index of", log, &error));
         }
     }
-    for file in [&active.idx, &active.tix] {
-        file.sync_data().map_err(io_error("sync index of"))?;
-    }
-    Ok(())
 }
 
-/// Creates a segment file and its index files, and opens it for writing and reading.
-pub(crate) fn create_segment(
-    log: &LogShared,
-    writer: &mut WriterState,
-    base_position: u64,
-    created_ms: u64,
-) -> Result<()> {
-    let paths = SegmentPaths::new(&log.dir, base_position);
-    let fs = log.fs.as_ref();
-    let open = |path: &std::path::Path, options: OpenOptions| {
-        let file = fs.open(path, options)?;
-        file.set_len(0)?;
-        Ok::<_, io::Error>(file)
+/// After an interval sync: every index entry so far is durable; write them out.
+fn mark_synced(log: &Arc<LogShared>) {
+    let mut writer = log.lock_writer();
+    let Some(active) = writer.active.as_mut() else {
+        return;
     };
-    let io_error = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io {
-            op: "create",
-            path,
-            source,
-        }
-    };
-    let file = open(&paths.log, OpenOptions::CREATE.with_direct(log.direct))
-        .map_err(io_error(&paths.log))?;
-    let mut index_files = Vec::new();
-    for (path, kind) in [
-        (&paths.idx, IndexKind::Position),
-        (&paths.tix, IndexKind::Timestamp),
-    ] {
-        let handle = open(path, OpenOptions::CREATE).map_err(io_error(path))?;
-        let header = shardlog_index::encode_header(kind, base_position);
-        write_all_at(handle.as_ref(), &header, 0).map_err(io_error(path))?;
-        index_files.push(handle);
-    }
-    let read = fs
-        .open(&paths.log, OpenOptions::READ)
-        .map_err(io_error(&paths.log))?;
-    let tix = index_files.pop().expect("two index files");
-    let idx = index_files.pop().expect("two index files");
-    writer.active = Some(ActiveWriter {
-        paths: paths.clone(),
-        file,
-        idx,
-        tix,
-        written_len: 0,
-        synced: false,
-        sampler: Sampler::new(log.config.index_interval_bytes),
-        persisted_entries: 0,
-        durable_entries: 0,
-    });
+    active.synced = true;
     let mut state = log.lock();
-    state.active = Some(ActiveView {
-        paths,
-        read,
-        base_position,
-        created_ms,
-        acked_len: 0,
-        end_position: base_position,
-        first_arrival_ms: None,
-        last_arrival_ms: None,
-        index: Default::default(),
-        time_index: Default::default(),
-    });
-    Ok(())
+    let Some(view) = state.active.as_ref() else {
+        return;
+    };
+    active.durable_entries = view.index.len();
+    if let Some((idx, tix)) = pending_entries(active, view) {
+        if let Err(error) = persist_entries(active, &idx, &tix) {
+            state.failed = Some(describe("write index of", log, &error));
+            log.changed.notify_all();
+        }
+    }
 }

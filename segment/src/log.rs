@@ -131,8 +131,8 @@ pub(crate) struct LogState {
     pub stages: VecDeque<Stage>,
     /// New (not carried) bytes waiting in `stages`.
     pub staged_bytes: usize,
-    /// The committer has taken stages and not yet published or failed them.
-    pub in_flight: bool,
+    /// Stages the committer has taken and not yet published or failed.
+    pub in_flight: usize,
     /// Whether the log is queued at the committer.
     pub enqueued: bool,
     pub tail: Option<Tail>,

@@ -1,10 +1,12 @@
 //! Storage: the file system, the write backend and the committer shared by many logs.
 
-use crate::backend;
-use crate::committer::{finish_active_files, CommitQueue, Committer};
+use crate::active::finish_active_files;
+use crate::backend::BackendKind;
+use crate::committer::{CommitQueue, Committer};
 use crate::config::{LogConfig, StorageConfig};
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
+use crate::io::DIRECT_IO_ALIGNMENT;
 use crate::log::{Log, LogShared, LogState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::{SealedSegment, SegmentInfo};
@@ -34,15 +36,11 @@ impl Storage {
     /// Starts storage over `fs` with the given backend and durability policy.
     pub fn open(fs: Arc<dyn FileSystem>, config: StorageConfig) -> Result<Storage> {
         config.validate()?;
-        let backend = backend::create(config.backend).map_err(|error| {
-            Error::BackendUnavailable(format!(
-                "{} cannot start here: {error}; choose the buffered backend",
-                config.backend.name()
-            ))
-        })?;
-        let alignment = backend.alignment();
-        let direct = backend.direct();
-        let committer = Committer::start(backend, config.durability)?;
+        let (alignment, direct) = match config.backend {
+            BackendKind::Buffered => (1, false),
+            BackendKind::IoUring => (DIRECT_IO_ALIGNMENT, true),
+        };
+        let committer = Committer::start(config.backend, config.durability)?;
         Ok(Storage {
             inner: Arc::new(StorageInner {
                 fs,
@@ -93,7 +91,7 @@ impl Storage {
             last_arrival_ms: recovered.last_arrival_ms,
             stages: recovered.stage.into_iter().collect(),
             staged_bytes: 0,
-            in_flight: false,
+            in_flight: 0,
             enqueued: false,
             tail: recovered.tail,
             spare: Vec::new(),
@@ -147,7 +145,7 @@ impl Log {
         let shared = &self.shared;
         let mut state = shared.lock();
         state.closed = true;
-        while (state.staged_bytes > 0 || state.in_flight || state.enqueued)
+        while (state.staged_bytes > 0 || state.in_flight > 0 || state.enqueued)
             && state.failed.is_none()
         {
             state = shared

@@ -9,7 +9,10 @@ use shardlog_segment::io::RealFs;
 use shardlog_segment::{BackendKind, Durability, LogConfig, Storage, StorageConfig};
 use std::path::Path;
 
-fn write(backend: BackendKind, dir: &Path) -> (Vec<(u64, Owned)>, Vec<(u64, u64, u64)>) {
+/// Records by position, and (base, end, bytes) of each segment.
+type Written = (Vec<(u64, Owned)>, Vec<(u64, u64, u64)>);
+
+fn write(backend: BackendKind, dir: &Path) -> Written {
     let config = StorageConfig {
         backend,
         durability: Durability::Sync,

@@ -60,7 +60,10 @@ fn version_1_log_reads_back() {
     let (log, report) = storage.open_log(&dir, log_config()).unwrap();
     assert_eq!(report.truncated_bytes, 0, "{report:?}");
     assert!(report.rebuilt_indexes.is_empty(), "{report:?}");
-    assert!(log.segments().len() >= 2, "the fixture spans a sealed and an active segment");
+    assert!(
+        log.segments().len() >= 2,
+        "the fixture spans a sealed and an active segment"
+    );
     let records: Vec<_> = read_all(&log, 0).into_iter().map(|(_, r)| r).collect();
     let expected: Vec<_> = (0..BATCHES).flat_map(|b| make_batch(b, 3, 600)).collect();
     assert_eq!(records, expected);

@@ -16,7 +16,7 @@
 //! MB/s of payload and the ratio to the raw `O_DIRECT` rate.
 
 use hdrhistogram::Histogram;
-use shardlog_bench::raw::{buffered_write, direct_write, Throughput};
+use shardlog_bench::raw::{buffered_write, direct_write, direct_write_io_uring, Throughput};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{BackendKind, Durability, LogConfig, Record, Storage, StorageConfig};
 use std::path::{Path, PathBuf};
@@ -212,6 +212,9 @@ fn run(options: &Options) -> Result<(), String> {
         let direct = direct_write(&options.dir.join("raw-direct.bin"), options.volume_bytes)
             .map_err(io_err)?;
         print_raw("raw O_DIRECT write", &direct, &direct);
+        let ring = direct_write_io_uring(&options.dir.join("raw-uring.bin"), options.volume_bytes)
+            .map_err(io_err)?;
+        print_raw("raw O_DIRECT write via io_uring", &ring, &direct);
         let buffered = buffered_write(&options.dir.join("raw-buffered.bin"), options.volume_bytes)
             .map_err(io_err)?;
         print_raw("raw buffered write + fdatasync", &buffered, &direct);

@@ -1,0 +1,202 @@
+//! The active segment's files: creating, persisting index entries, syncing,
+//! sealing.
+
+use crate::error::{Error, Result};
+use crate::io::{write_all_at, OpenOptions};
+use crate::log::{ActiveView, ActiveWriter, LogShared, WriterState};
+use crate::sealed::{map_sealed, sealed_index_files, SegmentInfo, SegmentPaths};
+use shardlog_index::{Entry, IndexKind, Sampler, ENTRY_LEN, HEADER_LEN as INDEX_HEADER_LEN};
+use std::io;
+use std::sync::Arc;
+
+pub(crate) type PendingEntries = (Vec<Entry>, Vec<Entry>);
+
+pub(crate) fn pending_entries(active: &ActiveWriter, view: &ActiveView) -> Option<PendingEntries> {
+    let range = active.persisted_entries..active.durable_entries;
+    if range.is_empty() {
+        return None;
+    }
+    Some((
+        view.index.entries()[range.clone()].to_vec(),
+        view.time_index.entries()[range].to_vec(),
+    ))
+}
+
+/// Appends index entries to the `.idx`/`.tix` files (no sync: they are derived).
+pub(crate) fn persist_entries(
+    active: &mut ActiveWriter,
+    idx: &[Entry],
+    tix: &[Entry],
+) -> io::Result<()> {
+    let offset = (INDEX_HEADER_LEN + active.persisted_entries * ENTRY_LEN) as u64;
+    let encode = |entries: &[Entry]| -> Vec<u8> {
+        entries
+            .iter()
+            .flat_map(|entry| shardlog_index::encode_entry(*entry))
+            .collect()
+    };
+    write_all_at(active.idx.as_ref(), &encode(idx), offset)?;
+    write_all_at(active.tix.as_ref(), &encode(tix), offset)?;
+    active.persisted_entries += idx.len();
+    Ok(())
+}
+
+/// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index
+/// files, map it, and move it to the sealed list.
+pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<()> {
+    let active = writer.active.as_mut().expect("caller checked");
+    let path = active.paths.log.clone();
+    let io_error = |op: &'static str, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    };
+    finish_active_files(log, active)?;
+    let (info, idx_entries, tix_entries) = {
+        let state = log.lock();
+        let view = state.active.as_ref().expect("view opened with the writer");
+        (
+            view.info(),
+            view.index.entries().to_vec(),
+            view.time_index.entries().to_vec(),
+        )
+    };
+    let (idx_bytes, tix_bytes) = sealed_index_files(
+        info.base_position,
+        &idx_entries,
+        &tix_entries,
+        info.end_position,
+        active.written_len,
+        info.last_arrival_ms.unwrap_or(info.created_ms),
+    );
+    for (file, bytes, path) in [
+        (&active.idx, &idx_bytes, &active.paths.idx),
+        (&active.tix, &tix_bytes, &active.paths.tix),
+    ] {
+        write_all_at(file.as_ref(), bytes, 0).map_err(io_error("write index", path))?;
+        file.sync_data().map_err(io_error("sync index", path))?;
+    }
+    let map = log.fs.map(&path).map_err(io_error("map", &path))?;
+    let info = SegmentInfo {
+        sealed: true,
+        bytes: active.written_len,
+        ..info
+    };
+    let sealed = map_sealed(log.fs.as_ref(), active.paths.clone(), info, map)?;
+    writer.active = None;
+    let mut state = log.lock();
+    state.sealed.push(Arc::new(sealed));
+    state.active = None;
+    Ok(())
+}
+
+/// Makes everything written to the active segment durable and, for `O_DIRECT`,
+/// cuts the zero fill after the last batch. Writes out every index entry.
+pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) -> Result<()> {
+    let path = active.paths.log.clone();
+    let io_error = |op: &'static str| {
+        let path = path.clone();
+        move |source| Error::Io { op, path, source }
+    };
+    if log.direct {
+        // Never mapped while active, so cutting the fill cannot fault a reader.
+        active
+            .file
+            .set_len(active.written_len)
+            .map_err(io_error("truncate fill of"))?;
+    }
+    active.file.sync_data().map_err(io_error("sync"))?;
+    active.synced = true;
+    let state = log.lock();
+    if let Some(view) = state.active.as_ref() {
+        active.durable_entries = view.index.len();
+        if let Some((idx, tix)) = pending_entries(active, view) {
+            drop(state);
+            persist_entries(active, &idx, &tix).map_err(io_error("write index of"))?;
+        }
+    }
+    for file in [&active.idx, &active.tix] {
+        file.sync_data().map_err(io_error("sync index of"))?;
+    }
+    Ok(())
+}
+
+/// Creates a segment file and its index files, and opens it for writing and reading.
+pub(crate) fn create_segment(
+    log: &LogShared,
+    writer: &mut WriterState,
+    base_position: u64,
+    created_ms: u64,
+) -> Result<()> {
+    let paths = SegmentPaths::new(&log.dir, base_position);
+    let fs = log.fs.as_ref();
+    let open = |path: &std::path::Path, options: OpenOptions| {
+        let file = fs.open(path, options)?;
+        file.set_len(0)?;
+        Ok::<_, io::Error>(file)
+    };
+    let io_error = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io {
+            op: "create",
+            path,
+            source,
+        }
+    };
+    let file = open(&paths.log, OpenOptions::CREATE.with_direct(log.direct))
+        .map_err(io_error(&paths.log))?;
+    let mut index_files = Vec::new();
+    for (path, kind) in [
+        (&paths.idx, IndexKind::Position),
+        (&paths.tix, IndexKind::Timestamp),
+    ] {
+        let handle = open(path, OpenOptions::CREATE).map_err(io_error(path))?;
+        let header = shardlog_index::encode_header(kind, base_position);
+        write_all_at(handle.as_ref(), &header, 0).map_err(io_error(path))?;
+        index_files.push(handle);
+    }
+    let read = fs
+        .open(&paths.log, OpenOptions::READ)
+        .map_err(io_error(&paths.log))?;
+    let tix = index_files.pop().expect("two index files");
+    let idx = index_files.pop().expect("two index files");
+    writer.active = Some(ActiveWriter {
+        paths: paths.clone(),
+        file,
+        idx,
+        tix,
+        written_len: 0,
+        synced: false,
+        sampler: Sampler::new(log.config.index_interval_bytes),
+        persisted_entries: 0,
+        durable_entries: 0,
+    });
+    let mut state = log.lock();
+    state.active = Some(ActiveView {
+        paths,
+        read,
+        base_position,
+        created_ms,
+        acked_len: 0,
+        end_position: base_position,
+        first_arrival_ms: None,
+        last_arrival_ms: None,
+        index: Default::default(),
+        time_index: Default::default(),
+    });
+    Ok(())
+}
+
+/// Stops a log after a failed write or sync: nothing staged is acknowledged, and
+/// appends are refused until the log is reopened (the page cache may have dropped
+/// the data, so retrying the sync and calling it durable would be wrong).
+pub(crate) fn fail(log: &LogShared, cause: String) {
+    let mut state = log.lock();
+    if state.failed.is_none() {
+        state.failed = Some(cause);
+    }
+    state.stages.clear();
+    state.staged_bytes = 0;
+    state.in_flight = 0;
+    drop(state);
+    log.changed.notify_all();
+}
