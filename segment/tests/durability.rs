@@ -1,0 +1,223 @@
+//! What each durability policy promises, checked with simulated power loss, and
+//! that concurrent appenders share syncs (group commit).
+
+mod common;
+
+use common::{borrow, make_batch, read_all};
+use shardlog_segment::io::{CrashMode, FileSystem, MemFs, RealFs};
+use shardlog_segment::{BackendKind, Durability, Error, LogConfig, Storage, StorageConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn open_storage(fs: &Arc<MemFs>, durability: Durability) -> Storage {
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability,
+    };
+    Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap()
+}
+
+fn recovered_count(fs: &Arc<MemFs>) -> usize {
+    let storage = open_storage(fs, Durability::Sync);
+    let (log, _) = storage.open_log("/s", LogConfig::default()).unwrap();
+    let count = read_all(&log, 0).len();
+    storage.shutdown().unwrap();
+    count
+}
+
+/// `interval`: acknowledged before the sync; durable once the interval's sync ran.
+#[test]
+fn interval_syncs_within_the_interval() {
+    let fs = MemFs::new();
+    let storage = open_storage(&fs, Durability::Interval { interval_ms: 20 });
+    let (log, _) = storage.open_log("/s", LogConfig::default()).unwrap();
+    // In this policy the only file syncs are the interval's. Append until a sync is
+    // seen to start after an acknowledgement: it covers everything acknowledged.
+    let mut appended = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'outer: loop {
+        log.append(&borrow(&make_batch(appended, 5, 100))).unwrap();
+        appended += 1;
+        let syncs_at_ack = fs.sync_count();
+        let wait_until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < wait_until {
+            if fs.sync_count() > syncs_at_ack {
+                break 'outer;
+            }
+            std::thread::yield_now();
+        }
+        assert!(Instant::now() < deadline, "the interval sync never came");
+    }
+    fs.crash(CrashMode::DropUnsynced);
+    let _ = storage.shutdown();
+    assert_eq!(recovered_count(&fs), appended as usize * 5);
+}
+
+/// `none`: a power loss before any sync loses acknowledged records; closing syncs.
+#[test]
+fn none_syncs_only_on_close() {
+    let fs = MemFs::new();
+    let storage = open_storage(&fs, Durability::None);
+    let (log, _) = storage.open_log("/s", LogConfig::default()).unwrap();
+    log.append(&borrow(&make_batch(0, 5, 100))).unwrap();
+    fs.crash(CrashMode::DropUnsynced);
+    let _ = storage.shutdown();
+    assert_eq!(recovered_count(&fs), 0, "nothing was synced");
+
+    let fs = MemFs::new();
+    let storage = open_storage(&fs, Durability::None);
+    let (log, _) = storage.open_log("/s", LogConfig::default()).unwrap();
+    log.append(&borrow(&make_batch(0, 5, 100))).unwrap();
+    log.close().unwrap();
+    fs.crash(CrashMode::DropUnsynced);
+    let _ = storage.shutdown();
+    assert_eq!(recovered_count(&fs), 5);
+}
+
+/// `sync`: every acknowledged record survives a power loss right after the ack.
+#[test]
+fn sync_survives_power_loss_right_after_ack() {
+    let fs = MemFs::new();
+    let storage = open_storage(&fs, Durability::Sync);
+    let (log, _) = storage.open_log("/s", LogConfig::default()).unwrap();
+    log.append(&borrow(&make_batch(0, 5, 100))).unwrap();
+    fs.crash(CrashMode::DropUnsynced);
+    let _ = storage.shutdown();
+    assert_eq!(recovered_count(&fs), 5);
+}
+
+/// Many concurrent appenders to one log need far fewer fdatasyncs than appends.
+#[test]
+fn concurrent_appends_share_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Arc::new(CountingFs::default());
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Sync,
+    };
+    let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    let (log, _) = storage.open_log(dir.path().join("s"), LogConfig::default()).unwrap();
+    let appends = 16 * 25;
+    std::thread::scope(|scope| {
+        for producer in 0..16u64 {
+            let log = log.clone();
+            scope.spawn(move || {
+                for i in 0..25 {
+                    log.append(&borrow(&make_batch(producer * 100 + i, 3, 200))).unwrap();
+                }
+            });
+        }
+    });
+    let syncs = fs.syncs.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(syncs < appends / 2, "{syncs} syncs for {appends} appends");
+    storage.shutdown().unwrap();
+}
+
+/// The real file system, counting `sync_data` calls.
+#[derive(Debug, Default)]
+struct CountingFs {
+    syncs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct CountingFile {
+    inner: Arc<dyn shardlog_segment::io::FileHandle>,
+    syncs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl shardlog_segment::io::FileHandle for CountingFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+}
+
+impl FileSystem for CountingFs {
+    fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+        RealFs.create_dir_all(path)
+    }
+    fn list_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
+        RealFs.list_dir(path)
+    }
+    fn open(
+        &self,
+        path: &std::path::Path,
+        options: shardlog_segment::io::OpenOptions,
+    ) -> std::io::Result<Arc<dyn shardlog_segment::io::FileHandle>> {
+        Ok(Arc::new(CountingFile {
+            inner: RealFs.open(path, options)?,
+            syncs: Arc::clone(&self.syncs),
+        }))
+    }
+    fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        RealFs.remove_file(path)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        RealFs.rename(from, to)
+    }
+    fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+        RealFs.sync_dir(path)
+    }
+    fn map(
+        &self,
+        path: &std::path::Path,
+    ) -> std::io::Result<Arc<dyn shardlog_segment::io::Mapped>> {
+        RealFs.map(path)
+    }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        RealFs.exists(path)
+    }
+}
+
+/// Bad configuration and bad records are clear errors.
+#[test]
+fn bad_configuration_and_records_are_clear_errors() {
+    let fs = MemFs::new();
+    let bad_interval = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Interval { interval_ms: 0 },
+    };
+    let error = Storage::open(fs.clone() as Arc<dyn FileSystem>, bad_interval).unwrap_err();
+    assert!(matches!(error, Error::InvalidConfig(ref m) if m.contains("interval")), "{error}");
+    let storage = open_storage(&fs, Durability::Sync);
+    let too_big = LogConfig {
+        record_bytes_max: 11 << 20,
+        ..LogConfig::default()
+    };
+    let error = storage.open_log("/s", too_big).unwrap_err();
+    assert!(matches!(error, Error::InvalidConfig(ref m) if m.contains("record_bytes_max")), "{error}");
+    let small = LogConfig {
+        record_bytes_max: 100,
+        ..LogConfig::default()
+    };
+    let (log, _) = storage.open_log("/s", small).unwrap();
+    let error = log.append(&borrow(&make_batch(0, 1, 200))).unwrap_err();
+    assert!(matches!(error, Error::RecordTooLarge { max: 100, .. }), "{error}");
+    let error = log.open_again_error(&storage);
+    assert!(matches!(error, Error::AlreadyOpen { .. }), "{error}");
+    // A rejected record leaves the log usable.
+    log.append(&borrow(&make_batch(1, 1, 10))).unwrap();
+    storage.shutdown().unwrap();
+}
+
+trait OpenAgain {
+    fn open_again_error(&self, storage: &Storage) -> Error;
+}
+
+impl OpenAgain for shardlog_segment::Log {
+    fn open_again_error(&self, storage: &Storage) -> Error {
+        storage.open_log(self.dir(), LogConfig::default()).unwrap_err()
+    }
+}
