@@ -196,7 +196,15 @@ pub(crate) fn fail(log: &LogShared, cause: String) {
     }
     state.stages.clear();
     state.staged_bytes = 0;
-    state.in_flight = 0;
+    drop(state);
+    log.changed.notify_all();
+}
+
+/// Accounts for `count` stages the committer took and will not publish (their log
+/// failed): `close` waits until no stage of the log is in the committer's hands.
+pub(crate) fn release(log: &LogShared, count: usize) {
+    let mut state = log.lock();
+    state.in_flight -= count;
     drop(state);
     log.changed.notify_all();
 }

@@ -193,10 +193,17 @@ pub fn peek_header(bytes: &[u8]) -> std::result::Result<BatchHeader, Corruption>
             available: bytes.len() as u64,
         });
     }
+    let base_position = read_u64(bytes, BATCH_BASE);
+    let record_count = read_u32(bytes, BATCH_COUNT);
+    if base_position.checked_add(u64::from(record_count)).is_none() {
+        return Err(Corruption::InvalidField {
+            reason: format!("positions {base_position} + {record_count} overflow"),
+        });
+    }
     Ok(BatchHeader {
         batch_len,
-        base_position: read_u64(bytes, BATCH_BASE),
-        record_count: read_u32(bytes, BATCH_COUNT),
+        base_position,
+        record_count,
         first_arrival_ms: read_u64(bytes, BATCH_FIRST_MS),
         last_arrival_ms: read_u64(bytes, BATCH_LAST_MS),
     })
@@ -379,12 +386,15 @@ fn decode_record<'a>(
         }
     })?;
     cursor += key_len;
-    let arrival_ms = header.first_arrival_ms + u64::from(delta);
-    if arrival_ms > header.last_arrival_ms {
+    let arrival_ms = header
+        .first_arrival_ms
+        .checked_add(u64::from(delta))
+        .filter(|arrival| *arrival <= header.last_arrival_ms);
+    let Some(arrival_ms) = arrival_ms else {
         return Err(Corruption::InvalidField {
             reason: "record arrival time after the batch's last".into(),
         });
-    }
+    };
     Ok((
         RecordView {
             position: header.base_position + u64::from(index),

@@ -11,7 +11,7 @@
 //! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
 //! block never races the write it extends.
 
-use crate::active::{create_segment, fail, pending_entries, persist_entries, seal_active};
+use crate::active::{create_segment, fail, pending_entries, persist_entries, release, seal_active};
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{Error, Result};
@@ -106,7 +106,7 @@ impl Committer {
         }
         self.queue.wake.notify_one();
         if let Some(thread) = self.thread.take() {
-            // A panic in the committer has already failed its logs' appenders.
+            // A panicked committer thread has nothing left to clean up here.
             let _ = thread.join();
         }
     }
@@ -269,6 +269,7 @@ impl Writer {
             let Job { log, stages } = job;
             if let Err(error) = result {
                 fail(&log, describe("write", &log, &error));
+                release(&log, stages.len());
                 continue;
             }
             written.push(Written { log, stages, file });
@@ -293,11 +294,21 @@ impl Writer {
             syncer.barrier();
         }
         let Job { log, stages } = job;
+        let mut left = stages.len();
         for stage in stages {
+            // A sync of an earlier round may have failed: then touch no file.
+            if log.lock().failed.is_some() {
+                break;
+            }
+            left -= 1;
             if let Err(error) = self.write_stage_alone(&log, stage) {
                 fail(&log, error.to_string());
-                return;
+                left += 1;
+                break;
             }
+        }
+        if left > 0 {
+            release(&log, left);
         }
     }
 
@@ -434,6 +445,7 @@ fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
         .collect();
     for Written { log, stages, .. } in written {
         if failed.iter().any(|other| Arc::ptr_eq(other, &log)) {
+            release(&log, stages.len());
             continue;
         }
         for stage in stages {
@@ -500,7 +512,9 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
         .expect("a stage is written to an open segment");
     let mut state = log.lock();
     let state = &mut *state;
+    state.in_flight -= 1;
     if state.failed.is_some() {
+        log.changed.notify_all();
         return;
     }
     active.written_len = stage.end_offset();
@@ -524,7 +538,6 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     view.acked_len = stage.end_offset();
     state.acked_position = view.end_position;
     state.staged_bytes -= stage.new_bytes();
-    state.in_flight -= 1;
     if synced {
         active.durable_entries = view.index.len();
     }

@@ -250,8 +250,16 @@ impl Log {
         }
         let appended = stage_batch(shared, &mut state, records, len);
         if !state.enqueued {
+            if let Err(error) = shared.committer.enqueue(Arc::clone(shared)) {
+                // No committer will ever write what is staged: fail the log so that
+                // nobody waits for it.
+                state.failed = Some(error.to_string());
+                state.stages.clear();
+                state.staged_bytes = 0;
+                shared.changed.notify_all();
+                return Err(error);
+            }
             state.enqueued = true;
-            shared.committer.enqueue(Arc::clone(shared))?;
         }
         let target = appended.base_position + appended.count;
         while state.acked_position < target {

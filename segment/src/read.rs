@@ -2,7 +2,7 @@
 
 use crate::batch::{BatchView, RecordView};
 use crate::error::{io_err, Error, Result};
-use crate::format::SEGMENT_HEADER_LEN;
+use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
 use crate::log::Log;
 use crate::sealed::SealedSegment;
@@ -259,7 +259,9 @@ fn read_active(
     const CHUNK_BYTES_MIN: u64 = 256 << 10;
     let mut offset = range.start;
     while offset < range.end {
-        let want = (limits.bytes_max as u64 + 64 * 1024).max(CHUNK_BYTES_MIN);
+        let want = (limits.bytes_max as u64)
+            .saturating_add(64 * 1024)
+            .max(CHUNK_BYTES_MIN);
         let len = want.min(range.end - offset);
         let mut chunk = vec![0u8; len as usize];
         read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
@@ -273,7 +275,9 @@ fn read_active(
         let chunk = Arc::new(chunk);
         let mut at = 0usize;
         while at < chunk.len() {
-            if declared_len(&chunk[at..]).is_some_and(|n| at + n > chunk.len()) {
+            // A batch cut by the end of the chunk is read with the next chunk.
+            let rest = chunk.len() - at;
+            if rest < BATCH_HEADER_LEN || declared_len(&chunk[at..]).is_some_and(|n| n > rest) {
                 break;
             }
             let view = BatchView::parse(&chunk[at..]).map_err(|corruption| Error::Corrupt {

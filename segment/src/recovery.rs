@@ -62,8 +62,7 @@ pub(crate) fn recover(
     alignment: usize,
     direct: bool,
 ) -> Result<Recovered> {
-    fs.create_dir_all(dir)
-        .map_err(io_err("create directory", dir))?;
+    create_dir_durably(fs.as_ref(), dir)?;
     let mut report = RecoveryReport::default();
     let names = fs.list_dir(dir).map_err(io_err("list", dir))?;
     for name in names.iter().filter(|name| name.ends_with(".tmp")) {
@@ -141,6 +140,29 @@ pub(crate) fn recover(
     })
 }
 
+/// Creates `dir` and any missing ancestors, syncing the parent of each one created
+/// so that a new log directory survives a power loss.
+fn create_dir_durably(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current.filter(|path| !path.as_os_str().is_empty() && !fs.exists(path)) {
+        missing.push(path);
+        current = path.parent();
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs.create_dir_all(dir)
+        .map_err(io_err("create directory", dir))?;
+    for created in missing {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)
+                .map_err(io_err("sync directory", parent))?;
+        }
+    }
+    Ok(())
+}
+
 fn check_contiguous(previous_end: Option<u64>, path: &Path, base: u64) -> Result<()> {
     match previous_end {
         Some(end) if end != base => Err(Error::Corrupt {
@@ -191,10 +213,11 @@ fn recover_active(
     let mut entries = trusted_entries(fs, &paths, base);
     let header = match check_segment_header(bytes, &paths.log, base) {
         Ok(header) => header,
-        Err(error) if !entries.is_empty() => return Err(error),
+        Err(error) if !entries.is_empty() || !torn_at_creation(bytes, base) => return Err(error),
         Err(_) => {
-            // Nothing in it was ever synced (no trusted index entry): a segment torn
-            // while being created. Nothing acknowledged under `sync` can be in it.
+            // The header and the first batch were written together; neither is
+            // whole, so the segment was torn while being created and no batch in
+            // it was ever acknowledged.
             drop(map);
             for path in [&paths.log, &paths.idx, &paths.tix] {
                 if fs.exists(path) {
@@ -233,15 +256,19 @@ fn recover_active(
         .ok()
         .map(|view| view.header().first_arrival_ms);
     drop(map);
+    let file = fs
+        .open(&paths.log, OpenOptions::WRITE)
+        .map_err(io_err("open", &paths.log))?;
     if file_len > valid_end {
         // The segment is not mapped (the recovery map was dropped above).
-        let file = fs
-            .open(&paths.log, OpenOptions::WRITE)
-            .map_err(io_err("open", &paths.log))?;
         file.set_len(valid_end)
             .map_err(io_err("truncate", &paths.log))?;
-        file.sync_data().map_err(io_err("sync", &paths.log))?;
     }
+    // Batches after the trusted point may have been written and never synced (a
+    // crash before the sync): they become acknowledged now, so make them durable
+    // before any index entry points at them.
+    file.sync_data().map_err(io_err("sync", &paths.log))?;
+    drop(file);
     let rebuilt = rewrite_indexes(fs, &paths, base, &entries, &time_entries)?;
     if rebuilt {
         report.rebuilt_indexes.push(paths.idx.clone());
@@ -308,12 +335,35 @@ fn recover_active(
     }))
 }
 
+/// An in-memory index of `entries`, leaving out any entry whose key would go
+/// backwards (possible only for timestamps read from damaged headers; an index is
+/// only an accelerator, so a missing entry costs a longer scan, never a wrong answer).
 fn sparse(entries: &[Entry]) -> SparseIndex {
     let mut index = SparseIndex::new();
     for entry in entries {
-        index.push(*entry);
+        if index
+            .entries()
+            .last()
+            .is_none_or(|last| last.key <= entry.key)
+        {
+            index.push(*entry);
+        }
     }
     index
+}
+
+/// Whether a last segment whose header does not verify is what a crash during its
+/// creation leaves: no header that decodes to another base, and no whole batch
+/// after it.
+fn torn_at_creation(bytes: &[u8], base: u64) -> bool {
+    if let Ok(header) = crate::format::SegmentHeader::decode(bytes) {
+        if header.base_position != base {
+            return false;
+        }
+    }
+    bytes
+        .get(SEGMENT_HEADER_LEN..)
+        .is_none_or(|rest| BatchView::parse(rest).is_err())
 }
 
 /// The batch a trusted index entry points to must verify: it was durable.

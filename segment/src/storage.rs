@@ -145,8 +145,10 @@ impl Log {
         let shared = &self.shared;
         let mut state = shared.lock();
         state.closed = true;
-        while (state.staged_bytes > 0 || state.in_flight > 0 || state.enqueued)
-            && state.failed.is_none()
+        // Wait until the committer holds nothing of this log, failed or not, so
+        // that no file of it is touched after close returns.
+        while state.in_flight > 0
+            || (state.failed.is_none() && (state.staged_bytes > 0 || state.enqueued))
         {
             state = shared
                 .changed

@@ -96,14 +96,17 @@ fn concurrent_appends_share_syncs() {
         durability: Durability::Sync,
     };
     let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
-    let (log, _) = storage.open_log(dir.path().join("s"), LogConfig::default()).unwrap();
+    let (log, _) = storage
+        .open_log(dir.path().join("s"), LogConfig::default())
+        .unwrap();
     let appends = 16 * 25;
     std::thread::scope(|scope| {
         for producer in 0..16u64 {
             let log = log.clone();
             scope.spawn(move || {
                 for i in 0..25 {
-                    log.append(&borrow(&make_batch(producer * 100 + i, 3, 200))).unwrap();
+                    log.append(&borrow(&make_batch(producer * 100 + i, 3, 200)))
+                        .unwrap();
                 }
             });
         }
@@ -190,21 +193,30 @@ fn bad_configuration_and_records_are_clear_errors() {
         durability: Durability::Interval { interval_ms: 0 },
     };
     let error = Storage::open(fs.clone() as Arc<dyn FileSystem>, bad_interval).unwrap_err();
-    assert!(matches!(error, Error::InvalidConfig(ref m) if m.contains("interval")), "{error}");
+    assert!(
+        matches!(error, Error::InvalidConfig(ref m) if m.contains("interval")),
+        "{error}"
+    );
     let storage = open_storage(&fs, Durability::Sync);
     let too_big = LogConfig {
         record_bytes_max: 11 << 20,
         ..LogConfig::default()
     };
     let error = storage.open_log("/s", too_big).unwrap_err();
-    assert!(matches!(error, Error::InvalidConfig(ref m) if m.contains("record_bytes_max")), "{error}");
+    assert!(
+        matches!(error, Error::InvalidConfig(ref m) if m.contains("record_bytes_max")),
+        "{error}"
+    );
     let small = LogConfig {
         record_bytes_max: 100,
         ..LogConfig::default()
     };
     let (log, _) = storage.open_log("/s", small).unwrap();
     let error = log.append(&borrow(&make_batch(0, 1, 200))).unwrap_err();
-    assert!(matches!(error, Error::RecordTooLarge { max: 100, .. }), "{error}");
+    assert!(
+        matches!(error, Error::RecordTooLarge { max: 100, .. }),
+        "{error}"
+    );
     let error = log.open_again_error(&storage);
     assert!(matches!(error, Error::AlreadyOpen { .. }), "{error}");
     // A rejected record leaves the log usable.
@@ -218,6 +230,8 @@ trait OpenAgain {
 
 impl OpenAgain for shardlog_segment::Log {
     fn open_again_error(&self, storage: &Storage) -> Error {
-        storage.open_log(self.dir(), LogConfig::default()).unwrap_err()
+        storage
+            .open_log(self.dir(), LogConfig::default())
+            .unwrap_err()
     }
 }

@@ -1,0 +1,309 @@
+//! Regression tests for bugs a review found (each test names what it caught).
+
+use shardlog_segment::batch::encode_batch;
+use shardlog_segment::batch::BatchLimits;
+use shardlog_segment::io::{CrashMode, FileSystem, MemFs, OpenOptions};
+use shardlog_segment::{
+    BackendKind, BatchView, Durability, LogConfig, ReadLimits, Record, Storage, StorageConfig,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn storage(fs: &Arc<MemFs>, durability: Durability) -> Storage {
+    Storage::open(
+        fs.clone() as Arc<dyn FileSystem>,
+        StorageConfig {
+            backend: BackendKind::Buffered,
+            durability,
+        },
+    )
+    .unwrap()
+}
+
+fn rec<'a>(key: &'a str, data: &'a [u8]) -> Record<'a> {
+    Record {
+        partition_key: key,
+        explicit_hash_key: None,
+        data,
+    }
+}
+
+/// read_active: a batch that starts in the last 1..=11 bytes of a 256 KiB chunk has
+/// no readable length field, so it is parsed (Truncated) and reported as corruption
+/// of a perfectly valid active segment.
+#[test]
+fn active_read_chunk_boundary_is_not_corruption() {
+    let fs = MemFs::new();
+    let storage = storage(&fs, Durability::None);
+    let (log, _) = storage.open_log("/d/s", LogConfig::default()).unwrap();
+    // Batches are 60 + key_len bytes. The read starts at offset 64 with a chunk of
+    // 262144 bytes; put a batch start at chunk offset 262139 (5 bytes left).
+    let long_key = "k".repeat(84); // 144-byte first batch
+    log.append(&[rec(&long_key, b"")]).unwrap();
+    for _ in 0..4295 + 100 {
+        log.append(&[rec("k", b"")]).unwrap(); // 61-byte batches
+    }
+    let total = log.end_position();
+    let result = log
+        .read(
+            0,
+            ReadLimits {
+                records_max: 1_000_000,
+                bytes_max: 0,
+            },
+        )
+        .expect("valid, acknowledged data must read back");
+    assert_eq!(result.record_count as u64, total);
+}
+
+/// After the committer stopped (all Storage handles dropped), the first append fails
+/// with Closed but leaves its batch staged and `enqueued = true`: the next append
+/// waits forever for an acknowledgement that cannot come (and close() would hang).
+#[test]
+fn append_after_committer_stopped_does_not_hang() {
+    let fs = MemFs::new();
+    let storage = storage(&fs, Durability::Sync);
+    let (log, _) = storage.open_log("/d/s", LogConfig::default()).unwrap();
+    log.append(&[rec("k", b"x")]).unwrap();
+    drop(storage); // Committer::drop stops the writer
+    assert!(log.append(&[rec("k", b"y")]).is_err());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        let r = log2.append(&[rec("k", b"z")]);
+        let _ = tx.send(r.is_err());
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(3));
+    assert_eq!(answered, Ok(true), "second append hung (lost wake-up)");
+}
+
+/// Recovery deletes a last segment whose header fails to verify whenever the .idx
+/// holds no entry, assuming "nothing in it was ever synced". But .idx entries are
+/// never fsynced before seal/close, so after a power loss acknowledged, synced
+/// batches sit in such a segment: one bad header byte silently drops them all.
+/// FORMAT.md: only a last segment that "holds nothing else" may be rewritten.
+#[test]
+fn corrupt_header_with_acked_batches_is_an_error_not_a_silent_delete() {
+    let fs = MemFs::new();
+    let dir = "/d/s";
+    {
+        let storage = storage(&fs, Durability::Sync);
+        let (log, _) = storage.open_log(dir, LogConfig::default()).unwrap();
+        for i in 0..10u8 {
+            log.append(&[rec("k", &[i; 100])]).unwrap(); // acknowledged after fdatasync
+        }
+        fs.crash(CrashMode::DropUnsynced);
+        let _ = storage.shutdown();
+    }
+    // Flip one reserved byte of the segment header (covered by header_crc).
+    let path = std::path::Path::new("/d/s/00000000000000000000.log");
+    let file = fs.open(path, OpenOptions::WRITE).unwrap();
+    let mut b = [0u8; 1];
+    file.read_at(&mut b, 40).unwrap();
+    file.write_at(&[b[0] ^ 1], 40).unwrap();
+    file.sync_data().unwrap();
+    drop(file);
+    let storage = storage(&fs, Durability::Sync);
+    let opened = storage.open_log(dir, LogConfig::default());
+    match opened {
+        Err(_) => {}
+        Ok((log, report)) => panic!(
+            "10 acknowledged records silently dropped: end={} report={report:?}",
+            log.end_position()
+        ),
+    }
+}
+
+/// BatchView::parse adds a record's arrival delta to first_arrival_ms unchecked:
+/// checksummed bytes from disk (or a fuzzer) panic in debug builds.
+#[test]
+fn batch_parse_does_not_panic_on_arrival_overflow() {
+    let limits = BatchLimits {
+        record_bytes_max: 1 << 20,
+        batch_bytes_max: 64 << 20,
+    };
+    let mut bytes = encode_batch(7, u64::MAX - 1, &[rec("k", b"x")], &limits).unwrap();
+    bytes[40..48].copy_from_slice(&u64::MAX.to_le_bytes()); // last_arrival_ms
+    bytes[48..52].copy_from_slice(&5u32.to_le_bytes()); // record 0 arrival delta
+    let crc = crc32fast::hash(&bytes[8..]);
+    bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+    let result = std::panic::catch_unwind(|| BatchView::parse(&bytes).is_err());
+    assert_eq!(
+        result.ok(),
+        Some(true),
+        "parse panicked or accepted the batch"
+    );
+}
+
+/// Recovery accepts batches past the last trusted index entry that were written but
+/// never synced (a failed fsync, or kill -9 before the sync), exposes them as
+/// acknowledged and writes index entries for them durably (write_file_atomic), but
+/// never fdatasyncs the log unless it truncated. A power loss then leaves a durable
+/// index entry pointing past the end of the log: the next open fails.
+#[test]
+fn recovery_syncs_log_before_indexing_scanned_batches() {
+    use shardlog_segment::io::{Fault, FaultAction, FaultyFs, IoOp};
+    let mem = MemFs::new();
+    let fs = FaultyFs::new(mem.clone() as Arc<dyn FileSystem>);
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Sync,
+    };
+    let log_config = LogConfig {
+        index_interval_bytes: 0,
+        ..LogConfig::default()
+    };
+    let dir = "/d/s";
+    {
+        let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+        let (log, _) = storage.open_log(dir, log_config).unwrap();
+        for i in 0..5u8 {
+            log.append(&[rec("k", &[i; 100])]).unwrap();
+        }
+        fs.inject(Fault {
+            op: IoOp::Sync,
+            path_contains: Some(".log".into()),
+            skip: 0,
+            times: 1,
+            action: FaultAction::Error(libc::EIO),
+        });
+        assert!(log.append(&[rec("k", &[9; 100])]).is_err()); // written, not synced
+        let _ = storage.shutdown(); // the process goes away
+    }
+    {
+        // Restart: recovery keeps the unsynced batch and indexes it durably.
+        let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+        let (log, report) = storage.open_log(dir, log_config).unwrap();
+        assert_eq!(log.end_position(), 6, "{report:?}");
+        // Power loss right after the restart.
+        mem.crash(CrashMode::DropUnsynced);
+        let _ = storage.shutdown();
+    }
+    let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    let (log, _) = storage
+        .open_log(dir, log_config)
+        .expect("the 5 acknowledged records must reopen");
+    assert!(log.end_position() >= 5);
+}
+
+mod delay {
+    use shardlog_segment::io::{FileHandle, FileSystem, Mapped, OpenOptions};
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// Passes through; the next `.log` sync after `arm()` sleeps, then fails with EIO.
+    #[derive(Debug)]
+    pub struct DelayFs {
+        pub inner: Arc<dyn FileSystem>,
+        pub armed: Arc<AtomicBool>,
+    }
+    #[derive(Debug)]
+    struct DelayFile {
+        inner: Arc<dyn FileHandle>,
+        path: PathBuf,
+        armed: Arc<AtomicBool>,
+    }
+    impl FileSystem for DelayFs {
+        fn create_dir_all(&self, p: &Path) -> io::Result<()> {
+            self.inner.create_dir_all(p)
+        }
+        fn list_dir(&self, p: &Path) -> io::Result<Vec<String>> {
+            self.inner.list_dir(p)
+        }
+        fn open(&self, p: &Path, o: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
+            Ok(Arc::new(DelayFile {
+                inner: self.inner.open(p, o)?,
+                path: p.to_path_buf(),
+                armed: self.armed.clone(),
+            }))
+        }
+        fn remove_file(&self, p: &Path) -> io::Result<()> {
+            self.inner.remove_file(p)
+        }
+        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+            self.inner.rename(a, b)
+        }
+        fn sync_dir(&self, p: &Path) -> io::Result<()> {
+            self.inner.sync_dir(p)
+        }
+        fn map(&self, p: &Path) -> io::Result<Arc<dyn Mapped>> {
+            self.inner.map(p)
+        }
+        fn exists(&self, p: &Path) -> bool {
+            self.inner.exists(p)
+        }
+    }
+    impl FileHandle for DelayFile {
+        fn read_at(&self, b: &mut [u8], o: u64) -> io::Result<usize> {
+            self.inner.read_at(b, o)
+        }
+        fn write_at(&self, b: &[u8], o: u64) -> io::Result<usize> {
+            self.inner.write_at(b, o)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            if self.path.extension().is_some_and(|e| e == "log")
+                && self.armed.swap(false, Ordering::SeqCst)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                return Err(io::Error::from_raw_os_error(libc::EIO));
+            }
+            self.inner.sync_data()
+        }
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn set_len(&self, l: u64) -> io::Result<()> {
+            self.inner.set_len(l)
+        }
+    }
+}
+
+/// A slow job (segment roll) waits on the syncer barrier, but never checks whether
+/// the log failed meanwhile: after the syncer's fdatasync of the previous round
+/// failed, the writer still seals the segment (retrying fsync and calling it
+/// durable, writing a seal) and creates and writes the next segment.
+#[test]
+fn roll_after_failed_sync_does_not_touch_files() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mem = MemFs::new();
+    let armed = Arc::new(AtomicBool::new(false));
+    let fs: Arc<dyn FileSystem> = Arc::new(delay::DelayFs {
+        inner: mem.clone(),
+        armed: armed.clone(),
+    });
+    let storage = Storage::open(
+        fs.clone(),
+        StorageConfig {
+            backend: BackendKind::Buffered,
+            durability: Durability::Sync,
+        },
+    )
+    .unwrap();
+    let log_config = LogConfig {
+        segment_bytes_max: 64 << 10,
+        ..LogConfig::default()
+    };
+    let (log, _) = storage.open_log("/d/s", log_config).unwrap();
+    let big = vec![1u8; 10_000];
+    for _ in 0..6 {
+        log.append(&[rec("k", &big)]).unwrap();
+    }
+    let next_base = 7u64; // 6 batches + the doomed small one
+    armed.store(true, Ordering::SeqCst);
+    let a = {
+        let log = log.clone();
+        std::thread::spawn(move || log.append(&[rec("k", b"x")]).is_err())
+    };
+    std::thread::sleep(Duration::from_millis(100)); // round N is in the (slow) syncer
+    let b = log.append(&[rec("k", &big)]); // rolls: slow job, barrier
+    assert!(a.join().unwrap() && b.is_err());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(log.failure().is_some());
+    let new_segment = format!("/d/s/{next_base:020}.log");
+    assert!(
+        !mem.exists(std::path::Path::new(&new_segment)),
+        "a failed log created and wrote {new_segment} (and sealed the old segment after a failed fsync)"
+    );
+}
