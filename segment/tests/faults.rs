@@ -93,17 +93,22 @@ fn mem() -> Arc<FaultyFs> {
     FaultyFs::new(MemFs::new())
 }
 
-/// EIO on write.
-#[test]
-fn failed_write() {
-    let action = FaultAction::Error(libc::EIO);
+/// A scenario on the in-memory file system with the buffered backend.
+fn mem_scenario(op: IoOp, errno: i32, expect_message: &str) {
+    let injected = fault(op, FaultAction::Error(errno));
     scenario(
         mem(),
         Path::new("/s"),
         BackendKind::Buffered,
-        fault(IoOp::Write, action),
-        "Input/output error",
+        injected,
+        expect_message,
     );
+}
+
+/// EIO on write.
+#[test]
+fn failed_write() {
+    mem_scenario(IoOp::Write, libc::EIO, "Input/output error");
 }
 
 /// A short write followed by ENOSPC for the rest.
@@ -174,27 +179,13 @@ fn short_write_is_completed() {
 /// EIO from fdatasync.
 #[test]
 fn failed_fsync() {
-    let action = FaultAction::Error(libc::EIO);
-    scenario(
-        mem(),
-        Path::new("/s"),
-        BackendKind::Buffered,
-        fault(IoOp::Sync, action),
-        "Input/output error",
-    );
+    mem_scenario(IoOp::Sync, libc::EIO, "Input/output error");
 }
 
 /// ENOSPC on write.
 #[test]
 fn disk_full() {
-    let action = FaultAction::Error(libc::ENOSPC);
-    scenario(
-        mem(),
-        Path::new("/s"),
-        BackendKind::Buffered,
-        fault(IoOp::Write, action),
-        "No space left",
-    );
+    mem_scenario(IoOp::Write, libc::ENOSPC, "No space left");
 }
 
 /// A full disk while rolling to a new segment: creating the file fails.
