@@ -1,0 +1,2 @@
+//! Kinesis Data Streams semantics over shardlog's storage core.
+#![forbid(unsafe_code)]
