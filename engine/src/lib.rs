@@ -1,2 +1,22 @@
-//! Kinesis Data Streams semantics over shardlog's storage core.
+//! Kinesis Data Streams semantics over shardlog's storage core: streams of shards,
+//! partition-key routing, sequence numbers, shard iterators, retention and
+//! resharding, with durable metadata.
 #![forbid(unsafe_code)]
+
+mod data;
+mod engine;
+pub mod error;
+pub mod manifest;
+pub mod names;
+mod reshard;
+pub mod routing;
+pub mod seqno;
+pub mod token;
+
+pub use data::{
+    ChildShard, GetRecordsOutput, IteratorStart, OutputRecord, PutRecord, PutResult, RecordFailure,
+    GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,
+};
+pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
+pub use error::{Error, Result};
+pub use reshard::{ShardDescription, ShardFilter, StreamDescription};

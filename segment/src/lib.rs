@@ -29,7 +29,7 @@ pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};
 pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
-pub use log::{Appended, Log};
+pub use log::{Appended, Log, PendingAppend};
 pub use read::{ReadLimits, ReadResult};
 pub use recovery::RecoveryReport;
 pub use sealed::SegmentInfo;

@@ -214,6 +214,38 @@ pub struct Appended {
     pub arrival_ms: u64,
 }
 
+/// A batch staged by [`Log::submit`], not yet known to be acknowledged.
+#[derive(Debug)]
+#[must_use = "the batch is acknowledged only once `wait` returns Ok"]
+pub struct PendingAppend {
+    shared: Arc<LogShared>,
+    appended: Appended,
+}
+
+impl PendingAppend {
+    /// Where the batch goes (positions and arrival time), before it is acknowledged.
+    pub fn appended(&self) -> Appended {
+        self.appended
+    }
+
+    /// Waits until the batch is acknowledged under the durability policy.
+    pub fn wait(self) -> Result<Appended> {
+        let shared = &self.shared;
+        let target = self.appended.base_position + self.appended.count;
+        let mut state = shared.lock();
+        while state.acked_position < target {
+            if let Some(cause) = &state.failed {
+                return Err(shared.failed_error(cause));
+            }
+            state = shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poison| poison.into_inner());
+        }
+        Ok(self.appended)
+    }
+}
+
 /// A handle to one shard's log. Cheap to clone; all clones share the log.
 #[derive(Debug, Clone)]
 pub struct Log {
@@ -234,6 +266,13 @@ impl Log {
     /// Appends `records` as one batch and waits until it is acknowledged under the
     /// storage's durability policy. Positions are consecutive from the returned base.
     pub fn append(&self, records: &[Record<'_>]) -> Result<Appended> {
+        self.submit(records)?.wait()
+    }
+
+    /// Stages `records` as one batch and returns at once; [`PendingAppend::wait`]
+    /// waits for the acknowledgement. Submitting to several logs before waiting lets
+    /// their batches share one commit round.
+    pub fn submit(&self, records: &[Record<'_>]) -> Result<PendingAppend> {
         let shared = &self.shared;
         let len = batch_encoded_len(records, &shared.config.limits())?;
         let mut state = shared.lock();
@@ -261,17 +300,10 @@ impl Log {
             }
             state.enqueued = true;
         }
-        let target = appended.base_position + appended.count;
-        while state.acked_position < target {
-            if let Some(cause) = &state.failed {
-                return Err(shared.failed_error(cause));
-            }
-            state = shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poison| poison.into_inner());
-        }
-        Ok(appended)
+        Ok(PendingAppend {
+            shared: Arc::clone(shared),
+            appended,
+        })
     }
 
     /// Position after the last acknowledged record (the next one to be readable).

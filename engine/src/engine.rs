@@ -1,0 +1,534 @@
+//! The engine: streams of shards over shardlog's storage, with durable metadata.
+//!
+//! Locks, always taken in this order: the stream map, one stream's state, the
+//! manifest. Appends hold their stream's state for reading while they wait for the
+//! acknowledgement, so resharding (which takes it for writing) sees every append
+//! either wholly before or wholly after it.
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
+use crate::names::{check_stream_name, shard_id, stream_arn, stream_not_found, TAGS_MAX};
+use crate::routing::{even_ranges, HashRange};
+use crate::token::IteratorKey;
+use shardlog_segment::io::FileSystem;
+use shardlog_segment::{Log, LogConfig, Storage, StorageConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the MANIFEST, the iterator key and the shard logs live.
+    pub data_dir: PathBuf,
+    /// Region shown in ARNs. Default `us-east-1`.
+    pub region: String,
+    /// Account id shown in ARNs and messages. Default `000000000000`.
+    pub account_id: String,
+    /// Storage backend and durability.
+    pub storage: StorageConfig,
+    /// Settings of every shard's log (`record_bytes_max` is raised to 10 MiB: the
+    /// per-stream limit is the engine's).
+    pub log: LogConfig,
+    /// Shards of a stream created in on-demand mode. Default 4.
+    pub on_demand_shard_count: u32,
+    /// Most open shards across all streams (DescribeLimits' ShardLimit). Default 500.
+    pub open_shards_max: u32,
+}
+
+impl EngineConfig {
+    /// Defaults with data in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            storage: StorageConfig::default(),
+            log: LogConfig::default(),
+            on_demand_shard_count: 4,
+            open_shards_max: 500,
+        }
+    }
+}
+
+/// Retention bounds, hours.
+pub const RETENTION_HOURS_MIN: u32 = 24;
+/// Longest retention, hours (365 days).
+pub const RETENTION_HOURS_MAX: u32 = 8760;
+/// Most shards one CreateStream or UpdateShardCount may ask for.
+pub const SHARDS_PER_STREAM_MAX: u32 = 10_000;
+const RECORD_KIB_DEFAULT: u32 = 1024;
+
+/// A shard's runtime state.
+#[derive(Debug, Clone)]
+pub(crate) struct ShardState {
+    pub meta: ShardMeta,
+    pub range: HashRange,
+    pub log: Log,
+}
+
+/// A stream's runtime state.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub meta: StreamMeta,
+    pub shards: BTreeMap<u32, ShardState>,
+}
+
+impl StreamState {
+    /// Open shards sorted by their first hash key.
+    pub(crate) fn open_shards(&self) -> Vec<&ShardState> {
+        let mut open: Vec<&ShardState> = self
+            .shards
+            .values()
+            .filter(|shard| shard.meta.closed_end_position.is_none())
+            .collect();
+        open.sort_by_key(|shard| shard.range.start);
+        open
+    }
+}
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub fs: Arc<dyn FileSystem>,
+    pub storage: Storage,
+    pub key: IteratorKey,
+    pub streams: RwLock<BTreeMap<String, Arc<RwLock<StreamState>>>>,
+    /// The manifest as last written; the lock serializes writers.
+    pub manifest: Mutex<Manifest>,
+}
+
+/// Kinesis Data Streams over shardlog storage. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.config.data_dir)
+            .finish()
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poison| poison.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Engine {
+    /// Opens the engine in `config.data_dir`: reads the manifest and opens (and
+    /// recovers) every shard's log.
+    pub fn open(fs: Arc<dyn FileSystem>, mut config: EngineConfig) -> Result<Engine> {
+        config.log.record_bytes_max = 10 << 20;
+        fs.create_dir_all(&config.data_dir)
+            .map_err(Error::Manifest)?;
+        let key = IteratorKey::load_or_create(fs.as_ref(), &config.data_dir.join("ITERATOR_KEY"))
+            .map_err(Error::Manifest)?;
+        let manifest_path = config.data_dir.join("MANIFEST");
+        let manifest = manifest::load(fs.as_ref(), &manifest_path).map_err(Error::Manifest)?;
+        let storage = Storage::open(Arc::clone(&fs), config.storage)?;
+        let mut streams = BTreeMap::new();
+        for meta in manifest.streams.values() {
+            let state = open_stream(&storage, &config, meta.clone())?;
+            streams.insert(meta.name.clone(), Arc::new(RwLock::new(state)));
+        }
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                fs,
+                storage,
+                key,
+                streams: RwLock::new(streams),
+                manifest: Mutex::new(manifest),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Syncs and closes every shard log. The engine refuses writes afterwards.
+    pub fn shutdown(&self) -> Result<()> {
+        Ok(self.inner.storage.shutdown()?)
+    }
+
+    pub(crate) fn stream(&self, name: &str) -> Result<Arc<RwLock<StreamState>>> {
+        check_stream_name(name)?;
+        read(&self.inner.streams)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| stream_not_found(name, &self.inner.config.account_id))
+    }
+
+    pub(crate) fn read_stream(stream: &RwLock<StreamState>) -> RwLockReadGuard<'_, StreamState> {
+        read(stream)
+    }
+
+    pub(crate) fn write_stream(stream: &RwLock<StreamState>) -> RwLockWriteGuard<'_, StreamState> {
+        write(stream)
+    }
+
+    /// Writes the manifest with `change` applied to stream `name` (`None` removes
+    /// it). Memory follows only once the disk has it.
+    pub(crate) fn persist(&self, name: &str, change: Option<StreamMeta>) -> Result<()> {
+        let mut current = self
+            .inner
+            .manifest
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut next = current.clone();
+        match change {
+            Some(meta) => next.streams.insert(name.to_string(), meta),
+            None => next.streams.remove(name),
+        };
+        let path = self.inner.config.data_dir.join("MANIFEST");
+        manifest::store(self.inner.fs.as_ref(), &path, &next).map_err(Error::Manifest)?;
+        *current = next;
+        Ok(())
+    }
+
+    /// Number of open shards across every stream.
+    fn open_shard_count(&self) -> u32 {
+        read(&self.inner.streams)
+            .values()
+            .map(|stream| read(stream).open_shards().len() as u32)
+            .sum()
+    }
+
+    pub(crate) fn check_shard_budget(&self, adding: u32) -> Result<()> {
+        let open = self.open_shard_count();
+        let limit = self.inner.config.open_shards_max;
+        if open + adding > limit {
+            return Err(Error::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {adding}.",
+                self.inner.config.account_id, self.inner.config.region
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates a stream with `shard_count` shards (provisioned), or the on-demand
+    /// default when `None`.
+    pub fn create_stream(
+        &self,
+        name: &str,
+        shard_count: Option<u32>,
+        tags: BTreeMap<String, String>,
+    ) -> Result<()> {
+        check_stream_name(name)?;
+        let (mode, count) = match shard_count {
+            Some(count) => (StreamMode::Provisioned, count),
+            None => (
+                StreamMode::OnDemand,
+                self.inner.config.on_demand_shard_count,
+            ),
+        };
+        if count == 0 || count > SHARDS_PER_STREAM_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "1 validation error detected: Value '{count}' at 'shardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
+            )));
+        }
+        check_tags(&tags, 0)?;
+        let mut streams = write(&self.inner.streams);
+        if streams.contains_key(name) {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} already exists.",
+                self.inner.config.account_id
+            )));
+        }
+        drop(streams);
+        self.check_shard_budget(count)?;
+        streams = write(&self.inner.streams);
+        if streams.contains_key(name) {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} already exists.",
+                self.inner.config.account_id
+            )));
+        }
+        let created_ms = now_ms();
+        let created_secs = created_ms / 1000;
+        let shards = even_ranges(count)
+            .map_err(|error| Error::InvalidArgument(error.to_string()))?
+            .into_iter()
+            .enumerate()
+            .map(|(index, range)| {
+                let index = index as u32;
+                (
+                    index,
+                    new_shard_meta(index, created_secs, range, None, None),
+                )
+            })
+            .collect();
+        let meta = StreamMeta {
+            name: name.to_string(),
+            created_ms,
+            mode,
+            retention_hours: RETENTION_HOURS_MIN,
+            record_kib_max: RECORD_KIB_DEFAULT,
+            tags,
+            next_shard_index: count,
+            shards,
+        };
+        let state = open_stream(&self.inner.storage, &self.inner.config, meta.clone())?;
+        self.persist(name, Some(meta))?;
+        streams.insert(name.to_string(), Arc::new(RwLock::new(state)));
+        Ok(())
+    }
+
+    /// Deletes a stream and its data.
+    pub fn delete_stream(&self, name: &str) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut streams = write(&self.inner.streams);
+        let state = write(&stream);
+        self.persist(name, None)?;
+        streams.remove(name);
+        for shard in state.shards.values() {
+            shard.log.close()?;
+            let removed = shard.log.remove_oldest_segments(|_| true)?;
+            drop(removed);
+            remove_log_files(self.inner.fs.as_ref(), shard.log.dir())?;
+        }
+        Ok(())
+    }
+
+    /// Stream names in order, after `exclusive_start` when given, at most `limit`;
+    /// and whether more follow.
+    pub fn list_streams(&self, limit: usize, exclusive_start: Option<&str>) -> (Vec<String>, bool) {
+        let streams = read(&self.inner.streams);
+        let names = streams
+            .keys()
+            .filter(|name| exclusive_start.is_none_or(|start| name.as_str() > start));
+        let mut page: Vec<String> = names.take(limit.saturating_add(1)).cloned().collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        (page, more)
+    }
+
+    /// The ARN of a stream.
+    pub fn stream_arn(&self, name: &str) -> String {
+        stream_arn(
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+            name,
+        )
+    }
+
+    /// Changes the retention period, up (`increase`) or down.
+    pub fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let current = state.meta.retention_hours;
+        let direction_ok = if increase {
+            hours >= current
+        } else {
+            hours <= current
+        };
+        if !direction_ok {
+            let (verb, relation) = if increase {
+                ("increase", "greater than")
+            } else {
+                ("decrease", "less than")
+            };
+            return Err(Error::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be {relation} existing retention period ({current} hours). Use {} to {verb} retention period.",
+                if increase { "DecreaseRetentionPeriod" } else { "IncreaseRetentionPeriod" }
+            )));
+        }
+        if !(RETENTION_HOURS_MIN..=RETENTION_HOURS_MAX).contains(&hours) {
+            let which = if hours < RETENTION_HOURS_MIN {
+                "minimum"
+            } else {
+                "maximum"
+            };
+            let bound = if hours < RETENTION_HOURS_MIN {
+                RETENTION_HOURS_MIN
+            } else {
+                RETENTION_HOURS_MAX
+            };
+            return Err(Error::InvalidArgument(format!(
+                "Requested retention period ({hours} hours) for stream {name} can not be {} than the {which} retention period ({bound} hours).",
+                if hours < RETENTION_HOURS_MIN { "shorter" } else { "longer" }
+            )));
+        }
+        let mut meta = state.meta.clone();
+        meta.retention_hours = hours;
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        drop(state);
+        if !increase {
+            self.enforce_retention_of(&stream, now_ms())?;
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces tags.
+    pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        let new_keys = tags
+            .keys()
+            .filter(|key| !meta.tags.contains_key(*key))
+            .count();
+        check_tags(&tags, meta.tags.len() + new_keys - tags.len().min(new_keys))?;
+        meta.tags.extend(tags);
+        if meta.tags.len() > TAGS_MAX {
+            return Err(Error::LimitExceeded(format!(
+                "Failed to add tags to stream {name} under account {} because a given stream cannot have more than {TAGS_MAX} tags.",
+                self.inner.config.account_id
+            )));
+        }
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(())
+    }
+
+    /// Removes tags by key (absent keys are ignored, as Kinesis does).
+    pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        for key in keys {
+            meta.tags.remove(key);
+        }
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(())
+    }
+
+    /// The stream's tags.
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let stream = self.stream(name)?;
+        let tags = read(&stream).meta.tags.clone();
+        Ok(tags)
+    }
+
+    /// Deletes, in every shard of every stream, sealed segments whose newest record
+    /// is older than the stream's retention period at `now_ms`.
+    pub fn enforce_retention(&self, now_ms: u64) -> Result<()> {
+        let streams: Vec<_> = read(&self.inner.streams).values().cloned().collect();
+        for stream in streams {
+            self.enforce_retention_of(&stream, now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn enforce_retention_of(&self, stream: &RwLock<StreamState>, now_ms: u64) -> Result<()> {
+        let state = read(stream);
+        let window_ms = u64::from(state.meta.retention_hours) * 3_600_000;
+        let cutoff = now_ms.saturating_sub(window_ms);
+        for shard in state.shards.values() {
+            shard.log.remove_oldest_segments(|segment| {
+                segment.last_arrival_ms.is_some_and(|t| t < cutoff)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn new_shard_meta(
+    index: u32,
+    created_secs: u64,
+    range: HashRange,
+    parent: Option<u32>,
+    adjacent_parent: Option<u32>,
+) -> ShardMeta {
+    ShardMeta {
+        index,
+        created_secs,
+        hash_start: range.start.to_string(),
+        hash_end: range.end.to_string(),
+        parent,
+        adjacent_parent,
+        closed_end_position: None,
+        closed_ms: None,
+    }
+}
+
+fn check_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<()> {
+    if existing + tags.len() > TAGS_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "A stream cannot have more than {TAGS_MAX} tags."
+        )));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+            return Err(Error::InvalidArgument(format!(
+                "Tag key '{key}' must be 1 to 128 characters and its value at most 256."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Directory of a shard's log: the stream's creation time keeps a recreated stream
+/// apart from what a deleted one may have left behind.
+pub(crate) fn shard_dir(config: &EngineConfig, meta: &StreamMeta, index: u32) -> PathBuf {
+    config
+        .data_dir
+        .join("streams")
+        .join(&meta.name)
+        .join(meta.created_ms.to_string())
+        .join(shard_id(index))
+}
+
+pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange> {
+    let parse = |text: &str| {
+        text.parse::<u128>().map_err(|_| {
+            Error::Manifest(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("shard {} has a bad hash key '{text}'", meta.index),
+            ))
+        })
+    };
+    Ok(HashRange {
+        start: parse(&meta.hash_start)?,
+        end: parse(&meta.hash_end)?,
+    })
+}
+
+pub(crate) fn open_shard(
+    storage: &Storage,
+    config: &EngineConfig,
+    stream: &StreamMeta,
+    meta: ShardMeta,
+) -> Result<ShardState> {
+    let (log, _report) = storage.open_log(shard_dir(config, stream, meta.index), config.log)?;
+    Ok(ShardState {
+        range: shard_range(&meta)?,
+        meta,
+        log,
+    })
+}
+
+fn open_stream(storage: &Storage, config: &EngineConfig, meta: StreamMeta) -> Result<StreamState> {
+    let mut shards = BTreeMap::new();
+    for shard in meta.shards.values() {
+        shards.insert(
+            shard.index,
+            open_shard(storage, config, &meta, shard.clone())?,
+        );
+    }
+    Ok(StreamState { meta, shards })
+}
+
+fn remove_log_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let names = fs.list_dir(dir).map_err(Error::Manifest)?;
+    for name in names {
+        fs.remove_file(&dir.join(name)).map_err(Error::Manifest)?;
+    }
+    Ok(())
+}

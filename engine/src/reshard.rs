@@ -1,0 +1,271 @@
+//! Describing shards and changing them: DescribeStream, ListShards, SplitShard,
+//! MergeShards.
+
+use crate::data::sequence_number;
+use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, StreamState};
+use crate::error::{Error, Result};
+use crate::manifest::StreamMode;
+use crate::names::{parse_shard_id, shard_id};
+use crate::routing::{parse_hash_key, HashRange};
+
+/// A shard as DescribeStream and ListShards show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardDescription {
+    /// `shardId-...`.
+    pub shard_id: String,
+    /// Parent after a split or merge.
+    pub parent_shard_id: Option<String>,
+    /// Other parent after a merge.
+    pub adjacent_parent_shard_id: Option<String>,
+    /// First and last hash key, decimal.
+    pub hash_key_range: (String, String),
+    /// Sequence number of the shard's first possible record.
+    pub starting_sequence_number: String,
+    /// Set on a closed shard.
+    pub ending_sequence_number: Option<String>,
+}
+
+/// DescribeStream / DescribeStreamSummary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDescription {
+    /// Name.
+    pub stream_name: String,
+    /// ARN.
+    pub stream_arn: String,
+    /// Always `ACTIVE`: every operation here completes before it returns.
+    pub stream_status: &'static str,
+    /// `PROVISIONED` or `ON_DEMAND`.
+    pub stream_mode: &'static str,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Retention, hours.
+    pub retention_hours: u32,
+    /// Open shards.
+    pub open_shard_count: usize,
+    /// Largest record, KiB.
+    pub record_kib_max: u32,
+    /// Shards after `exclusive_start_shard_id`, at most the limit asked for.
+    pub shards: Vec<ShardDescription>,
+    /// Whether more shards follow.
+    pub has_more_shards: bool,
+}
+
+/// ListShards' ShardFilter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardFilter {
+    /// Shards after this one.
+    AfterShardId(String),
+    /// Shards open at the trim horizon: those without a parent still listed.
+    AtTrimHorizon,
+    /// Every shard from the trim horizon on (all of them).
+    FromTrimHorizon,
+    /// Shards open now.
+    AtLatest,
+    /// Shards open at this time (ms).
+    AtTimestamp(u64),
+    /// Shards open at or after this time (ms).
+    FromTimestamp(u64),
+}
+
+fn describe_shard(shard: &ShardState) -> ShardDescription {
+    let meta = &shard.meta;
+    let created_ms = meta.created_secs * 1000;
+    ShardDescription {
+        shard_id: shard_id(meta.index),
+        parent_shard_id: meta.parent.map(shard_id),
+        adjacent_parent_shard_id: meta.adjacent_parent.map(shard_id),
+        hash_key_range: (meta.hash_start.clone(), meta.hash_end.clone()),
+        starting_sequence_number: sequence_number(shard, 0, created_ms),
+        ending_sequence_number: meta.closed_end_position.map(|end| {
+            sequence_number(
+                shard,
+                end.saturating_sub(1),
+                meta.closed_ms.unwrap_or(created_ms),
+            )
+        }),
+    }
+}
+
+fn keep_shard(state: &StreamState, shard: &ShardState, filter: &ShardFilter) -> bool {
+    let meta = &shard.meta;
+    let created_ms = meta.created_secs * 1000;
+    match filter {
+        ShardFilter::AfterShardId(after) => {
+            parse_shard_id(after).is_none_or(|after| meta.index > after)
+        }
+        ShardFilter::AtTrimHorizon => [meta.parent, meta.adjacent_parent]
+            .iter()
+            .flatten()
+            .all(|parent| !state.shards.contains_key(parent)),
+        ShardFilter::FromTrimHorizon => true,
+        ShardFilter::AtLatest => meta.closed_end_position.is_none(),
+        ShardFilter::AtTimestamp(ms) => {
+            created_ms <= *ms && meta.closed_ms.is_none_or(|closed| closed > *ms)
+        }
+        ShardFilter::FromTimestamp(ms) => meta.closed_ms.is_none_or(|closed| closed > *ms),
+    }
+}
+
+/// Shards after `exclusive_start` that pass `filter`, at most `limit`, and
+/// whether more follow.
+fn shard_page(
+    state: &StreamState,
+    filter: Option<&ShardFilter>,
+    exclusive_start: Option<&str>,
+    limit: usize,
+) -> (Vec<ShardDescription>, bool) {
+    let after = exclusive_start.and_then(parse_shard_id);
+    let mut shards: Vec<ShardDescription> = state
+        .shards
+        .values()
+        .filter(|shard| after.is_none_or(|after| shard.meta.index > after))
+        .filter(|shard| filter.is_none_or(|filter| keep_shard(state, shard, filter)))
+        .take(limit.saturating_add(1))
+        .map(describe_shard)
+        .collect();
+    let more = shards.len() > limit;
+    shards.truncate(limit);
+    (shards, more)
+}
+
+impl Engine {
+    /// DescribeStream: the stream and up to `limit` shards after `exclusive_start`.
+    pub fn describe_stream(
+        &self,
+        name: &str,
+        limit: usize,
+        exclusive_start: Option<&str>,
+    ) -> Result<StreamDescription> {
+        let stream = self.stream(name)?;
+        let state = Engine::read_stream(&stream);
+        let (shards, has_more_shards) = shard_page(&state, None, exclusive_start, limit);
+        Ok(StreamDescription {
+            stream_name: state.meta.name.clone(),
+            stream_arn: self.stream_arn(name),
+            stream_status: "ACTIVE",
+            stream_mode: match state.meta.mode {
+                StreamMode::Provisioned => "PROVISIONED",
+                StreamMode::OnDemand => "ON_DEMAND",
+            },
+            created_ms: state.meta.created_ms,
+            retention_hours: state.meta.retention_hours,
+            open_shard_count: state.open_shards().len(),
+            record_kib_max: state.meta.record_kib_max,
+            shards,
+            has_more_shards,
+        })
+    }
+
+    /// ListShards: shards passing `filter`, after `exclusive_start`, at most `limit`;
+    /// and whether more follow.
+    pub fn list_shards(
+        &self,
+        name: &str,
+        filter: Option<&ShardFilter>,
+        exclusive_start: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<ShardDescription>, bool)> {
+        let stream = self.stream(name)?;
+        let state = Engine::read_stream(&stream);
+        Ok(shard_page(&state, filter, exclusive_start, limit))
+    }
+
+    fn open_shard_of(&self, state: &StreamState, name: &str, shard: &str) -> Result<u32> {
+        let index = parse_shard_id(shard)
+            .filter(|index| state.shards.contains_key(index))
+            .ok_or_else(|| {
+                crate::data::shard_not_found(name, shard, &self.inner.config.account_id)
+            })?;
+        if state.shards[&index].meta.closed_end_position.is_some() {
+            return Err(Error::ResourceInUse(format!(
+                "Shard {shard} in stream {name} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
+                self.inner.config.account_id
+            )));
+        }
+        Ok(index)
+    }
+
+    /// SplitShard: closes the shard and opens two children that divide its range at
+    /// `new_starting_hash_key`.
+    pub fn split_shard(&self, name: &str, shard: &str, new_starting_hash_key: &str) -> Result<()> {
+        let stream = self.stream(name)?;
+        let state = Engine::write_stream(&stream);
+        let parent = self.open_shard_of(&state, name, shard)?;
+        let key = parse_hash_key(new_starting_hash_key)
+            .map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let (left, right) = state.shards[&parent].range.split_at(key).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                self.inner.config.account_id,
+                state.shards[&parent].meta.hash_start,
+                state.shards[&parent].meta.hash_end
+            ))
+        })?;
+        drop(state);
+        self.check_shard_budget(1)?;
+        let mut state = Engine::write_stream(&stream);
+        self.reshard(
+            &mut state,
+            &[parent],
+            &[(left, Some(parent), None), (right, Some(parent), None)],
+        )
+    }
+
+    /// MergeShards: closes two adjacent shards and opens one child over both ranges.
+    pub fn merge_shards(&self, name: &str, shard: &str, adjacent: &str) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = Engine::write_stream(&stream);
+        let first = self.open_shard_of(&state, name, shard)?;
+        let second = self.open_shard_of(&state, name, adjacent)?;
+        let merged = state.shards[&first].range.merge(state.shards[&second].range).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "Shards {shard} and {adjacent} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
+                self.inner.config.account_id
+            ))
+        })?;
+        self.reshard(
+            &mut state,
+            &[first, second],
+            &[(merged, Some(first), Some(second))],
+        )
+    }
+
+    /// Closes `parents` at their current ends and opens `children`, durably.
+    fn reshard(
+        &self,
+        state: &mut StreamState,
+        parents: &[u32],
+        children: &[(HashRange, Option<u32>, Option<u32>)],
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut meta = state.meta.clone();
+        for parent in parents {
+            let shard = meta.shards.get_mut(parent).expect("checked open");
+            shard.closed_end_position = Some(state.shards[parent].log.end_position());
+            shard.closed_ms = Some(now);
+        }
+        let mut opened = Vec::new();
+        for (range, parent, adjacent) in children {
+            let index = meta.next_shard_index;
+            meta.next_shard_index += 1;
+            let child = new_shard_meta(index, now / 1000, *range, *parent, *adjacent);
+            meta.shards.insert(index, child.clone());
+            opened.push(open_shard(
+                &self.inner.storage,
+                &self.inner.config,
+                &meta,
+                child,
+            )?);
+        }
+        self.persist(&meta.name.clone(), Some(meta.clone()))?;
+        for parent in parents {
+            let shard = state.shards.get_mut(parent).expect("checked open");
+            shard.meta = meta.shards[parent].clone();
+        }
+        for child in opened {
+            state.shards.insert(child.meta.index, child);
+        }
+        state.meta = meta;
+        Ok(())
+    }
+}

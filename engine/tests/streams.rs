@@ -1,0 +1,425 @@
+//! The engine end to end on the in-memory file system: streams, puts, every
+//! iterator type, paging to the end, resharding and reading across the lineage,
+//! restarts, retention changes, tags, and the error cases.
+
+use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardFilter};
+use shardlog_segment::io::{FileSystem, MemFs};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn engine(fs: &Arc<MemFs>) -> Engine {
+    Engine::open(
+        fs.clone() as Arc<dyn FileSystem>,
+        EngineConfig::new("/data"),
+    )
+    .unwrap()
+}
+
+fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (String, String) {
+    let record = PutRecord {
+        partition_key: key,
+        data,
+        explicit_hash_key: None,
+    };
+    let result = engine.put_record(stream, record).unwrap();
+    (result.shard_id, result.sequence_number)
+}
+
+/// Every record of a shard from `start`, following next iterators to the end.
+fn read_shard(
+    engine: &Engine,
+    stream: &str,
+    shard: &str,
+    start: IteratorStart,
+) -> Vec<(String, Vec<u8>)> {
+    let mut iterator = Some(engine.get_shard_iterator(stream, shard, start).unwrap());
+    let mut out = Vec::new();
+    while let Some(current) = iterator {
+        let page = engine.get_records(&current, 3).unwrap();
+        if page.records.is_empty() && page.next_shard_iterator.is_some() {
+            break; // caught up with an open shard
+        }
+        out.extend(
+            page.records
+                .into_iter()
+                .map(|r| (r.sequence_number, r.data)),
+        );
+        iterator = page.next_shard_iterator;
+    }
+    out
+}
+
+/// Create, put, read back with every iterator type, describe, list.
+#[test]
+fn create_put_and_read_with_every_iterator_type() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine
+        .create_stream("orders", Some(2), BTreeMap::new())
+        .unwrap();
+    let mut written = Vec::new();
+    for i in 0..20 {
+        let data = format!("order-{i}").into_bytes();
+        let (shard, seq) = put(&engine, "orders", &format!("customer-{}", i % 5), &data);
+        written.push((shard, seq, data));
+    }
+    let shard0: Vec<_> = written
+        .iter()
+        .filter(|(s, _, _)| s == "shardId-000000000000")
+        .collect();
+    assert!(
+        !shard0.is_empty() && shard0.len() < 20,
+        "both shards get records"
+    );
+    let all = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    let expected: Vec<(String, Vec<u8>)> = shard0
+        .iter()
+        .map(|(_, seq, data)| (seq.clone(), data.clone()))
+        .collect();
+    assert_eq!(all, expected);
+    // Sequence numbers increase within the shard.
+    let numbers: Vec<u128> = all
+        .iter()
+        .map(|(seq, _)| seq[..38].parse().unwrap())
+        .collect();
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].0.len() < w[1].0.len() || w[0].0 < w[1].0),
+        "{numbers:?}"
+    );
+    let second_seq = expected[1].0.clone();
+    let at = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::AtSequenceNumber(second_seq.clone()),
+    );
+    assert_eq!(at, expected[1..]);
+    let after = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::AfterSequenceNumber(second_seq),
+    );
+    assert_eq!(after, expected[2..]);
+    let latest = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::Latest,
+    );
+    assert!(latest.is_empty());
+    let at_time = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::AtTimestamp(0),
+    );
+    assert_eq!(at_time, expected);
+    let future = read_shard(
+        &engine,
+        "orders",
+        "shardId-000000000000",
+        IteratorStart::AtTimestamp(u64::MAX / 2),
+    );
+    assert!(future.is_empty());
+    let description = engine.describe_stream("orders", 100, None).unwrap();
+    assert_eq!(description.shards.len(), 2);
+    assert_eq!(
+        description.stream_arn,
+        "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+    );
+    assert_eq!(
+        description.shards[1].hash_key_range.1,
+        u128::MAX.to_string()
+    );
+    assert_eq!(
+        engine.list_streams(10, None),
+        (vec!["orders".to_string()], false)
+    );
+    engine.shutdown().unwrap();
+}
+
+/// Split and merge close parents at their ends; reading parents then children
+/// returns every record once, and the lineage survives a restart.
+#[test]
+fn reshard_and_read_across_the_lineage() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..10 {
+        expected.push(
+            put(
+                &engine,
+                "s",
+                &format!("k{i}"),
+                format!("before-{i}").as_bytes(),
+            )
+            .1,
+        );
+    }
+    let middle = (u128::MAX / 2 + 1).to_string();
+    engine
+        .split_shard("s", "shardId-000000000000", &middle)
+        .unwrap();
+    for i in 0..10 {
+        expected.push(
+            put(
+                &engine,
+                "s",
+                &format!("k{i}"),
+                format!("after-{i}").as_bytes(),
+            )
+            .1,
+        );
+    }
+    engine
+        .merge_shards("s", "shardId-000000000001", "shardId-000000000002")
+        .unwrap();
+    for i in 0..10 {
+        expected.push(
+            put(
+                &engine,
+                "s",
+                &format!("k{i}"),
+                format!("merged-{i}").as_bytes(),
+            )
+            .1,
+        );
+    }
+    drop(engine);
+    let engine = self::engine(&fs);
+    let (shards, more) = engine.list_shards("s", None, None, 100).unwrap();
+    assert!(!more);
+    let ids: Vec<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "shardId-000000000000",
+            "shardId-000000000001",
+            "shardId-000000000002",
+            "shardId-000000000003"
+        ]
+    );
+    assert_eq!(
+        shards[3].parent_shard_id.as_deref(),
+        Some("shardId-000000000001")
+    );
+    assert_eq!(
+        shards[3].adjacent_parent_shard_id.as_deref(),
+        Some("shardId-000000000002")
+    );
+    assert!(
+        shards[0].ending_sequence_number.is_some() && shards[3].ending_sequence_number.is_none()
+    );
+    let (open, _) = engine
+        .list_shards("s", Some(&ShardFilter::AtLatest), None, 100)
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    // Reading the closed parent to its end gives its children.
+    let iterator = engine
+        .get_shard_iterator("s", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .unwrap();
+    let page = engine.get_records(&iterator, 100).unwrap();
+    assert_eq!(page.records.len(), 10);
+    assert!(page.next_shard_iterator.is_none());
+    let children: Vec<&str> = page
+        .child_shards
+        .iter()
+        .map(|c| c.shard_id.as_str())
+        .collect();
+    assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+    // Every record once across the lineage.
+    let mut seen = Vec::new();
+    for shard in ids {
+        seen.extend(
+            read_shard(&engine, "s", shard, IteratorStart::TrimHorizon)
+                .into_iter()
+                .map(|(seq, _)| seq),
+        );
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected);
+    engine.shutdown().unwrap();
+}
+
+/// Errors: missing stream, bad names, bad and foreign iterators, oversize records,
+/// bad partition keys, malformed sequence numbers, retention bounds, duplicates.
+#[test]
+fn errors_are_the_kinesis_kinds() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(2), BTreeMap::new()).unwrap();
+    assert!(matches!(
+        engine.create_stream("s", Some(1), BTreeMap::new()),
+        Err(Error::ResourceInUse(_))
+    ));
+    let missing = engine.describe_stream("nope", 10, None).unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "Stream nope under account 000000000000 not found."
+    );
+    assert!(matches!(
+        engine.create_stream("bad name", Some(1), BTreeMap::new()),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.create_stream("zero", Some(0), BTreeMap::new()),
+        Err(Error::InvalidArgument(_))
+    ));
+    let big = vec![0u8; (1 << 20) + 1];
+    let oversize = PutRecord {
+        partition_key: "k",
+        data: &big,
+        explicit_hash_key: None,
+    };
+    assert!(matches!(
+        engine.put_record("s", oversize),
+        Err(Error::InvalidArgument(_))
+    ));
+    let long_key = "k".repeat(257);
+    let bad_key = PutRecord {
+        partition_key: &long_key,
+        data: b"x",
+        explicit_hash_key: None,
+    };
+    assert!(matches!(
+        engine.put_record("s", bad_key),
+        Err(Error::InvalidArgument(_))
+    ));
+    let empty_key = PutRecord {
+        partition_key: "",
+        data: b"x",
+        explicit_hash_key: None,
+    };
+    assert!(matches!(
+        engine.put_record("s", empty_key),
+        Err(Error::InvalidArgument(_))
+    ));
+    let bad_hash = PutRecord {
+        partition_key: "k",
+        data: b"x",
+        explicit_hash_key: Some("-1"),
+    };
+    assert!(matches!(
+        engine.put_record("s", bad_hash),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.get_records("not-a-token", 10),
+        Err(Error::InvalidArgument(_))
+    ));
+    let start = IteratorStart::AtSequenceNumber("12345".into());
+    assert!(matches!(
+        engine.get_shard_iterator("s", "shardId-000000000000", start),
+        Err(Error::InvalidArgument(_))
+    ));
+    let (shard, seq) = put(&engine, "s", "k", b"x");
+    let other = if shard.ends_with('0') {
+        "shardId-000000000001"
+    } else {
+        "shardId-000000000000"
+    };
+    let foreign = engine.get_shard_iterator("s", other, IteratorStart::AtSequenceNumber(seq));
+    assert!(
+        matches!(foreign, Err(Error::InvalidArgument(_))),
+        "{foreign:?}"
+    );
+    assert!(matches!(
+        engine.get_shard_iterator("s", "shardId-000000000009", IteratorStart::Latest),
+        Err(Error::ResourceNotFound(_))
+    ));
+    assert!(matches!(
+        engine.set_retention("s", 12, false),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.set_retention("s", 9000, true),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.set_retention("s", 12, true),
+        Err(Error::InvalidArgument(_))
+    ));
+    engine.set_retention("s", 48, true).unwrap();
+    engine
+        .add_tags("s", BTreeMap::from([("a".to_string(), "1".to_string())]))
+        .unwrap();
+    engine.remove_tags("s", &["zzz".to_string()]).unwrap();
+    drop(engine);
+    let engine = self::engine(&fs);
+    assert_eq!(
+        engine
+            .describe_stream("s", 10, None)
+            .unwrap()
+            .retention_hours,
+        48
+    );
+    assert_eq!(
+        engine.tags("s").unwrap().get("a").map(String::as_str),
+        Some("1")
+    );
+    engine.delete_stream("s").unwrap();
+    assert!(matches!(
+        engine.describe_stream("s", 10, None),
+        Err(Error::ResourceNotFound(_))
+    ));
+    engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+    let fresh = read_shard(
+        &engine,
+        "s",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    assert!(fresh.is_empty(), "a recreated stream starts empty");
+    engine.shutdown().unwrap();
+}
+
+/// PutRecords returns one result per record in order, across shards.
+#[test]
+fn put_records_results_in_order() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(4), BTreeMap::new()).unwrap();
+    let keys: Vec<String> = (0..50).map(|i| format!("key-{i}")).collect();
+    let records: Vec<PutRecord<'_>> = keys
+        .iter()
+        .map(|key| PutRecord {
+            partition_key: key,
+            data: key.as_bytes(),
+            explicit_hash_key: None,
+        })
+        .collect();
+    let results = engine.put_records("s", &records).unwrap();
+    assert_eq!(results.len(), 50);
+    let mut per_shard: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, result) in keys.iter().zip(&results) {
+        let result = result.as_ref().unwrap();
+        per_shard
+            .entry(result.shard_id.clone())
+            .or_default()
+            .push(key.clone());
+    }
+    assert_eq!(per_shard.len(), 4, "keys spread over the shards");
+    for (shard, keys) in per_shard {
+        let read: Vec<Vec<u8>> = read_shard(&engine, "s", &shard, IteratorStart::TrimHorizon)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let expected: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        assert_eq!(read, expected);
+    }
+    let too_many = vec![records[0]; 501];
+    assert!(matches!(
+        engine.put_records("s", &too_many),
+        Err(Error::InvalidArgument(_))
+    ));
+    engine.shutdown().unwrap();
+}
