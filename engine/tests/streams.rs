@@ -423,3 +423,59 @@ fn put_records_results_in_order() {
     ));
     engine.shutdown().unwrap();
 }
+
+/// UpdateShardCount reaches even ranges through splits and merges whose children
+/// have at most two parents; every record is still read once across the lineage.
+#[test]
+fn update_shard_count_keeps_lineage() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(3), BTreeMap::new()).unwrap();
+    let mut expected = Vec::new();
+    let mut batch = 0;
+    for target in [5u32, 3, 6, 4, 2, 4] {
+        for i in 0..12 {
+            expected.push(put(&engine, "s", &format!("k{batch}-{i}"), b"x").1);
+        }
+        batch += 1;
+        engine.update_shard_count("s", target).unwrap();
+        let (open, _) = engine
+            .list_shards("s", Some(&ShardFilter::AtLatest), None, 1000)
+            .unwrap();
+        let mut ranges: Vec<(String, String)> =
+            open.iter().map(|s| s.hash_key_range.clone()).collect();
+        ranges.sort_by_key(|(start, _)| start.parse::<u128>().unwrap());
+        for shard in &open {
+            let parents = usize::from(shard.parent_shard_id.is_some())
+                + usize::from(shard.adjacent_parent_shard_id.is_some());
+            assert!(parents <= 2);
+        }
+        let even: Vec<(String, String)> = shardlog_engine::routing::even_ranges(target)
+            .unwrap()
+            .iter()
+            .map(|r| (r.start.to_string(), r.end.to_string()))
+            .collect();
+        assert_eq!(ranges, even, "target {target}");
+    }
+    assert!(matches!(
+        engine.update_shard_count("s", 9),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.update_shard_count("s", 1),
+        Err(Error::InvalidArgument(_))
+    ));
+    let (all, _) = engine.list_shards("s", None, None, 10_000).unwrap();
+    let mut seen = Vec::new();
+    for shard in &all {
+        seen.extend(
+            read_shard(&engine, "s", &shard.shard_id, IteratorStart::TrimHorizon)
+                .into_iter()
+                .map(|(seq, _)| seq),
+        );
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected);
+    engine.shutdown().unwrap();
+}
