@@ -432,12 +432,10 @@ fn update_shard_count_keeps_lineage() {
     let engine = engine(&fs);
     engine.create_stream("s", Some(3), BTreeMap::new()).unwrap();
     let mut expected = Vec::new();
-    let mut batch = 0;
-    for target in [5u32, 3, 6, 4, 2, 4] {
+    for (batch, target) in [5u32, 3, 6, 4, 2, 4].into_iter().enumerate() {
         for i in 0..12 {
             expected.push(put(&engine, "s", &format!("k{batch}-{i}"), b"x").1);
         }
-        batch += 1;
         engine.update_shard_count("s", target).unwrap();
         let (open, _) = engine
             .list_shards("s", Some(&ShardFilter::AtLatest), None, 1000)
