@@ -14,7 +14,10 @@ use shardlog_segment::io::FileSystem;
 use shardlog_segment::{Log, LogConfig, Storage, StorageConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Engine settings.
@@ -35,6 +38,9 @@ pub struct EngineConfig {
     pub on_demand_shard_count: u32,
     /// Most open shards across all streams (DescribeLimits' ShardLimit). Default 500.
     pub open_shards_max: u32,
+    /// How often a background thread deletes segments past their stream's retention.
+    /// Default 60 s; 0 turns the thread off (call `enforce_retention` yourself).
+    pub retention_check_interval_ms: u64,
 }
 
 impl EngineConfig {
@@ -48,6 +54,7 @@ impl EngineConfig {
             log: LogConfig::default(),
             on_demand_shard_count: 4,
             open_shards_max: 500,
+            retention_check_interval_ms: 60_000,
         }
     }
 }
@@ -96,6 +103,9 @@ pub(crate) struct Inner {
     pub streams: RwLock<BTreeMap<String, Arc<RwLock<StreamState>>>>,
     /// The manifest as last written; the lock serializes writers.
     pub manifest: Mutex<Manifest>,
+    /// Set to stop the retention thread.
+    pub stopping: AtomicBool,
+    pub retention_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Kinesis Data Streams over shardlog storage. Cheap to clone.
@@ -143,7 +153,7 @@ impl Engine {
             let state = open_stream(&storage, &config, meta.clone())?;
             streams.insert(meta.name.clone(), Arc::new(RwLock::new(state)));
         }
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 config,
                 fs,
@@ -151,8 +161,38 @@ impl Engine {
                 key,
                 streams: RwLock::new(streams),
                 manifest: Mutex::new(manifest),
+                stopping: AtomicBool::new(false),
+                retention_thread: Mutex::new(None),
             }),
-        })
+        };
+        engine.start_retention_thread()?;
+        Ok(engine)
+    }
+
+    fn start_retention_thread(&self) -> Result<()> {
+        let interval_ms = self.inner.config.retention_check_interval_ms;
+        if interval_ms == 0 {
+            return Ok(());
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let thread = std::thread::Builder::new()
+            .name("shardlog-retention".into())
+            .spawn(move || loop {
+                std::thread::park_timeout(Duration::from_millis(interval_ms));
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                // A failure here (a disk error removing a file) is retried next time.
+                let _ = Engine { inner }.enforce_retention(now_ms());
+            })
+            .map_err(Error::Manifest)?;
+        *self
+            .inner
+            .retention_thread
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = Some(thread);
+        Ok(())
     }
 
     /// The configuration.
@@ -160,8 +200,20 @@ impl Engine {
         &self.inner.config
     }
 
-    /// Syncs and closes every shard log. The engine refuses writes afterwards.
+    /// Stops the retention thread, then syncs and closes every shard log. The
+    /// engine refuses writes afterwards.
     pub fn shutdown(&self) -> Result<()> {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let thread = self
+            .inner
+            .retention_thread
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
         Ok(self.inner.storage.shutdown()?)
     }
 
@@ -281,6 +333,7 @@ impl Engine {
             tags,
             next_shard_index: count,
             shards,
+            consumers: BTreeMap::new(),
         };
         let state = open_stream(&self.inner.storage, &self.inner.config, meta.clone())?;
         self.persist(name, Some(meta))?;
@@ -288,11 +341,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Deletes a stream and its data.
+    /// Deletes a stream and its data, deregistering its consumers (DeleteStream
+    /// with EnforceConsumerDeletion).
     pub fn delete_stream(&self, name: &str) -> Result<()> {
+        self.delete_stream_with(name, true)
+    }
+
+    /// DeleteStream: without `enforce_consumer_deletion`, a stream with registered
+    /// consumers is not deleted (ResourceInUse).
+    pub fn delete_stream_with(&self, name: &str, enforce_consumer_deletion: bool) -> Result<()> {
         let stream = self.stream(name)?;
         let mut streams = write(&self.inner.streams);
         let state = write(&stream);
+        if !enforce_consumer_deletion && !state.meta.consumers.is_empty() {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} has registered consumers; deregister them or set EnforceConsumerDeletion.",
+                self.inner.config.account_id
+            )));
+        }
         self.persist(name, None)?;
         streams.remove(name);
         for shard in state.shards.values() {

@@ -3,6 +3,7 @@
 //! resharding, with durable metadata.
 #![forbid(unsafe_code)]
 
+mod consumers;
 mod data;
 mod engine;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod routing;
 pub mod seqno;
 pub mod token;
 
+pub use consumers::{ConsumerDescription, CONSUMERS_PER_STREAM_MAX};
 pub use data::{
     ChildShard, GetRecordsOutput, IteratorStart, OutputRecord, PutRecord, PutResult, RecordFailure,
     GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,

@@ -53,6 +53,18 @@ pub struct StreamMeta {
     pub next_shard_index: u32,
     /// Every shard, open or closed, by index.
     pub shards: BTreeMap<u32, ShardMeta>,
+    /// Registered (enhanced fan-out) consumers, by name.
+    #[serde(default)]
+    pub consumers: BTreeMap<String, ConsumerMeta>,
+}
+
+/// A registered stream consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    /// Consumer name.
+    pub name: String,
+    /// Registration time, ms since the epoch.
+    pub created_ms: u64,
 }
 
 /// A shard's metadata.
@@ -167,6 +179,7 @@ mod tests {
                 tags: BTreeMap::from([("team".to_string(), "ingest".to_string())]),
                 next_shard_index: 1,
                 shards,
+                consumers: BTreeMap::new(),
             },
         );
         Manifest {

@@ -477,3 +477,70 @@ fn update_shard_count_keeps_lineage() {
     assert_eq!(seen, expected);
     engine.shutdown().unwrap();
 }
+
+/// Retention deletes whole sealed segments past the period; TRIM_HORIZON moves
+/// with them and an iterator issued before keeps working from the new horizon.
+#[test]
+fn retention_moves_the_trim_horizon() {
+    let fs = MemFs::new();
+    let mut config = EngineConfig::new("/data");
+    config.log.segment_bytes_max = 64 << 10;
+    config.retention_check_interval_ms = 0;
+    let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    engine.create_stream("r", Some(1), BTreeMap::new()).unwrap();
+    let payload = vec![7u8; 1000];
+    for i in 0..300 {
+        put(&engine, "r", &format!("k{i}"), &payload);
+    }
+    let early = engine
+        .get_shard_iterator("r", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let hour = 3_600_000;
+    engine.enforce_retention(now + 23 * hour).unwrap();
+    let all = read_shard(
+        &engine,
+        "r",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    assert_eq!(all.len(), 300, "nothing is past 24 hours yet");
+    engine.enforce_retention(now + 25 * hour).unwrap();
+    let kept = read_shard(
+        &engine,
+        "r",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    assert!(!kept.is_empty() && kept.len() < 300, "{} kept", kept.len());
+    assert_eq!(
+        kept[..],
+        all[300 - kept.len()..],
+        "the newest records are kept"
+    );
+    let page = engine.get_records(&early, 10).unwrap();
+    assert_eq!(page.records[0].sequence_number, kept[0].0);
+    engine.shutdown().unwrap();
+}
+
+/// A stream with registered consumers is deleted only when consumer deletion is enforced.
+#[test]
+fn delete_stream_with_consumers() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("c", Some(1), BTreeMap::new()).unwrap();
+    engine.register_consumer("c", "app").unwrap();
+    assert!(matches!(
+        engine.delete_stream_with("c", false),
+        Err(Error::ResourceInUse(_))
+    ));
+    engine.delete_stream_with("c", true).unwrap();
+    assert!(matches!(
+        engine.list_consumers("c"),
+        Err(Error::ResourceNotFound(_))
+    ));
+    engine.shutdown().unwrap();
+}

@@ -1,0 +1,200 @@
+//! Stream consumers (RegisterStreamConsumer and friends): names registered on a
+//! stream, each with an ARN. The push delivery (SubscribeToShard) is the server's.
+
+use crate::engine::{now_ms, Engine};
+use crate::error::{Error, Result};
+use crate::manifest::ConsumerMeta;
+
+/// Most consumers one stream may have (Kinesis's limit).
+pub const CONSUMERS_PER_STREAM_MAX: usize = 20;
+
+/// A consumer as DescribeStreamConsumer shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerDescription {
+    /// Name.
+    pub consumer_name: String,
+    /// `<stream-arn>/consumer/<name>:<creation-seconds>`.
+    pub consumer_arn: String,
+    /// Always `ACTIVE`: registration completes before it returns.
+    pub consumer_status: &'static str,
+    /// Registration time, ms since the epoch.
+    pub creation_ms: u64,
+    /// The stream's ARN.
+    pub stream_arn: String,
+}
+
+fn check_consumer_name(name: &str) -> Result<()> {
+    let valid = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if name.is_empty() || name.len() > 128 || !valid {
+        return Err(Error::InvalidArgument(format!(
+            "1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    fn describe(&self, stream: &str, consumer: &ConsumerMeta) -> ConsumerDescription {
+        let stream_arn = self.stream_arn(stream);
+        ConsumerDescription {
+            consumer_name: consumer.name.clone(),
+            consumer_arn: format!(
+                "{stream_arn}/consumer/{}:{}",
+                consumer.name,
+                consumer.created_ms / 1000
+            ),
+            consumer_status: "ACTIVE",
+            creation_ms: consumer.created_ms,
+            stream_arn,
+        }
+    }
+
+    fn consumer_not_found(&self, stream: &str, name: &str) -> Error {
+        Error::ResourceNotFound(format!(
+            "Consumer {name} under stream {stream} under account {} not found.",
+            self.config().account_id
+        ))
+    }
+
+    /// RegisterStreamConsumer.
+    pub fn register_consumer(&self, stream_name: &str, name: &str) -> Result<ConsumerDescription> {
+        check_consumer_name(name)?;
+        let stream = self.stream(stream_name)?;
+        let mut state = Engine::write_stream(&stream);
+        if state.meta.consumers.contains_key(name) {
+            return Err(Error::ResourceInUse(format!(
+                "Consumer {name} under stream {stream_name} already exists for account {}.",
+                self.config().account_id
+            )));
+        }
+        if state.meta.consumers.len() >= CONSUMERS_PER_STREAM_MAX {
+            return Err(Error::LimitExceeded(format!(
+                "Consumer limit of {CONSUMERS_PER_STREAM_MAX} exceeded for stream {stream_name}."
+            )));
+        }
+        let consumer = ConsumerMeta {
+            name: name.to_string(),
+            created_ms: now_ms(),
+        };
+        let mut meta = state.meta.clone();
+        meta.consumers.insert(name.to_string(), consumer.clone());
+        self.persist(stream_name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(self.describe(stream_name, &consumer))
+    }
+
+    /// DescribeStreamConsumer by stream and name.
+    pub fn describe_consumer(&self, stream_name: &str, name: &str) -> Result<ConsumerDescription> {
+        let stream = self.stream(stream_name)?;
+        let state = Engine::read_stream(&stream);
+        let consumer = state
+            .meta
+            .consumers
+            .get(name)
+            .ok_or_else(|| self.consumer_not_found(stream_name, name))?;
+        Ok(self.describe(stream_name, consumer))
+    }
+
+    /// The stream and consumer names of a consumer ARN, if it names a consumer of
+    /// this account and region.
+    pub fn parse_consumer_arn(&self, arn: &str) -> Option<(String, String)> {
+        let prefix = format!(
+            "arn:aws:kinesis:{}:{}:stream/",
+            self.config().region,
+            self.config().account_id
+        );
+        let rest = arn.strip_prefix(&prefix)?;
+        let (stream, consumer) = rest.split_once("/consumer/")?;
+        let (name, _created) = consumer.rsplit_once(':')?;
+        Some((stream.to_string(), name.to_string()))
+    }
+
+    /// ListStreamConsumers, in name order.
+    pub fn list_consumers(&self, stream_name: &str) -> Result<Vec<ConsumerDescription>> {
+        let stream = self.stream(stream_name)?;
+        let state = Engine::read_stream(&stream);
+        Ok(state
+            .meta
+            .consumers
+            .values()
+            .map(|consumer| self.describe(stream_name, consumer))
+            .collect())
+    }
+
+    /// DeregisterStreamConsumer.
+    pub fn deregister_consumer(&self, stream_name: &str, name: &str) -> Result<()> {
+        let stream = self.stream(stream_name)?;
+        let mut state = Engine::write_stream(&stream);
+        if !state.meta.consumers.contains_key(name) {
+            return Err(self.consumer_not_found(stream_name, name));
+        }
+        let mut meta = state.meta.clone();
+        meta.consumers.remove(name);
+        self.persist(stream_name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Register, describe, list and deregister, with the errors and a restart.
+    use super::*;
+    use crate::EngineConfig;
+    use shardlog_segment::io::{FileSystem, MemFs};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    /// Consumers persist, have ARNs that parse back, and obey the limits.
+    #[test]
+    fn consumer_lifecycle() {
+        let fs = MemFs::new();
+        let open =
+            || Engine::open(fs.clone() as Arc<dyn FileSystem>, EngineConfig::new("/d")).unwrap();
+        let engine = open();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        let registered = engine.register_consumer("s", "app-1").unwrap();
+        assert!(registered
+            .consumer_arn
+            .starts_with("arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/app-1:"));
+        assert_eq!(
+            engine.parse_consumer_arn(&registered.consumer_arn),
+            Some(("s".to_string(), "app-1".to_string()))
+        );
+        assert!(matches!(
+            engine.register_consumer("s", "app-1"),
+            Err(Error::ResourceInUse(_))
+        ));
+        assert!(matches!(
+            engine.register_consumer("s", "bad name"),
+            Err(Error::InvalidArgument(_))
+        ));
+        for i in 2..=CONSUMERS_PER_STREAM_MAX {
+            engine.register_consumer("s", &format!("app-{i}")).unwrap();
+        }
+        assert!(matches!(
+            engine.register_consumer("s", "one-more"),
+            Err(Error::LimitExceeded(_))
+        ));
+        engine.shutdown().unwrap();
+        drop(engine);
+        let engine = open();
+        assert_eq!(
+            engine.list_consumers("s").unwrap().len(),
+            CONSUMERS_PER_STREAM_MAX
+        );
+        assert_eq!(engine.describe_consumer("s", "app-1").unwrap(), registered);
+        engine.deregister_consumer("s", "app-1").unwrap();
+        assert!(matches!(
+            engine.describe_consumer("s", "app-1"),
+            Err(Error::ResourceNotFound(_))
+        ));
+        assert!(matches!(
+            engine.deregister_consumer("s", "app-1"),
+            Err(Error::ResourceNotFound(_))
+        ));
+        engine.shutdown().unwrap();
+    }
+}
