@@ -10,6 +10,9 @@ use shardlog_segment::{PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The error code of a throttled record.
+pub const THROTTLED: &str = "ProvisionedThroughputExceededException";
+
 /// Most records in one PutRecords call.
 pub const PUT_RECORDS_MAX: usize = 500;
 /// Most records one GetRecords call returns.
@@ -138,6 +141,9 @@ impl Engine {
         let mut results = self.put_records(stream_name, &[record])?;
         match results.pop() {
             Some(Ok(result)) => Ok(result),
+            Some(Err(failure)) if failure.error_code == THROTTLED => {
+                Err(Error::ProvisionedThroughputExceeded(failure.error_message))
+            }
             Some(Err(failure)) => Err(Error::Storage(shardlog_segment::Error::LogFailed {
                 path: Default::default(),
                 cause: failure.error_message,
@@ -162,6 +168,9 @@ impl Engine {
         let state = Engine::read_stream(&stream);
         let open = state.open_shards();
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> =
+            vec![None; records.len()];
+        let now = std::time::Instant::now();
         for (slot, record) in records.iter().enumerate() {
             let hash = check_record(&state, record)?;
             let shard = open
@@ -170,6 +179,21 @@ impl Engine {
                 .ok_or_else(|| {
                     Error::InvalidArgument(format!("no open shard holds hash key {hash}"))
                 })?;
+            if self.inner.config.shard_quotas {
+                let charged = record.data.len() + record.partition_key.len();
+                let admitted = shard
+                    .quota
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .take_write(charged, now);
+                if !admitted {
+                    results[slot] = Some(Err(RecordFailure {
+                        error_code: THROTTLED.into(),
+                        error_message: self.rate_exceeded(stream_name, shard.meta.index),
+                    }));
+                    continue;
+                }
+            }
             groups.entry(shard.meta.index).or_default().push(slot);
         }
         // Stage every shard's batch first, then wait: all of them share commit rounds.
@@ -186,8 +210,6 @@ impl Engine {
             let submitted = state.shards[&index].log.submit(&batch).map_err(Error::from);
             pending.push((index, slots, submitted));
         }
-        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> =
-            vec![None; records.len()];
         for (index, slots, submitted) in pending {
             let shard = &state.shards[&index];
             let outcome = submitted.and_then(|pending| Ok(pending.wait()?));
@@ -325,6 +347,18 @@ impl Engine {
                 &self.inner.config.account_id,
             )
         })?;
+        if self.inner.config.shard_quotas {
+            let admitted = shard
+                .quota
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .take_read_call(std::time::Instant::now());
+            if !admitted {
+                return Err(Error::ProvisionedThroughputExceeded(
+                    self.rate_exceeded(&token.stream_name, token.shard_index),
+                ));
+            }
+        }
         if !wait.is_zero() && shard.meta.closed_end_position.is_none() {
             shard.log.wait_for(token.position, wait);
         }
@@ -361,6 +395,13 @@ impl Engine {
                 partition_key: record.partition_key.to_string(),
             })
             .collect();
+        if self.inner.config.shard_quotas {
+            shard
+                .quota
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .charge_read(result.data_bytes);
+        }
         let next = result.next_position;
         let end = log.end_position();
         let millis_behind_latest = match records.last() {
@@ -387,6 +428,14 @@ impl Engine {
             millis_behind_latest,
             child_shards,
         })
+    }
+
+    fn rate_exceeded(&self, stream: &str, shard: u32) -> String {
+        format!(
+            "Rate exceeded for shard {} in stream {stream} under account {}.",
+            shard_id(shard),
+            self.inner.config.account_id
+        )
     }
 
     pub(crate) fn children(&self, state: &StreamState, parent: u32) -> Vec<ChildShard> {

@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
 use crate::names::{check_stream_name, shard_id, stream_arn, stream_not_found, TAGS_MAX};
+use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
 use shardlog_segment::io::FileSystem;
@@ -41,6 +42,9 @@ pub struct EngineConfig {
     /// How often a background thread deletes segments past their stream's retention.
     /// Default 60 s; 0 turns the thread off (call `enforce_retention` yourself).
     pub retention_check_interval_ms: u64,
+    /// Enforce Kinesis's per-shard quotas (writes 1 MiB/s and 1,000 records/s,
+    /// reads 2 MiB/s and 5 calls/s) with ProvisionedThroughputExceeded. Default off.
+    pub shard_quotas: bool,
 }
 
 impl EngineConfig {
@@ -55,6 +59,7 @@ impl EngineConfig {
             on_demand_shard_count: 4,
             open_shards_max: 500,
             retention_check_interval_ms: 60_000,
+            shard_quotas: false,
         }
     }
 }
@@ -73,6 +78,7 @@ pub(crate) struct ShardState {
     pub meta: ShardMeta,
     pub range: HashRange,
     pub log: Log,
+    pub quota: Arc<Mutex<ShardQuota>>,
 }
 
 /// A stream's runtime state.
@@ -577,6 +583,7 @@ pub(crate) fn open_shard(
         range: shard_range(&meta)?,
         meta,
         log,
+        quota: Arc::new(Mutex::new(ShardQuota::new())),
     })
 }
 

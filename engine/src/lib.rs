@@ -9,6 +9,7 @@ mod engine;
 pub mod error;
 pub mod manifest;
 pub mod names;
+pub mod quota;
 mod reshard;
 pub mod routing;
 pub mod seqno;
@@ -17,7 +18,7 @@ pub mod token;
 pub use consumers::{ConsumerDescription, CONSUMERS_PER_STREAM_MAX};
 pub use data::{
     ChildShard, GetRecordsOutput, IteratorStart, OutputRecord, PutRecord, PutResult, RecordFailure,
-    GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,
+    GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX, THROTTLED,
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 pub use error::{Error, Result};

@@ -544,3 +544,54 @@ fn delete_stream_with_consumers() {
     ));
     engine.shutdown().unwrap();
 }
+
+/// With shard quotas on, a burst past 1 MiB/s on one shard gets per-record
+/// ProvisionedThroughputExceededException and the rest succeed; a sixth GetRecords
+/// call within a second is refused. With quotas off (the default) nothing is.
+#[test]
+fn shard_quotas_throttle_when_enabled() {
+    let fs = MemFs::new();
+    let mut config = EngineConfig::new("/q");
+    config.shard_quotas = true;
+    let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    engine.create_stream("q", Some(1), BTreeMap::new()).unwrap();
+    let payload = vec![1u8; 100 * 1024];
+    let records: Vec<PutRecord<'_>> = (0..20)
+        .map(|_| PutRecord {
+            partition_key: "k",
+            data: &payload,
+            explicit_hash_key: None,
+        })
+        .collect();
+    let results = engine.put_records("q", &records).unwrap();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(f) if f.error_code == "ProvisionedThroughputExceededException"))
+        .count();
+    assert_eq!(throttled, 10, "ten 100 KiB records fill the 1 MiB second");
+    assert!(results[..10].iter().all(Result::is_ok));
+    let iterator = engine
+        .get_shard_iterator("q", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .unwrap();
+    let mut refused = 0;
+    for _ in 0..6 {
+        match engine.get_records(&iterator, 1) {
+            Ok(_) => {}
+            Err(Error::ProvisionedThroughputExceeded(message)) => {
+                assert!(message.starts_with("Rate exceeded for shard shardId-000000000000"));
+                refused += 1;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    engine.shutdown().unwrap();
+
+    let unlimited = self::engine(&MemFs::new());
+    unlimited
+        .create_stream("q", Some(1), BTreeMap::new())
+        .unwrap();
+    let results = unlimited.put_records("q", &records).unwrap();
+    assert!(results.iter().all(Result::is_ok));
+    unlimited.shutdown().unwrap();
+}
