@@ -15,8 +15,11 @@ pub(crate) const SEG_HEADER_LEN_FIELD: usize = SEG_VERSION + 2;
 pub(crate) const SEG_FLAGS: usize = SEG_HEADER_LEN_FIELD + 2;
 pub(crate) const SEG_BASE: usize = SEG_FLAGS + 4;
 pub(crate) const SEG_CREATED: usize = SEG_BASE + 8;
-pub(crate) const SEG_RESERVED: usize = SEG_CREATED + 8;
-pub(crate) const SEG_CRC: usize = SEG_RESERVED + 28;
+pub(crate) const SEG_COMPACTED_END: usize = SEG_CREATED + 8;
+pub(crate) const SEG_RESERVED: usize = SEG_COMPACTED_END + 8;
+pub(crate) const SEG_CRC: usize = SEG_RESERVED + 20;
+/// Segment header flag: the segment was rewritten by key compaction.
+pub const SEGMENT_FLAG_COMPACTED: u32 = 1;
 /// Length of the segment file header.
 pub const SEGMENT_HEADER_LEN: usize = SEG_CRC + 4;
 const _: () = assert!(SEGMENT_HEADER_LEN == 64);
@@ -62,6 +65,9 @@ pub struct SegmentHeader {
     pub base_position: u64,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
+    /// For a segment rewritten by key compaction: the position after the last
+    /// record it held before (its records may skip positions, and it may hold none).
+    pub compacted_end: Option<u64>,
 }
 
 impl SegmentHeader {
@@ -74,7 +80,11 @@ impl SegmentHeader {
         out[SEG_HEADER_LEN_FIELD..SEG_FLAGS]
             .copy_from_slice(&(SEGMENT_HEADER_LEN as u16).to_le_bytes());
         out[SEG_BASE..SEG_CREATED].copy_from_slice(&self.base_position.to_le_bytes());
-        out[SEG_CREATED..SEG_RESERVED].copy_from_slice(&self.created_ms.to_le_bytes());
+        out[SEG_CREATED..SEG_COMPACTED_END].copy_from_slice(&self.created_ms.to_le_bytes());
+        if let Some(end) = self.compacted_end {
+            out[SEG_FLAGS..SEG_BASE].copy_from_slice(&SEGMENT_FLAG_COMPACTED.to_le_bytes());
+            out[SEG_COMPACTED_END..SEG_RESERVED].copy_from_slice(&end.to_le_bytes());
+        }
         let crc = crc32fast::hash(&out[..SEG_CRC]);
         out[SEG_CRC..].copy_from_slice(&crc.to_le_bytes());
         out
@@ -108,9 +118,24 @@ impl SegmentHeader {
                 reason: format!("segment header length {header_len}"),
             });
         }
+        let flags = read_u32(bytes, SEG_FLAGS);
+        if flags & !SEGMENT_FLAG_COMPACTED != 0 {
+            return Err(Corruption::InvalidField {
+                reason: format!("segment flags {flags:#x}"),
+            });
+        }
+        let base_position = read_u64(bytes, SEG_BASE);
+        let compacted_end =
+            (flags & SEGMENT_FLAG_COMPACTED != 0).then(|| read_u64(bytes, SEG_COMPACTED_END));
+        if compacted_end.is_some_and(|end| end < base_position) {
+            return Err(Corruption::InvalidField {
+                reason: "compacted segment ends before it starts".into(),
+            });
+        }
         Ok(SegmentHeader {
-            base_position: read_u64(bytes, SEG_BASE),
+            base_position,
             created_ms: read_u64(bytes, SEG_CREATED),
+            compacted_end,
         })
     }
 }

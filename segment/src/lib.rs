@@ -15,6 +15,7 @@ mod aligned;
 pub mod backend;
 pub mod batch;
 mod committer;
+mod compact;
 pub mod config;
 pub mod error;
 pub mod format;
@@ -27,6 +28,7 @@ mod storage;
 
 pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};
+pub use compact::CompactionReport;
 pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
 pub use log::{Appended, Log, PendingAppend};

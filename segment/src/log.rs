@@ -180,6 +180,8 @@ pub(crate) struct LogShared {
     pub changed: Condvar,
     pub writer: Mutex<WriterState>,
     pub committer: Arc<CommitQueue>,
+    /// Held while key compaction runs (one at a time per log).
+    pub compaction: Mutex<()>,
 }
 
 impl LogShared {
@@ -386,6 +388,7 @@ fn stage_batch(
         let header = SegmentHeader {
             base_position: state.next_position,
             created_ms: arrival_ms,
+            compacted_end: None,
         };
         let mut buf = take_buffer(state, len + SEGMENT_HEADER_LEN);
         buf.extend_from_slice(&header.encode());

@@ -217,7 +217,8 @@ fn take_batch(
     }
     if take > 0 {
         out.batches.push(ReadBatch { bytes, skip, take });
-        out.next_position += take as u64;
+        // Compacted segments skip positions: continue after the last record taken.
+        out.next_position = header.base_position + (skip + take) as u64;
     }
     limited || out.record_count >= records_max
 }

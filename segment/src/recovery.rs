@@ -243,7 +243,7 @@ fn recover_active(
         None => (SEGMENT_HEADER_LEN as u64, base),
     };
     let time_entries = time_entries_for(bytes, &entries);
-    let scan = scan_batches(bytes, start_offset, start_position, &mut sampler);
+    let scan = scan_batches(bytes, start_offset, start_position, &mut sampler, false);
     entries.extend_from_slice(&scan.idx);
     let mut time_entries = time_entries;
     time_entries.extend_from_slice(&scan.tix);

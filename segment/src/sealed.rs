@@ -111,11 +111,14 @@ pub(crate) struct Scan {
 
 /// Verifies batches in `bytes` from `offset` on, expecting `position` first,
 /// until the bytes end or a batch fails. `sampler` decides index entries.
+/// With `allow_gaps` (a compacted segment) a batch may start after the expected
+/// position, never before.
 pub(crate) fn scan_batches(
     bytes: &[u8],
     mut offset: u64,
     mut position: u64,
     sampler: &mut Sampler,
+    allow_gaps: bool,
 ) -> Scan {
     let mut scan = Scan {
         valid_end: offset,
@@ -131,7 +134,9 @@ pub(crate) fn scan_batches(
             }
         };
         let header = view.header();
-        if header.base_position != position {
+        let in_order =
+            header.base_position == position || (allow_gaps && header.base_position > position);
+        if !in_order {
             let reason = format!(
                 "batch starts at position {}, expected {position}",
                 header.base_position
@@ -147,6 +152,7 @@ pub(crate) fn scan_batches(
             scan.stopped = Some((offset, Corruption::InvalidField { reason }));
             break;
         }
+        position = header.base_position;
         if sampler.should_index(offset) {
             scan.idx.push(Entry {
                 key: position,
@@ -229,7 +235,8 @@ pub(crate) fn open_sealed(
     let log = fs.map(&paths.log).map_err(io_err("map", &paths.log))?;
     let header = check_segment_header(log.bytes(), &paths.log, base_position)?;
     let log_len = log.bytes().len() as u64;
-    if let Some((idx, tix, info)) = try_indexes(fs, &paths, base_position, log_len) {
+    let compacted = header.compacted_end.is_some();
+    if let Some((idx, tix, info)) = try_indexes(fs, &paths, base_position, log_len, compacted) {
         let info = SegmentInfo {
             created_ms: header.created_ms,
             ..info
@@ -249,6 +256,7 @@ pub(crate) fn open_sealed(
         SEGMENT_HEADER_LEN as u64,
         base_position,
         &mut sampler,
+        compacted,
     );
     if let Some((offset, corruption)) = scan.stopped {
         return Err(Error::Corrupt {
@@ -257,9 +265,17 @@ pub(crate) fn open_sealed(
             corruption,
         });
     }
-    let (Some(first_arrival_ms), Some(last_arrival_ms)) =
-        (scan.first_arrival_ms, scan.last_arrival_ms)
-    else {
+    let end_position = header.compacted_end.unwrap_or(scan.end_position);
+    if scan.end_position > end_position {
+        return Err(Error::Corrupt {
+            path: paths.log.clone(),
+            offset: scan.valid_end,
+            corruption: Corruption::InvalidField {
+                reason: "compacted segment holds records past its end".into(),
+            },
+        });
+    }
+    if scan.batches == 0 && !compacted {
         return Err(Error::Corrupt {
             path: paths.log.clone(),
             offset: SEGMENT_HEADER_LEN as u64,
@@ -272,17 +288,17 @@ pub(crate) fn open_sealed(
         base_position,
         &scan.idx,
         &scan.tix,
-        scan.end_position,
+        end_position,
         log_len,
-        last_arrival_ms,
+        scan.last_arrival_ms.unwrap_or(0),
     );
     write_file_atomic(fs, &paths.idx, &idx_bytes).map_err(io_err("write index", &paths.idx))?;
     write_file_atomic(fs, &paths.tix, &tix_bytes).map_err(io_err("write index", &paths.tix))?;
     let info = SegmentInfo {
         base_position,
-        end_position: scan.end_position,
-        first_arrival_ms: Some(first_arrival_ms),
-        last_arrival_ms: Some(last_arrival_ms),
+        end_position,
+        first_arrival_ms: scan.first_arrival_ms,
+        last_arrival_ms: scan.last_arrival_ms,
         bytes: log_len,
         created_ms: header.created_ms,
         sealed: true,
@@ -355,6 +371,7 @@ fn try_indexes(
     paths: &SegmentPaths,
     base_position: u64,
     log_len: u64,
+    compacted: bool,
 ) -> Option<MappedIndexes> {
     let idx = fs.map(&paths.idx).ok()?;
     let tix = fs.map(&paths.tix).ok()?;
@@ -362,16 +379,21 @@ fn try_indexes(
     let tix_view = IndexView::parse(tix.bytes(), IndexKind::Timestamp, base_position).ok()?;
     let idx_seal = idx_view.seal()?;
     let tix_seal = tix_view.seal()?;
-    if idx_view.is_empty() {
-        return None;
-    }
-    let first = idx_view.get(0);
-    let first_time = tix_view.iter().next()?;
-    let consistent = idx_seal.value == log_len
+    let first = idx_view.iter().next();
+    let first_time = tix_view.iter().next();
+    // A plain segment starts with a batch at its base; a compacted one may have
+    // dropped it, or every record.
+    let starts_right = match first {
+        Some(first) => {
+            first.value == SEGMENT_HEADER_LEN as u64 && (compacted || first.key == base_position)
+        }
+        None => compacted && log_len == SEGMENT_HEADER_LEN as u64,
+    };
+    let consistent = starts_right
+        && first.is_some() == first_time.is_some()
+        && idx_seal.value == log_len
         && tix_seal.value == idx_seal.key
         && idx_seal.key > base_position
-        && first.key == base_position
-        && first.value == SEGMENT_HEADER_LEN as u64
         && idx_view.torn_bytes() == 0
         && tix_view.torn_bytes() == 0;
     if !consistent {
@@ -380,8 +402,8 @@ fn try_indexes(
     let info = SegmentInfo {
         base_position,
         end_position: idx_seal.key,
-        first_arrival_ms: Some(first_time.key),
-        last_arrival_ms: Some(tix_seal.key),
+        first_arrival_ms: first_time.map(|entry| entry.key),
+        last_arrival_ms: first_time.map(|_| tix_seal.key),
         bytes: log_len,
         created_ms: 0,
         sealed: true,

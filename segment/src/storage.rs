@@ -110,6 +110,7 @@ impl Storage {
             changed: Condvar::new(),
             writer: Mutex::new(recovered.writer),
             committer: Arc::clone(&self.inner.queue),
+            compaction: Mutex::new(()),
         });
         logs.insert(dir, Arc::downgrade(&shared));
         Ok((Log { shared }, recovered.report))

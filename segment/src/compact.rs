@@ -1,0 +1,199 @@
+//! Key compaction: sealed segments rewritten to keep, for each partition key, only
+//! its newest record in the whole log. Positions (and so sequence numbers) are
+//! kept; a compacted segment's records skip the positions that were dropped.
+
+use crate::batch::{encode_batch, BatchView, Record, RecordView};
+use crate::error::{io_err, Error, Result};
+use crate::format::{SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::io::write_file_atomic;
+use crate::log::Log;
+use crate::read::ReadLimits;
+use crate::sealed::{map_sealed, sealed_index_files, SealedSegment, SegmentInfo};
+use shardlog_index::{Entry, Sampler};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Sealed segments rewritten.
+    pub segments_rewritten: usize,
+    /// Records dropped (an older record of a key that has a newer one).
+    pub records_dropped: u64,
+    /// Bytes of the rewritten segments before.
+    pub bytes_before: u64,
+    /// Bytes of the rewritten segments after.
+    pub bytes_after: u64,
+}
+
+impl Log {
+    /// Rewrites every sealed segment that holds a record superseded by a newer
+    /// record of the same partition key anywhere in the log. Appends and reads go
+    /// on meanwhile; a reader holding an old segment keeps reading it.
+    pub fn compact(&self) -> Result<CompactionReport> {
+        let _one_at_a_time = self
+            .shared
+            .compaction
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let newest = self.newest_positions()?;
+        let sealed: Vec<Arc<SealedSegment>> = self.shared.lock().sealed.clone();
+        let mut report = CompactionReport::default();
+        for segment in sealed {
+            self.compact_segment(&segment, &newest, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// The newest position of every partition key in the log.
+    fn newest_positions(&self) -> Result<HashMap<String, u64>> {
+        let mut newest = HashMap::new();
+        let end = self.end_position();
+        let mut position = self.first_position();
+        let limits = ReadLimits {
+            records_max: 10_000,
+            bytes_max: 64 << 20,
+        };
+        while position < end {
+            let result = self.read(position, limits)?;
+            if result.record_count == 0 {
+                break;
+            }
+            for record in result.records() {
+                newest.insert(record.partition_key.to_string(), record.position);
+            }
+            position = result.next_position;
+        }
+        Ok(newest)
+    }
+
+    fn compact_segment(
+        &self,
+        segment: &SealedSegment,
+        newest: &HashMap<String, u64>,
+        report: &mut CompactionReport,
+    ) -> Result<()> {
+        let bytes = segment.log.bytes();
+        let mut kept: Vec<RecordView<'_>> = Vec::new();
+        let mut total = 0u64;
+        let mut offset = SEGMENT_HEADER_LEN;
+        while offset < bytes.len() {
+            let view = BatchView::parse(&bytes[offset..]).map_err(|corruption| Error::Corrupt {
+                path: segment.paths.log.clone(),
+                offset: offset as u64,
+                corruption,
+            })?;
+            for record in view.records() {
+                total += 1;
+                if newest.get(record.partition_key) == Some(&record.position) {
+                    kept.push(record);
+                }
+            }
+            offset += view.header().batch_len;
+        }
+        if kept.len() as u64 == total {
+            return Ok(());
+        }
+        let rewritten = self.write_compacted(segment, &kept)?;
+        report.segments_rewritten += 1;
+        report.records_dropped += total - kept.len() as u64;
+        report.bytes_before += bytes.len() as u64;
+        report.bytes_after += rewritten.info.bytes;
+        self.install(segment, rewritten)
+    }
+
+    /// Writes the compacted segment and its indexes (each file atomically) and maps them.
+    fn write_compacted(
+        &self,
+        segment: &SealedSegment,
+        kept: &[RecordView<'_>],
+    ) -> Result<SealedSegment> {
+        let info = segment.info;
+        let header = SegmentHeader {
+            base_position: info.base_position,
+            created_ms: info.created_ms,
+            compacted_end: Some(info.end_position),
+        };
+        let mut out = header.encode().to_vec();
+        let mut sampler = Sampler::new(self.shared.config.index_interval_bytes);
+        let (mut idx, mut tix) = (Vec::new(), Vec::new());
+        let limits = self.shared.config.limits();
+        for record in kept {
+            let offset = out.len() as u64;
+            if sampler.should_index(offset) {
+                idx.push(Entry {
+                    key: record.position,
+                    value: offset,
+                });
+                tix.push(Entry {
+                    key: record.arrival_ms,
+                    value: record.position,
+                });
+            }
+            let one = Record {
+                partition_key: record.partition_key,
+                explicit_hash_key: record.explicit_hash_key,
+                data: record.data,
+            };
+            out.extend_from_slice(&encode_batch(
+                record.position,
+                record.arrival_ms,
+                &[one],
+                &limits,
+            )?);
+        }
+        let last_arrival_ms = kept.last().map(|record| record.arrival_ms);
+        let (idx_bytes, tix_bytes) = sealed_index_files(
+            info.base_position,
+            &idx,
+            &tix,
+            info.end_position,
+            out.len() as u64,
+            last_arrival_ms.unwrap_or(0),
+        );
+        let fs = self.shared.fs.as_ref();
+        let paths = segment.paths.clone();
+        // The log's rename is the commit point; index files that do not match it
+        // are rebuilt on open, so a crash between the three is harmless.
+        write_file_atomic(fs, &paths.log, &out).map_err(io_err("write compacted", &paths.log))?;
+        write_file_atomic(fs, &paths.idx, &idx_bytes).map_err(io_err("write index", &paths.idx))?;
+        write_file_atomic(fs, &paths.tix, &tix_bytes).map_err(io_err("write index", &paths.tix))?;
+        let map = fs.map(&paths.log).map_err(io_err("map", &paths.log))?;
+        let info = SegmentInfo {
+            first_arrival_ms: kept.first().map(|record| record.arrival_ms),
+            last_arrival_ms,
+            bytes: out.len() as u64,
+            ..info
+        };
+        map_sealed(fs, paths, info, map)
+    }
+
+    /// Swaps the rewritten segment in; if retention removed the original meanwhile,
+    /// removes the rewrite too.
+    fn install(&self, original: &SealedSegment, rewritten: SealedSegment) -> Result<()> {
+        let mut state = self.shared.lock();
+        let slot = state
+            .sealed
+            .iter()
+            .position(|segment| segment.info.base_position == original.info.base_position);
+        match slot {
+            Some(slot) => {
+                state.sealed[slot] = Arc::new(rewritten);
+                Ok(())
+            }
+            None => {
+                drop(state);
+                let paths = &rewritten.paths;
+                for path in [&paths.log, &paths.idx, &paths.tix] {
+                    if self.shared.fs.exists(path) {
+                        self.shared
+                            .fs
+                            .remove_file(path)
+                            .map_err(io_err("remove", path))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Key compaction keeps the newest record of every partition key, keeps positions,
+//! survives a restart and an index rebuild, and leaves held reads intact.
+
+mod common;
+
+use common::{read_all, Owned};
+use shardlog_segment::io::{FileSystem, MemFs};
+use shardlog_segment::{
+    BackendKind, Durability, LogConfig, ReadLimits, Record, Storage, StorageConfig,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+fn open(fs: &Arc<MemFs>) -> (Storage, shardlog_segment::Log) {
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Sync,
+    };
+    let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    let log_config = LogConfig {
+        segment_bytes_max: 64 << 10,
+        index_interval_bytes: 1024,
+        ..LogConfig::default()
+    };
+    let (log, _) = storage.open_log("/s", log_config).unwrap();
+    (storage, log)
+}
+
+/// Checks what compaction may and must keep, against everything written.
+fn check(log: &shardlog_segment::Log, written: &BTreeMap<u64, Owned>) {
+    let newest: BTreeMap<&str, u64> = written
+        .iter()
+        .map(|(position, record)| (record.key.as_str(), *position))
+        .collect();
+    let read = read_all(log, 0);
+    let active_base = log.segments().last().unwrap().base_position;
+    for window in read.windows(2) {
+        assert!(window[0].0 < window[1].0, "positions increase");
+    }
+    for (position, record) in &read {
+        assert_eq!(
+            written.get(position),
+            Some(record),
+            "position {position} byte-exact"
+        );
+        let is_newest = newest[record.key.as_str()] == *position;
+        assert!(
+            is_newest || *position >= active_base,
+            "{position} should be compacted away"
+        );
+    }
+    let read_positions: Vec<u64> = read.iter().map(|(p, _)| *p).collect();
+    for position in newest.values() {
+        assert!(
+            read_positions.binary_search(position).is_ok(),
+            "newest {position} kept"
+        );
+    }
+}
+
+/// Compaction, then a restart, then an index rebuild: same records each time.
+#[test]
+fn compaction_keeps_newest_per_key() {
+    let fs = MemFs::new();
+    let (storage, log) = open(&fs);
+    let mut written = BTreeMap::new();
+    for i in 0..400u64 {
+        // Early keys stop being written, so their newest records stay in sealed segments.
+        let key = if i < 200 {
+            format!("key-{}", i % 23)
+        } else {
+            format!("late-{}", i % 40)
+        };
+        let data = vec![(i % 251) as u8; 300 + (i as usize * 7) % 500];
+        let appended = log
+            .append(&[Record {
+                partition_key: &key,
+                explicit_hash_key: (i % 5 == 0).then_some(u128::from(i)),
+                data: &data,
+            }])
+            .unwrap();
+        let record = Owned {
+            key,
+            hash: (i % 5 == 0).then_some(u128::from(i)),
+            data,
+        };
+        written.insert(appended.base_position, record);
+    }
+    assert!(log.segments().len() > 3);
+    let held = log
+        .read(
+            0,
+            ReadLimits {
+                records_max: 50,
+                bytes_max: 1 << 30,
+            },
+        )
+        .unwrap();
+    let held_before: Vec<Vec<u8>> = held.records().map(|r| r.data.to_vec()).collect();
+    let report = log.compact().unwrap();
+    assert!(report.segments_rewritten >= 3, "{report:?}");
+    assert!(report.records_dropped > 250, "{report:?}");
+    assert!(report.bytes_after < report.bytes_before / 4, "{report:?}");
+    check(&log, &written);
+    let held_after: Vec<Vec<u8>> = held.records().map(|r| r.data.to_vec()).collect();
+    assert_eq!(
+        held_after, held_before,
+        "a read taken before keeps its records"
+    );
+    // Reading from a dropped position gives the next record that is left.
+    let read = read_all(&log, 0);
+    let gap = (1..read.len())
+        .find(|i| read[*i].0 > read[*i - 1].0 + 1)
+        .unwrap();
+    let from = read[gap - 1].0 + 1;
+    let next = log
+        .read(
+            from,
+            ReadLimits {
+                records_max: 1,
+                bytes_max: 1 << 20,
+            },
+        )
+        .unwrap();
+    assert_eq!(next.records().next().unwrap().position, read[gap].0);
+    // A second compaction finds nothing more in the sealed segments.
+    assert_eq!(log.compact().unwrap().segments_rewritten, 0);
+    storage.shutdown().unwrap();
+
+    let (storage, log) = open(&fs);
+    check(&log, &written);
+    storage.shutdown().unwrap();
+    for name in fs.list_dir(Path::new("/s")).unwrap() {
+        if name.ends_with(".idx") {
+            fs.remove_file(&Path::new("/s").join(name)).unwrap();
+        }
+    }
+    let (storage, log) = open(&fs);
+    check(&log, &written);
+    // Appends go on after compaction.
+    let more = log
+        .append(&[Record {
+            partition_key: "key-0",
+            explicit_hash_key: None,
+            data: b"late",
+        }])
+        .unwrap();
+    assert_eq!(more.base_position, 400);
+    storage.shutdown().unwrap();
+}
