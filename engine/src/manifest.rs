@@ -56,6 +56,9 @@ pub struct StreamMeta {
     /// Registered (enhanced fan-out) consumers, by name.
     #[serde(default)]
     pub consumers: BTreeMap<String, ConsumerMeta>,
+    /// Key compaction: sealed segments keep only the newest record per partition key.
+    #[serde(default)]
+    pub key_compaction: bool,
 }
 
 /// A registered stream consumer.
@@ -180,6 +183,7 @@ mod tests {
                 next_shard_index: 1,
                 shards,
                 consumers: BTreeMap::new(),
+                key_compaction: false,
             },
         );
         Manifest {

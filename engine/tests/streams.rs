@@ -595,3 +595,53 @@ fn shard_quotas_throttle_when_enabled() {
     assert!(results.iter().all(Result::is_ok));
     unlimited.shutdown().unwrap();
 }
+
+/// With key compaction on, sealed segments keep only the newest record of each
+/// partition key, with the sequence numbers it had; the setting survives a restart.
+#[test]
+fn key_compaction_keeps_newest_per_key() {
+    let fs = MemFs::new();
+    let mut config = EngineConfig::new("/data");
+    config.log.segment_bytes_max = 64 << 10;
+    config.retention_check_interval_ms = 0;
+    let open = || Engine::open(fs.clone() as Arc<dyn FileSystem>, config.clone()).unwrap();
+    let engine = open();
+    engine
+        .create_stream("kv", Some(1), BTreeMap::new())
+        .unwrap();
+    engine.set_key_compaction("kv", true).unwrap();
+    let mut newest = BTreeMap::new();
+    for i in 0..300 {
+        let key = if i < 150 {
+            format!("user-{}", i % 10)
+        } else {
+            format!("late-{i}")
+        };
+        let data = format!("{key}-v{i}-{}", "x".repeat(600));
+        let (_, seq) = put(&engine, "kv", &key, data.as_bytes());
+        newest.insert(key, (seq, data.into_bytes()));
+    }
+    let report = engine.compact_stream("kv").unwrap();
+    assert!(report.records_dropped >= 100, "{report:?}");
+    engine.shutdown().unwrap();
+    drop(engine);
+    let engine = open();
+    let read = read_shard(
+        &engine,
+        "kv",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    for (key, (seq, data)) in newest.iter().filter(|(k, _)| k.starts_with("user-")) {
+        assert!(
+            read.contains(&(seq.clone(), data.clone())),
+            "newest of {key} kept"
+        );
+    }
+    let user_records = read
+        .iter()
+        .filter(|(_, data)| data.starts_with(b"user-"))
+        .count();
+    assert_eq!(user_records, 10, "older versions of the user keys are gone");
+    engine.shutdown().unwrap();
+}
