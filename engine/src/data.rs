@@ -152,6 +152,30 @@ impl Engine {
         }
     }
 
+    /// PutRecord with SequenceNumberForOrdering: checked to be a well-formed
+    /// sequence number. Sequence numbers here strictly increase within a shard, so a
+    /// record put after another of the same partition key always sorts after it,
+    /// which is what the parameter asks Kinesis to guarantee.
+    pub fn put_record_ordered(
+        &self,
+        stream_name: &str,
+        record: PutRecord<'_>,
+        sequence_number_for_ordering: Option<&str>,
+    ) -> Result<PutResult> {
+        if let Some(text) = sequence_number_for_ordering {
+            let well_formed = !text.is_empty()
+                && text.len() <= 129
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && (text == "0" || !text.starts_with('0'));
+            if !well_formed {
+                return Err(Error::InvalidArgument(format!(
+                    "1 validation error detected: Value '{text}' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
+                )));
+            }
+        }
+        self.put_record(stream_name, record)
+    }
+
     /// PutRecords: up to 500 records, one result each. A request that is malformed
     /// fails whole; a shard whose write fails fails only its own records.
     pub fn put_records(

@@ -343,6 +343,7 @@ impl Engine {
             shards,
             consumers: BTreeMap::new(),
             key_compaction: false,
+            retention_bytes_max: None,
         };
         let state = open_stream(&self.inner.storage, &self.inner.config, meta.clone())?;
         self.persist(name, Some(meta))?;
@@ -449,6 +450,35 @@ impl Engine {
         Ok(())
     }
 
+    /// UpdateMaxRecordSize: the largest record payload, 1024 to 10240 KiB.
+    pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<()> {
+        if !(1024..=10_240).contains(&kib) {
+            return Err(Error::InvalidArgument(format!(
+                "1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"
+            )));
+        }
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        meta.record_kib_max = kib;
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(())
+    }
+
+    /// Caps each shard's retained bytes: beyond it the oldest sealed segments go,
+    /// whatever their age (a shardlog extension). `None` removes the cap.
+    pub fn set_retention_bytes_max(&self, name: &str, bytes: Option<u64>) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        meta.retention_bytes_max = bytes;
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        drop(state);
+        self.enforce_retention_of(&stream, now_ms())
+    }
+
     /// Adds or replaces tags.
     pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
         let stream = self.stream(name)?;
@@ -550,6 +580,16 @@ impl Engine {
             shard.log.remove_oldest_segments(|segment| {
                 segment.last_arrival_ms.is_some_and(|t| t < cutoff)
             })?;
+            if let Some(cap) = state.meta.retention_bytes_max {
+                let mut total: u64 = shard.log.segments().iter().map(|s| s.bytes).sum();
+                shard.log.remove_oldest_segments(|segment| {
+                    let over = total > cap;
+                    if over {
+                        total -= segment.bytes;
+                    }
+                    over
+                })?;
+            }
         }
         Ok(())
     }

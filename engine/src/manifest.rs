@@ -59,6 +59,9 @@ pub struct StreamMeta {
     /// Key compaction: sealed segments keep only the newest record per partition key.
     #[serde(default)]
     pub key_compaction: bool,
+    /// Most bytes each shard retains; older sealed segments go beyond it.
+    #[serde(default)]
+    pub retention_bytes_max: Option<u64>,
 }
 
 /// A registered stream consumer.
@@ -184,6 +187,7 @@ mod tests {
                 shards,
                 consumers: BTreeMap::new(),
                 key_compaction: false,
+                retention_bytes_max: None,
             },
         );
         Manifest {

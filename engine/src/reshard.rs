@@ -45,6 +45,8 @@ pub struct StreamDescription {
     pub open_shard_count: usize,
     /// Largest record, KiB.
     pub record_kib_max: u32,
+    /// Registered consumers.
+    pub consumer_count: usize,
     /// Shards after `exclusive_start_shard_id`, at most the limit asked for.
     pub shards: Vec<ShardDescription>,
     /// Whether more shards follow.
@@ -152,6 +154,7 @@ impl Engine {
             retention_hours: state.meta.retention_hours,
             open_shard_count: state.open_shards().len(),
             record_kib_max: state.meta.record_kib_max,
+            consumer_count: state.meta.consumers.len(),
             shards,
             has_more_shards,
         })

@@ -645,3 +645,62 @@ fn key_compaction_keeps_newest_per_key() {
     assert_eq!(user_records, 10, "older versions of the user keys are gone");
     engine.shutdown().unwrap();
 }
+
+/// The per-shard size cap removes the oldest sealed segments; UpdateMaxRecordSize
+/// raises the record limit; SequenceNumberForOrdering is checked.
+#[test]
+fn size_cap_record_size_and_ordering() {
+    let fs = MemFs::new();
+    let mut config = EngineConfig::new("/data");
+    config.log.segment_bytes_max = 64 << 10;
+    config.retention_check_interval_ms = 0;
+    let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    engine
+        .create_stream("cap", Some(1), BTreeMap::new())
+        .unwrap();
+    let payload = vec![3u8; 1000];
+    for i in 0..400 {
+        put(&engine, "cap", &format!("k{i}"), &payload);
+    }
+    engine
+        .set_retention_bytes_max("cap", Some(150 << 10))
+        .unwrap();
+    let kept = read_shard(
+        &engine,
+        "cap",
+        "shardId-000000000000",
+        IteratorStart::TrimHorizon,
+    );
+    assert!(kept.len() < 150 && kept.len() > 60, "{} kept", kept.len());
+    let description = engine.describe_stream("cap", 10, None).unwrap();
+    assert_eq!(description.record_kib_max, 1024);
+    let big = vec![0u8; 2 << 20];
+    let record = PutRecord {
+        partition_key: "k",
+        data: &big,
+        explicit_hash_key: None,
+    };
+    assert!(matches!(
+        engine.put_record("cap", record),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        engine.set_max_record_kib("cap", 20_000),
+        Err(Error::InvalidArgument(_))
+    ));
+    engine.set_max_record_kib("cap", 4096).unwrap();
+    let (_, seq) = {
+        let result = engine.put_record("cap", record).unwrap();
+        (result.shard_id, result.sequence_number)
+    };
+    let small = PutRecord {
+        partition_key: "k",
+        data: b"next",
+        explicit_hash_key: None,
+    };
+    let ordered = engine.put_record_ordered("cap", small, Some(&seq)).unwrap();
+    assert!(ordered.sequence_number > seq);
+    let bad = engine.put_record_ordered("cap", small, Some("01"));
+    assert!(matches!(bad, Err(Error::InvalidArgument(_))));
+    engine.shutdown().unwrap();
+}

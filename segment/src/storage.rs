@@ -179,7 +179,7 @@ impl Log {
     /// keeps reading it until it lets go. Returns what was removed.
     pub fn remove_oldest_segments(
         &self,
-        remove: impl Fn(&SegmentInfo) -> bool,
+        mut remove: impl FnMut(&SegmentInfo) -> bool,
     ) -> Result<Vec<SegmentInfo>> {
         let shared = &self.shared;
         let removed: Vec<Arc<SealedSegment>> = {
