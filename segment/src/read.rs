@@ -177,9 +177,11 @@ impl Log {
         };
         let mut position = start;
         loop {
+            // The index starts the search within a few KiB of the answer: read
+            // little at a time.
             let limits = ReadLimits {
-                records_max: 10_000,
-                bytes_max: 16 << 20,
+                records_max: 256,
+                bytes_max: 256 << 10,
             };
             let result = self.read(position, limits)?;
             if result.record_count == 0 {
@@ -257,13 +259,15 @@ fn read_active(
     records_max: usize,
     limits: ReadLimits,
 ) -> Result<bool> {
-    const CHUNK_BYTES_MIN: u64 = 256 << 10;
+    // Small first, so that a tail read of one record costs one small pread; then
+    // doubling, so that a replay needs few.
+    const CHUNK_BYTES_FIRST: u64 = 64 << 10;
+    const CHUNK_BYTES_MAX: u64 = 8 << 20;
+    let mut chunk_bytes = CHUNK_BYTES_FIRST;
     let mut offset = range.start;
     while offset < range.end {
-        let want = (limits.bytes_max as u64)
-            .saturating_add(64 * 1024)
-            .max(CHUNK_BYTES_MIN);
-        let len = want.min(range.end - offset);
+        let len = chunk_bytes.min(range.end - offset);
+        chunk_bytes = (chunk_bytes * 2).min(CHUNK_BYTES_MAX);
         let mut chunk = vec![0u8; len as usize];
         read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
         // The first batch is longer than the chunk: read it whole.
