@@ -153,6 +153,7 @@ impl Engine {
             .map_err(Error::Manifest)?;
         let manifest_path = config.data_dir.join("MANIFEST");
         let manifest = manifest::load(fs.as_ref(), &manifest_path).map_err(Error::Manifest)?;
+        remove_unlisted(fs.as_ref(), &config.data_dir, &manifest)?;
         let storage = Storage::open(Arc::clone(&fs), config.storage)?;
         let mut streams = BTreeMap::new();
         for meta in manifest.streams.values() {
@@ -251,7 +252,10 @@ impl Engine {
             .unwrap_or_else(|poison| poison.into_inner());
         let mut next = current.clone();
         match change {
-            Some(meta) => next.streams.insert(name.to_string(), meta),
+            Some(meta) => {
+                next.last_created_ms = next.last_created_ms.max(meta.created_ms);
+                next.streams.insert(name.to_string(), meta)
+            }
             None => next.streams.remove(name),
         };
         let path = self.inner.config.data_dir.join("MANIFEST");
@@ -318,7 +322,14 @@ impl Engine {
                 self.inner.config.account_id
             )));
         }
-        let created_ms = now_ms();
+        let created_ms = {
+            let manifest = self
+                .inner
+                .manifest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            now_ms().max(manifest.last_created_ms + 1)
+        };
         let created_secs = created_ms / 1000;
         let shards = even_ranges(count)
             .map_err(|error| Error::InvalidArgument(error.to_string()))?
@@ -373,10 +384,11 @@ impl Engine {
         streams.remove(name);
         for shard in state.shards.values() {
             shard.log.close()?;
-            let removed = shard.log.remove_oldest_segments(|_| true)?;
-            drop(removed);
-            remove_log_files(self.inner.fs.as_ref(), shard.log.dir())?;
         }
+        // The manifest no longer names the stream: whatever a crash leaves of its
+        // files is removed at the next open.
+        let dir = self.inner.config.data_dir.join("streams").join(name);
+        remove_tree_files(self.inner.fs.as_ref(), &dir)?;
         Ok(())
     }
 
@@ -682,10 +694,43 @@ fn open_stream(storage: &Storage, config: &EngineConfig, meta: StreamMeta) -> Re
     Ok(StreamState { meta, shards })
 }
 
-fn remove_log_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-    let names = fs.list_dir(dir).map_err(Error::Manifest)?;
+/// Removes every file under `dir` (directories stay, empty), syncing each
+/// directory so that the removals survive a power loss.
+fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+    let Ok(names) = fs.list_dir(dir) else {
+        return Ok(());
+    };
     for name in names {
-        fs.remove_file(&dir.join(name)).map_err(Error::Manifest)?;
+        let path = dir.join(name);
+        if fs.list_dir(&path).is_ok() {
+            remove_tree_files(fs, &path)?;
+        } else {
+            fs.remove_file(&path).map_err(Error::Manifest)?;
+        }
+    }
+    fs.sync_dir(dir).map_err(Error::Manifest)
+}
+
+/// Removes the files of streams (or earlier incarnations of them) that the
+/// manifest does not name: a crash between a DeleteStream's manifest write and
+/// its file removal leaves them.
+fn remove_unlisted(fs: &dyn FileSystem, data_dir: &Path, manifest: &Manifest) -> Result<()> {
+    let streams_dir = data_dir.join("streams");
+    let Ok(names) = fs.list_dir(&streams_dir) else {
+        return Ok(());
+    };
+    for name in names {
+        let stream_dir = streams_dir.join(&name);
+        let Some(meta) = manifest.streams.get(&name) else {
+            remove_tree_files(fs, &stream_dir)?;
+            continue;
+        };
+        let current = meta.created_ms.to_string();
+        for epoch in fs.list_dir(&stream_dir).map_err(Error::Manifest)? {
+            if epoch != current {
+                remove_tree_files(fs, &stream_dir.join(epoch))?;
+            }
+        }
     }
     Ok(())
 }

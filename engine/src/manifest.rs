@@ -21,6 +21,11 @@ pub struct Manifest {
     pub version: u32,
     /// Streams by name.
     pub streams: BTreeMap<String, StreamMeta>,
+    /// The newest `created_ms` any stream ever had, deleted ones included: a new
+    /// stream gets a later one, so that iterators and files of a deleted stream of
+    /// the same name can never be taken for the new stream's.
+    #[serde(default)]
+    pub last_created_ms: u64,
 }
 
 /// Capacity mode of a stream.
@@ -101,6 +106,7 @@ pub fn load(fs: &dyn FileSystem, path: &Path) -> io::Result<Manifest> {
         return Ok(Manifest {
             version: MANIFEST_VERSION,
             streams: BTreeMap::new(),
+            last_created_ms: 0,
         });
     }
     let bytes = read_file(fs, path)?;
@@ -193,6 +199,7 @@ mod tests {
         Manifest {
             version: MANIFEST_VERSION,
             streams,
+            last_created_ms: 1_700_000_000_123,
         }
     }
 
