@@ -4,7 +4,7 @@ use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::names::shard_id;
 use crate::routing::{parse_hash_key, partition_key_hash};
-use crate::seqno::SequenceNumber;
+use crate::seqno::{DecimalCursor, SequenceNumber};
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
@@ -410,10 +410,16 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         };
+        let mut cursor = DecimalCursor::new();
         let records: Vec<OutputRecord> = result
             .records()
             .map(|record| OutputRecord {
-                sequence_number: sequence_number(shard, record.position, record.arrival_ms),
+                sequence_number: cursor.format(SequenceNumber {
+                    shard_created_secs: shard.meta.created_secs,
+                    shard_index: shard.meta.index,
+                    counter: record.position,
+                    arrival_secs: record.arrival_ms / 1000,
+                }),
                 approximate_arrival_ms: record.arrival_ms,
                 data: record.data.to_vec(),
                 partition_key: record.partition_key.to_string(),

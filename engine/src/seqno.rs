@@ -338,6 +338,65 @@ const DECIMAL_CHUNK: u64 = 10_000_000_000_000_000_000;
 const DECIMAL_CHUNK_DIGITS: usize = 19;
 
 /// Writes `limbs` in decimal by repeated division by 10^19.
+/// Decimal digits of every sequence number (the leading version digit fixes it).
+pub const DECIMAL_DIGITS: usize = 56;
+
+/// 2^80, the value of one step of the counter field (which starts at bit 80),
+/// in decimal.
+const COUNTER_STEP_DECIMAL: &[u8] = b"1208925819614629174706176";
+const _: () = assert!(COUNTER.offset == 80);
+
+/// Formats the sequence numbers of one shard's records, in position order,
+/// without a full big-number conversion each time: the next record of the same
+/// second differs by one counter step, added in decimal.
+#[derive(Debug, Default, Clone)]
+pub struct DecimalCursor {
+    last: Option<(SequenceNumber, [u8; DECIMAL_DIGITS])>,
+}
+
+impl DecimalCursor {
+    /// A cursor with nothing formatted yet.
+    pub fn new() -> Self {
+        DecimalCursor::default()
+    }
+
+    /// The decimal text of `number`, equal to `number.to_decimal()`.
+    pub fn format(&mut self, number: SequenceNumber) -> String {
+        if let Some((previous, digits)) = &mut self.last {
+            let next_step = SequenceNumber {
+                counter: previous.counter.wrapping_add(1),
+                ..*previous
+            };
+            if next_step == number && number.fits_layout() {
+                add_decimal(digits, COUNTER_STEP_DECIMAL);
+                *previous = number;
+                return digits.iter().map(|digit| char::from(*digit)).collect();
+            }
+        }
+        let text = number.to_decimal();
+        let mut digits = [b'0'; DECIMAL_DIGITS];
+        digits.copy_from_slice(text.as_bytes());
+        self.last = Some((number, digits));
+        text
+    }
+}
+
+/// Adds the decimal `addend` to the decimal `digits` in place (no overflow: the
+/// caller keeps the result within the layout).
+fn add_decimal(digits: &mut [u8; DECIMAL_DIGITS], addend: &[u8]) {
+    let mut carry = 0u8;
+    let mut addend = addend.iter().rev();
+    for digit in digits.iter_mut().rev() {
+        let add = addend.next().map_or(0, |d| d - b'0');
+        if add == 0 && carry == 0 && addend.len() == 0 {
+            break;
+        }
+        let sum = (*digit - b'0') + add + carry;
+        *digit = b'0' + sum % 10;
+        carry = sum / 10;
+    }
+}
+
 fn format_decimal(mut limbs: Limbs) -> String {
     // Least significant chunk first.
     let mut chunks = Vec::with_capacity(3);
@@ -629,6 +688,22 @@ mod tests {
     }
 
     proptest! {
+        /// The cursor formats runs of consecutive counters, and jumps, exactly as
+        /// `to_decimal` does.
+        #[test]
+        fn cursor_matches_to_decimal(start in fitting(), steps in proptest::collection::vec(0u8..4, 1..60)) {
+            let mut cursor = DecimalCursor::new();
+            let mut number = start;
+            for step in steps {
+                match step {
+                    0 => number.arrival_secs = (number.arrival_secs + 1) % SECS_LIMIT,
+                    1 => number.counter = number.counter.wrapping_add(7) % COUNTER_LIMIT,
+                    _ => number.counter = (number.counter + 1) % COUNTER_LIMIT,
+                }
+                prop_assert_eq!(cursor.format(number), number.to_decimal());
+            }
+        }
+
         /// Any fields that fit the layout encode to 56 digits and decode back unchanged.
         #[test]
         fn round_trip(fields in fitting()) {

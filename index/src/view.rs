@@ -57,6 +57,22 @@ impl<'a> IndexView<'a> {
         })
     }
 
+    /// The view [`IndexView::parse`] returned for the same `bytes`, rebuilt without
+    /// checking every entry again: `entries` and `seal` are what that parse found.
+    /// For mapped index files that are immutable once verified. Panics if `bytes`
+    /// is too short for `entries`.
+    pub fn verified(bytes: &'a [u8], entries: usize, seal: Option<Entry>) -> Self {
+        let body = &bytes[HEADER_LEN..];
+        let entries_len = entries * ENTRY_LEN;
+        let consumed = entries_len + usize::from(seal.is_some()) * ENTRY_LEN;
+        assert!(consumed <= body.len(), "index shorter than when it was verified");
+        IndexView {
+            entries: &body[..entries_len],
+            seal,
+            torn_bytes: body.len() - consumed,
+        }
+    }
+
     /// Number of (non-seal) entries.
     pub fn len(&self) -> usize {
         self.entries.len() / ENTRY_LEN
@@ -234,6 +250,20 @@ mod tests {
             prop_assert_eq!(view.seal().is_some(), whole > count);
             prop_assert_eq!(view.torn_bytes(), (cut - HEADER_LEN) % ENTRY_LEN);
         }
+    }
+
+    /// A view rebuilt from what `parse` found answers like the parsed one.
+    #[test]
+    fn verified_view_matches_parsed() {
+        let entries: Vec<Entry> = (0..50).map(|i| Entry { key: i * 3, value: i }).collect();
+        let bytes = encode_file(IndexKind::Position, 0, &entries, Some(Entry { key: 150, value: 9 }));
+        let parsed = IndexView::parse(&bytes, IndexKind::Position, 0).unwrap();
+        let rebuilt = IndexView::verified(&bytes, parsed.len(), parsed.seal());
+        for probe in 0..160 {
+            assert_eq!(rebuilt.floor(probe), parsed.floor(probe));
+            assert_eq!(rebuilt.below(probe), parsed.below(probe));
+        }
+        assert_eq!(rebuilt.seal(), Some(Entry { key: 150, value: 9 }));
     }
 
     /// A flipped bit in an entry ends the verified prefix at that entry.

@@ -61,27 +61,21 @@ pub(crate) struct SealedSegment {
     pub log: Arc<dyn Mapped>,
     idx: Arc<dyn Mapped>,
     tix: Arc<dyn Mapped>,
+    /// What verifying each index found (entries, seal), so that lookups need not
+    /// verify it again.
+    idx_shape: (usize, Option<Entry>),
+    tix_shape: (usize, Option<Entry>),
 }
 
 impl SealedSegment {
     /// The verified position index (verified when the segment was opened).
     pub(crate) fn position_index(&self) -> IndexView<'_> {
-        IndexView::parse(
-            self.idx.bytes(),
-            IndexKind::Position,
-            self.info.base_position,
-        )
-        .expect("index verified at open")
+        IndexView::verified(self.idx.bytes(), self.idx_shape.0, self.idx_shape.1)
     }
 
     /// The verified timestamp index.
     pub(crate) fn time_index(&self) -> IndexView<'_> {
-        IndexView::parse(
-            self.tix.bytes(),
-            IndexKind::Timestamp,
-            self.info.base_position,
-        )
-        .expect("index verified at open")
+        IndexView::verified(self.tix.bytes(), self.tix_shape.0, self.tix_shape.1)
     }
 
     /// Byte offset of the batch holding `position`, or of an earlier batch.
@@ -241,13 +235,7 @@ pub(crate) fn open_sealed(
             created_ms: header.created_ms,
             ..info
         };
-        let segment = SealedSegment {
-            paths,
-            info,
-            log,
-            idx,
-            tix,
-        };
+        let segment = assemble(paths, info, log, idx, tix)?;
         return Ok((segment, false));
     }
     let mut sampler = Sampler::new(index_interval_bytes);
@@ -316,24 +304,38 @@ pub(crate) fn map_sealed(
 ) -> Result<SealedSegment> {
     let idx = fs.map(&paths.idx).map_err(io_err("map", &paths.idx))?;
     let tix = fs.map(&paths.tix).map_err(io_err("map", &paths.tix))?;
-    for (bytes, kind, path) in [
-        (idx.bytes(), IndexKind::Position, &paths.idx),
-        (tix.bytes(), IndexKind::Timestamp, &paths.tix),
-    ] {
-        IndexView::parse(bytes, kind, info.base_position).map_err(|error| Error::Corrupt {
-            path: path.clone(),
-            offset: 0,
-            corruption: Corruption::InvalidField {
-                reason: error.to_string(),
-            },
-        })?;
-    }
+    assemble(paths, info, log, idx, tix)
+}
+
+/// A sealed segment from its mapped files, verifying both indexes once.
+fn assemble(
+    paths: SegmentPaths,
+    info: SegmentInfo,
+    log: Arc<dyn Mapped>,
+    idx: Arc<dyn Mapped>,
+    tix: Arc<dyn Mapped>,
+) -> Result<SealedSegment> {
+    let shape = |bytes: &[u8], kind, path: &Path| {
+        IndexView::parse(bytes, kind, info.base_position)
+            .map(|view| (view.len(), view.seal()))
+            .map_err(|error| Error::Corrupt {
+                path: path.to_path_buf(),
+                offset: 0,
+                corruption: Corruption::InvalidField {
+                    reason: error.to_string(),
+                },
+            })
+    };
+    let idx_shape = shape(idx.bytes(), IndexKind::Position, &paths.idx)?;
+    let tix_shape = shape(tix.bytes(), IndexKind::Timestamp, &paths.tix)?;
     Ok(SealedSegment {
         paths,
         info,
         log,
         idx,
         tix,
+        idx_shape,
+        tix_shape,
     })
 }
 
