@@ -28,7 +28,7 @@ fn check_consumer_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > 128 || !valid {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Validation(format!(
             "1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
         )));
     }
@@ -169,7 +169,7 @@ mod tests {
         ));
         assert!(matches!(
             engine.register_consumer("s", "bad name"),
-            Err(Error::InvalidArgument(_))
+            Err(Error::Validation(_))
         ));
         for i in 2..=CONSUMERS_PER_STREAM_MAX {
             engine.register_consumer("s", &format!("app-{i}")).unwrap();

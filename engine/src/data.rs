@@ -117,13 +117,13 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let key = record.partition_key;
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Validation(format!(
             "1 validation error detected: Value '{key}' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and {PARTITION_KEY_CHARS_MAX}"
         )));
     }
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Validation(format!(
             "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {limit}"
         )));
     }
@@ -168,7 +168,7 @@ impl Engine {
                 && text.bytes().all(|b| b.is_ascii_digit())
                 && (text == "0" || !text.starts_with('0'));
             if !well_formed {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::Validation(format!(
                     "1 validation error detected: Value '{text}' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
                 )));
             }
@@ -184,7 +184,7 @@ impl Engine {
         records: &[PutRecord<'_>],
     ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {PUT_RECORDS_MAX}"
             )));
         }
@@ -342,7 +342,7 @@ impl Engine {
         wait: Duration,
     ) -> Result<GetRecordsOutput> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {GET_RECORDS_MAX}"
             )));
         }

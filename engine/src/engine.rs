@@ -301,7 +301,7 @@ impl Engine {
             ),
         };
         if count == 0 || count > SHARDS_PER_STREAM_MAX {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{count}' at 'shardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
             )));
         }
@@ -465,7 +465,7 @@ impl Engine {
     /// UpdateMaxRecordSize: the largest record payload, 1024 to 10240 KiB.
     pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<()> {
         if !(1024..=10_240).contains(&kib) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"
             )));
         }

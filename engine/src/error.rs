@@ -12,6 +12,10 @@ pub enum Error {
     /// The resource is busy or already exists.
     #[error("{0}")]
     ResourceInUse(String),
+    /// A request field breaks its constraint (length, pattern, range):
+    /// Kinesis's ValidationException.
+    #[error("{0}")]
+    Validation(String),
     /// A request argument is invalid.
     #[error("{0}")]
     InvalidArgument(String),

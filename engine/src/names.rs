@@ -27,7 +27,7 @@ pub fn check_stream_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > STREAM_NAME_CHARS_MAX || !valid_chars {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Validation(format!(
             "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
         )));
     }

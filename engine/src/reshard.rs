@@ -285,7 +285,7 @@ impl Engine {
         let mut state = Engine::write_stream(&stream);
         let current = state.open_shards().len() as u32;
         if target == 0 || target > SHARDS_PER_STREAM_MAX {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{target}' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
             )));
         }

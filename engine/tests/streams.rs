@@ -268,11 +268,11 @@ fn errors_are_the_kinesis_kinds() {
     );
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     let big = vec![0u8; (1 << 20) + 1];
     let oversize = PutRecord {
@@ -282,7 +282,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     let long_key = "k".repeat(257);
     let bad_key = PutRecord {
@@ -292,7 +292,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_key),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     let empty_key = PutRecord {
         partition_key: "",
@@ -301,7 +301,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", empty_key),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     let bad_hash = PutRecord {
         partition_key: "k",
@@ -419,7 +419,7 @@ fn put_records_results_in_order() {
     let too_many = vec![records[0]; 501];
     assert!(matches!(
         engine.put_records("s", &too_many),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     engine.shutdown().unwrap();
 }
@@ -682,11 +682,11 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     engine.set_max_record_kib("cap", 4096).unwrap();
     let (_, seq) = {
@@ -701,6 +701,6 @@ fn size_cap_record_size_and_ordering() {
     let ordered = engine.put_record_ordered("cap", small, Some(&seq)).unwrap();
     assert!(ordered.sequence_number > seq);
     let bad = engine.put_record_ordered("cap", small, Some("01"));
-    assert!(matches!(bad, Err(Error::InvalidArgument(_))));
+    assert!(matches!(bad, Err(Error::Validation(_))));
     engine.shutdown().unwrap();
 }
