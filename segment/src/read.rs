@@ -1,6 +1,6 @@
 //! The read path: acknowledged batches from sealed (mapped) and active segments.
 
-use crate::batch::{BatchView, RecordView};
+use crate::batch::{peek_header, BatchView, RecordView};
 use crate::error::{io_err, Error, Result};
 use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
@@ -163,11 +163,12 @@ impl Log {
                 .iter()
                 .find(|segment| segment.info.last_arrival_ms.unwrap_or(0) >= arrival_ms);
             match (found, &state.active) {
-                (Some(segment), _) => segment
-                    .time_index()
-                    .below(arrival_ms)
-                    .map_or(segment.info.base_position, |entry| entry.value)
-                    .max(state.first_position),
+                (Some(segment), _) => {
+                    let segment = Arc::clone(segment);
+                    let first = state.first_position;
+                    drop(state);
+                    return time_in_sealed(&segment, arrival_ms).map(|p| p.max(first));
+                }
                 (None, Some(view)) => view
                     .time_index
                     .below(arrival_ms)
@@ -193,6 +194,35 @@ impl Log {
             position = result.next_position;
         }
     }
+}
+
+/// The first position at or after `arrival_ms` in a sealed segment whose last
+/// arrival is at or after it: from the timestamp index, batch headers are walked
+/// without reading records until the batch that holds it, the only one verified.
+fn time_in_sealed(segment: &SealedSegment, arrival_ms: u64) -> Result<u64> {
+    let bytes = segment.log.bytes();
+    let start = segment
+        .time_index()
+        .below(arrival_ms)
+        .map_or(segment.info.base_position, |entry| entry.value);
+    let mut offset = segment.offset_for(start) as usize;
+    let corrupt = |offset: usize, corruption| Error::Corrupt {
+        path: segment.paths.log.clone(),
+        offset: offset as u64,
+        corruption,
+    };
+    while offset < bytes.len() {
+        let header = peek_header(&bytes[offset..]).map_err(|c| corrupt(offset, c))?;
+        if header.last_arrival_ms >= arrival_ms {
+            let view =
+                BatchView::parse_checksummed(&bytes[offset..]).map_err(|c| corrupt(offset, c))?;
+            if let Some(record) = view.records().find(|r| r.arrival_ms >= arrival_ms) {
+                return Ok(record.position);
+            }
+        }
+        offset += header.batch_len;
+    }
+    Ok(segment.info.end_position)
 }
 
 /// Adds the records of one verified batch to `out`; returns whether a limit was hit.
@@ -234,10 +264,12 @@ fn read_sealed(
     let bytes = segment.log.bytes();
     let mut offset = segment.offset_for(out.next_position) as usize;
     while offset < bytes.len() {
-        let view = BatchView::parse(&bytes[offset..]).map_err(|corruption| Error::Corrupt {
-            path: segment.paths.log.clone(),
-            offset: offset as u64,
-            corruption,
+        let view = BatchView::parse_checksummed(&bytes[offset..]).map_err(|corruption| {
+            Error::Corrupt {
+                path: segment.paths.log.clone(),
+                offset: offset as u64,
+                corruption,
+            }
         })?;
         let len = view.header().batch_len;
         if view.header().end_position() > out.next_position {
@@ -285,10 +317,12 @@ fn read_active(
             if rest < BATCH_HEADER_LEN || declared_len(&chunk[at..]).is_some_and(|n| n > rest) {
                 break;
             }
-            let view = BatchView::parse(&chunk[at..]).map_err(|corruption| Error::Corrupt {
-                path: path.clone(),
-                offset: offset + at as u64,
-                corruption,
+            let view = BatchView::parse_checksummed(&chunk[at..]).map_err(|corruption| {
+                Error::Corrupt {
+                    path: path.clone(),
+                    offset: offset + at as u64,
+                    corruption,
+                }
             })?;
             let batch_len = view.header().batch_len;
             if view.header().end_position() > out.next_position {
