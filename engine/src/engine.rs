@@ -264,6 +264,19 @@ impl Engine {
         Ok(())
     }
 
+    /// What DescribeLimits reports: open shards, the shard limit, on-demand streams.
+    pub fn account_usage(&self) -> (u32, u32, u32) {
+        let on_demand = read(&self.inner.streams)
+            .values()
+            .filter(|stream| read(stream).meta.mode == StreamMode::OnDemand)
+            .count() as u32;
+        (
+            self.open_shard_count(),
+            self.inner.config.open_shards_max,
+            on_demand,
+        )
+    }
+
     /// Number of open shards across every stream.
     fn open_shard_count(&self) -> u32 {
         read(&self.inner.streams)

@@ -1,0 +1,605 @@
+//! Kinesis actions: request fields in, engine call, response fields out.
+
+use crate::error::{lower_first, ApiError};
+use crate::value::{Fields, Out, Value};
+use shardlog_engine::{
+    Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
+};
+use std::collections::BTreeMap;
+
+type Response = Result<Value, ApiError>;
+
+/// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
+pub fn dispatch(engine: &Engine, action: &str, fields: Fields<'_>) -> Response {
+    match action {
+        "CreateStream" => create_stream(engine, fields),
+        "DeleteStream" => delete_stream(engine, fields),
+        "DescribeStream" => describe_stream(engine, fields),
+        "DescribeStreamSummary" => describe_stream_summary(engine, fields),
+        "ListStreams" => list_streams(engine, fields),
+        "ListShards" => list_shards(engine, fields),
+        "PutRecord" => put_record(engine, fields),
+        "PutRecords" => put_records(engine, fields),
+        "GetShardIterator" => get_shard_iterator(engine, fields),
+        "GetRecords" => get_records(engine, fields),
+        "SplitShard" => split_shard(engine, fields),
+        "MergeShards" => merge_shards(engine, fields),
+        "UpdateShardCount" => update_shard_count(engine, fields),
+        "IncreaseStreamRetentionPeriod" => retention(engine, fields, true),
+        "DecreaseStreamRetentionPeriod" => retention(engine, fields, false),
+        "AddTagsToStream" => add_tags(engine, fields),
+        "RemoveTagsFromStream" => remove_tags(engine, fields),
+        "ListTagsForStream" => list_tags(engine, fields),
+        "RegisterStreamConsumer" => register_consumer(engine, fields),
+        "DescribeStreamConsumer" => describe_consumer(engine, fields),
+        "ListStreamConsumers" => list_consumers(engine, fields),
+        "DeregisterStreamConsumer" => deregister_consumer(engine, fields),
+        "DescribeLimits" => describe_limits(engine),
+        "UpdateMaxRecordSize" => update_max_record_size(engine, fields),
+        _ => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("Operation {action} is not supported by this server."),
+        )),
+    }
+}
+
+/// The stream a request names, by StreamName or StreamARN.
+fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
+    let name = fields.str("StreamName")?;
+    let arn = fields.str("StreamARN")?;
+    let from_arn = match arn {
+        None => None,
+        Some(arn) => {
+            let prefix = format!(
+                "arn:aws:kinesis:{}:{}:stream/",
+                engine.config().region,
+                engine.config().account_id
+            );
+            let name = arn.strip_prefix(&prefix).filter(|n| !n.contains('/'));
+            Some(name.ok_or_else(|| {
+                ApiError::invalid_argument(format!(
+                    "StreamARN {arn} is not a stream of this account and region."
+                ))
+            })?)
+        }
+    };
+    match (name, from_arn) {
+        (Some(name), Some(other)) if name != other => Err(ApiError::invalid_argument(format!(
+            "StreamARN {} does not name stream {name}.",
+            arn.unwrap_or_default()
+        ))),
+        (Some(name), _) | (None, Some(name)) => Ok(name.to_string()),
+        (None, None) => Err(ApiError::invalid_argument(
+            "Either StreamName or StreamARN should be provided.".into(),
+        )),
+    }
+}
+
+fn bounded(
+    fields: &Fields<'_>,
+    name: &str,
+    low: i128,
+    high: i128,
+) -> Result<Option<i128>, ApiError> {
+    match fields.int(name)? {
+        Some(value) if !(low..=high).contains(&value) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must have value between {low} and {high}",
+            lower_first(name)
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = fields.required_str("StreamName")?;
+    let on_demand = match fields.structure("StreamModeDetails")? {
+        Some(mode) => match mode.required_str("StreamMode")? {
+            "ON_DEMAND" => true,
+            "PROVISIONED" => false,
+            other => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
+                )))
+            }
+        },
+        None => false,
+    };
+    let count = bounded(&fields, "ShardCount", 1, 100_000)?;
+    let shard_count = match (on_demand, count) {
+        (true, _) => None,
+        (false, Some(count)) => Some(count as u32),
+        (false, None) => Some(1),
+    };
+    engine.create_stream(name, shard_count, fields.string_map("Tags")?)?;
+    Ok(Out::new().into())
+}
+
+fn delete_stream(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let enforce = fields.bool("EnforceConsumerDeletion")?.unwrap_or(false);
+    engine.delete_stream_with(&name, enforce)?;
+    Ok(Out::new().into())
+}
+
+fn shard_value(shard: &ShardDescription) -> Value {
+    let (start, end) = &shard.hash_key_range;
+    let range = Out::new()
+        .with(
+            "StartingSequenceNumber",
+            shard.starting_sequence_number.clone(),
+        )
+        .maybe("EndingSequenceNumber", shard.ending_sequence_number.clone());
+    Out::new()
+        .with("ShardId", shard.shard_id.clone())
+        .maybe("ParentShardId", shard.parent_shard_id.clone())
+        .maybe(
+            "AdjacentParentShardId",
+            shard.adjacent_parent_shard_id.clone(),
+        )
+        .with(
+            "HashKeyRange",
+            Out::new()
+                .with("StartingHashKey", start.clone())
+                .with("EndingHashKey", end.clone()),
+        )
+        .with("SequenceNumberRange", range)
+        .into()
+}
+
+fn mode_value(description: &StreamDescription) -> Value {
+    Out::new()
+        .with("StreamMode", description.stream_mode)
+        .into()
+}
+
+fn no_monitoring() -> Value {
+    Value::List(vec![Out::new()
+        .with("ShardLevelMetrics", Value::List(Vec::new()))
+        .into()])
+}
+
+fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let start = fields.str("ExclusiveStartShardId")?;
+    let d = engine.describe_stream(&name, limit, start)?;
+    let shards: Vec<Value> = d.shards.iter().map(shard_value).collect();
+    let body = Out::new()
+        .with("StreamName", d.stream_name.clone())
+        .with("StreamARN", d.stream_arn.clone())
+        .with("StreamStatus", d.stream_status)
+        .with("StreamModeDetails", mode_value(&d))
+        .with("Shards", shards)
+        .with("HasMoreShards", d.has_more_shards)
+        .with("RetentionPeriodHours", d.retention_hours)
+        .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
+        .with("EnhancedMonitoring", no_monitoring())
+        .with("EncryptionType", "NONE");
+    Ok(Out::new().with("StreamDescription", body).into())
+}
+
+fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let d = engine.describe_stream(&name, 0, None)?;
+    let body = Out::new()
+        .with("StreamName", d.stream_name.clone())
+        .with("StreamARN", d.stream_arn.clone())
+        .with("StreamStatus", d.stream_status)
+        .with("StreamModeDetails", mode_value(&d))
+        .with("RetentionPeriodHours", d.retention_hours)
+        .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
+        .with("EnhancedMonitoring", no_monitoring())
+        .with("EncryptionType", "NONE")
+        .with("OpenShardCount", d.open_shard_count)
+        .with("ConsumerCount", d.consumer_count)
+        .with("MaxRecordSizeInKiB", d.record_kib_max);
+    Ok(Out::new().with("StreamDescriptionSummary", body).into())
+}
+
+fn list_streams(engine: &Engine, fields: Fields<'_>) -> Response {
+    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
+    let token = fields.str("NextToken")?;
+    let start = fields.str("ExclusiveStartStreamName")?.or(token);
+    let (names, more) = engine.list_streams(limit, start);
+    let mut summaries = Vec::new();
+    for name in &names {
+        let d = engine.describe_stream(name, 0, None)?;
+        summaries.push(Value::from(
+            Out::new()
+                .with("StreamName", name.clone())
+                .with("StreamARN", d.stream_arn.clone())
+                .with("StreamStatus", d.stream_status)
+                .with("StreamModeDetails", mode_value(&d))
+                .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
+        ));
+    }
+    let next = more.then(|| names.last().cloned()).flatten();
+    let names: Vec<Value> = names.into_iter().map(Value::from).collect();
+    Ok(Out::new()
+        .with("StreamNames", names)
+        .with("HasMoreStreams", more)
+        .with("StreamSummaries", summaries)
+        .maybe("NextToken", next)
+        .into())
+}
+
+fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
+    let Some(filter) = fields.structure("ShardFilter")? else {
+        return Ok(None);
+    };
+    let timestamp = || {
+        filter.timestamp_ms("Timestamp")?.ok_or_else(|| {
+            ApiError::invalid_argument("ShardFilter of this type needs a Timestamp.".into())
+        })
+    };
+    Ok(Some(match filter.required_str("Type")? {
+        "AFTER_SHARD_ID" => ShardFilter::AfterShardId(
+            filter
+                .str("ShardId")?
+                .ok_or_else(|| ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into()))?
+                .to_string(),
+        ),
+        "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
+        "FROM_TRIM_HORIZON" => ShardFilter::FromTrimHorizon,
+        "AT_LATEST" => ShardFilter::AtLatest,
+        "AT_TIMESTAMP" => ShardFilter::AtTimestamp(timestamp()?),
+        "FROM_TIMESTAMP" => ShardFilter::FromTimestamp(timestamp()?),
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]"
+            )))
+        }
+    }))
+}
+
+fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
+    let limit = bounded(&fields, "MaxResults", 1, 10_000)?.unwrap_or(1000) as usize;
+    let (name, start) = match fields.str("NextToken")? {
+        Some(token) => {
+            if fields.str("StreamName")?.is_some() {
+                return Err(ApiError::invalid_argument(
+                    "NextToken and StreamName cannot be provided together.".into(),
+                ));
+            }
+            let (name, after) = token
+                .split_once('|')
+                .ok_or_else(|| ApiError::invalid_argument("Invalid NextToken.".into()))?;
+            (name.to_string(), Some(after.to_string()))
+        }
+        None => (
+            stream_name(engine, &fields)?,
+            fields.str("ExclusiveStartShardId")?.map(str::to_string),
+        ),
+    };
+    let filter = shard_filter(&fields)?;
+    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start.as_deref(), limit)?;
+    let next = more
+        .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
+        .flatten();
+    let shards: Vec<Value> = shards.iter().map(shard_value).collect();
+    Ok(Out::new()
+        .with("Shards", shards)
+        .maybe("NextToken", next)
+        .into())
+}
+
+fn put_record(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let data = fields.required_blob("Data")?;
+    let record = PutRecord {
+        partition_key: fields.required_str("PartitionKey")?,
+        data: &data,
+        explicit_hash_key: fields.str("ExplicitHashKey")?,
+    };
+    let ordering = fields.str("SequenceNumberForOrdering")?;
+    let result = engine.put_record_ordered(&name, record, ordering)?;
+    Ok(Out::new()
+        .with("ShardId", result.shard_id)
+        .with("SequenceNumber", result.sequence_number)
+        .with("EncryptionType", "NONE")
+        .into())
+}
+
+fn put_records(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let entries = fields
+        .list("Records")?
+        .ok_or_else(|| ApiError::missing("Records"))?;
+    let mut owned = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let entry = Fields::new(entry, fields.format())?;
+        owned.push((
+            entry.required_blob("Data")?,
+            entry.required_str("PartitionKey")?.to_string(),
+            entry.str("ExplicitHashKey")?.map(str::to_string),
+        ));
+    }
+    let records: Vec<PutRecord<'_>> = owned
+        .iter()
+        .map(|(data, key, hash)| PutRecord {
+            partition_key: key,
+            data,
+            explicit_hash_key: hash.as_deref(),
+        })
+        .collect();
+    let results = engine.put_records(&name, &records)?;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    let entries: Vec<Value> = results
+        .into_iter()
+        .map(|result| match result {
+            Ok(ok) => Out::new()
+                .with("SequenceNumber", ok.sequence_number)
+                .with("ShardId", ok.shard_id)
+                .into(),
+            Err(failure) => Out::new()
+                .with("ErrorCode", failure.error_code)
+                .with("ErrorMessage", failure.error_message)
+                .into(),
+        })
+        .collect();
+    Ok(Out::new()
+        .with("FailedRecordCount", failed)
+        .with("Records", entries)
+        .with("EncryptionType", "NONE")
+        .into())
+}
+
+fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let shard = fields.required_str("ShardId")?;
+    let sequence = || {
+        fields
+            .str("StartingSequenceNumber")?
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::invalid_argument(
+                    "StartingSequenceNumber must be provided for this ShardIteratorType.".into(),
+                )
+            })
+    };
+    let start = match fields.required_str("ShardIteratorType")? {
+        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
+        "LATEST" => IteratorStart::Latest,
+        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
+        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
+        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(fields.timestamp_ms("Timestamp")?.ok_or_else(
+            || ApiError::invalid_argument("Timestamp must be provided for AT_TIMESTAMP.".into()),
+        )?),
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+            )))
+        }
+    };
+    let iterator = engine.get_shard_iterator(&name, shard, start)?;
+    Ok(Out::new().with("ShardIterator", iterator).into())
+}
+
+fn get_records(engine: &Engine, fields: Fields<'_>) -> Response {
+    let iterator = fields.required_str("ShardIterator")?;
+    if iterator.is_empty() || iterator.len() > 512 {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'shardIterator' failed to satisfy constraint: Member must have length between 1 and 512".into(),
+        ));
+    }
+    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
+    let output = engine.get_records(iterator, limit)?;
+    let records: Vec<Value> = output
+        .records
+        .into_iter()
+        .map(|record| {
+            Out::new()
+                .with("SequenceNumber", record.sequence_number)
+                .with(
+                    "ApproximateArrivalTimestamp",
+                    Value::Timestamp(record.approximate_arrival_ms),
+                )
+                .with("Data", Value::Bytes(record.data))
+                .with("PartitionKey", record.partition_key)
+                .into()
+        })
+        .collect();
+    let children: Vec<Value> = output
+        .child_shards
+        .into_iter()
+        .map(|child| {
+            let parents: Vec<Value> = child.parent_shards.into_iter().map(Value::from).collect();
+            Out::new()
+                .with("ShardId", child.shard_id)
+                .with("ParentShards", parents)
+                .with(
+                    "HashKeyRange",
+                    Out::new()
+                        .with("StartingHashKey", child.hash_key_range.0)
+                        .with("EndingHashKey", child.hash_key_range.1),
+                )
+                .into()
+        })
+        .collect();
+    let finished = output.next_shard_iterator.is_none();
+    let mut out = Out::new()
+        .with("Records", records)
+        .with("MillisBehindLatest", output.millis_behind_latest)
+        .maybe("NextShardIterator", output.next_shard_iterator);
+    if finished {
+        out = out.with("ChildShards", children);
+    }
+    Ok(out.into())
+}
+
+fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    engine.split_shard(
+        &name,
+        fields.required_str("ShardToSplit")?,
+        fields.required_str("NewStartingHashKey")?,
+    )?;
+    Ok(Out::new().into())
+}
+
+fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    engine.merge_shards(
+        &name,
+        fields.required_str("ShardToMerge")?,
+        fields.required_str("AdjacentShardToMerge")?,
+    )?;
+    Ok(Out::new().into())
+}
+
+fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let target = bounded(&fields, "TargetShardCount", 1, 100_000)?
+        .ok_or_else(|| ApiError::missing("TargetShardCount"))?;
+    match fields.required_str("ScalingType")? {
+        "UNIFORM_SCALING" => {}
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
+            )))
+        }
+    }
+    let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
+    engine.update_shard_count(&name, target as u32)?;
+    let d = engine.describe_stream(&name, 0, None)?;
+    Ok(Out::new()
+        .with("StreamName", name)
+        .with("StreamARN", d.stream_arn)
+        .with("CurrentShardCount", before)
+        .with("TargetShardCount", target as u64)
+        .into())
+}
+
+fn retention(engine: &Engine, fields: Fields<'_>, increase: bool) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let hours = bounded(&fields, "RetentionPeriodHours", 1, 8760 * 10)?
+        .ok_or_else(|| ApiError::missing("RetentionPeriodHours"))?;
+    engine.set_retention(&name, hours as u32, increase)?;
+    Ok(Out::new().into())
+}
+
+fn add_tags(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let tags = fields.string_map("Tags")?;
+    if tags.is_empty() {
+        return Err(ApiError::missing("Tags"));
+    }
+    engine.add_tags(&name, tags)?;
+    Ok(Out::new().into())
+}
+
+fn remove_tags(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let keys = fields
+        .list("TagKeys")?
+        .ok_or_else(|| ApiError::missing("TagKeys"))?;
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|key| match key {
+            Value::Text(text) => Ok(text.clone()),
+            _ => Err(ApiError::serialization("TagKeys must be strings".into())),
+        })
+        .collect::<Result<_, _>>()?;
+    engine.remove_tags(&name, &keys)?;
+    Ok(Out::new().into())
+}
+
+fn list_tags(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let start = fields.str("ExclusiveStartTagKey")?;
+    let limit = bounded(&fields, "Limit", 1, 50)?.unwrap_or(50) as usize;
+    let tags: BTreeMap<String, String> = engine.tags(&name)?;
+    let after: Vec<(String, String)> = tags
+        .into_iter()
+        .filter(|(key, _)| start.is_none_or(|start| key.as_str() > start))
+        .collect();
+    let more = after.len() > limit;
+    let tags: Vec<Value> = after
+        .into_iter()
+        .take(limit)
+        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
+        .collect();
+    Ok(Out::new()
+        .with("Tags", tags)
+        .with("HasMoreTags", more)
+        .into())
+}
+
+fn consumer_target(engine: &Engine, fields: &Fields<'_>) -> Result<(String, String), ApiError> {
+    if let Some(arn) = fields.str("ConsumerARN")? {
+        return engine
+            .parse_consumer_arn(arn)
+            .ok_or_else(|| ApiError::invalid_argument(format!("ConsumerARN {arn} is not valid.")));
+    }
+    let name = fields.required_str("ConsumerName")?.to_string();
+    Ok((stream_name(engine, fields)?, name))
+}
+
+fn consumer_value(consumer: &shardlog_engine::ConsumerDescription, with_stream: bool) -> Value {
+    let out = Out::new()
+        .with("ConsumerName", consumer.consumer_name.clone())
+        .with("ConsumerARN", consumer.consumer_arn.clone())
+        .with("ConsumerStatus", consumer.consumer_status)
+        .with(
+            "ConsumerCreationTimestamp",
+            Value::Timestamp(consumer.creation_ms),
+        );
+    if with_stream {
+        out.with("StreamARN", consumer.stream_arn.clone()).into()
+    } else {
+        out.into()
+    }
+}
+
+fn register_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
+    let stream = stream_name(engine, &fields)?;
+    let consumer = engine.register_consumer(&stream, fields.required_str("ConsumerName")?)?;
+    Ok(Out::new()
+        .with("Consumer", consumer_value(&consumer, false))
+        .into())
+}
+
+fn describe_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
+    let (stream, name) = consumer_target(engine, &fields)?;
+    let consumer = engine.describe_consumer(&stream, &name)?;
+    Ok(Out::new()
+        .with("ConsumerDescription", consumer_value(&consumer, true))
+        .into())
+}
+
+fn list_consumers(engine: &Engine, fields: Fields<'_>) -> Response {
+    let stream = stream_name(engine, &fields)?;
+    let consumers: Vec<Value> = engine
+        .list_consumers(&stream)?
+        .iter()
+        .map(|consumer| consumer_value(consumer, false))
+        .collect();
+    Ok(Out::new().with("Consumers", consumers).into())
+}
+
+fn deregister_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
+    let (stream, name) = consumer_target(engine, &fields)?;
+    engine.deregister_consumer(&stream, &name)?;
+    Ok(Out::new().into())
+}
+
+fn describe_limits(engine: &Engine) -> Response {
+    let (open, limit, on_demand) = engine.account_usage();
+    Ok(Out::new()
+        .with("ShardLimit", limit)
+        .with("OpenShardCount", open)
+        .with("OnDemandStreamCount", on_demand)
+        .with("OnDemandStreamCountLimit", 50u32)
+        .into())
+}
+
+fn update_max_record_size(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let kib = fields
+        .int("MaxRecordSizeInKiB")?
+        .ok_or_else(|| ApiError::missing("MaxRecordSizeInKiB"))?;
+    let kib = u32::try_from(kib)
+        .map_err(|_| ApiError::validation(format!("MaxRecordSizeInKiB {kib} is out of range")))?;
+    engine.set_max_record_kib(&name, kib)?;
+    Ok(Out::new().into())
+}

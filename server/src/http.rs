@@ -1,0 +1,340 @@
+//! The HTTP side: one listener, HTTP/1.1 and h2c (HTTP/2 with prior knowledge) on
+//! the same port, `X-Amz-Target` dispatch, `/health` and `/metrics`.
+
+use crate::actions::dispatch;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::sigv4::{verify, SignedRequest};
+use crate::value::{Fields, Format, Out, Value};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use shardlog_engine::Engine;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// The `X-Amz-Target` prefix of the Kinesis API.
+pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body, bytes. Default 16 MiB (a PutRecords of 10 MiB of data,
+    /// base64-encoded, with room for the JSON around it).
+    pub body_bytes_max: usize,
+    /// Most connections served at once; more wait to be accepted. Default 1024.
+    pub connections_max: usize,
+    /// How long shutdown waits for requests in flight. Default 10 s.
+    pub shutdown_grace: Duration,
+    /// Access key id → secret access key. When empty, requests are not
+    /// authenticated (any Authorization header, or none, is accepted).
+    pub credentials: HashMap<String, String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_bytes_max: 16 << 20,
+            connections_max: 1024,
+            shutdown_grace: Duration::from_secs(10),
+            credentials: HashMap::new(),
+        }
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    config: ServerConfig,
+    metrics: Metrics,
+}
+
+/// Serves the Kinesis API of `engine` on `listener` until `shutdown` completes,
+/// then stops accepting, lets requests in flight finish (up to the grace period)
+/// and returns. The caller shuts the engine down afterwards.
+pub async fn serve(
+    engine: Engine,
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        engine,
+        metrics: Metrics::default(),
+        config: config.clone(),
+    });
+    let permits = Arc::new(Semaphore::new(config.connections_max));
+    let graceful = GracefulShutdown::new();
+    let builder = Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit.expect("semaphore never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer): (_, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let shared = Arc::clone(&shared);
+        let service = hyper::service::service_fn(move |request| {
+            let shared = Arc::clone(&shared);
+            async move { Ok::<_, std::convert::Infallible>(handle(shared, request).await) }
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over with connections still open");
+    }
+    Ok(())
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn respond(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+    response
+}
+
+fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Full<Bytes>> {
+    let body: Value = Out::new()
+        .with("__type", error.code)
+        .with("message", error.message.clone())
+        .into();
+    respond(
+        error.status,
+        format.content_type(),
+        format.encode(&body),
+        request_id,
+    )
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let id = request_id();
+    match (request.method(), request.uri().path()) {
+        (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
+        (&Method::GET, "/metrics") => respond(
+            200,
+            "text/plain; version=0.0.4",
+            shared.metrics.render().into_bytes(),
+            &id,
+        ),
+        (&Method::POST, _) => kinesis(shared, request, &id).await,
+        _ => {
+            let error = ApiError::client(
+                "UnknownOperationException",
+                "Only POST requests with an X-Amz-Target are served here.".into(),
+            );
+            let mut response = error_response(&error, Format::Json, &id);
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
+    }
+}
+
+async fn kinesis(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    id: &str,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let format = header("content-type")
+        .as_deref()
+        .and_then(Format::from_content_type);
+    let target = header("x-amz-target").unwrap_or_default();
+    let Some(format) = format else {
+        let error = ApiError::serialization(
+            "Content-Type must be application/x-amz-json-1.1 or application/x-amz-cbor-1.1".into(),
+        );
+        return error_response(&error, Format::Json, id);
+    };
+    let Some(action) = target
+        .strip_prefix(KINESIS_TARGET_PREFIX)
+        .map(str::to_string)
+    else {
+        let error = ApiError::client(
+            "UnknownOperationException",
+            format!("Unknown X-Amz-Target '{target}'."),
+        );
+        shared
+            .metrics
+            .request("Unknown", error.code, started.elapsed());
+        return error_response(&error, format, id);
+    };
+    let limit = shared.config.body_bytes_max;
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            let error = ApiError {
+                status: 413,
+                code: "SerializationException",
+                message: format!("Request body is larger than {limit} bytes or was cut off."),
+            };
+            shared
+                .metrics
+                .request(&action, error.code, started.elapsed());
+            return error_response(&error, format, id);
+        }
+    };
+    if !shared.config.credentials.is_empty() {
+        if let Err(error) = authenticate(&shared, &parts, &body) {
+            shared
+                .metrics
+                .request(&action, error.code, started.elapsed());
+            return error_response(&error, format, id);
+        }
+    }
+    let engine_shared = Arc::clone(&shared);
+    let action_name = action.clone();
+    // The engine blocks (fsync, waits): never on the runtime's worker threads.
+    let result = tokio::task::spawn_blocking(move || {
+        run_action(&engine_shared, &action_name, format, &body)
+    })
+    .await
+    .unwrap_or_else(|error| {
+        Err(ApiError::internal(format!(
+            "request handler failed: {error}"
+        )))
+    });
+    let outcome = result.as_ref().map_or_else(|error| error.code, |_| "OK");
+    shared.metrics.request(&action, outcome, started.elapsed());
+    match result {
+        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
+        Err(error) => error_response(&error, format, id),
+    }
+}
+
+/// Verifies the request's AWS Signature V4 against the configured credentials.
+fn authenticate(
+    shared: &Shared,
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect();
+    // HTTP/2 carries the host as :authority; SigV4 signs it as `host`.
+    if !headers.iter().any(|(name, _)| name == "host") {
+        if let Some(authority) = parts.uri.authority() {
+            headers.push(("host".into(), authority.to_string()));
+        }
+    }
+    let request = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    let secret_for = |key: &str| shared.config.credentials.get(key).cloned();
+    verify(&request, &secret_for, SystemTime::now())
+        .map(drop)
+        .map_err(|error| ApiError {
+            status: error.http_status(),
+            code: error.code(),
+            message: error.to_string(),
+        })
+}
+
+fn run_action(
+    shared: &Shared,
+    action: &str,
+    format: Format,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let request = format.decode(body)?;
+    let fields = Fields::new(&request, format)?;
+    let response = dispatch(&shared.engine, action, fields)?;
+    count_data(shared, action, &fields, &response);
+    Ok(response)
+}
+
+/// Per-stream data metrics from a successful request and its response.
+fn count_data(shared: &Shared, action: &str, fields: &Fields<'_>, response: &Value) {
+    let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
+    let data_len = |entry: &Value| match entry {
+        Value::Map(map) => match map.get("Data") {
+            Some(Value::Bytes(bytes)) => bytes.len() as u64,
+            Some(Value::Text(text)) => (text.len() as u64 * 3) / 4,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    match action {
+        "PutRecord" => {
+            if let Ok(Some(_)) = fields.str("PartitionKey") {
+                let bytes = fields.required_blob("Data").map_or(0, |d| d.len() as u64);
+                shared.metrics.incoming(stream, 1, bytes);
+            }
+        }
+        "PutRecords" => {
+            if let Ok(Some(entries)) = fields.list("Records") {
+                let bytes = entries.iter().map(data_len).sum();
+                shared.metrics.incoming(stream, entries.len() as u64, bytes);
+            }
+        }
+        "GetRecords" => {
+            if let Value::Map(map) = response {
+                if let Some(Value::List(records)) = map.get("Records") {
+                    shared
+                        .metrics
+                        .outgoing("-", records.iter().map(data_len).sum());
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,13 @@
+//! Kinesis-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
+//! one port, `application/x-amz-json-1.1` and `application/x-amz-cbor-1.1`,
+//! Kinesis-shaped errors, `/health` and `/metrics`.
+#![forbid(unsafe_code)]
+
+mod actions;
+pub mod error;
+mod http;
+pub mod metrics;
+pub mod sigv4;
+pub mod value;
+
+pub use http::{serve, ServerConfig, KINESIS_TARGET_PREFIX};

@@ -1,0 +1,405 @@
+//! The server over real sockets: a JSON round trip over HTTP/1.1, the CBOR calls
+//! the Java SDK makes, an h2c (HTTP/2 prior knowledge) round trip, Kinesis-shaped
+//! errors, and a request with a bad signature rejected when credentials are set.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use shardlog_engine::{Engine, EngineConfig};
+use shardlog_segment::io::{FileSystem, MemFs};
+use shardlog_server::sigv4::{format_amz_date, sign, SignedRequest, SigningParams};
+use shardlog_server::{serve, ServerConfig};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+struct Server {
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(credentials: HashMap<String, String>) -> Server {
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServerConfig {
+        credentials,
+        ..ServerConfig::default()
+    };
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        serve(engine.clone(), listener, config, shutdown)
+            .await
+            .unwrap();
+        engine.shutdown().unwrap();
+    });
+    Server {
+        address,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Server {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+fn request(
+    address: SocketAddr,
+    action: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Request<Full<Bytes>> {
+    Request::post("/")
+        .header("host", address.to_string())
+        .header("content-type", content_type)
+        .header("x-amz-target", format!("Kinesis_20131202.{action}"))
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+async fn send_http1(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    reply(sender.send_request(request).await.unwrap()).await
+}
+
+async fn send_h2c(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    reply(sender.send_request(request).await.unwrap()).await
+}
+
+async fn reply(response: hyper::Response<hyper::body::Incoming>) -> Reply {
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let request_id = header("x-amzn-requestid");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        content_type,
+        request_id,
+        body,
+    }
+}
+
+async fn json(
+    address: SocketAddr,
+    action: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let reply = send_http1(
+        address,
+        request(
+            address,
+            action,
+            "application/x-amz-json-1.1",
+            body.to_string().into_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(reply.content_type, "application/x-amz-json-1.1");
+    assert_eq!(
+        reply.request_id.as_deref().map(str::len),
+        Some(36),
+        "a UUID request id"
+    );
+    (reply.status, serde_json::from_slice(&reply.body).unwrap())
+}
+
+/// JSON 1.1 over HTTP/1.1: create, put, read back, and the error shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_round_trip_and_errors() {
+    let server = start(HashMap::new()).await;
+    let address = server.address;
+    let (status, _) = json(
+        address,
+        "CreateStream",
+        serde_json::json!({"StreamName": "s", "ShardCount": 1}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, put) = json(
+        address,
+        "PutRecord",
+        serde_json::json!({"StreamName": "s", "PartitionKey": "k", "Data": "aGVsbG8="}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(put["ShardId"], "shardId-000000000000");
+    assert_eq!(put["SequenceNumber"].as_str().unwrap().len(), 56);
+    let (_, iterator) = json(address, "GetShardIterator", serde_json::json!({"StreamName": "s", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})).await;
+    let (status, records) = json(
+        address,
+        "GetRecords",
+        serde_json::json!({"ShardIterator": iterator["ShardIterator"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(records["Records"][0]["Data"], "aGVsbG8=");
+    assert_eq!(
+        records["Records"][0]["SequenceNumber"],
+        put["SequenceNumber"]
+    );
+    assert!(records["Records"][0]["ApproximateArrivalTimestamp"].is_f64());
+    let (status, missing) = json(
+        address,
+        "DescribeStream",
+        serde_json::json!({"StreamName": "nope"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(missing["__type"], "ResourceNotFoundException");
+    assert_eq!(
+        missing["message"],
+        "Stream nope under account 000000000000 not found."
+    );
+    let (status, invalid) = json(
+        address,
+        "PutRecord",
+        serde_json::json!({"StreamName": "s", "Data": "aGk="}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(invalid["__type"], "ValidationException");
+    let (_, unknown) = json(address, "Frobnicate", serde_json::json!({})).await;
+    assert_eq!(unknown["__type"], "UnknownOperationException");
+    let reply = send_http1(
+        address,
+        request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            b"{not json".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert!(String::from_utf8_lossy(&reply.body).contains("SerializationException"));
+    server.stop().await;
+}
+
+fn cbor(value: &ciborium::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).unwrap();
+    out
+}
+
+fn text(s: &str) -> ciborium::Value {
+    ciborium::Value::Text(s.into())
+}
+
+fn field<'a>(map: &'a ciborium::Value, name: &str) -> &'a ciborium::Value {
+    let ciborium::Value::Map(entries) = map else {
+        panic!("not a map: {map:?}")
+    };
+    &entries
+        .iter()
+        .find(|(k, _)| *k == text(name))
+        .unwrap_or_else(|| panic!("no {name} in {map:?}"))
+        .1
+}
+
+/// CBOR, as the Java SDK and KCL send it, over h2c: blobs as byte strings and
+/// timestamps as integer milliseconds, answered in CBOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cbor_over_h2c() {
+    let server = start(HashMap::new()).await;
+    let address = server.address;
+    let call = |action: &'static str, body: ciborium::Value| async move {
+        let reply = send_h2c(
+            address,
+            request(address, action, "application/x-amz-cbor-1.1", cbor(&body)),
+        )
+        .await;
+        assert_eq!(reply.content_type, "application/x-amz-cbor-1.1");
+        let value: ciborium::Value = ciborium::from_reader(&reply.body[..]).unwrap();
+        (reply.status, value)
+    };
+    let create = ciborium::Value::Map(vec![
+        (text("StreamName"), text("c")),
+        (text("ShardCount"), ciborium::Value::Integer(2.into())),
+    ]);
+    assert_eq!(call("CreateStream", create).await.0, 200);
+    let payload = vec![0u8, 1, 2, 255];
+    let put = ciborium::Value::Map(vec![
+        (text("StreamName"), text("c")),
+        (text("PartitionKey"), text("key")),
+        (text("Data"), ciborium::Value::Bytes(payload.clone())),
+    ]);
+    let (status, put) = call("PutRecord", put).await;
+    assert_eq!(status, 200);
+    let shard = field(&put, "ShardId").clone();
+    let before = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 60_000;
+    let iterator = ciborium::Value::Map(vec![
+        (text("StreamName"), text("c")),
+        (text("ShardId"), shard),
+        (text("ShardIteratorType"), text("AT_TIMESTAMP")),
+        (text("Timestamp"), ciborium::Value::Integer(before.into())),
+    ]);
+    let (status, iterator) = call("GetShardIterator", iterator).await;
+    assert_eq!(status, 200, "{iterator:?}");
+    let get = ciborium::Value::Map(vec![(
+        text("ShardIterator"),
+        field(&iterator, "ShardIterator").clone(),
+    )]);
+    let (status, records) = call("GetRecords", get).await;
+    assert_eq!(status, 200);
+    let ciborium::Value::Array(list) = field(&records, "Records") else {
+        panic!("records")
+    };
+    assert_eq!(field(&list[0], "Data"), &ciborium::Value::Bytes(payload));
+    assert!(
+        matches!(field(&list[0], "ApproximateArrivalTimestamp"), ciborium::Value::Integer(ms) if i128::from(*ms) > i128::from(before))
+    );
+    let (status, error) = call(
+        "DescribeStreamSummary",
+        ciborium::Value::Map(vec![(text("StreamName"), text("missing"))]),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(field(&error, "__type"), &text("ResourceNotFoundException"));
+    server.stop().await;
+}
+
+/// With credentials configured, a correctly signed request passes and a request
+/// signed with the wrong secret is rejected as AWS rejects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigv4_rejects_a_bad_signature() {
+    let credentials = HashMap::from([("AKIDEXAMPLE".to_string(), "right-secret".to_string())]);
+    let server = start(credentials).await;
+    let address = server.address;
+    let body = br#"{"Limit": 5}"#.to_vec();
+    let signed = |secret: &str| {
+        let amz_date = format_amz_date(SystemTime::now());
+        let headers = vec![
+            (
+                "content-type".to_string(),
+                "application/x-amz-json-1.1".to_string(),
+            ),
+            ("host".to_string(), address.to_string()),
+            ("x-amz-date".to_string(), amz_date.clone()),
+            (
+                "x-amz-target".to_string(),
+                "Kinesis_20131202.ListStreams".to_string(),
+            ),
+        ];
+        let authorization = sign(
+            &SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: &body,
+            },
+            &SigningParams {
+                access_key_id: "AKIDEXAMPLE",
+                secret_access_key: secret,
+                region: "us-east-1",
+                service: "kinesis",
+                amz_date: &amz_date,
+            },
+        );
+        let mut request = request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            body.clone(),
+        );
+        request
+            .headers_mut()
+            .insert("x-amz-date", amz_date.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("authorization", authorization.parse().unwrap());
+        request
+    };
+    let good = send_http1(address, signed("right-secret")).await;
+    assert_eq!(good.status, 200, "{}", String::from_utf8_lossy(&good.body));
+    let bad = send_http1(address, signed("wrong-secret")).await;
+    assert_eq!(bad.status, 400);
+    let error: serde_json::Value = serde_json::from_slice(&bad.body).unwrap();
+    assert_eq!(error["__type"], "InvalidSignatureException");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not match"));
+    let unsigned = send_http1(
+        address,
+        request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            body.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(unsigned.status, 400);
+    assert!(String::from_utf8_lossy(&unsigned.body).contains("MissingAuthenticationToken"));
+    server.stop().await;
+}
+
+/// /health answers 200 and /metrics counts the requests served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics() {
+    let server = start(HashMap::new()).await;
+    let address = server.address;
+    json(address, "ListStreams", serde_json::json!({})).await;
+    let get = |path: &str| {
+        Request::get(path)
+            .header("host", address.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let health = send_http1(address, get("/health")).await;
+    assert_eq!(health.status, 200);
+    let metrics = send_http1(address, get("/metrics")).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("shardlog_requests_total{action=\"ListStreams\",outcome=\"OK\"} 1"),
+        "{text}"
+    );
+    server.stop().await;
+}
