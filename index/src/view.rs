@@ -65,7 +65,10 @@ impl<'a> IndexView<'a> {
         let body = &bytes[HEADER_LEN..];
         let entries_len = entries * ENTRY_LEN;
         let consumed = entries_len + usize::from(seal.is_some()) * ENTRY_LEN;
-        assert!(consumed <= body.len(), "index shorter than when it was verified");
+        assert!(
+            consumed <= body.len(),
+            "index shorter than when it was verified"
+        );
         IndexView {
             entries: &body[..entries_len],
             seal,
@@ -255,8 +258,18 @@ mod tests {
     /// A view rebuilt from what `parse` found answers like the parsed one.
     #[test]
     fn verified_view_matches_parsed() {
-        let entries: Vec<Entry> = (0..50).map(|i| Entry { key: i * 3, value: i }).collect();
-        let bytes = encode_file(IndexKind::Position, 0, &entries, Some(Entry { key: 150, value: 9 }));
+        let entries: Vec<Entry> = (0..50)
+            .map(|i| Entry {
+                key: i * 3,
+                value: i,
+            })
+            .collect();
+        let bytes = encode_file(
+            IndexKind::Position,
+            0,
+            &entries,
+            Some(Entry { key: 150, value: 9 }),
+        );
         let parsed = IndexView::parse(&bytes, IndexKind::Position, 0).unwrap();
         let rebuilt = IndexView::verified(&bytes, parsed.len(), parsed.seal());
         for probe in 0..160 {
