@@ -311,6 +311,19 @@ impl<'a> BatchView<'a> {
         self.raw_records().map_while(|record| record.ok())
     }
 
+    /// The records after the first `skip`, which are stepped over by their lengths
+    /// alone (no decoding): a read that starts inside a large batch pays little for
+    /// the records before its position.
+    pub fn records_after(&self, skip: usize) -> impl Iterator<Item = RecordView<'a>> + 'a {
+        let mut raw = self.raw_records();
+        for _ in 0..skip {
+            if !raw.step_over() {
+                break;
+            }
+        }
+        raw.map_while(|record| record.ok())
+    }
+
     fn raw_records(&self) -> RawRecords<'a> {
         RawRecords {
             bytes: self.bytes,
@@ -326,6 +339,33 @@ struct RawRecords<'a> {
     header: BatchHeader,
     at: usize,
     index: u32,
+}
+
+impl RawRecords<'_> {
+    /// Advances past one record using its length fields only; false at the end
+    /// or on a length that runs past the batch (the iterator then ends).
+    fn step_over(&mut self) -> bool {
+        let at = self.at;
+        if self.index >= self.header.record_count || at + RECORD_HEADER_LEN > self.bytes.len() {
+            self.at = self.bytes.len();
+            return false;
+        }
+        let key_len = usize::from(read_u16(self.bytes, at + REC_KEY_LEN));
+        let hash_len = if self.bytes[at + REC_FLAGS] & REC_FLAG_HASH_KEY != 0 {
+            EXPLICIT_HASH_KEY_LEN
+        } else {
+            0
+        };
+        let data_len = read_u32(self.bytes, at + REC_DATA_LEN) as usize;
+        let next = at + RECORD_HEADER_LEN + hash_len + key_len + data_len;
+        if next > self.bytes.len() {
+            self.at = self.bytes.len();
+            return false;
+        }
+        self.at = next;
+        self.index += 1;
+        true
+    }
 }
 
 impl<'a> Iterator for RawRecords<'a> {
@@ -470,6 +510,17 @@ mod tests {
                 prop_assert_eq!(record.explicit_hash_key, original.explicit_hash_key);
                 prop_assert_eq!(record.data, original.data);
             }
+        }
+
+        /// Skipping records by their lengths lands on the same records as decoding them.
+        #[test]
+        fn records_after_matches_skip(records in arb_records(), skip in 0usize..25) {
+            let input = borrow(&records);
+            let bytes = encode_batch(3, 4, &input, &LIMITS).unwrap();
+            let view = BatchView::parse(&bytes).unwrap();
+            let stepped: Vec<RecordView<'_>> = view.records_after(skip).collect();
+            let decoded: Vec<RecordView<'_>> = view.records().skip(skip).collect();
+            prop_assert_eq!(stepped, decoded);
         }
 
         /// Flipping any single bit of a batch makes it fail verification.

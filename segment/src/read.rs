@@ -60,7 +60,7 @@ impl ReadResult {
     pub fn records(&self) -> impl Iterator<Item = RecordView<'_>> + '_ {
         self.batches.iter().flat_map(|batch| {
             let view = BatchView::trusted(batch.bytes.bytes());
-            view.records().skip(batch.skip).take(batch.take)
+            view.records_after(batch.skip).take(batch.take)
         })
     }
 }
@@ -237,7 +237,7 @@ fn take_batch(
     let skip = out.next_position.saturating_sub(header.base_position) as usize;
     let mut take = 0;
     let mut limited = false;
-    for record in view.records().skip(skip) {
+    for record in view.records_after(skip) {
         let fits_bytes = out.data_bytes + record.data.len() <= limits.bytes_max;
         if out.record_count >= records_max || (!fits_bytes && out.record_count > 0) {
             limited = true;
