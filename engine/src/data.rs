@@ -73,8 +73,8 @@ pub struct OutputRecord {
     pub sequence_number: String,
     /// Arrival time, ms since the epoch.
     pub approximate_arrival_ms: u64,
-    /// Payload.
-    pub data: Vec<u8>,
+    /// Payload (shared with the segment it was read from, not copied).
+    pub data: bytes::Bytes,
     /// Partition key.
     pub partition_key: String,
 }
@@ -412,8 +412,8 @@ impl Engine {
         };
         let mut cursor = DecimalCursor::new();
         let records: Vec<OutputRecord> = result
-            .records()
-            .map(|record| OutputRecord {
+            .records_with_data()
+            .map(|(record, data)| OutputRecord {
                 sequence_number: cursor.format(SequenceNumber {
                     shard_created_secs: shard.meta.created_secs,
                     shard_index: shard.meta.index,
@@ -421,7 +421,7 @@ impl Engine {
                     arrival_secs: record.arrival_ms / 1000,
                 }),
                 approximate_arrival_ms: record.arrival_ms,
-                data: record.data.to_vec(),
+                data,
                 partition_key: record.partition_key.to_string(),
             })
             .collect();

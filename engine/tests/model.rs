@@ -1081,7 +1081,7 @@ fn finish_shard(index: u32, shard: &ShardDescription, out: Vec<OutputRecord>) ->
             sequence_number: record.sequence_number,
             shard: index,
             partition_key: record.partition_key,
-            data: record.data,
+            data: record.data.to_vec(),
         })
         .collect()
 }

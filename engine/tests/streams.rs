@@ -42,7 +42,7 @@ fn read_shard(
         out.extend(
             page.records
                 .into_iter()
-                .map(|r| (r.sequence_number, r.data)),
+                .map(|r| (r.sequence_number, r.data.to_vec())),
         );
         iterator = page.next_shard_iterator;
     }

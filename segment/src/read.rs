@@ -6,6 +6,7 @@ use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
 use crate::log::Log;
 use crate::sealed::SealedSegment;
+use bytes::Bytes;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,34 @@ impl BatchBytes {
             BatchBytes::Mapped(map, range) => &map.bytes()[range.clone()],
             BatchBytes::Owned(vec, range) => &vec[range.clone()],
         }
+    }
+
+    /// The batch as shared `Bytes`, keeping its mapping or buffer alive.
+    fn shared(&self) -> Bytes {
+        match self {
+            BatchBytes::Mapped(map, range) => {
+                Bytes::from_owner(MappedOwner(Arc::clone(map))).slice(range.clone())
+            }
+            BatchBytes::Owned(vec, range) => {
+                Bytes::from_owner(OwnedChunk(Arc::clone(vec))).slice(range.clone())
+            }
+        }
+    }
+}
+
+struct MappedOwner(Arc<dyn Mapped>);
+
+impl AsRef<[u8]> for MappedOwner {
+    fn as_ref(&self) -> &[u8] {
+        self.0.bytes()
+    }
+}
+
+struct OwnedChunk(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for OwnedChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -61,6 +90,23 @@ impl ReadResult {
         self.batches.iter().flat_map(|batch| {
             let view = BatchView::trusted(batch.bytes.bytes());
             view.records_after(batch.skip).take(batch.take)
+        })
+    }
+
+    /// The records with their payloads as shared `Bytes` (no copy: each holds the
+    /// segment mapping or read buffer it points into).
+    pub fn records_with_data(&self) -> impl Iterator<Item = (RecordView<'_>, Bytes)> + '_ {
+        self.batches.iter().flat_map(|batch| {
+            let whole = batch.bytes.shared();
+            let view = BatchView::trusted(batch.bytes.bytes());
+            let base = view.bytes().as_ptr() as usize;
+            view.records_after(batch.skip)
+                .take(batch.take)
+                .map(move |record| {
+                    let start = record.data.as_ptr() as usize - base;
+                    let data = whole.slice(start..start + record.data.len());
+                    (record, data)
+                })
         })
     }
 }

@@ -394,7 +394,7 @@ fn get_records(engine: &Engine, fields: Fields<'_>) -> Response {
                     "ApproximateArrivalTimestamp",
                     Value::Timestamp(record.approximate_arrival_ms),
                 )
-                .with("Data", Value::Bytes(record.data))
+                .with("Data", Value::Bytes(record.data.to_vec()))
                 .with("PartitionKey", record.partition_key)
                 .into()
         })
