@@ -172,6 +172,20 @@ impl BatchHeader {
 /// Reads a batch header at the start of `bytes` and checks that the whole batch is present.
 /// The checksum is not verified: use [`BatchView::parse`] for that.
 pub fn peek_header(bytes: &[u8]) -> std::result::Result<BatchHeader, Corruption> {
+    let header = read_header(bytes)?;
+    if bytes.len() < header.batch_len {
+        return Err(Corruption::Truncated {
+            needed: header.batch_len as u64,
+            available: bytes.len() as u64,
+        });
+    }
+    Ok(header)
+}
+
+/// Reads a batch header from its first [`BATCH_HEADER_LEN`] bytes, whether or not
+/// the rest of the batch is there. Nothing is verified but the magic and that the
+/// fields are possible.
+pub fn read_header(bytes: &[u8]) -> std::result::Result<BatchHeader, Corruption> {
     if bytes.len() < BATCH_HEADER_LEN {
         return Err(Corruption::Truncated {
             needed: BATCH_HEADER_LEN as u64,
@@ -185,12 +199,6 @@ pub fn peek_header(bytes: &[u8]) -> std::result::Result<BatchHeader, Corruption>
     if batch_len < BATCH_HEADER_LEN + RECORD_HEADER_LEN {
         return Err(Corruption::InvalidField {
             reason: format!("batch length {batch_len} is shorter than one record"),
-        });
-    }
-    if bytes.len() < batch_len {
-        return Err(Corruption::Truncated {
-            needed: batch_len as u64,
-            available: bytes.len() as u64,
         });
     }
     let base_position = read_u64(bytes, BATCH_BASE);

@@ -1,6 +1,6 @@
 //! The read path: acknowledged batches from sealed (mapped) and active segments.
 
-use crate::batch::{peek_header, BatchView, RecordView};
+use crate::batch::{peek_header, read_header, BatchView, RecordView};
 use crate::error::{io_err, Error, Result};
 use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
@@ -202,44 +202,89 @@ impl Log {
     /// The first position whose arrival time is at or after `arrival_ms`, or the end
     /// of the log if there is none.
     pub fn position_at_time(&self, arrival_ms: u64) -> Result<u64> {
-        let start = {
-            let state = self.shared.lock();
-            let found = state
-                .sealed
-                .iter()
-                .find(|segment| segment.info.last_arrival_ms.unwrap_or(0) >= arrival_ms);
-            match (found, &state.active) {
-                (Some(segment), _) => {
-                    let segment = Arc::clone(segment);
-                    let first = state.first_position;
-                    drop(state);
-                    return time_in_sealed(&segment, arrival_ms).map(|p| p.max(first));
-                }
-                (None, Some(view)) => view
+        let state = self.shared.lock();
+        let found = state
+            .sealed
+            .iter()
+            .find(|segment| segment.info.last_arrival_ms.unwrap_or(0) >= arrival_ms);
+        match (found, &state.active) {
+            (Some(segment), _) => {
+                let segment = Arc::clone(segment);
+                let first = state.first_position;
+                drop(state);
+                time_in_sealed(&segment, arrival_ms).map(|p| p.max(first))
+            }
+            (None, Some(view)) => {
+                let start = view
                     .time_index
                     .below(arrival_ms)
-                    .map_or(view.base_position, |entry| entry.value),
-                (None, None) => return Ok(state.acked_position),
+                    .map_or(view.base_position, |entry| entry.value);
+                let offset = view
+                    .index
+                    .floor(start)
+                    .map_or(SEGMENT_HEADER_LEN as u64, |entry| entry.value);
+                let active = ActiveTime {
+                    path: view.paths.log.clone(),
+                    file: Arc::clone(&view.read),
+                    range: offset..view.acked_len,
+                    end_position: view.end_position,
+                };
+                drop(state);
+                time_in_active(&active, arrival_ms)
             }
-        };
-        let mut position = start;
-        loop {
-            // The index starts the search within a few KiB of the answer: read
-            // little at a time.
-            let limits = ReadLimits {
-                records_max: 256,
-                bytes_max: 256 << 10,
-            };
-            let result = self.read(position, limits)?;
-            if result.record_count == 0 {
-                return Ok(result.next_position);
-            }
-            if let Some(record) = result.records().find(|r| r.arrival_ms >= arrival_ms) {
-                return Ok(record.position);
-            }
-            position = result.next_position;
+            (None, None) => Ok(state.acked_position),
         }
     }
+}
+
+/// What a timestamp search of the active segment needs, taken under the lock.
+struct ActiveTime {
+    path: PathBuf,
+    file: Arc<dyn FileHandle>,
+    range: Range<u64>,
+    end_position: u64,
+}
+
+/// As [`time_in_sealed`], in the acknowledged part of the active segment: batch
+/// headers are read one at a time, and only the batch that answers is read whole.
+fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
+    let read = |offset: u64, len: usize| -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        read_exact_at(active.file.as_ref(), &mut buf, offset)
+            .map_err(io_err("read", &active.path))?;
+        Ok(buf)
+    };
+    let corrupt = |offset: u64, corruption| Error::Corrupt {
+        path: active.path.clone(),
+        offset,
+        corruption,
+    };
+    let mut offset = active.range.start;
+    while offset + BATCH_HEADER_LEN as u64 <= active.range.end {
+        let header_bytes = read(offset, BATCH_HEADER_LEN)?;
+        let header = read_header(&header_bytes).map_err(|c| corrupt(offset, c))?;
+        if offset + header.batch_len as u64 > active.range.end {
+            return Err(corrupt(
+                offset,
+                crate::error::Corruption::InvalidField {
+                    reason: "batch length runs past the acknowledged end".into(),
+                },
+            ));
+        }
+        if header.last_arrival_ms >= arrival_ms {
+            let bytes = read(offset, header.batch_len)?;
+            let view = BatchView::parse_checksummed(&bytes).map_err(|c| corrupt(offset, c))?;
+            if header.first_arrival_ms >= arrival_ms {
+                return Ok(header.base_position);
+            }
+            let found = view.records().find(|r| r.arrival_ms >= arrival_ms);
+            if let Some(position) = found.map(|record| record.position) {
+                return Ok(position);
+            }
+        }
+        offset += header.batch_len as u64;
+    }
+    Ok(active.end_position)
 }
 
 /// The first position at or after `arrival_ms` in a sealed segment whose last
@@ -262,6 +307,10 @@ fn time_in_sealed(segment: &SealedSegment, arrival_ms: u64) -> Result<u64> {
         if header.last_arrival_ms >= arrival_ms {
             let view =
                 BatchView::parse_checksummed(&bytes[offset..]).map_err(|c| corrupt(offset, c))?;
+            // Arrival times never decrease: the batch's first record is the answer.
+            if header.first_arrival_ms >= arrival_ms {
+                return Ok(header.base_position);
+            }
             if let Some(record) = view.records().find(|r| r.arrival_ms >= arrival_ms) {
                 return Ok(record.position);
             }
