@@ -13,3 +13,6 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+
+# Real AWS clients (boto3, the AWS CLI) against a real `shardlog serve`.
+./scripts/client-tests.sh

@@ -3,7 +3,7 @@
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::names::shard_id;
-use crate::routing::{parse_hash_key, partition_key_hash};
+use crate::routing::{parse_hash_key, partition_key_hash, RoutingError};
 use crate::seqno::{DecimalCursor, SequenceNumber};
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
@@ -129,7 +129,14 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     }
     match record.explicit_hash_key {
         Some(text) => {
-            parse_hash_key(text).map_err(|error| Error::InvalidArgument(error.to_string()))
+            parse_hash_key(text).map_err(|error| match error {
+                RoutingError::HashKeyOutOfRange { .. } => Error::InvalidArgument(format!(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
+                )),
+                _ => Error::Validation(format!(
+                    "1 validation error detected: Value '{text}' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,38}})"
+                )),
+            })
         }
         None => Ok(partition_key_hash(key)),
     }
@@ -308,6 +315,15 @@ impl Engine {
                 self.inner.config.account_id
             ))
         };
+        let pattern_ok = !text.is_empty()
+            && text.len() <= 129
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'));
+        if !pattern_ok {
+            return Err(Error::Validation(format!(
+                "1 validation error detected: Value '{text}' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
+            )));
+        }
         let number = SequenceNumber::parse(text).map_err(|_| invalid())?;
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs

@@ -438,14 +438,13 @@ impl Engine {
             hours <= current
         };
         if !direction_ok {
-            let (verb, relation) = if increase {
-                ("increase", "greater than")
+            let (relation, api, verb) = if increase {
+                ("shorter", "DecreaseRetentionPeriod", "decrease")
             } else {
-                ("decrease", "less than")
+                ("longer", "IncreaseRetentionPeriod", "increase")
             };
             return Err(Error::InvalidArgument(format!(
-                "Requested retention period ({hours} hours) for stream {name} can not be {relation} existing retention period ({current} hours). Use {} to {verb} retention period.",
-                if increase { "DecreaseRetentionPeriod" } else { "IncreaseRetentionPeriod" }
+                "Requested retention period ({hours} hours) for stream {name} can not be {relation} than existing retention period ({current} hours). Use {api} API to {verb} retention period."
             )));
         }
         if !(RETENTION_HOURS_MIN..=RETENTION_HOURS_MAX).contains(&hours) {

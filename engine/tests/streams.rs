@@ -310,7 +310,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_hash),
-        Err(Error::InvalidArgument(_))
+        Err(Error::Validation(_))
     ));
     assert!(matches!(
         engine.get_records("not-a-token", 10),

@@ -357,7 +357,14 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
                 )
             })
     };
-    let start = match fields.required_str("ShardIteratorType")? {
+    let kind = fields.required_str("ShardIteratorType")?;
+    if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
+    {
+        return Err(ApiError::invalid_argument(
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
+        ));
+    }
+    let start = match kind {
         "TRIM_HORIZON" => IteratorStart::TrimHorizon,
         "LATEST" => IteratorStart::Latest,
         "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),

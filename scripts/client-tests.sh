@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Client compatibility tests: real AWS clients (boto3 and the AWS CLI) against a
+# real `shardlog serve`. Runs from anywhere (it changes to the repo root), needs no
+# input, and reaches only PyPI. Exits non-zero on any failure.
+#
+#   bash scripts/client-tests.sh            # build, then run tests/clients
+#   bash scripts/client-tests.sh -k sigv4   # extra arguments go to pytest
+#
+# The Python environment lives in `.venv-clients` at the repo root. It is created
+# on the first run and reused afterwards (pip only checks the pins then). It is
+# not part of the project: it must be ignored by git — add `.venv-clients/` to
+# .gitignore (this script also drops a `*` .gitignore inside the venv so git
+# ignores it even before that). Delete the folder to start from scratch, e.g.
+# after changing the pins below or when the system python3 changed.
+#
+# The server is built with `cargo build -p shardlog`, into CARGO_TARGET_DIR when
+# that is set and into ./target otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Versions checked together with `pip index versions` (awscli 1.x pins botocore
+# to the release boto3 needs).
+BOTO3_VERSION=1.44.5
+AWSCLI_VERSION=1.46.3
+PYTEST_VERSION=9.2.0
+
+VENV=.venv-clients
+
+if ! command -v python3 >/dev/null; then
+    echo "python3 is required" >&2
+    exit 1
+fi
+if ! command -v cargo >/dev/null; then
+    echo "cargo is required (https://rustup.rs)" >&2
+    exit 1
+fi
+
+started=$(date +%s)
+
+# A venv left half-made by an interrupted run has no working python: remake it.
+if [[ -d "$VENV" ]] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    echo "client-tests: $VENV is broken, recreating it" >&2
+    rm -rf "$VENV"
+fi
+if [[ ! -d "$VENV" ]]; then
+    echo "client-tests: creating $VENV"
+    python3 -m venv "$VENV"
+fi
+# Keeps git from seeing the venv even before .gitignore lists it.
+[[ -f "$VENV/.gitignore" ]] || echo '*' > "$VENV/.gitignore"
+
+echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION"
+
+echo "client-tests: building the server"
+cargo build -p shardlog
+target_dir="${CARGO_TARGET_DIR:-target}"
+SHARDLOG_BIN="$(cd "$target_dir" && pwd)/debug/shardlog"
+if [[ ! -x "$SHARDLOG_BIN" ]]; then
+    echo "client-tests: no server binary at $SHARDLOG_BIN" >&2
+    exit 1
+fi
+export SHARDLOG_BIN
+
+# No .pytest_cache or __pycache__ left in the work tree; no host credentials,
+# config or pager leaking into the clients (the tests set their own).
+export PYTHONDONTWRITEBYTECODE=1
+export AWS_CONFIG_FILE=/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KINESIS
+
+status=0
+"$VENV/bin/python" -m pytest -q --tb=short -rfEs -p no:cacheprovider tests/clients "$@" || status=$?
+echo "client-tests: finished in $(( $(date +%s) - started )) s with status $status"
+exit "$status"
