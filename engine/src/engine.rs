@@ -368,6 +368,7 @@ impl Engine {
             consumers: BTreeMap::new(),
             key_compaction: false,
             retention_bytes_max: None,
+            shard_level_metrics: Default::default(),
         };
         let state = open_stream(&self.inner.storage, &self.inner.config, meta.clone())?;
         self.persist(name, Some(meta))?;
@@ -501,6 +502,68 @@ impl Engine {
         state.meta = meta;
         drop(state);
         self.enforce_retention_of(&stream, now_ms())
+    }
+
+    /// UpdateStreamMode: provisioned or on-demand. The shard count stays as it is
+    /// (here on-demand streams do not scale by themselves).
+    pub fn set_stream_mode(&self, name: &str, on_demand: bool) -> Result<()> {
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        meta.mode = if on_demand {
+            StreamMode::OnDemand
+        } else {
+            StreamMode::Provisioned
+        };
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok(())
+    }
+
+    /// Enable/DisableEnhancedMonitoring: records which shard-level metrics are on
+    /// and returns (before, after).
+    pub fn set_shard_level_metrics(
+        &self,
+        name: &str,
+        metrics: &[String],
+        enable: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        const KNOWN: [&str; 7] = [
+            "IncomingBytes",
+            "IncomingRecords",
+            "OutgoingBytes",
+            "OutgoingRecords",
+            "WriteProvisionedThroughputExceeded",
+            "ReadProvisionedThroughputExceeded",
+            "IteratorAgeMilliseconds",
+        ];
+        let mut requested = Vec::new();
+        for metric in metrics {
+            match metric.as_str() {
+                "ALL" => requested.extend(KNOWN.iter().map(|m| m.to_string())),
+                known if KNOWN.contains(&known) => requested.push(known.to_string()),
+                other => {
+                    return Err(Error::Validation(format!(
+                        "1 validation error detected: Value '[{other}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
+                    )))
+                }
+            }
+        }
+        let stream = self.stream(name)?;
+        let mut state = write(&stream);
+        let mut meta = state.meta.clone();
+        let before: Vec<String> = meta.shard_level_metrics.iter().cloned().collect();
+        for metric in requested {
+            if enable {
+                meta.shard_level_metrics.insert(metric);
+            } else {
+                meta.shard_level_metrics.remove(&metric);
+            }
+        }
+        let after: Vec<String> = meta.shard_level_metrics.iter().cloned().collect();
+        self.persist(name, Some(meta.clone()))?;
+        state.meta = meta;
+        Ok((before, after))
     }
 
     /// Adds or replaces tags.

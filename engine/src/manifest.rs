@@ -67,6 +67,9 @@ pub struct StreamMeta {
     /// Most bytes each shard retains; older sealed segments go beyond it.
     #[serde(default)]
     pub retention_bytes_max: Option<u64>,
+    /// Shard-level metrics enabled with EnableEnhancedMonitoring.
+    #[serde(default)]
+    pub shard_level_metrics: std::collections::BTreeSet<String>,
 }
 
 /// A registered stream consumer.
@@ -194,6 +197,7 @@ mod tests {
                 consumers: BTreeMap::new(),
                 key_compaction: false,
                 retention_bytes_max: None,
+                shard_level_metrics: Default::default(),
             },
         );
         Manifest {

@@ -47,6 +47,8 @@ pub struct StreamDescription {
     pub record_kib_max: u32,
     /// Registered consumers.
     pub consumer_count: usize,
+    /// Shard-level metrics enabled.
+    pub shard_level_metrics: Vec<String>,
     /// Shards after `exclusive_start_shard_id`, at most the limit asked for.
     pub shards: Vec<ShardDescription>,
     /// Whether more shards follow.
@@ -155,6 +157,7 @@ impl Engine {
             open_shard_count: state.open_shards().len(),
             record_kib_max: state.meta.record_kib_max,
             consumer_count: state.meta.consumers.len(),
+            shard_level_metrics: state.meta.shard_level_metrics.iter().cloned().collect(),
             shards,
             has_more_shards,
         })

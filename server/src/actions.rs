@@ -35,6 +35,18 @@ pub fn dispatch(engine: &Engine, action: &str, fields: Fields<'_>) -> Response {
         "ListStreamConsumers" => list_consumers(engine, fields),
         "DeregisterStreamConsumer" => deregister_consumer(engine, fields),
         "DescribeLimits" => describe_limits(engine),
+        "DescribeAccountSettings" => Ok(Out::new()
+            .with(
+                "MinimumThroughputBillingCommitment",
+                Out::new().with("Status", "DISABLED"),
+            )
+            .into()),
+        "TagResource" => tag_resource(engine, fields),
+        "UntagResource" => untag_resource(engine, fields),
+        "ListTagsForResource" => list_tags_for_resource(engine, fields),
+        "UpdateStreamMode" => update_stream_mode(engine, fields),
+        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields, true),
+        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields, false),
         "UpdateMaxRecordSize" => update_max_record_size(engine, fields),
         _ => Err(ApiError::client(
             "UnknownOperationException",
@@ -152,10 +164,13 @@ fn mode_value(description: &StreamDescription) -> Value {
         .into()
 }
 
-fn no_monitoring() -> Value {
-    Value::List(vec![Out::new()
-        .with("ShardLevelMetrics", Value::List(Vec::new()))
-        .into()])
+fn monitoring(description: &StreamDescription) -> Value {
+    let metrics: Vec<Value> = description
+        .shard_level_metrics
+        .iter()
+        .map(|m| Value::from(m.as_str()))
+        .collect();
+    Value::List(vec![Out::new().with("ShardLevelMetrics", metrics).into()])
 }
 
 fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
@@ -173,7 +188,7 @@ fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
         .with("HasMoreShards", d.has_more_shards)
         .with("RetentionPeriodHours", d.retention_hours)
         .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
-        .with("EnhancedMonitoring", no_monitoring())
+        .with("EnhancedMonitoring", monitoring(&d))
         .with("EncryptionType", "NONE");
     Ok(Out::new().with("StreamDescription", body).into())
 }
@@ -188,7 +203,7 @@ fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
         .with("StreamModeDetails", mode_value(&d))
         .with("RetentionPeriodHours", d.retention_hours)
         .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
-        .with("EnhancedMonitoring", no_monitoring())
+        .with("EnhancedMonitoring", monitoring(&d))
         .with("EncryptionType", "NONE")
         .with("OpenShardCount", d.open_shard_count)
         .with("ConsumerCount", d.consumer_count)
@@ -588,6 +603,90 @@ fn deregister_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
     let (stream, name) = consumer_target(engine, &fields)?;
     engine.deregister_consumer(&stream, &name)?;
     Ok(Out::new().into())
+}
+
+/// The stream a `ResourceARN` names (tags on consumers are not kept).
+fn resource_stream(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
+    let arn = fields.required_str("ResourceARN")?;
+    let prefix = format!(
+        "arn:aws:kinesis:{}:{}:stream/",
+        engine.config().region,
+        engine.config().account_id
+    );
+    arn.strip_prefix(&prefix)
+        .filter(|name| !name.contains('/'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "ResourceARN {arn} is not a stream of this account and region."
+            ))
+        })
+}
+
+fn string_list(fields: &Fields<'_>, name: &str) -> Result<Vec<String>, ApiError> {
+    fields
+        .list(name)?
+        .ok_or_else(|| ApiError::missing(name))?
+        .iter()
+        .map(|item| match item {
+            Value::Text(text) => Ok(text.clone()),
+            _ => Err(ApiError::serialization(format!("{name} must be strings"))),
+        })
+        .collect()
+}
+
+fn tag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = resource_stream(engine, &fields)?;
+    engine.add_tags(&name, fields.string_map("Tags")?)?;
+    Ok(Out::new().into())
+}
+
+fn untag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = resource_stream(engine, &fields)?;
+    engine.remove_tags(&name, &string_list(&fields, "TagKeys")?)?;
+    Ok(Out::new().into())
+}
+
+fn list_tags_for_resource(engine: &Engine, fields: Fields<'_>) -> Response {
+    let name = resource_stream(engine, &fields)?;
+    let tags: Vec<Value> = engine
+        .tags(&name)?
+        .into_iter()
+        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
+        .collect();
+    Ok(Out::new().with("Tags", tags).into())
+}
+
+fn update_stream_mode(engine: &Engine, fields: Fields<'_>) -> Response {
+    fields.required_str("StreamARN")?;
+    let name = stream_name(engine, &fields)?;
+    let details = fields
+        .structure("StreamModeDetails")?
+        .ok_or_else(|| ApiError::missing("StreamModeDetails"))?;
+    let on_demand = match details.required_str("StreamMode")? {
+        "ON_DEMAND" => true,
+        "PROVISIONED" => false,
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
+            )))
+        }
+    };
+    engine.set_stream_mode(&name, on_demand)?;
+    Ok(Out::new().into())
+}
+
+fn enhanced_monitoring(engine: &Engine, fields: Fields<'_>, enable: bool) -> Response {
+    let name = stream_name(engine, &fields)?;
+    let metrics = string_list(&fields, "ShardLevelMetrics")?;
+    let (before, after) = engine.set_shard_level_metrics(&name, &metrics, enable)?;
+    let list = |items: Vec<String>| Value::List(items.into_iter().map(Value::from).collect());
+    Ok(Out::new()
+        .with("StreamName", name.clone())
+        .with("StreamARN", engine.stream_arn(&name))
+        .with("CurrentShardLevelMetrics", list(before))
+        .with("DesiredShardLevelMetrics", list(after))
+        .into())
 }
 
 fn describe_limits(engine: &Engine) -> Response {

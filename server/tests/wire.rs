@@ -403,3 +403,93 @@ async fn health_and_metrics() {
     );
     server.stop().await;
 }
+
+/// ARN-based tags, stream mode, enhanced monitoring and account settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_tags_mode_and_monitoring() {
+    let server = start(HashMap::new()).await;
+    let address = server.address;
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/m";
+    json(
+        address,
+        "CreateStream",
+        serde_json::json!({"StreamName": "m", "ShardCount": 1}),
+    )
+    .await;
+    let (status, _) = json(
+        address,
+        "TagResource",
+        serde_json::json!({"ResourceARN": arn, "Tags": {"team": "ingest"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, tags) = json(
+        address,
+        "ListTagsForResource",
+        serde_json::json!({"ResourceARN": arn}),
+    )
+    .await;
+    assert_eq!(tags["Tags"][0]["Key"], "team");
+    json(
+        address,
+        "UntagResource",
+        serde_json::json!({"ResourceARN": arn, "TagKeys": ["team"]}),
+    )
+    .await;
+    let (_, tags) = json(
+        address,
+        "ListTagsForStream",
+        serde_json::json!({"StreamName": "m"}),
+    )
+    .await;
+    assert_eq!(tags["Tags"], serde_json::json!([]));
+    let mode =
+        serde_json::json!({"StreamARN": arn, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}});
+    assert_eq!(json(address, "UpdateStreamMode", mode).await.0, 200);
+    let (_, summary) = json(
+        address,
+        "DescribeStreamSummary",
+        serde_json::json!({"StreamARN": arn}),
+    )
+    .await;
+    assert_eq!(
+        summary["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"],
+        "ON_DEMAND"
+    );
+    let (_, enabled) = json(
+        address,
+        "EnableEnhancedMonitoring",
+        serde_json::json!({"StreamName": "m", "ShardLevelMetrics": ["IncomingBytes"]}),
+    )
+    .await;
+    assert_eq!(
+        enabled["DesiredShardLevelMetrics"],
+        serde_json::json!(["IncomingBytes"])
+    );
+    let (_, described) = json(
+        address,
+        "DescribeStream",
+        serde_json::json!({"StreamName": "m"}),
+    )
+    .await;
+    assert_eq!(
+        described["StreamDescription"]["EnhancedMonitoring"][0]["ShardLevelMetrics"],
+        serde_json::json!(["IncomingBytes"])
+    );
+    let (status, bad) = json(
+        address,
+        "EnableEnhancedMonitoring",
+        serde_json::json!({"StreamName": "m", "ShardLevelMetrics": ["Nope"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["__type"].as_str()),
+        (400, Some("ValidationException"))
+    );
+    let (_, settings) = json(address, "DescribeAccountSettings", serde_json::json!({})).await;
+    assert_eq!(
+        settings["MinimumThroughputBillingCommitment"]["Status"],
+        "DISABLED"
+    );
+    server.stop().await;
+}
