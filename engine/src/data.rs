@@ -101,6 +101,10 @@ pub struct GetRecordsOutput {
     pub millis_behind_latest: u64,
     /// At the end of a closed shard: its children.
     pub child_shards: Vec<ChildShard>,
+    /// The stream read (for metrics).
+    pub stream_name: String,
+    /// The shard read (for metrics).
+    pub shard_id: String,
 }
 
 pub(crate) fn sequence_number(shard: &ShardState, position: u64, arrival_ms: u64) -> String {
@@ -473,6 +477,8 @@ impl Engine {
             next_shard_iterator,
             millis_behind_latest,
             child_shards,
+            stream_name: token.stream_name.clone(),
+            shard_id: shard_id(token.shard_index),
         })
     }
 

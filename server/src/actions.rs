@@ -1,6 +1,7 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
 use crate::error::{lower_first, ApiError};
+use crate::metrics::Metrics;
 use crate::value::{Fields, Out, Value};
 use shardlog_engine::{
     Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 type Response = Result<Value, ApiError>;
 
 /// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
-pub fn dispatch(engine: &Engine, action: &str, fields: Fields<'_>) -> Response {
+pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
     match action {
         "CreateStream" => create_stream(engine, fields),
         "DeleteStream" => delete_stream(engine, fields),
@@ -18,10 +19,10 @@ pub fn dispatch(engine: &Engine, action: &str, fields: Fields<'_>) -> Response {
         "DescribeStreamSummary" => describe_stream_summary(engine, fields),
         "ListStreams" => list_streams(engine, fields),
         "ListShards" => list_shards(engine, fields),
-        "PutRecord" => put_record(engine, fields),
-        "PutRecords" => put_records(engine, fields),
+        "PutRecord" => put_record(engine, metrics, fields),
+        "PutRecords" => put_records(engine, metrics, fields),
         "GetShardIterator" => get_shard_iterator(engine, fields),
-        "GetRecords" => get_records(engine, fields),
+        "GetRecords" => get_records(engine, metrics, fields),
         "SplitShard" => split_shard(engine, fields),
         "MergeShards" => merge_shards(engine, fields),
         "UpdateShardCount" => update_shard_count(engine, fields),
@@ -298,7 +299,7 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
         .into())
 }
 
-fn put_record(engine: &Engine, fields: Fields<'_>) -> Response {
+fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let data = fields.required_blob("Data")?;
     let record = PutRecord {
@@ -308,6 +309,7 @@ fn put_record(engine: &Engine, fields: Fields<'_>) -> Response {
     };
     let ordering = fields.str("SequenceNumberForOrdering")?;
     let result = engine.put_record_ordered(&name, record, ordering)?;
+    metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
     Ok(Out::new()
         .with("ShardId", result.shard_id)
         .with("SequenceNumber", result.sequence_number)
@@ -315,7 +317,7 @@ fn put_record(engine: &Engine, fields: Fields<'_>) -> Response {
         .into())
 }
 
-fn put_records(engine: &Engine, fields: Fields<'_>) -> Response {
+fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let entries = fields
         .list("Records")?
@@ -339,6 +341,17 @@ fn put_records(engine: &Engine, fields: Fields<'_>) -> Response {
         .collect();
     let results = engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
+    let mut throttled = 0;
+    for (result, (data, _, _)) in results.iter().zip(&owned) {
+        match result {
+            Ok(ok) => metrics.incoming(&name, &ok.shard_id, 1, data.len() as u64),
+            Err(failure) if failure.error_code == shardlog_engine::THROTTLED => throttled += 1,
+            Err(_) => {}
+        }
+    }
+    if throttled > 0 {
+        metrics.throttled(&name, throttled);
+    }
     let entries: Vec<Value> = results
         .into_iter()
         .map(|result| match result {
@@ -397,7 +410,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
 
-fn get_records(engine: &Engine, fields: Fields<'_>) -> Response {
+fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
     let iterator = fields.required_str("ShardIterator")?;
     if iterator.is_empty() || iterator.len() > 512 {
         return Err(ApiError::validation(
@@ -406,6 +419,14 @@ fn get_records(engine: &Engine, fields: Fields<'_>) -> Response {
     }
     let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
     let output = engine.get_records(iterator, limit)?;
+    let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
+    metrics.outgoing(
+        &output.stream_name,
+        &output.shard_id,
+        output.records.len() as u64,
+        bytes as u64,
+        output.millis_behind_latest,
+    );
     let records: Vec<Value> = output
         .records
         .into_iter()

@@ -297,44 +297,12 @@ fn run_action(
 ) -> Result<Value, ApiError> {
     let request = format.decode(body)?;
     let fields = Fields::new(&request, format)?;
-    let response = dispatch(&shared.engine, action, fields)?;
-    count_data(shared, action, &fields, &response);
-    Ok(response)
-}
-
-/// Per-stream data metrics from a successful request and its response.
-fn count_data(shared: &Shared, action: &str, fields: &Fields<'_>, response: &Value) {
-    let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
-    let data_len = |entry: &Value| match entry {
-        Value::Map(map) => match map.get("Data") {
-            Some(Value::Bytes(bytes)) => bytes.len() as u64,
-            Some(Value::Text(text)) => (text.len() as u64 * 3) / 4,
-            _ => 0,
-        },
-        _ => 0,
-    };
-    match action {
-        "PutRecord" => {
-            if let Ok(Some(_)) = fields.str("PartitionKey") {
-                let bytes = fields.required_blob("Data").map_or(0, |d| d.len() as u64);
-                shared.metrics.incoming(stream, 1, bytes);
-            }
+    let result = dispatch(&shared.engine, &shared.metrics, action, fields);
+    if let Err(error) = &result {
+        if error.code == "ProvisionedThroughputExceededException" {
+            let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
+            shared.metrics.throttled(stream, 1);
         }
-        "PutRecords" => {
-            if let Ok(Some(entries)) = fields.list("Records") {
-                let bytes = entries.iter().map(data_len).sum();
-                shared.metrics.incoming(stream, entries.len() as u64, bytes);
-            }
-        }
-        "GetRecords" => {
-            if let Value::Map(map) = response {
-                if let Some(Value::List(records)) = map.get("Records") {
-                    shared
-                        .metrics
-                        .outgoing("-", records.iter().map(data_len).sum());
-                }
-            }
-        }
-        _ => {}
     }
+    result
 }

@@ -18,13 +18,19 @@ struct Histogram {
     sum_s: f64,
 }
 
+/// A stream and shard label pair.
+type ShardKey = (String, String);
+
 #[derive(Debug, Default)]
 struct State {
     requests: BTreeMap<(String, String), u64>,
     latency: BTreeMap<String, Histogram>,
-    incoming_bytes: BTreeMap<String, u64>,
-    incoming_records: BTreeMap<String, u64>,
-    outgoing_bytes: BTreeMap<String, u64>,
+    incoming_bytes: BTreeMap<ShardKey, u64>,
+    incoming_records: BTreeMap<ShardKey, u64>,
+    outgoing_bytes: BTreeMap<ShardKey, u64>,
+    outgoing_records: BTreeMap<ShardKey, u64>,
+    iterator_age_ms: BTreeMap<ShardKey, u64>,
+    throttles: BTreeMap<String, u64>,
 }
 
 /// The server's metrics.
@@ -59,23 +65,26 @@ impl Metrics {
         histogram.sum_s += seconds;
     }
 
-    /// Records accepted records for a stream.
-    pub fn incoming(&self, stream: &str, records: u64, bytes: u64) {
+    /// Records accepted records for a shard.
+    pub fn incoming(&self, stream: &str, shard: &str, records: u64, bytes: u64) {
+        let key = (stream.to_string(), shard.to_string());
         let mut state = self.lock();
-        *state
-            .incoming_records
-            .entry(stream.to_string())
-            .or_default() += records;
-        *state.incoming_bytes.entry(stream.to_string()).or_default() += bytes;
+        *state.incoming_records.entry(key.clone()).or_default() += records;
+        *state.incoming_bytes.entry(key).or_default() += bytes;
     }
 
-    /// Records bytes returned by GetRecords for a stream.
-    pub fn outgoing(&self, stream: &str, bytes: u64) {
-        *self
-            .lock()
-            .outgoing_bytes
-            .entry(stream.to_string())
-            .or_default() += bytes;
+    /// Records what a GetRecords returned from a shard, and how far behind it was.
+    pub fn outgoing(&self, stream: &str, shard: &str, records: u64, bytes: u64, behind_ms: u64) {
+        let key = (stream.to_string(), shard.to_string());
+        let mut state = self.lock();
+        *state.outgoing_records.entry(key.clone()).or_default() += records;
+        *state.outgoing_bytes.entry(key.clone()).or_default() += bytes;
+        state.iterator_age_ms.insert(key, behind_ms);
+    }
+
+    /// Counts requests or records of a stream refused by shard quotas.
+    pub fn throttled(&self, stream: &str, count: u64) {
+        *self.lock().throttles.entry(stream.to_string()).or_default() += count;
     }
 
     /// The Prometheus text exposition.
@@ -112,27 +121,54 @@ impl Metrics {
                 histogram.count
             );
         }
-        for (name, help, map) in [
+        let per_shard = [
             (
                 "shardlog_incoming_bytes_total",
+                "counter",
                 "Payload bytes accepted by PutRecord(s).",
                 &state.incoming_bytes,
             ),
             (
                 "shardlog_incoming_records_total",
+                "counter",
                 "Records accepted by PutRecord(s).",
                 &state.incoming_records,
             ),
             (
                 "shardlog_get_records_bytes_total",
+                "counter",
                 "Payload bytes returned by GetRecords.",
                 &state.outgoing_bytes,
             ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (stream, value) in map {
-                let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {value}");
+            (
+                "shardlog_get_records_records_total",
+                "counter",
+                "Records returned by GetRecords.",
+                &state.outgoing_records,
+            ),
+            (
+                "shardlog_iterator_age_milliseconds",
+                "gauge",
+                "MillisBehindLatest of the last GetRecords.",
+                &state.iterator_age_ms,
+            ),
+        ];
+        for (name, kind, help, map) in per_shard {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for ((stream, shard), value) in map {
+                let _ = writeln!(
+                    out,
+                    "{name}{{stream=\"{stream}\",shard=\"{shard}\"}} {value}"
+                );
             }
+        }
+        let name = "shardlog_throttled_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests and records refused by shard quotas.\n# TYPE {name} counter"
+        );
+        for (stream, value) in &state.throttles {
+            let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {value}");
         }
         out
     }
@@ -149,8 +185,9 @@ mod tests {
         let metrics = Metrics::default();
         metrics.request("PutRecord", "OK", Duration::from_micros(700));
         metrics.request("PutRecord", "ValidationException", Duration::from_millis(3));
-        metrics.incoming("orders", 2, 100);
-        metrics.outgoing("orders", 40);
+        metrics.incoming("orders", "shardId-000000000000", 2, 100);
+        metrics.outgoing("orders", "shardId-000000000001", 3, 40, 1500);
+        metrics.throttled("orders", 4);
         let text = metrics.render();
         assert!(text.contains("shardlog_requests_total{action=\"PutRecord\",outcome=\"OK\"} 1"));
         assert!(text.contains(
@@ -159,7 +196,13 @@ mod tests {
         assert!(text.contains(
             "shardlog_request_duration_seconds_bucket{action=\"PutRecord\",le=\"0.005\"} 2"
         ));
-        assert!(text.contains("shardlog_incoming_records_total{stream=\"orders\"} 2"));
-        assert!(text.contains("shardlog_get_records_bytes_total{stream=\"orders\"} 40"));
+        assert!(text.contains(
+            "shardlog_incoming_records_total{stream=\"orders\",shard=\"shardId-000000000000\"} 2"
+        ));
+        assert!(text.contains(
+            "shardlog_get_records_bytes_total{stream=\"orders\",shard=\"shardId-000000000001\"} 40"
+        ));
+        assert!(text.contains("shardlog_iterator_age_milliseconds{stream=\"orders\",shard=\"shardId-000000000001\"} 1500"));
+        assert!(text.contains("shardlog_throttled_total{stream=\"orders\"} 4"));
     }
 }

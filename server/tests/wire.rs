@@ -387,6 +387,25 @@ async fn health_and_metrics() {
     let server = start(HashMap::new()).await;
     let address = server.address;
     json(address, "ListStreams", serde_json::json!({})).await;
+    json(
+        address,
+        "CreateStream",
+        serde_json::json!({"StreamName": "x", "ShardCount": 1}),
+    )
+    .await;
+    json(
+        address,
+        "PutRecord",
+        serde_json::json!({"StreamName": "x", "PartitionKey": "k", "Data": "AAEC"}),
+    )
+    .await;
+    let (_, iterator) = json(address, "GetShardIterator", serde_json::json!({"StreamName": "x", "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"})).await;
+    json(
+        address,
+        "GetRecords",
+        serde_json::json!({"ShardIterator": iterator["ShardIterator"]}),
+    )
+    .await;
     let get = |path: &str| {
         Request::get(path)
             .header("host", address.to_string())
@@ -399,6 +418,23 @@ async fn health_and_metrics() {
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(
         text.contains("shardlog_requests_total{action=\"ListStreams\",outcome=\"OK\"} 1"),
+        "{text}"
+    );
+    let shard = "stream=\"x\",shard=\"shardId-000000000000\"";
+    assert!(
+        text.contains(&format!("shardlog_incoming_records_total{{{shard}}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("shardlog_incoming_bytes_total{{{shard}}} 3")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("shardlog_get_records_records_total{{{shard}}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("shardlog_iterator_age_milliseconds{{{shard}}} 0")),
         "{text}"
     );
     server.stop().await;
