@@ -39,6 +39,32 @@ pub struct ServerConfig {
     /// Access key id → secret access key. When empty, requests are not
     /// authenticated (any Authorization header, or none, is accepted).
     pub credentials: HashMap<String, String>,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this configuration; see
+    /// [`tls_config`]. Default: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A TLS configuration from a PEM certificate chain and a PEM private key.
+pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("certificate: {error}"))?;
+    if certs.is_empty() {
+        return Err("certificate: no PEM certificate found".into());
+    }
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem).map_err(|error| format!("private key: {error}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| format!("certificate and key: {error}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl Default for ServerConfig {
@@ -48,6 +74,7 @@ impl Default for ServerConfig {
             connections_max: 1024,
             shutdown_grace: Duration::from_secs(10),
             credentials: HashMap::new(),
+            tls: None,
         }
     }
 }
@@ -96,10 +123,29 @@ pub async fn serve(
             let shared = Arc::clone(&shared);
             async move { Ok::<_, std::convert::Infallible>(handle(shared, request).await) }
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = config.tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    watcher.watch(connection.into_owned()).await
+                }
+                Some(tls) => match tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
+                    Ok(stream) => {
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(connection.into_owned()).await
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);

@@ -10,4 +10,4 @@ pub mod metrics;
 pub mod sigv4;
 pub mod value;
 
-pub use http::{serve, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};

@@ -529,3 +529,67 @@ async fn resource_tags_mode_and_monitoring() {
     );
     server.stop().await;
 }
+
+/// With a certificate and key, the server speaks HTTPS: a client that trusts the
+/// certificate gets through; HTTP/2 is negotiated by ALPN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_round_trip() {
+    use rustls_pki_types::ServerName;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    let key_pem = certified.key_pair.serialize_pem();
+    let tls = shardlog_server::tls_config(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServerConfig {
+        tls: Some(tls),
+        ..ServerConfig::default()
+    };
+    let server = tokio::spawn(async move {
+        serve(engine, listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let stream = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let body = serde_json::json!({"StreamName": "tls", "ShardCount": 1}).to_string();
+    let request = request(
+        address,
+        "CreateStream",
+        "application/x-amz-json-1.1",
+        body.into_bytes(),
+    );
+    let reply = reply(sender.send_request(request).await.unwrap()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let _ = stop.send(());
+    server.await.unwrap();
+}

@@ -56,6 +56,12 @@ struct ServeArgs {
     /// any, requests are not authenticated.
     #[arg(long, env = "SHARDLOG_CREDENTIALS", value_delimiter = ',', value_parser = parse_credential)]
     credentials: Vec<(String, String)>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "SHARDLOG_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SHARDLOG_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_credential(text: &str) -> Result<(String, String), String> {
@@ -99,6 +105,17 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     config.storage.backend = args.backend;
     config.shard_quotas = args.shard_quotas;
     let credentials = args.credentials;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &PathBuf| {
+                std::fs::read(path)
+                    .map_err(|error| format!("cannot read {}: {error}", path.display()))
+            };
+            Some(shardlog_server::tls_config(&read(cert)?, &read(key)?)?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -119,6 +136,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
         );
         let server_config = ServerConfig {
             credentials: credentials.into_iter().collect(),
+            tls,
             ..ServerConfig::default()
         };
         if server_config.credentials.is_empty() {
@@ -126,7 +144,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
         } else {
             tracing::info!(keys = server_config.credentials.len(), "requests must carry a valid AWS Signature V4");
         }
-        println!("listening on http://{address}");
+        println!("listening on {scheme}://{address}");
         serve(engine.clone(), listener, server_config, shutdown_signal())
             .await
             .map_err(|error| format!("server failed: {error}"))
