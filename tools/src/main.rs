@@ -62,6 +62,117 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "SHARDLOG_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Credentials in the AWS shared-credentials format (`aws_access_key_id` and
+    /// `aws_secret_access_key` under any `[section]`), added to --credentials.
+    #[arg(long, env = "SHARDLOG_CREDENTIALS_FILE")]
+    credentials_file: Option<PathBuf>,
+    /// A TOML file with any of these settings (keys as the long options, with
+    /// underscores: data_dir, listen, durability, ...). Options and environment
+    /// variables override it.
+    #[arg(long, env = "SHARDLOG_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Settings a config file may hold, with the environment variable each feeds.
+const CONFIG_KEYS: [(&str, &str); 11] = [
+    ("data_dir", "SHARDLOG_DATA_DIR"),
+    ("listen", "SHARDLOG_LISTEN"),
+    ("durability", "SHARDLOG_DURABILITY"),
+    ("backend", "SHARDLOG_BACKEND"),
+    ("region", "SHARDLOG_REGION"),
+    ("account_id", "SHARDLOG_ACCOUNT_ID"),
+    ("shard_quotas", "SHARDLOG_SHARD_QUOTAS"),
+    ("credentials", "SHARDLOG_CREDENTIALS"),
+    ("credentials_file", "SHARDLOG_CREDENTIALS_FILE"),
+    ("tls_cert", "SHARDLOG_TLS_CERT"),
+    ("tls_key", "SHARDLOG_TLS_KEY"),
+];
+
+/// The settings of a TOML config file as (environment variable, value) pairs.
+fn config_settings(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let table: toml::Table = text.parse().map_err(|error| format!("{error}"))?;
+    let mut settings = Vec::new();
+    for (key, value) in table {
+        let (_, variable) = CONFIG_KEYS
+            .iter()
+            .find(|(name, _)| *name == key)
+            .ok_or_else(|| format!("unknown setting '{key}'"))?;
+        let text = match value {
+            toml::Value::String(text) => text,
+            toml::Value::Boolean(flag) => flag.to_string(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("'{key}' must list strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            _ => return Err(format!("'{key}' has an unsupported type")),
+        };
+        settings.push((*variable, text));
+    }
+    Ok(settings)
+}
+
+/// Applies the config file named by `--config` or SHARDLOG_CONFIG as environment
+/// variables that are not already set, so that options and the environment win.
+/// Runs before any thread starts.
+fn apply_config_file(args: &[String]) -> Result<(), String> {
+    let from_args = args
+        .windows(2)
+        .find(|pair| pair[0] == "--config")
+        .map(|pair| pair[1].clone())
+        .or_else(|| {
+            args.iter()
+                .find_map(|arg| arg.strip_prefix("--config=").map(str::to_string))
+        });
+    let Some(path) = from_args.or_else(|| std::env::var("SHARDLOG_CONFIG").ok()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read config {path}: {error}"))?;
+    for (variable, value) in
+        config_settings(&text).map_err(|error| format!("config {path}: {error}"))?
+    {
+        if std::env::var_os(variable).is_none() {
+            std::env::set_var(variable, value);
+        }
+    }
+    Ok(())
+}
+
+/// Key pairs from an AWS shared-credentials file.
+fn read_credentials_file(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut key_id: Option<String> = None;
+    let mut secret: Option<String> = None;
+    let mut flush = |key_id: &mut Option<String>, secret: &mut Option<String>| match (
+        key_id.take(),
+        secret.take(),
+    ) {
+        (Some(id), Some(secret)) => {
+            pairs.push((id, secret));
+            Ok(())
+        }
+        (None, None) => Ok(()),
+        _ => Err("a section has an access key id without a secret, or the reverse".to_string()),
+    };
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            flush(&mut key_id, &mut secret)?;
+        } else if let Some((name, value)) = line.split_once('=') {
+            match name.trim() {
+                "aws_access_key_id" => key_id = Some(value.trim().to_string()),
+                "aws_secret_access_key" => secret = Some(value.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    flush(&mut key_id, &mut secret)?;
+    Ok(pairs)
 }
 
 fn parse_credential(text: &str) -> Result<(String, String), String> {
@@ -104,7 +215,14 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     config.storage.durability = args.durability;
     config.storage.backend = args.backend;
     config.shard_quotas = args.shard_quotas;
-    let credentials = args.credentials;
+    let mut credentials = args.credentials;
+    if let Some(path) = &args.credentials_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        credentials.extend(
+            read_credentials_file(&text).map_err(|error| format!("{}: {error}", path.display()))?,
+        );
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let read = |path: &PathBuf| {
@@ -164,6 +282,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(message) = apply_config_file(&args) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => run_serve(args),
@@ -174,5 +297,41 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Config files and credentials files.
+    use super::*;
+
+    /// Known keys map to their environment variables; unknown keys are errors.
+    #[test]
+    fn config_file_settings() {
+        let settings = config_settings(
+            "data_dir = \"/srv/data\"\nshard_quotas = true\ncredentials = [\"A:1\", \"B:2\"]\n",
+        )
+        .unwrap();
+        assert!(settings.contains(&("SHARDLOG_DATA_DIR", "/srv/data".to_string())));
+        assert!(settings.contains(&("SHARDLOG_SHARD_QUOTAS", "true".to_string())));
+        assert!(settings.contains(&("SHARDLOG_CREDENTIALS", "A:1,B:2".to_string())));
+        assert!(config_settings("nope = 1")
+            .unwrap_err()
+            .contains("unknown setting 'nope'"));
+        assert!(config_settings("listen = [1]").is_err());
+    }
+
+    /// Every section with both keys gives a pair; a half section is an error.
+    #[test]
+    fn credentials_file_sections() {
+        let text = "[default]\naws_access_key_id = AKID1\naws_secret_access_key = s1\n\n[other]\naws_access_key_id=AKID2\naws_secret_access_key=s2\n";
+        assert_eq!(
+            read_credentials_file(text).unwrap(),
+            vec![
+                ("AKID1".to_string(), "s1".to_string()),
+                ("AKID2".to_string(), "s2".to_string())
+            ]
+        );
+        assert!(read_credentials_file("[x]\naws_access_key_id = A\n").is_err());
     }
 }
