@@ -366,11 +366,12 @@ impl Engine {
                 "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {GET_RECORDS_MAX}"
             )));
         }
-        let token = IteratorToken::decode(iterator, &self.inner.key, now_ms()).map_err(|error| match error {
+        let token = IteratorToken::decode_with_ttl(iterator, &self.inner.key, now_ms(), self.inner.config.iterator_ttl_ms).map_err(|error| match error {
             crate::token::TokenError::Expired { .. } => Error::ExpiredIterator(format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of 300000 milliseconds.",
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
                 iso_time(token_issued(&error)),
-                iso_time(now_ms())
+                iso_time(now_ms()),
+                self.inner.config.iterator_ttl_ms
             )),
             _ => Error::InvalidArgument(format!("Invalid ShardIterator: {error}")),
         })?;

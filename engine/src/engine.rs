@@ -45,6 +45,9 @@ pub struct EngineConfig {
     /// Enforce Kinesis's per-shard quotas (writes 1 MiB/s and 1,000 records/s,
     /// reads 2 MiB/s and 5 calls/s) with ProvisionedThroughputExceeded. Default off.
     pub shard_quotas: bool,
+    /// How long a shard iterator stays valid, ms. Default 300,000 (Kinesis's 5
+    /// minutes); shorter only for tests of expiry.
+    pub iterator_ttl_ms: u64,
 }
 
 impl EngineConfig {
@@ -60,6 +63,7 @@ impl EngineConfig {
             open_shards_max: 500,
             retention_check_interval_ms: 60_000,
             shard_quotas: false,
+            iterator_ttl_ms: crate::token::ITERATOR_TTL_MS,
         }
     }
 }

@@ -201,9 +201,20 @@ impl IteratorToken {
     /// Checks run in this order: length, base64, signature, fields, time. The
     /// fields are only parsed once the signature proves we wrote them.
     pub fn decode(text: &str, key: &IteratorKey, now_ms: u64) -> Result<IteratorToken, TokenError> {
+        Self::decode_with_ttl(text, key, now_ms, ITERATOR_TTL_MS)
+    }
+
+    /// [`IteratorToken::decode`] with another lifetime than Kinesis's 5 minutes
+    /// (for tests of expiry that cannot wait that long).
+    pub fn decode_with_ttl(
+        text: &str,
+        key: &IteratorKey,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> Result<IteratorToken, TokenError> {
         let bytes = unseal(text, key)?;
         let token = parse_payload(bytes.as_slice())?;
-        token.check_time(now_ms)?;
+        token.check_time(now_ms, ttl_ms)?;
         Ok(token)
     }
 
@@ -222,14 +233,14 @@ impl IteratorToken {
         payload
     }
 
-    fn check_time(&self, now_ms: u64) -> Result<(), TokenError> {
+    fn check_time(&self, now_ms: u64, ttl_ms: u64) -> Result<(), TokenError> {
         if self.issued_ms > now_ms.saturating_add(CLOCK_SKEW_MS_MAX) {
             return Err(TokenError::Malformed(format!(
                 "issued at {} ms, more than {CLOCK_SKEW_MS_MAX} ms after now ({now_ms} ms)",
                 self.issued_ms
             )));
         }
-        if now_ms >= self.issued_ms.saturating_add(ITERATOR_TTL_MS) {
+        if now_ms >= self.issued_ms.saturating_add(ttl_ms) {
             return Err(TokenError::Expired {
                 issued_ms: self.issued_ms,
                 now_ms,

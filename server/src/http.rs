@@ -104,10 +104,6 @@ pub async fn serve(
     let builder = Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => permit.expect("semaphore never closed"),
-            () = &mut shutdown => break,
-        };
         let (stream, _peer): (_, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -117,6 +113,12 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            // Over the connection limit: answer every request on this connection
+            // with a clean 503 and close it, rather than leaving it to hang.
+            tokio::spawn(refuse_connection(stream, config.connections_max));
+            continue;
         };
         let shared = Arc::clone(&shared);
         let service = hyper::service::service_fn(move |request| {
@@ -158,6 +160,30 @@ pub async fn serve(
         tracing::warn!("shutdown grace period over with connections still open");
     }
     Ok(())
+}
+
+async fn refuse_connection(stream: tokio::net::TcpStream, connections_max: usize) {
+    let service = hyper::service::service_fn(move |_request| async move {
+        let error = ApiError {
+            status: 503,
+            code: "ServiceUnavailableException",
+            message: format!(
+                "The server already serves {connections_max} connections; retry later."
+            ),
+        };
+        let mut response = error_response(&error, Format::Json, &request_id());
+        response
+            .headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(%error, "refused connection ended with an error");
+    }
 }
 
 fn request_id() -> String {

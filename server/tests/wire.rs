@@ -593,3 +593,72 @@ async fn tls_round_trip() {
     let _ = stop.send(());
     server.await.unwrap();
 }
+
+/// Beyond the connection limit a connection gets a clean 503, not a hang; a
+/// request body over the size limit gets a 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_and_body_limits() {
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServerConfig {
+        connections_max: 1,
+        body_bytes_max: 1024,
+        ..ServerConfig::default()
+    };
+    let server = tokio::spawn(async move {
+        serve(engine, listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    // The first connection takes the only slot and keeps it.
+    let first = TcpStream::connect(address).await.unwrap();
+    let (mut held, connection) = hyper::client::conn::http1::handshake(TokioIo::new(first))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let ok = reply(
+        held.send_request(request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            b"{}".to_vec(),
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let refused = send_http1(
+        address,
+        request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            b"{}".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 503);
+    assert!(String::from_utf8_lossy(&refused.body).contains("ServiceUnavailableException"));
+    let big = vec![b' '; 4096];
+    let too_big = reply(
+        held.send_request(request(
+            address,
+            "ListStreams",
+            "application/x-amz-json-1.1",
+            big,
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(too_big.status, 413);
+    drop(held);
+    let _ = stop.send(());
+    server.await.unwrap();
+}

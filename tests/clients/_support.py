@@ -57,8 +57,11 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.05)
 class Server:
     """One `shardlog serve` process over its own temporary data directory."""
 
-    def __init__(self, binary: str, root: Path, credentials: str | None = None):
+    def __init__(
+        self, binary: str, root: Path, credentials: str | None = None, extra_args=()
+    ):
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.root = root
         self.data_dir = root / "data"
         self.stdout_path = root / "stdout.log"
@@ -85,6 +88,7 @@ class Server:
         ]
         if self.credentials:
             args += ["--credentials", self.credentials]
+        args += self.extra_args
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
                 args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env

@@ -61,9 +61,9 @@ def server_factory(shardlog_bin, tmp_path_factory):
     (unless the test stopped it) and must exit with 0."""
     started: list[Server] = []
 
-    def start(credentials: str | None = None, root=None) -> Server:
+    def start(credentials: str | None = None, root=None, extra_args=()) -> Server:
         root = root or tmp_path_factory.mktemp("server")
-        running = Server(shardlog_bin, root, credentials=credentials).start()
+        running = Server(shardlog_bin, root, credentials=credentials, extra_args=extra_args).start()
         started.append(running)
         return running
 

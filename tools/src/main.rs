@@ -66,6 +66,15 @@ struct ServeArgs {
     /// `aws_secret_access_key` under any `[section]`), added to --credentials.
     #[arg(long, env = "SHARDLOG_CREDENTIALS_FILE")]
     credentials_file: Option<PathBuf>,
+    /// How long shard iterators stay valid, ms (Kinesis: 300000). Only for tests
+    /// of expiry.
+    #[arg(
+        long,
+        env = "SHARDLOG_ITERATOR_TTL_MS",
+        default_value_t = 300_000,
+        hide = true
+    )]
+    iterator_ttl_ms: u64,
     /// A TOML file with any of these settings (keys as the long options, with
     /// underscores: data_dir, listen, durability, ...). Options and environment
     /// variables override it.
@@ -215,6 +224,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     config.storage.durability = args.durability;
     config.storage.backend = args.backend;
     config.shard_quotas = args.shard_quotas;
+    config.iterator_ttl_ms = args.iterator_ttl_ms;
     let mut credentials = args.credentials;
     if let Some(path) = &args.credentials_file {
         let text = std::fs::read_to_string(path)
