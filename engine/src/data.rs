@@ -200,6 +200,7 @@ impl Engine {
             )));
         }
         let stream = self.stream(stream_name)?;
+        self.reopen_failed_shards(&stream)?;
         let state = Engine::read_stream(&stream);
         let open = state.open_shards();
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();

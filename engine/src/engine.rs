@@ -281,6 +281,35 @@ impl Engine {
         )
     }
 
+    /// Reopens (and so recovers) the logs of a stream's open shards that a write
+    /// or sync failure stopped: once the fault clears, writes resume. Nothing
+    /// acknowledged was lost; recovery truncates whatever the failed write left.
+    pub(crate) fn reopen_failed_shards(&self, stream: &RwLock<StreamState>) -> Result<()> {
+        let failed = read(stream)
+            .open_shards()
+            .iter()
+            .any(|shard| shard.log.failure().is_some());
+        if !failed {
+            return Ok(());
+        }
+        let mut state = write(stream);
+        let meta = state.meta.clone();
+        for shard in state.shards.values_mut() {
+            if shard.meta.closed_end_position.is_some() || shard.log.failure().is_none() {
+                continue;
+            }
+            shard.log.close()?;
+            let reopened = open_shard(
+                &self.inner.storage,
+                &self.inner.config,
+                &meta,
+                shard.meta.clone(),
+            )?;
+            shard.log = reopened.log;
+        }
+        Ok(())
+    }
+
     /// Number of open shards across every stream.
     fn open_shard_count(&self) -> u32 {
         read(&self.inner.streams)
