@@ -5,71 +5,20 @@
 //! writes are accepted again. 100 cycles by default; SHARDLOG_TORTURE_CYCLES sets
 //! more for a long run.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use common::{call, start};
+use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const STREAM: &str = "torture";
 const SHARDS: u64 = 3;
-
-/// A tiny HTTP/1.1 client: one request per connection. `None` when the server is
-/// gone (connection refused or reset), which is expected around a kill.
-fn call(address: SocketAddr, action: &str, body: &Value) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let body = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: Kinesis_20131202.{action}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8(response).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
-    // A response cut by the kill is not an acknowledgement.
-    let value = serde_json::from_str(body).ok()?;
-    Some((status, value))
-}
-
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-fn start(data_dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shardlog"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("SHARDLOG_CREDENTIALS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start shardlog serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Server { child, address }
-}
 
 /// Every record of every shard, following iterators to the end: sequence number → data.
 fn read_everything(address: SocketAddr) -> BTreeMap<String, Vec<u8>> {
