@@ -16,3 +16,6 @@ cargo test --workspace
 
 # Real AWS clients (boto3, the AWS CLI) against a real `shardlog serve`.
 ./scripts/client-tests.sh
+
+# Fuzz targets: replay the committed corpus and fuzz each briefly.
+./scripts/fuzz.sh
