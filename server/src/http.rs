@@ -23,9 +23,6 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The `X-Amz-Target` prefix of the Kinesis API.
 pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202.";
 
@@ -39,6 +36,9 @@ pub struct ServerConfig {
     pub connections_max: usize,
     /// How long shutdown waits for requests in flight. Default 10 s.
     pub shutdown_grace: Duration,
+    /// How long a client may take to send its request headers (slow clients are
+    /// cut off instead of holding a connection). Default 10 s.
+    pub header_read_timeout: Duration,
     /// Access key id → secret access key. When empty, requests are not
     /// authenticated (any Authorization header, or none, is accepted).
     pub credentials: HashMap<String, String>,
@@ -76,6 +76,7 @@ impl Default for ServerConfig {
             body_bytes_max: 16 << 20,
             connections_max: 1024,
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
             credentials: HashMap::new(),
             tls: None,
         }
@@ -109,7 +110,7 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(config.header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer): (_, SocketAddr) = tokio::select! {

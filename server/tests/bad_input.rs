@@ -268,3 +268,67 @@ async fn huge_headers_are_refused() {
     let _ = stop.send(());
     server.await.unwrap();
 }
+
+/// A client that trickles its headers is cut off after the header timeout, and a
+/// body shorter than its Content-Length gets an error, not a hang; the server
+/// keeps serving others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_truncated_clients() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = tokio::spawn(async move {
+        serve(engine, listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    // Slow: half a request line, then nothing.
+    let mut slow = TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let began = Instant::now();
+    let (status, _) = send(
+        address,
+        "Kinesis_20131202.ListStreams",
+        "application/x-amz-json-1.1",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "others are served meanwhile");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the slow connection was closed by the server");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    // Truncated: a body shorter than announced, then the client stops writing.
+    let mut truncated = TcpStream::connect(address).await.unwrap();
+    let head = "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: Kinesis_20131202.ListStreams\r\ncontent-length: 100\r\n\r\n{\"Lim";
+    truncated.write_all(head.as_bytes()).await.unwrap();
+    truncated.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    let done =
+        tokio::time::timeout(Duration::from_secs(10), truncated.read_to_end(&mut answer)).await;
+    assert!(done.is_ok(), "the truncated request ends");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+    let (status, _) = send(
+        address,
+        "Kinesis_20131202.ListStreams",
+        "application/x-amz-json-1.1",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let _ = stop.send(());
+    server.await.unwrap();
+}

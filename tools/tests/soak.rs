@@ -1,5 +1,5 @@
 //! Load and soak over HTTP: producers and tailing consumers against a real
-//! `shardlog serve` for a bounded time (about 20 s; SHARDLOG_SOAK_SECS for longer),
+//! `shardlog serve` for a bounded time (60 s; SHARDLOG_SOAK_SECS to change it),
 //! with a split, a merge and a shard-count change under load. At the end nothing
 //! acknowledged is lost, nothing is duplicated, order holds per shard, and the
 //! server's RSS at start and end is reported (and must stay bounded).
@@ -115,7 +115,7 @@ fn soak_with_resharding() {
     let seconds: u64 = std::env::var("SHARDLOG_SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(60);
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(&dir.path().join("data"));
     let address = server.address;
