@@ -49,7 +49,8 @@ fn writer_child() {
     }
 }
 
-/// Twenty kills of a writing child; nothing it saw acknowledged is lost.
+/// Twenty kills (SHARDLOG_TORTURE_CYCLES for more) of a writing child; nothing
+/// it saw acknowledged is lost.
 #[test]
 fn sigkill_library_writer() {
     if std::env::var_os(DIR_VAR).is_some() {
@@ -60,7 +61,11 @@ fn sigkill_library_writer() {
     let mut acked: Vec<(u64, u64)> = Vec::new();
     let mut next_batch = 0u64;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for _cycle in 0..20 {
+    let cycles: usize = std::env::var("SHARDLOG_TORTURE_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for _cycle in 0..cycles {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
