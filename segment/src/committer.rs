@@ -19,9 +19,12 @@ use crate::io::FileHandle;
 use crate::log::{take_buffer, LogShared, Stage};
 use crate::sealed::SegmentPaths;
 use shardlog_index::Entry;
+use std::collections::HashMap;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -66,7 +69,11 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub(crate) fn start(kind: BackendKind, durability: Durability) -> Result<Self> {
+    pub(crate) fn start(
+        kind: BackendKind,
+        durability: Durability,
+        registry: LogRegistry,
+    ) -> Result<Self> {
         let unavailable = |error: io::Error| {
             Error::BackendUnavailable(format!(
                 "{} cannot start here: {error}; choose the buffered backend",
@@ -74,11 +81,18 @@ impl Committer {
             ))
         };
         let backend = backend::create(kind).map_err(unavailable)?;
+        let queue = Arc::new(CommitQueue::default());
         let syncer = match durability {
-            Durability::Sync => Some(Syncer::start(backend::create(kind).map_err(unavailable)?)?),
+            Durability::Sync => {
+                let backend = backend::create(kind).map_err(unavailable)?;
+                Some(Syncer::start(
+                    backend,
+                    Arc::clone(&queue),
+                    registry.clone(),
+                )?)
+            }
             _ => None,
         };
-        let queue = Arc::new(CommitQueue::default());
         let writer = Writer {
             queue: Arc::clone(&queue),
             backend,
@@ -87,7 +101,12 @@ impl Committer {
             unsynced: Vec::new(),
             last_sync: Instant::now(),
         };
-        let thread = spawn("shardlog-write", move || writer.run())?;
+        let (panic_queue, panic_registry) = (Arc::clone(&queue), registry);
+        let thread = spawn("shardlog-write", move || {
+            if catch_unwind(AssertUnwindSafe(|| writer.run())).is_err() {
+                stop_after_panic(&panic_queue, &panic_registry, "write");
+            }
+        })?;
         Ok(Committer {
             queue,
             thread: Some(thread),
@@ -127,6 +146,28 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
             path: Default::default(),
             source,
         })
+}
+
+/// Every open log of a storage, so that a committer that dies can fail them all.
+pub(crate) type LogRegistry = Arc<Mutex<HashMap<PathBuf, Weak<LogShared>>>>;
+
+/// A committer thread panicked (a bug): stop taking work and fail every log, so
+/// that no appender waits for an acknowledgement that cannot come.
+fn stop_after_panic(queue: &CommitQueue, registry: &LogRegistry, thread: &str) {
+    queue
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .stopped = true;
+    let logs: Vec<Arc<LogShared>> = registry
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for log in logs {
+        fail(&log, format!("the {thread} thread of the storage panicked"));
+    }
 }
 
 /// One log's written stages, waiting to be synced and acknowledged.
@@ -380,9 +421,17 @@ struct Syncer {
 }
 
 impl Syncer {
-    fn start(backend: Box<dyn WriteBackend>) -> Result<Syncer> {
+    fn start(
+        backend: Box<dyn WriteBackend>,
+        queue: Arc<CommitQueue>,
+        registry: LogRegistry,
+    ) -> Result<Syncer> {
         let (sender, receiver) = sync_channel(SYNC_QUEUE_ROUNDS_MAX);
-        let thread = spawn("shardlog-sync", move || sync_loop(backend, receiver))?;
+        let thread = spawn("shardlog-sync", move || {
+            if catch_unwind(AssertUnwindSafe(|| sync_loop(backend, receiver))).is_err() {
+                stop_after_panic(&queue, &registry, "sync");
+            }
+        })?;
         Ok(Syncer { sender, thread })
     }
 

@@ -2,7 +2,7 @@
 
 use crate::active::finish_active_files;
 use crate::backend::BackendKind;
-use crate::committer::{CommitQueue, Committer};
+use crate::committer::{CommitQueue, Committer, LogRegistry};
 use crate::config::{LogConfig, StorageConfig};
 use crate::error::{Error, Result};
 use crate::io::FileSystem;
@@ -11,7 +11,7 @@ use crate::log::{Log, LogShared, LogState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::{SealedSegment, SegmentInfo};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
 /// Opens logs that share one file system, one write backend and one committer
@@ -29,7 +29,7 @@ struct StorageInner {
     direct: bool,
     queue: Arc<CommitQueue>,
     committer: Mutex<Committer>,
-    logs: Mutex<HashMap<PathBuf, Weak<LogShared>>>,
+    logs: LogRegistry,
 }
 
 impl Storage {
@@ -40,7 +40,8 @@ impl Storage {
             BackendKind::Buffered => (1, false),
             BackendKind::IoUring => (DIRECT_IO_ALIGNMENT, true),
         };
-        let committer = Committer::start(config.backend, config.durability)?;
+        let logs: LogRegistry = Arc::new(Mutex::new(HashMap::new()));
+        let committer = Committer::start(config.backend, config.durability, Arc::clone(&logs))?;
         Ok(Storage {
             inner: Arc::new(StorageInner {
                 fs,
@@ -49,7 +50,7 @@ impl Storage {
                 direct,
                 queue: committer.queue(),
                 committer: Mutex::new(committer),
-                logs: Mutex::new(HashMap::new()),
+                logs,
             }),
         })
     }

@@ -307,3 +307,79 @@ fn roll_after_failed_sync_does_not_touch_files() {
         "a failed log created and wrote {new_segment} (and sealed the old segment after a failed fsync)"
     );
 }
+
+/// A panic in a committer thread (here: a file system whose sync panics) fails
+/// the logs with a clear error instead of leaving appenders waiting forever.
+#[test]
+fn committer_panic_fails_appenders_instead_of_hanging() {
+    #[derive(Debug)]
+    struct PanickingFs(Arc<MemFs>);
+    #[derive(Debug)]
+    struct PanickingFile(Arc<dyn shardlog_segment::io::FileHandle>);
+    impl shardlog_segment::io::FileHandle for PanickingFile {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            self.0.read_at(buf, offset)
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<usize> {
+            self.0.write_at(buf, offset)
+        }
+        fn sync_data(&self) -> std::io::Result<()> {
+            panic!("injected panic in sync");
+        }
+        fn len(&self) -> std::io::Result<u64> {
+            self.0.len()
+        }
+        fn set_len(&self, len: u64) -> std::io::Result<()> {
+            self.0.set_len(len)
+        }
+    }
+    impl FileSystem for PanickingFs {
+        fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+            self.0.create_dir_all(path)
+        }
+        fn list_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
+            self.0.list_dir(path)
+        }
+        fn open(
+            &self,
+            path: &std::path::Path,
+            options: OpenOptions,
+        ) -> std::io::Result<Arc<dyn shardlog_segment::io::FileHandle>> {
+            Ok(Arc::new(PanickingFile(self.0.open(path, options)?)))
+        }
+        fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+            self.0.remove_file(path)
+        }
+        fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+            self.0.rename(from, to)
+        }
+        fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+            self.0.sync_dir(path)
+        }
+        fn map(
+            &self,
+            path: &std::path::Path,
+        ) -> std::io::Result<Arc<dyn shardlog_segment::io::Mapped>> {
+            self.0.map(path)
+        }
+        fn exists(&self, path: &std::path::Path) -> bool {
+            self.0.exists(path)
+        }
+    }
+    let fs: Arc<dyn FileSystem> = Arc::new(PanickingFs(MemFs::new()));
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Sync,
+    };
+    let storage = Storage::open(fs, config).unwrap();
+    let (log, _) = storage.open_log("/d/s", LogConfig::default()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let appender = log.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(appender.append(&[rec("k", b"x")]).is_err());
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(answered, Ok(true), "the append fails instead of hanging");
+    assert!(log.failure().unwrap().contains("panicked"));
+    assert!(log.append(&[rec("k", b"y")]).is_err());
+}

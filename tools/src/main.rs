@@ -217,6 +217,30 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight, then syncing");
 }
 
+/// Takes an exclusive lock on `<data-dir>/LOCK`, so that a second server on the
+/// same directory stops with a clear error instead of corrupting it.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "{} is in use by another shardlog process",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(format!("cannot lock {}: {error}", path.display()))
+        }
+    }
+}
+
 fn run_serve(args: ServeArgs) -> Result<(), String> {
     let mut config = EngineConfig::new(&args.data_dir);
     config.region = args.region;
@@ -244,6 +268,8 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // One process per data directory: held until this function returns.
+    let _lock = lock_data_dir(&args.data_dir)?;
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -329,6 +355,20 @@ mod tests {
             .unwrap_err()
             .contains("unknown setting 'nope'"));
         assert!(config_settings("listen = [1]").is_err());
+    }
+
+    /// A data directory can be locked by one holder at a time.
+    #[test]
+    fn data_dir_lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_data_dir(dir.path()).unwrap();
+        let second = lock_data_dir(dir.path()).unwrap_err();
+        assert!(
+            second.contains("in use by another shardlog process"),
+            "{second}"
+        );
+        drop(held);
+        assert!(lock_data_dir(dir.path()).is_ok());
     }
 
     /// Every section with both keys gives a pair; a half section is an error.
