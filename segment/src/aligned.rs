@@ -101,7 +101,7 @@ impl AlignedBuf {
     /// The contents padded with zeros to a multiple of `alignment` (which divides
     /// the buffer's own alignment): what an `O_DIRECT` write sends.
     pub(crate) fn padded(&mut self, alignment: usize) -> &[u8] {
-        assert!(alignment > 0 && DIRECT_IO_ALIGNMENT % alignment == 0);
+        assert!(alignment > 0 && DIRECT_IO_ALIGNMENT.is_multiple_of(alignment));
         let padded_len = self.len.div_ceil(alignment) * alignment;
         let len = self.len;
         self.full_mut()[len..padded_len].fill(0);

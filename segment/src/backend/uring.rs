@@ -27,7 +27,7 @@ const RING_ENTRIES: u32 = 256;
 /// rounded down to a page) and an entry's length is a `u32`; the cap is aligned so that
 /// the remainder of a capped op stays aligned.
 const SUBMIT_BYTES_MAX: usize = 0x7fff_f000;
-const _: () = assert!(SUBMIT_BYTES_MAX % DIRECT_IO_ALIGNMENT == 0);
+const _: () = assert!(SUBMIT_BYTES_MAX.is_multiple_of(DIRECT_IO_ALIGNMENT));
 
 /// How many `io_uring_enter` calls in a row may fail with a transient error (`EAGAIN`,
 /// `EBUSY`: the kernel is short of request memory) before the batch is failed.
@@ -171,13 +171,13 @@ fn no_raw_fd() -> io::Error {
 fn check_op(op: &WriteOp<'_>) -> io::Result<RawFd> {
     let alignment = DIRECT_IO_ALIGNMENT;
     let mut misaligned = Vec::new();
-    if op.offset % alignment as u64 != 0 {
+    if !op.offset.is_multiple_of(alignment as u64) {
         misaligned.push(format!("offset {}", op.offset));
     }
-    if op.data.len() % alignment != 0 {
+    if !op.data.len().is_multiple_of(alignment) {
         misaligned.push(format!("length {}", op.data.len()));
     }
-    if op.data.as_ptr() as usize % alignment != 0 {
+    if !(op.data.as_ptr() as usize).is_multiple_of(alignment) {
         misaligned.push(format!("buffer address {:p}", op.data.as_ptr()));
     }
     if !misaligned.is_empty() {

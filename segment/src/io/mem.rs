@@ -430,7 +430,7 @@ impl MemFile {
     fn check_direct(&self, address: usize, len: usize, offset: u64) -> io::Result<()> {
         let alignment = DIRECT_IO_ALIGNMENT;
         let aligned =
-            address % alignment == 0 && len % alignment == 0 && offset % alignment as u64 == 0;
+            address.is_multiple_of(alignment) && len.is_multiple_of(alignment) && offset.is_multiple_of(alignment as u64);
         if self.options.direct && !aligned {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
