@@ -429,8 +429,9 @@ impl MemFile {
     /// `O_DIRECT` rules: offset, length and buffer address aligned, else `EINVAL`.
     fn check_direct(&self, address: usize, len: usize, offset: u64) -> io::Result<()> {
         let alignment = DIRECT_IO_ALIGNMENT;
-        let aligned =
-            address.is_multiple_of(alignment) && len.is_multiple_of(alignment) && offset.is_multiple_of(alignment as u64);
+        let aligned = address.is_multiple_of(alignment)
+            && len.is_multiple_of(alignment)
+            && offset.is_multiple_of(alignment as u64);
         if self.options.direct && !aligned {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
