@@ -3,12 +3,15 @@
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::names::shard_id;
-use crate::routing::{parse_hash_key, partition_key_hash, RoutingError};
+use crate::routing::{matches_decimal_pattern, parse_hash_key, partition_key_hash, RoutingError};
 use crate::seqno::{DecimalCursor, SequenceNumber};
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Digits Kinesis's sequence-number pattern allows: `0|([1-9]\d{0,128})`.
+const SEQUENCE_DIGITS_MAX: usize = 129;
 
 /// The error code of a throttled record.
 pub const THROTTLED: &str = "ProvisionedThroughputExceededException";
@@ -174,11 +177,7 @@ impl Engine {
         sequence_number_for_ordering: Option<&str>,
     ) -> Result<PutResult> {
         if let Some(text) = sequence_number_for_ordering {
-            let well_formed = !text.is_empty()
-                && text.len() <= 129
-                && text.bytes().all(|b| b.is_ascii_digit())
-                && (text == "0" || !text.starts_with('0'));
-            if !well_formed {
+            if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
                 return Err(Error::Validation(format!(
                     "1 validation error detected: Value '{text}' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
                 )));
@@ -249,6 +248,11 @@ impl Engine {
         for (index, slots, submitted) in pending {
             let shard = &state.shards[&index];
             let outcome = submitted.and_then(|pending| Ok(pending.wait()?));
+            if outcome.is_err() {
+                self.inner
+                    .shard_failed
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             for (k, slot) in slots.iter().enumerate() {
                 results[*slot] = Some(match &outcome {
                     Ok(appended) => Ok(PutResult {
@@ -320,11 +324,7 @@ impl Engine {
                 self.inner.config.account_id
             ))
         };
-        let pattern_ok = !text.is_empty()
-            && text.len() <= 129
-            && text.bytes().all(|b| b.is_ascii_digit())
-            && (text == "0" || !text.starts_with('0'));
-        if !pattern_ok {
+        if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
             return Err(Error::Validation(format!(
                 "1 validation error detected: Value '{text}' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
             )));

@@ -115,6 +115,9 @@ pub(crate) struct Inner {
     pub manifest: Mutex<Manifest>,
     /// Set to stop the retention thread.
     pub stopping: AtomicBool,
+    /// Set when a put saw a shard's log fail: the next put reopens failed logs.
+    /// Keeps the check off the put path while nothing has failed.
+    pub shard_failed: AtomicBool,
     pub retention_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -173,6 +176,7 @@ impl Engine {
                 streams: RwLock::new(streams),
                 manifest: Mutex::new(manifest),
                 stopping: AtomicBool::new(false),
+                shard_failed: AtomicBool::new(false),
                 retention_thread: Mutex::new(None),
             }),
         };
@@ -285,13 +289,18 @@ impl Engine {
     /// or sync failure stopped: once the fault clears, writes resume. Nothing
     /// acknowledged was lost; recovery truncates whatever the failed write left.
     pub(crate) fn reopen_failed_shards(&self, stream: &RwLock<StreamState>) -> Result<()> {
-        let failed = read(stream)
-            .open_shards()
-            .iter()
-            .any(|shard| shard.log.failure().is_some());
-        if !failed {
+        if !self.inner.shard_failed.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
+        let reopened = self.reopen_failed_logs(stream);
+        if reopened.is_err() {
+            // Try again on the next put; other streams may also still need it.
+            self.inner.shard_failed.store(true, Ordering::SeqCst);
+        }
+        reopened
+    }
+
+    fn reopen_failed_logs(&self, stream: &RwLock<StreamState>) -> Result<()> {
         let mut state = write(stream);
         let meta = state.meta.clone();
         for shard in state.shards.values_mut() {

@@ -1,7 +1,7 @@
 //! The active segment's files: creating, persisting index entries, syncing,
 //! sealing.
 
-use crate::error::{Error, Result};
+use crate::error::{io_err, Result};
 use crate::io::{write_all_at, OpenOptions};
 use crate::log::{ActiveView, ActiveWriter, LogShared, WriterState};
 use crate::sealed::{map_sealed, sealed_index_files, SegmentInfo, SegmentPaths};
@@ -46,10 +46,6 @@ pub(crate) fn persist_entries(
 pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<()> {
     let active = writer.active.as_mut().expect("caller checked");
     let path = active.paths.log.clone();
-    let io_error = |op: &'static str, path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { op, path, source }
-    };
     finish_active_files(log, active)?;
     let (info, idx_entries, tix_entries) = {
         let state = log.lock();
@@ -72,10 +68,10 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
         (&active.idx, &idx_bytes, &active.paths.idx),
         (&active.tix, &tix_bytes, &active.paths.tix),
     ] {
-        write_all_at(file.as_ref(), bytes, 0).map_err(io_error("write index", path))?;
-        file.sync_data().map_err(io_error("sync index", path))?;
+        write_all_at(file.as_ref(), bytes, 0).map_err(io_err("write index", path))?;
+        file.sync_data().map_err(io_err("sync index", path))?;
     }
-    let map = log.fs.map(&path).map_err(io_error("map", &path))?;
+    let map = log.fs.map(&path).map_err(io_err("map", &path))?;
     let info = SegmentInfo {
         sealed: true,
         bytes: active.written_len,
@@ -93,29 +89,25 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
 /// cuts the zero fill after the last batch. Writes out every index entry.
 pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) -> Result<()> {
     let path = active.paths.log.clone();
-    let io_error = |op: &'static str| {
-        let path = path.clone();
-        move |source| Error::Io { op, path, source }
-    };
     if log.direct {
         // Never mapped while active, so cutting the fill cannot fault a reader.
         active
             .file
             .set_len(active.written_len)
-            .map_err(io_error("truncate fill of"))?;
+            .map_err(io_err("truncate fill of", &path))?;
     }
-    active.file.sync_data().map_err(io_error("sync"))?;
+    active.file.sync_data().map_err(io_err("sync", &path))?;
     active.synced = true;
     let state = log.lock();
     if let Some(view) = state.active.as_ref() {
         active.durable_entries = view.index.len();
         if let Some((idx, tix)) = pending_entries(active, view) {
             drop(state);
-            persist_entries(active, &idx, &tix).map_err(io_error("write index of"))?;
+            persist_entries(active, &idx, &tix).map_err(io_err("write index of", &path))?;
         }
     }
     for file in [&active.idx, &active.tix] {
-        file.sync_data().map_err(io_error("sync index of"))?;
+        file.sync_data().map_err(io_err("sync index of", &path))?;
     }
     Ok(())
 }
@@ -134,29 +126,21 @@ pub(crate) fn create_segment(
         file.set_len(0)?;
         Ok::<_, io::Error>(file)
     };
-    let io_error = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io {
-            op: "create",
-            path,
-            source,
-        }
-    };
     let file = open(&paths.log, OpenOptions::CREATE.with_direct(log.direct))
-        .map_err(io_error(&paths.log))?;
+        .map_err(io_err("create", &paths.log))?;
     let mut index_files = Vec::new();
     for (path, kind) in [
         (&paths.idx, IndexKind::Position),
         (&paths.tix, IndexKind::Timestamp),
     ] {
-        let handle = open(path, OpenOptions::CREATE).map_err(io_error(path))?;
+        let handle = open(path, OpenOptions::CREATE).map_err(io_err("create", path))?;
         let header = shardlog_index::encode_header(kind, base_position);
-        write_all_at(handle.as_ref(), &header, 0).map_err(io_error(path))?;
+        write_all_at(handle.as_ref(), &header, 0).map_err(io_err("create", path))?;
         index_files.push(handle);
     }
     let read = fs
         .open(&paths.log, OpenOptions::READ)
-        .map_err(io_error(&paths.log))?;
+        .map_err(io_err("create", &paths.log))?;
     let tix = index_files.pop().expect("two index files");
     let idx = index_files.pop().expect("two index files");
     writer.active = Some(ActiveWriter {

@@ -14,7 +14,7 @@
 use crate::active::{create_segment, fail, pending_entries, persist_entries, release, seal_active};
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
-use crate::error::{Error, Result};
+use crate::error::{io_err, Error, Result};
 use crate::io::FileHandle;
 use crate::log::{take_buffer, LogShared, Stage};
 use crate::sealed::SegmentPaths;
@@ -368,20 +368,16 @@ impl Writer {
         };
         let alignment = self.backend.alignment();
         let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
-        let io_error = |op: &'static str| {
-            let path = path.clone();
-            move |source| Error::Io { op, path, source }
-        };
         let op = stage_op(&mut stage, file.as_ref(), alignment);
-        take_one(self.backend.write_all(&[op])).map_err(io_error("write"))?;
+        take_one(self.backend.write_all(&[op])).map_err(io_err("write", &path))?;
         let sync = self.durability == Durability::Sync;
         if sync {
-            take_one(self.backend.sync_all(&[file.as_ref()])).map_err(io_error("sync"))?;
+            take_one(self.backend.sync_all(&[file.as_ref()])).map_err(io_err("sync", &path))?;
         }
         if creating {
             log.fs
                 .sync_dir(&log.dir)
-                .map_err(io_error("sync directory of"))?;
+                .map_err(io_err("sync directory of", &path))?;
         }
         if !sync {
             self.note_unsynced(log);

@@ -80,9 +80,7 @@ impl FileSystem for RealFs {
         // SAFETY: shardlog never truncates or rewrites a file once it is mapped: only
         // sealed segments and their index files are mapped, they are immutable, and
         // deletion unlinks (the mapping stays valid). See UNSAFE.md.
-        // Populated up front: a sealed segment is mapped once and then read at
-        // random; faulting its pages in on first touch costs every lookup more.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+        let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Arc::new(RealMap { map: Some(map) }))
     }
 
