@@ -3,16 +3,16 @@
 //! a Kinesis client error (4xx with a `__type`), never an InternalFailure or a
 //! dropped connection, and the server keeps serving.
 
+mod common;
+
 use bytes::Bytes;
+use common::start_with;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use shardlog_engine::{Engine, EngineConfig};
-use shardlog_segment::io::{FileSystem, MemFs};
-use shardlog_server::{serve, ServerConfig};
+use shardlog_server::ServerConfig;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const ACTIONS: [&str; 31] = [
     "CreateStream",
@@ -136,21 +136,13 @@ fn bodies() -> Vec<String> {
 /// Every action × every bad body: a 4xx Kinesis error, and the server stays up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_with_bad_bodies() {
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    engine
-        .create_stream("s", Some(2), Default::default())
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        serve(engine, listener, ServerConfig::default(), async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = start_with(ServerConfig::default(), |engine| {
+        engine
+            .create_stream("s", Some(2), Default::default())
+            .unwrap()
+    })
+    .await;
+    let address = server.address;
     for action in ACTIONS {
         for body in bodies() {
             let target = format!("Kinesis_20131202.{action}");
@@ -223,26 +215,15 @@ async fn every_action_with_bad_bodies() {
     )
     .await;
     assert_eq!(status, 200);
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
 
 /// Huge headers are refused without harming the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_headers_are_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        serve(engine, listener, ServerConfig::default(), async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = start_with(ServerConfig::default(), |_| {}).await;
+    let address = server.address;
     let mut stream = TcpStream::connect(address).await.unwrap();
     let huge = format!(
         "POST / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
@@ -265,8 +246,7 @@ async fn huge_headers_are_refused() {
     )
     .await;
     assert_eq!(status, 200);
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
 
 /// A client that trickles its headers is cut off after the header timeout, and a
@@ -276,22 +256,12 @@ async fn huge_headers_are_refused() {
 async fn slow_and_truncated_clients() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = ServerConfig {
         header_read_timeout: Duration::from_millis(300),
         ..ServerConfig::default()
     };
-    let server = tokio::spawn(async move {
-        serve(engine, listener, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = start_with(config, |_| {}).await;
+    let address = server.address;
     // Slow: half a request line, then nothing.
     let mut slow = TcpStream::connect(address).await.unwrap();
     slow.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n")
@@ -329,6 +299,5 @@ async fn slow_and_truncated_clients() {
     )
     .await;
     assert_eq!(status, 200);
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }

@@ -2,58 +2,27 @@
 //! the Java SDK makes, an h2c (HTTP/2 prior knowledge) round trip, Kinesis-shaped
 //! errors, and a request with a bad signature rejected when credentials are set.
 
+mod common;
+
 use bytes::Bytes;
+use common::{start_with, Server};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use shardlog_engine::{Engine, EngineConfig};
-use shardlog_segment::io::{FileSystem, MemFs};
 use shardlog_server::sigv4::{format_amz_date, sign, SignedRequest, SigningParams};
-use shardlog_server::{serve, ServerConfig};
+use shardlog_server::ServerConfig;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-
-struct Server {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+use tokio::net::TcpStream;
 
 async fn start(credentials: HashMap<String, String>) -> Server {
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
     let config = ServerConfig {
         credentials,
         ..ServerConfig::default()
     };
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        serve(engine.clone(), listener, config, shutdown)
-            .await
-            .unwrap();
-        engine.shutdown().unwrap();
-    });
-    Server {
-        address,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Server {
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap();
-    }
+    start_with(config, |_| {}).await
 }
 
 struct Reply {
@@ -539,22 +508,12 @@ async fn tls_round_trip() {
     let cert_pem = certified.cert.pem();
     let key_pem = certified.key_pair.serialize_pem();
     let tls = shardlog_server::tls_config(cert_pem.as_bytes(), key_pem.as_bytes()).unwrap();
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
     let config = ServerConfig {
         tls: Some(tls),
         ..ServerConfig::default()
     };
-    let server = tokio::spawn(async move {
-        serve(engine, listener, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = start_with(config, |_| {}).await;
+    let address = server.address;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(certified.cert.der().clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -590,31 +549,20 @@ async fn tls_round_trip() {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
 
 /// Beyond the connection limit a connection gets a clean 503, not a hang; a
 /// request body over the size limit gets a 413.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_and_body_limits() {
-    let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
     let config = ServerConfig {
         connections_max: 1,
         body_bytes_max: 1024,
         ..ServerConfig::default()
     };
-    let server = tokio::spawn(async move {
-        serve(engine, listener, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let server = start_with(config, |_| {}).await;
+    let address = server.address;
     // The first connection takes the only slot and keeps it.
     let first = TcpStream::connect(address).await.unwrap();
     let (mut held, connection) = hyper::client::conn::http1::handshake(TokioIo::new(first))
@@ -659,6 +607,5 @@ async fn connection_and_body_limits() {
     .await;
     assert_eq!(too_big.status, 413);
     drop(held);
-    let _ = stop.send(());
-    server.await.unwrap();
+    server.stop().await;
 }
