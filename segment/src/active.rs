@@ -4,7 +4,9 @@
 use crate::error::{io_err, Result};
 use crate::io::{write_all_at, OpenOptions};
 use crate::log::{ActiveView, ActiveWriter, LogShared, WriterState};
-use crate::sealed::{map_sealed, sealed_index_files, SegmentInfo, SegmentPaths};
+use crate::sealed::{
+    map_sealed, prefault_in_background, sealed_index_files, SegmentInfo, SegmentPaths,
+};
 use shardlog_index::{Entry, IndexKind, Sampler, ENTRY_LEN, HEADER_LEN as INDEX_HEADER_LEN};
 use std::io;
 use std::sync::Arc;
@@ -79,8 +81,10 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
     };
     let sealed = map_sealed(log.fs.as_ref(), active.paths.clone(), info, map)?;
     writer.active = None;
+    let sealed = Arc::new(sealed);
+    prefault_in_background(vec![Arc::clone(&sealed)]);
     let mut state = log.lock();
-    state.sealed.push(Arc::new(sealed));
+    state.sealed.push(sealed);
     state.active = None;
     Ok(())
 }

@@ -8,8 +8,8 @@ use crate::format::{parse_segment_file_name, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions};
 use crate::log::{ActiveView, ActiveWriter, Stage, Tail, WriterState};
 use crate::sealed::{
-    check_segment_header, count_dropped_batches, open_sealed, scan_batches, SealedSegment,
-    SegmentPaths,
+    check_segment_header, count_dropped_batches, open_sealed, prefault_in_background, scan_batches,
+    SealedSegment, SegmentPaths,
 };
 use shardlog_index::{Entry, IndexKind, IndexView, Sampler, SparseIndex};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,7 @@ pub(crate) fn recover(
         )?;
         sealed.push(Arc::new(segment));
     }
+    prefault_in_background(sealed.clone());
     let sealed_end = sealed.last().map(|segment| segment.info.end_position);
     let active = match last {
         Some(base) => {
