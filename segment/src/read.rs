@@ -245,15 +245,20 @@ struct ActiveTime {
     end_position: u64,
 }
 
+/// Largest batch buffer a reading thread keeps between timestamp searches of an
+/// active segment; a larger batch is read into a buffer of its own.
+const TIME_SEARCH_BUFFER_BYTES_MAX: usize = 1 << 20;
+
+thread_local! {
+    /// Reused across timestamp searches so that each one does not pay for a
+    /// fresh, zeroed allocation (first-touch page faults are costly here).
+    static TIME_SEARCH_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// As [`time_in_sealed`], in the acknowledged part of the active segment: batch
-/// headers are read one at a time, and only the batch that answers is read whole.
+/// headers are read one at a time into a stack buffer, and only the batch whose
+/// records straddle `arrival_ms` is read whole (into a reused buffer) and verified.
 fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
-    let read = |offset: u64, len: usize| -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; len];
-        read_exact_at(active.file.as_ref(), &mut buf, offset)
-            .map_err(io_err("read", &active.path))?;
-        Ok(buf)
-    };
     let corrupt = |offset: u64, corruption| Error::Corrupt {
         path: active.path.clone(),
         offset,
@@ -261,7 +266,9 @@ fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
     };
     let mut offset = active.range.start;
     while offset + BATCH_HEADER_LEN as u64 <= active.range.end {
-        let header_bytes = read(offset, BATCH_HEADER_LEN)?;
+        let mut header_bytes = [0u8; BATCH_HEADER_LEN];
+        read_exact_at(active.file.as_ref(), &mut header_bytes, offset)
+            .map_err(io_err("read", &active.path))?;
         let header = read_header(&header_bytes).map_err(|c| corrupt(offset, c))?;
         if offset + header.batch_len as u64 > active.range.end {
             return Err(corrupt(
@@ -271,14 +278,14 @@ fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
                 },
             ));
         }
+        // Arrival times never decrease: the batch's first record is the answer.
+        // The batch is verified when GetRecords reads it.
+        if header.first_arrival_ms >= arrival_ms {
+            return Ok(header.base_position);
+        }
         if header.last_arrival_ms >= arrival_ms {
-            let bytes = read(offset, header.batch_len)?;
-            let view = BatchView::parse_checksummed(&bytes).map_err(|c| corrupt(offset, c))?;
-            if header.first_arrival_ms >= arrival_ms {
-                return Ok(header.base_position);
-            }
-            let found = view.records().find(|r| r.arrival_ms >= arrival_ms);
-            if let Some(position) = found.map(|record| record.position) {
+            if let Some(position) = position_in_batch(active, offset, header.batch_len, arrival_ms)?
+            {
                 return Ok(position);
             }
         }
@@ -287,9 +294,40 @@ fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
     Ok(active.end_position)
 }
 
+/// The first position at or after `arrival_ms` among the records of the active
+/// segment's batch at `offset`, read into the thread's reused buffer and verified.
+fn position_in_batch(
+    active: &ActiveTime,
+    offset: u64,
+    batch_len: usize,
+    arrival_ms: u64,
+) -> Result<Option<u64>> {
+    TIME_SEARCH_BUFFER.with_borrow_mut(|buf| {
+        buf.resize(batch_len, 0);
+        let found = read_exact_at(active.file.as_ref(), buf, offset)
+            .map_err(io_err("read", &active.path))
+            .and_then(|()| {
+                let view =
+                    BatchView::parse_checksummed(buf).map_err(|corruption| Error::Corrupt {
+                        path: active.path.clone(),
+                        offset,
+                        corruption,
+                    })?;
+                let found = view.records().find(|r| r.arrival_ms >= arrival_ms);
+                Ok(found.map(|record| record.position))
+            });
+        if buf.len() > TIME_SEARCH_BUFFER_BYTES_MAX {
+            *buf = Vec::new();
+        }
+        found
+    })
+}
+
 /// The first position at or after `arrival_ms` in a sealed segment whose last
 /// arrival is at or after it: from the timestamp index, batch headers are walked
-/// without reading records until the batch that holds it, the only one verified.
+/// without reading records until the batch that holds it, the only one verified
+/// (a batch that starts at or after `arrival_ms` is verified by the read that
+/// follows instead).
 fn time_in_sealed(segment: &SealedSegment, arrival_ms: u64) -> Result<u64> {
     let bytes = segment.log.bytes();
     let start = segment
@@ -304,13 +342,13 @@ fn time_in_sealed(segment: &SealedSegment, arrival_ms: u64) -> Result<u64> {
     };
     while offset < bytes.len() {
         let header = peek_header(&bytes[offset..]).map_err(|c| corrupt(offset, c))?;
+        // Arrival times never decrease: the batch's first record is the answer.
+        if header.first_arrival_ms >= arrival_ms {
+            return Ok(header.base_position);
+        }
         if header.last_arrival_ms >= arrival_ms {
             let view =
                 BatchView::parse_checksummed(&bytes[offset..]).map_err(|c| corrupt(offset, c))?;
-            // Arrival times never decrease: the batch's first record is the answer.
-            if header.first_arrival_ms >= arrival_ms {
-                return Ok(header.base_position);
-            }
             if let Some(record) = view.records().find(|r| r.arrival_ms >= arrival_ms) {
                 return Ok(record.position);
             }
