@@ -343,7 +343,9 @@ fn open_engine(fs: &Arc<MemFs>) -> Engine {
     let mut config = EngineConfig::new("/data");
     config.log.segment_bytes_max = 64 << 10;
     config.retention_check_interval_ms = 0;
-    Engine::open(fs.clone() as Arc<dyn FileSystem>, config).expect("engine opens")
+    // A session, so that nothing this engine does after a simulated power loss
+    // (shutdown work while it is dropped) reaches the file system.
+    Engine::open(fs.session() as Arc<dyn FileSystem>, config).expect("engine opens")
 }
 
 #[track_caller]

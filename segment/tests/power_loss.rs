@@ -34,7 +34,8 @@ fn produce(
     crash: CrashMode,
     after: usize,
 ) {
-    let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, CONFIG).unwrap();
+    // A session: once the crash comes, this "process" can do nothing more.
+    let storage = Storage::open(fs.session() as Arc<dyn FileSystem>, CONFIG).unwrap();
     let logs: Vec<_> = (0..shards)
         .map(|s| {
             storage
@@ -75,7 +76,7 @@ fn produce(
     let _ = storage.shutdown();
 }
 
-fn verify(fs: &Arc<MemFs>, shards: usize, acked: &Acked) {
+fn verify(fs: &Arc<MemFs>, shards: usize, acked: &Acked, round: u64) {
     let storage = Storage::open(fs.clone() as Arc<dyn FileSystem>, CONFIG).unwrap();
     let acked = acked.lock().unwrap();
     for shard in 0..shards {
@@ -87,7 +88,9 @@ fn verify(fs: &Arc<MemFs>, shards: usize, acked: &Acked) {
             assert_eq!(
                 recovered.get(position),
                 Some(record),
-                "shard {shard} position {position}"
+                "after the crash of round {round}: shard {shard} position {position} ({} recovered, {} acknowledged)",
+                recovered.len(),
+                acked[shard].len()
             );
         }
         // Whatever survived beyond the acknowledgements is whole batches in order.
@@ -110,7 +113,7 @@ fn torture(mode: impl Fn(u64) -> CrashMode) {
             mode(round),
             20 + (round as usize * 53) % 300,
         );
-        verify(&fs, shards, &acked);
+        verify(&fs, shards, &acked, round);
     }
     let total: usize = acked.lock().unwrap().iter().map(BTreeMap::len).sum();
     assert!(total > 1000, "the producers got work acknowledged: {total}");

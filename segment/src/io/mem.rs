@@ -56,6 +56,10 @@ pub enum CrashMode {
 /// file, taken in that order.
 pub struct MemFs {
     shared: Arc<Shared>,
+    /// For a session (see [`MemFs::session`]), the epoch it belongs to: once a
+    /// crash has moved past it, every operation fails, as a process that lost
+    /// power can do nothing more.
+    session_epoch: Option<u64>,
 }
 
 /// What the file system and its handles share.
@@ -152,6 +156,31 @@ impl MemFs {
         }
     }
 
+    /// A view of the same file system for one "process": it works until the next
+    /// [`crash`](MemFs::crash), after which each of its operations fails (handles
+    /// opened through it were already stale). Without sessions, a thread that
+    /// began an operation before a crash could finish it against the state after
+    /// it (create a file, sync a directory) and be acknowledged for work that the
+    /// power loss undid; a real process does not outlive its power loss.
+    pub fn session(&self) -> Arc<MemFs> {
+        Arc::new(MemFs {
+            shared: Arc::clone(&self.shared),
+            session_epoch: Some(self.shared.epoch.load(Ordering::SeqCst)),
+        })
+    }
+
+    /// `Ok` unless this is a session that a crash ended. Called with the directory
+    /// lock held, which [`crash`](MemFs::crash) holds while it bumps the epoch, so
+    /// an operation lands wholly before the crash or fails.
+    fn alive(&self) -> io::Result<()> {
+        match self.session_epoch {
+            Some(epoch) if epoch != self.shared.epoch.load(Ordering::SeqCst) => {
+                Err(io::Error::other("stale session: the file system crashed"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Number of `sync_data` and `sync_dir` calls so far.
     pub fn sync_count(&self) -> u64 {
         self.shared.sync_count.load(Ordering::SeqCst)
@@ -175,6 +204,7 @@ impl Default for MemFs {
                 sync_count: AtomicU64::new(0),
                 next_inode_id: AtomicU64::new(0),
             }),
+            session_epoch: None,
         }
     }
 }
@@ -194,6 +224,7 @@ impl FileSystem for MemFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let path = normalize(path);
         let mut dirs = self.dirs();
+        self.alive()?;
         // Check every ancestor before creating any, so that a failure changes nothing.
         for ancestor in path.ancestors() {
             if file_entry(&dirs, ancestor).is_some() {
@@ -212,6 +243,7 @@ impl FileSystem for MemFs {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let path = normalize(path);
         let dirs = self.dirs();
+        self.alive()?;
         let dir = dirs
             .get(&path)
             .ok_or_else(|| not_found("directory", &path))?;
@@ -227,6 +259,7 @@ impl FileSystem for MemFs {
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
         let (dir_path, name) = split(path)?;
         let mut dirs = self.dirs();
+        self.alive()?;
         let dir = parent_dir(&mut dirs, &dir_path, &name)?;
         let inode = match dir.current.get(&name) {
             Some(inode) => Arc::clone(inode),
@@ -249,6 +282,7 @@ impl FileSystem for MemFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let (dir_path, name) = split(path)?;
         let mut dirs = self.dirs();
+        self.alive()?;
         let dir = parent_dir(&mut dirs, &dir_path, &name)?;
         if !dir.current.contains_key(&name) {
             return Err(not_found("file", path));
@@ -261,6 +295,7 @@ impl FileSystem for MemFs {
         let (from_dir, from_name) = split(from)?;
         let (to_dir, to_name) = split(to)?;
         let mut dirs = self.dirs();
+        self.alive()?;
         let inode =
             file_entry(&dirs, &from_dir.join(&from_name)).ok_or_else(|| not_found("file", from))?;
         if dirs.contains_key(&to_dir.join(&to_name)) {
@@ -289,6 +324,7 @@ impl FileSystem for MemFs {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let path = normalize(path);
         let mut dirs = self.dirs();
+        self.alive()?;
         let dir = dirs
             .get_mut(&path)
             .ok_or_else(|| not_found("directory", &path))?;
@@ -300,6 +336,7 @@ impl FileSystem for MemFs {
 
     fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>> {
         let dirs = self.dirs();
+        self.alive()?;
         let inode = file_entry(&dirs, &normalize(path)).ok_or_else(|| not_found("file", path))?;
         let bytes = Arc::from(lock(&inode.data).current.as_slice());
         Ok(Arc::new(MemMap { bytes }))
@@ -308,7 +345,7 @@ impl FileSystem for MemFs {
     fn exists(&self, path: &Path) -> bool {
         let path = normalize(path);
         let dirs = self.dirs();
-        dirs.contains_key(&path) || file_entry(&dirs, &path).is_some()
+        self.alive().is_ok() && (dirs.contains_key(&path) || file_entry(&dirs, &path).is_some())
     }
 }
 
@@ -876,5 +913,31 @@ mod tests {
         let new = open(&fs, "/f", OpenOptions::WRITE);
         assert_eq!(new.read_at(&mut buf, 0).unwrap(), 3);
         assert_eq!(&buf, b"abc");
+    }
+
+    /// A session ends with the crash: its path operations fail (so a sync of a
+    /// directory cannot succeed against the state after the power loss), while
+    /// the file system itself and new sessions work.
+    #[test]
+    fn a_session_ends_at_the_crash() {
+        let fs = MemFs::new();
+        durable_file(&fs, "/f", b"abc");
+        let session = fs.session();
+        session
+            .open(p("/g"), OpenOptions::CREATE)
+            .unwrap()
+            .sync_data()
+            .unwrap();
+        fs.crash(CrashMode::DropUnsynced);
+        assert_kind(session.sync_dir(p("/")), Other);
+        assert_kind(session.open(p("/f"), OpenOptions::READ).map(|_| ()), Other);
+        assert_kind(session.list_dir(p("/")).map(|_| ()), Other);
+        assert_kind(session.rename(p("/f"), p("/h")), Other);
+        assert!(!session.exists(p("/f")));
+        // The unsynced name of /g is gone, and nothing the old session tried landed.
+        assert_eq!(fs.list_dir(p("/")).unwrap(), vec!["f".to_string()]);
+        let next = fs.session();
+        next.sync_dir(p("/")).unwrap();
+        assert!(next.exists(p("/f")));
     }
 }
