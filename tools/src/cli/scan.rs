@@ -1,0 +1,360 @@
+//! Read-only scans of a data directory's files, shared by `inspect` and `verify`.
+//!
+//! Every segment is read whole and every batch verified (magic, length, checksum,
+//! record layout, position order, arrival-time order); each index entry must point
+//! at the batch it names, and a sealed segment's indexes must carry a seal that
+//! matches the segment. Nothing is written.
+//!
+//! Locking: these scans only read. Without a server they take the data
+//! directory's LOCK for their duration, so that no server starts and runs recovery
+//! (which may truncate the file being read) meanwhile. With a server running they
+//! still work: sealed segments never change and the active segment only grows; an
+//! append in flight may then show up as a torn tail, which the caller reports as such.
+
+use shardlog_index::{Entry, IndexKind, IndexView, ENTRY_LEN, HEADER_LEN};
+use shardlog_segment::batch::{read_header, BatchHeader};
+use shardlog_segment::format::{
+    parse_segment_file_name, segment_file_name, SegmentHeader, SEGMENT_HEADER_LEN,
+};
+use shardlog_segment::BatchView;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One problem found, where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The damaged file.
+    pub path: PathBuf,
+    /// Byte offset in it of the damaged structure.
+    pub offset: u64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// What a scan of one segment and its indexes found.
+#[derive(Debug, Clone, Default)]
+pub struct SegmentScan {
+    /// The `.log` file.
+    pub path: PathBuf,
+    /// Position of its first record (from its name).
+    pub base_position: u64,
+    /// Position after its last valid record.
+    pub end_position: u64,
+    /// Size of the `.log` file, bytes.
+    pub file_bytes: u64,
+    /// Bytes of valid batches (after the header).
+    pub batch_bytes: u64,
+    /// Valid batches.
+    pub batches: u64,
+    /// Records in them.
+    pub records: u64,
+    /// Arrival time of the first and last record, ms.
+    pub arrival_ms: Option<(u64, u64)>,
+    /// Creation time from the header, ms.
+    pub created_ms: Option<u64>,
+    /// Whether key compaction rewrote it.
+    pub compacted: bool,
+    /// Entries of the `.idx` and `.tix` files.
+    pub index_entries: (usize, usize),
+    /// Whether the indexes are sealed (the segment is complete).
+    pub sealed: bool,
+    /// Problems found.
+    pub damage: Vec<Damage>,
+}
+
+/// A shard's directory: `streams/<stream>/<generation>/<shard-id>`.
+#[derive(Debug, Clone)]
+pub struct ShardDir {
+    /// Stream name.
+    pub stream: String,
+    /// Shard id.
+    pub shard: String,
+    /// The directory.
+    pub path: PathBuf,
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    paths.sort();
+    Ok(paths)
+}
+
+/// Every shard directory under `data_dir`, sorted.
+pub fn shard_dirs(data_dir: &Path) -> Result<Vec<ShardDir>, String> {
+    let streams_dir = data_dir.join("streams");
+    if !data_dir.join("MANIFEST").exists() {
+        return Err(format!(
+            "{} is not a shardlog data directory (no MANIFEST)",
+            data_dir.display()
+        ));
+    }
+    let list = |dir: &Path| {
+        sorted_entries(dir).map_err(|error| format!("cannot list {}: {error}", dir.display()))
+    };
+    let mut shards = Vec::new();
+    if !streams_dir.exists() {
+        return Ok(shards);
+    }
+    for stream in list(&streams_dir)?.into_iter().filter(|p| p.is_dir()) {
+        for generation in list(&stream)?.into_iter().filter(|p| p.is_dir()) {
+            for shard in list(&generation)?.into_iter().filter(|p| p.is_dir()) {
+                shards.push(ShardDir {
+                    stream: name_of(&stream),
+                    shard: name_of(&shard),
+                    path: shard,
+                });
+            }
+        }
+    }
+    Ok(shards)
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Base positions of the segments in a shard directory, in order.
+pub fn segment_bases(dir: &Path) -> Result<Vec<u64>, String> {
+    let mut bases: Vec<u64> = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot list {}: {error}", dir.display()))?
+        .flatten()
+        .filter_map(|entry| parse_segment_file_name(&entry.file_name().to_string_lossy(), "log"))
+        .collect();
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// Scans every segment of a shard, checking that each starts where the last ended.
+pub fn scan_shard(dir: &Path) -> Result<Vec<SegmentScan>, String> {
+    let bases = segment_bases(dir)?;
+    let mut scans: Vec<SegmentScan> = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        let mut scan = scan_segment(
+            &dir.join(segment_file_name(*base, "log")),
+            i + 1 == bases.len(),
+        );
+        if let Some(previous) = scans.last() {
+            if previous.end_position != *base && previous.damage.is_empty() {
+                scan.damage.push(Damage {
+                    path: scan.path.clone(),
+                    offset: 0,
+                    problem: format!(
+                        "segment starts at position {base}, the previous one ends at {}",
+                        previous.end_position
+                    ),
+                });
+            }
+        }
+        scans.push(scan);
+    }
+    Ok(scans)
+}
+
+/// Scans one segment file and its indexes. `last`: it is the shard's active
+/// segment, whose indexes need no seal.
+pub fn scan_segment(path: &Path, last: bool) -> SegmentScan {
+    let name = name_of(path);
+    let base = parse_segment_file_name(&name, "log").unwrap_or(0);
+    let mut scan = SegmentScan {
+        path: path.to_path_buf(),
+        base_position: base,
+        end_position: base,
+        ..SegmentScan::default()
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            scan.damage(0, format!("cannot read: {error}"));
+            return scan;
+        }
+    };
+    scan.file_bytes = bytes.len() as u64;
+    let header = match SegmentHeader::decode(&bytes) {
+        Ok(header) => header,
+        Err(corruption) => {
+            scan.damage(0, format!("segment header: {corruption}"));
+            return scan;
+        }
+    };
+    if header.base_position != base {
+        let problem = format!(
+            "header says position {}, the name {base}",
+            header.base_position
+        );
+        scan.damage(0, problem);
+    }
+    scan.created_ms = Some(header.created_ms);
+    scan.compacted = header.compacted_end.is_some();
+    let batches = scan_batches(&mut scan, &bytes, last);
+    if let Some(end) = header.compacted_end {
+        scan.end_position = scan.end_position.max(end);
+    }
+    check_index(&mut scan, IndexKind::Position, &batches, last);
+    check_index(&mut scan, IndexKind::Timestamp, &batches, last);
+    scan
+}
+
+impl SegmentScan {
+    fn damage(&mut self, offset: u64, problem: String) {
+        self.damage_in(self.path.clone(), offset, problem);
+    }
+
+    fn damage_in(&mut self, path: PathBuf, offset: u64, problem: String) {
+        self.damage.push(Damage {
+            path,
+            offset,
+            problem,
+        });
+    }
+}
+
+/// Verifies the batches; their headers by byte offset.
+fn scan_batches(scan: &mut SegmentScan, bytes: &[u8], last: bool) -> HashMap<u64, BatchHeader> {
+    let mut batches = HashMap::new();
+    let mut offset = SEGMENT_HEADER_LEN;
+    let mut position = scan.base_position;
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        let view = match BatchView::parse(rest) {
+            Ok(view) => view,
+            Err(corruption) => {
+                let problem = match read_header(rest) {
+                    _ if last && rest.iter().all(|b| *b == 0) => break,
+                    Ok(header) => format!(
+                        "batch of {} bytes (offsets {offset}..{}, positions {}..{}): {corruption}",
+                        header.batch_len,
+                        offset + header.batch_len,
+                        header.base_position,
+                        header.end_position()
+                    ),
+                    Err(_) => format!("batch: {corruption}"),
+                };
+                let hint = if last {
+                    "; the tail of the active segment is torn: `shardlog repair` truncates it"
+                } else {
+                    ""
+                };
+                scan.damage(offset as u64, format!("{problem}{hint}"));
+                break;
+            }
+        };
+        let header = view.header();
+        let in_order =
+            header.base_position == position || (scan.compacted && header.base_position > position);
+        let backwards = scan
+            .arrival_ms
+            .is_some_and(|(_, last_ms)| header.first_arrival_ms < last_ms);
+        if !in_order || backwards {
+            let problem = if in_order {
+                "arrival time goes backwards".to_string()
+            } else {
+                format!(
+                    "batch starts at position {}, expected {position}",
+                    header.base_position
+                )
+            };
+            scan.damage(offset as u64, problem);
+            break;
+        }
+        let first_ms = scan
+            .arrival_ms
+            .map_or(header.first_arrival_ms, |(first, _)| first);
+        scan.arrival_ms = Some((first_ms, header.last_arrival_ms));
+        scan.batches += 1;
+        scan.records += u64::from(header.record_count);
+        scan.batch_bytes += header.batch_len as u64;
+        batches.insert(offset as u64, header);
+        position = header.end_position();
+        offset += header.batch_len;
+    }
+    scan.end_position = position;
+    batches
+}
+
+/// Checks one index file against the batches found.
+fn check_index(
+    scan: &mut SegmentScan,
+    kind: IndexKind,
+    batches: &HashMap<u64, BatchHeader>,
+    last: bool,
+) {
+    let path = scan.path.with_extension(kind.extension());
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            scan.damage_in(
+                path,
+                0,
+                format!("cannot read: {error} (`shardlog repair` rebuilds indexes)"),
+            );
+            return;
+        }
+    };
+    let view = match IndexView::parse(&bytes, kind, scan.base_position) {
+        Ok(view) => view,
+        Err(error) => {
+            scan.damage_in(path, 0, format!("index header: {error}"));
+            return;
+        }
+    };
+    let by_position: HashMap<u64, &BatchHeader> =
+        batches.values().map(|h| (h.base_position, h)).collect();
+    let entry_offset = |i: usize| (HEADER_LEN + i * ENTRY_LEN) as u64;
+    for (i, entry) in view.iter().enumerate() {
+        let matches = match kind {
+            IndexKind::Position => batches
+                .get(&entry.value)
+                .is_some_and(|h| h.base_position == entry.key),
+            IndexKind::Timestamp => by_position
+                .get(&entry.value)
+                .is_some_and(|h| h.first_arrival_ms == entry.key),
+        };
+        if !matches {
+            let problem = format!(
+                "entry {} -> {} names no batch of the segment",
+                entry.key, entry.value
+            );
+            scan.damage_in(path.clone(), entry_offset(i), problem);
+            return;
+        }
+    }
+    let after = entry_offset(view.len() + usize::from(view.seal().is_some()));
+    if view.torn_bytes() > 0 {
+        let problem = format!(
+            "{} bytes after the last valid entry fail their checksum or order",
+            view.torn_bytes()
+        );
+        scan.damage_in(path.clone(), after, problem);
+    }
+    let expected_seal = match kind {
+        IndexKind::Position => Entry {
+            key: scan.end_position,
+            value: scan.file_bytes,
+        },
+        IndexKind::Timestamp => Entry {
+            key: scan.arrival_ms.map_or(0, |(_, l)| l),
+            value: scan.end_position,
+        },
+    };
+    match view.seal() {
+        Some(seal) if seal != expected_seal && scan.damage.is_empty() => {
+            let problem = format!(
+                "seal {} -> {} does not match the segment ({} -> {})",
+                seal.key, seal.value, expected_seal.key, expected_seal.value
+            );
+            scan.damage_in(path, entry_offset(view.len()), problem);
+        }
+        Some(_) => scan.sealed = true,
+        None if !last => scan.damage_in(path, after, "a sealed segment's index has no seal".into()),
+        None => {}
+    }
+    match kind {
+        IndexKind::Position => scan.index_entries.0 = view.len(),
+        IndexKind::Timestamp => scan.index_entries.1 = view.len(),
+    }
+}
