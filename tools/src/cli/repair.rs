@@ -2,7 +2,7 @@
 //! the same recovery that runs when a data directory is opened.
 
 use super::output::{print_json, CliError, CliResult, EXIT_DAMAGE};
-use super::scan::shard_dirs;
+use super::scan::{shard_dirs, Damage};
 use serde_json::json;
 use shardlog_engine::EngineConfig;
 use shardlog_segment::io::RealFs;
@@ -18,6 +18,10 @@ pub struct RepairArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Repair even damage before the end of a shard's last segment, cutting the
+    /// (acknowledged) records after it. Without it, repair refuses.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs `shardlog repair`.
@@ -25,6 +29,28 @@ pub fn run(args: RepairArgs) -> CliResult {
     let shards = shard_dirs(&args.data_dir).map_err(CliError::failed)?;
     let _lock = crate::lock_data_dir(&args.data_dir)
         .map_err(|message| CliError::failed(format!("{message}; stop the server first")))?;
+    let unrepairable: Vec<Damage> = super::verify::check(&args.data_dir)?
+        .damage
+        .into_iter()
+        .filter(|damage| !damage.repairable)
+        .collect();
+    if !unrepairable.is_empty() && !args.force {
+        for damage in &unrepairable {
+            println!(
+                "NOT REPAIRED {}: offset {}: {}",
+                damage.path.display(),
+                damage.offset,
+                damage.problem
+            );
+        }
+        return Err(CliError {
+            exit: EXIT_DAMAGE,
+            message: format!(
+                "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
+                unrepairable.len()
+            ),
+        });
+    }
     let config = EngineConfig::new(&args.data_dir);
     let mut log_config = config.log;
     // As the engine opens logs, so that recovery sees the same limits.

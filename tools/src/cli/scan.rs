@@ -29,6 +29,9 @@ pub struct Damage {
     pub offset: u64,
     /// What is wrong.
     pub problem: String,
+    /// Whether `repair` fixes it without dropping acknowledged records: a torn
+    /// tail of a shard's last segment, or an index (derived data).
+    pub repairable: bool,
 }
 
 /// What a scan of one segment and its indexes found.
@@ -143,6 +146,7 @@ pub fn scan_shard(dir: &Path) -> Result<Vec<SegmentScan>, String> {
                 scan.damage.push(Damage {
                     path: scan.path.clone(),
                     offset: 0,
+                    repairable: false,
                     problem: format!(
                         "segment starts at position {base}, the previous one ends at {}",
                         previous.end_position
@@ -201,14 +205,21 @@ pub fn scan_segment(path: &Path, last: bool) -> SegmentScan {
 
 impl SegmentScan {
     fn damage(&mut self, offset: u64, problem: String) {
-        self.damage_in(self.path.clone(), offset, problem);
+        self.damage.push(Damage {
+            path: self.path.clone(),
+            offset,
+            problem,
+            repairable: false,
+        });
     }
 
+    /// Damage in an index file, which repair rebuilds from the log.
     fn damage_in(&mut self, path: PathBuf, offset: u64, problem: String) {
         self.damage.push(Damage {
             path,
             offset,
             problem,
+            repairable: true,
         });
     }
 }
@@ -234,12 +245,14 @@ fn scan_batches(scan: &mut SegmentScan, bytes: &[u8], last: bool) -> HashMap<u64
                     ),
                     Err(_) => format!("batch: {corruption}"),
                 };
-                let hint = if last {
-                    "; the tail of the active segment is torn: `shardlog repair` truncates it"
-                } else {
-                    ""
+                let at_end = read_header(rest).map_or(true, |h| h.batch_len >= rest.len());
+                let hint = match (last, at_end) {
+                    (true, true) => "; a torn tail: `shardlog repair` truncates it",
+                    (true, false) => "; batches follow it: `shardlog repair` would cut them too",
+                    (false, _) => "",
                 };
                 scan.damage(offset as u64, format!("{problem}{hint}"));
+                scan.damage.last_mut().expect("just pushed").repairable = last && at_end;
                 break;
             }
         };
