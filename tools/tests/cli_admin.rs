@@ -2,7 +2,7 @@
 //! shell completions, and clear errors (exit code and message) for bad arguments.
 
 mod cli_common;
-use cli_common::{data_of, json_lines, lines, segment_files, shardlog};
+use cli_common::{create_stream, data_of, json_lines, lines, segment_files, shardlog, sorted};
 
 /// create, list, describe, split, merge, scale and delete, with text and --json output.
 #[test]
@@ -95,11 +95,7 @@ fn stream_admin_offline() {
 fn put_jsonl_tail_and_inspect_offline() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    shardlog(
-        &["stream", "create", "s", "--shards", "2", "--data-dir", d],
-        b"",
-    )
-    .ok();
+    create_stream(d, "s", 2);
     let input = b"{\"partition_key\":\"a\",\"data\":\"hello\"}\n\n{\"partition_key\":\"b\",\"data_base64\":\"AAEC\"}\n{\"data\":\"no key\"}\n";
     let file = dir.path().join("in.jsonl");
     std::fs::write(&file, input).unwrap();
@@ -186,11 +182,7 @@ fn put_jsonl_tail_and_inspect_offline() {
 fn put_many_lines_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    shardlog(
-        &["stream", "create", "s", "--shards", "3", "--data-dir", d],
-        b"",
-    )
-    .ok();
+    create_stream(d, "s", 3);
     let input = lines((0..5000).map(|i| format!("line {i}")));
     let run = shardlog(&["put", "--data-dir", d, "--stream", "s"], &input).ok();
     assert!(run.stderr.contains("put 5000 records"), "{}", run.stderr);
@@ -207,11 +199,11 @@ fn put_many_lines_from_stdin() {
         b"",
     )
     .ok();
-    let mut got: Vec<&str> = run.stdout.lines().collect();
-    got.sort_unstable();
-    let mut expected: Vec<String> = (0..5000).map(|i| format!("line {i}")).collect();
-    expected.sort_unstable();
-    assert_eq!(got, expected);
+    let got = sorted(run.stdout.lines().map(str::to_string).collect());
+    assert_eq!(
+        got,
+        sorted((0..5000).map(|i| format!("line {i}")).collect())
+    );
 }
 
 /// Completion scripts come out for the shells clap_complete knows.

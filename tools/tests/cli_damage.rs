@@ -3,17 +3,13 @@
 //! passes after.
 
 mod cli_common;
-use cli_common::{json_lines, lines, segment_files, shardlog};
+use cli_common::{create_stream, json_lines, lines, segment_files, shardlog};
 use std::io::Write;
 
 const SEGMENT_HEADER_LEN: u64 = 64;
 
 fn stream_with_records(dir: &str, count: u32, calls: u32) {
-    shardlog(
-        &["stream", "create", "s", "--shards", "1", "--data-dir", dir],
-        b"",
-    )
-    .ok();
+    create_stream(dir, "s", 1);
     for call in 0..calls {
         let records = (0..count).map(|i| format!("call {call} record {i}"));
         shardlog(

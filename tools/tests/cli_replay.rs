@@ -2,7 +2,7 @@
 //! into its children, each record after the start exactly once, in order.
 
 mod cli_common;
-use cli_common::{data_of, json_lines, lines, shardlog};
+use cli_common::{create_stream, data_of, json_lines, lines, shardlog, sorted};
 use std::collections::BTreeMap;
 
 /// Puts `r<from>..r<to>` with partition keys that spread them over the shards.
@@ -25,11 +25,7 @@ fn number(record: &serde_json::Value) -> u32 {
 fn replay_from_the_middle_of_a_closed_parent_into_its_children() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    shardlog(
-        &["stream", "create", "s", "--shards", "1", "--data-dir", d],
-        b"",
-    )
-    .ok();
+    create_stream(d, "s", 1);
     put_range(d, 0, 300);
     shardlog(
         &[
@@ -105,8 +101,7 @@ fn replay_from_the_middle_of_a_closed_parent_into_its_children() {
     for numbers in by_shard.values() {
         assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     }
-    let mut rest: Vec<u32> = by_shard.into_values().flatten().collect();
-    rest.sort_unstable();
+    let rest = sorted(by_shard.into_values().flatten().collect::<Vec<u32>>());
     assert_eq!(rest, (300..600).collect::<Vec<_>>());
     assert!(
         run.stderr.contains("replayed 450 records"),
@@ -122,11 +117,7 @@ fn replay_from_the_middle_of_a_closed_parent_into_its_children() {
 fn replay_bounds_shard_choice_and_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    shardlog(
-        &["stream", "create", "s", "--shards", "2", "--data-dir", d],
-        b"",
-    )
-    .ok();
+    create_stream(d, "s", 2);
     put_range(d, 0, 200);
     shardlog(
         &[

@@ -92,3 +92,27 @@ pub fn segment_files(data_dir: &Path, stream: &str, shard: &str) -> Vec<PathBuf>
     found.sort();
     found
 }
+
+/// Creates stream `name` with `shards` shards in the data directory `dir`.
+pub fn create_stream(dir: &str, name: &str, shards: u32) {
+    let shards = shards.to_string();
+    shardlog(
+        &[
+            "stream",
+            "create",
+            name,
+            "--shards",
+            &shards,
+            "--data-dir",
+            dir,
+        ],
+        b"",
+    )
+    .ok();
+}
+
+/// The items, sorted (to compare multisets).
+pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items
+}
