@@ -22,7 +22,8 @@ use std::process::ExitCode;
 #[command(
     name = "shardlog",
     version,
-    about = "A log storage engine with the Kinesis API"
+    about = "A log storage engine with the Kinesis API",
+    after_help = "Exit codes: 0 success, 1 failure, 2 bad arguments, 3 damage found (verify, repair)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -169,3 +169,27 @@ fn repair_drops_a_cut_last_batch() {
     );
     assert_eq!(replayed.len(), 20, "the two whole batches remain");
 }
+
+/// A damaged MANIFEST is reported by name; repair leaves it alone.
+#[test]
+fn verify_reports_a_damaged_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    stream_with_records(d, 5, 1);
+    let manifest = dir.path().join("MANIFEST");
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x01;
+    std::fs::write(&manifest, &bytes).unwrap();
+    let run = shardlog(&["verify", "--data-dir", d], b"");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("DAMAGE {}: offset 0:", manifest.display())),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("checksum mismatch"), "{}", run.stdout);
+    let run = shardlog(&["repair", "--data-dir", d], b"");
+    assert_eq!(run.code, 3, "{run:?}");
+}

@@ -102,38 +102,64 @@ pub struct OutRecord<'a> {
     pub data: &'a [u8],
 }
 
-/// Writes one record in `format`.
-pub fn write_record(
-    out: &mut impl Write,
+/// Writes records in one format, reusing its buffers: no allocation per record.
+#[derive(Debug)]
+pub struct RecordWriter {
     format: RecordFormat,
-    record: &OutRecord<'_>,
-) -> std::io::Result<()> {
-    match format {
-        RecordFormat::Raw => {
-            out.write_all(record.data)?;
-            out.write_all(b"\n")
+    scratch: Vec<u8>,
+}
+
+impl RecordWriter {
+    /// A writer of `format`.
+    pub fn new(format: RecordFormat) -> Self {
+        RecordWriter {
+            format,
+            scratch: Vec::new(),
         }
-        RecordFormat::Jsonl => {
-            let line = serde_json::json!({
-                "shard_id": record.shard_id,
-                "sequence_number": record.sequence_number,
-                "arrival_ms": record.arrival_ms,
-                "partition_key": record.partition_key,
-                "data": STANDARD.encode(record.data),
-            });
-            serde_json::to_writer(&mut *out, &line)?;
-            out.write_all(b"\n")
-        }
-        RecordFormat::Hex => {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            let mut line = Vec::with_capacity(record.data.len() * 2 + 1);
-            for byte in record.data {
-                line.push(DIGITS[usize::from(byte >> 4)]);
-                line.push(DIGITS[usize::from(byte & 15)]);
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, out: &mut impl Write, record: &OutRecord<'_>) -> std::io::Result<()> {
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        match self.format {
+            RecordFormat::Raw => {
+                out.write_all(record.data)?;
+                return out.write_all(b"\n");
             }
-            line.push(b'\n');
-            out.write_all(&line)
+            RecordFormat::Jsonl => {
+                // Field by field rather than through a map: replay writes millions.
+                scratch.extend_from_slice(b"{\"shard_id\":");
+                serde_json::to_writer(&mut *scratch, record.shard_id)?;
+                scratch.extend_from_slice(b",\"sequence_number\":");
+                serde_json::to_writer(&mut *scratch, record.sequence_number)?;
+                scratch.extend_from_slice(b",\"arrival_ms\":");
+                scratch.extend_from_slice(record.arrival_ms.to_string().as_bytes());
+                scratch.extend_from_slice(b",\"partition_key\":");
+                serde_json::to_writer(&mut *scratch, record.partition_key)?;
+                scratch.extend_from_slice(b",\"data\":\"");
+                let at = scratch.len();
+                scratch.resize(
+                    at + base64::encoded_len(record.data.len(), true).unwrap_or(0),
+                    0,
+                );
+                let written = STANDARD
+                    .encode_slice(record.data, &mut scratch[at..])
+                    .map_err(std::io::Error::other)?;
+                scratch.truncate(at + written);
+                scratch.extend_from_slice(b"\"}\n");
+            }
+            RecordFormat::Hex => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                scratch.reserve(record.data.len() * 2 + 1);
+                for byte in record.data {
+                    scratch.push(DIGITS[usize::from(byte >> 4)]);
+                    scratch.push(DIGITS[usize::from(byte & 15)]);
+                }
+                scratch.push(b'\n');
+            }
         }
+        out.write_all(scratch)
     }
 }
 
@@ -245,20 +271,27 @@ mod tests {
             shard_id: "shardId-000000000000",
             sequence_number: "42",
             arrival_ms: 7,
-            partition_key: "k",
+            partition_key: "k\"\u{1}",
             data: b"\x01hi",
         };
-        let mut raw = Vec::new();
-        write_record(&mut raw, RecordFormat::Raw, &record).unwrap();
-        assert_eq!(raw, b"\x01hi\n");
-        let mut hex = Vec::new();
-        write_record(&mut hex, RecordFormat::Hex, &record).unwrap();
-        assert_eq!(hex, b"016869\n");
-        let mut json = Vec::new();
-        write_record(&mut json, RecordFormat::Jsonl, &record).unwrap();
+        let written = |format| {
+            let mut out = Vec::new();
+            let mut writer = RecordWriter::new(format);
+            writer.write(&mut out, &record).unwrap();
+            // The buffers are reused: a second record comes out the same.
+            writer.write(&mut out, &record).unwrap();
+            let (first, second) = out.split_at(out.len() / 2);
+            assert_eq!(first, second);
+            first.to_vec()
+        };
+        assert_eq!(written(RecordFormat::Raw), b"\x01hi\n");
+        assert_eq!(written(RecordFormat::Hex), b"016869\n");
+        let json = written(RecordFormat::Jsonl);
+        assert!(json.starts_with(b"{\"shard_id\":\"shardId-000000000000\",\"sequence_number\""));
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value["data"], "AWhp");
         assert_eq!(value["sequence_number"], "42");
         assert_eq!(value["arrival_ms"], 7);
+        assert_eq!(value["partition_key"], "k\"\u{1}");
     }
 }

@@ -92,13 +92,18 @@ fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
                 .map(|m| m.len())
         })
         .sum();
-    let bar = progress_bar(total_bytes, "put");
-    let mut batch = Batch {
-        entries: Vec::new(),
+    let mut putter = Putter {
+        api,
+        args,
+        batch: Batch {
+            entries: Vec::new(),
+            bytes: 0,
+            first_line: 1,
+        },
+        records: 0,
         bytes: 0,
-        first_line: 1,
+        bar: progress_bar(total_bytes, "put"),
     };
-    let (mut records, mut bytes, mut number) = (0u64, 0u64, 0u64);
     for source in sources {
         let name = source.map_or("stdin".to_string(), |p| p.display().to_string());
         let reader: Box<dyn Read> = match source {
@@ -107,8 +112,28 @@ fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
             })?),
             None => Box::new(std::io::stdin().lock()),
         };
-        let mut reader = BufReader::with_capacity(1 << 20, reader);
+        putter.put_source(&name, BufReader::with_capacity(1 << 20, reader))?;
+    }
+    putter.bar.finish_and_clear();
+    Ok((putter.records, putter.bytes))
+}
+
+/// A put in progress.
+struct Putter<'a> {
+    api: &'a Api,
+    args: &'a PutArgs,
+    batch: Batch,
+    /// Records and payload bytes read so far.
+    records: u64,
+    bytes: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Putter<'_> {
+    /// Puts every record of one input, in PutRecords calls of up to 500 records and 5 MiB.
+    fn put_source(&mut self, name: &str, mut reader: impl BufRead) -> CliResult {
         let mut line = Vec::new();
+        self.batch.first_line = 1;
         for line_number in 1u64.. {
             line.clear();
             let read = (&mut reader)
@@ -118,7 +143,7 @@ fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
             if read == 0 {
                 break;
             }
-            bar.inc(read as u64);
+            self.bar.inc(read as u64);
             if line.len() > LINE_BYTES_MAX {
                 return Err(CliError::failed(format!(
                     "{name}:{line_number}: line is longer than {LINE_BYTES_MAX} bytes"
@@ -126,34 +151,44 @@ fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
             }
             let content = line.strip_suffix(b"\n").unwrap_or(&line);
             let content = content.strip_suffix(b"\r").unwrap_or(content);
-            let entry = match args.input {
-                InputFormat::Lines => {
-                    let key = args
-                        .partition_key
-                        .clone()
-                        .unwrap_or_else(|| number.to_string());
-                    json!({"Data": STANDARD.encode(content), "PartitionKey": key})
-                }
-                InputFormat::Jsonl if content.iter().all(u8::is_ascii_whitespace) => continue,
-                InputFormat::Jsonl => jsonl_entry(content, args, number)
-                    .map_err(|error| CliError::failed(format!("{name}:{line_number}: {error}")))?,
+            let Some(entry) = entry_of(content, self.args, self.records)
+                .map_err(|error| CliError::failed(format!("{name}:{line_number}: {error}")))?
+            else {
+                continue;
             };
-            number += 1;
-            let size = content.len();
+            // Kinesis counts the partition key in the 5 MiB of a call.
+            let key_len = entry["PartitionKey"].as_str().map_or(0, str::len);
+            let size = content.len() + key_len;
+            let batch = &mut self.batch;
             if batch.entries.len() == CALL_RECORDS_MAX || batch.bytes + size > CALL_BYTES_MAX {
-                flush(api, &args.stream, &mut batch, &name)?;
+                flush(self.api, &self.args.stream, batch, name)?;
                 batch.first_line = line_number;
             }
             batch.entries.push(entry);
             batch.bytes += size;
-            records += 1;
-            bytes += size as u64;
+            self.records += 1;
+            self.bytes += content.len() as u64;
         }
-        flush(api, &args.stream, &mut batch, &name)?;
-        batch.first_line = 1;
+        flush(self.api, &self.args.stream, &mut self.batch, name)
     }
-    bar.finish_and_clear();
-    Ok((records, bytes))
+}
+
+/// The PutRecords entry of one input line (without its newline); `None` for a
+/// blank line of JSON lines.
+fn entry_of(content: &[u8], args: &PutArgs, number: u64) -> Result<Option<Value>, String> {
+    match args.input {
+        InputFormat::Lines => {
+            let key = args
+                .partition_key
+                .clone()
+                .unwrap_or_else(|| number.to_string());
+            Ok(Some(
+                json!({"Data": STANDARD.encode(content), "PartitionKey": key}),
+            ))
+        }
+        InputFormat::Jsonl if content.iter().all(u8::is_ascii_whitespace) => Ok(None),
+        InputFormat::Jsonl => jsonl_entry(content, args, number).map(Some),
+    }
 }
 
 /// A PutRecords entry from one JSON line.

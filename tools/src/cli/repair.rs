@@ -2,12 +2,12 @@
 //! the same recovery that runs when a data directory is opened.
 
 use super::output::{print_json, CliError, CliResult, EXIT_DAMAGE};
-use super::scan::{shard_dirs, Damage};
-use serde_json::json;
+use super::scan::{shard_dirs, Damage, ShardDir};
+use serde_json::{json, Value};
 use shardlog_engine::EngineConfig;
 use shardlog_segment::io::RealFs;
 use shardlog_segment::Storage;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Truncate torn tails and rebuild indexes of an offline data directory.
 #[derive(clap::Args, Debug)]
@@ -29,92 +29,23 @@ pub fn run(args: RepairArgs) -> CliResult {
     let shards = shard_dirs(&args.data_dir).map_err(CliError::failed)?;
     let _lock = crate::lock_data_dir(&args.data_dir)
         .map_err(|message| CliError::failed(format!("{message}; stop the server first")))?;
-    let unrepairable: Vec<Damage> = super::verify::check(&args.data_dir)?
-        .damage
-        .into_iter()
-        .filter(|damage| !damage.repairable)
-        .collect();
-    if !unrepairable.is_empty() && !args.force {
-        for damage in &unrepairable {
-            println!(
-                "NOT REPAIRED {}: offset {}: {}",
-                damage.path.display(),
-                damage.offset,
-                damage.problem
-            );
-        }
-        return Err(CliError {
-            exit: EXIT_DAMAGE,
-            message: format!(
-                "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
-                unrepairable.len()
-            ),
-        });
+    if !args.force {
+        refuse_unrepairable(&args.data_dir)?;
     }
-    let config = EngineConfig::new(&args.data_dir);
-    let mut log_config = config.log;
-    // As the engine opens logs, so that recovery sees the same limits.
-    log_config.record_bytes_max = 10 << 20;
-    let storage = Storage::open(RealFs::shared(), config.storage)
-        .map_err(|error| CliError::failed(format!("cannot open storage: {error}")))?;
-    let mut actions = Vec::new();
-    let mut failures = Vec::new();
-    for shard in &shards {
-        match storage.open_log(&shard.path, log_config) {
-            Ok((log, report)) => {
-                drop(log);
-                let mut done = Vec::new();
-                if report.truncated_bytes > 0 {
-                    done.push(format!(
-                        "dropped {} bytes ({} batches, unacknowledged or torn) from the end",
-                        report.truncated_bytes, report.dropped_batches
-                    ));
-                }
-                done.extend(
-                    report
-                        .rebuilt_indexes
-                        .iter()
-                        .map(|p| format!("rebuilt {}", p.display())),
-                );
-                done.extend(
-                    report
-                        .removed_files
-                        .iter()
-                        .map(|p| format!("removed {}", p.display())),
-                );
-                for action in done {
-                    actions.push(
-                        json!({"stream": shard.stream, "shard": shard.shard, "action": action}),
-                    );
-                }
-            }
-            Err(error) => failures.push(json!({
-                "stream": shard.stream,
-                "shard": shard.shard,
-                "error": error.to_string(),
-            })),
-        }
-    }
-    storage
-        .shutdown()
-        .map_err(|error| CliError::failed(format!("closing storage: {error}")))?;
+    let (actions, failures) = recover_all(&args.data_dir, &shards)?;
     if args.json {
         print_json(&json!({"repaired": actions, "unrepairable": failures}))?;
     } else {
+        let field = |value: &Value, name: &str| value[name].as_str().unwrap_or("").to_string();
         for action in &actions {
-            println!(
-                "{} {}: {}",
-                action["stream"].as_str().unwrap_or(""),
-                action["shard"].as_str().unwrap_or(""),
-                action["action"].as_str().unwrap_or("")
-            );
+            let (stream, shard) = (field(action, "stream"), field(action, "shard"));
+            println!("{stream} {shard}: {}", field(action, "action"));
         }
         for failure in &failures {
+            let (stream, shard) = (field(failure, "stream"), field(failure, "shard"));
             println!(
-                "CANNOT REPAIR {} {}: {}",
-                failure["stream"].as_str().unwrap_or(""),
-                failure["shard"].as_str().unwrap_or(""),
-                failure["error"].as_str().unwrap_or("")
+                "CANNOT REPAIR {stream} {shard}: {}",
+                field(failure, "error")
             );
         }
         if actions.is_empty() && failures.is_empty() {
@@ -122,14 +53,85 @@ pub fn run(args: RepairArgs) -> CliResult {
         }
     }
     if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError {
-            exit: EXIT_DAMAGE,
-            message: format!(
-                "{} shards have damage before their tail, which repair does not cut (it would drop acknowledged records)",
-                failures.len()
-            ),
-        })
+        return Ok(());
     }
+    Err(CliError {
+        exit: EXIT_DAMAGE,
+        message: format!(
+            "{} shards have damage recovery cannot cut without losing acknowledged records",
+            failures.len()
+        ),
+    })
+}
+
+/// Fails, listing them, if verify finds damage that is neither a torn tail nor an
+/// index: cutting it would drop acknowledged records.
+fn refuse_unrepairable(data_dir: &Path) -> CliResult {
+    let unrepairable: Vec<Damage> = super::verify::check(data_dir)?
+        .damage
+        .into_iter()
+        .filter(|damage| !damage.repairable)
+        .collect();
+    if unrepairable.is_empty() {
+        return Ok(());
+    }
+    for damage in &unrepairable {
+        println!(
+            "NOT REPAIRED {}: offset {}: {}",
+            damage.path.display(),
+            damage.offset,
+            damage.problem
+        );
+    }
+    Err(CliError {
+        exit: EXIT_DAMAGE,
+        message: format!(
+            "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
+            unrepairable.len()
+        ),
+    })
+}
+
+/// Opens every shard's log, which runs recovery; what it did, and the shards it
+/// could not open.
+fn recover_all(data_dir: &Path, shards: &[ShardDir]) -> CliResult<(Vec<Value>, Vec<Value>)> {
+    let config = EngineConfig::new(data_dir);
+    let mut log_config = config.log;
+    // As the engine opens logs, so that recovery sees the same limits.
+    log_config.record_bytes_max = 10 << 20;
+    let storage = Storage::open(RealFs::shared(), config.storage)
+        .map_err(|error| CliError::failed(format!("cannot open storage: {error}")))?;
+    let (mut actions, mut failures) = (Vec::new(), Vec::new());
+    for shard in shards {
+        let report = match storage.open_log(&shard.path, log_config) {
+            Ok((_log, report)) => report,
+            Err(error) => {
+                let error = error.to_string();
+                failures
+                    .push(json!({"stream": shard.stream, "shard": shard.shard, "error": error}));
+                continue;
+            }
+        };
+        let mut done = Vec::new();
+        if report.truncated_bytes > 0 {
+            done.push(format!(
+                "dropped {} bytes ({} batches, unacknowledged or torn) from the end",
+                report.truncated_bytes, report.dropped_batches
+            ));
+        }
+        let paths = report.rebuilt_indexes.iter().map(|p| ("rebuilt", p));
+        let removed = report.removed_files.iter().map(|p| ("removed", p));
+        done.extend(
+            paths
+                .chain(removed)
+                .map(|(verb, p)| format!("{verb} {}", p.display())),
+        );
+        for action in done {
+            actions.push(json!({"stream": shard.stream, "shard": shard.shard, "action": action}));
+        }
+    }
+    storage
+        .shutdown()
+        .map_err(|error| CliError::failed(format!("closing storage: {error}")))?;
+    Ok((actions, failures))
 }

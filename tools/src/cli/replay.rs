@@ -6,9 +6,9 @@
 //! merge) before its children. Reads go through the engine's read path: sealed
 //! segments are mapped, so a replay from the page cache is bound by the output.
 
-use super::output::{progress_bar, write_record, CliError, CliResult, OutRecord, RecordFormat};
+use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, RecordWriter};
 use super::Offline;
-use shardlog_engine::names::parse_shard_id;
+use shardlog_engine::names::{parse_shard_id, shard_id};
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{Engine, IteratorStart, ShardDescription, GET_RECORDS_MAX};
 use std::collections::BTreeSet;
@@ -109,7 +109,7 @@ fn scope(shards: &[ShardDescription], args: &ReplayArgs) -> CliResult<Vec<ShardD
     let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
     let start = match (&args.shard, &args.from_seq) {
         (Some(shard), _) => Some(shard.clone()),
-        (None, Some(seq)) => Some(shardlog_engine::names::shard_id(seq_of(seq)?.shard_index)),
+        (None, Some(seq)) => Some(shard_id(seq_of(seq)?.shard_index)),
         (None, None) => None,
     };
     let mut chosen: BTreeSet<String> = match &start {
@@ -143,12 +143,22 @@ fn seq_of(text: &str) -> CliResult<SequenceNumber> {
         .map_err(|error| CliError::usage(format!("'{text}' is not a sequence number: {error}")))
 }
 
+/// One replay in progress: where records go and what was written.
+struct Replayer<'a> {
+    engine: &'a Engine,
+    args: &'a ReplayArgs,
+    out: std::io::BufWriter<Box<dyn Write>>,
+    writer: RecordWriter,
+    bar: indicatif::ProgressBar,
+    totals: Totals,
+}
+
 fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
     let shards = scope(&all_shards(engine, &args.stream)?, args)?;
     let to_seq = args.to_seq.as_deref().map(seq_of).transpose()?;
-    if let Some(end) = &to_seq {
-        let id = shardlog_engine::names::shard_id(end.shard_index);
-        if !shards.iter().any(|s| s.shard_id == id) {
+    let end_shard = to_seq.as_ref().map(|end| shard_id(end.shard_index));
+    if let Some(id) = &end_shard {
+        if !shards.iter().any(|s| &s.shard_id == id) {
             return Err(CliError::usage(format!(
                 "--to-seq belongs to {id}, which this replay does not read"
             )));
@@ -160,16 +170,21 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
         })?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink);
     let ids: Vec<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
-    let bar = progress_bar(
-        Some(log_bytes(&args.data_dir, &args.stream, &ids)),
-        "replay",
-    );
-    let mut totals = Totals {
-        records: 0,
-        bytes: 0,
-        shards: Vec::new(),
+    let mut replayer = Replayer {
+        engine,
+        args,
+        out: std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink),
+        writer: RecordWriter::new(args.format),
+        bar: progress_bar(
+            Some(log_bytes(&args.data_dir, &args.stream, &ids)),
+            "replay",
+        ),
+        totals: Totals {
+            records: 0,
+            bytes: 0,
+            shards: Vec::new(),
+        },
     };
     // Shards whose replay stopped early: their descendants come after the end.
     let mut cut: BTreeSet<String> = BTreeSet::new();
@@ -179,83 +194,79 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
             continue;
         }
         let start = match (&args.from_seq, args.from_time) {
+            // The first shard of the scope is the one the sequence number names.
             (Some(seq), _) if i == 0 => IteratorStart::AtSequenceNumber(seq.clone()),
             (_, Some(ms)) => IteratorStart::AtTimestamp(ms),
             _ => IteratorStart::TrimHorizon,
         };
         let end_seq = to_seq
             .as_ref()
-            .filter(|end| shardlog_engine::names::shard_id(end.shard_index) == shard.shard_id)
+            .filter(|_| end_shard.as_ref() == Some(&shard.shard_id))
             .map(SequenceNumber::to_decimal);
-        let stopped = replay_shard(
-            engine,
-            args,
-            shard,
-            start,
-            end_seq.as_deref(),
-            &mut out,
-            &bar,
-            &mut totals,
-        )?;
-        totals.shards.push(shard.shard_id.clone());
-        if stopped {
+        if replayer.shard(shard, start, end_seq.as_deref())? {
             cut.insert(shard.shard_id.clone());
         }
+        replayer.totals.shards.push(shard.shard_id.clone());
     }
-    bar.finish_and_clear();
-    out.flush().map_err(CliError::output)?;
-    Ok(totals)
+    replayer.bar.finish_and_clear();
+    replayer.out.flush().map_err(CliError::output)?;
+    Ok(replayer.totals)
 }
 
-/// Replays one shard from `start`; whether it stopped before the shard's end.
-#[allow(clippy::too_many_arguments)]
-fn replay_shard(
-    engine: &Engine,
-    args: &ReplayArgs,
-    shard: &ShardDescription,
-    start: IteratorStart,
-    end_seq: Option<&str>,
-    out: &mut impl Write,
-    bar: &indicatif::ProgressBar,
-    totals: &mut Totals,
-) -> CliResult<bool> {
-    let failed = |error: shardlog_engine::Error| {
-        CliError::failed(format!("reading {}: {error}", shard.shard_id))
-    };
-    let mut iterator = engine
-        .get_shard_iterator(&args.stream, &shard.shard_id, start)
-        .map_err(failed)?;
-    loop {
-        let batch = engine
-            .get_records(&iterator, GET_RECORDS_MAX)
+impl Replayer<'_> {
+    /// Replays one shard from `start`; whether it stopped before the shard's end.
+    fn shard(
+        &mut self,
+        shard: &ShardDescription,
+        start: IteratorStart,
+        end_seq: Option<&str>,
+    ) -> CliResult<bool> {
+        let failed = |error: shardlog_engine::Error| {
+            CliError::failed(format!("reading {}: {error}", shard.shard_id))
+        };
+        let mut iterator = self
+            .engine
+            .get_shard_iterator(&self.args.stream, &shard.shard_id, start)
             .map_err(failed)?;
-        for record in &batch.records {
-            // Within a shard, sequence numbers are all 56 digits: text order is value order.
-            let past_seq = end_seq.is_some_and(|end| record.sequence_number.as_str() > end);
-            let past_time = args
-                .to_time
-                .is_some_and(|end| record.approximate_arrival_ms > end);
-            if past_seq || past_time {
-                return Ok(true);
+        loop {
+            let batch = self
+                .engine
+                .get_records(&iterator, GET_RECORDS_MAX)
+                .map_err(failed)?;
+            let mut batch_bytes = 0;
+            for record in &batch.records {
+                // Within a shard, sequence numbers all have 56 digits: text order is value order.
+                let past_seq = end_seq.is_some_and(|end| record.sequence_number.as_str() > end);
+                let past_time = self
+                    .args
+                    .to_time
+                    .is_some_and(|end| record.approximate_arrival_ms > end);
+                if past_seq || past_time {
+                    return Ok(true);
+                }
+                let out_record = OutRecord {
+                    shard_id: &shard.shard_id,
+                    sequence_number: &record.sequence_number,
+                    arrival_ms: record.approximate_arrival_ms,
+                    partition_key: &record.partition_key,
+                    data: &record.data,
+                };
+                self.writer
+                    .write(&mut self.out, &out_record)
+                    .map_err(CliError::output)?;
+                self.totals.records += 1;
+                self.totals.bytes += record.data.len() as u64;
+                // About the record's size in the segment, for the progress bar.
+                batch_bytes += (record.data.len() + record.partition_key.len()) as u64 + 12;
             }
-            let out_record = OutRecord {
-                shard_id: &shard.shard_id,
-                sequence_number: &record.sequence_number,
-                arrival_ms: record.approximate_arrival_ms,
-                partition_key: &record.partition_key,
-                data: &record.data,
-            };
-            write_record(out, args.format, &out_record).map_err(CliError::output)?;
-            totals.records += 1;
-            totals.bytes += record.data.len() as u64;
-            bar.inc((record.data.len() + record.partition_key.len()) as u64 + 12);
-        }
-        match batch.next_shard_iterator {
-            // The end of an open shard: nothing else writes to a locked data directory.
-            Some(_) if batch.records.is_empty() => return Ok(false),
-            Some(next) => iterator = next,
-            // The end of a closed shard.
-            None => return Ok(false),
+            self.bar.inc(batch_bytes);
+            match batch.next_shard_iterator {
+                // The end of an open shard: nothing else writes to a locked data directory.
+                Some(_) if batch.records.is_empty() => return Ok(false),
+                Some(next) => iterator = next,
+                // The end of a closed shard.
+                None => return Ok(false),
+            }
         }
     }
 }

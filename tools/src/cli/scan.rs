@@ -336,14 +336,31 @@ fn check_index(
             return;
         }
     }
-    let after = entry_offset(view.len() + usize::from(view.seal().is_some()));
     if view.torn_bytes() > 0 {
+        let after = entry_offset(view.len() + usize::from(view.seal().is_some()));
         let problem = format!(
             "{} bytes after the last valid entry fail their checksum or order",
             view.torn_bytes()
         );
         scan.damage_in(path.clone(), after, problem);
     }
+    check_seal(scan, kind, &view, path, last);
+    match kind {
+        IndexKind::Position => scan.index_entries.0 = view.len(),
+        IndexKind::Timestamp => scan.index_entries.1 = view.len(),
+    }
+}
+
+/// The seal of a complete index must match the segment; only the shard's last
+/// segment may have none.
+fn check_seal(
+    scan: &mut SegmentScan,
+    kind: IndexKind,
+    view: &IndexView<'_>,
+    path: PathBuf,
+    last: bool,
+) {
+    let seal_offset = (HEADER_LEN + view.len() * ENTRY_LEN) as u64;
     let expected_seal = match kind {
         IndexKind::Position => Entry {
             key: scan.end_position,
@@ -360,14 +377,14 @@ fn check_index(
                 "seal {} -> {} does not match the segment ({} -> {})",
                 seal.key, seal.value, expected_seal.key, expected_seal.value
             );
-            scan.damage_in(path, entry_offset(view.len()), problem);
+            scan.damage_in(path, seal_offset, problem);
         }
         Some(_) => scan.sealed = true,
-        None if !last => scan.damage_in(path, after, "a sealed segment's index has no seal".into()),
+        None if !last => scan.damage_in(
+            path,
+            seal_offset,
+            "a sealed segment's index has no seal".into(),
+        ),
         None => {}
-    }
-    match kind {
-        IndexKind::Position => scan.index_entries.0 = view.len(),
-        IndexKind::Timestamp => scan.index_entries.1 = view.len(),
     }
 }

@@ -95,17 +95,7 @@ fn run_on(api: &Api, command: StreamCommand, as_json: bool) -> CliResult {
             name,
             shards,
             on_demand,
-        } => {
-            let body = if on_demand {
-                json!({"StreamName": name, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}})
-            } else {
-                json!({"StreamName": name, "ShardCount": shards})
-            };
-            let response = api.call("CreateStream", &body)?;
-            let shards = list_shards(api, &name)?;
-            let text = format!("created stream {name} with {} shards", shards.len());
-            (response, text)
-        }
+        } => create(api, &name, shards, on_demand)?,
         StreamCommand::Delete { name, force } => {
             let body = json!({"StreamName": name, "EnforceConsumerDeletion": force});
             (
@@ -118,14 +108,7 @@ fn run_on(api: &Api, command: StreamCommand, as_json: bool) -> CliResult {
             let text = names.join("\n");
             (json!({ "StreamNames": names }), text)
         }
-        StreamCommand::Describe { name } => {
-            let summary = api.call("DescribeStreamSummary", &json!({"StreamName": name}))?;
-            let shards = list_shards(api, &name)?;
-            let text = describe_text(&summary, &shards);
-            let mut response = summary;
-            response["Shards"] = Value::Array(shards);
-            (response, text)
-        }
+        StreamCommand::Describe { name } => describe(api, &name)?,
         StreamCommand::Split {
             name,
             shard,
@@ -166,6 +149,28 @@ fn run_on(api: &Api, command: StreamCommand, as_json: bool) -> CliResult {
         }
         Ok(())
     }
+}
+
+fn create(api: &Api, name: &str, shards: u32, on_demand: bool) -> CliResult<(Value, String)> {
+    let body = if on_demand {
+        json!({"StreamName": name, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}})
+    } else {
+        json!({"StreamName": name, "ShardCount": shards})
+    };
+    let response = api.call("CreateStream", &body)?;
+    let shards = list_shards(api, name)?;
+    let text = format!("created stream {name} with {} shards", shards.len());
+    Ok((response, text))
+}
+
+/// DescribeStreamSummary with every shard (ListShards) added as `Shards`.
+fn describe(api: &Api, name: &str) -> CliResult<(Value, String)> {
+    let summary = api.call("DescribeStreamSummary", &json!({"StreamName": name}))?;
+    let shards = list_shards(api, name)?;
+    let text = describe_text(&summary, &shards);
+    let mut response = summary;
+    response["Shards"] = Value::Array(shards);
+    Ok((response, text))
 }
 
 /// Every stream name, following pagination.

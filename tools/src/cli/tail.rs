@@ -1,6 +1,6 @@
 //! `shardlog tail`: follow a stream, every shard, through splits and merges.
 
-use super::output::{write_record, CliError, CliResult, OutRecord, RecordFormat};
+use super::output::{CliError, CliResult, OutRecord, RecordFormat, RecordWriter};
 use super::stream::list_shards;
 use super::{json_str, Api, Target};
 use crate::client::ClientError;
@@ -97,6 +97,20 @@ pub fn run(args: TailArgs) -> CliResult {
     result.and(closed)
 }
 
+/// A tail in progress: the shards being read and where.
+struct Follower<'a> {
+    api: &'a Api,
+    args: &'a TailArgs,
+    /// Open readers: shard id → its next iterator.
+    readers: BTreeMap<String, String>,
+    /// Shards read to their end.
+    finished: BTreeSet<String>,
+    /// Children of finished shards waiting for their other parent: id → parents.
+    waiting: BTreeMap<String, Vec<String>>,
+    writer: RecordWriter,
+    printed: u64,
+}
+
 fn follow(api: &Api, args: &TailArgs) -> CliResult {
     let follow = !args.no_follow && !api.is_offline();
     let lineage = Lineage::from_listing(&list_shards(api, &args.stream)?)?;
@@ -112,75 +126,33 @@ fn follow(api: &Api, args: &TailArgs) -> CliResult {
         ),
         TailStart::TrimHorizon => (lineage.roots(), "TRIM_HORIZON"),
     };
-    let mut readers: BTreeMap<String, String> = BTreeMap::new();
+    let mut follower = Follower {
+        api,
+        args,
+        readers: BTreeMap::new(),
+        finished: BTreeSet::new(),
+        waiting: BTreeMap::new(),
+        writer: RecordWriter::new(args.format),
+        printed: 0,
+    };
     for shard in starts {
-        readers.insert(
-            shard.clone(),
-            shard_iterator(api, &args.stream, &shard, kind)?,
-        );
+        let iterator = shard_iterator(api, &args.stream, &shard, kind)?;
+        follower.readers.insert(shard, iterator);
     }
-    let mut finished: BTreeSet<String> = BTreeSet::new();
-    let mut waiting: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut printed = 0u64;
     loop {
         let mut got_any = false;
-        let shards: Vec<String> = readers.keys().cloned().collect();
+        let shards: Vec<String> = follower.readers.keys().cloned().collect();
         for shard in shards {
-            let iterator = readers[&shard].clone();
-            let response = match api.call(
-                "GetRecords",
-                &json!({"ShardIterator": iterator, "Limit": CALL_RECORDS_MAX}),
-            ) {
-                Err(ClientError::Service { code, .. })
-                    if code == "ProvisionedThroughputExceededException" =>
-                {
-                    std::thread::sleep(Duration::from_millis(THROTTLE_PAUSE_MS));
-                    continue;
-                }
-                other => other?,
-            };
-            for record in response["Records"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                let data = STANDARD
-                    .decode(json_str(record, "Data")?)
-                    .map_err(|error| {
-                        CliError::failed(format!("record data is not base64: {error}"))
-                    })?;
-                let arrival = record["ApproximateArrivalTimestamp"]
-                    .as_f64()
-                    .unwrap_or(0.0);
-                let out_record = OutRecord {
-                    shard_id: &shard,
-                    sequence_number: json_str(record, "SequenceNumber")?,
-                    arrival_ms: (arrival * 1000.0).round() as u64,
-                    partition_key: json_str(record, "PartitionKey")?,
-                    data: &data,
-                };
-                write_record(&mut out, args.format, &out_record).map_err(CliError::output)?;
-                printed += 1;
-                got_any = true;
-                if args.max_records.is_some_and(|max| printed >= max) {
-                    return out.flush().map_err(CliError::output);
-                }
-            }
-            match response["NextShardIterator"].as_str() {
-                Some(next) => {
-                    readers.insert(shard, next.to_string());
-                }
-                None => {
-                    readers.remove(&shard);
-                    finished.insert(shard.clone());
-                    start_children(api, args, &response, &finished, &mut waiting, &mut readers)?;
-                }
+            match follower.read(&shard, &mut out)? {
+                Read::Records => got_any = true,
+                Read::Nothing => {}
+                Read::Done => return out.flush().map_err(CliError::output),
             }
         }
         out.flush().map_err(CliError::output)?;
-        if readers.is_empty() || (!got_any && !follow) {
+        if follower.readers.is_empty() || (!got_any && !follow) {
             return Ok(());
         }
         if !got_any {
@@ -189,49 +161,112 @@ fn follow(api: &Api, args: &TailArgs) -> CliResult {
     }
 }
 
-/// Starts reading the children of a finished shard whose parents have all finished.
-fn start_children(
-    api: &Api,
-    args: &TailArgs,
-    response: &Value,
-    finished: &BTreeSet<String>,
-    waiting: &mut BTreeMap<String, Vec<String>>,
-    readers: &mut BTreeMap<String, String>,
-) -> CliResult {
-    for child in response["ChildShards"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        let id = json_str(child, "ShardId")?.to_string();
-        let parents: Vec<String> = child["ParentShards"]
+/// What one GetRecords call of a tail gave.
+enum Read {
+    /// Records were printed.
+    Records,
+    /// No records (or the call was throttled).
+    Nothing,
+    /// --max-records were printed: stop.
+    Done,
+}
+
+impl Follower<'_> {
+    /// One GetRecords call on `shard`: prints its records, moves its iterator on,
+    /// and at the end of a closed shard starts the children that are ready.
+    fn read(&mut self, shard: &str, out: &mut impl Write) -> CliResult<Read> {
+        let body = json!({"ShardIterator": self.readers[shard], "Limit": CALL_RECORDS_MAX});
+        let response = match self.api.call("GetRecords", &body) {
+            Err(ClientError::Service { code, .. })
+                if code == "ProvisionedThroughputExceededException" =>
+            {
+                std::thread::sleep(Duration::from_millis(THROTTLE_PAUSE_MS));
+                return Ok(Read::Nothing);
+            }
+            other => other?,
+        };
+        let records = response["Records"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for record in records {
+            let data = STANDARD
+                .decode(json_str(record, "Data")?)
+                .map_err(|error| CliError::failed(format!("record data is not base64: {error}")))?;
+            let arrival_secs = record["ApproximateArrivalTimestamp"]
+                .as_f64()
+                .unwrap_or(0.0);
+            let out_record = OutRecord {
+                shard_id: shard,
+                sequence_number: json_str(record, "SequenceNumber")?,
+                arrival_ms: (arrival_secs * 1000.0).round() as u64,
+                partition_key: json_str(record, "PartitionKey")?,
+                data: &data,
+            };
+            self.writer
+                .write(out, &out_record)
+                .map_err(CliError::output)?;
+            self.printed += 1;
+            if self.args.max_records.is_some_and(|max| self.printed >= max) {
+                return Ok(Read::Done);
+            }
+        }
+        match response["NextShardIterator"].as_str() {
+            Some(next) => {
+                self.readers.insert(shard.to_string(), next.to_string());
+            }
+            None => {
+                self.readers.remove(shard);
+                self.finished.insert(shard.to_string());
+                self.start_children(&response)?;
+            }
+        }
+        Ok(if records.is_empty() {
+            Read::Nothing
+        } else {
+            Read::Records
+        })
+    }
+
+    /// Starts reading the children of a finished shard whose parents have all finished.
+    fn start_children(&mut self, response: &Value) -> CliResult {
+        for child in response["ChildShards"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default()
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_string))
-            .collect();
-        waiting.insert(id, parents);
-    }
-    // A child whose other parent is not being read (tail started at LATEST after
-    // it closed) is started too: that parent has nothing new to give.
-    let ready: Vec<String> = waiting
-        .iter()
-        .filter(|(_, parents)| {
-            parents.iter().all(|p| {
-                finished.contains(p) || (!readers.contains_key(p) && !waiting.contains_key(p))
-            })
-        })
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in ready {
-        waiting.remove(&id);
-        if !readers.contains_key(&id) && !finished.contains(&id) {
-            let iterator = shard_iterator(api, &args.stream, &id, "TRIM_HORIZON")?;
-            readers.insert(id, iterator);
+        {
+            let id = json_str(child, "ShardId")?.to_string();
+            let parents: Vec<String> = child["ParentShards"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect();
+            self.waiting.insert(id, parents);
         }
+        // A child whose other parent is not being read (tail started at LATEST after
+        // it closed) is started too: that parent has nothing new to give.
+        let ready: Vec<String> = self
+            .waiting
+            .iter()
+            .filter(|(_, parents)| {
+                parents.iter().all(|p| {
+                    self.finished.contains(p)
+                        || (!self.readers.contains_key(p) && !self.waiting.contains_key(p))
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ready {
+            self.waiting.remove(&id);
+            if !self.readers.contains_key(&id) && !self.finished.contains(&id) {
+                let iterator = shard_iterator(self.api, &self.args.stream, &id, "TRIM_HORIZON")?;
+                self.readers.insert(id, iterator);
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn shard_iterator(api: &Api, stream: &str, shard: &str, kind: &str) -> CliResult<String> {

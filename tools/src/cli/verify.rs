@@ -3,6 +3,7 @@
 use super::output::{print_json, CliError, CliResult, EXIT_DAMAGE};
 use super::scan::{scan_shard, shard_dirs, Damage};
 use serde_json::json;
+use shardlog_segment::io::RealFs;
 use std::path::{Path, PathBuf};
 
 /// Check every checksum and index; exit 3 on damage.
@@ -55,6 +56,7 @@ pub fn check(data_dir: &Path) -> CliResult<Findings> {
         records: 0,
         damage: Vec::new(),
     };
+    findings.damage.extend(check_manifest(data_dir));
     for shard in shard_dirs(data_dir).map_err(CliError::failed)? {
         for scan in scan_shard(&shard.path).map_err(CliError::failed)? {
             findings.segments += 1;
@@ -64,6 +66,40 @@ pub fn check(data_dir: &Path) -> CliResult<Findings> {
         }
     }
     Ok(findings)
+}
+
+/// The MANIFEST must load (checksum, format) and every shard it lists must have
+/// its directory.
+fn check_manifest(data_dir: &Path) -> Vec<Damage> {
+    let path = data_dir.join("MANIFEST");
+    let damage = |path: PathBuf, problem: String| Damage {
+        path,
+        offset: 0,
+        problem,
+        repairable: false,
+    };
+    let manifest = match shardlog_engine::manifest::load(RealFs::shared().as_ref(), &path) {
+        Ok(manifest) => manifest,
+        Err(error) => return vec![damage(path, error.to_string())],
+    };
+    let mut found = Vec::new();
+    for stream in manifest.streams.values() {
+        for shard in stream.shards.values() {
+            let dir = data_dir
+                .join("streams")
+                .join(&stream.name)
+                .join(stream.created_ms.to_string())
+                .join(shardlog_engine::names::shard_id(shard.index));
+            if !dir.is_dir() {
+                let problem = format!(
+                    "the MANIFEST lists shard {} of stream {}, whose directory is missing",
+                    shard.index, stream.name
+                );
+                found.push(damage(dir, problem));
+            }
+        }
+    }
+    found
 }
 
 /// Runs `shardlog verify`.
