@@ -222,7 +222,12 @@ fn completions_for_each_shell() {
 fn bad_arguments_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let cases: [(&[&str], i32, &str); 9] = [
+    let cases: [(&[&str], i32, &str); 10] = [
+        (
+            &["stream", "list", "--data-dir", d],
+            1,
+            "is not a shardlog data directory",
+        ),
         (&["replay", "--data-dir", d], 2, "--stream"),
         (
             &["stream", "create", "x"],

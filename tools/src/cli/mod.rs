@@ -45,10 +45,11 @@ pub enum Api {
 }
 
 impl Api {
-    /// Opens the target: the data directory (taking its lock) or a client of the URL.
-    pub fn open(target: &Target) -> CliResult<Api> {
+    /// Opens the target: the data directory (taking its lock; with `create`, a
+    /// missing one is created) or a client of the URL.
+    pub fn open(target: &Target, create: bool) -> CliResult<Api> {
         match (&target.data_dir, &target.url) {
-            (Some(dir), None) => Ok(Api::Local(Offline::open(dir, true)?)),
+            (Some(dir), None) => Ok(Api::Local(Offline::open(dir, create)?)),
             (None, Some(url)) => Ok(Api::Remote(
                 Client::new(url).map_err(|error| CliError::usage(error.to_string()))?,
             )),
@@ -109,11 +110,8 @@ impl Offline {
     /// Locks `dir` and opens the engine on it (running recovery). With `create`,
     /// a missing directory is created; without, it is an error.
     pub fn open(dir: &Path, create: bool) -> CliResult<Offline> {
-        if !create && !dir.join("MANIFEST").exists() {
-            return Err(CliError::failed(format!(
-                "{} is not a shardlog data directory (no MANIFEST)",
-                dir.display()
-            )));
+        if !create {
+            check_data_dir(dir)?;
         }
         let lock = crate::lock_data_dir(dir).map_err(|message| {
             CliError::failed(format!(
@@ -138,6 +136,18 @@ impl Offline {
             .shutdown()
             .map_err(|error| CliError::failed(format!("closing the data directory: {error}")))
     }
+}
+
+/// Fails unless `dir` is a shardlog data directory: one an engine has opened
+/// (it holds ITERATOR_KEY, and MANIFEST once a stream was created).
+pub fn check_data_dir(dir: &Path) -> CliResult {
+    if dir.join("MANIFEST").exists() || dir.join("ITERATOR_KEY").exists() {
+        return Ok(());
+    }
+    Err(CliError::failed(format!(
+        "{} is not a shardlog data directory (no MANIFEST or ITERATOR_KEY)",
+        dir.display()
+    )))
 }
 
 /// A string field of a JSON response, or a decode error naming it.

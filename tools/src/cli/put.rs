@@ -56,7 +56,7 @@ enum InputFormat {
 
 /// Runs `shardlog put`.
 pub fn run(args: PutArgs) -> CliResult {
-    let api = Api::open(&args.target)?;
+    let api = Api::open(&args.target, false)?;
     let result = put_all(&api, &args);
     let closed = api.close();
     let (records, bytes) = result?;

@@ -87,12 +87,7 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Every shard directory under `data_dir`, sorted.
 pub fn shard_dirs(data_dir: &Path) -> Result<Vec<ShardDir>, String> {
     let streams_dir = data_dir.join("streams");
-    if !data_dir.join("MANIFEST").exists() {
-        return Err(format!(
-            "{} is not a shardlog data directory (no MANIFEST)",
-            data_dir.display()
-        ));
-    }
+    super::check_data_dir(data_dir).map_err(|error| error.message)?;
     let list = |dir: &Path| {
         sorted_entries(dir).map_err(|error| format!("cannot list {}: {error}", dir.display()))
     };

@@ -83,7 +83,9 @@ enum StreamCommand {
 
 /// Runs `shardlog stream ...`.
 pub fn run(args: StreamArgs) -> CliResult {
-    let api = Api::open(&args.target)?;
+    // Only `create` makes a new data directory; the others expect one.
+    let create = matches!(args.command, StreamCommand::Create { .. });
+    let api = Api::open(&args.target, create)?;
     let result = run_on(&api, args.command, args.json);
     let closed = api.close();
     result.and(closed)

@@ -91,7 +91,7 @@ impl Lineage {
 
 /// Runs `shardlog tail`.
 pub fn run(args: TailArgs) -> CliResult {
-    let api = Api::open(&args.target)?;
+    let api = Api::open(&args.target, false)?;
     let result = follow(&api, &args);
     let closed = api.close();
     result.and(closed)

@@ -20,12 +20,7 @@ pub struct VerifyArgs {
 /// Takes the data directory's LOCK if no process holds it (`None` if a server
 /// does: the scan then reads alongside it, see [`super::scan`]).
 pub fn lock_if_free(dir: &Path) -> CliResult<Option<std::fs::File>> {
-    if !dir.join("MANIFEST").exists() {
-        return Err(CliError::failed(format!(
-            "{} is not a shardlog data directory (no MANIFEST)",
-            dir.display()
-        )));
-    }
+    super::check_data_dir(dir)?;
     match crate::lock_data_dir(dir) {
         Ok(lock) => Ok(Some(lock)),
         Err(message) if message.contains("in use") => {
@@ -78,6 +73,7 @@ fn check_manifest(data_dir: &Path) -> Vec<Damage> {
         problem,
         repairable: false,
     };
+    // A missing MANIFEST loads as an empty one: no stream was created yet.
     let manifest = match shardlog_engine::manifest::load(RealFs::shared().as_ref(), &path) {
         Ok(manifest) => manifest,
         Err(error) => return vec![damage(path, error.to_string())],
