@@ -336,3 +336,22 @@ fn bad_arguments_are_clear_errors() {
         assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
     }
 }
+
+/// SHARDLOG_URL is the default target, and an explicit --data-dir overrides it.
+#[test]
+fn shardlog_url_from_the_environment_yields_to_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_shardlog"))
+            .args(args)
+            .env("SHARDLOG_URL", "http://127.0.0.1:1")
+            .output()
+            .unwrap()
+    };
+    let created = run(&["stream", "create", "s", "--data-dir", d]);
+    assert!(created.status.success(), "{created:?}");
+    let remote = run(&["stream", "list"]);
+    assert_eq!(remote.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("cannot reach the server"));
+}

@@ -31,8 +31,8 @@ pub struct Target {
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
     /// Work against the shardlog (or Kinesis-compatible, unauthenticated) server at this URL,
-    /// e.g. http://127.0.0.1:4567.
-    #[arg(long, env = "SHARDLOG_URL", global = true)]
+    /// e.g. http://127.0.0.1:4567. Default: $SHARDLOG_URL, unless --data-dir is given.
+    #[arg(long, global = true)]
     pub url: Option<String>,
 }
 
@@ -48,16 +48,22 @@ impl Api {
     /// Opens the target: the data directory (taking its lock; with `create`, a
     /// missing one is created) or a client of the URL.
     pub fn open(target: &Target, create: bool) -> CliResult<Api> {
-        match (&target.data_dir, &target.url) {
+        // The environment's URL applies only when no data directory is named.
+        let from_env = std::env::var("SHARDLOG_URL")
+            .ok()
+            .filter(|url| !url.is_empty());
+        let url = target
+            .url
+            .clone()
+            .or(from_env.filter(|_| target.data_dir.is_none()));
+        match (&target.data_dir, &url) {
             (Some(dir), None) => Ok(Api::Local(Offline::open(dir, create)?)),
             (None, Some(url)) => Ok(Api::Remote(
                 Client::new(url).map_err(|error| CliError::usage(error.to_string()))?,
             )),
-            (Some(_), Some(_)) => Err(CliError::usage(
-                "give --data-dir or --url, not both (check SHARDLOG_DATA_DIR and SHARDLOG_URL)",
-            )),
+            (Some(_), Some(_)) => Err(CliError::usage("give --data-dir or --url, not both")),
             (None, None) => Err(CliError::usage(
-                "say where to work: --data-dir DIR (offline) or --url URL (a running server)",
+                "say where to work: --data-dir DIR (offline) or --url URL (a running server, or SHARDLOG_URL)",
             )),
         }
     }
