@@ -58,9 +58,12 @@ impl Api {
             .or(from_env.filter(|_| target.data_dir.is_none()));
         match (&target.data_dir, &url) {
             (Some(dir), None) => Ok(Api::Local(Offline::open(dir, create)?)),
-            (None, Some(url)) => Ok(Api::Remote(
-                Client::new(url).map_err(|error| CliError::usage(error.to_string()))?,
-            )),
+            (None, Some(url)) if !url.starts_with("http://") && !url.starts_with("https://") => {
+                Err(CliError::usage(format!("'{url}' is not an http:// or https:// URL")))
+            }
+            (None, Some(url)) => Ok(Api::Remote(Client::new(url).map_err(|error| {
+                CliError::usage(format!("bad --url '{url}': {}", CliError::from(error).message))
+            })?)),
             (Some(_), Some(_)) => Err(CliError::usage("give --data-dir or --url, not both")),
             (None, None) => Err(CliError::usage(
                 "say where to work: --data-dir DIR (offline) or --url URL (a running server, or SHARDLOG_URL)",

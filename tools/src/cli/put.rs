@@ -235,8 +235,9 @@ fn flush(api: &Api, stream: &str, batch: &mut Batch, name: &str) -> CliResult {
         let body = json!({"StreamName": stream, "Records": pending});
         let response = api.call("PutRecords", &body).map_err(|error| {
             CliError::failed(format!(
-                "putting the records from {name} line {} on: {error}",
-                batch.first_line
+                "putting the records from {name} line {} on: {}",
+                batch.first_line,
+                CliError::from(error).message
             ))
         })?;
         let results = response["Records"].as_array().cloned().unwrap_or_default();
