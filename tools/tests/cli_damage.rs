@@ -3,7 +3,7 @@
 //! passes after.
 
 mod cli_common;
-use cli_common::{create_stream, json_lines, lines, segment_files, shardlog};
+use cli_common::{create_stream, damaged_range, json_lines, lines, segment_files, shardlog};
 use std::io::Write;
 
 const SEGMENT_HEADER_LEN: u64 = 64;
@@ -47,16 +47,8 @@ fn verify_names_file_and_offset_of_a_flipped_byte() {
         "{line}"
     );
     assert!(line.contains("checksum mismatch"), "{line}");
-    let range = line
-        .split("offsets ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap();
-    let (start, end) = range.split_once("..").unwrap();
-    let (start, end): (usize, usize) = (start.parse().unwrap(), end.parse().unwrap());
-    assert!((start..end).contains(&flipped), "{range} holds {flipped}");
+    let range = damaged_range(line);
+    assert!(range.contains(&flipped), "{range:?} holds {flipped}");
     assert!(run.stderr.contains("damaged"), "{}", run.stderr);
 
     let json: serde_json::Value =

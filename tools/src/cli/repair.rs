@@ -3,6 +3,7 @@
 
 use super::output::{print_json, CliError, CliResult, EXIT_DAMAGE};
 use super::scan::{shard_dirs, Damage, ShardDir};
+use super::verify::{check, damage_json, print_damage};
 use serde_json::{json, Value};
 use shardlog_engine::EngineConfig;
 use shardlog_segment::io::RealFs;
@@ -30,66 +31,75 @@ pub fn run(args: RepairArgs) -> CliResult {
     let _lock = crate::lock_data_dir(&args.data_dir)
         .map_err(|message| CliError::failed(format!("{message}; stop the server first")))?;
     if !args.force {
-        refuse_unrepairable(&args.data_dir)?;
+        let unrepairable: Vec<Damage> = check(&args.data_dir)?
+            .damage
+            .into_iter()
+            .filter(|damage| !damage.repairable)
+            .collect();
+        if !unrepairable.is_empty() {
+            if args.json {
+                print_json(&json!({"not_repaired": damage_json(&unrepairable)}))?;
+            } else {
+                print_damage("NOT REPAIRED", &unrepairable);
+            }
+            return Err(damage_error(format!(
+                "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
+                unrepairable.len()
+            )));
+        }
     }
     let (actions, failures) = recover_all(&args.data_dir, &shards)?;
+    // Recovery trusts a sealed segment through its sealed index: check everything
+    // again so that damage it does not look at is reported, not hidden.
+    let remaining = check(&args.data_dir)?.damage;
     if args.json {
-        print_json(&json!({"repaired": actions, "unrepairable": failures}))?;
+        print_json(&json!({
+            "repaired": actions,
+            "unrepairable": failures,
+            "remaining": damage_json(&remaining),
+        }))?;
     } else {
-        let field = |value: &Value, name: &str| value[name].as_str().unwrap_or("").to_string();
-        for action in &actions {
-            let (stream, shard) = (field(action, "stream"), field(action, "shard"));
-            println!("{stream} {shard}: {}", field(action, "action"));
-        }
-        for failure in &failures {
-            let (stream, shard) = (field(failure, "stream"), field(failure, "shard"));
-            println!(
-                "CANNOT REPAIR {stream} {shard}: {}",
-                field(failure, "error")
-            );
-        }
-        if actions.is_empty() && failures.is_empty() {
-            println!("{} shards checked: nothing to repair", shards.len());
-        }
+        print_report(&actions, &failures, shards.len());
+        print_damage("STILL DAMAGED", &remaining);
     }
-    if failures.is_empty() {
-        return Ok(());
-    }
-    Err(CliError {
-        exit: EXIT_DAMAGE,
-        message: format!(
+    if !failures.is_empty() {
+        return Err(damage_error(format!(
             "{} shards have damage recovery cannot cut without losing acknowledged records",
             failures.len()
-        ),
-    })
+        )));
+    }
+    if !remaining.is_empty() {
+        return Err(damage_error(format!(
+            "{} damaged structures remain after repair (restore them from a copy)",
+            remaining.len()
+        )));
+    }
+    Ok(())
 }
 
-/// Fails, listing them, if verify finds damage that is neither a torn tail nor an
-/// index: cutting it would drop acknowledged records.
-fn refuse_unrepairable(data_dir: &Path) -> CliResult {
-    let unrepairable: Vec<Damage> = super::verify::check(data_dir)?
-        .damage
-        .into_iter()
-        .filter(|damage| !damage.repairable)
-        .collect();
-    if unrepairable.is_empty() {
-        return Ok(());
+fn damage_error(message: String) -> CliError {
+    CliError {
+        exit: EXIT_DAMAGE,
+        message,
     }
-    for damage in &unrepairable {
+}
+
+fn print_report(actions: &[Value], failures: &[Value], shards: usize) {
+    let field = |value: &Value, name: &str| value[name].as_str().unwrap_or("").to_string();
+    for action in actions {
+        let (stream, shard) = (field(action, "stream"), field(action, "shard"));
+        println!("{stream} {shard}: {}", field(action, "action"));
+    }
+    for failure in failures {
+        let (stream, shard) = (field(failure, "stream"), field(failure, "shard"));
         println!(
-            "NOT REPAIRED {}: offset {}: {}",
-            damage.path.display(),
-            damage.offset,
-            damage.problem
+            "CANNOT REPAIR {stream} {shard}: {}",
+            field(failure, "error")
         );
     }
-    Err(CliError {
-        exit: EXIT_DAMAGE,
-        message: format!(
-            "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
-            unrepairable.len()
-        ),
-    })
+    if actions.is_empty() && failures.is_empty() {
+        println!("{shards} shards checked: nothing to repair");
+    }
 }
 
 /// Opens every shard's log, which runs recovery; what it did, and the shards it

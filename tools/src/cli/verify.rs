@@ -98,32 +98,48 @@ fn check_manifest(data_dir: &Path) -> Vec<Damage> {
     found
 }
 
+/// Damage as JSON objects: file, offset, problem, repairable.
+pub fn damage_json(damage: &[Damage]) -> Vec<serde_json::Value> {
+    damage
+        .iter()
+        .map(|d| {
+            json!({
+                "file": d.path.display().to_string(),
+                "offset": d.offset,
+                "problem": d.problem,
+                "repairable": d.repairable,
+            })
+        })
+        .collect()
+}
+
+/// Prints each problem as `<label> <file>: offset <n>: <problem>`.
+pub fn print_damage(label: &str, damage: &[Damage]) {
+    for d in damage {
+        println!(
+            "{label} {}: offset {}: {}",
+            d.path.display(),
+            d.offset,
+            d.problem
+        );
+    }
+}
+
 /// Runs `shardlog verify`.
 pub fn run(args: VerifyArgs) -> CliResult {
     let _lock = lock_if_free(&args.data_dir)?;
     let findings = check(&args.data_dir)?;
     if args.json {
-        let damage: Vec<_> = findings
-            .damage
-            .iter()
-            .map(|d| json!({"file": d.path.display().to_string(), "offset": d.offset, "problem": d.problem}))
-            .collect();
+        let damage = damage_json(&findings.damage);
         print_json(&json!({
-            "ok": damage.is_empty(),
+            "ok": findings.damage.is_empty(),
             "segments": findings.segments,
             "batches": findings.batches,
             "records": findings.records,
             "damage": damage,
         }))?;
     } else {
-        for damage in &findings.damage {
-            println!(
-                "DAMAGE {}: offset {}: {}",
-                damage.path.display(),
-                damage.offset,
-                damage.problem
-            );
-        }
+        print_damage("DAMAGE", &findings.damage);
         println!(
             "{} segments, {} batches, {} records checked: {}",
             findings.segments,

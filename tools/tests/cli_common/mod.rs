@@ -116,3 +116,15 @@ pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
     items
 }
+
+/// The byte range of the damaged batch a `DAMAGE` line of verify names
+/// (`... (offsets A..B, positions ...)`).
+pub fn damaged_range(line: &str) -> std::ops::Range<usize> {
+    let range = line
+        .split("offsets ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no byte range in {line}"));
+    let (start, end) = range.split_once("..").unwrap();
+    start.parse().unwrap()..end.parse().unwrap()
+}
