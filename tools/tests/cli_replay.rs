@@ -229,3 +229,74 @@ fn replay_bounds_shard_choice_and_output_file() {
     .ok();
     assert_eq!(run.stdout, "", "nothing arrived after the last record");
 }
+
+/// After a merge, replay and tail read both parents whole before the child.
+#[test]
+fn replay_and_tail_read_both_parents_of_a_merge_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    create_stream(d, "s", 2);
+    put_range(d, 0, 200);
+    shardlog(
+        &[
+            "stream",
+            "merge",
+            "s",
+            "--shard",
+            "shardId-000000000000",
+            "--adjacent",
+            "shardId-000000000001",
+            "--data-dir",
+            d,
+        ],
+        b"",
+    )
+    .ok();
+    put_range(d, 200, 300);
+    for command in ["replay", "tail"] {
+        let mut args = vec![
+            command,
+            "--data-dir",
+            d,
+            "--stream",
+            "s",
+            "--format",
+            "jsonl",
+        ];
+        if command == "tail" {
+            args.extend(["--from", "trim-horizon"]);
+        }
+        let records = json_lines(&shardlog(&args, b"").ok().stdout);
+        let shards: Vec<&str> = records
+            .iter()
+            .map(|r| r["shard_id"].as_str().unwrap())
+            .collect();
+        let child_from = shards
+            .iter()
+            .position(|s| *s == "shardId-000000000002")
+            .unwrap();
+        assert!(
+            shards[..child_from]
+                .iter()
+                .all(|s| *s != "shardId-000000000002"),
+            "{command}"
+        );
+        assert!(
+            shards[child_from..]
+                .iter()
+                .all(|s| *s == "shardId-000000000002"),
+            "{command}: the child comes after both parents"
+        );
+        let numbers: Vec<u32> = records.iter().map(number).collect();
+        assert_eq!(
+            numbers[child_from..],
+            (200..300).collect::<Vec<_>>()[..],
+            "{command}"
+        );
+        assert_eq!(
+            sorted(numbers[..child_from].to_vec()),
+            (0..200).collect::<Vec<_>>(),
+            "{command}"
+        );
+    }
+}
