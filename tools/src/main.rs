@@ -365,8 +365,10 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "shardlog", &mut std::io::stdout());
-            Ok(())
+            // Into memory first: clap_complete panics when a write fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "shardlog", &mut script);
+            cli::output::write_stdout(format_args!("{}", String::from_utf8_lossy(&script)))
         }
     };
     match result {

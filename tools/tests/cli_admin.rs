@@ -355,3 +355,37 @@ fn shardlog_url_from_the_environment_yields_to_data_dir() {
     assert_eq!(remote.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&remote.stderr).contains("cannot reach the server"));
 }
+
+/// A reader that goes away (`| head`) ends the output quietly: no panic, and the
+/// exit code still says how the command went.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    create_stream(d, "s", 3);
+    shardlog(
+        &["put", "--data-dir", d, "--stream", "s"],
+        &lines((0..3000).map(|i| format!("{i}"))),
+    )
+    .ok();
+    let cases: [(&[&str], i32); 5] = [
+        (&["stream", "describe", "s", "--data-dir", d], 0),
+        (&["replay", "--data-dir", d, "--stream", "s"], 0),
+        (&["inspect", d], 0),
+        (&["completions", "bash"], 0),
+        (&["verify", "--data-dir", d, "--json"], 0),
+    ];
+    for (args, code) in cases {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

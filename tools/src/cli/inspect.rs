@@ -36,7 +36,7 @@ pub fn run(args: InspectArgs) -> CliResult {
             .collect();
         return print_json(&json!({ "segments": segments }));
     }
-    println!(
+    crate::outln!(
         "{:<16} {:<21} {:>12} {:>12} {:>9} {:>10} {:>12} {:>9} {:<6} {:<49} file",
         "stream",
         "shard",
@@ -48,13 +48,13 @@ pub fn run(args: InspectArgs) -> CliResult {
         "B/entry",
         "state",
         "arrival (ms)"
-    );
+    )?;
     let mut damaged = 0;
     for (stream, shard, scan) in &rows {
         let arrival = scan
             .arrival_ms
             .map_or("-".to_string(), |(first, last)| format!("{first}..{last}"));
-        println!(
+        crate::outln!(
             "{:<16} {:<21} {:>12} {:>12} {:>9} {:>10} {:>12} {:>9} {:<6} {:<49} {}",
             stream,
             shard,
@@ -67,14 +67,14 @@ pub fn run(args: InspectArgs) -> CliResult {
             state(scan),
             arrival,
             scan.path.display()
-        );
+        )?;
         damaged += scan.damage.len();
     }
     let bytes: u64 = rows.iter().map(|(_, _, s)| s.file_bytes).sum();
     let records: u64 = rows.iter().map(|(_, _, s)| s.records).sum();
-    println!("{} segments, {records} records, {bytes} bytes", rows.len());
+    crate::outln!("{} segments, {records} records, {bytes} bytes", rows.len())?;
     if damaged > 0 {
-        println!("{damaged} problems found: run `shardlog verify` for details");
+        crate::outln!("{damaged} problems found: run `shardlog verify` for details")?;
     }
     Ok(())
 }

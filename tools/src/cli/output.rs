@@ -82,8 +82,26 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// Prints a JSON value on stdout, pretty, followed by a newline.
 pub fn print_json(value: &serde_json::Value) -> CliResult {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(|error| CliError::failed(format!("stdout: {error}")))
+    write_stdout(format_args!("{text}\n"))
+}
+
+/// Writes to stdout. A reader that went away (`| head`) loses the rest of the
+/// text, not the command's outcome: that is not an error; any other is.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) -> CliResult {
+    match std::io::stdout().lock().write_fmt(text) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::failed(format!("writing to stdout: {error}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `println!` that returns an error instead of panicking when stdout fails.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// How records are written by `tail` and `replay`.

@@ -40,7 +40,7 @@ pub fn run(args: RepairArgs) -> CliResult {
             if args.json {
                 print_json(&json!({"not_repaired": damage_json(&unrepairable)}))?;
             } else {
-                print_damage("NOT REPAIRED", &unrepairable);
+                print_damage("NOT REPAIRED", &unrepairable)?;
             }
             return Err(damage_error(format!(
                 "{} damaged structures are not a torn tail or an index: repairing them would drop acknowledged records (restore them from a copy, or repair --force to cut them)",
@@ -59,8 +59,8 @@ pub fn run(args: RepairArgs) -> CliResult {
             "remaining": damage_json(&remaining),
         }))?;
     } else {
-        print_report(&actions, &failures, shards.len());
-        print_damage("STILL DAMAGED", &remaining);
+        print_report(&actions, &failures, shards.len())?;
+        print_damage("STILL DAMAGED", &remaining)?;
     }
     if !failures.is_empty() {
         return Err(damage_error(format!(
@@ -84,22 +84,23 @@ fn damage_error(message: String) -> CliError {
     }
 }
 
-fn print_report(actions: &[Value], failures: &[Value], shards: usize) {
+fn print_report(actions: &[Value], failures: &[Value], shards: usize) -> CliResult {
     let field = |value: &Value, name: &str| value[name].as_str().unwrap_or("").to_string();
     for action in actions {
         let (stream, shard) = (field(action, "stream"), field(action, "shard"));
-        println!("{stream} {shard}: {}", field(action, "action"));
+        crate::outln!("{stream} {shard}: {}", field(action, "action"))?;
     }
     for failure in failures {
         let (stream, shard) = (field(failure, "stream"), field(failure, "shard"));
-        println!(
+        crate::outln!(
             "CANNOT REPAIR {stream} {shard}: {}",
             field(failure, "error")
-        );
+        )?;
     }
     if actions.is_empty() && failures.is_empty() {
-        println!("{shards} shards checked: nothing to repair");
+        crate::outln!("{shards} shards checked: nothing to repair")?;
     }
+    Ok(())
 }
 
 /// Opens every shard's log, which runs recovery; what it did, and the shards it

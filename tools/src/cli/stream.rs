@@ -147,7 +147,7 @@ fn run_on(api: &Api, command: StreamCommand, as_json: bool) -> CliResult {
         print_json(&response)
     } else {
         if !text.is_empty() {
-            println!("{text}");
+            crate::outln!("{text}")?;
         }
         Ok(())
     }

@@ -114,15 +114,16 @@ pub fn damage_json(damage: &[Damage]) -> Vec<serde_json::Value> {
 }
 
 /// Prints each problem as `<label> <file>: offset <n>: <problem>`.
-pub fn print_damage(label: &str, damage: &[Damage]) {
+pub fn print_damage(label: &str, damage: &[Damage]) -> CliResult {
     for d in damage {
-        println!(
+        crate::outln!(
             "{label} {}: offset {}: {}",
             d.path.display(),
             d.offset,
             d.problem
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Runs `shardlog verify`.
@@ -139,8 +140,8 @@ pub fn run(args: VerifyArgs) -> CliResult {
             "damage": damage,
         }))?;
     } else {
-        print_damage("DAMAGE", &findings.damage);
-        println!(
+        print_damage("DAMAGE", &findings.damage)?;
+        crate::outln!(
             "{} segments, {} batches, {} records checked: {}",
             findings.segments,
             findings.batches,
@@ -150,7 +151,7 @@ pub fn run(args: VerifyArgs) -> CliResult {
             } else {
                 format!("{} problems", findings.damage.len())
             }
-        );
+        )?;
     }
     if findings.damage.is_empty() {
         Ok(())
