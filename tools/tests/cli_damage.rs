@@ -185,3 +185,24 @@ fn verify_reports_a_damaged_manifest() {
     let run = shardlog(&["repair", "--data-dir", d], b"");
     assert_eq!(run.code, 3, "{run:?}");
 }
+
+/// Damage in the last batch of a shard that its index already names (so it was
+/// synced and acknowledged) is not a torn tail: repair refuses to cut it.
+#[test]
+fn repair_keeps_a_damaged_batch_the_index_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    stream_with_records(d, 20, 1);
+    let log = segment_files(dir.path(), "s", "shardId-000000000000").remove(0);
+    let mut bytes = std::fs::read(&log).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&log, &bytes).unwrap();
+    let run = shardlog(&["verify", "--data-dir", d], b"");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stdout.contains("acknowledged data"), "{}", run.stdout);
+    let run = shardlog(&["repair", "--data-dir", d], b"");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stdout.contains("NOT REPAIRED"), "{}", run.stdout);
+    assert_eq!(std::fs::read(&log).unwrap(), bytes, "nothing was cut");
+}

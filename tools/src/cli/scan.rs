@@ -189,7 +189,10 @@ pub fn scan_segment(path: &Path, last: bool) -> SegmentScan {
     }
     scan.created_ms = Some(header.created_ms);
     scan.compacted = header.compacted_end.is_some();
-    let batches = scan_batches(&mut scan, &bytes, last);
+    // In the last segment, a batch at or before the last index entry was synced
+    // (entries are written only after their batch is): damage there is no torn tail.
+    let synced_to = last_index_offset(&scan.path, base);
+    let batches = scan_batches(&mut scan, &bytes, last, synced_to);
     if let Some(end) = header.compacted_end {
         scan.end_position = scan.end_position.max(end);
     }
@@ -220,7 +223,12 @@ impl SegmentScan {
 }
 
 /// Verifies the batches; their headers by byte offset.
-fn scan_batches(scan: &mut SegmentScan, bytes: &[u8], last: bool) -> HashMap<u64, BatchHeader> {
+fn scan_batches(
+    scan: &mut SegmentScan,
+    bytes: &[u8],
+    last: bool,
+    synced_to: Option<u64>,
+) -> HashMap<u64, BatchHeader> {
     let mut batches = HashMap::new();
     let mut offset = SEGMENT_HEADER_LEN;
     let mut position = scan.base_position;
@@ -241,13 +249,14 @@ fn scan_batches(scan: &mut SegmentScan, bytes: &[u8], last: bool) -> HashMap<u64
                     Err(_) => format!("batch: {corruption}"),
                 };
                 let at_end = read_header(rest).map_or(true, |h| h.batch_len >= rest.len());
-                let hint = match (last, at_end) {
+                let synced = synced_to.is_some_and(|end| offset as u64 <= end);
+                let hint = match (last, at_end && !synced) {
                     (true, true) => "; a torn tail: `shardlog repair` truncates it",
-                    (true, false) => "; batches follow it: `shardlog repair` would cut them too",
+                    (true, false) => "; acknowledged data: `shardlog repair --force` would cut it and all after it",
                     (false, _) => "",
                 };
                 scan.damage(offset as u64, format!("{problem}{hint}"));
-                scan.damage.last_mut().expect("just pushed").repairable = last && at_end;
+                scan.damage.last_mut().expect("just pushed").repairable = last && at_end && !synced;
                 break;
             }
         };
@@ -282,6 +291,13 @@ fn scan_batches(scan: &mut SegmentScan, bytes: &[u8], last: bool) -> HashMap<u64
     }
     scan.end_position = position;
     batches
+}
+
+/// Byte offset of the batch the last valid `.idx` entry names, if any.
+fn last_index_offset(log: &Path, base: u64) -> Option<u64> {
+    let bytes = std::fs::read(log.with_extension(IndexKind::Position.extension())).ok()?;
+    let view = IndexView::parse(&bytes, IndexKind::Position, base).ok()?;
+    view.last().map(|entry| entry.value)
 }
 
 /// Checks one index file against the batches found.
