@@ -1,8 +1,15 @@
 //! `shardlog`: the one binary. `shardlog serve` runs the Kinesis-compatible server
-//! over a data directory.
+//! over a data directory; the other subcommands (in `cli/`) administer streams,
+//! put, tail and replay records, and inspect, verify and repair data directories.
+//!
+//! Exit codes: 0 success, 1 failure, 2 bad arguments, 3 damage found (verify, repair).
 #![forbid(unsafe_code)]
 
+mod cli;
+mod client;
+
 use clap::{Parser, Subcommand};
+use cli::output::{CliError, EXIT_OK};
 use shardlog_engine::{Engine, EngineConfig};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{BackendKind, Durability};
@@ -15,7 +22,8 @@ use std::process::ExitCode;
 #[command(
     name = "shardlog",
     version,
-    about = "A log storage engine with the Kinesis API"
+    about = "A log storage engine with the Kinesis API",
+    after_help = "Exit codes: 0 success, 1 failure, 2 bad arguments, 3 damage found (verify, repair)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +34,26 @@ struct Cli {
 enum Command {
     /// Serve the Kinesis API (JSON and CBOR, HTTP/1.1 and h2c) over a data directory.
     Serve(ServeArgs),
+    // The command line tools (cli/).
+    /// Create, delete, list, describe, split, merge and scale streams.
+    Stream(cli::stream::StreamArgs),
+    /// Put records from standard input or files into a stream.
+    Put(cli::put::PutArgs),
+    /// Follow a stream, every shard, through splits and merges (like tail -f).
+    Tail(cli::tail::TailArgs),
+    /// Replay historical records of a stream from a data directory.
+    Replay(cli::replay::ReplayArgs),
+    /// Show what a data directory or a segment file holds.
+    Inspect(cli::inspect::InspectArgs),
+    /// Check every checksum and index of a data directory (exit 3 on damage).
+    Verify(cli::verify::VerifyArgs),
+    /// Truncate torn tails and rebuild indexes of an offline data directory.
+    Repair(cli::repair::RepairArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -325,13 +353,31 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => run_serve(args),
+        Command::Serve(args) => run_serve(args).map_err(CliError::failed),
+        // The command line tools (cli/).
+        Command::Stream(args) => cli::stream::run(args),
+        Command::Put(args) => cli::put::run(args),
+        Command::Tail(args) => cli::tail::run(args),
+        Command::Replay(args) => cli::replay::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Repair(args) => cli::repair::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            // Into memory first: clap_complete panics when a write fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "shardlog", &mut script);
+            cli::output::write_stdout(format_args!("{}", String::from_utf8_lossy(&script)))
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(error) => {
+            if !error.message.is_empty() {
+                eprintln!("error: {}", error.message);
+            }
+            ExitCode::from(error.exit)
         }
     }
 }

@@ -1,0 +1,275 @@
+//! `shardlog put`: records from stdin or files into a stream, through PutRecords.
+
+use super::output::{print_json, progress_bar, CliError, CliResult};
+use super::{Api, Target};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Most records in one PutRecords call (Kinesis's limit).
+const CALL_RECORDS_MAX: usize = 500;
+/// Most payload bytes in one PutRecords call (Kinesis's limit is 5 MiB).
+const CALL_BYTES_MAX: usize = 5 << 20;
+/// Longest input line read, bytes: a record is at most 10 MiB, base64 in JSON lines
+/// a third more.
+const LINE_BYTES_MAX: usize = 16 << 20;
+/// How often records that failed (throttled) are sent again before giving up.
+const RETRIES_MAX: u32 = 8;
+/// First pause before a retry; doubles each time.
+const RETRY_PAUSE_MS: u64 = 50;
+
+/// Put records into a stream.
+#[derive(clap::Args, Debug)]
+pub struct PutArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The stream.
+    #[arg(long)]
+    stream: String,
+    /// Input files; standard input when none (or `-`).
+    files: Vec<PathBuf>,
+    /// How input is read: `lines` (each line is one record's data) or `jsonl`
+    /// (each line an object: `data` text or `data_base64`, optional
+    /// `partition_key` and `explicit_hash_key`).
+    #[arg(long, value_enum, default_value = "lines")]
+    input: InputFormat,
+    /// Partition key of every record without its own. Default: the record's
+    /// number in the input, which spreads records over the shards.
+    #[arg(long)]
+    partition_key: Option<String>,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How `put` reads its input.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InputFormat {
+    /// One record per line (without the newline).
+    Lines,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Runs `shardlog put`.
+pub fn run(args: PutArgs) -> CliResult {
+    let api = Api::open(&args.target, false)?;
+    let result = put_all(&api, &args);
+    let closed = api.close();
+    let (records, bytes) = result?;
+    closed?;
+    if args.json {
+        print_json(&json!({"stream": args.stream, "records": records, "bytes": bytes}))
+    } else {
+        eprintln!("put {records} records ({bytes} bytes) into {}", args.stream);
+        Ok(())
+    }
+}
+
+struct Batch {
+    entries: Vec<Value>,
+    bytes: usize,
+    first_line: u64,
+}
+
+fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
+    let sources: Vec<Option<&PathBuf>> = if args.files.is_empty() {
+        vec![None]
+    } else {
+        args.files
+            .iter()
+            .map(|path| (path.as_os_str() != "-").then_some(path))
+            .collect()
+    };
+    let total_bytes: Option<u64> = sources
+        .iter()
+        .map(|source| {
+            source
+                .and_then(|path| std::fs::metadata(path).ok())
+                .map(|m| m.len())
+        })
+        .sum();
+    let mut putter = Putter {
+        api,
+        args,
+        batch: Batch {
+            entries: Vec::new(),
+            bytes: 0,
+            first_line: 1,
+        },
+        records: 0,
+        bytes: 0,
+        bar: progress_bar(total_bytes, "put"),
+    };
+    for source in sources {
+        let name = source.map_or("stdin".to_string(), |p| p.display().to_string());
+        let reader: Box<dyn Read> = match source {
+            Some(path) => Box::new(std::fs::File::open(path).map_err(|error| {
+                CliError::failed(format!("cannot open {}: {error}", path.display()))
+            })?),
+            None => Box::new(std::io::stdin().lock()),
+        };
+        putter.put_source(&name, BufReader::with_capacity(1 << 20, reader))?;
+    }
+    putter.bar.finish_and_clear();
+    Ok((putter.records, putter.bytes))
+}
+
+/// A put in progress.
+struct Putter<'a> {
+    api: &'a Api,
+    args: &'a PutArgs,
+    batch: Batch,
+    /// Records and payload bytes read so far.
+    records: u64,
+    bytes: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Putter<'_> {
+    /// Puts every record of one input, in PutRecords calls of up to 500 records and 5 MiB.
+    fn put_source(&mut self, name: &str, mut reader: impl BufRead) -> CliResult {
+        let mut line = Vec::new();
+        self.batch.first_line = 1;
+        for line_number in 1u64.. {
+            line.clear();
+            let read = (&mut reader)
+                .take(LINE_BYTES_MAX as u64 + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|error| CliError::failed(format!("reading {name}: {error}")))?;
+            if read == 0 {
+                break;
+            }
+            self.bar.inc(read as u64);
+            if line.len() > LINE_BYTES_MAX {
+                return Err(CliError::failed(format!(
+                    "{name}:{line_number}: line is longer than {LINE_BYTES_MAX} bytes"
+                )));
+            }
+            let content = line.strip_suffix(b"\n").unwrap_or(&line);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            let Some(entry) = entry_of(content, self.args, self.records)
+                .map_err(|error| CliError::failed(format!("{name}:{line_number}: {error}")))?
+            else {
+                continue;
+            };
+            // Kinesis counts the partition key in the 5 MiB of a call.
+            let key_len = entry["PartitionKey"].as_str().map_or(0, str::len);
+            let size = content.len() + key_len;
+            let batch = &mut self.batch;
+            if batch.entries.len() == CALL_RECORDS_MAX || batch.bytes + size > CALL_BYTES_MAX {
+                flush(self.api, &self.args.stream, batch, name)?;
+                batch.first_line = line_number;
+            }
+            batch.entries.push(entry);
+            batch.bytes += size;
+            self.records += 1;
+            self.bytes += content.len() as u64;
+        }
+        flush(self.api, &self.args.stream, &mut self.batch, name)
+    }
+}
+
+/// The PutRecords entry of one input line (without its newline); `None` for a
+/// blank line of JSON lines.
+fn entry_of(content: &[u8], args: &PutArgs, number: u64) -> Result<Option<Value>, String> {
+    match args.input {
+        InputFormat::Lines => {
+            let key = args
+                .partition_key
+                .clone()
+                .unwrap_or_else(|| number.to_string());
+            Ok(Some(
+                json!({"Data": STANDARD.encode(content), "PartitionKey": key}),
+            ))
+        }
+        InputFormat::Jsonl if content.iter().all(u8::is_ascii_whitespace) => Ok(None),
+        InputFormat::Jsonl => jsonl_entry(content, args, number).map(Some),
+    }
+}
+
+/// A PutRecords entry from one JSON line.
+fn jsonl_entry(content: &[u8], args: &PutArgs, number: u64) -> Result<Value, String> {
+    let value: Value =
+        serde_json::from_slice(content).map_err(|error| format!("not a JSON object: {error}"))?;
+    let data = match (value.get("data"), value.get("data_base64")) {
+        (Some(Value::String(text)), None) => STANDARD.encode(text.as_bytes()),
+        (None, Some(Value::String(encoded))) => {
+            STANDARD
+                .decode(encoded)
+                .map_err(|error| format!("data_base64 is not base64: {error}"))?;
+            encoded.clone()
+        }
+        _ => return Err("give exactly one of \"data\" (text) or \"data_base64\"".into()),
+    };
+    let key = match value.get("partition_key") {
+        Some(Value::String(key)) => key.clone(),
+        Some(_) => return Err("partition_key must be a string".into()),
+        None => args
+            .partition_key
+            .clone()
+            .unwrap_or_else(|| number.to_string()),
+    };
+    let mut entry = json!({"Data": data, "PartitionKey": key});
+    match value.get("explicit_hash_key") {
+        Some(Value::String(hash)) => entry["ExplicitHashKey"] = json!(hash),
+        Some(_) => return Err("explicit_hash_key must be a decimal string".into()),
+        None => {}
+    }
+    Ok(entry)
+}
+
+/// Sends the batch, sending records that failed (throttled) again with a growing
+/// pause, a bounded number of times.
+fn flush(api: &Api, stream: &str, batch: &mut Batch, name: &str) -> CliResult {
+    let mut pending = std::mem::take(&mut batch.entries);
+    batch.bytes = 0;
+    let mut pause_ms = RETRY_PAUSE_MS;
+    for _ in 0..=RETRIES_MAX {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let body = json!({"StreamName": stream, "Records": pending});
+        let response = api.call("PutRecords", &body).map_err(|error| {
+            CliError::failed(format!(
+                "putting the records from {name} line {} on: {}",
+                batch.first_line,
+                CliError::from(error).message
+            ))
+        })?;
+        let results = response["Records"].as_array().cloned().unwrap_or_default();
+        if results.len() != pending.len() {
+            return Err(CliError::failed(format!(
+                "PutRecords answered {} results for {} records",
+                results.len(),
+                pending.len()
+            )));
+        }
+        let failed: Vec<(Value, Value)> = pending
+            .into_iter()
+            .zip(results)
+            .filter(|(_, result)| result.get("ErrorCode").is_some_and(|code| !code.is_null()))
+            .collect();
+        if let Some((_, result)) = failed
+            .iter()
+            .find(|(_, result)| result["ErrorCode"] != "ProvisionedThroughputExceededException")
+        {
+            return Err(CliError::failed(format!(
+                "a record from {name} line {} on failed: {}: {}",
+                batch.first_line, result["ErrorCode"], result["ErrorMessage"]
+            )));
+        }
+        pending = failed.into_iter().map(|(entry, _)| entry).collect();
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_millis(pause_ms));
+            pause_ms *= 2;
+        }
+    }
+    Err(CliError::failed(format!(
+        "{} records were still throttled after {RETRIES_MAX} retries",
+        pending.len()
+    )))
+}

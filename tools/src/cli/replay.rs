@@ -1,0 +1,294 @@
+//! `shardlog replay`: historical records of a stream from a data directory,
+//! following the lineage from closed parents into their children.
+//!
+//! Shards are read one after the other in the order of their index: a child is
+//! always created after its parents, so that order reads every parent (both, for a
+//! merge) before its children. Reads go through the engine's read path: sealed
+//! segments are mapped, so a replay from the page cache is bound by the output.
+
+use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, RecordWriter};
+use super::Offline;
+use shardlog_engine::names::{parse_shard_id, shard_id};
+use shardlog_engine::seqno::SequenceNumber;
+use shardlog_engine::{Engine, IteratorStart, ShardDescription, GET_RECORDS_MAX};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Output buffer: large writes keep a replay bound by the disk or pipe, not syscalls.
+const OUTPUT_BUFFER_BYTES: usize = 8 << 20;
+/// Shards listed per call.
+const LIST_PAGE_MAX: usize = 10_000;
+
+/// Replay historical records.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The data directory (the server must not be running on it).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The stream.
+    #[arg(long)]
+    stream: String,
+    /// Start at this shard (and follow its children). Default: every shard, from
+    /// the oldest (or the shard --from-seq belongs to).
+    #[arg(long)]
+    shard: Option<String>,
+    /// Start at this sequence number (inclusive), in the shard it belongs to.
+    #[arg(long, conflicts_with = "from_time")]
+    from_seq: Option<String>,
+    /// Start at the first record that arrived at or after this time (ms since the
+    /// epoch or YYYY-MM-DDTHH:MM:SS[.mmm]Z), in every shard.
+    #[arg(long, value_parser = super::output::parse_time_ms)]
+    from_time: Option<u64>,
+    /// Stop after this sequence number (inclusive): its shard stops there and that
+    /// shard's children are not read.
+    #[arg(long, conflicts_with = "to_time")]
+    to_seq: Option<String>,
+    /// Stop at records that arrived after this time (same forms as --from-time).
+    #[arg(long, value_parser = super::output::parse_time_ms)]
+    to_time: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: RecordFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// What a replay wrote.
+struct Totals {
+    records: u64,
+    bytes: u64,
+    shards: Vec<String>,
+}
+
+/// Runs `shardlog replay`.
+pub fn run(args: ReplayArgs) -> CliResult {
+    let offline = Offline::open(&args.data_dir, false)?;
+    let result = replay(&offline.engine, &args);
+    let closed = offline.close();
+    let totals = result?;
+    closed?;
+    eprintln!(
+        "replayed {} records ({} bytes of data) from {}",
+        totals.records,
+        totals.bytes,
+        if totals.shards.is_empty() {
+            "no shard".to_string()
+        } else {
+            totals.shards.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn all_shards(engine: &Engine, stream: &str) -> CliResult<Vec<ShardDescription>> {
+    let mut shards: Vec<ShardDescription> = Vec::new();
+    loop {
+        let after = shards.last().map(|s| s.shard_id.clone());
+        let (page, more) = engine
+            .list_shards(stream, None, after.as_deref(), LIST_PAGE_MAX)
+            .map_err(|error| CliError::failed(error.to_string()))?;
+        let empty = page.is_empty();
+        shards.extend(page);
+        if !more || empty {
+            return Ok(shards);
+        }
+    }
+}
+
+fn parents(shard: &ShardDescription) -> impl Iterator<Item = &String> {
+    shard
+        .parent_shard_id
+        .iter()
+        .chain(shard.adjacent_parent_shard_id.iter())
+}
+
+/// The shards to read, in index order: the starting shards and their descendants.
+fn scope(shards: &[ShardDescription], args: &ReplayArgs) -> CliResult<Vec<ShardDescription>> {
+    let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+    let start = match (&args.shard, &args.from_seq) {
+        (Some(shard), _) => Some(shard.clone()),
+        (None, Some(seq)) => Some(shard_id(seq_of(seq)?.shard_index)),
+        (None, None) => None,
+    };
+    let mut chosen: BTreeSet<String> = match &start {
+        Some(shard) if !listed.contains(shard.as_str()) => {
+            return Err(CliError::failed(format!(
+                "stream {} has no shard {shard}",
+                args.stream
+            )))
+        }
+        Some(shard) => BTreeSet::from([shard.clone()]),
+        None => shards
+            .iter()
+            .filter(|s| parents(s).all(|p| !listed.contains(p.as_str())))
+            .map(|s| s.shard_id.clone())
+            .collect(),
+    };
+    let mut ordered: Vec<ShardDescription> = shards.to_vec();
+    ordered.sort_by_key(|s| parse_shard_id(&s.shard_id).unwrap_or(u32::MAX));
+    let mut result = Vec::new();
+    for shard in ordered {
+        if chosen.contains(&shard.shard_id) || parents(&shard).any(|p| chosen.contains(p)) {
+            chosen.insert(shard.shard_id.clone());
+            result.push(shard);
+        }
+    }
+    Ok(result)
+}
+
+fn seq_of(text: &str) -> CliResult<SequenceNumber> {
+    SequenceNumber::parse(text)
+        .map_err(|error| CliError::usage(format!("'{text}' is not a sequence number: {error}")))
+}
+
+/// One replay in progress: where records go and what was written.
+struct Replayer<'a> {
+    engine: &'a Engine,
+    args: &'a ReplayArgs,
+    out: std::io::BufWriter<Box<dyn Write>>,
+    writer: RecordWriter,
+    bar: indicatif::ProgressBar,
+    totals: Totals,
+}
+
+fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
+    let shards = scope(&all_shards(engine, &args.stream)?, args)?;
+    let to_seq = args.to_seq.as_deref().map(seq_of).transpose()?;
+    let end_shard = to_seq.as_ref().map(|end| shard_id(end.shard_index));
+    if let Some(id) = &end_shard {
+        if !shards.iter().any(|s| &s.shard_id == id) {
+            return Err(CliError::usage(format!(
+                "--to-seq belongs to {id}, which this replay does not read"
+            )));
+        }
+    }
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|error| {
+            CliError::failed(format!("cannot create {}: {error}", path.display()))
+        })?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let ids: Vec<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+    let mut replayer = Replayer {
+        engine,
+        args,
+        out: std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink),
+        writer: RecordWriter::new(args.format),
+        bar: progress_bar(
+            Some(log_bytes(&args.data_dir, &args.stream, &ids)),
+            "replay",
+        ),
+        totals: Totals {
+            records: 0,
+            bytes: 0,
+            shards: Vec::new(),
+        },
+    };
+    // Shards whose replay stopped early: their descendants come after the end.
+    let mut cut: BTreeSet<String> = BTreeSet::new();
+    for (i, shard) in shards.iter().enumerate() {
+        if parents(shard).any(|p| cut.contains(p)) {
+            cut.insert(shard.shard_id.clone());
+            continue;
+        }
+        let start = match (&args.from_seq, args.from_time) {
+            // The first shard of the scope is the one the sequence number names.
+            (Some(seq), _) if i == 0 => IteratorStart::AtSequenceNumber(seq.clone()),
+            (_, Some(ms)) => IteratorStart::AtTimestamp(ms),
+            _ => IteratorStart::TrimHorizon,
+        };
+        let end_seq = to_seq
+            .as_ref()
+            .filter(|_| end_shard.as_ref() == Some(&shard.shard_id))
+            .map(SequenceNumber::to_decimal);
+        if replayer.shard(shard, start, end_seq.as_deref())? {
+            cut.insert(shard.shard_id.clone());
+        }
+        replayer.totals.shards.push(shard.shard_id.clone());
+    }
+    replayer.bar.finish_and_clear();
+    replayer.out.flush().map_err(CliError::output)?;
+    Ok(replayer.totals)
+}
+
+impl Replayer<'_> {
+    /// Replays one shard from `start`; whether it stopped before the shard's end.
+    fn shard(
+        &mut self,
+        shard: &ShardDescription,
+        start: IteratorStart,
+        end_seq: Option<&str>,
+    ) -> CliResult<bool> {
+        let failed = |error: shardlog_engine::Error| {
+            CliError::failed(format!("reading {}: {error}", shard.shard_id))
+        };
+        let mut iterator = self
+            .engine
+            .get_shard_iterator(&self.args.stream, &shard.shard_id, start)
+            .map_err(failed)?;
+        loop {
+            let batch = self
+                .engine
+                .get_records(&iterator, GET_RECORDS_MAX)
+                .map_err(failed)?;
+            let mut batch_bytes = 0;
+            for record in &batch.records {
+                // Within a shard, sequence numbers all have 56 digits: text order is value order.
+                let past_seq = end_seq.is_some_and(|end| record.sequence_number.as_str() > end);
+                let past_time = self
+                    .args
+                    .to_time
+                    .is_some_and(|end| record.approximate_arrival_ms > end);
+                if past_seq || past_time {
+                    return Ok(true);
+                }
+                let out_record = OutRecord {
+                    shard_id: &shard.shard_id,
+                    sequence_number: &record.sequence_number,
+                    arrival_ms: record.approximate_arrival_ms,
+                    partition_key: &record.partition_key,
+                    data: &record.data,
+                };
+                self.writer
+                    .write(&mut self.out, &out_record)
+                    .map_err(CliError::output)?;
+                self.totals.records += 1;
+                self.totals.bytes += record.data.len() as u64;
+                // About the record's size in the segment, for the progress bar.
+                batch_bytes += (record.data.len() + record.partition_key.len()) as u64 + 12;
+            }
+            self.bar.inc(batch_bytes);
+            match batch.next_shard_iterator {
+                // The end of an open shard: nothing else writes to a locked data directory.
+                Some(_) if batch.records.is_empty() => return Ok(false),
+                Some(next) => iterator = next,
+                // The end of a closed shard.
+                None => return Ok(false),
+            }
+        }
+    }
+}
+
+/// Bytes of the segment files of these shards, for the progress bar.
+fn log_bytes(data_dir: &Path, stream: &str, shards: &[&str]) -> u64 {
+    let Ok(generations) = std::fs::read_dir(data_dir.join("streams").join(stream)) else {
+        return 0;
+    };
+    let mut total = 0;
+    for generation in generations.flatten() {
+        for shard in shards {
+            let Ok(files) = std::fs::read_dir(generation.path().join(shard)) else {
+                continue;
+            };
+            total += files
+                .flatten()
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".log"))
+                .filter_map(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .sum::<u64>();
+        }
+    }
+    total
+}

@@ -1,0 +1,165 @@
+//! A minimal blocking client for the Kinesis JSON 1.1 API of a shardlog server (or AWS-compatible endpoint without auth).
+
+use std::time::Duration;
+
+/// The `X-Amz-Target` prefix of Kinesis actions.
+const TARGET_PREFIX: &str = "Kinesis_20131202.";
+/// Largest response body read: a GetRecords answer holds up to 10 MiB of data,
+/// which base64 makes about 14 MiB.
+const RESPONSE_BYTES_MAX: u64 = 64 << 20;
+/// Longest a request may take, connection included.
+const REQUEST_TIMEOUT_MS: u64 = 60_000;
+
+/// A client of one endpoint; connections are reused across calls.
+pub struct Client {
+    endpoint: String,
+    agent: ureq::Agent,
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The request did not get an HTTP response (connection refused, timeout, bad URL).
+    Transport(String),
+    /// The service answered with an error: `__type` (without any `prefix#`), message, HTTP status.
+    Service {
+        /// The error code, e.g. `ResourceNotFoundException`.
+        code: String,
+        /// The service's message.
+        message: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The response was not the JSON expected.
+    Decode(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Transport(message) => write!(f, "cannot reach the server: {message}"),
+            ClientError::Service {
+                code,
+                message,
+                status,
+            } => write!(f, "{code}: {message} (HTTP {status})"),
+            ClientError::Decode(message) => write!(f, "unexpected response: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl Client {
+    /// `endpoint` like "http://127.0.0.1:4567"; errors on a URL that is not http(s).
+    pub fn new(endpoint: &str) -> Result<Client, ClientError> {
+        let rest = endpoint
+            .strip_prefix("http://")
+            .or_else(|| endpoint.strip_prefix("https://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.starts_with('/') => {}
+            _ => {
+                return Err(ClientError::Transport(format!(
+                    "'{endpoint}' is not an http:// or https:// URL"
+                )))
+            }
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)))
+            .build()
+            .into();
+        Ok(Client {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            agent,
+        })
+    }
+
+    /// POSTs `body` as `Kinesis_20131202.<action>` (application/x-amz-json-1.1) and returns the JSON response.
+    pub fn call(
+        &self,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut response = self
+            .agent
+            .post(format!("{}/", self.endpoint))
+            .header("X-Amz-Target", format!("{TARGET_PREFIX}{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .send(body.to_string())
+            .map_err(|error| ClientError::Transport(error.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_string()
+            .map_err(|error| ClientError::Transport(format!("reading the response: {error}")))?;
+        if status >= 400 {
+            return Err(service_error(status, &text));
+        }
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Ok(serde_json::Value::Object(serde_json::Map::new()));
+        }
+        serde_json::from_str(trimmed).map_err(|error| {
+            ClientError::Decode(format!("{action} answered HTTP {status} with {error}"))
+        })
+    }
+}
+
+/// The error an HTTP error response carries: `__type` (or `code`) and `message`.
+fn service_error(status: u16, text: &str) -> ClientError {
+    let json: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| json.get(*name).and_then(|value| value.as_str()))
+            .map(str::to_string)
+    };
+    let code = field(&["__type", "code", "Code"]).unwrap_or_else(|| format!("HTTP{status}"));
+    let code = code.rsplit('#').next().unwrap_or_default().to_string();
+    let message = field(&["message", "Message"]).unwrap_or_else(|| text.trim().to_string());
+    ClientError::Service {
+        code,
+        message,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! URL checks and error decoding.
+    use super::*;
+
+    /// Only http(s) URLs with a host make a client.
+    #[test]
+    fn rejects_urls_that_are_not_http() {
+        assert!(Client::new("http://127.0.0.1:4567").is_ok());
+        assert!(Client::new("https://kinesis.example").is_ok());
+        for bad in ["127.0.0.1:4567", "ftp://x", "http://", ""] {
+            assert!(
+                matches!(Client::new(bad), Err(ClientError::Transport(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    /// `__type` loses its `prefix#`; the message and status are kept.
+    #[test]
+    fn service_errors_keep_code_message_and_status() {
+        let error = service_error(
+            400,
+            r#"{"__type":"com.amazonaws#ResourceNotFoundException","message":"Stream x not found"}"#,
+        );
+        assert_eq!(
+            error.to_string(),
+            "ResourceNotFoundException: Stream x not found (HTTP 400)"
+        );
+        let error = service_error(502, "bad gateway");
+        assert!(
+            matches!(&error, ClientError::Service { code, status: 502, .. } if code == "HTTP502"),
+            "{error:?}"
+        );
+    }
+}
