@@ -435,11 +435,12 @@ fn read_active(
         chunk_bytes = (chunk_bytes * 2).min(CHUNK_BYTES_MAX);
         let mut chunk = vec![0u8; len as usize];
         read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
-        // The first batch is longer than the chunk: read it whole.
+        // The first batch is longer than the chunk: read the rest of it.
         if let Some(first_len) = declared_len(&chunk) {
             if first_len as u64 > len && offset + first_len as u64 <= range.end {
                 chunk.resize(first_len, 0);
-                read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
+                read_exact_at(file, &mut chunk[len as usize..], offset + len)
+                    .map_err(io_err("read", path))?;
             }
         }
         let chunk = Arc::new(chunk);

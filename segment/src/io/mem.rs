@@ -181,6 +181,16 @@ impl MemFs {
         }
     }
 
+    /// Whether the file at `path` has no unsynced data: its bytes would all
+    /// survive a crash now (its name is a matter of its directory). `None` if
+    /// there is no such file.
+    pub fn is_synced(&self, path: impl AsRef<Path>) -> Option<bool> {
+        let dirs = self.dirs();
+        let inode = file_entry(&dirs, &normalize(path.as_ref()))?;
+        let synced = lock(&inode.data).unsynced.is_empty();
+        Some(synced)
+    }
+
     /// Number of `sync_data` and `sync_dir` calls so far.
     pub fn sync_count(&self) -> u64 {
         self.shared.sync_count.load(Ordering::SeqCst)
