@@ -2,6 +2,8 @@
 //! over a data directory.
 #![forbid(unsafe_code)]
 
+mod client;
+
 use clap::{Parser, Subcommand};
 use shardlog_engine::{Engine, EngineConfig};
 use shardlog_segment::io::RealFs;
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Serve the Kinesis API (JSON and CBOR, HTTP/1.1 and h2c) over a data directory.
     Serve(ServeArgs),
+    /// Benchmark the storage under a directory: raw device, engine and HTTP workloads.
+    Bench(shardlog_bench::cli::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -326,6 +330,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => run_serve(args),
+        Command::Bench(args) => shardlog_bench::run(args, &|url| {
+            client::Client::new(url)
+                .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
+                .map_err(|e| e.to_string())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

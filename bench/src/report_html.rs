@@ -1,0 +1,353 @@
+//! `--report PATH`: one self-contained HTML page (inline CSS and SVG, no script
+//! to run, no network) with the machine, the results table and three charts:
+//! throughput against shard count, the latency percentile curve, and throughput
+//! over time. The run's JSON is embedded too, so the page carries its data.
+
+use crate::report_json::Report;
+use crate::stats::QUANTILES;
+use crate::table::number;
+use crate::workloads::BenchResult;
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 340.0;
+const MARGIN_LEFT: f64 = 70.0;
+const MARGIN_RIGHT: f64 = 190.0;
+const MARGIN_TOP: f64 = 20.0;
+const MARGIN_BOTTOM: f64 = 50.0;
+const COLORS: [&str; 10] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf",
+];
+
+/// Escapes text for HTML and SVG.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One line of a chart: a label and its points.
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// (x, y) points, in data units.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// How the axes of a chart are drawn.
+pub struct Axes<'a> {
+    /// The chart's id attribute.
+    pub id: &'a str,
+    /// X axis title.
+    pub x_title: &'a str,
+    /// Y axis title.
+    pub y_title: &'a str,
+    /// Labelled x ticks (position, text); numeric ticks when empty.
+    pub x_ticks: Vec<(f64, String)>,
+    /// Plot y on a log10 scale.
+    pub log_y: bool,
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !low.is_finite() {
+        return (0.0, 1.0);
+    }
+    if high - low < 1e-9 {
+        return (low - 0.5, high + 0.5);
+    }
+    (low, high)
+}
+
+/// An SVG line chart with a legend; empty series are skipped.
+pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
+    let transform_y = |y: f64| if axes.log_y { y.max(1e-3).log10() } else { y };
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (x_low, x_high) = bounds(all().map(|p| p.0));
+    let (mut y_low, y_high) = bounds(all().map(|p| transform_y(p.1)));
+    if !axes.log_y {
+        y_low = y_low.min(0.0);
+    }
+    let plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+    let plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
+    let sx = |x: f64| MARGIN_LEFT + (x - x_low) / (x_high - x_low) * plot_w;
+    let sy = |y: f64| MARGIN_TOP + plot_h - (transform_y(y) - y_low) / (y_high - y_low) * plot_h;
+    let mut svg = format!(
+        r#"<svg id="{}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">"#,
+        axes.id
+    );
+    let bottom = MARGIN_TOP + plot_h;
+    let _ = write!(
+        svg,
+        r##"<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>"##
+    );
+    for step in 0..=4 {
+        let t = y_low + (y_high - y_low) * f64::from(step) / 4.0;
+        let value = if axes.log_y { 10f64.powf(t) } else { t };
+        let y = MARGIN_TOP + plot_h - plot_h * f64::from(step) / 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{MARGIN_LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+            MARGIN_LEFT + plot_w,
+            MARGIN_LEFT - 6.0,
+            y + 4.0,
+            short(value)
+        );
+    }
+    let ticks: Vec<(f64, String)> = if axes.x_ticks.is_empty() {
+        (0..=4)
+            .map(|i| {
+                let x = x_low + (x_high - x_low) * f64::from(i) / 4.0;
+                (x, short(x))
+            })
+            .collect()
+    } else {
+        axes.x_ticks.clone()
+    };
+    for (x, text) in ticks {
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#,
+            sx(x),
+            bottom + 16.0,
+            escape(&text)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">{}</text><text x="14" y="{:.1}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {:.1})">{}</text>"#,
+        MARGIN_LEFT + plot_w / 2.0,
+        HEIGHT - 10.0,
+        escape(axes.x_title),
+        MARGIN_TOP + plot_h / 2.0,
+        MARGIN_TOP + plot_h / 2.0,
+        escape(axes.y_title)
+    );
+    for (index, line) in series.iter().filter(|s| !s.points.is_empty()).enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let points: Vec<String> = line
+            .points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
+            points.join(" "),
+            escape(&line.label)
+        );
+        for &(x, y) in &line.points {
+            let _ = write!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#,
+                sx(x),
+                sy(y)
+            );
+        }
+        let legend_y = MARGIN_TOP + 12.0 + 16.0 * index as f64;
+        let legend_x = MARGIN_LEFT + plot_w + 10.0;
+        let _ = write!(
+            svg,
+            r#"<rect x="{legend_x:.1}" y="{:.1}" width="10" height="10" fill="{color}"/><text x="{:.1}" y="{legend_y:.1}" font-size="11">{}</text>"#,
+            legend_y - 9.0,
+            legend_x + 14.0,
+            escape(&line.label)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A compact number for an axis label.
+fn short(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 1e6 {
+        format!("{:.1}M", value / 1e6)
+    } else if magnitude >= 1e4 {
+        format!("{:.0}k", value / 1e3)
+    } else if magnitude >= 10.0 || magnitude == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// Append MB/s against shard count, one line per backend and durability, plus
+/// the raw O_DIRECT write as a flat line.
+fn shard_chart(results: &[BenchResult]) -> String {
+    let appends: Vec<&BenchResult> = results.iter().filter(|r| r.workload == "append").collect();
+    let mut series: Vec<Series> = Vec::new();
+    let mut shard_counts: Vec<u32> = Vec::new();
+    for r in &appends {
+        let (Some(shards), Some(mb)) = (r.params.shards, r.mb_per_s) else {
+            continue;
+        };
+        shard_counts.push(shards);
+        let label = format!(
+            "append {} {}",
+            r.params.backend.as_deref().unwrap_or("?"),
+            r.params.durability.as_deref().unwrap_or("?")
+        );
+        let x = f64::from(shards).log2();
+        match series.iter_mut().find(|s| s.label == label) {
+            Some(line) => line.points.push((x, mb)),
+            None => series.push(Series {
+                label,
+                points: vec![(x, mb)],
+            }),
+        }
+    }
+    shard_counts.sort_unstable();
+    shard_counts.dedup();
+    let raw = results
+        .iter()
+        .find(|r| r.workload == "raw-direct-write")
+        .and_then(|r| r.mb_per_s);
+    if let (Some(raw), Some(first), Some(last)) = (raw, shard_counts.first(), shard_counts.last()) {
+        series.push(Series {
+            label: "raw O_DIRECT write".into(),
+            points: vec![
+                (f64::from(*first).log2(), raw),
+                (f64::from(*last).log2(), raw),
+            ],
+        });
+    }
+    let axes = Axes {
+        id: "chart-shards",
+        x_title: "shards",
+        y_title: "MB/s",
+        x_ticks: shard_counts
+            .iter()
+            .map(|&s| (f64::from(s).log2(), s.to_string()))
+            .collect(),
+        log_y: false,
+    };
+    line_chart(&axes, &series)
+}
+
+/// Latency at each percentile (log µs), one line per case that measured latency.
+fn latency_chart(results: &[BenchResult]) -> String {
+    let series: Vec<Series> = results
+        .iter()
+        .filter_map(|r| {
+            let latency = r.latency_us?;
+            let points = latency
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64, *v))
+                .collect();
+            Some(Series {
+                label: r.name.clone(),
+                points,
+            })
+        })
+        .collect();
+    let mut ticks: Vec<(f64, String)> = QUANTILES
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (i as f64, name.to_string()))
+        .collect();
+    ticks.push((QUANTILES.len() as f64, "max".into()));
+    let axes = Axes {
+        id: "chart-latency",
+        x_title: "percentile",
+        y_title: "latency µs (log)",
+        x_ticks: ticks,
+        log_y: true,
+    };
+    line_chart(&axes, &series)
+}
+
+/// MB/s over the last repetition of each throughput case.
+fn time_chart(results: &[BenchResult]) -> String {
+    let series: Vec<Series> = results
+        .iter()
+        .filter(|r| !r.series.is_empty())
+        .map(|r| Series {
+            label: r.name.clone(),
+            points: r.series.iter().map(|p| (p[0], p[1])).collect(),
+        })
+        .collect();
+    let axes = Axes {
+        id: "chart-time",
+        x_title: "seconds into the run",
+        y_title: "MB/s",
+        x_ticks: Vec::new(),
+        log_y: false,
+    };
+    line_chart(&axes, &series)
+}
+
+fn results_table(results: &[BenchResult]) -> String {
+    let mut html = String::from(
+        "<table><tr><th>case</th><th>cache</th><th>MB/s</th><th>min..max</th><th>MB/s/shard</th><th>rec/s</th><th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>p99.99 µs</th><th>max µs</th><th>ratio to raw</th></tr>",
+    );
+    for r in results {
+        let l = |pick: fn(&crate::stats::Percentiles) -> f64| {
+            number(r.latency_us.as_ref().map(pick), 1)
+        };
+        let spread = r
+            .mb_per_s_spread
+            .map_or_else(|| "-".into(), |s| format!("{:.0}..{:.0}", s.min, s.max));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.name),
+            escape(r.cache.as_deref().unwrap_or("-")),
+            number(r.mb_per_s, 0),
+            spread,
+            number(r.mb_per_s_per_shard, 0),
+            number(r.records_per_s, 0),
+            l(|p| p.p50),
+            l(|p| p.p99),
+            l(|p| p.p99_9),
+            l(|p| p.p99_99),
+            l(|p| p.max),
+            number(r.ratio_to_raw, 2)
+        );
+    }
+    html.push_str("</table>");
+    html
+}
+
+/// The page.
+pub fn render(report: &Report) -> String {
+    let data = serde_json::to_string(report)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
+    let machine = serde_json::to_string_pretty(&report.machine).unwrap_or_default();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>shardlog bench — {profile}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}pre{{background:#f4f4f4;padding:1em}}section{{margin-bottom:2em}}</style>
+</head><body>
+<h1>shardlog bench</h1>
+<p>{machine_line}</p>
+<p>Command: <code>{command}</code>; profile {profile}; {repetitions} repetitions of up to {duration:.1} s or {volume} MiB per case; took {wall:.0} s.</p>
+<section><h2>Throughput against shard count</h2>{shards}</section>
+<section><h2>Latency percentiles</h2>{latency}</section>
+<section><h2>Throughput over time (last repetition)</h2>{time}</section>
+<section><h2>Results</h2>{table}<p>MB/s: payload, 10<sup>6</sup> bytes per second, median of the repetitions. Ratio: MB/s over the raw baseline measured in the same run.</p></section>
+<section><h2>Machine</h2><pre>{machine}</pre></section>
+<script type="application/json" id="bench-data">{data}</script>
+</body></html>
+"#,
+        profile = escape(&report.settings.profile),
+        machine_line = escape(&report.machine.summary()),
+        command = escape(&report.command),
+        repetitions = report.settings.repetitions,
+        duration = report.settings.duration_s,
+        volume = report.settings.volume_bytes >> 20,
+        wall = report.wall_s,
+        shards = shard_chart(&report.results),
+        latency = latency_chart(&report.results),
+        time = time_chart(&report.results),
+        table = results_table(&report.results),
+        machine = escape(&machine),
+    )
+}

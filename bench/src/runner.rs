@@ -1,0 +1,138 @@
+//! A whole `shardlog bench` run: check the options, probe the machine, measure
+//! every selected case, print the table, write the JSON and HTML.
+
+use crate::cli::{check_dir_writable, BenchArgs, Plan};
+use crate::machine::Machine;
+use crate::report_json::{Report, Settings, FORMAT_VERSION};
+use crate::workloads::http::{http_cases, Connector};
+use crate::workloads::{apply_ratios, cases_for_plan, run_case, RunnerConfig};
+use crate::{compare, report_html, table};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Runs `shardlog bench` with `args`; `connector` makes the HTTP client for `--url`.
+pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
+    if !args.compare.is_empty() {
+        return run_compare(&args.compare[0], &args.compare[1]);
+    }
+    let plan = args.plan()?;
+    check_dir_writable(&plan.dir)?;
+    for path in [&args.json, &args.report].into_iter().flatten() {
+        check_output_writable(path)?;
+    }
+    let call = plan.url.as_deref().map(connector).transpose()?;
+    let root = plan
+        .dir
+        .join(format!("shardlog-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    let outcome = measure(&args, &plan, &root, call);
+    let cleanup =
+        std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
+    let report = outcome?;
+    cleanup?;
+    if let Some(path) = &args.json {
+        report.write(path)?;
+        println!("JSON written to {}", path.display());
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, report_html::render(&report))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("HTML report written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn run_compare(a: &Path, b: &Path) -> Result<(), String> {
+    let (a, b) = (Report::read(a)?, Report::read(b)?);
+    print!("{}", compare::render(&a, &b));
+    Ok(())
+}
+
+/// Fails early, before minutes of measuring, if an output file cannot be written.
+fn check_output_writable(path: &Path) -> Result<(), String> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn measure(
+    args: &BenchArgs,
+    plan: &Plan,
+    root: &Path,
+    call: Option<Box<crate::workloads::http::Call>>,
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let machine = Machine::probe(root);
+    println!("shardlog bench, {} profile", plan.profile);
+    println!("machine: {}", machine.summary());
+    println!(
+        "each case: warm-up up to {:.1} s, then {} runs of up to {:.1} s or {} MiB; data under {}\n",
+        plan.warmup.as_secs_f64(),
+        plan.repetitions,
+        plan.duration.as_secs_f64(),
+        plan.volume_bytes >> 20,
+        root.display()
+    );
+    let config = RunnerConfig {
+        budget: crate::workloads::Budget {
+            volume_bytes: plan.volume_bytes,
+            duration: plan.duration,
+        },
+        repetitions: plan.repetitions,
+        warmup: plan.warmup,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+    };
+    let mut results = Vec::new();
+    {
+        let mut cases = cases_for_plan(plan, root);
+        if let Some(call) = call {
+            cases.extend(http_cases(&plan.workloads, call, &plan.engine));
+        }
+        for case in cases.iter_mut() {
+            let result = run_case(case, &config)?;
+            eprintln!(
+                "done: {:<42} {:>8} MB/s {:>10} rec/s",
+                result.name,
+                table::number(result.mb_per_s, 0),
+                table::number(result.records_per_s, 0)
+            );
+            results.push(result);
+        }
+    }
+    apply_ratios(&mut results);
+    println!("{}", table::render(&results));
+    Ok(Report {
+        tool: "shardlog bench".into(),
+        format_version: FORMAT_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        started_unix_s,
+        wall_s: started.elapsed().as_secs_f64(),
+        machine,
+        settings: Settings {
+            profile: plan.profile.into(),
+            duration_s: plan.duration.as_secs_f64(),
+            volume_bytes: plan.volume_bytes,
+            repetitions: plan.repetitions,
+            warmup_s: plan.warmup.as_secs_f64(),
+            workloads: plan
+                .workloads
+                .iter()
+                .map(|k| k.name().to_string())
+                .collect(),
+            url: plan.url.clone(),
+        },
+        results,
+    })
+}
