@@ -319,7 +319,7 @@ fn results_table(results: &[BenchResult]) -> String {
 pub fn render(report: &Report) -> String {
     let data = serde_json::to_string(report)
         .unwrap_or_else(|_| "{}".into())
-        .replace("</", "<\\/");
+        .replace('<', "\\u003c");
     let machine = serde_json::to_string_pretty(&report.machine).unwrap_or_default();
     format!(
         r#"<!DOCTYPE html>

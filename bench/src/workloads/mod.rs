@@ -411,7 +411,11 @@ fn summarise(
         latency_of: case.latency_of.to_string(),
         ratio_to_raw: None,
         raw_baseline: case.baseline.map(|b| b.name().to_string()),
-        series: if throughput { series } else { Vec::new() },
+        series: if throughput && series.iter().any(|p| p[1] > 0.0) {
+            series
+        } else {
+            Vec::new()
+        },
     })
 }
 
