@@ -77,7 +77,7 @@ fn measure(
     println!("shardlog bench, {} profile", plan.profile);
     println!("machine: {}", machine.summary());
     println!(
-        "each case: warm-up up to {:.1} s, then {} runs of up to {:.1} s or {} MiB; data under {}\n",
+        "each case: warm-up up to {:.1} s, then {} runs of up to {:.1} s or {} MiB; data under {}",
         plan.warmup.as_secs_f64(),
         plan.repetitions,
         plan.duration.as_secs_f64(),
@@ -99,6 +99,12 @@ fn measure(
         if let Some(call) = call {
             cases.extend(http_cases(&plan.workloads, call, &plan.engine));
         }
+        let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
+        println!(
+            "{} cases: at most about {:.0} s of measuring, plus filling and cache work\n",
+            cases.len(),
+            (per_case * cases.len() as u32).as_secs_f64()
+        );
         for case in cases.iter_mut() {
             let result = run_case(case, &config)?;
             eprintln!(

@@ -14,63 +14,64 @@ use std::time::Instant;
 /// Bytes of each write of the fdatasync latency baseline: one file-system block.
 pub const SYNC_BLOCK_BYTES: usize = 4096;
 
-/// Writes 1 MiB blocks into a new file until the budget is spent, then one
-/// `fdatasync`; the time includes the sync. The file is removed afterwards.
-fn sequential_write(
-    path: &Path,
+/// How a write baseline writes.
+#[derive(Debug, Clone, Copy)]
+struct WriteShape {
+    /// Open with `O_DIRECT`.
     direct: bool,
+    /// Bytes per write.
+    block_bytes: usize,
+    /// `fdatasync` after every write (each sample is write + sync) rather than
+    /// once at the end.
+    sync_each: bool,
+}
+
+/// Sequential 1 MiB writes, one `fdatasync` at the end (included in the time).
+const SEQUENTIAL: WriteShape = WriteShape {
+    direct: false,
+    block_bytes: RAW_BLOCK_BYTES,
+    sync_each: false,
+};
+
+/// 4 KiB appended then `fdatasync`ed, again and again.
+const SYNC_EACH: WriteShape = WriteShape {
+    direct: false,
+    block_bytes: SYNC_BLOCK_BYTES,
+    sync_each: true,
+};
+
+/// Writes blocks into a new file until the budget is spent, syncing as `shape`
+/// says. The file is removed afterwards.
+fn write_baseline(
+    path: &Path,
+    shape: WriteShape,
     budget: &Budget,
     meter: &Meter,
 ) -> Result<Sample, String> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    if direct {
+    if shape.direct {
         options.custom_flags(libc::O_DIRECT);
     }
     let file = options
         .open(path)
         .map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let block = AlignedBlock::new(RAW_BLOCK_BYTES);
+    let block = AlignedBlock::new(shape.block_bytes);
     let mut sample = Sample::new();
     let started = Instant::now();
     while !budget.done(sample.bytes, started) {
         let begun = Instant::now();
         file.write_all_at(block.bytes(), sample.bytes)
             .map_err(context("write"))?;
+        if shape.sync_each {
+            file.sync_data().map_err(context("fdatasync"))?;
+        }
         record_ns(&mut sample.latency_ns, begun.elapsed());
-        sample.bytes += RAW_BLOCK_BYTES as u64;
+        sample.bytes += shape.block_bytes as u64;
         sample.records += 1;
-        meter.add(RAW_BLOCK_BYTES as u64, 1);
+        meter.add(shape.block_bytes as u64, 1);
     }
     file.sync_data().map_err(context("fdatasync"))?;
-    sample.elapsed = started.elapsed();
-    drop(file);
-    std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()))?;
-    Ok(sample)
-}
-
-/// 4 KiB appended then `fdatasync`ed, again and again: each sample is one
-/// write + sync. The file is removed afterwards.
-fn fdatasync_latency(path: &Path, budget: &Budget, meter: &Meter) -> Result<Sample, String> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| format!("opening {}: {e}", path.display()))?;
-    let block = AlignedBlock::new(SYNC_BLOCK_BYTES);
-    let mut sample = Sample::new();
-    let started = Instant::now();
-    while !budget.done(sample.bytes, started) {
-        let begun = Instant::now();
-        file.write_all_at(block.bytes(), sample.bytes)
-            .map_err(context("write"))?;
-        file.sync_data().map_err(context("fdatasync"))?;
-        record_ns(&mut sample.latency_ns, begun.elapsed());
-        sample.bytes += SYNC_BLOCK_BYTES as u64;
-        sample.records += 1;
-        meter.add(SYNC_BLOCK_BYTES as u64, 1);
-    }
     sample.elapsed = started.elapsed();
     drop(file);
     std::fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()))?;
@@ -177,45 +178,43 @@ pub fn cases<'a>(
             Ok(sample)
         })
     };
-    match kind {
-        WorkloadKind::RawDirectWrite => vec![case(
+    let writer = move |file: &'static str, shape: WriteShape| -> RunFn<'a> {
+        Box::new(move |b: &Budget, m: &Meter| write_baseline(&dir.join(file), shape, b, m))
+    };
+    let (name, latency_of, figure, run) = match kind {
+        WorkloadKind::RawDirectWrite => (
             "raw O_DIRECT write 1 MiB + fdatasync",
             "1 MiB write",
             Figure::Throughput,
-            Box::new(move |b: &Budget, m: &Meter| {
-                sequential_write(&dir.join("raw-direct.bin"), true, b, m)
-            }),
-        )],
-        WorkloadKind::RawBufferedWrite => vec![case(
+            writer(
+                "raw-direct.bin",
+                WriteShape {
+                    direct: true,
+                    ..SEQUENTIAL
+                },
+            ),
+        ),
+        WorkloadKind::RawBufferedWrite => (
             "raw buffered write 1 MiB + fdatasync",
             "1 MiB write",
             Figure::Throughput,
-            Box::new(move |b: &Budget, m: &Meter| {
-                sequential_write(&dir.join("raw-buffered.bin"), false, b, m)
-            }),
-        )],
-        WorkloadKind::RawFdatasync => vec![case(
+            writer("raw-buffered.bin", SEQUENTIAL),
+        ),
+        WorkloadKind::RawFdatasync => (
             "raw 4 KiB write + fdatasync",
             "write + fdatasync",
             Figure::Latency,
-            Box::new(move |b: &Budget, m: &Meter| {
-                fdatasync_latency(&dir.join("raw-sync.bin"), b, m)
-            }),
-        )],
-        WorkloadKind::RawReadCold => vec![case(
+            writer("raw-sync.bin", SYNC_EACH),
+        ),
+        WorkloadKind::RawReadCold | WorkloadKind::RawReadWarm => (
             "raw sequential read 1 MiB",
             "1 MiB read",
             Figure::Throughput,
-            reader(true),
-        )],
-        WorkloadKind::RawReadWarm => vec![case(
-            "raw sequential read 1 MiB",
-            "1 MiB read",
-            Figure::Throughput,
-            reader(false),
-        )],
-        _ => Vec::new(),
-    }
+            reader(kind == WorkloadKind::RawReadCold),
+        ),
+        _ => return Vec::new(),
+    };
+    vec![case(name, latency_of, figure, run)]
 }
 
 #[cfg(test)]
@@ -237,10 +236,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meter = Meter::new("t", 0, false);
         let path = dir.path().join("w");
-        let sample = sequential_write(&path, false, &budget(3 << 20), &meter).unwrap();
+        let sample = write_baseline(&path, SEQUENTIAL, &budget(3 << 20), &meter).unwrap();
         assert_eq!(sample.bytes, 3 << 20);
         assert!(!path.exists());
-        let sample = fdatasync_latency(&path, &budget(5 * 4096), &meter).unwrap();
+        let sample = write_baseline(&path, SYNC_EACH, &budget(5 * 4096), &meter).unwrap();
         assert_eq!(sample.records, 5);
         assert_eq!(sample.latency_ns.len(), 5);
         assert!(!path.exists());

@@ -3,7 +3,8 @@
 
 use super::cache::{files_under, make_cold, WARM};
 use super::{
-    context, payload, wait_until, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind,
+    context, join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter, Params,
+    Rng, Sample, WorkloadKind,
 };
 use crate::stats::record_ns;
 use shardlog_engine::names::shard_id;
@@ -144,6 +145,17 @@ pub fn check_puts(results: &[Result<PutResult, RecordFailure>]) -> Result<(), St
     }
 }
 
+/// One PutRecord per key, all with the same payload.
+pub fn put_records_of<'a>(keys: &'a [String], data: &'a [u8]) -> Vec<PutRecord<'a>> {
+    keys.iter()
+        .map(|key| PutRecord {
+            partition_key: key,
+            data,
+            explicit_hash_key: None,
+        })
+        .collect()
+}
+
 /// What one producer does: put calls of `batch_records` records until `stop`
 /// says so, optionally paced; latency is from each call's intended start (the
 /// coordinated-omission correction) when paced, from its actual start otherwise.
@@ -173,14 +185,7 @@ impl Producer<'_> {
         let mut due = Instant::now();
         while keep_going() {
             rng.fill_keys(&mut keys);
-            let records: Vec<PutRecord<'_>> = keys
-                .iter()
-                .map(|key| PutRecord {
-                    partition_key: key,
-                    data: &data,
-                    explicit_hash_key: None,
-                })
-                .collect();
+            let records = put_records_of(&keys, &data);
             let begun = match self.interval {
                 Some(interval) => {
                     wait_until(due);
@@ -235,24 +240,9 @@ pub fn produce_all(
                 scope.spawn(move || producer.run(meter, keep_going))
             })
             .collect();
-        threads
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err("a producer panicked".to_string()))
-            })
-            .collect()
+        join_all(threads, "a producer")
     });
-    let mut total = Sample::new();
-    for outcome in outcomes {
-        let sample = outcome?;
-        total
-            .latency_ns
-            .add(&sample.latency_ns)
-            .map_err(context("histogram"))?;
-        total.bytes += sample.bytes;
-        total.records += sample.records;
-    }
+    let mut total = merge_concurrent(outcomes)?;
     total.elapsed = started.elapsed();
     Ok(total)
 }
@@ -415,40 +405,31 @@ pub fn replay_cases<'a>(
     ]
 }
 
-/// Tails every shard of `stream` from LATEST until `done` and nothing is left.
-fn tail(engine: &Engine, shards: u32, done: &AtomicBool) -> Result<Sample, String> {
-    let mut iterators = Vec::new();
-    for shard in 0..shards {
-        iterators.push(
-            engine
-                .get_shard_iterator(STREAM, &shard_id(shard), IteratorStart::TrimHorizon)
-                .map_err(context("get_shard_iterator"))?,
-        );
-    }
+/// Tails one shard from TRIM_HORIZON until `done` is set and nothing is left.
+fn tail_shard(engine: &Engine, shard: u32, done: &AtomicBool) -> Result<Sample, String> {
+    let mut iterator = engine
+        .get_shard_iterator(STREAM, &shard_id(shard), IteratorStart::TrimHorizon)
+        .map_err(context("get_shard_iterator"))?;
     let mut sample = Sample::new();
     let started = Instant::now();
     loop {
         let finishing = done.load(Ordering::Acquire);
-        let mut got = 0usize;
-        for iterator in iterators.iter_mut() {
-            let begun = Instant::now();
-            let output = engine
-                .get_records_waiting(
-                    iterator,
-                    GET_RECORDS_MAX,
-                    if finishing { Duration::ZERO } else { TAIL_WAIT },
-                )
-                .map_err(context("get_records_waiting"))?;
-            record_ns(&mut sample.latency_ns, begun.elapsed());
-            let bytes: u64 = output.records.iter().map(|r| r.data.len() as u64).sum();
-            got += output.records.len();
-            sample.bytes += bytes;
-            sample.records += output.records.len() as u64;
-            *iterator = output
-                .next_shard_iterator
-                .ok_or("an open shard returned no next iterator")?;
-        }
-        if finishing && got == 0 {
+        let wait = if finishing { Duration::ZERO } else { TAIL_WAIT };
+        let begun = Instant::now();
+        let output = engine
+            .get_records_waiting(&iterator, GET_RECORDS_MAX, wait)
+            .map_err(context("get_records_waiting"))?;
+        record_ns(&mut sample.latency_ns, begun.elapsed());
+        sample.bytes += output
+            .records
+            .iter()
+            .map(|r| r.data.len() as u64)
+            .sum::<u64>();
+        sample.records += output.records.len() as u64;
+        iterator = output
+            .next_shard_iterator
+            .ok_or("an open shard returned no next iterator")?;
+        if finishing && output.records.is_empty() {
             break;
         }
     }
@@ -456,7 +437,19 @@ fn tail(engine: &Engine, shards: u32, done: &AtomicBool) -> Result<Sample, Strin
     Ok(sample)
 }
 
-/// Producers and one consumer tailing all shards, on the largest shard count:
+/// One consumer thread per shard, tailing until `done` and caught up; the
+/// sample merges theirs, over the longest consumer's time.
+fn tail(engine: &Engine, shards: u32, done: &AtomicBool) -> Result<Sample, String> {
+    let outcomes: Vec<Result<Sample, String>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..shards)
+            .map(|shard| scope.spawn(move || tail_shard(engine, shard, done)))
+            .collect();
+        join_all(threads, "a consumer")
+    });
+    merge_concurrent(outcomes)
+}
+
+/// Producers and a consumer per shard at once, on the largest shard count:
 /// two results, the write side and the read side.
 pub fn mixed_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case<'a>> {
     let shards = settings.shard_counts.iter().copied().max().unwrap_or(1);

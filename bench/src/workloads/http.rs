@@ -3,7 +3,10 @@
 //! crate does not depend on one.
 
 use super::engine::EngineSettings;
-use super::{payload, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind};
+use super::{
+    join_all, merge_concurrent, payload, Budget, Case, Figure, Meter, Params, Rng, Sample,
+    WorkloadKind,
+};
 use crate::stats::record_ns;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -125,24 +128,9 @@ fn put(
                 })
             })
             .collect();
-        threads
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err("a producer panicked".into()))
-            })
-            .collect()
+        join_all(threads, "a producer")
     });
-    let mut total = Sample::new();
-    for outcome in outcomes {
-        let sample = outcome?;
-        total
-            .latency_ns
-            .add(&sample.latency_ns)
-            .map_err(|e| e.to_string())?;
-        total.bytes += sample.bytes;
-        total.records += sample.records;
-    }
+    let mut total = merge_concurrent(outcomes)?;
     total.elapsed = started.elapsed();
     Ok(total)
 }

@@ -209,6 +209,34 @@ impl Sample {
     }
 }
 
+/// Joins scoped threads, a panic becoming an error that names `who`.
+pub fn join_all<T>(
+    threads: Vec<std::thread::ScopedJoinHandle<'_, Result<T, String>>>,
+    who: &str,
+) -> Vec<Result<T, String>> {
+    threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or_else(|_| Err(format!("{who} panicked"))))
+        .collect()
+}
+
+/// Merges the samples of threads that ran at the same time: counts summed,
+/// histograms added, the longest elapsed time; the first error wins.
+pub fn merge_concurrent(outcomes: Vec<Result<Sample, String>>) -> Result<Sample, String> {
+    let mut total = Sample::new();
+    for outcome in outcomes {
+        let sample = outcome?;
+        total
+            .latency_ns
+            .add(&sample.latency_ns)
+            .map_err(context("histogram"))?;
+        total.bytes += sample.bytes;
+        total.records += sample.records;
+        total.elapsed = total.elapsed.max(sample.elapsed);
+    }
+    Ok(total)
+}
+
 impl Default for Sample {
     fn default() -> Self {
         Sample::new()
@@ -313,14 +341,18 @@ fn sampled<T>(meter: &Meter, run: impl FnOnce() -> T) -> (T, Vec<[f64; 2]>) {
         let sampler = scope.spawn(move || {
             let started = Instant::now();
             let mut series = Vec::new();
-            let mut last_bytes = 0u64;
+            let (mut last_bytes, mut last_records) = (0u64, 0u64);
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SERIES_INTERVAL) {
                 let bytes = meter.bytes();
+                let records = meter.records.load(Ordering::Relaxed);
                 let rate = mb_per_s(bytes - last_bytes, SERIES_INTERVAL);
-                last_bytes = bytes;
+                let records_per_s = (records - last_records) as f64 / SERIES_INTERVAL.as_secs_f64();
+                (last_bytes, last_records) = (bytes, records);
                 series.push([started.elapsed().as_secs_f64(), rate]);
                 meter.bar.set_position(bytes);
-                meter.bar.set_message(format!("{rate:>8.1} MB/s"));
+                meter
+                    .bar
+                    .set_message(format!("{rate:>8.1} MB/s {records_per_s:>9.0} rec/s"));
             }
             series
         });

@@ -1,7 +1,7 @@
 //! Latency workloads: seeks (GetShardIterator AT_SEQUENCE_NUMBER / AT_TIMESTAMP
 //! then GetRecords of one record) and end-to-end put-to-visible latency.
 
-use super::engine::{check_puts, EngineDir, STREAM};
+use super::engine::{check_puts, put_records_of, EngineDir, STREAM};
 use super::{
     context, payload, wait_until, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind,
 };
@@ -48,14 +48,7 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
     while seen < records_total {
         let count = (records_total - seen).min(PUT_RECORDS_MAX as u64) as usize;
         rng.fill_keys(&mut keys[..count]);
-        let records: Vec<PutRecord<'_>> = keys[..count]
-            .iter()
-            .map(|key| PutRecord {
-                partition_key: key,
-                data: &data,
-                explicit_hash_key: None,
-            })
-            .collect();
+        let records = put_records_of(&keys[..count], &data);
         let results = engine
             .put_records(STREAM, &records)
             .map_err(context("put_records"))?;
