@@ -73,7 +73,7 @@ fn measure(
     let started_unix_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let machine = Machine::probe(root);
+    let machine = Machine::probe(&plan.dir);
     println!("shardlog bench, {} profile", plan.profile);
     println!("machine: {}", machine.summary());
     println!(
