@@ -9,10 +9,15 @@ use crate::table::number;
 use crate::workloads::BenchResult;
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 980.0;
 const HEIGHT: f64 = 340.0;
 const MARGIN_LEFT: f64 = 70.0;
-const MARGIN_RIGHT: f64 = 190.0;
+const MARGIN_RIGHT: f64 = 330.0;
+/// Longest legend label, characters; longer ones are cut (the full name is the
+/// line's tooltip).
+const LEGEND_CHARS_MAX: usize = 48;
+/// Dash patterns that tell apart lines that share a color.
+const DASHES: [&str; 3] = ["", "6 3", "2 2"];
 const MARGIN_TOP: f64 = 20.0;
 const MARGIN_BOTTOM: f64 = 50.0;
 const COLORS: [&str; 10] = [
@@ -68,10 +73,18 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
     let transform_y = |y: f64| if axes.log_y { y.max(1e-3).log10() } else { y };
     let all = || series.iter().flat_map(|s| s.points.iter());
     let (x_low, x_high) = bounds(all().map(|p| p.0));
-    let (mut y_low, y_high) = bounds(all().map(|p| transform_y(p.1)));
-    if !axes.log_y {
+    let (mut y_low, mut y_high) = bounds(all().map(|p| transform_y(p.1)));
+    if axes.log_y {
+        // Whole decades, so the ticks read 1, 10, 100, 1k ...
+        (y_low, y_high) = (y_low.floor(), y_high.ceil().max(y_low.floor() + 1.0));
+    } else {
         y_low = y_low.min(0.0);
     }
+    let y_steps = if axes.log_y {
+        (y_high - y_low) as u32
+    } else {
+        4
+    };
     let plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
     let plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
     let sx = |x: f64| MARGIN_LEFT + (x - x_low) / (x_high - x_low) * plot_w;
@@ -85,10 +98,11 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
         svg,
         r##"<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>"##
     );
-    for step in 0..=4 {
-        let t = y_low + (y_high - y_low) * f64::from(step) / 4.0;
+    for step in 0..=y_steps {
+        let fraction = f64::from(step) / f64::from(y_steps);
+        let t = y_low + (y_high - y_low) * fraction;
         let value = if axes.log_y { 10f64.powf(t) } else { t };
-        let y = MARGIN_TOP + plot_h - plot_h * f64::from(step) / 4.0;
+        let y = MARGIN_TOP + plot_h - plot_h * fraction;
         let _ = write!(
             svg,
             r##"<line x1="{MARGIN_LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
@@ -129,6 +143,7 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
     );
     for (index, line) in series.iter().filter(|s| !s.points.is_empty()).enumerate() {
         let color = COLORS[index % COLORS.len()];
+        let dash = DASHES[(index / COLORS.len()) % DASHES.len()];
         let points: Vec<String> = line
             .points
             .iter()
@@ -136,7 +151,7 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
             .collect();
         let _ = write!(
             svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"><title>{}</title></polyline>"#,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}" points="{}"><title>{}</title></polyline>"#,
             points.join(" "),
             escape(&line.label)
         );
@@ -152,23 +167,36 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
         let legend_x = MARGIN_LEFT + plot_w + 10.0;
         let _ = write!(
             svg,
-            r#"<rect x="{legend_x:.1}" y="{:.1}" width="10" height="10" fill="{color}"/><text x="{:.1}" y="{legend_y:.1}" font-size="11">{}</text>"#,
-            legend_y - 9.0,
-            legend_x + 14.0,
-            escape(&line.label)
+            r#"<line x1="{legend_x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="3" stroke-dasharray="{dash}"/><text x="{:.1}" y="{legend_y:.1}" font-size="11">{}</text>"#,
+            legend_x + 18.0,
+            legend_y - 4.0,
+            legend_y - 4.0,
+            legend_x + 22.0,
+            escape(&legend_text(&line.label))
         );
     }
     svg.push_str("</svg>");
     svg
 }
 
+/// A legend label cut to [`LEGEND_CHARS_MAX`] characters.
+fn legend_text(label: &str) -> String {
+    if label.chars().count() <= LEGEND_CHARS_MAX {
+        return label.to_string();
+    }
+    let cut: String = label.chars().take(LEGEND_CHARS_MAX - 1).collect();
+    cut + "…"
+}
+
 /// A compact number for an axis label.
 fn short(value: f64) -> String {
     let magnitude = value.abs();
     if magnitude >= 1e6 {
-        format!("{:.1}M", value / 1e6)
+        format!("{:.0}M", value / 1e6)
     } else if magnitude >= 1e4 {
         format!("{:.0}k", value / 1e3)
+    } else if magnitude >= 1e3 {
+        format!("{:.1}k", value / 1e3)
     } else if magnitude >= 10.0 || magnitude == 0.0 {
         format!("{value:.0}")
     } else {

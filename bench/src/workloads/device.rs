@@ -207,7 +207,11 @@ pub fn cases<'a>(
             writer("raw-sync.bin", SYNC_EACH),
         ),
         WorkloadKind::RawReadCold | WorkloadKind::RawReadWarm => (
-            "raw sequential read 1 MiB",
+            if kind == WorkloadKind::RawReadCold {
+                "raw sequential read 1 MiB, cold"
+            } else {
+                "raw sequential read 1 MiB, warm"
+            },
             "1 MiB read",
             Figure::Throughput,
             reader(kind == WorkloadKind::RawReadCold),

@@ -384,7 +384,7 @@ pub fn replay_cases<'a>(
     vec![
         Case {
             kind: WorkloadKind::Replay,
-            name: "replay 1 shard (open + read)".into(),
+            name: "replay 1 shard, cold (open + read)".into(),
             params: params.clone(),
             latency_of: "GetRecords call",
             baseline: Some(WorkloadKind::RawReadCold),
@@ -394,7 +394,7 @@ pub fn replay_cases<'a>(
         },
         Case {
             kind: WorkloadKind::Replay,
-            name: "replay 1 shard".into(),
+            name: "replay 1 shard, warm".into(),
             params,
             latency_of: "GetRecords call",
             baseline: Some(WorkloadKind::RawReadWarm),

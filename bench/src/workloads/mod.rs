@@ -331,7 +331,7 @@ pub struct BenchResult {
 }
 
 /// How often the throughput-over-time series samples.
-pub const SERIES_INTERVAL: Duration = Duration::from_millis(200);
+pub const SERIES_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Runs `run` while sampling `meter` every [`SERIES_INTERVAL`] for the series and
 /// the progress bar's current MB/s.
@@ -341,26 +341,49 @@ fn sampled<T>(meter: &Meter, run: impl FnOnce() -> T) -> (T, Vec<[f64; 2]>) {
         let sampler = scope.spawn(move || {
             let started = Instant::now();
             let mut series = Vec::new();
-            let (mut last_bytes, mut last_records) = (0u64, 0u64);
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SERIES_INTERVAL) {
-                let bytes = meter.bytes();
+            let (mut last_at, mut last_bytes, mut last_records) = (started, 0u64, 0u64);
+            loop {
+                let stopping = !matches!(
+                    stopped.recv_timeout(SERIES_INTERVAL),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                let (now, bytes) = (Instant::now(), meter.bytes());
                 let records = meter.records.load(Ordering::Relaxed);
-                let rate = mb_per_s(bytes - last_bytes, SERIES_INTERVAL);
-                let records_per_s = (records - last_records) as f64 / SERIES_INTERVAL.as_secs_f64();
-                (last_bytes, last_records) = (bytes, records);
-                series.push([started.elapsed().as_secs_f64(), rate]);
-                meter.bar.set_position(bytes);
-                meter
-                    .bar
-                    .set_message(format!("{rate:>8.1} MB/s {records_per_s:>9.0} rec/s"));
+                let interval = now - last_at;
+                // The last, partial interval counts only if it is long enough to mean something.
+                if !stopping || interval >= SERIES_INTERVAL / 10 {
+                    let rate = mb_per_s(bytes - last_bytes, interval);
+                    let records_per_s = (records - last_records) as f64 / interval.as_secs_f64();
+                    series.push([(now - started).as_secs_f64(), rate]);
+                    meter.bar.set_position(bytes);
+                    meter
+                        .bar
+                        .set_message(format!("{rate:>8.1} MB/s {records_per_s:>9.0} rec/s"));
+                }
+                if stopping {
+                    return series;
+                }
+                (last_at, last_bytes, last_records) = (now, bytes, records);
             }
-            series
         });
         let value = run();
         drop(stop);
         let series = sampler.join().unwrap_or_default();
-        (value, series)
+        (value, trim_idle_start(series))
     })
+}
+
+/// Drops the samples before the first that moved anything (a run's setup: a
+/// cache drop, a fill, a warming read) and counts time from the interval before it.
+fn trim_idle_start(series: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    let Some(first) = series.iter().position(|p| p[1] > 0.0) else {
+        return Vec::new();
+    };
+    let origin = series[first][0] - SERIES_INTERVAL.as_secs_f64();
+    series[first..]
+        .iter()
+        .map(|p| [p[0] - origin, p[1]])
+        .collect()
 }
 
 /// How the runner shows progress and how long a warm-up is.
@@ -443,11 +466,7 @@ fn summarise(
         latency_of: case.latency_of.to_string(),
         ratio_to_raw: None,
         raw_baseline: case.baseline.map(|b| b.name().to_string()),
-        series: if throughput && series.iter().any(|p| p[1] > 0.0) {
-            series
-        } else {
-            Vec::new()
-        },
+        series: if throughput { series } else { Vec::new() },
     })
 }
 
