@@ -5,7 +5,7 @@
 
 use crate::report_json::Report;
 use crate::stats::QUANTILES;
-use crate::table::number;
+use crate::table;
 use crate::workloads::BenchResult;
 use std::fmt::Write as _;
 
@@ -312,32 +312,17 @@ fn time_chart(results: &[BenchResult]) -> String {
 }
 
 fn results_table(results: &[BenchResult]) -> String {
-    let mut html = String::from(
-        "<table><tr><th>case</th><th>cache</th><th>MB/s</th><th>min..max</th><th>MB/s/shard</th><th>rec/s</th><th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>p99.99 µs</th><th>max µs</th><th>ratio to raw</th></tr>",
-    );
+    let row = |tag: &str, cells: &[String]| {
+        let inner: String = cells
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+            .collect();
+        format!("<tr>{inner}</tr>")
+    };
+    let headers: Vec<String> = table::HEADERS.iter().map(|h| h.to_string()).collect();
+    let mut html = format!("<table>{}", row("th", &headers));
     for r in results {
-        let l = |pick: fn(&crate::stats::Percentiles) -> f64| {
-            number(r.latency_us.as_ref().map(pick), 1)
-        };
-        let spread = r
-            .mb_per_s_spread
-            .map_or_else(|| "-".into(), |s| format!("{:.0}..{:.0}", s.min, s.max));
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.name),
-            escape(r.cache.as_deref().unwrap_or("-")),
-            number(r.mb_per_s, 0),
-            spread,
-            number(r.mb_per_s_per_shard, 0),
-            number(r.records_per_s, 0),
-            l(|p| p.p50),
-            l(|p| p.p99),
-            l(|p| p.p99_9),
-            l(|p| p.p99_99),
-            l(|p| p.max),
-            number(r.ratio_to_raw, 2)
-        );
+        html.push_str(&row("td", &table::cells(r)));
     }
     html.push_str("</table>");
     html

@@ -538,10 +538,8 @@ mod tests {
         }
     }
 
-    /// The producers stop at the volume, count every record they put, and the
-    /// replay reads back exactly that many.
-    #[test]
-    fn producers_put_what_they_count_and_replay_reads_it() {
+    /// A fresh engine (durability none) holding the bench stream of `shards` shards.
+    fn stream_of(shards: u32) -> (tempfile::TempDir, EngineDir) {
         let dir = tempfile::tempdir().unwrap();
         let engine_dir = EngineDir::open(
             dir.path().join("e"),
@@ -551,8 +549,17 @@ mod tests {
         .unwrap();
         let engine = engine_dir.engine();
         engine
-            .create_stream(STREAM, Some(2), BTreeMap::new())
+            .create_stream(STREAM, Some(shards), BTreeMap::new())
             .unwrap();
+        (dir, engine_dir)
+    }
+
+    /// The producers stop at the volume, count every record they put, and the
+    /// replay reads back exactly that many.
+    #[test]
+    fn producers_put_what_they_count_and_replay_reads_it() {
+        let (_dir, engine_dir) = stream_of(2);
+        let engine = engine_dir.engine();
         let budget = Budget {
             volume_bytes: 64 * 10 * 30,
             duration: Duration::from_secs(60),
@@ -581,17 +588,8 @@ mod tests {
     /// whole run; measured from the actual start it would be one call's time.
     #[test]
     fn paced_latency_counts_from_the_intended_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine_dir = EngineDir::open(
-            dir.path().join("e"),
-            Durability::None,
-            BackendKind::Buffered,
-        )
-        .unwrap();
+        let (_dir, engine_dir) = stream_of(1);
         let engine = engine_dir.engine();
-        engine
-            .create_stream(STREAM, Some(1), BTreeMap::new())
-            .unwrap();
         let producer = Producer {
             engine,
             stream: STREAM,
