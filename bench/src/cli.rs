@@ -30,31 +30,38 @@ pub struct BenchArgs {
     #[arg(long)]
     pub quick: bool,
     /// Workloads to run, comma-separated (default: all; the HTTP ones only with
-    /// --url). Raw baselines the selected ones are compared with are added.
+    /// --url): raw-direct-write, raw-buffered-write, raw-fdatasync, raw-read-cold,
+    /// raw-read-warm, append, replay, seek-sequence, seek-timestamp, e2e, mixed,
+    /// http-append, http-replay. Raw baselines the selected ones are compared with
+    /// are added.
     #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Longest measured run of each case, seconds (profile default: 1, full: 5).
+    /// Longest measured run of each case, seconds (quick: 1, full: 5).
     #[arg(long, allow_negative_numbers = true)]
     pub duration: Option<f64>,
-    /// Most data each measured run moves, MiB (profile default: 32, full: 1024).
+    /// Most data each measured run moves, MiB (quick: 32, full: 1024); a run
+    /// stops at whichever of --duration and --volume comes first.
     #[arg(long)]
     pub volume: Option<u64>,
-    /// Measured repetitions of each case (min / median / max reported). Default 3.
+    /// Measured repetitions of each case, 1 to 100 (min / median / max reported;
+    /// default 3).
     #[arg(long)]
     pub repetitions: Option<usize>,
-    /// Longest warm-up run before the measured ones, seconds; 0 for none.
+    /// Longest warm-up run before the measured ones, seconds; 0 for none (quick:
+    /// 0.3, full: 1).
     #[arg(long, allow_negative_numbers = true)]
     pub warmup: Option<f64>,
-    /// Shard counts of the append runs, comma-separated (quick: 1,4; full: 1,2,4,8,16).
+    /// Shard counts of the append runs, comma-separated, each 1 to 256 (quick:
+    /// 1,4; full: 1,2,4,8,16); mixed and HTTP use the largest.
     #[arg(long, value_delimiter = ',')]
     pub shards: Vec<u32>,
-    /// Payload bytes per record. Default 1024.
+    /// Payload bytes per record, 1 to 1048576.
     #[arg(long, default_value_t = 1024)]
     pub record_bytes: usize,
-    /// Records per PutRecords call, 1 to 500. Default 500.
+    /// Records per PutRecords call, 1 to 500.
     #[arg(long, default_value_t = 500)]
     pub batch_records: usize,
-    /// Producer threads (default: 2 per shard, 4 to 32).
+    /// Producer threads, 1 to 1024 (default: 2 per shard, 4 to 32).
     #[arg(long)]
     pub producers: Option<usize>,
     /// Durability of the writes: sync, interval:<ms> or none.
