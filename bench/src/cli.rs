@@ -32,8 +32,8 @@ pub struct BenchArgs {
     /// Workloads to run, comma-separated (default: all; the HTTP ones only with
     /// --url): raw-direct-write, raw-buffered-write, raw-fdatasync, raw-read-cold,
     /// raw-read-warm, append, replay, seek-sequence, seek-timestamp, e2e, mixed,
-    /// http-append, http-replay. Raw baselines the selected ones are compared with
-    /// are added.
+    /// http-append, http-replay, http-seek-sequence, http-seek-timestamp, http-e2e.
+    /// Raw baselines the selected ones are compared with are added.
     #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
     /// Longest measured run of each case, seconds (quick: 1, full: 5).

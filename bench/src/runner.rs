@@ -4,7 +4,7 @@
 use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
-use crate::workloads::http::{http_cases, Connector};
+use crate::workloads::http::{http_cases, Connector, HttpSettings};
 use crate::workloads::{apply_ratios, cases_for_plan, run_case, RunnerConfig};
 use crate::{compare, report_html, table};
 use std::io::IsTerminal;
@@ -97,7 +97,11 @@ fn measure(
     {
         let mut cases = cases_for_plan(plan, root);
         if let Some(call) = call {
-            cases.extend(http_cases(&plan.workloads, call, &plan.engine));
+            let http = HttpSettings {
+                seek_lookups: plan.seek_lookups,
+                e2e_rate: plan.e2e_rate,
+            };
+            cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
         }
         let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
         println!(

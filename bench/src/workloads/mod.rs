@@ -3,8 +3,10 @@
 
 pub mod cache;
 pub mod device;
+pub mod e2e;
 pub mod engine;
 pub mod http;
+pub mod http_latency;
 pub mod seek;
 
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
@@ -45,11 +47,17 @@ pub enum WorkloadKind {
     HttpAppend,
     /// GetRecords over HTTP from `--url`.
     HttpReplay,
+    /// AT_SEQUENCE_NUMBER seeks over HTTP.
+    HttpSeekSequence,
+    /// AT_TIMESTAMP seeks over HTTP.
+    HttpSeekTimestamp,
+    /// Put-to-visible over HTTP, the consumer polling GetRecords.
+    HttpE2e,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 13] = [
+    pub const ALL: [WorkloadKind; 16] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -63,6 +71,9 @@ impl WorkloadKind {
         WorkloadKind::Mixed,
         WorkloadKind::HttpAppend,
         WorkloadKind::HttpReplay,
+        WorkloadKind::HttpSeekSequence,
+        WorkloadKind::HttpSeekTimestamp,
+        WorkloadKind::HttpE2e,
     ];
 
     /// The name used by `--workload` and in the JSON.
@@ -81,6 +92,9 @@ impl WorkloadKind {
             WorkloadKind::Mixed => "mixed",
             WorkloadKind::HttpAppend => "http-append",
             WorkloadKind::HttpReplay => "http-replay",
+            WorkloadKind::HttpSeekSequence => "http-seek-sequence",
+            WorkloadKind::HttpSeekTimestamp => "http-seek-timestamp",
+            WorkloadKind::HttpE2e => "http-e2e",
         }
     }
 
@@ -93,7 +107,14 @@ impl WorkloadKind {
 
     /// Whether it needs `--url`.
     pub fn is_http(self) -> bool {
-        matches!(self, WorkloadKind::HttpAppend | WorkloadKind::HttpReplay)
+        matches!(
+            self,
+            WorkloadKind::HttpAppend
+                | WorkloadKind::HttpReplay
+                | WorkloadKind::HttpSeekSequence
+                | WorkloadKind::HttpSeekTimestamp
+                | WorkloadKind::HttpE2e
+        )
     }
 
     /// The raw baselines its results are divided by (so a run that selects it

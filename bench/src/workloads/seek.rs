@@ -1,10 +1,9 @@
 //! Latency workloads: seeks (GetShardIterator AT_SEQUENCE_NUMBER / AT_TIMESTAMP
 //! then GetRecords of one record) and end-to-end put-to-visible latency.
 
+use super::e2e;
 use super::engine::{check_puts, put_records_of, EngineDir, STREAM};
-use super::{
-    context, payload, wait_until, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind,
-};
+use super::{context, payload, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind};
 use crate::stats::record_ns;
 use shardlog_engine::names::shard_id;
 use shardlog_engine::{Engine, IteratorStart, PutRecord, GET_RECORDS_MAX, PUT_RECORDS_MAX};
@@ -21,8 +20,6 @@ pub const SEEK_RECORD_BYTES: usize = 100;
 const SEEK_SAMPLE_MAX: usize = 10_000;
 /// How long the e2e consumer waits in one GetRecords call.
 const VISIBLE_WAIT: Duration = Duration::from_millis(500);
-/// How long the consumer waits for stragglers after the producer's last put.
-const VISIBLE_GRACE: Duration = Duration::from_secs(10);
 
 /// A shard filled for seeking, with a sample of its sequence numbers.
 struct Filled {
@@ -187,81 +184,6 @@ pub fn seek_cases<'a>(
         .collect()
 }
 
-/// Reads from `iterator` until `expected` records arrived, recording for each the
-/// time from its intended send (nanoseconds since `origin`, its first 8 bytes) to now.
-fn consume(
-    engine: &Engine,
-    mut iterator: String,
-    origin: Instant,
-    expected: u64,
-    deadline: Instant,
-) -> Result<Sample, String> {
-    let mut sample = Sample::new();
-    while sample.records < expected {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the consumer saw {} of {expected} records before its deadline",
-                sample.records
-            ));
-        }
-        let output = engine
-            .get_records_waiting(&iterator, GET_RECORDS_MAX, VISIBLE_WAIT)
-            .map_err(context("get_records_waiting"))?;
-        let now_ns = origin.elapsed().as_nanos() as u64;
-        for record in &output.records {
-            let sent: [u8; 8] = record
-                .data
-                .get(..8)
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or("an e2e record shorter than its timestamp")?;
-            record_ns(
-                &mut sample.latency_ns,
-                Duration::from_nanos(now_ns.saturating_sub(u64::from_le_bytes(sent))),
-            );
-            sample.bytes += record.data.len() as u64;
-        }
-        sample.records += output.records.len() as u64;
-        iterator = output
-            .next_shard_iterator
-            .ok_or("an open shard returned no next iterator")?;
-    }
-    Ok(sample)
-}
-
-/// PutRecord `records_total` times at `rate` a second; each record carries its
-/// intended send time, so a stall delays the measurement, never hides it
-/// (coordinated omission corrected).
-fn produce_paced(
-    engine: &Engine,
-    origin: Instant,
-    records_total: u64,
-    rate: u64,
-    record_bytes: usize,
-    meter: &Meter,
-) -> Result<(), String> {
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    let mut data = payload(record_bytes.max(16), 3);
-    let mut due = Instant::now();
-    for index in 0..records_total {
-        wait_until(due);
-        data[..8].copy_from_slice(&(due.duration_since(origin).as_nanos() as u64).to_le_bytes());
-        data[8..16].copy_from_slice(&index.to_le_bytes());
-        engine
-            .put_record(
-                STREAM,
-                PutRecord {
-                    partition_key: "e2e",
-                    data: &data,
-                    explicit_hash_key: None,
-                },
-            )
-            .map_err(context("put_record"))?;
-        meter.add(data.len() as u64, 1);
-        due += interval;
-    }
-    Ok(())
-}
-
 /// End-to-end: a producer at `rate` records/s for the budget's duration while a
 /// consumer waits on a LATEST iterator; latency from intended put to visible.
 pub fn e2e_case<'a>(
@@ -279,28 +201,28 @@ pub fn e2e_case<'a>(
         let iterator = engine
             .get_shard_iterator(STREAM, &shard_id(0), IteratorStart::Latest)
             .map_err(context("get_shard_iterator LATEST"))?;
-        let by_volume = budget.volume_bytes / record_bytes.max(16) as u64;
-        let records_total = (rate as f64 * budget.duration.as_secs_f64())
-            .ceil()
-            .min(by_volume as f64)
-            .max(1.0) as u64;
-        let origin = Instant::now();
-        let deadline = origin + budget.duration * 2 + VISIBLE_GRACE;
-        let (produced, consumed) = std::thread::scope(|scope| {
-            let consumer =
-                scope.spawn(|| consume(engine, iterator, origin, records_total, deadline));
-            let produced = produce_paced(engine, origin, records_total, rate, record_bytes, meter);
-            (
-                produced,
-                consumer
-                    .join()
-                    .unwrap_or_else(|_| Err("the consumer panicked".into())),
-            )
-        });
-        produced?;
-        let mut sample = consumed?;
-        sample.elapsed = origin.elapsed();
-        Ok(sample)
+        let put = |data: &[u8]| {
+            let record = PutRecord {
+                partition_key: "e2e",
+                data,
+                explicit_hash_key: None,
+            };
+            engine
+                .put_record(STREAM, record)
+                .map(drop)
+                .map_err(context("put_record"))
+        };
+        let mut iterator = iterator;
+        let poll = move || {
+            let output = engine
+                .get_records_waiting(&iterator, GET_RECORDS_MAX, VISIBLE_WAIT)
+                .map_err(context("get_records_waiting"))?;
+            iterator = output
+                .next_shard_iterator
+                .ok_or("an open shard returned no next iterator")?;
+            Ok(output.records.iter().map(|r| r.data.to_vec()).collect())
+        };
+        e2e::run(rate, record_bytes, budget, meter, put, poll)
     };
     Case {
         kind: WorkloadKind::E2e,
