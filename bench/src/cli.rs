@@ -203,38 +203,8 @@ pub fn select_workloads(names: &[String], url: bool) -> Result<Vec<WorkloadKind>
 }
 
 impl BenchArgs {
-    /// Checks every option and applies the profile's defaults.
-    pub fn plan(&self) -> Result<Plan, String> {
-        let quick = self.quick;
-        let profile = if quick { "quick" } else { "full" };
-        let url = match &self.url {
-            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                return Err(format!(
-                    "--url must start with http:// or https://, not '{url}'"
-                ));
-            }
-            other => other.clone(),
-        };
-        let workloads = select_workloads(&self.workload, url.is_some())?;
-        let duration = positive_seconds(
-            "duration",
-            self.duration,
-            if quick { 1.0 } else { 5.0 },
-            false,
-        )?;
-        let warmup = positive_seconds("warmup", self.warmup, if quick { 0.3 } else { 1.0 }, true)?;
-        let volume_mib = in_range(
-            "volume",
-            self.volume.unwrap_or(if quick { 32 } else { 1024 }),
-            1,
-            1 << 20,
-        )?;
-        let repetitions = in_range(
-            "repetitions",
-            self.repetitions.unwrap_or(3),
-            1,
-            REPETITIONS_MAX,
-        )?;
+    /// The engine workloads' options, checked, with the profile's defaults.
+    fn engine_settings(&self, quick: bool) -> Result<EngineSettings, String> {
         let shard_counts = if self.shards.is_empty() {
             if quick {
                 vec![1, 4]
@@ -273,13 +243,7 @@ impl BenchArgs {
             Some(0) => return Err("--rate must be a positive number of records per second".into()),
             other => other,
         };
-        let e2e_rate = in_range(
-            "e2e-rate",
-            self.e2e_rate.unwrap_or(if quick { 500 } else { 1000 }),
-            1,
-            1_000_000,
-        )?;
-        let engine = EngineSettings {
+        Ok(EngineSettings {
             shard_counts,
             record_bytes: in_range("record-bytes", self.record_bytes, 1, RECORD_BYTES_MAX)?,
             batch_records: in_range("batch-records", self.batch_records, 1, BATCH_RECORDS_MAX)?,
@@ -290,7 +254,48 @@ impl BenchArgs {
             durability,
             backends,
             rate_records_per_s,
+        })
+    }
+
+    /// Checks every option and applies the profile's defaults.
+    pub fn plan(&self) -> Result<Plan, String> {
+        let quick = self.quick;
+        let profile = if quick { "quick" } else { "full" };
+        let url = match &self.url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(format!(
+                    "--url must start with http:// or https://, not '{url}'"
+                ));
+            }
+            other => other.clone(),
         };
+        let workloads = select_workloads(&self.workload, url.is_some())?;
+        let duration = positive_seconds(
+            "duration",
+            self.duration,
+            if quick { 1.0 } else { 5.0 },
+            false,
+        )?;
+        let warmup = positive_seconds("warmup", self.warmup, if quick { 0.3 } else { 1.0 }, true)?;
+        let volume_mib = in_range(
+            "volume",
+            self.volume.unwrap_or(if quick { 32 } else { 1024 }),
+            1,
+            1 << 20,
+        )?;
+        let repetitions = in_range(
+            "repetitions",
+            self.repetitions.unwrap_or(3),
+            1,
+            REPETITIONS_MAX,
+        )?;
+        let e2e_rate = in_range(
+            "e2e-rate",
+            self.e2e_rate.unwrap_or(if quick { 500 } else { 1000 }),
+            1,
+            1_000_000,
+        )?;
+        let engine = self.engine_settings(quick)?;
         Ok(Plan {
             dir: self.dir.clone(),
             profile,

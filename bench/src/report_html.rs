@@ -68,40 +68,67 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (low, high)
 }
 
-/// An SVG line chart with a legend; empty series are skipped.
-pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
-    let transform_y = |y: f64| if axes.log_y { y.max(1e-3).log10() } else { y };
-    let all = || series.iter().flat_map(|s| s.points.iter());
-    let (x_low, x_high) = bounds(all().map(|p| p.0));
-    let (mut y_low, mut y_high) = bounds(all().map(|p| transform_y(p.1)));
-    if axes.log_y {
-        // Whole decades, so the ticks read 1, 10, 100, 1k ...
-        (y_low, y_high) = (y_low.floor(), y_high.ceil().max(y_low.floor() + 1.0));
-    } else {
-        y_low = y_low.min(0.0);
+/// The data ranges of a chart and how they map onto the plot area.
+struct Frame {
+    x_low: f64,
+    x_high: f64,
+    /// In plotted units (log10 when `log_y`).
+    y_low: f64,
+    y_high: f64,
+    log_y: bool,
+    plot_w: f64,
+    plot_h: f64,
+}
+
+impl Frame {
+    fn new(axes: &Axes<'_>, series: &[Series]) -> Frame {
+        let all = || series.iter().flat_map(|s| s.points.iter());
+        let (x_low, x_high) = bounds(all().map(|p| p.0));
+        let transform = |y: f64| if axes.log_y { y.max(1e-3).log10() } else { y };
+        let (mut y_low, mut y_high) = bounds(all().map(|p| transform(p.1)));
+        if axes.log_y {
+            // Whole decades, so the ticks read 1, 10, 100, 1k ...
+            (y_low, y_high) = (y_low.floor(), y_high.ceil().max(y_low.floor() + 1.0));
+        } else {
+            y_low = y_low.min(0.0);
+        }
+        Frame {
+            x_low,
+            x_high,
+            y_low,
+            y_high,
+            log_y: axes.log_y,
+            plot_w: WIDTH - MARGIN_LEFT - MARGIN_RIGHT,
+            plot_h: HEIGHT - MARGIN_TOP - MARGIN_BOTTOM,
+        }
     }
-    let y_steps = if axes.log_y {
-        (y_high - y_low) as u32
-    } else {
-        4
-    };
-    let plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
-    let plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
-    let sx = |x: f64| MARGIN_LEFT + (x - x_low) / (x_high - x_low) * plot_w;
-    let sy = |y: f64| MARGIN_TOP + plot_h - (transform_y(y) - y_low) / (y_high - y_low) * plot_h;
-    let mut svg = format!(
-        r#"<svg id="{}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">"#,
-        axes.id
-    );
-    let bottom = MARGIN_TOP + plot_h;
+
+    fn sx(&self, x: f64) -> f64 {
+        MARGIN_LEFT + (x - self.x_low) / (self.x_high - self.x_low) * self.plot_w
+    }
+
+    fn sy(&self, y: f64) -> f64 {
+        let t = if self.log_y { y.max(1e-3).log10() } else { y };
+        MARGIN_TOP + self.plot_h - (t - self.y_low) / (self.y_high - self.y_low) * self.plot_h
+    }
+}
+
+/// The plot area, grid lines, tick labels and axis titles.
+fn draw_axes(svg: &mut String, frame: &Frame, axes: &Axes<'_>) {
+    let (plot_w, plot_h) = (frame.plot_w, frame.plot_h);
     let _ = write!(
         svg,
         r##"<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>"##
     );
+    let y_steps = if frame.log_y {
+        (frame.y_high - frame.y_low) as u32
+    } else {
+        4
+    };
     for step in 0..=y_steps {
         let fraction = f64::from(step) / f64::from(y_steps);
-        let t = y_low + (y_high - y_low) * fraction;
-        let value = if axes.log_y { 10f64.powf(t) } else { t };
+        let t = frame.y_low + (frame.y_high - frame.y_low) * fraction;
+        let value = if frame.log_y { 10f64.powf(t) } else { t };
         let y = MARGIN_TOP + plot_h - plot_h * fraction;
         let _ = write!(
             svg,
@@ -115,7 +142,7 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
     let ticks: Vec<(f64, String)> = if axes.x_ticks.is_empty() {
         (0..=4)
             .map(|i| {
-                let x = x_low + (x_high - x_low) * f64::from(i) / 4.0;
+                let x = frame.x_low + (frame.x_high - frame.x_low) * f64::from(i) / 4.0;
                 (x, short(x))
             })
             .collect()
@@ -126,28 +153,31 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#,
-            sx(x),
-            bottom + 16.0,
+            frame.sx(x),
+            MARGIN_TOP + plot_h + 16.0,
             escape(&text)
         );
     }
+    let middle_y = MARGIN_TOP + plot_h / 2.0;
     let _ = write!(
         svg,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">{}</text><text x="14" y="{:.1}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {:.1})">{}</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">{}</text><text x="14" y="{middle_y:.1}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {middle_y:.1})">{}</text>"#,
         MARGIN_LEFT + plot_w / 2.0,
         HEIGHT - 10.0,
         escape(axes.x_title),
-        MARGIN_TOP + plot_h / 2.0,
-        MARGIN_TOP + plot_h / 2.0,
         escape(axes.y_title)
     );
+}
+
+/// Each non-empty series as a line with dots, and its legend entry.
+fn draw_series(svg: &mut String, frame: &Frame, series: &[Series]) {
     for (index, line) in series.iter().filter(|s| !s.points.is_empty()).enumerate() {
         let color = COLORS[index % COLORS.len()];
         let dash = DASHES[(index / COLORS.len()) % DASHES.len()];
         let points: Vec<String> = line
             .points
             .iter()
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .map(|&(x, y)| format!("{:.1},{:.1}", frame.sx(x), frame.sy(y)))
             .collect();
         let _ = write!(
             svg,
@@ -159,12 +189,12 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
             let _ = write!(
                 svg,
                 r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#,
-                sx(x),
-                sy(y)
+                frame.sx(x),
+                frame.sy(y)
             );
         }
         let legend_y = MARGIN_TOP + 12.0 + 16.0 * index as f64;
-        let legend_x = MARGIN_LEFT + plot_w + 10.0;
+        let legend_x = MARGIN_LEFT + frame.plot_w + 10.0;
         let _ = write!(
             svg,
             r#"<line x1="{legend_x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="3" stroke-dasharray="{dash}"/><text x="{:.1}" y="{legend_y:.1}" font-size="11">{}</text>"#,
@@ -175,6 +205,17 @@ pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
             escape(&legend_text(&line.label))
         );
     }
+}
+
+/// An SVG line chart with a legend; empty series are skipped.
+pub fn line_chart(axes: &Axes<'_>, series: &[Series]) -> String {
+    let frame = Frame::new(axes, series);
+    let mut svg = format!(
+        r#"<svg id="{}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">"#,
+        axes.id
+    );
+    draw_axes(&mut svg, &frame, axes);
+    draw_series(&mut svg, &frame, series);
     svg.push_str("</svg>");
     svg
 }

@@ -93,33 +93,7 @@ fn measure(
         warmup: plan.warmup,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
     };
-    let mut results = Vec::new();
-    {
-        let mut cases = cases_for_plan(plan, root);
-        if let Some(call) = call {
-            let http = HttpSettings {
-                seek_lookups: plan.seek_lookups,
-                e2e_rate: plan.e2e_rate,
-            };
-            cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
-        }
-        let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
-        println!(
-            "{} cases: at most about {:.0} s of measuring, plus filling and cache work\n",
-            cases.len(),
-            (per_case * cases.len() as u32).as_secs_f64()
-        );
-        for case in cases.iter_mut() {
-            let result = run_case(case, &config)?;
-            eprintln!(
-                "done: {:<42} {:>8} MB/s {:>10} rec/s",
-                result.name,
-                table::number(result.mb_per_s, 0),
-                table::number(result.records_per_s, 0)
-            );
-            results.push(result);
-        }
-    }
+    let mut results = run_cases(plan, root, call, &config)?;
     apply_ratios(&mut results);
     println!("{}", table::render(&results));
     Ok(Report {
@@ -130,19 +104,61 @@ fn measure(
         started_unix_s,
         wall_s: started.elapsed().as_secs_f64(),
         machine,
-        settings: Settings {
-            profile: plan.profile.into(),
-            duration_s: plan.duration.as_secs_f64(),
-            volume_bytes: plan.volume_bytes,
-            repetitions: plan.repetitions,
-            warmup_s: plan.warmup.as_secs_f64(),
-            workloads: plan
-                .workloads
-                .iter()
-                .map(|k| k.name().to_string())
-                .collect(),
-            url: plan.url.clone(),
-        },
+        settings: settings_of(plan),
         results,
     })
+}
+
+/// The settings as the JSON records them.
+fn settings_of(plan: &Plan) -> Settings {
+    Settings {
+        profile: plan.profile.into(),
+        duration_s: plan.duration.as_secs_f64(),
+        volume_bytes: plan.volume_bytes,
+        repetitions: plan.repetitions,
+        warmup_s: plan.warmup.as_secs_f64(),
+        workloads: plan
+            .workloads
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        url: plan.url.clone(),
+    }
+}
+
+/// Builds every case of the plan and measures them in order.
+fn run_cases(
+    plan: &Plan,
+    root: &Path,
+    call: Option<Box<crate::workloads::http::Call>>,
+    config: &RunnerConfig,
+) -> Result<Vec<crate::workloads::BenchResult>, String> {
+    let mut results = Vec::new();
+    // The cases own the engines and files of the run; they are dropped (shut
+    // down, deleted) when this returns, before the run directory is removed.
+    let mut cases = cases_for_plan(plan, root);
+    if let Some(call) = call {
+        let http = HttpSettings {
+            seek_lookups: plan.seek_lookups,
+            e2e_rate: plan.e2e_rate,
+        };
+        cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
+    }
+    let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
+    println!(
+        "{} cases: at most about {:.0} s of measuring, plus filling and cache work\n",
+        cases.len(),
+        (per_case * cases.len() as u32).as_secs_f64()
+    );
+    for case in cases.iter_mut() {
+        let result = run_case(case, config)?;
+        eprintln!(
+            "done: {:<42} {:>8} MB/s {:>10} rec/s",
+            result.name,
+            table::number(result.mb_per_s, 0),
+            table::number(result.records_per_s, 0)
+        );
+        results.push(result);
+    }
+    Ok(results)
 }

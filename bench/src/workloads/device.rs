@@ -134,6 +134,37 @@ impl Drop for ReadFile {
     }
 }
 
+/// A sequential read of the shared read file (created in `dir` on first use),
+/// made cold first or read once before to make it warm.
+fn read_baseline(
+    read_file: &std::cell::OnceCell<ReadFile>,
+    dir: &Path,
+    read_bytes: u64,
+    cold: bool,
+    budget: &Budget,
+    meter: &Meter,
+) -> Result<Sample, String> {
+    if read_file.get().is_none() {
+        let created = ReadFile::create(dir.join("raw-read.bin"), read_bytes)?;
+        let _ = read_file.set(created);
+    }
+    let file = read_file.get().expect("created above");
+    let label = if cold {
+        make_cold(std::slice::from_ref(&file.path))
+    } else {
+        // Bring every page in before measuring.
+        let whole = Budget {
+            volume_bytes: u64::MAX,
+            duration: budget.duration * 4,
+        };
+        file.read(&whole, None)?;
+        WARM
+    };
+    let mut sample = file.read(budget, Some(meter))?;
+    sample.cache = Some(label.to_string());
+    Ok(sample)
+}
+
 /// The cases of one raw workload, writing under `dir`; `read_file` is shared by
 /// the cold and warm reads (created on first use with `read_bytes`).
 pub fn cases<'a>(
@@ -155,27 +186,7 @@ pub fn cases<'a>(
     let reader = move |cold: bool| -> RunFn<'a> {
         let read_file = Rc::clone(&read_file);
         Box::new(move |budget: &Budget, meter: &Meter| {
-            if read_file.get().is_none() {
-                let created = ReadFile::create(dir.join("raw-read.bin"), read_bytes)?;
-                let _ = read_file.set(created);
-            }
-            let file = read_file.get().expect("created above");
-            let label = if cold {
-                make_cold(std::slice::from_ref(&file.path))
-            } else {
-                // Bring every page in before measuring.
-                file.read(
-                    &Budget {
-                        volume_bytes: u64::MAX,
-                        duration: budget.duration * 4,
-                    },
-                    None,
-                )?;
-                WARM
-            };
-            let mut sample = file.read(budget, Some(meter))?;
-            sample.cache = Some(label.to_string());
-            Ok(sample)
+            read_baseline(&read_file, dir, read_bytes, cold, budget, meter)
         })
     };
     let writer = move |file: &'static str, shape: WriteShape| -> RunFn<'a> {

@@ -320,6 +320,60 @@ pub fn replay_stream(
     Ok(sample)
 }
 
+/// A fresh engine with one shard filled within `fill` (durability `none`, one
+/// producer, unmeasured) for the replays.
+fn fill_replay_shard(
+    settings: &EngineSettings,
+    root: &Path,
+    backend: BackendKind,
+    fill: &Budget,
+) -> Result<EngineDir, String> {
+    let engine_dir = EngineDir::open(root.join("replay"), Durability::None, backend)?;
+    let engine = engine_dir.engine();
+    engine
+        .create_stream(STREAM, Some(1), BTreeMap::new())
+        .map_err(context("create_stream"))?;
+    let unpaced = EngineSettings {
+        rate_records_per_s: None,
+        ..settings.clone()
+    };
+    produce_all(
+        engine,
+        STREAM,
+        &unpaced,
+        1,
+        fill,
+        &Meter::new("fill", 0, false),
+    )?;
+    Ok(engine_dir)
+}
+
+/// One measured replay of shard 0: cold (the time counts the open, which reads
+/// the cold files, and the read; not the shutdown and cache drop before them) or
+/// warm (after an unmeasured read of everything).
+fn replay_once(
+    engine_dir: &mut EngineDir,
+    cold: bool,
+    budget: &Budget,
+    meter: &Meter,
+) -> Result<Sample, String> {
+    if cold {
+        let (label, open_elapsed) = engine_dir.reopen_cold()?;
+        let mut sample = replay_stream(engine_dir.engine(), 1, budget, meter)?;
+        sample.elapsed += open_elapsed;
+        sample.cache = Some(label.to_string());
+        return Ok(sample);
+    }
+    let whole = Budget {
+        volume_bytes: u64::MAX,
+        duration: budget.duration * 4,
+    };
+    replay_stream(engine_dir.engine(), 1, &whole, &Meter::new("", 0, false))?;
+    let mut sample = replay_stream(engine_dir.engine(), 1, budget, meter)?;
+    sample.cache = Some(WARM.to_string());
+    Ok(sample)
+}
+
 /// Replay of one shard filled (once, durability `none`, not measured) with the
 /// budget's volume: a cold case (engine reopened after dropping the cache; the
 /// time includes the open) and a warm case.
@@ -339,42 +393,10 @@ pub fn replay_cases<'a>(
         move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
             let mut slot = shared.borrow_mut();
             if slot.is_none() {
-                let engine_dir = EngineDir::open(root.join("replay"), Durability::None, backend)?;
-                let engine = engine_dir.engine();
-                engine
-                    .create_stream(STREAM, Some(1), BTreeMap::new())
-                    .map_err(context("create_stream"))?;
-                let quiet = Meter::new("fill", 0, false);
-                let unpaced = EngineSettings {
-                    rate_records_per_s: None,
-                    ..settings.clone()
-                };
-                produce_all(engine, STREAM, &unpaced, 1, &fill, &quiet)?;
-                *slot = Some(engine_dir);
+                *slot = Some(fill_replay_shard(settings, root, backend, &fill)?);
             }
             let engine_dir = slot.as_mut().expect("filled above");
-            if cold {
-                // The time counts the open (which reads the cold files) and the
-                // read, not the shutdown and cache drop before them.
-                let (label, open_elapsed) = engine_dir.reopen_cold()?;
-                let mut sample = replay_stream(engine_dir.engine(), 1, budget, meter)?;
-                sample.elapsed += open_elapsed;
-                sample.cache = Some(label.to_string());
-                Ok(sample)
-            } else {
-                replay_stream(
-                    engine_dir.engine(),
-                    1,
-                    &Budget {
-                        volume_bytes: u64::MAX,
-                        duration: budget.duration * 4,
-                    },
-                    &Meter::new("", 0, false),
-                )?;
-                let mut sample = replay_stream(engine_dir.engine(), 1, budget, meter)?;
-                sample.cache = Some(WARM.to_string());
-                Ok(sample)
-            }
+            replay_once(engine_dir, cold, budget, meter)
         }
     };
     let params = Params {
