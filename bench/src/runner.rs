@@ -17,6 +17,7 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
         return run_compare(&args.compare[0], &args.compare[1]);
     }
     let plan = args.plan()?;
+    let created_dir = !plan.dir.exists();
     check_dir_writable(&plan.dir)?;
     for path in [&args.json, &args.report].into_iter().flatten() {
         check_output_writable(path)?;
@@ -29,6 +30,10 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
     let outcome = measure(&args, &plan, &root, call);
     let cleanup =
         std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
+    if created_dir {
+        // Only the directory this run created, and only if nothing else is in it.
+        let _ = std::fs::remove_dir(&plan.dir);
+    }
     let report = outcome?;
     cleanup?;
     if let Some(path) = &args.json {
