@@ -156,7 +156,7 @@ fn html_report_has_charts_and_data() {
     assert_eq!(embedded, report);
 }
 
-/// The comparison sets each case of A beside B with B / A.
+/// The comparison sets each case of A beside B with B / A and each run's ratio.
 #[test]
 fn compare_sets_runs_side_by_side() {
     let text = compare::render(&report(1.0), &report(2.0));
@@ -168,6 +168,8 @@ fn compare_sets_runs_side_by_side() {
         line.contains("250") && line.contains("500") && line.contains("2.00"),
         "{line}"
     );
+    // Each run's own ratio to its raw write: 250 / 500 in A, 500 / 1000 in B.
+    assert_eq!(line.matches("0.50").count(), 2, "{line}");
     let same = text
         .lines()
         .find(|l| l.starts_with("append 4 shards"))
