@@ -17,12 +17,17 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
         return run_compare(&args.compare[0], &args.compare[1]);
     }
     let plan = args.plan()?;
+    let call = plan.url.as_deref().map(connector).transpose()?;
+    if let (Some(call), Some(url)) = (&call, &plan.url) {
+        // Fail before minutes of local measuring, not after them.
+        call("ListStreams", &serde_json::json!({"Limit": 1}))
+            .map_err(|e| format!("--url {url} does not answer the Kinesis API: {e}"))?;
+    }
     let created_dir = !plan.dir.exists();
     check_dir_writable(&plan.dir)?;
     for path in [&args.json, &args.report].into_iter().flatten() {
         check_output_writable(path)?;
     }
-    let call = plan.url.as_deref().map(connector).transpose()?;
     let root = plan
         .dir
         .join(format!("shardlog-bench-{}", std::process::id()));

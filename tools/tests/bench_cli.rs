@@ -135,6 +135,19 @@ fn bad_options_fail_clearly() {
         assert!(!output.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(wanted), "{args:?}: {stderr}");
     }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let no_server = bench(
+        &["--workload", "http-append", "--url", &url, "--dir"],
+        &[&dir.path().join("data")],
+    );
+    assert!(!no_server.status.success());
+    let stderr = text(&no_server.stderr);
+    assert!(
+        stderr.contains("does not answer the Kinesis API"),
+        "{stderr}"
+    );
     let missing = bench(&["--compare"], &[&file, &dir.path().join("none.json")]);
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("is not a shardlog bench JSON report"));

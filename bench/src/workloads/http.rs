@@ -351,6 +351,11 @@ pub fn http_cases<'a>(
         .collect()
 }
 
+/// "1 shard", "4 shards".
+fn shards_text(shards: u32) -> String {
+    format!("{shards} shard{}", if shards == 1 { "" } else { "s" })
+}
+
 /// The description of one HTTP case.
 fn http_case<'a>(
     kind: WorkloadKind,
@@ -368,13 +373,13 @@ fn http_case<'a>(
     };
     let (name, latency_of, baseline, figure) = match kind {
         WorkloadKind::HttpAppend => (
-            format!("HTTP PutRecords {shards} shards"),
+            format!("HTTP PutRecords {}", shards_text(shards)),
             "PutRecords request",
             Some(WorkloadKind::RawDirectWrite),
             Figure::Throughput,
         ),
         WorkloadKind::HttpReplay => (
-            format!("HTTP GetRecords replay {shards} shards"),
+            format!("HTTP GetRecords replay {}", shards_text(shards)),
             "GetRecords request",
             Some(WorkloadKind::RawReadWarm),
             Figure::Throughput,
