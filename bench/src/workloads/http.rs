@@ -341,6 +341,7 @@ pub fn http_cases<'a>(
                             by_time,
                             lookups,
                             budget,
+                            meter,
                             &mut rng.borrow_mut(),
                         )
                     }),

@@ -48,6 +48,7 @@ pub fn seek(
     by_time: bool,
     lookups: u64,
     budget: &Budget,
+    meter: &Meter,
     rng: &mut Rng,
 ) -> Result<Sample, String> {
     if stream.located.is_empty() {
@@ -82,6 +83,7 @@ pub fn seek(
             ));
         }
         sample.records += 1;
+        meter.add(0, 1);
     }
     sample.elapsed = started.elapsed();
     Ok(sample)

@@ -101,6 +101,7 @@ fn seek(
     by_time: bool,
     lookups: u64,
     budget: &Budget,
+    meter: &Meter,
     rng: &mut Rng,
 ) -> Result<Sample, String> {
     let engine = filled.engine_dir.engine();
@@ -126,6 +127,7 @@ fn seek(
             }
         }
         sample.records += 1;
+        meter.add(0, 1);
     }
     sample.elapsed = started.elapsed();
     Ok(sample)
@@ -146,7 +148,7 @@ pub fn seek_cases<'a>(
             let by_time = kind == WorkloadKind::SeekTimestamp;
             let shared = Rc::clone(&shared);
             let rng = Rc::clone(&rng);
-            let run = move |budget: &Budget, _: &Meter| -> Result<Sample, String> {
+            let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 let mut slot = shared.borrow_mut();
                 if slot.is_none() {
                     *slot = Some(fill(root, records_total, &mut rng.borrow_mut())?);
@@ -156,6 +158,7 @@ pub fn seek_cases<'a>(
                     by_time,
                     lookups,
                     budget,
+                    meter,
                     &mut rng.borrow_mut(),
                 )
             };
