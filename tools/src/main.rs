@@ -54,6 +54,8 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Benchmark the storage under a directory: raw device, engine and HTTP workloads.
+    Bench(shardlog_bench::cli::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -370,6 +372,12 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "shardlog", &mut script);
             cli::output::write_stdout(format_args!("{}", String::from_utf8_lossy(&script)))
         }
+        Command::Bench(args) => shardlog_bench::run(args, &|url| {
+            client::Client::new(url)
+                .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
+                .map_err(|e| e.to_string())
+        })
+        .map_err(CliError::failed),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

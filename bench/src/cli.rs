@@ -1,0 +1,411 @@
+//! `shardlog bench`: its options (clap), their checks, and the run that measures
+//! the selected workloads and writes the table, JSON and HTML.
+
+use crate::workloads::engine::EngineSettings;
+use crate::workloads::WorkloadKind;
+use clap::Args;
+use shardlog_segment::{BackendKind, Durability};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Most records a PutRecords call may carry.
+pub const BATCH_RECORDS_MAX: usize = 500;
+/// Largest record payload Kinesis accepts: 1 MiB.
+pub const RECORD_BYTES_MAX: usize = 1 << 20;
+/// Most shards a bench stream may have.
+pub const SHARDS_MAX: u32 = 256;
+/// Most repetitions of one case.
+pub const REPETITIONS_MAX: usize = 100;
+
+/// Benchmark storage hardware with a log-shaped workload: raw device baselines,
+/// engine append / replay / seek / end-to-end latency / mixed, and the same over
+/// HTTP with `--url`. Prints a table with ratios to the raw device.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BenchArgs {
+    /// Where the benchmark writes its files (created if missing; emptied of what
+    /// the run wrote afterwards).
+    #[arg(long, default_value = "shardlog-bench-data")]
+    pub dir: PathBuf,
+    /// The quick profile: small volumes and short runs, under a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Workloads to run, comma-separated (default: all; the HTTP ones only with
+    /// --url): raw-direct-write, raw-buffered-write, raw-fdatasync, raw-read-cold,
+    /// raw-read-warm, append, replay, seek-sequence, seek-timestamp, e2e, mixed,
+    /// http-append, http-replay, http-seek-sequence, http-seek-timestamp, http-e2e.
+    /// Raw baselines the selected ones are compared with are added.
+    #[arg(long, value_delimiter = ',')]
+    pub workload: Vec<String>,
+    /// Longest measured run of each case, seconds (quick: 1, full: 5).
+    #[arg(long, allow_negative_numbers = true)]
+    pub duration: Option<f64>,
+    /// Most data each measured run moves, MiB (quick: 32, full: 1024); a run
+    /// stops at whichever of --duration and --volume comes first.
+    #[arg(long)]
+    pub volume: Option<u64>,
+    /// Measured repetitions of each case, 1 to 100 (min / median / max reported;
+    /// default 3).
+    #[arg(long)]
+    pub repetitions: Option<usize>,
+    /// Longest warm-up run before the measured ones, seconds; 0 for none (quick:
+    /// 0.3, full: 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub warmup: Option<f64>,
+    /// Shard counts of the append runs, comma-separated, each 1 to 256 (quick:
+    /// 1,4; full: 1,2,4,8,16); mixed and HTTP use the largest.
+    #[arg(long, value_delimiter = ',')]
+    pub shards: Vec<u32>,
+    /// Payload bytes per record, 1 to 1048576.
+    #[arg(long, default_value_t = 1024)]
+    pub record_bytes: usize,
+    /// Records per PutRecords call, 1 to 500.
+    #[arg(long, default_value_t = 500)]
+    pub batch_records: usize,
+    /// Producer threads, 1 to 1024 (default: 2 per shard, 4 to 32).
+    #[arg(long)]
+    pub producers: Option<usize>,
+    /// Durability of the writes: sync, interval:<ms> or none.
+    #[arg(long, default_value = "sync")]
+    pub durability: String,
+    /// Write backends of the append runs, comma-separated: buffered, io_uring
+    /// (quick: buffered; full: both).
+    #[arg(long, value_delimiter = ',')]
+    pub backend: Vec<String>,
+    /// Rate-limit the append and mixed producers to this many records/s in all;
+    /// latency is then measured from each call's intended start.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Records/s of the end-to-end latency run (quick: 500, full: 1000).
+    #[arg(long)]
+    pub e2e_rate: Option<u64>,
+    /// Records in the shard the seeks search (quick: 200000, full: 2000000).
+    #[arg(long)]
+    pub seek_records: Option<u64>,
+    /// Seeks of each kind per repetition (quick: 2000, full: 20000).
+    #[arg(long)]
+    pub seek_lookups: Option<u64>,
+    /// A running server's endpoint (http://host:port) for the HTTP workloads.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report with charts here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Compare two JSON result files side by side instead of running.
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub compare: Vec<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Where files go.
+    pub dir: PathBuf,
+    /// `quick` or `full`.
+    pub profile: &'static str,
+    /// The workloads, baselines included, in run order.
+    pub workloads: Vec<WorkloadKind>,
+    /// Most bytes per measured run.
+    pub volume_bytes: u64,
+    /// Longest measured run.
+    pub duration: Duration,
+    /// Measured repetitions.
+    pub repetitions: usize,
+    /// Longest warm-up.
+    pub warmup: Duration,
+    /// Engine knobs.
+    pub engine: EngineSettings,
+    /// End-to-end records/s.
+    pub e2e_rate: u64,
+    /// Records of the seek shard.
+    pub seek_records: u64,
+    /// Seeks of each kind per repetition.
+    pub seek_lookups: u64,
+    /// HTTP endpoint.
+    pub url: Option<String>,
+}
+
+fn positive_seconds(
+    name: &str,
+    value: Option<f64>,
+    default: f64,
+    zero_ok: bool,
+) -> Result<Duration, String> {
+    let seconds = value.unwrap_or(default);
+    let valid = seconds.is_finite()
+        && (seconds > 0.0 || (zero_ok && seconds == 0.0))
+        && seconds <= 86_400.0;
+    if !valid {
+        let what = if zero_ok { "0 or more" } else { "more than 0" };
+        return Err(format!(
+            "--{name} must be {what} seconds (at most a day), not {seconds}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    low: T,
+    high: T,
+) -> Result<T, String> {
+    if value < low || value > high {
+        return Err(format!(
+            "--{name} must be between {low} and {high}, not {value}"
+        ));
+    }
+    Ok(value)
+}
+
+/// The workloads asked for, with their baselines, in run order.
+pub fn select_workloads(names: &[String], url: bool) -> Result<Vec<WorkloadKind>, String> {
+    let mut chosen: Vec<WorkloadKind> = if names.is_empty() {
+        WorkloadKind::ALL
+            .into_iter()
+            .filter(|k| url || !k.is_http())
+            .collect()
+    } else {
+        names
+            .iter()
+            .map(|name| {
+                WorkloadKind::parse(name.trim()).ok_or_else(|| {
+                    let known: Vec<&str> = WorkloadKind::ALL.iter().map(|k| k.name()).collect();
+                    format!(
+                        "unknown workload '{name}'; known workloads: {}",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if let Some(http) = chosen.iter().find(|k| k.is_http()) {
+        if !url {
+            return Err(format!(
+                "workload '{}' needs --url of a running server",
+                http.name()
+            ));
+        }
+    }
+    let baselines: Vec<WorkloadKind> = chosen
+        .iter()
+        .flat_map(|k| k.baselines().iter().copied())
+        .collect();
+    chosen.extend(baselines);
+    chosen.sort();
+    chosen.dedup();
+    Ok(chosen)
+}
+
+impl BenchArgs {
+    /// The engine workloads' options, checked, with the profile's defaults.
+    fn engine_settings(&self, quick: bool) -> Result<EngineSettings, String> {
+        let shard_counts = if self.shards.is_empty() {
+            if quick {
+                vec![1, 4]
+            } else {
+                vec![1, 2, 4, 8, 16]
+            }
+        } else {
+            self.shards.clone()
+        };
+        for &shards in &shard_counts {
+            in_range("shards", shards, 1, SHARDS_MAX)?;
+        }
+        let durability = Durability::parse(&self.durability).ok_or_else(|| {
+            format!(
+                "--durability must be sync, interval:<ms> or none, not '{}'",
+                self.durability
+            )
+        })?;
+        let backends = if self.backend.is_empty() {
+            if quick {
+                vec![BackendKind::Buffered]
+            } else {
+                vec![BackendKind::Buffered, BackendKind::IoUring]
+            }
+        } else {
+            self.backend
+                .iter()
+                .map(|name| {
+                    BackendKind::parse(name).ok_or_else(|| {
+                        format!("--backend must be buffered or io_uring, not '{name}'")
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let rate_records_per_s = match self.rate {
+            Some(0) => return Err("--rate must be a positive number of records per second".into()),
+            other => other,
+        };
+        Ok(EngineSettings {
+            shard_counts,
+            record_bytes: in_range("record-bytes", self.record_bytes, 1, RECORD_BYTES_MAX)?,
+            batch_records: in_range("batch-records", self.batch_records, 1, BATCH_RECORDS_MAX)?,
+            producers: self
+                .producers
+                .map(|p| in_range("producers", p, 1, 1024))
+                .transpose()?,
+            durability,
+            backends,
+            rate_records_per_s,
+        })
+    }
+
+    /// Checks every option and applies the profile's defaults.
+    pub fn plan(&self) -> Result<Plan, String> {
+        let quick = self.quick;
+        let profile = if quick { "quick" } else { "full" };
+        let url = match &self.url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(format!(
+                    "--url must start with http:// or https://, not '{url}'"
+                ));
+            }
+            other => other.clone(),
+        };
+        let workloads = select_workloads(&self.workload, url.is_some())?;
+        let duration = positive_seconds(
+            "duration",
+            self.duration,
+            if quick { 1.0 } else { 5.0 },
+            false,
+        )?;
+        let warmup = positive_seconds("warmup", self.warmup, if quick { 0.3 } else { 1.0 }, true)?;
+        let volume_mib = in_range(
+            "volume",
+            self.volume.unwrap_or(if quick { 32 } else { 1024 }),
+            1,
+            1 << 20,
+        )?;
+        let repetitions = in_range(
+            "repetitions",
+            self.repetitions.unwrap_or(3),
+            1,
+            REPETITIONS_MAX,
+        )?;
+        let e2e_rate = in_range(
+            "e2e-rate",
+            self.e2e_rate.unwrap_or(if quick { 500 } else { 1000 }),
+            1,
+            1_000_000,
+        )?;
+        let engine = self.engine_settings(quick)?;
+        Ok(Plan {
+            dir: self.dir.clone(),
+            profile,
+            workloads,
+            volume_bytes: volume_mib << 20,
+            duration,
+            repetitions,
+            warmup,
+            engine,
+            e2e_rate,
+            seek_records: in_range(
+                "seek-records",
+                self.seek_records
+                    .unwrap_or(if quick { 200_000 } else { 2_000_000 }),
+                2,
+                1_000_000_000,
+            )?,
+            seek_lookups: in_range(
+                "seek-lookups",
+                self.seek_lookups
+                    .unwrap_or(if quick { 2_000 } else { 20_000 }),
+                1,
+                100_000_000,
+            )?,
+            url,
+        })
+    }
+}
+
+/// Creates `dir` if needed and proves it writable by creating and removing a file.
+pub fn check_dir_writable(dir: &std::path::Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("--dir {} is not writable: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".shardlog-bench-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Options parse, default by profile, and fail with clear messages.
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    fn plan(args: &[&str]) -> Result<Plan, String> {
+        let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.args.plan()
+    }
+
+    /// The quick profile picks small volumes and adds the raw baselines of the
+    /// workloads asked for.
+    #[test]
+    fn quick_profile_and_baselines() {
+        let p = plan(&["--quick", "--workload", "append,replay"]).unwrap();
+        assert_eq!(p.profile, "quick");
+        assert_eq!(p.volume_bytes, 32 << 20);
+        let names: Vec<&str> = p.workloads.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "raw-direct-write",
+                "raw-read-cold",
+                "raw-read-warm",
+                "append",
+                "replay"
+            ]
+        );
+        let full = plan(&[]).unwrap();
+        assert_eq!(full.engine.shard_counts, [1, 2, 4, 8, 16]);
+        assert!(!full.workloads.iter().any(|k| k.is_http()));
+    }
+
+    /// Each bad option gets an error naming it.
+    #[test]
+    fn bad_options_are_named() {
+        let cases: [(&[&str], &str); 9] = [
+            (&["--workload", "nosuch"], "unknown workload 'nosuch'"),
+            (&["--duration", "0"], "--duration must be more than 0"),
+            (&["--duration", "-1"], "--duration must be more than 0"),
+            (&["--rate", "0"], "--rate must be a positive"),
+            (&["--rate", "fast"], "invalid value 'fast'"),
+            (
+                &["--batch-records", "501"],
+                "--batch-records must be between 1 and 500",
+            ),
+            (&["--durability", "maybe"], "--durability must be sync"),
+            (&["--workload", "http-append"], "needs --url"),
+            (&["--url", "ftp://x"], "--url must start with http://"),
+        ];
+        for (args, wanted) in cases {
+            let error = plan(args).unwrap_err();
+            assert!(error.contains(wanted), "{args:?}: {error}");
+        }
+    }
+
+    /// A directory under a file cannot be created, and says so.
+    #[test]
+    fn unwritable_dir_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let error = check_dir_writable(&file.join("sub")).unwrap_err();
+        assert!(error.contains("is not writable"), "{error}");
+        check_dir_writable(&dir.path().join("fresh")).unwrap();
+    }
+}

@@ -1,0 +1,174 @@
+//! A whole `shardlog bench` run: check the options, probe the machine, measure
+//! every selected case, print the table, write the JSON and HTML.
+
+use crate::cli::{check_dir_writable, BenchArgs, Plan};
+use crate::machine::Machine;
+use crate::report_json::{Report, Settings, FORMAT_VERSION};
+use crate::workloads::http::{http_cases, Connector, HttpSettings};
+use crate::workloads::{apply_ratios, cases_for_plan, run_case, RunnerConfig};
+use crate::{compare, report_html, table};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Runs `shardlog bench` with `args`; `connector` makes the HTTP client for `--url`.
+pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
+    if !args.compare.is_empty() {
+        return run_compare(&args.compare[0], &args.compare[1]);
+    }
+    let plan = args.plan()?;
+    let call = plan.url.as_deref().map(connector).transpose()?;
+    if let (Some(call), Some(url)) = (&call, &plan.url) {
+        // Fail before minutes of local measuring, not after them.
+        call("ListStreams", &serde_json::json!({"Limit": 1}))
+            .map_err(|e| format!("--url {url} does not answer the Kinesis API: {e}"))?;
+    }
+    let created_dir = !plan.dir.exists();
+    check_dir_writable(&plan.dir)?;
+    for path in [&args.json, &args.report].into_iter().flatten() {
+        check_output_writable(path)?;
+    }
+    let root = plan
+        .dir
+        .join(format!("shardlog-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    let outcome = measure(&args, &plan, &root, call);
+    let cleanup =
+        std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
+    if created_dir {
+        // Only the directory this run created, and only if nothing else is in it.
+        let _ = std::fs::remove_dir(&plan.dir);
+    }
+    let report = outcome?;
+    cleanup?;
+    if let Some(path) = &args.json {
+        report.write(path)?;
+        println!("JSON written to {}", path.display());
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, report_html::render(&report))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("HTML report written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn run_compare(a: &Path, b: &Path) -> Result<(), String> {
+    let (a, b) = (Report::read(a)?, Report::read(b)?);
+    print!("{}", compare::render(&a, &b));
+    Ok(())
+}
+
+/// Fails early, before minutes of measuring, if an output file cannot be written.
+fn check_output_writable(path: &Path) -> Result<(), String> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn measure(
+    args: &BenchArgs,
+    plan: &Plan,
+    root: &Path,
+    call: Option<Box<crate::workloads::http::Call>>,
+) -> Result<Report, String> {
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let machine = Machine::probe(&plan.dir);
+    println!("shardlog bench, {} profile", plan.profile);
+    println!("machine: {}", machine.summary());
+    println!(
+        "each case: warm-up up to {:.1} s, then {} runs of up to {:.1} s or {} MiB; data under {}",
+        plan.warmup.as_secs_f64(),
+        plan.repetitions,
+        plan.duration.as_secs_f64(),
+        plan.volume_bytes >> 20,
+        root.display()
+    );
+    let config = RunnerConfig {
+        budget: crate::workloads::Budget {
+            volume_bytes: plan.volume_bytes,
+            duration: plan.duration,
+        },
+        repetitions: plan.repetitions,
+        warmup: plan.warmup,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+    };
+    let mut results = run_cases(plan, root, call, &config)?;
+    apply_ratios(&mut results);
+    println!("{}", table::render(&results));
+    Ok(Report {
+        tool: "shardlog bench".into(),
+        format_version: FORMAT_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        started_unix_s,
+        wall_s: started.elapsed().as_secs_f64(),
+        machine,
+        settings: settings_of(plan),
+        results,
+    })
+}
+
+/// The settings as the JSON records them.
+fn settings_of(plan: &Plan) -> Settings {
+    Settings {
+        profile: plan.profile.into(),
+        duration_s: plan.duration.as_secs_f64(),
+        volume_bytes: plan.volume_bytes,
+        repetitions: plan.repetitions,
+        warmup_s: plan.warmup.as_secs_f64(),
+        workloads: plan
+            .workloads
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect(),
+        url: plan.url.clone(),
+    }
+}
+
+/// Builds every case of the plan and measures them in order.
+fn run_cases(
+    plan: &Plan,
+    root: &Path,
+    call: Option<Box<crate::workloads::http::Call>>,
+    config: &RunnerConfig,
+) -> Result<Vec<crate::workloads::BenchResult>, String> {
+    let mut results = Vec::new();
+    // The cases own the engines and files of the run; they are dropped (shut
+    // down, deleted) when this returns, before the run directory is removed.
+    let mut cases = cases_for_plan(plan, root);
+    if let Some(call) = call {
+        let http = HttpSettings {
+            seek_lookups: plan.seek_lookups,
+            e2e_rate: plan.e2e_rate,
+        };
+        cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
+    }
+    let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
+    println!(
+        "{} cases: at most about {:.0} s of measuring, plus filling and cache work\n",
+        cases.len(),
+        (per_case * cases.len() as u32).as_secs_f64()
+    );
+    for case in cases.iter_mut() {
+        let result = run_case(case, config)?;
+        eprintln!(
+            "done: {:<42} {:>8} MB/s {:>10} rec/s",
+            result.name,
+            table::number(result.mb_per_s, 0),
+            table::number(result.records_per_s, 0)
+        );
+        results.push(result);
+    }
+    Ok(results)
+}

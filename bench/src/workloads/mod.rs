@@ -1,0 +1,618 @@
+//! The workloads of `shardlog bench`, and the runner that measures each case with
+//! a warm-up and repetitions and summarises them into a [`BenchResult`].
+
+pub mod cache;
+pub mod device;
+pub mod e2e;
+pub mod engine;
+pub mod http;
+pub mod http_latency;
+pub mod seek;
+
+use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Every workload `--workload` accepts, by the name it is selected and reported by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkloadKind {
+    /// Sequential `O_DIRECT` write of 1 MiB blocks, one `fdatasync` at the end.
+    RawDirectWrite,
+    /// Sequential buffered write of 1 MiB blocks, one `fdatasync` at the end.
+    RawBufferedWrite,
+    /// One 4 KiB write + `fdatasync`, repeated: the device's sync latency.
+    RawFdatasync,
+    /// Sequential buffered read of a file whose pages were dropped from the cache.
+    RawReadCold,
+    /// Sequential buffered read of a file held in the page cache.
+    RawReadWarm,
+    /// Engine PutRecords into 1..N shards.
+    Append,
+    /// Engine GetRecords from TRIM_HORIZON to the end, cold and warm.
+    Replay,
+    /// GetShardIterator AT_SEQUENCE_NUMBER + GetRecords of one record.
+    SeekSequence,
+    /// GetShardIterator AT_TIMESTAMP + GetRecords of one record.
+    SeekTimestamp,
+    /// Put-to-visible latency: PutRecord until a waiting consumer holds the record.
+    E2e,
+    /// Producers and tailing consumers on the same stream at once.
+    Mixed,
+    /// PutRecords over HTTP to `--url`.
+    HttpAppend,
+    /// GetRecords over HTTP from `--url`.
+    HttpReplay,
+    /// AT_SEQUENCE_NUMBER seeks over HTTP.
+    HttpSeekSequence,
+    /// AT_TIMESTAMP seeks over HTTP.
+    HttpSeekTimestamp,
+    /// Put-to-visible over HTTP, the consumer polling GetRecords.
+    HttpE2e,
+}
+
+impl WorkloadKind {
+    /// All workloads, in the order a run measures them.
+    pub const ALL: [WorkloadKind; 16] = [
+        WorkloadKind::RawDirectWrite,
+        WorkloadKind::RawBufferedWrite,
+        WorkloadKind::RawFdatasync,
+        WorkloadKind::RawReadCold,
+        WorkloadKind::RawReadWarm,
+        WorkloadKind::Append,
+        WorkloadKind::Replay,
+        WorkloadKind::SeekSequence,
+        WorkloadKind::SeekTimestamp,
+        WorkloadKind::E2e,
+        WorkloadKind::Mixed,
+        WorkloadKind::HttpAppend,
+        WorkloadKind::HttpReplay,
+        WorkloadKind::HttpSeekSequence,
+        WorkloadKind::HttpSeekTimestamp,
+        WorkloadKind::HttpE2e,
+    ];
+
+    /// The name used by `--workload` and in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::RawDirectWrite => "raw-direct-write",
+            WorkloadKind::RawBufferedWrite => "raw-buffered-write",
+            WorkloadKind::RawFdatasync => "raw-fdatasync",
+            WorkloadKind::RawReadCold => "raw-read-cold",
+            WorkloadKind::RawReadWarm => "raw-read-warm",
+            WorkloadKind::Append => "append",
+            WorkloadKind::Replay => "replay",
+            WorkloadKind::SeekSequence => "seek-sequence",
+            WorkloadKind::SeekTimestamp => "seek-timestamp",
+            WorkloadKind::E2e => "e2e",
+            WorkloadKind::Mixed => "mixed",
+            WorkloadKind::HttpAppend => "http-append",
+            WorkloadKind::HttpReplay => "http-replay",
+            WorkloadKind::HttpSeekSequence => "http-seek-sequence",
+            WorkloadKind::HttpSeekTimestamp => "http-seek-timestamp",
+            WorkloadKind::HttpE2e => "http-e2e",
+        }
+    }
+
+    /// The workload named `name`.
+    pub fn parse(name: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    /// Whether it needs `--url`.
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            WorkloadKind::HttpAppend
+                | WorkloadKind::HttpReplay
+                | WorkloadKind::HttpSeekSequence
+                | WorkloadKind::HttpSeekTimestamp
+                | WorkloadKind::HttpE2e
+        )
+    }
+
+    /// The raw baselines its results are divided by (so a run that selects it
+    /// measures them too).
+    pub fn baselines(self) -> &'static [WorkloadKind] {
+        match self {
+            WorkloadKind::Append | WorkloadKind::Mixed | WorkloadKind::HttpAppend => {
+                &[WorkloadKind::RawDirectWrite]
+            }
+            WorkloadKind::Replay | WorkloadKind::HttpReplay => {
+                &[WorkloadKind::RawReadCold, WorkloadKind::RawReadWarm]
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// When a measured run stops: at `volume_bytes` or after `duration`, whichever
+/// comes first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Bytes of payload to move.
+    pub volume_bytes: u64,
+    /// Longest the run may take.
+    pub duration: Duration,
+}
+
+impl Budget {
+    /// Whether a run that started at `started` and moved `bytes` is done.
+    pub fn done(&self, bytes: u64, started: Instant) -> bool {
+        bytes >= self.volume_bytes || started.elapsed() >= self.duration
+    }
+
+    /// A smaller budget for a warm-up: a tenth of the volume, at most `duration`.
+    pub fn warmup(&self, duration: Duration) -> Budget {
+        Budget {
+            volume_bytes: (self.volume_bytes / 10).max(1),
+            duration: duration.min(self.duration),
+        }
+    }
+}
+
+/// Counts the bytes and records a run moves, for the progress bar and the
+/// throughput-over-time series.
+pub struct Meter {
+    bytes: AtomicU64,
+    records: AtomicU64,
+    bar: ProgressBar,
+}
+
+impl Meter {
+    /// A meter showing a progress bar titled `title` when `visible`.
+    pub fn new(title: &str, total_bytes: u64, visible: bool) -> Meter {
+        let bar = if visible {
+            ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        let style = ProgressStyle::with_template(
+            "{prefix:<40} [{bar:30}] {decimal_bytes:>9}/{decimal_total_bytes:<9} {msg} {elapsed}",
+        )
+        .expect("a valid progress template")
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(title.to_string());
+        Meter {
+            bytes: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            bar,
+        }
+    }
+
+    /// Counts `bytes` and `records` more.
+    pub fn add(&self, bytes: u64, records: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.records.fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// Bytes counted so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// What one repetition of a case measured.
+pub struct Sample {
+    /// Payload bytes moved (0 for pure latency workloads).
+    pub bytes: u64,
+    /// Records (or operations) done.
+    pub records: u64,
+    /// Wall time of the measured part.
+    pub elapsed: Duration,
+    /// Per-operation latency, nanoseconds.
+    pub latency_ns: Histogram<u64>,
+    /// How the page cache was treated, for reads (`cold (drop_caches)`, ...).
+    pub cache: Option<String>,
+}
+
+impl Sample {
+    /// An empty sample to fill.
+    pub fn new() -> Sample {
+        Sample {
+            bytes: 0,
+            records: 0,
+            elapsed: Duration::ZERO,
+            latency_ns: histogram(),
+            cache: None,
+        }
+    }
+}
+
+/// Joins scoped threads, a panic becoming an error that names `who`.
+pub fn join_all<T>(
+    threads: Vec<std::thread::ScopedJoinHandle<'_, Result<T, String>>>,
+    who: &str,
+) -> Vec<Result<T, String>> {
+    threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or_else(|_| Err(format!("{who} panicked"))))
+        .collect()
+}
+
+/// Merges the samples of threads that ran at the same time: counts summed,
+/// histograms added, the longest elapsed time; the first error wins.
+pub fn merge_concurrent(outcomes: Vec<Result<Sample, String>>) -> Result<Sample, String> {
+    let mut total = Sample::new();
+    for outcome in outcomes {
+        let sample = outcome?;
+        total
+            .latency_ns
+            .add(&sample.latency_ns)
+            .map_err(context("histogram"))?;
+        total.bytes += sample.bytes;
+        total.records += sample.records;
+        total.elapsed = total.elapsed.max(sample.elapsed);
+    }
+    Ok(total)
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample::new()
+    }
+}
+
+/// The knobs of an engine or HTTP case, as the JSON reports them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Shards of the stream.
+    pub shards: Option<u32>,
+    /// Payload bytes per record.
+    pub record_bytes: Option<usize>,
+    /// Records per PutRecords call.
+    pub batch_records: Option<usize>,
+    /// Producer threads.
+    pub producers: Option<usize>,
+    /// Durability policy.
+    pub durability: Option<String>,
+    /// Write backend.
+    pub backend: Option<String>,
+    /// Target rate, records per second, when rate-limited.
+    pub rate_records_per_s: Option<u64>,
+}
+
+/// Whether figures are throughput or latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// MB/s and records/s matter; latency is per call.
+    Throughput,
+    /// Only latency matters; records/s is operations per second.
+    Latency,
+}
+
+/// The code of a case: runs once within a budget, counting on the meter.
+pub type RunFn<'a> = Box<dyn FnMut(&Budget, &Meter) -> Result<Sample, String> + 'a>;
+
+/// One thing to measure: a workload with its parameters and the code that runs it.
+pub struct Case<'a> {
+    /// The workload.
+    pub kind: WorkloadKind,
+    /// A human name for the table (`append 4 shards buffered sync`).
+    pub name: String,
+    /// Its knobs.
+    pub params: Params,
+    /// What the latency histogram measures (`PutRecords call`, `lookup`).
+    pub latency_of: &'static str,
+    /// The raw baseline its MB/s is divided by.
+    pub baseline: Option<WorkloadKind>,
+    /// Throughput or latency.
+    pub figure: Figure,
+    /// Whether a warm-up run precedes the measured ones.
+    pub warmup: bool,
+    /// Runs once within a budget.
+    pub run: RunFn<'a>,
+}
+
+/// The summary of one case: one entry of the JSON's `results`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// Workload name (see [`WorkloadKind::name`]).
+    pub workload: String,
+    /// Human name of the case.
+    pub name: String,
+    /// Its knobs.
+    pub params: Params,
+    /// How the page cache was treated, for reads.
+    pub cache: Option<String>,
+    /// Measured repetitions.
+    pub repetitions: usize,
+    /// Median MB/s (10^6 bytes of payload per second) over the repetitions.
+    pub mb_per_s: Option<f64>,
+    /// Min / median / max MB/s over the repetitions.
+    pub mb_per_s_spread: Option<Spread>,
+    /// Median MB/s divided by the shard count.
+    pub mb_per_s_per_shard: Option<f64>,
+    /// Median records (or operations) per second.
+    pub records_per_s: Option<f64>,
+    /// Min / median / max records per second.
+    pub records_per_s_spread: Option<Spread>,
+    /// Latency percentiles in µs over all repetitions together.
+    pub latency_us: Option<Percentiles>,
+    /// What one latency sample is.
+    pub latency_of: String,
+    /// Median MB/s divided by the baseline's median MB/s of the same run.
+    pub ratio_to_raw: Option<f64>,
+    /// The baseline's workload name.
+    pub raw_baseline: Option<String>,
+    /// MB/s over time of the last repetition: `[seconds since start, MB/s]`
+    /// every [`SERIES_INTERVAL`].
+    pub series: Vec<[f64; 2]>,
+}
+
+/// How often the throughput-over-time series samples.
+pub const SERIES_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs `run` while sampling `meter` every [`SERIES_INTERVAL`] for the series and
+/// the progress bar's current MB/s.
+fn sampled<T>(meter: &Meter, run: impl FnOnce() -> T) -> (T, Vec<[f64; 2]>) {
+    let (stop, stopped) = mpsc::sync_channel::<()>(1);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(move || {
+            let started = Instant::now();
+            let mut series = Vec::new();
+            let (mut last_at, mut last_bytes, mut last_records) = (started, 0u64, 0u64);
+            loop {
+                let stopping = !matches!(
+                    stopped.recv_timeout(SERIES_INTERVAL),
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                );
+                let (now, bytes) = (Instant::now(), meter.bytes());
+                let records = meter.records.load(Ordering::Relaxed);
+                let interval = now - last_at;
+                // The last, partial interval counts only if it is long enough to mean something.
+                if !stopping || interval >= SERIES_INTERVAL / 10 {
+                    let rate = mb_per_s(bytes - last_bytes, interval);
+                    let records_per_s = (records - last_records) as f64 / interval.as_secs_f64();
+                    series.push([(now - started).as_secs_f64(), rate]);
+                    meter.bar.set_position(bytes);
+                    meter
+                        .bar
+                        .set_message(format!("{rate:>8.1} MB/s {records_per_s:>9.0} rec/s"));
+                }
+                if stopping {
+                    return series;
+                }
+                (last_at, last_bytes, last_records) = (now, bytes, records);
+            }
+        });
+        let value = run();
+        drop(stop);
+        let series = sampler.join().unwrap_or_default();
+        (value, trim_idle_start(series))
+    })
+}
+
+/// Drops the samples before the first that moved anything (a run's setup: a
+/// cache drop, a fill, a warming read) and counts time from the interval before it.
+fn trim_idle_start(series: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    let Some(first) = series.iter().position(|p| p[1] > 0.0) else {
+        return Vec::new();
+    };
+    let origin = series[first][0] - SERIES_INTERVAL.as_secs_f64();
+    series[first..]
+        .iter()
+        .map(|p| [p[0] - origin, p[1]])
+        .collect()
+}
+
+/// How the runner shows progress and how long a warm-up is.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerConfig {
+    /// The budget of each measured repetition.
+    pub budget: Budget,
+    /// Measured repetitions.
+    pub repetitions: usize,
+    /// Longest warm-up run; zero for none.
+    pub warmup: Duration,
+    /// Draw progress bars.
+    pub progress: bool,
+}
+
+/// Measures `case`: a warm-up (unless the case or config says none), then
+/// `repetitions` measured runs, summarised.
+pub fn run_case(case: &mut Case<'_>, config: &RunnerConfig) -> Result<BenchResult, String> {
+    if case.warmup && !config.warmup.is_zero() {
+        let budget = config.budget.warmup(config.warmup);
+        let meter = Meter::new(
+            &format!("{} (warm-up)", case.name),
+            budget.volume_bytes,
+            config.progress,
+        );
+        let outcome = (case.run)(&budget, &meter);
+        meter.finish();
+        outcome.map_err(|e| format!("{} warm-up: {e}", case.name))?;
+    }
+    let mut samples = Vec::with_capacity(config.repetitions);
+    let mut series = Vec::new();
+    for repetition in 1..=config.repetitions {
+        let title = format!("{} ({repetition}/{})", case.name, config.repetitions);
+        let meter = Meter::new(&title, config.budget.volume_bytes, config.progress);
+        let (outcome, run_series) = sampled(&meter, || (case.run)(&config.budget, &meter));
+        meter.finish();
+        samples.push(outcome.map_err(|e| format!("{}: {e}", case.name))?);
+        series = run_series;
+    }
+    summarise(case, samples, series)
+}
+
+fn summarise(
+    case: &Case<'_>,
+    samples: Vec<Sample>,
+    series: Vec<[f64; 2]>,
+) -> Result<BenchResult, String> {
+    let mut latency_ns = histogram();
+    let mut rates = Vec::new();
+    let mut record_rates = Vec::new();
+    let mut cache = None;
+    let repetitions = samples.len();
+    for sample in samples {
+        latency_ns
+            .add(&sample.latency_ns)
+            .map_err(|e| format!("merging latency histograms: {e}"))?;
+        if sample.bytes > 0 {
+            rates.push(mb_per_s(sample.bytes, sample.elapsed));
+        }
+        if sample.records > 0 {
+            record_rates.push(sample.records as f64 / sample.elapsed.as_secs_f64().max(1e-9));
+        }
+        cache = cache.or(sample.cache);
+    }
+    let throughput = case.figure == Figure::Throughput;
+    let mb_per_s_spread = Spread::of(&rates).filter(|_| throughput);
+    let mb = mb_per_s_spread.map(|s| s.median);
+    Ok(BenchResult {
+        workload: case.kind.name().to_string(),
+        name: case.name.clone(),
+        params: case.params.clone(),
+        cache,
+        repetitions,
+        mb_per_s: mb,
+        mb_per_s_spread,
+        mb_per_s_per_shard: mb.zip(case.params.shards).map(|(m, s)| m / f64::from(s)),
+        records_per_s: Spread::of(&record_rates).map(|s| s.median),
+        records_per_s_spread: Spread::of(&record_rates),
+        latency_us: Percentiles::of(&latency_ns),
+        latency_of: case.latency_of.to_string(),
+        ratio_to_raw: None,
+        raw_baseline: case.baseline.map(|b| b.name().to_string()),
+        series: if throughput { series } else { Vec::new() },
+    })
+}
+
+/// Fills `ratio_to_raw` of every result that has a baseline measured in the same run.
+pub fn apply_ratios(results: &mut [BenchResult]) {
+    let baselines: Vec<(String, f64)> = results
+        .iter()
+        .filter_map(|r| Some((r.workload.clone(), r.mb_per_s?)))
+        .collect();
+    for result in results.iter_mut() {
+        let Some(baseline) = &result.raw_baseline else {
+            continue;
+        };
+        let base = baselines.iter().find(|(name, _)| name == baseline);
+        result.ratio_to_raw = match (result.mb_per_s, base) {
+            (Some(mb), Some((_, base_mb))) if *base_mb > 0.0 => Some(mb / base_mb),
+            _ => None,
+        };
+    }
+}
+
+/// splitmix64: reproducible randomness for partition keys and lookup targets.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5348_4152_444c_4f47)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..bound` (the modulo bias is irrelevant at these bounds).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        assert!(bound > 0, "an empty range has no random element");
+        self.next_u64() % bound
+    }
+
+    /// Fills `keys` with fresh random 16-hex-digit partition keys.
+    pub fn fill_keys(&mut self, keys: &mut [String]) {
+        for key in keys {
+            key.clear();
+            write!(key, "{:016x}", self.next_u64()).expect("writing to a String");
+        }
+    }
+}
+
+/// A payload of `len` bytes that no layer can compress away.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(31).wrapping_add(seed) as u8 | 1)
+        .collect()
+}
+
+/// `map_err` helper: the failing call's name, then its error.
+pub fn context<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
+    move |error| format!("{what}: {error}")
+}
+
+/// Waits until `due` (a rate-limited loop's next intended start); never waits
+/// when the loop is behind.
+pub fn wait_until(due: Instant) {
+    if let Some(pause) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(pause);
+    }
+}
+
+/// The cases of every non-HTTP workload of `plan`, in run order, writing under `root`.
+pub fn cases_for_plan<'a>(plan: &'a crate::cli::Plan, root: &'a std::path::Path) -> Vec<Case<'a>> {
+    let read_file = std::rc::Rc::new(std::cell::OnceCell::new());
+    let fill = Budget {
+        volume_bytes: plan.volume_bytes,
+        duration: plan.duration * 4,
+    };
+    let seeks: Vec<WorkloadKind> = plan
+        .workloads
+        .iter()
+        .copied()
+        .filter(|k| matches!(k, WorkloadKind::SeekSequence | WorkloadKind::SeekTimestamp))
+        .collect();
+    let mut cases = Vec::new();
+    for &kind in &plan.workloads {
+        match kind {
+            WorkloadKind::RawDirectWrite
+            | WorkloadKind::RawBufferedWrite
+            | WorkloadKind::RawFdatasync
+            | WorkloadKind::RawReadCold
+            | WorkloadKind::RawReadWarm => {
+                let file = std::rc::Rc::clone(&read_file);
+                cases.extend(device::cases(kind, root, file, plan.volume_bytes));
+            }
+            WorkloadKind::Append => cases.extend(engine::append_cases(&plan.engine, root)),
+            WorkloadKind::Replay => cases.extend(engine::replay_cases(&plan.engine, root, fill)),
+            WorkloadKind::SeekSequence if seeks.first() == Some(&kind) => {
+                cases.extend(seek::seek_cases(
+                    &seeks,
+                    root,
+                    plan.seek_records,
+                    plan.seek_lookups,
+                ));
+            }
+            WorkloadKind::SeekTimestamp if seeks.first() == Some(&kind) => {
+                cases.extend(seek::seek_cases(
+                    &seeks,
+                    root,
+                    plan.seek_records,
+                    plan.seek_lookups,
+                ));
+            }
+            WorkloadKind::E2e => cases.push(seek::e2e_case(
+                root,
+                plan.engine.durability,
+                plan.e2e_rate,
+                plan.engine.record_bytes,
+            )),
+            WorkloadKind::Mixed => cases.extend(engine::mixed_cases(&plan.engine, root)),
+            _ => {}
+        }
+    }
+    cases
+}
