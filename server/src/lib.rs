@@ -5,9 +5,12 @@
 
 mod actions;
 pub mod error;
+pub mod eventstream;
 mod http;
 pub mod metrics;
 pub mod sigv4;
+mod subscribe;
 pub mod value;
 
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
