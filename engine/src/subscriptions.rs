@@ -284,3 +284,150 @@ impl Drop for Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The (consumer, shard) slot rules, pushes on append, and the closed shard's end.
+    use super::*;
+    use crate::data::PutRecord;
+    use crate::EngineConfig;
+    use shardlog_segment::io::{FileSystem, MemFs};
+    use std::collections::BTreeMap;
+
+    fn engine() -> (Engine, String) {
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let engine = Engine::open(fs, EngineConfig::new("/d")).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
+        (engine, arn)
+    }
+
+    fn put(engine: &Engine, data: &[u8]) {
+        let record = PutRecord {
+            partition_key: "k",
+            data,
+            explicit_hash_key: None,
+        };
+        engine.put_record("s", record).unwrap();
+    }
+
+    const SHARD: &str = "shardId-000000000000";
+
+    /// Within the guard a second subscription is refused; after it, the newer one
+    /// takes over and the older one ends with ResourceInUse; dropping frees the slot.
+    #[test]
+    fn slot_rules() {
+        let (engine, arn) = engine();
+        let mut first = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert!(matches!(
+            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
+            Err(Error::ResourceInUse(_))
+        ));
+        // Age the slot past the guard instead of waiting 5 seconds.
+        let key = ("s".to_string(), "c".to_string(), 0);
+        let guard = Duration::from_millis(RESUBSCRIBE_GUARD_MS + 1);
+        engine
+            .inner
+            .subscriptions
+            .lock()
+            .get_mut(&key)
+            .unwrap()
+            .started = Instant::now().checked_sub(guard).unwrap();
+        let second = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert!(matches!(
+            first.next_batch(Duration::ZERO),
+            Err(Error::ResourceInUse(_))
+        ));
+        drop(first);
+        assert_eq!(
+            engine.active_subscriptions(),
+            1,
+            "the newer one keeps the slot"
+        );
+        drop(second);
+        assert_eq!(engine.active_subscriptions(), 0);
+        engine.shutdown().unwrap();
+    }
+
+    /// Records put after subscribing come back in order; the continuation sequence
+    /// number is the last record's.
+    #[test]
+    fn pushes_records_in_order() {
+        let (engine, arn) = engine();
+        let mut subscription = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        for i in 0..5u8 {
+            put(&engine, &[i]);
+        }
+        let mut seen = Vec::new();
+        let mut last = None;
+        for _ in 0..100 {
+            let batch = subscription
+                .next_batch(Duration::from_secs(5))
+                .unwrap()
+                .unwrap();
+            seen.extend(batch.records.iter().map(|r| r.data.to_vec()));
+            last = batch.records.last().map(|r| r.sequence_number.clone());
+            if let Some(expected) = &last {
+                assert_eq!(&batch.continuation_sequence_number, expected);
+            }
+            if seen.len() == 5 {
+                break;
+            }
+        }
+        assert_eq!(seen, (0..5u8).map(|i| vec![i]).collect::<Vec<_>>());
+        assert!(last.is_some());
+        drop(subscription);
+        engine.shutdown().unwrap();
+    }
+
+    /// A closed shard read to its end gives its children once, then the end; a
+    /// deregistered consumer is ResourceNotFound; the lifetime ends a subscription.
+    #[test]
+    fn closed_shard_deregistration_and_lifetime() {
+        let (engine, arn) = engine();
+        put(&engine, b"x");
+        engine
+            .split_shard("s", SHARD, &(u128::MAX / 2).to_string())
+            .unwrap();
+        let mut parent = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+            .unwrap();
+        let batch = parent.next_batch(Duration::from_secs(1)).unwrap().unwrap();
+        assert_eq!(batch.records.len(), 1);
+        assert_eq!(batch.child_shards.map(|c| c.len()), Some(2));
+        assert_eq!(parent.next_batch(Duration::from_secs(1)).unwrap(), None);
+        let mut child = engine
+            .subscribe_to_shard(&arn, "shardId-000000000001", IteratorStart::Latest)
+            .unwrap();
+        engine.deregister_consumer("s", "c").unwrap();
+        assert!(matches!(
+            child.next_batch(Duration::ZERO),
+            Err(Error::ResourceNotFound(_))
+        ));
+        assert!(matches!(
+            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
+            Err(Error::ResourceNotFound(_))
+        ));
+        drop((parent, child));
+        engine.shutdown().unwrap();
+
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let mut config = EngineConfig::new("/d");
+        config.subscription_lifetime_ms = 0;
+        let engine = Engine::open(fs, config).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
+        let mut short = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert_eq!(short.next_batch(Duration::from_secs(5)).unwrap(), None);
+        drop(short);
+        engine.shutdown().unwrap();
+    }
+}
