@@ -127,6 +127,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Pushed events are small writes: Nagle's algorithm would hold each one
+        // until the previous was acknowledged (up to the peer's delayed-ACK timer).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             // Over the connection limit: answer every request on this connection
             // with a clean 503 and close it, rather than leaving it to hang.
