@@ -108,16 +108,23 @@ impl std::error::Error for DecodeError {}
 /// Encodes one message with string headers. Header names are at most 255 bytes and
 /// values at most 65,535 (the format's limits; the callers' are fixed and short).
 pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+    encode_with(headers, payload.len(), |out| out.extend_from_slice(payload))
+}
+
+/// Encodes one message whose payload `write_payload` appends to the buffer (about
+/// `payload_bytes_hint` bytes), so that large payloads are written once, in place.
+pub fn encode_with(
+    headers: &[(&str, &str)],
+    payload_bytes_hint: usize,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let headers_bytes: usize = headers
         .iter()
         .map(|(name, value)| 1 + name.len() + 1 + 2 + value.len())
         .sum();
-    let total_bytes = PRELUDE_BYTES + headers_bytes + payload.len() + MESSAGE_CRC_BYTES;
-    let mut out = Vec::with_capacity(total_bytes);
-    out.extend_from_slice(&(total_bytes as u32).to_be_bytes());
-    out.extend_from_slice(&(headers_bytes as u32).to_be_bytes());
-    let prelude_crc = crc32fast::hash(&out);
-    out.extend_from_slice(&prelude_crc.to_be_bytes());
+    let mut out =
+        Vec::with_capacity(PRELUDE_BYTES + headers_bytes + payload_bytes_hint + MESSAGE_CRC_BYTES);
+    out.resize(PRELUDE_BYTES, 0);
     for (name, value) in headers {
         assert!(name.len() <= u8::MAX as usize, "header name too long");
         assert!(value.len() <= u16::MAX as usize, "header value too long");
@@ -127,10 +134,15 @@ pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&(value.len() as u16).to_be_bytes());
         out.extend_from_slice(value.as_bytes());
     }
-    out.extend_from_slice(payload);
+    write_payload(&mut out);
+    let total_bytes = out.len() + MESSAGE_CRC_BYTES;
+    assert!(total_bytes <= u32::MAX as usize, "message too long");
+    out[0..4].copy_from_slice(&(total_bytes as u32).to_be_bytes());
+    out[4..8].copy_from_slice(&(headers_bytes as u32).to_be_bytes());
+    let prelude_crc = crc32fast::hash(&out[0..8]);
+    out[8..12].copy_from_slice(&prelude_crc.to_be_bytes());
     let message_crc = crc32fast::hash(&out);
     out.extend_from_slice(&message_crc.to_be_bytes());
-    debug_assert_eq!(out.len(), total_bytes);
     out
 }
 

@@ -10,6 +10,7 @@ mod http;
 pub mod metrics;
 pub mod sigv4;
 mod subscribe;
+mod subscribe_event;
 pub mod value;
 
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};

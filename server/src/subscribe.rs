@@ -11,16 +11,17 @@
 //! thread hands frames to the connection through a bounded channel, so a slow
 //! client slows its own subscription only, and a client that goes away ends it.
 
-use crate::actions::{child_value, iterator_start, record_value, StartFields};
+use crate::actions::{iterator_start, StartFields};
 use crate::error::ApiError;
 use crate::eventstream;
 use crate::http::{Body, Shared};
+use crate::subscribe_event::{size_hint, write_event};
 use crate::value::{Fields, Format, Out, Value};
 use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
-use shardlog_engine::{IteratorStart, Subscription, SubscriptionBatch};
+use shardlog_engine::{IteratorStart, Subscription};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -85,22 +86,6 @@ fn exception_frame(format: Format, error: &ApiError) -> Bytes {
     ];
     let payload: Value = Out::new().with("message", error.message.clone()).into();
     Bytes::from(eventstream::encode(&headers, &format.encode(&payload)))
-}
-
-fn batch_value(batch: SubscriptionBatch) -> Value {
-    let records: Vec<Value> = batch.records.into_iter().map(record_value).collect();
-    let children = batch
-        .child_shards
-        .map(|children| Value::List(children.into_iter().map(child_value).collect()));
-    Out::new()
-        .with("Records", records)
-        .with(
-            "ContinuationSequenceNumber",
-            batch.continuation_sequence_number,
-        )
-        .with("MillisBehindLatest", batch.millis_behind_latest)
-        .maybe("ChildShards", children)
-        .into()
 }
 
 fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
@@ -206,7 +191,15 @@ fn push_events(
             bytes as u64,
             batch.millis_behind_latest,
         );
-        let frame = event_frame(format, "SubscribeToShardEvent", &batch_value(batch));
+        let headers = [
+            (":message-type", "event"),
+            (":event-type", "SubscribeToShardEvent"),
+            (":content-type", payload_type(format)),
+        ];
+        let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
+            write_event(format, &batch, out);
+        });
+        let frame = Bytes::from(frame);
         if frames.blocking_send(frame).is_err() {
             return;
         }
