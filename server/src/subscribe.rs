@@ -79,9 +79,14 @@ fn event_frame(format: Format, event_type: &str, payload: &Value) -> Bytes {
 }
 
 fn exception_frame(format: Format, error: &ApiError) -> Bytes {
+    // The event stream's members name the internal error with the suffix.
+    let code = match error.code {
+        "InternalFailure" => "InternalFailureException",
+        code => code,
+    };
     let headers = [
         (":message-type", "exception"),
-        (":exception-type", error.code),
+        (":exception-type", code),
         (":content-type", payload_type(format)),
     ];
     let payload: Value = Out::new().with("message", error.message.clone()).into();
