@@ -258,12 +258,16 @@ impl Subscription {
 
 /// The sequence number to continue after: the last record's, or the one before
 /// `next_position` when the batch is empty. With nothing before it (an empty shard
-/// read from the start) it is the shard's first sequence number.
+/// read from the start) it is the shard's StartingSequenceNumber.
 fn continuation(shard: &ShardState, next_position: u64, last: Option<&OutputRecord>) -> String {
     if let Some(last) = last {
         return last.sequence_number.clone();
     }
-    let arrival_secs = shard.log.last_arrival_ms().unwrap_or(0) / 1000;
+    // An empty batch is at the shard's end, so the record before it is the last.
+    let arrival_secs = match next_position {
+        0 => shard.meta.created_secs,
+        _ => shard.log.last_arrival_ms().unwrap_or(0) / 1000,
+    };
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
         shard_index: shard.meta.index,
