@@ -182,6 +182,11 @@ impl Subscription {
         shard_id(self.key.2)
     }
 
+    /// Time left before the subscription's lifetime is over.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
     /// The stream read.
     pub fn stream_name(&self) -> &str {
         &self.key.0

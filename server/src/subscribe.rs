@@ -41,6 +41,10 @@ const WAIT_SLICE_MS: u64 = 250;
 /// An event with no records is sent after this long without one, so that clients
 /// and proxies see the stream alive and MillisBehindLatest stays fresh.
 const IDLE_EVENT_MS: u64 = 5_000;
+/// How long past the subscription's end a frame may wait for a client that stopped
+/// reading; then the subscription is dropped, so a stuck client cannot hold its
+/// reader and slot for ever.
+const SEND_GRACE_MS: u64 = 5_000;
 
 /// A response body fed by a channel of frames; it ends when the sender is dropped.
 struct ChannelBody {
@@ -142,10 +146,15 @@ pub(crate) async fn respond(
     let initial = event_frame(format, "initial-response", &Out::new().into());
     // The channel is new and empty: this cannot fail for want of room.
     let _ = frames.try_send(initial);
-    let reader_shared = Arc::clone(&shared);
+    let reader = Reader {
+        shared: Arc::clone(&shared),
+        runtime: tokio::runtime::Handle::current(),
+        frames,
+        format,
+    };
     let spawned = std::thread::Builder::new()
         .name("shardlog-subscription".into())
-        .spawn(move || push_events(&reader_shared, subscription, format, &frames));
+        .spawn(move || reader.push_events(subscription));
     if let Err(error) = spawned {
         let error = ApiError::internal(format!("cannot start the subscription reader: {error}"));
         return crate::http::error_response(&error, format, id);
@@ -164,50 +173,64 @@ pub(crate) async fn respond(
     response
 }
 
-/// The subscription's reader: pushes events until the subscription ends, the
-/// server stops, or the client goes away (the receiver is dropped).
-fn push_events(
-    shared: &Shared,
-    mut subscription: Subscription,
+/// A subscription's reader thread and where it sends its frames.
+struct Reader {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+    frames: mpsc::Sender<Bytes>,
     format: Format,
-    frames: &mpsc::Sender<Bytes>,
-) {
-    let shard = subscription.shard_id();
-    let stream = subscription.stream_name().to_string();
-    let mut last_event = Instant::now();
-    while !frames.is_closed() {
-        let batch = match subscription.next_batch(Duration::from_millis(WAIT_SLICE_MS)) {
-            Ok(Some(batch)) => batch,
-            Ok(None) => return,
-            Err(error) => {
-                let _ = frames.blocking_send(exception_frame(format, &error.into()));
+}
+
+impl Reader {
+    /// Queues a frame, waiting at most `limit` for the client to make room.
+    /// Whether it was queued.
+    fn send(&self, frame: Bytes, limit: Duration) -> bool {
+        // The timer is made inside the runtime's context, where it must be.
+        let sending = async { tokio::time::timeout(limit, self.frames.send(frame)).await };
+        matches!(self.runtime.block_on(sending), Ok(Ok(())))
+    }
+
+    /// Pushes events until the subscription ends, the server stops, or the client
+    /// goes away (the receiver is dropped) or stops reading.
+    fn push_events(self, mut subscription: Subscription) {
+        let format = self.format;
+        let shard = subscription.shard_id();
+        let stream = subscription.stream_name().to_string();
+        let mut last_event = Instant::now();
+        while !self.frames.is_closed() {
+            let limit = subscription.remaining() + Duration::from_millis(SEND_GRACE_MS);
+            let batch = match subscription.next_batch(Duration::from_millis(WAIT_SLICE_MS)) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return,
+                Err(error) => {
+                    self.send(exception_frame(format, &error.into()), limit);
+                    return;
+                }
+            };
+            let idle = last_event.elapsed() >= Duration::from_millis(IDLE_EVENT_MS);
+            if batch.records.is_empty() && batch.child_shards.is_none() && !idle {
+                continue;
+            }
+            let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
+            self.shared.metrics.outgoing(
+                &stream,
+                &shard,
+                batch.records.len() as u64,
+                bytes as u64,
+                batch.millis_behind_latest,
+            );
+            let headers = [
+                (":message-type", "event"),
+                (":event-type", "SubscribeToShardEvent"),
+                (":content-type", payload_type(format)),
+            ];
+            let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
+                write_event(format, &batch, out);
+            });
+            if !self.send(Bytes::from(frame), limit) {
                 return;
             }
-        };
-        let idle = last_event.elapsed() >= Duration::from_millis(IDLE_EVENT_MS);
-        if batch.records.is_empty() && batch.child_shards.is_none() && !idle {
-            continue;
+            last_event = Instant::now();
         }
-        let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
-        shared.metrics.outgoing(
-            &stream,
-            &shard,
-            batch.records.len() as u64,
-            bytes as u64,
-            batch.millis_behind_latest,
-        );
-        let headers = [
-            (":message-type", "event"),
-            (":event-type", "SubscribeToShardEvent"),
-            (":content-type", payload_type(format)),
-        ];
-        let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
-            write_event(format, &batch, out);
-        });
-        let frame = Bytes::from(frame);
-        if frames.blocking_send(frame).is_err() {
-            return;
-        }
-        last_event = Instant::now();
     }
 }

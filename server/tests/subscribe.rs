@@ -408,3 +408,45 @@ async fn disconnect_frees_the_slot() {
     }
     setup.server.stop().await;
 }
+
+/// A client that stays connected but stops reading does not hold its subscription
+/// past the lifetime and a grace period: the reader gives up and frees the slot.
+#[tokio::test]
+async fn stuck_client_frees_the_slot() {
+    let setup = setup(300, 1).await;
+    let payload = body(
+        Wire::CborH2,
+        &setup.consumer_arn,
+        "shardId-000000000000",
+        serde_json::json!({"Type": "LATEST"}),
+    );
+    let request = Request::post("/")
+        .header("host", setup.server.address.to_string())
+        .header("content-type", "application/x-amz-cbor-1.1")
+        .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+        .body(Full::new(Bytes::from(payload)))
+        .unwrap();
+    let stream = TcpStream::connect(setup.server.address).await.unwrap();
+    // A small window: the server can send little before the client must read.
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(16 * 1024)
+        .handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    for i in 0..64 {
+        put(&setup.engine, &format!("k{i}"), &vec![7u8; 8 * 1024]).await;
+    }
+    let deadline = Instant::now() + WAIT_BOUND;
+    while setup.engine.active_subscriptions() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a stuck client still holds the slot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(response);
+    setup.server.stop().await;
+}
