@@ -71,6 +71,12 @@ fn body(wire: Wire, consumer_arn: &str, shard: &str, position: serde_json::Value
     }
 }
 
+/// A request body for shard 0 of the setup's consumer from a position `kind`.
+fn shard_zero(setup: &Setup, wire: Wire, kind: &str) -> Vec<u8> {
+    let position = serde_json::json!({ "Type": kind });
+    body(wire, &setup.consumer_arn, "shardId-000000000000", position)
+}
+
 async fn subscribe(address: SocketAddr, wire: Wire, payload: Vec<u8>) -> hyper::Response<Incoming> {
     let content_type = match wire {
         Wire::JsonHttp1 => "application/x-amz-json-1.1",
@@ -268,12 +274,7 @@ async fn cbor_over_h2c_pushes_records() {
 #[tokio::test]
 async fn subscription_ends_after_lifetime() {
     let setup = setup(300, 1).await;
-    let payload = body(
-        Wire::JsonHttp1,
-        &setup.consumer_arn,
-        "shardId-000000000000",
-        serde_json::json!({"Type": "LATEST"}),
-    );
+    let payload = shard_zero(&setup, Wire::JsonHttp1, "LATEST");
     let mut events =
         Events::new(subscribe(setup.server.address, Wire::JsonHttp1, payload.clone()).await);
     let mut messages = 0;
@@ -298,12 +299,7 @@ async fn closed_shard_reports_children() {
         .engine
         .split_shard("s", "shardId-000000000000", &middle)
         .unwrap();
-    let payload = body(
-        Wire::JsonHttp1,
-        &setup.consumer_arn,
-        "shardId-000000000000",
-        serde_json::json!({"Type": "TRIM_HORIZON"}),
-    );
+    let payload = shard_zero(&setup, Wire::JsonHttp1, "TRIM_HORIZON");
     let mut events = Events::new(subscribe(setup.server.address, Wire::JsonHttp1, payload).await);
     event_json(
         &events.next().await.unwrap(),
@@ -359,21 +355,11 @@ async fn bad_requests_are_refused() {
             "ResourceNotFoundException",
         ),
         (
-            body(
-                Wire::JsonHttp1,
-                &setup.consumer_arn,
-                "shardId-000000000000",
-                serde_json::json!({"Type": "AT_SEQUENCE_NUMBER"}),
-            ),
+            shard_zero(&setup, Wire::JsonHttp1, "AT_SEQUENCE_NUMBER"),
             "InvalidArgumentException",
         ),
         (
-            body(
-                Wire::JsonHttp1,
-                &setup.consumer_arn,
-                "shardId-000000000000",
-                serde_json::json!({"Type": "SOMEWHERE"}),
-            ),
+            shard_zero(&setup, Wire::JsonHttp1, "SOMEWHERE"),
             "ValidationException",
         ),
     ];
@@ -391,12 +377,7 @@ async fn bad_requests_are_refused() {
 #[tokio::test]
 async fn disconnect_frees_the_slot() {
     let setup = setup(300_000, 1).await;
-    let payload = body(
-        Wire::JsonHttp1,
-        &setup.consumer_arn,
-        "shardId-000000000000",
-        serde_json::json!({"Type": "LATEST"}),
-    );
+    let payload = shard_zero(&setup, Wire::JsonHttp1, "LATEST");
     let mut events = Events::new(subscribe(setup.server.address, Wire::JsonHttp1, payload).await);
     events.next().await.unwrap();
     assert_eq!(setup.engine.active_subscriptions(), 1);
@@ -414,12 +395,7 @@ async fn disconnect_frees_the_slot() {
 #[tokio::test]
 async fn stuck_client_frees_the_slot() {
     let setup = setup(300, 1).await;
-    let payload = body(
-        Wire::CborH2,
-        &setup.consumer_arn,
-        "shardId-000000000000",
-        serde_json::json!({"Type": "LATEST"}),
-    );
+    let payload = shard_zero(&setup, Wire::CborH2, "LATEST");
     let request = Request::post("/")
         .header("host", setup.server.address.to_string())
         .header("content-type", "application/x-amz-cbor-1.1")
