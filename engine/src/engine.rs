@@ -228,6 +228,7 @@ impl Engine {
     /// engine refuses writes afterwards.
     pub fn shutdown(&self) -> Result<()> {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.end_subscriptions();
         let thread = self
             .inner
             .retention_thread

@@ -213,7 +213,12 @@ impl Subscription {
         let wait = wait.min(self.deadline.saturating_duration_since(Instant::now()));
         // Waits outside the stream's lock, so resharding is never held up by readers.
         if open && !wait.is_zero() {
-            log.wait_for(self.position, wait);
+            let waited = Instant::now();
+            if !log.wait_for(self.position, wait) {
+                // Woken early with nothing to read: the log failed or closed. Sit out
+                // the rest of the wait rather than spin until that is resolved.
+                std::thread::sleep(wait.saturating_sub(waited.elapsed()));
+            }
         }
         let engine = self.engine.clone();
         let stream = engine.stream(&self.key.0)?;
