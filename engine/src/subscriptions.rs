@@ -400,6 +400,38 @@ mod tests {
         engine.shutdown().unwrap();
     }
 
+    /// With shard quotas on, subscriptions do not draw on the shard's shared read
+    /// budget: three consumers each read 1 MB (more than the 2 MiB/s budget between
+    /// them) and a GetRecords call is still admitted.
+    #[test]
+    fn subscriptions_bypass_the_shared_read_budget() {
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let mut config = EngineConfig::new("/d");
+        config.shard_quotas = true;
+        let engine = Engine::open(fs, config).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        for _ in 0..10 {
+            put(&engine, &vec![5u8; 100_000]);
+        }
+        for name in ["a", "b", "c"] {
+            let arn = engine.register_consumer("s", name).unwrap().consumer_arn;
+            let mut subscription = engine
+                .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+                .unwrap();
+            let mut bytes = 0;
+            for _ in 0..10 {
+                let batch = subscription.next_batch(Duration::ZERO).unwrap().unwrap();
+                bytes += batch.records.iter().map(|r| r.data.len()).sum::<usize>();
+            }
+            assert_eq!(bytes, 1_000_000);
+        }
+        let iterator = engine
+            .get_shard_iterator("s", SHARD, IteratorStart::TrimHorizon)
+            .unwrap();
+        assert!(engine.get_records(&iterator, 1).is_ok());
+        engine.shutdown().unwrap();
+    }
+
     /// A closed shard read to its end gives its children once, then the end; a
     /// deregistered consumer is ResourceNotFound; the lifetime ends a subscription.
     #[test]

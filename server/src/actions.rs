@@ -465,7 +465,8 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     Ok(out.into())
 }
 
-/// A record as GetRecords and SubscribeToShard events show it.
+/// A record as GetRecords shows it (SubscribeToShard events write the same shape
+/// directly; see `subscribe_event`).
 pub(crate) fn record_value(record: shardlog_engine::OutputRecord) -> Value {
     Out::new()
         .with("SequenceNumber", record.sequence_number)
