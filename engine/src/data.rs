@@ -110,6 +110,18 @@ pub struct GetRecordsOutput {
     pub shard_id: String,
 }
 
+/// What one read of a shard found (GetRecords and subscriptions share it).
+pub(crate) struct ShardRead {
+    pub records: Vec<OutputRecord>,
+    /// The position after the last record read.
+    pub next_position: u64,
+    pub millis_behind_latest: u64,
+    /// The shard is closed and `next_position` is its end.
+    pub finished: bool,
+    /// When finished: the shard's children.
+    pub child_shards: Vec<ChildShard>,
+}
+
 pub(crate) fn sequence_number(shard: &ShardState, position: u64, arrival_ms: u64) -> String {
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
@@ -288,24 +300,7 @@ impl Engine {
         let index = crate::names::parse_shard_id(shard)
             .filter(|index| state.shards.contains_key(index))
             .ok_or_else(|| shard_not_found(stream_name, shard, &self.inner.config.account_id))?;
-        let shard_state = &state.shards[&index];
-        let log = &shard_state.log;
-        let end = shard_state
-            .meta
-            .closed_end_position
-            .unwrap_or_else(|| log.end_position());
-        let position = match start {
-            IteratorStart::TrimHorizon => log.first_position(),
-            IteratorStart::Latest => end,
-            IteratorStart::AtSequenceNumber(text) => {
-                self.position_of(&text, shard_state, stream_name)?
-            }
-            IteratorStart::AfterSequenceNumber(text) => {
-                self.position_of(&text, shard_state, stream_name)? + 1
-            }
-            IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
-        };
-        let position = position.max(log.first_position());
+        let position = self.start_position(&state.shards[&index], stream_name, start)?;
         Ok(IteratorToken {
             stream_name: stream_name.to_string(),
             stream_epoch: state.meta.created_ms,
@@ -314,6 +309,30 @@ impl Engine {
             issued_ms: now_ms(),
         }
         .encode(&self.inner.key))
+    }
+
+    /// The position a shard iterator or subscription starting at `start` reads first.
+    pub(crate) fn start_position(
+        &self,
+        shard: &ShardState,
+        stream_name: &str,
+        start: IteratorStart,
+    ) -> Result<u64> {
+        let log = &shard.log;
+        let end = shard
+            .meta
+            .closed_end_position
+            .unwrap_or_else(|| log.end_position());
+        let position = match start {
+            IteratorStart::TrimHorizon => log.first_position(),
+            IteratorStart::Latest => end,
+            IteratorStart::AtSequenceNumber(text) => self.position_of(&text, shard, stream_name)?,
+            IteratorStart::AfterSequenceNumber(text) => {
+                self.position_of(&text, shard, stream_name)? + 1
+            }
+            IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
+        };
+        Ok(position.max(log.first_position()))
     }
 
     fn position_of(&self, text: &str, shard: &ShardState, stream_name: &str) -> Result<u64> {
@@ -418,8 +437,38 @@ impl Engine {
         token: &IteratorToken,
         limit: usize,
     ) -> Result<GetRecordsOutput> {
+        let read = self.read_from(state, shard, token.position, limit, true)?;
+        let next_shard_iterator = (!read.finished).then(|| {
+            IteratorToken {
+                position: read.next_position,
+                issued_ms: now_ms(),
+                ..token.clone()
+            }
+            .encode(&self.inner.key)
+        });
+        Ok(GetRecordsOutput {
+            records: read.records,
+            next_shard_iterator,
+            millis_behind_latest: read.millis_behind_latest,
+            child_shards: read.child_shards,
+            stream_name: token.stream_name.clone(),
+            shard_id: shard_id(token.shard_index),
+        })
+    }
+
+    /// Reads up to `limit` records (and 10 MiB) of `shard` from `position`;
+    /// `charge_quota` charges the shard's shared read budget (GetRecords does,
+    /// enhanced fan-out does not).
+    pub(crate) fn read_from(
+        &self,
+        state: &StreamState,
+        shard: &ShardState,
+        position: u64,
+        limit: usize,
+        charge_quota: bool,
+    ) -> Result<ShardRead> {
         let log = &shard.log;
-        let from = token.position.max(log.first_position());
+        let from = position.max(log.first_position());
         let limits = ReadLimits {
             records_max: limit,
             bytes_max: GET_RECORDS_BYTES_MAX,
@@ -447,40 +496,36 @@ impl Engine {
                 partition_key: record.partition_key.to_string(),
             })
             .collect();
-        if self.inner.config.shard_quotas {
+        if charge_quota && self.inner.config.shard_quotas {
             shard
                 .quota
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())
                 .charge_read(result.data_bytes);
         }
-        let next = result.next_position;
+        let next_position = result.next_position;
         let end = log.end_position();
         let millis_behind_latest = match records.last() {
-            Some(last) if next < end => now_ms().saturating_sub(last.approximate_arrival_ms),
+            Some(last) if next_position < end => {
+                now_ms().saturating_sub(last.approximate_arrival_ms)
+            }
             _ => 0,
         };
         let finished = shard
             .meta
             .closed_end_position
-            .is_some_and(|closed| next >= closed);
-        let (next_shard_iterator, child_shards) = if finished {
-            (None, self.children(state, shard.meta.index))
+            .is_some_and(|closed| next_position >= closed);
+        let child_shards = if finished {
+            self.children(state, shard.meta.index)
         } else {
-            let next_token = IteratorToken {
-                position: next,
-                issued_ms: now_ms(),
-                ..token.clone()
-            };
-            (Some(next_token.encode(&self.inner.key)), Vec::new())
+            Vec::new()
         };
-        Ok(GetRecordsOutput {
+        Ok(ShardRead {
             records,
-            next_shard_iterator,
+            next_position,
             millis_behind_latest,
+            finished,
             child_shards,
-            stream_name: token.stream_name.clone(),
-            shard_id: shard_id(token.shard_index),
         })
     }
 

@@ -48,6 +48,9 @@ pub struct EngineConfig {
     /// How long a shard iterator stays valid, ms. Default 300,000 (Kinesis's 5
     /// minutes); shorter only for tests of expiry.
     pub iterator_ttl_ms: u64,
+    /// How long a SubscribeToShard subscription lasts before it ends cleanly, ms.
+    /// Default 300,000 (Kinesis's 5 minutes); shorter only for tests.
+    pub subscription_lifetime_ms: u64,
 }
 
 impl EngineConfig {
@@ -64,6 +67,7 @@ impl EngineConfig {
             retention_check_interval_ms: 60_000,
             shard_quotas: false,
             iterator_ttl_ms: crate::token::ITERATOR_TTL_MS,
+            subscription_lifetime_ms: 300_000,
         }
     }
 }
@@ -119,6 +123,8 @@ pub(crate) struct Inner {
     /// Keeps the check off the put path while nothing has failed.
     pub shard_failed: AtomicBool,
     pub retention_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Active SubscribeToShard subscriptions.
+    pub subscriptions: crate::subscriptions::Subscriptions,
 }
 
 /// Kinesis Data Streams over shardlog storage. Cheap to clone.
@@ -178,6 +184,7 @@ impl Engine {
                 stopping: AtomicBool::new(false),
                 shard_failed: AtomicBool::new(false),
                 retention_thread: Mutex::new(None),
+                subscriptions: Default::default(),
             }),
         };
         engine.start_retention_thread()?;
@@ -221,6 +228,7 @@ impl Engine {
     /// engine refuses writes afterwards.
     pub fn shutdown(&self) -> Result<()> {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.end_subscriptions();
         let thread = self
             .inner
             .retention_thread

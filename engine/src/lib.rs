@@ -13,6 +13,7 @@ pub mod quota;
 mod reshard;
 pub mod routing;
 pub mod seqno;
+mod subscriptions;
 pub mod token;
 
 pub use consumers::{ConsumerDescription, CONSUMERS_PER_STREAM_MAX};
@@ -23,3 +24,4 @@ pub use data::{
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 pub use error::{Error, Result};
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
+pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

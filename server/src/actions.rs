@@ -372,19 +372,51 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
         .into())
 }
 
+/// The request's names of a starting position's fields: the type, the sequence
+/// number, the timestamp, and the type's path in validation messages.
+pub(crate) struct StartFields {
+    pub kind: &'static str,
+    pub sequence: &'static str,
+    pub timestamp: &'static str,
+    pub kind_path: &'static str,
+}
+
+/// Where an iterator or a subscription starts.
+pub(crate) fn iterator_start(
+    fields: &Fields<'_>,
+    names: &StartFields,
+) -> Result<IteratorStart, ApiError> {
+    let sequence = || {
+        fields
+            .str(names.sequence)?
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::invalid_argument(format!(
+                    "{} must be provided for this {}.",
+                    names.sequence, names.kind
+                ))
+            })
+    };
+    Ok(match fields.required_str(names.kind)? {
+        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
+        "LATEST" => IteratorStart::Latest,
+        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
+        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
+        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(fields.timestamp_ms(names.timestamp)?.ok_or_else(
+            || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
+        )?),
+        other => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at '{}' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
+                names.kind_path
+            )))
+        }
+    })
+}
+
 fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let shard = fields.required_str("ShardId")?;
-    let sequence = || {
-        fields
-            .str("StartingSequenceNumber")?
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ApiError::invalid_argument(
-                    "StartingSequenceNumber must be provided for this ShardIteratorType.".into(),
-                )
-            })
-    };
     let kind = fields.required_str("ShardIteratorType")?;
     if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
     {
@@ -392,20 +424,13 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
         ));
     }
-    let start = match kind {
-        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
-        "LATEST" => IteratorStart::Latest,
-        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
-        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(fields.timestamp_ms("Timestamp")?.ok_or_else(
-            || ApiError::invalid_argument("Timestamp must be provided for AT_TIMESTAMP.".into()),
-        )?),
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
-            )))
-        }
+    let names = StartFields {
+        kind: "ShardIteratorType",
+        sequence: "StartingSequenceNumber",
+        timestamp: "Timestamp",
+        kind_path: "shardIteratorType",
     };
+    let start = iterator_start(&fields, &names)?;
     let iterator = engine.get_shard_iterator(&name, shard, start)?;
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
@@ -427,38 +452,8 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
         bytes as u64,
         output.millis_behind_latest,
     );
-    let records: Vec<Value> = output
-        .records
-        .into_iter()
-        .map(|record| {
-            Out::new()
-                .with("SequenceNumber", record.sequence_number)
-                .with(
-                    "ApproximateArrivalTimestamp",
-                    Value::Timestamp(record.approximate_arrival_ms),
-                )
-                .with("Data", Value::Bytes(record.data.to_vec()))
-                .with("PartitionKey", record.partition_key)
-                .into()
-        })
-        .collect();
-    let children: Vec<Value> = output
-        .child_shards
-        .into_iter()
-        .map(|child| {
-            let parents: Vec<Value> = child.parent_shards.into_iter().map(Value::from).collect();
-            Out::new()
-                .with("ShardId", child.shard_id)
-                .with("ParentShards", parents)
-                .with(
-                    "HashKeyRange",
-                    Out::new()
-                        .with("StartingHashKey", child.hash_key_range.0)
-                        .with("EndingHashKey", child.hash_key_range.1),
-                )
-                .into()
-        })
-        .collect();
+    let records: Vec<Value> = output.records.into_iter().map(record_value).collect();
+    let children: Vec<Value> = output.child_shards.into_iter().map(child_value).collect();
     let finished = output.next_shard_iterator.is_none();
     let mut out = Out::new()
         .with("Records", records)
@@ -468,6 +463,35 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
         out = out.with("ChildShards", children);
     }
     Ok(out.into())
+}
+
+/// A record as GetRecords shows it (SubscribeToShard events write the same shape
+/// directly; see `subscribe_event`).
+pub(crate) fn record_value(record: shardlog_engine::OutputRecord) -> Value {
+    Out::new()
+        .with("SequenceNumber", record.sequence_number)
+        .with(
+            "ApproximateArrivalTimestamp",
+            Value::Timestamp(record.approximate_arrival_ms),
+        )
+        .with("Data", Value::Bytes(record.data.to_vec()))
+        .with("PartitionKey", record.partition_key)
+        .into()
+}
+
+/// A child shard as GetRecords and SubscribeToShard events show it.
+pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
+    let parents: Vec<Value> = child.parent_shards.into_iter().map(Value::from).collect();
+    Out::new()
+        .with("ShardId", child.shard_id)
+        .with("ParentShards", parents)
+        .with(
+            "HashKeyRange",
+            Out::new()
+                .with("StartingHashKey", child.hash_key_range.0)
+                .with("EndingHashKey", child.hash_key_range.1),
+        )
+        .into()
 }
 
 fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {

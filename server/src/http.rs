@@ -7,6 +7,7 @@ use crate::metrics::Metrics;
 use crate::sigv4::{verify, SignedRequest};
 use crate::value::{Fields, Format, Out, Value};
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -83,10 +84,13 @@ impl Default for ServerConfig {
     }
 }
 
-struct Shared {
-    engine: Engine,
+/// A response body: whole (most actions) or streamed (SubscribeToShard).
+pub(crate) type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
     config: ServerConfig,
-    metrics: Metrics,
+    pub(crate) metrics: Metrics,
 }
 
 /// Serves the Kinesis API of `engine` on `listener` until `shutdown` completes,
@@ -123,6 +127,11 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Pushed events are small writes: Nagle's algorithm would hold each one
+        // until the previous was acknowledged (up to the peer's delayed-ACK timer).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             // Over the connection limit: answer every request on this connection
             // with a clean 503 and close it, rather than leaving it to hang.
@@ -162,6 +171,8 @@ pub async fn serve(
             drop(permit);
         });
     }
+    // Subscriptions would otherwise hold their connections for minutes.
+    shared.engine.end_subscriptions();
     if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
@@ -199,13 +210,8 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn respond(
-    status: u16,
-    content_type: &str,
-    body: Vec<u8>,
-    request_id: &str,
-) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+fn respond(status: u16, content_type: &str, body: Vec<u8>, request_id: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
@@ -218,7 +224,7 @@ fn respond(
     response
 }
 
-fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Body> {
     let body: Value = Out::new()
         .with("__type", error.code)
         .with("message", error.message.clone())
@@ -231,7 +237,7 @@ fn error_response(error: &ApiError, format: Format, request_id: &str) -> Respons
     )
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let id = request_id();
     match (request.method(), request.uri().path()) {
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
@@ -254,11 +260,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Ful
     }
 }
 
-async fn kinesis(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
-    id: &str,
-) -> Response<Full<Bytes>> {
+async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> Response<Body> {
     let started = Instant::now();
     let header = |name: &str| {
         request
@@ -313,6 +315,9 @@ async fn kinesis(
                 .request(&action, error.code, started.elapsed());
             return error_response(&error, format, id);
         }
+    }
+    if action == crate::subscribe::ACTION {
+        return crate::subscribe::respond(shared, format, body, id, started).await;
     }
     let engine_shared = Arc::clone(&shared);
     let action_name = action.clone();

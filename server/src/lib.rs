@@ -5,12 +5,16 @@
 
 mod actions;
 pub mod error;
+pub mod eventstream;
 mod http;
 pub mod metrics;
 pub mod sigv4;
+mod subscribe;
+mod subscribe_event;
 pub mod value;
 
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
 
 /// Runs one Kinesis action (the part after `Kinesis_20131202.`) on `engine` as the
 /// server would for a JSON 1.1 request `body`, without HTTP and without

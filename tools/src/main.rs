@@ -105,6 +105,15 @@ struct ServeArgs {
         hide = true
     )]
     iterator_ttl_ms: u64,
+    /// How long a SubscribeToShard subscription lasts, ms (Kinesis: 300000). Only
+    /// for tests of its end.
+    #[arg(
+        long,
+        env = "SHARDLOG_SUBSCRIPTION_LIFETIME_MS",
+        default_value_t = 300_000,
+        hide = true
+    )]
+    subscription_lifetime_ms: u64,
     /// A TOML file with any of these settings (keys as the long options, with
     /// underscores: data_dir, listen, durability, ...). Options and environment
     /// variables override it.
@@ -279,6 +288,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     config.storage.backend = args.backend;
     config.shard_quotas = args.shard_quotas;
     config.iterator_ttl_ms = args.iterator_ttl_ms;
+    config.subscription_lifetime_ms = args.subscription_lifetime_ms;
     let mut credentials = args.credentials;
     if let Some(path) = &args.credentials_file {
         let text = std::fs::read_to_string(path)

@@ -18,8 +18,18 @@ pub struct Server {
 
 /// Starts a server with `config` over a fresh engine that `prepare` sets up.
 pub async fn start_with(config: ServerConfig, prepare: impl FnOnce(&Engine)) -> Server {
+    start_with_engine(EngineConfig::new("/data"), config, prepare).await
+}
+
+/// Starts a server with `config` over a fresh in-memory engine with
+/// `engine_config` that `prepare` sets up.
+pub async fn start_with_engine(
+    engine_config: EngineConfig,
+    config: ServerConfig,
+    prepare: impl FnOnce(&Engine),
+) -> Server {
     let fs = MemFs::new();
-    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, engine_config).unwrap();
     prepare(&engine);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

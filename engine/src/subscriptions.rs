@@ -1,0 +1,479 @@
+//! Enhanced fan-out subscriptions (SubscribeToShard): one active subscription per
+//! registered consumer and shard, each reading on its own (no shared read budget),
+//! woken by appends. The event-stream framing is the server's.
+//!
+//! Rules, as AWS states them: a second SubscribeToShard for the same consumer and
+//! shard within 5 seconds of a successful one fails with ResourceInUse; one made
+//! later takes the subscription over, and the older one ends with ResourceInUse.
+//! A subscription lasts `subscription_lifetime_ms` (Kinesis: 5 minutes) and then
+//! ends cleanly; the client subscribes again from its continuation sequence number.
+
+use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
+use crate::engine::{Engine, ShardState};
+use crate::error::{Error, Result};
+use crate::names::{parse_shard_id, shard_id};
+use crate::seqno::SequenceNumber;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long after a successful SubscribeToShard another for the same consumer and
+/// shard is refused rather than taking over (AWS: 5 seconds).
+pub const RESUBSCRIBE_GUARD_MS: u64 = 5_000;
+/// Most subscriptions active at once across the engine (each holds a reader).
+pub const SUBSCRIPTIONS_MAX: usize = 1_024;
+
+/// (stream, consumer, shard index).
+type SlotKey = (String, String, u32);
+
+#[derive(Debug)]
+struct Slot {
+    generation: u64,
+    started: Instant,
+    taken_over: Arc<AtomicBool>,
+}
+
+/// Active subscriptions by consumer and shard.
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions {
+    slots: Mutex<HashMap<SlotKey, Slot>>,
+    generations: AtomicU64,
+    /// Set when the server stops: every subscription ends at its next batch.
+    ending: AtomicBool,
+}
+
+impl Subscriptions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SlotKey, Slot>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// One push of a subscription: SubscribeToShardEvent's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionBatch {
+    /// New records, in order (may be empty).
+    pub records: Vec<OutputRecord>,
+    /// Subscribe again AFTER_SEQUENCE_NUMBER this to continue after this batch.
+    pub continuation_sequence_number: String,
+    /// How far behind the newest record of the shard this batch is.
+    pub millis_behind_latest: u64,
+    /// The shard is closed and fully read: its children (the subscription ends).
+    pub child_shards: Option<Vec<ChildShard>>,
+}
+
+/// An active subscription. Dropping it frees its (consumer, shard) slot.
+#[derive(Debug)]
+pub struct Subscription {
+    engine: Engine,
+    key: SlotKey,
+    generation: u64,
+    stream_epoch: u64,
+    position: u64,
+    deadline: Instant,
+    taken_over: Arc<AtomicBool>,
+    finished: bool,
+}
+
+impl Engine {
+    /// SubscribeToShard: checks the consumer, shard and starting position and
+    /// claims the (consumer, shard) slot.
+    pub fn subscribe_to_shard(
+        &self,
+        consumer_arn: &str,
+        shard: &str,
+        start: IteratorStart,
+    ) -> Result<Subscription> {
+        let not_found =
+            || Error::ResourceNotFound(format!("Consumer {consumer_arn} does not exist."));
+        let (stream_name, consumer) = self.parse_consumer_arn(consumer_arn).ok_or_else(|| {
+            Error::InvalidArgument(format!("ConsumerARN {consumer_arn} is not valid."))
+        })?;
+        let described = self
+            .describe_consumer(&stream_name, &consumer)
+            .map_err(|_| not_found())?;
+        if described.consumer_arn != consumer_arn {
+            return Err(not_found());
+        }
+        let stream = self.stream(&stream_name)?;
+        let state = Engine::read_stream(&stream);
+        let index = parse_shard_id(shard)
+            .filter(|index| state.shards.contains_key(index))
+            .ok_or_else(|| {
+                crate::data::shard_not_found(&stream_name, shard, &self.inner.config.account_id)
+            })?;
+        let position = self.start_position(&state.shards[&index], &stream_name, start)?;
+        let stream_epoch = state.meta.created_ms;
+        drop(state);
+        let key = (stream_name, consumer, index);
+        let (generation, taken_over) = self.claim_slot(&key, consumer_arn, shard)?;
+        let lifetime = Duration::from_millis(self.inner.config.subscription_lifetime_ms);
+        Ok(Subscription {
+            engine: self.clone(),
+            key,
+            generation,
+            stream_epoch,
+            position,
+            deadline: Instant::now() + lifetime,
+            taken_over,
+            finished: false,
+        })
+    }
+
+    fn claim_slot(
+        &self,
+        key: &SlotKey,
+        consumer_arn: &str,
+        shard: &str,
+    ) -> Result<(u64, Arc<AtomicBool>)> {
+        let registry = &self.inner.subscriptions;
+        if registry.ending.load(Ordering::SeqCst) {
+            return Err(Error::LimitExceeded(
+                "The server is stopping and takes no new subscriptions.".into(),
+            ));
+        }
+        let mut slots = registry.lock();
+        if let Some(slot) = slots.get(key) {
+            if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
+                return Err(Error::ResourceInUse(format!(
+                    "Another active subscription exists for consumer {consumer_arn} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
+                    RESUBSCRIBE_GUARD_MS / 1000
+                )));
+            }
+            slot.taken_over.store(true, Ordering::SeqCst);
+        } else if slots.len() >= SUBSCRIPTIONS_MAX {
+            return Err(Error::LimitExceeded(format!(
+                "At most {SUBSCRIPTIONS_MAX} subscriptions may be active at once."
+            )));
+        }
+        let generation = registry.generations.fetch_add(1, Ordering::Relaxed);
+        let taken_over = Arc::new(AtomicBool::new(false));
+        slots.insert(
+            key.clone(),
+            Slot {
+                generation,
+                started: Instant::now(),
+                taken_over: Arc::clone(&taken_over),
+            },
+        );
+        Ok((generation, taken_over))
+    }
+
+    /// Ends every subscription (at its next batch, within its wait) and refuses
+    /// new ones: for a server that is stopping.
+    pub fn end_subscriptions(&self) {
+        self.inner
+            .subscriptions
+            .ending
+            .store(true, Ordering::SeqCst);
+    }
+
+    /// How many subscriptions are active.
+    pub fn active_subscriptions(&self) -> usize {
+        self.inner.subscriptions.lock().len()
+    }
+}
+
+impl Subscription {
+    /// The shard read, `shardId-...`.
+    pub fn shard_id(&self) -> String {
+        shard_id(self.key.2)
+    }
+
+    /// Time left before the subscription's lifetime is over.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The stream read.
+    pub fn stream_name(&self) -> &str {
+        &self.key.0
+    }
+
+    /// The next batch: records as soon as one is readable, or an empty batch
+    /// after `wait`. `Ok(None)` once the lifetime is over or after the batch that
+    /// carried the closed shard's children. Errors: ResourceInUse when a newer
+    /// subscription took over; ResourceNotFound when the consumer or stream went.
+    pub fn next_batch(&mut self, wait: Duration) -> Result<Option<SubscriptionBatch>> {
+        let ending = self
+            .engine
+            .inner
+            .subscriptions
+            .ending
+            .load(Ordering::SeqCst);
+        if self.finished || ending || Instant::now() >= self.deadline {
+            return Ok(None);
+        }
+        let (log, open) = {
+            let shard = self.shard_state()?;
+            (shard.log.clone(), shard.meta.closed_end_position.is_none())
+        };
+        let wait = wait.min(self.deadline.saturating_duration_since(Instant::now()));
+        // Waits outside the stream's lock, so resharding is never held up by readers.
+        if open && !wait.is_zero() {
+            let waited = Instant::now();
+            if !log.wait_for(self.position, wait) {
+                // Woken early with nothing to read: the log failed or closed. Sit out
+                // the rest of the wait rather than spin until that is resolved.
+                std::thread::sleep(wait.saturating_sub(waited.elapsed()));
+            }
+        }
+        let engine = self.engine.clone();
+        let stream = engine.stream(&self.key.0)?;
+        let state = Engine::read_stream(&stream);
+        let shard = self.check(&state)?;
+        let read = engine.read_from(&state, shard, self.position, GET_RECORDS_MAX, false)?;
+        let continuation = continuation(shard, read.next_position, read.records.last());
+        self.position = read.next_position;
+        self.finished = read.finished;
+        Ok(Some(SubscriptionBatch {
+            records: read.records,
+            continuation_sequence_number: continuation,
+            millis_behind_latest: read.millis_behind_latest,
+            child_shards: read.finished.then_some(read.child_shards),
+        }))
+    }
+
+    fn shard_state(&self) -> Result<ShardState> {
+        let stream = self.engine.stream(&self.key.0)?;
+        let state = Engine::read_stream(&stream);
+        self.check(&state).cloned()
+    }
+
+    /// The shard, after checking that the subscription still stands.
+    fn check<'a>(&self, state: &'a crate::engine::StreamState) -> Result<&'a ShardState> {
+        if self.taken_over.load(Ordering::SeqCst) {
+            return Err(Error::ResourceInUse(format!(
+                "A newer subscription of consumer {} to shard {} took over this one.",
+                self.key.1,
+                self.shard_id()
+            )));
+        }
+        let gone = || {
+            Error::ResourceNotFound(format!(
+                "Consumer {} of stream {} no longer exists.",
+                self.key.1, self.key.0
+            ))
+        };
+        if state.meta.created_ms != self.stream_epoch
+            || !state.meta.consumers.contains_key(&self.key.1)
+        {
+            return Err(gone());
+        }
+        state.shards.get(&self.key.2).ok_or_else(gone)
+    }
+}
+
+/// The sequence number to continue after: the last record's, or the one before
+/// `next_position` when the batch is empty. With nothing before it (an empty shard
+/// read from the start) it is the shard's StartingSequenceNumber.
+fn continuation(shard: &ShardState, next_position: u64, last: Option<&OutputRecord>) -> String {
+    if let Some(last) = last {
+        return last.sequence_number.clone();
+    }
+    // An empty batch is at the shard's end, so the record before it is the last.
+    let arrival_secs = match next_position {
+        0 => shard.meta.created_secs,
+        _ => shard.log.last_arrival_ms().unwrap_or(0) / 1000,
+    };
+    SequenceNumber {
+        shard_created_secs: shard.meta.created_secs,
+        shard_index: shard.meta.index,
+        counter: next_position.saturating_sub(1),
+        arrival_secs,
+    }
+    .to_decimal()
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut slots = self.engine.inner.subscriptions.lock();
+        if slots
+            .get(&self.key)
+            .is_some_and(|slot| slot.generation == self.generation)
+        {
+            slots.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The (consumer, shard) slot rules, pushes on append, and the closed shard's end.
+    use super::*;
+    use crate::data::PutRecord;
+    use crate::EngineConfig;
+    use shardlog_segment::io::{FileSystem, MemFs};
+    use std::collections::BTreeMap;
+
+    fn engine() -> (Engine, String) {
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let engine = Engine::open(fs, EngineConfig::new("/d")).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
+        (engine, arn)
+    }
+
+    fn put(engine: &Engine, data: &[u8]) {
+        let record = PutRecord {
+            partition_key: "k",
+            data,
+            explicit_hash_key: None,
+        };
+        engine.put_record("s", record).unwrap();
+    }
+
+    const SHARD: &str = "shardId-000000000000";
+
+    /// Within the guard a second subscription is refused; after it, the newer one
+    /// takes over and the older one ends with ResourceInUse; dropping frees the slot.
+    #[test]
+    fn slot_rules() {
+        let (engine, arn) = engine();
+        let mut first = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert!(matches!(
+            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
+            Err(Error::ResourceInUse(_))
+        ));
+        // Age the slot past the guard instead of waiting 5 seconds.
+        let key = ("s".to_string(), "c".to_string(), 0);
+        let guard = Duration::from_millis(RESUBSCRIBE_GUARD_MS + 1);
+        engine
+            .inner
+            .subscriptions
+            .lock()
+            .get_mut(&key)
+            .unwrap()
+            .started = Instant::now().checked_sub(guard).unwrap();
+        let second = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert!(matches!(
+            first.next_batch(Duration::ZERO),
+            Err(Error::ResourceInUse(_))
+        ));
+        drop(first);
+        assert_eq!(
+            engine.active_subscriptions(),
+            1,
+            "the newer one keeps the slot"
+        );
+        drop(second);
+        assert_eq!(engine.active_subscriptions(), 0);
+        engine.shutdown().unwrap();
+    }
+
+    /// Records put after subscribing come back in order; the continuation sequence
+    /// number is the last record's.
+    #[test]
+    fn pushes_records_in_order() {
+        let (engine, arn) = engine();
+        let mut subscription = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        for i in 0..5u8 {
+            put(&engine, &[i]);
+        }
+        let mut seen = Vec::new();
+        let mut last = None;
+        for _ in 0..100 {
+            let batch = subscription
+                .next_batch(Duration::from_secs(5))
+                .unwrap()
+                .unwrap();
+            seen.extend(batch.records.iter().map(|r| r.data.to_vec()));
+            last = batch.records.last().map(|r| r.sequence_number.clone());
+            if let Some(expected) = &last {
+                assert_eq!(&batch.continuation_sequence_number, expected);
+            }
+            if seen.len() == 5 {
+                break;
+            }
+        }
+        assert_eq!(seen, (0..5u8).map(|i| vec![i]).collect::<Vec<_>>());
+        assert!(last.is_some());
+        drop(subscription);
+        engine.shutdown().unwrap();
+    }
+
+    /// With shard quotas on, subscriptions do not draw on the shard's shared read
+    /// budget: three consumers each read 1 MB (more than the 2 MiB/s budget between
+    /// them) and a GetRecords call is still admitted.
+    #[test]
+    fn subscriptions_bypass_the_shared_read_budget() {
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let mut config = EngineConfig::new("/d");
+        config.shard_quotas = true;
+        let engine = Engine::open(fs, config).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        for _ in 0..10 {
+            put(&engine, &vec![5u8; 100_000]);
+        }
+        for name in ["a", "b", "c"] {
+            let arn = engine.register_consumer("s", name).unwrap().consumer_arn;
+            let mut subscription = engine
+                .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+                .unwrap();
+            let mut bytes = 0;
+            for _ in 0..10 {
+                let batch = subscription.next_batch(Duration::ZERO).unwrap().unwrap();
+                bytes += batch.records.iter().map(|r| r.data.len()).sum::<usize>();
+            }
+            assert_eq!(bytes, 1_000_000);
+        }
+        let iterator = engine
+            .get_shard_iterator("s", SHARD, IteratorStart::TrimHorizon)
+            .unwrap();
+        assert!(engine.get_records(&iterator, 1).is_ok());
+        engine.shutdown().unwrap();
+    }
+
+    /// A closed shard read to its end gives its children once, then the end; a
+    /// deregistered consumer is ResourceNotFound; the lifetime ends a subscription.
+    #[test]
+    fn closed_shard_deregistration_and_lifetime() {
+        let (engine, arn) = engine();
+        put(&engine, b"x");
+        engine
+            .split_shard("s", SHARD, &(u128::MAX / 2).to_string())
+            .unwrap();
+        let mut parent = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+            .unwrap();
+        let batch = parent.next_batch(Duration::from_secs(1)).unwrap().unwrap();
+        assert_eq!(batch.records.len(), 1);
+        assert_eq!(batch.child_shards.map(|c| c.len()), Some(2));
+        assert_eq!(parent.next_batch(Duration::from_secs(1)).unwrap(), None);
+        let mut child = engine
+            .subscribe_to_shard(&arn, "shardId-000000000001", IteratorStart::Latest)
+            .unwrap();
+        engine.deregister_consumer("s", "c").unwrap();
+        assert!(matches!(
+            child.next_batch(Duration::ZERO),
+            Err(Error::ResourceNotFound(_))
+        ));
+        assert!(matches!(
+            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
+            Err(Error::ResourceNotFound(_))
+        ));
+        drop((parent, child));
+        engine.shutdown().unwrap();
+
+        let fs = MemFs::new() as Arc<dyn FileSystem>;
+        let mut config = EngineConfig::new("/d");
+        config.subscription_lifetime_ms = 0;
+        let engine = Engine::open(fs, config).unwrap();
+        engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
+        let mut short = engine
+            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .unwrap();
+        assert_eq!(short.next_batch(Duration::from_secs(5)).unwrap(), None);
+        drop(short);
+        engine.shutdown().unwrap();
+    }
+}

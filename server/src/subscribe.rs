@@ -1,0 +1,236 @@
+//! SubscribeToShard: the response is an event stream
+//! (`application/vnd.amazon.eventstream`) that starts with an `initial-response`
+//! event and then pushes `SubscribeToShardEvent`s as records arrive, until the
+//! subscription's lifetime is over (a clean end of the body), the closed shard is
+//! read to its end (the last event carries ChildShards), or an error (an
+//! `exception` message, then the end). Works over HTTP/1.1 (chunked) and HTTP/2,
+//! in the request's JSON or CBOR.
+//!
+//! Each subscription reads on its own thread (the engine blocks while it waits for
+//! appends); the thread count is bounded by the engine's subscription limit. The
+//! thread hands frames to the connection through a bounded channel, so a slow
+//! client slows its own subscription only, and a client that goes away ends it.
+
+use crate::actions::{iterator_start, StartFields};
+use crate::error::ApiError;
+use crate::eventstream;
+use crate::http::{Body, Shared};
+use crate::subscribe_event::{size_hint, write_event};
+use crate::value::{Fields, Format, Out, Value};
+use bytes::Bytes;
+use hyper::body::Frame;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::Response;
+use shardlog_engine::{IteratorStart, Subscription};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The action name.
+pub const ACTION: &str = "SubscribeToShard";
+/// The response's Content-Type.
+pub const EVENT_STREAM_CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
+/// Frames queued between a subscription's reader and its connection.
+const FRAMES_QUEUED_MAX: usize = 8;
+/// Longest one wait for records: how soon a gone client or a takeover is noticed
+/// while the shard is idle (records wake the reader at once).
+const WAIT_SLICE_MS: u64 = 250;
+/// An event with no records is sent after this long without one, so that clients
+/// and proxies see the stream alive and MillisBehindLatest stays fresh.
+const IDLE_EVENT_MS: u64 = 5_000;
+/// How long past the subscription's end a frame may wait for a client that stopped
+/// reading; then the subscription is dropped, so a stuck client cannot hold its
+/// reader and slot for ever.
+const SEND_GRACE_MS: u64 = 5_000;
+
+/// A response body fed by a channel of frames; it ends when the sender is dropped.
+struct ChannelBody {
+    frames: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.frames
+            .poll_recv(cx)
+            .map(|frame| frame.map(|bytes| Ok(Frame::data(bytes))))
+    }
+}
+
+/// The event-stream `:content-type` of payloads in `format`.
+fn payload_type(format: Format) -> &'static str {
+    match format {
+        Format::Json => "application/json",
+        Format::Cbor => "application/cbor",
+    }
+}
+
+fn event_frame(format: Format, event_type: &str, payload: &Value) -> Bytes {
+    let headers = [
+        (":message-type", "event"),
+        (":event-type", event_type),
+        (":content-type", payload_type(format)),
+    ];
+    Bytes::from(eventstream::encode(&headers, &format.encode(payload)))
+}
+
+fn exception_frame(format: Format, error: &ApiError) -> Bytes {
+    // The event stream's members name the internal error with the suffix.
+    let code = match error.code {
+        "InternalFailure" => "InternalFailureException",
+        code => code,
+    };
+    let headers = [
+        (":message-type", "exception"),
+        (":exception-type", code),
+        (":content-type", payload_type(format)),
+    ];
+    let payload: Value = Out::new().with("message", error.message.clone()).into();
+    Bytes::from(eventstream::encode(&headers, &format.encode(&payload)))
+}
+
+fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
+    let position = fields
+        .structure("StartingPosition")?
+        .ok_or_else(|| ApiError::missing("StartingPosition"))?;
+    let names = StartFields {
+        kind: "Type",
+        sequence: "SequenceNumber",
+        timestamp: "Timestamp",
+        kind_path: "startingPosition.type",
+    };
+    iterator_start(&position, &names)
+}
+
+fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
+    let request = format.decode(body)?;
+    let fields = Fields::new(&request, format)?;
+    let consumer_arn = fields.required_str("ConsumerARN")?;
+    let shard = fields.required_str("ShardId")?;
+    let start = starting_position(&fields)?;
+    Ok(shared
+        .engine
+        .subscribe_to_shard(consumer_arn, shard, start)?)
+}
+
+/// Answers a SubscribeToShard request: an error response, or the event stream.
+pub(crate) async fn respond(
+    shared: Arc<Shared>,
+    format: Format,
+    body: Bytes,
+    id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let starting = Arc::clone(&shared);
+    // Checking the consumer and shard takes engine locks: not on a worker thread.
+    let subscription = tokio::task::spawn_blocking(move || start(&starting, format, &body))
+        .await
+        .unwrap_or_else(|error| Err(ApiError::internal(format!("subscribe failed: {error}"))));
+    let outcome = subscription
+        .as_ref()
+        .map_or_else(|error| error.code, |_| "OK");
+    shared.metrics.request(ACTION, outcome, started.elapsed());
+    let subscription = match subscription {
+        Ok(subscription) => subscription,
+        Err(error) => return crate::http::error_response(&error, format, id),
+    };
+    let (frames, receiver) = mpsc::channel(FRAMES_QUEUED_MAX);
+    let initial = event_frame(format, "initial-response", &Out::new().into());
+    // The channel is new and empty: this cannot fail for want of room.
+    let _ = frames.try_send(initial);
+    let reader = Reader {
+        shared: Arc::clone(&shared),
+        runtime: tokio::runtime::Handle::current(),
+        frames,
+        format,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("shardlog-subscription".into())
+        .spawn(move || reader.push_events(subscription));
+    if let Err(error) = spawned {
+        let error = ApiError::internal(format!("cannot start the subscription reader: {error}"));
+        return crate::http::error_response(&error, format, id);
+    }
+    let mut response = Response::new(http_body_util::BodyExt::boxed_unsync(ChannelBody {
+        frames: receiver,
+    }));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE),
+    );
+    if let Ok(value) = HeaderValue::from_str(id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+    response
+}
+
+/// A subscription's reader thread and where it sends its frames.
+struct Reader {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+    frames: mpsc::Sender<Bytes>,
+    format: Format,
+}
+
+impl Reader {
+    /// Queues a frame, waiting at most `limit` for the client to make room.
+    /// Whether it was queued.
+    fn send(&self, frame: Bytes, limit: Duration) -> bool {
+        // The timer is made inside the runtime's context, where it must be.
+        let sending = async { tokio::time::timeout(limit, self.frames.send(frame)).await };
+        matches!(self.runtime.block_on(sending), Ok(Ok(())))
+    }
+
+    /// Pushes events until the subscription ends, the server stops, or the client
+    /// goes away (the receiver is dropped) or stops reading.
+    fn push_events(self, mut subscription: Subscription) {
+        let format = self.format;
+        let shard = subscription.shard_id();
+        let stream = subscription.stream_name().to_string();
+        let mut last_event = Instant::now();
+        while !self.frames.is_closed() {
+            let limit = subscription.remaining() + Duration::from_millis(SEND_GRACE_MS);
+            let batch = match subscription.next_batch(Duration::from_millis(WAIT_SLICE_MS)) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return,
+                Err(error) => {
+                    self.send(exception_frame(format, &error.into()), limit);
+                    return;
+                }
+            };
+            let idle = last_event.elapsed() >= Duration::from_millis(IDLE_EVENT_MS);
+            if batch.records.is_empty() && batch.child_shards.is_none() && !idle {
+                continue;
+            }
+            let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
+            self.shared.metrics.outgoing(
+                &stream,
+                &shard,
+                batch.records.len() as u64,
+                bytes as u64,
+                batch.millis_behind_latest,
+            );
+            let headers = [
+                (":message-type", "event"),
+                (":event-type", "SubscribeToShardEvent"),
+                (":content-type", payload_type(format)),
+            ];
+            let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
+                write_event(format, &batch, out);
+            });
+            if !self.send(Bytes::from(frame), limit) {
+                return;
+            }
+            last_event = Instant::now();
+        }
+    }
+}
