@@ -326,16 +326,26 @@ impl Engine {
         let position = match start {
             IteratorStart::TrimHorizon => log.first_position(),
             IteratorStart::Latest => end,
-            IteratorStart::AtSequenceNumber(text) => self.position_of(&text, shard, stream_name)?,
-            IteratorStart::AfterSequenceNumber(text) => {
-                self.position_of(&text, shard, stream_name)? + 1
+            // The shard's StartingSequenceNumber (None) is before its first record.
+            IteratorStart::AtSequenceNumber(text) => {
+                self.position_of(&text, shard, stream_name)?.unwrap_or(0)
             }
+            IteratorStart::AfterSequenceNumber(text) => self
+                .position_of(&text, shard, stream_name)?
+                .map_or(0, |position| position + 1),
             IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
         };
         Ok(position.max(log.first_position()))
     }
 
-    fn position_of(&self, text: &str, shard: &ShardState, stream_name: &str) -> Result<u64> {
+    /// The position of the record numbered `text` in `shard`, or `None` for the
+    /// shard's StartingSequenceNumber (before its first record).
+    fn position_of(
+        &self,
+        text: &str,
+        shard: &ShardState,
+        stream_name: &str,
+    ) -> Result<Option<u64>> {
         let invalid = || {
             Error::InvalidArgument(format!(
                 "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream_name} under account {} is invalid.",
@@ -358,6 +368,9 @@ impl Engine {
                 shard_id(shard.meta.index)
             )));
         }
+        if number.is_before_first() {
+            return Ok(None);
+        }
         let end = shard
             .meta
             .closed_end_position
@@ -365,7 +378,7 @@ impl Engine {
         if number.counter >= end {
             return Err(invalid());
         }
-        Ok(number.counter)
+        Ok(Some(number.counter))
     }
 
     /// GetRecords: up to `limit` records (1..=10000) and 10 MiB from the iterator.

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
 use crate::names::{parse_shard_id, shard_id};
 use crate::routing::{even_ranges, parse_hash_key, HashRange};
+use crate::seqno::SequenceNumber;
 
 /// A shard as DescribeStream and ListShards show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +81,8 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
         parent_shard_id: meta.parent.map(shard_id),
         adjacent_parent_shard_id: meta.adjacent_parent.map(shard_id),
         hash_key_range: (meta.hash_start.clone(), meta.hash_end.clone()),
-        starting_sequence_number: sequence_number(shard, 0, created_ms),
+        starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
+            .to_decimal(),
         ending_sequence_number: meta.closed_end_position.map(|end| {
             sequence_number(
                 shard,

@@ -193,6 +193,25 @@ pub struct SequenceNumber {
 }
 
 impl SequenceNumber {
+    /// The shard's StartingSequenceNumber: before its first record, so that
+    /// AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER with it both start at the first
+    /// record, and it stays usable while the shard is empty (a subscription's
+    /// continuation on an idle shard). Its arrival time is 0, which no record has
+    /// (records arrive after their shard was created).
+    pub fn before_first(shard_created_secs: u64, shard_index: u32) -> SequenceNumber {
+        SequenceNumber {
+            shard_created_secs,
+            shard_index,
+            counter: 0,
+            arrival_secs: 0,
+        }
+    }
+
+    /// Whether this is a shard's [`before_first`](Self::before_first) number.
+    pub fn is_before_first(&self) -> bool {
+        self.counter == 0 && self.arrival_secs == 0
+    }
+
     /// Whether every field fits its place in the layout, so that
     /// [`to_decimal`](Self::to_decimal) can encode it.
     pub fn fits_layout(&self) -> bool {

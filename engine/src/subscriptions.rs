@@ -273,16 +273,16 @@ fn continuation(shard: &ShardState, next_position: u64, last: Option<&OutputReco
     if let Some(last) = last {
         return last.sequence_number.clone();
     }
+    if next_position == 0 {
+        return SequenceNumber::before_first(shard.meta.created_secs, shard.meta.index)
+            .to_decimal();
+    }
     // An empty batch is at the shard's end, so the record before it is the last.
-    let arrival_secs = match next_position {
-        0 => shard.meta.created_secs,
-        _ => shard.log.last_arrival_ms().unwrap_or(0) / 1000,
-    };
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
         shard_index: shard.meta.index,
-        counter: next_position.saturating_sub(1),
-        arrival_secs,
+        counter: next_position - 1,
+        arrival_secs: shard.log.last_arrival_ms().unwrap_or(0) / 1000,
     }
     .to_decimal()
 }

@@ -704,3 +704,50 @@ fn size_cap_record_size_and_ordering() {
     assert!(matches!(bad, Err(Error::Validation(_))));
     engine.shutdown().unwrap();
 }
+
+/// A shard's StartingSequenceNumber is before its first record: AT and AFTER it
+/// both read from the first record, and both work while the shard is still empty
+/// (a KCL resubscribing after an idle subscription continues from it).
+#[test]
+fn starting_sequence_number_is_before_the_first_record() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
+    let (shards, _) = engine.list_shards("s", None, None, 10).unwrap();
+    let (shard, starting) = (&shards[0].shard_id, &shards[0].starting_sequence_number);
+    let early: Vec<String> = [
+        IteratorStart::AtSequenceNumber(starting.clone()),
+        IteratorStart::AfterSequenceNumber(starting.clone()),
+    ]
+    .into_iter()
+    .map(|start| engine.get_shard_iterator("s", shard, start).unwrap())
+    .collect();
+    let first = put(&engine, "s", "k", b"first").1;
+    let second = put(&engine, "s", "k", b"second").1;
+    assert!(*starting < first, "{starting} sorts before {first}");
+    for iterator in early {
+        let page = engine.get_records(&iterator, 10).unwrap();
+        let numbers: Vec<&str> = page
+            .records
+            .iter()
+            .map(|r| r.sequence_number.as_str())
+            .collect();
+        assert_eq!(numbers, [first.as_str(), second.as_str()]);
+    }
+    for start in [
+        IteratorStart::AtSequenceNumber(starting.clone()),
+        IteratorStart::AfterSequenceNumber(starting.clone()),
+    ] {
+        let read = read_shard(&engine, "s", shard, start);
+        assert_eq!(read.first().map(|r| r.1.as_slice()), Some(&b"first"[..]));
+        assert_eq!(read.len(), 2);
+    }
+    // AFTER the first record's own number skips it, as before.
+    let after_first = read_shard(
+        &engine,
+        "s",
+        shard,
+        IteratorStart::AfterSequenceNumber(first),
+    );
+    assert_eq!(after_first, vec![(second, b"second".to_vec())]);
+}
