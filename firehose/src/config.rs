@@ -100,6 +100,8 @@ pub struct DestinationConfig {
     pub backup: Option<Backup>,
     /// Whether it was given as ExtendedS3DestinationConfiguration (else plain S3).
     pub extended: bool,
+    /// The RoleARN given (kept to be shown back; no IAM here).
+    pub role_arn: String,
 }
 
 /// A delivery stream's configuration.
@@ -230,6 +232,7 @@ mod tests {
             conversion: None,
             backup: None,
             extended: true,
+            role_arn: String::new(),
         }
     }
 

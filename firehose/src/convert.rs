@@ -152,6 +152,66 @@ pub fn validate_columns(columns: &[Column]) -> Result<()> {
     Ok(())
 }
 
+/// A table of the local catalog, `<data-dir>/catalog/<database>/<table>.json`:
+/// `{"columns": [{"name": "id", "type": "bigint"}, ...]}`. It stands in for the
+/// Glue table that Firehose's SchemaConfiguration names.
+#[derive(Debug, Deserialize)]
+struct CatalogTable {
+    columns: Vec<CatalogColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CatalogColumn {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// The columns of `database`.`table` in the local catalog under `data_dir`;
+/// `None` when the catalog has no such table (the schema is then inferred).
+pub fn catalog_columns(
+    data_dir: &std::path::Path,
+    database: &str,
+    table: &str,
+) -> Result<Option<Vec<Column>>> {
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && name != ".."
+    };
+    if !plain(database) || !plain(table) {
+        return Err(Error::InvalidArgument(format!(
+            "DatabaseName '{database}' and TableName '{table}' must be [A-Za-z0-9_.-]."
+        )));
+    }
+    let path = data_dir
+        .join("catalog")
+        .join(database)
+        .join(format!("{table}.json"));
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(crate::error::io_err("read", &path)(error)),
+    };
+    let table: CatalogTable = serde_json::from_slice(&bytes).map_err(|error| {
+        Error::InvalidArgument(format!("catalog table {}: {error}", path.display()))
+    })?;
+    let columns = table
+        .columns
+        .into_iter()
+        .map(|c| {
+            Ok(Column {
+                name: c.name,
+                kind: ColumnType::parse(&c.kind)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    validate_columns(&columns)?;
+    Ok(Some(columns))
+}
+
 /// The columns of the JSON objects in `records`: fields in first-seen order,
 /// typed by their first non-null value (an integer field that also holds
 /// fractions becomes `double`; objects and arrays become `string`).
@@ -412,5 +472,22 @@ mod tests {
         );
         assert!(validate_columns(&[]).is_err());
         assert!(ColumnType::parse("struct<a:int>").is_err());
+    }
+
+    /// Catalog tables load their declared columns; absent tables are `None`.
+    #[test]
+    fn catalog_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(catalog_columns(dir.path(), "db", "t").unwrap(), None);
+        std::fs::create_dir_all(dir.path().join("catalog/db")).unwrap();
+        std::fs::write(
+            dir.path().join("catalog/db/t.json"),
+            br#"{"columns": [{"name": "id", "type": "bigint"}, {"name": "n", "type": "string"}]}"#,
+        )
+        .unwrap();
+        let columns = catalog_columns(dir.path(), "db", "t").unwrap().unwrap();
+        assert_eq!(columns[0].kind, ColumnType::Bigint);
+        assert_eq!(columns[1].name, "n");
+        assert!(catalog_columns(dir.path(), "..", "t").is_err());
     }
 }

@@ -272,6 +272,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let _lock = lock_data_dir(&args.data_dir)?;
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
+    let firehose = open_firehose(&args.data_dir, &engine)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -291,6 +292,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
         let server_config = ServerConfig {
             credentials: credentials.into_iter().collect(),
             tls,
+            firehose: Some(firehose.clone()),
             ..ServerConfig::default()
         };
         if server_config.credentials.is_empty() {
@@ -303,11 +305,30 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("server failed: {error}"))
     });
-    // Sync everything acknowledged before exiting, whatever the server did.
+    // Deliver what the delivery streams hold, then sync everything acknowledged
+    // before exiting, whatever the server did.
+    let flushed = firehose
+        .shutdown()
+        .map_err(|error| format!("firehose shutdown: {error}"));
     let closed = engine
         .shutdown()
         .map_err(|error| format!("shutdown: {error}"));
-    served.and(closed)
+    served.and(flushed).and(closed)
+}
+
+/// The Firehose service over the same data directory (delivery streams in
+/// `firehose/`, local buckets in `buckets/`), reading Kinesis sources from `engine`.
+fn open_firehose(
+    data_dir: &std::path::Path,
+    engine: &Engine,
+) -> Result<shardlog_firehose::Firehose, String> {
+    let mut config = shardlog_firehose::FirehoseConfig::new(data_dir);
+    config.region = engine.config().region.clone();
+    config.account_id = engine.config().account_id.clone();
+    config.storage = engine.config().storage;
+    let destinations = shardlog_firehose::Destinations::local(&data_dir.join("buckets"));
+    shardlog_firehose::Firehose::open(config, Some(engine.clone()), destinations)
+        .map_err(|error| format!("cannot open the delivery streams: {error}"))
 }
 
 fn main() -> ExitCode {

@@ -28,6 +28,7 @@ pub fn direct_put(name: &str, compression: Compression) -> DeliveryStreamConfig 
             conversion: None,
             backup: None,
             extended: true,
+            role_arn: String::new(),
         },
     }
 }
