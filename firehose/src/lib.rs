@@ -24,6 +24,7 @@ pub mod kinesis;
 pub mod meta;
 pub mod naming;
 pub mod objects;
+pub mod s3;
 pub mod service;
 pub mod source;
 

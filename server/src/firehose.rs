@@ -119,9 +119,11 @@ fn create(firehose: &Firehose, fields: Fields<'_>) -> Response {
     let source = match fields.str("DeliveryStreamType")?.unwrap_or("DirectPut") {
         "DirectPut" => SourceConfig::DirectPut,
         "KinesisStreamAsSource" => kinesis_source(&fields)?,
-        other => return Err(ApiError::invalid_argument(format!(
+        other => {
+            return Err(ApiError::invalid_argument(format!(
             "DeliveryStreamType {other} is not supported; use DirectPut or KinesisStreamAsSource."
-        ))),
+        )))
+        }
     };
     let extended = fields.structure("ExtendedS3DestinationConfiguration")?;
     let plain = fields.structure("S3DestinationConfiguration")?;
@@ -253,9 +255,11 @@ fn parse_extended(
             let processor = Fields::new(processor, fields.format())?;
             match processor.required_str("Type")? {
                 "AppendDelimiterToRecord" => delimiter = true,
-                other if enabled => return Err(ApiError::invalid_argument(format!(
+                other if enabled => {
+                    return Err(ApiError::invalid_argument(format!(
                     "Processor type {other} is not supported here (only AppendDelimiterToRecord)."
-                ))),
+                )))
+                }
                 _ => {}
             }
         }

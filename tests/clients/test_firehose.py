@@ -293,3 +293,82 @@ def test_restart_keeps_streams_and_delivers_once(server_factory):
     assert second.stop() == 0
     again = sorted(l for p in objects(second.data_dir, bucket) for l in p.read_bytes().splitlines())
     assert again == delivered
+
+
+@pytest.fixture
+def moto_s3(tmp_path):
+    """A moto S3 server on a free loopback port (stopped after the test), and a
+    boto3 S3 client for it."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    moto = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    if not Path(moto).exists():
+        pytest.skip("moto_server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path / "moto.log", "wb")
+    process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            urllib.request.urlopen(url + "/", timeout=1)
+            return True
+        except Exception:
+            return process.poll() is not None
+
+    try:
+        wait_until(up, 30, "moto_server to listen")
+        assert process.poll() is None, (tmp_path / "moto.log").read_text()
+        yield url, make_client(url, service="s3")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def test_s3_compatible_destination(server_factory, moto_s3, tmp_path):
+    """A bucket mapped to an S3-compatible store (moto) receives the objects, with
+    Firehose's key layout, instead of the local directory."""
+    url, s3 = moto_s3
+    s3.create_bucket(Bucket="remote-logs")
+    config = tmp_path / "buckets.toml"
+    config.write_text(
+        "[buckets.remote-logs]\n"
+        f'endpoint = "{url}"\n'
+        'region = "us-east-1"\n'
+        'access_key_id = "AKIDEXAMPLE"\n'
+        'secret_access_key = "secret"\n'
+        "allow_http = true\n"
+    )
+    running = server_factory(extra_args=["--firehose-buckets", str(config)])
+    client = firehose_client(running.url)
+    name = unique_name("fhs3")
+    client.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration=extended("remote-logs", CompressionFormat="GZIP"),
+    )
+    records = [f"s3-{i}".encode() for i in range(25)]
+    client.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records])
+
+    def keys():
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="remote-logs").get("Contents", [])]
+
+    def lines():
+        found = []
+        for key in keys():
+            body = s3.get_object(Bucket="remote-logs", Key=key)["Body"].read()
+            found.extend(gzip.decompress(body).splitlines())
+        return sorted(found)
+
+    wait_until(lambda: len(lines()) == 25, 30, "25 records in the S3-compatible bucket")
+    assert lines() == sorted(records)
+    for key in keys():
+        assert key.startswith("in/") and key.endswith(".gz"), key
+        assert key.split("/")[5].startswith(f"{name}-1-"), key
+    assert not objects(running.data_dir, "remote-logs"), "nothing in the local directory"
