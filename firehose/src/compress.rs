@@ -134,7 +134,7 @@ mod tests {
     use std::io::Read;
 
     fn sample() -> Vec<u8> {
-        (0..300_000u32)
+        (0..60_000u32)
             .flat_map(|i| format!("{{\"n\":{i}}}\n").into_bytes())
             .collect()
     }
