@@ -289,9 +289,13 @@ impl Worker {
         self.checkpoint.delivered.extend(to);
         self.checkpoint.pending = None;
         self.retrying(|worker| worker.checkpoint_file.save(&worker.checkpoint))?;
-        self.shared
-            .backlog_bytes
-            .fetch_sub(self.buffer_bytes as u64, Ordering::AcqRel);
+        // Saturating: only Direct PUT counts its backlog (a Kinesis source's is 0).
+        let delivered_bytes = self.buffer_bytes as u64;
+        let _ = self.shared.backlog_bytes.fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |backlog| Some(backlog.saturating_sub(delivered_bytes)),
+        );
         self.buffer.clear();
         self.buffer_bytes = 0;
         self.buffer_started = None;

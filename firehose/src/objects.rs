@@ -164,3 +164,96 @@ fn error_lines(buffer: &[SourceRecord], failures: &[(usize, String)]) -> Vec<u8>
     }
     body
 }
+
+#[cfg(test)]
+mod tests {
+    //! The objects of one flush.
+    use super::*;
+    use crate::config::{Backup, Buffering, Conversion, DeliveryStreamConfig, DestinationConfig};
+    use crate::convert::ParquetCompression;
+    use crate::Compression;
+    use std::sync::Arc;
+
+    fn meta(conversion: Option<Conversion>, backup: Option<Backup>) -> StreamMeta {
+        StreamMeta {
+            config: DeliveryStreamConfig {
+                name: "orders".into(),
+                source: crate::config::SourceConfig::DirectPut,
+                destination: DestinationConfig {
+                    bucket: "main".into(),
+                    prefix: "p/".into(),
+                    error_output_prefix: Some("bad/".into()),
+                    buffering: Buffering::default(),
+                    compression: Compression::Uncompressed,
+                    newline_delimiter: true,
+                    conversion,
+                    backup,
+                    extended: true,
+                    role_arn: String::new(),
+                },
+            },
+            version_id: 3,
+            created_ms: 0,
+            updated_ms: 0,
+            tags: Default::default(),
+            inferred_columns: None,
+        }
+    }
+
+    fn buffer(data: &[&str]) -> Vec<SourceRecord> {
+        let partition: Arc<str> = Arc::from("staging");
+        data.iter()
+            .enumerate()
+            .map(|(i, d)| SourceRecord {
+                partition: Arc::clone(&partition),
+                position: 10 + i as u128,
+                // 2024-02-29T23:59:58.500Z
+                arrival_ms: 1_709_251_198_500 + i as u64,
+                data: d.as_bytes().to_vec(),
+            })
+            .collect()
+    }
+
+    /// Conversion gives a Parquet object and an error object; backup copies the raw
+    /// records; the same buffer always gives the same keys.
+    #[test]
+    fn parquet_error_and_backup_objects_with_stable_keys() {
+        let conversion = Conversion {
+            columns: None,
+            compression: ParquetCompression::Snappy,
+        };
+        let backup = Backup {
+            bucket: "raw".into(),
+            prefix: "copy/".into(),
+        };
+        let records = buffer(&[r#"{"a": 1}"#, "oops", r#"{"a": 2}"#]);
+        let from: Positions = [("staging".to_string(), 9)].into();
+        let mut first_meta = meta(Some(conversion), Some(backup));
+        let objects = build_objects(&mut first_meta, &from, &records).unwrap();
+        assert_eq!(objects.len(), 3);
+        assert_eq!(describe_range(&from, &records), "staging:9..=12;");
+        assert_eq!(
+            objects[0].key,
+            format!(
+                "p/2024/02/29/23/orders-3-2024-02-29-23-59-58-{}.parquet",
+                range_id(&describe_range(&from, &records))
+            )
+        );
+        assert_eq!(&objects[0].body[..4], b"PAR1");
+        assert!(objects[1].key.starts_with("bad/2024/02/29/23/orders-3-"));
+        let error: serde_json::Value =
+            serde_json::from_slice(objects[1].body.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        assert_eq!(error["rawData"], STANDARD.encode("oops"));
+        assert_eq!(error["lastErrorCode"], CONVERSION_ERROR_CODE);
+        assert_eq!(objects[2].bucket, "raw");
+        assert_eq!(objects[2].body, b"{\"a\": 1}\noops\n{\"a\": 2}\n");
+        assert!(first_meta.inferred_columns.is_some());
+        let mut again_meta = meta(
+            first_meta.config.destination.conversion.clone(),
+            first_meta.config.destination.backup.clone(),
+        );
+        let again = build_objects(&mut again_meta, &from, &records).unwrap();
+        let keys = |objects: &[Object]| objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&again), keys(&objects));
+    }
+}

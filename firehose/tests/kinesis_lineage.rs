@@ -99,6 +99,7 @@ fn parents_before_children_exactly_once() {
     };
     firehose.create(config, BTreeMap::new()).unwrap();
     wait_until("100 records", || recorder.lines().len() >= 100);
+    assert_eq!(firehose.describe("from-kinesis").unwrap().backlog_bytes, 0);
     firehose.shutdown().unwrap();
     engine.shutdown().unwrap();
 
