@@ -153,7 +153,17 @@ impl Worker {
     /// destination was failing: the undelivered records stay in the source.
     pub fn run(mut self) -> Result<()> {
         if let Some(pending) = self.checkpoint.pending.clone() {
-            self.redeliver(&pending)?;
+            // A source that cannot be read yet (e.g. its stream is gone for now)
+            // is retried; only a stop ends the attempt.
+            while let Err(error) = self.redeliver(&pending) {
+                if self.shared.stop().is_some() {
+                    return Err(error);
+                }
+                tracing::warn!(%error, dir = %self.shared.dir.display(), "re-delivery failed; retrying");
+                self.shared.set_failure(Some(error.to_string()));
+                self.shared
+                    .pause(Duration::from_millis(RETRY_BACKOFF_MS_MAX));
+            }
         }
         self.source.seek(&self.checkpoint.delivered)?;
         loop {
@@ -236,6 +246,7 @@ impl Worker {
 
     /// Reads again exactly the range of a flush that a crash interrupted.
     fn redeliver(&mut self, pending: &Positions) -> Result<()> {
+        self.buffer.clear();
         self.source.seek(&self.checkpoint.delivered)?;
         let deadline = Instant::now() + Duration::from_millis(REDELIVERY_WAIT_MS);
         let mut batch = Vec::new();
