@@ -2,7 +2,7 @@
 //! metadata, checkpoint and (for Direct PUT) staging log in
 //! `<data-dir>/firehose/<name>/`, and a delivery thread.
 
-use crate::config::{validate_name, DeliveryStreamConfig, DestinationConfig, SourceConfig};
+use crate::config::{DeliveryStreamConfig, DestinationConfig, SourceConfig};
 use crate::delivery::{Stop, StreamShared, Worker};
 use crate::dest::Destinations;
 use crate::error::{io_err, Error, Result};
@@ -13,7 +13,7 @@ use crate::source::{Source, StagingSource, STAGING_PARTITION};
 use shardlog_engine::Engine;
 use shardlog_segment::{Log, LogConfig, ReadLimits, Record, Storage, StorageConfig};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -489,11 +489,6 @@ impl Firehose {
         self.inner.storage.shutdown()?;
         Ok(())
     }
-
-    /// The path of an object in the local destination (`<data-dir>/buckets/...`).
-    pub fn local_object_path(data_dir: &Path, bucket: &str, key: &str) -> PathBuf {
-        data_dir.join("buckets").join(bucket).join(key)
-    }
 }
 
 /// An opaque record id: the stream's creation time and the staging position.
@@ -559,9 +554,4 @@ fn undelivered_bytes(log: &Log, after: Option<u128>) -> Result<u64> {
         position = read.next_position;
     }
     Ok(total)
-}
-
-/// Checks a name the API gave (for errors before any lookup).
-pub fn check_name(name: &str) -> Result<()> {
-    validate_name(name)
 }
