@@ -23,6 +23,10 @@ cd "$(dirname "$0")/.."
 BOTO3_VERSION=1.44.5
 AWSCLI_VERSION=1.46.3
 PYTEST_VERSION=9.2.0
+# pyarrow reads back the Parquet objects of the Firehose tests.
+PYARROW_VERSION=26.0.1
+# moto's S3 server is the S3-compatible store of the Firehose destination tests.
+MOTO_VERSION=5.2.5
 
 VENV=.venv-clients
 
@@ -49,9 +53,9 @@ fi
 # Keeps git from seeing the venv even before .gitignore lists it.
 [[ -f "$VENV/.gitignore" ]] || echo '*' > "$VENV/.gitignore"
 
-echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION"
+echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION"
+    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION"
 
 echo "client-tests: building the server"
 cargo build -p shardlog

@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this configuration; see
     /// [`tls_config`]. Default: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the Firehose API (`Firehose_20150804.*`) over these delivery streams.
+    /// Default: none (Firehose requests get UnknownOperationException).
+    pub firehose: Option<shardlog_firehose::Firehose>,
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             credentials: HashMap::new(),
             tls: None,
+            firehose: None,
         }
     }
 }
@@ -279,8 +283,10 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
         );
         return error_response(&error, Format::Json, id);
     };
-    let Some(action) = target
-        .strip_prefix(KINESIS_TARGET_PREFIX)
+    let firehose_action = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX);
+    let is_firehose = firehose_action.is_some();
+    let Some(action) = firehose_action
+        .or_else(|| target.strip_prefix(KINESIS_TARGET_PREFIX))
         .map(str::to_string)
     else {
         let error = ApiError::client(
@@ -323,6 +329,12 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
     let action_name = action.clone();
     // The engine blocks (fsync, waits): never on the runtime's worker threads.
     let result = tokio::task::spawn_blocking(move || {
+        if is_firehose {
+            let request = format.decode(&body)?;
+            let fields = Fields::new(&request, format)?;
+            let firehose = engine_shared.config.firehose.as_ref();
+            return crate::firehose::dispatch(firehose, &action_name, fields);
+        }
         run_action(&engine_shared, &action_name, format, &body)
     })
     .await

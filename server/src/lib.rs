@@ -1,4 +1,4 @@
-//! Kinesis-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
+//! Kinesis- and Firehose-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
 //! one port, `application/x-amz-json-1.1` and `application/x-amz-cbor-1.1`,
 //! Kinesis-shaped errors, `/health` and `/metrics`.
 #![forbid(unsafe_code)]
@@ -6,6 +6,7 @@
 mod actions;
 pub mod error;
 pub mod eventstream;
+mod firehose;
 mod http;
 pub mod metrics;
 pub mod sigv4;
@@ -13,6 +14,7 @@ mod subscribe;
 mod subscribe_event;
 pub mod value;
 
+pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
 pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
 

@@ -165,8 +165,9 @@ def make_client(
     access_key: str = ACCESS_KEY,
     secret_key: str = SECRET_KEY,
     validate: bool = True,
+    service: str = "kinesis",
 ):
-    """A boto3 Kinesis client for `endpoint`. One attempt per call (no retries,
+    """A boto3 client of `service` (Kinesis by default) for `endpoint`. One attempt per call (no retries,
     so every error surfaces as it was answered); `validate=False` turns off
     botocore's client-side parameter validation so the server's own answer to
     an invalid request is what a test sees."""
@@ -184,7 +185,7 @@ def make_client(
         aws_secret_access_key=secret_key,
         region_name=REGION,
     )
-    return session.client("kinesis", endpoint_url=endpoint, config=config)
+    return session.client(service, endpoint_url=endpoint, config=config)
 
 
 def expect_error(client, code: str, call, *fragments: str, **params):

@@ -114,6 +114,12 @@ struct ServeArgs {
         hide = true
     )]
     subscription_lifetime_ms: u64,
+    /// A TOML file mapping Firehose destination buckets to S3-compatible stores
+    /// (`[buckets.<name>]` with endpoint, region, access_key_id,
+    /// secret_access_key, allow_http). Buckets not listed are written to
+    /// `<data-dir>/buckets/<bucket>/`.
+    #[arg(long, env = "SHARDLOG_FIREHOSE_BUCKETS")]
+    firehose_buckets: Option<PathBuf>,
     /// A TOML file with any of these settings (keys as the long options, with
     /// underscores: data_dir, listen, durability, ...). Options and environment
     /// variables override it.
@@ -122,7 +128,7 @@ struct ServeArgs {
 }
 
 /// Settings a config file may hold, with the environment variable each feeds.
-const CONFIG_KEYS: [(&str, &str); 11] = [
+const CONFIG_KEYS: [(&str, &str); 12] = [
     ("data_dir", "SHARDLOG_DATA_DIR"),
     ("listen", "SHARDLOG_LISTEN"),
     ("durability", "SHARDLOG_DURABILITY"),
@@ -134,6 +140,7 @@ const CONFIG_KEYS: [(&str, &str); 11] = [
     ("credentials_file", "SHARDLOG_CREDENTIALS_FILE"),
     ("tls_cert", "SHARDLOG_TLS_CERT"),
     ("tls_key", "SHARDLOG_TLS_KEY"),
+    ("firehose_buckets", "SHARDLOG_FIREHOSE_BUCKETS"),
 ];
 
 /// The settings of a TOML config file as (environment variable, value) pairs.
@@ -312,6 +319,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let _lock = lock_data_dir(&args.data_dir)?;
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
+    let firehose = open_firehose(&args.data_dir, args.firehose_buckets.as_deref(), &engine)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -331,6 +339,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
         let server_config = ServerConfig {
             credentials: credentials.into_iter().collect(),
             tls,
+            firehose: Some(firehose.clone()),
             ..ServerConfig::default()
         };
         if server_config.credentials.is_empty() {
@@ -343,11 +352,38 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("server failed: {error}"))
     });
-    // Sync everything acknowledged before exiting, whatever the server did.
+    // Deliver what the delivery streams hold, then sync everything acknowledged
+    // before exiting, whatever the server did.
+    let flushed = firehose
+        .shutdown()
+        .map_err(|error| format!("firehose shutdown: {error}"));
     let closed = engine
         .shutdown()
         .map_err(|error| format!("shutdown: {error}"));
-    served.and(closed)
+    served.and(flushed).and(closed)
+}
+
+/// The Firehose service over the same data directory (delivery streams in
+/// `firehose/`, local buckets in `buckets/`), reading Kinesis sources from `engine`.
+fn open_firehose(
+    data_dir: &std::path::Path,
+    buckets: Option<&std::path::Path>,
+    engine: &Engine,
+) -> Result<shardlog_firehose::Firehose, String> {
+    let mut config = shardlog_firehose::FirehoseConfig::new(data_dir);
+    config.region = engine.config().region.clone();
+    config.account_id = engine.config().account_id.clone();
+    config.storage = engine.config().storage;
+    let mut destinations = shardlog_firehose::Destinations::local(&data_dir.join("buckets"));
+    if let Some(path) = buckets {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        shardlog_firehose::s3::parse_buckets(&text)
+            .and_then(|buckets| shardlog_firehose::s3::add_buckets(&mut destinations, &buckets))
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    shardlog_firehose::Firehose::open(config, Some(engine.clone()), destinations)
+        .map_err(|error| format!("cannot open the delivery streams: {error}"))
 }
 
 fn main() -> ExitCode {
