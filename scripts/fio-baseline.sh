@@ -80,8 +80,13 @@ for name in ["raw-direct-write", "raw-buffered-write", "raw-fdatasync", "raw-rea
         p50 = lat.get("50.000000", 0) / 1000
         p99 = lat.get("99.000000", 0) / 1000
     cache = {"raw-read-cold": cold, "raw-read-warm": "warm"}.get(name, "-")
-    # Throughput over the job's whole time, the final fsync included.
-    mb = side["io_bytes"] / (job["job_runtime"] / 1000) / 1e6 if job["job_runtime"] else 0
+    # Writes: over the job's whole time, the final fsync included. Reads: fio's own
+    # bandwidth over the I/O, since the job's runtime also holds its start-up, which
+    # at page-cache speed is as long as the reading itself.
+    if "read" in name:
+        mb = side["bw_bytes"] / 1e6
+    else:
+        mb = side["io_bytes"] / (job["job_runtime"] / 1000) / 1e6 if job["job_runtime"] else 0
     ops = side["total_ios"] / (job["job_runtime"] / 1000) if job["job_runtime"] else 0
     print(f"{name:<22} {cache:<20} {mb:>9.0f} {ops:>10.0f} {p50:>9.1f} {p99:>9.1f}")
 dd = open(os.path.join(out, "dd.txt")).read().strip().splitlines()[-1]
