@@ -576,20 +576,29 @@ fn list_tags(engine: &Engine, fields: Fields<'_>) -> Response {
     let start = fields.str("ExclusiveStartTagKey")?;
     let limit = bounded(&fields, "Limit", 1, 50)?.unwrap_or(50) as usize;
     let tags: BTreeMap<String, String> = engine.tags(&name)?;
-    let after: Vec<(String, String)> = tags
+    Ok(tags_page(tags, start, limit))
+}
+
+/// One page of a ListTags answer (Kinesis and Firehose share the shape): the tags
+/// after `start` in key order, at most `limit` of them, and whether more follow.
+pub(crate) fn tags_page(
+    tags: impl IntoIterator<Item = (String, String)>,
+    start: Option<&str>,
+    limit: usize,
+) -> Value {
+    let mut after = tags
         .into_iter()
-        .filter(|(key, _)| start.is_none_or(|start| key.as_str() > start))
-        .collect();
-    let more = after.len() > limit;
-    let tags: Vec<Value> = after
-        .into_iter()
+        .filter(|(key, _)| start.is_none_or(|start| key.as_str() > start));
+    let page: Vec<Value> = after
+        .by_ref()
         .take(limit)
         .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
         .collect();
-    Ok(Out::new()
-        .with("Tags", tags)
+    let more = after.next().is_some();
+    Out::new()
+        .with("Tags", page)
         .with("HasMoreTags", more)
-        .into())
+        .into()
 }
 
 fn consumer_target(engine: &Engine, fields: &Fields<'_>) -> Result<(String, String), ApiError> {

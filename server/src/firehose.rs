@@ -583,21 +583,6 @@ fn list_tags(firehose: &Firehose, fields: Fields<'_>) -> Response {
     let name = fields.required_str("DeliveryStreamName")?;
     let limit = fields.int("Limit")?.unwrap_or(50).clamp(1, 50) as usize;
     let start = fields.str("ExclusiveStartTagKey")?;
-    let tags: Vec<(String, String)> = firehose
-        .describe(name)?
-        .meta
-        .tags
-        .into_iter()
-        .filter(|(key, _)| start.is_none_or(|start| key.as_str() > start))
-        .collect();
-    let more = tags.len() > limit;
-    let tags: Vec<Value> = tags
-        .into_iter()
-        .take(limit)
-        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
-        .collect();
-    Ok(Out::new()
-        .with("Tags", tags)
-        .with("HasMoreTags", more)
-        .into())
+    let tags = firehose.describe(name)?.meta.tags;
+    Ok(crate::actions::tags_page(tags, start, limit))
 }
