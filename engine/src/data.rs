@@ -495,20 +495,22 @@ impl Engine {
             Err(error) => return Err(error.into()),
         };
         let mut cursor = DecimalCursor::new();
-        let records: Vec<OutputRecord> = result
-            .records_with_data()
-            .map(|(record, data)| OutputRecord {
-                sequence_number: cursor.format(SequenceNumber {
-                    shard_created_secs: shard.meta.created_secs,
-                    shard_index: shard.meta.index,
-                    counter: record.position,
-                    arrival_secs: record.arrival_ms / 1000,
+        let mut records: Vec<OutputRecord> = Vec::with_capacity(result.record_count);
+        records.extend(
+            result
+                .records_with_data()
+                .map(|(record, data)| OutputRecord {
+                    sequence_number: cursor.format(SequenceNumber {
+                        shard_created_secs: shard.meta.created_secs,
+                        shard_index: shard.meta.index,
+                        counter: record.position,
+                        arrival_secs: record.arrival_ms / 1000,
+                    }),
+                    approximate_arrival_ms: record.arrival_ms,
+                    data,
+                    partition_key: record.partition_key.to_string(),
                 }),
-                approximate_arrival_ms: record.arrival_ms,
-                data,
-                partition_key: record.partition_key.to_string(),
-            })
-            .collect();
+        );
         if charge_quota && self.inner.config.shard_quotas {
             shard
                 .quota

@@ -389,7 +389,9 @@ impl DecimalCursor {
             if next_step == number && number.fits_layout() {
                 add_decimal(digits, COUNTER_STEP_DECIMAL);
                 *previous = number;
-                return digits.iter().map(|digit| char::from(*digit)).collect();
+                return std::str::from_utf8(digits)
+                    .expect("decimal digits are ASCII")
+                    .to_owned();
             }
         }
         let text = number.to_decimal();

@@ -14,6 +14,7 @@ mod active;
 mod aligned;
 pub mod backend;
 pub mod batch;
+mod chunks;
 mod committer;
 mod compact;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The read path: acknowledged batches from sealed (mapped) and active segments.
 
 use crate::batch::{peek_header, read_header, BatchView, RecordView};
+use crate::chunks::{Chunk, CLASS_MAX, CLASS_MIN, POOL};
 use crate::error::{io_err, Error, Result};
 use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
@@ -24,14 +25,14 @@ pub struct ReadLimits {
 #[derive(Debug, Clone)]
 enum BatchBytes {
     Mapped(Arc<dyn Mapped>, Range<usize>),
-    Owned(Arc<Vec<u8>>, Range<usize>),
+    Owned(Arc<Chunk>, Range<usize>),
 }
 
 impl BatchBytes {
     fn bytes(&self) -> &[u8] {
         match self {
             BatchBytes::Mapped(map, range) => &map.bytes()[range.clone()],
-            BatchBytes::Owned(vec, range) => &vec[range.clone()],
+            BatchBytes::Owned(chunk, range) => &chunk.bytes()[range.clone()],
         }
     }
 
@@ -41,8 +42,8 @@ impl BatchBytes {
             BatchBytes::Mapped(map, range) => {
                 Bytes::from_owner(MappedOwner(Arc::clone(map))).slice(range.clone())
             }
-            BatchBytes::Owned(vec, range) => {
-                Bytes::from_owner(OwnedChunk(Arc::clone(vec))).slice(range.clone())
+            BatchBytes::Owned(chunk, range) => {
+                Bytes::from_owner(OwnedChunk(Arc::clone(chunk))).slice(range.clone())
             }
         }
     }
@@ -56,11 +57,11 @@ impl AsRef<[u8]> for MappedOwner {
     }
 }
 
-struct OwnedChunk(Arc<Vec<u8>>);
+struct OwnedChunk(Arc<Chunk>);
 
 impl AsRef<[u8]> for OwnedChunk {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.0.bytes()
     }
 }
 
@@ -416,7 +417,8 @@ fn read_sealed(
     Ok(false)
 }
 
-/// Reads acknowledged batches of the active segment with `pread`, a chunk at a time.
+/// Reads acknowledged batches of the active segment with `pread`, a chunk at a
+/// time, into recycled buffers (see [`crate::chunks`]).
 fn read_active(
     (path, file): (&PathBuf, &dyn FileHandle),
     range: Range<u64>,
@@ -426,32 +428,35 @@ fn read_active(
 ) -> Result<bool> {
     // Small first, so that a tail read of one record costs one small pread; then
     // doubling, so that a replay needs few.
-    const CHUNK_BYTES_FIRST: u64 = 64 << 10;
-    const CHUNK_BYTES_MAX: u64 = 8 << 20;
-    let mut chunk_bytes = CHUNK_BYTES_FIRST;
+    let mut chunk_bytes = CLASS_MIN as u64;
     let mut offset = range.start;
     while offset < range.end {
-        let len = chunk_bytes.min(range.end - offset);
-        chunk_bytes = (chunk_bytes * 2).min(CHUNK_BYTES_MAX);
-        let mut chunk = vec![0u8; len as usize];
-        read_exact_at(file, &mut chunk, offset).map_err(io_err("read", path))?;
-        // The first batch is longer than the chunk: read the rest of it.
-        if let Some(first_len) = declared_len(&chunk) {
-            if first_len as u64 > len && offset + first_len as u64 <= range.end {
-                chunk.resize(first_len, 0);
-                read_exact_at(file, &mut chunk[len as usize..], offset + len)
+        // No more than the byte limit still allows, with room for keys and headers.
+        let budget = limits.bytes_max.saturating_sub(out.data_bytes) as u64;
+        let want = chunk_bytes.min(budget.saturating_add(budget / 4 + CLASS_MIN as u64));
+        let mut len = want.min(range.end - offset) as usize;
+        chunk_bytes = (chunk_bytes * 2).min(CLASS_MAX as u64);
+        let mut chunk = POOL.chunk(len);
+        read_exact_at(file, &mut chunk.bytes_mut()[..len], offset).map_err(io_err("read", path))?;
+        // The first batch is longer than the chunk: read it whole.
+        if let Some(first_len) = declared_len(&chunk.bytes()[..len]) {
+            if first_len > len && offset + first_len as u64 <= range.end {
+                len = first_len;
+                chunk = POOL.chunk(len);
+                read_exact_at(file, &mut chunk.bytes_mut()[..len], offset)
                     .map_err(io_err("read", path))?;
             }
         }
         let chunk = Arc::new(chunk);
+        let bytes = &chunk.bytes()[..len];
         let mut at = 0usize;
-        while at < chunk.len() {
+        while at < len {
             // A batch cut by the end of the chunk is read with the next chunk.
-            let rest = chunk.len() - at;
-            if rest < BATCH_HEADER_LEN || declared_len(&chunk[at..]).is_some_and(|n| n > rest) {
+            let rest = len - at;
+            if rest < BATCH_HEADER_LEN || declared_len(&bytes[at..]).is_some_and(|n| n > rest) {
                 break;
             }
-            let view = BatchView::parse_checksummed(&chunk[at..]).map_err(|corruption| {
+            let view = BatchView::parse_checksummed(&bytes[at..]).map_err(|corruption| {
                 Error::Corrupt {
                     path: path.clone(),
                     offset: offset + at as u64,

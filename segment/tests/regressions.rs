@@ -1,5 +1,8 @@
 //! Regression tests for bugs a review found (each test names what it caught).
 
+mod common;
+
+use common::mem_storage;
 use shardlog_segment::batch::encode_batch;
 use shardlog_segment::batch::BatchLimits;
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs, OpenOptions};
@@ -8,17 +11,6 @@ use shardlog_segment::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-
-fn storage(fs: &Arc<MemFs>, durability: Durability) -> Storage {
-    Storage::open(
-        fs.clone() as Arc<dyn FileSystem>,
-        StorageConfig {
-            backend: BackendKind::Buffered,
-            durability,
-        },
-    )
-    .unwrap()
-}
 
 fn rec<'a>(key: &'a str, data: &'a [u8]) -> Record<'a> {
     Record {
@@ -34,7 +26,7 @@ fn rec<'a>(key: &'a str, data: &'a [u8]) -> Record<'a> {
 #[test]
 fn active_read_chunk_boundary_is_not_corruption() {
     let fs = MemFs::new();
-    let storage = storage(&fs, Durability::None);
+    let storage = mem_storage(&fs, Durability::None);
     let (log, _) = storage.open_log("/d/s", LogConfig::default()).unwrap();
     // Batches are 60 + key_len bytes. The read starts at offset 64 with a chunk of
     // 262144 bytes; put a batch start at chunk offset 262139 (5 bytes left).
@@ -62,7 +54,7 @@ fn active_read_chunk_boundary_is_not_corruption() {
 #[test]
 fn append_after_committer_stopped_does_not_hang() {
     let fs = MemFs::new();
-    let storage = storage(&fs, Durability::Sync);
+    let storage = mem_storage(&fs, Durability::Sync);
     let (log, _) = storage.open_log("/d/s", LogConfig::default()).unwrap();
     log.append(&[rec("k", b"x")]).unwrap();
     drop(storage); // Committer::drop stops the writer
@@ -87,7 +79,7 @@ fn corrupt_header_with_acked_batches_is_an_error_not_a_silent_delete() {
     let fs = MemFs::new();
     let dir = "/d/s";
     {
-        let storage = storage(&fs, Durability::Sync);
+        let storage = mem_storage(&fs, Durability::Sync);
         let (log, _) = storage.open_log(dir, LogConfig::default()).unwrap();
         for i in 0..10u8 {
             log.append(&[rec("k", &[i; 100])]).unwrap(); // acknowledged after fdatasync
@@ -103,7 +95,7 @@ fn corrupt_header_with_acked_batches_is_an_error_not_a_silent_delete() {
     file.write_at(&[b[0] ^ 1], 40).unwrap();
     file.sync_data().unwrap();
     drop(file);
-    let storage = storage(&fs, Durability::Sync);
+    let storage = mem_storage(&fs, Durability::Sync);
     let opened = storage.open_log(dir, LogConfig::default());
     match opened {
         Err(_) => {}

@@ -2,21 +2,14 @@
 
 mod common;
 
-use common::{borrow, make_batch, read_all};
-use shardlog_segment::io::{FileSystem, MemFs};
-use shardlog_segment::{BackendKind, Durability, LogConfig, Storage, StorageConfig};
+use common::{borrow, make_batch, mem_storage, read_all};
+use shardlog_segment::io::MemFs;
+use shardlog_segment::{Durability, LogConfig, Storage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn open(fs: &Arc<MemFs>, config: LogConfig) -> (Storage, shardlog_segment::Log) {
-    let storage = Storage::open(
-        fs.clone() as Arc<dyn FileSystem>,
-        StorageConfig {
-            backend: BackendKind::Buffered,
-            durability: Durability::Sync,
-        },
-    )
-    .unwrap();
+    let storage = mem_storage(fs, Durability::Sync);
     let (log, _) = storage.open_log("/s", config).unwrap();
     (storage, log)
 }

@@ -1,7 +1,21 @@
 //! Helpers shared by the segment integration tests.
 #![allow(dead_code)]
 
-use shardlog_segment::{Log, ReadLimits, Record};
+use shardlog_segment::io::{FileSystem, MemFs};
+use shardlog_segment::{BackendKind, Durability, Log, ReadLimits, Record, Storage, StorageConfig};
+use std::sync::Arc;
+
+/// Storage on `fs` with the buffered backend.
+pub fn mem_storage(fs: &Arc<MemFs>, durability: Durability) -> Storage {
+    Storage::open(
+        fs.clone() as Arc<dyn FileSystem>,
+        StorageConfig {
+            backend: BackendKind::Buffered,
+            durability,
+        },
+    )
+    .unwrap()
+}
 
 /// A record as the tests keep it: partition key, explicit hash key, payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
