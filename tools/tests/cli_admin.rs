@@ -206,6 +206,62 @@ fn put_many_lines_from_stdin() {
     );
 }
 
+/// Offline put hands records to the engine: an explicit hash key routes a record
+/// to the shard whose range holds it, and records the engine refuses stop the put
+/// with the engine's error, naming the input line.
+#[test]
+fn put_offline_routes_by_hash_key_and_reports_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    create_stream(d, "s", 2);
+    let top = u128::MAX.to_string();
+    let input = format!(
+        "{{\"data\":\"low\",\"explicit_hash_key\":\"0\"}}\n{{\"data\":\"high\",\"explicit_hash_key\":\"{top}\"}}\n"
+    );
+    let put = ["put", "--data-dir", d, "--stream", "s", "--input", "jsonl"];
+    shardlog(&put, input.as_bytes()).ok();
+    for (shard, data) in [
+        ("shardId-000000000000", "low"),
+        ("shardId-000000000001", "high"),
+    ] {
+        let run = shardlog(
+            &[
+                "replay",
+                "--data-dir",
+                d,
+                "--stream",
+                "s",
+                "--shard",
+                shard,
+                "--format",
+                "raw",
+            ],
+            b"",
+        )
+        .ok();
+        assert_eq!(run.stdout, format!("{data}\n"), "{shard}");
+    }
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"{\"data\":\"x\",\"explicit_hash_key\":\"12x\"}\n",
+            "stdin line 1 on: ValidationException: 1 validation error detected: Value '12x' at 'explicitHashKey'",
+        ),
+        (
+            b"{\"data\":\"x\",\"partition_key\":\"\"}\n",
+            "stdin line 1 on: ValidationException",
+        ),
+        (
+            b"{\"data_base64\":\"%%\"}\n",
+            "stdin:1: data_base64 is not base64",
+        ),
+    ];
+    for (input, message) in cases {
+        let run = shardlog(&put, input);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
+}
+
 /// Completion scripts come out for the shells clap_complete knows.
 #[test]
 fn completions_for_each_shell() {

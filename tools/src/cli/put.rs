@@ -1,10 +1,14 @@
-//! `shardlog put`: records from stdin or files into a stream, through PutRecords.
+//! `shardlog put`: records from stdin or files into a stream, through PutRecords:
+//! the engine's own call on a data directory, the JSON action against a server.
 
 use super::output::{print_json, progress_bar, CliError, CliResult};
 use super::{Api, Target};
+use crate::client::ClientError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use shardlog_engine::PutRecord;
+use shardlog_server::error::ApiError;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,8 +73,15 @@ pub fn run(args: PutArgs) -> CliResult {
     }
 }
 
+/// One record to put.
+struct Entry {
+    data: Vec<u8>,
+    partition_key: String,
+    explicit_hash_key: Option<String>,
+}
+
 struct Batch {
-    entries: Vec<Value>,
+    entries: Vec<Entry>,
     bytes: usize,
     first_line: u64,
 }
@@ -157,69 +168,136 @@ impl Putter<'_> {
                 continue;
             };
             // Kinesis counts the partition key in the 5 MiB of a call.
-            let key_len = entry["PartitionKey"].as_str().map_or(0, str::len);
-            let size = content.len() + key_len;
+            let size = entry.data.len() + entry.partition_key.len();
             let batch = &mut self.batch;
             if batch.entries.len() == CALL_RECORDS_MAX || batch.bytes + size > CALL_BYTES_MAX {
                 flush(self.api, &self.args.stream, batch, name)?;
                 batch.first_line = line_number;
             }
+            self.records += 1;
+            self.bytes += entry.data.len() as u64;
             batch.entries.push(entry);
             batch.bytes += size;
-            self.records += 1;
-            self.bytes += content.len() as u64;
         }
         flush(self.api, &self.args.stream, &mut self.batch, name)
     }
 }
 
-/// The PutRecords entry of one input line (without its newline); `None` for a
-/// blank line of JSON lines.
-fn entry_of(content: &[u8], args: &PutArgs, number: u64) -> Result<Option<Value>, String> {
+/// The record of one input line (without its newline); `None` for a blank line
+/// of JSON lines.
+fn entry_of(content: &[u8], args: &PutArgs, number: u64) -> Result<Option<Entry>, String> {
     match args.input {
-        InputFormat::Lines => {
-            let key = args
-                .partition_key
-                .clone()
-                .unwrap_or_else(|| number.to_string());
-            Ok(Some(
-                json!({"Data": STANDARD.encode(content), "PartitionKey": key}),
-            ))
-        }
+        InputFormat::Lines => Ok(Some(Entry {
+            data: content.to_vec(),
+            partition_key: default_key(args, number),
+            explicit_hash_key: None,
+        })),
         InputFormat::Jsonl if content.iter().all(u8::is_ascii_whitespace) => Ok(None),
         InputFormat::Jsonl => jsonl_entry(content, args, number).map(Some),
     }
 }
 
-/// A PutRecords entry from one JSON line.
-fn jsonl_entry(content: &[u8], args: &PutArgs, number: u64) -> Result<Value, String> {
+/// The partition key of a record without its own.
+fn default_key(args: &PutArgs, number: u64) -> String {
+    args.partition_key
+        .clone()
+        .unwrap_or_else(|| number.to_string())
+}
+
+/// The record of one JSON line.
+fn jsonl_entry(content: &[u8], args: &PutArgs, number: u64) -> Result<Entry, String> {
     let value: Value =
         serde_json::from_slice(content).map_err(|error| format!("not a JSON object: {error}"))?;
     let data = match (value.get("data"), value.get("data_base64")) {
-        (Some(Value::String(text)), None) => STANDARD.encode(text.as_bytes()),
-        (None, Some(Value::String(encoded))) => {
-            STANDARD
-                .decode(encoded)
-                .map_err(|error| format!("data_base64 is not base64: {error}"))?;
-            encoded.clone()
-        }
+        (Some(Value::String(text)), None) => text.as_bytes().to_vec(),
+        (None, Some(Value::String(encoded))) => STANDARD
+            .decode(encoded)
+            .map_err(|error| format!("data_base64 is not base64: {error}"))?,
         _ => return Err("give exactly one of \"data\" (text) or \"data_base64\"".into()),
     };
-    let key = match value.get("partition_key") {
+    let partition_key = match value.get("partition_key") {
         Some(Value::String(key)) => key.clone(),
         Some(_) => return Err("partition_key must be a string".into()),
-        None => args
-            .partition_key
-            .clone()
-            .unwrap_or_else(|| number.to_string()),
+        None => default_key(args, number),
     };
-    let mut entry = json!({"Data": data, "PartitionKey": key});
-    match value.get("explicit_hash_key") {
-        Some(Value::String(hash)) => entry["ExplicitHashKey"] = json!(hash),
+    let explicit_hash_key = match value.get("explicit_hash_key") {
+        Some(Value::String(hash)) => Some(hash.clone()),
         Some(_) => return Err("explicit_hash_key must be a decimal string".into()),
-        None => {}
+        None => None,
+    };
+    Ok(Entry {
+        data,
+        partition_key,
+        explicit_hash_key,
+    })
+}
+
+/// One PutRecords call: for each entry, `None` if it was stored, else its error
+/// code and message. On a data directory this is the engine's call (no JSON on
+/// the way); on a server, the JSON action.
+fn put_records(
+    api: &Api,
+    stream: &str,
+    entries: &[Entry],
+) -> Result<Vec<Option<(String, String)>>, ClientError> {
+    if let Api::Local(offline) = api {
+        let records: Vec<PutRecord<'_>> = entries
+            .iter()
+            .map(|entry| PutRecord {
+                partition_key: &entry.partition_key,
+                data: &entry.data,
+                explicit_hash_key: entry.explicit_hash_key.as_deref(),
+            })
+            .collect();
+        let results = offline
+            .engine
+            .put_records(stream, &records)
+            .map_err(|error| {
+                let error = ApiError::from(error);
+                ClientError::Service {
+                    code: error.code.to_string(),
+                    message: error.message,
+                    status: error.status,
+                }
+            })?;
+        return Ok(results
+            .into_iter()
+            .map(|result| result.err().map(|f| (f.error_code, f.error_message)))
+            .collect());
     }
-    Ok(entry)
+    let records: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            let mut record = json!({
+                "Data": STANDARD.encode(&entry.data),
+                "PartitionKey": entry.partition_key,
+            });
+            if let Some(hash) = &entry.explicit_hash_key {
+                record["ExplicitHashKey"] = json!(hash);
+            }
+            record
+        })
+        .collect();
+    let response = api.call(
+        "PutRecords",
+        &json!({"StreamName": stream, "Records": records}),
+    )?;
+    let results = response["Records"].as_array().cloned().unwrap_or_default();
+    if results.len() != entries.len() {
+        return Err(ClientError::Decode(format!(
+            "PutRecords answered {} results for {} records",
+            results.len(),
+            entries.len()
+        )));
+    }
+    Ok(results
+        .iter()
+        .map(|result| {
+            let code = result.get("ErrorCode").and_then(Value::as_str)?;
+            let message = result["ErrorMessage"].as_str().unwrap_or_default();
+            Some((code.to_string(), message.to_string()))
+        })
+        .collect())
 }
 
 /// Sends the batch, sending records that failed (throttled) again with a growing
@@ -232,34 +310,25 @@ fn flush(api: &Api, stream: &str, batch: &mut Batch, name: &str) -> CliResult {
         if pending.is_empty() {
             return Ok(());
         }
-        let body = json!({"StreamName": stream, "Records": pending});
-        let response = api.call("PutRecords", &body).map_err(|error| {
+        let results = put_records(api, stream, &pending).map_err(|error| {
             CliError::failed(format!(
                 "putting the records from {name} line {} on: {}",
                 batch.first_line,
                 CliError::from(error).message
             ))
         })?;
-        let results = response["Records"].as_array().cloned().unwrap_or_default();
-        if results.len() != pending.len() {
-            return Err(CliError::failed(format!(
-                "PutRecords answered {} results for {} records",
-                results.len(),
-                pending.len()
-            )));
-        }
-        let failed: Vec<(Value, Value)> = pending
+        let failed: Vec<(Entry, (String, String))> = pending
             .into_iter()
             .zip(results)
-            .filter(|(_, result)| result.get("ErrorCode").is_some_and(|code| !code.is_null()))
+            .filter_map(|(entry, result)| result.map(|failure| (entry, failure)))
             .collect();
-        if let Some((_, result)) = failed
+        if let Some((_, (code, message))) = failed
             .iter()
-            .find(|(_, result)| result["ErrorCode"] != "ProvisionedThroughputExceededException")
+            .find(|(_, (code, _))| code != "ProvisionedThroughputExceededException")
         {
             return Err(CliError::failed(format!(
-                "a record from {name} line {} on failed: {}: {}",
-                batch.first_line, result["ErrorCode"], result["ErrorMessage"]
+                "a record from {name} line {} on failed: {code}: {message}",
+                batch.first_line
             )));
         }
         pending = failed.into_iter().map(|(entry, _)| entry).collect();
