@@ -409,6 +409,13 @@ impl Engine {
             _ => Error::InvalidArgument(format!("Invalid ShardIterator: {error}")),
         })?;
         let stream = self.stream(&token.stream_name)?;
+        let missing = || {
+            shard_not_found(
+                &token.stream_name,
+                &shard_id(token.shard_index),
+                &self.inner.config.account_id,
+            )
+        };
         let state = Engine::read_stream(&stream);
         if state.meta.created_ms != token.stream_epoch {
             return Err(Error::ResourceNotFound(format!(
@@ -418,13 +425,7 @@ impl Engine {
                 self.inner.config.account_id
             )));
         }
-        let shard = state.shards.get(&token.shard_index).ok_or_else(|| {
-            shard_not_found(
-                &token.stream_name,
-                &shard_id(token.shard_index),
-                &self.inner.config.account_id,
-            )
-        })?;
+        let shard = state.shards.get(&token.shard_index).ok_or_else(missing)?;
         if self.inner.config.shard_quotas {
             let admitted = shard
                 .quota
@@ -437,9 +438,18 @@ impl Engine {
                 ));
             }
         }
-        if !wait.is_zero() && shard.meta.closed_end_position.is_none() {
-            shard.log.wait_for(token.position, wait);
+        let nothing_yet =
+            shard.meta.closed_end_position.is_none() && shard.log.end_position() <= token.position;
+        if wait.is_zero() || !nothing_yet {
+            return self.read_shard(&state, shard, &token, limit);
         }
+        // Wait without the stream's lock, so that resharding and other writers of
+        // the stream's state are not held up by a waiting reader.
+        let log = shard.log.clone();
+        drop(state);
+        log.wait_for(token.position, wait);
+        let state = Engine::read_stream(&stream);
+        let shard = state.shards.get(&token.shard_index).ok_or_else(missing)?;
         self.read_shard(&state, shard, &token, limit)
     }
 

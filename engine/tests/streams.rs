@@ -772,3 +772,41 @@ fn starting_sequence_number_is_before_the_first_record() {
     );
     assert_eq!(after_first, vec![(second, b"second".to_vec())]);
 }
+
+/// A GetRecords waiting for data does not hold up resharding of its stream: the
+/// split goes through while the reader waits, and the reader, when its wait
+/// ends, learns that its shard closed and which children took over.
+#[test]
+fn waiting_reader_does_not_hold_up_a_split() {
+    let engine = engine(&MemFs::new());
+    engine.create_stream("w", Some(1), BTreeMap::new()).unwrap();
+    let iterator = engine
+        .get_shard_iterator("w", "shardId-000000000000", IteratorStart::Latest)
+        .unwrap();
+    let wait = Duration::from_secs(3);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| engine.get_records_waiting(&iterator, 10, wait));
+        // Let the reader start waiting (if it has not, the split is not held up either).
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        engine
+            .split_shard("w", "shardId-000000000000", &(1u128 << 127).to_string())
+            .unwrap();
+        let took = started.elapsed();
+        assert!(
+            took < wait / 2,
+            "the split waited {took:?} for the reader's {wait:?} wait"
+        );
+        let read = reader.join().unwrap().unwrap();
+        assert!(read.records.is_empty());
+        assert!(read.next_shard_iterator.is_none(), "the parent is closed");
+        let mut children: Vec<String> = read
+            .child_shards
+            .iter()
+            .map(|child| child.shard_id.clone())
+            .collect();
+        children.sort();
+        assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+    });
+    engine.shutdown().unwrap();
+}
