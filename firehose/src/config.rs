@@ -76,6 +76,14 @@ pub struct Backup {
     pub bucket: String,
     /// Key prefix of the backup objects.
     pub prefix: String,
+    /// How the backup objects are compressed (S3BackupConfiguration's own
+    /// CompressionFormat; delivery streams made before it existed have none).
+    #[serde(default = "uncompressed")]
+    pub compression: Compression,
+}
+
+fn uncompressed() -> Compression {
+    Compression::Uncompressed
 }
 
 /// The S3 destination.

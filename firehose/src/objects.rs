@@ -4,6 +4,7 @@
 //! buffer always gives the same objects.
 
 use crate::checkpoint::Positions;
+use crate::compress::Compression;
 use crate::convert::{infer_columns, to_parquet};
 use crate::error::Result;
 use crate::meta::StreamMeta;
@@ -77,19 +78,12 @@ pub fn build_objects(
     };
     let mut objects = Vec::new();
     match &destination.conversion {
-        None => {
-            let compression = destination.compression;
-            let data_key = key(&destination.prefix, compression.extension());
-            let entry = data_key.rsplit('/').next().unwrap_or(&data_key);
-            let entry = entry.strip_suffix(".zip").unwrap_or(entry);
-            let body =
-                compression.compress(&joined(buffer, destination.newline_delimiter), entry)?;
-            objects.push(Object {
-                bucket: destination.bucket.clone(),
-                key: data_key,
-                body,
-            });
-        }
+        None => objects.push(compressed_object(
+            &destination.bucket,
+            |extension| key(&destination.prefix, extension),
+            destination.compression,
+            &joined(buffer, destination.newline_delimiter),
+        )?),
         Some(conversion) => {
             let columns = match (&conversion.columns, &meta.inferred_columns) {
                 (Some(declared), _) => declared.clone(),
@@ -136,13 +130,33 @@ pub fn build_objects(
         }
     }
     if let Some(backup) = &destination.backup {
-        objects.push(Object {
-            bucket: backup.bucket.clone(),
-            key: key(&backup.prefix, ""),
-            body: joined(buffer, destination.newline_delimiter),
-        });
+        objects.push(compressed_object(
+            &backup.bucket,
+            |extension| key(&backup.prefix, extension),
+            backup.compression,
+            &joined(buffer, destination.newline_delimiter),
+        )?);
     }
     Ok(objects)
+}
+
+/// An object of `body` compressed as `compression`, under the key `key` makes
+/// with the compression's extension (a zip's one entry is named after the key).
+fn compressed_object(
+    bucket: &str,
+    key: impl Fn(&str) -> String,
+    compression: Compression,
+    body: &[u8],
+) -> Result<Object> {
+    let key = key(compression.extension());
+    let entry = key.rsplit('/').next().unwrap_or(&key);
+    let entry = entry.strip_suffix(".zip").unwrap_or(entry);
+    let body = compression.compress(body, entry)?;
+    Ok(Object {
+        bucket: bucket.to_string(),
+        key,
+        body,
+    })
 }
 
 /// One JSON line per failed record, in Firehose's error-record shape.
@@ -225,6 +239,7 @@ mod tests {
         let backup = Backup {
             bucket: "raw".into(),
             prefix: "copy/".into(),
+            compression: Compression::Uncompressed,
         };
         let records = buffer(&[r#"{"a": 1}"#, "oops", r#"{"a": 2}"#]);
         let from: Positions = [("staging".to_string(), 9)].into();
@@ -255,5 +270,31 @@ mod tests {
         let again = build_objects(&mut again_meta, &from, &records).unwrap();
         let keys = |objects: &[Object]| objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&again), keys(&objects));
+    }
+
+    /// The backup has its own compression: a GZIP backup of an uncompressed
+    /// destination is a `.gz` object holding the raw records.
+    #[test]
+    fn backup_is_compressed_as_its_own_configuration_says() {
+        let backup = Backup {
+            bucket: "raw".into(),
+            prefix: "copy/".into(),
+            compression: Compression::Gzip,
+        };
+        let records = buffer(&["one", "two"]);
+        let from: Positions = [("staging".to_string(), 9)].into();
+        let objects = build_objects(&mut meta(None, Some(backup)), &from, &records).unwrap();
+        assert_eq!(objects.len(), 2);
+        assert!(!objects[0].key.ends_with(".gz"), "{}", objects[0].key);
+        assert_eq!(objects[0].body, b"one\ntwo\n");
+        assert!(objects[1].key.starts_with("copy/"), "{}", objects[1].key);
+        assert!(objects[1].key.ends_with(".gz"), "{}", objects[1].key);
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&objects[1].body[..]),
+            &mut raw,
+        )
+        .unwrap();
+        assert_eq!(raw, b"one\ntwo\n");
     }
 }

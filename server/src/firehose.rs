@@ -278,6 +278,10 @@ fn parse_extended(
             destination.backup = Some(Backup {
                 bucket: bucket_of(backup.required_str("BucketARN")?)?,
                 prefix: backup.str("Prefix")?.unwrap_or("").to_string(),
+                compression: match backup.str("CompressionFormat")? {
+                    Some(name) => Compression::parse(name)?,
+                    None => Compression::Uncompressed,
+                },
             });
         }
         Some("Disabled") => destination.backup = None,
@@ -446,7 +450,7 @@ fn destination_description(destination: &DestinationConfig, extended: bool) -> O
             Out::new()
                 .with("BucketARN", bucket_arn(&backup.bucket))
                 .with("Prefix", backup.prefix.clone())
-                .with("CompressionFormat", "UNCOMPRESSED"),
+                .with("CompressionFormat", backup.compression.wire_name()),
         );
     }
     if let Some(conversion) = &destination.conversion {

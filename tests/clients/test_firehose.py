@@ -102,6 +102,44 @@ def test_lifecycle_create_describe_list_tags_delete(firehose):
     assert name not in firehose.list_delivery_streams(Limit=10000)["DeliveryStreamNames"]
 
 
+def test_backup_copies_raw_records_with_its_own_compression(firehose, server):
+    """S3BackupMode Enabled writes every raw record to the backup bucket as well,
+    compressed as S3BackupConfiguration's own CompressionFormat says (here GZIP,
+    while the destination is uncompressed); Describe reports both."""
+    backup_bucket = unique_name("backup").lower().replace("_", "-")
+    name, bucket = create_direct(
+        firehose,
+        S3BackupMode="Enabled",
+        S3BackupConfiguration={
+            "RoleARN": ROLE,
+            "BucketARN": f"arn:aws:s3:::{backup_bucket}",
+            "Prefix": "copy/",
+            "CompressionFormat": "GZIP",
+        },
+    )
+    s3 = firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+        "Destinations"
+    ][0]["ExtendedS3DestinationDescription"]
+    assert s3["S3BackupMode"] == "Enabled"
+    assert s3["CompressionFormat"] == "UNCOMPRESSED"
+    assert s3["S3BackupDescription"]["CompressionFormat"] == "GZIP"
+    assert s3["S3BackupDescription"]["Prefix"] == "copy/"
+    records = [f"record {i}".encode() for i in range(10)]
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records])
+    expected = sorted(records)
+
+    def delivered(target: str) -> list[bytes]:
+        return sorted(line for path in objects(server.data_dir, target) for line in decode(path).splitlines())
+
+    wait_until(lambda: delivered(bucket) == expected, 20, f"objects of {name}")
+    wait_until(lambda: delivered(backup_bucket) == expected, 20, f"backup objects of {name}")
+    backups = objects(server.data_dir, backup_bucket)
+    assert all(p.suffix == ".gz" for p in backups), backups
+    assert all("copy/" in p.as_posix() for p in backups), backups
+    assert all(p.suffix == "" for p in objects(server.data_dir, bucket))
+    firehose.delete_delivery_stream(DeliveryStreamName=name)
+
+
 @pytest.mark.parametrize("compression", ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY", "ZSTD"])
 def test_put_record_batch_delivers_objects(firehose, server, compression):
     """PutRecordBatch returns a RecordId per record and the records appear in
