@@ -27,7 +27,7 @@
 //!
 //! Version history: 1 — initial format.
 
-use shardlog_segment::io::{read_exact_at, write_file_atomic, FileSystem, OpenOptions};
+use shardlog_segment::io::{read_exact_at, write_private_file_atomic, FileSystem, OpenOptions};
 use std::fmt;
 use std::io;
 use std::path::Path;
@@ -119,7 +119,8 @@ impl IteratorKey {
     pub fn load_or_create(fs: &dyn FileSystem, path: &Path) -> io::Result<IteratorKey> {
         if !fs.exists(path) {
             let key = IteratorKey::generate()?;
-            write_file_atomic(fs, path, key.as_bytes())?;
+            // The key signs iterators: only the server's user may read it.
+            write_private_file_atomic(fs, path, key.as_bytes())?;
             return Ok(key);
         }
         let file = fs.open(path, OpenOptions::READ)?;
@@ -624,7 +625,7 @@ mod tests {
         let fs = MemFs::new();
         let path = Path::new("/iterator.key");
         for len in [0, KEY_LEN - 1, KEY_LEN + 1, 4096] {
-            write_file_atomic(fs.as_ref(), path, &vec![9u8; len]).unwrap();
+            shardlog_segment::io::write_file_atomic(fs.as_ref(), path, &vec![9u8; len]).unwrap();
             let err = IteratorKey::load_or_create(fs.as_ref(), path).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{len} bytes: {err}");
             assert_eq!(read_file(fs.as_ref(), path).unwrap().len(), len);

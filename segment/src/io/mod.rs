@@ -28,6 +28,9 @@ pub struct OpenOptions {
     /// Bypass the page cache (`O_DIRECT`): offsets, lengths and buffers must be
     /// aligned to [`DIRECT_IO_ALIGNMENT`].
     pub direct: bool,
+    /// A file this creates is readable and writable by its owner only (mode 0600),
+    /// for secrets; where the file system has no modes, nothing changes.
+    pub private: bool,
 }
 
 impl OpenOptions {
@@ -36,23 +39,31 @@ impl OpenOptions {
         write: false,
         create: false,
         direct: false,
+        private: false,
     };
     /// Read and write an existing file.
     pub const WRITE: OpenOptions = OpenOptions {
         write: true,
         create: false,
         direct: false,
+        private: false,
     };
     /// Read and write, creating the file if needed.
     pub const CREATE: OpenOptions = OpenOptions {
         write: true,
         create: true,
         direct: false,
+        private: false,
     };
 
     /// The same options with `O_DIRECT` set as given.
     pub fn with_direct(self, direct: bool) -> Self {
         OpenOptions { direct, ..self }
+    }
+
+    /// The same options with [`OpenOptions::private`] set as given.
+    pub fn with_private(self, private: bool) -> Self {
+        OpenOptions { private, ..self }
     }
 }
 
@@ -177,6 +188,16 @@ pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
 
 /// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
 pub fn write_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(fs, path, bytes, false)
+}
+
+/// As [`write_file_atomic`], for a secret: the file is readable and writable by
+/// its owner only (mode 0600 where the file system has modes).
+pub fn write_private_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic(fs, path, bytes, true)
+}
+
+fn write_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no directory"))?;
@@ -186,7 +207,11 @@ pub fn write_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::
         .to_os_string();
     temp_name.push(".tmp");
     let temp = dir.join(temp_name);
-    let file = fs.open(&temp, OpenOptions::CREATE)?;
+    if private && fs.exists(&temp) {
+        // Left by an interrupted write: its mode is not ours to trust.
+        fs.remove_file(&temp)?;
+    }
+    let file = fs.open(&temp, OpenOptions::CREATE.with_private(private))?;
     file.set_len(0)?;
     write_all_at(file.as_ref(), bytes, 0)?;
     file.sync_data()?;

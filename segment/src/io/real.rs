@@ -54,6 +54,9 @@ impl FileSystem for RealFs {
         if options.direct {
             open.custom_flags(libc::O_DIRECT);
         }
+        if options.private {
+            open.mode(0o600);
+        }
         Ok(Arc::new(RealFile {
             file: open.open(path)?,
         }))
@@ -112,5 +115,35 @@ impl FileHandle for RealFile {
 
     fn raw_fd(&self) -> Option<RawFd> {
         Some(self.file.as_raw_fd())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Modes of the files RealFs creates.
+    use super::*;
+    use crate::io::write_private_file_atomic;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A private file is created with mode 0600, also over a temporary file an
+    /// interrupted write left behind with a wider mode.
+    #[test]
+    fn private_files_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = RealFs::shared();
+        let secret = dir.path().join("KEY");
+        fs::write(dir.path().join("KEY.tmp"), b"stale").unwrap();
+        fs::set_permissions(
+            dir.path().join("KEY.tmp"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        write_private_file_atomic(fs.as_ref(), &secret, b"secret").unwrap();
+        assert_eq!(fs::read(&secret).unwrap(), b"secret");
+        assert_eq!(mode(&secret), 0o600);
     }
 }
