@@ -163,7 +163,8 @@ export class Server {
     }
     this.process.kill("SIGTERM");
     const timedOut = Symbol("timeout");
-    const outcome = await Promise.race([this.exited, delay(STOP_TIMEOUT_MS, timedOut)]);
+    // An unref'd timer: the bound must not keep the test process alive.
+    const outcome = await Promise.race([this.exited, delay(STOP_TIMEOUT_MS, timedOut, { ref: false })]);
     if (outcome === timedOut) {
       await this.kill();
       throw new Error(`shardlog serve did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM:\n${this.logs()}`);
@@ -178,7 +179,8 @@ export class Server {
   async kill() {
     if (this.process !== null && this.exitCode === null && this.exitSignal === null) {
       this.process.kill("SIGKILL");
-      await Promise.race([this.exited, delay(STOP_TIMEOUT_MS)]);
+      // An unref'd timer: the bound must not keep the test process alive.
+      await Promise.race([this.exited, delay(STOP_TIMEOUT_MS, undefined, { ref: false })]);
     }
   }
 }
