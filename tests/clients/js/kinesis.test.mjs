@@ -264,6 +264,16 @@ test("errors come back as the SDK's modeled exceptions", async () => {
     "ValidationException",
     "Member must have length less than or equal to 1048576",
   );
+  await expectError(
+    kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: "shardId-000000000000", ShardIteratorType: "BOGUS" })),
+    "ValidationException",
+    "at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set",
+  );
+  await expectError(
+    kinesis.send(new GetRecordsCommand({ ShardIterator: "bm90LWFuLWl0ZXJhdG9y", Limit: 0 })),
+    "ValidationException",
+    "at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000",
+  );
   // Semantic errors are InvalidArgumentException.
   await expectError(
     kinesis.send(new GetRecordsCommand({ ShardIterator: "bm90LWFuLWl0ZXJhdG9y" })),
@@ -280,6 +290,7 @@ test("errors come back as the SDK's modeled exceptions", async () => {
   await expectError(
     kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: "shardId-000000000000", ShardIteratorType: "AT_SEQUENCE_NUMBER" })),
     "InvalidArgumentException",
+    "StartingSequenceNumber",
   );
 });
 
