@@ -18,7 +18,18 @@ import {
   RemoveTagsFromStreamCommand,
   SplitShardCommand,
 } from "@aws-sdk/client-kinesis";
-import { ACCOUNT_ID, SEQUENCE_NUMBER, SHARD_ID, Server, expectError, kinesisClient, streamArn, uniqueName, waitUntil } from "./support.mjs";
+import {
+  ACCOUNT_ID,
+  SEQUENCE_NUMBER,
+  SHARD_ID,
+  Server,
+  expectError,
+  kinesisClient,
+  newStream,
+  streamArn,
+  uniqueName,
+  waitActive,
+} from "./support.mjs";
 
 /** Bound of GetRecords calls when reading one shard to its end. */
 const MAX_READ_CALLS = 200;
@@ -35,19 +46,6 @@ after(async () => {
   kinesis?.destroy();
   await server?.stop();
 });
-
-async function streamStatus(name) {
-  const { StreamDescriptionSummary: summary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-  return summary.StreamStatus;
-}
-
-/** Creates a stream of `shards` shards and waits (bounded) until it is ACTIVE. */
-async function newStream(shards = 1) {
-  const name = uniqueName("js");
-  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  await waitUntil(async () => (await streamStatus(name)) === "ACTIVE", 10_000, `${name} to be ACTIVE`);
-  return name;
-}
 
 async function shardIterator(name, shardId, type, extra = {}) {
   const answer = await kinesis.send(
@@ -77,7 +75,7 @@ const text = (bytes) => Buffer.from(bytes).toString("latin1");
 
 test("CreateStream with 2 shards is described and listed", async () => {
   // Goal: CreateStream(ShardCount 2) gives an ACTIVE stream whose summary and ListShards show 2 open shards covering the hash key space.
-  const name = await newStream(2);
+  const name = await newStream(kinesis, 2);
   const { StreamDescriptionSummary: summary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
   assert.equal(summary.StreamName, name);
   assert.equal(summary.StreamARN, streamArn(name));
@@ -106,7 +104,7 @@ test("CreateStream with 2 shards is described and listed", async () => {
 
 test("PutRecord and PutRecords data is read back byte-exact with every iterator type", async () => {
   // Goal: binary Uint8Array data written by PutRecord/PutRecords comes back byte-exact, and TRIM_HORIZON, AT_/AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP and LATEST start where Kinesis says.
-  const name = await newStream(1);
+  const name = await newStream(kinesis, 1);
   const shard = "shardId-000000000000";
   const first = new Uint8Array([0, 1, 2, 0xfe, 0xff, 0x80, 10, 13]);
   const put = await kinesis.send(new PutRecordCommand({ StreamName: name, PartitionKey: "k", Data: first }));
@@ -184,7 +182,7 @@ test("PutRecord and PutRecords data is read back byte-exact with every iterator 
 
 test("SplitShard closes the parent, which reads to its end, and the children take new writes", async () => {
   // Goal: after SplitShard the closed parent is read to its end (ChildShards, no NextShardIterator) and new records land in the two children.
-  const name = await newStream(1);
+  const name = await newStream(kinesis, 1);
   const parent = "shardId-000000000000";
   const before = [];
   for (let i = 0; i < 4; i++) {
@@ -194,7 +192,7 @@ test("SplitShard closes the parent, which reads to its end, and the children tak
   }
   const middle = (2n ** 127n).toString();
   await kinesis.send(new SplitShardCommand({ StreamName: name, ShardToSplit: parent, NewStartingHashKey: middle }));
-  await waitUntil(async () => (await streamStatus(name)) === "ACTIVE", 10_000, `${name} to be ACTIVE after the split`);
+  await waitActive(kinesis, name);
 
   const { Shards: shards } = await kinesis.send(new ListShardsCommand({ StreamName: name }));
   assert.deepEqual(
@@ -256,7 +254,7 @@ test("errors come back as the SDK's modeled exceptions", async () => {
     "ValidationException",
     "at 'streamName' failed to satisfy constraint",
   );
-  const name = await newStream(1);
+  const name = await newStream(kinesis, 1);
   await expectError(
     kinesis.send(
       new PutRecordCommand({ StreamName: name, PartitionKey: "k", Data: new Uint8Array(1024 * 1024 + 1) }),
@@ -296,7 +294,7 @@ test("errors come back as the SDK's modeled exceptions", async () => {
 
 test("tags are added, listed and removed", async () => {
   // Goal: AddTagsToStream/ListTagsForStream/RemoveTagsFromStream round-trip through the SDK.
-  const name = await newStream(1);
+  const name = await newStream(kinesis, 1);
   await kinesis.send(new AddTagsToStreamCommand({ StreamName: name, Tags: { team: "data", env: "test" } }));
   const listed = await kinesis.send(new ListTagsForStreamCommand({ StreamName: name }));
   assert.deepEqual(

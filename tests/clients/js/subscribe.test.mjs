@@ -5,15 +5,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  CreateStreamCommand,
   DescribeStreamConsumerCommand,
-  DescribeStreamSummaryCommand,
   PutRecordsCommand,
   RegisterStreamConsumerCommand,
   SplitShardCommand,
   SubscribeToShardCommand,
 } from "@aws-sdk/client-kinesis";
-import { Server, expectError, kinesisClient, streamArn, uniqueName, waitUntil } from "./support.mjs";
+import { Server, expectError, kinesisClient, newStream, streamArn, uniqueName, waitUntil } from "./support.mjs";
 
 const PARENT = "shardId-000000000000";
 /** Bound of events read from one subscription. */
@@ -35,18 +33,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function newStreamWithConsumer() {
-  const name = uniqueName("efo");
-  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
-  await waitUntil(
-    async () => {
-      const answer = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-      return answer.StreamDescriptionSummary.StreamStatus === "ACTIVE";
-    },
-    10_000,
-    `${name} to be ACTIVE`,
-  );
-  const consumerName = uniqueName("c");
+/** Registers consumer `consumerName` on stream `name` and waits (bounded) until it is ACTIVE; returns its ARN. */
+async function register(name, consumerName) {
   const { Consumer: consumer } = await kinesis.send(
     new RegisterStreamConsumerCommand({ StreamARN: streamArn(name), ConsumerName: consumerName }),
   );
@@ -60,7 +48,7 @@ async function newStreamWithConsumer() {
     10_000,
     `consumer ${consumerName} to be ACTIVE`,
   );
-  return { name, consumerArn: consumer.ConsumerARN };
+  return consumer.ConsumerARN;
 }
 
 /** Puts `count` records named `${phase}:${i}`; returns the PutRecords result entries with their data. */
@@ -99,7 +87,8 @@ const decode = (records) => records.map((r) => new TextDecoder().decode(r.Data))
 
 test("SubscribeToShard delivers existing and live records and ends the parent with ChildShards", async () => {
   // Goal: the SDK's EventStream async iterable yields every record of the parent in order then ChildShards, and on a child both old records and ones put while subscribed.
-  const { name, consumerArn } = await newStreamWithConsumer();
+  const name = await newStream(kinesis, 1, "efo");
+  const consumerArn = await register(name, uniqueName("c"));
   const before = await putBatch(name, "before", 20);
   await kinesis.send(new SplitShardCommand({ StreamName: name, ShardToSplit: PARENT, NewStartingHashKey: (2n ** 127n).toString() }));
 
@@ -134,6 +123,28 @@ test("SubscribeToShard delivers existing and live records and ends the parent wi
     got.records.map((r) => r.SequenceNumber),
     live.map((p) => p.SequenceNumber),
   );
+});
+
+test("a second subscription of the same consumer and shard is ResourceInUseException", async () => {
+  // Goal: while a subscription is open, the same consumer subscribing to the same shard gets ResourceInUseException (HTTP 400); another consumer subscribes independently and both receive the record.
+  const name = await newStream(kinesis, 1, "efo");
+  const first = await register(name, "first");
+  const second = await register(name, "second");
+  const position = { Type: "LATEST" };
+  const open = await h2.send(new SubscribeToShardCommand({ ConsumerARN: first, ShardId: PARENT, StartingPosition: position }));
+  await expectError(
+    h2.send(new SubscribeToShardCommand({ ConsumerARN: first, ShardId: PARENT, StartingPosition: position })),
+    "ResourceInUseException",
+  );
+  const other = await h2.send(new SubscribeToShardCommand({ ConsumerARN: second, ShardId: PARENT, StartingPosition: position }));
+  const put = await putBatch(name, "both", 1);
+  for (const answer of [open, other]) {
+    const events = answer.EventStream[Symbol.asyncIterator]();
+    const { records } = await readEvents(events, 1);
+    await events.return?.();
+    assert.deepEqual(decode(records), ["both:0"]);
+    assert.equal(records[0].SequenceNumber, put[0].SequenceNumber);
+  }
 });
 
 test("SubscribeToShard errors are the SDK's modeled exceptions", async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
-import { KinesisClient } from "@aws-sdk/client-kinesis";
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from "@aws-sdk/client-kinesis";
 import { FirehoseClient } from "@aws-sdk/client-firehose";
 import { NodeHttp2Handler, NodeHttpHandler } from "@smithy/node-http-handler";
 
@@ -204,6 +204,25 @@ function clientConfig(endpoint, { accessKeyId = ACCESS_KEY, secretAccessKey = SE
  */
 export function kinesisClient(endpoint, options = {}) {
   return new KinesisClient(clientConfig(endpoint, options));
+}
+
+/** The StreamStatus of stream `name` (DescribeStreamSummary). */
+export async function streamStatus(kinesis, name) {
+  const answer = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+  return answer.StreamDescriptionSummary.StreamStatus;
+}
+
+/** Waits (bounded) until stream `name` is ACTIVE. */
+export async function waitActive(kinesis, name) {
+  await waitUntil(async () => (await streamStatus(kinesis, name)) === "ACTIVE", 10_000, `${name} to be ACTIVE`);
+}
+
+/** Creates a stream of `shards` shards with a fresh name, waits until it is ACTIVE and returns the name. */
+export async function newStream(kinesis, shards = 1, prefix = "js") {
+  const name = uniqueName(prefix);
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  await waitActive(kinesis, name);
+  return name;
 }
 
 /** A Firehose client for `endpoint` with dummy credentials. */
