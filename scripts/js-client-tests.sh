@@ -34,6 +34,10 @@ fi
 
 started=$(date +%s)
 cd tests/clients/js
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if (( node_major < 20 )); then
+    echo "js-client-tests: warning: node $(node --version) is older than the SDK's minimum (20)" >&2
+fi
 echo "js-client-tests: node $(node --version), npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 # No host credentials, config or endpoint leaking into the SDK (the tests set their own).
