@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Client compatibility tests: real AWS clients (boto3 and the AWS CLI) against a
-# real `shardlog serve`. Runs from anywhere (it changes to the repo root), needs no
-# input, and reaches only PyPI. Exits non-zero on any failure.
+# Client compatibility tests: real AWS clients (boto3 and the AWS CLI, then the
+# AWS SDK for JavaScript v3 via scripts/js-client-tests.sh) against a real
+# `shardlog serve`. Runs from anywhere (it changes to the repo root), needs no
+# input, and reaches only PyPI and npm. Exits non-zero on any failure.
 #
 #   bash scripts/client-tests.sh            # build, then run tests/clients
-#   bash scripts/client-tests.sh -k sigv4   # extra arguments go to pytest
+#   bash scripts/client-tests.sh -k sigv4   # extra arguments go to pytest (the JS tests always run)
 #
 # The Python environment lives in `.venv-clients` at the repo root. It is created
 # on the first run and reused afterwards (pip only checks the pins then). It is
@@ -76,5 +77,7 @@ unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_E
 
 status=0
 "$VENV/bin/python" -m pytest -q --tb=short -rfEs -p no:cacheprovider tests/clients "$@" || status=$?
+# The same claims checked with a second, independent SDK: AWS SDK for JavaScript v3.
+bash scripts/js-client-tests.sh || status=$?
 echo "client-tests: finished in $(( $(date +%s) - started )) s with status $status"
 exit "$status"
