@@ -8,7 +8,7 @@
 #
 # Needs node >= 20 and npm. When they are missing and this runs as root (CI on a
 # fresh Debian machine), it installs Debian's nodejs and npm with apt-get; as any
-# other user it says so and skips (exit 0). Reaches only the npm registry (and
+# other user it says so and fails. Reaches only the npm registry (and
 # Debian apt for that fallback). Exits non-zero on any test failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +26,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
     else
-        echo "js-client-tests: SKIPPED the AWS SDK for JavaScript tests: node and npm are" \
-            "not installed (install nodejs >= 20 and npm, or run as root to let apt-get do it)" >&2
-        exit 0
+        echo "js-client-tests: node and npm are not installed: install nodejs >= 20 and npm" \
+            "(or run as root to let apt-get do it)" >&2
+        exit 1
     fi
 fi
 
