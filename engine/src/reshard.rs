@@ -273,6 +273,9 @@ impl Engine {
         for parent in parents {
             let shard = state.shards.get_mut(parent).expect("checked open");
             shard.meta = meta.shards[parent].clone();
+            // Readers waiting for the parent's next record get its end and children
+            // instead (once this lock is released).
+            shard.log.wake_waiters();
         }
         let indexes = opened.iter().map(|child| child.meta.index).collect();
         for child in opened {

@@ -214,9 +214,15 @@ impl Subscription {
         // Waits outside the stream's lock, so resharding is never held up by readers.
         if open && !wait.is_zero() {
             let waited = Instant::now();
-            if !log.wait_for(self.position, wait) {
-                // Woken early with nothing to read: the log failed or closed. Sit out
-                // the rest of the wait rather than spin until that is resolved.
+            let closed_now = || {
+                self.shard_state()
+                    .is_ok_and(|shard| shard.meta.closed_end_position.is_some())
+            };
+            if !log.wait_for(self.position, wait) && !closed_now() {
+                // Woken early with nothing to read and the shard still open: the log
+                // failed or closed. Sit out the rest of the wait rather than spin
+                // until that is resolved. (A shard that resharding closed is read
+                // at once, to hand out its children.)
                 std::thread::sleep(wait.saturating_sub(waited.elapsed()));
             }
         }

@@ -141,6 +141,8 @@ pub(crate) struct LogState {
     pub active: Option<ActiveView>,
     pub failed: Option<String>,
     pub closed: bool,
+    /// Bumped by [`Log::wake_waiters`]: a wait that sees it change returns.
+    pub wakeups: u64,
 }
 
 /// The committer's side of a log: the active segment's write handles.
@@ -324,18 +326,32 @@ impl Log {
         (state.acked_position > state.first_position).then_some(state.last_arrival_ms)
     }
 
-    /// Waits until a record at `position` or later is readable, or `timeout` passes.
-    /// Returns whether one is. Woken by the append itself, not by polling.
+    /// Waits until a record at `position` or later is readable, or `timeout` passes,
+    /// or [`Log::wake_waiters`] is called. Returns whether a record is readable.
+    /// Woken by the append itself, not by polling.
     pub fn wait_for(&self, position: u64, timeout: Duration) -> bool {
         let state = self.shared.lock();
+        let wakeups = state.wakeups;
         let (state, _) = self
             .shared
             .changed
             .wait_timeout_while(state, timeout, |state| {
-                state.acked_position <= position && state.failed.is_none() && !state.closed
+                state.acked_position <= position
+                    && state.failed.is_none()
+                    && !state.closed
+                    && state.wakeups == wakeups
             })
             .unwrap_or_else(|poison| poison.into_inner());
         state.acked_position > position
+    }
+
+    /// Ends every [`Log::wait_for`] in progress, for an owner whose answer changed
+    /// without an append (a shard that resharding closed has nothing more to wait for).
+    pub fn wake_waiters(&self) {
+        let mut state = self.shared.lock();
+        state.wakeups += 1;
+        drop(state);
+        self.shared.changed.notify_all();
     }
 
     /// Facts about every retained segment, oldest first.

@@ -100,6 +100,7 @@ impl Storage {
             active: recovered.view,
             failed: None,
             closed: false,
+            wakeups: 0,
         };
         let shared = Arc::new(LogShared {
             dir: dir.clone(),
