@@ -212,18 +212,11 @@ impl Subscription {
         };
         let wait = wait.min(self.deadline.saturating_duration_since(Instant::now()));
         // Waits outside the stream's lock, so resharding is never held up by readers.
+        let mut left_early = None;
         if open && !wait.is_zero() {
             let waited = Instant::now();
-            let closed_now = || {
-                self.shard_state()
-                    .is_ok_and(|shard| shard.meta.closed_end_position.is_some())
-            };
-            if !log.wait_for(self.position, wait) && !closed_now() {
-                // Woken early with nothing to read and the shard still open: the log
-                // failed or closed. Sit out the rest of the wait rather than spin
-                // until that is resolved. (A shard that resharding closed is read
-                // at once, to hand out its children.)
-                std::thread::sleep(wait.saturating_sub(waited.elapsed()));
+            if !log.wait_for(self.position, wait) {
+                left_early = Some(wait.saturating_sub(waited.elapsed()));
             }
         }
         let engine = self.engine.clone();
@@ -232,8 +225,16 @@ impl Subscription {
         let shard = self.check(&state)?;
         let read = engine.read_from(&state, shard, self.position, GET_RECORDS_MAX, false)?;
         let continuation = continuation(shard, read.next_position, read.records.last());
+        drop(state);
         self.position = read.next_position;
         self.finished = read.finished;
+        if let Some(rest) = left_early.filter(|_| read.records.is_empty() && !read.finished) {
+            // Woken early with nothing to read and the shard still open: the log
+            // failed or closed. Sit out the rest of the wait rather than spin until
+            // that is resolved. (A shard that resharding closed is finished: its
+            // children go out at once.)
+            std::thread::sleep(rest);
+        }
         Ok(Some(SubscriptionBatch {
             records: read.records,
             continuation_sequence_number: continuation,
