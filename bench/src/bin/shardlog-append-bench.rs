@@ -238,16 +238,13 @@ fn run(options: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse_options(&args) {
+    let options = match shardlog_bench::options_or_usage(
+        "shardlog-append-bench",
+        "[--dir DIR] [--gib N] [--shards N] [--producers N] [--record-bytes N] [--batch-records N] [--backends buffered,io_uring] [--durability sync|none|interval:MS] [--repeat N]",
+        parse_options,
+    ) {
         Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("error: {message}");
-            }
-            eprintln!("usage: shardlog-append-bench [--dir DIR] [--gib N] [--shards N] [--producers N] [--record-bytes N] [--batch-records N] [--backends buffered,io_uring] [--durability sync|none|interval:MS] [--repeat N]");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,

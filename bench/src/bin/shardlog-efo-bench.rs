@@ -666,16 +666,13 @@ async fn run(engine: Engine, options: &Options) -> Result<Vec<RunResult>, String
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse_options(&args) {
+    let options = match shardlog_bench::options_or_usage(
+        "shardlog-efo-bench",
+        "[--dir DIR] [--quick] [--seconds N] [--prefill-mib N] [--rate N] [--record-bytes N] [--wire cbor-h2c|json-http1]",
+        parse_options,
+    ) {
         Ok(options) => options,
-        Err(error) => {
-            if !error.is_empty() {
-                eprintln!("shardlog-efo-bench: {error}");
-            }
-            eprintln!("usage: shardlog-efo-bench [--dir DIR] [--quick] [--seconds N] [--prefill-mib N] [--rate N] [--record-bytes N] [--wire cbor-h2c|json-http1]");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     epoch();
     if options.dir.exists() {
