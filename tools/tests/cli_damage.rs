@@ -3,7 +3,7 @@
 //! passes after.
 
 mod cli_common;
-use cli_common::{create_stream, damaged_range, json_lines, lines, segment_files, shardlog};
+use cli_common::{create_stream, damaged_range, lines, replay_all, segment_files, shardlog};
 use std::io::Write;
 
 const SEGMENT_HEADER_LEN: u64 = 64;
@@ -124,11 +124,7 @@ fn repair_truncates_a_torn_tail() {
     shardlog(&["verify", "--data-dir", d], b"").ok();
     let run = shardlog(&["repair", "--data-dir", d], b"").ok();
     assert!(run.stdout.contains("nothing to repair"), "{}", run.stdout);
-    let replayed = json_lines(
-        &shardlog(&["replay", "--data-dir", d, "--stream", "s"], b"")
-            .ok()
-            .stdout,
-    );
+    let replayed = replay_all(d, "s");
     assert_eq!(replayed.len(), 200);
 }
 
@@ -154,11 +150,7 @@ fn repair_drops_a_cut_last_batch() {
         "{action}"
     );
     shardlog(&["verify", "--data-dir", d], b"").ok();
-    let replayed = json_lines(
-        &shardlog(&["replay", "--data-dir", d, "--stream", "s"], b"")
-            .ok()
-            .stdout,
-    );
+    let replayed = replay_all(d, "s");
     assert_eq!(replayed.len(), 20, "the two whole batches remain");
 }
 

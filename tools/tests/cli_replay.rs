@@ -2,7 +2,9 @@
 //! into its children, each record after the start exactly once, in order.
 
 mod cli_common;
-use cli_common::{create_stream, data_of, json_lines, lines, shardlog, sorted};
+use cli_common::{
+    create_stream, data_of, json_lines, lines, replay_all, shardlog, sorted, split_shard,
+};
 use std::collections::BTreeMap;
 
 /// Puts `r<from>..r<to>` with partition keys that spread them over the shards.
@@ -27,26 +29,10 @@ fn replay_from_the_middle_of_a_closed_parent_into_its_children() {
     let d = dir.path().to_str().unwrap();
     create_stream(d, "s", 1);
     put_range(d, 0, 300);
-    shardlog(
-        &[
-            "stream",
-            "split",
-            "s",
-            "--shard",
-            "shardId-000000000000",
-            "--data-dir",
-            d,
-        ],
-        b"",
-    )
-    .ok();
+    split_shard(d, "s", "shardId-000000000000");
     put_range(d, 300, 600);
 
-    let all = json_lines(
-        &shardlog(&["replay", "--data-dir", d, "--stream", "s"], b"")
-            .ok()
-            .stdout,
-    );
+    let all = replay_all(d, "s");
     assert_eq!(all.len(), 600, "every record, once");
     let parent: Vec<&serde_json::Value> = all
         .iter()
@@ -119,25 +105,9 @@ fn replay_bounds_shard_choice_and_output_file() {
     let d = dir.path().to_str().unwrap();
     create_stream(d, "s", 2);
     put_range(d, 0, 200);
-    shardlog(
-        &[
-            "stream",
-            "split",
-            "s",
-            "--shard",
-            "shardId-000000000001",
-            "--data-dir",
-            d,
-        ],
-        b"",
-    )
-    .ok();
+    split_shard(d, "s", "shardId-000000000001");
     put_range(d, 200, 400);
-    let all = json_lines(
-        &shardlog(&["replay", "--data-dir", d, "--stream", "s"], b"")
-            .ok()
-            .stdout,
-    );
+    let all = replay_all(d, "s");
     assert_eq!(all.len(), 400);
 
     let of_one: Vec<&serde_json::Value> = all

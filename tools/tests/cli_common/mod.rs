@@ -111,6 +111,24 @@ pub fn create_stream(dir: &str, name: &str, shards: u32) {
     .ok();
 }
 
+/// Splits `shard` of stream `name` in the data directory `dir` at the middle of its range.
+pub fn split_shard(dir: &str, name: &str, shard: &str) {
+    shardlog(
+        &["stream", "split", name, "--shard", shard, "--data-dir", dir],
+        b"",
+    )
+    .ok();
+}
+
+/// Every record of stream `name` in the data directory `dir`, as replay's JSON lines.
+pub fn replay_all(dir: &str, name: &str) -> Vec<serde_json::Value> {
+    json_lines(
+        &shardlog(&["replay", "--data-dir", dir, "--stream", name], b"")
+            .ok()
+            .stdout,
+    )
+}
+
 /// The items, sorted (to compare multisets).
 pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
