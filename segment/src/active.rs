@@ -102,7 +102,9 @@ pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) ->
     }
     active.file.sync_data().map_err(io_err("sync", &path))?;
     active.synced = true;
-    let state = log.lock();
+    let mut state = log.lock();
+    // Every stage published so far was written to this file before the sync.
+    state.durable_position = state.acked_position;
     if let Some(view) = state.active.as_ref() {
         active.durable_entries = view.index.len();
         if let Some((idx, tix)) = pending_entries(active, view) {

@@ -585,6 +585,7 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     state.staged_bytes -= stage.new_bytes();
     if synced {
         active.durable_entries = view.index.len();
+        state.durable_position = state.acked_position;
     }
     let pending = pending_entries(active, view);
     if state.spare.len() < 2 {
@@ -608,6 +609,9 @@ fn mark_synced(log: &Arc<LogShared>) {
     };
     active.synced = true;
     let mut state = log.lock();
+    // The committer publishes and syncs on one thread: everything published was
+    // written before this sync.
+    state.durable_position = state.acked_position;
     let Some(view) = state.active.as_ref() else {
         return;
     };

@@ -45,10 +45,12 @@ impl Log {
         Ok(report)
     }
 
-    /// The newest position of every partition key in the log.
+    /// The newest durable position of every partition key in the log. Records not
+    /// yet synced (`interval` and `none` policies) do not count: a power loss could
+    /// take them, and the older version they would supersede must then still be there.
     fn newest_positions(&self) -> Result<HashMap<String, u64>> {
         let mut newest = HashMap::new();
-        let end = self.end_position();
+        let end = self.shared.lock().durable_position;
         let mut position = self.first_position();
         let limits = ReadLimits {
             records_max: 10_000,
@@ -59,7 +61,7 @@ impl Log {
             if result.record_count == 0 {
                 break;
             }
-            for record in result.records() {
+            for record in result.records().take_while(|record| record.position < end) {
                 newest.insert(record.partition_key.to_string(), record.position);
             }
             position = result.next_position;

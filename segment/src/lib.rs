@@ -19,6 +19,7 @@ mod committer;
 mod compact;
 pub mod config;
 pub mod error;
+pub mod floor;
 pub mod format;
 pub mod io;
 mod log;

@@ -125,6 +125,9 @@ pub(crate) struct LogState {
     pub next_position: u64,
     /// Every position below this is acknowledged and readable.
     pub acked_position: u64,
+    /// Every position below this is on the device (synced). Equals `acked_position`
+    /// under the `sync` policy; may trail it under `interval` and `none`.
+    pub durable_position: u64,
     /// Oldest retained position.
     pub first_position: u64,
     pub last_arrival_ms: u64,

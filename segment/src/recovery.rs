@@ -76,7 +76,14 @@ pub(crate) fn recover(
         .collect();
     bases.sort_unstable();
     let mut sealed: Vec<Arc<SealedSegment>> = Vec::new();
-    let last = bases.pop();
+    let mut last = bases.pop();
+    // A compacted segment is only ever written whole (sealed); found last (the roll
+    // after it failed, or retention removed the ones after it), it stays sealed, its
+    // end is the one its header records, and the next append starts a new segment.
+    if let Some(base) = last.filter(|base| is_compacted(fs.as_ref(), dir, *base)) {
+        bases.push(base);
+        last = None;
+    }
     for base in bases {
         let (segment, rebuilt) = open_sealed(fs.as_ref(), dir, base, config.index_interval_bytes)?;
         if rebuilt {
@@ -100,11 +107,14 @@ pub(crate) fn recover(
         }
         None => None,
     };
+    // The floor keeps positions from restarting below what retention removed.
+    let floor = crate::floor::load(fs.as_ref(), dir)?;
     let next_position = active
         .as_ref()
         .map(|parts| parts.view.end_position)
         .or(sealed_end)
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(floor);
     let last_arrival_ms = active
         .as_ref()
         .and_then(|parts| parts.view.last_arrival_ms)
@@ -139,6 +149,19 @@ pub(crate) fn recover(
         last_arrival_ms,
         report,
     })
+}
+
+/// Whether the segment at `base` has a compacted header (unreadable headers are
+/// left to the active segment's recovery to judge).
+fn is_compacted(fs: &dyn FileSystem, dir: &Path, base: u64) -> bool {
+    let path = SegmentPaths::new(dir, base).log;
+    let Ok(file) = fs.open(&path, OpenOptions::READ) else {
+        return false;
+    };
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    read_exact_at(file.as_ref(), &mut header, 0).is_ok()
+        && crate::format::SegmentHeader::decode(&header)
+            .is_ok_and(|header| header.base_position == base && header.compacted_end.is_some())
 }
 
 /// Creates `dir` and any missing ancestors, syncing the parent of each one created

@@ -4,11 +4,14 @@ use crate::active::finish_active_files;
 use crate::backend::BackendKind;
 use crate::committer::{CommitQueue, Committer, LogRegistry};
 use crate::config::{LogConfig, StorageConfig};
-use crate::error::{Error, Result};
+use crate::error::{io_err, Error, Result};
+use crate::format::parse_segment_file_name;
 use crate::io::FileSystem;
+use crate::io::OpenOptions;
 use crate::io::DIRECT_IO_ALIGNMENT;
 use crate::log::{Log, LogShared, LogState};
 use crate::recovery::{recover, RecoveryReport};
+use crate::sealed::SegmentPaths;
 use crate::sealed::{SealedSegment, SegmentInfo};
 use std::collections::HashMap;
 use std::path::Path;
@@ -88,6 +91,7 @@ impl Storage {
         let state = LogState {
             next_position: recovered.next_position,
             acked_position: recovered.next_position,
+            durable_position: recovered.next_position,
             first_position: recovered.first_position,
             last_arrival_ms: recovered.last_arrival_ms,
             stages: recovered.stage.into_iter().collect(),
@@ -142,8 +146,8 @@ impl Storage {
 
 impl Log {
     /// Waits for appends in flight, syncs the active segment, writes out its index,
-    /// and refuses further appends. Reads keep working. A failed log closes without
-    /// touching its files (reopen it to recover).
+    /// and refuses further appends. Reads keep working. A failed log is cut back to
+    /// what was acknowledged (see [`cut_to_acknowledged`]); reopen it to go on.
     pub fn close(&self) -> Result<()> {
         let shared = &self.shared;
         let mut state = shared.lock();
@@ -158,11 +162,12 @@ impl Log {
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
         }
-        let failed = state.failed.clone();
+        let failed = state.failed.is_some();
+        let acknowledged = AcknowledgedExtent::of(&state);
         drop(state);
         shared.changed.notify_all();
-        if failed.is_some() {
-            return Ok(());
+        if failed {
+            return cut_to_acknowledged(shared, &acknowledged);
         }
         let mut writer = shared.lock_writer();
         if let Some(active) = writer.active.as_mut() {
@@ -175,48 +180,144 @@ impl Log {
     }
 }
 
+/// What of a log was acknowledged: its segments and the active one's length.
+struct AcknowledgedExtent {
+    sealed_bases: Vec<u64>,
+    active: Option<(u64, u64)>,
+}
+
+impl AcknowledgedExtent {
+    fn of(state: &LogState) -> Self {
+        AcknowledgedExtent {
+            sealed_bases: state.sealed.iter().map(|s| s.info.base_position).collect(),
+            active: state
+                .active
+                .as_ref()
+                .map(|view| (view.base_position, view.acked_len)),
+        }
+    }
+}
+
+/// Cuts a failed log's files back to what was acknowledged before it is reopened.
+///
+/// After a failed sync the page cache may still hold bytes the device never got
+/// and will not get (Linux marks them clean); recovery, reading through the cache,
+/// would take them for durable and append after them, and a power loss would then
+/// leave a hole under acknowledged records. So the active segment is truncated to
+/// its acknowledged length and synced, and segment files that no acknowledgement
+/// reached (a roll that failed) are removed, before anything reads them again.
+fn cut_to_acknowledged(shared: &LogShared, acknowledged: &AcknowledgedExtent) -> Result<()> {
+    let fs = shared.fs.as_ref();
+    let dir = &shared.dir;
+    let names = fs.list_dir(dir).map_err(io_err("list", dir))?;
+    let mut removed_any = false;
+    for base in names
+        .iter()
+        .filter_map(|name| parse_segment_file_name(name, "log"))
+    {
+        // An active segment with nothing acknowledged (not even its header) was
+        // being created when the log failed.
+        let known = acknowledged.sealed_bases.contains(&base)
+            || acknowledged
+                .active
+                .is_some_and(|(active, acked_len)| active == base && acked_len > 0);
+        if known {
+            continue;
+        }
+        let paths = SegmentPaths::new(dir, base);
+        for path in [&paths.idx, &paths.tix, &paths.log] {
+            match fs.remove_file(path) {
+                Ok(()) => removed_any = true,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(io_err("remove", path)(error)),
+            }
+        }
+    }
+    if removed_any {
+        fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
+    }
+    if let Some((base, acked_len)) = acknowledged.active.filter(|(_, len)| *len > 0) {
+        let path = SegmentPaths::new(dir, base).log;
+        let file = fs
+            .open(&path, OpenOptions::WRITE)
+            .map_err(io_err("open", &path))?;
+        file.set_len(acked_len).map_err(io_err("truncate", &path))?;
+        file.sync_data().map_err(io_err("sync", &path))?;
+    }
+    Ok(())
+}
+
 impl Log {
     /// Removes sealed segments from the oldest on while `remove` says so (retention).
     /// Files are unlinked, never truncated: a reader that holds a removed segment
     /// keeps reading it until it lets go. Returns what was removed.
+    ///
+    /// The log's position floor is made durable first, so that positions never
+    /// restart below what was removed; a segment leaves memory only once its log
+    /// file is unlinked; and compaction (which rewrites sealed segments) waits, so it
+    /// cannot bring back a file removed here.
     pub fn remove_oldest_segments(
         &self,
         mut remove: impl FnMut(&SegmentInfo) -> bool,
     ) -> Result<Vec<SegmentInfo>> {
         let shared = &self.shared;
-        let removed: Vec<Arc<SealedSegment>> = {
-            let mut state = shared.lock();
-            let count = state
+        let _no_compaction = shared
+            .compaction
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let doomed: Vec<Arc<SealedSegment>> = {
+            let state = shared.lock();
+            state
                 .sealed
                 .iter()
                 .take_while(|segment| remove(&segment.info))
-                .count();
-            let removed: Vec<_> = state.sealed.drain(..count).collect();
-            if let Some(last) = removed.last() {
-                state.first_position = last.info.end_position;
-            }
-            removed
+                .cloned()
+                .collect()
         };
-        for segment in &removed {
+        let Some(last) = doomed.last() else {
+            return Ok(Vec::new());
+        };
+        crate::floor::store(shared.fs.as_ref(), &shared.dir, last.info.end_position)?;
+        let mut unlinked = 0;
+        let mut failure = None;
+        'segments: for segment in &doomed {
             let paths = &segment.paths;
-            for path in [&paths.log, &paths.idx, &paths.tix] {
-                shared.fs.remove_file(path).map_err(|source| Error::Io {
-                    op: "remove",
-                    path: path.clone(),
-                    source,
-                })?;
+            // The log file last: until it goes, the segment is still whole on disk
+            // (indexes are rebuilt at open).
+            for path in [&paths.idx, &paths.tix, &paths.log] {
+                if let Err(source) = shared.fs.remove_file(path) {
+                    if source.kind() != std::io::ErrorKind::NotFound {
+                        failure = Some(Error::Io {
+                            op: "remove",
+                            path: path.clone(),
+                            source,
+                        });
+                        break 'segments;
+                    }
+                }
             }
+            unlinked += 1;
         }
-        if !removed.is_empty() {
-            shared
-                .fs
-                .sync_dir(&shared.dir)
-                .map_err(|source| Error::Io {
-                    op: "sync directory",
-                    path: shared.dir.clone(),
-                    source,
-                })?;
+        if unlinked > 0 {
+            let mut state = shared.lock();
+            let removed: Vec<_> = state.sealed.drain(..unlinked).collect();
+            debug_assert!(removed.iter().zip(&doomed).all(|(a, b)| Arc::ptr_eq(a, b)));
+            state.first_position = removed
+                .last()
+                .map_or(state.first_position, |s| s.info.end_position);
         }
-        Ok(removed.iter().map(|segment| segment.info).collect())
+        let synced = shared.fs.sync_dir(&shared.dir).map_err(|source| Error::Io {
+            op: "sync directory",
+            path: shared.dir.clone(),
+            source,
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        synced?;
+        Ok(doomed[..unlinked]
+            .iter()
+            .map(|segment| segment.info)
+            .collect())
     }
 }

@@ -139,10 +139,9 @@ fn short_write_then_no_space() {
     )
     .unwrap();
     let (log, report) = storage.open_log("/s", small_segments()).unwrap();
-    assert!(
-        report.truncated_bytes > 0,
-        "the torn short write is cut: {report:?}"
-    );
+    // Closing the failed log (shutdown) already cut the torn short write back to
+    // what was acknowledged, so recovery finds nothing to cut.
+    assert_eq!(report.truncated_bytes, 0, "{report:?}");
     let read: Vec<Owned> = read_all(&log, 0).into_iter().map(|(_, r)| r).collect();
     assert_eq!(read, acked);
     storage.shutdown().unwrap();

@@ -235,7 +235,10 @@ impl FileHandle for FaultyFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        check_error(&self.rules, IoOp::Sync, &[&self.path])?;
+        if let Err(error) = check_error(&self.rules, IoOp::Sync, &[&self.path]) {
+            self.inner.sync_failed();
+            return Err(error);
+        }
         self.inner.sync_data()
     }
 
@@ -252,6 +255,10 @@ impl FileHandle for FaultyFile {
         self.inner.raw_fd()
     }
 
+    fn sync_failed(&self) {
+        self.inner.sync_failed();
+    }
+
     /// Consumes the rules exactly as `write_at` (`Some(len)`) or `sync_data`
     /// (`None`) would, without performing I/O; asks the inner handle when no rule
     /// fires, so that injecting file systems stack.
@@ -264,7 +271,10 @@ impl FileHandle for FaultyFile {
         let action = lock(&self.rules).check(op, &[&self.path]);
         match (action, write_len) {
             (None, _) => self.inner.injected_fault(write_len),
-            (Some(FaultAction::Error(errno)), _) => {
+            (Some(FaultAction::Error(errno)), write_len) => {
+                if write_len.is_none() {
+                    self.inner.sync_failed();
+                }
                 Some(Injected::Error(io::Error::from_raw_os_error(errno)))
             }
             (Some(FaultAction::ShortWrite { bytes }), Some(len)) => {

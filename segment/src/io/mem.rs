@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Granularity at which [`CrashMode::Random`] tears a surviving write: a torn write
 /// keeps its bytes up to a sector boundary (in file offsets) inside it, as a disk
-/// that writes 512-byte sectors atomically would.
-const TORN_WRITE_SECTOR_BYTES: usize = 512;
+/// that writes 4 KiB sectors atomically would.
+const TORN_WRITE_SECTOR_BYTES: usize = 4096;
 
 /// Largest file length `MemFs` accepts (4 GiB): a write or `set_len` beyond it fails
 /// with `EFBIG` instead of trying to allocate the memory.
@@ -39,7 +39,7 @@ pub enum CrashMode {
     /// Keep exactly what was synced; drop every unsynced change.
     DropUnsynced,
     /// Keep a random subset of the unsynced changes (each write possibly torn to a
-    /// prefix that ends on a 512-byte sector boundary of the file), applied in a
+    /// prefix that ends on a 4 KiB sector boundary of the file), applied in a
     /// random order, chosen by `seed`. Each unsynced directory entry change (a
     /// creation, removal or rename) survives or not at random, in its original order;
     /// a rename within one directory is atomic, a rename across two directories is
@@ -91,11 +91,14 @@ struct Inode {
     data: Mutex<InodeData>,
 }
 
-/// Invariant: `durable` with `unsynced` replayed in order equals `current`.
+/// Invariant: `durable` with `unsynced` replayed in order equals `current`, unless
+/// `lost_writes` is set: a failed sync dropped changes that `current` (the page
+/// cache) still shows but the device never got.
 struct InodeData {
     current: Vec<u8>,
     durable: Vec<u8>,
     unsynced: Vec<Change>,
+    lost_writes: bool,
 }
 
 /// An unsynced change of a file's bytes.
@@ -406,6 +409,7 @@ impl Inode {
                 current: bytes.clone(),
                 durable: bytes,
                 unsynced: Vec::new(),
+                lost_writes: false,
             }),
         }
     }
@@ -534,9 +538,16 @@ impl FileHandle for MemFile {
         for change in unsynced.drain(..) {
             apply_change(durable, &change);
         }
-        debug_assert_eq!(data.durable.len(), data.current.len());
+        debug_assert!(data.lost_writes || data.durable.len() == data.current.len());
         self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    fn sync_failed(&self) {
+        if let Ok(mut data) = self.data() {
+            data.unsynced.clear();
+            data.lost_writes = true;
+        }
     }
 
     fn len(&self) -> io::Result<u64> {
@@ -870,10 +881,42 @@ mod tests {
             assert!(bytes[..3000].iter().all(|b| *b == 1), "seed {seed}");
             assert!(bytes[3000..].iter().all(|b| *b == 7), "seed {seed}");
             let (len, whole) = (bytes.len(), [3000, 8000].contains(&bytes.len()));
-            assert!(whole || len % 512 == 0, "seed {seed}: {len}");
+            assert!(
+                whole || len % TORN_WRITE_SECTOR_BYTES == 0,
+                "seed {seed}: {len}"
+            );
             torn += usize::from(!whole);
         }
         assert!(torn > 10, "only {torn} torn writes in 200 crashes");
+    }
+
+    /// After a failed sync the written bytes still read back (page cache) but are not
+    /// durable, and a later successful sync does not make them so: a crash leaves a
+    /// hole where they were, under bytes written and synced after them.
+    #[test]
+    fn failed_sync_loses_the_writes_it_covered() {
+        let fs = MemFs::new();
+        durable_file(&fs, "/log", &[1u8; 100]);
+        let file = open(&fs, "/log", OpenOptions::WRITE);
+        file.write_at(&[2u8; 100], 100).unwrap();
+        file.sync_failed();
+        let mut read = [0u8; 100];
+        assert_eq!(file.read_at(&mut read, 100).unwrap(), 100);
+        assert_eq!(
+            read, [2u8; 100],
+            "the page cache still serves the lost write"
+        );
+        file.write_at(&[3u8; 100], 200).unwrap();
+        file.sync_data().unwrap();
+        fs.crash(CrashMode::DropUnsynced);
+        let bytes = bytes_of(&fs, "/log");
+        assert_eq!(bytes.len(), 300);
+        assert!(bytes[..100].iter().all(|b| *b == 1));
+        assert!(
+            bytes[100..200].iter().all(|b| *b == 0),
+            "the lost write is a hole"
+        );
+        assert!(bytes[200..].iter().all(|b| *b == 3));
     }
 
     /// O_DIRECT handles reject unaligned offsets, lengths and addresses with EINVAL;

@@ -126,6 +126,13 @@ pub trait FileHandle: Send + Sync + Debug {
     fn injected_fault(&self, _write_len: Option<usize>) -> Option<Injected> {
         None
     }
+
+    /// Called by a fault-injecting layer when it fails a sync of this handle, so that
+    /// a simulated file behaves as Linux may after a failed `fsync`: the page cache
+    /// keeps serving the written bytes, the device never gets them, and the pages are
+    /// marked clean, so the next sync succeeds without writing them (the error is
+    /// reported once). Real files ignore it: the kernel does this itself.
+    fn sync_failed(&self) {}
 }
 
 /// Read-only bytes of a mapped file.
