@@ -211,6 +211,7 @@ impl Engine {
             )));
         }
         let stream = self.stream(stream_name)?;
+        self.check_metadata()?;
         self.reopen_failed_shards(&stream)?;
         let state = Engine::read_stream(&stream);
         let open = state.open_shards();
@@ -504,11 +505,16 @@ impl Engine {
             }
             Err(error) => return Err(error.into()),
         };
+        // A closed shard ends at its recorded end, whatever its log holds after it
+        // (a write that raced the close and survived a crash): nothing is returned
+        // past EndingSequenceNumber.
+        let closed_end = shard.meta.closed_end_position;
         let mut cursor = DecimalCursor::new();
         let mut records: Vec<OutputRecord> = Vec::with_capacity(result.record_count);
         records.extend(
             result
                 .records_with_data()
+                .take_while(|(record, _)| closed_end.is_none_or(|end| record.position < end))
                 .map(|(record, data)| OutputRecord {
                     sequence_number: cursor.format(SequenceNumber {
                         shard_created_secs: shard.meta.created_secs,
@@ -528,7 +534,9 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .charge_read(result.data_bytes);
         }
-        let next_position = result.next_position;
+        let next_position = closed_end.map_or(result.next_position, |closed| {
+            result.next_position.min(closed)
+        });
         let end = log.end_position();
         let millis_behind_latest = match records.last() {
             Some(last) if next_position < end => {

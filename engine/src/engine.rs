@@ -6,6 +6,7 @@
 //! either wholly before or wholly after it.
 
 use crate::error::{Error, Result};
+use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
 use crate::names::{check_stream_name, shard_id, stream_arn, stream_not_found, TAGS_MAX};
 use crate::quota::ShardQuota;
@@ -122,9 +123,13 @@ pub(crate) struct Inner {
     /// Set when a put saw a shard's log fail: the next put reopens failed logs.
     /// Keeps the check off the put path while nothing has failed.
     pub shard_failed: AtomicBool,
+    /// Set when a MANIFEST write failed and restoring the previous one failed too.
+    pub metadata_failed: AtomicBool,
     pub retention_thread: Mutex<Option<JoinHandle<()>>>,
     /// Active SubscribeToShard subscriptions.
     pub subscriptions: crate::subscriptions::Subscriptions,
+    /// What opening found, and what later reopens of failed shards recovered.
+    pub open_report: Mutex<OpenReport>,
 }
 
 /// Kinesis Data Streams over shardlog storage. Cheap to clone.
@@ -164,13 +169,17 @@ impl Engine {
             .map_err(Error::Manifest)?;
         let key = IteratorKey::load_or_create(fs.as_ref(), &config.data_dir.join("ITERATOR_KEY"))
             .map_err(Error::Manifest)?;
-        let manifest_path = config.data_dir.join("MANIFEST");
-        let manifest = manifest::load(fs.as_ref(), &manifest_path).map_err(Error::Manifest)?;
-        remove_unlisted(fs.as_ref(), &config.data_dir, &manifest)?;
+        let manifest =
+            manifest::load_data_dir(fs.as_ref(), &config.data_dir).map_err(Error::Manifest)?;
+        // Reported, never deleted here: only `repair` moves them aside.
+        let mut report = OpenReport {
+            orphans: crate::layout::orphans(fs.as_ref(), &config.data_dir, &manifest),
+            ..OpenReport::default()
+        };
         let storage = Storage::open(Arc::clone(&fs), config.storage)?;
         let mut streams = BTreeMap::new();
         for meta in manifest.streams.values() {
-            let state = open_stream(&storage, &config, meta.clone())?;
+            let state = open_stream(&storage, &config, meta.clone(), &mut report, true)?;
             streams.insert(meta.name.clone(), Arc::new(RwLock::new(state)));
         }
         let engine = Engine {
@@ -183,8 +192,10 @@ impl Engine {
                 manifest: Mutex::new(manifest),
                 stopping: AtomicBool::new(false),
                 shard_failed: AtomicBool::new(false),
+                metadata_failed: AtomicBool::new(false),
                 retention_thread: Mutex::new(None),
                 subscriptions: Default::default(),
+                open_report: Mutex::new(report),
             }),
         };
         engine.start_retention_thread()?;
@@ -217,6 +228,20 @@ impl Engine {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner()) = Some(thread);
         Ok(())
+    }
+
+    /// What opening the data directory found (orphaned files, truncations,
+    /// quarantined and read-only shards), and what reopening failed shards recovered
+    /// since.
+    pub fn open_report(&self) -> OpenReport {
+        self.report_lock().clone()
+    }
+
+    pub(crate) fn report_lock(&self) -> std::sync::MutexGuard<'_, OpenReport> {
+        self.inner
+            .open_report
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// The configuration.
@@ -267,16 +292,49 @@ impl Engine {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         let mut next = current.clone();
+        // Namesakes matter only within their creation second (see create_stream).
+        let now = now_ms();
+        next.deleted_created_ms
+            .retain(|_, created_ms| *created_ms / 1000 + 1 >= now / 1000);
         match change {
             Some(meta) => {
                 next.last_created_ms = next.last_created_ms.max(meta.created_ms);
-                next.streams.insert(name.to_string(), meta)
+                next.streams.insert(name.to_string(), meta);
             }
-            None => next.streams.remove(name),
+            None => {
+                if let Some(removed) = next.streams.remove(name) {
+                    next.deleted_created_ms
+                        .insert(name.to_string(), removed.created_ms);
+                }
+            }
         };
+        self.check_metadata()?;
         let path = self.inner.config.data_dir.join("MANIFEST");
-        manifest::store(self.inner.fs.as_ref(), &path, &next).map_err(Error::Manifest)?;
+        if let Err(error) = manifest::store(self.inner.fs.as_ref(), &path, &next) {
+            // The new MANIFEST may or may not be on disk (the rename can land and the
+            // directory sync fail). Put the old one back so that disk and memory
+            // agree; if that fails too, nothing that depends on the metadata is
+            // acknowledged until a restart reads what the disk holds.
+            let fs = self.inner.fs.as_ref();
+            let unchanged = manifest::load(fs, &path).is_ok_and(|on_disk| on_disk == *current);
+            if !unchanged && manifest::store(fs, &path, &current).is_err() {
+                self.inner.metadata_failed.store(true, Ordering::SeqCst);
+            }
+            return Err(Error::Manifest(error));
+        }
         *current = next;
+        Ok(())
+    }
+
+    /// Fails once a MANIFEST write failed and could not be undone: the metadata on
+    /// disk is then unknown, and appends to a stream it may no longer hold could be
+    /// lost at the next open.
+    pub(crate) fn check_metadata(&self) -> Result<()> {
+        if self.inner.metadata_failed.load(Ordering::SeqCst) {
+            return Err(Error::Manifest(std::io::Error::other(
+                "a MANIFEST write failed and could not be undone; writes are refused until the server restarts",
+            )));
+        }
         Ok(())
     }
 
@@ -312,7 +370,11 @@ impl Engine {
         let mut state = write(stream);
         let meta = state.meta.clone();
         for shard in state.shards.values_mut() {
-            if shard.meta.closed_end_position.is_some() || shard.log.failure().is_none() {
+            // Quarantined and read-only logs wait for repair or a restart.
+            if shard.meta.closed_end_position.is_some()
+                || shard.log.failure().is_none()
+                || shard.log.needs_repair()
+            {
                 continue;
             }
             shard.log.close()?;
@@ -321,6 +383,7 @@ impl Engine {
                 &self.inner.config,
                 &meta,
                 shard.meta.clone(),
+                &mut self.report_lock(),
             )?;
             shard.log = reopened.log;
         }
@@ -391,7 +454,16 @@ impl Engine {
                 .manifest
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            now_ms().max(manifest.last_created_ms + 1)
+            // Sequence numbers carry the shard's creation second: a stream recreated
+            // in the second its deleted namesake was created in would give out the
+            // same sequence numbers.
+            let after_namesake = manifest
+                .deleted_created_ms
+                .get(name)
+                .map_or(0, |deleted| (deleted / 1000 + 1) * 1000);
+            now_ms()
+                .max(manifest.last_created_ms + 1)
+                .max(after_namesake)
         };
         let created_secs = created_ms / 1000;
         let shards = even_ranges(count)
@@ -420,7 +492,13 @@ impl Engine {
             retention_bytes_max: None,
             shard_level_metrics: Default::default(),
         };
-        let state = open_stream(&self.inner.storage, &self.inner.config, meta.clone())?;
+        let state = open_stream(
+            &self.inner.storage,
+            &self.inner.config,
+            meta.clone(),
+            &mut self.report_lock(),
+            false,
+        )?;
         self.persist(name, Some(meta))?;
         streams.insert(name.to_string(), Arc::new(RwLock::new(state)));
         Ok(())
@@ -714,8 +792,9 @@ impl Engine {
         let window_ms = u64::from(state.meta.retention_hours) * 3_600_000;
         let cutoff = now_ms.saturating_sub(window_ms);
         for shard in state.shards.values() {
+            // A segment compaction emptied holds nothing to keep.
             shard.log.remove_oldest_segments(|segment| {
-                segment.last_arrival_ms.is_some_and(|t| t < cutoff)
+                segment.last_arrival_ms.is_none_or(|t| t < cutoff)
             })?;
             if let Some(cap) = state.meta.retention_bytes_max {
                 let mut total: u64 = shard.log.segments().iter().map(|s| s.bytes).sum();
@@ -793,13 +872,26 @@ pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange> {
     })
 }
 
+/// Opens a shard's log (recovering it) and records its metadata file; the
+/// recovery report goes into `report`.
 pub(crate) fn open_shard(
     storage: &Storage,
     config: &EngineConfig,
     stream: &StreamMeta,
     meta: ShardMeta,
+    report: &mut OpenReport,
 ) -> Result<ShardState> {
-    let (log, _report) = storage.open_log(shard_dir(config, stream, meta.index), config.log)?;
+    let dir = shard_dir(config, stream, meta.index);
+    let (log, recovery) = storage.open_log(&dir, config.log)?;
+    report.note_recovery(&stream.name, meta.index, recovery);
+    if let Some(cause) = log.failure() {
+        report
+            .read_only
+            .push(ShardProblem::new(&stream.name, meta.index, cause));
+    } else {
+        crate::layout::sync_shard_meta(storage.fs().as_ref(), &dir, &meta)
+            .map_err(Error::Manifest)?;
+    }
     Ok(ShardState {
         range: shard_range(&meta)?,
         meta,
@@ -808,13 +900,52 @@ pub(crate) fn open_shard(
     })
 }
 
-fn open_stream(storage: &Storage, config: &EngineConfig, meta: StreamMeta) -> Result<StreamState> {
+/// At engine open: a shard whose log cannot be opened (damage recovery will not
+/// cut) is quarantined rather than failing the whole engine: its reads answer with
+/// the cause, every other shard works, and `repair` can fix it.
+fn open_shard_or_quarantine(
+    storage: &Storage,
+    config: &EngineConfig,
+    stream: &StreamMeta,
+    meta: ShardMeta,
+    report: &mut OpenReport,
+) -> Result<ShardState> {
+    match open_shard(storage, config, stream, meta.clone(), report) {
+        Ok(state) => Ok(state),
+        Err(Error::Storage(
+            error @ (shardlog_segment::Error::Corrupt { .. } | shardlog_segment::Error::Io { .. }),
+        )) => {
+            let cause = error.to_string();
+            report
+                .quarantined
+                .push(ShardProblem::new(&stream.name, meta.index, cause.clone()));
+            let dir = shard_dir(config, stream, meta.index);
+            Ok(ShardState {
+                range: shard_range(&meta)?,
+                log: storage.open_quarantined(dir, config.log, cause),
+                meta,
+                quota: Arc::new(Mutex::new(ShardQuota::new())),
+            })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn open_stream(
+    storage: &Storage,
+    config: &EngineConfig,
+    meta: StreamMeta,
+    report: &mut OpenReport,
+    tolerate_damage: bool,
+) -> Result<StreamState> {
     let mut shards = BTreeMap::new();
     for shard in meta.shards.values() {
-        shards.insert(
-            shard.index,
-            open_shard(storage, config, &meta, shard.clone())?,
-        );
+        let opened = if tolerate_damage {
+            open_shard_or_quarantine(storage, config, &meta, shard.clone(), report)?
+        } else {
+            open_shard(storage, config, &meta, shard.clone(), report)?
+        };
+        shards.insert(shard.index, opened);
     }
     Ok(StreamState { meta, shards })
 }
@@ -834,28 +965,4 @@ fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
         }
     }
     fs.sync_dir(dir).map_err(Error::Manifest)
-}
-
-/// Removes the files of streams (or earlier incarnations of them) that the
-/// manifest does not name: a crash between a DeleteStream's manifest write and
-/// its file removal leaves them.
-fn remove_unlisted(fs: &dyn FileSystem, data_dir: &Path, manifest: &Manifest) -> Result<()> {
-    let streams_dir = data_dir.join("streams");
-    let Ok(names) = fs.list_dir(&streams_dir) else {
-        return Ok(());
-    };
-    for name in names {
-        let stream_dir = streams_dir.join(&name);
-        let Some(meta) = manifest.streams.get(&name) else {
-            remove_tree_files(fs, &stream_dir)?;
-            continue;
-        };
-        let current = meta.created_ms.to_string();
-        for epoch in fs.list_dir(&stream_dir).map_err(Error::Manifest)? {
-            if epoch != current {
-                remove_tree_files(fs, &stream_dir.join(epoch))?;
-            }
-        }
-    }
-    Ok(())
 }

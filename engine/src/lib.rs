@@ -7,6 +7,7 @@ mod consumers;
 mod data;
 mod engine;
 pub mod error;
+pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod quota;
@@ -23,5 +24,6 @@ pub use data::{
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 pub use error::{Error, Result};
+pub use layout::{OpenReport, ShardProblem, ShardRecovery};
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

@@ -26,6 +26,10 @@ pub struct Manifest {
     /// the same name can never be taken for the new stream's.
     #[serde(default)]
     pub last_created_ms: u64,
+    /// Creation times of streams deleted within the last second or so, by name: a
+    /// stream recreated under the name starts in a later second.
+    #[serde(default)]
+    pub deleted_created_ms: BTreeMap<String, u64>,
 }
 
 /// Capacity mode of a stream.
@@ -103,16 +107,37 @@ pub struct ShardMeta {
     pub closed_ms: Option<u64>,
 }
 
-/// Reads the manifest, or an empty one when the file does not exist.
-pub fn load(fs: &dyn FileSystem, path: &Path) -> io::Result<Manifest> {
-    if !fs.exists(path) {
-        return Ok(Manifest {
-            version: MANIFEST_VERSION,
-            streams: BTreeMap::new(),
-            last_created_ms: 0,
-        });
+/// Reads the data directory's MANIFEST. A missing one is a new, empty data
+/// directory only while `streams/` holds nothing; beside stream data it is an
+/// error (loading it as empty would lose track of every stream).
+pub fn load_data_dir(fs: &dyn FileSystem, data_dir: &Path) -> io::Result<Manifest> {
+    let path = data_dir.join("MANIFEST");
+    match read_file(fs, &path) {
+        Err(error)
+            if error.kind() == io::ErrorKind::NotFound
+                && crate::layout::streams_hold_data(fs, data_dir) =>
+        {
+            Err(crate::layout::manifest_missing(data_dir, &error))
+        }
+        _ => load(fs, &path),
     }
-    let bytes = read_file(fs, path)?;
+}
+
+/// Reads the manifest at `path`, or an empty one when there is no such file. Any
+/// other failure to read it (permissions, I/O) is an error, never an empty manifest.
+pub fn load(fs: &dyn FileSystem, path: &Path) -> io::Result<Manifest> {
+    let bytes = match read_file(fs, path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Ok(Manifest {
+                version: MANIFEST_VERSION,
+                streams: BTreeMap::new(),
+                last_created_ms: 0,
+                deleted_created_ms: BTreeMap::new(),
+            })
+        }
+        Err(error) => return Err(error),
+    };
     let invalid = |why: String| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -204,6 +229,7 @@ mod tests {
             version: MANIFEST_VERSION,
             streams,
             last_created_ms: 1_700_000_000_123,
+            deleted_created_ms: BTreeMap::new(),
         }
     }
 

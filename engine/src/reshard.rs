@@ -267,12 +267,18 @@ impl Engine {
                 &self.inner.config,
                 &meta,
                 child,
+                &mut self.report_lock(),
             )?);
         }
         self.persist(&meta.name.clone(), Some(meta.clone()))?;
         for parent in parents {
             let shard = state.shards.get_mut(parent).expect("checked open");
             shard.meta = meta.shards[parent].clone();
+            // The shard's own record of being closed, for a MANIFEST rebuild; the
+            // MANIFEST (written above) is what counts, so a failure here only
+            // weakens a later rebuild.
+            let dir = crate::engine::shard_dir(&self.inner.config, &meta, *parent);
+            let _ = crate::layout::sync_shard_meta(self.inner.fs.as_ref(), &dir, &shard.meta);
             // Readers waiting for the parent's next record get its end and children
             // instead (once this lock is released).
             shard.log.wake_waiters();

@@ -105,6 +105,14 @@ pub enum Error {
         /// The failure that stopped it.
         cause: String,
     },
+    /// The log could not be opened (damage recovery will not cut): reads fail.
+    #[error("log {path} is quarantined: it could not be opened ({cause}); run `shardlog repair` on the data directory")]
+    Quarantined {
+        /// The log's directory.
+        path: PathBuf,
+        /// Why it could not be opened.
+        cause: String,
+    },
     /// The log or storage was closed.
     #[error("log {path} is closed")]
     Closed {

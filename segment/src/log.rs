@@ -143,6 +143,11 @@ pub(crate) struct LogState {
     pub sealed: Vec<Arc<SealedSegment>>,
     pub active: Option<ActiveView>,
     pub failed: Option<String>,
+    /// Recovered without writing (the disk was full at open): serves reads,
+    /// refuses appends, and is never cut.
+    pub read_only: bool,
+    /// Set when the log could not be opened at all: reads fail with this cause.
+    pub quarantined: Option<String>,
     pub closed: bool,
     /// Bumped by [`Log::wake_waiters`]: a wait that sees it change returns.
     pub wakeups: u64,
@@ -368,6 +373,13 @@ impl Log {
     /// Whether a write failure stopped the log (it refuses appends until reopened).
     pub fn failure(&self) -> Option<String> {
         self.shared.lock().failed.clone()
+    }
+
+    /// Whether the log was opened quarantined or read-only: reopening it in this
+    /// process will not help (repair it, or free space and restart).
+    pub fn needs_repair(&self) -> bool {
+        let state = self.shared.lock();
+        state.read_only || state.quarantined.is_some()
     }
 }
 

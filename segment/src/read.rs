@@ -161,6 +161,12 @@ impl Log {
 
     fn sources(&self, from: u64) -> Result<(Vec<Source>, u64)> {
         let state = self.shared.lock();
+        if let Some(cause) = &state.quarantined {
+            return Err(Error::Quarantined {
+                path: self.shared.dir.clone(),
+                cause: cause.clone(),
+            });
+        }
         if from < state.first_position {
             return Err(Error::PositionTrimmed {
                 requested: from,

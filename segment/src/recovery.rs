@@ -47,10 +47,9 @@ pub(crate) struct Recovered {
 }
 
 struct ActiveParts {
-    writer: crate::log::ActiveWriter,
+    /// `None` when recovered read-only: nothing will write to it.
+    writer: Option<(ActiveWriter, Stage, Tail)>,
     view: ActiveView,
-    stage: Stage,
-    tail: Tail,
 }
 
 /// Opens the log in `dir`: sealed segments verified through their indexes (rebuilt
@@ -61,11 +60,17 @@ pub(crate) fn recover(
     config: &LogConfig,
     alignment: usize,
     direct: bool,
+    writable: bool,
 ) -> Result<Recovered> {
-    create_dir_durably(fs.as_ref(), dir)?;
+    if writable {
+        create_dir_durably(fs.as_ref(), dir)?;
+    }
     let mut report = RecoveryReport::default();
     let names = fs.list_dir(dir).map_err(io_err("list", dir))?;
-    for name in names.iter().filter(|name| name.ends_with(".tmp")) {
+    for name in names
+        .iter()
+        .filter(|name| writable && name.ends_with(".tmp"))
+    {
         let path = dir.join(name);
         fs.remove_file(&path).map_err(io_err("remove", &path))?;
         report.removed_files.push(path);
@@ -103,7 +108,12 @@ pub(crate) fn recover(
         Some(base) => {
             let paths = SegmentPaths::new(dir, base);
             check_contiguous(sealed_end, &paths.log, base)?;
-            recover_active(fs.as_ref(), paths, config, alignment, direct, &mut report)?
+            let how = ActiveRecovery {
+                alignment,
+                direct,
+                writable,
+            };
+            recover_active(fs.as_ref(), paths, config, how, &mut report)?
         }
         None => None,
     };
@@ -128,14 +138,20 @@ pub(crate) fn recover(
     report.segments = sealed.len() + usize::from(active.is_some());
     report.end_position = next_position;
     let (writer, view, stage, tail) = match active {
-        Some(parts) => (
+        Some(ActiveParts {
+            writer: Some((writer, stage, tail)),
+            view,
+        }) => (
             WriterState {
-                active: Some(parts.writer),
+                active: Some(writer),
             },
-            Some(parts.view),
-            Some(parts.stage),
-            Some(parts.tail),
+            Some(view),
+            Some(stage),
+            Some(tail),
         ),
+        Some(ActiveParts { writer: None, view }) => {
+            (WriterState::default(), Some(view), None, None)
+        }
         None => (WriterState::default(), None, None, None),
     };
     Ok(Recovered {
@@ -217,15 +233,29 @@ fn trusted_entries(fs: &dyn FileSystem, paths: &SegmentPaths, base: u64) -> Vec<
     }
 }
 
-/// Recovers the last segment. `None` when it was torn while being created and removed.
+/// How the last segment is recovered.
+#[derive(Clone, Copy)]
+struct ActiveRecovery {
+    alignment: usize,
+    direct: bool,
+    /// Read-only (a full disk at open): cut nothing, write nothing, open no writer.
+    writable: bool,
+}
+
+/// Recovers the last segment. `None` when it was torn while being created (and,
+/// when writable, removed).
 fn recover_active(
     fs: &dyn FileSystem,
     paths: SegmentPaths,
     config: &LogConfig,
-    alignment: usize,
-    direct: bool,
+    how: ActiveRecovery,
     report: &mut RecoveryReport,
 ) -> Result<Option<ActiveParts>> {
+    let ActiveRecovery {
+        alignment,
+        direct,
+        writable,
+    } = how;
     let base = parse_segment_file_name(
         &paths.log.file_name().unwrap_or_default().to_string_lossy(),
         "log",
@@ -238,6 +268,7 @@ fn recover_active(
     let header = match check_segment_header(bytes, &paths.log, base) {
         Ok(header) => header,
         Err(error) if !entries.is_empty() || !torn_at_creation(bytes, base) => return Err(error),
+        Err(_) if !writable => return Ok(None),
         Err(_) => {
             // The header and the first batch were written together; neither is
             // whole, so the segment was torn while being created and no batch in
@@ -280,6 +311,24 @@ fn recover_active(
         .ok()
         .map(|view| view.header().first_arrival_ms);
     drop(map);
+    if !writable {
+        let read = fs
+            .open(&paths.log, OpenOptions::READ)
+            .map_err(io_err("open", &paths.log))?;
+        let view = ActiveView {
+            paths,
+            read,
+            base_position: base,
+            created_ms: header.created_ms,
+            acked_len: valid_end,
+            end_position: scan.end_position,
+            first_arrival_ms,
+            last_arrival_ms: scan.last_arrival_ms,
+            index: sparse(&entries),
+            time_index: sparse(&time_entries),
+        };
+        return Ok(Some(ActiveParts { writer: None, view }));
+    }
     let file = fs
         .open(&paths.log, OpenOptions::WRITE)
         .map_err(io_err("open", &paths.log))?;
@@ -352,10 +401,8 @@ fn recover_active(
         segment_has_batches: scan.end_position > base,
     };
     Ok(Some(ActiveParts {
-        writer,
+        writer: Some((writer, stage, tail)),
         view,
-        stage,
-        tail,
     }))
 }
 

@@ -9,12 +9,12 @@ use crate::format::parse_segment_file_name;
 use crate::io::FileSystem;
 use crate::io::OpenOptions;
 use crate::io::DIRECT_IO_ALIGNMENT;
-use crate::log::{Log, LogShared, LogState};
+use crate::log::{Log, LogShared, LogState, WriterState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::SegmentPaths;
 use crate::sealed::{SealedSegment, SegmentInfo};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
 /// Opens logs that share one file system, one write backend and one committer
@@ -81,13 +81,24 @@ impl Storage {
         if logs.contains_key(&dir) {
             return Err(Error::AlreadyOpen { path: dir });
         }
-        let recovered = recover(
-            &self.inner.fs,
-            &dir,
-            &config,
-            self.inner.alignment,
-            self.inner.direct,
-        )?;
+        let recover_with = |writable| {
+            recover(
+                &self.inner.fs,
+                &dir,
+                &config,
+                self.inner.alignment,
+                self.inner.direct,
+                writable,
+            )
+        };
+        let (recovered, read_only) = match recover_with(true) {
+            Ok(recovered) => (recovered, None),
+            // Recovery writes (truncation, index rewrites, syncs); on a full or
+            // failing disk open what can be read, so that an operator can read and
+            // delete to free space.
+            Err(error @ Error::Io { .. }) => (recover_with(false)?, Some(error.to_string())),
+            Err(error) => return Err(error),
+        };
         let state = LogState {
             next_position: recovered.next_position,
             acked_position: recovered.next_position,
@@ -102,10 +113,26 @@ impl Storage {
             spare: Vec::new(),
             sealed: recovered.sealed,
             active: recovered.view,
-            failed: None,
+            failed: read_only
+                .as_ref()
+                .map(|cause| format!("opened read-only, recovery could not write: {cause}")),
+            read_only: read_only.is_some(),
+            quarantined: None,
             closed: false,
             wakeups: 0,
         };
+        let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
+        Ok((log, recovered.report))
+    }
+
+    fn new_log(
+        &self,
+        logs: &mut HashMap<PathBuf, Weak<LogShared>>,
+        dir: PathBuf,
+        config: LogConfig,
+        state: LogState,
+        writer: WriterState,
+    ) -> Log {
         let shared = Arc::new(LogShared {
             dir: dir.clone(),
             config,
@@ -114,12 +141,41 @@ impl Storage {
             direct: self.inner.direct,
             state: Mutex::new(state),
             changed: Condvar::new(),
-            writer: Mutex::new(recovered.writer),
+            writer: Mutex::new(writer),
             committer: Arc::clone(&self.inner.queue),
             compaction: Mutex::new(()),
         });
         logs.insert(dir, Arc::downgrade(&shared));
-        Ok((Log { shared }, recovered.report))
+        Log { shared }
+    }
+
+    /// A stand-in for a log in `dir` that could not be opened (`cause`): it holds no
+    /// records, refuses appends, and fails every read with [`Error::Quarantined`], so
+    /// that its owner can open everything else and answer for this log clearly.
+    pub fn open_quarantined(&self, dir: impl AsRef<Path>, config: LogConfig, cause: String) -> Log {
+        let dir = dir.as_ref().to_path_buf();
+        let state = LogState {
+            next_position: 0,
+            acked_position: 0,
+            durable_position: 0,
+            first_position: 0,
+            last_arrival_ms: 0,
+            stages: Default::default(),
+            staged_bytes: 0,
+            in_flight: 0,
+            enqueued: false,
+            tail: None,
+            spare: Vec::new(),
+            sealed: Vec::new(),
+            active: None,
+            failed: Some(format!("quarantined: {cause}")),
+            read_only: true,
+            quarantined: Some(cause),
+            closed: false,
+            wakeups: 0,
+        };
+        let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
+        self.new_log(&mut logs, dir, config, state, Default::default())
     }
 
     /// Closes every open log (syncing it) and stops the committer. Appends after
@@ -163,11 +219,15 @@ impl Log {
                 .unwrap_or_else(|p| p.into_inner());
         }
         let failed = state.failed.is_some();
+        let cut = failed && !state.read_only && state.quarantined.is_none();
         let acknowledged = AcknowledgedExtent::of(&state);
         drop(state);
         shared.changed.notify_all();
-        if failed {
+        if cut {
             return cut_to_acknowledged(shared, &acknowledged);
+        }
+        if failed {
+            return Ok(());
         }
         let mut writer = shared.lock_writer();
         if let Some(active) = writer.active.as_mut() {
