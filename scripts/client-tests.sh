@@ -14,8 +14,9 @@
 # ignores it even before that). Delete the folder to start from scratch, e.g.
 # after changing the pins below or when the system python3 changed.
 #
-# The server is built with `cargo build -p shardlog`, into CARGO_TARGET_DIR when
-# that is set and into ./target otherwise.
+# The server is SHARDLOG_BIN when set (scripts/test.sh passes the binary its
+# `cargo test` built); otherwise it is built with `cargo build -p shardlog`, into
+# CARGO_TARGET_DIR when that is set and into ./target otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,10 +59,12 @@ echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pyt
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION"
 
-echo "client-tests: building the server"
-cargo build -p shardlog
-target_dir="${CARGO_TARGET_DIR:-target}"
-SHARDLOG_BIN="$(cd "$target_dir" && pwd)/debug/shardlog"
+if [[ -z "${SHARDLOG_BIN:-}" ]]; then
+    echo "client-tests: building the server"
+    cargo build --locked -p shardlog
+    SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog"
+fi
+SHARDLOG_BIN="$(cd "$(dirname "$SHARDLOG_BIN")" && pwd)/$(basename "$SHARDLOG_BIN")"
 if [[ ! -x "$SHARDLOG_BIN" ]]; then
     echo "client-tests: no server binary at $SHARDLOG_BIN" >&2
     exit 1

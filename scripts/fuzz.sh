@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Fuzzing: replays the committed corpus of every target in fuzz/ and fuzzes each
-# for a bounded time (SHARDLOG_FUZZ_SECS, default 10). New inputs go to a scratch
+# Fuzzing: builds every target in fuzz/ once, replays each target's committed
+# corpus and fuzzes it, all targets together for SHARDLOG_FUZZ_SECS seconds
+# (default 64, shared equally, at least 1 s each). New inputs go to a scratch
 # directory, so the committed corpus only changes when someone copies a finding in.
+# fuzz/Cargo.lock is used as committed (the run fails rather than rewrite it).
+# Installs cargo-fuzz into ~/.cargo/bin when it is missing.
 # cargo fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets the stable toolchain
 # build them.
 set -euo pipefail
@@ -12,11 +15,18 @@ if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz --locked --quiet
 fi
 export RUSTC_BOOTSTRAP=1
-seconds="${SHARDLOG_FUZZ_SECS:-10}"
+total="${SHARDLOG_FUZZ_SECS:-64}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 cd fuzz
-for target in $(cargo fuzz list); do
+cargo metadata --locked --format-version 1 >/dev/null ||
+    { echo "fuzz: fuzz/Cargo.lock is out of date: cargo update --manifest-path fuzz/Cargo.toml --workspace" >&2; exit 1; }
+targets=$(cargo fuzz list)
+count=$(wc -w <<<"$targets")
+seconds=$(( total / count > 0 ? total / count : 1 ))
+echo "fuzz: building $count targets"
+cargo fuzz build >"$scratch/build.log" 2>&1 || { tail -n 60 "$scratch/build.log"; exit 1; }
+for target in $targets; do
     mkdir -p "$scratch/$target"
     echo "fuzz: $target for ${seconds}s after replaying corpus/$target"
     log="$scratch/$target.log"

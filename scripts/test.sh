@@ -10,12 +10,19 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
+# Both lock files must be current: a run never rewrites them (the tree stays clean).
+cargo metadata --locked --format-version 1 >/dev/null ||
+    { echo "test: Cargo.lock is out of date: run cargo update --workspace and commit it" >&2; exit 1; }
+cargo metadata --locked --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null ||
+    { echo "test: fuzz/Cargo.lock is out of date: run cargo update --manifest-path fuzz/Cargo.toml --workspace and commit it" >&2; exit 1; }
+
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
 
-# Real AWS clients (boto3, the AWS CLI) against a real `shardlog serve`.
-./scripts/client-tests.sh
+# Real AWS clients (boto3, the AWS CLI, the JS SDK) against a real `shardlog serve`:
+# the binary `cargo test` just built, not a second build with other features.
+SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog" ./scripts/client-tests.sh
 
-# Fuzz targets: replay the committed corpus and fuzz each briefly.
+# Fuzz targets: replay the committed corpus, then fuzz for a fixed total time.
 ./scripts/fuzz.sh

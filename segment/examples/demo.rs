@@ -1,18 +1,44 @@
 //! A small tour of the storage core: open a log (recovering it), append durable
 //! batches, read them back, look a time up, and show what recovery reported.
 //!
-//! `cargo run --release -p shardlog-segment --example demo [DATA_DIR]`
+//! `cargo run --release -p shardlog-segment --example demo [DIR]`
+//!
+//! DIR defaults to `shardlog-demo` under the system's temporary directory. The
+//! demo takes `DIR/LOCK` as `shardlog serve` does, so it refuses a directory a
+//! server (or another demo) has open instead of writing under its feet.
 
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{LogConfig, ReadLimits, Record, Storage, StorageConfig};
+use std::path::{Path, PathBuf};
+
+/// Locks `DIR/LOCK` (creating the directory), or says that someone holds it.
+fn lock(dir: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    let file = options
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))?;
+    file.try_lock().map_err(|_| {
+        format!(
+            "{} is in use by another shardlog process (a server?): give the demo another directory",
+            dir.display()
+        )
+    })?;
+    Ok(file)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "shardlog-data".into());
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("shardlog-demo"));
+    // Held until main returns.
+    let _lock = lock(&data_dir)?;
     let config = StorageConfig::default();
     let storage = Storage::open(RealFs::shared(), config)?;
-    let dir = std::path::Path::new(&data_dir).join("demo-shard");
+    let dir = data_dir.join("demo-shard");
     let (log, report) = storage.open_log(&dir, LogConfig::default())?;
     println!(
         "opened {} with the {} backend, durability {}",

@@ -19,8 +19,15 @@ pub struct Client {
 /// Why a call failed.
 #[derive(Debug)]
 pub enum ClientError {
-    /// The request did not get an HTTP response (connection refused, timeout, bad URL).
-    Transport(String),
+    /// `endpoint` is not an http:// or https:// URL with a host.
+    BadUrl(String),
+    /// The request did not get an HTTP response (connection refused, timeout, reset).
+    Transport {
+        /// The endpoint the request went to.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The service answered with an error: `__type` (without any `prefix#`), message, HTTP status.
     Service {
         /// The error code, e.g. `ResourceNotFoundException`.
@@ -37,7 +44,10 @@ pub enum ClientError {
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClientError::Transport(message) => write!(f, "cannot reach the server: {message}"),
+            ClientError::BadUrl(url) => write!(f, "'{url}' is not an http:// or https:// URL"),
+            ClientError::Transport { url, message } => {
+                write!(f, "cannot reach the server at {url}: {message}")
+            }
             ClientError::Service {
                 code,
                 message,
@@ -58,11 +68,7 @@ impl Client {
             .or_else(|| endpoint.strip_prefix("https://"));
         match rest {
             Some(host) if !host.is_empty() && !host.starts_with('/') => {}
-            _ => {
-                return Err(ClientError::Transport(format!(
-                    "'{endpoint}' is not an http:// or https:// URL"
-                )))
-            }
+            _ => return Err(ClientError::BadUrl(endpoint.to_string())),
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -87,14 +93,14 @@ impl Client {
             .header("X-Amz-Target", format!("{TARGET_PREFIX}{action}"))
             .header("Content-Type", "application/x-amz-json-1.1")
             .send(body.to_string())
-            .map_err(|error| ClientError::Transport(error.to_string()))?;
+            .map_err(|error| self.transport(error.to_string()))?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
             .with_config()
             .limit(RESPONSE_BYTES_MAX)
             .read_to_string()
-            .map_err(|error| ClientError::Transport(format!("reading the response: {error}")))?;
+            .map_err(|error| self.transport(format!("reading the response: {error}")))?;
         if status >= 400 {
             return Err(service_error(status, &text));
         }
@@ -105,6 +111,14 @@ impl Client {
         serde_json::from_str(trimmed).map_err(|error| {
             ClientError::Decode(format!("{action} answered HTTP {status} with {error}"))
         })
+    }
+
+    /// A transport failure of a request to this client's endpoint.
+    fn transport(&self, message: String) -> ClientError {
+        ClientError::Transport {
+            url: self.endpoint.clone(),
+            message,
+        }
     }
 }
 
@@ -139,7 +153,7 @@ mod tests {
         assert!(Client::new("https://kinesis.example").is_ok());
         for bad in ["127.0.0.1:4567", "ftp://x", "http://", ""] {
             assert!(
-                matches!(Client::new(bad), Err(ClientError::Transport(_))),
+                matches!(Client::new(bad), Err(ClientError::BadUrl(_))),
                 "{bad}"
             );
         }

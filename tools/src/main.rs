@@ -14,6 +14,7 @@ use shardlog_engine::{Engine, EngineConfig};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{BackendKind, Durability};
 use shardlog_server::{serve, ServerConfig};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -393,6 +394,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour escapes only for a person at a terminal (and never with NO_COLOR
+        // set, https://no-color.org), not in files, pipes or journals.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let args: Vec<String> = std::env::args().collect();
     if let Err(message) = apply_config_file(&args) {

@@ -57,13 +57,10 @@ impl Api {
             .clone()
             .or(from_env.filter(|_| target.data_dir.is_none()));
         match (&target.data_dir, &url) {
-            (Some(dir), None) => Ok(Api::Local(Offline::open(dir, create)?)),
-            (None, Some(url)) if !url.starts_with("http://") && !url.starts_with("https://") => {
-                Err(CliError::usage(format!("'{url}' is not an http:// or https:// URL")))
-            }
-            (None, Some(url)) => Ok(Api::Remote(Client::new(url).map_err(|error| {
-                CliError::usage(format!("bad --url '{url}': {}", CliError::from(error).message))
-            })?)),
+            (Some(dir), None) => Ok(Api::Local(Offline::open(dir, create, IN_USE_HINT_API)?)),
+            (None, Some(url)) => Ok(Api::Remote(
+                Client::new(url).map_err(|error| CliError::usage(error.to_string()))?,
+            )),
             (Some(_), Some(_)) => Err(CliError::usage("give --data-dir or --url, not both")),
             (None, None) => Err(CliError::usage(
                 "say where to work: --data-dir DIR (offline) or --url URL (a running server, or SHARDLOG_URL)",
@@ -108,6 +105,10 @@ impl Api {
     }
 }
 
+/// What to do about a data directory a server holds, for the commands that can
+/// also work through the server.
+pub const IN_USE_HINT_API: &str = "stop the server first, or use --url to work through it";
+
 /// An engine opened on a data directory by this process, holding its LOCK.
 pub struct Offline {
     /// The engine.
@@ -117,16 +118,15 @@ pub struct Offline {
 
 impl Offline {
     /// Locks `dir` and opens the engine on it (running recovery). With `create`,
-    /// a missing directory is created; without, it is an error.
-    pub fn open(dir: &Path, create: bool) -> CliResult<Offline> {
+    /// a missing directory is created; without, it is an error. `in_use_hint`
+    /// follows the message when another process holds the directory: what this
+    /// command can do about it.
+    pub fn open(dir: &Path, create: bool, in_use_hint: &str) -> CliResult<Offline> {
         if !create {
             check_data_dir(dir)?;
         }
-        let lock = crate::lock_data_dir(dir).map_err(|message| {
-            CliError::failed(format!(
-                "{message}; stop the server first, or use --url to work through it"
-            ))
-        })?;
+        let lock = crate::lock_data_dir(dir)
+            .map_err(|message| CliError::failed(format!("{message}; {in_use_hint}")))?;
         let mut config = EngineConfig::new(dir);
         // No retention or compaction thread: an offline command must not delete
         // data behind the reader's back.

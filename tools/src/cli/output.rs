@@ -60,19 +60,8 @@ impl From<String> for CliError {
 }
 
 impl From<crate::client::ClientError> for CliError {
-    // Spelled out here rather than through the client's Display, so that messages
-    // (which scripts and tests match) are the command line's own.
     fn from(error: crate::client::ClientError) -> Self {
-        use crate::client::ClientError;
-        CliError::failed(match error {
-            ClientError::Transport(message) => format!("cannot reach the server: {message}"),
-            ClientError::Service {
-                code,
-                message,
-                status,
-            } => format!("{code}: {message} (HTTP {status})"),
-            ClientError::Decode(message) => format!("unexpected response: {message}"),
-        })
+        CliError::failed(error.to_string())
     }
 }
 

@@ -60,8 +60,9 @@ enum InputFormat {
 
 /// Runs `shardlog put`.
 pub fn run(args: PutArgs) -> CliResult {
+    let inputs = open_inputs(&args)?;
     let api = Api::open(&args.target, false)?;
-    let result = put_all(&api, &args);
+    let result = put_all(&api, &args, inputs);
     let closed = api.close();
     let (records, bytes) = result?;
     closed?;
@@ -86,23 +87,44 @@ struct Batch {
     first_line: u64,
 }
 
-fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
-    let sources: Vec<Option<&PathBuf>> = if args.files.is_empty() {
-        vec![None]
-    } else {
-        args.files
-            .iter()
-            .map(|path| (path.as_os_str() != "-").then_some(path))
-            .collect()
+/// One input of a put: its name for messages, the reader, and its size when known.
+struct Input {
+    name: String,
+    reader: Box<dyn Read>,
+    bytes: Option<u64>,
+}
+
+/// Opens every input (standard input when no file, or `-`, is named), so that a
+/// missing file is reported before the data directory is locked or the server asked.
+fn open_inputs(args: &PutArgs) -> CliResult<Vec<Input>> {
+    let stdin = || Input {
+        name: "stdin".to_string(),
+        reader: Box::new(std::io::stdin().lock()),
+        bytes: None,
     };
-    let total_bytes: Option<u64> = sources
+    if args.files.is_empty() {
+        return Ok(vec![stdin()]);
+    }
+    args.files
         .iter()
-        .map(|source| {
-            source
-                .and_then(|path| std::fs::metadata(path).ok())
-                .map(|m| m.len())
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                return Ok(stdin());
+            }
+            let file = std::fs::File::open(path).map_err(|error| {
+                CliError::failed(format!("cannot open {}: {error}", path.display()))
+            })?;
+            Ok(Input {
+                name: path.display().to_string(),
+                bytes: file.metadata().ok().map(|m| m.len()),
+                reader: Box::new(file),
+            })
         })
-        .sum();
+        .collect()
+}
+
+fn put_all(api: &Api, args: &PutArgs, inputs: Vec<Input>) -> CliResult<(u64, u64)> {
+    let total_bytes: Option<u64> = inputs.iter().map(|input| input.bytes).sum();
     let mut putter = Putter {
         api,
         args,
@@ -115,15 +137,8 @@ fn put_all(api: &Api, args: &PutArgs) -> CliResult<(u64, u64)> {
         bytes: 0,
         bar: progress_bar(total_bytes, "put"),
     };
-    for source in sources {
-        let name = source.map_or("stdin".to_string(), |p| p.display().to_string());
-        let reader: Box<dyn Read> = match source {
-            Some(path) => Box::new(std::fs::File::open(path).map_err(|error| {
-                CliError::failed(format!("cannot open {}: {error}", path.display()))
-            })?),
-            None => Box::new(std::io::stdin().lock()),
-        };
-        putter.put_source(&name, BufReader::with_capacity(1 << 20, reader))?;
+    for input in inputs {
+        putter.put_source(&input.name, BufReader::with_capacity(1 << 20, input.reader))?;
     }
     putter.bar.finish_and_clear();
     Ok((putter.records, putter.bytes))

@@ -56,6 +56,11 @@ pub struct ReplayArgs {
     output: Option<PathBuf>,
 }
 
+/// What to do about a data directory a server holds: replay has no --url, but
+/// tail reads the same records through the server.
+const IN_USE_HINT: &str = "stop the server first (replay reads the data directory itself and has no --url), \
+or read the records through the server: shardlog tail --url URL --stream NAME --from trim-horizon --no-follow --format jsonl";
+
 /// What a replay wrote.
 struct Totals {
     records: u64,
@@ -65,7 +70,12 @@ struct Totals {
 
 /// Runs `shardlog replay`.
 pub fn run(args: ReplayArgs) -> CliResult {
-    let offline = Offline::open(&args.data_dir, false)?;
+    // Arguments first: a mistake is reported as one even while a server holds the
+    // directory, and before recovery runs on it.
+    for seq in [&args.from_seq, &args.to_seq].into_iter().flatten() {
+        seq_of(seq)?;
+    }
+    let offline = Offline::open(&args.data_dir, false, IN_USE_HINT)?;
     let result = replay(&offline.engine, &args);
     let closed = offline.close();
     let totals = result?;

@@ -85,6 +85,19 @@ enum StreamCommand {
 pub fn run(args: StreamArgs) -> CliResult {
     // Only `create` makes a new data directory; the others expect one.
     let create = matches!(args.command, StreamCommand::Create { .. });
+    // Arguments first: a mistake is reported as one, before a data directory is
+    // locked (or found in use) or a server asked.
+    if let StreamCommand::Split {
+        hash_key: Some(key),
+        ..
+    } = &args.command
+    {
+        key.parse::<u128>().map_err(|_| {
+            CliError::usage(format!(
+                "--hash-key '{key}' is not a hash key: give a decimal number from 0 to 2^128-1"
+            ))
+        })?;
+    }
     let api = Api::open(&args.target, create)?;
     let result = run_on(&api, args.command, args.json);
     let closed = api.close();

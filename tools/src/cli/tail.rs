@@ -139,6 +139,13 @@ fn follow(api: &Api, args: &TailArgs) -> CliResult {
         let iterator = shard_iterator(api, &args.stream, &shard, kind)?;
         follower.readers.insert(shard, iterator);
     }
+    if follow && args.from == TailStart::Latest {
+        // Nothing shows until a record arrives: say so, and how to see older ones.
+        eprintln!(
+            "tail: waiting for new records of {} (--from trim-horizon prints the records already kept first); Ctrl-C ends",
+            args.stream
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     loop {
