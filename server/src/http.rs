@@ -229,9 +229,11 @@ fn respond(status: u16, content_type: &str, body: Vec<u8>, request_id: &str) -> 
 }
 
 pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Body> {
+    // AWS sends some errors (an empty body's SerializationException) without a message.
+    let message = (!error.message.is_empty()).then(|| error.message.clone());
     let body: Value = Out::new()
         .with("__type", error.code)
-        .with("message", error.message.clone())
+        .maybe("message", message)
         .into();
     respond(
         error.status,
@@ -330,7 +332,8 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
     // The engine blocks (fsync, waits): never on the runtime's worker threads.
     let result = tokio::task::spawn_blocking(move || {
         if is_firehose {
-            let request = format.decode(&body)?;
+            let request =
+                crate::validate::request(crate::model::firehose(), &action_name, format, &body)?;
             let fields = Fields::new(&request, format)?;
             let firehose = engine_shared.config.firehose.as_ref();
             return crate::firehose::dispatch(firehose, &action_name, fields);
@@ -393,7 +396,7 @@ fn run_action(
     format: Format,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let request = format.decode(body)?;
+    let request = crate::validate::request(crate::model::kinesis(), action, format, body)?;
     let fields = Fields::new(&request, format)?;
     let result = dispatch(&shared.engine, &shared.metrics, action, fields);
     if let Err(error) = &result {
