@@ -64,3 +64,74 @@ async fn constraints_are_reported_together_before_lookup() {
     assert!(message.contains("Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"), "{message}");
     server.stop().await;
 }
+
+/// A CORS preflight is answered 200 with an empty body, any origin, a two-day
+/// max age and the requested headers and method echoed; every other response
+/// carries the CORS headers and x-amz-id-2; GET of an API path is a 403 in XML.
+#[tokio::test]
+async fn cors_preflight_and_headers() {
+    let server = start_with(ServerConfig::default(), |_| {}).await;
+    let stream = TcpStream::connect(server.address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let preflight = Request::options("/")
+        .header("host", server.address.to_string())
+        .header("origin", "http://page.example")
+        .header("access-control-request-headers", "a, b, c")
+        .header("access-control-request-method", "POST")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(preflight).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |response: &hyper::Response<_>, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &hyper::header::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    assert_eq!(
+        header(&response, "access-control-max-age").as_deref(),
+        Some("172800")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-headers").as_deref(),
+        Some("a, b, c")
+    );
+    assert_eq!(
+        header(&response, "access-control-allow-methods").as_deref(),
+        Some("POST")
+    );
+    assert!(header(&response, "x-amzn-requestid").is_some());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.is_empty());
+    let get = Request::get("/")
+        .header("host", server.address.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(get).await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        header(&response, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let expose = header(&response, "access-control-expose-headers").unwrap();
+    assert!(
+        expose.contains("x-amzn-RequestId") && expose.contains("x-amz-id-2"),
+        "{expose}"
+    );
+    let id2 = header(&response, "x-amz-id-2").unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(id2)
+        .unwrap();
+    assert_eq!(decoded.len(), 72);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("<AccessDeniedException>"));
+    server.stop().await;
+}
