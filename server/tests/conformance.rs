@@ -61,7 +61,7 @@ async fn constraints_are_reported_together_before_lookup() {
         "{message}"
     );
     assert!(message.contains(&format!("Value '{name}' at 'streamName' failed to satisfy constraint: Member must have length less than or equal to 128")), "{message}");
-    assert!(message.contains("Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"), "{message}");
+    assert!(message.contains("Value '0' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"), "{message}");
     server.stop().await;
 }
 
