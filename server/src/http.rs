@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::sigv4::{verify, SignedRequest};
 use crate::value::{Fields, Format, Out, Value};
+use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
@@ -229,9 +230,11 @@ fn respond(status: u16, content_type: &str, body: Vec<u8>, request_id: &str) -> 
 }
 
 pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Body> {
+    // AWS sends some errors (an empty body's SerializationException) without a message.
+    let message = (!error.message.is_empty()).then(|| error.message.clone());
     let body: Value = Out::new()
         .with("__type", error.code)
-        .with("message", error.message.clone())
+        .maybe("message", message)
         .into();
     respond(
         error.status,
@@ -243,7 +246,8 @@ pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str)
 
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let id = request_id();
-    match (request.method(), request.uri().path()) {
+    let mut response = match (request.method(), request.uri().path()) {
+        (&Method::OPTIONS, _) => return preflight(&request, &id),
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
         (&Method::GET, "/metrics") => respond(
             200,
@@ -252,16 +256,60 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             &id,
         ),
         (&Method::POST, _) => kinesis(shared, request, &id).await,
+        // AWS answers other methods as a request it cannot name: 403 in XML, no content type.
         _ => {
-            let error = ApiError::client(
-                "UnknownOperationException",
-                "Only POST requests with an X-Amz-Target are served here.".into(),
-            );
-            let mut response = error_response(&error, Format::Json, &id);
-            *response.status_mut() = StatusCode::NOT_FOUND;
+            let mut response = respond(403, "", ACCESS_DENIED_XML.as_bytes().to_vec(), &id);
+            response.headers_mut().remove(CONTENT_TYPE);
             response
         }
+    };
+    let headers = response.headers_mut();
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("x-amzn-RequestId,x-amz-id-2"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&extended_request_id()) {
+        headers.insert("x-amz-id-2", value);
     }
+    response
+}
+
+const ACCESS_DENIED_XML: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+
+/// A CORS preflight, as AWS answers it: 200, empty body, any origin, cached for
+/// two days, the requested headers and method echoed back.
+fn preflight(request: &Request<Incoming>, id: &str) -> Response<Body> {
+    let mut response = respond(200, "", Vec::new(), id);
+    let headers = response.headers_mut();
+    headers.remove(CONTENT_TYPE);
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert("access-control-max-age", HeaderValue::from_static("172800"));
+    for (asked, allowed) in [
+        (
+            "access-control-request-headers",
+            "access-control-allow-headers",
+        ),
+        (
+            "access-control-request-method",
+            "access-control-allow-methods",
+        ),
+    ] {
+        if let Some(value) = request.headers().get(asked) {
+            headers.insert(allowed, value.clone());
+        }
+    }
+    response
+}
+
+/// `x-amz-id-2`: 72 random bytes, base64, like AWS's extended request id.
+fn extended_request_id() -> String {
+    let mut bytes = Vec::with_capacity(80);
+    while bytes.len() < 72 {
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    bytes.truncate(72);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> Response<Body> {
@@ -330,7 +378,8 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
     // The engine blocks (fsync, waits): never on the runtime's worker threads.
     let result = tokio::task::spawn_blocking(move || {
         if is_firehose {
-            let request = format.decode(&body)?;
+            let request =
+                crate::validate::request(crate::model::firehose(), &action_name, format, &body)?;
             let fields = Fields::new(&request, format)?;
             let firehose = engine_shared.config.firehose.as_ref();
             return crate::firehose::dispatch(firehose, &action_name, fields);
@@ -393,7 +442,7 @@ fn run_action(
     format: Format,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let request = format.decode(body)?;
+    let request = crate::validate::request(crate::model::kinesis(), action, format, body)?;
     let fields = Fields::new(&request, format)?;
     let result = dispatch(&shared.engine, &shared.metrics, action, fields);
     if let Err(error) = &result {

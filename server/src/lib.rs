@@ -9,9 +9,11 @@ pub mod eventstream;
 mod firehose;
 mod http;
 pub mod metrics;
+pub mod model;
 pub mod sigv4;
 mod subscribe;
 mod subscribe_event;
+pub mod validate;
 pub mod value;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
@@ -28,7 +30,7 @@ pub fn call_json(
     body: &[u8],
 ) -> Result<Vec<u8>, error::ApiError> {
     let format = value::Format::Json;
-    let request = format.decode(body)?;
+    let request = validate::request(model::kinesis(), action, format, body)?;
     let fields = value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
     let response = actions::dispatch(engine, &metrics, action, fields)?;

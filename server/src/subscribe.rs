@@ -111,7 +111,7 @@ fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
 }
 
 fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
-    let request = format.decode(body)?;
+    let request = crate::validate::request(crate::model::kinesis(), ACTION, format, body)?;
     let fields = Fields::new(&request, format)?;
     let consumer_arn = fields.required_str("ConsumerARN")?;
     let shard = fields.required_str("ShardId")?;

@@ -343,7 +343,8 @@ async fn bad_requests_are_refused() {
                 "shardId-000000000000",
                 serde_json::json!({"Type": "LATEST"}),
             ),
-            "ResourceNotFoundException",
+            // The model's ConsumerARN pattern ends in `:[0-9]+`: refused before any lookup.
+            "ValidationException",
         ),
         (
             body(

@@ -1,0 +1,514 @@
+//! Request validation from the service model, in AWS's order and words:
+//!
+//! 1. the body is type-checked as a whole against the operation's input shape;
+//!    the first value of the wrong type is a `SerializationException` worded as
+//!    AWS's (Coral) deserializer words it;
+//! 2. then every modelled constraint (required members, lengths, value ranges,
+//!    patterns, enums) is checked and all failures are reported together in one
+//!    `ValidationException` ("2 validation errors detected: Value ... at 'x'
+//!    failed to satisfy constraint: ...; ...");
+//! 3. only then does the action look anything up.
+//!
+//! Members the model does not know are passed through untouched (this server has
+//! extensions, and AWS ignores unknown members).
+
+use crate::error::{lower_first, ApiError};
+use crate::model::{Kind, Model, Shape};
+use crate::value::{Format, Value};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use std::collections::BTreeMap;
+
+/// AWS reports at most this many constraint failures in one message.
+const ERRORS_REPORTED_MAX: usize = 10;
+
+/// Decodes `body`, the input of `action` in `model`, and validates it. The result
+/// has the model's types: blobs are bytes (also in JSON) and integers are whole.
+/// An action the model does not know is only decoded (the dispatcher answers it).
+pub fn request(
+    model: &Model,
+    action: &str,
+    format: Format,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let Some(operation) = model.operation(action) else {
+        return format.decode(body);
+    };
+    let Some(input) = operation.input.as_deref() else {
+        return format.decode(body);
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        // AWS answers an empty body with a bare SerializationException.
+        return Err(ApiError::serialization(String::new()));
+    }
+    let value = typed(model, input, format.decode(body)?)?;
+    let mut errors = Vec::new();
+    check(model, input, &value, "", &mut errors);
+    if errors.is_empty() {
+        return Ok(value);
+    }
+    errors.truncate(ERRORS_REPORTED_MAX);
+    let plural = if errors.len() == 1 { "" } else { "s" };
+    Err(ApiError::validation(format!(
+        "{} validation error{plural} detected: {}",
+        errors.len(),
+        errors.join("; ")
+    )))
+}
+
+/// Values this server accepts beyond the model, which its actions check
+/// themselves: zstd compression (an extension), and bucket ARNs and buffer
+/// sizes, which the Firehose actions refuse with their own InvalidArgumentException
+/// (as the client tests expect).
+fn served_beyond_model(shape_name: &str, value: &Value) -> bool {
+    match (shape_name, value) {
+        ("CompressionFormat" | "ParquetCompression", Value::Text(text)) => text == "ZSTD",
+        ("BucketARN" | "SizeInMBs", _) => true,
+        _ => false,
+    }
+}
+
+/// Type-checks `value` against the named shape, converting where AWS does.
+fn typed(model: &Model, shape_name: &str, value: Value) -> Result<Value, ApiError> {
+    if value == Value::Null {
+        return Ok(value);
+    }
+    let shape = model.shape(shape_name);
+    Ok(match (&shape.kind, value) {
+        (Kind::String, value @ Value::Text(_)) => value,
+        (Kind::Integer | Kind::Long, value @ Value::Int(_)) => value,
+        (Kind::Integer | Kind::Long, Value::Float(f)) if f.is_finite() => {
+            Value::Int(f.floor() as i128)
+        }
+        (Kind::Double, value @ (Value::Int(_) | Value::Float(_))) => value,
+        (Kind::Timestamp, value @ (Value::Int(_) | Value::Float(_))) => value,
+        (Kind::Boolean, value @ Value::Bool(_)) => value,
+        (Kind::Boolean, Value::Text(text)) => match text.to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => {
+                return Err(ApiError::serialization(format!(
+                    "'{}' can not be converted to an Boolean",
+                    text.to_uppercase()
+                )))
+            }
+        },
+        (Kind::Blob, value @ Value::Bytes(_)) => value,
+        (Kind::Blob, Value::Text(text)) => Value::Bytes(base64_blob(&text)?),
+        (Kind::List(member), Value::List(items)) => Value::List(
+            items
+                .into_iter()
+                .map(|item| typed(model, member, item))
+                .collect::<Result<_, _>>()?,
+        ),
+        (Kind::Map(_, member), Value::Map(entries)) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(key, item)| Ok((key, typed(model, member, item)?)))
+                .collect::<Result<_, ApiError>>()?,
+        ),
+        (Kind::Structure { members, .. }, Value::Map(mut entries)) => {
+            // In model order, so that the first error is the one AWS reports.
+            for (name, member) in members {
+                if let Some(item) = entries.remove(name) {
+                    let item = typed(model, member, item)?;
+                    entries.insert(name.clone(), item);
+                }
+            }
+            Value::Map(entries)
+        }
+        (kind, value) => return Err(ApiError::serialization(mismatch(kind, &value))),
+    })
+}
+
+/// Coral's words for a value of the wrong type.
+fn mismatch(expected: &Kind, found: &Value) -> String {
+    match (expected, found) {
+        (_, Value::List(_)) => "Start of list found where not expected".into(),
+        (Kind::List(_), _) => "Expected list or null".into(),
+        (_, Value::Map(_)) => "Start of structure or map found where not expected.".into(),
+        (Kind::Map(..), _) => "Expected map or null".into(),
+        (Kind::Structure { .. }, _) => "Expected null".into(),
+        (kind, found) => {
+            let class = match found {
+                Value::Bool(_) => "java.lang.Boolean",
+                Value::Int(_) | Value::Float(_) | Value::Timestamp(_) => {
+                    "com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+                }
+                Value::Bytes(_) => "java.nio.HeapByteBuffer",
+                _ => "java.lang.String",
+            };
+            let target = match kind {
+                Kind::Integer => "an Integer",
+                Kind::Long => "an Long",
+                Kind::Double => "an Double",
+                Kind::Boolean => "an Boolean",
+                Kind::Blob => "a Blob",
+                Kind::Timestamp => "milliseconds since epoch",
+                _ => "an String",
+            };
+            format!("class {class} can not be converted to {target}")
+        }
+    }
+}
+
+/// A JSON blob: standard base64, as AWS decodes it.
+fn base64_blob(text: &str) -> Result<Vec<u8>, ApiError> {
+    let refuse = |why: String| {
+        ApiError::serialization(format!("'{text}' can not be converted to a Blob: {why}"))
+    };
+    if !text.len().is_multiple_of(4) {
+        return Err(refuse(format!(
+            "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
+            text.len()
+        )));
+    }
+    let trimmed = text.trim_end_matches('=');
+    if let Some(bad) = trimmed
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '+' || *c == '/'))
+    {
+        return Err(refuse(format!("Invalid Base64 character: '{bad}'")));
+    }
+    STANDARD
+        .decode(text)
+        .map_err(|_| refuse("Invalid last non-pad Base64 character dectected".into()))
+}
+
+/// Collects the constraint failures of `value` (already typed) at `path`.
+fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mut Vec<String>) {
+    let shape = model.shape(shape_name);
+    match (&shape.kind, value) {
+        (Kind::Structure { members, required }, Value::Map(entries)) => {
+            for (name, member) in members {
+                let at = join(path, &lower_first(name));
+                match entries.get(name).filter(|v| **v != Value::Null) {
+                    Some(item) => check(model, member, item, &at, errors),
+                    None if required.contains(name) => {
+                        errors.push(failure(None, &at, "Member must not be null"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        (Kind::List(member), Value::List(items)) => {
+            bounds(shape, items.len(), value, path, "length", errors);
+            let member_shape = model.shape(member);
+            if matches!(member_shape.kind, Kind::Structure { .. }) {
+                for (index, item) in items.iter().enumerate() {
+                    let at = format!("{}.{}.member", join(path, ""), index + 1);
+                    check(model, member, item, at.trim_start_matches('.'), errors);
+                }
+            } else if items
+                .iter()
+                .any(|item| !scalar_failures(member_shape, item).is_empty())
+            {
+                let all = constraint_texts(member_shape).join(", ");
+                errors.push(failure(
+                    Some(value),
+                    path,
+                    &format!("Member must satisfy constraint: [{all}]"),
+                ));
+            }
+        }
+        (Kind::Map(key, member), Value::Map(entries)) => {
+            bounds(shape, entries.len(), value, path, "length", errors);
+            let key_shape = model.shape(key);
+            let keys_fail = entries
+                .keys()
+                .any(|k| !scalar_failures(key_shape, &Value::Text(k.clone())).is_empty());
+            if keys_fail {
+                let all = constraint_texts(key_shape).join(", ");
+                errors.push(failure(
+                    Some(value),
+                    path,
+                    &format!("Map keys must satisfy constraint: [{all}]"),
+                ));
+            }
+            let value_shape = model.shape(member);
+            let values_fail = entries
+                .values()
+                .any(|v| !scalar_failures(value_shape, v).is_empty());
+            if values_fail {
+                let all = constraint_texts(value_shape).join(", ");
+                errors.push(failure(
+                    Some(value),
+                    path,
+                    &format!("Map value must satisfy constraint: [{all}]"),
+                ));
+            }
+        }
+        (_, scalar) => {
+            if served_beyond_model(shape_name, scalar) {
+                return;
+            }
+            for text in scalar_failures(shape, scalar) {
+                errors.push(failure(Some(scalar), path, &text));
+            }
+        }
+    }
+}
+
+/// The failed constraints of a string, number or blob, in AWS's order: pattern,
+/// enum, then the lower and the upper bound.
+fn scalar_failures(shape: &Shape, value: &Value) -> Vec<String> {
+    let mut failed = Vec::new();
+    match value {
+        Value::Text(text) => {
+            if let Some(pattern) = &shape.pattern {
+                if !pattern.matches(text) {
+                    failed.push(pattern_text(&pattern.source));
+                }
+            }
+            if let Some(values) = &shape.enum_values {
+                if !values.contains(text) {
+                    failed.push(enum_text(values));
+                }
+            }
+            // Java counts a string's length in UTF-16 code units.
+            length_failures(
+                shape,
+                text.encode_utf16().count() as i128,
+                "length",
+                &mut failed,
+            );
+        }
+        Value::Bytes(bytes) => length_failures(shape, bytes.len() as i128, "length", &mut failed),
+        Value::Int(n) => match (shape.min, shape.max) {
+            // A value with both bounds is worded as one range.
+            (Some(min), Some(max)) if (*n as f64) < min || (*n as f64) > max => {
+                failed.push(format!(
+                    "Member must have value between {} and {}",
+                    min as i64, max as i64
+                ))
+            }
+            _ => length_failures(shape, *n, "value", &mut failed),
+        },
+        Value::Float(f) => {
+            if shape.min.is_some_and(|min| *f < min) {
+                failed.push(bound_text(
+                    "value",
+                    "greater",
+                    shape.min.unwrap_or_default(),
+                ));
+            }
+            if shape.max.is_some_and(|max| *f > max) {
+                failed.push(bound_text("value", "less", shape.max.unwrap_or_default()));
+            }
+        }
+        _ => {}
+    }
+    failed
+}
+
+fn length_failures(shape: &Shape, n: i128, what: &str, failed: &mut Vec<String>) {
+    let n = n as f64;
+    if let Some(min) = shape.min.filter(|min| n < *min) {
+        failed.push(bound_text(what, "greater", min));
+    }
+    if let Some(max) = shape.max.filter(|max| n > *max) {
+        failed.push(bound_text(what, "less", max));
+    }
+}
+
+fn bounds(
+    shape: &Shape,
+    len: usize,
+    value: &Value,
+    path: &str,
+    what: &str,
+    errors: &mut Vec<String>,
+) {
+    let mut failed = Vec::new();
+    length_failures(shape, len as i128, what, &mut failed);
+    for text in failed {
+        errors.push(failure(Some(value), path, &text));
+    }
+}
+
+/// Every constraint of a member shape, as Coral lists them for a list's members
+/// or a map's keys and values: upper bound, lower bound, pattern, enum.
+fn constraint_texts(shape: &Shape) -> Vec<String> {
+    let mut texts = Vec::new();
+    if let Some(max) = shape.max {
+        texts.push(bound_text("length", "less", max));
+    }
+    if let Some(min) = shape.min {
+        texts.push(bound_text("length", "greater", min));
+    }
+    if let Some(pattern) = &shape.pattern {
+        texts.push(pattern_text(&pattern.source));
+    }
+    if let Some(values) = &shape.enum_values {
+        texts.push(enum_text(values));
+    }
+    texts
+}
+
+fn bound_text(what: &str, direction: &str, bound: f64) -> String {
+    let bound = if bound.fract() == 0.0 && bound.abs() < 1e18 {
+        format!("{}", bound as i64)
+    } else {
+        format!("{bound}")
+    };
+    format!("Member must have {what} {direction} than or equal to {bound}")
+}
+
+fn pattern_text(source: &str) -> String {
+    format!("Member must satisfy regular expression pattern: {source}")
+}
+
+fn enum_text(values: &[String]) -> String {
+    format!(
+        "Member must satisfy enum value set: [{}]",
+        values.join(", ")
+    )
+}
+
+fn join(path: &str, name: &str) -> String {
+    match (path.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => path.to_string(),
+        (false, false) => format!("{path}.{name}"),
+    }
+}
+
+/// `Value '<value>' at '<path>' failed to satisfy constraint: <text>`.
+fn failure(value: Option<&Value>, path: &str, text: &str) -> String {
+    let shown = match value {
+        None => "null".to_string(),
+        Some(value) => format!("'{}'", render(value)),
+    };
+    format!("Value {shown} at '{path}' failed to satisfy constraint: {text}")
+}
+
+/// A value as Java's `toString` shows it in AWS messages.
+fn render(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Text(text) => text.clone(),
+        Value::Bytes(bytes) => format!(
+            "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+            bytes.len()
+        ),
+        Value::Timestamp(ms) => ms.to_string(),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(render).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Map(entries) => render_map(entries),
+    }
+}
+
+fn render_map(entries: &BTreeMap<String, Value>) -> String {
+    let shown: Vec<String> = entries
+        .iter()
+        .map(|(key, value)| format!("{key}={}", render(value)))
+        .collect();
+    format!("{{{}}}", shown.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Validation against the Kinesis and Firehose models, in AWS's words.
+    use super::*;
+    use crate::model;
+
+    fn kinesis(action: &str, body: &str) -> Result<Value, ApiError> {
+        request(model::kinesis(), action, Format::Json, body.as_bytes())
+    }
+
+    /// A wrong JSON type anywhere is a SerializationException, before any constraint.
+    #[test]
+    fn type_errors_come_first() {
+        let error = kinesis("AddTagsToStream", r#"{"Tags":"23"}"#).unwrap_err();
+        assert_eq!(error.code, "SerializationException");
+        assert_eq!(error.message, "Expected map or null");
+        let error = kinesis("PutRecord", r#"{"StreamName":"a;","Data":true}"#).unwrap_err();
+        assert_eq!(
+            error.message,
+            "class java.lang.Boolean can not be converted to a Blob"
+        );
+        let error = kinesis("CreateStream", r#"{"StreamName":"s","ShardCount":"1"}"#).unwrap_err();
+        assert_eq!(
+            error.message,
+            "class java.lang.String can not be converted to an Integer"
+        );
+        let error = kinesis("PutRecords", r#"{"Records":[[]]}"#).unwrap_err();
+        assert_eq!(error.message, "Start of list found where not expected");
+        let error = kinesis("PutRecord", r#"{"Data":"abc","PartitionKey":"k"}"#).unwrap_err();
+        assert_eq!(error.message, "'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3");
+        let error = kinesis("ListStreams", "").unwrap_err();
+        assert_eq!(error.code, "SerializationException");
+    }
+
+    /// All constraint failures are reported together, in model order.
+    #[test]
+    fn constraints_are_collected() {
+        let error = kinesis("PutRecords", r#"{"StreamName":"","Records":[]}"#).unwrap_err();
+        assert_eq!(error.code, "ValidationException");
+        assert_eq!(
+            error.message,
+            "3 validation errors detected: \
+             Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1; \
+             Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; \
+             Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+        let error = kinesis(
+            "PutRecords",
+            r#"{"StreamName":"s","Records":[{"Data":""}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(error.message, "1 validation error detected: Value null at 'records.1.member.partitionKey' failed to satisfy constraint: Member must not be null");
+        let error = kinesis(
+            "CreateStream",
+            r#"{"StreamName":"s","ShardCount":0,"StreamModeDetails":{"StreamMode":"X"}}"#,
+        )
+        .unwrap_err();
+        assert!(error.message.starts_with("2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'X' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"), "{}", error.message);
+        let error = kinesis(
+            "RemoveTagsFromStream",
+            &format!(r#"{{"StreamName":"s","TagKeys":["{}"]}}"#, "k".repeat(129)),
+        )
+        .unwrap_err();
+        assert!(error.message.ends_with("failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"), "{}", error.message);
+    }
+
+    /// A valid body comes back typed: JSON blobs as bytes, whole integers.
+    #[test]
+    fn valid_bodies_are_typed() {
+        let value = kinesis(
+            "PutRecord",
+            r#"{"StreamName":"s","Data":"aGk=","PartitionKey":"k","Extra":1}"#,
+        )
+        .unwrap();
+        let Value::Map(fields) = value else {
+            panic!("a structure")
+        };
+        assert_eq!(fields["Data"], Value::Bytes(b"hi".to_vec()));
+        assert_eq!(fields["Extra"], Value::Int(1));
+        let value = kinesis("ListStreams", r#"{"Limit":2.7}"#).unwrap();
+        let Value::Map(fields) = value else {
+            panic!("a structure")
+        };
+        assert_eq!(fields["Limit"], Value::Int(2));
+    }
+
+    /// Firehose tag keys and values follow the model's patterns.
+    #[test]
+    fn firehose_tag_patterns() {
+        let body = r#"{"DeliveryStreamName":"d","Tags":[{"Key":"a;b","Value":"v"}]}"#;
+        let error = request(
+            model::firehose(),
+            "TagDeliveryStream",
+            Format::Json,
+            body.as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(error.code, "ValidationException");
+        assert!(error.message.contains("at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern"), "{}", error.message);
+    }
+}
