@@ -198,3 +198,45 @@ fn repair_keeps_a_damaged_batch_the_index_names() {
     assert!(run.stdout.contains("NOT REPAIRED"), "{}", run.stdout);
     assert_eq!(std::fs::read(&log).unwrap(), bytes, "nothing was cut");
 }
+
+/// The operator's case from issue 14: MANIFEST moved away. Every command refuses
+/// the directory (naming `repair`) and deletes nothing; `repair` rebuilds the
+/// MANIFEST from the shards' files, and every record replays again.
+#[test]
+fn moved_manifest_is_refused_then_rebuilt_by_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    stream_with_records(d, 40, 2);
+    let before = replay_all(d, "s");
+    let log = segment_files(dir.path(), "s", "shardId-000000000000").remove(0);
+    let size = std::fs::metadata(&log).unwrap().len();
+    std::fs::rename(
+        dir.path().join("MANIFEST"),
+        dir.path().join("MANIFEST.away"),
+    )
+    .unwrap();
+
+    let refused = shardlog(&["stream", "list", "--data-dir", d], b"");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("shardlog repair"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().len(),
+        size,
+        "nothing was cut"
+    );
+
+    let repaired = shardlog(&["repair", "--data-dir", d], b"");
+    assert_eq!(repaired.code, 0, "{repaired:?}");
+    assert!(
+        repaired
+            .stderr
+            .contains("rebuilt MANIFEST entry for stream s"),
+        "{}",
+        repaired.stderr
+    );
+    assert_eq!(replay_all(d, "s"), before);
+}

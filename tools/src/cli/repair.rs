@@ -27,9 +27,15 @@ pub struct RepairArgs {
 
 /// Runs `shardlog repair`.
 pub fn run(args: RepairArgs) -> CliResult {
-    let shards = shard_dirs(&args.data_dir).map_err(CliError::failed)?;
+    shard_dirs(&args.data_dir).map_err(CliError::failed)?;
     let _lock = crate::lock_data_dir(&args.data_dir)
         .map_err(|message| CliError::failed(format!("{message}; stop the server first")))?;
+    let layout = repair_layout(&args.data_dir)?;
+    for line in &layout {
+        eprintln!("{line}");
+    }
+    // Orphans moved aside are no longer shards of this data directory.
+    let shards = shard_dirs(&args.data_dir).map_err(CliError::failed)?;
     if !args.force {
         let unrepairable: Vec<Damage> = check(&args.data_dir)?
             .damage
@@ -105,6 +111,56 @@ fn print_report(actions: &[Value], failures: &[Value], shards: usize) -> CliResu
 
 /// Opens every shard's log, which runs recovery; what it did, and the shards it
 /// could not open.
+/// Rebuilds a MANIFEST that is missing beside stream data (from the shards' SHARD
+/// files) and moves stream directories the MANIFEST does not name into
+/// `<data-dir>/orphans/`. Returns what it did, a line each.
+fn repair_layout(data_dir: &Path) -> CliResult<Vec<String>> {
+    let fs = RealFs::shared();
+    let mut done = Vec::new();
+    if let Err(error) = shardlog_engine::manifest::load_data_dir(fs.as_ref(), data_dir) {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            return Err(CliError::failed(format!(
+                "cannot read the MANIFEST: {error}"
+            )));
+        }
+        let (manifest, report) = shardlog_engine::layout::rebuild_manifest(fs.as_ref(), data_dir)
+            .map_err(|error| {
+            CliError::failed(format!("cannot rebuild the MANIFEST: {error}"))
+        })?;
+        shardlog_engine::manifest::store(fs.as_ref(), &data_dir.join("MANIFEST"), &manifest)
+            .map_err(|error| CliError::failed(format!("cannot write the MANIFEST: {error}")))?;
+        for (stream, shards) in &report.streams {
+            done.push(format!(
+                "rebuilt MANIFEST entry for stream {stream} ({shards} shards; retention, tags and consumers are back at their defaults)"
+            ));
+        }
+        for (dir, why) in &report.skipped {
+            done.push(format!("could not rebuild {}: {why}", dir.display()));
+        }
+    }
+    let manifest = shardlog_engine::manifest::load_data_dir(fs.as_ref(), data_dir)
+        .map_err(|error| CliError::failed(format!("cannot read the MANIFEST: {error}")))?;
+    for orphan in shardlog_engine::layout::orphans(fs.as_ref(), data_dir, &manifest) {
+        let relative = orphan
+            .strip_prefix(data_dir.join("streams"))
+            .unwrap_or(&orphan)
+            .to_path_buf();
+        let target = data_dir.join("orphans").join(&relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| CliError::failed(format!("{}: {error}", parent.display())))?;
+        }
+        std::fs::rename(&orphan, &target)
+            .map_err(|error| CliError::failed(format!("{}: {error}", orphan.display())))?;
+        done.push(format!(
+            "moved {} (not in the MANIFEST) to {}",
+            orphan.display(),
+            target.display()
+        ));
+    }
+    Ok(done)
+}
+
 fn recover_all(data_dir: &Path, shards: &[ShardDir]) -> CliResult<(Vec<Value>, Vec<Value>)> {
     let config = EngineConfig::new(data_dir);
     let mut log_config = config.log;

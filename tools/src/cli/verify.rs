@@ -73,11 +73,12 @@ fn check_manifest(data_dir: &Path) -> Vec<Damage> {
         problem,
         repairable: false,
     };
-    // A missing MANIFEST loads as an empty one: no stream was created yet.
-    let manifest = match shardlog_engine::manifest::load(RealFs::shared().as_ref(), &path) {
-        Ok(manifest) => manifest,
-        Err(error) => return vec![damage(path, error.to_string())],
-    };
+    // A missing MANIFEST is an empty data directory only when no stream data is there.
+    let manifest =
+        match shardlog_engine::manifest::load_data_dir(RealFs::shared().as_ref(), data_dir) {
+            Ok(manifest) => manifest,
+            Err(error) => return vec![damage(path, error.to_string())],
+        };
     let mut found = Vec::new();
     for stream in manifest.streams.values() {
         for shard in stream.shards.values() {
