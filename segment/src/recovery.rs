@@ -311,22 +311,23 @@ fn recover_active(
         .ok()
         .map(|view| view.header().first_arrival_ms);
     drop(map);
+    let view_of = |paths, read| ActiveView {
+        paths,
+        read,
+        base_position: base,
+        created_ms: header.created_ms,
+        acked_len: valid_end,
+        end_position: scan.end_position,
+        first_arrival_ms,
+        last_arrival_ms: scan.last_arrival_ms,
+        index: sparse(&entries),
+        time_index: sparse(&time_entries),
+    };
     if !writable {
         let read = fs
             .open(&paths.log, OpenOptions::READ)
             .map_err(io_err("open", &paths.log))?;
-        let view = ActiveView {
-            paths,
-            read,
-            base_position: base,
-            created_ms: header.created_ms,
-            acked_len: valid_end,
-            end_position: scan.end_position,
-            first_arrival_ms,
-            last_arrival_ms: scan.last_arrival_ms,
-            index: sparse(&entries),
-            time_index: sparse(&time_entries),
-        };
+        let view = view_of(paths, read);
         return Ok(Some(ActiveParts { writer: None, view }));
     }
     let file = fs
@@ -372,18 +373,7 @@ fn recover_active(
         batches: Vec::new(),
     };
     let persisted = entries.len();
-    let view = ActiveView {
-        paths: paths.clone(),
-        read,
-        base_position: base,
-        created_ms: header.created_ms,
-        acked_len: valid_end,
-        end_position: scan.end_position,
-        first_arrival_ms,
-        last_arrival_ms: scan.last_arrival_ms,
-        index: sparse(&entries),
-        time_index: sparse(&time_entries),
-    };
+    let view = view_of(paths.clone(), read);
     let writer = ActiveWriter {
         paths,
         file,
