@@ -176,6 +176,12 @@ fn verify_reports_a_damaged_manifest() {
     assert!(run.stdout.contains("checksum mismatch"), "{}", run.stdout);
     let run = shardlog(&["repair", "--data-dir", d], b"");
     assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("move it aside"), "{run:?}");
+    assert_eq!(
+        std::fs::read(&manifest).unwrap(),
+        bytes,
+        "repair left it alone"
+    );
 }
 
 /// Damage in the last batch of a shard that its index already names (so it was

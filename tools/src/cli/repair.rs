@@ -118,6 +118,18 @@ fn repair_layout(data_dir: &Path) -> CliResult<Vec<String>> {
     let fs = RealFs::shared();
     let mut done = Vec::new();
     if let Err(error) = shardlog_engine::manifest::load_data_dir(fs.as_ref(), data_dir) {
+        if error.kind() == std::io::ErrorKind::InvalidData {
+            // Rebuilding would lose retention, tags and consumers: the operator decides.
+            return Err(CliError {
+                exit: super::output::EXIT_DAMAGE,
+                message: format!(
+                    "the MANIFEST is damaged, repair leaves it alone: {error}\n\
+                     hint: restore it from a backup, or move it aside and run repair again \
+                     to rebuild it from the shards' SHARD files (retention, tags and \
+                     consumers go back to their defaults)"
+                ),
+            });
+        }
         if error.kind() != std::io::ErrorKind::NotFound {
             return Err(CliError::failed(format!(
                 "cannot read the MANIFEST: {error}"
