@@ -5,66 +5,32 @@
 //! derived from the source range the object holds, so delivering the same range
 //! again writes the same key.
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-/// A UTC calendar time to the second.
+/// A UTC calendar time, as Firehose's keys spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcTime {
-    /// Year.
-    pub year: i64,
-    /// Month, 1..=12.
-    pub month: u32,
-    /// Day of the month, 1..=31.
-    pub day: u32,
-    /// Hour, 0..=23.
-    pub hour: u32,
-    /// Minute, 0..=59.
-    pub minute: u32,
-    /// Second, 0..=59.
-    pub second: u32,
-}
+pub struct UtcTime(DateTime<Utc>);
 
 impl UtcTime {
-    /// The UTC time of `ms` since the Unix epoch.
+    /// The UTC time of `ms` since the Unix epoch (times past chrono's range,
+    /// year 262143, clamp to its last instant).
     pub fn from_epoch_ms(ms: u64) -> UtcTime {
-        let seconds = ms / 1000;
-        let days = (seconds / 86_400) as i64;
-        let of_day = (seconds % 86_400) as u32;
-        // Howard Hinnant's days-to-civil algorithm.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let day_of_era = z.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let mp = (5 * day_of_year + 2) / 153;
-        let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        UtcTime {
-            year,
-            month,
-            day,
-            hour: of_day / 3600,
-            minute: of_day % 3600 / 60,
-            second: of_day % 60,
-        }
+        let time = i64::try_from(ms)
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        UtcTime(time)
     }
 
     /// `YYYY/MM/DD/HH/`.
     pub fn hour_path(&self) -> String {
-        format!(
-            "{:04}/{:02}/{:02}/{:02}/",
-            self.year, self.month, self.day, self.hour
-        )
+        self.0.format("%Y/%m/%d/%H/").to_string()
     }
 
     /// `YYYY-MM-DD-HH-MM-SS`.
     pub fn stamp(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.0.format("%Y-%m-%d-%H-%M-%S").to_string()
     }
 }
 
@@ -108,8 +74,7 @@ mod tests {
     /// Known instants convert to their calendar time, including leap days.
     #[test]
     fn epoch_ms_to_utc() {
-        let t = UtcTime::from_epoch_ms(0);
-        assert_eq!((t.year, t.month, t.day, t.hour), (1970, 1, 1, 0));
+        assert_eq!(UtcTime::from_epoch_ms(0).stamp(), "1970-01-01-00-00-00");
         // 2024-02-29T23:59:58.500Z
         let t = UtcTime::from_epoch_ms(1_709_251_198_500);
         assert_eq!(t.stamp(), "2024-02-29-23-59-58");

@@ -21,6 +21,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, NaiveDateTime};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -37,7 +38,6 @@ pub const CLOCK_SKEW_MAX_MINUTES: i64 = 15;
 
 const CLOCK_SKEW_MAX_SECS: i64 = CLOCK_SKEW_MAX_MINUTES * 60;
 const SCOPE_TERMINATOR: &str = "aws4_request";
-const SECS_PER_DAY: i64 = 86_400;
 
 /// An incoming request as the verifier needs to see it.
 #[derive(Debug, Clone, Copy)]
@@ -650,107 +650,32 @@ fn system_time_secs(time: SystemTime) -> i64 {
 
 /// Parses `yyyymmddThhmmssZ` into seconds since the Unix epoch.
 fn parse_amz_date(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
+    // chrono alone would also take fields of other widths and a leap second.
+    let digits_at =
+        |range: std::ops::Range<usize>| text.as_bytes()[range].iter().all(u8::is_ascii_digit);
+    if text.len() != 16
+        || !digits_at(0..8)
+        || !digits_at(9..15)
+        || text.as_bytes()[13..15] == *b"60"
+    {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        let digits = &bytes[range];
-        digits.iter().try_fold(0u32, |acc, d| {
-            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
-        })
-    };
-    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
-    let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
-    epoch_secs(i64::from(year), month, day, hour, minute, second)
+    NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|time| time.and_utc().timestamp())
 }
 
-/// Parses an HTTP `Date` in IMF-fixdate form, `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// Parses an HTTP `Date` (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, or the
+/// two obsolete forms HTTP still allows).
 fn parse_http_date(text: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (_weekday, rest) = text.split_once(", ")?;
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = fields[..] else {
-        return None;
-    };
-    let digits = |field: &str, width: usize| -> Option<u32> {
-        if field.len() != width || !field.bytes().all(|d| d.is_ascii_digit()) {
-            return None;
-        }
-        field.parse().ok()
-    };
-    let month = MONTHS.iter().position(|name| *name == month)?;
-    let clock: Vec<&str> = time.split(':').collect();
-    let [hour, minute, second] = clock[..] else {
-        return None;
-    };
-    epoch_secs(
-        i64::from(digits(year, 4)?),
-        u32::try_from(month).ok()? + 1,
-        digits(day, 2)?,
-        digits(hour, 2)?,
-        digits(minute, 2)?,
-        digits(second, 2)?,
-    )
-}
-
-fn epoch_secs(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let secs_of_day = i64::from(hour * 3600 + minute * 60 + second);
-    Some(days_from_civil(year, month, day) * SECS_PER_DAY + secs_of_day)
+    httpdate::parse_http_date(text).ok().map(system_time_secs)
 }
 
 fn format_amz_secs(secs: i64) -> String {
-    let (days, secs_of_day) = (secs.div_euclid(SECS_PER_DAY), secs.rem_euclid(SECS_PER_DAY));
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60,
-    );
-    format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z")
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = i64::from((month + 9) % 12);
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// Inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    DateTime::from_timestamp(secs, 0).map_or_else(
+        || "invalid date".to_string(),
+        |time| time.format("%Y%m%dT%H%M%SZ").to_string(),
+    )
 }
 
 #[cfg(test)]

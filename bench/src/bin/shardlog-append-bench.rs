@@ -25,78 +25,65 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
+/// Raw device and durable append throughput, measured in the same run.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "shardlog-append-bench")]
 struct Options {
+    /// Directory for the raw files and the logs.
+    #[arg(long, default_value = "shardlog-bench-data")]
     dir: PathBuf,
-    volume_bytes: u64,
+    /// GiB written by each method.
+    #[arg(long = "gib", default_value_t = 4.0, value_parser = positive_gib)]
+    gib: f64,
+    /// Logs appended to.
+    #[arg(long, default_value_t = 1, value_parser = positive)]
     shards: usize,
+    /// Appending threads.
+    #[arg(long, default_value_t = 4, value_parser = positive)]
     producers: usize,
+    /// Payload bytes per record.
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
     record_bytes: usize,
+    /// Records per append call.
+    #[arg(long, default_value_t = 500, value_parser = positive)]
     batch_records: usize,
+    /// Write backends to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "buffered,io_uring", value_parser = backend)]
     backends: Vec<BackendKind>,
+    /// `sync`, `none` or `interval:MS`.
+    #[arg(long, default_value = "sync", value_parser = durability)]
     durability: Durability,
+    /// Runs of each backend.
+    #[arg(long, default_value_t = 1, value_parser = positive)]
     repeat: usize,
 }
 
-fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        dir: PathBuf::from("shardlog-bench-data"),
-        volume_bytes: 4 << 30,
-        shards: 1,
-        producers: 4,
-        record_bytes: 1024,
-        batch_records: 500,
-        backends: vec![BackendKind::Buffered, BackendKind::IoUring],
-        durability: Durability::Sync,
-        repeat: 1,
-    };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        let number = |text: String| -> Result<u64, String> {
-            text.parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{flag}: '{text}' is not a positive integer"))
-        };
-        match flag.as_str() {
-            "--dir" => options.dir = PathBuf::from(value()?),
-            "--gib" => {
-                let text = value()?;
-                let gib: f64 = text
-                    .parse()
-                    .ok()
-                    .filter(|g: &f64| *g > 0.0)
-                    .ok_or_else(|| format!("--gib: '{text}' is not a positive number"))?;
-                options.volume_bytes = (gib * (1u64 << 30) as f64) as u64;
-            }
-            "--shards" => options.shards = number(value()?)? as usize,
-            "--producers" => options.producers = number(value()?)? as usize,
-            "--record-bytes" => options.record_bytes = number(value()?)? as usize,
-            "--batch-records" => options.batch_records = number(value()?)? as usize,
-            "--repeat" => options.repeat = number(value()?)? as usize,
-            "--backends" => {
-                options.backends = value()?
-                    .split(',')
-                    .map(|name| {
-                        BackendKind::parse(name).ok_or_else(|| format!("unknown backend '{name}'"))
-                    })
-                    .collect::<Result<_, _>>()?;
-            }
-            "--durability" => {
-                let text = value()?;
-                options.durability = Durability::parse(&text)
-                    .ok_or_else(|| format!("unknown durability '{text}'"))?;
-            }
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown option '{other}'")),
-        }
+impl Options {
+    fn volume_bytes(&self) -> u64 {
+        (self.gib * (1u64 << 30) as f64) as u64
     }
-    Ok(options)
+}
+
+fn positive_gib(text: &str) -> Result<f64, String> {
+    text.parse()
+        .ok()
+        .filter(|gib: &f64| *gib > 0.0)
+        .ok_or_else(|| format!("'{text}' is not a positive number"))
+}
+
+fn positive(text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n: &usize| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a positive integer"))
+}
+
+fn backend(name: &str) -> Result<BackendKind, String> {
+    BackendKind::parse(name).ok_or_else(|| format!("unknown backend '{name}'"))
+}
+
+fn durability(text: &str) -> Result<Durability, String> {
+    Durability::parse(text).ok_or_else(|| format!("unknown durability '{text}'"))
 }
 
 /// What one append run measured.
@@ -129,7 +116,7 @@ fn append_run(options: &Options, backend: BackendKind, dir: &Path) -> Result<App
         logs.push(log);
     }
     let batch_bytes = (options.record_bytes * options.batch_records) as u64;
-    let batches_total = (options.volume_bytes / batch_bytes).max(1);
+    let batches_total = (options.volume_bytes() / batch_bytes).max(1);
     let claimed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let threads: Vec<_> = (0..options.producers)
@@ -195,7 +182,7 @@ fn run(options: &Options) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", options.dir.display()))?;
     println!(
         "volume {:.2} GiB per run; {} shard(s), {} producer(s), {} B records, {} records/batch, durability {}",
-        options.volume_bytes as f64 / (1u64 << 30) as f64,
+        options.volume_bytes() as f64 / (1u64 << 30) as f64,
         options.shards,
         options.producers,
         options.record_bytes,
@@ -209,14 +196,18 @@ fn run(options: &Options) -> Result<(), String> {
             "method", "MB/s", "ratio", "p50 µs", "p99 µs"
         );
         let io_err = |e: std::io::Error| e.to_string();
-        let direct = direct_write(&options.dir.join("raw-direct.bin"), options.volume_bytes)
+        let direct = direct_write(&options.dir.join("raw-direct.bin"), options.volume_bytes())
             .map_err(io_err)?;
         print_raw("raw O_DIRECT write", &direct, &direct);
-        let ring = direct_write_io_uring(&options.dir.join("raw-uring.bin"), options.volume_bytes)
-            .map_err(io_err)?;
+        let ring =
+            direct_write_io_uring(&options.dir.join("raw-uring.bin"), options.volume_bytes())
+                .map_err(io_err)?;
         print_raw("raw O_DIRECT write via io_uring", &ring, &direct);
-        let buffered = buffered_write(&options.dir.join("raw-buffered.bin"), options.volume_bytes)
-            .map_err(io_err)?;
+        let buffered = buffered_write(
+            &options.dir.join("raw-buffered.bin"),
+            options.volume_bytes(),
+        )
+        .map_err(io_err)?;
         print_raw("raw buffered write + fdatasync", &buffered, &direct);
         for backend in &options.backends {
             let dir = options.dir.join(format!("log-{}", backend.name()));
@@ -238,14 +229,7 @@ fn run(options: &Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let options = match shardlog_bench::options_or_usage(
-        "shardlog-append-bench",
-        "[--dir DIR] [--gib N] [--shards N] [--producers N] [--record-bytes N] [--batch-records N] [--backends buffered,io_uring] [--durability sync|none|interval:MS] [--repeat N]",
-        parse_options,
-    ) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
+    let options = <Options as clap::Parser>::parse();
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

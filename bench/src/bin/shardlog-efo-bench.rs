@@ -65,7 +65,7 @@ const PHASE_SUSTAINED: u8 = 2;
 /// Records per PutRecords call of the sustained phase.
 const SUSTAINED_CALL_RECORDS: u64 = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Wire {
     CborH2c,
     JsonHttp1,
@@ -82,65 +82,49 @@ struct Options {
     wire: Wire,
 }
 
-fn positive(flag: &str, text: &str) -> Result<u64, String> {
-    text.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("{flag}: '{text}' is not a positive integer"))
+/// SubscribeToShard push latency and sustained rate against a server in this process.
+#[derive(Debug, clap::Parser)]
+#[command(name = "shardlog-efo-bench")]
+struct Args {
+    /// Data directory to create (must not exist).
+    #[arg(long, default_value = "shardlog-efo-bench-data")]
+    dir: PathBuf,
+    /// Short run: 2 s phases and an 8 MiB prefill, unless given below.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds of each timed phase [default: 10, or 2 with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: Option<u64>,
+    /// MiB put before subscribing [default: 64, or 8 with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    prefill_mib: Option<u64>,
+    /// Records per second of the latency phase (at most 100000).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rate: u64,
+    /// MiB/s of the sustained phase (at most 4096).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    sustained_mib_per_s: u64,
+    /// Bytes per record.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(HEADER_BYTES as u64..=1 << 20))]
+    record_bytes: u64,
+    /// Protocol of the subscription and the puts.
+    #[arg(long, value_enum, default_value = "cbor-h2c")]
+    wire: Wire,
 }
 
-fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut options = Options {
-        dir: PathBuf::from("shardlog-efo-bench-data"),
-        seconds: 10,
-        prefill_bytes: 64 << 20,
-        rate_per_s: 1_000,
-        sustained_bytes_per_s: 4 << 20,
-        record_bytes: 1024,
-        wire: Wire::CborH2c,
-    };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let mut value = || {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--dir" => options.dir = PathBuf::from(value()?),
-            "--quick" => {
-                options.seconds = 2;
-                options.prefill_bytes = 8 << 20;
-            }
-            "--seconds" => options.seconds = positive(flag, &value()?)?,
-            "--prefill-mib" => options.prefill_bytes = positive(flag, &value()?)? << 20,
-            "--rate" => options.rate_per_s = positive(flag, &value()?)?.min(100_000),
-            "--sustained-mib-per-s" => {
-                options.sustained_bytes_per_s = positive(flag, &value()?)?.min(4096) << 20
-            }
-            "--record-bytes" => {
-                let bytes = positive(flag, &value()?)? as usize;
-                if !(HEADER_BYTES..=1 << 20).contains(&bytes) {
-                    return Err(format!(
-                        "--record-bytes: between {HEADER_BYTES} and 1048576"
-                    ));
-                }
-                options.record_bytes = bytes;
-            }
-            "--wire" => {
-                options.wire = match value()?.as_str() {
-                    "cbor-h2c" => Wire::CborH2c,
-                    "json-http1" => Wire::JsonHttp1,
-                    other => {
-                        return Err(format!("--wire: '{other}' is not cbor-h2c or json-http1"))
-                    }
-                }
-            }
-            "--help" | "-h" => return Err(String::new()),
-            other => return Err(format!("unknown option '{other}'")),
+impl From<Args> for Options {
+    fn from(args: Args) -> Options {
+        let (seconds, prefill_mib) = if args.quick { (2, 8) } else { (10, 64) };
+        Options {
+            dir: args.dir,
+            seconds: args.seconds.unwrap_or(seconds),
+            prefill_bytes: args.prefill_mib.unwrap_or(prefill_mib) << 20,
+            rate_per_s: args.rate,
+            sustained_bytes_per_s: args.sustained_mib_per_s << 20,
+            record_bytes: args.record_bytes as usize,
+            wire: args.wire,
         }
     }
-    Ok(options)
 }
 
 fn epoch() -> Instant {
@@ -666,14 +650,7 @@ async fn run(engine: Engine, options: &Options) -> Result<Vec<RunResult>, String
 }
 
 fn main() -> ExitCode {
-    let options = match shardlog_bench::options_or_usage(
-        "shardlog-efo-bench",
-        "[--dir DIR] [--quick] [--seconds N] [--prefill-mib N] [--rate N] [--record-bytes N] [--wire cbor-h2c|json-http1]",
-        parse_options,
-    ) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
+    let options = Options::from(<Args as clap::Parser>::parse());
     epoch();
     if options.dir.exists() {
         eprintln!(

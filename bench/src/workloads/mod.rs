@@ -509,35 +509,26 @@ pub fn apply_ratios(results: &mut [BenchResult]) {
     }
 }
 
-/// splitmix64: reproducible randomness for partition keys and lookup targets.
-pub struct Rng(u64);
+/// Reproducible randomness for partition keys and lookup targets.
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5348_4152_444c_4f47)
+        Rng(fastrand::Rng::with_seed(seed))
     }
 
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..bound` (the modulo bias is irrelevant at these bounds).
+    /// Uniform in `0..bound`.
     pub fn below(&mut self, bound: u64) -> u64 {
         assert!(bound > 0, "an empty range has no random element");
-        self.next_u64() % bound
+        self.0.u64(..bound)
     }
 
     /// Fills `keys` with fresh random 16-hex-digit partition keys.
     pub fn fill_keys(&mut self, keys: &mut [String]) {
         for key in keys {
             key.clear();
-            write!(key, "{:016x}", self.next_u64()).expect("writing to a String");
+            write!(key, "{:016x}", self.0.u64(..)).expect("writing to a String");
         }
     }
 }

@@ -208,8 +208,8 @@ pub fn progress_bar(total_bytes: Option<u64>, what: &str) -> indicatif::Progress
     bar
 }
 
-/// Milliseconds since the epoch from `1700000000000` or an RFC 3339 UTC time
-/// such as `2026-11-22T05:00:00Z` or `2026-11-22T05:00:00.250Z`.
+/// Milliseconds since the epoch from `1700000000000` or an RFC 3339 time such
+/// as `2026-11-22T05:00:00Z`, `2026-11-22T05:00:00.250Z` or `...+01:00`.
 pub fn parse_time_ms(text: &str) -> Result<u64, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
@@ -218,40 +218,8 @@ pub fn parse_time_ms(text: &str) -> Result<u64, String> {
     }
     let bad =
         || format!("'{text}' is not a time: give ms since the epoch or YYYY-MM-DDTHH:MM:SS[.mmm]Z");
-    let rest = text.strip_suffix('Z').ok_or_else(bad)?;
-    let (date, time) = rest.split_once('T').ok_or_else(bad)?;
-    let number = |part: &str| part.parse::<u64>().map_err(|_| bad());
-    let date: Vec<&str> = date.split('-').collect();
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let clock: Vec<&str> = clock.split(':').collect();
-    if date.len() != 3 || clock.len() != 3 || fraction.is_empty() || fraction.len() > 3 {
-        return Err(bad());
-    }
-    let (year, month, day) = (number(date[0])?, number(date[1])?, number(date[2])?);
-    let (hour, minute, second) = (number(clock[0])?, number(clock[1])?, number(clock[2])?);
-    if !(1970..=9999).contains(&year)
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return Err(bad());
-    }
-    let millis = number(fraction)? * 10u64.pow(3 - fraction.len() as u32);
-    let days = days_from_civil(year as i64, month as i64, day as i64) as u64;
-    Ok(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| bad())?;
+    u64::try_from(time.timestamp_millis()).map_err(|_| format!("'{text}' is before 1970"))
 }
 
 #[cfg(test)]
@@ -272,11 +240,16 @@ mod tests {
             parse_time_ms("2024-02-29T00:00:01.007Z").unwrap(),
             1_709_164_801_007
         );
+        assert_eq!(
+            parse_time_ms("2024-02-29T01:00:01.007+01:00").unwrap(),
+            1_709_164_801_007
+        );
         for bad in [
             "",
             "yesterday",
             "2023-11-14T22:13:20",
             "2023-13-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
         ] {
             assert!(parse_time_ms(bad).is_err(), "{bad}");
         }
