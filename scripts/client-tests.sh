@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Client compatibility tests: real AWS clients (boto3 and the AWS CLI, then the
-# AWS SDK for JavaScript v3 via scripts/js-client-tests.sh) against a real
+# AWS SDK for JavaScript v3 via scripts/js-client-tests.sh, in Node, and via
+# scripts/browser-client-tests.sh in headless Chromium) against a real
 # `shardlog serve`. Runs from anywhere (it changes to the repo root), needs no
-# input, and reaches only PyPI and npm. Exits non-zero on any failure.
+# input, and reaches only PyPI and npm (and Debian apt, as root, for a missing
+# nodejs or chromium). Exits non-zero on any failure.
 #
 #   bash scripts/client-tests.sh            # build, then run tests/clients
 #   bash scripts/client-tests.sh -k sigv4   # extra arguments go to pytest (the JS tests always run)
@@ -82,5 +84,7 @@ status=0
 "$VENV/bin/python" -m pytest -q --tb=short -rfEs -p no:cacheprovider tests/clients "$@" || status=$?
 # The same claims checked with a second, independent SDK: AWS SDK for JavaScript v3.
 bash scripts/js-client-tests.sh || status=$?
+# The same SDK in a browser, across origins: CORS end to end.
+bash scripts/browser-client-tests.sh || status=$?
 echo "client-tests: finished in $(( $(date +%s) - started )) s with status $status"
 exit "$status"
