@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod actions;
+mod connection;
 pub mod error;
 pub mod eventstream;
 mod firehose;

@@ -51,8 +51,42 @@ pub struct SignedRequest<'a> {
     /// Headers as received: names in any case, values untrimmed, names may repeat.
     /// Over HTTP/2 the caller adds `host` from `:authority`.
     pub headers: &'a [(String, String)],
-    /// Complete request body.
-    pub body: &'a [u8],
+    /// SHA-256 of the complete request body.
+    pub payload: PayloadHash,
+}
+
+/// The SHA-256 of a request body, which SigV4 signs. The server computes it
+/// piece by piece as the body arrives ([`PayloadHasher`]), so a 16 MiB body is
+/// never hashed in one go on an async worker thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadHash([u8; 32]);
+
+impl PayloadHash {
+    /// The hash of a whole body.
+    pub fn of(body: &[u8]) -> PayloadHash {
+        PayloadHash(Sha256::digest(body).into())
+    }
+
+    /// Lowercase hex, as the canonical request and `x-amz-content-sha256` carry it.
+    pub fn to_hex(self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// Hashes a body piece by piece as it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct PayloadHasher(Sha256);
+
+impl PayloadHasher {
+    /// Adds the next piece of the body.
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    /// The hash of everything added.
+    pub fn finish(self) -> PayloadHash {
+        PayloadHash(self.0.finalize().into())
+    }
 }
 
 /// Who signed a request that verified.
@@ -241,7 +275,7 @@ pub fn verify(
     let secret = secret_for(scope.access_key_id).ok_or_else(|| SigV4Error::UnrecognizedClient {
         access_key_id: scope.access_key_id.to_owned(),
     })?;
-    let payload_hash = hex(&Sha256::digest(request.body));
+    let payload_hash = request.payload.to_hex();
     if header_first(request.headers, "x-amz-content-sha256")
         .is_some_and(|declared| declared.trim() != payload_hash)
     {
@@ -268,7 +302,7 @@ pub fn verify(
 ///
 /// Every header in `request.headers` except `authorization` is signed; the caller puts
 /// `host` and `x-amz-date` (equal to `params.amz_date`) there first. The payload hash is
-/// the SHA-256 of `request.body`.
+/// `request.payload`.
 ///
 /// # Panics
 /// If `params.amz_date` is not `yyyymmddThhmmssZ`.
@@ -292,11 +326,7 @@ pub fn sign(request: &SignedRequest<'_>, params: &SigningParams<'_>) -> String {
         region: params.region,
         service: params.service,
     };
-    let canonical = canonical_request(
-        request,
-        &signed_headers,
-        &hex(&Sha256::digest(request.body)),
-    );
+    let canonical = canonical_request(request, &signed_headers, &request.payload.to_hex());
     let to_sign = string_to_sign(params.amz_date, &scope.string(), &canonical);
     let key = signing_key(
         params.secret_access_key,
@@ -801,7 +831,7 @@ mod tests {
             path,
             query,
             headers,
-            body,
+            payload: PayloadHash::of(body),
         }
     }
 
@@ -1290,6 +1320,30 @@ mod tests {
         );
         assert_eq!(
             verify_kinesis(&hs, KINESIS_BODY, KINESIS_EPOCH_SECS),
+            Err(SigV4Error::SignatureDoesNotMatch)
+        );
+    }
+
+    /// A large body hashed in uneven pieces, as the server reads it, has the hash of
+    /// the whole body and verifies; a changed last byte does not.
+    #[test]
+    fn large_body_hashed_in_pieces_verifies() {
+        let body: Vec<u8> = (0..(3u32 << 20) + 17).map(|i| (i % 251) as u8).collect();
+        let mut hasher = PayloadHasher::default();
+        for piece in body.chunks(16_381) {
+            hasher.update(piece);
+        }
+        let payload = hasher.finish();
+        assert_eq!(payload, PayloadHash::of(&body));
+        let hs = signed_kinesis(&[], &body);
+        let mut signed = request("POST", "/", "", &hs, &[]);
+        signed.payload = payload;
+        assert!(verify(&signed, &secrets, at(KINESIS_EPOCH_SECS)).is_ok());
+        let mut changed = body.clone();
+        *changed.last_mut().unwrap() ^= 1;
+        signed.payload = PayloadHash::of(&changed);
+        assert_eq!(
+            verify(&signed, &secrets, at(KINESIS_EPOCH_SECS)),
             Err(SigV4Error::SignatureDoesNotMatch)
         );
     }

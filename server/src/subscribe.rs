@@ -15,6 +15,7 @@ use crate::actions::{iterator_start, StartFields};
 use crate::error::ApiError;
 use crate::eventstream;
 use crate::http::{Body, Shared};
+use crate::metrics::ActionLabel;
 use crate::subscribe_event::{size_hint, write_event};
 use crate::value::{Fields, Format, Out, Value};
 use bytes::Bytes;
@@ -137,7 +138,8 @@ pub(crate) async fn respond(
     let outcome = subscription
         .as_ref()
         .map_or_else(|error| error.code, |_| "OK");
-    shared.metrics.request(ACTION, outcome, started.elapsed());
+    let label = ActionLabel::of(crate::model::kinesis(), ACTION);
+    shared.metrics.request(label, outcome, started.elapsed());
     let subscription = match subscription {
         Ok(subscription) => subscription,
         Err(error) => return crate::http::error_response(&error, format, id),
