@@ -11,6 +11,7 @@ mod firehose;
 mod http;
 pub mod metrics;
 pub mod model;
+mod rules;
 pub mod sigv4;
 mod subscribe;
 mod subscribe_event;

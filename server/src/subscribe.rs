@@ -115,11 +115,17 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
     let request = crate::validate::request(crate::model::kinesis(), ACTION, format, body)?;
     let fields = Fields::new(&request, format)?;
     let consumer_arn = fields.required_str("ConsumerARN")?;
-    let shard = fields.required_str("ShardId")?;
+    // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
+    // the message about a shard id that names no shard.
+    let stream = consumer_arn
+        .split_once(":stream/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(consumer_arn);
+    let shard = crate::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
     let start = starting_position(&fields)?;
     Ok(shared
         .engine
-        .subscribe_to_shard(consumer_arn, shard, start)?)
+        .subscribe_to_shard(consumer_arn, &shard, start)?)
 }
 
 /// Answers a SubscribeToShard request: an error response, or the event stream.

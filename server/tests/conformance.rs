@@ -1,7 +1,9 @@
 //! Conformance with AWS's documented request validation, one test per root cause:
 //! bodies are type-checked whole before anything else (SerializationException),
 //! then every modelled constraint is reported together (ValidationException in
-//! AWS's words), and only then is anything looked up.
+//! AWS's words), and only then is anything looked up; then the business rules the
+//! model does not state (shard id forms, ordering sequence numbers, timestamps in
+//! the future, the account's shard limit) answer as AWS does.
 
 mod common;
 
@@ -133,5 +135,143 @@ async fn cors_preflight_and_headers() {
     assert_eq!(decoded.len(), 72);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("<AccessDeniedException>"));
+    server.stop().await;
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A stream `s` of two shards.
+fn two_shards(engine: &shardlog_engine::Engine) {
+    engine
+        .create_stream("s", Some(2), std::collections::BTreeMap::new())
+        .unwrap();
+}
+
+/// SequenceNumberForOrdering that matches the pattern but is no sequence number,
+/// or one whose record time is in the future, is an InvalidArgumentException in
+/// AWS's words; a sequence number the stream gave out is taken.
+#[tokio::test]
+async fn ordering_sequence_number_must_be_real() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    let put = |ordering: String| {
+        format!(
+            r#"{{"StreamName":"s","PartitionKey":"k","Data":"AAEC","SequenceNumberForOrdering":"{ordering}"}}"#
+        )
+    };
+    let future = shardlog_engine::seqno::SequenceNumber {
+        shard_created_secs: 0,
+        shard_index: 0,
+        counter: 0,
+        arrival_secs: now_secs() + 3600,
+    }
+    .to_decimal();
+    for bad in ["5".to_string(), future] {
+        let (status, error) = call(server.address, "PutRecord", &put(bad.clone())).await;
+        assert_eq!(status, 400);
+        assert_eq!(error["__type"], "InvalidArgumentException", "{bad}");
+        assert_eq!(
+            error["message"],
+            format!("ExclusiveMinimumSequenceNumber {bad} used in PutRecord on stream s under account 000000000000 is invalid.")
+        );
+    }
+    let (status, first) = call(
+        server.address,
+        "PutRecord",
+        r#"{"StreamName":"s","PartitionKey":"k","Data":"AAEC"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let given = first["SequenceNumber"].as_str().unwrap().to_string();
+    let (status, second) = call(server.address, "PutRecord", &put(given.clone())).await;
+    assert_eq!(status, 200, "{second}");
+    assert!(second["SequenceNumber"].as_str().unwrap() > given.as_str());
+    server.stop().await;
+}
+
+/// An AT_TIMESTAMP position after the server's clock is an InvalidArgumentException
+/// (GetShardIterator and SubscribeToShard share the check); one in the past is taken.
+#[tokio::test]
+async fn future_timestamp_is_refused() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    let body = |secs: u64| {
+        format!(
+            r#"{{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":{secs}}}"#
+        )
+    };
+    let (status, error) = call(server.address, "GetShardIterator", &body(now_secs() + 3600)).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["__type"], "InvalidArgumentException");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: "),
+        "{message}"
+    );
+    let (status, reply) = call(server.address, "GetShardIterator", &body(now_secs() - 60)).await;
+    assert_eq!(status, 200, "{reply}");
+    server.stop().await;
+}
+
+/// Shard ids in every form AWS resolves (bare number, zero-padded, any prefix up
+/// to a hyphen) name the shard; one that names no number is not found, worded for
+/// the id as sent.
+#[tokio::test]
+async fn shard_id_forms_are_resolved() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    for form in ["shard-1", "000000000001", "1"] {
+        let body = format!(
+            r#"{{"StreamName":"s","ShardId":"{form}","ShardIteratorType":"TRIM_HORIZON"}}"#
+        );
+        let (status, reply) = call(server.address, "GetShardIterator", &body).await;
+        assert_eq!(status, 200, "{form}: {reply}");
+    }
+    let body = r#"{"StreamName":"s","ShardId":"ABKLFD8","ShardIteratorType":"LATEST"}"#;
+    let (status, error) = call(server.address, "GetShardIterator", body).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["__type"], "ResourceNotFoundException");
+    assert_eq!(
+        error["message"],
+        "Could not find shard ABKLFD8 in stream s under account 000000000000."
+    );
+    let body = r#"{"StreamName":"s","ShardId":"7","ShardIteratorType":"LATEST"}"#;
+    let (_, error) = call(server.address, "GetShardIterator", body).await;
+    assert_eq!(
+        error["message"],
+        "Shard shardId-000000000007 in stream s under account 000000000000 does not exist"
+    );
+    let body = r#"{"StreamName":"s","ShardToMerge":"0","AdjacentShardToMerge":"shard-1"}"#;
+    let (status, reply) = call(server.address, "MergeShards", body).await;
+    assert_eq!(status, 200, "{reply}");
+    server.stop().await;
+}
+
+/// A ShardCount over the account's shard limit is a LimitExceededException in AWS's
+/// words, after the check that the stream does not exist yet.
+#[tokio::test]
+async fn shard_count_over_the_account_limit() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    let (status, error) = call(
+        server.address,
+        "CreateStream",
+        r#"{"StreamName":"big","ShardCount":1000}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["__type"], "LimitExceededException");
+    assert_eq!(
+        error["message"],
+        "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count for the account: 2. Limit: 500. Number of additional shards that would have resulted from this request: 1000. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits."
+    );
+    let (_, error) = call(
+        server.address,
+        "CreateStream",
+        r#"{"StreamName":"s","ShardCount":1000}"#,
+    )
+    .await;
+    assert_eq!(error["__type"], "ResourceInUseException");
     server.stop().await;
 }
