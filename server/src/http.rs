@@ -231,7 +231,12 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn respond(status: u16, content_type: &str, body: Vec<u8>, request_id: &str) -> Response<Body> {
+pub(crate) fn respond(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: &str,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -274,7 +279,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         (&Method::POST, _) => kinesis(shared, request, &id).await,
         // AWS answers other methods as a request it cannot name: 403 in XML, no content type.
         _ => {
-            let mut response = respond(403, "", ACCESS_DENIED_XML.as_bytes().to_vec(), &id);
+            let mut response = respond(
+                403,
+                "",
+                crate::unsupported::ACCESS_DENIED_XML.as_bytes().to_vec(),
+                &id,
+            );
             response.headers_mut().remove(CONTENT_TYPE);
             response
         }
@@ -290,8 +300,6 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
     }
     response
 }
-
-const ACCESS_DENIED_XML: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
 
 /// A CORS preflight, as AWS answers it: 200, empty body, any origin, cached for
 /// two days, the requested headers and method echoed back.
@@ -328,6 +336,45 @@ fn extended_request_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// An action of a service this server speaks, as an `X-Amz-Target` names it.
+struct Named {
+    firehose: bool,
+    action: String,
+}
+
+impl Named {
+    /// The service and action `target` names, by its prefix.
+    fn parse(target: &str) -> Option<Named> {
+        if let Some(action) = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX) {
+            return Some(Named {
+                firehose: true,
+                action: action.to_string(),
+            });
+        }
+        target
+            .strip_prefix(KINESIS_TARGET_PREFIX)
+            .map(|action| Named {
+                firehose: false,
+                action: action.to_string(),
+            })
+    }
+
+    fn model(&self) -> &'static crate::model::Model {
+        if self.firehose {
+            crate::model::firehose()
+        } else {
+            crate::model::kinesis()
+        }
+    }
+
+    /// Whether the action answers with no output (an empty body, as AWS sends).
+    fn has_no_output(&self) -> bool {
+        self.model()
+            .operation(&self.action)
+            .is_some_and(|operation| operation.output.is_none())
+    }
+}
+
 async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> Response<Body> {
     let started = Instant::now();
     let header = |name: &str| {
@@ -337,82 +384,85 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
             .and_then(|value| value.to_str().ok())
             .map(str::to_string)
     };
-    let format = header("content-type")
-        .as_deref()
-        .and_then(Format::from_content_type);
+    let content_type = header("content-type")
+        .map(|value| value.split(';').next().unwrap_or("").trim().to_string());
     let target = header("x-amz-target").unwrap_or_default();
-    let Some(format) = format else {
-        let error = ApiError::serialization(
-            "Content-Type must be application/x-amz-json-1.1 or application/x-amz-cbor-1.1".into(),
-        );
-        return error_response(&error, Format::Json, id);
+    let named = Named::parse(&target);
+    let label = named.as_ref().map_or(ActionLabel::UNKNOWN, |named| {
+        ActionLabel::of(named.model(), &named.action)
+    });
+    let record = |outcome: &'static str| {
+        shared.metrics.request(label, outcome, started.elapsed());
     };
-    let firehose_action = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX);
-    let is_firehose = firehose_action.is_some();
-    let Some(action) = firehose_action
-        .or_else(|| target.strip_prefix(KINESIS_TARGET_PREFIX))
-        .map(str::to_string)
-    else {
+    // Kinesis and Firehose speak JSON 1.1 and CBOR; a JSON 1.0 service would
+    // accept its type here, by its target prefix.
+    let format = content_type.as_deref().and_then(Format::from_content_type);
+    let (parts, body) = request.into_parts();
+    let authenticating = format.is_some() && !shared.config.credentials.is_empty();
+    let (body, payload) = match read_body(body, &shared.config, authenticating).await {
+        Ok(read) => read,
+        Err(error) => {
+            record(error.code);
+            return error_response(&error, format.unwrap_or(Format::Json), id);
+        }
+    };
+    let Some(format) = format else {
+        let known = label != ActionLabel::UNKNOWN;
+        let (response, code) =
+            crate::unsupported::respond_to(content_type.as_deref(), &target, known, &body, id);
+        record(code);
+        return response;
+    };
+    let Some(named) = named else {
         let error = ApiError::client(
             "UnknownOperationException",
             format!("Unknown X-Amz-Target '{target}'."),
         );
-        let elapsed = started.elapsed();
-        shared
-            .metrics
-            .request(ActionLabel::UNKNOWN, error.code, elapsed);
+        record(error.code);
         return error_response(&error, format, id);
-    };
-    let model = if is_firehose {
-        crate::model::firehose()
-    } else {
-        crate::model::kinesis()
-    };
-    let label = ActionLabel::of(model, &action);
-    let (parts, body) = request.into_parts();
-    let authenticating = !shared.config.credentials.is_empty();
-    let read = read_body(body, &shared.config, authenticating).await;
-    let (body, payload) = match read {
-        Ok(read) => read,
-        Err(error) => {
-            shared.metrics.request(label, error.code, started.elapsed());
-            return error_response(&error, format, id);
-        }
     };
     if let Some(payload) = payload {
         if let Err(error) = authenticate(&shared, &parts, payload) {
-            shared.metrics.request(label, error.code, started.elapsed());
+            record(error.code);
             return error_response(&error, format, id);
         }
     }
-    if action == crate::subscribe::ACTION {
+    if !named.firehose && named.action == crate::subscribe::ACTION {
         return crate::subscribe::respond(shared, format, body, id, started).await;
     }
-    let engine_shared = Arc::clone(&shared);
-    let action_name = action.clone();
-    // The engine blocks (fsync, waits): never on the runtime's worker threads.
-    let result = tokio::task::spawn_blocking(move || {
-        if is_firehose {
-            let request =
-                crate::validate::request(crate::model::firehose(), &action_name, format, &body)?;
+    let no_output = named.has_no_output();
+    let result = run_blocking(Arc::clone(&shared), named, format, body).await;
+    record(result.as_ref().map_or_else(|error| error.code, |_| "OK"));
+    match result {
+        Ok(_) if no_output => respond(200, format.content_type(), Vec::new(), id),
+        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
+        Err(error) => error_response(&error, format, id),
+    }
+}
+
+/// Runs an action on a blocking thread: the engine blocks (fsync, waits), which
+/// the runtime's worker threads must never do.
+async fn run_blocking(
+    shared: Arc<Shared>,
+    named: Named,
+    format: Format,
+    body: Bytes,
+) -> Result<Value, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        if named.firehose {
+            let request = crate::validate::request(named.model(), &named.action, format, &body)?;
             let fields = Fields::new(&request, format)?;
-            let firehose = engine_shared.config.firehose.as_ref();
-            return crate::firehose::dispatch(firehose, &action_name, fields);
+            let firehose = shared.config.firehose.as_ref();
+            return crate::firehose::dispatch(firehose, &named.action, fields);
         }
-        run_action(&engine_shared, &action_name, format, &body)
+        run_action(&shared, &named.action, format, &body)
     })
     .await
     .unwrap_or_else(|error| {
         Err(ApiError::internal(format!(
             "request handler failed: {error}"
         )))
-    });
-    let outcome = result.as_ref().map_or_else(|error| error.code, |_| "OK");
-    shared.metrics.request(label, outcome, started.elapsed());
-    match result {
-        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
-        Err(error) => error_response(&error, format, id),
-    }
+    })
 }
 
 /// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,

@@ -15,6 +15,7 @@ mod rules;
 pub mod sigv4;
 mod subscribe;
 mod subscribe_event;
+mod unsupported;
 pub mod validate;
 pub mod value;
 

@@ -275,3 +275,108 @@ async fn shard_count_over_the_account_limit() {
     assert_eq!(error["__type"], "ResourceInUseException");
     server.stop().await;
 }
+
+/// Status, Content-Type and raw body of a POST with these headers.
+async fn raw(
+    address: SocketAddr,
+    content_type: Option<&str>,
+    target: &str,
+    body: &str,
+) -> (u16, Option<String>, Vec<u8>) {
+    let stream = TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut request = Request::post("/")
+        .header("host", address.to_string())
+        .header("x-amz-target", target);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().unwrap().to_string());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, content_type, body.to_vec())
+}
+
+/// Content types Kinesis does not speak are not read as JSON 1.1: a body with no
+/// type or `x-amz-json-1.0` is a 404 `<UnknownOperationException/>` (a 403 XML
+/// AccessDeniedException when the target names no operation), `application/json`
+/// gets the old Coral envelope, and an empty body with no type a CBOR error.
+#[tokio::test]
+async fn unsupported_content_types_are_answered_as_aws_does() {
+    let server = start_with(ServerConfig::default(), |_| {}).await;
+    let address = server.address;
+    let list = "Kinesis_20131202.ListStreams";
+    for content_type in [None, Some("application/x-amz-json-1.0")] {
+        let (status, kind, body) = raw(address, content_type, list, "{}").await;
+        assert_eq!((status, kind), (404, None), "{content_type:?}");
+        assert_eq!(body, b"<UnknownOperationException/>\n");
+    }
+    let (status, kind, body) = raw(address, None, "ListStreams", "{}").await;
+    assert_eq!((status, kind), (403, None));
+    assert!(String::from_utf8_lossy(&body).starts_with("<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>"));
+    let coral = |code: &str, message: &str| {
+        serde_json::json!({
+            "Output": {"__type": format!("com.amazon.coral.service#{code}"), message: null},
+            "Version": "1.0",
+        })
+    };
+    for (body, expected) in [
+        ("{}", coral("UnknownOperationException", "message")),
+        ("hello", coral("SerializationException", "Message")),
+    ] {
+        let (status, kind, reply) = raw(address, Some("application/json"), list, body).await;
+        assert_eq!((status, kind.as_deref()), (200, Some("application/json")));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&reply).unwrap(),
+            expected
+        );
+    }
+    for (target, code) in [
+        (list, "SerializationException"),
+        ("Kinesis_20131202.Nope", "UnknownOperationException"),
+    ] {
+        let (status, kind, reply) = raw(address, None, target, "").await;
+        assert_eq!(
+            (status, kind.as_deref()),
+            (400, Some("application/x-amz-cbor-1.1"))
+        );
+        let error: ciborium::Value = ciborium::from_reader(&reply[..]).unwrap();
+        let expected = ciborium::Value::Map(vec![("__type".into(), code.into())]);
+        assert_eq!(error, expected);
+    }
+    server.stop().await;
+}
+
+/// An action without output answers 200 with an empty body, as AWS does.
+#[tokio::test]
+async fn actions_without_output_answer_an_empty_body() {
+    let server = start_with(ServerConfig::default(), |_| {}).await;
+    let json = Some("application/x-amz-json-1.1");
+    let create = r#"{"StreamName":"s","ShardCount":1}"#;
+    let (status, kind, body) = raw(
+        server.address,
+        json,
+        "Kinesis_20131202.CreateStream",
+        create,
+    )
+    .await;
+    assert_eq!((status, kind.as_deref()), (200, json));
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = raw(server.address, json, "Kinesis_20131202.ListStreams", "{}").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["StreamNames"][0],
+        "s"
+    );
+    server.stop().await;
+}
