@@ -283,16 +283,26 @@ async fn raw(
     target: &str,
     body: &str,
 ) -> (u16, Option<String>, Vec<u8>) {
+    let mut headers = vec![("x-amz-target", target)];
+    headers.extend(content_type.map(|content_type| ("content-type", content_type)));
+    post(address, "/", &headers, body).await
+}
+
+/// Status, Content-Type and raw body of a POST to `path` with these headers.
+async fn post(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Option<String>, Vec<u8>) {
     let stream = TcpStream::connect(address).await.unwrap();
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
     tokio::spawn(connection);
-    let mut request = Request::post("/")
-        .header("host", address.to_string())
-        .header("x-amz-target", target);
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
+    let mut request = Request::post(path).header("host", address.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request
         .body(Full::new(Bytes::from(body.to_string())))
@@ -377,6 +387,45 @@ async fn actions_without_output_answer_an_empty_body() {
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["StreamNames"][0],
         "s"
+    );
+    server.stop().await;
+}
+
+/// Query-string signing errors carry AWS's texts: an Authorization header with
+/// `X-Amz-Algorithm` in the query is an InvalidSignatureException, and missing
+/// query parameters an IncompleteSignatureException naming each.
+#[tokio::test]
+async fn query_string_signing_errors() {
+    let config = ServerConfig {
+        credentials: std::collections::HashMap::from([("AKID".to_string(), "secret".to_string())]),
+        ..ServerConfig::default()
+    };
+    let server = start_with(config, |_| {}).await;
+    let json = ("content-type", "application/x-amz-json-1.1");
+    let target = ("x-amz-target", "Kinesis_20131202.ListStreams");
+    let header = ("authorization", "X");
+    let (status, _, body) = post(
+        server.address,
+        "/?X-Amz-Algorithm",
+        &[json, target, header],
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["__type"], "InvalidSignatureException");
+    assert_eq!(
+        error["message"],
+        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+    );
+    let path = "/?X-Amz-Algorithm=a&X-Amz-Credential=b&X-Amz-Signature=c&X-Amz-Date=d";
+    let (status, _, body) = post(server.address, path, &[json, target], "{}").await;
+    assert_eq!(status, 400);
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["__type"], "IncompleteSignatureException");
+    assert_eq!(
+        error["message"],
+        "AWS query-string parameters must include 'X-Amz-SignedHeaders'. Re-examine the query-string parameters."
     );
     server.stop().await;
 }
