@@ -429,3 +429,23 @@ async fn query_string_signing_errors() {
     );
     server.stop().await;
 }
+
+/// An empty JSON 1.1 body is a SerializationException without a message for
+/// every modelled action, even one whose input has no required member, as AWS
+/// answers it; `{}` is the empty input.
+#[tokio::test]
+async fn empty_json_body_is_a_serialization_error() {
+    let server = start_with(ServerConfig::default(), |_| {}).await;
+    for action in ["DescribeLimits", "ListStreams", "DescribeAccountSettings"] {
+        let (status, error) = call(server.address, action, "").await;
+        assert_eq!(status, 400, "{action}");
+        assert_eq!(
+            error,
+            serde_json::json!({"__type": "SerializationException"}),
+            "{action}"
+        );
+        let (status, reply) = call(server.address, action, "{}").await;
+        assert_eq!(status, 200, "{action}: {reply}");
+    }
+    server.stop().await;
+}
