@@ -117,12 +117,16 @@ fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
         },
         None => false,
     };
-    let count = bounded(&fields, "ShardCount", 1, 100_000)?;
+    // The model bounds ShardCount below only; above, the account's limit applies.
+    let count = bounded(&fields, "ShardCount", 1, i128::from(i32::MAX))?;
     let shard_count = match (on_demand, count) {
         (true, _) => None,
         (false, Some(count)) => Some(count as u32),
         (false, None) => Some(1),
     };
+    if let Some(count) = shard_count {
+        crate::rules::within_shard_limit(engine, name, count)?;
+    }
     engine.create_stream(name, shard_count, fields.string_map("Tags")?)?;
     Ok(Out::new().into())
 }
@@ -308,6 +312,9 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
         explicit_hash_key: fields.str("ExplicitHashKey")?,
     };
     let ordering = fields.str("SequenceNumberForOrdering")?;
+    if let Some(ordering) = ordering {
+        crate::rules::sequence_number_for_ordering(engine, &name, ordering)?;
+    }
     let result = engine.put_record_ordered(&name, record, ordering)?;
     metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
     Ok(Out::new()
@@ -402,9 +409,9 @@ pub(crate) fn iterator_start(
         "LATEST" => IteratorStart::Latest,
         "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
         "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(fields.timestamp_ms(names.timestamp)?.ok_or_else(
+        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
             || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
-        )?),
+        )?)?),
         other => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at '{}' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
@@ -416,7 +423,7 @@ pub(crate) fn iterator_start(
 
 fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = fields.required_str("ShardId")?;
+    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
     let kind = fields.required_str("ShardIteratorType")?;
     if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
     {
@@ -431,7 +438,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
         kind_path: "shardIteratorType",
     };
     let start = iterator_start(&fields, &names)?;
-    let iterator = engine.get_shard_iterator(&name, shard, start)?;
+    let iterator = engine.get_shard_iterator(&name, &shard, start)?;
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
 
@@ -496,21 +503,16 @@ pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
 
 fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    engine.split_shard(
-        &name,
-        fields.required_str("ShardToSplit")?,
-        fields.required_str("NewStartingHashKey")?,
-    )?;
+    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
+    engine.split_shard(&name, &shard, fields.required_str("NewStartingHashKey")?)?;
     Ok(Out::new().into())
 }
 
 fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    engine.merge_shards(
-        &name,
-        fields.required_str("ShardToMerge")?,
-        fields.required_str("AdjacentShardToMerge")?,
-    )?;
+    let shard = |field: &str| crate::rules::shard_id(engine, &name, fields.required_str(field)?);
+    let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
+    engine.merge_shards(&name, &shard, &adjacent)?;
     Ok(Out::new().into())
 }
 

@@ -2,9 +2,10 @@
 //! the same port, `X-Amz-Target` dispatch, `/health` and `/metrics`.
 
 use crate::actions::dispatch;
+use crate::connection::Connection;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::sigv4::{verify, SignedRequest};
+use crate::metrics::{ActionLabel, Metrics};
+use crate::sigv4::{verify, PayloadHash, PayloadHasher, SignedRequest};
 use crate::value::{Fields, Format, Out, Value};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -15,7 +16,6 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use shardlog_engine::Engine;
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// The `X-Amz-Target` prefix of the Kinesis API.
 pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202.";
@@ -38,9 +38,17 @@ pub struct ServerConfig {
     pub connections_max: usize,
     /// How long shutdown waits for requests in flight. Default 10 s.
     pub shutdown_grace: Duration,
-    /// How long a client may take to send its request headers (slow clients are
-    /// cut off instead of holding a connection). Default 10 s.
+    /// How long a client may take to send its request headers over HTTP/1.1
+    /// (slow clients are cut off instead of holding a connection); hyper also
+    /// closes a keep-alive connection that sends no next request within it.
+    /// Default 10 s.
     pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in flight before it
+    /// is closed: one that sends nothing, an unfinished TLS handshake or HTTP/2
+    /// preface, an HTTP/2 connection without streams. Default 60 s.
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a whole request body. Default 60 s.
+    pub body_read_timeout: Duration,
     /// Access key id → secret access key. When empty, requests are not
     /// authenticated (any Authorization header, or none, is accepted).
     pub credentials: HashMap<String, String>,
@@ -82,6 +90,8 @@ impl Default for ServerConfig {
             connections_max: 1024,
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
             credentials: HashMap::new(),
             tls: None,
             firehose: None,
@@ -94,7 +104,7 @@ pub(crate) type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
 
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
-    config: ServerConfig,
+    pub(crate) config: ServerConfig,
     pub(crate) metrics: Metrics,
 }
 
@@ -113,13 +123,11 @@ pub async fn serve(
         config: config.clone(),
     });
     let permits = Arc::new(Semaphore::new(config.connections_max));
-    let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    // A client that trickles its headers is cut off instead of holding a slot.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
+    // Connections watch `stop` to shut down gracefully and hold a clone of
+    // `alive` until they end, so the server can wait for them.
+    let (stop, stopping) = watch::channel(());
+    let (alive, mut all_ended) = mpsc::channel::<()>(1);
+    let builder = connection_builder(&config);
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer): (_, SocketAddr) = tokio::select! {
@@ -140,45 +148,27 @@ pub async fn serve(
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             // Over the connection limit: answer every request on this connection
             // with a clean 503 and close it, rather than leaving it to hang.
-            tokio::spawn(refuse_connection(stream, config.connections_max));
+            tokio::spawn(refuse_connection(
+                stream,
+                config.connections_max,
+                config.header_read_timeout,
+            ));
             continue;
         };
-        let shared = Arc::clone(&shared);
-        let service = hyper::service::service_fn(move |request| {
-            let shared = Arc::clone(&shared);
-            async move { Ok::<_, std::convert::Infallible>(handle(shared, request).await) }
-        });
-        let watcher = graceful.watcher();
-        let builder = builder.clone();
-        let tls = config.tls.clone();
-        tokio::spawn(async move {
-            let served = match tls {
-                None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    watcher.watch(connection.into_owned()).await
-                }
-                Some(tls) => match tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
-                    Ok(stream) => {
-                        let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(connection.into_owned()).await
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "TLS handshake failed");
-                        Ok(())
-                    }
-                },
-            };
-            if let Err(error) = served {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        let connection = Connection {
+            shared: Arc::clone(&shared),
+            builder: builder.clone(),
+            stopping: stopping.clone(),
+            alive: alive.clone(),
+            permit,
+        };
+        tokio::spawn(connection.run(stream));
     }
     // Subscriptions would otherwise hold their connections for minutes.
     shared.engine.end_subscriptions();
-    if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+    drop(stop);
+    drop(alive);
+    if tokio::time::timeout(config.shutdown_grace, all_ended.recv())
         .await
         .is_err()
     {
@@ -187,7 +177,31 @@ pub async fn serve(
     Ok(())
 }
 
-async fn refuse_connection(stream: tokio::net::TcpStream, connections_max: usize) {
+/// Pings HTTP/2 clients this often, and closes the connection of one that does
+/// not answer within the same time: a peer that vanished mid-subscription is
+/// noticed without waiting for TCP to give up.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(20);
+
+fn connection_builder(config: &ServerConfig) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // A client that trickles its headers is cut off instead of holding a slot.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_INTERVAL);
+    builder
+}
+
+async fn refuse_connection(
+    stream: tokio::net::TcpStream,
+    connections_max: usize,
+    header_read_timeout: Duration,
+) {
     let service = hyper::service::service_fn(move |_request| async move {
         let error = ApiError {
             status: 503,
@@ -204,10 +218,12 @@ async fn refuse_connection(stream: tokio::net::TcpStream, connections_max: usize
     });
     let served = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-    if let Err(error) = served {
-        tracing::debug!(%error, "refused connection ended with an error");
+        .serve_connection(TokioIo::new(stream), service);
+    // Refused connections hold no slot, so they must not live on either.
+    match tokio::time::timeout(header_read_timeout, served).await {
+        Ok(Err(error)) => tracing::debug!(%error, "refused connection ended with an error"),
+        Err(_) => tracing::debug!("refused connection timed out"),
+        Ok(Ok(())) => {}
     }
 }
 
@@ -215,7 +231,12 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn respond(status: u16, content_type: &str, body: Vec<u8>, request_id: &str) -> Response<Body> {
+pub(crate) fn respond(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    request_id: &str,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -244,7 +265,7 @@ pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str)
     )
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
     let id = request_id();
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::OPTIONS, _) => return preflight(&request, &id),
@@ -258,7 +279,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         (&Method::POST, _) => kinesis(shared, request, &id).await,
         // AWS answers other methods as a request it cannot name: 403 in XML, no content type.
         _ => {
-            let mut response = respond(403, "", ACCESS_DENIED_XML.as_bytes().to_vec(), &id);
+            let mut response = respond(
+                403,
+                "",
+                crate::unsupported::ACCESS_DENIED_XML.as_bytes().to_vec(),
+                &id,
+            );
             response.headers_mut().remove(CONTENT_TYPE);
             response
         }
@@ -274,8 +300,6 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
     }
     response
 }
-
-const ACCESS_DENIED_XML: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
 
 /// A CORS preflight, as AWS answers it: 200, empty body, any origin, cached for
 /// two days, the requested headers and method echoed back.
@@ -312,6 +336,45 @@ fn extended_request_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// An action of a service this server speaks, as an `X-Amz-Target` names it.
+struct Named {
+    firehose: bool,
+    action: String,
+}
+
+impl Named {
+    /// The service and action `target` names, by its prefix.
+    fn parse(target: &str) -> Option<Named> {
+        if let Some(action) = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX) {
+            return Some(Named {
+                firehose: true,
+                action: action.to_string(),
+            });
+        }
+        target
+            .strip_prefix(KINESIS_TARGET_PREFIX)
+            .map(|action| Named {
+                firehose: false,
+                action: action.to_string(),
+            })
+    }
+
+    fn model(&self) -> &'static crate::model::Model {
+        if self.firehose {
+            crate::model::firehose()
+        } else {
+            crate::model::kinesis()
+        }
+    }
+
+    /// Whether the action answers with no output (an empty body, as AWS sends).
+    fn has_no_output(&self) -> bool {
+        self.model()
+            .operation(&self.action)
+            .is_some_and(|operation| operation.output.is_none())
+    }
+}
+
 async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> Response<Body> {
     let started = Instant::now();
     let header = |name: &str| {
@@ -321,82 +384,126 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
             .and_then(|value| value.to_str().ok())
             .map(str::to_string)
     };
-    let format = header("content-type")
-        .as_deref()
-        .and_then(Format::from_content_type);
+    let content_type = header("content-type")
+        .map(|value| value.split(';').next().unwrap_or("").trim().to_string());
     let target = header("x-amz-target").unwrap_or_default();
-    let Some(format) = format else {
-        let error = ApiError::serialization(
-            "Content-Type must be application/x-amz-json-1.1 or application/x-amz-cbor-1.1".into(),
-        );
-        return error_response(&error, Format::Json, id);
+    let named = Named::parse(&target);
+    let label = named.as_ref().map_or(ActionLabel::UNKNOWN, |named| {
+        ActionLabel::of(named.model(), &named.action)
+    });
+    let record = |outcome: &'static str| {
+        shared.metrics.request(label, outcome, started.elapsed());
     };
-    let firehose_action = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX);
-    let is_firehose = firehose_action.is_some();
-    let Some(action) = firehose_action
-        .or_else(|| target.strip_prefix(KINESIS_TARGET_PREFIX))
-        .map(str::to_string)
-    else {
+    // Kinesis and Firehose speak JSON 1.1 and CBOR; a JSON 1.0 service would
+    // accept its type here, by its target prefix.
+    let format = content_type.as_deref().and_then(Format::from_content_type);
+    let (parts, body) = request.into_parts();
+    let authenticating = format.is_some() && !shared.config.credentials.is_empty();
+    let (body, payload) = match read_body(body, &shared.config, authenticating).await {
+        Ok(read) => read,
+        Err(error) => {
+            record(error.code);
+            return error_response(&error, format.unwrap_or(Format::Json), id);
+        }
+    };
+    let Some(format) = format else {
+        let known = label != ActionLabel::UNKNOWN;
+        let (response, code) =
+            crate::unsupported::respond_to(content_type.as_deref(), &target, known, &body, id);
+        record(code);
+        return response;
+    };
+    let Some(named) = named else {
         let error = ApiError::client(
             "UnknownOperationException",
             format!("Unknown X-Amz-Target '{target}'."),
         );
-        shared
-            .metrics
-            .request("Unknown", error.code, started.elapsed());
+        record(error.code);
         return error_response(&error, format, id);
     };
-    let limit = shared.config.body_bytes_max;
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            let error = ApiError {
-                status: 413,
-                code: "SerializationException",
-                message: format!("Request body is larger than {limit} bytes or was cut off."),
-            };
-            shared
-                .metrics
-                .request(&action, error.code, started.elapsed());
-            return error_response(&error, format, id);
-        }
-    };
-    if !shared.config.credentials.is_empty() {
-        if let Err(error) = authenticate(&shared, &parts, &body) {
-            shared
-                .metrics
-                .request(&action, error.code, started.elapsed());
+    if let Some(payload) = payload {
+        if let Err(error) = authenticate(&shared, &parts, payload) {
+            record(error.code);
             return error_response(&error, format, id);
         }
     }
-    if action == crate::subscribe::ACTION {
+    if !named.firehose && named.action == crate::subscribe::ACTION {
         return crate::subscribe::respond(shared, format, body, id, started).await;
     }
-    let engine_shared = Arc::clone(&shared);
-    let action_name = action.clone();
-    // The engine blocks (fsync, waits): never on the runtime's worker threads.
-    let result = tokio::task::spawn_blocking(move || {
-        if is_firehose {
-            let request =
-                crate::validate::request(crate::model::firehose(), &action_name, format, &body)?;
+    let no_output = named.has_no_output();
+    let result = run_blocking(Arc::clone(&shared), named, format, body).await;
+    record(result.as_ref().map_or_else(|error| error.code, |_| "OK"));
+    match result {
+        Ok(_) if no_output => respond(200, format.content_type(), Vec::new(), id),
+        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
+        Err(error) => error_response(&error, format, id),
+    }
+}
+
+/// Runs an action on a blocking thread: the engine blocks (fsync, waits), which
+/// the runtime's worker threads must never do.
+async fn run_blocking(
+    shared: Arc<Shared>,
+    named: Named,
+    format: Format,
+    body: Bytes,
+) -> Result<Value, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        if named.firehose {
+            let request = crate::validate::request(named.model(), &named.action, format, &body)?;
             let fields = Fields::new(&request, format)?;
-            let firehose = engine_shared.config.firehose.as_ref();
-            return crate::firehose::dispatch(firehose, &action_name, fields);
+            let firehose = shared.config.firehose.as_ref();
+            return crate::firehose::dispatch(firehose, &named.action, fields);
         }
-        run_action(&engine_shared, &action_name, format, &body)
+        run_action(&shared, &named.action, format, &body)
     })
     .await
     .unwrap_or_else(|error| {
         Err(ApiError::internal(format!(
             "request handler failed: {error}"
         )))
-    });
-    let outcome = result.as_ref().map_or_else(|error| error.code, |_| "OK");
-    shared.metrics.request(&action, outcome, started.elapsed());
-    match result {
-        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
-        Err(error) => error_response(&error, format, id),
+    })
+}
+
+/// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,
+/// hashing it for SigV4 piece by piece as it arrives when `hash` is set (so a
+/// large body is never hashed in one go on a worker thread).
+async fn read_body(
+    body: Incoming,
+    config: &ServerConfig,
+    hash: bool,
+) -> Result<(Bytes, Option<PayloadHash>), ApiError> {
+    let limit = config.body_bytes_max;
+    let mut hasher = hash.then(PayloadHasher::default);
+    let mut read = Vec::new();
+    let mut body = Limited::new(body, limit);
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&data);
+            }
+            read.extend_from_slice(&data);
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    match tokio::time::timeout(config.body_read_timeout, reading).await {
+        Ok(Ok(())) => Ok((Bytes::from(read), hasher.map(PayloadHasher::finish))),
+        Ok(Err(_)) => Err(ApiError {
+            status: 413,
+            code: "SerializationException",
+            message: format!("Request body is larger than {limit} bytes or was cut off."),
+        }),
+        Err(_) => Err(ApiError {
+            status: 408,
+            code: "RequestTimeoutException",
+            message: format!(
+                "Request body not received within {} ms.",
+                config.body_read_timeout.as_millis()
+            ),
+        }),
     }
 }
 
@@ -404,7 +511,7 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
 fn authenticate(
     shared: &Shared,
     parts: &hyper::http::request::Parts,
-    body: &[u8],
+    payload: PayloadHash,
 ) -> Result<(), ApiError> {
     let mut headers: Vec<(String, String)> = parts
         .headers
@@ -424,7 +531,7 @@ fn authenticate(
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or(""),
         headers: &headers,
-        body,
+        payload,
     };
     let secret_for = |key: &str| shared.config.credentials.get(key).cloned();
     verify(&request, &secret_for, SystemTime::now())

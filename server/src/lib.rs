@@ -4,15 +4,18 @@
 #![forbid(unsafe_code)]
 
 mod actions;
+mod connection;
 pub mod error;
 pub mod eventstream;
 mod firehose;
 mod http;
 pub mod metrics;
 pub mod model;
+mod rules;
 pub mod sigv4;
 mod subscribe;
 mod subscribe_event;
+mod unsupported;
 pub mod validate;
 pub mod value;
 

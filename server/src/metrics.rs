@@ -1,6 +1,12 @@
 //! Prometheus metrics: requests by action and outcome, request latency, and per
 //! stream incoming bytes and records and GetRecords bytes.
+//!
+//! Label sets stay bounded: an action label is an action of a served model (or
+//! `unknown`), an outcome is a static error code, and stream labels are recorded
+//! only for streams that exist. Label values are escaped as the text format asks.
 
+use crate::model::Model;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -10,6 +16,28 @@ use std::time::Duration;
 const BUCKETS_S: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
+
+/// The action a request is counted under: an operation of a served model, or
+/// `unknown` for anything else a client names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ActionLabel(&'static str);
+
+impl ActionLabel {
+    /// Requests whose target names no served action.
+    pub const UNKNOWN: ActionLabel = ActionLabel("unknown");
+
+    /// The label of `action` of `model`: its own name when the model has it.
+    pub fn of(model: &'static Model, action: &str) -> ActionLabel {
+        model
+            .operation_name(action)
+            .map_or(Self::UNKNOWN, ActionLabel)
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -23,8 +51,8 @@ type ShardKey = (String, String);
 
 #[derive(Debug, Default)]
 struct State {
-    requests: BTreeMap<(String, String), u64>,
-    latency: BTreeMap<String, Histogram>,
+    requests: BTreeMap<(ActionLabel, &'static str), u64>,
+    latency: BTreeMap<ActionLabel, Histogram>,
     incoming_bytes: BTreeMap<ShardKey, u64>,
     incoming_records: BTreeMap<ShardKey, u64>,
     outgoing_bytes: BTreeMap<ShardKey, u64>,
@@ -48,13 +76,10 @@ impl Metrics {
 
     /// Records one request: its action, its outcome code (`OK` or the error code),
     /// and how long it took.
-    pub fn request(&self, action: &str, outcome: &str, elapsed: Duration) {
+    pub fn request(&self, action: ActionLabel, outcome: &'static str, elapsed: Duration) {
         let mut state = self.lock();
-        *state
-            .requests
-            .entry((action.to_string(), outcome.to_string()))
-            .or_default() += 1;
-        let histogram = state.latency.entry(action.to_string()).or_default();
+        *state.requests.entry((action, outcome)).or_default() += 1;
+        let histogram = state.latency.entry(action).or_default();
         let seconds = elapsed.as_secs_f64();
         for (bucket, bound) in BUCKETS_S.iter().enumerate() {
             if seconds <= *bound {
@@ -65,7 +90,7 @@ impl Metrics {
         histogram.sum_s += seconds;
     }
 
-    /// Records accepted records for a shard.
+    /// Records accepted records for a shard of an existing stream.
     pub fn incoming(&self, stream: &str, shard: &str, records: u64, bytes: u64) {
         let key = (stream.to_string(), shard.to_string());
         let mut state = self.lock();
@@ -73,7 +98,8 @@ impl Metrics {
         *state.incoming_bytes.entry(key).or_default() += bytes;
     }
 
-    /// Records what a GetRecords returned from a shard, and how far behind it was.
+    /// Records what a GetRecords returned from a shard of an existing stream, and
+    /// how far behind it was.
     pub fn outgoing(&self, stream: &str, shard: &str, records: u64, bytes: u64, behind_ms: u64) {
         let key = (stream.to_string(), shard.to_string());
         let mut state = self.lock();
@@ -82,7 +108,7 @@ impl Metrics {
         state.iterator_age_ms.insert(key, behind_ms);
     }
 
-    /// Counts requests or records of a stream refused by shard quotas.
+    /// Counts requests or records of an existing stream refused by shard quotas.
     pub fn throttled(&self, stream: &str, count: u64) {
         *self.lock().throttles.entry(stream.to_string()).or_default() += count;
     }
@@ -94,32 +120,24 @@ impl Metrics {
         out.push_str("# HELP shardlog_requests_total Requests by action and outcome.\n");
         out.push_str("# TYPE shardlog_requests_total counter\n");
         for ((action, outcome), count) in &state.requests {
-            let _ = writeln!(
-                out,
-                "shardlog_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {count}"
-            );
+            let labels = labels(&[("action", action.as_str()), ("outcome", outcome)]);
+            let _ = writeln!(out, "shardlog_requests_total{labels} {count}");
         }
         out.push_str("# HELP shardlog_request_duration_seconds Request latency.\n");
         out.push_str("# TYPE shardlog_request_duration_seconds histogram\n");
         for (action, histogram) in &state.latency {
+            let action = action.as_str();
+            let name = "shardlog_request_duration_seconds";
             for (bound, count) in BUCKETS_S.iter().zip(histogram.counts) {
-                let _ = writeln!(out, "shardlog_request_duration_seconds_bucket{{action=\"{action}\",le=\"{bound}\"}} {count}");
+                let labels = labels(&[("action", action), ("le", &bound.to_string())]);
+                let _ = writeln!(out, "{name}_bucket{labels} {count}");
             }
-            let _ = writeln!(
-                out,
-                "shardlog_request_duration_seconds_bucket{{action=\"{action}\",le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "shardlog_request_duration_seconds_sum{{action=\"{action}\"}} {}",
-                histogram.sum_s
-            );
-            let _ = writeln!(
-                out,
-                "shardlog_request_duration_seconds_count{{action=\"{action}\"}} {}",
-                histogram.count
-            );
+            let count = histogram.count;
+            let inf = labels(&[("action", action), ("le", "+Inf")]);
+            let _ = writeln!(out, "{name}_bucket{inf} {count}");
+            let action = labels(&[("action", action)]);
+            let _ = writeln!(out, "{name}_sum{action} {}", histogram.sum_s);
+            let _ = writeln!(out, "{name}_count{action} {count}");
         }
         let per_shard = [
             (
@@ -156,10 +174,8 @@ impl Metrics {
         for (name, kind, help, map) in per_shard {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for ((stream, shard), value) in map {
-                let _ = writeln!(
-                    out,
-                    "{name}{{stream=\"{stream}\",shard=\"{shard}\"}} {value}"
-                );
+                let labels = labels(&[("stream", stream), ("shard", shard)]);
+                let _ = writeln!(out, "{name}{labels} {value}");
             }
         }
         let name = "shardlog_throttled_total";
@@ -168,10 +184,40 @@ impl Metrics {
             "# HELP {name} Requests and records refused by shard quotas.\n# TYPE {name} counter"
         );
         for (stream, value) in &state.throttles {
-            let _ = writeln!(out, "{name}{{stream=\"{stream}\"}} {value}");
+            let labels = labels(&[("stream", stream)]);
+            let _ = writeln!(out, "{name}{labels} {value}");
         }
         out
     }
+}
+
+/// `{name="value",...}` with each value escaped.
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::from("{");
+    for (index, (name, value)) in pairs.iter().enumerate() {
+        let comma = if index == 0 { "" } else { "," };
+        let _ = write!(out, "{comma}{name}=\"{}\"", escape_label_value(value));
+    }
+    out.push('}');
+    out
+}
+
+/// A label value as the text format writes it: backslash, double quote and line
+/// feed escaped, so no value can end the label or the line early.
+fn escape_label_value(value: &str) -> Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -183,8 +229,9 @@ mod tests {
     #[test]
     fn render_shows_recorded_values() {
         let metrics = Metrics::default();
-        metrics.request("PutRecord", "OK", Duration::from_micros(700));
-        metrics.request("PutRecord", "ValidationException", Duration::from_millis(3));
+        let put = ActionLabel::of(crate::model::kinesis(), "PutRecord");
+        metrics.request(put, "OK", Duration::from_micros(700));
+        metrics.request(put, "ValidationException", Duration::from_millis(3));
         metrics.incoming("orders", "shardId-000000000000", 2, 100);
         metrics.outgoing("orders", "shardId-000000000001", 3, 40, 1500);
         metrics.throttled("orders", 4);
@@ -204,5 +251,40 @@ mod tests {
         ));
         assert!(text.contains("shardlog_iterator_age_milliseconds{stream=\"orders\",shard=\"shardId-000000000001\"} 1500"));
         assert!(text.contains("shardlog_throttled_total{stream=\"orders\"} 4"));
+    }
+
+    /// An action no served model has is counted under `unknown`, whatever its name.
+    #[test]
+    fn unknown_actions_share_one_label() {
+        let metrics = Metrics::default();
+        for action in ["Nope", "Nope2", "PutRecord\"} 9\n"] {
+            let label = ActionLabel::of(crate::model::kinesis(), action);
+            assert_eq!(label, ActionLabel::UNKNOWN);
+            metrics.request(label, "UnknownOperationException", Duration::ZERO);
+        }
+        let text = metrics.render();
+        assert!(text.contains(
+            "shardlog_requests_total{action=\"unknown\",outcome=\"UnknownOperationException\"} 3"
+        ));
+        assert!(!text.contains("Nope"), "{text}");
+    }
+
+    /// Quotes, backslashes and line feeds in a label value are escaped, so every
+    /// sample stays one well-formed line.
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::default();
+        let stream = "a\"b\\c\nd} 7";
+        metrics.incoming(stream, "shardId-000000000000", 1, 5);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"shardlog_incoming_bytes_total{stream="a\"b\\c\nd} 7",shard="shardId-000000000000"} 5"#),
+            "{text}"
+        );
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(series.ends_with('}'), "{line}");
+        }
     }
 }

@@ -97,6 +97,14 @@ impl Model {
         self.operations.get(name)
     }
 
+    /// The model's own spelling of an operation's name: a `'static` name for a
+    /// known action (metric labels take only these, never what a client sent).
+    pub fn operation_name(&self, name: &str) -> Option<&str> {
+        self.operations
+            .get_key_value(name)
+            .map(|(name, _)| name.as_str())
+    }
+
     /// A shape by name. Every name a model refers to is in it (checked when loaded).
     pub fn shape(&self, name: &str) -> &Shape {
         &self.shapes[name]

@@ -1,15 +1,21 @@
 //! AWS Signature Version 4 verification of incoming requests, as Kinesis checks them.
 //!
-//! Only the `Authorization` header form is accepted (Kinesis clients never presign).
+//! The `Authorization` header form and the query-string form (`X-Amz-Algorithm`,
+//! `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`, and
+//! optionally `X-Amz-Expires`; the signature covers the body's hash) are accepted;
+//! a request carrying both is refused, as AWS refuses it.
 //! The canonical request follows the SigV4 rules for every service but S3, as botocore
 //! builds it: the raw path is dot-segment-normalised and consecutive slashes collapsed,
 //! then URI-encoded once more, so a `%` already on the wire becomes `%25`
 //! (botocore: `quote(normalize_url_path(path), safe='/~')`). Kinesis always uses `/`.
 //!
 //! Checks run in this order, and the first failure is returned:
-//! 1. `Authorization` present, else [`SigV4Error::MissingAuthenticationToken`];
-//! 2. `Credential`, `SignedHeaders`, `Signature` and a date header present, else
-//!    [`SigV4Error::IncompleteSignature`] naming each missing piece;
+//! 1. `Authorization` or `X-Amz-Algorithm` present, else
+//!    [`SigV4Error::MissingAuthenticationToken`], but not both
+//!    ([`SigV4Error::BothAuthorizationForms`]);
+//! 2. `Credential`, `SignedHeaders`, `Signature` and a date header present (or the
+//!    five query parameters), else [`SigV4Error::IncompleteSignature`] naming each
+//!    missing piece;
 //! 3. algorithm `AWS4-HMAC-SHA256`, five-part credential, well-formed date;
 //! 4. `host` (or `:authority`) signed, scope terminator and scope date;
 //! 5. the date within [`CLOCK_SKEW_MAX_MINUTES`] of `now`;
@@ -51,8 +57,42 @@ pub struct SignedRequest<'a> {
     /// Headers as received: names in any case, values untrimmed, names may repeat.
     /// Over HTTP/2 the caller adds `host` from `:authority`.
     pub headers: &'a [(String, String)],
-    /// Complete request body.
-    pub body: &'a [u8],
+    /// SHA-256 of the complete request body.
+    pub payload: PayloadHash,
+}
+
+/// The SHA-256 of a request body, which SigV4 signs. The server computes it
+/// piece by piece as the body arrives ([`PayloadHasher`]), so a 16 MiB body is
+/// never hashed in one go on an async worker thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadHash([u8; 32]);
+
+impl PayloadHash {
+    /// The hash of a whole body.
+    pub fn of(body: &[u8]) -> PayloadHash {
+        PayloadHash(Sha256::digest(body).into())
+    }
+
+    /// Lowercase hex, as the canonical request and `x-amz-content-sha256` carry it.
+    pub fn to_hex(self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// Hashes a body piece by piece as it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct PayloadHasher(Sha256);
+
+impl PayloadHasher {
+    /// Adds the next piece of the body.
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    /// The hash of everything added.
+    pub fn finish(self) -> PayloadHash {
+        PayloadHash(self.0.finalize().into())
+    }
 }
 
 /// Who signed a request that verified.
@@ -101,6 +141,11 @@ pub enum SigV4Error {
          Consult the service documentation for details."
     )]
     SignatureDoesNotMatch,
+    /// Both an `Authorization` header and an `X-Amz-Algorithm` query parameter.
+    #[error(
+        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+    )]
+    BothAuthorizationForms,
     /// Neither `host` nor `:authority` is in `SignedHeaders`.
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
@@ -161,6 +206,7 @@ impl SigV4Error {
             Self::IncompleteSignature { .. } => "IncompleteSignatureException",
             Self::UnrecognizedClient { .. } => "UnrecognizedClientException",
             Self::SignatureDoesNotMatch
+            | Self::BothAuthorizationForms
             | Self::HostNotSigned
             | Self::CredentialTerminator { .. }
             | Self::CredentialDate { .. }
@@ -192,7 +238,8 @@ pub struct SigningParams<'a> {
     pub amz_date: &'a str,
 }
 
-/// Verifies the SigV4 `Authorization` header of `request` and names who signed it.
+/// Verifies the SigV4 signature of `request` (its `Authorization` header or its
+/// query-string parameters) and names who signed it.
 ///
 /// `secret_for` maps an access key id to its secret; `now` is the server clock.
 pub fn verify(
@@ -200,20 +247,35 @@ pub fn verify(
     secret_for: &dyn Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Result<Principal, SigV4Error> {
-    let authorization = header_first(request.headers, "authorization")
-        .ok_or(SigV4Error::MissingAuthenticationToken)?;
-    let date = header_first(request.headers, "x-amz-date")
-        .map(|value| RequestDate {
-            value,
-            parse: parse_amz_date,
-        })
-        .or_else(|| {
-            header_first(request.headers, "date").map(|value| RequestDate {
-                value,
-                parse: parse_http_date,
-            })
-        });
-    let auth = parse_authorization(authorization, date)?;
+    let query = QueryParams::parse(request.query);
+    let query_signed = query.get("X-Amz-Algorithm").is_some();
+    let (auth, expires_secs, unsigned_query) =
+        match (header_first(request.headers, "authorization"), query_signed) {
+            (Some(_), true) => return Err(SigV4Error::BothAuthorizationForms),
+            (None, false) => return Err(SigV4Error::MissingAuthenticationToken),
+            (Some(authorization), false) => {
+                let date = header_first(request.headers, "x-amz-date")
+                    .map(|value| RequestDate {
+                        value,
+                        parse: parse_amz_date,
+                    })
+                    .or_else(|| {
+                        header_first(request.headers, "date").map(|value| RequestDate {
+                            value,
+                            parse: parse_http_date,
+                        })
+                    });
+                let auth = parse_authorization(authorization, date)?;
+                (auth, None, request.query.to_owned())
+            }
+            (None, true) => {
+                let auth = query.authorization()?;
+                let expires = query
+                    .get("X-Amz-Expires")
+                    .and_then(|v| v.parse::<i64>().ok());
+                (auth, expires, without_signature(request.query))
+            }
+        };
     if auth.algorithm != ALGORITHM {
         return Err(incomplete(format!(
             "Unsupported AWS 'algorithm': '{}'.",
@@ -236,19 +298,29 @@ pub fn verify(
     }
     let amz_date = format_amz_secs(signed_at);
     check_scope(&scope, &amz_date)?;
-    check_clock(signed_at, system_time_secs(now))?;
+    let now_secs = system_time_secs(now);
+    // A presigned request stays valid for X-Amz-Expires seconds after signing.
+    let unexpired = expires_secs
+        .is_some_and(|expires| (signed_at..=signed_at.saturating_add(expires)).contains(&now_secs));
+    if !unexpired {
+        check_clock(signed_at, now_secs)?;
+    }
 
     let secret = secret_for(scope.access_key_id).ok_or_else(|| SigV4Error::UnrecognizedClient {
         access_key_id: scope.access_key_id.to_owned(),
     })?;
-    let payload_hash = hex(&Sha256::digest(request.body));
+    let payload_hash = request.payload.to_hex();
     if header_first(request.headers, "x-amz-content-sha256")
         .is_some_and(|declared| declared.trim() != payload_hash)
     {
         return Err(SigV4Error::SignatureDoesNotMatch);
     }
     let provided = decode_signature(auth.signature).ok_or(SigV4Error::SignatureDoesNotMatch)?;
-    let canonical = canonical_request(request, &signed_headers, &payload_hash);
+    let signed = SignedRequest {
+        query: &unsigned_query,
+        ..*request
+    };
+    let canonical = canonical_request(&signed, &signed_headers, &payload_hash);
     let to_sign = string_to_sign(&amz_date, &scope.string(), &canonical);
     let key = signing_key(&secret, scope.date, scope.region, scope.service);
     let mut mac = HmacSha256::new_from_slice(&key).expect("HMAC takes a key of any length");
@@ -268,7 +340,7 @@ pub fn verify(
 ///
 /// Every header in `request.headers` except `authorization` is signed; the caller puts
 /// `host` and `x-amz-date` (equal to `params.amz_date`) there first. The payload hash is
-/// the SHA-256 of `request.body`.
+/// `request.payload`.
 ///
 /// # Panics
 /// If `params.amz_date` is not `yyyymmddThhmmssZ`.
@@ -292,11 +364,7 @@ pub fn sign(request: &SignedRequest<'_>, params: &SigningParams<'_>) -> String {
         region: params.region,
         service: params.service,
     };
-    let canonical = canonical_request(
-        request,
-        &signed_headers,
-        &hex(&Sha256::digest(request.body)),
-    );
+    let canonical = canonical_request(request, &signed_headers, &request.payload.to_hex());
     let to_sign = string_to_sign(params.amz_date, &scope.string(), &canonical);
     let key = signing_key(
         params.secret_access_key,
@@ -347,6 +415,79 @@ impl CredentialScope<'_> {
             self.date, self.region, self.service
         )
     }
+}
+
+/// Query-string parameters, names and values percent-decoded.
+struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    fn parse(query: &str) -> QueryParams {
+        let decode = |text: &str| String::from_utf8_lossy(&percent_decode(text)).into_owned();
+        QueryParams(
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(name), decode(value))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The signature parameters; any missing or empty one is named, in AWS's order
+    /// and words.
+    fn authorization(&self) -> Result<AuthorizationParts<'_>, SigV4Error> {
+        let present = |name: &str| self.get(name).filter(|value| !value.is_empty());
+        let names = [
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Signature",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Date",
+        ];
+        let missing: String = names
+            .iter()
+            .filter(|name| present(name).is_none())
+            .map(|name| format!("AWS query-string parameters must include '{name}'. "))
+            .collect();
+        if !missing.is_empty() {
+            return Err(incomplete(format!(
+                "{missing}Re-examine the query-string parameters."
+            )));
+        }
+        let [algorithm, credential, signature, signed_headers, date] =
+            names.map(|name| present(name).unwrap_or_default());
+        Ok(AuthorizationParts {
+            algorithm,
+            date: RequestDate {
+                value: date,
+                parse: parse_amz_date,
+            },
+            credential,
+            signed_headers,
+            signature,
+        })
+    }
+}
+
+/// The raw query without `X-Amz-Signature`, which the signature cannot cover.
+fn without_signature(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            percent_decode(name) != b"X-Amz-Signature"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn incomplete(message: String) -> SigV4Error {
@@ -726,7 +867,7 @@ mod tests {
             path,
             query,
             headers,
-            body,
+            payload: PayloadHash::of(body),
         }
     }
 
@@ -1216,6 +1357,111 @@ mod tests {
         assert_eq!(
             verify_kinesis(&hs, KINESIS_BODY, KINESIS_EPOCH_SECS),
             Err(SigV4Error::SignatureDoesNotMatch)
+        );
+    }
+
+    /// A large body hashed in uneven pieces, as the server reads it, has the hash of
+    /// the whole body and verifies; a changed last byte does not.
+    #[test]
+    fn large_body_hashed_in_pieces_verifies() {
+        let body: Vec<u8> = (0..(3u32 << 20) + 17).map(|i| (i % 251) as u8).collect();
+        let mut hasher = PayloadHasher::default();
+        for piece in body.chunks(16_381) {
+            hasher.update(piece);
+        }
+        let payload = hasher.finish();
+        assert_eq!(payload, PayloadHash::of(&body));
+        let hs = signed_kinesis(&[], &body);
+        let mut signed = request("POST", "/", "", &hs, &[]);
+        signed.payload = payload;
+        assert!(verify(&signed, &secrets, at(KINESIS_EPOCH_SECS)).is_ok());
+        let mut changed = body.clone();
+        *changed.last_mut().unwrap() ^= 1;
+        signed.payload = PayloadHash::of(&changed);
+        assert_eq!(
+            verify(&signed, &secrets, at(KINESIS_EPOCH_SECS)),
+            Err(SigV4Error::SignatureDoesNotMatch)
+        );
+    }
+
+    /// A request presigned in its query string for `expires` seconds at KINESIS_DATE.
+    fn presigned_query(expires: u32) -> String {
+        let query = format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAKINESIS%2F20240102%2Fus-east-1%2Fkinesis%2Faws4_request&X-Amz-Date={KINESIS_DATE}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+        );
+        let hs = headers(&[("Host", "kinesis.us-east-1.amazonaws.com")]);
+        let canonical = canonical_request(
+            &request("POST", "/", &query, &hs, KINESIS_BODY),
+            &["host".to_owned()],
+            &PayloadHash::of(KINESIS_BODY).to_hex(),
+        );
+        let scope = "20240102/us-east-1/kinesis/aws4_request";
+        let to_sign = string_to_sign(KINESIS_DATE, scope, &canonical);
+        let key = signing_key("kinesis-secret", "20240102", "us-east-1", "kinesis");
+        let signature = hex(&hmac_sha256(&key, to_sign.as_bytes()));
+        format!("{query}&X-Amz-Signature={signature}")
+    }
+
+    /// A query-string signature verifies within its X-Amz-Expires and fails after
+    /// it, or with a changed body.
+    #[test]
+    fn presigned_query_verifies() {
+        let hs = headers(&[("Host", "kinesis.us-east-1.amazonaws.com")]);
+        let verify_at = |query: &str, body: &[u8], secs: u64| {
+            verify(&request("POST", "/", query, &hs, body), &secrets, at(secs))
+        };
+        let query = presigned_query(7200);
+        assert!(verify_at(&query, KINESIS_BODY, KINESIS_EPOCH_SECS).is_ok());
+        assert!(verify_at(&query, KINESIS_BODY, KINESIS_EPOCH_SECS + 3600).is_ok());
+        assert_eq!(
+            verify_at(&query, b"{}", KINESIS_EPOCH_SECS),
+            Err(SigV4Error::SignatureDoesNotMatch)
+        );
+        let short = presigned_query(300);
+        assert!(matches!(
+            verify_at(&short, KINESIS_BODY, KINESIS_EPOCH_SECS + 3600),
+            Err(SigV4Error::SignatureExpired { .. })
+        ));
+    }
+
+    /// Query-string signing errors in AWS's words: both forms at once, missing or
+    /// empty parameters named in order, and parameters without X-Amz-Algorithm
+    /// taken as no signature at all.
+    #[test]
+    fn query_signing_errors() {
+        let bare = headers(&[("Host", "kinesis.us-east-1.amazonaws.com")]);
+        let with_header = signed_kinesis(&[], KINESIS_BODY);
+        let check = |query: &str, hs: &[(String, String)]| {
+            verify(
+                &request("POST", "/", query, hs, KINESIS_BODY),
+                &secrets,
+                at(KINESIS_EPOCH_SECS),
+            )
+        };
+        let both = check("X-Amz-Algorithm", &with_header).unwrap_err();
+        assert_eq!(both, SigV4Error::BothAuthorizationForms);
+        assert_eq!(both.code(), "InvalidSignatureException");
+        assert_eq!(
+            both.to_string(),
+            "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+        );
+        assert_eq!(
+            incomplete_message(check("X-Amz-Algorithm", &bare)),
+            "AWS query-string parameters must include 'X-Amz-Algorithm'. AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-Signature'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. AWS query-string parameters must include 'X-Amz-Date'. Re-examine the query-string parameters."
+        );
+        assert_eq!(
+            incomplete_message(check(
+                "X-Amz-Algorithm=a&X-Amz-Credential=b&X-Amz-Signature=c&X-Amz-Date=d",
+                &bare
+            )),
+            "AWS query-string parameters must include 'X-Amz-SignedHeaders'. Re-examine the query-string parameters."
+        );
+        assert_eq!(
+            check(
+                "X-Amz-Credential=a&X-Amz-Signature=b&X-Amz-SignedHeaders=c&X-Amz-Date=d",
+                &bare
+            ),
+            Err(SigV4Error::MissingAuthenticationToken)
         );
     }
 

@@ -15,6 +15,7 @@ use crate::actions::{iterator_start, StartFields};
 use crate::error::ApiError;
 use crate::eventstream;
 use crate::http::{Body, Shared};
+use crate::metrics::ActionLabel;
 use crate::subscribe_event::{size_hint, write_event};
 use crate::value::{Fields, Format, Out, Value};
 use bytes::Bytes;
@@ -114,11 +115,17 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
     let request = crate::validate::request(crate::model::kinesis(), ACTION, format, body)?;
     let fields = Fields::new(&request, format)?;
     let consumer_arn = fields.required_str("ConsumerARN")?;
-    let shard = fields.required_str("ShardId")?;
+    // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
+    // the message about a shard id that names no shard.
+    let stream = consumer_arn
+        .split_once(":stream/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(consumer_arn);
+    let shard = crate::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
     let start = starting_position(&fields)?;
     Ok(shared
         .engine
-        .subscribe_to_shard(consumer_arn, shard, start)?)
+        .subscribe_to_shard(consumer_arn, &shard, start)?)
 }
 
 /// Answers a SubscribeToShard request: an error response, or the event stream.
@@ -137,7 +144,8 @@ pub(crate) async fn respond(
     let outcome = subscription
         .as_ref()
         .map_or_else(|error| error.code, |_| "OK");
-    shared.metrics.request(ACTION, outcome, started.elapsed());
+    let label = ActionLabel::of(crate::model::kinesis(), ACTION);
+    shared.metrics.request(label, outcome, started.elapsed());
     let subscription = match subscription {
         Ok(subscription) => subscription,
         Err(error) => return crate::http::error_response(&error, format, id),

@@ -47,9 +47,7 @@ impl Format {
     pub fn from_content_type(content_type: &str) -> Option<Format> {
         let essence = content_type.split(';').next().unwrap_or("").trim();
         match essence {
-            "application/x-amz-json-1.1" | "application/json" | "application/x-amz-json-1.0" => {
-                Some(Format::Json)
-            }
+            "application/x-amz-json-1.1" => Some(Format::Json),
             "application/x-amz-cbor-1.1" | "application/cbor" => Some(Format::Cbor),
             _ => None,
         }

@@ -5,11 +5,10 @@
 mod common;
 
 use bytes::Bytes;
-use common::{start_with, Server};
+use common::{signed_post, start_with, Server};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use shardlog_server::sigv4::{format_amz_date, sign, SignedRequest, SigningParams};
 use shardlog_server::ServerConfig;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -111,6 +110,10 @@ async fn json(
         Some(36),
         "a UUID request id"
     );
+    // Actions without output answer an empty body, which clients read as `{}`.
+    if reply.body.is_empty() {
+        return (reply.status, serde_json::json!({}));
+    }
     (reply.status, serde_json::from_slice(&reply.body).unwrap())
 }
 
@@ -220,7 +223,11 @@ async fn cbor_over_h2c() {
         )
         .await;
         assert_eq!(reply.content_type, "application/x-amz-cbor-1.1");
-        let value: ciborium::Value = ciborium::from_reader(&reply.body[..]).unwrap();
+        let value: ciborium::Value = if reply.body.is_empty() {
+            ciborium::Value::Map(Vec::new())
+        } else {
+            ciborium::from_reader(&reply.body[..]).unwrap()
+        };
         (reply.status, value)
     };
     let create = ciborium::Value::Map(vec![
@@ -282,48 +289,8 @@ async fn sigv4_rejects_a_bad_signature() {
     let address = server.address;
     let body = br#"{"Limit": 5}"#.to_vec();
     let signed = |secret: &str| {
-        let amz_date = format_amz_date(SystemTime::now());
-        let headers = vec![
-            (
-                "content-type".to_string(),
-                "application/x-amz-json-1.1".to_string(),
-            ),
-            ("host".to_string(), address.to_string()),
-            ("x-amz-date".to_string(), amz_date.clone()),
-            (
-                "x-amz-target".to_string(),
-                "Kinesis_20131202.ListStreams".to_string(),
-            ),
-        ];
-        let authorization = sign(
-            &SignedRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: &body,
-            },
-            &SigningParams {
-                access_key_id: "AKIDEXAMPLE",
-                secret_access_key: secret,
-                region: "us-east-1",
-                service: "kinesis",
-                amz_date: &amz_date,
-            },
-        );
-        let mut request = request(
-            address,
-            "ListStreams",
-            "application/x-amz-json-1.1",
-            body.clone(),
-        );
-        request
-            .headers_mut()
-            .insert("x-amz-date", amz_date.parse().unwrap());
-        request
-            .headers_mut()
-            .insert("authorization", authorization.parse().unwrap());
-        request
+        let target = "Kinesis_20131202.ListStreams";
+        signed_post(address, target, body.clone(), "AKIDEXAMPLE", secret)
     };
     let good = send_http1(address, signed("right-secret")).await;
     assert_eq!(good.status, 200, "{}", String::from_utf8_lossy(&good.body));

@@ -425,7 +425,8 @@ def test_iterator_at_timestamp(kinesis, new_stream):
     """Goal: AT_TIMESTAMP with a datetime starts at the first record that
     arrived at or after it: between two batches it reads the second batch only;
     a record's own ApproximateArrivalTimestamp includes that record; a time
-    before the stream reads everything, one in the future reads nothing."""
+    before the stream reads everything, and one in the future is refused with
+    InvalidArgumentException, as Kinesis refuses it."""
     name = new_stream()
     shard = "shardId-000000000000"
     put_sequence(kinesis, name, 3, prefix="a")
@@ -445,7 +446,8 @@ def test_iterator_at_timestamp(kinesis, new_stream):
     assert arrived >= between - datetime.timedelta(milliseconds=1)
     assert [r["Data"] for r in read_at(arrived)][:1] == [b"b0"]
     assert len(read_at(datetime.datetime(2000, 1, 1, tzinfo=UTC))) == 6
-    assert read_at(datetime.datetime.now(UTC) + datetime.timedelta(hours=1)) == []
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException):
+        read_at(datetime.datetime.now(UTC) + datetime.timedelta(hours=1))
 
 
 def test_get_records_pages_to_the_end(kinesis, new_stream):

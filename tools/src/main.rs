@@ -18,6 +18,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -115,6 +116,16 @@ struct ServeArgs {
         hide = true
     )]
     subscription_lifetime_ms: u64,
+    /// How long an HTTP/1.1 client may take to send its request headers, and how
+    /// long a keep-alive connection may wait for its next request, ms.
+    #[arg(long, env = "SHARDLOG_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+    /// How long a connection may stay open with no request in flight, ms.
+    #[arg(long, env = "SHARDLOG_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// How long a client may take to send a whole request body, ms.
+    #[arg(long, env = "SHARDLOG_BODY_READ_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_ms: u64,
     /// A TOML file mapping Firehose destination buckets to S3-compatible stores
     /// (`[buckets.<name>]` with endpoint, region, access_key_id,
     /// secret_access_key, allow_http). Buckets not listed are written to
@@ -129,7 +140,7 @@ struct ServeArgs {
 }
 
 /// Settings a config file may hold, with the environment variable each feeds.
-const CONFIG_KEYS: [(&str, &str); 12] = [
+const CONFIG_KEYS: [(&str, &str); 15] = [
     ("data_dir", "SHARDLOG_DATA_DIR"),
     ("listen", "SHARDLOG_LISTEN"),
     ("durability", "SHARDLOG_DURABILITY"),
@@ -142,6 +153,9 @@ const CONFIG_KEYS: [(&str, &str); 12] = [
     ("tls_cert", "SHARDLOG_TLS_CERT"),
     ("tls_key", "SHARDLOG_TLS_KEY"),
     ("firehose_buckets", "SHARDLOG_FIREHOSE_BUCKETS"),
+    ("header_read_timeout_ms", "SHARDLOG_HEADER_READ_TIMEOUT_MS"),
+    ("idle_timeout_ms", "SHARDLOG_IDLE_TIMEOUT_MS"),
+    ("body_read_timeout_ms", "SHARDLOG_BODY_READ_TIMEOUT_MS"),
 ];
 
 /// The settings of a TOML config file as (environment variable, value) pairs.
@@ -341,6 +355,9 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             credentials: credentials.into_iter().collect(),
             tls,
             firehose: Some(firehose.clone()),
+            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
             ..ServerConfig::default()
         };
         if server_config.credentials.is_empty() {

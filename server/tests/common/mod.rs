@@ -57,3 +57,51 @@ impl Server {
         self.task.await.unwrap();
     }
 }
+
+/// A POST of `body` with `X-Amz-Target: target`, signed with SigV4 now as
+/// `access_key_id` with `secret`, as botocore signs it.
+pub fn signed_post(
+    address: SocketAddr,
+    target: &str,
+    body: Vec<u8>,
+    access_key_id: &str,
+    secret: &str,
+) -> hyper::Request<http_body_util::Full<bytes::Bytes>> {
+    use shardlog_server::sigv4::{
+        format_amz_date, sign, PayloadHash, SignedRequest, SigningParams,
+    };
+    let amz_date = format_amz_date(std::time::SystemTime::now());
+    let headers: Vec<(String, String)> = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("host", &address.to_string()),
+        ("x-amz-date", &amz_date),
+        ("x-amz-target", target),
+    ]
+    .iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect();
+    let authorization = sign(
+        &SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload: PayloadHash::of(&body),
+        },
+        &SigningParams {
+            access_key_id,
+            secret_access_key: secret,
+            region: "us-east-1",
+            service: "kinesis",
+            amz_date: &amz_date,
+        },
+    );
+    let mut request = hyper::Request::post("/");
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    request
+        .header("authorization", authorization)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap()
+}

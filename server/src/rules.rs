@@ -1,0 +1,149 @@
+//! Kinesis business rules that the service model does not state and the engine
+//! does not word: the shard id forms Kinesis accepts, which sequence numbers
+//! SequenceNumberForOrdering takes, timestamps in the future, and the account's
+//! shard limit. Behaviour and messages are those Kinesis answers with (as recorded
+//! by kinesalite's tests against the real service, and seen in client reports).
+
+use crate::error::ApiError;
+use shardlog_engine::seqno::SequenceNumber;
+use shardlog_engine::Engine;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The largest shard index Kinesis resolves (its shard numbers are Java ints).
+const SHARD_INDEX_MAX: u64 = i32::MAX as u64;
+
+/// A shard id in any form Kinesis accepts, as the canonical `shardId-%012d`.
+///
+/// Kinesis reads the number after the first hyphen (`shardId-1`,
+/// `shardId-000000000001`, but also `shard-1` or `-1`), or the whole id when it
+/// has none (`1`, `000000000001`). An id that names no number up to
+/// 2147483647 is a ResourceNotFoundException worded for the id as sent.
+pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<String, ApiError> {
+    let digits = match text.split_once('-') {
+        Some((_, rest)) => rest.split('-').next().unwrap_or(rest),
+        None => text,
+    };
+    let index = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.trim_start_matches('0'))
+        .filter(|significant| significant.len() <= 10)
+        .and_then(|significant| match significant {
+            "" => Some(0),
+            significant => significant.parse::<u64>().ok(),
+        })
+        .filter(|index| *index <= SHARD_INDEX_MAX);
+    match index {
+        Some(index) => Ok(shardlog_engine::names::shard_id(index as u32)),
+        None => Err(ApiError::client(
+            "ResourceNotFoundException",
+            format!(
+                "Could not find shard {text} in stream {stream} under account {}.",
+                engine.config().account_id
+            ),
+        )),
+    }
+}
+
+/// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the
+/// model): Kinesis takes any well-formed sequence number whose record time is not
+/// in the future, from this stream or not, and refuses anything else with
+/// InvalidArgumentException.
+pub fn sequence_number_for_ordering(
+    engine: &Engine,
+    stream: &str,
+    text: &str,
+) -> Result<(), ApiError> {
+    let now_secs = now_ms() / 1000;
+    let valid = SequenceNumber::parse(text).is_ok_and(|sequence| {
+        u64::from(sequence.shard_index) <= SHARD_INDEX_MAX && sequence.arrival_secs <= now_secs
+    });
+    if valid {
+        return Ok(());
+    }
+    Err(ApiError::invalid_argument(format!(
+        "ExclusiveMinimumSequenceNumber {text} used in PutRecord on stream {stream} under account {} is invalid.",
+        engine.config().account_id
+    )))
+}
+
+/// Refuses an AT_TIMESTAMP position after the server's clock, as Kinesis does.
+pub fn timestamp_not_in_future(timestamp_ms: u64) -> Result<u64, ApiError> {
+    let now = now_ms();
+    if timestamp_ms > now {
+        return Err(ApiError::invalid_argument(format!(
+            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {timestamp_ms}, currentTimestampInMillis: {now}"
+        )));
+    }
+    Ok(timestamp_ms)
+}
+
+/// Refuses a new stream of `shard_count` shards that would take the account over
+/// its shard limit (LimitExceededException), unless the stream already exists,
+/// which Kinesis reports first (ResourceInUseException, from the engine).
+pub fn within_shard_limit(engine: &Engine, stream: &str, shard_count: u32) -> Result<(), ApiError> {
+    let (open, limit, _) = engine.account_usage();
+    if u64::from(open) + u64::from(shard_count) <= u64::from(limit)
+        || engine.describe_stream(stream, 0, None).is_ok()
+    {
+        return Ok(());
+    }
+    let config = engine.config();
+    Err(ApiError::client(
+        "LimitExceededException",
+        format!(
+            "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {shard_count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+            config.account_id, config.region
+        ),
+    ))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Shard id forms and ordering numbers, without a server.
+    use super::*;
+
+    fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = shardlog_segment::io::RealFs::shared();
+        let engine = Engine::open(fs, shardlog_engine::EngineConfig::new(dir.path())).unwrap();
+        (dir, engine)
+    }
+
+    /// Every form Kinesis resolves names the same shard; others are not found.
+    #[test]
+    fn shard_id_forms() {
+        let (_dir, engine) = engine();
+        for form in [
+            "1",
+            "000000000001",
+            "shardId-1",
+            "shardId-000000000001",
+            "shard-1",
+            "-00000000000000001",
+        ] {
+            assert_eq!(
+                shard_id(&engine, "s", form).unwrap(),
+                "shardId-000000000001",
+                "{form}"
+            );
+        }
+        assert_eq!(
+            shard_id(&engine, "s", "2147483647").unwrap(),
+            "shardId-002147483647"
+        );
+        for form in ["2147483648", "ABKLFD8", "2.14E4", "shardId-", "a-b-1", ""] {
+            let error = shard_id(&engine, "s", form).unwrap_err();
+            assert_eq!(error.code, "ResourceNotFoundException", "{form}");
+            assert!(
+                error.message.contains(&format!("shard {form} in")),
+                "{form}"
+            );
+        }
+        engine.shutdown().unwrap();
+    }
+}
