@@ -11,6 +11,11 @@
 //! Buffers are borrowed, never copied: the kernel reads them until the write's completion
 //! is reaped, so every submitted entry is reaped before `write_all` returns or unwinds
 //! (see [`InFlight`] and `UNSAFE.md`).
+//!
+//! A file without a raw descriptor (the in-memory file system that power-loss tests cut)
+//! gets the very same writes, aligned blocks with the partial tail block rewritten, through
+//! [`FileHandle::write_at`] and [`FileHandle::sync_data`] instead of the ring, so that those
+//! tests exercise this backend's write pattern and everything above it.
 
 use super::{BackendKind, WriteBackend, WriteOp};
 use crate::io::{FileHandle, Injected, DIRECT_IO_ALIGNMENT};
@@ -103,7 +108,10 @@ impl WriteBackend for Uring {
             if in_flight.is_empty() {
                 break None;
             }
-            let reaped = in_flight.submit_and_reap(|user_data, res| batch.complete(user_data, res));
+            let reaped = in_flight.submit_and_reap(|user_data, res| {
+                let index = usize::try_from(user_data).expect("user_data is an op index");
+                batch.complete(index, completion_result(res));
+            });
             if let Err(error) = reaped {
                 break Some(error);
             }
@@ -118,8 +126,13 @@ impl WriteBackend for Uring {
         let mut results = Vec::with_capacity(files.len());
         let mut ready = Vec::with_capacity(files.len());
         for (index, file) in files.iter().enumerate() {
+            let Some(fd) = file.raw_fd() else {
+                // No descriptor: the handle syncs itself (and applies its own faults).
+                results.push(Some(file.sync_data()));
+                continue;
+            };
             match check_sync(*file) {
-                Ok(fd) => {
+                Ok(()) => {
                     results.push(None);
                     ready.push((index, fd));
                 }
@@ -141,11 +154,7 @@ impl WriteBackend for Uring {
             let reaped = in_flight.submit_and_reap(|user_data, res| {
                 let index = usize::try_from(user_data).expect("user_data is a file index");
                 assert!(results[index].is_none(), "file {index} synced twice");
-                results[index] = Some(if res < 0 {
-                    Err(io::Error::from_raw_os_error(-res))
-                } else {
-                    Ok(())
-                });
+                results[index] = Some(completion_result(res).map(|_| ()));
             });
             if let Err(error) = reaped {
                 break Some(error);
@@ -156,19 +165,33 @@ impl WriteBackend for Uring {
     }
 }
 
-/// The error of a file system whose handles have no descriptor to submit.
-fn no_raw_fd() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "io_uring backend needs a file system with raw file descriptors",
-    )
+/// A completion's result: bytes written, or the error the kernel returned (`-errno`).
+fn completion_result(res: i32) -> io::Result<usize> {
+    usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res))
 }
 
-/// Checks an op's alignment and returns its file's descriptor.
+/// Where an op's writes go: the ring, for a file with a descriptor, or the file's own
+/// `write_at`. The handle's address tells files without descriptors apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Ring(RawFd),
+    Handle(usize),
+}
+
+impl Target {
+    fn of(file: &dyn FileHandle) -> Target {
+        match file.raw_fd() {
+            Some(fd) => Target::Ring(fd),
+            None => Target::Handle(std::ptr::from_ref(file).cast::<()>() as usize),
+        }
+    }
+}
+
+/// Checks an op's alignment and returns where its writes go.
 ///
 /// A misaligned op fails with kind `InvalidInput` (what `EINVAL` maps to) and a message
 /// naming what is misaligned: `std::io::Error` cannot carry both an OS code and a message.
-fn check_op(op: &WriteOp<'_>) -> io::Result<RawFd> {
+fn check_op(op: &WriteOp<'_>) -> io::Result<Target> {
     let alignment = DIRECT_IO_ALIGNMENT;
     let mut misaligned = Vec::new();
     if !op.offset.is_multiple_of(alignment as u64) {
@@ -189,11 +212,11 @@ fn check_op(op: &WriteOp<'_>) -> io::Result<RawFd> {
             ),
         ));
     }
-    op.file.raw_fd().ok_or_else(no_raw_fd)
+    Ok(Target::of(op.file))
 }
 
-/// Applies an injected sync fault and returns the file's descriptor.
-fn check_sync(file: &dyn FileHandle) -> io::Result<RawFd> {
+/// Applies an injected sync fault to a file with a descriptor.
+fn check_sync(file: &dyn FileHandle) -> io::Result<()> {
     match file.injected_fault(None) {
         None => {}
         Some(Injected::Error(error)) => return Err(error),
@@ -204,7 +227,7 @@ fn check_sync(file: &dyn FileHandle) -> io::Result<RawFd> {
             ))
         }
     }
-    file.raw_fd().ok_or_else(no_raw_fd)
+    Ok(())
 }
 
 /// One result per op or file; those left unfinished by a failed submission get its error.
@@ -231,10 +254,10 @@ fn collect_results(
 /// Orders the ops that overlap on the same file, so that the bytes on disk are those of
 /// the later op, as with the buffered backend: ops whose ranges chain into an overlapping
 /// cluster run one after another in op order. Returns each op's successor and the ops
-/// that may start at once. Ops without a descriptor (`None`) take no part.
+/// that may start at once. Ops without a target (`None`: already finished) take no part.
 fn order_overlaps(
     ops: &[WriteOp<'_>],
-    fds: &[Option<RawFd>],
+    fds: &[Option<Target>],
 ) -> (Vec<Option<usize>>, VecDeque<usize>) {
     let end = |index: usize| {
         ops[index]
@@ -274,8 +297,8 @@ fn order_overlaps(
 /// The progress of one `write_all` call.
 struct WriteBatch<'s, 'a> {
     ops: &'s [WriteOp<'a>],
-    /// Descriptor of each op still to write (`None`: finished before any submission).
-    fds: Vec<Option<RawFd>>,
+    /// Target of each op still to write (`None`: finished before any submission).
+    fds: Vec<Option<Target>>,
     /// Bytes of each op written so far.
     written: Vec<usize>,
     /// Each op's result once finished.
@@ -317,14 +340,24 @@ impl<'s, 'a> WriteBatch<'s, 'a> {
         }
     }
 
-    /// Pushes the next write of op `index`, unless an injected fault finishes it.
+    /// Pushes the next write of op `index`, unless an injected fault finishes it; for a
+    /// file without a descriptor, makes that write through the handle at once.
     fn submit(&mut self, index: usize, in_flight: &mut InFlight<'_, 'a>) {
         let op = &self.ops[index];
-        let fd = self.fds[index].expect("only ops with a descriptor are ready");
+        let target = self.fds[index].expect("only ops with a target are ready");
         let data: &'a [u8] = op.data;
         let written = self.written[index];
         let remaining = &data[written..];
         let wanted = remaining.len().min(SUBMIT_BYTES_MAX);
+        let offset = op.offset + written as u64;
+        let fd = match target {
+            Target::Ring(fd) => fd,
+            Target::Handle(_) => {
+                // The handle applies its own faults: `injected_fault` is for the ring only.
+                let result = op.file.write_at(&remaining[..wanted], offset);
+                return self.complete(index, result);
+            }
+        };
         let len = match op.file.injected_fault(Some(wanted)) {
             None => wanted,
             Some(Injected::Short(len)) => len.min(wanted),
@@ -333,33 +366,25 @@ impl<'s, 'a> WriteBatch<'s, 'a> {
         if len == 0 {
             return self.finish(index, Err(write_zero()));
         }
-        let offset = op.offset + written as u64;
         in_flight.push_write(fd, &remaining[..len], offset, index as u64);
     }
 
-    /// Accounts for the completion of a write of op `user_data` that returned `res`.
-    fn complete(&mut self, user_data: u64, res: i32) {
-        let index = usize::try_from(user_data).expect("user_data is an op index");
+    /// Accounts for the completion of a write of op `index`: bytes written or an error.
+    fn complete(&mut self, index: usize, result: io::Result<usize>) {
         assert!(self.results[index].is_none(), "op {index} completed twice");
-        if res < 0 {
-            let error = io::Error::from_raw_os_error(-res);
-            if error.kind() == io::ErrorKind::Interrupted {
-                self.ready.push_back(index);
-            } else {
-                self.finish(index, Err(error));
+        let written_now = match result {
+            Ok(written_now) => written_now,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                return self.ready.push_back(index);
             }
-            return;
-        }
-        let written_now = usize::try_from(res).expect("res is not negative here");
+            Err(error) => return self.finish(index, Err(error)),
+        };
         if written_now == 0 {
             return self.finish(index, Err(write_zero()));
         }
         self.written[index] += written_now;
         let len = self.ops[index].data.len();
-        assert!(
-            self.written[index] <= len,
-            "the kernel wrote more than asked"
-        );
+        assert!(self.written[index] <= len, "the file wrote more than asked");
         if self.written[index] == len {
             self.finish(index, Ok(()));
         } else {
@@ -517,7 +542,8 @@ mod tests {
     //! holds, and reports each op's or file's failure on its own.
     use super::*;
     use crate::aligned::AlignedBuf;
-    use crate::io::{FileSystem, OpenOptions, RealFs};
+    use crate::io::{read_file, Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
+    use crate::io::{OpenOptions, RealFs};
     use std::path::Path;
     use std::sync::{Arc, Mutex};
 
@@ -605,28 +631,6 @@ mod tests {
         fn injected_fault(&self, write_len: Option<usize>) -> Option<Injected> {
             self.asked.lock().unwrap().push(write_len);
             self.script.lock().unwrap().pop_front()
-        }
-    }
-
-    /// A file of a file system without descriptors (like `MemFs`).
-    #[derive(Debug)]
-    struct NoFd;
-
-    impl FileHandle for NoFd {
-        fn read_at(&self, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
-        }
-        fn write_at(&self, _buf: &[u8], _offset: u64) -> io::Result<usize> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
-        }
-        fn len(&self) -> io::Result<u64> {
-            Ok(0)
-        }
-        fn set_len(&self, _len: u64) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
         }
     }
 
@@ -745,28 +749,56 @@ mod tests {
         assert_eq!(on_disk, &bytes[..BLOCK]);
     }
 
-    /// A file without a raw descriptor fails writes and syncs with a clear error.
+    /// Files without a descriptor (MemFs) get the same aligned writes through their
+    /// handles: bytes land, a short write is finished, a misaligned op is EINVAL, and a
+    /// fault layer's write and sync faults fire once each, not once per layer asked.
     #[test]
-    fn file_without_raw_fd_gets_a_clear_error() {
+    fn file_without_raw_fd_is_written_through_its_handle() {
         let Some(mut uring) = ring() else { return };
-        let data = pattern(5, BLOCK);
-        let file = NoFd;
-        let ops = [WriteOp {
-            file: &file,
-            offset: 0,
-            data: data.as_slice(),
-        }];
-        let writes = uring.write_all(&ops);
-        let syncs = uring.sync_all(&[&file]);
-        for result in writes.iter().chain(&syncs) {
-            let error = result
-                .as_ref()
-                .expect_err("a file without descriptor must fail");
-            assert!(
-                error.to_string().contains("raw file descriptors"),
-                "{error}"
-            );
-        }
+        let fs = FaultyFs::new(MemFs::new());
+        let open_mem = |name: &str| {
+            fs.open(Path::new(name), OpenOptions::CREATE.with_direct(true))
+                .unwrap()
+        };
+        let (a, b) = (open_mem("/a"), open_mem("/b"));
+        let data = pattern(5, 3 * BLOCK);
+        fs.inject(Fault {
+            op: IoOp::Write,
+            path_contains: Some("/a".into()),
+            skip: 0,
+            times: 1,
+            action: FaultAction::ShortWrite { bytes: BLOCK },
+        });
+        let results = uring.write_all(&[
+            op(&a, BLOCK as u64, data.as_slice()),
+            op(&b, 0, &data.as_slice()[..BLOCK]),
+            op(&b, 100, &data.as_slice()[..BLOCK]),
+        ]);
+        assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+        let misaligned = results[2].as_ref().expect_err("misaligned op must fail");
+        assert_eq!(
+            misaligned.kind(),
+            io::ErrorKind::InvalidInput,
+            "{misaligned}"
+        );
+        let on_a = read_file(fs.as_ref(), Path::new("/a")).unwrap();
+        assert_eq!(on_a, [&[0u8; BLOCK][..], data.as_slice()].concat());
+        assert_eq!(fs.fired(), 1);
+        fs.inject(Fault {
+            op: IoOp::Sync,
+            path_contains: Some("/b".into()),
+            skip: 0,
+            times: 1,
+            action: FaultAction::Error(libc::EIO),
+        });
+        let synced = uring.sync_all(&[a.as_ref(), b.as_ref()]);
+        assert!(synced[0].is_ok(), "{synced:?}");
+        assert_eq!(
+            synced[1].as_ref().unwrap_err().raw_os_error(),
+            Some(libc::EIO)
+        );
+        assert_eq!(fs.fired(), 2);
+        assert!(uring.sync_all(&[b.as_ref()])[0].is_ok(), "reported once");
     }
 
     /// An injected write error fails that op without submitting it; the other op lands.
@@ -867,7 +899,7 @@ mod tests {
             op(&b, 0, one),         // 3: another file
             op(&a, 8 * block, one), // 4: disjoint
         ];
-        let fds: Vec<_> = ops.iter().map(|op| op.file.raw_fd()).collect();
+        let fds: Vec<_> = ops.iter().map(|op| Some(Target::of(op.file))).collect();
         let (successor, ready) = order_overlaps(&ops, &fds);
         assert_eq!(successor, [Some(1), Some(2), None, None, None]);
         assert_eq!(ready, [0, 3, 4]);
