@@ -9,7 +9,7 @@ mod mem;
 mod real;
 
 pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
-pub use mem::{CrashMode, MemFs};
+pub use mem::{CrashMode, CrashReport, MemFs};
 pub use real::RealFs;
 
 use std::fmt::Debug;
