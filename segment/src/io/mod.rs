@@ -193,6 +193,29 @@ pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Creates `dir` and any missing ancestors, then syncs the parent of each one it
+/// created: a new directory is an entry of its parent and survives a power loss only
+/// once the parent is synced. Directories that already exist are left alone.
+pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current.filter(|path| !path.as_os_str().is_empty() && !fs.exists(path)) {
+        missing.push(path);
+        current = path.parent();
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs.create_dir_all(dir)?;
+    // Deepest first: the parent of each new directory exists by now.
+    for created in missing {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
 pub fn write_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(fs, path, bytes, false)
