@@ -194,8 +194,10 @@ pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Creates `dir` and any missing ancestors, then syncs the parent of each one it
-/// created: a new directory is an entry of its parent and survives a power loss only
-/// once the parent is synced. Directories that already exist are left alone.
+/// created, and the parent of `dir` even if `dir` already existed: a new directory
+/// is an entry of its parent and survives a power loss only once the parent is
+/// synced, and an earlier call may have created `dir` and then failed to sync.
+/// (An ancestor created by such a failed call stays unsynced: not covered.)
 pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
     let mut missing = Vec::new();
     let mut current = Some(dir);
@@ -203,10 +205,12 @@ pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()>
         missing.push(path);
         current = path.parent();
     }
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        fs.create_dir_all(dir)?;
     }
-    fs.create_dir_all(dir)?;
+    if missing.first() != Some(&dir) {
+        missing.insert(0, dir);
+    }
     // Deepest first: the parent of each new directory exists by now.
     for created in missing {
         if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
