@@ -117,7 +117,8 @@ pub trait FileHandle: Send + Sync + Debug {
     }
     /// Sets the length. Never call on a file that is mapped.
     fn set_len(&self, len: u64) -> io::Result<()>;
-    /// The raw descriptor, for backends that submit I/O themselves (io_uring).
+    /// The raw descriptor, for backends that submit I/O themselves (io_uring, which
+    /// writes a file without one through `write_at` and `sync_data` instead).
     fn raw_fd(&self) -> Option<RawFd> {
         None
     }
