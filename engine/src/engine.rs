@@ -165,7 +165,7 @@ impl Engine {
     /// recovers) every shard's log.
     pub fn open(fs: Arc<dyn FileSystem>, mut config: EngineConfig) -> Result<Engine> {
         config.log.record_bytes_max = 10 << 20;
-        fs.create_dir_all(&config.data_dir)
+        shardlog_segment::io::create_dir_all_durably(fs.as_ref(), &config.data_dir)
             .map_err(Error::Manifest)?;
         let key = IteratorKey::load_or_create(fs.as_ref(), &config.data_dir.join("ITERATOR_KEY"))
             .map_err(Error::Manifest)?;

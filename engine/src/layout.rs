@@ -13,7 +13,7 @@
 use crate::engine::RETENTION_HOURS_MIN;
 use crate::manifest::{Manifest, ShardMeta, StreamMeta, StreamMode, MANIFEST_VERSION};
 use crate::routing::even_ranges;
-use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
+use shardlog_segment::io::{create_dir_all_durably, read_file, write_file_atomic, FileSystem};
 use shardlog_segment::RecoveryReport;
 use std::collections::BTreeMap;
 use std::io;
@@ -31,7 +31,8 @@ fn invalid(path: &Path, why: impl std::fmt::Display) -> io::Error {
 
 /// Writes a shard's metadata file into its log directory.
 fn store_shard_meta(fs: &dyn FileSystem, shard_dir: &Path, meta: &ShardMeta) -> io::Result<()> {
-    fs.create_dir_all(shard_dir)?;
+    // Durably: the shard's records are acknowledged into this directory.
+    create_dir_all_durably(fs, shard_dir)?;
     let body = serde_json::to_vec(meta).map_err(|error| invalid(shard_dir, error))?;
     let mut bytes = format!("crc32 {:08x}\n", crc32fast::hash(&body)).into_bytes();
     bytes.extend_from_slice(&body);

@@ -353,3 +353,35 @@ fn a_stream_recreated_at_once_gets_new_sequence_numbers() {
     assert_ne!(first, second);
     engine.shutdown().unwrap();
 }
+
+/// New directories were never made durable: the data directory and each shard's
+/// directory were created without a sync of their parent, so a power loss (which
+/// the in-memory file system now models for directories too) took the stream and
+/// every record acknowledged to it. Now each new directory's parent is synced.
+#[test]
+fn a_new_stream_and_its_acknowledged_records_survive_power_loss() {
+    let mem = MemFs::new();
+    let session: Arc<dyn FileSystem> = mem.session();
+    let engine = open(&session);
+    engine
+        .create_stream("fresh", Some(2), BTreeMap::new())
+        .unwrap();
+    let keys: Vec<String> = (0..10).map(|i| format!("key-{i}")).collect();
+    for key in &keys {
+        put(&engine, "fresh", key, None).unwrap();
+    }
+    let report = mem.crash(shardlog_segment::io::CrashMode::DropUnsynced);
+    assert_eq!(report.dirs_lost, 0, "{report:?}");
+    drop(engine);
+    let fs: Arc<dyn FileSystem> = mem.clone();
+    let engine = open(&fs);
+    let mut recovered = Vec::new();
+    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+        recovered.extend(read_shard(&engine, "fresh", shard).unwrap());
+    }
+    recovered.sort();
+    let mut expected: Vec<Vec<u8>> = keys.iter().map(|key| key.as_bytes().to_vec()).collect();
+    expected.sort();
+    assert_eq!(recovered, expected);
+    engine.shutdown().unwrap();
+}

@@ -5,7 +5,9 @@ use crate::batch::{peek_header, BatchView};
 use crate::config::LogConfig;
 use crate::error::{io_err, Corruption, Error, Result};
 use crate::format::{parse_segment_file_name, SEGMENT_HEADER_LEN};
-use crate::io::{read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions};
+use crate::io::{
+    create_dir_all_durably, read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions,
+};
 use crate::log::{ActiveView, ActiveWriter, Stage, Tail, WriterState};
 use crate::sealed::{
     check_segment_header, count_dropped_batches, open_sealed, prefault_in_background, scan_batches,
@@ -63,7 +65,8 @@ pub(crate) fn recover(
     writable: bool,
 ) -> Result<Recovered> {
     if writable {
-        create_dir_durably(fs.as_ref(), dir)?;
+        // A new log directory must survive a power loss.
+        create_dir_all_durably(fs.as_ref(), dir).map_err(io_err("create directory", dir))?;
     }
     let mut report = RecoveryReport::default();
     let names = fs.list_dir(dir).map_err(io_err("list", dir))?;
@@ -178,29 +181,6 @@ fn is_compacted(fs: &dyn FileSystem, dir: &Path, base: u64) -> bool {
     read_exact_at(file.as_ref(), &mut header, 0).is_ok()
         && crate::format::SegmentHeader::decode(&header)
             .is_ok_and(|header| header.base_position == base && header.compacted_end.is_some())
-}
-
-/// Creates `dir` and any missing ancestors, syncing the parent of each one created
-/// so that a new log directory survives a power loss.
-fn create_dir_durably(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-    let mut missing = Vec::new();
-    let mut current = Some(dir);
-    while let Some(path) = current.filter(|path| !path.as_os_str().is_empty() && !fs.exists(path)) {
-        missing.push(path);
-        current = path.parent();
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    fs.create_dir_all(dir)
-        .map_err(io_err("create directory", dir))?;
-    for created in missing {
-        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs.sync_dir(parent)
-                .map_err(io_err("sync directory", parent))?;
-        }
-    }
-    Ok(())
 }
 
 fn check_contiguous(previous_end: Option<u64>, path: &Path, base: u64) -> Result<()> {

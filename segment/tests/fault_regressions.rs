@@ -255,3 +255,30 @@ fn compaction_keeps_the_durable_version_of_a_key_with_an_unsynced_newer_one() {
         .collect();
     assert_eq!(survivors, vec![b"durable".to_vec()]);
 }
+
+/// A log directory created by an open whose sync of the parent failed was never
+/// made durable: the retried open found the directory and synced nothing, so a
+/// power loss took the directory with every record acknowledged into it. Caught by
+/// the fault campaign (faults on every 2nd directory sync).
+#[test]
+fn reopen_after_failed_parent_sync_makes_the_log_directory_durable() {
+    let mem = MemFs::new();
+    shardlog_segment::io::create_dir_all_durably(mem.as_ref(), Path::new("/data")).unwrap();
+    let faulty = FaultyFs::new(mem.session());
+    let storage = storage(faulty.clone() as Arc<dyn FileSystem>, Durability::Sync);
+    faulty.inject(fault(IoOp::SyncDir, "/data", 1));
+    // Recovery could not write: the log opens read-only and refuses appends.
+    let (read_only, _) = storage.open_log(DIR, small_segments()).unwrap();
+    let refused = read_only.append(&borrow(&make_batch(0, 1, 10)));
+    assert!(refused.is_err(), "a read-only log took an append");
+    let _ = read_only.close();
+    let (log, _) = storage.open_log(DIR, small_segments()).unwrap();
+    let mut acked = Vec::new();
+    append_batches(&log, 0, 5, &mut acked);
+    mem.crash(CrashMode::DropUnsynced);
+    let _ = storage.shutdown();
+    let storage = storage_on(&mem);
+    let (log, _) = storage.open_log(DIR, small_segments()).unwrap();
+    assert_eq!(records(&log), acked);
+    storage.shutdown().unwrap();
+}

@@ -1,5 +1,6 @@
 //! A file system that injects faults into another, so that tests can fail the Nth
-//! write, sync, open, rename, removal or truncation of a chosen file.
+//! write, sync, open, creation, rename, removal or truncation of a chosen file, or
+//! the Nth creation or sync of a directory.
 #![forbid(unsafe_code)]
 
 use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions};
@@ -25,6 +26,11 @@ pub enum IoOp {
     Remove,
     /// `FileHandle::set_len`.
     SetLen,
+    /// `FileSystem::open` with [`OpenOptions::create`] (a rule for [`IoOp::Open`]
+    /// sees these opens too, first).
+    Create,
+    /// `FileSystem::create_dir_all`.
+    CreateDir,
 }
 
 /// What a fault does.
@@ -177,6 +183,7 @@ fn check_error(rules: &Mutex<RuleBook>, op: IoOp, paths: &[&Path]) -> io::Result
 
 impl FileSystem for FaultyFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        check_error(&self.rules, IoOp::CreateDir, &[path])?;
         self.inner.create_dir_all(path)
     }
 
@@ -186,6 +193,9 @@ impl FileSystem for FaultyFs {
 
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
         check_error(&self.rules, IoOp::Open, &[path])?;
+        if options.create {
+            check_error(&self.rules, IoOp::Create, &[path])?;
+        }
         Ok(Arc::new(FaultyFile {
             inner: self.inner.open(path, options)?,
             path: path.to_path_buf(),
@@ -337,7 +347,8 @@ mod tests {
         assert_eq!(fs.fired(), 1);
     }
 
-    /// Sync, set_len, open, remove and sync_dir faults fail their operation and leave the state alone.
+    /// Sync, set_len, open, remove, sync_dir, create and create_dir faults fail their
+    /// operation and leave the state alone.
     #[test]
     fn error_on_each_other_operation() {
         let fs = faulty();
@@ -350,6 +361,8 @@ mod tests {
             IoOp::Open,
             IoOp::Remove,
             IoOp::SyncDir,
+            IoOp::Create,
+            IoOp::CreateDir,
         ] {
             fs.inject(fault(op, EIO));
         }
@@ -360,12 +373,20 @@ mod tests {
         assert!(has_errno(fs.remove_file(path), libc::EIO));
         assert!(fs.exists(path));
         assert!(has_errno(fs.sync_dir(Path::new("/d")), libc::EIO));
-        assert_eq!(fs.fired(), 5);
+        assert!(has_errno(
+            fs.open(Path::new("/d/g"), OpenOptions::CREATE),
+            libc::EIO
+        ));
+        assert!(!fs.exists(Path::new("/d/g")));
+        assert!(has_errno(fs.create_dir_all(Path::new("/d/e")), libc::EIO));
+        assert!(!fs.exists(Path::new("/d/e")));
+        assert_eq!(fs.fired(), 7);
         file.sync_data().unwrap();
         file.set_len(1).unwrap();
         fs.remove_file(path).unwrap();
         fs.sync_dir(Path::new("/d")).unwrap();
-        assert_eq!(fs.fired(), 5);
+        fs.create_dir_all(Path::new("/d/e")).unwrap();
+        assert_eq!(fs.fired(), 7);
     }
 
     /// A rename fault matches on either path and leaves both names in place.

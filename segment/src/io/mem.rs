@@ -9,11 +9,14 @@
 //!   bytes; `sync_data` does exactly that, so its cost is the bytes changed since
 //!   the last sync, not the file's size.
 //! - Each directory keeps its current entries, its durable entries (as of its last
-//!   `sync_dir`) and the unsynced entry changes since then. Directories themselves
-//!   are always durable; only their entries are not.
+//!   `sync_dir`) and the unsynced entry changes since then. A directory made by
+//!   `create_dir_all` is itself an entry of its parent: it survives a crash only once
+//!   its parent was synced after it was made (with its whole subtree, it is gone
+//!   otherwise, as on Linux, where a new directory needs an fsync of its parent).
 //! - A crash rebuilds every reachable inode and directory from its durable state
 //!   plus, in [`CrashMode::Random`], some of its unsynced changes, and makes every
-//!   handle opened before it stale.
+//!   handle opened before it stale. [`MemFs::cut_power_at`] arms one for the Nth
+//!   mutating operation from then on, so that tests can cut at every point.
 #![forbid(unsafe_code)]
 
 use super::{FileHandle, FileSystem, Mapped, OpenOptions, DIRECT_IO_ALIGNMENT};
@@ -25,8 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Granularity at which [`CrashMode::Random`] tears a surviving write: a torn write
-/// keeps its bytes up to a sector boundary (in file offsets) inside it, as a disk
-/// that writes 4 KiB sectors atomically would.
+/// keeps some of its pieces between sector boundaries (in file offsets), as a disk
+/// that writes 4 KiB sectors atomically, in any order, would.
 const TORN_WRITE_SECTOR_BYTES: usize = 4096;
 
 /// Largest file length `MemFs` accepts (4 GiB): a write or `set_len` beyond it fails
@@ -38,8 +41,8 @@ const FILE_BYTES_MAX: u64 = 1 << 32;
 pub enum CrashMode {
     /// Keep exactly what was synced; drop every unsynced change.
     DropUnsynced,
-    /// Keep a random subset of the unsynced changes (each write possibly torn to a
-    /// prefix that ends on a 4 KiB sector boundary of the file), applied in a
+    /// Keep a random subset of the unsynced changes (each write possibly torn: only
+    /// some of its pieces between 4 KiB sector boundaries of the file), applied in a
     /// random order, chosen by `seed`. Each unsynced directory entry change (a
     /// creation, removal or rename) survives or not at random, in its original order;
     /// a rename within one directory is atomic, a rename across two directories is
@@ -48,6 +51,30 @@ pub enum CrashMode {
         /// Seed of the choice, so that a failing case can be replayed.
         seed: u64,
     },
+}
+
+/// What a simulated power loss did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrashReport {
+    /// Unsynced changes (file writes and lengths, directory entries, new
+    /// directories) that reached the disk anyway.
+    pub changes_kept: u64,
+    /// Unsynced changes that were lost.
+    pub changes_lost: u64,
+    /// Writes of which only some sectors reached the disk (counted in `changes_kept`).
+    pub torn_writes: u64,
+    /// New directories lost (with everything in them) because their parent was not
+    /// synced after they were made.
+    pub dirs_lost: u64,
+}
+
+/// A power cut armed by [`MemFs::cut_power_at`].
+#[derive(Debug, Clone, Copy)]
+enum PowerCut {
+    /// Crash with `mode` at the mutating operation numbered `at`.
+    Armed { at: u64, mode: CrashMode },
+    /// It happened; this is what it did.
+    Fired(CrashReport),
 }
 
 /// An in-memory file system that remembers what was synced.
@@ -70,6 +97,11 @@ struct Shared {
     epoch: AtomicU64,
     /// Number of `sync_data` and `sync_dir` calls.
     sync_count: AtomicU64,
+    /// Number of mutating operations so far (see [`MemFs::cut_power_at`]).
+    mutating_ops: AtomicU64,
+    /// The power cut armed or fired, if any. Locked before `dirs`, never while
+    /// holding it.
+    power_cut: Mutex<Option<PowerCut>>,
     /// Source of inode ids.
     next_inode_id: AtomicU64,
 }
@@ -83,6 +115,9 @@ struct Dir {
     current: BTreeMap<String, Arc<Inode>>,
     durable: BTreeMap<String, Arc<Inode>>,
     unsynced: Vec<EntryChange>,
+    /// Whether the directory's own name in its parent is durable: always for the
+    /// roots, and for others once their parent was synced after they were made.
+    named_durably: bool,
 }
 
 struct Inode {
@@ -130,33 +165,33 @@ impl MemFs {
     /// Simulates a power loss: every file and directory falls back to its durable
     /// state plus whatever unsynced changes `mode` lets survive, and every handle
     /// opened before the crash becomes stale. Mappings keep their snapshot.
-    pub fn crash(&self, mode: CrashMode) {
-        let mut dirs = self.dirs();
-        // Bumped before any inode is read: a handle checks the epoch while holding
-        // its inode's lock, so a write either lands before the inode is read here or
-        // fails as stale.
-        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
-        let mut rng = match mode {
-            CrashMode::DropUnsynced => None,
-            CrashMode::Random { seed } => Some(SplitMix64(seed)),
-        };
-        let mut rebuilt: HashMap<u64, Arc<Inode>> = HashMap::new();
-        for dir in dirs.values_mut() {
-            let mut entries = std::mem::take(&mut dir.durable);
-            for change in dir.unsynced.drain(..) {
-                if rng.as_mut().is_some_and(SplitMix64::coin) {
-                    apply_entry_change(&mut entries, &change);
-                }
-            }
-            for inode in entries.values_mut() {
-                *inode = rebuilt
-                    .entry(inode.id)
-                    .or_insert_with(|| Arc::new(inode.after_crash(rng.as_mut())))
-                    .clone();
-            }
-            dir.current = entries.clone();
-            dir.durable = entries;
+    pub fn crash(&self, mode: CrashMode) -> CrashReport {
+        self.shared.crash(mode)
+    }
+
+    /// Arms a power cut: just before the `ops`-th mutating operation from now (a
+    /// write, `set_len`, `sync_data`, open for creation, removal, rename, directory
+    /// creation or directory sync, through any session or handle) the file system
+    /// crashes with `mode`, and that operation fails as stale (through a session or a
+    /// handle opened before). Replaces a cut armed before. `ops` of 0 counts as 1.
+    pub fn cut_power_at(&self, ops: u64, mode: CrashMode) {
+        let at = self.mutating_ops() + ops.max(1);
+        *lock(&self.shared.power_cut) = Some(PowerCut::Armed { at, mode });
+    }
+
+    /// What the power cut armed by [`cut_power_at`](MemFs::cut_power_at) did, once
+    /// it happened.
+    pub fn power_cut(&self) -> Option<CrashReport> {
+        match *lock(&self.shared.power_cut) {
+            Some(PowerCut::Fired(report)) => Some(report),
+            _ => None,
         }
+    }
+
+    /// Number of mutating operations so far, the unit of
+    /// [`cut_power_at`](MemFs::cut_power_at).
+    pub fn mutating_ops(&self) -> u64 {
+        self.shared.mutating_ops.load(Ordering::SeqCst)
     }
 
     /// A view of the same file system for one "process": it works until the next
@@ -204,17 +239,98 @@ impl MemFs {
     }
 }
 
+impl Shared {
+    fn crash(&self, mode: CrashMode) -> CrashReport {
+        let mut dirs = lock(&self.dirs);
+        // Bumped before any inode is read: a handle checks the epoch while holding
+        // its inode's lock, so a write either lands before the inode is read here or
+        // fails as stale.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let mut rng = match mode {
+            CrashMode::DropUnsynced => None,
+            CrashMode::Random { seed } => Some(SplitMix64(seed)),
+        };
+        let mut report = CrashReport::default();
+        drop_unnamed_dirs(&mut dirs, rng.as_mut(), &mut report);
+        let mut rebuilt: HashMap<u64, Arc<Inode>> = HashMap::new();
+        for dir in dirs.values_mut() {
+            let mut entries = std::mem::take(&mut dir.durable);
+            for change in dir.unsynced.drain(..) {
+                if rng.as_mut().is_some_and(SplitMix64::coin) {
+                    apply_entry_change(&mut entries, &change);
+                    report.changes_kept += 1;
+                } else {
+                    report.changes_lost += 1;
+                }
+            }
+            for inode in entries.values_mut() {
+                *inode = rebuilt
+                    .entry(inode.id)
+                    .or_insert_with(|| Arc::new(inode.after_crash(rng.as_mut(), &mut report)))
+                    .clone();
+            }
+            dir.current = entries.clone();
+            dir.durable = entries;
+        }
+        report
+    }
+
+    /// Counts a mutating operation and fires an armed power cut when its turn comes.
+    /// Called before the operation takes any lock.
+    fn tick(&self) {
+        let count = self.mutating_ops.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut cut = lock(&self.power_cut);
+        if let Some(PowerCut::Armed { at, mode }) = *cut {
+            if count >= at {
+                *cut = Some(PowerCut::Fired(self.crash(mode)));
+            }
+        }
+    }
+}
+
+/// Removes the directories whose name in their parent is not durable (each survives
+/// anyway with a random source's coin), with everything under them, parents first.
+fn drop_unnamed_dirs(
+    dirs: &mut BTreeMap<PathBuf, Dir>,
+    mut rng: Option<&mut SplitMix64>,
+    report: &mut CrashReport,
+) {
+    let mut paths: Vec<PathBuf> = dirs.keys().cloned().collect();
+    paths.sort_by_key(|path| path.components().count());
+    for path in paths {
+        let Some(parent) = path.parent() else {
+            continue;
+        };
+        let parent_kept = dirs.contains_key(parent);
+        let dir = dirs.get_mut(&path).expect("listed above");
+        if parent_kept && dir.named_durably {
+            continue;
+        }
+        if parent_kept && rng.as_deref_mut().is_some_and(SplitMix64::coin) {
+            dir.named_durably = true;
+            report.changes_kept += 1;
+            continue;
+        }
+        dirs.remove(&path);
+        report.changes_lost += 1;
+        report.dirs_lost += 1;
+    }
+}
+
 impl Default for MemFs {
     fn default() -> Self {
-        let roots = [
-            ("/".into(), Dir::default()),
-            (PathBuf::new(), Dir::default()),
-        ];
+        let root = || Dir {
+            named_durably: true,
+            ..Dir::default()
+        };
+        let roots = [("/".into(), root()), (PathBuf::new(), root())];
         MemFs {
             shared: Arc::new(Shared {
                 dirs: Mutex::new(BTreeMap::from(roots)),
                 epoch: AtomicU64::new(0),
                 sync_count: AtomicU64::new(0),
+                mutating_ops: AtomicU64::new(0),
+                power_cut: Mutex::new(None),
                 next_inode_id: AtomicU64::new(0),
             }),
             session_epoch: None,
@@ -235,6 +351,7 @@ impl fmt::Debug for MemFs {
 
 impl FileSystem for MemFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.shared.tick();
         let path = normalize(path);
         let mut dirs = self.dirs();
         self.alive()?;
@@ -270,6 +387,9 @@ impl FileSystem for MemFs {
     }
 
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
+        if options.create {
+            self.shared.tick();
+        }
         let (dir_path, name) = split(path)?;
         let mut dirs = self.dirs();
         self.alive()?;
@@ -293,6 +413,7 @@ impl FileSystem for MemFs {
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.shared.tick();
         let (dir_path, name) = split(path)?;
         let mut dirs = self.dirs();
         self.alive()?;
@@ -305,6 +426,7 @@ impl FileSystem for MemFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.shared.tick();
         let (from_dir, from_name) = split(from)?;
         let (to_dir, to_name) = split(to)?;
         let mut dirs = self.dirs();
@@ -335,6 +457,7 @@ impl FileSystem for MemFs {
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.shared.tick();
         let path = normalize(path);
         let mut dirs = self.dirs();
         self.alive()?;
@@ -343,6 +466,11 @@ impl FileSystem for MemFs {
             .ok_or_else(|| not_found("directory", &path))?;
         dir.durable = dir.current.clone();
         dir.unsynced.clear();
+        for (sub_path, sub) in dirs.iter_mut() {
+            if sub_path.parent() == Some(path.as_path()) {
+                sub.named_durably = true;
+            }
+        }
         self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -417,20 +545,27 @@ impl Inode {
     /// A fresh inode with the bytes this one has after a power loss: its durable
     /// bytes plus, with a random source, a random subset of its unsynced changes
     /// (writes possibly torn), applied in a random order.
-    fn after_crash(&self, rng: Option<&mut SplitMix64>) -> Inode {
+    fn after_crash(&self, rng: Option<&mut SplitMix64>, report: &mut CrashReport) -> Inode {
         let data = lock(&self.data);
         let mut bytes = data.durable.clone();
-        if let Some(rng) = rng {
-            let mut survivors: Vec<Change> = Vec::new();
-            for change in &data.unsynced {
-                if rng.coin() {
-                    survivors.push(rng.maybe_torn(change));
-                }
+        let Some(rng) = rng else {
+            report.changes_lost += data.unsynced.len() as u64;
+            return Inode::new(self.id, bytes);
+        };
+        let mut survivors: Vec<Change> = Vec::new();
+        for change in &data.unsynced {
+            if !rng.coin() {
+                report.changes_lost += 1;
+                continue;
             }
-            rng.shuffle(&mut survivors);
-            for change in &survivors {
-                apply_change(&mut bytes, change);
-            }
+            let (pieces, torn) = rng.maybe_torn(change);
+            report.changes_kept += 1;
+            report.torn_writes += u64::from(torn);
+            survivors.extend(pieces);
+        }
+        rng.shuffle(&mut survivors);
+        for change in &survivors {
+            apply_change(&mut bytes, change);
         }
         Inode::new(self.id, bytes)
     }
@@ -516,6 +651,7 @@ impl FileHandle for MemFile {
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        self.shared.tick();
         let mut data = self.data_to_change()?;
         self.check_direct(buf.as_ptr() as usize, buf.len(), offset)?;
         let offset = file_index(offset, buf.len())?;
@@ -531,6 +667,7 @@ impl FileHandle for MemFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        self.shared.tick();
         let mut data = self.data()?;
         let InodeData {
             durable, unsynced, ..
@@ -555,6 +692,7 @@ impl FileHandle for MemFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.shared.tick();
         let mut data = self.data_to_change()?;
         let len = file_index(len, 0)?;
         data.current.resize(len, 0);
@@ -614,24 +752,32 @@ impl SplitMix64 {
         }
     }
 
-    /// The change as it reaches the disk: a write is torn, half of the time, at a
-    /// random sector boundary strictly inside it (if it spans one).
-    fn maybe_torn(&mut self, change: &Change) -> Change {
+    /// The change as it reaches the disk: a write that spans a sector boundary is
+    /// torn half of the time into its pieces between sector boundaries (in file
+    /// offsets), of which a random subset lands, as a disk that writes sectors
+    /// atomically but in any order would leave it. Also says whether it was torn.
+    fn maybe_torn(&mut self, change: &Change) -> (Vec<Change>, bool) {
         let Change::Write { offset, bytes } = change else {
-            return change.clone();
+            return (vec![change.clone()], false);
         };
         let sector = TORN_WRITE_SECTOR_BYTES;
-        let first_cut = (offset / sector + 1) * sector;
         let end = offset + bytes.len();
-        if !self.coin() || first_cut >= end {
-            return change.clone();
+        if (offset / sector + 1) * sector >= end || !self.coin() {
+            return (vec![change.clone()], false);
         }
-        let cuts = (end - 1 - first_cut) / sector + 1;
-        let cut = first_cut + sector * self.below(cuts);
-        Change::Write {
-            offset: *offset,
-            bytes: bytes[..cut - offset].to_vec(),
+        let mut pieces = Vec::new();
+        let mut start = *offset;
+        while start < end {
+            let stop = ((start / sector + 1) * sector).min(end);
+            if self.coin() {
+                pieces.push(Change::Write {
+                    offset: start,
+                    bytes: bytes[start - offset..stop - offset].to_vec(),
+                });
+            }
+            start = stop;
         }
+        (pieces, true)
     }
 }
 
@@ -675,322 +821,4 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
-    //! MemFs behaves like a POSIX file system for the calls shardlog makes, and a
-    //! simulated crash keeps exactly what the durability rules promise.
-    use super::*;
-    use crate::io::{read_file, write_all_at};
-    use io::ErrorKind::{NotFound, Other};
-
-    fn p(path: &str) -> &Path {
-        Path::new(path)
-    }
-
-    fn bytes_of(fs: &MemFs, path: &str) -> Vec<u8> {
-        read_file(fs, p(path)).expect("file must be readable")
-    }
-
-    fn open(fs: &MemFs, path: &str, options: OpenOptions) -> Arc<dyn FileHandle> {
-        fs.open(p(path), options).expect("open must succeed")
-    }
-
-    /// Creates `path` with `bytes`, syncs its data and its directory.
-    fn durable_file(fs: &MemFs, path: &str, bytes: &[u8]) {
-        let file = open(fs, path, OpenOptions::CREATE);
-        write_all_at(file.as_ref(), bytes, 0).unwrap();
-        file.sync_data().unwrap();
-        fs.sync_dir(p(path).parent().unwrap()).unwrap();
-    }
-
-    /// Every file of `/` with its bytes.
-    fn snapshot(fs: &MemFs) -> BTreeMap<String, Vec<u8>> {
-        let names = fs.list_dir(p("/")).unwrap().into_iter();
-        names
-            .map(|name| (name.clone(), bytes_of(fs, &format!("/{name}"))))
-            .collect()
-    }
-
-    #[track_caller]
-    fn assert_errno<T: fmt::Debug>(result: io::Result<T>, errno: i32) {
-        let error = result.expect_err("the call must fail");
-        assert_eq!(error.raw_os_error(), Some(errno), "{error}");
-    }
-
-    #[track_caller]
-    fn assert_kind<T: fmt::Debug>(result: io::Result<T>, kind: io::ErrorKind) {
-        let error = result.expect_err("the call must fail");
-        assert_eq!(error.kind(), kind, "{error}");
-    }
-
-    /// Writes past the end zero-fill, reads stop at the end, set_len truncates and zero-extends.
-    #[test]
-    fn write_read_extend_and_set_len() {
-        let fs = MemFs::new();
-        let file = open(&fs, "/f", OpenOptions::CREATE);
-        assert_eq!(file.write_at(b"hello", 0).unwrap(), 5);
-        assert_eq!(file.write_at(b"x", 10).unwrap(), 1);
-        assert_eq!(file.len().unwrap(), 11);
-        assert_eq!(bytes_of(&fs, "/f"), b"hello\0\0\0\0\0x");
-        let mut buf = [9u8; 4];
-        assert_eq!(file.read_at(&mut buf, 9).unwrap(), 2);
-        assert_eq!(&buf[..2], b"\0x");
-        assert_eq!(file.read_at(&mut buf, 11).unwrap(), 0);
-        assert_eq!(file.read_at(&mut buf, u64::MAX).unwrap(), 0);
-        file.set_len(3).unwrap();
-        assert_eq!(bytes_of(&fs, "/f"), b"hel");
-        file.set_len(5).unwrap();
-        assert_eq!(bytes_of(&fs, "/f"), b"hel\0\0");
-        assert_errno(file.write_at(b"x", FILE_BYTES_MAX), libc::EFBIG);
-    }
-
-    /// Missing directories and files are NotFound; list_dir names files and subdirectories.
-    #[test]
-    fn namespace_errors_and_listing() {
-        let fs = MemFs::new();
-        assert_kind(fs.open(p("/d/f"), OpenOptions::CREATE), NotFound);
-        fs.create_dir_all(p("/d/sub/deeper")).unwrap();
-        assert_kind(fs.open(p("/d/f"), OpenOptions::WRITE), NotFound);
-        open(&fs, "/d/./f", OpenOptions::CREATE);
-        assert_eq!(fs.list_dir(p("/d/")).unwrap(), ["f", "sub"]);
-        assert_eq!(fs.list_dir(p("/")).unwrap(), ["d"]);
-        assert_kind(fs.list_dir(p("/nope")), NotFound);
-        assert!(fs.exists(p("/d/sub")) && fs.exists(p("/d/f")) && !fs.exists(p("/d/g")));
-        assert!(fs.create_dir_all(p("/d/f/x")).is_err());
-        assert!(!fs.exists(p("/d/f/x")));
-        assert_errno(fs.open(p("/d/sub"), OpenOptions::CREATE), libc::EISDIR);
-        assert_kind(fs.remove_file(p("/d/g")), NotFound);
-        open(&fs, "rel", OpenOptions::CREATE);
-        assert_eq!(fs.list_dir(p("")).unwrap(), ["rel"]);
-    }
-
-    /// A removed file stays readable and writable through its handle and mapping.
-    #[test]
-    fn unlink_keeps_open_handle_and_mapping() {
-        let fs = MemFs::new();
-        let file = open(&fs, "/seg", OpenOptions::CREATE);
-        file.write_at(b"abc", 0).unwrap();
-        let map = fs.map(p("/seg")).unwrap();
-        fs.remove_file(p("/seg")).unwrap();
-        assert!(!fs.exists(p("/seg")));
-        assert!(fs.list_dir(p("/")).unwrap().is_empty());
-        assert_eq!(file.write_at(b"d", 3).unwrap(), 1);
-        let mut buf = [0u8; 4];
-        assert_eq!(file.read_at(&mut buf, 0).unwrap(), 4);
-        assert_eq!(&buf, b"abcd");
-        assert_eq!(map.bytes(), b"abc");
-        assert_eq!(open(&fs, "/seg", OpenOptions::CREATE).len().unwrap(), 0);
-    }
-
-    /// Renaming onto an existing name replaces it; a handle on the old target keeps its inode.
-    #[test]
-    fn rename_replaces_target() {
-        let fs = MemFs::new();
-        fs.create_dir_all(p("/a")).unwrap();
-        durable_file(&fs, "/a/new", b"new");
-        durable_file(&fs, "/a/old", b"old");
-        let old = open(&fs, "/a/old", OpenOptions::READ);
-        fs.rename(p("/a/new"), p("/a/old")).unwrap();
-        assert_eq!(bytes_of(&fs, "/a/old"), b"new");
-        assert!(!fs.exists(p("/a/new")));
-        let mut buf = [0u8; 3];
-        assert_eq!(old.read_at(&mut buf, 0).unwrap(), 3);
-        assert_eq!(&buf, b"old");
-        fs.create_dir_all(p("/b")).unwrap();
-        fs.rename(p("/a/old"), p("/b/moved")).unwrap();
-        assert!(fs.list_dir(p("/a")).unwrap().is_empty());
-        assert_eq!(bytes_of(&fs, "/b/moved"), b"new");
-        assert_kind(fs.rename(p("/a/old"), p("/b/x")), NotFound);
-    }
-
-    /// DropUnsynced keeps synced bytes and names and nothing else; sync_count counts both syncs.
-    #[test]
-    fn drop_unsynced_keeps_exactly_the_synced_state() {
-        let fs = MemFs::new();
-        durable_file(&fs, "/log", b"abc");
-        assert_eq!(fs.sync_count(), 2);
-        let file = open(&fs, "/log", OpenOptions::WRITE);
-        file.write_at(b"def", 3).unwrap();
-        file.write_at(b"X", 0).unwrap();
-        file.set_len(2).unwrap();
-        open(&fs, "/unsynced-name", OpenOptions::CREATE);
-        fs.remove_file(p("/log")).unwrap();
-        fs.crash(CrashMode::DropUnsynced);
-        assert_eq!(fs.list_dir(p("/")).unwrap(), ["log"]);
-        assert_eq!(bytes_of(&fs, "/log"), b"abc");
-        assert_eq!(fs.sync_count(), 2);
-    }
-
-    /// A file whose data was synced but whose directory entry was not is gone after a crash.
-    #[test]
-    fn synced_data_under_unsynced_name_disappears() {
-        let fs = MemFs::new();
-        fs.create_dir_all(p("/d")).unwrap();
-        durable_file(&fs, "/d/target", b"old");
-        let temp = open(&fs, "/d/fresh", OpenOptions::CREATE);
-        temp.write_at(b"new", 0).unwrap();
-        temp.sync_data().unwrap();
-        fs.rename(p("/d/target"), p("/d/renamed")).unwrap();
-        fs.crash(CrashMode::DropUnsynced);
-        assert!(!fs.exists(p("/d/fresh")) && !fs.exists(p("/d/renamed")));
-        assert_eq!(bytes_of(&fs, "/d/target"), b"old");
-    }
-
-    /// The state after a Random crash of a history with unsynced writes, a set_len,
-    /// new names and a rename.
-    fn crashed_state(seed: u64) -> BTreeMap<String, Vec<u8>> {
-        let fs = MemFs::new();
-        durable_file(&fs, "/base", &[1u8; 3000]);
-        let file = open(&fs, "/base", OpenOptions::WRITE);
-        for (i, offset) in [3000u64, 4200, 100, 7000].into_iter().enumerate() {
-            file.write_at(&vec![10 + i as u8; 1500], offset).unwrap();
-        }
-        file.set_len(8000).unwrap();
-        for name in ["/a", "/b", "/c"] {
-            open(&fs, name, OpenOptions::CREATE)
-                .write_at(name.as_bytes(), 0)
-                .unwrap();
-        }
-        fs.rename(p("/a"), p("/z")).unwrap();
-        fs.crash(CrashMode::Random { seed });
-        snapshot(&fs)
-    }
-
-    /// The same seed gives the same state; different seeds explore different states.
-    #[test]
-    fn random_crash_is_deterministic_per_seed() {
-        let mut distinct = std::collections::BTreeSet::new();
-        for seed in 0..32 {
-            let state = crashed_state(seed);
-            assert_eq!(state, crashed_state(seed), "seed {seed}");
-            distinct.insert(state);
-        }
-        assert!(distinct.len() > 8, "{} distinct states", distinct.len());
-    }
-
-    /// Synced bytes always survive; an unsynced append survives whole, not at all, or to a sector.
-    #[test]
-    fn random_crash_never_loses_synced_bytes_and_tears_at_sectors() {
-        let mut torn = 0;
-        for seed in 0..200 {
-            let fs = MemFs::new();
-            durable_file(&fs, "/log", &[1u8; 3000]);
-            let file = open(&fs, "/log", OpenOptions::WRITE);
-            file.write_at(&[7u8; 5000], 3000).unwrap();
-            fs.crash(CrashMode::Random { seed });
-            let bytes = bytes_of(&fs, "/log");
-            assert!(bytes[..3000].iter().all(|b| *b == 1), "seed {seed}");
-            assert!(bytes[3000..].iter().all(|b| *b == 7), "seed {seed}");
-            let (len, whole) = (bytes.len(), [3000, 8000].contains(&bytes.len()));
-            assert!(
-                whole || len % TORN_WRITE_SECTOR_BYTES == 0,
-                "seed {seed}: {len}"
-            );
-            torn += usize::from(!whole);
-        }
-        assert!(torn > 10, "only {torn} torn writes in 200 crashes");
-    }
-
-    /// After a failed sync the written bytes still read back (page cache) but are not
-    /// durable, and a later successful sync does not make them so: a crash leaves a
-    /// hole where they were, under bytes written and synced after them.
-    #[test]
-    fn failed_sync_loses_the_writes_it_covered() {
-        let fs = MemFs::new();
-        durable_file(&fs, "/log", &[1u8; 100]);
-        let file = open(&fs, "/log", OpenOptions::WRITE);
-        file.write_at(&[2u8; 100], 100).unwrap();
-        file.sync_failed();
-        let mut read = [0u8; 100];
-        assert_eq!(file.read_at(&mut read, 100).unwrap(), 100);
-        assert_eq!(
-            read, [2u8; 100],
-            "the page cache still serves the lost write"
-        );
-        file.write_at(&[3u8; 100], 200).unwrap();
-        file.sync_data().unwrap();
-        fs.crash(CrashMode::DropUnsynced);
-        let bytes = bytes_of(&fs, "/log");
-        assert_eq!(bytes.len(), 300);
-        assert!(bytes[..100].iter().all(|b| *b == 1));
-        assert!(
-            bytes[100..200].iter().all(|b| *b == 0),
-            "the lost write is a hole"
-        );
-        assert!(bytes[200..].iter().all(|b| *b == 3));
-    }
-
-    /// O_DIRECT handles reject unaligned offsets, lengths and addresses with EINVAL;
-    /// read-only handles reject writes with EBADF.
-    #[test]
-    fn open_options_are_enforced() {
-        let fs = MemFs::new();
-        let file = open(&fs, "/direct", OpenOptions::CREATE.with_direct(true));
-        let one = DIRECT_IO_ALIGNMENT;
-        let mut storage = vec![5u8; 3 * one];
-        let skip = (one - storage.as_ptr() as usize % one) % one;
-        let block = &mut storage[skip..skip + 2 * one];
-        assert_eq!(file.write_at(&block[..one], 0).unwrap(), one);
-        assert_errno(file.write_at(&block[..one], 512), libc::EINVAL);
-        assert_errno(file.write_at(&block[..100], 0), libc::EINVAL);
-        assert_errno(file.write_at(&block[1..one + 1], 0), libc::EINVAL);
-        assert_errno(file.read_at(&mut block[..100], 0), libc::EINVAL);
-        assert_errno(file.read_at(&mut block[1..one + 1], 0), libc::EINVAL);
-        assert_eq!(file.read_at(&mut block[..one], 0).unwrap(), one);
-        assert_eq!(file.len().unwrap(), one as u64);
-        assert_eq!(
-            open(&fs, "/direct", OpenOptions::WRITE)
-                .write_at(b"x", 1)
-                .unwrap(),
-            1
-        );
-        let read_only = open(&fs, "/direct", OpenOptions::READ);
-        assert_errno(read_only.write_at(b"x", 0), libc::EBADF);
-        assert_errno(read_only.set_len(0), libc::EBADF);
-        assert_eq!(read_only.len().unwrap(), one as u64);
-    }
-
-    /// After a crash every old handle fails every operation; new handles work.
-    #[test]
-    fn handles_opened_before_a_crash_are_stale() {
-        let fs = MemFs::new();
-        durable_file(&fs, "/f", b"abc");
-        let old = open(&fs, "/f", OpenOptions::WRITE);
-        fs.crash(CrashMode::DropUnsynced);
-        let mut buf = [0u8; 3];
-        assert_kind(old.read_at(&mut buf, 0), Other);
-        assert_kind(old.write_at(b"x", 0), Other);
-        assert_kind(old.sync_data(), Other);
-        assert_kind(old.len(), Other);
-        assert_kind(old.set_len(0), Other);
-        assert_eq!(fs.sync_count(), 2);
-        let new = open(&fs, "/f", OpenOptions::WRITE);
-        assert_eq!(new.read_at(&mut buf, 0).unwrap(), 3);
-        assert_eq!(&buf, b"abc");
-    }
-
-    /// A session ends with the crash: its path operations fail (so a sync of a
-    /// directory cannot succeed against the state after the power loss), while
-    /// the file system itself and new sessions work.
-    #[test]
-    fn a_session_ends_at_the_crash() {
-        let fs = MemFs::new();
-        durable_file(&fs, "/f", b"abc");
-        let session = fs.session();
-        session
-            .open(p("/g"), OpenOptions::CREATE)
-            .unwrap()
-            .sync_data()
-            .unwrap();
-        fs.crash(CrashMode::DropUnsynced);
-        assert_kind(session.sync_dir(p("/")), Other);
-        assert_kind(session.open(p("/f"), OpenOptions::READ).map(|_| ()), Other);
-        assert_kind(session.list_dir(p("/")).map(|_| ()), Other);
-        assert_kind(session.rename(p("/f"), p("/h")), Other);
-        assert!(!session.exists(p("/f")));
-        // The unsynced name of /g is gone, and nothing the old session tried landed.
-        assert_eq!(fs.list_dir(p("/")).unwrap(), vec!["f".to_string()]);
-        let next = fs.session();
-        next.sync_dir(p("/")).unwrap();
-        assert!(next.exists(p("/f")));
-    }
-}
+mod tests;

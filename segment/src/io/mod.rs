@@ -9,7 +9,7 @@ mod mem;
 mod real;
 
 pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
-pub use mem::{CrashMode, MemFs};
+pub use mem::{CrashMode, CrashReport, MemFs};
 pub use real::RealFs;
 
 use std::fmt::Debug;
@@ -117,7 +117,8 @@ pub trait FileHandle: Send + Sync + Debug {
     }
     /// Sets the length. Never call on a file that is mapped.
     fn set_len(&self, len: u64) -> io::Result<()>;
-    /// The raw descriptor, for backends that submit I/O themselves (io_uring).
+    /// The raw descriptor, for backends that submit I/O themselves (io_uring, which
+    /// writes a file without one through `write_at` and `sync_data` instead).
     fn raw_fd(&self) -> Option<RawFd> {
         None
     }
@@ -191,6 +192,33 @@ pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     read_exact_at(file.as_ref(), &mut buf, 0)?;
     Ok(buf)
+}
+
+/// Creates `dir` and any missing ancestors, then syncs the parent of each one it
+/// created, and the parent of `dir` even if `dir` already existed: a new directory
+/// is an entry of its parent and survives a power loss only once the parent is
+/// synced, and an earlier call may have created `dir` and then failed to sync.
+/// (An ancestor created by such a failed call stays unsynced: not covered.)
+pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current.filter(|path| !path.as_os_str().is_empty() && !fs.exists(path)) {
+        missing.push(path);
+        current = path.parent();
+    }
+    if !missing.is_empty() {
+        fs.create_dir_all(dir)?;
+    }
+    if missing.first() != Some(&dir) {
+        missing.insert(0, dir);
+    }
+    // Deepest first: the parent of each new directory exists by now.
+    for created in missing {
+        if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
