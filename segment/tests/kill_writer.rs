@@ -60,15 +60,12 @@ fn sigkill_library_writer() {
     let log_dir = dir.path().join("log");
     let mut acked: Vec<(u64, u64)> = Vec::new();
     let mut next_batch = 0u64;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = fastrand::Rng::with_seed(0x2545_f491_4f6c_dd1d);
     let cycles: usize = std::env::var("SHARDLOG_TORTURE_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     for _cycle in 0..cycles {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
             .env(DIR_VAR, &log_dir)
@@ -78,7 +75,7 @@ fn sigkill_library_writer() {
             .spawn()
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let kill_at = Instant::now() + Duration::from_millis(20 + seed % 150);
+        let kill_at = Instant::now() + Duration::from_millis(rng.u64(20..170));
         let mut lines = stdout.lines();
         // Read acknowledgements until the kill time, then kill and read what was
         // already printed (printed only after the append returned).

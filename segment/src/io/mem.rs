@@ -248,7 +248,7 @@ impl Shared {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut rng = match mode {
             CrashMode::DropUnsynced => None,
-            CrashMode::Random { seed } => Some(SplitMix64(seed)),
+            CrashMode::Random { seed } => Some(CrashRng::with_seed(seed)),
         };
         let mut report = CrashReport::default();
         drop_unnamed_dirs(&mut dirs, rng.as_mut(), &mut report);
@@ -256,7 +256,7 @@ impl Shared {
         for dir in dirs.values_mut() {
             let mut entries = std::mem::take(&mut dir.durable);
             for change in dir.unsynced.drain(..) {
-                if rng.as_mut().is_some_and(SplitMix64::coin) {
+                if rng.as_mut().is_some_and(|rng| rng.bool()) {
                     apply_entry_change(&mut entries, &change);
                     report.changes_kept += 1;
                 } else {
@@ -292,7 +292,7 @@ impl Shared {
 /// anyway with a random source's coin), with everything under them, parents first.
 fn drop_unnamed_dirs(
     dirs: &mut BTreeMap<PathBuf, Dir>,
-    mut rng: Option<&mut SplitMix64>,
+    mut rng: Option<&mut CrashRng>,
     report: &mut CrashReport,
 ) {
     let mut paths: Vec<PathBuf> = dirs.keys().cloned().collect();
@@ -306,7 +306,7 @@ fn drop_unnamed_dirs(
         if parent_kept && dir.named_durably {
             continue;
         }
-        if parent_kept && rng.as_deref_mut().is_some_and(SplitMix64::coin) {
+        if parent_kept && rng.as_deref_mut().is_some_and(|rng| rng.bool()) {
             dir.named_durably = true;
             report.changes_kept += 1;
             continue;
@@ -545,7 +545,7 @@ impl Inode {
     /// A fresh inode with the bytes this one has after a power loss: its durable
     /// bytes plus, with a random source, a random subset of its unsynced changes
     /// (writes possibly torn), applied in a random order.
-    fn after_crash(&self, rng: Option<&mut SplitMix64>, report: &mut CrashReport) -> Inode {
+    fn after_crash(&self, rng: Option<&mut CrashRng>, report: &mut CrashReport) -> Inode {
         let data = lock(&self.data);
         let mut bytes = data.durable.clone();
         let Some(rng) = rng else {
@@ -554,11 +554,11 @@ impl Inode {
         };
         let mut survivors: Vec<Change> = Vec::new();
         for change in &data.unsynced {
-            if !rng.coin() {
+            if !rng.bool() {
                 report.changes_lost += 1;
                 continue;
             }
-            let (pieces, torn) = rng.maybe_torn(change);
+            let (pieces, torn) = maybe_torn(rng, change);
             report.changes_kept += 1;
             report.torn_writes += u64::from(torn);
             survivors.extend(pieces);
@@ -723,64 +723,36 @@ impl fmt::Debug for MemMap {
     }
 }
 
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, deterministic and good enough to
-/// choose what a simulated crash keeps.
-struct SplitMix64(u64);
+/// Chooses what a simulated crash keeps: deterministic for a seed.
+type CrashRng = fastrand::Rng;
 
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+/// The change as it reaches the disk: a write that spans a sector boundary is
+/// torn half of the time into its pieces between sector boundaries (in file
+/// offsets), of which a random subset lands, as a disk that writes sectors
+/// atomically but in any order would leave it. Also says whether it was torn.
+fn maybe_torn(rng: &mut CrashRng, change: &Change) -> (Vec<Change>, bool) {
+    let Change::Write { offset, bytes } = change else {
+        return (vec![change.clone()], false);
+    };
+    let sector = TORN_WRITE_SECTOR_BYTES;
+    let end = offset + bytes.len();
+    if (offset / sector + 1) * sector >= end || !rng.bool() {
+        return (vec![change.clone()], false);
     }
-
-    fn coin(&mut self) -> bool {
-        self.next_u64() >> 63 == 1
-    }
-
-    /// A number in `0..bound` (`bound > 0`); the modulo bias is irrelevant here.
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next_u64() % bound as u64) as usize
-    }
-
-    /// Fisher-Yates.
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
+    let mut pieces = Vec::new();
+    let mut start = *offset;
+    while start < end {
+        let stop = ((start / sector + 1) * sector).min(end);
+        if rng.bool() {
+            pieces.push(Change::Write {
+                offset: start,
+                bytes: bytes[start - offset..stop - offset].to_vec(),
+            });
         }
+        start = stop;
     }
-
-    /// The change as it reaches the disk: a write that spans a sector boundary is
-    /// torn half of the time into its pieces between sector boundaries (in file
-    /// offsets), of which a random subset lands, as a disk that writes sectors
-    /// atomically but in any order would leave it. Also says whether it was torn.
-    fn maybe_torn(&mut self, change: &Change) -> (Vec<Change>, bool) {
-        let Change::Write { offset, bytes } = change else {
-            return (vec![change.clone()], false);
-        };
-        let sector = TORN_WRITE_SECTOR_BYTES;
-        let end = offset + bytes.len();
-        if (offset / sector + 1) * sector >= end || !self.coin() {
-            return (vec![change.clone()], false);
-        }
-        let mut pieces = Vec::new();
-        let mut start = *offset;
-        while start < end {
-            let stop = ((start / sector + 1) * sector).min(end);
-            if self.coin() {
-                pieces.push(Change::Write {
-                    offset: start,
-                    bytes: bytes[start - offset..stop - offset].to_vec(),
-                });
-            }
-            start = stop;
-        }
-        (pieces, true)
-    }
+    (pieces, true)
 }
-
 /// Directory keys: the path without `.` components (`..` is not resolved).
 fn normalize(path: &Path) -> PathBuf {
     path.components()
