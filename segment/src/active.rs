@@ -40,7 +40,50 @@ pub(crate) fn persist_entries(
     write_all_at(active.idx.as_ref(), &encode(idx), offset)?;
     write_all_at(active.tix.as_ref(), &encode(tix), offset)?;
     active.persisted_entries += idx.len();
+    if let Some(newest) = idx.last() {
+        active.index_written_offset = newest.value;
+    }
     Ok(())
+}
+
+/// Syncs the `.idx` file once the entries written since its last sync cover
+/// `index_sync_bytes` of log, which bounds what recovery scans again after a
+/// power loss. Only `.idx`: recovery trusts its entries and derives the `.tix`
+/// from the batches.
+pub(crate) fn sync_index_if_due(
+    active: &mut ActiveWriter,
+    index_sync_bytes: u64,
+) -> io::Result<()> {
+    if active.index_written_offset < active.index_synced_offset.saturating_add(index_sync_bytes) {
+        return Ok(());
+    }
+    active.idx.sync_data()?;
+    active.index_synced_offset = active.index_written_offset;
+    Ok(())
+}
+
+/// Writes out the index entries whose batches became durable and syncs the
+/// `.idx` when due. Call without the state lock: the sync waits for the device.
+pub(crate) fn write_out_entries(
+    log: &LogShared,
+    active: &mut ActiveWriter,
+    pending: Option<PendingEntries>,
+) {
+    let Some((idx, tix)) = pending else {
+        return;
+    };
+    // Index entries are derived data written only once their batches are
+    // durable; recovery trusts the log up to the last one it finds.
+    let result = persist_entries(active, &idx, &tix)
+        .and_then(|()| sync_index_if_due(active, log.config.index_sync_bytes()));
+    if let Err(error) = result {
+        let mut state = log.lock();
+        if state.failed.is_none() {
+            state.failed = Some(format!("write index of {}: {error}", log.dir.display()));
+        }
+        drop(state);
+        log.changed.notify_all();
+    }
 }
 
 /// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index
@@ -115,6 +158,7 @@ pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) ->
     for file in [&active.idx, &active.tix] {
         file.sync_data().map_err(io_err("sync index of", &path))?;
     }
+    active.index_synced_offset = active.index_written_offset;
     Ok(())
 }
 
@@ -159,6 +203,8 @@ pub(crate) fn create_segment(
         sampler: Sampler::new(log.config.index_interval_bytes),
         persisted_entries: 0,
         durable_entries: 0,
+        index_written_offset: 0,
+        index_synced_offset: 0,
     });
     let mut state = log.lock();
     state.active = Some(ActiveView {

@@ -11,7 +11,9 @@
 //! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
 //! block never races the write it extends.
 
-use crate::active::{create_segment, fail, pending_entries, persist_entries, release, seal_active};
+use crate::active::{
+    create_segment, fail, pending_entries, release, seal_active, write_out_entries,
+};
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
@@ -555,8 +557,8 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
         .active
         .as_mut()
         .expect("a stage is written to an open segment");
-    let mut state = log.lock();
-    let state = &mut *state;
+    let mut guard = log.lock();
+    let state = &mut *guard;
     state.in_flight -= 1;
     if state.failed.is_some() {
         log.changed.notify_all();
@@ -591,14 +593,9 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     if state.spare.len() < 2 {
         state.spare.push(stage.buf);
     }
+    drop(guard);
     log.changed.notify_all();
-    if let Some((idx, tix)) = pending {
-        // Index entries are derived data written only once their batches are
-        // durable; recovery trusts the log up to the last one it finds.
-        if let Err(error) = persist_entries(active, &idx, &tix) {
-            state.failed = Some(describe("write index of", log, &error));
-        }
-    }
+    write_out_entries(log, active, pending);
 }
 
 /// After an interval sync: every index entry so far is durable; write them out.
@@ -616,10 +613,7 @@ fn mark_synced(log: &Arc<LogShared>) {
         return;
     };
     active.durable_entries = view.index.len();
-    if let Some((idx, tix)) = pending_entries(active, view) {
-        if let Err(error) = persist_entries(active, &idx, &tix) {
-            state.failed = Some(describe("write index of", log, &error));
-            log.changed.notify_all();
-        }
-    }
+    let pending = pending_entries(active, view);
+    drop(state);
+    write_out_entries(log, active, pending);
 }

@@ -27,10 +27,29 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
     /// Batches (complete or not) in the bytes cut.
     pub dropped_batches: u64,
+    /// Each cut: which segment file, from which offset, how much.
+    pub truncations: Vec<Truncation>,
+    /// Bytes of the last segment verified batch by batch because no synced index
+    /// entry vouched for them: at most the bound `FORMAT.md` gives after a
+    /// power loss, plus what was written since the last sync.
+    pub rescanned_bytes: u64,
     /// Index files that were missing or invalid and were rebuilt from the log.
     pub rebuilt_indexes: Vec<PathBuf>,
     /// Files removed: a segment torn while being created, leftover temporary files.
     pub removed_files: Vec<PathBuf>,
+}
+
+/// One cut recovery made: the bytes of `segment` from `offset` on were removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// The segment (`.log`) file cut.
+    pub segment: PathBuf,
+    /// Offset of the first byte cut (0: the whole file was removed).
+    pub offset: u64,
+    /// Bytes cut.
+    pub bytes: u64,
+    /// Batches (complete or not) in the bytes cut.
+    pub batches: u64,
 }
 
 /// Everything needed to run a log after recovery.
@@ -283,6 +302,12 @@ fn recover_active(
             let dir = paths.log.parent().expect("segment in a directory");
             fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
             report.truncated_bytes += file_len;
+            report.truncations.push(Truncation {
+                segment: paths.log.clone(),
+                offset: 0,
+                bytes: file_len,
+                batches: 0,
+            });
             return Ok(None);
         }
     };
@@ -303,9 +328,18 @@ fn recover_active(
     let mut time_entries = time_entries;
     time_entries.extend_from_slice(&scan.tix);
     let valid_end = scan.valid_end;
-    if scan.stopped.is_some() {
-        report.truncated_bytes += file_len - valid_end;
-        report.dropped_batches += count_dropped_batches(bytes, valid_end as usize);
+    report.rescanned_bytes = file_len.saturating_sub(start_offset);
+    let cut = scan.stopped.is_some().then(|| Truncation {
+        segment: paths.log.clone(),
+        offset: valid_end,
+        bytes: file_len - valid_end,
+        batches: count_dropped_batches(bytes, valid_end as usize),
+    });
+    // Read-only, nothing is cut, but readers see only what a cut would keep.
+    if let Some(cut) = cut.clone() {
+        report.truncated_bytes += cut.bytes;
+        report.dropped_batches += cut.batches;
+        report.truncations.push(cut);
     }
     let first_arrival_ms = BatchView::parse(&bytes[SEGMENT_HEADER_LEN.min(bytes.len())..])
         .ok()
@@ -329,6 +363,12 @@ fn recover_active(
             .map_err(io_err("open", &paths.log))?;
         let view = view_of(paths, read);
         return Ok(Some(ActiveParts { writer: None, view }));
+    }
+    if let Some(cut) = cut.as_ref().filter(|_| writable) {
+        // Recorded before the cut: a crash between the two records it twice,
+        // never not at all.
+        let dir = paths.log.parent().expect("segment in a directory");
+        crate::truncations::record(fs, dir, cut, crate::log::now_ms())?;
     }
     let file = fs
         .open(&paths.log, OpenOptions::WRITE)
@@ -360,6 +400,13 @@ fn recover_active(
     let tix = fs
         .open(&paths.tix, OpenOptions::WRITE)
         .map_err(io_err("open", &paths.tix))?;
+    if !rebuilt {
+        // Read back as it was, but perhaps never synced (a process crash leaves
+        // it in the page cache only): the bound on what a later recovery scans
+        // starts from entries on the device.
+        idx.sync_data().map_err(io_err("sync index", &paths.idx))?;
+    }
+    let synced_offset = entries.last().map_or(0, |entry| entry.value);
     let carry_from = valid_end - valid_end % alignment as u64;
     let mut buf = AlignedBuf::with_capacity(1 << 20);
     let carried = buf.extend_uninit((valid_end - carry_from) as usize);
@@ -384,6 +431,8 @@ fn recover_active(
         sampler,
         persisted_entries: persisted,
         durable_entries: persisted,
+        index_written_offset: synced_offset,
+        index_synced_offset: synced_offset,
     };
     let tail = Tail {
         segment_created_ms: header.created_ms,
