@@ -252,7 +252,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         (&Method::GET, "/metrics") => respond(
             200,
             "text/plain; version=0.0.4",
-            shared.metrics.render().into_bytes(),
+            shared
+                .metrics
+                .render(&shared.engine.open_report())
+                .into_bytes(),
             &id,
         ),
         (&Method::POST, _) => kinesis(shared, request, &id).await,
