@@ -244,3 +244,41 @@ pub(crate) fn release(log: &LogShared, count: usize) {
     drop(state);
     log.changed.notify_all();
 }
+
+impl crate::log::Log {
+    /// Seals the active segment if it holds records and the newest arrived before
+    /// `before_ms`, so that time retention can remove it like any sealed segment:
+    /// otherwise an idle shard, or a parent closed by resharding, keeps its last
+    /// records forever. Nothing is sealed while an append to the log is staged or
+    /// being written. The next append starts a new segment at the next position
+    /// (retention stores the position floor before it removes anything, so no
+    /// position is handed out twice). Returns whether it sealed.
+    pub fn seal_active_older_than(&self, before_ms: u64) -> Result<bool> {
+        let log = &self.shared;
+        // Writer first, then state: the committer's order.
+        let mut writer = log.lock_writer();
+        {
+            let mut state = log.lock();
+            let idle = state.staged_bytes == 0 && state.in_flight == 0 && !state.enqueued;
+            let healthy = state.failed.is_none() && !state.closed;
+            let expired = state.active.as_ref().is_some_and(|view| {
+                view.end_position > view.base_position
+                    && view
+                        .last_arrival_ms
+                        .is_some_and(|newest| newest < before_ms)
+            });
+            if !(idle && healthy && expired && writer.active.is_some()) {
+                return Ok(false);
+            }
+            // An append from now on rolls to a new segment; the committer, which
+            // needs the writer lock held here, creates it after this seal.
+            state.tail = None;
+        }
+        if let Err(error) = seal_active(log, &mut writer) {
+            drop(writer);
+            fail(log, error.to_string());
+            return Err(error);
+        }
+        Ok(true)
+    }
+}
