@@ -766,6 +766,7 @@ impl Engine {
         let mut total = CompactionReport::default();
         for shard in state.shards.values() {
             let report = shard.log.compact()?;
+            total.passes += report.passes;
             total.segments_rewritten += report.segments_rewritten;
             total.records_dropped += report.records_dropped;
             total.bytes_before += report.bytes_before;

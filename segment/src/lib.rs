@@ -31,7 +31,7 @@ pub mod truncations;
 
 pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};
-pub use compact::CompactionReport;
+pub use compact::{CompactionReport, COMPACTION_KEYS_MAX};
 pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
 pub use log::{Appended, Log, PendingAppend};
