@@ -152,3 +152,34 @@ fn the_record_is_bounded_and_a_damaged_one_is_replaced() {
     assert_eq!(recorded.len(), truncations::TRUNCATIONS_KEPT);
     assert!(recorded.iter().all(|cut| cut.bytes == 7));
 }
+
+/// A last segment torn while being created (part of its header, no whole batch)
+/// is removed, and that too is reported and recorded as a cut from offset 0.
+#[test]
+fn a_segment_torn_at_creation_is_reported_and_recorded() {
+    let fs = MemFs::new();
+    let storage = mem_storage(&fs, Durability::Sync);
+    let (log, _) = storage.open_log(DIR, config()).unwrap();
+    append(&log, 3);
+    let acked = read_all(&log, 0);
+    let end = log.end_position();
+    storage.shutdown().unwrap();
+    let torn = Path::new(DIR).join(segment_file_name(end, "log"));
+    let file = fs.open(&torn, OpenOptions::CREATE).unwrap();
+    write_all_at(file.as_ref(), b"SLSG half a header", 0).unwrap();
+    file.sync_data().unwrap();
+    drop(file);
+
+    let storage = mem_storage(&fs, Durability::Sync);
+    let (log, report) = storage.open_log(DIR, config()).unwrap();
+    assert!(report.removed_files.contains(&torn), "{report:?}");
+    assert_eq!(report.truncations.len(), 1, "{report:?}");
+    let cut = &report.truncations[0];
+    assert_eq!((&cut.segment, cut.offset, cut.bytes), (&torn, 0, 18));
+    assert!(!fs.exists(&torn));
+    assert_eq!(read_all(&log, 0), acked);
+    storage.shutdown().unwrap();
+    let recorded = truncations::load(fs.as_ref() as &dyn FileSystem, Path::new(DIR)).unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!((recorded[0].offset, recorded[0].bytes), (0, 18));
+}
