@@ -40,6 +40,14 @@ fn append(log: &Log, batches: u64) -> u64 {
     largest
 }
 
+/// Writes `bytes` at `offset` of `path` (created if missing) and syncs them: they
+/// survive any crash, as damage left by an earlier one would.
+fn write_synced(fs: &Arc<MemFs>, path: &Path, bytes: &[u8], offset: u64) {
+    let file = fs.open(path, OpenOptions::CREATE).unwrap();
+    write_all_at(file.as_ref(), bytes, offset).unwrap();
+    file.sync_data().unwrap();
+}
+
 fn segment_len(log: &Log) -> u64 {
     log.segments().last().map_or(0, |segment| segment.bytes)
 }
@@ -88,10 +96,7 @@ fn a_cut_is_reported_and_recorded() {
     storage.shutdown().unwrap();
     let path = Path::new(DIR).join(segment_file_name(segment.base_position, "log"));
     let torn = b"SLBT a batch torn by the power loss";
-    let file = fs.open(&path, OpenOptions::WRITE).unwrap();
-    write_all_at(file.as_ref(), torn, segment.bytes).unwrap();
-    file.sync_data().unwrap();
-    drop(file);
+    write_synced(&fs, &path, torn, segment.bytes);
 
     let storage = mem_storage(&fs, Durability::Sync);
     let (log, report) = storage.open_log(DIR, config()).unwrap();
@@ -139,10 +144,7 @@ fn the_record_is_bounded_and_a_damaged_one_is_replaced() {
 
     let path = Path::new(DIR).join(segment_file_name(segment.base_position, "log"));
     for round in 0..truncations::TRUNCATIONS_KEPT + 3 {
-        let file = fs.open(&path, OpenOptions::WRITE).unwrap();
-        write_all_at(file.as_ref(), b"garbage", segment.bytes).unwrap();
-        file.sync_data().unwrap();
-        drop(file);
+        write_synced(&fs, &path, b"garbage", segment.bytes);
         let storage = mem_storage(&fs, Durability::Sync);
         let (_log, report) = storage.open_log(DIR, config()).unwrap();
         assert_eq!(report.truncated_bytes, 7, "round {round}");
@@ -165,10 +167,7 @@ fn a_segment_torn_at_creation_is_reported_and_recorded() {
     let end = log.end_position();
     storage.shutdown().unwrap();
     let torn = Path::new(DIR).join(segment_file_name(end, "log"));
-    let file = fs.open(&torn, OpenOptions::CREATE).unwrap();
-    write_all_at(file.as_ref(), b"SLSG half a header", 0).unwrap();
-    file.sync_data().unwrap();
-    drop(file);
+    write_synced(&fs, &torn, b"SLSG half a header", 0);
 
     let storage = mem_storage(&fs, Durability::Sync);
     let (log, report) = storage.open_log(DIR, config()).unwrap();
