@@ -46,44 +46,61 @@ pub(crate) fn persist_entries(
     Ok(())
 }
 
-/// Syncs the `.idx` file once the entries written since its last sync cover
-/// `index_sync_bytes` of log, which bounds what recovery scans again after a
-/// power loss. Only `.idx`: recovery trusts its entries and derives the `.tix`
-/// from the batches.
-pub(crate) fn sync_index_if_due(
-    active: &mut ActiveWriter,
-    index_sync_bytes: u64,
-) -> io::Result<()> {
-    if active.index_written_offset < active.index_synced_offset.saturating_add(index_sync_bytes) {
-        return Ok(());
-    }
-    active.idx.sync_data()?;
-    active.index_synced_offset = active.index_written_offset;
-    Ok(())
+/// Whether the entries written to the `.idx` file since its last sync cover
+/// `index_sync_bytes` of log: syncing it then bounds what recovery scans again
+/// after a power loss. Only `.idx` is synced: recovery trusts its entries and
+/// derives the `.tix` from the batches.
+pub(crate) fn index_sync_due(active: &ActiveWriter, index_sync_bytes: u64) -> bool {
+    active.index_written_offset >= active.index_synced_offset.saturating_add(index_sync_bytes)
 }
 
-/// Writes out the index entries whose batches became durable and syncs the
-/// `.idx` when due. Call without the state lock: the sync waits for the device.
+/// How [`write_out_entries`] syncs the `.idx` when due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexSync {
+    /// Now, on this thread.
+    Now,
+    /// With the log's next sync round (the syncer syncs it with the log file, in
+    /// the same backend call, off the path of this round's acknowledgements).
+    NextRound,
+}
+
+/// Writes out the index entries whose batches became durable, and syncs the
+/// `.idx` when due. Call without the state lock: a sync waits for the device.
 pub(crate) fn write_out_entries(
     log: &LogShared,
     active: &mut ActiveWriter,
     pending: Option<PendingEntries>,
+    sync: IndexSync,
 ) {
     let Some((idx, tix)) = pending else {
         return;
     };
     // Index entries are derived data written only once their batches are
     // durable; recovery trusts the log up to the last one it finds.
-    let result = persist_entries(active, &idx, &tix)
-        .and_then(|()| sync_index_if_due(active, log.config.index_sync_bytes()));
-    if let Err(error) = result {
-        let mut state = log.lock();
-        if state.failed.is_none() {
-            state.failed = Some(format!("write index of {}: {error}", log.dir.display()));
+    let mut result = persist_entries(active, &idx, &tix);
+    if result.is_ok()
+        && sync == IndexSync::Now
+        && index_sync_due(active, log.config.index_sync_bytes())
+    {
+        result = active.idx.sync_data();
+        if result.is_ok() {
+            active.index_synced_offset = active.index_written_offset;
         }
-        drop(state);
-        log.changed.notify_all();
     }
+    if let Err(error) = result {
+        fail_index(log, &error);
+    }
+}
+
+/// Stops a log whose index could not be written or synced, as after any failed
+/// write: the page cache may have dropped it.
+pub(crate) fn fail_index(log: &LogShared, error: &io::Error) {
+    let mut state = log.lock();
+    if state.failed.is_none() {
+        state.failed = Some(format!("write index of {}: {error}", log.dir.display()));
+    }
+    drop(state);
+    log.changed.notify_all();
 }
 
 /// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index

@@ -12,7 +12,8 @@
 //! block never races the write it extends.
 
 use crate::active::{
-    create_segment, fail, pending_entries, release, seal_active, write_out_entries,
+    create_segment, fail, fail_index, index_sync_due, pending_entries, release, seal_active,
+    write_out_entries, IndexSync,
 };
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
@@ -470,7 +471,47 @@ fn sync_loop(mut backend: Box<dyn WriteBackend>, receiver: Receiver<ToSyncer>) {
     }
 }
 
-/// Syncs each log's file once, then acknowledges its stages in order.
+/// An `.idx` file synced with a round, and the log offset its entries reach.
+struct DueIndex {
+    log: Arc<LogShared>,
+    file: Arc<dyn FileHandle>,
+    path: PathBuf,
+    written_offset: u64,
+}
+
+/// The `.idx` files of `logs` whose sync is due (see [`index_sync_due`]).
+fn due_indexes(logs: &[&Arc<LogShared>]) -> Vec<DueIndex> {
+    logs.iter()
+        .filter_map(|log| {
+            let writer = log.lock_writer();
+            let active = writer
+                .active
+                .as_ref()
+                .filter(|active| index_sync_due(active, log.config.index_sync_bytes()))?;
+            Some(DueIndex {
+                log: Arc::clone(log),
+                file: Arc::clone(&active.idx),
+                path: active.paths.idx.clone(),
+                written_offset: active.index_written_offset,
+            })
+        })
+        .collect()
+}
+
+/// Records the outcome of an index sync made with a round.
+fn index_synced(due: DueIndex, result: &io::Result<()>) {
+    if let Err(error) = result {
+        fail_index(&due.log, error);
+        return;
+    }
+    let mut writer = due.log.lock_writer();
+    if let Some(active) = writer.active.as_mut().filter(|a| a.paths.idx == due.path) {
+        active.index_synced_offset = active.index_synced_offset.max(due.written_offset);
+    }
+}
+
+/// Syncs each log's file once (with its `.idx` when due), then acknowledges its
+/// stages in order.
 fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
     let mut files: Vec<&dyn FileHandle> = Vec::new();
     let mut owners: Vec<&Arc<LogShared>> = Vec::new();
@@ -480,7 +521,12 @@ fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
             files.push(item.file.as_ref());
         }
     }
-    let results = backend.sync_all(&files);
+    let indexes = due_indexes(&owners);
+    files.extend(indexes.iter().map(|due| due.file.as_ref()));
+    let mut results = backend.sync_all(&files);
+    for (due, result) in indexes.into_iter().zip(results.split_off(owners.len())) {
+        index_synced(due, &result);
+    }
     let failed: Vec<Arc<LogShared>> = owners
         .iter()
         .zip(&results)
@@ -595,7 +641,14 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     }
     drop(guard);
     log.changed.notify_all();
-    write_out_entries(log, active, pending);
+    // A synced round comes from the syncer, which syncs a due index with the
+    // log's next round rather than holding up this one.
+    let index_sync = if synced {
+        IndexSync::NextRound
+    } else {
+        IndexSync::Now
+    };
+    write_out_entries(log, active, pending, index_sync);
 }
 
 /// After an interval sync: every index entry so far is durable; write them out.
@@ -615,5 +668,5 @@ fn mark_synced(log: &Arc<LogShared>) {
     active.durable_entries = view.index.len();
     let pending = pending_entries(active, view);
     drop(state);
-    write_out_entries(log, active, pending);
+    write_out_entries(log, active, pending, IndexSync::Now);
 }
