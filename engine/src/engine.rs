@@ -766,6 +766,7 @@ impl Engine {
         let mut total = CompactionReport::default();
         for shard in state.shards.values() {
             let report = shard.log.compact()?;
+            total.passes += report.passes;
             total.segments_rewritten += report.segments_rewritten;
             total.records_dropped += report.records_dropped;
             total.bytes_before += report.bytes_before;
@@ -792,6 +793,9 @@ impl Engine {
         let window_ms = u64::from(state.meta.retention_hours) * 3_600_000;
         let cutoff = now_ms.saturating_sub(window_ms);
         for shard in state.shards.values() {
+            // An idle shard's (or a closed parent's) active segment expires too:
+            // sealed here, removed below with the sealed ones.
+            shard.log.seal_active_older_than(cutoff)?;
             // A segment compaction emptied holds nothing to keep.
             shard.log.remove_oldest_segments(|segment| {
                 segment.last_arrival_ms.is_none_or(|t| t < cutoff)

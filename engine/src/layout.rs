@@ -283,7 +283,19 @@ pub struct OpenReport {
 }
 
 impl OpenReport {
+    /// Keeps what recovery did to a shard and logs every cut: nothing is cut silently.
     pub(crate) fn note_recovery(&mut self, stream: &str, shard_index: u32, report: RecoveryReport) {
+        for cut in &report.truncations {
+            tracing::warn!(
+                stream,
+                shard = %crate::names::shard_id(shard_index),
+                segment = %cut.segment.display(),
+                offset = cut.offset,
+                bytes = cut.bytes,
+                batches = cut.batches,
+                "recovery cut a torn or damaged tail of the shard's log"
+            );
+        }
         let did_something = report.truncated_bytes > 0
             || report.dropped_batches > 0
             || !report.rebuilt_indexes.is_empty()

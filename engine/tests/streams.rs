@@ -490,16 +490,28 @@ fn retention_moves_the_trim_horizon() {
     let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
     engine.create_stream("r", Some(1), BTreeMap::new()).unwrap();
     let payload = vec![7u8; 1000];
-    for i in 0..300 {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    for i in 0..150 {
+        put(&engine, "r", &format!("k{i}"), &payload);
+    }
+    // The older half arrived before `middle`, the newer half at or after it.
+    let middle = now_ms() + 1;
+    let ticked = Instant::now() + Duration::from_secs(5);
+    while now_ms() < middle && Instant::now() < ticked {
+        std::thread::yield_now();
+    }
+    for i in 150..300 {
         put(&engine, "r", &format!("k{i}"), &payload);
     }
     let early = engine
         .get_shard_iterator("r", "shardId-000000000000", IteratorStart::TrimHorizon)
         .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now = middle;
     let hour = 3_600_000;
     engine.enforce_retention(now + 23 * hour).unwrap();
     let all = read_shard(
@@ -509,7 +521,7 @@ fn retention_moves_the_trim_horizon() {
         IteratorStart::TrimHorizon,
     );
     assert_eq!(all.len(), 300, "nothing is past 24 hours yet");
-    engine.enforce_retention(now + 25 * hour).unwrap();
+    engine.enforce_retention(now + 24 * hour).unwrap();
     let kept = read_shard(
         &engine,
         "r",

@@ -40,7 +40,67 @@ pub(crate) fn persist_entries(
     write_all_at(active.idx.as_ref(), &encode(idx), offset)?;
     write_all_at(active.tix.as_ref(), &encode(tix), offset)?;
     active.persisted_entries += idx.len();
+    if let Some(newest) = idx.last() {
+        active.index_written_offset = newest.value;
+    }
     Ok(())
+}
+
+/// Whether the entries written to the `.idx` file since its last sync cover
+/// `index_sync_bytes` of log: syncing it then bounds what recovery scans again
+/// after a power loss. Only `.idx` is synced: recovery trusts its entries and
+/// derives the `.tix` from the batches.
+pub(crate) fn index_sync_due(active: &ActiveWriter, index_sync_bytes: u64) -> bool {
+    active.index_written_offset >= active.index_synced_offset.saturating_add(index_sync_bytes)
+}
+
+/// How [`write_out_entries`] syncs the `.idx` when due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexSync {
+    /// Now, on this thread.
+    Now,
+    /// With the log's next sync round (the syncer syncs it with the log file, in
+    /// the same backend call, off the path of this round's acknowledgements).
+    NextRound,
+}
+
+/// Writes out the index entries whose batches became durable, and syncs the
+/// `.idx` when due. Call without the state lock: a sync waits for the device.
+pub(crate) fn write_out_entries(
+    log: &LogShared,
+    active: &mut ActiveWriter,
+    pending: Option<PendingEntries>,
+    sync: IndexSync,
+) {
+    let Some((idx, tix)) = pending else {
+        return;
+    };
+    // Index entries are derived data written only once their batches are
+    // durable; recovery trusts the log up to the last one it finds.
+    let mut result = persist_entries(active, &idx, &tix);
+    if result.is_ok()
+        && sync == IndexSync::Now
+        && index_sync_due(active, log.config.index_sync_bytes())
+    {
+        result = active.idx.sync_data();
+        if result.is_ok() {
+            active.index_synced_offset = active.index_written_offset;
+        }
+    }
+    if let Err(error) = result {
+        fail_index(log, &error);
+    }
+}
+
+/// Stops a log whose index could not be written or synced, as after any failed
+/// write: the page cache may have dropped it.
+pub(crate) fn fail_index(log: &LogShared, error: &io::Error) {
+    let mut state = log.lock();
+    if state.failed.is_none() {
+        state.failed = Some(format!("write index of {}: {error}", log.dir.display()));
+    }
+    drop(state);
+    log.changed.notify_all();
 }
 
 /// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index
@@ -115,6 +175,7 @@ pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) ->
     for file in [&active.idx, &active.tix] {
         file.sync_data().map_err(io_err("sync index of", &path))?;
     }
+    active.index_synced_offset = active.index_written_offset;
     Ok(())
 }
 
@@ -159,6 +220,8 @@ pub(crate) fn create_segment(
         sampler: Sampler::new(log.config.index_interval_bytes),
         persisted_entries: 0,
         durable_entries: 0,
+        index_written_offset: 0,
+        index_synced_offset: 0,
     });
     let mut state = log.lock();
     state.active = Some(ActiveView {
@@ -197,4 +260,42 @@ pub(crate) fn release(log: &LogShared, count: usize) {
     state.in_flight -= count;
     drop(state);
     log.changed.notify_all();
+}
+
+impl crate::log::Log {
+    /// Seals the active segment if it holds records and the newest arrived before
+    /// `before_ms`, so that time retention can remove it like any sealed segment:
+    /// otherwise an idle shard, or a parent closed by resharding, keeps its last
+    /// records forever. Nothing is sealed while an append to the log is staged or
+    /// being written. The next append starts a new segment at the next position
+    /// (retention stores the position floor before it removes anything, so no
+    /// position is handed out twice). Returns whether it sealed.
+    pub fn seal_active_older_than(&self, before_ms: u64) -> Result<bool> {
+        let log = &self.shared;
+        // Writer first, then state: the committer's order.
+        let mut writer = log.lock_writer();
+        {
+            let mut state = log.lock();
+            let idle = state.staged_bytes == 0 && state.in_flight == 0 && !state.enqueued;
+            let healthy = state.failed.is_none() && !state.closed;
+            let expired = state.active.as_ref().is_some_and(|view| {
+                view.end_position > view.base_position
+                    && view
+                        .last_arrival_ms
+                        .is_some_and(|newest| newest < before_ms)
+            });
+            if !(idle && healthy && expired && writer.active.is_some()) {
+                return Ok(false);
+            }
+            // An append from now on rolls to a new segment; the committer, which
+            // needs the writer lock held here, creates it after this seal.
+            state.tail = None;
+        }
+        if let Err(error) = seal_active(log, &mut writer) {
+            drop(writer);
+            fail(log, error.to_string());
+            return Err(error);
+        }
+        Ok(true)
+    }
 }

@@ -11,7 +11,10 @@
 //! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
 //! block never races the write it extends.
 
-use crate::active::{create_segment, fail, pending_entries, persist_entries, release, seal_active};
+use crate::active::{
+    create_segment, fail, fail_index, index_sync_due, pending_entries, release, seal_active,
+    write_out_entries, IndexSync,
+};
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
@@ -468,7 +471,47 @@ fn sync_loop(mut backend: Box<dyn WriteBackend>, receiver: Receiver<ToSyncer>) {
     }
 }
 
-/// Syncs each log's file once, then acknowledges its stages in order.
+/// An `.idx` file synced with a round, and the log offset its entries reach.
+struct DueIndex {
+    log: Arc<LogShared>,
+    file: Arc<dyn FileHandle>,
+    path: PathBuf,
+    written_offset: u64,
+}
+
+/// The `.idx` files of `logs` whose sync is due (see [`index_sync_due`]).
+fn due_indexes(logs: &[&Arc<LogShared>]) -> Vec<DueIndex> {
+    logs.iter()
+        .filter_map(|log| {
+            let writer = log.lock_writer();
+            let active = writer
+                .active
+                .as_ref()
+                .filter(|active| index_sync_due(active, log.config.index_sync_bytes()))?;
+            Some(DueIndex {
+                log: Arc::clone(log),
+                file: Arc::clone(&active.idx),
+                path: active.paths.idx.clone(),
+                written_offset: active.index_written_offset,
+            })
+        })
+        .collect()
+}
+
+/// Records the outcome of an index sync made with a round.
+fn index_synced(due: DueIndex, result: &io::Result<()>) {
+    if let Err(error) = result {
+        fail_index(&due.log, error);
+        return;
+    }
+    let mut writer = due.log.lock_writer();
+    if let Some(active) = writer.active.as_mut().filter(|a| a.paths.idx == due.path) {
+        active.index_synced_offset = active.index_synced_offset.max(due.written_offset);
+    }
+}
+
+/// Syncs each log's file once (with its `.idx` when due), then acknowledges its
+/// stages in order.
 fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
     let mut files: Vec<&dyn FileHandle> = Vec::new();
     let mut owners: Vec<&Arc<LogShared>> = Vec::new();
@@ -478,7 +521,12 @@ fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
             files.push(item.file.as_ref());
         }
     }
-    let results = backend.sync_all(&files);
+    let indexes = due_indexes(&owners);
+    files.extend(indexes.iter().map(|due| due.file.as_ref()));
+    let mut results = backend.sync_all(&files);
+    for (due, result) in indexes.into_iter().zip(results.split_off(owners.len())) {
+        index_synced(due, &result);
+    }
     let failed: Vec<Arc<LogShared>> = owners
         .iter()
         .zip(&results)
@@ -555,8 +603,8 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
         .active
         .as_mut()
         .expect("a stage is written to an open segment");
-    let mut state = log.lock();
-    let state = &mut *state;
+    let mut guard = log.lock();
+    let state = &mut *guard;
     state.in_flight -= 1;
     if state.failed.is_some() {
         log.changed.notify_all();
@@ -591,14 +639,16 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     if state.spare.len() < 2 {
         state.spare.push(stage.buf);
     }
+    drop(guard);
     log.changed.notify_all();
-    if let Some((idx, tix)) = pending {
-        // Index entries are derived data written only once their batches are
-        // durable; recovery trusts the log up to the last one it finds.
-        if let Err(error) = persist_entries(active, &idx, &tix) {
-            state.failed = Some(describe("write index of", log, &error));
-        }
-    }
+    // A synced round comes from the syncer, which syncs a due index with the
+    // log's next round rather than holding up this one.
+    let index_sync = if synced {
+        IndexSync::NextRound
+    } else {
+        IndexSync::Now
+    };
+    write_out_entries(log, active, pending, index_sync);
 }
 
 /// After an interval sync: every index entry so far is durable; write them out.
@@ -616,10 +666,7 @@ fn mark_synced(log: &Arc<LogShared>) {
         return;
     };
     active.durable_entries = view.index.len();
-    if let Some((idx, tix)) = pending_entries(active, view) {
-        if let Err(error) = persist_entries(active, &idx, &tix) {
-            state.failed = Some(describe("write index of", log, &error));
-            log.changed.notify_all();
-        }
-    }
+    let pending = pending_entries(active, view);
+    drop(state);
+    write_out_entries(log, active, pending, IndexSync::Now);
 }

@@ -13,9 +13,21 @@ use shardlog_index::{Entry, Sampler};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Distinct partition keys one compaction pass holds in memory (each with its
+/// newest position): about 256 thousand, tens of MiB at most. A log with more keys
+/// is compacted in several passes, each over the keys of one hash partition.
+pub const COMPACTION_KEYS_MAX: usize = 1 << 18;
+
+/// Most hash partitions a compaction splits its keys into before it gives up
+/// (only keys crafted to share a checksum could need more).
+const PARTITIONS_MAX: u32 = 1 << 16;
+
 /// What a compaction did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompactionReport {
+    /// Passes over the log, one per hash partition of the keys (1 unless the log
+    /// holds more than the key limit), counting passes restarted with finer ones.
+    pub passes: usize,
     /// Sealed segments rewritten.
     pub segments_rewritten: usize,
     /// Records dropped (an older record of a key that has a newer one).
@@ -26,29 +38,74 @@ pub struct CompactionReport {
     pub bytes_after: u64,
 }
 
+/// The keys one pass handles: those whose checksum is `index` modulo `count`.
+#[derive(Debug, Clone, Copy)]
+struct Partition {
+    index: u32,
+    count: u32,
+}
+
+impl Partition {
+    fn holds(&self, key: &str) -> bool {
+        crc32fast::hash(key.as_bytes()) % self.count == self.index
+    }
+}
+
 impl Log {
     /// Rewrites every sealed segment that holds a record superseded by a newer
     /// record of the same partition key anywhere in the log. Appends and reads go
-    /// on meanwhile; a reader holding an old segment keeps reading it.
+    /// on meanwhile; a reader holding an old segment keeps reading it. Holds at
+    /// most [`COMPACTION_KEYS_MAX`] keys in memory.
     pub fn compact(&self) -> Result<CompactionReport> {
+        self.compact_with_keys_max(COMPACTION_KEYS_MAX)
+    }
+
+    /// As [`Log::compact`], holding at most `keys_max` keys in memory: when a pass
+    /// finds more, the keys are split into twice as many hash partitions and the
+    /// passes start again, one per partition, each rewriting segments for its own
+    /// keys only. A record is dropped only for a newer durable record of its key,
+    /// whatever the partitioning, so passes done before a restart stay correct.
+    pub fn compact_with_keys_max(&self, keys_max: usize) -> Result<CompactionReport> {
         let _one_at_a_time = self
             .shared
             .compaction
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let newest = self.newest_positions()?;
-        let sealed: Vec<Arc<SealedSegment>> = self.shared.lock().sealed.clone();
         let mut report = CompactionReport::default();
-        for segment in sealed {
-            self.compact_segment(&segment, &newest, &mut report)?;
+        let mut partition = Partition { index: 0, count: 1 };
+        while partition.index < partition.count {
+            report.passes += 1;
+            let Some(newest) = self.newest_positions(partition, keys_max)? else {
+                let count = partition.count * 2;
+                if count > PARTITIONS_MAX {
+                    return Err(Error::InvalidConfig(format!(
+                        "key compaction of {} needs more than {keys_max} keys in memory \
+                         in one of {} hash partitions",
+                        self.shared.dir.display(),
+                        partition.count
+                    )));
+                }
+                partition = Partition { index: 0, count };
+                continue;
+            };
+            let sealed: Vec<Arc<SealedSegment>> = self.shared.lock().sealed.clone();
+            for segment in sealed {
+                self.compact_segment(&segment, &newest, partition, &mut report)?;
+            }
+            partition.index += 1;
         }
         Ok(report)
     }
 
-    /// The newest durable position of every partition key in the log. Records not
-    /// yet synced (`interval` and `none` policies) do not count: a power loss could
-    /// take them, and the older version they would supersede must then still be there.
-    fn newest_positions(&self) -> Result<HashMap<String, u64>> {
+    /// The newest durable position of every partition key of `partition` in the
+    /// log, or `None` if there are more than `keys_max`. Records not yet synced
+    /// (`interval` and `none` policies) do not count: a power loss could take them,
+    /// and the older version they would supersede must then still be there.
+    fn newest_positions(
+        &self,
+        partition: Partition,
+        keys_max: usize,
+    ) -> Result<Option<HashMap<String, u64>>> {
         let mut newest = HashMap::new();
         let end = self.shared.lock().durable_position;
         let mut position = self.first_position();
@@ -62,17 +119,26 @@ impl Log {
                 break;
             }
             for record in result.records().take_while(|record| record.position < end) {
+                if !partition.holds(record.partition_key) {
+                    continue;
+                }
                 newest.insert(record.partition_key.to_string(), record.position);
+                if newest.len() > keys_max {
+                    return Ok(None);
+                }
             }
             position = result.next_position;
         }
-        Ok(newest)
+        Ok(Some(newest))
     }
 
+    /// Rewrites `segment` without the records of `partition` that a newer record
+    /// of their key supersedes (records of other partitions are kept).
     fn compact_segment(
         &self,
         segment: &SealedSegment,
         newest: &HashMap<String, u64>,
+        partition: Partition,
         report: &mut CompactionReport,
     ) -> Result<()> {
         let bytes = segment.log.bytes();
@@ -87,7 +153,13 @@ impl Log {
             })?;
             for record in view.records() {
                 total += 1;
-                if newest.get(record.partition_key) == Some(&record.position) {
+                // Only for a newer durable record: a key missing from `newest` (its
+                // records came after the scan, in a segment sealed since) is kept.
+                let superseded = partition.holds(record.partition_key)
+                    && newest
+                        .get(record.partition_key)
+                        .is_some_and(|newest| *newest > record.position);
+                if !superseded {
                     kept.push(record);
                 }
             }

@@ -27,14 +27,15 @@ mod read;
 mod recovery;
 mod sealed;
 mod storage;
+pub mod truncations;
 
 pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};
-pub use compact::CompactionReport;
+pub use compact::{CompactionReport, COMPACTION_KEYS_MAX};
 pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
 pub use log::{Appended, Log, PendingAppend};
 pub use read::{ReadLimits, ReadResult};
-pub use recovery::RecoveryReport;
+pub use recovery::{RecoveryReport, Truncation};
 pub use sealed::SegmentInfo;
 pub use storage::Storage;

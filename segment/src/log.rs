@@ -175,6 +175,11 @@ pub(crate) struct ActiveWriter {
     pub persisted_entries: usize,
     /// Index entries whose batches are durable (and may be written out).
     pub durable_entries: usize,
+    /// Log offset of the newest entry written to the `.idx` file (0: none).
+    pub index_written_offset: u64,
+    /// Log offset of the newest entry known to be on the device (0: none):
+    /// recovery after a power loss scans the log from there at the earliest.
+    pub index_synced_offset: u64,
 }
 
 /// State of one log, shared between its [`Log`] handles and the committer.

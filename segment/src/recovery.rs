@@ -6,7 +6,8 @@ use crate::config::LogConfig;
 use crate::error::{io_err, Corruption, Error, Result};
 use crate::format::{parse_segment_file_name, SEGMENT_HEADER_LEN};
 use crate::io::{
-    create_dir_all_durably, read_exact_at, read_file, write_file_atomic, FileSystem, OpenOptions,
+    create_dir_all_durably, read_exact_at, read_file, write_file_atomic, FileHandle, FileSystem,
+    OpenOptions,
 };
 use crate::log::{ActiveView, ActiveWriter, Stage, Tail, WriterState};
 use crate::sealed::{
@@ -29,10 +30,30 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
     /// Batches (complete or not) in the bytes cut.
     pub dropped_batches: u64,
+    /// Each cut made: which segment file, from which offset, how much (none when
+    /// opened read-only: `truncated_bytes` then counts what readers do not see).
+    pub truncations: Vec<Truncation>,
+    /// Bytes of the last segment verified batch by batch because no synced index
+    /// entry vouched for them: at most the bound `FORMAT.md` gives after a
+    /// power loss, plus what was written since the last sync.
+    pub rescanned_bytes: u64,
     /// Index files that were missing or invalid and were rebuilt from the log.
     pub rebuilt_indexes: Vec<PathBuf>,
     /// Files removed: a segment torn while being created, leftover temporary files.
     pub removed_files: Vec<PathBuf>,
+}
+
+/// One cut recovery made: the bytes of `segment` from `offset` on were removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// The segment (`.log`) file cut.
+    pub segment: PathBuf,
+    /// Offset of the first byte cut (0: the whole file was removed).
+    pub offset: u64,
+    /// Bytes cut.
+    pub bytes: u64,
+    /// Batches (complete or not) in the bytes cut.
+    pub batches: u64,
 }
 
 /// Everything needed to run a log after recovery.
@@ -231,11 +252,7 @@ fn recover_active(
     how: ActiveRecovery,
     report: &mut RecoveryReport,
 ) -> Result<Option<ActiveParts>> {
-    let ActiveRecovery {
-        alignment,
-        direct,
-        writable,
-    } = how;
+    let writable = how.writable;
     let base = parse_segment_file_name(
         &paths.log.file_name().unwrap_or_default().to_string_lossy(),
         "log",
@@ -250,19 +267,8 @@ fn recover_active(
         Err(error) if !entries.is_empty() || !torn_at_creation(bytes, base) => return Err(error),
         Err(_) if !writable => return Ok(None),
         Err(_) => {
-            // The header and the first batch were written together; neither is
-            // whole, so the segment was torn while being created and no batch in
-            // it was ever acknowledged.
             drop(map);
-            for path in [&paths.log, &paths.idx, &paths.tix] {
-                if fs.exists(path) {
-                    fs.remove_file(path).map_err(io_err("remove", path))?;
-                    report.removed_files.push(path.clone());
-                }
-            }
-            let dir = paths.log.parent().expect("segment in a directory");
-            fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
-            report.truncated_bytes += file_len;
+            remove_torn_segment(fs, &paths, file_len, report)?;
             return Ok(None);
         }
     };
@@ -283,9 +289,17 @@ fn recover_active(
     let mut time_entries = time_entries;
     time_entries.extend_from_slice(&scan.tix);
     let valid_end = scan.valid_end;
-    if scan.stopped.is_some() {
-        report.truncated_bytes += file_len - valid_end;
-        report.dropped_batches += count_dropped_batches(bytes, valid_end as usize);
+    report.rescanned_bytes = file_len.saturating_sub(start_offset);
+    let cut = scan.stopped.is_some().then(|| Truncation {
+        segment: paths.log.clone(),
+        offset: valid_end,
+        bytes: file_len - valid_end,
+        batches: count_dropped_batches(bytes, valid_end as usize),
+    });
+    // Read-only, nothing is cut, but readers see only what a cut would keep.
+    if let Some(cut) = &cut {
+        report.truncated_bytes += cut.bytes;
+        report.dropped_batches += cut.batches;
     }
     let first_arrival_ms = BatchView::parse(&bytes[SEGMENT_HEADER_LEN.min(bytes.len())..])
         .ok()
@@ -310,26 +324,40 @@ fn recover_active(
         let view = view_of(paths, read);
         return Ok(Some(ActiveParts { writer: None, view }));
     }
-    let file = fs
-        .open(&paths.log, OpenOptions::WRITE)
-        .map_err(io_err("open", &paths.log))?;
-    if file_len > valid_end {
-        // The segment is not mapped (the recovery map was dropped above).
-        file.set_len(valid_end)
-            .map_err(io_err("truncate", &paths.log))?;
-    }
-    // Batches after the trusted point may have been written and never synced (a
-    // crash before the sync): they become acknowledged now, so make them durable
-    // before any index entry points at them.
-    file.sync_data().map_err(io_err("sync", &paths.log))?;
-    drop(file);
+    cut_tail(fs, &paths, cut.as_ref(), file_len, valid_end)?;
+    report.truncations.extend(cut);
     let rebuilt = rewrite_indexes(fs, &paths, base, &entries, &time_entries)?;
     if rebuilt {
         report.rebuilt_indexes.push(paths.idx.clone());
         report.rebuilt_indexes.push(paths.tix.clone());
     }
+    let (writer, read, stage) = open_writer(fs, paths, how, base, valid_end, sampler, &entries)?;
+    let view = view_of(writer.paths.clone(), read);
+    let tail = Tail {
+        segment_created_ms: header.created_ms,
+        segment_end: valid_end,
+        segment_has_batches: scan.end_position > base,
+    };
+    Ok(Some(ActiveParts {
+        writer: Some((writer, stage, tail)),
+        view,
+    }))
+}
+
+/// Opens the last segment for appending after recovery kept `valid_end` bytes
+/// of it: its write handles, a read handle, and the stage that carries the
+/// partial `O_DIRECT` block at its end.
+fn open_writer(
+    fs: &dyn FileSystem,
+    paths: SegmentPaths,
+    how: ActiveRecovery,
+    base: u64,
+    valid_end: u64,
+    sampler: Sampler,
+    entries: &[Entry],
+) -> Result<(ActiveWriter, Arc<dyn FileHandle>, Stage)> {
     let file = fs
-        .open(&paths.log, OpenOptions::WRITE.with_direct(direct))
+        .open(&paths.log, OpenOptions::WRITE.with_direct(how.direct))
         .map_err(io_err("open", &paths.log))?;
     let read = fs
         .open(&paths.log, OpenOptions::READ)
@@ -340,7 +368,8 @@ fn recover_active(
     let tix = fs
         .open(&paths.tix, OpenOptions::WRITE)
         .map_err(io_err("open", &paths.tix))?;
-    let carry_from = valid_end - valid_end % alignment as u64;
+    let synced_offset = entries.last().map_or(0, |entry| entry.value);
+    let carry_from = valid_end - valid_end % how.alignment as u64;
     let mut buf = AlignedBuf::with_capacity(1 << 20);
     let carried = buf.extend_uninit((valid_end - carry_from) as usize);
     read_exact_at(read.as_ref(), carried, carry_from).map_err(io_err("read", &paths.log))?;
@@ -353,7 +382,6 @@ fn recover_active(
         batches: Vec::new(),
     };
     let persisted = entries.len();
-    let view = view_of(paths.clone(), read);
     let writer = ActiveWriter {
         paths,
         file,
@@ -364,16 +392,70 @@ fn recover_active(
         sampler,
         persisted_entries: persisted,
         durable_entries: persisted,
+        index_written_offset: synced_offset,
+        index_synced_offset: synced_offset,
     };
-    let tail = Tail {
-        segment_created_ms: header.created_ms,
-        segment_end: valid_end,
-        segment_has_batches: scan.end_position > base,
+    Ok((writer, read, stage))
+}
+
+/// Cuts the last segment at `valid_end` (recording `cut` first: a crash between
+/// the two records it twice, never not at all) and syncs what is kept.
+fn cut_tail(
+    fs: &dyn FileSystem,
+    paths: &SegmentPaths,
+    cut: Option<&Truncation>,
+    file_len: u64,
+    valid_end: u64,
+) -> Result<()> {
+    if let Some(cut) = cut {
+        let dir = paths.log.parent().expect("segment in a directory");
+        crate::truncations::record(fs, dir, cut, crate::log::now_ms())?;
+    }
+    let file = fs
+        .open(&paths.log, OpenOptions::WRITE)
+        .map_err(io_err("open", &paths.log))?;
+    if file_len > valid_end {
+        // The segment is not mapped (the recovery map was dropped before).
+        file.set_len(valid_end)
+            .map_err(io_err("truncate", &paths.log))?;
+    }
+    // Batches after the trusted point may have been written and never synced (a
+    // crash before the sync): they become acknowledged now, so make them durable
+    // before any index entry points at them.
+    file.sync_data().map_err(io_err("sync", &paths.log))
+}
+
+/// Removes a last segment torn while being created: the header and the first
+/// batch were written together and neither is whole, so no batch in it was ever
+/// acknowledged. A non-empty one is recorded and reported as a cut.
+fn remove_torn_segment(
+    fs: &dyn FileSystem,
+    paths: &SegmentPaths,
+    file_len: u64,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    let dir = paths.log.parent().expect("segment in a directory");
+    let cut = Truncation {
+        segment: paths.log.clone(),
+        offset: 0,
+        bytes: file_len,
+        batches: 0,
     };
-    Ok(Some(ActiveParts {
-        writer: Some((writer, stage, tail)),
-        view,
-    }))
+    if file_len > 0 {
+        crate::truncations::record(fs, dir, &cut, crate::log::now_ms())?;
+    }
+    for path in [&paths.log, &paths.idx, &paths.tix] {
+        if fs.exists(path) {
+            fs.remove_file(path).map_err(io_err("remove", path))?;
+            report.removed_files.push(path.clone());
+        }
+    }
+    fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
+    if file_len > 0 {
+        report.truncated_bytes += file_len;
+        report.truncations.push(cut);
+    }
+    Ok(())
 }
 
 /// An in-memory index of `entries`, leaving out any entry whose key would go
@@ -450,7 +532,7 @@ fn time_entries_for(bytes: &[u8], entries: &[Entry]) -> Vec<Entry> {
 }
 
 /// Rewrites the last segment's index files if they differ from the entries
-/// recovered. Returns whether they were rewritten.
+/// recovered, and syncs them either way. Returns whether they were rewritten.
 fn rewrite_indexes(
     fs: &dyn FileSystem,
     paths: &SegmentPaths,
@@ -462,6 +544,13 @@ fn rewrite_indexes(
     let tix = shardlog_index::encode_file(IndexKind::Timestamp, base, time_entries, None);
     let same = |path: &Path, expected: &[u8]| read_file(fs, path).is_ok_and(|b| b == expected);
     if same(&paths.idx, &idx) && same(&paths.tix, &tix) {
+        // Read back as it was, but perhaps never synced (a process crash leaves
+        // it in the page cache only): the bound on what a later recovery scans
+        // again counts from entries on the device.
+        let file = fs
+            .open(&paths.idx, OpenOptions::WRITE)
+            .map_err(io_err("open", &paths.idx))?;
+        file.sync_data().map_err(io_err("sync index", &paths.idx))?;
         return Ok(false);
     }
     write_file_atomic(fs, &paths.idx, &idx).map_err(io_err("write index", &paths.idx))?;

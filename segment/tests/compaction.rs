@@ -59,6 +59,52 @@ fn check(log: &shardlog_segment::Log, written: &BTreeMap<u64, Owned>) {
     }
 }
 
+/// Appends record number `i` of `key` (a size and content derived from `i`) and
+/// notes it in `written`.
+fn append_one(
+    log: &shardlog_segment::Log,
+    written: &mut BTreeMap<u64, Owned>,
+    key: String,
+    i: u64,
+) {
+    let data = vec![(i % 251) as u8; 300 + (i as usize * 7) % 500];
+    let hash = i.is_multiple_of(5).then_some(u128::from(i));
+    let appended = log
+        .append(&[Record {
+            partition_key: &key,
+            explicit_hash_key: hash,
+            data: &data,
+        }])
+        .unwrap();
+    written.insert(appended.base_position, Owned { key, hash, data });
+}
+
+/// More distinct keys than one pass may hold: compaction takes a pass per hash
+/// partition of the keys and still keeps exactly the newest record of each key,
+/// byte for byte, through a restart.
+#[test]
+fn compaction_with_more_keys_than_its_limit() {
+    let fs = MemFs::new();
+    let (storage, log) = open(&fs);
+    let mut written = BTreeMap::new();
+    for i in 0..600u64 {
+        // 200 keys, each written three times.
+        append_one(&log, &mut written, format!("key-{}", i % 200), i);
+    }
+    assert!(log.segments().len() > 3);
+    let keys_max = 16;
+    let report = log.compact_with_keys_max(keys_max).unwrap();
+    assert!(report.passes >= 200 / keys_max, "{report:?}");
+    assert!(report.records_dropped > 200, "{report:?}");
+    check(&log, &written);
+    assert_eq!(log.compact().unwrap().segments_rewritten, 0, "nothing left");
+    storage.shutdown().unwrap();
+
+    let (storage, log) = open(&fs);
+    check(&log, &written);
+    storage.shutdown().unwrap();
+}
+
 /// Compaction, then a restart, then an index rebuild: same records each time.
 #[test]
 fn compaction_keeps_newest_per_key() {
@@ -72,20 +118,7 @@ fn compaction_keeps_newest_per_key() {
         } else {
             format!("late-{}", i % 40)
         };
-        let data = vec![(i % 251) as u8; 300 + (i as usize * 7) % 500];
-        let appended = log
-            .append(&[Record {
-                partition_key: &key,
-                explicit_hash_key: (i % 5 == 0).then_some(u128::from(i)),
-                data: &data,
-            }])
-            .unwrap();
-        let record = Owned {
-            key,
-            hash: (i % 5 == 0).then_some(u128::from(i)),
-            data,
-        };
-        written.insert(appended.base_position, record);
+        append_one(&log, &mut written, key, i);
     }
     assert!(log.segments().len() > 3);
     let held = log

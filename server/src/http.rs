@@ -273,7 +273,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         (&Method::GET, "/metrics") => respond(
             200,
             "text/plain; version=0.0.4",
-            shared.metrics.render().into_bytes(),
+            shared
+                .metrics
+                .render(&shared.engine.open_report())
+                .into_bytes(),
             &id,
         ),
         (&Method::POST, _) => kinesis(shared, request, &id).await,

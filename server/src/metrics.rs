@@ -1,11 +1,13 @@
-//! Prometheus metrics: requests by action and outcome, request latency, and per
-//! stream incoming bytes and records and GetRecords bytes.
+//! Prometheus metrics: requests by action and outcome, request latency, per
+//! stream incoming bytes and records and GetRecords bytes, and what recovery cut
+//! from each stream's logs.
 //!
 //! Label sets stay bounded: an action label is an action of a served model (or
 //! `unknown`), an outcome is a static error code, and stream labels are recorded
 //! only for streams that exist. Label values are escaped as the text format asks.
 
 use crate::model::Model;
+use shardlog_engine::OpenReport;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -113,8 +115,9 @@ impl Metrics {
         *self.lock().throttles.entry(stream.to_string()).or_default() += count;
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition, with the cuts that `open` (the engine's
+    /// open report) lists.
+    pub fn render(&self, open: &OpenReport) -> String {
         let state = self.lock();
         let mut out = String::new();
         out.push_str("# HELP shardlog_requests_total Requests by action and outcome.\n");
@@ -187,6 +190,7 @@ impl Metrics {
             let labels = labels(&[("stream", stream)]);
             let _ = writeln!(out, "{name}{labels} {value}");
         }
+        render_truncations(&mut out, open);
         out
     }
 }
@@ -220,6 +224,41 @@ fn escape_label_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A counter's name, help text, and its value from (cuts, bytes cut).
+type Counter = (&'static str, &'static str, fn(&(u64, u64)) -> u64);
+
+/// Cuts recovery made (at open, and at reopens of failed shards), per stream: a
+/// cut is never silent.
+fn render_truncations(out: &mut String, open: &OpenReport) {
+    let mut by_stream: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for recovery in &open.recoveries {
+        for cut in &recovery.report.truncations {
+            let (count, bytes) = by_stream.entry(&recovery.stream).or_default();
+            *count += 1;
+            *bytes += cut.bytes;
+        }
+    }
+    let counters: [Counter; 2] = [
+        (
+            "shardlog_recovery_truncations_total",
+            "Torn or damaged log tails recovery cut.",
+            |(count, _)| *count,
+        ),
+        (
+            "shardlog_recovery_truncated_bytes_total",
+            "Bytes recovery cut from log tails.",
+            |(_, bytes)| *bytes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (stream, cuts) in &by_stream {
+            let labels = labels(&[("stream", stream)]);
+            let _ = writeln!(out, "{name}{labels} {}", value(cuts));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The exposition carries what was recorded.
@@ -235,7 +274,7 @@ mod tests {
         metrics.incoming("orders", "shardId-000000000000", 2, 100);
         metrics.outgoing("orders", "shardId-000000000001", 3, 40, 1500);
         metrics.throttled("orders", 4);
-        let text = metrics.render();
+        let text = metrics.render(&OpenReport::default());
         assert!(text.contains("shardlog_requests_total{action=\"PutRecord\",outcome=\"OK\"} 1"));
         assert!(text.contains(
             "shardlog_request_duration_seconds_bucket{action=\"PutRecord\",le=\"0.001\"} 1"
@@ -262,7 +301,7 @@ mod tests {
             assert_eq!(label, ActionLabel::UNKNOWN);
             metrics.request(label, "UnknownOperationException", Duration::ZERO);
         }
-        let text = metrics.render();
+        let text = metrics.render(&OpenReport::default());
         assert!(text.contains(
             "shardlog_requests_total{action=\"unknown\",outcome=\"UnknownOperationException\"} 3"
         ));
@@ -276,7 +315,7 @@ mod tests {
         let metrics = Metrics::default();
         let stream = "a\"b\\c\nd} 7";
         metrics.incoming(stream, "shardId-000000000000", 1, 5);
-        let text = metrics.render();
+        let text = metrics.render(&OpenReport::default());
         assert!(
             text.contains(r#"shardlog_incoming_bytes_total{stream="a\"b\\c\nd} 7",shard="shardId-000000000000"} 5"#),
             "{text}"

@@ -20,6 +20,16 @@ fn stream_with_records(dir: &str, count: u32, calls: u32) {
     }
 }
 
+/// Appends `torn` to the first segment of stream `s` (a write a crash tore);
+/// returns the segment and its length before.
+fn tear_tail(data_dir: &std::path::Path, torn: &[u8]) -> (std::path::PathBuf, u64) {
+    let log = segment_files(data_dir, "s", "shardId-000000000000").remove(0);
+    let good_len = std::fs::metadata(&log).unwrap().len();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    file.write_all(torn).unwrap();
+    (log, good_len)
+}
+
 /// A flipped payload byte: verify names the segment file and the damaged batch's
 /// offset range, which holds the flipped byte, and exits 3.
 #[test]
@@ -98,12 +108,7 @@ fn repair_truncates_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     stream_with_records(d, 100, 2);
-    let log = segment_files(dir.path(), "s", "shardId-000000000000").remove(0);
-    let good_len = std::fs::metadata(&log).unwrap().len();
-    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    file.write_all(b"SLBT this is a torn batch that never finished")
-        .unwrap();
-    drop(file);
+    let (log, good_len) = tear_tail(dir.path(), b"SLBT this is a torn batch that never finished");
 
     let run = shardlog(&["verify", "--data-dir", d], b"");
     assert_eq!(run.code, 3, "{run:?}");
@@ -126,6 +131,38 @@ fn repair_truncates_a_torn_tail() {
     assert!(run.stdout.contains("nothing to repair"), "{}", run.stdout);
     let replayed = replay_all(d, "s");
     assert_eq!(replayed.len(), 200);
+}
+
+/// A torn tail that an ordinary open cut (here a `put`) is not forgotten: verify
+/// passes and shows the cut, with its segment file, offset and bytes.
+#[test]
+fn verify_shows_what_an_open_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    stream_with_records(d, 10, 1);
+    let torn = b"SLBT torn by a crash";
+    let (log, good_len) = tear_tail(dir.path(), torn);
+    shardlog(
+        &["put", "--data-dir", d, "--stream", "s"],
+        &lines(["after the cut".to_string()]),
+    )
+    .ok();
+
+    let run = shardlog(&["verify", "--data-dir", d], b"").ok();
+    let expected = format!(
+        "CUT {}: offset {good_len}: {} bytes (1 batches) cut by recovery at",
+        log.display(),
+        torn.len()
+    );
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+    let run = shardlog(&["verify", "--data-dir", d, "--json"], b"").ok();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], true);
+    let cut = &json["truncations"][0];
+    assert_eq!(cut["file"], log.to_str().unwrap());
+    assert_eq!(cut["offset"], good_len);
+    assert_eq!(cut["bytes"], torn.len());
+    assert_eq!(replay_all(d, "s").len(), 11);
 }
 
 /// The last batch cut short (a crash mid-write): repair drops that batch only.

@@ -1,9 +1,11 @@
-//! `shardlog verify`: every checksum and index of a data directory.
+//! `shardlog verify`: every checksum and index of a data directory, and the cuts
+//! recovery recorded (`TRUNCATIONS`), so that what an open dropped stays visible.
 
 use super::output::{print_json, CliError, CliResult, EXIT_DAMAGE};
 use super::scan::{scan_shard, shard_dirs, Damage};
 use serde_json::json;
 use shardlog_segment::io::RealFs;
+use shardlog_segment::truncations::RecordedTruncation;
 use std::path::{Path, PathBuf};
 
 /// Check every checksum and index; exit 3 on damage.
@@ -41,6 +43,10 @@ pub struct Findings {
     pub records: u64,
     /// Problems.
     pub damage: Vec<Damage>,
+    /// Cuts recovery made at earlier opens, by shard directory, oldest first.
+    pub truncations: Vec<(PathBuf, RecordedTruncation)>,
+    /// Truncation records that could not be read (they only report: no damage).
+    pub notes: Vec<String>,
 }
 
 /// Verifies every shard of a data directory.
@@ -50,9 +56,17 @@ pub fn check(data_dir: &Path) -> CliResult<Findings> {
         batches: 0,
         records: 0,
         damage: Vec::new(),
+        truncations: Vec::new(),
+        notes: Vec::new(),
     };
     findings.damage.extend(check_manifest(data_dir));
     for shard in shard_dirs(data_dir).map_err(CliError::failed)? {
+        match shardlog_segment::truncations::load(RealFs::shared().as_ref(), &shard.path) {
+            Ok(cuts) => findings
+                .truncations
+                .extend(cuts.into_iter().map(|cut| (shard.path.clone(), cut))),
+            Err(error) => findings.notes.push(error.to_string()),
+        }
         for scan in scan_shard(&shard.path).map_err(CliError::failed)? {
             findings.segments += 1;
             findings.batches += scan.batches;
@@ -127,6 +141,41 @@ pub fn print_damage(label: &str, damage: &[Damage]) -> CliResult {
     Ok(())
 }
 
+/// Recorded cuts as JSON objects: file, offset, bytes, batches, at_ms.
+fn truncations_json(truncations: &[(PathBuf, RecordedTruncation)]) -> Vec<serde_json::Value> {
+    truncations
+        .iter()
+        .map(|(dir, cut)| {
+            json!({
+                "file": dir.join(&cut.segment).display().to_string(),
+                "offset": cut.offset,
+                "bytes": cut.bytes,
+                "batches": cut.batches,
+                "at_ms": cut.at_ms,
+            })
+        })
+        .collect()
+}
+
+/// Prints each recorded cut as `CUT <file>: offset <n>: <bytes> bytes (<batches>
+/// batches) cut by recovery at <ms> ms`, and unreadable records as `NOTE` lines.
+fn print_truncations(findings: &Findings) -> CliResult {
+    for (dir, cut) in &findings.truncations {
+        crate::outln!(
+            "CUT {}: offset {}: {} bytes ({} batches) cut by recovery at {} ms since the epoch",
+            dir.join(&cut.segment).display(),
+            cut.offset,
+            cut.bytes,
+            cut.batches,
+            cut.at_ms
+        )?;
+    }
+    for note in &findings.notes {
+        crate::outln!("NOTE {note}")?;
+    }
+    Ok(())
+}
+
 /// Runs `shardlog verify`.
 pub fn run(args: VerifyArgs) -> CliResult {
     let _lock = lock_if_free(&args.data_dir)?;
@@ -139,9 +188,12 @@ pub fn run(args: VerifyArgs) -> CliResult {
             "batches": findings.batches,
             "records": findings.records,
             "damage": damage,
+            "truncations": truncations_json(&findings.truncations),
+            "notes": findings.notes,
         }))?;
     } else {
         print_damage("DAMAGE", &findings.damage)?;
+        print_truncations(&findings)?;
         crate::outln!(
             "{} segments, {} batches, {} records checked: {}",
             findings.segments,
