@@ -1,0 +1,253 @@
+//! FIFO queues: deduplication within a 5-minute window, and order per message
+//! group (a group is held while its head message is in flight).
+//!
+//! Invariant: `groups[g]` holds every position of group `g` that the delivery
+//! cursor passed and that is not removed, in order; only a group's first position
+//! (its head) is ever delivered, so a group's only received message is its head.
+
+use crate::attributes::DeduplicationScope;
+use crate::delivery::Delivery;
+use crate::error::{Error, Result};
+use crate::message::StoredMessage;
+use crate::queue::{for_each_record, Inner, SendOutcome, SendPrepared};
+use crate::types::{MessageId, SequenceNumber};
+use sha2::{Digest, Sha256};
+use shardlog_segment::Log;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// How long a deduplication id suppresses another send.
+pub const DEDUPLICATION_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    message_id: MessageId,
+    /// `None` while the first send's append is in progress.
+    position: Option<u64>,
+    sent_ms: u64,
+}
+
+/// Deduplication window and message groups of a FIFO queue.
+#[derive(Debug, Default)]
+pub struct FifoState {
+    dedup: HashMap<String, Sent>,
+    /// Deduplication keys in send order, to expire them.
+    dedup_order: VecDeque<(u64, String)>,
+    groups: HashMap<Arc<str>, BTreeSet<u64>>,
+    group_of: HashMap<u64, Arc<str>>,
+}
+
+fn dedup_key(scope: DeduplicationScope, group_id: &str, deduplication_id: &str) -> String {
+    match scope {
+        DeduplicationScope::Queue => deduplication_id.to_string(),
+        DeduplicationScope::MessageGroup => format!("{group_id}\u{0}{deduplication_id}"),
+    }
+}
+
+/// Checks a FIFO send (group id, deduplication id) and finds duplicates within the window.
+pub(crate) fn prepare_send(
+    inner: &mut Inner,
+    message: &mut StoredMessage,
+    now_ms: u64,
+) -> Result<SendPrepared> {
+    let Some(group_id) = message.group_id.clone() else {
+        return Err(Error::InvalidParameter {
+            parameter: "MessageGroupId",
+            reason: "a FIFO queue needs a message group id".into(),
+        });
+    };
+    if message.deduplication_id.is_none() {
+        if !inner.attributes.content_based_deduplication {
+            return Err(Error::InvalidParameter {
+                parameter: "MessageDeduplicationId",
+                reason: "the queue has no content-based deduplication, so each message needs a deduplication id".into(),
+            });
+        }
+        let digest = Sha256::digest(&message.body);
+        message.deduplication_id = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
+    }
+    let id = message.deduplication_id.as_deref().expect("set above");
+    let key = dedup_key(inner.attributes.deduplication_scope, &group_id, id);
+    let fifo = &mut inner.fifo;
+    fifo.expire(now_ms);
+    if let Some(sent) = fifo.dedup.get(&key) {
+        return Ok(SendPrepared::Duplicate(SendOutcome {
+            message_id: sent.message_id,
+            sequence_number: sent.position.map(SequenceNumber),
+        }));
+    }
+    fifo.dedup.insert(
+        key.clone(),
+        Sent {
+            message_id: message.message_id,
+            position: None,
+            sent_ms: now_ms,
+        },
+    );
+    fifo.dedup_order.push_back((now_ms, key));
+    Ok(SendPrepared::New(message.clone()))
+}
+
+impl FifoState {
+    fn expire(&mut self, now_ms: u64) {
+        while let Some((sent_ms, _)) = self.dedup_order.front() {
+            if now_ms < sent_ms + DEDUPLICATION_WINDOW_MS {
+                break;
+            }
+            let (sent_ms, key) = self.dedup_order.pop_front().expect("front exists");
+            if self
+                .dedup
+                .get(&key)
+                .is_some_and(|sent| sent.sent_ms == sent_ms)
+            {
+                self.dedup.remove(&key);
+            }
+        }
+    }
+
+    /// Records where an accepted send landed.
+    pub(crate) fn remember_send(
+        &mut self,
+        message: &StoredMessage,
+        position: u64,
+        scope: DeduplicationScope,
+    ) {
+        let (Some(group), Some(id)) = (&message.group_id, &message.deduplication_id) else {
+            return;
+        };
+        if let Some(sent) = self.dedup.get_mut(&dedup_key(scope, group, id)) {
+            if sent.message_id == message.message_id {
+                sent.position = Some(position);
+            }
+        }
+    }
+
+    fn remember_recovered(&mut self, key: String, message: &StoredMessage, position: u64) {
+        self.dedup.insert(
+            key.clone(),
+            Sent {
+                message_id: message.message_id,
+                position: Some(position),
+                sent_ms: message.sent_ms,
+            },
+        );
+        self.dedup_order.push_back((message.sent_ms, key));
+    }
+
+    /// Rebuilds the window from the message log's last minutes and the groups of
+    /// the messages the state log says were received.
+    pub(crate) fn recover(
+        &mut self,
+        messages: &Log,
+        delivery: &Delivery,
+        scope: DeduplicationScope,
+        now_ms: u64,
+    ) -> Result<()> {
+        // Segment arrival times are wall-clock; a minute of slack covers clock skew
+        // between them and the queue's clock.
+        let wall_ms = crate::types::Clock::now_ms(&crate::types::SystemClock);
+        let horizon = wall_ms.saturating_sub(DEDUPLICATION_WINDOW_MS + 60_000);
+        let from = messages.position_at_time(horizon)?;
+        for_each_record(messages, from, |position, bytes| {
+            let message = StoredMessage::decode(bytes).map_err(|reason| Error::Corrupt {
+                what: messages.dir().display().to_string(),
+                reason,
+            })?;
+            if now_ms < message.sent_ms + DEDUPLICATION_WINDOW_MS {
+                if let (Some(group), Some(id)) = (&message.group_id, &message.deduplication_id) {
+                    self.remember_recovered(dedup_key(scope, group, id), &message, position);
+                }
+            }
+            Ok(true)
+        })?;
+        let mut tracked: Vec<u64> = delivery.tracked.keys().copied().collect();
+        tracked.sort_unstable();
+        for position in tracked {
+            let read = messages.read(
+                position,
+                shardlog_segment::ReadLimits {
+                    records_max: 1,
+                    bytes_max: 1,
+                },
+            )?;
+            let group = read
+                .records()
+                .find(|r| r.position == position)
+                .map(|record| StoredMessage::decode(record.data))
+                .transpose()
+                .map_err(|reason| Error::Corrupt {
+                    what: messages.dir().display().to_string(),
+                    reason,
+                })?
+                .and_then(|message| message.group_id);
+            if let Some(group) = group {
+                self.add(&group, position);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a position the cursor passed (or a received one at recovery) to its group.
+    /// Returns whether it is the group's head.
+    pub(crate) fn add(&mut self, group: &str, position: u64) -> bool {
+        let group: Arc<str> = match self.groups.get_key_value(group) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(group),
+        };
+        let members = self.groups.entry(Arc::clone(&group)).or_default();
+        members.insert(position);
+        let head = members.first() == Some(&position);
+        self.group_of.insert(position, group);
+        head
+    }
+
+    /// Forgets a removed message; the next of its group becomes the head.
+    pub(crate) fn release(&mut self, position: u64) {
+        if let Some(group) = self.group_of.remove(&position) {
+            let members = self
+                .groups
+                .get_mut(&group)
+                .expect("grouped positions have a group");
+            members.remove(&position);
+            if members.is_empty() {
+                self.groups.remove(&group);
+            }
+        }
+    }
+
+    /// Forgets every message below `end_position`.
+    pub(crate) fn purge(&mut self, end_position: u64) {
+        let doomed: Vec<u64> = self
+            .group_of
+            .keys()
+            .filter(|p| **p < end_position)
+            .copied()
+            .collect();
+        for position in doomed {
+            self.release(position);
+        }
+    }
+
+    /// Heads of groups, in position order.
+    pub(crate) fn heads(&self) -> Vec<u64> {
+        let mut heads: Vec<u64> = self
+            .groups
+            .values()
+            .filter_map(|m| m.first().copied())
+            .collect();
+        heads.sort_unstable();
+        heads
+    }
+
+    /// Oldest message log position that reclaim must keep: below `low_water`, and
+    /// not a message whose deduplication id is still within the window (its
+    /// segment is the record that makes the window survive a restart).
+    pub(crate) fn reclaim_floor(&self, low_water: u64, now_ms: u64) -> u64 {
+        self.dedup
+            .values()
+            .filter(|sent| now_ms < sent.sent_ms + DEDUPLICATION_WINDOW_MS)
+            .filter_map(|sent| sent.position)
+            .chain(self.group_of.keys().copied())
+            .fold(low_water, u64::min)
+    }
+}

@@ -1,0 +1,432 @@
+//! Receive: picking messages (redeliveries, delayed messages that came due, then
+//! the cursor over the message log), long polling, and redrive to a dead-letter queue.
+
+use crate::delivery::Tracked;
+use crate::error::{Error, Result};
+use crate::message::StoredMessage;
+use crate::queue::{
+    decode_message, for_each_record, message_record, Inner, Queue, VISIBILITY_TIMEOUT_S_MAX,
+};
+use crate::state_log::Entry;
+use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
+use shardlog_segment::ReadLimits;
+use std::time::{Duration, Instant};
+
+/// Most messages one receive returns.
+pub const RECEIVE_MESSAGES_MAX: u32 = 10;
+/// Longest long-poll wait.
+pub const WAIT_TIME_S_MAX: u32 = 20;
+
+/// A receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiveRequest {
+    /// Most messages to return, 1..=10.
+    pub max_messages: u32,
+    /// Visibility timeout of the received messages; `None` takes the queue's. 0..=43200.
+    pub visibility_timeout_s: Option<u32>,
+    /// Long-poll wait when nothing is receivable; `None` takes the queue's. 0..=20.
+    pub wait_time_s: Option<u32>,
+}
+
+impl Default for ReceiveRequest {
+    fn default() -> Self {
+        ReceiveRequest {
+            max_messages: 1,
+            visibility_timeout_s: None,
+            wait_time_s: None,
+        }
+    }
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// The id the send returned.
+    pub message_id: MessageId,
+    /// Handle of this receive, for delete and visibility changes.
+    pub receipt_handle: ReceiptHandle,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Message attributes.
+    pub attributes: MessageAttributes,
+    /// SentTimestamp (ms).
+    pub sent_ms: u64,
+    /// ApproximateReceiveCount, this receive included.
+    pub receive_count: u32,
+    /// ApproximateFirstReceiveTimestamp (ms).
+    pub first_receive_ms: u64,
+    /// FIFO: MessageGroupId.
+    pub group_id: Option<String>,
+    /// FIFO: MessageDeduplicationId.
+    pub deduplication_id: Option<String>,
+    /// FIFO: SequenceNumber.
+    pub sequence_number: Option<SequenceNumber>,
+}
+
+struct Round {
+    messages: Vec<ReceivedMessage>,
+    generation: u64,
+    next_due_ms: Option<u64>,
+}
+
+fn check_request(request: &ReceiveRequest) -> Result<()> {
+    let invalid = |parameter, reason| Err(Error::InvalidParameter { parameter, reason });
+    if !(1..=RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
+        return invalid(
+            "MaxNumberOfMessages",
+            format!("{} is outside 1..=10", request.max_messages),
+        );
+    }
+    if let Some(timeout) = request
+        .visibility_timeout_s
+        .filter(|t| *t > VISIBILITY_TIMEOUT_S_MAX)
+    {
+        return invalid(
+            "VisibilityTimeout",
+            format!("{timeout} is outside 0..=43200"),
+        );
+    }
+    if let Some(wait) = request.wait_time_s.filter(|w| *w > WAIT_TIME_S_MAX) {
+        return invalid("WaitTimeSeconds", format!("{wait} is outside 0..=20"));
+    }
+    Ok(())
+}
+
+impl Queue {
+    /// Receives up to `max_messages`. With a wait time, blocks until a message is
+    /// receivable (woken by a send, not by polling) or the wait ends. A message
+    /// received as often as the redrive policy allows is moved to `dead_letter`
+    /// (when given) instead of being returned.
+    pub fn receive(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Vec<ReceivedMessage>> {
+        check_request(request)?;
+        let wait_s = request
+            .wait_time_s
+            .unwrap_or_else(|| self.lock().attributes.receive_wait_s);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(wait_s));
+        loop {
+            let round = self.receive_round(request, dead_letter)?;
+            let now = Instant::now();
+            if !round.messages.is_empty() || now >= deadline {
+                return Ok(round.messages);
+            }
+            let mut timeout = deadline - now;
+            if let Some(due_ms) = round.next_due_ms {
+                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
+                timeout = timeout.min(Duration::from_millis(in_ms));
+            }
+            let inner = self.lock();
+            if inner.closed {
+                return Ok(Vec::new());
+            }
+            if inner.generation == round.generation {
+                let _woken = self
+                    .changed
+                    .wait_timeout(inner, timeout)
+                    .unwrap_or_else(|poison| poison.into_inner());
+            }
+        }
+    }
+
+    fn receive_round(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Round> {
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let generation = inner.generation;
+        let visibility_ms = 1000
+            * u64::from(
+                request
+                    .visibility_timeout_s
+                    .unwrap_or(inner.attributes.visibility_timeout_s),
+            );
+        let picks = self.pick(&mut inner, request.max_messages as usize, now_ms)?;
+        let redrive = inner
+            .attributes
+            .redrive
+            .clone()
+            .filter(|_| dead_letter.is_some());
+        let mut entries = Vec::new();
+        let mut messages = Vec::new();
+        let mut moves = Vec::new();
+        for (position, message) in picks {
+            let message = match message {
+                Some(message) => message,
+                None => self.read_message(position)?,
+            };
+            let previous = inner.delivery.tracked.get(&position).copied();
+            let previous_count = previous.map_or(message.receive_count_base, |t| t.receive_count);
+            let tracked = Tracked {
+                receive_count: previous_count + 1,
+                visible_at_ms: now_ms + visibility_ms,
+                first_receive_ms: previous.map_or(now_ms, |t| t.first_receive_ms),
+                sent_ms: message.sent_ms,
+            };
+            inner.delivery.untrack_delayed(position);
+            if redrive
+                .as_ref()
+                .is_some_and(|r| previous_count >= r.max_receive_count)
+            {
+                // Hidden (not counted as a receive) while it moves, so that no
+                // other receive takes it; a crash before the move leaves it here.
+                inner.delivery.set_tracked(
+                    position,
+                    Tracked {
+                        receive_count: previous_count,
+                        ..tracked
+                    },
+                );
+                moves.push((position, message, previous_count));
+                continue;
+            }
+            inner.delivery.set_tracked(position, tracked);
+            entries.push(Entry::Received {
+                position,
+                receive_count: tracked.receive_count,
+                visible_at_ms: tracked.visible_at_ms,
+                first_receive_ms: tracked.first_receive_ms,
+                sent_ms: message.sent_ms,
+            });
+            messages.push(self.received(position, message, tracked));
+        }
+        let pending = self.submit_entries(&entries)?;
+        let next_due_ms = [
+            inner.delivery.redelivery.first(),
+            inner.delivery.delayed.first(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(at, _)| *at)
+        .min();
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        if let Some(dead_letter) = dead_letter {
+            for (position, message, receive_count) in moves {
+                self.move_to(dead_letter, position, message, receive_count)?;
+            }
+        }
+        Ok(Round {
+            messages,
+            generation,
+            next_due_ms,
+        })
+    }
+
+    fn received(&self, position: u64, message: StoredMessage, tracked: Tracked) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: message.message_id,
+            receipt_handle: ReceiptHandle {
+                queue_id: self.id,
+                position,
+                attempt: tracked.receive_count,
+                message_id: message.message_id,
+            },
+            body: message.body,
+            attributes: message.attributes,
+            sent_ms: message.sent_ms,
+            receive_count: tracked.receive_count,
+            first_receive_ms: tracked.first_receive_ms,
+            sequence_number: self.name.is_fifo().then_some(SequenceNumber(position)),
+            group_id: message.group_id,
+            deduplication_id: message.deduplication_id,
+        }
+    }
+
+    fn read_message(&self, position: u64) -> Result<StoredMessage> {
+        let read = self.messages.read(
+            position,
+            ReadLimits {
+                records_max: 1,
+                bytes_max: 1,
+            },
+        )?;
+        let record = read
+            .records()
+            .next()
+            .filter(|record| record.position == position);
+        let record = record.ok_or_else(|| Error::Corrupt {
+            what: self.messages.dir().display().to_string(),
+            reason: format!("message at position {position} is tracked but not in the log"),
+        })?;
+        decode_message(self, record.data)
+    }
+
+    /// Positions to deliver, with the message when the cursor read it already.
+    fn pick(
+        &self,
+        inner: &mut Inner,
+        max: usize,
+        now_ms: u64,
+    ) -> Result<Vec<(u64, Option<StoredMessage>)>> {
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
+        let limit = self.inflight_max();
+        let inflight = inner.delivery.tracked.len();
+        let mut new_allowed = limit.saturating_sub(inflight);
+        let mut picks: Vec<(u64, Option<StoredMessage>)> = Vec::new();
+        let mut gone = Vec::new();
+        if self.name.is_fifo() {
+            self.pick_fifo_heads(inner, max, now_ms, &mut picks, &mut gone, &expired);
+        } else {
+            let delivery = &inner.delivery;
+            for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
+                if picks.len() >= max {
+                    break;
+                }
+                if expired(delivery.tracked[&position].sent_ms) {
+                    gone.push(position);
+                } else {
+                    picks.push((position, None));
+                }
+            }
+            for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
+                if picks.len() >= max || new_allowed == 0 {
+                    break;
+                }
+                if expired(delivery.delayed_info[&position].1) {
+                    gone.push(position);
+                } else {
+                    picks.push((position, None));
+                    new_allowed -= 1;
+                }
+            }
+        }
+        for position in gone {
+            inner.delivery.remove(position);
+            inner.fifo.release(position);
+        }
+        if picks.len() < max && new_allowed > 0 {
+            self.walk_cursor(inner, max, now_ms, &mut picks, new_allowed, &expired)?;
+        }
+        if picks.is_empty() && inflight >= limit {
+            return Err(Error::OverLimit { inflight, limit });
+        }
+        Ok(picks)
+    }
+
+    /// FIFO: the head of each group that has nothing in flight, if it is due.
+    fn pick_fifo_heads(
+        &self,
+        inner: &Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<(u64, Option<StoredMessage>)>,
+        gone: &mut Vec<u64>,
+        expired: &impl Fn(u64) -> bool,
+    ) {
+        let delivery = &inner.delivery;
+        for head in inner.fifo.heads() {
+            if picks.len() >= max {
+                break;
+            }
+            let (due_ms, sent_ms) = match (
+                delivery.tracked.get(&head),
+                delivery.delayed_info.get(&head),
+            ) {
+                (Some(tracked), _) => (tracked.visible_at_ms, tracked.sent_ms),
+                (None, Some(&(visible_from_ms, sent_ms))) => (visible_from_ms, sent_ms),
+                // Passed while its group was held: receivable now; retention is
+                // checked when it is read.
+                (None, None) => (0, u64::MAX / 2),
+            };
+            if due_ms > now_ms {
+                continue;
+            }
+            if expired(sent_ms) {
+                gone.push(head);
+            } else {
+                picks.push((head, None));
+            }
+        }
+    }
+
+    /// Walks the cursor over new messages until `max` are picked.
+    fn walk_cursor(
+        &self,
+        inner: &mut Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<(u64, Option<StoredMessage>)>,
+        mut new_allowed: usize,
+        expired: &impl Fn(u64) -> bool,
+    ) -> Result<()> {
+        let fifo = self.name.is_fifo();
+        let mut cursor = inner.delivery.cursor.max(self.messages.first_position());
+        for_each_record(&self.messages, cursor, |position, bytes| {
+            if picks.len() >= max || new_allowed == 0 {
+                return Ok(false);
+            }
+            cursor = position + 1;
+            if inner.delivery.skip_at_cursor(position) {
+                return Ok(true);
+            }
+            let message = decode_message(self, bytes)?;
+            if expired(message.sent_ms) {
+                return Ok(true);
+            }
+            let mut group_busy = false;
+            if fifo {
+                let group = message.group_id.as_deref().ok_or_else(|| Error::Corrupt {
+                    what: self.messages.dir().display().to_string(),
+                    reason: format!("FIFO message at position {position} has no group"),
+                })?;
+                group_busy = !inner.fifo.add(group, position);
+            }
+            if message.visible_from_ms > now_ms {
+                inner
+                    .delivery
+                    .add_delayed(position, message.visible_from_ms, message.sent_ms);
+                return Ok(true);
+            }
+            if !group_busy {
+                picks.push((position, Some(message)));
+                new_allowed -= 1;
+            }
+            Ok(true)
+        })?;
+        inner.delivery.cursor = cursor;
+        Ok(())
+    }
+
+    /// Moves a message to the dead-letter queue: appended there (durably) before it
+    /// is marked moved here, so a crash in between leaves a copy in both, never none.
+    fn move_to(
+        &self,
+        dead_letter: &Queue,
+        position: u64,
+        message: StoredMessage,
+        receive_count: u32,
+    ) -> Result<()> {
+        let moved = StoredMessage {
+            visible_from_ms: 0,
+            receive_count_base: receive_count,
+            ..message
+        };
+        dead_letter.append_moved(&moved)?;
+        let mut inner = self.lock();
+        let entry = Entry::Moved { position };
+        self.apply_live(&mut inner, &entry);
+        let pending = self.submit_entries(&[entry])?;
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a message moved here from a source queue and wakes receivers.
+    fn append_moved(&self, message: &StoredMessage) -> Result<()> {
+        let data = message.encode();
+        self.messages.append(&[message_record(&data)])?;
+        self.lock().generation += 1;
+        self.changed.notify_all();
+        Ok(())
+    }
+}
