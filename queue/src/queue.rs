@@ -83,12 +83,14 @@ pub(crate) struct Inner {
     /// Counts sends, so that a long poll knows whether one came since it looked.
     pub generation: u64,
     pub closed: bool,
+    /// Receives blocked in a long poll.
+    pub waiting_receivers: usize,
     pub last_purge_ms: Option<u64>,
     pub fifo: crate::fifo::FifoState,
 }
 
-/// Log settings for queues: segments of 64 MiB, so that deleted messages free
-/// space soon; records up to the largest message plus headers.
+/// Log settings for queues: records up to the largest message plus headers; the
+/// segment size comes from [`crate::QueuesConfig`].
 pub(crate) fn log_config() -> LogConfig {
     LogConfig {
         segment_bytes_max: 64 << 20,
@@ -101,14 +103,15 @@ impl Queue {
     /// Opens the queue's logs in `dir` and replays its state log.
     pub(crate) fn open(
         storage: &Storage,
+        log_config: LogConfig,
         dir: &Path,
         id: u64,
         name: QueueName,
         attributes: QueueAttributes,
         clock: Arc<dyn Clock>,
     ) -> Result<Queue> {
-        let (messages, _) = storage.open_log(dir.join("messages"), log_config())?;
-        let (state, _) = storage.open_log(dir.join("state"), log_config())?;
+        let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
+        let (state, _) = storage.open_log(dir.join("state"), log_config)?;
         let mut delivery = Delivery::new(messages.first_position());
         for_each_record(&state, state.first_position(), |_, bytes| {
             let entry = Entry::decode(bytes).map_err(|reason| Error::Corrupt {
@@ -138,6 +141,7 @@ impl Queue {
                 delivery,
                 generation: 0,
                 closed: false,
+                waiting_receivers: 0,
                 last_purge_ms: None,
                 fifo,
             }),
@@ -169,6 +173,11 @@ impl Queue {
     pub(crate) fn set_attributes(&self, attributes: QueueAttributes) {
         self.lock().attributes = attributes;
         self.changed.notify_all();
+    }
+
+    /// Receives blocked in a long poll right now.
+    pub fn waiting_receivers(&self) -> usize {
+        self.lock().waiting_receivers
     }
 
     /// Most messages in flight for this kind of queue.

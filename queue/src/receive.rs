@@ -118,15 +118,17 @@ impl Queue {
                 let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
                 timeout = timeout.min(Duration::from_millis(in_ms));
             }
-            let inner = self.lock();
+            let mut inner = self.lock();
             if inner.closed {
                 return Ok(Vec::new());
             }
             if inner.generation == round.generation {
-                let _woken = self
+                inner.waiting_receivers += 1;
+                let (mut inner, _) = self
                     .changed
                     .wait_timeout(inner, timeout)
                     .unwrap_or_else(|poison| poison.into_inner());
+                inner.waiting_receivers -= 1;
             }
         }
     }

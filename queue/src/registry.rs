@@ -7,7 +7,7 @@ use crate::manifest::{self, Manifest, QueueRecord, MANIFEST_NAME};
 use crate::queue::Queue;
 use crate::receive::{ReceiveRequest, ReceivedMessage};
 use crate::types::{Clock, QueueName};
-use shardlog_segment::Storage;
+use shardlog_segment::{LogConfig, Storage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,12 +24,33 @@ pub struct OpenReport {
     pub unknown_entries: Vec<String>,
 }
 
+/// Settings of the queues.
+#[derive(Debug, Clone)]
+pub struct QueuesConfig {
+    /// The clock for visibility, delays, retention and deduplication. Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+    /// Size at which a queue's message and state logs roll to a new segment; a
+    /// segment is reclaimed once all its messages are gone. Default 64 MiB; range
+    /// 64 KiB..=1 GiB.
+    pub segment_bytes_max: u64,
+}
+
+impl Default for QueuesConfig {
+    fn default() -> Self {
+        QueuesConfig {
+            clock: Arc::new(crate::types::SystemClock),
+            segment_bytes_max: 64 << 20,
+        }
+    }
+}
+
 /// Every queue of a data directory.
 #[derive(Debug)]
 pub struct Queues {
     storage: Storage,
     root: PathBuf,
     clock: Arc<dyn Clock>,
+    log_config: LogConfig,
     registry: Mutex<Registry>,
 }
 
@@ -44,8 +65,19 @@ impl Queues {
     pub fn open(
         storage: Storage,
         root: impl AsRef<Path>,
-        clock: Arc<dyn Clock>,
+        config: QueuesConfig,
     ) -> Result<(Queues, OpenReport)> {
+        if !(64 << 10..=1 << 30).contains(&config.segment_bytes_max) {
+            return Err(Error::InvalidParameter {
+                parameter: "segment_bytes_max",
+                reason: format!("{} is outside 64 KiB..=1 GiB", config.segment_bytes_max),
+            });
+        }
+        let log_config = LogConfig {
+            segment_bytes_max: config.segment_bytes_max,
+            ..crate::queue::log_config()
+        };
+        let clock = config.clock;
         let root = root.as_ref().to_path_buf();
         let fs = storage.fs().as_ref();
         let manifest = manifest::load(fs, &root)?;
@@ -53,6 +85,7 @@ impl Queues {
         for record in &manifest.queues {
             let queue = Queue::open(
                 &storage,
+                log_config,
                 &record.dir(&root),
                 record.id,
                 record.name.clone(),
@@ -95,6 +128,7 @@ impl Queues {
                 storage,
                 root,
                 clock,
+                log_config,
                 registry,
             },
             report,
@@ -143,6 +177,7 @@ impl Queues {
         registry.manifest = manifest;
         let queue = Arc::new(Queue::open(
             &self.storage,
+            self.log_config,
             &record.dir(&self.root),
             record.id,
             name.clone(),

@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 use shardlog_queue::{
-    AttributesUpdate, Error, ManualClock, MessageId, QueueName, Queues, ReceiptHandle,
-    ReceiveRequest, SendRequest,
+    AttributesUpdate, Error, ManualClock, MessageId, QueueName, Queues, QueuesConfig,
+    ReceiptHandle, ReceiveRequest, SendRequest,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
@@ -24,6 +24,7 @@ enum Op {
     ChangeVisibility { pick: usize, timeout_s: u32 },
     Advance { ms: u64 },
     Restart { crash: Option<u64> },
+    Reclaim,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0u32..=60).prop_map(|(pick, timeout_s)| Op::ChangeVisibility { pick, timeout_s }),
         2 => (0u64..=45_000).prop_map(|ms| Op::Advance { ms }),
         1 => proptest::option::of(any::<u64>()).prop_map(|crash| Op::Restart { crash }),
+        1 => Just(Op::Reclaim),
     ]
 }
 
@@ -66,7 +68,15 @@ fn start(fs: &Arc<MemFs>, clock: &Arc<ManualClock>) -> (Storage, Queues) {
         StorageConfig::default(),
     )
     .unwrap();
-    let (queues, report) = Queues::open(storage.clone(), "/data/queues", clock.clone()).unwrap();
+    let (queues, report) = Queues::open(
+        storage.clone(),
+        "/data/queues",
+        QueuesConfig {
+            clock: clock.clone(),
+            segment_bytes_max: 64 << 10,
+        },
+    )
+    .unwrap();
     assert!(report.unknown_entries.is_empty(), "{report:?}");
     (storage, queues)
 }
@@ -117,7 +127,8 @@ fn run(ops: Vec<Op>) {
         match op {
             Op::Send { delay_s } => {
                 sent += 1;
-                let body = format!("message {sent}").into_bytes();
+                // About 1 KiB, so that a run fills several 64 KiB segments.
+                let body = format!("message {sent} {}", "x".repeat(1000)).into_bytes();
                 let request = SendRequest {
                     body: body.clone(),
                     delay_s: Some(delay_s),
@@ -201,6 +212,9 @@ fn run(ops: Vec<Op>) {
             Op::Delete { .. } | Op::ChangeVisibility { .. } => {}
             Op::Advance { ms } => harness.clock.advance_ms(ms),
             Op::Restart { crash } => harness.restart(crash),
+            Op::Reclaim => {
+                queue.reclaim().unwrap();
+            }
         }
         let queue = harness.queues.queue(QUEUE).unwrap();
         let now_ms = harness.clock.now_ms_for_test();
@@ -234,7 +248,7 @@ proptest! {
 
     /// The queue agrees with the reference model through every sequence of operations.
     #[test]
-    fn queue_agrees_with_model(ops in proptest::collection::vec(op(), 1..80)) {
+    fn queue_agrees_with_model(ops in proptest::collection::vec(op(), 1..150)) {
         run(ops);
     }
 }

@@ -1,0 +1,111 @@
+//! FIFO queues: order per message group, a group held while one of its messages is
+//! in flight, sequence numbers, and deduplication within 5 minutes that survives a
+//! restart.
+
+mod common;
+
+use common::{bodies, fifo, Env};
+use shardlog_queue::{AttributesUpdate, Error, SendRequest};
+
+/// Messages of a group come in send order, one group member in flight at a time;
+/// other groups are not held up.
+#[test]
+fn groups_keep_order_and_are_held_while_in_flight() {
+    let env = Env::new();
+    let queue = env.create("orders.fifo", Default::default());
+    for (body, group) in [
+        ("a1", "a"),
+        ("b1", "b"),
+        ("a2", "a"),
+        ("a3", "a"),
+        ("b2", "b"),
+    ] {
+        queue.send(fifo(body, group)).unwrap();
+    }
+    let first = env.receive("orders.fifo", 10);
+    assert_eq!(bodies(&first), ["a1", "b1"]);
+    assert!(
+        env.receive("orders.fifo", 10).is_empty(),
+        "both groups are held"
+    );
+    queue.delete(&first[0].receipt_handle).unwrap();
+    assert_eq!(bodies(&env.receive("orders.fifo", 10)), ["a2"]);
+    let env = env.restart();
+    assert!(
+        env.receive("orders.fifo", 10).is_empty(),
+        "still held after a restart"
+    );
+    env.clock.advance_ms(31_000);
+    let again = env.receive("orders.fifo", 10);
+    assert_eq!(
+        bodies(&again),
+        ["b1", "a2"],
+        "redelivered heads, in group order"
+    );
+    assert!(again.iter().all(|m| m.receive_count == 2));
+    assert!(again[0].sequence_number < again[1].sequence_number);
+}
+
+/// A second send with the same deduplication id within 5 minutes is accepted but
+/// not stored, also after a restart; after the window it is a new message.
+#[test]
+fn deduplication_window_survives_restart() {
+    let env = Env::new();
+    let queue = env.create("dedup.fifo", Default::default());
+    let first = queue.send(fifo("once", "g")).unwrap();
+    let env = env.restart();
+    let queue = env.queues.queue("dedup.fifo").unwrap();
+    env.clock.advance_ms(60_000);
+    let again = queue.send(fifo("once", "g")).unwrap();
+    assert_eq!(again.message_id, first.message_id);
+    assert_eq!(again.sequence_number, first.sequence_number);
+    assert_eq!(queue.counters().visible, 1);
+    env.clock.advance_ms(5 * 60_000);
+    let later = queue.send(fifo("once", "g")).unwrap();
+    assert_ne!(later.message_id, first.message_id);
+    assert_eq!(queue.counters().visible, 2);
+}
+
+/// Content-based deduplication uses the body's SHA-256; without it (and without an
+/// id) a send is refused, as is a send without a group.
+#[test]
+fn content_based_deduplication_and_required_ids() {
+    let env = Env::new();
+    let plain = env.create("plain.fifo", Default::default());
+    let no_id = SendRequest {
+        deduplication_id: None,
+        ..fifo("x", "g")
+    };
+    assert!(matches!(
+        plain.send(no_id.clone()),
+        Err(Error::InvalidParameter {
+            parameter: "MessageDeduplicationId",
+            ..
+        })
+    ));
+    let no_group = SendRequest {
+        group_id: None,
+        ..fifo("x", "g")
+    };
+    assert!(matches!(
+        plain.send(no_group),
+        Err(Error::InvalidParameter {
+            parameter: "MessageGroupId",
+            ..
+        })
+    ));
+    let update = AttributesUpdate {
+        content_based_deduplication: Some(true),
+        ..Default::default()
+    };
+    let content = env.create("content.fifo", update);
+    let first = content.send(no_id.clone()).unwrap();
+    let second = content.send(no_id).unwrap();
+    assert_eq!(first.message_id, second.message_id);
+    let received = env.receive("content.fifo", 10);
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].deduplication_id.as_deref().map(str::len),
+        Some(64)
+    );
+}
