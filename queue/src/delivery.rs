@@ -38,6 +38,9 @@ pub struct Delivery {
     pub delayed_info: HashMap<u64, (u64, u64)>,
     /// Removed positions at or above the cursor.
     pub removed_ahead: HashSet<u64>,
+    /// FIFO, during replay only: positions a checkpoint says the cursor passed
+    /// while their group was held (handed to the FIFO state after replay).
+    pub passed_at_replay: HashSet<u64>,
 }
 
 impl Delivery {
@@ -64,7 +67,8 @@ impl Delivery {
                     return;
                 }
                 let previous = self.tracked.get(&position).copied();
-                if previous.is_none() && position < self.cursor && !self.is_delayed(position) {
+                let known = self.is_delayed(position) || self.passed_at_replay.remove(&position);
+                if previous.is_none() && position < self.cursor && !known {
                     // Below the cursor and neither tracked nor delayed: already gone.
                     return;
                 }
@@ -99,7 +103,37 @@ impl Delivery {
             }
             Entry::Deleted { position } | Entry::Moved { position } => self.remove(position),
             Entry::Purged { end_position } => self.purge(end_position),
+            Entry::Truncated { end_position } => self.forget_from(end_position),
         }
+    }
+
+    /// Forgets everything about positions at or above `end_position`.
+    pub fn forget_from(&mut self, end_position: u64) {
+        self.cursor = self.cursor.min(end_position);
+        self.tracked.retain(|position, _| *position < end_position);
+        self.redelivery
+            .retain(|(_, position)| *position < end_position);
+        self.delayed
+            .retain(|(_, position)| *position < end_position);
+        self.delayed_info
+            .retain(|position, _| *position < end_position);
+        self.removed_ahead
+            .retain(|position| *position < end_position);
+        self.passed_at_replay
+            .retain(|position| *position < end_position);
+    }
+
+    /// The highest position anything here mentions, if any.
+    pub fn highest_known(&self) -> Option<u64> {
+        let tracked = self.tracked.keys().max();
+        let removed = self.removed_ahead.iter().max();
+        let delayed = self.delayed_info.keys().max();
+        let passed = self.passed_at_replay.iter().max();
+        [tracked, removed, delayed, passed]
+            .into_iter()
+            .flatten()
+            .max()
+            .copied()
     }
 
     fn is_delayed(&self, position: u64) -> bool {
@@ -127,6 +161,7 @@ impl Delivery {
             self.redelivery.remove(&(old.visible_at_ms, position));
         }
         self.untrack_delayed(position);
+        self.passed_at_replay.remove(&position);
         if position >= self.cursor {
             self.removed_ahead.insert(position);
         }
@@ -143,6 +178,8 @@ impl Delivery {
         self.delayed_info
             .retain(|position, _| *position >= end_position);
         self.removed_ahead
+            .retain(|position| *position >= end_position);
+        self.passed_at_replay
             .retain(|position| *position >= end_position);
     }
 

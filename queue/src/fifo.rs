@@ -12,7 +12,7 @@ use crate::message::StoredMessage;
 use crate::queue::{for_each_record, Inner, SendOutcome, SendPrepared};
 use crate::types::{MessageId, SequenceNumber};
 use sha2::{Digest, Sha256};
-use shardlog_segment::Log;
+use shardlog_segment::{Log, ReadLimits};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -139,7 +139,7 @@ impl FifoState {
     pub(crate) fn recover(
         &mut self,
         messages: &Log,
-        delivery: &Delivery,
+        delivery: &mut Delivery,
         scope: DeduplicationScope,
         now_ms: u64,
     ) -> Result<()> {
@@ -160,12 +160,19 @@ impl FifoState {
             }
             Ok(true)
         })?;
-        let mut tracked: Vec<u64> = delivery.tracked.keys().copied().collect();
-        tracked.sort_unstable();
-        for position in tracked {
+        let passed = std::mem::take(&mut delivery.passed_at_replay);
+        let mut positions: Vec<u64> = delivery
+            .tracked
+            .keys()
+            .chain(delivery.delayed_info.keys())
+            .chain(passed.iter())
+            .copied()
+            .collect();
+        positions.sort_unstable();
+        for position in positions {
             let read = messages.read(
                 position,
-                shardlog_segment::ReadLimits {
+                ReadLimits {
                     records_max: 1,
                     bytes_max: 1,
                 },
@@ -199,6 +206,16 @@ impl FifoState {
         let head = members.first() == Some(&position);
         self.group_of.insert(position, group);
         head
+    }
+
+    /// Positions the cursor passed that wait in a group, neither received nor
+    /// delayed (what a checkpoint must record for them).
+    pub(crate) fn passed(&self, delivery: &Delivery) -> Vec<u64> {
+        self.group_of
+            .keys()
+            .filter(|p| !delivery.tracked.contains_key(p) && !delivery.delayed_info.contains_key(p))
+            .copied()
+            .collect()
     }
 
     /// Forgets a removed message; the next of its group becomes the head.

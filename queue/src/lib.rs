@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod attributes;
+mod checkpoint;
 mod delivery;
 mod error;
 mod fifo;
@@ -35,8 +36,8 @@ pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
 pub use message::{message_size_bytes, ATTRIBUTES_MAX};
 pub use queue::{
-    Queue, QueueCounters, SendOutcome, SendRequest, BATCH_ENTRIES_MAX, INFLIGHT_MAX_FIFO,
-    INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,
+    Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
+    INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,
 };
 pub use receive::{ReceiveRequest, ReceivedMessage, RECEIVE_MESSAGES_MAX, WAIT_TIME_S_MAX};
 pub use registry::{OpenReport, Queues, QueuesConfig, TAGS_MAX};

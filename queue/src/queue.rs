@@ -3,6 +3,7 @@
 //! in `receive.rs`.
 
 use crate::attributes::QueueAttributes;
+use crate::checkpoint::{self, Replay};
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::message::{message_size_bytes, validate_parts, StoredMessage};
@@ -62,6 +63,15 @@ pub struct QueueCounters {
     pub delayed: u64,
 }
 
+/// What [`Queue::reclaim`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReclaimReport {
+    /// Message log segments whose messages were all gone.
+    pub message_segments: usize,
+    /// State log segments made obsolete by a checkpoint.
+    pub state_segments: usize,
+}
+
 /// One queue. Shared by the registry and every operation in progress.
 #[derive(Debug)]
 pub struct Queue {
@@ -112,20 +122,13 @@ impl Queue {
     ) -> Result<Queue> {
         let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
         let (state, _) = storage.open_log(dir.join("state"), log_config)?;
-        let mut delivery = Delivery::new(messages.first_position());
-        for_each_record(&state, state.first_position(), |_, bytes| {
-            let entry = Entry::decode(bytes).map_err(|reason| Error::Corrupt {
-                what: state.dir().display().to_string(),
-                reason,
-            })?;
-            delivery.apply(&entry);
-            Ok(true)
-        })?;
+        let delivery = recover_delivery(&messages, &state)?;
+        let mut delivery = delivery;
         let mut fifo = crate::fifo::FifoState::default();
         if name.is_fifo() {
             fifo.recover(
                 &messages,
-                &delivery,
+                &mut delivery,
                 attributes.deduplication_scope,
                 clock.now_ms(),
             )?;
@@ -433,14 +436,7 @@ impl Queue {
             return Ok(None);
         }
         let encoded: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
-        let records: Vec<Record<'_>> = encoded
-            .iter()
-            .map(|data| Record {
-                partition_key: STATE_KEY,
-                explicit_hash_key: None,
-                data,
-            })
-            .collect();
+        let records: Vec<Record<'_>> = encoded.iter().map(|data| state_record(data)).collect();
         Ok(Some(self.state.submit(&records)?))
     }
 
@@ -493,47 +489,81 @@ impl Queue {
         }
     }
 
-    /// Drops expired messages at the cursor and removes message log segments that
-    /// hold only removed or expired messages. Returns how many segments went.
-    pub fn reclaim(&self) -> Result<usize> {
+    /// Drops expired messages, removes message log segments that hold only removed
+    /// or expired messages, and once a state log segment is sealed, writes a
+    /// checkpoint and removes the state segments before it.
+    pub fn reclaim(&self) -> Result<ReclaimReport> {
+        let low_water = self.drop_expired()?;
+        let message_segments = self
+            .messages
+            .remove_oldest_segments(|segment| segment.sealed && segment.end_position <= low_water)?
+            .len();
+        let state_segments = self.checkpoint()?;
+        Ok(ReclaimReport {
+            message_segments,
+            state_segments,
+        })
+    }
+
+    /// Forgets expired messages (received, delayed, and unread ones at the cursor)
+    /// and returns the oldest message log position still needed.
+    fn drop_expired(&self) -> Result<u64> {
         let now_ms = self.clock.now_ms();
-        let low_water = {
-            let mut inner = self.lock();
-            let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
-            let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
-            let delivery = &mut inner.delivery;
-            let gone: Vec<u64> = delivery
-                .tracked
-                .iter()
-                .filter(|(_, t)| expired(t.sent_ms))
-                .map(|(p, _)| *p)
-                .chain(
-                    delivery
-                        .delayed_info
-                        .iter()
-                        .filter(|(_, (_, s))| expired(*s))
-                        .map(|(p, _)| *p),
-                )
-                .collect();
-            for position in gone {
-                delivery.remove(position);
+        let mut inner = self.lock();
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
+        let delivery = &inner.delivery;
+        let received = delivery.tracked.iter().map(|(p, t)| (*p, t.sent_ms));
+        let delayed = delivery
+            .delayed_info
+            .iter()
+            .map(|(p, (_, sent_ms))| (*p, *sent_ms));
+        let gone: Vec<u64> = received
+            .chain(delayed)
+            .filter(|(_, sent_ms)| expired(*sent_ms))
+            .map(|(position, _)| position)
+            .collect();
+        for position in gone {
+            inner.delivery.remove(position);
+            inner.fifo.release(position);
+        }
+        let delivery = &mut inner.delivery;
+        let mut next = delivery.cursor.max(self.messages.first_position());
+        for_each_record(&self.messages, next, |position, bytes| {
+            if !delivery.skip_at_cursor(position) && !expired(decode_message(self, bytes)?.sent_ms)
+            {
+                return Ok(false);
             }
-            let mut next = delivery.cursor.max(self.messages.first_position());
-            for_each_record(&self.messages, next, |position, bytes| {
-                if !delivery.skip_at_cursor(position)
-                    && !expired(decode_message(self, bytes)?.sent_ms)
-                {
-                    return Ok(false);
-                }
-                next = position + 1;
-                Ok(true)
-            })?;
-            delivery.cursor = next;
-            let low_water = delivery.low_water();
-            inner.fifo.reclaim_floor(low_water, now_ms)
-        };
-        let removed = self.messages.remove_oldest_segments(|segment| {
-            segment.sealed && segment.end_position <= low_water
+            next = position + 1;
+            Ok(true)
+        })?;
+        delivery.cursor = next;
+        let low_water = delivery.low_water();
+        Ok(inner.fifo.reclaim_floor(low_water, now_ms))
+    }
+
+    /// Writes a checkpoint if a state segment was sealed since the last one, then
+    /// removes the state segments before it. Returns how many went.
+    fn checkpoint(&self) -> Result<usize> {
+        if !self.state.segments().iter().any(|segment| segment.sealed) {
+            return Ok(0);
+        }
+        let inner = self.lock();
+        let passed = inner.fifo.passed(&inner.delivery);
+        let records = checkpoint::encode(&inner.delivery, &passed);
+        let bytes: usize = records.iter().map(|r| r.len() + 64).sum();
+        if bytes > self.state.config().batch_bytes_max {
+            // Only with millions of delayed messages; the state log keeps growing
+            // until fewer are pending, and recovery replays it all meanwhile.
+            return Ok(0);
+        }
+        let records: Vec<Record<'_>> = records.iter().map(|data| state_record(data)).collect();
+        let pending = self.state.submit(&records)?;
+        let checkpoint_position = pending.appended().base_position;
+        drop(inner);
+        pending.wait()?;
+        let removed = self.state.remove_oldest_segments(|segment| {
+            segment.sealed && segment.end_position <= checkpoint_position
         })?;
         Ok(removed.len())
     }
@@ -587,6 +617,38 @@ fn current_receive(
                 })
             }
         }
+    }
+}
+
+/// Replays the state log onto the message log. If a power loss cut the message log
+/// below positions the state log mentions, records that durably first (see
+/// `Entry::Truncated`), so that new messages at those positions start clean.
+fn recover_delivery(messages: &Log, state: &Log) -> Result<Delivery> {
+    let corrupt = |reason| Error::Corrupt {
+        what: state.dir().display().to_string(),
+        reason,
+    };
+    let mut replay = Replay::new(messages.first_position());
+    for_each_record(state, state.first_position(), |_, bytes| {
+        replay.apply(bytes).map_err(corrupt)?;
+        Ok(true)
+    })?;
+    let mut delivery = replay.finish().map_err(corrupt)?;
+    let end_position = messages.end_position();
+    let beyond = delivery.highest_known().is_some_and(|p| p >= end_position);
+    if beyond || delivery.cursor > end_position {
+        let entry = Entry::Truncated { end_position };
+        state.append(&[state_record(&entry.encode())])?;
+        delivery.apply(&entry);
+    }
+    Ok(delivery)
+}
+
+fn state_record(data: &[u8]) -> Record<'_> {
+    Record {
+        partition_key: STATE_KEY,
+        explicit_hash_key: None,
+        data,
     }
 }
 

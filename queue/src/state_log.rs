@@ -1,10 +1,10 @@
 //! State log entries: every change of a message's delivery state (see `FORMAT.md`,
 //! "State log entry").
 
-const VERSION: u8 = 1;
-const AT_KIND: usize = 1;
-const AT_POSITION: usize = 8;
-const AT_FIELDS: usize = AT_POSITION + 8;
+pub(crate) const VERSION: u8 = 1;
+pub(crate) const AT_KIND: usize = 1;
+pub(crate) const AT_POSITION: usize = 8;
+pub(crate) const AT_FIELDS: usize = AT_POSITION + 8;
 const _: () = assert!(AT_FIELDS == 16);
 const RECEIVED_LEN: usize = AT_FIELDS + 32;
 const VISIBILITY_LEN: usize = AT_FIELDS + 16;
@@ -50,6 +50,13 @@ pub enum Entry {
         /// The message log's end when the purge happened.
         end_position: u64,
     },
+    /// The message log ended at `end_position` when the queue opened, below
+    /// positions that earlier entries mention (a power loss under a durability
+    /// policy that acknowledges before syncing): forget those positions.
+    Truncated {
+        /// The message log's end at open.
+        end_position: u64,
+    },
 }
 
 impl Entry {
@@ -60,6 +67,7 @@ impl Entry {
             Entry::Visibility { .. } => 3,
             Entry::Moved { .. } => 4,
             Entry::Purged { .. } => 5,
+            Entry::Truncated { .. } => 6,
         }
     }
 
@@ -69,7 +77,7 @@ impl Entry {
             | Entry::Deleted { position }
             | Entry::Visibility { position, .. }
             | Entry::Moved { position } => position,
-            Entry::Purged { end_position } => end_position,
+            Entry::Purged { end_position } | Entry::Truncated { end_position } => end_position,
         }
     }
 
@@ -103,7 +111,10 @@ impl Entry {
                 out.extend_from_slice(&[0; 4]);
                 out.extend_from_slice(&visible_at_ms.to_le_bytes());
             }
-            Entry::Deleted { .. } | Entry::Moved { .. } | Entry::Purged { .. } => {}
+            Entry::Deleted { .. }
+            | Entry::Moved { .. }
+            | Entry::Purged { .. }
+            | Entry::Truncated { .. } => {}
         }
         out
     }
@@ -126,7 +137,7 @@ impl Entry {
         let expected_len = match kind {
             1 => RECEIVED_LEN,
             3 => VISIBILITY_LEN,
-            2 | 4 | 5 => AT_FIELDS,
+            2 | 4 | 5 | 6 => AT_FIELDS,
             other => return Err(format!("state entry kind {other}")),
         };
         if bytes.len() != expected_len {
@@ -150,6 +161,9 @@ impl Entry {
             },
             2 => Entry::Deleted { position },
             4 => Entry::Moved { position },
+            6 => Entry::Truncated {
+                end_position: position,
+            },
             _ => Entry::Purged {
                 end_position: position,
             },
@@ -181,6 +195,7 @@ mod tests {
             }),
             any::<u64>().prop_map(|position| Entry::Moved { position }),
             any::<u64>().prop_map(|end_position| Entry::Purged { end_position }),
+            any::<u64>().prop_map(|end_position| Entry::Truncated { end_position }),
         ]
     }
 

@@ -5,6 +5,8 @@ mod common;
 
 use common::{text, Env};
 use shardlog_queue::{AttributesUpdate, ReceiveRequest};
+use shardlog_segment::io::CrashMode;
+use std::collections::HashMap;
 
 fn segment_count(env: &Env, name: &str) -> usize {
     let queue = env.queues.queue(name).unwrap();
@@ -41,7 +43,7 @@ fn deleted_messages_free_their_segments() {
             queue.delete(&message.receipt_handle).unwrap();
         }
     }
-    let removed = queue.reclaim().unwrap();
+    let removed = queue.reclaim().unwrap().message_segments;
     assert!(
         removed >= 2,
         "the first 250 messages' segments go: {removed}"
@@ -74,10 +76,56 @@ fn expired_messages_are_dropped_and_reclaimed() {
             .unwrap();
     }
     env.clock.advance_ms(60_000);
-    assert!(queue.reclaim().unwrap() >= 2);
+    assert!(queue.reclaim().unwrap().message_segments >= 2);
     assert!(env.receive("short", 10).is_empty());
     queue.send(text("fresh")).unwrap();
     let received = env.receive("short", 10);
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, b"fresh");
+}
+
+/// Once state segments fill, reclaim checkpoints the delivery state and removes
+/// them; after a power loss the checkpoint and the entries after it restore the
+/// receive counts and deletions exactly.
+#[test]
+fn checkpoint_replaces_old_state_segments() {
+    let env = Env::new();
+    let queue = env.create("busy", Default::default());
+    for i in 0..10 {
+        queue.send(text(&format!("m{i}"))).unwrap();
+    }
+    let request = ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout_s: Some(0),
+        wait_time_s: Some(0),
+    };
+    let mut latest = HashMap::new();
+    for _ in 0..150 {
+        for message in env.queues.receive("busy", &request).unwrap() {
+            latest.insert(message.body.clone(), message);
+        }
+    }
+    let report = queue.reclaim().unwrap();
+    assert!(report.state_segments >= 1, "{report:?}");
+    let mut doomed: Vec<_> = latest.values().take(5).cloned().collect();
+    for message in &doomed {
+        queue.delete(&message.receipt_handle).unwrap();
+    }
+    env.fs.crash(CrashMode::DropUnsynced);
+    let _ = env.queues.close();
+    let _ = env.storage.shutdown();
+    let env = Env::start(env.fs.clone(), env.clock.clone());
+    let again = env.queues.receive("busy", &request).unwrap();
+    assert_eq!(again.len(), 5);
+    doomed.sort_by(|a, b| a.body.cmp(&b.body));
+    for message in again {
+        assert!(
+            doomed.iter().all(|d| d.body != message.body),
+            "a deleted message came back"
+        );
+        assert_eq!(
+            message.receive_count,
+            latest[&message.body].receive_count + 1
+        );
+    }
 }
