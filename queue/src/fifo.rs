@@ -10,6 +10,7 @@ use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::message::StoredMessage;
 use crate::queue::{for_each_record, Inner, SendOutcome, SendPrepared};
+use crate::receive::ReceivedMessage;
 use crate::types::{MessageId, SequenceNumber};
 use sha2::{Digest, Sha256};
 use shardlog_segment::{Log, ReadLimits};
@@ -35,7 +36,17 @@ pub struct FifoState {
     dedup_order: VecDeque<(u64, String)>,
     groups: HashMap<Arc<str>, BTreeSet<u64>>,
     group_of: HashMap<u64, Arc<str>>,
+    /// Receives by ReceiveRequestAttemptId, in memory only: after a restart a
+    /// retry receives afresh (the first receive's messages stay invisible until
+    /// their visibility timeout, as after any lost response).
+    attempts: HashMap<String, (u64, Vec<ReceivedMessage>)>,
+    /// Heads of groups that are not received (so not held), in position order.
+    free_heads: BTreeSet<u64>,
+    attempt_order: VecDeque<(u64, String)>,
 }
+
+/// Most remembered receive attempts; the oldest are forgotten first.
+const ATTEMPTS_MAX: usize = 10_000;
 
 fn dedup_key(scope: DeduplicationScope, group_id: &str, deduplication_id: &str) -> String {
     match scope {
@@ -103,6 +114,51 @@ impl FifoState {
                 self.dedup.remove(&key);
             }
         }
+    }
+
+    /// The messages of an earlier receive with this attempt id, if it was within
+    /// the window and all of them are still in flight from it.
+    pub(crate) fn repeat_attempt(
+        &self,
+        id: &str,
+        delivery: &Delivery,
+        now_ms: u64,
+    ) -> Option<Vec<ReceivedMessage>> {
+        let (at_ms, messages) = self.attempts.get(id)?;
+        if now_ms >= at_ms + DEDUPLICATION_WINDOW_MS {
+            return None;
+        }
+        let in_flight = messages.iter().all(|m| {
+            delivery
+                .tracked
+                .get(&m.receipt_handle.position)
+                .is_some_and(|t| {
+                    t.receive_count == m.receipt_handle.attempt && t.visible_at_ms > now_ms
+                })
+        });
+        in_flight.then(|| messages.clone())
+    }
+
+    /// Remembers what a receive with an attempt id returned.
+    pub(crate) fn remember_attempt(
+        &mut self,
+        id: &str,
+        now_ms: u64,
+        messages: Vec<ReceivedMessage>,
+    ) {
+        while self
+            .attempt_order
+            .front()
+            .is_some_and(|(at_ms, _)| now_ms >= at_ms + DEDUPLICATION_WINDOW_MS)
+            || self.attempt_order.len() >= ATTEMPTS_MAX
+        {
+            let (at_ms, key) = self.attempt_order.pop_front().expect("front exists");
+            if self.attempts.get(&key).is_some_and(|(at, _)| *at == at_ms) {
+                self.attempts.remove(&key);
+            }
+        }
+        self.attempts.insert(id.to_string(), (now_ms, messages));
+        self.attempt_order.push_back((now_ms, id.to_string()));
     }
 
     /// Records where an accepted send landed.
@@ -191,6 +247,8 @@ impl FifoState {
                 self.add(&group, position);
             }
         }
+        self.free_heads
+            .retain(|head| !delivery.tracked.contains_key(head));
         Ok(())
     }
 
@@ -202,10 +260,28 @@ impl FifoState {
             None => Arc::from(group),
         };
         let members = self.groups.entry(Arc::clone(&group)).or_default();
+        let old_head = members.first().copied();
         members.insert(position);
         let head = members.first() == Some(&position);
+        if head {
+            if let Some(old_head) = old_head {
+                self.free_heads.remove(&old_head);
+            }
+            self.free_heads.insert(position);
+        }
         self.group_of.insert(position, group);
         head
+    }
+
+    /// Records that a group's head was received: its group is held until the head
+    /// is removed (or its visibility ends, which the redelivery order covers).
+    pub(crate) fn mark_received(&mut self, position: u64) {
+        self.free_heads.remove(&position);
+    }
+
+    /// Heads of groups that were never received, in position order.
+    pub(crate) fn free_heads(&self) -> impl Iterator<Item = u64> + '_ {
+        self.free_heads.iter().copied()
     }
 
     /// Positions the cursor passed that wait in a group, neither received nor
@@ -225,9 +301,18 @@ impl FifoState {
                 .groups
                 .get_mut(&group)
                 .expect("grouped positions have a group");
+            let was_head = members.first() == Some(&position);
             members.remove(&position);
-            if members.is_empty() {
-                self.groups.remove(&group);
+            self.free_heads.remove(&position);
+            // Only heads are ever received, so the next one was never received.
+            match members.first() {
+                Some(next) if was_head => {
+                    self.free_heads.insert(*next);
+                }
+                Some(_) => {}
+                None => {
+                    self.groups.remove(&group);
+                }
             }
         }
     }
@@ -243,17 +328,6 @@ impl FifoState {
         for position in doomed {
             self.release(position);
         }
-    }
-
-    /// Heads of groups, in position order.
-    pub(crate) fn heads(&self) -> Vec<u64> {
-        let mut heads: Vec<u64> = self
-            .groups
-            .values()
-            .filter_map(|m| m.first().copied())
-            .collect();
-        heads.sort_unstable();
-        heads
     }
 
     /// Oldest message log position that reclaim must keep: below `low_water`, and

@@ -26,6 +26,10 @@ pub struct ReceiveRequest {
     pub visibility_timeout_s: Option<u32>,
     /// Long-poll wait when nothing is receivable; `None` takes the queue's. 0..=20.
     pub wait_time_s: Option<u32>,
+    /// FIFO: a retry with the same id within 5 minutes returns the same messages
+    /// and handles, as long as they are all still in flight from that receive.
+    /// 1..=128 characters; ignored by standard queues.
+    pub receive_request_attempt_id: Option<String>,
 }
 
 impl Default for ReceiveRequest {
@@ -34,6 +38,7 @@ impl Default for ReceiveRequest {
             max_messages: 1,
             visibility_timeout_s: None,
             wait_time_s: None,
+            receive_request_attempt_id: None,
         }
     }
 }
@@ -86,6 +91,14 @@ fn check_request(request: &ReceiveRequest) -> Result<()> {
             format!("{timeout} is outside 0..=43200"),
         );
     }
+    if let Some(id) = &request.receive_request_attempt_id {
+        if id.is_empty() || id.chars().count() > 128 {
+            return invalid(
+                "ReceiveRequestAttemptId",
+                "an attempt id has 1 to 128 characters".into(),
+            );
+        }
+    }
     if let Some(wait) = request.wait_time_s.filter(|w| *w > WAIT_TIME_S_MAX) {
         return invalid("WaitTimeSeconds", format!("{wait} is outside 0..=20"));
     }
@@ -103,6 +116,32 @@ impl Queue {
         dead_letter: Option<&Queue>,
     ) -> Result<Vec<ReceivedMessage>> {
         check_request(request)?;
+        let attempt_id = request
+            .receive_request_attempt_id
+            .as_deref()
+            .filter(|_| self.name.is_fifo());
+        if let Some(id) = attempt_id {
+            let now_ms = self.clock.now_ms();
+            let inner = self.lock();
+            if let Some(messages) = inner.fifo.repeat_attempt(id, &inner.delivery, now_ms) {
+                return Ok(messages);
+            }
+        }
+        let messages = self.receive_fresh(request, dead_letter)?;
+        if let Some(id) = attempt_id {
+            let now_ms = self.clock.now_ms();
+            self.lock()
+                .fifo
+                .remember_attempt(id, now_ms, messages.clone());
+        }
+        Ok(messages)
+    }
+
+    fn receive_fresh(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Vec<ReceivedMessage>> {
         let wait_s = request
             .wait_time_s
             .unwrap_or_else(|| self.lock().attributes.receive_wait_s);
@@ -170,6 +209,7 @@ impl Queue {
                 sent_ms: message.sent_ms,
             };
             inner.delivery.untrack_delayed(position);
+            inner.fifo.mark_received(position);
             if redrive
                 .as_ref()
                 .is_some_and(|r| previous_count >= r.max_receive_count)
@@ -274,32 +314,34 @@ impl Queue {
         let mut new_allowed = limit.saturating_sub(inflight);
         let mut picks: Vec<(u64, Option<StoredMessage>)> = Vec::new();
         let mut gone = Vec::new();
-        if self.name.is_fifo() {
-            self.pick_fifo_heads(inner, max, now_ms, &mut picks, &mut gone, &expired);
-        } else {
-            let delivery = &inner.delivery;
-            for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
-                if picks.len() >= max {
-                    break;
-                }
-                if expired(delivery.tracked[&position].sent_ms) {
-                    gone.push(position);
-                } else {
-                    picks.push((position, None));
-                }
+        let delivery = &inner.delivery;
+        for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
+            if picks.len() >= max {
+                break;
             }
+            if expired(delivery.tracked[&position].sent_ms) {
+                gone.push(position);
+            } else {
+                picks.push((position, None));
+            }
+        }
+        let redelivered = picks.len();
+        let budget = max.min(redelivered + new_allowed);
+        if self.name.is_fifo() {
+            self.pick_fifo_heads(inner, budget, now_ms, &mut picks, &mut gone, &expired);
+        } else {
             for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
-                if picks.len() >= max || new_allowed == 0 {
+                if picks.len() >= budget {
                     break;
                 }
                 if expired(delivery.delayed_info[&position].1) {
                     gone.push(position);
                 } else {
                     picks.push((position, None));
-                    new_allowed -= 1;
                 }
             }
         }
+        new_allowed -= picks.len() - redelivered;
         for position in gone {
             inner.delivery.remove(position);
             inner.fifo.release(position);
@@ -313,7 +355,9 @@ impl Queue {
         Ok(picks)
     }
 
-    /// FIFO: the head of each group that has nothing in flight, if it is due.
+    /// FIFO: heads of groups never received, once their delay is over (received
+    /// heads whose visibility ended come from the redelivery order, as in a
+    /// standard queue: only heads are ever received).
     fn pick_fifo_heads(
         &self,
         inner: &Inner,
@@ -323,28 +367,16 @@ impl Queue {
         gone: &mut Vec<u64>,
         expired: &impl Fn(u64) -> bool,
     ) {
-        let delivery = &inner.delivery;
-        for head in inner.fifo.heads() {
+        for head in inner.fifo.free_heads() {
             if picks.len() >= max {
                 break;
             }
-            let (due_ms, sent_ms) = match (
-                delivery.tracked.get(&head),
-                delivery.delayed_info.get(&head),
-            ) {
-                (Some(tracked), _) => (tracked.visible_at_ms, tracked.sent_ms),
-                (None, Some(&(visible_from_ms, sent_ms))) => (visible_from_ms, sent_ms),
+            match inner.delivery.delayed_info.get(&head) {
+                Some((visible_from_ms, _)) if *visible_from_ms > now_ms => {}
+                Some((_, sent_ms)) if expired(*sent_ms) => gone.push(head),
                 // Passed while its group was held: receivable now; retention is
                 // checked when it is read.
-                (None, None) => (0, u64::MAX / 2),
-            };
-            if due_ms > now_ms {
-                continue;
-            }
-            if expired(sent_ms) {
-                gone.push(head);
-            } else {
-                picks.push((head, None));
+                _ => picks.push((head, None)),
             }
         }
     }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{bodies, fifo, Env};
-use shardlog_queue::{AttributesUpdate, Error, SendRequest};
+use shardlog_queue::{AttributesUpdate, Error, ReceiveRequest, SendRequest, INFLIGHT_MAX_FIFO};
 
 /// Messages of a group come in send order, one group member in flight at a time;
 /// other groups are not held up.
@@ -107,5 +107,67 @@ fn content_based_deduplication_and_required_ids() {
     assert_eq!(
         received[0].deduplication_id.as_deref().map(str::len),
         Some(64)
+    );
+}
+
+/// A receive retried with the same ReceiveRequestAttemptId returns the same
+/// messages and handles while they are in flight; once one is deleted, the retry
+/// is a new receive.
+#[test]
+fn receive_attempt_id_repeats_the_same_messages() {
+    let env = Env::new();
+    let queue = env.create("retry.fifo", Default::default());
+    for (body, group) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
+        queue.send(fifo(body, group)).unwrap();
+    }
+    let request = ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout_s: None,
+        wait_time_s: Some(0),
+        receive_request_attempt_id: Some("attempt-1".into()),
+    };
+    let first = env.queues.receive("retry.fifo", &request).unwrap();
+    assert_eq!(bodies(&first), ["a1", "b1"]);
+    env.clock.advance_ms(10_000);
+    let retry = env.queues.receive("retry.fifo", &request).unwrap();
+    assert_eq!(retry, first, "same messages, same receipt handles");
+    queue.delete(&first[0].receipt_handle).unwrap();
+    let after_delete = env.queues.receive("retry.fifo", &request).unwrap();
+    assert_eq!(bodies(&after_delete), ["a2"]);
+}
+
+/// A FIFO queue refuses a receive once 20,000 messages are in flight.
+#[test]
+fn in_flight_limit_is_enforced() {
+    let env = Env::new();
+    let queue = env.create("limit.fifo", Default::default());
+    for batch in 0..(INFLIGHT_MAX_FIFO / 10 + 1) {
+        let requests: Vec<SendRequest> = (0..10)
+            .map(|k| {
+                let id = format!("{}", batch * 10 + k);
+                fifo(&id, &id)
+            })
+            .collect();
+        let outcomes = queue.send_batch(requests).unwrap();
+        assert!(outcomes.iter().all(Result::is_ok));
+    }
+    for _ in 0..INFLIGHT_MAX_FIFO / 10 {
+        assert_eq!(env.receive("limit.fifo", 10).len(), 10);
+    }
+    let request = ReceiveRequest {
+        max_messages: 10,
+        wait_time_s: Some(0),
+        ..ReceiveRequest::default()
+    };
+    let refused = env.queues.receive("limit.fifo", &request);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::OverLimit {
+                inflight: INFLIGHT_MAX_FIFO,
+                limit: INFLIGHT_MAX_FIFO
+            })
+        ),
+        "{refused:?}"
     );
 }

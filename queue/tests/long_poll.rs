@@ -16,6 +16,7 @@ fn long_poll_wakes_on_send() {
         max_messages: 1,
         visibility_timeout_s: None,
         wait_time_s: Some(20),
+        receive_request_attempt_id: None,
     };
     let received = std::thread::scope(|scope| {
         let waiter = scope.spawn(|| env.queues.receive("poll", &request).unwrap());
@@ -44,6 +45,7 @@ fn long_poll_without_send_returns_empty() {
         max_messages: 10,
         visibility_timeout_s: None,
         wait_time_s: Some(1),
+        receive_request_attempt_id: None,
     };
     assert!(env.queues.receive("idle", &request).unwrap().is_empty());
 }

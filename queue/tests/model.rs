@@ -151,6 +151,7 @@ fn run(ops: Vec<Op>) {
                     max_messages: max,
                     visibility_timeout_s: visibility_s,
                     wait_time_s: Some(0),
+                    receive_request_attempt_id: None,
                 };
                 let received = harness.queues.receive(QUEUE, &request).unwrap();
                 let visible = model.values().filter(|m| m.visible(now_ms)).count();

@@ -37,6 +37,7 @@ fn deleted_messages_free_their_segments() {
         max_messages: 10,
         visibility_timeout_s: Some(600),
         wait_time_s: Some(0),
+        receive_request_attempt_id: None,
     };
     for _ in 0..25 {
         for message in env.queues.receive("work", &request).unwrap() {
@@ -98,6 +99,7 @@ fn checkpoint_replaces_old_state_segments() {
         max_messages: 10,
         visibility_timeout_s: Some(0),
         wait_time_s: Some(0),
+        receive_request_attempt_id: None,
     };
     let mut latest = HashMap::new();
     for _ in 0..150 {

@@ -78,6 +78,7 @@ impl Env {
             max_messages: max,
             visibility_timeout_s: None,
             wait_time_s: Some(0),
+            receive_request_attempt_id: None,
         };
         self.queues.receive(name, &request).unwrap()
     }
