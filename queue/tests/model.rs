@@ -6,12 +6,15 @@
 //! nothing acknowledged is lost, deleted messages never come back, receive counts
 //! and visibility deadlines survive restarts.
 
+mod common;
+
+use common::{check_handle_op, power_cycle, HandleOp, ModelDelivery};
 use proptest::prelude::*;
 use shardlog_queue::{
-    AttributesUpdate, Error, ManualClock, MessageId, QueueName, Queues, QueuesConfig,
-    ReceiptHandle, ReceiveRequest, SendRequest,
+    AttributesUpdate, ManualClock, MessageId, QueueName, Queues, QueuesConfig, ReceiptHandle,
+    ReceiveRequest, SendRequest,
 };
-use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
+use shardlog_segment::io::{FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,8 +23,7 @@ use std::sync::Arc;
 enum Op {
     Send { delay_s: u32 },
     Receive { max: u32, visibility_s: Option<u32> },
-    Delete { pick: usize },
-    ChangeVisibility { pick: usize, timeout_s: u32 },
+    Handle { pick: usize, op: HandleOp },
     Advance { ms: u64 },
     Restart { crash: Option<u64> },
     Reclaim,
@@ -31,8 +33,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => prop_oneof![Just(0u32), Just(0), Just(5), Just(40)].prop_map(|delay_s| Op::Send { delay_s }),
         4 => (1u32..=10, proptest::option::of(0u32..=60)).prop_map(|(max, visibility_s)| Op::Receive { max, visibility_s }),
-        3 => any::<usize>().prop_map(|pick| Op::Delete { pick }),
-        1 => (any::<usize>(), 0u32..=60).prop_map(|(pick, timeout_s)| Op::ChangeVisibility { pick, timeout_s }),
+        3 => any::<usize>().prop_map(|pick| Op::Handle { pick, op: HandleOp::Delete }),
+        1 => (any::<usize>(), 0u32..=60)
+            .prop_map(|(pick, t)| Op::Handle { pick, op: HandleOp::ChangeVisibility(t) }),
         2 => (0u64..=45_000).prop_map(|ms| Op::Advance { ms }),
         1 => proptest::option::of(any::<u64>()).prop_map(|crash| Op::Restart { crash }),
         1 => Just(Op::Reclaim),
@@ -42,14 +45,12 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug)]
 struct ModelMessage {
     body: Vec<u8>,
-    visible_at_ms: u64,
-    receive_count: u32,
-    deleted: bool,
+    delivery: ModelDelivery,
 }
 
 impl ModelMessage {
     fn visible(&self, now_ms: u64) -> bool {
-        !self.deleted && self.visible_at_ms <= now_ms
+        !self.delivery.deleted && self.delivery.visible_at_ms <= now_ms
     }
 }
 
@@ -99,17 +100,7 @@ impl Harness {
     }
 
     fn restart(&mut self, crash: Option<u64>) {
-        match crash {
-            Some(seed) if seed % 2 == 0 => self.fs.crash(CrashMode::DropUnsynced),
-            Some(seed) => self.fs.crash(CrashMode::Random { seed }),
-            None => {
-                self.queues.close().unwrap();
-                self.storage.shutdown().unwrap();
-            }
-        }
-        // After a crash, closing the old process's handles may fail: it is gone.
-        let _ = self.queues.close();
-        let _ = self.storage.shutdown();
+        power_cycle(&self.fs, crash, &self.queues, &self.storage);
         let (storage, queues) = start(&self.fs, &self.clock);
         self.storage = storage;
         self.queues = queues;
@@ -140,9 +131,10 @@ fn run(ops: Vec<Op>) {
                     outcome.message_id,
                     ModelMessage {
                         body,
-                        visible_at_ms,
-                        receive_count: 0,
-                        deleted: false,
+                        delivery: ModelDelivery {
+                            visible_at_ms,
+                            ..ModelDelivery::default()
+                        },
                     },
                 );
             }
@@ -169,48 +161,19 @@ fn run(ops: Vec<Op>) {
                         "received a message that is not visible"
                     );
                     assert_eq!(message.body, expected.body);
-                    expected.receive_count += 1;
-                    assert_eq!(message.receive_count, expected.receive_count);
-                    expected.visible_at_ms = now_ms + 1000 * u64::from(visibility_s.unwrap_or(30));
+                    expected.delivery.receive_count += 1;
+                    assert_eq!(message.receive_count, expected.delivery.receive_count);
+                    expected.delivery.visible_at_ms =
+                        now_ms + 1000 * u64::from(visibility_s.unwrap_or(30));
                     handles.push(message.receipt_handle);
                 }
             }
-            Op::Delete { pick } if !handles.is_empty() => {
+            Op::Handle { pick, op } if !handles.is_empty() => {
                 let handle = handles[pick % handles.len()];
                 let expected = model.get_mut(&handle.message_id).unwrap();
-                let result = queue.delete(&handle);
-                if expected.deleted {
-                    assert!(result.is_ok(), "deleting a deleted message: {result:?}");
-                } else if handle.attempt == expected.receive_count {
-                    result.unwrap();
-                    expected.deleted = true;
-                } else {
-                    assert!(
-                        matches!(result, Err(Error::ReceiptHandleStale { .. })),
-                        "{result:?}"
-                    );
-                }
+                check_handle_op(&queue, &handle, op, &mut expected.delivery, now_ms);
             }
-            Op::ChangeVisibility { pick, timeout_s } if !handles.is_empty() => {
-                let handle = handles[pick % handles.len()];
-                let expected = model.get_mut(&handle.message_id).unwrap();
-                let result = queue.change_visibility(&handle, timeout_s);
-                if !expected.deleted && handle.attempt < expected.receive_count {
-                    assert!(
-                        matches!(result, Err(Error::ReceiptHandleStale { .. })),
-                        "{result:?}"
-                    );
-                } else if expected.deleted || expected.visible_at_ms <= now_ms {
-                    assert!(
-                        matches!(result, Err(Error::MessageNotInflight { .. })),
-                        "{result:?}"
-                    );
-                } else {
-                    result.unwrap();
-                    expected.visible_at_ms = now_ms + 1000 * u64::from(timeout_s);
-                }
-            }
-            Op::Delete { .. } | Op::ChangeVisibility { .. } => {}
+            Op::Handle { .. } => {}
             Op::Advance { ms } => harness.clock.advance_ms(ms),
             Op::Restart { crash } => harness.restart(crash),
             Op::Reclaim => {
@@ -220,10 +183,14 @@ fn run(ops: Vec<Op>) {
         let queue = harness.queues.queue(QUEUE).unwrap();
         let now_ms = harness.clock.now_ms_for_test();
         let counters = queue.counters();
-        let live = model.values().filter(|m| !m.deleted).count() as u64;
+        let live = model.values().filter(|m| !m.delivery.deleted).count() as u64;
         let in_flight = model
             .values()
-            .filter(|m| !m.deleted && m.receive_count > 0 && m.visible_at_ms > now_ms)
+            .filter(|m| {
+                !m.delivery.deleted
+                    && m.delivery.receive_count > 0
+                    && m.delivery.visible_at_ms > now_ms
+            })
             .count();
         assert_eq!(counters.not_visible, in_flight as u64, "{counters:?}");
         assert_eq!(
@@ -265,7 +232,10 @@ fn crash_with_inflight_delayed_and_deleted_messages() {
             max: 10,
             visibility_s: Some(60),
         },
-        Op::Delete { pick: 0 },
+        Op::Handle {
+            pick: 0,
+            op: HandleOp::Delete,
+        },
         Op::Restart { crash: Some(2) },
         Op::Receive {
             max: 10,
@@ -281,7 +251,10 @@ fn crash_with_inflight_delayed_and_deleted_messages() {
             max: 10,
             visibility_s: None,
         },
-        Op::Delete { pick: 3 },
+        Op::Handle {
+            pick: 3,
+            op: HandleOp::Delete,
+        },
         Op::Advance { ms: 30_000 },
         Op::Restart { crash: None },
         Op::Receive {

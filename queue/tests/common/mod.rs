@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use shardlog_queue::{
-    AttributesUpdate, Clock, ManualClock, Queue, QueueName, Queues, QueuesConfig, ReceiveRequest,
-    ReceivedMessage, SendRequest,
+    AttributesUpdate, Clock, Error, ManualClock, Queue, QueueName, Queues, QueuesConfig,
+    ReceiptHandle, ReceiveRequest, ReceivedMessage, SendRequest,
 };
-use shardlog_segment::io::{FileSystem, MemFs};
+use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -108,4 +108,86 @@ pub fn bodies(messages: &[ReceivedMessage]) -> Vec<String> {
         .iter()
         .map(|m| String::from_utf8(m.body.clone()).unwrap())
         .collect()
+}
+
+/// What a model holds about a message's delivery.
+#[derive(Debug, Default)]
+pub struct ModelDelivery {
+    /// Receives so far.
+    pub receive_count: u32,
+    /// When it becomes visible again (ms).
+    pub visible_at_ms: u64,
+    /// Whether it was deleted.
+    pub deleted: bool,
+}
+
+/// An operation with a receipt handle.
+#[derive(Debug, Clone, Copy)]
+pub enum HandleOp {
+    /// Delete the message.
+    Delete,
+    /// Change its visibility timeout to this many seconds.
+    ChangeVisibility(u32),
+}
+
+/// Runs `op` with `handle` and checks the result against the model, updating it:
+/// deleting a deleted message succeeds, the latest handle deletes, an older one is
+/// stale; a visibility change needs the latest handle of a message in flight.
+pub fn check_handle_op(
+    queue: &Queue,
+    handle: &ReceiptHandle,
+    op: HandleOp,
+    model: &mut ModelDelivery,
+    now_ms: u64,
+) {
+    let stale = !model.deleted && handle.attempt < model.receive_count;
+    match op {
+        HandleOp::Delete => {
+            let result = queue.delete(handle);
+            if model.deleted {
+                assert!(result.is_ok(), "deleting a deleted message: {result:?}");
+            } else if stale {
+                assert!(
+                    matches!(result, Err(Error::ReceiptHandleStale { .. })),
+                    "{result:?}"
+                );
+            } else {
+                result.unwrap();
+                model.deleted = true;
+            }
+        }
+        HandleOp::ChangeVisibility(timeout_s) => {
+            let result = queue.change_visibility(handle, timeout_s);
+            if stale {
+                assert!(
+                    matches!(result, Err(Error::ReceiptHandleStale { .. })),
+                    "{result:?}"
+                );
+            } else if model.deleted || model.visible_at_ms <= now_ms {
+                assert!(
+                    matches!(result, Err(Error::MessageNotInflight { .. })),
+                    "{result:?}"
+                );
+            } else {
+                result.unwrap();
+                model.visible_at_ms = now_ms + 1000 * u64::from(timeout_s);
+            }
+        }
+    }
+}
+
+/// Ends a "process": a clean shutdown (`None`) or a power loss that keeps only
+/// synced bytes (even seed) or a random torn subset of the rest (odd seed).
+pub fn power_cycle(fs: &MemFs, crash: Option<u64>, queues: &Queues, storage: &Storage) {
+    match crash {
+        Some(seed) if seed % 2 == 0 => fs.crash(CrashMode::DropUnsynced),
+        Some(seed) => fs.crash(CrashMode::Random { seed }),
+        None => {
+            queues.close().unwrap();
+            storage.shutdown().unwrap();
+        }
+    }
+    // After a crash, closing the old process's handles may fail: it is gone.
+    let _ = queues.close();
+    let _ = storage.shutdown();
 }
