@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use shardlog_queue::{
-    AttributesUpdate, Clock, Error, ManualClock, Queue, QueueName, Queues, QueuesConfig,
-    ReceiptHandle, ReceiveRequest, ReceivedMessage, SendRequest,
+    AttributesUpdate, Clock, Error, ManualClock, OpenReport, Queue, QueueName, Queues,
+    QueuesConfig, ReceiptHandle, ReceiveRequest, ReceivedMessage, SendRequest,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
@@ -31,6 +31,7 @@ pub struct Env {
     pub clock: Arc<ManualClock>,
     pub storage: Storage,
     pub queues: Queues,
+    pub report: OpenReport,
 }
 
 impl Env {
@@ -48,12 +49,13 @@ impl Env {
             StorageConfig::default(),
         )
         .unwrap();
-        let (queues, _) = Queues::open(storage.clone(), ROOT, config(&clock)).unwrap();
+        let (queues, report) = Queues::open(storage.clone(), ROOT, config(&clock)).unwrap();
         Env {
             fs,
             clock,
             storage,
             queues,
+            report,
         }
     }
 
