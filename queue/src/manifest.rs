@@ -125,3 +125,54 @@ pub fn store(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<()
         source,
     })
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use crate::attributes::DeduplicationScope;
+
+    /// A version 1 MANIFEST as written by this version stays readable.
+    #[test]
+    fn version_1_manifest_reads() {
+        let manifest: Manifest = serde_json::from_str(GOLDEN).unwrap();
+        assert_eq!(manifest.next_id, 3);
+        let fifo = &manifest.queues[1];
+        assert_eq!((fifo.id, fifo.name.as_str()), (2, "orders.fifo"));
+        assert_eq!(
+            fifo.attributes.deduplication_scope,
+            DeduplicationScope::MessageGroup
+        );
+        let redrive = manifest.queues[0].attributes.redrive.as_ref().unwrap();
+        assert_eq!(
+            (
+                redrive.dead_letter_queue.as_str(),
+                redrive.max_receive_count
+            ),
+            ("dlq", 5)
+        );
+        assert_eq!(manifest.queues[0].tags["team"], "core");
+        let again: Manifest =
+            serde_json::from_slice(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+        assert_eq!(again, manifest);
+    }
+
+    const GOLDEN: &str = r#"{
+      "version": 1,
+      "next_id": 3,
+      "queues": [
+        { "id": 1, "name": "work", "created_ms": 1700000000000,
+          "attributes": { "visibility_timeout_s": 30, "message_retention_s": 345600, "delay_s": 0,
+            "maximum_message_bytes": 1048576, "receive_wait_s": 0,
+            "redrive": { "dead_letter_queue": "dlq", "max_receive_count": 5 },
+            "content_based_deduplication": false, "deduplication_scope": "Queue",
+            "fifo_throughput_limit": "PerQueue" },
+          "tags": { "team": "core" } },
+        { "id": 2, "name": "orders.fifo", "created_ms": 1700000000001,
+          "attributes": { "visibility_timeout_s": 60, "message_retention_s": 60, "delay_s": 5,
+            "maximum_message_bytes": 1024, "receive_wait_s": 20, "redrive": null,
+            "content_based_deduplication": true, "deduplication_scope": "MessageGroup",
+            "fifo_throughput_limit": "PerMessageGroupId" },
+          "tags": {} }
+      ]
+    }"#;
+}

@@ -316,3 +316,59 @@ mod tests {
             .contains("version"));
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// The version 1 bytes of a FIFO message with one attribute of each kind: a
+    /// change to the encoding that breaks stored messages fails here.
+    #[test]
+    fn version_1_bytes() {
+        let mut attributes = MessageAttributes::new();
+        let string = AttributeValue::String("v".into());
+        attributes.insert(
+            "a".into(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: string,
+            },
+        );
+        let binary = AttributeValue::Binary(vec![0xff]);
+        attributes.insert(
+            "b".into(),
+            MessageAttribute {
+                data_type: "Binary".into(),
+                value: binary,
+            },
+        );
+        let message = StoredMessage {
+            message_id: MessageId(uuid::Uuid::from_u128(
+                0x0011_2233_4455_6677_8899_aabb_ccdd_eeff,
+            )),
+            sent_ms: 0x0102_0304_0506_0708,
+            visible_from_ms: 0x1112_1314_1516_1718,
+            receive_count_base: 3,
+            group_id: Some("g".into()),
+            deduplication_id: Some("d".into()),
+            body: b"body".to_vec(),
+            attributes,
+        };
+        let hex: String = message
+            .encode()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, GOLDEN);
+        let bytes: Vec<u8> = (0..GOLDEN.len() / 2)
+            .map(|i| u8::from_str_radix(&GOLDEN[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(StoredMessage::decode(&bytes).unwrap(), message);
+    }
+
+    const GOLDEN: &str = concat!(
+        "010302000400000000112233445566778899aabbccddeeff0807060504030201",
+        "1817161514131211030000000000000001670164626f6479016106537472696e",
+        "6701010000007601620642696e6172790201000000ff",
+    );
+}

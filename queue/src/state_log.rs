@@ -212,3 +212,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// The version 1 bytes of each kind of entry: a change to the encoding that
+    /// breaks stored state logs fails here.
+    #[test]
+    fn version_1_bytes() {
+        let entries = [
+            Entry::Received {
+                position: 0x0102,
+                receive_count: 2,
+                visible_at_ms: 0x0a0b,
+                first_receive_ms: 0x0c0d,
+                sent_ms: 0x0e0f,
+            },
+            Entry::Deleted { position: 3 },
+            Entry::Visibility {
+                position: 4,
+                receive_count: 1,
+                visible_at_ms: 5,
+            },
+            Entry::Moved { position: 6 },
+            Entry::Purged { end_position: 7 },
+            Entry::Truncated { end_position: 8 },
+        ];
+        for (entry, golden) in entries.iter().zip(GOLDEN) {
+            let hex: String = entry.encode().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(&hex, golden, "{entry:?}");
+        }
+    }
+
+    const GOLDEN: [&str; 6] = [
+        "0101000000000000020100000000000002000000000000000b0a0000000000000d0c0000000000000f0e000000000000",
+        "01020000000000000300000000000000",
+        "0103000000000000040000000000000001000000000000000500000000000000",
+        "01040000000000000600000000000000",
+        "01050000000000000700000000000000",
+        "01060000000000000800000000000000",
+    ];
+}
