@@ -1,6 +1,7 @@
 //! Receive: picking messages (redeliveries, delayed messages that came due, then
 //! the cursor over the message log), long polling, and redrive to a dead-letter queue.
 
+use crate::attributes::RedrivePolicy;
 use crate::delivery::Tracked;
 use crate::error::{Error, Result};
 use crate::message::StoredMessage;
@@ -66,6 +67,12 @@ pub struct ReceivedMessage {
     pub deduplication_id: Option<String>,
     /// FIFO: SequenceNumber.
     pub sequence_number: Option<SequenceNumber>,
+}
+
+struct Taken {
+    entries: Vec<Entry>,
+    messages: Vec<ReceivedMessage>,
+    moves: Vec<(u64, StoredMessage, u32)>,
 }
 
 struct Round {
@@ -192,50 +199,20 @@ impl Queue {
             .redrive
             .clone()
             .filter(|_| dead_letter.is_some());
-        let mut entries = Vec::new();
-        let mut messages = Vec::new();
-        let mut moves = Vec::new();
-        for (position, message) in picks {
-            let message = match message {
-                Some(message) => message,
-                None => self.read_message(position)?,
-            };
-            let previous = inner.delivery.tracked.get(&position).copied();
-            let previous_count = previous.map_or(message.receive_count_base, |t| t.receive_count);
-            let tracked = Tracked {
-                receive_count: previous_count + 1,
-                visible_at_ms: now_ms + visibility_ms,
-                first_receive_ms: previous.map_or(now_ms, |t| t.first_receive_ms),
-                sent_ms: message.sent_ms,
-            };
-            inner.delivery.untrack_delayed(position);
-            inner.fifo.mark_received(position);
-            if redrive
-                .as_ref()
-                .is_some_and(|r| previous_count >= r.max_receive_count)
-            {
-                // Hidden (not counted as a receive) while it moves, so that no
-                // other receive takes it; a crash before the move leaves it here.
-                inner.delivery.set_tracked(
-                    position,
-                    Tracked {
-                        receive_count: previous_count,
-                        ..tracked
-                    },
-                );
-                moves.push((position, message, previous_count));
-                continue;
-            }
-            inner.delivery.set_tracked(position, tracked);
-            entries.push(Entry::Received {
-                position,
-                receive_count: tracked.receive_count,
-                visible_at_ms: tracked.visible_at_ms,
-                first_receive_ms: tracked.first_receive_ms,
-                sent_ms: message.sent_ms,
-            });
-            messages.push(self.received(position, message, tracked));
-        }
+        let picks = picks
+            .into_iter()
+            .map(|(position, message)| match message {
+                Some(message) => Ok((position, message)),
+                None => self
+                    .read_message(position)
+                    .map(|message| (position, message)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let Taken {
+            entries,
+            messages,
+            moves,
+        } = self.take(&mut inner, picks, now_ms, visibility_ms, redrive.as_ref());
         let pending = self.submit_entries(&entries)?;
         let next_due_ms = [
             inner.delivery.redelivery.first(),
@@ -259,6 +236,58 @@ impl Queue {
             generation,
             next_due_ms,
         })
+    }
+
+    /// Marks picked messages received (or, past the redrive limit, hidden until
+    /// they are moved) and returns the state entries to append.
+    fn take(
+        &self,
+        inner: &mut Inner,
+        picks: Vec<(u64, StoredMessage)>,
+        now_ms: u64,
+        visibility_ms: u64,
+        redrive: Option<&RedrivePolicy>,
+    ) -> Taken {
+        let mut taken = Taken {
+            entries: Vec::new(),
+            messages: Vec::new(),
+            moves: Vec::new(),
+        };
+        for (position, message) in picks {
+            let previous = inner.delivery.tracked.get(&position).copied();
+            let previous_count = previous.map_or(message.receive_count_base, |t| t.receive_count);
+            let tracked = Tracked {
+                receive_count: previous_count + 1,
+                visible_at_ms: now_ms + visibility_ms,
+                first_receive_ms: previous.map_or(now_ms, |t| t.first_receive_ms),
+                sent_ms: message.sent_ms,
+            };
+            inner.delivery.untrack_delayed(position);
+            inner.fifo.mark_received(position);
+            if redrive.is_some_and(|r| previous_count >= r.max_receive_count) {
+                // Hidden (not counted as a receive) while it moves, so that no
+                // other receive takes it; a crash before the move leaves it here.
+                let hidden = Tracked {
+                    receive_count: previous_count,
+                    ..tracked
+                };
+                inner.delivery.set_tracked(position, hidden);
+                taken.moves.push((position, message, previous_count));
+                continue;
+            }
+            inner.delivery.set_tracked(position, tracked);
+            taken.entries.push(Entry::Received {
+                position,
+                receive_count: tracked.receive_count,
+                visible_at_ms: tracked.visible_at_ms,
+                first_receive_ms: tracked.first_receive_ms,
+                sent_ms: message.sent_ms,
+            });
+            taken
+                .messages
+                .push(self.received(position, message, tracked));
+        }
+        taken
     }
 
     fn received(&self, position: u64, message: StoredMessage, tracked: Tracked) -> ReceivedMessage {

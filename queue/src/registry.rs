@@ -7,6 +7,7 @@ use crate::manifest::{self, Manifest, QueueRecord, MANIFEST_NAME};
 use crate::queue::Queue;
 use crate::receive::{ReceiveRequest, ReceivedMessage};
 use crate::types::{Clock, QueueName};
+use shardlog_segment::io::FileSystem;
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,30 +95,7 @@ impl Queues {
             )?;
             open.insert(record.name.clone(), Arc::new(queue));
         }
-        let known: Vec<String> = manifest
-            .queues
-            .iter()
-            .filter_map(|r| {
-                r.dir(&root)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .collect();
-        let unknown_entries = if fs.exists(&root) {
-            let entries = fs.list_dir(&root).map_err(|source| Error::Manifest {
-                op: "list",
-                path: root.clone(),
-                source,
-            })?;
-            entries
-                .into_iter()
-                .filter(|name| {
-                    name != MANIFEST_NAME && !name.ends_with(".tmp") && !known.contains(name)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let unknown_entries = unknown_entries(fs, &root, &manifest)?;
         let report = OpenReport {
             queues: open.len(),
             unknown_entries,
@@ -330,6 +308,31 @@ impl Queues {
         let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();
         queues.iter().try_for_each(|queue| queue.close())
     }
+}
+
+/// Entries of the queues directory that the manifest does not account for.
+fn unknown_entries(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<Vec<String>> {
+    if !fs.exists(root) {
+        return Ok(Vec::new());
+    }
+    let known: Vec<String> = manifest
+        .queues
+        .iter()
+        .filter_map(|r| {
+            r.dir(root)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    let entries = fs.list_dir(root).map_err(|source| Error::Manifest {
+        op: "list",
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Ok(entries
+        .into_iter()
+        .filter(|name| name != MANIFEST_NAME && !name.ends_with(".tmp") && !known.contains(name))
+        .collect())
 }
 
 fn lookup(registry: &Registry, name: &str) -> Result<Arc<Queue>> {
