@@ -161,6 +161,27 @@ impl FifoState {
         self.attempt_order.push_back((now_ms, id.to_string()));
     }
 
+    /// Forgets the deduplication ids of sends whose append failed.
+    pub(crate) fn forget_sends<'a>(
+        &mut self,
+        messages: impl Iterator<Item = &'a StoredMessage>,
+        scope: DeduplicationScope,
+    ) {
+        for message in messages {
+            let (Some(group), Some(id)) = (&message.group_id, &message.deduplication_id) else {
+                continue;
+            };
+            let key = dedup_key(scope, group, id);
+            if self
+                .dedup
+                .get(&key)
+                .is_some_and(|sent| sent.message_id == message.message_id)
+            {
+                self.dedup.remove(&key);
+            }
+        }
+    }
+
     /// Records where an accepted send landed.
     pub(crate) fn remember_send(
         &mut self,

@@ -244,20 +244,44 @@ impl Queue {
         }
         let encoded: Vec<Vec<u8>> = stored.iter().map(|(_, m)| m.encode()).collect();
         let records: Vec<Record<'_>> = encoded.iter().map(|data| message_record(data)).collect();
-        let pending = self.messages.submit(&records)?;
-        let base = pending.appended().base_position;
-        for (k, (slot, message)) in stored.iter().enumerate() {
-            let position = base + k as u64;
-            if self.name.is_fifo() {
-                let scope = inner.attributes.deduplication_scope;
-                inner.fifo.remember_send(message, position, scope);
+        let scope = inner.attributes.deduplication_scope;
+        let pending = match self.messages.submit(&records) {
+            Ok(pending) => pending,
+            Err(error) => {
+                inner
+                    .fifo
+                    .forget_sends(stored.iter().map(|(_, m)| m), scope);
+                return Err(error.into());
             }
-            if let Ok(outcome) = &mut outcomes[*slot] {
-                outcome.sequence_number = self.name.is_fifo().then_some(SequenceNumber(position));
+        };
+        if self.name.is_fifo() {
+            let base = pending.appended().base_position;
+            let positions: Vec<(MessageId, u64)> = stored
+                .iter()
+                .enumerate()
+                .map(|(k, (_, message))| (message.message_id, base + k as u64))
+                .collect();
+            for ((_, message), (_, position)) in stored.iter().zip(&positions) {
+                inner.fifo.remember_send(message, *position, scope);
+            }
+            // Duplicates within this batch learn their original's position too.
+            for outcome in outcomes.iter_mut().flatten() {
+                let found = positions.iter().find(|(id, _)| *id == outcome.message_id);
+                if let Some((_, position)) = found {
+                    outcome.sequence_number = Some(SequenceNumber(*position));
+                }
             }
         }
         drop(inner);
-        pending.wait()?;
+        if let Err(error) = pending.wait() {
+            // The log refuses writes until reopened, and reopening rebuilds the
+            // window from what is stored: these ids must not suppress a retry.
+            let mut inner = self.lock();
+            inner
+                .fifo
+                .forget_sends(stored.iter().map(|(_, m)| m), scope);
+            return Err(error.into());
+        }
         self.lock().generation += 1;
         self.changed.notify_all();
         Ok(outcomes)
@@ -270,6 +294,12 @@ impl Queue {
         request: SendRequest,
         now_ms: u64,
     ) -> Result<SendPrepared> {
+        if request.body.is_empty() {
+            return Err(Error::InvalidParameter {
+                parameter: "MessageBody",
+                reason: "a message body has at least 1 byte".into(),
+            });
+        }
         let max_bytes = inner.attributes.maximum_message_bytes as usize;
         let size_bytes = message_size_bytes(&request.body, &request.attributes);
         if size_bytes > max_bytes {
