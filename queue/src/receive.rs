@@ -214,9 +214,12 @@ impl Queue {
             moves,
         } = self.take(&mut inner, picks, now_ms, visibility_ms, redrive.as_ref());
         let pending = self.submit_entries(&entries)?;
+        // Only future times: a due message that could not be taken (a held FIFO
+        // group) must not turn the long poll into a poll loop.
+        let after_now = (now_ms + 1, 0)..;
         let next_due_ms = [
-            inner.delivery.redelivery.first(),
-            inner.delivery.delayed.first(),
+            inner.delivery.redelivery.range(after_now.clone()).next(),
+            inner.delivery.delayed.range(after_now).next(),
         ]
         .into_iter()
         .flatten()
@@ -253,7 +256,15 @@ impl Queue {
             messages: Vec::new(),
             moves: Vec::new(),
         };
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
         for (position, message) in picks {
+            if now_ms >= message.sent_ms + retention_ms {
+                // Only FIFO messages that waited for their group are picked
+                // unread; their retention is checked here.
+                inner.delivery.remove(position);
+                inner.fifo.release(position);
+                continue;
+            }
             let previous = inner.delivery.tracked.get(&position).copied();
             let previous_count = previous.map_or(message.receive_count_base, |t| t.receive_count);
             let tracked = Tracked {
