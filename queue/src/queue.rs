@@ -95,6 +95,8 @@ pub(crate) struct Inner {
     pub closed: bool,
     /// Receives blocked in a long poll.
     pub waiting_receivers: usize,
+    /// Receive rounds so far (which kind of message a round takes first).
+    pub receive_rounds: u64,
     pub last_purge_ms: Option<u64>,
     pub fifo: crate::fifo::FifoState,
 }
@@ -145,6 +147,7 @@ impl Queue {
                 generation: 0,
                 closed: false,
                 waiting_receivers: 0,
+                receive_rounds: 0,
                 last_purge_ms: None,
                 fifo,
             }),

@@ -69,6 +69,40 @@ pub struct ReceivedMessage {
     pub sequence_number: Option<SequenceNumber>,
 }
 
+/// A position to deliver, with its message if the cursor read it already.
+type Pick = (u64, Option<StoredMessage>);
+
+/// Received messages whose visibility ended, oldest deadline first.
+fn pick_redelivered(
+    inner: &mut Inner,
+    max: usize,
+    now_ms: u64,
+    picks: &mut Vec<Pick>,
+    expired: &impl Fn(u64) -> bool,
+) {
+    let delivery = &inner.delivery;
+    let mut gone = Vec::new();
+    for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
+        if picks.len() >= max {
+            break;
+        }
+        if expired(delivery.tracked[&position].sent_ms) {
+            gone.push(position);
+        } else {
+            picks.push((position, None));
+        }
+    }
+    forget(inner, gone);
+}
+
+/// Removes expired messages from the delivery and FIFO state.
+fn forget(inner: &mut Inner, gone: Vec<u64>) {
+    for position in gone {
+        inner.delivery.remove(position);
+        inner.fifo.release(position);
+    }
+}
+
 struct Taken {
     entries: Vec<Entry>,
     messages: Vec<ReceivedMessage>,
@@ -341,35 +375,49 @@ impl Queue {
     }
 
     /// Positions to deliver, with the message when the cursor read it already.
-    fn pick(
-        &self,
-        inner: &mut Inner,
-        max: usize,
-        now_ms: u64,
-    ) -> Result<Vec<(u64, Option<StoredMessage>)>> {
+    /// Rounds alternate between redeliveries first and new messages first, so that
+    /// neither starves the other (consumers that keep failing messages with a short
+    /// visibility timeout would otherwise hold back every new message).
+    fn pick(&self, inner: &mut Inner, max: usize, now_ms: u64) -> Result<Vec<Pick>> {
         let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
         let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
         let limit = self.inflight_max();
         let inflight = inner.delivery.tracked.len();
-        let mut new_allowed = limit.saturating_sub(inflight);
-        let mut picks: Vec<(u64, Option<StoredMessage>)> = Vec::new();
-        let mut gone = Vec::new();
-        let delivery = &inner.delivery;
-        for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
-            if picks.len() >= max {
-                break;
-            }
-            if expired(delivery.tracked[&position].sent_ms) {
-                gone.push(position);
-            } else {
-                picks.push((position, None));
-            }
-        }
-        let redelivered = picks.len();
-        let budget = max.min(redelivered + new_allowed);
-        if self.name.is_fifo() {
-            self.pick_fifo_heads(inner, budget, now_ms, &mut picks, &mut gone, &expired);
+        inner.receive_rounds += 1;
+        let mut picks = Vec::new();
+        if inner.receive_rounds.is_multiple_of(2) {
+            self.pick_new(inner, max, now_ms, &mut picks, &expired)?;
+            pick_redelivered(inner, max, now_ms, &mut picks, &expired);
         } else {
+            pick_redelivered(inner, max, now_ms, &mut picks, &expired);
+            self.pick_new(inner, max, now_ms, &mut picks, &expired)?;
+        }
+        if picks.is_empty() && inflight >= limit {
+            return Err(Error::OverLimit { inflight, limit });
+        }
+        Ok(picks)
+    }
+
+    /// Messages never received: delayed ones that came due (FIFO: free group
+    /// heads), then the cursor's, within the in-flight limit.
+    fn pick_new(
+        &self,
+        inner: &mut Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<Pick>,
+        expired: &impl Fn(u64) -> bool,
+    ) -> Result<()> {
+        let new_allowed = self
+            .inflight_max()
+            .saturating_sub(inner.delivery.tracked.len());
+        let budget = max.min(picks.len() + new_allowed);
+        let before = picks.len();
+        let mut gone = Vec::new();
+        if self.name.is_fifo() {
+            self.pick_fifo_heads(inner, budget, now_ms, picks, &mut gone, expired);
+        } else {
+            let delivery = &inner.delivery;
             for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
                 if picks.len() >= budget {
                     break;
@@ -381,18 +429,12 @@ impl Queue {
                 }
             }
         }
-        new_allowed -= picks.len() - redelivered;
-        for position in gone {
-            inner.delivery.remove(position);
-            inner.fifo.release(position);
-        }
+        forget(inner, gone);
+        let new_allowed = new_allowed - (picks.len() - before);
         if picks.len() < max && new_allowed > 0 {
-            self.walk_cursor(inner, max, now_ms, &mut picks, new_allowed, &expired)?;
+            self.walk_cursor(inner, max, now_ms, picks, new_allowed, expired)?;
         }
-        if picks.is_empty() && inflight >= limit {
-            return Err(Error::OverLimit { inflight, limit });
-        }
-        Ok(picks)
+        Ok(())
     }
 
     /// FIFO: heads of groups never received, once their delay is over (received
@@ -403,7 +445,7 @@ impl Queue {
         inner: &Inner,
         max: usize,
         now_ms: u64,
-        picks: &mut Vec<(u64, Option<StoredMessage>)>,
+        picks: &mut Vec<Pick>,
         gone: &mut Vec<u64>,
         expired: &impl Fn(u64) -> bool,
     ) {
@@ -427,7 +469,7 @@ impl Queue {
         inner: &mut Inner,
         max: usize,
         now_ms: u64,
-        picks: &mut Vec<(u64, Option<StoredMessage>)>,
+        picks: &mut Vec<Pick>,
         mut new_allowed: usize,
         expired: &impl Fn(u64) -> bool,
     ) -> Result<()> {
