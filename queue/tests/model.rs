@@ -11,8 +11,8 @@ mod common;
 use common::{check_handle_op, power_cycle, HandleOp, ModelDelivery};
 use proptest::prelude::*;
 use shardlog_queue::{
-    AttributesUpdate, ManualClock, MessageId, QueueName, Queues, QueuesConfig, ReceiptHandle,
-    ReceiveRequest, SendRequest,
+    AttributesUpdate, Error, ManualClock, MessageId, QueueName, Queues, QueuesConfig,
+    ReceiptHandle, ReceiveRequest, SendRequest, PURGE_INTERVAL_MS,
 };
 use shardlog_segment::io::{FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
@@ -27,6 +27,7 @@ enum Op {
     Advance { ms: u64 },
     Restart { crash: Option<u64> },
     Reclaim,
+    Purge,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u64..=45_000).prop_map(|ms| Op::Advance { ms }),
         1 => proptest::option::of(any::<u64>()).prop_map(|crash| Op::Restart { crash }),
         1 => Just(Op::Reclaim),
+        1 => Just(Op::Purge),
     ]
 }
 
@@ -112,6 +114,8 @@ fn run(ops: Vec<Op>) {
     let mut model: HashMap<MessageId, ModelMessage> = HashMap::new();
     let mut handles: Vec<ReceiptHandle> = Vec::new();
     let mut sent = 0u64;
+    // The 60-second purge interval is kept in memory: a restart resets it.
+    let mut last_purge_ms: Option<u64> = None;
     for op in ops {
         let queue = harness.queues.queue(QUEUE).unwrap();
         let now_ms = harness.clock.now_ms_for_test();
@@ -175,7 +179,23 @@ fn run(ops: Vec<Op>) {
             }
             Op::Handle { .. } => {}
             Op::Advance { ms } => harness.clock.advance_ms(ms),
-            Op::Restart { crash } => harness.restart(crash),
+            Op::Restart { crash } => {
+                harness.restart(crash);
+                last_purge_ms = None;
+            }
+            Op::Purge => {
+                let result = queue.purge();
+                if last_purge_ms.is_some_and(|last| now_ms < last + PURGE_INTERVAL_MS) {
+                    assert!(
+                        matches!(result, Err(Error::PurgeInProgress { .. })),
+                        "{result:?}"
+                    );
+                } else {
+                    result.unwrap();
+                    last_purge_ms = Some(now_ms);
+                    model.values_mut().for_each(|m| m.delivery.deleted = true);
+                }
+            }
             Op::Reclaim => {
                 queue.reclaim().unwrap();
             }
