@@ -13,6 +13,25 @@
 //! queues and streams) and acknowledged only once durable under its policy. No AWS
 //! wording lives here: errors are facts, values are types. On-disk formats are in
 //! `FORMAT.md`.
+//!
+//! Guarantees (under the `sync` durability policy):
+//! - an acknowledged send is never lost; a deleted or purged message never comes
+//!   back; receive counts and visibility deadlines survive restarts and power loss;
+//! - a message moved to a dead-letter queue is appended there before it is marked
+//!   moved, so a crash between the two leaves a copy in both (at least once);
+//! - FIFO: one message per group in flight at a time, in send order; the 5-minute
+//!   deduplication window survives restarts (rebuilt from the message log).
+//!
+//! Memory holds what is in flight, delayed, or (FIFO) waiting behind its group's
+//! head, not the queue's depth. After a restart the cursor starts again at the
+//! oldest retained message (or the last checkpoint's cursor) and steps over what
+//! the state log says is gone.
+//!
+//! Not kept across restarts: ReceiveRequestAttemptId results and the 60-second
+//! purge interval. Counters are approximate: delayed messages the cursor has not
+//! reached yet count as visible. Call [`Queue::reclaim`] periodically: it drops
+//! expired messages, removes message segments whose messages are all gone, and
+//! checkpoints the state log so that its old segments go too.
 
 #![forbid(unsafe_code)]
 
