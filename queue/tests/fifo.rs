@@ -171,3 +171,44 @@ fn in_flight_limit_is_enforced() {
         "{refused:?}"
     );
 }
+
+/// A checkpoint keeps the messages the cursor passed while their group was held:
+/// after the old state segments are gone and the power is lost, the group goes on
+/// in order.
+#[test]
+fn checkpoint_keeps_messages_waiting_behind_their_group() {
+    let env = Env::new();
+    let queue = env.create("long.fifo", Default::default());
+    for (body, group) in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")] {
+        queue.send(fifo(body, group)).unwrap();
+    }
+    let request = ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout_s: Some(0),
+        wait_time_s: Some(0),
+        ..Default::default()
+    };
+    let mut last = Vec::new();
+    for _ in 0..600 {
+        last = env.queues.receive("long.fifo", &request).unwrap();
+        last.sort_by(|x, y| x.body.cmp(&y.body));
+        assert_eq!(bodies(&last), ["a1", "b1"]);
+    }
+    let report = queue.reclaim().unwrap();
+    assert!(report.state_segments >= 1, "{report:?}");
+    env.fs.crash(shardlog_segment::io::CrashMode::DropUnsynced);
+    let _ = env.queues.close();
+    let _ = env.storage.shutdown();
+    let env = Env::start(env.fs.clone(), env.clock.clone());
+    let queue = env.queues.queue("long.fifo").unwrap();
+    queue.delete(&last[0].receipt_handle).unwrap();
+    let mut next = env.queues.receive("long.fifo", &request).unwrap();
+    // Across groups the order is free; within a group it is the send order.
+    next.sort_by(|x, y| x.body.cmp(&y.body));
+    assert_eq!(bodies(&next), ["a2", "b1"]);
+    assert_eq!(next[1].receive_count, 601);
+    queue.delete(&next[0].receipt_handle).unwrap();
+    let mut after = env.queues.receive("long.fifo", &request).unwrap();
+    after.sort_by(|x, y| x.body.cmp(&y.body));
+    assert_eq!(bodies(&after), ["a3", "b1"]);
+}
