@@ -1,0 +1,66 @@
+//! SQS semantics on segment logs: standard and FIFO queues, durable delivery state,
+//! visibility timeouts, delays, long polling, dead-letter queues and deduplication.
+//!
+//! ```text
+//! Queues (registry, MANIFEST)
+//!   └── Queue
+//!         ├── message log   one record per message (segment Log)
+//!         ├── state log     one record per receive, delete, visibility change, move, purge
+//!         └── Delivery      cursor over the message log, in-flight and delayed messages
+//! ```
+//!
+//! Every change is appended through the shared `Storage` (one group commit for all
+//! queues and streams) and acknowledged only once durable under its policy. No AWS
+//! wording lives here: errors are facts, values are types. On-disk formats are in
+//! `FORMAT.md`.
+//!
+//! Guarantees (under the `sync` durability policy):
+//! - an acknowledged send is never lost; a deleted or purged message never comes
+//!   back; receive counts and visibility deadlines survive restarts and power loss;
+//! - a message moved to a dead-letter queue is appended there before it is marked
+//!   moved, so a crash between the two leaves a copy in both (at least once);
+//! - FIFO: one message per group in flight at a time, in send order; the 5-minute
+//!   deduplication window survives restarts (rebuilt from the message log).
+//!
+//! Memory holds what is in flight, delayed, or (FIFO) waiting behind its group's
+//! head, not the queue's depth. After a restart the cursor starts again at the
+//! oldest retained message (or the last checkpoint's cursor) and steps over what
+//! the state log says is gone.
+//!
+//! Not kept across restarts: ReceiveRequestAttemptId results and the 60-second
+//! purge interval. Counters are approximate: delayed messages the cursor has not
+//! reached yet count as visible. Call [`Queue::reclaim`] periodically: it drops
+//! expired messages, removes message segments whose messages are all gone, and
+//! checkpoints the state log so that its old segments go too.
+
+#![forbid(unsafe_code)]
+
+mod attributes;
+mod checkpoint;
+mod delivery;
+mod error;
+mod fifo;
+mod manifest;
+mod message;
+mod queue;
+mod receive;
+mod registry;
+mod state_log;
+mod types;
+
+pub use attributes::{
+    AttributesUpdate, DeduplicationScope, FifoThroughputLimit, QueueAttributes, RedrivePolicy,
+};
+pub use error::{Error, Result};
+pub use fifo::DEDUPLICATION_WINDOW_MS;
+pub use message::{message_size_bytes, ATTRIBUTES_MAX};
+pub use queue::{
+    Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
+    INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,
+};
+pub use receive::{ReceiveRequest, ReceivedMessage, RECEIVE_MESSAGES_MAX, WAIT_TIME_S_MAX};
+pub use registry::{OpenReport, Queues, QueuesConfig, TAGS_MAX};
+pub use types::{
+    AttributeValue, Clock, ManualClock, MessageAttribute, MessageAttributes, MessageId, QueueName,
+    ReceiptHandle, SequenceNumber, SystemClock, QUEUE_NAME_CHARS_MAX,
+};

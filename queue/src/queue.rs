@@ -1,0 +1,728 @@
+//! One queue: its message log, its state log and the in-memory delivery state,
+//! with send, delete, visibility changes, purge, counters and reclaim. Receive is
+//! in `receive.rs`.
+
+use crate::attributes::QueueAttributes;
+use crate::checkpoint::{self, Replay};
+use crate::delivery::Delivery;
+use crate::error::{Error, Result};
+use crate::message::{message_size_bytes, validate_parts, StoredMessage};
+use crate::state_log::Entry;
+use crate::types::{Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber};
+use shardlog_segment::{Log, LogConfig, PendingAppend, ReadLimits, Record, Storage};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Partition keys of the two logs' records (the segment layer requires one).
+pub(crate) const MESSAGE_KEY: &str = "m";
+pub(crate) const STATE_KEY: &str = "s";
+/// Most entries in one batch call.
+pub const BATCH_ENTRIES_MAX: usize = 10;
+/// Most messages in flight in a standard queue.
+pub const INFLIGHT_MAX_STANDARD: usize = 120_000;
+/// Most messages in flight in a FIFO queue.
+pub const INFLIGHT_MAX_FIFO: usize = 20_000;
+/// Time between two purges of a queue.
+pub const PURGE_INTERVAL_MS: u64 = 60_000;
+/// Largest visibility timeout.
+pub const VISIBILITY_TIMEOUT_S_MAX: u32 = 43_200;
+
+/// A message to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendRequest {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Message attributes (at most 10).
+    pub attributes: MessageAttributes,
+    /// Delay of this message; `None` takes the queue's. Range 0..=900. Standard queues only.
+    pub delay_s: Option<u32>,
+    /// FIFO: the message group (required).
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id (required unless content-based deduplication).
+    pub deduplication_id: Option<String>,
+}
+
+/// What a send returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// The message's id (for a deduplicated FIFO send: the first send's).
+    pub message_id: MessageId,
+    /// FIFO: the sequence number.
+    pub sequence_number: Option<SequenceNumber>,
+}
+
+/// Approximate counts of a queue's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueCounters {
+    /// Messages available for receive (ApproximateNumberOfMessages).
+    pub visible: u64,
+    /// Received messages not visible again yet (ApproximateNumberOfMessagesNotVisible).
+    pub not_visible: u64,
+    /// Messages whose delay has not ended (ApproximateNumberOfMessagesDelayed), among
+    /// those the delivery cursor has looked at.
+    pub delayed: u64,
+}
+
+/// What [`Queue::reclaim`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReclaimReport {
+    /// Message log segments whose messages were all gone.
+    pub message_segments: usize,
+    /// State log segments made obsolete by a checkpoint.
+    pub state_segments: usize,
+}
+
+/// One queue. Shared by the registry and every operation in progress.
+#[derive(Debug)]
+pub struct Queue {
+    pub(crate) id: u64,
+    pub(crate) name: QueueName,
+    pub(crate) messages: Log,
+    pub(crate) state: Log,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) inner: Mutex<Inner>,
+    /// Signalled when a message may have become receivable (a send, a visibility
+    /// change to zero, a purge) or the queue closed.
+    pub(crate) changed: Condvar,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub attributes: QueueAttributes,
+    pub delivery: Delivery,
+    /// Counts sends, so that a long poll knows whether one came since it looked.
+    pub generation: u64,
+    pub closed: bool,
+    /// Receives blocked in a long poll.
+    pub waiting_receivers: usize,
+    /// Receive rounds so far (which kind of message a round takes first).
+    pub receive_rounds: u64,
+    pub last_purge_ms: Option<u64>,
+    pub fifo: crate::fifo::FifoState,
+}
+
+/// Log settings for queues: records up to the largest message plus headers; the
+/// segment size comes from [`crate::QueuesConfig`].
+pub(crate) fn log_config() -> LogConfig {
+    LogConfig {
+        segment_bytes_max: 64 << 20,
+        record_bytes_max: 2 << 20,
+        ..LogConfig::default()
+    }
+}
+
+impl Queue {
+    /// Opens the queue's logs in `dir` and replays its state log.
+    pub(crate) fn open(
+        storage: &Storage,
+        log_config: LogConfig,
+        dir: &Path,
+        id: u64,
+        name: QueueName,
+        attributes: QueueAttributes,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Queue> {
+        let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
+        let (state, _) = storage.open_log(dir.join("state"), log_config)?;
+        let delivery = recover_delivery(&messages, &state)?;
+        let mut delivery = delivery;
+        let mut fifo = crate::fifo::FifoState::default();
+        if name.is_fifo() {
+            fifo.recover(
+                &messages,
+                &mut delivery,
+                attributes.deduplication_scope,
+                clock.now_ms(),
+            )?;
+        }
+        Ok(Queue {
+            id,
+            name,
+            messages,
+            state,
+            clock,
+            inner: Mutex::new(Inner {
+                attributes,
+                delivery,
+                generation: 0,
+                closed: false,
+                waiting_receivers: 0,
+                receive_rounds: 0,
+                last_purge_ms: None,
+                fifo,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &QueueName {
+        &self.name
+    }
+
+    /// The queue's id (never reused).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The current attributes.
+    pub fn attributes(&self) -> QueueAttributes {
+        self.lock().attributes.clone()
+    }
+
+    pub(crate) fn set_attributes(&self, attributes: QueueAttributes) {
+        self.lock().attributes = attributes;
+        self.changed.notify_all();
+    }
+
+    /// Receives blocked in a long poll right now.
+    pub fn waiting_receivers(&self) -> usize {
+        self.lock().waiting_receivers
+    }
+
+    /// Most messages in flight for this kind of queue.
+    pub fn inflight_max(&self) -> usize {
+        if self.name.is_fifo() {
+            INFLIGHT_MAX_FIFO
+        } else {
+            INFLIGHT_MAX_STANDARD
+        }
+    }
+
+    /// Sends one message; returns once it is durable under the storage's policy.
+    pub fn send(&self, request: SendRequest) -> Result<SendOutcome> {
+        let mut outcomes = self.send_batch(vec![request])?;
+        outcomes.pop().expect("one outcome per entry")
+    }
+
+    /// Sends up to 10 messages as one append. Each entry gets its own outcome (an
+    /// invalid entry fails alone); the call fails as a whole only for a bad batch
+    /// size or a storage failure.
+    pub fn send_batch(&self, requests: Vec<SendRequest>) -> Result<Vec<Result<SendOutcome>>> {
+        if requests.is_empty() || requests.len() > BATCH_ENTRIES_MAX {
+            return Err(Error::BatchSize {
+                count: requests.len(),
+            });
+        }
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let max_bytes = inner.attributes.maximum_message_bytes as usize;
+        let total: usize = requests
+            .iter()
+            .map(|r| message_size_bytes(&r.body, &r.attributes))
+            .sum();
+        if requests.len() > 1 && total > max_bytes {
+            return Err(Error::BatchTooLarge {
+                size_bytes: total,
+                max_bytes,
+            });
+        }
+        let mut outcomes: Vec<Result<SendOutcome>> = Vec::with_capacity(requests.len());
+        let mut stored = Vec::new();
+        for request in requests {
+            let outcome =
+                self.prepare(&mut inner, request, now_ms)
+                    .map(|prepared| match prepared {
+                        SendPrepared::Duplicate(outcome) => outcome,
+                        SendPrepared::New(message) => {
+                            let outcome = SendOutcome {
+                                message_id: message.message_id,
+                                // Filled in below, once the append has its positions.
+                                sequence_number: None,
+                            };
+                            stored.push((outcomes.len(), message));
+                            outcome
+                        }
+                    });
+            outcomes.push(outcome);
+        }
+        if stored.is_empty() {
+            return Ok(outcomes);
+        }
+        let encoded: Vec<Vec<u8>> = stored.iter().map(|(_, m)| m.encode()).collect();
+        let records: Vec<Record<'_>> = encoded.iter().map(|data| message_record(data)).collect();
+        let scope = inner.attributes.deduplication_scope;
+        let pending = match self.messages.submit(&records) {
+            Ok(pending) => pending,
+            Err(error) => {
+                inner
+                    .fifo
+                    .forget_sends(stored.iter().map(|(_, m)| m), scope);
+                return Err(error.into());
+            }
+        };
+        if self.name.is_fifo() {
+            let base = pending.appended().base_position;
+            let positions: Vec<(MessageId, u64)> = stored
+                .iter()
+                .enumerate()
+                .map(|(k, (_, message))| (message.message_id, base + k as u64))
+                .collect();
+            for ((_, message), (_, position)) in stored.iter().zip(&positions) {
+                inner.fifo.remember_send(message, *position, scope);
+            }
+            // Duplicates within this batch learn their original's position too.
+            for outcome in outcomes.iter_mut().flatten() {
+                let found = positions.iter().find(|(id, _)| *id == outcome.message_id);
+                if let Some((_, position)) = found {
+                    outcome.sequence_number = Some(SequenceNumber(*position));
+                }
+            }
+        }
+        drop(inner);
+        if let Err(error) = pending.wait() {
+            // The log refuses writes until reopened, and reopening rebuilds the
+            // window from what is stored: these ids must not suppress a retry.
+            let mut inner = self.lock();
+            inner
+                .fifo
+                .forget_sends(stored.iter().map(|(_, m)| m), scope);
+            return Err(error.into());
+        }
+        self.lock().generation += 1;
+        self.changed.notify_all();
+        Ok(outcomes)
+    }
+
+    /// Checks one message and builds its record, or finds it a duplicate.
+    fn prepare(
+        &self,
+        inner: &mut Inner,
+        request: SendRequest,
+        now_ms: u64,
+    ) -> Result<SendPrepared> {
+        if request.body.is_empty() {
+            return Err(Error::InvalidParameter {
+                parameter: "MessageBody",
+                reason: "a message body has at least 1 byte".into(),
+            });
+        }
+        let max_bytes = inner.attributes.maximum_message_bytes as usize;
+        let size_bytes = message_size_bytes(&request.body, &request.attributes);
+        if size_bytes > max_bytes {
+            return Err(Error::MessageTooLarge {
+                size_bytes,
+                max_bytes,
+            });
+        }
+        validate_parts(
+            &request.attributes,
+            [
+                request.group_id.as_deref(),
+                request.deduplication_id.as_deref(),
+            ],
+        )?;
+        if let Some(delay_s) = request.delay_s {
+            if delay_s > 900 {
+                return Err(Error::InvalidParameter {
+                    parameter: "DelaySeconds",
+                    reason: format!("{delay_s} is outside 0..=900"),
+                });
+            }
+        }
+        let mut message = StoredMessage {
+            message_id: MessageId::random(),
+            sent_ms: now_ms,
+            visible_from_ms: now_ms
+                + 1000 * u64::from(request.delay_s.unwrap_or(inner.attributes.delay_s)),
+            receive_count_base: 0,
+            group_id: request.group_id,
+            deduplication_id: request.deduplication_id,
+            body: request.body,
+            attributes: request.attributes,
+        };
+        if !self.name.is_fifo() {
+            if message.group_id.is_some() || message.deduplication_id.is_some() {
+                return Err(Error::InvalidParameter {
+                    parameter: "MessageGroupId",
+                    reason: "group and deduplication ids apply to FIFO queues only".into(),
+                });
+            }
+            return Ok(SendPrepared::New(message));
+        }
+        if request.delay_s.is_some() {
+            return Err(Error::InvalidParameter {
+                parameter: "DelaySeconds",
+                reason: "FIFO queues take a delay per queue only".into(),
+            });
+        }
+        crate::fifo::prepare_send(inner, &mut message, now_ms)
+    }
+
+    /// Deletes the message a receipt handle names.
+    pub fn delete(&self, handle: &ReceiptHandle) -> Result<()> {
+        let mut outcomes = self.delete_batch(std::slice::from_ref(handle))?;
+        outcomes.pop().expect("one outcome per entry")
+    }
+
+    /// Deletes up to 10 messages with one state append. Deleting a message that is
+    /// already gone succeeds; a handle from an earlier receive fails.
+    pub fn delete_batch(&self, handles: &[ReceiptHandle]) -> Result<Vec<Result<()>>> {
+        self.change_batch(handles, |inner, handle, _now| {
+            current_receive(inner, handle, self)?;
+            Ok(Some(Entry::Deleted {
+                position: handle.position,
+            }))
+        })
+    }
+
+    /// Changes when a received message becomes visible again: `timeout_s` from now
+    /// (0..=43200). Only for a message in flight, with the handle of its last receive.
+    pub fn change_visibility(&self, handle: &ReceiptHandle, timeout_s: u32) -> Result<()> {
+        let mut outcomes = self.change_visibility_batch(&[(*handle, timeout_s)])?;
+        outcomes.pop().expect("one outcome per entry")
+    }
+
+    /// [`Queue::change_visibility`] for up to 10 messages, with one state append.
+    pub fn change_visibility_batch(
+        &self,
+        changes: &[(ReceiptHandle, u32)],
+    ) -> Result<Vec<Result<()>>> {
+        let handles: Vec<ReceiptHandle> = changes.iter().map(|(handle, _)| *handle).collect();
+        let mut timeouts = changes.iter().map(|(_, timeout_s)| *timeout_s);
+        self.change_batch(&handles, |inner, handle, now_ms| {
+            let timeout_s = timeouts.next().expect("one timeout per handle");
+            if timeout_s > VISIBILITY_TIMEOUT_S_MAX {
+                return Err(Error::InvalidParameter {
+                    parameter: "VisibilityTimeout",
+                    reason: format!("{timeout_s} is outside 0..={VISIBILITY_TIMEOUT_S_MAX}"),
+                });
+            }
+            let Some(tracked) = current_receive(inner, handle, self)? else {
+                return Err(Error::MessageNotInflight {
+                    message_id: handle.message_id,
+                });
+            };
+            if tracked.visible_at_ms <= now_ms {
+                return Err(Error::MessageNotInflight {
+                    message_id: handle.message_id,
+                });
+            }
+            Ok(Some(Entry::Visibility {
+                position: handle.position,
+                receive_count: handle.attempt,
+                visible_at_ms: now_ms + 1000 * u64::from(timeout_s),
+            }))
+        })
+    }
+
+    /// Runs `decide` for each handle under the lock, applies and appends the entries
+    /// it returns as one batch, and waits for their acknowledgement.
+    fn change_batch(
+        &self,
+        handles: &[ReceiptHandle],
+        mut decide: impl FnMut(&Inner, &ReceiptHandle, u64) -> Result<Option<Entry>>,
+    ) -> Result<Vec<Result<()>>> {
+        if handles.is_empty() || handles.len() > BATCH_ENTRIES_MAX {
+            return Err(Error::BatchSize {
+                count: handles.len(),
+            });
+        }
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let mut outcomes = Vec::with_capacity(handles.len());
+        let mut entries = Vec::new();
+        for handle in handles {
+            let outcome = if handle.queue_id != self.id {
+                Err(Error::ReceiptHandleInvalid {
+                    reason: "it belongs to another queue",
+                })
+            } else {
+                decide(&inner, handle, now_ms)
+            };
+            match outcome {
+                Ok(Some(entry)) => {
+                    self.apply_live(&mut inner, &entry);
+                    entries.push(entry);
+                    outcomes.push(Ok(()));
+                }
+                Ok(None) => outcomes.push(Ok(())),
+                Err(error) => outcomes.push(Err(error)),
+            }
+        }
+        let pending = self.submit_entries(&entries)?;
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        // A visibility change to zero makes a message receivable now.
+        self.changed.notify_all();
+        Ok(outcomes)
+    }
+
+    pub(crate) fn apply_live(&self, inner: &mut Inner, entry: &Entry) {
+        if let Entry::Deleted { position } | Entry::Moved { position } = *entry {
+            inner.fifo.release(position);
+        }
+        inner.delivery.apply(entry);
+    }
+
+    /// Stages state entries as one batch (in the order the lock holder applied them).
+    pub(crate) fn submit_entries(&self, entries: &[Entry]) -> Result<Option<PendingAppend>> {
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let encoded: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
+        let records: Vec<Record<'_>> = encoded.iter().map(|data| state_record(data)).collect();
+        Ok(Some(self.state.submit(&records)?))
+    }
+
+    /// Removes every message sent before the purge. At most one purge per 60 s.
+    pub fn purge(&self) -> Result<()> {
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        if inner
+            .last_purge_ms
+            .is_some_and(|last| now_ms < last + PURGE_INTERVAL_MS)
+        {
+            return Err(Error::PurgeInProgress {
+                queue: self.name.clone(),
+            });
+        }
+        let entry = Entry::Purged {
+            end_position: self.messages.end_position(),
+        };
+        inner.fifo.purge(self.messages.end_position());
+        inner.delivery.apply(&entry);
+        inner.last_purge_ms = Some(now_ms);
+        let pending = self.submit_entries(&[entry])?;
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Approximate message counts.
+    pub fn counters(&self) -> QueueCounters {
+        let now_ms = self.clock.now_ms();
+        let inner = self.lock();
+        let delivery = &inner.delivery;
+        let end = self.messages.end_position();
+        let ahead_tracked = delivery
+            .tracked
+            .keys()
+            .filter(|p| **p >= delivery.cursor)
+            .count();
+        let unread = end
+            .saturating_sub(delivery.cursor)
+            .saturating_sub((delivery.removed_ahead.len() + ahead_tracked) as u64);
+        let not_visible = delivery.not_visible_count(now_ms) as u64;
+        let delayed_due = delivery.delayed.range(..(now_ms + 1, 0)).count() as u64;
+        QueueCounters {
+            visible: unread + (delivery.tracked.len() as u64 - not_visible) + delayed_due,
+            not_visible,
+            delayed: delivery.delayed.len() as u64 - delayed_due,
+        }
+    }
+
+    /// Drops expired messages, removes message log segments that hold only removed
+    /// or expired messages, and once a state log segment is sealed, writes a
+    /// checkpoint and removes the state segments before it.
+    pub fn reclaim(&self) -> Result<ReclaimReport> {
+        let low_water = self.drop_expired()?;
+        let message_segments = self
+            .messages
+            .remove_oldest_segments(|segment| segment.sealed && segment.end_position <= low_water)?
+            .len();
+        let state_segments = self.checkpoint()?;
+        Ok(ReclaimReport {
+            message_segments,
+            state_segments,
+        })
+    }
+
+    /// Forgets expired messages (received, delayed, and unread ones at the cursor)
+    /// and returns the oldest message log position still needed.
+    fn drop_expired(&self) -> Result<u64> {
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
+        let delivery = &inner.delivery;
+        let received = delivery.tracked.iter().map(|(p, t)| (*p, t.sent_ms));
+        let delayed = delivery
+            .delayed_info
+            .iter()
+            .map(|(p, (_, sent_ms))| (*p, *sent_ms));
+        let gone: Vec<u64> = received
+            .chain(delayed)
+            .filter(|(_, sent_ms)| expired(*sent_ms))
+            .map(|(position, _)| position)
+            .collect();
+        for position in gone {
+            inner.delivery.remove(position);
+            inner.fifo.release(position);
+        }
+        let delivery = &mut inner.delivery;
+        let mut next = delivery.cursor.max(self.messages.first_position());
+        for_each_record(&self.messages, next, |position, bytes| {
+            if !delivery.skip_at_cursor(position) && !expired(decode_message(self, bytes)?.sent_ms)
+            {
+                return Ok(false);
+            }
+            next = position + 1;
+            Ok(true)
+        })?;
+        delivery.cursor = next;
+        let low_water = delivery.low_water();
+        Ok(inner.fifo.reclaim_floor(low_water, now_ms))
+    }
+
+    /// Writes a checkpoint if a state segment was sealed since the last one, then
+    /// removes the state segments before it. Returns how many went.
+    fn checkpoint(&self) -> Result<usize> {
+        if !self.state.segments().iter().any(|segment| segment.sealed) {
+            return Ok(0);
+        }
+        let inner = self.lock();
+        let passed = inner.fifo.passed(&inner.delivery);
+        let records = checkpoint::encode(&inner.delivery, &passed);
+        let bytes: usize = records.iter().map(|r| r.len() + 64).sum();
+        if bytes > self.state.config().batch_bytes_max {
+            // Only with millions of delayed messages; the state log keeps growing
+            // until fewer are pending, and recovery replays it all meanwhile.
+            return Ok(0);
+        }
+        let records: Vec<Record<'_>> = records.iter().map(|data| state_record(data)).collect();
+        let pending = self.state.submit(&records)?;
+        let checkpoint_position = pending.appended().base_position;
+        drop(inner);
+        pending.wait()?;
+        let removed = self.state.remove_oldest_segments(|segment| {
+            segment.sealed && segment.end_position <= checkpoint_position
+        })?;
+        Ok(removed.len())
+    }
+
+    /// Syncs and closes both logs; operations after this fail.
+    pub(crate) fn close(&self) -> Result<()> {
+        self.lock().closed = true;
+        self.changed.notify_all();
+        self.messages.close()?;
+        self.state.close()?;
+        Ok(())
+    }
+}
+
+/// A send checked: a new message, or a duplicate of one sent within the window.
+pub(crate) enum SendPrepared {
+    New(StoredMessage),
+    Duplicate(SendOutcome),
+}
+
+/// The tracked state of the receive a handle names: `Some` if it is the message's
+/// latest receive, `None` if the message is already gone; an error for a handle of
+/// an earlier receive or of a receive that never happened.
+fn current_receive(
+    inner: &Inner,
+    handle: &ReceiptHandle,
+    queue: &Queue,
+) -> Result<Option<crate::delivery::Tracked>> {
+    let delivery = &inner.delivery;
+    match delivery.tracked.get(&handle.position) {
+        Some(tracked) if tracked.receive_count == handle.attempt => Ok(Some(*tracked)),
+        Some(tracked) if handle.attempt < tracked.receive_count => Err(Error::ReceiptHandleStale {
+            message_id: handle.message_id,
+            attempt: handle.attempt,
+            current: tracked.receive_count,
+        }),
+        Some(_) => Err(Error::ReceiptHandleInvalid {
+            reason: "no such receive",
+        }),
+        None => {
+            let position = handle.position;
+            let passed =
+                position < delivery.cursor && !delivery.delayed_info.contains_key(&position);
+            let gone = position < queue.messages.end_position()
+                && (passed || delivery.removed_ahead.contains(&position));
+            if gone {
+                Ok(None)
+            } else {
+                Err(Error::ReceiptHandleInvalid {
+                    reason: "the message was never received",
+                })
+            }
+        }
+    }
+}
+
+/// Replays the state log onto the message log. If a power loss cut the message log
+/// below positions the state log mentions, records that durably first (see
+/// `Entry::Truncated`), so that new messages at those positions start clean.
+fn recover_delivery(messages: &Log, state: &Log) -> Result<Delivery> {
+    let corrupt = |reason| Error::Corrupt {
+        what: state.dir().display().to_string(),
+        reason,
+    };
+    let mut replay = Replay::new(messages.first_position());
+    for_each_record(state, state.first_position(), |_, bytes| {
+        replay.apply(bytes).map_err(corrupt)?;
+        Ok(true)
+    })?;
+    let mut delivery = replay.finish().map_err(corrupt)?;
+    let end_position = messages.end_position();
+    let beyond = delivery.highest_known().is_some_and(|p| p >= end_position);
+    if beyond || delivery.cursor > end_position {
+        let entry = Entry::Truncated { end_position };
+        state.append(&[state_record(&entry.encode())])?;
+        delivery.apply(&entry);
+    }
+    Ok(delivery)
+}
+
+fn state_record(data: &[u8]) -> Record<'_> {
+    Record {
+        partition_key: STATE_KEY,
+        explicit_hash_key: None,
+        data,
+    }
+}
+
+pub(crate) fn message_record(data: &[u8]) -> Record<'_> {
+    Record {
+        partition_key: MESSAGE_KEY,
+        explicit_hash_key: None,
+        data,
+    }
+}
+
+pub(crate) fn decode_message(queue: &Queue, bytes: &[u8]) -> Result<StoredMessage> {
+    StoredMessage::decode(bytes).map_err(|reason| Error::Corrupt {
+        what: queue.messages.dir().display().to_string(),
+        reason,
+    })
+}
+
+/// Calls `visit(position, bytes)` for each record of `log` from `from` on, until it
+/// returns `Ok(false)` or the log ends.
+pub(crate) fn for_each_record(
+    log: &Log,
+    from: u64,
+    mut visit: impl FnMut(u64, &[u8]) -> Result<bool>,
+) -> Result<()> {
+    let limits = ReadLimits {
+        records_max: 256,
+        bytes_max: 4 << 20,
+    };
+    let mut next = from.max(log.first_position());
+    while next < log.end_position() {
+        let read = log.read(next, limits)?;
+        if read.record_count == 0 {
+            break;
+        }
+        for record in read.records() {
+            if !visit(record.position, record.data)? {
+                return Ok(());
+            }
+        }
+        next = read.next_position;
+    }
+    Ok(())
+}

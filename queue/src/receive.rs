@@ -1,0 +1,548 @@
+//! Receive: picking messages (redeliveries, delayed messages that came due, then
+//! the cursor over the message log), long polling, and redrive to a dead-letter queue.
+
+use crate::attributes::RedrivePolicy;
+use crate::delivery::Tracked;
+use crate::error::{Error, Result};
+use crate::message::StoredMessage;
+use crate::queue::{
+    decode_message, for_each_record, message_record, Inner, Queue, VISIBILITY_TIMEOUT_S_MAX,
+};
+use crate::state_log::Entry;
+use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
+use shardlog_segment::ReadLimits;
+use std::time::{Duration, Instant};
+
+/// Most messages one receive returns.
+pub const RECEIVE_MESSAGES_MAX: u32 = 10;
+/// Longest long-poll wait.
+pub const WAIT_TIME_S_MAX: u32 = 20;
+
+/// A receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiveRequest {
+    /// Most messages to return, 1..=10.
+    pub max_messages: u32,
+    /// Visibility timeout of the received messages; `None` takes the queue's. 0..=43200.
+    pub visibility_timeout_s: Option<u32>,
+    /// Long-poll wait when nothing is receivable; `None` takes the queue's. 0..=20.
+    pub wait_time_s: Option<u32>,
+    /// FIFO: a retry with the same id within 5 minutes returns the same messages
+    /// and handles, as long as they are all still in flight from that receive.
+    /// 1..=128 characters; ignored by standard queues.
+    pub receive_request_attempt_id: Option<String>,
+}
+
+impl Default for ReceiveRequest {
+    fn default() -> Self {
+        ReceiveRequest {
+            max_messages: 1,
+            visibility_timeout_s: None,
+            wait_time_s: None,
+            receive_request_attempt_id: None,
+        }
+    }
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// The id the send returned.
+    pub message_id: MessageId,
+    /// Handle of this receive, for delete and visibility changes.
+    pub receipt_handle: ReceiptHandle,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Message attributes.
+    pub attributes: MessageAttributes,
+    /// SentTimestamp (ms).
+    pub sent_ms: u64,
+    /// ApproximateReceiveCount, this receive included.
+    pub receive_count: u32,
+    /// ApproximateFirstReceiveTimestamp (ms).
+    pub first_receive_ms: u64,
+    /// FIFO: MessageGroupId.
+    pub group_id: Option<String>,
+    /// FIFO: MessageDeduplicationId.
+    pub deduplication_id: Option<String>,
+    /// FIFO: SequenceNumber.
+    pub sequence_number: Option<SequenceNumber>,
+}
+
+/// A position to deliver, with its message if the cursor read it already.
+type Pick = (u64, Option<StoredMessage>);
+
+/// Received messages whose visibility ended, oldest deadline first.
+fn pick_redelivered(
+    inner: &mut Inner,
+    max: usize,
+    now_ms: u64,
+    picks: &mut Vec<Pick>,
+    expired: &impl Fn(u64) -> bool,
+) {
+    let delivery = &inner.delivery;
+    let mut gone = Vec::new();
+    for &(_, position) in delivery.redelivery.range(..(now_ms + 1, 0)) {
+        if picks.len() >= max {
+            break;
+        }
+        if expired(delivery.tracked[&position].sent_ms) {
+            gone.push(position);
+        } else {
+            picks.push((position, None));
+        }
+    }
+    forget(inner, gone);
+}
+
+/// Removes expired messages from the delivery and FIFO state.
+fn forget(inner: &mut Inner, gone: Vec<u64>) {
+    for position in gone {
+        inner.delivery.remove(position);
+        inner.fifo.release(position);
+    }
+}
+
+struct Taken {
+    entries: Vec<Entry>,
+    messages: Vec<ReceivedMessage>,
+    moves: Vec<(u64, StoredMessage, u32)>,
+}
+
+struct Round {
+    messages: Vec<ReceivedMessage>,
+    generation: u64,
+    next_due_ms: Option<u64>,
+}
+
+fn check_request(request: &ReceiveRequest) -> Result<()> {
+    let invalid = |parameter, reason| Err(Error::InvalidParameter { parameter, reason });
+    if !(1..=RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
+        return invalid(
+            "MaxNumberOfMessages",
+            format!("{} is outside 1..=10", request.max_messages),
+        );
+    }
+    if let Some(timeout) = request
+        .visibility_timeout_s
+        .filter(|t| *t > VISIBILITY_TIMEOUT_S_MAX)
+    {
+        return invalid(
+            "VisibilityTimeout",
+            format!("{timeout} is outside 0..=43200"),
+        );
+    }
+    if let Some(id) = &request.receive_request_attempt_id {
+        if id.is_empty() || id.chars().count() > 128 {
+            return invalid(
+                "ReceiveRequestAttemptId",
+                "an attempt id has 1 to 128 characters".into(),
+            );
+        }
+    }
+    if let Some(wait) = request.wait_time_s.filter(|w| *w > WAIT_TIME_S_MAX) {
+        return invalid("WaitTimeSeconds", format!("{wait} is outside 0..=20"));
+    }
+    Ok(())
+}
+
+impl Queue {
+    /// Receives up to `max_messages`. With a wait time, blocks until a message is
+    /// receivable (woken by a send, not by polling) or the wait ends. A message
+    /// received as often as the redrive policy allows is moved to `dead_letter`
+    /// (when given) instead of being returned.
+    pub fn receive(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Vec<ReceivedMessage>> {
+        check_request(request)?;
+        let attempt_id = request
+            .receive_request_attempt_id
+            .as_deref()
+            .filter(|_| self.name.is_fifo());
+        if let Some(id) = attempt_id {
+            let now_ms = self.clock.now_ms();
+            let inner = self.lock();
+            if let Some(messages) = inner.fifo.repeat_attempt(id, &inner.delivery, now_ms) {
+                return Ok(messages);
+            }
+        }
+        let messages = self.receive_fresh(request, dead_letter)?;
+        if let Some(id) = attempt_id {
+            let now_ms = self.clock.now_ms();
+            self.lock()
+                .fifo
+                .remember_attempt(id, now_ms, messages.clone());
+        }
+        Ok(messages)
+    }
+
+    fn receive_fresh(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Vec<ReceivedMessage>> {
+        let wait_s = request
+            .wait_time_s
+            .unwrap_or_else(|| self.lock().attributes.receive_wait_s);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(wait_s));
+        loop {
+            let round = self.receive_round(request, dead_letter)?;
+            let now = Instant::now();
+            if !round.messages.is_empty() || now >= deadline {
+                return Ok(round.messages);
+            }
+            let mut timeout = deadline - now;
+            if let Some(due_ms) = round.next_due_ms {
+                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
+                timeout = timeout.min(Duration::from_millis(in_ms));
+            }
+            let mut inner = self.lock();
+            if inner.closed {
+                return Ok(Vec::new());
+            }
+            if inner.generation == round.generation {
+                inner.waiting_receivers += 1;
+                let (mut inner, _) = self
+                    .changed
+                    .wait_timeout(inner, timeout)
+                    .unwrap_or_else(|poison| poison.into_inner());
+                inner.waiting_receivers -= 1;
+            }
+        }
+    }
+
+    fn receive_round(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<Round> {
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let generation = inner.generation;
+        let visibility_ms = 1000
+            * u64::from(
+                request
+                    .visibility_timeout_s
+                    .unwrap_or(inner.attributes.visibility_timeout_s),
+            );
+        let picks = self.pick(&mut inner, request.max_messages as usize, now_ms)?;
+        let redrive = inner
+            .attributes
+            .redrive
+            .clone()
+            .filter(|_| dead_letter.is_some());
+        let picks = picks
+            .into_iter()
+            .map(|(position, message)| match message {
+                Some(message) => Ok((position, message)),
+                None => self
+                    .read_message(position)
+                    .map(|message| (position, message)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let Taken {
+            entries,
+            messages,
+            moves,
+        } = self.take(&mut inner, picks, now_ms, visibility_ms, redrive.as_ref());
+        let pending = self.submit_entries(&entries)?;
+        // Only future times: a due message that could not be taken (a held FIFO
+        // group) must not turn the long poll into a poll loop.
+        let after_now = (now_ms + 1, 0)..;
+        let next_due_ms = [
+            inner.delivery.redelivery.range(after_now.clone()).next(),
+            inner.delivery.delayed.range(after_now).next(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(at, _)| *at)
+        .min();
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        if let Some(dead_letter) = dead_letter {
+            for (position, message, receive_count) in moves {
+                self.move_to(dead_letter, position, message, receive_count)?;
+            }
+        }
+        Ok(Round {
+            messages,
+            generation,
+            next_due_ms,
+        })
+    }
+
+    /// Marks picked messages received (or, past the redrive limit, hidden until
+    /// they are moved) and returns the state entries to append.
+    fn take(
+        &self,
+        inner: &mut Inner,
+        picks: Vec<(u64, StoredMessage)>,
+        now_ms: u64,
+        visibility_ms: u64,
+        redrive: Option<&RedrivePolicy>,
+    ) -> Taken {
+        let mut taken = Taken {
+            entries: Vec::new(),
+            messages: Vec::new(),
+            moves: Vec::new(),
+        };
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        for (position, message) in picks {
+            if now_ms >= message.sent_ms + retention_ms {
+                // Only FIFO messages that waited for their group are picked
+                // unread; their retention is checked here.
+                inner.delivery.remove(position);
+                inner.fifo.release(position);
+                continue;
+            }
+            let previous = inner.delivery.tracked.get(&position).copied();
+            let previous_count = previous.map_or(message.receive_count_base, |t| t.receive_count);
+            let tracked = Tracked {
+                receive_count: previous_count + 1,
+                visible_at_ms: now_ms + visibility_ms,
+                first_receive_ms: previous.map_or(now_ms, |t| t.first_receive_ms),
+                sent_ms: message.sent_ms,
+            };
+            inner.delivery.untrack_delayed(position);
+            inner.fifo.mark_received(position);
+            if redrive.is_some_and(|r| previous_count >= r.max_receive_count) {
+                // Hidden (not counted as a receive) while it moves, so that no
+                // other receive takes it; a crash before the move leaves it here.
+                let hidden = Tracked {
+                    receive_count: previous_count,
+                    ..tracked
+                };
+                inner.delivery.set_tracked(position, hidden);
+                taken.moves.push((position, message, previous_count));
+                continue;
+            }
+            inner.delivery.set_tracked(position, tracked);
+            taken.entries.push(Entry::Received {
+                position,
+                receive_count: tracked.receive_count,
+                visible_at_ms: tracked.visible_at_ms,
+                first_receive_ms: tracked.first_receive_ms,
+                sent_ms: message.sent_ms,
+            });
+            taken
+                .messages
+                .push(self.received(position, message, tracked));
+        }
+        taken
+    }
+
+    fn received(&self, position: u64, message: StoredMessage, tracked: Tracked) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: message.message_id,
+            receipt_handle: ReceiptHandle {
+                queue_id: self.id,
+                position,
+                attempt: tracked.receive_count,
+                message_id: message.message_id,
+            },
+            body: message.body,
+            attributes: message.attributes,
+            sent_ms: message.sent_ms,
+            receive_count: tracked.receive_count,
+            first_receive_ms: tracked.first_receive_ms,
+            sequence_number: self.name.is_fifo().then_some(SequenceNumber(position)),
+            group_id: message.group_id,
+            deduplication_id: message.deduplication_id,
+        }
+    }
+
+    fn read_message(&self, position: u64) -> Result<StoredMessage> {
+        let read = self.messages.read(
+            position,
+            ReadLimits {
+                records_max: 1,
+                bytes_max: 1,
+            },
+        )?;
+        let record = read
+            .records()
+            .next()
+            .filter(|record| record.position == position);
+        let record = record.ok_or_else(|| Error::Corrupt {
+            what: self.messages.dir().display().to_string(),
+            reason: format!("message at position {position} is tracked but not in the log"),
+        })?;
+        decode_message(self, record.data)
+    }
+
+    /// Positions to deliver, with the message when the cursor read it already.
+    /// Rounds alternate between redeliveries first and new messages first, so that
+    /// neither starves the other (consumers that keep failing messages with a short
+    /// visibility timeout would otherwise hold back every new message).
+    fn pick(&self, inner: &mut Inner, max: usize, now_ms: u64) -> Result<Vec<Pick>> {
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
+        let limit = self.inflight_max();
+        let inflight = inner.delivery.tracked.len();
+        inner.receive_rounds += 1;
+        let mut picks = Vec::new();
+        if inner.receive_rounds.is_multiple_of(2) {
+            self.pick_new(inner, max, now_ms, &mut picks, &expired)?;
+            pick_redelivered(inner, max, now_ms, &mut picks, &expired);
+        } else {
+            pick_redelivered(inner, max, now_ms, &mut picks, &expired);
+            self.pick_new(inner, max, now_ms, &mut picks, &expired)?;
+        }
+        if picks.is_empty() && inflight >= limit {
+            return Err(Error::OverLimit { inflight, limit });
+        }
+        Ok(picks)
+    }
+
+    /// Messages never received: delayed ones that came due (FIFO: free group
+    /// heads), then the cursor's, within the in-flight limit.
+    fn pick_new(
+        &self,
+        inner: &mut Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<Pick>,
+        expired: &impl Fn(u64) -> bool,
+    ) -> Result<()> {
+        let new_allowed = self
+            .inflight_max()
+            .saturating_sub(inner.delivery.tracked.len());
+        let budget = max.min(picks.len() + new_allowed);
+        let before = picks.len();
+        let mut gone = Vec::new();
+        if self.name.is_fifo() {
+            self.pick_fifo_heads(inner, budget, now_ms, picks, &mut gone, expired);
+        } else {
+            let delivery = &inner.delivery;
+            for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
+                if picks.len() >= budget {
+                    break;
+                }
+                if expired(delivery.delayed_info[&position].1) {
+                    gone.push(position);
+                } else {
+                    picks.push((position, None));
+                }
+            }
+        }
+        forget(inner, gone);
+        let new_allowed = new_allowed - (picks.len() - before);
+        if picks.len() < max && new_allowed > 0 {
+            self.walk_cursor(inner, max, now_ms, picks, new_allowed, expired)?;
+        }
+        Ok(())
+    }
+
+    /// FIFO: heads of groups never received, once their delay is over (received
+    /// heads whose visibility ended come from the redelivery order, as in a
+    /// standard queue: only heads are ever received).
+    fn pick_fifo_heads(
+        &self,
+        inner: &Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<Pick>,
+        gone: &mut Vec<u64>,
+        expired: &impl Fn(u64) -> bool,
+    ) {
+        for head in inner.fifo.free_heads() {
+            if picks.len() >= max {
+                break;
+            }
+            match inner.delivery.delayed_info.get(&head) {
+                Some((visible_from_ms, _)) if *visible_from_ms > now_ms => {}
+                Some((_, sent_ms)) if expired(*sent_ms) => gone.push(head),
+                // Passed while its group was held: receivable now; retention is
+                // checked when it is read.
+                _ => picks.push((head, None)),
+            }
+        }
+    }
+
+    /// Walks the cursor over new messages until `max` are picked.
+    fn walk_cursor(
+        &self,
+        inner: &mut Inner,
+        max: usize,
+        now_ms: u64,
+        picks: &mut Vec<Pick>,
+        mut new_allowed: usize,
+        expired: &impl Fn(u64) -> bool,
+    ) -> Result<()> {
+        let fifo = self.name.is_fifo();
+        let mut cursor = inner.delivery.cursor.max(self.messages.first_position());
+        for_each_record(&self.messages, cursor, |position, bytes| {
+            if picks.len() >= max || new_allowed == 0 {
+                return Ok(false);
+            }
+            cursor = position + 1;
+            if inner.delivery.skip_at_cursor(position) {
+                return Ok(true);
+            }
+            let message = decode_message(self, bytes)?;
+            if expired(message.sent_ms) {
+                return Ok(true);
+            }
+            let mut group_busy = false;
+            if fifo {
+                let group = message.group_id.as_deref().ok_or_else(|| Error::Corrupt {
+                    what: self.messages.dir().display().to_string(),
+                    reason: format!("FIFO message at position {position} has no group"),
+                })?;
+                group_busy = !inner.fifo.add(group, position);
+            }
+            if message.visible_from_ms > now_ms {
+                inner
+                    .delivery
+                    .add_delayed(position, message.visible_from_ms, message.sent_ms);
+                return Ok(true);
+            }
+            if !group_busy {
+                picks.push((position, Some(message)));
+                new_allowed -= 1;
+            }
+            Ok(true)
+        })?;
+        inner.delivery.cursor = cursor;
+        Ok(())
+    }
+
+    /// Moves a message to the dead-letter queue: appended there (durably) before it
+    /// is marked moved here, so a crash in between leaves a copy in both, never none.
+    fn move_to(
+        &self,
+        dead_letter: &Queue,
+        position: u64,
+        message: StoredMessage,
+        receive_count: u32,
+    ) -> Result<()> {
+        let moved = StoredMessage {
+            visible_from_ms: 0,
+            receive_count_base: receive_count,
+            ..message
+        };
+        dead_letter.append_moved(&moved)?;
+        let mut inner = self.lock();
+        let entry = Entry::Moved { position };
+        self.apply_live(&mut inner, &entry);
+        let pending = self.submit_entries(&[entry])?;
+        drop(inner);
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a message moved here from a source queue and wakes receivers.
+    fn append_moved(&self, message: &StoredMessage) -> Result<()> {
+        let data = message.encode();
+        self.messages.append(&[message_record(&data)])?;
+        self.lock().generation += 1;
+        self.changed.notify_all();
+        Ok(())
+    }
+}

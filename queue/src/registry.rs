@@ -1,0 +1,386 @@
+//! The registry of queues: create, delete, list, attributes and tags, backed by
+//! the MANIFEST; and the operations that involve two queues (redrive).
+
+use crate::attributes::{AttributesUpdate, QueueAttributes};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Manifest, QueueRecord, MANIFEST_NAME};
+use crate::queue::Queue;
+use crate::receive::{ReceiveRequest, ReceivedMessage};
+use crate::types::{Clock, QueueName};
+use shardlog_segment::io::FileSystem;
+use shardlog_segment::{LogConfig, Storage};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Most tags per queue.
+pub const TAGS_MAX: usize = 50;
+
+/// What opening the queues found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Queues opened.
+    pub queues: usize,
+    /// Entries of the queues directory that the MANIFEST does not account for; left alone.
+    pub unknown_entries: Vec<String>,
+}
+
+/// Settings of the queues.
+#[derive(Debug, Clone)]
+pub struct QueuesConfig {
+    /// The clock for visibility, delays, retention and deduplication. Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+    /// Size at which a queue's message and state logs roll to a new segment; a
+    /// segment is reclaimed once all its messages are gone. Default 64 MiB; range
+    /// 64 KiB..=1 GiB.
+    pub segment_bytes_max: u64,
+}
+
+impl Default for QueuesConfig {
+    fn default() -> Self {
+        QueuesConfig {
+            clock: Arc::new(crate::types::SystemClock),
+            segment_bytes_max: 64 << 20,
+        }
+    }
+}
+
+/// Every queue of a data directory.
+#[derive(Debug)]
+pub struct Queues {
+    storage: Storage,
+    root: PathBuf,
+    clock: Arc<dyn Clock>,
+    log_config: LogConfig,
+    registry: Mutex<Registry>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    manifest: Manifest,
+    open: BTreeMap<QueueName, Arc<Queue>>,
+}
+
+impl Queues {
+    /// Opens the queues in `root` (created if new), recovering each queue's state.
+    pub fn open(
+        storage: Storage,
+        root: impl AsRef<Path>,
+        config: QueuesConfig,
+    ) -> Result<(Queues, OpenReport)> {
+        if !(64 << 10..=1 << 30).contains(&config.segment_bytes_max) {
+            return Err(Error::InvalidParameter {
+                parameter: "segment_bytes_max",
+                reason: format!("{} is outside 64 KiB..=1 GiB", config.segment_bytes_max),
+            });
+        }
+        let log_config = LogConfig {
+            segment_bytes_max: config.segment_bytes_max,
+            ..crate::queue::log_config()
+        };
+        let clock = config.clock;
+        let root = root.as_ref().to_path_buf();
+        let fs = storage.fs().as_ref();
+        let manifest = manifest::load(fs, &root)?;
+        let mut open = BTreeMap::new();
+        for record in &manifest.queues {
+            let queue = Queue::open(
+                &storage,
+                log_config,
+                &record.dir(&root),
+                record.id,
+                record.name.clone(),
+                record.attributes.clone(),
+                Arc::clone(&clock),
+            )?;
+            open.insert(record.name.clone(), Arc::new(queue));
+        }
+        let unknown_entries = unknown_entries(fs, &root, &manifest)?;
+        let report = OpenReport {
+            queues: open.len(),
+            unknown_entries,
+        };
+        let registry = Mutex::new(Registry { manifest, open });
+        Ok((
+            Queues {
+                storage,
+                root,
+                clock,
+                log_config,
+                registry,
+            },
+            report,
+        ))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Creates a queue (FIFO if the name ends in `.fifo`). Creating a queue that
+    /// exists with the same attributes returns it; with others, fails.
+    pub fn create_queue(
+        &self,
+        name: &QueueName,
+        attributes: &AttributesUpdate,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<Queue>> {
+        let attributes = attributes.apply_to(&QueueAttributes::default(), name)?;
+        check_tags(&tags)?;
+        let mut registry = self.lock();
+        if let Some(queue) = registry.open.get(name) {
+            if queue.attributes() == attributes {
+                return Ok(Arc::clone(queue));
+            }
+            return Err(Error::QueueExists {
+                queue: name.clone(),
+            });
+        }
+        check_dead_letter(&registry, &attributes)?;
+        let mut manifest = registry.manifest.clone();
+        let record = QueueRecord {
+            id: manifest.next_id,
+            name: name.clone(),
+            created_ms: self.clock.now_ms(),
+            attributes: attributes.clone(),
+            tags,
+        };
+        manifest.next_id += 1;
+        manifest.queues.push(record.clone());
+        // The manifest first: a crash after it leaves a queue whose logs open empty;
+        // the other order would leave directories nothing accounts for.
+        manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
+        registry.manifest = manifest;
+        let queue = Arc::new(Queue::open(
+            &self.storage,
+            self.log_config,
+            &record.dir(&self.root),
+            record.id,
+            name.clone(),
+            attributes,
+            Arc::clone(&self.clock),
+        )?);
+        registry.open.insert(name.clone(), Arc::clone(&queue));
+        Ok(queue)
+    }
+
+    /// Deletes a queue and its messages.
+    pub fn delete_queue(&self, name: &str) -> Result<()> {
+        let mut registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        let mut manifest = registry.manifest.clone();
+        manifest.queues.retain(|record| record.id != queue.id());
+        manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
+        registry.manifest = manifest;
+        registry.open.remove(queue.name());
+        drop(registry);
+        queue.close()?;
+        self.remove_queue_files(&queue)
+    }
+
+    /// Removes a deleted queue's log files. The MANIFEST no longer lists the queue,
+    /// so whatever a failure here leaves is reported at the next open, never reused.
+    fn remove_queue_files(&self, queue: &Queue) -> Result<()> {
+        let fs = self.storage.fs();
+        for dir in [queue.messages.dir(), queue.state.dir()] {
+            let io = |op, path: &Path| {
+                let path = path.to_path_buf();
+                move |source| Error::Manifest { op, path, source }
+            };
+            for entry in fs.list_dir(dir).map_err(io("list", dir))? {
+                let path = dir.join(entry);
+                fs.remove_file(&path).map_err(io("remove", &path))?;
+            }
+            fs.sync_dir(dir).map_err(io("sync directory", dir))?;
+        }
+        Ok(())
+    }
+
+    /// The queue named `name`.
+    pub fn queue(&self, name: &str) -> Result<Arc<Queue>> {
+        lookup(&self.lock(), name)
+    }
+
+    /// Names of the queues that start with `prefix`, sorted.
+    pub fn list_queues(&self, prefix: &str) -> Vec<QueueName> {
+        let registry = self.lock();
+        registry
+            .open
+            .keys()
+            .filter(|name| name.as_str().starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// Queues whose redrive policy names `name` as their dead-letter queue.
+    pub fn dead_letter_sources(&self, name: &str) -> Result<Vec<QueueName>> {
+        let registry = self.lock();
+        lookup(&registry, name)?;
+        Ok(registry
+            .manifest
+            .queues
+            .iter()
+            .filter(|r| {
+                r.attributes
+                    .redrive
+                    .as_ref()
+                    .is_some_and(|p| p.dead_letter_queue.as_str() == name)
+            })
+            .map(|r| r.name.clone())
+            .collect())
+    }
+
+    /// Changes attributes, durably.
+    pub fn set_attributes(&self, name: &str, update: &AttributesUpdate) -> Result<()> {
+        self.update_record(name, |registry, record| {
+            let attributes = update.apply_to(&record.attributes, &record.name)?;
+            check_dead_letter(registry, &attributes)?;
+            record.attributes = attributes;
+            Ok(())
+        })
+    }
+
+    /// Adds or replaces tags.
+    pub fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        self.update_record(name, |_, record| {
+            let mut merged = record.tags.clone();
+            merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            check_tags(&merged)?;
+            record.tags = merged;
+            Ok(())
+        })
+    }
+
+    /// Removes tags by key (absent keys are ignored).
+    pub fn untag_queue(&self, name: &str, keys: &[String]) -> Result<()> {
+        self.update_record(name, |_, record| {
+            record.tags.retain(|key, _| !keys.contains(key));
+            Ok(())
+        })
+    }
+
+    /// A queue's tags.
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        Ok(record_of(&registry.manifest, queue.id()).tags.clone())
+    }
+
+    fn update_record(
+        &self,
+        name: &str,
+        change: impl FnOnce(&Registry, &mut QueueRecord) -> Result<()>,
+    ) -> Result<()> {
+        let mut registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        let mut manifest = registry.manifest.clone();
+        let index = manifest
+            .queues
+            .iter()
+            .position(|r| r.id == queue.id())
+            .expect("open queues are listed");
+        change(&registry, &mut manifest.queues[index])?;
+        manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
+        queue.set_attributes(manifest.queues[index].attributes.clone());
+        registry.manifest = manifest;
+        Ok(())
+    }
+
+    /// Receives from `name`, moving messages over their receive limit to the
+    /// queue's dead-letter queue (if it exists).
+    pub fn receive(&self, name: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
+        let (queue, dead_letter) = {
+            let registry = self.lock();
+            let queue = lookup(&registry, name)?;
+            let dead_letter = queue
+                .attributes()
+                .redrive
+                .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned());
+            (queue, dead_letter)
+        };
+        queue.receive(request, dead_letter.as_deref())
+    }
+
+    /// Closes every queue (syncing its logs).
+    pub fn close(&self) -> Result<()> {
+        let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();
+        queues.iter().try_for_each(|queue| queue.close())
+    }
+}
+
+/// Entries of the queues directory that the manifest does not account for.
+fn unknown_entries(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<Vec<String>> {
+    if !fs.exists(root) {
+        return Ok(Vec::new());
+    }
+    let known: Vec<String> = manifest
+        .queues
+        .iter()
+        .filter_map(|r| {
+            r.dir(root)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .collect();
+    let entries = fs.list_dir(root).map_err(|source| Error::Manifest {
+        op: "list",
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Ok(entries
+        .into_iter()
+        .filter(|name| name != MANIFEST_NAME && !name.ends_with(".tmp") && !known.contains(name))
+        .collect())
+}
+
+fn lookup(registry: &Registry, name: &str) -> Result<Arc<Queue>> {
+    registry
+        .open
+        .iter()
+        .find(|(key, _)| key.as_str() == name)
+        .map(|(_, queue)| Arc::clone(queue))
+        .ok_or_else(|| Error::QueueNotFound {
+            queue: name.to_string(),
+        })
+}
+
+fn record_of(manifest: &Manifest, id: u64) -> &QueueRecord {
+    manifest
+        .queues
+        .iter()
+        .find(|r| r.id == id)
+        .expect("open queues are listed")
+}
+
+fn check_dead_letter(registry: &Registry, attributes: &QueueAttributes) -> Result<()> {
+    match &attributes.redrive {
+        Some(policy) if !registry.open.contains_key(&policy.dead_letter_queue) => {
+            Err(Error::QueueNotFound {
+                queue: policy.dead_letter_queue.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
+    let invalid = |reason: String| {
+        Err(Error::InvalidParameter {
+            parameter: "Tags",
+            reason,
+        })
+    };
+    if tags.len() > TAGS_MAX {
+        return invalid(format!("{} tags; at most {TAGS_MAX}", tags.len()));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+            return invalid(format!(
+                "tag {key:?}: keys have 1 to 128 characters, values up to 256"
+            ));
+        }
+    }
+    Ok(())
+}

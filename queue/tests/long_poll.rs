@@ -1,0 +1,51 @@
+//! A receive with a wait time blocks until a send makes a message receivable and
+//! returns it; without a send it returns empty once the wait ends.
+
+mod common;
+
+use common::{text, Env};
+use shardlog_queue::ReceiveRequest;
+use std::time::{Duration, Instant};
+
+/// A long poll wakes on a send (within its 20 s bound) and returns the message.
+#[test]
+fn long_poll_wakes_on_send() {
+    let env = Env::new();
+    let queue = env.create("poll", Default::default());
+    let request = ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout_s: None,
+        wait_time_s: Some(20),
+        receive_request_attempt_id: None,
+    };
+    let received = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| env.queues.receive("poll", &request).unwrap());
+        // Send only once the receiver is blocked, so that the send is what wakes it.
+        let started = Instant::now();
+        while queue.waiting_receivers() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the receiver never waited"
+            );
+            std::thread::yield_now();
+        }
+        queue.send(text("wake up")).unwrap();
+        waiter.join().unwrap()
+    });
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, b"wake up");
+}
+
+/// A long poll with nothing to receive returns empty once its (1 s) wait is over.
+#[test]
+fn long_poll_without_send_returns_empty() {
+    let env = Env::new();
+    env.create("idle", Default::default());
+    let request = ReceiveRequest {
+        max_messages: 10,
+        visibility_timeout_s: None,
+        wait_time_s: Some(1),
+        receive_request_attempt_id: None,
+    };
+    assert!(env.queues.receive("idle", &request).unwrap().is_empty());
+}
