@@ -5,7 +5,7 @@ use crate::attributes::QueueAttributes;
 use crate::error::{Error, Result};
 use crate::types::QueueName;
 use serde::{Deserialize, Serialize};
-use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
+use shardlog_segment::io::{create_dir_all_durably, read_file, write_file_atomic, FileSystem};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -103,21 +103,13 @@ pub fn load(fs: &dyn FileSystem, root: &Path) -> Result<Manifest> {
 /// Replaces the manifest in `root` atomically.
 pub fn store(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<()> {
     let path = root.join(MANIFEST_NAME);
-    if !fs.exists(root) {
-        fs.create_dir_all(root).map_err(|source| Error::Manifest {
-            op: "create directory",
-            path: root.to_path_buf(),
-            source,
-        })?;
-        // The new directory's own entry must be durable before anything in it is.
-        if let Some(parent) = root.parent() {
-            fs.sync_dir(parent).map_err(|source| Error::Manifest {
-                op: "sync directory",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-    }
+    // The directory's entries, up to the first that already existed, must be
+    // durable before anything in it is.
+    create_dir_all_durably(fs, root).map_err(|source| Error::Manifest {
+        op: "create directory",
+        path: root.to_path_buf(),
+        source,
+    })?;
     let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
     write_file_atomic(fs, &path, &bytes).map_err(|source| Error::Manifest {
         op: "write",

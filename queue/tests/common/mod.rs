@@ -182,8 +182,12 @@ pub fn check_handle_op(
 /// synced bytes (even seed) or a random torn subset of the rest (odd seed).
 pub fn power_cycle(fs: &MemFs, crash: Option<u64>, queues: &Queues, storage: &Storage) {
     match crash {
-        Some(seed) if seed % 2 == 0 => fs.crash(CrashMode::DropUnsynced),
-        Some(seed) => fs.crash(CrashMode::Random { seed }),
+        Some(seed) if seed % 2 == 0 => {
+            fs.crash(CrashMode::DropUnsynced);
+        }
+        Some(seed) => {
+            fs.crash(CrashMode::Random { seed });
+        }
         None => {
             queues.close().unwrap();
             storage.shutdown().unwrap();
