@@ -249,6 +249,13 @@ impl Engine {
         &self.inner.config
     }
 
+    /// The storage the engine's logs share, for other logs of the same data
+    /// directory (queues) to join the same group commit. Close them before
+    /// [`Engine::shutdown`], which shuts the storage down.
+    pub fn storage(&self) -> &shardlog_segment::Storage {
+        &self.inner.storage
+    }
+
     /// Stops the retention thread, then syncs and closes every shard log. The
     /// engine refuses writes afterwards.
     pub fn shutdown(&self) -> Result<()> {

@@ -54,6 +54,10 @@ pub struct QueueAttributes {
     pub deduplication_scope: DeduplicationScope,
     /// FIFO: throughput limit scope. Default per queue.
     pub fifo_throughput_limit: FifoThroughputLimit,
+    /// An access policy document, kept and returned as given (this layer does not
+    /// enforce it). Default none.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 impl Default for QueueAttributes {
@@ -68,6 +72,7 @@ impl Default for QueueAttributes {
             content_based_deduplication: false,
             deduplication_scope: DeduplicationScope::Queue,
             fifo_throughput_limit: FifoThroughputLimit::PerQueue,
+            policy: None,
         }
     }
 }
@@ -93,6 +98,8 @@ pub struct AttributesUpdate {
     pub deduplication_scope: Option<DeduplicationScope>,
     /// See [`QueueAttributes::fifo_throughput_limit`].
     pub fifo_throughput_limit: Option<FifoThroughputLimit>,
+    /// `Some(None)` removes the policy.
+    pub policy: Option<Option<String>>,
 }
 
 impl AttributesUpdate {
@@ -129,6 +136,7 @@ impl AttributesUpdate {
             fifo_throughput_limit: self
                 .fifo_throughput_limit
                 .unwrap_or(base.fifo_throughput_limit),
+            policy: self.policy.clone().unwrap_or_else(|| base.policy.clone()),
         };
         attributes.validate(name)?;
         Ok(attributes)

@@ -59,7 +59,7 @@ pub use queue::{
     INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,
 };
 pub use receive::{ReceiveRequest, ReceivedMessage, RECEIVE_MESSAGES_MAX, WAIT_TIME_S_MAX};
-pub use registry::{OpenReport, Queues, QueuesConfig, TAGS_MAX};
+pub use registry::{OpenReport, QueueTimestamps, Queues, QueuesConfig, TAGS_MAX};
 pub use types::{
     AttributeValue, Clock, ManualClock, MessageAttribute, MessageAttributes, MessageId, QueueName,
     ReceiptHandle, SequenceNumber, SystemClock, QUEUE_NAME_CHARS_MAX,

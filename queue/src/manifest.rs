@@ -22,6 +22,10 @@ pub struct QueueRecord {
     pub name: QueueName,
     /// Creation time (ms).
     pub created_ms: u64,
+    /// Time of the last change of attributes (ms); 0 in manifests written before
+    /// it was recorded, read as the creation time.
+    #[serde(default)]
+    pub modified_ms: u64,
     /// Attributes.
     pub attributes: QueueAttributes,
     /// Tags.

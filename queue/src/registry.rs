@@ -25,6 +25,15 @@ pub struct OpenReport {
     pub unknown_entries: Vec<String>,
 }
 
+/// When a queue was created and last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueTimestamps {
+    /// Creation time (ms since the epoch).
+    pub created_ms: u64,
+    /// Last change of attributes (ms since the epoch); the creation time if none.
+    pub modified_ms: u64,
+}
+
 /// Settings of the queues.
 #[derive(Debug, Clone)]
 pub struct QueuesConfig {
@@ -144,6 +153,7 @@ impl Queues {
             id: manifest.next_id,
             name: name.clone(),
             created_ms: self.clock.now_ms(),
+            modified_ms: self.clock.now_ms(),
             attributes: attributes.clone(),
             tags,
         };
@@ -234,10 +244,12 @@ impl Queues {
 
     /// Changes attributes, durably.
     pub fn set_attributes(&self, name: &str, update: &AttributesUpdate) -> Result<()> {
+        let now_ms = self.clock.now_ms();
         self.update_record(name, |registry, record| {
             let attributes = update.apply_to(&record.attributes, &record.name)?;
             check_dead_letter(registry, &attributes)?;
             record.attributes = attributes;
+            record.modified_ms = now_ms;
             Ok(())
         })
     }
@@ -266,6 +278,17 @@ impl Queues {
         let registry = self.lock();
         let queue = lookup(&registry, name)?;
         Ok(record_of(&registry.manifest, queue.id()).tags.clone())
+    }
+
+    /// When a queue was created and when its attributes last changed (ms).
+    pub fn timestamps(&self, name: &str) -> Result<QueueTimestamps> {
+        let registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        let record = record_of(&registry.manifest, queue.id());
+        Ok(QueueTimestamps {
+            created_ms: record.created_ms,
+            modified_ms: record.modified_ms.max(record.created_ms),
+        })
     }
 
     fn update_record(

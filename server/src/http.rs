@@ -58,6 +58,9 @@ pub struct ServerConfig {
     /// Serve the Firehose API (`Firehose_20150804.*`) over these delivery streams.
     /// Default: none (Firehose requests get UnknownOperationException).
     pub firehose: Option<shardlog_firehose::Firehose>,
+    /// Serve the SQS API (`AmazonSQS.*` and the query protocol) over these queues.
+    /// Default: none.
+    pub sqs: Option<crate::sqs::Sqs>,
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
@@ -95,6 +98,7 @@ impl Default for ServerConfig {
             credentials: HashMap::new(),
             tls: None,
             firehose: None,
+            sqs: None,
         }
     }
 }
@@ -279,6 +283,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
                 .into_bytes(),
             &id,
         ),
+        // SQS: its own protocols and errors (sqs/http.rs).
+        (&Method::POST, _) if crate::sqs::is_sqs_request(&request) => {
+            crate::sqs::respond(shared, request, &id).await
+        }
         (&Method::POST, _) => kinesis(shared, request, &id).await,
         // AWS answers other methods as a request it cannot name: 403 in XML, no content type.
         _ => {
@@ -471,7 +479,7 @@ async fn run_blocking(
 /// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,
 /// hashing it for SigV4 piece by piece as it arrives when `hash` is set (so a
 /// large body is never hashed in one go on a worker thread).
-async fn read_body(
+pub(crate) async fn read_body(
     body: Incoming,
     config: &ServerConfig,
     hash: bool,
@@ -511,7 +519,7 @@ async fn read_body(
 }
 
 /// Verifies the request's AWS Signature V4 against the configured credentials.
-fn authenticate(
+pub(crate) fn authenticate(
     shared: &Shared,
     parts: &hyper::http::request::Parts,
     payload: PayloadHash,

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 mod rules;
 pub mod sigv4;
+pub mod sqs;
 mod subscribe;
 mod subscribe_event;
 mod unsupported;
@@ -21,6 +22,7 @@ pub mod value;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use sqs::{Sqs, SQS_TARGET_PREFIX};
 pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
 
 /// Runs one Kinesis action (the part after `Kinesis_20131202.`) on `engine` as the

@@ -159,6 +159,7 @@ impl Model {
 
 const KINESIS_JSON: &str = include_str!("../models/kinesis-2013-12-02.json");
 const FIREHOSE_JSON: &str = include_str!("../models/firehose-2015-08-04.json");
+const SQS_JSON: &str = include_str!("../models/sqs-2012-11-05.json");
 
 fn load(json: &str) -> Model {
     // The vendored models are part of the build; a unit test parses each of them.
@@ -169,6 +170,12 @@ fn load(json: &str) -> Model {
 pub fn kinesis() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| load(KINESIS_JSON))
+}
+
+/// The SQS model (`sqs/2012-11-05`).
+pub fn sqs() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(SQS_JSON))
 }
 
 /// The Firehose model (`firehose/2015-08-04`).
@@ -329,6 +336,7 @@ mod tests {
         }
         assert_eq!(kinesis().target_prefix, "Kinesis_20131202");
         assert_eq!(firehose().target_prefix, "Firehose_20150804");
+        assert_eq!(sqs().target_prefix, "AmazonSQS");
     }
 
     /// Members keep the model's order; constraints come through.

@@ -303,6 +303,23 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional list of strings (empty when absent).
+    pub fn string_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
+        self.list(name)?
+            .unwrap_or_default()
+            .iter()
+            .map(|item| match item {
+                Value::Text(text) => Ok(text.clone()),
+                _ => Err(type_error(name, "a list of strings")),
+            })
+            .collect()
+    }
+
+    /// Every member of the structure or map, in name order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a String, &'a Value)> {
+        self.map.iter().filter(|(_, value)| **value != Value::Null)
+    }
+
     /// An optional map of string to string.
     pub fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
         match self.get(name) {

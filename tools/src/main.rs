@@ -335,6 +335,13 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
     let firehose = open_firehose(&args.data_dir, args.firehose_buckets.as_deref(), &engine)?;
+    // Queues share the engine's storage: one group commit for streams and queues.
+    let sqs = shardlog_server::Sqs::open(
+        engine.storage().clone(),
+        &args.data_dir.join("queues"),
+        &engine.config().region,
+        &engine.config().account_id,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -355,6 +362,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             credentials: credentials.into_iter().collect(),
             tls,
             firehose: Some(firehose.clone()),
+            sqs: Some(sqs.clone()),
             header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
@@ -375,10 +383,11 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let flushed = firehose
         .shutdown()
         .map_err(|error| format!("firehose shutdown: {error}"));
+    let queues_closed = sqs.shutdown();
     let closed = engine
         .shutdown()
         .map_err(|error| format!("shutdown: {error}"));
-    served.and(flushed).and(closed)
+    served.and(flushed).and(queues_closed).and(closed)
 }
 
 /// The Firehose service over the same data directory (delivery streams in

@@ -1,0 +1,160 @@
+//! SQS over HTTP: which requests are SQS's, and answering them in the protocol
+//! they came in (JSON 1.0 or query).
+
+use super::{dispatch, query, Context, SqsError, SQS_TARGET_PREFIX};
+use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
+use crate::value::{Format, Value};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, Response};
+use std::sync::Arc;
+
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+fn header<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Whether a POST is for SQS: an `AmazonSQS.` target, or a form (the query
+/// protocol, which only SQS speaks on this server).
+pub(crate) fn is_sqs_request(request: &Request<Incoming>) -> bool {
+    if header(request, "x-amz-target").is_some_and(|t| t.starts_with(SQS_TARGET_PREFIX)) {
+        return true;
+    }
+    header(request, "content-type")
+        .map(|value| value.split(';').next().unwrap_or("").trim())
+        .is_some_and(|essence| essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE))
+}
+
+/// The request's protocol, with the action for JSON 1.0.
+enum Protocol {
+    Json { action: String },
+    Query,
+}
+
+/// Answers an SQS request.
+pub(crate) async fn respond(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    id: &str,
+) -> Response<Body> {
+    let protocol = match header(&request, "x-amz-target") {
+        Some(target) => Protocol::Json {
+            action: target
+                .strip_prefix(SQS_TARGET_PREFIX)
+                .unwrap_or_default()
+                .to_string(),
+        },
+        None => Protocol::Query,
+    };
+    let host = header(&request, "host")
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_string());
+    let path = request.uri().path().to_string();
+    let Some(sqs) = shared.config.sqs.clone() else {
+        let error = SqsError::new("InvalidAction", "SQS is not enabled on this server.");
+        return error_response(&protocol, &error, id);
+    };
+    let (parts, body) = request.into_parts();
+    let authenticating = !shared.config.credentials.is_empty();
+    let (body, payload) = match read_body(body, &shared.config, authenticating).await {
+        Ok(read) => read,
+        Err(error) => return error_response(&protocol, &passthrough(error), id),
+    };
+    if let Some(payload) = payload {
+        if let Err(error) = authenticate(&shared, &parts, payload) {
+            return error_response(&protocol, &passthrough(error), id);
+        }
+    }
+    let (protocol, result) = tokio::task::spawn_blocking(move || {
+        let context = Context {
+            sqs: &sqs,
+            host: &host,
+        };
+        let result = run(&context, &protocol, &path, &body);
+        (protocol, result)
+    })
+    .await
+    .unwrap_or_else(|error| {
+        let error = SqsError::new("InternalError", format!("request handler failed: {error}"));
+        (Protocol::Query, Err(error))
+    });
+    match result {
+        Ok(body) => respond_with(200, content_type(&protocol), body, id),
+        Err(error) => error_response(&protocol, &error, id),
+    }
+}
+
+/// Decodes, runs and encodes one request; blocks (long polls, fsync).
+fn run(
+    context: &Context<'_>,
+    protocol: &Protocol,
+    path: &str,
+    body: &Bytes,
+) -> Result<Vec<u8>, SqsError> {
+    match protocol {
+        Protocol::Json { action } => {
+            let model = crate::model::sqs();
+            let request = crate::validate::request(model, action, Format::Json, body)?;
+            let response = dispatch(context, action, &request)?;
+            let no_output = model
+                .operation(action)
+                .is_some_and(|operation| operation.output.is_none());
+            Ok(if no_output {
+                b"{}".to_vec()
+            } else {
+                Format::Json.encode(&response)
+            })
+        }
+        Protocol::Query => {
+            let (action, request) = query::decode(body, path)?;
+            let response: Value = dispatch(context, &action, &request)?;
+            Ok(query::encode(
+                &action,
+                &response,
+                &uuid::Uuid::new_v4().to_string(),
+            ))
+        }
+    }
+}
+
+fn content_type(protocol: &Protocol) -> &'static str {
+    match protocol {
+        Protocol::Json { .. } => JSON_CONTENT_TYPE,
+        Protocol::Query => "text/xml",
+    }
+}
+
+/// An error of the HTTP layer (body too large, signature) under its own code.
+fn passthrough(error: crate::error::ApiError) -> SqsError {
+    SqsError {
+        status: error.status,
+        shape: error.code,
+        query_code: error.code,
+        sender_fault: error.status < 500,
+        message: error.message,
+    }
+}
+
+fn error_response(protocol: &Protocol, error: &SqsError, id: &str) -> Response<Body> {
+    let body = match protocol {
+        Protocol::Json { .. } => Format::Json.encode(
+            &crate::value::Out::new()
+                .with("__type", error.json_type())
+                .with("message", error.message.clone())
+                .into(),
+        ),
+        Protocol::Query => query::encode_error(error, id),
+    };
+    let mut response = respond_with(error.status, content_type(protocol), body, id);
+    if let Ok(value) = HeaderValue::from_str(&error.query_error_header()) {
+        response.headers_mut().insert("x-amzn-query-error", value);
+    }
+    response
+}

@@ -1,0 +1,194 @@
+//! The SQS API over `shardlog-queue`: JSON 1.0 (`X-Amz-Target: AmazonSQS.<Action>`)
+//! and the query protocol (form-encoded `Action=...`, XML answers). Both decode
+//! into the same request [`Value`] (shaped by the SQS model and validated by it),
+//! run the same action, and encode its response [`Value`] in their format.
+//! SQS wording (error codes, attribute names, URLs, ARNs) lives in this module.
+
+mod actions;
+mod attributes;
+pub mod error;
+mod http;
+pub mod md5;
+mod messages;
+mod permissions;
+mod query;
+
+pub use error::SqsError;
+pub(crate) use http::{is_sqs_request, respond};
+
+use crate::value::Value;
+use shardlog_queue::{Queues, QueuesConfig};
+use shardlog_segment::Storage;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The `X-Amz-Target` prefix of the SQS API.
+pub const SQS_TARGET_PREFIX: &str = "AmazonSQS.";
+/// How often queues drop expired messages and reclaim segments.
+const RECLAIM_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The SQS service: the queues of a data directory and who owns them. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Sqs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    queues: Queues,
+    region: String,
+    account_id: String,
+    stopping: Mutex<bool>,
+    stop: Condvar,
+    reclaimer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Sqs {
+    /// Opens the queues in `root` on `storage` (shared with the engine, so one
+    /// group commit serves both) and starts the periodic reclaim. ARNs name
+    /// `region` and `account_id`.
+    pub fn open(
+        storage: Storage,
+        root: &Path,
+        region: &str,
+        account_id: &str,
+    ) -> Result<Sqs, String> {
+        let (queues, report) = Queues::open(storage, root, QueuesConfig::default())
+            .map_err(|error| format!("cannot open the queues in {}: {error}", root.display()))?;
+        if !report.unknown_entries.is_empty() {
+            tracing::warn!(entries = ?report.unknown_entries, "queue directories the MANIFEST does not list were left alone");
+        }
+        let sqs = Sqs {
+            inner: Arc::new(Inner {
+                queues,
+                region: region.to_string(),
+                account_id: account_id.to_string(),
+                stopping: Mutex::new(false),
+                stop: Condvar::new(),
+                reclaimer: Mutex::new(None),
+            }),
+        };
+        let worker = Arc::clone(&sqs.inner);
+        let thread = std::thread::Builder::new()
+            .name("sqs-reclaim".into())
+            .spawn(move || worker.reclaim_until_stopped())
+            .map_err(|error| format!("cannot start the queue reclaim thread: {error}"))?;
+        *lock(&sqs.inner.reclaimer) = Some(thread);
+        Ok(sqs)
+    }
+
+    /// Stops the reclaim thread and closes every queue (syncing its logs). Call
+    /// before the engine's shutdown, which shuts the shared storage down.
+    pub fn shutdown(&self) -> Result<(), String> {
+        *lock(&self.inner.stopping) = true;
+        self.inner.stop.notify_all();
+        if let Some(thread) = lock(&self.inner.reclaimer).take() {
+            let _ = thread.join();
+        }
+        self.inner
+            .queues
+            .close()
+            .map_err(|error| format!("closing the queues: {error}"))
+    }
+
+    pub(crate) fn queues(&self) -> &Queues {
+        &self.inner.queues
+    }
+
+    /// `arn:aws:sqs:<region>:<account>:<name>`.
+    pub(crate) fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{name}",
+            self.inner.region, self.inner.account_id
+        )
+    }
+
+    pub(crate) fn account_id(&self) -> &str {
+        &self.inner.account_id
+    }
+}
+
+impl Inner {
+    fn reclaim_until_stopped(&self) {
+        let mut stopping = lock(&self.stopping);
+        loop {
+            let (guard, _) = self
+                .stop
+                .wait_timeout_while(stopping, RECLAIM_INTERVAL, |stop| !*stop)
+                .unwrap_or_else(|poison| poison.into_inner());
+            stopping = guard;
+            if *stopping {
+                return;
+            }
+            drop(stopping);
+            for name in self.queues.list_queues("") {
+                let reclaimed = self
+                    .queues
+                    .queue(name.as_str())
+                    .and_then(|queue| queue.reclaim());
+                if let Err(error) = reclaimed {
+                    tracing::warn!(queue = %name, %error, "queue reclaim failed");
+                }
+            }
+            stopping = lock(&self.stopping);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// What an action needs beyond its request: the service, and the host the
+/// client addressed (queue URLs are built on it).
+pub(crate) struct Context<'a> {
+    pub sqs: &'a Sqs,
+    pub host: &'a str,
+}
+
+impl Context<'_> {
+    /// `http://<host>/<account>/<name>`.
+    pub fn queue_url(&self, name: &str) -> String {
+        format!("http://{}/{}/{name}", self.host, self.sqs.account_id())
+    }
+}
+
+/// The queue name a queue URL ends in (`http://host/account/name`, or the path alone).
+pub(crate) fn queue_name_of(url: &str) -> Result<&str, SqsError> {
+    let trimmed = url.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((_, name)) if !name.is_empty() => Ok(name),
+        _ => Err(SqsError::new(
+            "QueueDoesNotExist",
+            "The specified queue does not exist.",
+        )),
+    }
+}
+
+/// Runs `action` on its validated request.
+pub(crate) fn dispatch(
+    context: &Context<'_>,
+    action: &str,
+    request: &Value,
+) -> Result<Value, SqsError> {
+    if let Some(result) = actions::dispatch(context, action, request) {
+        return result;
+    }
+    if let Some(result) = messages::dispatch(context, action, request) {
+        return result;
+    }
+    let known = crate::model::sqs().operation(action).is_some();
+    let message = if known {
+        format!("{action} is not supported by this server.")
+    } else {
+        format!("Unknown action {action}.")
+    };
+    let shape = if known {
+        "UnsupportedOperation"
+    } else {
+        "InvalidAction"
+    };
+    Err(SqsError::new(shape, message))
+}
