@@ -64,6 +64,13 @@ fn served_beyond_model(shape_name: &str, value: &Value) -> bool {
     match (shape_name, value) {
         ("CompressionFormat" | "ParquetCompression", Value::Text(text)) => text == "ZSTD",
         ("BucketARN" | "SizeInMBs", _) => true,
+        // SQS's deprecated ReceiveMessage.AttributeNames is modelled as queue
+        // attribute names, but SQS takes message system attribute names there.
+        ("QueueAttributeName", Value::Text(text)) => crate::model::sqs()
+            .shape("MessageSystemAttributeName")
+            .enum_values
+            .as_ref()
+            .is_some_and(|names| names.contains(text)),
         _ => false,
     }
 }
@@ -199,10 +206,10 @@ fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mu
                     let at = format!("{}.{}.member", join(path, ""), index + 1);
                     check(model, member, item, at.trim_start_matches('.'), errors);
                 }
-            } else if items
-                .iter()
-                .any(|item| !scalar_failures(member_shape, item).is_empty())
-            {
+            } else if items.iter().any(|item| {
+                !served_beyond_model(member, item)
+                    && !scalar_failures(member_shape, item).is_empty()
+            }) {
                 let all = constraint_texts(member_shape).join(", ");
                 errors.push(failure(
                     Some(value),

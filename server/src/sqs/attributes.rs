@@ -167,6 +167,19 @@ pub fn render(
     let counters = queue.counters();
     let times = queues.timestamps(name)?;
     let fifo = queue.name().is_fifo();
+    let model_names = crate::model::sqs()
+        .shape("QueueAttributeName")
+        .enum_values
+        .as_ref();
+    if let Some(unknown) = names
+        .iter()
+        .find(|n| !model_names.is_some_and(|known| known.contains(n)))
+    {
+        return Err(SqsError::new(
+            "InvalidAttributeName",
+            format!("Unknown Attribute {unknown}."),
+        ));
+    }
     let all = names.iter().any(|n| n == "All");
     let mut out = BTreeMap::new();
     for &key in READABLE {

@@ -1,0 +1,282 @@
+"""SQS through boto3 (JSON 1.0) and the AWS CLI against a real `shardlog serve`:
+send, receive, delete, visibility, long polling, batches, message attributes of
+every type with their MD5s, dead-letter redrive, FIFO order and deduplication,
+purge, tags, permissions, errors, and a restart. Visibility timeouts are 0..2 s
+and waits 1..2 s so the file stays well under 30 s."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import threading
+
+import botocore.exceptions
+import pytest
+
+from _support import ACCOUNT_ID, REGION, make_client, unique_name, wait_until
+from test_aws_cli import aws_json
+
+
+@pytest.fixture(scope="module")
+def sqs(endpoint):
+    """boto3 SQS client of the shared server."""
+    return make_client(endpoint, service="sqs")
+
+
+@pytest.fixture(scope="module")
+def raw_sqs(endpoint):
+    """boto3 SQS client without client-side validation."""
+    return make_client(endpoint, service="sqs", validate=False)
+
+
+def new_queue(sqs, prefix="q", fifo=False, **attributes) -> str:
+    name = unique_name(prefix) + (".fifo" if fifo else "")
+    if fifo:
+        attributes["FifoQueue"] = "true"
+    attrs = {k: str(v) for k, v in attributes.items()}
+    return sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
+
+
+def attributes_md5(attributes: dict) -> str:
+    """SQS's MD5OfMessageAttributes, computed here independently of the server."""
+    def field(data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + data
+
+    encoded = b""
+    for name in sorted(attributes):
+        value = attributes[name]
+        encoded += field(name.encode()) + field(value["DataType"].encode())
+        if "BinaryValue" in value:
+            encoded += b"\x02" + field(value["BinaryValue"])
+        else:
+            encoded += b"\x01" + field(value["StringValue"].encode())
+    return hashlib.md5(encoded).hexdigest()
+
+
+def error_of(call, **params) -> botocore.exceptions.ClientError:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call(**params)
+    return caught.value
+
+
+def test_send_receive_visibility_delete(sqs):
+    """A sent message is received with its digest and counters, comes back after
+    its visibility is set to 0, and is gone once deleted."""
+    url = new_queue(sqs, VisibilityTimeout=30)
+    assert url.endswith(f"/{ACCOUNT_ID}/{url.rsplit('/', 1)[1]}")
+    sent = sqs.send_message(QueueUrl=url, MessageBody="héllo")
+    assert sent["MD5OfMessageBody"] == hashlib.md5("héllo".encode()).hexdigest()
+    first = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in first] == ["héllo"]
+    assert first[0]["MessageId"] == sent["MessageId"]
+    assert first[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert first[0]["Attributes"]["SenderId"] == ACCOUNT_ID
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert counts["QueueArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{url.rsplit('/', 1)[1]}"
+    assert int(counts["CreatedTimestamp"]) > 1_600_000_000
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], WaitTimeSeconds=1)
+    assert again["Messages"][0]["Attributes"] == {"ApproximateReceiveCount": "2"}
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again["Messages"][0]["ReceiptHandle"])
+    stale = error_of(
+        sqs.change_message_visibility,
+        QueueUrl=url,
+        ReceiptHandle=again["Messages"][0]["ReceiptHandle"],
+        VisibilityTimeout=5,
+    )
+    assert stale.response["Error"]["Code"] in ("AWS.SimpleQueueService.MessageNotInflight", "ReceiptHandleIsInvalid")
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
+def test_long_poll_returns_the_message_sent_while_waiting(sqs):
+    """A receive waiting up to 10 s returns the message sent during its wait."""
+    url = new_queue(sqs)
+    got = {}
+
+    def receive():
+        got["response"] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)
+
+    waiter = threading.Thread(target=receive)
+    waiter.start()
+    sqs.send_message(QueueUrl=url, MessageBody="late")
+    waiter.join(timeout=9)
+    assert not waiter.is_alive(), "the long poll did not return before its 10 s wait ended"
+    assert [m["Body"] for m in got["response"]["Messages"]] == ["late"]
+
+
+def test_batches_and_message_attributes_of_every_type(sqs, raw_sqs):
+    """Batch send with String, Number, Binary and custom types: the digests match
+    SQS's encoding, attribute selection by name, prefix and All works, and batch
+    deletes report bad entries one by one; malformed batches are refused whole."""
+    url = new_queue(sqs)
+    attributes = {
+        "color": {"DataType": "String", "StringValue": "blue"},
+        "count": {"DataType": "Number", "StringValue": "42"},
+        "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
+        "app.kind": {"DataType": "String.custom", "StringValue": "x"},
+    }
+    entries = [
+        {"Id": f"e{i}", "MessageBody": f"m{i}", "MessageAttributes": attributes} for i in range(3)
+    ]
+    sent = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert sent["Failed"] == []
+    assert sorted(e["Id"] for e in sent["Successful"]) == ["e0", "e1", "e2"]
+    assert all(e["MD5OfMessageAttributes"] == attributes_md5(attributes) for e in sent["Successful"])
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1)
+    messages = received["Messages"]
+    while len(messages) < 3:
+        more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1)
+        assert "Messages" in more, "fewer than 3 messages received"
+        messages += more["Messages"]
+    assert messages[0]["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\x01\xff"
+    assert messages[0]["MD5OfMessageAttributes"] == attributes_md5(attributes)
+    handles = [{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+    handles.append({"Id": "bad", "ReceiptHandle": "not-a-handle"})
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=handles)
+    assert len(deleted["Successful"]) == 3
+    assert [(f["Id"], f["Code"]) for f in deleted["Failed"]] == [("bad", "ReceiptHandleIsInvalid")]
+    sqs.send_message(QueueUrl=url, MessageBody="p", MessageAttributes=attributes)
+    picked = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["app.*", "count"], WaitTimeSeconds=1)
+    chosen = picked["Messages"][0]["MessageAttributes"]
+    assert sorted(chosen) == ["app.kind", "count"]
+    assert picked["Messages"][0]["MD5OfMessageAttributes"] == attributes_md5({k: attributes[k] for k in chosen})
+    for entries, code in [
+        ([], "AWS.SimpleQueueService.EmptyBatchRequest"),
+        ([{"Id": "a", "MessageBody": "x"}] * 2, "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+        ([{"Id": f"i{i}", "MessageBody": "x"} for i in range(11)], "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"),
+        ([{"Id": "no spaces", "MessageBody": "x"}], "AWS.SimpleQueueService.InvalidBatchEntryId"),
+    ]:
+        error = error_of(raw_sqs.send_message_batch, QueueUrl=url, Entries=entries)
+        assert error.response["Error"]["Code"] == code
+
+
+def test_dead_letter_queue_receives_after_max_receive_count(sqs):
+    """With maxReceiveCount 1, the second receive moves the message to the DLQ,
+    which lists the source queue."""
+    dlq = new_queue(sqs, prefix="dlq")
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    source = new_queue(sqs, prefix="src", RedrivePolicy=redrive)
+    sqs.send_message(QueueUrl=source, MessageBody="poison")
+    first = sqs.receive_message(QueueUrl=source, VisibilityTimeout=0, WaitTimeSeconds=1)
+    assert first["Messages"][0]["Body"] == "poison"
+    assert "Messages" not in sqs.receive_message(QueueUrl=source, WaitTimeSeconds=1)
+    moved = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=2)
+    assert [m["Body"] for m in moved["Messages"]] == ["poison"]
+    assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [source]
+    stored = json.loads(sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+    assert stored == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}
+
+
+def test_fifo_keeps_group_order_and_deduplicates(sqs):
+    """A FIFO queue returns a group's messages in send order with sequence
+    numbers, and a resend with the same deduplication id is not stored twice."""
+    url = new_queue(sqs, prefix="fifo", fifo=True)
+    ids = []
+    for i in range(3):
+        sent = sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g", MessageDeduplicationId=f"d{i}")
+        ids.append(sent["MessageId"])
+        assert sent["SequenceNumber"].isdigit()
+    again = sqs.send_message(QueueUrl=url, MessageBody="m0", MessageGroupId="g", MessageDeduplicationId="d0")
+    assert again["MessageId"] == ids[0]
+    bodies = []
+    for _ in range(3):
+        # This server hands out one message of a group at a time; the next
+        # comes once it is deleted.
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=1)
+        assert received["Messages"][0]["Attributes"]["MessageGroupId"] == "g"
+        bodies += [m["Body"] for m in received["Messages"]]
+        for message in received["Messages"]:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert bodies == ["m0", "m1", "m2"]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]
+    assert attributes == {"FifoQueue": "true"}
+
+
+def test_purge_tags_permissions_and_listing(sqs):
+    """Purge empties a queue; tags, permissions (as the Policy) and attributes
+    round-trip; ListQueues filters by prefix and pages."""
+    prefix = unique_name("lst")
+    urls = [sqs.create_queue(QueueName=f"{prefix}-{i}", tags={"team": "a"})["QueueUrl"] for i in range(3)]
+    assert sqs.list_queues(QueueNamePrefix=prefix)["QueueUrls"] == urls
+    page = sqs.list_queues(QueueNamePrefix=prefix, MaxResults=2)
+    assert page["QueueUrls"] == urls[:2]
+    rest = sqs.list_queues(QueueNamePrefix=prefix, MaxResults=2, NextToken=page["NextToken"])
+    assert rest["QueueUrls"] == urls[2:] and "NextToken" not in rest
+    url = urls[0]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    sqs.purge_queue(QueueUrl=url)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+    sqs.tag_queue(QueueUrl=url, Tags={"env": "test"})
+    sqs.untag_queue(QueueUrl=url, TagKeys=["team"])
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "test"}
+    sqs.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Sid"] == "send"
+    assert policy["Statement"][0]["Action"] == ["SQS:SendMessage"]
+    sqs.remove_permission(QueueUrl=url, Label="send")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "0", "MaximumMessageSize": "2048"})
+    size = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MaximumMessageSize"])["Attributes"]
+    assert size == {"MaximumMessageSize": "2048"}
+    for queue in urls:
+        sqs.delete_queue(QueueUrl=queue)
+    assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix=prefix)
+
+
+def test_errors_map_to_modeled_exceptions(sqs, raw_sqs):
+    """A missing queue raises QueueDoesNotExist; bad handles, out-of-range
+    parameters, unknown attributes and conflicting creates raise SQS's errors."""
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as missing:
+        sqs.get_queue_url(QueueName=unique_name("nope"))
+    assert missing.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    url = new_queue(sqs, VisibilityTimeout=5)
+    with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="garbage")
+    too_many = error_of(raw_sqs.receive_message, QueueUrl=url, MaxNumberOfMessages=11)
+    assert too_many.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "MaxNumberOfMessages" in too_many.response["Error"]["Message"]
+    with pytest.raises(sqs.exceptions.InvalidAttributeName):
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"])
+    with pytest.raises(sqs.exceptions.QueueNameExists):
+        sqs.create_queue(QueueName=url.rsplit("/", 1)[1], Attributes={"VisibilityTimeout": "6"})
+    with pytest.raises(sqs.exceptions.InvalidMessageContents):
+        sqs.send_message(QueueUrl=url, MessageBody="bad \x01 char")
+
+
+def test_restart_keeps_acknowledged_and_not_deleted(server_factory):
+    """After a restart, an acknowledged message is still there and a deleted one
+    does not come back."""
+    first = server_factory()
+    client = make_client(first.url, service="sqs")
+    url = client.create_queue(QueueName="durable")["QueueUrl"]
+    client.send_message(QueueUrl=url, MessageBody="deleted")
+    received = client.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    client.delete_message(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"])
+    client.send_message(QueueUrl=url, MessageBody="kept")
+    first.stop()
+    second = server_factory(root=first.root)
+    client = make_client(second.url, service="sqs")
+    url = client.get_queue_url(QueueName="durable")["QueueUrl"]
+    bodies = []
+    wait_until(
+        lambda: bodies.extend(m["Body"] for m in client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])) or bodies,
+        5,
+        "the kept message after the restart",
+    )
+    assert bodies == ["kept"]
+    assert "Messages" not in client.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
+def test_aws_cli_sends_and_receives(endpoint):
+    """The AWS CLI creates a queue, sends and receives through it."""
+    name = unique_name("cli")
+    url = aws_json(endpoint, "sqs", "create-queue", "--queue-name", name)["QueueUrl"]
+    sent = aws_json(endpoint, "sqs", "send-message", "--queue-url", url, "--message-body", "from the cli")
+    assert sent["MD5OfMessageBody"] == hashlib.md5(b"from the cli").hexdigest()
+    got = aws_json(endpoint, "sqs", "receive-message", "--queue-url", url, "--wait-time-seconds", "1")
+    assert [m["Body"] for m in got["Messages"]] == ["from the cli"]
