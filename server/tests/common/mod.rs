@@ -31,9 +31,16 @@ pub async fn start_with_engine(
     let fs = MemFs::new();
     let engine = Engine::open(fs as Arc<dyn FileSystem>, engine_config).unwrap();
     prepare(&engine);
+    launch(engine, config).await
+}
+
+/// Serves `engine` with `config` on a loopback port; at stop, closes the queues
+/// (if SQS is on) and then the engine.
+async fn launch(engine: Engine, config: ServerConfig) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
+    let sqs = config.sqs.clone();
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
@@ -41,6 +48,9 @@ pub async fn start_with_engine(
         serve(engine.clone(), listener, config, shutdown)
             .await
             .unwrap();
+        if let Some(sqs) = sqs {
+            sqs.shutdown().unwrap();
+        }
         engine.shutdown().unwrap();
     });
     Server {
@@ -104,4 +114,53 @@ pub fn signed_post(
         .header("authorization", authorization)
         .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .unwrap()
+}
+
+/// Starts a server over a fresh in-memory engine with the SQS API on queues in
+/// `/data/queues` (on the engine's storage, as `shardlog serve` opens them).
+pub async fn start_with_sqs() -> Server {
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let sqs = shardlog_server::Sqs::open(
+        engine.storage().clone(),
+        std::path::Path::new("/data/queues"),
+        "us-east-1",
+        "000000000000",
+    )
+    .unwrap();
+    let config = ServerConfig {
+        sqs: Some(sqs),
+        ..ServerConfig::default()
+    };
+    launch(engine, config).await
+}
+
+/// Status, headers and body of a POST of `body` to `path` with `headers`.
+pub async fn post_raw(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::post(path).header("host", address.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, body.to_vec())
 }
