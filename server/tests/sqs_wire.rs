@@ -28,6 +28,23 @@ async fn form(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
     (status, String::from_utf8(body).unwrap())
 }
 
+async fn metrics_text(address: SocketAddr) -> String {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::get("/metrics")
+        .header("host", address.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
 /// A send returns the body's and the attributes' MD5s as SQS computes them, and
 /// the receive returns the same digests, the attributes and the binary value.
 #[tokio::test]
@@ -65,6 +82,11 @@ async fn json_send_and_receive_carry_sqs_digests() {
         "60dc172ae403709fd5c005bdf8ec6115"
     );
     assert_eq!(message["MessageAttributes"]["raw"]["BinaryValue"], "AAEC");
+    let metrics = metrics_text(address).await;
+    assert!(
+        metrics.contains("shardlog_requests_total{action=\"SendMessage\",outcome=\"OK\"} 1"),
+        "{metrics}"
+    );
     server.stop().await;
 }
 

@@ -14,7 +14,7 @@ import threading
 import botocore.exceptions
 import pytest
 
-from _support import ACCOUNT_ID, REGION, make_client, unique_name, wait_until
+from _support import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY, make_client, unique_name, wait_until
 from test_aws_cli import aws_json
 
 
@@ -280,3 +280,16 @@ def test_aws_cli_sends_and_receives(endpoint):
     assert sent["MD5OfMessageBody"] == hashlib.md5(b"from the cli").hexdigest()
     got = aws_json(endpoint, "sqs", "receive-message", "--queue-url", url, "--wait-time-seconds", "1")
     assert [m["Body"] for m in got["Messages"]] == ["from the cli"]
+
+
+def test_signed_requests_are_verified(server_factory):
+    """With credentials configured, a correctly signed SQS request is served and
+    one signed with the wrong secret is refused before it touches a queue."""
+    signed = server_factory(credentials=f"{ACCESS_KEY}:{SECRET_KEY}")
+    good = make_client(signed.url, ACCESS_KEY, SECRET_KEY, service="sqs")
+    url = good.create_queue(QueueName="signed")["QueueUrl"]
+    bad = make_client(signed.url, ACCESS_KEY, "not-the-secret", service="sqs")
+    refused = error_of(bad.send_message, QueueUrl=url, MessageBody="x")
+    assert refused.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "Messages" not in good.receive_message(QueueUrl=url)

@@ -3,12 +3,14 @@
 
 use super::{dispatch, query, Context, SqsError, SQS_TARGET_PREFIX};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
+use crate::metrics::ActionLabel;
 use crate::value::{Format, Value};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use std::sync::Arc;
+use std::time::Instant;
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
@@ -32,6 +34,7 @@ pub(crate) fn is_sqs_request(request: &Request<Incoming>) -> bool {
 }
 
 /// The request's protocol, with the action for JSON 1.0.
+#[derive(Clone)]
 enum Protocol {
     Json { action: String },
     Query,
@@ -43,6 +46,7 @@ pub(crate) async fn respond(
     request: Request<Incoming>,
     id: &str,
 ) -> Response<Body> {
+    let started = Instant::now();
     let protocol = match header(&request, "x-amz-target") {
         Some(target) => Protocol::Json {
             action: target
@@ -72,19 +76,23 @@ pub(crate) async fn respond(
             return error_response(&protocol, &passthrough(error), id);
         }
     }
-    let (protocol, result) = tokio::task::spawn_blocking(move || {
+    let running = protocol.clone();
+    let (label, result) = tokio::task::spawn_blocking(move || {
         let context = Context {
             sqs: &sqs,
             host: &host,
         };
-        let result = run(&context, &protocol, &path, &body);
-        (protocol, result)
+        let mut label = ActionLabel::UNKNOWN;
+        let result = run(&context, &running, &path, &body, &mut label);
+        (label, result)
     })
     .await
     .unwrap_or_else(|error| {
         let error = SqsError::new("InternalError", format!("request handler failed: {error}"));
-        (Protocol::Query, Err(error))
+        (ActionLabel::UNKNOWN, Err(error))
     });
+    let outcome = result.as_ref().map_or_else(|error| error.shape, |_| "OK");
+    shared.metrics.request(label, outcome, started.elapsed());
     match result {
         Ok(body) => respond_with(200, content_type(&protocol), body, id),
         Err(error) => error_response(&protocol, &error, id),
@@ -97,10 +105,12 @@ fn run(
     protocol: &Protocol,
     path: &str,
     body: &Bytes,
+    label: &mut ActionLabel,
 ) -> Result<Vec<u8>, SqsError> {
+    let model = crate::model::sqs();
     match protocol {
         Protocol::Json { action } => {
-            let model = crate::model::sqs();
+            *label = ActionLabel::of(model, action);
             let request = crate::validate::request(model, action, Format::Json, body)?;
             let response = dispatch(context, action, &request)?;
             let no_output = model
@@ -114,6 +124,7 @@ fn run(
         }
         Protocol::Query => {
             let (action, request) = query::decode(body, path)?;
+            *label = ActionLabel::of(model, &action);
             let response: Value = dispatch(context, &action, &request)?;
             Ok(query::encode(
                 &action,
@@ -131,12 +142,20 @@ fn content_type(protocol: &Protocol) -> &'static str {
     }
 }
 
-/// An error of the HTTP layer (body too large, signature) under its own code.
+/// An error of the HTTP layer (body too large, signature) under its own code;
+/// authentication failures take SQS's legacy codes and its 403.
 fn passthrough(error: crate::error::ApiError) -> SqsError {
+    let authentication = match error.code {
+        "InvalidSignatureException" => Some("SignatureDoesNotMatch"),
+        "UnrecognizedClientException" => Some("InvalidClientTokenId"),
+        "MissingAuthenticationTokenException" => Some("MissingAuthenticationToken"),
+        "IncompleteSignatureException" => Some("IncompleteSignature"),
+        _ => None,
+    };
     SqsError {
-        status: error.status,
+        status: authentication.map_or(error.status, |_| 403),
         shape: error.code,
-        query_code: error.code,
+        query_code: authentication.unwrap_or(error.code),
         sender_fault: error.status < 500,
         message: error.message,
     }
