@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{post_raw, start_with_sqs};
+use common::{post_raw, send_raw, start_with_sqs};
 use std::net::SocketAddr;
 
 async fn json(
@@ -29,20 +29,8 @@ async fn form(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
 }
 
 async fn metrics_text(address: SocketAddr) -> String {
-    use http_body_util::BodyExt;
-    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let request = hyper::Request::get("/metrics")
-        .header("host", address.to_string())
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(body.to_vec()).unwrap()
+    let (_, _, body) = send_raw(address, hyper::Method::GET, "/metrics", &[], "").await;
+    String::from_utf8(body).unwrap()
 }
 
 /// A send returns the body's and the attributes' MD5s as SQS computes them, and

@@ -142,6 +142,17 @@ pub async fn post_raw(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    send_raw(address, hyper::Method::POST, path, headers, body).await
+}
+
+/// Status, headers and body of a `method` request to `path` over a new HTTP/1.1 connection.
+pub async fn send_raw(
+    address: SocketAddr,
+    method: hyper::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
     use http_body_util::BodyExt;
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let (mut sender, connection) =
@@ -149,7 +160,10 @@ pub async fn post_raw(
             .await
             .unwrap();
     tokio::spawn(connection);
-    let mut request = hyper::Request::post(path).header("host", address.to_string());
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", address.to_string());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
