@@ -147,6 +147,9 @@ mod golden {
             ("dlq", 5)
         );
         assert_eq!(manifest.queues[0].tags["team"], "core");
+        // Written before modified_ms and policy existed: both read as absent.
+        assert_eq!(manifest.queues[0].modified_ms, 0);
+        assert_eq!(manifest.queues[0].attributes.policy, None);
         let again: Manifest =
             serde_json::from_slice(&serde_json::to_vec(&manifest).unwrap()).unwrap();
         assert_eq!(again, manifest);

@@ -153,14 +153,19 @@ fn attribute_ranges_and_dead_letter_rules() {
     env.create("q", to("dlq", 1000));
 }
 
-/// Attribute changes and tags survive a power loss; tag limits are enforced.
+/// Attribute changes (the policy and the time of the change too) and tags survive
+/// a power loss; tag limits are enforced.
 #[test]
 fn attributes_and_tags_are_durable() {
     let env = Env::new();
     env.create("settings", Default::default());
+    let created = env.queues.timestamps("settings").unwrap();
+    assert_eq!(created.created_ms, created.modified_ms);
+    env.clock.advance_ms(5_000);
     let update = AttributesUpdate {
         visibility_timeout_s: Some(120),
         delay_s: Some(3),
+        policy: Some(Some(r#"{"Statement":[]}"#.to_string())),
         ..Default::default()
     };
     env.queues.set_attributes("settings", &update).unwrap();
@@ -178,6 +183,10 @@ fn attributes_and_tags_are_durable() {
         (attributes.visibility_timeout_s, attributes.delay_s),
         (120, 3)
     );
+    assert_eq!(attributes.policy.as_deref(), Some(r#"{"Statement":[]}"#));
+    let times = env.queues.timestamps("settings").unwrap();
+    assert_eq!(times.created_ms, created.created_ms);
+    assert_eq!(times.modified_ms, created.created_ms + 5_000);
     assert_eq!(
         env.queues.tags("settings").unwrap(),
         BTreeMap::from([("team".into(), "core".into())])
