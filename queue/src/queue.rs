@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     /// Counts sends, so that a long poll knows whether one came since it looked.
     pub generation: u64,
     pub closed: bool,
+    /// Set when the process is stopping: long polls return at once, empty.
+    pub waits_ended: bool,
     /// Receives blocked in a long poll.
     pub waiting_receivers: usize,
     /// Receive rounds so far (which kind of message a round takes first).
@@ -146,6 +148,7 @@ impl Queue {
                 delivery,
                 generation: 0,
                 closed: false,
+                waits_ended: false,
                 waiting_receivers: 0,
                 receive_rounds: 0,
                 last_purge_ms: None,
@@ -602,6 +605,14 @@ impl Queue {
     }
 
     /// Syncs and closes both logs; operations after this fail.
+    /// Makes every long poll of this queue, now and later, return at once (with
+    /// what a receive round found). For a server that stops: clients get their
+    /// (empty) answers instead of waiting out the shutdown.
+    pub fn end_waits(&self) {
+        self.lock().waits_ended = true;
+        self.changed.notify_all();
+    }
+
     pub(crate) fn close(&self) -> Result<()> {
         self.lock().closed = true;
         self.changed.notify_all();

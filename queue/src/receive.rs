@@ -199,7 +199,7 @@ impl Queue {
                 timeout = timeout.min(Duration::from_millis(in_ms));
             }
             let mut inner = self.lock();
-            if inner.closed {
+            if inner.closed || inner.waits_ended {
                 return Ok(Vec::new());
             }
             if inner.generation == round.generation {

@@ -326,6 +326,12 @@ impl Queues {
         queue.receive(request, dead_letter.as_deref())
     }
 
+    /// Ends every long poll now and any later one at once ([`Queue::end_waits`]).
+    pub fn end_waits(&self) {
+        let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();
+        queues.iter().for_each(|queue| queue.end_waits());
+    }
+
     /// Closes every queue (syncing its logs).
     pub fn close(&self) -> Result<()> {
         let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();

@@ -7,28 +7,38 @@ use common::{text, Env};
 use shardlog_queue::ReceiveRequest;
 use std::time::{Duration, Instant};
 
+/// A receive of one message that waits up to 20 s.
+fn poll_20_s() -> ReceiveRequest {
+    ReceiveRequest {
+        max_messages: 1,
+        visibility_timeout_s: None,
+        wait_time_s: Some(20),
+        receive_request_attempt_id: None,
+    }
+}
+
+/// Waits (at most 10 s) until a receiver blocks in a long poll on `queue`.
+fn wait_until_blocked(queue: &shardlog_queue::Queue) {
+    let started = Instant::now();
+    while queue.waiting_receivers() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the receiver never waited"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// A long poll wakes on a send (within its 20 s bound) and returns the message.
 #[test]
 fn long_poll_wakes_on_send() {
     let env = Env::new();
     let queue = env.create("poll", Default::default());
-    let request = ReceiveRequest {
-        max_messages: 1,
-        visibility_timeout_s: None,
-        wait_time_s: Some(20),
-        receive_request_attempt_id: None,
-    };
+    let request = poll_20_s();
     let received = std::thread::scope(|scope| {
         let waiter = scope.spawn(|| env.queues.receive("poll", &request).unwrap());
         // Send only once the receiver is blocked, so that the send is what wakes it.
-        let started = Instant::now();
-        while queue.waiting_receivers() == 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the receiver never waited"
-            );
-            std::thread::yield_now();
-        }
+        wait_until_blocked(&queue);
         queue.send(text("wake up")).unwrap();
         waiter.join().unwrap()
     });
@@ -48,4 +58,30 @@ fn long_poll_without_send_returns_empty() {
         receive_request_attempt_id: None,
     };
     assert!(env.queues.receive("idle", &request).unwrap().is_empty());
+}
+
+/// Ending waits (a stopping server) makes a blocked 20 s long poll return empty
+/// at once.
+#[test]
+fn end_waits_releases_long_polls() {
+    let env = Env::new();
+    let queue = env.create("stopping", Default::default());
+    let request = poll_20_s();
+    let received = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| env.queues.receive("stopping", &request).unwrap());
+        wait_until_blocked(&queue);
+        env.queues.end_waits();
+        // Well before the poll's own 20 s: it returned because the waits ended.
+        let ended = Instant::now();
+        while !waiter.is_finished() {
+            assert!(
+                ended.elapsed() < Duration::from_secs(10),
+                "the long poll kept waiting after end_waits"
+            );
+            std::thread::yield_now();
+        }
+        waiter.join().unwrap()
+    });
+    assert!(received.is_empty());
+    assert_eq!(queue.waiting_receivers(), 0);
 }

@@ -170,6 +170,10 @@ pub async fn serve(
     }
     // Subscriptions would otherwise hold their connections for minutes.
     shared.engine.end_subscriptions();
+    // SQS long polls likewise (up to 20 s each).
+    if let Some(sqs) = &shared.config.sqs {
+        sqs.end_long_polls();
+    }
     drop(stop);
     drop(alive);
     if tokio::time::timeout(config.shutdown_grace, all_ended.recv())

@@ -79,6 +79,12 @@ impl Sqs {
         Ok(sqs)
     }
 
+    /// Makes long polls return now (empty) instead of holding their connections
+    /// through a shutdown.
+    pub fn end_long_polls(&self) {
+        self.inner.queues.end_waits();
+    }
+
     /// Stops the reclaim thread and closes every queue (syncing its logs). Call
     /// before the engine's shutdown, which shuts the shared storage down.
     pub fn shutdown(&self) -> Result<(), String> {
