@@ -148,6 +148,13 @@ async fn query_protocol_answers_in_xml() {
         xml.contains("<Attribute><Name>VisibilityTimeout</Name><Value>5</Value></Attribute>"),
         "{xml}"
     );
+    let batch = "Action=SendMessageBatch&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one&SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two&SendMessageBatchRequestEntry.2.DelaySeconds=901";
+    let (_, xml) = form(address, "/000000000000/xq", batch).await;
+    assert!(
+        xml.contains("<SendMessageBatchResultEntry><Id>a</Id>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<BatchResultErrorEntry><Id>b</Id><SenderFault>true</SenderFault><Code>InvalidParameterValue</Code>"), "{xml}");
     let (status, xml) = form(address, "/", "Action=GetQueueUrl&QueueName=missing").await;
     assert_eq!(status, 400);
     assert!(

@@ -242,8 +242,12 @@ def test_errors_map_to_modeled_exceptions(sqs, raw_sqs):
     assert "MaxNumberOfMessages" in too_many.response["Error"]["Message"]
     with pytest.raises(sqs.exceptions.InvalidAttributeName):
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Nope"])
+    name = url.rsplit("/", 1)[1]
     with pytest.raises(sqs.exceptions.QueueNameExists):
-        sqs.create_queue(QueueName=url.rsplit("/", 1)[1], Attributes={"VisibilityTimeout": "6"})
+        sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "6"})
+    # Only the attributes given are compared: none, or the same values, return the queue.
+    assert sqs.create_queue(QueueName=name)["QueueUrl"] == url
+    assert sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"] == url
     with pytest.raises(sqs.exceptions.InvalidMessageContents):
         sqs.send_message(QueueUrl=url, MessageBody="bad \x01 char")
 

@@ -45,9 +45,8 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
             "GetQueueAttributes" => {
                 let names = string_list(&fields, "AttributeNames")?;
                 let found = attributes::render(context, queue_name(&fields)?, &names)?;
-                Ok(Out::new()
-                    .with("Attributes", string_map_value(found))
-                    .into())
+                let found = (!found.is_empty()).then(|| string_map_value(found));
+                Ok(Out::new().maybe("Attributes", found).into())
             }
             "SetQueueAttributes" => set_queue_attributes(context, &fields),
             "PurgeQueue" => {
@@ -123,6 +122,19 @@ fn create_queue(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     })?;
     let update = attributes::parse_update(&fields.string_map("Attributes")?, &name, true)?;
     let tags = fields.string_map("tags")?;
+    // SQS compares only the attributes given with those of an existing queue.
+    if let Ok(existing) = context.sqs.queues().queue(name.as_str()) {
+        let current = existing.attributes();
+        if update.apply_to(&current, &name).ok().as_ref() != Some(&current) {
+            return Err(SqsError::new(
+                "QueueNameExists",
+                format!("A queue named {name} already exists with different attributes."),
+            ));
+        }
+        return Ok(Out::new()
+            .with("QueueUrl", context.queue_url(name.as_str()))
+            .into());
+    }
     let queue = context.sqs.queues().create_queue(&name, &update, tags)?;
     Ok(Out::new()
         .with("QueueUrl", context.queue_url(queue.name().as_str()))
