@@ -1,12 +1,12 @@
 //! The HTTP side: one listener, HTTP/1.1 and h2c (HTTP/2 with prior knowledge) on
 //! the same port, `X-Amz-Target` dispatch, `/health` and `/metrics`.
 
-use crate::actions::dispatch;
+use crate::auth::{verify, PayloadHash, PayloadHasher, SignedRequest};
 use crate::connection::Connection;
 use crate::error::ApiError;
+use crate::kinesis::actions::dispatch;
 use crate::metrics::{ActionLabel, Metrics};
-use crate::sigv4::{verify, PayloadHash, PayloadHasher, SignedRequest};
-use crate::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format, Out, Value};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -359,11 +359,11 @@ impl Named {
             })
     }
 
-    fn model(&self) -> &'static crate::model::Model {
+    fn model(&self) -> &'static crate::protocol::model::Model {
         if self.firehose {
-            crate::model::firehose()
+            crate::protocol::model::firehose()
         } else {
-            crate::model::kinesis()
+            crate::protocol::model::kinesis()
         }
     }
 
@@ -427,8 +427,8 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
             return error_response(&error, format, id);
         }
     }
-    if !named.firehose && named.action == crate::subscribe::ACTION {
-        return crate::subscribe::respond(shared, format, body, id, started).await;
+    if !named.firehose && named.action == crate::kinesis::subscribe::ACTION {
+        return crate::kinesis::subscribe::respond(shared, format, body, id, started).await;
     }
     let no_output = named.has_no_output();
     let result = run_blocking(Arc::clone(&shared), named, format, body).await;
@@ -450,10 +450,11 @@ async fn run_blocking(
 ) -> Result<Value, ApiError> {
     tokio::task::spawn_blocking(move || {
         if named.firehose {
-            let request = crate::validate::request(named.model(), &named.action, format, &body)?;
+            let request =
+                crate::protocol::validate::request(named.model(), &named.action, format, &body)?;
             let fields = Fields::new(&request, format)?;
             let firehose = shared.config.firehose.as_ref();
-            return crate::firehose::dispatch(firehose, &named.action, fields);
+            return crate::firehose::actions::dispatch(firehose, &named.action, fields);
         }
         run_action(&shared, &named.action, format, &body)
     })
@@ -549,7 +550,12 @@ fn run_action(
     format: Format,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let request = crate::validate::request(crate::model::kinesis(), action, format, body)?;
+    let request = crate::protocol::validate::request(
+        crate::protocol::model::kinesis(),
+        action,
+        format,
+        body,
+    )?;
     let fields = Fields::new(&request, format)?;
     let result = dispatch(&shared.engine, &shared.metrics, action, fields);
     if let Err(error) = &result {

@@ -3,25 +3,22 @@
 //! Kinesis-shaped errors, `/health` and `/metrics`.
 #![forbid(unsafe_code)]
 
-mod actions;
+pub mod auth;
 mod connection;
 pub mod error;
-pub mod eventstream;
 mod firehose;
 mod http;
+mod kinesis;
 pub mod metrics;
-pub mod model;
-mod rules;
-pub mod sigv4;
-mod subscribe;
-mod subscribe_event;
+pub mod protocol;
 mod unsupported;
-pub mod validate;
-pub mod value;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
-pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
+pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
+// The paths tools and tests outside the crate used before the layout by service.
+pub use auth as sigv4;
+pub use protocol::eventstream;
 
 /// Runs one Kinesis action (the part after `Kinesis_20131202.`) on `engine` as the
 /// server would for a JSON 1.1 request `body`, without HTTP and without
@@ -32,11 +29,11 @@ pub fn call_json(
     action: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, error::ApiError> {
-    let format = value::Format::Json;
-    let request = validate::request(model::kinesis(), action, format, body)?;
-    let fields = value::Fields::new(&request, format)?;
+    let format = protocol::value::Format::Json;
+    let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
+    let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    let response = actions::dispatch(engine, &metrics, action, fields)?;
+    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)?;
     Ok(format.encode(&response))
 }
 

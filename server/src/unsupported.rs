@@ -17,7 +17,7 @@
 
 use crate::error::ApiError;
 use crate::http::{error_response, respond, Body};
-use crate::value::Format;
+use crate::protocol::value::Format;
 use hyper::header::CONTENT_TYPE;
 use hyper::Response;
 

@@ -2,7 +2,7 @@
 
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
-use crate::value::{Fields, Out, Value};
+use crate::protocol::value::{Fields, Out, Value};
 use shardlog_engine::{
     Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
 };
@@ -125,7 +125,7 @@ fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
         (false, None) => Some(1),
     };
     if let Some(count) = shard_count {
-        crate::rules::within_shard_limit(engine, name, count)?;
+        crate::kinesis::rules::within_shard_limit(engine, name, count)?;
     }
     engine.create_stream(name, shard_count, fields.string_map("Tags")?)?;
     Ok(Out::new().into())
@@ -313,7 +313,7 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
     };
     let ordering = fields.str("SequenceNumberForOrdering")?;
     if let Some(ordering) = ordering {
-        crate::rules::sequence_number_for_ordering(engine, &name, ordering)?;
+        crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
     let result = engine.put_record_ordered(&name, record, ordering)?;
     metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
@@ -409,7 +409,7 @@ pub(crate) fn iterator_start(
         "LATEST" => IteratorStart::Latest,
         "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
         "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
+        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
             || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
         )?)?),
         other => {
@@ -423,7 +423,7 @@ pub(crate) fn iterator_start(
 
 fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
     let kind = fields.required_str("ShardIteratorType")?;
     if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
     {
@@ -503,14 +503,16 @@ pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
 
 fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
+    let shard =
+        crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
     engine.split_shard(&name, &shard, fields.required_str("NewStartingHashKey")?)?;
     Ok(Out::new().into())
 }
 
 fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = |field: &str| crate::rules::shard_id(engine, &name, fields.required_str(field)?);
+    let shard =
+        |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
     let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
     engine.merge_shards(&name, &shard, &adjacent)?;
     Ok(Out::new().into())
