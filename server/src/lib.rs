@@ -11,11 +11,13 @@ mod http;
 mod kinesis;
 pub mod metrics;
 pub mod protocol;
+mod service;
 mod unsupported;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
-pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use http::{serve, tls_config, ServerConfig};
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
+pub use kinesis::KINESIS_TARGET_PREFIX;
 // The paths tools and tests outside the crate used before the layout by service.
 pub use auth as sigv4;
 pub use protocol::eventstream;
