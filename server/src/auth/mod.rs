@@ -25,8 +25,8 @@
 //! Error codes and messages are the ones AWS returns over the JSON protocol; where each
 //! came from is noted on [`SigV4Error`].
 //!
-//! The module is split by concern: [`header`] reads the `Authorization` header,
-//! [`presign`] the query-string form, and [`canonical`] builds the canonical request,
+//! The module is split by concern: `header` reads the `Authorization` header,
+//! `presign` the query-string form, and `canonical` builds the canonical request,
 //! the string to sign and the signing key, which [`verify`] and [`sign`] share.
 
 mod canonical;
