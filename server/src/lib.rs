@@ -1,6 +1,29 @@
 //! Kinesis- and Firehose-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
 //! one port, `application/x-amz-json-1.1` and `application/x-amz-cbor-1.1`,
 //! Kinesis-shaped errors, `/health` and `/metrics`.
+//!
+//! Laid out by service, over one front end and one set of codecs:
+//!
+//! ```text
+//! http.rs, connection.rs    the front end: listener, TLS, HTTP/1.1 and h2c, timeouts and
+//!                           limits, CORS, /health and /metrics, X-Amz-Target dispatch
+//! auth/                     SigV4: Authorization header, presigned query string,
+//!                           canonical request
+//! metrics.rs, error.rs      Prometheus metrics; AWS-shaped errors
+//! unsupported.rs            content types a service does not speak, answered as AWS does
+//! service.rs                the table of services: target prefix, model, wire formats,
+//!                           run function, event-stream action
+//! protocol/                 one codec per wire protocol (json, cbor) over the `value`
+//!                           tree, eventstream framing, validation from the vendored
+//!                           botocore models (model, validate)
+//! kinesis/                  Kinesis actions, rules, SubscribeToShard
+//! firehose/                 Firehose actions
+//! ```
+//!
+//! A request goes: front end (read, authenticate) -> the service its target's
+//! prefix names -> validation against that service's model -> the service's
+//! action, on a blocking thread -> the request's codec encodes the answer. A new
+//! service (SQS, SNS) is a module beside `kinesis/` and a line in the table.
 #![forbid(unsafe_code)]
 
 pub mod auth;
