@@ -1,5 +1,8 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
+use super::requests::{
+    CreateStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
+};
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Out, Value};
@@ -13,11 +16,11 @@ type Response = Result<Value, ApiError>;
 /// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
     match action {
-        "CreateStream" => create_stream(engine, fields),
+        "CreateStream" => create_stream(engine, fields.typed()?),
         "DeleteStream" => delete_stream(engine, fields),
         "DescribeStream" => describe_stream(engine, fields),
-        "DescribeStreamSummary" => describe_stream_summary(engine, fields),
-        "ListStreams" => list_streams(engine, fields),
+        "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?),
+        "ListStreams" => list_streams(engine, fields.typed()?),
         "ListShards" => list_shards(engine, fields),
         "PutRecord" => put_record(engine, metrics, fields),
         "PutRecords" => put_records(engine, metrics, fields),
@@ -58,8 +61,15 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
 
 /// The stream a request names, by StreamName or StreamARN.
 fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    let name = fields.str("StreamName")?;
-    let arn = fields.str("StreamARN")?;
+    stream_named(engine, fields.str("StreamName")?, fields.str("StreamARN")?)
+}
+
+/// The stream named by `name` or `arn`, which must agree when both are given.
+fn stream_named(
+    engine: &Engine,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> Result<String, ApiError> {
     let from_arn = match arn {
         None => None,
         Some(arn) => {
@@ -94,7 +104,17 @@ fn bounded(
     low: i128,
     high: i128,
 ) -> Result<Option<i128>, ApiError> {
-    match fields.int(name)? {
+    within(name, fields.int(name)?, low, high)
+}
+
+/// `value` of the member `name`, refused outside `low..=high` in AWS's words.
+fn within(
+    name: &str,
+    value: Option<i128>,
+    low: i128,
+    high: i128,
+) -> Result<Option<i128>, ApiError> {
+    match value {
         Some(value) if !(low..=high).contains(&value) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must have value between {low} and {high}",
             lower_first(name)
@@ -103,22 +123,13 @@ fn bounded(
     }
 }
 
-fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("StreamName")?;
-    let on_demand = match fields.structure("StreamModeDetails")? {
-        Some(mode) => match mode.required_str("StreamMode")? {
-            "ON_DEMAND" => true,
-            "PROVISIONED" => false,
-            other => {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-                )))
-            }
-        },
-        None => false,
-    };
+fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
+    let name = input.stream_name.as_str();
+    let on_demand = input
+        .stream_mode_details
+        .is_some_and(|details| details.stream_mode == StreamMode::OnDemand);
     // The model bounds ShardCount below only; above, the account's limit applies.
-    let count = bounded(&fields, "ShardCount", 1, i128::from(i32::MAX))?;
+    let count = within("ShardCount", input.shard_count, 1, i128::from(i32::MAX))?;
     let shard_count = match (on_demand, count) {
         (true, _) => None,
         (false, Some(count)) => Some(count as u32),
@@ -127,7 +138,7 @@ fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
     if let Some(count) = shard_count {
         crate::kinesis::rules::within_shard_limit(engine, name, count)?;
     }
-    engine.create_stream(name, shard_count, fields.string_map("Tags")?)?;
+    engine.create_stream(name, shard_count, input.tags)?;
     Ok(Out::new().into())
 }
 
@@ -198,8 +209,12 @@ fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("StreamDescription", body).into())
 }
 
-fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
+fn describe_stream_summary(engine: &Engine, input: DescribeStreamSummaryInput) -> Response {
+    let name = stream_named(
+        engine,
+        input.stream_name.as_deref(),
+        input.stream_arn.as_deref(),
+    )?;
     let d = engine.describe_stream(&name, 0, None)?;
     let body = Out::new()
         .with("StreamName", d.stream_name.clone())
@@ -216,10 +231,12 @@ fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("StreamDescriptionSummary", body).into())
 }
 
-fn list_streams(engine: &Engine, fields: Fields<'_>) -> Response {
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    let token = fields.str("NextToken")?;
-    let start = fields.str("ExclusiveStartStreamName")?.or(token);
+fn list_streams(engine: &Engine, input: ListStreamsInput) -> Response {
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
+    let start = input
+        .exclusive_start_stream_name
+        .as_deref()
+        .or(input.next_token.as_deref());
     let (names, more) = engine.list_streams(limit, start);
     let mut summaries = Vec::new();
     for name in &names {

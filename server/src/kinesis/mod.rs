@@ -2,6 +2,7 @@
 //! rules Kinesis applies beyond its model, and SubscribeToShard's event stream.
 
 pub(crate) mod actions;
+mod requests;
 pub(crate) mod rules;
 pub(crate) mod subscribe;
 mod subscribe_event;

@@ -117,6 +117,11 @@ impl<'a> Fields<'a> {
         self.map.get(name).filter(|value| **value != Value::Null)
     }
 
+    /// The whole structure read into an action's typed request (see `typed`).
+    pub(crate) fn typed<T: serde::Deserialize<'a>>(&self) -> Result<T, ApiError> {
+        super::typed::read(self.map)
+    }
+
     /// An optional string.
     pub fn str(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
         match self.get(name) {
