@@ -1,7 +1,7 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
 use super::requests::{
-    CreateStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
+    CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
@@ -17,7 +17,7 @@ type Response = Result<Value, ApiError>;
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
     match action {
         "CreateStream" => create_stream(engine, fields.typed()?),
-        "DeleteStream" => delete_stream(engine, fields),
+        "DeleteStream" => delete_stream(engine, fields.typed()?),
         "DescribeStream" => describe_stream(engine, fields),
         "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?),
         "ListStreams" => list_streams(engine, fields.typed()?),
@@ -142,9 +142,13 @@ fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
     Ok(Out::new().into())
 }
 
-fn delete_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let enforce = fields.bool("EnforceConsumerDeletion")?.unwrap_or(false);
+fn delete_stream(engine: &Engine, input: DeleteStreamInput) -> Response {
+    let name = stream_named(
+        engine,
+        input.stream_name.as_deref(),
+        input.stream_arn.as_deref(),
+    )?;
+    let enforce = input.enforce_consumer_deletion.unwrap_or(false);
     engine.delete_stream_with(&name, enforce)?;
     Ok(Out::new().into())
 }

@@ -39,6 +39,20 @@ pub(crate) enum StreamMode {
     OnDemand,
 }
 
+/// DeleteStream's input: the stream by name or ARN.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteStreamInput {
+    /// The stream's name.
+    pub(crate) stream_name: Option<String>,
+    /// The stream's ARN.
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: Option<String>,
+    /// Delete the stream's consumers too; default false (a stream with
+    /// consumers is then refused).
+    pub(crate) enforce_consumer_deletion: Option<bool>,
+}
+
 /// ListStreams' input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
