@@ -2,6 +2,7 @@
 
 use super::requests::{
     CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
+    StreamRef,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
@@ -62,6 +63,12 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
 /// The stream a request names, by StreamName or StreamARN.
 fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
     stream_named(engine, fields.str("StreamName")?, fields.str("StreamARN")?)
+}
+
+/// The stream a typed request names.
+fn stream_of(engine: &Engine, stream: &StreamRef) -> Result<String, ApiError> {
+    let (name, arn) = (&stream.stream_name, &stream.stream_arn);
+    stream_named(engine, name.as_deref(), arn.as_deref())
 }
 
 /// The stream named by `name` or `arn`, which must agree when both are given.
@@ -143,11 +150,7 @@ fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
 }
 
 fn delete_stream(engine: &Engine, input: DeleteStreamInput) -> Response {
-    let name = stream_named(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_of(engine, &input.stream)?;
     let enforce = input.enforce_consumer_deletion.unwrap_or(false);
     engine.delete_stream_with(&name, enforce)?;
     Ok(Out::new().into())
@@ -214,11 +217,7 @@ fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
 }
 
 fn describe_stream_summary(engine: &Engine, input: DescribeStreamSummaryInput) -> Response {
-    let name = stream_named(
-        engine,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    )?;
+    let name = stream_of(engine, &input.stream)?;
     let d = engine.describe_stream(&name, 0, None)?;
     let body = Out::new()
         .with("StreamName", d.stream_name.clone())

@@ -43,11 +43,9 @@ pub(crate) enum StreamMode {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DeleteStreamInput {
-    /// The stream's name.
-    pub(crate) stream_name: Option<String>,
-    /// The stream's ARN.
-    #[serde(rename = "StreamARN")]
-    pub(crate) stream_arn: Option<String>,
+    /// The stream.
+    #[serde(flatten)]
+    pub(crate) stream: StreamRef,
     /// Delete the stream's consumers too; default false (a stream with
     /// consumers is then refused).
     pub(crate) enforce_consumer_deletion: Option<bool>,
@@ -69,6 +67,16 @@ pub(crate) struct ListStreamsInput {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct DescribeStreamSummaryInput {
+    /// The stream.
+    #[serde(flatten)]
+    pub(crate) stream: StreamRef,
+}
+
+/// A stream as Kinesis requests name it: by StreamName, by StreamARN, or by both
+/// when they agree.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StreamRef {
     /// The stream's name.
     pub(crate) stream_name: Option<String>,
     /// The stream's ARN.
