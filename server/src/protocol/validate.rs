@@ -13,8 +13,8 @@
 //! extensions, and AWS ignores unknown members).
 
 use crate::error::{lower_first, ApiError};
-use crate::model::{Kind, Model, Shape};
-use crate::value::{Format, Value};
+use crate::protocol::model::{Kind, Model, Shape};
+use crate::protocol::value::{Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -415,7 +415,7 @@ fn render_map(entries: &BTreeMap<String, Value>) -> String {
 mod tests {
     //! Validation against the Kinesis and Firehose models, in AWS's words.
     use super::*;
-    use crate::model;
+    use crate::protocol::model;
 
     fn kinesis(action: &str, body: &str) -> Result<Value, ApiError> {
         request(model::kinesis(), action, Format::Json, body.as_bytes())
