@@ -2,7 +2,7 @@
 //! that decodes encodes back to the same bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use shardlog_server::eventstream::{decode, encode, Decoder, HeaderValue};
+use shardlog_server::protocol::eventstream::{decode, encode, Decoder, HeaderValue};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((message, used))) = decode(data) {

@@ -1,7 +1,7 @@
 //! JSON and CBOR request bodies: decoding and field access never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use shardlog_server::value::{Fields, Format};
+use shardlog_server::protocol::value::{Fields, Format};
 
 fuzz_target!(|data: &[u8]| {
     for format in [Format::Json, Format::Cbor] {

@@ -1,12 +1,12 @@
 //! The HTTP side: one listener, HTTP/1.1 and h2c (HTTP/2 with prior knowledge) on
 //! the same port, `X-Amz-Target` dispatch, `/health` and `/metrics`.
 
-use crate::actions::dispatch;
+use crate::auth::{verify, PayloadHash, PayloadHasher, SignedRequest};
 use crate::connection::Connection;
 use crate::error::ApiError;
 use crate::metrics::{ActionLabel, Metrics};
-use crate::sigv4::{verify, PayloadHash, PayloadHasher, SignedRequest};
-use crate::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Format, Out, Value};
+use crate::service::Named;
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -24,9 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
-
-/// The `X-Amz-Target` prefix of the Kinesis API.
-pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202.";
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -287,11 +284,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
                 .into_bytes(),
             &id,
         ),
-        // SQS: its own protocols and errors (sqs/http.rs).
+        // SQS: its own protocols (JSON 1.0 and the form-encoded query protocol) and
+        // errors (x-amzn-query-error), so not a row of the service table (sqs/http.rs).
         (&Method::POST, _) if crate::sqs::is_sqs_request(&request) => {
             crate::sqs::respond(shared, request, &id).await
         }
-        (&Method::POST, _) => kinesis(shared, request, &id).await,
+        (&Method::POST, _) => service_request(shared, request, &id).await,
         // AWS answers other methods as a request it cannot name: 403 in XML, no content type.
         _ => {
             let mut response = respond(
@@ -351,46 +349,13 @@ fn extended_request_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// An action of a service this server speaks, as an `X-Amz-Target` names it.
-struct Named {
-    firehose: bool,
-    action: String,
-}
-
-impl Named {
-    /// The service and action `target` names, by its prefix.
-    fn parse(target: &str) -> Option<Named> {
-        if let Some(action) = target.strip_prefix(crate::firehose::FIREHOSE_TARGET_PREFIX) {
-            return Some(Named {
-                firehose: true,
-                action: action.to_string(),
-            });
-        }
-        target
-            .strip_prefix(KINESIS_TARGET_PREFIX)
-            .map(|action| Named {
-                firehose: false,
-                action: action.to_string(),
-            })
-    }
-
-    fn model(&self) -> &'static crate::model::Model {
-        if self.firehose {
-            crate::model::firehose()
-        } else {
-            crate::model::kinesis()
-        }
-    }
-
-    /// Whether the action answers with no output (an empty body, as AWS sends).
-    fn has_no_output(&self) -> bool {
-        self.model()
-            .operation(&self.action)
-            .is_some_and(|operation| operation.output.is_none())
-    }
-}
-
-async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> Response<Body> {
+/// A request to a service: found by its target, read, authenticated, validated
+/// and run by the service it names.
+async fn service_request(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+    id: &str,
+) -> Response<Body> {
     let started = Instant::now();
     let header = |name: &str| {
         request
@@ -409,9 +374,15 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
     let record = |outcome: &'static str| {
         shared.metrics.request(label, outcome, started.elapsed());
     };
-    // Kinesis and Firehose speak JSON 1.1 and CBOR; a JSON 1.0 service would
-    // accept its type here, by its target prefix.
-    let format = content_type.as_deref().and_then(Format::from_content_type);
+    // A type the named service does not speak is answered as AWS answers it.
+    let format = content_type
+        .as_deref()
+        .and_then(Format::from_content_type)
+        .filter(|format| {
+            named
+                .as_ref()
+                .is_none_or(|named| named.service.formats.contains(format))
+        });
     let (parts, body) = request.into_parts();
     let authenticating = format.is_some() && !shared.config.credentials.is_empty();
     let (body, payload) = match read_body(body, &shared.config, authenticating).await {
@@ -442,8 +413,8 @@ async fn kinesis(shared: Arc<Shared>, request: Request<Incoming>, id: &str) -> R
             return error_response(&error, format, id);
         }
     }
-    if !named.firehose && named.action == crate::subscribe::ACTION {
-        return crate::subscribe::respond(shared, format, body, id, started).await;
+    if let Some(streaming) = named.streaming() {
+        return (streaming.respond)(shared, format, body, id.to_string(), started).await;
     }
     let no_output = named.has_no_output();
     let result = run_blocking(Arc::clone(&shared), named, format, body).await;
@@ -463,21 +434,13 @@ async fn run_blocking(
     format: Format,
     body: Bytes,
 ) -> Result<Value, ApiError> {
-    tokio::task::spawn_blocking(move || {
-        if named.firehose {
-            let request = crate::validate::request(named.model(), &named.action, format, &body)?;
-            let fields = Fields::new(&request, format)?;
-            let firehose = shared.config.firehose.as_ref();
-            return crate::firehose::dispatch(firehose, &named.action, fields);
-        }
-        run_action(&shared, &named.action, format, &body)
-    })
-    .await
-    .unwrap_or_else(|error| {
-        Err(ApiError::internal(format!(
-            "request handler failed: {error}"
-        )))
-    })
+    tokio::task::spawn_blocking(move || named.run(&shared, format, &body))
+        .await
+        .unwrap_or_else(|error| {
+            Err(ApiError::internal(format!(
+                "request handler failed: {error}"
+            )))
+        })
 }
 
 /// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,
@@ -556,22 +519,4 @@ pub(crate) fn authenticate(
             code: error.code(),
             message: error.to_string(),
         })
-}
-
-fn run_action(
-    shared: &Shared,
-    action: &str,
-    format: Format,
-    body: &[u8],
-) -> Result<Value, ApiError> {
-    let request = crate::validate::request(crate::model::kinesis(), action, format, body)?;
-    let fields = Fields::new(&request, format)?;
-    let result = dispatch(&shared.engine, &shared.metrics, action, fields);
-    if let Err(error) = &result {
-        if error.code == "ProvisionedThroughputExceededException" {
-            let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
-            shared.metrics.throttled(stream, 1);
-        }
-    }
-    result
 }

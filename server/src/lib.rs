@@ -1,29 +1,53 @@
 //! Kinesis- and Firehose-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
 //! one port, `application/x-amz-json-1.1` and `application/x-amz-cbor-1.1`,
 //! Kinesis-shaped errors, `/health` and `/metrics`.
+//!
+//! Laid out by service, over one front end and one set of codecs:
+//!
+//! ```text
+//! http.rs, connection.rs    the front end: listener, TLS, HTTP/1.1 and h2c, timeouts and
+//!                           limits, CORS, /health and /metrics, X-Amz-Target dispatch
+//! auth/                     SigV4: Authorization header, presigned query string,
+//!                           canonical request
+//! metrics.rs, error.rs      Prometheus metrics; AWS-shaped errors
+//! unsupported.rs            content types a service does not speak, answered as AWS does
+//! service.rs                the table of services: target prefix, model, wire formats,
+//!                           run function, event-stream action
+//! protocol/                 one codec per wire protocol (json, cbor) over the `value`
+//!                           tree, eventstream framing, validation from the vendored
+//!                           botocore models (model, validate)
+//! kinesis/                  Kinesis actions, rules, SubscribeToShard
+//! firehose/                 Firehose actions
+//! sqs/                      SQS actions over shardlog-queue, with their own front
+//!                           end (JSON 1.0 and the query protocol, SQS errors)
+//! ```
+//!
+//! A request goes: front end (read, authenticate) -> the service its target's
+//! prefix names -> validation against that service's model -> the service's
+//! action, on a blocking thread -> the request's codec encodes the answer. A new
+//! service (SQS, SNS) is a module beside `kinesis/` and a line in the table.
 #![forbid(unsafe_code)]
 
-mod actions;
+pub mod auth;
 mod connection;
 pub mod error;
-pub mod eventstream;
 mod firehose;
 mod http;
+mod kinesis;
 pub mod metrics;
-pub mod model;
-mod rules;
-pub mod sigv4;
+pub mod protocol;
+mod service;
 pub mod sqs;
-mod subscribe;
-mod subscribe_event;
 mod unsupported;
-pub mod validate;
-pub mod value;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
-pub use http::{serve, tls_config, ServerConfig, KINESIS_TARGET_PREFIX};
+pub use http::{serve, tls_config, ServerConfig};
+pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
+pub use kinesis::KINESIS_TARGET_PREFIX;
 pub use sqs::{Sqs, SQS_TARGET_PREFIX};
-pub use subscribe::EVENT_STREAM_CONTENT_TYPE;
+// The paths tools and tests outside the crate used before the layout by service.
+pub use auth as sigv4;
+pub use protocol::eventstream;
 
 /// Runs one Kinesis action (the part after `Kinesis_20131202.`) on `engine` as the
 /// server would for a JSON 1.1 request `body`, without HTTP and without
@@ -34,11 +58,11 @@ pub fn call_json(
     action: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, error::ApiError> {
-    let format = value::Format::Json;
-    let request = validate::request(model::kinesis(), action, format, body)?;
-    let fields = value::Fields::new(&request, format)?;
+    let format = protocol::value::Format::Json;
+    let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
+    let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    let response = actions::dispatch(engine, &metrics, action, fields)?;
+    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)?;
     Ok(format.encode(&response))
 }
 

@@ -6,7 +6,7 @@
 //! `unknown`), an outcome is a static error code, and stream labels are recorded
 //! only for streams that exist. Label values are escaped as the text format asks.
 
-use crate::model::Model;
+use crate::protocol::model::Model;
 use shardlog_engine::OpenReport;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn render_shows_recorded_values() {
         let metrics = Metrics::default();
-        let put = ActionLabel::of(crate::model::kinesis(), "PutRecord");
+        let put = ActionLabel::of(crate::protocol::model::kinesis(), "PutRecord");
         metrics.request(put, "OK", Duration::from_micros(700));
         metrics.request(put, "ValidationException", Duration::from_millis(3));
         metrics.incoming("orders", "shardId-000000000000", 2, 100);
@@ -297,7 +297,7 @@ mod tests {
     fn unknown_actions_share_one_label() {
         let metrics = Metrics::default();
         for action in ["Nope", "Nope2", "PutRecord\"} 9\n"] {
-            let label = ActionLabel::of(crate::model::kinesis(), action);
+            let label = ActionLabel::of(crate::protocol::model::kinesis(), action);
             assert_eq!(label, ActionLabel::UNKNOWN);
             metrics.request(label, "UnknownOperationException", Duration::ZERO);
         }

@@ -1,7 +1,8 @@
 //! Requests whose Content-Type the target's service does not speak, answered as
 //! Kinesis answers them (as kinesalite recorded the real service) rather than
 //! parsed as if they were JSON 1.1. Which types a service speaks is decided by its
-//! target prefix in `http`, so a JSON 1.0 service can take `x-amz-json-1.0` there.
+//! `formats` in the table of services (`service`), so a JSON 1.0 service can list
+//! `x-amz-json-1.0` there.
 //!
 //! - an empty body: 400 in CBOR, `SerializationException` when the target names a
 //!   known operation and `UnknownOperationException` otherwise, without a message;
@@ -17,7 +18,7 @@
 
 use crate::error::ApiError;
 use crate::http::{error_response, respond, Body};
-use crate::value::Format;
+use crate::protocol::value::Format;
 use hyper::header::CONTENT_TYPE;
 use hyper::Response;
 

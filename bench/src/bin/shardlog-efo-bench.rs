@@ -40,7 +40,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use shardlog_engine::{Engine, EngineConfig, PutRecord, PUT_RECORDS_MAX};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::Durability;
-use shardlog_server::eventstream::Decoder;
+use shardlog_server::protocol::eventstream::Decoder;
 use shardlog_server::{serve, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;

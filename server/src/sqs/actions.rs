@@ -2,7 +2,7 @@
 //! dead-letter sources, tags and permissions.
 
 use super::{attributes, permissions, queue_name_of, Context, SqsError};
-use crate::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format, Out, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::QueueName;

@@ -167,7 +167,7 @@ pub fn render(
     let counters = queue.counters();
     let times = queues.timestamps(name)?;
     let fifo = queue.name().is_fifo();
-    let model_names = crate::model::sqs()
+    let model_names = crate::protocol::model::sqs()
         .shape("QueueAttributeName")
         .enum_values
         .as_ref();

@@ -4,7 +4,7 @@
 use super::{dispatch, query, Context, SqsError, SQS_TARGET_PREFIX};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
-use crate::value::{Format, Value};
+use crate::protocol::value::{Format, Value};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -107,11 +107,11 @@ fn run(
     body: &Bytes,
     label: &mut ActionLabel,
 ) -> Result<Vec<u8>, SqsError> {
-    let model = crate::model::sqs();
+    let model = crate::protocol::model::sqs();
     match protocol {
         Protocol::Json { action } => {
             *label = ActionLabel::of(model, action);
-            let request = crate::validate::request(model, action, Format::Json, body)?;
+            let request = crate::protocol::validate::request(model, action, Format::Json, body)?;
             let response = dispatch(context, action, &request)?;
             let no_output = model
                 .operation(action)
@@ -164,7 +164,7 @@ fn passthrough(error: crate::error::ApiError) -> SqsError {
 fn error_response(protocol: &Protocol, error: &SqsError, id: &str) -> Response<Body> {
     let body = match protocol {
         Protocol::Json { .. } => Format::Json.encode(
-            &crate::value::Out::new()
+            &crate::protocol::value::Out::new()
                 .with("__type", error.json_type())
                 .with("message", error.message.clone())
                 .into(),

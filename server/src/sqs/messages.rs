@@ -3,7 +3,7 @@
 
 use super::actions::{queue_name, string_list, string_map_value};
 use super::{md5, Context, SqsError};
-use crate::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format, Out, Value};
 use shardlog_queue::{
     AttributeValue, MessageAttribute, MessageAttributes, ReceiptHandle, ReceiveRequest,
     ReceivedMessage, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,

@@ -16,7 +16,7 @@ mod query;
 pub use error::SqsError;
 pub(crate) use http::{is_sqs_request, respond};
 
-use crate::value::Value;
+use crate::protocol::value::Value;
 use shardlog_queue::{Queues, QueuesConfig};
 use shardlog_segment::Storage;
 use std::path::Path;
@@ -185,7 +185,7 @@ pub(crate) fn dispatch(
     if let Some(result) = messages::dispatch(context, action, request) {
         return result;
     }
-    let known = crate::model::sqs().operation(action).is_some();
+    let known = crate::protocol::model::sqs().operation(action).is_some();
     let message = if known {
         format!("{action} is not supported by this server.")
     } else {

@@ -4,7 +4,7 @@
 
 use super::actions::{queue_name, string_list};
 use super::{Context, SqsError};
-use crate::value::{Fields, Out, Value};
+use crate::protocol::value::{Fields, Out, Value};
 use serde_json::{json, Value as Json};
 use shardlog_queue::AttributesUpdate;
 

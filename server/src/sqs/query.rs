@@ -8,8 +8,8 @@
 //! model keeps no location names, so [`element_name`] holds SQS's.
 
 use super::SqsError;
-use crate::model::{Kind, Model};
-use crate::value::{Format, Value};
+use crate::protocol::model::{Kind, Model};
+use crate::protocol::value::{Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -59,7 +59,7 @@ pub fn decode(body: &[u8], path: &str) -> Result<(String, Value), SqsError> {
         .get("Action")
         .cloned()
         .ok_or_else(|| SqsError::missing("Action"))?;
-    let model = crate::model::sqs();
+    let model = crate::protocol::model::sqs();
     let Some(input) = model.operation(&action).and_then(|op| op.input.clone()) else {
         return Ok((action, Value::Map(BTreeMap::new())));
     };
@@ -73,7 +73,7 @@ pub fn decode(body: &[u8], path: &str) -> Result<(String, Value), SqsError> {
     }
     // Through the JSON validator: the same checks and errors as JSON requests.
     let json = Format::Json.encode(&request);
-    let request = crate::validate::request(model, &action, Format::Json, &json)?;
+    let request = crate::protocol::validate::request(model, &action, Format::Json, &json)?;
     Ok((action, request))
 }
 
@@ -173,7 +173,7 @@ fn escape(text: &str) -> String {
 
 /// The XML answer to `action` with `response`.
 pub fn encode(action: &str, response: &Value, request_id: &str) -> Vec<u8> {
-    let model = crate::model::sqs();
+    let model = crate::protocol::model::sqs();
     let mut xml = format!("<?xml version=\"1.0\"?><{action}Response xmlns=\"{NAMESPACE}\">");
     if let Some(output) = model.operation(action).and_then(|op| op.output.as_deref()) {
         let _ = write!(xml, "<{action}Result>");
@@ -297,7 +297,7 @@ mod tests {
     /// Lists repeat their element, maps become Name/Value pairs, errors are ErrorResponse.
     #[test]
     fn responses_encode_as_xml() {
-        let response = crate::value::Out::new()
+        let response = crate::protocol::value::Out::new()
             .with(
                 "QueueUrls",
                 vec![Value::Text("u1".into()), Value::Text("u&2".into())],
@@ -305,7 +305,7 @@ mod tests {
             .into();
         let xml = String::from_utf8(encode("ListQueues", &response, "r")).unwrap();
         assert!(xml.contains("<ListQueuesResult><QueueUrl>u1</QueueUrl><QueueUrl>u&amp;2</QueueUrl></ListQueuesResult>"), "{xml}");
-        let attributes = crate::value::Out::new()
+        let attributes = crate::protocol::value::Out::new()
             .with(
                 "Attributes",
                 Value::Map([("VisibilityTimeout".to_string(), Value::Text("30".into()))].into()),

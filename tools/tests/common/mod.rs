@@ -26,8 +26,21 @@ pub fn call(address: SocketAddr, action: &str, body: &Value) -> Option<(u16, Val
     let text = String::from_utf8(response).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
-    // A response cut by the kill is not an acknowledgement.
-    let value = serde_json::from_str(body).ok()?;
+    // A response cut by the kill is not an acknowledgement: the whole body the
+    // server announced must be there. Actions with no output answer an empty one.
+    let announced: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })?;
+    if body.len() != announced {
+        return None;
+    }
+    let value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(body).ok()?
+    };
     Some((status, value))
 }
 

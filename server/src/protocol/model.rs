@@ -157,9 +157,9 @@ impl Model {
     }
 }
 
-const KINESIS_JSON: &str = include_str!("../models/kinesis-2013-12-02.json");
-const FIREHOSE_JSON: &str = include_str!("../models/firehose-2015-08-04.json");
-const SQS_JSON: &str = include_str!("../models/sqs-2012-11-05.json");
+const KINESIS_JSON: &str = include_str!("../../models/kinesis-2013-12-02.json");
+const FIREHOSE_JSON: &str = include_str!("../../models/firehose-2015-08-04.json");
+const SQS_JSON: &str = include_str!("../../models/sqs-2012-11-05.json");
 
 fn load(json: &str) -> Model {
     // The vendored models are part of the build; a unit test parses each of them.
@@ -328,8 +328,8 @@ mod tests {
         for json in [
             KINESIS_JSON,
             FIREHOSE_JSON,
-            include_str!("../models/sqs-2012-11-05.json"),
-            include_str!("../models/sns-2010-03-31.json"),
+            include_str!("../../models/sqs-2012-11-05.json"),
+            include_str!("../../models/sns-2010-03-31.json"),
         ] {
             let model = Model::parse(json).unwrap();
             assert!(!model.target_prefix.is_empty() || model.operations.contains_key("Publish"));

@@ -1,9 +1,10 @@
-//! Request and response bodies in both wire formats.
+//! Request and response bodies in both wire formats, as one tree.
 //!
-//! `application/x-amz-json-1.1`: blobs are base64 strings, timestamps epoch
-//! seconds (floating point). `application/x-amz-cbor-1.1`: blobs are byte strings,
-//! timestamps integer epoch milliseconds. Handlers see one [`Value`] tree either
-//! way and answer with one; the codec of the request encodes the answer.
+//! `application/x-amz-json-1.1` (`json`): blobs are base64 strings,
+//! timestamps epoch seconds (floating point). `application/x-amz-cbor-1.1`
+//! (`cbor`): blobs are byte strings, timestamps integer epoch
+//! milliseconds. Handlers see one [`Value`] tree either way and answer with one;
+//! the codec of the request encodes the answer.
 
 use crate::error::ApiError;
 use base64::engine::general_purpose::STANDARD;
@@ -67,18 +68,8 @@ impl Format {
             return Ok(Value::Map(BTreeMap::new()));
         }
         let value = match self {
-            Format::Json => {
-                let json: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
-                    ApiError::serialization(format!("Malformed JSON body: {error}"))
-                })?;
-                from_json(json)
-            }
-            Format::Cbor => {
-                let cbor: ciborium::Value = ciborium::from_reader(body).map_err(|error| {
-                    ApiError::serialization(format!("Malformed CBOR body: {error}"))
-                })?;
-                from_cbor(cbor)?
-            }
+            Format::Json => super::json::decode(body)?,
+            Format::Cbor => super::cbor::decode(body)?,
         };
         match value {
             Value::Map(_) => Ok(value),
@@ -91,104 +82,9 @@ impl Format {
     /// Encodes a response body.
     pub fn encode(self, value: &Value) -> Vec<u8> {
         match self {
-            Format::Json => serde_json::to_vec(&to_json(value)).expect("JSON values serialize"),
-            Format::Cbor => {
-                let mut out = Vec::new();
-                ciborium::into_writer(&to_cbor(value), &mut out).expect("CBOR into a Vec");
-                out
-            }
+            Format::Json => super::json::encode(value),
+            Format::Cbor => super::cbor::encode(value),
         }
-    }
-}
-
-fn from_json(json: serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i128::from(i)),
-            None => match n.as_u64() {
-                Some(u) => Value::Int(i128::from(u)),
-                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-        },
-        serde_json::Value::String(s) => Value::Text(s),
-        serde_json::Value::Array(items) => Value::List(items.into_iter().map(from_json).collect()),
-        serde_json::Value::Object(map) => {
-            Value::Map(map.into_iter().map(|(k, v)| (k, from_json(v))).collect())
-        }
-    }
-}
-
-fn from_cbor(cbor: ciborium::Value) -> Result<Value, ApiError> {
-    Ok(match cbor {
-        ciborium::Value::Null => Value::Null,
-        ciborium::Value::Bool(b) => Value::Bool(b),
-        ciborium::Value::Integer(i) => Value::Int(i128::from(i)),
-        ciborium::Value::Float(f) => Value::Float(f),
-        ciborium::Value::Text(s) => Value::Text(s),
-        ciborium::Value::Bytes(b) => Value::Bytes(b),
-        // Tag 1: epoch-based date/time in seconds.
-        ciborium::Value::Tag(1, inner) => match *inner {
-            ciborium::Value::Integer(i) => Value::Float(i128::from(i) as f64),
-            ciborium::Value::Float(f) => Value::Float(f),
-            _ => return Err(ApiError::serialization("Malformed CBOR timestamp".into())),
-        },
-        ciborium::Value::Tag(_, inner) => from_cbor(*inner)?,
-        ciborium::Value::Array(items) => {
-            Value::List(items.into_iter().map(from_cbor).collect::<Result<_, _>>()?)
-        }
-        ciborium::Value::Map(entries) => {
-            let mut map = BTreeMap::new();
-            for (key, value) in entries {
-                let ciborium::Value::Text(key) = key else {
-                    return Err(ApiError::serialization("CBOR map keys must be text".into()));
-                };
-                map.insert(key, from_cbor(value)?);
-            }
-            Value::Map(map)
-        }
-        _ => return Err(ApiError::serialization("Unsupported CBOR value".into())),
-    })
-}
-
-fn to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => match i64::try_from(*i) {
-            Ok(i) => serde_json::Value::from(i),
-            Err(_) => serde_json::Value::from(*i as f64),
-        },
-        Value::Float(f) => serde_json::Value::from(*f),
-        Value::Text(s) => serde_json::Value::String(s.clone()),
-        Value::Bytes(b) => serde_json::Value::String(STANDARD.encode(b)),
-        Value::Timestamp(ms) => serde_json::Value::from(*ms as f64 / 1000.0),
-        Value::List(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
-        Value::Map(map) => {
-            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
-}
-
-fn to_cbor(value: &Value) -> ciborium::Value {
-    match value {
-        Value::Null => ciborium::Value::Null,
-        Value::Bool(b) => ciborium::Value::Bool(*b),
-        Value::Int(i) => match i64::try_from(*i) {
-            Ok(i) => ciborium::Value::Integer(i.into()),
-            Err(_) => ciborium::Value::Float(*i as f64),
-        },
-        Value::Float(f) => ciborium::Value::Float(*f),
-        Value::Text(s) => ciborium::Value::Text(s.clone()),
-        Value::Bytes(b) => ciborium::Value::Bytes(b.clone()),
-        Value::Timestamp(ms) => ciborium::Value::Integer((*ms).into()),
-        Value::List(items) => ciborium::Value::Array(items.iter().map(to_cbor).collect()),
-        Value::Map(map) => ciborium::Value::Map(
-            map.iter()
-                .map(|(k, v)| (ciborium::Value::Text(k.clone()), to_cbor(v)))
-                .collect(),
-        ),
     }
 }
 
@@ -219,6 +115,11 @@ impl<'a> Fields<'a> {
 
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|value| **value != Value::Null)
+    }
+
+    /// The whole structure read into an action's typed request (see `typed`).
+    pub(crate) fn typed<T: serde::Deserialize<'a>>(&self) -> Result<T, ApiError> {
+        super::typed::read(self.map)
     }
 
     /// An optional string.

@@ -1,13 +1,13 @@
 //! SubscribeToShardEvent payloads written straight into the event-stream frame, in
-//! JSON or CBOR, without building a [`Value`](crate::value::Value) tree: every
+//! JSON or CBOR, without building a [`Value`](crate::protocol::value::Value) tree: every
 //! subscription encodes every record it pushes, so the copies a tree costs (data
 //! into the tree, tree into the codec's own tree, codec output into the frame) are
 //! paid per consumer. The output is what [`Format::encode`] makes of the same event
 //! (a test checks it), with the same conventions: JSON blobs base64 and timestamps
 //! epoch seconds; CBOR blobs as byte strings and timestamps integer milliseconds.
 
-use crate::actions::child_value;
-use crate::value::{Format, Value};
+use crate::kinesis::actions::child_value;
+use crate::protocol::value::{Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_engine::{OutputRecord, SubscriptionBatch};
@@ -141,8 +141,8 @@ fn write_cbor(batch: &SubscriptionBatch, children: Option<&[u8]>, out: &mut Vec<
 mod tests {
     //! The direct encoding decodes to the same value as the generic codec's.
     use super::*;
-    use crate::actions::record_value;
-    use crate::value::Out;
+    use crate::kinesis::actions::record_value;
+    use crate::protocol::value::Out;
     use proptest::prelude::*;
     use shardlog_engine::ChildShard;
 

@@ -13,8 +13,8 @@
 //! extensions, and AWS ignores unknown members).
 
 use crate::error::{lower_first, ApiError};
-use crate::model::{Kind, Model, Shape};
-use crate::value::{Format, Value};
+use crate::protocol::model::{Kind, Model, Shape};
+use crate::protocol::value::{Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::BTreeMap;
@@ -66,7 +66,7 @@ fn served_beyond_model(shape_name: &str, value: &Value) -> bool {
         ("BucketARN" | "SizeInMBs", _) => true,
         // SQS's deprecated ReceiveMessage.AttributeNames is modelled as queue
         // attribute names, but SQS takes message system attribute names there.
-        ("QueueAttributeName", Value::Text(text)) => crate::model::sqs()
+        ("QueueAttributeName", Value::Text(text)) => crate::protocol::model::sqs()
             .shape("MessageSystemAttributeName")
             .enum_values
             .as_ref()
@@ -422,7 +422,7 @@ fn render_map(entries: &BTreeMap<String, Value>) -> String {
 mod tests {
     //! Validation against the Kinesis and Firehose models, in AWS's words.
     use super::*;
-    use crate::model;
+    use crate::protocol::model;
 
     fn kinesis(action: &str, body: &str) -> Result<Value, ApiError> {
         request(model::kinesis(), action, Format::Json, body.as_bytes())

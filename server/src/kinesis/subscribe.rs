@@ -11,13 +11,13 @@
 //! thread hands frames to the connection through a bounded channel, so a slow
 //! client slows its own subscription only, and a client that goes away ends it.
 
-use crate::actions::{iterator_start, StartFields};
 use crate::error::ApiError;
-use crate::eventstream;
 use crate::http::{Body, Shared};
+use crate::kinesis::actions::{iterator_start, StartFields};
+use crate::kinesis::subscribe_event::{size_hint, write_event};
 use crate::metrics::ActionLabel;
-use crate::subscribe_event::{size_hint, write_event};
-use crate::value::{Fields, Format, Out, Value};
+use crate::protocol::eventstream;
+use crate::protocol::value::{Fields, Format, Out, Value};
 use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -112,7 +112,12 @@ fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
 }
 
 fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
-    let request = crate::validate::request(crate::model::kinesis(), ACTION, format, body)?;
+    let request = crate::protocol::validate::request(
+        crate::protocol::model::kinesis(),
+        ACTION,
+        format,
+        body,
+    )?;
     let fields = Fields::new(&request, format)?;
     let consumer_arn = fields.required_str("ConsumerARN")?;
     // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
@@ -121,7 +126,8 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         .split_once(":stream/")
         .and_then(|(_, rest)| rest.split('/').next())
         .unwrap_or(consumer_arn);
-    let shard = crate::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
+    let shard =
+        crate::kinesis::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
     let start = starting_position(&fields)?;
     Ok(shared
         .engine
@@ -144,7 +150,7 @@ pub(crate) async fn respond(
     let outcome = subscription
         .as_ref()
         .map_or_else(|error| error.code, |_| "OK");
-    let label = ActionLabel::of(crate::model::kinesis(), ACTION);
+    let label = ActionLabel::of(crate::protocol::model::kinesis(), ACTION);
     shared.metrics.request(label, outcome, started.elapsed());
     let subscription = match subscription {
         Ok(subscription) => subscription,

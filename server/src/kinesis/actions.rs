@@ -1,8 +1,12 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
+use super::requests::{
+    CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
+    StreamRef,
+};
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
-use crate::value::{Fields, Out, Value};
+use crate::protocol::value::{Fields, Out, Value};
 use shardlog_engine::{
     Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
 };
@@ -13,11 +17,11 @@ type Response = Result<Value, ApiError>;
 /// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
     match action {
-        "CreateStream" => create_stream(engine, fields),
-        "DeleteStream" => delete_stream(engine, fields),
+        "CreateStream" => create_stream(engine, fields.typed()?),
+        "DeleteStream" => delete_stream(engine, fields.typed()?),
         "DescribeStream" => describe_stream(engine, fields),
-        "DescribeStreamSummary" => describe_stream_summary(engine, fields),
-        "ListStreams" => list_streams(engine, fields),
+        "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?),
+        "ListStreams" => list_streams(engine, fields.typed()?),
         "ListShards" => list_shards(engine, fields),
         "PutRecord" => put_record(engine, metrics, fields),
         "PutRecords" => put_records(engine, metrics, fields),
@@ -58,8 +62,21 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
 
 /// The stream a request names, by StreamName or StreamARN.
 fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    let name = fields.str("StreamName")?;
-    let arn = fields.str("StreamARN")?;
+    stream_named(engine, fields.str("StreamName")?, fields.str("StreamARN")?)
+}
+
+/// The stream a typed request names.
+fn stream_of(engine: &Engine, stream: &StreamRef) -> Result<String, ApiError> {
+    let (name, arn) = (&stream.stream_name, &stream.stream_arn);
+    stream_named(engine, name.as_deref(), arn.as_deref())
+}
+
+/// The stream named by `name` or `arn`, which must agree when both are given.
+fn stream_named(
+    engine: &Engine,
+    name: Option<&str>,
+    arn: Option<&str>,
+) -> Result<String, ApiError> {
     let from_arn = match arn {
         None => None,
         Some(arn) => {
@@ -94,7 +111,17 @@ fn bounded(
     low: i128,
     high: i128,
 ) -> Result<Option<i128>, ApiError> {
-    match fields.int(name)? {
+    within(name, fields.int(name)?, low, high)
+}
+
+/// `value` of the member `name`, refused outside `low..=high` in AWS's words.
+fn within(
+    name: &str,
+    value: Option<i128>,
+    low: i128,
+    high: i128,
+) -> Result<Option<i128>, ApiError> {
+    match value {
         Some(value) if !(low..=high).contains(&value) => Err(ApiError::validation(format!(
             "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must have value between {low} and {high}",
             lower_first(name)
@@ -103,37 +130,28 @@ fn bounded(
     }
 }
 
-fn create_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("StreamName")?;
-    let on_demand = match fields.structure("StreamModeDetails")? {
-        Some(mode) => match mode.required_str("StreamMode")? {
-            "ON_DEMAND" => true,
-            "PROVISIONED" => false,
-            other => {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-                )))
-            }
-        },
-        None => false,
-    };
+fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
+    let name = input.stream_name.as_str();
+    let on_demand = input
+        .stream_mode_details
+        .is_some_and(|details| details.stream_mode == StreamMode::OnDemand);
     // The model bounds ShardCount below only; above, the account's limit applies.
-    let count = bounded(&fields, "ShardCount", 1, i128::from(i32::MAX))?;
+    let count = within("ShardCount", input.shard_count, 1, i128::from(i32::MAX))?;
     let shard_count = match (on_demand, count) {
         (true, _) => None,
         (false, Some(count)) => Some(count as u32),
         (false, None) => Some(1),
     };
     if let Some(count) = shard_count {
-        crate::rules::within_shard_limit(engine, name, count)?;
+        crate::kinesis::rules::within_shard_limit(engine, name, count)?;
     }
-    engine.create_stream(name, shard_count, fields.string_map("Tags")?)?;
+    engine.create_stream(name, shard_count, input.tags)?;
     Ok(Out::new().into())
 }
 
-fn delete_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let enforce = fields.bool("EnforceConsumerDeletion")?.unwrap_or(false);
+fn delete_stream(engine: &Engine, input: DeleteStreamInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let enforce = input.enforce_consumer_deletion.unwrap_or(false);
     engine.delete_stream_with(&name, enforce)?;
     Ok(Out::new().into())
 }
@@ -198,8 +216,8 @@ fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("StreamDescription", body).into())
 }
 
-fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
+fn describe_stream_summary(engine: &Engine, input: DescribeStreamSummaryInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
     let d = engine.describe_stream(&name, 0, None)?;
     let body = Out::new()
         .with("StreamName", d.stream_name.clone())
@@ -216,10 +234,12 @@ fn describe_stream_summary(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("StreamDescriptionSummary", body).into())
 }
 
-fn list_streams(engine: &Engine, fields: Fields<'_>) -> Response {
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    let token = fields.str("NextToken")?;
-    let start = fields.str("ExclusiveStartStreamName")?.or(token);
+fn list_streams(engine: &Engine, input: ListStreamsInput) -> Response {
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
+    let start = input
+        .exclusive_start_stream_name
+        .as_deref()
+        .or(input.next_token.as_deref());
     let (names, more) = engine.list_streams(limit, start);
     let mut summaries = Vec::new();
     for name in &names {
@@ -313,7 +333,7 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
     };
     let ordering = fields.str("SequenceNumberForOrdering")?;
     if let Some(ordering) = ordering {
-        crate::rules::sequence_number_for_ordering(engine, &name, ordering)?;
+        crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
     let result = engine.put_record_ordered(&name, record, ordering)?;
     metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
@@ -409,7 +429,7 @@ pub(crate) fn iterator_start(
         "LATEST" => IteratorStart::Latest,
         "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
         "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
+        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
             || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
         )?)?),
         other => {
@@ -423,7 +443,7 @@ pub(crate) fn iterator_start(
 
 fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
     let kind = fields.required_str("ShardIteratorType")?;
     if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
     {
@@ -503,14 +523,16 @@ pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
 
 fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = crate::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
+    let shard =
+        crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
     engine.split_shard(&name, &shard, fields.required_str("NewStartingHashKey")?)?;
     Ok(Out::new().into())
 }
 
 fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
-    let shard = |field: &str| crate::rules::shard_id(engine, &name, fields.required_str(field)?);
+    let shard =
+        |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
     let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
     engine.merge_shards(&name, &shard, &adjacent)?;
     Ok(Out::new().into())

@@ -2,7 +2,7 @@
 //! call, response fields out. Firehose's error codes live here.
 
 use crate::error::ApiError;
-use crate::value::{Fields, Out, Value};
+use crate::protocol::value::{Fields, Out, Value};
 use shardlog_firehose::{
     convert::catalog_columns, Backup, Buffering, Column, ColumnType, Compression, Conversion,
     DeliveryStreamConfig, DestinationConfig, Error as FirehoseError, Firehose, ParquetCompression,
@@ -588,5 +588,5 @@ fn list_tags(firehose: &Firehose, fields: Fields<'_>) -> Response {
     let limit = fields.int("Limit")?.unwrap_or(50).clamp(1, 50) as usize;
     let start = fields.str("ExclusiveStartTagKey")?;
     let tags = firehose.describe(name)?.meta.tags;
-    Ok(crate::actions::tags_page(tags, start, limit))
+    Ok(crate::kinesis::actions::tags_page(tags, start, limit))
 }

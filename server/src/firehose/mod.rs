@@ -1,0 +1,23 @@
+//! The Kinesis Data Firehose API (`Firehose_20150804.*`): its actions and error codes.
+
+pub(crate) mod actions;
+
+pub use actions::FIREHOSE_TARGET_PREFIX;
+
+use crate::error::ApiError;
+use crate::http::Shared;
+use crate::protocol::value::{Fields, Format, Value};
+use crate::service::Service;
+
+/// Firehose in the front end's table of services.
+pub(crate) const SERVICE: Service = Service {
+    target_prefix: FIREHOSE_TARGET_PREFIX,
+    model: crate::protocol::model::firehose,
+    formats: &[Format::Json, Format::Cbor],
+    run,
+    streaming: None,
+};
+
+fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
+    actions::dispatch(shared.config.firehose.as_ref(), action, fields)
+}

@@ -1,0 +1,115 @@
+//! The Kinesis Data Streams API (`Kinesis_20131202.*`): its actions, the business
+//! rules Kinesis applies beyond its model, and SubscribeToShard's event stream.
+//!
+//! Actions take their request as validated by the front end. Those converted to
+//! typed requests (CreateStream, DeleteStream, ListStreams, DescribeStreamSummary)
+//! read it into their struct in `requests` (`fields.typed()?` in `dispatch`) and
+//! never look a field up by name; the others still read `Fields` one by one.
+
+pub(crate) mod actions;
+mod requests;
+pub(crate) mod rules;
+pub(crate) mod subscribe;
+mod subscribe_event;
+
+use crate::error::ApiError;
+use crate::http::Shared;
+use crate::protocol::value::{Fields, Format, Value};
+use crate::service::{ResponseFuture, Service, Streaming};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The `X-Amz-Target` prefix of the Kinesis API.
+pub const KINESIS_TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// Kinesis in the front end's table of services.
+pub(crate) const SERVICE: Service = Service {
+    target_prefix: KINESIS_TARGET_PREFIX,
+    model: crate::protocol::model::kinesis,
+    formats: &[Format::Json, Format::Cbor],
+    run,
+    streaming: Some(Streaming {
+        action: subscribe::ACTION,
+        respond: subscribe_to_shard,
+    }),
+};
+
+fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
+    let result = actions::dispatch(&shared.engine, &shared.metrics, action, fields);
+    if let Err(error) = &result {
+        if error.code == "ProvisionedThroughputExceededException" {
+            let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
+            shared.metrics.throttled(stream, 1);
+        }
+    }
+    result
+}
+
+fn subscribe_to_shard(
+    shared: Arc<Shared>,
+    format: Format,
+    body: Bytes,
+    id: String,
+    started: Instant,
+) -> ResponseFuture {
+    Box::pin(async move { subscribe::respond(shared, format, body, &id, started).await })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The actions read from typed requests answer as before, by name and by ARN.
+    use crate::call_json;
+    use serde_json::{json, Value};
+
+    fn call(engine: &shardlog_engine::Engine, action: &str, body: Value) -> Value {
+        let answer = call_json(engine, action, body.to_string().as_bytes())
+            .unwrap_or_else(|error| panic!("{action}: {error:?}"));
+        serde_json::from_slice(&answer).unwrap()
+    }
+
+    /// CreateStream (modes, tags), ListStreams (paging), DescribeStreamSummary (by
+    /// ARN) and DeleteStream (consumers refused unless deletion is enforced).
+    #[test]
+    fn typed_actions_answer_as_kinesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = shardlog_segment::io::RealFs::shared();
+        let config = shardlog_engine::EngineConfig::new(dir.path());
+        let engine = shardlog_engine::Engine::open(fs, config).unwrap();
+        let demand = json!({"StreamName": "a", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}});
+        call(&engine, "CreateStream", demand);
+        let tagged = json!({"StreamName": "b", "ShardCount": 3, "Tags": {"team": "x"}});
+        call(&engine, "CreateStream", tagged);
+        let page = call(&engine, "ListStreams", json!({"Limit": 1}));
+        assert_eq!(page["StreamNames"], json!(["a"]));
+        assert_eq!(page["HasMoreStreams"], json!(true));
+        let next = json!({"ExclusiveStartStreamName": page["NextToken"]});
+        assert_eq!(
+            call(&engine, "ListStreams", next)["StreamNames"],
+            json!(["b"])
+        );
+        let by_name = call(&engine, "DescribeStreamSummary", json!({"StreamName": "b"}));
+        let arn = by_name["StreamDescriptionSummary"]["StreamARN"].clone();
+        let by_arn = call(&engine, "DescribeStreamSummary", json!({"StreamARN": arn}));
+        let summary = &by_arn["StreamDescriptionSummary"];
+        assert_eq!(summary["OpenShardCount"], json!(3));
+        assert_eq!(
+            summary["StreamModeDetails"]["StreamMode"],
+            json!("PROVISIONED")
+        );
+        let tags = call(&engine, "ListTagsForStream", json!({"StreamName": "b"}));
+        assert_eq!(tags["Tags"], json!([{"Key": "team", "Value": "x"}]));
+        call(
+            &engine,
+            "RegisterStreamConsumer",
+            json!({"StreamARN": arn, "ConsumerName": "c"}),
+        );
+        let refused = call_json(&engine, "DeleteStream", br#"{"StreamName":"b"}"#).unwrap_err();
+        assert_eq!(refused.code, "ResourceInUseException");
+        let enforced = json!({"StreamARN": arn, "EnforceConsumerDeletion": true});
+        call(&engine, "DeleteStream", enforced);
+        let gone = call_json(&engine, "DescribeStreamSummary", br#"{"StreamName":"b"}"#);
+        assert_eq!(gone.unwrap_err().code, "ResourceNotFoundException");
+        engine.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,227 @@
+//! Typed requests: a request that validation has already checked against the
+//! model (so its members have the model's types: blobs as bytes, whole integers)
+//! is read into the action's own serde struct, in place of looking its fields up
+//! by name one at a time.
+//!
+//! ```text
+//! #[derive(Deserialize)]
+//! #[serde(rename_all = "PascalCase")]
+//! struct ListStreamsInput {
+//!     limit: Option<i128>,
+//!     exclusive_start_stream_name: Option<String>,
+//! }
+//! let input: ListStreamsInput = fields.typed()?;
+//! ```
+//!
+//! A null member reads as absent, as [`Fields`](super::value::Fields) reads it.
+
+use super::value::Value;
+use crate::error::ApiError;
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{self, IntoDeserializer, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Reads the validated structure `map` into `T`.
+pub(crate) fn read<'de, T: Deserialize<'de>>(
+    map: &'de BTreeMap<String, Value>,
+) -> Result<T, ApiError> {
+    T::deserialize(Members(map))
+        .map_err(|error| ApiError::serialization(format!("Malformed request: {error}")))
+}
+
+/// Why a value could not be read into the requested type. Validation leaves
+/// little room for it: a type narrower than the model's.
+#[derive(Debug)]
+pub(crate) struct ReadError(String);
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl de::Error for ReadError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        ReadError(message.to_string())
+    }
+}
+
+/// A structure's members, null ones left out.
+struct Members<'de>(&'de BTreeMap<String, Value>);
+
+impl<'de> Members<'de> {
+    fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        let present = self
+            .0
+            .iter()
+            .filter(|(_, value)| **value != Value::Null)
+            .map(|(name, value)| (name.as_str(), Reader(value)));
+        let mut members = MapDeserializer::new(present);
+        let read = visitor.visit_map(&mut members)?;
+        members.end()?;
+        Ok(read)
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Members<'de> {
+    type Error = ReadError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        self.visit(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+        struct enum identifier ignored_any
+    }
+}
+
+/// One value of the tree.
+struct Reader<'de>(&'de Value);
+
+impl<'de> IntoDeserializer<'de, ReadError> for Reader<'de> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Reader<'de> {
+    type Error = ReadError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Int(n) => match i64::try_from(*n) {
+                Ok(n) => visitor.visit_i64(n),
+                Err(_) => visitor.visit_i128(*n),
+            },
+            Value::Float(f) => visitor.visit_f64(*f),
+            Value::Text(text) => visitor.visit_borrowed_str(text),
+            Value::Bytes(bytes) => visitor.visit_borrowed_bytes(bytes),
+            Value::Timestamp(ms) => visitor.visit_u64(*ms),
+            Value::List(items) => {
+                let mut items = SeqDeserializer::new(items.iter().map(Reader));
+                let read = visitor.visit_seq(&mut items)?;
+                items.end()?;
+                Ok(read)
+            }
+            Value::Map(map) => Members(map).visit(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    /// Enums of the model are strings; their values are checked by validation.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ReadError> {
+        match self.0 {
+            Value::Text(text) => visitor.visit_enum(text.as_str().into_deserializer()),
+            _ => self.deserialize_any(visitor).map_err(|_| {
+                de::Error::custom(format!("{name} must be one of {}", variants.join(", ")))
+            }),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Validated trees read into typed requests.
+    use super::*;
+    use crate::protocol::value::Format;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Input {
+        name: String,
+        count: Option<i128>,
+        #[serde(rename = "StreamARN")]
+        arn: Option<String>,
+        mode: Option<Mode>,
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
+        keys: Option<Vec<String>>,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+    enum Mode {
+        OnDemand,
+        Provisioned,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "PascalCase")]
+    struct Nested {
+        flag: bool,
+    }
+
+    fn read_json(json: &str) -> Result<Input, ApiError> {
+        let Value::Map(map) = Format::Json.decode(json.as_bytes()).unwrap() else {
+            panic!("a structure")
+        };
+        read(&map)
+    }
+
+    /// Every kind of member reads into its field; null and absent members are None.
+    #[test]
+    fn members_read_into_fields() {
+        let input = read_json(
+            r#"{"Name":"s","Count":3,"StreamARN":null,"Mode":"ON_DEMAND","Tags":{"a":"b"},
+                "Keys":["x","y"],"Nested":{"Flag":true},"Unknown":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            input,
+            Input {
+                name: "s".into(),
+                count: Some(3),
+                arn: None,
+                mode: Some(Mode::OnDemand),
+                tags: BTreeMap::from([("a".into(), "b".into())]),
+                keys: Some(vec!["x".into(), "y".into()]),
+                nested: Some(Nested { flag: true }),
+            }
+        );
+        let input = read_json(r#"{"Name":"s","Mode":"PROVISIONED","Tags":null}"#).unwrap();
+        assert_eq!(input.mode, Some(Mode::Provisioned));
+        assert!(input.tags.is_empty() && input.count.is_none());
+    }
+
+    /// A value the type cannot hold is a SerializationException, never a panic.
+    #[test]
+    fn mismatches_are_serialization_errors() {
+        for json in [
+            r#"{"Count":1}"#,
+            r#"{"Name":1}"#,
+            r#"{"Name":"s","Mode":"SOMETIMES"}"#,
+            r#"{"Name":"s","Keys":[1]}"#,
+        ] {
+            let error = read_json(json).unwrap_err();
+            assert_eq!(error.code, "SerializationException", "{json}");
+        }
+    }
+}

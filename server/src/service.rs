@@ -1,0 +1,134 @@
+//! The services this server speaks, as one table. The front end (`http`) finds a
+//! request's service by its `X-Amz-Target` prefix, checks that the service speaks
+//! the request's wire format, validates the body against the service's published
+//! model, and hands the validated request to the service's `run` on a blocking
+//! thread. A service whose answer to some action is an event stream names that
+//! action, and the front end hands it the raw request instead.
+//!
+//! Adding a service is a module and a line in [`SERVICES`]: SQS (`AmazonSQS.`, JSON
+//! 1.0) would list its own format and model here; the query protocol (SNS, and SQS
+//! for older SDKs), which names its action in a form field rather than a header,
+//! would be one more codec in `protocol` and a lookup by the form's `Action` beside
+//! [`Named::parse`].
+
+use crate::error::ApiError;
+use crate::http::{Body, Shared};
+use crate::protocol::model::Model;
+use crate::protocol::value::{Fields, Format, Value};
+use bytes::Bytes;
+use hyper::Response;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One service: how requests name it, what it speaks, and how it runs them.
+pub(crate) struct Service {
+    /// The `X-Amz-Target` prefix with its dot, e.g. `Kinesis_20131202.`.
+    pub(crate) target_prefix: &'static str,
+    /// The published API model requests are validated against.
+    pub(crate) model: fn() -> &'static Model,
+    /// The wire formats it accepts (and answers in).
+    pub(crate) formats: &'static [Format],
+    /// Runs an action on its validated request. Called on a blocking thread: the
+    /// engine blocks (fsync, waits).
+    pub(crate) run: fn(&Shared, &str, Fields<'_>) -> Result<Value, ApiError>,
+    /// The action answered with an event stream, if the service has one.
+    pub(crate) streaming: Option<Streaming>,
+}
+
+/// A response that is built as it goes (an event stream).
+pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// An action whose answer is an event stream: it gets the request as read and
+/// builds its own response, records its own metrics and validates its own body.
+pub(crate) struct Streaming {
+    /// The action's name.
+    pub(crate) action: &'static str,
+    /// Answers it: shared state, wire format, body, request id, when it started.
+    pub(crate) respond: fn(Arc<Shared>, Format, Bytes, String, Instant) -> ResponseFuture,
+}
+
+/// Every service this server speaks.
+pub(crate) const SERVICES: [&Service; 2] = [&crate::kinesis::SERVICE, &crate::firehose::SERVICE];
+
+/// An action of a service this server speaks, as an `X-Amz-Target` names it.
+pub(crate) struct Named {
+    /// The service.
+    pub(crate) service: &'static Service,
+    /// The part of the target after the service's prefix.
+    pub(crate) action: String,
+}
+
+impl Named {
+    /// The service and action `target` names, by its prefix.
+    pub(crate) fn parse(target: &str) -> Option<Named> {
+        SERVICES.iter().find_map(|service| {
+            target
+                .strip_prefix(service.target_prefix)
+                .map(|action| Named {
+                    service,
+                    action: action.to_string(),
+                })
+        })
+    }
+
+    /// The service's model.
+    pub(crate) fn model(&self) -> &'static Model {
+        (self.service.model)()
+    }
+
+    /// Whether the action answers with no output (an empty body, as AWS sends).
+    pub(crate) fn has_no_output(&self) -> bool {
+        self.model()
+            .operation(&self.action)
+            .is_some_and(|operation| operation.output.is_none())
+    }
+
+    /// How to answer the action when its answer is an event stream.
+    pub(crate) fn streaming(&self) -> Option<&'static Streaming> {
+        self.service
+            .streaming
+            .as_ref()
+            .filter(|streaming| streaming.action == self.action)
+    }
+
+    /// Validates `body` against the model and runs the action (on a blocking thread).
+    pub(crate) fn run(
+        &self,
+        shared: &Shared,
+        format: Format,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
+        let fields = Fields::new(&request, format)?;
+        (self.service.run)(shared, &self.action, fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Targets find their service by prefix, and only theirs.
+    use super::*;
+
+    /// Each service's prefix names it; an unknown prefix or a bare action names none.
+    #[test]
+    fn targets_find_their_service() {
+        let kinesis = Named::parse("Kinesis_20131202.PutRecord").unwrap();
+        assert_eq!(kinesis.service.target_prefix, "Kinesis_20131202.");
+        assert_eq!(kinesis.action, "PutRecord");
+        assert!(!kinesis.has_no_output());
+        assert!(kinesis.streaming().is_none());
+        let subscribe = Named::parse("Kinesis_20131202.SubscribeToShard").unwrap();
+        assert_eq!(subscribe.streaming().unwrap().action, "SubscribeToShard");
+        let firehose = Named::parse("Firehose_20150804.DeleteDeliveryStream").unwrap();
+        assert_eq!(firehose.model().target_prefix, "Firehose_20150804");
+        assert!(firehose.streaming().is_none());
+        for target in ["AmazonSQS.SendMessage", "PutRecord", "Kinesis_20131202", ""] {
+            assert!(Named::parse(target).is_none(), "{target}");
+        }
+        assert!(Named::parse("Kinesis_20131202.DeleteStream")
+            .unwrap()
+            .has_no_output());
+    }
+}
