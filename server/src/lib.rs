@@ -1,5 +1,5 @@
-//! Kinesis- and Firehose-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
-//! one port, `application/x-amz-json-1.1` and `application/x-amz-cbor-1.1`,
+//! Kinesis-, Firehose- and SQS-compatible HTTP server over the shardlog engine: HTTP/1.1 and h2c on
+//! one port, `application/x-amz-json-1.1`, `application/x-amz-cbor-1.1`, SQS's JSON 1.0 and query protocol,
 //! Kinesis-shaped errors, `/health` and `/metrics`.
 //!
 //! Laid out by service, over one front end and one set of codecs:
