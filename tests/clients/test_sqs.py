@@ -54,6 +54,20 @@ def attributes_md5(attributes: dict) -> str:
     return hashlib.md5(encoded).hexdigest()
 
 
+def receive_all(sqs, url: str, count: int) -> list:
+    """Receives until `count` messages came (a bounded number of 1 s polls)."""
+    messages = []
+    for _ in range(count):
+        response = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
+        messages += response.get("Messages", [])
+        if len(messages) >= count:
+            break
+    assert len(messages) == count, f"received {len(messages)} messages, expected {count}"
+    return messages
+
+
 def error_of(call, **params) -> botocore.exceptions.ClientError:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         call(**params)
@@ -109,8 +123,9 @@ def test_long_poll_returns_the_message_sent_while_waiting(sqs):
 
 def test_batches_and_message_attributes_of_every_type(sqs, raw_sqs):
     """Batch send with String, Number, Binary and custom types: the digests match
-    SQS's encoding, attribute selection by name, prefix and All works, and batch
-    deletes report bad entries one by one; malformed batches are refused whole."""
+    SQS's encoding, attribute selection by name, prefix and All works, batch
+    visibility changes and deletes report bad entries one by one; malformed
+    batches are refused whole."""
     url = new_queue(sqs)
     attributes = {
         "color": {"DataType": "String", "StringValue": "blue"},
@@ -125,12 +140,13 @@ def test_batches_and_message_attributes_of_every_type(sqs, raw_sqs):
     assert sent["Failed"] == []
     assert sorted(e["Id"] for e in sent["Successful"]) == ["e0", "e1", "e2"]
     assert all(e["MD5OfMessageAttributes"] == attributes_md5(attributes) for e in sent["Successful"])
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1)
-    messages = received["Messages"]
-    while len(messages) < 3:
-        more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1)
-        assert "Messages" in more, "fewer than 3 messages received"
-        messages += more["Messages"]
+    messages = receive_all(sqs, url, 3)
+    changes = [{"Id": f"c{i}", "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0} for i, m in enumerate(messages)]
+    changes.append({"Id": "bad", "ReceiptHandle": "not-a-handle", "VisibilityTimeout": 0})
+    changed = sqs.change_message_visibility_batch(QueueUrl=url, Entries=changes)
+    assert len(changed["Successful"]) == 3
+    assert [(f["Id"], f["Code"]) for f in changed["Failed"]] == [("bad", "ReceiptHandleIsInvalid")]
+    messages = receive_all(sqs, url, 3)
     assert messages[0]["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\x01\xff"
     assert messages[0]["MD5OfMessageAttributes"] == attributes_md5(attributes)
     handles = [{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
@@ -173,7 +189,8 @@ def test_dead_letter_queue_receives_after_max_receive_count(sqs):
 
 def test_fifo_keeps_group_order_and_deduplicates(sqs):
     """A FIFO queue returns a group's messages in send order with sequence
-    numbers, and a resend with the same deduplication id is not stored twice."""
+    numbers, a resend with the same deduplication id is not stored twice, and a
+    receive retried with its attempt id returns the same message and handle."""
     url = new_queue(sqs, prefix="fifo", fifo=True)
     ids = []
     for i in range(3):
@@ -182,6 +199,11 @@ def test_fifo_keeps_group_order_and_deduplicates(sqs):
         assert sent["SequenceNumber"].isdigit()
     again = sqs.send_message(QueueUrl=url, MessageBody="m0", MessageGroupId="g", MessageDeduplicationId="d0")
     assert again["MessageId"] == ids[0]
+    # A retried receive with the same attempt id gets the same message and handle.
+    first = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1", WaitTimeSeconds=1)["Messages"]
+    retry = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [(m["Body"], m["ReceiptHandle"]) for m in retry] == [(m["Body"], m["ReceiptHandle"]) for m in first]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
     bodies = []
     for _ in range(3):
         # This server hands out one message of a group at a time; the next
