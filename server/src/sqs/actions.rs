@@ -15,88 +15,79 @@ const LIST_RESULTS_MAX: usize = 1000;
 
 /// Runs a queue management action; `None` if `action` is not one.
 pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    let run = || -> Response {
-        let fields = Fields::new(request, Format::Json)?;
-        match action {
-            "CreateQueue" => create_queue(context, &fields),
-            "GetQueueUrl" => {
-                let name = fields.required_str("QueueName")?;
-                let queue = context.sqs.queues().queue(name)?;
-                Ok(Out::new()
-                    .with("QueueUrl", context.queue_url(queue.name().as_str()))
-                    .into())
-            }
-            "ListQueues" => {
-                let prefix = fields.str("QueueNamePrefix")?.unwrap_or("");
-                let names = context.sqs.queues().list_queues(prefix);
-                page(context, &fields, names, "QueueUrls")
-            }
-            "ListDeadLetterSourceQueues" => {
-                let names = context
-                    .sqs
-                    .queues()
-                    .dead_letter_sources(queue_name(&fields)?)?;
-                page(context, &fields, names, "queueUrls")
-            }
-            "DeleteQueue" => {
-                context.sqs.queues().delete_queue(queue_name(&fields)?)?;
-                Ok(Out::new().into())
-            }
-            "GetQueueAttributes" => {
-                let names = string_list(&fields, "AttributeNames")?;
-                let found = attributes::render(context, queue_name(&fields)?, &names)?;
-                let found = (!found.is_empty()).then(|| string_map_value(found));
-                Ok(Out::new().maybe("Attributes", found).into())
-            }
-            "SetQueueAttributes" => set_queue_attributes(context, &fields),
-            "PurgeQueue" => {
-                let name = queue_name(&fields)?;
-                context.sqs.queues().queue(name)?.purge()?;
-                Ok(Out::new().into())
-            }
-            "TagQueue" => {
-                let tags = fields.string_map("Tags")?;
-                context
-                    .sqs
-                    .queues()
-                    .tag_queue(queue_name(&fields)?, &tags)?;
-                Ok(Out::new().into())
-            }
-            "UntagQueue" => {
-                let keys = string_list(&fields, "TagKeys")?;
-                context
-                    .sqs
-                    .queues()
-                    .untag_queue(queue_name(&fields)?, &keys)?;
-                Ok(Out::new().into())
-            }
-            "ListQueueTags" => {
-                let tags = context.sqs.queues().tags(queue_name(&fields)?)?;
-                Ok(Out::new()
-                    .maybe("Tags", (!tags.is_empty()).then(|| string_map_value(tags)))
-                    .into())
-            }
-            "AddPermission" => permissions::add(context, &fields),
-            "RemovePermission" => permissions::remove(context, &fields),
-            _ => unreachable!("only the actions matched below get here"),
-        }
+    let fields = match Fields::new(request, Format::Json) {
+        Ok(fields) => fields,
+        Err(error) => return Some(Err(error.into())),
     };
-    match action {
-        "CreateQueue"
-        | "GetQueueUrl"
-        | "ListQueues"
-        | "ListDeadLetterSourceQueues"
-        | "DeleteQueue"
-        | "GetQueueAttributes"
-        | "SetQueueAttributes"
-        | "PurgeQueue"
-        | "TagQueue"
-        | "UntagQueue"
-        | "ListQueueTags"
-        | "AddPermission"
-        | "RemovePermission" => Some(run()),
-        _ => None,
-    }
+    run(context, action, fields).transpose()
+}
+
+/// The action's answer; `Ok(None)` if `action` is not a queue management action.
+fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option<Value>, SqsError> {
+    let value = match action {
+        "CreateQueue" => create_queue(context, &fields),
+        "GetQueueUrl" => {
+            let name = fields.required_str("QueueName")?;
+            let queue = context.sqs.queues().queue(name)?;
+            Ok(Out::new()
+                .with("QueueUrl", context.queue_url(queue.name().as_str()))
+                .into())
+        }
+        "ListQueues" => {
+            let prefix = fields.str("QueueNamePrefix")?.unwrap_or("");
+            let names = context.sqs.queues().list_queues(prefix);
+            page(context, &fields, names, "QueueUrls")
+        }
+        "ListDeadLetterSourceQueues" => {
+            let names = context
+                .sqs
+                .queues()
+                .dead_letter_sources(queue_name(&fields)?)?;
+            page(context, &fields, names, "queueUrls")
+        }
+        "DeleteQueue" => {
+            context.sqs.queues().delete_queue(queue_name(&fields)?)?;
+            Ok(Out::new().into())
+        }
+        "GetQueueAttributes" => {
+            let names = string_list(&fields, "AttributeNames")?;
+            let found = attributes::render(context, queue_name(&fields)?, &names)?;
+            let found = (!found.is_empty()).then(|| string_map_value(found));
+            Ok(Out::new().maybe("Attributes", found).into())
+        }
+        "SetQueueAttributes" => set_queue_attributes(context, &fields),
+        "PurgeQueue" => {
+            let name = queue_name(&fields)?;
+            context.sqs.queues().queue(name)?.purge()?;
+            Ok(Out::new().into())
+        }
+        "TagQueue" => {
+            let tags = fields.string_map("Tags")?;
+            context
+                .sqs
+                .queues()
+                .tag_queue(queue_name(&fields)?, &tags)?;
+            Ok(Out::new().into())
+        }
+        "UntagQueue" => {
+            let keys = string_list(&fields, "TagKeys")?;
+            context
+                .sqs
+                .queues()
+                .untag_queue(queue_name(&fields)?, &keys)?;
+            Ok(Out::new().into())
+        }
+        "ListQueueTags" => {
+            let tags = context.sqs.queues().tags(queue_name(&fields)?)?;
+            Ok(Out::new()
+                .maybe("Tags", (!tags.is_empty()).then(|| string_map_value(tags)))
+                .into())
+        }
+        "AddPermission" => permissions::add(context, &fields),
+        "RemovePermission" => permissions::remove(context, &fields),
+        _ => return Ok(None),
+    };
+    value.map(Some)
 }
 
 /// The queue name of the request's `QueueUrl`.
