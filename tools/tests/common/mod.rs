@@ -11,13 +11,23 @@ use std::time::Duration;
 /// A tiny HTTP/1.1 client: one request per connection. `None` when the server is
 /// gone (connection refused or reset), which is expected around a kill.
 pub fn call(address: SocketAddr, action: &str, body: &Value) -> Option<(u16, Value)> {
+    call_target(address, &format!("Kinesis_20131202.{action}"), body)
+}
+
+/// [`call`] for a Firehose action (`Firehose_20150804.<action>`).
+pub fn call_firehose(address: SocketAddr, action: &str, body: &Value) -> Option<(u16, Value)> {
+    call_target(address, &format!("Firehose_20150804.{action}"), body)
+}
+
+/// [`call`] with a whole `x-amz-target` value.
+pub fn call_target(address: SocketAddr, target: &str, body: &Value) -> Option<(u16, Value)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
     let body = body.to_string();
     let request = format!(
-        "POST / HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: Kinesis_20131202.{action}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: {target}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;
@@ -57,4 +67,16 @@ pub fn start(data_dir: &Path) -> Server {
         .parse()
         .unwrap();
     Server { child, address }
+}
+
+/// Stops `server` with SIGTERM (a clean shutdown: requests in flight finish,
+/// delivery streams flush, logs sync) and returns whether it exited with success.
+pub fn stop(mut server: Server) -> bool {
+    let signalled = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    let exited = server.child.wait().expect("wait for shardlog serve");
+    signalled && exited.success()
 }
