@@ -71,21 +71,27 @@ pub struct Delivered {
     pub objects_of: BTreeMap<String, Vec<PathBuf>>,
     /// Objects read.
     pub objects: usize,
-    /// Temporary files left by a write the kill interrupted (dot files beside
-    /// the objects, never renamed into place).
+    /// Dot files beside the objects: temporary files of a write the kill
+    /// interrupted, until the next write into their directory removes them.
     pub temporary_files: Vec<PathBuf>,
     /// What is not a whole record of this test, with the object it is in.
     pub strays: Vec<String>,
 }
 
 impl Delivered {
-    /// Panics unless every object holds whole records of this test and no record
-    /// is in two objects (or twice in one).
+    /// Panics unless every object holds whole records of this test, no record is
+    /// in two objects (or twice in one), and no temporary file is left beside
+    /// them (a restart removes those that kills left).
     pub fn assert_whole_and_once(&self, what: &str) {
         assert!(
             self.strays.is_empty(),
             "{what}: not records: {:?}",
             self.strays
+        );
+        assert!(
+            self.temporary_files.is_empty(),
+            "{what}: temporary files left: {:?}",
+            self.temporary_files
         );
         let duplicates: Vec<(&String, &Vec<PathBuf>)> = self
             .objects_of
