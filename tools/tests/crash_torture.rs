@@ -44,6 +44,8 @@ use torture::subscribe::subscribe_all;
 const PRODUCERS: usize = 3;
 /// Shortest cycle with a reshard.
 const RESHARD_CYCLE_MIN: Duration = Duration::from_millis(200);
+/// Cycles between progress lines (seen with `--nocapture`, for long runs).
+const PROGRESS_CYCLES: usize = 100;
 /// Longest wait for the delivery streams to deliver everything at the end.
 const DELIVERY_WAIT: Duration = Duration::from_secs(120);
 /// How often the buckets are read while waiting.
@@ -221,6 +223,15 @@ fn sigkill_under_mixed_load_loses_and_duplicates_nothing() {
         let mut model = model.lock().unwrap();
         verify(&mut model, &found, cycle);
         model.assert_no_failures(&format!("cycle {cycle}"));
+        if (cycle + 1) % PROGRESS_CYCLES == 0 {
+            eprintln!(
+                "cycle {}: {} acknowledged, {} in the stream, {:?}",
+                cycle + 1,
+                model.acked.len(),
+                found.len(),
+                started.elapsed()
+            );
+        }
     }
     let cycles_elapsed = started.elapsed();
     let mut model = model.into_inner().unwrap();
