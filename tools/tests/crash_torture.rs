@@ -249,6 +249,27 @@ fn sigkill_under_mixed_load_loses_and_duplicates_nothing() {
         cycles < 20 || model.reshards > 0,
         "a reshard was acknowledged"
     );
+    report(
+        cycles,
+        cycles_elapsed,
+        started,
+        &model,
+        found_last,
+        &direct,
+        &from_stream,
+    );
+}
+
+/// The run's figures, on stderr (seen with `--nocapture`).
+fn report(
+    cycles: usize,
+    cycles_elapsed: Duration,
+    started: Instant,
+    model: &Model,
+    found_last: usize,
+    direct: &Delivered,
+    from_stream: &Delivered,
+) {
     eprintln!(
         "{cycles} kill cycles in {cycles_elapsed:?} ({:?} in all): Kinesis {} acknowledged, {} in the stream, \
          verified after every restart; readers saw {} (GetRecords) and {} (SubscribeToShard); {} reshards; \

@@ -140,6 +140,41 @@ pub fn read_everything(address: SocketAddr) -> Found {
 /// its number, in its shard; every shard an acknowledged reshard closed, closed.
 /// Records found for the first time become known.
 pub fn verify(model: &mut Model, found: &Found, cycle: usize) {
+    let at = check_shards(model, found, cycle);
+    let mut missing = Vec::new();
+    for (sequence, record) in &model.known {
+        match at.get(sequence.as_str()) {
+            Some(there) if there == record => {}
+            there => {
+                let what = if model.acked.contains_key(sequence) {
+                    "acknowledged"
+                } else {
+                    "seen"
+                };
+                let there = there.map_or("nothing".to_string(), Known::to_string);
+                missing.push(format!(
+                    "cycle {cycle}: {what} record {sequence} ({record}) lost or changed: {there}"
+                ));
+            }
+        }
+    }
+    model.failures.extend(missing);
+    for (sequence, record) in at {
+        model.learn(sequence, record, "reading after a restart");
+    }
+    for shard in &found.shards {
+        if model.closed.contains(&shard.id) && !shard.closed {
+            model.fail(format!(
+                "cycle {cycle}: {} was closed by an acknowledged reshard but is open",
+                shard.id
+            ));
+        }
+    }
+}
+
+/// The found records by sequence number, after checking each shard's order,
+/// that every record is whole, and that no record or number appears twice.
+fn check_shards<'a>(model: &mut Model, found: &'a Found, cycle: usize) -> BTreeMap<&'a str, Known> {
     let mut at: BTreeMap<&str, Known> = BTreeMap::new();
     let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
     for (shard, records) in &found.records {
@@ -181,35 +216,7 @@ pub fn verify(model: &mut Model, found: &Found, cycle: usize) {
             }
         }
     }
-    let mut missing = Vec::new();
-    for (sequence, record) in &model.known {
-        match at.get(sequence.as_str()) {
-            Some(there) if there == record => {}
-            there => {
-                let what = if model.acked.contains_key(sequence) {
-                    "acknowledged"
-                } else {
-                    "seen"
-                };
-                let there = there.map_or("nothing".to_string(), Known::to_string);
-                missing.push(format!(
-                    "cycle {cycle}: {what} record {sequence} ({record}) lost or changed: {there}"
-                ));
-            }
-        }
-    }
-    model.failures.extend(missing);
-    for (sequence, record) in at {
-        model.learn(sequence, record, "reading after a restart");
-    }
-    for shard in &found.shards {
-        if model.closed.contains(&shard.id) && !shard.closed {
-            model.fail(format!(
-                "cycle {cycle}: {} was closed by an acknowledged reshard but is open",
-                shard.id
-            ));
-        }
-    }
+    at
 }
 
 /// Which reshard a cycle does.
