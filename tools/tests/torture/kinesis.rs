@@ -2,13 +2,14 @@
 //! after a restart and checking it against the model, and resharding under load.
 
 use super::model::{is_sequence_number, record_id, Known, Model};
-use crate::common::call;
+use crate::common::{call, request};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The stream under test.
 pub const STREAM: &str = "torture";
@@ -28,10 +29,16 @@ pub struct Shard {
     pub closed: bool,
 }
 
-/// The answer of a call that must succeed (the server is up and idle).
+/// How long a check waits for one answer: a GetRecords of 10,000 records from a
+/// debug build on a loaded machine can take seconds.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The answer of a call that must succeed (the server is up, and idle but for
+/// Firehose delivery).
 pub fn ok(address: SocketAddr, action: &str, body: &Value) -> Value {
-    let (status, reply) =
-        call(address, action, body).unwrap_or_else(|| panic!("{action}: no answer"));
+    let target = format!("Kinesis_20131202.{action}");
+    let (status, reply) = request(address, &target, body, CHECK_TIMEOUT)
+        .unwrap_or_else(|error| panic!("{action}: no answer: {error}"));
     assert_eq!(status, 200, "{action}: {reply}");
     reply
 }
@@ -124,13 +131,20 @@ impl Found {
     }
 }
 
-/// Reads every shard of the stream.
+/// Reads every shard of the stream, the shards in parallel (a long run's check
+/// reads hundreds of thousands of records after every restart).
 pub fn read_everything(address: SocketAddr) -> Found {
     let shards = list_shards(address).expect("ListShards after a restart");
-    let records = shards
-        .iter()
-        .map(|shard| (shard.id.clone(), read_shard(address, &shard.id)))
-        .collect();
+    let records = std::thread::scope(|scope| {
+        let readers: Vec<_> = shards
+            .iter()
+            .map(|shard| scope.spawn(move || (shard.id.clone(), read_shard(address, &shard.id))))
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| reader.join().expect("a shard reader"))
+            .collect()
+    });
     Found { shards, records }
 }
 
