@@ -1,6 +1,6 @@
 //! Names, identifiers and request validation shared by the engine's operations.
 
-use crate::error::{Error, Result};
+use crate::error::{Constraint, Error, Result};
 
 /// Longest stream name.
 pub const STREAM_NAME_CHARS_MAX: usize = 128;
@@ -21,15 +21,24 @@ pub fn parse_shard_id(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The error for a stream or consumer name (in `field`) that breaks the name rule.
+pub(crate) fn invalid_name(field: &'static str, name: &str) -> Error {
+    Error::InvalidField {
+        field,
+        value: Some(name.to_string()),
+        constraint: Constraint::Name {
+            chars_max: STREAM_NAME_CHARS_MAX,
+        },
+    }
+}
+
 /// Checks a stream name: 1 to 128 characters of `[a-zA-Z0-9_.-]`.
 pub fn check_stream_name(name: &str) -> Result<()> {
     let valid_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > STREAM_NAME_CHARS_MAX || !valid_chars {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
-        )));
+        return Err(invalid_name("streamName", name));
     }
     Ok(())
 }
@@ -39,11 +48,11 @@ pub fn stream_arn(region: &str, account_id: &str, name: &str) -> String {
     format!("arn:aws:kinesis:{region}:{account_id}:stream/{name}")
 }
 
-/// The message Kinesis gives for a stream that does not exist.
-pub fn stream_not_found(name: &str, account_id: &str) -> Error {
-    Error::ResourceNotFound(format!(
-        "Stream {name} under account {account_id} not found."
-    ))
+/// The error for a stream that does not exist.
+pub fn stream_not_found(name: &str) -> Error {
+    Error::StreamNotFound {
+        stream: name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -69,7 +78,16 @@ mod tests {
         assert!(check_stream_name(&"a".repeat(128)).is_ok());
         for bad in ["", "has space", "slash/", &"a".repeat(129)] {
             let error = check_stream_name(bad).unwrap_err();
-            assert!(error.to_string().contains("streamName"), "{error}");
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidField {
+                        field: "streamName",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
         }
     }
 }

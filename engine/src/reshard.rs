@@ -2,7 +2,6 @@
 //! MergeShards.
 
 use crate::data::sequence_number;
-use crate::engine::SHARDS_PER_STREAM_MAX;
 use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
@@ -182,14 +181,12 @@ impl Engine {
     fn open_shard_of(&self, state: &StreamState, name: &str, shard: &str) -> Result<u32> {
         let index = parse_shard_id(shard)
             .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| {
-                crate::data::shard_not_found(name, shard, &self.inner.config.account_id)
-            })?;
+            .ok_or_else(|| crate::data::shard_not_found(name, shard))?;
         if state.shards[&index].meta.closed_end_position.is_some() {
-            return Err(Error::ResourceInUse(format!(
-                "Shard {shard} in stream {name} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::ShardClosed {
+                stream: name.to_string(),
+                shard: shard.to_string(),
+            });
         }
         Ok(index)
     }
@@ -200,16 +197,17 @@ impl Engine {
         let stream = self.stream(name)?;
         let state = Engine::write_stream(&stream);
         let parent = self.open_shard_of(&state, name, shard)?;
-        let key = parse_hash_key(new_starting_hash_key)
-            .map_err(|error| Error::InvalidArgument(error.to_string()))?;
-        let (left, right) = state.shards[&parent].range.split_at(key).map_err(|_| {
-            Error::InvalidArgument(format!(
-                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
-                self.inner.config.account_id,
-                state.shards[&parent].meta.hash_start,
-                state.shards[&parent].meta.hash_end
-            ))
-        })?;
+        let key = parse_hash_key(new_starting_hash_key)?;
+        let range = state.shards[&parent].range;
+        let (left, right) = range
+            .split_at(key)
+            .map_err(|_| Error::SplitKeyOutsideShard {
+                stream: name.to_string(),
+                shard: shard.to_string(),
+                key: new_starting_hash_key.to_string(),
+                start: range.start,
+                end: range.end,
+            })?;
         drop(state);
         self.check_shard_budget(1)?;
         let mut state = Engine::write_stream(&stream);
@@ -227,12 +225,14 @@ impl Engine {
         let mut state = Engine::write_stream(&stream);
         let first = self.open_shard_of(&state, name, shard)?;
         let second = self.open_shard_of(&state, name, adjacent)?;
-        let merged = state.shards[&first].range.merge(state.shards[&second].range).map_err(|_| {
-            Error::InvalidArgument(format!(
-                "Shards {shard} and {adjacent} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
-                self.inner.config.account_id
-            ))
-        })?;
+        let merged = state.shards[&first]
+            .range
+            .merge(state.shards[&second].range)
+            .map_err(|_| Error::ShardsNotAdjacent {
+                stream: name.to_string(),
+                shard: shard.to_string(),
+                adjacent: adjacent.to_string(),
+            })?;
         self.reshard(
             &mut state,
             &[first, second],
@@ -298,22 +298,18 @@ impl Engine {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let current = state.open_shards().len() as u32;
-        if target == 0 || target > SHARDS_PER_STREAM_MAX {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{target}' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
-            )));
-        }
+        crate::engine::check_shard_count("targetShardCount", target)?;
         if target > current * 2 || target * 2 < current {
-            return Err(Error::InvalidArgument(format!(
-                "UpdateShardCount of stream {name} under account {} to {target} shards is not allowed: the target must be between half and double the current {current} open shards.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::ShardCountChange {
+                stream: name.to_string(),
+                target,
+                current,
+            });
         }
         drop(state);
         self.check_shard_budget(target.saturating_sub(current))?;
         state = Engine::write_stream(&stream);
-        let targets =
-            even_ranges(target).map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let targets = even_ranges(target)?;
         self.split_at_boundaries(&mut state, &targets)?;
         for range in &targets {
             self.merge_within(&mut state, *range)?;
@@ -366,9 +362,7 @@ impl Engine {
             let [(first, first_range), (second, second_range), ..] = inside[..] else {
                 return Ok(());
             };
-            let merged = first_range
-                .merge(second_range)
-                .map_err(|error| Error::InvalidArgument(error.to_string()))?;
+            let merged = first_range.merge(second_range)?;
             self.reshard(
                 state,
                 &[first, second],

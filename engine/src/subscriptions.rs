@@ -86,11 +86,14 @@ impl Engine {
         shard: &str,
         start: IteratorStart,
     ) -> Result<Subscription> {
-        let not_found =
-            || Error::ResourceNotFound(format!("Consumer {consumer_arn} does not exist."));
-        let (stream_name, consumer) = self.parse_consumer_arn(consumer_arn).ok_or_else(|| {
-            Error::InvalidArgument(format!("ConsumerARN {consumer_arn} is not valid."))
-        })?;
+        let not_found = || Error::ConsumerArnNotFound {
+            arn: consumer_arn.to_string(),
+        };
+        let (stream_name, consumer) =
+            self.parse_consumer_arn(consumer_arn)
+                .ok_or_else(|| Error::ConsumerArnInvalid {
+                    arn: consumer_arn.to_string(),
+                })?;
         let described = self
             .describe_consumer(&stream_name, &consumer)
             .map_err(|_| not_found())?;
@@ -101,9 +104,7 @@ impl Engine {
         let state = Engine::read_stream(&stream);
         let index = parse_shard_id(shard)
             .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| {
-                crate::data::shard_not_found(&stream_name, shard, &self.inner.config.account_id)
-            })?;
+            .ok_or_else(|| crate::data::shard_not_found(&stream_name, shard))?;
         let position = self.start_position(&state.shards[&index], &stream_name, start)?;
         let stream_epoch = state.meta.created_ms;
         drop(state);
@@ -130,23 +131,22 @@ impl Engine {
     ) -> Result<(u64, Arc<AtomicBool>)> {
         let registry = &self.inner.subscriptions;
         if registry.ending.load(Ordering::SeqCst) {
-            return Err(Error::LimitExceeded(
-                "The server is stopping and takes no new subscriptions.".into(),
-            ));
+            return Err(Error::Stopping);
         }
         let mut slots = registry.lock();
         if let Some(slot) = slots.get(key) {
             if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
-                return Err(Error::ResourceInUse(format!(
-                    "Another active subscription exists for consumer {consumer_arn} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
-                    RESUBSCRIBE_GUARD_MS / 1000
-                )));
+                return Err(Error::SubscriptionActive {
+                    consumer_arn: consumer_arn.to_string(),
+                    shard: shard.to_string(),
+                    guard_ms: RESUBSCRIBE_GUARD_MS,
+                });
             }
             slot.taken_over.store(true, Ordering::SeqCst);
         } else if slots.len() >= SUBSCRIPTIONS_MAX {
-            return Err(Error::LimitExceeded(format!(
-                "At most {SUBSCRIPTIONS_MAX} subscriptions may be active at once."
-            )));
+            return Err(Error::SubscriptionLimit {
+                limit: SUBSCRIPTIONS_MAX,
+            });
         }
         let generation = registry.generations.fetch_add(1, Ordering::Relaxed);
         let taken_over = Arc::new(AtomicBool::new(false));
@@ -252,17 +252,14 @@ impl Subscription {
     /// The shard, after checking that the subscription still stands.
     fn check<'a>(&self, state: &'a crate::engine::StreamState) -> Result<&'a ShardState> {
         if self.taken_over.load(Ordering::SeqCst) {
-            return Err(Error::ResourceInUse(format!(
-                "A newer subscription of consumer {} to shard {} took over this one.",
-                self.key.1,
-                self.shard_id()
-            )));
+            return Err(Error::SubscriptionTakenOver {
+                consumer: self.key.1.clone(),
+                shard: self.key.2,
+            });
         }
-        let gone = || {
-            Error::ResourceNotFound(format!(
-                "Consumer {} of stream {} no longer exists.",
-                self.key.1, self.key.0
-            ))
+        let gone = || Error::ConsumerGone {
+            stream: self.key.0.clone(),
+            consumer: self.key.1.clone(),
         };
         if state.meta.created_ms != self.stream_epoch
             || !state.meta.consumers.contains_key(&self.key.1)
@@ -344,7 +341,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
-            Err(Error::ResourceInUse(_))
+            Err(Error::SubscriptionActive { .. })
         ));
         // Age the slot past the guard instead of waiting 5 seconds.
         let key = ("s".to_string(), "c".to_string(), 0);
@@ -361,7 +358,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             first.next_batch(Duration::ZERO),
-            Err(Error::ResourceInUse(_))
+            Err(Error::SubscriptionTakenOver { .. })
         ));
         drop(first);
         assert_eq!(
@@ -461,11 +458,11 @@ mod tests {
         engine.deregister_consumer("s", "c").unwrap();
         assert!(matches!(
             child.next_batch(Duration::ZERO),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerGone { .. })
         ));
         assert!(matches!(
             engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerArnNotFound { .. })
         ));
         drop((parent, child));
         engine.shutdown().unwrap();

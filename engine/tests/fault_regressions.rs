@@ -34,7 +34,7 @@ fn put(engine: &Engine, stream: &str, key: &str, hash: Option<&str>) -> Result<S
         .pop()
     {
         Some(Ok(result)) => Ok(result.sequence_number),
-        Some(Err(failure)) => Err(format!("{}: {}", failure.error_code, failure.error_message)),
+        Some(Err(failure)) => Err(failure.to_string()),
         None => Err("no result".into()),
     }
 }

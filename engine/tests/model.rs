@@ -9,7 +9,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, IteratorStart, OutputRecord, PutRecord, ShardDescription,
+    Engine, EngineConfig, Error, ErrorKind, IteratorStart, OutputRecord, PutRecord,
+    ShardDescription,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use std::collections::{BTreeMap, BTreeSet};
@@ -351,7 +352,7 @@ fn open_engine(fs: &Arc<MemFs>) -> Engine {
 #[track_caller]
 fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::ResourceNotFound(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound),
         "{what}: expected ResourceNotFound, got {result:?}"
     );
 }
@@ -359,7 +360,7 @@ fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
 #[track_caller]
 fn assert_invalid<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::InvalidArgument(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidArgument),
         "{what}: expected InvalidArgument, got {result:?}"
     );
 }
@@ -367,7 +368,7 @@ fn assert_invalid<T: Debug>(result: Result<T, Error>, what: &str) {
 #[track_caller]
 fn assert_in_use<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::ResourceInUse(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::InUse),
         "{what}: expected ResourceInUse, got {result:?}"
     );
 }
@@ -1138,7 +1139,7 @@ fn deleted_stream_iterator_reads_successor_created_in_same_ms() {
         engine.put_record("s", record).unwrap();
         let result = engine.get_records(&stale, 10);
         assert!(
-            matches!(result, Err(Error::ResourceNotFound(_))),
+            matches!(result, Err(Error::ShardNotFound { .. })),
             "attempt {attempt}: an iterator of the deleted stream read {result:?}"
         );
         engine.delete_stream("s").unwrap();

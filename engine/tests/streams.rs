@@ -2,7 +2,9 @@
 //! iterator type, paging to the end, resharding and reading across the lineage,
 //! restarts, retention changes, tags, and the error cases.
 
-use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardFilter};
+use shardlog_engine::{
+    Engine, EngineConfig, Error, IteratorStart, PutRecord, RecordFailure, ShardFilter,
+};
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -260,20 +262,26 @@ fn errors_are_the_kinesis_kinds() {
     engine.create_stream("s", Some(2), BTreeMap::new()).unwrap();
     assert!(matches!(
         engine.create_stream("s", Some(1), BTreeMap::new()),
-        Err(Error::ResourceInUse(_))
+        Err(Error::StreamExists { .. })
     ));
     let missing = engine.describe_stream("nope", 10, None).unwrap_err();
-    assert_eq!(
-        missing.to_string(),
-        "Stream nope under account 000000000000 not found."
+    assert!(
+        matches!(&missing, Error::StreamNotFound { stream } if stream == "nope"),
+        "{missing:?}"
     );
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "streamName",
+            ..
+        })
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "shardCount",
+            ..
+        })
     ));
     let big = vec![0u8; (1 << 20) + 1];
     let oversize = PutRecord {
@@ -283,7 +291,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField { field: "data", .. })
     ));
     let long_key = "k".repeat(257);
     let bad_key = PutRecord {
@@ -293,7 +301,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_key),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "partitionKey",
+            ..
+        })
     ));
     let empty_key = PutRecord {
         partition_key: "",
@@ -302,7 +313,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", empty_key),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "partitionKey",
+            ..
+        })
     ));
     let bad_hash = PutRecord {
         partition_key: "k",
@@ -311,16 +325,19 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_hash),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "explicitHashKey",
+            ..
+        })
     ));
     assert!(matches!(
         engine.get_records("not-a-token", 10),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IteratorInvalid(_))
     ));
     let start = IteratorStart::AtSequenceNumber("12345".into());
     assert!(matches!(
         engine.get_shard_iterator("s", "shardId-000000000000", start),
-        Err(Error::InvalidArgument(_))
+        Err(Error::SequenceNumberInvalid { .. })
     ));
     let (shard, seq) = put(&engine, "s", "k", b"x");
     let other = if shard.ends_with('0') {
@@ -330,24 +347,30 @@ fn errors_are_the_kinesis_kinds() {
     };
     let foreign = engine.get_shard_iterator("s", other, IteratorStart::AtSequenceNumber(seq));
     assert!(
-        matches!(foreign, Err(Error::InvalidArgument(_))),
+        matches!(foreign, Err(Error::SequenceNumberOfOtherShard { .. })),
         "{foreign:?}"
     );
     assert!(matches!(
         engine.get_shard_iterator("s", "shardId-000000000009", IteratorStart::Latest),
-        Err(Error::ResourceNotFound(_))
+        Err(Error::ShardNotFound { .. })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, false),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionOutOfRange {
+            bound_hours: 24,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_retention("s", 9000, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionOutOfRange {
+            bound_hours: 8760,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionDirection { increase: true, .. })
     ));
     engine.set_retention("s", 48, true).unwrap();
     engine
@@ -370,7 +393,7 @@ fn errors_are_the_kinesis_kinds() {
     engine.delete_stream("s").unwrap();
     assert!(matches!(
         engine.describe_stream("s", 10, None),
-        Err(Error::ResourceNotFound(_))
+        Err(Error::StreamNotFound { .. })
     ));
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
     let fresh = read_shard(
@@ -420,7 +443,10 @@ fn put_records_results_in_order() {
     let too_many = vec![records[0]; 501];
     assert!(matches!(
         engine.put_records("s", &too_many),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "records",
+            ..
+        })
     ));
     engine.shutdown().unwrap();
 }
@@ -458,11 +484,11 @@ fn update_shard_count_keeps_lineage() {
     }
     assert!(matches!(
         engine.update_shard_count("s", 9),
-        Err(Error::InvalidArgument(_))
+        Err(Error::ShardCountChange { target: 9, .. })
     ));
     assert!(matches!(
         engine.update_shard_count("s", 1),
-        Err(Error::InvalidArgument(_))
+        Err(Error::ShardCountChange { target: 1, .. })
     ));
     let (all, _) = engine.list_shards("s", None, None, 10_000).unwrap();
     let mut seen = Vec::new();
@@ -548,12 +574,12 @@ fn delete_stream_with_consumers() {
     engine.register_consumer("c", "app").unwrap();
     assert!(matches!(
         engine.delete_stream_with("c", false),
-        Err(Error::ResourceInUse(_))
+        Err(Error::StreamHasConsumers { .. })
     ));
     engine.delete_stream_with("c", true).unwrap();
     assert!(matches!(
         engine.list_consumers("c"),
-        Err(Error::ResourceNotFound(_))
+        Err(Error::StreamNotFound { .. })
     ));
     engine.shutdown().unwrap();
 }
@@ -586,9 +612,7 @@ fn shard_quotas_throttle_when_enabled() {
         let put_quick = started.elapsed() < quick;
         let throttled = results
             .iter()
-            .filter(
-                |r| matches!(r, Err(f) if f.error_code == "ProvisionedThroughputExceededException"),
-            )
+            .filter(|r| matches!(r, Err(RecordFailure::Throttled { shard: 0, .. })))
             .count();
         assert!(results[..10].iter().all(Result::is_ok));
         let iterator = engine
@@ -599,8 +623,8 @@ fn shard_quotas_throttle_when_enabled() {
         for _ in 0..6 {
             match engine.get_records(&iterator, 1) {
                 Ok(_) => {}
-                Err(Error::ProvisionedThroughputExceeded(message)) => {
-                    assert!(message.starts_with("Rate exceeded for shard shardId-000000000000"));
+                Err(Error::Throttled { stream, shard }) => {
+                    assert_eq!((stream.as_str(), shard), ("q", 0));
                     refused += 1;
                 }
                 Err(other) => panic!("{other:?}"),
@@ -715,11 +739,14 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField { field: "data", .. })
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "maxRecordSizeInKiB",
+            ..
+        })
     ));
     engine.set_max_record_kib("cap", 4096).unwrap();
     let (_, seq) = {
@@ -734,7 +761,13 @@ fn size_cap_record_size_and_ordering() {
     let ordered = engine.put_record_ordered("cap", small, Some(&seq)).unwrap();
     assert!(ordered.sequence_number > seq);
     let bad = engine.put_record_ordered("cap", small, Some("01"));
-    assert!(matches!(bad, Err(Error::Validation(_))));
+    assert!(matches!(
+        bad,
+        Err(Error::InvalidField {
+            field: "sequenceNumberForOrdering",
+            ..
+        })
+    ));
     engine.shutdown().unwrap();
 }
 

@@ -137,9 +137,13 @@ impl KinesisSource {
         };
         let iterator = match self.engine.get_shard_iterator(&self.stream, shard, start) {
             // The last read record is gone (retention): continue at the oldest.
-            Err(EngineError::InvalidArgument(_)) if cursor.last_read.is_some() => self
-                .engine
-                .get_shard_iterator(&self.stream, shard, IteratorStart::TrimHorizon)?,
+            Err(
+                EngineError::SequenceNumberInvalid { .. }
+                | EngineError::SequenceNumberOfOtherShard { .. },
+            ) if cursor.last_read.is_some() => {
+                self.engine
+                    .get_shard_iterator(&self.stream, shard, IteratorStart::TrimHorizon)?
+            }
             other => other?,
         };
         Ok(iterator)
@@ -158,7 +162,7 @@ impl KinesisSource {
             .engine
             .get_records_waiting(&iterator, records_max.max(1), wait)
         {
-            Err(EngineError::ExpiredIterator(_)) => {
+            Err(EngineError::IteratorExpired { .. }) => {
                 if let Some(cursor) = self.shards.get_mut(shard) {
                     cursor.iterator = None;
                 }

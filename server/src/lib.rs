@@ -39,6 +39,7 @@ mod unsupported;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig};
+pub use kinesis::errors as kinesis_errors;
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
 pub use kinesis::KINESIS_TARGET_PREFIX;
 // The paths tools and tests outside the crate used before the layout by service.
@@ -58,7 +59,8 @@ pub fn call_json(
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
     let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)?;
+    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)
+        .map_err(|failure| failure.into_api(kinesis::errors::Account::of(engine)))?;
     Ok(format.encode(&response))
 }
 

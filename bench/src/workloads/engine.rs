@@ -136,11 +136,9 @@ pub fn check_puts(results: &[Result<PutResult, RecordFailure>]) -> Result<(), St
     match results.iter().find_map(|r| r.as_ref().err()) {
         None => Ok(()),
         Some(failure) => Err(format!(
-            "put_records: {} of {} records failed, first with {}: {}",
+            "put_records: {} of {} records failed, first with: {failure}",
             results.iter().filter(|r| r.is_err()).count(),
             results.len(),
-            failure.error_code,
-            failure.error_message
         )),
     }
 }

@@ -1,5 +1,6 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
+use super::errors::{record_failure, Account, Failure};
 use super::requests::{
     CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
     StreamRef,
@@ -8,11 +9,12 @@ use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Out, Value};
 use shardlog_engine::{
-    Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
+    Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter,
+    StreamDescription,
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, ApiError>;
+type Response = Result<Value, Failure>;
 
 /// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
@@ -56,7 +58,8 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -299,7 +302,8 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
             if fields.str("StreamName")?.is_some() {
                 return Err(ApiError::invalid_argument(
                     "NextToken and StreamName cannot be provided together.".into(),
-                ));
+                )
+                .into());
             }
             let (name, after) = token
                 .split_once('|')
@@ -372,7 +376,7 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     for (result, (data, _, _)) in results.iter().zip(&owned) {
         match result {
             Ok(ok) => metrics.incoming(&name, &ok.shard_id, 1, data.len() as u64),
-            Err(failure) if failure.error_code == shardlog_engine::THROTTLED => throttled += 1,
+            Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
     }
@@ -386,10 +390,13 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
                 .with("SequenceNumber", ok.sequence_number)
                 .with("ShardId", ok.shard_id)
                 .into(),
-            Err(failure) => Out::new()
-                .with("ErrorCode", failure.error_code)
-                .with("ErrorMessage", failure.error_message)
-                .into(),
+            Err(failure) => {
+                let (code, message) = record_failure(&failure, Account::of(engine));
+                Out::new()
+                    .with("ErrorCode", code)
+                    .with("ErrorMessage", message)
+                    .into()
+            }
         })
         .collect();
     Ok(Out::new()
@@ -449,7 +456,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     {
         return Err(ApiError::invalid_argument(
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
-        ));
+        ).into());
     }
     let names = StartFields {
         kind: "ShardIteratorType",
@@ -467,7 +474,7 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     if iterator.is_empty() || iterator.len() > 512 {
         return Err(ApiError::validation(
             "1 validation error detected: Value at 'shardIterator' failed to satisfy constraint: Member must have length between 1 and 512".into(),
-        ));
+        ).into());
     }
     let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
     let output = engine.get_records(iterator, limit)?;
@@ -547,7 +554,7 @@ fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
         other => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
-            )))
+            )).into())
         }
     }
     let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
@@ -573,7 +580,7 @@ fn add_tags(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let tags = fields.string_map("Tags")?;
     if tags.is_empty() {
-        return Err(ApiError::missing("Tags"));
+        return Err(ApiError::missing("Tags").into());
     }
     engine.add_tags(&name, tags)?;
     Ok(Out::new().into())
@@ -747,7 +754,7 @@ fn update_stream_mode(engine: &Engine, fields: Fields<'_>) -> Response {
         other => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-            )))
+            )).into())
         }
     };
     engine.set_stream_mode(&name, on_demand)?;

@@ -11,6 +11,7 @@ use super::Offline;
 use shardlog_engine::names::{parse_shard_id, shard_id};
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{Engine, IteratorStart, ShardDescription, GET_RECORDS_MAX};
+use shardlog_server::kinesis_errors::{api_error, Account};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -99,7 +100,7 @@ fn all_shards(engine: &Engine, stream: &str) -> CliResult<Vec<ShardDescription>>
         let after = shards.last().map(|s| s.shard_id.clone());
         let (page, more) = engine
             .list_shards(stream, None, after.as_deref(), LIST_PAGE_MAX)
-            .map_err(|error| CliError::failed(error.to_string()))?;
+            .map_err(|error| CliError::failed(api_error(&error, Account::of(engine)).message))?;
         let empty = page.is_empty();
         shards.extend(page);
         if !more || empty {
@@ -232,8 +233,11 @@ impl Replayer<'_> {
         start: IteratorStart,
         end_seq: Option<&str>,
     ) -> CliResult<bool> {
+        // Worded as the server would answer the same read.
+        let account = Account::of(self.engine);
         let failed = |error: shardlog_engine::Error| {
-            CliError::failed(format!("reading {}: {error}", shard.shard_id))
+            let error = api_error(&error, account);
+            CliError::failed(format!("reading {}: {}", shard.shard_id, error.message))
         };
         let mut iterator = self
             .engine
