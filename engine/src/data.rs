@@ -2,7 +2,7 @@
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Constraint, Error, Result};
-use crate::names::shard_id;
+use crate::names::ShardId;
 use crate::routing::{
     matches_decimal_pattern, parse_hash_key, partition_key_hash, RoutingError, HASH_KEY_DIGITS_MAX,
 };
@@ -38,8 +38,8 @@ pub struct PutRecord<'a> {
 /// Where a record went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutResult {
-    /// `shardId-...`.
-    pub shard_id: String,
+    /// The shard it went to.
+    pub shard_id: ShardId,
     /// The record's sequence number.
     pub sequence_number: String,
 }
@@ -53,14 +53,14 @@ pub enum RecordFailure {
     Throttled {
         /// The stream.
         stream: String,
-        /// The shard's index.
-        shard: u32,
+        /// The shard.
+        shard: ShardId,
     },
     /// The shard's log failed the write.
-    #[error("shard {shard}: {cause}")]
+    #[error("{shard}: {cause}")]
     WriteFailed {
-        /// The shard's index.
-        shard: u32,
+        /// The shard.
+        shard: ShardId,
         /// What the log reported.
         cause: String,
     },
@@ -97,10 +97,10 @@ pub struct OutputRecord {
 /// A child of a closed shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildShard {
-    /// The child's id.
-    pub shard_id: String,
-    /// Its parents' ids.
-    pub parent_shards: Vec<String>,
+    /// The child.
+    pub shard_id: ShardId,
+    /// Its parents.
+    pub parent_shards: Vec<ShardId>,
     /// Its hash range, decimal, inclusive.
     pub hash_key_range: (String, String),
 }
@@ -119,7 +119,7 @@ pub struct GetRecordsOutput {
     /// The stream read (for metrics).
     pub stream_name: String,
     /// The shard read (for metrics).
-    pub shard_id: String,
+    pub shard_id: ShardId,
 }
 
 /// What one read of a shard found (GetRecords and subscriptions share it).
@@ -268,7 +268,7 @@ impl Engine {
                 if !admitted {
                     results[slot] = Some(Err(RecordFailure::Throttled {
                         stream: stream_name.to_string(),
-                        shard: shard.meta.index,
+                        shard: ShardId(shard.meta.index),
                     }));
                     continue;
                 }
@@ -300,7 +300,7 @@ impl Engine {
             for (k, slot) in slots.iter().enumerate() {
                 results[*slot] = Some(match &outcome {
                     Ok(appended) => Ok(PutResult {
-                        shard_id: shard_id(index),
+                        shard_id: ShardId(index),
                         sequence_number: sequence_number(
                             shard,
                             appended.base_position + k as u64,
@@ -308,7 +308,7 @@ impl Engine {
                         ),
                     }),
                     Err(error) => Err(RecordFailure::WriteFailed {
-                        shard: index,
+                        shard: ShardId(index),
                         cause: error.to_string(),
                     }),
                 });
@@ -324,14 +324,15 @@ impl Engine {
     pub fn get_shard_iterator(
         &self,
         stream_name: &str,
-        shard: &str,
+        shard: ShardId,
         start: IteratorStart,
     ) -> Result<String> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
-        let index = crate::names::parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| shard_not_found(stream_name, shard))?;
+        let index = shard.index();
+        if !state.shards.contains_key(&index) {
+            return Err(shard_not_found(stream_name, shard));
+        }
         let position = self.start_position(&state.shards[&index], stream_name, start)?;
         Ok(IteratorToken {
             stream_name: stream_name.to_string(),
@@ -380,7 +381,7 @@ impl Engine {
     ) -> Result<Option<u64>> {
         let invalid = || Error::SequenceNumberInvalid {
             stream: stream_name.to_string(),
-            shard: shard.meta.index,
+            shard: ShardId(shard.meta.index),
             sequence_number: text.to_string(),
         };
         if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
@@ -397,8 +398,8 @@ impl Engine {
             || number.shard_created_secs != shard.meta.created_secs
         {
             return Err(Error::SequenceNumberOfOtherShard {
-                encoded_shard: number.shard_index,
-                shard: shard.meta.index,
+                encoded_shard: ShardId(number.shard_index),
+                shard: ShardId(shard.meta.index),
             });
         }
         if number.is_before_first() {
@@ -452,7 +453,7 @@ impl Engine {
             other => Error::IteratorInvalid(other),
         })?;
         let stream = self.stream(&token.stream_name)?;
-        let missing = || shard_not_found(&token.stream_name, &shard_id(token.shard_index));
+        let missing = || shard_not_found(&token.stream_name, ShardId(token.shard_index));
         let state = Engine::read_stream(&stream);
         if state.meta.created_ms != token.stream_epoch {
             return Err(missing());
@@ -467,7 +468,7 @@ impl Engine {
             if !admitted {
                 return Err(Error::Throttled {
                     stream: token.stream_name.clone(),
-                    shard: token.shard_index,
+                    shard: ShardId(token.shard_index),
                 });
             }
         }
@@ -508,7 +509,7 @@ impl Engine {
             millis_behind_latest: read.millis_behind_latest,
             child_shards: read.child_shards,
             stream_name: token.stream_name.clone(),
-            shard_id: shard_id(token.shard_index),
+            shard_id: ShardId(token.shard_index),
         })
     }
 
@@ -602,13 +603,13 @@ impl Engine {
                 child.meta.parent == Some(parent) || child.meta.adjacent_parent == Some(parent)
             })
             .map(|child| ChildShard {
-                shard_id: shard_id(child.meta.index),
+                shard_id: ShardId(child.meta.index),
                 parent_shards: child
                     .meta
                     .parent
                     .iter()
                     .chain(child.meta.adjacent_parent.iter())
-                    .map(|p| shard_id(*p))
+                    .map(|p| ShardId(*p))
                     .collect(),
                 hash_key_range: (child.meta.hash_start.clone(), child.meta.hash_end.clone()),
             })
@@ -616,9 +617,9 @@ impl Engine {
     }
 }
 
-pub(crate) fn shard_not_found(stream: &str, shard: &str) -> Error {
+pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> Error {
     Error::ShardNotFound {
         stream: stream.to_string(),
-        shard: shard.to_string(),
+        shard,
     }
 }

@@ -8,7 +8,7 @@
 use crate::error::{Constraint, Error, Result};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
-use crate::names::{check_stream_name, shard_id, stream_arn, stream_not_found, TAGS_MAX};
+use crate::names::{check_stream_name, stream_arn, stream_not_found, ShardId, TAGS_MAX};
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
@@ -857,7 +857,7 @@ pub(crate) fn shard_dir(config: &EngineConfig, meta: &StreamMeta, index: u32) ->
         .join("streams")
         .join(&meta.name)
         .join(meta.created_ms.to_string())
-        .join(shard_id(index))
+        .join(ShardId(index).to_string())
 }
 
 pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange> {

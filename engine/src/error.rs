@@ -2,6 +2,7 @@
 //! is wrong with it. The server turns each into its wire error (code, message,
 //! account and ARNs); nothing here is worded for a particular service.
 
+use crate::names::ShardId;
 use crate::routing::RoutingError;
 use crate::token::TokenError;
 
@@ -20,8 +21,8 @@ pub enum Error {
     ShardNotFound {
         /// The stream.
         stream: String,
-        /// The shard id as the request gave it.
-        shard: String,
+        /// The shard.
+        shard: ShardId,
     },
     /// No consumer of this name on the stream.
     #[error("consumer {consumer} of stream {stream} not found")]
@@ -70,16 +71,16 @@ pub enum Error {
     ShardClosed {
         /// The stream.
         stream: String,
-        /// The shard id as the request gave it.
-        shard: String,
+        /// The shard.
+        shard: ShardId,
     },
     /// The (consumer, shard) slot was claimed less than `guard_ms` ago.
     #[error("consumer {consumer_arn} subscribed to shard {shard} too recently")]
     SubscriptionActive {
         /// The consumer's ARN.
         consumer_arn: String,
-        /// The shard id as the request gave it.
-        shard: String,
+        /// The shard.
+        shard: ShardId,
         /// How long a slot is guarded after a subscription, ms.
         guard_ms: u64,
     },
@@ -88,8 +89,8 @@ pub enum Error {
     SubscriptionTakenOver {
         /// The consumer's name.
         consumer: String,
-        /// The shard's index.
-        shard: u32,
+        /// The shard.
+        shard: ShardId,
     },
     /// Opening `adding` shards would pass the engine's open-shard limit.
     #[error("{open} open shards + {adding} would exceed the limit of {limit}")]
@@ -179,8 +180,8 @@ pub enum Error {
     SplitKeyOutsideShard {
         /// The stream.
         stream: String,
-        /// The shard id as the request gave it.
-        shard: String,
+        /// The shard.
+        shard: ShardId,
         /// The key as the request gave it.
         key: String,
         /// The shard's first hash key.
@@ -193,10 +194,10 @@ pub enum Error {
     ShardsNotAdjacent {
         /// The stream.
         stream: String,
-        /// The first shard as the request gave it.
-        shard: String,
-        /// The second shard as the request gave it.
-        adjacent: String,
+        /// The first shard.
+        shard: ShardId,
+        /// The second shard.
+        adjacent: ShardId,
     },
     /// A hash key, range or shard count that routing refuses.
     #[error(transparent)]
@@ -234,18 +235,18 @@ pub enum Error {
     SequenceNumberInvalid {
         /// The stream.
         stream: String,
-        /// The shard's index.
-        shard: u32,
+        /// The shard.
+        shard: ShardId,
         /// The sequence number as given.
         sequence_number: String,
     },
     /// A starting sequence number that encodes another shard.
     #[error("sequence number of shard {encoded_shard} used on shard {shard}")]
     SequenceNumberOfOtherShard {
-        /// The shard index the number encodes.
-        encoded_shard: u32,
+        /// The shard the number encodes.
+        encoded_shard: ShardId,
         /// The shard it was used on.
-        shard: u32,
+        shard: ShardId,
     },
     /// A consumer ARN that does not parse as one of this engine's.
     #[error("consumer ARN {arn} is not valid")]
@@ -258,8 +259,8 @@ pub enum Error {
     Throttled {
         /// The stream.
         stream: String,
-        /// The shard's index.
-        shard: u32,
+        /// The shard.
+        shard: ShardId,
     },
     /// A request field breaks its constraint.
     #[error("{field}: {value:?} breaks {constraint}")]

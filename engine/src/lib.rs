@@ -25,5 +25,6 @@ pub use data::{
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 pub use error::{Constraint, Error, ErrorKind, Result};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
+pub use names::ShardId;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

@@ -5,19 +5,19 @@ use crate::data::sequence_number;
 use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
-use crate::names::{parse_shard_id, shard_id};
+use crate::names::ShardId;
 use crate::routing::{even_ranges, parse_hash_key, HashRange};
 use crate::seqno::SequenceNumber;
 
 /// A shard as DescribeStream and ListShards show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardDescription {
-    /// `shardId-...`.
-    pub shard_id: String,
+    /// The shard.
+    pub shard_id: ShardId,
     /// Parent after a split or merge.
-    pub parent_shard_id: Option<String>,
+    pub parent_shard_id: Option<ShardId>,
     /// Other parent after a merge.
-    pub adjacent_parent_shard_id: Option<String>,
+    pub adjacent_parent_shard_id: Option<ShardId>,
     /// First and last hash key, decimal.
     pub hash_key_range: (String, String),
     /// Sequence number of the shard's first possible record.
@@ -59,7 +59,7 @@ pub struct StreamDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardFilter {
     /// Shards after this one.
-    AfterShardId(String),
+    AfterShardId(ShardId),
     /// Shards open at the trim horizon: those without a parent still listed.
     AtTrimHorizon,
     /// Every shard from the trim horizon on (all of them).
@@ -76,9 +76,9 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
     let meta = &shard.meta;
     let created_ms = meta.created_secs * 1000;
     ShardDescription {
-        shard_id: shard_id(meta.index),
-        parent_shard_id: meta.parent.map(shard_id),
-        adjacent_parent_shard_id: meta.adjacent_parent.map(shard_id),
+        shard_id: ShardId(meta.index),
+        parent_shard_id: meta.parent.map(ShardId),
+        adjacent_parent_shard_id: meta.adjacent_parent.map(ShardId),
         hash_key_range: (meta.hash_start.clone(), meta.hash_end.clone()),
         starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
             .to_decimal(),
@@ -96,9 +96,7 @@ fn keep_shard(state: &StreamState, shard: &ShardState, filter: &ShardFilter) -> 
     let meta = &shard.meta;
     let created_ms = meta.created_secs * 1000;
     match filter {
-        ShardFilter::AfterShardId(after) => {
-            parse_shard_id(after).is_none_or(|after| meta.index > after)
-        }
+        ShardFilter::AfterShardId(after) => meta.index > after.index(),
         ShardFilter::AtTrimHorizon => [meta.parent, meta.adjacent_parent]
             .iter()
             .flatten()
@@ -117,14 +115,13 @@ fn keep_shard(state: &StreamState, shard: &ShardState, filter: &ShardFilter) -> 
 fn shard_page(
     state: &StreamState,
     filter: Option<&ShardFilter>,
-    exclusive_start: Option<&str>,
+    exclusive_start: Option<ShardId>,
     limit: usize,
 ) -> (Vec<ShardDescription>, bool) {
-    let after = exclusive_start.and_then(parse_shard_id);
     let mut shards: Vec<ShardDescription> = state
         .shards
         .values()
-        .filter(|shard| after.is_none_or(|after| shard.meta.index > after))
+        .filter(|shard| exclusive_start.is_none_or(|after| shard.meta.index > after.index()))
         .filter(|shard| filter.is_none_or(|filter| keep_shard(state, shard, filter)))
         .take(limit.saturating_add(1))
         .map(describe_shard)
@@ -140,7 +137,7 @@ impl Engine {
         &self,
         name: &str,
         limit: usize,
-        exclusive_start: Option<&str>,
+        exclusive_start: Option<ShardId>,
     ) -> Result<StreamDescription> {
         let stream = self.stream(name)?;
         let state = Engine::read_stream(&stream);
@@ -170,7 +167,7 @@ impl Engine {
         &self,
         name: &str,
         filter: Option<&ShardFilter>,
-        exclusive_start: Option<&str>,
+        exclusive_start: Option<ShardId>,
         limit: usize,
     ) -> Result<(Vec<ShardDescription>, bool)> {
         let stream = self.stream(name)?;
@@ -178,14 +175,15 @@ impl Engine {
         Ok(shard_page(&state, filter, exclusive_start, limit))
     }
 
-    fn open_shard_of(&self, state: &StreamState, name: &str, shard: &str) -> Result<u32> {
-        let index = parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| crate::data::shard_not_found(name, shard))?;
-        if state.shards[&index].meta.closed_end_position.is_some() {
+    fn open_shard_of(&self, state: &StreamState, name: &str, shard: ShardId) -> Result<u32> {
+        let index = shard.index();
+        let Some(state) = state.shards.get(&index) else {
+            return Err(crate::data::shard_not_found(name, shard));
+        };
+        if state.meta.closed_end_position.is_some() {
             return Err(Error::ShardClosed {
                 stream: name.to_string(),
-                shard: shard.to_string(),
+                shard,
             });
         }
         Ok(index)
@@ -193,7 +191,12 @@ impl Engine {
 
     /// SplitShard: closes the shard and opens two children that divide its range at
     /// `new_starting_hash_key`.
-    pub fn split_shard(&self, name: &str, shard: &str, new_starting_hash_key: &str) -> Result<()> {
+    pub fn split_shard(
+        &self,
+        name: &str,
+        shard: ShardId,
+        new_starting_hash_key: &str,
+    ) -> Result<()> {
         let stream = self.stream(name)?;
         let state = Engine::write_stream(&stream);
         let parent = self.open_shard_of(&state, name, shard)?;
@@ -203,7 +206,7 @@ impl Engine {
             .split_at(key)
             .map_err(|_| Error::SplitKeyOutsideShard {
                 stream: name.to_string(),
-                shard: shard.to_string(),
+                shard,
                 key: new_starting_hash_key.to_string(),
                 start: range.start,
                 end: range.end,
@@ -220,7 +223,7 @@ impl Engine {
     }
 
     /// MergeShards: closes two adjacent shards and opens one child over both ranges.
-    pub fn merge_shards(&self, name: &str, shard: &str, adjacent: &str) -> Result<()> {
+    pub fn merge_shards(&self, name: &str, shard: ShardId, adjacent: ShardId) -> Result<()> {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let first = self.open_shard_of(&state, name, shard)?;
@@ -230,8 +233,8 @@ impl Engine {
             .merge(state.shards[&second].range)
             .map_err(|_| Error::ShardsNotAdjacent {
                 stream: name.to_string(),
-                shard: shard.to_string(),
-                adjacent: adjacent.to_string(),
+                shard,
+                adjacent,
             })?;
         self.reshard(
             &mut state,

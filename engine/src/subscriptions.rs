@@ -11,7 +11,7 @@
 use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
 use crate::engine::{Engine, ShardState};
 use crate::error::{Error, Result};
-use crate::names::{parse_shard_id, shard_id};
+use crate::names::ShardId;
 use crate::seqno::SequenceNumber;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,7 +83,7 @@ impl Engine {
     pub fn subscribe_to_shard(
         &self,
         consumer_arn: &str,
-        shard: &str,
+        shard: ShardId,
         start: IteratorStart,
     ) -> Result<Subscription> {
         let not_found = || Error::ConsumerArnNotFound {
@@ -102,9 +102,10 @@ impl Engine {
         }
         let stream = self.stream(&stream_name)?;
         let state = Engine::read_stream(&stream);
-        let index = parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| crate::data::shard_not_found(&stream_name, shard))?;
+        let index = shard.index();
+        if !state.shards.contains_key(&index) {
+            return Err(crate::data::shard_not_found(&stream_name, shard));
+        }
         let position = self.start_position(&state.shards[&index], &stream_name, start)?;
         let stream_epoch = state.meta.created_ms;
         drop(state);
@@ -127,7 +128,7 @@ impl Engine {
         &self,
         key: &SlotKey,
         consumer_arn: &str,
-        shard: &str,
+        shard: ShardId,
     ) -> Result<(u64, Arc<AtomicBool>)> {
         let registry = &self.inner.subscriptions;
         if registry.ending.load(Ordering::SeqCst) {
@@ -138,7 +139,7 @@ impl Engine {
             if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
                 return Err(Error::SubscriptionActive {
                     consumer_arn: consumer_arn.to_string(),
-                    shard: shard.to_string(),
+                    shard,
                     guard_ms: RESUBSCRIBE_GUARD_MS,
                 });
             }
@@ -177,9 +178,9 @@ impl Engine {
 }
 
 impl Subscription {
-    /// The shard read, `shardId-...`.
-    pub fn shard_id(&self) -> String {
-        shard_id(self.key.2)
+    /// The shard read.
+    pub fn shard_id(&self) -> ShardId {
+        ShardId(self.key.2)
     }
 
     /// Time left before the subscription's lifetime is over.
@@ -254,7 +255,7 @@ impl Subscription {
         if self.taken_over.load(Ordering::SeqCst) {
             return Err(Error::SubscriptionTakenOver {
                 consumer: self.key.1.clone(),
-                shard: self.key.2,
+                shard: self.shard_id(),
             });
         }
         let gone = || Error::ConsumerGone {
@@ -329,7 +330,7 @@ mod tests {
         engine.put_record("s", record).unwrap();
     }
 
-    const SHARD: &str = "shardId-000000000000";
+    const SHARD: ShardId = ShardId(0);
 
     /// Within the guard a second subscription is refused; after it, the newer one
     /// takes over and the older one ends with ResourceInUse; dropping frees the slot.
@@ -453,7 +454,7 @@ mod tests {
         assert_eq!(batch.child_shards.map(|c| c.len()), Some(2));
         assert_eq!(parent.next_batch(Duration::from_secs(1)).unwrap(), None);
         let mut child = engine
-            .subscribe_to_shard(&arn, "shardId-000000000001", IteratorStart::Latest)
+            .subscribe_to_shard(&arn, ShardId(1), IteratorStart::Latest)
             .unwrap();
         engine.deregister_consumer("s", "c").unwrap();
         assert!(matches!(

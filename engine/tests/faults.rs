@@ -2,7 +2,7 @@
 //! a write failure and writes resume once the fault clears; a failing MANIFEST
 //! rename fails the change cleanly and loses nothing; nothing panics.
 
-use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord};
+use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ fn put(engine: &Engine, stream: &str, key: &str) -> Result<String, String> {
 fn read_all(engine: &Engine, stream: &str) -> Vec<Vec<u8>> {
     let mut iterator = Some(
         engine
-            .get_shard_iterator(stream, "shardId-000000000000", IteratorStart::TrimHorizon)
+            .get_shard_iterator(stream, ShardId(0), IteratorStart::TrimHorizon)
             .unwrap(),
     );
     let mut out = Vec::new();
@@ -67,7 +67,10 @@ fn write_fault_fails_records_then_service_resumes() {
     }
     fs.inject(fault(IoOp::Write, ".log", libc::EIO));
     let failure = put(&engine, "a", "during").unwrap_err();
-    assert!(failure.starts_with("shard 0: storage:"), "{failure}");
+    assert!(
+        failure.starts_with("shardId-000000000000: storage:"),
+        "{failure}"
+    );
     assert!(failure.contains("Input/output error"), "{failure}");
     // Still failing while the fault lasts, with a clear error each time.
     assert!(put(&engine, "a", "during-2").is_err());

@@ -9,7 +9,7 @@ use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Out, Value};
 use shardlog_engine::{
-    Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter,
+    Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter, ShardId,
     StreamDescription,
 };
 use std::collections::BTreeMap;
@@ -168,12 +168,9 @@ fn shard_value(shard: &ShardDescription) -> Value {
         )
         .maybe("EndingSequenceNumber", shard.ending_sequence_number.clone());
     Out::new()
-        .with("ShardId", shard.shard_id.clone())
-        .maybe("ParentShardId", shard.parent_shard_id.clone())
-        .maybe(
-            "AdjacentParentShardId",
-            shard.adjacent_parent_shard_id.clone(),
-        )
+        .with("ShardId", shard.shard_id)
+        .maybe("ParentShardId", shard.parent_shard_id)
+        .maybe("AdjacentParentShardId", shard.adjacent_parent_shard_id)
         .with(
             "HashKeyRange",
             Out::new()
@@ -202,7 +199,10 @@ fn monitoring(description: &StreamDescription) -> Value {
 fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    let start = fields.str("ExclusiveStartShardId")?;
+    // An id that names no shard starts nowhere in particular: the first page.
+    let start = fields
+        .str("ExclusiveStartShardId")?
+        .and_then(ShardId::parse);
     let d = engine.describe_stream(&name, limit, start)?;
     let shards: Vec<Value> = d.shards.iter().map(shard_value).collect();
     let body = Out::new()
@@ -276,12 +276,16 @@ fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
         })
     };
     Ok(Some(match filter.required_str("Type")? {
-        "AFTER_SHARD_ID" => ShardFilter::AfterShardId(
-            filter
-                .str("ShardId")?
-                .ok_or_else(|| ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into()))?
-                .to_string(),
-        ),
+        "AFTER_SHARD_ID" => {
+            let after = filter.str("ShardId")?.ok_or_else(|| {
+                ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into())
+            })?;
+            // An id that names no shard filters nothing out.
+            match ShardId::parse(after) {
+                Some(after) => ShardFilter::AfterShardId(after),
+                None => return Ok(None),
+            }
+        }
         "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
         "FROM_TRIM_HORIZON" => ShardFilter::FromTrimHorizon,
         "AT_LATEST" => ShardFilter::AtLatest,
@@ -308,15 +312,17 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
             let (name, after) = token
                 .split_once('|')
                 .ok_or_else(|| ApiError::invalid_argument("Invalid NextToken.".into()))?;
-            (name.to_string(), Some(after.to_string()))
+            (name.to_string(), ShardId::parse(after))
         }
         None => (
             stream_name(engine, &fields)?,
-            fields.str("ExclusiveStartShardId")?.map(str::to_string),
+            fields
+                .str("ExclusiveStartShardId")?
+                .and_then(ShardId::parse),
         ),
     };
     let filter = shard_filter(&fields)?;
-    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start.as_deref(), limit)?;
+    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start, limit)?;
     let next = more
         .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
         .flatten();
@@ -340,7 +346,7 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
         crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
     let result = engine.put_record_ordered(&name, record, ordering)?;
-    metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
+    metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
     Ok(Out::new()
         .with("ShardId", result.shard_id)
         .with("SequenceNumber", result.sequence_number)
@@ -375,7 +381,7 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     let mut throttled = 0;
     for (result, (data, _, _)) in results.iter().zip(&owned) {
         match result {
-            Ok(ok) => metrics.incoming(&name, &ok.shard_id, 1, data.len() as u64),
+            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, data.len() as u64),
             Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
@@ -465,7 +471,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
         kind_path: "shardIteratorType",
     };
     let start = iterator_start(&fields, &names)?;
-    let iterator = engine.get_shard_iterator(&name, &shard, start)?;
+    let iterator = engine.get_shard_iterator(&name, shard, start)?;
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
 
@@ -481,7 +487,7 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
     metrics.outgoing(
         &output.stream_name,
-        &output.shard_id,
+        output.shard_id,
         output.records.len() as u64,
         bytes as u64,
         output.millis_behind_latest,
@@ -532,7 +538,7 @@ fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let shard =
         crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
-    engine.split_shard(&name, &shard, fields.required_str("NewStartingHashKey")?)?;
+    engine.split_shard(&name, shard, fields.required_str("NewStartingHashKey")?)?;
     Ok(Out::new().into())
 }
 
@@ -541,7 +547,7 @@ fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
     let shard =
         |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
     let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
-    engine.merge_shards(&name, &shard, &adjacent)?;
+    engine.merge_shards(&name, shard, adjacent)?;
     Ok(Out::new().into())
 }
 

@@ -4,8 +4,7 @@
 //! compare it byte for byte), so it lives here and nowhere below.
 
 use crate::error::ApiError;
-use shardlog_engine::names::shard_id;
-use shardlog_engine::{Constraint, Error as EngineError, RecordFailure};
+use shardlog_engine::{Constraint, Error as EngineError, RecordFailure, ShardId};
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +102,7 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         )),
         E::SubscriptionTakenOver { consumer, shard } => in_use(format!(
             "A newer subscription of consumer {consumer} to shard {} took over this one.",
-            shard_id(*shard)
+            shard
         )),
         E::ShardLimit {
             open,
@@ -182,15 +181,15 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             sequence_number,
         } => invalid(format!(
             "StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {} in stream {stream} under account {acct} is invalid.",
-            shard_id(*shard)
+            shard
         )),
         E::SequenceNumberOfOtherShard {
             encoded_shard,
             shard,
         } => invalid(format!(
             "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-            shard_id(*encoded_shard),
-            shard_id(*shard)
+            encoded_shard,
+            shard
         )),
         E::ConsumerArnInvalid { arn } => invalid(format!("ConsumerARN {arn} is not valid.")),
         E::Throttled { stream, shard } => throttled(stream, *shard, account),
@@ -221,13 +220,12 @@ pub fn record_failure(failure: &RecordFailure, account: Account<'_>) -> (&'stati
     }
 }
 
-fn throttled(stream: &str, shard: u32, account: Account<'_>) -> ApiError {
+fn throttled(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
     ApiError::client(
         "ProvisionedThroughputExceededException",
         format!(
             "Rate exceeded for shard {} in stream {stream} under account {}.",
-            shard_id(shard),
-            account.id
+            shard, account.id
         ),
     )
 }
@@ -333,9 +331,9 @@ mod tests {
                 "Stream a under account 123456789012 not found.",
             ),
             (
-                EngineError::ShardNotFound { stream: s("a"), shard: s("7") },
+                EngineError::ShardNotFound { stream: s("a"), shard: ShardId(7) },
                 "ResourceNotFoundException",
-                "Shard 7 in stream a under account 123456789012 does not exist",
+                "Shard shardId-000000000007 in stream a under account 123456789012 does not exist",
             ),
             (
                 EngineError::ConsumerNotFound { stream: s("a"), consumer: s("c") },
@@ -348,12 +346,12 @@ mod tests {
                 "Stream a under account 123456789012 already exists.",
             ),
             (
-                EngineError::ShardClosed { stream: s("a"), shard: s("shardId-000000000001") },
+                EngineError::ShardClosed { stream: s("a"), shard: ShardId(1) },
                 "ResourceInUseException",
                 "Shard shardId-000000000001 in stream a under account 123456789012 has already been merged or split, and thus is not eligible for merging or splitting.",
             ),
             (
-                EngineError::SubscriptionTakenOver { consumer: s("c"), shard: 3 },
+                EngineError::SubscriptionTakenOver { consumer: s("c"), shard: ShardId(3) },
                 "ResourceInUseException",
                 "A newer subscription of consumer c to shard shardId-000000000003 took over this one.",
             ),
@@ -398,7 +396,7 @@ mod tests {
             (
                 EngineError::SplitKeyOutsideShard {
                     stream: s("a"),
-                    shard: s("shardId-000000000000"),
+                    shard: ShardId(0),
                     key: s("1"),
                     start: 0,
                     end: 99,
@@ -409,14 +407,14 @@ mod tests {
             (
                 EngineError::SequenceNumberInvalid {
                     stream: s("a"),
-                    shard: 1,
+                    shard: ShardId(1),
                     sequence_number: s("5"),
                 },
                 "InvalidArgumentException",
                 "StartingSequenceNumber 5 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
             ),
             (
-                EngineError::SequenceNumberOfOtherShard { encoded_shard: 0, shard: 1 },
+                EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },
                 "InvalidArgumentException",
                 "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001",
             ),
@@ -430,7 +428,7 @@ mod tests {
                 "Iterator expired. The iterator was created at time 1970-01-01T00:00:00.000Z while right now it is 1970-01-01T00:05:00.001Z which is further in the future than the tolerated delay of 300000 milliseconds.",
             ),
             (
-                EngineError::Throttled { stream: s("a"), shard: 2 },
+                EngineError::Throttled { stream: s("a"), shard: ShardId(2) },
                 "ProvisionedThroughputExceededException",
                 "Rate exceeded for shard shardId-000000000002 in stream a under account 123456789012.",
             ),
@@ -486,7 +484,7 @@ mod tests {
     fn record_failures_keep_kinesis_codes() {
         let throttled = RecordFailure::Throttled {
             stream: s("a"),
-            shard: 0,
+            shard: ShardId(0),
         };
         assert_eq!(
             record_failure(&throttled, ACCOUNT),
@@ -496,7 +494,7 @@ mod tests {
             )
         );
         let failed = RecordFailure::WriteFailed {
-            shard: 0,
+            shard: ShardId(0),
             cause: s("storage: disk"),
         };
         assert_eq!(

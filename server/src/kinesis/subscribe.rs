@@ -132,7 +132,7 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
     let start = starting_position(&fields)?;
     shared
         .engine
-        .subscribe_to_shard(consumer_arn, &shard, start)
+        .subscribe_to_shard(consumer_arn, shard, start)
         .map_err(|error| api_error(&error, Account::of(&shared.engine)))
 }
 
@@ -231,7 +231,7 @@ impl Reader {
             let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
             self.shared.metrics.outgoing(
                 &stream,
-                &shard,
+                shard,
                 batch.records.len() as u64,
                 bytes as u64,
                 batch.millis_behind_latest,
