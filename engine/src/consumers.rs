@@ -28,9 +28,7 @@ fn check_consumer_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > 128 || !valid {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
-        )));
+        return Err(crate::names::invalid_name("consumerName", name));
     }
     Ok(())
 }
@@ -52,10 +50,10 @@ impl Engine {
     }
 
     fn consumer_not_found(&self, stream: &str, name: &str) -> Error {
-        Error::ResourceNotFound(format!(
-            "Consumer {name} under stream {stream} under account {} not found.",
-            self.config().account_id
-        ))
+        Error::ConsumerNotFound {
+            stream: stream.to_string(),
+            consumer: name.to_string(),
+        }
     }
 
     /// RegisterStreamConsumer.
@@ -64,15 +62,16 @@ impl Engine {
         let stream = self.stream(stream_name)?;
         let mut state = Engine::write_stream(&stream);
         if state.meta.consumers.contains_key(name) {
-            return Err(Error::ResourceInUse(format!(
-                "Consumer {name} under stream {stream_name} already exists for account {}.",
-                self.config().account_id
-            )));
+            return Err(Error::ConsumerExists {
+                stream: stream_name.to_string(),
+                consumer: name.to_string(),
+            });
         }
         if state.meta.consumers.len() >= CONSUMERS_PER_STREAM_MAX {
-            return Err(Error::LimitExceeded(format!(
-                "Consumer limit of {CONSUMERS_PER_STREAM_MAX} exceeded for stream {stream_name}."
-            )));
+            return Err(Error::ConsumerLimit {
+                stream: stream_name.to_string(),
+                limit: CONSUMERS_PER_STREAM_MAX,
+            });
         }
         let consumer = ConsumerMeta {
             name: name.to_string(),
@@ -165,18 +164,21 @@ mod tests {
         );
         assert!(matches!(
             engine.register_consumer("s", "app-1"),
-            Err(Error::ResourceInUse(_))
+            Err(Error::ConsumerExists { .. })
         ));
         assert!(matches!(
             engine.register_consumer("s", "bad name"),
-            Err(Error::Validation(_))
+            Err(Error::InvalidField {
+                field: "consumerName",
+                ..
+            })
         ));
         for i in 2..=CONSUMERS_PER_STREAM_MAX {
             engine.register_consumer("s", &format!("app-{i}")).unwrap();
         }
         assert!(matches!(
             engine.register_consumer("s", "one-more"),
-            Err(Error::LimitExceeded(_))
+            Err(Error::ConsumerLimit { .. })
         ));
         engine.shutdown().unwrap();
         drop(engine);
@@ -189,11 +191,11 @@ mod tests {
         engine.deregister_consumer("s", "app-1").unwrap();
         assert!(matches!(
             engine.describe_consumer("s", "app-1"),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerNotFound { .. })
         ));
         assert!(matches!(
             engine.deregister_consumer("s", "app-1"),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerNotFound { .. })
         ));
         engine.shutdown().unwrap();
     }

@@ -1,9 +1,11 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Error, Result};
-use crate::names::shard_id;
-use crate::routing::{matches_decimal_pattern, parse_hash_key, partition_key_hash, RoutingError};
+use crate::error::{Constraint, Error, Result};
+use crate::names::ShardId;
+use crate::routing::{
+    matches_decimal_pattern, parse_hash_key, partition_key_hash, RoutingError, HASH_KEY_DIGITS_MAX,
+};
 use crate::seqno::{DecimalCursor, SequenceNumber};
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
@@ -12,9 +14,6 @@ use std::time::Duration;
 
 /// Digits Kinesis's sequence-number pattern allows: `0|([1-9]\d{0,128})`.
 const SEQUENCE_DIGITS_MAX: usize = 129;
-
-/// The error code of a throttled record.
-pub const THROTTLED: &str = "ProvisionedThroughputExceededException";
 
 /// Most records in one PutRecords call.
 pub const PUT_RECORDS_MAX: usize = 500;
@@ -39,19 +38,32 @@ pub struct PutRecord<'a> {
 /// Where a record went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutResult {
-    /// `shardId-...`.
-    pub shard_id: String,
+    /// The shard it went to.
+    pub shard_id: ShardId,
     /// The record's sequence number.
     pub sequence_number: String,
 }
 
 /// Why one record of a PutRecords call failed (its neighbours may have succeeded).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordFailure {
-    /// `InternalFailure` or `ProvisionedThroughputExceededException`.
-    pub error_code: String,
-    /// What happened.
-    pub error_message: String,
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordFailure {
+    /// The shard's write quota is exhausted for now.
+    #[error("shard {shard} of stream {stream} is over its throughput quota")]
+    Throttled {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// The shard's log failed the write.
+    #[error("{shard}: {cause}")]
+    WriteFailed {
+        /// The shard.
+        shard: ShardId,
+        /// What the log reported.
+        cause: String,
+    },
 }
 
 /// Where a shard iterator starts.
@@ -85,10 +97,10 @@ pub struct OutputRecord {
 /// A child of a closed shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildShard {
-    /// The child's id.
-    pub shard_id: String,
-    /// Its parents' ids.
-    pub parent_shards: Vec<String>,
+    /// The child.
+    pub shard_id: ShardId,
+    /// Its parents.
+    pub parent_shards: Vec<ShardId>,
     /// Its hash range, decimal, inclusive.
     pub hash_key_range: (String, String),
 }
@@ -107,7 +119,7 @@ pub struct GetRecordsOutput {
     /// The stream read (for metrics).
     pub stream_name: String,
     /// The shard read (for metrics).
-    pub shard_id: String,
+    pub shard_id: ShardId,
 }
 
 /// What one read of a shard found (GetRecords and subscriptions share it).
@@ -136,27 +148,36 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let key = record.partition_key;
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: Value '{key}' at 'partitionKey' failed to satisfy constraint: Member must have length between 1 and {PARTITION_KEY_CHARS_MAX}"
-        )));
+        return Err(Error::InvalidField {
+            field: "partitionKey",
+            value: Some(key.to_string()),
+            constraint: Constraint::LengthBetween {
+                min: 1,
+                max: PARTITION_KEY_CHARS_MAX,
+            },
+        });
     }
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to {limit}"
-        )));
+        return Err(Error::InvalidField {
+            field: "data",
+            value: None,
+            constraint: Constraint::LengthAtMost { max: limit },
+        });
     }
     match record.explicit_hash_key {
-        Some(text) => {
-            parse_hash_key(text).map_err(|error| match error {
-                RoutingError::HashKeyOutOfRange { .. } => Error::InvalidArgument(format!(
-                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
-                )),
-                _ => Error::Validation(format!(
-                    "1 validation error detected: Value '{text}' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,38}})"
-                )),
-            })
-        }
+        Some(text) => parse_hash_key(text).map_err(|error| match error {
+            RoutingError::HashKeyOutOfRange { .. } => Error::ExplicitHashKeyOutOfRange {
+                key: text.to_string(),
+            },
+            _ => Error::InvalidField {
+                field: "explicitHashKey",
+                value: Some(text.to_string()),
+                constraint: Constraint::Decimal {
+                    digits_max: HASH_KEY_DIGITS_MAX,
+                },
+            },
+        }),
         None => Ok(partition_key_hash(key)),
     }
 }
@@ -167,14 +188,14 @@ impl Engine {
         let mut results = self.put_records(stream_name, &[record])?;
         match results.pop() {
             Some(Ok(result)) => Ok(result),
-            Some(Err(failure)) if failure.error_code == THROTTLED => {
-                Err(Error::ProvisionedThroughputExceeded(failure.error_message))
+            Some(Err(RecordFailure::Throttled { stream, shard })) => {
+                Err(Error::Throttled { stream, shard })
             }
             Some(Err(failure)) => Err(Error::Storage(shardlog_segment::Error::LogFailed {
                 path: Default::default(),
-                cause: failure.error_message,
+                cause: failure.to_string(),
             })),
-            None => Err(Error::InvalidArgument("no record".into())),
+            None => unreachable!("put_records answers each of its records"),
         }
     }
 
@@ -190,9 +211,13 @@ impl Engine {
     ) -> Result<PutResult> {
         if let Some(text) = sequence_number_for_ordering {
             if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
-                return Err(Error::Validation(format!(
-                    "1 validation error detected: Value '{text}' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
-                )));
+                return Err(Error::InvalidField {
+                    field: "sequenceNumberForOrdering",
+                    value: Some(text.to_string()),
+                    constraint: Constraint::Decimal {
+                        digits_max: SEQUENCE_DIGITS_MAX,
+                    },
+                });
             }
         }
         self.put_record(stream_name, record)
@@ -206,9 +231,14 @@ impl Engine {
         records: &[PutRecord<'_>],
     ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and {PUT_RECORDS_MAX}"
-            )));
+            return Err(Error::InvalidField {
+                field: "records",
+                value: None,
+                constraint: Constraint::LengthBetween {
+                    min: 1,
+                    max: PUT_RECORDS_MAX,
+                },
+            });
         }
         let stream = self.stream(stream_name)?;
         self.check_metadata()?;
@@ -224,8 +254,9 @@ impl Engine {
             let shard = open
                 .iter()
                 .find(|shard| shard.range.contains(hash))
-                .ok_or_else(|| {
-                    Error::InvalidArgument(format!("no open shard holds hash key {hash}"))
+                .ok_or_else(|| Error::NoShardForHashKey {
+                    stream: stream_name.to_string(),
+                    hash,
                 })?;
             if self.inner.config.shard_quotas {
                 let charged = record.data.len() + record.partition_key.len();
@@ -235,9 +266,9 @@ impl Engine {
                     .unwrap_or_else(|poison| poison.into_inner())
                     .take_write(charged, now);
                 if !admitted {
-                    results[slot] = Some(Err(RecordFailure {
-                        error_code: THROTTLED.into(),
-                        error_message: self.rate_exceeded(stream_name, shard.meta.index),
+                    results[slot] = Some(Err(RecordFailure::Throttled {
+                        stream: stream_name.to_string(),
+                        shard: ShardId(shard.meta.index),
                     }));
                     continue;
                 }
@@ -269,16 +300,16 @@ impl Engine {
             for (k, slot) in slots.iter().enumerate() {
                 results[*slot] = Some(match &outcome {
                     Ok(appended) => Ok(PutResult {
-                        shard_id: shard_id(index),
+                        shard_id: ShardId(index),
                         sequence_number: sequence_number(
                             shard,
                             appended.base_position + k as u64,
                             appended.arrival_ms,
                         ),
                     }),
-                    Err(error) => Err(RecordFailure {
-                        error_code: "InternalFailure".into(),
-                        error_message: error.to_string(),
+                    Err(error) => Err(RecordFailure::WriteFailed {
+                        shard: ShardId(index),
+                        cause: error.to_string(),
                     }),
                 });
             }
@@ -293,14 +324,15 @@ impl Engine {
     pub fn get_shard_iterator(
         &self,
         stream_name: &str,
-        shard: &str,
+        shard: ShardId,
         start: IteratorStart,
     ) -> Result<String> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
-        let index = crate::names::parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| shard_not_found(stream_name, shard, &self.inner.config.account_id))?;
+        let index = shard.index();
+        if !state.shards.contains_key(&index) {
+            return Err(shard_not_found(stream_name, shard));
+        }
         let position = self.start_position(&state.shards[&index], stream_name, start)?;
         Ok(IteratorToken {
             stream_name: stream_name.to_string(),
@@ -347,27 +379,28 @@ impl Engine {
         shard: &ShardState,
         stream_name: &str,
     ) -> Result<Option<u64>> {
-        let invalid = || {
-            Error::InvalidArgument(format!(
-                "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {stream_name} under account {} is invalid.",
-                shard_id(shard.meta.index),
-                self.inner.config.account_id
-            ))
+        let invalid = || Error::SequenceNumberInvalid {
+            stream: stream_name.to_string(),
+            shard: ShardId(shard.meta.index),
+            sequence_number: text.to_string(),
         };
         if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{text}' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,128}})"
-            )));
+            return Err(Error::InvalidField {
+                field: "startingSequenceNumber",
+                value: Some(text.to_string()),
+                constraint: Constraint::Decimal {
+                    digits_max: SEQUENCE_DIGITS_MAX,
+                },
+            });
         }
         let number = SequenceNumber::parse(text).map_err(|_| invalid())?;
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs
         {
-            return Err(Error::InvalidArgument(format!(
-                "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                shard_id(number.shard_index),
-                shard_id(shard.meta.index)
-            )));
+            return Err(Error::SequenceNumberOfOtherShard {
+                encoded_shard: ShardId(number.shard_index),
+                shard: ShardId(shard.meta.index),
+            });
         }
         if number.is_before_first() {
             return Ok(None);
@@ -396,35 +429,34 @@ impl Engine {
         wait: Duration,
     ) -> Result<GetRecordsOutput> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {GET_RECORDS_MAX}"
-            )));
+            return Err(Error::InvalidField {
+                field: "limit",
+                value: Some(limit.to_string()),
+                constraint: Constraint::ValueBetween {
+                    min: 1,
+                    max: GET_RECORDS_MAX as u64,
+                },
+            });
         }
-        let token = IteratorToken::decode_with_ttl(iterator, &self.inner.key, now_ms(), self.inner.config.iterator_ttl_ms).map_err(|error| match error {
-            crate::token::TokenError::Expired { .. } => Error::ExpiredIterator(format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {} milliseconds.",
-                iso_time(token_issued(&error)),
-                iso_time(now_ms()),
-                self.inner.config.iterator_ttl_ms
-            )),
-            _ => Error::InvalidArgument(format!("Invalid ShardIterator: {error}")),
+        let token = IteratorToken::decode_with_ttl(
+            iterator,
+            &self.inner.key,
+            now_ms(),
+            self.inner.config.iterator_ttl_ms,
+        )
+        .map_err(|error| match error {
+            crate::token::TokenError::Expired { issued_ms, now_ms } => Error::IteratorExpired {
+                issued_ms,
+                now_ms,
+                ttl_ms: self.inner.config.iterator_ttl_ms,
+            },
+            other => Error::IteratorInvalid(other),
         })?;
         let stream = self.stream(&token.stream_name)?;
-        let missing = || {
-            shard_not_found(
-                &token.stream_name,
-                &shard_id(token.shard_index),
-                &self.inner.config.account_id,
-            )
-        };
+        let missing = || shard_not_found(&token.stream_name, ShardId(token.shard_index));
         let state = Engine::read_stream(&stream);
         if state.meta.created_ms != token.stream_epoch {
-            return Err(Error::ResourceNotFound(format!(
-                "Shard {} in stream {} under account {} does not exist",
-                shard_id(token.shard_index),
-                token.stream_name,
-                self.inner.config.account_id
-            )));
+            return Err(missing());
         }
         let shard = state.shards.get(&token.shard_index).ok_or_else(missing)?;
         if self.inner.config.shard_quotas {
@@ -434,9 +466,10 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .take_read_call(std::time::Instant::now());
             if !admitted {
-                return Err(Error::ProvisionedThroughputExceeded(
-                    self.rate_exceeded(&token.stream_name, token.shard_index),
-                ));
+                return Err(Error::Throttled {
+                    stream: token.stream_name.clone(),
+                    shard: ShardId(token.shard_index),
+                });
             }
         }
         let nothing_yet =
@@ -476,7 +509,7 @@ impl Engine {
             millis_behind_latest: read.millis_behind_latest,
             child_shards: read.child_shards,
             stream_name: token.stream_name.clone(),
-            shard_id: shard_id(token.shard_index),
+            shard_id: ShardId(token.shard_index),
         })
     }
 
@@ -562,14 +595,6 @@ impl Engine {
         })
     }
 
-    fn rate_exceeded(&self, stream: &str, shard: u32) -> String {
-        format!(
-            "Rate exceeded for shard {} in stream {stream} under account {}.",
-            shard_id(shard),
-            self.inner.config.account_id
-        )
-    }
-
     pub(crate) fn children(&self, state: &StreamState, parent: u32) -> Vec<ChildShard> {
         state
             .shards
@@ -578,13 +603,13 @@ impl Engine {
                 child.meta.parent == Some(parent) || child.meta.adjacent_parent == Some(parent)
             })
             .map(|child| ChildShard {
-                shard_id: shard_id(child.meta.index),
+                shard_id: ShardId(child.meta.index),
                 parent_shards: child
                     .meta
                     .parent
                     .iter()
                     .chain(child.meta.adjacent_parent.iter())
-                    .map(|p| shard_id(*p))
+                    .map(|p| ShardId(*p))
                     .collect(),
                 hash_key_range: (child.meta.hash_start.clone(), child.meta.hash_end.clone()),
             })
@@ -592,24 +617,9 @@ impl Engine {
     }
 }
 
-fn token_issued(error: &crate::token::TokenError) -> u64 {
-    match error {
-        crate::token::TokenError::Expired { issued_ms, .. } => *issued_ms,
-        _ => 0,
+pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> Error {
+    Error::ShardNotFound {
+        stream: stream.to_string(),
+        shard,
     }
-}
-
-/// `2026-11-22T03:00:00.000Z`-style text for messages.
-fn iso_time(ms: u64) -> String {
-    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
-        || format!("{ms} ms after the epoch"),
-        |time| time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-    )
-}
-
-pub(crate) fn shard_not_found(stream: &str, shard: &str, account: &str) -> Error {
-    Error::ResourceNotFound(format!(
-        "Shard {shard} in stream {stream} under account {account} does not exist"
-    ))
 }

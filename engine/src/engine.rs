@@ -5,10 +5,10 @@
 //! acknowledgement, so resharding (which takes it for writing) sees every append
 //! either wholly before or wholly after it.
 
-use crate::error::{Error, Result};
+use crate::error::{Constraint, Error, Result};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
-use crate::names::{check_stream_name, shard_id, stream_arn, stream_not_found, TAGS_MAX};
+use crate::names::{check_stream_name, stream_arn, stream_not_found, ShardId, TAGS_MAX};
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
@@ -279,7 +279,7 @@ impl Engine {
         read(&self.inner.streams)
             .get(name)
             .cloned()
-            .ok_or_else(|| stream_not_found(name, &self.inner.config.account_id))
+            .ok_or_else(|| stream_not_found(name))
     }
 
     pub(crate) fn read_stream(stream: &RwLock<StreamState>) -> RwLockReadGuard<'_, StreamState> {
@@ -409,10 +409,11 @@ impl Engine {
         let open = self.open_shard_count();
         let limit = self.inner.config.open_shards_max;
         if open + adding > limit {
-            return Err(Error::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {adding}.",
-                self.inner.config.account_id, self.inner.config.region
-            )));
+            return Err(Error::ShardLimit {
+                open,
+                adding,
+                limit,
+            });
         }
         Ok(())
     }
@@ -433,27 +434,21 @@ impl Engine {
                 self.inner.config.on_demand_shard_count,
             ),
         };
-        if count == 0 || count > SHARDS_PER_STREAM_MAX {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{count}' at 'shardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
-            )));
-        }
+        check_shard_count("shardCount", count)?;
         check_tags(&tags, 0)?;
         let mut streams = write(&self.inner.streams);
         if streams.contains_key(name) {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {name} under account {} already exists.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::StreamExists {
+                stream: name.to_string(),
+            });
         }
         drop(streams);
         self.check_shard_budget(count)?;
         streams = write(&self.inner.streams);
         if streams.contains_key(name) {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {name} under account {} already exists.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::StreamExists {
+                stream: name.to_string(),
+            });
         }
         let created_ms = {
             let manifest = self
@@ -473,8 +468,7 @@ impl Engine {
                 .max(after_namesake)
         };
         let created_secs = created_ms / 1000;
-        let shards = even_ranges(count)
-            .map_err(|error| Error::InvalidArgument(error.to_string()))?
+        let shards = even_ranges(count)?
             .into_iter()
             .enumerate()
             .map(|(index, range)| {
@@ -524,10 +518,9 @@ impl Engine {
         let mut streams = write(&self.inner.streams);
         let state = write(&stream);
         if !enforce_consumer_deletion && !state.meta.consumers.is_empty() {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {name} under account {} has registered consumers; deregister them or set EnforceConsumerDeletion.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::StreamHasConsumers {
+                stream: name.to_string(),
+            });
         }
         self.persist(name, None)?;
         streams.remove(name);
@@ -574,30 +567,19 @@ impl Engine {
             hours <= current
         };
         if !direction_ok {
-            let (relation, api, verb) = if increase {
-                ("shorter", "DecreaseRetentionPeriod", "decrease")
-            } else {
-                ("longer", "IncreaseRetentionPeriod", "increase")
-            };
-            return Err(Error::InvalidArgument(format!(
-                "Requested retention period ({hours} hours) for stream {name} can not be {relation} than existing retention period ({current} hours). Use {api} API to {verb} retention period."
-            )));
+            return Err(Error::RetentionDirection {
+                stream: name.to_string(),
+                requested_hours: hours,
+                current_hours: current,
+                increase,
+            });
         }
         if !(RETENTION_HOURS_MIN..=RETENTION_HOURS_MAX).contains(&hours) {
-            let which = if hours < RETENTION_HOURS_MIN {
-                "minimum"
-            } else {
-                "maximum"
-            };
-            let bound = if hours < RETENTION_HOURS_MIN {
-                RETENTION_HOURS_MIN
-            } else {
-                RETENTION_HOURS_MAX
-            };
-            return Err(Error::InvalidArgument(format!(
-                "Requested retention period ({hours} hours) for stream {name} can not be {} than the {which} retention period ({bound} hours).",
-                if hours < RETENTION_HOURS_MIN { "shorter" } else { "longer" }
-            )));
+            return Err(Error::RetentionOutOfRange {
+                stream: name.to_string(),
+                requested_hours: hours,
+                bound_hours: hours.clamp(RETENTION_HOURS_MIN, RETENTION_HOURS_MAX),
+            });
         }
         let mut meta = state.meta.clone();
         meta.retention_hours = hours;
@@ -613,9 +595,14 @@ impl Engine {
     /// UpdateMaxRecordSize: the largest record payload, 1024 to 10240 KiB.
     pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<()> {
         if !(1024..=10_240).contains(&kib) {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{kib}' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"
-            )));
+            return Err(Error::InvalidField {
+                field: "maxRecordSizeInKiB",
+                value: Some(kib.to_string()),
+                constraint: Constraint::ValueBetween {
+                    min: 1024,
+                    max: 10_240,
+                },
+            });
         }
         let stream = self.stream(name)?;
         let mut state = write(&stream);
@@ -678,9 +665,9 @@ impl Engine {
                 "ALL" => requested.extend(KNOWN.iter().map(|m| m.to_string())),
                 known if KNOWN.contains(&known) => requested.push(known.to_string()),
                 other => {
-                    return Err(Error::Validation(format!(
-                        "1 validation error detected: Value '[{other}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
-                    )))
+                    return Err(Error::UnknownMetric {
+                        metric: other.to_string(),
+                    })
                 }
             }
         }
@@ -713,10 +700,10 @@ impl Engine {
         check_tags(&tags, meta.tags.len() + new_keys - tags.len().min(new_keys))?;
         meta.tags.extend(tags);
         if meta.tags.len() > TAGS_MAX {
-            return Err(Error::LimitExceeded(format!(
-                "Failed to add tags to stream {name} under account {} because a given stream cannot have more than {TAGS_MAX} tags.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::TagLimit {
+                stream: name.to_string(),
+                limit: TAGS_MAX,
+            });
         }
         self.persist(name, Some(meta.clone()))?;
         state.meta = meta;
@@ -841,17 +828,29 @@ pub(crate) fn new_shard_meta(
     }
 }
 
+/// Checks a stream's shard count (named `field` in the request): 1 to
+/// [`SHARDS_PER_STREAM_MAX`].
+pub(crate) fn check_shard_count(field: &'static str, count: u32) -> Result<()> {
+    if count == 0 || count > SHARDS_PER_STREAM_MAX {
+        return Err(Error::InvalidField {
+            field,
+            value: Some(count.to_string()),
+            constraint: Constraint::ValueBetween {
+                min: 1,
+                max: SHARDS_PER_STREAM_MAX.into(),
+            },
+        });
+    }
+    Ok(())
+}
+
 fn check_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<()> {
     if existing + tags.len() > TAGS_MAX {
-        return Err(Error::InvalidArgument(format!(
-            "A stream cannot have more than {TAGS_MAX} tags."
-        )));
+        return Err(Error::TooManyTags { limit: TAGS_MAX });
     }
     for (key, value) in tags {
         if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
-            return Err(Error::InvalidArgument(format!(
-                "Tag key '{key}' must be 1 to 128 characters and its value at most 256."
-            )));
+            return Err(Error::TagInvalid { key: key.clone() });
         }
     }
     Ok(())
@@ -865,7 +864,7 @@ pub(crate) fn shard_dir(config: &EngineConfig, meta: &StreamMeta, index: u32) ->
         .join("streams")
         .join(&meta.name)
         .join(meta.created_ms.to_string())
-        .join(shard_id(index))
+        .join(ShardId(index).to_string())
 }
 
 pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange> {

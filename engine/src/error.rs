@@ -1,39 +1,402 @@
-//! Errors of the engine, one variant per kind of failure a Kinesis client can tell
-//! apart. The server maps each to its Kinesis error code; messages follow the
-//! service's wording where it is known.
+//! Errors of the engine as facts: which stream, shard, consumer or value, and what
+//! is wrong with it. The server turns each into its wire error (code, message,
+//! account and ARNs); nothing here is worded for a particular service.
+
+use crate::names::ShardId;
+use crate::routing::RoutingError;
+use crate::token::TokenError;
 
 /// Engine errors.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The stream, shard or consumer does not exist.
-    #[error("{0}")]
-    ResourceNotFound(String),
-    /// The resource is busy or already exists.
-    #[error("{0}")]
-    ResourceInUse(String),
-    /// A request field breaks its constraint (length, pattern, range):
-    /// Kinesis's ValidationException.
-    #[error("{0}")]
-    Validation(String),
-    /// A request argument is invalid.
-    #[error("{0}")]
-    InvalidArgument(String),
-    /// A limit (shard count, tags, ...) would be exceeded.
-    #[error("{0}")]
-    LimitExceeded(String),
-    /// The shard iterator has expired.
-    #[error("{0}")]
-    ExpiredIterator(String),
-    /// A shard's throughput quota is exceeded.
-    #[error("{0}")]
-    ProvisionedThroughputExceeded(String),
+    /// No stream of this name.
+    #[error("stream {stream} not found")]
+    StreamNotFound {
+        /// The stream named.
+        stream: String,
+    },
+    /// No shard of this id in the stream (or the stream was recreated since).
+    #[error("shard {shard} of stream {stream} not found")]
+    ShardNotFound {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// No consumer of this name on the stream.
+    #[error("consumer {consumer} of stream {stream} not found")]
+    ConsumerNotFound {
+        /// The stream.
+        stream: String,
+        /// The consumer named.
+        consumer: String,
+    },
+    /// No consumer has this ARN.
+    #[error("no consumer has ARN {arn}")]
+    ConsumerArnNotFound {
+        /// The ARN given.
+        arn: String,
+    },
+    /// A subscribed consumer was deregistered (or its stream deleted) meanwhile.
+    #[error("consumer {consumer} of stream {stream} is gone")]
+    ConsumerGone {
+        /// The stream.
+        stream: String,
+        /// The consumer.
+        consumer: String,
+    },
+    /// A stream of this name exists already.
+    #[error("stream {stream} exists")]
+    StreamExists {
+        /// The stream.
+        stream: String,
+    },
+    /// Deleting the stream without deregistering its consumers was refused.
+    #[error("stream {stream} has consumers")]
+    StreamHasConsumers {
+        /// The stream.
+        stream: String,
+    },
+    /// A consumer of this name is registered already.
+    #[error("consumer {consumer} of stream {stream} exists")]
+    ConsumerExists {
+        /// The stream.
+        stream: String,
+        /// The consumer.
+        consumer: String,
+    },
+    /// The shard was split or merged: it is closed to resharding.
+    #[error("shard {shard} of stream {stream} is closed")]
+    ShardClosed {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// The (consumer, shard) slot was claimed less than `guard_ms` ago.
+    #[error("consumer {consumer_arn} subscribed to shard {shard} too recently")]
+    SubscriptionActive {
+        /// The consumer's ARN.
+        consumer_arn: String,
+        /// The shard.
+        shard: ShardId,
+        /// How long a slot is guarded after a subscription, ms.
+        guard_ms: u64,
+    },
+    /// A newer subscription of the same consumer and shard took this one's place.
+    #[error("subscription of consumer {consumer} to shard {shard} taken over")]
+    SubscriptionTakenOver {
+        /// The consumer's name.
+        consumer: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// Opening `adding` shards would pass the engine's open-shard limit.
+    #[error("{open} open shards + {adding} would exceed the limit of {limit}")]
+    ShardLimit {
+        /// Shards open now.
+        open: u32,
+        /// Shards the request would add.
+        adding: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The stream has as many consumers as it may.
+    #[error("stream {stream} has {limit} consumers, the most it may have")]
+    ConsumerLimit {
+        /// The stream.
+        stream: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// As many subscriptions are active as the engine allows.
+    #[error("{limit} subscriptions active, the most allowed")]
+    SubscriptionLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// The engine is stopping and takes no new subscriptions.
+    #[error("stopping")]
+    Stopping,
+    /// Adding the tags would leave the stream with more than `limit` tags.
+    #[error("stream {stream} would have more than {limit} tags")]
+    TagLimit {
+        /// The stream.
+        stream: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// One request carries more than `limit` tags.
+    #[error("more than {limit} tags")]
+    TooManyTags {
+        /// The limit.
+        limit: usize,
+    },
+    /// A tag's key is empty or longer than 128 characters, or its value longer than 256.
+    #[error("tag '{key}' has a bad length")]
+    TagInvalid {
+        /// The tag's key.
+        key: String,
+    },
+    /// A retention change goes the wrong way for the call made.
+    #[error(
+        "retention of stream {stream}: {requested_hours} h is the wrong way from {current_hours} h"
+    )]
+    RetentionDirection {
+        /// The stream.
+        stream: String,
+        /// Hours asked for.
+        requested_hours: u32,
+        /// Hours now.
+        current_hours: u32,
+        /// Whether the call was the one that increases retention.
+        increase: bool,
+    },
+    /// A retention period beyond the minimum or maximum.
+    #[error(
+        "retention of stream {stream}: {requested_hours} h is beyond the bound of {bound_hours} h"
+    )]
+    RetentionOutOfRange {
+        /// The stream.
+        stream: String,
+        /// Hours asked for.
+        requested_hours: u32,
+        /// The bound passed: the minimum or the maximum.
+        bound_hours: u32,
+    },
+    /// UpdateShardCount to a target beyond half or double the open shards.
+    #[error("stream {stream}: {target} shards is not within half and double of {current}")]
+    ShardCountChange {
+        /// The stream.
+        stream: String,
+        /// Shards asked for.
+        target: u32,
+        /// Open shards now.
+        current: u32,
+    },
+    /// A split key that does not leave two keys on each side within the shard.
+    #[error("split key {key} is not inside shard {shard} of stream {stream}")]
+    SplitKeyOutsideShard {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+        /// The key as the request gave it.
+        key: String,
+        /// The shard's first hash key.
+        start: u128,
+        /// The shard's last hash key.
+        end: u128,
+    },
+    /// Two shards that cannot merge: their ranges do not touch.
+    #[error("shards {shard} and {adjacent} of stream {stream} are not adjacent")]
+    ShardsNotAdjacent {
+        /// The stream.
+        stream: String,
+        /// The first shard.
+        shard: ShardId,
+        /// The second shard.
+        adjacent: ShardId,
+    },
+    /// A hash key, range or shard count that routing refuses.
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
+    /// An explicit hash key beyond 2^128 - 1.
+    #[error("explicit hash key {key} is out of range")]
+    ExplicitHashKeyOutOfRange {
+        /// The key as given.
+        key: String,
+    },
+    /// No open shard covers the hash key (the open shards always cover the key
+    /// space; this reports a stream whose metadata says otherwise).
+    #[error("no open shard of stream {stream} holds hash key {hash}")]
+    NoShardForHashKey {
+        /// The stream.
+        stream: String,
+        /// The key.
+        hash: u128,
+    },
+    /// A shard iterator that does not decode or verify.
+    #[error("invalid shard iterator: {0}")]
+    IteratorInvalid(TokenError),
+    /// A shard iterator older than the time-to-live.
+    #[error("shard iterator issued at {issued_ms} ms expired (now {now_ms} ms, ttl {ttl_ms} ms)")]
+    IteratorExpired {
+        /// When it was issued, ms since the epoch.
+        issued_ms: u64,
+        /// Now, ms since the epoch.
+        now_ms: u64,
+        /// How long an iterator lives, ms.
+        ttl_ms: u64,
+    },
+    /// A starting sequence number that is not one of the shard's.
+    #[error("sequence number {sequence_number} is not in shard {shard} of stream {stream}")]
+    SequenceNumberInvalid {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+        /// The sequence number as given.
+        sequence_number: String,
+    },
+    /// A starting sequence number that encodes another shard.
+    #[error("sequence number of shard {encoded_shard} used on shard {shard}")]
+    SequenceNumberOfOtherShard {
+        /// The shard the number encodes.
+        encoded_shard: ShardId,
+        /// The shard it was used on.
+        shard: ShardId,
+    },
+    /// A consumer ARN that does not parse as one of this engine's.
+    #[error("consumer ARN {arn} is not valid")]
+    ConsumerArnInvalid {
+        /// The ARN given.
+        arn: String,
+    },
+    /// A shard's throughput quota is exhausted for now.
+    #[error("shard {shard} of stream {stream} is over its throughput quota")]
+    Throttled {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// A request field breaks its constraint.
+    #[error("{field}: {value:?} breaks {constraint}")]
+    InvalidField {
+        /// The field, as the API names it (`partitionKey`).
+        field: &'static str,
+        /// The value as given, when it is shown (not for payloads).
+        value: Option<String>,
+        /// What the value must satisfy.
+        constraint: Constraint,
+    },
+    /// A shard-level metric name that is not known.
+    #[error("unknown shard-level metric {metric}")]
+    UnknownMetric {
+        /// The name given.
+        metric: String,
+    },
     /// The storage layer failed.
     #[error("storage: {0}")]
     Storage(#[from] shardlog_segment::Error),
     /// The metadata could not be read or written.
     #[error("manifest: {0}")]
     Manifest(std::io::Error),
+}
+
+/// The broad class of an [`Error`]: what a caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The stream, shard or consumer does not exist.
+    NotFound,
+    /// The resource exists already or is busy.
+    InUse,
+    /// A request field breaks its constraint.
+    InvalidField,
+    /// The request is well-formed but not allowed on this resource.
+    InvalidArgument,
+    /// A limit would be exceeded.
+    LimitExceeded,
+    /// The shard iterator is too old: get a new one.
+    IteratorExpired,
+    /// A shard's throughput quota is exhausted: retry later.
+    Throttled,
+    /// Storage or metadata failed.
+    Internal,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::StreamNotFound { .. }
+            | Error::ShardNotFound { .. }
+            | Error::ConsumerNotFound { .. }
+            | Error::ConsumerArnNotFound { .. }
+            | Error::ConsumerGone { .. } => ErrorKind::NotFound,
+            Error::StreamExists { .. }
+            | Error::StreamHasConsumers { .. }
+            | Error::ConsumerExists { .. }
+            | Error::ShardClosed { .. }
+            | Error::SubscriptionActive { .. }
+            | Error::SubscriptionTakenOver { .. } => ErrorKind::InUse,
+            Error::ShardLimit { .. }
+            | Error::ConsumerLimit { .. }
+            | Error::SubscriptionLimit { .. }
+            | Error::Stopping
+            | Error::TagLimit { .. } => ErrorKind::LimitExceeded,
+            Error::TooManyTags { .. }
+            | Error::TagInvalid { .. }
+            | Error::RetentionDirection { .. }
+            | Error::RetentionOutOfRange { .. }
+            | Error::ShardCountChange { .. }
+            | Error::SplitKeyOutsideShard { .. }
+            | Error::ShardsNotAdjacent { .. }
+            | Error::Routing(_)
+            | Error::ExplicitHashKeyOutOfRange { .. }
+            | Error::NoShardForHashKey { .. }
+            | Error::IteratorInvalid(_)
+            | Error::SequenceNumberInvalid { .. }
+            | Error::SequenceNumberOfOtherShard { .. }
+            | Error::ConsumerArnInvalid { .. } => ErrorKind::InvalidArgument,
+            Error::InvalidField { .. } | Error::UnknownMetric { .. } => ErrorKind::InvalidField,
+            Error::IteratorExpired { .. } => ErrorKind::IteratorExpired,
+            Error::Throttled { .. } => ErrorKind::Throttled,
+            Error::Storage(_) | Error::Manifest(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// What a request field must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Constraint {
+    /// 1 to `chars_max` characters of `[a-zA-Z0-9_.-]`.
+    Name {
+        /// Most characters.
+        chars_max: usize,
+    },
+    /// A length (characters or items) from `min` to `max`.
+    LengthBetween {
+        /// Least.
+        min: usize,
+        /// Most.
+        max: usize,
+    },
+    /// A length (bytes) of at most `max`.
+    LengthAtMost {
+        /// Most.
+        max: usize,
+    },
+    /// A number from `min` to `max`.
+    ValueBetween {
+        /// Least.
+        min: u64,
+        /// Most.
+        max: u64,
+    },
+    /// A decimal number without leading zeros, of at most `digits_max` digits.
+    Decimal {
+        /// Most digits.
+        digits_max: usize,
+    },
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Constraint::Name { chars_max } => write!(f, "name of 1 to {chars_max} [a-zA-Z0-9_.-]"),
+            Constraint::LengthBetween { min, max } => write!(f, "length {min} to {max}"),
+            Constraint::LengthAtMost { max } => write!(f, "length at most {max}"),
+            Constraint::ValueBetween { min, max } => write!(f, "value {min} to {max}"),
+            Constraint::Decimal { digits_max } => {
+                write!(f, "decimal of at most {digits_max} digits")
+            }
+        }
+    }
 }
 
 /// Result type of the engine.

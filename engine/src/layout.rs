@@ -288,7 +288,7 @@ impl OpenReport {
         for cut in &report.truncations {
             tracing::warn!(
                 stream,
-                shard = %crate::names::shard_id(shard_index),
+                shard = %crate::names::ShardId(shard_index),
                 segment = %cut.segment.display(),
                 offset = cut.offset,
                 bytes = cut.bytes,

@@ -20,10 +20,11 @@ pub mod token;
 pub use consumers::{ConsumerDescription, CONSUMERS_PER_STREAM_MAX};
 pub use data::{
     ChildShard, GetRecordsOutput, IteratorStart, OutputRecord, PutRecord, PutResult, RecordFailure,
-    GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX, THROTTLED,
+    GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
-pub use error::{Error, Result};
+pub use error::{Constraint, Error, ErrorKind, Result};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
+pub use names::ShardId;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

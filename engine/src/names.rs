@@ -1,24 +1,70 @@
 //! Names, identifiers and request validation shared by the engine's operations.
 
-use crate::error::{Error, Result};
+use crate::error::{Constraint, Error, Result};
 
 /// Longest stream name.
 pub const STREAM_NAME_CHARS_MAX: usize = 128;
 /// Most tags on a stream.
 pub const TAGS_MAX: usize = 50;
 
-/// The shard id Kinesis shows for shard `index`: `shardId-000000000007`.
-pub fn shard_id(index: u32) -> String {
-    format!("shardId-{index:012}")
+/// A shard's id within its stream: its index, shown as `shardId-000000000007`.
+/// Requests name shards by text; it is read once, where the request is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardId(pub u32);
+
+impl ShardId {
+    /// The largest index a shard id may name (Kinesis's shard numbers are Java ints).
+    pub const INDEX_MAX: u32 = i32::MAX as u32;
+
+    /// Reads a shard id in any form Kinesis accepts: the number after the first
+    /// hyphen (`shardId-000000000001`, `shardId-1`, but also `shard-1` or `-1`),
+    /// or the whole text when it has none (`1`, `000000000001`). `None` when it
+    /// names no number up to [`ShardId::INDEX_MAX`].
+    pub fn parse(text: &str) -> Option<ShardId> {
+        let digits = match text.split_once('-') {
+            Some((_, rest)) => rest.split('-').next().unwrap_or(rest),
+            None => text,
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let significant = digits.trim_start_matches('0');
+        // More than ten digits is past INDEX_MAX, and would overflow the parse.
+        if significant.len() > 10 {
+            return None;
+        }
+        let index = if significant.is_empty() {
+            0
+        } else {
+            significant.parse::<u64>().ok()?
+        };
+        u32::try_from(index)
+            .ok()
+            .filter(|index| *index <= Self::INDEX_MAX)
+            .map(ShardId)
+    }
+
+    /// The shard's index in its stream.
+    pub fn index(self) -> u32 {
+        self.0
+    }
 }
 
-/// Parses `shardId-000000000007` (or the bare number, as Kinesis accepts) into 7.
-pub fn parse_shard_id(text: &str) -> Option<u32> {
-    let digits = text.strip_prefix("shardId-").unwrap_or(text);
-    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+impl std::fmt::Display for ShardId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shardId-{:012}", self.0)
     }
-    digits.parse().ok()
+}
+
+/// The error for a stream or consumer name (in `field`) that breaks the name rule.
+pub(crate) fn invalid_name(field: &'static str, name: &str) -> Error {
+    Error::InvalidField {
+        field,
+        value: Some(name.to_string()),
+        constraint: Constraint::Name {
+            chars_max: STREAM_NAME_CHARS_MAX,
+        },
+    }
 }
 
 /// Checks a stream name: 1 to 128 characters of `[a-zA-Z0-9_.-]`.
@@ -27,9 +73,7 @@ pub fn check_stream_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > STREAM_NAME_CHARS_MAX || !valid_chars {
-        return Err(Error::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"
-        )));
+        return Err(invalid_name("streamName", name));
     }
     Ok(())
 }
@@ -39,11 +83,11 @@ pub fn stream_arn(region: &str, account_id: &str, name: &str) -> String {
     format!("arn:aws:kinesis:{region}:{account_id}:stream/{name}")
 }
 
-/// The message Kinesis gives for a stream that does not exist.
-pub fn stream_not_found(name: &str, account_id: &str) -> Error {
-    Error::ResourceNotFound(format!(
-        "Stream {name} under account {account_id} not found."
-    ))
+/// The error for a stream that does not exist.
+pub fn stream_not_found(name: &str) -> Error {
+    Error::StreamNotFound {
+        stream: name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -51,15 +95,34 @@ mod tests {
     //! Shard ids and stream names.
     use super::*;
 
-    /// Shard ids format with twelve digits and parse back, with or without the prefix.
+    /// Shard ids show twelve digits and parse back from every form Kinesis reads.
     #[test]
     fn shard_ids() {
-        assert_eq!(shard_id(7), "shardId-000000000007");
-        assert_eq!(parse_shard_id("shardId-000000000007"), Some(7));
-        assert_eq!(parse_shard_id("7"), Some(7));
-        assert_eq!(parse_shard_id("shardId-"), None);
-        assert_eq!(parse_shard_id("shardId-x1"), None);
-        assert_eq!(parse_shard_id("shardId-0000000000071"), None);
+        assert_eq!(ShardId(7).to_string(), "shardId-000000000007");
+        for text in [
+            "shardId-000000000007",
+            "shardId-7",
+            "shard-7",
+            "-7",
+            "7",
+            "0007",
+        ] {
+            assert_eq!(ShardId::parse(text), Some(ShardId(7)), "{text}");
+        }
+        assert_eq!(ShardId::parse("shardId-0"), Some(ShardId(0)));
+        assert_eq!(
+            ShardId::parse("2147483647"),
+            Some(ShardId(ShardId::INDEX_MAX))
+        );
+        for text in [
+            "",
+            "shardId-",
+            "shardId-x1",
+            "2147483648",
+            "00000000000099999999999",
+        ] {
+            assert_eq!(ShardId::parse(text), None, "{text}");
+        }
     }
 
     /// Stream names follow Kinesis's pattern and length.
@@ -69,7 +132,16 @@ mod tests {
         assert!(check_stream_name(&"a".repeat(128)).is_ok());
         for bad in ["", "has space", "slash/", &"a".repeat(129)] {
             let error = check_stream_name(bad).unwrap_err();
-            assert!(error.to_string().contains("streamName"), "{error}");
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidField {
+                        field: "streamName",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
         }
     }
 }

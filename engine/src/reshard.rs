@@ -2,23 +2,22 @@
 //! MergeShards.
 
 use crate::data::sequence_number;
-use crate::engine::SHARDS_PER_STREAM_MAX;
 use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, StreamState};
 use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
-use crate::names::{parse_shard_id, shard_id};
+use crate::names::ShardId;
 use crate::routing::{even_ranges, parse_hash_key, HashRange};
 use crate::seqno::SequenceNumber;
 
 /// A shard as DescribeStream and ListShards show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardDescription {
-    /// `shardId-...`.
-    pub shard_id: String,
+    /// The shard.
+    pub shard_id: ShardId,
     /// Parent after a split or merge.
-    pub parent_shard_id: Option<String>,
+    pub parent_shard_id: Option<ShardId>,
     /// Other parent after a merge.
-    pub adjacent_parent_shard_id: Option<String>,
+    pub adjacent_parent_shard_id: Option<ShardId>,
     /// First and last hash key, decimal.
     pub hash_key_range: (String, String),
     /// Sequence number of the shard's first possible record.
@@ -60,7 +59,7 @@ pub struct StreamDescription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardFilter {
     /// Shards after this one.
-    AfterShardId(String),
+    AfterShardId(ShardId),
     /// Shards open at the trim horizon: those without a parent still listed.
     AtTrimHorizon,
     /// Every shard from the trim horizon on (all of them).
@@ -77,9 +76,9 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
     let meta = &shard.meta;
     let created_ms = meta.created_secs * 1000;
     ShardDescription {
-        shard_id: shard_id(meta.index),
-        parent_shard_id: meta.parent.map(shard_id),
-        adjacent_parent_shard_id: meta.adjacent_parent.map(shard_id),
+        shard_id: ShardId(meta.index),
+        parent_shard_id: meta.parent.map(ShardId),
+        adjacent_parent_shard_id: meta.adjacent_parent.map(ShardId),
         hash_key_range: (meta.hash_start.clone(), meta.hash_end.clone()),
         starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
             .to_decimal(),
@@ -97,9 +96,7 @@ fn keep_shard(state: &StreamState, shard: &ShardState, filter: &ShardFilter) -> 
     let meta = &shard.meta;
     let created_ms = meta.created_secs * 1000;
     match filter {
-        ShardFilter::AfterShardId(after) => {
-            parse_shard_id(after).is_none_or(|after| meta.index > after)
-        }
+        ShardFilter::AfterShardId(after) => meta.index > after.index(),
         ShardFilter::AtTrimHorizon => [meta.parent, meta.adjacent_parent]
             .iter()
             .flatten()
@@ -118,14 +115,13 @@ fn keep_shard(state: &StreamState, shard: &ShardState, filter: &ShardFilter) -> 
 fn shard_page(
     state: &StreamState,
     filter: Option<&ShardFilter>,
-    exclusive_start: Option<&str>,
+    exclusive_start: Option<ShardId>,
     limit: usize,
 ) -> (Vec<ShardDescription>, bool) {
-    let after = exclusive_start.and_then(parse_shard_id);
     let mut shards: Vec<ShardDescription> = state
         .shards
         .values()
-        .filter(|shard| after.is_none_or(|after| shard.meta.index > after))
+        .filter(|shard| exclusive_start.is_none_or(|after| shard.meta.index > after.index()))
         .filter(|shard| filter.is_none_or(|filter| keep_shard(state, shard, filter)))
         .take(limit.saturating_add(1))
         .map(describe_shard)
@@ -141,7 +137,7 @@ impl Engine {
         &self,
         name: &str,
         limit: usize,
-        exclusive_start: Option<&str>,
+        exclusive_start: Option<ShardId>,
     ) -> Result<StreamDescription> {
         let stream = self.stream(name)?;
         let state = Engine::read_stream(&stream);
@@ -171,7 +167,7 @@ impl Engine {
         &self,
         name: &str,
         filter: Option<&ShardFilter>,
-        exclusive_start: Option<&str>,
+        exclusive_start: Option<ShardId>,
         limit: usize,
     ) -> Result<(Vec<ShardDescription>, bool)> {
         let stream = self.stream(name)?;
@@ -179,37 +175,42 @@ impl Engine {
         Ok(shard_page(&state, filter, exclusive_start, limit))
     }
 
-    fn open_shard_of(&self, state: &StreamState, name: &str, shard: &str) -> Result<u32> {
-        let index = parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| {
-                crate::data::shard_not_found(name, shard, &self.inner.config.account_id)
-            })?;
-        if state.shards[&index].meta.closed_end_position.is_some() {
-            return Err(Error::ResourceInUse(format!(
-                "Shard {shard} in stream {name} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
-                self.inner.config.account_id
-            )));
+    fn open_shard_of(&self, state: &StreamState, name: &str, shard: ShardId) -> Result<u32> {
+        let index = shard.index();
+        let Some(state) = state.shards.get(&index) else {
+            return Err(crate::data::shard_not_found(name, shard));
+        };
+        if state.meta.closed_end_position.is_some() {
+            return Err(Error::ShardClosed {
+                stream: name.to_string(),
+                shard,
+            });
         }
         Ok(index)
     }
 
     /// SplitShard: closes the shard and opens two children that divide its range at
     /// `new_starting_hash_key`.
-    pub fn split_shard(&self, name: &str, shard: &str, new_starting_hash_key: &str) -> Result<()> {
+    pub fn split_shard(
+        &self,
+        name: &str,
+        shard: ShardId,
+        new_starting_hash_key: &str,
+    ) -> Result<()> {
         let stream = self.stream(name)?;
         let state = Engine::write_stream(&stream);
         let parent = self.open_shard_of(&state, name, shard)?;
-        let key = parse_hash_key(new_starting_hash_key)
-            .map_err(|error| Error::InvalidArgument(error.to_string()))?;
-        let (left, right) = state.shards[&parent].range.split_at(key).map_err(|_| {
-            Error::InvalidArgument(format!(
-                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
-                self.inner.config.account_id,
-                state.shards[&parent].meta.hash_start,
-                state.shards[&parent].meta.hash_end
-            ))
-        })?;
+        let key = parse_hash_key(new_starting_hash_key)?;
+        let range = state.shards[&parent].range;
+        let (left, right) = range
+            .split_at(key)
+            .map_err(|_| Error::SplitKeyOutsideShard {
+                stream: name.to_string(),
+                shard,
+                key: new_starting_hash_key.to_string(),
+                start: range.start,
+                end: range.end,
+            })?;
         drop(state);
         self.check_shard_budget(1)?;
         let mut state = Engine::write_stream(&stream);
@@ -222,17 +223,19 @@ impl Engine {
     }
 
     /// MergeShards: closes two adjacent shards and opens one child over both ranges.
-    pub fn merge_shards(&self, name: &str, shard: &str, adjacent: &str) -> Result<()> {
+    pub fn merge_shards(&self, name: &str, shard: ShardId, adjacent: ShardId) -> Result<()> {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let first = self.open_shard_of(&state, name, shard)?;
         let second = self.open_shard_of(&state, name, adjacent)?;
-        let merged = state.shards[&first].range.merge(state.shards[&second].range).map_err(|_| {
-            Error::InvalidArgument(format!(
-                "Shards {shard} and {adjacent} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
-                self.inner.config.account_id
-            ))
-        })?;
+        let merged = state.shards[&first]
+            .range
+            .merge(state.shards[&second].range)
+            .map_err(|_| Error::ShardsNotAdjacent {
+                stream: name.to_string(),
+                shard,
+                adjacent,
+            })?;
         self.reshard(
             &mut state,
             &[first, second],
@@ -298,22 +301,18 @@ impl Engine {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let current = state.open_shards().len() as u32;
-        if target == 0 || target > SHARDS_PER_STREAM_MAX {
-            return Err(Error::Validation(format!(
-                "1 validation error detected: Value '{target}' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and {SHARDS_PER_STREAM_MAX}"
-            )));
-        }
+        crate::engine::check_shard_count("targetShardCount", target)?;
         if target > current * 2 || target * 2 < current {
-            return Err(Error::InvalidArgument(format!(
-                "UpdateShardCount of stream {name} under account {} to {target} shards is not allowed: the target must be between half and double the current {current} open shards.",
-                self.inner.config.account_id
-            )));
+            return Err(Error::ShardCountChange {
+                stream: name.to_string(),
+                target,
+                current,
+            });
         }
         drop(state);
         self.check_shard_budget(target.saturating_sub(current))?;
         state = Engine::write_stream(&stream);
-        let targets =
-            even_ranges(target).map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let targets = even_ranges(target)?;
         self.split_at_boundaries(&mut state, &targets)?;
         for range in &targets {
             self.merge_within(&mut state, *range)?;
@@ -366,9 +365,7 @@ impl Engine {
             let [(first, first_range), (second, second_range), ..] = inside[..] else {
                 return Ok(());
             };
-            let merged = first_range
-                .merge(second_range)
-                .map_err(|error| Error::InvalidArgument(error.to_string()))?;
+            let merged = first_range.merge(second_range)?;
             self.reshard(
                 state,
                 &[first, second],

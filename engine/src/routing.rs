@@ -17,7 +17,7 @@ pub const HASH_KEY_MAX: u128 = u128::MAX;
 pub const SHARD_COUNT_MAX: u32 = 10_000;
 
 /// Digits in the longest hash key Kinesis accepts: 2^128 − 1 has 39.
-const HASH_KEY_DIGITS_MAX: usize = 39;
+pub(crate) const HASH_KEY_DIGITS_MAX: usize = 39;
 
 /// Why a hash key, a shard count, or a split or merge of hash ranges was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
 use crate::engine::{Engine, ShardState};
 use crate::error::{Error, Result};
-use crate::names::{parse_shard_id, shard_id};
+use crate::names::ShardId;
 use crate::seqno::SequenceNumber;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -83,14 +83,17 @@ impl Engine {
     pub fn subscribe_to_shard(
         &self,
         consumer_arn: &str,
-        shard: &str,
+        shard: ShardId,
         start: IteratorStart,
     ) -> Result<Subscription> {
-        let not_found =
-            || Error::ResourceNotFound(format!("Consumer {consumer_arn} does not exist."));
-        let (stream_name, consumer) = self.parse_consumer_arn(consumer_arn).ok_or_else(|| {
-            Error::InvalidArgument(format!("ConsumerARN {consumer_arn} is not valid."))
-        })?;
+        let not_found = || Error::ConsumerArnNotFound {
+            arn: consumer_arn.to_string(),
+        };
+        let (stream_name, consumer) =
+            self.parse_consumer_arn(consumer_arn)
+                .ok_or_else(|| Error::ConsumerArnInvalid {
+                    arn: consumer_arn.to_string(),
+                })?;
         let described = self
             .describe_consumer(&stream_name, &consumer)
             .map_err(|_| not_found())?;
@@ -99,11 +102,10 @@ impl Engine {
         }
         let stream = self.stream(&stream_name)?;
         let state = Engine::read_stream(&stream);
-        let index = parse_shard_id(shard)
-            .filter(|index| state.shards.contains_key(index))
-            .ok_or_else(|| {
-                crate::data::shard_not_found(&stream_name, shard, &self.inner.config.account_id)
-            })?;
+        let index = shard.index();
+        if !state.shards.contains_key(&index) {
+            return Err(crate::data::shard_not_found(&stream_name, shard));
+        }
         let position = self.start_position(&state.shards[&index], &stream_name, start)?;
         let stream_epoch = state.meta.created_ms;
         drop(state);
@@ -126,27 +128,26 @@ impl Engine {
         &self,
         key: &SlotKey,
         consumer_arn: &str,
-        shard: &str,
+        shard: ShardId,
     ) -> Result<(u64, Arc<AtomicBool>)> {
         let registry = &self.inner.subscriptions;
         if registry.ending.load(Ordering::SeqCst) {
-            return Err(Error::LimitExceeded(
-                "The server is stopping and takes no new subscriptions.".into(),
-            ));
+            return Err(Error::Stopping);
         }
         let mut slots = registry.lock();
         if let Some(slot) = slots.get(key) {
             if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
-                return Err(Error::ResourceInUse(format!(
-                    "Another active subscription exists for consumer {consumer_arn} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
-                    RESUBSCRIBE_GUARD_MS / 1000
-                )));
+                return Err(Error::SubscriptionActive {
+                    consumer_arn: consumer_arn.to_string(),
+                    shard,
+                    guard_ms: RESUBSCRIBE_GUARD_MS,
+                });
             }
             slot.taken_over.store(true, Ordering::SeqCst);
         } else if slots.len() >= SUBSCRIPTIONS_MAX {
-            return Err(Error::LimitExceeded(format!(
-                "At most {SUBSCRIPTIONS_MAX} subscriptions may be active at once."
-            )));
+            return Err(Error::SubscriptionLimit {
+                limit: SUBSCRIPTIONS_MAX,
+            });
         }
         let generation = registry.generations.fetch_add(1, Ordering::Relaxed);
         let taken_over = Arc::new(AtomicBool::new(false));
@@ -177,9 +178,9 @@ impl Engine {
 }
 
 impl Subscription {
-    /// The shard read, `shardId-...`.
-    pub fn shard_id(&self) -> String {
-        shard_id(self.key.2)
+    /// The shard read.
+    pub fn shard_id(&self) -> ShardId {
+        ShardId(self.key.2)
     }
 
     /// Time left before the subscription's lifetime is over.
@@ -252,17 +253,14 @@ impl Subscription {
     /// The shard, after checking that the subscription still stands.
     fn check<'a>(&self, state: &'a crate::engine::StreamState) -> Result<&'a ShardState> {
         if self.taken_over.load(Ordering::SeqCst) {
-            return Err(Error::ResourceInUse(format!(
-                "A newer subscription of consumer {} to shard {} took over this one.",
-                self.key.1,
-                self.shard_id()
-            )));
+            return Err(Error::SubscriptionTakenOver {
+                consumer: self.key.1.clone(),
+                shard: self.shard_id(),
+            });
         }
-        let gone = || {
-            Error::ResourceNotFound(format!(
-                "Consumer {} of stream {} no longer exists.",
-                self.key.1, self.key.0
-            ))
+        let gone = || Error::ConsumerGone {
+            stream: self.key.0.clone(),
+            consumer: self.key.1.clone(),
         };
         if state.meta.created_ms != self.stream_epoch
             || !state.meta.consumers.contains_key(&self.key.1)
@@ -332,7 +330,7 @@ mod tests {
         engine.put_record("s", record).unwrap();
     }
 
-    const SHARD: &str = "shardId-000000000000";
+    const SHARD: ShardId = ShardId(0);
 
     /// Within the guard a second subscription is refused; after it, the newer one
     /// takes over and the older one ends with ResourceInUse; dropping frees the slot.
@@ -344,7 +342,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
-            Err(Error::ResourceInUse(_))
+            Err(Error::SubscriptionActive { .. })
         ));
         // Age the slot past the guard instead of waiting 5 seconds.
         let key = ("s".to_string(), "c".to_string(), 0);
@@ -361,7 +359,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             first.next_batch(Duration::ZERO),
-            Err(Error::ResourceInUse(_))
+            Err(Error::SubscriptionTakenOver { .. })
         ));
         drop(first);
         assert_eq!(
@@ -456,16 +454,16 @@ mod tests {
         assert_eq!(batch.child_shards.map(|c| c.len()), Some(2));
         assert_eq!(parent.next_batch(Duration::from_secs(1)).unwrap(), None);
         let mut child = engine
-            .subscribe_to_shard(&arn, "shardId-000000000001", IteratorStart::Latest)
+            .subscribe_to_shard(&arn, ShardId(1), IteratorStart::Latest)
             .unwrap();
         engine.deregister_consumer("s", "c").unwrap();
         assert!(matches!(
             child.next_batch(Duration::ZERO),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerGone { .. })
         ));
         assert!(matches!(
             engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
-            Err(Error::ResourceNotFound(_))
+            Err(Error::ConsumerArnNotFound { .. })
         ));
         drop((parent, child));
         engine.shutdown().unwrap();

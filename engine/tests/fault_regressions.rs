@@ -2,7 +2,7 @@
 //! it caught: no acknowledged record lost, no data directory lost, no sequence
 //! number reused, one damaged shard never takes the rest down.
 
-use shardlog_engine::{manifest, Engine, EngineConfig, IteratorStart, PutRecord};
+use shardlog_engine::{manifest, Engine, EngineConfig, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use shardlog_segment::{LogConfig, Storage, StorageConfig};
 use std::collections::BTreeMap;
@@ -34,13 +34,13 @@ fn put(engine: &Engine, stream: &str, key: &str, hash: Option<&str>) -> Result<S
         .pop()
     {
         Some(Ok(result)) => Ok(result.sequence_number),
-        Some(Err(failure)) => Err(format!("{}: {}", failure.error_code, failure.error_message)),
+        Some(Err(failure)) => Err(failure.to_string()),
         None => Err("no result".into()),
     }
 }
 
 /// Every record of one shard, from TRIM_HORIZON to its end.
-fn read_shard(engine: &Engine, stream: &str, shard: &str) -> Result<Vec<Vec<u8>>, String> {
+fn read_shard(engine: &Engine, stream: &str, shard: ShardId) -> Result<Vec<Vec<u8>>, String> {
     let mut iterator = Some(
         engine
             .get_shard_iterator(stream, shard, IteratorStart::TrimHorizon)
@@ -102,10 +102,8 @@ fn missing_manifest_refuses_to_open_and_is_rebuilt_from_the_tree() {
     for i in 0..20 {
         put(&engine, "s", &format!("key-{i}"), None).unwrap();
     }
-    let before_split: Vec<Vec<u8>> = read_shard(&engine, "s", "shardId-000000000000").unwrap();
-    engine
-        .split_shard("s", "shardId-000000000000", "1000")
-        .unwrap();
+    let before_split: Vec<Vec<u8>> = read_shard(&engine, "s", ShardId(0)).unwrap();
+    engine.split_shard("s", ShardId(0), "1000").unwrap();
     let shards_before = engine.list_shards("s", None, None, 100).unwrap().0;
     engine.shutdown().unwrap();
     drop(engine);
@@ -131,10 +129,7 @@ fn missing_manifest_refuses_to_open_and_is_rebuilt_from_the_tree() {
         engine.list_shards("s", None, None, 100).unwrap().0,
         shards_before
     );
-    assert_eq!(
-        read_shard(&engine, "s", "shardId-000000000000").unwrap(),
-        before_split
-    );
+    assert_eq!(read_shard(&engine, "s", ShardId(0)).unwrap(), before_split);
     engine.shutdown().unwrap();
 }
 
@@ -198,13 +193,13 @@ fn a_damaged_shard_is_quarantined_and_the_rest_works() {
     let report = engine.open_report();
     assert_eq!(report.quarantined.len(), 1, "{report:?}");
     assert_eq!(report.quarantined[0].shard_index, 0);
-    let error = read_shard(&engine, "q", "shardId-000000000000").unwrap_err();
+    let error = read_shard(&engine, "q", ShardId(0)).unwrap_err();
     assert!(
         error.contains("quarantined") && error.contains("repair"),
         "{error}"
     );
     assert_eq!(
-        read_shard(&engine, "q", "shardId-000000000001").unwrap(),
+        read_shard(&engine, "q", ShardId(1)).unwrap(),
         vec![b"b".to_vec()]
     );
     put(&engine, "q", "c", Some(&high)).unwrap();
@@ -251,7 +246,7 @@ fn full_disk_at_open_serves_reads_and_deletes() {
     let engine = Engine::open(Arc::clone(&fs), config()).expect("opens on a full disk");
     assert_eq!(engine.open_report().read_only.len(), 2);
     assert_eq!(
-        read_shard(&engine, "keep", "shardId-000000000000").unwrap(),
+        read_shard(&engine, "keep", ShardId(0)).unwrap(),
         vec![b"one".to_vec(), b"two".to_vec()]
     );
     let refused = put(&engine, "keep", "three", None).unwrap_err();
@@ -291,7 +286,7 @@ fn failed_manifest_directory_sync_keeps_disk_and_memory_together() {
     let engine = open(&fs);
     if after.is_ok() {
         assert_eq!(
-            read_shard(&engine, "a", "shardId-000000000000").unwrap(),
+            read_shard(&engine, "a", ShardId(0)).unwrap(),
             vec![b"before".to_vec(), b"after".to_vec()],
             "an acknowledged append survives the restart"
         );
@@ -310,9 +305,7 @@ fn closed_shard_reads_stop_at_its_end() {
     for key in ["1", "2", "3"] {
         put(&engine, "r", key, None).unwrap();
     }
-    engine
-        .split_shard("r", "shardId-000000000000", "1000")
-        .unwrap();
+    engine.split_shard("r", ShardId(0), "1000").unwrap();
     let parent = shard_dir(&engine, "r", 0);
     engine.shutdown().unwrap();
     drop(engine);
@@ -334,7 +327,7 @@ fn closed_shard_reads_stop_at_its_end() {
     }
     let engine = open(&fs);
     assert_eq!(
-        read_shard(&engine, "r", "shardId-000000000000").unwrap(),
+        read_shard(&engine, "r", ShardId(0)).unwrap(),
         vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
     );
     engine.shutdown().unwrap();
@@ -377,7 +370,7 @@ fn a_new_stream_and_its_acknowledged_records_survive_power_loss() {
     let fs: Arc<dyn FileSystem> = mem.clone();
     let engine = open(&fs);
     let mut recovered = Vec::new();
-    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+    for shard in [ShardId(0), ShardId(1)] {
         recovered.extend(read_shard(&engine, "fresh", shard).unwrap());
     }
     recovered.sort();

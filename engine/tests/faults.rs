@@ -1,8 +1,8 @@
 //! Faults under the engine: a failing segment write gives per-record
-//! InternalFailure and writes resume once the fault clears; a failing MANIFEST
+//! a write failure and writes resume once the fault clears; a failing MANIFEST
 //! rename fails the change cleanly and loses nothing; nothing panics.
 
-use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord};
+use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ fn put(engine: &Engine, stream: &str, key: &str) -> Result<String, String> {
         .pop()
     {
         Some(Ok(result)) => Ok(result.sequence_number),
-        Some(Err(failure)) => Err(format!("{}: {}", failure.error_code, failure.error_message)),
+        Some(Err(failure)) => Err(failure.to_string()),
         None => Err("no result".into()),
     }
 }
@@ -27,7 +27,7 @@ fn put(engine: &Engine, stream: &str, key: &str) -> Result<String, String> {
 fn read_all(engine: &Engine, stream: &str) -> Vec<Vec<u8>> {
     let mut iterator = Some(
         engine
-            .get_shard_iterator(stream, "shardId-000000000000", IteratorStart::TrimHorizon)
+            .get_shard_iterator(stream, ShardId(0), IteratorStart::TrimHorizon)
             .unwrap(),
     );
     let mut out = Vec::new();
@@ -52,7 +52,7 @@ fn fault(op: IoOp, path: &str, errno: i32) -> Fault {
     }
 }
 
-/// EIO on segment writes: the record fails with InternalFailure; after the fault
+/// EIO on segment writes: the record fails with WriteFailed; after the fault
 /// clears the shard is reopened and takes writes; acknowledged records stay.
 #[test]
 fn write_fault_fails_records_then_service_resumes() {
@@ -67,7 +67,10 @@ fn write_fault_fails_records_then_service_resumes() {
     }
     fs.inject(fault(IoOp::Write, ".log", libc::EIO));
     let failure = put(&engine, "a", "during").unwrap_err();
-    assert!(failure.starts_with("InternalFailure"), "{failure}");
+    assert!(
+        failure.starts_with("shardId-000000000000: storage:"),
+        "{failure}"
+    );
     assert!(failure.contains("Input/output error"), "{failure}");
     // Still failing while the fault lasts, with a clear error each time.
     assert!(put(&engine, "a", "during-2").is_err());

@@ -9,7 +9,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, IteratorStart, OutputRecord, PutRecord, ShardDescription,
+    Engine, EngineConfig, Error, ErrorKind, IteratorStart, OutputRecord, PutRecord,
+    ShardDescription, ShardId,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,14 +38,12 @@ fn partition_key(index: usize) -> String {
     }
 }
 
-fn shard_name(index: u32) -> String {
-    format!("shardId-{index:012}")
+fn shard_name(index: u32) -> ShardId {
+    ShardId(index)
 }
 
-fn shard_index(id: &str) -> u32 {
-    id.strip_prefix("shardId-")
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("malformed shard id {id}"))
+fn shard_index(id: ShardId) -> u32 {
+    id.index()
 }
 
 /// The hash key of a partition key: MD5, big-endian, computed here independently
@@ -351,7 +350,7 @@ fn open_engine(fs: &Arc<MemFs>) -> Engine {
 #[track_caller]
 fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::ResourceNotFound(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound),
         "{what}: expected ResourceNotFound, got {result:?}"
     );
 }
@@ -359,7 +358,7 @@ fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
 #[track_caller]
 fn assert_invalid<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::InvalidArgument(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidArgument),
         "{what}: expected InvalidArgument, got {result:?}"
     );
 }
@@ -367,7 +366,7 @@ fn assert_invalid<T: Debug>(result: Result<T, Error>, what: &str) {
 #[track_caller]
 fn assert_in_use<T: Debug>(result: Result<T, Error>, what: &str) {
     assert!(
-        matches!(result, Err(Error::ResourceInUse(_))),
+        matches!(&result, Err(e) if e.kind() == ErrorKind::InUse),
         "{what}: expected ResourceInUse, got {result:?}"
     );
 }
@@ -487,7 +486,7 @@ impl Harness {
             .expect("describe")
             .created_ms;
         let iterator = engine
-            .get_shard_iterator(name, &shard_name(0), IteratorStart::TrimHorizon)
+            .get_shard_iterator(name, shard_name(0), IteratorStart::TrimHorizon)
             .expect("iterator before delete");
         engine.delete_stream(name).expect("delete_stream");
         assert_not_found(
@@ -596,7 +595,7 @@ impl Harness {
 
     fn split(&mut self, name: &'static str, pick: u8, key: u128) {
         let Some(model) = self.streams.get_mut(name) else {
-            let result = self.engine().split_shard(name, &shard_name(0), "12345");
+            let result = self.engine().split_shard(name, shard_name(0), "12345");
             assert_not_found(result, "split in a missing stream");
             return;
         };
@@ -605,13 +604,13 @@ impl Harness {
         let engine = self.engine.as_ref().expect("engine is open");
         // The service's rule: start + 1 < key < end, so each child keeps two keys.
         if end - start < 3 {
-            let result = engine.split_shard(name, &shard_name(parent), &(start + 2).to_string());
+            let result = engine.split_shard(name, shard_name(parent), &(start + 2).to_string());
             assert_invalid(result, "split of a shard too small to split");
             return;
         }
         let key = start + 2 + key % (end - start - 2);
         engine
-            .split_shard(name, &shard_name(parent), &key.to_string())
+            .split_shard(name, shard_name(parent), &key.to_string())
             .unwrap_or_else(|error| panic!("split {parent} at {key}: {error}"));
         model.close(parent);
         model.add((start, key - 1), vec![parent]);
@@ -626,7 +625,7 @@ impl Harness {
         if how == 4 {
             let closed = model.closed();
             if let Some(shard) = closed.get(usize::from(pick) % closed.len().max(1)) {
-                let result = engine.split_shard(name, &shard_name(*shard), "12345");
+                let result = engine.split_shard(name, shard_name(*shard), "12345");
                 assert_in_use(result, "split of a closed shard");
             }
             return;
@@ -639,7 +638,7 @@ impl Harness {
             2 => end,
             _ => end.saturating_add(1),
         };
-        let result = engine.split_shard(name, &shard_name(shard), &key.to_string());
+        let result = engine.split_shard(name, shard_name(shard), &key.to_string());
         assert_invalid(
             result,
             &format!("split of {shard} ({start}..={end}) at {key}"),
@@ -650,7 +649,7 @@ impl Harness {
         let Some(model) = self.streams.get_mut(name) else {
             let result = self
                 .engine()
-                .merge_shards(name, &shard_name(0), &shard_name(1));
+                .merge_shards(name, shard_name(0), shard_name(1));
             assert_not_found(result, "merge in a missing stream");
             return;
         };
@@ -663,7 +662,7 @@ impl Harness {
         let (first, second) = if swap { (high, low) } else { (low, high) };
         let engine = self.engine.as_ref().expect("engine is open");
         engine
-            .merge_shards(name, &shard_name(first.0), &shard_name(second.0))
+            .merge_shards(name, shard_name(first.0), shard_name(second.0))
             .unwrap_or_else(|error| panic!("merge {} and {}: {error}", first.0, second.0));
         model.close(first.0);
         model.close(second.0);
@@ -680,11 +679,11 @@ impl Harness {
         if how == 0 && open.len() >= 3 {
             let i = usize::from(pick) % (open.len() - 2);
             let (first, second) = (open[i].0, open[i + 2].0);
-            let result = engine.merge_shards(name, &shard_name(first), &shard_name(second));
+            let result = engine.merge_shards(name, shard_name(first), shard_name(second));
             assert_invalid(result, "merge of shards that are not neighbours");
         } else if how == 1 && !closed.is_empty() {
             let shard = closed[usize::from(pick) % closed.len()];
-            let result = engine.merge_shards(name, &shard_name(shard), &shard_name(open[0].0));
+            let result = engine.merge_shards(name, shard_name(shard), shard_name(open[0].0));
             assert_in_use(result, "merge of a closed shard");
         }
     }
@@ -719,7 +718,7 @@ impl Harness {
         let model = self.streams.get_mut(name).expect("stream in the model");
         let mut next_new = model.next_index();
         for shard in &shards {
-            let index = shard_index(&shard.shard_id);
+            let index = shard_index(shard.shard_id);
             let listed = described(shard);
             match model.shards.get_mut(&index) {
                 Some(known) => {
@@ -800,7 +799,7 @@ impl Harness {
             let listed: BTreeMap<u32, ShardModel> = description
                 .shards
                 .iter()
-                .map(|shard| (shard_index(&shard.shard_id), described(shard)))
+                .map(|shard| (shard_index(shard.shard_id), described(shard)))
                 .collect();
             assert_eq!(listed, model.shards, "shards of {name}");
             let mut open: Vec<(u128, u128)> = listed
@@ -823,7 +822,7 @@ impl Harness {
                 engine.list_shards(name, None, None, 10),
                 "list a missing stream",
             );
-            let iterator = engine.get_shard_iterator(name, &shard_name(0), IteratorStart::Latest);
+            let iterator = engine.get_shard_iterator(name, shard_name(0), IteratorStart::Latest);
             assert_not_found(iterator, "iterator of a missing stream");
         }
     }
@@ -870,11 +869,11 @@ impl Harness {
             .list_shards(name, None, None, LIST_LIMIT)
             .expect("list_shards");
         assert!(!more);
-        let listed: BTreeSet<u32> = shards.iter().map(|s| shard_index(&s.shard_id)).collect();
+        let listed: BTreeSet<u32> = shards.iter().map(|s| shard_index(s.shard_id)).collect();
         let mut read: BTreeMap<u32, Vec<Acked>> = BTreeMap::new();
         while read.len() < shards.len() {
             let ready = shards.iter().find(|shard| {
-                let index = shard_index(&shard.shard_id);
+                let index = shard_index(shard.shard_id);
                 let parents = described(shard).parents;
                 !read.contains_key(&index)
                     && parents
@@ -882,7 +881,7 @@ impl Harness {
                         .all(|p| !listed.contains(p) || read.contains_key(p))
             });
             let shard = ready.expect("some shard has every parent read");
-            let index = shard_index(&shard.shard_id);
+            let index = shard_index(shard.shard_id);
             let records = self.read_shard(name, shard, &shards);
             read.insert(index, records);
         }
@@ -897,11 +896,11 @@ impl Harness {
         shard: &ShardDescription,
         all: &[ShardDescription],
     ) -> Vec<Acked> {
-        let index = shard_index(&shard.shard_id);
+        let index = shard_index(shard.shard_id);
         let closed = shard.ending_sequence_number.is_some();
         let engine = self.engine.as_ref().expect("engine is open");
         let mut iterator = engine
-            .get_shard_iterator(name, &shard.shard_id, IteratorStart::TrimHorizon)
+            .get_shard_iterator(name, shard.shard_id, IteratorStart::TrimHorizon)
             .expect("get_shard_iterator");
         let mut out: Vec<OutputRecord> = Vec::new();
         for _ in 0..PAGES_MAX {
@@ -940,7 +939,7 @@ impl Harness {
         all: &[OutputRecord],
     ) {
         let engine = self.engine.as_ref().expect("engine is open");
-        let id = shard.shard_id.as_str();
+        let id = shard.shard_id;
         let latest = first_page(engine, name, id, IteratorStart::Latest, 1);
         assert!(latest.is_empty(), "LATEST of {id} read {latest:?}");
         if all.is_empty() {
@@ -977,7 +976,7 @@ impl Harness {
 fn first_page(
     engine: &Engine,
     name: &str,
-    shard: &str,
+    shard: ShardId,
     start: IteratorStart,
     limit: usize,
 ) -> Vec<OutputRecord> {
@@ -1002,7 +1001,7 @@ fn described(shard: &ShardDescription) -> ShardModel {
         parents: parents
             .into_iter()
             .flatten()
-            .map(|id| shard_index(id))
+            .map(|id| shard_index(*id))
             .collect(),
         open: shard.ending_sequence_number.is_none(),
     }
@@ -1025,27 +1024,21 @@ fn assert_children(
     children: &[shardlog_engine::ChildShard],
     all: &[ShardDescription],
 ) {
-    let index = shard_index(&shard.shard_id);
+    let index = shard_index(shard.shard_id);
     let expected: Vec<&ShardDescription> = all
         .iter()
         .filter(|child| described(child).parents.contains(&index))
         .collect();
     assert!(!expected.is_empty(), "closed shard {index} has no children");
-    let got: Vec<(&str, Vec<String>, &(String, String))> = children
+    let got: Vec<(ShardId, Vec<ShardId>, &(String, String))> = children
         .iter()
-        .map(|c| {
-            (
-                c.shard_id.as_str(),
-                c.parent_shards.clone(),
-                &c.hash_key_range,
-            )
-        })
+        .map(|c| (c.shard_id, c.parent_shards.clone(), &c.hash_key_range))
         .collect();
-    let want: Vec<(&str, Vec<String>, &(String, String))> = expected
+    let want: Vec<(ShardId, Vec<ShardId>, &(String, String))> = expected
         .iter()
         .map(|c| {
             let parents = described(c).parents.into_iter().map(shard_name).collect();
-            (c.shard_id.as_str(), parents, &c.hash_key_range)
+            (c.shard_id, parents, &c.hash_key_range)
         })
         .collect();
     assert_eq!(got, want, "children of {index}");
@@ -1126,7 +1119,7 @@ fn deleted_stream_iterator_reads_successor_created_in_same_ms() {
     for attempt in 0..100 {
         engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
         let stale = engine
-            .get_shard_iterator("s", &shard_name(0), IteratorStart::TrimHorizon)
+            .get_shard_iterator("s", shard_name(0), IteratorStart::TrimHorizon)
             .unwrap();
         engine.delete_stream("s").unwrap();
         engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
@@ -1138,7 +1131,7 @@ fn deleted_stream_iterator_reads_successor_created_in_same_ms() {
         engine.put_record("s", record).unwrap();
         let result = engine.get_records(&stale, 10);
         assert!(
-            matches!(result, Err(Error::ResourceNotFound(_))),
+            matches!(result, Err(Error::ShardNotFound { .. })),
             "attempt {attempt}: an iterator of the deleted stream read {result:?}"
         );
         engine.delete_stream("s").unwrap();

@@ -2,7 +2,7 @@
 //! the stream, shard, segment file, offset and bytes of every cut, and each one is
 //! logged as a warning with the same facts.
 
-use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord};
+use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{write_all_at, FileSystem, MemFs, OpenOptions};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -125,7 +125,7 @@ fn a_torn_tail_is_reported_and_logged() {
         assert!(line.contains(&fact), "{fact} missing from {line}");
     }
     let iterator = engine
-        .get_shard_iterator("orders", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .get_shard_iterator("orders", ShardId(0), IteratorStart::TrimHorizon)
         .unwrap();
     let page = engine.get_records(&iterator, 100).unwrap();
     let data: Vec<&[u8]> = page.records.iter().map(|r| &r.data[..]).collect();

@@ -2,13 +2,13 @@
 //! active segment and of closed parents too, and sequence numbers are never
 //! handed out twice afterwards, across a restart as well.
 
-use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord};
+use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const HOUR_MS: u64 = 3_600_000;
-const SHARD0: &str = "shardId-000000000000";
+const SHARD0: ShardId = ShardId(0);
 
 fn open(fs: &Arc<MemFs>) -> Engine {
     let mut config = EngineConfig::new("/data");
@@ -29,7 +29,7 @@ fn later(a: &str, b: &str) -> bool {
 }
 
 /// Puts one record; returns its shard and sequence number.
-fn put(engine: &Engine, key: &str) -> (String, String) {
+fn put(engine: &Engine, key: &str) -> (ShardId, String) {
     let record = PutRecord {
         partition_key: key,
         data: key.as_bytes(),
@@ -40,7 +40,7 @@ fn put(engine: &Engine, key: &str) -> (String, String) {
 }
 
 /// Sequence numbers of a shard's records from TRIM_HORIZON to its end.
-fn sequence_numbers(engine: &Engine, shard: &str) -> Vec<String> {
+fn sequence_numbers(engine: &Engine, shard: ShardId) -> Vec<String> {
     let mut iterator = Some(
         engine
             .get_shard_iterator("r", shard, IteratorStart::TrimHorizon)
@@ -117,6 +117,6 @@ fn a_closed_parent_expires() {
     let (child, sequence) = put(&engine, "after the split");
     assert_ne!(child, SHARD0);
     engine.enforce_retention(now_ms() + HOUR_MS).unwrap();
-    assert_eq!(sequence_numbers(&engine, &child), [sequence]);
+    assert_eq!(sequence_numbers(&engine, child), [sequence]);
     engine.shutdown().unwrap();
 }

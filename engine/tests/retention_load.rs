@@ -3,7 +3,7 @@
 //! gets an error (a trimmed position continues from the new trim horizon) and
 //! never sees records out of order; no mapping fault (SIGBUS) kills the process.
 
-use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord};
+use shardlog_engine::{Engine, EngineConfig, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::RealFs;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,7 +42,7 @@ fn retention_while_reading() {
             while !stop.load(Ordering::Relaxed) {
                 let mut iterator = Some(
                     engine
-                        .get_shard_iterator("r", "shardId-000000000000", IteratorStart::TrimHorizon)
+                        .get_shard_iterator("r", ShardId(0), IteratorStart::TrimHorizon)
                         .unwrap(),
                 );
                 let mut last = String::new();

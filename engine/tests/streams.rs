@@ -2,7 +2,9 @@
 //! iterator type, paging to the end, resharding and reading across the lineage,
 //! restarts, retention changes, tags, and the error cases.
 
-use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardFilter};
+use shardlog_engine::{
+    Engine, EngineConfig, Error, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
+};
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ fn engine(fs: &Arc<MemFs>) -> Engine {
     .unwrap()
 }
 
-fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (String, String) {
+fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (ShardId, String) {
     let record = PutRecord {
         partition_key: key,
         data,
@@ -30,7 +32,7 @@ fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (String, String
 fn read_shard(
     engine: &Engine,
     stream: &str,
-    shard: &str,
+    shard: ShardId,
     start: IteratorStart,
 ) -> Vec<(String, Vec<u8>)> {
     let mut iterator = Some(engine.get_shard_iterator(stream, shard, start).unwrap());
@@ -66,18 +68,13 @@ fn create_put_and_read_with_every_iterator_type() {
     }
     let shard0: Vec<_> = written
         .iter()
-        .filter(|(s, _, _)| s == "shardId-000000000000")
+        .filter(|(s, _, _)| *s == ShardId(0))
         .collect();
     assert!(
         !shard0.is_empty() && shard0.len() < 20,
         "both shards get records"
     );
-    let all = read_shard(
-        &engine,
-        "orders",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let all = read_shard(&engine, "orders", ShardId(0), IteratorStart::TrimHorizon);
     let expected: Vec<(String, Vec<u8>)> = shard0
         .iter()
         .map(|(_, seq, data)| (seq.clone(), data.clone()))
@@ -97,35 +94,25 @@ fn create_put_and_read_with_every_iterator_type() {
     let at = read_shard(
         &engine,
         "orders",
-        "shardId-000000000000",
+        ShardId(0),
         IteratorStart::AtSequenceNumber(second_seq.clone()),
     );
     assert_eq!(at, expected[1..]);
     let after = read_shard(
         &engine,
         "orders",
-        "shardId-000000000000",
+        ShardId(0),
         IteratorStart::AfterSequenceNumber(second_seq),
     );
     assert_eq!(after, expected[2..]);
-    let latest = read_shard(
-        &engine,
-        "orders",
-        "shardId-000000000000",
-        IteratorStart::Latest,
-    );
+    let latest = read_shard(&engine, "orders", ShardId(0), IteratorStart::Latest);
     assert!(latest.is_empty());
-    let at_time = read_shard(
-        &engine,
-        "orders",
-        "shardId-000000000000",
-        IteratorStart::AtTimestamp(0),
-    );
+    let at_time = read_shard(&engine, "orders", ShardId(0), IteratorStart::AtTimestamp(0));
     assert_eq!(at_time, expected);
     let future = read_shard(
         &engine,
         "orders",
-        "shardId-000000000000",
+        ShardId(0),
         IteratorStart::AtTimestamp(u64::MAX / 2),
     );
     assert!(future.is_empty());
@@ -166,9 +153,7 @@ fn reshard_and_read_across_the_lineage() {
         );
     }
     let middle = (u128::MAX / 2 + 1).to_string();
-    engine
-        .split_shard("s", "shardId-000000000000", &middle)
-        .unwrap();
+    engine.split_shard("s", ShardId(0), &middle).unwrap();
     for i in 0..10 {
         expected.push(
             put(
@@ -180,9 +165,7 @@ fn reshard_and_read_across_the_lineage() {
             .1,
         );
     }
-    engine
-        .merge_shards("s", "shardId-000000000001", "shardId-000000000002")
-        .unwrap();
+    engine.merge_shards("s", ShardId(1), ShardId(2)).unwrap();
     for i in 0..10 {
         expected.push(
             put(
@@ -198,24 +181,10 @@ fn reshard_and_read_across_the_lineage() {
     let engine = self::engine(&fs);
     let (shards, more) = engine.list_shards("s", None, None, 100).unwrap();
     assert!(!more);
-    let ids: Vec<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "shardId-000000000000",
-            "shardId-000000000001",
-            "shardId-000000000002",
-            "shardId-000000000003"
-        ]
-    );
-    assert_eq!(
-        shards[3].parent_shard_id.as_deref(),
-        Some("shardId-000000000001")
-    );
-    assert_eq!(
-        shards[3].adjacent_parent_shard_id.as_deref(),
-        Some("shardId-000000000002")
-    );
+    let ids: Vec<ShardId> = shards.iter().map(|s| s.shard_id).collect();
+    assert_eq!(ids, [ShardId(0), ShardId(1), ShardId(2), ShardId(3)]);
+    assert_eq!(shards[3].parent_shard_id, Some(ShardId(1)));
+    assert_eq!(shards[3].adjacent_parent_shard_id, Some(ShardId(2)));
     assert!(
         shards[0].ending_sequence_number.is_some() && shards[3].ending_sequence_number.is_none()
     );
@@ -225,17 +194,13 @@ fn reshard_and_read_across_the_lineage() {
     assert_eq!(open.len(), 1);
     // Reading the closed parent to its end gives its children.
     let iterator = engine
-        .get_shard_iterator("s", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .get_shard_iterator("s", ShardId(0), IteratorStart::TrimHorizon)
         .unwrap();
     let page = engine.get_records(&iterator, 100).unwrap();
     assert_eq!(page.records.len(), 10);
     assert!(page.next_shard_iterator.is_none());
-    let children: Vec<&str> = page
-        .child_shards
-        .iter()
-        .map(|c| c.shard_id.as_str())
-        .collect();
-    assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+    let children: Vec<ShardId> = page.child_shards.iter().map(|c| c.shard_id).collect();
+    assert_eq!(children, [ShardId(1), ShardId(2)]);
     // Every record once across the lineage.
     let mut seen = Vec::new();
     for shard in ids {
@@ -260,20 +225,26 @@ fn errors_are_the_kinesis_kinds() {
     engine.create_stream("s", Some(2), BTreeMap::new()).unwrap();
     assert!(matches!(
         engine.create_stream("s", Some(1), BTreeMap::new()),
-        Err(Error::ResourceInUse(_))
+        Err(Error::StreamExists { .. })
     ));
     let missing = engine.describe_stream("nope", 10, None).unwrap_err();
-    assert_eq!(
-        missing.to_string(),
-        "Stream nope under account 000000000000 not found."
+    assert!(
+        matches!(&missing, Error::StreamNotFound { stream } if stream == "nope"),
+        "{missing:?}"
     );
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "streamName",
+            ..
+        })
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "shardCount",
+            ..
+        })
     ));
     let big = vec![0u8; (1 << 20) + 1];
     let oversize = PutRecord {
@@ -283,7 +254,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField { field: "data", .. })
     ));
     let long_key = "k".repeat(257);
     let bad_key = PutRecord {
@@ -293,7 +264,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_key),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "partitionKey",
+            ..
+        })
     ));
     let empty_key = PutRecord {
         partition_key: "",
@@ -302,7 +276,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", empty_key),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "partitionKey",
+            ..
+        })
     ));
     let bad_hash = PutRecord {
         partition_key: "k",
@@ -311,43 +288,52 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_hash),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "explicitHashKey",
+            ..
+        })
     ));
     assert!(matches!(
         engine.get_records("not-a-token", 10),
-        Err(Error::InvalidArgument(_))
+        Err(Error::IteratorInvalid(_))
     ));
     let start = IteratorStart::AtSequenceNumber("12345".into());
     assert!(matches!(
-        engine.get_shard_iterator("s", "shardId-000000000000", start),
-        Err(Error::InvalidArgument(_))
+        engine.get_shard_iterator("s", ShardId(0), start),
+        Err(Error::SequenceNumberInvalid { .. })
     ));
     let (shard, seq) = put(&engine, "s", "k", b"x");
-    let other = if shard.ends_with('0') {
-        "shardId-000000000001"
+    let other = if shard == ShardId(0) {
+        ShardId(1)
     } else {
-        "shardId-000000000000"
+        ShardId(0)
     };
     let foreign = engine.get_shard_iterator("s", other, IteratorStart::AtSequenceNumber(seq));
     assert!(
-        matches!(foreign, Err(Error::InvalidArgument(_))),
+        matches!(foreign, Err(Error::SequenceNumberOfOtherShard { .. })),
         "{foreign:?}"
     );
     assert!(matches!(
-        engine.get_shard_iterator("s", "shardId-000000000009", IteratorStart::Latest),
-        Err(Error::ResourceNotFound(_))
+        engine.get_shard_iterator("s", ShardId(9), IteratorStart::Latest),
+        Err(Error::ShardNotFound { .. })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, false),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionOutOfRange {
+            bound_hours: 24,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_retention("s", 9000, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionOutOfRange {
+            bound_hours: 8760,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, true),
-        Err(Error::InvalidArgument(_))
+        Err(Error::RetentionDirection { increase: true, .. })
     ));
     engine.set_retention("s", 48, true).unwrap();
     engine
@@ -370,15 +356,10 @@ fn errors_are_the_kinesis_kinds() {
     engine.delete_stream("s").unwrap();
     assert!(matches!(
         engine.describe_stream("s", 10, None),
-        Err(Error::ResourceNotFound(_))
+        Err(Error::StreamNotFound { .. })
     ));
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
-    let fresh = read_shard(
-        &engine,
-        "s",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let fresh = read_shard(&engine, "s", ShardId(0), IteratorStart::TrimHorizon);
     assert!(fresh.is_empty(), "a recreated stream starts empty");
     engine.shutdown().unwrap();
 }
@@ -400,17 +381,17 @@ fn put_records_results_in_order() {
         .collect();
     let results = engine.put_records("s", &records).unwrap();
     assert_eq!(results.len(), 50);
-    let mut per_shard: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut per_shard: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
     for (key, result) in keys.iter().zip(&results) {
         let result = result.as_ref().unwrap();
         per_shard
-            .entry(result.shard_id.clone())
+            .entry(result.shard_id)
             .or_default()
             .push(key.clone());
     }
     assert_eq!(per_shard.len(), 4, "keys spread over the shards");
     for (shard, keys) in per_shard {
-        let read: Vec<Vec<u8>> = read_shard(&engine, "s", &shard, IteratorStart::TrimHorizon)
+        let read: Vec<Vec<u8>> = read_shard(&engine, "s", shard, IteratorStart::TrimHorizon)
             .into_iter()
             .map(|(_, d)| d)
             .collect();
@@ -420,7 +401,10 @@ fn put_records_results_in_order() {
     let too_many = vec![records[0]; 501];
     assert!(matches!(
         engine.put_records("s", &too_many),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "records",
+            ..
+        })
     ));
     engine.shutdown().unwrap();
 }
@@ -458,17 +442,17 @@ fn update_shard_count_keeps_lineage() {
     }
     assert!(matches!(
         engine.update_shard_count("s", 9),
-        Err(Error::InvalidArgument(_))
+        Err(Error::ShardCountChange { target: 9, .. })
     ));
     assert!(matches!(
         engine.update_shard_count("s", 1),
-        Err(Error::InvalidArgument(_))
+        Err(Error::ShardCountChange { target: 1, .. })
     ));
     let (all, _) = engine.list_shards("s", None, None, 10_000).unwrap();
     let mut seen = Vec::new();
     for shard in &all {
         seen.extend(
-            read_shard(&engine, "s", &shard.shard_id, IteratorStart::TrimHorizon)
+            read_shard(&engine, "s", shard.shard_id, IteratorStart::TrimHorizon)
                 .into_iter()
                 .map(|(seq, _)| seq),
         );
@@ -509,25 +493,15 @@ fn retention_moves_the_trim_horizon() {
         put(&engine, "r", &format!("k{i}"), &payload);
     }
     let early = engine
-        .get_shard_iterator("r", "shardId-000000000000", IteratorStart::TrimHorizon)
+        .get_shard_iterator("r", ShardId(0), IteratorStart::TrimHorizon)
         .unwrap();
     let now = middle;
     let hour = 3_600_000;
     engine.enforce_retention(now + 23 * hour).unwrap();
-    let all = read_shard(
-        &engine,
-        "r",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let all = read_shard(&engine, "r", ShardId(0), IteratorStart::TrimHorizon);
     assert_eq!(all.len(), 300, "nothing is past 24 hours yet");
     engine.enforce_retention(now + 24 * hour).unwrap();
-    let kept = read_shard(
-        &engine,
-        "r",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let kept = read_shard(&engine, "r", ShardId(0), IteratorStart::TrimHorizon);
     assert!(!kept.is_empty() && kept.len() < 300, "{} kept", kept.len());
     assert_eq!(
         kept[..],
@@ -548,12 +522,12 @@ fn delete_stream_with_consumers() {
     engine.register_consumer("c", "app").unwrap();
     assert!(matches!(
         engine.delete_stream_with("c", false),
-        Err(Error::ResourceInUse(_))
+        Err(Error::StreamHasConsumers { .. })
     ));
     engine.delete_stream_with("c", true).unwrap();
     assert!(matches!(
         engine.list_consumers("c"),
-        Err(Error::ResourceNotFound(_))
+        Err(Error::StreamNotFound { .. })
     ));
     engine.shutdown().unwrap();
 }
@@ -586,21 +560,27 @@ fn shard_quotas_throttle_when_enabled() {
         let put_quick = started.elapsed() < quick;
         let throttled = results
             .iter()
-            .filter(
-                |r| matches!(r, Err(f) if f.error_code == "ProvisionedThroughputExceededException"),
-            )
+            .filter(|r| {
+                matches!(
+                    r,
+                    Err(RecordFailure::Throttled {
+                        shard: ShardId(0),
+                        ..
+                    })
+                )
+            })
             .count();
         assert!(results[..10].iter().all(Result::is_ok));
         let iterator = engine
-            .get_shard_iterator("q", "shardId-000000000000", IteratorStart::TrimHorizon)
+            .get_shard_iterator("q", ShardId(0), IteratorStart::TrimHorizon)
             .unwrap();
         let started = Instant::now();
         let mut refused = 0;
         for _ in 0..6 {
             match engine.get_records(&iterator, 1) {
                 Ok(_) => {}
-                Err(Error::ProvisionedThroughputExceeded(message)) => {
-                    assert!(message.starts_with("Rate exceeded for shard shardId-000000000000"));
+                Err(Error::Throttled { stream, shard }) => {
+                    assert_eq!((stream.as_str(), shard), ("q", ShardId(0)));
                     refused += 1;
                 }
                 Err(other) => panic!("{other:?}"),
@@ -659,12 +639,7 @@ fn key_compaction_keeps_newest_per_key() {
     engine.shutdown().unwrap();
     drop(engine);
     let engine = open();
-    let read = read_shard(
-        &engine,
-        "kv",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let read = read_shard(&engine, "kv", ShardId(0), IteratorStart::TrimHorizon);
     for (key, (seq, data)) in newest.iter().filter(|(k, _)| k.starts_with("user-")) {
         assert!(
             read.contains(&(seq.clone(), data.clone())),
@@ -698,12 +673,7 @@ fn size_cap_record_size_and_ordering() {
     engine
         .set_retention_bytes_max("cap", Some(150 << 10))
         .unwrap();
-    let kept = read_shard(
-        &engine,
-        "cap",
-        "shardId-000000000000",
-        IteratorStart::TrimHorizon,
-    );
+    let kept = read_shard(&engine, "cap", ShardId(0), IteratorStart::TrimHorizon);
     assert!(kept.len() < 150 && kept.len() > 60, "{} kept", kept.len());
     let description = engine.describe_stream("cap", 10, None).unwrap();
     assert_eq!(description.record_kib_max, 1024);
@@ -715,11 +685,14 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField { field: "data", .. })
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
-        Err(Error::Validation(_))
+        Err(Error::InvalidField {
+            field: "maxRecordSizeInKiB",
+            ..
+        })
     ));
     engine.set_max_record_kib("cap", 4096).unwrap();
     let (_, seq) = {
@@ -734,7 +707,13 @@ fn size_cap_record_size_and_ordering() {
     let ordered = engine.put_record_ordered("cap", small, Some(&seq)).unwrap();
     assert!(ordered.sequence_number > seq);
     let bad = engine.put_record_ordered("cap", small, Some("01"));
-    assert!(matches!(bad, Err(Error::Validation(_))));
+    assert!(matches!(
+        bad,
+        Err(Error::InvalidField {
+            field: "sequenceNumberForOrdering",
+            ..
+        })
+    ));
     engine.shutdown().unwrap();
 }
 
@@ -747,7 +726,7 @@ fn starting_sequence_number_is_before_the_first_record() {
     let engine = engine(&fs);
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
     let (shards, _) = engine.list_shards("s", None, None, 10).unwrap();
-    let (shard, starting) = (&shards[0].shard_id, &shards[0].starting_sequence_number);
+    let (shard, starting) = (shards[0].shard_id, &shards[0].starting_sequence_number);
     let early: Vec<String> = [
         IteratorStart::AtSequenceNumber(starting.clone()),
         IteratorStart::AfterSequenceNumber(starting.clone()),
@@ -793,7 +772,7 @@ fn waiting_reader_does_not_hold_up_a_split() {
     let engine = engine(&MemFs::new());
     engine.create_stream("w", Some(1), BTreeMap::new()).unwrap();
     let iterator = engine
-        .get_shard_iterator("w", "shardId-000000000000", IteratorStart::Latest)
+        .get_shard_iterator("w", ShardId(0), IteratorStart::Latest)
         .unwrap();
     // Far longer than the test may take: the split has to end it.
     let wait = Duration::from_secs(60);
@@ -808,7 +787,7 @@ fn waiting_reader_does_not_hold_up_a_split() {
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
         engine
-            .split_shard("w", "shardId-000000000000", &(1u128 << 127).to_string())
+            .split_shard("w", ShardId(0), &(1u128 << 127).to_string())
             .unwrap();
         let took = started.elapsed();
         assert!(took < wait / 4, "the split waited {took:?} for the reader");
@@ -820,13 +799,13 @@ fn waiting_reader_does_not_hold_up_a_split() {
         let read = reader.join().unwrap().unwrap();
         assert!(read.records.is_empty());
         assert!(read.next_shard_iterator.is_none(), "the parent is closed");
-        let mut children: Vec<String> = read
+        let mut children: Vec<ShardId> = read
             .child_shards
             .iter()
-            .map(|child| child.shard_id.clone())
+            .map(|child| child.shard_id)
             .collect();
         children.sort();
-        assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+        assert_eq!(children, [ShardId(1), ShardId(2)]);
     });
     engine.shutdown().unwrap();
 }

@@ -11,7 +11,7 @@ use crate::config::StartPosition;
 use crate::error::Result;
 use crate::source::{Source, SourceRecord};
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::{Engine, Error as EngineError, IteratorStart, ShardFilter};
+use shardlog_engine::{Engine, Error as EngineError, IteratorStart, ShardFilter, ShardId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ struct Cursor {
     partition: Arc<str>,
     index: u32,
     created_secs: u64,
-    parents: Vec<String>,
+    parents: Vec<ShardId>,
     /// Counter of the last record read.
     last_read: Option<u64>,
     iterator: Option<String>,
@@ -40,7 +40,7 @@ pub struct KinesisSource {
     stream: String,
     start: StartPosition,
     created_ms: u64,
-    shards: BTreeMap<String, Cursor>,
+    shards: BTreeMap<ShardId, Cursor>,
     delivered: Positions,
     refreshed: Option<Instant>,
 }
@@ -79,16 +79,18 @@ impl KinesisSource {
             let Ok(first) = SequenceNumber::parse(&shard.starting_sequence_number) else {
                 continue;
             };
-            let last_read = self.delivered.get(&shard.shard_id).map(|p| *p as u64);
+            // Positions are kept by partition name, the shard id's text.
+            let partition = shard.shard_id.to_string();
+            let last_read = self.delivered.get(&partition).map(|p| *p as u64);
             let parents = shard
                 .parent_shard_id
                 .into_iter()
                 .chain(shard.adjacent_parent_shard_id)
                 .collect();
             self.shards.insert(
-                shard.shard_id.clone(),
+                shard.shard_id,
                 Cursor {
-                    partition: Arc::from(shard.shard_id.as_str()),
+                    partition: Arc::from(partition),
                     index: first.shard_index,
                     created_secs: first.shard_created_secs,
                     parents,
@@ -103,7 +105,7 @@ impl KinesisSource {
     }
 
     /// Shards whose parents are read to their end (or no longer listed).
-    fn readable(&self) -> Vec<String> {
+    fn readable(&self) -> Vec<ShardId> {
         self.shards
             .iter()
             .filter(|(_, cursor)| !cursor.finished)
@@ -113,12 +115,12 @@ impl KinesisSource {
                     .iter()
                     .all(|parent| self.shards.get(parent).is_none_or(|p| p.finished))
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect()
     }
 
-    fn iterator(&mut self, shard: &str) -> Result<String> {
-        let cursor = self.shards.get(shard).expect("readable shards are listed");
+    fn iterator(&mut self, shard: ShardId) -> Result<String> {
+        let cursor = self.shards.get(&shard).expect("readable shards are listed");
         if let Some(iterator) = &cursor.iterator {
             return Ok(iterator.clone());
         }
@@ -137,9 +139,13 @@ impl KinesisSource {
         };
         let iterator = match self.engine.get_shard_iterator(&self.stream, shard, start) {
             // The last read record is gone (retention): continue at the oldest.
-            Err(EngineError::InvalidArgument(_)) if cursor.last_read.is_some() => self
-                .engine
-                .get_shard_iterator(&self.stream, shard, IteratorStart::TrimHorizon)?,
+            Err(
+                EngineError::SequenceNumberInvalid { .. }
+                | EngineError::SequenceNumberOfOtherShard { .. },
+            ) if cursor.last_read.is_some() => {
+                self.engine
+                    .get_shard_iterator(&self.stream, shard, IteratorStart::TrimHorizon)?
+            }
             other => other?,
         };
         Ok(iterator)
@@ -148,7 +154,7 @@ impl KinesisSource {
     /// Reads one shard; returns how many records came.
     fn read_shard(
         &mut self,
-        shard: &str,
+        shard: ShardId,
         records_max: usize,
         wait: Duration,
         out: &mut Vec<SourceRecord>,
@@ -158,15 +164,15 @@ impl KinesisSource {
             .engine
             .get_records_waiting(&iterator, records_max.max(1), wait)
         {
-            Err(EngineError::ExpiredIterator(_)) => {
-                if let Some(cursor) = self.shards.get_mut(shard) {
+            Err(EngineError::IteratorExpired { .. }) => {
+                if let Some(cursor) = self.shards.get_mut(&shard) {
                     cursor.iterator = None;
                 }
                 return Ok(0);
             }
             other => other?,
         };
-        let cursor = self.shards.get_mut(shard).expect("read shards are listed");
+        let cursor = self.shards.get_mut(&shard).expect("read shards are listed");
         let count = output.records.len();
         for record in output.records {
             let Ok(number) = SequenceNumber::parse(&record.sequence_number) else {
@@ -217,15 +223,15 @@ impl Source for KinesisSource {
             if taken >= records_max || bytes >= bytes_max {
                 return Ok(());
             }
-            self.read_shard(shard, records_max - taken, Duration::ZERO, out)?;
+            self.read_shard(*shard, records_max - taken, Duration::ZERO, out)?;
         }
         if out.len() == before && !wait.is_zero() {
             // Nothing anywhere: wait on the first readable shard (woken by an
             // append), or just for the refresh interval when there is none.
             match self.readable().first() {
                 Some(shard) => {
-                    let shard = shard.clone();
-                    self.read_shard(&shard, records_max, wait, out)?;
+                    let shard = *shard;
+                    self.read_shard(shard, records_max, wait, out)?;
                 }
                 None => std::thread::sleep(wait),
             }

@@ -78,7 +78,7 @@ fn parents_before_children_exactly_once() {
     engine
         .split_shard(
             "events",
-            "shardId-000000000000",
+            shardlog_engine::ShardId(0),
             "170141183460469231731687303715884105728",
         )
         .unwrap();

@@ -1,7 +1,6 @@
 //! Kinesis-shaped errors: `{"__type": "<Code>", "message": "..."}` with the HTTP
-//! status the service uses. Kinesis error codes exist only in this crate.
-
-use shardlog_engine::Error as EngineError;
+//! status the service uses. Kinesis error codes exist only in this crate; engine
+//! errors are worded in `kinesis::errors`.
 
 /// An error as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,27 +63,5 @@ pub fn lower_first(name: &str) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-impl From<EngineError> for ApiError {
-    fn from(error: EngineError) -> Self {
-        let message = error.to_string();
-        match error {
-            EngineError::ResourceNotFound(_) => {
-                ApiError::client("ResourceNotFoundException", message)
-            }
-            EngineError::ResourceInUse(_) => ApiError::client("ResourceInUseException", message),
-            EngineError::Validation(_) => ApiError::validation(message),
-            EngineError::InvalidArgument(_) => ApiError::invalid_argument(message),
-            EngineError::LimitExceeded(_) => ApiError::client("LimitExceededException", message),
-            EngineError::ExpiredIterator(_) => {
-                ApiError::client("ExpiredIteratorException", message)
-            }
-            EngineError::ProvisionedThroughputExceeded(_) => {
-                ApiError::client("ProvisionedThroughputExceededException", message)
-            }
-            _ => ApiError::internal(message),
-        }
     }
 }

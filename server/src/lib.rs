@@ -42,6 +42,7 @@ mod unsupported;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig};
+pub use kinesis::errors as kinesis_errors;
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
 pub use kinesis::KINESIS_TARGET_PREFIX;
 pub use sqs::{Sqs, SQS_TARGET_PREFIX};
@@ -62,7 +63,8 @@ pub fn call_json(
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
     let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)?;
+    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)
+        .map_err(|failure| failure.into_api(kinesis::errors::Account::of(engine)))?;
     Ok(format.encode(&response))
 }
 

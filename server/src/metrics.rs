@@ -7,7 +7,7 @@
 //! only for streams that exist. Label values are escaped as the text format asks.
 
 use crate::protocol::model::Model;
-use shardlog_engine::OpenReport;
+use shardlog_engine::{OpenReport, ShardId};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -93,7 +93,7 @@ impl Metrics {
     }
 
     /// Records accepted records for a shard of an existing stream.
-    pub fn incoming(&self, stream: &str, shard: &str, records: u64, bytes: u64) {
+    pub fn incoming(&self, stream: &str, shard: ShardId, records: u64, bytes: u64) {
         let key = (stream.to_string(), shard.to_string());
         let mut state = self.lock();
         *state.incoming_records.entry(key.clone()).or_default() += records;
@@ -102,7 +102,7 @@ impl Metrics {
 
     /// Records what a GetRecords returned from a shard of an existing stream, and
     /// how far behind it was.
-    pub fn outgoing(&self, stream: &str, shard: &str, records: u64, bytes: u64, behind_ms: u64) {
+    pub fn outgoing(&self, stream: &str, shard: ShardId, records: u64, bytes: u64, behind_ms: u64) {
         let key = (stream.to_string(), shard.to_string());
         let mut state = self.lock();
         *state.outgoing_records.entry(key.clone()).or_default() += records;
@@ -271,8 +271,8 @@ mod tests {
         let put = ActionLabel::of(crate::protocol::model::kinesis(), "PutRecord");
         metrics.request(put, "OK", Duration::from_micros(700));
         metrics.request(put, "ValidationException", Duration::from_millis(3));
-        metrics.incoming("orders", "shardId-000000000000", 2, 100);
-        metrics.outgoing("orders", "shardId-000000000001", 3, 40, 1500);
+        metrics.incoming("orders", ShardId(0), 2, 100);
+        metrics.outgoing("orders", ShardId(1), 3, 40, 1500);
         metrics.throttled("orders", 4);
         let text = metrics.render(&OpenReport::default());
         assert!(text.contains("shardlog_requests_total{action=\"PutRecord\",outcome=\"OK\"} 1"));
@@ -314,7 +314,7 @@ mod tests {
     fn label_values_are_escaped() {
         let metrics = Metrics::default();
         let stream = "a\"b\\c\nd} 7";
-        metrics.incoming(stream, "shardId-000000000000", 1, 5);
+        metrics.incoming(stream, ShardId(0), 1, 5);
         let text = metrics.render(&OpenReport::default());
         assert!(
             text.contains(r#"shardlog_incoming_bytes_total{stream="a\"b\\c\nd} 7",shard="shardId-000000000000"} 5"#),

@@ -297,7 +297,7 @@ async fn closed_shard_reports_children() {
     let middle = (u128::MAX / 2).to_string();
     setup
         .engine
-        .split_shard("s", "shardId-000000000000", &middle)
+        .split_shard("s", shardlog_engine::ShardId(0), &middle)
         .unwrap();
     let payload = shard_zero(&setup, Wire::JsonHttp1, "TRIM_HORIZON");
     let mut events = Events::new(subscribe(setup.server.address, Wire::JsonHttp1, payload).await);

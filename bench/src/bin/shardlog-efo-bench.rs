@@ -340,7 +340,7 @@ fn put_copies(engine: &Engine, stream: &str, data: &[u8], count: usize) -> Resul
         .map_err(|e| e.to_string())?;
     match results.iter().find_map(|r| r.as_ref().err()) {
         None => Ok(()),
-        Some(failure) => Err(format!("a record failed: {}", failure.error_message)),
+        Some(failure) => Err(format!("a record failed: {failure}")),
     }
 }
 

@@ -7,7 +7,7 @@ use super::{
     Rng, Sample, WorkloadKind,
 };
 use crate::stats::record_ns;
-use shardlog_engine::names::shard_id;
+use shardlog_engine::ShardId;
 use shardlog_engine::{
     Engine, EngineConfig, IteratorStart, PutRecord, PutResult, RecordFailure, GET_RECORDS_MAX,
 };
@@ -136,11 +136,9 @@ pub fn check_puts(results: &[Result<PutResult, RecordFailure>]) -> Result<(), St
     match results.iter().find_map(|r| r.as_ref().err()) {
         None => Ok(()),
         Some(failure) => Err(format!(
-            "put_records: {} of {} records failed, first with {}: {}",
+            "put_records: {} of {} records failed, first with: {failure}",
             results.iter().filter(|r| r.is_err()).count(),
             results.len(),
-            failure.error_code,
-            failure.error_message
         )),
     }
 }
@@ -295,7 +293,7 @@ pub fn replay_stream(
     let started = Instant::now();
     for shard in 0..shards {
         let mut iterator = engine
-            .get_shard_iterator(STREAM, &shard_id(shard), IteratorStart::TrimHorizon)
+            .get_shard_iterator(STREAM, ShardId(shard), IteratorStart::TrimHorizon)
             .map_err(context("get_shard_iterator TRIM_HORIZON"))?;
         while !budget.done(sample.bytes, started) {
             let begun = Instant::now();
@@ -431,7 +429,7 @@ pub fn replay_cases<'a>(
 /// Tails one shard from TRIM_HORIZON until `done` is set and nothing is left.
 fn tail_shard(engine: &Engine, shard: u32, done: &AtomicBool) -> Result<Sample, String> {
     let mut iterator = engine
-        .get_shard_iterator(STREAM, &shard_id(shard), IteratorStart::TrimHorizon)
+        .get_shard_iterator(STREAM, ShardId(shard), IteratorStart::TrimHorizon)
         .map_err(context("get_shard_iterator"))?;
     let mut sample = Sample::new();
     let started = Instant::now();

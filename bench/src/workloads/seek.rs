@@ -5,7 +5,7 @@ use super::e2e;
 use super::engine::{check_puts, put_records_of, EngineDir, STREAM};
 use super::{context, payload, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind};
 use crate::stats::record_ns;
-use shardlog_engine::names::shard_id;
+use shardlog_engine::ShardId;
 use shardlog_engine::{Engine, IteratorStart, PutRecord, GET_RECORDS_MAX, PUT_RECORDS_MAX};
 use shardlog_segment::{BackendKind, Durability};
 use std::cell::RefCell;
@@ -81,7 +81,7 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
 fn one_record(engine: &Engine, start: IteratorStart) -> Result<(String, u64), String> {
     let described = format!("{start:?}");
     let iterator = engine
-        .get_shard_iterator(STREAM, &shard_id(0), start)
+        .get_shard_iterator(STREAM, ShardId(0), start)
         .map_err(|e| format!("get_shard_iterator {described}: {e}"))?;
     let output = engine
         .get_records(&iterator, 1)
@@ -202,7 +202,7 @@ pub fn e2e_case<'a>(
             .create_stream(STREAM, Some(1), BTreeMap::new())
             .map_err(context("create_stream"))?;
         let iterator = engine
-            .get_shard_iterator(STREAM, &shard_id(0), IteratorStart::Latest)
+            .get_shard_iterator(STREAM, ShardId(0), IteratorStart::Latest)
             .map_err(context("get_shard_iterator LATEST"))?;
         let put = |data: &[u8]| {
             let record = PutRecord {

@@ -2,7 +2,9 @@
 //! call, response fields out. Firehose's error codes live here.
 
 use crate::error::ApiError;
+use crate::kinesis::errors::{api_error, Account};
 use crate::protocol::value::{Fields, Out, Value};
+use shardlog_engine::ErrorKind;
 use shardlog_firehose::{
     convert::catalog_columns, Backup, Buffering, Column, ColumnType, Compression, Conversion,
     DeliveryStreamConfig, DestinationConfig, Error as FirehoseError, Firehose, ParquetCompression,
@@ -30,11 +32,27 @@ impl From<FirehoseError> for ApiError {
                 code: "ServiceUnavailableException",
                 message,
             },
-            FirehoseError::Engine(shardlog_engine::Error::ResourceNotFound(_)) => {
-                ApiError::invalid_argument(message)
-            }
             _ => ApiError::internal(message),
         }
+    }
+}
+
+/// CreateDeliveryStream's error: a Kinesis source stream that does not exist is
+/// an invalid argument worded as Kinesis words it, in the delivery stream's account.
+/// (Only creation consults the engine; elsewhere an engine error is internal.)
+fn create_error(error: FirehoseError, firehose: &Firehose) -> ApiError {
+    let FirehoseError::Engine(cause) = &error else {
+        return error.into();
+    };
+    let config = firehose.config();
+    let account = Account {
+        id: &config.account_id,
+        region: &config.region,
+    };
+    let message = format!("source stream: {}", api_error(cause, account).message);
+    match cause.kind() {
+        ErrorKind::NotFound => ApiError::invalid_argument(message),
+        _ => ApiError::internal(message),
     }
 }
 
@@ -146,7 +164,9 @@ fn create(firehose: &Firehose, fields: Fields<'_>) -> Response {
         source,
         destination,
     };
-    firehose.create(config, tag_list(&fields, "Tags")?)?;
+    firehose
+        .create(config, tag_list(&fields, "Tags")?)
+        .map_err(|error| create_error(error, firehose))?;
     Ok(Out::new()
         .with("DeliveryStreamARN", firehose.arn(name))
         .into())

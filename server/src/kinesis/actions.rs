@@ -1,5 +1,6 @@
 //! Kinesis actions: request fields in, engine call, response fields out.
 
+use super::errors::{record_failure, Account, Failure};
 use super::requests::{
     CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
     StreamRef,
@@ -8,11 +9,12 @@ use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Out, Value};
 use shardlog_engine::{
-    Engine, IteratorStart, PutRecord, ShardDescription, ShardFilter, StreamDescription,
+    Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter, ShardId,
+    StreamDescription,
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, ApiError>;
+type Response = Result<Value, Failure>;
 
 /// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
@@ -56,7 +58,8 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -165,12 +168,9 @@ fn shard_value(shard: &ShardDescription) -> Value {
         )
         .maybe("EndingSequenceNumber", shard.ending_sequence_number.clone());
     Out::new()
-        .with("ShardId", shard.shard_id.clone())
-        .maybe("ParentShardId", shard.parent_shard_id.clone())
-        .maybe(
-            "AdjacentParentShardId",
-            shard.adjacent_parent_shard_id.clone(),
-        )
+        .with("ShardId", shard.shard_id)
+        .maybe("ParentShardId", shard.parent_shard_id)
+        .maybe("AdjacentParentShardId", shard.adjacent_parent_shard_id)
         .with(
             "HashKeyRange",
             Out::new()
@@ -199,7 +199,10 @@ fn monitoring(description: &StreamDescription) -> Value {
 fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    let start = fields.str("ExclusiveStartShardId")?;
+    // An id that names no shard starts nowhere in particular: the first page.
+    let start = fields
+        .str("ExclusiveStartShardId")?
+        .and_then(ShardId::parse);
     let d = engine.describe_stream(&name, limit, start)?;
     let shards: Vec<Value> = d.shards.iter().map(shard_value).collect();
     let body = Out::new()
@@ -273,12 +276,16 @@ fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
         })
     };
     Ok(Some(match filter.required_str("Type")? {
-        "AFTER_SHARD_ID" => ShardFilter::AfterShardId(
-            filter
-                .str("ShardId")?
-                .ok_or_else(|| ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into()))?
-                .to_string(),
-        ),
+        "AFTER_SHARD_ID" => {
+            let after = filter.str("ShardId")?.ok_or_else(|| {
+                ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into())
+            })?;
+            // An id that names no shard filters nothing out.
+            match ShardId::parse(after) {
+                Some(after) => ShardFilter::AfterShardId(after),
+                None => return Ok(None),
+            }
+        }
         "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
         "FROM_TRIM_HORIZON" => ShardFilter::FromTrimHorizon,
         "AT_LATEST" => ShardFilter::AtLatest,
@@ -299,20 +306,23 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
             if fields.str("StreamName")?.is_some() {
                 return Err(ApiError::invalid_argument(
                     "NextToken and StreamName cannot be provided together.".into(),
-                ));
+                )
+                .into());
             }
             let (name, after) = token
                 .split_once('|')
                 .ok_or_else(|| ApiError::invalid_argument("Invalid NextToken.".into()))?;
-            (name.to_string(), Some(after.to_string()))
+            (name.to_string(), ShardId::parse(after))
         }
         None => (
             stream_name(engine, &fields)?,
-            fields.str("ExclusiveStartShardId")?.map(str::to_string),
+            fields
+                .str("ExclusiveStartShardId")?
+                .and_then(ShardId::parse),
         ),
     };
     let filter = shard_filter(&fields)?;
-    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start.as_deref(), limit)?;
+    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start, limit)?;
     let next = more
         .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
         .flatten();
@@ -336,7 +346,7 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
         crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
     let result = engine.put_record_ordered(&name, record, ordering)?;
-    metrics.incoming(&name, &result.shard_id, 1, data.len() as u64);
+    metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
     Ok(Out::new()
         .with("ShardId", result.shard_id)
         .with("SequenceNumber", result.sequence_number)
@@ -371,8 +381,8 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     let mut throttled = 0;
     for (result, (data, _, _)) in results.iter().zip(&owned) {
         match result {
-            Ok(ok) => metrics.incoming(&name, &ok.shard_id, 1, data.len() as u64),
-            Err(failure) if failure.error_code == shardlog_engine::THROTTLED => throttled += 1,
+            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, data.len() as u64),
+            Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
     }
@@ -386,10 +396,13 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
                 .with("SequenceNumber", ok.sequence_number)
                 .with("ShardId", ok.shard_id)
                 .into(),
-            Err(failure) => Out::new()
-                .with("ErrorCode", failure.error_code)
-                .with("ErrorMessage", failure.error_message)
-                .into(),
+            Err(failure) => {
+                let (code, message) = record_failure(&failure, Account::of(engine));
+                Out::new()
+                    .with("ErrorCode", code)
+                    .with("ErrorMessage", message)
+                    .into()
+            }
         })
         .collect();
     Ok(Out::new()
@@ -449,7 +462,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
     {
         return Err(ApiError::invalid_argument(
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
-        ));
+        ).into());
     }
     let names = StartFields {
         kind: "ShardIteratorType",
@@ -458,7 +471,7 @@ fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
         kind_path: "shardIteratorType",
     };
     let start = iterator_start(&fields, &names)?;
-    let iterator = engine.get_shard_iterator(&name, &shard, start)?;
+    let iterator = engine.get_shard_iterator(&name, shard, start)?;
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
 
@@ -467,14 +480,14 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     if iterator.is_empty() || iterator.len() > 512 {
         return Err(ApiError::validation(
             "1 validation error detected: Value at 'shardIterator' failed to satisfy constraint: Member must have length between 1 and 512".into(),
-        ));
+        ).into());
     }
     let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
     let output = engine.get_records(iterator, limit)?;
     let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
     metrics.outgoing(
         &output.stream_name,
-        &output.shard_id,
+        output.shard_id,
         output.records.len() as u64,
         bytes as u64,
         output.millis_behind_latest,
@@ -525,7 +538,7 @@ fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let shard =
         crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
-    engine.split_shard(&name, &shard, fields.required_str("NewStartingHashKey")?)?;
+    engine.split_shard(&name, shard, fields.required_str("NewStartingHashKey")?)?;
     Ok(Out::new().into())
 }
 
@@ -534,7 +547,7 @@ fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
     let shard =
         |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
     let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
-    engine.merge_shards(&name, &shard, &adjacent)?;
+    engine.merge_shards(&name, shard, adjacent)?;
     Ok(Out::new().into())
 }
 
@@ -547,7 +560,7 @@ fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
         other => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
-            )))
+            )).into())
         }
     }
     let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
@@ -573,7 +586,7 @@ fn add_tags(engine: &Engine, fields: Fields<'_>) -> Response {
     let name = stream_name(engine, &fields)?;
     let tags = fields.string_map("Tags")?;
     if tags.is_empty() {
-        return Err(ApiError::missing("Tags"));
+        return Err(ApiError::missing("Tags").into());
     }
     engine.add_tags(&name, tags)?;
     Ok(Out::new().into())
@@ -747,7 +760,7 @@ fn update_stream_mode(engine: &Engine, fields: Fields<'_>) -> Response {
         other => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-            )))
+            )).into())
         }
     };
     engine.set_stream_mode(&name, on_demand)?;

@@ -7,6 +7,7 @@
 //! never look a field up by name; the others still read `Fields` one by one.
 
 pub(crate) mod actions;
+pub mod errors;
 mod requests;
 pub(crate) mod rules;
 pub(crate) mod subscribe;
@@ -17,6 +18,8 @@ use crate::http::Shared;
 use crate::protocol::value::{Fields, Format, Value};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
+use errors::{Account, Failure};
+use shardlog_engine::Error as EngineError;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,13 +40,10 @@ pub(crate) const SERVICE: Service = Service {
 
 fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
     let result = actions::dispatch(&shared.engine, &shared.metrics, action, fields);
-    if let Err(error) = &result {
-        if error.code == "ProvisionedThroughputExceededException" {
-            let stream = fields.str("StreamName").ok().flatten().unwrap_or("-");
-            shared.metrics.throttled(stream, 1);
-        }
+    if let Err(Failure::Engine(EngineError::Throttled { stream, .. })) = &result {
+        shared.metrics.throttled(stream, 1);
     }
-    result
+    result.map_err(|failure| failure.into_api(Account::of(&shared.engine)))
 }
 
 fn subscribe_to_shard(

@@ -6,41 +6,22 @@
 
 use crate::error::ApiError;
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::Engine;
+use shardlog_engine::{Engine, ShardId};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The largest shard index Kinesis resolves (its shard numbers are Java ints).
-const SHARD_INDEX_MAX: u64 = i32::MAX as u64;
-
-/// A shard id in any form Kinesis accepts, as the canonical `shardId-%012d`.
-///
-/// Kinesis reads the number after the first hyphen (`shardId-1`,
-/// `shardId-000000000001`, but also `shard-1` or `-1`), or the whole id when it
-/// has none (`1`, `000000000001`). An id that names no number up to
-/// 2147483647 is a ResourceNotFoundException worded for the id as sent.
-pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<String, ApiError> {
-    let digits = match text.split_once('-') {
-        Some((_, rest)) => rest.split('-').next().unwrap_or(rest),
-        None => text,
-    };
-    let index = (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.trim_start_matches('0'))
-        .filter(|significant| significant.len() <= 10)
-        .and_then(|significant| match significant {
-            "" => Some(0),
-            significant => significant.parse::<u64>().ok(),
-        })
-        .filter(|index| *index <= SHARD_INDEX_MAX);
-    match index {
-        Some(index) => Ok(shardlog_engine::names::shard_id(index as u32)),
-        None => Err(ApiError::client(
+/// A shard id in any form Kinesis accepts ([`ShardId::parse`]). An id that
+/// names no shard number up to 2147483647 is a ResourceNotFoundException worded
+/// for the id as sent.
+pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<ShardId, ApiError> {
+    ShardId::parse(text).ok_or_else(|| {
+        ApiError::client(
             "ResourceNotFoundException",
             format!(
                 "Could not find shard {text} in stream {stream} under account {}.",
                 engine.config().account_id
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the
@@ -54,7 +35,7 @@ pub fn sequence_number_for_ordering(
 ) -> Result<(), ApiError> {
     let now_secs = now_ms() / 1000;
     let valid = SequenceNumber::parse(text).is_ok_and(|sequence| {
-        u64::from(sequence.shard_index) <= SHARD_INDEX_MAX && sequence.arrival_secs <= now_secs
+        sequence.shard_index <= ShardId::INDEX_MAX && sequence.arrival_secs <= now_secs
     });
     if valid {
         return Ok(());
@@ -127,13 +108,13 @@ mod tests {
             "-00000000000000001",
         ] {
             assert_eq!(
-                shard_id(&engine, "s", form).unwrap(),
+                shard_id(&engine, "s", form).unwrap().to_string(),
                 "shardId-000000000001",
                 "{form}"
             );
         }
         assert_eq!(
-            shard_id(&engine, "s", "2147483647").unwrap(),
+            shard_id(&engine, "s", "2147483647").unwrap().to_string(),
             "shardId-002147483647"
         );
         for form in ["2147483648", "ABKLFD8", "2.14E4", "shardId-", "a-b-1", ""] {

@@ -14,6 +14,7 @@
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::kinesis::actions::{iterator_start, StartFields};
+use crate::kinesis::errors::{api_error, Account};
 use crate::kinesis::subscribe_event::{size_hint, write_event};
 use crate::metrics::ActionLabel;
 use crate::protocol::eventstream;
@@ -129,9 +130,10 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
     let shard =
         crate::kinesis::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
     let start = starting_position(&fields)?;
-    Ok(shared
+    shared
         .engine
-        .subscribe_to_shard(consumer_arn, &shard, start)?)
+        .subscribe_to_shard(consumer_arn, shard, start)
+        .map_err(|error| api_error(&error, Account::of(&shared.engine)))
 }
 
 /// Answers a SubscribeToShard request: an error response, or the event stream.
@@ -217,7 +219,8 @@ impl Reader {
                 Ok(Some(batch)) => batch,
                 Ok(None) => return,
                 Err(error) => {
-                    self.send(exception_frame(format, &error.into()), limit);
+                    let error = api_error(&error, Account::of(&self.shared.engine));
+                    self.send(exception_frame(format, &error), limit);
                     return;
                 }
             };
@@ -228,7 +231,7 @@ impl Reader {
             let bytes: usize = batch.records.iter().map(|r| r.data.len()).sum();
             self.shared.metrics.outgoing(
                 &stream,
-                &shard,
+                shard,
                 batch.records.len() as u64,
                 bytes as u64,
                 batch.millis_behind_latest,

@@ -144,7 +144,7 @@ mod tests {
     use crate::kinesis::actions::record_value;
     use crate::protocol::value::Out;
     use proptest::prelude::*;
-    use shardlog_engine::ChildShard;
+    use shardlog_engine::{ChildShard, ShardId};
 
     fn reference(batch: &SubscriptionBatch) -> Value {
         let records: Vec<Value> = batch.records.iter().cloned().map(record_value).collect();
@@ -189,8 +189,8 @@ mod tests {
                     millis_behind_latest: behind >> 12,
                     child_shards: closed.then(|| {
                         vec![ChildShard {
-                            shard_id: "shardId-000000000001".into(),
-                            parent_shards: vec!["shardId-000000000000".into()],
+                            shard_id: ShardId(1),
+                            parent_shards: vec![ShardId(0)],
                             hash_key_range: ("0".into(), "99".into()),
                         }]
                     }),

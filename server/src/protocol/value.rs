@@ -274,6 +274,12 @@ impl From<&str> for Value {
     }
 }
 
+impl From<shardlog_engine::ShardId> for Value {
+    fn from(shard: shardlog_engine::ShardId) -> Value {
+        Value::Text(shard.to_string())
+    }
+}
+
 impl From<String> for Value {
     fn from(text: String) -> Value {
         Value::Text(text)

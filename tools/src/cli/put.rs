@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use shardlog_engine::PutRecord;
-use shardlog_server::error::ApiError;
+use shardlog_server::kinesis_errors::{api_error, record_failure, Account};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -264,11 +264,12 @@ fn put_records(
                 explicit_hash_key: entry.explicit_hash_key.as_deref(),
             })
             .collect();
+        let account = Account::of(&offline.engine);
         let results = offline
             .engine
             .put_records(stream, &records)
             .map_err(|error| {
-                let error = ApiError::from(error);
+                let error = api_error(&error, account);
                 ClientError::Service {
                     code: error.code.to_string(),
                     message: error.message,
@@ -277,7 +278,12 @@ fn put_records(
             })?;
         return Ok(results
             .into_iter()
-            .map(|result| result.err().map(|f| (f.error_code, f.error_message)))
+            .map(|result| {
+                result.err().map(|failure| {
+                    let (code, message) = record_failure(&failure, account);
+                    (code.to_string(), message)
+                })
+            })
             .collect());
     }
     let records: Vec<Value> = entries

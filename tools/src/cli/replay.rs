@@ -8,9 +8,9 @@
 
 use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, RecordWriter};
 use super::Offline;
-use shardlog_engine::names::{parse_shard_id, shard_id};
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::{Engine, IteratorStart, ShardDescription, GET_RECORDS_MAX};
+use shardlog_engine::{Engine, IteratorStart, ShardDescription, ShardId, GET_RECORDS_MAX};
+use shardlog_server::kinesis_errors::{api_error, Account};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -96,10 +96,10 @@ pub fn run(args: ReplayArgs) -> CliResult {
 fn all_shards(engine: &Engine, stream: &str) -> CliResult<Vec<ShardDescription>> {
     let mut shards: Vec<ShardDescription> = Vec::new();
     loop {
-        let after = shards.last().map(|s| s.shard_id.clone());
+        let after = shards.last().map(|s| s.shard_id);
         let (page, more) = engine
-            .list_shards(stream, None, after.as_deref(), LIST_PAGE_MAX)
-            .map_err(|error| CliError::failed(error.to_string()))?;
+            .list_shards(stream, None, after, LIST_PAGE_MAX)
+            .map_err(|error| CliError::failed(api_error(&error, Account::of(engine)).message))?;
         let empty = page.is_empty();
         shards.extend(page);
         if !more || empty {
@@ -108,41 +108,47 @@ fn all_shards(engine: &Engine, stream: &str) -> CliResult<Vec<ShardDescription>>
     }
 }
 
-fn parents(shard: &ShardDescription) -> impl Iterator<Item = &String> {
+fn parents(shard: &ShardDescription) -> impl Iterator<Item = ShardId> {
     shard
         .parent_shard_id
-        .iter()
-        .chain(shard.adjacent_parent_shard_id.iter())
+        .into_iter()
+        .chain(shard.adjacent_parent_shard_id)
 }
 
 /// The shards to read, in index order: the starting shards and their descendants.
 fn scope(shards: &[ShardDescription], args: &ReplayArgs) -> CliResult<Vec<ShardDescription>> {
-    let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+    let listed: BTreeSet<ShardId> = shards.iter().map(|s| s.shard_id).collect();
+    // The starting shard as asked for (its text, for the message), and as read.
     let start = match (&args.shard, &args.from_seq) {
-        (Some(shard), _) => Some(shard.clone()),
-        (None, Some(seq)) => Some(shard_id(seq_of(seq)?.shard_index)),
+        (Some(text), _) => Some((text.clone(), ShardId::parse(text))),
+        (None, Some(seq)) => {
+            let shard = ShardId(seq_of(seq)?.shard_index);
+            Some((shard.to_string(), Some(shard)))
+        }
         (None, None) => None,
     };
-    let mut chosen: BTreeSet<String> = match &start {
-        Some(shard) if !listed.contains(shard.as_str()) => {
-            return Err(CliError::failed(format!(
-                "stream {} has no shard {shard}",
-                args.stream
-            )))
-        }
-        Some(shard) => BTreeSet::from([shard.clone()]),
+    let mut chosen: BTreeSet<ShardId> = match start {
+        Some((text, shard)) => match shard.filter(|shard| listed.contains(shard)) {
+            Some(shard) => BTreeSet::from([shard]),
+            None => {
+                return Err(CliError::failed(format!(
+                    "stream {} has no shard {text}",
+                    args.stream
+                )))
+            }
+        },
         None => shards
             .iter()
-            .filter(|s| parents(s).all(|p| !listed.contains(p.as_str())))
-            .map(|s| s.shard_id.clone())
+            .filter(|s| parents(s).all(|p| !listed.contains(&p)))
+            .map(|s| s.shard_id)
             .collect(),
     };
     let mut ordered: Vec<ShardDescription> = shards.to_vec();
-    ordered.sort_by_key(|s| parse_shard_id(&s.shard_id).unwrap_or(u32::MAX));
+    ordered.sort_by_key(|s| s.shard_id);
     let mut result = Vec::new();
     for shard in ordered {
-        if chosen.contains(&shard.shard_id) || parents(&shard).any(|p| chosen.contains(p)) {
-            chosen.insert(shard.shard_id.clone());
+        if chosen.contains(&shard.shard_id) || parents(&shard).any(|p| chosen.contains(&p)) {
+            chosen.insert(shard.shard_id);
             result.push(shard);
         }
     }
@@ -167,9 +173,9 @@ struct Replayer<'a> {
 fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
     let shards = scope(&all_shards(engine, &args.stream)?, args)?;
     let to_seq = args.to_seq.as_deref().map(seq_of).transpose()?;
-    let end_shard = to_seq.as_ref().map(|end| shard_id(end.shard_index));
-    if let Some(id) = &end_shard {
-        if !shards.iter().any(|s| &s.shard_id == id) {
+    let end_shard = to_seq.as_ref().map(|end| ShardId(end.shard_index));
+    if let Some(id) = end_shard {
+        if !shards.iter().any(|s| s.shard_id == id) {
             return Err(CliError::usage(format!(
                 "--to-seq belongs to {id}, which this replay does not read"
             )));
@@ -181,7 +187,8 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
         })?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let ids: Vec<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+    let ids: Vec<String> = shards.iter().map(|s| s.shard_id.to_string()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut replayer = Replayer {
         engine,
         args,
@@ -198,10 +205,10 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
         },
     };
     // Shards whose replay stopped early: their descendants come after the end.
-    let mut cut: BTreeSet<String> = BTreeSet::new();
+    let mut cut: BTreeSet<ShardId> = BTreeSet::new();
     for (i, shard) in shards.iter().enumerate() {
-        if parents(shard).any(|p| cut.contains(p)) {
-            cut.insert(shard.shard_id.clone());
+        if parents(shard).any(|p| cut.contains(&p)) {
+            cut.insert(shard.shard_id);
             continue;
         }
         let start = match (&args.from_seq, args.from_time) {
@@ -212,12 +219,12 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
         };
         let end_seq = to_seq
             .as_ref()
-            .filter(|_| end_shard.as_ref() == Some(&shard.shard_id))
+            .filter(|_| end_shard == Some(shard.shard_id))
             .map(SequenceNumber::to_decimal);
         if replayer.shard(shard, start, end_seq.as_deref())? {
-            cut.insert(shard.shard_id.clone());
+            cut.insert(shard.shard_id);
         }
-        replayer.totals.shards.push(shard.shard_id.clone());
+        replayer.totals.shards.push(shard.shard_id.to_string());
     }
     replayer.bar.finish_and_clear();
     replayer.out.flush().map_err(CliError::output)?;
@@ -232,13 +239,17 @@ impl Replayer<'_> {
         start: IteratorStart,
         end_seq: Option<&str>,
     ) -> CliResult<bool> {
+        // Worded as the server would answer the same read.
+        let account = Account::of(self.engine);
         let failed = |error: shardlog_engine::Error| {
-            CliError::failed(format!("reading {}: {error}", shard.shard_id))
+            let error = api_error(&error, account);
+            CliError::failed(format!("reading {}: {}", shard.shard_id, error.message))
         };
         let mut iterator = self
             .engine
-            .get_shard_iterator(&self.args.stream, &shard.shard_id, start)
+            .get_shard_iterator(&self.args.stream, shard.shard_id, start)
             .map_err(failed)?;
+        let shard_text = shard.shard_id.to_string();
         loop {
             let batch = self
                 .engine
@@ -256,7 +267,7 @@ impl Replayer<'_> {
                     return Ok(true);
                 }
                 let out_record = OutRecord {
-                    shard_id: &shard.shard_id,
+                    shard_id: &shard_text,
                     sequence_number: &record.sequence_number,
                     arrival_ms: record.approximate_arrival_ms,
                     partition_key: &record.partition_key,

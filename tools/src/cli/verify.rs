@@ -100,7 +100,7 @@ fn check_manifest(data_dir: &Path) -> Vec<Damage> {
                 .join("streams")
                 .join(&stream.name)
                 .join(stream.created_ms.to_string())
-                .join(shardlog_engine::names::shard_id(shard.index));
+                .join(shardlog_engine::ShardId(shard.index).to_string());
             if !dir.is_dir() {
                 let problem = format!(
                     "the MANIFEST lists shard {} of stream {}, whose directory is missing",

@@ -1,0 +1,505 @@
+//! Engine errors in Kinesis's words: each fact the engine reports becomes the
+//! error code and message Kinesis gives for it, with the account and region this
+//! server answers as. The wording is the service's (clients and conformance tests
+//! compare it byte for byte), so it lives here and nowhere below.
+
+use crate::error::ApiError;
+use shardlog_engine::{Constraint, Error as EngineError, RecordFailure, ShardId};
+
+/// The account and region messages name.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    /// The account id, twelve digits.
+    pub id: &'a str,
+    /// The region, `us-east-1`.
+    pub region: &'a str,
+}
+
+impl<'a> Account<'a> {
+    /// The account and region the engine's streams live in.
+    pub fn of(engine: &'a shardlog_engine::Engine) -> Self {
+        let config = engine.config();
+        Account {
+            id: &config.account_id,
+            region: &config.region,
+        }
+    }
+}
+
+/// An action's failure: already in the service's words, or an engine fact that
+/// [`Failure::into_api`] words once the account is at hand.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worded by the server (request checks).
+    Api(ApiError),
+    /// Reported by the engine.
+    Engine(EngineError),
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Failure::Api(error)
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(error: EngineError) -> Self {
+        Failure::Engine(error)
+    }
+}
+
+impl Failure {
+    /// The error as the client sees it.
+    pub fn into_api(self, account: Account<'_>) -> ApiError {
+        match self {
+            Failure::Api(error) => error,
+            Failure::Engine(error) => api_error(&error, account),
+        }
+    }
+}
+
+/// The Kinesis error for an engine error.
+pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
+    use EngineError as E;
+    let acct = account.id;
+    let not_found = |message| ApiError::client("ResourceNotFoundException", message);
+    let in_use = |message| ApiError::client("ResourceInUseException", message);
+    let limit = |message| ApiError::client("LimitExceededException", message);
+    let invalid = ApiError::invalid_argument;
+    match error {
+        E::StreamNotFound { stream } => {
+            not_found(format!("Stream {stream} under account {acct} not found."))
+        }
+        E::ShardNotFound { stream, shard } => not_found(format!(
+            "Shard {shard} in stream {stream} under account {acct} does not exist"
+        )),
+        E::ConsumerNotFound { stream, consumer } => not_found(format!(
+            "Consumer {consumer} under stream {stream} under account {acct} not found."
+        )),
+        E::ConsumerArnNotFound { arn } => not_found(format!("Consumer {arn} does not exist.")),
+        E::ConsumerGone { stream, consumer } => not_found(format!(
+            "Consumer {consumer} of stream {stream} no longer exists."
+        )),
+        E::StreamExists { stream } => {
+            in_use(format!("Stream {stream} under account {acct} already exists."))
+        }
+        E::StreamHasConsumers { stream } => in_use(format!(
+            "Stream {stream} under account {acct} has registered consumers; deregister them or set EnforceConsumerDeletion."
+        )),
+        E::ConsumerExists { stream, consumer } => in_use(format!(
+            "Consumer {consumer} under stream {stream} already exists for account {acct}."
+        )),
+        E::ShardClosed { stream, shard } => in_use(format!(
+            "Shard {shard} in stream {stream} under account {acct} has already been merged or split, and thus is not eligible for merging or splitting."
+        )),
+        E::SubscriptionActive {
+            consumer_arn,
+            shard,
+            guard_ms,
+        } => in_use(format!(
+            "Another active subscription exists for consumer {consumer_arn} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
+            guard_ms / 1000
+        )),
+        E::SubscriptionTakenOver { consumer, shard } => in_use(format!(
+            "A newer subscription of consumer {consumer} to shard {} took over this one.",
+            shard
+        )),
+        E::ShardLimit {
+            open,
+            adding,
+            limit: max,
+        } => limit(format!(
+            "This request would exceed the shard limit for the account {acct} in {}. Current shard count for the account: {open}. Limit: {max}. Number of additional shards that would have resulted from this request: {adding}.",
+            account.region
+        )),
+        E::ConsumerLimit { stream, limit: max } => limit(format!(
+            "Consumer limit of {max} exceeded for stream {stream}."
+        )),
+        E::SubscriptionLimit { limit: max } => limit(format!(
+            "At most {max} subscriptions may be active at once."
+        )),
+        E::Stopping => {
+            limit("The server is stopping and takes no new subscriptions.".into())
+        }
+        E::TagLimit { stream, limit: max } => limit(format!(
+            "Failed to add tags to stream {stream} under account {acct} because a given stream cannot have more than {max} tags."
+        )),
+        E::TooManyTags { limit: max } => {
+            invalid(format!("A stream cannot have more than {max} tags."))
+        }
+        E::TagInvalid { key } => invalid(format!(
+            "Tag key '{key}' must be 1 to 128 characters and its value at most 256."
+        )),
+        E::RetentionDirection { .. } | E::RetentionOutOfRange { .. } => {
+            invalid(retention_message(error))
+        }
+        E::ShardCountChange {
+            stream,
+            target,
+            current,
+        } => invalid(format!(
+            "UpdateShardCount of stream {stream} under account {acct} to {target} shards is not allowed: the target must be between half and double the current {current} open shards."
+        )),
+        E::SplitKeyOutsideShard {
+            stream,
+            shard,
+            key,
+            start,
+            end,
+        } => invalid(format!(
+            "NewStartingHashKey {key} used in SplitShard() on shard {shard} in stream {stream} under account {acct} is not both greater than one plus the shard's StartingHashKey {start} and less than the shard's EndingHashKey {end}."
+        )),
+        E::ShardsNotAdjacent {
+            stream,
+            shard,
+            adjacent,
+        } => invalid(format!(
+            "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
+        )),
+        E::ExplicitHashKeyOutOfRange { key } => invalid(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {key}"
+        )),
+        E::NoShardForHashKey { hash, .. } => {
+            invalid(format!("no open shard holds hash key {hash}"))
+        }
+        E::IteratorInvalid(cause) => invalid(format!("Invalid ShardIterator: {cause}")),
+        E::IteratorExpired {
+            issued_ms,
+            now_ms,
+            ttl_ms,
+        } => ApiError::client(
+            "ExpiredIteratorException",
+            format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl_ms} milliseconds.",
+                iso_time(*issued_ms),
+                iso_time(*now_ms)
+            ),
+        ),
+        E::SequenceNumberInvalid {
+            stream,
+            shard,
+            sequence_number,
+        } => invalid(format!(
+            "StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {} in stream {stream} under account {acct} is invalid.",
+            shard
+        )),
+        E::SequenceNumberOfOtherShard {
+            encoded_shard,
+            shard,
+        } => invalid(format!(
+            "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+            encoded_shard,
+            shard
+        )),
+        E::ConsumerArnInvalid { arn } => invalid(format!("ConsumerARN {arn} is not valid.")),
+        E::Throttled { stream, shard } => throttled(stream, *shard, account),
+        E::InvalidField {
+            field,
+            value,
+            constraint,
+        } => ApiError::validation(field_message(field, value.as_deref(), constraint)),
+        E::UnknownMetric { metric } => ApiError::validation(format!(
+            "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
+        )),
+        // Routing refusals (a hash key in SplitShard, a range) are already plain
+        // statements of the rule broken.
+        E::Routing(cause) => invalid(cause.to_string()),
+        _ => ApiError::internal(error.to_string()),
+    }
+}
+
+/// PutRecords's `ErrorCode` and `ErrorMessage` for a record that failed.
+pub fn record_failure(failure: &RecordFailure, account: Account<'_>) -> (&'static str, String) {
+    match failure {
+        RecordFailure::Throttled { stream, shard } => {
+            let error = throttled(stream, *shard, account);
+            (error.code, error.message)
+        }
+        RecordFailure::WriteFailed { cause, .. } => ("InternalFailure", cause.clone()),
+        _ => ("InternalFailure", failure.to_string()),
+    }
+}
+
+fn throttled(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
+    ApiError::client(
+        "ProvisionedThroughputExceededException",
+        format!(
+            "Rate exceeded for shard {} in stream {stream} under account {}.",
+            shard, account.id
+        ),
+    )
+}
+
+fn retention_message(error: &EngineError) -> String {
+    match error {
+        EngineError::RetentionDirection {
+            stream,
+            requested_hours,
+            current_hours,
+            increase,
+        } => {
+            let (relation, api, verb) = if *increase {
+                ("shorter", "DecreaseRetentionPeriod", "decrease")
+            } else {
+                ("longer", "IncreaseRetentionPeriod", "increase")
+            };
+            format!(
+                "Requested retention period ({requested_hours} hours) for stream {stream} can not be {relation} than existing retention period ({current_hours} hours). Use {api} API to {verb} retention period."
+            )
+        }
+        EngineError::RetentionOutOfRange {
+            stream,
+            requested_hours,
+            bound_hours,
+        } => {
+            let (relation, which) = if requested_hours < bound_hours {
+                ("shorter", "minimum")
+            } else {
+                ("longer", "maximum")
+            };
+            format!(
+                "Requested retention period ({requested_hours} hours) for stream {stream} can not be {relation} than the {which} retention period ({bound_hours} hours)."
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `1 validation error detected: Value '<value>' at '<field>' failed to satisfy
+/// constraint: <rule>`, as Kinesis words one broken field.
+pub fn field_message(field: &str, value: Option<&str>, constraint: &Constraint) -> String {
+    let rule = match constraint {
+        Constraint::Name { chars_max } => format!(
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and {chars_max}"
+        ),
+        Constraint::LengthBetween { min, max } => {
+            format!("Member must have length between {min} and {max}")
+        }
+        Constraint::LengthAtMost { max } => {
+            format!("Member must have length less than or equal to {max}")
+        }
+        Constraint::ValueBetween { min, max } => {
+            format!("Member must have value between {min} and {max}")
+        }
+        Constraint::Decimal { digits_max } => format!(
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,{}}})",
+            digits_max - 1
+        ),
+        other => format!("{other}"),
+    };
+    let shown = value.map_or_else(String::new, |value| format!(" '{value}'"));
+    format!("1 validation error detected: Value{shown} at '{field}' failed to satisfy constraint: {rule}")
+}
+
+/// `2026-11-22T03:00:00.000Z`-style text for messages.
+fn iso_time(ms: u64) -> String {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || format!("{ms} ms after the epoch"),
+        |time| time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! Engine errors keep the exact words Kinesis answers with.
+    use super::*;
+    use shardlog_engine::routing::RoutingError;
+
+    const ACCOUNT: Account<'static> = Account {
+        id: "123456789012",
+        region: "eu-west-1",
+    };
+
+    fn worded(error: EngineError) -> (&'static str, String) {
+        let api = api_error(&error, ACCOUNT);
+        (api.code, api.message)
+    }
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    /// Every engine error names the code and message Kinesis gives for it, with
+    /// this server's account and region, byte for byte.
+    #[test]
+    fn engine_errors_keep_kinesis_wording() {
+        let cases: Vec<(EngineError, &str, &str)> = vec![
+            (
+                EngineError::StreamNotFound { stream: s("a") },
+                "ResourceNotFoundException",
+                "Stream a under account 123456789012 not found.",
+            ),
+            (
+                EngineError::ShardNotFound { stream: s("a"), shard: ShardId(7) },
+                "ResourceNotFoundException",
+                "Shard shardId-000000000007 in stream a under account 123456789012 does not exist",
+            ),
+            (
+                EngineError::ConsumerNotFound { stream: s("a"), consumer: s("c") },
+                "ResourceNotFoundException",
+                "Consumer c under stream a under account 123456789012 not found.",
+            ),
+            (
+                EngineError::StreamExists { stream: s("a") },
+                "ResourceInUseException",
+                "Stream a under account 123456789012 already exists.",
+            ),
+            (
+                EngineError::ShardClosed { stream: s("a"), shard: ShardId(1) },
+                "ResourceInUseException",
+                "Shard shardId-000000000001 in stream a under account 123456789012 has already been merged or split, and thus is not eligible for merging or splitting.",
+            ),
+            (
+                EngineError::SubscriptionTakenOver { consumer: s("c"), shard: ShardId(3) },
+                "ResourceInUseException",
+                "A newer subscription of consumer c to shard shardId-000000000003 took over this one.",
+            ),
+            (
+                EngineError::ShardLimit { open: 9, adding: 2, limit: 10 },
+                "LimitExceededException",
+                "This request would exceed the shard limit for the account 123456789012 in eu-west-1. Current shard count for the account: 9. Limit: 10. Number of additional shards that would have resulted from this request: 2.",
+            ),
+            (
+                EngineError::TagLimit { stream: s("a"), limit: 50 },
+                "LimitExceededException",
+                "Failed to add tags to stream a under account 123456789012 because a given stream cannot have more than 50 tags.",
+            ),
+            (
+                EngineError::RetentionDirection {
+                    stream: s("a"),
+                    requested_hours: 12,
+                    current_hours: 24,
+                    increase: true,
+                },
+                "InvalidArgumentException",
+                "Requested retention period (12 hours) for stream a can not be shorter than existing retention period (24 hours). Use DecreaseRetentionPeriod API to decrease retention period.",
+            ),
+            (
+                EngineError::RetentionOutOfRange {
+                    stream: s("a"),
+                    requested_hours: 9000,
+                    bound_hours: 8760,
+                },
+                "InvalidArgumentException",
+                "Requested retention period (9000 hours) for stream a can not be longer than the maximum retention period (8760 hours).",
+            ),
+            (
+                EngineError::RetentionOutOfRange {
+                    stream: s("a"),
+                    requested_hours: 12,
+                    bound_hours: 24,
+                },
+                "InvalidArgumentException",
+                "Requested retention period (12 hours) for stream a can not be shorter than the minimum retention period (24 hours).",
+            ),
+            (
+                EngineError::SplitKeyOutsideShard {
+                    stream: s("a"),
+                    shard: ShardId(0),
+                    key: s("1"),
+                    start: 0,
+                    end: 99,
+                },
+                "InvalidArgumentException",
+                "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream a under account 123456789012 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 99.",
+            ),
+            (
+                EngineError::SequenceNumberInvalid {
+                    stream: s("a"),
+                    shard: ShardId(1),
+                    sequence_number: s("5"),
+                },
+                "InvalidArgumentException",
+                "StartingSequenceNumber 5 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
+            ),
+            (
+                EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },
+                "InvalidArgumentException",
+                "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001",
+            ),
+            (
+                EngineError::IteratorExpired {
+                    issued_ms: 0,
+                    now_ms: 300_001,
+                    ttl_ms: 300_000,
+                },
+                "ExpiredIteratorException",
+                "Iterator expired. The iterator was created at time 1970-01-01T00:00:00.000Z while right now it is 1970-01-01T00:05:00.001Z which is further in the future than the tolerated delay of 300000 milliseconds.",
+            ),
+            (
+                EngineError::Throttled { stream: s("a"), shard: ShardId(2) },
+                "ProvisionedThroughputExceededException",
+                "Rate exceeded for shard shardId-000000000002 in stream a under account 123456789012.",
+            ),
+            (
+                EngineError::InvalidField {
+                    field: "streamName",
+                    value: Some(s("a b")),
+                    constraint: Constraint::Name { chars_max: 128 },
+                },
+                "ValidationException",
+                "1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128",
+            ),
+            (
+                EngineError::InvalidField {
+                    field: "data",
+                    value: None,
+                    constraint: Constraint::LengthAtMost { max: 1_048_576 },
+                },
+                "ValidationException",
+                "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576",
+            ),
+            (
+                EngineError::InvalidField {
+                    field: "explicitHashKey",
+                    value: Some(s("-1")),
+                    constraint: Constraint::Decimal { digits_max: 39 },
+                },
+                "ValidationException",
+                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+            ),
+            (
+                EngineError::InvalidField {
+                    field: "limit",
+                    value: Some(s("0")),
+                    constraint: Constraint::ValueBetween { min: 1, max: 10_000 },
+                },
+                "ValidationException",
+                "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000",
+            ),
+            (
+                EngineError::Routing(RoutingError::ShardCountOutOfRange { shard_count: 0 }),
+                "InvalidArgumentException",
+                "shard count 0 must be from 1 to 10000",
+            ),
+        ];
+        for (error, code, message) in cases {
+            assert_eq!(worded(error), (code, message.to_string()));
+        }
+    }
+
+    /// A throttled record and a failed write answer PutRecords's per-record codes.
+    #[test]
+    fn record_failures_keep_kinesis_codes() {
+        let throttled = RecordFailure::Throttled {
+            stream: s("a"),
+            shard: ShardId(0),
+        };
+        assert_eq!(
+            record_failure(&throttled, ACCOUNT),
+            (
+                "ProvisionedThroughputExceededException",
+                s("Rate exceeded for shard shardId-000000000000 in stream a under account 123456789012.")
+            )
+        );
+        let failed = RecordFailure::WriteFailed {
+            shard: ShardId(0),
+            cause: s("storage: disk"),
+        };
+        assert_eq!(
+            record_failure(&failed, ACCOUNT),
+            ("InternalFailure", s("storage: disk"))
+        );
+    }
+}
