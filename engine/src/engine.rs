@@ -52,6 +52,12 @@ pub struct EngineConfig {
     /// How long a SubscribeToShard subscription lasts before it ends cleanly, ms.
     /// Default 300,000 (Kinesis's 5 minutes); shorter only for tests.
     pub subscription_lifetime_ms: u64,
+    /// Key compaction of every stream created from now on (a shardlog extension,
+    /// see [`Engine::set_key_compaction`]). Default off.
+    pub stream_key_compaction: bool,
+    /// Per-shard size cap of every stream created from now on (a shardlog
+    /// extension, see [`Engine::set_retention_bytes_max`]). Default none.
+    pub stream_retention_bytes_max: Option<u64>,
 }
 
 impl EngineConfig {
@@ -69,6 +75,8 @@ impl EngineConfig {
             shard_quotas: false,
             iterator_ttl_ms: crate::token::ITERATOR_TTL_MS,
             subscription_lifetime_ms: 300_000,
+            stream_key_compaction: false,
+            stream_retention_bytes_max: None,
         }
     }
 }
@@ -489,8 +497,8 @@ impl Engine {
             next_shard_index: count,
             shards,
             consumers: BTreeMap::new(),
-            key_compaction: false,
-            retention_bytes_max: None,
+            key_compaction: self.inner.config.stream_key_compaction,
+            retention_bytes_max: self.inner.config.stream_retention_bytes_max,
             shard_level_metrics: Default::default(),
         };
         let state = open_stream(

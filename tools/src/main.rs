@@ -116,6 +116,27 @@ struct ServeArgs {
         hide = true
     )]
     subscription_lifetime_ms: u64,
+    /// Roll each shard's active segment at this size, bytes (64 KiB to 64 GiB).
+    /// Only for tests that need sealed segments from little data.
+    #[arg(long, env = "SHARDLOG_SEGMENT_BYTES_MAX", default_value_t = 1 << 30, hide = true,
+          value_parser = clap::value_parser!(u64).range(64 << 10..=64 << 30))]
+    segment_bytes_max: u64,
+    /// How often retention and key compaction run, ms (0: never). Only for tests.
+    #[arg(
+        long,
+        env = "SHARDLOG_RETENTION_CHECK_INTERVAL_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    retention_check_interval_ms: u64,
+    /// Cap each shard of every stream created at this many bytes: beyond it the
+    /// oldest sealed segments go, whatever their age (a shardlog extension).
+    #[arg(long, env = "SHARDLOG_RETENTION_BYTES_MAX", value_parser = clap::value_parser!(u64).range(1..))]
+    retention_bytes_max: Option<u64>,
+    /// Key compaction for every stream created: sealed segments keep only the
+    /// newest record of each partition key (a shardlog extension).
+    #[arg(long, env = "SHARDLOG_KEY_COMPACTION")]
+    key_compaction: bool,
     /// How long an HTTP/1.1 client may take to send its request headers, and how
     /// long a keep-alive connection may wait for its next request, ms.
     #[arg(long, env = "SHARDLOG_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -140,7 +161,7 @@ struct ServeArgs {
 }
 
 /// Settings a config file may hold, with the environment variable each feeds.
-const CONFIG_KEYS: [(&str, &str); 15] = [
+const CONFIG_KEYS: [(&str, &str); 17] = [
     ("data_dir", "SHARDLOG_DATA_DIR"),
     ("listen", "SHARDLOG_LISTEN"),
     ("durability", "SHARDLOG_DURABILITY"),
@@ -156,6 +177,8 @@ const CONFIG_KEYS: [(&str, &str); 15] = [
     ("header_read_timeout_ms", "SHARDLOG_HEADER_READ_TIMEOUT_MS"),
     ("idle_timeout_ms", "SHARDLOG_IDLE_TIMEOUT_MS"),
     ("body_read_timeout_ms", "SHARDLOG_BODY_READ_TIMEOUT_MS"),
+    ("retention_bytes_max", "SHARDLOG_RETENTION_BYTES_MAX"),
+    ("key_compaction", "SHARDLOG_KEY_COMPACTION"),
 ];
 
 /// The settings of a TOML config file as (environment variable, value) pairs.
@@ -311,6 +334,10 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     config.shard_quotas = args.shard_quotas;
     config.iterator_ttl_ms = args.iterator_ttl_ms;
     config.subscription_lifetime_ms = args.subscription_lifetime_ms;
+    config.log.segment_bytes_max = args.segment_bytes_max;
+    config.retention_check_interval_ms = args.retention_check_interval_ms;
+    config.stream_retention_bytes_max = args.retention_bytes_max;
+    config.stream_key_compaction = args.key_compaction;
     let mut credentials = args.credentials;
     if let Some(path) = &args.credentials_file {
         let text = std::fs::read_to_string(path)

@@ -85,9 +85,15 @@ pub struct Server {
 }
 
 pub fn start(data_dir: &Path) -> Server {
+    start_with(data_dir, &[])
+}
+
+/// [`start`] with more `serve` options.
+pub fn start_with(data_dir: &Path, options: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shardlog"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(options)
         .env("RUST_LOG", "warn")
         .env_remove("SHARDLOG_CREDENTIALS")
         .stdout(Stdio::piped())
