@@ -1,7 +1,7 @@
 //! The Kinesis side of the torture test: the stream's shards, reading all of it
 //! after a restart and checking it against the model, and resharding under load.
 
-use super::model::{is_sequence_number, record_id, Known, Model};
+use super::model::{is_sequence_number, partition_key_of, record_id, Known, Model, Removal};
 use crate::common::{call, request};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -151,28 +151,42 @@ pub fn read_everything(address: SocketAddr) -> Found {
 /// Checks what a restarted server holds against the model: per shard, sequence
 /// numbers well formed and strictly increasing, records whole; every known record
 /// (acknowledged, or seen by a reader or an earlier check) there byte-exact under
-/// its number, in its shard; every shard an acknowledged reshard closed, closed.
-/// Records found for the first time become known.
+/// its number, in its shard, unless [`removal`] allows it to be gone; every shard
+/// an acknowledged reshard closed, closed. Records found for the first time
+/// become known.
 pub fn verify(model: &mut Model, found: &Found, cycle: usize) {
     let at = check_shards(model, found, cycle);
+    let oldest: BTreeMap<&str, &str> = found
+        .records
+        .iter()
+        .filter_map(|(shard, records)| Some((shard.as_str(), records.first()?.0.as_str())))
+        .collect();
+    let newest = newest_per_key(&model.known);
     let mut missing = Vec::new();
+    let mut removed = Vec::new();
     for (sequence, record) in &model.known {
-        match at.get(sequence.as_str()) {
-            Some(there) if there == record => {}
-            there => {
-                let what = if model.acked.contains_key(sequence) {
-                    "acknowledged"
-                } else {
-                    "seen"
-                };
-                let there = there.map_or("nothing".to_string(), Known::to_string);
-                missing.push(format!(
-                    "cycle {cycle}: {what} record {sequence} ({record}) lost or changed: {there}"
-                ));
+        let there = at.get(sequence.as_str());
+        if there == Some(record) {
+            continue;
+        }
+        if there.is_none() {
+            if let Some(why) = removal(sequence, record, &oldest, &newest) {
+                removed.push((sequence.clone(), why));
+                continue;
             }
         }
+        let what = if model.acked.contains_key(sequence) {
+            "acknowledged"
+        } else {
+            "seen"
+        };
+        let there = there.map_or("nothing".to_string(), Known::to_string);
+        missing.push(format!(
+            "cycle {cycle}: {what} record {sequence} ({record}) lost or changed: {there}"
+        ));
     }
     model.failures.extend(missing);
+    model.removed.extend(removed);
     for (sequence, record) in at {
         model.learn(sequence, record, "reading after a restart");
     }
@@ -184,6 +198,41 @@ pub fn verify(model: &mut Model, found: &Found, cycle: usize) {
             ));
         }
     }
+}
+
+/// Why a known record that is not found may be gone, if it may: (b) it is older
+/// than every record its shard holds (retention takes a prefix; a shard always
+/// keeps its active segment, so a shard with known records is never empty), or
+/// (a) a known record with a higher sequence number in the same shard has its
+/// partition key (compaction keeps the newest record of each key).
+fn removal(
+    sequence: &str,
+    record: &Known,
+    oldest: &BTreeMap<&str, &str>,
+    newest: &BTreeMap<(&str, String), &str>,
+) -> Option<Removal> {
+    let shard = record.shard.as_str();
+    if oldest.get(shard).is_some_and(|oldest| sequence < *oldest) {
+        return Some(Removal::Retention);
+    }
+    let key = partition_key_of(record_id(&record.data)?)?;
+    newest
+        .get(&(shard, key))
+        .is_some_and(|newest| sequence < *newest)
+        .then_some(Removal::Compaction)
+}
+
+/// The highest known sequence number of each (shard, partition key).
+fn newest_per_key(known: &BTreeMap<String, Known>) -> BTreeMap<(&str, String), &str> {
+    let mut newest = BTreeMap::new();
+    // In order of sequence number, so the last one written per key is the newest.
+    for (sequence, record) in known {
+        let key = record_id(&record.data).and_then(partition_key_of);
+        if let Some(key) = key {
+            newest.insert((record.shard.as_str(), key), sequence.as_str());
+        }
+    }
+    newest
 }
 
 /// The found records by sequence number, after checking each shard's order,

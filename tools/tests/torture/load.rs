@@ -3,7 +3,7 @@
 //! reader. Every loop ends at the kill (no answer) and is bounded besides.
 
 use super::kinesis::{list_shards, page_records, STREAM};
-use super::model::{make_record, record_id, Known, Model};
+use super::model::{make_record, partition_key, record_id, Known, Model};
 use crate::common::{call, call_firehose};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -61,7 +61,7 @@ pub fn produce_kinesis(load: Load<'_>, producer: usize) {
         let count = if batch { batch_len(n) as usize } else { 1 };
         let records: Vec<(String, Vec<u8>)> = (0..count)
             .map(|i| {
-                let key = format!("pk-{}-{producer}-{n}-{i}", load.cycle);
+                let key = partition_key(load.cycle, producer, n, i);
                 (key, make_record('k', load.cycle, producer, n, i))
             })
             .collect();
@@ -84,10 +84,13 @@ pub fn produce_kinesis(load: Load<'_>, producer: usize) {
                 &json!({"StreamName": STREAM, "PartitionKey": key, "Data": STANDARD.encode(data)}),
             )
         };
-        let Some((status, reply)) = answer else {
-            return; // the kill: not acknowledged
-        };
         let mut model = load.model.lock().unwrap();
+        let Some((status, reply)) = answer else {
+            // The kill: not acknowledged, maybe stored.
+            let ids = records.iter().filter_map(|(_, data)| record_id(data));
+            model.unanswered.extend(ids.map(str::to_string));
+            return;
+        };
         if status != 200 {
             model.fail(format!(
                 "producer {producer}: refused with {status}: {reply}"

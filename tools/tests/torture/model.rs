@@ -53,8 +53,23 @@ pub struct Model {
     pub polling: ReaderState,
     /// The SubscribeToShard readers.
     pub subscribed: ReaderState,
+    /// Known records a check found missing for an allowed reason: sequence
+    /// number → why (the latest reason found).
+    pub removed: BTreeMap<String, Removal>,
+    /// Ids of Kinesis records sent in a call that got no answer (the kill): they
+    /// may or may not be stored.
+    pub unanswered: BTreeSet<String>,
     /// Rule violations seen so far.
     pub failures: Vec<String>,
+}
+
+/// Why a known record may be missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Older than every record its shard still holds: retention takes a prefix.
+    Retention,
+    /// A later record of its shard has its partition key: key compaction.
+    Compaction,
 }
 
 impl Model {
@@ -135,6 +150,33 @@ pub fn record_id(data: &[u8]) -> Option<&str> {
         && length.parse::<usize>().ok()? == padding.len()
         && padding.bytes().all(|b| b == b'x');
     whole.then_some(id)
+}
+
+/// The partition key of a Kinesis record of this test: half of the records share
+/// eight keys (across producers and cycles, so that compaction has work), the
+/// others have their own.
+pub fn partition_key(cycle: usize, producer: usize, n: u64, index: usize) -> String {
+    if (n + index as u64).is_multiple_of(2) {
+        format!("shared-{}", (n * 3 + index as u64) % 8)
+    } else {
+        format!("pk-{cycle}-{producer}-{n}-{index}")
+    }
+}
+
+/// [`partition_key`] of the record with id `id`, if it is a Kinesis record.
+pub fn partition_key_of(id: &str) -> Option<String> {
+    let mut fields = id.split(':');
+    if fields.next()? != "k" {
+        return None;
+    }
+    let mut number = || fields.next()?.parse::<u64>().ok();
+    let (cycle, producer, n, index) = (number()?, number()?, number()?, number()?);
+    Some(partition_key(
+        cycle as usize,
+        producer as usize,
+        n,
+        index as usize,
+    ))
 }
 
 /// A record of this test: `<kind>:<cycle>:<producer>:<n>:<index>:<length>:<padding>`,
