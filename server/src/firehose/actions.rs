@@ -82,7 +82,7 @@ pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -
         }
         "UntagDeliveryStream" => {
             let name = fields.required_str("DeliveryStreamName")?;
-            firehose.untag(name, &string_list(&fields, "TagKeys")?)?;
+            firehose.untag(name, &fields.string_list("TagKeys")?)?;
             Ok(Out::new().into())
         }
         "ListTagsForDeliveryStream" => list_tags(firehose, fields),
@@ -91,20 +91,6 @@ pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -
             format!("Operation {action} is not supported by this server."),
         )),
     }
-}
-
-fn string_list(fields: &Fields<'_>, name: &str) -> Result<Vec<String>, ApiError> {
-    fields
-        .list(name)?
-        .unwrap_or_default()
-        .iter()
-        .map(|item| match item {
-            Value::Text(text) => Ok(text.clone()),
-            _ => Err(ApiError::serialization(format!(
-                "'{name}' must list strings"
-            ))),
-        })
-        .collect()
 }
 
 /// `[{"Key": .., "Value": ..}]` as a map.
