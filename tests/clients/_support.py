@@ -159,6 +159,14 @@ class Server:
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT_S)
 
+    def crash(self) -> int:
+        """SIGKILL (no shutdown, no final sync), as a power cut would stop it;
+        returns the exit code (-9). Teardown then leaves the server alone."""
+        assert self.process is not None and self.process.poll() is None, "the server is not running"
+        self.process.send_signal(signal.SIGKILL)
+        self.stopped_with = self.process.wait(timeout=STOP_TIMEOUT_S)
+        return self.stopped_with
+
 
 def make_client(
     endpoint: str,
