@@ -1,9 +1,11 @@
 //! FIFO queues: deduplication within a 5-minute window, and order per message
-//! group (a group is held while its head message is in flight).
+//! group (a group is held while any of its messages is in flight).
 //!
-//! Invariant: `groups[g]` holds every position of group `g` that the delivery
-//! cursor passed and that is not removed, in order; only a group's first position
-//! (its head) is ever delivered, so a group's only received message is its head.
+//! Invariants: `groups[g]` holds every position of group `g` that the delivery
+//! cursor passed and that is not removed, in order. A receive takes a free group's
+//! messages from its head on, in order, so the received members of a group are
+//! always a prefix of `groups[g]` (removals keep it one): whether a group is held
+//! is read off that prefix alone.
 
 use crate::attributes::DeduplicationScope;
 use crate::delivery::Delivery;
@@ -40,7 +42,9 @@ pub struct FifoState {
     /// retry receives afresh (the first receive's messages stay invisible until
     /// their visibility timeout, as after any lost response).
     attempts: HashMap<String, (u64, Vec<ReceivedMessage>)>,
-    /// Heads of groups that are not received (so not held), in position order.
+    /// Heads of groups whose head was never received, in position order. A head
+    /// may be received after it got here (when the message before it is removed
+    /// while it is in flight): receive drops such entries as it meets them.
     free_heads: BTreeSet<u64>,
     attempt_order: VecDeque<(u64, String)>,
 }
@@ -294,15 +298,38 @@ impl FifoState {
         head
     }
 
-    /// Records that a group's head was received: its group is held until the head
-    /// is removed (or its visibility ends, which the redelivery order covers).
+    /// Records that a message was received: its group is held until it is removed
+    /// or its visibility ends (which the redelivery order covers).
     pub(crate) fn mark_received(&mut self, position: u64) {
         self.free_heads.remove(&position);
     }
 
-    /// Heads of groups that were never received, in position order.
+    /// Heads of groups whose head was never received, in position order.
     pub(crate) fn free_heads(&self) -> impl Iterator<Item = u64> + '_ {
         self.free_heads.iter().copied()
+    }
+
+    /// Forgets free-head entries that turned out to be received.
+    pub(crate) fn drop_free_heads(&mut self, positions: &[u64]) {
+        for position in positions {
+            self.free_heads.remove(position);
+        }
+    }
+
+    /// The group of a position the cursor passed.
+    pub(crate) fn group_of(&self, position: u64) -> Option<&Arc<str>> {
+        self.group_of.get(&position)
+    }
+
+    /// A group's positions, in order (empty for an unknown group).
+    pub(crate) fn members(&self, group: &str) -> impl Iterator<Item = u64> + '_ {
+        self.groups.get(group).into_iter().flatten().copied()
+    }
+
+    /// The position before `position` in its group, if any.
+    pub(crate) fn previous_in_group(&self, group: &str, position: u64) -> Option<u64> {
+        let members = self.groups.get(group)?;
+        members.range(..position).next_back().copied()
     }
 
     /// Positions the cursor passed that wait in a group, neither received nor
@@ -325,7 +352,8 @@ impl FifoState {
             let was_head = members.first() == Some(&position);
             members.remove(&position);
             self.free_heads.remove(&position);
-            // Only heads are ever received, so the next one was never received.
+            // The next one may be received already (several of a group are
+            // received at once); receive drops it from the free heads then.
             match members.first() {
                 Some(next) if was_head => {
                     self.free_heads.insert(*next);

@@ -19,8 +19,9 @@
 //!   back; receive counts and visibility deadlines survive restarts and power loss;
 //! - a message moved to a dead-letter queue is appended there before it is marked
 //!   moved, so a crash between the two leaves a copy in both (at least once);
-//! - FIFO: one message per group in flight at a time, in send order; the 5-minute
-//!   deduplication window survives restarts (rebuilt from the message log).
+//! - FIFO: a group's messages are delivered in send order, several in one receive
+//!   (up to its maximum), and no more of a group while any of it is in flight; the
+//!   5-minute deduplication window survives restarts (rebuilt from the message log).
 //!
 //! Memory holds what is in flight, delayed, or (FIFO) waiting behind its group's
 //! head, not the queue's depth. After a restart the cursor starts again at the

@@ -11,6 +11,8 @@ use crate::queue::{
 use crate::state_log::Entry;
 use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
 use shardlog_segment::ReadLimits;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most messages one receive returns.
@@ -100,6 +102,77 @@ fn forget(inner: &mut Inner, gone: Vec<u64>) {
     for position in gone {
         inner.delivery.remove(position);
         inner.fifo.release(position);
+    }
+}
+
+/// What a FIFO pick round has taken so far.
+struct FifoRound {
+    max: usize,
+    now_ms: u64,
+    /// New (never received) messages the in-flight limit still allows.
+    new_allowed: usize,
+    /// Last position picked of each group this round.
+    last_taken: HashMap<Arc<str>, u64>,
+    /// Groups looked at this round.
+    seen: HashSet<Arc<str>>,
+    /// Free-head entries found received.
+    stale_heads: Vec<u64>,
+}
+
+/// Takes the groups of `candidates` (positions of their members) in order.
+fn take_groups(
+    inner: &Inner,
+    candidates: impl Iterator<Item = u64>,
+    free_heads: bool,
+    round: &mut FifoRound,
+    picks: &mut Vec<Pick>,
+) {
+    for position in candidates {
+        if picks.len() >= round.max {
+            break;
+        }
+        if free_heads && inner.delivery.tracked.contains_key(&position) {
+            // Received since it became the head; the redelivery order has it.
+            round.stale_heads.push(position);
+            continue;
+        }
+        let Some(group) = inner.fifo.group_of(position) else {
+            continue;
+        };
+        if round.seen.insert(Arc::clone(group)) {
+            take_group(inner, group, round, picks);
+        }
+    }
+}
+
+/// A free group's messages from its head on, in order, until one is delayed or
+/// the round is full; nothing if any of its messages is in flight.
+fn take_group(inner: &Inner, group: &Arc<str>, round: &mut FifoRound, picks: &mut Vec<Pick>) {
+    let delivery = &inner.delivery;
+    // Received members are a prefix of the group (see `fifo.rs`).
+    for position in inner.fifo.members(group) {
+        match delivery.tracked.get(&position) {
+            Some(tracked) if tracked.visible_at_ms > round.now_ms => return,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    for position in inner.fifo.members(group) {
+        if picks.len() >= round.max {
+            break;
+        }
+        if !delivery.tracked.contains_key(&position) {
+            let delayed = delivery
+                .delayed_info
+                .get(&position)
+                .is_some_and(|(visible_from_ms, _)| *visible_from_ms > round.now_ms);
+            if delayed || round.new_allowed == 0 {
+                break;
+            }
+            round.new_allowed -= 1;
+        }
+        picks.push((position, None));
+        round.last_taken.insert(Arc::clone(group), position);
     }
 }
 
@@ -385,7 +458,9 @@ impl Queue {
         let inflight = inner.delivery.tracked.len();
         inner.receive_rounds += 1;
         let mut picks = Vec::new();
-        if inner.receive_rounds.is_multiple_of(2) {
+        if self.name.is_fifo() {
+            self.pick_fifo(inner, max, now_ms, &mut picks)?;
+        } else if inner.receive_rounds.is_multiple_of(2) {
             self.pick_new(inner, max, now_ms, &mut picks, &expired)?;
             pick_redelivered(inner, max, now_ms, &mut picks, &expired);
         } else {
@@ -414,56 +489,67 @@ impl Queue {
         let budget = max.min(picks.len() + new_allowed);
         let before = picks.len();
         let mut gone = Vec::new();
-        if self.name.is_fifo() {
-            self.pick_fifo_heads(inner, budget, now_ms, picks, &mut gone, expired);
-        } else {
-            let delivery = &inner.delivery;
-            for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
-                if picks.len() >= budget {
-                    break;
-                }
-                if expired(delivery.delayed_info[&position].1) {
-                    gone.push(position);
-                } else {
-                    picks.push((position, None));
-                }
+        let delivery = &inner.delivery;
+        for &(_, position) in delivery.delayed.range(..(now_ms + 1, 0)) {
+            if picks.len() >= budget {
+                break;
+            }
+            if expired(delivery.delayed_info[&position].1) {
+                gone.push(position);
+            } else {
+                picks.push((position, None));
             }
         }
         forget(inner, gone);
         let new_allowed = new_allowed - (picks.len() - before);
         if picks.len() < max && new_allowed > 0 {
-            self.walk_cursor(inner, max, now_ms, picks, new_allowed, expired)?;
+            let mut no_groups = HashMap::new();
+            self.walk_cursor(inner, max, now_ms, picks, new_allowed, &mut no_groups)?;
         }
         Ok(())
     }
 
-    /// FIFO: heads of groups never received, once their delay is over (received
-    /// heads whose visibility ended come from the redelivery order, as in a
-    /// standard queue: only heads are ever received).
-    fn pick_fifo_heads(
+    /// FIFO: the messages of free groups, each group's from its head on, in order
+    /// (groups with a message whose visibility ended, and groups never received:
+    /// which kind first alternates by round, as in a standard queue), then the
+    /// cursor's new messages. Retention is checked when the picks are taken.
+    fn pick_fifo(
         &self,
-        inner: &Inner,
+        inner: &mut Inner,
         max: usize,
         now_ms: u64,
         picks: &mut Vec<Pick>,
-        gone: &mut Vec<u64>,
-        expired: &impl Fn(u64) -> bool,
-    ) {
-        for head in inner.fifo.free_heads() {
-            if picks.len() >= max {
-                break;
-            }
-            match inner.delivery.delayed_info.get(&head) {
-                Some((visible_from_ms, _)) if *visible_from_ms > now_ms => {}
-                Some((_, sent_ms)) if expired(*sent_ms) => gone.push(head),
-                // Passed while its group was held: receivable now; retention is
-                // checked when it is read.
-                _ => picks.push((head, None)),
-            }
+    ) -> Result<()> {
+        let mut round = FifoRound {
+            max,
+            now_ms,
+            new_allowed: self
+                .inflight_max()
+                .saturating_sub(inner.delivery.tracked.len()),
+            last_taken: HashMap::new(),
+            seen: HashSet::new(),
+            stale_heads: Vec::new(),
+        };
+        let due = (now_ms + 1, 0);
+        let redelivered = || inner.delivery.redelivery.range(..due).map(|(_, p)| *p);
+        if inner.receive_rounds.is_multiple_of(2) {
+            take_groups(inner, inner.fifo.free_heads(), true, &mut round, picks);
+            take_groups(inner, redelivered(), false, &mut round, picks);
+        } else {
+            take_groups(inner, redelivered(), false, &mut round, picks);
+            take_groups(inner, inner.fifo.free_heads(), true, &mut round, picks);
         }
+        inner.fifo.drop_free_heads(&round.stale_heads);
+        if picks.len() < max && round.new_allowed > 0 {
+            let (new_allowed, mut last_taken) = (round.new_allowed, round.last_taken);
+            self.walk_cursor(inner, max, now_ms, picks, new_allowed, &mut last_taken)?;
+        }
+        Ok(())
     }
 
-    /// Walks the cursor over new messages until `max` are picked.
+    /// Walks the cursor over new messages until `max` are picked. FIFO: a message
+    /// is picked if it heads its group, or if the message before it in its group
+    /// is the last one `last_taken` says this round picked of that group.
     fn walk_cursor(
         &self,
         inner: &mut Inner,
@@ -471,8 +557,10 @@ impl Queue {
         now_ms: u64,
         picks: &mut Vec<Pick>,
         mut new_allowed: usize,
-        expired: &impl Fn(u64) -> bool,
+        last_taken: &mut HashMap<Arc<str>, u64>,
     ) -> Result<()> {
+        let retention_ms = 1000 * u64::from(inner.attributes.message_retention_s);
+        let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
         let fifo = self.name.is_fifo();
         let mut cursor = inner.delivery.cursor.max(self.messages.first_position());
         for_each_record(&self.messages, cursor, |position, bytes| {
@@ -487,13 +575,21 @@ impl Queue {
             if expired(message.sent_ms) {
                 return Ok(true);
             }
-            let mut group_busy = false;
+            let mut group = None;
             if fifo {
-                let group = message.group_id.as_deref().ok_or_else(|| Error::Corrupt {
+                let name = message.group_id.as_deref().ok_or_else(|| Error::Corrupt {
                     what: self.messages.dir().display().to_string(),
                     reason: format!("FIFO message at position {position} has no group"),
                 })?;
-                group_busy = !inner.fifo.add(group, position);
+                let head = inner.fifo.add(name, position);
+                let previous = inner.fifo.previous_in_group(name, position);
+                if head || (previous.is_some() && last_taken.get(name) == previous.as_ref()) {
+                    group = inner.fifo.group_of(position).cloned();
+                } else if message.visible_from_ms <= now_ms {
+                    // Held: a message before it in its group is in flight or
+                    // was not picked this round.
+                    return Ok(true);
+                }
             }
             if message.visible_from_ms > now_ms {
                 inner
@@ -501,10 +597,11 @@ impl Queue {
                     .add_delayed(position, message.visible_from_ms, message.sent_ms);
                 return Ok(true);
             }
-            if !group_busy {
-                picks.push((position, Some(message)));
-                new_allowed -= 1;
+            if let Some(group) = group {
+                last_taken.insert(group, position);
             }
+            picks.push((position, Some(message)));
+            new_allowed -= 1;
             Ok(true)
         })?;
         inner.delivery.cursor = cursor;

@@ -7,8 +7,8 @@ mod common;
 use common::{bodies, fifo, Env};
 use shardlog_queue::{AttributesUpdate, Error, ReceiveRequest, SendRequest, INFLIGHT_MAX_FIFO};
 
-/// Messages of a group come in send order, one group member in flight at a time;
-/// other groups are not held up.
+/// Messages of a group come in send order, several in one receive; a group is
+/// held while any of its messages is in flight; other groups are not held up.
 #[test]
 fn groups_keep_order_and_are_held_while_in_flight() {
     let env = Env::new();
@@ -22,14 +22,18 @@ fn groups_keep_order_and_are_held_while_in_flight() {
     ] {
         queue.send(fifo(body, group)).unwrap();
     }
-    let first = env.receive("orders.fifo", 10);
+    let first = env.receive("orders.fifo", 2);
     assert_eq!(bodies(&first), ["a1", "b1"]);
     assert!(
         env.receive("orders.fifo", 10).is_empty(),
         "both groups are held"
     );
     queue.delete(&first[0].receipt_handle).unwrap();
-    assert_eq!(bodies(&env.receive("orders.fifo", 10)), ["a2"]);
+    assert_eq!(
+        bodies(&env.receive("orders.fifo", 10)),
+        ["a2", "a3"],
+        "the rest of group a at once; b still held by b1"
+    );
     let env = env.restart();
     assert!(
         env.receive("orders.fifo", 10).is_empty(),
@@ -39,11 +43,37 @@ fn groups_keep_order_and_are_held_while_in_flight() {
     let again = env.receive("orders.fifo", 10);
     assert_eq!(
         bodies(&again),
-        ["b1", "a2"],
-        "redelivered heads, in group order"
+        ["b1", "b2", "a2", "a3"],
+        "whole groups, each in send order"
     );
-    assert!(again.iter().all(|m| m.receive_count == 2));
+    let counts: Vec<u32> = again.iter().map(|m| m.receive_count).collect();
+    assert_eq!(counts, [2, 1, 2, 2]);
     assert!(again[0].sequence_number < again[1].sequence_number);
+    assert!(again[2].sequence_number < again[3].sequence_number);
+}
+
+/// A group with one message in flight is held even when an earlier one of the
+/// same receive became visible again; once none is in flight, the group comes
+/// back from its oldest message on, in order.
+#[test]
+fn group_is_held_while_any_message_is_in_flight() {
+    let env = Env::new();
+    let queue = env.create("held.fifo", Default::default());
+    for body in ["g1", "g2", "g3"] {
+        queue.send(fifo(body, "g")).unwrap();
+    }
+    let all = env.receive("held.fifo", 10);
+    assert_eq!(bodies(&all), ["g1", "g2", "g3"]);
+    queue.change_visibility(&all[0].receipt_handle, 0).unwrap();
+    assert!(
+        env.receive("held.fifo", 10).is_empty(),
+        "g2 and g3 are in flight"
+    );
+    queue.delete(&all[1].receipt_handle).unwrap();
+    queue.change_visibility(&all[2].receipt_handle, 0).unwrap();
+    let again = env.receive("held.fifo", 10);
+    assert_eq!(bodies(&again), ["g1", "g3"]);
+    assert!(again.iter().all(|m| m.receive_count == 2));
 }
 
 /// A second send with the same deduplication id within 5 minutes is accepted but
@@ -127,13 +157,14 @@ fn receive_attempt_id_repeats_the_same_messages() {
         receive_request_attempt_id: Some("attempt-1".into()),
     };
     let first = env.queues.receive("retry.fifo", &request).unwrap();
-    assert_eq!(bodies(&first), ["a1", "b1"]);
+    assert_eq!(bodies(&first), ["a1", "a2", "b1"]);
     env.clock.advance_ms(10_000);
     let retry = env.queues.receive("retry.fifo", &request).unwrap();
     assert_eq!(retry, first, "same messages, same receipt handles");
     queue.delete(&first[0].receipt_handle).unwrap();
+    queue.send(fifo("c1", "c")).unwrap();
     let after_delete = env.queues.receive("retry.fifo", &request).unwrap();
-    assert_eq!(bodies(&after_delete), ["a2"]);
+    assert_eq!(bodies(&after_delete), ["c1"], "a new receive");
 }
 
 /// A FIFO queue refuses a receive once 20,000 messages are in flight.
@@ -179,7 +210,10 @@ fn in_flight_limit_is_enforced() {
 fn checkpoint_keeps_messages_waiting_behind_their_group() {
     let env = Env::new();
     let queue = env.create("long.fifo", Default::default());
-    for (body, group) in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b")] {
+    queue.send(fifo("a1", "a")).unwrap();
+    let held = env.receive("long.fifo", 1);
+    assert_eq!(bodies(&held), ["a1"]);
+    for (body, group) in [("a2", "a"), ("a3", "a"), ("b1", "b")] {
         queue.send(fifo(body, group)).unwrap();
     }
     let request = ReceiveRequest {
@@ -188,11 +222,9 @@ fn checkpoint_keeps_messages_waiting_behind_their_group() {
         wait_time_s: Some(0),
         ..Default::default()
     };
-    let mut last = Vec::new();
     for _ in 0..600 {
-        last = env.queues.receive("long.fifo", &request).unwrap();
-        last.sort_by(|x, y| x.body.cmp(&y.body));
-        assert_eq!(bodies(&last), ["a1", "b1"]);
+        let only_b = env.queues.receive("long.fifo", &request).unwrap();
+        assert_eq!(bodies(&only_b), ["b1"], "a2 and a3 wait behind a1");
     }
     let report = queue.reclaim().unwrap();
     assert!(report.state_segments >= 1, "{report:?}");
@@ -201,12 +233,12 @@ fn checkpoint_keeps_messages_waiting_behind_their_group() {
     let _ = env.storage.shutdown();
     let env = Env::start(env.fs.clone(), env.clock.clone());
     let queue = env.queues.queue("long.fifo").unwrap();
-    queue.delete(&last[0].receipt_handle).unwrap();
+    queue.delete(&held[0].receipt_handle).unwrap();
     let mut next = env.queues.receive("long.fifo", &request).unwrap();
     // Across groups the order is free; within a group it is the send order.
     next.sort_by(|x, y| x.body.cmp(&y.body));
-    assert_eq!(bodies(&next), ["a2", "b1"]);
-    assert_eq!(next[1].receive_count, 601);
+    assert_eq!(bodies(&next), ["a2", "a3", "b1"]);
+    assert_eq!(next[2].receive_count, 601);
     queue.delete(&next[0].receipt_handle).unwrap();
     let mut after = env.queues.receive("long.fifo", &request).unwrap();
     after.sort_by(|x, y| x.body.cmp(&y.body));

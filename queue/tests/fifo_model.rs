@@ -1,9 +1,9 @@
 //! Model-based test of a FIFO queue against a plain in-memory reference: sends to
 //! a few message groups (some repeating an earlier deduplication id), receives,
 //! deletes, visibility changes, clock moves and restarts (clean or power loss).
-//! A receive returns exactly one message per group whose head is not in flight,
-//! always the group's oldest message not deleted; duplicates within 5 minutes
-//! return the first send's id, also across restarts.
+//! A receive returns as many messages as allowed from groups with no message in
+//! flight, each group's oldest messages not deleted, in send order; duplicates
+//! within 5 minutes return the first send's id, also across restarts.
 
 mod common;
 
@@ -15,7 +15,7 @@ use shardlog_queue::{
 };
 use shardlog_segment::io::{FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 const QUEUE: &str = "model.fifo";
@@ -64,21 +64,22 @@ impl Model {
             .expect("a message that was sent")
     }
 
-    /// Index of each group's oldest message not deleted, for groups not held.
-    fn receivable(&self, now_ms: u64) -> BTreeSet<usize> {
-        let mut heads: BTreeMap<u8, usize> = BTreeMap::new();
+    /// For each group not held (none of its messages in flight), the indexes of
+    /// its messages not deleted, in send order.
+    fn receivable(&self, now_ms: u64) -> BTreeMap<u8, Vec<usize>> {
+        let mut groups: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
         for (index, message) in self.messages.iter().enumerate() {
             if !message.delivery.deleted {
-                heads.entry(message.group).or_insert(index);
+                groups.entry(message.group).or_default().push(index);
             }
         }
-        heads
-            .into_values()
-            .filter(|i| {
-                self.messages[*i].delivery.receive_count == 0
-                    || self.messages[*i].delivery.visible_at_ms <= now_ms
+        groups.retain(|_, members| {
+            members.iter().all(|i| {
+                let delivery = &self.messages[*i].delivery;
+                delivery.receive_count == 0 || delivery.visible_at_ms <= now_ms
             })
-            .collect()
+        });
+        groups
     }
 }
 
@@ -150,14 +151,30 @@ fn run(ops: Vec<Op>) {
                 };
                 let received = queues.receive(QUEUE, &request).unwrap();
                 let receivable = model.receivable(now_ms);
+                let total: usize = receivable.values().map(Vec::len).sum();
                 assert_eq!(
                     received.len(),
-                    receivable.len().min(max as usize),
-                    "one per free group"
+                    total.min(max as usize),
+                    "as many as allowed"
                 );
+                let mut taken: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
+                for message in &received {
+                    let index = model.index(message.message_id);
+                    taken
+                        .entry(model.messages[index].group)
+                        .or_default()
+                        .push(index);
+                }
+                for (group, indexes) in &taken {
+                    let members = receivable.get(group).expect("a free group");
+                    assert_eq!(
+                        indexes[..],
+                        members[..indexes.len()],
+                        "a group's oldest messages, in order"
+                    );
+                }
                 for message in received {
                     let index = model.index(message.message_id);
-                    assert!(receivable.contains(&index), "not the head of a free group");
                     let expected = &mut model.messages[index];
                     expected.delivery.receive_count += 1;
                     assert_eq!(message.receive_count, expected.delivery.receive_count);

@@ -189,8 +189,9 @@ def test_dead_letter_queue_receives_after_max_receive_count(sqs):
 
 def test_fifo_keeps_group_order_and_deduplicates(sqs):
     """A FIFO queue returns a group's messages in send order with sequence
-    numbers, a resend with the same deduplication id is not stored twice, and a
-    receive retried with its attempt id returns the same message and handle."""
+    numbers, several in one receive once none of the group is in flight, a resend
+    with the same deduplication id is not stored twice, and a receive retried with
+    its attempt id returns the same message and handle."""
     url = new_queue(sqs, prefix="fifo", fifo=True)
     ids = []
     for i in range(3):
@@ -203,17 +204,19 @@ def test_fifo_keeps_group_order_and_deduplicates(sqs):
     first = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1", WaitTimeSeconds=1)["Messages"]
     retry = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")["Messages"]
     assert [(m["Body"], m["ReceiptHandle"]) for m in retry] == [(m["Body"], m["ReceiptHandle"]) for m in first]
+    assert [m["Body"] for m in first] == ["m0"]
+    # While m0 is in flight, its group is held.
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
-    bodies = []
-    for _ in range(3):
-        # This server hands out one message of a group at a time; the next
-        # comes once it is deleted.
-        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=1)
-        assert received["Messages"][0]["Attributes"]["MessageGroupId"] == "g"
-        bodies += [m["Body"] for m in received["Messages"]]
-        for message in received["Messages"]:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    assert bodies == ["m0", "m1", "m2"]
+    # Once none is in flight, one receive returns the group's messages in order.
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=1)
+    assert [m["Body"] for m in received["Messages"]] == ["m0", "m1", "m2"]
+    assert {m["Attributes"]["MessageGroupId"] for m in received["Messages"]} == {"g"}
+    numbers = [int(m["Attributes"]["SequenceNumber"]) for m in received["Messages"]]
+    assert numbers == sorted(numbers)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    for message in received["Messages"]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue"])["Attributes"]
     assert attributes == {"FifoQueue": "true"}
