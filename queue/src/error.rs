@@ -100,6 +100,37 @@ pub enum Error {
         /// The queue.
         queue: QueueName,
     },
+    /// A move task's source is not a dead-letter queue (no redrive policy names it).
+    #[error("queue {queue} is not the dead-letter queue of any queue")]
+    NotDeadLetterQueue {
+        /// The queue.
+        queue: QueueName,
+    },
+    /// A move task of this source queue is running already.
+    #[error("a message move task of queue {queue} is running already")]
+    MoveTaskRunning {
+        /// The source queue.
+        queue: QueueName,
+    },
+    /// No move task has this id.
+    #[error("no message move task {id}")]
+    MoveTaskNotFound {
+        /// The id asked for.
+        id: u64,
+    },
+    /// The move task is not running (so cannot be cancelled).
+    #[error("message move task {id} is not running")]
+    MoveTaskNotRunning {
+        /// The task.
+        id: u64,
+    },
+    /// A message to move back has no recorded source queue (it was sent to the
+    /// dead-letter queue directly).
+    #[error("message {message_id} has no source queue to move back to")]
+    MoveSourceUnknown {
+        /// The message.
+        message_id: MessageId,
+    },
     /// Stored queue data failed verification.
     #[error("corrupt queue data in {what}: {reason}")]
     Corrupt {

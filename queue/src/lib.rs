@@ -43,6 +43,7 @@ mod error;
 mod fifo;
 mod manifest;
 mod message;
+mod move_task;
 mod queue;
 mod receive;
 mod registry;
@@ -54,7 +55,8 @@ pub use attributes::{
 };
 pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
-pub use message::{message_size_bytes, ATTRIBUTES_MAX};
+pub use message::{message_size_bytes, ATTRIBUTES_MAX, TRACE_HEADER_BYTES_MAX};
+pub use move_task::{MoveTask, MoveTaskStatus, MOVE_RATE_PER_S_MAX, MOVE_TASKS_KEPT};
 pub use queue::{
     Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
     INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,

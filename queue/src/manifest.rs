@@ -48,6 +48,12 @@ pub struct Manifest {
     pub next_id: u64,
     /// Every queue.
     pub queues: Vec<QueueRecord>,
+    /// Message move tasks, oldest first (the newest few per source queue).
+    #[serde(default)]
+    pub move_tasks: Vec<crate::move_task::MoveTask>,
+    /// Id of the next move task (0 in manifests written before tasks: read as 1).
+    #[serde(default)]
+    pub next_task_id: u64,
 }
 
 impl Default for Manifest {
@@ -56,6 +62,8 @@ impl Default for Manifest {
             version: VERSION,
             next_id: 1,
             queues: Vec::new(),
+            move_tasks: Vec::new(),
+            next_task_id: 1,
         }
     }
 }

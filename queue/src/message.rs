@@ -6,6 +6,9 @@ use crate::types::{AttributeValue, MessageAttribute, MessageAttributes, MessageI
 const VERSION: u8 = 1;
 const FLAG_GROUP: u8 = 1;
 const FLAG_DEDUP: u8 = 2;
+const FLAG_SOURCE: u8 = 4;
+const FLAG_TRACE: u8 = 8;
+const FLAGS_KNOWN: u8 = FLAG_GROUP | FLAG_DEDUP | FLAG_SOURCE | FLAG_TRACE;
 
 const AT_VERSION: usize = 0;
 const AT_FLAGS: usize = AT_VERSION + 1;
@@ -23,6 +26,8 @@ const _: () = assert!(HEADER_LEN == 48);
 pub const ATTRIBUTES_MAX: usize = 10;
 /// Longest group or deduplication id, in bytes.
 pub const ID_BYTES_MAX: usize = 128;
+/// Longest AWSTraceHeader system attribute, in bytes.
+pub const TRACE_HEADER_BYTES_MAX: usize = 4096;
 
 /// A message as stored in the message log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,10 @@ pub struct StoredMessage {
     pub group_id: Option<String>,
     /// FIFO deduplication id (given or derived from the body).
     pub deduplication_id: Option<String>,
+    /// In a dead-letter queue: the queue the message was moved from.
+    pub source_queue: Option<String>,
+    /// The AWSTraceHeader system attribute given on send.
+    pub trace_header: Option<String>,
     /// The body.
     pub body: Vec<u8>,
     /// Message attributes.
@@ -95,15 +104,11 @@ impl StoredMessage {
     /// Encodes the record. The caller validated the parts ([`validate_parts`]).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN + self.body.len() + 64);
-        let flags = if self.group_id.is_some() {
-            FLAG_GROUP
-        } else {
-            0
-        } | if self.deduplication_id.is_some() {
-            FLAG_DEDUP
-        } else {
-            0
-        };
+        let flag = |present: bool, bit: u8| if present { bit } else { 0 };
+        let flags = flag(self.group_id.is_some(), FLAG_GROUP)
+            | flag(self.deduplication_id.is_some(), FLAG_DEDUP)
+            | flag(self.source_queue.is_some(), FLAG_SOURCE)
+            | flag(self.trace_header.is_some(), FLAG_TRACE);
         out.push(VERSION);
         out.push(flags);
         out.extend_from_slice(&(self.attributes.len() as u16).to_le_bytes());
@@ -114,11 +119,16 @@ impl StoredMessage {
         out.extend_from_slice(&self.receive_count_base.to_le_bytes());
         out.extend_from_slice(&[0; 4]);
         debug_assert_eq!(out.len(), HEADER_LEN);
-        for id in [&self.group_id, &self.deduplication_id]
+        for id in [&self.group_id, &self.deduplication_id, &self.source_queue]
             .into_iter()
             .flatten()
         {
             put_short(&mut out, id.as_bytes());
+        }
+        if let Some(trace) = &self.trace_header {
+            let len = u16::try_from(trace.len()).expect("validated: at most 4096 bytes");
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(trace.as_bytes());
         }
         out.extend_from_slice(&self.body);
         for (name, attribute) in &self.attributes {
@@ -143,7 +153,7 @@ impl StoredMessage {
             return Err(format!("message record version {}", header[AT_VERSION]));
         }
         let flags = header[AT_FLAGS];
-        if flags & !(FLAG_GROUP | FLAG_DEDUP) != 0 || header[AT_RESERVED..HEADER_LEN] != [0; 4] {
+        if flags & !FLAGS_KNOWN != 0 || header[AT_RESERVED..HEADER_LEN] != [0; 4] {
             return Err(format!("unknown flags {flags:#x} or reserved bytes set"));
         }
         let le_u64 = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8"));
@@ -159,6 +169,15 @@ impl StoredMessage {
             .transpose()?;
         let deduplication_id = (flags & FLAG_DEDUP != 0)
             .then(|| reader.short_text())
+            .transpose()?;
+        let source_queue = (flags & FLAG_SOURCE != 0)
+            .then(|| reader.short_text())
+            .transpose()?;
+        let trace_header = (flags & FLAG_TRACE != 0)
+            .then(|| {
+                let len = u16::from_le_bytes(reader.take(2)?.try_into().expect("2"));
+                utf8(reader.take(len as usize)?)
+            })
             .transpose()?;
         let body = reader.take(le_u32(AT_BODY_LEN) as usize)?.to_vec();
         let mut attributes = MessageAttributes::new();
@@ -193,6 +212,8 @@ impl StoredMessage {
             receive_count_base: le_u32(AT_RECEIVE_COUNT_BASE),
             group_id,
             deduplication_id,
+            source_queue,
+            trace_header,
             body,
             attributes,
         })
@@ -263,9 +284,12 @@ mod tests {
             proptest::option::of("[a-z0-9]{1,128}"),
             proptest::collection::vec(any::<u8>(), 0..200),
             proptest::collection::btree_map("[a-zA-Z_]{1,20}", arb_attribute(), 0..=10),
+            proptest::option::of("[a-z0-9-]{1,80}"),
+            proptest::option::of(".{0,300}"),
         )
             .prop_map(
-                |(id, (sent_ms, visible_from_ms, base), group_id, dedup, body, attributes)| {
+                |(id, times, group_id, dedup, body, attributes, source_queue, trace_header)| {
+                    let (sent_ms, visible_from_ms, base) = times;
                     StoredMessage {
                         message_id: MessageId(uuid::Uuid::from_u128(id)),
                         sent_ms,
@@ -273,6 +297,8 @@ mod tests {
                         receive_count_base: base,
                         group_id,
                         deduplication_id: dedup,
+                        source_queue,
+                        trace_header,
                         body,
                         attributes,
                     }
@@ -301,6 +327,8 @@ mod tests {
             receive_count_base: 0,
             group_id: None,
             deduplication_id: None,
+            source_queue: None,
+            trace_header: None,
             body: b"hello".to_vec(),
             attributes: MessageAttributes::new(),
         };
@@ -320,6 +348,10 @@ mod tests {
 #[cfg(test)]
 mod golden {
     use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
 
     /// The version 1 bytes of a FIFO message with one attribute of each kind: a
     /// change to the encoding that breaks stored messages fails here.
@@ -351,20 +383,42 @@ mod golden {
             receive_count_base: 3,
             group_id: Some("g".into()),
             deduplication_id: Some("d".into()),
+            source_queue: None,
+            trace_header: None,
             body: b"body".to_vec(),
             attributes,
         };
-        let hex: String = message
-            .encode()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = hex(&message.encode());
         assert_eq!(hex, GOLDEN);
         let bytes: Vec<u8> = (0..GOLDEN.len() / 2)
             .map(|i| u8::from_str_radix(&GOLDEN[2 * i..2 * i + 2], 16).unwrap())
             .collect();
         assert_eq!(StoredMessage::decode(&bytes).unwrap(), message);
     }
+
+    /// Version 1 bytes with the later flags: a source queue (bit 2) and a trace
+    /// header (bit 3).
+    #[test]
+    fn version_1_bytes_with_source_and_trace() {
+        let message = StoredMessage {
+            message_id: MessageId(uuid::Uuid::from_u128(
+                0x0001_0203_0405_0607_0809_0a0b_0c0d_0e0f,
+            )),
+            sent_ms: 5,
+            visible_from_ms: 6,
+            receive_count_base: 0,
+            group_id: None,
+            deduplication_id: None,
+            source_queue: Some("src".into()),
+            trace_header: Some("t".into()),
+            body: b"body".to_vec(),
+            attributes: MessageAttributes::new(),
+        };
+        let hex = hex(&message.encode());
+        assert_eq!(hex, GOLDEN_SOURCE_TRACE);
+    }
+
+    const GOLDEN_SOURCE_TRACE: &str = "010c000004000000000102030405060708090a0b0c0d0e0f05000000000000000600000000000000000000000000000003737263010074626f6479";
 
     const GOLDEN: &str = concat!(
         "010302000400000000112233445566778899aabbccddeeff0807060504030201",

@@ -40,6 +40,8 @@ pub struct SendRequest {
     pub group_id: Option<String>,
     /// FIFO: the deduplication id (required unless content-based deduplication).
     pub deduplication_id: Option<String>,
+    /// The AWSTraceHeader system attribute, kept and returned as given (1..=4096 bytes).
+    pub trace_header: Option<String>,
 }
 
 /// What a send returns.
@@ -321,6 +323,18 @@ impl Queue {
                 request.deduplication_id.as_deref(),
             ],
         )?;
+        if let Some(trace) = &request.trace_header {
+            if trace.is_empty() || trace.len() > crate::message::TRACE_HEADER_BYTES_MAX {
+                return Err(Error::InvalidParameter {
+                    parameter: "AWSTraceHeader",
+                    reason: format!(
+                        "{} bytes; 1 to {} are allowed",
+                        trace.len(),
+                        crate::message::TRACE_HEADER_BYTES_MAX
+                    ),
+                });
+            }
+        }
         if let Some(delay_s) = request.delay_s {
             if delay_s > 900 {
                 return Err(Error::InvalidParameter {
@@ -337,6 +351,8 @@ impl Queue {
             receive_count_base: 0,
             group_id: request.group_id,
             deduplication_id: request.deduplication_id,
+            source_queue: None,
+            trace_header: request.trace_header,
             body: request.body,
             attributes: request.attributes,
         };

@@ -69,6 +69,11 @@ pub struct ReceivedMessage {
     pub deduplication_id: Option<String>,
     /// FIFO: SequenceNumber.
     pub sequence_number: Option<SequenceNumber>,
+    /// AWSTraceHeader, if the send gave one.
+    pub trace_header: Option<String>,
+    /// In a dead-letter queue: the queue the message was moved from
+    /// (DeadLetterQueueSourceArn).
+    pub source_queue: Option<String>,
 }
 
 /// A position to deliver, with its message if the cursor read it already.
@@ -306,20 +311,19 @@ impl Queue {
             .redrive
             .clone()
             .filter(|_| dead_letter.is_some());
-        let picks = picks
-            .into_iter()
-            .map(|(position, message)| match message {
-                Some(message) => Ok((position, message)),
-                None => self
-                    .read_message(position)
-                    .map(|message| (position, message)),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let picks = self.read_picks(picks)?;
         let Taken {
             entries,
             messages,
             moves,
-        } = self.take(&mut inner, picks, now_ms, visibility_ms, redrive.as_ref());
+        } = self.take(
+            &mut inner,
+            picks,
+            now_ms,
+            visibility_ms,
+            redrive.as_ref(),
+            false,
+        );
         let pending = self.submit_entries(&entries)?;
         // Only future times: a due message that could not be taken (a held FIFO
         // group) must not turn the long poll into a poll loop.
@@ -348,8 +352,9 @@ impl Queue {
         })
     }
 
-    /// Marks picked messages received (or, past the redrive limit, hidden until
-    /// they are moved) and returns the state entries to append.
+    /// Marks picked messages received (or, past the redrive limit or with
+    /// `move_all`, hidden until they are moved) and returns the state entries to
+    /// append.
     fn take(
         &self,
         inner: &mut Inner,
@@ -357,6 +362,7 @@ impl Queue {
         now_ms: u64,
         visibility_ms: u64,
         redrive: Option<&RedrivePolicy>,
+        move_all: bool,
     ) -> Taken {
         let mut taken = Taken {
             entries: Vec::new(),
@@ -382,7 +388,7 @@ impl Queue {
             };
             inner.delivery.untrack_delayed(position);
             inner.fifo.mark_received(position);
-            if redrive.is_some_and(|r| previous_count >= r.max_receive_count) {
+            if move_all || redrive.is_some_and(|r| previous_count >= r.max_receive_count) {
                 // Hidden (not counted as a receive) while it moves, so that no
                 // other receive takes it; a crash before the move leaves it here.
                 let hidden = Tracked {
@@ -425,7 +431,22 @@ impl Queue {
             sequence_number: self.name.is_fifo().then_some(SequenceNumber(position)),
             group_id: message.group_id,
             deduplication_id: message.deduplication_id,
+            trace_header: message.trace_header,
+            source_queue: message.source_queue,
         }
+    }
+
+    /// The picked messages, read from the log where the cursor did not already.
+    fn read_picks(&self, picks: Vec<Pick>) -> Result<Vec<(u64, StoredMessage)>> {
+        picks
+            .into_iter()
+            .map(|(position, message)| match message {
+                Some(message) => Ok((position, message)),
+                None => self
+                    .read_message(position)
+                    .map(|message| (position, message)),
+            })
+            .collect()
     }
 
     fn read_message(&self, position: u64) -> Result<StoredMessage> {
@@ -620,9 +641,22 @@ impl Queue {
         let moved = StoredMessage {
             visible_from_ms: 0,
             receive_count_base: receive_count,
+            source_queue: Some(self.name.to_string()),
             ..message
         };
-        dead_letter.append_moved(&moved)?;
+        self.move_out(dead_letter, position, &moved)
+    }
+
+    /// Appends `moved` (the message at `position`, as it goes) to `destination`
+    /// durably, then marks it moved here: a crash in between leaves a copy in
+    /// both, never none.
+    pub(crate) fn move_out(
+        &self,
+        destination: &Queue,
+        position: u64,
+        moved: &StoredMessage,
+    ) -> Result<()> {
+        destination.append_moved(moved)?;
         let mut inner = self.lock();
         let entry = Entry::Moved { position };
         self.apply_live(&mut inner, &entry);
@@ -632,6 +666,28 @@ impl Queue {
             pending.wait()?;
         }
         Ok(())
+    }
+
+    /// Takes up to `max` receivable messages out of delivery for a move task:
+    /// hidden for `hide_ms` (in memory only, so a crash before their move leaves
+    /// them here, visible, with their receive counts unchanged) until
+    /// [`Queue::move_out`] marks each moved.
+    pub(crate) fn take_for_move(
+        &self,
+        max: usize,
+        hide_ms: u64,
+    ) -> Result<Vec<(u64, StoredMessage)>> {
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
+        let picks = self.pick(&mut inner, max, now_ms)?;
+        let picks = self.read_picks(picks)?;
+        let taken = self.take(&mut inner, picks, now_ms, hide_ms, None, true);
+        debug_assert!(taken.entries.is_empty() && taken.messages.is_empty());
+        Ok(taken
+            .moves
+            .into_iter()
+            .map(|(position, message, _)| (position, message))
+            .collect())
     }
 
     /// Appends a message moved here from a source queue and wakes receivers.

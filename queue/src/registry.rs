@@ -9,9 +9,9 @@ use crate::receive::{ReceiveRequest, ReceivedMessage};
 use crate::types::{Clock, QueueName};
 use shardlog_segment::io::FileSystem;
 use shardlog_segment::{LogConfig, Storage};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Most tags per queue.
 pub const TAGS_MAX: usize = 50;
@@ -59,15 +59,28 @@ impl Default for QueuesConfig {
 pub struct Queues {
     storage: Storage,
     root: PathBuf,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     log_config: LogConfig,
     registry: Mutex<Registry>,
+    /// Move tasks in progress (lock before `registry` when taking both).
+    tasks: Mutex<TaskProgress>,
+    /// Signalled when a move task is cancelled or the queues stop.
+    pub(crate) tasks_changed: Condvar,
 }
 
 #[derive(Debug)]
-struct Registry {
-    manifest: Manifest,
+pub(crate) struct Registry {
+    pub manifest: Manifest,
     open: BTreeMap<QueueName, Arc<Queue>>,
+}
+
+/// What running move tasks share with their callers.
+#[derive(Debug, Default)]
+pub(crate) struct TaskProgress {
+    /// Messages moved so far, by task id, while the task runs.
+    pub moved: HashMap<u64, u64>,
+    /// Set when the queues stop: running tasks return.
+    pub stopping: bool,
 }
 
 impl Queues {
@@ -90,7 +103,10 @@ impl Queues {
         let clock = config.clock;
         let root = root.as_ref().to_path_buf();
         let fs = storage.fs().as_ref();
-        let manifest = manifest::load(fs, &root)?;
+        let mut manifest = manifest::load(fs, &root)?;
+        if crate::move_task::fail_interrupted(&mut manifest.move_tasks) {
+            manifest::store(fs, &root, &manifest)?;
+        }
         let mut open = BTreeMap::new();
         for record in &manifest.queues {
             let queue = Queue::open(
@@ -117,15 +133,36 @@ impl Queues {
                 clock,
                 log_config,
                 registry,
+                tasks: Mutex::new(TaskProgress::default()),
+                tasks_changed: Condvar::new(),
             },
             report,
         ))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Registry> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn lock_tasks(&self) -> MutexGuard<'_, TaskProgress> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Changes the MANIFEST's move tasks with `change`, durably.
+    pub(crate) fn record_move_task<T>(
+        &self,
+        change: impl FnOnce(&mut Manifest) -> Result<T>,
+    ) -> Result<T> {
+        let mut registry = self.lock();
+        let mut manifest = registry.manifest.clone();
+        let out = change(&mut manifest)?;
+        manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
+        registry.manifest = manifest;
+        Ok(out)
     }
 
     /// Creates a queue (FIFO if the name ends in `.fifo`). Creating a queue that
@@ -332,8 +369,9 @@ impl Queues {
         queues.iter().for_each(|queue| queue.end_waits());
     }
 
-    /// Closes every queue (syncing its logs).
+    /// Closes every queue (syncing its logs). Running move tasks return first.
     pub fn close(&self) -> Result<()> {
+        self.stop_move_tasks();
         let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();
         queues.iter().try_for_each(|queue| queue.close())
     }

@@ -16,19 +16,7 @@ use std::sync::Arc;
 #[test]
 fn third_receive_moves_to_dead_letter_queue() {
     let env = Env::new();
-    env.create("dlq", Default::default());
-    let redrive = RedrivePolicy {
-        dead_letter_queue: QueueName::new("dlq").unwrap(),
-        max_receive_count: 2,
-    };
-    let source = env.create(
-        "source",
-        AttributesUpdate {
-            redrive: Some(Some(redrive)),
-            visibility_timeout_s: Some(0),
-            ..Default::default()
-        },
-    );
+    let source = env.create_with_dead_letter("source", "dlq", 2);
     let sent = source.send(text("poison")).unwrap();
     for count in 1..=2 {
         let received = env.receive("source", 10);

@@ -52,10 +52,17 @@ async fn json_send_and_receive_carry_sqs_digests() {
             "n": {"DataType": "Number", "StringValue": "7"},
             "raw": {"DataType": "Binary", "BinaryValue": "AAEC"},
         },
+        "MessageSystemAttributes": {
+            "AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"},
+        },
     });
     let (status, _, sent) = json(address, "SendMessage", &send.to_string()).await;
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["MD5OfMessageBody"], "87b08f317cd99944bcf080ad22d4ff9b");
+    assert_eq!(
+        sent["MD5OfMessageSystemAttributes"],
+        "62a56dd927315f2b2e12832b84617ea5"
+    );
     assert_eq!(
         sent["MD5OfMessageAttributes"],
         "60dc172ae403709fd5c005bdf8ec6115"
@@ -79,7 +86,8 @@ async fn json_send_and_receive_carry_sqs_digests() {
 }
 
 /// Errors carry the model's shape as `__type`, the legacy code and fault in
-/// `x-amzn-query-error`, and SQS's status; an unknown action is InvalidAction.
+/// `x-amzn-query-error`, and SQS's status; an unknown action is InvalidAction; a
+/// move task's bad ARN and unknown handle get AWS's errors.
 #[tokio::test]
 async fn json_errors_name_the_shape_and_the_query_code() {
     let server = start_with_sqs().await;
@@ -112,7 +120,24 @@ async fn json_errors_name_the_shape_and_the_query_code() {
     assert_eq!(error["__type"], "com.amazonaws.sqs#InvalidAction");
     assert_eq!(headers["x-amzn-query-error"], "InvalidAction;Sender");
     let (_, _, error) = json(address, "StartMessageMoveTask", r#"{"SourceArn":"a"}"#).await;
-    assert_eq!(error["__type"], "com.amazonaws.sqs#UnsupportedOperation");
+    assert_eq!(
+        error["__type"],
+        "com.amazonaws.sqs#InvalidParameterValueException"
+    );
+    let (status, headers, error) = json(
+        address,
+        "CancelMessageMoveTask",
+        r#"{"TaskHandle":"bm90LWEtdGFzaw=="}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, error["__type"].as_str()),
+        (404, Some("com.amazonaws.sqs#ResourceNotFoundException"))
+    );
+    assert_eq!(
+        headers["x-amzn-query-error"],
+        "ResourceNotFoundException;Sender"
+    );
     server.stop().await;
 }
 

@@ -322,3 +322,59 @@ def test_signed_requests_are_verified(server_factory):
     assert refused.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert "Messages" not in good.receive_message(QueueUrl=url)
+
+
+def test_message_move_task_returns_dead_letters_to_their_source(sqs):
+    """Messages redriven to a dead-letter queue go back to their source queue with
+    StartMessageMoveTask (no destination): a task cancelled part-way is listed
+    CANCELLED, the next one COMPLETED with its counts, and the messages come back
+    with body, attributes and AWSTraceHeader and a fresh receive count. A queue
+    that is no dead-letter queue is refused."""
+    dlq = new_queue(sqs, prefix="dlq")
+    arn_of = lambda url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = arn_of(dlq)
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    source = new_queue(sqs, prefix="src", RedrivePolicy=redrive, VisibilityTimeout=0)
+    trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}}
+    for i in range(3):
+        sent = sqs.send_message(
+            QueueUrl=source,
+            MessageBody=f"b{i}",
+            MessageAttributes={"n": {"DataType": "Number", "StringValue": str(i)}},
+            MessageSystemAttributes=trace,
+        )
+        assert sent["MD5OfMessageSystemAttributes"] == attributes_md5(trace)
+    assert len(receive_all(sqs, source, 3)) == 3
+    assert "Messages" not in sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=1, MessageSystemAttributeNames=["All"])
+    assert {m["Attributes"]["DeadLetterQueueSourceArn"] for m in dead["Messages"]} == {arn_of(source)}
+
+    refused = error_of(sqs.start_message_move_task, SourceArn=arn_of(source))
+    assert refused.response["Error"]["Code"] == "InvalidParameterValue"
+    slow = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+    again = error_of(sqs.start_message_move_task, SourceArn=dlq_arn)
+    assert again.response["Error"]["Code"] == "InvalidParameterValue"
+    moved_before_cancel = sqs.cancel_message_move_task(TaskHandle=slow)["ApproximateNumberOfMessagesMoved"]
+    latest = lambda: sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    wait_until(lambda: latest()[0]["Status"] == "CANCELLED", 5, "the cancelled task to stop")
+    assert latest()[0]["ApproximateNumberOfMessagesMoved"] < 3 and moved_before_cancel < 3
+    with pytest.raises(sqs.exceptions.ResourceNotFoundException):
+        sqs.cancel_message_move_task(TaskHandle=slow)
+
+    sqs.start_message_move_task(SourceArn=dlq_arn)
+    wait_until(lambda: latest()[0]["Status"] == "COMPLETED", 10, "the move task to complete")
+    done, cancelled = latest()[:2]
+    assert done["SourceArn"] == dlq_arn and "DestinationArn" not in done and "TaskHandle" not in done
+    assert done["ApproximateNumberOfMessagesMoved"] + cancelled["ApproximateNumberOfMessagesMoved"] == 3
+    assert done["ApproximateNumberOfMessagesToMove"] == 3 - cancelled["ApproximateNumberOfMessagesMoved"]
+
+    back = sqs.receive_message(
+        QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=30,
+        MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"],
+    )["Messages"]
+    assert sorted(m["Body"] for m in back) == ["b0", "b1", "b2"]
+    for message in back:
+        assert message["MessageAttributes"]["n"]["StringValue"] == message["Body"][1:]
+        assert message["Attributes"]["AWSTraceHeader"] == trace["AWSTraceHeader"]["StringValue"]
+        assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+        assert "DeadLetterQueueSourceArn" not in message["Attributes"]

@@ -4,7 +4,7 @@
 
 use shardlog_queue::{
     AttributesUpdate, Clock, Error, ManualClock, OpenReport, Queue, QueueName, Queues,
-    QueuesConfig, ReceiptHandle, ReceiveRequest, ReceivedMessage, SendRequest,
+    QueuesConfig, ReceiptHandle, ReceiveRequest, ReceivedMessage, RedrivePolicy, SendRequest,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use shardlog_segment::{Storage, StorageConfig};
@@ -72,6 +72,27 @@ impl Env {
         self.queues
             .create_queue(&name, &update, BTreeMap::new())
             .unwrap()
+    }
+
+    /// Creates `dlq` and `source`, whose messages go to `dlq` after
+    /// `max_receive_count` receives (visibility timeout 0); returns `source`.
+    pub fn create_with_dead_letter(
+        &self,
+        source: &str,
+        dlq: &str,
+        max_receive_count: u32,
+    ) -> Arc<Queue> {
+        self.create(dlq, AttributesUpdate::default());
+        let redrive = RedrivePolicy {
+            dead_letter_queue: QueueName::new(dlq).unwrap(),
+            max_receive_count,
+        };
+        let update = AttributesUpdate {
+            redrive: Some(Some(redrive)),
+            visibility_timeout_s: Some(0),
+            ..Default::default()
+        };
+        self.create(source, update)
     }
 
     /// Receives without waiting.

@@ -77,6 +77,16 @@ const CODES: &[(&str, &str, u16)] = &[
     ),
     ("InvalidAddress", "InvalidAddress", 404),
     (
+        "ResourceNotFoundException",
+        "ResourceNotFoundException",
+        404,
+    ),
+    (
+        "QueueDeletedRecently",
+        "AWS.SimpleQueueService.QueueDeletedRecently",
+        400,
+    ),
+    (
         "InvalidParameterValueException",
         "InvalidParameterValue",
         400,

@@ -130,19 +130,57 @@ fn empty_attribute(name: &str, data_type: &str) -> SqsError {
 fn send_request(fields: &Fields<'_>) -> Result<SendRequest, SqsError> {
     let body = fields.required_str("MessageBody")?;
     check_body(body)?;
-    if fields.structure("MessageSystemAttributes")?.is_some() {
-        return Err(SqsError::new(
-            "InvalidParameterValueException",
-            "MessageSystemAttributes (AWSTraceHeader) are not kept by this server.",
-        ));
-    }
     Ok(SendRequest {
         body: body.as_bytes().to_vec(),
         attributes: message_attributes(fields)?,
         delay_s: bounded(fields, "DelaySeconds", 0, 900)?,
         group_id: fields.str("MessageGroupId")?.map(str::to_string),
         deduplication_id: fields.str("MessageDeduplicationId")?.map(str::to_string),
+        trace_header: trace_header(fields)?,
     })
+}
+
+/// `MessageSystemAttributes`: SQS knows one, AWSTraceHeader, a non-empty String.
+fn trace_header(fields: &Fields<'_>) -> Result<Option<String>, SqsError> {
+    let Some(map) = fields.structure("MessageSystemAttributes")? else {
+        return Ok(None);
+    };
+    let mut trace = None;
+    for (name, value) in map.entries() {
+        let attribute = Fields::new(value, Format::Json)?;
+        let data_type = attribute.required_str("DataType")?;
+        let text = attribute.str("StringValue")?.filter(|t| !t.is_empty());
+        match (name.as_str(), data_type, text) {
+            ("AWSTraceHeader", "String", Some(text)) => trace = Some(text.to_string()),
+            ("AWSTraceHeader", _, _) => {
+                return Err(SqsError::new(
+                    "InvalidParameterValueException",
+                    "The message system attribute 'AWSTraceHeader' must be a non-empty String.",
+                ))
+            }
+            _ => {
+                return Err(SqsError::new(
+                    "InvalidParameterValueException",
+                    format!("Message system attribute name '{name}' is invalid."),
+                ))
+            }
+        }
+    }
+    Ok(trace)
+}
+
+/// The system attributes as SQS digests them (MD5OfMessageSystemAttributes).
+fn system_attributes(trace_header: Option<&str>) -> MessageAttributes {
+    trace_header
+        .map(|trace| {
+            let attribute = MessageAttribute {
+                data_type: "String".into(),
+                value: AttributeValue::String(trace.to_string()),
+            };
+            ("AWSTraceHeader".to_string(), attribute)
+        })
+        .into_iter()
+        .collect()
 }
 
 /// The digests, id and sequence number of a sent message.
@@ -153,6 +191,10 @@ fn sent(request: &SendRequest, outcome: &SendOutcome) -> Out {
         .maybe(
             "MD5OfMessageAttributes",
             md5::of_attributes(&request.attributes),
+        )
+        .maybe(
+            "MD5OfMessageSystemAttributes",
+            md5::of_attributes(&system_attributes(request.trace_header.as_deref())),
         )
         .maybe(
             "SequenceNumber",
@@ -381,6 +423,9 @@ fn render_message(
     );
     fact("MessageDeduplicationId", message.deduplication_id.clone());
     fact("MessageGroupId", message.group_id.clone());
+    fact("AWSTraceHeader", message.trace_header.clone());
+    let source_arn = message.source_queue.as_deref().map(|q| context.sqs.arn(q));
+    fact("DeadLetterQueueSourceArn", source_arn);
     Out::new()
         .with("MessageId", message.message_id.to_string())
         .with("ReceiptHandle", message.receipt_handle.to_string())

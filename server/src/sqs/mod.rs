@@ -10,6 +10,7 @@ pub mod error;
 mod http;
 pub mod md5;
 mod messages;
+mod move_tasks;
 mod permissions;
 mod query;
 
@@ -43,6 +44,9 @@ struct Inner {
     stopping: Mutex<bool>,
     stop: Condvar,
     reclaimer: Mutex<Option<JoinHandle<()>>>,
+    /// Threads of started message move tasks (finished ones are pruned as new
+    /// ones start).
+    movers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Sqs {
@@ -68,6 +72,7 @@ impl Sqs {
                 stopping: Mutex::new(false),
                 stop: Condvar::new(),
                 reclaimer: Mutex::new(None),
+                movers: Mutex::new(Vec::new()),
             }),
         };
         let worker = Arc::clone(&sqs.inner);
@@ -93,10 +98,37 @@ impl Sqs {
         if let Some(thread) = lock(&self.inner.reclaimer).take() {
             let _ = thread.join();
         }
+        // Running move tasks return now; they are failed at the next open.
+        self.inner.queues.stop_move_tasks();
+        for thread in std::mem::take(&mut *lock(&self.inner.movers)) {
+            let _ = thread.join();
+        }
         self.inner
             .queues
             .close()
             .map_err(|error| format!("closing the queues: {error}"))
+    }
+
+    /// Runs move task `id` (already started) in its own thread.
+    pub(crate) fn run_move_task(&self, id: u64) -> Result<(), SqsError> {
+        let worker = Arc::clone(&self.inner);
+        let thread = std::thread::Builder::new()
+            .name("sqs-move-task".into())
+            .spawn(move || {
+                if let Err(error) = worker.queues.run_move_task(id) {
+                    tracing::warn!(task = id, %error, "message move task ended with an error");
+                }
+            })
+            .map_err(|error| {
+                SqsError::new(
+                    "InternalError",
+                    format!("cannot start the message move task: {error}"),
+                )
+            })?;
+        let mut movers = lock(&self.inner.movers);
+        movers.retain(|thread| !thread.is_finished());
+        movers.push(thread);
+        Ok(())
     }
 
     pub(crate) fn queues(&self) -> &Queues {
@@ -183,6 +215,9 @@ pub(crate) fn dispatch(
         return result;
     }
     if let Some(result) = messages::dispatch(context, action, request) {
+        return result;
+    }
+    if let Some(result) = move_tasks::dispatch(context, action, request) {
         return result;
     }
     let known = crate::protocol::model::sqs().operation(action).is_some();
