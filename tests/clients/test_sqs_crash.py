@@ -60,17 +60,31 @@ def _before_crash(client) -> dict:
         client.send_message(QueueUrl=fifo, MessageBody=f"f{i}", MessageGroupId=group, MessageDeduplicationId=f"d{i}")
     first = _receive(client, fifo, VisibilityTimeout=600, MaxNumberOfMessages=1)
     assert [m["Body"] for m in first] == ["f0"]
+    # A move task back from a dead-letter queue, paced to 1 message/s, running.
+    moves_dlq = client.create_queue(QueueName="moves-dlq")["QueueUrl"]
+    moves_arn = client.get_queue_attributes(QueueUrl=moves_dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    to_dlq = json.dumps({"deadLetterTargetArn": moves_arn, "maxReceiveCount": 1})
+    moves = client.create_queue(QueueName="moves", Attributes={"RedrivePolicy": to_dlq})["QueueUrl"]
+    for i in range(3):
+        client.send_message(QueueUrl=moves, MessageBody=f"m{i}")
+    assert len(_receive(client, moves, VisibilityTimeout=0, WaitTimeSeconds=1)) == 3
+    assert _receive(client, moves, VisibilityTimeout=0) == []
+    client.start_message_move_task(SourceArn=moves_arn, MaxNumberOfMessagesPerSecond=1)
     # The last acknowledged change before the crash: a send.
     client.send_message(QueueUrl=work, MessageBody="last")
-    return {"work": work, "poison": poison, "dlq": dlq, "fifo": fifo, "f0": first[0], "w2": received["w2"]}
+    return {
+        "work": work, "poison": poison, "dlq": dlq, "fifo": fifo, "f0": first[0], "w2": received["w2"],
+        "moves": moves, "moves_dlq": moves_dlq, "moves_arn": moves_arn,
+    }
 
 
 def test_kill_9_keeps_acknowledged_state(server_factory):
     """After kill -9 and a restart: acknowledged sends are all there, deleted
     messages are not, a hidden message stays hidden, the FIFO group stays held
     until its in-flight message is made visible (then comes back with receive
-    count 2, before the message behind it), and the third receive of a
-    maxReceiveCount-3 message still returns it while the fourth moves it."""
+    count 2, before the message behind it), the third receive of a
+    maxReceiveCount-3 message still returns it while the fourth moves it, and a
+    move task cut short is FAILED with each of its messages in one queue or both."""
     first = server_factory(extra_args=["--durability", "sync"])
     state = _before_crash(make_client(first.url, service="sqs"))
     assert first.crash() == -9
@@ -105,3 +119,11 @@ def test_kill_9_keeps_acknowledged_state(server_factory):
     assert _receive(client, poison, VisibilityTimeout=0, WaitTimeSeconds=1) == []
     moved = wait_until(lambda: _receive(client, dlq, WaitTimeSeconds=1), 5, "the moved message in the DLQ")
     assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in moved] == [("bad", "4")]
+
+    # The interrupted move task: FAILED, and no message lost (at least once).
+    tasks = client.list_message_move_tasks(SourceArn=state["moves_arn"])["Results"]
+    assert [t["Status"] for t in tasks] == ["FAILED"]
+    bodies = {
+        m["Body"] for url in (state["moves"], state["moves_dlq"]) for m in _receive(client, url, VisibilityTimeout=0)
+    }
+    assert bodies == {"m0", "m1", "m2"}
