@@ -13,6 +13,53 @@ pub struct RedrivePolicy {
     pub max_receive_count: u32,
 }
 
+/// Which queues may name a queue as their dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedriveAllowPolicy {
+    /// Any queue (what a queue without a policy allows).
+    AllowAll,
+    /// No queue.
+    DenyAll,
+    /// Only these (1..=10).
+    ByQueue(Vec<QueueName>),
+}
+
+/// Most source queues a `ByQueue` redrive allow policy names.
+pub const REDRIVE_ALLOW_SOURCES_MAX: usize = 10;
+
+impl RedriveAllowPolicy {
+    /// Whether queue `source` may use this queue as its dead-letter queue.
+    pub fn allows(&self, source: &QueueName) -> bool {
+        match self {
+            RedriveAllowPolicy::AllowAll => true,
+            RedriveAllowPolicy::DenyAll => false,
+            RedriveAllowPolicy::ByQueue(sources) => sources.contains(source),
+        }
+    }
+}
+
+/// Server-side encryption settings: kept and returned, not applied (data is
+/// protected only as the disk below protects it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionSettings {
+    /// SqsManagedSseEnabled. Default true (as new SQS queues are).
+    pub sqs_managed: bool,
+    /// KmsMasterKeyId (a key id, alias or ARN). Default none.
+    pub kms_master_key_id: Option<String>,
+    /// KmsDataKeyReusePeriodSeconds. Default 300; range 60..=86400.
+    pub kms_data_key_reuse_s: u32,
+}
+
+impl Default for EncryptionSettings {
+    fn default() -> Self {
+        EncryptionSettings {
+            sqs_managed: true,
+            kms_master_key_id: None,
+            kms_data_key_reuse_s: 300,
+        }
+    }
+}
+
 /// Scope of FIFO deduplication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum DeduplicationScope {
@@ -58,6 +105,13 @@ pub struct QueueAttributes {
     /// enforce it). Default none.
     #[serde(default)]
     pub policy: Option<String>,
+    /// Which queues may use this one as their dead-letter queue. Default none
+    /// (any queue).
+    #[serde(default)]
+    pub redrive_allow: Option<RedriveAllowPolicy>,
+    /// Encryption settings (recorded only).
+    #[serde(default)]
+    pub encryption: EncryptionSettings,
 }
 
 impl Default for QueueAttributes {
@@ -73,6 +127,8 @@ impl Default for QueueAttributes {
             deduplication_scope: DeduplicationScope::Queue,
             fifo_throughput_limit: FifoThroughputLimit::PerQueue,
             policy: None,
+            redrive_allow: None,
+            encryption: EncryptionSettings::default(),
         }
     }
 }
@@ -100,6 +156,14 @@ pub struct AttributesUpdate {
     pub fifo_throughput_limit: Option<FifoThroughputLimit>,
     /// `Some(None)` removes the policy.
     pub policy: Option<Option<String>>,
+    /// `Some(None)` removes the redrive allow policy.
+    pub redrive_allow: Option<Option<RedriveAllowPolicy>>,
+    /// See [`EncryptionSettings::sqs_managed`].
+    pub sqs_managed_sse: Option<bool>,
+    /// `Some(None)` removes the KMS key (an empty KmsMasterKeyId).
+    pub kms_master_key_id: Option<Option<String>>,
+    /// See [`EncryptionSettings::kms_data_key_reuse_s`].
+    pub kms_data_key_reuse_s: Option<u32>,
 }
 
 impl AttributesUpdate {
@@ -137,9 +201,53 @@ impl AttributesUpdate {
                 .fifo_throughput_limit
                 .unwrap_or(base.fifo_throughput_limit),
             policy: self.policy.clone().unwrap_or_else(|| base.policy.clone()),
+            redrive_allow: self
+                .redrive_allow
+                .clone()
+                .unwrap_or_else(|| base.redrive_allow.clone()),
+            encryption: self.encryption(&base.encryption)?,
         };
         attributes.validate(name)?;
         Ok(attributes)
+    }
+}
+
+impl AttributesUpdate {
+    /// `base` with the encryption changes: a KMS key turns SQS-managed encryption
+    /// off, and asking for both at once is refused (one kind at a time, as SQS).
+    fn encryption(&self, base: &EncryptionSettings) -> Result<EncryptionSettings> {
+        let kms_master_key_id = self
+            .kms_master_key_id
+            .clone()
+            .unwrap_or_else(|| base.kms_master_key_id.clone());
+        let sqs_managed = match (self.sqs_managed_sse, &self.kms_master_key_id) {
+            (Some(true), Some(Some(_))) => {
+                return Err(Error::InvalidAttribute {
+                    attribute: "SqsManagedSseEnabled",
+                    reason:
+                        "one kind of server-side encryption at a time: SQS-managed or a KMS key"
+                            .into(),
+                })
+            }
+            (Some(managed), _) => managed,
+            (None, Some(Some(_))) => false,
+            (None, _) => base.sqs_managed,
+        };
+        let kms_master_key_id = kms_master_key_id.filter(|_| !sqs_managed);
+        let kms_data_key_reuse_s = self
+            .kms_data_key_reuse_s
+            .unwrap_or(base.kms_data_key_reuse_s);
+        check_range(
+            "KmsDataKeyReusePeriodSeconds",
+            kms_data_key_reuse_s,
+            60,
+            86_400,
+        )?;
+        Ok(EncryptionSettings {
+            sqs_managed,
+            kms_master_key_id,
+            kms_data_key_reuse_s,
+        })
     }
 }
 
@@ -185,6 +293,17 @@ impl QueueAttributes {
                 return Err(Error::InvalidAttribute {
                     attribute: "RedrivePolicy",
                     reason: "a queue cannot be its own dead-letter queue".into(),
+                });
+            }
+        }
+        if let Some(RedriveAllowPolicy::ByQueue(sources)) = &self.redrive_allow {
+            if sources.is_empty() || sources.len() > REDRIVE_ALLOW_SOURCES_MAX {
+                return Err(Error::InvalidAttribute {
+                    attribute: "RedriveAllowPolicy",
+                    reason: format!(
+                        "byQueue names 1 to {REDRIVE_ALLOW_SOURCES_MAX} source queues, not {}",
+                        sources.len()
+                    ),
                 });
             }
         }

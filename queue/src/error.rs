@@ -100,6 +100,22 @@ pub enum Error {
         /// The queue.
         queue: QueueName,
     },
+    /// A queue of this name was deleted less than 60 seconds ago.
+    #[error("queue {queue} was deleted less than 60 seconds ago")]
+    QueueDeletedRecently {
+        /// The name.
+        queue: QueueName,
+    },
+    /// The dead-letter queue's redrive allow policy does not let this source use it.
+    #[error(
+        "queue {dead_letter} does not allow {source_queue} to use it as its dead-letter queue"
+    )]
+    RedriveNotAllowed {
+        /// The queue whose redrive policy names the dead-letter queue.
+        source_queue: QueueName,
+        /// The dead-letter queue.
+        dead_letter: QueueName,
+    },
     /// A move task's source is not a dead-letter queue (no redrive policy names it).
     #[error("queue {queue} is not the dead-letter queue of any queue")]
     NotDeadLetterQueue {

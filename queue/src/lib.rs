@@ -51,7 +51,8 @@ mod state_log;
 mod types;
 
 pub use attributes::{
-    AttributesUpdate, DeduplicationScope, FifoThroughputLimit, QueueAttributes, RedrivePolicy,
+    AttributesUpdate, DeduplicationScope, EncryptionSettings, FifoThroughputLimit, QueueAttributes,
+    RedriveAllowPolicy, RedrivePolicy, REDRIVE_ALLOW_SOURCES_MAX,
 };
 pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
@@ -62,7 +63,9 @@ pub use queue::{
     INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,
 };
 pub use receive::{ReceiveRequest, ReceivedMessage, RECEIVE_MESSAGES_MAX, WAIT_TIME_S_MAX};
-pub use registry::{OpenReport, QueueTimestamps, Queues, QueuesConfig, TAGS_MAX};
+pub use registry::{
+    OpenReport, QueueTimestamps, Queues, QueuesConfig, QUEUE_NAME_REUSE_MS, TAGS_MAX,
+};
 pub use types::{
     AttributeValue, Clock, ManualClock, MessageAttribute, MessageAttributes, MessageId, QueueName,
     ReceiptHandle, SequenceNumber, SystemClock, QUEUE_NAME_CHARS_MAX,

@@ -72,7 +72,12 @@ pub struct Queues {
 pub(crate) struct Registry {
     pub manifest: Manifest,
     open: BTreeMap<QueueName, Arc<Queue>>,
+    /// When queues were deleted, for [`QUEUE_NAME_REUSE_MS`] (in memory only).
+    deleted_ms: HashMap<QueueName, u64>,
 }
+
+/// How long after a queue is deleted its name cannot be used again.
+pub const QUEUE_NAME_REUSE_MS: u64 = 60_000;
 
 /// What running move tasks share with their callers.
 #[derive(Debug, Default)]
@@ -125,7 +130,11 @@ impl Queues {
             queues: open.len(),
             unknown_entries,
         };
-        let registry = Mutex::new(Registry { manifest, open });
+        let registry = Mutex::new(Registry {
+            manifest,
+            open,
+            deleted_ms: HashMap::new(),
+        });
         Ok((
             Queues {
                 storage,
@@ -184,7 +193,16 @@ impl Queues {
                 queue: name.clone(),
             });
         }
-        check_dead_letter(&registry, &attributes)?;
+        let now_ms = self.clock.now_ms();
+        registry
+            .deleted_ms
+            .retain(|_, deleted_ms| now_ms < *deleted_ms + QUEUE_NAME_REUSE_MS);
+        if registry.deleted_ms.contains_key(name) {
+            return Err(Error::QueueDeletedRecently {
+                queue: name.clone(),
+            });
+        }
+        check_dead_letter(&registry, name, &attributes)?;
         let mut manifest = registry.manifest.clone();
         let record = QueueRecord {
             id: manifest.next_id,
@@ -222,6 +240,8 @@ impl Queues {
         manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
         registry.manifest = manifest;
         registry.open.remove(queue.name());
+        let now_ms = self.clock.now_ms();
+        registry.deleted_ms.insert(queue.name().clone(), now_ms);
         drop(registry);
         queue.close()?;
         self.remove_queue_files(&queue)
@@ -284,7 +304,7 @@ impl Queues {
         let now_ms = self.clock.now_ms();
         self.update_record(name, |registry, record| {
             let attributes = update.apply_to(&record.attributes, &record.name)?;
-            check_dead_letter(registry, &attributes)?;
+            check_dead_letter(registry, &record.name, &attributes)?;
             record.attributes = attributes;
             record.modified_ms = now_ms;
             Ok(())
@@ -421,15 +441,30 @@ fn record_of(manifest: &Manifest, id: u64) -> &QueueRecord {
         .expect("open queues are listed")
 }
 
-fn check_dead_letter(registry: &Registry, attributes: &QueueAttributes) -> Result<()> {
-    match &attributes.redrive {
-        Some(policy) if !registry.open.contains_key(&policy.dead_letter_queue) => {
-            Err(Error::QueueNotFound {
-                queue: policy.dead_letter_queue.to_string(),
-            })
-        }
-        _ => Ok(()),
+/// The dead-letter queue a redrive policy names exists and its redrive allow
+/// policy lets `source` use it.
+fn check_dead_letter(
+    registry: &Registry,
+    source: &QueueName,
+    attributes: &QueueAttributes,
+) -> Result<()> {
+    let Some(policy) = &attributes.redrive else {
+        return Ok(());
+    };
+    let dead_letter = registry
+        .open
+        .get(&policy.dead_letter_queue)
+        .ok_or_else(|| Error::QueueNotFound {
+            queue: policy.dead_letter_queue.to_string(),
+        })?;
+    let allowed = dead_letter.attributes().redrive_allow;
+    if allowed.is_some_and(|allow| !allow.allows(source)) {
+        return Err(Error::RedriveNotAllowed {
+            source_queue: source.clone(),
+            dead_letter: policy.dead_letter_queue.clone(),
+        });
     }
+    Ok(())
 }
 
 fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {

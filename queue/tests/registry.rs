@@ -4,7 +4,10 @@
 mod common;
 
 use common::{text, Env};
-use shardlog_queue::{AttributesUpdate, Error, QueueName, Queues, RedrivePolicy};
+use shardlog_queue::{
+    AttributesUpdate, Error, QueueName, Queues, RedriveAllowPolicy, RedrivePolicy,
+    QUEUE_NAME_REUSE_MS,
+};
 use shardlog_segment::io::{CrashMode, FileSystem};
 use shardlog_segment::{Storage, StorageConfig};
 use std::collections::BTreeMap;
@@ -275,5 +278,60 @@ fn unknown_entries_and_missing_manifest() {
     assert!(
         matches!(reopened, Err(Error::Corrupt { .. })),
         "{reopened:?}"
+    );
+}
+
+/// A queue's name cannot be used again within 60 s of its deletion; afterwards it can.
+#[test]
+fn deleted_name_waits_60_seconds() {
+    let env = Env::new();
+    env.create("gone", AttributesUpdate::default());
+    env.queues.delete_queue("gone").unwrap();
+    let name = QueueName::new("gone").unwrap();
+    let again = env
+        .queues
+        .create_queue(&name, &AttributesUpdate::default(), BTreeMap::new());
+    assert!(
+        matches!(again, Err(Error::QueueDeletedRecently { .. })),
+        "{again:?}"
+    );
+    env.clock.advance_ms(QUEUE_NAME_REUSE_MS);
+    env.create("gone", AttributesUpdate::default());
+}
+
+/// A dead-letter queue's redrive allow policy decides which sources may name it.
+#[test]
+fn redrive_allow_policy_is_enforced() {
+    let env = Env::new();
+    let allowed = QueueName::new("allowed").unwrap();
+    env.create(
+        "dlq",
+        AttributesUpdate {
+            redrive_allow: Some(Some(RedriveAllowPolicy::ByQueue(vec![allowed]))),
+            ..Default::default()
+        },
+    );
+    let redrive = AttributesUpdate {
+        redrive: Some(Some(RedrivePolicy {
+            dead_letter_queue: QueueName::new("dlq").unwrap(),
+            max_receive_count: 3,
+        })),
+        ..Default::default()
+    };
+    env.create("allowed", redrive.clone());
+    let other = QueueName::new("other").unwrap();
+    let refused = env.queues.create_queue(&other, &redrive, BTreeMap::new());
+    assert!(
+        matches!(refused, Err(Error::RedriveNotAllowed { .. })),
+        "{refused:?}"
+    );
+    let too_many = AttributesUpdate {
+        redrive_allow: Some(Some(RedriveAllowPolicy::ByQueue(Vec::new()))),
+        ..Default::default()
+    };
+    let refused = env.queues.set_attributes("dlq", &too_many);
+    assert!(
+        matches!(refused, Err(Error::InvalidAttribute { .. })),
+        "{refused:?}"
     );
 }

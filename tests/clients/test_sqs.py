@@ -378,3 +378,40 @@ def test_message_move_task_returns_dead_letters_to_their_source(sqs):
         assert message["Attributes"]["AWSTraceHeader"] == trace["AWSTraceHeader"]["StringValue"]
         assert message["Attributes"]["ApproximateReceiveCount"] == "1"
         assert "DeadLetterQueueSourceArn" not in message["Attributes"]
+
+
+def test_redrive_allow_encryption_settings_and_deleted_name(sqs):
+    """RedriveAllowPolicy decides which queues may name a queue as their
+    dead-letter queue (byQueue, denyAll) and is returned with ARNs; the SSE and KMS
+    attributes are kept and returned (one kind at a time); a queue's name cannot
+    be reused within 60 s of its deletion (QueueDeletedRecently)."""
+    arn_of = lambda url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    allowed = new_queue(sqs, prefix="allowed")
+    allow = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn_of(allowed)]})
+    dlq = new_queue(sqs, prefix="guarded", RedriveAllowPolicy=allow)
+    stored = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
+    assert json.loads(stored["RedriveAllowPolicy"]) == json.loads(allow)
+    redrive = json.dumps({"deadLetterTargetArn": arn_of(dlq), "maxReceiveCount": 2})
+    sqs.set_queue_attributes(QueueUrl=allowed, Attributes={"RedrivePolicy": redrive})
+    other = new_queue(sqs, prefix="other")
+    refused = error_of(sqs.set_queue_attributes, QueueUrl=other, Attributes={"RedrivePolicy": redrive})
+    assert refused.response["Error"]["Code"] == "InvalidParameterValue"
+    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"})})
+    denied = error_of(sqs.create_queue, QueueName=unique_name("denied"), Attributes={"RedrivePolicy": redrive})
+    assert denied.response["Error"]["Code"] == "InvalidParameterValue"
+    eleven = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn_of(other)] * 11})
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue):
+        sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": eleven})
+
+    assert stored["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in stored
+    sqs.set_queue_attributes(QueueUrl=other, Attributes={"KmsMasterKeyId": "alias/aws/sqs", "KmsDataKeyReusePeriodSeconds": "600"})
+    kms = sqs.get_queue_attributes(QueueUrl=other, AttributeNames=["All"])["Attributes"]
+    assert (kms["KmsMasterKeyId"], kms["KmsDataKeyReusePeriodSeconds"], kms["SqsManagedSseEnabled"]) == ("alias/aws/sqs", "600", "false")
+    with pytest.raises(sqs.exceptions.InvalidAttributeValue):
+        sqs.set_queue_attributes(QueueUrl=other, Attributes={"SqsManagedSseEnabled": "true", "KmsMasterKeyId": "k"})
+
+    name = other.rsplit("/", 1)[1]
+    sqs.delete_queue(QueueUrl=other)
+    with pytest.raises(sqs.exceptions.QueueDeletedRecently) as recently:
+        sqs.create_queue(QueueName=name)
+    assert recently.value.response["Error"]["Code"] == "AWS.SimpleQueueService.QueueDeletedRecently"

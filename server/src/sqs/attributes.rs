@@ -4,7 +4,7 @@
 use super::{Context, SqsError};
 use shardlog_queue::{
     AttributesUpdate, DeduplicationScope, FifoThroughputLimit, QueueAttributes, QueueName,
-    RedrivePolicy,
+    RedriveAllowPolicy, RedrivePolicy, REDRIVE_ALLOW_SOURCES_MAX,
 };
 use std::collections::BTreeMap;
 
@@ -27,6 +27,10 @@ const READABLE: &[&str] = &[
     "ContentBasedDeduplication",
     "DeduplicationScope",
     "FifoThroughputLimit",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
 ];
 
 /// Attributes that only FIFO queues have.
@@ -58,8 +62,7 @@ fn boolean(name: &str, value: &str) -> Result<bool, SqsError> {
 }
 
 /// An `Attributes` map (CreateQueue, SetQueueAttributes) as an update of the
-/// queue `name`. Attributes this server does not keep (KMS, SSE, redrive allow
-/// policies) are refused rather than ignored.
+/// queue `name`. Unknown attributes are refused rather than ignored.
 pub fn parse_update(
     map: &BTreeMap<String, String>,
     name: &QueueName,
@@ -75,6 +78,14 @@ pub fn parse_update(
             "ReceiveMessageWaitTimeSeconds" => update.receive_wait_s = Some(number(key, value)?),
             "RedrivePolicy" => update.redrive = Some(parse_redrive(value)?),
             "Policy" => update.policy = Some((!value.is_empty()).then(|| value.clone())),
+            "RedriveAllowPolicy" => update.redrive_allow = Some(parse_redrive_allow(value)?),
+            "SqsManagedSseEnabled" => update.sqs_managed_sse = Some(boolean(key, value)?),
+            "KmsMasterKeyId" => {
+                update.kms_master_key_id = Some((!value.is_empty()).then(|| value.clone()));
+            }
+            "KmsDataKeyReusePeriodSeconds" => {
+                update.kms_data_key_reuse_s = Some(number(key, value)?);
+            }
             "ContentBasedDeduplication" => {
                 update.content_based_deduplication = Some(boolean(key, value)?);
             }
@@ -155,6 +166,69 @@ fn parse_redrive(value: &str) -> Result<Option<RedrivePolicy>, SqsError> {
     }))
 }
 
+/// `{"redrivePermission": "allowAll" | "denyAll" | "byQueue", "sourceQueueArns":
+/// [...]}` (the ARNs with byQueue only); empty removes it.
+fn parse_redrive_allow(value: &str) -> Result<Option<RedriveAllowPolicy>, SqsError> {
+    if value.is_empty() || value == "{}" {
+        return Ok(None);
+    }
+    let invalid = |why: &str| {
+        SqsError::new(
+            "InvalidAttributeValue",
+            format!("Value {value} for parameter RedriveAllowPolicy is invalid. Reason: {why}"),
+        )
+    };
+    let json: serde_json::Value = serde_json::from_str(value)
+        .map_err(|_| invalid("Redrive allow policy is not a valid JSON map."))?;
+    let arns = &json["sourceQueueArns"];
+    let policy = match (json["redrivePermission"].as_str(), arns) {
+        (Some("allowAll"), serde_json::Value::Null) => RedriveAllowPolicy::AllowAll,
+        (Some("denyAll"), serde_json::Value::Null) => RedriveAllowPolicy::DenyAll,
+        (Some("allowAll" | "denyAll"), _) => {
+            return Err(invalid(
+                "sourceQueueArns can only be given when redrivePermission is byQueue.",
+            ))
+        }
+        (Some("byQueue"), serde_json::Value::Array(arns))
+            if (1..=REDRIVE_ALLOW_SOURCES_MAX).contains(&arns.len()) =>
+        {
+            let names = arns.iter().map(|arn| {
+                arn.as_str()
+                    .and_then(|arn| arn.rsplit_once(':'))
+                    .and_then(|(_, name)| QueueName::new(name).ok())
+                    .ok_or_else(|| invalid("Invalid value for sourceQueueArns."))
+            });
+            RedriveAllowPolicy::ByQueue(names.collect::<Result<_, _>>()?)
+        }
+        (Some("byQueue"), _) => {
+            return Err(invalid(
+                "byQueue needs sourceQueueArns: 1 to 10 queue ARNs.",
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                "redrivePermission must be allowAll, denyAll or byQueue.",
+            ))
+        }
+    };
+    Ok(Some(policy))
+}
+
+fn redrive_allow_json(context: &Context<'_>, policy: &RedriveAllowPolicy) -> String {
+    let json = match policy {
+        RedriveAllowPolicy::AllowAll => serde_json::json!({"redrivePermission": "allowAll"}),
+        RedriveAllowPolicy::DenyAll => serde_json::json!({"redrivePermission": "denyAll"}),
+        RedriveAllowPolicy::ByQueue(sources) => serde_json::json!({
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": sources
+                .iter()
+                .map(|name| context.sqs.arn(name.as_str()))
+                .collect::<Vec<_>>(),
+        }),
+    };
+    json.to_string()
+}
+
 /// The attributes `names` asks for (`All` for every one) of queue `name`.
 pub fn render(
     context: &Context<'_>,
@@ -195,6 +269,19 @@ pub fn render(
                 Some(policy) => redrive_json(context, policy),
                 None => continue,
             },
+            "RedriveAllowPolicy" => match &attributes.redrive_allow {
+                Some(policy) => redrive_allow_json(context, policy),
+                None => continue,
+            },
+            "SqsManagedSseEnabled" => attributes.encryption.sqs_managed.to_string(),
+            "KmsMasterKeyId" => match &attributes.encryption.kms_master_key_id {
+                Some(key) => key.clone(),
+                None => continue,
+            },
+            "KmsDataKeyReusePeriodSeconds" if attributes.encryption.kms_master_key_id.is_some() => {
+                attributes.encryption.kms_data_key_reuse_s.to_string()
+            }
+            "KmsDataKeyReusePeriodSeconds" => continue,
             "ApproximateNumberOfMessages" => counters.visible.to_string(),
             "ApproximateNumberOfMessagesNotVisible" => counters.not_visible.to_string(),
             "ApproximateNumberOfMessagesDelayed" => counters.delayed.to_string(),

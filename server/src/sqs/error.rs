@@ -189,6 +189,13 @@ impl From<QueueError> for SqsError {
             QueueError::MessageNotInflight { .. } => "MessageNotInflight",
             QueueError::OverLimit { .. } => "OverLimit",
             QueueError::PurgeInProgress { .. } => "PurgeQueueInProgress",
+            QueueError::QueueDeletedRecently { queue } => {
+                return SqsError::new(
+                    "QueueDeletedRecently",
+                    format!("You must wait 60 seconds after deleting a queue before you can create another with the same name ({queue})."),
+                )
+            }
+            QueueError::RedriveNotAllowed { .. } => "InvalidParameterValueException",
             _ => "InternalError",
         };
         SqsError::new(shape, message)
