@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from "@aws-sdk/client-kinesis";
 import { FirehoseClient } from "@aws-sdk/client-firehose";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { NodeHttp2Handler, NodeHttpHandler } from "@smithy/node-http-handler";
 import { waitUntil } from "./server.mjs";
 
@@ -73,6 +74,11 @@ export async function newStream(kinesis, shards = 1, prefix = "js") {
 /** A Firehose client for `endpoint` with dummy credentials. */
 export function firehoseClient(endpoint, options = {}) {
   return new FirehoseClient(clientConfig(endpoint, options));
+}
+
+/** An SQS client for `endpoint` with dummy credentials (JSON 1.0 protocol). */
+export function sqsClient(endpoint, options = {}) {
+  return new SQSClient(clientConfig(endpoint, options));
 }
 
 /**
