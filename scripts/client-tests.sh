@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Client compatibility tests: real AWS clients (boto3 and the AWS CLI, then the
-# AWS SDK for JavaScript v3 via scripts/js-client-tests.sh, in Node, and via
+# Client compatibility tests: real AWS clients (boto3, the AWS CLI and Celery's
+# SQS broker, then the AWS SDK for JavaScript v3 with sqs-consumer via
+# scripts/js-client-tests.sh, in Node, and via
 # scripts/browser-client-tests.sh in headless Chromium) against a real
 # `shardlog serve`. Runs from anywhere (it changes to the repo root), needs no
 # input, and reaches only PyPI and npm (and Debian apt, as root, for a missing
@@ -31,6 +32,9 @@ PYTEST_VERSION=9.2.0
 PYARROW_VERSION=26.0.1
 # moto's S3 server is the S3-compatible store of the Firehose destination tests.
 MOTO_VERSION=5.2.5
+# Celery with kombu's SQS broker: the task-queue client of tests/clients/test_celery_sqs.py
+# (its pycurl comes as a binary wheel with libcurl inside: no system headers needed).
+CELERY_VERSION=5.7.0
 
 VENV=.venv-clients
 
@@ -57,9 +61,10 @@ fi
 # Keeps git from seeing the venv even before .gitignore lists it.
 [[ -f "$VENV/.gitignore" ]] || echo '*' > "$VENV/.gitignore"
 
-echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION"
+echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION celery[sqs]==$CELERY_VERSION"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION"
+    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION" \
+    "celery[sqs]==$CELERY_VERSION"
 
 if [[ -z "${SHARDLOG_BIN:-}" ]]; then
     echo "client-tests: building the server"
