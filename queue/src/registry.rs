@@ -237,6 +237,10 @@ impl Queues {
         let queue = lookup(&registry, name)?;
         let mut manifest = registry.manifest.clone();
         manifest.queues.retain(|record| record.id != queue.id());
+        // Its move tasks go with it (a running one fails: its source is gone).
+        manifest
+            .move_tasks
+            .retain(|task| &task.source != queue.name());
         manifest::store(self.storage.fs().as_ref(), &self.root, &manifest)?;
         registry.manifest = manifest;
         registry.open.remove(queue.name());

@@ -7,7 +7,9 @@
 mod common;
 
 use common::{text, Env};
-use shardlog_queue::{AttributeValue, Error, MessageAttribute, MoveTaskStatus};
+use shardlog_queue::{
+    AttributeValue, Error, MessageAttribute, MoveTaskStatus, QUEUE_NAME_REUSE_MS,
+};
 
 /// Sets up `source` (redrive to `dlq` after one receive) and moves `count`
 /// messages into `dlq`; returns their ids.
@@ -97,7 +99,8 @@ fn destination_and_refusals() {
 }
 
 /// A cancelled task stops without moving; a task running when the process
-/// stopped is failed at the next open, and the messages stay in the DLQ.
+/// stopped is failed at the next open, and the messages stay in the DLQ; a
+/// deleted queue's tasks go with it.
 #[test]
 fn cancel_and_restart() {
     let env = Env::new();
@@ -123,4 +126,11 @@ fn cancel_and_restart() {
     assert!(listed[0].failure.is_some());
     assert_eq!(listed[1].status, MoveTaskStatus::Cancelled);
     assert_eq!(env.receive("dlq", 10).len(), 2, "nothing moved");
+    env.queues.delete_queue("dlq").unwrap();
+    env.clock.advance_ms(QUEUE_NAME_REUSE_MS);
+    env.create("dlq", Default::default());
+    assert!(
+        env.queues.move_tasks("dlq").unwrap().is_empty(),
+        "a new queue of the same name has none of the old one's tasks"
+    );
 }
