@@ -17,8 +17,9 @@
 //! Guarantees (under the `sync` durability policy):
 //! - an acknowledged send is never lost; a deleted or purged message never comes
 //!   back; receive counts and visibility deadlines survive restarts and power loss;
-//! - a message moved to a dead-letter queue is appended there before it is marked
-//!   moved, so a crash between the two leaves a copy in both (at least once);
+//! - a message moved to a dead-letter queue, or back out of one by a move task
+//!   (`move_task.rs`), is appended to its destination before it is marked moved,
+//!   so a crash between the two leaves a copy in both (at least once);
 //! - FIFO: a group's messages are delivered in send order, several in one receive
 //!   (up to its maximum), and no more of a group while any of it is in flight; the
 //!   5-minute deduplication window survives restarts (rebuilt from the message log).
