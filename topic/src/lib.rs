@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod filter;
 mod message;
 
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
