@@ -9,5 +9,6 @@
 
 pub mod filter;
 mod message;
+pub mod retry;
 
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
