@@ -51,7 +51,8 @@ impl SignatureVersion {
 
 /// The key and certificate that sign this server's SNS messages.
 pub struct Signer {
-    key: RsaPrivateKey,
+    sha1: SigningKey<sha1::Sha1>,
+    sha256: SigningKey<sha2::Sha256>,
     certificate_pem: String,
 }
 
@@ -100,7 +101,8 @@ impl Signer {
             }
         };
         Ok(Signer {
-            key,
+            sha1: SigningKey::new(key.clone()),
+            sha256: SigningKey::new(key),
             certificate_pem,
         })
     }
@@ -113,12 +115,8 @@ impl Signer {
     /// The base64 `Signature` of a message whose canonical string is `canonical`.
     pub fn sign(&self, canonical: &[u8], version: SignatureVersion) -> String {
         let signature = match version {
-            SignatureVersion::V1 => SigningKey::<sha1::Sha1>::new(self.key.clone())
-                .sign(canonical)
-                .to_vec(),
-            SignatureVersion::V2 => SigningKey::<sha2::Sha256>::new(self.key.clone())
-                .sign(canonical)
-                .to_vec(),
+            SignatureVersion::V1 => self.sha1.sign(canonical).to_vec(),
+            SignatureVersion::V2 => self.sha256.sign(canonical).to_vec(),
         };
         base64::engine::general_purpose::STANDARD.encode(signature)
     }
