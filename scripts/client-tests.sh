@@ -35,6 +35,9 @@ MOTO_VERSION=5.2.5
 # Celery with kombu's SQS broker: the task-queue client of tests/clients/test_celery_sqs.py
 # (its pycurl comes as a binary wheel with libcurl inside: no system headers needed).
 CELERY_VERSION=5.7.0
+# cryptography verifies SNS message signatures (tests/clients/sns_verify.py);
+# the release moto's pins resolve to.
+CRYPTOGRAPHY_VERSION=51.0.1
 
 VENV=.venv-clients
 
@@ -61,14 +64,17 @@ fi
 # Keeps git from seeing the venv even before .gitignore lists it.
 [[ -f "$VENV/.gitignore" ]] || echo '*' > "$VENV/.gitignore"
 
-echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION celery[sqs]==$CELERY_VERSION"
+echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION celery[sqs]==$CELERY_VERSION cryptography==$CRYPTOGRAPHY_VERSION"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION" \
-    "celery[sqs]==$CELERY_VERSION"
+    "celery[sqs]==$CELERY_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
 
 if [[ -z "${SHARDLOG_BIN:-}" ]]; then
     echo "client-tests: building the server"
     cargo build --locked -p shardlog
+    # The SNS signing tests run the server's signer through this example;
+    # `cargo test` builds it beside the server binary otherwise.
+    cargo build --locked -p shardlog-server --example sns_sign
     SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog"
 fi
 SHARDLOG_BIN="$(cd "$(dirname "$SHARDLOG_BIN")" && pwd)/$(basename "$SHARDLOG_BIN")"

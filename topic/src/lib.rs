@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod filter;
 mod message;
+pub mod retry;
 
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
