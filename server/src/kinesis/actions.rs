@@ -1,13 +1,18 @@
-//! Kinesis actions: request fields in, engine call, response fields out.
+//! Kinesis actions: typed request in, engine call, response fields out.
 
 use super::errors::{record_failure, Account, Failure};
 use super::requests::{
-    CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
-    StreamRef,
+    AddTagsInput, ConsumerInput, CreateStreamInput, DeleteStreamInput, DescribeStreamInput,
+    DescribeStreamSummaryInput, GetRecordsInput, GetShardIteratorInput, ListShardsInput,
+    ListStreamsInput, ListTagsInput, MergeShardsInput, MonitoringInput, PositionType,
+    PutRecordInput, PutRecordsInput, RemoveTagsInput, ResourceTagsInput, RetentionInput,
+    ShardFilterInput, ShardFilterType, SplitShardInput, StreamMode, StreamRef,
+    UpdateMaxRecordSizeInput, UpdateShardCountInput, UpdateStreamModeInput,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Out, Value};
+use crate::protocol::wire::Timestamp;
 use shardlog_engine::{
     Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter, ShardId,
     StreamDescription,
@@ -16,31 +21,32 @@ use std::collections::BTreeMap;
 
 type Response = Result<Value, Failure>;
 
-/// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
+/// Runs `action` (the part after `Kinesis_20131202.`) on its validated request,
+/// read into the action's typed input.
 pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
     match action {
         "CreateStream" => create_stream(engine, fields.typed()?),
         "DeleteStream" => delete_stream(engine, fields.typed()?),
-        "DescribeStream" => describe_stream(engine, fields),
+        "DescribeStream" => describe_stream(engine, fields.typed()?),
         "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?),
         "ListStreams" => list_streams(engine, fields.typed()?),
-        "ListShards" => list_shards(engine, fields),
-        "PutRecord" => put_record(engine, metrics, fields),
-        "PutRecords" => put_records(engine, metrics, fields),
-        "GetShardIterator" => get_shard_iterator(engine, fields),
-        "GetRecords" => get_records(engine, metrics, fields),
-        "SplitShard" => split_shard(engine, fields),
-        "MergeShards" => merge_shards(engine, fields),
-        "UpdateShardCount" => update_shard_count(engine, fields),
-        "IncreaseStreamRetentionPeriod" => retention(engine, fields, true),
-        "DecreaseStreamRetentionPeriod" => retention(engine, fields, false),
-        "AddTagsToStream" => add_tags(engine, fields),
-        "RemoveTagsFromStream" => remove_tags(engine, fields),
-        "ListTagsForStream" => list_tags(engine, fields),
-        "RegisterStreamConsumer" => register_consumer(engine, fields),
-        "DescribeStreamConsumer" => describe_consumer(engine, fields),
-        "ListStreamConsumers" => list_consumers(engine, fields),
-        "DeregisterStreamConsumer" => deregister_consumer(engine, fields),
+        "ListShards" => list_shards(engine, fields.typed()?),
+        "PutRecord" => put_record(engine, metrics, fields.typed()?),
+        "PutRecords" => put_records(engine, metrics, fields.typed()?),
+        "GetShardIterator" => get_shard_iterator(engine, fields.typed()?),
+        "GetRecords" => get_records(engine, metrics, fields.typed()?),
+        "SplitShard" => split_shard(engine, fields.typed()?),
+        "MergeShards" => merge_shards(engine, fields.typed()?),
+        "UpdateShardCount" => update_shard_count(engine, fields.typed()?),
+        "IncreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, true),
+        "DecreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, false),
+        "AddTagsToStream" => add_tags(engine, fields.typed()?),
+        "RemoveTagsFromStream" => remove_tags(engine, fields.typed()?),
+        "ListTagsForStream" => list_tags(engine, fields.typed()?),
+        "RegisterStreamConsumer" => register_consumer(engine, fields.typed()?),
+        "DescribeStreamConsumer" => describe_consumer(engine, fields.typed()?),
+        "ListStreamConsumers" => list_consumers(engine, fields.typed()?),
+        "DeregisterStreamConsumer" => deregister_consumer(engine, fields.typed()?),
         "DescribeLimits" => describe_limits(engine),
         "DescribeAccountSettings" => Ok(Out::new()
             .with(
@@ -48,24 +54,19 @@ pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields
                 Out::new().with("Status", "DISABLED"),
             )
             .into()),
-        "TagResource" => tag_resource(engine, fields),
-        "UntagResource" => untag_resource(engine, fields),
-        "ListTagsForResource" => list_tags_for_resource(engine, fields),
-        "UpdateStreamMode" => update_stream_mode(engine, fields),
-        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields, true),
-        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields, false),
-        "UpdateMaxRecordSize" => update_max_record_size(engine, fields),
+        "TagResource" => tag_resource(engine, fields.typed()?),
+        "UntagResource" => untag_resource(engine, fields.typed()?),
+        "ListTagsForResource" => list_tags_for_resource(engine, fields.typed()?),
+        "UpdateStreamMode" => update_stream_mode(engine, fields.typed()?),
+        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, true),
+        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, false),
+        "UpdateMaxRecordSize" => update_max_record_size(engine, fields.typed()?),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
         )
         .into()),
     }
-}
-
-/// The stream a request names, by StreamName or StreamARN.
-fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    stream_named(engine, fields.str("StreamName")?, fields.str("StreamARN")?)
 }
 
 /// The stream a typed request names.
@@ -106,15 +107,6 @@ fn stream_named(
             "Either StreamName or StreamARN should be provided.".into(),
         )),
     }
-}
-
-fn bounded(
-    fields: &Fields<'_>,
-    name: &str,
-    low: i128,
-    high: i128,
-) -> Result<Option<i128>, ApiError> {
-    within(name, fields.int(name)?, low, high)
 }
 
 /// `value` of the member `name`, refused outside `low..=high` in AWS's words.
@@ -196,14 +188,10 @@ fn monitoring(description: &StreamDescription) -> Value {
     Value::List(vec![Out::new().with("ShardLevelMetrics", metrics).into()])
 }
 
-fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    // An id that names no shard starts nowhere in particular: the first page.
-    let start = fields
-        .str("ExclusiveStartShardId")?
-        .and_then(ShardId::parse);
-    let d = engine.describe_stream(&name, limit, start)?;
+fn describe_stream(engine: &Engine, input: DescribeStreamInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
+    let d = engine.describe_stream(&name, limit, input.exclusive_start_shard_id)?;
     let shards: Vec<Value> = d.shards.iter().map(shard_value).collect();
     let body = Out::new()
         .with("StreamName", d.stream_name.clone())
@@ -266,18 +254,18 @@ fn list_streams(engine: &Engine, input: ListStreamsInput) -> Response {
         .into())
 }
 
-fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
-    let Some(filter) = fields.structure("ShardFilter")? else {
+fn shard_filter(filter: Option<ShardFilterInput>) -> Result<Option<ShardFilter>, ApiError> {
+    let Some(filter) = filter else {
         return Ok(None);
     };
     let timestamp = || {
-        filter.timestamp_ms("Timestamp")?.ok_or_else(|| {
+        filter.timestamp.map(|Timestamp(ms)| ms).ok_or_else(|| {
             ApiError::invalid_argument("ShardFilter of this type needs a Timestamp.".into())
         })
     };
-    Ok(Some(match filter.required_str("Type")? {
-        "AFTER_SHARD_ID" => {
-            let after = filter.str("ShardId")?.ok_or_else(|| {
+    Ok(Some(match filter.kind {
+        ShardFilterType::AfterShardId => {
+            let after = filter.shard_id.as_deref().ok_or_else(|| {
                 ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into())
             })?;
             // An id that names no shard filters nothing out.
@@ -286,24 +274,19 @@ fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
                 None => return Ok(None),
             }
         }
-        "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
-        "FROM_TRIM_HORIZON" => ShardFilter::FromTrimHorizon,
-        "AT_LATEST" => ShardFilter::AtLatest,
-        "AT_TIMESTAMP" => ShardFilter::AtTimestamp(timestamp()?),
-        "FROM_TIMESTAMP" => ShardFilter::FromTimestamp(timestamp()?),
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]"
-            )))
-        }
+        ShardFilterType::AtTrimHorizon => ShardFilter::AtTrimHorizon,
+        ShardFilterType::FromTrimHorizon => ShardFilter::FromTrimHorizon,
+        ShardFilterType::AtLatest => ShardFilter::AtLatest,
+        ShardFilterType::AtTimestamp => ShardFilter::AtTimestamp(timestamp()?),
+        ShardFilterType::FromTimestamp => ShardFilter::FromTimestamp(timestamp()?),
     }))
 }
 
-fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
-    let limit = bounded(&fields, "MaxResults", 1, 10_000)?.unwrap_or(1000) as usize;
-    let (name, start) = match fields.str("NextToken")? {
+fn list_shards(engine: &Engine, input: ListShardsInput) -> Response {
+    let limit = within("MaxResults", input.max_results, 1, 10_000)?.unwrap_or(1000) as usize;
+    let (name, start) = match &input.next_token {
         Some(token) => {
-            if fields.str("StreamName")?.is_some() {
+            if input.stream.stream_name.is_some() {
                 return Err(ApiError::invalid_argument(
                     "NextToken and StreamName cannot be provided together.".into(),
                 )
@@ -315,13 +298,11 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
             (name.to_string(), ShardId::parse(after))
         }
         None => (
-            stream_name(engine, &fields)?,
-            fields
-                .str("ExclusiveStartShardId")?
-                .and_then(ShardId::parse),
+            stream_of(engine, &input.stream)?,
+            input.exclusive_start_shard_id,
         ),
     };
-    let filter = shard_filter(&fields)?;
+    let filter = shard_filter(input.shard_filter)?;
     let (shards, more) = engine.list_shards(&name, filter.as_ref(), start, limit)?;
     let next = more
         .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
@@ -333,15 +314,15 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
         .into())
 }
 
-fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let data = fields.required_blob("Data")?;
+fn put_record(engine: &Engine, metrics: &Metrics, input: PutRecordInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let data = &input.record.data.0;
     let record = PutRecord {
-        partition_key: fields.required_str("PartitionKey")?,
-        data: &data,
-        explicit_hash_key: fields.str("ExplicitHashKey")?,
+        partition_key: &input.record.partition_key,
+        data,
+        explicit_hash_key: input.record.explicit_hash_key.as_deref(),
     };
-    let ordering = fields.str("SequenceNumberForOrdering")?;
+    let ordering = input.sequence_number_for_ordering.as_deref();
     if let Some(ordering) = ordering {
         crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
@@ -354,34 +335,23 @@ fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respons
         .into())
 }
 
-fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let entries = fields
-        .list("Records")?
-        .ok_or_else(|| ApiError::missing("Records"))?;
-    let mut owned = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let entry = Fields::new(entry, fields.format())?;
-        owned.push((
-            entry.required_blob("Data")?,
-            entry.required_str("PartitionKey")?.to_string(),
-            entry.str("ExplicitHashKey")?.map(str::to_string),
-        ));
-    }
-    let records: Vec<PutRecord<'_>> = owned
+fn put_records(engine: &Engine, metrics: &Metrics, input: PutRecordsInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let records: Vec<PutRecord<'_>> = input
+        .records
         .iter()
-        .map(|(data, key, hash)| PutRecord {
-            partition_key: key,
-            data,
-            explicit_hash_key: hash.as_deref(),
+        .map(|record| PutRecord {
+            partition_key: &record.partition_key,
+            data: &record.data.0,
+            explicit_hash_key: record.explicit_hash_key.as_deref(),
         })
         .collect();
     let results = engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
-    for (result, (data, _, _)) in results.iter().zip(&owned) {
+    for (result, record) in results.iter().zip(&records) {
         match result {
-            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, data.len() as u64),
+            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, record.data.len() as u64),
             Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
@@ -412,77 +382,80 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
         .into())
 }
 
-/// The request's names of a starting position's fields: the type, the sequence
-/// number, the timestamp, and the type's path in validation messages.
-pub(crate) struct StartFields {
+/// The request's names of a starting position's members, for its messages.
+pub(crate) struct StartNames {
     pub kind: &'static str,
     pub sequence: &'static str,
     pub timestamp: &'static str,
-    pub kind_path: &'static str,
 }
 
-/// Where an iterator or a subscription starts.
+/// Where an iterator or a subscription starts: `kind` with its sequence number
+/// or timestamp.
 pub(crate) fn iterator_start(
-    fields: &Fields<'_>,
-    names: &StartFields,
+    kind: PositionType,
+    sequence: Option<String>,
+    timestamp: Option<Timestamp>,
+    names: &StartNames,
 ) -> Result<IteratorStart, ApiError> {
     let sequence = || {
-        fields
-            .str(names.sequence)?
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ApiError::invalid_argument(format!(
-                    "{} must be provided for this {}.",
-                    names.sequence, names.kind
-                ))
-            })
+        sequence.ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "{} must be provided for this {}.",
+                names.sequence, names.kind
+            ))
+        })
     };
-    Ok(match fields.required_str(names.kind)? {
-        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
-        "LATEST" => IteratorStart::Latest,
-        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
-        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
-            || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
-        )?)?),
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at '{}' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
-                names.kind_path
-            )))
+    Ok(match kind {
+        PositionType::TrimHorizon => IteratorStart::TrimHorizon,
+        PositionType::Latest => IteratorStart::Latest,
+        PositionType::AtSequenceNumber => IteratorStart::AtSequenceNumber(sequence()?),
+        PositionType::AfterSequenceNumber => IteratorStart::AfterSequenceNumber(sequence()?),
+        PositionType::AtTimestamp => {
+            let Timestamp(ms) = timestamp.ok_or_else(|| {
+                ApiError::invalid_argument(format!(
+                    "{} must be provided for AT_TIMESTAMP.",
+                    names.timestamp
+                ))
+            })?;
+            IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(ms)?)
         }
     })
 }
 
-fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard = crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
-    let kind = fields.required_str("ShardIteratorType")?;
-    if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
+fn get_shard_iterator(engine: &Engine, input: GetShardIteratorInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_id)?;
+    let kind = input.shard_iterator_type;
+    if matches!(kind, PositionType::TrimHorizon | PositionType::Latest)
+        && input.starting_sequence_number.is_some()
     {
         return Err(ApiError::invalid_argument(
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
         ).into());
     }
-    let names = StartFields {
+    let names = StartNames {
         kind: "ShardIteratorType",
         sequence: "StartingSequenceNumber",
         timestamp: "Timestamp",
-        kind_path: "shardIteratorType",
     };
-    let start = iterator_start(&fields, &names)?;
+    let start = iterator_start(
+        kind,
+        input.starting_sequence_number,
+        input.timestamp,
+        &names,
+    )?;
     let iterator = engine.get_shard_iterator(&name, shard, start)?;
     Ok(Out::new().with("ShardIterator", iterator).into())
 }
 
-fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let iterator = fields.required_str("ShardIterator")?;
+fn get_records(engine: &Engine, metrics: &Metrics, input: GetRecordsInput) -> Response {
+    let iterator = input.shard_iterator.as_str();
     if iterator.is_empty() || iterator.len() > 512 {
         return Err(ApiError::validation(
             "1 validation error detected: Value at 'shardIterator' failed to satisfy constraint: Member must have length between 1 and 512".into(),
         ).into());
     }
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(10_000) as usize;
     let output = engine.get_records(iterator, limit)?;
     let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
     metrics.outgoing(
@@ -534,35 +507,28 @@ pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
         .into()
 }
 
-fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard =
-        crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
-    engine.split_shard(&name, shard, fields.required_str("NewStartingHashKey")?)?;
+fn split_shard(engine: &Engine, input: SplitShardInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_to_split)?;
+    engine.split_shard(&name, shard, &input.new_starting_hash_key)?;
     Ok(Out::new().into())
 }
 
-fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard =
-        |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
-    let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
-    engine.merge_shards(&name, shard, adjacent)?;
+fn merge_shards(engine: &Engine, input: MergeShardsInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = |text: &str| crate::kinesis::rules::shard_id(engine, &name, text);
+    let shard_and_adjacent = (
+        shard(&input.shard_to_merge)?,
+        shard(&input.adjacent_shard_to_merge)?,
+    );
+    engine.merge_shards(&name, shard_and_adjacent.0, shard_and_adjacent.1)?;
     Ok(Out::new().into())
 }
 
-fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let target = bounded(&fields, "TargetShardCount", 1, 100_000)?
-        .ok_or_else(|| ApiError::missing("TargetShardCount"))?;
-    match fields.required_str("ScalingType")? {
-        "UNIFORM_SCALING" => {}
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
-            )).into())
-        }
-    }
+fn update_shard_count(engine: &Engine, input: UpdateShardCountInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let target = input.target_shard_count;
+    within("TargetShardCount", Some(target), 1, 100_000)?;
     let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
     engine.update_shard_count(&name, target as u32)?;
     let d = engine.describe_stream(&name, 0, None)?;
@@ -574,46 +540,38 @@ fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
         .into())
 }
 
-fn retention(engine: &Engine, fields: Fields<'_>, increase: bool) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let hours = bounded(&fields, "RetentionPeriodHours", 1, 8760 * 10)?
-        .ok_or_else(|| ApiError::missing("RetentionPeriodHours"))?;
+fn retention(engine: &Engine, input: RetentionInput, increase: bool) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let hours = input.retention_period_hours;
+    within("RetentionPeriodHours", Some(hours), 1, 8760 * 10)?;
     engine.set_retention(&name, hours as u32, increase)?;
     Ok(Out::new().into())
 }
 
-fn add_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let tags = fields.string_map("Tags")?;
-    if tags.is_empty() {
+fn add_tags(engine: &Engine, input: AddTagsInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    if input.tags.is_empty() {
         return Err(ApiError::missing("Tags").into());
     }
-    engine.add_tags(&name, tags)?;
+    engine.add_tags(&name, input.tags)?;
     Ok(Out::new().into())
 }
 
-fn remove_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let keys = fields
-        .list("TagKeys")?
-        .ok_or_else(|| ApiError::missing("TagKeys"))?;
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|key| match key {
-            Value::Text(text) => Ok(text.clone()),
-            _ => Err(ApiError::serialization("TagKeys must be strings".into())),
-        })
-        .collect::<Result<_, _>>()?;
-    engine.remove_tags(&name, &keys)?;
+fn remove_tags(engine: &Engine, input: RemoveTagsInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    engine.remove_tags(&name, &input.tag_keys)?;
     Ok(Out::new().into())
 }
 
-fn list_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let start = fields.str("ExclusiveStartTagKey")?;
-    let limit = bounded(&fields, "Limit", 1, 50)?.unwrap_or(50) as usize;
+fn list_tags(engine: &Engine, input: ListTagsInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let limit = within("Limit", input.limit, 1, 50)?.unwrap_or(50) as usize;
     let tags: BTreeMap<String, String> = engine.tags(&name)?;
-    Ok(tags_page(tags, start, limit))
+    Ok(tags_page(
+        tags,
+        input.exclusive_start_tag_key.as_deref(),
+        limit,
+    ))
 }
 
 /// One page of a ListTags answer (Kinesis and Firehose share the shape): the tags
@@ -638,14 +596,22 @@ pub(crate) fn tags_page(
         .into()
 }
 
-fn consumer_target(engine: &Engine, fields: &Fields<'_>) -> Result<(String, String), ApiError> {
-    if let Some(arn) = fields.str("ConsumerARN")? {
+/// The consumer a request names: by ConsumerARN, or by its stream and ConsumerName.
+fn consumer_target(engine: &Engine, input: &ConsumerInput) -> Result<(String, String), ApiError> {
+    if let Some(arn) = &input.consumer_arn {
         return engine
             .parse_consumer_arn(arn)
             .ok_or_else(|| ApiError::invalid_argument(format!("ConsumerARN {arn} is not valid.")));
     }
-    let name = fields.required_str("ConsumerName")?.to_string();
-    Ok((stream_name(engine, fields)?, name))
+    let name = consumer_name(input)?;
+    Ok((stream_of(engine, &input.stream)?, name.to_string()))
+}
+
+fn consumer_name(input: &ConsumerInput) -> Result<&str, ApiError> {
+    input
+        .consumer_name
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("ConsumerName"))
 }
 
 fn consumer_value(consumer: &shardlog_engine::ConsumerDescription, with_stream: bool) -> Value {
@@ -664,24 +630,24 @@ fn consumer_value(consumer: &shardlog_engine::ConsumerDescription, with_stream: 
     }
 }
 
-fn register_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let stream = stream_name(engine, &fields)?;
-    let consumer = engine.register_consumer(&stream, fields.required_str("ConsumerName")?)?;
+fn register_consumer(engine: &Engine, input: ConsumerInput) -> Response {
+    let stream = stream_of(engine, &input.stream)?;
+    let consumer = engine.register_consumer(&stream, consumer_name(&input)?)?;
     Ok(Out::new()
         .with("Consumer", consumer_value(&consumer, false))
         .into())
 }
 
-fn describe_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let (stream, name) = consumer_target(engine, &fields)?;
+fn describe_consumer(engine: &Engine, input: ConsumerInput) -> Response {
+    let (stream, name) = consumer_target(engine, &input)?;
     let consumer = engine.describe_consumer(&stream, &name)?;
     Ok(Out::new()
         .with("ConsumerDescription", consumer_value(&consumer, true))
         .into())
 }
 
-fn list_consumers(engine: &Engine, fields: Fields<'_>) -> Response {
-    let stream = stream_name(engine, &fields)?;
+fn list_consumers(engine: &Engine, input: ConsumerInput) -> Response {
+    let stream = stream_of(engine, &input.stream)?;
     let consumers: Vec<Value> = engine
         .list_consumers(&stream)?
         .iter()
@@ -690,15 +656,14 @@ fn list_consumers(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("Consumers", consumers).into())
 }
 
-fn deregister_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let (stream, name) = consumer_target(engine, &fields)?;
+fn deregister_consumer(engine: &Engine, input: ConsumerInput) -> Response {
+    let (stream, name) = consumer_target(engine, &input)?;
     engine.deregister_consumer(&stream, &name)?;
     Ok(Out::new().into())
 }
 
 /// The stream a `ResourceARN` names (tags on consumers are not kept).
-fn resource_stream(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    let arn = fields.required_str("ResourceARN")?;
+fn resource_stream(engine: &Engine, arn: &str) -> Result<String, ApiError> {
     let prefix = format!(
         "arn:aws:kinesis:{}:{}:stream/",
         engine.config().region,
@@ -714,32 +679,20 @@ fn resource_stream(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiEr
         })
 }
 
-fn string_list(fields: &Fields<'_>, name: &str) -> Result<Vec<String>, ApiError> {
-    fields
-        .list(name)?
-        .ok_or_else(|| ApiError::missing(name))?
-        .iter()
-        .map(|item| match item {
-            Value::Text(text) => Ok(text.clone()),
-            _ => Err(ApiError::serialization(format!("{name} must be strings"))),
-        })
-        .collect()
-}
-
-fn tag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
-    engine.add_tags(&name, fields.string_map("Tags")?)?;
+fn tag_resource(engine: &Engine, input: ResourceTagsInput) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
+    engine.add_tags(&name, input.tags)?;
     Ok(Out::new().into())
 }
 
-fn untag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
-    engine.remove_tags(&name, &string_list(&fields, "TagKeys")?)?;
+fn untag_resource(engine: &Engine, input: ResourceTagsInput) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
+    engine.remove_tags(&name, &input.tag_keys)?;
     Ok(Out::new().into())
 }
 
-fn list_tags_for_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
+fn list_tags_for_resource(engine: &Engine, input: ResourceTagsInput) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
     let tags: Vec<Value> = engine
         .tags(&name)?
         .into_iter()
@@ -748,29 +701,17 @@ fn list_tags_for_resource(engine: &Engine, fields: Fields<'_>) -> Response {
     Ok(Out::new().with("Tags", tags).into())
 }
 
-fn update_stream_mode(engine: &Engine, fields: Fields<'_>) -> Response {
-    fields.required_str("StreamARN")?;
-    let name = stream_name(engine, &fields)?;
-    let details = fields
-        .structure("StreamModeDetails")?
-        .ok_or_else(|| ApiError::missing("StreamModeDetails"))?;
-    let on_demand = match details.required_str("StreamMode")? {
-        "ON_DEMAND" => true,
-        "PROVISIONED" => false,
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-            )).into())
-        }
-    };
+fn update_stream_mode(engine: &Engine, input: UpdateStreamModeInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let on_demand = input.stream_mode_details.stream_mode == StreamMode::OnDemand;
     engine.set_stream_mode(&name, on_demand)?;
     Ok(Out::new().into())
 }
 
-fn enhanced_monitoring(engine: &Engine, fields: Fields<'_>, enable: bool) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let metrics = string_list(&fields, "ShardLevelMetrics")?;
-    let (before, after) = engine.set_shard_level_metrics(&name, &metrics, enable)?;
+fn enhanced_monitoring(engine: &Engine, input: MonitoringInput, enable: bool) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let (before, after) =
+        engine.set_shard_level_metrics(&name, &input.shard_level_metrics, enable)?;
     let list = |items: Vec<String>| Value::List(items.into_iter().map(Value::from).collect());
     Ok(Out::new()
         .with("StreamName", name.clone())
@@ -790,11 +731,9 @@ fn describe_limits(engine: &Engine) -> Response {
         .into())
 }
 
-fn update_max_record_size(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let kib = fields
-        .int("MaxRecordSizeInKiB")?
-        .ok_or_else(|| ApiError::missing("MaxRecordSizeInKiB"))?;
+fn update_max_record_size(engine: &Engine, input: UpdateMaxRecordSizeInput) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let kib = input.max_record_size_kib;
     let kib = u32::try_from(kib)
         .map_err(|_| ApiError::validation(format!("MaxRecordSizeInKiB {kib} is out of range")))?;
     engine.set_max_record_kib(&name, kib)?;

@@ -1,14 +1,13 @@
 //! The Kinesis Data Streams API (`Kinesis_20131202.*`): its actions, the business
 //! rules Kinesis applies beyond its model, and SubscribeToShard's event stream.
 //!
-//! Actions take their request as validated by the front end. Those converted to
-//! typed requests (CreateStream, DeleteStream, ListStreams, DescribeStreamSummary)
-//! read it into their struct in `requests` (`fields.typed()?` in `dispatch`) and
-//! never look a field up by name; the others still read `Fields` one by one.
+//! Actions take their request as validated by the front end, read into the
+//! action's struct in `requests` (`fields.typed()?` in `dispatch`): no action
+//! looks a field up by name.
 
 pub(crate) mod actions;
 pub mod errors;
-mod requests;
+pub(crate) mod requests;
 pub(crate) mod rules;
 pub(crate) mod subscribe;
 mod subscribe_event;

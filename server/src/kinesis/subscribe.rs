@@ -13,8 +13,9 @@
 
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
-use crate::kinesis::actions::{iterator_start, StartFields};
+use crate::kinesis::actions::{iterator_start, StartNames};
 use crate::kinesis::errors::{api_error, Account};
+use crate::kinesis::requests::SubscribeToShardInput;
 use crate::kinesis::subscribe_event::{size_hint, write_event};
 use crate::metrics::ActionLabel;
 use crate::protocol::eventstream;
@@ -23,7 +24,7 @@ use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
-use shardlog_engine::{IteratorStart, Subscription};
+use shardlog_engine::Subscription;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -99,19 +100,6 @@ fn exception_frame(format: Format, error: &ApiError) -> Bytes {
     Bytes::from(eventstream::encode(&headers, &format.encode(&payload)))
 }
 
-fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
-    let position = fields
-        .structure("StartingPosition")?
-        .ok_or_else(|| ApiError::missing("StartingPosition"))?;
-    let names = StartFields {
-        kind: "Type",
-        sequence: "SequenceNumber",
-        timestamp: "Timestamp",
-        kind_path: "startingPosition.type",
-    };
-    iterator_start(&position, &names)
-}
-
 fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
     let request = crate::protocol::validate::request(
         crate::protocol::model::kinesis(),
@@ -119,17 +107,27 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         format,
         body,
     )?;
-    let fields = Fields::new(&request, format)?;
-    let consumer_arn = fields.required_str("ConsumerARN")?;
+    let input: SubscribeToShardInput = Fields::new(&request, format)?.typed()?;
+    let consumer_arn = input.consumer_arn.as_str();
     // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
     // the message about a shard id that names no shard.
     let stream = consumer_arn
         .split_once(":stream/")
         .and_then(|(_, rest)| rest.split('/').next())
         .unwrap_or(consumer_arn);
-    let shard =
-        crate::kinesis::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
-    let start = starting_position(&fields)?;
+    let shard = crate::kinesis::rules::shard_id(&shared.engine, stream, &input.shard_id)?;
+    let position = input.starting_position;
+    let names = StartNames {
+        kind: "Type",
+        sequence: "SequenceNumber",
+        timestamp: "Timestamp",
+    };
+    let start = iterator_start(
+        position.kind,
+        position.sequence_number,
+        position.timestamp,
+        &names,
+    )?;
     shared
         .engine
         .subscribe_to_shard(consumer_arn, shard, start)
