@@ -524,6 +524,52 @@ mod tests {
         assert_eq!(fields["Limit"], Value::Int(2));
     }
 
+    /// A timestamp reaches actions as ms whatever its wire form: JSON seconds
+    /// (whole or not), CBOR integer ms, CBOR tag-1 seconds; a negative one is a
+    /// SerializationException.
+    #[test]
+    fn timestamps_become_milliseconds() {
+        let position = |format: Format, body: &[u8]| {
+            let model = crate::protocol::model::kinesis();
+            let value = request(model, "GetShardIterator", format, body)?;
+            let Value::Map(fields) = value else {
+                panic!("a structure")
+            };
+            Ok::<_, ApiError>(fields["Timestamp"].clone())
+        };
+        let json = |timestamp: &str| {
+            let body = format!(
+                r#"{{"StreamName":"s","ShardId":"0","ShardIteratorType":"AT_TIMESTAMP","Timestamp":{timestamp}}}"#
+            );
+            position(Format::Json, body.as_bytes())
+        };
+        assert_eq!(
+            json("1700000000").unwrap(),
+            Value::Timestamp(1_700_000_000_000)
+        );
+        assert_eq!(
+            json("1700000000.25").unwrap(),
+            Value::Timestamp(1_700_000_000_250)
+        );
+        assert_eq!(json("-1").unwrap_err().code, "SerializationException");
+        let cbor = |timestamp: ciborium::Value| {
+            let text = |t: &str| ciborium::Value::Text(t.into());
+            let body = ciborium::Value::Map(vec![
+                (text("StreamName"), text("s")),
+                (text("ShardId"), text("0")),
+                (text("ShardIteratorType"), text("AT_TIMESTAMP")),
+                (text("Timestamp"), timestamp),
+            ]);
+            let mut bytes = Vec::new();
+            ciborium::into_writer(&body, &mut bytes).unwrap();
+            position(Format::Cbor, &bytes)
+        };
+        let ms = ciborium::Value::Integer(1_700_000_000_250u64.into());
+        assert_eq!(cbor(ms).unwrap(), Value::Timestamp(1_700_000_000_250));
+        let tagged = ciborium::Value::Tag(1, Box::new(ciborium::Value::Float(1_700_000_000.5)));
+        assert_eq!(cbor(tagged).unwrap(), Value::Timestamp(1_700_000_000_500));
+    }
+
     /// Firehose tag keys and values follow the model's patterns.
     #[test]
     fn firehose_tag_patterns() {

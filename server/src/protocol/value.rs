@@ -26,7 +26,7 @@ pub enum Value {
     Text(String),
     /// Bytes (CBOR blobs; encoded as base64 text in JSON).
     Bytes(Vec<u8>),
-    /// A timestamp, ms since the epoch (responses only).
+    /// A timestamp, ms since the epoch (validation turns a request's into this).
     Timestamp(u64),
     /// A list.
     List(Vec<Value>),
@@ -108,11 +108,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The wire format the fields came in.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|value| **value != Value::Null)
     }
@@ -146,15 +141,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional boolean.
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(type_error(name, "a boolean")),
-        }
-    }
-
     /// A required blob: base64 text in JSON, bytes in CBOR.
     pub fn required_blob(&self, name: &str) -> Result<Vec<u8>, ApiError> {
         match self.get(name) {
@@ -164,25 +150,6 @@ impl<'a> Fields<'a> {
                 .decode(text)
                 .map_err(|_| type_error(name, "base64-encoded binary data")),
             Some(_) => Err(type_error(name, "binary data")),
-        }
-    }
-
-    /// An optional timestamp in ms: epoch seconds (JSON numbers, CBOR floats and
-    /// tag 1) or epoch milliseconds (CBOR integers).
-    pub fn timestamp_ms(&self, name: &str) -> Result<Option<u64>, ApiError> {
-        let bad = || type_error(name, "a timestamp");
-        match (self.get(name), self.format) {
-            (None, _) => Ok(None),
-            (Some(Value::Int(i)), Format::Json) => u64::try_from(*i)
-                .ok()
-                .and_then(|s| s.checked_mul(1000))
-                .map(Some)
-                .ok_or_else(bad),
-            (Some(Value::Int(i)), Format::Cbor) => u64::try_from(*i).map(Some).map_err(|_| bad()),
-            (Some(Value::Float(f)), _) if f.is_finite() && *f >= 0.0 => {
-                Ok(Some((f * 1000.0) as u64))
-            }
-            _ => Err(bad()),
         }
     }
 
@@ -329,10 +296,6 @@ mod tests {
         let value = Format::Json.decode(json).unwrap();
         let fields = Fields::new(&value, Format::Json).unwrap();
         assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        assert_eq!(
-            fields.timestamp_ms("Timestamp").unwrap(),
-            Some(1_700_000_000_500)
-        );
         assert_eq!(fields.int("Limit").unwrap(), Some(10));
         let cbor_in = ciborium::Value::Map(vec![
             (
@@ -349,10 +312,6 @@ mod tests {
         let value = Format::Cbor.decode(&body).unwrap();
         let fields = Fields::new(&value, Format::Cbor).unwrap();
         assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        assert_eq!(
-            fields.timestamp_ms("Timestamp").unwrap(),
-            Some(1_700_000_000_500)
-        );
         let out: Value = Out::new()
             .with("Data", Value::Bytes(b"hi".to_vec()))
             .with("T", Value::Timestamp(1500))
