@@ -6,9 +6,11 @@
 //! milliseconds. Handlers see one [`Value`] tree either way and answer with one;
 //! the codec of the request encodes the answer.
 
+use super::wire::{Blob, Timestamp};
 use crate::error::ApiError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A decoded body.
@@ -79,11 +81,42 @@ impl Format {
         }
     }
 
-    /// Encodes a response body.
+    /// Encodes a response tree (as [`Format::serialize`] does).
     pub fn encode(self, value: &Value) -> Vec<u8> {
+        self.serialize(value)
+    }
+
+    /// Encodes a response body: one serde codec per format (serde_json, ciborium),
+    /// which the wire types of [`wire`](super::wire) tell apart.
+    pub fn serialize<T: Serialize + ?Sized>(self, body: &T) -> Vec<u8> {
         match self {
-            Format::Json => super::json::encode(value),
-            Format::Cbor => super::cbor::encode(value),
+            Format::Json => serde_json::to_vec(body).expect("response bodies serialize"),
+            Format::Cbor => {
+                let mut out = Vec::new();
+                ciborium::into_writer(body, &mut out).expect("CBOR into a Vec");
+                out
+            }
+        }
+    }
+}
+
+/// A tree written as the typed responses are: blobs and timestamps through the
+/// wire types, integers beyond 64 bits as floats.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => match i64::try_from(*i) {
+                Ok(i) => serializer.serialize_i64(i),
+                Err(_) => serializer.serialize_f64(*i as f64),
+            },
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Text(text) => serializer.serialize_str(text),
+            Value::Bytes(bytes) => Blob(bytes.as_slice()).serialize(serializer),
+            Value::Timestamp(ms) => Timestamp(*ms).serialize(serializer),
+            Value::List(items) => serializer.collect_seq(items),
+            Value::Map(map) => serializer.collect_map(map),
         }
     }
 }

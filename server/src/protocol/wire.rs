@@ -6,22 +6,24 @@
 //! their form by `Serializer::is_human_readable` (true for serde_json, false for
 //! ciborium).
 
+use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// Binary data.
+/// Binary data: owned in requests, borrowed or owned in responses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Blob(pub Vec<u8>);
+pub struct Blob<B = Vec<u8>>(pub B);
 
-impl Serialize for Blob {
+impl<B: AsRef<[u8]>> Serialize for Blob<B> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.0.as_ref();
         if serializer.is_human_readable() {
-            serializer.serialize_str(&STANDARD.encode(&self.0))
+            // Written through the formatter: no base64 copy of the data.
+            serializer.collect_str(&Base64Display::new(bytes, &STANDARD))
         } else {
-            serializer.serialize_bytes(&self.0)
+            serializer.serialize_bytes(bytes)
         }
     }
 }
