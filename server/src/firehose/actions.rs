@@ -5,9 +5,18 @@ use super::requests::{
     ConversionInput, CreateInput, DestinationInput, KinesisSourceInput, ListInput, NamedInput,
     PutRecordBatchInput, PutRecordInput, TagInput, TagsInput, UpdateDestinationInput,
 };
+use super::responses::{
+    BackupOut, BufferingHintsOut, ColumnOut, ConversionOut, CreateOutput, DescribeOutput,
+    DescriptionOut, DestinationOut, EncryptionOut, FailureOut, KinesisSourceOut, ListOutput,
+    OutputFormatOut, ParquetOut, ProcessingOut, ProcessorOut, PutRecordBatchOutput,
+    PutRecordOutput, RecordIdOut, S3DestinationOut, SchemaOut, SerializerOut, SourceOut,
+};
 use crate::error::ApiError;
 use crate::kinesis::errors::{api_error, Account};
-use crate::protocol::value::{Fields, Out, Value};
+use crate::kinesis::responses::NoOutput;
+use crate::protocol::value::{Fields, Format};
+use crate::protocol::wire::Timestamp;
+use serde::Serialize;
 use shardlog_engine::ErrorKind;
 use shardlog_firehose::{
     convert::catalog_columns, Backup, Buffering, Column, ColumnType, Compression, Conversion,
@@ -16,7 +25,17 @@ use shardlog_firehose::{
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, ApiError>;
+type Response = Result<Vec<u8>, ApiError>;
+
+/// `output` in the request's format.
+fn reply<T: Serialize>(format: Format, output: &T) -> Response {
+    Ok(format.serialize(output))
+}
+
+/// The answer of an action with no output members.
+fn done(format: Format) -> Response {
+    reply(format, &NoOutput {})
+}
 
 /// The `X-Amz-Target` prefix of the Firehose API.
 pub const FIREHOSE_TARGET_PREFIX: &str = "Firehose_20150804.";
@@ -62,7 +81,12 @@ fn create_error(error: FirehoseError, firehose: &Firehose) -> ApiError {
 
 /// Runs `action` (the part after `Firehose_20150804.`) on its validated request,
 /// read into the action's typed input.
-pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -> Response {
+pub fn dispatch(
+    firehose: Option<&Firehose>,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Response {
     let Some(firehose) = firehose else {
         return Err(ApiError::client(
             "UnknownOperationException",
@@ -70,28 +94,28 @@ pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -
         ));
     };
     match action {
-        "CreateDeliveryStream" => create(firehose, fields.typed()?),
+        "CreateDeliveryStream" => create(firehose, fields.typed()?, format),
         "DeleteDeliveryStream" => {
             let input: NamedInput = fields.typed()?;
             firehose.delete(&input.delivery_stream_name)?;
-            Ok(Out::new().into())
+            done(format)
         }
-        "DescribeDeliveryStream" => describe(firehose, fields.typed()?),
-        "ListDeliveryStreams" => list(firehose, fields.typed()?),
-        "PutRecord" => put_record(firehose, fields.typed()?),
-        "PutRecordBatch" => put_record_batch(firehose, fields.typed()?),
-        "UpdateDestination" => update_destination(firehose, fields.typed()?),
+        "DescribeDeliveryStream" => describe(firehose, fields.typed()?, format),
+        "ListDeliveryStreams" => list(firehose, fields.typed()?, format),
+        "PutRecord" => put_record(firehose, fields.typed()?, format),
+        "PutRecordBatch" => put_record_batch(firehose, fields.typed()?, format),
+        "UpdateDestination" => update_destination(firehose, fields.typed()?, format),
         "TagDeliveryStream" => {
             let input: TagsInput = fields.typed()?;
             firehose.tag(&input.delivery_stream_name, tag_map(input.tags))?;
-            Ok(Out::new().into())
+            done(format)
         }
         "UntagDeliveryStream" => {
             let input: TagsInput = fields.typed()?;
             firehose.untag(&input.delivery_stream_name, &input.tag_keys)?;
-            Ok(Out::new().into())
+            done(format)
         }
-        "ListTagsForDeliveryStream" => list_tags(firehose, fields.typed()?),
+        "ListTagsForDeliveryStream" => list_tags(firehose, fields.typed()?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
@@ -118,7 +142,7 @@ fn bucket_arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")
 }
 
-fn create(firehose: &Firehose, input: CreateInput) -> Response {
+fn create(firehose: &Firehose, input: CreateInput, format: Format) -> Response {
     let name = input.delivery_stream_name.as_str();
     let source = match input.delivery_stream_type.as_deref().unwrap_or("DirectPut") {
         "DirectPut" => SourceConfig::DirectPut,
@@ -153,9 +177,13 @@ fn create(firehose: &Firehose, input: CreateInput) -> Response {
     firehose
         .create(config, tag_map(input.tags))
         .map_err(|error| create_error(error, firehose))?;
-    Ok(Out::new()
-        .with("DeliveryStreamARN", firehose.arn(name))
-        .into())
+    let delivery_stream_arn = firehose.arn(name);
+    reply(
+        format,
+        &CreateOutput {
+            delivery_stream_arn,
+        },
+    )
 }
 
 fn kinesis_source(source: Option<KinesisSourceInput>) -> Result<SourceConfig, ApiError> {
@@ -353,137 +381,133 @@ fn parse_conversion(
     }))
 }
 
-fn describe(firehose: &Firehose, input: NamedInput) -> Response {
+fn describe(firehose: &Firehose, input: NamedInput, format: Format) -> Response {
     let status = firehose.describe(&input.delivery_stream_name)?;
-    Ok(Out::new()
-        .with("DeliveryStreamDescription", description(firehose, &status))
-        .into())
+    let delivery_stream_description = description(firehose, &status);
+    reply(
+        format,
+        &DescribeOutput {
+            delivery_stream_description,
+        },
+    )
 }
 
-fn description(firehose: &Firehose, status: &StreamStatus) -> Value {
+fn description(firehose: &Firehose, status: &StreamStatus) -> DescriptionOut {
     let meta = &status.meta;
     let config = &meta.config;
     let (kind, source) = match &config.source {
         SourceConfig::DirectPut => ("DirectPut", None),
         SourceConfig::Kinesis { stream_name, .. } => {
-            let arn = format!(
+            let kinesis_stream_arn = format!(
                 "arn:aws:kinesis:{}:{}:stream/{stream_name}",
                 firehose.config().region,
                 firehose.config().account_id
             );
-            let description = Out::new()
-                .with("KinesisStreamARN", arn)
-                .with("DeliveryStartTimestamp", Value::Timestamp(meta.created_ms));
-            (
-                "KinesisStreamAsSource",
-                Some(Out::new().with("KinesisStreamSourceDescription", description)),
-            )
+            let kinesis_stream_source_description = KinesisSourceOut {
+                kinesis_stream_arn,
+                delivery_start_timestamp: Timestamp(meta.created_ms),
+            };
+            let source = SourceOut {
+                kinesis_stream_source_description,
+            };
+            ("KinesisStreamAsSource", Some(source))
         }
     };
-    let mut destination = Out::new().with("DestinationId", shardlog_firehose::meta::DESTINATION_ID);
-    let s3 = destination_description(&config.destination, false);
-    destination = destination.with("S3DestinationDescription", s3);
-    if config.destination.extended {
-        let extended = destination_description(&config.destination, true);
-        destination = destination.with("ExtendedS3DestinationDescription", extended);
-    }
-    let failure = status.failure.as_ref().map(|details| {
-        Out::new()
-            .with("Type", "S3_DESTINATION_FAILURE")
-            .with("Details", details.clone())
+    let destination = &config.destination;
+    let destinations = [DestinationOut {
+        destination_id: shardlog_firehose::meta::DESTINATION_ID,
+        s3: destination_description(destination, false),
+        extended_s3: destination
+            .extended
+            .then(|| destination_description(destination, true)),
+    }];
+    let failure_description = status.failure.as_ref().map(|details| FailureOut {
+        kind: "S3_DESTINATION_FAILURE",
+        details: details.clone(),
     });
-    Out::new()
-        .with("DeliveryStreamName", config.name.clone())
-        .with("DeliveryStreamARN", firehose.arn(&config.name))
-        .with("DeliveryStreamStatus", "ACTIVE")
-        .with("DeliveryStreamType", kind)
-        .with("VersionId", meta.version_id.to_string())
-        .with("CreateTimestamp", Value::Timestamp(meta.created_ms))
-        .with("LastUpdateTimestamp", Value::Timestamp(meta.updated_ms))
-        .with("Destinations", vec![destination.into()])
-        .with("HasMoreDestinations", false)
-        .maybe("Source", source)
-        .maybe("FailureDescription", failure)
-        .into()
+    DescriptionOut {
+        delivery_stream_name: config.name.clone(),
+        delivery_stream_arn: firehose.arn(&config.name),
+        delivery_stream_status: "ACTIVE",
+        delivery_stream_type: kind,
+        version_id: meta.version_id.to_string(),
+        create_timestamp: Timestamp(meta.created_ms),
+        last_update_timestamp: Timestamp(meta.updated_ms),
+        destinations,
+        has_more_destinations: false,
+        source,
+        failure_description,
+    }
 }
 
-fn destination_description(destination: &DestinationConfig, extended: bool) -> Out {
-    let mut out = Out::new()
-        .with("RoleARN", destination.role_arn.clone())
-        .with("BucketARN", bucket_arn(&destination.bucket))
-        .with("Prefix", destination.prefix.clone())
-        .maybe("ErrorOutputPrefix", destination.error_output_prefix.clone())
-        .with(
-            "BufferingHints",
-            Out::new()
-                .with("SizeInMBs", destination.buffering.size_mib)
-                .with("IntervalInSeconds", destination.buffering.interval_s),
-        )
-        .with("CompressionFormat", destination.compression.wire_name())
-        .with(
-            "EncryptionConfiguration",
-            Out::new().with("NoEncryptionConfig", "NoEncryption"),
-        );
+/// The S3 destination as described: plain, or with the extended members.
+fn destination_description(destination: &DestinationConfig, extended: bool) -> S3DestinationOut {
+    let mut out = S3DestinationOut {
+        role_arn: destination.role_arn.clone(),
+        bucket_arn: bucket_arn(&destination.bucket),
+        prefix: destination.prefix.clone(),
+        error_output_prefix: destination.error_output_prefix.clone(),
+        buffering_hints: BufferingHintsOut {
+            size_mib: destination.buffering.size_mib,
+            interval_s: destination.buffering.interval_s,
+        },
+        compression_format: destination.compression.wire_name(),
+        encryption_configuration: EncryptionOut {
+            no_encryption_config: "NoEncryption",
+        },
+        processing_configuration: None,
+        s3_backup_mode: None,
+        s3_backup_description: None,
+        data_format_conversion_configuration: None,
+    };
     if !extended {
         return out;
     }
-    let processors: Vec<Value> = if destination.newline_delimiter {
-        vec![Out::new().with("Type", "AppendDelimiterToRecord").into()]
-    } else {
-        Vec::new()
+    let processors = match destination.newline_delimiter {
+        true => vec![ProcessorOut {
+            kind: "AppendDelimiterToRecord",
+        }],
+        false => Vec::new(),
     };
-    out = out
-        .with(
-            "ProcessingConfiguration",
-            Out::new()
-                .with("Enabled", destination.newline_delimiter)
-                .with("Processors", processors),
-        )
-        .with(
-            "S3BackupMode",
-            if destination.backup.is_some() {
-                "Enabled"
-            } else {
-                "Disabled"
+    out.processing_configuration = Some(ProcessingOut {
+        enabled: destination.newline_delimiter,
+        processors,
+    });
+    let backup = destination.backup.as_ref();
+    out.s3_backup_mode = Some(if backup.is_some() {
+        "Enabled"
+    } else {
+        "Disabled"
+    });
+    out.s3_backup_description = backup.map(|backup| BackupOut {
+        bucket_arn: bucket_arn(&backup.bucket),
+        prefix: backup.prefix.clone(),
+        compression_format: backup.compression.wire_name(),
+    });
+    out.data_format_conversion_configuration = destination.conversion.as_ref().map(|conversion| {
+        let columns = conversion.columns.iter().flatten();
+        let columns = columns.map(|c| ColumnOut {
+            name: c.name.clone(),
+            kind: c.kind.name(),
+        });
+        ConversionOut {
+            enabled: true,
+            schema_configuration: SchemaOut {
+                columns: columns.collect(),
             },
-        );
-    if let Some(backup) = &destination.backup {
-        out = out.with(
-            "S3BackupDescription",
-            Out::new()
-                .with("BucketARN", bucket_arn(&backup.bucket))
-                .with("Prefix", backup.prefix.clone())
-                .with("CompressionFormat", backup.compression.wire_name()),
-        );
-    }
-    if let Some(conversion) = &destination.conversion {
-        let columns: Vec<Value> = conversion
-            .columns
-            .iter()
-            .flatten()
-            .map(|c| {
-                Out::new()
-                    .with("Name", c.name.clone())
-                    .with("Type", c.kind.name())
-                    .into()
-            })
-            .collect();
-        let serde = Out::new().with("Compression", conversion.compression.wire_name());
-        out = out.with(
-            "DataFormatConversionConfiguration",
-            Out::new()
-                .with("Enabled", true)
-                .with("SchemaConfiguration", Out::new().with("Columns", columns))
-                .with(
-                    "OutputFormatConfiguration",
-                    Out::new().with("Serializer", Out::new().with("ParquetSerDe", serde)),
-                ),
-        );
-    }
+            output_format_configuration: OutputFormatOut {
+                serializer: SerializerOut {
+                    parquet_ser_de: ParquetOut {
+                        compression: conversion.compression.wire_name(),
+                    },
+                },
+            },
+        }
+    });
     out
 }
 
-fn list(firehose: &Firehose, input: ListInput) -> Response {
+fn list(firehose: &Firehose, input: ListInput, format: Format) -> Response {
     let limit = input.limit.unwrap_or(10);
     if !(1..=LIST_LIMIT_MAX).contains(&limit) {
         return Err(ApiError::validation(format!(
@@ -502,23 +526,24 @@ fn list(firehose: &Firehose, input: ListInput) -> Response {
     };
     let start = input.exclusive_start_delivery_stream_name.as_deref();
     let (names, more) = firehose.list(limit as usize, start, direct_put);
-    let names: Vec<Value> = names.into_iter().map(Value::Text).collect();
-    Ok(Out::new()
-        .with("DeliveryStreamNames", names)
-        .with("HasMoreDeliveryStreams", more)
-        .into())
+    let output = ListOutput {
+        delivery_stream_names: names,
+        has_more_delivery_streams: more,
+    };
+    reply(format, &output)
 }
 
-fn put_record(firehose: &Firehose, input: PutRecordInput) -> Response {
+fn put_record(firehose: &Firehose, input: PutRecordInput, format: Format) -> Response {
     let data = input.record.data.0;
     let ids = firehose.put_records(&input.delivery_stream_name, &[data.as_slice()])?;
-    Ok(Out::new()
-        .with("RecordId", ids.into_iter().next().unwrap_or_default())
-        .with("Encrypted", false)
-        .into())
+    let output = PutRecordOutput {
+        record_id: ids.into_iter().next().unwrap_or_default(),
+        encrypted: false,
+    };
+    reply(format, &output)
 }
 
-fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput) -> Response {
+fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput, format: Format) -> Response {
     let records = input.records;
     let max = shardlog_firehose::service::BATCH_RECORDS_MAX;
     if records.is_empty() || records.len() > max {
@@ -532,18 +557,22 @@ fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput) -> Response
         .map(|record| record.data.0.as_slice())
         .collect();
     let ids = firehose.put_records(&input.delivery_stream_name, &refs)?;
-    let responses: Vec<Value> = ids
-        .into_iter()
-        .map(|id| Out::new().with("RecordId", id).into())
-        .collect();
-    Ok(Out::new()
-        .with("FailedPutCount", 0u32)
-        .with("Encrypted", false)
-        .with("RequestResponses", responses)
-        .into())
+    let output = PutRecordBatchOutput {
+        failed_put_count: 0,
+        encrypted: false,
+        request_responses: ids
+            .into_iter()
+            .map(|record_id| RecordIdOut { record_id })
+            .collect(),
+    };
+    reply(format, &output)
 }
 
-fn update_destination(firehose: &Firehose, input: UpdateDestinationInput) -> Response {
+fn update_destination(
+    firehose: &Firehose,
+    input: UpdateDestinationInput,
+    format: Format,
+) -> Response {
     let name = input.delivery_stream_name.as_str();
     let version = input.current_delivery_stream_version_id.as_str();
     let version: u64 = version.parse().map_err(|_| {
@@ -572,12 +601,15 @@ fn update_destination(firehose: &Firehose, input: UpdateDestinationInput) -> Res
         }
     };
     firehose.update_destination(name, version, destination)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn list_tags(firehose: &Firehose, input: TagsInput) -> Response {
+fn list_tags(firehose: &Firehose, input: TagsInput, format: Format) -> Response {
     let limit = input.limit.unwrap_or(50).clamp(1, 50) as usize;
     let tags = firehose.describe(&input.delivery_stream_name)?.meta.tags;
     let start = input.exclusive_start_tag_key.as_deref();
-    Ok(crate::kinesis::actions::tags_page(tags, start, limit))
+    reply(
+        format,
+        &crate::kinesis::actions::tags_page(tags, start, limit),
+    )
 }

@@ -8,13 +8,13 @@
 pub(crate) mod actions;
 pub mod errors;
 pub(crate) mod requests;
+pub(crate) mod responses;
 pub(crate) mod rules;
 pub(crate) mod subscribe;
-mod subscribe_event;
 
 use crate::error::ApiError;
 use crate::http::Shared;
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Format};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
 use errors::{Account, Failure};
@@ -37,8 +37,13 @@ pub(crate) const SERVICE: Service = Service {
     }),
 };
 
-fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
-    let result = actions::dispatch(&shared.engine, &shared.metrics, action, fields);
+fn run(
+    shared: &Shared,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let result = actions::dispatch(&shared.engine, &shared.metrics, action, format, fields);
     if let Err(Failure::Engine(EngineError::Throttled { stream, .. })) = &result {
         shared.metrics.throttled(stream, 1);
     }

@@ -89,13 +89,16 @@ impl Format {
     /// Encodes a response body: one serde codec per format (serde_json, ciborium),
     /// which the wire types of [`wire`](super::wire) tell apart.
     pub fn serialize<T: Serialize + ?Sized>(self, body: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.serialize_into(body, &mut out);
+        out
+    }
+
+    /// Appends a response body to `out` (an event-stream frame being built).
+    pub fn serialize_into<T: Serialize + ?Sized>(self, body: &T, out: &mut Vec<u8>) {
         match self {
-            Format::Json => serde_json::to_vec(body).expect("response bodies serialize"),
-            Format::Cbor => {
-                let mut out = Vec::new();
-                ciborium::into_writer(body, &mut out).expect("CBOR into a Vec");
-                out
-            }
+            Format::Json => serde_json::to_writer(out, body).expect("response bodies serialize"),
+            Format::Cbor => ciborium::into_writer(body, out).expect("CBOR into a Vec"),
         }
     }
 }
