@@ -5,8 +5,8 @@ use super::requests::{
     AddTagsInput, ConsumerInput, CreateStreamInput, DeleteStreamInput, DescribeStreamInput,
     DescribeStreamSummaryInput, GetRecordsInput, GetShardIteratorInput, ListShardsInput,
     ListStreamsInput, ListTagsInput, MergeShardsInput, MonitoringInput, PositionType,
-    PutRecordInput, PutRecordsInput, RemoveTagsInput, ResourceTagsInput, RetentionInput,
-    ShardFilterInput, ShardFilterType, SplitShardInput, StreamMode, StreamRef,
+    PutRecordInput, PutRecordsInput, RecordInput, RemoveTagsInput, ResourceTagsInput,
+    RetentionInput, ShardFilterInput, ShardFilterType, SplitShardInput, StreamMode, StreamRef,
     UpdateMaxRecordSizeInput, UpdateShardCountInput, UpdateStreamModeInput,
 };
 use super::responses::{
@@ -22,7 +22,9 @@ use crate::metrics::Metrics;
 use crate::protocol::value::{Fields, Format};
 use crate::protocol::wire::Timestamp;
 use serde::Serialize;
-use shardlog_engine::{Engine, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId};
+use shardlog_engine::{
+    Engine, HashKey, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
+};
 use std::collections::BTreeMap;
 
 type Response = Result<Vec<u8>, Failure>;
@@ -297,7 +299,7 @@ fn put_record(
     let record = PutRecord {
         partition_key: &input.record.partition_key,
         data,
-        explicit_hash_key: input.record.explicit_hash_key.as_deref(),
+        explicit_hash_key: explicit_hash_key(engine, &input.record)?,
     };
     let ordering = input.sequence_number_for_ordering.as_deref();
     if let Some(ordering) = ordering {
@@ -313,6 +315,13 @@ fn put_record(
     reply(format, &output)
 }
 
+/// A record's ExplicitHashKey, read once.
+fn explicit_hash_key(engine: &Engine, record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
+    let text = record.explicit_hash_key.as_deref();
+    let read = |text| crate::kinesis::rules::explicit_hash_key(engine, text);
+    text.map(read).transpose()
+}
+
 fn put_records(
     engine: &Engine,
     metrics: &Metrics,
@@ -323,12 +332,14 @@ fn put_records(
     let records: Vec<PutRecord<'_>> = input
         .records
         .iter()
-        .map(|record| PutRecord {
-            partition_key: &record.partition_key,
-            data: &record.data.0,
-            explicit_hash_key: record.explicit_hash_key.as_deref(),
+        .map(|record| {
+            Ok(PutRecord {
+                partition_key: &record.partition_key,
+                data: &record.data.0,
+                explicit_hash_key: explicit_hash_key(engine, record)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let results = engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
@@ -478,7 +489,8 @@ fn get_records(
 fn split_shard(engine: &Engine, input: SplitShardInput, format: Format) -> Response {
     let name = stream_of(engine, &input.stream)?;
     let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_to_split)?;
-    engine.split_shard(&name, shard, &input.new_starting_hash_key)?;
+    let key = crate::kinesis::rules::split_key(&input.new_starting_hash_key)?;
+    engine.split_shard(&name, shard, key)?;
     done(format)
 }
 

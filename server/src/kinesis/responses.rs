@@ -7,7 +7,7 @@
 use crate::protocol::wire::{Blob, Timestamp};
 use serde::Serialize;
 use shardlog_engine::{
-    ChildShard, ConsumerDescription, OutputRecord, ShardDescription, StreamDescription,
+    ChildShard, ConsumerDescription, HashRange, OutputRecord, ShardDescription, StreamDescription,
     SubscriptionBatch,
 };
 
@@ -18,18 +18,18 @@ pub(crate) struct NoOutput {}
 /// `HashKeyRange`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct HashKeyRangeOut<'a> {
+pub(crate) struct HashKeyRangeOut {
     /// The range's first hash key (decimal).
-    pub(crate) starting_hash_key: &'a str,
+    pub(crate) starting_hash_key: String,
     /// The range's last hash key (decimal).
-    pub(crate) ending_hash_key: &'a str,
+    pub(crate) ending_hash_key: String,
 }
 
-impl<'a> HashKeyRangeOut<'a> {
-    fn of(range: &'a (String, String)) -> Self {
+impl HashKeyRangeOut {
+    fn of(range: &HashRange) -> Self {
         HashKeyRangeOut {
-            starting_hash_key: &range.0,
-            ending_hash_key: &range.1,
+            starting_hash_key: range.start.to_string(),
+            ending_hash_key: range.end.to_string(),
         }
     }
 }
@@ -58,7 +58,7 @@ pub(crate) struct ShardOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) adjacent_parent_shard_id: Option<String>,
     /// Its hash keys.
-    pub(crate) hash_key_range: HashKeyRangeOut<'a>,
+    pub(crate) hash_key_range: HashKeyRangeOut,
     /// Its sequence numbers.
     pub(crate) sequence_number_range: SequenceNumberRangeOut<'a>,
 }
@@ -213,15 +213,15 @@ impl<'a> RecordOut<'a> {
 /// `ChildShard`, as GetRecords and SubscribeToShard events show it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ChildShardOut<'a> {
+pub(crate) struct ChildShardOut {
     pub(crate) shard_id: String,
     pub(crate) parent_shards: Vec<String>,
-    pub(crate) hash_key_range: HashKeyRangeOut<'a>,
+    pub(crate) hash_key_range: HashKeyRangeOut,
 }
 
-impl<'a> ChildShardOut<'a> {
+impl ChildShardOut {
     /// The child shard `child`.
-    pub(crate) fn of(child: &'a ChildShard) -> Self {
+    pub(crate) fn of(child: &ChildShard) -> Self {
         ChildShardOut {
             shard_id: child.shard_id.to_string(),
             parent_shards: child
@@ -351,7 +351,7 @@ pub(crate) struct GetRecordsOutput<'a> {
     pub(crate) next_shard_iterator: Option<&'a str>,
     /// Only at the end of a closed shard (with no next iterator).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) child_shards: Option<Vec<ChildShardOut<'a>>>,
+    pub(crate) child_shards: Option<Vec<ChildShardOut>>,
 }
 
 /// A SubscribeToShardEvent.
@@ -363,7 +363,7 @@ pub(crate) struct SubscribeToShardEventOut<'a> {
     pub(crate) millis_behind_latest: u64,
     /// Only in the last event of a closed shard.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) child_shards: Option<Vec<ChildShardOut<'a>>>,
+    pub(crate) child_shards: Option<Vec<ChildShardOut>>,
 }
 
 impl<'a> SubscribeToShardEventOut<'a> {
@@ -507,7 +507,7 @@ mod tests {
                         vec![ChildShard {
                             shard_id: ShardId(1),
                             parent_shards: vec![ShardId(0)],
-                            hash_key_range: ("0".into(), "99".into()),
+                            hash_key_range: HashRange { start: 0, end: 99 },
                         }]
                     }),
                 },
