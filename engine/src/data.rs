@@ -3,9 +3,7 @@
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Constraint, Error, Result};
 use crate::names::ShardId;
-use crate::routing::{
-    matches_decimal_pattern, parse_hash_key, partition_key_hash, RoutingError, HASH_KEY_DIGITS_MAX,
-};
+use crate::routing::{matches_decimal_pattern, partition_key_hash, HashKey, HashRange};
 use crate::seqno::{DecimalCursor, SequenceNumber};
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
@@ -31,8 +29,8 @@ pub struct PutRecord<'a> {
     pub partition_key: &'a str,
     /// Payload.
     pub data: &'a [u8],
-    /// Explicit hash key (decimal), overriding the partition key's hash for routing.
-    pub explicit_hash_key: Option<&'a str>,
+    /// Explicit hash key, overriding the partition key's hash for routing.
+    pub explicit_hash_key: Option<HashKey>,
 }
 
 /// Where a record went.
@@ -101,8 +99,8 @@ pub struct ChildShard {
     pub shard_id: ShardId,
     /// Its parents.
     pub parent_shards: Vec<ShardId>,
-    /// Its hash range, decimal, inclusive.
-    pub hash_key_range: (String, String),
+    /// Its hash range, inclusive.
+    pub hash_key_range: HashRange,
 }
 
 /// What GetRecords returns.
@@ -165,21 +163,10 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
             constraint: Constraint::LengthAtMost { max: limit },
         });
     }
-    match record.explicit_hash_key {
-        Some(text) => parse_hash_key(text).map_err(|error| match error {
-            RoutingError::HashKeyOutOfRange { .. } => Error::ExplicitHashKeyOutOfRange {
-                key: text.to_string(),
-            },
-            _ => Error::InvalidField {
-                field: "explicitHashKey",
-                value: Some(text.to_string()),
-                constraint: Constraint::Decimal {
-                    digits_max: HASH_KEY_DIGITS_MAX,
-                },
-            },
-        }),
-        None => Ok(partition_key_hash(key)),
-    }
+    Ok(match record.explicit_hash_key {
+        Some(HashKey(hash)) => hash,
+        None => partition_key_hash(key),
+    })
 }
 
 impl Engine {
@@ -611,7 +598,7 @@ impl Engine {
                     .chain(child.meta.adjacent_parent.iter())
                     .map(|p| ShardId(*p))
                     .collect(),
-                hash_key_range: (child.meta.hash_start.clone(), child.meta.hash_end.clone()),
+                hash_key_range: child.range,
             })
             .collect()
     }

@@ -3,7 +3,7 @@
 //! account and ARNs); nothing here is worded for a particular service.
 
 use crate::names::ShardId;
-use crate::routing::RoutingError;
+use crate::routing::{HashKey, RoutingError};
 use crate::token::TokenError;
 
 /// Engine errors.
@@ -182,8 +182,8 @@ pub enum Error {
         stream: String,
         /// The shard.
         shard: ShardId,
-        /// The key as the request gave it.
-        key: String,
+        /// The split key.
+        key: HashKey,
         /// The shard's first hash key.
         start: u128,
         /// The shard's last hash key.
@@ -202,12 +202,6 @@ pub enum Error {
     /// A hash key, range or shard count that routing refuses.
     #[error(transparent)]
     Routing(#[from] RoutingError),
-    /// An explicit hash key beyond 2^128 - 1.
-    #[error("explicit hash key {key} is out of range")]
-    ExplicitHashKeyOutOfRange {
-        /// The key as given.
-        key: String,
-    },
     /// No open shard covers the hash key (the open shards always cover the key
     /// space; this reports a stream whose metadata says otherwise).
     #[error("no open shard of stream {stream} holds hash key {hash}")]
@@ -336,7 +330,6 @@ impl Error {
             | Error::SplitKeyOutsideShard { .. }
             | Error::ShardsNotAdjacent { .. }
             | Error::Routing(_)
-            | Error::ExplicitHashKeyOutOfRange { .. }
             | Error::NoShardForHashKey { .. }
             | Error::IteratorInvalid(_)
             | Error::SequenceNumberInvalid { .. }

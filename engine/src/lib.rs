@@ -27,4 +27,5 @@ pub use error::{Constraint, Error, ErrorKind, Result};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
 pub use names::ShardId;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
+pub use routing::{HashKey, HashRange};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

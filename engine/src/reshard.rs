@@ -6,7 +6,7 @@ use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, Stre
 use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
 use crate::names::ShardId;
-use crate::routing::{even_ranges, parse_hash_key, HashRange};
+use crate::routing::{even_ranges, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 
 /// A shard as DescribeStream and ListShards show it.
@@ -18,8 +18,8 @@ pub struct ShardDescription {
     pub parent_shard_id: Option<ShardId>,
     /// Other parent after a merge.
     pub adjacent_parent_shard_id: Option<ShardId>,
-    /// First and last hash key, decimal.
-    pub hash_key_range: (String, String),
+    /// First and last hash key.
+    pub hash_key_range: HashRange,
     /// Sequence number of the shard's first possible record.
     pub starting_sequence_number: String,
     /// Set on a closed shard.
@@ -79,7 +79,7 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
         shard_id: ShardId(meta.index),
         parent_shard_id: meta.parent.map(ShardId),
         adjacent_parent_shard_id: meta.adjacent_parent.map(ShardId),
-        hash_key_range: (meta.hash_start.clone(), meta.hash_end.clone()),
+        hash_key_range: shard.range,
         starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
             .to_decimal(),
         ending_sequence_number: meta.closed_end_position.map(|end| {
@@ -195,19 +195,19 @@ impl Engine {
         &self,
         name: &str,
         shard: ShardId,
-        new_starting_hash_key: &str,
+        new_starting_hash_key: HashKey,
     ) -> Result<()> {
         let stream = self.stream(name)?;
         let state = Engine::write_stream(&stream);
         let parent = self.open_shard_of(&state, name, shard)?;
-        let key = parse_hash_key(new_starting_hash_key)?;
+        let HashKey(key) = new_starting_hash_key;
         let range = state.shards[&parent].range;
         let (left, right) = range
             .split_at(key)
             .map_err(|_| Error::SplitKeyOutsideShard {
                 stream: name.to_string(),
                 shard,
-                key: new_starting_hash_key.to_string(),
+                key: new_starting_hash_key,
                 start: range.start,
                 end: range.end,
             })?;

@@ -17,7 +17,25 @@ pub const HASH_KEY_MAX: u128 = u128::MAX;
 pub const SHARD_COUNT_MAX: u32 = 10_000;
 
 /// Digits in the longest hash key Kinesis accepts: 2^128 − 1 has 39.
-pub(crate) const HASH_KEY_DIGITS_MAX: usize = 39;
+pub const HASH_KEY_DIGITS_MAX: usize = 39;
+
+/// A hash key: where a record routes, `0..=2^128 − 1`. Requests give it as
+/// decimal text, which [`HashKey::parse`] reads once at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HashKey(pub u128);
+
+impl HashKey {
+    /// Reads a hash key from its decimal text (see [`parse_hash_key`]).
+    pub fn parse(text: &str) -> Result<HashKey, RoutingError> {
+        parse_hash_key(text).map(HashKey)
+    }
+}
+
+impl fmt::Display for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// Why a hash key, a shard count, or a split or merge of hash ranges was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

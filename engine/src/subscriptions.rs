@@ -444,7 +444,7 @@ mod tests {
         let (engine, arn) = engine();
         put(&engine, b"x");
         engine
-            .split_shard("s", SHARD, &(u128::MAX / 2).to_string())
+            .split_shard("s", SHARD, crate::HashKey(u128::MAX / 2))
             .unwrap();
         let mut parent = engine
             .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)

@@ -26,7 +26,7 @@ fn put(engine: &Engine, stream: &str, key: &str, hash: Option<&str>) -> Result<S
     let record = PutRecord {
         partition_key: key,
         data: key.as_bytes(),
-        explicit_hash_key: hash,
+        explicit_hash_key: hash.map(|text| shardlog_engine::HashKey::parse(text).unwrap()),
     };
     match engine
         .put_records(stream, &[record])
@@ -103,7 +103,9 @@ fn missing_manifest_refuses_to_open_and_is_rebuilt_from_the_tree() {
         put(&engine, "s", &format!("key-{i}"), None).unwrap();
     }
     let before_split: Vec<Vec<u8>> = read_shard(&engine, "s", ShardId(0)).unwrap();
-    engine.split_shard("s", ShardId(0), "1000").unwrap();
+    engine
+        .split_shard("s", ShardId(0), shardlog_engine::HashKey(1000))
+        .unwrap();
     let shards_before = engine.list_shards("s", None, None, 100).unwrap().0;
     engine.shutdown().unwrap();
     drop(engine);
@@ -305,7 +307,9 @@ fn closed_shard_reads_stop_at_its_end() {
     for key in ["1", "2", "3"] {
         put(&engine, "r", key, None).unwrap();
     }
-    engine.split_shard("r", ShardId(0), "1000").unwrap();
+    engine
+        .split_shard("r", ShardId(0), shardlog_engine::HashKey(1000))
+        .unwrap();
     let parent = shard_dir(&engine, "r", 0);
     engine.shutdown().unwrap();
     drop(engine);

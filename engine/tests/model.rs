@@ -9,8 +9,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, ErrorKind, IteratorStart, OutputRecord, PutRecord,
-    ShardDescription, ShardId,
+    Engine, EngineConfig, Error, ErrorKind, HashKey, HashRange, IteratorStart, OutputRecord,
+    PutRecord, ShardDescription, ShardId,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use std::collections::{BTreeMap, BTreeSet};
@@ -499,7 +499,7 @@ impl Harness {
 
     /// The record a spec stands for, with its hash key resolved against the open
     /// shards, and the shard the reference routes it to.
-    fn materialize(&mut self, model: &StreamModel, spec: &RecordSpec) -> (Acked, Option<String>) {
+    fn materialize(&mut self, model: &StreamModel, spec: &RecordSpec) -> (Acked, Option<u128>) {
         let open = model.open();
         let explicit = match spec.hash {
             HashChoice::PartitionKey => None,
@@ -516,7 +516,7 @@ impl Harness {
             partition_key,
             data,
         };
-        (record, explicit.map(|hash| hash.to_string()))
+        (record, explicit)
     }
 
     fn put_bulk(&mut self, name: &'static str, pick: u8, count: u8) {
@@ -557,7 +557,7 @@ impl Harness {
             );
             return;
         };
-        let planned: Vec<(Acked, Option<String>)> = specs
+        let planned: Vec<(Acked, Option<u128>)> = specs
             .iter()
             .map(|spec| self.materialize(&model, spec))
             .collect();
@@ -566,7 +566,7 @@ impl Harness {
             .map(|(record, explicit)| PutRecord {
                 partition_key: &record.partition_key,
                 data: &record.data,
-                explicit_hash_key: explicit.as_deref(),
+                explicit_hash_key: explicit.map(HashKey),
             })
             .collect();
         let results = if single {
@@ -595,7 +595,9 @@ impl Harness {
 
     fn split(&mut self, name: &'static str, pick: u8, key: u128) {
         let Some(model) = self.streams.get_mut(name) else {
-            let result = self.engine().split_shard(name, shard_name(0), "12345");
+            let result = self
+                .engine()
+                .split_shard(name, shard_name(0), HashKey(12345));
             assert_not_found(result, "split in a missing stream");
             return;
         };
@@ -604,13 +606,13 @@ impl Harness {
         let engine = self.engine.as_ref().expect("engine is open");
         // The service's rule: start + 1 < key < end, so each child keeps two keys.
         if end - start < 3 {
-            let result = engine.split_shard(name, shard_name(parent), &(start + 2).to_string());
+            let result = engine.split_shard(name, shard_name(parent), HashKey(start + 2));
             assert_invalid(result, "split of a shard too small to split");
             return;
         }
         let key = start + 2 + key % (end - start - 2);
         engine
-            .split_shard(name, shard_name(parent), &key.to_string())
+            .split_shard(name, shard_name(parent), HashKey(key))
             .unwrap_or_else(|error| panic!("split {parent} at {key}: {error}"));
         model.close(parent);
         model.add((start, key - 1), vec![parent]);
@@ -625,7 +627,7 @@ impl Harness {
         if how == 4 {
             let closed = model.closed();
             if let Some(shard) = closed.get(usize::from(pick) % closed.len().max(1)) {
-                let result = engine.split_shard(name, shard_name(*shard), "12345");
+                let result = engine.split_shard(name, shard_name(*shard), HashKey(12345));
                 assert_in_use(result, "split of a closed shard");
             }
             return;
@@ -638,7 +640,7 @@ impl Harness {
             2 => end,
             _ => end.saturating_add(1),
         };
-        let result = engine.split_shard(name, shard_name(shard), &key.to_string());
+        let result = engine.split_shard(name, shard_name(shard), HashKey(key));
         assert_invalid(
             result,
             &format!("split of {shard} ({start}..={end}) at {key}"),
@@ -991,13 +993,10 @@ fn first_page(
 
 /// What a description says about a shard, in the reference's terms.
 fn described(shard: &ShardDescription) -> ShardModel {
-    let (start, end) = &shard.hash_key_range;
+    let range = shard.hash_key_range;
     let parents = [&shard.parent_shard_id, &shard.adjacent_parent_shard_id];
     ShardModel {
-        range: (
-            start.parse().expect("start key"),
-            end.parse().expect("end key"),
-        ),
+        range: (range.start, range.end),
         parents: parents
             .into_iter()
             .flatten()
@@ -1030,11 +1029,11 @@ fn assert_children(
         .filter(|child| described(child).parents.contains(&index))
         .collect();
     assert!(!expected.is_empty(), "closed shard {index} has no children");
-    let got: Vec<(ShardId, Vec<ShardId>, &(String, String))> = children
+    let got: Vec<(ShardId, Vec<ShardId>, &HashRange)> = children
         .iter()
         .map(|c| (c.shard_id, c.parent_shards.clone(), &c.hash_key_range))
         .collect();
-    let want: Vec<(ShardId, Vec<ShardId>, &(String, String))> = expected
+    let want: Vec<(ShardId, Vec<ShardId>, &HashRange)> = expected
         .iter()
         .map(|c| {
             let parents = described(c).parents.into_iter().map(shard_name).collect();

@@ -105,8 +105,8 @@ fn an_idle_shards_active_segment_expires() {
 #[test]
 fn a_closed_parent_expires() {
     let (_fs, engine, parent) = stream_with_five_records();
-    let middle = (u128::MAX / 2).to_string();
-    engine.split_shard("r", SHARD0, &middle).unwrap();
+    let middle = shardlog_engine::HashKey(u128::MAX / 2);
+    engine.split_shard("r", SHARD0, middle).unwrap();
     let retention_at = now_ms() + 25 * HOUR_MS;
 
     engine.enforce_retention(retention_at).unwrap();

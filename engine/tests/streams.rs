@@ -122,10 +122,7 @@ fn create_put_and_read_with_every_iterator_type() {
         description.stream_arn,
         "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
     );
-    assert_eq!(
-        description.shards[1].hash_key_range.1,
-        u128::MAX.to_string()
-    );
+    assert_eq!(description.shards[1].hash_key_range.end, u128::MAX);
     assert_eq!(
         engine.list_streams(10, None),
         (vec!["orders".to_string()], false)
@@ -152,8 +149,8 @@ fn reshard_and_read_across_the_lineage() {
             .1,
         );
     }
-    let middle = (u128::MAX / 2 + 1).to_string();
-    engine.split_shard("s", ShardId(0), &middle).unwrap();
+    let middle = shardlog_engine::HashKey(u128::MAX / 2 + 1);
+    engine.split_shard("s", ShardId(0), middle).unwrap();
     for i in 0..10 {
         expected.push(
             put(
@@ -281,17 +278,11 @@ fn errors_are_the_kinesis_kinds() {
             ..
         })
     ));
-    let bad_hash = PutRecord {
-        partition_key: "k",
-        data: b"x",
-        explicit_hash_key: Some("-1"),
-    };
+    // A hash key is read once, before it reaches the engine: text that is not
+    // one is refused there.
     assert!(matches!(
-        engine.put_record("s", bad_hash),
-        Err(Error::InvalidField {
-            field: "explicitHashKey",
-            ..
-        })
+        shardlog_engine::HashKey::parse("-1"),
+        Err(shardlog_engine::routing::RoutingError::HashKeyNotDecimal { .. })
     ));
     assert!(matches!(
         engine.get_records("not-a-token", 10),
@@ -425,18 +416,20 @@ fn update_shard_count_keeps_lineage() {
         let (open, _) = engine
             .list_shards("s", Some(&ShardFilter::AtLatest), None, 1000)
             .unwrap();
-        let mut ranges: Vec<(String, String)> =
-            open.iter().map(|s| s.hash_key_range.clone()).collect();
-        ranges.sort_by_key(|(start, _)| start.parse::<u128>().unwrap());
+        let mut ranges: Vec<(u128, u128)> = open
+            .iter()
+            .map(|s| (s.hash_key_range.start, s.hash_key_range.end))
+            .collect();
+        ranges.sort();
         for shard in &open {
             let parents = usize::from(shard.parent_shard_id.is_some())
                 + usize::from(shard.adjacent_parent_shard_id.is_some());
             assert!(parents <= 2);
         }
-        let even: Vec<(String, String)> = shardlog_engine::routing::even_ranges(target)
+        let even: Vec<(u128, u128)> = shardlog_engine::routing::even_ranges(target)
             .unwrap()
             .iter()
-            .map(|r| (r.start.to_string(), r.end.to_string()))
+            .map(|r| (r.start, r.end))
             .collect();
         assert_eq!(ranges, even, "target {target}");
     }
@@ -787,7 +780,7 @@ fn waiting_reader_does_not_hold_up_a_split() {
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
         engine
-            .split_shard("w", ShardId(0), &(1u128 << 127).to_string())
+            .split_shard("w", ShardId(0), shardlog_engine::HashKey(1u128 << 127))
             .unwrap();
         let took = started.elapsed();
         assert!(took < wait / 4, "the split waited {took:?} for the reader");

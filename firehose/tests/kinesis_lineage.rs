@@ -79,7 +79,7 @@ fn parents_before_children_exactly_once() {
         .split_shard(
             "events",
             shardlog_engine::ShardId(0),
-            "170141183460469231731687303715884105728",
+            shardlog_engine::HashKey(1 << 127),
         )
         .unwrap();
     let after = put(&engine, "after", 50);

@@ -421,7 +421,7 @@ async fn service_request(
     record(result.as_ref().map_or_else(|error| error.code, |_| "OK"));
     match result {
         Ok(_) if no_output => respond(200, format.content_type(), Vec::new(), id),
-        Ok(value) => respond(200, format.content_type(), format.encode(&value), id),
+        Ok(body) => respond(200, format.content_type(), body, id),
         Err(error) => error_response(&error, format, id),
     }
 }
@@ -433,7 +433,7 @@ async fn run_blocking(
     named: Named,
     format: Format,
     body: Bytes,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     tokio::task::spawn_blocking(move || named.run(&shared, format, &body))
         .await
         .unwrap_or_else(|error| {

@@ -65,9 +65,8 @@ pub fn call_json(
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
     let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    let response = kinesis::actions::dispatch(engine, &metrics, action, fields)
-        .map_err(|failure| failure.into_api(kinesis::errors::Account::of(engine)))?;
-    Ok(format.encode(&response))
+    kinesis::actions::dispatch(engine, &metrics, action, format, fields)
+        .map_err(|failure| failure.into_api(kinesis::errors::Account::of(engine)))
 }
 
 #[cfg(test)]

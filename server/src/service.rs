@@ -14,13 +14,17 @@
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::protocol::model::Model;
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Format};
 use bytes::Bytes;
 use hyper::Response;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Runs an action on its validated request; the answer is the response body in
+/// the request's format.
+pub(crate) type Run = fn(&Shared, &str, Format, Fields<'_>) -> Result<Vec<u8>, ApiError>;
 
 /// One service: how requests name it, what it speaks, and how it runs them.
 pub(crate) struct Service {
@@ -32,7 +36,7 @@ pub(crate) struct Service {
     pub(crate) formats: &'static [Format],
     /// Runs an action on its validated request. Called on a blocking thread: the
     /// engine blocks (fsync, waits).
-    pub(crate) run: fn(&Shared, &str, Fields<'_>) -> Result<Value, ApiError>,
+    pub(crate) run: Run,
     /// The action answered with an event stream, if the service has one.
     pub(crate) streaming: Option<Streaming>,
 }
@@ -93,16 +97,17 @@ impl Named {
             .filter(|streaming| streaming.action == self.action)
     }
 
-    /// Validates `body` against the model and runs the action (on a blocking thread).
+    /// Validates `body` against the model and runs the action (on a blocking
+    /// thread); the answer is the response body in `format`.
     pub(crate) fn run(
         &self,
         shared: &Shared,
         format: Format,
         body: &[u8],
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Vec<u8>, ApiError> {
         let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
         let fields = Fields::new(&request, format)?;
-        (self.service.run)(shared, &self.action, fields)
+        (self.service.run)(shared, &self.action, format, fields)
     }
 }
 

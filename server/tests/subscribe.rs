@@ -294,10 +294,10 @@ async fn closed_shard_reports_children() {
     let setup = setup(300_000, 1).await;
     put(&setup.engine, "a", b"one").await;
     put(&setup.engine, "b", b"two").await;
-    let middle = (u128::MAX / 2).to_string();
+    let middle = shardlog_engine::HashKey(u128::MAX / 2);
     setup
         .engine
-        .split_shard("s", shardlog_engine::ShardId(0), &middle)
+        .split_shard("s", shardlog_engine::ShardId(0), middle)
         .unwrap();
     let payload = shard_zero(&setup, Wire::JsonHttp1, "TRIM_HORIZON");
     let mut events = Events::new(subscribe(setup.server.address, Wire::JsonHttp1, payload).await);

@@ -1,9 +1,22 @@
-//! Firehose actions (`Firehose_20150804.*`): request fields in, delivery-stream
+//! Firehose actions (`Firehose_20150804.*`): typed request in, delivery-stream
 //! call, response fields out. Firehose's error codes live here.
 
+use super::requests::{
+    ConversionInput, CreateInput, DestinationInput, KinesisSourceInput, ListInput, NamedInput,
+    PutRecordBatchInput, PutRecordInput, TagInput, TagsInput, UpdateDestinationInput,
+};
+use super::responses::{
+    BackupOut, BufferingHintsOut, ColumnOut, ConversionOut, CreateOutput, DescribeOutput,
+    DescriptionOut, DestinationOut, EncryptionOut, FailureOut, KinesisSourceOut, ListOutput,
+    OutputFormatOut, ParquetOut, ProcessingOut, ProcessorOut, PutRecordBatchOutput,
+    PutRecordOutput, RecordIdOut, S3DestinationOut, SchemaOut, SerializerOut, SourceOut,
+};
 use crate::error::ApiError;
 use crate::kinesis::errors::{api_error, Account};
-use crate::protocol::value::{Fields, Out, Value};
+use crate::kinesis::responses::NoOutput;
+use crate::protocol::value::{Fields, Format};
+use crate::protocol::wire::Timestamp;
+use serde::Serialize;
 use shardlog_engine::ErrorKind;
 use shardlog_firehose::{
     convert::catalog_columns, Backup, Buffering, Column, ColumnType, Compression, Conversion,
@@ -12,7 +25,17 @@ use shardlog_firehose::{
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, ApiError>;
+type Response = Result<Vec<u8>, ApiError>;
+
+/// `output` in the request's format.
+fn reply<T: Serialize>(format: Format, output: &T) -> Response {
+    Ok(format.serialize(output))
+}
+
+/// The answer of an action with no output members.
+fn done(format: Format) -> Response {
+    reply(format, &NoOutput {})
+}
 
 /// The `X-Amz-Target` prefix of the Firehose API.
 pub const FIREHOSE_TARGET_PREFIX: &str = "Firehose_20150804.";
@@ -56,8 +79,14 @@ fn create_error(error: FirehoseError, firehose: &Firehose) -> ApiError {
     }
 }
 
-/// Runs `action` (the part after `Firehose_20150804.`) with its request fields.
-pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -> Response {
+/// Runs `action` (the part after `Firehose_20150804.`) on its validated request,
+/// read into the action's typed input.
+pub fn dispatch(
+    firehose: Option<&Firehose>,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Response {
     let Some(firehose) = firehose else {
         return Err(ApiError::client(
             "UnknownOperationException",
@@ -65,27 +94,28 @@ pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -
         ));
     };
     match action {
-        "CreateDeliveryStream" => create(firehose, fields),
+        "CreateDeliveryStream" => create(firehose, fields.typed()?, format),
         "DeleteDeliveryStream" => {
-            firehose.delete(fields.required_str("DeliveryStreamName")?)?;
-            Ok(Out::new().into())
+            let input: NamedInput = fields.typed()?;
+            firehose.delete(&input.delivery_stream_name)?;
+            done(format)
         }
-        "DescribeDeliveryStream" => describe(firehose, fields),
-        "ListDeliveryStreams" => list(firehose, fields),
-        "PutRecord" => put_record(firehose, fields),
-        "PutRecordBatch" => put_record_batch(firehose, fields),
-        "UpdateDestination" => update_destination(firehose, fields),
+        "DescribeDeliveryStream" => describe(firehose, fields.typed()?, format),
+        "ListDeliveryStreams" => list(firehose, fields.typed()?, format),
+        "PutRecord" => put_record(firehose, fields.typed()?, format),
+        "PutRecordBatch" => put_record_batch(firehose, fields.typed()?, format),
+        "UpdateDestination" => update_destination(firehose, fields.typed()?, format),
         "TagDeliveryStream" => {
-            let name = fields.required_str("DeliveryStreamName")?;
-            firehose.tag(name, tag_list(&fields, "Tags")?)?;
-            Ok(Out::new().into())
+            let input: TagsInput = fields.typed()?;
+            firehose.tag(&input.delivery_stream_name, tag_map(input.tags))?;
+            done(format)
         }
         "UntagDeliveryStream" => {
-            let name = fields.required_str("DeliveryStreamName")?;
-            firehose.untag(name, &fields.string_list("TagKeys")?)?;
-            Ok(Out::new().into())
+            let input: TagsInput = fields.typed()?;
+            firehose.untag(&input.delivery_stream_name, &input.tag_keys)?;
+            done(format)
         }
-        "ListTagsForDeliveryStream" => list_tags(firehose, fields),
+        "ListTagsForDeliveryStream" => list_tags(firehose, fields.typed()?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
@@ -94,14 +124,8 @@ pub fn dispatch(firehose: Option<&Firehose>, action: &str, fields: Fields<'_>) -
 }
 
 /// `[{"Key": .., "Value": ..}]` as a map.
-fn tag_list(fields: &Fields<'_>, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut tags = BTreeMap::new();
-    for item in fields.list(name)?.unwrap_or_default() {
-        let tag = Fields::new(item, fields.format())?;
-        let value = tag.str("Value")?.unwrap_or("");
-        tags.insert(tag.required_str("Key")?.to_string(), value.to_string());
-    }
-    Ok(tags)
+fn tag_map(tags: Vec<TagInput>) -> BTreeMap<String, String> {
+    tags.into_iter().map(|tag| (tag.key, tag.value)).collect()
 }
 
 /// `arn:aws:s3:::bucket` → `bucket`.
@@ -118,27 +142,27 @@ fn bucket_arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")
 }
 
-fn create(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let source = match fields.str("DeliveryStreamType")?.unwrap_or("DirectPut") {
+fn create(firehose: &Firehose, input: CreateInput, format: Format) -> Response {
+    let name = input.delivery_stream_name.as_str();
+    let source = match input.delivery_stream_type.as_deref().unwrap_or("DirectPut") {
         "DirectPut" => SourceConfig::DirectPut,
-        "KinesisStreamAsSource" => kinesis_source(&fields)?,
+        "KinesisStreamAsSource" => kinesis_source(input.kinesis_stream_source_configuration)?,
         other => {
             return Err(ApiError::invalid_argument(format!(
             "DeliveryStreamType {other} is not supported; use DirectPut or KinesisStreamAsSource."
         )))
         }
     };
-    let extended = fields.structure("ExtendedS3DestinationConfiguration")?;
-    let plain = fields.structure("S3DestinationConfiguration")?;
+    let extended = input.extended_s3_destination_configuration;
+    let plain = input.s3_destination_configuration;
     let destination = match (extended, plain) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_argument(
                 "Give only one of ExtendedS3DestinationConfiguration and S3DestinationConfiguration.".into(),
             ))
         }
-        (Some(config), None) => parse_destination(firehose, &config, None, true)?,
-        (None, Some(config)) => parse_destination(firehose, &config, None, false)?,
+        (Some(config), None) => parse_destination(firehose, config, None, true)?,
+        (None, Some(config)) => parse_destination(firehose, config, None, false)?,
         (None, None) => {
             return Err(ApiError::invalid_argument(
                 "This server delivers to S3 only: give ExtendedS3DestinationConfiguration or S3DestinationConfiguration.".into(),
@@ -151,22 +175,24 @@ fn create(firehose: &Firehose, fields: Fields<'_>) -> Response {
         destination,
     };
     firehose
-        .create(config, tag_list(&fields, "Tags")?)
+        .create(config, tag_map(input.tags))
         .map_err(|error| create_error(error, firehose))?;
-    Ok(Out::new()
-        .with("DeliveryStreamARN", firehose.arn(name))
-        .into())
+    let delivery_stream_arn = firehose.arn(name);
+    reply(
+        format,
+        &CreateOutput {
+            delivery_stream_arn,
+        },
+    )
 }
 
-fn kinesis_source(fields: &Fields<'_>) -> Result<SourceConfig, ApiError> {
-    let source = fields
-        .structure("KinesisStreamSourceConfiguration")?
-        .ok_or_else(|| {
-            ApiError::invalid_argument(
-                "KinesisStreamSourceConfiguration is required for KinesisStreamAsSource.".into(),
-            )
-        })?;
-    let arn = source.required_str("KinesisStreamARN")?;
+fn kinesis_source(source: Option<KinesisSourceInput>) -> Result<SourceConfig, ApiError> {
+    let source = source.ok_or_else(|| {
+        ApiError::invalid_argument(
+            "KinesisStreamSourceConfiguration is required for KinesisStreamAsSource.".into(),
+        )
+    })?;
+    let arn = source.kinesis_stream_arn.as_str();
     let stream_name = arn
         .split_once(":stream/")
         .map(|(_, name)| name)
@@ -175,7 +201,7 @@ fn kinesis_source(fields: &Fields<'_>) -> Result<SourceConfig, ApiError> {
             ApiError::invalid_argument(format!("KinesisStreamARN {arn} is not a stream ARN."))
         })?;
     // Firehose starts at LATEST; `StartingPosition` is this server's extension.
-    let start = match source.str("StartingPosition")?.unwrap_or("LATEST") {
+    let start = match source.starting_position.as_deref().unwrap_or("LATEST") {
         "LATEST" => StartPosition::Latest,
         "TRIM_HORIZON" => StartPosition::TrimHorizon,
         other => {
@@ -194,19 +220,18 @@ fn kinesis_source(fields: &Fields<'_>) -> Result<SourceConfig, ApiError> {
 /// not in the update keep their values).
 fn parse_destination(
     firehose: &Firehose,
-    fields: &Fields<'_>,
+    input: DestinationInput,
     base: Option<&DestinationConfig>,
     extended: bool,
 ) -> Result<DestinationConfig, ApiError> {
-    let bucket = match (fields.str("BucketARN")?, base) {
+    let bucket = match (&input.bucket_arn, base) {
         (Some(arn), _) => bucket_of(arn)?,
         (None, Some(base)) => base.bucket.clone(),
         (None, None) => return Err(ApiError::missing("BucketARN")),
     };
-    let hints = fields.structure("BufferingHints")?;
+    let hints = input.buffering_hints.as_ref();
     let base_hints = base.map(|b| b.buffering).unwrap_or_default();
-    let hint = |name: &str, default: u32| -> Result<u32, ApiError> {
-        let value = hints.map(|h| h.int(name)).transpose()?.flatten();
+    let hint = |name: &str, value: Option<i128>, default: u32| -> Result<u32, ApiError> {
         value.map_or(Ok(default), |v| {
             u32::try_from(v).map_err(|_| {
                 ApiError::invalid_argument(format!("BufferingHints.{name} {v} is out of range."))
@@ -214,36 +239,39 @@ fn parse_destination(
         })
     };
     let buffering = Buffering {
-        size_mib: hint("SizeInMBs", base_hints.size_mib)?,
-        interval_s: hint("IntervalInSeconds", base_hints.interval_s)?,
+        size_mib: hint(
+            "SizeInMBs",
+            hints.and_then(|h| h.size_mib),
+            base_hints.size_mib,
+        )?,
+        interval_s: hint(
+            "IntervalInSeconds",
+            hints.and_then(|h| h.interval_s),
+            base_hints.interval_s,
+        )?,
     };
-    let compression = match fields.str("CompressionFormat")? {
+    let compression = match &input.compression_format {
         Some(name) => Compression::parse(name)?,
         None => base.map_or(Compression::Uncompressed, |b| b.compression),
     };
-    let text = |name: &str, base: Option<&String>| -> Result<Option<String>, ApiError> {
-        Ok(fields
-            .str(name)?
-            .map(str::to_string)
-            .or_else(|| base.cloned()))
-    };
+    let text = |given: &Option<String>, base: Option<&String>| given.clone().or(base.cloned());
     let mut destination = DestinationConfig {
         bucket,
-        prefix: text("Prefix", base.map(|b| &b.prefix))?.unwrap_or_default(),
+        prefix: text(&input.prefix, base.map(|b| &b.prefix)).unwrap_or_default(),
         error_output_prefix: text(
-            "ErrorOutputPrefix",
+            &input.error_output_prefix,
             base.and_then(|b| b.error_output_prefix.as_ref()),
-        )?,
+        ),
         buffering,
         compression,
         newline_delimiter: base.is_some_and(|b| b.newline_delimiter),
         conversion: base.and_then(|b| b.conversion.clone()),
         backup: base.and_then(|b| b.backup.clone()),
         extended: extended || base.is_some_and(|b| b.extended),
-        role_arn: text("RoleARN", base.map(|b| &b.role_arn))?.unwrap_or_default(),
+        role_arn: text(&input.role_arn, base.map(|b| &b.role_arn)).unwrap_or_default(),
     };
     if extended {
-        parse_extended(firehose, fields, &mut destination)?;
+        parse_extended(firehose, input, &mut destination)?;
     }
     Ok(destination)
 }
@@ -251,15 +279,14 @@ fn parse_destination(
 /// The ExtendedS3 parts: delimiter processor, format conversion, backup.
 fn parse_extended(
     firehose: &Firehose,
-    fields: &Fields<'_>,
+    input: DestinationInput,
     destination: &mut DestinationConfig,
 ) -> Result<(), ApiError> {
-    if let Some(processing) = fields.structure("ProcessingConfiguration")? {
-        let enabled = processing.bool("Enabled")?.unwrap_or(false);
+    if let Some(processing) = input.processing_configuration {
+        let enabled = processing.enabled.unwrap_or(false);
         let mut delimiter = false;
-        for processor in processing.list("Processors")?.unwrap_or_default() {
-            let processor = Fields::new(processor, fields.format())?;
-            match processor.required_str("Type")? {
+        for processor in processing.processors {
+            match processor.kind.as_str() {
                 "AppendDelimiterToRecord" => delimiter = true,
                 other if enabled => {
                     return Err(ApiError::invalid_argument(format!(
@@ -271,20 +298,20 @@ fn parse_extended(
         }
         destination.newline_delimiter = enabled && delimiter;
     }
-    if let Some(conversion) = fields.structure("DataFormatConversionConfiguration")? {
-        destination.conversion = parse_conversion(firehose, &conversion)?;
+    if let Some(conversion) = input.data_format_conversion_configuration {
+        destination.conversion = parse_conversion(firehose, conversion)?;
     }
-    match fields.str("S3BackupMode")? {
+    match input.s3_backup_mode.as_deref() {
         Some("Enabled") => {
-            let backup = fields.structure("S3BackupConfiguration")?.ok_or_else(|| {
+            let backup = input.s3_backup_configuration.ok_or_else(|| {
                 ApiError::invalid_argument(
                     "S3BackupMode Enabled needs S3BackupConfiguration.".into(),
                 )
             })?;
             destination.backup = Some(Backup {
-                bucket: bucket_of(backup.required_str("BucketARN")?)?,
-                prefix: backup.str("Prefix")?.unwrap_or("").to_string(),
-                compression: match backup.str("CompressionFormat")? {
+                bucket: bucket_of(&backup.bucket_arn)?,
+                prefix: backup.prefix.unwrap_or_default(),
+                compression: match &backup.compression_format {
                     Some(name) => Compression::parse(name)?,
                     None => Compression::Uncompressed,
                 },
@@ -306,45 +333,44 @@ fn parse_extended(
 /// server's `Columns` extension, else it is inferred from the first buffer.
 fn parse_conversion(
     firehose: &Firehose,
-    fields: &Fields<'_>,
+    input: ConversionInput,
 ) -> Result<Option<Conversion>, ApiError> {
-    if !fields.bool("Enabled")?.unwrap_or(true) {
+    if !input.enabled.unwrap_or(true) {
         return Ok(None);
     }
-    let serializer = fields
-        .structure("OutputFormatConfiguration")?
-        .and_then(|o| o.structure("Serializer").transpose())
-        .transpose()?;
-    let parquet = serializer
-        .map(|s| s.structure("ParquetSerDe"))
-        .transpose()?
-        .flatten();
-    if serializer.is_some_and(|s| s.structure("OrcSerDe").ok().flatten().is_some()) {
+    let serializer = input
+        .output_format_configuration
+        .and_then(|output| output.serializer);
+    if serializer.as_ref().is_some_and(|s| s.orc_ser_de.is_some()) {
         return Err(ApiError::invalid_argument(
             "OrcSerDe is not supported; use ParquetSerDe.".into(),
         ));
     }
-    let compression = match parquet.map(|p| p.str("Compression")).transpose()?.flatten() {
-        Some(name) => ParquetCompression::parse(name)?,
+    let parquet = serializer.and_then(|s| s.parquet_ser_de);
+    let compression = match parquet.and_then(|p| p.compression) {
+        Some(name) => ParquetCompression::parse(&name)?,
         None => ParquetCompression::Snappy,
     };
-    let schema = fields.structure("SchemaConfiguration")?;
-    let mut columns = match schema {
-        Some(schema) => match (schema.str("DatabaseName")?, schema.str("TableName")?) {
-            (Some(database), Some(table)) => {
-                catalog_columns(&firehose.config().data_dir, database, table)?
-            }
-            _ => None,
-        },
-        None => None,
+    let Some(schema) = input.schema_configuration else {
+        return Ok(Some(Conversion {
+            columns: None,
+            compression,
+        }));
     };
-    if let Some(declared) = schema.map(|s| s.list("Columns")).transpose()?.flatten() {
+    let mut columns = match (&schema.database_name, &schema.table_name) {
+        (Some(database), Some(table)) => {
+            catalog_columns(&firehose.config().data_dir, database, table)?
+        }
+        _ => None,
+    };
+    if let Some(declared) = schema.columns {
         let mut parsed = Vec::with_capacity(declared.len());
         for column in declared {
-            let column = Fields::new(column, fields.format())?;
+            let name = column.name.ok_or_else(|| ApiError::missing("Name"))?;
+            let kind = column.kind.ok_or_else(|| ApiError::missing("Type"))?;
             parsed.push(Column {
-                name: column.required_str("Name")?.to_string(),
-                kind: ColumnType::parse(column.required_str("Type")?)?,
+                name,
+                kind: ColumnType::parse(&kind)?,
             });
         }
         columns = Some(parsed);
@@ -355,145 +381,140 @@ fn parse_conversion(
     }))
 }
 
-fn describe(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let status = firehose.describe(name)?;
-    Ok(Out::new()
-        .with("DeliveryStreamDescription", description(firehose, &status))
-        .into())
+fn describe(firehose: &Firehose, input: NamedInput, format: Format) -> Response {
+    let status = firehose.describe(&input.delivery_stream_name)?;
+    let delivery_stream_description = description(firehose, &status);
+    reply(
+        format,
+        &DescribeOutput {
+            delivery_stream_description,
+        },
+    )
 }
 
-fn description(firehose: &Firehose, status: &StreamStatus) -> Value {
+fn description(firehose: &Firehose, status: &StreamStatus) -> DescriptionOut {
     let meta = &status.meta;
     let config = &meta.config;
     let (kind, source) = match &config.source {
         SourceConfig::DirectPut => ("DirectPut", None),
         SourceConfig::Kinesis { stream_name, .. } => {
-            let arn = format!(
+            let kinesis_stream_arn = format!(
                 "arn:aws:kinesis:{}:{}:stream/{stream_name}",
                 firehose.config().region,
                 firehose.config().account_id
             );
-            let description = Out::new()
-                .with("KinesisStreamARN", arn)
-                .with("DeliveryStartTimestamp", Value::Timestamp(meta.created_ms));
-            (
-                "KinesisStreamAsSource",
-                Some(Out::new().with("KinesisStreamSourceDescription", description)),
-            )
+            let kinesis_stream_source_description = KinesisSourceOut {
+                kinesis_stream_arn,
+                delivery_start_timestamp: Timestamp(meta.created_ms),
+            };
+            let source = SourceOut {
+                kinesis_stream_source_description,
+            };
+            ("KinesisStreamAsSource", Some(source))
         }
     };
-    let mut destination = Out::new().with("DestinationId", shardlog_firehose::meta::DESTINATION_ID);
-    let s3 = destination_description(&config.destination, false);
-    destination = destination.with("S3DestinationDescription", s3);
-    if config.destination.extended {
-        let extended = destination_description(&config.destination, true);
-        destination = destination.with("ExtendedS3DestinationDescription", extended);
-    }
-    let failure = status.failure.as_ref().map(|details| {
-        Out::new()
-            .with("Type", "S3_DESTINATION_FAILURE")
-            .with("Details", details.clone())
+    let destination = &config.destination;
+    let destinations = [DestinationOut {
+        destination_id: shardlog_firehose::meta::DESTINATION_ID,
+        s3: destination_description(destination, false),
+        extended_s3: destination
+            .extended
+            .then(|| destination_description(destination, true)),
+    }];
+    let failure_description = status.failure.as_ref().map(|details| FailureOut {
+        kind: "S3_DESTINATION_FAILURE",
+        details: details.clone(),
     });
-    Out::new()
-        .with("DeliveryStreamName", config.name.clone())
-        .with("DeliveryStreamARN", firehose.arn(&config.name))
-        .with("DeliveryStreamStatus", "ACTIVE")
-        .with("DeliveryStreamType", kind)
-        .with("VersionId", meta.version_id.to_string())
-        .with("CreateTimestamp", Value::Timestamp(meta.created_ms))
-        .with("LastUpdateTimestamp", Value::Timestamp(meta.updated_ms))
-        .with("Destinations", vec![destination.into()])
-        .with("HasMoreDestinations", false)
-        .maybe("Source", source)
-        .maybe("FailureDescription", failure)
-        .into()
+    DescriptionOut {
+        delivery_stream_name: config.name.clone(),
+        delivery_stream_arn: firehose.arn(&config.name),
+        delivery_stream_status: "ACTIVE",
+        delivery_stream_type: kind,
+        version_id: meta.version_id.to_string(),
+        create_timestamp: Timestamp(meta.created_ms),
+        last_update_timestamp: Timestamp(meta.updated_ms),
+        destinations,
+        has_more_destinations: false,
+        source,
+        failure_description,
+    }
 }
 
-fn destination_description(destination: &DestinationConfig, extended: bool) -> Out {
-    let mut out = Out::new()
-        .with("RoleARN", destination.role_arn.clone())
-        .with("BucketARN", bucket_arn(&destination.bucket))
-        .with("Prefix", destination.prefix.clone())
-        .maybe("ErrorOutputPrefix", destination.error_output_prefix.clone())
-        .with(
-            "BufferingHints",
-            Out::new()
-                .with("SizeInMBs", destination.buffering.size_mib)
-                .with("IntervalInSeconds", destination.buffering.interval_s),
-        )
-        .with("CompressionFormat", destination.compression.wire_name())
-        .with(
-            "EncryptionConfiguration",
-            Out::new().with("NoEncryptionConfig", "NoEncryption"),
-        );
+/// The S3 destination as described: plain, or with the extended members.
+fn destination_description(destination: &DestinationConfig, extended: bool) -> S3DestinationOut {
+    let mut out = S3DestinationOut {
+        role_arn: destination.role_arn.clone(),
+        bucket_arn: bucket_arn(&destination.bucket),
+        prefix: destination.prefix.clone(),
+        error_output_prefix: destination.error_output_prefix.clone(),
+        buffering_hints: BufferingHintsOut {
+            size_mib: destination.buffering.size_mib,
+            interval_s: destination.buffering.interval_s,
+        },
+        compression_format: destination.compression.wire_name(),
+        encryption_configuration: EncryptionOut {
+            no_encryption_config: "NoEncryption",
+        },
+        processing_configuration: None,
+        s3_backup_mode: None,
+        s3_backup_description: None,
+        data_format_conversion_configuration: None,
+    };
     if !extended {
         return out;
     }
-    let processors: Vec<Value> = if destination.newline_delimiter {
-        vec![Out::new().with("Type", "AppendDelimiterToRecord").into()]
-    } else {
-        Vec::new()
+    let processors = match destination.newline_delimiter {
+        true => vec![ProcessorOut {
+            kind: "AppendDelimiterToRecord",
+        }],
+        false => Vec::new(),
     };
-    out = out
-        .with(
-            "ProcessingConfiguration",
-            Out::new()
-                .with("Enabled", destination.newline_delimiter)
-                .with("Processors", processors),
-        )
-        .with(
-            "S3BackupMode",
-            if destination.backup.is_some() {
-                "Enabled"
-            } else {
-                "Disabled"
+    out.processing_configuration = Some(ProcessingOut {
+        enabled: destination.newline_delimiter,
+        processors,
+    });
+    let backup = destination.backup.as_ref();
+    out.s3_backup_mode = Some(if backup.is_some() {
+        "Enabled"
+    } else {
+        "Disabled"
+    });
+    out.s3_backup_description = backup.map(|backup| BackupOut {
+        bucket_arn: bucket_arn(&backup.bucket),
+        prefix: backup.prefix.clone(),
+        compression_format: backup.compression.wire_name(),
+    });
+    out.data_format_conversion_configuration = destination.conversion.as_ref().map(|conversion| {
+        let columns = conversion.columns.iter().flatten();
+        let columns = columns.map(|c| ColumnOut {
+            name: c.name.clone(),
+            kind: c.kind.name(),
+        });
+        ConversionOut {
+            enabled: true,
+            schema_configuration: SchemaOut {
+                columns: columns.collect(),
             },
-        );
-    if let Some(backup) = &destination.backup {
-        out = out.with(
-            "S3BackupDescription",
-            Out::new()
-                .with("BucketARN", bucket_arn(&backup.bucket))
-                .with("Prefix", backup.prefix.clone())
-                .with("CompressionFormat", backup.compression.wire_name()),
-        );
-    }
-    if let Some(conversion) = &destination.conversion {
-        let columns: Vec<Value> = conversion
-            .columns
-            .iter()
-            .flatten()
-            .map(|c| {
-                Out::new()
-                    .with("Name", c.name.clone())
-                    .with("Type", c.kind.name())
-                    .into()
-            })
-            .collect();
-        let serde = Out::new().with("Compression", conversion.compression.wire_name());
-        out = out.with(
-            "DataFormatConversionConfiguration",
-            Out::new()
-                .with("Enabled", true)
-                .with("SchemaConfiguration", Out::new().with("Columns", columns))
-                .with(
-                    "OutputFormatConfiguration",
-                    Out::new().with("Serializer", Out::new().with("ParquetSerDe", serde)),
-                ),
-        );
-    }
+            output_format_configuration: OutputFormatOut {
+                serializer: SerializerOut {
+                    parquet_ser_de: ParquetOut {
+                        compression: conversion.compression.wire_name(),
+                    },
+                },
+            },
+        }
+    });
     out
 }
 
-fn list(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let limit = fields.int("Limit")?.unwrap_or(10);
+fn list(firehose: &Firehose, input: ListInput, format: Format) -> Response {
+    let limit = input.limit.unwrap_or(10);
     if !(1..=LIST_LIMIT_MAX).contains(&limit) {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {LIST_LIMIT_MAX}"
         )));
     }
-    let direct_put = match fields.str("DeliveryStreamType")? {
+    let direct_put = match input.delivery_stream_type.as_deref() {
         None => None,
         Some("DirectPut") => Some(true),
         Some("KinesisStreamAsSource") => Some(false),
@@ -503,36 +524,27 @@ fn list(firehose: &Firehose, fields: Fields<'_>) -> Response {
             )))
         }
     };
-    let (names, more) = firehose.list(
-        limit as usize,
-        fields.str("ExclusiveStartDeliveryStreamName")?,
-        direct_put,
-    );
-    let names: Vec<Value> = names.into_iter().map(Value::Text).collect();
-    Ok(Out::new()
-        .with("DeliveryStreamNames", names)
-        .with("HasMoreDeliveryStreams", more)
-        .into())
+    let start = input.exclusive_start_delivery_stream_name.as_deref();
+    let (names, more) = firehose.list(limit as usize, start, direct_put);
+    let output = ListOutput {
+        delivery_stream_names: names,
+        has_more_delivery_streams: more,
+    };
+    reply(format, &output)
 }
 
-fn put_record(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let record = fields
-        .structure("Record")?
-        .ok_or_else(|| ApiError::missing("Record"))?;
-    let data = record.required_blob("Data")?;
-    let ids = firehose.put_records(name, &[data.as_slice()])?;
-    Ok(Out::new()
-        .with("RecordId", ids.into_iter().next().unwrap_or_default())
-        .with("Encrypted", false)
-        .into())
+fn put_record(firehose: &Firehose, input: PutRecordInput, format: Format) -> Response {
+    let data = input.record.data.0;
+    let ids = firehose.put_records(&input.delivery_stream_name, &[data.as_slice()])?;
+    let output = PutRecordOutput {
+        record_id: ids.into_iter().next().unwrap_or_default(),
+        encrypted: false,
+    };
+    reply(format, &output)
 }
 
-fn put_record_batch(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let records = fields
-        .list("Records")?
-        .ok_or_else(|| ApiError::missing("Records"))?;
+fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput, format: Format) -> Response {
+    let records = input.records;
     let max = shardlog_firehose::service::BATCH_RECORDS_MAX;
     if records.is_empty() || records.len() > max {
         return Err(ApiError::validation(format!(
@@ -540,32 +552,35 @@ fn put_record_batch(firehose: &Firehose, fields: Fields<'_>) -> Response {
             records.len()
         )));
     }
-    let mut data = Vec::with_capacity(records.len());
-    for record in records {
-        data.push(Fields::new(record, fields.format())?.required_blob("Data")?);
-    }
-    let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-    let ids = firehose.put_records(name, &refs)?;
-    let responses: Vec<Value> = ids
-        .into_iter()
-        .map(|id| Out::new().with("RecordId", id).into())
+    let refs: Vec<&[u8]> = records
+        .iter()
+        .map(|record| record.data.0.as_slice())
         .collect();
-    Ok(Out::new()
-        .with("FailedPutCount", 0u32)
-        .with("Encrypted", false)
-        .with("RequestResponses", responses)
-        .into())
+    let ids = firehose.put_records(&input.delivery_stream_name, &refs)?;
+    let output = PutRecordBatchOutput {
+        failed_put_count: 0,
+        encrypted: false,
+        request_responses: ids
+            .into_iter()
+            .map(|record_id| RecordIdOut { record_id })
+            .collect(),
+    };
+    reply(format, &output)
 }
 
-fn update_destination(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let version = fields.required_str("CurrentDeliveryStreamVersionId")?;
+fn update_destination(
+    firehose: &Firehose,
+    input: UpdateDestinationInput,
+    format: Format,
+) -> Response {
+    let name = input.delivery_stream_name.as_str();
+    let version = input.current_delivery_stream_version_id.as_str();
     let version: u64 = version.parse().map_err(|_| {
         ApiError::invalid_argument(format!(
             "CurrentDeliveryStreamVersionId {version} is not a version id."
         ))
     })?;
-    let destination_id = fields.required_str("DestinationId")?;
+    let destination_id = input.destination_id.as_str();
     if destination_id != shardlog_firehose::meta::DESTINATION_ID {
         return Err(ApiError::invalid_argument(format!(
             "Destination {destination_id} does not exist; the destination is {}.",
@@ -574,11 +589,11 @@ fn update_destination(firehose: &Firehose, fields: Fields<'_>) -> Response {
     }
     let current = firehose.describe(name)?.meta.config.destination;
     let destination = match (
-        fields.structure("ExtendedS3DestinationUpdate")?,
-        fields.structure("S3DestinationUpdate")?,
+        input.extended_s3_destination_update,
+        input.s3_destination_update,
     ) {
-        (Some(update), None) => parse_destination(firehose, &update, Some(&current), true)?,
-        (None, Some(update)) => parse_destination(firehose, &update, Some(&current), false)?,
+        (Some(update), None) => parse_destination(firehose, update, Some(&current), true)?,
+        (None, Some(update)) => parse_destination(firehose, update, Some(&current), false)?,
         _ => {
             return Err(ApiError::invalid_argument(
                 "Give exactly one of ExtendedS3DestinationUpdate and S3DestinationUpdate.".into(),
@@ -586,13 +601,15 @@ fn update_destination(firehose: &Firehose, fields: Fields<'_>) -> Response {
         }
     };
     firehose.update_destination(name, version, destination)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn list_tags(firehose: &Firehose, fields: Fields<'_>) -> Response {
-    let name = fields.required_str("DeliveryStreamName")?;
-    let limit = fields.int("Limit")?.unwrap_or(50).clamp(1, 50) as usize;
-    let start = fields.str("ExclusiveStartTagKey")?;
-    let tags = firehose.describe(name)?.meta.tags;
-    Ok(crate::kinesis::actions::tags_page(tags, start, limit))
+fn list_tags(firehose: &Firehose, input: TagsInput, format: Format) -> Response {
+    let limit = input.limit.unwrap_or(50).clamp(1, 50) as usize;
+    let tags = firehose.describe(&input.delivery_stream_name)?.meta.tags;
+    let start = input.exclusive_start_tag_key.as_deref();
+    reply(
+        format,
+        &crate::kinesis::actions::tags_page(tags, start, limit),
+    )
 }

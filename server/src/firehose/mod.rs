@@ -1,12 +1,14 @@
 //! The Kinesis Data Firehose API (`Firehose_20150804.*`): its actions and error codes.
 
 pub(crate) mod actions;
+mod requests;
+mod responses;
 
 pub use actions::FIREHOSE_TARGET_PREFIX;
 
 use crate::error::ApiError;
 use crate::http::Shared;
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Format};
 use crate::service::Service;
 
 /// Firehose in the front end's table of services.
@@ -18,6 +20,11 @@ pub(crate) const SERVICE: Service = Service {
     streaming: None,
 };
 
-fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
-    actions::dispatch(shared.config.firehose.as_ref(), action, fields)
+fn run(
+    shared: &Shared,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    actions::dispatch(shared.config.firehose.as_ref(), action, format, fields)
 }

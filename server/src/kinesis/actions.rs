@@ -1,71 +1,96 @@
-//! Kinesis actions: request fields in, engine call, response fields out.
+//! Kinesis actions: typed request in, engine call, response fields out.
 
 use super::errors::{record_failure, Account, Failure};
 use super::requests::{
-    CreateStreamInput, DeleteStreamInput, DescribeStreamSummaryInput, ListStreamsInput, StreamMode,
-    StreamRef,
+    AddTagsInput, ConsumerInput, CreateStreamInput, DeleteStreamInput, DescribeStreamInput,
+    DescribeStreamSummaryInput, GetRecordsInput, GetShardIteratorInput, ListShardsInput,
+    ListStreamsInput, ListTagsInput, MergeShardsInput, MonitoringInput, PositionType,
+    PutRecordInput, PutRecordsInput, RecordInput, RemoveTagsInput, ResourceTagsInput,
+    RetentionInput, ShardFilterInput, ShardFilterType, SplitShardInput, StreamMode, StreamRef,
+    UpdateMaxRecordSizeInput, UpdateShardCountInput, UpdateStreamModeInput,
+};
+use super::responses::{
+    AccountSettingsOutput, ChildShardOut, CommitmentOut, ConsumerOut, DescribeConsumerOutput,
+    DescribeLimitsOutput, DescribeStreamOutput, DescribeStreamSummaryOutput, GetRecordsOutput,
+    GetShardIteratorOutput, ListConsumersOutput, ListShardsOutput, ListStreamsOutput,
+    MonitoringOutput, NoOutput, PutRecordOutput, PutRecordsEntryOut, PutRecordsOutput, RecordOut,
+    RegisterConsumerOutput, ResourceTagsOutput, ShardOut, StreamDescriptionOut, StreamModeOut,
+    StreamSummaryListed, StreamSummaryOut, TagOut, TagsPageOutput, UpdateShardCountOutput,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
-use crate::protocol::value::{Fields, Out, Value};
+use crate::protocol::value::{Fields, Format};
+use crate::protocol::wire::Timestamp;
+use serde::Serialize;
 use shardlog_engine::{
-    Engine, IteratorStart, PutRecord, RecordFailure, ShardDescription, ShardFilter, ShardId,
-    StreamDescription,
+    Engine, HashKey, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, Failure>;
+type Response = Result<Vec<u8>, Failure>;
 
-/// Runs `action` (the part after `Kinesis_20131202.`) with its request fields.
-pub fn dispatch(engine: &Engine, metrics: &Metrics, action: &str, fields: Fields<'_>) -> Response {
+/// `output` in the request's format.
+fn reply<T: Serialize>(format: Format, output: &T) -> Response {
+    Ok(format.serialize(output))
+}
+
+/// The answer of an action with no output members.
+fn done(format: Format) -> Response {
+    reply(format, &NoOutput {})
+}
+
+/// Runs `action` (the part after `Kinesis_20131202.`) on its validated request,
+/// read into the action's typed input.
+pub fn dispatch(
+    engine: &Engine,
+    metrics: &Metrics,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Result<Vec<u8>, Failure> {
     match action {
-        "CreateStream" => create_stream(engine, fields.typed()?),
-        "DeleteStream" => delete_stream(engine, fields.typed()?),
-        "DescribeStream" => describe_stream(engine, fields),
-        "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?),
-        "ListStreams" => list_streams(engine, fields.typed()?),
-        "ListShards" => list_shards(engine, fields),
-        "PutRecord" => put_record(engine, metrics, fields),
-        "PutRecords" => put_records(engine, metrics, fields),
-        "GetShardIterator" => get_shard_iterator(engine, fields),
-        "GetRecords" => get_records(engine, metrics, fields),
-        "SplitShard" => split_shard(engine, fields),
-        "MergeShards" => merge_shards(engine, fields),
-        "UpdateShardCount" => update_shard_count(engine, fields),
-        "IncreaseStreamRetentionPeriod" => retention(engine, fields, true),
-        "DecreaseStreamRetentionPeriod" => retention(engine, fields, false),
-        "AddTagsToStream" => add_tags(engine, fields),
-        "RemoveTagsFromStream" => remove_tags(engine, fields),
-        "ListTagsForStream" => list_tags(engine, fields),
-        "RegisterStreamConsumer" => register_consumer(engine, fields),
-        "DescribeStreamConsumer" => describe_consumer(engine, fields),
-        "ListStreamConsumers" => list_consumers(engine, fields),
-        "DeregisterStreamConsumer" => deregister_consumer(engine, fields),
-        "DescribeLimits" => describe_limits(engine),
-        "DescribeAccountSettings" => Ok(Out::new()
-            .with(
-                "MinimumThroughputBillingCommitment",
-                Out::new().with("Status", "DISABLED"),
-            )
-            .into()),
-        "TagResource" => tag_resource(engine, fields),
-        "UntagResource" => untag_resource(engine, fields),
-        "ListTagsForResource" => list_tags_for_resource(engine, fields),
-        "UpdateStreamMode" => update_stream_mode(engine, fields),
-        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields, true),
-        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields, false),
-        "UpdateMaxRecordSize" => update_max_record_size(engine, fields),
+        "CreateStream" => create_stream(engine, fields.typed()?, format),
+        "DeleteStream" => delete_stream(engine, fields.typed()?, format),
+        "DescribeStream" => describe_stream(engine, fields.typed()?, format),
+        "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?, format),
+        "ListStreams" => list_streams(engine, fields.typed()?, format),
+        "ListShards" => list_shards(engine, fields.typed()?, format),
+        "PutRecord" => put_record(engine, metrics, fields.typed()?, format),
+        "PutRecords" => put_records(engine, metrics, fields.typed()?, format),
+        "GetShardIterator" => get_shard_iterator(engine, fields.typed()?, format),
+        "GetRecords" => get_records(engine, metrics, fields.typed()?, format),
+        "SplitShard" => split_shard(engine, fields.typed()?, format),
+        "MergeShards" => merge_shards(engine, fields.typed()?, format),
+        "UpdateShardCount" => update_shard_count(engine, fields.typed()?, format),
+        "IncreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, true, format),
+        "DecreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, false, format),
+        "AddTagsToStream" => add_tags(engine, fields.typed()?, format),
+        "RemoveTagsFromStream" => remove_tags(engine, fields.typed()?, format),
+        "ListTagsForStream" => list_tags(engine, fields.typed()?, format),
+        "RegisterStreamConsumer" => register_consumer(engine, fields.typed()?, format),
+        "DescribeStreamConsumer" => describe_consumer(engine, fields.typed()?, format),
+        "ListStreamConsumers" => list_consumers(engine, fields.typed()?, format),
+        "DeregisterStreamConsumer" => deregister_consumer(engine, fields.typed()?, format),
+        "DescribeLimits" => describe_limits(engine, format),
+        "DescribeAccountSettings" => reply(
+            format,
+            &AccountSettingsOutput {
+                minimum_throughput_billing_commitment: CommitmentOut { status: "DISABLED" },
+            },
+        ),
+        "TagResource" => tag_resource(engine, fields.typed()?, format),
+        "UntagResource" => untag_resource(engine, fields.typed()?, format),
+        "ListTagsForResource" => list_tags_for_resource(engine, fields.typed()?, format),
+        "UpdateStreamMode" => update_stream_mode(engine, fields.typed()?, format),
+        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, true, format),
+        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, false, format),
+        "UpdateMaxRecordSize" => update_max_record_size(engine, fields.typed()?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
         )
         .into()),
     }
-}
-
-/// The stream a request names, by StreamName or StreamARN.
-fn stream_name(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    stream_named(engine, fields.str("StreamName")?, fields.str("StreamARN")?)
 }
 
 /// The stream a typed request names.
@@ -108,15 +133,6 @@ fn stream_named(
     }
 }
 
-fn bounded(
-    fields: &Fields<'_>,
-    name: &str,
-    low: i128,
-    high: i128,
-) -> Result<Option<i128>, ApiError> {
-    within(name, fields.int(name)?, low, high)
-}
-
 /// `value` of the member `name`, refused outside `low..=high` in AWS's words.
 fn within(
     name: &str,
@@ -133,7 +149,7 @@ fn within(
     }
 }
 
-fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
+fn create_stream(engine: &Engine, input: CreateStreamInput, format: Format) -> Response {
     let name = input.stream_name.as_str();
     let on_demand = input
         .stream_mode_details
@@ -149,95 +165,41 @@ fn create_stream(engine: &Engine, input: CreateStreamInput) -> Response {
         crate::kinesis::rules::within_shard_limit(engine, name, count)?;
     }
     engine.create_stream(name, shard_count, input.tags)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn delete_stream(engine: &Engine, input: DeleteStreamInput) -> Response {
+fn delete_stream(engine: &Engine, input: DeleteStreamInput, format: Format) -> Response {
     let name = stream_of(engine, &input.stream)?;
     let enforce = input.enforce_consumer_deletion.unwrap_or(false);
     engine.delete_stream_with(&name, enforce)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn shard_value(shard: &ShardDescription) -> Value {
-    let (start, end) = &shard.hash_key_range;
-    let range = Out::new()
-        .with(
-            "StartingSequenceNumber",
-            shard.starting_sequence_number.clone(),
-        )
-        .maybe("EndingSequenceNumber", shard.ending_sequence_number.clone());
-    Out::new()
-        .with("ShardId", shard.shard_id)
-        .maybe("ParentShardId", shard.parent_shard_id)
-        .maybe("AdjacentParentShardId", shard.adjacent_parent_shard_id)
-        .with(
-            "HashKeyRange",
-            Out::new()
-                .with("StartingHashKey", start.clone())
-                .with("EndingHashKey", end.clone()),
-        )
-        .with("SequenceNumberRange", range)
-        .into()
+fn describe_stream(engine: &Engine, input: DescribeStreamInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
+    let d = engine.describe_stream(&name, limit, input.exclusive_start_shard_id)?;
+    let stream_description = StreamDescriptionOut::of(&d);
+    reply(format, &DescribeStreamOutput { stream_description })
 }
 
-fn mode_value(description: &StreamDescription) -> Value {
-    Out::new()
-        .with("StreamMode", description.stream_mode)
-        .into()
-}
-
-fn monitoring(description: &StreamDescription) -> Value {
-    let metrics: Vec<Value> = description
-        .shard_level_metrics
-        .iter()
-        .map(|m| Value::from(m.as_str()))
-        .collect();
-    Value::List(vec![Out::new().with("ShardLevelMetrics", metrics).into()])
-}
-
-fn describe_stream(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
-    // An id that names no shard starts nowhere in particular: the first page.
-    let start = fields
-        .str("ExclusiveStartShardId")?
-        .and_then(ShardId::parse);
-    let d = engine.describe_stream(&name, limit, start)?;
-    let shards: Vec<Value> = d.shards.iter().map(shard_value).collect();
-    let body = Out::new()
-        .with("StreamName", d.stream_name.clone())
-        .with("StreamARN", d.stream_arn.clone())
-        .with("StreamStatus", d.stream_status)
-        .with("StreamModeDetails", mode_value(&d))
-        .with("Shards", shards)
-        .with("HasMoreShards", d.has_more_shards)
-        .with("RetentionPeriodHours", d.retention_hours)
-        .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
-        .with("EnhancedMonitoring", monitoring(&d))
-        .with("EncryptionType", "NONE");
-    Ok(Out::new().with("StreamDescription", body).into())
-}
-
-fn describe_stream_summary(engine: &Engine, input: DescribeStreamSummaryInput) -> Response {
+fn describe_stream_summary(
+    engine: &Engine,
+    input: DescribeStreamSummaryInput,
+    format: Format,
+) -> Response {
     let name = stream_of(engine, &input.stream)?;
     let d = engine.describe_stream(&name, 0, None)?;
-    let body = Out::new()
-        .with("StreamName", d.stream_name.clone())
-        .with("StreamARN", d.stream_arn.clone())
-        .with("StreamStatus", d.stream_status)
-        .with("StreamModeDetails", mode_value(&d))
-        .with("RetentionPeriodHours", d.retention_hours)
-        .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms))
-        .with("EnhancedMonitoring", monitoring(&d))
-        .with("EncryptionType", "NONE")
-        .with("OpenShardCount", d.open_shard_count)
-        .with("ConsumerCount", d.consumer_count)
-        .with("MaxRecordSizeInKiB", d.record_kib_max);
-    Ok(Out::new().with("StreamDescriptionSummary", body).into())
+    let stream_description_summary = StreamSummaryOut::of(&d);
+    reply(
+        format,
+        &DescribeStreamSummaryOutput {
+            stream_description_summary,
+        },
+    )
 }
 
-fn list_streams(engine: &Engine, input: ListStreamsInput) -> Response {
+fn list_streams(engine: &Engine, input: ListStreamsInput, format: Format) -> Response {
     let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
     let start = input
         .exclusive_start_stream_name
@@ -247,37 +209,40 @@ fn list_streams(engine: &Engine, input: ListStreamsInput) -> Response {
     let mut summaries = Vec::new();
     for name in &names {
         let d = engine.describe_stream(name, 0, None)?;
-        summaries.push(Value::from(
-            Out::new()
-                .with("StreamName", name.clone())
-                .with("StreamARN", d.stream_arn.clone())
-                .with("StreamStatus", d.stream_status)
-                .with("StreamModeDetails", mode_value(&d))
-                .with("StreamCreationTimestamp", Value::Timestamp(d.created_ms)),
-        ));
+        summaries.push(StreamSummaryListed {
+            stream_name: name.clone(),
+            stream_arn: d.stream_arn,
+            stream_status: d.stream_status,
+            stream_mode_details: StreamModeOut {
+                stream_mode: d.stream_mode,
+            },
+            stream_creation_timestamp: Timestamp(d.created_ms),
+        });
     }
-    let next = more.then(|| names.last().cloned()).flatten();
-    let names: Vec<Value> = names.into_iter().map(Value::from).collect();
-    Ok(Out::new()
-        .with("StreamNames", names)
-        .with("HasMoreStreams", more)
-        .with("StreamSummaries", summaries)
-        .maybe("NextToken", next)
-        .into())
+    let next_token = more.then(|| names.last().cloned()).flatten();
+    reply(
+        format,
+        &ListStreamsOutput {
+            stream_names: names,
+            has_more_streams: more,
+            stream_summaries: summaries,
+            next_token,
+        },
+    )
 }
 
-fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
-    let Some(filter) = fields.structure("ShardFilter")? else {
+fn shard_filter(filter: Option<ShardFilterInput>) -> Result<Option<ShardFilter>, ApiError> {
+    let Some(filter) = filter else {
         return Ok(None);
     };
     let timestamp = || {
-        filter.timestamp_ms("Timestamp")?.ok_or_else(|| {
+        filter.timestamp.map(|Timestamp(ms)| ms).ok_or_else(|| {
             ApiError::invalid_argument("ShardFilter of this type needs a Timestamp.".into())
         })
     };
-    Ok(Some(match filter.required_str("Type")? {
-        "AFTER_SHARD_ID" => {
-            let after = filter.str("ShardId")?.ok_or_else(|| {
+    Ok(Some(match filter.kind {
+        ShardFilterType::AfterShardId => {
+            let after = filter.shard_id.as_deref().ok_or_else(|| {
                 ApiError::invalid_argument("ShardFilter AFTER_SHARD_ID needs a ShardId.".into())
             })?;
             // An id that names no shard filters nothing out.
@@ -286,24 +251,19 @@ fn shard_filter(fields: &Fields<'_>) -> Result<Option<ShardFilter>, ApiError> {
                 None => return Ok(None),
             }
         }
-        "AT_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
-        "FROM_TRIM_HORIZON" => ShardFilter::FromTrimHorizon,
-        "AT_LATEST" => ShardFilter::AtLatest,
-        "AT_TIMESTAMP" => ShardFilter::AtTimestamp(timestamp()?),
-        "FROM_TIMESTAMP" => ShardFilter::FromTimestamp(timestamp()?),
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]"
-            )))
-        }
+        ShardFilterType::AtTrimHorizon => ShardFilter::AtTrimHorizon,
+        ShardFilterType::FromTrimHorizon => ShardFilter::FromTrimHorizon,
+        ShardFilterType::AtLatest => ShardFilter::AtLatest,
+        ShardFilterType::AtTimestamp => ShardFilter::AtTimestamp(timestamp()?),
+        ShardFilterType::FromTimestamp => ShardFilter::FromTimestamp(timestamp()?),
     }))
 }
 
-fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
-    let limit = bounded(&fields, "MaxResults", 1, 10_000)?.unwrap_or(1000) as usize;
-    let (name, start) = match fields.str("NextToken")? {
+fn list_shards(engine: &Engine, input: ListShardsInput, format: Format) -> Response {
+    let limit = within("MaxResults", input.max_results, 1, 10_000)?.unwrap_or(1000) as usize;
+    let (name, start) = match &input.next_token {
         Some(token) => {
-            if fields.str("StreamName")?.is_some() {
+            if input.stream.stream_name.is_some() {
                 return Err(ApiError::invalid_argument(
                     "NextToken and StreamName cannot be provided together.".into(),
                 )
@@ -315,73 +275,77 @@ fn list_shards(engine: &Engine, fields: Fields<'_>) -> Response {
             (name.to_string(), ShardId::parse(after))
         }
         None => (
-            stream_name(engine, &fields)?,
-            fields
-                .str("ExclusiveStartShardId")?
-                .and_then(ShardId::parse),
+            stream_of(engine, &input.stream)?,
+            input.exclusive_start_shard_id,
         ),
     };
-    let filter = shard_filter(&fields)?;
+    let filter = shard_filter(input.shard_filter)?;
     let (shards, more) = engine.list_shards(&name, filter.as_ref(), start, limit)?;
-    let next = more
+    let next_token = more
         .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
         .flatten();
-    let shards: Vec<Value> = shards.iter().map(shard_value).collect();
-    Ok(Out::new()
-        .with("Shards", shards)
-        .maybe("NextToken", next)
-        .into())
+    let shards = shards.iter().map(ShardOut::of).collect();
+    reply(format, &ListShardsOutput { shards, next_token })
 }
 
-fn put_record(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let data = fields.required_blob("Data")?;
+fn put_record(
+    engine: &Engine,
+    metrics: &Metrics,
+    input: PutRecordInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let data = &input.record.data.0;
     let record = PutRecord {
-        partition_key: fields.required_str("PartitionKey")?,
-        data: &data,
-        explicit_hash_key: fields.str("ExplicitHashKey")?,
+        partition_key: &input.record.partition_key,
+        data,
+        explicit_hash_key: explicit_hash_key(engine, &input.record)?,
     };
-    let ordering = fields.str("SequenceNumberForOrdering")?;
+    let ordering = input.sequence_number_for_ordering.as_deref();
     if let Some(ordering) = ordering {
         crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
     }
     let result = engine.put_record_ordered(&name, record, ordering)?;
     metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
-    Ok(Out::new()
-        .with("ShardId", result.shard_id)
-        .with("SequenceNumber", result.sequence_number)
-        .with("EncryptionType", "NONE")
-        .into())
+    let output = PutRecordOutput {
+        shard_id: result.shard_id.to_string(),
+        sequence_number: result.sequence_number,
+        encryption_type: "NONE",
+    };
+    reply(format, &output)
 }
 
-fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let entries = fields
-        .list("Records")?
-        .ok_or_else(|| ApiError::missing("Records"))?;
-    let mut owned = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let entry = Fields::new(entry, fields.format())?;
-        owned.push((
-            entry.required_blob("Data")?,
-            entry.required_str("PartitionKey")?.to_string(),
-            entry.str("ExplicitHashKey")?.map(str::to_string),
-        ));
-    }
-    let records: Vec<PutRecord<'_>> = owned
+/// A record's ExplicitHashKey, read once.
+fn explicit_hash_key(engine: &Engine, record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
+    let text = record.explicit_hash_key.as_deref();
+    let read = |text| crate::kinesis::rules::explicit_hash_key(engine, text);
+    text.map(read).transpose()
+}
+
+fn put_records(
+    engine: &Engine,
+    metrics: &Metrics,
+    input: PutRecordsInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let records: Vec<PutRecord<'_>> = input
+        .records
         .iter()
-        .map(|(data, key, hash)| PutRecord {
-            partition_key: key,
-            data,
-            explicit_hash_key: hash.as_deref(),
+        .map(|record| {
+            Ok(PutRecord {
+                partition_key: &record.partition_key,
+                data: &record.data.0,
+                explicit_hash_key: explicit_hash_key(engine, record)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let results = engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
-    for (result, (data, _, _)) in results.iter().zip(&owned) {
+    for (result, record) in results.iter().zip(&records) {
         match result {
-            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, data.len() as u64),
+            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, record.data.len() as u64),
             Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
@@ -389,100 +353,116 @@ fn put_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
     if throttled > 0 {
         metrics.throttled(&name, throttled);
     }
-    let entries: Vec<Value> = results
+    let entries = results
         .into_iter()
         .map(|result| match result {
-            Ok(ok) => Out::new()
-                .with("SequenceNumber", ok.sequence_number)
-                .with("ShardId", ok.shard_id)
-                .into(),
+            Ok(ok) => PutRecordsEntryOut {
+                sequence_number: Some(ok.sequence_number),
+                shard_id: Some(ok.shard_id.to_string()),
+                ..PutRecordsEntryOut::default()
+            },
             Err(failure) => {
                 let (code, message) = record_failure(&failure, Account::of(engine));
-                Out::new()
-                    .with("ErrorCode", code)
-                    .with("ErrorMessage", message)
-                    .into()
+                PutRecordsEntryOut {
+                    error_code: Some(code),
+                    error_message: Some(message),
+                    ..PutRecordsEntryOut::default()
+                }
             }
         })
         .collect();
-    Ok(Out::new()
-        .with("FailedRecordCount", failed)
-        .with("Records", entries)
-        .with("EncryptionType", "NONE")
-        .into())
+    let output = PutRecordsOutput {
+        failed_record_count: failed,
+        records: entries,
+        encryption_type: "NONE",
+    };
+    reply(format, &output)
 }
 
-/// The request's names of a starting position's fields: the type, the sequence
-/// number, the timestamp, and the type's path in validation messages.
-pub(crate) struct StartFields {
+/// The request's names of a starting position's members, for its messages.
+pub(crate) struct StartNames {
     pub kind: &'static str,
     pub sequence: &'static str,
     pub timestamp: &'static str,
-    pub kind_path: &'static str,
 }
 
-/// Where an iterator or a subscription starts.
+/// Where an iterator or a subscription starts: `kind` with its sequence number
+/// or timestamp.
 pub(crate) fn iterator_start(
-    fields: &Fields<'_>,
-    names: &StartFields,
+    kind: PositionType,
+    sequence: Option<String>,
+    timestamp: Option<Timestamp>,
+    names: &StartNames,
 ) -> Result<IteratorStart, ApiError> {
     let sequence = || {
-        fields
-            .str(names.sequence)?
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ApiError::invalid_argument(format!(
-                    "{} must be provided for this {}.",
-                    names.sequence, names.kind
-                ))
-            })
+        sequence.ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "{} must be provided for this {}.",
+                names.sequence, names.kind
+            ))
+        })
     };
-    Ok(match fields.required_str(names.kind)? {
-        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
-        "LATEST" => IteratorStart::Latest,
-        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence()?),
-        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence()?),
-        "AT_TIMESTAMP" => IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(fields.timestamp_ms(names.timestamp)?.ok_or_else(
-            || ApiError::invalid_argument(format!("{} must be provided for AT_TIMESTAMP.", names.timestamp)),
-        )?)?),
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at '{}' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
-                names.kind_path
-            )))
+    Ok(match kind {
+        PositionType::TrimHorizon => IteratorStart::TrimHorizon,
+        PositionType::Latest => IteratorStart::Latest,
+        PositionType::AtSequenceNumber => IteratorStart::AtSequenceNumber(sequence()?),
+        PositionType::AfterSequenceNumber => IteratorStart::AfterSequenceNumber(sequence()?),
+        PositionType::AtTimestamp => {
+            let Timestamp(ms) = timestamp.ok_or_else(|| {
+                ApiError::invalid_argument(format!(
+                    "{} must be provided for AT_TIMESTAMP.",
+                    names.timestamp
+                ))
+            })?;
+            IteratorStart::AtTimestamp(crate::kinesis::rules::timestamp_not_in_future(ms)?)
         }
     })
 }
 
-fn get_shard_iterator(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard = crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardId")?)?;
-    let kind = fields.required_str("ShardIteratorType")?;
-    if matches!(kind, "TRIM_HORIZON" | "LATEST") && fields.str("StartingSequenceNumber")?.is_some()
+fn get_shard_iterator(engine: &Engine, input: GetShardIteratorInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_id)?;
+    let kind = input.shard_iterator_type;
+    if matches!(kind, PositionType::TrimHorizon | PositionType::Latest)
+        && input.starting_sequence_number.is_some()
     {
         return Err(ApiError::invalid_argument(
             "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ShardIteratorType and StartingSequenceNumber.".into(),
         ).into());
     }
-    let names = StartFields {
+    let names = StartNames {
         kind: "ShardIteratorType",
         sequence: "StartingSequenceNumber",
         timestamp: "Timestamp",
-        kind_path: "shardIteratorType",
     };
-    let start = iterator_start(&fields, &names)?;
+    let start = iterator_start(
+        kind,
+        input.starting_sequence_number,
+        input.timestamp,
+        &names,
+    )?;
     let iterator = engine.get_shard_iterator(&name, shard, start)?;
-    Ok(Out::new().with("ShardIterator", iterator).into())
+    reply(
+        format,
+        &GetShardIteratorOutput {
+            shard_iterator: iterator,
+        },
+    )
 }
 
-fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Response {
-    let iterator = fields.required_str("ShardIterator")?;
+fn get_records(
+    engine: &Engine,
+    metrics: &Metrics,
+    input: GetRecordsInput,
+    format: Format,
+) -> Response {
+    let iterator = input.shard_iterator.as_str();
     if iterator.is_empty() || iterator.len() > 512 {
         return Err(ApiError::validation(
             "1 validation error detected: Value at 'shardIterator' failed to satisfy constraint: Member must have length between 1 and 512".into(),
         ).into());
     }
-    let limit = bounded(&fields, "Limit", 1, 10_000)?.unwrap_or(10_000) as usize;
+    let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(10_000) as usize;
     let output = engine.get_records(iterator, limit)?;
     let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
     metrics.outgoing(
@@ -492,128 +472,84 @@ fn get_records(engine: &Engine, metrics: &Metrics, fields: Fields<'_>) -> Respon
         bytes as u64,
         output.millis_behind_latest,
     );
-    let records: Vec<Value> = output.records.into_iter().map(record_value).collect();
-    let children: Vec<Value> = output.child_shards.into_iter().map(child_value).collect();
+    // At the end of a closed shard (no next iterator) the children are listed,
+    // even when there are none.
     let finished = output.next_shard_iterator.is_none();
-    let mut out = Out::new()
-        .with("Records", records)
-        .with("MillisBehindLatest", output.millis_behind_latest)
-        .maybe("NextShardIterator", output.next_shard_iterator);
-    if finished {
-        out = out.with("ChildShards", children);
-    }
-    Ok(out.into())
+    let child_shards =
+        finished.then(|| output.child_shards.iter().map(ChildShardOut::of).collect());
+    let body = GetRecordsOutput {
+        records: output.records.iter().map(RecordOut::of).collect(),
+        millis_behind_latest: output.millis_behind_latest,
+        next_shard_iterator: output.next_shard_iterator.as_deref(),
+        child_shards,
+    };
+    reply(format, &body)
 }
 
-/// A record as GetRecords shows it (SubscribeToShard events write the same shape
-/// directly; see `subscribe_event`).
-pub(crate) fn record_value(record: shardlog_engine::OutputRecord) -> Value {
-    Out::new()
-        .with("SequenceNumber", record.sequence_number)
-        .with(
-            "ApproximateArrivalTimestamp",
-            Value::Timestamp(record.approximate_arrival_ms),
-        )
-        .with("Data", Value::Bytes(record.data.to_vec()))
-        .with("PartitionKey", record.partition_key)
-        .into()
+fn split_shard(engine: &Engine, input: SplitShardInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_to_split)?;
+    let key = crate::kinesis::rules::split_key(&input.new_starting_hash_key)?;
+    engine.split_shard(&name, shard, key)?;
+    done(format)
 }
 
-/// A child shard as GetRecords and SubscribeToShard events show it.
-pub(crate) fn child_value(child: shardlog_engine::ChildShard) -> Value {
-    let parents: Vec<Value> = child.parent_shards.into_iter().map(Value::from).collect();
-    Out::new()
-        .with("ShardId", child.shard_id)
-        .with("ParentShards", parents)
-        .with(
-            "HashKeyRange",
-            Out::new()
-                .with("StartingHashKey", child.hash_key_range.0)
-                .with("EndingHashKey", child.hash_key_range.1),
-        )
-        .into()
+fn merge_shards(engine: &Engine, input: MergeShardsInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let shard = |text: &str| crate::kinesis::rules::shard_id(engine, &name, text);
+    let shard_and_adjacent = (
+        shard(&input.shard_to_merge)?,
+        shard(&input.adjacent_shard_to_merge)?,
+    );
+    engine.merge_shards(&name, shard_and_adjacent.0, shard_and_adjacent.1)?;
+    done(format)
 }
 
-fn split_shard(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard =
-        crate::kinesis::rules::shard_id(engine, &name, fields.required_str("ShardToSplit")?)?;
-    engine.split_shard(&name, shard, fields.required_str("NewStartingHashKey")?)?;
-    Ok(Out::new().into())
-}
-
-fn merge_shards(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let shard =
-        |field: &str| crate::kinesis::rules::shard_id(engine, &name, fields.required_str(field)?);
-    let (shard, adjacent) = (shard("ShardToMerge")?, shard("AdjacentShardToMerge")?);
-    engine.merge_shards(&name, shard, adjacent)?;
-    Ok(Out::new().into())
-}
-
-fn update_shard_count(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let target = bounded(&fields, "TargetShardCount", 1, 100_000)?
-        .ok_or_else(|| ApiError::missing("TargetShardCount"))?;
-    match fields.required_str("ScalingType")? {
-        "UNIFORM_SCALING" => {}
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
-            )).into())
-        }
-    }
+fn update_shard_count(engine: &Engine, input: UpdateShardCountInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let target = input.target_shard_count;
+    within("TargetShardCount", Some(target), 1, 100_000)?;
     let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
     engine.update_shard_count(&name, target as u32)?;
     let d = engine.describe_stream(&name, 0, None)?;
-    Ok(Out::new()
-        .with("StreamName", name)
-        .with("StreamARN", d.stream_arn)
-        .with("CurrentShardCount", before)
-        .with("TargetShardCount", target as u64)
-        .into())
+    let output = UpdateShardCountOutput {
+        stream_name: name,
+        stream_arn: d.stream_arn,
+        current_shard_count: before,
+        target_shard_count: target as u64,
+    };
+    reply(format, &output)
 }
 
-fn retention(engine: &Engine, fields: Fields<'_>, increase: bool) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let hours = bounded(&fields, "RetentionPeriodHours", 1, 8760 * 10)?
-        .ok_or_else(|| ApiError::missing("RetentionPeriodHours"))?;
+fn retention(engine: &Engine, input: RetentionInput, increase: bool, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let hours = input.retention_period_hours;
+    within("RetentionPeriodHours", Some(hours), 1, 8760 * 10)?;
     engine.set_retention(&name, hours as u32, increase)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn add_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let tags = fields.string_map("Tags")?;
-    if tags.is_empty() {
+fn add_tags(engine: &Engine, input: AddTagsInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    if input.tags.is_empty() {
         return Err(ApiError::missing("Tags").into());
     }
-    engine.add_tags(&name, tags)?;
-    Ok(Out::new().into())
+    engine.add_tags(&name, input.tags)?;
+    done(format)
 }
 
-fn remove_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let keys = fields
-        .list("TagKeys")?
-        .ok_or_else(|| ApiError::missing("TagKeys"))?;
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|key| match key {
-            Value::Text(text) => Ok(text.clone()),
-            _ => Err(ApiError::serialization("TagKeys must be strings".into())),
-        })
-        .collect::<Result<_, _>>()?;
-    engine.remove_tags(&name, &keys)?;
-    Ok(Out::new().into())
+fn remove_tags(engine: &Engine, input: RemoveTagsInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    engine.remove_tags(&name, &input.tag_keys)?;
+    done(format)
 }
 
-fn list_tags(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let start = fields.str("ExclusiveStartTagKey")?;
-    let limit = bounded(&fields, "Limit", 1, 50)?.unwrap_or(50) as usize;
+fn list_tags(engine: &Engine, input: ListTagsInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let limit = within("Limit", input.limit, 1, 50)?.unwrap_or(50) as usize;
     let tags: BTreeMap<String, String> = engine.tags(&name)?;
-    Ok(tags_page(tags, start, limit))
+    let page = tags_page(tags, input.exclusive_start_tag_key.as_deref(), limit);
+    reply(format, &page)
 }
 
 /// One page of a ListTags answer (Kinesis and Firehose share the shape): the tags
@@ -622,83 +558,77 @@ pub(crate) fn tags_page(
     tags: impl IntoIterator<Item = (String, String)>,
     start: Option<&str>,
     limit: usize,
-) -> Value {
+) -> TagsPageOutput {
     let mut after = tags
         .into_iter()
         .filter(|(key, _)| start.is_none_or(|start| key.as_str() > start));
-    let page: Vec<Value> = after
+    let tags = after
         .by_ref()
         .take(limit)
-        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
+        .map(|(key, value)| TagOut { key, value })
         .collect();
-    let more = after.next().is_some();
-    Out::new()
-        .with("Tags", page)
-        .with("HasMoreTags", more)
-        .into()
+    let has_more_tags = after.next().is_some();
+    TagsPageOutput {
+        tags,
+        has_more_tags,
+    }
 }
 
-fn consumer_target(engine: &Engine, fields: &Fields<'_>) -> Result<(String, String), ApiError> {
-    if let Some(arn) = fields.str("ConsumerARN")? {
+/// The consumer a request names: by ConsumerARN, or by its stream and ConsumerName.
+fn consumer_target(engine: &Engine, input: &ConsumerInput) -> Result<(String, String), ApiError> {
+    if let Some(arn) = &input.consumer_arn {
         return engine
             .parse_consumer_arn(arn)
             .ok_or_else(|| ApiError::invalid_argument(format!("ConsumerARN {arn} is not valid.")));
     }
-    let name = fields.required_str("ConsumerName")?.to_string();
-    Ok((stream_name(engine, fields)?, name))
+    let name = consumer_name(input)?;
+    Ok((stream_of(engine, &input.stream)?, name.to_string()))
 }
 
-fn consumer_value(consumer: &shardlog_engine::ConsumerDescription, with_stream: bool) -> Value {
-    let out = Out::new()
-        .with("ConsumerName", consumer.consumer_name.clone())
-        .with("ConsumerARN", consumer.consumer_arn.clone())
-        .with("ConsumerStatus", consumer.consumer_status)
-        .with(
-            "ConsumerCreationTimestamp",
-            Value::Timestamp(consumer.creation_ms),
-        );
-    if with_stream {
-        out.with("StreamARN", consumer.stream_arn.clone()).into()
-    } else {
-        out.into()
-    }
+fn consumer_name(input: &ConsumerInput) -> Result<&str, ApiError> {
+    input
+        .consumer_name
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("ConsumerName"))
 }
 
-fn register_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let stream = stream_name(engine, &fields)?;
-    let consumer = engine.register_consumer(&stream, fields.required_str("ConsumerName")?)?;
-    Ok(Out::new()
-        .with("Consumer", consumer_value(&consumer, false))
-        .into())
+fn register_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
+    let stream = stream_of(engine, &input.stream)?;
+    let consumer = engine.register_consumer(&stream, consumer_name(&input)?)?;
+    let consumer = ConsumerOut::of(&consumer, false);
+    reply(format, &RegisterConsumerOutput { consumer })
 }
 
-fn describe_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let (stream, name) = consumer_target(engine, &fields)?;
+fn describe_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
+    let (stream, name) = consumer_target(engine, &input)?;
     let consumer = engine.describe_consumer(&stream, &name)?;
-    Ok(Out::new()
-        .with("ConsumerDescription", consumer_value(&consumer, true))
-        .into())
+    let consumer_description = ConsumerOut::of(&consumer, true);
+    reply(
+        format,
+        &DescribeConsumerOutput {
+            consumer_description,
+        },
+    )
 }
 
-fn list_consumers(engine: &Engine, fields: Fields<'_>) -> Response {
-    let stream = stream_name(engine, &fields)?;
-    let consumers: Vec<Value> = engine
-        .list_consumers(&stream)?
+fn list_consumers(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
+    let stream = stream_of(engine, &input.stream)?;
+    let listed = engine.list_consumers(&stream)?;
+    let consumers = listed
         .iter()
-        .map(|consumer| consumer_value(consumer, false))
+        .map(|consumer| ConsumerOut::of(consumer, false))
         .collect();
-    Ok(Out::new().with("Consumers", consumers).into())
+    reply(format, &ListConsumersOutput { consumers })
 }
 
-fn deregister_consumer(engine: &Engine, fields: Fields<'_>) -> Response {
-    let (stream, name) = consumer_target(engine, &fields)?;
+fn deregister_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
+    let (stream, name) = consumer_target(engine, &input)?;
     engine.deregister_consumer(&stream, &name)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
 /// The stream a `ResourceARN` names (tags on consumers are not kept).
-fn resource_stream(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiError> {
-    let arn = fields.required_str("ResourceARN")?;
+fn resource_stream(engine: &Engine, arn: &str) -> Result<String, ApiError> {
     let prefix = format!(
         "arn:aws:kinesis:{}:{}:stream/",
         engine.config().region,
@@ -714,89 +644,73 @@ fn resource_stream(engine: &Engine, fields: &Fields<'_>) -> Result<String, ApiEr
         })
 }
 
-fn string_list(fields: &Fields<'_>, name: &str) -> Result<Vec<String>, ApiError> {
-    fields
-        .list(name)?
-        .ok_or_else(|| ApiError::missing(name))?
-        .iter()
-        .map(|item| match item {
-            Value::Text(text) => Ok(text.clone()),
-            _ => Err(ApiError::serialization(format!("{name} must be strings"))),
-        })
-        .collect()
+fn tag_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
+    engine.add_tags(&name, input.tags)?;
+    done(format)
 }
 
-fn tag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
-    engine.add_tags(&name, fields.string_map("Tags")?)?;
-    Ok(Out::new().into())
+fn untag_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
+    engine.remove_tags(&name, &input.tag_keys)?;
+    done(format)
 }
 
-fn untag_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
-    engine.remove_tags(&name, &string_list(&fields, "TagKeys")?)?;
-    Ok(Out::new().into())
-}
-
-fn list_tags_for_resource(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = resource_stream(engine, &fields)?;
-    let tags: Vec<Value> = engine
+fn list_tags_for_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
+    let name = resource_stream(engine, &input.resource_arn)?;
+    let tags = engine
         .tags(&name)?
         .into_iter()
-        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
+        .map(|(key, value)| TagOut { key, value })
         .collect();
-    Ok(Out::new().with("Tags", tags).into())
+    reply(format, &ResourceTagsOutput { tags })
 }
 
-fn update_stream_mode(engine: &Engine, fields: Fields<'_>) -> Response {
-    fields.required_str("StreamARN")?;
-    let name = stream_name(engine, &fields)?;
-    let details = fields
-        .structure("StreamModeDetails")?
-        .ok_or_else(|| ApiError::missing("StreamModeDetails"))?;
-    let on_demand = match details.required_str("StreamMode")? {
-        "ON_DEMAND" => true,
-        "PROVISIONED" => false,
-        other => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [ON_DEMAND, PROVISIONED]"
-            )).into())
-        }
-    };
+fn update_stream_mode(engine: &Engine, input: UpdateStreamModeInput, format: Format) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let on_demand = input.stream_mode_details.stream_mode == StreamMode::OnDemand;
     engine.set_stream_mode(&name, on_demand)?;
-    Ok(Out::new().into())
+    done(format)
 }
 
-fn enhanced_monitoring(engine: &Engine, fields: Fields<'_>, enable: bool) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let metrics = string_list(&fields, "ShardLevelMetrics")?;
-    let (before, after) = engine.set_shard_level_metrics(&name, &metrics, enable)?;
-    let list = |items: Vec<String>| Value::List(items.into_iter().map(Value::from).collect());
-    Ok(Out::new()
-        .with("StreamName", name.clone())
-        .with("StreamARN", engine.stream_arn(&name))
-        .with("CurrentShardLevelMetrics", list(before))
-        .with("DesiredShardLevelMetrics", list(after))
-        .into())
+fn enhanced_monitoring(
+    engine: &Engine,
+    input: MonitoringInput,
+    enable: bool,
+    format: Format,
+) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let (before, after) =
+        engine.set_shard_level_metrics(&name, &input.shard_level_metrics, enable)?;
+    let output = MonitoringOutput {
+        stream_arn: engine.stream_arn(&name),
+        stream_name: name,
+        current_shard_level_metrics: before,
+        desired_shard_level_metrics: after,
+    };
+    reply(format, &output)
 }
 
-fn describe_limits(engine: &Engine) -> Response {
+fn describe_limits(engine: &Engine, format: Format) -> Response {
     let (open, limit, on_demand) = engine.account_usage();
-    Ok(Out::new()
-        .with("ShardLimit", limit)
-        .with("OpenShardCount", open)
-        .with("OnDemandStreamCount", on_demand)
-        .with("OnDemandStreamCountLimit", 50u32)
-        .into())
+    let output = DescribeLimitsOutput {
+        shard_limit: limit,
+        open_shard_count: open,
+        on_demand_stream_count: on_demand,
+        on_demand_stream_count_limit: 50,
+    };
+    reply(format, &output)
 }
 
-fn update_max_record_size(engine: &Engine, fields: Fields<'_>) -> Response {
-    let name = stream_name(engine, &fields)?;
-    let kib = fields
-        .int("MaxRecordSizeInKiB")?
-        .ok_or_else(|| ApiError::missing("MaxRecordSizeInKiB"))?;
+fn update_max_record_size(
+    engine: &Engine,
+    input: UpdateMaxRecordSizeInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(engine, &input.stream)?;
+    let kib = input.max_record_size_kib;
     let kib = u32::try_from(kib)
         .map_err(|_| ApiError::validation(format!("MaxRecordSizeInKiB {kib} is out of range")))?;
     engine.set_max_record_kib(&name, kib)?;
-    Ok(Out::new().into())
+    done(format)
 }

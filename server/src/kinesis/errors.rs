@@ -4,6 +4,7 @@
 //! compare it byte for byte), so it lives here and nowhere below.
 
 use crate::error::ApiError;
+use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX};
 use shardlog_engine::{Constraint, Error as EngineError, RecordFailure, ShardId};
 
 /// The account and region messages name.
@@ -156,9 +157,6 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         } => invalid(format!(
             "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
         )),
-        E::ExplicitHashKeyOutOfRange { key } => invalid(format!(
-            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {key}"
-        )),
         E::NoShardForHashKey { hash, .. } => {
             invalid(format!("no open shard holds hash key {hash}"))
         }
@@ -205,6 +203,27 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         // statements of the rule broken.
         E::Routing(cause) => invalid(cause.to_string()),
         _ => ApiError::internal(error.to_string()),
+    }
+}
+
+/// An ExplicitHashKey that did not read as a hash key, in Kinesis's words: text
+/// that is not a decimal integer breaks the model's pattern (ValidationException);
+/// one beyond 2^128 − 1 is out of range (InvalidArgumentException).
+pub fn explicit_hash_key_error(text: &str, error: &RoutingError, account: Account<'_>) -> ApiError {
+    match error {
+        RoutingError::HashKeyOutOfRange { .. } => ApiError::invalid_argument(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
+        )),
+        _ => {
+            let invalid = EngineError::InvalidField {
+                field: "explicitHashKey",
+                value: Some(text.to_string()),
+                constraint: Constraint::Decimal {
+                    digits_max: HASH_KEY_DIGITS_MAX,
+                },
+            };
+            api_error(&invalid, account)
+        }
     }
 }
 
@@ -397,7 +416,7 @@ mod tests {
                 EngineError::SplitKeyOutsideShard {
                     stream: s("a"),
                     shard: ShardId(0),
-                    key: s("1"),
+                    key: shardlog_engine::HashKey(1),
                     start: 0,
                     end: 99,
                 },

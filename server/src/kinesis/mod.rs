@@ -1,21 +1,20 @@
 //! The Kinesis Data Streams API (`Kinesis_20131202.*`): its actions, the business
 //! rules Kinesis applies beyond its model, and SubscribeToShard's event stream.
 //!
-//! Actions take their request as validated by the front end. Those converted to
-//! typed requests (CreateStream, DeleteStream, ListStreams, DescribeStreamSummary)
-//! read it into their struct in `requests` (`fields.typed()?` in `dispatch`) and
-//! never look a field up by name; the others still read `Fields` one by one.
+//! Actions take their request as validated by the front end, read into the
+//! action's struct in `requests` (`fields.typed()?` in `dispatch`): no action
+//! looks a field up by name.
 
 pub(crate) mod actions;
 pub mod errors;
-mod requests;
+pub(crate) mod requests;
+pub(crate) mod responses;
 pub(crate) mod rules;
 pub(crate) mod subscribe;
-mod subscribe_event;
 
 use crate::error::ApiError;
 use crate::http::Shared;
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Format};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
 use errors::{Account, Failure};
@@ -38,8 +37,13 @@ pub(crate) const SERVICE: Service = Service {
     }),
 };
 
-fn run(shared: &Shared, action: &str, fields: Fields<'_>) -> Result<Value, ApiError> {
-    let result = actions::dispatch(&shared.engine, &shared.metrics, action, fields);
+fn run(
+    shared: &Shared,
+    action: &str,
+    format: Format,
+    fields: Fields<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let result = actions::dispatch(&shared.engine, &shared.metrics, action, format, fields);
     if let Err(Failure::Engine(EngineError::Throttled { stream, .. })) = &result {
         shared.metrics.throttled(stream, 1);
     }

@@ -5,8 +5,9 @@
 //! by kinesalite's tests against the real service, and seen in client reports).
 
 use crate::error::ApiError;
+use crate::kinesis::errors::{explicit_hash_key_error, Account};
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::{Engine, ShardId};
+use shardlog_engine::{Engine, HashKey, ShardId};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A shard id in any form Kinesis accepts ([`ShardId::parse`]). An id that
@@ -22,6 +23,19 @@ pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<ShardId, Ap
             ),
         )
     })
+}
+
+/// An ExplicitHashKey (already pattern-checked by the model), read once here: a
+/// value beyond 2^128 − 1 is refused in Kinesis's words.
+pub fn explicit_hash_key(engine: &Engine, text: &str) -> Result<HashKey, ApiError> {
+    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error, Account::of(engine)))
+}
+
+/// SplitShard's NewStartingHashKey (already pattern-checked by the model), read
+/// once here; a value beyond 2^128 − 1 is refused with routing's statement of
+/// the rule.
+pub fn split_key(text: &str) -> Result<HashKey, ApiError> {
+    HashKey::parse(text).map_err(|error| ApiError::invalid_argument(error.to_string()))
 }
 
 /// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the
@@ -125,6 +139,37 @@ mod tests {
                 "{form}"
             );
         }
+        engine.shutdown().unwrap();
+    }
+
+    /// Hash keys are read once, in Kinesis's words when they are not hash keys:
+    /// beyond 2^128 − 1 is an invalid argument, other text a validation error.
+    #[test]
+    fn hash_keys_read_once() {
+        let (_dir, engine) = engine();
+        let max = u128::MAX.to_string();
+        assert_eq!(
+            explicit_hash_key(&engine, &max).unwrap(),
+            HashKey(u128::MAX)
+        );
+        assert_eq!(split_key("12345").unwrap(), HashKey(12345));
+        let beyond = "340282366920938463463374607431768211456";
+        let error = explicit_hash_key(&engine, beyond).unwrap_err();
+        assert_eq!(error.code, "InvalidArgumentException");
+        assert!(error
+            .message
+            .ends_with(&format!("Specified value was {beyond}")));
+        assert_eq!(
+            split_key(beyond).unwrap_err().code,
+            "InvalidArgumentException"
+        );
+        let error = explicit_hash_key(&engine, "12x").unwrap_err();
+        assert_eq!(error.code, "ValidationException");
+        assert!(
+            error.message.contains("at 'explicitHashKey'"),
+            "{}",
+            error.message
+        );
         engine.shutdown().unwrap();
     }
 }

@@ -13,17 +13,20 @@
 
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
-use crate::kinesis::actions::{iterator_start, StartFields};
+use crate::kinesis::actions::{iterator_start, StartNames};
 use crate::kinesis::errors::{api_error, Account};
-use crate::kinesis::subscribe_event::{size_hint, write_event};
+use crate::kinesis::requests::SubscribeToShardInput;
+use crate::kinesis::responses::{EventExceptionOut, NoOutput, SubscribeToShardEventOut};
 use crate::metrics::ActionLabel;
 use crate::protocol::eventstream;
-use crate::protocol::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format};
 use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
-use shardlog_engine::{IteratorStart, Subscription};
+use serde::Serialize;
+use shardlog_engine::Subscription;
+use shardlog_engine::SubscriptionBatch;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,6 +50,17 @@ const IDLE_EVENT_MS: u64 = 5_000;
 /// reading; then the subscription is dropped, so a stuck client cannot hold its
 /// reader and slot for ever.
 const SEND_GRACE_MS: u64 = 5_000;
+
+/// Payload bytes `batch` will take, roughly (base64 is the largest expansion), so
+/// that its frame is written into one allocation.
+fn size_hint(batch: &SubscriptionBatch) -> usize {
+    batch
+        .records
+        .iter()
+        .map(|r| r.data.len() / 3 * 4 + r.partition_key.len() + 160)
+        .sum::<usize>()
+        + 200
+}
 
 /// A response body fed by a channel of frames; it ends when the sender is dropped.
 struct ChannelBody {
@@ -75,13 +89,13 @@ fn payload_type(format: Format) -> &'static str {
     }
 }
 
-fn event_frame(format: Format, event_type: &str, payload: &Value) -> Bytes {
+fn event_frame(format: Format, event_type: &str, payload: &impl Serialize) -> Bytes {
     let headers = [
         (":message-type", "event"),
         (":event-type", event_type),
         (":content-type", payload_type(format)),
     ];
-    Bytes::from(eventstream::encode(&headers, &format.encode(payload)))
+    Bytes::from(eventstream::encode(&headers, &format.serialize(payload)))
 }
 
 fn exception_frame(format: Format, error: &ApiError) -> Bytes {
@@ -95,21 +109,10 @@ fn exception_frame(format: Format, error: &ApiError) -> Bytes {
         (":exception-type", code),
         (":content-type", payload_type(format)),
     ];
-    let payload: Value = Out::new().with("message", error.message.clone()).into();
-    Bytes::from(eventstream::encode(&headers, &format.encode(&payload)))
-}
-
-fn starting_position(fields: &Fields<'_>) -> Result<IteratorStart, ApiError> {
-    let position = fields
-        .structure("StartingPosition")?
-        .ok_or_else(|| ApiError::missing("StartingPosition"))?;
-    let names = StartFields {
-        kind: "Type",
-        sequence: "SequenceNumber",
-        timestamp: "Timestamp",
-        kind_path: "startingPosition.type",
+    let payload = EventExceptionOut {
+        message: &error.message,
     };
-    iterator_start(&position, &names)
+    Bytes::from(eventstream::encode(&headers, &format.serialize(&payload)))
 }
 
 fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
@@ -119,17 +122,27 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         format,
         body,
     )?;
-    let fields = Fields::new(&request, format)?;
-    let consumer_arn = fields.required_str("ConsumerARN")?;
+    let input: SubscribeToShardInput = Fields::new(&request, format)?.typed()?;
+    let consumer_arn = input.consumer_arn.as_str();
     // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
     // the message about a shard id that names no shard.
     let stream = consumer_arn
         .split_once(":stream/")
         .and_then(|(_, rest)| rest.split('/').next())
         .unwrap_or(consumer_arn);
-    let shard =
-        crate::kinesis::rules::shard_id(&shared.engine, stream, fields.required_str("ShardId")?)?;
-    let start = starting_position(&fields)?;
+    let shard = crate::kinesis::rules::shard_id(&shared.engine, stream, &input.shard_id)?;
+    let position = input.starting_position;
+    let names = StartNames {
+        kind: "Type",
+        sequence: "SequenceNumber",
+        timestamp: "Timestamp",
+    };
+    let start = iterator_start(
+        position.kind,
+        position.sequence_number,
+        position.timestamp,
+        &names,
+    )?;
     shared
         .engine
         .subscribe_to_shard(consumer_arn, shard, start)
@@ -159,7 +172,7 @@ pub(crate) async fn respond(
         Err(error) => return crate::http::error_response(&error, format, id),
     };
     let (frames, receiver) = mpsc::channel(FRAMES_QUEUED_MAX);
-    let initial = event_frame(format, "initial-response", &Out::new().into());
+    let initial = event_frame(format, "initial-response", &NoOutput {});
     // The channel is new and empty: this cannot fail for want of room.
     let _ = frames.try_send(initial);
     let reader = Reader {
@@ -242,7 +255,7 @@ impl Reader {
                 (":content-type", payload_type(format)),
             ];
             let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
-                write_event(format, &batch, out);
+                format.serialize_into(&SubscribeToShardEventOut::of(&batch), out);
             });
             if !self.send(Bytes::from(frame), limit) {
                 return;

@@ -1,6 +1,6 @@
-//! The CBOR codec (`application/x-amz-cbor-1.1`): bodies to and from the
-//! [`Value`] tree. Blobs are byte strings and timestamps integer epoch
-//! milliseconds on the wire; requests may also tag seconds (tag 1).
+//! CBOR request bodies (`application/x-amz-cbor-1.1`) into the [`Value`] tree that
+//! validation checks: blobs are byte strings, timestamps integer epoch ms or tagged
+//! seconds (tag 1). Responses are written by ciborium (`Format::encode`).
 
 use super::value::Value;
 use crate::error::ApiError;
@@ -11,13 +11,6 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
     let cbor: ciborium::Value = ciborium::from_reader(body)
         .map_err(|error| ApiError::serialization(format!("Malformed CBOR body: {error}")))?;
     from_cbor(cbor)
-}
-
-/// Encodes a body as CBOR.
-pub(crate) fn encode(value: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::into_writer(&to_cbor(value), &mut out).expect("CBOR into a Vec");
-    out
 }
 
 fn from_cbor(cbor: ciborium::Value) -> Result<Value, ApiError> {
@@ -50,25 +43,4 @@ fn from_cbor(cbor: ciborium::Value) -> Result<Value, ApiError> {
         }
         _ => return Err(ApiError::serialization("Unsupported CBOR value".into())),
     })
-}
-
-fn to_cbor(value: &Value) -> ciborium::Value {
-    match value {
-        Value::Null => ciborium::Value::Null,
-        Value::Bool(b) => ciborium::Value::Bool(*b),
-        Value::Int(i) => match i64::try_from(*i) {
-            Ok(i) => ciborium::Value::Integer(i.into()),
-            Err(_) => ciborium::Value::Float(*i as f64),
-        },
-        Value::Float(f) => ciborium::Value::Float(*f),
-        Value::Text(s) => ciborium::Value::Text(s.clone()),
-        Value::Bytes(b) => ciborium::Value::Bytes(b.clone()),
-        Value::Timestamp(ms) => ciborium::Value::Integer((*ms).into()),
-        Value::List(items) => ciborium::Value::Array(items.iter().map(to_cbor).collect()),
-        Value::Map(map) => ciborium::Value::Map(
-            map.iter()
-                .map(|(k, v)| (ciborium::Value::Text(k.clone()), to_cbor(v)))
-                .collect(),
-        ),
-    }
 }

@@ -11,3 +11,4 @@ pub mod model;
 mod typed;
 pub mod validate;
 pub mod value;
+pub mod wire;

@@ -41,7 +41,7 @@ pub fn request(
         // AWS answers an empty body with a bare SerializationException.
         return Err(ApiError::serialization(String::new()));
     }
-    let value = typed(model, input, format.decode(body)?)?;
+    let value = typed(model, input, format, format.decode(body)?)?;
     let mut errors = Vec::new();
     check(model, input, &value, "", &mut errors);
     if errors.is_empty() {
@@ -76,7 +76,9 @@ fn served_beyond_model(shape_name: &str, value: &Value) -> bool {
 }
 
 /// Type-checks `value` against the named shape, converting where AWS does.
-fn typed(model: &Model, shape_name: &str, value: Value) -> Result<Value, ApiError> {
+/// Timestamps become [`Value::Timestamp`] (ms) here, the one place that knows
+/// what the request's format means by a number.
+fn typed(model: &Model, shape_name: &str, format: Format, value: Value) -> Result<Value, ApiError> {
     if value == Value::Null {
         return Ok(value);
     }
@@ -88,7 +90,9 @@ fn typed(model: &Model, shape_name: &str, value: Value) -> Result<Value, ApiErro
             Value::Int(f.floor() as i128)
         }
         (Kind::Double, value @ (Value::Int(_) | Value::Float(_))) => value,
-        (Kind::Timestamp, value @ (Value::Int(_) | Value::Float(_))) => value,
+        (Kind::Timestamp, value @ (Value::Int(_) | Value::Float(_))) => {
+            Value::Timestamp(timestamp_ms(shape_name, format, &value)?)
+        }
         (Kind::Boolean, value @ Value::Bool(_)) => value,
         (Kind::Boolean, Value::Text(text)) => match text.to_ascii_lowercase().as_str() {
             "true" => Value::Bool(true),
@@ -105,20 +109,20 @@ fn typed(model: &Model, shape_name: &str, value: Value) -> Result<Value, ApiErro
         (Kind::List(member), Value::List(items)) => Value::List(
             items
                 .into_iter()
-                .map(|item| typed(model, member, item))
+                .map(|item| typed(model, member, format, item))
                 .collect::<Result<_, _>>()?,
         ),
         (Kind::Map(_, member), Value::Map(entries)) => Value::Map(
             entries
                 .into_iter()
-                .map(|(key, item)| Ok((key, typed(model, member, item)?)))
+                .map(|(key, item)| Ok((key, typed(model, member, format, item)?)))
                 .collect::<Result<_, ApiError>>()?,
         ),
         (Kind::Structure { members, .. }, Value::Map(mut entries)) => {
             // In model order, so that the first error is the one AWS reports.
             for (name, member) in members {
                 if let Some(item) = entries.remove(name) {
-                    let item = typed(model, member, item)?;
+                    let item = typed(model, member, format, item)?;
                     entries.insert(name.clone(), item);
                 }
             }
@@ -126,6 +130,22 @@ fn typed(model: &Model, shape_name: &str, value: Value) -> Result<Value, ApiErro
         }
         (kind, value) => return Err(ApiError::serialization(mismatch(kind, &value))),
     })
+}
+
+/// A timestamp in ms: epoch seconds (JSON numbers, CBOR floats and tag 1,
+/// which the CBOR codec decodes as a float) or epoch milliseconds (CBOR integers).
+fn timestamp_ms(shape_name: &str, format: Format, value: &Value) -> Result<u64, ApiError> {
+    let ms = match (value, format) {
+        (Value::Int(seconds), Format::Json) => u64::try_from(*seconds)
+            .ok()
+            .and_then(|seconds| seconds.checked_mul(1000)),
+        (Value::Int(ms), Format::Cbor) => u64::try_from(*ms).ok(),
+        (Value::Float(seconds), _) if seconds.is_finite() && *seconds >= 0.0 => {
+            Some((seconds * 1000.0) as u64)
+        }
+        _ => None,
+    };
+    ms.ok_or_else(|| ApiError::serialization(format!("Field '{shape_name}' must be a timestamp")))
 }
 
 /// Coral's words for a value of the wrong type.
@@ -502,6 +522,52 @@ mod tests {
             panic!("a structure")
         };
         assert_eq!(fields["Limit"], Value::Int(2));
+    }
+
+    /// A timestamp reaches actions as ms whatever its wire form: JSON seconds
+    /// (whole or not), CBOR integer ms, CBOR tag-1 seconds; a negative one is a
+    /// SerializationException.
+    #[test]
+    fn timestamps_become_milliseconds() {
+        let position = |format: Format, body: &[u8]| {
+            let model = crate::protocol::model::kinesis();
+            let value = request(model, "GetShardIterator", format, body)?;
+            let Value::Map(fields) = value else {
+                panic!("a structure")
+            };
+            Ok::<_, ApiError>(fields["Timestamp"].clone())
+        };
+        let json = |timestamp: &str| {
+            let body = format!(
+                r#"{{"StreamName":"s","ShardId":"0","ShardIteratorType":"AT_TIMESTAMP","Timestamp":{timestamp}}}"#
+            );
+            position(Format::Json, body.as_bytes())
+        };
+        assert_eq!(
+            json("1700000000").unwrap(),
+            Value::Timestamp(1_700_000_000_000)
+        );
+        assert_eq!(
+            json("1700000000.25").unwrap(),
+            Value::Timestamp(1_700_000_000_250)
+        );
+        assert_eq!(json("-1").unwrap_err().code, "SerializationException");
+        let cbor = |timestamp: ciborium::Value| {
+            let text = |t: &str| ciborium::Value::Text(t.into());
+            let body = ciborium::Value::Map(vec![
+                (text("StreamName"), text("s")),
+                (text("ShardId"), text("0")),
+                (text("ShardIteratorType"), text("AT_TIMESTAMP")),
+                (text("Timestamp"), timestamp),
+            ]);
+            let mut bytes = Vec::new();
+            ciborium::into_writer(&body, &mut bytes).unwrap();
+            position(Format::Cbor, &bytes)
+        };
+        let ms = ciborium::Value::Integer(1_700_000_000_250u64.into());
+        assert_eq!(cbor(ms).unwrap(), Value::Timestamp(1_700_000_000_250));
+        let tagged = ciborium::Value::Tag(1, Box::new(ciborium::Value::Float(1_700_000_000.5)));
+        assert_eq!(cbor(tagged).unwrap(), Value::Timestamp(1_700_000_000_500));
     }
 
     /// Firehose tag keys and values follow the model's patterns.

@@ -6,9 +6,11 @@
 //! milliseconds. Handlers see one [`Value`] tree either way and answer with one;
 //! the codec of the request encodes the answer.
 
+use super::wire::{Blob, Timestamp};
 use crate::error::ApiError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A decoded body.
@@ -26,7 +28,7 @@ pub enum Value {
     Text(String),
     /// Bytes (CBOR blobs; encoded as base64 text in JSON).
     Bytes(Vec<u8>),
-    /// A timestamp, ms since the epoch (responses only).
+    /// A timestamp, ms since the epoch (validation turns a request's into this).
     Timestamp(u64),
     /// A list.
     List(Vec<Value>),
@@ -79,11 +81,45 @@ impl Format {
         }
     }
 
-    /// Encodes a response body.
+    /// Encodes a response tree (as [`Format::serialize`] does).
     pub fn encode(self, value: &Value) -> Vec<u8> {
+        self.serialize(value)
+    }
+
+    /// Encodes a response body: one serde codec per format (serde_json, ciborium),
+    /// which the wire types of [`wire`](super::wire) tell apart.
+    pub fn serialize<T: Serialize + ?Sized>(self, body: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.serialize_into(body, &mut out);
+        out
+    }
+
+    /// Appends a response body to `out` (an event-stream frame being built).
+    pub fn serialize_into<T: Serialize + ?Sized>(self, body: &T, out: &mut Vec<u8>) {
         match self {
-            Format::Json => super::json::encode(value),
-            Format::Cbor => super::cbor::encode(value),
+            Format::Json => serde_json::to_writer(out, body).expect("response bodies serialize"),
+            Format::Cbor => ciborium::into_writer(body, out).expect("CBOR into a Vec"),
+        }
+    }
+}
+
+/// A tree written as the typed responses are: blobs and timestamps through the
+/// wire types, integers beyond 64 bits as floats.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => match i64::try_from(*i) {
+                Ok(i) => serializer.serialize_i64(i),
+                Err(_) => serializer.serialize_f64(*i as f64),
+            },
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::Text(text) => serializer.serialize_str(text),
+            Value::Bytes(bytes) => Blob(bytes.as_slice()).serialize(serializer),
+            Value::Timestamp(ms) => Timestamp(*ms).serialize(serializer),
+            Value::List(items) => serializer.collect_seq(items),
+            Value::Map(map) => serializer.collect_map(map),
         }
     }
 }
@@ -106,11 +142,6 @@ impl<'a> Fields<'a> {
             Value::Map(map) => Ok(Fields { map, format }),
             _ => Err(ApiError::serialization("Expected a structure".into())),
         }
-    }
-
-    /// The wire format the fields came in.
-    pub fn format(&self) -> Format {
-        self.format
     }
 
     fn get(&self, name: &str) -> Option<&'a Value> {
@@ -146,15 +177,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional boolean.
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(type_error(name, "a boolean")),
-        }
-    }
-
     /// A required blob: base64 text in JSON, bytes in CBOR.
     pub fn required_blob(&self, name: &str) -> Result<Vec<u8>, ApiError> {
         match self.get(name) {
@@ -164,25 +186,6 @@ impl<'a> Fields<'a> {
                 .decode(text)
                 .map_err(|_| type_error(name, "base64-encoded binary data")),
             Some(_) => Err(type_error(name, "binary data")),
-        }
-    }
-
-    /// An optional timestamp in ms: epoch seconds (JSON numbers, CBOR floats and
-    /// tag 1) or epoch milliseconds (CBOR integers).
-    pub fn timestamp_ms(&self, name: &str) -> Result<Option<u64>, ApiError> {
-        let bad = || type_error(name, "a timestamp");
-        match (self.get(name), self.format) {
-            (None, _) => Ok(None),
-            (Some(Value::Int(i)), Format::Json) => u64::try_from(*i)
-                .ok()
-                .and_then(|s| s.checked_mul(1000))
-                .map(Some)
-                .ok_or_else(bad),
-            (Some(Value::Int(i)), Format::Cbor) => u64::try_from(*i).map(Some).map_err(|_| bad()),
-            (Some(Value::Float(f)), _) if f.is_finite() && *f >= 0.0 => {
-                Ok(Some((f * 1000.0) as u64))
-            }
-            _ => Err(bad()),
         }
     }
 
@@ -329,10 +332,6 @@ mod tests {
         let value = Format::Json.decode(json).unwrap();
         let fields = Fields::new(&value, Format::Json).unwrap();
         assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        assert_eq!(
-            fields.timestamp_ms("Timestamp").unwrap(),
-            Some(1_700_000_000_500)
-        );
         assert_eq!(fields.int("Limit").unwrap(), Some(10));
         let cbor_in = ciborium::Value::Map(vec![
             (
@@ -349,10 +348,6 @@ mod tests {
         let value = Format::Cbor.decode(&body).unwrap();
         let fields = Fields::new(&value, Format::Cbor).unwrap();
         assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        assert_eq!(
-            fields.timestamp_ms("Timestamp").unwrap(),
-            Some(1_700_000_000_500)
-        );
         let out: Value = Out::new()
             .with("Data", Value::Bytes(b"hi".to_vec()))
             .with("T", Value::Timestamp(1500))

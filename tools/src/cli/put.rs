@@ -7,8 +7,10 @@ use crate::client::ClientError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use shardlog_engine::PutRecord;
-use shardlog_server::kinesis_errors::{api_error, record_failure, Account};
+use shardlog_engine::{HashKey, PutRecord};
+use shardlog_server::kinesis_errors::{
+    api_error, explicit_hash_key_error, record_failure, Account,
+};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -247,6 +249,15 @@ fn jsonl_entry(content: &[u8], args: &PutArgs, number: u64) -> Result<Entry, Str
     })
 }
 
+/// A service error as the client reports it.
+fn service_error(error: shardlog_server::error::ApiError) -> ClientError {
+    ClientError::Service {
+        code: error.code.to_string(),
+        message: error.message,
+        status: error.status,
+    }
+}
+
 /// One PutRecords call: for each entry, `None` if it was stored, else its error
 /// code and message. On a data directory this is the engine's call (no JSON on
 /// the way); on a server, the JSON action.
@@ -256,26 +267,26 @@ fn put_records(
     entries: &[Entry],
 ) -> Result<Vec<Option<(String, String)>>, ClientError> {
     if let Api::Local(offline) = api {
+        let account = Account::of(&offline.engine);
         let records: Vec<PutRecord<'_>> = entries
             .iter()
-            .map(|entry| PutRecord {
-                partition_key: &entry.partition_key,
-                data: &entry.data,
-                explicit_hash_key: entry.explicit_hash_key.as_deref(),
+            .map(|entry| {
+                let explicit_hash_key = entry.explicit_hash_key.as_deref().map(|text| {
+                    HashKey::parse(text).map_err(|error| {
+                        service_error(explicit_hash_key_error(text, &error, account))
+                    })
+                });
+                Ok(PutRecord {
+                    partition_key: &entry.partition_key,
+                    data: &entry.data,
+                    explicit_hash_key: explicit_hash_key.transpose()?,
+                })
             })
-            .collect();
-        let account = Account::of(&offline.engine);
+            .collect::<Result<_, ClientError>>()?;
         let results = offline
             .engine
             .put_records(stream, &records)
-            .map_err(|error| {
-                let error = api_error(&error, account);
-                ClientError::Service {
-                    code: error.code.to_string(),
-                    message: error.message,
-                    status: error.status,
-                }
-            })?;
+            .map_err(|error| service_error(api_error(&error, account)))?;
         return Ok(results
             .into_iter()
             .map(|result| {

@@ -1,0 +1,561 @@
+//! Typed responses of the Kinesis actions, written by the request's codec
+//! (`Format::serialize`: serde_json or ciborium). Members are named as the model
+//! names them; absent optional members are left out, as AWS leaves them out.
+//! GetRecords and the SubscribeToShard events share [`RecordOut`] and
+//! [`ChildShardOut`], so both protocols and both actions write records one way.
+
+use crate::protocol::wire::{Blob, Timestamp};
+use serde::Serialize;
+use shardlog_engine::{
+    ChildShard, ConsumerDescription, HashRange, OutputRecord, ShardDescription, StreamDescription,
+    SubscriptionBatch,
+};
+
+/// The output of actions that answer with no members.
+#[derive(Debug, Serialize)]
+pub(crate) struct NoOutput {}
+
+/// `HashKeyRange`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct HashKeyRangeOut {
+    /// The range's first hash key (decimal).
+    pub(crate) starting_hash_key: String,
+    /// The range's last hash key (decimal).
+    pub(crate) ending_hash_key: String,
+}
+
+impl HashKeyRangeOut {
+    fn of(range: &HashRange) -> Self {
+        HashKeyRangeOut {
+            starting_hash_key: range.start.to_string(),
+            ending_hash_key: range.end.to_string(),
+        }
+    }
+}
+
+/// `SequenceNumberRange`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SequenceNumberRangeOut<'a> {
+    /// The shard's first sequence number.
+    pub(crate) starting_sequence_number: &'a str,
+    /// A closed shard's last sequence number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ending_sequence_number: Option<&'a str>,
+}
+
+/// `Shard`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ShardOut<'a> {
+    /// The shard.
+    pub(crate) shard_id: String,
+    /// The shard it was split from or merged from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) parent_shard_id: Option<String>,
+    /// The other shard it was merged from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) adjacent_parent_shard_id: Option<String>,
+    /// Its hash keys.
+    pub(crate) hash_key_range: HashKeyRangeOut,
+    /// Its sequence numbers.
+    pub(crate) sequence_number_range: SequenceNumberRangeOut<'a>,
+}
+
+impl<'a> ShardOut<'a> {
+    /// A shard as DescribeStream and ListShards show it.
+    pub(crate) fn of(shard: &'a ShardDescription) -> Self {
+        ShardOut {
+            shard_id: shard.shard_id.to_string(),
+            parent_shard_id: shard.parent_shard_id.map(|id| id.to_string()),
+            adjacent_parent_shard_id: shard.adjacent_parent_shard_id.map(|id| id.to_string()),
+            hash_key_range: HashKeyRangeOut::of(&shard.hash_key_range),
+            sequence_number_range: SequenceNumberRangeOut {
+                starting_sequence_number: &shard.starting_sequence_number,
+                ending_sequence_number: shard.ending_sequence_number.as_deref(),
+            },
+        }
+    }
+}
+
+/// `StreamModeDetails`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StreamModeOut {
+    /// `PROVISIONED` or `ON_DEMAND`.
+    pub(crate) stream_mode: &'static str,
+}
+
+/// `EnhancedMetrics`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct EnhancedMetricsOut<'a> {
+    /// The shard-level metrics enabled.
+    pub(crate) shard_level_metrics: &'a [String],
+}
+
+/// `StreamDescription`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StreamDescriptionOut<'a> {
+    pub(crate) stream_name: &'a str,
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: &'a str,
+    pub(crate) stream_status: &'static str,
+    pub(crate) stream_mode_details: StreamModeOut,
+    pub(crate) shards: Vec<ShardOut<'a>>,
+    pub(crate) has_more_shards: bool,
+    pub(crate) retention_period_hours: u32,
+    pub(crate) stream_creation_timestamp: Timestamp,
+    pub(crate) enhanced_monitoring: [EnhancedMetricsOut<'a>; 1],
+    pub(crate) encryption_type: &'static str,
+}
+
+impl<'a> StreamDescriptionOut<'a> {
+    /// DescribeStream's description of `d`.
+    pub(crate) fn of(d: &'a StreamDescription) -> Self {
+        StreamDescriptionOut {
+            stream_name: &d.stream_name,
+            stream_arn: &d.stream_arn,
+            stream_status: d.stream_status,
+            stream_mode_details: StreamModeOut {
+                stream_mode: d.stream_mode,
+            },
+            shards: d.shards.iter().map(ShardOut::of).collect(),
+            has_more_shards: d.has_more_shards,
+            retention_period_hours: d.retention_hours,
+            stream_creation_timestamp: Timestamp(d.created_ms),
+            enhanced_monitoring: [EnhancedMetricsOut {
+                shard_level_metrics: &d.shard_level_metrics,
+            }],
+            encryption_type: "NONE",
+        }
+    }
+}
+
+/// `StreamDescriptionSummary`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StreamSummaryOut<'a> {
+    pub(crate) stream_name: &'a str,
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: &'a str,
+    pub(crate) stream_status: &'static str,
+    pub(crate) stream_mode_details: StreamModeOut,
+    pub(crate) retention_period_hours: u32,
+    pub(crate) stream_creation_timestamp: Timestamp,
+    pub(crate) enhanced_monitoring: [EnhancedMetricsOut<'a>; 1],
+    pub(crate) encryption_type: &'static str,
+    pub(crate) open_shard_count: usize,
+    pub(crate) consumer_count: usize,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    pub(crate) max_record_size_kib: u32,
+}
+
+impl<'a> StreamSummaryOut<'a> {
+    /// DescribeStreamSummary's description of `d`.
+    pub(crate) fn of(d: &'a StreamDescription) -> Self {
+        StreamSummaryOut {
+            stream_name: &d.stream_name,
+            stream_arn: &d.stream_arn,
+            stream_status: d.stream_status,
+            stream_mode_details: StreamModeOut {
+                stream_mode: d.stream_mode,
+            },
+            retention_period_hours: d.retention_hours,
+            stream_creation_timestamp: Timestamp(d.created_ms),
+            enhanced_monitoring: [EnhancedMetricsOut {
+                shard_level_metrics: &d.shard_level_metrics,
+            }],
+            encryption_type: "NONE",
+            open_shard_count: d.open_shard_count,
+            consumer_count: d.consumer_count,
+            max_record_size_kib: d.record_kib_max,
+        }
+    }
+}
+
+/// `StreamSummary` (ListStreams).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StreamSummaryListed {
+    pub(crate) stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: String,
+    pub(crate) stream_status: &'static str,
+    pub(crate) stream_mode_details: StreamModeOut,
+    pub(crate) stream_creation_timestamp: Timestamp,
+}
+
+/// A record as GetRecords and SubscribeToShard events show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RecordOut<'a> {
+    pub(crate) sequence_number: &'a str,
+    pub(crate) approximate_arrival_timestamp: Timestamp,
+    pub(crate) data: Blob<&'a [u8]>,
+    pub(crate) partition_key: &'a str,
+}
+
+impl<'a> RecordOut<'a> {
+    /// The record `record`, borrowed (its data is not copied).
+    pub(crate) fn of(record: &'a OutputRecord) -> Self {
+        RecordOut {
+            sequence_number: &record.sequence_number,
+            approximate_arrival_timestamp: Timestamp(record.approximate_arrival_ms),
+            data: Blob(&record.data),
+            partition_key: &record.partition_key,
+        }
+    }
+}
+
+/// `ChildShard`, as GetRecords and SubscribeToShard events show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ChildShardOut {
+    pub(crate) shard_id: String,
+    pub(crate) parent_shards: Vec<String>,
+    pub(crate) hash_key_range: HashKeyRangeOut,
+}
+
+impl ChildShardOut {
+    /// The child shard `child`.
+    pub(crate) fn of(child: &ChildShard) -> Self {
+        ChildShardOut {
+            shard_id: child.shard_id.to_string(),
+            parent_shards: child
+                .parent_shards
+                .iter()
+                .map(|id| id.to_string())
+                .collect(),
+            hash_key_range: HashKeyRangeOut::of(&child.hash_key_range),
+        }
+    }
+}
+
+/// `Consumer` and `ConsumerDescription` (the latter with its stream's ARN).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ConsumerOut<'a> {
+    pub(crate) consumer_name: &'a str,
+    #[serde(rename = "ConsumerARN")]
+    pub(crate) consumer_arn: &'a str,
+    pub(crate) consumer_status: &'static str,
+    pub(crate) consumer_creation_timestamp: Timestamp,
+    #[serde(rename = "StreamARN", skip_serializing_if = "Option::is_none")]
+    pub(crate) stream_arn: Option<&'a str>,
+}
+
+impl<'a> ConsumerOut<'a> {
+    /// `consumer`, with its stream's ARN when `with_stream`.
+    pub(crate) fn of(consumer: &'a ConsumerDescription, with_stream: bool) -> Self {
+        ConsumerOut {
+            consumer_name: &consumer.consumer_name,
+            consumer_arn: &consumer.consumer_arn,
+            consumer_status: consumer.consumer_status,
+            consumer_creation_timestamp: Timestamp(consumer.creation_ms),
+            stream_arn: with_stream.then_some(consumer.stream_arn.as_str()),
+        }
+    }
+}
+
+/// A `Tag`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct TagOut {
+    pub(crate) key: String,
+    pub(crate) value: String,
+}
+
+/// DescribeStream's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeStreamOutput<'a> {
+    pub(crate) stream_description: StreamDescriptionOut<'a>,
+}
+
+/// DescribeStreamSummary's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeStreamSummaryOutput<'a> {
+    pub(crate) stream_description_summary: StreamSummaryOut<'a>,
+}
+
+/// ListStreams' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListStreamsOutput {
+    pub(crate) stream_names: Vec<String>,
+    pub(crate) has_more_streams: bool,
+    pub(crate) stream_summaries: Vec<StreamSummaryListed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_token: Option<String>,
+}
+
+/// ListShards' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListShardsOutput<'a> {
+    pub(crate) shards: Vec<ShardOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_token: Option<String>,
+}
+
+/// PutRecord's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PutRecordOutput {
+    pub(crate) shard_id: String,
+    pub(crate) sequence_number: String,
+    pub(crate) encryption_type: &'static str,
+}
+
+/// One entry of PutRecords' output: where the record went, or why it did not.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PutRecordsEntryOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sequence_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_message: Option<String>,
+}
+
+/// PutRecords' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct PutRecordsOutput {
+    pub(crate) failed_record_count: usize,
+    pub(crate) records: Vec<PutRecordsEntryOut>,
+    pub(crate) encryption_type: &'static str,
+}
+
+/// GetShardIterator's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetShardIteratorOutput {
+    pub(crate) shard_iterator: String,
+}
+
+/// GetRecords' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetRecordsOutput<'a> {
+    pub(crate) records: Vec<RecordOut<'a>>,
+    pub(crate) millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_shard_iterator: Option<&'a str>,
+    /// Only at the end of a closed shard (with no next iterator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) child_shards: Option<Vec<ChildShardOut>>,
+}
+
+/// A SubscribeToShardEvent.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SubscribeToShardEventOut<'a> {
+    pub(crate) records: Vec<RecordOut<'a>>,
+    pub(crate) continuation_sequence_number: &'a str,
+    pub(crate) millis_behind_latest: u64,
+    /// Only in the last event of a closed shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) child_shards: Option<Vec<ChildShardOut>>,
+}
+
+impl<'a> SubscribeToShardEventOut<'a> {
+    /// The event of `batch`.
+    pub(crate) fn of(batch: &'a SubscriptionBatch) -> Self {
+        SubscribeToShardEventOut {
+            records: batch.records.iter().map(RecordOut::of).collect(),
+            continuation_sequence_number: &batch.continuation_sequence_number,
+            millis_behind_latest: batch.millis_behind_latest,
+            child_shards: batch
+                .child_shards
+                .as_ref()
+                .map(|children| children.iter().map(ChildShardOut::of).collect()),
+        }
+    }
+}
+
+/// An `exception` message of an event stream.
+#[derive(Debug, Serialize)]
+pub(crate) struct EventExceptionOut<'a> {
+    pub(crate) message: &'a str,
+}
+
+/// UpdateShardCount's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct UpdateShardCountOutput {
+    pub(crate) stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: String,
+    pub(crate) current_shard_count: usize,
+    pub(crate) target_shard_count: u64,
+}
+
+/// ListTagsForStream's and ListTagsForDeliveryStream's output: a page of tags.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct TagsPageOutput {
+    pub(crate) tags: Vec<TagOut>,
+    pub(crate) has_more_tags: bool,
+}
+
+/// ListTagsForResource's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ResourceTagsOutput {
+    pub(crate) tags: Vec<TagOut>,
+}
+
+/// RegisterStreamConsumer's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RegisterConsumerOutput<'a> {
+    pub(crate) consumer: ConsumerOut<'a>,
+}
+
+/// DescribeStreamConsumer's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeConsumerOutput<'a> {
+    pub(crate) consumer_description: ConsumerOut<'a>,
+}
+
+/// ListStreamConsumers' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ListConsumersOutput<'a> {
+    pub(crate) consumers: Vec<ConsumerOut<'a>>,
+}
+
+/// Enable/DisableEnhancedMonitoring's output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct MonitoringOutput {
+    pub(crate) stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub(crate) stream_arn: String,
+    pub(crate) current_shard_level_metrics: Vec<String>,
+    pub(crate) desired_shard_level_metrics: Vec<String>,
+}
+
+/// DescribeLimits' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DescribeLimitsOutput {
+    pub(crate) shard_limit: u32,
+    pub(crate) open_shard_count: u32,
+    pub(crate) on_demand_stream_count: u32,
+    pub(crate) on_demand_stream_count_limit: u32,
+}
+
+/// DescribeAccountSettings' output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AccountSettingsOutput {
+    pub(crate) minimum_throughput_billing_commitment: CommitmentOut,
+}
+
+/// `MinimumThroughputBillingCommitment`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CommitmentOut {
+    pub(crate) status: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    //! One response type, two codecs: what each writes of the same event.
+    use super::*;
+    use crate::protocol::value::Format;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+    use shardlog_engine::ShardId;
+
+    fn batch_strategy() -> impl Strategy<Value = SubscriptionBatch> {
+        let record = (
+            "[1-9][0-9]{0,55}",
+            0u64..=4_102_444_800_000,
+            proptest::collection::vec(any::<u8>(), 0..300),
+            "\\PC{1,20}",
+        )
+            .prop_map(|(sequence_number, ms, data, key)| OutputRecord {
+                sequence_number,
+                approximate_arrival_ms: ms,
+                data: data.into(),
+                partition_key: key,
+            });
+        (
+            proptest::collection::vec(record, 0..30),
+            "[1-9][0-9]{0,55}",
+            any::<u64>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(records, continuation, behind, closed)| SubscriptionBatch {
+                    records,
+                    continuation_sequence_number: continuation,
+                    millis_behind_latest: behind >> 12,
+                    child_shards: closed.then(|| {
+                        vec![ChildShard {
+                            shard_id: ShardId(1),
+                            parent_shards: vec![ShardId(0)],
+                            hash_key_range: HashRange { start: 0, end: 99 },
+                        }]
+                    }),
+                },
+            )
+    }
+
+    fn member<'a>(map: &'a ciborium::Value, name: &str) -> Option<&'a ciborium::Value> {
+        let entries = map.as_map().expect("a CBOR map");
+        entries
+            .iter()
+            .find(|(key, _)| key.as_text() == Some(name))
+            .map(|(_, value)| value)
+    }
+
+    proptest! {
+        /// JSON writes blobs as base64 and timestamps as epoch seconds, CBOR as
+        /// bytes and integer ms, in maps of definite length; both carry every
+        /// record and ChildShards exactly when the shard is finished.
+        #[test]
+        fn events_carry_the_same_records_in_both_formats(batch in batch_strategy()) {
+            let event = SubscribeToShardEventOut::of(&batch);
+            let cbor_bytes = Format::Cbor.serialize(&event);
+            prop_assert!((0xa0..=0xbb).contains(&cbor_bytes[0]), "definite-length map");
+            let cbor: ciborium::Value = ciborium::from_reader(&cbor_bytes[..]).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_slice(&Format::Json.serialize(&event)).unwrap();
+            let json_records = json["Records"].as_array().unwrap();
+            let cbor_records = member(&cbor, "Records").unwrap().as_array().unwrap();
+            prop_assert_eq!(json_records.len(), batch.records.len());
+            prop_assert_eq!(cbor_records.len(), batch.records.len());
+            for ((record, j), c) in batch.records.iter().zip(json_records).zip(cbor_records) {
+                let data = STANDARD.decode(j["Data"].as_str().unwrap()).unwrap();
+                prop_assert_eq!(&data[..], &record.data[..]);
+                let cbor_data = member(c, "Data").unwrap().as_bytes().unwrap();
+                prop_assert_eq!(&cbor_data[..], &record.data[..]);
+                let seconds = j["ApproximateArrivalTimestamp"].as_f64().unwrap();
+                prop_assert_eq!(seconds, record.approximate_arrival_ms as f64 / 1000.0);
+                let ms = member(c, "ApproximateArrivalTimestamp").unwrap().as_integer().unwrap();
+                prop_assert_eq!(u64::try_from(ms).unwrap(), record.approximate_arrival_ms);
+                prop_assert_eq!(j["PartitionKey"].as_str(), Some(record.partition_key.as_str()));
+                let key = member(c, "PartitionKey").unwrap().as_text();
+                prop_assert_eq!(key, Some(record.partition_key.as_str()));
+                prop_assert_eq!(j["SequenceNumber"].as_str(), Some(record.sequence_number.as_str()));
+            }
+            prop_assert_eq!(json["MillisBehindLatest"].as_u64(), Some(batch.millis_behind_latest));
+            let finished = batch.child_shards.is_some();
+            prop_assert_eq!(json.get("ChildShards").is_some(), finished);
+            prop_assert_eq!(member(&cbor, "ChildShards").is_some(), finished);
+        }
+    }
+}
