@@ -39,6 +39,8 @@ enum Command {
     // The command line tools (cli/).
     /// Create, delete, list, describe, split, merge and scale streams.
     Stream(cli::stream::StreamArgs),
+    /// Create, list, purge and delete SQS queues; send, receive and redrive messages (--url).
+    Queue(cli::queue::QueueArgs),
     /// Put records from standard input or files into a stream.
     Put(cli::put::PutArgs),
     /// Follow a stream, every shard, through splits and merges (like tail -f).
@@ -461,6 +463,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_serve(args).map_err(CliError::failed),
         // The command line tools (cli/).
         Command::Stream(args) => cli::stream::run(args),
+        Command::Queue(args) => cli::queue::run(args),
         Command::Put(args) => cli::put::run(args),
         Command::Tail(args) => cli::tail::run(args),
         Command::Replay(args) => cli::replay::run(args),
