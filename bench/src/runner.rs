@@ -5,7 +5,8 @@ use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
 use crate::workloads::http::{http_cases, Connector, HttpSettings};
-use crate::workloads::{apply_ratios, cases_for_plan, run_case, RunnerConfig};
+use crate::workloads::WorkloadKind;
+use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
 use crate::{compare, report_html, table};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -17,6 +18,9 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
         return run_compare(&args.compare[0], &args.compare[1]);
     }
     let plan = args.plan()?;
+    if let Some(phase) = &args.queue_memory_phase {
+        return queue_memory::run_phase(&plan.queue_memory, &plan.dir, phase);
+    }
     let call = plan.url.as_deref().map(connector).transpose()?;
     if let (Some(call), Some(url)) = (&call, &plan.url) {
         // Fail before minutes of local measuring, not after them.
@@ -105,7 +109,16 @@ fn measure(
     };
     let mut results = run_cases(plan, root, call, &config)?;
     apply_ratios(&mut results);
-    println!("{}", table::render(&results));
+    if !results.is_empty() {
+        println!("{}", table::render(&results));
+    }
+    let queue_memory = if plan.workloads.contains(&WorkloadKind::QueueMemory) {
+        let report = queue_memory::run(&plan.queue_memory, root, &args.durability)?;
+        println!("{}", queue_memory::render(&report));
+        Some(report)
+    } else {
+        None
+    };
     Ok(Report {
         tool: "shardlog bench".into(),
         format_version: FORMAT_VERSION,
@@ -116,6 +129,7 @@ fn measure(
         machine,
         settings: settings_of(plan),
         results,
+        queue_memory,
     })
 }
 

@@ -41,6 +41,7 @@ mod delivery;
 mod error;
 mod fifo;
 mod manifest;
+mod memory;
 mod message;
 mod queue;
 mod receive;
@@ -53,6 +54,7 @@ pub use attributes::{
 };
 pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
+pub use memory::MemoryEntries;
 pub use message::{message_size_bytes, ATTRIBUTES_MAX};
 pub use queue::{
     Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,

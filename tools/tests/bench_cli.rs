@@ -204,3 +204,36 @@ fn http_workloads_run_against_a_server() {
         .unwrap();
     assert_eq!(e2e["latency_us"]["count"].as_u64(), Some(60), "{e2e}");
 }
+
+/// queue-memory runs its restarts in child processes and records every phase in
+/// the JSON; after the deletes and a restart no removal is held in memory.
+#[test]
+fn queue_memory_records_each_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("queue.json");
+    let data = dir.path().join("data");
+    let args = [
+        "--workload",
+        "queue-memory",
+        "--messages",
+        "3000",
+        "--producers",
+        "2",
+        "--durability",
+        "none",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+        "--dir",
+    ];
+    let output = bench(&args, &[&data]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("restarted after deletes"));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let phases = report["queue_memory"]["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 4, "{phases:?}");
+    let last = &phases[3];
+    assert_eq!(last["removed_ahead"], 0);
+    assert_eq!(last["end_position"], 3000);
+    assert!(last["cursor"].as_u64().unwrap() >= 300, "{last}");
+}

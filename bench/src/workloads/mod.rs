@@ -7,6 +7,7 @@ pub mod e2e;
 pub mod engine;
 pub mod http;
 pub mod http_latency;
+pub mod queue_memory;
 pub mod seek;
 
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
@@ -53,11 +54,13 @@ pub enum WorkloadKind {
     HttpSeekTimestamp,
     /// Put-to-visible over HTTP, the consumer polling GetRecords.
     HttpE2e,
+    /// Memory of a queue's state as its depth grows (only when named).
+    QueueMemory,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 16] = [
+    pub const ALL: [WorkloadKind; 17] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -74,6 +77,7 @@ impl WorkloadKind {
         WorkloadKind::HttpSeekSequence,
         WorkloadKind::HttpSeekTimestamp,
         WorkloadKind::HttpE2e,
+        WorkloadKind::QueueMemory,
     ];
 
     /// The name used by `--workload` and in the JSON.
@@ -95,6 +99,7 @@ impl WorkloadKind {
             WorkloadKind::HttpSeekSequence => "http-seek-sequence",
             WorkloadKind::HttpSeekTimestamp => "http-seek-timestamp",
             WorkloadKind::HttpE2e => "http-e2e",
+            WorkloadKind::QueueMemory => "queue-memory",
         }
     }
 
@@ -115,6 +120,11 @@ impl WorkloadKind {
                 | WorkloadKind::HttpSeekTimestamp
                 | WorkloadKind::HttpE2e
         )
+    }
+
+    /// Whether it runs only when named (not in the default "all").
+    pub fn only_when_named(self) -> bool {
+        matches!(self, WorkloadKind::QueueMemory)
     }
 
     /// The raw baselines its results are divided by (so a run that selects it
