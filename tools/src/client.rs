@@ -17,6 +17,8 @@ const REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub struct Client {
     endpoint: String,
     agent: ureq::Agent,
+    /// An Authorization header sent with every request (see [`Client::unsigned_scope`]).
+    authorization: Option<String>,
 }
 
 /// Why a call failed.
@@ -81,7 +83,22 @@ impl Client {
         Ok(Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             agent,
+            authorization: None,
         })
+    }
+
+    /// Sends an unsigned AWS Signature V4 Authorization header whose credential
+    /// scope names `service`: servers that route requests by that scope (moto's
+    /// server, which takes every service on one port) then know the service, as
+    /// they do from the SDKs' signed requests. The signature is zeros: a server
+    /// that checks signatures refuses it, as it refuses no header at all.
+    pub fn unsigned_scope(mut self, service: &str) -> Client {
+        self.authorization = Some(format!(
+            "AWS4-HMAC-SHA256 Credential=shardlog/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-target, Signature={}",
+            "0".repeat(64)
+        ));
+        self
     }
 
     /// POSTs `body` as `Kinesis_20131202.<action>` (application/x-amz-json-1.1) and returns the JSON response.
@@ -115,11 +132,15 @@ impl Client {
         action: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        let mut response = self
+        let mut request = self
             .agent
             .post(format!("{}/", self.endpoint))
             .header("X-Amz-Target", format!("{target_prefix}{action}"))
-            .header("Content-Type", content_type)
+            .header("Content-Type", content_type);
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut response = request
             .send(body.to_string())
             .map_err(|error| self.transport(error.to_string()))?;
         let status = response.status().as_u16();

@@ -478,11 +478,20 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "shardlog", &mut script);
             cli::output::write_stdout(format_args!("{}", String::from_utf8_lossy(&script)))
         }
-        Command::Bench(args) => shardlog_bench::run(args, &|url| {
-            client::Client::new(url)
-                .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
-                .map_err(|e| e.to_string())
-        })
+        Command::Bench(args) => shardlog_bench::run(
+            args,
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
+                    .map_err(|e| e.to_string())
+            },
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| c.unsigned_scope("sqs"))
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sqs))
+                    .map_err(|e| e.to_string())
+            },
+        )
         .map_err(CliError::failed),
     };
     match result {
