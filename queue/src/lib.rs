@@ -43,6 +43,7 @@ mod fifo;
 mod manifest;
 mod memory;
 mod message;
+mod offline;
 mod queue;
 mod receive;
 mod registry;
@@ -56,6 +57,7 @@ pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
 pub use memory::MemoryEntries;
 pub use message::{message_size_bytes, ATTRIBUTES_MAX};
+pub use offline::{replay_state, StateSummary};
 pub use queue::{
     Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
     INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,

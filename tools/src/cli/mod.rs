@@ -13,6 +13,7 @@ pub mod output;
 pub mod put;
 pub mod queue;
 pub mod queue_messages;
+pub mod queue_scan;
 pub mod repair;
 pub mod replay;
 pub mod scan;
