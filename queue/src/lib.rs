@@ -24,8 +24,9 @@
 //!
 //! Memory holds what is in flight, delayed, or (FIFO) waiting behind its group's
 //! head, not the queue's depth. After a restart the cursor starts again at the
-//! oldest retained message (or the last checkpoint's cursor) and steps over what
-//! the state log says is gone.
+//! oldest retained message (or the last checkpoint's cursor); replay steps it over
+//! every position the state log says was received or removed, so deletions do not
+//! come back as an in-memory set ([`MemoryEntries`] counts what is held).
 //!
 //! Not kept across restarts: ReceiveRequestAttemptId results and the 60-second
 //! purge interval. Counters are approximate: delayed messages the cursor has not
