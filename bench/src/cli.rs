@@ -99,6 +99,20 @@ pub struct BenchArgs {
     /// No progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// queue-memory: messages sent to the queue (quick: 100000, full: 1000000).
+    #[arg(long)]
+    pub messages: Option<u64>,
+    /// queue-memory and SQS workloads: body bytes of each message, 1 to 262144.
+    #[arg(long, default_value_t = 16)]
+    pub message_bytes: usize,
+    /// Also run the SQS workloads against moto's server (started here on
+    /// 127.0.0.1; `moto_server` from $SHARDLOG_MOTO_SERVER, .venv-clients or PATH,
+    /// else installed into .venv-clients) and print shardlog's ratio to it.
+    #[arg(long)]
+    pub compare_moto: bool,
+    /// Internal: run one phase of queue-memory in this process on --dir.
+    #[arg(long, hide = true)]
+    pub queue_memory_phase: Option<String>,
 }
 
 /// Everything a run needs, checked.
@@ -128,6 +142,12 @@ pub struct Plan {
     pub seek_lookups: u64,
     /// HTTP endpoint.
     pub url: Option<String>,
+    /// queue-memory's settings.
+    pub queue_memory: crate::workloads::queue_memory::QueueMemorySettings,
+    /// The SQS workloads' settings.
+    pub sqs: crate::workloads::sqs::SqsSettings,
+    /// Run the SQS workloads against moto too.
+    pub compare_moto: bool,
 }
 
 fn positive_seconds(
@@ -168,7 +188,7 @@ pub fn select_workloads(names: &[String], url: bool) -> Result<Vec<WorkloadKind>
     let mut chosen: Vec<WorkloadKind> = if names.is_empty() {
         WorkloadKind::ALL
             .into_iter()
-            .filter(|k| url || !k.is_http())
+            .filter(|k| (url || !k.is_http()) && !k.only_when_named())
             .collect()
     } else {
         names
@@ -296,6 +316,11 @@ impl BenchArgs {
             1_000_000,
         )?;
         let engine = self.engine_settings(quick)?;
+        let durability = engine.durability;
+        let sqs_rate = engine.rate_records_per_s.unwrap_or(1_000);
+        if self.compare_moto && !workloads.iter().any(|k| k.is_sqs()) {
+            return Err("--compare-moto compares the sqs-* workloads: select one".into());
+        }
         Ok(Plan {
             dir: self.dir.clone(),
             profile,
@@ -321,6 +346,24 @@ impl BenchArgs {
                 100_000_000,
             )?,
             url,
+            queue_memory: crate::workloads::queue_memory::QueueMemorySettings {
+                messages: in_range(
+                    "messages",
+                    self.messages
+                        .unwrap_or(if quick { 100_000 } else { 1_000_000 }),
+                    1,
+                    10_000_000_000,
+                )?,
+                body_bytes: in_range("message-bytes", self.message_bytes, 1, 256 << 10)?,
+                threads: self.producers.unwrap_or(8),
+                durability,
+            },
+            sqs: crate::workloads::sqs::SqsSettings {
+                message_bytes: in_range("message-bytes", self.message_bytes, 1, 256 << 10)?,
+                threads: self.producers.unwrap_or(16),
+                rate: sqs_rate,
+            },
+            compare_moto: self.compare_moto,
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct Report {
     pub settings: Settings,
     /// One entry per measured case.
     pub results: Vec<BenchResult>,
+    /// The queue-memory workload's figures, if it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_memory: Option<crate::workloads::queue_memory::QueueMemoryReport>,
 }
 
 impl Report {

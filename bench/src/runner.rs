@@ -5,18 +5,29 @@ use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
 use crate::workloads::http::{http_cases, Connector, HttpSettings};
-use crate::workloads::{apply_ratios, cases_for_plan, run_case, RunnerConfig};
+use crate::workloads::moto::Moto;
+use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
+use crate::workloads::{sqs, WorkloadKind};
 use crate::{compare, report_html, table};
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Runs `shardlog bench` with `args`; `connector` makes the HTTP client for `--url`.
-pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
+/// Runs `shardlog bench` with `args`; `connector` makes the Kinesis HTTP client
+/// for `--url`, `sqs_connector` the SQS one (for `--url` and moto).
+pub fn run(
+    args: BenchArgs,
+    connector: Connector<'_>,
+    sqs_connector: Connector<'_>,
+) -> Result<(), String> {
     if !args.compare.is_empty() {
         return run_compare(&args.compare[0], &args.compare[1]);
     }
     let plan = args.plan()?;
+    if let Some(phase) = &args.queue_memory_phase {
+        return queue_memory::run_phase(&plan.queue_memory, &plan.dir, phase);
+    }
     let call = plan.url.as_deref().map(connector).transpose()?;
     if let (Some(call), Some(url)) = (&call, &plan.url) {
         // Fail before minutes of local measuring, not after them.
@@ -32,7 +43,8 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
         .dir
         .join(format!("shardlog-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
-    let outcome = measure(&args, &plan, &root, call);
+    let sqs = sqs_endpoints(&plan, sqs_connector)?;
+    let outcome = measure(&args, &plan, &root, call, sqs);
     let cleanup =
         std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
     if created_dir {
@@ -51,6 +63,36 @@ pub fn run(args: BenchArgs, connector: Connector<'_>) -> Result<(), String> {
         println!("HTML report written to {}", path.display());
     }
     Ok(())
+}
+
+/// The SQS endpoints of the run: `--url`'s, and moto's (started here) with
+/// `--compare-moto`; none without SQS workloads.
+fn sqs_endpoints(plan: &Plan, connector: Connector<'_>) -> Result<SqsEndpoints, String> {
+    let (Some(url), true) = (&plan.url, plan.workloads.iter().any(|k| k.is_sqs())) else {
+        return Ok(SqsEndpoints::default());
+    };
+    let shardlog = connector(url)?;
+    shardlog("ListQueues", &serde_json::json!({}))
+        .map_err(|e| format!("--url {url} does not answer the SQS API: {e}"))?;
+    let moto = if plan.compare_moto {
+        let moto = Moto::start()?;
+        let call = connector(&moto.url)?;
+        Some((moto, call))
+    } else {
+        None
+    };
+    Ok(SqsEndpoints {
+        shardlog: Some(shardlog),
+        moto,
+    })
+}
+
+/// Where the SQS cases send their requests.
+#[derive(Default)]
+struct SqsEndpoints {
+    shardlog: Option<Box<crate::workloads::http::Call>>,
+    /// moto's server (stopped when dropped) and a client of it.
+    moto: Option<(Moto, Box<crate::workloads::http::Call>)>,
 }
 
 fn run_compare(a: &Path, b: &Path) -> Result<(), String> {
@@ -78,6 +120,7 @@ fn measure(
     plan: &Plan,
     root: &Path,
     call: Option<Box<crate::workloads::http::Call>>,
+    sqs: SqsEndpoints,
 ) -> Result<Report, String> {
     let started = Instant::now();
     let started_unix_s = SystemTime::now()
@@ -103,9 +146,21 @@ fn measure(
         warmup: plan.warmup,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
     };
-    let mut results = run_cases(plan, root, call, &config)?;
+    let mut results = run_cases(plan, root, call, sqs, &config)?;
     apply_ratios(&mut results);
-    println!("{}", table::render(&results));
+    if !results.is_empty() {
+        println!("{}", table::render(&results));
+    }
+    if plan.compare_moto {
+        println!("{}", sqs::moto_ratios(&results));
+    }
+    let queue_memory = if plan.workloads.contains(&WorkloadKind::QueueMemory) {
+        let report = queue_memory::run(&plan.queue_memory, root, &args.durability)?;
+        println!("{}", queue_memory::render(&report));
+        Some(report)
+    } else {
+        None
+    };
     Ok(Report {
         tool: "shardlog bench".into(),
         format_version: FORMAT_VERSION,
@@ -116,6 +171,7 @@ fn measure(
         machine,
         settings: settings_of(plan),
         results,
+        queue_memory,
     })
 }
 
@@ -141,6 +197,7 @@ fn run_cases(
     plan: &Plan,
     root: &Path,
     call: Option<Box<crate::workloads::http::Call>>,
+    sqs: SqsEndpoints,
     config: &RunnerConfig,
 ) -> Result<Vec<crate::workloads::BenchResult>, String> {
     let mut results = Vec::new();
@@ -154,6 +211,25 @@ fn run_cases(
         };
         cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
     }
+    // moto (if asked for) stays up until the cases have run.
+    let SqsEndpoints { shardlog, moto } = sqs;
+    if let Some(call) = shardlog {
+        cases.extend(sqs::sqs_cases(
+            &plan.workloads,
+            Arc::new(call),
+            "shardlog",
+            plan.sqs,
+        ));
+    }
+    let _moto = moto.map(|(moto, call)| {
+        cases.extend(sqs::sqs_cases(
+            &plan.workloads,
+            Arc::new(call),
+            "moto",
+            plan.sqs,
+        ));
+        moto
+    });
     let per_case = plan.warmup + plan.duration * plan.repetitions as u32;
     println!(
         "{} cases: at most about {:.0} s of measuring, plus filling and cache work\n",

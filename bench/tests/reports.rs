@@ -72,6 +72,7 @@ fn report(scale: f64) -> Report {
             ..Settings::default()
         },
         results,
+        queue_memory: None,
     }
 }
 

@@ -112,6 +112,7 @@ impl Replay {
         }
         if kind != Some(KIND_CHECKPOINT) {
             self.delivery.apply(&Entry::decode(bytes)?);
+            self.delivery.advance_cursor();
             return Ok(());
         }
         check_header(bytes, CHECKPOINT_LEN)?;
@@ -182,7 +183,12 @@ impl Replay {
                 self.items_expected
             ));
         }
-        Ok(self.delivery)
+        let mut delivery = self.delivery;
+        // Replay's peak (receives whose deletes came later in the log) need not
+        // stay allocated for the life of the queue.
+        delivery.tracked.shrink_to_fit();
+        delivery.removed_ahead.shrink_to_fit();
+        Ok(delivery)
     }
 }
 

@@ -183,6 +183,22 @@ impl Delivery {
             .retain(|position| *position >= end_position);
     }
 
+    /// Replay only: steps the cursor over positions that are received (tracked) or
+    /// removed, as the live cursor did when it received them. Without this, every
+    /// removal since the last checkpoint would stay in `removed_ahead` after a
+    /// restart: memory that grows with the messages deleted, not with those in
+    /// flight. Never passes a position that is neither (unread, delayed, or FIFO
+    /// passed), so recovery still reads those from the message log.
+    pub fn advance_cursor(&mut self) {
+        loop {
+            if self.removed_ahead.remove(&self.cursor) || self.tracked.contains_key(&self.cursor) {
+                self.cursor += 1;
+            } else {
+                return;
+            }
+        }
+    }
+
     /// Whether the cursor steps over `position` (tracked, or removed, after recovery).
     pub fn skip_at_cursor(&mut self, position: u64) -> bool {
         self.removed_ahead.remove(&position) || self.tracked.contains_key(&position)
@@ -247,5 +263,26 @@ mod tests {
         delivery.apply(&Entry::Purged { end_position: 10 });
         assert_eq!(delivery.cursor, 10);
         assert_eq!(delivery.low_water(), 10);
+    }
+
+    /// Advancing the cursor passes received and removed positions in any order of
+    /// their entries, stops at the first position that is neither, and leaves no
+    /// removal below the cursor.
+    #[test]
+    fn advance_cursor_passes_received_and_removed_positions() {
+        let mut delivery = Delivery::new(0);
+        for entry in [
+            received(1, 1, 100),
+            Entry::Deleted { position: 2 },
+            received(0, 1, 100),
+            Entry::Deleted { position: 1 },
+            Entry::Deleted { position: 5 },
+        ] {
+            delivery.apply(&entry);
+            delivery.advance_cursor();
+        }
+        assert_eq!(delivery.cursor, 3, "position 3 was never received");
+        assert_eq!(delivery.tracked.keys().copied().collect::<Vec<_>>(), [0]);
+        assert_eq!(delivery.removed_ahead, HashSet::from([5]));
     }
 }

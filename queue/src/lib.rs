@@ -26,8 +26,9 @@
 //!
 //! Memory holds what is in flight, delayed, or (FIFO) waiting behind its group's
 //! head, not the queue's depth. After a restart the cursor starts again at the
-//! oldest retained message (or the last checkpoint's cursor) and steps over what
-//! the state log says is gone.
+//! oldest retained message (or the last checkpoint's cursor); replay steps it over
+//! every position the state log says was received or removed, so deletions do not
+//! come back as an in-memory set ([`MemoryEntries`] counts what is held).
 //!
 //! Not kept across restarts: ReceiveRequestAttemptId results and the 60-second
 //! purge interval. Counters are approximate: delayed messages the cursor has not
@@ -43,8 +44,10 @@ mod delivery;
 mod error;
 mod fifo;
 mod manifest;
+mod memory;
 mod message;
 mod move_task;
+mod offline;
 mod queue;
 mod receive;
 mod registry;
@@ -57,8 +60,10 @@ pub use attributes::{
 };
 pub use error::{Error, Result};
 pub use fifo::DEDUPLICATION_WINDOW_MS;
+pub use memory::MemoryEntries;
 pub use message::{message_size_bytes, ATTRIBUTES_MAX, TRACE_HEADER_BYTES_MAX};
 pub use move_task::{MoveTask, MoveTaskStatus, MOVE_RATE_PER_S_MAX, MOVE_TASKS_KEPT};
+pub use offline::{replay_state, StateSummary};
 pub use queue::{
     Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
     INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, VISIBILITY_TIMEOUT_S_MAX,

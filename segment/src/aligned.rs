@@ -48,6 +48,7 @@ impl AlignedBuf {
         self.len
     }
 
+    #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }

@@ -588,7 +588,9 @@ fn take_stages(log: &LogShared) -> Vec<Stage> {
         .filter(|stage| !stage.batches.is_empty())
         .collect();
     let last = taken.last().expect("checked non-empty above");
-    let buf = take_buffer(&mut state, last.buf.capacity());
+    // Sized by what the last round staged (with room to double), not by its
+    // buffer, which only ever grows.
+    let buf = take_buffer(&mut state, last.buf.len().next_power_of_two());
     let next = Stage::continuing(last, log.alignment, buf);
     state.stages.push_back(next);
     state.in_flight += taken.len();

@@ -475,12 +475,17 @@ fn stage_batch(
     }
 }
 
-/// A staging buffer from the spares, or a new one.
+/// Smallest new staging buffer. Buffers grow on demand (doubling), so a log of
+/// small rounds (a queue's state log: one entry a request) does not zero a whole
+/// MiB for each round whose buffer is still in flight.
+const STAGE_BYTES_MIN: usize = 64 << 10;
+
+/// A staging buffer from the spares, or a new one of at least `capacity` bytes.
 pub(crate) fn take_buffer(state: &mut LogState, capacity: usize) -> AlignedBuf {
     let mut buf = state
         .spare
         .pop()
-        .unwrap_or_else(|| AlignedBuf::with_capacity(capacity.max(1 << 20)));
+        .unwrap_or_else(|| AlignedBuf::with_capacity(capacity.max(STAGE_BYTES_MIN)));
     buf.clear();
     buf
 }

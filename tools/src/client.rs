@@ -1,9 +1,12 @@
-//! A minimal blocking client for the Kinesis JSON 1.1 API of a shardlog server (or AWS-compatible endpoint without auth).
+//! A minimal blocking client for the JSON APIs of a shardlog server (or an AWS-compatible
+//! endpoint without auth): Kinesis (JSON 1.1) and SQS (JSON 1.0).
 
 use std::time::Duration;
 
 /// The `X-Amz-Target` prefix of Kinesis actions.
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
+/// The `X-Amz-Target` prefix of SQS actions.
+const SQS_TARGET_PREFIX: &str = "AmazonSQS.";
 /// Largest response body read: a GetRecords answer holds up to 10 MiB of data,
 /// which base64 makes about 14 MiB.
 const RESPONSE_BYTES_MAX: u64 = 64 << 20;
@@ -14,6 +17,8 @@ const REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub struct Client {
     endpoint: String,
     agent: ureq::Agent,
+    /// An Authorization header sent with every request (see [`Client::unsigned_scope`]).
+    authorization: Option<String>,
 }
 
 /// Why a call failed.
@@ -78,7 +83,22 @@ impl Client {
         Ok(Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             agent,
+            authorization: None,
         })
+    }
+
+    /// Sends an unsigned AWS Signature V4 Authorization header whose credential
+    /// scope names `service`: servers that route requests by that scope (moto's
+    /// server, which takes every service on one port) then know the service, as
+    /// they do from the SDKs' signed requests. The signature is zeros: a server
+    /// that checks signatures refuses it, as it refuses no header at all.
+    pub fn unsigned_scope(mut self, service: &str) -> Client {
+        self.authorization = Some(format!(
+            "AWS4-HMAC-SHA256 Credential=shardlog/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-target, Signature={}",
+            "0".repeat(64)
+        ));
+        self
     }
 
     /// POSTs `body` as `Kinesis_20131202.<action>` (application/x-amz-json-1.1) and returns the JSON response.
@@ -87,11 +107,40 @@ impl Client {
         action: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        let mut response = self
+        self.call_json(TARGET_PREFIX, "application/x-amz-json-1.1", action, body)
+    }
+
+    /// POSTs `body` as `AmazonSQS.<action>` (application/x-amz-json-1.0, what current
+    /// SDKs send) and returns the JSON response.
+    pub fn call_sqs(
+        &self,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call_json(
+            SQS_TARGET_PREFIX,
+            "application/x-amz-json-1.0",
+            action,
+            body,
+        )
+    }
+
+    fn call_json(
+        &self,
+        target_prefix: &str,
+        content_type: &str,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut request = self
             .agent
             .post(format!("{}/", self.endpoint))
-            .header("X-Amz-Target", format!("{TARGET_PREFIX}{action}"))
-            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("X-Amz-Target", format!("{target_prefix}{action}"))
+            .header("Content-Type", content_type);
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut response = request
             .send(body.to_string())
             .map_err(|error| self.transport(error.to_string()))?;
         let status = response.status().as_u16();

@@ -39,6 +39,8 @@ enum Command {
     // The command line tools (cli/).
     /// Create, delete, list, describe, split, merge and scale streams.
     Stream(cli::stream::StreamArgs),
+    /// Create, list, purge and delete SQS queues; send, receive and redrive messages (--url).
+    Queue(cli::queue::QueueArgs),
     /// Put records from standard input or files into a stream.
     Put(cli::put::PutArgs),
     /// Follow a stream, every shard, through splits and merges (like tail -f).
@@ -461,6 +463,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => run_serve(args).map_err(CliError::failed),
         // The command line tools (cli/).
         Command::Stream(args) => cli::stream::run(args),
+        Command::Queue(args) => cli::queue::run(args),
         Command::Put(args) => cli::put::run(args),
         Command::Tail(args) => cli::tail::run(args),
         Command::Replay(args) => cli::replay::run(args),
@@ -475,11 +478,20 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut command, "shardlog", &mut script);
             cli::output::write_stdout(format_args!("{}", String::from_utf8_lossy(&script)))
         }
-        Command::Bench(args) => shardlog_bench::run(args, &|url| {
-            client::Client::new(url)
-                .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
-                .map_err(|e| e.to_string())
-        })
+        Command::Bench(args) => shardlog_bench::run(
+            args,
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
+                    .map_err(|e| e.to_string())
+            },
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| c.unsigned_scope("sqs"))
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sqs))
+                    .map_err(|e| e.to_string())
+            },
+        )
         .map_err(CliError::failed),
     };
     match result {

@@ -204,3 +204,93 @@ fn http_workloads_run_against_a_server() {
         .unwrap();
     assert_eq!(e2e["latency_us"]["count"].as_u64(), Some(60), "{e2e}");
 }
+
+/// queue-memory runs its restarts in child processes and records every phase in
+/// the JSON; after the deletes and a restart no removal is held in memory.
+#[test]
+fn queue_memory_records_each_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("queue.json");
+    let data = dir.path().join("data");
+    let args = [
+        "--workload",
+        "queue-memory",
+        "--messages",
+        "3000",
+        "--producers",
+        "2",
+        "--durability",
+        "none",
+        "--no-progress",
+        "--json",
+        json.to_str().unwrap(),
+        "--dir",
+    ];
+    let output = bench(&args, &[&data]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("restarted after deletes"));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let phases = report["queue_memory"]["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 4, "{phases:?}");
+    let last = &phases[3];
+    assert_eq!(last["removed_ahead"], 0);
+    assert_eq!(last["end_position"], 3000);
+    assert!(last["cursor"].as_u64().unwrap() >= 300, "{last}");
+}
+
+/// The SQS workloads send, round-trip and pace messages through a real server's
+/// SQS API and leave no queue behind; --compare-moto without one is refused.
+#[test]
+fn sqs_workloads_run_against_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(&dir.path().join("server"));
+    let json = dir.path().join("sqs.json");
+    let mut args = TINY.to_vec();
+    args.extend([
+        "--workload",
+        "sqs-send,sqs-send-batch,sqs-round-trip,sqs-send-latency",
+        "--producers",
+        "4",
+        "--rate",
+        "200",
+        "--url",
+        &served.url,
+        "--json",
+        json.to_str().unwrap(),
+        "--dir",
+    ]);
+    let output = bench(&args, &[&dir.path().join("data")]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    for workload in [
+        "sqs-send",
+        "sqs-send-batch",
+        "sqs-round-trip",
+        "sqs-send-latency",
+    ] {
+        let result = results.iter().find(|r| r["workload"] == workload).unwrap();
+        assert!(result["records_per_s"].as_f64().unwrap() > 0.0, "{result}");
+        assert!(
+            result["latency_us"]["count"].as_u64().unwrap() > 0,
+            "{result}"
+        );
+    }
+    let queues = common::call_target(
+        served.server.address,
+        "AmazonSQS.ListQueues",
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    assert_eq!(queues.0, 200, "{}", queues.1);
+    assert_eq!(queues.1.get("QueueUrls"), None, "left behind: {}", queues.1);
+
+    let refused = bench(&["--compare-moto", "--workload", "append"], &[]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("--compare-moto compares the sqs-*"));
+}

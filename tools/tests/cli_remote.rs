@@ -5,26 +5,9 @@
 mod cli_common;
 mod common;
 use cli_common::{data_of, json_lines, lines, shardlog, sorted};
+use common::serve;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-struct Served {
-    server: common::Server,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.server.child.kill();
-        let _ = self.server.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path) -> Served {
-    let server = common::start(dir);
-    let url = format!("http://{}", server.address);
-    Served { server, url }
-}
 
 /// Stream admin and put through the server; tail reads every record of every
 /// shard, parents before children, through a split.

@@ -7,7 +7,10 @@ pub mod e2e;
 pub mod engine;
 pub mod http;
 pub mod http_latency;
+pub mod moto;
+pub mod queue_memory;
 pub mod seek;
+pub mod sqs;
 
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
 use hdrhistogram::Histogram;
@@ -53,11 +56,21 @@ pub enum WorkloadKind {
     HttpSeekTimestamp,
     /// Put-to-visible over HTTP, the consumer polling GetRecords.
     HttpE2e,
+    /// SQS SendMessage over HTTP to `--url`, one message a call.
+    SqsSend,
+    /// SQS SendMessageBatch of 10 over HTTP.
+    SqsSendBatch,
+    /// SQS send, receive and delete at once, batches of 10, over HTTP.
+    SqsRoundTrip,
+    /// SQS SendMessage latency at a fixed rate over HTTP.
+    SqsSendLatency,
+    /// Memory of a queue's state as its depth grows (only when named).
+    QueueMemory,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 16] = [
+    pub const ALL: [WorkloadKind; 21] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -74,6 +87,11 @@ impl WorkloadKind {
         WorkloadKind::HttpSeekSequence,
         WorkloadKind::HttpSeekTimestamp,
         WorkloadKind::HttpE2e,
+        WorkloadKind::SqsSend,
+        WorkloadKind::SqsSendBatch,
+        WorkloadKind::SqsRoundTrip,
+        WorkloadKind::SqsSendLatency,
+        WorkloadKind::QueueMemory,
     ];
 
     /// The name used by `--workload` and in the JSON.
@@ -95,6 +113,11 @@ impl WorkloadKind {
             WorkloadKind::HttpSeekSequence => "http-seek-sequence",
             WorkloadKind::HttpSeekTimestamp => "http-seek-timestamp",
             WorkloadKind::HttpE2e => "http-e2e",
+            WorkloadKind::SqsSend => "sqs-send",
+            WorkloadKind::SqsSendBatch => "sqs-send-batch",
+            WorkloadKind::SqsRoundTrip => "sqs-round-trip",
+            WorkloadKind::SqsSendLatency => "sqs-send-latency",
+            WorkloadKind::QueueMemory => "queue-memory",
         }
     }
 
@@ -107,14 +130,31 @@ impl WorkloadKind {
 
     /// Whether it needs `--url`.
     pub fn is_http(self) -> bool {
+        self.is_sqs()
+            || matches!(
+                self,
+                WorkloadKind::HttpAppend
+                    | WorkloadKind::HttpReplay
+                    | WorkloadKind::HttpSeekSequence
+                    | WorkloadKind::HttpSeekTimestamp
+                    | WorkloadKind::HttpE2e
+            )
+    }
+
+    /// Whether it speaks SQS (to `--url`, and to moto with `--compare-moto`).
+    pub fn is_sqs(self) -> bool {
         matches!(
             self,
-            WorkloadKind::HttpAppend
-                | WorkloadKind::HttpReplay
-                | WorkloadKind::HttpSeekSequence
-                | WorkloadKind::HttpSeekTimestamp
-                | WorkloadKind::HttpE2e
+            WorkloadKind::SqsSend
+                | WorkloadKind::SqsSendBatch
+                | WorkloadKind::SqsRoundTrip
+                | WorkloadKind::SqsSendLatency
         )
+    }
+
+    /// Whether it runs only when named (not in the default "all").
+    pub fn only_when_named(self) -> bool {
+        matches!(self, WorkloadKind::QueueMemory)
     }
 
     /// The raw baselines its results are divided by (so a run that selects it

@@ -1,6 +1,7 @@
-//! `shardlog inspect`: what a data directory or a segment file holds.
+//! `shardlog inspect`: what a data directory (streams and queues) or a segment file holds.
 
 use super::output::{print_json, CliError, CliResult};
+use super::queue_scan::{scan_queues, QueueScan};
 use super::scan::{scan_segment, scan_shard, shard_dirs, SegmentScan};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -17,8 +18,9 @@ pub struct InspectArgs {
 
 /// Runs `shardlog inspect`.
 pub fn run(args: InspectArgs) -> CliResult {
-    let rows: Vec<(String, String, SegmentScan)> = if args.path.is_file() {
-        vec![(String::new(), String::new(), scan_segment(&args.path, true))]
+    let (rows, queues) = if args.path.is_file() {
+        let scan = scan_segment(&args.path, true);
+        (vec![(String::new(), String::new(), scan)], Vec::new())
     } else {
         let _lock = super::verify::lock_if_free(&args.path)?;
         let mut rows = Vec::new();
@@ -27,14 +29,16 @@ pub fn run(args: InspectArgs) -> CliResult {
                 rows.push((shard.stream.clone(), shard.shard.clone(), scan));
             }
         }
-        rows
+        // The queues' MANIFEST and stray directories are verify's to report.
+        (rows, scan_queues(&args.path).0)
     };
     if args.json {
         let segments: Vec<Value> = rows
             .iter()
             .map(|(stream, shard, scan)| segment_json(stream, shard, scan))
             .collect();
-        return print_json(&json!({ "segments": segments }));
+        let queues: Vec<Value> = queues.iter().map(queue_json).collect();
+        return print_json(&json!({ "segments": segments, "queues": queues }));
     }
     crate::outln!(
         "{:<16} {:<21} {:>12} {:>12} {:>9} {:>10} {:>12} {:>9} {:<6} {:<49} file",
@@ -73,10 +77,66 @@ pub fn run(args: InspectArgs) -> CliResult {
     let bytes: u64 = rows.iter().map(|(_, _, s)| s.file_bytes).sum();
     let records: u64 = rows.iter().map(|(_, _, s)| s.records).sum();
     crate::outln!("{} segments, {records} records, {bytes} bytes", rows.len())?;
+    for queue in &queues {
+        crate::outln!("{}", queue_text(queue))?;
+        damaged += queue.all_damage().count();
+    }
     if damaged > 0 {
         crate::outln!("{damaged} problems found: run `shardlog verify` for details")?;
     }
     Ok(())
+}
+
+/// A queue's counts and its segments, for people.
+fn queue_text(queue: &QueueScan) -> String {
+    let counts = match &queue.summary {
+        Some(s) => {
+            let messages = queue.message_count();
+            let unread = messages.saturating_sub(s.removed + s.received + s.delayed);
+            format!(
+                "{messages} messages retained: {} removed, {} received ({} in flight), {} delayed, {unread} not yet received",
+                s.removed, s.received, s.in_flight, s.delayed
+            )
+        }
+        None => "state log does not replay".to_string(),
+    };
+    let mut text = format!("queue {} ({}): {counts}", queue.name, queue.dir.display());
+    for (log, scans) in [("messages", &queue.messages), ("state", &queue.state)] {
+        for scan in scans {
+            text.push_str(&format!(
+                "\n  {log:<8} {:>12} {:>12} {:>9} {:>10} {:>12} {:<6} {}",
+                scan.base_position,
+                scan.end_position,
+                scan.batches,
+                scan.records,
+                scan.file_bytes,
+                state(scan),
+                scan.path.display()
+            ));
+        }
+    }
+    text
+}
+
+fn queue_json(queue: &QueueScan) -> Value {
+    let segments = |scans: &[SegmentScan], log: &str| -> Vec<Value> {
+        scans
+            .iter()
+            .map(|scan| segment_json(&queue.name, log, scan))
+            .collect()
+    };
+    json!({
+        "queue": queue.name,
+        "dir": queue.dir.display().to_string(),
+        "messages_retained": queue.message_count(),
+        "removed": queue.summary.map(|s| s.removed),
+        "received": queue.summary.map(|s| s.received),
+        "in_flight": queue.summary.map(|s| s.in_flight),
+        "delayed": queue.summary.map(|s| s.delayed),
+        "message_segments": segments(&queue.messages, "messages"),
+        "state_segments": segments(&queue.state, "state"),
+        "problems": queue.all_damage().count(),
+    })
 }
 
 /// Bytes of batches per position-index entry.

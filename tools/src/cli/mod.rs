@@ -1,5 +1,5 @@
-//! The subcommands other than `serve`: stream administration, put, tail, replay,
-//! inspect, verify, repair and completions.
+//! The subcommands other than `serve`: stream and queue administration, put, tail,
+//! replay, inspect, verify, repair and completions.
 //!
 //! Commands that speak the Kinesis API (`stream`, `put`, `tail`) work either on a
 //! data directory offline (`--data-dir`, the engine opened in this process under the
@@ -11,6 +11,9 @@
 pub mod inspect;
 pub mod output;
 pub mod put;
+pub mod queue;
+pub mod queue_messages;
+pub mod queue_scan;
 pub mod repair;
 pub mod replay;
 pub mod scan;

@@ -49,7 +49,8 @@ pub struct Findings {
     pub notes: Vec<String>,
 }
 
-/// Verifies every shard of a data directory.
+/// Verifies every shard and every queue (message and state logs, and that the
+/// state log replays) of a data directory.
 pub fn check(data_dir: &Path) -> CliResult<Findings> {
     let mut findings = Findings {
         segments: 0,
@@ -68,13 +69,29 @@ pub fn check(data_dir: &Path) -> CliResult<Findings> {
             Err(error) => findings.notes.push(error.to_string()),
         }
         for scan in scan_shard(&shard.path).map_err(CliError::failed)? {
-            findings.segments += 1;
-            findings.batches += scan.batches;
-            findings.records += scan.records;
-            findings.damage.extend(scan.damage);
+            findings.add(scan);
+        }
+    }
+    let (queues, damage, notes) = super::queue_scan::scan_queues(data_dir);
+    findings.damage.extend(damage);
+    findings.notes.extend(notes);
+    for queue in queues {
+        findings.damage.extend(queue.damage);
+        for scan in queue.messages.into_iter().chain(queue.state) {
+            findings.add(scan);
         }
     }
     Ok(findings)
+}
+
+impl Findings {
+    /// Counts a scanned segment and keeps its damage.
+    fn add(&mut self, scan: super::scan::SegmentScan) {
+        self.segments += 1;
+        self.batches += scan.batches;
+        self.records += scan.records;
+        self.damage.extend(scan.damage);
+    }
 }
 
 /// The MANIFEST must load (checksum, format) and every shard it lists must have

@@ -113,6 +113,26 @@ pub fn start_with(data_dir: &Path, options: &[&str]) -> Server {
     Server { child, address }
 }
 
+/// A server started by [`serve`] and its base URL; killed when dropped.
+pub struct Served {
+    pub server: Server,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.server.child.kill();
+        let _ = self.server.child.wait();
+    }
+}
+
+/// Starts a server on `data_dir`, killed when the result is dropped.
+pub fn serve(data_dir: &Path) -> Served {
+    let server = start(data_dir);
+    let url = format!("http://{}", server.address);
+    Served { server, url }
+}
+
 /// Stops `server` with SIGTERM (a clean shutdown: requests in flight finish,
 /// delivery streams flush, logs sync) and returns whether it exited with success.
 pub fn stop(mut server: Server) -> bool {

@@ -1,0 +1,384 @@
+//! SQS over HTTP, as boto3 speaks it (JSON 1.0): SendMessage one at a time and in
+//! batches of 10, the round trip (send, receive, delete, batches of 10, at once),
+//! and SendMessage latency at a fixed rate. Each case has its own queue, created
+//! on its first run and deleted when the cases are dropped. The same cases run
+//! against moto's server with `--compare-moto` (see [`super::moto`]).
+
+use super::http::Call;
+use super::{join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter};
+use super::{Params, Sample, WorkloadKind};
+use crate::stats::record_ns;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Messages per batch call.
+const BATCH: usize = 10;
+/// Long poll of the round trip's receivers, s: short, so they stop soon after the budget.
+const RECEIVE_WAIT_S: u32 = 1;
+
+/// The SQS cases' knobs.
+#[derive(Debug, Clone, Copy)]
+pub struct SqsSettings {
+    /// Body bytes of each message.
+    pub message_bytes: usize,
+    /// Threads of the throughput cases (the round trip splits them between
+    /// senders and receivers).
+    pub threads: usize,
+    /// Messages/s of the latency case.
+    pub rate: u64,
+}
+
+/// What every SQS run works with.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    call: &'a Call,
+    url: &'a str,
+    settings: SqsSettings,
+    budget: &'a Budget,
+    meter: &'a Meter,
+}
+
+/// A queue of one case, created on first use and deleted on drop.
+struct BenchQueue {
+    call: Arc<Box<Call>>,
+    name: String,
+    url: OnceLock<String>,
+}
+
+impl BenchQueue {
+    fn url(&self) -> Result<&str, String> {
+        if let Some(url) = self.url.get() {
+            return Ok(url);
+        }
+        let created = (self.call)("CreateQueue", &json!({"QueueName": self.name}))
+            .map_err(|e| format!("CreateQueue {}: {e}", self.name))?;
+        let url = created["QueueUrl"]
+            .as_str()
+            .ok_or("CreateQueue: no QueueUrl")?;
+        Ok(self.url.get_or_init(|| url.to_string()))
+    }
+}
+
+impl Drop for BenchQueue {
+    fn drop(&mut self) {
+        if let Some(url) = self.url.get() {
+            let _ = (self.call)("DeleteQueue", &json!({"QueueUrl": url}));
+        }
+    }
+}
+
+/// The SQS cases among `kinds` against the endpoint `call` talks to; `label`
+/// ("shardlog", "moto") starts each case's name.
+pub fn sqs_cases<'a>(
+    kinds: &[WorkloadKind],
+    call: Arc<Box<Call>>,
+    label: &str,
+    settings: SqsSettings,
+) -> Vec<Case<'a>> {
+    kinds
+        .iter()
+        .filter(|kind| kind.is_sqs())
+        .enumerate()
+        .map(|(index, &kind)| {
+            let queue = BenchQueue {
+                call: Arc::clone(&call),
+                name: format!("shardlog-bench-{}-{label}-{index}", std::process::id()),
+                url: OnceLock::new(),
+            };
+            let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
+                let run = Run {
+                    call: queue.call.as_ref().as_ref(),
+                    url: queue.url()?,
+                    settings,
+                    budget,
+                    meter,
+                };
+                match kind {
+                    WorkloadKind::SqsSend => send(run, 1),
+                    WorkloadKind::SqsSendBatch => send(run, BATCH),
+                    WorkloadKind::SqsRoundTrip => round_trip(run),
+                    _ => paced_send(run),
+                }
+            };
+            sqs_case(kind, label, settings, Box::new(run))
+        })
+        .collect()
+}
+
+fn sqs_case<'a>(
+    kind: WorkloadKind,
+    label: &str,
+    settings: SqsSettings,
+    run: super::RunFn<'a>,
+) -> Case<'a> {
+    let mut params = Params {
+        record_bytes: Some(settings.message_bytes),
+        producers: Some(settings.threads),
+        ..Params::default()
+    };
+    let (name, latency_of, figure) = match kind {
+        WorkloadKind::SqsSend => ("SendMessage", "SendMessage request", Figure::Throughput),
+        WorkloadKind::SqsSendBatch => (
+            "SendMessageBatch of 10",
+            "SendMessageBatch request",
+            Figure::Throughput,
+        ),
+        WorkloadKind::SqsRoundTrip => (
+            "send+receive+delete, batches of 10",
+            "ReceiveMessage + DeleteMessageBatch",
+            Figure::Throughput,
+        ),
+        _ => {
+            params.rate_records_per_s = Some(settings.rate);
+            (
+                "SendMessage latency",
+                "intended start to SendMessage answer",
+                Figure::Latency,
+            )
+        }
+    };
+    params.batch_records = Some(if name.contains("10") { BATCH } else { 1 });
+    let name = match kind {
+        WorkloadKind::SqsSendLatency => format!("{label} SQS {name} {}/s", settings.rate),
+        _ => format!("{label} SQS {name}"),
+    };
+    Case {
+        kind,
+        name,
+        params,
+        latency_of,
+        baseline: None,
+        figure,
+        warmup: true,
+        run,
+    }
+}
+
+/// `count` entries of SendMessageBatch, or (count 1) a SendMessage body.
+fn send_body(url: &str, count: usize, body: &str) -> (&'static str, Value) {
+    if count == 1 {
+        return ("SendMessage", json!({"QueueUrl": url, "MessageBody": body}));
+    }
+    let entries: Vec<Value> = (0..count)
+        .map(|i| json!({"Id": i.to_string(), "MessageBody": body}))
+        .collect();
+    (
+        "SendMessageBatch",
+        json!({"QueueUrl": url, "Entries": entries}),
+    )
+}
+
+/// Sends one request; an entry the server refused is an error.
+fn send_once(call: &Call, action: &str, request: &Value) -> Result<(), String> {
+    let response = call(action, request).map_err(|e| format!("{action}: {e}"))?;
+    match response["Failed"].as_array().and_then(|f| f.first()) {
+        Some(failed) => Err(format!("{action}: an entry failed: {failed}")),
+        None => Ok(()),
+    }
+}
+
+/// Message bodies: base64-safe text of `bytes` bytes.
+fn body_text(bytes: usize) -> String {
+    payload(bytes, 3)
+        .iter()
+        .map(|b| char::from(b'a' + b % 26))
+        .collect()
+}
+
+/// `settings.threads` senders of `count` messages a call until the budget ends.
+fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
+    let Run {
+        call,
+        url,
+        settings,
+        budget,
+        meter,
+    } = run;
+    let body = body_text(settings.message_bytes);
+    let (action, request) = send_body(url, count, &body);
+    let started = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let threads = (0..settings.threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut sample = Sample::new();
+                    while !budget.done(meter.bytes(), started) {
+                        let begun = Instant::now();
+                        send_once(call, action, &request)?;
+                        record_ns(&mut sample.latency_ns, begun.elapsed());
+                        let bytes = (count * settings.message_bytes) as u64;
+                        meter.add(bytes, count as u64);
+                        sample.bytes += bytes;
+                        sample.records += count as u64;
+                    }
+                    sample.elapsed = started.elapsed();
+                    Ok(sample)
+                })
+            })
+            .collect();
+        join_all(threads, "an SQS sender")
+    });
+    merge_concurrent(outcomes)
+}
+
+/// Half the threads send batches of 10, half receive 10 and delete them, until
+/// the budget ends; counts the messages deleted (each sent, received and deleted).
+fn round_trip(run: Run<'_>) -> Result<Sample, String> {
+    let Run {
+        call,
+        url,
+        settings,
+        ..
+    } = run;
+    let body = body_text(settings.message_bytes);
+    let (action, request) = send_body(url, BATCH, &body);
+    let senders = (settings.threads / 2).max(1);
+    let receivers = settings.threads.saturating_sub(senders).max(1);
+    let started = Instant::now();
+    let stop = AtomicBool::new(false);
+    let outcomes = std::thread::scope(|scope| {
+        let mut threads = Vec::new();
+        for _ in 0..senders {
+            threads.push(scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    send_once(call, action, &request)?;
+                }
+                Ok(Sample::new())
+            }));
+        }
+        for _ in 0..receivers {
+            threads.push(scope.spawn(|| {
+                let outcome = receive_and_delete(run, started);
+                stop.store(true, Ordering::Relaxed);
+                outcome
+            }));
+        }
+        join_all(threads, "an SQS round trip thread")
+    });
+    let mut sample = merge_concurrent(outcomes)?;
+    sample.elapsed = started.elapsed();
+    Ok(sample)
+}
+
+fn receive_and_delete(run: Run<'_>, started: Instant) -> Result<Sample, String> {
+    let Run {
+        call,
+        url,
+        settings,
+        budget,
+        meter,
+    } = run;
+    let mut sample = Sample::new();
+    let receive =
+        json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": RECEIVE_WAIT_S});
+    while !budget.done(meter.bytes(), started) {
+        let begun = Instant::now();
+        let response =
+            call("ReceiveMessage", &receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
+        let messages = response["Messages"].as_array().cloned().unwrap_or_default();
+        if messages.is_empty() {
+            continue;
+        }
+        let entries: Vec<Value> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
+            .collect();
+        send_once(
+            call,
+            "DeleteMessageBatch",
+            &json!({"QueueUrl": url, "Entries": entries}),
+        )?;
+        record_ns(&mut sample.latency_ns, begun.elapsed());
+        let bytes = (messages.len() * settings.message_bytes) as u64;
+        meter.add(bytes, messages.len() as u64);
+        sample.bytes += bytes;
+        sample.records += messages.len() as u64;
+    }
+    Ok(sample)
+}
+
+/// SendMessage at `settings.rate` messages/s from a few paced threads; latency
+/// counts from each call's intended start, so a slow answer delays the next ones
+/// and shows in the percentiles (no coordinated omission).
+fn paced_send(run: Run<'_>) -> Result<Sample, String> {
+    let Run {
+        call,
+        url,
+        settings,
+        budget,
+        meter,
+    } = run;
+    const PACED_THREADS: u64 = 4;
+    let body = body_text(settings.message_bytes);
+    let (action, request) = send_body(url, 1, &body);
+    let interval = Duration::from_secs_f64(PACED_THREADS as f64 / settings.rate.max(1) as f64);
+    let started = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let threads = (0..PACED_THREADS)
+            .map(|index| {
+                let (action, request) = (action, &request);
+                scope.spawn(move || {
+                    let mut sample = Sample::new();
+                    let offset = interval.mul_f64(index as f64 / PACED_THREADS as f64);
+                    for n in 0u32.. {
+                        let due = started + offset + interval * n;
+                        // A server slower than the rate ends the run on time too.
+                        let late = started.elapsed() >= budget.duration;
+                        if late || due.duration_since(started) >= budget.duration {
+                            break;
+                        }
+                        wait_until(due);
+                        send_once(call, action, request)?;
+                        record_ns(&mut sample.latency_ns, due.elapsed());
+                        sample.records += 1;
+                        meter.add(0, 1);
+                    }
+                    sample.elapsed = started.elapsed();
+                    Ok(sample)
+                })
+            })
+            .collect();
+        join_all(threads, "an SQS paced sender")
+    });
+    merge_concurrent(outcomes)
+}
+
+/// shardlog against moto, case by case: the ratio of messages/s and of p99 latency.
+pub fn moto_ratios(results: &[super::BenchResult]) -> String {
+    let mut out = String::from("shardlog / moto, same run, same client:\n");
+    let by = |label: &str, workload: &str| {
+        results
+            .iter()
+            .find(|r| r.workload == workload && r.name.starts_with(label))
+    };
+    for kind in WorkloadKind::ALL.into_iter().filter(|k| k.is_sqs()) {
+        let (Some(ours), Some(moto)) = (by("shardlog ", kind.name()), by("moto ", kind.name()))
+        else {
+            continue;
+        };
+        let rate = |r: &super::BenchResult| r.records_per_s.unwrap_or(0.0);
+        let p99 = |r: &super::BenchResult| r.latency_us.as_ref().map_or(0.0, |p| p.p99);
+        let line = if kind == WorkloadKind::SqsSendLatency {
+            format!(
+                "  {:<18} p99 {:.0} µs vs {:.0} µs: {:.1}x lower\n",
+                kind.name(),
+                p99(ours),
+                p99(moto),
+                p99(moto) / p99(ours).max(1e-9)
+            )
+        } else {
+            format!(
+                "  {:<18} {:.0} vs {:.0} messages/s: {:.1}x\n",
+                kind.name(),
+                rate(ours),
+                rate(moto),
+                rate(ours) / rate(moto).max(1e-9)
+            )
+        };
+        out.push_str(&line);
+    }
+    out
+}
