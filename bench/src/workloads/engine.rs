@@ -6,6 +6,7 @@ use super::{
     context, join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter, Params,
     Rng, Sample, WorkloadKind,
 };
+use crate::process::CpuTimes;
 use crate::stats::record_ns;
 use shardlog_engine::ShardId;
 use shardlog_engine::{
@@ -48,6 +49,8 @@ pub struct EngineSettings {
     pub backends: Vec<BackendKind>,
     /// Records per second over all producers, for rate-limited runs.
     pub rate_records_per_s: Option<u64>,
+    /// Shards of the scale case's stream.
+    pub scale_shards: u32,
 }
 
 impl EngineSettings {
@@ -58,7 +61,7 @@ impl EngineSettings {
         })
     }
 
-    fn params(&self, shards: u32, backend: BackendKind) -> Params {
+    pub(crate) fn params(&self, shards: u32, backend: BackendKind) -> Params {
         Params {
             shards: Some(shards),
             record_bytes: Some(self.record_bytes),
@@ -127,6 +130,8 @@ fn open_engine(dir: &Path, durability: Durability, backend: BackendKind) -> Resu
     let mut config = EngineConfig::new(dir);
     config.storage.durability = durability;
     config.storage.backend = backend;
+    // The scale case's stream alone may exceed the default limit of open shards.
+    config.open_shards_max = config.open_shards_max.max(crate::cli::SCALE_SHARDS_MAX);
     Engine::open(RealFs::shared(), config)
         .map_err(|e| format!("opening an engine in {}: {e}", dir.display()))
 }
@@ -221,6 +226,7 @@ pub fn produce_all(
         let calls_per_s = rate as f64 / settings.batch_records as f64;
         Duration::from_secs_f64(producers as f64 / calls_per_s.max(1e-9))
     });
+    let cpu_before = CpuTimes::now()?;
     let started = Instant::now();
     let keep_going = || !budget.done(meter.bytes(), started);
     let outcomes: Vec<Result<Sample, String>> = std::thread::scope(|scope| {
@@ -242,6 +248,8 @@ pub fn produce_all(
     });
     let mut total = merge_concurrent(outcomes)?;
     total.elapsed = started.elapsed();
+    // Every call was acknowledged, so the committer's work for them is done too.
+    total.cpu = Some(CpuTimes::now()?.since(cpu_before));
     Ok(total)
 }
 
@@ -261,24 +269,41 @@ pub fn append_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Cas
                     .map_err(context("create_stream"))?;
                 produce_all(engine, STREAM, settings, producers, budget, meter)
             };
-            cases.push(Case {
-                kind: WorkloadKind::Append,
-                name: format!(
-                    "append {shards} shard{} {} {}",
-                    if shards == 1 { "" } else { "s" },
-                    backend.name(),
-                    settings.durability.name()
-                ),
-                params: settings.params(shards, backend),
-                latency_of: "PutRecords call",
-                baseline: Some(WorkloadKind::RawDirectWrite),
-                figure: Figure::Throughput,
-                warmup: true,
-                run: Box::new(run),
-            });
+            let plural = if shards == 1 { "" } else { "s" };
+            let title = format!("append {shards} shard{plural}");
+            cases.push(put_case(
+                WorkloadKind::Append,
+                title,
+                settings,
+                shards,
+                backend,
+                Box::new(run),
+            ));
         }
     }
     cases
+}
+
+/// A case of producers putting into `shards` shards with `backend`, compared with
+/// the faster raw write; its name is `title` followed by backend and durability.
+pub(crate) fn put_case<'a>(
+    kind: WorkloadKind,
+    title: String,
+    settings: &EngineSettings,
+    shards: u32,
+    backend: BackendKind,
+    run: super::RunFn<'a>,
+) -> Case<'a> {
+    Case {
+        kind,
+        name: format!("{title} {} {}", backend.name(), settings.durability.name()),
+        params: settings.params(shards, backend),
+        latency_of: "PutRecords call",
+        baselines: super::BEST_WRITE,
+        figure: Figure::Throughput,
+        warmup: true,
+        run,
+    }
 }
 
 /// Reads every shard of `stream` from TRIM_HORIZON to its end (or the budget);
@@ -408,7 +433,7 @@ pub fn replay_cases<'a>(
             name: "replay 1 shard, cold (open + read)".into(),
             params: params.clone(),
             latency_of: "GetRecords call",
-            baseline: Some(WorkloadKind::RawReadCold),
+            baselines: &[WorkloadKind::RawReadCold],
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(make(true)),
@@ -418,7 +443,7 @@ pub fn replay_cases<'a>(
             name: "replay 1 shard, warm".into(),
             params,
             latency_of: "GetRecords call",
-            baseline: Some(WorkloadKind::RawReadWarm),
+            baselines: &[WorkloadKind::RawReadWarm],
             figure: Figure::Throughput,
             warmup: true,
             run: Box::new(make(false)),
@@ -523,7 +548,7 @@ pub fn mixed_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case
             name: format!("mixed write, {shards} shards"),
             params: params.clone(),
             latency_of: "PutRecords call",
-            baseline: Some(WorkloadKind::RawDirectWrite),
+            baselines: super::BEST_WRITE,
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(write),
@@ -533,12 +558,25 @@ pub fn mixed_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case
             name: format!("mixed read, {shards} shards"),
             params,
             latency_of: "GetRecords call (waiting)",
-            baseline: None,
+            baselines: &[],
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(read),
         },
     ]
+}
+
+/// A fresh engine (durability none, buffered) in a temporary directory, for tests.
+#[cfg(test)]
+pub(crate) fn scratch_engine() -> (tempfile::TempDir, EngineDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let engine_dir = EngineDir::open(
+        dir.path().join("e"),
+        Durability::None,
+        BackendKind::Buffered,
+    )
+    .expect("an engine in a fresh directory");
+    (dir, engine_dir)
 }
 
 #[cfg(test)]
@@ -556,18 +594,13 @@ mod tests {
             durability: Durability::None,
             backends: vec![BackendKind::Buffered],
             rate_records_per_s,
+            scale_shards: 4,
         }
     }
 
     /// A fresh engine (durability none) holding the bench stream of `shards` shards.
     fn stream_of(shards: u32) -> (tempfile::TempDir, EngineDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let engine_dir = EngineDir::open(
-            dir.path().join("e"),
-            Durability::None,
-            BackendKind::Buffered,
-        )
-        .unwrap();
+        let (dir, engine_dir) = scratch_engine();
         let engine = engine_dir.engine();
         engine
             .create_stream(STREAM, Some(shards), BTreeMap::new())
