@@ -87,6 +87,11 @@ pub struct BenchArgs {
     /// sustained: 1000).
     #[arg(long)]
     pub scale_shards: Option<u32>,
+    /// How far ahead of its writes each shard's active segment is reserved in the
+    /// append and scale runs, KiB: 0 for none, else 256 to 1048576 (default: the
+    /// engine's, 64 MiB). For comparing with and without preallocation.
+    #[arg(long)]
+    pub preallocate_kib: Option<u64>,
     /// Records/s of the end-to-end latency run (quick: 500, full: 1000).
     #[arg(long)]
     pub e2e_rate: Option<u64>,
@@ -289,6 +294,13 @@ impl BenchArgs {
             durability,
             backends,
             rate_records_per_s,
+            preallocate_bytes_max: self
+                .preallocate_kib
+                .map(|kib| match kib {
+                    0 => Ok(0),
+                    kib => in_range("preallocate-kib", kib, 256, 1 << 20).map(|kib| kib << 10),
+                })
+                .transpose()?,
             scale_shards: in_range(
                 "scale-shards",
                 self.scale_shards.unwrap_or(profile.pick(100, 1000, 1000)),

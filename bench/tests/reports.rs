@@ -206,3 +206,33 @@ fn compare_sets_runs_side_by_side() {
         .unwrap();
     assert!(same.contains("1.00"), "{same}");
 }
+
+/// A report written before the raw-baseline, CPU and idle-shard fields existed
+/// still reads, with those figures absent.
+#[test]
+fn older_reports_without_the_new_fields_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.json");
+    let mut value = serde_json::to_value(report(1.0)).unwrap();
+    for entry in value["results"].as_array_mut().unwrap() {
+        let entry = entry.as_object_mut().unwrap();
+        for key in [
+            "raw_baselines",
+            "raw_baseline_mb_per_s",
+            "core_s_per_gb",
+            "user_s_per_gb",
+            "idle_shard",
+        ] {
+            assert!(entry.remove(key).is_some(), "{key}");
+        }
+        entry["params"]
+            .as_object_mut()
+            .unwrap()
+            .remove("preallocate_bytes_max");
+    }
+    std::fs::write(&path, value.to_string()).unwrap();
+    let old = Report::read(&path).unwrap();
+    assert_eq!(old.results[1].ratio_to_raw, Some(0.5));
+    assert!(old.results.iter().all(|r| r.core_s_per_gb.is_none()));
+    assert!(old.results.iter().all(|r| r.raw_baselines.is_empty()));
+}

@@ -51,6 +51,9 @@ pub struct EngineSettings {
     pub rate_records_per_s: Option<u64>,
     /// Shards of the scale case's stream.
     pub scale_shards: u32,
+    /// The logs' `preallocate_bytes_max` in the append and scale runs (`None`:
+    /// the engine's default).
+    pub preallocate_bytes_max: Option<u64>,
 }
 
 impl EngineSettings {
@@ -59,6 +62,15 @@ impl EngineSettings {
         self.producers.unwrap_or_else(|| {
             (shard_count as usize * PRODUCERS_PER_SHARD).clamp(PRODUCERS_MIN, PRODUCERS_MAX)
         })
+    }
+
+    /// A fresh engine in `dir` for the append and scale runs.
+    pub(crate) fn engine_dir(
+        &self,
+        dir: PathBuf,
+        backend: BackendKind,
+    ) -> Result<EngineDir, String> {
+        EngineDir::open_with(dir, self.durability, backend, self.preallocate_bytes_max)
     }
 
     pub(crate) fn params(&self, shards: u32, backend: BackendKind) -> Params {
@@ -70,6 +82,7 @@ impl EngineSettings {
             durability: Some(self.durability.name()),
             backend: Some(backend.name().to_string()),
             rate_records_per_s: self.rate_records_per_s,
+            preallocate_bytes_max: self.preallocate_bytes_max,
         }
     }
 }
@@ -80,6 +93,7 @@ pub struct EngineDir {
     dir: PathBuf,
     durability: Durability,
     backend: BackendKind,
+    preallocate_bytes_max: Option<u64>,
 }
 
 impl EngineDir {
@@ -89,14 +103,26 @@ impl EngineDir {
         durability: Durability,
         backend: BackendKind,
     ) -> Result<EngineDir, String> {
+        EngineDir::open_with(dir, durability, backend, None)
+    }
+
+    /// [`EngineDir::open`] with the logs' preallocation set (`None`: the default).
+    pub fn open_with(
+        dir: PathBuf,
+        durability: Durability,
+        backend: BackendKind,
+        preallocate_bytes_max: Option<u64>,
+    ) -> Result<EngineDir, String> {
         let _ = std::fs::remove_dir_all(&dir);
-        let engine = open_engine(&dir, durability, backend)?;
-        Ok(EngineDir {
-            engine: Some(engine),
+        let mut engine_dir = EngineDir {
+            engine: None,
             dir,
             durability,
             backend,
-        })
+            preallocate_bytes_max,
+        };
+        engine_dir.engine = Some(engine_dir.open_engine()?);
+        Ok(engine_dir)
     }
 
     /// The engine.
@@ -112,7 +138,7 @@ impl EngineDir {
         }
         let label = make_cold(&files_under(&self.dir));
         let started = Instant::now();
-        self.engine = Some(open_engine(&self.dir, self.durability, self.backend)?);
+        self.engine = Some(self.open_engine()?);
         Ok((label, started.elapsed()))
     }
 }
@@ -126,14 +152,19 @@ impl Drop for EngineDir {
     }
 }
 
-fn open_engine(dir: &Path, durability: Durability, backend: BackendKind) -> Result<Engine, String> {
-    let mut config = EngineConfig::new(dir);
-    config.storage.durability = durability;
-    config.storage.backend = backend;
-    // The scale case's stream alone may exceed the default limit of open shards.
-    config.open_shards_max = config.open_shards_max.max(crate::cli::SCALE_SHARDS_MAX);
-    Engine::open(RealFs::shared(), config)
-        .map_err(|e| format!("opening an engine in {}: {e}", dir.display()))
+impl EngineDir {
+    fn open_engine(&self) -> Result<Engine, String> {
+        let mut config = EngineConfig::new(&self.dir);
+        config.storage.durability = self.durability;
+        config.storage.backend = self.backend;
+        if let Some(bytes) = self.preallocate_bytes_max {
+            config.log.preallocate_bytes_max = bytes;
+        }
+        // The scale case's stream alone may exceed the default limit of open shards.
+        config.open_shards_max = config.open_shards_max.max(crate::cli::SCALE_SHARDS_MAX);
+        Engine::open(RealFs::shared(), config)
+            .map_err(|e| format!("opening an engine in {}: {e}", self.dir.display()))
+    }
 }
 
 /// The first failed record of a PutRecords call, as an error.
@@ -262,7 +293,7 @@ pub fn append_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Cas
             let producers = settings.producers_for(shards);
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 let dir = root.join(format!("append-{shards}-{}", backend.name()));
-                let engine_dir = EngineDir::open(dir, settings.durability, backend)?;
+                let engine_dir = settings.engine_dir(dir, backend)?;
                 let engine = engine_dir.engine();
                 engine
                     .create_stream(STREAM, Some(shards), BTreeMap::new())
@@ -294,9 +325,18 @@ pub(crate) fn put_case<'a>(
     backend: BackendKind,
     run: super::RunFn<'a>,
 ) -> Case<'a> {
+    let preallocate = settings
+        .preallocate_bytes_max
+        .map_or_else(String::new, |bytes| {
+            format!(" prealloc {} KiB", bytes >> 10)
+        });
     Case {
         kind,
-        name: format!("{title} {} {}", backend.name(), settings.durability.name()),
+        name: format!(
+            "{title} {} {}{preallocate}",
+            backend.name(),
+            settings.durability.name()
+        ),
         params: settings.params(shards, backend),
         latency_of: "PutRecords call",
         baselines: super::BEST_WRITE,
@@ -595,6 +635,7 @@ mod tests {
             backends: vec![BackendKind::Buffered],
             rate_records_per_s,
             scale_shards: 4,
+            preallocate_bytes_max: None,
         }
     }
 

@@ -314,6 +314,9 @@ pub struct Params {
     pub backend: Option<String>,
     /// Target rate, records per second, when rate-limited.
     pub rate_records_per_s: Option<u64>,
+    /// The logs' preallocation when set by `--preallocate-kib`.
+    #[serde(default)]
+    pub preallocate_bytes_max: Option<u64>,
 }
 
 /// Whether figures are throughput or latency.

@@ -3,7 +3,7 @@
 //! creation to after one record was written to every shard), then PutRecords
 //! across all of them, compared with the raw baselines like any append.
 
-use super::engine::{check_puts, produce_all, put_case, EngineDir, EngineSettings, STREAM};
+use super::engine::{check_puts, produce_all, put_case, EngineSettings, STREAM};
 use super::{context, payload, Budget, Case, IdleShardCost, Meter, Sample, WorkloadKind};
 use crate::cli::BATCH_RECORDS_MAX;
 use crate::process::{open_files, rss_anon_bytes};
@@ -21,7 +21,7 @@ pub fn scale_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case
         .map(|&backend| {
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 let dir = root.join(format!("scale-{shards}-{}", backend.name()));
-                let engine_dir = EngineDir::open(dir, settings.durability, backend)?;
+                let engine_dir = settings.engine_dir(dir, backend)?;
                 let engine = engine_dir.engine();
                 let idle_shard = idle_shard_cost(engine, shards, settings.record_bytes)?;
                 let mut sample = produce_all(engine, STREAM, settings, producers, budget, meter)?;

@@ -238,6 +238,7 @@ pub fn e2e_case<'a>(
             durability: Some(durability.name()),
             backend: Some(BackendKind::Buffered.name().to_string()),
             rate_records_per_s: Some(rate),
+            ..Params::default()
         },
         latency_of: "intended put to consumer holding it",
         baselines: &[],
