@@ -89,7 +89,7 @@ pub struct BenchArgs {
     pub scale_shards: Option<u32>,
     /// How far ahead of its writes each shard's active segment is reserved in the
     /// append and scale runs, KiB: 0 for none, else 256 to 1048576 (default: the
-    /// engine's, 64 MiB). For comparing with and without preallocation.
+    /// engine's: none). For comparing with and without preallocation.
     #[arg(long)]
     pub preallocate_kib: Option<u64>,
     /// Records/s of the end-to-end latency run (quick: 500, full: 1000).

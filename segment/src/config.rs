@@ -108,8 +108,12 @@ pub struct LogConfig {
     /// (`fallocate`), so that a durable write neither allocates blocks nor commits a
     /// new file size each time: the reservation grows with the segment (as much
     /// again as it holds, at least [`PREALLOCATE_STEP_MIN`]) up to this, and the
-    /// unused rest is cut when the segment is sealed or recovered. Default 64 MiB;
-    /// 0 turns it off; otherwise 256 KiB..=1 GiB.
+    /// unused rest is cut when the segment is sealed or recovered. 0 turns it off;
+    /// otherwise 256 KiB..=1 GiB. Default 0: on ext4 over a virtio disk (issue 16,
+    /// a loaded machine) 64 MiB showed no gain with either backend, and one-shard
+    /// `io_uring` appends looked slower (O_DIRECT writes into reserved, unwritten
+    /// extents still commit their conversion); `shardlog bench --preallocate-kib`
+    /// compares the two on other devices.
     pub preallocate_bytes_max: u64,
 }
 
@@ -125,7 +129,7 @@ impl Default for LogConfig {
             batch_bytes_max: 64 * MIB,
             index_interval_bytes: 4096,
             staging_bytes_max: 64 * MIB,
-            preallocate_bytes_max: 64 << 20,
+            preallocate_bytes_max: 0,
         }
     }
 }
