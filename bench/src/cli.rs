@@ -14,6 +14,8 @@ pub const BATCH_RECORDS_MAX: usize = 500;
 pub const RECORD_BYTES_MAX: usize = 1 << 20;
 /// Most shards a bench stream may have.
 pub const SHARDS_MAX: u32 = 256;
+/// Most shards of the scale case's stream (the engine's limit per stream).
+pub const SCALE_SHARDS_MAX: u32 = 10_000;
 /// Most repetitions of one case.
 pub const REPETITIONS_MAX: usize = 100;
 
@@ -27,20 +29,26 @@ pub struct BenchArgs {
     #[arg(long, default_value = "shardlog-bench-data")]
     pub dir: PathBuf,
     /// The quick profile: small volumes and short runs, under a minute.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sustained")]
     pub quick: bool,
+    /// The sustained profile: 16 GiB per measured run (no time limit short of an
+    /// hour, no warm-up), shards 1,16, both backends, workloads append and scale
+    /// unless given: long enough for the device's steady state, not its cache.
+    #[arg(long)]
+    pub sustained: bool,
     /// Workloads to run, comma-separated (default: all; the HTTP ones only with
     /// --url): raw-direct-write, raw-buffered-write, raw-fdatasync, raw-read-cold,
     /// raw-read-warm, append, replay, seek-sequence, seek-timestamp, e2e, mixed,
-    /// http-append, http-replay, http-seek-sequence, http-seek-timestamp, http-e2e.
+    /// scale, http-append, http-replay, http-seek-sequence, http-seek-timestamp, http-e2e.
     /// Raw baselines the selected ones are compared with are added.
     #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Longest measured run of each case, seconds (quick: 1, full: 5).
+    /// Longest measured run of each case, seconds (quick: 1, full: 5, sustained:
+    /// 3600).
     #[arg(long, allow_negative_numbers = true)]
     pub duration: Option<f64>,
-    /// Most data each measured run moves, MiB (quick: 32, full: 1024); a run
-    /// stops at whichever of --duration and --volume comes first.
+    /// Most data each measured run moves, MiB (quick: 32, full: 1024, sustained:
+    /// 16384); a run stops at whichever of --duration and --volume comes first.
     #[arg(long)]
     pub volume: Option<u64>,
     /// Measured repetitions of each case, 1 to 100 (min / median / max reported;
@@ -48,11 +56,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub repetitions: Option<usize>,
     /// Longest warm-up run before the measured ones, seconds; 0 for none (quick:
-    /// 0.3, full: 1).
+    /// 0.3, full: 1, sustained: 0).
     #[arg(long, allow_negative_numbers = true)]
     pub warmup: Option<f64>,
     /// Shard counts of the append runs, comma-separated, each 1 to 256 (quick:
-    /// 1,4; full: 1,2,4,8,16); mixed and HTTP use the largest.
+    /// 1,4; full: 1,2,4,8,16; sustained: 1,16); mixed and HTTP use the largest.
     #[arg(long, value_delimiter = ',')]
     pub shards: Vec<u32>,
     /// Payload bytes per record, 1 to 1048576.
@@ -67,14 +75,23 @@ pub struct BenchArgs {
     /// Durability of the writes: sync, interval:<ms> or none.
     #[arg(long, default_value = "sync")]
     pub durability: String,
-    /// Write backends of the append runs, comma-separated: buffered, io_uring
-    /// (quick: buffered; full: both).
+    /// Write backends of the append and scale runs, comma-separated: buffered,
+    /// io_uring (quick: buffered; full and sustained: both).
     #[arg(long, value_delimiter = ',')]
     pub backend: Vec<String>,
     /// Rate-limit the append and mixed producers to this many records/s in all;
     /// latency is then measured from each call's intended start.
     #[arg(long)]
     pub rate: Option<u64>,
+    /// Shards of the scale case's stream, 1 to 10000 (quick: 100; full and
+    /// sustained: 1000).
+    #[arg(long)]
+    pub scale_shards: Option<u32>,
+    /// How far ahead of its writes each shard's active segment is reserved in the
+    /// append and scale runs, KiB: 0 for none, else 256 to 1048576 (default: the
+    /// engine's: none). For comparing with and without preallocation.
+    #[arg(long)]
+    pub preallocate_kib: Option<u64>,
     /// Records/s of the end-to-end latency run (quick: 500, full: 1000).
     #[arg(long)]
     pub e2e_rate: Option<u64>,
@@ -102,9 +119,10 @@ pub struct BenchArgs {
     /// queue-memory: messages sent to the queue (quick: 100000, full: 1000000).
     #[arg(long)]
     pub messages: Option<u64>,
-    /// queue-memory and SQS workloads: body bytes of each message, 1 to 262144.
-    #[arg(long, default_value_t = 16)]
-    pub message_bytes: usize,
+    /// queue-memory and SQS workloads: body bytes of each message, 1 to 262144
+    /// (default 16).
+    #[arg(long)]
+    pub message_bytes: Option<usize>,
     /// Also run the SQS workloads against moto's server (started here on
     /// 127.0.0.1; `moto_server` from $SHARDLOG_MOTO_SERVER, .venv-clients or PATH,
     /// else installed into .venv-clients) and print shardlog's ratio to it.
@@ -115,12 +133,42 @@ pub struct BenchArgs {
     pub queue_memory_phase: Option<String>,
 }
 
+/// A set of defaults: how big and long a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    Quick,
+    Full,
+    Sustained,
+}
+
+impl Profile {
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Quick => "quick",
+            Profile::Full => "full",
+            Profile::Sustained => "sustained",
+        }
+    }
+
+    /// The default of a setting under each profile.
+    fn pick<T>(self, quick: T, full: T, sustained: T) -> T {
+        match self {
+            Profile::Quick => quick,
+            Profile::Full => full,
+            Profile::Sustained => sustained,
+        }
+    }
+}
+
+/// Workloads of the sustained profile when none are named.
+const SUSTAINED_WORKLOADS: [WorkloadKind; 2] = [WorkloadKind::Append, WorkloadKind::Scale];
+
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Where files go.
     pub dir: PathBuf,
-    /// `quick` or `full`.
+    /// `quick`, `full` or `sustained`.
     pub profile: &'static str,
     /// The workloads, baselines included, in run order.
     pub workloads: Vec<WorkloadKind>,
@@ -224,13 +272,9 @@ pub fn select_workloads(names: &[String], url: bool) -> Result<Vec<WorkloadKind>
 
 impl BenchArgs {
     /// The engine workloads' options, checked, with the profile's defaults.
-    fn engine_settings(&self, quick: bool) -> Result<EngineSettings, String> {
+    fn engine_settings(&self, profile: Profile) -> Result<EngineSettings, String> {
         let shard_counts = if self.shards.is_empty() {
-            if quick {
-                vec![1, 4]
-            } else {
-                vec![1, 2, 4, 8, 16]
-            }
+            profile.pick(vec![1, 4], vec![1, 2, 4, 8, 16], vec![1, 16])
         } else {
             self.shards.clone()
         };
@@ -244,11 +288,8 @@ impl BenchArgs {
             )
         })?;
         let backends = if self.backend.is_empty() {
-            if quick {
-                vec![BackendKind::Buffered]
-            } else {
-                vec![BackendKind::Buffered, BackendKind::IoUring]
-            }
+            let both = vec![BackendKind::Buffered, BackendKind::IoUring];
+            profile.pick(vec![BackendKind::Buffered], both.clone(), both)
         } else {
             self.backend
                 .iter()
@@ -274,13 +315,30 @@ impl BenchArgs {
             durability,
             backends,
             rate_records_per_s,
+            preallocate_bytes_max: self
+                .preallocate_kib
+                .map(|kib| match kib {
+                    0 => Ok(0),
+                    kib => in_range("preallocate-kib", kib, 256, 1 << 20).map(|kib| kib << 10),
+                })
+                .transpose()?,
+            scale_shards: in_range(
+                "scale-shards",
+                self.scale_shards.unwrap_or(profile.pick(100, 1000, 1000)),
+                1,
+                SCALE_SHARDS_MAX,
+            )?,
         })
     }
 
     /// Checks every option and applies the profile's defaults.
     pub fn plan(&self) -> Result<Plan, String> {
-        let quick = self.quick;
-        let profile = if quick { "quick" } else { "full" };
+        let profile = match (self.quick, self.sustained) {
+            (true, true) => return Err("--quick and --sustained exclude each other".into()),
+            (true, false) => Profile::Quick,
+            (false, true) => Profile::Sustained,
+            (false, false) => Profile::Full,
+        };
         let url = match &self.url {
             Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                 return Err(format!(
@@ -289,17 +347,22 @@ impl BenchArgs {
             }
             other => other.clone(),
         };
-        let workloads = select_workloads(&self.workload, url.is_some())?;
+        let workloads = if profile == Profile::Sustained && self.workload.is_empty() {
+            let names = SUSTAINED_WORKLOADS.map(|k| k.name().to_string());
+            select_workloads(&names, url.is_some())?
+        } else {
+            select_workloads(&self.workload, url.is_some())?
+        };
         let duration = positive_seconds(
             "duration",
             self.duration,
-            if quick { 1.0 } else { 5.0 },
+            profile.pick(1.0, 5.0, 3600.0),
             false,
         )?;
-        let warmup = positive_seconds("warmup", self.warmup, if quick { 0.3 } else { 1.0 }, true)?;
+        let warmup = positive_seconds("warmup", self.warmup, profile.pick(0.3, 1.0, 0.0), true)?;
         let volume_mib = in_range(
             "volume",
-            self.volume.unwrap_or(if quick { 32 } else { 1024 }),
+            self.volume.unwrap_or(profile.pick(32, 1024, 16 << 10)),
             1,
             1 << 20,
         )?;
@@ -309,13 +372,14 @@ impl BenchArgs {
             1,
             REPETITIONS_MAX,
         )?;
+        let quick = profile == Profile::Quick;
         let e2e_rate = in_range(
             "e2e-rate",
             self.e2e_rate.unwrap_or(if quick { 500 } else { 1000 }),
             1,
             1_000_000,
         )?;
-        let engine = self.engine_settings(quick)?;
+        let engine = self.engine_settings(profile)?;
         let durability = engine.durability;
         let sqs_rate = engine.rate_records_per_s.unwrap_or(1_000);
         if self.compare_moto && !workloads.iter().any(|k| k.is_sqs()) {
@@ -323,7 +387,7 @@ impl BenchArgs {
         }
         Ok(Plan {
             dir: self.dir.clone(),
-            profile,
+            profile: profile.name(),
             workloads,
             volume_bytes: volume_mib << 20,
             duration,
@@ -354,12 +418,22 @@ impl BenchArgs {
                     1,
                     10_000_000_000,
                 )?,
-                body_bytes: in_range("message-bytes", self.message_bytes, 1, 256 << 10)?,
+                body_bytes: in_range(
+                    "message-bytes",
+                    self.message_bytes.unwrap_or(16),
+                    1,
+                    256 << 10,
+                )?,
                 threads: self.producers.unwrap_or(8),
                 durability,
             },
             sqs: crate::workloads::sqs::SqsSettings {
-                message_bytes: in_range("message-bytes", self.message_bytes, 1, 256 << 10)?,
+                message_bytes: in_range(
+                    "message-bytes",
+                    self.message_bytes.unwrap_or(16),
+                    1,
+                    256 << 10,
+                )?,
                 threads: self.producers.unwrap_or(16),
                 rate: sqs_rate,
             },
@@ -407,6 +481,7 @@ mod tests {
             names,
             [
                 "raw-direct-write",
+                "raw-buffered-write",
                 "raw-read-cold",
                 "raw-read-warm",
                 "append",
@@ -418,10 +493,31 @@ mod tests {
         assert!(!full.workloads.iter().any(|k| k.is_http()));
     }
 
+    /// The sustained profile writes 16 GiB per run over 1 and 16 shards, appends
+    /// and the scale case, both write baselines; a volume given still wins.
+    #[test]
+    fn sustained_profile_defaults_and_overrides() {
+        let p = plan(&["--sustained"]).unwrap();
+        assert_eq!(p.profile, "sustained");
+        assert_eq!(p.volume_bytes, 16 << 30);
+        assert_eq!(p.engine.shard_counts, [1, 16]);
+        assert_eq!(p.engine.scale_shards, 1000);
+        assert_eq!(p.engine.backends.len(), 2);
+        let names: Vec<&str> = p.workloads.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            ["raw-direct-write", "raw-buffered-write", "append", "scale"]
+        );
+        let small = plan(&["--sustained", "--volume", "8", "--workload", "append"]).unwrap();
+        assert_eq!(small.volume_bytes, 8 << 20);
+        assert!(!small.workloads.contains(&WorkloadKind::Scale));
+        assert!(plan(&["--sustained", "--quick"]).is_err());
+    }
+
     /// Each bad option gets an error naming it.
     #[test]
     fn bad_options_are_named() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 10] = [
             (&["--workload", "nosuch"], "unknown workload 'nosuch'"),
             (&["--duration", "0"], "--duration must be more than 0"),
             (&["--duration", "-1"], "--duration must be more than 0"),
@@ -434,6 +530,10 @@ mod tests {
             (&["--durability", "maybe"], "--durability must be sync"),
             (&["--workload", "http-append"], "needs --url"),
             (&["--url", "ftp://x"], "--url must start with http://"),
+            (
+                &["--scale-shards", "10001"],
+                "--scale-shards must be between 1 and 10000",
+            ),
         ];
         for (args, wanted) in cases {
             let error = plan(args).unwrap_err();

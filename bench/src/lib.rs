@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod compare;
 pub mod machine;
+pub mod process;
 pub mod raw;
 pub mod report_html;
 pub mod report_json;

@@ -11,7 +11,7 @@ pub fn number(value: Option<f64>, decimals: usize) -> String {
 }
 
 /// Column titles, in the order of [`cells`].
-pub const HEADERS: [&str; 12] = [
+pub const HEADERS: [&str; 14] = [
     "case",
     "cache",
     "MB/s",
@@ -24,13 +24,15 @@ pub const HEADERS: [&str; 12] = [
     "p99.99 µs",
     "max µs",
     "ratio",
+    "raw MB/s",
+    "core s/GB",
 ];
 
 /// Text widths of the columns; negative means left-aligned.
-const WIDTHS: [i32; 12] = [-44, -20, 8, 13, 8, 10, 9, 9, 9, 9, 9, 6];
+const WIDTHS: [i32; 14] = [-44, -20, 8, 13, 8, 10, 9, 9, 9, 9, 9, 6, 8, 9];
 
 /// One result's cells, in the order of [`HEADERS`].
-pub fn cells(r: &BenchResult) -> [String; 12] {
+pub fn cells(r: &BenchResult) -> [String; 14] {
     let latency = |pick: fn(&Percentiles) -> f64| number(r.latency_us.as_ref().map(pick), 1);
     [
         r.name.clone(),
@@ -46,6 +48,8 @@ pub fn cells(r: &BenchResult) -> [String; 12] {
         latency(|p| p.p99_99),
         latency(|p| p.max),
         number(r.ratio_to_raw, 2),
+        number(r.raw_baseline_mb_per_s, 0),
+        number(r.core_s_per_gb, 2),
     ]
 }
 
@@ -73,7 +77,41 @@ pub fn render(results: &[BenchResult]) -> String {
     out.push_str(
         "\nMB/s: median over repetitions of payload 10^6 bytes/s (min..max beside it); rec/s: records or operations/s;\n\
          latency: per operation named in the JSON's latency_of, all repetitions; ratio: MB/s over the raw baseline of this run\n\
-         (appends: raw O_DIRECT write; replays: raw sequential read of the same temperature)\n",
+         (appends: the faster of raw O_DIRECT write and raw buffered write + fdatasync, its MB/s under raw MB/s;\n\
+         replays: raw sequential read of the same temperature); core s/GB: CPU time of the process (user + system,\n\
+         all threads) per 10^9 bytes of payload during the measured part\n",
     );
+    for note in scale_notes(results) {
+        out.push_str(&note);
+        out.push('\n');
+    }
     out
+}
+
+/// One line per scale result: what an idle shard costs, and its rate against the
+/// largest-shard-count append of the same backend in the run.
+pub fn scale_notes(results: &[BenchResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let idle = r.idle_shard?;
+            let mut note = format!(
+                "{}: {:.1} KiB of anonymous memory and {:.2} open files per idle shard",
+                r.name,
+                idle.memory_bytes / 1024.0,
+                idle.open_files
+            );
+            let peer = results
+                .iter()
+                .filter(|a| a.workload == "append" && a.params.backend == r.params.backend)
+                .filter(|a| a.params.durability == r.params.durability)
+                .max_by_key(|a| a.params.shards);
+            if let Some((peer, peer_mb)) = peer.and_then(|a| Some((a, a.mb_per_s?))) {
+                if let Some(mb) = r.mb_per_s.filter(|_| peer_mb > 0.0) {
+                    let _ = write!(note, "; {:.2} x the rate of {}", mb / peer_mb, peer.name);
+                }
+            }
+            Some(note)
+        })
+        .collect()
 }

@@ -39,7 +39,14 @@ fn result(workload: &str, name: &str, shards: Option<u32>, mb: Option<f64>) -> B
         }),
         latency_of: "call".into(),
         ratio_to_raw: None,
-        raw_baseline: shards.map(|_| "raw-direct-write".into()),
+        raw_baseline: None,
+        raw_baselines: shards.map_or_else(Vec::new, |_| {
+            vec!["raw-direct-write".into(), "raw-buffered-write".into()]
+        }),
+        raw_baseline_mb_per_s: None,
+        core_s_per_gb: shards.map(|_| 0.4),
+        user_s_per_gb: shards.map(|_| 0.1),
+        idle_shard: None,
         series: mb.map_or_else(Vec::new, |m| vec![[0.2, m], [0.4, m * 1.2], [0.6, m]]),
     }
 }
@@ -116,6 +123,29 @@ fn json_has_the_documented_shape() {
     assert_eq!(Report::read(&path).unwrap(), report);
 }
 
+/// An append is divided by the faster raw write of the run, which the result
+/// names with its MB/s; the table shows both beside the core-seconds per GB.
+#[test]
+fn ratio_uses_the_faster_raw_write() {
+    let mut results = vec![
+        result("raw-direct-write", "raw O_DIRECT write", None, Some(500.0)),
+        result("raw-buffered-write", "raw buffered", None, Some(800.0)),
+        result("append", "append 1 shard", Some(1), Some(400.0)),
+    ];
+    apply_ratios(&mut results);
+    let append = &results[2];
+    assert_eq!(append.ratio_to_raw, Some(0.5));
+    assert_eq!(append.raw_baseline.as_deref(), Some("raw-buffered-write"));
+    assert_eq!(append.raw_baseline_mb_per_s, Some(800.0));
+    let table = shardlog_bench::table::render(&results);
+    let line = table.lines().find(|l| l.starts_with("append 1")).unwrap();
+    assert!(line.ends_with(" 0.50      800      0.40"), "{line}");
+    results.remove(1);
+    apply_ratios(&mut results);
+    assert_eq!(results[1].ratio_to_raw, Some(0.8));
+    assert_eq!(results[1].raw_baseline.as_deref(), Some("raw-direct-write"));
+}
+
 /// The text between the first `open` and the next `close`.
 fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
     let start = text.find(open).unwrap_or_else(|| panic!("no {open}")) + open.len();
@@ -176,4 +206,34 @@ fn compare_sets_runs_side_by_side() {
         .find(|l| l.starts_with("append 4 shards"))
         .unwrap();
     assert!(same.contains("1.00"), "{same}");
+}
+
+/// A report written before the raw-baseline, CPU and idle-shard fields existed
+/// still reads, with those figures absent.
+#[test]
+fn older_reports_without_the_new_fields_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.json");
+    let mut value = serde_json::to_value(report(1.0)).unwrap();
+    for entry in value["results"].as_array_mut().unwrap() {
+        let entry = entry.as_object_mut().unwrap();
+        for key in [
+            "raw_baselines",
+            "raw_baseline_mb_per_s",
+            "core_s_per_gb",
+            "user_s_per_gb",
+            "idle_shard",
+        ] {
+            assert!(entry.remove(key).is_some(), "{key}");
+        }
+        entry["params"]
+            .as_object_mut()
+            .unwrap()
+            .remove("preallocate_bytes_max");
+    }
+    std::fs::write(&path, value.to_string()).unwrap();
+    let old = Report::read(&path).unwrap();
+    assert_eq!(old.results[1].ratio_to_raw, Some(0.5));
+    assert!(old.results.iter().all(|r| r.core_s_per_gb.is_none()));
+    assert!(old.results.iter().all(|r| r.raw_baselines.is_empty()));
 }

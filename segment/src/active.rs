@@ -2,7 +2,7 @@
 //! sealing.
 
 use crate::error::{io_err, Result};
-use crate::io::{write_all_at, OpenOptions};
+use crate::io::{write_all_at, OpenOptions, DIRECT_IO_ALIGNMENT};
 use crate::log::{ActiveView, ActiveWriter, LogShared, WriterState};
 use crate::sealed::{
     map_sealed, prefault_in_background, sealed_index_files, SegmentInfo, SegmentPaths,
@@ -153,8 +153,9 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
 /// cuts the zero fill after the last batch. Writes out every index entry.
 pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) -> Result<()> {
     let path = active.paths.log.clone();
-    if log.direct {
-        // Never mapped while active, so cutting the fill cannot fault a reader.
+    if log.direct || active.allocated_len > active.written_len {
+        // Never mapped while active, so cutting the fill or the unused reservation
+        // cannot fault a reader.
         active
             .file
             .set_len(active.written_len)
@@ -177,6 +178,29 @@ pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) ->
     }
     active.index_synced_offset = active.index_written_offset;
     Ok(())
+}
+
+/// Reserves the active segment's file ahead of a write that ends at `end` (see
+/// [`LogConfig::preallocate_bytes_max`](crate::LogConfig)). A failed reservation
+/// (no space for all of it, no support) is not an error: the write then extends the
+/// file itself, as without preallocation, and reports its own failure if any.
+pub(crate) fn preallocate(log: &LogShared, active: &mut ActiveWriter, end: u64) {
+    let step_max = log.config.preallocate_bytes_max;
+    if step_max == 0 || end <= active.allocated_len {
+        return;
+    }
+    let step = active
+        .written_len
+        .clamp(crate::config::PREALLOCATE_STEP_MIN, step_max);
+    // Never reserve far past where the segment rolls.
+    let limit = log.config.segment_bytes_max.max(end);
+    let target = end
+        .saturating_add(step)
+        .next_multiple_of(DIRECT_IO_ALIGNMENT as u64)
+        .min(limit);
+    if active.file.allocate(target).is_ok() {
+        active.allocated_len = target;
+    }
 }
 
 /// Creates a segment file and its index files, and opens it for writing and reading.
@@ -216,6 +240,7 @@ pub(crate) fn create_segment(
         idx,
         tix,
         written_len: 0,
+        allocated_len: 0,
         synced: false,
         sampler: Sampler::new(log.config.index_interval_bytes),
         persisted_entries: 0,

@@ -12,8 +12,8 @@
 //! block never races the write it extends.
 
 use crate::active::{
-    create_segment, fail, fail_index, index_sync_due, pending_entries, release, seal_active,
-    write_out_entries, IndexSync,
+    create_segment, fail, fail_index, index_sync_due, pending_entries, preallocate, release,
+    seal_active, write_out_entries, IndexSync,
 };
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
@@ -292,14 +292,16 @@ impl Writer {
     /// Writes the stages of many logs in one backend call, then hands them to the
     /// syncer (`sync` policy) or acknowledges them (the other policies).
     fn fast_jobs(&mut self, mut jobs: Vec<Job>) {
+        let alignment = self.backend.alignment();
         let files: Vec<Arc<dyn FileHandle>> = jobs
             .iter()
             .map(|job| {
-                let writer = job.log.lock_writer();
-                Arc::clone(&writer.active.as_ref().expect("checked in round").file)
+                let mut writer = job.log.lock_writer();
+                let active = writer.active.as_mut().expect("checked in round");
+                preallocate(&job.log, active, write_end(&job.stages[0], alignment));
+                Arc::clone(&active.file)
             })
             .collect();
-        let alignment = self.backend.alignment();
         let results = {
             let ops: Vec<WriteOp<'_>> = jobs
                 .iter_mut()
@@ -365,11 +367,13 @@ impl Writer {
             }
             create_segment(log, &mut writer, header.base_position, header.created_ms)?;
         }
-        let file = {
-            let writer = log.lock_writer();
-            Arc::clone(&writer.active.as_ref().expect("created above").file)
-        };
         let alignment = self.backend.alignment();
+        let file = {
+            let mut writer = log.lock_writer();
+            let active = writer.active.as_mut().expect("created above");
+            preallocate(log, active, write_end(&stage, alignment));
+            Arc::clone(&active.file)
+        };
         let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
         let op = stage_op(&mut stage, file.as_ref(), alignment);
         take_one(self.backend.write_all(&[op])).map_err(io_err("write", &path))?;
@@ -555,6 +559,11 @@ fn take_one(mut results: Vec<io::Result<()>>) -> io::Result<()> {
 
 fn describe(op: &str, log: &LogShared, error: &io::Error) -> String {
     format!("{op} {}: {error}", log.dir.display())
+}
+
+/// Where the write of a stage ends in its file, `O_DIRECT` padding included.
+fn write_end(stage: &Stage, alignment: usize) -> u64 {
+    stage.end_offset().next_multiple_of(alignment as u64)
 }
 
 /// The write op for a stage: from its aligned start, padded for `O_DIRECT`.

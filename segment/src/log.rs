@@ -168,6 +168,9 @@ pub(crate) struct ActiveWriter {
     pub tix: Arc<dyn FileHandle>,
     /// Logical length written (no `O_DIRECT` fill).
     pub written_len: u64,
+    /// Length of the file as reserved by preallocation (0: none yet); the bytes
+    /// from `written_len` to there are zeros.
+    pub allocated_len: u64,
     /// Whether everything written has been synced.
     pub synced: bool,
     pub sampler: Sampler,

@@ -289,8 +289,14 @@ fn recover_active(
     let mut time_entries = time_entries;
     time_entries.extend_from_slice(&scan.tix);
     let valid_end = scan.valid_end;
-    report.rescanned_bytes = file_len.saturating_sub(start_offset);
-    let cut = scan.stopped.is_some().then(|| Truncation {
+    // Zeros after the last batch are where no batch was written yet (the `O_DIRECT`
+    // fill of the last block, the preallocated rest of the file): the end of the
+    // log, trimmed below like a cut, but no data dropped, so neither reported nor
+    // recorded as one, nor counted as scanned.
+    let zero_tail = bytes[valid_end as usize..].iter().all(|byte| *byte == 0);
+    let scanned_end = if zero_tail { valid_end } else { file_len };
+    report.rescanned_bytes = scanned_end.saturating_sub(start_offset);
+    let cut = (scan.stopped.is_some() && !zero_tail).then(|| Truncation {
         segment: paths.log.clone(),
         offset: valid_end,
         bytes: file_len - valid_end,
@@ -388,6 +394,7 @@ fn open_writer(
         idx,
         tix,
         written_len: valid_end,
+        allocated_len: valid_end,
         synced: true,
         sampler,
         persisted_entries: persisted,

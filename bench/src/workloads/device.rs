@@ -178,7 +178,7 @@ pub fn cases<'a>(
         name: name.to_string(),
         params: Params::default(),
         latency_of,
-        baseline: None,
+        baselines: &[],
         figure,
         warmup: true,
         run,

@@ -6,6 +6,7 @@ use super::{
     context, join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter, Params,
     Rng, Sample, WorkloadKind,
 };
+use crate::process::CpuTimes;
 use crate::stats::record_ns;
 use shardlog_engine::ShardId;
 use shardlog_engine::{
@@ -48,6 +49,11 @@ pub struct EngineSettings {
     pub backends: Vec<BackendKind>,
     /// Records per second over all producers, for rate-limited runs.
     pub rate_records_per_s: Option<u64>,
+    /// Shards of the scale case's stream.
+    pub scale_shards: u32,
+    /// The logs' `preallocate_bytes_max` in the append and scale runs (`None`:
+    /// the engine's default).
+    pub preallocate_bytes_max: Option<u64>,
 }
 
 impl EngineSettings {
@@ -58,7 +64,16 @@ impl EngineSettings {
         })
     }
 
-    fn params(&self, shards: u32, backend: BackendKind) -> Params {
+    /// A fresh engine in `dir` for the append and scale runs.
+    pub(crate) fn engine_dir(
+        &self,
+        dir: PathBuf,
+        backend: BackendKind,
+    ) -> Result<EngineDir, String> {
+        EngineDir::open_with(dir, self.durability, backend, self.preallocate_bytes_max)
+    }
+
+    pub(crate) fn params(&self, shards: u32, backend: BackendKind) -> Params {
         Params {
             shards: Some(shards),
             record_bytes: Some(self.record_bytes),
@@ -67,6 +82,7 @@ impl EngineSettings {
             durability: Some(self.durability.name()),
             backend: Some(backend.name().to_string()),
             rate_records_per_s: self.rate_records_per_s,
+            preallocate_bytes_max: self.preallocate_bytes_max,
         }
     }
 }
@@ -77,6 +93,7 @@ pub struct EngineDir {
     dir: PathBuf,
     durability: Durability,
     backend: BackendKind,
+    preallocate_bytes_max: Option<u64>,
 }
 
 impl EngineDir {
@@ -86,14 +103,26 @@ impl EngineDir {
         durability: Durability,
         backend: BackendKind,
     ) -> Result<EngineDir, String> {
+        EngineDir::open_with(dir, durability, backend, None)
+    }
+
+    /// [`EngineDir::open`] with the logs' preallocation set (`None`: the default).
+    pub fn open_with(
+        dir: PathBuf,
+        durability: Durability,
+        backend: BackendKind,
+        preallocate_bytes_max: Option<u64>,
+    ) -> Result<EngineDir, String> {
         let _ = std::fs::remove_dir_all(&dir);
-        let engine = open_engine(&dir, durability, backend)?;
-        Ok(EngineDir {
-            engine: Some(engine),
+        let mut engine_dir = EngineDir {
+            engine: None,
             dir,
             durability,
             backend,
-        })
+            preallocate_bytes_max,
+        };
+        engine_dir.engine = Some(engine_dir.open_engine()?);
+        Ok(engine_dir)
     }
 
     /// The engine.
@@ -109,7 +138,7 @@ impl EngineDir {
         }
         let label = make_cold(&files_under(&self.dir));
         let started = Instant::now();
-        self.engine = Some(open_engine(&self.dir, self.durability, self.backend)?);
+        self.engine = Some(self.open_engine()?);
         Ok((label, started.elapsed()))
     }
 }
@@ -123,12 +152,19 @@ impl Drop for EngineDir {
     }
 }
 
-fn open_engine(dir: &Path, durability: Durability, backend: BackendKind) -> Result<Engine, String> {
-    let mut config = EngineConfig::new(dir);
-    config.storage.durability = durability;
-    config.storage.backend = backend;
-    Engine::open(RealFs::shared(), config)
-        .map_err(|e| format!("opening an engine in {}: {e}", dir.display()))
+impl EngineDir {
+    fn open_engine(&self) -> Result<Engine, String> {
+        let mut config = EngineConfig::new(&self.dir);
+        config.storage.durability = self.durability;
+        config.storage.backend = self.backend;
+        if let Some(bytes) = self.preallocate_bytes_max {
+            config.log.preallocate_bytes_max = bytes;
+        }
+        // The scale case's stream alone may exceed the default limit of open shards.
+        config.open_shards_max = config.open_shards_max.max(crate::cli::SCALE_SHARDS_MAX);
+        Engine::open(RealFs::shared(), config)
+            .map_err(|e| format!("opening an engine in {}: {e}", self.dir.display()))
+    }
 }
 
 /// The first failed record of a PutRecords call, as an error.
@@ -221,6 +257,7 @@ pub fn produce_all(
         let calls_per_s = rate as f64 / settings.batch_records as f64;
         Duration::from_secs_f64(producers as f64 / calls_per_s.max(1e-9))
     });
+    let cpu_before = CpuTimes::now()?;
     let started = Instant::now();
     let keep_going = || !budget.done(meter.bytes(), started);
     let outcomes: Vec<Result<Sample, String>> = std::thread::scope(|scope| {
@@ -242,6 +279,8 @@ pub fn produce_all(
     });
     let mut total = merge_concurrent(outcomes)?;
     total.elapsed = started.elapsed();
+    // Every call was acknowledged, so the committer's work for them is done too.
+    total.cpu = Some(CpuTimes::now()?.since(cpu_before));
     Ok(total)
 }
 
@@ -254,31 +293,57 @@ pub fn append_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Cas
             let producers = settings.producers_for(shards);
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 let dir = root.join(format!("append-{shards}-{}", backend.name()));
-                let engine_dir = EngineDir::open(dir, settings.durability, backend)?;
+                let engine_dir = settings.engine_dir(dir, backend)?;
                 let engine = engine_dir.engine();
                 engine
                     .create_stream(STREAM, Some(shards), BTreeMap::new())
                     .map_err(context("create_stream"))?;
                 produce_all(engine, STREAM, settings, producers, budget, meter)
             };
-            cases.push(Case {
-                kind: WorkloadKind::Append,
-                name: format!(
-                    "append {shards} shard{} {} {}",
-                    if shards == 1 { "" } else { "s" },
-                    backend.name(),
-                    settings.durability.name()
-                ),
-                params: settings.params(shards, backend),
-                latency_of: "PutRecords call",
-                baseline: Some(WorkloadKind::RawDirectWrite),
-                figure: Figure::Throughput,
-                warmup: true,
-                run: Box::new(run),
-            });
+            let plural = if shards == 1 { "" } else { "s" };
+            let title = format!("append {shards} shard{plural}");
+            cases.push(put_case(
+                WorkloadKind::Append,
+                title,
+                settings,
+                shards,
+                backend,
+                Box::new(run),
+            ));
         }
     }
     cases
+}
+
+/// A case of producers putting into `shards` shards with `backend`, compared with
+/// the faster raw write; its name is `title` followed by backend and durability.
+pub(crate) fn put_case<'a>(
+    kind: WorkloadKind,
+    title: String,
+    settings: &EngineSettings,
+    shards: u32,
+    backend: BackendKind,
+    run: super::RunFn<'a>,
+) -> Case<'a> {
+    let preallocate = settings
+        .preallocate_bytes_max
+        .map_or_else(String::new, |bytes| {
+            format!(" prealloc {} KiB", bytes >> 10)
+        });
+    Case {
+        kind,
+        name: format!(
+            "{title} {} {}{preallocate}",
+            backend.name(),
+            settings.durability.name()
+        ),
+        params: settings.params(shards, backend),
+        latency_of: "PutRecords call",
+        baselines: super::BEST_WRITE,
+        figure: Figure::Throughput,
+        warmup: true,
+        run,
+    }
 }
 
 /// Reads every shard of `stream` from TRIM_HORIZON to its end (or the budget);
@@ -408,7 +473,7 @@ pub fn replay_cases<'a>(
             name: "replay 1 shard, cold (open + read)".into(),
             params: params.clone(),
             latency_of: "GetRecords call",
-            baseline: Some(WorkloadKind::RawReadCold),
+            baselines: &[WorkloadKind::RawReadCold],
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(make(true)),
@@ -418,7 +483,7 @@ pub fn replay_cases<'a>(
             name: "replay 1 shard, warm".into(),
             params,
             latency_of: "GetRecords call",
-            baseline: Some(WorkloadKind::RawReadWarm),
+            baselines: &[WorkloadKind::RawReadWarm],
             figure: Figure::Throughput,
             warmup: true,
             run: Box::new(make(false)),
@@ -523,7 +588,7 @@ pub fn mixed_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case
             name: format!("mixed write, {shards} shards"),
             params: params.clone(),
             latency_of: "PutRecords call",
-            baseline: Some(WorkloadKind::RawDirectWrite),
+            baselines: super::BEST_WRITE,
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(write),
@@ -533,12 +598,25 @@ pub fn mixed_cases<'a>(settings: &'a EngineSettings, root: &'a Path) -> Vec<Case
             name: format!("mixed read, {shards} shards"),
             params,
             latency_of: "GetRecords call (waiting)",
-            baseline: None,
+            baselines: &[],
             figure: Figure::Throughput,
             warmup: false,
             run: Box::new(read),
         },
     ]
+}
+
+/// A fresh engine (durability none, buffered) in a temporary directory, for tests.
+#[cfg(test)]
+pub(crate) fn scratch_engine() -> (tempfile::TempDir, EngineDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let engine_dir = EngineDir::open(
+        dir.path().join("e"),
+        Durability::None,
+        BackendKind::Buffered,
+    )
+    .expect("an engine in a fresh directory");
+    (dir, engine_dir)
 }
 
 #[cfg(test)]
@@ -556,18 +634,14 @@ mod tests {
             durability: Durability::None,
             backends: vec![BackendKind::Buffered],
             rate_records_per_s,
+            scale_shards: 4,
+            preallocate_bytes_max: None,
         }
     }
 
     /// A fresh engine (durability none) holding the bench stream of `shards` shards.
     fn stream_of(shards: u32) -> (tempfile::TempDir, EngineDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let engine_dir = EngineDir::open(
-            dir.path().join("e"),
-            Durability::None,
-            BackendKind::Buffered,
-        )
-        .unwrap();
+        let (dir, engine_dir) = scratch_engine();
         let engine = engine_dir.engine();
         engine
             .create_stream(STREAM, Some(shards), BTreeMap::new())

@@ -372,17 +372,17 @@ fn http_case<'a>(
         producers: Some(settings.producers_for(shards)),
         ..Params::default()
     };
-    let (name, latency_of, baseline, figure) = match kind {
+    let (name, latency_of, baselines, figure): (_, _, &'static [WorkloadKind], _) = match kind {
         WorkloadKind::HttpAppend => (
             format!("HTTP PutRecords {}", shards_text(shards)),
             "PutRecords request",
-            Some(WorkloadKind::RawDirectWrite),
+            super::BEST_WRITE,
             Figure::Throughput,
         ),
         WorkloadKind::HttpReplay => (
             format!("HTTP GetRecords replay {}", shards_text(shards)),
             "GetRecords request",
-            Some(WorkloadKind::RawReadWarm),
+            &[WorkloadKind::RawReadWarm],
             Figure::Throughput,
         ),
         WorkloadKind::HttpE2e => {
@@ -392,7 +392,7 @@ fn http_case<'a>(
             (
                 format!("HTTP e2e put-to-visible {}/s (polling)", http.e2e_rate),
                 "intended PutRecord to consumer holding it",
-                None,
+                &[],
                 Figure::Latency,
             )
         }
@@ -406,7 +406,7 @@ fn http_case<'a>(
                 }
             ),
             "GetShardIterator + GetRecords(1) requests",
-            None,
+            &[],
             Figure::Latency,
         ),
     };
@@ -415,7 +415,7 @@ fn http_case<'a>(
         name,
         params,
         latency_of,
-        baseline,
+        baselines,
         figure,
         warmup: kind != WorkloadKind::HttpReplay,
         run,

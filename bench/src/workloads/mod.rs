@@ -9,9 +9,11 @@ pub mod http;
 pub mod http_latency;
 pub mod moto;
 pub mod queue_memory;
+pub mod scale;
 pub mod seek;
 pub mod sqs;
 
+use crate::process::CpuTimes;
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -46,6 +48,9 @@ pub enum WorkloadKind {
     E2e,
     /// Producers and tailing consumers on the same stream at once.
     Mixed,
+    /// Many shards (`--scale-shards`, 1,000 by default): each idle shard's memory
+    /// and open files, then PutRecords across all of them.
+    Scale,
     /// PutRecords over HTTP to `--url`.
     HttpAppend,
     /// GetRecords over HTTP from `--url`.
@@ -70,7 +75,7 @@ pub enum WorkloadKind {
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 21] = [
+    pub const ALL: [WorkloadKind; 22] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -82,6 +87,7 @@ impl WorkloadKind {
         WorkloadKind::SeekTimestamp,
         WorkloadKind::E2e,
         WorkloadKind::Mixed,
+        WorkloadKind::Scale,
         WorkloadKind::HttpAppend,
         WorkloadKind::HttpReplay,
         WorkloadKind::HttpSeekSequence,
@@ -108,6 +114,7 @@ impl WorkloadKind {
             WorkloadKind::SeekTimestamp => "seek-timestamp",
             WorkloadKind::E2e => "e2e",
             WorkloadKind::Mixed => "mixed",
+            WorkloadKind::Scale => "scale",
             WorkloadKind::HttpAppend => "http-append",
             WorkloadKind::HttpReplay => "http-replay",
             WorkloadKind::HttpSeekSequence => "http-seek-sequence",
@@ -161,9 +168,10 @@ impl WorkloadKind {
     /// measures them too).
     pub fn baselines(self) -> &'static [WorkloadKind] {
         match self {
-            WorkloadKind::Append | WorkloadKind::Mixed | WorkloadKind::HttpAppend => {
-                &[WorkloadKind::RawDirectWrite]
-            }
+            WorkloadKind::Append
+            | WorkloadKind::Scale
+            | WorkloadKind::Mixed
+            | WorkloadKind::HttpAppend => BEST_WRITE,
             WorkloadKind::Replay | WorkloadKind::HttpReplay => {
                 &[WorkloadKind::RawReadCold, WorkloadKind::RawReadWarm]
             }
@@ -171,6 +179,11 @@ impl WorkloadKind {
         }
     }
 }
+
+/// The write baselines an append is compared with: the faster of the two in the
+/// same run, since a durable append may use either way of writing.
+pub const BEST_WRITE: &[WorkloadKind] =
+    &[WorkloadKind::RawDirectWrite, WorkloadKind::RawBufferedWrite];
 
 /// When a measured run stops: at `volume_bytes` or after `duration`, whichever
 /// comes first.
@@ -255,6 +268,21 @@ pub struct Sample {
     pub latency_ns: Histogram<u64>,
     /// How the page cache was treated, for reads (`cold (drop_caches)`, ...).
     pub cache: Option<String>,
+    /// CPU time of the whole process during the measured part, where measured.
+    pub cpu: Option<CpuTimes>,
+    /// What each idle shard costs, for the scale case.
+    pub idle_shard: Option<IdleShardCost>,
+}
+
+/// Memory and open files per idle shard: growth of the process's anonymous
+/// resident memory and open files from before a stream's creation to after one
+/// record was written to each of its shards, divided by the shard count.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IdleShardCost {
+    /// Bytes of `RssAnon` per shard.
+    pub memory_bytes: f64,
+    /// Open file descriptors per shard.
+    pub open_files: f64,
 }
 
 impl Sample {
@@ -266,6 +294,8 @@ impl Sample {
             elapsed: Duration::ZERO,
             latency_ns: histogram(),
             cache: None,
+            cpu: None,
+            idle_shard: None,
         }
     }
 }
@@ -294,6 +324,9 @@ pub fn merge_concurrent(outcomes: Vec<Result<Sample, String>>) -> Result<Sample,
         total.bytes += sample.bytes;
         total.records += sample.records;
         total.elapsed = total.elapsed.max(sample.elapsed);
+        // Process-wide figures: every thread's sample holds the same ones.
+        total.cpu = total.cpu.or(sample.cpu);
+        total.idle_shard = total.idle_shard.or(sample.idle_shard);
     }
     Ok(total)
 }
@@ -321,6 +354,9 @@ pub struct Params {
     pub backend: Option<String>,
     /// Target rate, records per second, when rate-limited.
     pub rate_records_per_s: Option<u64>,
+    /// The logs' preallocation when set by `--preallocate-kib`.
+    #[serde(default)]
+    pub preallocate_bytes_max: Option<u64>,
 }
 
 /// Whether figures are throughput or latency.
@@ -345,8 +381,8 @@ pub struct Case<'a> {
     pub params: Params,
     /// What the latency histogram measures (`PutRecords call`, `lookup`).
     pub latency_of: &'static str,
-    /// The raw baseline its MB/s is divided by.
-    pub baseline: Option<WorkloadKind>,
+    /// The raw baselines its MB/s is divided by: the fastest of them in the run.
+    pub baselines: &'static [WorkloadKind],
     /// Throughput or latency.
     pub figure: Figure,
     /// Whether a warm-up run precedes the measured ones.
@@ -384,8 +420,25 @@ pub struct BenchResult {
     pub latency_of: String,
     /// Median MB/s divided by the baseline's median MB/s of the same run.
     pub ratio_to_raw: Option<f64>,
-    /// The baseline's workload name.
+    /// The baseline's workload name: the fastest of `raw_baselines` measured in
+    /// the run once ratios are applied.
     pub raw_baseline: Option<String>,
+    /// The baselines this result may be divided by (the fastest measured wins).
+    #[serde(default)]
+    pub raw_baselines: Vec<String>,
+    /// The chosen baseline's median MB/s.
+    #[serde(default)]
+    pub raw_baseline_mb_per_s: Option<f64>,
+    /// Median over the repetitions of the process's CPU time (user + system, all
+    /// threads) per 10^9 bytes of payload: core-seconds per GB.
+    #[serde(default)]
+    pub core_s_per_gb: Option<f64>,
+    /// The user-mode part of `core_s_per_gb` (same repetition).
+    #[serde(default)]
+    pub user_s_per_gb: Option<f64>,
+    /// Medians of the scale case's cost of an idle shard.
+    #[serde(default)]
+    pub idle_shard: Option<IdleShardCost>,
     /// MB/s over time of the last repetition: `[seconds since start, MB/s]`
     /// every [`SERIES_INTERVAL`].
     pub series: Vec<[f64; 2]>,
@@ -496,8 +549,16 @@ fn summarise(
     let mut rates = Vec::new();
     let mut record_rates = Vec::new();
     let mut cache = None;
+    let mut cpu_per_gb = Vec::new();
+    let mut idle = Vec::new();
     let repetitions = samples.len();
     for sample in samples {
+        if let Some(cpu) = sample.cpu.filter(|_| sample.bytes > 0) {
+            let gb = sample.bytes as f64 / 1e9;
+            let per_gb = |time: Duration| time.as_secs_f64() / gb;
+            cpu_per_gb.push((per_gb(cpu.total()), per_gb(cpu.user)));
+        }
+        idle.extend(sample.idle_shard);
         latency_ns
             .add(&sample.latency_ns)
             .map_err(|e| format!("merging latency histograms: {e}"))?;
@@ -512,6 +573,18 @@ fn summarise(
     let throughput = case.figure == Figure::Throughput;
     let mb_per_s_spread = Spread::of(&rates).filter(|_| throughput);
     let mb = mb_per_s_spread.map(|s| s.median);
+    // The repetition of median total CPU, with its own user share.
+    cpu_per_gb.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let cpu_median = cpu_per_gb.get(cpu_per_gb.len() / 2).copied();
+    let idle_median = |pick: fn(&IdleShardCost) -> f64| {
+        Spread::of(&idle.iter().map(pick).collect::<Vec<_>>()).map(|s| s.median)
+    };
+    let idle_shard = idle_median(|c| c.memory_bytes)
+        .zip(idle_median(|c| c.open_files))
+        .map(|(memory_bytes, open_files)| IdleShardCost {
+            memory_bytes,
+            open_files,
+        });
     Ok(BenchResult {
         workload: case.kind.name().to_string(),
         name: case.name.clone(),
@@ -526,26 +599,47 @@ fn summarise(
         latency_us: Percentiles::of(&latency_ns),
         latency_of: case.latency_of.to_string(),
         ratio_to_raw: None,
-        raw_baseline: case.baseline.map(|b| b.name().to_string()),
+        raw_baseline: None,
+        raw_baselines: case
+            .baselines
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect(),
+        raw_baseline_mb_per_s: None,
+        core_s_per_gb: cpu_median.map(|(total, _)| total),
+        user_s_per_gb: cpu_median.map(|(_, user)| user),
+        idle_shard,
         series: if throughput { series } else { Vec::new() },
     })
 }
 
-/// Fills `ratio_to_raw` of every result that has a baseline measured in the same run.
+/// Fills `ratio_to_raw` of every result that has a baseline measured in the same
+/// run: of its candidate baselines (`raw_baselines`, or else `raw_baseline`), the
+/// fastest measured one, which becomes `raw_baseline`.
 pub fn apply_ratios(results: &mut [BenchResult]) {
-    let baselines: Vec<(String, f64)> = results
+    let measured: Vec<(String, f64)> = results
         .iter()
         .filter_map(|r| Some((r.workload.clone(), r.mb_per_s?)))
+        .filter(|(_, mb)| *mb > 0.0)
         .collect();
     for result in results.iter_mut() {
-        let Some(baseline) = &result.raw_baseline else {
+        let candidates: Vec<&String> = if result.raw_baselines.is_empty() {
+            result.raw_baseline.iter().collect()
+        } else {
+            result.raw_baselines.iter().collect()
+        };
+        let best = measured
+            .iter()
+            .filter(|(name, _)| candidates.contains(&name))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .cloned();
+        let Some((name, base_mb)) = best else {
+            result.ratio_to_raw = None;
             continue;
         };
-        let base = baselines.iter().find(|(name, _)| name == baseline);
-        result.ratio_to_raw = match (result.mb_per_s, base) {
-            (Some(mb), Some((_, base_mb))) if *base_mb > 0.0 => Some(mb / base_mb),
-            _ => None,
-        };
+        result.ratio_to_raw = result.mb_per_s.map(|mb| mb / base_mb);
+        result.raw_baseline = Some(name);
+        result.raw_baseline_mb_per_s = Some(base_mb);
     }
 }
 
@@ -642,6 +736,7 @@ pub fn cases_for_plan<'a>(plan: &'a crate::cli::Plan, root: &'a std::path::Path)
                 plan.engine.record_bytes,
             )),
             WorkloadKind::Mixed => cases.extend(engine::mixed_cases(&plan.engine, root)),
+            WorkloadKind::Scale => cases.extend(scale::scale_cases(&plan.engine, root)),
             _ => {}
         }
     }

@@ -178,7 +178,7 @@ pub fn seek_cases<'a>(
                     ..Params::default()
                 },
                 latency_of: "GetShardIterator + GetRecords(1)",
-                baseline: None,
+                baselines: &[],
                 figure: Figure::Latency,
                 warmup: true,
                 run: Box::new(run),
@@ -238,9 +238,10 @@ pub fn e2e_case<'a>(
             durability: Some(durability.name()),
             backend: Some(BackendKind::Buffered.name().to_string()),
             rate_records_per_s: Some(rate),
+            ..Params::default()
         },
         latency_of: "intended put to consumer holding it",
-        baseline: None,
+        baselines: &[],
         figure: Figure::Latency,
         warmup: true,
         run: Box::new(run),

@@ -149,7 +149,7 @@ fn sqs_case<'a>(
         name,
         params,
         latency_of,
-        baseline: None,
+        baselines: &[],
         figure,
         warmup: true,
         run,

@@ -261,6 +261,12 @@ impl FileHandle for FaultyFile {
         self.inner.set_len(len)
     }
 
+    /// Not a fault point: a failed reservation only leaves the next write to
+    /// extend the file, so `SetLen` rules stay for the truncations they target.
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        self.inner.allocate(len)
+    }
+
     fn raw_fd(&self) -> Option<RawFd> {
         self.inner.raw_fd()
     }

@@ -117,6 +117,16 @@ pub trait FileHandle: Send + Sync + Debug {
     }
     /// Sets the length. Never call on a file that is mapped.
     fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Makes the file at least `len` bytes long, the new bytes reading as zeros, and
+    /// reserves their blocks where the file system can (`fallocate`), so that later
+    /// writes there neither allocate nor change the file's size. A longer file is
+    /// left as it is. Without a way to reserve, the file is only extended.
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        if self.len()? < len {
+            self.set_len(len)?;
+        }
+        Ok(())
+    }
     /// The raw descriptor, for backends that submit I/O themselves (io_uring, which
     /// writes a file without one through `write_at` and `sync_data` instead).
     fn raw_fd(&self) -> Option<RawFd> {

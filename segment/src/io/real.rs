@@ -113,6 +113,20 @@ impl FileHandle for RealFile {
         self.file.set_len(len)
     }
 
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        let current = self.len()?;
+        if current >= len {
+            return Ok(());
+        }
+        let mode = rustix::fs::FallocateFlags::empty();
+        match rustix::fs::fallocate(&self.file, mode, current, len - current) {
+            Ok(()) => Ok(()),
+            // A file system without fallocate: extending is all that can be done.
+            Err(rustix::io::Errno::OPNOTSUPP) => self.file.set_len(len),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
     fn raw_fd(&self) -> Option<RawFd> {
         Some(self.file.as_raw_fd())
     }
