@@ -10,6 +10,7 @@ import hashlib
 import json
 import struct
 import threading
+import time
 
 import botocore.exceptions
 import pytest
@@ -119,6 +120,34 @@ def test_long_poll_returns_the_message_sent_while_waiting(sqs):
     waiter.join(timeout=9)
     assert not waiter.is_alive(), "the long poll did not return before its 10 s wait ended"
     assert [m["Body"] for m in got["response"]["Messages"]] == ["late"]
+
+
+def test_delays_hide_messages_until_they_end(sqs):
+    """A queue's DelaySeconds hides a message until it ends, a message's own
+    DelaySeconds overrides it (0 included), delayed messages are counted as such,
+    and a long poll returns a delayed message once its delay ends."""
+    url = new_queue(sqs, DelaySeconds=3)
+    sent_at = time.monotonic()
+    sqs.send_message(QueueUrl=url, MessageBody="queue-delay")
+    sqs.send_message(QueueUrl=url, MessageBody="own-delay", DelaySeconds=5)
+    sqs.send_message(QueueUrl=url, MessageBody="no-delay", DelaySeconds=0)
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    if time.monotonic() - sent_at < 3:
+        assert [m["Body"] for m in first["Messages"]] == ["no-delay"]
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessagesDelayed"] == "2"
+    order = []
+    for _ in range(4):
+        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=10)
+        for message in response.get("Messages", []):
+            order.append((message["Body"], time.monotonic() - sent_at))
+        if {body for body, _ in order} >= {"queue-delay", "own-delay"}:
+            break
+    bodies = [body for body, _ in order]
+    assert sorted(bodies) == ["own-delay", "queue-delay"], bodies
+    seen_after = dict(order)
+    assert seen_after["queue-delay"] >= 3, order
+    assert seen_after["own-delay"] >= 5, order
 
 
 def test_batches_and_message_attributes_of_every_type(sqs, raw_sqs):
