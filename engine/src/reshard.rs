@@ -31,8 +31,6 @@ pub struct ShardDescription {
 pub struct StreamDescription {
     /// Name.
     pub stream_name: String,
-    /// ARN.
-    pub stream_arn: String,
     /// Always `ACTIVE`: every operation here completes before it returns.
     pub stream_status: &'static str,
     /// `PROVISIONED` or `ON_DEMAND`.
@@ -144,7 +142,6 @@ impl Engine {
         let (shards, has_more_shards) = shard_page(&state, None, exclusive_start, limit);
         Ok(StreamDescription {
             stream_name: state.meta.name.clone(),
-            stream_arn: self.stream_arn(name),
             stream_status: "ACTIVE",
             stream_mode: match state.meta.mode {
                 StreamMode::Provisioned => "PROVISIONED",

@@ -118,10 +118,7 @@ fn create_put_and_read_with_every_iterator_type() {
     assert!(future.is_empty());
     let description = engine.describe_stream("orders", 100, None).unwrap();
     assert_eq!(description.shards.len(), 2);
-    assert_eq!(
-        description.stream_arn,
-        "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
-    );
+    assert_eq!(description.stream_name, "orders");
     assert_eq!(description.shards[1].hash_key_range.end, u128::MAX);
     assert_eq!(
         engine.list_streams(10, None),
