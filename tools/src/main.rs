@@ -363,12 +363,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let _lock = lock_data_dir(&args.data_dir)?;
     let engine = Engine::open(RealFs::shared(), config)
         .map_err(|error| format!("cannot open {}: {error}", args.data_dir.display()))?;
-    let firehose = open_firehose(
-        &args.data_dir,
-        args.firehose_buckets.as_deref(),
-        &engine,
-        &identity,
-    )?;
+    let firehose = open_firehose(&args.data_dir, args.firehose_buckets.as_deref(), &engine)?;
     // Queues share the engine's storage: one group commit for streams and queues.
     let sqs = shardlog_server::Sqs::open(
         engine.storage().clone(),
@@ -431,11 +426,8 @@ fn open_firehose(
     data_dir: &std::path::Path,
     buckets: Option<&std::path::Path>,
     engine: &Engine,
-    identity: &shardlog_server::Identity,
 ) -> Result<shardlog_firehose::Firehose, String> {
     let mut config = shardlog_firehose::FirehoseConfig::new(data_dir);
-    config.region = identity.region.clone();
-    config.account_id = identity.account_id.clone();
     config.storage = engine.config().storage;
     let mut destinations = shardlog_firehose::Destinations::local(&data_dir.join("buckets"));
     if let Some(path) = buckets {
