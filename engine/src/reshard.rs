@@ -21,9 +21,9 @@ pub struct ShardDescription {
     /// First and last hash key.
     pub hash_key_range: HashRange,
     /// Sequence number of the shard's first possible record.
-    pub starting_sequence_number: String,
-    /// Set on a closed shard.
-    pub ending_sequence_number: Option<String>,
+    pub starting_sequence_number: SequenceNumber,
+    /// Set on a closed shard: its last record's number.
+    pub ending_sequence_number: Option<SequenceNumber>,
 }
 
 /// DescribeStream / DescribeStreamSummary.
@@ -78,8 +78,7 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
         parent_shard_id: meta.parent.map(ShardId),
         adjacent_parent_shard_id: meta.adjacent_parent.map(ShardId),
         hash_key_range: shard.range,
-        starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
-            .to_decimal(),
+        starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index),
         ending_sequence_number: meta.closed_end_position.map(|end| {
             sequence_number(
                 shard,

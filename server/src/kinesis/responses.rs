@@ -38,18 +38,18 @@ impl HashKeyRangeOut {
 /// `SequenceNumberRange`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct SequenceNumberRangeOut<'a> {
+pub(crate) struct SequenceNumberRangeOut {
     /// The shard's first sequence number.
-    pub(crate) starting_sequence_number: &'a str,
+    pub(crate) starting_sequence_number: String,
     /// A closed shard's last sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) ending_sequence_number: Option<&'a str>,
+    pub(crate) ending_sequence_number: Option<String>,
 }
 
 /// `Shard`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ShardOut<'a> {
+pub(crate) struct ShardOut {
     /// The shard.
     pub(crate) shard_id: String,
     /// The shard it was split from or merged from.
@@ -61,20 +61,20 @@ pub(crate) struct ShardOut<'a> {
     /// Its hash keys.
     pub(crate) hash_key_range: HashKeyRangeOut,
     /// Its sequence numbers.
-    pub(crate) sequence_number_range: SequenceNumberRangeOut<'a>,
+    pub(crate) sequence_number_range: SequenceNumberRangeOut,
 }
 
-impl<'a> ShardOut<'a> {
+impl ShardOut {
     /// A shard as DescribeStream and ListShards show it.
-    pub(crate) fn of(shard: &'a ShardDescription) -> Self {
+    pub(crate) fn of(shard: &ShardDescription) -> Self {
         ShardOut {
             shard_id: shard.shard_id.to_string(),
             parent_shard_id: shard.parent_shard_id.map(|id| id.to_string()),
             adjacent_parent_shard_id: shard.adjacent_parent_shard_id.map(|id| id.to_string()),
             hash_key_range: HashKeyRangeOut::of(&shard.hash_key_range),
             sequence_number_range: SequenceNumberRangeOut {
-                starting_sequence_number: &shard.starting_sequence_number,
-                ending_sequence_number: shard.ending_sequence_number.as_deref(),
+                starting_sequence_number: shard.starting_sequence_number.to_decimal(),
+                ending_sequence_number: shard.ending_sequence_number.map(|end| end.to_decimal()),
             },
         }
     }
@@ -105,7 +105,7 @@ pub(crate) struct StreamDescriptionOut<'a> {
     pub(crate) stream_arn: String,
     pub(crate) stream_status: &'static str,
     pub(crate) stream_mode_details: StreamModeOut,
-    pub(crate) shards: Vec<ShardOut<'a>>,
+    pub(crate) shards: Vec<ShardOut>,
     pub(crate) has_more_shards: bool,
     pub(crate) retention_period_hours: u32,
     pub(crate) stream_creation_timestamp: Timestamp,
@@ -301,8 +301,8 @@ pub(crate) struct ListStreamsOutput {
 /// ListShards' output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ListShardsOutput<'a> {
-    pub(crate) shards: Vec<ShardOut<'a>>,
+pub(crate) struct ListShardsOutput {
+    pub(crate) shards: Vec<ShardOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_token: Option<String>,
 }
