@@ -1,5 +1,6 @@
 //! Stream consumers (RegisterStreamConsumer and friends): names registered on a
-//! stream, each with an ARN. The push delivery (SubscribeToShard) is the server's.
+//! stream, each told apart from earlier registrations of the same name by its
+//! registration second (what a consumer ARN carries; the server builds ARNs).
 
 use crate::engine::{now_ms, Engine};
 use crate::error::{Error, Result};
@@ -8,19 +9,40 @@ use crate::manifest::ConsumerMeta;
 /// Most consumers one stream may have (Kinesis's limit).
 pub const CONSUMERS_PER_STREAM_MAX: usize = 20;
 
+/// One registration of a consumer: a name deregistered and registered again is
+/// another consumer, told apart by its registration second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerId {
+    /// The stream it reads.
+    pub stream: String,
+    /// Its name.
+    pub consumer: String,
+    /// Registration time, whole seconds since the epoch.
+    pub created_s: u64,
+}
+
 /// A consumer as DescribeStreamConsumer shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerDescription {
     /// Name.
     pub consumer_name: String,
-    /// `<stream-arn>/consumer/<name>:<creation-seconds>`.
-    pub consumer_arn: String,
     /// Always `ACTIVE`: registration completes before it returns.
     pub consumer_status: &'static str,
     /// Registration time, ms since the epoch.
     pub creation_ms: u64,
-    /// The stream's ARN.
-    pub stream_arn: String,
+    /// The stream's name.
+    pub stream_name: String,
+}
+
+impl ConsumerDescription {
+    /// The registration this describes.
+    pub fn id(&self) -> ConsumerId {
+        ConsumerId {
+            stream: self.stream_name.clone(),
+            consumer: self.consumer_name.clone(),
+            created_s: self.creation_ms / 1000,
+        }
+    }
 }
 
 fn check_consumer_name(name: &str) -> Result<()> {
@@ -35,17 +57,11 @@ fn check_consumer_name(name: &str) -> Result<()> {
 
 impl Engine {
     fn describe(&self, stream: &str, consumer: &ConsumerMeta) -> ConsumerDescription {
-        let stream_arn = self.stream_arn(stream);
         ConsumerDescription {
             consumer_name: consumer.name.clone(),
-            consumer_arn: format!(
-                "{stream_arn}/consumer/{}:{}",
-                consumer.name,
-                consumer.created_ms / 1000
-            ),
             consumer_status: "ACTIVE",
             creation_ms: consumer.created_ms,
-            stream_arn,
+            stream_name: stream.to_string(),
         }
     }
 
@@ -96,20 +112,6 @@ impl Engine {
         Ok(self.describe(stream_name, consumer))
     }
 
-    /// The stream and consumer names of a consumer ARN, if it names a consumer of
-    /// this account and region.
-    pub fn parse_consumer_arn(&self, arn: &str) -> Option<(String, String)> {
-        let prefix = format!(
-            "arn:aws:kinesis:{}:{}:stream/",
-            self.config().region,
-            self.config().account_id
-        );
-        let rest = arn.strip_prefix(&prefix)?;
-        let (stream, consumer) = rest.split_once("/consumer/")?;
-        let (name, _created) = consumer.rsplit_once(':')?;
-        Some((stream.to_string(), name.to_string()))
-    }
-
     /// ListStreamConsumers, in name order.
     pub fn list_consumers(&self, stream_name: &str) -> Result<Vec<ConsumerDescription>> {
         let stream = self.stream(stream_name)?;
@@ -146,7 +148,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    /// Consumers persist, have ARNs that parse back, and obey the limits.
+    /// Consumers persist, keep their registration second, and obey the limits.
     #[test]
     fn consumer_lifecycle() {
         let fs = MemFs::new();
@@ -155,13 +157,9 @@ mod tests {
         let engine = open();
         engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
         let registered = engine.register_consumer("s", "app-1").unwrap();
-        assert!(registered
-            .consumer_arn
-            .starts_with("arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/app-1:"));
-        assert_eq!(
-            engine.parse_consumer_arn(&registered.consumer_arn),
-            Some(("s".to_string(), "app-1".to_string()))
-        );
+        let id = registered.id();
+        assert_eq!((id.stream.as_str(), id.consumer.as_str()), ("s", "app-1"));
+        assert_eq!(id.created_s, registered.creation_ms / 1000);
         assert!(matches!(
             engine.register_consumer("s", "app-1"),
             Err(Error::ConsumerExists { .. })

@@ -132,14 +132,18 @@ pub(crate) struct ShardRead {
     pub child_shards: Vec<ChildShard>,
 }
 
-pub(crate) fn sequence_number(shard: &ShardState, position: u64, arrival_ms: u64) -> String {
+/// The sequence number of the record at `position` of `shard`.
+pub(crate) fn sequence_number(
+    shard: &ShardState,
+    position: u64,
+    arrival_ms: u64,
+) -> SequenceNumber {
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
         shard_index: shard.meta.index,
         counter: position,
         arrival_secs: arrival_ms / 1000,
     }
-    .to_decimal()
 }
 
 fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
@@ -292,7 +296,8 @@ impl Engine {
                             shard,
                             appended.base_position + k as u64,
                             appended.arrival_ms,
-                        ),
+                        )
+                        .to_decimal(),
                     }),
                     Err(error) => Err(RecordFailure::WriteFailed {
                         shard: ShardId(index),

@@ -8,7 +8,7 @@
 use crate::error::{Constraint, Error, Result};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
-use crate::names::{check_stream_name, stream_arn, stream_not_found, ShardId, TAGS_MAX};
+use crate::names::{check_stream_name, stream_not_found, ShardId, TAGS_MAX};
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
@@ -27,10 +27,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct EngineConfig {
     /// Where the MANIFEST, the iterator key and the shard logs live.
     pub data_dir: PathBuf,
-    /// Region shown in ARNs. Default `us-east-1`.
-    pub region: String,
-    /// Account id shown in ARNs and messages. Default `000000000000`.
-    pub account_id: String,
     /// Storage backend and durability.
     pub storage: StorageConfig,
     /// Settings of every shard's log (`record_bytes_max` is raised to 10 MiB: the
@@ -65,8 +61,6 @@ impl EngineConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EngineConfig {
             data_dir: data_dir.into(),
-            region: "us-east-1".into(),
-            account_id: "000000000000".into(),
             storage: StorageConfig::default(),
             log: LogConfig::default(),
             on_demand_shard_count: 4,
@@ -553,15 +547,6 @@ impl Engine {
         let more = page.len() > limit;
         page.truncate(limit);
         (page, more)
-    }
-
-    /// The ARN of a stream.
-    pub fn stream_arn(&self, name: &str) -> String {
-        stream_arn(
-            &self.inner.config.region,
-            &self.inner.config.account_id,
-            name,
-        )
     }
 
     /// Changes the retention period, up (`increase`) or down.

@@ -2,6 +2,7 @@
 //! is wrong with it. The server turns each into its wire error (code, message,
 //! account and ARNs); nothing here is worded for a particular service.
 
+use crate::consumers::ConsumerId;
 use crate::names::ShardId;
 use crate::routing::{HashKey, RoutingError};
 use crate::token::TokenError;
@@ -32,11 +33,12 @@ pub enum Error {
         /// The consumer named.
         consumer: String,
     },
-    /// No consumer has this ARN.
-    #[error("no consumer has ARN {arn}")]
-    ConsumerArnNotFound {
-        /// The ARN given.
-        arn: String,
+    /// No consumer of this name was registered on the stream at this second (it
+    /// does not exist, or it was deregistered and registered again since).
+    #[error("no consumer {} of stream {} registered at second {}", consumer.consumer, consumer.stream, consumer.created_s)]
+    ConsumerIdNotFound {
+        /// The consumer named.
+        consumer: ConsumerId,
     },
     /// A subscribed consumer was deregistered (or its stream deleted) meanwhile.
     #[error("consumer {consumer} of stream {stream} is gone")]
@@ -75,10 +77,10 @@ pub enum Error {
         shard: ShardId,
     },
     /// The (consumer, shard) slot was claimed less than `guard_ms` ago.
-    #[error("consumer {consumer_arn} subscribed to shard {shard} too recently")]
+    #[error("consumer {} of stream {} subscribed to shard {shard} too recently", consumer.consumer, consumer.stream)]
     SubscriptionActive {
-        /// The consumer's ARN.
-        consumer_arn: String,
+        /// The consumer.
+        consumer: ConsumerId,
         /// The shard.
         shard: ShardId,
         /// How long a slot is guarded after a subscription, ms.
@@ -242,12 +244,6 @@ pub enum Error {
         /// The shard it was used on.
         shard: ShardId,
     },
-    /// A consumer ARN that does not parse as one of this engine's.
-    #[error("consumer ARN {arn} is not valid")]
-    ConsumerArnInvalid {
-        /// The ARN given.
-        arn: String,
-    },
     /// A shard's throughput quota is exhausted for now.
     #[error("shard {shard} of stream {stream} is over its throughput quota")]
     Throttled {
@@ -309,7 +305,7 @@ impl Error {
             Error::StreamNotFound { .. }
             | Error::ShardNotFound { .. }
             | Error::ConsumerNotFound { .. }
-            | Error::ConsumerArnNotFound { .. }
+            | Error::ConsumerIdNotFound { .. }
             | Error::ConsumerGone { .. } => ErrorKind::NotFound,
             Error::StreamExists { .. }
             | Error::StreamHasConsumers { .. }
@@ -333,8 +329,7 @@ impl Error {
             | Error::NoShardForHashKey { .. }
             | Error::IteratorInvalid(_)
             | Error::SequenceNumberInvalid { .. }
-            | Error::SequenceNumberOfOtherShard { .. }
-            | Error::ConsumerArnInvalid { .. } => ErrorKind::InvalidArgument,
+            | Error::SequenceNumberOfOtherShard { .. } => ErrorKind::InvalidArgument,
             Error::InvalidField { .. } | Error::UnknownMetric { .. } => ErrorKind::InvalidField,
             Error::IteratorExpired { .. } => ErrorKind::IteratorExpired,
             Error::Throttled { .. } => ErrorKind::Throttled,

@@ -17,7 +17,7 @@ pub mod seqno;
 mod subscriptions;
 pub mod token;
 
-pub use consumers::{ConsumerDescription, CONSUMERS_PER_STREAM_MAX};
+pub use consumers::{ConsumerDescription, ConsumerId, CONSUMERS_PER_STREAM_MAX};
 pub use data::{
     ChildShard, GetRecordsOutput, IteratorStart, OutputRecord, PutRecord, PutResult, RecordFailure,
     GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,

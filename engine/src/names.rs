@@ -78,11 +78,6 @@ pub fn check_stream_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The ARN of a stream.
-pub fn stream_arn(region: &str, account_id: &str, name: &str) -> String {
-    format!("arn:aws:kinesis:{region}:{account_id}:stream/{name}")
-}
-
 /// The error for a stream that does not exist.
 pub fn stream_not_found(name: &str) -> Error {
     Error::StreamNotFound {

@@ -21,9 +21,9 @@ pub struct ShardDescription {
     /// First and last hash key.
     pub hash_key_range: HashRange,
     /// Sequence number of the shard's first possible record.
-    pub starting_sequence_number: String,
-    /// Set on a closed shard.
-    pub ending_sequence_number: Option<String>,
+    pub starting_sequence_number: SequenceNumber,
+    /// Set on a closed shard: its last record's number.
+    pub ending_sequence_number: Option<SequenceNumber>,
 }
 
 /// DescribeStream / DescribeStreamSummary.
@@ -31,8 +31,6 @@ pub struct ShardDescription {
 pub struct StreamDescription {
     /// Name.
     pub stream_name: String,
-    /// ARN.
-    pub stream_arn: String,
     /// Always `ACTIVE`: every operation here completes before it returns.
     pub stream_status: &'static str,
     /// `PROVISIONED` or `ON_DEMAND`.
@@ -80,8 +78,7 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
         parent_shard_id: meta.parent.map(ShardId),
         adjacent_parent_shard_id: meta.adjacent_parent.map(ShardId),
         hash_key_range: shard.range,
-        starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index)
-            .to_decimal(),
+        starting_sequence_number: SequenceNumber::before_first(meta.created_secs, meta.index),
         ending_sequence_number: meta.closed_end_position.map(|end| {
             sequence_number(
                 shard,
@@ -144,7 +141,6 @@ impl Engine {
         let (shards, has_more_shards) = shard_page(&state, None, exclusive_start, limit);
         Ok(StreamDescription {
             stream_name: state.meta.name.clone(),
-            stream_arn: self.stream_arn(name),
             stream_status: "ACTIVE",
             stream_mode: match state.meta.mode {
                 StreamMode::Provisioned => "PROVISIONED",

@@ -8,6 +8,7 @@
 //! A subscription lasts `subscription_lifetime_ms` (Kinesis: 5 minutes) and then
 //! ends cleanly; the client subscribes again from its continuation sequence number.
 
+use crate::consumers::ConsumerId;
 use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
 use crate::engine::{Engine, ShardState};
 use crate::error::{Error, Result};
@@ -78,28 +79,23 @@ pub struct Subscription {
 }
 
 impl Engine {
-    /// SubscribeToShard: checks the consumer, shard and starting position and
-    /// claims the (consumer, shard) slot.
+    /// SubscribeToShard: checks the consumer (this registration of it), shard and
+    /// starting position and claims the (consumer, shard) slot.
     pub fn subscribe_to_shard(
         &self,
-        consumer_arn: &str,
+        consumer: &ConsumerId,
         shard: ShardId,
         start: IteratorStart,
     ) -> Result<Subscription> {
-        let not_found = || Error::ConsumerArnNotFound {
-            arn: consumer_arn.to_string(),
-        };
-        let (stream_name, consumer) =
-            self.parse_consumer_arn(consumer_arn)
-                .ok_or_else(|| Error::ConsumerArnInvalid {
-                    arn: consumer_arn.to_string(),
-                })?;
-        let described = self
-            .describe_consumer(&stream_name, &consumer)
-            .map_err(|_| not_found())?;
-        if described.consumer_arn != consumer_arn {
-            return Err(not_found());
+        let registered = self
+            .describe_consumer(&consumer.stream, &consumer.consumer)
+            .is_ok_and(|described| described.id() == *consumer);
+        if !registered {
+            return Err(Error::ConsumerIdNotFound {
+                consumer: consumer.clone(),
+            });
         }
+        let stream_name = consumer.stream.clone();
         let stream = self.stream(&stream_name)?;
         let state = Engine::read_stream(&stream);
         let index = shard.index();
@@ -109,8 +105,8 @@ impl Engine {
         let position = self.start_position(&state.shards[&index], &stream_name, start)?;
         let stream_epoch = state.meta.created_ms;
         drop(state);
-        let key = (stream_name, consumer, index);
-        let (generation, taken_over) = self.claim_slot(&key, consumer_arn, shard)?;
+        let key = (stream_name, consumer.consumer.clone(), index);
+        let (generation, taken_over) = self.claim_slot(&key, consumer, shard)?;
         let lifetime = Duration::from_millis(self.inner.config.subscription_lifetime_ms);
         Ok(Subscription {
             engine: self.clone(),
@@ -127,7 +123,7 @@ impl Engine {
     fn claim_slot(
         &self,
         key: &SlotKey,
-        consumer_arn: &str,
+        consumer: &ConsumerId,
         shard: ShardId,
     ) -> Result<(u64, Arc<AtomicBool>)> {
         let registry = &self.inner.subscriptions;
@@ -138,7 +134,7 @@ impl Engine {
         if let Some(slot) = slots.get(key) {
             if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
                 return Err(Error::SubscriptionActive {
-                    consumer_arn: consumer_arn.to_string(),
+                    consumer: consumer.clone(),
                     shard,
                     guard_ms: RESUBSCRIBE_GUARD_MS,
                 });
@@ -313,12 +309,12 @@ mod tests {
     use shardlog_segment::io::{FileSystem, MemFs};
     use std::collections::BTreeMap;
 
-    fn engine() -> (Engine, String) {
+    fn engine() -> (Engine, ConsumerId) {
         let fs = MemFs::new() as Arc<dyn FileSystem>;
         let engine = Engine::open(fs, EngineConfig::new("/d")).unwrap();
         engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
-        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
-        (engine, arn)
+        let consumer = engine.register_consumer("s", "c").unwrap().id();
+        (engine, consumer)
     }
 
     fn put(engine: &Engine, data: &[u8]) {
@@ -336,12 +332,12 @@ mod tests {
     /// takes over and the older one ends with ResourceInUse; dropping frees the slot.
     #[test]
     fn slot_rules() {
-        let (engine, arn) = engine();
+        let (engine, consumer) = engine();
         let mut first = engine
-            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest)
             .unwrap();
         assert!(matches!(
-            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
+            engine.subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest),
             Err(Error::SubscriptionActive { .. })
         ));
         // Age the slot past the guard instead of waiting 5 seconds.
@@ -355,7 +351,7 @@ mod tests {
             .unwrap()
             .started = Instant::now().checked_sub(guard).unwrap();
         let second = engine
-            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest)
             .unwrap();
         assert!(matches!(
             first.next_batch(Duration::ZERO),
@@ -376,9 +372,9 @@ mod tests {
     /// number is the last record's.
     #[test]
     fn pushes_records_in_order() {
-        let (engine, arn) = engine();
+        let (engine, consumer) = engine();
         let mut subscription = engine
-            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest)
             .unwrap();
         for i in 0..5u8 {
             put(&engine, &[i]);
@@ -419,9 +415,9 @@ mod tests {
             put(&engine, &vec![5u8; 100_000]);
         }
         for name in ["a", "b", "c"] {
-            let arn = engine.register_consumer("s", name).unwrap().consumer_arn;
+            let consumer = engine.register_consumer("s", name).unwrap().id();
             let mut subscription = engine
-                .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+                .subscribe_to_shard(&consumer, SHARD, IteratorStart::TrimHorizon)
                 .unwrap();
             let mut bytes = 0;
             for _ in 0..10 {
@@ -441,20 +437,20 @@ mod tests {
     /// deregistered consumer is ResourceNotFound; the lifetime ends a subscription.
     #[test]
     fn closed_shard_deregistration_and_lifetime() {
-        let (engine, arn) = engine();
+        let (engine, consumer) = engine();
         put(&engine, b"x");
         engine
             .split_shard("s", SHARD, crate::HashKey(u128::MAX / 2))
             .unwrap();
         let mut parent = engine
-            .subscribe_to_shard(&arn, SHARD, IteratorStart::TrimHorizon)
+            .subscribe_to_shard(&consumer, SHARD, IteratorStart::TrimHorizon)
             .unwrap();
         let batch = parent.next_batch(Duration::from_secs(1)).unwrap().unwrap();
         assert_eq!(batch.records.len(), 1);
         assert_eq!(batch.child_shards.map(|c| c.len()), Some(2));
         assert_eq!(parent.next_batch(Duration::from_secs(1)).unwrap(), None);
         let mut child = engine
-            .subscribe_to_shard(&arn, ShardId(1), IteratorStart::Latest)
+            .subscribe_to_shard(&consumer, ShardId(1), IteratorStart::Latest)
             .unwrap();
         engine.deregister_consumer("s", "c").unwrap();
         assert!(matches!(
@@ -462,8 +458,8 @@ mod tests {
             Err(Error::ConsumerGone { .. })
         ));
         assert!(matches!(
-            engine.subscribe_to_shard(&arn, SHARD, IteratorStart::Latest),
-            Err(Error::ConsumerArnNotFound { .. })
+            engine.subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest),
+            Err(Error::ConsumerIdNotFound { .. })
         ));
         drop((parent, child));
         engine.shutdown().unwrap();
@@ -473,9 +469,9 @@ mod tests {
         config.subscription_lifetime_ms = 0;
         let engine = Engine::open(fs, config).unwrap();
         engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
-        let arn = engine.register_consumer("s", "c").unwrap().consumer_arn;
+        let consumer = engine.register_consumer("s", "c").unwrap().id();
         let mut short = engine
-            .subscribe_to_shard(&arn, SHARD, IteratorStart::Latest)
+            .subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest)
             .unwrap();
         assert_eq!(short.next_batch(Duration::from_secs(5)).unwrap(), None);
         drop(short);

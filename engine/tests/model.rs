@@ -1065,9 +1065,10 @@ fn finish_shard(index: u32, shard: &ShardDescription, out: Vec<OutputRecord>) ->
     // Sequence numbers are 56 digits, so text order is numeric order.
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     if let Some(first) = numbers.first() {
-        assert!(shard.starting_sequence_number.as_str() <= *first);
+        assert!(shard.starting_sequence_number.to_decimal().as_str() <= *first);
     }
     if let (Some(last), Some(ending)) = (numbers.last(), &shard.ending_sequence_number) {
+        let ending = ending.to_decimal();
         assert!(*last <= ending.as_str(), "{last} after the ending {ending}");
     }
     out.into_iter()

@@ -7,6 +7,18 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// No delivery stream of this name.
+    #[error("delivery stream {name} not found")]
+    DeliveryStreamNotFound {
+        /// The name given.
+        name: String,
+    },
+    /// A delivery stream of this name exists already.
+    #[error("delivery stream {name} exists")]
+    DeliveryStreamExists {
+        /// The name given.
+        name: String,
+    },
     /// The named delivery stream (or source stream) does not exist.
     #[error("{0}")]
     NotFound(String),

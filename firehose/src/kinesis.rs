@@ -76,9 +76,7 @@ impl KinesisSource {
             if self.shards.contains_key(&shard.shard_id) {
                 continue;
             }
-            let Ok(first) = SequenceNumber::parse(&shard.starting_sequence_number) else {
-                continue;
-            };
+            let first = shard.starting_sequence_number;
             // Positions are kept by partition name, the shard id's text.
             let partition = shard.shard_id.to_string();
             let last_read = self.delivered.get(&partition).map(|p| *p as u64);

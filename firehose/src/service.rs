@@ -36,10 +36,6 @@ pub struct FirehoseConfig {
     /// The data directory (delivery streams live in `firehose/`, local buckets in
     /// `buckets/`).
     pub data_dir: PathBuf,
-    /// Region shown in ARNs. Default `us-east-1`.
-    pub region: String,
-    /// Account id shown in ARNs. Default `000000000000`.
-    pub account_id: String,
     /// Backend and durability of the staging logs (PutRecord is acknowledged
     /// once staged under this policy). Default: the segment crate's default.
     pub storage: StorageConfig,
@@ -56,8 +52,6 @@ impl FirehoseConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> FirehoseConfig {
         FirehoseConfig {
             data_dir: data_dir.into(),
-            region: "us-east-1".into(),
-            account_id: "000000000000".into(),
             storage: StorageConfig::default(),
             backlog_bytes_max: 256 << 20,
             delivery_streams_max: 5_000,
@@ -167,15 +161,6 @@ impl Firehose {
         self.inner.config.data_dir.join("firehose")
     }
 
-    /// The ARN of a delivery stream.
-    pub fn arn(&self, name: &str) -> String {
-        let config = &self.inner.config;
-        format!(
-            "arn:aws:firehose:{}:{}:deliverystream/{name}",
-            config.region, config.account_id
-        )
-    }
-
     /// The service configuration.
     pub fn config(&self) -> &FirehoseConfig {
         &self.inner.config
@@ -249,12 +234,12 @@ impl Firehose {
     }
 
     fn handle(&self, name: &str) -> Result<Arc<StreamHandle>> {
-        lock(&self.inner.streams).get(name).cloned().ok_or_else(|| {
-            Error::NotFound(format!(
-                "Firehose {name} under account {} not found.",
-                self.inner.config.account_id
-            ))
-        })
+        lock(&self.inner.streams)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::DeliveryStreamNotFound {
+                name: name.to_string(),
+            })
     }
 
     /// CreateDeliveryStream.
@@ -274,10 +259,9 @@ impl Firehose {
         // Held until the stream is listed, so that one of two creates of a name fails.
         let mut streams = lock(&self.inner.streams);
         if streams.contains_key(&config.name) {
-            return Err(Error::InUse(format!(
-                "Firehose {} under accountId {} already exists",
-                config.name, self.inner.config.account_id
-            )));
+            return Err(Error::DeliveryStreamExists {
+                name: config.name.clone(),
+            });
         }
         if streams.len() >= self.inner.config.delivery_streams_max {
             return Err(Error::LimitExceeded(format!(

@@ -58,6 +58,9 @@ pub struct ServerConfig {
     /// Serve the SQS API (`AmazonSQS.*` and the query protocol) over these queues.
     /// Default: none.
     pub sqs: Option<crate::sqs::Sqs>,
+    /// The region and account Kinesis's ARNs and messages name. Default
+    /// `us-east-1`, `000000000000`.
+    pub identity: crate::Identity,
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             tls: None,
             firehose: None,
             sqs: None,
+            identity: crate::Identity::default(),
         }
     }
 }

@@ -33,6 +33,7 @@ mod connection;
 pub mod error;
 mod firehose;
 mod http;
+mod identity;
 mod kinesis;
 pub mod metrics;
 pub mod protocol;
@@ -43,6 +44,7 @@ mod unsupported;
 
 pub use firehose::FIREHOSE_TARGET_PREFIX;
 pub use http::{serve, tls_config, ServerConfig};
+pub use identity::Identity;
 pub use kinesis::errors as kinesis_errors;
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
 pub use kinesis::KINESIS_TARGET_PREFIX;
@@ -53,11 +55,12 @@ pub use auth as sigv4;
 pub use protocol::eventstream;
 
 /// Runs one Kinesis action (the part after `Kinesis_20131202.`) on `engine` as the
-/// server would for a JSON 1.1 request `body`, without HTTP and without
-/// authentication: for tools that work on a data directory offline. Returns the
-/// JSON response body.
+/// server answering as `identity` would for a JSON 1.1 request `body`, without
+/// HTTP and without authentication: for tools that work on a data directory
+/// offline. Returns the JSON response body.
 pub fn call_json(
     engine: &shardlog_engine::Engine,
+    identity: &Identity,
     action: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, error::ApiError> {
@@ -65,8 +68,12 @@ pub fn call_json(
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
     let fields = protocol::value::Fields::new(&request, format)?;
     let metrics = metrics::Metrics::default();
-    kinesis::actions::dispatch(engine, &metrics, action, format, fields)
-        .map_err(|failure| failure.into_api(kinesis::errors::Account::of(engine)))
+    let kinesis = kinesis::actions::Kinesis {
+        engine,
+        account: identity.account(),
+    };
+    kinesis::actions::dispatch(kinesis, &metrics, action, format, fields)
+        .map_err(|failure| failure.into_api(kinesis.account))
 }
 
 #[cfg(test)]
@@ -82,18 +89,26 @@ mod tests {
         let engine =
             shardlog_engine::Engine::open(fs, shardlog_engine::EngineConfig::new(dir.path()))
                 .unwrap();
+        let identity = Identity::default();
         let created = call_json(
             &engine,
+            &identity,
             "CreateStream",
             br#"{"StreamName":"s","ShardCount":2}"#,
         );
         assert!(created.is_ok(), "{created:?}");
-        let listed = call_json(&engine, "ListStreams", b"{}").unwrap();
+        let listed = call_json(&engine, &identity, "ListStreams", b"{}").unwrap();
         let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
         assert_eq!(listed["StreamNames"][0], "s");
-        let missing = call_json(&engine, "DescribeStream", br#"{"StreamName":"x"}"#).unwrap_err();
+        let missing = call_json(
+            &engine,
+            &identity,
+            "DescribeStream",
+            br#"{"StreamName":"x"}"#,
+        )
+        .unwrap_err();
         assert_eq!(missing.code, "ResourceNotFoundException");
-        let malformed = call_json(&engine, "ListStreams", b"{").unwrap_err();
+        let malformed = call_json(&engine, &identity, "ListStreams", b"{").unwrap_err();
         assert_eq!(malformed.code, "SerializationException");
         engine.shutdown().unwrap();
     }

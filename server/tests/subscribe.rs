@@ -15,7 +15,7 @@ use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use shardlog_engine::{Engine, EngineConfig, PutRecord};
 use shardlog_server::eventstream::{Decoder, Message};
-use shardlog_server::ServerConfig;
+use shardlog_server::{Identity, ServerConfig};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -32,13 +32,23 @@ struct Setup {
 async fn setup(lifetime_ms: u64, shards: u32) -> Setup {
     let mut engine_config = EngineConfig::new("/data");
     engine_config.subscription_lifetime_ms = lifetime_ms;
+    // Not the default identity: consumer ARNs are the server's, built from it.
+    let identity = Identity {
+        region: "eu-west-1".into(),
+        account_id: "123456789012".into(),
+    };
+    let account = identity.account();
     let mut prepared = None;
-    let server = start_with_engine(engine_config, ServerConfig::default(), |engine| {
+    let config = ServerConfig {
+        identity: identity.clone(),
+        ..ServerConfig::default()
+    };
+    let server = start_with_engine(engine_config, config, |engine| {
         engine
             .create_stream("s", Some(shards), Default::default())
             .unwrap();
         let consumer = engine.register_consumer("s", "c").unwrap();
-        prepared = Some((engine.clone(), consumer.consumer_arn));
+        prepared = Some((engine.clone(), account.consumer_arn(&consumer.id())));
     })
     .await;
     let (engine, consumer_arn) = prepared.unwrap();
@@ -335,16 +345,25 @@ async fn closed_shard_reports_children() {
 #[tokio::test]
 async fn bad_requests_are_refused() {
     let setup = setup(300_000, 1).await;
+    let latest_of = |arn: &str| {
+        let position = serde_json::json!({"Type": "LATEST"});
+        body(Wire::JsonHttp1, arn, "shardId-000000000000", position)
+    };
     let cases = [
         (
-            body(
-                Wire::JsonHttp1,
-                &format!("{}x", setup.consumer_arn),
-                "shardId-000000000000",
-                serde_json::json!({"Type": "LATEST"}),
-            ),
+            latest_of(&format!("{}x", setup.consumer_arn)),
             // The model's ConsumerARN pattern ends in `:[0-9]+`: refused before any lookup.
             "ValidationException",
+        ),
+        (
+            latest_of(&setup.consumer_arn.replace("eu-west-1", "us-east-1")),
+            // Another region's consumer: not one of this server's ARNs.
+            "is not valid.",
+        ),
+        (
+            latest_of(&setup.consumer_arn.replace("/c:", "/c:0")),
+            // Well formed, but no registration second is written with a leading zero.
+            "does not exist.",
         ),
         (
             body(
@@ -364,12 +383,13 @@ async fn bad_requests_are_refused() {
             "ValidationException",
         ),
     ];
-    for (payload, code) in cases {
+    // Each case's error code, or a piece of its message where the code is shared.
+    for (payload, expected) in cases {
         let response = subscribe(setup.server.address, Wire::JsonHttp1, payload).await;
         assert_eq!(response.status(), 400);
         let text = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&text);
-        assert!(text.contains(code), "{code}: {text}");
+        assert!(text.contains(expected), "{expected}: {text}");
     }
     setup.server.stop().await;
 }

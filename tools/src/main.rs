@@ -328,9 +328,11 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), String> {
+    let identity = shardlog_server::Identity {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
     let mut config = EngineConfig::new(&args.data_dir);
-    config.region = args.region;
-    config.account_id = args.account_id;
     config.storage.durability = args.durability;
     config.storage.backend = args.backend;
     config.shard_quotas = args.shard_quotas;
@@ -368,8 +370,8 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
     let sqs = shardlog_server::Sqs::open(
         engine.storage().clone(),
         &args.data_dir.join("queues"),
-        &engine.config().region,
-        &engine.config().account_id,
+        &identity.region,
+        &identity.account_id,
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -392,6 +394,7 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             tls,
             firehose: Some(firehose.clone()),
             sqs: Some(sqs.clone()),
+            identity,
             header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
@@ -427,8 +430,6 @@ fn open_firehose(
     engine: &Engine,
 ) -> Result<shardlog_firehose::Firehose, String> {
     let mut config = shardlog_firehose::FirehoseConfig::new(data_dir);
-    config.region = engine.config().region.clone();
-    config.account_id = engine.config().account_id.clone();
     config.storage = engine.config().storage;
     let mut destinations = shardlog_firehose::Destinations::local(&data_dir.join("buckets"));
     if let Some(path) = buckets {

@@ -41,7 +41,7 @@ use shardlog_engine::{Engine, EngineConfig, PutRecord, PUT_RECORDS_MAX};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::Durability;
 use shardlog_server::protocol::eventstream::Decoder;
-use shardlog_server::{serve, ServerConfig};
+use shardlog_server::{serve, Identity, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -455,7 +455,8 @@ async fn prepare(
         let arns = (0..consumers)
             .map(|i| {
                 e.register_consumer(&s, &format!("c{i}"))
-                    .map(|c| c.consumer_arn)
+                    // The server runs with the default identity (`run`).
+                    .map(|c| Identity::default().account().consumer_arn(&c.id()))
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;

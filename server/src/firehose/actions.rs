@@ -42,35 +42,43 @@ pub const FIREHOSE_TARGET_PREFIX: &str = "Firehose_20150804.";
 /// Most names one ListDeliveryStreams returns (Firehose: 10,000).
 const LIST_LIMIT_MAX: i128 = 10_000;
 
-impl From<FirehoseError> for ApiError {
-    fn from(error: FirehoseError) -> Self {
-        let message = error.to_string();
-        match error {
-            FirehoseError::NotFound(_) => ApiError::client("ResourceNotFoundException", message),
-            FirehoseError::InUse(_) => ApiError::client("ResourceInUseException", message),
-            FirehoseError::InvalidArgument(_) => ApiError::invalid_argument(message),
-            FirehoseError::LimitExceeded(_) => ApiError::client("LimitExceededException", message),
-            FirehoseError::Unavailable(_) => ApiError {
-                status: 503,
-                code: "ServiceUnavailableException",
-                message,
-            },
-            _ => ApiError::internal(message),
-        }
+/// A delivery-stream error in Firehose's words, with the account it names.
+fn firehose_error(error: FirehoseError, account: Account<'_>) -> ApiError {
+    let message = error.to_string();
+    let acct = account.id;
+    match error {
+        FirehoseError::DeliveryStreamNotFound { name } => ApiError::client(
+            "ResourceNotFoundException",
+            format!("Firehose {name} under account {acct} not found."),
+        ),
+        FirehoseError::DeliveryStreamExists { name } => ApiError::client(
+            "ResourceInUseException",
+            format!("Firehose {name} under accountId {acct} already exists"),
+        ),
+        FirehoseError::NotFound(_) => ApiError::client("ResourceNotFoundException", message),
+        FirehoseError::InUse(_) => ApiError::client("ResourceInUseException", message),
+        FirehoseError::InvalidArgument(_) => ApiError::invalid_argument(message),
+        FirehoseError::LimitExceeded(_) => ApiError::client("LimitExceededException", message),
+        FirehoseError::Unavailable(_) => ApiError {
+            status: 503,
+            code: "ServiceUnavailableException",
+            message,
+        },
+        _ => ApiError::internal(message),
     }
+}
+
+/// [`firehose_error`] for `map_err`.
+fn worded(account: Account<'_>) -> impl Fn(FirehoseError) -> ApiError + '_ {
+    move |error| firehose_error(error, account)
 }
 
 /// CreateDeliveryStream's error: a Kinesis source stream that does not exist is
 /// an invalid argument worded as Kinesis words it, in the delivery stream's account.
 /// (Only creation consults the engine; elsewhere an engine error is internal.)
-fn create_error(error: FirehoseError, firehose: &Firehose) -> ApiError {
+fn create_error(error: FirehoseError, account: Account<'_>) -> ApiError {
     let FirehoseError::Engine(cause) = &error else {
-        return error.into();
-    };
-    let config = firehose.config();
-    let account = Account {
-        id: &config.account_id,
-        region: &config.region,
+        return firehose_error(error, account);
     };
     let message = format!("source stream: {}", api_error(cause, account).message);
     match cause.kind() {
@@ -83,6 +91,7 @@ fn create_error(error: FirehoseError, firehose: &Firehose) -> ApiError {
 /// read into the action's typed input.
 pub fn dispatch(
     firehose: Option<&Firehose>,
+    account: Account<'_>,
     action: &str,
     format: Format,
     fields: Fields<'_>,
@@ -94,28 +103,34 @@ pub fn dispatch(
         ));
     };
     match action {
-        "CreateDeliveryStream" => create(firehose, fields.typed()?, format),
+        "CreateDeliveryStream" => create(firehose, account, fields.typed()?, format),
         "DeleteDeliveryStream" => {
             let input: NamedInput = fields.typed()?;
-            firehose.delete(&input.delivery_stream_name)?;
+            firehose
+                .delete(&input.delivery_stream_name)
+                .map_err(worded(account))?;
             done(format)
         }
-        "DescribeDeliveryStream" => describe(firehose, fields.typed()?, format),
+        "DescribeDeliveryStream" => describe(firehose, account, fields.typed()?, format),
         "ListDeliveryStreams" => list(firehose, fields.typed()?, format),
-        "PutRecord" => put_record(firehose, fields.typed()?, format),
-        "PutRecordBatch" => put_record_batch(firehose, fields.typed()?, format),
-        "UpdateDestination" => update_destination(firehose, fields.typed()?, format),
+        "PutRecord" => put_record(firehose, account, fields.typed()?, format),
+        "PutRecordBatch" => put_record_batch(firehose, account, fields.typed()?, format),
+        "UpdateDestination" => update_destination(firehose, account, fields.typed()?, format),
         "TagDeliveryStream" => {
             let input: TagsInput = fields.typed()?;
-            firehose.tag(&input.delivery_stream_name, tag_map(input.tags))?;
+            firehose
+                .tag(&input.delivery_stream_name, tag_map(input.tags))
+                .map_err(worded(account))?;
             done(format)
         }
         "UntagDeliveryStream" => {
             let input: TagsInput = fields.typed()?;
-            firehose.untag(&input.delivery_stream_name, &input.tag_keys)?;
+            firehose
+                .untag(&input.delivery_stream_name, &input.tag_keys)
+                .map_err(worded(account))?;
             done(format)
         }
-        "ListTagsForDeliveryStream" => list_tags(firehose, fields.typed()?, format),
+        "ListTagsForDeliveryStream" => list_tags(firehose, account, fields.typed()?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
@@ -138,11 +153,24 @@ fn bucket_of(arn: &str) -> Result<String, ApiError> {
         })
 }
 
+/// `arn:aws:firehose:<region>:<account>:deliverystream/<name>`.
+fn delivery_stream_arn(account: Account<'_>, name: &str) -> String {
+    format!(
+        "arn:aws:firehose:{}:{}:deliverystream/{name}",
+        account.region, account.id
+    )
+}
+
 fn bucket_arn(bucket: &str) -> String {
     format!("arn:aws:s3:::{bucket}")
 }
 
-fn create(firehose: &Firehose, input: CreateInput, format: Format) -> Response {
+fn create(
+    firehose: &Firehose,
+    account: Account<'_>,
+    input: CreateInput,
+    format: Format,
+) -> Response {
     let name = input.delivery_stream_name.as_str();
     let source = match input.delivery_stream_type.as_deref().unwrap_or("DirectPut") {
         "DirectPut" => SourceConfig::DirectPut,
@@ -161,8 +189,8 @@ fn create(firehose: &Firehose, input: CreateInput, format: Format) -> Response {
                 "Give only one of ExtendedS3DestinationConfiguration and S3DestinationConfiguration.".into(),
             ))
         }
-        (Some(config), None) => parse_destination(firehose, config, None, true)?,
-        (None, Some(config)) => parse_destination(firehose, config, None, false)?,
+        (Some(config), None) => parse_destination(firehose, account, config, None, true)?,
+        (None, Some(config)) => parse_destination(firehose, account, config, None, false)?,
         (None, None) => {
             return Err(ApiError::invalid_argument(
                 "This server delivers to S3 only: give ExtendedS3DestinationConfiguration or S3DestinationConfiguration.".into(),
@@ -176,8 +204,8 @@ fn create(firehose: &Firehose, input: CreateInput, format: Format) -> Response {
     };
     firehose
         .create(config, tag_map(input.tags))
-        .map_err(|error| create_error(error, firehose))?;
-    let delivery_stream_arn = firehose.arn(name);
+        .map_err(|error| create_error(error, account))?;
+    let delivery_stream_arn = delivery_stream_arn(account, name);
     reply(
         format,
         &CreateOutput {
@@ -220,6 +248,7 @@ fn kinesis_source(source: Option<KinesisSourceInput>) -> Result<SourceConfig, Ap
 /// not in the update keep their values).
 fn parse_destination(
     firehose: &Firehose,
+    account: Account<'_>,
     input: DestinationInput,
     base: Option<&DestinationConfig>,
     extended: bool,
@@ -251,7 +280,7 @@ fn parse_destination(
         )?,
     };
     let compression = match &input.compression_format {
-        Some(name) => Compression::parse(name)?,
+        Some(name) => Compression::parse(name).map_err(worded(account))?,
         None => base.map_or(Compression::Uncompressed, |b| b.compression),
     };
     let text = |given: &Option<String>, base: Option<&String>| given.clone().or(base.cloned());
@@ -271,7 +300,7 @@ fn parse_destination(
         role_arn: text(&input.role_arn, base.map(|b| &b.role_arn)).unwrap_or_default(),
     };
     if extended {
-        parse_extended(firehose, input, &mut destination)?;
+        parse_extended(firehose, account, input, &mut destination)?;
     }
     Ok(destination)
 }
@@ -279,6 +308,7 @@ fn parse_destination(
 /// The ExtendedS3 parts: delimiter processor, format conversion, backup.
 fn parse_extended(
     firehose: &Firehose,
+    account: Account<'_>,
     input: DestinationInput,
     destination: &mut DestinationConfig,
 ) -> Result<(), ApiError> {
@@ -299,7 +329,7 @@ fn parse_extended(
         destination.newline_delimiter = enabled && delimiter;
     }
     if let Some(conversion) = input.data_format_conversion_configuration {
-        destination.conversion = parse_conversion(firehose, conversion)?;
+        destination.conversion = parse_conversion(firehose, account, conversion)?;
     }
     match input.s3_backup_mode.as_deref() {
         Some("Enabled") => {
@@ -312,7 +342,7 @@ fn parse_extended(
                 bucket: bucket_of(&backup.bucket_arn)?,
                 prefix: backup.prefix.unwrap_or_default(),
                 compression: match &backup.compression_format {
-                    Some(name) => Compression::parse(name)?,
+                    Some(name) => Compression::parse(name).map_err(worded(account))?,
                     None => Compression::Uncompressed,
                 },
             });
@@ -333,6 +363,7 @@ fn parse_extended(
 /// server's `Columns` extension, else it is inferred from the first buffer.
 fn parse_conversion(
     firehose: &Firehose,
+    account: Account<'_>,
     input: ConversionInput,
 ) -> Result<Option<Conversion>, ApiError> {
     if !input.enabled.unwrap_or(true) {
@@ -348,7 +379,7 @@ fn parse_conversion(
     }
     let parquet = serializer.and_then(|s| s.parquet_ser_de);
     let compression = match parquet.and_then(|p| p.compression) {
-        Some(name) => ParquetCompression::parse(&name)?,
+        Some(name) => ParquetCompression::parse(&name).map_err(worded(account))?,
         None => ParquetCompression::Snappy,
     };
     let Some(schema) = input.schema_configuration else {
@@ -359,7 +390,8 @@ fn parse_conversion(
     };
     let mut columns = match (&schema.database_name, &schema.table_name) {
         (Some(database), Some(table)) => {
-            catalog_columns(&firehose.config().data_dir, database, table)?
+            catalog_columns(&firehose.config().data_dir, database, table)
+                .map_err(worded(account))?
         }
         _ => None,
     };
@@ -370,7 +402,7 @@ fn parse_conversion(
             let kind = column.kind.ok_or_else(|| ApiError::missing("Type"))?;
             parsed.push(Column {
                 name,
-                kind: ColumnType::parse(&kind)?,
+                kind: ColumnType::parse(&kind).map_err(worded(account))?,
             });
         }
         columns = Some(parsed);
@@ -381,9 +413,16 @@ fn parse_conversion(
     }))
 }
 
-fn describe(firehose: &Firehose, input: NamedInput, format: Format) -> Response {
-    let status = firehose.describe(&input.delivery_stream_name)?;
-    let delivery_stream_description = description(firehose, &status);
+fn describe(
+    firehose: &Firehose,
+    account: Account<'_>,
+    input: NamedInput,
+    format: Format,
+) -> Response {
+    let status = firehose
+        .describe(&input.delivery_stream_name)
+        .map_err(worded(account))?;
+    let delivery_stream_description = description(account, &status);
     reply(
         format,
         &DescribeOutput {
@@ -392,17 +431,13 @@ fn describe(firehose: &Firehose, input: NamedInput, format: Format) -> Response 
     )
 }
 
-fn description(firehose: &Firehose, status: &StreamStatus) -> DescriptionOut {
+fn description(account: Account<'_>, status: &StreamStatus) -> DescriptionOut {
     let meta = &status.meta;
     let config = &meta.config;
     let (kind, source) = match &config.source {
         SourceConfig::DirectPut => ("DirectPut", None),
         SourceConfig::Kinesis { stream_name, .. } => {
-            let kinesis_stream_arn = format!(
-                "arn:aws:kinesis:{}:{}:stream/{stream_name}",
-                firehose.config().region,
-                firehose.config().account_id
-            );
+            let kinesis_stream_arn = account.stream_arn(stream_name);
             let kinesis_stream_source_description = KinesisSourceOut {
                 kinesis_stream_arn,
                 delivery_start_timestamp: Timestamp(meta.created_ms),
@@ -427,7 +462,7 @@ fn description(firehose: &Firehose, status: &StreamStatus) -> DescriptionOut {
     });
     DescriptionOut {
         delivery_stream_name: config.name.clone(),
-        delivery_stream_arn: firehose.arn(&config.name),
+        delivery_stream_arn: delivery_stream_arn(account, &config.name),
         delivery_stream_status: "ACTIVE",
         delivery_stream_type: kind,
         version_id: meta.version_id.to_string(),
@@ -533,9 +568,16 @@ fn list(firehose: &Firehose, input: ListInput, format: Format) -> Response {
     reply(format, &output)
 }
 
-fn put_record(firehose: &Firehose, input: PutRecordInput, format: Format) -> Response {
+fn put_record(
+    firehose: &Firehose,
+    account: Account<'_>,
+    input: PutRecordInput,
+    format: Format,
+) -> Response {
     let data = input.record.data.0;
-    let ids = firehose.put_records(&input.delivery_stream_name, &[data.as_slice()])?;
+    let ids = firehose
+        .put_records(&input.delivery_stream_name, &[data.as_slice()])
+        .map_err(worded(account))?;
     let output = PutRecordOutput {
         record_id: ids.into_iter().next().unwrap_or_default(),
         encrypted: false,
@@ -543,7 +585,12 @@ fn put_record(firehose: &Firehose, input: PutRecordInput, format: Format) -> Res
     reply(format, &output)
 }
 
-fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput, format: Format) -> Response {
+fn put_record_batch(
+    firehose: &Firehose,
+    account: Account<'_>,
+    input: PutRecordBatchInput,
+    format: Format,
+) -> Response {
     let records = input.records;
     let max = shardlog_firehose::service::BATCH_RECORDS_MAX;
     if records.is_empty() || records.len() > max {
@@ -556,7 +603,9 @@ fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput, format: For
         .iter()
         .map(|record| record.data.0.as_slice())
         .collect();
-    let ids = firehose.put_records(&input.delivery_stream_name, &refs)?;
+    let ids = firehose
+        .put_records(&input.delivery_stream_name, &refs)
+        .map_err(worded(account))?;
     let output = PutRecordBatchOutput {
         failed_put_count: 0,
         encrypted: false,
@@ -570,6 +619,7 @@ fn put_record_batch(firehose: &Firehose, input: PutRecordBatchInput, format: For
 
 fn update_destination(
     firehose: &Firehose,
+    account: Account<'_>,
     input: UpdateDestinationInput,
     format: Format,
 ) -> Response {
@@ -587,29 +637,76 @@ fn update_destination(
             shardlog_firehose::meta::DESTINATION_ID
         )));
     }
-    let current = firehose.describe(name)?.meta.config.destination;
+    let current = firehose.describe(name).map_err(worded(account))?;
+    let current = current.meta.config.destination;
     let destination = match (
         input.extended_s3_destination_update,
         input.s3_destination_update,
     ) {
-        (Some(update), None) => parse_destination(firehose, update, Some(&current), true)?,
-        (None, Some(update)) => parse_destination(firehose, update, Some(&current), false)?,
+        (Some(update), None) => parse_destination(firehose, account, update, Some(&current), true)?,
+        (None, Some(update)) => {
+            parse_destination(firehose, account, update, Some(&current), false)?
+        }
         _ => {
             return Err(ApiError::invalid_argument(
                 "Give exactly one of ExtendedS3DestinationUpdate and S3DestinationUpdate.".into(),
             ))
         }
     };
-    firehose.update_destination(name, version, destination)?;
+    firehose
+        .update_destination(name, version, destination)
+        .map_err(worded(account))?;
     done(format)
 }
 
-fn list_tags(firehose: &Firehose, input: TagsInput, format: Format) -> Response {
+fn list_tags(
+    firehose: &Firehose,
+    account: Account<'_>,
+    input: TagsInput,
+    format: Format,
+) -> Response {
     let limit = input.limit.unwrap_or(50).clamp(1, 50) as usize;
-    let tags = firehose.describe(&input.delivery_stream_name)?.meta.tags;
+    let described = firehose
+        .describe(&input.delivery_stream_name)
+        .map_err(worded(account))?;
+    let tags = described.meta.tags;
     let start = input.exclusive_start_tag_key.as_deref();
     reply(
         format,
         &crate::kinesis::actions::tags_page(tags, start, limit),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    //! Delivery-stream facts in Firehose's words, with the server's account.
+    use super::*;
+    use crate::kinesis::errors::TEST_ACCOUNT;
+
+    /// A missing or existing delivery stream names the account; ARNs name the
+    /// region too.
+    #[test]
+    fn facts_worded_with_the_account() {
+        let name = || "d".to_string();
+        let cases = [
+            (
+                FirehoseError::DeliveryStreamNotFound { name: name() },
+                "ResourceNotFoundException",
+                "Firehose d under account 123456789012 not found.",
+            ),
+            (
+                FirehoseError::DeliveryStreamExists { name: name() },
+                "ResourceInUseException",
+                "Firehose d under accountId 123456789012 already exists",
+            ),
+        ];
+        for (error, code, message) in cases {
+            let worded = firehose_error(error, TEST_ACCOUNT);
+            assert_eq!((worded.code, worded.message.as_str()), (code, message));
+        }
+        assert_eq!(
+            delivery_stream_arn(TEST_ACCOUNT, "d"),
+            "arn:aws:firehose:eu-west-1:123456789012:deliverystream/d"
+        );
+    }
 }

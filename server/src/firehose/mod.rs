@@ -26,5 +26,12 @@ fn run(
     format: Format,
     fields: Fields<'_>,
 ) -> Result<Vec<u8>, ApiError> {
-    actions::dispatch(shared.config.firehose.as_ref(), action, format, fields)
+    let account = shared.config.identity.account();
+    actions::dispatch(
+        shared.config.firehose.as_ref(),
+        account,
+        action,
+        format,
+        fields,
+    )
 }

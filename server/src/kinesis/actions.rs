@@ -29,6 +29,16 @@ use std::collections::BTreeMap;
 
 type Response = Result<Vec<u8>, Failure>;
 
+/// What an action runs against: the engine, and the account and region its ARNs
+/// and messages name.
+#[derive(Debug, Clone, Copy)]
+pub struct Kinesis<'a> {
+    /// The engine holding the streams.
+    pub engine: &'a Engine,
+    /// Who the server answers as.
+    pub account: Account<'a>,
+}
+
 /// `output` in the request's format.
 fn reply<T: Serialize>(format: Format, output: &T) -> Response {
     Ok(format.serialize(output))
@@ -42,49 +52,49 @@ fn done(format: Format) -> Response {
 /// Runs `action` (the part after `Kinesis_20131202.`) on its validated request,
 /// read into the action's typed input.
 pub fn dispatch(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     metrics: &Metrics,
     action: &str,
     format: Format,
     fields: Fields<'_>,
 ) -> Result<Vec<u8>, Failure> {
     match action {
-        "CreateStream" => create_stream(engine, fields.typed()?, format),
-        "DeleteStream" => delete_stream(engine, fields.typed()?, format),
-        "DescribeStream" => describe_stream(engine, fields.typed()?, format),
-        "DescribeStreamSummary" => describe_stream_summary(engine, fields.typed()?, format),
-        "ListStreams" => list_streams(engine, fields.typed()?, format),
-        "ListShards" => list_shards(engine, fields.typed()?, format),
-        "PutRecord" => put_record(engine, metrics, fields.typed()?, format),
-        "PutRecords" => put_records(engine, metrics, fields.typed()?, format),
-        "GetShardIterator" => get_shard_iterator(engine, fields.typed()?, format),
-        "GetRecords" => get_records(engine, metrics, fields.typed()?, format),
-        "SplitShard" => split_shard(engine, fields.typed()?, format),
-        "MergeShards" => merge_shards(engine, fields.typed()?, format),
-        "UpdateShardCount" => update_shard_count(engine, fields.typed()?, format),
-        "IncreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, true, format),
-        "DecreaseStreamRetentionPeriod" => retention(engine, fields.typed()?, false, format),
-        "AddTagsToStream" => add_tags(engine, fields.typed()?, format),
-        "RemoveTagsFromStream" => remove_tags(engine, fields.typed()?, format),
-        "ListTagsForStream" => list_tags(engine, fields.typed()?, format),
-        "RegisterStreamConsumer" => register_consumer(engine, fields.typed()?, format),
-        "DescribeStreamConsumer" => describe_consumer(engine, fields.typed()?, format),
-        "ListStreamConsumers" => list_consumers(engine, fields.typed()?, format),
-        "DeregisterStreamConsumer" => deregister_consumer(engine, fields.typed()?, format),
-        "DescribeLimits" => describe_limits(engine, format),
+        "CreateStream" => create_stream(kinesis, fields.typed()?, format),
+        "DeleteStream" => delete_stream(kinesis, fields.typed()?, format),
+        "DescribeStream" => describe_stream(kinesis, fields.typed()?, format),
+        "DescribeStreamSummary" => describe_stream_summary(kinesis, fields.typed()?, format),
+        "ListStreams" => list_streams(kinesis, fields.typed()?, format),
+        "ListShards" => list_shards(kinesis, fields.typed()?, format),
+        "PutRecord" => put_record(kinesis, metrics, fields.typed()?, format),
+        "PutRecords" => put_records(kinesis, metrics, fields.typed()?, format),
+        "GetShardIterator" => get_shard_iterator(kinesis, fields.typed()?, format),
+        "GetRecords" => get_records(kinesis, metrics, fields.typed()?, format),
+        "SplitShard" => split_shard(kinesis, fields.typed()?, format),
+        "MergeShards" => merge_shards(kinesis, fields.typed()?, format),
+        "UpdateShardCount" => update_shard_count(kinesis, fields.typed()?, format),
+        "IncreaseStreamRetentionPeriod" => retention(kinesis, fields.typed()?, true, format),
+        "DecreaseStreamRetentionPeriod" => retention(kinesis, fields.typed()?, false, format),
+        "AddTagsToStream" => add_tags(kinesis, fields.typed()?, format),
+        "RemoveTagsFromStream" => remove_tags(kinesis, fields.typed()?, format),
+        "ListTagsForStream" => list_tags(kinesis, fields.typed()?, format),
+        "RegisterStreamConsumer" => register_consumer(kinesis, fields.typed()?, format),
+        "DescribeStreamConsumer" => describe_consumer(kinesis, fields.typed()?, format),
+        "ListStreamConsumers" => list_consumers(kinesis, fields.typed()?, format),
+        "DeregisterStreamConsumer" => deregister_consumer(kinesis, fields.typed()?, format),
+        "DescribeLimits" => describe_limits(kinesis, format),
         "DescribeAccountSettings" => reply(
             format,
             &AccountSettingsOutput {
                 minimum_throughput_billing_commitment: CommitmentOut { status: "DISABLED" },
             },
         ),
-        "TagResource" => tag_resource(engine, fields.typed()?, format),
-        "UntagResource" => untag_resource(engine, fields.typed()?, format),
-        "ListTagsForResource" => list_tags_for_resource(engine, fields.typed()?, format),
-        "UpdateStreamMode" => update_stream_mode(engine, fields.typed()?, format),
-        "EnableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, true, format),
-        "DisableEnhancedMonitoring" => enhanced_monitoring(engine, fields.typed()?, false, format),
-        "UpdateMaxRecordSize" => update_max_record_size(engine, fields.typed()?, format),
+        "TagResource" => tag_resource(kinesis, fields.typed()?, format),
+        "UntagResource" => untag_resource(kinesis, fields.typed()?, format),
+        "ListTagsForResource" => list_tags_for_resource(kinesis, fields.typed()?, format),
+        "UpdateStreamMode" => update_stream_mode(kinesis, fields.typed()?, format),
+        "EnableEnhancedMonitoring" => enhanced_monitoring(kinesis, fields.typed()?, true, format),
+        "DisableEnhancedMonitoring" => enhanced_monitoring(kinesis, fields.typed()?, false, format),
+        "UpdateMaxRecordSize" => update_max_record_size(kinesis, fields.typed()?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),
@@ -94,32 +104,24 @@ pub fn dispatch(
 }
 
 /// The stream a typed request names.
-fn stream_of(engine: &Engine, stream: &StreamRef) -> Result<String, ApiError> {
+fn stream_of(kinesis: Kinesis<'_>, stream: &StreamRef) -> Result<String, ApiError> {
     let (name, arn) = (&stream.stream_name, &stream.stream_arn);
-    stream_named(engine, name.as_deref(), arn.as_deref())
+    stream_named(kinesis, name.as_deref(), arn.as_deref())
 }
 
 /// The stream named by `name` or `arn`, which must agree when both are given.
 fn stream_named(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     name: Option<&str>,
     arn: Option<&str>,
 ) -> Result<String, ApiError> {
     let from_arn = match arn {
         None => None,
-        Some(arn) => {
-            let prefix = format!(
-                "arn:aws:kinesis:{}:{}:stream/",
-                engine.config().region,
-                engine.config().account_id
-            );
-            let name = arn.strip_prefix(&prefix).filter(|n| !n.contains('/'));
-            Some(name.ok_or_else(|| {
-                ApiError::invalid_argument(format!(
-                    "StreamARN {arn} is not a stream of this account and region."
-                ))
-            })?)
-        }
+        Some(arn) => Some(kinesis.account.stream_of_arn(arn).ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "StreamARN {arn} is not a stream of this account and region."
+            ))
+        })?),
     };
     match (name, from_arn) {
         (Some(name), Some(other)) if name != other => Err(ApiError::invalid_argument(format!(
@@ -149,7 +151,7 @@ fn within(
     }
 }
 
-fn create_stream(engine: &Engine, input: CreateStreamInput, format: Format) -> Response {
+fn create_stream(kinesis: Kinesis<'_>, input: CreateStreamInput, format: Format) -> Response {
     let name = input.stream_name.as_str();
     let on_demand = input
         .stream_mode_details
@@ -162,35 +164,39 @@ fn create_stream(engine: &Engine, input: CreateStreamInput, format: Format) -> R
         (false, None) => Some(1),
     };
     if let Some(count) = shard_count {
-        crate::kinesis::rules::within_shard_limit(engine, name, count)?;
+        crate::kinesis::rules::within_shard_limit(kinesis.engine, kinesis.account, name, count)?;
     }
-    engine.create_stream(name, shard_count, input.tags)?;
+    kinesis
+        .engine
+        .create_stream(name, shard_count, input.tags)?;
     done(format)
 }
 
-fn delete_stream(engine: &Engine, input: DeleteStreamInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn delete_stream(kinesis: Kinesis<'_>, input: DeleteStreamInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let enforce = input.enforce_consumer_deletion.unwrap_or(false);
-    engine.delete_stream_with(&name, enforce)?;
+    kinesis.engine.delete_stream_with(&name, enforce)?;
     done(format)
 }
 
-fn describe_stream(engine: &Engine, input: DescribeStreamInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn describe_stream(kinesis: Kinesis<'_>, input: DescribeStreamInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
-    let d = engine.describe_stream(&name, limit, input.exclusive_start_shard_id)?;
-    let stream_description = StreamDescriptionOut::of(&d);
+    let d = kinesis
+        .engine
+        .describe_stream(&name, limit, input.exclusive_start_shard_id)?;
+    let stream_description = StreamDescriptionOut::of(&d, kinesis.account);
     reply(format, &DescribeStreamOutput { stream_description })
 }
 
 fn describe_stream_summary(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     input: DescribeStreamSummaryInput,
     format: Format,
 ) -> Response {
-    let name = stream_of(engine, &input.stream)?;
-    let d = engine.describe_stream(&name, 0, None)?;
-    let stream_description_summary = StreamSummaryOut::of(&d);
+    let name = stream_of(kinesis, &input.stream)?;
+    let d = kinesis.engine.describe_stream(&name, 0, None)?;
+    let stream_description_summary = StreamSummaryOut::of(&d, kinesis.account);
     reply(
         format,
         &DescribeStreamSummaryOutput {
@@ -199,19 +205,19 @@ fn describe_stream_summary(
     )
 }
 
-fn list_streams(engine: &Engine, input: ListStreamsInput, format: Format) -> Response {
+fn list_streams(kinesis: Kinesis<'_>, input: ListStreamsInput, format: Format) -> Response {
     let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(100) as usize;
     let start = input
         .exclusive_start_stream_name
         .as_deref()
         .or(input.next_token.as_deref());
-    let (names, more) = engine.list_streams(limit, start);
+    let (names, more) = kinesis.engine.list_streams(limit, start);
     let mut summaries = Vec::new();
     for name in &names {
-        let d = engine.describe_stream(name, 0, None)?;
+        let d = kinesis.engine.describe_stream(name, 0, None)?;
         summaries.push(StreamSummaryListed {
+            stream_arn: kinesis.account.stream_arn(name),
             stream_name: name.clone(),
-            stream_arn: d.stream_arn,
             stream_status: d.stream_status,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
@@ -259,7 +265,7 @@ fn shard_filter(filter: Option<ShardFilterInput>) -> Result<Option<ShardFilter>,
     }))
 }
 
-fn list_shards(engine: &Engine, input: ListShardsInput, format: Format) -> Response {
+fn list_shards(kinesis: Kinesis<'_>, input: ListShardsInput, format: Format) -> Response {
     let limit = within("MaxResults", input.max_results, 1, 10_000)?.unwrap_or(1000) as usize;
     let (name, start) = match &input.next_token {
         Some(token) => {
@@ -275,12 +281,14 @@ fn list_shards(engine: &Engine, input: ListShardsInput, format: Format) -> Respo
             (name.to_string(), ShardId::parse(after))
         }
         None => (
-            stream_of(engine, &input.stream)?,
+            stream_of(kinesis, &input.stream)?,
             input.exclusive_start_shard_id,
         ),
     };
     let filter = shard_filter(input.shard_filter)?;
-    let (shards, more) = engine.list_shards(&name, filter.as_ref(), start, limit)?;
+    let (shards, more) = kinesis
+        .engine
+        .list_shards(&name, filter.as_ref(), start, limit)?;
     let next_token = more
         .then(|| shards.last().map(|s| format!("{name}|{}", s.shard_id)))
         .flatten();
@@ -289,23 +297,23 @@ fn list_shards(engine: &Engine, input: ListShardsInput, format: Format) -> Respo
 }
 
 fn put_record(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     metrics: &Metrics,
     input: PutRecordInput,
     format: Format,
 ) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+    let name = stream_of(kinesis, &input.stream)?;
     let data = &input.record.data.0;
     let record = PutRecord {
         partition_key: &input.record.partition_key,
         data,
-        explicit_hash_key: explicit_hash_key(engine, &input.record)?,
+        explicit_hash_key: explicit_hash_key(kinesis, &input.record)?,
     };
     let ordering = input.sequence_number_for_ordering.as_deref();
     if let Some(ordering) = ordering {
-        crate::kinesis::rules::sequence_number_for_ordering(engine, &name, ordering)?;
+        crate::kinesis::rules::sequence_number_for_ordering(kinesis.account, &name, ordering)?;
     }
-    let result = engine.put_record_ordered(&name, record, ordering)?;
+    let result = kinesis.engine.put_record_ordered(&name, record, ordering)?;
     metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
     let output = PutRecordOutput {
         shard_id: result.shard_id.to_string(),
@@ -316,19 +324,22 @@ fn put_record(
 }
 
 /// A record's ExplicitHashKey, read once.
-fn explicit_hash_key(engine: &Engine, record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
+fn explicit_hash_key(
+    kinesis: Kinesis<'_>,
+    record: &RecordInput,
+) -> Result<Option<HashKey>, ApiError> {
     let text = record.explicit_hash_key.as_deref();
-    let read = |text| crate::kinesis::rules::explicit_hash_key(engine, text);
+    let read = |text| crate::kinesis::rules::explicit_hash_key(kinesis.account, text);
     text.map(read).transpose()
 }
 
 fn put_records(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     metrics: &Metrics,
     input: PutRecordsInput,
     format: Format,
 ) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+    let name = stream_of(kinesis, &input.stream)?;
     let records: Vec<PutRecord<'_>> = input
         .records
         .iter()
@@ -336,11 +347,11 @@ fn put_records(
             Ok(PutRecord {
                 partition_key: &record.partition_key,
                 data: &record.data.0,
-                explicit_hash_key: explicit_hash_key(engine, record)?,
+                explicit_hash_key: explicit_hash_key(kinesis, record)?,
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    let results = engine.put_records(&name, &records)?;
+    let results = kinesis.engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
     for (result, record) in results.iter().zip(&records) {
@@ -362,7 +373,7 @@ fn put_records(
                 ..PutRecordsEntryOut::default()
             },
             Err(failure) => {
-                let (code, message) = record_failure(&failure, Account::of(engine));
+                let (code, message) = record_failure(&failure, kinesis.account);
                 PutRecordsEntryOut {
                     error_code: Some(code),
                     error_message: Some(message),
@@ -419,9 +430,13 @@ pub(crate) fn iterator_start(
     })
 }
 
-fn get_shard_iterator(engine: &Engine, input: GetShardIteratorInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
-    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_id)?;
+fn get_shard_iterator(
+    kinesis: Kinesis<'_>,
+    input: GetShardIteratorInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(kinesis.account, &name, &input.shard_id)?;
     let kind = input.shard_iterator_type;
     if matches!(kind, PositionType::TrimHorizon | PositionType::Latest)
         && input.starting_sequence_number.is_some()
@@ -441,7 +456,7 @@ fn get_shard_iterator(engine: &Engine, input: GetShardIteratorInput, format: For
         input.timestamp,
         &names,
     )?;
-    let iterator = engine.get_shard_iterator(&name, shard, start)?;
+    let iterator = kinesis.engine.get_shard_iterator(&name, shard, start)?;
     reply(
         format,
         &GetShardIteratorOutput {
@@ -451,7 +466,7 @@ fn get_shard_iterator(engine: &Engine, input: GetShardIteratorInput, format: For
 }
 
 fn get_records(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     metrics: &Metrics,
     input: GetRecordsInput,
     format: Format,
@@ -463,7 +478,7 @@ fn get_records(
         ).into());
     }
     let limit = within("Limit", input.limit, 1, 10_000)?.unwrap_or(10_000) as usize;
-    let output = engine.get_records(iterator, limit)?;
+    let output = kinesis.engine.get_records(iterator, limit)?;
     let bytes: usize = output.records.iter().map(|r| r.data.len()).sum();
     metrics.outgoing(
         &output.stream_name,
@@ -486,68 +501,83 @@ fn get_records(
     reply(format, &body)
 }
 
-fn split_shard(engine: &Engine, input: SplitShardInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
-    let shard = crate::kinesis::rules::shard_id(engine, &name, &input.shard_to_split)?;
+fn split_shard(kinesis: Kinesis<'_>, input: SplitShardInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
+    let shard = crate::kinesis::rules::shard_id(kinesis.account, &name, &input.shard_to_split)?;
     let key = crate::kinesis::rules::split_key(&input.new_starting_hash_key)?;
-    engine.split_shard(&name, shard, key)?;
+    kinesis.engine.split_shard(&name, shard, key)?;
     done(format)
 }
 
-fn merge_shards(engine: &Engine, input: MergeShardsInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
-    let shard = |text: &str| crate::kinesis::rules::shard_id(engine, &name, text);
+fn merge_shards(kinesis: Kinesis<'_>, input: MergeShardsInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
+    let shard = |text: &str| crate::kinesis::rules::shard_id(kinesis.account, &name, text);
     let shard_and_adjacent = (
         shard(&input.shard_to_merge)?,
         shard(&input.adjacent_shard_to_merge)?,
     );
-    engine.merge_shards(&name, shard_and_adjacent.0, shard_and_adjacent.1)?;
+    kinesis
+        .engine
+        .merge_shards(&name, shard_and_adjacent.0, shard_and_adjacent.1)?;
     done(format)
 }
 
-fn update_shard_count(engine: &Engine, input: UpdateShardCountInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn update_shard_count(
+    kinesis: Kinesis<'_>,
+    input: UpdateShardCountInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let target = input.target_shard_count;
     within("TargetShardCount", Some(target), 1, 100_000)?;
-    let before = engine.describe_stream(&name, 0, None)?.open_shard_count;
-    engine.update_shard_count(&name, target as u32)?;
-    let d = engine.describe_stream(&name, 0, None)?;
+    let before = kinesis
+        .engine
+        .describe_stream(&name, 0, None)?
+        .open_shard_count;
+    kinesis.engine.update_shard_count(&name, target as u32)?;
     let output = UpdateShardCountOutput {
+        stream_arn: kinesis.account.stream_arn(&name),
         stream_name: name,
-        stream_arn: d.stream_arn,
         current_shard_count: before,
         target_shard_count: target as u64,
     };
     reply(format, &output)
 }
 
-fn retention(engine: &Engine, input: RetentionInput, increase: bool, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn retention(
+    kinesis: Kinesis<'_>,
+    input: RetentionInput,
+    increase: bool,
+    format: Format,
+) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let hours = input.retention_period_hours;
     within("RetentionPeriodHours", Some(hours), 1, 8760 * 10)?;
-    engine.set_retention(&name, hours as u32, increase)?;
+    kinesis
+        .engine
+        .set_retention(&name, hours as u32, increase)?;
     done(format)
 }
 
-fn add_tags(engine: &Engine, input: AddTagsInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn add_tags(kinesis: Kinesis<'_>, input: AddTagsInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     if input.tags.is_empty() {
         return Err(ApiError::missing("Tags").into());
     }
-    engine.add_tags(&name, input.tags)?;
+    kinesis.engine.add_tags(&name, input.tags)?;
     done(format)
 }
 
-fn remove_tags(engine: &Engine, input: RemoveTagsInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
-    engine.remove_tags(&name, &input.tag_keys)?;
+fn remove_tags(kinesis: Kinesis<'_>, input: RemoveTagsInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
+    kinesis.engine.remove_tags(&name, &input.tag_keys)?;
     done(format)
 }
 
-fn list_tags(engine: &Engine, input: ListTagsInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn list_tags(kinesis: Kinesis<'_>, input: ListTagsInput, format: Format) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let limit = within("Limit", input.limit, 1, 50)?.unwrap_or(50) as usize;
-    let tags: BTreeMap<String, String> = engine.tags(&name)?;
+    let tags: BTreeMap<String, String> = kinesis.engine.tags(&name)?;
     let page = tags_page(tags, input.exclusive_start_tag_key.as_deref(), limit);
     reply(format, &page)
 }
@@ -575,14 +605,16 @@ pub(crate) fn tags_page(
 }
 
 /// The consumer a request names: by ConsumerARN, or by its stream and ConsumerName.
-fn consumer_target(engine: &Engine, input: &ConsumerInput) -> Result<(String, String), ApiError> {
+fn consumer_target(
+    kinesis: Kinesis<'_>,
+    input: &ConsumerInput,
+) -> Result<(String, String), ApiError> {
     if let Some(arn) = &input.consumer_arn {
-        return engine
-            .parse_consumer_arn(arn)
-            .ok_or_else(|| ApiError::invalid_argument(format!("ConsumerARN {arn} is not valid.")));
+        let parsed = kinesis.account.parse_consumer_arn(arn)?;
+        return Ok((parsed.stream.to_string(), parsed.consumer.to_string()));
     }
     let name = consumer_name(input)?;
-    Ok((stream_of(engine, &input.stream)?, name.to_string()))
+    Ok((stream_of(kinesis, &input.stream)?, name.to_string()))
 }
 
 fn consumer_name(input: &ConsumerInput) -> Result<&str, ApiError> {
@@ -592,17 +624,19 @@ fn consumer_name(input: &ConsumerInput) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::missing("ConsumerName"))
 }
 
-fn register_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
-    let stream = stream_of(engine, &input.stream)?;
-    let consumer = engine.register_consumer(&stream, consumer_name(&input)?)?;
-    let consumer = ConsumerOut::of(&consumer, false);
+fn register_consumer(kinesis: Kinesis<'_>, input: ConsumerInput, format: Format) -> Response {
+    let stream = stream_of(kinesis, &input.stream)?;
+    let consumer = kinesis
+        .engine
+        .register_consumer(&stream, consumer_name(&input)?)?;
+    let consumer = ConsumerOut::of(&consumer, kinesis.account, false);
     reply(format, &RegisterConsumerOutput { consumer })
 }
 
-fn describe_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
-    let (stream, name) = consumer_target(engine, &input)?;
-    let consumer = engine.describe_consumer(&stream, &name)?;
-    let consumer_description = ConsumerOut::of(&consumer, true);
+fn describe_consumer(kinesis: Kinesis<'_>, input: ConsumerInput, format: Format) -> Response {
+    let (stream, name) = consumer_target(kinesis, &input)?;
+    let consumer = kinesis.engine.describe_consumer(&stream, &name)?;
+    let consumer_description = ConsumerOut::of(&consumer, kinesis.account, true);
     reply(
         format,
         &DescribeConsumerOutput {
@@ -611,31 +645,27 @@ fn describe_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> R
     )
 }
 
-fn list_consumers(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
-    let stream = stream_of(engine, &input.stream)?;
-    let listed = engine.list_consumers(&stream)?;
+fn list_consumers(kinesis: Kinesis<'_>, input: ConsumerInput, format: Format) -> Response {
+    let stream = stream_of(kinesis, &input.stream)?;
+    let listed = kinesis.engine.list_consumers(&stream)?;
     let consumers = listed
         .iter()
-        .map(|consumer| ConsumerOut::of(consumer, false))
+        .map(|consumer| ConsumerOut::of(consumer, kinesis.account, false))
         .collect();
     reply(format, &ListConsumersOutput { consumers })
 }
 
-fn deregister_consumer(engine: &Engine, input: ConsumerInput, format: Format) -> Response {
-    let (stream, name) = consumer_target(engine, &input)?;
-    engine.deregister_consumer(&stream, &name)?;
+fn deregister_consumer(kinesis: Kinesis<'_>, input: ConsumerInput, format: Format) -> Response {
+    let (stream, name) = consumer_target(kinesis, &input)?;
+    kinesis.engine.deregister_consumer(&stream, &name)?;
     done(format)
 }
 
 /// The stream a `ResourceARN` names (tags on consumers are not kept).
-fn resource_stream(engine: &Engine, arn: &str) -> Result<String, ApiError> {
-    let prefix = format!(
-        "arn:aws:kinesis:{}:{}:stream/",
-        engine.config().region,
-        engine.config().account_id
-    );
-    arn.strip_prefix(&prefix)
-        .filter(|name| !name.contains('/'))
+fn resource_stream(kinesis: Kinesis<'_>, arn: &str) -> Result<String, ApiError> {
+    kinesis
+        .account
+        .stream_of_arn(arn)
         .map(str::to_string)
         .ok_or_else(|| {
             ApiError::invalid_argument(format!(
@@ -644,21 +674,26 @@ fn resource_stream(engine: &Engine, arn: &str) -> Result<String, ApiError> {
         })
 }
 
-fn tag_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
-    let name = resource_stream(engine, &input.resource_arn)?;
-    engine.add_tags(&name, input.tags)?;
+fn tag_resource(kinesis: Kinesis<'_>, input: ResourceTagsInput, format: Format) -> Response {
+    let name = resource_stream(kinesis, &input.resource_arn)?;
+    kinesis.engine.add_tags(&name, input.tags)?;
     done(format)
 }
 
-fn untag_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
-    let name = resource_stream(engine, &input.resource_arn)?;
-    engine.remove_tags(&name, &input.tag_keys)?;
+fn untag_resource(kinesis: Kinesis<'_>, input: ResourceTagsInput, format: Format) -> Response {
+    let name = resource_stream(kinesis, &input.resource_arn)?;
+    kinesis.engine.remove_tags(&name, &input.tag_keys)?;
     done(format)
 }
 
-fn list_tags_for_resource(engine: &Engine, input: ResourceTagsInput, format: Format) -> Response {
-    let name = resource_stream(engine, &input.resource_arn)?;
-    let tags = engine
+fn list_tags_for_resource(
+    kinesis: Kinesis<'_>,
+    input: ResourceTagsInput,
+    format: Format,
+) -> Response {
+    let name = resource_stream(kinesis, &input.resource_arn)?;
+    let tags = kinesis
+        .engine
         .tags(&name)?
         .into_iter()
         .map(|(key, value)| TagOut { key, value })
@@ -666,24 +701,30 @@ fn list_tags_for_resource(engine: &Engine, input: ResourceTagsInput, format: For
     reply(format, &ResourceTagsOutput { tags })
 }
 
-fn update_stream_mode(engine: &Engine, input: UpdateStreamModeInput, format: Format) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+fn update_stream_mode(
+    kinesis: Kinesis<'_>,
+    input: UpdateStreamModeInput,
+    format: Format,
+) -> Response {
+    let name = stream_of(kinesis, &input.stream)?;
     let on_demand = input.stream_mode_details.stream_mode == StreamMode::OnDemand;
-    engine.set_stream_mode(&name, on_demand)?;
+    kinesis.engine.set_stream_mode(&name, on_demand)?;
     done(format)
 }
 
 fn enhanced_monitoring(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     input: MonitoringInput,
     enable: bool,
     format: Format,
 ) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+    let name = stream_of(kinesis, &input.stream)?;
     let (before, after) =
-        engine.set_shard_level_metrics(&name, &input.shard_level_metrics, enable)?;
+        kinesis
+            .engine
+            .set_shard_level_metrics(&name, &input.shard_level_metrics, enable)?;
     let output = MonitoringOutput {
-        stream_arn: engine.stream_arn(&name),
+        stream_arn: kinesis.account.stream_arn(&name),
         stream_name: name,
         current_shard_level_metrics: before,
         desired_shard_level_metrics: after,
@@ -691,8 +732,8 @@ fn enhanced_monitoring(
     reply(format, &output)
 }
 
-fn describe_limits(engine: &Engine, format: Format) -> Response {
-    let (open, limit, on_demand) = engine.account_usage();
+fn describe_limits(kinesis: Kinesis<'_>, format: Format) -> Response {
+    let (open, limit, on_demand) = kinesis.engine.account_usage();
     let output = DescribeLimitsOutput {
         shard_limit: limit,
         open_shard_count: open,
@@ -703,14 +744,14 @@ fn describe_limits(engine: &Engine, format: Format) -> Response {
 }
 
 fn update_max_record_size(
-    engine: &Engine,
+    kinesis: Kinesis<'_>,
     input: UpdateMaxRecordSizeInput,
     format: Format,
 ) -> Response {
-    let name = stream_of(engine, &input.stream)?;
+    let name = stream_of(kinesis, &input.stream)?;
     let kib = input.max_record_size_kib;
     let kib = u32::try_from(kib)
         .map_err(|_| ApiError::validation(format!("MaxRecordSizeInKiB {kib} is out of range")))?;
-    engine.set_max_record_kib(&name, kib)?;
+    kinesis.engine.set_max_record_kib(&name, kib)?;
     done(format)
 }

@@ -16,16 +16,12 @@ pub struct Account<'a> {
     pub region: &'a str,
 }
 
-impl<'a> Account<'a> {
-    /// The account and region the engine's streams live in.
-    pub fn of(engine: &'a shardlog_engine::Engine) -> Self {
-        let config = engine.config();
-        Account {
-            id: &config.account_id,
-            region: &config.region,
-        }
-    }
-}
+/// A non-default account and region, for tests that show whose words they read.
+#[cfg(test)]
+pub(crate) const TEST_ACCOUNT: Account<'static> = Account {
+    id: "123456789012",
+    region: "eu-west-1",
+};
 
 /// An action's failure: already in the service's words, or an engine fact that
 /// [`Failure::into_api`] words once the account is at hand.
@@ -59,6 +55,14 @@ impl Failure {
     }
 }
 
+/// The error for a consumer ARN of this account that names no registered consumer.
+pub fn consumer_arn_not_found(arn: &str) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!("Consumer {arn} does not exist."),
+    )
+}
+
 /// The Kinesis error for an engine error.
 pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
     use EngineError as E;
@@ -77,7 +81,9 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         E::ConsumerNotFound { stream, consumer } => not_found(format!(
             "Consumer {consumer} under stream {stream} under account {acct} not found."
         )),
-        E::ConsumerArnNotFound { arn } => not_found(format!("Consumer {arn} does not exist.")),
+        E::ConsumerIdNotFound { consumer } => {
+            consumer_arn_not_found(&account.consumer_arn(consumer))
+        }
         E::ConsumerGone { stream, consumer } => not_found(format!(
             "Consumer {consumer} of stream {stream} no longer exists."
         )),
@@ -94,11 +100,12 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             "Shard {shard} in stream {stream} under account {acct} has already been merged or split, and thus is not eligible for merging or splitting."
         )),
         E::SubscriptionActive {
-            consumer_arn,
+            consumer,
             shard,
             guard_ms,
         } => in_use(format!(
-            "Another active subscription exists for consumer {consumer_arn} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
+            "Another active subscription exists for consumer {} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
+            account.consumer_arn(consumer),
             guard_ms / 1000
         )),
         E::SubscriptionTakenOver { consumer, shard } => in_use(format!(
@@ -189,7 +196,6 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             encoded_shard,
             shard
         )),
-        E::ConsumerArnInvalid { arn } => invalid(format!("ConsumerARN {arn} is not valid.")),
         E::Throttled { stream, shard } => throttled(stream, *shard, account),
         E::InvalidField {
             field,
@@ -325,18 +331,21 @@ mod tests {
     use super::*;
     use shardlog_engine::routing::RoutingError;
 
-    const ACCOUNT: Account<'static> = Account {
-        id: "123456789012",
-        region: "eu-west-1",
-    };
-
     fn worded(error: EngineError) -> (&'static str, String) {
-        let api = api_error(&error, ACCOUNT);
+        let api = api_error(&error, TEST_ACCOUNT);
         (api.code, api.message)
     }
 
     fn s(text: &str) -> String {
         text.to_string()
+    }
+
+    fn consumer_id() -> shardlog_engine::ConsumerId {
+        shardlog_engine::ConsumerId {
+            stream: s("a"),
+            consumer: s("c"),
+            created_s: 5,
+        }
     }
 
     /// Every engine error names the code and message Kinesis gives for it, with
@@ -353,6 +362,20 @@ mod tests {
                 EngineError::ShardNotFound { stream: s("a"), shard: ShardId(7) },
                 "ResourceNotFoundException",
                 "Shard shardId-000000000007 in stream a under account 123456789012 does not exist",
+            ),
+            (
+                EngineError::ConsumerIdNotFound { consumer: consumer_id() },
+                "ResourceNotFoundException",
+                "Consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 does not exist.",
+            ),
+            (
+                EngineError::SubscriptionActive {
+                    consumer: consumer_id(),
+                    shard: ShardId(1),
+                    guard_ms: 5_000,
+                },
+                "ResourceInUseException",
+                "Another active subscription exists for consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 and shard shardId-000000000001; subscribe again at least 5 seconds after the last successful call.",
             ),
             (
                 EngineError::ConsumerNotFound { stream: s("a"), consumer: s("c") },
@@ -506,7 +529,7 @@ mod tests {
             shard: ShardId(0),
         };
         assert_eq!(
-            record_failure(&throttled, ACCOUNT),
+            record_failure(&throttled, TEST_ACCOUNT),
             (
                 "ProvisionedThroughputExceededException",
                 s("Rate exceeded for shard shardId-000000000000 in stream a under account 123456789012.")
@@ -517,7 +540,7 @@ mod tests {
             cause: s("storage: disk"),
         };
         assert_eq!(
-            record_failure(&failed, ACCOUNT),
+            record_failure(&failed, TEST_ACCOUNT),
             ("InternalFailure", s("storage: disk"))
         );
     }

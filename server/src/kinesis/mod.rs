@@ -6,6 +6,7 @@
 //! looks a field up by name.
 
 pub(crate) mod actions;
+pub(crate) mod arn;
 pub mod errors;
 pub(crate) mod requests;
 pub(crate) mod responses;
@@ -17,7 +18,7 @@ use crate::http::Shared;
 use crate::protocol::value::{Fields, Format};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
-use errors::{Account, Failure};
+use errors::Failure;
 use shardlog_engine::Error as EngineError;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,11 +44,15 @@ fn run(
     format: Format,
     fields: Fields<'_>,
 ) -> Result<Vec<u8>, ApiError> {
-    let result = actions::dispatch(&shared.engine, &shared.metrics, action, format, fields);
+    let kinesis = actions::Kinesis {
+        engine: &shared.engine,
+        account: shared.config.identity.account(),
+    };
+    let result = actions::dispatch(kinesis, &shared.metrics, action, format, fields);
     if let Err(Failure::Engine(EngineError::Throttled { stream, .. })) = &result {
         shared.metrics.throttled(stream, 1);
     }
-    result.map_err(|failure| failure.into_api(Account::of(&shared.engine)))
+    result.map_err(|failure| failure.into_api(kinesis.account))
 }
 
 fn subscribe_to_shard(
@@ -63,11 +68,19 @@ fn subscribe_to_shard(
 #[cfg(test)]
 mod tests {
     //! The actions read from typed requests answer as before, by name and by ARN.
-    use crate::call_json;
+    use crate::{call_json, Identity};
     use serde_json::{json, Value};
 
+    /// Not the default, so ARNs show they come from the server's identity.
+    fn identity() -> Identity {
+        Identity {
+            region: "eu-west-1".into(),
+            account_id: "123456789012".into(),
+        }
+    }
+
     fn call(engine: &shardlog_engine::Engine, action: &str, body: Value) -> Value {
-        let answer = call_json(engine, action, body.to_string().as_bytes())
+        let answer = call_json(engine, &identity(), action, body.to_string().as_bytes())
             .unwrap_or_else(|error| panic!("{action}: {error:?}"));
         serde_json::from_slice(&answer).unwrap()
     }
@@ -94,6 +107,10 @@ mod tests {
         );
         let by_name = call(&engine, "DescribeStreamSummary", json!({"StreamName": "b"}));
         let arn = by_name["StreamDescriptionSummary"]["StreamARN"].clone();
+        assert_eq!(
+            arn,
+            json!("arn:aws:kinesis:eu-west-1:123456789012:stream/b")
+        );
         let by_arn = call(&engine, "DescribeStreamSummary", json!({"StreamARN": arn}));
         let summary = &by_arn["StreamDescriptionSummary"];
         assert_eq!(summary["OpenShardCount"], json!(3));
@@ -108,11 +125,22 @@ mod tests {
             "RegisterStreamConsumer",
             json!({"StreamARN": arn, "ConsumerName": "c"}),
         );
-        let refused = call_json(&engine, "DeleteStream", br#"{"StreamName":"b"}"#).unwrap_err();
+        let refused = call_json(
+            &engine,
+            &identity(),
+            "DeleteStream",
+            br#"{"StreamName":"b"}"#,
+        )
+        .unwrap_err();
         assert_eq!(refused.code, "ResourceInUseException");
         let enforced = json!({"StreamARN": arn, "EnforceConsumerDeletion": true});
         call(&engine, "DeleteStream", enforced);
-        let gone = call_json(&engine, "DescribeStreamSummary", br#"{"StreamName":"b"}"#);
+        let gone = call_json(
+            &engine,
+            &identity(),
+            "DescribeStreamSummary",
+            br#"{"StreamName":"b"}"#,
+        );
         assert_eq!(gone.unwrap_err().code, "ResourceNotFoundException");
         engine.shutdown().unwrap();
     }

@@ -4,6 +4,7 @@
 //! GetRecords and the SubscribeToShard events share [`RecordOut`] and
 //! [`ChildShardOut`], so both protocols and both actions write records one way.
 
+use crate::kinesis::errors::Account;
 use crate::protocol::wire::{Blob, Timestamp};
 use serde::Serialize;
 use shardlog_engine::{
@@ -37,18 +38,18 @@ impl HashKeyRangeOut {
 /// `SequenceNumberRange`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct SequenceNumberRangeOut<'a> {
+pub(crate) struct SequenceNumberRangeOut {
     /// The shard's first sequence number.
-    pub(crate) starting_sequence_number: &'a str,
+    pub(crate) starting_sequence_number: String,
     /// A closed shard's last sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) ending_sequence_number: Option<&'a str>,
+    pub(crate) ending_sequence_number: Option<String>,
 }
 
 /// `Shard`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ShardOut<'a> {
+pub(crate) struct ShardOut {
     /// The shard.
     pub(crate) shard_id: String,
     /// The shard it was split from or merged from.
@@ -60,20 +61,20 @@ pub(crate) struct ShardOut<'a> {
     /// Its hash keys.
     pub(crate) hash_key_range: HashKeyRangeOut,
     /// Its sequence numbers.
-    pub(crate) sequence_number_range: SequenceNumberRangeOut<'a>,
+    pub(crate) sequence_number_range: SequenceNumberRangeOut,
 }
 
-impl<'a> ShardOut<'a> {
+impl ShardOut {
     /// A shard as DescribeStream and ListShards show it.
-    pub(crate) fn of(shard: &'a ShardDescription) -> Self {
+    pub(crate) fn of(shard: &ShardDescription) -> Self {
         ShardOut {
             shard_id: shard.shard_id.to_string(),
             parent_shard_id: shard.parent_shard_id.map(|id| id.to_string()),
             adjacent_parent_shard_id: shard.adjacent_parent_shard_id.map(|id| id.to_string()),
             hash_key_range: HashKeyRangeOut::of(&shard.hash_key_range),
             sequence_number_range: SequenceNumberRangeOut {
-                starting_sequence_number: &shard.starting_sequence_number,
-                ending_sequence_number: shard.ending_sequence_number.as_deref(),
+                starting_sequence_number: shard.starting_sequence_number.to_decimal(),
+                ending_sequence_number: shard.ending_sequence_number.map(|end| end.to_decimal()),
             },
         }
     }
@@ -101,10 +102,10 @@ pub(crate) struct EnhancedMetricsOut<'a> {
 pub(crate) struct StreamDescriptionOut<'a> {
     pub(crate) stream_name: &'a str,
     #[serde(rename = "StreamARN")]
-    pub(crate) stream_arn: &'a str,
+    pub(crate) stream_arn: String,
     pub(crate) stream_status: &'static str,
     pub(crate) stream_mode_details: StreamModeOut,
-    pub(crate) shards: Vec<ShardOut<'a>>,
+    pub(crate) shards: Vec<ShardOut>,
     pub(crate) has_more_shards: bool,
     pub(crate) retention_period_hours: u32,
     pub(crate) stream_creation_timestamp: Timestamp,
@@ -113,11 +114,11 @@ pub(crate) struct StreamDescriptionOut<'a> {
 }
 
 impl<'a> StreamDescriptionOut<'a> {
-    /// DescribeStream's description of `d`.
-    pub(crate) fn of(d: &'a StreamDescription) -> Self {
+    /// DescribeStream's description of `d`, its ARN of `account`.
+    pub(crate) fn of(d: &'a StreamDescription, account: Account<'_>) -> Self {
         StreamDescriptionOut {
             stream_name: &d.stream_name,
-            stream_arn: &d.stream_arn,
+            stream_arn: account.stream_arn(&d.stream_name),
             stream_status: d.stream_status,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
@@ -140,7 +141,7 @@ impl<'a> StreamDescriptionOut<'a> {
 pub(crate) struct StreamSummaryOut<'a> {
     pub(crate) stream_name: &'a str,
     #[serde(rename = "StreamARN")]
-    pub(crate) stream_arn: &'a str,
+    pub(crate) stream_arn: String,
     pub(crate) stream_status: &'static str,
     pub(crate) stream_mode_details: StreamModeOut,
     pub(crate) retention_period_hours: u32,
@@ -154,11 +155,11 @@ pub(crate) struct StreamSummaryOut<'a> {
 }
 
 impl<'a> StreamSummaryOut<'a> {
-    /// DescribeStreamSummary's description of `d`.
-    pub(crate) fn of(d: &'a StreamDescription) -> Self {
+    /// DescribeStreamSummary's description of `d`, its ARN of `account`.
+    pub(crate) fn of(d: &'a StreamDescription, account: Account<'_>) -> Self {
         StreamSummaryOut {
             stream_name: &d.stream_name,
-            stream_arn: &d.stream_arn,
+            stream_arn: account.stream_arn(&d.stream_name),
             stream_status: d.stream_status,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
@@ -240,22 +241,26 @@ impl ChildShardOut {
 pub(crate) struct ConsumerOut<'a> {
     pub(crate) consumer_name: &'a str,
     #[serde(rename = "ConsumerARN")]
-    pub(crate) consumer_arn: &'a str,
+    pub(crate) consumer_arn: String,
     pub(crate) consumer_status: &'static str,
     pub(crate) consumer_creation_timestamp: Timestamp,
     #[serde(rename = "StreamARN", skip_serializing_if = "Option::is_none")]
-    pub(crate) stream_arn: Option<&'a str>,
+    pub(crate) stream_arn: Option<String>,
 }
 
 impl<'a> ConsumerOut<'a> {
-    /// `consumer`, with its stream's ARN when `with_stream`.
-    pub(crate) fn of(consumer: &'a ConsumerDescription, with_stream: bool) -> Self {
+    /// `consumer` with its ARN of `account`, and its stream's when `with_stream`.
+    pub(crate) fn of(
+        consumer: &'a ConsumerDescription,
+        account: Account<'_>,
+        with_stream: bool,
+    ) -> Self {
         ConsumerOut {
             consumer_name: &consumer.consumer_name,
-            consumer_arn: &consumer.consumer_arn,
+            consumer_arn: account.consumer_arn(&consumer.id()),
             consumer_status: consumer.consumer_status,
             consumer_creation_timestamp: Timestamp(consumer.creation_ms),
-            stream_arn: with_stream.then_some(consumer.stream_arn.as_str()),
+            stream_arn: with_stream.then(|| account.stream_arn(&consumer.stream_name)),
         }
     }
 }
@@ -296,8 +301,8 @@ pub(crate) struct ListStreamsOutput {
 /// ListShards' output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct ListShardsOutput<'a> {
-    pub(crate) shards: Vec<ShardOut<'a>>,
+pub(crate) struct ListShardsOutput {
+    pub(crate) shards: Vec<ShardOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_token: Option<String>,
 }

@@ -13,13 +13,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A shard id in any form Kinesis accepts ([`ShardId::parse`]). An id that
 /// names no shard number up to 2147483647 is a ResourceNotFoundException worded
 /// for the id as sent.
-pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<ShardId, ApiError> {
+pub fn shard_id(account: Account<'_>, stream: &str, text: &str) -> Result<ShardId, ApiError> {
     ShardId::parse(text).ok_or_else(|| {
         ApiError::client(
             "ResourceNotFoundException",
             format!(
                 "Could not find shard {text} in stream {stream} under account {}.",
-                engine.config().account_id
+                account.id
             ),
         )
     })
@@ -27,8 +27,8 @@ pub fn shard_id(engine: &Engine, stream: &str, text: &str) -> Result<ShardId, Ap
 
 /// An ExplicitHashKey (already pattern-checked by the model), read once here: a
 /// value beyond 2^128 − 1 is refused in Kinesis's words.
-pub fn explicit_hash_key(engine: &Engine, text: &str) -> Result<HashKey, ApiError> {
-    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error, Account::of(engine)))
+pub fn explicit_hash_key(account: Account<'_>, text: &str) -> Result<HashKey, ApiError> {
+    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error, account))
 }
 
 /// SplitShard's NewStartingHashKey (already pattern-checked by the model), read
@@ -43,7 +43,7 @@ pub fn split_key(text: &str) -> Result<HashKey, ApiError> {
 /// in the future, from this stream or not, and refuses anything else with
 /// InvalidArgumentException.
 pub fn sequence_number_for_ordering(
-    engine: &Engine,
+    account: Account<'_>,
     stream: &str,
     text: &str,
 ) -> Result<(), ApiError> {
@@ -56,7 +56,7 @@ pub fn sequence_number_for_ordering(
     }
     Err(ApiError::invalid_argument(format!(
         "ExclusiveMinimumSequenceNumber {text} used in PutRecord on stream {stream} under account {} is invalid.",
-        engine.config().account_id
+        account.id
     )))
 }
 
@@ -74,19 +74,23 @@ pub fn timestamp_not_in_future(timestamp_ms: u64) -> Result<u64, ApiError> {
 /// Refuses a new stream of `shard_count` shards that would take the account over
 /// its shard limit (LimitExceededException), unless the stream already exists,
 /// which Kinesis reports first (ResourceInUseException, from the engine).
-pub fn within_shard_limit(engine: &Engine, stream: &str, shard_count: u32) -> Result<(), ApiError> {
+pub fn within_shard_limit(
+    engine: &Engine,
+    account: Account<'_>,
+    stream: &str,
+    shard_count: u32,
+) -> Result<(), ApiError> {
     let (open, limit, _) = engine.account_usage();
     if u64::from(open) + u64::from(shard_count) <= u64::from(limit)
         || engine.describe_stream(stream, 0, None).is_ok()
     {
         return Ok(());
     }
-    let config = engine.config();
     Err(ApiError::client(
         "LimitExceededException",
         format!(
             "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {shard_count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-            config.account_id, config.region
+            account.id, account.region
         ),
     ))
 }
@@ -101,18 +105,11 @@ fn now_ms() -> u64 {
 mod tests {
     //! Shard id forms and ordering numbers, without a server.
     use super::*;
-
-    fn engine() -> (tempfile::TempDir, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let fs = shardlog_segment::io::RealFs::shared();
-        let engine = Engine::open(fs, shardlog_engine::EngineConfig::new(dir.path())).unwrap();
-        (dir, engine)
-    }
+    use crate::kinesis::errors::TEST_ACCOUNT;
 
     /// Every form Kinesis resolves names the same shard; others are not found.
     #[test]
     fn shard_id_forms() {
-        let (_dir, engine) = engine();
         for form in [
             "1",
             "000000000001",
@@ -122,39 +119,39 @@ mod tests {
             "-00000000000000001",
         ] {
             assert_eq!(
-                shard_id(&engine, "s", form).unwrap().to_string(),
+                shard_id(TEST_ACCOUNT, "s", form).unwrap().to_string(),
                 "shardId-000000000001",
                 "{form}"
             );
         }
         assert_eq!(
-            shard_id(&engine, "s", "2147483647").unwrap().to_string(),
+            shard_id(TEST_ACCOUNT, "s", "2147483647")
+                .unwrap()
+                .to_string(),
             "shardId-002147483647"
         );
         for form in ["2147483648", "ABKLFD8", "2.14E4", "shardId-", "a-b-1", ""] {
-            let error = shard_id(&engine, "s", form).unwrap_err();
+            let error = shard_id(TEST_ACCOUNT, "s", form).unwrap_err();
             assert_eq!(error.code, "ResourceNotFoundException", "{form}");
             assert!(
                 error.message.contains(&format!("shard {form} in")),
                 "{form}"
             );
         }
-        engine.shutdown().unwrap();
     }
 
     /// Hash keys are read once, in Kinesis's words when they are not hash keys:
     /// beyond 2^128 − 1 is an invalid argument, other text a validation error.
     #[test]
     fn hash_keys_read_once() {
-        let (_dir, engine) = engine();
         let max = u128::MAX.to_string();
         assert_eq!(
-            explicit_hash_key(&engine, &max).unwrap(),
+            explicit_hash_key(TEST_ACCOUNT, &max).unwrap(),
             HashKey(u128::MAX)
         );
         assert_eq!(split_key("12345").unwrap(), HashKey(12345));
         let beyond = "340282366920938463463374607431768211456";
-        let error = explicit_hash_key(&engine, beyond).unwrap_err();
+        let error = explicit_hash_key(TEST_ACCOUNT, beyond).unwrap_err();
         assert_eq!(error.code, "InvalidArgumentException");
         assert!(error
             .message
@@ -163,13 +160,12 @@ mod tests {
             split_key(beyond).unwrap_err().code,
             "InvalidArgumentException"
         );
-        let error = explicit_hash_key(&engine, "12x").unwrap_err();
+        let error = explicit_hash_key(TEST_ACCOUNT, "12x").unwrap_err();
         assert_eq!(error.code, "ValidationException");
         assert!(
             error.message.contains("at 'explicitHashKey'"),
             "{}",
             error.message
         );
-        engine.shutdown().unwrap();
     }
 }

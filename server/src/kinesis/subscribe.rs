@@ -14,7 +14,7 @@
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::kinesis::actions::{iterator_start, StartNames};
-use crate::kinesis::errors::{api_error, Account};
+use crate::kinesis::errors::{api_error, consumer_arn_not_found};
 use crate::kinesis::requests::SubscribeToShardInput;
 use crate::kinesis::responses::{EventExceptionOut, NoOutput, SubscribeToShardEventOut};
 use crate::metrics::ActionLabel;
@@ -130,7 +130,8 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         .split_once(":stream/")
         .and_then(|(_, rest)| rest.split('/').next())
         .unwrap_or(consumer_arn);
-    let shard = crate::kinesis::rules::shard_id(&shared.engine, stream, &input.shard_id)?;
+    let account = shared.config.identity.account();
+    let shard = crate::kinesis::rules::shard_id(account, stream, &input.shard_id)?;
     let position = input.starting_position;
     let names = StartNames {
         kind: "Type",
@@ -143,10 +144,14 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         position.timestamp,
         &names,
     )?;
+    let consumer = account
+        .parse_consumer_arn(consumer_arn)?
+        .id()
+        .ok_or_else(|| consumer_arn_not_found(consumer_arn))?;
     shared
         .engine
-        .subscribe_to_shard(consumer_arn, shard, start)
-        .map_err(|error| api_error(&error, Account::of(&shared.engine)))
+        .subscribe_to_shard(&consumer, shard, start)
+        .map_err(|error| api_error(&error, account))
 }
 
 /// Answers a SubscribeToShard request: an error response, or the event stream.
@@ -232,7 +237,7 @@ impl Reader {
                 Ok(Some(batch)) => batch,
                 Ok(None) => return,
                 Err(error) => {
-                    let error = api_error(&error, Account::of(&self.shared.engine));
+                    let error = api_error(&error, self.shared.config.identity.account());
                     self.send(exception_frame(format, &error), limit);
                     return;
                 }

@@ -81,13 +81,17 @@ impl Api {
             Api::Remote(client) => client.call(action, body),
             Api::Local(offline) => {
                 let request = body.to_string();
-                let response =
-                    shardlog_server::call_json(&offline.engine, action, request.as_bytes())
-                        .map_err(|error| ClientError::Service {
-                            code: error.code.to_string(),
-                            message: error.message,
-                            status: error.status,
-                        })?;
+                let response = shardlog_server::call_json(
+                    &offline.engine,
+                    &offline.identity,
+                    action,
+                    request.as_bytes(),
+                )
+                .map_err(|error| ClientError::Service {
+                    code: error.code.to_string(),
+                    message: error.message,
+                    status: error.status,
+                })?;
                 serde_json::from_slice(&response)
                     .map_err(|error| ClientError::Decode(error.to_string()))
             }
@@ -116,6 +120,9 @@ pub const IN_USE_HINT_API: &str = "stop the server first, or use --url to work t
 pub struct Offline {
     /// The engine.
     pub engine: Engine,
+    /// Who the offline answers are worded as: the server's default region and
+    /// account (offline commands take no `--region`).
+    pub identity: shardlog_server::Identity,
     _lock: std::fs::File,
 }
 
@@ -138,6 +145,7 @@ impl Offline {
             .map_err(|error| CliError::failed(format!("cannot open {}: {error}", dir.display())))?;
         Ok(Offline {
             engine,
+            identity: shardlog_server::Identity::default(),
             _lock: lock,
         })
     }

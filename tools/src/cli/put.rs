@@ -8,9 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use shardlog_engine::{HashKey, PutRecord};
-use shardlog_server::kinesis_errors::{
-    api_error, explicit_hash_key_error, record_failure, Account,
-};
+use shardlog_server::kinesis_errors::{api_error, explicit_hash_key_error, record_failure};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -267,7 +265,7 @@ fn put_records(
     entries: &[Entry],
 ) -> Result<Vec<Option<(String, String)>>, ClientError> {
     if let Api::Local(offline) = api {
-        let account = Account::of(&offline.engine);
+        let account = offline.identity.account();
         let records: Vec<PutRecord<'_>> = entries
             .iter()
             .map(|entry| {

@@ -76,7 +76,7 @@ pub fn run(args: ReplayArgs) -> CliResult {
         seq_of(seq)?;
     }
     let offline = Offline::open(&args.data_dir, false, IN_USE_HINT)?;
-    let result = replay(&offline.engine, &args);
+    let result = replay(&offline.engine, offline.identity.account(), &args);
     let closed = offline.close();
     let totals = result?;
     closed?;
@@ -93,13 +93,17 @@ pub fn run(args: ReplayArgs) -> CliResult {
     Ok(())
 }
 
-fn all_shards(engine: &Engine, stream: &str) -> CliResult<Vec<ShardDescription>> {
+fn all_shards(
+    engine: &Engine,
+    account: Account<'_>,
+    stream: &str,
+) -> CliResult<Vec<ShardDescription>> {
     let mut shards: Vec<ShardDescription> = Vec::new();
     loop {
         let after = shards.last().map(|s| s.shard_id);
         let (page, more) = engine
             .list_shards(stream, None, after, LIST_PAGE_MAX)
-            .map_err(|error| CliError::failed(api_error(&error, Account::of(engine)).message))?;
+            .map_err(|error| CliError::failed(api_error(&error, account).message))?;
         let empty = page.is_empty();
         shards.extend(page);
         if !more || empty {
@@ -163,6 +167,8 @@ fn seq_of(text: &str) -> CliResult<SequenceNumber> {
 /// One replay in progress: where records go and what was written.
 struct Replayer<'a> {
     engine: &'a Engine,
+    /// Who errors are worded for, as the server would answer the same read.
+    account: Account<'a>,
     args: &'a ReplayArgs,
     out: std::io::BufWriter<Box<dyn Write>>,
     writer: RecordWriter,
@@ -170,8 +176,8 @@ struct Replayer<'a> {
     totals: Totals,
 }
 
-fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
-    let shards = scope(&all_shards(engine, &args.stream)?, args)?;
+fn replay(engine: &Engine, account: Account<'_>, args: &ReplayArgs) -> CliResult<Totals> {
+    let shards = scope(&all_shards(engine, account, &args.stream)?, args)?;
     let to_seq = args.to_seq.as_deref().map(seq_of).transpose()?;
     let end_shard = to_seq.as_ref().map(|end| ShardId(end.shard_index));
     if let Some(id) = end_shard {
@@ -191,6 +197,7 @@ fn replay(engine: &Engine, args: &ReplayArgs) -> CliResult<Totals> {
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut replayer = Replayer {
         engine,
+        account,
         args,
         out: std::io::BufWriter::with_capacity(OUTPUT_BUFFER_BYTES, sink),
         writer: RecordWriter::new(args.format),
@@ -239,8 +246,7 @@ impl Replayer<'_> {
         start: IteratorStart,
         end_seq: Option<&str>,
     ) -> CliResult<bool> {
-        // Worded as the server would answer the same read.
-        let account = Account::of(self.engine);
+        let account = self.account;
         let failed = |error: shardlog_engine::Error| {
             let error = api_error(&error, account);
             CliError::failed(format!("reading {}: {}", shard.shard_id, error.message))
