@@ -1,0 +1,321 @@
+//! Delivery: one worker thread per confirmed subscription walks the topic's log
+//! from the subscription's durable position, hands each message to the [`Sink`],
+//! retries what the sink refuses, dead-letters what it keeps refusing, and only
+//! then advances the position durably. A crash re-delivers what was in hand
+//! (at least once), never skips it.
+
+use crate::error::{Error, Result};
+use crate::manifest::SubscriptionRecord;
+use crate::record::Published;
+use crate::types::{Protocol, TopicName};
+use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
+use shardlog_segment::{Log, ReadLimits};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One message on its way to one subscription.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// The topic.
+    pub topic: &'a TopicName,
+    /// The subscription, as it stands now.
+    pub subscription: &'a SubscriptionRecord,
+    /// The message.
+    pub message: &'a Published,
+    /// Its position in the topic's log (a FIFO topic's sequence number).
+    pub position: u64,
+    /// 1 for the first attempt, then one more per retry.
+    pub attempt: u32,
+}
+
+/// Why a sink did not take a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, for the log.
+    pub reason: String,
+    /// Whether trying again may help (an endpoint down) or not (a queue deleted).
+    pub retryable: bool,
+}
+
+/// Where messages go: the server implements it with queues, delivery streams and
+/// HTTP endpoints. Called from delivery threads; may block (bounded by its own timeouts).
+pub trait Sink: Send + Sync + 'static {
+    /// Delivers one message; `Ok` once the destination holds it durably.
+    fn deliver(&self, delivery: &Delivery<'_>) -> std::result::Result<(), Failure>;
+
+    /// Takes a message that could not be delivered (retries exhausted, or a
+    /// failure that retrying cannot fix): to the subscription's dead-letter
+    /// queue if it has one. `Ok` when handled (kept or knowingly dropped).
+    fn dead_letter(
+        &self,
+        delivery: &Delivery<'_>,
+        failure: &Failure,
+    ) -> std::result::Result<(), Failure>;
+}
+
+/// How often and how long apart a refused message is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Wait before each retry (ms).
+    pub delay_ms: u64,
+}
+
+/// The retry schedules by kind of destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// HTTP(S) endpoints. Default: 3 retries 20 s apart, AWS's default
+    /// `healthyRetryPolicy` (minDelayTarget = maxDelayTarget = 20, numRetries 3).
+    pub endpoint: RetrySchedule,
+    /// Queues and delivery streams of this server. Default: 100,015 retries, AWS's
+    /// count for its own services, 1 s apart (a local destination that refuses is
+    /// missing or full, not far away).
+    pub managed: RetrySchedule,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            endpoint: RetrySchedule {
+                retries: 3,
+                delay_ms: 20_000,
+            },
+            managed: RetrySchedule {
+                retries: 100_015,
+                delay_ms: 1_000,
+            },
+        }
+    }
+}
+
+/// The wait before retry number `retry` (1-based) of `subscription`, or `None`
+/// when its retries are used up. The one place retry timing is decided.
+pub(crate) fn retry_delay(
+    config: &RetryConfig,
+    subscription: &SubscriptionRecord,
+    retry: u32,
+) -> Option<Duration> {
+    let schedule = match subscription.endpoint.protocol {
+        Protocol::Http | Protocol::Https => config.endpoint,
+        Protocol::Sqs | Protocol::Firehose => config.managed,
+    };
+    (retry <= schedule.retries).then(|| Duration::from_millis(schedule.delay_ms))
+}
+
+/// A subscription's worker: its current record, and how to stop it.
+#[derive(Debug)]
+pub(crate) struct Control {
+    state: Mutex<ControlState>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct ControlState {
+    record: SubscriptionRecord,
+    stop: bool,
+    /// Removed (unsubscribed, topic deleted): the worker deletes its position on exit.
+    removed: bool,
+}
+
+impl Control {
+    pub(crate) fn new(record: SubscriptionRecord) -> Arc<Control> {
+        Arc::new(Control {
+            state: Mutex::new(ControlState {
+                record,
+                stop: false,
+                removed: false,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn record(&self) -> SubscriptionRecord {
+        self.lock().record.clone()
+    }
+
+    pub(crate) fn set_record(&self, record: SubscriptionRecord) {
+        self.lock().record = record;
+    }
+
+    /// Asks the worker to stop (and, if `removed`, to delete its position).
+    pub(crate) fn stop(&self, removed: bool) {
+        let mut state = self.lock();
+        state.stop = true;
+        state.removed |= removed;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn stopping(&self) -> bool {
+        self.lock().stop
+    }
+
+    /// Waits `delay` unless stopped first; returns whether to go on.
+    fn pause(&self, delay: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, delay, |state| !state.stop)
+            .unwrap_or_else(|p| p.into_inner());
+        !state.stop
+    }
+}
+
+/// The file holding a subscription's delivery position.
+pub(crate) fn position_path(topic_dir: &Path, record: &SubscriptionRecord) -> PathBuf {
+    topic_dir.join("positions").join(record.id.as_str())
+}
+
+/// Reads a delivery position.
+pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u64>> {
+    if !fs.exists(path) {
+        return Ok(None);
+    }
+    let bytes = read_file(fs, path).map_err(|source| Error::Metadata {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        what: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    match (value["version"].as_u64(), value["position"].as_u64()) {
+        (Some(1), Some(position)) => Ok(Some(position)),
+        _ => Err(Error::Corrupt {
+            what: path.display().to_string(),
+            reason: "not a version 1 delivery position".into(),
+        }),
+    }
+}
+
+/// Replaces a delivery position atomically (durable when it returns).
+pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) -> Result<()> {
+    let bytes = serde_json::json!({"version": 1, "position": position}).to_string();
+    write_file_atomic(fs, path, bytes.as_bytes()).map_err(|source| Error::Metadata {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What a worker works with.
+pub(crate) struct Worker {
+    pub(crate) topic: TopicName,
+    pub(crate) log: Log,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) position_path: PathBuf,
+    pub(crate) control: Arc<Control>,
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) retry: RetryConfig,
+    pub(crate) batch_records_max: usize,
+}
+
+/// How long a worker waits for a new message before looking at its stop flag again.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+impl Worker {
+    /// Delivers from `position` until stopped.
+    pub(crate) fn run(self, mut position: u64) {
+        while !self.control.stopping() {
+            match self.deliver_batch(position) {
+                Ok(Some(next)) if next > position => {
+                    if let Err(error) = store_position(self.fs.as_ref(), &self.position_path, next)
+                    {
+                        tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
+                        return;
+                    }
+                    position = next;
+                }
+                Ok(Some(_)) => {
+                    self.log.wait_for(position, IDLE_WAIT);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::error!(topic = %self.topic, %error, "reading the topic log failed");
+                    if !self.control.pause(IDLE_WAIT) {
+                        break;
+                    }
+                }
+            }
+        }
+        if self.control.lock().removed {
+            let _ = self.fs.remove_file(&self.position_path);
+        }
+    }
+
+    /// Delivers the records from `position` on that one read returns; the position
+    /// after the last one handled, or `None` when stopped on the way.
+    fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
+        let from = position.max(self.log.first_position());
+        let limits = ReadLimits {
+            records_max: self.batch_records_max,
+            bytes_max: 4 << 20,
+        };
+        let read = self.log.read(from, limits)?;
+        let mut next = from;
+        for record in read.records() {
+            if self.control.stopping() {
+                return Ok(if next > position { Some(next) } else { None });
+            }
+            match Published::decode(record.data) {
+                Ok(message) => {
+                    if !self.deliver_one(&message, record.position) {
+                        return Ok(if next > position { Some(next) } else { None });
+                    }
+                }
+                Err(reason) => {
+                    tracing::error!(topic = %self.topic, position = record.position, %reason, "unreadable message skipped");
+                }
+            }
+            next = record.position + 1;
+        }
+        Ok(Some(next.max(read.next_position)))
+    }
+
+    /// Delivers one message with retries, then dead-letters it if it never went
+    /// through. Returns false if stopped before it was handled.
+    fn deliver_one(&self, message: &Published, position: u64) -> bool {
+        let mut attempt = 1;
+        loop {
+            let record = self.control.record();
+            let delivery = Delivery {
+                topic: &self.topic,
+                subscription: &record,
+                message,
+                position,
+                attempt,
+            };
+            let failure = match self.sink.deliver(&delivery) {
+                Ok(()) => return true,
+                Err(failure) => failure,
+            };
+            let delay = failure
+                .retryable
+                .then(|| retry_delay(&self.retry, &record, attempt))
+                .flatten();
+            match delay {
+                Some(delay) => {
+                    if !self.control.pause(delay) {
+                        return false;
+                    }
+                    attempt += 1;
+                }
+                None => {
+                    if let Err(dead) = self.sink.dead_letter(&delivery, &failure) {
+                        tracing::warn!(topic = %self.topic, subscription = %record.id,
+                            reason = %failure.reason, dead_letter = %dead.reason,
+                            "undeliverable message dropped");
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+}
