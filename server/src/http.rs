@@ -58,6 +58,9 @@ pub struct ServerConfig {
     /// Serve the SQS API (`AmazonSQS.*` and the query protocol) over these queues.
     /// Default: none.
     pub sqs: Option<crate::sqs::Sqs>,
+    /// Serve the SNS API (the query protocol, signed for `sns`) over these topics.
+    /// Default: none.
+    pub sns: Option<crate::sns::Sns>,
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             tls: None,
             firehose: None,
             sqs: None,
+            sns: None,
         }
     }
 }
@@ -284,6 +288,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
                 .into_bytes(),
             &id,
         ),
+        // SNS: the query protocol signed for `sns`, and the GET links notifications carry.
+        (&Method::POST | &Method::GET, _) if crate::sns::is_sns_request(&request) => {
+            crate::sns::respond(shared, request, &id).await
+        }
         // SQS: its own protocols (JSON 1.0 and the form-encoded query protocol) and
         // errors (x-amzn-query-error), so not a row of the service table (sqs/http.rs).
         (&Method::POST, _) if crate::sqs::is_sqs_request(&request) => {
