@@ -149,14 +149,20 @@ class Endpoint:
 
     def __init__(self):
         self.posts: queue_module.Queue = queue_module.Queue()
+        # Notifications still to answer with 500 (confirmations always get 200).
+        self.failures_left = 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length).decode()
-                outer.posts.put(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                failing = headers.get("x-amz-sns-message-type") == "Notification" and outer.failures_left > 0
+                if failing:
+                    outer.failures_left -= 1
+                outer.posts.put((headers, body, 500 if failing else 200))
+                self.send_response(500 if failing else 200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -168,7 +174,21 @@ class Endpoint:
         self.thread.start()
 
     def next(self, timeout_s: float = 10.0):
+        headers, body, _ = self.posts.get(timeout=timeout_s)
+        return headers, body
+
+    def next_answered(self, timeout_s: float = 10.0):
         return self.posts.get(timeout=timeout_s)
+
+    def confirm(self, sns, topic: str) -> str:
+        """Takes the SubscriptionConfirmation, follows its SubscribeURL; returns
+        the confirmed subscription's ARN."""
+        headers, body = self.next()
+        assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+        with urllib.request.urlopen(json.loads(body)["SubscribeURL"], timeout=10) as response:
+            assert response.status == 200
+        (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        return subscription["SubscriptionArn"]
 
     def close(self):
         self.server.shutdown()
@@ -211,6 +231,95 @@ def test_http_confirmation_notification_unsubscribe(sns):
         assert json.loads(body)["Type"] == "UnsubscribeConfirmation"
     finally:
         endpoint.close()
+
+
+def test_http_retries_then_dead_letter_queue(sns, sqs):
+    """A failing endpoint is retried as its DeliveryPolicy says; a message that
+    fails every retry goes to the subscription's dead-letter queue."""
+    topic = new_topic(sns)
+    dlq_url, dlq_arn = new_queue(sqs)
+    endpoint = Endpoint()
+    policy = {
+        "healthyRetryPolicy": {
+            "minDelayTarget": 1,
+            "maxDelayTarget": 1,
+            "numRetries": 2,
+            "numNoDelayRetries": 0,
+            "numMinDelayRetries": 0,
+            "numMaxDelayRetries": 0,
+            "backoffFunction": "linear",
+        }
+    }
+    try:
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="http",
+            Endpoint=endpoint.url,
+            Attributes={
+                "DeliveryPolicy": json.dumps(policy),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn}),
+            },
+        )
+        subscription = endpoint.confirm(sns, topic)
+        attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+        assert json.loads(attributes["DeliveryPolicy"]) == policy
+        endpoint.failures_left = 1
+        sns.publish(TopicArn=topic, Message="second time")
+        answers = [endpoint.next_answered() for _ in range(2)]
+        assert [(json.loads(body)["Message"], status) for _, body, status in answers] == [
+            ("second time", 500),
+            ("second time", 200),
+        ]
+        endpoint.failures_left = 3
+        sns.publish(TopicArn=topic, Message="never")
+        assert [endpoint.next_answered()[2] for _ in range(3)] == [500, 500, 500]
+        (dead,) = receive(sqs, dlq_url, 1)
+        assert json.loads(dead["Body"])["Message"] == "never"
+        expect_error(
+            sns,
+            "InvalidParameter",
+            sns.set_subscription_attributes,
+            SubscriptionArn=subscription,
+            AttributeName="DeliveryPolicy",
+            AttributeValue='{"healthyRetryPolicy": {"numRetries": 1000}}',
+        )
+    finally:
+        endpoint.close()
+
+
+def test_filter_policies_fan_out(sns, sqs):
+    """Each queue gets only the messages its filter policy matches, on
+    attributes or on the body; a bad policy is refused."""
+    topic = new_topic(sns)
+    red_url, red_arn = new_queue(sqs)
+    big_url, big_arn = new_queue(sqs)
+    body_url, body_arn = new_queue(sqs)
+    raw = {"RawMessageDelivery": "true"}
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=red_arn,
+                  Attributes={**raw, "FilterPolicy": json.dumps({"color": ["red"]})})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=big_arn,
+                  Attributes={**raw, "FilterPolicy": json.dumps({"size": [{"numeric": [">", 10]}]})})
+    body_subscription = sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=body_arn,
+        Attributes={**raw, "FilterPolicyScope": "MessageBody",
+                    "FilterPolicy": json.dumps({"kind": [{"prefix": "ord"}]})},
+    )["SubscriptionArn"]
+    def publish(message, color, size):
+        sns.publish(TopicArn=topic, Message=message, MessageAttributes={
+            "color": {"DataType": "String", "StringValue": color},
+            "size": {"DataType": "Number", "StringValue": str(size)},
+        })
+    publish('{"kind": "order"}', "red", 1)
+    publish('{"kind": "refund"}', "blue", 50)
+    publish('{"kind": "ordinary"}', "blue", 5)
+    assert [m["Body"] for m in receive(sqs, red_url, 1)] == ['{"kind": "order"}']
+    assert [m["Body"] for m in receive(sqs, big_url, 1)] == ['{"kind": "refund"}']
+    assert sorted(m["Body"] for m in receive(sqs, body_url, 2)) == ['{"kind": "order"}', '{"kind": "ordinary"}']
+    attributes = sns.get_subscription_attributes(SubscriptionArn=body_subscription)["Attributes"]
+    assert attributes["FilterPolicyScope"] == "MessageBody"
+    assert json.loads(attributes["FilterPolicy"]) == {"kind": [{"prefix": "ord"}]}
+    expect_error(sns, "InvalidParameter", sns.set_subscription_attributes,
+                 SubscriptionArn=body_subscription, AttributeName="FilterPolicy", AttributeValue="{not json")
 
 
 def test_fifo_topic_to_fifo_queue(sns, sqs):

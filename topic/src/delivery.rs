@@ -5,8 +5,10 @@
 //! (at least once), never skips it.
 
 use crate::error::{Error, Result};
-use crate::manifest::SubscriptionRecord;
+use crate::filter::{FilterPolicy, FilterScope};
+use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::record::Published;
+use crate::retry::DeliveryPolicy;
 use crate::types::{Protocol, TopicName};
 use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
 use shardlog_segment::{Log, ReadLimits};
@@ -54,39 +56,59 @@ pub trait Sink: Send + Sync + 'static {
     ) -> std::result::Result<(), Failure>;
 }
 
-/// How often and how long apart a refused message is tried again.
+/// A fixed retry schedule: how often and how long apart a refused message is
+/// tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetrySchedule {
+pub struct FixedRetry {
     /// Retries after the first attempt.
     pub retries: u32,
     /// Wait before each retry (ms).
     pub delay_ms: u64,
 }
 
-/// The retry schedules by kind of destination.
+/// How deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryConfig {
-    /// HTTP(S) endpoints. Default: 3 retries 20 s apart, AWS's default
-    /// `healthyRetryPolicy` (minDelayTarget = maxDelayTarget = 20, numRetries 3).
-    pub endpoint: RetrySchedule,
     /// Queues and delivery streams of this server. Default: 100,015 retries, AWS's
     /// count for its own services, 1 s apart (a local destination that refuses is
-    /// missing or full, not far away).
-    pub managed: RetrySchedule,
+    /// full or failing, not far away). HTTP(S) endpoints follow their
+    /// `DeliveryPolicy` (the subscription's, else the topic's, else AWS's
+    /// default: 3 retries 20 s apart).
+    pub managed: FixedRetry,
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig {
-            endpoint: RetrySchedule {
-                retries: 3,
-                delay_ms: 20_000,
-            },
-            managed: RetrySchedule {
+            managed: FixedRetry {
                 retries: 100_015,
                 delay_ms: 1_000,
             },
         }
+    }
+}
+
+/// The HTTP(S) delivery policy that applies: the topic's when it disables
+/// overrides or the subscription has none, else the subscription's.
+fn endpoint_policy(subscription: &SubscriptionRecord, topic: &TopicAttributes) -> DeliveryPolicy {
+    let parse = |json: &Option<String>, topic_level: bool| {
+        json.as_deref().and_then(|json| {
+            let parsed = if topic_level {
+                DeliveryPolicy::parse_topic(json)
+            } else {
+                DeliveryPolicy::parse_subscription(json)
+            };
+            // The server validated the policy before storing it.
+            parsed.ok()
+        })
+    };
+    let topic_policy = parse(&topic.delivery_policy, true);
+    let own = parse(&subscription.delivery_policy, false);
+    match (topic_policy, own) {
+        (Some(topic), _) if topic.disable_subscription_overrides => topic,
+        (_, Some(own)) => own,
+        (Some(topic), None) => topic,
+        (None, None) => DeliveryPolicy::default(),
     }
 }
 
@@ -95,13 +117,33 @@ impl Default for RetryConfig {
 pub(crate) fn retry_delay(
     config: &RetryConfig,
     subscription: &SubscriptionRecord,
+    topic: &TopicAttributes,
     retry: u32,
 ) -> Option<Duration> {
-    let schedule = match subscription.endpoint.protocol {
-        Protocol::Http | Protocol::Https => config.endpoint,
-        Protocol::Sqs | Protocol::Firehose => config.managed,
+    match subscription.endpoint.protocol {
+        Protocol::Http | Protocol::Https => {
+            let schedule = endpoint_policy(subscription, topic).retry;
+            (retry <= schedule.retries()).then(|| schedule.delay_before(retry))
+        }
+        Protocol::Sqs | Protocol::Firehose => {
+            let schedule = config.managed;
+            (retry <= schedule.retries).then(|| Duration::from_millis(schedule.delay_ms))
+        }
+    }
+}
+
+/// A subscription's compiled filter policy: `None` when it has none, `Err`
+/// when the stored policy no longer compiles (then nothing passes).
+fn compile_filter(record: &SubscriptionRecord) -> Option<std::result::Result<FilterPolicy, ()>> {
+    let spec = record.filter.as_ref()?;
+    let scope = if spec.body_scope {
+        FilterScope::MessageBody
+    } else {
+        FilterScope::MessageAttributes
     };
-    (retry <= schedule.retries).then(|| Duration::from_millis(schedule.delay_ms))
+    Some(FilterPolicy::parse(&spec.policy, scope).map_err(|error| {
+        tracing::error!(subscription = %record.id, %error, "stored filter policy does not compile; nothing passes it");
+    }))
 }
 
 /// A subscription's worker: its current record, and how to stop it.
@@ -114,6 +156,7 @@ pub(crate) struct Control {
 #[derive(Debug)]
 struct ControlState {
     record: SubscriptionRecord,
+    filter: Option<std::result::Result<FilterPolicy, ()>>,
     stop: bool,
     /// Removed (unsubscribed, topic deleted): the worker deletes its position on exit.
     removed: bool,
@@ -123,6 +166,7 @@ impl Control {
     pub(crate) fn new(record: SubscriptionRecord) -> Arc<Control> {
         Arc::new(Control {
             state: Mutex::new(ControlState {
+                filter: compile_filter(&record),
                 record,
                 stop: false,
                 removed: false,
@@ -140,7 +184,20 @@ impl Control {
     }
 
     pub(crate) fn set_record(&self, record: SubscriptionRecord) {
-        self.lock().record = record;
+        let filter = compile_filter(&record);
+        let mut state = self.lock();
+        state.filter = filter;
+        state.record = record;
+    }
+
+    /// Whether `message` passes the subscription's filter policy. The one place
+    /// filtering is decided.
+    fn passes(&self, message: &Published) -> bool {
+        match &self.lock().filter {
+            None => true,
+            Some(Ok(policy)) => policy.matches(&message.attributes, &message.message),
+            Some(Err(())) => false,
+        }
     }
 
     /// Asks the worker to stop (and, if `removed`, to delete its position).
@@ -212,6 +269,7 @@ pub(crate) struct Worker {
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) position_path: PathBuf,
     pub(crate) control: Arc<Control>,
+    pub(crate) topic_attributes: Arc<Mutex<TopicAttributes>>,
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) retry: RetryConfig,
     pub(crate) batch_records_max: usize,
@@ -265,6 +323,7 @@ impl Worker {
                 return Ok(if next > position { Some(next) } else { None });
             }
             match Published::decode(record.data) {
+                Ok(message) if !self.control.passes(&message) => {}
                 Ok(message) => {
                     if !self.deliver_one(&message, record.position) {
                         return Ok(if next > position { Some(next) } else { None });
@@ -296,10 +355,15 @@ impl Worker {
                 Ok(()) => return true,
                 Err(failure) => failure,
             };
-            let delay = failure
-                .retryable
-                .then(|| retry_delay(&self.retry, &record, attempt))
-                .flatten();
+            let delay = failure.retryable.then(|| {
+                let topic = self
+                    .topic_attributes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                retry_delay(&self.retry, &record, &topic, attempt)
+            });
+            let delay = delay.flatten();
             match delay {
                 Some(delay) => {
                     if !self.control.pause(delay) {

@@ -25,17 +25,19 @@
 mod delivery;
 mod error;
 mod fifo;
+pub mod filter;
 mod manifest;
 mod message;
 mod record;
 mod registry;
+pub mod retry;
 mod topic;
 mod types;
 
-pub use delivery::{Delivery, Failure, RetryConfig, RetrySchedule, Sink};
+pub use delivery::{Delivery, Failure, FixedRetry, RetryConfig, Sink};
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};
-pub use manifest::{SubscriptionRecord, TopicAttributes};
+pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
 pub use record::Published;
 pub use registry::{

@@ -17,8 +17,20 @@ pub const MANIFEST_NAME: &str = "MANIFEST";
 pub struct TopicAttributes {
     /// FIFO: a message's deduplication id defaults to the SHA-256 of its body.
     pub content_based_deduplication: bool,
+    /// The HTTP(S) delivery policy (validated JSON), if set.
+    #[serde(default)]
+    pub delivery_policy: Option<String>,
     /// Everything else, kept as set for the server, which gives it meaning.
     pub kept: BTreeMap<String, String>,
+}
+
+/// A subscription's filter policy as set (validated JSON) and its scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterSpec {
+    /// The policy.
+    pub policy: String,
+    /// Whether its keys name the body's keys (else the message attributes).
+    pub body_scope: bool,
 }
 
 /// One subscription as the manifest records it.
@@ -30,6 +42,12 @@ pub struct SubscriptionRecord {
     pub endpoint: Endpoint,
     /// Its attributes, kept as set for the server, which gives them meaning.
     pub attributes: BTreeMap<String, String>,
+    /// Its filter policy, if any.
+    #[serde(default)]
+    pub filter: Option<FilterSpec>,
+    /// Its HTTP(S) delivery policy (validated JSON), if any.
+    #[serde(default)]
+    pub delivery_policy: Option<String>,
     /// While unconfirmed: the token that confirms it.
     pub pending_token: Option<String>,
     /// Creation time (ms).

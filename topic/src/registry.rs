@@ -350,14 +350,15 @@ impl Topics {
         self.commit(&mut state, manifest)
     }
 
-    /// Subscribes `endpoint` to the topic. An identical subscription (same
-    /// endpoint) is returned again. Endpoints that need confirmation start pending
+    /// Subscribes `endpoint` to the topic, with what `settings` sets on the new
+    /// subscription (attributes, filter and delivery policies). An identical
+    /// subscription (same endpoint) is returned again, unchanged. Endpoints that need confirmation start pending
     /// with a fresh token; the others deliver from the log's end on.
     pub fn subscribe(
         &self,
         topic_name: &str,
         endpoint: Endpoint,
-        attributes: BTreeMap<String, String>,
+        settings: impl FnOnce(&mut SubscriptionRecord) -> Result<()>,
     ) -> Result<SubscriptionRecord> {
         let mut state = self.lock();
         check_open(&state)?;
@@ -385,10 +386,14 @@ impl Topics {
         let subscription = SubscriptionRecord {
             id: SubscriptionId::random(),
             endpoint,
-            attributes,
+            attributes: BTreeMap::new(),
+            filter: None,
+            delivery_policy: None,
             pending_token: pending.then(new_token),
             created_ms: now_ms(),
         };
+        let mut subscription = subscription;
+        settings(&mut subscription)?;
         let mut manifest = state.manifest.clone();
         manifest
             .topics
@@ -498,7 +503,7 @@ impl Topics {
     pub fn update_subscription(
         &self,
         id: &str,
-        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<()>,
+        change: impl FnOnce(&mut SubscriptionRecord) -> Result<()>,
     ) -> Result<()> {
         let mut state = self.lock();
         check_open(&state)?;
@@ -510,7 +515,9 @@ impl Topics {
             .flat_map(|t| t.subscriptions.iter_mut())
             .find(|s| s.id.as_str() == id)
             .expect("found above");
-        change(&mut record.attributes)?;
+        change(record)?;
+        record.id = info.record.id.clone();
+        record.endpoint = info.record.endpoint.clone();
         let updated = record.clone();
         self.commit(&mut state, manifest)?;
         lookup(&state, info.topic.as_str())?.update_worker(&updated);

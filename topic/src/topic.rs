@@ -51,7 +51,7 @@ pub struct Topic {
     pub(crate) name: TopicName,
     pub(crate) dir: PathBuf,
     pub(crate) log: Log,
-    pub(crate) attributes: Mutex<TopicAttributes>,
+    pub(crate) attributes: Arc<Mutex<TopicAttributes>>,
     dedup: Mutex<Dedup>,
     workers: Mutex<BTreeMap<SubscriptionId, Running>>,
 }
@@ -80,7 +80,7 @@ impl Topic {
             name,
             dir,
             log,
-            attributes: Mutex::new(attributes),
+            attributes: Arc::new(Mutex::new(attributes)),
             dedup: Mutex::new(Dedup::default()),
             workers: Mutex::new(BTreeMap::new()),
         };
@@ -241,6 +241,7 @@ impl Topic {
             fs: Arc::clone(fs),
             position_path: delivery::position_path(&self.dir, &record),
             control: Arc::clone(&control),
+            topic_attributes: Arc::clone(&self.attributes),
             sink: Arc::clone(sink),
             retry,
             batch_records_max: 100,

@@ -5,8 +5,8 @@
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
-    Delivery, Endpoint, Error, Failure, Protocol, PublishRequest, RetryConfig, RetrySchedule, Sink,
-    TopicAttributes, TopicName, Topics, TopicsConfig,
+    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
+    Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics, TopicsConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -77,11 +77,7 @@ fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
     let config = TopicsConfig {
         retry: RetryConfig {
-            endpoint: RetrySchedule {
-                retries: 2,
-                delay_ms: 10,
-            },
-            managed: RetrySchedule {
+            managed: FixedRetry {
                 retries: 2,
                 delay_ms: 10,
             },
@@ -121,12 +117,8 @@ fn fan_out_survives_restart() {
         .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
         .unwrap());
     publish(&topics, "news", "before any subscription");
-    topics
-        .subscribe("news", endpoint("a"), BTreeMap::new())
-        .unwrap();
-    topics
-        .subscribe("news", endpoint("b"), BTreeMap::new())
-        .unwrap();
+    topics.subscribe("news", endpoint("a"), |_| Ok(())).unwrap();
+    topics.subscribe("news", endpoint("b"), |_| Ok(())).unwrap();
     for i in 0..5 {
         publish(&topics, "news", &format!("m{i}"));
     }
@@ -165,9 +157,7 @@ fn retries_then_dead_letter() {
     topics
         .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
         .unwrap();
-    topics
-        .subscribe("t", endpoint("q"), BTreeMap::new())
-        .unwrap();
+    topics.subscribe("t", endpoint("q"), |_| Ok(())).unwrap();
     publish(&topics, "t", "third time lucky");
     assert!(sink.wait(|s| s.delivered.len() == 1));
     assert_eq!(sink.state.lock().unwrap().delivered[0].2, 3);
@@ -197,7 +187,7 @@ fn confirmation_and_unsubscribe() {
         protocol: Protocol::Http,
         address: "http://127.0.0.1:1/".into(),
     };
-    let pending = topics.subscribe("t", http, BTreeMap::new()).unwrap();
+    let pending = topics.subscribe("t", http, |_| Ok(())).unwrap();
     let token = pending.pending_token.clone().unwrap();
     publish(&topics, "t", "not for the pending one");
     assert!(matches!(
@@ -233,7 +223,7 @@ fn fifo_deduplicates_across_restart() {
     let name = TopicName::new("o.fifo").unwrap();
     let attributes = TopicAttributes {
         content_based_deduplication: true,
-        kept: BTreeMap::new(),
+        ..TopicAttributes::default()
     };
     topics
         .create_topic(&name, attributes, BTreeMap::new())
@@ -278,6 +268,63 @@ fn fifo_deduplicates_across_restart() {
         .unwrap();
     assert_eq!(again[0], first[1]);
     assert!(again[1].sequence_number > first[1].sequence_number);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A filter policy lets only matching messages through (the others are
+/// skipped, not retried), at attribute scope and, once changed, at body scope.
+#[test]
+fn filter_policy_selects_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    let name = TopicName::new("t").unwrap();
+    topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap();
+    let subscription = topics
+        .subscribe("t", endpoint("q"), |s| {
+            s.filter = Some(FilterSpec {
+                policy: r#"{"color": ["red"]}"#.into(),
+                body_scope: false,
+            });
+            Ok(())
+        })
+        .unwrap();
+    let colored = |message: &str, color: &str| PublishRequest {
+        message: message.into(),
+        attributes: [(
+            "color".to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: AttributeValue::String(color.into()),
+            },
+        )]
+        .into(),
+        ..PublishRequest::default()
+    };
+    let topic = topics.topic("t").unwrap();
+    topic
+        .publish(vec![colored("blue one", "blue"), colored("red one", "red")])
+        .unwrap();
+    assert!(sink.wait(|s| s.delivered.len() == 1));
+    topics
+        .update_subscription(subscription.id.as_str(), |s| {
+            s.filter = Some(FilterSpec {
+                policy: r#"{"n": [{"numeric": [">", 5]}]}"#.into(),
+                body_scope: true,
+            });
+            Ok(())
+        })
+        .unwrap();
+    publish(&topics, "t", r#"{"n": 1}"#);
+    publish(&topics, "t", r#"{"n": 7}"#);
+    assert!(sink.wait(|s| s.delivered.len() == 2));
+    let state = sink.state.lock().unwrap();
+    let got: Vec<&str> = state.delivered.iter().map(|(_, m, _)| m.as_str()).collect();
+    assert_eq!(got, ["red one", r#"{"n": 7}"#]);
+    drop(state);
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }

@@ -104,6 +104,11 @@ fn apply_attribute(
             }
             attributes.content_based_deduplication = parse_bool(key, value)?;
         }
+        "DeliveryPolicy" => {
+            shardlog_topic::retry::DeliveryPolicy::parse_topic(value)
+                .map_err(|error| SnsError::invalid(format!("DeliveryPolicy: {error}")))?;
+            attributes.delivery_policy = Some(value.to_string());
+        }
         "SignatureVersion" if !matches!(value, "1" | "2") => {
             return Err(SnsError::invalid(
                 "Attributes Reason: SignatureVersion must be 1 or 2",
@@ -206,9 +211,15 @@ fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     put("SubscriptionsConfirmed", info.confirmed.to_string());
     put("SubscriptionsPending", info.pending.to_string());
     put("SubscriptionsDeleted", "0".into());
+    if let Some(policy) = &info.attributes.delivery_policy {
+        put("DeliveryPolicy", policy.clone());
+    }
     put(
         "EffectiveDeliveryPolicy",
-        super::sinks::EFFECTIVE_DELIVERY_POLICY.to_string(),
+        info.attributes
+            .delivery_policy
+            .clone()
+            .unwrap_or_else(|| super::sinks::EFFECTIVE_DELIVERY_POLICY.to_string()),
     );
     if info.name.is_fifo() {
         put("FifoTopic", "true".into());

@@ -4,7 +4,9 @@
 use super::actions::{parse_bool, topic_name};
 use super::{envelope, Sns, SnsError};
 use crate::protocol::value::{Fields, Out, Value};
-use shardlog_topic::{Endpoint, Protocol, SubscriptionInfo};
+use shardlog_topic::filter::{FilterPolicy, FilterScope};
+use shardlog_topic::retry::DeliveryPolicy;
+use shardlog_topic::{Endpoint, FilterSpec, Protocol, SubscriptionInfo, SubscriptionRecord};
 use std::collections::BTreeMap;
 
 type Response = Result<Value, SnsError>;
@@ -82,32 +84,104 @@ fn endpoint(
     })
 }
 
-/// Checks one subscription attribute.
-fn check_attribute(protocol: Protocol, key: &str, value: &str) -> Result<(), SnsError> {
+/// Checks one subscription attribute and sets it on `record`.
+fn apply_attribute(
+    record: &mut SubscriptionRecord,
+    key: &str,
+    value: &str,
+) -> Result<(), SnsError> {
+    let protocol = record.endpoint.protocol;
     match key {
-        "RawMessageDelivery" => parse_bool(key, value).map(drop),
-        "SubscriptionRoleArn" => Ok(()),
+        "RawMessageDelivery" => {
+            parse_bool(key, value)?;
+        }
+        "SubscriptionRoleArn" => {}
         "RedrivePolicy" => {
             let policy: serde_json::Value = serde_json::from_str(value).map_err(|_| {
                 SnsError::invalid("RedrivePolicy: Redrive policy is not a valid JSON")
             })?;
-            match policy["deadLetterTargetArn"].as_str() {
-                Some(arn) if arn.starts_with("arn:aws:sqs:") => Ok(()),
-                _ => Err(SnsError::invalid(
+            if !policy["deadLetterTargetArn"]
+                .as_str()
+                .is_some_and(|arn| arn.starts_with("arn:aws:sqs:"))
+            {
+                return Err(SnsError::invalid(
                     "RedrivePolicy: deadLetterTargetArn must be an SQS queue ARN",
-                )),
+                ));
             }
         }
-        // The filter-policy matcher and the DeliveryPolicy retry schedule are not
-        // wired in yet: refuse them rather than keep a policy that does nothing.
-        "FilterPolicy" | "FilterPolicyScope" | "DeliveryPolicy" => Err(SnsError::invalid(format!(
-            "Attributes Reason: {key} is not supported by this server yet"
-        ))),
-        _ => Err(SnsError::invalid(format!(
-            "AttributeName Reason: {key} is unknown for {} subscriptions",
-            protocol_name(protocol)
-        ))),
+        "FilterPolicyScope" => {
+            let body_scope = match value {
+                "MessageAttributes" => false,
+                "MessageBody" => true,
+                _ => return Err(SnsError::invalid(
+                    "FilterPolicyScope: Invalid filter policy scope, it can only be MessageAttributes or MessageBody",
+                )),
+            };
+            if let Some(filter) = &mut record.filter {
+                compile_filter(&filter.policy, body_scope)?;
+                filter.body_scope = body_scope;
+            }
+        }
+        "FilterPolicy" => {
+            record.filter = if value.is_empty() {
+                None
+            } else {
+                let body_scope = record
+                    .attributes
+                    .get("FilterPolicyScope")
+                    .map(String::as_str)
+                    == Some("MessageBody");
+                compile_filter(value, body_scope)?;
+                Some(FilterSpec {
+                    policy: value.to_string(),
+                    body_scope,
+                })
+            };
+            return Ok(());
+        }
+        "DeliveryPolicy" if protocol.needs_confirmation() => {
+            DeliveryPolicy::parse_subscription(value)
+                .map_err(|error| SnsError::invalid(format!("DeliveryPolicy: {error}")))?;
+            record.delivery_policy = Some(value.to_string());
+            return Ok(());
+        }
+        _ => {
+            return Err(SnsError::invalid(format!(
+                "AttributeName Reason: {key} is unknown for {} subscriptions",
+                protocol_name(protocol)
+            )))
+        }
     }
+    record.attributes.insert(key.to_string(), value.to_string());
+    Ok(())
+}
+
+/// Compiles a filter policy as the matcher will, for its error.
+fn compile_filter(policy: &str, body_scope: bool) -> Result<(), SnsError> {
+    let scope = if body_scope {
+        FilterScope::MessageBody
+    } else {
+        FilterScope::MessageAttributes
+    };
+    FilterPolicy::parse(policy, scope)
+        .map(drop)
+        .map_err(|error| SnsError::invalid(format!("FilterPolicy: {error}")))
+}
+
+/// Applies a Subscribe's attributes to `record`, the scope before the policy.
+fn apply_all(
+    record: &mut SubscriptionRecord,
+    attributes: &BTreeMap<String, String>,
+) -> Result<(), SnsError> {
+    let is_scope = |key: &String| key == "FilterPolicyScope";
+    let scope_first = attributes
+        .iter()
+        .filter(|(key, _)| is_scope(key))
+        .chain(attributes.iter().filter(|(key, _)| !is_scope(key)));
+    for (key, value) in scope_first {
+        apply_attribute(record, key, value)?;
+    }
+    Ok(())
 }
 
 fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
@@ -119,15 +193,28 @@ fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
         .ok_or_else(|| SnsError::invalid("Endpoint"))?;
     let endpoint = endpoint(sns, protocol, address, fifo)?;
     let attributes = fields.string_map("Attributes")?;
-    for (key, value) in &attributes {
-        check_attribute(endpoint.protocol, key, value)?;
-    }
     if endpoint.protocol == Protocol::Firehose && !attributes.contains_key("SubscriptionRoleArn") {
         return Err(SnsError::invalid(
-            "Invalid parameter: Attributes Reason: Invalid Role Arn: SubscriptionRoleArn is required for firehose subscriptions",
+            "Attributes Reason: Invalid Role Arn: SubscriptionRoleArn is required for firehose subscriptions",
         ));
     }
-    let record = sns.topics().subscribe(topic, endpoint, attributes)?;
+    // Checked on a scratch record first: the registry's closure cannot carry SNS errors.
+    let mut scratch = SubscriptionRecord {
+        id: shardlog_topic::SubscriptionId(String::new()),
+        endpoint: endpoint.clone(),
+        attributes: BTreeMap::new(),
+        filter: None,
+        delivery_policy: None,
+        pending_token: None,
+        created_ms: 0,
+    };
+    apply_all(&mut scratch, &attributes)?;
+    let record = sns.topics().subscribe(topic, endpoint, |record| {
+        record.attributes = scratch.attributes;
+        record.filter = scratch.filter;
+        record.delivery_policy = scratch.delivery_policy;
+        Ok(())
+    })?;
     let arn = sns.names().subscription_arn(topic, record.id.as_str());
     if let Some(token) = &record.pending_token {
         send_confirmation(sns, topic, &arn, &record.endpoint.address, token);
@@ -283,6 +370,18 @@ fn get_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     for (key, value) in &record.attributes {
         put(key, value.clone());
     }
+    if let Some(filter) = &record.filter {
+        put("FilterPolicy", filter.policy.clone());
+        let scope = if filter.body_scope {
+            "MessageBody"
+        } else {
+            "MessageAttributes"
+        };
+        put("FilterPolicyScope", scope.into());
+    }
+    if let Some(policy) = &record.delivery_policy {
+        put("DeliveryPolicy", policy.clone());
+    }
     Ok(Out::new().with("Attributes", Value::Map(attributes)).into())
 }
 
@@ -292,9 +391,10 @@ fn set_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     let info = sns.topics().subscription(id)?;
     let key = fields.required_str("AttributeName")?;
     let value = fields.str("AttributeValue")?.unwrap_or("");
-    check_attribute(info.record.endpoint.protocol, key, value)?;
-    sns.topics().update_subscription(id, |attributes| {
-        attributes.insert(key.to_string(), value.to_string());
+    let mut updated = info.record.clone();
+    apply_attribute(&mut updated, key, value)?;
+    sns.topics().update_subscription(id, |record| {
+        *record = updated;
         Ok(())
     })?;
     Ok(Out::new().into())
