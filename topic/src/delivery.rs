@@ -5,6 +5,7 @@
 //! (at least once), never skips it.
 
 use crate::error::{Error, Result};
+use crate::fifo::DEDUPLICATION_WINDOW_MS;
 use crate::filter::{FilterPolicy, FilterScope};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::record::Published;
@@ -13,6 +14,7 @@ use crate::types::{Protocol, TopicName};
 use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
 use shardlog_segment::{Log, ReadLimits};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -150,6 +152,8 @@ fn compile_filter(record: &SubscriptionRecord) -> Option<std::result::Result<Fil
 #[derive(Debug)]
 pub(crate) struct Control {
     state: Mutex<ControlState>,
+    /// The durable delivery position (lock-free: peers read it to reclaim).
+    position: AtomicU64,
     changed: Condvar,
 }
 
@@ -163,8 +167,9 @@ struct ControlState {
 }
 
 impl Control {
-    pub(crate) fn new(record: SubscriptionRecord) -> Arc<Control> {
+    pub(crate) fn new(record: SubscriptionRecord, position: u64) -> Arc<Control> {
         Arc::new(Control {
+            position: AtomicU64::new(position),
             state: Mutex::new(ControlState {
                 filter: compile_filter(&record),
                 record,
@@ -270,6 +275,8 @@ pub(crate) struct Worker {
     pub(crate) position_path: PathBuf,
     pub(crate) control: Arc<Control>,
     pub(crate) topic_attributes: Arc<Mutex<TopicAttributes>>,
+    pub(crate) peers: crate::topic::Workers,
+    pub(crate) fifo: bool,
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) retry: RetryConfig,
     pub(crate) batch_records_max: usize,
@@ -290,6 +297,8 @@ impl Worker {
                         return;
                     }
                     position = next;
+                    self.control.position.store(next, Ordering::Release);
+                    self.reclaim();
                 }
                 Ok(Some(_)) => {
                     self.log.wait_for(position, IDLE_WAIT);
@@ -305,6 +314,33 @@ impl Worker {
         }
         if self.control.lock().removed {
             let _ = self.fs.remove_file(&self.position_path);
+        }
+    }
+
+    /// Removes the log's sealed segments that every subscription has passed (a
+    /// FIFO topic keeps its deduplication window's). A failure is logged: the
+    /// segments stay, nothing is lost.
+    fn reclaim(&self) {
+        let slowest = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|(control, _)| control.position.load(Ordering::Acquire))
+            .min();
+        let Some(slowest) = slowest else {
+            return;
+        };
+        let keep_since_ms = crate::types::now_ms().saturating_sub(DEDUPLICATION_WINDOW_MS);
+        let removable = |segment: &shardlog_segment::SegmentInfo| {
+            let outside_window = !self.fifo
+                || segment
+                    .last_arrival_ms
+                    .is_none_or(|last| last < keep_since_ms);
+            segment.end_position <= slowest && outside_window
+        };
+        if let Err(error) = self.log.remove_oldest_segments(removable) {
+            tracing::warn!(topic = %self.topic, %error, "removing delivered topic log segments failed");
         }
     }
 

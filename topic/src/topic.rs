@@ -44,6 +44,9 @@ pub struct PublishOutcome {
 
 /// A delivery worker: how to stop it, and its thread.
 type Running = (Arc<Control>, Option<JoinHandle<()>>);
+/// A topic's delivery workers by subscription, shared with them so that each
+/// can see how far the others are (for reclaiming the log behind them all).
+pub(crate) type Workers = Arc<Mutex<BTreeMap<SubscriptionId, Running>>>;
 
 /// A topic of a [`crate::Topics`] registry.
 pub struct Topic {
@@ -53,7 +56,7 @@ pub struct Topic {
     pub(crate) log: Log,
     pub(crate) attributes: Arc<Mutex<TopicAttributes>>,
     dedup: Mutex<Dedup>,
-    workers: Mutex<BTreeMap<SubscriptionId, Running>>,
+    workers: Workers,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,7 +85,7 @@ impl Topic {
             log,
             attributes: Arc::new(Mutex::new(attributes)),
             dedup: Mutex::new(Dedup::default()),
-            workers: Mutex::new(BTreeMap::new()),
+            workers: Arc::new(Mutex::new(BTreeMap::new())),
         };
         if topic.name.is_fifo() {
             topic.rebuild_dedup()?;
@@ -234,7 +237,7 @@ impl Topic {
         retry: RetryConfig,
     ) -> Result<()> {
         let id = record.id.clone();
-        let control = Control::new(record.clone());
+        let control = Control::new(record.clone(), position);
         let worker = Worker {
             topic: self.name.clone(),
             log: self.log.clone(),
@@ -242,6 +245,8 @@ impl Topic {
             position_path: delivery::position_path(&self.dir, &record),
             control: Arc::clone(&control),
             topic_attributes: Arc::clone(&self.attributes),
+            peers: Arc::clone(&self.workers),
+            fifo: self.name.is_fifo(),
             sink: Arc::clone(sink),
             retry,
             batch_records_max: 100,

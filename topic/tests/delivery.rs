@@ -84,9 +84,20 @@ fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
         },
         ..TopicsConfig::default()
     };
+    let mut config = config;
+    // Small segments, so that a test rolls several.
+    config.log.segment_bytes_max = 64 * 1024;
     let (topics, report) = Topics::open(storage.clone(), dir, config, sink).unwrap();
     assert!(report.unknown_entries.is_empty(), "{report:?}");
     (storage, topics)
+}
+
+/// Creates a standard topic, asserting that it is new.
+fn create(topics: &Topics, name: &str) {
+    let name = TopicName::new(name).unwrap();
+    assert!(topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap());
 }
 
 fn endpoint(address: &str) -> Endpoint {
@@ -112,10 +123,7 @@ fn fan_out_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(TestSink::default());
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
-    let name = TopicName::new("news").unwrap();
-    assert!(topics
-        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
-        .unwrap());
+    create(&topics, "news");
     publish(&topics, "news", "before any subscription");
     topics.subscribe("news", endpoint("a"), |_| Ok(())).unwrap();
     topics.subscribe("news", endpoint("b"), |_| Ok(())).unwrap();
@@ -153,10 +161,7 @@ fn retries_then_dead_letter() {
     let sink = Arc::new(TestSink::default());
     sink.state.lock().unwrap().refusals = 2;
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
-    let name = TopicName::new("t").unwrap();
-    topics
-        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
-        .unwrap();
+    create(&topics, "t");
     topics.subscribe("t", endpoint("q"), |_| Ok(())).unwrap();
     publish(&topics, "t", "third time lucky");
     assert!(sink.wait(|s| s.delivered.len() == 1));
@@ -179,10 +184,7 @@ fn confirmation_and_unsubscribe() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(TestSink::default());
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
-    let name = TopicName::new("t").unwrap();
-    topics
-        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
-        .unwrap();
+    create(&topics, "t");
     let http = Endpoint {
         protocol: Protocol::Http,
         address: "http://127.0.0.1:1/".into(),
@@ -279,10 +281,7 @@ fn filter_policy_selects_messages() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(TestSink::default());
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
-    let name = TopicName::new("t").unwrap();
-    topics
-        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
-        .unwrap();
+    create(&topics, "t");
     let subscription = topics
         .subscribe("t", endpoint("q"), |s| {
             s.filter = Some(FilterSpec {
@@ -325,6 +324,50 @@ fn filter_policy_selects_messages() {
     let got: Vec<&str> = state.delivered.iter().map(|(_, m, _)| m.as_str()).collect();
     assert_eq!(got, ["red one", r#"{"n": 7}"#]);
     drop(state);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// Sealed segments that every subscription has passed are removed; delivery
+/// and a restart carry on past the removed ones.
+#[test]
+fn delivered_segments_are_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    topics.subscribe("t", endpoint("q"), |_| Ok(())).unwrap();
+    let log_dir = dir.path().join("1-t").join("log");
+    let segments = || {
+        std::fs::read_dir(&log_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "log")
+            })
+            .count()
+    };
+    let payload = "x".repeat(1024);
+    for _ in 0..200 {
+        publish(&topics, "t", &payload);
+    }
+    assert!(sink.wait(|s| s.delivered.len() == 200));
+    // The last batch's reclaim (right after its position is stored) removes
+    // every sealed segment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while segments() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(segments(), 1, "only the active segment is left");
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    let delivered = sink.state.lock().unwrap().delivered.len();
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    publish(&topics, "t", "after restart");
+    assert!(sink.wait(|s| s.delivered.len() == delivered + 1));
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }
