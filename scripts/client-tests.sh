@@ -31,6 +31,9 @@ PYTEST_VERSION=9.2.0
 PYARROW_VERSION=26.0.1
 # moto's S3 server is the S3-compatible store of the Firehose destination tests.
 MOTO_VERSION=5.2.5
+# cryptography verifies SNS message signatures (tests/clients/sns_verify.py);
+# the release moto's pins resolve to.
+CRYPTOGRAPHY_VERSION=51.0.1
 
 VENV=.venv-clients
 
@@ -57,13 +60,17 @@ fi
 # Keeps git from seeing the venv even before .gitignore lists it.
 [[ -f "$VENV/.gitignore" ]] || echo '*' > "$VENV/.gitignore"
 
-echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION"
+echo "client-tests: installing boto3==$BOTO3_VERSION awscli==$AWSCLI_VERSION pytest==$PYTEST_VERSION pyarrow==$PYARROW_VERSION moto[server]==$MOTO_VERSION cryptography==$CRYPTOGRAPHY_VERSION"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION"
+    "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION" "pytest==$PYTEST_VERSION" "pyarrow==$PYARROW_VERSION" "moto[server]==$MOTO_VERSION" \
+    "cryptography==$CRYPTOGRAPHY_VERSION"
 
 if [[ -z "${SHARDLOG_BIN:-}" ]]; then
     echo "client-tests: building the server"
     cargo build --locked -p shardlog
+    # The SNS signing tests run the server's signer through this example;
+    # `cargo test` builds it beside the server binary otherwise.
+    cargo build --locked -p shardlog-server --example sns_sign
     SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog"
 fi
 SHARDLOG_BIN="$(cd "$(dirname "$SHARDLOG_BIN")" && pwd)/$(basename "$SHARDLOG_BIN")"

@@ -48,6 +48,7 @@ pub use http::{serve, tls_config, ServerConfig};
 pub use kinesis::errors as kinesis_errors;
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
 pub use kinesis::KINESIS_TARGET_PREFIX;
+pub use sns::signing::{canonical_string, SignatureVersion, Signer};
 pub use sns::Sns;
 pub use sqs::{Sqs, SQS_TARGET_PREFIX};
 // The paths tools and tests outside the crate used before the layout by service.

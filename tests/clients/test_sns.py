@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 
 from _support import ACCOUNT_ID, REGION, expect_error, make_client, unique_name, wait_until
+from sns_verify import SignatureError, verify
 
 ROLE = "arn:aws:iam::000000000000:role/sns-firehose"
 
@@ -97,11 +98,19 @@ def test_topic_lifecycle_attributes_tags_permissions(sns):
     expect_error(sns, "InvalidParameter", sns.subscribe, TopicArn=fifo, Protocol="email", Endpoint="a@b.c")
 
 
-def test_fan_out_enveloped_and_raw(sns, sqs):
+def from_server(endpoint: str):
+    """Trusts certificate URLs of the server under test (as a client of this
+    server must, instead of AWS's hosts)."""
+    return lambda url: url.startswith(endpoint + "/")
+
+
+def test_fan_out_enveloped_and_raw(sns, sqs, endpoint):
     """Every queue gets every message: enveloped queues the notification JSON
-    with the attributes as Type/Value, raw queues the message itself with the
-    attributes as SQS message attributes."""
-    topic = new_topic(sns)
+    (signed: it verifies with the certificate at its SigningCertURL, SHA256 as
+    the topic asks, and fails once tampered with) with the attributes as
+    Type/Value, raw queues the message itself with the attributes as SQS
+    message attributes."""
+    topic = new_topic(sns, SignatureVersion="2")
     enveloped = [new_queue(sqs) for _ in range(2)]
     raw_url, raw_arn = new_queue(sqs)
     subscriptions = [
@@ -134,6 +143,10 @@ def test_fan_out_enveloped_and_raw(sns, sqs):
         assert body["UnsubscribeURL"].startswith("http://127.0.0.1:")
         assert body["MessageAttributes"]["color"] == {"Type": "String", "Value": "red"}
         assert body["MessageAttributes"]["blob"] == {"Type": "Binary", "Value": "AAE="}
+        assert body["SignatureVersion"] == "2"
+        verify(body, trusted_url=from_server(endpoint))
+        with pytest.raises(SignatureError):
+            verify({**body, "Message": "tampered"}, trusted_url=from_server(endpoint))
     (message,) = receive(sqs, raw_url, 1)
     assert message["Body"] == "hello"
     assert message["MessageAttributes"]["color"] == {"StringValue": "red", "DataType": "String"}
@@ -195,10 +208,11 @@ class Endpoint:
         self.server.server_close()
 
 
-def test_http_confirmation_notification_unsubscribe(sns):
+def test_http_confirmation_notification_unsubscribe(sns, endpoint):
     """An HTTP endpoint gets a SubscriptionConfirmation whose SubscribeURL
     confirms it, then Notifications with the x-amz-sns-* headers, then an
-    UnsubscribeConfirmation."""
+    UnsubscribeConfirmation; each is signed (SHA1, the default) and verifies."""
+    server_url = endpoint
     topic = new_topic(sns)
     endpoint = Endpoint()
     try:
@@ -209,6 +223,8 @@ def test_http_confirmation_notification_unsubscribe(sns):
         assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
         assert confirmation["Type"] == "SubscriptionConfirmation"
         assert confirmation["TopicArn"] == topic
+        assert confirmation["SignatureVersion"] == "1"
+        verify(confirmation, trusted_url=from_server(server_url))
         pending = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
         assert [s["SubscriptionArn"] for s in pending] == ["PendingConfirmation"]
         with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as response:
@@ -225,10 +241,12 @@ def test_http_confirmation_notification_unsubscribe(sns):
         assert headers["x-amz-sns-subscription-arn"] == confirmed
         assert headers["content-type"].startswith("text/plain")
         assert notification["Message"] == "to the endpoint"
+        verify(notification, trusted_url=from_server(server_url))
         sns.unsubscribe(SubscriptionArn=confirmed)
         headers, body = endpoint.next()
         assert headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
         assert json.loads(body)["Type"] == "UnsubscribeConfirmation"
+        verify(json.loads(body), trusted_url=from_server(server_url))
     finally:
         endpoint.close()
 

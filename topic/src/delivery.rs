@@ -23,6 +23,8 @@ use std::time::Duration;
 pub struct Delivery<'a> {
     /// The topic.
     pub topic: &'a TopicName,
+    /// The topic's attributes, as they stand now.
+    pub topic_attributes: &'a TopicAttributes,
     /// The subscription, as it stands now.
     pub subscription: &'a SubscriptionRecord,
     /// The message.
@@ -380,8 +382,14 @@ impl Worker {
         let mut attempt = 1;
         loop {
             let record = self.control.record();
+            let topic_attributes = self
+                .topic_attributes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             let delivery = Delivery {
                 topic: &self.topic,
+                topic_attributes: &topic_attributes,
                 subscription: &record,
                 message,
                 position,
@@ -391,15 +399,10 @@ impl Worker {
                 Ok(()) => return true,
                 Err(failure) => failure,
             };
-            let delay = failure.retryable.then(|| {
-                let topic = self
-                    .topic_attributes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                retry_delay(&self.retry, &record, &topic, attempt)
-            });
-            let delay = delay.flatten();
+            let delay = failure
+                .retryable
+                .then(|| retry_delay(&self.retry, &record, &topic_attributes, attempt))
+                .flatten();
             match delay {
                 Some(delay) => {
                     if !self.control.pause(delay) {

@@ -209,6 +209,12 @@ fn or_with_one_branch_is_an_ordinary_key() {
     let policy = attribute_policy(r#"{"$or": ["x"]}"#);
     assert!(policy.matches(&attributes(&[("$or", "String", "x")]), ""));
     assert!(!policy.matches(&attributes(&[]), ""));
+
+    // Objects keyed by operators are conditions on a key named "$or".
+    let conditions = attribute_policy(r#"{"$or": [{"prefix": "a"}, {"suffix": "z"}]}"#);
+    assert!(conditions.matches(&attributes(&[("$or", "String", "abc")]), ""));
+    assert!(conditions.matches(&attributes(&[("$or", "String", "xyz")]), ""));
+    assert!(!conditions.matches(&attributes(&[("a", "String", "abc")]), ""));
 }
 
 /// At body scope keys nest as the body does, arrays match on any element, and

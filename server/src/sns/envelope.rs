@@ -1,11 +1,10 @@
 //! The JSON documents SNS sends: Notification, SubscriptionConfirmation and
 //! UnsubscribeConfirmation, with AWS's field names and order.
 //!
-//! Signing: AWS signs each document (SignatureVersion, Signature,
-//! SigningCertURL). The signer is not wired in yet, so these documents carry
-//! no signature fields rather than a fake one; [`signature_fields`] is the one
-//! place it goes.
+//! Each document is signed as AWS signs it (SignatureVersion, Signature,
+//! SigningCertURL): [`signature_fields`] is the one place that happens.
 
+use super::signing::{canonical_string, SignatureVersion, Signer};
 use super::Names;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -34,11 +33,44 @@ fn object(fields: &[(&str, serde_json::Value)]) -> String {
     out
 }
 
-/// The signature fields of a document, once a signer is wired in (none yet).
-fn signature_fields(
-    _canonical: &[(&str, serde_json::Value)],
-) -> Vec<(&'static str, serde_json::Value)> {
-    Vec::new()
+/// The path the signing certificate is served at (its `SigningCertURL`).
+pub(super) const CERTIFICATE_PATH: &str = "/SimpleNotificationService-shardlog.pem";
+
+/// How a topic's documents are signed.
+pub(super) struct Signing<'a> {
+    pub signer: &'a Signer,
+    pub version: SignatureVersion,
+}
+
+impl Signing<'_> {
+    /// SignatureVersion, Signature and SigningCertURL of a document with `fields`.
+    fn fields(
+        &self,
+        names: &Names,
+        fields: &[(&str, serde_json::Value)],
+    ) -> Vec<(&'static str, serde_json::Value)> {
+        let texts: Vec<(&str, &str)> = fields
+            .iter()
+            .filter_map(|(name, value)| Some((*name, value.as_str()?)))
+            .collect();
+        let signature = self.signer.sign(&canonical_string(&texts), self.version);
+        vec![
+            ("SignatureVersion", self.version.as_str().into()),
+            ("Signature", signature.into()),
+            (
+                "SigningCertURL",
+                format!("{}{CERTIFICATE_PATH}", names.public_url).into(),
+            ),
+        ]
+    }
+}
+
+/// The signature version a topic asks for (its `SignatureVersion`, default 1).
+pub(super) fn signature_version(attributes: &shardlog_topic::TopicAttributes) -> SignatureVersion {
+    match attributes.kept.get("SignatureVersion").map(String::as_str) {
+        Some("2") => SignatureVersion::V2,
+        _ => SignatureVersion::V1,
+    }
 }
 
 /// `http://host/?Action=Unsubscribe&SubscriptionArn=...`.
@@ -84,6 +116,7 @@ fn attributes_json(message: &Published) -> serde_json::Value {
 /// `sequence_number` for FIFO topics.
 pub(super) fn notification(
     names: &Names,
+    signing: &Signing<'_>,
     topic: &str,
     subscription_arn: &str,
     message: &Published,
@@ -103,7 +136,7 @@ pub(super) fn notification(
     }
     fields.push(("Message", J::from(message.message.as_str())));
     fields.push(("Timestamp", J::from(iso_time(message.published_ms))));
-    let signature = signature_fields(&fields);
+    let signature = signing.fields(names, &fields);
     fields.extend(signature);
     fields.push((
         "UnsubscribeURL",
@@ -118,6 +151,7 @@ pub(super) fn notification(
 /// A SubscriptionConfirmation or UnsubscribeConfirmation document.
 pub(super) fn confirmation(
     names: &Names,
+    signing: &Signing<'_>,
     kind: &str,
     topic: &str,
     token: &str,
@@ -142,7 +176,7 @@ pub(super) fn confirmation(
         ),
         ("Timestamp", J::from(iso_time(now_ms))),
     ];
-    let signature = signature_fields(&fields);
+    let signature = signing.fields(names, &fields);
     fields.extend(signature);
     object(&fields)
 }
@@ -179,8 +213,15 @@ mod tests {
             group_id: None,
             deduplication_id: None,
         };
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open_or_create(dir.path()).unwrap();
+        let signing = Signing {
+            signer: &signer,
+            version: SignatureVersion::V2,
+        };
         let text = notification(
             &names(),
+            &signing,
             "t",
             "arn:aws:sns:us-east-1:000000000000:t:x",
             &message,
@@ -193,6 +234,9 @@ mod tests {
             "\"Subject\"",
             "\"Message\"",
             "\"Timestamp\"",
+            "\"SignatureVersion\"",
+            "\"Signature\"",
+            "\"SigningCertURL\"",
             "\"UnsubscribeURL\"",
             "\"MessageAttributes\"",
         ]
@@ -204,6 +248,11 @@ mod tests {
         assert_eq!(parsed["Message"], "hello \"you\"");
         assert_eq!(parsed["Timestamp"], "2023-11-14T22:13:20.123Z");
         assert_eq!(parsed["MessageAttributes"]["b"]["Value"], "AAEC");
+        assert_eq!(parsed["SignatureVersion"], "2");
+        assert_eq!(
+            parsed["SigningCertURL"],
+            format!("http://127.0.0.1:4566{CERTIFICATE_PATH}")
+        );
         assert!(parsed["UnsubscribeURL"]
             .as_str()
             .unwrap()

@@ -5,6 +5,7 @@
 //! (every SDK signs), and the unsigned GET links that notifications carry
 //! (SubscribeURL, UnsubscribeURL) are SNS's by their action.
 
+use super::envelope::CERTIFICATE_PATH;
 use super::{dispatch, SnsError, DIALECT};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
@@ -40,6 +41,9 @@ pub(crate) fn is_sns_request(request: &Request<Incoming>) -> bool {
             .map(|(_, value)| value.into_owned())
     };
     if request.method() == Method::GET {
+        if request.uri().path() == CERTIFICATE_PATH {
+            return true;
+        }
         return query_action().is_some_and(|action| LINK_ACTIONS.contains(&action.as_str()));
     }
     if header(request, "x-amz-target").is_some() {
@@ -67,6 +71,18 @@ pub(crate) async fn respond(
         let error = SnsError::new("InvalidAction", "SNS is not enabled on this server.");
         return error_response(&error, id);
     };
+    if request.uri().path() == CERTIFICATE_PATH {
+        let sinks = sns.sinks();
+        return match tokio::task::spawn_blocking(move || {
+            sinks.certificate_pem().map(|pem| pem.as_bytes().to_vec())
+        })
+        .await
+        {
+            Ok(Ok(pem)) => respond_with(200, "application/x-x509-ca-cert", pem, id),
+            Ok(Err(error)) => error_response(&SnsError::new("InternalError", error), id),
+            Err(error) => error_response(&SnsError::new("InternalError", error.to_string()), id),
+        };
+    }
     let is_link = request.method() == Method::GET;
     let query = request.uri().query().unwrap_or("").to_string();
     let (parts, body) = request.into_parts();

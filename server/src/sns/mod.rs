@@ -9,6 +9,7 @@ mod envelope;
 pub mod error;
 mod http;
 mod publish;
+pub(crate) mod signing;
 mod sinks;
 mod subscriptions;
 
@@ -112,7 +113,8 @@ impl Sns {
     /// Opens the topics in `root` on `storage` (shared with the engine: one group
     /// commit) and starts delivering to `sqs`'s queues, `firehose`'s delivery
     /// streams and HTTP(S) endpoints. ARNs name `region` and `account_id`;
-    /// notifications link back to `public_url`.
+    /// notifications link back to `public_url`. Notifications are signed with
+    /// the key in `sns-signing/` beside `root` (made when first needed).
     pub fn open(
         storage: shardlog_segment::Storage,
         root: &Path,
@@ -126,7 +128,10 @@ impl Sns {
             account_id: account_id.to_string(),
             public_url: public_url.trim_end_matches('/').to_string(),
         };
-        let sink = Arc::new(sinks::Sinks::new(names.clone(), sqs, firehose));
+        // Beside the topics directory, not in it: the topics' MANIFEST accounts
+        // for every entry of that one.
+        let signing_dir = root.parent().unwrap_or(root).join("sns-signing");
+        let sink = Arc::new(sinks::Sinks::new(names.clone(), signing_dir, sqs, firehose));
         let (topics, report) = Topics::open(storage, root, TopicsConfig::default(), sink.clone())
             .map_err(|error| {
             format!("cannot open the topics in {}: {error}", root.display())

@@ -2,9 +2,13 @@
 //! durable send), delivery streams of this server, and HTTP(S) endpoints. One
 //! [`shardlog_topic::Sink`] for all, chosen by the subscription's protocol.
 
-use super::envelope;
+use super::envelope::{self, Signing};
+use super::signing::Signer;
 use super::Names;
+use shardlog_topic::TopicAttributes;
 use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
@@ -16,6 +20,10 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The server's sink.
 pub(crate) struct Sinks {
     names: Names,
+    /// Where the signing key is kept; it is opened (or made, which takes a
+    /// while) when the first signed document is needed, not at start.
+    signing_dir: PathBuf,
+    signer: OnceLock<Result<Signer, String>>,
     sqs: Option<crate::sqs::Sqs>,
     firehose: Option<shardlog_firehose::Firehose>,
     http: ureq::Agent,
@@ -45,6 +53,7 @@ pub(super) fn is_raw(subscription: &SubscriptionRecord) -> bool {
 impl Sinks {
     pub(super) fn new(
         names: Names,
+        signing_dir: PathBuf,
         sqs: Option<crate::sqs::Sqs>,
         firehose: Option<shardlog_firehose::Firehose>,
     ) -> Sinks {
@@ -55,10 +64,39 @@ impl Sinks {
             .into();
         Sinks {
             names,
+            signing_dir,
+            signer: OnceLock::new(),
             sqs,
             firehose,
             http,
         }
+    }
+
+    /// How documents of a topic with `attributes` are signed.
+    pub(super) fn signing(&self, attributes: &TopicAttributes) -> Result<Signing<'_>, String> {
+        Ok(Signing {
+            signer: self.signer()?,
+            version: envelope::signature_version(attributes),
+        })
+    }
+
+    fn signer(&self) -> Result<&Signer, String> {
+        self.signer
+            .get_or_init(|| {
+                Signer::open_or_create(&self.signing_dir).map_err(|error| {
+                    format!(
+                        "cannot open the SNS signing key in {}: {error}",
+                        self.signing_dir.display()
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(String::clone)
+    }
+
+    /// The signing certificate (PEM), served at the SigningCertURL.
+    pub(super) fn certificate_pem(&self) -> Result<&str, String> {
+        Ok(self.signer()?.certificate_pem())
     }
 
     fn subscription_arn(&self, delivery: &Delivery<'_>) -> String {
@@ -67,18 +105,22 @@ impl Sinks {
     }
 
     /// The body a destination gets: the message itself, or the notification document.
-    fn body(&self, delivery: &Delivery<'_>) -> String {
+    fn body(&self, delivery: &Delivery<'_>) -> Result<String, Failure> {
         if is_raw(delivery.subscription) {
-            return delivery.message.message.clone();
+            return Ok(delivery.message.message.clone());
         }
         let sequence = delivery.topic.is_fifo().then_some(delivery.position);
-        envelope::notification(
+        let signing = self
+            .signing(delivery.topic_attributes)
+            .map_err(|reason| refused(reason, true))?;
+        Ok(envelope::notification(
             &self.names,
+            &signing,
             delivery.topic.as_str(),
             &self.subscription_arn(delivery),
             delivery.message,
             sequence,
-        )
+        ))
     }
 
     /// Sends to the queue of this server that `arn` names; raw deliveries carry
@@ -102,7 +144,7 @@ impl Sinks {
             body: if raw {
                 message.message.clone().into_bytes()
             } else {
-                self.body(delivery).into_bytes()
+                self.body(delivery)?.into_bytes()
             },
             attributes: if raw {
                 queue_attributes(message)
@@ -134,7 +176,7 @@ impl Sinks {
         })?;
         // One record per notification, newline-terminated so that records stay
         // apart in the objects Firehose writes.
-        let mut record = self.body(delivery).into_bytes();
+        let mut record = self.body(delivery)?.into_bytes();
         record.push(b'\n');
         match firehose.put_records(name, &[&record]) {
             Ok(_) => Ok(()),
@@ -167,7 +209,7 @@ impl Sinks {
         if raw {
             request = request.header("x-amz-sns-rawdelivery", "true");
         }
-        match request.send(self.body(delivery).as_bytes()) {
+        match request.send(self.body(delivery)?.as_bytes()) {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(refused(
                 format!("{url} answered {}", response.status()),

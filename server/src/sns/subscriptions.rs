@@ -230,10 +230,41 @@ fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
 /// POSTs the SubscriptionConfirmation on a thread of its own (the endpoint may
 /// be slow; the Subscribe call does not wait for it).
 fn send_confirmation(sns: &Sns, topic: &str, arn: &str, url: &str, token: &str) {
-    let now = shardlog_topic_now();
-    let document =
-        envelope::confirmation(sns.names(), "SubscriptionConfirmation", topic, token, now);
+    let document = match confirmation_document(sns, "SubscriptionConfirmation", topic, token) {
+        Ok(document) => document,
+        Err(error) => {
+            tracing::error!(%url, error = %error.message, "SubscriptionConfirmation not sent");
+            return;
+        }
+    };
     post_in_background(sns, "SubscriptionConfirmation", topic, arn, url, document);
+}
+
+/// A signed SubscriptionConfirmation or UnsubscribeConfirmation for `topic`.
+fn confirmation_document(
+    sns: &Sns,
+    kind: &str,
+    topic: &str,
+    token: &str,
+) -> Result<String, SnsError> {
+    let attributes = sns
+        .topics()
+        .describe(topic)
+        .map(|info| info.attributes)
+        .unwrap_or_default();
+    let sinks = sns.sinks();
+    let signing = sinks
+        .signing(&attributes)
+        .map_err(|error| SnsError::new("InternalError", error))?;
+    let now = shardlog_topic_now();
+    Ok(envelope::confirmation(
+        sns.names(),
+        &signing,
+        kind,
+        topic,
+        token,
+        now,
+    ))
 }
 
 fn post_in_background(
@@ -283,13 +314,8 @@ fn unsubscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
     let record = &info.record;
     if record.is_confirmed() && record.endpoint.protocol.needs_confirmation() {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let document = envelope::confirmation(
-            sns.names(),
-            "UnsubscribeConfirmation",
-            info.topic.as_str(),
-            &token,
-            shardlog_topic_now(),
-        );
+        let document =
+            confirmation_document(sns, "UnsubscribeConfirmation", info.topic.as_str(), &token)?;
         let url = record.endpoint.address.clone();
         post_in_background(
             sns,

@@ -87,17 +87,33 @@ fn compile_object(object: &Map<String, Value>, scope: FilterScope) -> Result<Tre
     Ok(tree)
 }
 
+/// The operators of match expressions: an object keyed by one of them is a
+/// condition, not a branch of `$or`.
+const OPERATORS: [&str; 7] = [
+    "prefix",
+    "suffix",
+    "equals-ignore-case",
+    "anything-but",
+    "numeric",
+    "exists",
+    "cidr",
+];
+
 /// AWS reads `$or` as an operator only when it holds an array of at least two
-/// non-empty objects; otherwise it is an ordinary key.
+/// non-empty objects none of whose keys is an operator; otherwise it is an
+/// ordinary key whose array holds conditions.
 fn or_branches(value: &Value) -> Option<Vec<&Map<String, Value>>> {
     let items = value.as_array()?;
     if items.len() < 2 {
         return None;
     }
-    items
-        .iter()
-        .map(|item| item.as_object().filter(|object| !object.is_empty()))
-        .collect()
+    items.iter().map(or_branch).collect()
+}
+
+fn or_branch(item: &Value) -> Option<&Map<String, Value>> {
+    item.as_object().filter(|object| {
+        !object.is_empty() && !object.keys().any(|key| OPERATORS.contains(&key.as_str()))
+    })
 }
 
 /// The number of combinations, saturating (it is only compared with a small limit).

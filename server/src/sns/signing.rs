@@ -1,0 +1,223 @@
+//! Signing of SNS messages as AWS signs them: an RSA key and a self-signed
+//! certificate, generated once and kept in the data directory, and AWS's
+//! string to sign.
+//!
+//! AWS signs the canonical string of a message with RSA PKCS#1 v1.5 over SHA1
+//! (`SignatureVersion` 1) or SHA256 (2); clients fetch the certificate from
+//! `SigningCertURL` and check the signature with its public key.
+//!
+//! The key is generated with the `rsa` crate (ring cannot generate RSA keys,
+//! nor sign with SHA1); rcgen signs the certificate with that same key, loaded
+//! into ring from its PKCS#8 form.
+
+use base64::Engine;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::signature::{SignatureEncoding, Signer as _};
+use rsa::RsaPrivateKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// RSA key size; AWS's signing certificates use 2048-bit keys.
+const KEY_BITS: usize = 2048;
+/// The private key, PKCS#8 PEM.
+const KEY_FILE: &str = "sns-signing-key.pem";
+/// The certificate, PEM.
+const CERTIFICATE_FILE: &str = "sns-signing-cert.pem";
+/// The certificate's subject.
+const CERTIFICATE_NAME: &str = "shardlog SNS message signing";
+
+/// `SignatureVersion` of a message: which digest is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// `"1"`: SHA1.
+    V1,
+    /// `"2"`: SHA256.
+    V2,
+}
+
+impl SignatureVersion {
+    /// The value of the message's `SignatureVersion` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureVersion::V1 => "1",
+            SignatureVersion::V2 => "2",
+        }
+    }
+}
+
+/// The key and certificate that sign this server's SNS messages.
+pub struct Signer {
+    sha1: SigningKey<sha1::Sha1>,
+    sha256: SigningKey<sha2::Sha256>,
+    certificate_pem: String,
+}
+
+impl std::fmt::Debug for Signer {
+    // The private key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").finish_non_exhaustive()
+    }
+}
+
+fn invalid_data(what: &str, error: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {error}"))
+}
+
+impl Signer {
+    /// Opens the key and certificate kept in `dir`, creating them the first
+    /// time (the directory too). A missing certificate, or one that is not the
+    /// key's, is made again from the key; the key is never replaced once written.
+    pub fn open_or_create(dir: &Path) -> io::Result<Signer> {
+        fs::create_dir_all(dir)?;
+        let key_path = dir.join(KEY_FILE);
+        let key = match fs::read_to_string(&key_path) {
+            Ok(pem) => RsaPrivateKey::from_pkcs8_pem(&pem)
+                .map_err(|e| invalid_data(&key_path.display().to_string(), e))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, KEY_BITS)
+                    .map_err(io::Error::other)?;
+                let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(io::Error::other)?;
+                write_atomically(dir, KEY_FILE, pem.as_bytes())?;
+                key
+            }
+            Err(e) => return Err(e),
+        };
+        let certificate_path = dir.join(CERTIFICATE_FILE);
+        let existing = match fs::read_to_string(&certificate_path) {
+            Ok(pem) => Some(pem),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let certificate_pem = match existing {
+            Some(pem) if certifies(&pem, &key)? => pem,
+            _ => {
+                let pem = self_signed_certificate(&key)?;
+                write_atomically(dir, CERTIFICATE_FILE, pem.as_bytes())?;
+                pem
+            }
+        };
+        Ok(Signer {
+            sha1: SigningKey::new(key.clone()),
+            sha256: SigningKey::new(key),
+            certificate_pem,
+        })
+    }
+
+    /// The certificate, PEM: what `SigningCertURL` serves.
+    pub fn certificate_pem(&self) -> &str {
+        &self.certificate_pem
+    }
+
+    /// The base64 `Signature` of a message whose canonical string is `canonical`.
+    pub fn sign(&self, canonical: &[u8], version: SignatureVersion) -> String {
+        let signature = match version {
+            SignatureVersion::V1 => self.sha1.sign(canonical).to_vec(),
+            SignatureVersion::V2 => self.sha256.sign(canonical).to_vec(),
+        };
+        base64::engine::general_purpose::STANDARD.encode(signature)
+    }
+}
+
+/// Whether the PEM certificate holds `key`'s public key: the certificate
+/// embeds the key's SubjectPublicKeyInfo verbatim.
+fn certifies(certificate_pem: &str, key: &RsaPrivateKey) -> io::Result<bool> {
+    let Ok(certificate) = CertificateDer::from_pem_slice(certificate_pem.as_bytes()) else {
+        return Ok(false);
+    };
+    let public_key = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(io::Error::other)?;
+    let spki = public_key.as_bytes();
+    Ok(certificate.windows(spki.len()).any(|window| window == spki))
+}
+
+fn self_signed_certificate(key: &RsaPrivateKey) -> io::Result<String> {
+    let pkcs8 = key.to_pkcs8_der().map_err(io::Error::other)?;
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes());
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256)
+        .map_err(io::Error::other)?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, CERTIFICATE_NAME);
+    let certificate = params.self_signed(&key_pair).map_err(io::Error::other)?;
+    Ok(certificate.pem())
+}
+
+/// Writes `name` in `dir` so that it is either absent or complete after a
+/// crash: a temporary file, fsynced, renamed over, and the directory fsynced.
+/// The file is readable by its owner only, since it may hold the private key.
+fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
+    let temporary = dir.join(format!("{name}.tmp"));
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temporary, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+/// The kind of message, which decides the fields signed and their order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageType {
+    Notification,
+    Confirmation,
+}
+
+/// The fields AWS signs for a notification, in AWS's order.
+const NOTIFICATION_FIELDS: [&str; 6] = [
+    "Message",
+    "MessageId",
+    "Subject",
+    "Timestamp",
+    "TopicArn",
+    "Type",
+];
+/// The fields AWS signs for SubscriptionConfirmation and UnsubscribeConfirmation.
+const CONFIRMATION_FIELDS: [&str; 7] = [
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+];
+
+/// AWS's string to sign for a message given as (name, value) fields, in any
+/// order: `Name\nValue\n` for each signed field that is present, in AWS's
+/// order. The `Type` field picks the fields: `SubscriptionConfirmation` and
+/// `UnsubscribeConfirmation` sign SubscribeURL and Token, anything else is
+/// signed as a `Notification` (with Subject when there is one). Fields AWS
+/// does not sign are left out.
+pub fn canonical_string(fields: &[(&str, &str)]) -> Vec<u8> {
+    let value = |name: &str| fields.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let message_type = match value("Type") {
+        Some("SubscriptionConfirmation" | "UnsubscribeConfirmation") => MessageType::Confirmation,
+        _ => MessageType::Notification,
+    };
+    let signed: &[&str] = match message_type {
+        MessageType::Notification => &NOTIFICATION_FIELDS,
+        MessageType::Confirmation => &CONFIRMATION_FIELDS,
+    };
+    let mut canonical = Vec::new();
+    for name in signed {
+        if let Some(field_value) = value(name) {
+            for part in [*name, field_value] {
+                canonical.extend_from_slice(part.as_bytes());
+                canonical.push(b'\n');
+            }
+        }
+    }
+    canonical
+}
