@@ -366,6 +366,23 @@ def test_fifo_topic_to_fifo_queue(sns, sqs):
         sns.publish(TopicArn=topic, Message="no group")
 
 
+def test_message_structure_json(sns, sqs):
+    """With MessageStructure json a queue gets the message's `sqs` entry (or
+    its `default`); a structure without a default is refused."""
+    topic = new_topic(sns)
+    raw_url, raw_arn = new_queue(sqs)
+    enveloped_url, enveloped_arn = new_queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=raw_arn, Attributes={"RawMessageDelivery": "true"})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=enveloped_arn)
+    sns.publish(TopicArn=topic, MessageStructure="json",
+                Message=json.dumps({"default": "for all", "sqs": "for queues"}))
+    sns.publish(TopicArn=topic, MessageStructure="json", Message=json.dumps({"default": "only default"}))
+    assert sorted(m["Body"] for m in receive(sqs, raw_url, 2)) == ["for queues", "only default"]
+    assert sorted(json.loads(m["Body"])["Message"] for m in receive(sqs, enveloped_url, 2)) == ["for queues", "only default"]
+    expect_error(sns, "InvalidParameter", sns.publish, TopicArn=topic, MessageStructure="json",
+                 Message=json.dumps({"sqs": "no default"}))
+
+
 def test_publish_batch(sns, sqs):
     """PublishBatch publishes the valid entries, reports the invalid ones, and
     refuses an empty or repeated-id batch as a whole."""

@@ -23,6 +23,28 @@ pub struct Published {
     pub group_id: Option<String>,
     /// FIFO: the deduplication id (given, or the SHA-256 of the message).
     pub deduplication_id: Option<String>,
+    /// Whether `message` is a JSON object of a message per protocol (with a
+    /// `default`), as the publisher's MessageStructure said.
+    #[serde(default)]
+    pub structure_json: bool,
+}
+
+impl Published {
+    /// The message for destinations of `protocol` (`sqs`, `http`, ...): the
+    /// whole message, or with a JSON structure its entry for the protocol,
+    /// else its `default`.
+    pub fn message_for(&self, protocol: &str) -> String {
+        if !self.structure_json {
+            return self.message.clone();
+        }
+        let parsed: serde_json::Value = serde_json::from_str(&self.message).unwrap_or_default();
+        parsed
+            .get(protocol)
+            .or_else(|| parsed.get("default"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
 }
 
 impl Published {
@@ -46,7 +68,7 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{AttributeValue, MessageAttribute};
+    use crate::message::{AttributeValue, MessageAttribute, MessageAttributes};
     use proptest::prelude::*;
 
     proptest! {
@@ -65,9 +87,30 @@ mod tests {
                 })].into(),
                 group_id: Some("g".into()),
                 deduplication_id: None,
+                structure_json: false,
             };
             prop_assert_eq!(Published::decode(&published.encode()).unwrap(), published);
         }
+    }
+
+    /// A JSON structure gives each protocol its entry, else the default; a
+    /// plain message is the same for all.
+    #[test]
+    fn message_for_picks_the_protocol_entry() {
+        let mut published = Published {
+            message_id: "id".into(),
+            published_ms: 0,
+            subject: None,
+            message: r#"{"default": "d", "sqs": "q"}"#.into(),
+            attributes: MessageAttributes::new(),
+            group_id: None,
+            deduplication_id: None,
+            structure_json: true,
+        };
+        assert_eq!(published.message_for("sqs"), "q");
+        assert_eq!(published.message_for("http"), "d");
+        published.structure_json = false;
+        assert_eq!(published.message_for("sqs"), published.message);
     }
 
     /// An unknown version or an empty record is an error, not a panic.

@@ -31,6 +31,9 @@ pub struct PublishRequest {
     pub group_id: Option<String>,
     /// FIFO: the deduplication id (required unless content-based deduplication).
     pub deduplication_id: Option<String>,
+    /// Whether the message is a JSON object of a message per protocol (checked
+    /// by the caller).
+    pub structure_json: bool,
 }
 
 /// What a publish is told.
@@ -332,5 +335,6 @@ fn prepare(request: PublishRequest, fifo: bool, content_based: bool) -> Result<P
         attributes: request.attributes,
         group_id: request.group_id,
         deduplication_id,
+        structure_json: request.structure_json,
     })
 }

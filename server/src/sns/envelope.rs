@@ -119,6 +119,7 @@ pub(super) fn notification(
     signing: &Signing<'_>,
     topic: &str,
     subscription_arn: &str,
+    protocol: &str,
     message: &Published,
     sequence_number: Option<u64>,
 ) -> String {
@@ -134,7 +135,7 @@ pub(super) fn notification(
     if let Some(subject) = &message.subject {
         fields.push(("Subject", J::from(subject.as_str())));
     }
-    fields.push(("Message", J::from(message.message.as_str())));
+    fields.push(("Message", J::from(message.message_for(protocol))));
     fields.push(("Timestamp", J::from(iso_time(message.published_ms))));
     let signature = signing.fields(names, &fields);
     fields.extend(signature);
@@ -212,6 +213,7 @@ mod tests {
             .into(),
             group_id: None,
             deduplication_id: None,
+            structure_json: false,
         };
         let dir = tempfile::tempdir().unwrap();
         let signer = Signer::open_or_create(dir.path()).unwrap();
@@ -224,6 +226,7 @@ mod tests {
             &signing,
             "t",
             "arn:aws:sns:us-east-1:000000000000:t:x",
+            "sqs",
             &message,
             None,
         );

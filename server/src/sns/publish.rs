@@ -68,11 +68,14 @@ fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsErro
     if message.is_empty() {
         return Err(SnsError::invalid("Empty message"));
     }
-    if let Some(structure) = fields.str("MessageStructure")? {
-        return Err(SnsError::invalid(format!(
-            "MessageStructure Reason: {structure} is not supported by this server"
-        )));
-    }
+    let structure_json = match fields.str("MessageStructure")? {
+        None => false,
+        Some("json") => {
+            check_structure(message)?;
+            true
+        }
+        Some(_) => return Err(SnsError::invalid("MessageStructure")),
+    };
     let subject = fields.str("Subject")?;
     if let Some(subject) = subject {
         let printable = subject.chars().all(|c| !c.is_control());
@@ -108,7 +111,28 @@ fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsErro
         attributes,
         group_id,
         deduplication_id,
+        structure_json,
     })
+}
+
+/// A MessageStructure `json` message: an object of strings with a `default`.
+fn check_structure(message: &str) -> Result<(), SnsError> {
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(message)
+        .map_err(|_| SnsError::invalid("Message Structure - JSON message body failed to parse"))?;
+    if !parsed
+        .get("default")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return Err(SnsError::invalid(
+            "Message Structure - No default entry in JSON message body",
+        ));
+    }
+    if !parsed.values().all(serde_json::Value::is_string) {
+        return Err(SnsError::invalid(
+            "Message Structure - JSON message body failed to parse",
+        ));
+    }
+    Ok(())
 }
 
 fn value_len(value: &AttributeValue) -> usize {

@@ -42,6 +42,16 @@ fn refused(reason: impl Into<String>, retryable: bool) -> Failure {
     }
 }
 
+/// The protocol's name in the API (and in a MessageStructure JSON).
+pub(super) fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Sqs => "sqs",
+        Protocol::Firehose => "firehose",
+        Protocol::Http => "http",
+        Protocol::Https => "https",
+    }
+}
+
 /// Whether the subscription asked for the message alone, without the envelope.
 pub(super) fn is_raw(subscription: &SubscriptionRecord) -> bool {
     subscription
@@ -106,8 +116,9 @@ impl Sinks {
 
     /// The body a destination gets: the message itself, or the notification document.
     fn body(&self, delivery: &Delivery<'_>) -> Result<String, Failure> {
+        let protocol = protocol_name(delivery.subscription.endpoint.protocol);
         if is_raw(delivery.subscription) {
-            return Ok(delivery.message.message.clone());
+            return Ok(delivery.message.message_for(protocol));
         }
         let sequence = delivery.topic.is_fifo().then_some(delivery.position);
         let signing = self
@@ -118,6 +129,7 @@ impl Sinks {
             &signing,
             delivery.topic.as_str(),
             &self.subscription_arn(delivery),
+            protocol,
             delivery.message,
             sequence,
         ))
@@ -139,10 +151,11 @@ impl Sinks {
             .queue(name)
             .map_err(|error| refused(error.to_string(), false))?;
         let message = delivery.message;
+        let protocol = protocol_name(delivery.subscription.endpoint.protocol);
         let fifo = queue.name().is_fifo();
         let request = shardlog_queue::SendRequest {
             body: if raw {
-                message.message.clone().into_bytes()
+                message.message_for(protocol).into_bytes()
             } else {
                 self.body(delivery)?.into_bytes()
             },

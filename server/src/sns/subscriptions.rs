@@ -31,14 +31,7 @@ pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Respon
     Some(result)
 }
 
-fn protocol_name(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Sqs => "sqs",
-        Protocol::Firehose => "firehose",
-        Protocol::Http => "http",
-        Protocol::Https => "https",
-    }
-}
+use super::sinks::protocol_name;
 
 /// The endpoint a Subscribe names, checked.
 fn endpoint(
