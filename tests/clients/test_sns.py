@@ -153,8 +153,14 @@ def test_fan_out_enveloped_and_raw(sns, sqs, endpoint):
     assert message["MessageAttributes"]["blob"]["BinaryValue"] == b"\x00\x01"
     sns.unsubscribe(SubscriptionArn=subscriptions[0])
     sns.publish(TopicArn=topic, Message="after unsubscribe")
-    assert [json.loads(m["Body"])["Message"] for m in receive(sqs, enveloped[1][0], 1)] == ["after unsubscribe"]
+    (last,) = receive(sqs, enveloped[1][0], 1)
+    assert json.loads(last["Body"])["Message"] == "after unsubscribe"
     assert receive(sqs, enveloped[0][0], 1, max_polls=2) == []
+    # The notification's UnsubscribeURL works unsigned, as AWS's does.
+    with urllib.request.urlopen(json.loads(last["Body"])["UnsubscribeURL"], timeout=10) as response:
+        assert response.status == 200
+    remaining = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in remaining] == [raw_subscription]
 
 
 class Endpoint:

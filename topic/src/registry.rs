@@ -188,7 +188,8 @@ impl Topics {
     }
 
     /// Creates a topic; a topic of that name already there is returned as it is
-    /// when `attributes` and `tags` agree with it, else [`Error::TopicExists`].
+    /// when the attributes and tags given agree with its own, else
+    /// [`Error::TopicExists`].
     /// Returns whether it was created.
     pub fn create_topic(
         &self,
@@ -199,8 +200,9 @@ impl Topics {
         let mut state = self.lock();
         check_open(&state)?;
         if let Some(existing) = state.manifest.topics.iter().find(|t| &t.name == name) {
-            let same_attributes = attributes.content_based_deduplication
-                == existing.attributes.content_based_deduplication
+            // Only what the call sets is compared (an unset flag reads false).
+            let same_attributes = (!attributes.content_based_deduplication
+                || existing.attributes.content_based_deduplication)
                 && attributes
                     .kept
                     .iter()

@@ -236,6 +236,10 @@ fn fifo_deduplicates_across_restart() {
         deduplication_id: dedup.map(str::to_string),
         ..PublishRequest::default()
     };
+    // Creating it again without the attribute returns it as it is.
+    assert!(!topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap());
     let topic = topics.topic("o.fifo").unwrap();
     let no_group = PublishRequest {
         message: "x".into(),
