@@ -1,5 +1,6 @@
-//! Filter policies at attribute scope agree with a plain reference matcher on
-//! random policies and messages.
+//! Filter policies agree with a plain reference matcher on random policies and
+//! messages, at attribute scope and, with the same message as a JSON body, at
+//! body scope.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -178,6 +179,13 @@ fn policy_json(policy: &Policy) -> String {
     Value::Object(root).to_string()
 }
 
+fn value_json(value: &Val) -> Value {
+    match value {
+        Val::S(s) => json!(s),
+        Val::N(n) => json!(n),
+    }
+}
+
 fn attributes(message: &[(String, Attr)]) -> MessageAttributes {
     let attribute = |data_type: &str, value: AttributeValue| MessageAttribute {
         data_type: data_type.to_string(),
@@ -190,13 +198,7 @@ fn attributes(message: &[(String, Attr)]) -> MessageAttributes {
                 Attr::Text(s) => attribute("String", AttributeValue::String(s.clone())),
                 Attr::Number(n) => attribute("Number", AttributeValue::String(n.to_string())),
                 Attr::Array(items) => {
-                    let elements: Vec<Value> = items
-                        .iter()
-                        .map(|v| match v {
-                            Val::S(s) => json!(s),
-                            Val::N(n) => json!(n),
-                        })
-                        .collect();
+                    let elements: Vec<Value> = items.iter().map(value_json).collect();
                     attribute(
                         "String.Array",
                         AttributeValue::String(json!(elements).to_string()),
@@ -207,6 +209,24 @@ fn attributes(message: &[(String, Attr)]) -> MessageAttributes {
             (name.clone(), converted)
         })
         .collect()
+}
+
+/// The message as a JSON body: the same values, Binary attributes left out
+/// (the reference sees those as absent too).
+fn body(message: &[(String, Attr)]) -> String {
+    let fields: serde_json::Map<String, Value> = message
+        .iter()
+        .filter_map(|(name, attr)| {
+            let value = match attr {
+                Attr::Text(s) => json!(s),
+                Attr::Number(n) => json!(n),
+                Attr::Array(items) => items.iter().map(value_json).collect(),
+                Attr::Binary => return None,
+            };
+            Some((name.clone(), value))
+        })
+        .collect();
+    Value::Object(fields).to_string()
 }
 
 proptest! {
@@ -222,6 +242,26 @@ proptest! {
             compiled.matches(&attributes(&message), ""),
             reference(&policy, &message),
             "policy {} message {:?}", json, message
+        );
+    }
+
+    /// At body scope the compiled policy decides the same message, as a JSON body, as the reference does.
+    #[test]
+    fn body_scope_agrees_with_reference(policy in policy(), message in message()) {
+        let json = policy_json(&policy);
+        let compiled = FilterPolicy::parse(&json, FilterScope::MessageBody)
+            .map_err(|e| TestCaseError::fail(format!("{json}: {e}")))?;
+        let body = body(&message);
+        // A body key holding [] has no values: to a policy it is absent.
+        let as_seen: Vec<(String, Attr)> = message
+            .iter()
+            .filter(|(_, attr)| !matches!(attr, Attr::Array(items) if items.is_empty()))
+            .cloned()
+            .collect();
+        prop_assert_eq!(
+            compiled.matches(&MessageAttributes::new(), &body),
+            reference(&policy, &as_seen),
+            "policy {} body {}", json, body
         );
     }
 }
