@@ -272,7 +272,8 @@ def test_http_retries_then_dead_letter_queue(sns, sqs):
             "numMinDelayRetries": 0,
             "numMaxDelayRetries": 0,
             "backoffFunction": "linear",
-        }
+        },
+        "requestPolicy": {"headerContentType": "application/json"},
     }
     try:
         sns.subscribe(
@@ -290,6 +291,7 @@ def test_http_retries_then_dead_letter_queue(sns, sqs):
         endpoint.failures_left = 1
         sns.publish(TopicArn=topic, Message="second time")
         answers = [endpoint.next_answered() for _ in range(2)]
+        assert all(headers["content-type"] == "application/json" for headers, _, _ in answers)
         assert [(json.loads(body)["Message"], status) for _, body, status in answers] == [
             ("second time", 500),
             ("second time", 200),

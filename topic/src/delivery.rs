@@ -35,6 +35,14 @@ pub struct Delivery<'a> {
     pub attempt: u32,
 }
 
+impl Delivery<'_> {
+    /// The HTTP(S) delivery policy that applies to this delivery (retries,
+    /// request content type, throttle).
+    pub fn endpoint_policy(&self) -> DeliveryPolicy {
+        endpoint_policy(self.subscription, self.topic_attributes)
+    }
+}
+
 /// Why a sink did not take a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -14,6 +14,10 @@ use std::time::Duration;
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
 pub(super) const EFFECTIVE_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#;
 
+/// The content type of HTTP(S) deliveries unless a DeliveryPolicy's
+/// `requestPolicy.headerContentType` says otherwise.
+const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
+
 /// How long one HTTP(S) delivery may take, as SNS (15 s).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -204,6 +208,10 @@ impl Sinks {
     fn to_endpoint(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
         let url = &delivery.subscription.endpoint.address;
         let raw = is_raw(delivery.subscription);
+        let content_type = delivery
+            .endpoint_policy()
+            .header_content_type
+            .unwrap_or_else(|| TEXT_PLAIN.to_string());
         let mut request = self
             .http
             .post(url)
@@ -217,7 +225,7 @@ impl Sinks {
                 "x-amz-sns-subscription-arn",
                 self.subscription_arn(delivery),
             )
-            .header("content-type", "text/plain; charset=UTF-8")
+            .header("content-type", content_type)
             .header("user-agent", "Amazon Simple Notification Service Agent");
         if raw {
             request = request.header("x-amz-sns-rawdelivery", "true");
@@ -247,7 +255,7 @@ impl Sinks {
             .header("x-amz-sns-message-type", kind)
             .header("x-amz-sns-topic-arn", self.names.topic_arn(topic))
             .header("x-amz-sns-subscription-arn", subscription_arn)
-            .header("content-type", "text/plain; charset=UTF-8")
+            .header("content-type", TEXT_PLAIN)
             .header("user-agent", "Amazon Simple Notification Service Agent")
             .send(document.as_bytes())
             .map_err(|error| error.to_string())?;
