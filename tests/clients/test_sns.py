@@ -11,6 +11,7 @@ import http.server
 import json
 import queue as queue_module
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -253,6 +254,31 @@ def test_http_confirmation_notification_unsubscribe(sns, endpoint):
         assert headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
         assert json.loads(body)["Type"] == "UnsubscribeConfirmation"
         verify(json.loads(body), trusted_url=from_server(server_url))
+    finally:
+        endpoint.close()
+
+
+def test_authenticate_on_unsubscribe(sns):
+    """A subscription confirmed by a signed ConfirmSubscription with
+    AuthenticateOnUnsubscribe refuses the unsigned UnsubscribeURL (403
+    AuthorizationError) and leaves only a signed Unsubscribe."""
+    topic = new_topic(sns)
+    endpoint = Endpoint()
+    try:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url)
+        _, body = endpoint.next()
+        token = json.loads(body)["Token"]
+        arn = sns.confirm_subscription(TopicArn=topic, Token=token, AuthenticateOnUnsubscribe="true")["SubscriptionArn"]
+        attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert attributes["ConfirmationWasAuthenticated"] == "true"
+        sns.publish(TopicArn=topic, Message="m")
+        _, body = endpoint.next()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(json.loads(body)["UnsubscribeURL"], timeout=10)
+        assert refused.value.code == 403
+        assert b"<Code>AuthorizationError</Code>" in refused.value.read()
+        sns.unsubscribe(SubscriptionArn=arn)
+        assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
     finally:
         endpoint.close()
 

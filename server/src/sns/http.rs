@@ -115,7 +115,7 @@ pub(crate) async fn respond(
         let request = codec::build_request(&DIALECT, &action, &form);
         let result = codec::validate(&DIALECT, &action, &request)
             .map_err(SnsError::from)
-            .and_then(|request| dispatch(&sns, &action, &request))
+            .and_then(|request| dispatch(&sns, &action, &request, is_link))
             .map(|response| codec::encode(&DIALECT, &action, &response, &request_id));
         (label, result)
     })

@@ -170,18 +170,20 @@ impl Sns {
     }
 }
 
-/// Runs `action` on its validated request.
+/// Runs `action` on its validated request; `via_link` when it came as an
+/// unsigned GET link (a notification's SubscribeURL or UnsubscribeURL).
 pub(crate) fn dispatch(
     sns: &Sns,
     action: &str,
     request: &crate::protocol::value::Value,
+    via_link: bool,
 ) -> Result<crate::protocol::value::Value, SnsError> {
     let fields =
         crate::protocol::value::Fields::new(request, crate::protocol::value::Format::Json)?;
     if let Some(result) = actions::run(sns, action, &fields) {
         return result;
     }
-    if let Some(result) = subscriptions::run(sns, action, &fields) {
+    if let Some(result) = subscriptions::run(sns, action, &fields, via_link) {
         return result;
     }
     if let Some(result) = publish::run(sns, action, &fields) {

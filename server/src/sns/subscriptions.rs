@@ -15,11 +15,16 @@ type Response = Result<Value, SnsError>;
 const LIST_PAGE: usize = 100;
 
 /// Runs a subscription action; `None` if `action` is not one.
-pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Response> {
+pub(super) fn run(
+    sns: &Sns,
+    action: &str,
+    fields: &Fields<'_>,
+    via_link: bool,
+) -> Option<Response> {
     let result = match action {
         "Subscribe" => subscribe(sns, fields),
-        "ConfirmSubscription" => confirm(sns, fields),
-        "Unsubscribe" => unsubscribe(sns, fields),
+        "ConfirmSubscription" => confirm(sns, fields, via_link),
+        "Unsubscribe" => unsubscribe(sns, fields, via_link),
         "ListSubscriptions" => list(sns, fields, None),
         "ListSubscriptionsByTopic" => {
             topic_name(sns, fields, "TopicArn").and_then(|name| list(sns, fields, Some(name)))
@@ -288,10 +293,27 @@ fn shardlog_topic_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-fn confirm(sns: &Sns, fields: &Fields<'_>) -> Response {
+/// The attribute that records an authenticated confirmation asking that only
+/// authenticated calls may unsubscribe.
+const AUTHENTICATED: &str = "ConfirmationWasAuthenticated";
+
+fn confirm(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
     let topic = topic_name(sns, fields, "TopicArn")?;
     let token = fields.required_str("Token")?;
+    let authenticate = fields
+        .str("AuthenticateOnUnsubscribe")?
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
     let record = sns.topics().confirm(topic, token)?;
+    // Only a signed confirmation can ask for this, as in AWS.
+    if authenticate && !via_link {
+        sns.topics()
+            .update_subscription(record.id.as_str(), |record| {
+                record
+                    .attributes
+                    .insert(AUTHENTICATED.into(), "true".into());
+                Ok(())
+            })?;
+    }
     Ok(Out::new()
         .with(
             "SubscriptionArn",
@@ -300,9 +322,22 @@ fn confirm(sns: &Sns, fields: &Fields<'_>) -> Response {
         .into())
 }
 
-fn unsubscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
+fn unsubscribe(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
     let arn = fields.required_str("SubscriptionArn")?;
     let id = sns.names().subscription_of_arn(arn)?;
+    let authenticated_only = sns
+        .topics()
+        .subscription(id)?
+        .record
+        .attributes
+        .get(AUTHENTICATED)
+        .is_some_and(|value| value == "true");
+    if via_link && authenticated_only {
+        return Err(SnsError::new(
+            "AuthorizationError",
+            "This subscription was confirmed with AuthenticateOnUnsubscribe: unsubscribing needs a signed request",
+        ));
+    }
     let info = sns.topics().unsubscribe(id)?;
     let record = &info.record;
     if record.is_confirmed() && record.endpoint.protocol.needs_confirmation() {
