@@ -207,7 +207,8 @@ class Endpoint:
         assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
         with urllib.request.urlopen(json.loads(body)["SubscribeURL"], timeout=10) as response:
             assert response.status == 200
-        (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        (subscription,) = [s for s in subscriptions if s["Endpoint"] == self.url]
         return subscription["SubscriptionArn"]
 
     def close(self):
@@ -473,23 +474,48 @@ def test_firehose_subscription_writes_an_object(sns, server, endpoint):
 
 
 def test_kill_between_publish_and_delivery_loses_nothing(server_factory):
-    """Messages acknowledged by Publish reach the queue after a kill -9 that
-    came before their delivery: delivery resumes from its durable position."""
+    """Messages acknowledged by Publish reach their destinations after a kill -9
+    that came before their delivery: an HTTP endpoint that refused everything
+    until the kill (so nothing of it was delivered) gets all of them from the
+    restarted server, in order, and so does a queue."""
     first = server_factory()
     sns = make_client(first.url, service="sns")
     sqs = make_client(first.url, service="sqs")
     topic = new_topic(sns)
     url, arn = new_queue(sqs)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    # Batches publish faster than one delivery thread drains them: the kill
-    # comes with acknowledged messages not yet delivered.
-    for batch in range(20):
-        entries = [{"Id": f"e{i}", "Message": f"m{batch * 10 + i}"} for i in range(10)]
-        answer = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
-        assert len(answer["Successful"]) == 10
-    first.kill()
-    first.stopped_with = -9
-    second = server_factory(root=first.root)
+    endpoint = Endpoint()
+    retry_every_second = {"healthyRetryPolicy": {
+        "minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 100, "numNoDelayRetries": 0,
+        "numMinDelayRetries": 0, "numMaxDelayRetries": 0, "backoffFunction": "linear"}}
+    try:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url,
+                      Attributes={"DeliveryPolicy": json.dumps(retry_every_second),
+                                  "RawMessageDelivery": "true"})
+        endpoint.confirm(sns, topic)
+        endpoint.failures_left = 10**9
+        for batch in range(20):
+            entries = [{"Id": f"e{i}", "Message": f"m{batch * 10 + i}"} for i in range(10)]
+            answer = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+            assert len(answer["Successful"]) == 10
+        # The endpoint has refused the first message at least once: nothing of
+        # it is delivered when the server dies.
+        _, body, status = endpoint.next_answered()
+        assert (body, status) == ("m0", 500)
+        first.kill()
+        first.stopped_with = -9
+        endpoint.failures_left = 0
+        second = server_factory(root=first.root)
+        received = []
+        for _ in range(400):
+            if len(received) == 200:
+                break
+            _, body, status = endpoint.next_answered(timeout_s=30)
+            if status == 200:
+                received.append(body)
+        assert received == [f"m{i}" for i in range(200)]
+    finally:
+        endpoint.close()
     sqs = make_client(second.url, service="sqs")
     url = sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1])["QueueUrl"]
     bodies = set()
