@@ -122,6 +122,9 @@ def test_fan_out_enveloped_and_raw(sns, sqs, endpoint):
         TopicArn=topic, Protocol="sqs", Endpoint=raw_arn, Attributes={"RawMessageDelivery": "true"}
     )["SubscriptionArn"]
     assert all(s.startswith(topic + ":") for s in subscriptions + [raw_subscription])
+    again = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=raw_arn, Attributes={"RawMessageDelivery": "true"})
+    assert again["SubscriptionArn"] == raw_subscription
+    expect_error(sns, "InvalidParameter", sns.subscribe, TopicArn=topic, Protocol="sqs", Endpoint=raw_arn)
     listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert sorted(s["SubscriptionArn"] for s in listed) == sorted(subscriptions + [raw_subscription])
     attributes = sns.get_subscription_attributes(SubscriptionArn=raw_subscription)["Attributes"]

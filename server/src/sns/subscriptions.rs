@@ -207,12 +207,23 @@ fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
         created_ms: 0,
     };
     apply_all(&mut scratch, &attributes)?;
+    let wanted = scratch.clone();
+    let mut created = false;
     let record = sns.topics().subscribe(topic, endpoint, |record| {
+        created = true;
         record.attributes = scratch.attributes;
         record.filter = scratch.filter;
         record.delivery_policy = scratch.delivery_policy;
         Ok(())
     })?;
+    let same = record.attributes == wanted.attributes
+        && record.filter == wanted.filter
+        && record.delivery_policy == wanted.delivery_policy;
+    if !created && !same {
+        return Err(SnsError::invalid(
+            "Attributes Reason: Subscription already exists with different attributes",
+        ));
+    }
     let arn = sns.names().subscription_arn(topic, record.id.as_str());
     if let Some(token) = &record.pending_token {
         send_confirmation(sns, topic, &arn, &record.endpoint.address, token);
