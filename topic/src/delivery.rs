@@ -430,3 +430,74 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Endpoint, SubscriptionId};
+    use std::collections::BTreeMap;
+
+    fn subscription(protocol: Protocol, policy: Option<&str>) -> SubscriptionRecord {
+        SubscriptionRecord {
+            id: SubscriptionId("s".into()),
+            endpoint: Endpoint {
+                protocol,
+                address: "a".into(),
+            },
+            attributes: BTreeMap::new(),
+            filter: None,
+            delivery_policy: policy.map(str::to_string),
+            pending_token: None,
+            created_ms: 0,
+        }
+    }
+
+    fn retry_policy(retries: u32, delay_s: u32) -> String {
+        format!(
+            r#"{{"minDelayTarget": {delay_s}, "maxDelayTarget": {delay_s}, "numRetries": {retries}, "numNoDelayRetries": 0, "numMinDelayRetries": 0, "numMaxDelayRetries": 0, "backoffFunction": "linear"}}"#
+        )
+    }
+
+    /// HTTP retries follow the subscription's policy, else the topic's, else
+    /// AWS's default; a topic that disables overrides wins; queues keep the
+    /// managed schedule whatever the policies say.
+    #[test]
+    fn retry_delay_picks_the_policy_that_applies() {
+        let config = RetryConfig::default();
+        let own = format!(r#"{{"healthyRetryPolicy": {}}}"#, retry_policy(1, 2));
+        let topic_policy = |disable: bool| TopicAttributes {
+            delivery_policy: Some(format!(
+                r#"{{"http": {{"defaultHealthyRetryPolicy": {}, "disableSubscriptionOverrides": {disable}}}}}"#,
+                retry_policy(5, 7)
+            )),
+            ..TopicAttributes::default()
+        };
+        let plain = TopicAttributes::default();
+        let http = subscription(Protocol::Http, None);
+        assert_eq!(
+            retry_delay(&config, &http, &plain, 3),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(retry_delay(&config, &http, &plain, 4), None);
+        assert_eq!(
+            retry_delay(&config, &http, &topic_policy(false), 5),
+            Some(Duration::from_secs(7))
+        );
+        let tuned = subscription(Protocol::Https, Some(&own));
+        assert_eq!(
+            retry_delay(&config, &tuned, &topic_policy(false), 1),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(retry_delay(&config, &tuned, &topic_policy(false), 2), None);
+        assert_eq!(
+            retry_delay(&config, &tuned, &topic_policy(true), 2),
+            Some(Duration::from_secs(7))
+        );
+        let queue = subscription(Protocol::Sqs, Some(&own));
+        assert_eq!(
+            retry_delay(&config, &queue, &topic_policy(true), 100_015),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(retry_delay(&config, &queue, &plain, 100_016), None);
+    }
+}
