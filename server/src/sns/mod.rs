@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 /// SNS's spelling: lists wrapped in `member`, maps in `entry` with `key` and
 /// `value` (message attributes: `Name` and `Value`).
-pub(crate) static DIALECT: Dialect = Dialect {
+pub static DIALECT: Dialect = Dialect {
     model: crate::protocol::model::sns,
     namespace: "http://sns.amazonaws.com/doc/2010-03-31/",
     list_item: Some("member"),
