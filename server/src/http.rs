@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// The region and account Kinesis's ARNs and messages name. Default
     /// `us-east-1`, `000000000000`.
     pub identity: crate::Identity,
+    /// Serve the SNS API (the query protocol, signed for `sns`) over these topics.
+    /// Default: none.
+    pub sns: Option<crate::sns::Sns>,
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key.
@@ -100,6 +103,7 @@ impl Default for ServerConfig {
             firehose: None,
             sqs: None,
             identity: crate::Identity::default(),
+            sns: None,
         }
     }
 }
@@ -288,6 +292,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
                 .into_bytes(),
             &id,
         ),
+        // SNS: the query protocol signed for `sns`, and the GET links notifications carry.
+        (&Method::POST | &Method::GET, _) if crate::sns::is_sns_request(&request) => {
+            crate::sns::respond(shared, request, &id).await
+        }
         // SQS: its own protocols (JSON 1.0 and the form-encoded query protocol) and
         // errors (x-amzn-query-error), so not a row of the service table (sqs/http.rs).
         (&Method::POST, _) if crate::sqs::is_sqs_request(&request) => {

@@ -20,6 +20,8 @@
 //! firehose/                 Firehose actions
 //! sqs/                      SQS actions over shardlog-queue, with their own front
 //!                           end (JSON 1.0 and the query protocol, SQS errors)
+//! sns/                      SNS actions over shardlog-topic (query protocol, SNS
+//!                           errors) and the sinks that deliver notifications
 //! ```
 //!
 //! A request goes: front end (read, authenticate) -> the service its target's
@@ -38,7 +40,7 @@ mod kinesis;
 pub mod metrics;
 pub mod protocol;
 mod service;
-mod sns;
+pub mod sns;
 pub mod sqs;
 mod unsupported;
 
@@ -49,6 +51,7 @@ pub use kinesis::errors as kinesis_errors;
 pub use kinesis::subscribe::EVENT_STREAM_CONTENT_TYPE;
 pub use kinesis::KINESIS_TARGET_PREFIX;
 pub use sns::signing::{canonical_string, SignatureVersion, Signer};
+pub use sns::Sns;
 pub use sqs::{Sqs, SQS_TARGET_PREFIX};
 // The paths tools and tests outside the crate used before the layout by service.
 pub use auth as sigv4;

@@ -389,12 +389,26 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             backend = args.backend.name(),
             "shardlog serving the Kinesis API"
         );
+        // Topics deliver into the queues and delivery streams above, and link
+        // notifications back to this address.
+        let sns = shardlog_server::Sns::open(
+            engine.storage().clone(),
+            &args.data_dir.join("topics"),
+            (
+                &identity.region,
+                &identity.account_id,
+                &format!("{scheme}://{address}"),
+            ),
+            Some(sqs.clone()),
+            Some(firehose.clone()),
+        )?;
         let server_config = ServerConfig {
             credentials: credentials.into_iter().collect(),
             tls,
             firehose: Some(firehose.clone()),
             sqs: Some(sqs.clone()),
             identity,
+            sns: Some(sns.clone()),
             header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
@@ -406,9 +420,11 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             tracing::info!(keys = server_config.credentials.len(), "requests must carry a valid AWS Signature V4");
         }
         println!("listening on {scheme}://{address}");
-        serve(engine.clone(), listener, server_config, shutdown_signal())
+        let served = serve(engine.clone(), listener, server_config, shutdown_signal())
             .await
-            .map_err(|error| format!("server failed: {error}"))
+            .map_err(|error| format!("server failed: {error}"));
+        // Topics stop delivering before the queues and streams they deliver to close.
+        served.and(sns.shutdown())
     });
     // Deliver what the delivery streams hold, then sync everything acknowledged
     // before exiting, whatever the server did.

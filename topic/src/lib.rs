@@ -1,5 +1,20 @@
-//! SNS semantics on segment logs: topics, subscriptions, filter policies and
-//! at-least-once delivery from each topic's log to its subscriptions' sinks.
+//! SNS semantics on segment logs: topics, subscriptions and at-least-once
+//! delivery from each topic's log to its subscriptions' sinks.
+//!
+//! ```text
+//! Topics (registry, MANIFEST: topics, attributes, tags, subscriptions)
+//!   └── Topic
+//!         ├── log          one record per published message (segment Log)
+//!         ├── positions/   one durable delivery position per confirmed subscription
+//!         └── workers      one delivery thread per confirmed subscription
+//! ```
+//!
+//! A publish is acknowledged once durable in the topic's log (one group commit
+//! with every other log of the server). Each worker reads from its position,
+//! hands the message to the [`Sink`], retries what it refuses, dead-letters what
+//! it keeps refusing, and only then stores the next position, so a crash
+//! re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
+//! rebuilt from the log at open. On-disk formats are in `FORMAT.md`.
 //!
 //! No AWS wording lives here: errors are facts, values are types. The server
 //! implements the sinks (queues of this server, Firehose delivery streams, HTTP
@@ -7,8 +22,27 @@
 
 #![forbid(unsafe_code)]
 
+mod delivery;
+mod error;
+mod fifo;
 pub mod filter;
+mod manifest;
 mod message;
+mod record;
+mod registry;
 pub mod retry;
+mod topic;
+mod types;
 
+pub use delivery::{Delivery, Failure, FixedRetry, RetryConfig, Sink};
+pub use error::{Error, Result};
+pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};
+pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
+pub use record::Published;
+pub use registry::{
+    OpenReport, SubscriptionInfo, TopicInfo, Topics, TopicsConfig, SUBSCRIPTIONS_MAX, TAGS_MAX,
+    TOPICS_MAX,
+};
+pub use topic::{PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
+pub use types::{Endpoint, Protocol, SubscriptionId, TopicName, FIFO_SUFFIX, TOPIC_NAME_CHARS_MAX};

@@ -8,6 +8,7 @@ mod cbor;
 pub mod eventstream;
 mod json;
 pub mod model;
+pub mod query;
 mod typed;
 pub mod validate;
 pub mod value;

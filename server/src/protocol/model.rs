@@ -160,6 +160,7 @@ impl Model {
 const KINESIS_JSON: &str = include_str!("../../models/kinesis-2013-12-02.json");
 const FIREHOSE_JSON: &str = include_str!("../../models/firehose-2015-08-04.json");
 const SQS_JSON: &str = include_str!("../../models/sqs-2012-11-05.json");
+const SNS_JSON: &str = include_str!("../../models/sns-2010-03-31.json");
 
 fn load(json: &str) -> Model {
     // The vendored models are part of the build; a unit test parses each of them.
@@ -176,6 +177,12 @@ pub fn kinesis() -> &'static Model {
 pub fn sqs() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| load(SQS_JSON))
+}
+
+/// The SNS model (`sns/2010-03-31`).
+pub fn sns() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| load(SNS_JSON))
 }
 
 /// The Firehose model (`firehose/2015-08-04`).
@@ -337,6 +344,7 @@ mod tests {
         assert_eq!(kinesis().target_prefix, "Kinesis_20131202");
         assert_eq!(firehose().target_prefix, "Firehose_20150804");
         assert_eq!(sqs().target_prefix, "AmazonSQS");
+        assert!(sns().operation("Publish").is_some());
     }
 
     /// Members keep the model's order; constraints come through.

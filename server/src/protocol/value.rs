@@ -144,6 +144,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The wire format the fields came in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|value| **value != Value::Null)
     }
@@ -174,6 +179,15 @@ impl<'a> Fields<'a> {
             Some(Value::Int(i)) => Ok(Some(*i)),
             Some(Value::Float(f)) if f.fract() == 0.0 && f.is_finite() => Ok(Some(*f as i128)),
             Some(_) => Err(type_error(name, "an integer")),
+        }
+    }
+
+    /// An optional boolean.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(type_error(name, "a boolean")),
         }
     }
 

@@ -1,1 +1,202 @@
+//! The SNS API over `shardlog-topic`: the query protocol (form-encoded POSTs,
+//! XML answers in the 2010-03-31 namespace), topics, subscriptions, publish, and
+//! the sinks that deliver to queues, delivery streams and HTTP(S) endpoints.
+//! SNS wording (error codes, attribute names, ARNs, the notification envelope)
+//! lives in this module.
+
+mod actions;
+mod envelope;
+pub mod error;
+mod http;
+mod publish;
 pub(crate) mod signing;
+mod sinks;
+mod subscriptions;
+
+pub use error::SnsError;
+pub(crate) use http::{is_sns_request, respond};
+
+use crate::protocol::query::Dialect;
+use shardlog_topic::{Topics, TopicsConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+/// SNS's spelling: lists wrapped in `member`, maps in `entry` with `key` and
+/// `value` (message attributes: `Name` and `Value`).
+pub static DIALECT: Dialect = Dialect {
+    model: crate::protocol::model::sns,
+    namespace: "http://sns.amazonaws.com/doc/2010-03-31/",
+    list_item: Some("member"),
+    map_entry: Some("entry"),
+    element_name: |_, member, _| member,
+    entry_names: |member| match member {
+        "MessageAttributes" => ("Name", "Value"),
+        _ => ("key", "value"),
+    },
+};
+
+/// The SNS service: the topics of a data directory and what they deliver to.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Sns {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    topics: Topics,
+    names: Names,
+    sinks: Arc<sinks::Sinks>,
+}
+
+/// What ARNs and URLs are built from.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    pub region: String,
+    pub account_id: String,
+    /// The URL this server is reached at (`http://127.0.0.1:4566`), for the
+    /// SubscribeURL and UnsubscribeURL of notifications.
+    pub public_url: String,
+}
+
+impl Names {
+    /// `arn:aws:sns:<region>:<account>:<topic>`.
+    pub fn topic_arn(&self, topic: &str) -> String {
+        format!("arn:aws:sns:{}:{}:{topic}", self.region, self.account_id)
+    }
+
+    /// `<topic ARN>:<subscription id>`.
+    pub fn subscription_arn(&self, topic: &str, id: &str) -> String {
+        format!("{}:{id}", self.topic_arn(topic))
+    }
+
+    /// The topic name of a topic ARN of this region and account.
+    pub fn topic_of_arn<'a>(&self, arn: &'a str) -> Result<&'a str, SnsError> {
+        let prefix = format!("arn:aws:sns:{}:{}:", self.region, self.account_id);
+        match arn.strip_prefix(&prefix) {
+            Some(name) if !name.is_empty() && !name.contains(':') => Ok(name),
+            _ if arn.starts_with("arn:aws:sns:") && arn.split(':').count() == 6 => {
+                Err(SnsError::new("NotFound", "Topic does not exist"))
+            }
+            _ => Err(SnsError::invalid(format!(
+                "TopicArn Reason: {arn} is not a valid topic ARN"
+            ))),
+        }
+    }
+
+    /// The subscription id of a subscription ARN.
+    pub fn subscription_of_arn<'a>(&self, arn: &'a str) -> Result<&'a str, SnsError> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts.as_slice() {
+            ["arn", "aws", "sns", _, _, _, id] if !id.is_empty() => Ok(id),
+            _ => Err(SnsError::invalid("SubscriptionArn")),
+        }
+    }
+
+    /// The name of a queue of this server from its ARN.
+    pub fn queue_of_arn<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.region, self.account_id);
+        arn.strip_prefix(&prefix).filter(|name| !name.is_empty())
+    }
+
+    /// The name of a delivery stream of this server from its ARN.
+    pub fn delivery_stream_of_arn<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let prefix = format!(
+            "arn:aws:firehose:{}:{}:deliverystream/",
+            self.region, self.account_id
+        );
+        arn.strip_prefix(&prefix).filter(|name| !name.is_empty())
+    }
+}
+
+impl Sns {
+    /// Opens the topics in `root` on `storage` (shared with the engine: one group
+    /// commit) and starts delivering to `sqs`'s queues, `firehose`'s delivery
+    /// streams and HTTP(S) endpoints. ARNs name `region` and `account_id`;
+    /// notifications link back to `public_url`. Notifications are signed with
+    /// the key in `sns-signing/` beside `root` (made when first needed).
+    pub fn open(
+        storage: shardlog_segment::Storage,
+        root: &Path,
+        names: (&str, &str, &str),
+        sqs: Option<crate::sqs::Sqs>,
+        firehose: Option<shardlog_firehose::Firehose>,
+    ) -> Result<Sns, String> {
+        let (region, account_id, public_url) = names;
+        let names = Names {
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+            public_url: public_url.trim_end_matches('/').to_string(),
+        };
+        // Beside the topics directory, not in it: the topics' MANIFEST accounts
+        // for every entry of that one.
+        let signing_dir = root.parent().unwrap_or(root).join("sns-signing");
+        let sink = Arc::new(sinks::Sinks::new(names.clone(), signing_dir, sqs, firehose));
+        let (topics, report) = Topics::open(storage, root, TopicsConfig::default(), sink.clone())
+            .map_err(|error| {
+            format!("cannot open the topics in {}: {error}", root.display())
+        })?;
+        if !report.unknown_entries.is_empty() {
+            tracing::warn!(entries = ?report.unknown_entries, "topic directories the MANIFEST does not list were left alone");
+        }
+        Ok(Sns {
+            inner: Arc::new(Inner {
+                topics,
+                names,
+                sinks: sink,
+            }),
+        })
+    }
+
+    /// Stops delivery and closes every topic (syncing its log). Call before the
+    /// engine's shutdown, which shuts the shared storage down.
+    pub fn shutdown(&self) -> Result<(), String> {
+        self.inner
+            .topics
+            .close()
+            .map_err(|error| format!("closing the topics: {error}"))
+    }
+
+    pub(crate) fn topics(&self) -> &Topics {
+        &self.inner.topics
+    }
+
+    pub(crate) fn names(&self) -> &Names {
+        &self.inner.names
+    }
+
+    pub(super) fn sinks(&self) -> Arc<sinks::Sinks> {
+        Arc::clone(&self.inner.sinks)
+    }
+}
+
+/// Runs `action` on its validated request; `via_link` when it came as an
+/// unsigned GET link (a notification's SubscribeURL or UnsubscribeURL).
+pub(crate) fn dispatch(
+    sns: &Sns,
+    action: &str,
+    request: &crate::protocol::value::Value,
+    via_link: bool,
+) -> Result<crate::protocol::value::Value, SnsError> {
+    let fields =
+        crate::protocol::value::Fields::new(request, crate::protocol::value::Format::Json)?;
+    if let Some(result) = actions::run(sns, action, &fields) {
+        return result;
+    }
+    if let Some(result) = subscriptions::run(sns, action, &fields, via_link) {
+        return result;
+    }
+    if let Some(result) = publish::run(sns, action, &fields) {
+        return result;
+    }
+    if crate::protocol::model::sns().operation(action).is_some() {
+        return Err(SnsError::new(
+            "InvalidAction",
+            format!("{action} is not supported by this server."),
+        ));
+    }
+    Err(SnsError::new(
+        "InvalidAction",
+        format!("Unknown action {action}."),
+    ))
+}

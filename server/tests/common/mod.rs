@@ -135,6 +135,35 @@ pub async fn start_with_sqs() -> Server {
     launch(engine, config).await
 }
 
+/// Starts a server like [`start_with_sqs`] with the SNS API too, on topics in
+/// `/data/topics` that deliver into those queues.
+pub async fn start_with_sqs_and_sns() -> Server {
+    let fs = MemFs::new();
+    let engine = Engine::open(fs as Arc<dyn FileSystem>, EngineConfig::new("/data")).unwrap();
+    let storage = engine.storage().clone();
+    let sqs = shardlog_server::Sqs::open(
+        storage.clone(),
+        std::path::Path::new("/data/queues"),
+        "us-east-1",
+        "000000000000",
+    )
+    .unwrap();
+    let sns = shardlog_server::Sns::open(
+        storage,
+        std::path::Path::new("/data/topics"),
+        ("us-east-1", "000000000000", "http://127.0.0.1"),
+        Some(sqs.clone()),
+        None,
+    )
+    .unwrap();
+    let config = ServerConfig {
+        sqs: Some(sqs),
+        sns: Some(sns),
+        ..ServerConfig::default()
+    };
+    launch(engine, config).await
+}
+
 /// Status, headers and body of a POST of `body` to `path` with `headers`.
 pub async fn post_raw(
     address: SocketAddr,

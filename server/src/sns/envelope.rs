@@ -1,0 +1,264 @@
+//! The JSON documents SNS sends: Notification, SubscriptionConfirmation and
+//! UnsubscribeConfirmation, with AWS's field names and order.
+//!
+//! Each document is signed as AWS signs it (SignatureVersion, Signature,
+//! SigningCertURL): [`signature_fields`] is the one place that happens.
+
+use super::signing::{canonical_string, SignatureVersion, Signer};
+use super::Names;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use shardlog_topic::{AttributeValue, Published};
+use std::fmt::Write as _;
+
+/// `2026-11-22T03:00:00.000Z`.
+pub(super) fn iso_time(ms: u64) -> String {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || "1970-01-01T00:00:00.000Z".to_string(),
+        |time| time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    )
+}
+
+/// Writes `"key":value` pairs in order as one JSON object.
+fn object(fields: &[(&str, serde_json::Value)]) -> String {
+    let mut out = String::from("{");
+    for (index, (key, value)) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}:{}", serde_json::Value::from(*key), value);
+    }
+    out.push('}');
+    out
+}
+
+/// The path the signing certificate is served at (its `SigningCertURL`).
+pub(super) const CERTIFICATE_PATH: &str = "/SimpleNotificationService-shardlog.pem";
+
+/// How a topic's documents are signed.
+pub(super) struct Signing<'a> {
+    pub signer: &'a Signer,
+    pub version: SignatureVersion,
+}
+
+impl Signing<'_> {
+    /// SignatureVersion, Signature and SigningCertURL of a document with `fields`.
+    fn fields(
+        &self,
+        names: &Names,
+        fields: &[(&str, serde_json::Value)],
+    ) -> Vec<(&'static str, serde_json::Value)> {
+        let texts: Vec<(&str, &str)> = fields
+            .iter()
+            .filter_map(|(name, value)| Some((*name, value.as_str()?)))
+            .collect();
+        let signature = self.signer.sign(&canonical_string(&texts), self.version);
+        vec![
+            ("SignatureVersion", self.version.as_str().into()),
+            ("Signature", signature.into()),
+            (
+                "SigningCertURL",
+                format!("{}{CERTIFICATE_PATH}", names.public_url).into(),
+            ),
+        ]
+    }
+}
+
+/// The signature version a topic asks for (its `SignatureVersion`, default 1).
+pub(super) fn signature_version(attributes: &shardlog_topic::TopicAttributes) -> SignatureVersion {
+    match attributes.kept.get("SignatureVersion").map(String::as_str) {
+        Some("2") => SignatureVersion::V2,
+        _ => SignatureVersion::V1,
+    }
+}
+
+/// `http://host/?Action=Unsubscribe&SubscriptionArn=...`.
+pub(super) fn unsubscribe_url(names: &Names, subscription_arn: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "Unsubscribe")
+        .append_pair("SubscriptionArn", subscription_arn)
+        .finish();
+    format!("{}/?{query}", names.public_url)
+}
+
+/// `http://host/?Action=ConfirmSubscription&TopicArn=...&Token=...`.
+pub(super) fn subscribe_url(names: &Names, topic_arn: &str, token: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "ConfirmSubscription")
+        .append_pair("TopicArn", topic_arn)
+        .append_pair("Token", token)
+        .finish();
+    format!("{}/?{query}", names.public_url)
+}
+
+/// The message attributes as a notification carries them:
+/// `{"name": {"Type": "String", "Value": "..."}}` (binary values in base64).
+fn attributes_json(message: &Published) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = message
+        .attributes
+        .iter()
+        .map(|(name, attribute)| {
+            let value = match &attribute.value {
+                AttributeValue::String(text) => text.clone(),
+                AttributeValue::Binary(bytes) => STANDARD.encode(bytes),
+            };
+            (
+                name.clone(),
+                serde_json::json!({"Type": attribute.data_type, "Value": value}),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// The Notification document for `message` on `topic` to `subscription_arn`;
+/// `sequence_number` for FIFO topics.
+pub(super) fn notification(
+    names: &Names,
+    signing: &Signing<'_>,
+    topic: &str,
+    subscription_arn: &str,
+    protocol: &str,
+    message: &Published,
+    sequence_number: Option<u64>,
+) -> String {
+    use serde_json::Value as J;
+    let mut fields: Vec<(&str, J)> = vec![
+        ("Type", J::from("Notification")),
+        ("MessageId", J::from(message.message_id.as_str())),
+    ];
+    if let Some(sequence) = sequence_number {
+        fields.push(("SequenceNumber", J::from(format!("{sequence:020}"))));
+    }
+    fields.push(("TopicArn", J::from(names.topic_arn(topic))));
+    if let Some(subject) = &message.subject {
+        fields.push(("Subject", J::from(subject.as_str())));
+    }
+    fields.push(("Message", J::from(message.message_for(protocol))));
+    fields.push(("Timestamp", J::from(iso_time(message.published_ms))));
+    let signature = signing.fields(names, &fields);
+    fields.extend(signature);
+    fields.push((
+        "UnsubscribeURL",
+        J::from(unsubscribe_url(names, subscription_arn)),
+    ));
+    if !message.attributes.is_empty() {
+        fields.push(("MessageAttributes", attributes_json(message)));
+    }
+    object(&fields)
+}
+
+/// A SubscriptionConfirmation or UnsubscribeConfirmation document.
+pub(super) fn confirmation(
+    names: &Names,
+    signing: &Signing<'_>,
+    kind: &str,
+    topic: &str,
+    token: &str,
+    now_ms: u64,
+) -> String {
+    use serde_json::Value as J;
+    let topic_arn = names.topic_arn(topic);
+    let message = if kind == "SubscriptionConfirmation" {
+        format!("You have chosen to subscribe to the topic {topic_arn}.\nTo confirm the subscription, visit the SubscribeURL included in this message.")
+    } else {
+        format!("You have chosen to deactivate subscription to the topic {topic_arn}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.")
+    };
+    let mut fields: Vec<(&str, J)> = vec![
+        ("Type", J::from(kind)),
+        ("MessageId", J::from(uuid::Uuid::new_v4().to_string())),
+        ("Token", J::from(token)),
+        ("TopicArn", J::from(topic_arn.as_str())),
+        ("Message", J::from(message)),
+        (
+            "SubscribeURL",
+            J::from(subscribe_url(names, &topic_arn, token)),
+        ),
+        ("Timestamp", J::from(iso_time(now_ms))),
+    ];
+    let signature = signing.fields(names, &fields);
+    fields.extend(signature);
+    object(&fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardlog_topic::MessageAttribute;
+
+    fn names() -> Names {
+        Names {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            public_url: "http://127.0.0.1:4566".into(),
+        }
+    }
+
+    /// A notification has AWS's fields in AWS's order, attributes as Type/Value.
+    #[test]
+    fn notification_fields_in_order() {
+        let message = Published {
+            message_id: "m-1".into(),
+            published_ms: 1_700_000_000_123,
+            subject: Some("s".into()),
+            message: "hello \"you\"".into(),
+            attributes: [(
+                "b".to_string(),
+                MessageAttribute {
+                    data_type: "Binary".into(),
+                    value: AttributeValue::Binary(vec![0, 1, 2]),
+                },
+            )]
+            .into(),
+            group_id: None,
+            deduplication_id: None,
+            structure_json: false,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open_or_create(dir.path()).unwrap();
+        let signing = Signing {
+            signer: &signer,
+            version: SignatureVersion::V2,
+        };
+        let text = notification(
+            &names(),
+            &signing,
+            "t",
+            "arn:aws:sns:us-east-1:000000000000:t:x",
+            "sqs",
+            &message,
+            None,
+        );
+        let keys: Vec<&str> = [
+            "\"Type\"",
+            "\"MessageId\"",
+            "\"TopicArn\"",
+            "\"Subject\"",
+            "\"Message\"",
+            "\"Timestamp\"",
+            "\"SignatureVersion\"",
+            "\"Signature\"",
+            "\"SigningCertURL\"",
+            "\"UnsubscribeURL\"",
+            "\"MessageAttributes\"",
+        ]
+        .into_iter()
+        .collect();
+        let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["Message"], "hello \"you\"");
+        assert_eq!(parsed["Timestamp"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(parsed["MessageAttributes"]["b"]["Value"], "AAEC");
+        assert_eq!(parsed["SignatureVersion"], "2");
+        assert_eq!(
+            parsed["SigningCertURL"],
+            format!("http://127.0.0.1:4566{CERTIFICATE_PATH}")
+        );
+        assert!(parsed["UnsubscribeURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:4566/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws"));
+    }
+}

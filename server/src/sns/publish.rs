@@ -1,0 +1,268 @@
+//! Publish and PublishBatch: checked as SNS checks them, appended to the topic's
+//! log, acknowledged once durable.
+
+use super::actions::topic_name;
+use super::{Sns, SnsError};
+use crate::protocol::value::{Fields, Out, Value};
+use shardlog_topic::{
+    AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest,
+    PUBLISH_BATCH_MAX,
+};
+use std::collections::BTreeSet;
+
+type Response = Result<Value, SnsError>;
+
+/// Largest message with its attributes (and largest batch), in bytes: 256 KiB.
+pub const MESSAGE_BYTES_MAX: usize = 256 * 1024;
+/// Longest subject, in characters.
+const SUBJECT_CHARS_MAX: usize = 100;
+
+/// Runs a publish action; `None` if `action` is not one.
+pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Response> {
+    let result = match action {
+        "Publish" => publish(sns, fields),
+        "PublishBatch" => publish_batch(sns, fields),
+        _ => return None,
+    };
+    Some(result)
+}
+
+fn publish(sns: &Sns, fields: &Fields<'_>) -> Response {
+    if fields.str("PhoneNumber")?.is_some() {
+        return Err(SnsError::invalid(
+            "PhoneNumber Reason: SMS is not supported by this server",
+        ));
+    }
+    let arn = match (fields.str("TopicArn")?, fields.str("TargetArn")?) {
+        (Some(arn), _) | (None, Some(arn)) => arn,
+        (None, None) => {
+            return Err(SnsError::invalid(
+                "TopicArn or TargetArn Reason: no value for required parameter",
+            ))
+        }
+    };
+    let name = sns.names().topic_of_arn(arn)?;
+    let topic = sns.topics().topic(name)?;
+    let request = request_of(fields, topic.name().is_fifo())?;
+    let outcome = topic
+        .publish(vec![request])?
+        .pop()
+        .expect("one outcome per message");
+    Ok(outcome_value(&outcome, None))
+}
+
+fn outcome_value(outcome: &PublishOutcome, id: Option<&str>) -> Value {
+    Out::new()
+        .maybe("Id", id.map(str::to_string))
+        .with("MessageId", outcome.message_id.clone())
+        .maybe(
+            "SequenceNumber",
+            outcome.sequence_number.map(|n| format!("{n:020}")),
+        )
+        .into()
+}
+
+/// A publish request from a Publish call or a PublishBatch entry, checked.
+fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsError> {
+    let message = fields.required_str("Message")?;
+    if message.is_empty() {
+        return Err(SnsError::invalid("Empty message"));
+    }
+    let structure_json = match fields.str("MessageStructure")? {
+        None => false,
+        Some("json") => {
+            check_structure(message)?;
+            true
+        }
+        Some(_) => return Err(SnsError::invalid("MessageStructure")),
+    };
+    let subject = fields.str("Subject")?;
+    if let Some(subject) = subject {
+        let printable = subject.chars().all(|c| !c.is_control());
+        if subject.is_empty() || subject.chars().count() > SUBJECT_CHARS_MAX || !printable {
+            return Err(SnsError::invalid("Subject"));
+        }
+    }
+    let attributes = attributes_of(fields)?;
+    let size = message.len()
+        + attributes
+            .iter()
+            .map(|(name, a)| name.len() + a.data_type.len() + value_len(&a.value))
+            .sum::<usize>();
+    if size > MESSAGE_BYTES_MAX {
+        return Err(SnsError::invalid("Message too long"));
+    }
+    let group_id = fields.str("MessageGroupId")?.map(str::to_string);
+    let deduplication_id = fields.str("MessageDeduplicationId")?.map(str::to_string);
+    if fifo && group_id.is_none() {
+        return Err(SnsError::invalid(
+            "The MessageGroupId parameter is required for FIFO topics",
+        ));
+    }
+    if !fifo && deduplication_id.is_some() {
+        return Err(SnsError::invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type"));
+    }
+    if !fifo && group_id.is_some() {
+        return Err(SnsError::invalid("MessageGroupId Reason: The request includes MessageGroupId parameter that is not valid for this topic type"));
+    }
+    Ok(PublishRequest {
+        subject: subject.map(str::to_string),
+        message: message.to_string(),
+        attributes,
+        group_id,
+        deduplication_id,
+        structure_json,
+    })
+}
+
+/// A MessageStructure `json` message: an object of strings with a `default`.
+fn check_structure(message: &str) -> Result<(), SnsError> {
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(message)
+        .map_err(|_| SnsError::invalid("Message Structure - JSON message body failed to parse"))?;
+    if !parsed
+        .get("default")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return Err(SnsError::invalid(
+            "Message Structure - No default entry in JSON message body",
+        ));
+    }
+    if !parsed.values().all(serde_json::Value::is_string) {
+        return Err(SnsError::invalid(
+            "Message Structure - JSON message body failed to parse",
+        ));
+    }
+    Ok(())
+}
+
+fn value_len(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::String(text) => text.len(),
+        AttributeValue::Binary(bytes) => bytes.len(),
+    }
+}
+
+/// `MessageAttributes`, checked: types String, Number, Binary (each with an
+/// optional custom suffix) and String.Array, with the value their type needs.
+fn attributes_of(fields: &Fields<'_>) -> Result<MessageAttributes, SnsError> {
+    let mut attributes = MessageAttributes::new();
+    let Some(map) = fields.structure("MessageAttributes")? else {
+        return Ok(attributes);
+    };
+    for (name, value) in map.entries() {
+        let entry = Fields::new(value, fields.format())?;
+        let data_type = entry.required_str("DataType")?.to_string();
+        let bad = |reason: &str| {
+            SnsError::new(
+                "ParameterValueInvalid",
+                format!("The message attribute '{name}' {reason}"),
+            )
+        };
+        let base = data_type.split('.').next().unwrap_or("");
+        let value = match (data_type.as_str(), base) {
+            ("String.Array", _) => {
+                let text = entry
+                    .str("StringValue")?
+                    .ok_or_else(|| bad("must contain non-empty message attribute value for message attribute type 'String.Array'."))?;
+                let parsed: Result<Vec<serde_json::Value>, _> = serde_json::from_str(text);
+                if parsed.is_err() {
+                    return Err(bad("has an invalid message attribute value of type String.Array."));
+                }
+                AttributeValue::String(text.to_string())
+            }
+            (_, "String") | (_, "Number") => {
+                let text = entry.str("StringValue")?.ok_or_else(|| {
+                    bad(&format!("must contain non-empty message attribute value for message attribute type '{base}'."))
+                })?;
+                if base == "Number" && text.trim().parse::<f64>().is_err() {
+                    return Err(bad(&format!("has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String. Value: {text} is not a number")));
+                }
+                AttributeValue::String(text.to_string())
+            }
+            (_, "Binary") => {
+                let bytes = entry.required_blob("BinaryValue").map_err(|_| {
+                    bad("must contain non-empty message attribute value for message attribute type 'Binary'.")
+                })?;
+                AttributeValue::Binary(bytes)
+            }
+            _ => return Err(bad("has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.")),
+        };
+        attributes.insert(name.clone(), MessageAttribute { data_type, value });
+    }
+    Ok(attributes)
+}
+
+fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
+    let name = topic_name(sns, fields, "TopicArn")?;
+    let topic = sns.topics().topic(name)?;
+    let entries = fields
+        .list("PublishBatchRequestEntries")?
+        .unwrap_or_default();
+    if entries.is_empty() {
+        return Err(SnsError::new(
+            "EmptyBatchRequest",
+            "The batch request doesn't contain any entries",
+        ));
+    }
+    if entries.len() > PUBLISH_BATCH_MAX {
+        return Err(SnsError::new(
+            "TooManyEntriesInBatchRequest",
+            "The batch request contains more entries than permissible",
+        ));
+    }
+    let mut ids = BTreeSet::new();
+    let mut total = 0;
+    let mut valid = Vec::new();
+    let mut failed = Vec::new();
+    for entry in entries {
+        let entry = Fields::new(entry, fields.format())?;
+        let id = entry.required_str("Id")?;
+        let well_formed = !id.is_empty()
+            && id.len() <= 80
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !well_formed {
+            return Err(SnsError::new(
+                "InvalidBatchEntryId",
+                "The Id of a batch entry in a batch request doesn't abide by the specification",
+            ));
+        }
+        if !ids.insert(id.to_string()) {
+            return Err(SnsError::new(
+                "BatchEntryIdsNotDistinct",
+                "Two or more batch entries in the request have the same Id",
+            ));
+        }
+        total += entry.str("Message")?.map_or(0, str::len);
+        match request_of(&entry, topic.name().is_fifo()) {
+            Ok(request) => valid.push((id.to_string(), request)),
+            Err(error) => failed.push(
+                Out::new()
+                    .with("Id", id.to_string())
+                    .with("Code", error.code)
+                    .with("Message", error.message)
+                    .with("SenderFault", true)
+                    .into(),
+            ),
+        }
+    }
+    if total > MESSAGE_BYTES_MAX {
+        return Err(SnsError::new(
+            "BatchRequestTooLong",
+            "The length of all the messages put together is more than the limit",
+        ));
+    }
+    let mut successful = Vec::new();
+    if !valid.is_empty() {
+        let (ids, requests): (Vec<String>, Vec<PublishRequest>) = valid.into_iter().unzip();
+        let outcomes = topic.publish(requests)?;
+        for (id, outcome) in ids.iter().zip(&outcomes) {
+            successful.push(outcome_value(outcome, Some(id)));
+        }
+    }
+    Ok(Out::new()
+        .with("Successful", successful)
+        .with("Failed", failed)
+        .into())
+}

@@ -1,0 +1,323 @@
+//! Where notifications go: queues of this server (through the queue's own
+//! durable send), delivery streams of this server, and HTTP(S) endpoints. One
+//! [`shardlog_topic::Sink`] for all, chosen by the subscription's protocol.
+
+use super::envelope::{self, Signing};
+use super::signing::Signer;
+use super::Names;
+use shardlog_topic::TopicAttributes;
+use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
+pub(super) const EFFECTIVE_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#;
+
+/// The content type of HTTP(S) deliveries unless a DeliveryPolicy's
+/// `requestPolicy.headerContentType` says otherwise.
+const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
+
+/// How long one HTTP(S) delivery may take, as SNS (15 s).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The server's sink.
+pub(crate) struct Sinks {
+    names: Names,
+    /// Where the signing key is kept; it is opened (or made, which takes a
+    /// while) when the first signed document is needed, not at start.
+    signing_dir: PathBuf,
+    signer: OnceLock<Result<Signer, String>>,
+    sqs: Option<crate::sqs::Sqs>,
+    firehose: Option<shardlog_firehose::Firehose>,
+    http: ureq::Agent,
+}
+
+impl std::fmt::Debug for Sinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sinks").finish_non_exhaustive()
+    }
+}
+
+fn refused(reason: impl Into<String>, retryable: bool) -> Failure {
+    Failure {
+        reason: reason.into(),
+        retryable,
+    }
+}
+
+/// The protocol's name in the API (and in a MessageStructure JSON).
+pub(super) fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Sqs => "sqs",
+        Protocol::Firehose => "firehose",
+        Protocol::Http => "http",
+        Protocol::Https => "https",
+    }
+}
+
+/// Whether the subscription asked for the message alone, without the envelope.
+pub(super) fn is_raw(subscription: &SubscriptionRecord) -> bool {
+    subscription
+        .attributes
+        .get("RawMessageDelivery")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
+impl Sinks {
+    pub(super) fn new(
+        names: Names,
+        signing_dir: PathBuf,
+        sqs: Option<crate::sqs::Sqs>,
+        firehose: Option<shardlog_firehose::Firehose>,
+    ) -> Sinks {
+        let http = ureq::Agent::config_builder()
+            .timeout_global(Some(HTTP_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Sinks {
+            names,
+            signing_dir,
+            signer: OnceLock::new(),
+            sqs,
+            firehose,
+            http,
+        }
+    }
+
+    /// How documents of a topic with `attributes` are signed.
+    pub(super) fn signing(&self, attributes: &TopicAttributes) -> Result<Signing<'_>, String> {
+        Ok(Signing {
+            signer: self.signer()?,
+            version: envelope::signature_version(attributes),
+        })
+    }
+
+    fn signer(&self) -> Result<&Signer, String> {
+        self.signer
+            .get_or_init(|| {
+                Signer::open_or_create(&self.signing_dir).map_err(|error| {
+                    format!(
+                        "cannot open the SNS signing key in {}: {error}",
+                        self.signing_dir.display()
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(String::clone)
+    }
+
+    /// The signing certificate (PEM), served at the SigningCertURL.
+    pub(super) fn certificate_pem(&self) -> Result<&str, String> {
+        Ok(self.signer()?.certificate_pem())
+    }
+
+    fn subscription_arn(&self, delivery: &Delivery<'_>) -> String {
+        self.names
+            .subscription_arn(delivery.topic.as_str(), delivery.subscription.id.as_str())
+    }
+
+    /// The body a destination gets: the message itself, or the notification document.
+    fn body(&self, delivery: &Delivery<'_>) -> Result<String, Failure> {
+        let protocol = protocol_name(delivery.subscription.endpoint.protocol);
+        if is_raw(delivery.subscription) {
+            return Ok(delivery.message.message_for(protocol));
+        }
+        let sequence = delivery.topic.is_fifo().then_some(delivery.position);
+        let signing = self
+            .signing(delivery.topic_attributes)
+            .map_err(|reason| refused(reason, true))?;
+        Ok(envelope::notification(
+            &self.names,
+            &signing,
+            delivery.topic.as_str(),
+            &self.subscription_arn(delivery),
+            protocol,
+            delivery.message,
+            sequence,
+        ))
+    }
+
+    /// Sends to the queue of this server that `arn` names; raw deliveries carry
+    /// the message attributes as queue message attributes.
+    fn to_queue(&self, arn: &str, delivery: &Delivery<'_>, raw: bool) -> Result<(), Failure> {
+        let sqs = self
+            .sqs
+            .as_ref()
+            .ok_or_else(|| refused("SQS is not enabled on this server", false))?;
+        let name = self
+            .names
+            .queue_of_arn(arn)
+            .ok_or_else(|| refused(format!("{arn} is not a queue of this server"), false))?;
+        let queue = sqs
+            .queues()
+            .queue(name)
+            .map_err(|error| refused(error.to_string(), false))?;
+        let message = delivery.message;
+        let protocol = protocol_name(delivery.subscription.endpoint.protocol);
+        let fifo = queue.name().is_fifo();
+        let request = shardlog_queue::SendRequest {
+            body: if raw {
+                message.message_for(protocol).into_bytes()
+            } else {
+                self.body(delivery)?.into_bytes()
+            },
+            attributes: if raw {
+                queue_attributes(message)
+            } else {
+                Default::default()
+            },
+            delay_s: None,
+            group_id: fifo.then(|| message.group_id.clone()).flatten(),
+            deduplication_id: fifo.then(|| message.deduplication_id.clone()).flatten(),
+            trace_header: None,
+        };
+        match queue.send(request) {
+            Ok(_) => Ok(()),
+            Err(error @ shardlog_queue::Error::Storage(_)) => Err(refused(error.to_string(), true)),
+            Err(error) => Err(refused(error.to_string(), false)),
+        }
+    }
+
+    fn to_firehose(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
+        let firehose = self
+            .firehose
+            .as_ref()
+            .ok_or_else(|| refused("Firehose is not enabled on this server", false))?;
+        let arn = &delivery.subscription.endpoint.address;
+        let name = self.names.delivery_stream_of_arn(arn).ok_or_else(|| {
+            refused(
+                format!("{arn} is not a delivery stream of this server"),
+                false,
+            )
+        })?;
+        // One record per notification, newline-terminated so that records stay
+        // apart in the objects Firehose writes.
+        let mut record = self.body(delivery)?.into_bytes();
+        record.push(b'\n');
+        match firehose.put_records(name, &[&record]) {
+            Ok(_) => Ok(()),
+            Err(error @ shardlog_firehose::Error::Unavailable(_))
+            | Err(error @ shardlog_firehose::Error::Segment(_)) => {
+                Err(refused(error.to_string(), true))
+            }
+            Err(error) => Err(refused(error.to_string(), false)),
+        }
+    }
+
+    fn to_endpoint(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
+        let url = &delivery.subscription.endpoint.address;
+        let raw = is_raw(delivery.subscription);
+        let content_type = delivery
+            .endpoint_policy()
+            .header_content_type
+            .unwrap_or_else(|| TEXT_PLAIN.to_string());
+        let mut request = self
+            .http
+            .post(url)
+            .header("x-amz-sns-message-type", "Notification")
+            .header("x-amz-sns-message-id", &delivery.message.message_id)
+            .header(
+                "x-amz-sns-topic-arn",
+                self.names.topic_arn(delivery.topic.as_str()),
+            )
+            .header(
+                "x-amz-sns-subscription-arn",
+                self.subscription_arn(delivery),
+            )
+            .header("content-type", content_type)
+            .header("user-agent", "Amazon Simple Notification Service Agent");
+        if raw {
+            request = request.header("x-amz-sns-rawdelivery", "true");
+        }
+        match request.send(self.body(delivery)?.as_bytes()) {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(refused(
+                format!("{url} answered {}", response.status()),
+                true,
+            )),
+            Err(error) => Err(refused(format!("{url}: {error}"), true)),
+        }
+    }
+
+    /// POSTs a SubscriptionConfirmation or UnsubscribeConfirmation to an endpoint.
+    pub(super) fn post_confirmation(
+        &self,
+        url: &str,
+        kind: &str,
+        topic: &str,
+        subscription_arn: &str,
+        document: String,
+    ) -> Result<(), String> {
+        let response = self
+            .http
+            .post(url)
+            .header("x-amz-sns-message-type", kind)
+            .header("x-amz-sns-topic-arn", self.names.topic_arn(topic))
+            .header("x-amz-sns-subscription-arn", subscription_arn)
+            .header("content-type", TEXT_PLAIN)
+            .header("user-agent", "Amazon Simple Notification Service Agent")
+            .send(document.as_bytes())
+            .map_err(|error| error.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("{url} answered {}", response.status()))
+        }
+    }
+}
+
+/// A message's attributes as queue message attributes (same names, types, values).
+fn queue_attributes(message: &Published) -> shardlog_queue::MessageAttributes {
+    message
+        .attributes
+        .iter()
+        .map(|(name, attribute)| {
+            let value = match &attribute.value {
+                AttributeValue::String(text) => {
+                    shardlog_queue::AttributeValue::String(text.clone())
+                }
+                AttributeValue::Binary(bytes) => {
+                    shardlog_queue::AttributeValue::Binary(bytes.clone())
+                }
+            };
+            let attribute = shardlog_queue::MessageAttribute {
+                data_type: attribute.data_type.clone(),
+                value,
+            };
+            (name.clone(), attribute)
+        })
+        .collect()
+}
+
+/// The dead-letter queue ARN of a subscription's RedrivePolicy, if it has one.
+pub(super) fn dead_letter_arn(subscription: &SubscriptionRecord) -> Option<String> {
+    let policy = subscription.attributes.get("RedrivePolicy")?;
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    policy["deadLetterTargetArn"].as_str().map(str::to_string)
+}
+
+impl shardlog_topic::Sink for Sinks {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
+        let subscription = delivery.subscription;
+        match subscription.endpoint.protocol {
+            Protocol::Sqs => self.to_queue(
+                &subscription.endpoint.address,
+                delivery,
+                is_raw(subscription),
+            ),
+            Protocol::Firehose => self.to_firehose(delivery),
+            Protocol::Http | Protocol::Https => self.to_endpoint(delivery),
+        }
+    }
+
+    fn dead_letter(&self, delivery: &Delivery<'_>, failure: &Failure) -> Result<(), Failure> {
+        let Some(arn) = dead_letter_arn(delivery.subscription) else {
+            tracing::warn!(topic = %delivery.topic, subscription = %delivery.subscription.id,
+                reason = %failure.reason, "undeliverable message dropped (no dead-letter queue)");
+            return Ok(());
+        };
+        self.to_queue(&arn, delivery, is_raw(delivery.subscription))
+    }
+}

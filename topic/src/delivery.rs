@@ -1,0 +1,503 @@
+//! Delivery: one worker thread per confirmed subscription walks the topic's log
+//! from the subscription's durable position, hands each message to the [`Sink`],
+//! retries what the sink refuses, dead-letters what it keeps refusing, and only
+//! then advances the position durably. A crash re-delivers what was in hand
+//! (at least once), never skips it.
+
+use crate::error::{Error, Result};
+use crate::fifo::DEDUPLICATION_WINDOW_MS;
+use crate::filter::{FilterPolicy, FilterScope};
+use crate::manifest::{SubscriptionRecord, TopicAttributes};
+use crate::record::Published;
+use crate::retry::DeliveryPolicy;
+use crate::types::{Protocol, TopicName};
+use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
+use shardlog_segment::{Log, ReadLimits};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One message on its way to one subscription.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// The topic.
+    pub topic: &'a TopicName,
+    /// The topic's attributes, as they stand now.
+    pub topic_attributes: &'a TopicAttributes,
+    /// The subscription, as it stands now.
+    pub subscription: &'a SubscriptionRecord,
+    /// The message.
+    pub message: &'a Published,
+    /// Its position in the topic's log (a FIFO topic's sequence number).
+    pub position: u64,
+    /// 1 for the first attempt, then one more per retry.
+    pub attempt: u32,
+}
+
+impl Delivery<'_> {
+    /// The HTTP(S) delivery policy that applies to this delivery (retries,
+    /// request content type, throttle).
+    pub fn endpoint_policy(&self) -> DeliveryPolicy {
+        endpoint_policy(self.subscription, self.topic_attributes)
+    }
+}
+
+/// Why a sink did not take a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, for the log.
+    pub reason: String,
+    /// Whether trying again may help (an endpoint down) or not (a queue deleted).
+    pub retryable: bool,
+}
+
+/// Where messages go: the server implements it with queues, delivery streams and
+/// HTTP endpoints. Called from delivery threads; may block (bounded by its own timeouts).
+pub trait Sink: Send + Sync + 'static {
+    /// Delivers one message; `Ok` once the destination holds it durably.
+    fn deliver(&self, delivery: &Delivery<'_>) -> std::result::Result<(), Failure>;
+
+    /// Takes a message that could not be delivered (retries exhausted, or a
+    /// failure that retrying cannot fix): to the subscription's dead-letter
+    /// queue if it has one. `Ok` when handled (kept or knowingly dropped).
+    fn dead_letter(
+        &self,
+        delivery: &Delivery<'_>,
+        failure: &Failure,
+    ) -> std::result::Result<(), Failure>;
+}
+
+/// A fixed retry schedule: how often and how long apart a refused message is
+/// tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedRetry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Wait before each retry (ms).
+    pub delay_ms: u64,
+}
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Queues and delivery streams of this server. Default: 100,015 retries, AWS's
+    /// count for its own services, 1 s apart (a local destination that refuses is
+    /// full or failing, not far away). HTTP(S) endpoints follow their
+    /// `DeliveryPolicy` (the subscription's, else the topic's, else AWS's
+    /// default: 3 retries 20 s apart).
+    pub managed: FixedRetry,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            managed: FixedRetry {
+                retries: 100_015,
+                delay_ms: 1_000,
+            },
+        }
+    }
+}
+
+/// The HTTP(S) delivery policy that applies: the topic's when it disables
+/// overrides or the subscription has none, else the subscription's.
+fn endpoint_policy(subscription: &SubscriptionRecord, topic: &TopicAttributes) -> DeliveryPolicy {
+    let parse = |json: &Option<String>, topic_level: bool| {
+        json.as_deref().and_then(|json| {
+            let parsed = if topic_level {
+                DeliveryPolicy::parse_topic(json)
+            } else {
+                DeliveryPolicy::parse_subscription(json)
+            };
+            // The server validated the policy before storing it.
+            parsed.ok()
+        })
+    };
+    let topic_policy = parse(&topic.delivery_policy, true);
+    let own = parse(&subscription.delivery_policy, false);
+    match (topic_policy, own) {
+        (Some(topic), _) if topic.disable_subscription_overrides => topic,
+        (_, Some(own)) => own,
+        (Some(topic), None) => topic,
+        (None, None) => DeliveryPolicy::default(),
+    }
+}
+
+/// The wait before retry number `retry` (1-based) of `subscription`, or `None`
+/// when its retries are used up. The one place retry timing is decided.
+pub(crate) fn retry_delay(
+    config: &RetryConfig,
+    subscription: &SubscriptionRecord,
+    topic: &TopicAttributes,
+    retry: u32,
+) -> Option<Duration> {
+    match subscription.endpoint.protocol {
+        Protocol::Http | Protocol::Https => {
+            let schedule = endpoint_policy(subscription, topic).retry;
+            (retry <= schedule.retries()).then(|| schedule.delay_before(retry))
+        }
+        Protocol::Sqs | Protocol::Firehose => {
+            let schedule = config.managed;
+            (retry <= schedule.retries).then(|| Duration::from_millis(schedule.delay_ms))
+        }
+    }
+}
+
+/// A subscription's compiled filter policy: `None` when it has none, `Err`
+/// when the stored policy no longer compiles (then nothing passes).
+fn compile_filter(record: &SubscriptionRecord) -> Option<std::result::Result<FilterPolicy, ()>> {
+    let spec = record.filter.as_ref()?;
+    let scope = if spec.body_scope {
+        FilterScope::MessageBody
+    } else {
+        FilterScope::MessageAttributes
+    };
+    Some(FilterPolicy::parse(&spec.policy, scope).map_err(|error| {
+        tracing::error!(subscription = %record.id, %error, "stored filter policy does not compile; nothing passes it");
+    }))
+}
+
+/// A subscription's worker: its current record, and how to stop it.
+#[derive(Debug)]
+pub(crate) struct Control {
+    state: Mutex<ControlState>,
+    /// The durable delivery position (lock-free: peers read it to reclaim).
+    position: AtomicU64,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct ControlState {
+    record: SubscriptionRecord,
+    filter: Option<std::result::Result<FilterPolicy, ()>>,
+    stop: bool,
+    /// Removed (unsubscribed, topic deleted): the worker deletes its position on exit.
+    removed: bool,
+}
+
+impl Control {
+    pub(crate) fn new(record: SubscriptionRecord, position: u64) -> Arc<Control> {
+        Arc::new(Control {
+            position: AtomicU64::new(position),
+            state: Mutex::new(ControlState {
+                filter: compile_filter(&record),
+                record,
+                stop: false,
+                removed: false,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn record(&self) -> SubscriptionRecord {
+        self.lock().record.clone()
+    }
+
+    pub(crate) fn set_record(&self, record: SubscriptionRecord) {
+        let filter = compile_filter(&record);
+        let mut state = self.lock();
+        state.filter = filter;
+        state.record = record;
+    }
+
+    /// Whether `message` passes the subscription's filter policy. The one place
+    /// filtering is decided.
+    fn passes(&self, message: &Published) -> bool {
+        match &self.lock().filter {
+            None => true,
+            Some(Ok(policy)) => policy.matches(&message.attributes, &message.message),
+            Some(Err(())) => false,
+        }
+    }
+
+    /// Asks the worker to stop (and, if `removed`, to delete its position).
+    pub(crate) fn stop(&self, removed: bool) {
+        let mut state = self.lock();
+        state.stop = true;
+        state.removed |= removed;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn stopping(&self) -> bool {
+        self.lock().stop
+    }
+
+    /// Waits `delay` unless stopped first; returns whether to go on.
+    fn pause(&self, delay: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, delay, |state| !state.stop)
+            .unwrap_or_else(|p| p.into_inner());
+        !state.stop
+    }
+}
+
+/// The file holding a subscription's delivery position.
+pub(crate) fn position_path(topic_dir: &Path, record: &SubscriptionRecord) -> PathBuf {
+    topic_dir.join("positions").join(record.id.as_str())
+}
+
+/// Reads a delivery position.
+pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u64>> {
+    if !fs.exists(path) {
+        return Ok(None);
+    }
+    let bytes = read_file(fs, path).map_err(|source| Error::Metadata {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        what: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    match (value["version"].as_u64(), value["position"].as_u64()) {
+        (Some(1), Some(position)) => Ok(Some(position)),
+        _ => Err(Error::Corrupt {
+            what: path.display().to_string(),
+            reason: "not a version 1 delivery position".into(),
+        }),
+    }
+}
+
+/// Replaces a delivery position atomically (durable when it returns).
+pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) -> Result<()> {
+    let bytes = serde_json::json!({"version": 1, "position": position}).to_string();
+    write_file_atomic(fs, path, bytes.as_bytes()).map_err(|source| Error::Metadata {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// What a worker works with.
+pub(crate) struct Worker {
+    pub(crate) topic: TopicName,
+    pub(crate) log: Log,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) position_path: PathBuf,
+    pub(crate) control: Arc<Control>,
+    pub(crate) topic_attributes: Arc<Mutex<TopicAttributes>>,
+    pub(crate) peers: crate::topic::Workers,
+    pub(crate) fifo: bool,
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) retry: RetryConfig,
+    pub(crate) batch_records_max: usize,
+}
+
+/// How long a worker waits for a new message before looking at its stop flag again.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+impl Worker {
+    /// Delivers from `position` until stopped.
+    pub(crate) fn run(self, mut position: u64) {
+        while !self.control.stopping() {
+            match self.deliver_batch(position) {
+                Ok(Some(next)) if next > position => {
+                    if let Err(error) = store_position(self.fs.as_ref(), &self.position_path, next)
+                    {
+                        tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
+                        return;
+                    }
+                    position = next;
+                    self.control.position.store(next, Ordering::Release);
+                    self.reclaim();
+                }
+                Ok(Some(_)) => {
+                    self.log.wait_for(position, IDLE_WAIT);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::error!(topic = %self.topic, %error, "reading the topic log failed");
+                    if !self.control.pause(IDLE_WAIT) {
+                        break;
+                    }
+                }
+            }
+        }
+        if self.control.lock().removed {
+            let _ = self.fs.remove_file(&self.position_path);
+        }
+    }
+
+    /// Removes the log's sealed segments that every subscription has passed (a
+    /// FIFO topic keeps its deduplication window's). A failure is logged: the
+    /// segments stay, nothing is lost.
+    fn reclaim(&self) {
+        let slowest = self
+            .peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|(control, _)| control.position.load(Ordering::Acquire))
+            .min();
+        let Some(slowest) = slowest else {
+            return;
+        };
+        let keep_since_ms = crate::types::now_ms().saturating_sub(DEDUPLICATION_WINDOW_MS);
+        let removable = |segment: &shardlog_segment::SegmentInfo| {
+            let outside_window = !self.fifo
+                || segment
+                    .last_arrival_ms
+                    .is_none_or(|last| last < keep_since_ms);
+            segment.end_position <= slowest && outside_window
+        };
+        if let Err(error) = self.log.remove_oldest_segments(removable) {
+            tracing::warn!(topic = %self.topic, %error, "removing delivered topic log segments failed");
+        }
+    }
+
+    /// Delivers the records from `position` on that one read returns; the position
+    /// after the last one handled, or `None` when stopped on the way.
+    fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
+        let from = position.max(self.log.first_position());
+        let limits = ReadLimits {
+            records_max: self.batch_records_max,
+            bytes_max: 4 << 20,
+        };
+        let read = self.log.read(from, limits)?;
+        let mut next = from;
+        for record in read.records() {
+            if self.control.stopping() {
+                return Ok(if next > position { Some(next) } else { None });
+            }
+            match Published::decode(record.data) {
+                Ok(message) if !self.control.passes(&message) => {}
+                Ok(message) => {
+                    if !self.deliver_one(&message, record.position) {
+                        return Ok(if next > position { Some(next) } else { None });
+                    }
+                }
+                Err(reason) => {
+                    tracing::error!(topic = %self.topic, position = record.position, %reason, "unreadable message skipped");
+                }
+            }
+            next = record.position + 1;
+        }
+        Ok(Some(next.max(read.next_position)))
+    }
+
+    /// Delivers one message with retries, then dead-letters it if it never went
+    /// through. Returns false if stopped before it was handled.
+    fn deliver_one(&self, message: &Published, position: u64) -> bool {
+        let mut attempt = 1;
+        loop {
+            let record = self.control.record();
+            let topic_attributes = self
+                .topic_attributes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let delivery = Delivery {
+                topic: &self.topic,
+                topic_attributes: &topic_attributes,
+                subscription: &record,
+                message,
+                position,
+                attempt,
+            };
+            let failure = match self.sink.deliver(&delivery) {
+                Ok(()) => return true,
+                Err(failure) => failure,
+            };
+            let delay = failure
+                .retryable
+                .then(|| retry_delay(&self.retry, &record, &topic_attributes, attempt))
+                .flatten();
+            match delay {
+                Some(delay) => {
+                    if !self.control.pause(delay) {
+                        return false;
+                    }
+                    attempt += 1;
+                }
+                None => {
+                    if let Err(dead) = self.sink.dead_letter(&delivery, &failure) {
+                        tracing::warn!(topic = %self.topic, subscription = %record.id,
+                            reason = %failure.reason, dead_letter = %dead.reason,
+                            "undeliverable message dropped");
+                    }
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Endpoint, SubscriptionId};
+    use std::collections::BTreeMap;
+
+    fn subscription(protocol: Protocol, policy: Option<&str>) -> SubscriptionRecord {
+        SubscriptionRecord {
+            id: SubscriptionId("s".into()),
+            endpoint: Endpoint {
+                protocol,
+                address: "a".into(),
+            },
+            attributes: BTreeMap::new(),
+            filter: None,
+            delivery_policy: policy.map(str::to_string),
+            pending_token: None,
+            created_ms: 0,
+        }
+    }
+
+    fn retry_policy(retries: u32, delay_s: u32) -> String {
+        format!(
+            r#"{{"minDelayTarget": {delay_s}, "maxDelayTarget": {delay_s}, "numRetries": {retries}, "numNoDelayRetries": 0, "numMinDelayRetries": 0, "numMaxDelayRetries": 0, "backoffFunction": "linear"}}"#
+        )
+    }
+
+    /// HTTP retries follow the subscription's policy, else the topic's, else
+    /// AWS's default; a topic that disables overrides wins; queues keep the
+    /// managed schedule whatever the policies say.
+    #[test]
+    fn retry_delay_picks_the_policy_that_applies() {
+        let config = RetryConfig::default();
+        let own = format!(r#"{{"healthyRetryPolicy": {}}}"#, retry_policy(1, 2));
+        let topic_policy = |disable: bool| TopicAttributes {
+            delivery_policy: Some(format!(
+                r#"{{"http": {{"defaultHealthyRetryPolicy": {}, "disableSubscriptionOverrides": {disable}}}}}"#,
+                retry_policy(5, 7)
+            )),
+            ..TopicAttributes::default()
+        };
+        let plain = TopicAttributes::default();
+        let http = subscription(Protocol::Http, None);
+        assert_eq!(
+            retry_delay(&config, &http, &plain, 3),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(retry_delay(&config, &http, &plain, 4), None);
+        assert_eq!(
+            retry_delay(&config, &http, &topic_policy(false), 5),
+            Some(Duration::from_secs(7))
+        );
+        let tuned = subscription(Protocol::Https, Some(&own));
+        assert_eq!(
+            retry_delay(&config, &tuned, &topic_policy(false), 1),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(retry_delay(&config, &tuned, &topic_policy(false), 2), None);
+        assert_eq!(
+            retry_delay(&config, &tuned, &topic_policy(true), 2),
+            Some(Duration::from_secs(7))
+        );
+        let queue = subscription(Protocol::Sqs, Some(&own));
+        assert_eq!(
+            retry_delay(&config, &queue, &topic_policy(true), 100_015),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(retry_delay(&config, &queue, &plain, 100_016), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! The error type of the topic layer: facts, no AWS wording.
+
+use std::path::PathBuf;
+
+/// Errors of the topic layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No topic has this name.
+    #[error("topic {topic} does not exist")]
+    TopicNotFound {
+        /// The name asked for.
+        topic: String,
+    },
+    /// No subscription has this id.
+    #[error("subscription {subscription} does not exist")]
+    SubscriptionNotFound {
+        /// The id asked for.
+        subscription: String,
+    },
+    /// A topic of this name exists with different attributes.
+    #[error("topic {topic} already exists with different attributes")]
+    TopicExists {
+        /// The topic.
+        topic: String,
+    },
+    /// A topic name breaks the naming rules.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopicName {
+        /// The name given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A request parameter is out of range, missing, or does not apply.
+    #[error("invalid parameter {parameter}: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        parameter: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A confirmation token matches no pending subscription of the topic.
+    #[error("no pending subscription of topic {topic} has this token")]
+    InvalidToken {
+        /// The topic.
+        topic: String,
+    },
+    /// Too many topics, subscriptions or tags.
+    #[error("limit exceeded: {what} (at most {max})")]
+    LimitExceeded {
+        /// What.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// The MANIFEST or a delivery position file could not be read or written.
+    #[error("cannot {op} {path}: {source}")]
+    Metadata {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Metadata or a log record is unreadable.
+    #[error("{what} is corrupt: {reason}")]
+    Corrupt {
+        /// What.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The topic's log failed.
+    #[error(transparent)]
+    Log(#[from] shardlog_segment::Error),
+    /// The registry is closed.
+    #[error("the topics are closed")]
+    Closed,
+}
+
+/// The topic layer's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,377 @@
+//! Publish, fan-out to subscriptions through a test sink, retries, dead letters,
+//! FIFO deduplication, and delivery that resumes from its durable position after
+//! a restart.
+
+use shardlog_segment::io::RealFs;
+use shardlog_segment::{Storage, StorageConfig};
+use shardlog_topic::{
+    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
+    Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics, TopicsConfig,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Records what it is given; refuses the first `refusals` attempts of each message.
+#[derive(Default)]
+struct TestSink {
+    state: Mutex<SinkState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct SinkState {
+    /// (endpoint address, message, attempt)
+    delivered: Vec<(String, String, u32)>,
+    dead: Vec<(String, String)>,
+    refusals: u32,
+}
+
+impl Sink for TestSink {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
+        let mut state = self.state.lock().unwrap();
+        if delivery.attempt <= state.refusals {
+            return Err(Failure {
+                reason: "refused by the test".into(),
+                retryable: true,
+            });
+        }
+        state.delivered.push((
+            delivery.subscription.endpoint.address.clone(),
+            delivery.message.message.clone(),
+            delivery.attempt,
+        ));
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn dead_letter(&self, delivery: &Delivery<'_>, _: &Failure) -> Result<(), Failure> {
+        let mut state = self.state.lock().unwrap();
+        state.dead.push((
+            delivery.subscription.endpoint.address.clone(),
+            delivery.message.message.clone(),
+        ));
+        self.changed.notify_all();
+        Ok(())
+    }
+}
+
+impl TestSink {
+    /// Waits (at most 10 s) until `done` holds of the state.
+    fn wait(&self, done: impl Fn(&SinkState) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut state = self.state.lock().unwrap();
+        while !done(&state) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self.changed.wait_timeout(state, left).unwrap().0;
+        }
+        true
+    }
+}
+
+fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
+    let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
+    let config = TopicsConfig {
+        retry: RetryConfig {
+            managed: FixedRetry {
+                retries: 2,
+                delay_ms: 10,
+            },
+        },
+        ..TopicsConfig::default()
+    };
+    let mut config = config;
+    // Small segments, so that a test rolls several.
+    config.log.segment_bytes_max = 64 * 1024;
+    let (topics, report) = Topics::open(storage.clone(), dir, config, sink).unwrap();
+    assert!(report.unknown_entries.is_empty(), "{report:?}");
+    (storage, topics)
+}
+
+/// Creates a standard topic, asserting that it is new.
+fn create(topics: &Topics, name: &str) {
+    let name = TopicName::new(name).unwrap();
+    assert!(topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap());
+}
+
+fn endpoint(address: &str) -> Endpoint {
+    Endpoint {
+        protocol: Protocol::Sqs,
+        address: address.into(),
+    }
+}
+
+fn publish(topics: &Topics, topic: &str, message: &str) {
+    let request = PublishRequest {
+        message: message.into(),
+        ..PublishRequest::default()
+    };
+    topics.topic(topic).unwrap().publish(vec![request]).unwrap();
+}
+
+/// Every subscription gets every message published after it subscribed, and
+/// after a restart delivery resumes where it stood (nothing lost, nothing
+/// delivered before the restart delivered again).
+#[test]
+fn fan_out_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "news");
+    publish(&topics, "news", "before any subscription");
+    topics.subscribe("news", endpoint("a"), |_| Ok(())).unwrap();
+    topics.subscribe("news", endpoint("b"), |_| Ok(())).unwrap();
+    for i in 0..5 {
+        publish(&topics, "news", &format!("m{i}"));
+    }
+    assert!(sink.wait(|s| s.delivered.len() == 10));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    publish(&topics, "news", "after restart");
+    assert!(sink.wait(|s| s.delivered.len() == 12));
+    let state = sink.state.lock().unwrap();
+    for address in ["a", "b"] {
+        let got: Vec<&str> = state
+            .delivered
+            .iter()
+            .filter(|(a, _, _)| a == address)
+            .map(|(_, m, _)| m.as_str())
+            .collect();
+        assert_eq!(got, ["m0", "m1", "m2", "m3", "m4", "after restart"]);
+    }
+    drop(state);
+    assert_eq!(topics.subscriptions(Some("news")).unwrap().len(), 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A refused message is retried by the schedule, then dead-lettered, and
+/// delivery goes on with the next message.
+#[test]
+fn retries_then_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    sink.state.lock().unwrap().refusals = 2;
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    topics.subscribe("t", endpoint("q"), |_| Ok(())).unwrap();
+    publish(&topics, "t", "third time lucky");
+    assert!(sink.wait(|s| s.delivered.len() == 1));
+    assert_eq!(sink.state.lock().unwrap().delivered[0].2, 3);
+    sink.state.lock().unwrap().refusals = 10;
+    publish(&topics, "t", "never");
+    assert!(sink.wait(|s| s.dead.len() == 1));
+    sink.state.lock().unwrap().refusals = 0;
+    publish(&topics, "t", "next");
+    assert!(sink.wait(|s| s.delivered.len() == 2));
+    assert_eq!(sink.state.lock().unwrap().delivered[1].1, "next");
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// HTTP subscriptions wait for confirmation; a wrong token is refused; an
+/// unsubscribed endpoint gets nothing more.
+#[test]
+fn confirmation_and_unsubscribe() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    let http = Endpoint {
+        protocol: Protocol::Http,
+        address: "http://127.0.0.1:1/".into(),
+    };
+    let pending = topics.subscribe("t", http, |_| Ok(())).unwrap();
+    let token = pending.pending_token.clone().unwrap();
+    publish(&topics, "t", "not for the pending one");
+    assert!(matches!(
+        topics.confirm("t", "wrong"),
+        Err(Error::InvalidToken { .. })
+    ));
+    let confirmed = topics.confirm("t", &token).unwrap();
+    assert!(confirmed.is_confirmed());
+    publish(&topics, "t", "for it");
+    assert!(sink.wait(|s| s.delivered.len() == 1));
+    assert_eq!(sink.state.lock().unwrap().delivered[0].1, "for it");
+    topics.unsubscribe(confirmed.id.as_str()).unwrap();
+    assert!(matches!(
+        topics.subscription(confirmed.id.as_str()),
+        Err(Error::SubscriptionNotFound { .. })
+    ));
+    topics.delete_topic("t").unwrap();
+    assert!(matches!(
+        topics.topic("t"),
+        Err(Error::TopicNotFound { .. })
+    ));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A FIFO topic needs a group, deduplicates by id or content for 5 minutes,
+/// across a restart, and numbers messages in order.
+#[test]
+fn fifo_deduplicates_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    let name = TopicName::new("o.fifo").unwrap();
+    let attributes = TopicAttributes {
+        content_based_deduplication: true,
+        ..TopicAttributes::default()
+    };
+    topics
+        .create_topic(&name, attributes, BTreeMap::new())
+        .unwrap();
+    let request = |message: &str, dedup: Option<&str>| PublishRequest {
+        message: message.into(),
+        group_id: Some("g".into()),
+        deduplication_id: dedup.map(str::to_string),
+        ..PublishRequest::default()
+    };
+    // Creating it again without the attribute returns it as it is.
+    assert!(!topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap());
+    let topic = topics.topic("o.fifo").unwrap();
+    let no_group = PublishRequest {
+        message: "x".into(),
+        ..PublishRequest::default()
+    };
+    assert!(matches!(
+        topic.publish(vec![no_group]),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let first = topic
+        .publish(vec![
+            request("a", None),
+            request("b", Some("id-b")),
+            request("a", None),
+        ])
+        .unwrap();
+    assert_eq!(
+        first[0], first[2],
+        "a duplicate in the batch gets the first's answer"
+    );
+    assert!(first[0].sequence_number < first[1].sequence_number);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    let topic = topics.topic("o.fifo").unwrap();
+    let again = topic
+        .publish(vec![
+            request("other body", Some("id-b")),
+            request("c", None),
+        ])
+        .unwrap();
+    assert_eq!(again[0], first[1]);
+    assert!(again[1].sequence_number > first[1].sequence_number);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A filter policy lets only matching messages through (the others are
+/// skipped, not retried), at attribute scope and, once changed, at body scope.
+#[test]
+fn filter_policy_selects_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    let subscription = topics
+        .subscribe("t", endpoint("q"), |s| {
+            s.filter = Some(FilterSpec {
+                policy: r#"{"color": ["red"]}"#.into(),
+                body_scope: false,
+            });
+            Ok(())
+        })
+        .unwrap();
+    let colored = |message: &str, color: &str| PublishRequest {
+        message: message.into(),
+        attributes: [(
+            "color".to_string(),
+            MessageAttribute {
+                data_type: "String".into(),
+                value: AttributeValue::String(color.into()),
+            },
+        )]
+        .into(),
+        ..PublishRequest::default()
+    };
+    let topic = topics.topic("t").unwrap();
+    topic
+        .publish(vec![colored("blue one", "blue"), colored("red one", "red")])
+        .unwrap();
+    assert!(sink.wait(|s| s.delivered.len() == 1));
+    topics
+        .update_subscription(subscription.id.as_str(), |s| {
+            s.filter = Some(FilterSpec {
+                policy: r#"{"n": [{"numeric": [">", 5]}]}"#.into(),
+                body_scope: true,
+            });
+            Ok(())
+        })
+        .unwrap();
+    publish(&topics, "t", r#"{"n": 1}"#);
+    publish(&topics, "t", r#"{"n": 7}"#);
+    assert!(sink.wait(|s| s.delivered.len() == 2));
+    let state = sink.state.lock().unwrap();
+    let got: Vec<&str> = state.delivered.iter().map(|(_, m, _)| m.as_str()).collect();
+    assert_eq!(got, ["red one", r#"{"n": 7}"#]);
+    drop(state);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// Sealed segments that every subscription has passed are removed; delivery
+/// and a restart carry on past the removed ones.
+#[test]
+fn delivered_segments_are_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    topics.subscribe("t", endpoint("q"), |_| Ok(())).unwrap();
+    let log_dir = dir.path().join("1-t").join("log");
+    let segments = || {
+        std::fs::read_dir(&log_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "log")
+            })
+            .count()
+    };
+    let payload = "x".repeat(1024);
+    for _ in 0..200 {
+        publish(&topics, "t", &payload);
+    }
+    assert!(sink.wait(|s| s.delivered.len() == 200));
+    // The last batch's reclaim (right after its position is stored) removes
+    // every sealed segment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while segments() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(segments(), 1, "only the active segment is left");
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    let delivered = sink.state.lock().unwrap().delivered.len();
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    publish(&topics, "t", "after restart");
+    assert!(sink.wait(|s| s.delivered.len() == delivered + 1));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
