@@ -119,7 +119,7 @@ fn bad_options_fail_clearly() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let under_file = file.join("dir");
-    let cases: [(&[&str], &[&Path], &str); 4] = [
+    let cases: [(&[&str], &[&Path], &str); 5] = [
         (
             &["--workload", "fsync-storm"],
             &[],
@@ -127,6 +127,11 @@ fn bad_options_fail_clearly() {
         ),
         (&["--duration", "0"], &[], "--duration must be more than 0"),
         (&["--rate", "0"], &[], "--rate must be a positive"),
+        (
+            &["--subscriptions", "101"],
+            &[],
+            "--subscriptions must be between 1 and 100",
+        ),
         (&["--dir"], &[&under_file], "is not writable"),
     ];
     for (args, paths, wanted) in cases {
