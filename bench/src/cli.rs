@@ -123,7 +123,11 @@ pub struct BenchArgs {
     /// (default 16).
     #[arg(long)]
     pub message_bytes: Option<usize>,
-    /// Also run the SQS workloads against moto's server (started here on
+    /// sns-publish and sns-latency: SQS queue subscriptions of the topic,
+    /// comma-separated, each 1 to 100 (default 1,10,100).
+    #[arg(long, value_delimiter = ',')]
+    pub subscriptions: Vec<usize>,
+    /// Also run the SQS and SNS workloads against moto's server (started here on
     /// 127.0.0.1; `moto_server` from $SHARDLOG_MOTO_SERVER, .venv-clients or PATH,
     /// else installed into .venv-clients) and print shardlog's ratio to it.
     #[arg(long)]
@@ -194,7 +198,9 @@ pub struct Plan {
     pub queue_memory: crate::workloads::queue_memory::QueueMemorySettings,
     /// The SQS workloads' settings.
     pub sqs: crate::workloads::sqs::SqsSettings,
-    /// Run the SQS workloads against moto too.
+    /// The SNS cases' knobs.
+    pub sns: crate::workloads::sns::SnsSettings,
+    /// Run the SQS and SNS workloads against moto too.
     pub compare_moto: bool,
 }
 
@@ -382,8 +388,26 @@ impl BenchArgs {
         let engine = self.engine_settings(profile)?;
         let durability = engine.durability;
         let sqs_rate = engine.rate_records_per_s.unwrap_or(1_000);
-        if self.compare_moto && !workloads.iter().any(|k| k.is_sqs()) {
-            return Err("--compare-moto compares the sqs-* workloads: select one".into());
+        if self.compare_moto && !workloads.iter().any(|k| k.is_sqs() || k.is_sns()) {
+            return Err("--compare-moto compares the sqs-* and sns-* workloads: select one".into());
+        }
+        let sqs = crate::workloads::sqs::SqsSettings {
+            message_bytes: in_range(
+                "message-bytes",
+                self.message_bytes.unwrap_or(16),
+                1,
+                256 << 10,
+            )?,
+            threads: self.producers.unwrap_or(16),
+            rate: sqs_rate,
+        };
+        let subscriptions = if self.subscriptions.is_empty() {
+            vec![1, 10, 100]
+        } else {
+            self.subscriptions.clone()
+        };
+        for &count in &subscriptions {
+            in_range("subscriptions", count, 1, 100)?;
         }
         Ok(Plan {
             dir: self.dir.clone(),
@@ -427,15 +451,10 @@ impl BenchArgs {
                 threads: self.producers.unwrap_or(8),
                 durability,
             },
-            sqs: crate::workloads::sqs::SqsSettings {
-                message_bytes: in_range(
-                    "message-bytes",
-                    self.message_bytes.unwrap_or(16),
-                    1,
-                    256 << 10,
-                )?,
-                threads: self.producers.unwrap_or(16),
-                rate: sqs_rate,
+            sqs,
+            sns: crate::workloads::sns::SnsSettings {
+                base: sqs,
+                subscriptions,
             },
             compare_moto: self.compare_moto,
         })

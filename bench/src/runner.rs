@@ -7,7 +7,7 @@ use crate::report_json::{Report, Settings, FORMAT_VERSION};
 use crate::workloads::http::{http_cases, Connector, HttpSettings};
 use crate::workloads::moto::Moto;
 use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
-use crate::workloads::{sqs, WorkloadKind};
+use crate::workloads::{sns, sqs, WorkloadKind};
 use crate::{compare, report_html, table};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs `shardlog bench` with `args`; `connector` makes the Kinesis HTTP client
-/// for `--url`, `sqs_connector` the SQS one (for `--url` and moto).
+/// for `--url`, `sqs_connector` the SQS one and `sns_connector` the SNS one (for
+/// `--url` and moto).
 pub fn run(
     args: BenchArgs,
     connector: Connector<'_>,
     sqs_connector: Connector<'_>,
+    sns_connector: Connector<'_>,
 ) -> Result<(), String> {
     if !args.compare.is_empty() {
         return run_compare(&args.compare[0], &args.compare[1]);
@@ -43,7 +45,7 @@ pub fn run(
         .dir
         .join(format!("shardlog-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
-    let sqs = sqs_endpoints(&plan, sqs_connector)?;
+    let sqs = sqs_endpoints(&plan, sqs_connector, sns_connector)?;
     let outcome = measure(&args, &plan, &root, call, sqs);
     let cleanup =
         std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
@@ -65,19 +67,37 @@ pub fn run(
     Ok(())
 }
 
-/// The SQS endpoints of the run: `--url`'s, and moto's (started here) with
-/// `--compare-moto`; none without SQS workloads.
-fn sqs_endpoints(plan: &Plan, connector: Connector<'_>) -> Result<SqsEndpoints, String> {
-    let (Some(url), true) = (&plan.url, plan.workloads.iter().any(|k| k.is_sqs())) else {
+/// The SQS and SNS endpoints of the run: `--url`'s, and moto's (started here)
+/// with `--compare-moto`; none without SQS or SNS workloads.
+fn sqs_endpoints(
+    plan: &Plan,
+    sqs_connector: Connector<'_>,
+    sns_connector: Connector<'_>,
+) -> Result<SqsEndpoints, String> {
+    let wants_sqs = plan.workloads.iter().any(|k| k.is_sqs());
+    let wants_sns = plan.workloads.iter().any(|k| k.is_sns());
+    let (Some(url), true) = (&plan.url, wants_sqs || wants_sns) else {
         return Ok(SqsEndpoints::default());
     };
-    let shardlog = connector(url)?;
-    shardlog("ListQueues", &serde_json::json!({}))
+    let clients = |url: &str| -> Result<Clients, String> {
+        let sqs = sqs_connector(url)?;
+        let sns = match wants_sns {
+            true => Some((sns_connector(url)?, sqs_connector(url)?)),
+            false => None,
+        };
+        Ok(Clients { sqs, sns })
+    };
+    let shardlog = clients(url)?;
+    (shardlog.sqs)("ListQueues", &serde_json::json!({}))
         .map_err(|e| format!("--url {url} does not answer the SQS API: {e}"))?;
+    if let Some((sns, _)) = &shardlog.sns {
+        sns("ListTopics", &serde_json::json!({}))
+            .map_err(|e| format!("--url {url} does not answer the SNS API: {e}"))?;
+    }
     let moto = if plan.compare_moto {
         let moto = Moto::start()?;
-        let call = connector(&moto.url)?;
-        Some((moto, call))
+        let clients = clients(&moto.url)?;
+        Some((moto, clients))
     } else {
         None
     };
@@ -87,12 +107,41 @@ fn sqs_endpoints(plan: &Plan, connector: Connector<'_>) -> Result<SqsEndpoints, 
     })
 }
 
-/// Where the SQS cases send their requests.
+/// The clients of one endpoint: SQS, and SNS with its own SQS client (for the
+/// SNS cases' queues) when SNS workloads run.
+struct Clients {
+    sqs: Box<crate::workloads::http::Call>,
+    sns: Option<(
+        Box<crate::workloads::http::Call>,
+        Box<crate::workloads::http::Call>,
+    )>,
+}
+
+/// Where the SQS and SNS cases send their requests.
 #[derive(Default)]
 struct SqsEndpoints {
-    shardlog: Option<Box<crate::workloads::http::Call>>,
-    /// moto's server (stopped when dropped) and a client of it.
-    moto: Option<(Moto, Box<crate::workloads::http::Call>)>,
+    shardlog: Option<Clients>,
+    /// moto's server (stopped when dropped) and clients of it.
+    moto: Option<(Moto, Clients)>,
+}
+
+/// The SQS and SNS cases of the plan against one endpoint's `clients`.
+fn service_cases<'a>(
+    plan: &Plan,
+    clients: Clients,
+    label: &str,
+) -> Vec<crate::workloads::Case<'a>> {
+    let mut cases = sqs::sqs_cases(&plan.workloads, Arc::new(clients.sqs), label, plan.sqs);
+    if let Some((sns, sqs)) = clients.sns {
+        cases.extend(sns::sns_cases(
+            &plan.workloads,
+            Arc::new(sns),
+            Arc::new(sqs),
+            label,
+            &plan.sns,
+        ));
+    }
+    cases
 }
 
 fn run_compare(a: &Path, b: &Path) -> Result<(), String> {
@@ -213,21 +262,11 @@ fn run_cases(
     }
     // moto (if asked for) stays up until the cases have run.
     let SqsEndpoints { shardlog, moto } = sqs;
-    if let Some(call) = shardlog {
-        cases.extend(sqs::sqs_cases(
-            &plan.workloads,
-            Arc::new(call),
-            "shardlog",
-            plan.sqs,
-        ));
+    if let Some(clients) = shardlog {
+        cases.extend(service_cases(plan, clients, "shardlog"));
     }
-    let _moto = moto.map(|(moto, call)| {
-        cases.extend(sqs::sqs_cases(
-            &plan.workloads,
-            Arc::new(call),
-            "moto",
-            plan.sqs,
-        ));
+    let _moto = moto.map(|(moto, clients)| {
+        cases.extend(service_cases(plan, clients, "moto"));
         moto
     });
     let per_case = plan.warmup + plan.duration * plan.repetitions as u32;

@@ -1,5 +1,5 @@
 //! A minimal blocking client for the JSON APIs of a shardlog server (or an AWS-compatible
-//! endpoint without auth): Kinesis (JSON 1.1) and SQS (JSON 1.0).
+//! endpoint without auth): Kinesis (JSON 1.1), SQS (JSON 1.0) and SNS (query protocol).
 
 use std::time::Duration;
 
@@ -7,6 +7,8 @@ use std::time::Duration;
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// The `X-Amz-Target` prefix of SQS actions.
 const SQS_TARGET_PREFIX: &str = "AmazonSQS.";
+/// The SNS API version every query request names.
+const SNS_VERSION: &str = "2010-03-31";
 /// Largest response body read: a GetRecords answer holds up to 10 MiB of data,
 /// which base64 makes about 14 MiB.
 const RESPONSE_BYTES_MAX: u64 = 64 << 20;
@@ -125,6 +127,59 @@ impl Client {
         )
     }
 
+    /// POSTs `params` (a JSON object of string or number values) form-encoded as the
+    /// SNS query action `action` and returns the XML answer as a JSON string; an
+    /// error answer's `<Code>` and `<Message>` become [`ClientError::Service`].
+    pub fn call_sns(
+        &self,
+        action: &str,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut form = vec![
+            ("Action".to_string(), action.to_string()),
+            ("Version".to_string(), SNS_VERSION.to_string()),
+        ];
+        for (key, value) in params.as_object().into_iter().flatten() {
+            let value = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            form.push((key.clone(), value));
+        }
+        let mut request = self.agent.post(format!("{}/", self.endpoint));
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let response = request
+            .send_form(form)
+            .map_err(|error| self.transport(error.to_string()))?;
+        let (status, text) = self.read(response)?;
+        if status >= 400 {
+            let tag = |name: &str| xml_text(&text, name).map(str::to_string);
+            return Err(ClientError::Service {
+                code: tag("Code").unwrap_or_else(|| format!("HTTP{status}")),
+                message: tag("Message").unwrap_or_else(|| text.trim().to_string()),
+                status,
+            });
+        }
+        Ok(serde_json::Value::String(text))
+    }
+
+    /// The status and body text of `response`, at most [`RESPONSE_BYTES_MAX`].
+    fn read(
+        &self,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<(u16, String), ClientError> {
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_string()
+            .map_err(|error| self.transport(format!("reading the response: {error}")))?;
+        Ok((status, text))
+    }
+
     fn call_json(
         &self,
         target_prefix: &str,
@@ -140,16 +195,10 @@ impl Client {
         if let Some(authorization) = &self.authorization {
             request = request.header("Authorization", authorization);
         }
-        let mut response = request
+        let response = request
             .send(body.to_string())
             .map_err(|error| self.transport(error.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(RESPONSE_BYTES_MAX)
-            .read_to_string()
-            .map_err(|error| self.transport(format!("reading the response: {error}")))?;
+        let (status, text) = self.read(response)?;
         if status >= 400 {
             return Err(service_error(status, &text));
         }
@@ -169,6 +218,15 @@ impl Client {
             message,
         }
     }
+}
+
+/// The text of the first `<tag>` element of `xml` (no entity decoding: the SNS
+/// fields read here, ARNs, ids, codes, carry none that matter).
+pub fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..start + end])
 }
 
 /// The error an HTTP error response carries: `__type` (or `code`) and `message`.

@@ -508,6 +508,12 @@ fn main() -> ExitCode {
                     .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sqs))
                     .map_err(|e| e.to_string())
             },
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| c.unsigned_scope("sns"))
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sns))
+                    .map_err(|e| e.to_string())
+            },
         )
         .map_err(CliError::failed),
     };

@@ -119,7 +119,7 @@ fn bad_options_fail_clearly() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let under_file = file.join("dir");
-    let cases: [(&[&str], &[&Path], &str); 4] = [
+    let cases: [(&[&str], &[&Path], &str); 5] = [
         (
             &["--workload", "fsync-storm"],
             &[],
@@ -127,6 +127,11 @@ fn bad_options_fail_clearly() {
         ),
         (&["--duration", "0"], &[], "--duration must be more than 0"),
         (&["--rate", "0"], &[], "--rate must be a positive"),
+        (
+            &["--subscriptions", "101"],
+            &[],
+            "--subscriptions must be between 1 and 100",
+        ),
         (&["--dir"], &[&under_file], "is not writable"),
     ];
     for (args, paths, wanted) in cases {
@@ -244,29 +249,18 @@ fn queue_memory_records_each_phase() {
 fn sqs_workloads_run_against_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(&dir.path().join("server"));
-    let json = dir.path().join("sqs.json");
-    let mut args = TINY.to_vec();
-    args.extend([
-        "--workload",
-        "sqs-send,sqs-send-batch,sqs-round-trip,sqs-send-latency",
-        "--producers",
-        "4",
-        "--rate",
-        "200",
-        "--url",
-        &served.url,
-        "--json",
-        json.to_str().unwrap(),
-        "--dir",
-    ]);
-    let output = bench(&args, &[&dir.path().join("data")]);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
+    let (report, _) = run_against(
+        &served,
+        dir.path(),
+        &[
+            "--workload",
+            "sqs-send,sqs-send-batch,sqs-round-trip,sqs-send-latency",
+            "--producers",
+            "4",
+            "--rate",
+            "200",
+        ],
     );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let results = report["results"].as_array().unwrap();
     for workload in [
         "sqs-send",
@@ -281,6 +275,89 @@ fn sqs_workloads_run_against_a_server() {
             "{result}"
         );
     }
+    assert_no_queue_left(&served);
+
+    let refused = bench(&["--compare-moto", "--workload", "append"], &[]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("--compare-moto compares the sqs-*"));
+}
+
+/// The SNS workloads fan every published message out to every subscribed queue
+/// of a real server (counted per run), report both cases, and leave no queue behind.
+#[test]
+fn sns_workloads_deliver_every_publish_to_every_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(&dir.path().join("server"));
+    let (report, stderr) = run_against(
+        &served,
+        dir.path(),
+        &[
+            "--workload",
+            "sns-publish,sns-latency",
+            "--subscriptions",
+            "1,3",
+            "--producers",
+            "2",
+            "--rate",
+            "100",
+        ],
+    );
+    // One line per run: "<case>: P published, D delivered to N queues".
+    let mut runs = 0;
+    for line in stderr.lines().filter(|l| l.contains(" published, ")) {
+        let numbers: Vec<u64> = line
+            .split([' ', ','])
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        let [published, delivered, queues] = numbers[..] else {
+            panic!("unexpected line: {line}");
+        };
+        assert!(published > 0, "{line}");
+        assert_eq!(delivered, published * queues, "{line}");
+        runs += 1;
+    }
+    // 2 workloads x 2 subscription counts x 2 repetitions, no warm-up.
+    assert_eq!(runs, 8, "{stderr}");
+    let results = report["results"].as_array().unwrap();
+    for workload in ["sns-publish", "sns-latency"] {
+        let cases: Vec<&Value> = results
+            .iter()
+            .filter(|r| r["workload"] == workload)
+            .collect();
+        assert_eq!(cases.len(), 2, "{results:?}");
+        for case in cases {
+            assert!(case["records_per_s"].as_f64().unwrap() > 0.0, "{case}");
+        }
+    }
+    assert_no_queue_left(&served);
+}
+
+/// Runs a tiny bench of `options` against `served`, data and JSON under `dir`;
+/// returns the JSON report and stderr after checking the run succeeded.
+fn run_against(served: &common::Served, dir: &Path, options: &[&str]) -> (Value, String) {
+    let json = dir.join("bench.json");
+    let mut args = TINY.to_vec();
+    args.extend(options);
+    args.extend([
+        "--url",
+        &served.url,
+        "--json",
+        json.to_str().unwrap(),
+        "--dir",
+    ]);
+    let output = bench(&args, &[&dir.join("data")]);
+    let stderr = text(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{}\n{stderr}",
+        text(&output.stdout)
+    );
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (report, stderr)
+}
+
+/// Checks the bench deleted every queue it made on `served`.
+fn assert_no_queue_left(served: &common::Served) {
     let queues = common::call_target(
         served.server.address,
         "AmazonSQS.ListQueues",
@@ -289,8 +366,4 @@ fn sqs_workloads_run_against_a_server() {
     .unwrap();
     assert_eq!(queues.0, 200, "{}", queues.1);
     assert_eq!(queues.1.get("QueueUrls"), None, "left behind: {}", queues.1);
-
-    let refused = bench(&["--compare-moto", "--workload", "append"], &[]);
-    assert!(!refused.status.success());
-    assert!(text(&refused.stderr).contains("--compare-moto compares the sqs-*"));
 }

@@ -308,7 +308,7 @@ pub fn http_cases<'a>(
     let rng = Rc::new(RefCell::new(Rng::new(0x4774)));
     kinds
         .iter()
-        .filter(|kind| kind.is_http() && !kind.is_sqs())
+        .filter(|kind| kind.is_http() && !kind.is_sqs() && !kind.is_sns())
         .map(|&kind| {
             let shared = Rc::clone(&shared);
             let rng = Rc::clone(&rng);

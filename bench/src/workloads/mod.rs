@@ -11,6 +11,7 @@ pub mod moto;
 pub mod queue_memory;
 pub mod scale;
 pub mod seek;
+pub mod sns;
 pub mod sqs;
 
 use crate::process::CpuTimes;
@@ -69,13 +70,17 @@ pub enum WorkloadKind {
     SqsRoundTrip,
     /// SQS SendMessage latency at a fixed rate over HTTP.
     SqsSendLatency,
+    /// SNS Publish to a topic with N raw SQS queue subscriptions: deliveries/s.
+    SnsPublish,
+    /// SNS publish-to-queue latency at a fixed publish rate.
+    SnsLatency,
     /// Memory of a queue's state as its depth grows (only when named).
     QueueMemory,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 22] = [
+    pub const ALL: [WorkloadKind; 24] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -97,6 +102,8 @@ impl WorkloadKind {
         WorkloadKind::SqsSendBatch,
         WorkloadKind::SqsRoundTrip,
         WorkloadKind::SqsSendLatency,
+        WorkloadKind::SnsPublish,
+        WorkloadKind::SnsLatency,
         WorkloadKind::QueueMemory,
     ];
 
@@ -124,6 +131,8 @@ impl WorkloadKind {
             WorkloadKind::SqsSendBatch => "sqs-send-batch",
             WorkloadKind::SqsRoundTrip => "sqs-round-trip",
             WorkloadKind::SqsSendLatency => "sqs-send-latency",
+            WorkloadKind::SnsPublish => "sns-publish",
+            WorkloadKind::SnsLatency => "sns-latency",
             WorkloadKind::QueueMemory => "queue-memory",
         }
     }
@@ -138,6 +147,7 @@ impl WorkloadKind {
     /// Whether it needs `--url`.
     pub fn is_http(self) -> bool {
         self.is_sqs()
+            || self.is_sns()
             || matches!(
                 self,
                 WorkloadKind::HttpAppend
@@ -157,6 +167,11 @@ impl WorkloadKind {
                 | WorkloadKind::SqsRoundTrip
                 | WorkloadKind::SqsSendLatency
         )
+    }
+
+    /// Whether it speaks SNS and SQS (to `--url`, and to moto with `--compare-moto`).
+    pub fn is_sns(self) -> bool {
+        matches!(self, WorkloadKind::SnsPublish | WorkloadKind::SnsLatency)
     }
 
     /// Whether it runs only when named (not in the default "all").

@@ -346,33 +346,36 @@ fn paced_send(run: Run<'_>) -> Result<Sample, String> {
     merge_concurrent(outcomes)
 }
 
-/// shardlog against moto, case by case: the ratio of messages/s and of p99 latency.
+/// shardlog against moto, case by case (SQS and SNS, matched by name): the ratio
+/// of messages/s, or of p99 latency for the latency cases.
 pub fn moto_ratios(results: &[super::BenchResult]) -> String {
     let mut out = String::from("shardlog / moto, same run, same client:\n");
-    let by = |label: &str, workload: &str| {
-        results
+    for ours in results {
+        let Some(case) = ours.name.strip_prefix("shardlog ") else {
+            continue;
+        };
+        let Some(moto) = results
             .iter()
-            .find(|r| r.workload == workload && r.name.starts_with(label))
-    };
-    for kind in WorkloadKind::ALL.into_iter().filter(|k| k.is_sqs()) {
-        let (Some(ours), Some(moto)) = (by("shardlog ", kind.name()), by("moto ", kind.name()))
+            .find(|r| r.name.strip_prefix("moto ") == Some(case))
         else {
             continue;
         };
         let rate = |r: &super::BenchResult| r.records_per_s.unwrap_or(0.0);
         let p99 = |r: &super::BenchResult| r.latency_us.as_ref().map_or(0.0, |p| p.p99);
-        let line = if kind == WorkloadKind::SqsSendLatency {
+        let latency = matches!(
+            WorkloadKind::parse(&ours.workload),
+            Some(WorkloadKind::SqsSendLatency | WorkloadKind::SnsLatency)
+        );
+        let line = if latency {
             format!(
-                "  {:<18} p99 {:.0} µs vs {:.0} µs: {:.1}x lower\n",
-                kind.name(),
+                "  {case:<44} p99 {:.0} µs vs {:.0} µs: {:.1}x lower\n",
                 p99(ours),
                 p99(moto),
                 p99(moto) / p99(ours).max(1e-9)
             )
         } else {
             format!(
-                "  {:<18} {:.0} vs {:.0} messages/s: {:.1}x\n",
-                kind.name(),
+                "  {case:<44} {:.0} vs {:.0} messages/s: {:.1}x\n",
                 rate(ours),
                 rate(moto),
                 rate(ours) / rate(moto).max(1e-9)

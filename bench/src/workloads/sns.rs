@@ -1,0 +1,353 @@
+//! SNS fan-out over HTTP: Publish (query protocol) to one topic with N raw-delivery
+//! SQS queue subscriptions, each queue drained by a long-polling consumer.
+//! `sns-publish` publishes flat out and counts deliveries/s; `sns-latency`
+//! publishes at a fixed rate and measures publish-to-queue latency (the publish
+//! time travels in the body, the consumer takes the receive time). Every run
+//! checks that every published message reached every queue. The same cases run
+//! against moto's server with `--compare-moto`.
+
+use super::http::Call;
+use super::sqs::SqsSettings;
+use super::{join_all, merge_concurrent, wait_until, Budget, Case, Figure, Meter};
+use super::{Params, Sample, WorkloadKind};
+use crate::stats::record_ns;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Long poll of the consumers, s: short, so they notice the end of a run soon.
+const RECEIVE_WAIT_S: u32 = 1;
+/// Longest the consumers wait, after the last publish, for the deliveries.
+const DRAIN_MAX: Duration = Duration::from_secs(60);
+/// Paced publisher threads of the latency case.
+const PACED_THREADS: u64 = 4;
+
+/// The SNS cases' knobs.
+#[derive(Debug, Clone)]
+pub struct SnsSettings {
+    /// Body bytes, publisher threads and the latency case's publishes/s.
+    pub base: SqsSettings,
+    /// Queue subscriptions of the topic: one case per count.
+    pub subscriptions: Vec<usize>,
+}
+
+/// A topic and its subscribed queues, deleted on drop.
+struct Fanout {
+    sns: Arc<Box<Call>>,
+    sqs: Arc<Box<Call>>,
+    topic: String,
+    queues: Vec<String>,
+}
+
+/// The text of the first `<tag>` of an SNS XML answer (a JSON string).
+fn answer_field(answer: &Value, tag: &str) -> Result<String, String> {
+    let xml = answer.as_str().unwrap_or_default();
+    xml.split(&format!("<{tag}>"))
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("</{tag}>")).next())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no <{tag}> in the answer: {xml}"))
+}
+
+impl Fanout {
+    fn create(
+        sns: &Arc<Box<Call>>,
+        sqs: &Arc<Box<Call>>,
+        name: &str,
+        count: usize,
+    ) -> Result<Fanout, String> {
+        let created = (sns)("CreateTopic", &json!({"Name": name}))
+            .map_err(|e| format!("CreateTopic {name}: {e}"))?;
+        let mut fanout = Fanout {
+            sns: Arc::clone(sns),
+            sqs: Arc::clone(sqs),
+            topic: answer_field(&created, "TopicArn")?,
+            queues: Vec::new(),
+        };
+        for index in 0..count {
+            let queue = format!("{name}-{index}");
+            let created = (sqs)("CreateQueue", &json!({"QueueName": queue}))
+                .map_err(|e| format!("CreateQueue {queue}: {e}"))?;
+            let url = created["QueueUrl"]
+                .as_str()
+                .ok_or("CreateQueue: no QueueUrl")?;
+            fanout.queues.push(url.to_string());
+            let attributes = json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]});
+            let attributes = (sqs)("GetQueueAttributes", &attributes)
+                .map_err(|e| format!("GetQueueAttributes {queue}: {e}"))?;
+            let arn = attributes["Attributes"]["QueueArn"]
+                .as_str()
+                .ok_or("GetQueueAttributes: no QueueArn")?;
+            let subscribe = json!({
+                "TopicArn": fanout.topic,
+                "Protocol": "sqs",
+                "Endpoint": arn,
+                "Attributes.entry.1.key": "RawMessageDelivery",
+                "Attributes.entry.1.value": "true",
+            });
+            (sns)("Subscribe", &subscribe).map_err(|e| format!("Subscribe {queue}: {e}"))?;
+        }
+        Ok(fanout)
+    }
+}
+
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        let _ = (self.sns)("DeleteTopic", &json!({"TopicArn": self.topic}));
+        for url in &self.queues {
+            let _ = (self.sqs)("DeleteQueue", &json!({"QueueUrl": url}));
+        }
+    }
+}
+
+/// The SNS cases among `kinds`, one per subscription count, against the
+/// endpoints `sns` and `sqs` talk to; `label` ("shardlog", "moto") starts each name.
+pub fn sns_cases<'a>(
+    kinds: &[WorkloadKind],
+    sns: Arc<Box<Call>>,
+    sqs: Arc<Box<Call>>,
+    label: &str,
+    settings: &SnsSettings,
+) -> Vec<Case<'a>> {
+    let mut cases = Vec::new();
+    for (index, &kind) in kinds.iter().filter(|k| k.is_sns()).enumerate() {
+        for &count in &settings.subscriptions {
+            let base = settings.base;
+            let pace = (kind == WorkloadKind::SnsLatency).then_some(base.rate);
+            let name = format!(
+                "shardlog-bench-{}-{label}-sns{index}-{count}",
+                std::process::id()
+            );
+            let (sns, sqs) = (Arc::clone(&sns), Arc::clone(&sqs));
+            let mut fanout: Option<Fanout> = None;
+            let mut runs = 0u64;
+            let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
+                if fanout.is_none() {
+                    fanout = Some(Fanout::create(&sns, &sqs, &name, count)?);
+                }
+                let fanout = fanout.as_ref().ok_or("no topic")?;
+                runs += 1;
+                let run = Run {
+                    fanout,
+                    tag: runs,
+                    base,
+                    pace,
+                    budget,
+                    meter,
+                };
+                let (sample, published) = fan_out(run)?;
+                eprintln!(
+                    "{name}: {published} published, {} delivered to {count} queues",
+                    sample.records
+                );
+                Ok(sample)
+            };
+            cases.push(sns_case(kind, label, base, count, Box::new(run)));
+        }
+    }
+    cases
+}
+
+fn sns_case<'a>(
+    kind: WorkloadKind,
+    label: &str,
+    base: SqsSettings,
+    count: usize,
+    run: super::RunFn<'a>,
+) -> Case<'a> {
+    let mut params = Params {
+        record_bytes: Some(base.message_bytes),
+        producers: Some(base.threads),
+        batch_records: Some(1),
+        ..Params::default()
+    };
+    let (name, figure) = if kind == WorkloadKind::SnsLatency {
+        params.rate_records_per_s = Some(base.rate);
+        params.producers = Some(PACED_THREADS as usize);
+        (
+            format!("{label} SNS publish-to-queue {}/s, {count} subs", base.rate),
+            Figure::Latency,
+        )
+    } else {
+        (
+            format!("{label} SNS publish, {count} subs (deliveries)"),
+            Figure::Throughput,
+        )
+    };
+    Case {
+        kind,
+        name,
+        params,
+        latency_of: "publish to receive by the queue's consumer",
+        baselines: &[],
+        figure,
+        warmup: true,
+        run,
+    }
+}
+
+/// What one run of a case works with.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    fanout: &'a Fanout,
+    /// Starts every body of this run, so late duplicates of earlier runs are skipped.
+    tag: u64,
+    base: SqsSettings,
+    /// Publishes/s, or None to publish flat out.
+    pace: Option<u64>,
+    budget: &'a Budget,
+    meter: &'a Meter,
+}
+
+/// Where the publishers and the consumers meet.
+struct Progress {
+    published: AtomicU64,
+    /// Set once every publisher has returned.
+    done: AtomicBool,
+    finished_at: OnceLock<Instant>,
+    started: Instant,
+    /// Wall clock at `started`, ns since the epoch: bodies carry wall times.
+    started_unix_ns: u64,
+}
+
+/// Publishes until the budget ends while every queue's consumer receives and
+/// deletes; returns the deliveries (latency: publish to receive) and the publishes.
+fn fan_out(run: Run<'_>) -> Result<(Sample, u64), String> {
+    let started_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| format!("clock before 1970: {e}"))?
+        .as_nanos() as u64;
+    let progress = Progress {
+        published: AtomicU64::new(0),
+        done: AtomicBool::new(false),
+        finished_at: OnceLock::new(),
+        started: Instant::now(),
+        started_unix_ns,
+    };
+    let threads = match run.pace {
+        Some(_) => PACED_THREADS,
+        None => run.base.threads.max(1) as u64,
+    };
+    let (published, consumed) = std::thread::scope(|scope| {
+        let progress = &progress;
+        let consumers: Vec<_> = (0..run.fanout.queues.len())
+            .map(|queue| scope.spawn(move || consume(run, progress, queue)))
+            .collect();
+        let publishers: Vec<_> = (0..threads)
+            .map(|thread| scope.spawn(move || publish(run, progress, thread, threads)))
+            .collect();
+        let published = join_all(publishers, "an SNS publisher");
+        let _ = progress.finished_at.set(Instant::now());
+        progress.done.store(true, Ordering::Release);
+        (published, join_all(consumers, "an SQS consumer"))
+    });
+    for outcome in published {
+        outcome?;
+    }
+    let mut sample = merge_concurrent(consumed)?;
+    sample.elapsed = progress.started.elapsed();
+    let published = progress.published.load(Ordering::Acquire);
+    let expected = published * run.fanout.queues.len() as u64;
+    if sample.records != expected {
+        return Err(format!(
+            "{} deliveries of {published} publishes to {} queues, not {expected}",
+            sample.records,
+            run.fanout.queues.len()
+        ));
+    }
+    Ok((sample, published))
+}
+
+/// One publisher: flat out until the budget ends, or paced at its share of the
+/// rate, each body carrying its intended publish time (so a slow server's delays
+/// count: no coordinated omission).
+fn publish(run: Run<'_>, progress: &Progress, thread: u64, threads: u64) -> Result<(), String> {
+    let call = run.fanout.sns.as_ref().as_ref();
+    let padding = "x".repeat(run.base.message_bytes);
+    let interval = run
+        .pace
+        .map(|rate| Duration::from_secs_f64(threads as f64 / rate.max(1) as f64));
+    let offset = interval.map(|i| i.mul_f64(thread as f64 / threads as f64));
+    let started = progress.started;
+    for seq in 0u32.. {
+        let due = match (interval, offset) {
+            (Some(interval), Some(offset)) => started + offset + interval * seq,
+            _ => Instant::now(),
+        };
+        let over = due.duration_since(started) >= run.budget.duration;
+        if over || run.budget.done(run.meter.bytes(), started) {
+            break;
+        }
+        wait_until(due);
+        let sent_ns = progress.started_unix_ns + due.duration_since(started).as_nanos() as u64;
+        let body = format!("{} {thread}-{seq} {sent_ns} {padding}", run.tag);
+        let request = json!({"TopicArn": run.fanout.topic, "Message": body});
+        call("Publish", &request).map_err(|e| format!("Publish: {e}"))?;
+        progress.published.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
+}
+
+/// One queue's consumer: receives and deletes until it has seen every message
+/// published (each once, duplicates skipped), at most [`DRAIN_MAX`] after the
+/// last publish.
+fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, String> {
+    let call = run.fanout.sqs.as_ref().as_ref();
+    let url = &run.fanout.queues[queue];
+    let receive =
+        json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": RECEIVE_WAIT_S});
+    let mut seen = HashSet::new();
+    let mut sample = Sample::new();
+    loop {
+        let done = progress.done.load(Ordering::Acquire);
+        let published = progress.published.load(Ordering::Acquire);
+        if done && seen.len() as u64 >= published {
+            break;
+        }
+        if let Some(finished) = progress.finished_at.get() {
+            if finished.elapsed() > DRAIN_MAX {
+                return Err(format!(
+                    "queue {url}: {} of {published} messages arrived within {DRAIN_MAX:?}",
+                    seen.len()
+                ));
+            }
+        }
+        let response =
+            call("ReceiveMessage", &receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
+        let messages = response["Messages"].as_array().cloned().unwrap_or_default();
+        if messages.is_empty() {
+            continue;
+        }
+        let received_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut entries = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            entries
+                .push(json!({"Id": index.to_string(), "ReceiptHandle": message["ReceiptHandle"]}));
+            let body = message["Body"].as_str().unwrap_or_default();
+            let mut words = body.split(' ');
+            let (Some(tag), Some(id), Some(sent)) = (words.next(), words.next(), words.next())
+            else {
+                continue;
+            };
+            if tag != run.tag.to_string() || !seen.insert(id.to_string()) {
+                continue;
+            }
+            let sent: u64 = sent.parse().map_err(|_| format!("a bad body: {body}"))?;
+            record_ns(
+                &mut sample.latency_ns,
+                Duration::from_nanos(received_ns.saturating_sub(sent)),
+            );
+            let bytes = run.base.message_bytes as u64;
+            run.meter.add(bytes, 1);
+            sample.bytes += bytes;
+            sample.records += 1;
+        }
+        let delete = json!({"QueueUrl": url, "Entries": entries});
+        call("DeleteMessageBatch", &delete).map_err(|e| format!("DeleteMessageBatch: {e}"))?;
+    }
+    Ok(sample)
+}
