@@ -5,7 +5,7 @@ use crate::attributes::QueueAttributes;
 use crate::error::{Error, Result};
 use crate::types::QueueName;
 use serde::{Deserialize, Serialize};
-use shardlog_segment::io::{create_dir_all_durably, read_file, write_file_atomic, FileSystem};
+use shardlog_segment::io::{read_manifest, write_manifest, FileSystem, ManifestReadError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -73,59 +73,39 @@ impl Default for Manifest {
 /// an empty manifest.
 pub fn load(fs: &dyn FileSystem, root: &Path) -> Result<Manifest> {
     let path = root.join(MANIFEST_NAME);
-    let io_error = |op, source| Error::Manifest {
-        op,
-        path: path.clone(),
-        source,
-    };
-    if !fs.exists(&path) {
-        if !fs.exists(root) {
-            return Ok(Manifest::default());
-        }
-        let entries = fs.list_dir(root).map_err(|e| io_error("list", e))?;
-        let data: Vec<&String> = entries
-            .iter()
-            .filter(|name| !name.ends_with(".tmp"))
-            .collect();
-        if data.is_empty() {
-            return Ok(Manifest::default());
-        }
-        return Err(Error::Corrupt {
-            what: path.display().to_string(),
-            reason: format!(
-                "missing, but the directory holds {} queue entries",
-                data.len()
-            ),
-        });
-    }
-    let bytes = read_file(fs, &path).map_err(|e| io_error("read", e))?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+    let corrupt = |reason: String| Error::Corrupt {
         what: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let bytes = match read_manifest(fs, root, MANIFEST_NAME) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(Manifest::default()),
+        Err(ManifestReadError::Io { op, source }) => {
+            return Err(Error::Manifest { op, path, source })
+        }
+        Err(ManifestReadError::MissingBesideData { entries }) => {
+            return Err(corrupt(format!(
+                "missing, but the directory holds {entries} queue entries"
+            )))
+        }
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if manifest.version != VERSION {
-        return Err(Error::Corrupt {
-            what: path.display().to_string(),
-            reason: format!("manifest version {}", manifest.version),
-        });
+        return Err(corrupt(format!("manifest version {}", manifest.version)));
     }
     Ok(manifest)
 }
 
 /// Replaces the manifest in `root` atomically.
 pub fn store(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<()> {
-    let path = root.join(MANIFEST_NAME);
-    // The directory's entries, up to the first that already existed, must be
-    // durable before anything in it is.
-    create_dir_all_durably(fs, root).map_err(|source| Error::Manifest {
-        op: "create directory",
-        path: root.to_path_buf(),
-        source,
-    })?;
     let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
-    write_file_atomic(fs, &path, &bytes).map_err(|source| Error::Manifest {
-        op: "write",
-        path,
+    write_manifest(fs, root, MANIFEST_NAME, &bytes).map_err(|(op, source)| Error::Manifest {
+        op,
+        path: if op == "write" {
+            root.join(MANIFEST_NAME)
+        } else {
+            root.to_path_buf()
+        },
         source,
     })
 }

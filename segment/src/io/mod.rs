@@ -231,6 +231,66 @@ pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()>
     Ok(())
 }
 
+/// Why a MANIFEST directory could not be read (see [`read_manifest`]).
+#[derive(Debug)]
+pub enum ManifestReadError {
+    /// An I/O operation (`"list"`, `"read"`) failed.
+    Io {
+        /// The operation.
+        op: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+    /// The manifest is missing but the directory holds this many other entries:
+    /// data it would forget if it started empty.
+    MissingBesideData {
+        /// Entries other than leftover `.tmp` files.
+        entries: usize,
+    },
+}
+
+/// The bytes of the manifest `root/name`. A directory that does not exist, or holds
+/// nothing but leftover `.tmp` files, has none (`Ok(None)`); a missing manifest
+/// beside other entries is an error rather than an empty start.
+pub fn read_manifest(
+    fs: &dyn FileSystem,
+    root: &Path,
+    name: &str,
+) -> Result<Option<Vec<u8>>, ManifestReadError> {
+    let path = root.join(name);
+    let io_error = |op, source| ManifestReadError::Io { op, source };
+    if fs.exists(&path) {
+        return read_file(fs, &path)
+            .map(Some)
+            .map_err(|e| io_error("read", e));
+    }
+    if !fs.exists(root) {
+        return Ok(None);
+    }
+    let entries = fs.list_dir(root).map_err(|e| io_error("list", e))?;
+    match entries
+        .iter()
+        .filter(|entry| !entry.ends_with(".tmp"))
+        .count()
+    {
+        0 => Ok(None),
+        entries => Err(ManifestReadError::MissingBesideData { entries }),
+    }
+}
+
+/// Replaces the manifest `root/name` with `bytes` atomically, creating `root`
+/// durably first (its entries must be durable before anything in it is). On
+/// failure, says which step failed (`"create directory"`, `"write"`).
+pub fn write_manifest(
+    fs: &dyn FileSystem,
+    root: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), (&'static str, io::Error)> {
+    create_dir_all_durably(fs, root).map_err(|e| ("create directory", e))?;
+    write_file_atomic(fs, &root.join(name), bytes).map_err(|e| ("write", e))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
 pub fn write_file_atomic(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(fs, path, bytes, false)
