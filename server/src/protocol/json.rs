@@ -11,7 +11,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
     Ok(from_json(json))
 }
 
-fn from_json(json: serde_json::Value) -> Value {
+/// A serde_json tree as a [`Value`] tree (numbers as integers where they are whole).
+pub(crate) fn from_json(json: serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(b),

@@ -9,7 +9,7 @@ pub mod eventstream;
 mod json;
 pub mod model;
 pub mod query;
-mod typed;
+pub(crate) mod typed;
 pub mod validate;
 pub mod value;
 pub mod wire;

@@ -31,6 +31,16 @@ pub(crate) fn read<'de, T: Deserialize<'de>>(
         .map_err(|error| ApiError::serialization(format!("Malformed request: {error}")))
 }
 
+/// A typed response as the tree the query-protocol and JSON 1.0 writers take, for
+/// the services (SQS, SNS) whose answers still leave through that tree. Fails only
+/// for a type serde_json cannot represent (a map with non-text keys), which is a
+/// bug in the response type, so it is reported as an internal error.
+pub(crate) fn respond<T: serde::Serialize>(response: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(response)
+        .map(super::json::from_json)
+        .map_err(|error| ApiError::internal(format!("response not encodable: {error}")))
+}
+
 /// Why a value could not be read into the requested type. Validation leaves
 /// little room for it: a type narrower than the model's.
 #[derive(Debug)]
@@ -223,5 +233,40 @@ mod tests {
             let error = read_json(json).unwrap_err();
             assert_eq!(error.code, "SerializationException", "{json}");
         }
+    }
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Output {
+        queue_url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_token: Option<String>,
+        count: u32,
+        entries: Vec<Nested2>,
+    }
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Nested2 {
+        id: String,
+    }
+
+    /// A typed response becomes the tree its writers take: names as renamed,
+    /// skipped members absent, numbers whole, lists in order.
+    #[test]
+    fn responses_become_the_tree() {
+        let output = Output {
+            queue_url: "u".into(),
+            next_token: None,
+            count: 7,
+            entries: vec![Nested2 { id: "a".into() }, Nested2 { id: "b".into() }],
+        };
+        let entry = |id: &str| Value::Map(BTreeMap::from([("Id".into(), Value::Text(id.into()))]));
+        let expected = Value::Map(BTreeMap::from([
+            ("QueueUrl".into(), Value::Text("u".into())),
+            ("Count".into(), Value::Int(7)),
+            ("Entries".into(), Value::List(vec![entry("a"), entry("b")])),
+        ]));
+        assert_eq!(respond(&output).unwrap(), expected);
     }
 }

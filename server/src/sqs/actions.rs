@@ -2,6 +2,7 @@
 //! dead-letter sources, tags and permissions.
 
 use super::{attributes, permissions, queue_name_of, Context, SqsError};
+use crate::protocol::typed;
 use crate::protocol::value::{Fields, Format, Out, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -9,6 +10,18 @@ use shardlog_queue::QueueName;
 use std::collections::BTreeMap;
 
 type Response = Result<Value, SqsError>;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueUrlRequest {
+    queue_name: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueUrlResponse {
+    queue_url: String,
+}
 
 /// Most queue URLs one ListQueues or ListDeadLetterSourceQueues returns.
 const LIST_RESULTS_MAX: usize = 1000;
@@ -27,11 +40,12 @@ fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option
     let value = match action {
         "CreateQueue" => create_queue(context, &fields),
         "GetQueueUrl" => {
-            let name = fields.required_str("QueueName")?;
-            let queue = context.sqs.queues().queue(name)?;
-            Ok(Out::new()
-                .with("QueueUrl", context.queue_url(queue.name().as_str()))
-                .into())
+            let request: GetQueueUrlRequest = fields.typed()?;
+            let queue = context.sqs.queues().queue(&request.queue_name)?;
+            let response = GetQueueUrlResponse {
+                queue_url: context.queue_url(queue.name().as_str()),
+            };
+            Ok(typed::respond(&response)?)
         }
         "ListQueues" => {
             let prefix = fields.str("QueueNamePrefix")?.unwrap_or("");
