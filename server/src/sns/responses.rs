@@ -135,3 +135,72 @@ pub(super) struct BatchResultErrorEntry {
     /// Always true: every refusal is the caller's.
     pub(super) sender_fault: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    //! Typed responses written as SNS's XML by the query codec.
+    use super::*;
+    use crate::protocol::query::encode;
+    use crate::protocol::typed::respond;
+    use crate::sns::DIALECT;
+
+    fn written<T: Serialize>(action: &str, response: &T) -> String {
+        let tree = respond(response).expect("encodable");
+        String::from_utf8(encode(&DIALECT, action, &tree, "r")).expect("UTF-8")
+    }
+
+    /// PublishBatch writes both lists as `member` items, optional members only
+    /// when present and SenderFault as `true`.
+    #[test]
+    fn publish_batch_lists_and_optional_members() {
+        let output = PublishBatchOutput {
+            successful: vec![PublishBatchResultEntry {
+                id: "a".into(),
+                message_id: "m".into(),
+                sequence_number: None,
+            }],
+            failed: vec![BatchResultErrorEntry {
+                id: "b".into(),
+                code: "InvalidParameter",
+                message: "Invalid parameter: Subject".into(),
+                sender_fault: true,
+            }],
+        };
+        let xml = written("PublishBatch", &output);
+        assert!(
+            xml.contains(
+                "<Successful><member><Id>a</Id><MessageId>m</MessageId></member></Successful>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<Failed><member><Id>b</Id><Code>InvalidParameter</Code><Message>Invalid parameter: Subject</Message><SenderFault>true</SenderFault></member></Failed>"),
+            "{xml}"
+        );
+    }
+
+    /// An empty page still writes its list; an absent NextToken is left out;
+    /// attribute maps are `entry` elements with `key` and `value`.
+    #[test]
+    fn empty_lists_and_attribute_maps() {
+        let page = ListTopicsOutput {
+            topics: Vec::new(),
+            next_token: None,
+        };
+        let xml = written("ListTopics", &page);
+        assert!(
+            xml.contains("<ListTopicsResult><Topics></Topics></ListTopicsResult>"),
+            "{xml}"
+        );
+        let attributes = AttributesOutput {
+            attributes: BTreeMap::from([("Owner".to_string(), "0".to_string())]),
+        };
+        let xml = written("GetTopicAttributes", &attributes);
+        assert!(
+            xml.contains(
+                "<Attributes><entry><key>Owner</key><value>0</value></entry></Attributes>"
+            ),
+            "{xml}"
+        );
+    }
+}
