@@ -9,6 +9,8 @@ mod envelope;
 pub mod error;
 mod http;
 mod publish;
+mod requests;
+mod responses;
 pub(crate) mod signing;
 mod sinks;
 mod subscriptions;
