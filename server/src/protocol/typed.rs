@@ -149,9 +149,24 @@ impl<'de> de::Deserializer<'de> for Reader<'de> {
         }
     }
 
+    /// A map (not a structure) keeps its null values, so that an entry without a
+    /// value is refused where the value's type needs one, rather than dropped.
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ReadError> {
+        match self.0 {
+            Value::Map(map) => {
+                let entries = map.iter().map(|(key, value)| (key.as_str(), Reader(value)));
+                let mut entries = MapDeserializer::new(entries);
+                let read = visitor.visit_map(&mut entries)?;
+                entries.end()?;
+                Ok(read)
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct map struct
+        byte_buf unit unit_struct newtype_struct seq tuple tuple_struct struct
         identifier ignored_any
     }
 }
@@ -268,5 +283,15 @@ mod tests {
             ("Entries".into(), Value::List(vec![entry("a"), entry("b")])),
         ]));
         assert_eq!(respond(&output).unwrap(), expected);
+    }
+
+    /// A map entry without a value is a SerializationException, not dropped:
+    /// maps keep their nulls where structures treat a null member as absent.
+    #[test]
+    fn map_entries_need_values() {
+        let error = read_json(r#"{"Name":"s","Tags":{"a":null}}"#).unwrap_err();
+        assert_eq!(error.code, "SerializationException");
+        let input = read_json(r#"{"Name":"s","Tags":{"a":"b"},"Count":null}"#).unwrap();
+        assert_eq!(input.tags.len(), 1);
     }
 }
