@@ -14,7 +14,7 @@ mod sinks;
 mod subscriptions;
 
 pub use error::SnsError;
-pub(crate) use http::{is_sns_request, respond};
+pub(crate) use http::{is_sns_request, is_unsigned_form, respond, respond_to_unsigned_form};
 
 use crate::protocol::query::Dialect;
 use shardlog_topic::{Topics, TopicsConfig};
