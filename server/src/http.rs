@@ -283,15 +283,13 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::OPTIONS, _) => return preflight(&request, &id),
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
-        (&Method::GET, "/metrics") => respond(
-            200,
-            "text/plain; version=0.0.4",
-            shared
-                .metrics
-                .render(&shared.engine.open_report())
-                .into_bytes(),
-            &id,
-        ),
+        (&Method::GET, "/metrics") => {
+            let mut text = shared.metrics.render(&shared.engine.open_report());
+            if let Some(sns) = &shared.config.sns {
+                crate::metrics::render_quarantined_topics(&mut text, sns.quarantined_topics());
+            }
+            respond(200, "text/plain; version=0.0.4", text.into_bytes(), &id)
+        }
         // SNS: the query protocol signed for `sns`, and the GET links notifications carry.
         (&Method::POST | &Method::GET, _) if crate::sns::is_sns_request(&request) => {
             crate::sns::respond(shared, request, &id).await

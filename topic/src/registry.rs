@@ -27,11 +27,15 @@ pub struct TopicsConfig {
     pub retry: RetryConfig,
 }
 
-/// What opening found that the MANIFEST does not account for (left alone).
+/// What opening found: what the MANIFEST does not account for (left alone),
+/// and topics whose files could not be read.
 #[derive(Debug, Default)]
 pub struct OpenReport {
     /// Directory entries under the topics directory that no topic owns.
     pub unknown_entries: Vec<String>,
+    /// Topics quarantined, with why: listed, but they refuse publishes and
+    /// subscriptions (see [`Error::TopicQuarantined`]).
+    pub quarantined: Vec<(TopicName, String)>,
 }
 
 /// A topic's description.
@@ -129,18 +133,77 @@ impl Topics {
             }),
         };
         for record in &manifest.topics {
-            let topic = topics.open_topic(record)?;
-            for subscription in record.subscriptions.iter().filter(|s| s.is_confirmed()) {
+            let topic = topics.open_or_quarantine(record, &mut report)?;
+            topics.lock().open.insert(record.name.clone(), topic);
+        }
+        Ok((topics, report))
+    }
+
+    /// Opens a topic of the MANIFEST and starts its confirmed subscriptions. A
+    /// topic whose log or delivery positions cannot be read is quarantined
+    /// (reported, no delivery) so that the other topics open, as the engine
+    /// quarantines a damaged shard.
+    fn open_or_quarantine(
+        &self,
+        record: &TopicRecord,
+        report: &mut OpenReport,
+    ) -> Result<Arc<Topic>> {
+        let opened =
+            self.open_topic(record)
+                .and_then(|topic| match self.load_positions(&topic, record) {
+                    Ok(positions) => Ok((topic, positions)),
+                    Err(error) => {
+                        topic.log.close()?;
+                        Err(error)
+                    }
+                });
+        match opened {
+            Ok((topic, positions)) => {
+                for (subscription, position) in positions {
+                    self.start(&topic, subscription, position)?;
+                }
+                Ok(topic)
+            }
+            Err(error) if error.is_damage() => {
+                let cause = error.to_string();
+                tracing::error!(topic = %record.name, %cause, "topic quarantined: its files could not be read; the other topics open");
+                report
+                    .quarantined
+                    .push((record.name.clone(), cause.clone()));
+                let dir = record.dir(&self.shared.root);
+                let log = self.shared.storage.open_quarantined(
+                    dir.join("log"),
+                    self.shared.config.log,
+                    cause.clone(),
+                );
+                let (id, name, attributes) =
+                    (record.id, record.name.clone(), record.attributes.clone());
+                Ok(Arc::new(Topic::quarantined(
+                    id, name, dir, log, attributes, cause,
+                )))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The durable delivery position of each confirmed subscription of a topic.
+    fn load_positions(
+        &self,
+        topic: &Topic,
+        record: &TopicRecord,
+    ) -> Result<Vec<(SubscriptionRecord, u64)>> {
+        let fs = self.shared.storage.fs();
+        let confirmed = record.subscriptions.iter().filter(|s| s.is_confirmed());
+        confirmed
+            .map(|subscription| {
                 let path = delivery::position_path(&topic.dir, subscription);
                 // A confirmed subscription whose position file is missing was
                 // confirmed by a crash-interrupted call: it starts at the end.
                 let position = delivery::load_position(fs.as_ref(), &path)?
                     .unwrap_or_else(|| topic.end_position());
-                topics.start(&topic, subscription.clone(), position)?;
-            }
-            topics.lock().open.insert(record.name.clone(), topic);
-        }
-        Ok((topics, report))
+                Ok((subscription.clone(), position))
+            })
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -365,6 +428,7 @@ impl Topics {
         let mut state = self.lock();
         check_open(&state)?;
         let topic = lookup(&state, topic_name)?;
+        topic.check_usable()?;
         if let Some(existing) = record(&state, topic_name)?
             .subscriptions
             .iter()
@@ -438,6 +502,7 @@ impl Topics {
         let mut state = self.lock();
         check_open(&state)?;
         let topic = lookup(&state, topic_name)?;
+        topic.check_usable()?;
         let mut manifest = state.manifest.clone();
         let record = manifest
             .topics

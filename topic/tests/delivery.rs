@@ -6,7 +6,8 @@ use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
     AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
-    Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics, TopicsConfig,
+    OpenReport, Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics,
+    TopicsConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,6 +75,12 @@ impl TestSink {
 }
 
 fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
+    let (storage, topics, report) = open_reporting(dir, sink);
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    (storage, topics)
+}
+
+fn open_reporting(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics, OpenReport) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
     let config = TopicsConfig {
         retry: RetryConfig {
@@ -89,7 +96,7 @@ fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
     config.log.segment_bytes_max = 64 * 1024;
     let (topics, report) = Topics::open(storage.clone(), dir, config, sink).unwrap();
     assert!(report.unknown_entries.is_empty(), "{report:?}");
-    (storage, topics)
+    (storage, topics, report)
 }
 
 /// Creates a standard topic, asserting that it is new.
@@ -372,6 +379,83 @@ fn delivered_segments_are_reclaimed() {
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
     publish(&topics, "t", "after restart");
     assert!(sink.wait(|s| s.delivered.len() == delivered + 1));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// The directory of the topic named `name` under `root` (`<id>-<name>`).
+fn topic_dir(root: &Path, name: &str) -> std::path::PathBuf {
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with(&format!("-{name}"))
+        })
+        .expect("the topic has a directory")
+}
+
+/// A topic whose log, and one whose delivery position, cannot be read no
+/// longer stop the others from opening: both are quarantined (reported, listed,
+/// publishes refused with the cause, deletable) and the healthy topic publishes
+/// and delivers.
+#[test]
+fn damaged_topics_are_quarantined_and_the_rest_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    for name in ["healthy", "broken-log", "broken-position"] {
+        create(&topics, name);
+        topics.subscribe(name, endpoint(name), |_| Ok(())).unwrap();
+        publish(&topics, name, "before");
+    }
+    assert!(sink.wait(|s| s.delivered.len() == 3));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    // Damage a segment header (recovery will not cut a segment it cannot
+    // identify) and overwrite a delivery position with garbage.
+    let log_dir = topic_dir(dir.path(), "broken-log").join("log");
+    let segment = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "log"))
+        .expect("the log has a segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[..4].copy_from_slice(b"XXXX");
+    std::fs::write(&segment, bytes).unwrap();
+    let positions = topic_dir(dir.path(), "broken-position").join("positions");
+    for entry in std::fs::read_dir(positions).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
+    }
+
+    let (storage, topics, report) = open_reporting(dir.path(), Arc::clone(&sink));
+    let mut quarantined: Vec<String> = report
+        .quarantined
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    quarantined.sort();
+    assert_eq!(quarantined, ["broken-log", "broken-position"], "{report:?}");
+    assert_eq!(topics.list_topics().len(), 3);
+    publish(&topics, "healthy", "after restart");
+    assert!(sink.wait(|s| s.delivered.iter().any(|(_, m, _)| m == "after restart")));
+    for name in ["broken-log", "broken-position"] {
+        let request = PublishRequest {
+            message: "refused".into(),
+            ..PublishRequest::default()
+        };
+        let refused = topics.topic(name).unwrap().publish(vec![request]);
+        assert!(
+            matches!(&refused, Err(Error::TopicQuarantined { topic, .. }) if topic == name),
+            "{refused:?}"
+        );
+        let subscribed = topics.subscribe(name, endpoint("late"), |_| Ok(()));
+        assert!(matches!(subscribed, Err(Error::TopicQuarantined { .. })));
+    }
+    topics.delete_topic("broken-log").unwrap();
+    assert_eq!(topics.list_topics().len(), 2);
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }

@@ -47,6 +47,8 @@ struct Inner {
     topics: Topics,
     names: Names,
     sinks: Arc<sinks::Sinks>,
+    /// Topics quarantined at open, for `/metrics`.
+    quarantined: Vec<String>,
 }
 
 /// What ARNs and URLs are built from.
@@ -139,11 +141,17 @@ impl Sns {
         if !report.unknown_entries.is_empty() {
             tracing::warn!(entries = ?report.unknown_entries, "topic directories the MANIFEST does not list were left alone");
         }
+        let quarantined = report
+            .quarantined
+            .into_iter()
+            .map(|(topic, _)| topic.to_string())
+            .collect();
         Ok(Sns {
             inner: Arc::new(Inner {
                 topics,
                 names,
                 sinks: sink,
+                quarantined,
             }),
         })
     }
@@ -155,6 +163,11 @@ impl Sns {
             .topics
             .close()
             .map_err(|error| format!("closing the topics: {error}"))
+    }
+
+    /// Topics quarantined at open (their files could not be read), by name.
+    pub(crate) fn quarantined_topics(&self) -> &[String] {
+        &self.inner.quarantined
     }
 
     pub(crate) fn topics(&self) -> &Topics {
