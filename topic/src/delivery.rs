@@ -10,13 +10,15 @@ use crate::filter::{FilterPolicy, FilterScope};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::record::Published;
 use crate::retry::DeliveryPolicy;
+use crate::throttle::Throttle;
 use crate::types::{Protocol, TopicName};
 use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
 use shardlog_segment::{Log, ReadLimits};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One message on its way to one subscription.
 #[derive(Debug)]
@@ -290,6 +292,8 @@ pub(crate) struct Worker {
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) retry: RetryConfig,
     pub(crate) batch_records_max: usize,
+    /// Spaces HTTP(S) requests by the DeliveryPolicy's `throttlePolicy`.
+    pub(crate) throttle: RefCell<Throttle>,
 }
 
 /// How long a worker waits for a new message before looking at its stop flag again.
@@ -354,6 +358,23 @@ impl Worker {
         }
     }
 
+    /// Waits until the subscription's throttle admits `delivery` (HTTP(S) with
+    /// a `throttlePolicy` only); false if the worker was stopped first.
+    fn wait_for_throttle(&self, delivery: &Delivery<'_>) -> bool {
+        let per_second = match delivery.subscription.endpoint.protocol {
+            Protocol::Http | Protocol::Https => delivery.endpoint_policy().max_receives_per_second,
+            Protocol::Sqs | Protocol::Firehose => None,
+        };
+        loop {
+            let admitted = self.throttle.borrow_mut().admit(per_second, Instant::now());
+            match admitted {
+                None => return true,
+                Some(wait) if !self.control.pause(wait) => return false,
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Delivers the records from `position` on that one read returns; the position
     /// after the last one handled, or `None` when stopped on the way.
     fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
@@ -403,6 +424,9 @@ impl Worker {
                 position,
                 attempt,
             };
+            if !self.wait_for_throttle(&delivery) {
+                return false;
+            }
             let failure = match self.sink.deliver(&delivery) {
                 Ok(()) => return true,
                 Err(failure) => failure,

@@ -31,6 +31,7 @@ mod message;
 mod record;
 mod registry;
 pub mod retry;
+mod throttle;
 mod topic;
 mod types;
 

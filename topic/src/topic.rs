@@ -296,6 +296,7 @@ impl Topic {
             sink: Arc::clone(sink),
             retry,
             batch_records_max: 100,
+            throttle: Default::default(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("sns-{}", &id.as_str()[..8.min(id.as_str().len())]))

@@ -459,3 +459,61 @@ fn damaged_topics_are_quarantined_and_the_rest_deliver() {
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }
+
+/// Confirms an HTTP subscription of `topic` whose DeliveryPolicy allows
+/// `per_second` requests a second.
+fn subscribe_throttled(topics: &Topics, topic: &str, per_second: u32) {
+    let http = Endpoint {
+        protocol: Protocol::Http,
+        address: "http://127.0.0.1:1/".into(),
+    };
+    let policy = format!(r#"{{"throttlePolicy": {{"maxReceivesPerSecond": {per_second}}}}}"#);
+    let pending = topics
+        .subscribe(topic, http, |record| {
+            record.delivery_policy = Some(policy);
+            Ok(())
+        })
+        .unwrap();
+    topics
+        .confirm(topic, pending.pending_token.as_deref().unwrap())
+        .unwrap();
+}
+
+/// A throttled HTTP subscription still gets every message, in order; stopping
+/// it while it waits for its throttle neither loses nor dead-letters the
+/// waiting message (it is delivered after a restart).
+#[test]
+fn throttled_http_subscription_delivers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    subscribe_throttled(&topics, "t", 200);
+    let sent: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    for message in &sent {
+        publish(&topics, "t", message);
+    }
+    assert!(sink.wait(|s| s.delivered.len() == sent.len()));
+    let got: Vec<String> = sink
+        .state
+        .lock()
+        .unwrap()
+        .delivered
+        .iter()
+        .map(|d| d.1.clone())
+        .collect();
+    assert_eq!(got, sent);
+
+    create(&topics, "slow");
+    subscribe_throttled(&topics, "slow", 1);
+    publish(&topics, "slow", "first");
+    publish(&topics, "slow", "second");
+    assert!(sink.wait(|s| s.delivered.iter().any(|d| d.1 == "first")));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    assert!(sink.wait(|s| s.delivered.iter().any(|d| d.1 == "second")));
+    assert!(sink.state.lock().unwrap().dead.is_empty());
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
