@@ -42,8 +42,9 @@ pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
 pub use record::Published;
 pub use registry::{
-    OpenReport, SubscriptionInfo, TopicInfo, Topics, TopicsConfig, SUBSCRIPTIONS_MAX, TAGS_MAX,
-    TOPICS_MAX,
+    OpenReport, SubscriptionInfo, TopicInfo, Topics, TopicsConfig, PENDING_SUBSCRIPTION_MS_MAX,
+    SUBSCRIPTIONS_MAX, TAGS_MAX, TOPICS_MAX,
 };
+pub use shardlog_segment::clock::{Clock, ManualClock, SystemClock};
 pub use topic::{PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
 pub use types::{Endpoint, Protocol, SubscriptionId, TopicName, FIFO_SUFFIX, TOPIC_NAME_CHARS_MAX};

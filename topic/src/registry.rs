@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, SubscriptionRecord, TopicAttributes, TopicRecord};
 use crate::topic::Topic;
 use crate::types::{now_ms, Endpoint, SubscriptionId, TopicName};
+use shardlog_segment::clock::{Clock, SystemClock};
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +19,30 @@ pub const SUBSCRIPTIONS_MAX: usize = 1_000;
 /// Most tags of a topic.
 pub const TAGS_MAX: usize = 50;
 
+/// How long a subscription may wait for confirmation before it is deleted:
+/// AWS deletes unconfirmed subscriptions after 48 hours.
+pub const PENDING_SUBSCRIPTION_MS_MAX: u64 = 48 * 3600 * 1000;
+
 /// How topics are kept and delivered.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TopicsConfig {
     /// Each topic log's configuration. Default: [`LogConfig::default`].
     pub log: LogConfig,
     /// Retry schedules. Default: [`RetryConfig::default`].
     pub retry: RetryConfig,
+    /// The clock that dates subscriptions and expires unconfirmed ones.
+    /// Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            log: LogConfig::default(),
+            retry: RetryConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// What opening found: what the MANIFEST does not account for (left alone),
@@ -136,6 +154,7 @@ impl Topics {
             let topic = topics.open_or_quarantine(record, &mut report)?;
             topics.lock().open.insert(record.name.clone(), topic);
         }
+        topics.expire_pending(&mut topics.lock())?;
         Ok((topics, report))
     }
 
@@ -237,6 +256,31 @@ impl Topics {
             &self.shared.sink,
             self.shared.config.retry,
         )
+    }
+
+    /// Deletes, durably, the subscriptions left unconfirmed for
+    /// [`PENDING_SUBSCRIPTION_MS_MAX`]. Their creation time is in the MANIFEST,
+    /// so the age counts across restarts. Run at open and before each call that
+    /// reads or changes subscriptions, so that none sees an expired one.
+    fn expire_pending(&self, state: &mut State) -> Result<()> {
+        let now_ms = self.shared.config.clock.now_ms();
+        let expired = |s: &SubscriptionRecord| {
+            !s.is_confirmed() && now_ms.saturating_sub(s.created_ms) >= PENDING_SUBSCRIPTION_MS_MAX
+        };
+        let mut subscriptions = state.manifest.topics.iter().flat_map(|t| &t.subscriptions);
+        if state.closed || !subscriptions.any(expired) {
+            return Ok(());
+        }
+        let mut manifest = state.manifest.clone();
+        for topic in &mut manifest.topics {
+            let before = topic.subscriptions.len();
+            topic.subscriptions.retain(|s| !expired(s));
+            let removed = before - topic.subscriptions.len();
+            if removed > 0 {
+                tracing::info!(topic = %topic.name, removed, "unconfirmed subscriptions expired");
+            }
+        }
+        self.commit(state, manifest)
     }
 
     /// Writes `manifest` and makes it the registry's.
@@ -353,7 +397,8 @@ impl Topics {
 
     /// A topic's attributes, tags and subscription counts.
     pub fn describe(&self, name: &str) -> Result<TopicInfo> {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
         let record = record(&state, name)?;
         let confirmed = record
             .subscriptions
@@ -427,6 +472,7 @@ impl Topics {
     ) -> Result<SubscriptionRecord> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let topic = lookup(&state, topic_name)?;
         topic.check_usable()?;
         if let Some(existing) = record(&state, topic_name)?
@@ -456,7 +502,7 @@ impl Topics {
             filter: None,
             delivery_policy: None,
             pending_token: pending.then(new_token),
-            created_ms: now_ms(),
+            created_ms: self.shared.config.clock.now_ms(),
         };
         let mut subscription = subscription;
         settings(&mut subscription)?;
@@ -501,6 +547,7 @@ impl Topics {
     pub fn confirm(&self, topic_name: &str, token: &str) -> Result<SubscriptionRecord> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let topic = lookup(&state, topic_name)?;
         topic.check_usable()?;
         let mut manifest = state.manifest.clone();
@@ -528,6 +575,7 @@ impl Topics {
     pub fn unsubscribe(&self, id: &str) -> Result<SubscriptionInfo> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let info = find_subscription(&state, id)?;
         let mut manifest = state.manifest.clone();
         for topic in &mut manifest.topics {
@@ -542,12 +590,15 @@ impl Topics {
 
     /// A subscription by id.
     pub fn subscription(&self, id: &str) -> Result<SubscriptionInfo> {
-        find_subscription(&self.lock(), id)
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
+        find_subscription(&state, id)
     }
 
     /// Every subscription, of one topic or of all, in topic then creation order.
     pub fn subscriptions(&self, topic: Option<&str>) -> Result<Vec<SubscriptionInfo>> {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
         if let Some(name) = topic {
             record(&state, name)?;
         }
@@ -574,6 +625,7 @@ impl Topics {
     ) -> Result<()> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let info = find_subscription(&state, id)?;
         let mut manifest = state.manifest.clone();
         let record = manifest

@@ -5,9 +5,9 @@
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
-    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
-    OpenReport, Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics,
-    TopicsConfig,
+    AttributeValue, Clock, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, ManualClock,
+    MessageAttribute, OpenReport, Protocol, PublishRequest, RetryConfig, Sink, SystemClock,
+    TopicAttributes, TopicName, Topics, TopicsConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -75,12 +75,16 @@ impl TestSink {
 }
 
 fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
-    let (storage, topics, report) = open_reporting(dir, sink);
+    let (storage, topics, report) = open_reporting(dir, sink, Arc::new(SystemClock));
     assert!(report.quarantined.is_empty(), "{report:?}");
     (storage, topics)
 }
 
-fn open_reporting(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics, OpenReport) {
+fn open_reporting(
+    dir: &Path,
+    sink: Arc<TestSink>,
+    clock: Arc<dyn Clock>,
+) -> (Storage, Topics, OpenReport) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
     let config = TopicsConfig {
         retry: RetryConfig {
@@ -89,6 +93,7 @@ fn open_reporting(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics, OpenRepo
                 delay_ms: 10,
             },
         },
+        clock,
         ..TopicsConfig::default()
     };
     let mut config = config;
@@ -430,7 +435,8 @@ fn damaged_topics_are_quarantined_and_the_rest_deliver() {
         std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
     }
 
-    let (storage, topics, report) = open_reporting(dir.path(), Arc::clone(&sink));
+    let (storage, topics, report) =
+        open_reporting(dir.path(), Arc::clone(&sink), Arc::new(SystemClock));
     let mut quarantined: Vec<String> = report
         .quarantined
         .iter()
@@ -514,6 +520,58 @@ fn throttled_http_subscription_delivers_everything() {
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
     assert!(sink.wait(|s| s.delivered.iter().any(|d| d.1 == "second")));
     assert!(sink.state.lock().unwrap().dead.is_empty());
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// An HTTP subscription left unconfirmed for 48 hours (AWS's limit) is
+/// deleted: gone from the lists and its token refused, also when the time ran
+/// out while the server was down (its creation time is durable); a younger
+/// one stays and can be confirmed.
+#[test]
+fn pending_subscriptions_expire_after_48_hours() {
+    const HOUR_MS: u64 = 3600 * 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let (storage, topics, _) = open_reporting(dir.path(), Arc::clone(&sink), clock.clone());
+    create(&topics, "t");
+    let http = |n: u32| Endpoint {
+        protocol: Protocol::Http,
+        address: format!("http://127.0.0.1:1/{n}"),
+    };
+    let old = topics.subscribe("t", http(1), |_| Ok(())).unwrap();
+    clock.advance_ms(47 * HOUR_MS);
+    let young = topics.subscribe("t", http(2), |_| Ok(())).unwrap();
+    assert_eq!(topics.subscriptions(None).unwrap().len(), 2);
+    clock.advance_ms(HOUR_MS - 1);
+    assert_eq!(topics.describe("t").unwrap().pending, 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+
+    clock.advance_ms(1);
+    let (storage, topics, _) = open_reporting(dir.path(), Arc::clone(&sink), clock.clone());
+    let left: Vec<_> = topics.subscriptions(Some("t")).unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].record.id, young.id);
+    assert!(matches!(
+        topics.subscription(old.id.as_str()),
+        Err(Error::SubscriptionNotFound { .. })
+    ));
+    let old_token = old.pending_token.unwrap();
+    assert!(matches!(
+        topics.confirm("t", &old_token),
+        Err(Error::InvalidToken { .. })
+    ));
+    clock.advance_ms(47 * HOUR_MS - 1);
+    let token = young.pending_token.unwrap();
+    assert!(topics.confirm("t", &token).unwrap().is_confirmed());
+    clock.advance_ms(HOUR_MS);
+    assert_eq!(
+        topics.subscriptions(None).unwrap().len(),
+        1,
+        "a confirmed one stays"
+    );
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }
