@@ -137,7 +137,8 @@ pub(crate) fn retry_delay(
     match subscription.endpoint.protocol {
         Protocol::Http | Protocol::Https => {
             let schedule = endpoint_policy(subscription, topic).retry;
-            (retry <= schedule.retries()).then(|| schedule.delay_before(retry))
+            (retry <= schedule.retries())
+                .then(|| schedule.jittered_delay_before(retry, fastrand::f64()))
         }
         Protocol::Sqs | Protocol::Firehose => {
             let schedule = config.managed;
