@@ -257,16 +257,21 @@ pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u
         path: path.to_path_buf(),
         source,
     })?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-        what: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    match (value["version"].as_u64(), value["position"].as_u64()) {
-        (Some(1), Some(position)) => Ok(Some(position)),
-        _ => Err(Error::Corrupt {
+    parse_position(&bytes)
+        .map(Some)
+        .map_err(|reason| Error::Corrupt {
             what: path.display().to_string(),
-            reason: "not a version 1 delivery position".into(),
-        }),
+            reason,
+        })
+}
+
+/// Parses the bytes of a delivery position file (`{"version": 1, "position": N}`);
+/// the error says what is wrong. Also what `shardlog verify` checks them with.
+pub fn parse_position(bytes: &[u8]) -> std::result::Result<u64, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    match (value["version"].as_u64(), value["position"].as_u64()) {
+        (Some(1), Some(position)) => Ok(position),
+        _ => Err("not a version 1 delivery position".into()),
     }
 }
 

@@ -35,7 +35,7 @@ mod throttle;
 mod topic;
 mod types;
 
-pub use delivery::{Delivery, Failure, FixedRetry, RetryConfig, Sink};
+pub use delivery::{parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink};
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};
 pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};
