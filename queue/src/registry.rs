@@ -7,7 +7,7 @@ use crate::manifest::{self, Manifest, QueueRecord, MANIFEST_NAME};
 use crate::queue::Queue;
 use crate::receive::{ReceiveRequest, ReceivedMessage};
 use crate::types::{Clock, QueueName};
-use shardlog_segment::io::FileSystem;
+use shardlog_segment::io::{remove_dir_durably, FileSystem};
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -251,20 +251,23 @@ impl Queues {
         self.remove_queue_files(&queue)
     }
 
-    /// Removes a deleted queue's log files. The MANIFEST no longer lists the queue,
-    /// so whatever a failure here leaves is reported at the next open, never reused.
+    /// Removes a deleted queue's directory with its logs. The MANIFEST no longer
+    /// lists the queue, so whatever a failure here leaves is reported at the next
+    /// open, never reused.
     fn remove_queue_files(&self, queue: &Queue) -> Result<()> {
         let fs = self.storage.fs();
-        for dir in [queue.messages.dir(), queue.state.dir()] {
-            let io = |op, path: &Path| {
-                let path = path.to_path_buf();
-                move |source| Error::Manifest { op, path, source }
-            };
-            for entry in fs.list_dir(dir).map_err(io("list", dir))? {
-                let path = dir.join(entry);
-                fs.remove_file(&path).map_err(io("remove", &path))?;
-            }
-            fs.sync_dir(dir).map_err(io("sync directory", dir))?;
+        let queue_dir = queue.messages.dir().parent();
+        for dir in [
+            Some(queue.messages.dir()),
+            Some(queue.state.dir()),
+            queue_dir,
+        ] {
+            let Some(dir) = dir else { continue };
+            remove_dir_durably(fs.as_ref(), dir).map_err(|source| Error::Manifest {
+                op: "remove",
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         Ok(())
     }

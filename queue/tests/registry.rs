@@ -335,3 +335,29 @@ fn redrive_allow_policy_is_enforced() {
         "{refused:?}"
     );
 }
+
+/// Deleting a queue removes its directory with both logs, and a power loss right
+/// after does not bring any of it back; the other queues keep theirs.
+#[test]
+fn deleted_queue_leaves_no_directory() {
+    let env = Env::new();
+    let kept = env.create("kept", AttributesUpdate::default());
+    let gone = env.create("gone", AttributesUpdate::default());
+    for queue in [&kept, &gone] {
+        queue.send(text("m")).unwrap();
+    }
+    let entries = |env: &Env| env.fs.list_dir(std::path::Path::new(common::ROOT)).unwrap();
+    assert_eq!(entries(&env).len(), 3, "{:?}", entries(&env));
+    env.queues.delete_queue("gone").unwrap();
+    let after_delete = entries(&env);
+    assert_eq!(after_delete.len(), 2, "{after_delete:?}");
+    assert!(!after_delete.iter().any(|entry| entry.ends_with("-gone")));
+    let env = crash_and_restart(env);
+    assert_eq!(entries(&env), after_delete);
+    assert!(
+        env.report.unknown_entries.is_empty(),
+        "{:?}",
+        env.report.unknown_entries
+    );
+    assert_eq!(env.report.queues, 1);
+}

@@ -167,6 +167,9 @@ impl FileSystem for CountingFs {
     fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
         RealFs.remove_file(path)
     }
+    fn remove_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+        RealFs.remove_dir(path)
+    }
     fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
         RealFs.rename(from, to)
     }

@@ -215,6 +215,9 @@ mod delay {
         fn remove_file(&self, p: &Path) -> io::Result<()> {
             self.inner.remove_file(p)
         }
+        fn remove_dir(&self, p: &Path) -> io::Result<()> {
+            self.inner.remove_dir(p)
+        }
         fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
             self.inner.rename(a, b)
         }
@@ -342,6 +345,9 @@ fn committer_panic_fails_appenders_instead_of_hanging() {
         }
         fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
             self.0.remove_file(path)
+        }
+        fn remove_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+            self.0.remove_dir(path)
         }
         fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
             self.0.rename(from, to)

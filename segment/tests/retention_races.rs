@@ -63,6 +63,9 @@ impl FileSystem for PausingFs {
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
         self.inner.open(path, options)
     }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_dir(path)
+    }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.inner.remove_file(path)?;
         let mut target = self.pause_after_removing.lock().unwrap();

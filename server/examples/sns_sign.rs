@@ -34,7 +34,8 @@ fn run() -> Result<String, String> {
         .iter()
         .filter_map(|(name, value)| value.as_str().map(|v| (name.as_str(), v)))
         .collect();
-    let signer = Signer::open_or_create(dir.as_ref()).map_err(|e| format!("{dir}: {e}"))?;
+    let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.as_ref())
+        .map_err(|e| format!("{dir}: {e}"))?;
     let signature = signer.sign(&canonical_string(&pairs), version);
     fields.insert("SignatureVersion".into(), version.as_str().into());
     fields.insert("Signature".into(), signature.into());

@@ -7,6 +7,7 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use shardlog_segment::io::RealFs;
 use shardlog_server::{canonical_string, SignatureVersion, Signer};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -16,7 +17,7 @@ fn shared() -> &'static (tempfile::TempDir, Signer) {
     static SHARED: OnceLock<(tempfile::TempDir, Signer)> = OnceLock::new();
     SHARED.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let signer = Signer::open_or_create(dir.path()).expect("signer created");
+        let signer = Signer::open_or_create(&RealFs, dir.path()).expect("signer created");
         (dir, signer)
     })
 }
@@ -120,7 +121,7 @@ fn tampering_is_detected() {
 fn key_and_certificate_survive_reopening() {
     let (_guard, dir) = copied_directory();
     let first = &shared().1;
-    let reopened = Signer::open_or_create(&dir).expect("reopen");
+    let reopened = Signer::open_or_create(&RealFs, &dir).expect("reopen");
     assert_eq!(reopened.certificate_pem(), first.certificate_pem());
     let message = notification();
     assert_eq!(
@@ -141,7 +142,7 @@ fn certificate_is_remade_from_the_key() {
         .find(|p| p.to_string_lossy().ends_with("cert.pem"))
         .expect("a certificate file");
     std::fs::remove_file(&certificate).expect("remove certificate");
-    let remade = Signer::open_or_create(&dir).expect("reopen without certificate");
+    let remade = Signer::open_or_create(&RealFs, &dir).expect("reopen without certificate");
     assert!(certificate.exists());
     assert!(verifies(
         &remade,
@@ -155,7 +156,7 @@ fn certificate_is_remade_from_the_key() {
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
     )
     .expect("overwrite certificate");
-    let repaired = Signer::open_or_create(&dir).expect("reopen with a bad certificate");
+    let repaired = Signer::open_or_create(&RealFs, &dir).expect("reopen with a bad certificate");
     assert!(verifies(
         &repaired,
         &message,
@@ -174,7 +175,7 @@ fn corrupt_key_is_an_error() {
         .find(|p| p.to_string_lossy().ends_with("key.pem"))
         .expect("a key file");
     std::fs::write(&key, "not a key").expect("overwrite key");
-    let error = Signer::open_or_create(&dir).expect_err("a corrupt key must be refused");
+    let error = Signer::open_or_create(&RealFs, &dir).expect_err("a corrupt key must be refused");
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
     assert_eq!(
         std::fs::read_to_string(&key).expect("key kept"),
@@ -235,4 +236,29 @@ fn confirmation_string_to_sign() {
             expected
         );
     }
+}
+
+/// The private key is written readable by its owner only, and no temporary file
+/// is left beside it.
+#[test]
+fn key_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = shared().0.path();
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("key directory")
+        .map(|entry| entry.expect("entry").file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names.iter().any(|name| name.ends_with(".tmp")),
+        "{names:?}"
+    );
+    let key = names
+        .iter()
+        .find(|name| name.contains("key"))
+        .expect("a key file");
+    let mode = std::fs::metadata(dir.join(key))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

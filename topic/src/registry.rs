@@ -7,6 +7,7 @@ use crate::manifest::{self, Manifest, SubscriptionRecord, TopicAttributes, Topic
 use crate::topic::Topic;
 use crate::types::{now_ms, Endpoint, SubscriptionId, TopicName};
 use shardlog_segment::clock::{Clock, SystemClock};
+use shardlog_segment::io::remove_dir_durably;
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -368,19 +369,17 @@ impl Topics {
     /// a failure leaves is reported at the next open, never reused.
     fn remove_files(&self, topic: &Topic) -> Result<()> {
         let fs = self.shared.storage.fs();
-        for dir in [topic.dir.join("log"), topic.dir.join("positions")] {
-            if !fs.exists(&dir) {
-                continue;
-            }
-            let io = |op, path: &Path| {
-                let path = path.to_path_buf();
-                move |source| Error::Metadata { op, path, source }
-            };
-            for entry in fs.list_dir(&dir).map_err(io("list", &dir))? {
-                let path = dir.join(entry);
-                fs.remove_file(&path).map_err(io("remove", &path))?;
-            }
-            fs.sync_dir(&dir).map_err(io("sync directory", &dir))?;
+        let dirs = [
+            topic.dir.join("log"),
+            topic.dir.join("positions"),
+            topic.dir.clone(),
+        ];
+        for dir in dirs {
+            remove_dir_durably(fs.as_ref(), &dir).map_err(|source| Error::Metadata {
+                op: "remove",
+                path: dir,
+                source,
+            })?;
         }
         Ok(())
     }

@@ -190,7 +190,7 @@ fn retries_then_dead_letter() {
 }
 
 /// HTTP subscriptions wait for confirmation; a wrong token is refused; an
-/// unsubscribed endpoint gets nothing more.
+/// unsubscribed endpoint gets nothing more; a deleted topic leaves no directory.
 #[test]
 fn confirmation_and_unsubscribe() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,11 +218,20 @@ fn confirmation_and_unsubscribe() {
         topics.subscription(confirmed.id.as_str()),
         Err(Error::SubscriptionNotFound { .. })
     ));
+    let topic_dirs = |path: &Path| {
+        std::fs::read_dir(path)
+            .unwrap()
+            .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+            .count()
+    };
+    assert_eq!(topic_dirs(dir.path()), 1);
     topics.delete_topic("t").unwrap();
     assert!(matches!(
         topics.topic("t"),
         Err(Error::TopicNotFound { .. })
     ));
+    // Its directory goes with it: nothing is left for `verify` to report.
+    assert_eq!(topic_dirs(dir.path()), 0);
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }

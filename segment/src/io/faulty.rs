@@ -22,7 +22,7 @@ pub enum IoOp {
     Open,
     /// `FileSystem::rename` (matches if either path matches).
     Rename,
-    /// `FileSystem::remove_file`.
+    /// `FileSystem::remove_file` and `FileSystem::remove_dir`.
     Remove,
     /// `FileHandle::set_len`.
     SetLen,
@@ -206,6 +206,11 @@ impl FileSystem for FaultyFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         check_error(&self.rules, IoOp::Remove, &[path])?;
         self.inner.remove_file(path)
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        check_error(&self.rules, IoOp::Remove, &[path])?;
+        self.inner.remove_dir(path)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -425,6 +425,31 @@ impl FileSystem for MemFs {
         Ok(())
     }
 
+    /// Refuses a directory whose entries' removal is not yet durable: the model
+    /// keeps a removed directory removed across a crash, which is only what a real
+    /// disk does once its emptiness was synced.
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.shared.tick();
+        let path = normalize(path);
+        let mut dirs = self.dirs();
+        self.alive()?;
+        let dir = dirs
+            .get(&path)
+            .ok_or_else(|| not_found("directory", &path))?;
+        let has_subdirs = dirs.keys().any(|sub| sub.parent() == Some(path.as_path()));
+        if !dir.current.is_empty() || has_subdirs {
+            return Err(io::Error::from_raw_os_error(libc::ENOTEMPTY));
+        }
+        if !dir.durable.is_empty() {
+            return Err(io::Error::other(format!(
+                "{}: removals not synced yet",
+                path.display()
+            )));
+        }
+        dirs.remove(&path);
+        Ok(())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.shared.tick();
         let (from_dir, from_name) = split(from)?;

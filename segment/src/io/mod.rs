@@ -90,6 +90,8 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>>;
     /// Removes a file. Open handles and mappings stay valid (unlink semantics).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty directory.
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
     /// Renames a file, replacing the target.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creations, renames, removals) durable.
@@ -229,6 +231,25 @@ pub fn create_dir_all_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()>
         }
     }
     Ok(())
+}
+
+/// Removes `dir`, which holds files only, durably: the files' removal is synced
+/// before the directory goes, and the directory's removal by syncing its parent.
+/// A directory that does not exist is already removed (a retry after a failure
+/// part way finishes the job).
+pub fn remove_dir_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
+    if !fs.exists(dir) {
+        return Ok(());
+    }
+    for name in fs.list_dir(dir)? {
+        fs.remove_file(&dir.join(name))?;
+    }
+    fs.sync_dir(dir)?;
+    fs.remove_dir(dir)?;
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs.sync_dir(parent),
+        None => Ok(()),
+    }
 }
 
 /// Why a MANIFEST directory could not be read (see [`read_manifest`]).

@@ -1,7 +1,15 @@
 //! Topic actions: create, delete, list, attributes, tags and permissions.
 
+use super::requests::{
+    AddPermissionInput, CreateTopicInput, PageInput, RemovePermissionInput, ResourceArnInput,
+    SetTopicAttributesInput, Tag, TagResourceInput, TopicArnInput, UntagResourceInput,
+};
+use super::responses::{
+    AttributesOutput, CreateTopicOutput, ListTagsOutput, ListTopicsOutput, NoOutput, TopicOut,
+};
 use super::{Names, Sns, SnsError};
-use crate::protocol::value::{Fields, Out, Value};
+use crate::protocol::typed::respond;
+use crate::protocol::value::{Fields, Value};
 use shardlog_topic::{TopicAttributes, TopicName};
 use std::collections::BTreeMap;
 
@@ -17,35 +25,18 @@ const KEPT_ATTRIBUTES: [&str; 4] = ["DisplayName", "Policy", "SignatureVersion",
 pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Response> {
     let result = match action {
         "CreateTopic" => create_topic(sns, fields),
-        "DeleteTopic" => topic_name(sns, fields, "TopicArn")
-            .and_then(|name| Ok(sns.topics().delete_topic(name)?))
-            .map(|()| Out::new().into()),
+        "DeleteTopic" => delete_topic(sns, fields),
         "ListTopics" => list_topics(sns, fields),
         "GetTopicAttributes" => get_topic_attributes(sns, fields),
         "SetTopicAttributes" => set_topic_attributes(sns, fields),
         "TagResource" => tag_resource(sns, fields),
-        "UntagResource" => (|| {
-            let name = topic_name(sns, fields, "ResourceArn").map_err(resource_not_found)?;
-            sns.topics()
-                .untag_topic(name, &fields.string_list("TagKeys")?)
-                .map_err(|e| resource_not_found(e.into()))?;
-            Ok(Out::new().into())
-        })(),
+        "UntagResource" => untag_resource(sns, fields),
         "ListTagsForResource" => list_tags(sns, fields),
         "AddPermission" => add_permission(sns, fields),
         "RemovePermission" => remove_permission(sns, fields),
         _ => return None,
     };
     Some(result)
-}
-
-/// The topic name of the ARN in member `member`.
-pub(super) fn topic_name<'a>(
-    sns: &Sns,
-    fields: &Fields<'a>,
-    member: &str,
-) -> Result<&'a str, SnsError> {
-    sns.names().topic_of_arn(fields.required_str(member)?)
 }
 
 /// Tagging actions answer a missing topic with ResourceNotFound.
@@ -58,10 +49,10 @@ fn resource_not_found(error: SnsError) -> SnsError {
 }
 
 fn create_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let given = fields.required_str("Name")?;
+    let request: CreateTopicInput = fields.typed()?;
     let invalid_name = || SnsError::invalid("Topic Name");
-    let name = TopicName::new(given).map_err(|_| invalid_name())?;
-    let mut requested = fields.string_map("Attributes")?;
+    let name = TopicName::new(&request.name).map_err(|_| invalid_name())?;
+    let mut requested = request.attributes;
     let fifo_attribute = requested.remove("FifoTopic");
     let fifo = match fifo_attribute.as_deref() {
         None | Some("false") => false,
@@ -81,11 +72,17 @@ fn create_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
     for (key, value) in requested {
         apply_attribute(&mut attributes, &name, &key, &value)?;
     }
-    let tags = tags_of(fields)?;
-    sns.topics().create_topic(&name, attributes, tags)?;
-    Ok(Out::new()
-        .with("TopicArn", sns.names().topic_arn(name.as_str()))
-        .into())
+    sns.topics()
+        .create_topic(&name, attributes, tags_of(request.tags))?;
+    let topic_arn = sns.names().topic_arn(name.as_str());
+    Ok(respond(&CreateTopicOutput { topic_arn })?)
+}
+
+fn delete_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
+    let request: TopicArnInput = fields.typed()?;
+    let name = sns.names().topic_of_arn(&request.topic_arn)?;
+    sns.topics().delete_topic(name)?;
+    Ok(respond(&NoOutput {})?)
 }
 
 /// Sets one attribute, checking its name and value.
@@ -139,41 +136,30 @@ pub(super) fn parse_bool(key: &str, value: &str) -> Result<bool, SnsError> {
     }
 }
 
-fn tags_of(fields: &Fields<'_>) -> Result<BTreeMap<String, String>, SnsError> {
-    let mut tags = BTreeMap::new();
-    for item in fields.list("Tags")?.unwrap_or_default() {
-        let tag = Fields::new(item, fields.format())?;
-        tags.insert(
-            tag.required_str("Key")?.to_string(),
-            tag.required_str("Value")?.to_string(),
-        );
-    }
-    Ok(tags)
+/// Tags by key (a later duplicate key wins).
+fn tags_of(tags: Vec<Tag>) -> BTreeMap<String, String> {
+    tags.into_iter().map(|tag| (tag.key, tag.value)).collect()
 }
 
 fn list_topics(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let after = fields.str("NextToken")?;
+    let request: PageInput = fields.typed()?;
+    let after = request.next_token.as_deref();
     let names = sns.topics().list_topics();
     let rest: Vec<&TopicName> = names
         .iter()
         .filter(|name| after.is_none_or(|after| name.as_str() > after))
         .collect();
     let page = &rest[..LIST_PAGE.min(rest.len())];
-    let topics: Vec<Value> = page
+    let topics = page
         .iter()
-        .map(|name| {
-            Out::new()
-                .with("TopicArn", sns.names().topic_arn(name.as_str()))
-                .into()
+        .map(|name| TopicOut {
+            topic_arn: sns.names().topic_arn(name.as_str()),
         })
         .collect();
-    let next = (rest.len() > page.len())
+    let next_token = (rest.len() > page.len())
         .then(|| page.last().map(|name| name.to_string()))
         .flatten();
-    Ok(Out::new()
-        .with("Topics", topics)
-        .maybe("NextToken", next)
-        .into())
+    Ok(respond(&ListTopicsOutput { topics, next_token })?)
 }
 
 /// The policy SNS gives a new topic: the owner may do everything.
@@ -197,12 +183,13 @@ fn default_policy(names: &Names, topic: &str) -> String {
 }
 
 fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "TopicArn")?;
+    let request: TopicArnInput = fields.typed()?;
+    let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let info = sns.topics().describe(name)?;
     let names = sns.names();
-    let mut attributes: BTreeMap<String, Value> = BTreeMap::new();
+    let mut attributes = BTreeMap::new();
     let mut put = |key: &str, value: String| {
-        attributes.insert(key.to_string(), Value::Text(value));
+        attributes.insert(key.to_string(), value);
     };
     put("TopicArn", names.topic_arn(name));
     put("Owner", names.account_id.clone());
@@ -231,44 +218,62 @@ fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     for (key, value) in info.attributes.kept {
         put(&key, value);
     }
-    Ok(Out::new().with("Attributes", Value::Map(attributes)).into())
+    Ok(respond(&AttributesOutput { attributes })?)
 }
 
 fn set_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = TopicName::new(topic_name(sns, fields, "TopicArn")?)
+    let request: SetTopicAttributesInput = fields.typed()?;
+    let name = TopicName::new(sns.names().topic_of_arn(&request.topic_arn)?)
         .map_err(|_| SnsError::new("NotFound", "Topic does not exist"))?;
-    let key = fields.required_str("AttributeName")?;
-    let value = fields.str("AttributeValue")?.unwrap_or("");
+    let key = request.attribute_name.as_str();
+    let value = request.attribute_value.as_deref().unwrap_or("");
     let mut checked = Ok(());
     sns.topics().update_topic(name.as_str(), |attributes| {
         checked = apply_attribute(attributes, &name, key, value);
         Ok(())
     })?;
     checked?;
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
+}
+
+/// The topic a tagging action names: a missing one is ResourceNotFound.
+fn tagged_topic<'a>(sns: &Sns, resource_arn: &'a str) -> Result<&'a str, SnsError> {
+    sns.names()
+        .topic_of_arn(resource_arn)
+        .map_err(resource_not_found)
 }
 
 fn tag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "ResourceArn").map_err(resource_not_found)?;
-    let tags = tags_of(fields)?;
+    let request: TagResourceInput = fields.typed()?;
+    let name = tagged_topic(sns, &request.resource_arn)?;
     sns.topics()
-        .tag_topic(name, &tags)
+        .tag_topic(name, &tags_of(request.tags))
         .map_err(|e| resource_not_found(e.into()))?;
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
+}
+
+fn untag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
+    let request: UntagResourceInput = fields.typed()?;
+    let name = tagged_topic(sns, &request.resource_arn)?;
+    sns.topics()
+        .untag_topic(name, &request.tag_keys)
+        .map_err(|e| resource_not_found(e.into()))?;
+    Ok(respond(&NoOutput {})?)
 }
 
 fn list_tags(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "ResourceArn").map_err(resource_not_found)?;
+    let request: ResourceArnInput = fields.typed()?;
+    let name = tagged_topic(sns, &request.resource_arn)?;
     let info = sns
         .topics()
         .describe(name)
         .map_err(|e| resource_not_found(e.into()))?;
-    let tags: Vec<Value> = info
+    let tags = info
         .tags
         .into_iter()
-        .map(|(key, value)| Out::new().with("Key", key).with("Value", value).into())
+        .map(|(key, value)| Tag { key, value })
         .collect();
-    Ok(Out::new().with("Tags", tags).into())
+    Ok(respond(&ListTagsOutput { tags })?)
 }
 
 /// The topic's policy document (its own, or the default one).
@@ -300,10 +305,11 @@ fn statements(policy: &mut serde_json::Value) -> &mut Vec<serde_json::Value> {
 }
 
 fn add_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "TopicArn")?;
-    let label = fields.required_str("Label")?;
-    let accounts = fields.string_list("AWSAccountId")?;
-    let actions = fields.string_list("ActionName")?;
+    let request: AddPermissionInput = fields.typed()?;
+    let name = sns.names().topic_of_arn(&request.topic_arn)?;
+    let label = request.label.as_str();
+    let accounts = request.aws_account_id;
+    let actions = request.action_name;
     if accounts.is_empty() || actions.is_empty() {
         return Err(SnsError::invalid(
             "AWSAccountId and ActionName must not be empty",
@@ -327,12 +333,13 @@ fn add_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
         "Resource": sns.names().topic_arn(name),
     }));
     store_policy(sns, name, &policy)?;
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
 }
 
 fn remove_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "TopicArn")?;
-    let label = fields.required_str("Label")?;
+    let request: RemovePermissionInput = fields.typed()?;
+    let name = sns.names().topic_of_arn(&request.topic_arn)?;
+    let label = request.label.as_str();
     let mut policy = policy_of(sns, name)?;
     let list = statements(&mut policy);
     let before = list.len();
@@ -341,5 +348,5 @@ fn remove_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
         return Err(SnsError::invalid("Statement doesn't exist"));
     }
     store_policy(sns, name, &policy)?;
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
 }

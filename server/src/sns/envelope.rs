@@ -216,7 +216,7 @@ mod tests {
             structure_json: false,
         };
         let dir = tempfile::tempdir().unwrap();
-        let signer = Signer::open_or_create(dir.path()).unwrap();
+        let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
         let signing = Signing {
             signer: &signer,
             version: SignatureVersion::V2,

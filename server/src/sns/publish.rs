@@ -1,14 +1,19 @@
 //! Publish and PublishBatch: checked as SNS checks them, appended to the topic's
 //! log, acknowledged once durable.
 
-use super::actions::topic_name;
+use super::requests::{MessageAttributeValue, MessageInput, PublishBatchInput, PublishInput};
+use super::responses::{
+    BatchResultErrorEntry, PublishBatchOutput, PublishBatchResultEntry, PublishOutput,
+};
 use super::{Sns, SnsError};
-use crate::protocol::value::{Fields, Out, Value};
+use crate::error::ApiError;
+use crate::protocol::typed::respond;
+use crate::protocol::value::{Fields, Value};
 use shardlog_topic::{
     AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest,
     PUBLISH_BATCH_MAX,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 type Response = Result<Value, SnsError>;
 
@@ -28,12 +33,13 @@ pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Respon
 }
 
 fn publish(sns: &Sns, fields: &Fields<'_>) -> Response {
-    if fields.str("PhoneNumber")?.is_some() {
+    let request: PublishInput = fields.typed()?;
+    if request.phone_number.is_some() {
         return Err(SnsError::invalid(
             "PhoneNumber Reason: SMS is not supported by this server",
         ));
     }
-    let arn = match (fields.str("TopicArn")?, fields.str("TargetArn")?) {
+    let arn = match (request.topic_arn.as_deref(), request.target_arn.as_deref()) {
         (Some(arn), _) | (None, Some(arn)) => arn,
         (None, None) => {
             return Err(SnsError::invalid(
@@ -43,47 +49,44 @@ fn publish(sns: &Sns, fields: &Fields<'_>) -> Response {
     };
     let name = sns.names().topic_of_arn(arn)?;
     let topic = sns.topics().topic(name)?;
-    let request = request_of(fields, topic.name().is_fifo())?;
+    let publish = request_of(request.message, topic.name().is_fifo())?;
     let outcome = topic
-        .publish(vec![request])?
+        .publish(vec![publish])?
         .pop()
         .expect("one outcome per message");
-    Ok(outcome_value(&outcome, None))
+    Ok(respond(&PublishOutput {
+        sequence_number: sequence_number(&outcome),
+        message_id: outcome.message_id,
+    })?)
 }
 
-fn outcome_value(outcome: &PublishOutcome, id: Option<&str>) -> Value {
-    Out::new()
-        .maybe("Id", id.map(str::to_string))
-        .with("MessageId", outcome.message_id.clone())
-        .maybe(
-            "SequenceNumber",
-            outcome.sequence_number.map(|n| format!("{n:020}")),
-        )
-        .into()
+/// A FIFO message's sequence number as SNS writes it: 20 digits.
+fn sequence_number(outcome: &PublishOutcome) -> Option<String> {
+    outcome.sequence_number.map(|n| format!("{n:020}"))
 }
 
 /// A publish request from a Publish call or a PublishBatch entry, checked.
-fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsError> {
-    let message = fields.required_str("Message")?;
+fn request_of(input: MessageInput, fifo: bool) -> Result<PublishRequest, SnsError> {
+    let message = input.message;
     if message.is_empty() {
         return Err(SnsError::invalid("Empty message"));
     }
-    let structure_json = match fields.str("MessageStructure")? {
+    let structure_json = match input.message_structure.as_deref() {
         None => false,
         Some("json") => {
-            check_structure(message)?;
+            check_structure(&message)?;
             true
         }
         Some(_) => return Err(SnsError::invalid("MessageStructure")),
     };
-    let subject = fields.str("Subject")?;
-    if let Some(subject) = subject {
+    let subject = input.subject;
+    if let Some(subject) = &subject {
         let printable = subject.chars().all(|c| !c.is_control());
         if subject.is_empty() || subject.chars().count() > SUBJECT_CHARS_MAX || !printable {
             return Err(SnsError::invalid("Subject"));
         }
     }
-    let attributes = attributes_of(fields)?;
+    let attributes = attributes_of(input.message_attributes)?;
     let size = message.len()
         + attributes
             .iter()
@@ -92,8 +95,8 @@ fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsErro
     if size > MESSAGE_BYTES_MAX {
         return Err(SnsError::invalid("Message too long"));
     }
-    let group_id = fields.str("MessageGroupId")?.map(str::to_string);
-    let deduplication_id = fields.str("MessageDeduplicationId")?.map(str::to_string);
+    let group_id = input.message_group_id;
+    let deduplication_id = input.message_deduplication_id;
     if fifo && group_id.is_none() {
         return Err(SnsError::invalid(
             "The MessageGroupId parameter is required for FIFO topics",
@@ -106,8 +109,8 @@ fn request_of(fields: &Fields<'_>, fifo: bool) -> Result<PublishRequest, SnsErro
         return Err(SnsError::invalid("MessageGroupId Reason: The request includes MessageGroupId parameter that is not valid for this topic type"));
     }
     Ok(PublishRequest {
-        subject: subject.map(str::to_string),
-        message: message.to_string(),
+        subject,
+        message,
         attributes,
         group_id,
         deduplication_id,
@@ -144,14 +147,14 @@ fn value_len(value: &AttributeValue) -> usize {
 
 /// `MessageAttributes`, checked: types String, Number, Binary (each with an
 /// optional custom suffix) and String.Array, with the value their type needs.
-fn attributes_of(fields: &Fields<'_>) -> Result<MessageAttributes, SnsError> {
+fn attributes_of(
+    given: BTreeMap<String, MessageAttributeValue>,
+) -> Result<MessageAttributes, SnsError> {
     let mut attributes = MessageAttributes::new();
-    let Some(map) = fields.structure("MessageAttributes")? else {
-        return Ok(attributes);
-    };
-    for (name, value) in map.entries() {
-        let entry = Fields::new(value, fields.format())?;
-        let data_type = entry.required_str("DataType")?.to_string();
+    for (name, entry) in given {
+        let data_type = entry
+            .data_type
+            .ok_or_else(|| ApiError::missing("DataType"))?;
         let bad = |reason: &str| {
             SnsError::new(
                 "ParameterValueInvalid",
@@ -162,42 +165,41 @@ fn attributes_of(fields: &Fields<'_>) -> Result<MessageAttributes, SnsError> {
         let value = match (data_type.as_str(), base) {
             ("String.Array", _) => {
                 let text = entry
-                    .str("StringValue")?
+                    .string_value
                     .ok_or_else(|| bad("must contain non-empty message attribute value for message attribute type 'String.Array'."))?;
-                let parsed: Result<Vec<serde_json::Value>, _> = serde_json::from_str(text);
+                let parsed: Result<Vec<serde_json::Value>, _> = serde_json::from_str(&text);
                 if parsed.is_err() {
                     return Err(bad("has an invalid message attribute value of type String.Array."));
                 }
-                AttributeValue::String(text.to_string())
+                AttributeValue::String(text)
             }
             (_, "String") | (_, "Number") => {
-                let text = entry.str("StringValue")?.ok_or_else(|| {
+                let text = entry.string_value.ok_or_else(|| {
                     bad(&format!("must contain non-empty message attribute value for message attribute type '{base}'."))
                 })?;
                 if base == "Number" && text.trim().parse::<f64>().is_err() {
                     return Err(bad(&format!("has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String. Value: {text} is not a number")));
                 }
-                AttributeValue::String(text.to_string())
+                AttributeValue::String(text)
             }
             (_, "Binary") => {
-                let bytes = entry.required_blob("BinaryValue").map_err(|_| {
+                let bytes = entry.binary_value.ok_or_else(|| {
                     bad("must contain non-empty message attribute value for message attribute type 'Binary'.")
                 })?;
-                AttributeValue::Binary(bytes)
+                AttributeValue::Binary(bytes.0)
             }
             _ => return Err(bad("has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.")),
         };
-        attributes.insert(name.clone(), MessageAttribute { data_type, value });
+        attributes.insert(name, MessageAttribute { data_type, value });
     }
     Ok(attributes)
 }
 
 fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let name = topic_name(sns, fields, "TopicArn")?;
+    let request: PublishBatchInput = fields.typed()?;
+    let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let topic = sns.topics().topic(name)?;
-    let entries = fields
-        .list("PublishBatchRequestEntries")?
-        .unwrap_or_default();
+    let entries = request.publish_batch_request_entries;
     if entries.is_empty() {
         return Err(SnsError::new(
             "EmptyBatchRequest",
@@ -215,8 +217,7 @@ fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
     let mut valid = Vec::new();
     let mut failed = Vec::new();
     for entry in entries {
-        let entry = Fields::new(entry, fields.format())?;
-        let id = entry.required_str("Id")?;
+        let id = entry.id;
         let well_formed = !id.is_empty()
             && id.len() <= 80
             && id
@@ -228,23 +229,21 @@ fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
                 "The Id of a batch entry in a batch request doesn't abide by the specification",
             ));
         }
-        if !ids.insert(id.to_string()) {
+        if !ids.insert(id.clone()) {
             return Err(SnsError::new(
                 "BatchEntryIdsNotDistinct",
                 "Two or more batch entries in the request have the same Id",
             ));
         }
-        total += entry.str("Message")?.map_or(0, str::len);
-        match request_of(&entry, topic.name().is_fifo()) {
-            Ok(request) => valid.push((id.to_string(), request)),
-            Err(error) => failed.push(
-                Out::new()
-                    .with("Id", id.to_string())
-                    .with("Code", error.code)
-                    .with("Message", error.message)
-                    .with("SenderFault", true)
-                    .into(),
-            ),
+        total += entry.message.message.len();
+        match request_of(entry.message, topic.name().is_fifo()) {
+            Ok(request) => valid.push((id, request)),
+            Err(error) => failed.push(BatchResultErrorEntry {
+                id,
+                code: error.code,
+                message: error.message,
+                sender_fault: true,
+            }),
         }
     }
     if total > MESSAGE_BYTES_MAX {
@@ -257,12 +256,13 @@ fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
     if !valid.is_empty() {
         let (ids, requests): (Vec<String>, Vec<PublishRequest>) = valid.into_iter().unzip();
         let outcomes = topic.publish(requests)?;
-        for (id, outcome) in ids.iter().zip(&outcomes) {
-            successful.push(outcome_value(outcome, Some(id)));
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
+            successful.push(PublishBatchResultEntry {
+                id,
+                sequence_number: sequence_number(&outcome),
+                message_id: outcome.message_id,
+            });
         }
     }
-    Ok(Out::new()
-        .with("Successful", successful)
-        .with("Failed", failed)
-        .into())
+    Ok(respond(&PublishBatchOutput { successful, failed })?)
 }

@@ -17,8 +17,10 @@ use rsa::signature::{SignatureEncoding, Signer as _};
 use rsa::RsaPrivateKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use shardlog_segment::io::{
+    create_dir_all_durably, read_file, write_private_file_atomic, FileSystem,
+};
+use std::io;
 use std::path::Path;
 
 /// RSA key size; AWS's signing certificates use 2048-bit keys.
@@ -69,25 +71,26 @@ fn invalid_data(what: &str, error: impl std::fmt::Display) -> io::Error {
 
 impl Signer {
     /// Opens the key and certificate kept in `dir`, creating them the first
-    /// time (the directory too). A missing certificate, or one that is not the
-    /// key's, is made again from the key; the key is never replaced once written.
-    pub fn open_or_create(dir: &Path) -> io::Result<Signer> {
-        fs::create_dir_all(dir)?;
+    /// time (the directory too), through `fs`. A missing certificate, or one that
+    /// is not the key's, is made again from the key; the key is never replaced
+    /// once written, and is readable by its owner only.
+    pub fn open_or_create(fs: &dyn FileSystem, dir: &Path) -> io::Result<Signer> {
+        create_dir_all_durably(fs, dir)?;
         let key_path = dir.join(KEY_FILE);
-        let key = match fs::read_to_string(&key_path) {
+        let key = match read_text(fs, &key_path) {
             Ok(pem) => RsaPrivateKey::from_pkcs8_pem(&pem)
                 .map_err(|e| invalid_data(&key_path.display().to_string(), e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, KEY_BITS)
                     .map_err(io::Error::other)?;
                 let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(io::Error::other)?;
-                write_atomically(dir, KEY_FILE, pem.as_bytes())?;
+                write_private_file_atomic(fs, &key_path, pem.as_bytes())?;
                 key
             }
             Err(e) => return Err(e),
         };
         let certificate_path = dir.join(CERTIFICATE_FILE);
-        let existing = match fs::read_to_string(&certificate_path) {
+        let existing = match read_text(fs, &certificate_path) {
             Ok(pem) => Some(pem),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -96,7 +99,7 @@ impl Signer {
             Some(pem) if certifies(&pem, &key)? => pem,
             _ => {
                 let pem = self_signed_certificate(&key)?;
-                write_atomically(dir, CERTIFICATE_FILE, pem.as_bytes())?;
+                write_private_file_atomic(fs, &certificate_path, pem.as_bytes())?;
                 pem
             }
         };
@@ -150,21 +153,10 @@ fn self_signed_certificate(key: &RsaPrivateKey) -> io::Result<String> {
     Ok(certificate.pem())
 }
 
-/// Writes `name` in `dir` so that it is either absent or complete after a
-/// crash: a temporary file, fsynced, renamed over, and the directory fsynced.
-/// The file is readable by its owner only, since it may hold the private key.
-fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
-    let temporary = dir.join(format!("{name}.tmp"));
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temporary, dir.join(name))?;
-    File::open(dir)?.sync_all()
+/// A PEM file's text.
+fn read_text(fs: &dyn FileSystem, path: &Path) -> io::Result<String> {
+    String::from_utf8(read_file(fs, path)?)
+        .map_err(|e| invalid_data(&path.display().to_string(), e))
 }
 
 /// The kind of message, which decides the fields signed and their order.

@@ -5,10 +5,11 @@
 use super::envelope::{self, Signing};
 use super::signing::Signer;
 use super::Names;
+use shardlog_segment::io::FileSystem;
 use shardlog_topic::TopicAttributes;
 use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
@@ -24,6 +25,8 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The server's sink.
 pub(crate) struct Sinks {
     names: Names,
+    /// The file system the signing key is read and written through.
+    fs: Arc<dyn FileSystem>,
     /// Where the signing key is kept; it is opened (or made, which takes a
     /// while) when the first signed document is needed, not at start.
     signing_dir: PathBuf,
@@ -67,7 +70,7 @@ pub(super) fn is_raw(subscription: &SubscriptionRecord) -> bool {
 impl Sinks {
     pub(super) fn new(
         names: Names,
-        signing_dir: PathBuf,
+        signing: (Arc<dyn FileSystem>, PathBuf),
         sqs: Option<crate::sqs::Sqs>,
         firehose: Option<shardlog_firehose::Firehose>,
     ) -> Sinks {
@@ -76,8 +79,10 @@ impl Sinks {
             .http_status_as_error(false)
             .build()
             .into();
+        let (fs, signing_dir) = signing;
         Sinks {
             names,
+            fs,
             signing_dir,
             signer: OnceLock::new(),
             sqs,
@@ -97,7 +102,7 @@ impl Sinks {
     fn signer(&self) -> Result<&Signer, String> {
         self.signer
             .get_or_init(|| {
-                Signer::open_or_create(&self.signing_dir).map_err(|error| {
+                Signer::open_or_create(self.fs.as_ref(), &self.signing_dir).map_err(|error| {
                     format!(
                         "cannot open the SNS signing key in {}: {error}",
                         self.signing_dir.display()

@@ -1,9 +1,17 @@
 //! Subscription actions: subscribe (with the HTTP(S) confirmation flow),
 //! confirm, unsubscribe, list, and attributes.
 
-use super::actions::{parse_bool, topic_name};
+use super::actions::parse_bool;
+use super::requests::{
+    ConfirmSubscriptionInput, ListSubscriptionsByTopicInput, PageInput,
+    SetSubscriptionAttributesInput, SubscribeInput, SubscriptionArnInput,
+};
+use super::responses::{
+    AttributesOutput, ListSubscriptionsOutput, NoOutput, SubscriptionArnOutput, SubscriptionOut,
+};
 use super::{envelope, Sns, SnsError};
-use crate::protocol::value::{Fields, Out, Value};
+use crate::protocol::typed::respond;
+use crate::protocol::value::{Fields, Value};
 use shardlog_topic::filter::{FilterPolicy, FilterScope};
 use shardlog_topic::retry::DeliveryPolicy;
 use shardlog_topic::{Endpoint, FilterSpec, Protocol, SubscriptionInfo, SubscriptionRecord};
@@ -25,10 +33,8 @@ pub(super) fn run(
         "Subscribe" => subscribe(sns, fields),
         "ConfirmSubscription" => confirm(sns, fields, via_link),
         "Unsubscribe" => unsubscribe(sns, fields, via_link),
-        "ListSubscriptions" => list(sns, fields, None),
-        "ListSubscriptionsByTopic" => {
-            topic_name(sns, fields, "TopicArn").and_then(|name| list(sns, fields, Some(name)))
-        }
+        "ListSubscriptions" => list_all(sns, fields),
+        "ListSubscriptionsByTopic" => list_by_topic(sns, fields),
         "GetSubscriptionAttributes" => get_attributes(sns, fields),
         "SetSubscriptionAttributes" => set_attributes(sns, fields),
         _ => return None,
@@ -183,14 +189,15 @@ fn apply_all(
 }
 
 fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let topic = topic_name(sns, fields, "TopicArn")?;
+    let request: SubscribeInput = fields.typed()?;
+    let topic = sns.names().topic_of_arn(&request.topic_arn)?;
     let fifo = sns.topics().topic(topic)?.name().is_fifo();
-    let protocol = fields.required_str("Protocol")?;
-    let address = fields
-        .str("Endpoint")?
+    let address = request
+        .endpoint
+        .as_deref()
         .ok_or_else(|| SnsError::invalid("Endpoint"))?;
-    let endpoint = endpoint(sns, protocol, address, fifo)?;
-    let attributes = fields.string_map("Attributes")?;
+    let endpoint = endpoint(sns, &request.protocol, address, fifo)?;
+    let attributes = request.attributes;
     if endpoint.protocol == Protocol::Firehose && !attributes.contains_key("SubscriptionRoleArn") {
         return Err(SnsError::invalid(
             "Attributes Reason: Invalid Role Arn: SubscriptionRoleArn is required for firehose subscriptions",
@@ -228,12 +235,13 @@ fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
     if let Some(token) = &record.pending_token {
         send_confirmation(sns, topic, &arn, &record.endpoint.address, token);
     }
-    let shown = if record.is_confirmed() || fields.bool("ReturnSubscriptionArn")? == Some(true) {
+    let subscription_arn = if record.is_confirmed() || request.return_subscription_arn == Some(true)
+    {
         arn
     } else {
         "pending confirmation".to_string()
     };
-    Ok(Out::new().with("SubscriptionArn", shown).into())
+    Ok(respond(&SubscriptionArnOutput { subscription_arn })?)
 }
 
 /// POSTs the SubscriptionConfirmation on a thread of its own (the endpoint may
@@ -309,12 +317,12 @@ fn shardlog_topic_now() -> u64 {
 const AUTHENTICATED: &str = "ConfirmationWasAuthenticated";
 
 fn confirm(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
-    let topic = topic_name(sns, fields, "TopicArn")?;
-    let token = fields.required_str("Token")?;
-    let authenticate = fields
-        .str("AuthenticateOnUnsubscribe")?
+    let request: ConfirmSubscriptionInput = fields.typed()?;
+    let topic = sns.names().topic_of_arn(&request.topic_arn)?;
+    let authenticate = request
+        .authenticate_on_unsubscribe
         .is_some_and(|value| value.eq_ignore_ascii_case("true"));
-    let record = sns.topics().confirm(topic, token)?;
+    let record = sns.topics().confirm(topic, &request.token)?;
     // Only a signed confirmation can ask for this, as in AWS.
     if authenticate && !via_link {
         sns.topics()
@@ -325,16 +333,13 @@ fn confirm(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
                 Ok(())
             })?;
     }
-    Ok(Out::new()
-        .with(
-            "SubscriptionArn",
-            sns.names().subscription_arn(topic, record.id.as_str()),
-        )
-        .into())
+    let subscription_arn = sns.names().subscription_arn(topic, record.id.as_str());
+    Ok(respond(&SubscriptionArnOutput { subscription_arn })?)
 }
 
 fn unsubscribe(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
-    let arn = fields.required_str("SubscriptionArn")?;
+    let request: SubscriptionArnInput = fields.typed()?;
+    let arn = request.subscription_arn.as_str();
     let id = sns.names().subscription_of_arn(arn)?;
     let authenticated_only = sns
         .topics()
@@ -365,12 +370,24 @@ fn unsubscribe(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
             document,
         );
     }
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
 }
 
-fn list(sns: &Sns, fields: &Fields<'_>, topic: Option<&str>) -> Response {
+fn list_all(sns: &Sns, fields: &Fields<'_>) -> Response {
+    let request: PageInput = fields.typed()?;
+    list(sns, None, request.next_token.as_deref())
+}
+
+fn list_by_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
+    let request: ListSubscriptionsByTopicInput = fields.typed()?;
+    let topic = sns.names().topic_of_arn(&request.topic_arn)?;
+    list(sns, Some(topic), request.next_token.as_deref())
+}
+
+/// A page of the subscriptions of `topic` (of every topic when `None`) from `next_token`.
+fn list(sns: &Sns, topic: Option<&str>, next_token: Option<&str>) -> Response {
     let all = sns.topics().subscriptions(topic)?;
-    let start = match fields.str("NextToken")? {
+    let start = match next_token {
         None => 0,
         Some(token) => token
             .parse::<usize>()
@@ -379,15 +396,15 @@ fn list(sns: &Sns, fields: &Fields<'_>, topic: Option<&str>) -> Response {
             .ok_or_else(|| SnsError::invalid("NextToken"))?,
     };
     let page = &all[start..(start + LIST_PAGE).min(all.len())];
-    let items: Vec<Value> = page.iter().map(|info| describe(sns, info)).collect();
-    let next = (start + page.len() < all.len()).then(|| (start + page.len()).to_string());
-    Ok(Out::new()
-        .with("Subscriptions", items)
-        .maybe("NextToken", next)
-        .into())
+    let subscriptions = page.iter().map(|info| describe(sns, info)).collect();
+    let next_token = (start + page.len() < all.len()).then(|| (start + page.len()).to_string());
+    Ok(respond(&ListSubscriptionsOutput {
+        subscriptions,
+        next_token,
+    })?)
 }
 
-fn describe(sns: &Sns, info: &SubscriptionInfo) -> Value {
+fn describe(sns: &Sns, info: &SubscriptionInfo) -> SubscriptionOut {
     let record = &info.record;
     let arn = if record.is_confirmed() {
         sns.names()
@@ -395,24 +412,24 @@ fn describe(sns: &Sns, info: &SubscriptionInfo) -> Value {
     } else {
         "PendingConfirmation".to_string()
     };
-    Out::new()
-        .with("SubscriptionArn", arn)
-        .with("Owner", sns.names().account_id.clone())
-        .with("Protocol", protocol_name(record.endpoint.protocol))
-        .with("Endpoint", record.endpoint.address.clone())
-        .with("TopicArn", sns.names().topic_arn(info.topic.as_str()))
-        .into()
+    SubscriptionOut {
+        subscription_arn: arn,
+        owner: sns.names().account_id.clone(),
+        protocol: protocol_name(record.endpoint.protocol).to_string(),
+        endpoint: record.endpoint.address.clone(),
+        topic_arn: sns.names().topic_arn(info.topic.as_str()),
+    }
 }
 
 fn get_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let arn = fields.required_str("SubscriptionArn")?;
+    let request: SubscriptionArnInput = fields.typed()?;
     let info = sns
         .topics()
-        .subscription(sns.names().subscription_of_arn(arn)?)?;
+        .subscription(sns.names().subscription_of_arn(&request.subscription_arn)?)?;
     let record = &info.record;
-    let mut attributes: BTreeMap<String, Value> = BTreeMap::new();
+    let mut attributes = BTreeMap::new();
     let mut put = |key: &str, value: String| {
-        attributes.insert(key.to_string(), Value::Text(value));
+        attributes.insert(key.to_string(), value);
     };
     put(
         "SubscriptionArn",
@@ -447,20 +464,19 @@ fn get_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     if let Some(policy) = &record.delivery_policy {
         put("DeliveryPolicy", policy.clone());
     }
-    Ok(Out::new().with("Attributes", Value::Map(attributes)).into())
+    Ok(respond(&AttributesOutput { attributes })?)
 }
 
 fn set_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let arn = fields.required_str("SubscriptionArn")?;
-    let id = sns.names().subscription_of_arn(arn)?;
+    let request: SetSubscriptionAttributesInput = fields.typed()?;
+    let id = sns.names().subscription_of_arn(&request.subscription_arn)?;
     let info = sns.topics().subscription(id)?;
-    let key = fields.required_str("AttributeName")?;
-    let value = fields.str("AttributeValue")?.unwrap_or("");
+    let value = request.attribute_value.as_deref().unwrap_or("");
     let mut updated = info.record.clone();
-    apply_attribute(&mut updated, key, value)?;
+    apply_attribute(&mut updated, &request.attribute_name, value)?;
     sns.topics().update_subscription(id, |record| {
         *record = updated;
         Ok(())
     })?;
-    Ok(Out::new().into())
+    Ok(respond(&NoOutput {})?)
 }

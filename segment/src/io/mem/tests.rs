@@ -368,3 +368,27 @@ fn a_session_ends_at_the_crash() {
     next.sync_dir(p("/")).unwrap();
     assert!(next.exists(p("/f")));
 }
+
+/// remove_dir refuses a directory with entries or with removals not yet synced;
+/// remove_dir_durably empties, syncs and removes it, and a crash keeps it gone.
+#[test]
+fn directories_are_removed_only_when_durably_empty() {
+    let fs = MemFs::new();
+    fs.create_dir_all(p("/d/sub")).unwrap();
+    fs.sync_dir(p("/")).unwrap();
+    fs.sync_dir(p("/d")).unwrap();
+    durable_file(&fs, "/d/sub/a", b"a");
+    assert_errno(fs.remove_dir(p("/d")), libc::ENOTEMPTY);
+    assert_errno(fs.remove_dir(p("/d/sub")), libc::ENOTEMPTY);
+    fs.remove_file(p("/d/sub/a")).unwrap();
+    assert_kind(fs.remove_dir(p("/d/sub")), Other);
+    assert_kind(fs.remove_dir(p("/missing")), NotFound);
+    durable_file(&fs, "/d/sub/b", b"b");
+    crate::io::remove_dir_durably(fs.as_ref(), p("/d/sub")).unwrap();
+    crate::io::remove_dir_durably(fs.as_ref(), p("/d")).unwrap();
+    // Already gone: a retry after a failure part way is fine.
+    crate::io::remove_dir_durably(fs.as_ref(), p("/d")).unwrap();
+    fs.crash(CrashMode::DropUnsynced);
+    assert!(!fs.exists(p("/d")) && !fs.exists(p("/d/sub")));
+    assert!(fs.list_dir(p("/")).unwrap().is_empty());
+}
