@@ -915,9 +915,7 @@ fn open_shard_or_quarantine(
 ) -> Result<ShardState> {
     match open_shard(storage, config, stream, meta.clone(), report) {
         Ok(state) => Ok(state),
-        Err(Error::Storage(
-            error @ (shardlog_segment::Error::Corrupt { .. } | shardlog_segment::Error::Io { .. }),
-        )) => {
+        Err(Error::Storage(error)) if error.is_damage() => {
             let cause = error.to_string();
             report
                 .quarantined

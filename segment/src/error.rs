@@ -146,6 +146,16 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether this is damage met opening or reading a log (a file that cannot
+    /// be read, or bytes that fail verification), not a misuse or a closed log:
+    /// an owner that opens many logs quarantines the one that fails with it and
+    /// opens the rest.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, Error::Corrupt { .. } | Error::Io { .. })
+    }
+}
+
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 

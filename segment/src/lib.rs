@@ -15,6 +15,7 @@ mod aligned;
 pub mod backend;
 pub mod batch;
 mod chunks;
+pub mod clock;
 mod committer;
 mod compact;
 pub mod config;

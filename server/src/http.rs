@@ -283,18 +283,20 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
     let mut response = match (request.method(), request.uri().path()) {
         (&Method::OPTIONS, _) => return preflight(&request, &id),
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
-        (&Method::GET, "/metrics") => respond(
-            200,
-            "text/plain; version=0.0.4",
-            shared
-                .metrics
-                .render(&shared.engine.open_report())
-                .into_bytes(),
-            &id,
-        ),
+        (&Method::GET, "/metrics") => {
+            let mut text = shared.metrics.render(&shared.engine.open_report());
+            if let Some(sns) = &shared.config.sns {
+                crate::metrics::render_quarantined_topics(&mut text, sns.quarantined_topics());
+            }
+            respond(200, "text/plain; version=0.0.4", text.into_bytes(), &id)
+        }
         // SNS: the query protocol signed for `sns`, and the GET links notifications carry.
         (&Method::POST | &Method::GET, _) if crate::sns::is_sns_request(&request) => {
             crate::sns::respond(shared, request, &id).await
+        }
+        // A form that names no service by its signature: SNS's or SQS's by its content.
+        (&Method::POST, _) if crate::sns::is_unsigned_form(&request) => {
+            crate::sns::respond_to_unsigned_form(shared, request, &id).await
         }
         // SQS: its own protocols (JSON 1.0 and the form-encoded query protocol) and
         // errors (x-amzn-query-error), so not a row of the service table (sqs/http.rs).
@@ -458,11 +460,15 @@ async fn run_blocking(
 /// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,
 /// hashing it for SigV4 piece by piece as it arrives when `hash` is set (so a
 /// large body is never hashed in one go on a worker thread).
-pub(crate) async fn read_body(
-    body: Incoming,
+pub(crate) async fn read_body<B>(
+    body: B,
     config: &ServerConfig,
     hash: bool,
-) -> Result<(Bytes, Option<PayloadHash>), ApiError> {
+) -> Result<(Bytes, Option<PayloadHash>), ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = config.body_bytes_max;
     let mut hasher = hash.then(PayloadHasher::default);
     let mut read = Vec::new();

@@ -224,6 +224,19 @@ fn escape_label_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Topics quarantined when the server started (their log or delivery positions
+/// could not be read): 1 each, labelled by topic, so that an alert can name them.
+pub fn render_quarantined_topics(out: &mut String, topics: &[String]) {
+    let name = "shardlog_topic_quarantined";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Topics whose files could not be read at startup; they refuse publishes.\n# TYPE {name} gauge"
+    );
+    for topic in topics {
+        let _ = writeln!(out, "{name}{} 1", labels(&[("topic", topic)]));
+    }
+}
+
 /// A counter's name, help text, and its value from (cuts, bytes cut).
 type Counter = (&'static str, &'static str, fn(&(u64, u64)) -> u64);
 
@@ -290,6 +303,21 @@ mod tests {
         ));
         assert!(text.contains("shardlog_iterator_age_milliseconds{stream=\"orders\",shard=\"shardId-000000000001\"} 1500"));
         assert!(text.contains("shardlog_throttled_total{stream=\"orders\"} 4"));
+    }
+
+    /// Each quarantined topic is one gauge sample labelled with its name.
+    #[test]
+    fn quarantined_topics_are_named() {
+        let mut text = String::new();
+        render_quarantined_topics(&mut text, &["news".to_string()]);
+        assert!(
+            text.contains("# TYPE shardlog_topic_quarantined gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shardlog_topic_quarantined{topic=\"news\"} 1"),
+            "{text}"
+        );
     }
 
     /// An action no served model has is counted under `unknown`, whatever its name.

@@ -1,5 +1,5 @@
 //! SNS over HTTP, byte for byte: form requests signed for `sns` reach SNS (and
-//! unsigned forms still reach SQS), answers are XML in SNS's namespace with
+//! unsigned forms SNS or SQS by what they say), answers are XML in SNS's namespace with
 //! `member` lists and `entry` maps, errors carry SNS's codes, and a publish
 //! reaches a raw queue subscription with its message attributes.
 
@@ -105,4 +105,51 @@ async fn publish_reaches_a_raw_queue_subscription() {
         xml.contains("<MessageAttribute><Name>color</Name><Value><StringValue>red</StringValue><DataType>String</DataType></Value></MessageAttribute>"),
         "{xml}"
     );
+}
+
+/// Which service answers a form decides its namespace: the SNS or the SQS one.
+fn answered_by(xml: &str) -> &'static str {
+    if xml.contains("http://sns.amazonaws.com/doc/2010-03-31/") {
+        "sns"
+    } else if xml.contains("http://queue.amazonaws.com/doc/2012-11-05/") {
+        "sqs"
+    } else {
+        "neither"
+    }
+}
+
+/// Forms without a signature reach SNS or SQS by what they say: the Version,
+/// an SNS-only action, a TopicArn; shared actions with no clue stay SQS's, and
+/// a presigned form goes where its credential scope says.
+#[tokio::test]
+async fn unsigned_forms_are_routed_by_what_they_say() {
+    let server = start_with_sqs_and_sns().await;
+    let address = server.address;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let unsigned = |path: &'static str, body: String| async move {
+        let (status, _, body) = post_raw(address, path, &form, &body).await;
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (status, xml) = unsigned("/", "Action=CreateTopic&Name=news".into()).await;
+    assert_eq!((status, answered_by(&xml)), (200, "sns"), "{xml}");
+    let (_, xml) = unsigned("/", "Action=ListQueues".into()).await;
+    assert_eq!(answered_by(&xml), "sqs", "{xml}");
+    // The shared actions: a TopicArn or SNS's Version makes them SNS's.
+    let permission = "Action=AddPermission&Label=l&AWSAccountId.member.1=111122223333&ActionName.member.1=Publish";
+    let (_, xml) = unsigned("/", format!("{permission}&TopicArn={TOPIC_ARN}")).await;
+    assert_eq!(answered_by(&xml), "sns", "{xml}");
+    let (_, xml) = unsigned("/", format!("{permission}&Version=2010-03-31")).await;
+    assert_eq!(answered_by(&xml), "sns", "{xml}");
+    let (_, xml) = unsigned("/", format!("{permission}&QueueUrl=/000000000000/none")).await;
+    assert_eq!(answered_by(&xml), "sqs", "{xml}");
+    // SQS's Version wins over an action name SNS alone has.
+    let (_, xml) = unsigned("/", "Action=ListTopics&Version=2012-11-05".into()).await;
+    assert_eq!(answered_by(&xml), "sqs", "{xml}");
+    // Presigned: the query's credential scope names the service.
+    let presigned = "/?X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fsqs%2Faws4_request";
+    let (_, xml) = unsigned(presigned, "Action=ListQueues".into()).await;
+    assert_eq!(answered_by(&xml), "sqs", "{xml}");
+    let presigned = "/?X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fsns%2Faws4_request";
+    let (status, xml) = unsigned(presigned, "Action=ListTopics".into()).await;
+    assert_eq!((status, answered_by(&xml)), (200, "sns"), "{xml}");
 }

@@ -343,6 +343,25 @@ def test_http_retries_then_dead_letter_queue(sns, sqs):
         endpoint.close()
 
 
+def test_throttled_http_subscription_gets_everything(sns):
+    """A topic whose http DeliveryPolicy throttles its endpoints
+    (defaultThrottlePolicy.maxReceivesPerSecond) still delivers every message,
+    in order."""
+    policy = {"http": {"defaultThrottlePolicy": {"maxReceivesPerSecond": 20}}}
+    topic = new_topic(sns, DeliveryPolicy=json.dumps(policy))
+    endpoint = Endpoint()
+    try:
+        sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url)
+        endpoint.confirm(sns, topic)
+        sent = [f"m{i}" for i in range(10)]
+        for message in sent:
+            sns.publish(TopicArn=topic, Message=message)
+        got = [json.loads(endpoint.next()[1])["Message"] for _ in sent]
+        assert got == sent
+    finally:
+        endpoint.close()
+
+
 def test_filter_policies_fan_out(sns, sqs):
     """Each queue gets only the messages its filter policy matches, on
     attributes or on the body; a bad policy is refused."""

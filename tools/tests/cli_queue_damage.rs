@@ -1,11 +1,14 @@
 //! `shardlog inspect` and `shardlog verify` on queue data: counts from the state
 //! log, checksums of both logs, and a damaged queue segment reported like a
-//! damaged shard segment.
+//! damaged shard segment; `verify` on topic data: the topic log's checksums and
+//! the delivery positions, whose damage makes the server quarantine a topic.
 
 mod cli_common;
 mod common;
 use cli_common::{lines, shardlog};
 use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 
 /// The one segment file of a queue log (`messages` or `state`).
@@ -107,5 +110,77 @@ fn queue_counts_and_damaged_segments() {
             run.stdout
         );
         std::fs::write(&segment, pristine).unwrap();
+    }
+}
+
+/// Posts an unsigned SNS query-protocol form (an SNS-only action, so SNS's) and
+/// returns the answer's status line and body.
+fn sns(address: SocketAddr, form: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// A topic with a queue subscription passes verify; a flipped byte in its log,
+/// then an unreadable delivery position, is damage (exit 3) naming the file.
+#[test]
+fn damaged_topic_files_fail_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = common::start(&data);
+    let url = format!("http://{}", server.address);
+    shardlog(&["queue", "create", "inbox", "--url", &url], b"").ok();
+    let topic = "arn:aws:sns:us-east-1:000000000000:news";
+    for form in [
+        "Action=CreateTopic&Name=news".to_string(),
+        format!("Action=Subscribe&TopicArn={topic}&Protocol=sqs&Endpoint=arn:aws:sqs:us-east-1:000000000000:inbox"),
+        format!("Action=Publish&TopicArn={topic}&Message=hello"),
+    ] {
+        let answer = sns(server.address, &form);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{form}: {answer}");
+    }
+    assert!(common::stop(server), "the server did not stop cleanly");
+    let data_text = data.to_str().unwrap();
+    let run = shardlog(&["verify", "--data-dir", data_text], b"").ok();
+    assert!(run.stdout.contains("checked: ok"), "{}", run.stdout);
+
+    let topic_dir = std::fs::read_dir(data.join("topics"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-news"))
+        .expect("the topic has a directory");
+    let segment = std::fs::read_dir(topic_dir.join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("the topic log has a segment");
+    let position = std::fs::read_dir(topic_dir.join("positions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("the subscription has a position");
+    for (file, damage) in [
+        (&segment, flip_byte as fn(&Path)),
+        (&position, |path: &Path| std::fs::write(path, b"{").unwrap()),
+    ] {
+        let pristine = std::fs::read(file).unwrap();
+        damage(file);
+        let run = shardlog(&["verify", "--data-dir", data_text], b"");
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            run.stdout.lines().any(
+                |line| line.starts_with("DAMAGE") && line.contains(&file.display().to_string())
+            ),
+            "{}",
+            run.stdout
+        );
+        std::fs::write(file, pristine).unwrap();
     }
 }

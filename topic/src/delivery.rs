@@ -10,13 +10,15 @@ use crate::filter::{FilterPolicy, FilterScope};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::record::Published;
 use crate::retry::DeliveryPolicy;
+use crate::throttle::Throttle;
 use crate::types::{Protocol, TopicName};
 use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
 use shardlog_segment::{Log, ReadLimits};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One message on its way to one subscription.
 #[derive(Debug)]
@@ -135,7 +137,8 @@ pub(crate) fn retry_delay(
     match subscription.endpoint.protocol {
         Protocol::Http | Protocol::Https => {
             let schedule = endpoint_policy(subscription, topic).retry;
-            (retry <= schedule.retries()).then(|| schedule.delay_before(retry))
+            (retry <= schedule.retries())
+                .then(|| schedule.jittered_delay_before(retry, fastrand::f64()))
         }
         Protocol::Sqs | Protocol::Firehose => {
             let schedule = config.managed;
@@ -254,16 +257,21 @@ pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u
         path: path.to_path_buf(),
         source,
     })?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-        what: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    match (value["version"].as_u64(), value["position"].as_u64()) {
-        (Some(1), Some(position)) => Ok(Some(position)),
-        _ => Err(Error::Corrupt {
+    parse_position(&bytes)
+        .map(Some)
+        .map_err(|reason| Error::Corrupt {
             what: path.display().to_string(),
-            reason: "not a version 1 delivery position".into(),
-        }),
+            reason,
+        })
+}
+
+/// Parses the bytes of a delivery position file (`{"version": 1, "position": N}`);
+/// the error says what is wrong. Also what `shardlog verify` checks them with.
+pub fn parse_position(bytes: &[u8]) -> std::result::Result<u64, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    match (value["version"].as_u64(), value["position"].as_u64()) {
+        (Some(1), Some(position)) => Ok(position),
+        _ => Err("not a version 1 delivery position".into()),
     }
 }
 
@@ -290,6 +298,8 @@ pub(crate) struct Worker {
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) retry: RetryConfig,
     pub(crate) batch_records_max: usize,
+    /// Spaces HTTP(S) requests by the DeliveryPolicy's `throttlePolicy`.
+    pub(crate) throttle: RefCell<Throttle>,
 }
 
 /// How long a worker waits for a new message before looking at its stop flag again.
@@ -354,6 +364,23 @@ impl Worker {
         }
     }
 
+    /// Waits until the subscription's throttle admits `delivery` (HTTP(S) with
+    /// a `throttlePolicy` only); false if the worker was stopped first.
+    fn wait_for_throttle(&self, delivery: &Delivery<'_>) -> bool {
+        let per_second = match delivery.subscription.endpoint.protocol {
+            Protocol::Http | Protocol::Https => delivery.endpoint_policy().max_receives_per_second,
+            Protocol::Sqs | Protocol::Firehose => None,
+        };
+        loop {
+            let admitted = self.throttle.borrow_mut().admit(per_second, Instant::now());
+            match admitted {
+                None => return true,
+                Some(wait) if !self.control.pause(wait) => return false,
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Delivers the records from `position` on that one read returns; the position
     /// after the last one handled, or `None` when stopped on the way.
     fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
@@ -403,6 +430,9 @@ impl Worker {
                 position,
                 attempt,
             };
+            if !self.wait_for_throttle(&delivery) {
+                return false;
+            }
             let failure = match self.sink.deliver(&delivery) {
                 Ok(()) => return true,
                 Err(failure) => failure,

@@ -76,9 +76,30 @@ pub enum Error {
     /// The topic's log failed.
     #[error(transparent)]
     Log(#[from] shardlog_segment::Error),
+    /// The topic's log or metadata could not be read when the topics were
+    /// opened: it is listed, but refuses publishes and subscriptions.
+    #[error("topic {topic} is unavailable: its files could not be read when the topics were opened ({cause}); delete the topic, or restore its files and restart")]
+    TopicQuarantined {
+        /// The topic.
+        topic: String,
+        /// What could not be read.
+        cause: String,
+    },
     /// The registry is closed.
     #[error("the topics are closed")]
     Closed,
+}
+
+impl Error {
+    /// Whether this is damage to a topic's files (its log, or a delivery
+    /// position): at open, such a topic is quarantined and the others open.
+    pub(crate) fn is_damage(&self) -> bool {
+        match self {
+            Error::Log(error) => error.is_damage(),
+            Error::Corrupt { .. } | Error::Metadata { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// The topic layer's result type.

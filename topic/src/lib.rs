@@ -31,18 +31,20 @@ mod message;
 mod record;
 mod registry;
 pub mod retry;
+mod throttle;
 mod topic;
 mod types;
 
-pub use delivery::{Delivery, Failure, FixedRetry, RetryConfig, Sink};
+pub use delivery::{parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink};
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};
 pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};
 pub use message::{AttributeValue, MessageAttribute, MessageAttributes};
 pub use record::Published;
 pub use registry::{
-    OpenReport, SubscriptionInfo, TopicInfo, Topics, TopicsConfig, SUBSCRIPTIONS_MAX, TAGS_MAX,
-    TOPICS_MAX,
+    OpenReport, SubscriptionInfo, TopicInfo, Topics, TopicsConfig, PENDING_SUBSCRIPTION_MS_MAX,
+    SUBSCRIPTIONS_MAX, TAGS_MAX, TOPICS_MAX,
 };
+pub use shardlog_segment::clock::{Clock, ManualClock, SystemClock};
 pub use topic::{PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
 pub use types::{Endpoint, Protocol, SubscriptionId, TopicName, FIFO_SUFFIX, TOPIC_NAME_CHARS_MAX};

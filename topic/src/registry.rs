@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, Manifest, SubscriptionRecord, TopicAttributes, TopicRecord};
 use crate::topic::Topic;
 use crate::types::{now_ms, Endpoint, SubscriptionId, TopicName};
+use shardlog_segment::clock::{Clock, SystemClock};
 use shardlog_segment::io::remove_dir_durably;
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::BTreeMap;
@@ -19,20 +20,41 @@ pub const SUBSCRIPTIONS_MAX: usize = 1_000;
 /// Most tags of a topic.
 pub const TAGS_MAX: usize = 50;
 
+/// How long a subscription may wait for confirmation before it is deleted:
+/// AWS deletes unconfirmed subscriptions after 48 hours.
+pub const PENDING_SUBSCRIPTION_MS_MAX: u64 = 48 * 3600 * 1000;
+
 /// How topics are kept and delivered.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TopicsConfig {
     /// Each topic log's configuration. Default: [`LogConfig::default`].
     pub log: LogConfig,
     /// Retry schedules. Default: [`RetryConfig::default`].
     pub retry: RetryConfig,
+    /// The clock that dates subscriptions and expires unconfirmed ones.
+    /// Default: the system clock.
+    pub clock: Arc<dyn Clock>,
 }
 
-/// What opening found that the MANIFEST does not account for (left alone).
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            log: LogConfig::default(),
+            retry: RetryConfig::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// What opening found: what the MANIFEST does not account for (left alone),
+/// and topics whose files could not be read.
 #[derive(Debug, Default)]
 pub struct OpenReport {
     /// Directory entries under the topics directory that no topic owns.
     pub unknown_entries: Vec<String>,
+    /// Topics quarantined, with why: listed, but they refuse publishes and
+    /// subscriptions (see [`Error::TopicQuarantined`]).
+    pub quarantined: Vec<(TopicName, String)>,
 }
 
 /// A topic's description.
@@ -130,18 +152,78 @@ impl Topics {
             }),
         };
         for record in &manifest.topics {
-            let topic = topics.open_topic(record)?;
-            for subscription in record.subscriptions.iter().filter(|s| s.is_confirmed()) {
+            let topic = topics.open_or_quarantine(record, &mut report)?;
+            topics.lock().open.insert(record.name.clone(), topic);
+        }
+        topics.expire_pending(&mut topics.lock())?;
+        Ok((topics, report))
+    }
+
+    /// Opens a topic of the MANIFEST and starts its confirmed subscriptions. A
+    /// topic whose log or delivery positions cannot be read is quarantined
+    /// (reported, no delivery) so that the other topics open, as the engine
+    /// quarantines a damaged shard.
+    fn open_or_quarantine(
+        &self,
+        record: &TopicRecord,
+        report: &mut OpenReport,
+    ) -> Result<Arc<Topic>> {
+        let opened =
+            self.open_topic(record)
+                .and_then(|topic| match self.load_positions(&topic, record) {
+                    Ok(positions) => Ok((topic, positions)),
+                    Err(error) => {
+                        topic.log.close()?;
+                        Err(error)
+                    }
+                });
+        match opened {
+            Ok((topic, positions)) => {
+                for (subscription, position) in positions {
+                    self.start(&topic, subscription, position)?;
+                }
+                Ok(topic)
+            }
+            Err(error) if error.is_damage() => {
+                let cause = error.to_string();
+                tracing::error!(topic = %record.name, %cause, "topic quarantined: its files could not be read; the other topics open");
+                report
+                    .quarantined
+                    .push((record.name.clone(), cause.clone()));
+                let dir = record.dir(&self.shared.root);
+                let log = self.shared.storage.open_quarantined(
+                    dir.join("log"),
+                    self.shared.config.log,
+                    cause.clone(),
+                );
+                let (id, name, attributes) =
+                    (record.id, record.name.clone(), record.attributes.clone());
+                Ok(Arc::new(Topic::quarantined(
+                    id, name, dir, log, attributes, cause,
+                )))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The durable delivery position of each confirmed subscription of a topic.
+    fn load_positions(
+        &self,
+        topic: &Topic,
+        record: &TopicRecord,
+    ) -> Result<Vec<(SubscriptionRecord, u64)>> {
+        let fs = self.shared.storage.fs();
+        let confirmed = record.subscriptions.iter().filter(|s| s.is_confirmed());
+        confirmed
+            .map(|subscription| {
                 let path = delivery::position_path(&topic.dir, subscription);
                 // A confirmed subscription whose position file is missing was
                 // confirmed by a crash-interrupted call: it starts at the end.
                 let position = delivery::load_position(fs.as_ref(), &path)?
                     .unwrap_or_else(|| topic.end_position());
-                topics.start(&topic, subscription.clone(), position)?;
-            }
-            topics.lock().open.insert(record.name.clone(), topic);
-        }
-        Ok((topics, report))
+                Ok((subscription.clone(), position))
+            })
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -175,6 +257,31 @@ impl Topics {
             &self.shared.sink,
             self.shared.config.retry,
         )
+    }
+
+    /// Deletes, durably, the subscriptions left unconfirmed for
+    /// [`PENDING_SUBSCRIPTION_MS_MAX`]. Their creation time is in the MANIFEST,
+    /// so the age counts across restarts. Run at open and before each call that
+    /// reads or changes subscriptions, so that none sees an expired one.
+    fn expire_pending(&self, state: &mut State) -> Result<()> {
+        let now_ms = self.shared.config.clock.now_ms();
+        let expired = |s: &SubscriptionRecord| {
+            !s.is_confirmed() && now_ms.saturating_sub(s.created_ms) >= PENDING_SUBSCRIPTION_MS_MAX
+        };
+        let mut subscriptions = state.manifest.topics.iter().flat_map(|t| &t.subscriptions);
+        if state.closed || !subscriptions.any(expired) {
+            return Ok(());
+        }
+        let mut manifest = state.manifest.clone();
+        for topic in &mut manifest.topics {
+            let before = topic.subscriptions.len();
+            topic.subscriptions.retain(|s| !expired(s));
+            let removed = before - topic.subscriptions.len();
+            if removed > 0 {
+                tracing::info!(topic = %topic.name, removed, "unconfirmed subscriptions expired");
+            }
+        }
+        self.commit(state, manifest)
     }
 
     /// Writes `manifest` and makes it the registry's.
@@ -289,7 +396,8 @@ impl Topics {
 
     /// A topic's attributes, tags and subscription counts.
     pub fn describe(&self, name: &str) -> Result<TopicInfo> {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
         let record = record(&state, name)?;
         let confirmed = record
             .subscriptions
@@ -363,7 +471,9 @@ impl Topics {
     ) -> Result<SubscriptionRecord> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let topic = lookup(&state, topic_name)?;
+        topic.check_usable()?;
         if let Some(existing) = record(&state, topic_name)?
             .subscriptions
             .iter()
@@ -391,7 +501,7 @@ impl Topics {
             filter: None,
             delivery_policy: None,
             pending_token: pending.then(new_token),
-            created_ms: now_ms(),
+            created_ms: self.shared.config.clock.now_ms(),
         };
         let mut subscription = subscription;
         settings(&mut subscription)?;
@@ -436,7 +546,9 @@ impl Topics {
     pub fn confirm(&self, topic_name: &str, token: &str) -> Result<SubscriptionRecord> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let topic = lookup(&state, topic_name)?;
+        topic.check_usable()?;
         let mut manifest = state.manifest.clone();
         let record = manifest
             .topics
@@ -462,6 +574,7 @@ impl Topics {
     pub fn unsubscribe(&self, id: &str) -> Result<SubscriptionInfo> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let info = find_subscription(&state, id)?;
         let mut manifest = state.manifest.clone();
         for topic in &mut manifest.topics {
@@ -476,12 +589,15 @@ impl Topics {
 
     /// A subscription by id.
     pub fn subscription(&self, id: &str) -> Result<SubscriptionInfo> {
-        find_subscription(&self.lock(), id)
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
+        find_subscription(&state, id)
     }
 
     /// Every subscription, of one topic or of all, in topic then creation order.
     pub fn subscriptions(&self, topic: Option<&str>) -> Result<Vec<SubscriptionInfo>> {
-        let state = self.lock();
+        let mut state = self.lock();
+        self.expire_pending(&mut state)?;
         if let Some(name) = topic {
             record(&state, name)?;
         }
@@ -508,6 +624,7 @@ impl Topics {
     ) -> Result<()> {
         let mut state = self.lock();
         check_open(&state)?;
+        self.expire_pending(&mut state)?;
         let info = find_subscription(&state, id)?;
         let mut manifest = state.manifest.clone();
         let record = manifest

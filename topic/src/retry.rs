@@ -10,9 +10,12 @@
 //!
 //! AWS publishes the four backoff functions only as a graph; the curves here
 //! follow its order: geometric rises soonest, then linear, then arithmetic
-//! (quadratic), and exponential (a constant ratio between delays) latest. AWS
-//! also adds jitter; this schedule is deterministic and leaves jitter to the
-//! caller.
+//! (quadratic), and exponential (a constant ratio between delays) latest.
+//! "Amazon SNS applies jittering to delivery retries" (the SNS developer guide,
+//! "Amazon SNS message delivery retries", pointing to the AWS Architecture
+//! Blog's "Exponential Backoff and Jitter"), without saying how much:
+//! [`RetrySchedule::jittered_delay_before`] keeps half of each delay and
+//! jitters the other half, never below `minDelayTarget`.
 
 use serde::Deserialize;
 use std::time::Duration;
@@ -259,6 +262,22 @@ impl RetrySchedule {
             f64::from(self.max_delay_seconds)
         };
         Duration::from_secs_f64(seconds)
+    }
+
+    /// [`RetrySchedule::delay_before`] with jitter ("equal jitter" of the blog
+    /// post AWS's guide points to): half of the delay is kept, the other half is
+    /// scaled by `unit` (uniform in 0..=1), and the result is never below
+    /// `minDelayTarget`. So it lies between `minDelayTarget` and the exact delay
+    /// (at most `maxDelayTarget`), a schedule never outgrows its validated
+    /// total, and immediate retries stay immediate.
+    pub fn jittered_delay_before(&self, attempt: u32, unit: f64) -> Duration {
+        let exact = self.delay_before(attempt);
+        if exact.is_zero() {
+            return exact;
+        }
+        let floor = Duration::from_secs(u64::from(self.min_delay_seconds));
+        let jittered = exact.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0));
+        jittered.max(floor).min(exact)
     }
 
     /// The whole schedule's length: every retry's delay added up.

@@ -60,6 +60,9 @@ pub struct Topic {
     pub(crate) attributes: Arc<Mutex<TopicAttributes>>,
     dedup: Mutex<Dedup>,
     workers: Workers,
+    /// Why the topic's files could not be read at open, if they could not: it
+    /// then refuses publishes and subscriptions.
+    quarantined: Option<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,7 +84,38 @@ impl Topic {
         log: Log,
         attributes: TopicAttributes,
     ) -> Result<Topic> {
-        let topic = Topic {
+        let topic = Topic::over(id, name, dir, log, attributes);
+        if topic.name.is_fifo() {
+            topic.rebuild_dedup()?;
+        }
+        Ok(topic)
+    }
+
+    /// A topic whose files could not be read (`cause`), over a quarantined log:
+    /// it can be described and deleted, nothing else.
+    pub(crate) fn quarantined(
+        id: u64,
+        name: TopicName,
+        dir: PathBuf,
+        log: Log,
+        attributes: TopicAttributes,
+        cause: String,
+    ) -> Topic {
+        Topic {
+            quarantined: Some(cause),
+            ..Topic::over(id, name, dir, log, attributes)
+        }
+    }
+
+    /// The topic's parts, with no deduplication window and no workers yet.
+    fn over(
+        id: u64,
+        name: TopicName,
+        dir: PathBuf,
+        log: Log,
+        attributes: TopicAttributes,
+    ) -> Topic {
+        Topic {
             id,
             name,
             dir,
@@ -89,11 +123,19 @@ impl Topic {
             attributes: Arc::new(Mutex::new(attributes)),
             dedup: Mutex::new(Dedup::default()),
             workers: Arc::new(Mutex::new(BTreeMap::new())),
-        };
-        if topic.name.is_fifo() {
-            topic.rebuild_dedup()?;
+            quarantined: None,
         }
-        Ok(topic)
+    }
+
+    /// Fails with [`Error::TopicQuarantined`] if the topic's files could not be read.
+    pub(crate) fn check_usable(&self) -> Result<()> {
+        match &self.quarantined {
+            Some(cause) => Err(Error::TopicQuarantined {
+                topic: self.name.to_string(),
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Reads the log's last 5 minutes of messages into the deduplication window.
@@ -143,6 +185,7 @@ impl Topic {
     /// FIFO duplicate within 5 minutes gets the first publish's answer and is not
     /// appended again.
     pub fn publish(&self, requests: Vec<PublishRequest>) -> Result<Vec<PublishOutcome>> {
+        self.check_usable()?;
         if requests.is_empty() || requests.len() > PUBLISH_BATCH_MAX {
             return Err(Error::InvalidParameter {
                 parameter: "entries",
@@ -253,6 +296,7 @@ impl Topic {
             sink: Arc::clone(sink),
             retry,
             batch_records_max: 100,
+            throttle: Default::default(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("sns-{}", &id.as_str()[..8.min(id.as_str().len())]))

@@ -5,8 +5,9 @@
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
-    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
-    Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics, TopicsConfig,
+    AttributeValue, Clock, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, ManualClock,
+    MessageAttribute, OpenReport, Protocol, PublishRequest, RetryConfig, Sink, SystemClock,
+    TopicAttributes, TopicName, Topics, TopicsConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,6 +75,16 @@ impl TestSink {
 }
 
 fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
+    let (storage, topics, report) = open_reporting(dir, sink, Arc::new(SystemClock));
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    (storage, topics)
+}
+
+fn open_reporting(
+    dir: &Path,
+    sink: Arc<TestSink>,
+    clock: Arc<dyn Clock>,
+) -> (Storage, Topics, OpenReport) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
     let config = TopicsConfig {
         retry: RetryConfig {
@@ -82,6 +93,7 @@ fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
                 delay_ms: 10,
             },
         },
+        clock,
         ..TopicsConfig::default()
     };
     let mut config = config;
@@ -89,7 +101,7 @@ fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
     config.log.segment_bytes_max = 64 * 1024;
     let (topics, report) = Topics::open(storage.clone(), dir, config, sink).unwrap();
     assert!(report.unknown_entries.is_empty(), "{report:?}");
-    (storage, topics)
+    (storage, topics, report)
 }
 
 /// Creates a standard topic, asserting that it is new.
@@ -381,6 +393,194 @@ fn delivered_segments_are_reclaimed() {
     let (storage, topics) = open(dir.path(), Arc::clone(&sink));
     publish(&topics, "t", "after restart");
     assert!(sink.wait(|s| s.delivered.len() == delivered + 1));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// The directory of the topic named `name` under `root` (`<id>-<name>`).
+fn topic_dir(root: &Path, name: &str) -> std::path::PathBuf {
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with(&format!("-{name}"))
+        })
+        .expect("the topic has a directory")
+}
+
+/// A topic whose log, and one whose delivery position, cannot be read no
+/// longer stop the others from opening: both are quarantined (reported, listed,
+/// publishes refused with the cause, deletable) and the healthy topic publishes
+/// and delivers.
+#[test]
+fn damaged_topics_are_quarantined_and_the_rest_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    for name in ["healthy", "broken-log", "broken-position"] {
+        create(&topics, name);
+        topics.subscribe(name, endpoint(name), |_| Ok(())).unwrap();
+        publish(&topics, name, "before");
+    }
+    assert!(sink.wait(|s| s.delivered.len() == 3));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    // Damage a segment header (recovery will not cut a segment it cannot
+    // identify) and overwrite a delivery position with garbage.
+    let log_dir = topic_dir(dir.path(), "broken-log").join("log");
+    let segment = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "log"))
+        .expect("the log has a segment");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[..4].copy_from_slice(b"XXXX");
+    std::fs::write(&segment, bytes).unwrap();
+    let positions = topic_dir(dir.path(), "broken-position").join("positions");
+    for entry in std::fs::read_dir(positions).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
+    }
+
+    let (storage, topics, report) =
+        open_reporting(dir.path(), Arc::clone(&sink), Arc::new(SystemClock));
+    let mut quarantined: Vec<String> = report
+        .quarantined
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    quarantined.sort();
+    assert_eq!(quarantined, ["broken-log", "broken-position"], "{report:?}");
+    assert_eq!(topics.list_topics().len(), 3);
+    publish(&topics, "healthy", "after restart");
+    assert!(sink.wait(|s| s.delivered.iter().any(|(_, m, _)| m == "after restart")));
+    for name in ["broken-log", "broken-position"] {
+        let request = PublishRequest {
+            message: "refused".into(),
+            ..PublishRequest::default()
+        };
+        let refused = topics.topic(name).unwrap().publish(vec![request]);
+        assert!(
+            matches!(&refused, Err(Error::TopicQuarantined { topic, .. }) if topic == name),
+            "{refused:?}"
+        );
+        let subscribed = topics.subscribe(name, endpoint("late"), |_| Ok(()));
+        assert!(matches!(subscribed, Err(Error::TopicQuarantined { .. })));
+    }
+    topics.delete_topic("broken-log").unwrap();
+    assert_eq!(topics.list_topics().len(), 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// Confirms an HTTP subscription of `topic` whose DeliveryPolicy allows
+/// `per_second` requests a second.
+fn subscribe_throttled(topics: &Topics, topic: &str, per_second: u32) {
+    let http = Endpoint {
+        protocol: Protocol::Http,
+        address: "http://127.0.0.1:1/".into(),
+    };
+    let policy = format!(r#"{{"throttlePolicy": {{"maxReceivesPerSecond": {per_second}}}}}"#);
+    let pending = topics
+        .subscribe(topic, http, |record| {
+            record.delivery_policy = Some(policy);
+            Ok(())
+        })
+        .unwrap();
+    topics
+        .confirm(topic, pending.pending_token.as_deref().unwrap())
+        .unwrap();
+}
+
+/// A throttled HTTP subscription still gets every message, in order; stopping
+/// it while it waits for its throttle neither loses nor dead-letters the
+/// waiting message (it is delivered after a restart).
+#[test]
+fn throttled_http_subscription_delivers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics, "t");
+    subscribe_throttled(&topics, "t", 200);
+    let sent: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    for message in &sent {
+        publish(&topics, "t", message);
+    }
+    assert!(sink.wait(|s| s.delivered.len() == sent.len()));
+    let got: Vec<String> = sink
+        .state
+        .lock()
+        .unwrap()
+        .delivered
+        .iter()
+        .map(|d| d.1.clone())
+        .collect();
+    assert_eq!(got, sent);
+
+    create(&topics, "slow");
+    subscribe_throttled(&topics, "slow", 1);
+    publish(&topics, "slow", "first");
+    publish(&topics, "slow", "second");
+    assert!(sink.wait(|s| s.delivered.iter().any(|d| d.1 == "first")));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    assert!(sink.wait(|s| s.delivered.iter().any(|d| d.1 == "second")));
+    assert!(sink.state.lock().unwrap().dead.is_empty());
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// An HTTP subscription left unconfirmed for 48 hours (AWS's limit) is
+/// deleted: gone from the lists and its token refused, also when the time ran
+/// out while the server was down (its creation time is durable); a younger
+/// one stays and can be confirmed.
+#[test]
+fn pending_subscriptions_expire_after_48_hours() {
+    const HOUR_MS: u64 = 3600 * 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(TestSink::default());
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let (storage, topics, _) = open_reporting(dir.path(), Arc::clone(&sink), clock.clone());
+    create(&topics, "t");
+    let http = |n: u32| Endpoint {
+        protocol: Protocol::Http,
+        address: format!("http://127.0.0.1:1/{n}"),
+    };
+    let old = topics.subscribe("t", http(1), |_| Ok(())).unwrap();
+    clock.advance_ms(47 * HOUR_MS);
+    let young = topics.subscribe("t", http(2), |_| Ok(())).unwrap();
+    assert_eq!(topics.subscriptions(None).unwrap().len(), 2);
+    clock.advance_ms(HOUR_MS - 1);
+    assert_eq!(topics.describe("t").unwrap().pending, 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+
+    clock.advance_ms(1);
+    let (storage, topics, _) = open_reporting(dir.path(), Arc::clone(&sink), clock.clone());
+    let left: Vec<_> = topics.subscriptions(Some("t")).unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].record.id, young.id);
+    assert!(matches!(
+        topics.subscription(old.id.as_str()),
+        Err(Error::SubscriptionNotFound { .. })
+    ));
+    let old_token = old.pending_token.unwrap();
+    assert!(matches!(
+        topics.confirm("t", &old_token),
+        Err(Error::InvalidToken { .. })
+    ));
+    clock.advance_ms(47 * HOUR_MS - 1);
+    let token = young.pending_token.unwrap();
+    assert!(topics.confirm("t", &token).unwrap().is_confirmed());
+    clock.advance_ms(HOUR_MS);
+    assert_eq!(
+        topics.subscriptions(None).unwrap().len(),
+        1,
+        "a confirmed one stays"
+    );
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }

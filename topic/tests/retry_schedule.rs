@@ -207,3 +207,54 @@ fn throttle_request_and_topic_policies() {
         RetrySchedule::default()
     );
 }
+
+/// Jitter (AWS jitters its retries) keeps every delay between minDelayTarget
+/// and the exact delay (so at most maxDelayTarget and never a longer schedule),
+/// leaves immediate retries immediate, and does vary the backoff delays.
+#[test]
+fn jitter_stays_between_the_minimum_and_the_exact_delay() {
+    let schedule = schedule(
+        r#"{"numRetries": 12, "numNoDelayRetries": 2, "numMinDelayRetries": 2, "numMaxDelayRetries": 2,
+            "minDelayTarget": 3, "maxDelayTarget": 120, "backoffFunction": "exponential"}"#,
+    );
+    let min = Duration::from_secs(3);
+    let max = Duration::from_secs(120);
+    let units = [0.0, 0.1, 0.25, 0.5, 0.75, 0.999, 1.0, -1.0, 2.0];
+    for attempt in 1..=schedule.retries() {
+        let exact = schedule.delay_before(attempt);
+        for unit in units {
+            let jittered = schedule.jittered_delay_before(attempt, unit);
+            if exact.is_zero() {
+                assert_eq!(jittered, Duration::ZERO, "attempt {attempt}");
+                continue;
+            }
+            assert!(
+                jittered >= min,
+                "attempt {attempt} unit {unit}: {jittered:?}"
+            );
+            assert!(
+                jittered <= exact && jittered <= max,
+                "attempt {attempt} unit {unit}: {jittered:?}"
+            );
+            assert!(
+                jittered >= (exact / 2).max(min),
+                "attempt {attempt}: {jittered:?}"
+            );
+        }
+    }
+    // Post-backoff retries wait between half the maximum and the maximum.
+    let last = schedule.retries();
+    assert_eq!(
+        schedule.jittered_delay_before(last, 0.0),
+        Duration::from_secs(60)
+    );
+    assert_eq!(schedule.jittered_delay_before(last, 1.0), max);
+    let spread: std::collections::BTreeSet<Duration> = units
+        .iter()
+        .map(|unit| schedule.jittered_delay_before(last - 3, *unit))
+        .collect();
+    assert!(spread.len() > 3, "backoff delays vary: {spread:?}");
+    // A policy whose minimum is its maximum (AWS's default) has nothing to jitter.
+    let fixed = RetrySchedule::default();
+    assert_eq!(fixed.jittered_delay_before(1, 0.0), Duration::from_secs(20));
+}

@@ -3,13 +3,17 @@
 //! Both SNS and SQS speak the form-encoded query protocol on the same port; a
 //! form POST is SNS's when its SigV4 credential scope names the `sns` service
 //! (every SDK signs), and the unsigned GET links that notifications carry
-//! (SubscribeURL, UnsubscribeURL) are SNS's by their action.
+//! (SubscribeURL, UnsubscribeURL) are SNS's by their action. A form POST that
+//! names no service by a signature is routed by what it says: its `Version`,
+//! an action only SNS has, or a `TopicArn`; anything else stays SQS's.
 
 use super::envelope::CERTIFICATE_PATH;
 use super::{dispatch, SnsError, DIALECT};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
 use crate::protocol::query as codec;
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use std::sync::Arc;
@@ -18,7 +22,13 @@ use std::time::Instant;
 /// The actions a GET link may run without a signature, as SNS's links do.
 const LINK_ACTIONS: [&str; 2] = ["ConfirmSubscription", "Unsubscribe"];
 
-fn header<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+/// The query protocol's `Version` for SNS.
+const SNS_VERSION: &str = "2010-03-31";
+/// The query protocol's `Version` for SQS.
+const SQS_VERSION: &str = "2012-11-05";
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+fn header<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a str> {
     request
         .headers()
         .get(name)
@@ -32,7 +42,23 @@ fn scope_service(credential: &str) -> Option<&str> {
     parts.next()
 }
 
-/// Whether a request is for SNS.
+/// The service a request's SigV4 signature names, in its `Authorization`
+/// header or, presigned, in its query's `X-Amz-Credential`.
+fn signed_service<B>(request: &Request<B>) -> Option<String> {
+    let from_header = header(request, "authorization")
+        .and_then(|value| value.split("Credential=").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .and_then(scope_service)
+        .map(str::to_string);
+    from_header.or_else(|| {
+        let query = request.uri().query().unwrap_or("");
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "X-Amz-Credential")
+            .and_then(|(_, value)| scope_service(&value).map(str::to_string))
+    })
+}
+
+/// Whether a request is for SNS by its headers alone.
 pub(crate) fn is_sns_request(request: &Request<Incoming>) -> bool {
     let query = request.uri().query().unwrap_or("");
     let query_action = || {
@@ -49,23 +75,70 @@ pub(crate) fn is_sns_request(request: &Request<Incoming>) -> bool {
     if header(request, "x-amz-target").is_some() {
         return false;
     }
-    let signed_for_sns = header(request, "authorization")
-        .and_then(|value| value.split("Credential=").nth(1))
-        .and_then(|rest| rest.split([',', ' ']).next())
-        .and_then(scope_service)
-        == Some("sns");
-    let presigned_for_sns = form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == "X-Amz-Credential")
-        .is_some_and(|(_, value)| scope_service(&value) == Some("sns"));
-    signed_for_sns || presigned_for_sns
+    signed_service(request).as_deref() == Some("sns")
 }
 
-/// Answers an SNS request.
-pub(crate) async fn respond(
+/// Whether a POST is a query-protocol form whose signature names no service
+/// (it has none), so that only its content says whose it is.
+pub(crate) fn is_unsigned_form(request: &Request<Incoming>) -> bool {
+    let is_form = header(request, "content-type")
+        .map(|value| value.split(';').next().unwrap_or("").trim())
+        .is_some_and(|essence| essence.eq_ignore_ascii_case(FORM_CONTENT_TYPE));
+    is_form && header(request, "x-amz-target").is_none() && signed_service(request).is_none()
+}
+
+/// Whether an unsigned query-protocol form is SNS's: its `Version` decides when
+/// it names one of the two; otherwise an action only SNS has, or a `TopicArn`
+/// (only SNS takes one). Actions both services have, with neither clue, are SQS's.
+fn form_is_sns(form: &[(String, String)]) -> bool {
+    let value = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    match value("Version") {
+        Some(SNS_VERSION) => return true,
+        Some(SQS_VERSION) => return false,
+        _ => {}
+    }
+    let sns_only_action = value("Action").is_some_and(|action| {
+        crate::protocol::model::sns().operation(action).is_some()
+            && crate::protocol::model::sqs().operation(action).is_none()
+    });
+    sns_only_action || value("TopicArn").is_some()
+}
+
+/// Answers an unsigned query-protocol form: reads it, then hands it to SNS or
+/// SQS by what it says (`form_is_sns`).
+pub(crate) async fn respond_to_unsigned_form(
     shared: Arc<Shared>,
     request: Request<Incoming>,
     id: &str,
 ) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body, &shared.config, false).await {
+        Ok((body, _)) => body,
+        // Before forms were routed by content, SQS answered every unsigned form.
+        Err(error) => return crate::sqs::query_error_response(error, id),
+    };
+    // Only the body: it is all that either service reads a POST's parameters from.
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let request = Request::from_parts(parts, Full::new(body));
+    if form_is_sns(&form) {
+        respond(shared, request, id).await
+    } else {
+        crate::sqs::respond(shared, request, id).await
+    }
+}
+
+/// Answers an SNS request.
+pub(crate) async fn respond<B>(shared: Arc<Shared>, request: Request<B>, id: &str) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let started = Instant::now();
     let Some(sns) = shared.config.sns.clone() else {
         let error = SnsError::new("InvalidAction", "SNS is not enabled on this server.");

@@ -16,7 +16,7 @@ mod sinks;
 mod subscriptions;
 
 pub use error::SnsError;
-pub(crate) use http::{is_sns_request, respond};
+pub(crate) use http::{is_sns_request, is_unsigned_form, respond, respond_to_unsigned_form};
 
 use crate::protocol::query::Dialect;
 use shardlog_topic::{Topics, TopicsConfig};
@@ -49,6 +49,8 @@ struct Inner {
     topics: Topics,
     names: Names,
     sinks: Arc<sinks::Sinks>,
+    /// Topics quarantined at open, for `/metrics`.
+    quarantined: Vec<String>,
 }
 
 /// What ARNs and URLs are built from.
@@ -142,11 +144,17 @@ impl Sns {
         if !report.unknown_entries.is_empty() {
             tracing::warn!(entries = ?report.unknown_entries, "topic directories the MANIFEST does not list were left alone");
         }
+        let quarantined = report
+            .quarantined
+            .into_iter()
+            .map(|(topic, _)| topic.to_string())
+            .collect();
         Ok(Sns {
             inner: Arc::new(Inner {
                 topics,
                 names,
                 sinks: sink,
+                quarantined,
             }),
         })
     }
@@ -158,6 +166,11 @@ impl Sns {
             .topics
             .close()
             .map_err(|error| format!("closing the topics: {error}"))
+    }
+
+    /// Topics quarantined at open (their files could not be read), by name.
+    pub(crate) fn quarantined_topics(&self) -> &[String] {
+        &self.inner.quarantined
     }
 
     pub(crate) fn topics(&self) -> &Topics {

@@ -15,7 +15,7 @@ use std::time::Instant;
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
-fn header<'a>(request: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+fn header<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a str> {
     request
         .headers()
         .get(name)
@@ -41,11 +41,11 @@ enum Protocol {
 }
 
 /// Answers an SQS request.
-pub(crate) async fn respond(
-    shared: Arc<Shared>,
-    request: Request<Incoming>,
-    id: &str,
-) -> Response<Body> {
+pub(crate) async fn respond<B>(shared: Arc<Shared>, request: Request<B>, id: &str) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let started = Instant::now();
     let protocol = match header(&request, "x-amz-target") {
         Some(target) => Protocol::Json {
@@ -159,6 +159,11 @@ fn passthrough(error: crate::error::ApiError) -> SqsError {
         sender_fault: error.status < 500,
         message: error.message,
     }
+}
+
+/// Answers, in the query protocol, a request that failed before SQS read it.
+pub(crate) fn query_error_response(error: crate::error::ApiError, id: &str) -> Response<Body> {
+    error_response(&Protocol::Query, &passthrough(error), id)
 }
 
 fn error_response(protocol: &Protocol, error: &SqsError, id: &str) -> Response<Body> {

@@ -15,7 +15,7 @@ mod permissions;
 mod query;
 
 pub use error::SqsError;
-pub(crate) use http::{is_sqs_request, respond};
+pub(crate) use http::{is_sqs_request, query_error_response, respond};
 
 use crate::protocol::value::Value;
 use shardlog_queue::{Queues, QueuesConfig};

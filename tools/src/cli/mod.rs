@@ -19,6 +19,7 @@ pub mod replay;
 pub mod scan;
 pub mod stream;
 pub mod tail;
+pub mod topic_scan;
 pub mod verify;
 
 use crate::client::{Client, ClientError};

@@ -47,21 +47,10 @@ impl QueueScan {
 /// list are returned as notes. No `queues/` directory: no queues.
 pub fn scan_queues(data_dir: &Path) -> (Vec<QueueScan>, Vec<Damage>, Vec<String>) {
     let root = data_dir.join("queues");
-    let manifest_path = root.join("MANIFEST");
-    if !manifest_path.exists() {
-        return (Vec::new(), Vec::new(), Vec::new());
-    }
-    let listed = match read_manifest(&manifest_path) {
-        Ok(listed) => listed,
-        Err(problem) => {
-            let damage = Damage {
-                path: manifest_path,
-                offset: 0,
-                problem,
-                repairable: false,
-            };
-            return (Vec::new(), vec![damage], Vec::new());
-        }
+    let (listed, notes) = match listed(&root, "queue") {
+        Ok(Some(listed)) => listed,
+        Ok(None) => return (Vec::new(), Vec::new(), Vec::new()),
+        Err(damage) => return (Vec::new(), vec![damage], Vec::new()),
     };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -70,11 +59,28 @@ pub fn scan_queues(data_dir: &Path) -> (Vec<QueueScan>, Vec<Damage>, Vec<String>
         .iter()
         .map(|(id, name)| scan_queue(&root.join(format!("{id}-{name}")), name, now_ms))
         .collect();
+    (scans, Vec::new(), notes)
+}
+
+/// The `(id, name)` entries of a MANIFEST, and notes on directories it does not list.
+pub type Listing = (Vec<(u64, String)>, Vec<String>);
+
+/// What a MANIFEST of `<kind>s` (queues, topics) in `root` lists, as `(id,
+/// name)` of each `<id>-<name>` directory, and a note for each directory it
+/// does not list. `Ok(None)`: no MANIFEST, nothing there; `Err`: the MANIFEST
+/// does not read.
+pub fn listed(root: &Path, kind: &str) -> Result<Option<Listing>, Damage> {
+    let manifest_path = root.join("MANIFEST");
+    if !manifest_path.exists() {
+        return Ok(None);
+    }
+    let listed = read_manifest(&manifest_path, kind)
+        .map_err(|problem| Damage::of_file(manifest_path, problem))?;
     let known: Vec<String> = listed
         .iter()
         .map(|(id, name)| format!("{id}-{name}"))
         .collect();
-    let notes = std::fs::read_dir(&root)
+    let notes = std::fs::read_dir(root)
         .map(|entries| {
             entries
                 .flatten()
@@ -83,31 +89,31 @@ pub fn scan_queues(data_dir: &Path) -> (Vec<QueueScan>, Vec<Damage>, Vec<String>
                 .filter(|name| !known.contains(name))
                 .map(|name| {
                     format!(
-                        "{}: a queue directory the MANIFEST does not list",
+                        "{}: a {kind} directory the MANIFEST does not list",
                         root.join(name).display()
                     )
                 })
                 .collect()
         })
         .unwrap_or_default();
-    (scans, Vec::new(), notes)
+    Ok(Some((listed, notes)))
 }
 
-/// `(id, name)` of every queue in the queues' MANIFEST.
-fn read_manifest(path: &Path) -> Result<Vec<(u64, String)>, String> {
+/// `(id, name)` of every entry of a MANIFEST of `<kind>s`.
+fn read_manifest(path: &Path, kind: &str) -> Result<Vec<(u64, String)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("the queues' MANIFEST is not JSON: {e}"))?;
-    let queues = json["queues"]
+        .map_err(|e| format!("the {kind}s' MANIFEST is not JSON: {e}"))?;
+    let entries = json[format!("{kind}s")]
         .as_array()
-        .ok_or("the queues' MANIFEST has no queues list")?;
-    queues
+        .ok_or_else(|| format!("the {kind}s' MANIFEST has no {kind}s list"))?;
+    entries
         .iter()
         .map(
-            |queue| match (queue["id"].as_u64(), queue["name"].as_str()) {
+            |entry| match (entry["id"].as_u64(), entry["name"].as_str()) {
                 (Some(id), Some(name)) => Ok((id, name.to_string())),
                 _ => Err(format!(
-                    "the queues' MANIFEST has a queue without id and name: {queue}"
+                    "the {kind}s' MANIFEST has a {kind} without id and name: {entry}"
                 )),
             },
         )
@@ -123,12 +129,7 @@ fn scan_queue(dir: &Path, name: &str, now_ms: u64) -> QueueScan {
         summary: None,
         damage: Vec::new(),
     };
-    let problem = |path: PathBuf, problem: String| Damage {
-        path,
-        offset: 0,
-        problem,
-        repairable: false,
-    };
+    let problem = Damage::of_file;
     for (log, segments) in [("messages", &mut scan.messages), ("state", &mut scan.state)] {
         let log_dir = dir.join(log);
         if !log_dir.is_dir() {

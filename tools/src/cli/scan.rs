@@ -34,6 +34,19 @@ pub struct Damage {
     pub repairable: bool,
 }
 
+impl Damage {
+    /// A problem with a file as a whole (missing, unreadable, not parsing),
+    /// which `repair` does not fix.
+    pub fn of_file(path: PathBuf, problem: String) -> Damage {
+        Damage {
+            path,
+            offset: 0,
+            problem,
+            repairable: false,
+        }
+    }
+}
+
 /// What a scan of one segment and its indexes found.
 #[derive(Debug, Clone, Default)]
 pub struct SegmentScan {

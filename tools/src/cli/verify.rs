@@ -49,8 +49,9 @@ pub struct Findings {
     pub notes: Vec<String>,
 }
 
-/// Verifies every shard and every queue (message and state logs, and that the
-/// state log replays) of a data directory.
+/// Verifies every shard, every queue (message and state logs, and that the
+/// state log replays) and every topic (its log and delivery positions) of a
+/// data directory.
 pub fn check(data_dir: &Path) -> CliResult<Findings> {
     let mut findings = Findings {
         segments: 0,
@@ -78,6 +79,15 @@ pub fn check(data_dir: &Path) -> CliResult<Findings> {
     for queue in queues {
         findings.damage.extend(queue.damage);
         for scan in queue.messages.into_iter().chain(queue.state) {
+            findings.add(scan);
+        }
+    }
+    let (topics, damage, notes) = super::topic_scan::scan_topics(data_dir);
+    findings.damage.extend(damage);
+    findings.notes.extend(notes);
+    for topic in topics {
+        findings.damage.extend(topic.damage);
+        for scan in topic.segments {
             findings.add(scan);
         }
     }
