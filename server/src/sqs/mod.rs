@@ -13,6 +13,8 @@ mod messages;
 mod move_tasks;
 mod permissions;
 mod query;
+mod requests;
+mod responses;
 
 pub use error::SqsError;
 pub(crate) use http::{is_sqs_request, respond};
