@@ -242,9 +242,10 @@ fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     respond(&digests.sent(None, &outcome))
 }
 
-/// A batch's ids, checked as SQS checks them: 1 to 10 entries, ids of 1 to 80
-/// letters, digits, `-` and `_`, all distinct.
-fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), SqsError> {
+/// A batch's entries, checked as SQS checks them: 1 to 10 entries, in order each
+/// a structure with an id of 1 to 80 letters, digits, `-` and `_`, all distinct.
+fn check_batch<T>(entries: Vec<Option<T>>, id: impl Fn(&T) -> &str) -> Result<Vec<T>, SqsError> {
+    let ids = entries.iter().map(|entry| entry.as_ref().map(&id));
     if ids.len() == 0 {
         return Err(SqsError::new(
             "EmptyBatchRequest",
@@ -262,6 +263,8 @@ fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), Sq
     }
     let mut seen: Vec<&str> = Vec::with_capacity(ids.len());
     for id in ids {
+        let id =
+            id.ok_or_else(|| SqsError::new("SerializationException", "Expected a structure"))?;
         let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
         if id.is_empty() || id.len() > 80 || !id.chars().all(valid) {
             return Err(SqsError::new(
@@ -277,7 +280,7 @@ fn check_batch<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), Sq
         }
         seen.push(id);
     }
-    Ok(())
+    Ok(entries.into_iter().flatten().collect())
 }
 
 fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
@@ -295,15 +298,11 @@ fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         .sqs
         .queues()
         .queue(queue_name_of(&request.queue_url)?)?;
-    let ids = request
-        .entries
-        .iter()
-        .map(|entry| entry.id.as_deref().unwrap_or(""));
-    check_batch(ids)?;
+    let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
     let mut requests = Vec::new();
-    for mut entry in request.entries {
+    for mut entry in entries {
         let id = entry.id.take().unwrap_or_default();
         match send_request(entry) {
             Ok(request) => {
@@ -329,11 +328,11 @@ fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
 /// A batch of handle operations: entries whose handle (and parameters) `parse`
 /// accepts go to the queue in one call (`apply`); the others fail alone.
 fn handle_batch<T: Copy>(
-    entries: Vec<HandleEntry>,
+    entries: Vec<Option<HandleEntry>>,
     parse: impl Fn(&HandleEntry) -> Result<T, SqsError>,
     apply: impl FnOnce(&[T]) -> shardlog_queue::Result<Vec<shardlog_queue::Result<()>>>,
 ) -> Response {
-    check_batch(entries.iter().map(|entry| entry.id.as_str()))?;
+    let entries = check_batch(entries, |entry| entry.id.as_str())?;
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
     let mut parsed = Vec::new();

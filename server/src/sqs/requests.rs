@@ -5,9 +5,64 @@
 //! `i128` so that a value out of SQS's range reaches the action, which refuses it
 //! in SQS's words, instead of failing to read.
 
+use crate::error::ApiError;
+use crate::protocol::model::{Kind, Model};
+use crate::protocol::value::Value;
 use crate::protocol::wire::Blob;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// Refuses the nulls that the typed structs cannot tell from absence, as SQS
+/// refused them before its requests were typed: a null item of a list, or a null
+/// value of a map of strings (the reader would drop it, so that an `Attribute.1.Name`
+/// sent without a value would silently set nothing). A null message attribute is
+/// left out, as it always was; a null batch entry is refused by the batch checks,
+/// in their order.
+pub(crate) fn refuse_nulls(action: &str, request: &Value) -> Result<(), ApiError> {
+    let model = crate::protocol::model::sqs();
+    match model.operation(action).and_then(|op| op.input.as_deref()) {
+        Some(input) => nulls(model, input, "", request),
+        None => Ok(()),
+    }
+}
+
+/// [`refuse_nulls`] for `value` of shape `shape`, member `member` of its parent.
+fn nulls(model: &Model, shape: &str, member: &str, value: &Value) -> Result<(), ApiError> {
+    let refuse = |message: String| Err(ApiError::serialization(message));
+    match (&model.shape(shape).kind, value) {
+        (Kind::Structure { members, .. }, Value::Map(map)) => {
+            for (name, member_shape) in members {
+                if let Some(item) = map.get(name) {
+                    nulls(model, member_shape, name, item)?;
+                }
+            }
+            Ok(())
+        }
+        (Kind::List(item_shape), Value::List(items)) => {
+            let structures = matches!(model.shape(item_shape).kind, Kind::Structure { .. });
+            for item in items {
+                match item {
+                    Value::Null if structures => {}
+                    Value::Null => {
+                        return refuse(format!("Field '{member}' must be a list of strings"))
+                    }
+                    item => nulls(model, item_shape, member, item)?,
+                }
+            }
+            Ok(())
+        }
+        // Maps of attribute values: a null value is an attribute left out.
+        (Kind::Map(_, value_shape), Value::Map(_))
+            if matches!(model.shape(value_shape).kind, Kind::Structure { .. }) =>
+        {
+            Ok(())
+        }
+        (Kind::Map(..), Value::Map(entries)) if entries.values().any(|v| *v == Value::Null) => {
+            refuse(format!("Field '{member}' must be a map of strings"))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// The input of the actions that name only a queue: DeleteQueue, PurgeQueue,
 /// ListQueueTags (and the queue of a SendMessage, whose message is a [`SendEntry`]).
@@ -145,11 +200,11 @@ pub(crate) struct SendEntry {
     pub(crate) message_body: String,
     /// Seconds before the message can be received (0 to 900).
     pub(crate) delay_seconds: Option<i128>,
-    /// User attributes by name (null ones left out).
-    #[serde(default, deserialize_with = "present")]
+    /// User attributes by name (the reader leaves null ones out, as SQS does).
+    #[serde(default)]
     pub(crate) message_attributes: BTreeMap<String, MessageAttributeValue>,
-    /// System attributes by name: SQS knows AWSTraceHeader (null ones left out).
-    #[serde(default, deserialize_with = "present")]
+    /// System attributes by name: SQS knows AWSTraceHeader.
+    #[serde(default)]
     pub(crate) message_system_attributes: BTreeMap<String, MessageAttributeValue>,
     /// A FIFO message's deduplication id.
     pub(crate) message_deduplication_id: Option<String>,
@@ -170,29 +225,15 @@ pub(crate) struct MessageAttributeValue {
     pub(crate) binary_value: Option<Blob>,
 }
 
-/// The entries of a map whose values are not null: the query protocol yields a
-/// null for an attribute named without a value, which SQS leaves out.
-fn present<'de, D, T>(deserializer: D) -> Result<BTreeMap<String, T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let map = BTreeMap::<String, Option<T>>::deserialize(deserializer)?;
-    Ok(map
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, value?)))
-        .collect())
-}
-
 /// SendMessageBatch's input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SendMessageBatchRequest {
     /// The queue.
     pub(crate) queue_url: String,
-    /// The messages, 1 to 10.
+    /// The messages, 1 to 10 (a null one is refused where SQS checks entries).
     #[serde(default)]
-    pub(crate) entries: Vec<SendEntry>,
+    pub(crate) entries: Vec<Option<SendEntry>>,
 }
 
 /// ReceiveMessage's input.
@@ -261,9 +302,9 @@ pub(crate) struct ChangeMessageVisibilityRequest {
 pub(crate) struct HandleBatchRequest {
     /// The queue.
     pub(crate) queue_url: String,
-    /// The entries, 1 to 10.
+    /// The entries, 1 to 10 (a null one is refused where SQS checks entries).
     #[serde(default)]
-    pub(crate) entries: Vec<HandleEntry>,
+    pub(crate) entries: Vec<Option<HandleEntry>>,
 }
 
 /// StartMessageMoveTask's input.
