@@ -427,16 +427,13 @@ fn render_message<'a>(
     system: &[String],
     wanted: &[String],
 ) -> Message<'a> {
-    let attributes: MessageAttributes = message
-        .attributes
-        .iter()
-        .filter(|(name, _)| wanted_attribute(name, wanted))
-        .map(|(name, attribute)| (name.clone(), attribute.clone()))
-        .collect();
-    let message_attributes = message
-        .attributes
-        .iter()
-        .filter(|(name, _)| wanted_attribute(name, wanted))
+    let returned = || {
+        message
+            .attributes
+            .iter()
+            .filter(|(name, _)| wanted_attribute(name, wanted))
+    };
+    let message_attributes = returned()
         .map(|(name, attribute)| {
             let (string_value, binary_value) = match &attribute.value {
                 AttributeValue::String(text) => (Some(text.as_str()), None),
@@ -456,7 +453,7 @@ fn render_message<'a>(
         md5_of_body: md5::of_body(&message.body),
         body: String::from_utf8_lossy(&message.body),
         attributes: system_facts(context, message, system),
-        md5_of_message_attributes: md5::of_attributes(&attributes),
+        md5_of_message_attributes: md5::of_attributes(returned()),
         message_attributes,
     }
 }
