@@ -1,27 +1,23 @@
 //! Queue management actions: create, look up, list, delete, attributes, purge,
 //! dead-letter sources, tags and permissions.
 
+use super::requests::{
+    CreateQueueRequest, GetQueueAttributesRequest, GetQueueUrlRequest,
+    ListDeadLetterSourceQueuesRequest, ListQueuesRequest, QueueRequest, SetQueueAttributesRequest,
+    TagQueueRequest, UntagQueueRequest,
+};
+use super::responses::{
+    GetQueueAttributesResponse, ListDeadLetterSourceQueuesResponse, ListQueueTagsResponse,
+    ListQueuesResponse, NoOutput, QueueUrlResponse,
+};
 use super::{attributes, permissions, queue_name_of, Context, SqsError};
 use crate::protocol::typed;
-use crate::protocol::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::QueueName;
-use std::collections::BTreeMap;
 
 type Response = Result<Value, SqsError>;
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetQueueUrlRequest {
-    queue_name: String,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetQueueUrlResponse {
-    queue_url: String,
-}
 
 /// Most queue URLs one ListQueues or ListDeadLetterSourceQueues returns.
 const LIST_RESULTS_MAX: usize = 1000;
@@ -37,96 +33,86 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
 
 /// The action's answer; `Ok(None)` if `action` is not a queue management action.
 fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option<Value>, SqsError> {
-    let value = match action {
-        "CreateQueue" => create_queue(context, &fields),
+    let queues = context.sqs.queues();
+    match action {
+        "CreateQueue" => create_queue(context, fields.typed()?),
         "GetQueueUrl" => {
             let request: GetQueueUrlRequest = fields.typed()?;
-            let queue = context.sqs.queues().queue(&request.queue_name)?;
-            let response = GetQueueUrlResponse {
+            let queue = queues.queue(&request.queue_name)?;
+            respond(&QueueUrlResponse {
                 queue_url: context.queue_url(queue.name().as_str()),
-            };
-            Ok(typed::respond(&response)?)
+            })
         }
         "ListQueues" => {
-            let prefix = fields.str("QueueNamePrefix")?.unwrap_or("");
-            let names = context.sqs.queues().list_queues(prefix);
-            page(context, &fields, names, "QueueUrls")
+            let request: ListQueuesRequest = fields.typed()?;
+            let names = queues.list_queues(request.queue_name_prefix.as_deref().unwrap_or(""));
+            let page = page(context, request.max_results, request.next_token, names)?;
+            respond(&ListQueuesResponse {
+                queue_urls: page.urls,
+                next_token: page.next_token,
+            })
         }
         "ListDeadLetterSourceQueues" => {
-            let names = context
-                .sqs
-                .queues()
-                .dead_letter_sources(queue_name(&fields)?)?;
-            page(context, &fields, names, "queueUrls")
+            let request: ListDeadLetterSourceQueuesRequest = fields.typed()?;
+            let names = queues.dead_letter_sources(queue_name_of(&request.queue_url)?)?;
+            let page = page(context, request.max_results, request.next_token, names)?;
+            respond(&ListDeadLetterSourceQueuesResponse {
+                queue_urls: page.urls,
+                next_token: page.next_token,
+            })
         }
         "DeleteQueue" => {
-            context.sqs.queues().delete_queue(queue_name(&fields)?)?;
-            Ok(Out::new().into())
+            let request: QueueRequest = fields.typed()?;
+            queues.delete_queue(queue_name_of(&request.queue_url)?)?;
+            respond(&NoOutput {})
         }
         "GetQueueAttributes" => {
-            let names = string_list(&fields, "AttributeNames")?;
-            let found = attributes::render(context, queue_name(&fields)?, &names)?;
-            let found = (!found.is_empty()).then(|| string_map_value(found));
-            Ok(Out::new().maybe("Attributes", found).into())
+            let request: GetQueueAttributesRequest = fields.typed()?;
+            let name = queue_name_of(&request.queue_url)?;
+            let attributes = attributes::render(context, name, &request.attribute_names)?;
+            respond(&GetQueueAttributesResponse { attributes })
         }
-        "SetQueueAttributes" => set_queue_attributes(context, &fields),
+        "SetQueueAttributes" => set_queue_attributes(context, fields.typed()?),
         "PurgeQueue" => {
-            let name = queue_name(&fields)?;
-            context.sqs.queues().queue(name)?.purge()?;
-            Ok(Out::new().into())
+            let request: QueueRequest = fields.typed()?;
+            queues.queue(queue_name_of(&request.queue_url)?)?.purge()?;
+            respond(&NoOutput {})
         }
         "TagQueue" => {
-            let tags = fields.string_map("Tags")?;
-            context
-                .sqs
-                .queues()
-                .tag_queue(queue_name(&fields)?, &tags)?;
-            Ok(Out::new().into())
+            let request: TagQueueRequest = fields.typed()?;
+            queues.tag_queue(queue_name_of(&request.queue_url)?, &request.tags)?;
+            respond(&NoOutput {})
         }
         "UntagQueue" => {
-            let keys = string_list(&fields, "TagKeys")?;
-            context
-                .sqs
-                .queues()
-                .untag_queue(queue_name(&fields)?, &keys)?;
-            Ok(Out::new().into())
+            let request: UntagQueueRequest = fields.typed()?;
+            queues.untag_queue(queue_name_of(&request.queue_url)?, &request.tag_keys)?;
+            respond(&NoOutput {})
         }
         "ListQueueTags" => {
-            let tags = context.sqs.queues().tags(queue_name(&fields)?)?;
-            Ok(Out::new()
-                .maybe("Tags", (!tags.is_empty()).then(|| string_map_value(tags)))
-                .into())
+            let request: QueueRequest = fields.typed()?;
+            let tags = queues.tags(queue_name_of(&request.queue_url)?)?;
+            respond(&ListQueueTagsResponse { tags })
         }
-        "AddPermission" => permissions::add(context, &fields),
-        "RemovePermission" => permissions::remove(context, &fields),
+        "AddPermission" => permissions::add(context, fields.typed()?),
+        "RemovePermission" => permissions::remove(context, fields.typed()?),
         _ => return Ok(None),
-    };
-    value.map(Some)
+    }
+    .map(Some)
 }
 
-/// The queue name of the request's `QueueUrl`.
-pub fn queue_name<'a>(fields: &Fields<'a>) -> Result<&'a str, SqsError> {
-    queue_name_of(fields.required_str("QueueUrl")?)
+/// A typed response as the tree both protocols' writers take.
+pub fn respond<T: serde::Serialize>(response: &T) -> Response {
+    Ok(typed::respond(response)?)
 }
 
-/// A list of strings (empty when absent).
-pub fn string_list(fields: &Fields<'_>, name: &str) -> Result<Vec<String>, SqsError> {
-    Ok(fields.string_list(name)?)
-}
-
-pub fn string_map_value(map: BTreeMap<String, String>) -> Value {
-    Value::Map(map.into_iter().map(|(k, v)| (k, Value::Text(v))).collect())
-}
-
-fn create_queue(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let name = QueueName::new(fields.required_str("QueueName")?).map_err(|_| {
+fn create_queue(context: &Context<'_>, request: CreateQueueRequest) -> Response {
+    let name = QueueName::new(&request.queue_name).map_err(|_| {
         SqsError::new(
             "InvalidParameterValueException",
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
         )
     })?;
-    let update = attributes::parse_update(&fields.string_map("Attributes")?, &name, true)?;
-    let tags = fields.string_map("tags")?;
+    let update = attributes::parse_update(&request.attributes, &name, true)?;
     // SQS compares only the attributes given with those of an existing queue.
     if let Ok(existing) = context.sqs.queues().queue(name.as_str()) {
         let current = existing.attributes();
@@ -136,35 +122,43 @@ fn create_queue(context: &Context<'_>, fields: &Fields<'_>) -> Response {
                 format!("A queue named {name} already exists with different attributes."),
             ));
         }
-        return Ok(Out::new()
-            .with("QueueUrl", context.queue_url(name.as_str()))
-            .into());
+        return respond(&QueueUrlResponse {
+            queue_url: context.queue_url(name.as_str()),
+        });
     }
-    let queue = context.sqs.queues().create_queue(&name, &update, tags)?;
-    Ok(Out::new()
-        .with("QueueUrl", context.queue_url(queue.name().as_str()))
-        .into())
+    let queue = context
+        .sqs
+        .queues()
+        .create_queue(&name, &update, request.tags)?;
+    respond(&QueueUrlResponse {
+        queue_url: context.queue_url(queue.name().as_str()),
+    })
 }
 
-fn set_queue_attributes(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+fn set_queue_attributes(context: &Context<'_>, request: SetQueueAttributesRequest) -> Response {
     let queues = context.sqs.queues();
-    let name = queue_name(fields)?;
+    let name = queue_name_of(&request.queue_url)?;
     let queue = queues.queue(name)?;
-    let map = fields.string_map("Attributes")?;
-    let update = attributes::parse_update(&map, queue.name(), false)?;
+    let update = attributes::parse_update(&request.attributes, queue.name(), false)?;
     queues.set_attributes(name, &update)?;
-    Ok(Out::new().into())
+    respond(&NoOutput {})
 }
 
-/// One page of queue URLs: all (up to 1000) without MaxResults, else MaxResults
-/// after the NextToken's name, with a NextToken when more follow.
+/// One page of queue URLs and the next page's token.
+struct Page {
+    urls: Vec<String>,
+    next_token: Option<String>,
+}
+
+/// One page of queue URLs: all (up to 1000) without `max_results`, else
+/// `max_results` after `next_token`'s name, with a token when more follow.
 fn page(
     context: &Context<'_>,
-    fields: &Fields<'_>,
+    max_results: Option<i128>,
+    next_token: Option<String>,
     names: Vec<QueueName>,
-    member: &str,
-) -> Response {
-    let max = match fields.int("MaxResults")? {
+) -> Result<Page, SqsError> {
+    let max = match max_results {
         None => None,
         Some(n @ 1..=1000) => Some(n as usize),
         Some(n) => {
@@ -175,11 +169,11 @@ fn page(
             ))
         }
     };
-    let after = match fields.str("NextToken")? {
+    let after = match next_token {
         None => None,
         Some(token) => Some(
             STANDARD
-                .decode(token)
+                .decode(&token)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .ok_or_else(|| SqsError::invalid_value("NextToken", token, "Invalid token."))?,
@@ -191,16 +185,12 @@ fn page(
         .collect();
     let take = max.unwrap_or(LIST_RESULTS_MAX).min(LIST_RESULTS_MAX);
     let shown = &rest[..take.min(rest.len())];
-    let urls: Vec<Value> = shown
+    let urls = shown
         .iter()
-        .map(|name| Value::Text(context.queue_url(name.as_str())))
+        .map(|name| context.queue_url(name.as_str()))
         .collect();
-    let next = (max.is_some() && rest.len() > shown.len())
+    let next_token = (max.is_some() && rest.len() > shown.len())
         .then(|| shown.last().map(|last| STANDARD.encode(last.as_str())))
         .flatten();
-    let always = member == "queueUrls";
-    Ok(Out::new()
-        .maybe(member, (always || !urls.is_empty()).then_some(urls))
-        .maybe("NextToken", next)
-        .into())
+    Ok(Page { urls, next_token })
 }

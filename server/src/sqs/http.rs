@@ -168,12 +168,10 @@ pub(crate) fn query_error_response(error: crate::error::ApiError, id: &str) -> R
 
 fn error_response(protocol: &Protocol, error: &SqsError, id: &str) -> Response<Body> {
     let body = match protocol {
-        Protocol::Json { .. } => Format::Json.encode(
-            &crate::protocol::value::Out::new()
-                .with("__type", error.json_type())
-                .with("message", error.message.clone())
-                .into(),
-        ),
+        Protocol::Json { .. } => Format::Json.serialize(&super::responses::ErrorBody {
+            kind: error.json_type(),
+            message: &error.message,
+        }),
         Protocol::Query => query::encode_error(error, id),
     };
     let mut response = respond_with(error.status, content_type(protocol), body, id);

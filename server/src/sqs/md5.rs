@@ -2,7 +2,7 @@
 //! the MD5 of the body, and the MD5 of the message attributes in SQS's encoding.
 
 use md5::{Digest, Md5};
-use shardlog_queue::{AttributeValue, MessageAttributes};
+use shardlog_queue::{AttributeValue, MessageAttribute};
 
 /// Hex MD5 of the body as sent.
 pub fn of_body(body: &[u8]) -> String {
@@ -12,11 +12,13 @@ pub fn of_body(body: &[u8]) -> String {
 /// Hex MD5 of the attributes, or `None` when there are none (SQS then leaves
 /// the field out). Each attribute, in name order: the name, the data type, a
 /// transport byte (1 text, 2 binary), the value; names, types and values are
-/// prefixed with their length as 4 bytes big-endian.
-pub fn of_attributes(attributes: &MessageAttributes) -> Option<String> {
-    if attributes.is_empty() {
-        return None;
-    }
+/// prefixed with their length as 4 bytes big-endian. `attributes` must come in
+/// name order, as a [`MessageAttributes`](shardlog_queue::MessageAttributes) map (or a filter of one) yields them.
+pub fn of_attributes<'a>(
+    attributes: impl IntoIterator<Item = (&'a String, &'a MessageAttribute)>,
+) -> Option<String> {
+    let mut attributes = attributes.into_iter().peekable();
+    attributes.peek()?;
     let mut encoded = Vec::new();
     let field = |encoded: &mut Vec<u8>, bytes: &[u8]| {
         let len = u32::try_from(bytes.len()).expect("attribute fields are at most 1 MiB");
@@ -45,7 +47,7 @@ mod tests {
     //! Digests against values computed independently (Python's hashlib over the
     //! same encoding, as botocore's checker builds it).
     use super::*;
-    use shardlog_queue::MessageAttribute;
+    use shardlog_queue::MessageAttributes;
 
     /// The body digest is the plain MD5; the attribute digest follows SQS's encoding.
     #[test]

@@ -1,9 +1,18 @@
 //! Message actions: send, receive, delete and visibility changes, one at a time
 //! and in batches.
 
-use super::actions::{queue_name, string_list, string_map_value};
-use super::{md5, Context, SqsError};
-use crate::protocol::value::{Fields, Format, Out, Value};
+use super::actions::respond;
+use super::requests::{
+    ChangeMessageVisibilityRequest, DeleteMessageRequest, HandleBatchRequest, HandleEntry,
+    QueueRequest, ReceiveMessageRequest, SendEntry, SendMessageBatchRequest,
+};
+use super::responses::{
+    BatchResponse, BatchResultEntry, BatchResultErrorEntry, Message, MessageAttributeValue,
+    NoOutput, ReceiveMessageResponse, SentMessage,
+};
+use super::{md5, queue_name_of, Context, SqsError};
+use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::wire::Blob;
 use shardlog_queue::{
     AttributeValue, MessageAttribute, MessageAttributes, ReceiptHandle, ReceiveRequest,
     ReceivedMessage, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
@@ -24,16 +33,24 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
         "SendMessageBatch" => run(send_batch),
         "ReceiveMessage" => run(receive),
         "DeleteMessage" => run(|context, fields| {
-            let queue = context.sqs.queues().queue(queue_name(fields)?)?;
-            queue.delete(&handle(fields.required_str("ReceiptHandle")?)?)?;
-            Ok(Out::new().into())
+            let request: DeleteMessageRequest = fields.typed()?;
+            let queue = context
+                .sqs
+                .queues()
+                .queue(queue_name_of(&request.queue_url)?)?;
+            queue.delete(&handle(&request.receipt_handle)?)?;
+            respond(&NoOutput {})
         }),
         "DeleteMessageBatch" => run(delete_batch),
         "ChangeMessageVisibility" => run(|context, fields| {
-            let queue = context.sqs.queues().queue(queue_name(fields)?)?;
-            let handle = handle(fields.required_str("ReceiptHandle")?)?;
-            queue.change_visibility(&handle, visibility_timeout(fields)?)?;
-            Ok(Out::new().into())
+            let request: ChangeMessageVisibilityRequest = fields.typed()?;
+            let queue = context
+                .sqs
+                .queues()
+                .queue(queue_name_of(&request.queue_url)?)?;
+            let handle = handle(&request.receipt_handle)?;
+            queue.change_visibility(&handle, visibility_timeout(request.visibility_timeout)?)?;
+            respond(&NoOutput {})
         }),
         "ChangeMessageVisibilityBatch" => run(change_visibility_batch),
         _ => return None,
@@ -49,9 +66,9 @@ fn handle(text: &str) -> Result<ReceiptHandle, SqsError> {
     })
 }
 
-/// An integer parameter within `min..=max`, if given.
-fn bounded(fields: &Fields<'_>, name: &str, min: u32, max: u32) -> Result<Option<u32>, SqsError> {
-    match fields.int(name)? {
+/// An integer parameter `name` within `min..=max`, if given.
+fn bounded(value: Option<i128>, name: &str, min: u32, max: u32) -> Result<Option<u32>, SqsError> {
+    match value {
         None => Ok(None),
         Some(n) if (i128::from(min)..=i128::from(max)).contains(&n) => Ok(Some(n as u32)),
         Some(n) => Err(SqsError::invalid_value(
@@ -62,8 +79,8 @@ fn bounded(fields: &Fields<'_>, name: &str, min: u32, max: u32) -> Result<Option
     }
 }
 
-fn visibility_timeout(fields: &Fields<'_>) -> Result<u32, SqsError> {
-    bounded(fields, "VisibilityTimeout", 0, 43_200)?
+fn visibility_timeout(value: Option<i128>) -> Result<u32, SqsError> {
+    bounded(value, "VisibilityTimeout", 0, 43_200)?
         .ok_or_else(|| SqsError::missing("VisibilityTimeout"))
 }
 
@@ -89,22 +106,20 @@ fn check_body(body: &str) -> Result<(), SqsError> {
 }
 
 /// `MessageAttributes` of a send entry.
-fn message_attributes(fields: &Fields<'_>) -> Result<MessageAttributes, SqsError> {
+fn message_attributes(
+    given: BTreeMap<String, super::requests::MessageAttributeValue>,
+) -> Result<MessageAttributes, SqsError> {
     let mut attributes = MessageAttributes::new();
-    let Some(map) = fields.structure("MessageAttributes")? else {
-        return Ok(attributes);
-    };
-    for (name, value) in map.entries() {
-        let attribute = Fields::new(value, Format::Json)?;
-        let data_type = attribute.required_str("DataType")?;
+    for (name, attribute) in given {
+        let data_type = attribute.data_type;
         let value = match data_type.split('.').next().unwrap_or("") {
-            "String" | "Number" => match attribute.str("StringValue")? {
-                Some(text) if !text.is_empty() => AttributeValue::String(text.to_string()),
-                _ => return Err(empty_attribute(name, data_type)),
+            "String" | "Number" => match attribute.string_value {
+                Some(text) if !text.is_empty() => AttributeValue::String(text),
+                _ => return Err(empty_attribute(&name, &data_type)),
             },
-            "Binary" => match attribute.required_blob("BinaryValue") {
-                Ok(bytes) if !bytes.is_empty() => AttributeValue::Binary(bytes),
-                _ => return Err(empty_attribute(name, data_type)),
+            "Binary" => match attribute.binary_value {
+                Some(Blob(bytes)) if !bytes.is_empty() => AttributeValue::Binary(bytes),
+                _ => return Err(empty_attribute(&name, &data_type)),
             },
             _ => {
                 return Err(SqsError::new(
@@ -113,8 +128,7 @@ fn message_attributes(fields: &Fields<'_>) -> Result<MessageAttributes, SqsError
                 ))
             }
         };
-        let data_type = data_type.to_string();
-        attributes.insert(name.clone(), MessageAttribute { data_type, value });
+        attributes.insert(name, MessageAttribute { data_type, value });
     }
     Ok(attributes)
 }
@@ -126,32 +140,31 @@ fn empty_attribute(name: &str, data_type: &str) -> SqsError {
     )
 }
 
-/// A send entry (SendMessage's request or a SendMessageBatch entry).
-fn send_request(fields: &Fields<'_>) -> Result<SendRequest, SqsError> {
-    let body = fields.required_str("MessageBody")?;
-    check_body(body)?;
+/// A send entry (SendMessage's message or a SendMessageBatch entry) as the
+/// queue's request; the body moves, it is not copied.
+fn send_request(entry: SendEntry) -> Result<SendRequest, SqsError> {
+    check_body(&entry.message_body)?;
+    let attributes = message_attributes(entry.message_attributes)?;
+    let delay_s = bounded(entry.delay_seconds, "DelaySeconds", 0, 900)?;
     Ok(SendRequest {
-        body: body.as_bytes().to_vec(),
-        attributes: message_attributes(fields)?,
-        delay_s: bounded(fields, "DelaySeconds", 0, 900)?,
-        group_id: fields.str("MessageGroupId")?.map(str::to_string),
-        deduplication_id: fields.str("MessageDeduplicationId")?.map(str::to_string),
-        trace_header: trace_header(fields)?,
+        body: entry.message_body.into_bytes(),
+        attributes,
+        delay_s,
+        group_id: entry.message_group_id,
+        deduplication_id: entry.message_deduplication_id,
+        trace_header: trace_header(entry.message_system_attributes)?,
     })
 }
 
 /// `MessageSystemAttributes`: SQS knows one, AWSTraceHeader, a non-empty String.
-fn trace_header(fields: &Fields<'_>) -> Result<Option<String>, SqsError> {
-    let Some(map) = fields.structure("MessageSystemAttributes")? else {
-        return Ok(None);
-    };
+fn trace_header(
+    given: BTreeMap<String, super::requests::MessageAttributeValue>,
+) -> Result<Option<String>, SqsError> {
     let mut trace = None;
-    for (name, value) in map.entries() {
-        let attribute = Fields::new(value, Format::Json)?;
-        let data_type = attribute.required_str("DataType")?;
-        let text = attribute.str("StringValue")?.filter(|t| !t.is_empty());
-        match (name.as_str(), data_type, text) {
-            ("AWSTraceHeader", "String", Some(text)) => trace = Some(text.to_string()),
+    for (name, attribute) in given {
+        let text = attribute.string_value.filter(|t| !t.is_empty());
+        match (name.as_str(), attribute.data_type.as_str(), text) {
+            ("AWSTraceHeader", "String", Some(text)) => trace = Some(text),
             ("AWSTraceHeader", _, _) => {
                 return Err(SqsError::new(
                     "InvalidParameterValueException",
@@ -183,55 +196,75 @@ fn system_attributes(trace_header: Option<&str>) -> MessageAttributes {
         .collect()
 }
 
-/// The digests, id and sequence number of a sent message.
-fn sent(request: &SendRequest, outcome: &SendOutcome) -> Out {
-    Out::new()
-        .with("MessageId", outcome.message_id.to_string())
-        .with("MD5OfMessageBody", md5::of_body(&request.body))
-        .maybe(
-            "MD5OfMessageAttributes",
-            md5::of_attributes(&request.attributes),
-        )
-        .maybe(
-            "MD5OfMessageSystemAttributes",
-            md5::of_attributes(&system_attributes(request.trace_header.as_deref())),
-        )
-        .maybe(
-            "SequenceNumber",
-            outcome.sequence_number.map(|n| format!("{:020}", n.0)),
-        )
+/// The digests of a message about to be sent, as its answer carries them; taken
+/// before the send so that the request moves into the queue uncopied.
+struct Digests {
+    body: String,
+    attributes: Option<String>,
+    system_attributes: Option<String>,
+}
+
+impl Digests {
+    fn of(request: &SendRequest) -> Digests {
+        Digests {
+            body: md5::of_body(&request.body),
+            attributes: md5::of_attributes(&request.attributes),
+            system_attributes: md5::of_attributes(&system_attributes(
+                request.trace_header.as_deref(),
+            )),
+        }
+    }
+
+    /// The answer for the sent message (`id`: its batch entry's).
+    fn sent(self, id: Option<String>, outcome: &SendOutcome) -> SentMessage {
+        SentMessage {
+            id,
+            message_id: outcome.message_id.to_string(),
+            md5_of_message_body: self.body,
+            md5_of_message_attributes: self.attributes,
+            md5_of_message_system_attributes: self.system_attributes,
+            sequence_number: outcome.sequence_number.map(|n| format!("{:020}", n.0)),
+        }
+    }
 }
 
 fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let queue = context.sqs.queues().queue(queue_name(fields)?)?;
-    let request = send_request(fields)?;
-    let outcome = queue.send(request.clone())?;
-    Ok(sent(&request, &outcome).into())
+    // SendMessage is its queue and one message; both read from the one request.
+    let request: QueueRequest = fields.typed()?;
+    let entry: SendEntry = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let request = send_request(entry)?;
+    let digests = Digests::of(&request);
+    let outcome = queue.send(request)?;
+    respond(&digests.sent(None, &outcome))
 }
 
-/// A batch's entries with their ids, checked as SQS checks them: 1 to 10 entries,
-/// ids of 1 to 80 letters, digits, `-` and `_`, all distinct.
-fn batch_entries<'a>(fields: &Fields<'a>) -> Result<Vec<(String, Fields<'a>)>, SqsError> {
-    let entries = fields.list("Entries")?.unwrap_or_default();
-    if entries.is_empty() {
+/// A batch's entries, checked as SQS checks them: 1 to 10 entries, in order each
+/// a structure with an id of 1 to 80 letters, digits, `-` and `_`, all distinct.
+fn check_batch<T>(entries: Vec<Option<T>>, id: impl Fn(&T) -> &str) -> Result<Vec<T>, SqsError> {
+    let ids = entries.iter().map(|entry| entry.as_ref().map(&id));
+    if ids.len() == 0 {
         return Err(SqsError::new(
             "EmptyBatchRequest",
             "There should be at least one SendMessageBatchRequestEntry in the request.",
         ));
     }
-    if entries.len() > BATCH_ENTRIES_MAX {
+    if ids.len() > BATCH_ENTRIES_MAX {
         return Err(SqsError::new(
             "TooManyEntriesInBatchRequest",
             format!(
                 "Maximum number of entries per request are {BATCH_ENTRIES_MAX}. You have sent {}.",
-                entries.len()
+                ids.len()
             ),
         ));
     }
-    let mut out: Vec<(String, Fields<'a>)> = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let entry = Fields::new(entry, Format::Json)?;
-        let id = entry.required_str("Id")?;
+    let mut seen: Vec<&str> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id =
+            id.ok_or_else(|| SqsError::new("SerializationException", "Expected a structure"))?;
         let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
         if id.is_empty() || id.len() > 80 || !id.chars().all(valid) {
             return Err(SqsError::new(
@@ -239,126 +272,140 @@ fn batch_entries<'a>(fields: &Fields<'a>) -> Result<Vec<(String, Fields<'a>)>, S
                 "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
             ));
         }
-        if out.iter().any(|(seen, _)| seen == id) {
+        if seen.contains(&id) {
             return Err(SqsError::new(
                 "BatchEntryIdsNotDistinct",
                 format!("Id {id} repeated."),
             ));
         }
-        out.push((id.to_string(), entry));
+        seen.push(id);
     }
-    Ok(out)
+    Ok(entries.into_iter().flatten().collect())
 }
 
-fn failed_entry(id: &str, error: &SqsError) -> Value {
-    Out::new()
-        .with("Id", id)
-        .with("SenderFault", error.sender_fault)
-        .with("Code", error.query_code)
-        .with("Message", error.message.clone())
-        .into()
-}
-
-fn batch_result(successful: Vec<Value>, failed: Vec<Value>) -> Value {
-    Out::new()
-        .with("Successful", successful)
-        .with("Failed", failed)
-        .into()
+fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
+    BatchResultErrorEntry {
+        id,
+        sender_fault: error.sender_fault,
+        code: error.query_code,
+        message: error.message.clone(),
+    }
 }
 
 fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let queue = context.sqs.queues().queue(queue_name(fields)?)?;
+    let request: SendMessageBatchRequest = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
-    for (id, entry) in batch_entries(fields)? {
-        match send_request(&entry) {
-            Ok(request) => accepted.push((id, request)),
-            Err(error) => failed.push(failed_entry(&id, &error)),
+    let mut requests = Vec::new();
+    for mut entry in entries {
+        let id = entry.id.take().unwrap_or_default();
+        match send_request(entry) {
+            Ok(request) => {
+                accepted.push((id, Digests::of(&request)));
+                requests.push(request);
+            }
+            Err(error) => failed.push(failed_entry(id, &error)),
         }
     }
     let mut successful = Vec::new();
-    if !accepted.is_empty() {
-        let requests = accepted.iter().map(|(_, r)| r.clone()).collect();
+    if !requests.is_empty() {
         let outcomes = queue.send_batch(requests)?;
-        for ((id, request), outcome) in accepted.iter().zip(outcomes) {
+        for ((id, digests), outcome) in accepted.into_iter().zip(outcomes) {
             match outcome {
-                Ok(outcome) => {
-                    successful.push(sent(request, &outcome).with("Id", id.as_str()).into())
-                }
+                Ok(outcome) => successful.push(digests.sent(Some(id), &outcome)),
                 Err(error) => failed.push(failed_entry(id, &SqsError::from(error))),
             }
         }
     }
-    Ok(batch_result(successful, failed))
+    respond(&BatchResponse { successful, failed })
 }
 
 /// A batch of handle operations: entries whose handle (and parameters) `parse`
 /// accepts go to the queue in one call (`apply`); the others fail alone.
 fn handle_batch<T: Copy>(
-    fields: &Fields<'_>,
-    parse: impl Fn(&Fields<'_>) -> Result<T, SqsError>,
+    entries: Vec<Option<HandleEntry>>,
+    parse: impl Fn(&HandleEntry) -> Result<T, SqsError>,
     apply: impl FnOnce(&[T]) -> shardlog_queue::Result<Vec<shardlog_queue::Result<()>>>,
 ) -> Response {
+    let entries = check_batch(entries, |entry| entry.id.as_str())?;
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
-    for (id, entry) in batch_entries(fields)? {
+    let mut parsed = Vec::new();
+    for entry in entries {
         match parse(&entry) {
-            Ok(parsed) => accepted.push((id, parsed)),
-            Err(error) => failed.push(failed_entry(&id, &error)),
+            Ok(ok) => {
+                accepted.push(entry.id);
+                parsed.push(ok);
+            }
+            Err(error) => failed.push(failed_entry(entry.id, &error)),
         }
     }
-    let parsed: Vec<T> = accepted.iter().map(|(_, p)| *p).collect();
     let outcomes = if parsed.is_empty() {
         Vec::new()
     } else {
         apply(&parsed)?
     };
     let mut successful = Vec::new();
-    for ((id, _), outcome) in accepted.iter().zip(outcomes) {
+    for (id, outcome) in accepted.into_iter().zip(outcomes) {
         match outcome {
-            Ok(()) => successful.push(Out::new().with("Id", id.as_str()).into()),
+            Ok(()) => successful.push(BatchResultEntry { id }),
             Err(error) => failed.push(failed_entry(id, &SqsError::from(error))),
         }
     }
-    Ok(batch_result(successful, failed))
-}
-
-fn entry_handle(entry: &Fields<'_>) -> Result<ReceiptHandle, SqsError> {
-    handle(entry.required_str("ReceiptHandle")?)
+    respond(&BatchResponse { successful, failed })
 }
 
 fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let queue = context.sqs.queues().queue(queue_name(fields)?)?;
-    handle_batch(fields, entry_handle, |handles| queue.delete_batch(handles))
+    let request: HandleBatchRequest = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
+    handle_batch(request.entries, parse, |handles| {
+        queue.delete_batch(handles)
+    })
 }
 
 fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let queue = context.sqs.queues().queue(queue_name(fields)?)?;
-    let parse = |entry: &Fields<'_>| Ok((entry_handle(entry)?, visibility_timeout(entry)?));
-    handle_batch(fields, parse, |changes| {
+    let request: HandleBatchRequest = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let parse = |entry: &HandleEntry| {
+        let handle = handle(&entry.receipt_handle)?;
+        Ok((handle, visibility_timeout(entry.visibility_timeout)?))
+    };
+    handle_batch(request.entries, parse, |changes| {
         queue.change_visibility_batch(changes)
     })
 }
 
 fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let name = queue_name(fields)?;
-    let request = ReceiveRequest {
-        max_messages: bounded(fields, "MaxNumberOfMessages", 1, 10)?.unwrap_or(1),
-        visibility_timeout_s: bounded(fields, "VisibilityTimeout", 0, 43_200)?,
-        wait_time_s: bounded(fields, "WaitTimeSeconds", 0, 20)?,
-        receive_request_attempt_id: fields.str("ReceiveRequestAttemptId")?.map(str::to_string),
+    let request: ReceiveMessageRequest = fields.typed()?;
+    let name = queue_name_of(&request.queue_url)?;
+    let receive = ReceiveRequest {
+        max_messages: bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?
+            .unwrap_or(1),
+        visibility_timeout_s: bounded(request.visibility_timeout, "VisibilityTimeout", 0, 43_200)?,
+        wait_time_s: bounded(request.wait_time_seconds, "WaitTimeSeconds", 0, 20)?,
+        receive_request_attempt_id: request.receive_request_attempt_id,
     };
-    let mut system = string_list(fields, "AttributeNames")?;
-    system.extend(string_list(fields, "MessageSystemAttributeNames")?);
-    let wanted = string_list(fields, "MessageAttributeNames")?;
-    let received = context.sqs.queues().receive(name, &request)?;
-    let messages: Vec<Value> = received
+    let mut system = request.attribute_names;
+    system.extend(request.message_system_attribute_names);
+    let wanted = request.message_attribute_names;
+    let received = context.sqs.queues().receive(name, &receive)?;
+    let messages = received
         .iter()
         .map(|message| render_message(context, message, &system, &wanted))
         .collect();
-    Ok(Out::new()
-        .maybe("Messages", (!messages.is_empty()).then_some(messages))
-        .into())
+    respond(&ReceiveMessageResponse { messages })
 }
 
 /// Whether message attribute `name` is asked for: `All`, `.*`, a `prefix.*` or its name.
@@ -374,37 +421,55 @@ fn wanted_attribute(name: &str, wanted: &[String]) -> bool {
     })
 }
 
-fn render_message(
+fn render_message<'a>(
+    context: &Context<'_>,
+    message: &'a ReceivedMessage,
+    system: &[String],
+    wanted: &[String],
+) -> Message<'a> {
+    let returned = || {
+        message
+            .attributes
+            .iter()
+            .filter(|(name, _)| wanted_attribute(name, wanted))
+    };
+    let message_attributes = returned()
+        .map(|(name, attribute)| {
+            let (string_value, binary_value) = match &attribute.value {
+                AttributeValue::String(text) => (Some(text.as_str()), None),
+                AttributeValue::Binary(bytes) => (None, Some(Blob(bytes.as_slice()))),
+            };
+            let value = MessageAttributeValue {
+                data_type: &attribute.data_type,
+                string_value,
+                binary_value,
+            };
+            (name.as_str(), value)
+        })
+        .collect();
+    Message {
+        message_id: message.message_id.to_string(),
+        receipt_handle: message.receipt_handle.to_string(),
+        md5_of_body: md5::of_body(&message.body),
+        body: String::from_utf8_lossy(&message.body),
+        attributes: system_facts(context, message, system),
+        md5_of_message_attributes: md5::of_attributes(returned()),
+        message_attributes,
+    }
+}
+
+/// The system attributes of `message` that `system` asks for (`All` for every one).
+fn system_facts(
     context: &Context<'_>,
     message: &ReceivedMessage,
     system: &[String],
-    wanted: &[String],
-) -> Value {
-    let attributes: MessageAttributes = message
-        .attributes
-        .iter()
-        .filter(|(name, _)| wanted_attribute(name, wanted))
-        .map(|(name, attribute)| (name.clone(), attribute.clone()))
-        .collect();
-    let rendered: BTreeMap<String, Value> = attributes
-        .iter()
-        .map(|(name, attribute)| {
-            let value = match &attribute.value {
-                AttributeValue::String(text) => ("StringValue", Value::Text(text.clone())),
-                AttributeValue::Binary(bytes) => ("BinaryValue", Value::Bytes(bytes.clone())),
-            };
-            let out = Out::new()
-                .with("DataType", attribute.data_type.as_str())
-                .with(value.0, value.1);
-            (name.clone(), out.into())
-        })
-        .collect();
+) -> BTreeMap<&'static str, String> {
     let all = system.iter().any(|n| n == "All");
     let asked = |name: &str| all || system.iter().any(|n| n == name);
     let mut facts = BTreeMap::new();
-    let mut fact = |name: &str, value: Option<String>| {
+    let mut fact = |name: &'static str, value: Option<String>| {
         if let Some(value) = value.filter(|_| asked(name)) {
-            facts.insert(name.to_string(), value);
+            facts.insert(name, value);
         }
     };
     fact("SenderId", Some(context.sqs.account_id().to_string()));
@@ -426,19 +491,5 @@ fn render_message(
     fact("AWSTraceHeader", message.trace_header.clone());
     let source_arn = message.source_queue.as_deref().map(|q| context.sqs.arn(q));
     fact("DeadLetterQueueSourceArn", source_arn);
-    Out::new()
-        .with("MessageId", message.message_id.to_string())
-        .with("ReceiptHandle", message.receipt_handle.to_string())
-        .with("MD5OfBody", md5::of_body(&message.body))
-        .with("Body", String::from_utf8_lossy(&message.body).into_owned())
-        .maybe(
-            "Attributes",
-            (!facts.is_empty()).then(|| string_map_value(facts)),
-        )
-        .maybe("MD5OfMessageAttributes", md5::of_attributes(&attributes))
-        .maybe(
-            "MessageAttributes",
-            (!rendered.is_empty()).then_some(Value::Map(rendered)),
-        )
-        .into()
+    facts
 }

@@ -13,6 +13,8 @@ mod messages;
 mod move_tasks;
 mod permissions;
 mod query;
+mod requests;
+mod responses;
 
 pub use error::SqsError;
 pub(crate) use http::{is_sqs_request, query_error_response, respond};
@@ -211,6 +213,7 @@ pub(crate) fn dispatch(
     action: &str,
     request: &Value,
 ) -> Result<Value, SqsError> {
+    requests::refuse_nulls(action, request)?;
     if let Some(result) = actions::dispatch(context, action, request) {
         return result;
     }

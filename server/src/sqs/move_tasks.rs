@@ -2,8 +2,16 @@
 //! CancelMessageMoveTask over the queue layer's move tasks. Each started task runs
 //! in its own thread until it ends or the service shuts down.
 
+use super::actions::respond;
+use super::requests::{
+    CancelMessageMoveTaskRequest, ListMessageMoveTasksRequest, StartMessageMoveTaskRequest,
+};
+use super::responses::{
+    CancelMessageMoveTaskResponse, ListMessageMoveTasksResponse, MoveTaskEntry,
+    StartMessageMoveTaskResponse,
+};
 use super::{Context, SqsError};
-use crate::protocol::value::{Fields, Format, Out, Value};
+use crate::protocol::value::{Fields, Format, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::{Error as QueueError, MoveTask, MoveTaskStatus};
@@ -54,12 +62,14 @@ fn queue_of_arn<'a>(parameter: &str, arn: &'a str) -> Result<&'a str, SqsError> 
 }
 
 fn start(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let source = queue_of_arn("SourceArn", fields.required_str("SourceArn")?)?;
-    let destination = fields
-        .str("DestinationArn")?
+    let request: StartMessageMoveTaskRequest = fields.typed()?;
+    let source = queue_of_arn("SourceArn", &request.source_arn)?;
+    let destination = request
+        .destination_arn
+        .as_deref()
         .map(|arn| queue_of_arn("DestinationArn", arn))
         .transpose()?;
-    let rate = match fields.int("MaxNumberOfMessagesPerSecond")? {
+    let rate = match request.max_number_of_messages_per_second {
         None => None,
         Some(n @ 1..=500) => Some(n as u32),
         Some(n) => {
@@ -85,14 +95,15 @@ fn start(context: &Context<'_>, fields: &Fields<'_>) -> Response {
             other => SqsError::from(other),
         })?;
     context.sqs.run_move_task(task.id)?;
-    Ok(Out::new()
-        .with("TaskHandle", task_handle(context, &task))
-        .into())
+    respond(&StartMessageMoveTaskResponse {
+        task_handle: task_handle(context, &task),
+    })
 }
 
 fn list(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let source = queue_of_arn("SourceArn", fields.required_str("SourceArn")?)?;
-    let max = match fields.int("MaxResults")? {
+    let request: ListMessageMoveTasksRequest = fields.typed()?;
+    let source = queue_of_arn("SourceArn", &request.source_arn)?;
+    let max = match request.max_results {
         None => 1,
         Some(n @ 1..=LIST_RESULTS_MAX) => n as usize,
         Some(n) => {
@@ -104,17 +115,17 @@ fn list(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         }
     };
     let tasks = context.sqs.queues().move_tasks(source)?;
-    let results: Vec<Value> = tasks
+    let results = tasks
         .iter()
         .take(max)
         .map(|task| entry(context, task))
         .collect();
-    Ok(Out::new().with("Results", results).into())
+    respond(&ListMessageMoveTasksResponse { results })
 }
 
 fn cancel(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let handle = fields.required_str("TaskHandle")?;
-    let id = task_id(handle).ok_or_else(|| {
+    let request: CancelMessageMoveTaskRequest = fields.typed()?;
+    let id = task_id(&request.task_handle).ok_or_else(|| {
         SqsError::new(
             "ResourceNotFoundException",
             "The task handle is not a valid task handle.",
@@ -133,9 +144,9 @@ fn cancel(context: &Context<'_>, fields: &Fields<'_>) -> Response {
             }
             other => SqsError::from(other),
         })?;
-    Ok(Out::new()
-        .with("ApproximateNumberOfMessagesMoved", task.moved)
-        .into())
+    respond(&CancelMessageMoveTaskResponse {
+        approximate_number_of_messages_moved: task.moved,
+    })
 }
 
 /// AWS's handles are base64 JSON naming the task and its source; so are these.
@@ -163,22 +174,20 @@ fn status_name(status: MoveTaskStatus) -> &'static str {
     }
 }
 
-fn entry(context: &Context<'_>, task: &MoveTask) -> Value {
+fn entry(context: &Context<'_>, task: &MoveTask) -> MoveTaskEntry {
     let running = task.status == MoveTaskStatus::Running;
-    Out::new()
-        .maybe("TaskHandle", running.then(|| task_handle(context, task)))
-        .with("Status", status_name(task.status))
-        .with("SourceArn", context.sqs.arn(task.source.as_str()))
-        .maybe(
-            "DestinationArn",
-            task.destination
-                .as_ref()
-                .map(|d| context.sqs.arn(d.as_str())),
-        )
-        .maybe("MaxNumberOfMessagesPerSecond", task.rate_per_s)
-        .with("ApproximateNumberOfMessagesMoved", task.moved)
-        .with("ApproximateNumberOfMessagesToMove", task.to_move)
-        .maybe("FailureReason", task.failure.clone())
-        .with("StartedTimestamp", task.started_ms)
-        .into()
+    MoveTaskEntry {
+        task_handle: running.then(|| task_handle(context, task)),
+        status: status_name(task.status),
+        source_arn: context.sqs.arn(task.source.as_str()),
+        destination_arn: task
+            .destination
+            .as_ref()
+            .map(|d| context.sqs.arn(d.as_str())),
+        max_number_of_messages_per_second: task.rate_per_s,
+        approximate_number_of_messages_moved: task.moved,
+        approximate_number_of_messages_to_move: task.to_move,
+        failure_reason: task.failure.clone(),
+        started_timestamp: task.started_ms,
+    }
 }

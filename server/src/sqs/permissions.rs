@@ -2,9 +2,11 @@
 //! document, one per label, kept with the queue and returned by
 //! GetQueueAttributes. This server records them; it does not enforce them.
 
-use super::actions::{queue_name, string_list};
-use super::{Context, SqsError};
-use crate::protocol::value::{Fields, Out, Value};
+use super::actions::respond;
+use super::requests::{AddPermissionRequest, RemovePermissionRequest};
+use super::responses::NoOutput;
+use super::{queue_name_of, Context, SqsError};
+use crate::protocol::value::Value;
 use serde_json::{json, Value as Json};
 use shardlog_queue::AttributesUpdate;
 
@@ -47,15 +49,14 @@ fn store(context: &Context<'_>, name: &str, policy: Option<Json>) -> Result<Valu
         ..AttributesUpdate::default()
     };
     context.sqs.queues().set_attributes(name, &update)?;
-    Ok(Out::new().into())
+    respond(&NoOutput {})
 }
 
 /// Adds a statement allowing `Actions` to `AWSAccountIds` under `Label`.
-pub fn add(context: &Context<'_>, fields: &Fields<'_>) -> Result<Value, SqsError> {
-    let name = queue_name(fields)?;
-    let label = fields.required_str("Label")?;
-    let accounts = string_list(fields, "AWSAccountIds")?;
-    let actions = string_list(fields, "Actions")?;
+pub fn add(context: &Context<'_>, request: AddPermissionRequest) -> Result<Value, SqsError> {
+    let name = queue_name_of(&request.queue_url)?;
+    let label = request.label.as_str();
+    let (accounts, actions) = (request.aws_account_ids, request.actions);
     if accounts.is_empty() || actions.is_empty() {
         return Err(invalid(
             "AWSAccountIds and Actions must each name at least one value.".into(),
@@ -94,9 +95,9 @@ pub fn add(context: &Context<'_>, fields: &Fields<'_>) -> Result<Value, SqsError
 }
 
 /// Removes the statement under `Label`; the policy goes when it is empty.
-pub fn remove(context: &Context<'_>, fields: &Fields<'_>) -> Result<Value, SqsError> {
-    let name = queue_name(fields)?;
-    let label = fields.required_str("Label")?;
+pub fn remove(context: &Context<'_>, request: RemovePermissionRequest) -> Result<Value, SqsError> {
+    let name = queue_name_of(&request.queue_url)?;
+    let label = request.label.as_str();
     let mut policy = current_policy(context, name)?;
     let list = statements(&mut policy)?;
     let before = list.len();

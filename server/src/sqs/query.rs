@@ -142,20 +142,16 @@ mod tests {
     /// Lists repeat their element, maps become Name/Value pairs, errors are ErrorResponse.
     #[test]
     fn responses_encode_as_xml() {
-        let response = crate::protocol::value::Out::new()
-            .with(
-                "QueueUrls",
-                vec![Value::Text("u1".into()), Value::Text("u&2".into())],
-            )
-            .into();
+        let response = Value::Map(BTreeMap::from([(
+            "QueueUrls".to_string(),
+            Value::List(vec![Value::Text("u1".into()), Value::Text("u&2".into())]),
+        )]));
         let xml = String::from_utf8(encode("ListQueues", &response, "r")).unwrap();
         assert!(xml.contains("<ListQueuesResult><QueueUrl>u1</QueueUrl><QueueUrl>u&amp;2</QueueUrl></ListQueuesResult>"), "{xml}");
-        let attributes = crate::protocol::value::Out::new()
-            .with(
-                "Attributes",
-                Value::Map([("VisibilityTimeout".to_string(), Value::Text("30".into()))].into()),
-            )
-            .into();
+        let attributes = Value::Map(BTreeMap::from([(
+            "Attributes".to_string(),
+            Value::Map([("VisibilityTimeout".to_string(), Value::Text("30".into()))].into()),
+        )]));
         let xml = String::from_utf8(encode("GetQueueAttributes", &attributes, "r")).unwrap();
         assert!(
             xml.contains("<Attribute><Name>VisibilityTimeout</Name><Value>30</Value></Attribute>"),
