@@ -5,7 +5,7 @@ use crate::auth::{verify, PayloadHash, PayloadHasher, SignedRequest};
 use crate::connection::Connection;
 use crate::error::ApiError;
 use crate::metrics::{ActionLabel, Metrics};
-use crate::protocol::value::{Format, Out, Value};
+use crate::protocol::value::Format;
 use crate::service::Named;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -265,15 +265,21 @@ pub(crate) fn respond(
 
 pub(crate) fn error_response(error: &ApiError, format: Format, request_id: &str) -> Response<Body> {
     // AWS sends some errors (an empty body's SerializationException) without a message.
-    let message = (!error.message.is_empty()).then(|| error.message.clone());
-    let body: Value = Out::new()
-        .with("__type", error.code)
-        .maybe("message", message)
-        .into();
+    #[derive(serde::Serialize)]
+    struct ErrorBody<'a> {
+        #[serde(rename = "__type")]
+        code: &'a str,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        message: &'a str,
+    }
+    let body = ErrorBody {
+        code: error.code,
+        message: &error.message,
+    };
     respond(
         error.status,
         format.content_type(),
-        format.encode(&body),
+        format.serialize(&body),
         request_id,
     )
 }

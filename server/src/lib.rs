@@ -69,7 +69,7 @@ pub fn call_json(
 ) -> Result<Vec<u8>, error::ApiError> {
     let format = protocol::value::Format::Json;
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
-    let fields = protocol::value::Fields::new(&request, format)?;
+    let fields = protocol::value::Fields::new(&request)?;
     let metrics = metrics::Metrics::default();
     let kinesis = kinesis::actions::Kinesis {
         engine,

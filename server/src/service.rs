@@ -106,7 +106,7 @@ impl Named {
         body: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
         let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
-        let fields = Fields::new(&request, format)?;
+        let fields = Fields::new(&request)?;
         (self.service.run)(shared, &self.action, format, fields)
     }
 }

@@ -122,7 +122,7 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         format,
         body,
     )?;
-    let input: SubscribeToShardInput = Fields::new(&request, format)?.typed()?;
+    let input: SubscribeToShardInput = Fields::new(&request)?.typed()?;
     let consumer_arn = input.consumer_arn.as_str();
     // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
     // the message about a shard id that names no shard.

@@ -8,8 +8,6 @@
 
 use super::wire::{Blob, Timestamp};
 use crate::error::ApiError;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -124,164 +122,24 @@ impl Serialize for Value {
     }
 }
 
-/// Typed access to a request structure, with Kinesis's error for each misuse.
+/// A request structure, read whole into an action's typed request.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
     map: &'a BTreeMap<String, Value>,
-    format: Format,
-}
-
-fn type_error(name: &str, expected: &str) -> ApiError {
-    ApiError::serialization(format!("Field '{name}' must be {expected}"))
 }
 
 impl<'a> Fields<'a> {
     /// Fields of a structure.
-    pub fn new(value: &'a Value, format: Format) -> Result<Self, ApiError> {
+    pub fn new(value: &'a Value) -> Result<Self, ApiError> {
         match value {
-            Value::Map(map) => Ok(Fields { map, format }),
+            Value::Map(map) => Ok(Fields { map }),
             _ => Err(ApiError::serialization("Expected a structure".into())),
         }
-    }
-
-    /// The wire format the fields came in.
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|value| **value != Value::Null)
     }
 
     /// The whole structure read into an action's typed request (see `typed`).
     pub(crate) fn typed<T: serde::Deserialize<'a>>(&self) -> Result<T, ApiError> {
         super::typed::read(self.map)
-    }
-
-    /// An optional string.
-    pub fn str(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Text(text)) => Ok(Some(text)),
-            Some(_) => Err(type_error(name, "a string")),
-        }
-    }
-
-    /// A required string.
-    pub fn required_str(&self, name: &str) -> Result<&'a str, ApiError> {
-        self.str(name)?.ok_or_else(|| ApiError::missing(name))
-    }
-
-    /// An optional integer.
-    pub fn int(&self, name: &str) -> Result<Option<i128>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Int(i)) => Ok(Some(*i)),
-            Some(Value::Float(f)) if f.fract() == 0.0 && f.is_finite() => Ok(Some(*f as i128)),
-            Some(_) => Err(type_error(name, "an integer")),
-        }
-    }
-
-    /// An optional boolean.
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(type_error(name, "a boolean")),
-        }
-    }
-
-    /// A required blob: base64 text in JSON, bytes in CBOR.
-    pub fn required_blob(&self, name: &str) -> Result<Vec<u8>, ApiError> {
-        match self.get(name) {
-            None => Err(ApiError::missing(name)),
-            Some(Value::Bytes(bytes)) => Ok(bytes.clone()),
-            Some(Value::Text(text)) if self.format == Format::Json => STANDARD
-                .decode(text)
-                .map_err(|_| type_error(name, "base64-encoded binary data")),
-            Some(_) => Err(type_error(name, "binary data")),
-        }
-    }
-
-    /// An optional list.
-    pub fn list(&self, name: &str) -> Result<Option<&'a [Value]>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::List(items)) => Ok(Some(items)),
-            Some(_) => Err(type_error(name, "a list")),
-        }
-    }
-
-    /// An optional nested structure.
-    pub fn structure(&self, name: &str) -> Result<Option<Fields<'a>>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(value @ Value::Map(_)) => Fields::new(value, self.format).map(Some),
-            Some(_) => Err(type_error(name, "a structure")),
-        }
-    }
-
-    /// An optional list of strings (empty when absent).
-    pub fn string_list(&self, name: &str) -> Result<Vec<String>, ApiError> {
-        self.list(name)?
-            .unwrap_or_default()
-            .iter()
-            .map(|item| match item {
-                Value::Text(text) => Ok(text.clone()),
-                _ => Err(type_error(name, "a list of strings")),
-            })
-            .collect()
-    }
-
-    /// Every member of the structure or map, in name order.
-    pub fn entries(&self) -> impl Iterator<Item = (&'a String, &'a Value)> {
-        self.map.iter().filter(|(_, value)| **value != Value::Null)
-    }
-
-    /// An optional map of string to string.
-    pub fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>, ApiError> {
-        match self.get(name) {
-            None => Ok(BTreeMap::new()),
-            Some(Value::Map(map)) => map
-                .iter()
-                .map(|(key, value)| match value {
-                    Value::Text(text) => Ok((key.clone(), text.clone())),
-                    _ => Err(type_error(name, "a map of strings")),
-                })
-                .collect(),
-            Some(_) => Err(type_error(name, "a map")),
-        }
-    }
-}
-
-/// Builds a response structure.
-#[derive(Debug, Default)]
-pub struct Out(BTreeMap<String, Value>);
-
-impl Out {
-    /// An empty structure.
-    pub fn new() -> Self {
-        Out::default()
-    }
-
-    /// Adds a field.
-    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.0.insert(name.to_string(), value.into());
-        self
-    }
-
-    /// Adds a field when present.
-    pub fn maybe(self, name: &str, value: Option<impl Into<Value>>) -> Self {
-        match value {
-            Some(value) => self.with(name, value),
-            None => self,
-        }
-    }
-}
-
-impl From<Out> for Value {
-    fn from(out: Out) -> Value {
-        Value::Map(out.0)
     }
 }
 
@@ -338,34 +196,31 @@ mod tests {
     //! Both codecs: blobs, timestamps, errors on malformed bodies.
     use super::*;
 
-    /// JSON blobs are base64 and timestamps seconds; CBOR blobs are bytes and
-    /// timestamps milliseconds; both decode to the same fields.
+    /// JSON blobs arrive as base64 text (validation decodes them) and CBOR blobs
+    /// as bytes; answers write bytes as base64 and timestamps as seconds in JSON,
+    /// as bytes and milliseconds in CBOR.
     #[test]
     fn blobs_and_timestamps_in_both_formats() {
-        let json = br#"{"Data":"aGVsbG8=","Timestamp":1700000000.5,"Limit":10}"#;
-        let value = Format::Json.decode(json).unwrap();
-        let fields = Fields::new(&value, Format::Json).unwrap();
-        assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        assert_eq!(fields.int("Limit").unwrap(), Some(10));
-        let cbor_in = ciborium::Value::Map(vec![
-            (
-                ciborium::Value::Text("Data".into()),
-                ciborium::Value::Bytes(b"hello".to_vec()),
-            ),
-            (
-                ciborium::Value::Text("Timestamp".into()),
-                ciborium::Value::Integer(1_700_000_000_500u64.into()),
-            ),
-        ]);
+        let json = br#"{"Data":"aGVsbG8=","Limit":10}"#;
+        let Value::Map(map) = Format::Json.decode(json).unwrap() else {
+            panic!("a structure")
+        };
+        assert_eq!(map["Data"], Value::Text("aGVsbG8=".into()));
+        assert_eq!(map["Limit"], Value::Int(10));
+        let cbor_in = ciborium::Value::Map(vec![(
+            ciborium::Value::Text("Data".into()),
+            ciborium::Value::Bytes(b"hello".to_vec()),
+        )]);
         let mut body = Vec::new();
         ciborium::into_writer(&cbor_in, &mut body).unwrap();
-        let value = Format::Cbor.decode(&body).unwrap();
-        let fields = Fields::new(&value, Format::Cbor).unwrap();
-        assert_eq!(fields.required_blob("Data").unwrap(), b"hello");
-        let out: Value = Out::new()
-            .with("Data", Value::Bytes(b"hi".to_vec()))
-            .with("T", Value::Timestamp(1500))
-            .into();
+        let Value::Map(map) = Format::Cbor.decode(&body).unwrap() else {
+            panic!("a structure")
+        };
+        assert_eq!(map["Data"], Value::Bytes(b"hello".to_vec()));
+        let out = Value::Map(BTreeMap::from([
+            ("Data".to_string(), Value::Bytes(b"hi".to_vec())),
+            ("T".to_string(), Value::Timestamp(1500)),
+        ]));
         assert_eq!(Format::Json.encode(&out), br#"{"Data":"aGk=","T":1.5}"#);
         let decoded: ciborium::Value =
             ciborium::from_reader(&Format::Cbor.encode(&out)[..]).unwrap();
@@ -382,28 +237,16 @@ mod tests {
         )));
     }
 
-    /// Malformed bodies and wrong field types are SerializationExceptions.
+    /// Malformed bodies, and a body that is not a structure, are SerializationExceptions.
     #[test]
     fn malformed_bodies() {
         for body in [&b"{"[..], b"[1,2]", b"\"text\""] {
             let error = Format::Json.decode(body).unwrap_err();
             assert_eq!(error.code, "SerializationException");
         }
-        let value = Format::Json
-            .decode(br#"{"StreamName":5,"Data":"!!"}"#)
-            .unwrap();
-        let fields = Fields::new(&value, Format::Json).unwrap();
         assert_eq!(
-            fields.str("StreamName").unwrap_err().code,
+            Fields::new(&Value::List(Vec::new())).unwrap_err().code,
             "SerializationException"
-        );
-        assert_eq!(
-            fields.required_blob("Data").unwrap_err().code,
-            "SerializationException"
-        );
-        assert_eq!(
-            fields.required_str("Missing").unwrap_err().code,
-            "ValidationException"
         );
         assert!(Format::Cbor.decode(&[0xff, 0x00]).is_err());
     }

@@ -194,8 +194,7 @@ pub(crate) fn dispatch(
     request: &crate::protocol::value::Value,
     via_link: bool,
 ) -> Result<crate::protocol::value::Value, SnsError> {
-    let fields =
-        crate::protocol::value::Fields::new(request, crate::protocol::value::Format::Json)?;
+    let fields = crate::protocol::value::Fields::new(request)?;
     if let Some(result) = actions::run(sns, action, &fields) {
         return result;
     }

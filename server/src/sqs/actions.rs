@@ -12,7 +12,7 @@ use super::responses::{
 };
 use super::{attributes, permissions, queue_name_of, Context, SqsError};
 use crate::protocol::typed;
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::QueueName;
@@ -24,7 +24,7 @@ const LIST_RESULTS_MAX: usize = 1000;
 
 /// Runs a queue management action; `None` if `action` is not one.
 pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    let fields = match Fields::new(request, Format::Json) {
+    let fields = match Fields::new(request) {
         Ok(fields) => fields,
         Err(error) => return Some(Err(error.into())),
     };

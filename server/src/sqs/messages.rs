@@ -11,7 +11,7 @@ use super::responses::{
     NoOutput, ReceiveMessageResponse, SentMessage,
 };
 use super::{md5, queue_name_of, Context, SqsError};
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Value};
 use crate::protocol::wire::Blob;
 use shardlog_queue::{
     AttributeValue, MessageAttribute, MessageAttributes, ReceiptHandle, ReceiveRequest,
@@ -24,7 +24,7 @@ type Response = Result<Value, SqsError>;
 /// Runs a message action; `None` if `action` is not one.
 pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
     let run = |handler: fn(&Context<'_>, &Fields<'_>) -> Response| {
-        Fields::new(request, Format::Json)
+        Fields::new(request)
             .map_err(SqsError::from)
             .and_then(|fields| handler(context, &fields))
     };

@@ -11,7 +11,7 @@ use super::responses::{
     StartMessageMoveTaskResponse,
 };
 use super::{Context, SqsError};
-use crate::protocol::value::{Fields, Format, Value};
+use crate::protocol::value::{Fields, Value};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::{Error as QueueError, MoveTask, MoveTaskStatus};
@@ -30,7 +30,7 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
         _ => return None,
     };
     Some(
-        Fields::new(request, Format::Json)
+        Fields::new(request)
             .map_err(SqsError::from)
             .and_then(|fields| handler(context, &fields))
             .map_err(not_found_as_resource),

@@ -12,12 +12,11 @@ use crate::protocol::wire::Blob;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// Refuses the nulls that the typed structs cannot tell from absence, as SQS
-/// refused them before its requests were typed: a null item of a list, or a null
-/// value of a map of strings (the reader would drop it, so that an `Attribute.1.Name`
-/// sent without a value would silently set nothing). A null message attribute is
-/// left out, as it always was; a null batch entry is refused by the batch checks,
-/// in their order.
+/// Refuses a null item of a list, or a null value of a map of strings, with the
+/// messages SQS gave before its requests were typed (the typed reader refuses
+/// them too, in serde's words). A null message attribute (an `Attribute.1.Name`
+/// or `MessageAttribute.1.Name` sent without a value) is refused by the reader; a
+/// null batch entry by the batch checks, in their order.
 pub(crate) fn refuse_nulls(action: &str, request: &Value) -> Result<(), ApiError> {
     let model = crate::protocol::model::sqs();
     match model.operation(action).and_then(|op| op.input.as_deref()) {
