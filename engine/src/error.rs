@@ -5,6 +5,7 @@
 use crate::consumers::ConsumerId;
 use crate::names::ShardId;
 use crate::routing::{HashKey, RoutingError};
+use crate::seqno::SequenceNumber;
 use crate::token::TokenError;
 
 /// Engine errors.
@@ -226,15 +227,17 @@ pub enum Error {
         /// How long an iterator lives, ms.
         ttl_ms: u64,
     },
-    /// A starting sequence number that is not one of the shard's.
-    #[error("sequence number {sequence_number} is not in shard {shard} of stream {stream}")]
+    /// A starting sequence number of the shard, past its newest record.
+    #[error(
+        "sequence number {sequence_number} is past the end of shard {shard} of stream {stream}"
+    )]
     SequenceNumberInvalid {
         /// The stream.
         stream: String,
         /// The shard.
         shard: ShardId,
-        /// The sequence number as given.
-        sequence_number: String,
+        /// The sequence number given.
+        sequence_number: SequenceNumber,
     },
     /// A starting sequence number that encodes another shard.
     #[error("sequence number of shard {encoded_shard} used on shard {shard}")]

@@ -63,6 +63,20 @@ pub fn consumer_arn_not_found(arn: &str) -> ApiError {
     )
 }
 
+/// The error for a StartingSequenceNumber, as sent, that names no record of the
+/// shard: text that is no sequence number, or one past the shard's newest record.
+pub fn starting_sequence_number_invalid(
+    text: &str,
+    stream: &str,
+    shard: ShardId,
+    account: Account<'_>,
+) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "StartingSequenceNumber {text} used in GetShardIterator on shard {shard} in stream {stream} under account {} is invalid.",
+        account.id
+    ))
+}
+
 /// The Kinesis error for an engine error.
 pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
     use EngineError as E;
@@ -184,10 +198,7 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             stream,
             shard,
             sequence_number,
-        } => invalid(format!(
-            "StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {} in stream {stream} under account {acct} is invalid.",
-            shard
-        )),
+        } => starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, *shard, account),
         E::SequenceNumberOfOtherShard {
             encoded_shard,
             shard,
@@ -450,10 +461,15 @@ mod tests {
                 EngineError::SequenceNumberInvalid {
                     stream: s("a"),
                     shard: ShardId(1),
-                    sequence_number: s("5"),
+                    sequence_number: shardlog_engine::seqno::SequenceNumber {
+                        shard_created_secs: 0,
+                        shard_index: 1,
+                        counter: 5,
+                        arrival_secs: 0,
+                    },
                 },
                 "InvalidArgumentException",
-                "StartingSequenceNumber 5 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
+                "StartingSequenceNumber 49039857307730744212665635491957474223170373417254780946 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
             ),
             (
                 EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },

@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::kinesis::errors::{explicit_hash_key_error, Account};
-use shardlog_engine::seqno::SequenceNumber;
+use crate::kinesis::requests::SequenceNumberInput;
 use shardlog_engine::{Engine, HashKey, ShardId};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,19 +41,24 @@ pub fn split_key(text: &str) -> Result<HashKey, ApiError> {
 /// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the
 /// model): Kinesis takes any well-formed sequence number whose record time is not
 /// in the future, from this stream or not, and refuses anything else with
-/// InvalidArgumentException.
-pub fn sequence_number_for_ordering(
+/// InvalidArgumentException. Taking it needs nothing more: a shard's sequence
+/// numbers strictly increase, so a record put after another of the same partition
+/// key (the same shard) always sorts after it, which is what the member asks for.
+pub(crate) fn sequence_number_for_ordering(
     account: Account<'_>,
     stream: &str,
-    text: &str,
+    ordering: &SequenceNumberInput,
 ) -> Result<(), ApiError> {
     let now_secs = now_ms() / 1000;
-    let valid = SequenceNumber::parse(text).is_ok_and(|sequence| {
-        sequence.shard_index <= ShardId::INDEX_MAX && sequence.arrival_secs <= now_secs
-    });
-    if valid {
-        return Ok(());
-    }
+    let text = match ordering {
+        SequenceNumberInput::Parsed(number)
+            if number.shard_index <= ShardId::INDEX_MAX && number.arrival_secs <= now_secs =>
+        {
+            return Ok(());
+        }
+        SequenceNumberInput::Parsed(number) => number.to_decimal(),
+        SequenceNumberInput::Malformed(text) => text.clone(),
+    };
     Err(ApiError::invalid_argument(format!(
         "ExclusiveMinimumSequenceNumber {text} used in PutRecord on stream {stream} under account {} is invalid.",
         account.id
