@@ -1,7 +1,7 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Constraint, Error, Result};
+use crate::error::{Constraint, Error, Field, Result};
 use crate::names::ShardId;
 use crate::routing::{partition_key_hash, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
@@ -149,7 +149,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
         return Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             value: Some(key.to_string()),
             constraint: Constraint::LengthBetween {
                 min: 1,
@@ -160,7 +160,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
         return Err(Error::InvalidField {
-            field: "data",
+            field: Field::Data,
             value: None,
             constraint: Constraint::LengthAtMost { max: limit },
         });
@@ -197,7 +197,7 @@ impl Engine {
     ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
             return Err(Error::InvalidField {
-                field: "records",
+                field: Field::Records,
                 value: None,
                 constraint: Constraint::LengthBetween {
                     min: 1,
@@ -390,7 +390,7 @@ impl Engine {
     ) -> Result<GetRecordsOutput> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
             return Err(Error::InvalidField {
-                field: "limit",
+                field: Field::Limit,
                 value: Some(limit.to_string()),
                 constraint: Constraint::ValueBetween {
                     min: 1,

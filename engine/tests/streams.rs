@@ -4,7 +4,8 @@
 
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
+    Engine, EngineConfig, Error, Field, IteratorStart, PutRecord, RecordFailure, ShardFilter,
+    ShardId,
 };
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
@@ -225,14 +226,14 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
         Err(Error::InvalidField {
-            field: "streamName",
+            field: Field::StreamName,
             ..
         })
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
         Err(Error::InvalidField {
-            field: "shardCount",
+            field: Field::ShardCount,
             ..
         })
     ));
@@ -244,7 +245,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::InvalidField { field: "data", .. })
+        Err(Error::InvalidField {
+            field: Field::Data,
+            ..
+        })
     ));
     let long_key = "k".repeat(257);
     let bad_key = PutRecord {
@@ -255,7 +259,7 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.put_record("s", bad_key),
         Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             ..
         })
     ));
@@ -267,7 +271,7 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.put_record("s", empty_key),
         Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             ..
         })
     ));
@@ -393,7 +397,7 @@ fn put_records_results_in_order() {
     assert!(matches!(
         engine.put_records("s", &too_many),
         Err(Error::InvalidField {
-            field: "records",
+            field: Field::Records,
             ..
         })
     ));
@@ -675,12 +679,15 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::InvalidField { field: "data", .. })
+        Err(Error::InvalidField {
+            field: Field::Data,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
         Err(Error::InvalidField {
-            field: "maxRecordSizeInKiB",
+            field: Field::RecordKibMax,
             ..
         })
     ));

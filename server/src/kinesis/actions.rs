@@ -308,7 +308,7 @@ fn put_record(
     let record = PutRecord {
         partition_key: &input.record.partition_key,
         data,
-        explicit_hash_key: explicit_hash_key(kinesis, &input.record)?,
+        explicit_hash_key: explicit_hash_key(&input.record)?,
     };
     if let Some(ordering) = &input.sequence_number_for_ordering {
         crate::kinesis::rules::sequence_number_for_ordering(kinesis.account, &name, ordering)?;
@@ -324,13 +324,10 @@ fn put_record(
 }
 
 /// A record's ExplicitHashKey, read once.
-fn explicit_hash_key(
-    kinesis: Kinesis<'_>,
-    record: &RecordInput,
-) -> Result<Option<HashKey>, ApiError> {
+fn explicit_hash_key(record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
     let text = record.explicit_hash_key.as_deref();
-    let read = |text| crate::kinesis::rules::explicit_hash_key(kinesis.account, text);
-    text.map(read).transpose()
+    text.map(crate::kinesis::rules::explicit_hash_key)
+        .transpose()
 }
 
 fn put_records(
@@ -347,7 +344,7 @@ fn put_records(
             Ok(PutRecord {
                 partition_key: &record.partition_key,
                 data: &record.data.0,
-                explicit_hash_key: explicit_hash_key(kinesis, record)?,
+                explicit_hash_key: explicit_hash_key(record)?,
             })
         })
         .collect::<Result<_, ApiError>>()?;

@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX};
-use shardlog_engine::{Constraint, Error as EngineError, RecordFailure, ShardId};
+use shardlog_engine::{Constraint, Error as EngineError, Field, RecordFailure, ShardId};
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -212,7 +212,11 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             field,
             value,
             constraint,
-        } => ApiError::validation(field_message(field, value.as_deref(), constraint)),
+        } => ApiError::validation(field_message(
+            member_name(*field),
+            value.as_deref(),
+            constraint,
+        )),
         E::UnknownMetric { metric } => ApiError::validation(format!(
             "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
         )),
@@ -226,21 +230,33 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
 /// An ExplicitHashKey that did not read as a hash key, in Kinesis's words: text
 /// that is not a decimal integer breaks the model's pattern (ValidationException);
 /// one beyond 2^128 − 1 is out of range (InvalidArgumentException).
-pub fn explicit_hash_key_error(text: &str, error: &RoutingError, account: Account<'_>) -> ApiError {
+pub fn explicit_hash_key_error(text: &str, error: &RoutingError) -> ApiError {
     match error {
         RoutingError::HashKeyOutOfRange { .. } => ApiError::invalid_argument(format!(
             "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
         )),
-        _ => {
-            let invalid = EngineError::InvalidField {
-                field: "explicitHashKey",
-                value: Some(text.to_string()),
-                constraint: Constraint::Decimal {
-                    digits_max: HASH_KEY_DIGITS_MAX,
-                },
-            };
-            api_error(&invalid, account)
-        }
+        _ => ApiError::validation(field_message(
+            "explicitHashKey",
+            Some(text),
+            &Constraint::Decimal {
+                digits_max: HASH_KEY_DIGITS_MAX,
+            },
+        )),
+    }
+}
+
+/// The name Kinesis's messages give a field: the member's, first letter lowered.
+fn member_name(field: Field) -> &'static str {
+    match field {
+        Field::StreamName => "streamName",
+        Field::ConsumerName => "consumerName",
+        Field::ShardCount => "shardCount",
+        Field::TargetShardCount => "targetShardCount",
+        Field::PartitionKey => "partitionKey",
+        Field::Data => "data",
+        Field::Records => "records",
+        Field::Limit => "limit",
+        Field::RecordKibMax => "maxRecordSizeInKiB",
     }
 }
 
@@ -492,7 +508,7 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "streamName",
+                    field: Field::StreamName,
                     value: Some(s("a b")),
                     constraint: Constraint::Name { chars_max: 128 },
                 },
@@ -501,7 +517,7 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "data",
+                    field: Field::Data,
                     value: None,
                     constraint: Constraint::LengthAtMost { max: 1_048_576 },
                 },
@@ -510,16 +526,16 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "explicitHashKey",
-                    value: Some(s("-1")),
-                    constraint: Constraint::Decimal { digits_max: 39 },
+                    field: Field::RecordKibMax,
+                    value: Some(s("20000")),
+                    constraint: Constraint::ValueBetween { min: 1, max: 10_240 },
                 },
                 "ValidationException",
-                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                "1 validation error detected: Value '20000' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1 and 10240",
             ),
             (
                 EngineError::InvalidField {
-                    field: "limit",
+                    field: Field::Limit,
                     value: Some(s("0")),
                     constraint: Constraint::ValueBetween { min: 1, max: 10_000 },
                 },
@@ -535,6 +551,15 @@ mod tests {
         for (error, code, message) in cases {
             assert_eq!(worded(error), (code, message.to_string()));
         }
+        let not_decimal = shardlog_engine::HashKey::parse("-1").unwrap_err();
+        let api = explicit_hash_key_error("-1", &not_decimal);
+        assert_eq!(
+            (api.code, api.message.as_str()),
+            (
+                "ValidationException",
+                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"
+            )
+        );
     }
 
     /// A throttled record and a failed write answer PutRecords's per-record codes.

@@ -27,8 +27,8 @@ pub fn shard_id(account: Account<'_>, stream: &str, text: &str) -> Result<ShardI
 
 /// An ExplicitHashKey (already pattern-checked by the model), read once here: a
 /// value beyond 2^128 − 1 is refused in Kinesis's words.
-pub fn explicit_hash_key(account: Account<'_>, text: &str) -> Result<HashKey, ApiError> {
-    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error, account))
+pub fn explicit_hash_key(text: &str) -> Result<HashKey, ApiError> {
+    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error))
 }
 
 /// SplitShard's NewStartingHashKey (already pattern-checked by the model), read
@@ -150,13 +150,10 @@ mod tests {
     #[test]
     fn hash_keys_read_once() {
         let max = u128::MAX.to_string();
-        assert_eq!(
-            explicit_hash_key(TEST_ACCOUNT, &max).unwrap(),
-            HashKey(u128::MAX)
-        );
+        assert_eq!(explicit_hash_key(&max).unwrap(), HashKey(u128::MAX));
         assert_eq!(split_key("12345").unwrap(), HashKey(12345));
         let beyond = "340282366920938463463374607431768211456";
-        let error = explicit_hash_key(TEST_ACCOUNT, beyond).unwrap_err();
+        let error = explicit_hash_key(beyond).unwrap_err();
         assert_eq!(error.code, "InvalidArgumentException");
         assert!(error
             .message
@@ -165,7 +162,7 @@ mod tests {
             split_key(beyond).unwrap_err().code,
             "InvalidArgumentException"
         );
-        let error = explicit_hash_key(TEST_ACCOUNT, "12x").unwrap_err();
+        let error = explicit_hash_key("12x").unwrap_err();
         assert_eq!(error.code, "ValidationException");
         assert!(
             error.message.contains("at 'explicitHashKey'"),
