@@ -434,3 +434,21 @@ pub(crate) struct UpdateMaxRecordSizeInput {
     #[serde(rename = "MaxRecordSizeInKiB")]
     pub(crate) max_record_size_kib: i128,
 }
+
+#[cfg(test)]
+mod tests {
+    //! Sequence numbers are read once, at the request.
+    use super::*;
+
+    /// Text of the layout is parsed; other text the pattern admits is kept as sent.
+    #[test]
+    fn sequence_numbers_are_parsed_or_kept() {
+        let read = |text: &str| {
+            serde_json::from_value::<SequenceNumberInput>(serde_json::json!(text)).unwrap()
+        };
+        let real = "49559948046087405716686625491085803253240564075691245570";
+        let parsed = SequenceNumber::parse(real).unwrap();
+        assert_eq!(read(real), SequenceNumberInput::Parsed(parsed));
+        assert_eq!(read("5"), SequenceNumberInput::Malformed("5".into()));
+    }
+}

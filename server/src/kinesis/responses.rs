@@ -14,13 +14,14 @@ use shardlog_engine::{
 };
 
 /// A sequence number as Kinesis writes it: its decimal text, formatted here, once,
-/// as the response is written.
+/// as the response is written (`to_decimal`, which refuses fields the engine would
+/// never assign, rather than `Display`, which shows them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SequenceNumberOut(pub(crate) SequenceNumber);
 
 impl Serialize for SequenceNumberOut {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        serializer.serialize_str(&self.0.to_decimal())
     }
 }
 
