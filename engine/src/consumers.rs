@@ -3,7 +3,7 @@
 //! registration second (what a consumer ARN carries; the server builds ARNs).
 
 use crate::engine::{now_ms, Engine};
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::manifest::ConsumerMeta;
 
 /// Most consumers one stream may have (Kinesis's limit).
@@ -50,7 +50,7 @@ fn check_consumer_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > 128 || !valid {
-        return Err(crate::names::invalid_name("consumerName", name));
+        return Err(crate::names::invalid_name(Field::ConsumerName, name));
     }
     Ok(())
 }
@@ -167,7 +167,7 @@ mod tests {
         assert!(matches!(
             engine.register_consumer("s", "bad name"),
             Err(Error::InvalidField {
-                field: "consumerName",
+                field: Field::ConsumerName,
                 ..
             })
         ));

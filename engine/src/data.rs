@@ -1,17 +1,14 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Constraint, Error, Result};
+use crate::error::{Constraint, Error, Field, Result};
 use crate::names::ShardId;
-use crate::routing::{matches_decimal_pattern, partition_key_hash, HashKey, HashRange};
-use crate::seqno::{DecimalCursor, SequenceNumber};
+use crate::routing::{partition_key_hash, HashKey, HashRange};
+use crate::seqno::SequenceNumber;
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Digits Kinesis's sequence-number pattern allows: `0|([1-9]\d{0,128})`.
-const SEQUENCE_DIGITS_MAX: usize = 129;
 
 /// Most records in one PutRecords call.
 pub const PUT_RECORDS_MAX: usize = 500;
@@ -39,7 +36,7 @@ pub struct PutResult {
     /// The shard it went to.
     pub shard_id: ShardId,
     /// The record's sequence number.
-    pub sequence_number: String,
+    pub sequence_number: SequenceNumber,
 }
 
 /// Why one record of a PutRecords call failed (its neighbours may have succeeded).
@@ -71,10 +68,11 @@ pub enum IteratorStart {
     TrimHorizon,
     /// After the newest record.
     Latest,
-    /// At this sequence number.
-    AtSequenceNumber(String),
+    /// At this sequence number (or, for the shard's StartingSequenceNumber, at
+    /// its first record).
+    AtSequenceNumber(SequenceNumber),
     /// Right after this sequence number.
-    AfterSequenceNumber(String),
+    AfterSequenceNumber(SequenceNumber),
     /// At the first record that arrived at or after this time (ms since the epoch).
     AtTimestamp(u64),
 }
@@ -83,7 +81,7 @@ pub enum IteratorStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputRecord {
     /// Sequence number.
-    pub sequence_number: String,
+    pub sequence_number: SequenceNumber,
     /// Arrival time, ms since the epoch.
     pub approximate_arrival_ms: u64,
     /// Payload (shared with the segment it was read from, not copied).
@@ -151,7 +149,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
         return Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             value: Some(key.to_string()),
             constraint: Constraint::LengthBetween {
                 min: 1,
@@ -162,7 +160,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
         return Err(Error::InvalidField {
-            field: "data",
+            field: Field::Data,
             value: None,
             constraint: Constraint::LengthAtMost { max: limit },
         });
@@ -190,30 +188,6 @@ impl Engine {
         }
     }
 
-    /// PutRecord with SequenceNumberForOrdering: checked to be a well-formed
-    /// sequence number. Sequence numbers here strictly increase within a shard, so a
-    /// record put after another of the same partition key always sorts after it,
-    /// which is what the parameter asks Kinesis to guarantee.
-    pub fn put_record_ordered(
-        &self,
-        stream_name: &str,
-        record: PutRecord<'_>,
-        sequence_number_for_ordering: Option<&str>,
-    ) -> Result<PutResult> {
-        if let Some(text) = sequence_number_for_ordering {
-            if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
-                return Err(Error::InvalidField {
-                    field: "sequenceNumberForOrdering",
-                    value: Some(text.to_string()),
-                    constraint: Constraint::Decimal {
-                        digits_max: SEQUENCE_DIGITS_MAX,
-                    },
-                });
-            }
-        }
-        self.put_record(stream_name, record)
-    }
-
     /// PutRecords: up to 500 records, one result each. A request that is malformed
     /// fails whole; a shard whose write fails fails only its own records.
     pub fn put_records(
@@ -223,7 +197,7 @@ impl Engine {
     ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
             return Err(Error::InvalidField {
-                field: "records",
+                field: Field::Records,
                 value: None,
                 constraint: Constraint::LengthBetween {
                     min: 1,
@@ -296,8 +270,7 @@ impl Engine {
                             shard,
                             appended.base_position + k as u64,
                             appended.arrival_ms,
-                        )
-                        .to_decimal(),
+                        ),
                     }),
                     Err(error) => Err(RecordFailure::WriteFailed {
                         shard: ShardId(index),
@@ -321,19 +294,25 @@ impl Engine {
     ) -> Result<String> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
-        let index = shard.index();
-        if !state.shards.contains_key(&index) {
-            return Err(shard_not_found(stream_name, shard));
-        }
-        let position = self.start_position(&state.shards[&index], stream_name, start)?;
+        let position =
+            self.start_position(shard_of(&state, stream_name, shard)?, stream_name, start)?;
         Ok(IteratorToken {
             stream_name: stream_name.to_string(),
             stream_epoch: state.meta.created_ms,
-            shard_index: index,
+            shard_index: shard.index(),
             position,
             issued_ms: now_ms(),
         }
         .encode(&self.inner.key))
+    }
+
+    /// The lookups GetShardIterator makes before it reads its starting position:
+    /// the stream exists and has `shard`. For a caller that reports those before a
+    /// starting position it could not read.
+    pub fn check_shard(&self, stream_name: &str, shard: ShardId) -> Result<()> {
+        let stream = self.stream(stream_name)?;
+        let state = Engine::read_stream(&stream);
+        shard_of(&state, stream_name, shard).map(|_| ())
     }
 
     /// The position a shard iterator or subscription starting at `start` reads first.
@@ -352,40 +331,25 @@ impl Engine {
             IteratorStart::TrimHorizon => log.first_position(),
             IteratorStart::Latest => end,
             // The shard's StartingSequenceNumber (None) is before its first record.
-            IteratorStart::AtSequenceNumber(text) => {
-                self.position_of(&text, shard, stream_name)?.unwrap_or(0)
+            IteratorStart::AtSequenceNumber(number) => {
+                self.position_of(number, shard, stream_name)?.unwrap_or(0)
             }
-            IteratorStart::AfterSequenceNumber(text) => self
-                .position_of(&text, shard, stream_name)?
+            IteratorStart::AfterSequenceNumber(number) => self
+                .position_of(number, shard, stream_name)?
                 .map_or(0, |position| position + 1),
             IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
         };
         Ok(position.max(log.first_position()))
     }
 
-    /// The position of the record numbered `text` in `shard`, or `None` for the
+    /// The position of the record numbered `number` in `shard`, or `None` for the
     /// shard's StartingSequenceNumber (before its first record).
     fn position_of(
         &self,
-        text: &str,
+        number: SequenceNumber,
         shard: &ShardState,
         stream_name: &str,
     ) -> Result<Option<u64>> {
-        let invalid = || Error::SequenceNumberInvalid {
-            stream: stream_name.to_string(),
-            shard: ShardId(shard.meta.index),
-            sequence_number: text.to_string(),
-        };
-        if !matches_decimal_pattern(text, SEQUENCE_DIGITS_MAX) {
-            return Err(Error::InvalidField {
-                field: "startingSequenceNumber",
-                value: Some(text.to_string()),
-                constraint: Constraint::Decimal {
-                    digits_max: SEQUENCE_DIGITS_MAX,
-                },
-            });
-        }
-        let number = SequenceNumber::parse(text).map_err(|_| invalid())?;
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs
         {
@@ -402,7 +366,11 @@ impl Engine {
             .closed_end_position
             .unwrap_or_else(|| shard.log.end_position());
         if number.counter >= end {
-            return Err(invalid());
+            return Err(Error::SequenceNumberInvalid {
+                stream: stream_name.to_string(),
+                shard: ShardId(shard.meta.index),
+                sequence_number: number,
+            });
         }
         Ok(Some(number.counter))
     }
@@ -422,7 +390,7 @@ impl Engine {
     ) -> Result<GetRecordsOutput> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
             return Err(Error::InvalidField {
-                field: "limit",
+                field: Field::Limit,
                 value: Some(limit.to_string()),
                 constraint: Constraint::ValueBetween {
                     min: 1,
@@ -534,19 +502,13 @@ impl Engine {
         // (a write that raced the close and survived a crash): nothing is returned
         // past EndingSequenceNumber.
         let closed_end = shard.meta.closed_end_position;
-        let mut cursor = DecimalCursor::new();
         let mut records: Vec<OutputRecord> = Vec::with_capacity(result.record_count);
         records.extend(
             result
                 .records_with_data()
                 .take_while(|(record, _)| closed_end.is_none_or(|end| record.position < end))
                 .map(|(record, data)| OutputRecord {
-                    sequence_number: cursor.format(SequenceNumber {
-                        shard_created_secs: shard.meta.created_secs,
-                        shard_index: shard.meta.index,
-                        counter: record.position,
-                        arrival_secs: record.arrival_ms / 1000,
-                    }),
+                    sequence_number: sequence_number(shard, record.position, record.arrival_ms),
                     approximate_arrival_ms: record.arrival_ms,
                     data,
                     partition_key: record.partition_key.to_string(),
@@ -607,6 +569,18 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// The shard `shard` of the stream `stream_name` whose state is `state`.
+pub(crate) fn shard_of<'a>(
+    state: &'a StreamState,
+    stream_name: &str,
+    shard: ShardId,
+) -> Result<&'a ShardState> {
+    state
+        .shards
+        .get(&shard.index())
+        .ok_or_else(|| shard_not_found(stream_name, shard))
 }
 
 pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> Error {

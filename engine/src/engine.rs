@@ -5,7 +5,7 @@
 //! acknowledgement, so resharding (which takes it for writing) sees every append
 //! either wholly before or wholly after it.
 
-use crate::error::{Constraint, Error, Result};
+use crate::error::{Constraint, Error, Field, Result};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
 use crate::names::{check_stream_name, stream_not_found, ShardId, TAGS_MAX};
@@ -436,7 +436,7 @@ impl Engine {
                 self.inner.config.on_demand_shard_count,
             ),
         };
-        check_shard_count("shardCount", count)?;
+        check_shard_count(Field::ShardCount, count)?;
         check_tags(&tags, 0)?;
         let mut streams = write(&self.inner.streams);
         if streams.contains_key(name) {
@@ -589,7 +589,7 @@ impl Engine {
     pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<()> {
         if !(1024..=10_240).contains(&kib) {
             return Err(Error::InvalidField {
-                field: "maxRecordSizeInKiB",
+                field: Field::RecordKibMax,
                 value: Some(kib.to_string()),
                 constraint: Constraint::ValueBetween {
                     min: 1024,
@@ -823,7 +823,7 @@ pub(crate) fn new_shard_meta(
 
 /// Checks a stream's shard count (named `field` in the request): 1 to
 /// [`SHARDS_PER_STREAM_MAX`].
-pub(crate) fn check_shard_count(field: &'static str, count: u32) -> Result<()> {
+pub(crate) fn check_shard_count(field: Field, count: u32) -> Result<()> {
     if count == 0 || count > SHARDS_PER_STREAM_MAX {
         return Err(Error::InvalidField {
             field,

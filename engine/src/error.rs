@@ -5,6 +5,7 @@
 use crate::consumers::ConsumerId;
 use crate::names::ShardId;
 use crate::routing::{HashKey, RoutingError};
+use crate::seqno::SequenceNumber;
 use crate::token::TokenError;
 
 /// Engine errors.
@@ -226,15 +227,17 @@ pub enum Error {
         /// How long an iterator lives, ms.
         ttl_ms: u64,
     },
-    /// A starting sequence number that is not one of the shard's.
-    #[error("sequence number {sequence_number} is not in shard {shard} of stream {stream}")]
+    /// A starting sequence number of the shard, past its newest record.
+    #[error(
+        "sequence number {sequence_number} is past the end of shard {shard} of stream {stream}"
+    )]
     SequenceNumberInvalid {
         /// The stream.
         stream: String,
         /// The shard.
         shard: ShardId,
-        /// The sequence number as given.
-        sequence_number: String,
+        /// The sequence number given.
+        sequence_number: SequenceNumber,
     },
     /// A starting sequence number that encodes another shard.
     #[error("sequence number of shard {encoded_shard} used on shard {shard}")]
@@ -255,8 +258,8 @@ pub enum Error {
     /// A request field breaks its constraint.
     #[error("{field}: {value:?} breaks {constraint}")]
     InvalidField {
-        /// The field, as the API names it (`partitionKey`).
-        field: &'static str,
+        /// The field.
+        field: Field,
         /// The value as given, when it is shown (not for payloads).
         value: Option<String>,
         /// What the value must satisfy.
@@ -335,6 +338,46 @@ impl Error {
             Error::Throttled { .. } => ErrorKind::Throttled,
             Error::Storage(_) | Error::Manifest(_) => ErrorKind::Internal,
         }
+    }
+}
+
+/// A value the engine checks, named for what it is (a service names it its own way).
+/// Not `non_exhaustive`: a new field must be named by every service that words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A stream's name.
+    StreamName,
+    /// A consumer's name.
+    ConsumerName,
+    /// The shard count of a new stream.
+    ShardCount,
+    /// The open shard count a stream is scaled to.
+    TargetShardCount,
+    /// A record's partition key.
+    PartitionKey,
+    /// A record's payload.
+    Data,
+    /// The records of one put.
+    Records,
+    /// The most records one read returns.
+    Limit,
+    /// A stream's largest record, KiB.
+    RecordKibMax,
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Field::StreamName => "stream name",
+            Field::ConsumerName => "consumer name",
+            Field::ShardCount => "shard count",
+            Field::TargetShardCount => "target shard count",
+            Field::PartitionKey => "partition key",
+            Field::Data => "record data",
+            Field::Records => "records",
+            Field::Limit => "read limit",
+            Field::RecordKibMax => "largest record (KiB)",
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Names, identifiers and request validation shared by the engine's operations.
 
-use crate::error::{Constraint, Error, Result};
+use crate::error::{Constraint, Error, Field, Result};
 
 /// Longest stream name.
 pub const STREAM_NAME_CHARS_MAX: usize = 128;
@@ -57,7 +57,7 @@ impl std::fmt::Display for ShardId {
 }
 
 /// The error for a stream or consumer name (in `field`) that breaks the name rule.
-pub(crate) fn invalid_name(field: &'static str, name: &str) -> Error {
+pub(crate) fn invalid_name(field: Field, name: &str) -> Error {
     Error::InvalidField {
         field,
         value: Some(name.to_string()),
@@ -73,7 +73,7 @@ pub fn check_stream_name(name: &str) -> Result<()> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > STREAM_NAME_CHARS_MAX || !valid_chars {
-        return Err(invalid_name("streamName", name));
+        return Err(invalid_name(Field::StreamName, name));
     }
     Ok(())
 }
@@ -131,7 +131,7 @@ mod tests {
                 matches!(
                     error,
                     Error::InvalidField {
-                        field: "streamName",
+                        field: Field::StreamName,
                         ..
                     }
                 ),

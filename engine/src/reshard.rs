@@ -297,7 +297,7 @@ impl Engine {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let current = state.open_shards().len() as u32;
-        crate::engine::check_shard_count("targetShardCount", target)?;
+        crate::engine::check_shard_count(crate::error::Field::TargetShardCount, target)?;
         if target > current * 2 || target * 2 < current {
             return Err(Error::ShardCountChange {
                 stream: name.to_string(),

@@ -325,6 +325,28 @@ impl PartialOrd for SequenceNumber {
     }
 }
 
+impl std::fmt::Display for SequenceNumber {
+    /// The decimal text Kinesis writes, as [`to_decimal`](SequenceNumber::to_decimal);
+    /// fields that do not fit the layout (which the engine never assigns) show as
+    /// fields, so that a message about such a value cannot panic.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.fits_layout() {
+            f.write_str(&format_decimal(self.to_limbs()))
+        } else {
+            write!(f, "{self:?}")
+        }
+    }
+}
+
+impl std::str::FromStr for SequenceNumber {
+    type Err = SeqnoError;
+
+    /// [`SequenceNumber::parse`].
+    fn from_str(text: &str) -> Result<Self, SeqnoError> {
+        SequenceNumber::parse(text)
+    }
+}
+
 /// Refuses values outside `[16^46, 16^47)`, the values with 47 hex digits.
 fn check_width(limbs: &Limbs) -> Result<(), SeqnoError> {
     let bits = bit_length(limbs);
@@ -696,7 +718,8 @@ mod tests {
         }
     }
 
-    /// Fields that do not fit the layout are refused by `to_decimal` rather than truncated.
+    /// Fields that do not fit the layout are refused by `to_decimal` rather than truncated
+    /// (and shown as fields by `Display`).
     #[test]
     #[should_panic(expected = "out of range")]
     fn to_decimal_refuses_oversized_counter() {
@@ -705,6 +728,8 @@ mod tests {
             ..REAL_FIELDS
         };
         assert!(!fields.fits_layout());
+        // Display shows such fields instead of panicking.
+        assert!(fields.to_string().contains("counter: 9223372036854775808"));
         fields.to_decimal();
     }
 
@@ -725,12 +750,13 @@ mod tests {
             }
         }
 
-        /// Any fields that fit the layout encode to 56 digits and decode back unchanged.
+        /// Any fields that fit the layout encode to 56 digits (`Display` alike) and decode back unchanged.
         #[test]
         fn round_trip(fields in fitting()) {
             let text = fields.to_decimal();
             prop_assert_eq!(text.len(), 56);
-            prop_assert_eq!(SequenceNumber::parse(&text), Ok(fields));
+            prop_assert_eq!(fields.to_string(), text.clone());
+            prop_assert_eq!(text.parse::<SequenceNumber>(), Ok(fields));
         }
 
         /// `Ord`, the 188-bit values and the decimal strings all order two sequence numbers alike.

@@ -58,7 +58,7 @@ pub struct SubscriptionBatch {
     /// New records, in order (may be empty).
     pub records: Vec<OutputRecord>,
     /// Subscribe again AFTER_SEQUENCE_NUMBER this to continue after this batch.
-    pub continuation_sequence_number: String,
+    pub continuation_sequence_number: SequenceNumber,
     /// How far behind the newest record of the shard this batch is.
     pub millis_behind_latest: u64,
     /// The shard is closed and fully read: its children (the subscription ends).
@@ -87,22 +87,13 @@ impl Engine {
         shard: ShardId,
         start: IteratorStart,
     ) -> Result<Subscription> {
-        let registered = self
-            .describe_consumer(&consumer.stream, &consumer.consumer)
-            .is_ok_and(|described| described.id() == *consumer);
-        if !registered {
-            return Err(Error::ConsumerIdNotFound {
-                consumer: consumer.clone(),
-            });
-        }
+        self.check_registered(consumer)?;
         let stream_name = consumer.stream.clone();
         let stream = self.stream(&stream_name)?;
         let state = Engine::read_stream(&stream);
         let index = shard.index();
-        if !state.shards.contains_key(&index) {
-            return Err(crate::data::shard_not_found(&stream_name, shard));
-        }
-        let position = self.start_position(&state.shards[&index], &stream_name, start)?;
+        let shard_state = crate::data::shard_of(&state, &stream_name, shard)?;
+        let position = self.start_position(shard_state, &stream_name, start)?;
         let stream_epoch = state.meta.created_ms;
         drop(state);
         let key = (stream_name, consumer.consumer.clone(), index);
@@ -118,6 +109,27 @@ impl Engine {
             taken_over,
             finished: false,
         })
+    }
+
+    /// The checks SubscribeToShard makes before it reads its starting position:
+    /// the consumer is registered (this registration of it) and its stream has the
+    /// shard. For a caller that reports those before a starting position it could
+    /// not read.
+    pub fn check_subscription(&self, consumer: &ConsumerId, shard: ShardId) -> Result<()> {
+        self.check_registered(consumer)?;
+        self.check_shard(&consumer.stream, shard)
+    }
+
+    fn check_registered(&self, consumer: &ConsumerId) -> Result<()> {
+        let registered = self
+            .describe_consumer(&consumer.stream, &consumer.consumer)
+            .is_ok_and(|described| described.id() == *consumer);
+        if !registered {
+            return Err(Error::ConsumerIdNotFound {
+                consumer: consumer.clone(),
+            });
+        }
+        Ok(())
     }
 
     fn claim_slot(
@@ -270,22 +282,20 @@ impl Subscription {
 /// The sequence number to continue after: the last record's, or the one before
 /// `next_position` when the batch is empty. With nothing before it (an empty shard
 /// read from the start) it is the shard's StartingSequenceNumber.
-fn continuation(shard: &ShardState, next_position: u64, last: Option<&OutputRecord>) -> String {
+fn continuation(
+    shard: &ShardState,
+    next_position: u64,
+    last: Option<&OutputRecord>,
+) -> SequenceNumber {
     if let Some(last) = last {
-        return last.sequence_number.clone();
+        return last.sequence_number;
     }
     if next_position == 0 {
-        return SequenceNumber::before_first(shard.meta.created_secs, shard.meta.index)
-            .to_decimal();
+        return SequenceNumber::before_first(shard.meta.created_secs, shard.meta.index);
     }
     // An empty batch is at the shard's end, so the record before it is the last.
-    SequenceNumber {
-        shard_created_secs: shard.meta.created_secs,
-        shard_index: shard.meta.index,
-        counter: next_position - 1,
-        arrival_secs: shard.log.last_arrival_ms().unwrap_or(0) / 1000,
-    }
-    .to_decimal()
+    let arrival_ms = shard.log.last_arrival_ms().unwrap_or(0);
+    crate::data::sequence_number(shard, next_position - 1, arrival_ms)
 }
 
 impl Drop for Subscription {
@@ -387,7 +397,7 @@ mod tests {
                 .unwrap()
                 .unwrap();
             seen.extend(batch.records.iter().map(|r| r.data.to_vec()));
-            last = batch.records.last().map(|r| r.sequence_number.clone());
+            last = batch.records.last().map(|r| r.sequence_number);
             if let Some(expected) = &last {
                 assert_eq!(&batch.continuation_sequence_number, expected);
             }

@@ -2,6 +2,7 @@
 //! it caught: no acknowledged record lost, no data directory lost, no sequence
 //! number reused, one damaged shard never takes the rest down.
 
+use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{manifest, Engine, EngineConfig, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use shardlog_segment::{LogConfig, Storage, StorageConfig};
@@ -22,7 +23,12 @@ fn open(fs: &Arc<dyn FileSystem>) -> Engine {
     Engine::open(Arc::clone(fs), config()).unwrap()
 }
 
-fn put(engine: &Engine, stream: &str, key: &str, hash: Option<&str>) -> Result<String, String> {
+fn put(
+    engine: &Engine,
+    stream: &str,
+    key: &str,
+    hash: Option<&str>,
+) -> Result<SequenceNumber, String> {
     let record = PutRecord {
         partition_key: key,
         data: key.as_bytes(),

@@ -2,12 +2,13 @@
 //! a write failure and writes resume once the fault clears; a failing MANIFEST
 //! rename fails the change cleanly and loses nothing; nothing panics.
 
+use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardId};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn put(engine: &Engine, stream: &str, key: &str) -> Result<String, String> {
+fn put(engine: &Engine, stream: &str, key: &str) -> Result<SequenceNumber, String> {
     let record = PutRecord {
         partition_key: key,
         data: key.as_bytes(),

@@ -255,7 +255,8 @@ struct ShardModel {
 /// An acknowledged record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Acked {
-    sequence_number: String,
+    /// Set once the put is acknowledged.
+    sequence_number: Option<SequenceNumber>,
     shard: u32,
     partition_key: String,
     data: Vec<u8>,
@@ -511,7 +512,7 @@ impl Harness {
         let hash = explicit.unwrap_or_else(|| partition_key_hash(&partition_key));
         let data = (0..spec.len).map(|_| self.rng.next() as u8).collect();
         let record = Acked {
-            sequence_number: String::new(),
+            sequence_number: None,
             shard: model.route(hash),
             partition_key,
             data,
@@ -587,7 +588,7 @@ impl Harness {
                 shard_name(record.shard),
                 "routing of {record:?}"
             );
-            record.sequence_number = result.sequence_number;
+            record.sequence_number = Some(result.sequence_number);
             model.records.push(record);
         }
         self.streams.insert(name, model);
@@ -854,10 +855,10 @@ impl Harness {
                 expected.is_empty(),
                 "shards of {name} never read: {expected:?}"
             );
-            let all: BTreeSet<&str> = read
+            let all: BTreeSet<SequenceNumber> = read
                 .values()
                 .flatten()
-                .map(|record| record.sequence_number.as_str())
+                .filter_map(|record| record.sequence_number)
                 .collect();
             assert_eq!(all.len(), model.records.len(), "no record twice, none lost");
         }
@@ -949,14 +950,14 @@ impl Harness {
         }
         let k = self.rng.next() as usize % all.len();
         let limit = self.rng.between_one_and(7);
-        let number = all[k].sequence_number.clone();
+        let number = all[k].sequence_number;
         let arrival_ms = all[k].approximate_arrival_ms;
         let first_at_time = all
             .iter()
             .position(|record| record.approximate_arrival_ms >= arrival_ms)
             .expect("record k qualifies");
         let starts = [
-            (IteratorStart::AtSequenceNumber(number.clone()), k),
+            (IteratorStart::AtSequenceNumber(number), k),
             (IteratorStart::AfterSequenceNumber(number), k + 1),
             (IteratorStart::AtTimestamp(arrival_ms), first_at_time),
         ];
@@ -1054,26 +1055,24 @@ fn assert_children(
 /// The records read from one shard, after checking their sequence numbers: this
 /// shard's, strictly increasing, within its starting and ending numbers.
 fn finish_shard(index: u32, shard: &ShardDescription, out: Vec<OutputRecord>) -> Vec<Acked> {
-    let numbers: Vec<&str> = out.iter().map(|r| r.sequence_number.as_str()).collect();
-    for number in &numbers {
-        let parsed = SequenceNumber::parse(number).expect("sequence number parses");
-        assert_eq!(
-            parsed.shard_index, index,
-            "{number} is not of shard {index}"
-        );
+    let numbers: Vec<SequenceNumber> = out.iter().map(|r| r.sequence_number).collect();
+    let texts: Vec<String> = numbers.iter().map(SequenceNumber::to_decimal).collect();
+    for (number, text) in numbers.iter().zip(&texts) {
+        assert_eq!(number.shard_index, index, "{text} is not of shard {index}");
+        assert_eq!(SequenceNumber::parse(text).as_ref(), Ok(number), "{text}");
     }
-    // Sequence numbers are 56 digits, so text order is numeric order.
     assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    // Sequence numbers are 56 digits, so clients' text order is numeric order.
+    assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
     if let Some(first) = numbers.first() {
-        assert!(shard.starting_sequence_number.to_decimal().as_str() <= *first);
+        assert!(shard.starting_sequence_number <= *first);
     }
     if let (Some(last), Some(ending)) = (numbers.last(), &shard.ending_sequence_number) {
-        let ending = ending.to_decimal();
-        assert!(*last <= ending.as_str(), "{last} after the ending {ending}");
+        assert!(last <= ending, "{last} after the ending {ending}");
     }
     out.into_iter()
         .map(|record| Acked {
-            sequence_number: record.sequence_number,
+            sequence_number: Some(record.sequence_number),
             shard: index,
             partition_key: record.partition_key,
             data: record.data.to_vec(),

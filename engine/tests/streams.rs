@@ -2,8 +2,10 @@
 //! iterator type, paging to the end, resharding and reading across the lineage,
 //! restarts, retention changes, tags, and the error cases.
 
+use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
+    Engine, EngineConfig, Error, Field, IteratorStart, PutRecord, RecordFailure, ShardFilter,
+    ShardId,
 };
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
@@ -18,7 +20,7 @@ fn engine(fs: &Arc<MemFs>) -> Engine {
     .unwrap()
 }
 
-fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (ShardId, String) {
+fn put(engine: &Engine, stream: &str, key: &str, data: &[u8]) -> (ShardId, SequenceNumber) {
     let record = PutRecord {
         partition_key: key,
         data,
@@ -34,7 +36,7 @@ fn read_shard(
     stream: &str,
     shard: ShardId,
     start: IteratorStart,
-) -> Vec<(String, Vec<u8>)> {
+) -> Vec<(SequenceNumber, Vec<u8>)> {
     let mut iterator = Some(engine.get_shard_iterator(stream, shard, start).unwrap());
     let mut out = Vec::new();
     while let Some(current) = iterator {
@@ -75,27 +77,22 @@ fn create_put_and_read_with_every_iterator_type() {
         "both shards get records"
     );
     let all = read_shard(&engine, "orders", ShardId(0), IteratorStart::TrimHorizon);
-    let expected: Vec<(String, Vec<u8>)> = shard0
+    let expected: Vec<(SequenceNumber, Vec<u8>)> = shard0
         .iter()
-        .map(|(_, seq, data)| (seq.clone(), data.clone()))
+        .map(|(_, seq, data)| (*seq, data.clone()))
         .collect();
     assert_eq!(all, expected);
-    // Sequence numbers increase within the shard.
-    let numbers: Vec<u128> = all
-        .iter()
-        .map(|(seq, _)| seq[..38].parse().unwrap())
-        .collect();
-    assert!(
-        all.windows(2)
-            .all(|w| w[0].0.len() < w[1].0.len() || w[0].0 < w[1].0),
-        "{numbers:?}"
-    );
-    let second_seq = expected[1].0.clone();
+    // Sequence numbers increase within the shard, as values and as decimal text.
+    let numbers: Vec<SequenceNumber> = all.iter().map(|(seq, _)| *seq).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+    let texts: Vec<String> = numbers.iter().map(SequenceNumber::to_decimal).collect();
+    assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
+    let second_seq = expected[1].0;
     let at = read_shard(
         &engine,
         "orders",
         ShardId(0),
-        IteratorStart::AtSequenceNumber(second_seq.clone()),
+        IteratorStart::AtSequenceNumber(second_seq),
     );
     assert_eq!(at, expected[1..]);
     let after = read_shard(
@@ -229,14 +226,14 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
         Err(Error::InvalidField {
-            field: "streamName",
+            field: Field::StreamName,
             ..
         })
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
         Err(Error::InvalidField {
-            field: "shardCount",
+            field: Field::ShardCount,
             ..
         })
     ));
@@ -248,7 +245,10 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::InvalidField { field: "data", .. })
+        Err(Error::InvalidField {
+            field: Field::Data,
+            ..
+        })
     ));
     let long_key = "k".repeat(257);
     let bad_key = PutRecord {
@@ -259,7 +259,7 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.put_record("s", bad_key),
         Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             ..
         })
     ));
@@ -271,7 +271,7 @@ fn errors_are_the_kinesis_kinds() {
     assert!(matches!(
         engine.put_record("s", empty_key),
         Err(Error::InvalidField {
-            field: "partitionKey",
+            field: Field::PartitionKey,
             ..
         })
     ));
@@ -285,10 +285,17 @@ fn errors_are_the_kinesis_kinds() {
         engine.get_records("not-a-token", 10),
         Err(Error::IteratorInvalid(_))
     ));
-    let start = IteratorStart::AtSequenceNumber("12345".into());
+    // A number of shard 0 past its newest record.
+    let (shards, _) = engine.list_shards("s", None, None, 10).unwrap();
+    let past_end = SequenceNumber {
+        counter: 12_345,
+        arrival_secs: shards[0].starting_sequence_number.shard_created_secs,
+        ..shards[0].starting_sequence_number
+    };
+    let start = IteratorStart::AtSequenceNumber(past_end);
     assert!(matches!(
         engine.get_shard_iterator("s", ShardId(0), start),
-        Err(Error::SequenceNumberInvalid { .. })
+        Err(Error::SequenceNumberInvalid { sequence_number, .. }) if sequence_number == past_end
     ));
     let (shard, seq) = put(&engine, "s", "k", b"x");
     let other = if shard == ShardId(0) {
@@ -390,7 +397,7 @@ fn put_records_results_in_order() {
     assert!(matches!(
         engine.put_records("s", &too_many),
         Err(Error::InvalidField {
-            field: "records",
+            field: Field::Records,
             ..
         })
     ));
@@ -631,10 +638,7 @@ fn key_compaction_keeps_newest_per_key() {
     let engine = open();
     let read = read_shard(&engine, "kv", ShardId(0), IteratorStart::TrimHorizon);
     for (key, (seq, data)) in newest.iter().filter(|(k, _)| k.starts_with("user-")) {
-        assert!(
-            read.contains(&(seq.clone(), data.clone())),
-            "newest of {key} kept"
-        );
+        assert!(read.contains(&(*seq, data.clone())), "newest of {key} kept");
     }
     let user_records = read
         .iter()
@@ -675,12 +679,15 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::InvalidField { field: "data", .. })
+        Err(Error::InvalidField {
+            field: Field::Data,
+            ..
+        })
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
         Err(Error::InvalidField {
-            field: "maxRecordSizeInKiB",
+            field: Field::RecordKibMax,
             ..
         })
     ));
@@ -694,16 +701,10 @@ fn size_cap_record_size_and_ordering() {
         data: b"next",
         explicit_hash_key: None,
     };
-    let ordered = engine.put_record_ordered("cap", small, Some(&seq)).unwrap();
-    assert!(ordered.sequence_number > seq);
-    let bad = engine.put_record_ordered("cap", small, Some("01"));
-    assert!(matches!(
-        bad,
-        Err(Error::InvalidField {
-            field: "sequenceNumberForOrdering",
-            ..
-        })
-    ));
+    // A later record of the same key sorts after the earlier one: what
+    // SequenceNumberForOrdering asks for, so the server needs no engine call for it.
+    let later = engine.put_record("cap", small).unwrap();
+    assert!(later.sequence_number > seq);
     engine.shutdown().unwrap();
 }
 
@@ -717,10 +718,10 @@ fn starting_sequence_number_is_before_the_first_record() {
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
     let (shards, _) = engine.list_shards("s", None, None, 10).unwrap();
     let shard = shards[0].shard_id;
-    let starting = shards[0].starting_sequence_number.to_decimal();
+    let starting = shards[0].starting_sequence_number;
     let early: Vec<String> = [
-        IteratorStart::AtSequenceNumber(starting.clone()),
-        IteratorStart::AfterSequenceNumber(starting.clone()),
+        IteratorStart::AtSequenceNumber(starting),
+        IteratorStart::AfterSequenceNumber(starting),
     ]
     .into_iter()
     .map(|start| engine.get_shard_iterator("s", shard, start).unwrap())
@@ -730,16 +731,12 @@ fn starting_sequence_number_is_before_the_first_record() {
     assert!(starting < first, "{starting} sorts before {first}");
     for iterator in early {
         let page = engine.get_records(&iterator, 10).unwrap();
-        let numbers: Vec<&str> = page
-            .records
-            .iter()
-            .map(|r| r.sequence_number.as_str())
-            .collect();
-        assert_eq!(numbers, [first.as_str(), second.as_str()]);
+        let numbers: Vec<SequenceNumber> = page.records.iter().map(|r| r.sequence_number).collect();
+        assert_eq!(numbers, [first, second]);
     }
     for start in [
-        IteratorStart::AtSequenceNumber(starting.clone()),
-        IteratorStart::AfterSequenceNumber(starting.clone()),
+        IteratorStart::AtSequenceNumber(starting),
+        IteratorStart::AfterSequenceNumber(starting),
     ] {
         let read = read_shard(&engine, "s", shard, start);
         assert_eq!(read.first().map(|r| r.1.as_slice()), Some(&b"first"[..]));

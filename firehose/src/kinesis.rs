@@ -123,15 +123,12 @@ impl KinesisSource {
             return Ok(iterator.clone());
         }
         let start = match (cursor.last_read, self.start) {
-            (Some(counter), _) => IteratorStart::AfterSequenceNumber(
-                SequenceNumber {
-                    shard_created_secs: cursor.created_secs,
-                    shard_index: cursor.index,
-                    counter,
-                    arrival_secs: cursor.created_secs,
-                }
-                .to_decimal(),
-            ),
+            (Some(counter), _) => IteratorStart::AfterSequenceNumber(SequenceNumber {
+                shard_created_secs: cursor.created_secs,
+                shard_index: cursor.index,
+                counter,
+                arrival_secs: cursor.created_secs,
+            }),
             (None, StartPosition::TrimHorizon) => IteratorStart::TrimHorizon,
             (None, StartPosition::Latest) => IteratorStart::AtTimestamp(self.created_ms),
         };
@@ -173,9 +170,7 @@ impl KinesisSource {
         let cursor = self.shards.get_mut(&shard).expect("read shards are listed");
         let count = output.records.len();
         for record in output.records {
-            let Ok(number) = SequenceNumber::parse(&record.sequence_number) else {
-                continue;
-            };
+            let number = record.sequence_number;
             cursor.last_read = Some(number.counter);
             out.push(SourceRecord {
                 partition: Arc::clone(&cursor.partition),

@@ -152,9 +152,10 @@ fn two_shards(engine: &shardlog_engine::Engine) {
         .unwrap();
 }
 
-/// SequenceNumberForOrdering that matches the pattern but is no sequence number,
-/// or one whose record time is in the future, is an InvalidArgumentException in
-/// AWS's words; a sequence number the stream gave out is taken.
+/// SequenceNumberForOrdering that breaks the model's pattern is a ValidationException;
+/// one that matches the pattern but is no sequence number, or one whose record time
+/// is in the future, is an InvalidArgumentException in AWS's words; a sequence
+/// number the stream gave out is taken.
 #[tokio::test]
 async fn ordering_sequence_number_must_be_real() {
     let server = start_with(ServerConfig::default(), two_shards).await;
@@ -170,6 +171,16 @@ async fn ordering_sequence_number_must_be_real() {
         arrival_secs: now_secs() + 3600,
     }
     .to_decimal();
+    let (status, error) = call(server.address, "PutRecord", &put("05".into())).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["__type"], "ValidationException");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("at 'sequenceNumberForOrdering'"),
+        "{error}"
+    );
     for bad in ["5".to_string(), future] {
         let (status, error) = call(server.address, "PutRecord", &put(bad.clone())).await;
         assert_eq!(status, 400);
@@ -190,6 +201,77 @@ async fn ordering_sequence_number_must_be_real() {
     let (status, second) = call(server.address, "PutRecord", &put(given.clone())).await;
     assert_eq!(status, 200, "{second}");
     assert!(second["SequenceNumber"].as_str().unwrap() > given.as_str());
+    server.stop().await;
+}
+
+/// A StartingSequenceNumber is read once, at the request: one that is no sequence
+/// number of the layout is still refused after the stream and shard lookups, in
+/// the words used for one past the shard's end; one of another shard says so.
+#[tokio::test]
+async fn starting_sequence_numbers_are_refused_after_the_lookups() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    let at = |stream: &str, shard: &str, number: &str| {
+        format!(
+            r#"{{"StreamName":"{stream}","ShardId":"{shard}","ShardIteratorType":"AT_SEQUENCE_NUMBER","StartingSequenceNumber":"{number}"}}"#
+        )
+    };
+    let (_, listed) = call(server.address, "ListShards", r#"{"StreamName":"s"}"#).await;
+    let starting = |index: usize| {
+        let text = listed["Shards"][index]["SequenceNumberRange"]["StartingSequenceNumber"]
+            .as_str()
+            .unwrap();
+        shardlog_engine::seqno::SequenceNumber::parse(text).unwrap()
+    };
+    let past_end = shardlog_engine::seqno::SequenceNumber {
+        counter: 7,
+        arrival_secs: now_secs(),
+        ..starting(0)
+    }
+    .to_decimal();
+    let other_shard = starting(1).to_decimal();
+    let invalid = |number: &str| {
+        format!("StartingSequenceNumber {number} used in GetShardIterator on shard shardId-000000000000 in stream s under account 000000000000 is invalid.")
+    };
+    let cases = [
+        (
+            at("gone", "shardId-000000000000", "5"),
+            "ResourceNotFoundException",
+            "Stream gone under account 000000000000 not found.".to_string(),
+        ),
+        (
+            at("s", "shardId-000000000009", "5"),
+            "ResourceNotFoundException",
+            "Shard shardId-000000000009 in stream s under account 000000000000 does not exist".to_string(),
+        ),
+        (at("s", "shardId-000000000000", "5"), "InvalidArgumentException", invalid("5")),
+        (
+            at("s", "shardId-000000000000", &past_end),
+            "InvalidArgumentException",
+            invalid(&past_end),
+        ),
+        (
+            at("s", "shardId-000000000000", &other_shard),
+            "InvalidArgumentException",
+            "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used in a call to a shard with shardId-000000000000".to_string(),
+        ),
+    ];
+    for (body, code, message) in cases {
+        let (status, error) = call(server.address, "GetShardIterator", &body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            (error["__type"].as_str(), error["message"].as_str()),
+            (Some(code), Some(message.as_str())),
+            "{body}"
+        );
+    }
+    // The shard's own StartingSequenceNumber is taken, empty as the shard is.
+    let (status, _) = call(
+        server.address,
+        "GetShardIterator",
+        &at("s", "shardId-000000000001", &other_shard),
+    )
+    .await;
+    assert_eq!(status, 200);
     server.stop().await;
 }
 

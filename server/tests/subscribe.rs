@@ -341,7 +341,8 @@ async fn closed_shard_reports_children() {
     setup.server.stop().await;
 }
 
-/// Errors before the stream starts are ordinary Kinesis errors.
+/// Errors before the stream starts are ordinary Kinesis errors. A sequence number
+/// that is none of the layout is refused after the consumer and shard are found.
 #[tokio::test]
 async fn bad_requests_are_refused() {
     let setup = setup(300_000, 1).await;
@@ -349,7 +350,26 @@ async fn bad_requests_are_refused() {
         let position = serde_json::json!({"Type": "LATEST"});
         body(Wire::JsonHttp1, arn, "shardId-000000000000", position)
     };
+    let malformed_at = |arn: &str, shard: &str| {
+        let position = serde_json::json!({"Type": "AT_SEQUENCE_NUMBER", "SequenceNumber": "5"});
+        body(Wire::JsonHttp1, arn, shard, position)
+    };
     let cases = [
+        (
+            malformed_at(&setup.consumer_arn, "shardId-000000000000"),
+            "StartingSequenceNumber 5 used in GetShardIterator on shard shardId-000000000000 in stream",
+        ),
+        (
+            malformed_at(&setup.consumer_arn, "shardId-000000000009"),
+            "ResourceNotFoundException",
+        ),
+        (
+            malformed_at(
+                &setup.consumer_arn.replace("/c:", "/c:0"),
+                "shardId-000000000000",
+            ),
+            "does not exist.",
+        ),
         (
             latest_of(&format!("{}x", setup.consumer_arn)),
             // The model's ConsumerARN pattern ends in `:[0-9]+`: refused before any lookup.

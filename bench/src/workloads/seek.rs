@@ -5,6 +5,7 @@ use super::e2e;
 use super::engine::{check_puts, put_records_of, EngineDir, STREAM};
 use super::{context, payload, Budget, Case, Figure, Meter, Params, Rng, Sample, WorkloadKind};
 use crate::stats::record_ns;
+use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::ShardId;
 use shardlog_engine::{Engine, IteratorStart, PutRecord, GET_RECORDS_MAX, PUT_RECORDS_MAX};
 use shardlog_segment::{BackendKind, Durability};
@@ -24,7 +25,7 @@ const VISIBLE_WAIT: Duration = Duration::from_millis(500);
 /// A shard filled for seeking, with a sample of its sequence numbers.
 struct Filled {
     engine_dir: EngineDir,
-    sample: Vec<String>,
+    sample: Vec<SequenceNumber>,
     first_ms: u64,
     last_ms: u64,
 }
@@ -39,9 +40,9 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
         .map_err(context("create_stream"))?;
     let data = payload(SEEK_RECORD_BYTES, 7);
     let mut keys = vec![String::new(); PUT_RECORDS_MAX];
-    let mut sample: Vec<String> = Vec::with_capacity(SEEK_SAMPLE_MAX);
+    let mut sample: Vec<SequenceNumber> = Vec::with_capacity(SEEK_SAMPLE_MAX);
     let mut seen = 0u64;
-    let mut last_sequence_number = String::new();
+    let mut last_sequence_number = None;
     while seen < records_total {
         let count = (records_total - seen).min(PUT_RECORDS_MAX as u64) as usize;
         rng.fill_keys(&mut keys[..count]);
@@ -51,7 +52,7 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
             .map_err(context("put_records"))?;
         check_puts(&results)?;
         for result in results.into_iter().flatten() {
-            last_sequence_number.clone_from(&result.sequence_number);
+            last_sequence_number = Some(result.sequence_number);
             // Reservoir sampling (Algorithm R).
             if sample.len() < SEEK_SAMPLE_MAX {
                 sample.push(result.sequence_number);
@@ -65,6 +66,7 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
         }
     }
     let first = one_record(engine, IteratorStart::TrimHorizon)?;
+    let last_sequence_number = last_sequence_number.ok_or("the fill put no records")?;
     let last = one_record(
         engine,
         IteratorStart::AtSequenceNumber(last_sequence_number),
@@ -78,7 +80,7 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
 }
 
 /// The sequence number and arrival time of the record at `start`.
-fn one_record(engine: &Engine, start: IteratorStart) -> Result<(String, u64), String> {
+fn one_record(engine: &Engine, start: IteratorStart) -> Result<(SequenceNumber, u64), String> {
     let described = format!("{start:?}");
     let iterator = engine
         .get_shard_iterator(STREAM, ShardId(0), start)
@@ -119,10 +121,10 @@ fn seek(
                 ));
             }
         } else {
-            let wanted = &filled.sample[rng.below(filled.sample.len() as u64) as usize];
-            let (found, _) = one_record(engine, IteratorStart::AtSequenceNumber(wanted.clone()))?;
+            let wanted = filled.sample[rng.below(filled.sample.len() as u64) as usize];
+            let (found, _) = one_record(engine, IteratorStart::AtSequenceNumber(wanted))?;
             record_ns(&mut sample.latency_ns, begun.elapsed());
-            if found != *wanted {
+            if found != wanted {
                 return Err(format!("AT_SEQUENCE_NUMBER {wanted} found record {found}"));
             }
         }

@@ -1,21 +1,22 @@
 //! Kinesis actions: typed request in, engine call, response fields out.
 
-use super::errors::{record_failure, Account, Failure};
+use super::errors::{record_failure, starting_sequence_number_invalid, Account, Failure};
 use super::requests::{
     AddTagsInput, ConsumerInput, CreateStreamInput, DeleteStreamInput, DescribeStreamInput,
     DescribeStreamSummaryInput, GetRecordsInput, GetShardIteratorInput, ListShardsInput,
     ListStreamsInput, ListTagsInput, MergeShardsInput, MonitoringInput, PositionType,
     PutRecordInput, PutRecordsInput, RecordInput, RemoveTagsInput, ResourceTagsInput,
-    RetentionInput, ShardFilterInput, ShardFilterType, SplitShardInput, StreamMode, StreamRef,
-    UpdateMaxRecordSizeInput, UpdateShardCountInput, UpdateStreamModeInput,
+    RetentionInput, SequenceNumberInput, ShardFilterInput, ShardFilterType, SplitShardInput,
+    StreamMode, StreamRef, UpdateMaxRecordSizeInput, UpdateShardCountInput, UpdateStreamModeInput,
 };
 use super::responses::{
     AccountSettingsOutput, ChildShardOut, CommitmentOut, ConsumerOut, DescribeConsumerOutput,
     DescribeLimitsOutput, DescribeStreamOutput, DescribeStreamSummaryOutput, GetRecordsOutput,
     GetShardIteratorOutput, ListConsumersOutput, ListShardsOutput, ListStreamsOutput,
     MonitoringOutput, NoOutput, PutRecordOutput, PutRecordsEntryOut, PutRecordsOutput, RecordOut,
-    RegisterConsumerOutput, ResourceTagsOutput, ShardOut, StreamDescriptionOut, StreamModeOut,
-    StreamSummaryListed, StreamSummaryOut, TagOut, TagsPageOutput, UpdateShardCountOutput,
+    RegisterConsumerOutput, ResourceTagsOutput, SequenceNumberOut, ShardOut, StreamDescriptionOut,
+    StreamModeOut, StreamSummaryListed, StreamSummaryOut, TagOut, TagsPageOutput,
+    UpdateShardCountOutput,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
@@ -307,30 +308,26 @@ fn put_record(
     let record = PutRecord {
         partition_key: &input.record.partition_key,
         data,
-        explicit_hash_key: explicit_hash_key(kinesis, &input.record)?,
+        explicit_hash_key: explicit_hash_key(&input.record)?,
     };
-    let ordering = input.sequence_number_for_ordering.as_deref();
-    if let Some(ordering) = ordering {
+    if let Some(ordering) = &input.sequence_number_for_ordering {
         crate::kinesis::rules::sequence_number_for_ordering(kinesis.account, &name, ordering)?;
     }
-    let result = kinesis.engine.put_record_ordered(&name, record, ordering)?;
+    let result = kinesis.engine.put_record(&name, record)?;
     metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
     let output = PutRecordOutput {
         shard_id: result.shard_id.to_string(),
-        sequence_number: result.sequence_number,
+        sequence_number: SequenceNumberOut(result.sequence_number),
         encryption_type: "NONE",
     };
     reply(format, &output)
 }
 
 /// A record's ExplicitHashKey, read once.
-fn explicit_hash_key(
-    kinesis: Kinesis<'_>,
-    record: &RecordInput,
-) -> Result<Option<HashKey>, ApiError> {
+fn explicit_hash_key(record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
     let text = record.explicit_hash_key.as_deref();
-    let read = |text| crate::kinesis::rules::explicit_hash_key(kinesis.account, text);
-    text.map(read).transpose()
+    text.map(crate::kinesis::rules::explicit_hash_key)
+        .transpose()
 }
 
 fn put_records(
@@ -347,7 +344,7 @@ fn put_records(
             Ok(PutRecord {
                 partition_key: &record.partition_key,
                 data: &record.data.0,
-                explicit_hash_key: explicit_hash_key(kinesis, record)?,
+                explicit_hash_key: explicit_hash_key(record)?,
             })
         })
         .collect::<Result<_, ApiError>>()?;
@@ -368,7 +365,7 @@ fn put_records(
         .into_iter()
         .map(|result| match result {
             Ok(ok) => PutRecordsEntryOut {
-                sequence_number: Some(ok.sequence_number),
+                sequence_number: Some(SequenceNumberOut(ok.sequence_number)),
                 shard_id: Some(ok.shard_id.to_string()),
                 ..PutRecordsEntryOut::default()
             },
@@ -398,20 +395,23 @@ pub(crate) struct StartNames {
 }
 
 /// Where an iterator or a subscription starts: `kind` with its sequence number
-/// or timestamp.
+/// or timestamp. A sequence number that is none of the layout is refused by
+/// `malformed`, which makes the lookups Kinesis reports first.
 pub(crate) fn iterator_start(
     kind: PositionType,
-    sequence: Option<String>,
+    sequence: Option<SequenceNumberInput>,
     timestamp: Option<Timestamp>,
     names: &StartNames,
-) -> Result<IteratorStart, ApiError> {
-    let sequence = || {
-        sequence.ok_or_else(|| {
-            ApiError::invalid_argument(format!(
-                "{} must be provided for this {}.",
-                names.sequence, names.kind
-            ))
-        })
+    malformed: impl FnOnce(&str) -> Failure,
+) -> Result<IteratorStart, Failure> {
+    let sequence = || match sequence {
+        Some(SequenceNumberInput::Parsed(number)) => Ok(number),
+        Some(SequenceNumberInput::Malformed(text)) => Err(malformed(&text)),
+        None => Err(ApiError::invalid_argument(format!(
+            "{} must be provided for this {}.",
+            names.sequence, names.kind
+        ))
+        .into()),
     };
     Ok(match kind {
         PositionType::TrimHorizon => IteratorStart::TrimHorizon,
@@ -450,11 +450,20 @@ fn get_shard_iterator(
         sequence: "StartingSequenceNumber",
         timestamp: "Timestamp",
     };
+    // A malformed number is reported after the stream and shard lookups, as the
+    // engine reports one past the shard's end.
+    let malformed = |text: &str| -> Failure {
+        match kinesis.engine.check_shard(&name, shard) {
+            Err(error) => error.into(),
+            Ok(()) => starting_sequence_number_invalid(text, &name, shard, kinesis.account).into(),
+        }
+    };
     let start = iterator_start(
         kind,
         input.starting_sequence_number,
         input.timestamp,
         &names,
+        malformed,
     )?;
     let iterator = kinesis.engine.get_shard_iterator(&name, shard, start)?;
     reply(
@@ -493,7 +502,7 @@ fn get_records(
     let child_shards =
         finished.then(|| output.child_shards.iter().map(ChildShardOut::of).collect());
     let body = GetRecordsOutput {
-        records: output.records.iter().map(RecordOut::of).collect(),
+        records: RecordOut::all(&output.records),
         millis_behind_latest: output.millis_behind_latest,
         next_shard_iterator: output.next_shard_iterator.as_deref(),
         child_shards,

@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX};
-use shardlog_engine::{Constraint, Error as EngineError, RecordFailure, ShardId};
+use shardlog_engine::{Constraint, Error as EngineError, Field, RecordFailure, ShardId};
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +61,20 @@ pub fn consumer_arn_not_found(arn: &str) -> ApiError {
         "ResourceNotFoundException",
         format!("Consumer {arn} does not exist."),
     )
+}
+
+/// The error for a StartingSequenceNumber, as sent, that names no record of the
+/// shard: text that is no sequence number, or one past the shard's newest record.
+pub fn starting_sequence_number_invalid(
+    text: &str,
+    stream: &str,
+    shard: ShardId,
+    account: Account<'_>,
+) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "StartingSequenceNumber {text} used in GetShardIterator on shard {shard} in stream {stream} under account {} is invalid.",
+        account.id
+    ))
 }
 
 /// The Kinesis error for an engine error.
@@ -184,10 +198,7 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             stream,
             shard,
             sequence_number,
-        } => invalid(format!(
-            "StartingSequenceNumber {sequence_number} used in GetShardIterator on shard {} in stream {stream} under account {acct} is invalid.",
-            shard
-        )),
+        } => starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, *shard, account),
         E::SequenceNumberOfOtherShard {
             encoded_shard,
             shard,
@@ -201,7 +212,11 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
             field,
             value,
             constraint,
-        } => ApiError::validation(field_message(field, value.as_deref(), constraint)),
+        } => ApiError::validation(field_message(
+            member_name(*field),
+            value.as_deref(),
+            constraint,
+        )),
         E::UnknownMetric { metric } => ApiError::validation(format!(
             "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
         )),
@@ -215,21 +230,33 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
 /// An ExplicitHashKey that did not read as a hash key, in Kinesis's words: text
 /// that is not a decimal integer breaks the model's pattern (ValidationException);
 /// one beyond 2^128 − 1 is out of range (InvalidArgumentException).
-pub fn explicit_hash_key_error(text: &str, error: &RoutingError, account: Account<'_>) -> ApiError {
+pub fn explicit_hash_key_error(text: &str, error: &RoutingError) -> ApiError {
     match error {
         RoutingError::HashKeyOutOfRange { .. } => ApiError::invalid_argument(format!(
             "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
         )),
-        _ => {
-            let invalid = EngineError::InvalidField {
-                field: "explicitHashKey",
-                value: Some(text.to_string()),
-                constraint: Constraint::Decimal {
-                    digits_max: HASH_KEY_DIGITS_MAX,
-                },
-            };
-            api_error(&invalid, account)
-        }
+        _ => ApiError::validation(field_message(
+            "explicitHashKey",
+            Some(text),
+            &Constraint::Decimal {
+                digits_max: HASH_KEY_DIGITS_MAX,
+            },
+        )),
+    }
+}
+
+/// The name Kinesis's messages give a field: the member's, first letter lowered.
+fn member_name(field: Field) -> &'static str {
+    match field {
+        Field::StreamName => "streamName",
+        Field::ConsumerName => "consumerName",
+        Field::ShardCount => "shardCount",
+        Field::TargetShardCount => "targetShardCount",
+        Field::PartitionKey => "partitionKey",
+        Field::Data => "data",
+        Field::Records => "records",
+        Field::Limit => "limit",
+        Field::RecordKibMax => "maxRecordSizeInKiB",
     }
 }
 
@@ -450,10 +477,15 @@ mod tests {
                 EngineError::SequenceNumberInvalid {
                     stream: s("a"),
                     shard: ShardId(1),
-                    sequence_number: s("5"),
+                    sequence_number: shardlog_engine::seqno::SequenceNumber {
+                        shard_created_secs: 0,
+                        shard_index: 1,
+                        counter: 5,
+                        arrival_secs: 0,
+                    },
                 },
                 "InvalidArgumentException",
-                "StartingSequenceNumber 5 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
+                "StartingSequenceNumber 49039857307730744212665635491957474223170373417254780946 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
             ),
             (
                 EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },
@@ -476,7 +508,7 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "streamName",
+                    field: Field::StreamName,
                     value: Some(s("a b")),
                     constraint: Constraint::Name { chars_max: 128 },
                 },
@@ -485,7 +517,7 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "data",
+                    field: Field::Data,
                     value: None,
                     constraint: Constraint::LengthAtMost { max: 1_048_576 },
                 },
@@ -494,16 +526,16 @@ mod tests {
             ),
             (
                 EngineError::InvalidField {
-                    field: "explicitHashKey",
-                    value: Some(s("-1")),
-                    constraint: Constraint::Decimal { digits_max: 39 },
+                    field: Field::RecordKibMax,
+                    value: Some(s("20000")),
+                    constraint: Constraint::ValueBetween { min: 1, max: 10_240 },
                 },
                 "ValidationException",
-                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                "1 validation error detected: Value '20000' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1 and 10240",
             ),
             (
                 EngineError::InvalidField {
-                    field: "limit",
+                    field: Field::Limit,
                     value: Some(s("0")),
                     constraint: Constraint::ValueBetween { min: 1, max: 10_000 },
                 },
@@ -519,6 +551,15 @@ mod tests {
         for (error, code, message) in cases {
             assert_eq!(worded(error), (code, message.to_string()));
         }
+        let not_decimal = shardlog_engine::HashKey::parse("-1").unwrap_err();
+        let api = explicit_hash_key_error("-1", &not_decimal);
+        assert_eq!(
+            (api.code, api.message.as_str()),
+            (
+                "ValidationException",
+                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"
+            )
+        );
     }
 
     /// A throttled record and a failed write answer PutRecords's per-record codes.

@@ -5,6 +5,7 @@
 
 use crate::protocol::wire::{Blob, Timestamp};
 use serde::Deserialize;
+use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::ShardId;
 use std::collections::BTreeMap;
 
@@ -95,6 +96,27 @@ fn lenient_shard_id<'de, D: serde::Deserializer<'de>>(
     Ok(text.as_deref().and_then(ShardId::parse))
 }
 
+/// A sequence number as a request carries it, read once here. Text that matches
+/// the model's pattern but is no sequence number of the layout is kept as sent,
+/// for the action to refuse where Kinesis does (after the lookups it makes first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SequenceNumberInput {
+    /// A sequence number of the layout.
+    Parsed(SequenceNumber),
+    /// Decimal text that is none.
+    Malformed(String),
+}
+
+impl<'de> Deserialize<'de> for SequenceNumberInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match SequenceNumber::parse(&text) {
+            Ok(number) => SequenceNumberInput::Parsed(number),
+            Err(_) => SequenceNumberInput::Malformed(text),
+        })
+    }
+}
+
 /// DescribeStream's input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -181,7 +203,7 @@ pub(crate) struct PutRecordInput {
     #[serde(flatten)]
     pub(crate) record: RecordInput,
     /// A sequence number this record's must exceed.
-    pub(crate) sequence_number_for_ordering: Option<String>,
+    pub(crate) sequence_number_for_ordering: Option<SequenceNumberInput>,
 }
 
 /// PutRecords' input.
@@ -223,7 +245,7 @@ pub(crate) struct GetShardIteratorInput {
     /// Where the iterator starts.
     pub(crate) shard_iterator_type: PositionType,
     /// AT_ and AFTER_SEQUENCE_NUMBER's sequence number.
-    pub(crate) starting_sequence_number: Option<String>,
+    pub(crate) starting_sequence_number: Option<SequenceNumberInput>,
     /// AT_TIMESTAMP's time.
     pub(crate) timestamp: Option<Timestamp>,
 }
@@ -249,7 +271,7 @@ pub(crate) struct StartingPosition {
     #[serde(rename = "Type")]
     pub(crate) kind: PositionType,
     /// AT_ and AFTER_SEQUENCE_NUMBER's sequence number.
-    pub(crate) sequence_number: Option<String>,
+    pub(crate) sequence_number: Option<SequenceNumberInput>,
     /// AT_TIMESTAMP's time.
     pub(crate) timestamp: Option<Timestamp>,
 }
@@ -411,4 +433,22 @@ pub(crate) struct UpdateMaxRecordSizeInput {
     /// The new largest record, in KiB.
     #[serde(rename = "MaxRecordSizeInKiB")]
     pub(crate) max_record_size_kib: i128,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Sequence numbers are read once, at the request.
+    use super::*;
+
+    /// Text of the layout is parsed; other text the pattern admits is kept as sent.
+    #[test]
+    fn sequence_numbers_are_parsed_or_kept() {
+        let read = |text: &str| {
+            serde_json::from_value::<SequenceNumberInput>(serde_json::json!(text)).unwrap()
+        };
+        let real = "49559948046087405716686625491085803253240564075691245570";
+        let parsed = SequenceNumber::parse(real).unwrap();
+        assert_eq!(read(real), SequenceNumberInput::Parsed(parsed));
+        assert_eq!(read("5"), SequenceNumberInput::Malformed("5".into()));
+    }
 }

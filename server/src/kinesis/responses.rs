@@ -7,10 +7,23 @@
 use crate::kinesis::errors::Account;
 use crate::protocol::wire::{Blob, Timestamp};
 use serde::Serialize;
+use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{
     ChildShard, ConsumerDescription, HashRange, OutputRecord, ShardDescription, StreamDescription,
     SubscriptionBatch,
 };
+
+/// A sequence number as Kinesis writes it: its decimal text, formatted here, once,
+/// as the response is written (`to_decimal`, which refuses fields the engine would
+/// never assign, rather than `Display`, which shows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SequenceNumberOut(pub(crate) SequenceNumber);
+
+impl Serialize for SequenceNumberOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_decimal())
+    }
+}
 
 /// The output of actions that answer with no members.
 #[derive(Debug, Serialize)]
@@ -40,10 +53,10 @@ impl HashKeyRangeOut {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SequenceNumberRangeOut {
     /// The shard's first sequence number.
-    pub(crate) starting_sequence_number: String,
+    pub(crate) starting_sequence_number: SequenceNumberOut,
     /// A closed shard's last sequence number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) ending_sequence_number: Option<String>,
+    pub(crate) ending_sequence_number: Option<SequenceNumberOut>,
 }
 
 /// `Shard`.
@@ -73,8 +86,8 @@ impl ShardOut {
             adjacent_parent_shard_id: shard.adjacent_parent_shard_id.map(|id| id.to_string()),
             hash_key_range: HashKeyRangeOut::of(&shard.hash_key_range),
             sequence_number_range: SequenceNumberRangeOut {
-                starting_sequence_number: shard.starting_sequence_number.to_decimal(),
-                ending_sequence_number: shard.ending_sequence_number.map(|end| end.to_decimal()),
+                starting_sequence_number: SequenceNumberOut(shard.starting_sequence_number),
+                ending_sequence_number: shard.ending_sequence_number.map(SequenceNumberOut),
             },
         }
     }
@@ -193,21 +206,27 @@ pub(crate) struct StreamSummaryListed {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct RecordOut<'a> {
-    pub(crate) sequence_number: &'a str,
+    pub(crate) sequence_number: String,
     pub(crate) approximate_arrival_timestamp: Timestamp,
     pub(crate) data: Blob<&'a [u8]>,
     pub(crate) partition_key: &'a str,
 }
 
 impl<'a> RecordOut<'a> {
-    /// The record `record`, borrowed (its data is not copied).
-    pub(crate) fn of(record: &'a OutputRecord) -> Self {
-        RecordOut {
-            sequence_number: &record.sequence_number,
-            approximate_arrival_timestamp: Timestamp(record.approximate_arrival_ms),
-            data: Blob(&record.data),
-            partition_key: &record.partition_key,
-        }
+    /// The records `records` of one shard, in order, borrowed (their data is not
+    /// copied). Their sequence numbers mostly follow one another, so a cursor
+    /// formats each from the last rather than converting 188 bits to decimal anew.
+    pub(crate) fn all(records: &'a [OutputRecord]) -> Vec<Self> {
+        let mut cursor = DecimalCursor::new();
+        records
+            .iter()
+            .map(|record| RecordOut {
+                sequence_number: cursor.format(record.sequence_number),
+                approximate_arrival_timestamp: Timestamp(record.approximate_arrival_ms),
+                data: Blob(&record.data),
+                partition_key: &record.partition_key,
+            })
+            .collect()
     }
 }
 
@@ -312,7 +331,7 @@ pub(crate) struct ListShardsOutput {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PutRecordOutput {
     pub(crate) shard_id: String,
-    pub(crate) sequence_number: String,
+    pub(crate) sequence_number: SequenceNumberOut,
     pub(crate) encryption_type: &'static str,
 }
 
@@ -321,7 +340,7 @@ pub(crate) struct PutRecordOutput {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PutRecordsEntryOut {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) sequence_number: Option<String>,
+    pub(crate) sequence_number: Option<SequenceNumberOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) shard_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -364,7 +383,7 @@ pub(crate) struct GetRecordsOutput<'a> {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SubscribeToShardEventOut<'a> {
     pub(crate) records: Vec<RecordOut<'a>>,
-    pub(crate) continuation_sequence_number: &'a str,
+    pub(crate) continuation_sequence_number: SequenceNumberOut,
     pub(crate) millis_behind_latest: u64,
     /// Only in the last event of a closed shard.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -375,8 +394,8 @@ impl<'a> SubscribeToShardEventOut<'a> {
     /// The event of `batch`.
     pub(crate) fn of(batch: &'a SubscriptionBatch) -> Self {
         SubscribeToShardEventOut {
-            records: batch.records.iter().map(RecordOut::of).collect(),
-            continuation_sequence_number: &batch.continuation_sequence_number,
+            records: RecordOut::all(&batch.records),
+            continuation_sequence_number: SequenceNumberOut(batch.continuation_sequence_number),
             millis_behind_latest: batch.millis_behind_latest,
             child_shards: batch
                 .child_shards
@@ -484,28 +503,54 @@ mod tests {
     use proptest::prelude::*;
     use shardlog_engine::ShardId;
 
+    /// Any sequence number of the layout.
+    fn sequence_number() -> impl Strategy<Value = SequenceNumber> {
+        use shardlog_engine::seqno::{COUNTER_LIMIT, SECS_LIMIT};
+        (
+            0..SECS_LIMIT,
+            any::<u32>(),
+            0..COUNTER_LIMIT - 1_000,
+            0..SECS_LIMIT,
+        )
+            .prop_map(|(shard_created_secs, shard_index, counter, arrival_secs)| {
+                SequenceNumber {
+                    shard_created_secs,
+                    shard_index,
+                    counter,
+                    arrival_secs,
+                }
+            })
+    }
+
     fn batch_strategy() -> impl Strategy<Value = SubscriptionBatch> {
+        // Counters step by 1 (the cursor's short cut) or by 2 (a full conversion).
         let record = (
-            "[1-9][0-9]{0,55}",
+            1u64..=2,
             0u64..=4_102_444_800_000,
             proptest::collection::vec(any::<u8>(), 0..300),
             "\\PC{1,20}",
-        )
-            .prop_map(|(sequence_number, ms, data, key)| OutputRecord {
-                sequence_number,
-                approximate_arrival_ms: ms,
-                data: data.into(),
-                partition_key: key,
-            });
+        );
         (
+            sequence_number(),
             proptest::collection::vec(record, 0..30),
-            "[1-9][0-9]{0,55}",
+            sequence_number(),
             any::<u64>(),
             any::<bool>(),
         )
             .prop_map(
-                |(records, continuation, behind, closed)| SubscriptionBatch {
-                    records,
+                |(first, records, continuation, behind, closed)| SubscriptionBatch {
+                    records: records
+                        .into_iter()
+                        .scan(first, |number, (step, ms, data, key)| {
+                            number.counter += step;
+                            Some(OutputRecord {
+                                sequence_number: *number,
+                                approximate_arrival_ms: ms,
+                                data: data.into(),
+                                partition_key: key,
+                            })
+                        })
+                        .collect(),
                     continuation_sequence_number: continuation,
                     millis_behind_latest: behind >> 12,
                     child_shards: closed.then(|| {
@@ -530,7 +575,8 @@ mod tests {
     proptest! {
         /// JSON writes blobs as base64 and timestamps as epoch seconds, CBOR as
         /// bytes and integer ms, in maps of definite length; both carry every
-        /// record and ChildShards exactly when the shard is finished.
+        /// record, its sequence number in decimal, and ChildShards exactly when
+        /// the shard is finished.
         #[test]
         fn events_carry_the_same_records_in_both_formats(batch in batch_strategy()) {
             let event = SubscribeToShardEventOut::of(&batch);
@@ -555,8 +601,13 @@ mod tests {
                 prop_assert_eq!(j["PartitionKey"].as_str(), Some(record.partition_key.as_str()));
                 let key = member(c, "PartitionKey").unwrap().as_text();
                 prop_assert_eq!(key, Some(record.partition_key.as_str()));
-                prop_assert_eq!(j["SequenceNumber"].as_str(), Some(record.sequence_number.as_str()));
+                let number = record.sequence_number.to_decimal();
+                prop_assert_eq!(j["SequenceNumber"].as_str(), Some(number.as_str()));
+                let cbor_number = member(c, "SequenceNumber").unwrap().as_text();
+                prop_assert_eq!(cbor_number, Some(number.as_str()));
             }
+            let continuation = batch.continuation_sequence_number.to_decimal();
+            prop_assert_eq!(json["ContinuationSequenceNumber"].as_str(), Some(continuation.as_str()));
             prop_assert_eq!(json["MillisBehindLatest"].as_u64(), Some(batch.millis_behind_latest));
             let finished = batch.child_shards.is_some();
             prop_assert_eq!(json.get("ChildShards").is_some(), finished);

@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::kinesis::errors::{explicit_hash_key_error, Account};
-use shardlog_engine::seqno::SequenceNumber;
+use crate::kinesis::requests::SequenceNumberInput;
 use shardlog_engine::{Engine, HashKey, ShardId};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,8 +27,8 @@ pub fn shard_id(account: Account<'_>, stream: &str, text: &str) -> Result<ShardI
 
 /// An ExplicitHashKey (already pattern-checked by the model), read once here: a
 /// value beyond 2^128 − 1 is refused in Kinesis's words.
-pub fn explicit_hash_key(account: Account<'_>, text: &str) -> Result<HashKey, ApiError> {
-    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error, account))
+pub fn explicit_hash_key(text: &str) -> Result<HashKey, ApiError> {
+    HashKey::parse(text).map_err(|error| explicit_hash_key_error(text, &error))
 }
 
 /// SplitShard's NewStartingHashKey (already pattern-checked by the model), read
@@ -41,19 +41,24 @@ pub fn split_key(text: &str) -> Result<HashKey, ApiError> {
 /// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the
 /// model): Kinesis takes any well-formed sequence number whose record time is not
 /// in the future, from this stream or not, and refuses anything else with
-/// InvalidArgumentException.
-pub fn sequence_number_for_ordering(
+/// InvalidArgumentException. Taking it needs nothing more: a shard's sequence
+/// numbers strictly increase, so a record put after another of the same partition
+/// key (the same shard) always sorts after it, which is what the member asks for.
+pub(crate) fn sequence_number_for_ordering(
     account: Account<'_>,
     stream: &str,
-    text: &str,
+    ordering: &SequenceNumberInput,
 ) -> Result<(), ApiError> {
     let now_secs = now_ms() / 1000;
-    let valid = SequenceNumber::parse(text).is_ok_and(|sequence| {
-        sequence.shard_index <= ShardId::INDEX_MAX && sequence.arrival_secs <= now_secs
-    });
-    if valid {
-        return Ok(());
-    }
+    let text = match ordering {
+        SequenceNumberInput::Parsed(number)
+            if number.shard_index <= ShardId::INDEX_MAX && number.arrival_secs <= now_secs =>
+        {
+            return Ok(());
+        }
+        SequenceNumberInput::Parsed(number) => number.to_decimal(),
+        SequenceNumberInput::Malformed(text) => text.clone(),
+    };
     Err(ApiError::invalid_argument(format!(
         "ExclusiveMinimumSequenceNumber {text} used in PutRecord on stream {stream} under account {} is invalid.",
         account.id
@@ -145,13 +150,10 @@ mod tests {
     #[test]
     fn hash_keys_read_once() {
         let max = u128::MAX.to_string();
-        assert_eq!(
-            explicit_hash_key(TEST_ACCOUNT, &max).unwrap(),
-            HashKey(u128::MAX)
-        );
+        assert_eq!(explicit_hash_key(&max).unwrap(), HashKey(u128::MAX));
         assert_eq!(split_key("12345").unwrap(), HashKey(12345));
         let beyond = "340282366920938463463374607431768211456";
-        let error = explicit_hash_key(TEST_ACCOUNT, beyond).unwrap_err();
+        let error = explicit_hash_key(beyond).unwrap_err();
         assert_eq!(error.code, "InvalidArgumentException");
         assert!(error
             .message
@@ -160,7 +162,7 @@ mod tests {
             split_key(beyond).unwrap_err().code,
             "InvalidArgumentException"
         );
-        let error = explicit_hash_key(TEST_ACCOUNT, "12x").unwrap_err();
+        let error = explicit_hash_key("12x").unwrap_err();
         assert_eq!(error.code, "ValidationException");
         assert!(
             error.message.contains("at 'explicitHashKey'"),

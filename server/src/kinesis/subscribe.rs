@@ -14,7 +14,9 @@
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::kinesis::actions::{iterator_start, StartNames};
-use crate::kinesis::errors::{api_error, consumer_arn_not_found};
+use crate::kinesis::errors::{
+    api_error, consumer_arn_not_found, starting_sequence_number_invalid, Failure,
+};
 use crate::kinesis::requests::SubscribeToShardInput;
 use crate::kinesis::responses::{EventExceptionOut, NoOutput, SubscribeToShardEventOut};
 use crate::metrics::ActionLabel;
@@ -99,10 +101,12 @@ fn event_frame(format: Format, event_type: &str, payload: &impl Serialize) -> By
 }
 
 fn exception_frame(format: Format, error: &ApiError) -> Bytes {
-    // The event stream's members name the internal error with the suffix.
-    let code = match error.code {
-        "InternalFailure" => "InternalFailureException",
-        code => code,
+    // The event stream's members name the internal error (the one server-side
+    // error, status 500) with the suffix.
+    let code = if error.status >= 500 {
+        "InternalFailureException"
+    } else {
+        error.code
     };
     let headers = [
         (":message-type", "exception"),
@@ -138,16 +142,31 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         sequence: "SequenceNumber",
         timestamp: "Timestamp",
     };
+    // The consumer is read before a malformed sequence number is reported, so that
+    // the checks the engine makes first come first.
+    let consumer = account
+        .parse_consumer_arn(consumer_arn)
+        .map(|parsed| parsed.id());
+    let malformed = |text: &str| -> Failure {
+        let consumer = match &consumer {
+            Ok(Some(consumer)) => consumer,
+            Ok(None) => return consumer_arn_not_found(consumer_arn).into(),
+            Err(error) => return error.clone().into(),
+        };
+        match shared.engine.check_subscription(consumer, shard) {
+            Err(error) => error.into(),
+            Ok(()) => starting_sequence_number_invalid(text, stream, shard, account).into(),
+        }
+    };
     let start = iterator_start(
         position.kind,
         position.sequence_number,
         position.timestamp,
         &names,
-    )?;
-    let consumer = account
-        .parse_consumer_arn(consumer_arn)?
-        .id()
-        .ok_or_else(|| consumer_arn_not_found(consumer_arn))?;
+        malformed,
+    )
+    .map_err(|failure| failure.into_api(account))?;
+    let consumer = consumer?.ok_or_else(|| consumer_arn_not_found(consumer_arn))?;
     shared
         .engine
         .subscribe_to_shard(&consumer, shard, start)

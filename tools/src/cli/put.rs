@@ -270,9 +270,8 @@ fn put_records(
             .iter()
             .map(|entry| {
                 let explicit_hash_key = entry.explicit_hash_key.as_deref().map(|text| {
-                    HashKey::parse(text).map_err(|error| {
-                        service_error(explicit_hash_key_error(text, &error, account))
-                    })
+                    HashKey::parse(text)
+                        .map_err(|error| service_error(explicit_hash_key_error(text, &error)))
                 });
                 Ok(PutRecord {
                     partition_key: &entry.partition_key,

@@ -8,7 +8,7 @@
 
 use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, RecordWriter};
 use super::Offline;
-use shardlog_engine::seqno::SequenceNumber;
+use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{Engine, IteratorStart, ShardDescription, ShardId, GET_RECORDS_MAX};
 use shardlog_server::kinesis_errors::{api_error, Account};
 use std::collections::BTreeSet;
@@ -178,6 +178,7 @@ struct Replayer<'a> {
 
 fn replay(engine: &Engine, account: Account<'_>, args: &ReplayArgs) -> CliResult<Totals> {
     let shards = scope(&all_shards(engine, account, &args.stream)?, args)?;
+    let from_seq = args.from_seq.as_deref().map(seq_of).transpose()?;
     let to_seq = args.to_seq.as_deref().map(seq_of).transpose()?;
     let end_shard = to_seq.as_ref().map(|end| ShardId(end.shard_index));
     if let Some(id) = end_shard {
@@ -218,17 +219,14 @@ fn replay(engine: &Engine, account: Account<'_>, args: &ReplayArgs) -> CliResult
             cut.insert(shard.shard_id);
             continue;
         }
-        let start = match (&args.from_seq, args.from_time) {
+        let start = match (from_seq, args.from_time) {
             // The first shard of the scope is the one the sequence number names.
-            (Some(seq), _) if i == 0 => IteratorStart::AtSequenceNumber(seq.clone()),
+            (Some(seq), _) if i == 0 => IteratorStart::AtSequenceNumber(seq),
             (_, Some(ms)) => IteratorStart::AtTimestamp(ms),
             _ => IteratorStart::TrimHorizon,
         };
-        let end_seq = to_seq
-            .as_ref()
-            .filter(|_| end_shard == Some(shard.shard_id))
-            .map(SequenceNumber::to_decimal);
-        if replayer.shard(shard, start, end_seq.as_deref())? {
+        let end_seq = to_seq.filter(|_| end_shard == Some(shard.shard_id));
+        if replayer.shard(shard, start, end_seq)? {
             cut.insert(shard.shard_id);
         }
         replayer.totals.shards.push(shard.shard_id.to_string());
@@ -244,7 +242,7 @@ impl Replayer<'_> {
         &mut self,
         shard: &ShardDescription,
         start: IteratorStart,
-        end_seq: Option<&str>,
+        end_seq: Option<SequenceNumber>,
     ) -> CliResult<bool> {
         let account = self.account;
         let failed = |error: shardlog_engine::Error| {
@@ -256,6 +254,7 @@ impl Replayer<'_> {
             .get_shard_iterator(&self.args.stream, shard.shard_id, start)
             .map_err(failed)?;
         let shard_text = shard.shard_id.to_string();
+        let mut cursor = DecimalCursor::new();
         loop {
             let batch = self
                 .engine
@@ -263,8 +262,7 @@ impl Replayer<'_> {
                 .map_err(failed)?;
             let mut batch_bytes = 0;
             for record in &batch.records {
-                // Within a shard, sequence numbers all have 56 digits: text order is value order.
-                let past_seq = end_seq.is_some_and(|end| record.sequence_number.as_str() > end);
+                let past_seq = end_seq.is_some_and(|end| record.sequence_number > end);
                 let past_time = self
                     .args
                     .to_time
@@ -272,9 +270,10 @@ impl Replayer<'_> {
                 if past_seq || past_time {
                     return Ok(true);
                 }
+                let sequence_number = cursor.format(record.sequence_number);
                 let out_record = OutRecord {
                     shard_id: &shard_text,
-                    sequence_number: &record.sequence_number,
+                    sequence_number: &sequence_number,
                     arrival_ms: record.approximate_arrival_ms,
                     partition_key: &record.partition_key,
                     data: &record.data,
