@@ -191,10 +191,12 @@ pub(crate) fn write_active_tix(log: &LogShared, active: &ActiveWriter) -> Result
 }
 
 /// Replaces the contents of an index file that no reader maps yet, and syncs it.
+/// A missing one (derived data that someone removed) is created again rather than
+/// failing the log.
 fn write_whole(log: &LogShared, path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let file = log
         .fs
-        .open(path, OpenOptions::WRITE)
+        .open(path, OpenOptions::CREATE)
         .map_err(io_err("open index", path))?;
     write_all_at(file.as_ref(), bytes, 0).map_err(io_err("write index", path))?;
     file.set_len(bytes.len() as u64)
