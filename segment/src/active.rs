@@ -11,34 +11,29 @@ use shardlog_index::{Entry, IndexKind, Sampler, ENTRY_LEN, HEADER_LEN as INDEX_H
 use std::io;
 use std::sync::Arc;
 
-pub(crate) type PendingEntries = (Vec<Entry>, Vec<Entry>);
+/// Position index entries whose batches are durable and that are not yet in the
+/// `.idx` file.
+pub(crate) type PendingEntries = Vec<Entry>;
 
 pub(crate) fn pending_entries(active: &ActiveWriter, view: &ActiveView) -> Option<PendingEntries> {
     let range = active.persisted_entries..active.durable_entries;
     if range.is_empty() {
         return None;
     }
-    Some((
-        view.index.entries()[range.clone()].to_vec(),
-        view.time_index.entries()[range].to_vec(),
-    ))
+    Some(view.index.entries()[range].to_vec())
 }
 
-/// Appends index entries to the `.idx`/`.tix` files (no sync: they are derived).
-pub(crate) fn persist_entries(
-    active: &mut ActiveWriter,
-    idx: &[Entry],
-    tix: &[Entry],
-) -> io::Result<()> {
+/// Appends index entries to the `.idx` file (no sync: it is derived). The active
+/// segment's `.tix` is written whole when the segment is closed or sealed: recovery
+/// derives it from the batches the `.idx` points to, so keeping it open and written
+/// as the segment grows would only cost every idle shard a file descriptor.
+pub(crate) fn persist_entries(active: &mut ActiveWriter, idx: &[Entry]) -> io::Result<()> {
     let offset = (INDEX_HEADER_LEN + active.persisted_entries * ENTRY_LEN) as u64;
-    let encode = |entries: &[Entry]| -> Vec<u8> {
-        entries
-            .iter()
-            .flat_map(|entry| shardlog_index::encode_entry(*entry))
-            .collect()
-    };
-    write_all_at(active.idx.as_ref(), &encode(idx), offset)?;
-    write_all_at(active.tix.as_ref(), &encode(tix), offset)?;
+    let bytes: Vec<u8> = idx
+        .iter()
+        .flat_map(|entry| shardlog_index::encode_entry(*entry))
+        .collect();
+    write_all_at(active.idx.as_ref(), &bytes, offset)?;
     active.persisted_entries += idx.len();
     if let Some(newest) = idx.last() {
         active.index_written_offset = newest.value;
@@ -72,12 +67,12 @@ pub(crate) fn write_out_entries(
     pending: Option<PendingEntries>,
     sync: IndexSync,
 ) {
-    let Some((idx, tix)) = pending else {
+    let Some(idx) = pending else {
         return;
     };
     // Index entries are derived data written only once their batches are
     // durable; recovery trusts the log up to the last one it finds.
-    let mut result = persist_entries(active, &idx, &tix);
+    let mut result = persist_entries(active, &idx);
     if result.is_ok()
         && sync == IndexSync::Now
         && index_sync_due(active, log.config.index_sync_bytes())
@@ -126,13 +121,13 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
         active.written_len,
         info.last_arrival_ms.unwrap_or(info.created_ms),
     );
-    for (file, bytes, path) in [
-        (&active.idx, &idx_bytes, &active.paths.idx),
-        (&active.tix, &tix_bytes, &active.paths.tix),
-    ] {
-        write_all_at(file.as_ref(), bytes, 0).map_err(io_err("write index", path))?;
-        file.sync_data().map_err(io_err("sync index", path))?;
-    }
+    let idx_path = &active.paths.idx;
+    write_all_at(active.idx.as_ref(), &idx_bytes, 0).map_err(io_err("write index", idx_path))?;
+    active
+        .idx
+        .sync_data()
+        .map_err(io_err("sync index", idx_path))?;
+    write_whole(log, &active.paths.tix, &tix_bytes)?;
     let map = log.fs.map(&path).map_err(io_err("map", &path))?;
     let info = SegmentInfo {
         sealed: true,
@@ -168,16 +163,45 @@ pub(crate) fn finish_active_files(log: &LogShared, active: &mut ActiveWriter) ->
     state.durable_position = state.acked_position;
     if let Some(view) = state.active.as_ref() {
         active.durable_entries = view.index.len();
-        if let Some((idx, tix)) = pending_entries(active, view) {
+        if let Some(idx) = pending_entries(active, view) {
             drop(state);
-            persist_entries(active, &idx, &tix).map_err(io_err("write index of", &path))?;
+            persist_entries(active, &idx).map_err(io_err("write index of", &path))?;
         }
     }
-    for file in [&active.idx, &active.tix] {
-        file.sync_data().map_err(io_err("sync index of", &path))?;
-    }
+    active
+        .idx
+        .sync_data()
+        .map_err(io_err("sync index of", &path))?;
     active.index_synced_offset = active.index_written_offset;
     Ok(())
+}
+
+/// Writes the active segment's `.tix` whole (its entries so far, as recovery
+/// would derive them), for a segment being closed.
+pub(crate) fn write_active_tix(log: &LogShared, active: &ActiveWriter) -> Result<()> {
+    let bytes = {
+        let state = log.lock();
+        let Some(view) = state.active.as_ref() else {
+            return Ok(());
+        };
+        let entries = &view.time_index.entries()[..active.persisted_entries];
+        shardlog_index::encode_file(IndexKind::Timestamp, view.base_position, entries, None)
+    };
+    write_whole(log, &active.paths.tix, &bytes)
+}
+
+/// Replaces the contents of an index file that no reader maps yet, and syncs it.
+/// A missing one (derived data that someone removed) is created again rather than
+/// failing the log.
+fn write_whole(log: &LogShared, path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let file = log
+        .fs
+        .open(path, OpenOptions::CREATE)
+        .map_err(io_err("open index", path))?;
+    write_all_at(file.as_ref(), bytes, 0).map_err(io_err("write index", path))?;
+    file.set_len(bytes.len() as u64)
+        .map_err(io_err("write index", path))?;
+    file.sync_data().map_err(io_err("sync index", path))
 }
 
 /// Reserves the active segment's file ahead of a write that ends at `end` (see
@@ -219,26 +243,22 @@ pub(crate) fn create_segment(
     };
     let file = open(&paths.log, OpenOptions::CREATE.with_direct(log.direct))
         .map_err(io_err("create", &paths.log))?;
-    let mut index_files = Vec::new();
-    for (path, kind) in [
-        (&paths.idx, IndexKind::Position),
-        (&paths.tix, IndexKind::Timestamp),
-    ] {
+    let create_index = |path: &std::path::Path, kind: IndexKind| {
         let handle = open(path, OpenOptions::CREATE).map_err(io_err("create", path))?;
         let header = shardlog_index::encode_header(kind, base_position);
         write_all_at(handle.as_ref(), &header, 0).map_err(io_err("create", path))?;
-        index_files.push(handle);
-    }
+        Ok::<_, crate::error::Error>(handle)
+    };
+    let idx = create_index(&paths.idx, IndexKind::Position)?;
+    // Not kept open: the `.tix` is written whole at close or seal.
+    create_index(&paths.tix, IndexKind::Timestamp)?;
     let read = fs
         .open(&paths.log, OpenOptions::READ)
         .map_err(io_err("create", &paths.log))?;
-    let tix = index_files.pop().expect("two index files");
-    let idx = index_files.pop().expect("two index files");
     writer.active = Some(ActiveWriter {
         paths: paths.clone(),
         file,
         idx,
-        tix,
         written_len: 0,
         allocated_len: 0,
         synced: false,

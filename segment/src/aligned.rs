@@ -3,6 +3,7 @@
 use crate::io::DIRECT_IO_ALIGNMENT;
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
+use std::sync::Mutex;
 
 /// A byte buffer aligned to [`DIRECT_IO_ALIGNMENT`] whose capacity is a multiple of it.
 ///
@@ -48,7 +49,6 @@ impl AlignedBuf {
         self.len
     }
 
-    #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
@@ -110,6 +110,66 @@ impl AlignedBuf {
     }
 }
 
+/// Bytes of idle staging buffers a [`BufferPool`] keeps for reuse; beyond this a
+/// returned buffer is freed. Enough for the buffers of a few commit rounds of a
+/// dozen busy logs (what makes reuse pay: a fresh buffer is page-faulted and
+/// zeroed), small next to what a thousand idle logs would hold if each kept its own.
+pub(crate) const POOL_BYTES_MAX: usize = 32 << 20;
+
+/// Buffers a [`BufferPool`] keeps at most, whatever their size.
+const POOL_BUFFERS_MAX: usize = 256;
+
+/// Smaller buffers are freed rather than kept: allocating them again costs little,
+/// and they would crowd out the large ones whose reuse saves page faults.
+const POOL_BUFFER_BYTES_MIN: usize = 64 << 10;
+
+/// Staging buffers shared by every log of a storage: a log takes one when it stages
+/// a round and gives it back once the round is written, so that memory follows the
+/// logs that are writing, not the number of logs.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    idle: Mutex<PoolState>,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    buffers: Vec<AlignedBuf>,
+    bytes: usize,
+}
+
+impl BufferPool {
+    /// An empty buffer with room for at least `capacity` bytes: the most recently
+    /// returned one that is large enough, else a new one.
+    pub(crate) fn take(&self, capacity: usize) -> AlignedBuf {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let found = idle
+            .buffers
+            .iter()
+            .rposition(|buf| buf.capacity() >= capacity);
+        let Some(index) = found else {
+            drop(idle);
+            return AlignedBuf::with_capacity(capacity);
+        };
+        let mut buf = idle.buffers.swap_remove(index);
+        idle.bytes -= buf.capacity();
+        drop(idle);
+        buf.clear();
+        buf
+    }
+
+    /// Keeps `buf` for reuse, or frees it when it is small or the pool is full.
+    pub(crate) fn give(&self, buf: AlignedBuf) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let fits = buf.capacity() >= POOL_BUFFER_BYTES_MIN
+            && idle.bytes + buf.capacity() <= POOL_BYTES_MAX
+            && idle.buffers.len() < POOL_BUFFERS_MAX;
+        if fits {
+            idle.bytes += buf.capacity();
+            idle.buffers.push(buf);
+        }
+    }
+}
+
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
         // SAFETY: allocated in `with_capacity` with this very layout.
@@ -145,5 +205,32 @@ mod tests {
         assert_eq!(&padded[..3], &[1, 1, 1]);
         assert!(padded[3..].iter().all(|b| *b == 0));
         assert_eq!(buf.padded(1).len(), 3);
+    }
+
+    /// The pool hands back a returned buffer that is large enough, allocates when
+    /// none is, and keeps no more than its byte bound.
+    #[test]
+    fn pool_reuses_large_enough_buffers_within_its_bound() {
+        let pool = BufferPool::default();
+        let mut buf = pool.take(100_000);
+        buf.extend_from_slice(&[9u8; 10]);
+        let address = buf.as_slice().as_ptr();
+        pool.give(buf);
+        let small_enough = pool.take(50_000);
+        assert_eq!(small_enough.as_slice().as_ptr(), address);
+        assert_eq!(small_enough.len(), 0, "a reused buffer comes back empty");
+        pool.give(small_enough);
+        let larger = pool.take(200_000);
+        assert!(larger.capacity() >= 200_000);
+        assert_ne!(larger.as_slice().as_ptr(), address);
+        for _ in 0..(POOL_BYTES_MAX / (1 << 20)) + 4 {
+            pool.give(AlignedBuf::with_capacity(1 << 20));
+        }
+        let idle = pool.idle.lock().unwrap();
+        assert!(idle.bytes <= POOL_BYTES_MAX, "{} bytes kept", idle.bytes);
+        assert_eq!(
+            idle.bytes,
+            idle.buffers.iter().map(AlignedBuf::capacity).sum::<usize>()
+        );
     }
 }

@@ -19,7 +19,7 @@ use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
 use crate::io::FileHandle;
-use crate::log::{take_buffer, LogShared, Stage};
+use crate::log::{shrink_idle_stage, LogShared, Stage};
 use crate::sealed::SegmentPaths;
 use shardlog_index::Entry;
 use std::collections::HashMap;
@@ -599,7 +599,8 @@ fn take_stages(log: &LogShared) -> Vec<Stage> {
     let last = taken.last().expect("checked non-empty above");
     // Sized by what the last round staged (with room to double), not by its
     // buffer, which only ever grows.
-    let buf = take_buffer(&mut state, last.buf.len().next_power_of_two());
+    state.stage_bytes_hint = last.buf.len().next_power_of_two();
+    let buf = log.pool.take(state.stage_bytes_hint);
     let next = Stage::continuing(last, log.alignment, buf);
     state.stages.push_back(next);
     state.in_flight += taken.len();
@@ -647,8 +648,11 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
         state.durable_position = state.acked_position;
     }
     let pending = pending_entries(active, view);
-    if state.spare.len() < 2 {
-        state.spare.push(stage.buf);
+    log.pool.give(stage.buf);
+    if state.in_flight == 0 && state.staged_bytes == 0 {
+        if let Some(next) = state.stages.back_mut() {
+            shrink_idle_stage(&log.pool, next);
+        }
     }
     drop(guard);
     log.changed.notify_all();

@@ -51,8 +51,9 @@ impl Durability {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageConfig {
     /// How segment files are written. Default: [`BackendKind::Buffered`], which
-    /// measured faster for durable appends on the reference machine: 0.8 to 1.0 of
-    /// the raw `O_DIRECT` rate against 0.55 to 0.73 for io_uring (see README).
+    /// works wherever files do. io_uring measured faster for durable appends in most
+    /// cases on 2026-12-06 (docs/benchmarks.md, issue 16), but some sandboxes refuse
+    /// io_uring and nothing falls back from it yet, so it is chosen explicitly.
     pub backend: BackendKind,
     /// When appends are acknowledged. Default: [`Durability::Sync`].
     pub durability: Durability,

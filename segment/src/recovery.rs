@@ -371,12 +371,10 @@ fn open_writer(
     let idx = fs
         .open(&paths.idx, OpenOptions::WRITE)
         .map_err(io_err("open", &paths.idx))?;
-    let tix = fs
-        .open(&paths.tix, OpenOptions::WRITE)
-        .map_err(io_err("open", &paths.tix))?;
     let synced_offset = entries.last().map_or(0, |entry| entry.value);
     let carry_from = valid_end - valid_end % how.alignment as u64;
-    let mut buf = AlignedBuf::with_capacity(1 << 20);
+    // Room for the carried block only: the first append takes a pooled buffer.
+    let mut buf = AlignedBuf::with_capacity((valid_end - carry_from).max(1) as usize);
     let carried = buf.extend_uninit((valid_end - carry_from) as usize);
     read_exact_at(read.as_ref(), carried, carry_from).map_err(io_err("read", &paths.log))?;
     let stage = Stage {
@@ -392,7 +390,6 @@ fn open_writer(
         paths,
         file,
         idx,
-        tix,
         written_len: valid_end,
         allocated_len: valid_end,
         synced: true,
@@ -550,7 +547,12 @@ fn rewrite_indexes(
     let idx = shardlog_index::encode_file(IndexKind::Position, base, entries, None);
     let tix = shardlog_index::encode_file(IndexKind::Timestamp, base, time_entries, None);
     let same = |path: &Path, expected: &[u8]| read_file(fs, path).is_ok_and(|b| b == expected);
-    if same(&paths.idx, &idx) && same(&paths.tix, &tix) {
+    if same(&paths.idx, &idx) {
+        // The active segment's `.tix` is written whole only at close and seal, so
+        // after a crash it lags: bring it up to date without calling that a rebuild.
+        if !same(&paths.tix, &tix) {
+            write_file_atomic(fs, &paths.tix, &tix).map_err(io_err("write index", &paths.tix))?;
+        }
         // Read back as it was, but perhaps never synced (a process crash leaves
         // it in the page cache only): the bound on what a later recovery scans
         // again counts from entries on the device.

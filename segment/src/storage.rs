@@ -1,6 +1,7 @@
 //! Storage: the file system, the write backend and the committer shared by many logs.
 
-use crate::active::finish_active_files;
+use crate::active::{finish_active_files, write_active_tix};
+use crate::aligned::BufferPool;
 use crate::backend::BackendKind;
 use crate::committer::{CommitQueue, Committer, LogRegistry};
 use crate::config::{LogConfig, StorageConfig};
@@ -33,6 +34,7 @@ struct StorageInner {
     queue: Arc<CommitQueue>,
     committer: Mutex<Committer>,
     logs: LogRegistry,
+    pool: Arc<BufferPool>,
 }
 
 impl Storage {
@@ -54,6 +56,7 @@ impl Storage {
                 queue: committer.queue(),
                 committer: Mutex::new(committer),
                 logs,
+                pool: Arc::default(),
             }),
         })
     }
@@ -110,7 +113,7 @@ impl Storage {
             in_flight: 0,
             enqueued: false,
             tail: recovered.tail,
-            spare: Vec::new(),
+            stage_bytes_hint: 0,
             sealed: recovered.sealed,
             active: recovered.view,
             failed: read_only
@@ -143,6 +146,7 @@ impl Storage {
             changed: Condvar::new(),
             writer: Mutex::new(writer),
             committer: Arc::clone(&self.inner.queue),
+            pool: Arc::clone(&self.inner.pool),
             compaction: Mutex::new(()),
         });
         logs.insert(dir, Arc::downgrade(&shared));
@@ -165,7 +169,7 @@ impl Storage {
             in_flight: 0,
             enqueued: false,
             tail: None,
-            spare: Vec::new(),
+            stage_bytes_hint: 0,
             sealed: Vec::new(),
             active: None,
             failed: Some(format!("quarantined: {cause}")),
@@ -231,7 +235,9 @@ impl Log {
         }
         let mut writer = shared.lock_writer();
         if let Some(active) = writer.active.as_mut() {
-            if let Err(error) = finish_active_files(shared, active) {
+            let finished =
+                finish_active_files(shared, active).and_then(|()| write_active_tix(shared, active));
+            if let Err(error) = finished {
                 shared.lock().failed = Some(error.to_string());
                 return Err(error);
             }
