@@ -2,11 +2,13 @@
 //! FIFO deduplication, and delivery that resumes from its durable position after
 //! a restart.
 
+mod common;
+
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
-    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, MessageAttribute,
-    Protocol, PublishRequest, RetryConfig, Sink, TopicAttributes, TopicName, Topics, TopicsConfig,
+    AttributeValue, Delivery, Endpoint, Error, Failure, FilterSpec, MessageAttribute, Protocol,
+    PublishRequest, Sink, TopicAttributes, TopicName, Topics,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -60,30 +62,13 @@ impl Sink for TestSink {
 impl TestSink {
     /// Waits (at most 10 s) until `done` holds of the state.
     fn wait(&self, done: impl Fn(&SinkState) -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut state = self.state.lock().unwrap();
-        while !done(&state) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self.changed.wait_timeout(state, left).unwrap().0;
-        }
-        true
+        common::wait_until(&self.state, &self.changed, done)
     }
 }
 
 fn open(dir: &Path, sink: Arc<TestSink>) -> (Storage, Topics) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
-    let config = TopicsConfig {
-        retry: RetryConfig {
-            managed: FixedRetry {
-                retries: 2,
-                delay_ms: 10,
-            },
-        },
-        ..TopicsConfig::default()
-    };
+    let config = common::quick_retries();
     let mut config = config;
     // Small segments, so that a test rolls several.
     config.log.segment_bytes_max = 64 * 1024;
