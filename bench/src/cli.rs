@@ -123,7 +123,7 @@ pub struct BenchArgs {
     /// (default 16).
     #[arg(long)]
     pub message_bytes: Option<usize>,
-    /// sns-publish and sns-latency: SQS queue subscriptions of the topic,
+    /// sns-publish, sns-latency and sns-fill: SQS queue subscriptions of the topic,
     /// comma-separated, each 1 to 100 (default 1,10,100).
     #[arg(long, value_delimiter = ',')]
     pub subscriptions: Vec<usize>,

@@ -18,6 +18,9 @@ pub(crate) const MESSAGE_KEY: &str = "m";
 pub(crate) const STATE_KEY: &str = "s";
 /// Most entries in one batch call.
 pub const BATCH_ENTRIES_MAX: usize = 10;
+/// Most messages in one [`Queue::submit_sends`] (an SNS delivery batch is at
+/// most a topic log read, far fewer).
+pub const SUBMIT_ENTRIES_MAX: usize = 10_000;
 /// Most messages in flight in a standard queue.
 pub const INFLIGHT_MAX_STANDARD: usize = 120_000;
 /// Most messages in flight in a FIFO queue.
@@ -215,9 +218,7 @@ impl Queue {
                 count: requests.len(),
             });
         }
-        let now_ms = self.clock.now_ms();
-        let mut inner = self.lock();
-        let max_bytes = inner.attributes.maximum_message_bytes as usize;
+        let max_bytes = self.lock().attributes.maximum_message_bytes as usize;
         let total: usize = requests
             .iter()
             .map(|r| message_size_bytes(&r.body, &r.attributes))
@@ -228,6 +229,24 @@ impl Queue {
                 max_bytes,
             });
         }
+        self.submit_sends(requests)?.wait()
+    }
+
+    /// Checks, deduplicates and stages up to [`SUBMIT_ENTRIES_MAX`] messages as one
+    /// append and returns at once; [`PendingSend::wait`] waits until they are
+    /// durable. For callers inside the server (SNS delivery) that send many
+    /// messages to one queue: the wire's 10-entry and total-size limits of
+    /// SendMessageBatch do not apply, each message's own limits do. Messages keep
+    /// their order in the queue (FIFO groups included), and a FIFO duplicate
+    /// within the window is answered with its original, as in [`Queue::send_batch`].
+    pub fn submit_sends(&self, requests: Vec<SendRequest>) -> Result<PendingSend<'_>> {
+        if requests.is_empty() || requests.len() > SUBMIT_ENTRIES_MAX {
+            return Err(Error::BatchSize {
+                count: requests.len(),
+            });
+        }
+        let now_ms = self.clock.now_ms();
+        let mut inner = self.lock();
         let mut outcomes: Vec<Result<SendOutcome>> = Vec::with_capacity(requests.len());
         let mut stored = Vec::new();
         for request in requests {
@@ -241,24 +260,28 @@ impl Queue {
                                 // Filled in below, once the append has its positions.
                                 sequence_number: None,
                             };
-                            stored.push((outcomes.len(), message));
+                            stored.push(message);
                             outcome
                         }
                     });
             outcomes.push(outcome);
         }
-        if stored.is_empty() {
-            return Ok(outcomes);
-        }
-        let encoded: Vec<Vec<u8>> = stored.iter().map(|(_, m)| m.encode()).collect();
-        let records: Vec<Record<'_>> = encoded.iter().map(|data| message_record(data)).collect();
         let scope = inner.attributes.deduplication_scope;
+        if stored.is_empty() {
+            return Ok(PendingSend {
+                queue: self,
+                outcomes,
+                append: None,
+                stored,
+                scope,
+            });
+        }
+        let encoded: Vec<Vec<u8>> = stored.iter().map(StoredMessage::encode).collect();
+        let records: Vec<Record<'_>> = encoded.iter().map(|data| message_record(data)).collect();
         let pending = match self.messages.submit(&records) {
             Ok(pending) => pending,
             Err(error) => {
-                inner
-                    .fifo
-                    .forget_sends(stored.iter().map(|(_, m)| m), scope);
+                inner.fifo.forget_sends(stored.iter(), scope);
                 return Err(error.into());
             }
         };
@@ -267,9 +290,9 @@ impl Queue {
             let positions: Vec<(MessageId, u64)> = stored
                 .iter()
                 .enumerate()
-                .map(|(k, (_, message))| (message.message_id, base + k as u64))
+                .map(|(k, message)| (message.message_id, base + k as u64))
                 .collect();
-            for ((_, message), (_, position)) in stored.iter().zip(&positions) {
+            for (message, (_, position)) in stored.iter().zip(&positions) {
                 inner.fifo.remember_send(message, *position, scope);
             }
             // Duplicates within this batch learn their original's position too.
@@ -280,19 +303,13 @@ impl Queue {
                 }
             }
         }
-        drop(inner);
-        if let Err(error) = pending.wait() {
-            // The log refuses writes until reopened, and reopening rebuilds the
-            // window from what is stored: these ids must not suppress a retry.
-            let mut inner = self.lock();
-            inner
-                .fifo
-                .forget_sends(stored.iter().map(|(_, m)| m), scope);
-            return Err(error.into());
-        }
-        self.lock().generation += 1;
-        self.changed.notify_all();
-        Ok(outcomes)
+        Ok(PendingSend {
+            queue: self,
+            outcomes,
+            append: Some(pending),
+            stored,
+            scope,
+        })
     }
 
     /// Checks one message and builds its record, or finds it a duplicate.
@@ -635,6 +652,43 @@ impl Queue {
         self.messages.close()?;
         self.state.close()?;
         Ok(())
+    }
+}
+
+/// Messages staged by [`Queue::submit_sends`], not yet durable.
+#[must_use = "a send is acknowledged only once wait returns"]
+#[derive(Debug)]
+pub struct PendingSend<'a> {
+    queue: &'a Queue,
+    /// One per request, in order (sequence numbers already known).
+    outcomes: Vec<Result<SendOutcome>>,
+    /// `None` when every request was invalid or a duplicate.
+    append: Option<PendingAppend>,
+    /// The new messages of the append: a failed append forgets their FIFO ids.
+    stored: Vec<StoredMessage>,
+    scope: crate::attributes::DeduplicationScope,
+}
+
+impl PendingSend<'_> {
+    /// Waits until the staged messages are durable under the storage's policy;
+    /// then each request's outcome. Fails as a whole for a storage failure.
+    pub fn wait(self) -> Result<Vec<Result<SendOutcome>>> {
+        let Some(append) = self.append else {
+            return Ok(self.outcomes);
+        };
+        let queue = self.queue;
+        if let Err(error) = append.wait() {
+            // The log refuses writes until reopened, and reopening rebuilds the
+            // window from what is stored: these ids must not suppress a retry.
+            queue
+                .lock()
+                .fifo
+                .forget_sends(self.stored.iter(), self.scope);
+            return Err(error.into());
+        }
+        queue.lock().generation += 1;
+        queue.changed.notify_all();
+        Ok(self.outcomes)
     }
 }
 

@@ -283,7 +283,7 @@ fn sqs_workloads_run_against_a_server() {
 }
 
 /// The SNS workloads fan every published message out to every subscribed queue
-/// of a real server (counted per run), report both cases, and leave no queue behind.
+/// of a real server (counted per run), report every case, and leave no queue behind.
 #[test]
 fn sns_workloads_deliver_every_publish_to_every_queue() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,7 +293,7 @@ fn sns_workloads_deliver_every_publish_to_every_queue() {
         dir.path(),
         &[
             "--workload",
-            "sns-publish,sns-latency",
+            "sns-publish,sns-latency,sns-fill",
             "--subscriptions",
             "1,3",
             "--producers",
@@ -316,10 +316,10 @@ fn sns_workloads_deliver_every_publish_to_every_queue() {
         assert_eq!(delivered, published * queues, "{line}");
         runs += 1;
     }
-    // 2 workloads x 2 subscription counts x 2 repetitions, no warm-up.
-    assert_eq!(runs, 8, "{stderr}");
+    // 3 workloads x 2 subscription counts x 2 repetitions, no warm-up.
+    assert_eq!(runs, 12, "{stderr}");
     let results = report["results"].as_array().unwrap();
-    for workload in ["sns-publish", "sns-latency"] {
+    for workload in ["sns-publish", "sns-latency", "sns-fill"] {
         let cases: Vec<&Value> = results
             .iter()
             .filter(|r| r["workload"] == workload)

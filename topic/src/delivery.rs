@@ -60,6 +60,18 @@ pub trait Sink: Send + Sync + 'static {
     /// Delivers one message; `Ok` once the destination holds it durably.
     fn deliver(&self, delivery: &Delivery<'_>) -> std::result::Result<(), Failure>;
 
+    /// Delivers several messages of one subscription, in order, as one step (a
+    /// queue takes them in one commit round). Returns an outcome for each of a
+    /// prefix of `deliveries`, at least the first: a sink stops after a retryable
+    /// failure, because nothing behind a message may reach the destination ahead
+    /// of it (FIFO order); the worker retries that message alone and then hands
+    /// over the rest again. A failure that retrying cannot fix does not stop the
+    /// batch (that message goes to the dead-letter queue). The default delivers
+    /// one at a time.
+    fn deliver_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<std::result::Result<(), Failure>> {
+        deliver_each(self, deliveries)
+    }
+
     /// Takes a message that could not be delivered (retries exhausted, or a
     /// failure that retrying cannot fix): to the subscription's dead-letter
     /// queue if it has one. `Ok` when handled (kept or knowingly dropped).
@@ -68,6 +80,24 @@ pub trait Sink: Send + Sync + 'static {
         delivery: &Delivery<'_>,
         failure: &Failure,
     ) -> std::result::Result<(), Failure>;
+}
+
+/// [`Sink::deliver_batch`] one message at a time: what a sink without a batch
+/// step does (also for the protocols of a sink that batches only some).
+pub fn deliver_each<S: Sink + ?Sized>(
+    sink: &S,
+    deliveries: &[Delivery<'_>],
+) -> Vec<std::result::Result<(), Failure>> {
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let outcome = sink.deliver(delivery);
+        let stop = outcome.as_ref().is_err_and(|failure| failure.retryable);
+        outcomes.push(outcome);
+        if stop {
+            break;
+        }
+    }
+    outcomes
 }
 
 /// A fixed retry schedule: how often and how long apart a refused message is
@@ -305,23 +335,37 @@ pub(crate) struct Worker {
 /// How long a worker waits for a new message before looking at its stop flag again.
 const IDLE_WAIT: Duration = Duration::from_millis(500);
 
+/// Most time between a delivery and the durable store of the position after it,
+/// while messages keep coming. Storing after every batch would cost each batch a
+/// second commit (two syncs, in fact); storing this often instead bounds what a
+/// crash re-delivers to this much delivery, and at-least-once allows that. A
+/// worker that runs out of messages stores at once.
+const POSITION_STORE_INTERVAL: Duration = Duration::from_millis(100);
+
 impl Worker {
     /// Delivers from `position` until stopped.
     pub(crate) fn run(self, mut position: u64) {
+        // The position last stored durably, and when.
+        let mut stored = position;
+        let mut stored_at = Instant::now();
         while !self.control.stopping() {
             match self.deliver_batch(position) {
                 Ok(Some(next)) if next > position => {
-                    if let Err(error) = store_position(self.fs.as_ref(), &self.position_path, next)
-                    {
-                        tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
-                        return;
-                    }
                     position = next;
-                    self.control.position.store(next, Ordering::Release);
-                    self.reclaim();
+                    if stored_at.elapsed() < POSITION_STORE_INTERVAL {
+                        continue;
+                    }
                 }
-                Ok(Some(_)) => {
+                Ok(Some(_)) if stored == position => {
                     self.log.wait_for(position, IDLE_WAIT);
+                    continue;
+                }
+                // Caught up with a position not stored yet: store it unless
+                // more comes at once.
+                Ok(Some(_)) => {
+                    if self.log.wait_for(position, POSITION_STORE_INTERVAL) {
+                        continue;
+                    }
                 }
                 Ok(None) => break,
                 Err(error) => {
@@ -329,12 +373,36 @@ impl Worker {
                     if !self.control.pause(IDLE_WAIT) {
                         break;
                     }
+                    continue;
                 }
             }
+            if stored < position {
+                if !self.store(position) {
+                    return;
+                }
+                stored = position;
+            }
+            stored_at = Instant::now();
         }
         if self.control.lock().removed {
             let _ = self.fs.remove_file(&self.position_path);
+        } else if stored < position {
+            self.store(position);
         }
+    }
+
+    /// Stores `position` durably, then lets peers reclaim what every
+    /// subscription has passed. False (logged) if it cannot be stored: then
+    /// delivery stops, as re-delivering without end would be worse.
+    fn store(&self, position: u64) -> bool {
+        if let Err(error) = store_position(self.fs.as_ref(), &self.position_path, position) {
+            tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
+            return false;
+        }
+        // Reclaim goes by stored positions only: a crash restarts from them.
+        self.control.position.store(position, Ordering::Release);
+        self.reclaim();
+        true
     }
 
     /// Removes the log's sealed segments that every subscription has passed (a
@@ -364,13 +432,19 @@ impl Worker {
         }
     }
 
-    /// Waits until the subscription's throttle admits `delivery` (HTTP(S) with
-    /// a `throttlePolicy` only); false if the worker was stopped first.
-    fn wait_for_throttle(&self, delivery: &Delivery<'_>) -> bool {
-        let per_second = match delivery.subscription.endpoint.protocol {
+    /// The most deliveries a second the subscription takes: HTTP(S) with a
+    /// `throttlePolicy` only.
+    fn throttle_rate(delivery: &Delivery<'_>) -> Option<u32> {
+        match delivery.subscription.endpoint.protocol {
             Protocol::Http | Protocol::Https => delivery.endpoint_policy().max_receives_per_second,
             Protocol::Sqs | Protocol::Firehose => None,
-        };
+        }
+    }
+
+    /// Waits until the subscription's throttle admits `delivery`; false if the
+    /// worker was stopped first.
+    fn wait_for_throttle(&self, delivery: &Delivery<'_>) -> bool {
+        let per_second = Self::throttle_rate(delivery);
         loop {
             let admitted = self.throttle.borrow_mut().admit(per_second, Instant::now());
             match admitted {
@@ -382,7 +456,7 @@ impl Worker {
     }
 
     /// Delivers the records from `position` on that one read returns; the position
-    /// after the last one handled, or `None` when stopped on the way.
+    /// after the last one handled, or `None` when stopped before handling any.
     fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
         let from = position.max(self.log.first_position());
         let limits = ReadLimits {
@@ -390,39 +464,96 @@ impl Worker {
             bytes_max: 4 << 20,
         };
         let read = self.log.read(from, limits)?;
-        let mut next = from;
+        let mut passing = Vec::new();
         for record in read.records() {
-            if self.control.stopping() {
-                return Ok(if next > position { Some(next) } else { None });
-            }
             match Published::decode(record.data) {
-                Ok(message) if !self.control.passes(&message) => {}
-                Ok(message) => {
-                    if !self.deliver_one(&message, record.position) {
-                        return Ok(if next > position { Some(next) } else { None });
-                    }
+                Ok(message) if self.control.passes(&message) => {
+                    passing.push((record.position, message));
                 }
+                Ok(_) => {}
                 Err(reason) => {
                     tracing::error!(topic = %self.topic, position = record.position, %reason, "unreadable message skipped");
                 }
             }
-            next = record.position + 1;
         }
-        Ok(Some(next.max(read.next_position)))
+        let handled = self.deliver_all(&passing);
+        match passing.get(handled) {
+            // Stopped: everything before the first unhandled message is done.
+            Some((stopped_at, _)) => Ok((*stopped_at > position).then_some(*stopped_at)),
+            None => Ok(Some(from.max(read.next_position))),
+        }
     }
 
-    /// Delivers one message with retries, then dead-letters it if it never went
+    /// Hands `messages` (position, message; in log order) to the sink in
+    /// batches, settling each failure before going on. Returns how many were
+    /// handled (delivered or dead-lettered): fewer than all only when stopped.
+    fn deliver_all(&self, messages: &[(u64, Published)]) -> usize {
+        let mut handled = 0;
+        while handled < messages.len() {
+            if self.control.stopping() {
+                return handled;
+            }
+            let record = self.control.record();
+            let topic_attributes = self.topic_attributes();
+            let deliveries: Vec<Delivery<'_>> = messages[handled..]
+                .iter()
+                .map(|(position, message)| Delivery {
+                    topic: &self.topic,
+                    topic_attributes: &topic_attributes,
+                    subscription: &record,
+                    message,
+                    position: *position,
+                    attempt: 1,
+                })
+                .collect();
+            // A throttled subscription is handed one message at a time, each
+            // when its throttle admits it.
+            let mut deliveries = deliveries;
+            if deliveries.first().and_then(Self::throttle_rate).is_some() {
+                deliveries.truncate(1);
+                if !self.wait_for_throttle(&deliveries[0]) {
+                    return handled;
+                }
+            }
+            let outcomes = self.sink.deliver_batch(&deliveries);
+            assert!(
+                !outcomes.is_empty() && outcomes.len() <= deliveries.len(),
+                "a sink answered {} outcomes for {} deliveries",
+                outcomes.len(),
+                deliveries.len()
+            );
+            for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+                if let Err(failure) = outcome {
+                    if !self.settle(delivery.message, delivery.position, failure) {
+                        return handled;
+                    }
+                }
+                handled += 1;
+            }
+        }
+        handled
+    }
+
+    fn topic_attributes(&self) -> TopicAttributes {
+        self.topic_attributes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Settles a message whose first attempt failed with `failure`: retries it
+    /// alone as its schedule says, then dead-letters it if it never went
     /// through. Returns false if stopped before it was handled.
-    fn deliver_one(&self, message: &Published, position: u64) -> bool {
+    fn settle(&self, message: &Published, position: u64, mut failure: Failure) -> bool {
         let mut attempt = 1;
         loop {
             let record = self.control.record();
-            let topic_attributes = self
-                .topic_attributes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let delivery = Delivery {
+            let topic_attributes = self.topic_attributes();
+            let delay = failure
+                .retryable
+                .then(|| retry_delay(&self.retry, &record, &topic_attributes, attempt))
+                .flatten();
+            let mut delivery = Delivery {
                 topic: &self.topic,
                 topic_attributes: &topic_attributes,
                 subscription: &record,
@@ -430,32 +561,25 @@ impl Worker {
                 position,
                 attempt,
             };
+            let Some(delay) = delay else {
+                if let Err(dead) = self.sink.dead_letter(&delivery, &failure) {
+                    tracing::warn!(topic = %self.topic, subscription = %record.id,
+                        reason = %failure.reason, dead_letter = %dead.reason,
+                        "undeliverable message dropped");
+                }
+                return true;
+            };
+            if !self.control.pause(delay) {
+                return false;
+            }
+            attempt += 1;
+            delivery.attempt = attempt;
             if !self.wait_for_throttle(&delivery) {
                 return false;
             }
-            let failure = match self.sink.deliver(&delivery) {
+            match self.sink.deliver(&delivery) {
                 Ok(()) => return true,
-                Err(failure) => failure,
-            };
-            let delay = failure
-                .retryable
-                .then(|| retry_delay(&self.retry, &record, &topic_attributes, attempt))
-                .flatten();
-            match delay {
-                Some(delay) => {
-                    if !self.control.pause(delay) {
-                        return false;
-                    }
-                    attempt += 1;
-                }
-                None => {
-                    if let Err(dead) = self.sink.dead_letter(&delivery, &failure) {
-                        tracing::warn!(topic = %self.topic, subscription = %record.id,
-                            reason = %failure.reason, dead_letter = %dead.reason,
-                            "undeliverable message dropped");
-                    }
-                    return true;
-                }
+                Err(next) => failure = next,
             }
         }
     }

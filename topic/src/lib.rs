@@ -10,10 +10,11 @@
 //! ```
 //!
 //! A publish is acknowledged once durable in the topic's log (one group commit
-//! with every other log of the server). Each worker reads from its position,
-//! hands the message to the [`Sink`], retries what it refuses, dead-letters what
-//! it keeps refusing, and only then stores the next position, so a crash
-//! re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
+//! with every other log of the server). Each worker reads a batch from its
+//! position, hands the messages that pass its filter to the [`Sink`] at once (a
+//! queue takes them in one commit round), retries what it refuses, dead-letters
+//! what it keeps refusing, and only then stores the next position (at most every
+//! 100 ms while busy), so a crash re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
 //! rebuilt from the log at open. On-disk formats are in `FORMAT.md`.
 //!
 //! No AWS wording lives here: errors are facts, values are types. The server
@@ -35,7 +36,9 @@ mod throttle;
 mod topic;
 mod types;
 
-pub use delivery::{parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink};
+pub use delivery::{
+    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink,
+};
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};
 pub use manifest::{FilterSpec, SubscriptionRecord, TopicAttributes};

@@ -2,12 +2,14 @@
 //! FIFO deduplication, and delivery that resumes from its durable position after
 //! a restart.
 
+mod common;
+
 use shardlog_segment::io::RealFs;
 use shardlog_segment::{Storage, StorageConfig};
 use shardlog_topic::{
-    AttributeValue, Clock, Delivery, Endpoint, Error, Failure, FilterSpec, FixedRetry, ManualClock,
-    MessageAttribute, OpenReport, Protocol, PublishRequest, RetryConfig, Sink, SystemClock,
-    TopicAttributes, TopicName, Topics, TopicsConfig,
+    AttributeValue, Clock, Delivery, Endpoint, Error, Failure, FilterSpec, ManualClock,
+    MessageAttribute, OpenReport, Protocol, PublishRequest, Sink, SystemClock, TopicAttributes,
+    TopicName, Topics, TopicsConfig,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,16 +63,7 @@ impl Sink for TestSink {
 impl TestSink {
     /// Waits (at most 10 s) until `done` holds of the state.
     fn wait(&self, done: impl Fn(&SinkState) -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut state = self.state.lock().unwrap();
-        while !done(&state) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            state = self.changed.wait_timeout(state, left).unwrap().0;
-        }
-        true
+        common::wait_until(&self.state, &self.changed, done)
     }
 }
 
@@ -87,14 +80,8 @@ fn open_reporting(
 ) -> (Storage, Topics, OpenReport) {
     let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
     let config = TopicsConfig {
-        retry: RetryConfig {
-            managed: FixedRetry {
-                retries: 2,
-                delay_ms: 10,
-            },
-        },
         clock,
-        ..TopicsConfig::default()
+        ..common::quick_retries()
     };
     let mut config = config;
     // Small segments, so that a test rolls several.

@@ -74,13 +74,16 @@ pub enum WorkloadKind {
     SnsPublish,
     /// SNS publish-to-queue latency at a fixed publish rate.
     SnsLatency,
+    /// SNS delivery into the queues with their consumers held back: deliveries/s
+    /// on the server's side, unbounded by how fast the client drains queues.
+    SnsFill,
     /// Memory of a queue's state as its depth grows (only when named).
     QueueMemory,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 24] = [
+    pub const ALL: [WorkloadKind; 25] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -104,6 +107,7 @@ impl WorkloadKind {
         WorkloadKind::SqsSendLatency,
         WorkloadKind::SnsPublish,
         WorkloadKind::SnsLatency,
+        WorkloadKind::SnsFill,
         WorkloadKind::QueueMemory,
     ];
 
@@ -133,6 +137,7 @@ impl WorkloadKind {
             WorkloadKind::SqsSendLatency => "sqs-send-latency",
             WorkloadKind::SnsPublish => "sns-publish",
             WorkloadKind::SnsLatency => "sns-latency",
+            WorkloadKind::SnsFill => "sns-fill",
             WorkloadKind::QueueMemory => "queue-memory",
         }
     }
@@ -171,7 +176,10 @@ impl WorkloadKind {
 
     /// Whether it speaks SNS and SQS (to `--url`, and to moto with `--compare-moto`).
     pub fn is_sns(self) -> bool {
-        matches!(self, WorkloadKind::SnsPublish | WorkloadKind::SnsLatency)
+        matches!(
+            self,
+            WorkloadKind::SnsPublish | WorkloadKind::SnsLatency | WorkloadKind::SnsFill
+        )
     }
 
     /// Whether it runs only when named (not in the default "all").

@@ -3,8 +3,12 @@
 //! `sns-publish` publishes flat out and counts deliveries/s; `sns-latency`
 //! publishes at a fixed rate and measures publish-to-queue latency (the publish
 //! time travels in the body, the consumer takes the receive time). Every run
-//! checks that every published message reached every queue. The same cases run
-//! against moto's server with `--compare-moto`.
+//! checks that every published message reached every queue. `sns-fill` holds the
+//! consumers back while it publishes and times until every queue holds every
+//! message (GetQueueAttributes), so that its deliveries/s are the server's, not
+//! bounded by how fast this client drains queues; then it drains and checks. The
+//! same cases run against moto's server with `--compare-moto`, with fewer
+//! deliveries per run (see [`MOTO_DELIVERIES_MAX`]).
 
 use super::http::Call;
 use super::sqs::SqsSettings;
@@ -23,6 +27,19 @@ const RECEIVE_WAIT_S: u32 = 1;
 const DRAIN_MAX: Duration = Duration::from_secs(60);
 /// Paced publisher threads of the latency case.
 const PACED_THREADS: u64 = 4;
+/// Publishing flat out, the publishers stay at most this many deliveries
+/// (publishes times queues) ahead of the slowest consumer: the rate is then one
+/// the server and the consumers sustain, and what is left to drain when
+/// publishing stops takes seconds, not minutes.
+const BACKLOG_DELIVERIES_MAX: u64 = 20_000;
+/// sns-fill: deliveries (publishes times queues) of one run at most.
+const FILL_DELIVERIES: u64 = 100_000;
+/// sns-fill: how often a queue's depth is looked at.
+const FILL_POLL: Duration = Duration::from_millis(5);
+/// Against moto, deliveries of one run at most: moto delivers during the
+/// Publish call, at about 130 deliveries/s, and with 100 subscriptions its
+/// queues would otherwise not drain within [`DRAIN_MAX`].
+const MOTO_DELIVERIES_MAX: u64 = 3_000;
 
 /// The SNS cases' knobs.
 #[derive(Debug, Clone)]
@@ -116,6 +133,15 @@ pub fn sns_cases<'a>(
         for &count in &settings.subscriptions {
             let base = settings.base;
             let pace = (kind == WorkloadKind::SnsLatency).then_some(base.rate);
+            let fill = kind == WorkloadKind::SnsFill;
+            let deliveries_max = [
+                fill.then_some(FILL_DELIVERIES),
+                (label == "moto").then_some(MOTO_DELIVERIES_MAX),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let publishes_max = deliveries_max.map(|d| (d / count as u64).max(1));
             let name = format!(
                 "shardlog-bench-{}-{label}-sns{index}-{count}",
                 std::process::id()
@@ -134,10 +160,16 @@ pub fn sns_cases<'a>(
                     tag: runs,
                     base,
                     pace,
+                    fill,
+                    publishes_max,
                     budget,
                     meter,
                 };
-                let (sample, published) = fan_out(run)?;
+                let (sample, published) = if fill {
+                    fill_queues(run)?
+                } else {
+                    fan_out(run)?
+                };
                 eprintln!(
                     "{name}: {published} published, {} delivered to {count} queues",
                     sample.records
@@ -163,7 +195,14 @@ fn sns_case<'a>(
         batch_records: Some(1),
         ..Params::default()
     };
-    let (name, figure) = if kind == WorkloadKind::SnsLatency {
+    let mut latency_of = "publish to receive by the queue's consumer";
+    let (name, figure) = if kind == WorkloadKind::SnsFill {
+        latency_of = "none: deliveries into the queues only";
+        (
+            format!("{label} SNS fill, {count} subs (deliveries into queues)"),
+            Figure::Throughput,
+        )
+    } else if kind == WorkloadKind::SnsLatency {
         params.rate_records_per_s = Some(base.rate);
         params.producers = Some(PACED_THREADS as usize);
         (
@@ -180,7 +219,7 @@ fn sns_case<'a>(
         kind,
         name,
         params,
-        latency_of: "publish to receive by the queue's consumer",
+        latency_of,
         baselines: &[],
         figure,
         warmup: true,
@@ -197,6 +236,10 @@ struct Run<'a> {
     base: SqsSettings,
     /// Publishes/s, or None to publish flat out.
     pace: Option<u64>,
+    /// sns-fill: no consumer runs while publishing.
+    fill: bool,
+    /// Publishes of one run at most.
+    publishes_max: Option<u64>,
     budget: &'a Budget,
     meter: &'a Meter,
 }
@@ -204,6 +247,10 @@ struct Run<'a> {
 /// Where the publishers and the consumers meet.
 struct Progress {
     published: AtomicU64,
+    /// Publishes started (counts against `publishes_max`).
+    reserved: AtomicU64,
+    /// Distinct messages each queue's consumer has seen.
+    seen: Vec<AtomicU64>,
     /// Set once every publisher has returned.
     done: AtomicBool,
     finished_at: OnceLock<Instant>,
@@ -215,17 +262,7 @@ struct Progress {
 /// Publishes until the budget ends while every queue's consumer receives and
 /// deletes; returns the deliveries (latency: publish to receive) and the publishes.
 fn fan_out(run: Run<'_>) -> Result<(Sample, u64), String> {
-    let started_unix_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| format!("clock before 1970: {e}"))?
-        .as_nanos() as u64;
-    let progress = Progress {
-        published: AtomicU64::new(0),
-        done: AtomicBool::new(false),
-        finished_at: OnceLock::new(),
-        started: Instant::now(),
-        started_unix_ns,
-    };
+    let progress = Progress::start(run.fanout.queues.len())?;
     let threads = match run.pace {
         Some(_) => PACED_THREADS,
         None => run.base.threads.max(1) as u64,
@@ -248,6 +285,30 @@ fn fan_out(run: Run<'_>) -> Result<(Sample, u64), String> {
     }
     let mut sample = merge_concurrent(consumed)?;
     sample.elapsed = progress.started.elapsed();
+    let published = check_all_arrived(run, &progress, &sample)?;
+    Ok((sample, published))
+}
+
+impl Progress {
+    fn start(queues: usize) -> Result<Progress, String> {
+        let started_unix_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| format!("clock before 1970: {e}"))?
+            .as_nanos() as u64;
+        Ok(Progress {
+            published: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
+            seen: (0..queues).map(|_| AtomicU64::new(0)).collect(),
+            done: AtomicBool::new(false),
+            finished_at: OnceLock::new(),
+            started: Instant::now(),
+            started_unix_ns,
+        })
+    }
+}
+
+/// The publishes, once the consumers' `sample` shows that each reached every queue.
+fn check_all_arrived(run: Run<'_>, progress: &Progress, sample: &Sample) -> Result<u64, String> {
     let published = progress.published.load(Ordering::Acquire);
     let expected = published * run.fanout.queues.len() as u64;
     if sample.records != expected {
@@ -257,7 +318,93 @@ fn fan_out(run: Run<'_>) -> Result<(Sample, u64), String> {
             run.fanout.queues.len()
         ));
     }
+    Ok(published)
+}
+
+/// sns-fill: publishes flat out with no consumer running, times until every
+/// queue holds every message, then drains the queues and checks them. The
+/// sample's time is the fill's; its deliveries are the drained ones.
+fn fill_queues(run: Run<'_>) -> Result<(Sample, u64), String> {
+    let progress = Progress::start(run.fanout.queues.len())?;
+    let threads = run.base.threads.max(1) as u64;
+    let published = std::thread::scope(|scope| {
+        let progress = &progress;
+        let publishers: Vec<_> = (0..threads)
+            .map(|thread| scope.spawn(move || publish(run, progress, thread, threads)))
+            .collect();
+        join_all(publishers, "an SNS publisher")
+    });
+    for outcome in published {
+        outcome?;
+    }
+    let published = progress.published.load(Ordering::Acquire);
+    let deadline = Instant::now() + DRAIN_MAX;
+    for url in &run.fanout.queues {
+        wait_filled(run, url, published, deadline)?;
+    }
+    let filled = progress.started.elapsed();
+    let _ = progress.finished_at.set(Instant::now());
+    progress.done.store(true, Ordering::Release);
+    let consumed = std::thread::scope(|scope| {
+        let progress = &progress;
+        let consumers: Vec<_> = (0..run.fanout.queues.len())
+            .map(|queue| scope.spawn(move || consume(run, progress, queue)))
+            .collect();
+        join_all(consumers, "an SQS consumer")
+    });
+    let drained = merge_concurrent(consumed)?;
+    let published = check_all_arrived(run, &progress, &drained)?;
+    let mut sample = Sample::new();
+    sample.records = drained.records;
+    sample.bytes = drained.bytes;
+    sample.elapsed = filled;
     Ok((sample, published))
+}
+
+/// Waits until the queue at `url` holds at least `count` messages.
+fn wait_filled(run: Run<'_>, url: &str, count: u64, deadline: Instant) -> Result<(), String> {
+    let call = run.fanout.sqs.as_ref().as_ref();
+    let request = json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]});
+    loop {
+        let answer =
+            call("GetQueueAttributes", &request).map_err(|e| format!("GetQueueAttributes: {e}"))?;
+        let held: u64 = answer["Attributes"]["ApproximateNumberOfMessages"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("GetQueueAttributes {url}: no message count in {answer}"))?;
+        if held >= count {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "queue {url}: {held} of {count} messages arrived within {DRAIN_MAX:?}"
+            ));
+        }
+        std::thread::sleep(FILL_POLL);
+    }
+}
+
+/// Flat out: waits until the slowest consumer is less than
+/// [`BACKLOG_DELIVERIES_MAX`] behind; false if the budget ended first.
+fn backlog_allows(run: Run<'_>, progress: &Progress) -> bool {
+    let queues = run.fanout.queues.len().max(1) as u64;
+    let ahead_max = (BACKLOG_DELIVERIES_MAX / queues).max(1);
+    loop {
+        let slowest = progress
+            .seen
+            .iter()
+            .map(|seen| seen.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0);
+        let published = progress.published.load(Ordering::Acquire);
+        if published.saturating_sub(slowest) < ahead_max {
+            return true;
+        }
+        if progress.started.elapsed() >= run.budget.duration {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// One publisher: flat out until the budget ends, or paced at its share of the
@@ -279,6 +426,15 @@ fn publish(run: Run<'_>, progress: &Progress, thread: u64, threads: u64) -> Resu
         let over = due.duration_since(started) >= run.budget.duration;
         if over || run.budget.done(run.meter.bytes(), started) {
             break;
+        }
+        let flat_out = run.pace.is_none() && !run.fill;
+        if flat_out && !backlog_allows(run, progress) {
+            break;
+        }
+        if let Some(max) = run.publishes_max {
+            if progress.reserved.fetch_add(1, Ordering::AcqRel) >= max {
+                break;
+            }
         }
         wait_until(due);
         let sent_ns = progress.started_unix_ns + due.duration_since(started).as_nanos() as u64;
@@ -336,6 +492,7 @@ fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, St
             if tag != run.tag.to_string() || !seen.insert(id.to_string()) {
                 continue;
             }
+            progress.seen[queue].store(seen.len() as u64, Ordering::Release);
             let sent: u64 = sent.parse().map_err(|_| format!("a bad body: {body}"))?;
             record_ns(
                 &mut sample.latency_ns,

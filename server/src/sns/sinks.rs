@@ -144,9 +144,8 @@ impl Sinks {
         ))
     }
 
-    /// Sends to the queue of this server that `arn` names; raw deliveries carry
-    /// the message attributes as queue message attributes.
-    fn to_queue(&self, arn: &str, delivery: &Delivery<'_>, raw: bool) -> Result<(), Failure> {
+    /// The queue of this server that `arn` names.
+    fn queue_of(&self, arn: &str) -> Result<std::sync::Arc<shardlog_queue::Queue>, Failure> {
         let sqs = self
             .sqs
             .as_ref()
@@ -155,14 +154,23 @@ impl Sinks {
             .names
             .queue_of_arn(arn)
             .ok_or_else(|| refused(format!("{arn} is not a queue of this server"), false))?;
-        let queue = sqs
-            .queues()
+        sqs.queues()
             .queue(name)
-            .map_err(|error| refused(error.to_string(), false))?;
+            .map_err(|error| refused(error.to_string(), false))
+    }
+
+    /// What `delivery` sends to `queue`; raw deliveries carry the message
+    /// attributes as queue message attributes.
+    fn queue_request(
+        &self,
+        queue: &shardlog_queue::Queue,
+        delivery: &Delivery<'_>,
+        raw: bool,
+    ) -> Result<shardlog_queue::SendRequest, Failure> {
         let message = delivery.message;
         let protocol = protocol_name(delivery.subscription.endpoint.protocol);
         let fifo = queue.name().is_fifo();
-        let request = shardlog_queue::SendRequest {
+        Ok(shardlog_queue::SendRequest {
             body: if raw {
                 message.message_for(protocol).into_bytes()
             } else {
@@ -177,12 +185,63 @@ impl Sinks {
             group_id: fifo.then(|| message.group_id.clone()).flatten(),
             deduplication_id: fifo.then(|| message.deduplication_id.clone()).flatten(),
             trace_header: None,
+        })
+    }
+
+    /// Sends to the queue of this server that `arn` names.
+    fn to_queue(&self, arn: &str, delivery: &Delivery<'_>, raw: bool) -> Result<(), Failure> {
+        self.to_queue_batch(arn, std::slice::from_ref(delivery), raw)
+            .pop()
+            .expect("one outcome for one delivery")
+    }
+
+    /// Sends `deliveries` to the queue `arn` names in one append, so one commit
+    /// round makes them all durable. Outcomes as [`shardlog_topic::Sink::deliver_batch`]
+    /// asks: a failure of the whole append is retryable and answers for the first
+    /// delivery alone (the worker retries it, then the rest).
+    fn to_queue_batch(
+        &self,
+        arn: &str,
+        deliveries: &[Delivery<'_>],
+        raw: bool,
+    ) -> Vec<Result<(), Failure>> {
+        let queue = match self.queue_of(arn) {
+            Ok(queue) => queue,
+            Err(failure) => return vec![Err(failure); deliveries.len()],
         };
-        match queue.send(request) {
-            Ok(_) => Ok(()),
-            Err(error @ shardlog_queue::Error::Storage(_)) => Err(refused(error.to_string(), true)),
-            Err(error) => Err(refused(error.to_string(), false)),
+        let mut requests = Vec::with_capacity(deliveries.len());
+        // A message whose body cannot be made (no signing key yet) ends the batch
+        // there: nothing behind it may go ahead of it.
+        let mut unmade = None;
+        for delivery in deliveries {
+            match self.queue_request(&queue, delivery, raw) {
+                Ok(request) => requests.push(request),
+                Err(failure) => {
+                    unmade = Some(failure);
+                    break;
+                }
+            }
         }
+        let count = requests.len();
+        let mut outcomes = Vec::with_capacity(count + 1);
+        if count > 0 {
+            let sent = queue
+                .submit_sends(requests)
+                .and_then(shardlog_queue::PendingSend::wait);
+            match sent {
+                Ok(sent) => outcomes.extend(sent.into_iter().map(|outcome| {
+                    // An entry fails alone only for what it is (too large, a bad
+                    // attribute): trying it again cannot help.
+                    outcome.map(drop).map_err(|e| refused(e.to_string(), false))
+                })),
+                Err(error @ shardlog_queue::Error::Storage(_)) => {
+                    return vec![Err(refused(error.to_string(), true))];
+                }
+                Err(error) => outcomes.extend(vec![Err(refused(error.to_string(), false)); count]),
+            }
+        }
+        outcomes.extend(unmade.map(Err));
+        outcomes
     }
 
     fn to_firehose(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
@@ -304,6 +363,18 @@ pub(super) fn dead_letter_arn(subscription: &SubscriptionRecord) -> Option<Strin
 }
 
 impl shardlog_topic::Sink for Sinks {
+    fn deliver_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<Result<(), Failure>> {
+        match deliveries.first().map(|first| first.subscription) {
+            Some(subscription) if subscription.endpoint.protocol == Protocol::Sqs => self
+                .to_queue_batch(
+                    &subscription.endpoint.address,
+                    deliveries,
+                    is_raw(subscription),
+                ),
+            _ => shardlog_topic::deliver_each(self, deliveries),
+        }
+    }
+
     fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
         let subscription = delivery.subscription;
         match subscription.endpoint.protocol {
