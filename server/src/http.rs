@@ -3,7 +3,7 @@
 
 use crate::auth::{verify, PayloadHash, PayloadHasher, SignedRequest};
 use crate::connection::Connection;
-use crate::error::ApiError;
+use crate::error::{ApiError, Cause};
 use crate::metrics::{ActionLabel, Metrics};
 use crate::protocol::value::Format;
 use crate::service::Named;
@@ -222,6 +222,7 @@ async fn refuse_connection(
             message: format!(
                 "The server already serves {connections_max} connections; retry later."
             ),
+            cause: Cause::Other,
         };
         let mut response = error_response(&error, Format::Json, &request_id());
         response
@@ -497,6 +498,7 @@ where
             status: 413,
             code: "SerializationException",
             message: format!("Request body is larger than {limit} bytes or was cut off."),
+            cause: Cause::Serialization,
         }),
         Err(_) => Err(ApiError {
             status: 408,
@@ -505,6 +507,7 @@ where
                 "Request body not received within {} ms.",
                 config.body_read_timeout.as_millis()
             ),
+            cause: Cause::Other,
         }),
     }
 }
@@ -542,5 +545,6 @@ pub(crate) fn authenticate(
             status: error.http_status(),
             code: error.code(),
             message: error.to_string(),
+            cause: Cause::Authentication(error.failure()),
         })
 }

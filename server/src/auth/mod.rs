@@ -219,17 +219,29 @@ pub enum SigV4Error {
 impl SigV4Error {
     /// The `__type` Kinesis puts in the JSON error body for this failure.
     pub fn code(&self) -> &'static str {
+        use crate::error::AuthFailure;
+        match self.failure() {
+            AuthFailure::MissingToken => "MissingAuthenticationTokenException",
+            AuthFailure::IncompleteSignature => "IncompleteSignatureException",
+            AuthFailure::UnknownClient => "UnrecognizedClientException",
+            AuthFailure::BadSignature => "InvalidSignatureException",
+        }
+    }
+
+    /// How it failed, for the services that word it their own way.
+    pub fn failure(&self) -> crate::error::AuthFailure {
+        use crate::error::AuthFailure;
         match self {
-            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            Self::IncompleteSignature { .. } => "IncompleteSignatureException",
-            Self::UnrecognizedClient { .. } => "UnrecognizedClientException",
+            Self::MissingAuthenticationToken => AuthFailure::MissingToken,
+            Self::IncompleteSignature { .. } => AuthFailure::IncompleteSignature,
+            Self::UnrecognizedClient { .. } => AuthFailure::UnknownClient,
             Self::SignatureDoesNotMatch
             | Self::BothAuthorizationForms
             | Self::HostNotSigned
             | Self::CredentialTerminator { .. }
             | Self::CredentialDate { .. }
             | Self::SignatureExpired { .. }
-            | Self::SignatureNotYetCurrent { .. } => "InvalidSignatureException",
+            | Self::SignatureNotYetCurrent { .. } => AuthFailure::BadSignature,
         }
     }
 

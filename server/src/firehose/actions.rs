@@ -63,6 +63,7 @@ fn firehose_error(error: FirehoseError, account: Account<'_>) -> ApiError {
             status: 503,
             code: "ServiceUnavailableException",
             message,
+            cause: crate::error::Cause::Other,
         },
         _ => ApiError::internal(message),
     }

@@ -12,7 +12,7 @@
 //! Members the model does not know are passed through untouched (this server has
 //! extensions, and AWS ignores unknown members).
 
-use crate::error::{lower_first, ApiError};
+use crate::error::{lower_first, ApiError, Violations};
 use crate::protocol::model::{Kind, Model, Shape};
 use crate::protocol::value::{Format, Value};
 use base64::engine::general_purpose::STANDARD;
@@ -48,12 +48,20 @@ pub fn request(
         return Ok(value);
     }
     errors.truncate(ERRORS_REPORTED_MAX);
+    // The texts are this module's own: which kinds were reported is read from them.
+    let violations = Violations {
+        missing_member: errors.iter().any(|text| text.ends_with(NULL_TEXT)),
+        enum_value: errors.iter().any(|text| text.contains(ENUM_TEXT)),
+    };
     let plural = if errors.len() == 1 { "" } else { "s" };
-    Err(ApiError::validation(format!(
-        "{} validation error{plural} detected: {}",
-        errors.len(),
-        errors.join("; ")
-    )))
+    Err(ApiError::violated(
+        format!(
+            "{} validation error{plural} detected: {}",
+            errors.len(),
+            errors.join("; ")
+        ),
+        violations,
+    ))
 }
 
 /// Values this server accepts beyond the model, which its actions check
@@ -211,9 +219,7 @@ fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mu
                 let at = join(path, &lower_first(name));
                 match entries.get(name).filter(|v| **v != Value::Null) {
                     Some(item) => check(model, member, item, &at, errors),
-                    None if required.contains(name) => {
-                        errors.push(failure(None, &at, "Member must not be null"))
-                    }
+                    None if required.contains(name) => errors.push(failure(None, &at, NULL_TEXT)),
                     None => {}
                 }
             }
@@ -372,6 +378,11 @@ fn constraint_texts(shape: &Shape) -> Vec<String> {
     texts
 }
 
+/// A required member's failure.
+const NULL_TEXT: &str = "Member must not be null";
+/// The start of an enum constraint's failure.
+const ENUM_TEXT: &str = "Member must satisfy enum value set";
+
 fn bound_text(what: &str, direction: &str, bound: f64) -> String {
     let bound = if bound.fract() == 0.0 && bound.abs() < 1e18 {
         format!("{}", bound as i64)
@@ -386,10 +397,7 @@ fn pattern_text(source: &str) -> String {
 }
 
 fn enum_text(values: &[String]) -> String {
-    format!(
-        "Member must satisfy enum value set: [{}]",
-        values.join(", ")
-    )
+    format!("{ENUM_TEXT}: [{}]", values.join(", "))
 }
 
 fn join(path: &str, name: &str) -> String {

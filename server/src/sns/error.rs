@@ -2,7 +2,7 @@
 //! maps to its exception classes), `Sender` or `Receiver`, and the HTTP status.
 //! SNS error wording exists only in this module and its callers in `sns/`.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, AuthFailure, Cause};
 use shardlog_topic::Error as TopicError;
 
 /// An SNS error.
@@ -70,27 +70,25 @@ impl SnsError {
 /// Request decoding and model validation failures.
 impl From<ApiError> for SnsError {
     fn from(error: ApiError) -> Self {
-        match error.code {
-            "SerializationException" => SnsError::new("MalformedQueryString", error.message),
-            "ValidationException" if error.message.contains("Member must not be null") => {
+        let forbidden = |code| SnsError {
+            status: 403,
+            code,
+            message: error.message.clone(),
+        };
+        match error.cause {
+            Cause::Serialization => SnsError::new("MalformedQueryString", error.message),
+            Cause::Validation(found) if found.missing_member => {
                 SnsError::new("MissingParameter", error.message)
             }
-            "ValidationException" => SnsError::new("InvalidParameter", error.message),
-            "InvalidSignatureException" | "IncompleteSignatureException" => SnsError {
-                status: 403,
-                code: "SignatureDoesNotMatch",
-                message: error.message,
-            },
-            "UnrecognizedClientException" => SnsError {
-                status: 403,
-                code: "InvalidClientTokenId",
-                message: error.message,
-            },
-            "MissingAuthenticationTokenException" => SnsError {
-                status: 403,
-                code: "MissingAuthenticationToken",
-                message: error.message,
-            },
+            Cause::Validation(_) => SnsError::new("InvalidParameter", error.message),
+            Cause::Authentication(AuthFailure::BadSignature)
+            | Cause::Authentication(AuthFailure::IncompleteSignature) => {
+                forbidden("SignatureDoesNotMatch")
+            }
+            Cause::Authentication(AuthFailure::UnknownClient) => forbidden("InvalidClientTokenId"),
+            Cause::Authentication(AuthFailure::MissingToken) => {
+                forbidden("MissingAuthenticationToken")
+            }
             _ if error.status < 500 => SnsError {
                 status: error.status,
                 code: error.code,

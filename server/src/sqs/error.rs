@@ -3,7 +3,7 @@
 //! `x-amzn-query-error` header and the query protocol's `<Code>` carry, and the
 //! HTTP status. SQS error wording exists only in this module.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Cause};
 use shardlog_queue::Error as QueueError;
 
 /// An SQS error.
@@ -153,16 +153,18 @@ impl SqsError {
 /// Request decoding and model validation failures, in SQS's codes.
 impl From<ApiError> for SqsError {
     fn from(error: ApiError) -> Self {
-        match error.code {
-            "SerializationException" => SqsError::new("SerializationException", error.message),
-            "ValidationException" if error.message.contains("enum value set") => {
+        match error.cause {
+            Cause::Serialization => SqsError::new("SerializationException", error.message),
+            Cause::Validation(found) if found.enum_value => {
                 SqsError::new("InvalidAttributeName", error.message)
             }
-            "ValidationException" if error.message.contains("Member must not be null") => {
+            Cause::Validation(found) if found.missing_member => {
                 SqsError::new("MissingParameter", error.message)
             }
-            "ValidationException" => SqsError::new("InvalidParameterValueException", error.message),
-            _ => SqsError::new("InternalError", error.message),
+            Cause::Validation(_) => SqsError::new("InvalidParameterValueException", error.message),
+            Cause::Authentication(_) | Cause::Other => {
+                SqsError::new("InternalError", error.message)
+            }
         }
     }
 }

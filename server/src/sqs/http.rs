@@ -145,11 +145,12 @@ fn content_type(protocol: &Protocol) -> &'static str {
 /// An error of the HTTP layer (body too large, signature) under its own code;
 /// authentication failures take SQS's legacy codes and its 403.
 fn passthrough(error: crate::error::ApiError) -> SqsError {
-    let authentication = match error.code {
-        "InvalidSignatureException" => Some("SignatureDoesNotMatch"),
-        "UnrecognizedClientException" => Some("InvalidClientTokenId"),
-        "MissingAuthenticationTokenException" => Some("MissingAuthenticationToken"),
-        "IncompleteSignatureException" => Some("IncompleteSignature"),
+    use crate::error::{AuthFailure, Cause};
+    let authentication = match error.cause {
+        Cause::Authentication(AuthFailure::BadSignature) => Some("SignatureDoesNotMatch"),
+        Cause::Authentication(AuthFailure::UnknownClient) => Some("InvalidClientTokenId"),
+        Cause::Authentication(AuthFailure::MissingToken) => Some("MissingAuthenticationToken"),
+        Cause::Authentication(AuthFailure::IncompleteSignature) => Some("IncompleteSignature"),
         _ => None,
     };
     SqsError {
