@@ -155,6 +155,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The queue's logs could not be read when the queues were opened: it is
+    /// listed and can be deleted, but refuses every other operation.
+    #[error("queue {queue} is unavailable: its files could not be read when the queues were opened ({cause}); delete the queue, or restore its files and restart")]
+    QueueQuarantined {
+        /// The queue.
+        queue: QueueName,
+        /// What could not be read.
+        cause: String,
+    },
     /// The storage below failed.
     #[error(transparent)]
     Storage(#[from] shardlog_segment::Error),
@@ -169,6 +178,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// Whether this is damage to a queue's files (a log that cannot be read, or
+    /// a state log whose entries fail verification): at open, such a queue is
+    /// quarantined and the others open.
+    pub(crate) fn is_damage(&self) -> bool {
+        match self {
+            Error::Storage(error) => error.is_damage(),
+            Error::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Result of the queue layer.

@@ -48,6 +48,7 @@ mod memory;
 mod message;
 mod move_task;
 mod offline;
+mod quarantine;
 mod queue;
 mod receive;
 mod registry;

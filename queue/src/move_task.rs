@@ -82,6 +82,7 @@ impl Queues {
             });
         }
         let source_queue = self.queue(source)?;
+        source_queue.check_usable()?;
         if self.dead_letter_sources(source)?.is_empty() {
             return Err(Error::NotDeadLetterQueue {
                 queue: source_queue.name().clone(),
@@ -90,6 +91,7 @@ impl Queues {
         let destination = match destination {
             Some(name) => {
                 let queue = self.queue(name)?;
+                queue.check_usable()?;
                 if queue.name().is_fifo() != source_queue.name().is_fifo() || name == source {
                     return Err(Error::InvalidParameter {
                         parameter: "DestinationArn",

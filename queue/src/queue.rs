@@ -89,6 +89,9 @@ pub struct Queue {
     /// Signalled when a message may have become receivable (a send, a visibility
     /// change to zero, a purge) or the queue closed.
     pub(crate) changed: Condvar,
+    /// Why the queue's logs could not be read at open, if they could not: it
+    /// then refuses everything but deletion (see `quarantine.rs`).
+    pub(crate) quarantined: Option<String>,
 }
 
 #[derive(Debug)]
@@ -130,19 +133,47 @@ impl Queue {
         clock: Arc<dyn Clock>,
     ) -> Result<Queue> {
         let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
-        let (state, _) = storage.open_log(dir.join("state"), log_config)?;
-        let delivery = recover_delivery(&messages, &state)?;
-        let mut delivery = delivery;
-        let mut fifo = crate::fifo::FifoState::default();
-        if name.is_fifo() {
-            fifo.recover(
-                &messages,
-                &mut delivery,
-                attributes.deduplication_scope,
-                clock.now_ms(),
-            )?;
-        }
-        Ok(Queue {
+        let state = match storage.open_log(dir.join("state"), log_config) {
+            Ok((state, _)) => state,
+            // Closed so that the caller may quarantine the queue over the same directories.
+            Err(error) => {
+                messages.close()?;
+                return Err(error.into());
+            }
+        };
+        let recovered = recover_delivery(&messages, &state).and_then(|mut delivery| {
+            let mut fifo = crate::fifo::FifoState::default();
+            if name.is_fifo() {
+                let scope = attributes.deduplication_scope;
+                fifo.recover(&messages, &mut delivery, scope, clock.now_ms())?;
+            }
+            Ok((delivery, fifo))
+        });
+        let (delivery, fifo) = match recovered {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                messages.close()?;
+                state.close()?;
+                return Err(error);
+            }
+        };
+        let logs = (messages, state);
+        Ok(Queue::over(
+            id, name, logs, attributes, clock, delivery, fifo,
+        ))
+    }
+
+    /// A queue over its logs and recovered delivery state.
+    pub(crate) fn over(
+        id: u64,
+        name: QueueName,
+        (messages, state): (Log, Log),
+        attributes: QueueAttributes,
+        clock: Arc<dyn Clock>,
+        delivery: Delivery,
+        fifo: crate::fifo::FifoState,
+    ) -> Queue {
+        Queue {
             id,
             name,
             messages,
@@ -160,7 +191,8 @@ impl Queue {
                 fifo,
             }),
             changed: Condvar::new(),
-        })
+            quarantined: None,
+        }
     }
 
     /// The queue's name.
@@ -213,6 +245,7 @@ impl Queue {
     /// invalid entry fails alone); the call fails as a whole only for a bad batch
     /// size or a storage failure.
     pub fn send_batch(&self, requests: Vec<SendRequest>) -> Result<Vec<Result<SendOutcome>>> {
+        self.check_usable()?;
         if requests.is_empty() || requests.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: requests.len(),
@@ -455,6 +488,7 @@ impl Queue {
         handles: &[ReceiptHandle],
         mut decide: impl FnMut(&Inner, &ReceiptHandle, u64) -> Result<Option<Entry>>,
     ) -> Result<Vec<Result<()>>> {
+        self.check_usable()?;
         if handles.is_empty() || handles.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: handles.len(),
@@ -511,6 +545,7 @@ impl Queue {
 
     /// Removes every message sent before the purge. At most one purge per 60 s.
     pub fn purge(&self) -> Result<()> {
+        self.check_usable()?;
         let now_ms = self.clock.now_ms();
         let mut inner = self.lock();
         if inner
@@ -562,6 +597,7 @@ impl Queue {
     /// or expired messages, and once a state log segment is sealed, writes a
     /// checkpoint and removes the state segments before it.
     pub fn reclaim(&self) -> Result<ReclaimReport> {
+        self.check_usable()?;
         let low_water = self.drop_expired()?;
         let message_segments = self
             .messages

@@ -234,6 +234,7 @@ impl Queue {
         request: &ReceiveRequest,
         dead_letter: Option<&Queue>,
     ) -> Result<Vec<ReceivedMessage>> {
+        self.check_usable()?;
         check_request(request)?;
         let attempt_id = request
             .receive_request_attempt_id

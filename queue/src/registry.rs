@@ -23,6 +23,9 @@ pub struct OpenReport {
     pub queues: usize,
     /// Entries of the queues directory that the MANIFEST does not account for; left alone.
     pub unknown_entries: Vec<String>,
+    /// Queues whose logs could not be read, with why: listed and deletable, but
+    /// they refuse every other operation (see [`Error::QueueQuarantined`]).
+    pub quarantined: Vec<(QueueName, String)>,
 }
 
 /// When a queue was created and last changed.
@@ -113,22 +116,19 @@ impl Queues {
             manifest::store(fs, &root, &manifest)?;
         }
         let mut open = BTreeMap::new();
+        let mut quarantined = Vec::new();
         for record in &manifest.queues {
-            let queue = Queue::open(
-                &storage,
-                log_config,
-                &record.dir(&root),
-                record.id,
-                record.name.clone(),
-                record.attributes.clone(),
-                Arc::clone(&clock),
-            )?;
+            let queue = open_or_quarantine(&storage, log_config, &root, record, &clock)?;
+            if let Some(cause) = queue.quarantine_cause() {
+                quarantined.push((record.name.clone(), cause.to_string()));
+            }
             open.insert(record.name.clone(), Arc::new(queue));
         }
         let unknown_entries = unknown_entries(fs, &root, &manifest)?;
         let report = OpenReport {
             queues: open.len(),
             unknown_entries,
+            quarantined,
         };
         let registry = Mutex::new(Registry {
             manifest,
@@ -308,6 +308,7 @@ impl Queues {
 
     /// Changes attributes, durably.
     pub fn set_attributes(&self, name: &str, update: &AttributesUpdate) -> Result<()> {
+        self.queue(name)?.check_usable()?;
         let now_ms = self.clock.now_ms();
         self.update_record(name, |registry, record| {
             let attributes = update.apply_to(&record.attributes, &record.name)?;
@@ -381,10 +382,13 @@ impl Queues {
         let (queue, dead_letter) = {
             let registry = self.lock();
             let queue = lookup(&registry, name)?;
+            // Messages over the limit stay in this queue while its dead-letter
+            // queue is quarantined, rather than failing every receive.
             let dead_letter = queue
                 .attributes()
                 .redrive
-                .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned());
+                .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned())
+                .filter(|dead_letter| dead_letter.quarantine_cause().is_none());
             (queue, dead_letter)
         };
         queue.receive(request, dead_letter.as_deref())
@@ -401,6 +405,46 @@ impl Queues {
         self.stop_move_tasks();
         let queues: Vec<Arc<Queue>> = self.lock().open.values().cloned().collect();
         queues.iter().try_for_each(|queue| queue.close())
+    }
+}
+
+/// Opens a queue of the MANIFEST. A queue whose logs cannot be read (damage,
+/// see [`Error::is_damage`]) is quarantined so that the other queues open; any
+/// other failure fails the open as a whole.
+fn open_or_quarantine(
+    storage: &Storage,
+    log_config: LogConfig,
+    root: &Path,
+    record: &QueueRecord,
+    clock: &Arc<dyn Clock>,
+) -> Result<Queue> {
+    let dir = record.dir(root);
+    let (id, name) = (record.id, record.name.clone());
+    let attributes = record.attributes.clone();
+    let clock = Arc::clone(clock);
+    match Queue::open(
+        storage,
+        log_config,
+        &dir,
+        id,
+        name.clone(),
+        attributes.clone(),
+        Arc::clone(&clock),
+    ) {
+        Err(error) if error.is_damage() => {
+            // Reported in the OpenReport; its owner logs it.
+            let cause = error.to_string();
+            Ok(Queue::quarantined(
+                storage,
+                log_config,
+                &dir,
+                (id, name),
+                attributes,
+                clock,
+                cause,
+            ))
+        }
+        opened => opened,
     }
 }
 

@@ -292,8 +292,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
         (&Method::GET, "/metrics") => {
             let mut text = shared.metrics.render(&shared.engine.open_report());
+            use crate::metrics::{render_quarantined, Quarantined};
             if let Some(sns) = &shared.config.sns {
-                crate::metrics::render_quarantined_topics(&mut text, sns.quarantined_topics());
+                render_quarantined(&mut text, Quarantined::Topic, sns.quarantined_topics());
+            }
+            if let Some(sqs) = &shared.config.sqs {
+                render_quarantined(&mut text, Quarantined::Queue, sqs.quarantined_queues());
             }
             respond(200, "text/plain; version=0.0.4", text.into_bytes(), &id)
         }

@@ -224,16 +224,27 @@ fn escape_label_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Topics quarantined when the server started (their log or delivery positions
-/// could not be read): 1 each, labelled by topic, so that an alert can name them.
-pub fn render_quarantined_topics(out: &mut String, topics: &[String]) {
-    let name = "shardlog_topic_quarantined";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Topics whose files could not be read at startup; they refuse publishes.\n# TYPE {name} gauge"
-    );
-    for topic in topics {
-        let _ = writeln!(out, "{name}{} 1", labels(&[("topic", topic)]));
+/// What a quarantine gauge counts: topics or queues.
+#[derive(Debug, Clone, Copy)]
+pub enum Quarantined {
+    /// SNS topics (their log or delivery positions could not be read).
+    Topic,
+    /// SQS queues (their message or state log could not be read).
+    Queue,
+}
+
+/// Topics or queues quarantined when the server started: 1 each, labelled by
+/// name (`shardlog_topic_quarantined{topic=..}`, `shardlog_queue_quarantined{queue=..}`),
+/// so that an alert can name them.
+pub fn render_quarantined(out: &mut String, kind: Quarantined, names: &[String]) {
+    let (label, help) = match kind {
+        Quarantined::Topic => ("topic", "Topics whose files could not be read at startup; they refuse publishes."),
+        Quarantined::Queue => ("queue", "Queues whose files could not be read at startup; they refuse everything but DeleteQueue."),
+    };
+    let name = format!("shardlog_{label}_quarantined");
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for each in names {
+        let _ = writeln!(out, "{name}{} 1", labels(&[(label, each)]));
     }
 }
 
@@ -305,19 +316,20 @@ mod tests {
         assert!(text.contains("shardlog_throttled_total{stream=\"orders\"} 4"));
     }
 
-    /// Each quarantined topic is one gauge sample labelled with its name.
+    /// Each quarantined topic or queue is one gauge sample labelled with its name.
     #[test]
-    fn quarantined_topics_are_named() {
+    fn quarantined_topics_and_queues_are_named() {
         let mut text = String::new();
-        render_quarantined_topics(&mut text, &["news".to_string()]);
-        assert!(
-            text.contains("# TYPE shardlog_topic_quarantined gauge"),
-            "{text}"
-        );
-        assert!(
-            text.contains("shardlog_topic_quarantined{topic=\"news\"} 1"),
-            "{text}"
-        );
+        render_quarantined(&mut text, Quarantined::Topic, &["news".to_string()]);
+        render_quarantined(&mut text, Quarantined::Queue, &["jobs".to_string()]);
+        for expected in [
+            "# TYPE shardlog_topic_quarantined gauge",
+            "shardlog_topic_quarantined{topic=\"news\"} 1",
+            "# TYPE shardlog_queue_quarantined gauge",
+            "shardlog_queue_quarantined{queue=\"jobs\"} 1",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
     }
 
     /// An action no served model has is counted under `unknown`, whatever its name.

@@ -237,6 +237,8 @@ pub fn render(
 ) -> Result<BTreeMap<String, String>, SqsError> {
     let queues = context.sqs.queues();
     let queue = queues.queue(name)?;
+    // A quarantined queue has no counts to give: say why instead of zeros.
+    queue.check_usable()?;
     let attributes = queue.attributes();
     let counters = queue.counters();
     let times = queues.timestamps(name)?;

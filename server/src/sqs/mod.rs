@@ -41,6 +41,8 @@ pub struct Sqs {
 #[derive(Debug)]
 struct Inner {
     queues: Queues,
+    /// Queues quarantined at open, for `/metrics`.
+    quarantined: Vec<String>,
     region: String,
     account_id: String,
     stopping: Mutex<bool>,
@@ -66,9 +68,14 @@ impl Sqs {
         if !report.unknown_entries.is_empty() {
             tracing::warn!(entries = ?report.unknown_entries, "queue directories the MANIFEST does not list were left alone");
         }
+        for (queue, cause) in &report.quarantined {
+            tracing::error!(%queue, %cause, "queue quarantined: its logs could not be read; the other queues open");
+        }
+        let quarantined = report.quarantined.into_iter();
         let sqs = Sqs {
             inner: Arc::new(Inner {
                 queues,
+                quarantined: quarantined.map(|(queue, _)| queue.to_string()).collect(),
                 region: region.to_string(),
                 account_id: account_id.to_string(),
                 stopping: Mutex::new(false),
@@ -133,6 +140,11 @@ impl Sqs {
         Ok(())
     }
 
+    /// Queues quarantined at open (their logs could not be read), by name.
+    pub(crate) fn quarantined_queues(&self) -> &[String] {
+        &self.inner.quarantined
+    }
+
     pub(crate) fn queues(&self) -> &Queues {
         &self.inner.queues
     }
@@ -164,10 +176,15 @@ impl Inner {
             }
             drop(stopping);
             for name in self.queues.list_queues("") {
-                let reclaimed = self
-                    .queues
-                    .queue(name.as_str())
-                    .and_then(|queue| queue.reclaim());
+                let queue = self.queues.queue(name.as_str());
+                // A quarantined queue holds nothing to reclaim; it was logged at open.
+                if queue
+                    .as_ref()
+                    .is_ok_and(|queue| queue.quarantine_cause().is_some())
+                {
+                    continue;
+                }
+                let reclaimed = queue.and_then(|queue| queue.reclaim());
                 if let Err(error) = reclaimed {
                     tracing::warn!(queue = %name, %error, "queue reclaim failed");
                 }
