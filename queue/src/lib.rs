@@ -51,6 +51,7 @@ mod offline;
 mod quarantine;
 mod queue;
 mod receive;
+mod recovery;
 mod registry;
 mod state_log;
 mod types;

@@ -3,14 +3,13 @@
 //! in `receive.rs`.
 
 use crate::attributes::QueueAttributes;
-use crate::checkpoint::{self, Replay};
+use crate::checkpoint;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::message::{message_size_bytes, validate_parts, StoredMessage};
 use crate::state_log::Entry;
 use crate::types::{Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber};
-use shardlog_segment::{Log, LogConfig, PendingAppend, ReadLimits, Record, Storage};
-use std::path::Path;
+use shardlog_segment::{Log, LogConfig, PendingAppend, ReadLimits, Record};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Partition keys of the two logs' records (the segment layer requires one).
@@ -122,47 +121,6 @@ pub(crate) fn log_config() -> LogConfig {
 }
 
 impl Queue {
-    /// Opens the queue's logs in `dir` and replays its state log.
-    pub(crate) fn open(
-        storage: &Storage,
-        log_config: LogConfig,
-        dir: &Path,
-        id: u64,
-        name: QueueName,
-        attributes: QueueAttributes,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Queue> {
-        let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
-        let state = match storage.open_log(dir.join("state"), log_config) {
-            Ok((state, _)) => state,
-            // Closed so that the caller may quarantine the queue over the same directories.
-            Err(error) => {
-                messages.close()?;
-                return Err(error.into());
-            }
-        };
-        let recovered = recover_delivery(&messages, &state).and_then(|mut delivery| {
-            let mut fifo = crate::fifo::FifoState::default();
-            if name.is_fifo() {
-                let scope = attributes.deduplication_scope;
-                fifo.recover(&messages, &mut delivery, scope, clock.now_ms())?;
-            }
-            Ok((delivery, fifo))
-        });
-        let (delivery, fifo) = match recovered {
-            Ok(recovered) => recovered,
-            Err(error) => {
-                messages.close()?;
-                state.close()?;
-                return Err(error);
-            }
-        };
-        let logs = (messages, state);
-        Ok(Queue::over(
-            id, name, logs, attributes, clock, delivery, fifo,
-        ))
-    }
-
     /// A queue over its logs and recovered delivery state.
     pub(crate) fn over(
         id: u64,
@@ -245,7 +203,6 @@ impl Queue {
     /// invalid entry fails alone); the call fails as a whole only for a bad batch
     /// size or a storage failure.
     pub fn send_batch(&self, requests: Vec<SendRequest>) -> Result<Vec<Result<SendOutcome>>> {
-        self.check_usable()?;
         if requests.is_empty() || requests.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: requests.len(),
@@ -273,6 +230,7 @@ impl Queue {
     /// their order in the queue (FIFO groups included), and a FIFO duplicate
     /// within the window is answered with its original, as in [`Queue::send_batch`].
     pub fn submit_sends(&self, requests: Vec<SendRequest>) -> Result<PendingSend<'_>> {
+        self.check_usable()?;
         if requests.is_empty() || requests.len() > SUBMIT_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: requests.len(),
@@ -770,31 +728,7 @@ fn current_receive(
     }
 }
 
-/// Replays the state log onto the message log. If a power loss cut the message log
-/// below positions the state log mentions, records that durably first (see
-/// `Entry::Truncated`), so that new messages at those positions start clean.
-fn recover_delivery(messages: &Log, state: &Log) -> Result<Delivery> {
-    let corrupt = |reason| Error::Corrupt {
-        what: state.dir().display().to_string(),
-        reason,
-    };
-    let mut replay = Replay::new(messages.first_position());
-    for_each_record(state, state.first_position(), |_, bytes| {
-        replay.apply(bytes).map_err(corrupt)?;
-        Ok(true)
-    })?;
-    let mut delivery = replay.finish().map_err(corrupt)?;
-    let end_position = messages.end_position();
-    let beyond = delivery.highest_known().is_some_and(|p| p >= end_position);
-    if beyond || delivery.cursor > end_position {
-        let entry = Entry::Truncated { end_position };
-        state.append(&[state_record(&entry.encode())])?;
-        delivery.apply(&entry);
-    }
-    Ok(delivery)
-}
-
-fn state_record(data: &[u8]) -> Record<'_> {
+pub(crate) fn state_record(data: &[u8]) -> Record<'_> {
     Record {
         partition_key: STATE_KEY,
         explicit_hash_key: None,

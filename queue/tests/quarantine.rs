@@ -109,6 +109,8 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
     for name in ["broken-messages", "broken-state"] {
         let queue = env.queues.queue(name).unwrap();
         assert_quarantined(queue.send(text("refused")), name);
+        let submitted = queue.submit_sends(vec![text("refused")]).map(|_| ());
+        assert_quarantined(submitted, name);
         assert_quarantined(env.queues.receive(name, &receive_now()), name);
         assert_quarantined(queue.delete(&held[0].receipt_handle), name);
         let visibility = queue.change_visibility(&held[0].receipt_handle, 0);
