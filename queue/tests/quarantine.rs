@@ -7,8 +7,10 @@ mod common;
 use common::{bodies, text, Env};
 use shardlog_queue::{AttributesUpdate, Error, ReceiveRequest, Result};
 use shardlog_segment::io::{write_all_at, FileSystem, OpenOptions};
+use shardlog_segment::{LogConfig, Record, Storage, StorageConfig};
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The directory of the queue named `name` (`<id>-<name>` under the root).
 fn queue_dir(env: &Env, name: &str) -> PathBuf {
@@ -39,6 +41,28 @@ fn damage_segments(env: &Env, name: &str, log: &str) {
     assert!(damaged > 0, "{log} of {name} has no segment");
 }
 
+/// Appends a record to the state log of queue `name` that is no state entry:
+/// the log reads back, its replay fails.
+fn append_bad_state_entry(env: &Env, name: &str) {
+    let fs = env.fs.session() as Arc<dyn FileSystem>;
+    let storage = Storage::open(fs, StorageConfig::default()).unwrap();
+    let config = LogConfig {
+        segment_bytes_max: common::SEGMENT_BYTES,
+        record_bytes_max: 2 << 20,
+        ..LogConfig::default()
+    };
+    let dir = queue_dir(env, name).join("state");
+    let (log, _) = storage.open_log(dir, config).unwrap();
+    let record = Record {
+        partition_key: "s",
+        explicit_hash_key: None,
+        data: b"not a state entry",
+    };
+    log.append(&[record]).unwrap();
+    log.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
 /// Asserts that `result` is the quarantine error of queue `name`, with a cause.
 fn assert_quarantined<T: Debug>(result: Result<T>, name: &str) {
     assert!(
@@ -57,8 +81,8 @@ fn receive_now() -> ReceiveRequest {
     }
 }
 
-/// A damaged message log and a damaged state log each quarantine their queue
-/// only: the healthy queue keeps its messages, sends and receives (its dead-letter
+/// A damaged message log, a damaged state log and a state log holding a record
+/// that is no state entry each quarantine their queue only: the healthy queue keeps its messages, sends and receives (its dead-letter
 /// queue being quarantined, a message over the limit stays in it); the damaged
 /// ones are listed and found but refuse send, receive, delete, attributes and
 /// purge with the cause; deleting them works and the next open is clean.
@@ -67,6 +91,7 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
     let env = Env::new();
     let healthy = env.create_with_dead_letter("healthy", "broken-messages", 1);
     env.create("broken-state", AttributesUpdate::default());
+    env.create("bad-entries.fifo", AttributesUpdate::default());
     for name in ["healthy", "broken-messages", "broken-state"] {
         let queue = env.queues.queue(name).unwrap();
         queue.send(text(&format!("before {name}"))).unwrap();
@@ -77,10 +102,13 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
     drop(healthy);
     let env = env.restart();
     assert!(env.report.quarantined.is_empty(), "{:?}", env.report);
+    env.queues.close().unwrap();
+    env.storage.shutdown().unwrap();
     damage_segments(&env, "broken-messages", "messages");
     damage_segments(&env, "broken-state", "state");
+    append_bad_state_entry(&env, "bad-entries.fifo");
 
-    let env = env.restart();
+    let env = Env::start(env.fs.clone(), env.clock.clone());
     let mut quarantined: Vec<&str> = env
         .report
         .quarantined
@@ -91,8 +119,18 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
         })
         .collect();
     quarantined.sort();
-    assert_eq!(quarantined, ["broken-messages", "broken-state"]);
-    assert_eq!(env.queues.list_queues("").len(), 3);
+    assert_eq!(
+        quarantined,
+        ["bad-entries.fifo", "broken-messages", "broken-state"]
+    );
+    let (_, cause) = env
+        .report
+        .quarantined
+        .iter()
+        .find(|(name, _)| name.as_str() == "bad-entries.fifo")
+        .unwrap();
+    assert!(cause.contains("corrupt queue data"), "{cause}");
+    assert_eq!(env.queues.list_queues("").len(), 4);
 
     // The healthy queue: its messages survived and it works; receiving one over
     // its receive limit keeps it here instead of failing on the dead-letter queue.
@@ -106,7 +144,7 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
     rest.sort();
     assert_eq!(rest, ["after", "before healthy", "second"]);
 
-    for name in ["broken-messages", "broken-state"] {
+    for name in ["bad-entries.fifo", "broken-messages", "broken-state"] {
         let queue = env.queues.queue(name).unwrap();
         assert_quarantined(queue.send(text("refused")), name);
         let submitted = queue.submit_sends(vec![text("refused")]).map(|_| ());
@@ -126,8 +164,9 @@ fn damaged_queues_are_quarantined_and_the_rest_work() {
     let moved = env.queues.start_move_task("broken-messages", None, None);
     assert_quarantined(moved, "broken-messages");
 
-    env.queues.delete_queue("broken-messages").unwrap();
-    env.queues.delete_queue("broken-state").unwrap();
+    for name in ["bad-entries.fifo", "broken-messages", "broken-state"] {
+        env.queues.delete_queue(name).unwrap();
+    }
     assert_eq!(env.queues.list_queues("").len(), 1);
     let env = env.restart();
     assert!(env.report.quarantined.is_empty(), "{:?}", env.report);
