@@ -119,10 +119,15 @@ pub struct BenchArgs {
     /// queue-memory: messages sent to the queue (quick: 100000, full: 1000000).
     #[arg(long)]
     pub messages: Option<u64>,
-    /// queue-memory and SQS workloads: body bytes of each message, 1 to 262144
-    /// (default 16).
+    /// queue-memory, SQS and SNS workloads: body bytes of each message, 1 to
+    /// 262144 (default: 1024 for the sqs-* cases but sqs-backlog's 16; 16 for
+    /// queue-memory and sns-*).
     #[arg(long)]
     pub message_bytes: Option<usize>,
+    /// sqs-backlog: messages queued before each drain, comma-separated, each 1 to
+    /// 10^9 (default 1000000,100000000).
+    #[arg(long, value_delimiter = ',')]
+    pub backlog_messages: Vec<u64>,
     /// sns-publish, sns-latency and sns-fill: SQS queue subscriptions of the topic,
     /// comma-separated, each 1 to 100 (default 1,10,100).
     #[arg(long, value_delimiter = ',')]
@@ -198,6 +203,8 @@ pub struct Plan {
     pub queue_memory: crate::workloads::queue_memory::QueueMemorySettings,
     /// The SQS workloads' settings.
     pub sqs: crate::workloads::sqs::SqsSettings,
+    /// The engine-API SQS workloads' settings.
+    pub sqs_engine: crate::workloads::sqs_engine::SqsEngineSettings,
     /// The SNS cases' knobs.
     pub sns: crate::workloads::sns::SnsSettings,
     /// Run the SQS and SNS workloads against moto too.
@@ -391,15 +398,34 @@ impl BenchArgs {
         if self.compare_moto && !workloads.iter().any(|k| k.is_sqs() || k.is_sns()) {
             return Err("--compare-moto compares the sqs-* and sns-* workloads: select one".into());
         }
-        let sqs = crate::workloads::sqs::SqsSettings {
-            message_bytes: in_range(
+        let message_bytes = |default: usize| {
+            in_range(
                 "message-bytes",
-                self.message_bytes.unwrap_or(16),
+                self.message_bytes.unwrap_or(default),
                 1,
                 256 << 10,
-            )?,
+            )
+        };
+        // Issue 17 measures SQS with 1 KiB messages.
+        let sqs = crate::workloads::sqs::SqsSettings {
+            message_bytes: message_bytes(1024)?,
             threads: self.producers.unwrap_or(16),
             rate: sqs_rate,
+        };
+        let backlog_messages = if self.backlog_messages.is_empty() {
+            vec![1_000_000, 100_000_000]
+        } else {
+            self.backlog_messages.clone()
+        };
+        for &count in &backlog_messages {
+            let max = crate::workloads::sqs_engine::BACKLOG_MESSAGES_MAX;
+            in_range("backlog-messages", count, 1, max)?;
+        }
+        let sqs_engine = crate::workloads::sqs_engine::SqsEngineSettings {
+            message_bytes: sqs.message_bytes,
+            threads: sqs.threads,
+            durability,
+            backlog_messages,
         };
         let subscriptions = if self.subscriptions.is_empty() {
             vec![1, 10, 100]
@@ -442,18 +468,17 @@ impl BenchArgs {
                     1,
                     10_000_000_000,
                 )?,
-                body_bytes: in_range(
-                    "message-bytes",
-                    self.message_bytes.unwrap_or(16),
-                    1,
-                    256 << 10,
-                )?,
+                body_bytes: message_bytes(16)?,
                 threads: self.producers.unwrap_or(8),
                 durability,
             },
             sqs,
+            sqs_engine,
             sns: crate::workloads::sns::SnsSettings {
-                base: sqs,
+                base: crate::workloads::sqs::SqsSettings {
+                    message_bytes: message_bytes(16)?,
+                    ..sqs
+                },
                 subscriptions,
             },
             compare_moto: self.compare_moto,

@@ -203,6 +203,9 @@ fn measure(
     if plan.compare_moto {
         println!("{}", sqs::moto_ratios(&results));
     }
+    if let Some(line) = crate::workloads::sqs_engine::backlog_ratio(&results) {
+        println!("{line}");
+    }
     let queue_memory = if plan.workloads.contains(&WorkloadKind::QueueMemory) {
         let report = queue_memory::run(&plan.queue_memory, root, &args.durability)?;
         println!("{}", queue_memory::render(&report));

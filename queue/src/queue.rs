@@ -756,10 +756,21 @@ pub(crate) fn decode_message(queue: &Queue, bytes: &[u8]) -> Result<StoredMessag
 pub(crate) fn for_each_record(
     log: &Log,
     from: u64,
+    visit: impl FnMut(u64, &[u8]) -> Result<bool>,
+) -> Result<()> {
+    for_each_record_in_reads_of(log, from, 256, visit)
+}
+
+/// [`for_each_record`], reading at most `records_max` records at a time: a caller
+/// that stops after a few (a receive of 10) does not read and verify 256.
+pub(crate) fn for_each_record_in_reads_of(
+    log: &Log,
+    from: u64,
+    records_max: usize,
     mut visit: impl FnMut(u64, &[u8]) -> Result<bool>,
 ) -> Result<()> {
     let limits = ReadLimits {
-        records_max: 256,
+        records_max,
         bytes_max: 4 << 20,
     };
     let mut next = from.max(log.first_position());

@@ -6,7 +6,8 @@ use crate::delivery::Tracked;
 use crate::error::{Error, Result};
 use crate::message::StoredMessage;
 use crate::queue::{
-    decode_message, for_each_record, message_record, Inner, Queue, VISIBILITY_TIMEOUT_S_MAX,
+    decode_message, for_each_record_in_reads_of, message_record, Inner, Queue,
+    VISIBILITY_TIMEOUT_S_MAX,
 };
 use crate::state_log::Entry;
 use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
@@ -585,7 +586,9 @@ impl Queue {
         let expired = |sent_ms: u64| now_ms >= sent_ms + retention_ms;
         let fifo = self.name.is_fifo();
         let mut cursor = inner.delivery.cursor.max(self.messages.first_position());
-        for_each_record(&self.messages, cursor, |position, bytes| {
+        // Reads of `max` records: a read verifies every batch it touches, and
+        // picks are usually the records right at the cursor.
+        for_each_record_in_reads_of(&self.messages, cursor, max, |position, bytes| {
             if picks.len() >= max || new_allowed == 0 {
                 return Ok(false);
             }

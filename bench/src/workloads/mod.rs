@@ -13,6 +13,7 @@ pub mod scale;
 pub mod seek;
 pub mod sns;
 pub mod sqs;
+pub mod sqs_engine;
 
 use crate::process::CpuTimes;
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
@@ -70,6 +71,17 @@ pub enum WorkloadKind {
     SqsRoundTrip,
     /// SQS SendMessage latency at a fixed rate over HTTP.
     SqsSendLatency,
+    /// SQS ReceiveMessage + DeleteMessageBatch of 10 over HTTP, draining a pre-filled queue.
+    SqsReceiveDelete,
+    /// The queue crate's `send_batch` of 10, no HTTP.
+    SqsEngineSend,
+    /// The queue crate's receive + `delete_batch` of 10 on a pre-filled queue, no HTTP.
+    SqsEngineReceiveDelete,
+    /// The queue crate's send, receive and delete at once, batches of 10, no HTTP.
+    SqsEngineRoundTrip,
+    /// Drain rate (receive + delete, queue crate) of queues of `--backlog-messages`
+    /// messages (only when named).
+    SqsBacklog,
     /// SNS Publish to a topic with N raw SQS queue subscriptions: deliveries/s.
     SnsPublish,
     /// SNS publish-to-queue latency at a fixed publish rate.
@@ -83,7 +95,7 @@ pub enum WorkloadKind {
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 25] = [
+    pub const ALL: [WorkloadKind; 30] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -105,6 +117,11 @@ impl WorkloadKind {
         WorkloadKind::SqsSendBatch,
         WorkloadKind::SqsRoundTrip,
         WorkloadKind::SqsSendLatency,
+        WorkloadKind::SqsReceiveDelete,
+        WorkloadKind::SqsEngineSend,
+        WorkloadKind::SqsEngineReceiveDelete,
+        WorkloadKind::SqsEngineRoundTrip,
+        WorkloadKind::SqsBacklog,
         WorkloadKind::SnsPublish,
         WorkloadKind::SnsLatency,
         WorkloadKind::SnsFill,
@@ -135,6 +152,11 @@ impl WorkloadKind {
             WorkloadKind::SqsSendBatch => "sqs-send-batch",
             WorkloadKind::SqsRoundTrip => "sqs-round-trip",
             WorkloadKind::SqsSendLatency => "sqs-send-latency",
+            WorkloadKind::SqsReceiveDelete => "sqs-receive-delete",
+            WorkloadKind::SqsEngineSend => "sqs-engine-send",
+            WorkloadKind::SqsEngineReceiveDelete => "sqs-engine-receive-delete",
+            WorkloadKind::SqsEngineRoundTrip => "sqs-engine-round-trip",
+            WorkloadKind::SqsBacklog => "sqs-backlog",
             WorkloadKind::SnsPublish => "sns-publish",
             WorkloadKind::SnsLatency => "sns-latency",
             WorkloadKind::SnsFill => "sns-fill",
@@ -171,6 +193,7 @@ impl WorkloadKind {
                 | WorkloadKind::SqsSendBatch
                 | WorkloadKind::SqsRoundTrip
                 | WorkloadKind::SqsSendLatency
+                | WorkloadKind::SqsReceiveDelete
         )
     }
 
@@ -184,7 +207,7 @@ impl WorkloadKind {
 
     /// Whether it runs only when named (not in the default "all").
     pub fn only_when_named(self) -> bool {
-        matches!(self, WorkloadKind::QueueMemory)
+        matches!(self, WorkloadKind::QueueMemory | WorkloadKind::SqsBacklog)
     }
 
     /// The raw baselines its results are divided by (so a run that selects it
@@ -332,6 +355,40 @@ pub fn join_all<T>(
         .into_iter()
         .map(|t| t.join().unwrap_or_else(|_| Err(format!("{who} panicked"))))
         .collect()
+}
+
+/// `threads` threads each calling `call` (one request moving `count` messages of
+/// `message_bytes`) until the budget ends; latency per call, counts summed.
+pub fn flat_out(
+    threads: usize,
+    (budget, meter): (&Budget, &Meter),
+    (count, message_bytes): (usize, usize),
+    who: &str,
+    call: impl Fn() -> Result<(), String> + Sync,
+) -> Result<Sample, String> {
+    let started = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let threads = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut sample = Sample::new();
+                    while !budget.done(meter.bytes(), started) {
+                        let begun = Instant::now();
+                        call()?;
+                        crate::stats::record_ns(&mut sample.latency_ns, begun.elapsed());
+                        let bytes = (count * message_bytes) as u64;
+                        meter.add(bytes, count as u64);
+                        sample.bytes += bytes;
+                        sample.records += count as u64;
+                    }
+                    sample.elapsed = started.elapsed();
+                    Ok(sample)
+                })
+            })
+            .collect();
+        join_all(threads, who)
+    });
+    merge_concurrent(outcomes)
 }
 
 /// Merges the samples of threads that ran at the same time: counts summed,
@@ -760,6 +817,16 @@ pub fn cases_for_plan<'a>(plan: &'a crate::cli::Plan, root: &'a std::path::Path)
             )),
             WorkloadKind::Mixed => cases.extend(engine::mixed_cases(&plan.engine, root)),
             WorkloadKind::Scale => cases.extend(scale::scale_cases(&plan.engine, root)),
+            WorkloadKind::SqsEngineSend
+            | WorkloadKind::SqsEngineReceiveDelete
+            | WorkloadKind::SqsEngineRoundTrip
+            | WorkloadKind::SqsBacklog => {
+                cases.extend(sqs_engine::sqs_engine_cases(
+                    &[kind],
+                    &plan.sqs_engine,
+                    root,
+                ));
+            }
             _ => {}
         }
     }

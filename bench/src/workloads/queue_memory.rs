@@ -105,7 +105,7 @@ pub fn rss_anon_bytes() -> u64 {
 }
 
 /// The queue's storage and registry under `dir`, and the RssAnon before the queues opened.
-fn open(dir: &Path, durability: Durability) -> Result<(Storage, Queues, u64), String> {
+pub(crate) fn open(dir: &Path, durability: Durability) -> Result<(Storage, Queues, u64), String> {
     let config = StorageConfig {
         durability,
         ..StorageConfig::default()
@@ -117,7 +117,16 @@ fn open(dir: &Path, durability: Durability) -> Result<(Storage, Queues, u64), St
     Ok((storage, queues, baseline))
 }
 
-fn close(storage: &Storage, queues: &Queues) -> Result<(), String> {
+/// The workload's queue in `queues`, created if it is not there yet.
+pub(crate) fn create(queues: &Queues) -> Result<std::sync::Arc<shardlog_queue::Queue>, String> {
+    let name = QueueName::new(QUEUE).map_err(|e| e.to_string())?;
+    queues
+        .create_queue(&name, &AttributesUpdate::default(), Default::default())
+        .map_err(|e| format!("creating the queue: {e}"))
+}
+
+/// Closes the queues (syncing them), then the storage.
+pub(crate) fn close(storage: &Storage, queues: &Queues) -> Result<(), String> {
     queues
         .close()
         .map_err(|e| format!("closing the queues: {e}"))?;
@@ -145,10 +154,7 @@ fn phase(name: &str, started: Instant, baseline: u64, entries: MemoryEntries) ->
 /// memory after the fill, the send rate and the disk used.
 pub fn fill(dir: &Path, settings: &QueueMemorySettings) -> Result<(MemoryPhase, f64, u64), String> {
     let (storage, queues, baseline) = open(dir, settings.durability)?;
-    let name = QueueName::new(QUEUE).map_err(|e| e.to_string())?;
-    let queue = queues
-        .create_queue(&name, &AttributesUpdate::default(), Default::default())
-        .map_err(|e| format!("creating the queue: {e}"))?;
+    let queue = create(&queues)?;
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let body = crate::workloads::payload(settings.body_bytes, 7);

@@ -1,15 +1,17 @@
 //! SQS over HTTP, as boto3 speaks it (JSON 1.0): SendMessage one at a time and in
 //! batches of 10, the round trip (send, receive, delete, batches of 10, at once),
-//! and SendMessage latency at a fixed rate. Each case has its own queue, created
+//! receive + delete of a pre-filled queue, and SendMessage latency at a fixed rate. Each case has its own queue, created
 //! on its first run and deleted when the cases are dropped. The same cases run
 //! against moto's server with `--compare-moto` (see [`super::moto`]).
 
 use super::http::Call;
-use super::{join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter};
+use super::{
+    flat_out, join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter,
+};
 use super::{Params, Sample, WorkloadKind};
 use crate::stats::record_ns;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,8 @@ use std::time::{Duration, Instant};
 const BATCH: usize = 10;
 /// Long poll of the round trip's receivers, s: short, so they stop soon after the budget.
 const RECEIVE_WAIT_S: u32 = 1;
+/// Most messages the receive + delete case queues before each drain.
+const FILL_MESSAGES_MAX: u64 = 50_000;
 
 /// The SQS cases' knobs.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +103,7 @@ pub fn sqs_cases<'a>(
                     WorkloadKind::SqsSend => send(run, 1),
                     WorkloadKind::SqsSendBatch => send(run, BATCH),
                     WorkloadKind::SqsRoundTrip => round_trip(run),
+                    WorkloadKind::SqsReceiveDelete => receive_delete(run),
                     _ => paced_send(run),
                 }
             };
@@ -127,6 +132,11 @@ fn sqs_case<'a>(
         ),
         WorkloadKind::SqsRoundTrip => (
             "send+receive+delete, batches of 10",
+            "ReceiveMessage + DeleteMessageBatch",
+            Figure::Throughput,
+        ),
+        WorkloadKind::SqsReceiveDelete => (
+            "receive+delete of 10, pre-filled",
             "ReceiveMessage + DeleteMessageBatch",
             Figure::Throughput,
         ),
@@ -189,38 +199,15 @@ fn body_text(bytes: usize) -> String {
 
 /// `settings.threads` senders of `count` messages a call until the budget ends.
 fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
-    let Run {
-        call,
-        url,
-        settings,
-        budget,
-        meter,
-    } = run;
-    let body = body_text(settings.message_bytes);
-    let (action, request) = send_body(url, count, &body);
-    let started = Instant::now();
-    let outcomes = std::thread::scope(|scope| {
-        let threads = (0..settings.threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut sample = Sample::new();
-                    while !budget.done(meter.bytes(), started) {
-                        let begun = Instant::now();
-                        send_once(call, action, &request)?;
-                        record_ns(&mut sample.latency_ns, begun.elapsed());
-                        let bytes = (count * settings.message_bytes) as u64;
-                        meter.add(bytes, count as u64);
-                        sample.bytes += bytes;
-                        sample.records += count as u64;
-                    }
-                    sample.elapsed = started.elapsed();
-                    Ok(sample)
-                })
-            })
-            .collect();
-        join_all(threads, "an SQS sender")
-    });
-    merge_concurrent(outcomes)
+    let body = body_text(run.settings.message_bytes);
+    let (action, request) = send_body(run.url, count, &body);
+    flat_out(
+        run.settings.threads,
+        (run.budget, run.meter),
+        (count, run.settings.message_bytes),
+        "an SQS sender",
+        || send_once(run.call, action, &request),
+    )
 }
 
 /// Half the threads send batches of 10, half receive 10 and delete them, until
@@ -250,7 +237,7 @@ fn round_trip(run: Run<'_>) -> Result<Sample, String> {
         }
         for _ in 0..receivers {
             threads.push(scope.spawn(|| {
-                let outcome = receive_and_delete(run, started);
+                let outcome = receive_and_delete(run, started, false);
                 stop.store(true, Ordering::Relaxed);
                 outcome
             }));
@@ -262,7 +249,9 @@ fn round_trip(run: Run<'_>) -> Result<Sample, String> {
     Ok(sample)
 }
 
-fn receive_and_delete(run: Run<'_>, started: Instant) -> Result<Sample, String> {
+/// Receives and deletes until the budget ends or, with `until_empty`, until a
+/// receive (then without waiting) finds nothing.
+fn receive_and_delete(run: Run<'_>, started: Instant, until_empty: bool) -> Result<Sample, String> {
     let Run {
         call,
         url,
@@ -271,14 +260,17 @@ fn receive_and_delete(run: Run<'_>, started: Instant) -> Result<Sample, String> 
         meter,
     } = run;
     let mut sample = Sample::new();
-    let receive =
-        json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": RECEIVE_WAIT_S});
+    let wait_s = if until_empty { 0 } else { RECEIVE_WAIT_S };
+    let receive = json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": wait_s});
     while !budget.done(meter.bytes(), started) {
         let begun = Instant::now();
         let response =
             call("ReceiveMessage", &receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
         let messages = response["Messages"].as_array().cloned().unwrap_or_default();
         if messages.is_empty() {
+            if until_empty {
+                break;
+            }
             continue;
         }
         let entries: Vec<Value> = messages
@@ -297,6 +289,46 @@ fn receive_and_delete(run: Run<'_>, started: Instant) -> Result<Sample, String> 
         sample.bytes += bytes;
         sample.records += messages.len() as u64;
     }
+    Ok(sample)
+}
+
+/// Fills the queue with batches of 10 (up to the volume budget's messages, at most
+/// [`FILL_MESSAGES_MAX`], for at most the run's duration: moto is slow), then
+/// drains it from every thread until a receive finds nothing or the budget ends;
+/// counts the messages deleted, timed from the drain's start.
+fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
+    let (call, settings, budget) = (run.call, run.settings, run.budget);
+    let target = (budget.volume_bytes / settings.message_bytes as u64)
+        .clamp(BATCH as u64, FILL_MESSAGES_MAX);
+    let body = body_text(settings.message_bytes);
+    let (action, request) = send_body(run.url, BATCH, &body);
+    let filled = AtomicU64::new(0);
+    let fill_started = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let threads = (0..settings.threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    while filled.fetch_add(BATCH as u64, Ordering::Relaxed) < target
+                        && fill_started.elapsed() < budget.duration
+                    {
+                        send_once(call, action, &request)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        join_all(threads, "an SQS filling thread")
+    });
+    outcomes.into_iter().collect::<Result<(), String>>()?;
+    let started = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let threads = (0..settings.threads)
+            .map(|_| scope.spawn(|| receive_and_delete(run, started, true)))
+            .collect();
+        join_all(threads, "an SQS receiver")
+    });
+    let mut sample = merge_concurrent(outcomes)?;
+    sample.elapsed = started.elapsed();
     Ok(sample)
 }
 
