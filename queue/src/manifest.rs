@@ -2,10 +2,10 @@
 //! `FORMAT.md`). Replaced atomically through the file-system seam.
 
 use crate::attributes::QueueAttributes;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::types::QueueName;
 use serde::{Deserialize, Serialize};
-use shardlog_segment::io::{read_manifest, write_manifest, FileSystem, ManifestReadError};
+use shardlog_segment::io::{load_json_manifest, store_json_manifest, FileSystem, JsonManifest};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -68,46 +68,24 @@ impl Default for Manifest {
     }
 }
 
-/// Reads the manifest in `root`. A missing manifest beside queue directories is an
-/// error (they would otherwise be forgotten); in an empty or new directory it is
-/// an empty manifest.
-pub fn load(fs: &dyn FileSystem, root: &Path) -> Result<Manifest> {
-    let path = root.join(MANIFEST_NAME);
-    let corrupt = |reason: String| Error::Corrupt {
-        what: path.display().to_string(),
-        reason,
-    };
-    let bytes = match read_manifest(fs, root, MANIFEST_NAME) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return Ok(Manifest::default()),
-        Err(ManifestReadError::Io { op, source }) => {
-            return Err(Error::Manifest { op, path, source })
-        }
-        Err(ManifestReadError::MissingBesideData { entries }) => {
-            return Err(corrupt(format!(
-                "missing, but the directory holds {entries} queue entries"
-            )))
-        }
-    };
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    if manifest.version != VERSION {
-        return Err(corrupt(format!("manifest version {}", manifest.version)));
+impl JsonManifest for Manifest {
+    const VERSION: u32 = VERSION;
+    const ENTRIES: &'static str = "queue";
+    fn version(&self) -> u32 {
+        self.version
     }
-    Ok(manifest)
+}
+
+/// Reads the manifest in `root`. A missing manifest beside queue directories is
+/// an error (they would otherwise be forgotten); in an empty or new directory it
+/// is an empty manifest.
+pub fn load(fs: &dyn FileSystem, root: &Path) -> Result<Manifest> {
+    Ok(load_json_manifest(fs, root, MANIFEST_NAME)?)
 }
 
 /// Replaces the manifest in `root` atomically.
 pub fn store(fs: &dyn FileSystem, root: &Path, manifest: &Manifest) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
-    write_manifest(fs, root, MANIFEST_NAME, &bytes).map_err(|(op, source)| Error::Manifest {
-        op,
-        path: if op == "write" {
-            root.join(MANIFEST_NAME)
-        } else {
-            root.to_path_buf()
-        },
-        source,
-    })
+    Ok(store_json_manifest(fs, root, MANIFEST_NAME, manifest)?)
 }
 
 #[cfg(test)]

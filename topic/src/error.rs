@@ -102,5 +102,18 @@ impl Error {
     }
 }
 
+impl From<shardlog_segment::io::ManifestError> for Error {
+    fn from(error: shardlog_segment::io::ManifestError) -> Self {
+        use shardlog_segment::io::ManifestError;
+        match error {
+            ManifestError::Io { op, path, source } => Error::Metadata { op, path, source },
+            ManifestError::Corrupt { path, reason } => Error::Corrupt {
+                what: path.display().to_string(),
+                reason,
+            },
+        }
+    }
+}
+
 /// The topic layer's result type.
 pub type Result<T> = std::result::Result<T, Error>;

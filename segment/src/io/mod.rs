@@ -15,7 +15,7 @@ pub use real::RealFs;
 use std::fmt::Debug;
 use std::io;
 use std::os::fd::RawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How to open a file.
@@ -252,64 +252,98 @@ pub fn remove_dir_durably(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Why a MANIFEST directory could not be read (see [`read_manifest`]).
+/// A versioned JSON manifest that [`load_json_manifest`] and
+/// [`store_json_manifest`] keep in a directory.
+pub trait JsonManifest: serde::Serialize + serde::de::DeserializeOwned + Default {
+    /// The format version this build writes and reads.
+    const VERSION: u32;
+    /// What the directory's other entries are ("queue", "topic"), for messages.
+    const ENTRIES: &'static str;
+    /// The version the manifest read says it has.
+    fn version(&self) -> u32;
+}
+
+/// Why a manifest could not be loaded or stored.
 #[derive(Debug)]
-pub enum ManifestReadError {
-    /// An I/O operation (`"list"`, `"read"`) failed.
+pub enum ManifestError {
+    /// An I/O step failed.
     Io {
-        /// The operation.
+        /// The step: `"list"`, `"read"`, `"create directory"`, `"write"`.
         op: &'static str,
-        /// The error.
+        /// The file or directory it failed on.
+        path: PathBuf,
+        /// The operating system's error.
         source: io::Error,
     },
-    /// The manifest is missing but the directory holds this many other entries:
-    /// data it would forget if it started empty.
-    MissingBesideData {
-        /// Entries other than leftover `.tmp` files.
-        entries: usize,
+    /// The manifest is unreadable, of another version, or missing beside data
+    /// it would forget if it started empty.
+    Corrupt {
+        /// The manifest's path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
 }
 
-/// The bytes of the manifest `root/name`. A directory that does not exist, or holds
-/// nothing but leftover `.tmp` files, has none (`Ok(None)`); a missing manifest
-/// beside other entries is an error rather than an empty start.
-pub fn read_manifest(
+/// Reads the manifest `root/name`. A directory that does not exist, or holds
+/// nothing but leftover `.tmp` files, has an empty (default) manifest; a missing
+/// manifest beside other entries is an error rather than an empty start.
+pub fn load_json_manifest<M: JsonManifest>(
     fs: &dyn FileSystem,
     root: &Path,
     name: &str,
-) -> Result<Option<Vec<u8>>, ManifestReadError> {
+) -> Result<M, ManifestError> {
     let path = root.join(name);
-    let io_error = |op, source| ManifestReadError::Io { op, source };
-    if fs.exists(&path) {
-        return read_file(fs, &path)
-            .map(Some)
-            .map_err(|e| io_error("read", e));
+    let io_error = |op, path: &Path, source| ManifestError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    };
+    let corrupt = |reason| ManifestError::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    if !fs.exists(&path) {
+        if !fs.exists(root) {
+            return Ok(M::default());
+        }
+        let entries = fs.list_dir(root).map_err(|e| io_error("list", root, e))?;
+        return match entries.iter().filter(|e| !e.ends_with(".tmp")).count() {
+            0 => Ok(M::default()),
+            n => Err(corrupt(format!(
+                "missing, but the directory holds {n} {} entries",
+                M::ENTRIES
+            ))),
+        };
     }
-    if !fs.exists(root) {
-        return Ok(None);
+    let bytes = read_file(fs, &path).map_err(|e| io_error("read", &path, e))?;
+    let manifest: M = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if manifest.version() != M::VERSION {
+        return Err(corrupt(format!("manifest version {}", manifest.version())));
     }
-    let entries = fs.list_dir(root).map_err(|e| io_error("list", e))?;
-    match entries
-        .iter()
-        .filter(|entry| !entry.ends_with(".tmp"))
-        .count()
-    {
-        0 => Ok(None),
-        entries => Err(ManifestReadError::MissingBesideData { entries }),
-    }
+    Ok(manifest)
 }
 
-/// Replaces the manifest `root/name` with `bytes` atomically, creating `root`
-/// durably first (its entries must be durable before anything in it is). On
-/// failure, says which step failed (`"create directory"`, `"write"`).
-pub fn write_manifest(
+/// Replaces the manifest `root/name` atomically, creating `root` durably first
+/// (its entries must be durable before anything in it is).
+pub fn store_json_manifest<M: JsonManifest>(
     fs: &dyn FileSystem,
     root: &Path,
     name: &str,
-    bytes: &[u8],
-) -> Result<(), (&'static str, io::Error)> {
-    create_dir_all_durably(fs, root).map_err(|e| ("create directory", e))?;
-    write_file_atomic(fs, &root.join(name), bytes).map_err(|e| ("write", e))
+    manifest: &M,
+) -> Result<(), ManifestError> {
+    let path = root.join(name);
+    let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
+    create_dir_all_durably(fs, root).map_err(|source| ManifestError::Io {
+        op: "create directory",
+        path: root.to_path_buf(),
+        source,
+    })?;
+    write_file_atomic(fs, &path, &bytes).map_err(|source| ManifestError::Io {
+        op: "write",
+        path,
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file, sync, rename, sync of the directory.
