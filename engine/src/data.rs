@@ -213,7 +213,7 @@ impl Engine {
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> =
             vec![None; records.len()];
-        let now = std::time::Instant::now();
+        let now = self.inner.config.clock.now_ms();
         for (slot, record) in records.iter().enumerate() {
             let hash = check_record(&state, record)?;
             let shard = open
@@ -424,7 +424,7 @@ impl Engine {
                 .quota
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner())
-                .take_read_call(std::time::Instant::now());
+                .take_read_call(self.inner.config.clock.now_ms());
             if !admitted {
                 return Err(Error::Throttled {
                     stream: token.stream_name.clone(),

@@ -12,6 +12,7 @@ use crate::names::{check_stream_name, stream_not_found, ShardId, TAGS_MAX};
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
+use shardlog_segment::clock::{Clock, SystemClock};
 use shardlog_segment::io::FileSystem;
 use shardlog_segment::{CompactionReport, Log, LogConfig, Storage, StorageConfig};
 use std::collections::BTreeMap;
@@ -54,6 +55,9 @@ pub struct EngineConfig {
     /// Per-shard size cap of every stream created from now on (a shardlog
     /// extension, see [`Engine::set_retention_bytes_max`]). Default none.
     pub stream_retention_bytes_max: Option<u64>,
+    /// The clock the shard quotas' buckets refill by. Default the system clock;
+    /// tests hold time still with a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl EngineConfig {
@@ -71,6 +75,7 @@ impl EngineConfig {
             subscription_lifetime_ms: 300_000,
             stream_key_compaction: false,
             stream_retention_bytes_max: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -899,7 +904,7 @@ pub(crate) fn open_shard(
         range: shard_range(&meta)?,
         meta,
         log,
-        quota: Arc::new(Mutex::new(ShardQuota::new())),
+        quota: Arc::new(Mutex::new(ShardQuota::new(config.clock.now_ms()))),
     })
 }
 
@@ -925,7 +930,7 @@ fn open_shard_or_quarantine(
                 range: shard_range(&meta)?,
                 log: storage.open_quarantined(dir, config.log, cause),
                 meta,
-                quota: Arc::new(Mutex::new(ShardQuota::new())),
+                quota: Arc::new(Mutex::new(ShardQuota::new(config.clock.now_ms()))),
             })
         }
         Err(error) => Err(error),

@@ -4,9 +4,10 @@
 
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, Field, IteratorStart, PutRecord, RecordFailure, ShardFilter,
-    ShardId,
+    Engine, EngineConfig, Error, Field, IteratorStart, PutRecord, PutResult, RecordFailure,
+    ShardFilter, ShardId,
 };
+use shardlog_segment::clock::ManualClock;
 use shardlog_segment::io::{FileSystem, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -542,20 +543,17 @@ fn shard_quotas_throttle_when_enabled() {
             explicit_hash_key: None,
         })
         .collect();
-    // The buckets refill as time passes (1 MiB and 5 calls a second), so the exact
-    // counts hold only when each burst is quick; a loaded machine gets more tries.
-    let quick = Duration::from_millis(50);
-    let mut checked = false;
-    for _ in 0..20 {
-        let fs = MemFs::new();
-        let mut config = EngineConfig::new("/q");
-        config.shard_quotas = true;
-        let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
-        let started = Instant::now();
-        engine.create_stream("q", Some(1), BTreeMap::new()).unwrap();
-        let results = engine.put_records("q", &records).unwrap();
-        let put_quick = started.elapsed() < quick;
-        let throttled = results
+    // Time stands still while the bursts run, so the counts are exact; then a
+    // second passes and the buckets are full again.
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let fs = MemFs::new();
+    let mut config = EngineConfig::new("/q");
+    config.shard_quotas = true;
+    config.clock = clock.clone();
+    let engine = Engine::open(fs.clone() as Arc<dyn FileSystem>, config).unwrap();
+    engine.create_stream("q", Some(1), BTreeMap::new()).unwrap();
+    let throttled = |results: &[Result<PutResult, RecordFailure>]| {
+        results
             .iter()
             .filter(|r| {
                 matches!(
@@ -566,36 +564,39 @@ fn shard_quotas_throttle_when_enabled() {
                     })
                 )
             })
-            .count();
-        assert!(results[..10].iter().all(Result::is_ok));
-        let iterator = engine
-            .get_shard_iterator("q", ShardId(0), IteratorStart::TrimHorizon)
-            .unwrap();
-        let started = Instant::now();
-        let mut refused = 0;
-        for _ in 0..6 {
-            match engine.get_records(&iterator, 1) {
-                Ok(_) => {}
-                Err(Error::Throttled { stream, shard }) => {
-                    assert_eq!((stream.as_str(), shard), ("q", ShardId(0)));
-                    refused += 1;
-                }
-                Err(other) => panic!("{other:?}"),
+            .count()
+    };
+    let results = engine.put_records("q", &records).unwrap();
+    assert!(results[..10].iter().all(Result::is_ok));
+    assert_eq!(
+        throttled(&results),
+        10,
+        "ten 100 KiB records fill the 1 MiB second"
+    );
+    let iterator = engine
+        .get_shard_iterator("q", ShardId(0), IteratorStart::TrimHorizon)
+        .unwrap();
+    let mut refused = 0;
+    for _ in 0..6 {
+        match engine.get_records(&iterator, 1) {
+            Ok(_) => {}
+            Err(Error::Throttled { stream, shard }) => {
+                assert_eq!((stream.as_str(), shard), ("q", ShardId(0)));
+                refused += 1;
             }
-        }
-        let get_quick = started.elapsed() < quick;
-        engine.shutdown().unwrap();
-        if put_quick && get_quick {
-            assert_eq!(throttled, 10, "ten 100 KiB records fill the 1 MiB second");
-            assert_eq!(refused, 1, "five GetRecords calls a second");
-            checked = true;
-            break;
+            Err(other) => panic!("{other:?}"),
         }
     }
-    assert!(
-        checked,
-        "no try was quick enough to check the limits exactly"
+    assert_eq!(refused, 1, "five GetRecords calls a second");
+    clock.advance_ms(1_000);
+    let results = engine.put_records("q", &records).unwrap();
+    assert_eq!(
+        throttled(&results),
+        10,
+        "a second later the bucket is full again"
     );
+    assert!(engine.get_records(&iterator, 1).is_ok());
+    engine.shutdown().unwrap();
 
     let unlimited = self::engine(&MemFs::new());
     unlimited
