@@ -291,15 +291,21 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         (&Method::OPTIONS, _) => return preflight(&request, &id),
         (&Method::GET, "/health") => respond(200, "text/plain", b"ok\n".to_vec(), &id),
         (&Method::GET, "/metrics") => {
-            let mut text = shared.metrics.render(&shared.engine.open_report());
-            use crate::metrics::{render_quarantined, Quarantined};
-            if let Some(sns) = &shared.config.sns {
-                render_quarantined(&mut text, Quarantined::Topic, sns.quarantined_topics());
-            }
-            if let Some(sqs) = &shared.config.sqs {
-                render_quarantined(&mut text, Quarantined::Queue, sqs.quarantined_queues());
-            }
-            respond(200, "text/plain; version=0.0.4", text.into_bytes(), &id)
+            let open = shared.engine.open_report();
+            let text = shared.metrics.render(crate::metrics::Startup {
+                open: &open,
+                quarantined_topics: shared
+                    .config
+                    .sns
+                    .as_ref()
+                    .map_or(&[], |sns| sns.quarantined_topics()),
+                quarantined_queues: shared
+                    .config
+                    .sqs
+                    .as_ref()
+                    .map_or(&[], |sqs| sqs.quarantined_queues()),
+            });
+            respond(200, crate::metrics::CONTENT_TYPE, text.into_bytes(), &id)
         }
         // SNS: the query protocol signed for `sns`, and the GET links notifications carry.
         (&Method::POST | &Method::GET, _) if crate::sns::is_sns_request(&request) => {

@@ -1,18 +1,24 @@
 //! Prometheus metrics: requests by action and outcome, request latency, per
-//! stream incoming bytes and records and GetRecords bytes, and what recovery cut
-//! from each stream's logs.
+//! stream incoming bytes and records and GetRecords bytes, what recovery cut from
+//! each stream's logs, and the topics and queues quarantined at startup. Kept and
+//! written (OpenMetrics text, escaped label values) by `prometheus-client`.
 //!
 //! Label sets stay bounded: an action label is an action of a served model (or
 //! `unknown`), an outcome is a static error code, and stream labels are recorded
-//! only for streams that exist. Label values are escaped as the text format asks.
+//! only for streams that exist.
 
 use crate::protocol::model::Model;
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use shardlog_engine::{OpenReport, ShardId};
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency histogram buckets, seconds.
 const BUCKETS_S: [f64; 12] = [
@@ -41,252 +47,245 @@ impl ActionLabel {
     }
 }
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS_S.len()],
-    count: u64,
-    sum_s: f64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    action: &'static str,
+    outcome: &'static str,
 }
 
-/// A stream and shard label pair.
-type ShardKey = (String, String);
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Action {
+    action: &'static str,
+}
 
-#[derive(Debug, Default)]
-struct State {
-    requests: BTreeMap<(ActionLabel, &'static str), u64>,
-    latency: BTreeMap<ActionLabel, Histogram>,
-    incoming_bytes: BTreeMap<ShardKey, u64>,
-    incoming_records: BTreeMap<ShardKey, u64>,
-    outgoing_bytes: BTreeMap<ShardKey, u64>,
-    outgoing_records: BTreeMap<ShardKey, u64>,
-    iterator_age_ms: BTreeMap<ShardKey, u64>,
-    throttles: BTreeMap<String, u64>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Shard {
+    stream: String,
+    shard: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Stream {
+    stream: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabel {
+    queue: String,
 }
 
 /// The server's metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    state: Mutex<State>,
+    requests: Family<Outcome, Counter>,
+    latency: Family<Action, Histogram>,
+    incoming_bytes: Family<Shard, Counter>,
+    incoming_records: Family<Shard, Counter>,
+    outgoing_bytes: Family<Shard, Counter>,
+    outgoing_records: Family<Shard, Counter>,
+    iterator_age_ms: Family<Shard, Gauge>,
+    throttles: Family<Stream, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(|| Histogram::new(BUCKETS_S)),
+            incoming_bytes: Family::default(),
+            incoming_records: Family::default(),
+            outgoing_bytes: Family::default(),
+            outgoing_records: Family::default(),
+            iterator_age_ms: Family::default(),
+            throttles: Family::default(),
+        }
+    }
+}
+
+/// What the server found when it started: the engine's open report and the
+/// topics and queues it quarantined, by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Startup<'a> {
+    /// Recovery's cuts per stream.
+    pub open: &'a OpenReport,
+    /// SNS topics whose log or delivery positions could not be read.
+    pub quarantined_topics: &'a [String],
+    /// SQS queues whose message or state log could not be read.
+    pub quarantined_queues: &'a [String],
 }
 
 impl Metrics {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-
     /// Records one request: its action, its outcome code (`OK` or the error code),
     /// and how long it took.
     pub fn request(&self, action: ActionLabel, outcome: &'static str, elapsed: Duration) {
-        let mut state = self.lock();
-        *state.requests.entry((action, outcome)).or_default() += 1;
-        let histogram = state.latency.entry(action).or_default();
-        let seconds = elapsed.as_secs_f64();
-        for (bucket, bound) in BUCKETS_S.iter().enumerate() {
-            if seconds <= *bound {
-                histogram.counts[bucket] += 1;
-            }
-        }
-        histogram.count += 1;
-        histogram.sum_s += seconds;
+        let action = action.as_str();
+        self.requests
+            .get_or_create(&Outcome { action, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&Action { action })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Records accepted records for a shard of an existing stream.
     pub fn incoming(&self, stream: &str, shard: ShardId, records: u64, bytes: u64) {
-        let key = (stream.to_string(), shard.to_string());
-        let mut state = self.lock();
-        *state.incoming_records.entry(key.clone()).or_default() += records;
-        *state.incoming_bytes.entry(key).or_default() += bytes;
+        let key = shard_key(stream, shard);
+        self.incoming_records.get_or_create(&key).inc_by(records);
+        self.incoming_bytes.get_or_create(&key).inc_by(bytes);
     }
 
     /// Records what a GetRecords returned from a shard of an existing stream, and
     /// how far behind it was.
     pub fn outgoing(&self, stream: &str, shard: ShardId, records: u64, bytes: u64, behind_ms: u64) {
-        let key = (stream.to_string(), shard.to_string());
-        let mut state = self.lock();
-        *state.outgoing_records.entry(key.clone()).or_default() += records;
-        *state.outgoing_bytes.entry(key.clone()).or_default() += bytes;
-        state.iterator_age_ms.insert(key, behind_ms);
+        let key = shard_key(stream, shard);
+        self.outgoing_records.get_or_create(&key).inc_by(records);
+        self.outgoing_bytes.get_or_create(&key).inc_by(bytes);
+        let behind_ms = i64::try_from(behind_ms).unwrap_or(i64::MAX);
+        self.iterator_age_ms.get_or_create(&key).set(behind_ms);
     }
 
     /// Counts requests or records of an existing stream refused by shard quotas.
     pub fn throttled(&self, stream: &str, count: u64) {
-        *self.lock().throttles.entry(stream.to_string()).or_default() += count;
+        let key = Stream {
+            stream: stream.to_string(),
+        };
+        self.throttles.get_or_create(&key).inc_by(count);
     }
 
-    /// The Prometheus text exposition, with the cuts that `open` (the engine's
-    /// open report) lists.
-    pub fn render(&self, open: &OpenReport) -> String {
-        let state = self.lock();
-        let mut out = String::new();
-        out.push_str("# HELP shardlog_requests_total Requests by action and outcome.\n");
-        out.push_str("# TYPE shardlog_requests_total counter\n");
-        for ((action, outcome), count) in &state.requests {
-            let labels = labels(&[("action", action.as_str()), ("outcome", outcome)]);
-            let _ = writeln!(out, "shardlog_requests_total{labels} {count}");
-        }
-        out.push_str("# HELP shardlog_request_duration_seconds Request latency.\n");
-        out.push_str("# TYPE shardlog_request_duration_seconds histogram\n");
-        for (action, histogram) in &state.latency {
-            let action = action.as_str();
-            let name = "shardlog_request_duration_seconds";
-            for (bound, count) in BUCKETS_S.iter().zip(histogram.counts) {
-                let labels = labels(&[("action", action), ("le", &bound.to_string())]);
-                let _ = writeln!(out, "{name}_bucket{labels} {count}");
-            }
-            let count = histogram.count;
-            let inf = labels(&[("action", action), ("le", "+Inf")]);
-            let _ = writeln!(out, "{name}_bucket{inf} {count}");
-            let action = labels(&[("action", action)]);
-            let _ = writeln!(out, "{name}_sum{action} {}", histogram.sum_s);
-            let _ = writeln!(out, "{name}_count{action} {count}");
-        }
+    /// The text exposition ([`CONTENT_TYPE`]), with what `startup` found.
+    pub fn render(&self, startup: Startup<'_>) -> String {
+        let mut registry = Registry::default();
+        registry.register(
+            "shardlog_requests",
+            "Requests by action and outcome",
+            self.requests.clone(),
+        );
+        registry.register(
+            "shardlog_request_duration_seconds",
+            "Request latency",
+            self.latency.clone(),
+        );
         let per_shard = [
             (
-                "shardlog_incoming_bytes_total",
-                "counter",
-                "Payload bytes accepted by PutRecord(s).",
-                &state.incoming_bytes,
+                "shardlog_incoming_bytes",
+                "Payload bytes accepted by PutRecord(s)",
+                &self.incoming_bytes,
             ),
             (
-                "shardlog_incoming_records_total",
-                "counter",
-                "Records accepted by PutRecord(s).",
-                &state.incoming_records,
+                "shardlog_incoming_records",
+                "Records accepted by PutRecord(s)",
+                &self.incoming_records,
             ),
             (
-                "shardlog_get_records_bytes_total",
-                "counter",
-                "Payload bytes returned by GetRecords.",
-                &state.outgoing_bytes,
+                "shardlog_get_records_bytes",
+                "Payload bytes returned by GetRecords",
+                &self.outgoing_bytes,
             ),
             (
-                "shardlog_get_records_records_total",
-                "counter",
-                "Records returned by GetRecords.",
-                &state.outgoing_records,
-            ),
-            (
-                "shardlog_iterator_age_milliseconds",
-                "gauge",
-                "MillisBehindLatest of the last GetRecords.",
-                &state.iterator_age_ms,
+                "shardlog_get_records_records",
+                "Records returned by GetRecords",
+                &self.outgoing_records,
             ),
         ];
-        for (name, kind, help, map) in per_shard {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for ((stream, shard), value) in map {
-                let labels = labels(&[("stream", stream), ("shard", shard)]);
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
+        for (name, help, family) in per_shard {
+            registry.register(name, help, family.clone());
         }
-        let name = "shardlog_throttled_total";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Requests and records refused by shard quotas.\n# TYPE {name} counter"
+        registry.register(
+            "shardlog_iterator_age_milliseconds",
+            "MillisBehindLatest of the last GetRecords",
+            self.iterator_age_ms.clone(),
         );
-        for (stream, value) in &state.throttles {
-            let labels = labels(&[("stream", stream)]);
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-        render_truncations(&mut out, open);
+        registry.register(
+            "shardlog_throttled",
+            "Requests and records refused by shard quotas",
+            self.throttles.clone(),
+        );
+        register_truncations(&mut registry, startup.open);
+        register_quarantined(&mut registry, startup);
+        let mut out = String::new();
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
         out
     }
 }
 
-/// `{name="value",...}` with each value escaped.
-fn labels(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::from("{");
-    for (index, (name, value)) in pairs.iter().enumerate() {
-        let comma = if index == 0 { "" } else { "," };
-        let _ = write!(out, "{comma}{name}=\"{}\"", escape_label_value(value));
+fn shard_key(stream: &str, shard: ShardId) -> Shard {
+    Shard {
+        stream: stream.to_string(),
+        shard: shard.to_string(),
     }
-    out.push('}');
-    out
 }
 
-/// A label value as the text format writes it: backslash, double quote and line
-/// feed escaped, so no value can end the label or the line early.
-fn escape_label_value(value: &str) -> Cow<'_, str> {
-    if !value.contains(['\\', '"', '\n']) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// What a quarantine gauge counts: topics or queues.
-#[derive(Debug, Clone, Copy)]
-pub enum Quarantined {
-    /// SNS topics (their log or delivery positions could not be read).
-    Topic,
-    /// SQS queues (their message or state log could not be read).
-    Queue,
-}
-
-/// Topics or queues quarantined when the server started: 1 each, labelled by
+/// Topics and queues quarantined when the server started: 1 each, labelled by
 /// name (`shardlog_topic_quarantined{topic=..}`, `shardlog_queue_quarantined{queue=..}`),
 /// so that an alert can name them.
-pub fn render_quarantined(out: &mut String, kind: Quarantined, names: &[String]) {
-    let (label, help) = match kind {
-        Quarantined::Topic => ("topic", "Topics whose files could not be read at startup; they refuse publishes."),
-        Quarantined::Queue => ("queue", "Queues whose files could not be read at startup; they refuse everything but DeleteQueue."),
-    };
-    let name = format!("shardlog_{label}_quarantined");
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    for each in names {
-        let _ = writeln!(out, "{name}{} 1", labels(&[(label, each)]));
-    }
+fn register_quarantined(registry: &mut Registry, startup: Startup<'_>) {
+    registry.register(
+        "shardlog_topic_quarantined",
+        "Topics whose files could not be read at startup; they refuse publishes",
+        ones(startup.quarantined_topics, |topic| TopicLabel { topic }),
+    );
+    registry.register(
+        "shardlog_queue_quarantined",
+        "Queues whose files could not be read at startup; they refuse everything but DeleteQueue",
+        ones(startup.quarantined_queues, |queue| QueueLabel { queue }),
+    );
 }
 
-/// A counter's name, help text, and its value from (cuts, bytes cut).
-type Counter = (&'static str, &'static str, fn(&(u64, u64)) -> u64);
+/// A gauge of 1 for each of `names`, labelled as `label` makes it.
+fn ones<L>(names: &[String], label: impl Fn(String) -> L) -> Family<L, Gauge>
+where
+    L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+{
+    let family: Family<L, Gauge> = Family::default();
+    for name in names {
+        family.get_or_create(&label(name.clone())).set(1);
+    }
+    family
+}
 
 /// Cuts recovery made (at open, and at reopens of failed shards), per stream: a
 /// cut is never silent.
-fn render_truncations(out: &mut String, open: &OpenReport) {
-    let mut by_stream: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+fn register_truncations(registry: &mut Registry, open: &OpenReport) {
+    let cuts: Family<Stream, Counter> = Family::default();
+    let bytes: Family<Stream, Counter> = Family::default();
     for recovery in &open.recoveries {
+        let key = Stream {
+            stream: recovery.stream.clone(),
+        };
         for cut in &recovery.report.truncations {
-            let (count, bytes) = by_stream.entry(&recovery.stream).or_default();
-            *count += 1;
-            *bytes += cut.bytes;
+            cuts.get_or_create(&key).inc();
+            bytes.get_or_create(&key).inc_by(cut.bytes);
         }
     }
-    let counters: [Counter; 2] = [
-        (
-            "shardlog_recovery_truncations_total",
-            "Torn or damaged log tails recovery cut.",
-            |(count, _)| *count,
-        ),
-        (
-            "shardlog_recovery_truncated_bytes_total",
-            "Bytes recovery cut from log tails.",
-            |(_, bytes)| *bytes,
-        ),
-    ];
-    for (name, help, value) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (stream, cuts) in &by_stream {
-            let labels = labels(&[("stream", stream)]);
-            let _ = writeln!(out, "{name}{labels} {}", value(cuts));
-        }
-    }
+    registry.register(
+        "shardlog_recovery_truncations",
+        "Torn or damaged log tails recovery cut",
+        cuts,
+    );
+    registry.register(
+        "shardlog_recovery_truncated_bytes",
+        "Bytes recovery cut from log tails",
+        bytes,
+    );
 }
 
 #[cfg(test)]
 mod tests {
     //! The exposition carries what was recorded.
     use super::*;
+
+    fn render(metrics: &Metrics) -> String {
+        metrics.render(Startup {
+            open: &OpenReport::default(),
+            quarantined_topics: &[],
+            quarantined_queues: &[],
+        })
+    }
 
     /// Counters and histogram lines appear with their labels and values.
     #[test]
@@ -298,13 +297,13 @@ mod tests {
         metrics.incoming("orders", ShardId(0), 2, 100);
         metrics.outgoing("orders", ShardId(1), 3, 40, 1500);
         metrics.throttled("orders", 4);
-        let text = metrics.render(&OpenReport::default());
+        let text = render(&metrics);
         assert!(text.contains("shardlog_requests_total{action=\"PutRecord\",outcome=\"OK\"} 1"));
         assert!(text.contains(
-            "shardlog_request_duration_seconds_bucket{action=\"PutRecord\",le=\"0.001\"} 1"
+            "shardlog_request_duration_seconds_bucket{le=\"0.001\",action=\"PutRecord\"} 1"
         ));
         assert!(text.contains(
-            "shardlog_request_duration_seconds_bucket{action=\"PutRecord\",le=\"0.005\"} 2"
+            "shardlog_request_duration_seconds_bucket{le=\"0.005\",action=\"PutRecord\"} 2"
         ));
         assert!(text.contains(
             "shardlog_incoming_records_total{stream=\"orders\",shard=\"shardId-000000000000\"} 2"
@@ -319,9 +318,11 @@ mod tests {
     /// Each quarantined topic or queue is one gauge sample labelled with its name.
     #[test]
     fn quarantined_topics_and_queues_are_named() {
-        let mut text = String::new();
-        render_quarantined(&mut text, Quarantined::Topic, &["news".to_string()]);
-        render_quarantined(&mut text, Quarantined::Queue, &["jobs".to_string()]);
+        let text = Metrics::default().render(Startup {
+            open: &OpenReport::default(),
+            quarantined_topics: &["news".to_string()],
+            quarantined_queues: &["jobs".to_string()],
+        });
         for expected in [
             "# TYPE shardlog_topic_quarantined gauge",
             "shardlog_topic_quarantined{topic=\"news\"} 1",
@@ -341,7 +342,7 @@ mod tests {
             assert_eq!(label, ActionLabel::UNKNOWN);
             metrics.request(label, "UnknownOperationException", Duration::ZERO);
         }
-        let text = metrics.render(&OpenReport::default());
+        let text = render(&metrics);
         assert!(text.contains(
             "shardlog_requests_total{action=\"unknown\",outcome=\"UnknownOperationException\"} 3"
         ));
@@ -355,11 +356,12 @@ mod tests {
         let metrics = Metrics::default();
         let stream = "a\"b\\c\nd} 7";
         metrics.incoming(stream, ShardId(0), 1, 5);
-        let text = metrics.render(&OpenReport::default());
+        let text = render(&metrics);
         assert!(
             text.contains(r#"shardlog_incoming_bytes_total{stream="a\"b\\c\nd} 7",shard="shardId-000000000000"} 5"#),
             "{text}"
         );
+        assert!(text.ends_with("# EOF\n"), "{text}");
         for line in text.lines().filter(|line| !line.starts_with('#')) {
             let (series, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
