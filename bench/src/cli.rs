@@ -128,6 +128,10 @@ pub struct BenchArgs {
     /// 10^9 (default 1000000,100000000).
     #[arg(long, value_delimiter = ',')]
     pub backlog_messages: Vec<u64>,
+    /// growth: sizes in GiB the one shard is grown to, ascending, comma-separated,
+    /// each 1 to 100000 (default 1,100; the disk must hold the largest).
+    #[arg(long, value_delimiter = ',')]
+    pub growth_gib: Vec<u64>,
     /// sns-publish, sns-latency and sns-fill: SQS queue subscriptions of the topic,
     /// comma-separated, each 1 to 100 (default 1,10,100).
     #[arg(long, value_delimiter = ',')]
@@ -209,6 +213,8 @@ pub struct Plan {
     pub sns: crate::workloads::sns::SnsSettings,
     /// Run the SQS and SNS workloads against moto too.
     pub compare_moto: bool,
+    /// The growth case's shard sizes, bytes, ascending.
+    pub growth_bytes: Vec<u64>,
 }
 
 fn positive_seconds(
@@ -427,6 +433,17 @@ impl BenchArgs {
             durability,
             backlog_messages,
         };
+        let growth_gib = if self.growth_gib.is_empty() {
+            vec![1, 100]
+        } else {
+            self.growth_gib.clone()
+        };
+        for &size in &growth_gib {
+            in_range("growth-gib", size, 1, 100_000)?;
+        }
+        if growth_gib.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err("--growth-gib sizes must be ascending".into());
+        }
         let subscriptions = if self.subscriptions.is_empty() {
             vec![1, 10, 100]
         } else {
@@ -482,6 +499,7 @@ impl BenchArgs {
                 subscriptions,
             },
             compare_moto: self.compare_moto,
+            growth_bytes: growth_gib.iter().map(|gib| gib << 30).collect(),
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod device;
 pub mod e2e;
 pub mod engine;
+pub mod growth;
 pub mod http;
 pub mod http_latency;
 pub mod moto;
@@ -91,11 +92,14 @@ pub enum WorkloadKind {
     SnsFill,
     /// Memory of a queue's state as its depth grows (only when named).
     QueueMemory,
+    /// One shard grown to each of `--growth-gib` sizes: append and
+    /// AT_SEQUENCE_NUMBER seeks at each (only when named).
+    Growth,
 }
 
 impl WorkloadKind {
     /// All workloads, in the order a run measures them.
-    pub const ALL: [WorkloadKind; 30] = [
+    pub const ALL: [WorkloadKind; 31] = [
         WorkloadKind::RawDirectWrite,
         WorkloadKind::RawBufferedWrite,
         WorkloadKind::RawFdatasync,
@@ -126,6 +130,7 @@ impl WorkloadKind {
         WorkloadKind::SnsLatency,
         WorkloadKind::SnsFill,
         WorkloadKind::QueueMemory,
+        WorkloadKind::Growth,
     ];
 
     /// The name used by `--workload` and in the JSON.
@@ -161,6 +166,7 @@ impl WorkloadKind {
             WorkloadKind::SnsLatency => "sns-latency",
             WorkloadKind::SnsFill => "sns-fill",
             WorkloadKind::QueueMemory => "queue-memory",
+            WorkloadKind::Growth => "growth",
         }
     }
 
@@ -207,7 +213,10 @@ impl WorkloadKind {
 
     /// Whether it runs only when named (not in the default "all").
     pub fn only_when_named(self) -> bool {
-        matches!(self, WorkloadKind::QueueMemory | WorkloadKind::SqsBacklog)
+        matches!(
+            self,
+            WorkloadKind::QueueMemory | WorkloadKind::SqsBacklog | WorkloadKind::Growth
+        )
     }
 
     /// The raw baselines its results are divided by (so a run that selects it
@@ -817,6 +826,12 @@ pub fn cases_for_plan<'a>(plan: &'a crate::cli::Plan, root: &'a std::path::Path)
             )),
             WorkloadKind::Mixed => cases.extend(engine::mixed_cases(&plan.engine, root)),
             WorkloadKind::Scale => cases.extend(scale::scale_cases(&plan.engine, root)),
+            WorkloadKind::Growth => cases.extend(growth::growth_cases(
+                &plan.engine,
+                root,
+                &plan.growth_bytes,
+                plan.seek_lookups,
+            )),
             WorkloadKind::SqsEngineSend
             | WorkloadKind::SqsEngineReceiveDelete
             | WorkloadKind::SqsEngineRoundTrip

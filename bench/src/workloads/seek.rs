@@ -80,7 +80,10 @@ fn fill(root: &Path, records_total: u64, rng: &mut Rng) -> Result<Filled, String
 }
 
 /// The sequence number and arrival time of the record at `start`.
-fn one_record(engine: &Engine, start: IteratorStart) -> Result<(SequenceNumber, u64), String> {
+pub(crate) fn one_record(
+    engine: &Engine,
+    start: IteratorStart,
+) -> Result<(SequenceNumber, u64), String> {
     let described = format!("{start:?}");
     let iterator = engine
         .get_shard_iterator(STREAM, ShardId(0), start)
@@ -107,26 +110,48 @@ fn seek(
     rng: &mut Rng,
 ) -> Result<Sample, String> {
     let engine = filled.engine_dir.engine();
+    if !by_time {
+        return seek_sequence_numbers(engine, &filled.sample, lookups, budget, meter, rng);
+    }
     let mut sample = Sample::new();
     let started = Instant::now();
     while sample.records < lookups && started.elapsed() < budget.duration {
         let begun = Instant::now();
-        if by_time {
-            let at_ms = filled.first_ms + rng.below(filled.last_ms - filled.first_ms + 1);
-            let (_, found_ms) = one_record(engine, IteratorStart::AtTimestamp(at_ms))?;
-            record_ns(&mut sample.latency_ns, begun.elapsed());
-            if found_ms < at_ms {
-                return Err(format!(
-                    "AT_TIMESTAMP {at_ms} found a record that arrived at {found_ms}"
-                ));
-            }
-        } else {
-            let wanted = filled.sample[rng.below(filled.sample.len() as u64) as usize];
-            let (found, _) = one_record(engine, IteratorStart::AtSequenceNumber(wanted))?;
-            record_ns(&mut sample.latency_ns, begun.elapsed());
-            if found != wanted {
-                return Err(format!("AT_SEQUENCE_NUMBER {wanted} found record {found}"));
-            }
+        let at_ms = filled.first_ms + rng.below(filled.last_ms - filled.first_ms + 1);
+        let (_, found_ms) = one_record(engine, IteratorStart::AtTimestamp(at_ms))?;
+        record_ns(&mut sample.latency_ns, begun.elapsed());
+        if found_ms < at_ms {
+            return Err(format!(
+                "AT_TIMESTAMP {at_ms} found a record that arrived at {found_ms}"
+            ));
+        }
+        sample.records += 1;
+        meter.add(0, 1);
+    }
+    sample.elapsed = started.elapsed();
+    Ok(sample)
+}
+
+/// AT_SEQUENCE_NUMBER lookups of sequence numbers drawn from `wanted` until
+/// `lookups` are done or the budget's duration passes, each checked to find its
+/// own record.
+pub(crate) fn seek_sequence_numbers(
+    engine: &Engine,
+    wanted: &[SequenceNumber],
+    lookups: u64,
+    budget: &Budget,
+    meter: &Meter,
+    rng: &mut Rng,
+) -> Result<Sample, String> {
+    let mut sample = Sample::new();
+    let started = Instant::now();
+    while sample.records < lookups && started.elapsed() < budget.duration {
+        let begun = Instant::now();
+        let wanted = wanted[rng.below(wanted.len() as u64) as usize];
+        let (found, _) = one_record(engine, IteratorStart::AtSequenceNumber(wanted))?;
+        record_ns(&mut sample.latency_ns, begun.elapsed());
+        if found != wanted {
+            return Err(format!("AT_SEQUENCE_NUMBER {wanted} found record {found}"));
         }
         sample.records += 1;
         meter.add(0, 1);
