@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Block size of the raw baselines.
@@ -109,7 +110,9 @@ pub fn direct_write_io_uring(path: &Path, total_bytes: u64) -> io::Result<Throug
         ring.write_all(&[op]).pop().unwrap_or(Ok(()))?;
         offset += RAW_BLOCK_BYTES as u64;
     }
-    ring.sync_all(&[file.as_ref()]).pop().unwrap_or(Ok(()))?;
+    ring.sync_all(&[Arc::clone(&file)])
+        .pop()
+        .unwrap_or(Ok(()))?;
     let elapsed = started.elapsed();
     drop(file);
     std::fs::remove_file(path)?;

@@ -379,7 +379,7 @@ impl Writer {
         take_one(self.backend.write_all(&[op])).map_err(io_err("write", &path))?;
         let sync = self.durability == Durability::Sync;
         if sync {
-            take_one(self.backend.sync_all(&[file.as_ref()])).map_err(io_err("sync", &path))?;
+            take_one(self.backend.sync_all(&[Arc::clone(&file)])).map_err(io_err("sync", &path))?;
         }
         if creating {
             log.fs
@@ -409,7 +409,7 @@ impl Writer {
                 Some(active) if !active.synced => Arc::clone(&active.file),
                 _ => continue,
             };
-            match take_one(self.backend.sync_all(&[file.as_ref()])) {
+            match take_one(self.backend.sync_all(&[file])) {
                 Ok(()) => mark_synced(&log),
                 Err(error) => fail(&log, describe("sync", &log, &error)),
             }
@@ -517,16 +517,16 @@ fn index_synced(due: DueIndex, result: &io::Result<()>) {
 /// Syncs each log's file once (with its `.idx` when due), then acknowledges its
 /// stages in order.
 fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
-    let mut files: Vec<&dyn FileHandle> = Vec::new();
+    let mut files: Vec<Arc<dyn FileHandle>> = Vec::new();
     let mut owners: Vec<&Arc<LogShared>> = Vec::new();
     for item in &written {
         if !owners.iter().any(|log| Arc::ptr_eq(log, &item.log)) {
             owners.push(&item.log);
-            files.push(item.file.as_ref());
+            files.push(Arc::clone(&item.file));
         }
     }
     let indexes = due_indexes(&owners);
-    files.extend(indexes.iter().map(|due| due.file.as_ref()));
+    files.extend(indexes.iter().map(|due| Arc::clone(&due.file)));
     let mut results = backend.sync_all(&files);
     for (due, result) in indexes.into_iter().zip(results.split_off(owners.len())) {
         index_synced(due, &result);

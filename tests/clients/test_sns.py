@@ -460,7 +460,8 @@ def test_publish_batch(sns, sqs):
 
 def test_firehose_subscription_writes_an_object(sns, server, endpoint):
     """A Firehose subscription (with its role) puts each notification, one
-    line each, into the delivery stream's objects."""
+    line each, into the delivery stream's objects: single publishes, and a
+    PublishBatch that its delivery thread puts as one batch, each once."""
     firehose = make_client(endpoint, service="firehose")
     name = unique_name("fh")
     bucket = name.lower().replace("_", "-")
@@ -485,14 +486,16 @@ def test_firehose_subscription_writes_an_object(sns, server, endpoint):
     )
     for i in range(3):
         sns.publish(TopicArn=topic, Message=json.dumps({"n": i}))
+    entries = [{"Id": f"e{i}", "Message": json.dumps({"n": i})} for i in range(3, 13)]
+    assert len(sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)["Successful"]) == 10
     root = server.data_dir / "buckets" / bucket
 
     def lines():
         found = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")] if root.exists() else []
         return sorted(line for p in found for line in p.read_bytes().splitlines())
 
-    wait_until(lambda: len(lines()) == 3, 20, "three notifications in the bucket")
-    assert lines() == [json.dumps({"n": i}).encode() for i in range(3)]
+    wait_until(lambda: len(lines()) >= 13, 20, "thirteen notifications in the bucket")
+    assert lines() == sorted(json.dumps({"n": i}).encode() for i in range(13))
 
 
 def test_kill_between_publish_and_delivery_loses_nothing(server_factory):

@@ -446,9 +446,15 @@ fn publish(run: Run<'_>, progress: &Progress, thread: u64, threads: u64) -> Resu
     Ok(())
 }
 
+/// Most receipt handles of one DeleteMessageBatch (SQS's limit).
+const DELETE_BATCH_MAX: usize = 10;
+
 /// One queue's consumer: receives and deletes until it has seen every message
 /// published (each once, duplicates skipped), at most [`DRAIN_MAX`] after the
-/// last publish.
+/// last publish. Receipts are deleted 10 to a DeleteMessageBatch, as a consumer
+/// tuned for throughput does, and whatever is pending when a receive comes back
+/// empty: a receive that returns one message does not cost a delete call of its
+/// own, and the next receive is not held up behind one.
 fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, String> {
     let call = run.fanout.sqs.as_ref().as_ref();
     let url = &run.fanout.queues[queue];
@@ -456,6 +462,7 @@ fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, St
         json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": RECEIVE_WAIT_S});
     let mut seen = HashSet::new();
     let mut sample = Sample::new();
+    let mut receipts: Vec<Value> = Vec::new();
     loop {
         let done = progress.done.load(Ordering::Acquire);
         let published = progress.published.load(Ordering::Acquire);
@@ -474,15 +481,14 @@ fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, St
             call("ReceiveMessage", &receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
         let messages = response["Messages"].as_array().cloned().unwrap_or_default();
         if messages.is_empty() {
+            delete_receipts(call, url, &mut receipts, 1)?;
             continue;
         }
         let received_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let mut entries = Vec::new();
-        for (index, message) in messages.iter().enumerate() {
-            entries
-                .push(json!({"Id": index.to_string(), "ReceiptHandle": message["ReceiptHandle"]}));
+        for message in &messages {
+            receipts.push(message["ReceiptHandle"].clone());
             let body = message["Body"].as_str().unwrap_or_default();
             let mut words = body.split(' ');
             let (Some(tag), Some(id), Some(sent)) = (words.next(), words.next(), words.next())
@@ -503,8 +509,28 @@ fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, St
             sample.bytes += bytes;
             sample.records += 1;
         }
-        let delete = json!({"QueueUrl": url, "Entries": entries});
+        delete_receipts(call, url, &mut receipts, DELETE_BATCH_MAX)?;
+    }
+    delete_receipts(call, url, &mut receipts, 1)?;
+    Ok(sample)
+}
+
+/// Deletes pending receipts in batches of [`DELETE_BATCH_MAX`] while at least
+/// `batch_min` are pending.
+fn delete_receipts(
+    call: &Call,
+    url: &str,
+    receipts: &mut Vec<Value>,
+    batch_min: usize,
+) -> Result<(), String> {
+    while receipts.len() >= batch_min.max(1) {
+        let batch: Vec<Value> = receipts
+            .drain(..receipts.len().min(DELETE_BATCH_MAX))
+            .enumerate()
+            .map(|(index, handle)| json!({"Id": index.to_string(), "ReceiptHandle": handle}))
+            .collect();
+        let delete = json!({"QueueUrl": url, "Entries": batch});
         call("DeleteMessageBatch", &delete).map_err(|e| format!("DeleteMessageBatch: {e}"))?;
     }
-    Ok(sample)
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub use uring::Uring;
 
 use crate::io::FileHandle;
 use std::io;
+use std::sync::Arc;
 
 /// Which backend to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub trait WriteBackend: Send {
     /// in order; the ops of different files are independent.
     fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>>;
     /// Makes the data of each file durable. One result per file, in order.
-    fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>>;
+    fn sync_all(&mut self, files: &[Arc<dyn FileHandle>]) -> Vec<io::Result<()>>;
 }
 
 /// Creates a backend of the given kind.

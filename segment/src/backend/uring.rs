@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 /// Submission queue entries asked for at setup; more ops than this go in further rounds.
 const RING_ENTRIES: u32 = 256;
@@ -122,7 +123,7 @@ impl WriteBackend for Uring {
         collect_results(batch.results, failure)
     }
 
-    fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>> {
+    fn sync_all(&mut self, files: &[Arc<dyn FileHandle>]) -> Vec<io::Result<()>> {
         let mut results = Vec::with_capacity(files.len());
         let mut ready = Vec::with_capacity(files.len());
         for (index, file) in files.iter().enumerate() {
@@ -131,7 +132,7 @@ impl WriteBackend for Uring {
                 results.push(Some(file.sync_data()));
                 continue;
             };
-            match check_sync(*file) {
+            match check_sync(file.as_ref()) {
                 Ok(()) => {
                     results.push(None);
                     ready.push((index, fd));

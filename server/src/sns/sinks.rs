@@ -245,29 +245,83 @@ impl Sinks {
     }
 
     fn to_firehose(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
-        let firehose = self
-            .firehose
-            .as_ref()
-            .ok_or_else(|| refused("Firehose is not enabled on this server", false))?;
-        let arn = &delivery.subscription.endpoint.address;
-        let name = self.names.delivery_stream_of_arn(arn).ok_or_else(|| {
-            refused(
+        self.to_firehose_batch(std::slice::from_ref(delivery))
+            .pop()
+            .expect("one outcome for one delivery")
+    }
+
+    /// Puts a prefix of `deliveries` (what fits one PutRecordBatch) into the
+    /// delivery stream of this server their subscription names, as one staged
+    /// append. Outcomes as [`shardlog_topic::Sink::deliver_batch`] asks: the put is
+    /// all or nothing, so a retryable failure answers for the first delivery alone,
+    /// and a batch refused for what one record is (too large) is put one at a
+    /// time to find out which.
+    fn to_firehose_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<Result<(), Failure>> {
+        let Some(first) = deliveries.first() else {
+            return Vec::new();
+        };
+        let firehose = match self.firehose.as_ref() {
+            Some(firehose) => firehose,
+            None => {
+                let failure = refused("Firehose is not enabled on this server", false);
+                return vec![Err(failure); deliveries.len()];
+            }
+        };
+        let arn = &first.subscription.endpoint.address;
+        let Some(name) = self.names.delivery_stream_of_arn(arn) else {
+            let failure = refused(
                 format!("{arn} is not a delivery stream of this server"),
                 false,
-            )
-        })?;
-        // One record per notification, newline-terminated so that records stay
-        // apart in the objects Firehose writes.
-        let mut record = self.body(delivery)?.into_bytes();
-        record.push(b'\n');
-        match firehose.put_records(name, &[&record]) {
-            Ok(_) => Ok(()),
-            Err(error @ shardlog_firehose::Error::Unavailable(_))
-            | Err(error @ shardlog_firehose::Error::Segment(_)) => {
-                Err(refused(error.to_string(), true))
+            );
+            return vec![Err(failure); deliveries.len()];
+        };
+        let (records, unmade) = self.firehose_records(deliveries);
+        let mut outcomes = Vec::with_capacity(records.len() + 1);
+        if !records.is_empty() {
+            let slices: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+            match firehose.put_records(name, &slices) {
+                Ok(_) => outcomes.extend(records.iter().map(|_| Ok(()))),
+                Err(error @ shardlog_firehose::Error::Unavailable(_))
+                | Err(error @ shardlog_firehose::Error::Segment(_)) => {
+                    return vec![Err(refused(error.to_string(), true))];
+                }
+                Err(error) if records.len() == 1 => {
+                    return vec![Err(refused(error.to_string(), false))];
+                }
+                Err(_) => {
+                    return shardlog_topic::deliver_each(self, &deliveries[..records.len()]);
+                }
             }
-            Err(error) => Err(refused(error.to_string(), false)),
         }
+        outcomes.extend(unmade.map(Err));
+        outcomes
+    }
+
+    /// The records (newline-terminated notifications, so that records stay apart
+    /// in the objects Firehose writes) of the prefix of `deliveries` that fits one
+    /// PutRecordBatch, and why the record after them could not be made, if that
+    /// is what ended the prefix (nothing behind it may go ahead of it).
+    fn firehose_records(&self, deliveries: &[Delivery<'_>]) -> (Vec<Vec<u8>>, Option<Failure>) {
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = 0;
+        for delivery in deliveries
+            .iter()
+            .take(shardlog_firehose::service::BATCH_RECORDS_MAX)
+        {
+            let mut record = match self.body(delivery) {
+                Ok(body) => body.into_bytes(),
+                Err(failure) => return (records, Some(failure)),
+            };
+            record.push(b'\n');
+            bytes += record.len();
+            // A record too large on its own still goes first, alone: the put
+            // refuses it and the worker settles it.
+            if !records.is_empty() && bytes > shardlog_firehose::service::BATCH_BYTES_MAX {
+                break;
+            }
+            records.push(record);
+        }
+        (records, None)
     }
 
     fn to_endpoint(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
@@ -371,6 +425,9 @@ impl shardlog_topic::Sink for Sinks {
                     deliveries,
                     is_raw(subscription),
                 ),
+            Some(subscription) if subscription.endpoint.protocol == Protocol::Firehose => {
+                self.to_firehose_batch(deliveries)
+            }
             _ => shardlog_topic::deliver_each(self, deliveries),
         }
     }

@@ -251,14 +251,14 @@ fn file_without_raw_fd_is_written_through_its_handle() {
         times: 1,
         action: FaultAction::Error(libc::EIO),
     });
-    let synced = uring.sync_all(&[a.as_ref(), b.as_ref()]);
+    let synced = uring.sync_all(&[Arc::clone(&a), Arc::clone(&b)]);
     assert!(synced[0].is_ok(), "{synced:?}");
     assert_eq!(
         synced[1].as_ref().unwrap_err().raw_os_error(),
         Some(libc::EIO)
     );
     assert_eq!(fs.fired(), 2);
-    assert!(uring.sync_all(&[b.as_ref()])[0].is_ok(), "reported once");
+    assert!(uring.sync_all(&[b])[0].is_ok(), "reported once");
 }
 
 /// An injected write error fails that op without submitting it; the other op lands.
@@ -377,8 +377,7 @@ fn sync_all_syncs_several_files() {
         .map(|file| op(file, 0, data.as_slice()))
         .collect();
     assert!(uring.write_all(&ops).iter().all(|r| r.is_ok()));
-    let handles: Vec<&dyn FileHandle> = files.iter().map(|file| file.as_ref()).collect();
-    let results = uring.sync_all(&handles);
+    let results = uring.sync_all(&files);
     assert_eq!(results.len(), 3);
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     assert!(uring.sync_all(&[]).is_empty());
@@ -389,12 +388,12 @@ fn sync_all_syncs_several_files() {
 fn injected_sync_error_fails_only_its_file() {
     let Some(mut uring) = ring() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let failing = Scripted::new(
+    let failing = Arc::new(Scripted::new(
         open(dir.path(), "b"),
         vec![Injected::Error(io::Error::from_raw_os_error(libc::EIO))],
-    );
+    ));
     let (a, c) = (open(dir.path(), "a"), open(dir.path(), "c"));
-    let results = uring.sync_all(&[a.as_ref(), &failing, c.as_ref()]);
+    let results = uring.sync_all(&[a, Arc::clone(&failing) as Arc<dyn FileHandle>, c]);
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     assert_eq!(
         results[1].as_ref().unwrap_err().raw_os_error(),
@@ -424,5 +423,5 @@ fn panic_mid_batch_reaps_pushed_writes_and_leaves_the_ring_usable() {
     );
     let results = uring.write_all(&[op(&fine, 2 * BLOCK as u64, data.as_slice())]);
     assert!(results[0].is_ok(), "{:?}", results[0]);
-    assert!(uring.sync_all(&[fine.as_ref()])[0].is_ok());
+    assert!(uring.sync_all(&[fine])[0].is_ok());
 }
