@@ -135,8 +135,8 @@ impl Sns {
         // Beside the topics directory, not in it: the topics' MANIFEST accounts
         // for every entry of that one.
         let signing_dir = root.parent().unwrap_or(root).join("sns-signing");
-        let signing = (Arc::clone(storage.fs()), signing_dir);
-        let sink = Arc::new(sinks::Sinks::new(names.clone(), signing, sqs, firehose));
+        let signer = signing::LazySigner::new(Arc::clone(storage.fs()), signing_dir);
+        let sink = Arc::new(sinks::Sinks::new(names.clone(), signer, sqs, firehose));
         let (topics, report) = Topics::open(storage, root, TopicsConfig::default(), sink.clone())
             .map_err(|error| {
             format!("cannot open the topics in {}: {error}", root.display())

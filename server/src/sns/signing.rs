@@ -21,7 +21,8 @@ use shardlog_segment::io::{
     create_dir_all_durably, read_file, write_private_file_atomic, FileSystem,
 };
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// RSA key size; AWS's signing certificates use 2048-bit keys.
 const KEY_BITS: usize = 2048;
@@ -185,6 +186,42 @@ const CONFIRMATION_FIELDS: [&str; 7] = [
     "TopicArn",
     "Type",
 ];
+
+/// The server's signer, opened (or made, which takes a while) when the first
+/// signed document is needed rather than at start.
+pub(crate) struct LazySigner {
+    /// The file system the key is read and written through.
+    fs: Arc<dyn FileSystem>,
+    /// Where the key is kept.
+    dir: PathBuf,
+    signer: OnceLock<Result<Signer, String>>,
+}
+
+impl LazySigner {
+    /// The signer whose key is (or will be) kept in `dir` of `fs`.
+    pub(crate) fn new(fs: Arc<dyn FileSystem>, dir: PathBuf) -> LazySigner {
+        LazySigner {
+            fs,
+            dir,
+            signer: OnceLock::new(),
+        }
+    }
+
+    /// The signer, opening or making its key on first use.
+    pub(crate) fn get(&self) -> Result<&Signer, String> {
+        self.signer
+            .get_or_init(|| {
+                Signer::open_or_create(self.fs.as_ref(), &self.dir).map_err(|error| {
+                    format!(
+                        "cannot open the SNS signing key in {}: {error}",
+                        self.dir.display()
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(String::clone)
+    }
+}
 
 /// AWS's string to sign for a message given as (name, value) fields, in any
 /// order: `Name\nValue\n` for each signed field that is present, in AWS's

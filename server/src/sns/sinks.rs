@@ -3,13 +3,10 @@
 //! [`shardlog_topic::Sink`] for all, chosen by the subscription's protocol.
 
 use super::envelope::{self, Signing};
-use super::signing::Signer;
+use super::signing::LazySigner;
 use super::Names;
-use shardlog_segment::io::FileSystem;
 use shardlog_topic::TopicAttributes;
 use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
@@ -25,12 +22,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The server's sink.
 pub(crate) struct Sinks {
     names: Names,
-    /// The file system the signing key is read and written through.
-    fs: Arc<dyn FileSystem>,
-    /// Where the signing key is kept; it is opened (or made, which takes a
-    /// while) when the first signed document is needed, not at start.
-    signing_dir: PathBuf,
-    signer: OnceLock<Result<Signer, String>>,
+    signer: LazySigner,
     sqs: Option<crate::sqs::Sqs>,
     firehose: Option<shardlog_firehose::Firehose>,
     http: ureq::Agent,
@@ -70,7 +62,7 @@ pub(super) fn is_raw(subscription: &SubscriptionRecord) -> bool {
 impl Sinks {
     pub(super) fn new(
         names: Names,
-        signing: (Arc<dyn FileSystem>, PathBuf),
+        signer: LazySigner,
         sqs: Option<crate::sqs::Sqs>,
         firehose: Option<shardlog_firehose::Firehose>,
     ) -> Sinks {
@@ -79,12 +71,9 @@ impl Sinks {
             .http_status_as_error(false)
             .build()
             .into();
-        let (fs, signing_dir) = signing;
         Sinks {
             names,
-            fs,
-            signing_dir,
-            signer: OnceLock::new(),
+            signer,
             sqs,
             firehose,
             http,
@@ -94,28 +83,14 @@ impl Sinks {
     /// How documents of a topic with `attributes` are signed.
     pub(super) fn signing(&self, attributes: &TopicAttributes) -> Result<Signing<'_>, String> {
         Ok(Signing {
-            signer: self.signer()?,
+            signer: self.signer.get()?,
             version: envelope::signature_version(attributes),
         })
     }
 
-    fn signer(&self) -> Result<&Signer, String> {
-        self.signer
-            .get_or_init(|| {
-                Signer::open_or_create(self.fs.as_ref(), &self.signing_dir).map_err(|error| {
-                    format!(
-                        "cannot open the SNS signing key in {}: {error}",
-                        self.signing_dir.display()
-                    )
-                })
-            })
-            .as_ref()
-            .map_err(String::clone)
-    }
-
     /// The signing certificate (PEM), served at the SigningCertURL.
     pub(super) fn certificate_pem(&self) -> Result<&str, String> {
-        Ok(self.signer()?.certificate_pem())
+        Ok(self.signer.get()?.certificate_pem())
     }
 
     fn subscription_arn(&self, delivery: &Delivery<'_>) -> String {
