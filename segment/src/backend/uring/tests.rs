@@ -426,3 +426,53 @@ fn panic_mid_batch_reaps_pushed_writes_and_leaves_the_ring_usable() {
     assert!(results[0].is_ok(), "{:?}", results[0]);
     assert!(uring.sync_all(&[fine.as_ref()])[0].is_ok());
 }
+
+/// Durable writes: a file with a descriptor lands its bytes and its injected sync fault
+/// fails only its op; a file without one is written and synced through its handle.
+#[test]
+fn durable_writes_land_synced_and_report_sync_faults() {
+    let Some(mut uring) = ring() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A "short" write of the whole length is a clean write; the sync then fails.
+    let failing = Scripted::new(
+        open(dir.path(), "a"),
+        vec![
+            Injected::Short(2 * BLOCK),
+            Injected::Error(io::Error::from_raw_os_error(libc::EIO)),
+        ],
+    );
+    let good = open(dir.path(), "b");
+    let mem = MemFs::new();
+    let handle = mem
+        .open(Path::new("/c"), OpenOptions::CREATE.with_direct(true))
+        .unwrap();
+    let data = pattern(9, 2 * BLOCK);
+    let results = uring.write_all_durably(&[
+        WriteOp {
+            file: &failing,
+            offset: 0,
+            data: data.as_slice(),
+        },
+        op(&good, 0, data.as_slice()),
+        op(&handle, 0, data.as_slice()),
+    ]);
+    assert_eq!(
+        results[0].as_ref().unwrap_err().raw_os_error(),
+        Some(libc::EIO)
+    );
+    assert_eq!(
+        failing.asked(),
+        vec![Some(2 * BLOCK), None],
+        "write, then sync"
+    );
+    assert!(results[1].is_ok() && results[2].is_ok(), "{results:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join("b")).unwrap(),
+        data.as_slice()
+    );
+    assert_eq!(mem.is_synced("/c"), Some(true), "synced through the handle");
+    assert_eq!(
+        read_file(mem.as_ref(), Path::new("/c")).unwrap(),
+        data.as_slice()
+    );
+}
