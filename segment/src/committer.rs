@@ -7,9 +7,7 @@
 //! policy it hands the round to the syncer and goes on with the next round while
 //! the syncer runs `fdatasync` for every file of the rounds it has (one backend
 //! call) and then acknowledges them in order: the write of round N+1 overlaps the
-//! sync of round N, and one sync covers every batch that arrived meanwhile. A backend
-//! whose writes are durable by themselves (io_uring's `RWF_DSYNC`) needs no syncer:
-//! the writer acknowledges a round as soon as its writes complete. Writes
+//! sync of round N, and one sync covers every batch that arrived meanwhile. Writes
 //! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
 //! block never races the write it extends.
 
@@ -84,8 +82,7 @@ impl Committer {
     ) -> Result<Self> {
         let queue = Arc::new(CommitQueue::default());
         let syncer = match durability {
-            // Writes that are durable by themselves need no sync thread.
-            Durability::Sync if !backend.writes_durably() => {
+            Durability::Sync => {
                 let kind = backend.kind();
                 let backend =
                     backend::create(kind, fs).map_err(|error| unavailable(kind, &error))?;
@@ -311,18 +308,13 @@ impl Writer {
                 Arc::clone(&active.file)
             })
             .collect();
-        let durably = self.durability == Durability::Sync && self.backend.writes_durably();
         let results = {
             let ops: Vec<WriteOp<'_>> = jobs
                 .iter_mut()
                 .zip(&files)
                 .map(|(job, file)| stage_op(&mut job.stages[0], file.as_ref(), alignment))
                 .collect();
-            if durably {
-                self.backend.write_all_durably(&ops)
-            } else {
-                self.backend.write_all(&ops)
-            }
+            self.backend.write_all(&ops)
         };
         let mut written = Vec::new();
         for ((job, file), result) in jobs.into_iter().zip(files).zip(results) {
@@ -335,7 +327,6 @@ impl Writer {
             written.push(Written { log, stages, file });
         }
         match &self.syncer {
-            _ if durably => sync_and_publish(self.backend.as_mut(), written, true),
             Some(syncer) => syncer.send(ToSyncer::Round(written)),
             None => {
                 for Written { log, stages, .. } in written {
@@ -483,7 +474,7 @@ fn sync_loop(mut backend: Box<dyn WriteBackend>, receiver: Receiver<ToSyncer>) {
             }
             next = receiver.try_recv().ok();
         }
-        sync_and_publish(backend.as_mut(), rounds, false);
+        sync_and_publish(backend.as_mut(), rounds);
         for done in barriers {
             let _ = done.send(());
         }
@@ -529,9 +520,9 @@ fn index_synced(due: DueIndex, result: &io::Result<()>) {
     }
 }
 
-/// Syncs each log's file once (unless `written_durably`: its writes were durable by
-/// themselves) with its `.idx` when due, then acknowledges its stages in order.
-fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>, written_durably: bool) {
+/// Syncs each log's file once (with its `.idx` when due), then acknowledges its
+/// stages in order.
+fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>) {
     let mut files: Vec<&dyn FileHandle> = Vec::new();
     let mut owners: Vec<&Arc<LogShared>> = Vec::new();
     for item in &written {
@@ -540,18 +531,11 @@ fn sync_and_publish(backend: &mut dyn WriteBackend, written: Vec<Written>, writt
             files.push(item.file.as_ref());
         }
     }
-    if written_durably {
-        files.clear();
-    }
     let indexes = due_indexes(&owners);
     files.extend(indexes.iter().map(|due| due.file.as_ref()));
     let mut results = backend.sync_all(&files);
-    let index_results = results.split_off(files.len() - indexes.len());
-    for (due, result) in indexes.into_iter().zip(index_results) {
+    for (due, result) in indexes.into_iter().zip(results.split_off(owners.len())) {
         index_synced(due, &result);
-    }
-    if written_durably {
-        results = owners.iter().map(|_| Ok(())).collect();
     }
     let failed: Vec<Arc<LogShared>> = owners
         .iter()

@@ -79,28 +79,6 @@ pub trait WriteBackend: Send {
     fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>>;
     /// Makes the data of each file durable. One result per file, in order.
     fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>>;
-    /// Whether [`WriteBackend::write_all_durably`] makes each write durable by itself,
-    /// in one operation, rather than by a [`WriteBackend::sync_all`] of its files.
-    fn writes_durably(&self) -> bool {
-        false
-    }
-    /// As [`WriteBackend::write_all`], and an op's result is `Ok` only once its bytes
-    /// (and the metadata needed to read them, as after `fdatasync`) are durable.
-    fn write_all_durably(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
-        let mut results = self.write_all(ops);
-        for (index, op) in ops.iter().enumerate() {
-            if results[index].is_ok() {
-                results[index] = take_one(self.sync_all(&[op.file]));
-            }
-        }
-        results
-    }
-}
-
-fn take_one(mut results: Vec<io::Result<()>>) -> io::Result<()> {
-    results
-        .pop()
-        .unwrap_or_else(|| Err(io::Error::other("backend returned no result")))
 }
 
 /// Creates a backend of the given kind for the files of `fs`; [`BackendKind::Auto`]

@@ -4,8 +4,7 @@
 //! files) into the ring and submits them with one `io_uring_enter` that also waits for
 //! all of them; the remainder of a short write is resubmitted at the advanced offset, and
 //! more ops than the ring holds go in further rounds. [`WriteBackend::sync_all`] does the
-//! same with `IORING_OP_FSYNC` (`DATASYNC`). [`WriteBackend::write_all_durably`] submits
-//! the writes with `RWF_DSYNC`, so that each is durable when it completes. Writes and syncs are never linked
+//! same with `IORING_OP_FSYNC` (`DATASYNC`). Writes and syncs are never linked
 //! (`IOSQE_IO_LINK`): a short write breaks the chain, and the resubmitted remainder could
 //! land after the linked sync.
 //!
@@ -85,10 +84,19 @@ impl Uring {
         assert!(ring.params().cq_entries() as usize >= sq_entries);
         Ok(Uring { ring, sq_entries })
     }
+}
 
-    /// Writes every op; with `durable`, each write is durable once it completes.
-    fn write_ops(&mut self, ops: &[WriteOp<'_>], durable: bool) -> Vec<io::Result<()>> {
-        let mut batch = WriteBatch::new(ops, durable);
+impl WriteBackend for Uring {
+    fn kind(&self) -> BackendKind {
+        BackendKind::IoUring
+    }
+
+    fn alignment(&self) -> usize {
+        DIRECT_IO_ALIGNMENT
+    }
+
+    fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
+        let mut batch = WriteBatch::new(ops);
         let mut in_flight = InFlight::new(&mut self.ring, self.sq_entries);
         let failure = loop {
             while !in_flight.is_full() {
@@ -112,31 +120,6 @@ impl Uring {
         // buffers can go away.
         drop(in_flight);
         collect_results(batch.results, failure)
-    }
-}
-
-impl WriteBackend for Uring {
-    fn kind(&self) -> BackendKind {
-        BackendKind::IoUring
-    }
-
-    fn alignment(&self) -> usize {
-        DIRECT_IO_ALIGNMENT
-    }
-
-    fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
-        self.write_ops(ops, false)
-    }
-
-    fn writes_durably(&self) -> bool {
-        true
-    }
-
-    /// Each write carries `RWF_DSYNC`: the kernel makes it durable before completing
-    /// it (a cache flush and, for a write that extends the file, a journal commit),
-    /// with no `fdatasync` to submit and wait for afterwards.
-    fn write_all_durably(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
-        self.write_ops(ops, true)
     }
 
     fn sync_all(&mut self, files: &[&dyn FileHandle]) -> Vec<io::Result<()>> {
@@ -324,12 +307,10 @@ struct WriteBatch<'s, 'a> {
     successor: Vec<Option<usize>>,
     /// Ops whose next write can be submitted.
     ready: VecDeque<usize>,
-    /// Whether each write must be durable when it completes (`RWF_DSYNC`).
-    durable: bool,
 }
 
 impl<'s, 'a> WriteBatch<'s, 'a> {
-    fn new(ops: &'s [WriteOp<'a>], durable: bool) -> Self {
+    fn new(ops: &'s [WriteOp<'a>]) -> Self {
         let mut fds = Vec::with_capacity(ops.len());
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
@@ -356,7 +337,6 @@ impl<'s, 'a> WriteBatch<'s, 'a> {
             results,
             successor,
             ready,
-            durable,
         }
     }
 
@@ -386,8 +366,7 @@ impl<'s, 'a> WriteBatch<'s, 'a> {
         if len == 0 {
             return self.finish(index, Err(write_zero()));
         }
-        let flags = if self.durable { libc::RWF_DSYNC } else { 0 };
-        in_flight.push_write(fd, &remaining[..len], offset, flags, index as u64);
+        in_flight.push_write(fd, &remaining[..len], offset, index as u64);
     }
 
     /// Accounts for the completion of a write of op `index`: bytes written or an error.
@@ -415,16 +394,6 @@ impl<'s, 'a> WriteBatch<'s, 'a> {
     }
 
     fn finish(&mut self, index: usize, result: io::Result<()>) {
-        let result = match result {
-            // A file without a descriptor wrote through its handle: sync it the same way.
-            // One with a descriptor had every write synced by the kernel; an injected
-            // sync fault stands for the sync part of those writes failing.
-            Ok(()) if self.durable => match self.fds[index] {
-                Some(Target::Handle(_)) => self.ops[index].file.sync_data(),
-                _ => check_sync(self.ops[index].file),
-            },
-            other => other,
-        };
         self.results[index] = Some(result);
         if let Some(next) = self.successor[index] {
             self.ready.push_back(next);
@@ -478,13 +447,12 @@ impl<'r, 'buf> InFlight<'r, 'buf> {
     }
 
     /// Pushes a write of all of `buf` at `offset` of `fd` (a descriptor of a file
-    /// borrowed for `'buf`), with `RWF_*` `flags`.
-    fn push_write(&mut self, fd: RawFd, buf: &'buf [u8], offset: u64, flags: i32, user_data: u64) {
+    /// borrowed for `'buf`).
+    fn push_write(&mut self, fd: RawFd, buf: &'buf [u8], offset: u64, user_data: u64) {
         assert!(!self.is_full());
         let len = u32::try_from(buf.len()).expect("writes are capped at SUBMIT_BYTES_MAX");
         let entry = opcode::Write::new(types::Fd(fd), buf.as_ptr(), len)
             .offset(offset)
-            .rw_flags(flags)
             .build()
             .user_data(user_data);
         // SAFETY: the kernel reads `buf` until this entry completes. `buf` is borrowed for
