@@ -610,4 +610,19 @@ mod tests {
         assert!(error.contains("is not writable"), "{error}");
         check_dir_writable(&dir.path().join("fresh")).unwrap();
     }
+
+    /// `--backend auto` runs the backend a storage would choose here, named as such
+    /// (never "auto"), beside explicit ones; an unknown name is refused.
+    #[test]
+    fn backend_auto_resolves_to_a_concrete_backend() {
+        let p = plan(&["--backend", "auto,buffered"]).unwrap();
+        let chosen =
+            shardlog_segment::backend::choose(shardlog_segment::io::RealFs::shared().as_ref())
+                .backend
+                .kind();
+        assert_eq!(p.engine.backends, [chosen, BackendKind::Buffered]);
+        assert_ne!(chosen, BackendKind::Auto);
+        let error = plan(&["--backend", "fast"]).unwrap_err();
+        assert!(error.contains("auto, buffered or io_uring"), "{error}");
+    }
 }
