@@ -76,7 +76,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "sync")]
     pub durability: String,
     /// Write backends of the append and scale runs, comma-separated: buffered,
-    /// io_uring (quick: buffered; full and sustained: both).
+    /// io_uring, or auto (what a storage opened here would choose; the case names
+    /// the backend chosen) (quick: buffered; full and sustained: both).
     #[arg(long, value_delimiter = ',')]
     pub backend: Vec<String>,
     /// Rate-limit the append and mixed producers to this many records/s in all;
@@ -312,10 +313,12 @@ impl BenchArgs {
         } else {
             self.backend
                 .iter()
-                .map(|name| {
-                    BackendKind::parse(name).ok_or_else(|| {
-                        format!("--backend must be buffered or io_uring, not '{name}'")
-                    })
+                .map(|name| match BackendKind::parse(name) {
+                    Some(BackendKind::Auto) => Ok(auto_backend()),
+                    Some(kind) => Ok(kind),
+                    None => Err(format!(
+                        "--backend must be auto, buffered or io_uring, not '{name}'"
+                    )),
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -504,6 +507,18 @@ impl BenchArgs {
     }
 }
 
+/// What `--backend auto` resolves to here, said on stderr: io_uring, or buffered with
+/// the kernel's refusal of io_uring.
+fn auto_backend() -> BackendKind {
+    let choice = shardlog_segment::backend::choose(shardlog_segment::io::RealFs::shared().as_ref());
+    let kind = choice.backend.kind();
+    match choice.refusal {
+        None => eprintln!("--backend auto: {}", kind.name()),
+        Some(refusal) => eprintln!("--backend auto: {} ({refusal})", kind.name()),
+    }
+    kind
+}
+
 /// Creates `dir` if needed and proves it writable by creating and removing a file.
 pub fn check_dir_writable(dir: &std::path::Path) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("--dir {} is not writable: {e}", dir.display());
@@ -612,5 +627,20 @@ mod tests {
         let error = check_dir_writable(&file.join("sub")).unwrap_err();
         assert!(error.contains("is not writable"), "{error}");
         check_dir_writable(&dir.path().join("fresh")).unwrap();
+    }
+
+    /// `--backend auto` runs the backend a storage would choose here, named as such
+    /// (never "auto"), beside explicit ones; an unknown name is refused.
+    #[test]
+    fn backend_auto_resolves_to_a_concrete_backend() {
+        let p = plan(&["--backend", "auto,buffered"]).unwrap();
+        let chosen =
+            shardlog_segment::backend::choose(shardlog_segment::io::RealFs::shared().as_ref())
+                .backend
+                .kind();
+        assert_eq!(p.engine.backends, [chosen, BackendKind::Buffered]);
+        assert_ne!(chosen, BackendKind::Auto);
+        let error = plan(&["--backend", "fast"]).unwrap_err();
+        assert!(error.contains("auto, buffered or io_uring"), "{error}");
     }
 }

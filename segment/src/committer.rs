@@ -18,7 +18,7 @@ use crate::active::{
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
-use crate::io::FileHandle;
+use crate::io::{FileHandle, FileSystem};
 use crate::log::{shrink_idle_stage, LogShared, Stage};
 use crate::sealed::SegmentPaths;
 use shardlog_index::Entry;
@@ -72,22 +72,20 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
+    /// Starts the threads with `backend` for the writer and another of its kind,
+    /// for the files of `fs`, for the syncer.
     pub(crate) fn start(
-        kind: BackendKind,
+        backend: Box<dyn WriteBackend>,
+        fs: &dyn FileSystem,
         durability: Durability,
         registry: LogRegistry,
     ) -> Result<Self> {
-        let unavailable = |error: io::Error| {
-            Error::BackendUnavailable(format!(
-                "{} cannot start here: {error}; choose the buffered backend",
-                kind.name()
-            ))
-        };
-        let backend = backend::create(kind).map_err(unavailable)?;
         let queue = Arc::new(CommitQueue::default());
         let syncer = match durability {
             Durability::Sync => {
-                let backend = backend::create(kind).map_err(unavailable)?;
+                let kind = backend.kind();
+                let backend =
+                    backend::create(kind, fs).map_err(|error| unavailable(kind, &error))?;
                 Some(Syncer::start(
                     backend,
                     Arc::clone(&queue),
@@ -138,6 +136,14 @@ impl Drop for Committer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The error of a backend that cannot start here.
+pub(crate) fn unavailable(kind: BackendKind, error: &io::Error) -> Error {
+    Error::BackendUnavailable(format!(
+        "{} cannot start here: {error}; choose the buffered backend",
+        kind.name()
+    ))
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {

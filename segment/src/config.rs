@@ -50,10 +50,9 @@ impl Durability {
 /// Settings shared by every log of a [`crate::Storage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageConfig {
-    /// How segment files are written. Default: [`BackendKind::Buffered`], which
-    /// works wherever files do. io_uring measured faster for durable appends in most
-    /// cases on 2026-12-06 (docs/benchmarks.md, issue 16), but some sandboxes refuse
-    /// io_uring and nothing falls back from it yet, so it is chosen explicitly.
+    /// How segment files are written. Default: [`BackendKind::Auto`]: io_uring, which
+    /// measured faster for durable appends at 1 and 16 shards (docs/benchmarks.md,
+    /// issue 16), where the kernel accepts it, else buffered.
     pub backend: BackendKind,
     /// When appends are acknowledged. Default: [`Durability::Sync`].
     pub durability: Durability,
@@ -62,7 +61,7 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
-            backend: BackendKind::Buffered,
+            backend: BackendKind::Auto,
             durability: Durability::Sync,
         }
     }

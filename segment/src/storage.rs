@@ -2,8 +2,8 @@
 
 use crate::active::{finish_active_files, write_active_tix};
 use crate::aligned::BufferPool;
-use crate::backend::BackendKind;
-use crate::committer::{CommitQueue, Committer, LogRegistry};
+use crate::backend::{self, BackendKind};
+use crate::committer::{unavailable, CommitQueue, Committer, LogRegistry};
 use crate::config::{LogConfig, StorageConfig};
 use crate::error::{io_err, Error, Result};
 use crate::format::parse_segment_file_name;
@@ -29,6 +29,10 @@ pub struct Storage {
 struct StorageInner {
     fs: Arc<dyn FileSystem>,
     config: StorageConfig,
+    /// The backend in use: never `Auto`.
+    backend: BackendKind,
+    /// Why `Auto` did not get io_uring.
+    backend_refusal: Option<String>,
     alignment: usize,
     direct: bool,
     queue: Arc<CommitQueue>,
@@ -41,16 +45,31 @@ impl Storage {
     /// Starts storage over `fs` with the given backend and durability policy.
     pub fn open(fs: Arc<dyn FileSystem>, config: StorageConfig) -> Result<Storage> {
         config.validate()?;
-        let (alignment, direct) = match config.backend {
-            BackendKind::Buffered => (1, false),
+        let (backend, refusal) = match config.backend {
+            BackendKind::Auto => {
+                let choice = backend::choose(fs.as_ref());
+                (choice.backend, choice.refusal)
+            }
+            kind => {
+                let backend = backend::create(kind, fs.as_ref())
+                    .map_err(|error| unavailable(kind, &error))?;
+                (backend, None)
+            }
+        };
+        let backend_kind = backend.kind();
+        let (alignment, direct) = match backend_kind {
             BackendKind::IoUring => (DIRECT_IO_ALIGNMENT, true),
+            BackendKind::Buffered | BackendKind::Auto => (1, false),
         };
         let logs: LogRegistry = Arc::new(Mutex::new(HashMap::new()));
-        let committer = Committer::start(config.backend, config.durability, Arc::clone(&logs))?;
+        let committer =
+            Committer::start(backend, fs.as_ref(), config.durability, Arc::clone(&logs))?;
         Ok(Storage {
             inner: Arc::new(StorageInner {
                 fs,
                 config,
+                backend: backend_kind,
+                backend_refusal: refusal,
                 alignment,
                 direct,
                 queue: committer.queue(),
@@ -64,6 +83,18 @@ impl Storage {
     /// The configuration.
     pub fn config(&self) -> &StorageConfig {
         &self.inner.config
+    }
+
+    /// The write backend in use: the configured one, or what [`BackendKind::Auto`]
+    /// chose when the storage opened (never `Auto`).
+    pub fn backend(&self) -> BackendKind {
+        self.inner.backend
+    }
+
+    /// Why [`BackendKind::Auto`] fell back to buffered (the kernel's refusal of
+    /// io_uring); `None` when io_uring was chosen or a backend was configured.
+    pub fn backend_refusal(&self) -> Option<&str> {
+        self.inner.backend_refusal.as_deref()
     }
 
     /// The file system.

@@ -73,8 +73,9 @@ struct ServeArgs {
     /// When appends are acknowledged: sync, interval:<ms> or none.
     #[arg(long, env = "SHARDLOG_DURABILITY", default_value = "sync", value_parser = parse_durability)]
     durability: Durability,
-    /// Write backend: buffered or io_uring.
-    #[arg(long, env = "SHARDLOG_BACKEND", default_value = "buffered", value_parser = parse_backend)]
+    /// Write backend: auto (io_uring where the kernel accepts it, else buffered),
+    /// buffered or io_uring.
+    #[arg(long, env = "SHARDLOG_BACKEND", default_value = "auto", value_parser = parse_backend)]
     backend: BackendKind,
     /// Region shown in ARNs.
     #[arg(long, env = "SHARDLOG_REGION", default_value = "us-east-1")]
@@ -284,7 +285,7 @@ fn parse_durability(text: &str) -> Result<Durability, String> {
 }
 
 fn parse_backend(text: &str) -> Result<BackendKind, String> {
-    BackendKind::parse(text).ok_or_else(|| format!("'{text}' is not buffered or io_uring"))
+    BackendKind::parse(text).ok_or_else(|| format!("'{text}' is not auto, buffered or io_uring"))
 }
 
 async fn shutdown_signal() {
@@ -386,9 +387,13 @@ fn run_serve(args: ServeArgs) -> Result<(), String> {
             %address,
             data_dir = %args.data_dir.display(),
             durability = %args.durability.name(),
-            backend = args.backend.name(),
+            backend = engine.storage().backend().name(),
+            backend_requested = args.backend.name(),
             "shardlog serving the Kinesis API"
         );
+        if let Some(refusal) = engine.storage().backend_refusal() {
+            tracing::warn!(%refusal, "the auto backend fell back to buffered writes");
+        }
         // Topics deliver into the queues and delivery streams above, and link
         // notifications back to this address.
         let sns = shardlog_server::Sns::open(

@@ -4,6 +4,10 @@
 //! - [`Buffered`]: `pwrite` into the page cache, then `fdatasync`;
 //! - [`Uring`]: `io_uring` submissions on files opened with `O_DIRECT`, from
 //!   4 KiB-aligned buffers (the partial tail block is rewritten by the next write).
+//!
+//! [`BackendKind::Auto`] picks one of them once, when a storage opens: io_uring where
+//! the kernel sets up a ring and has the operations it needs, else buffered (see
+//! [`choose`]).
 
 mod buffered;
 mod uring;
@@ -11,7 +15,7 @@ mod uring;
 pub use buffered::Buffered;
 pub use uring::Uring;
 
-use crate::io::FileHandle;
+use crate::io::{FileHandle, FileSystem};
 use std::io;
 use std::sync::Arc;
 
@@ -22,6 +26,10 @@ pub enum BackendKind {
     Buffered,
     /// `io_uring` with `O_DIRECT` aligned writes.
     IoUring,
+    /// io_uring where the kernel accepts it, else buffered: chosen once when the
+    /// storage opens ([`choose`]). A configuration value only: a running storage
+    /// reports the backend it chose.
+    Auto,
 }
 
 impl BackendKind {
@@ -30,6 +38,7 @@ impl BackendKind {
         match self {
             BackendKind::Buffered => "buffered",
             BackendKind::IoUring => "io_uring",
+            BackendKind::Auto => "auto",
         }
     }
 
@@ -38,6 +47,7 @@ impl BackendKind {
         match name {
             "buffered" => Some(BackendKind::Buffered),
             "io_uring" | "io-uring" | "uring" => Some(BackendKind::IoUring),
+            "auto" => Some(BackendKind::Auto),
             _ => None,
         }
     }
@@ -72,10 +82,50 @@ pub trait WriteBackend: Send {
     fn sync_all(&mut self, files: &[Arc<dyn FileHandle>]) -> Vec<io::Result<()>>;
 }
 
-/// Creates a backend of the given kind.
-pub fn create(kind: BackendKind) -> io::Result<Box<dyn WriteBackend>> {
+/// Creates a backend of the given kind for the files of `fs`; [`BackendKind::Auto`]
+/// creates what [`choose`] picks.
+pub fn create(kind: BackendKind, fs: &dyn FileSystem) -> io::Result<Box<dyn WriteBackend>> {
     Ok(match kind {
         BackendKind::Buffered => Box::new(Buffered::new()),
-        BackendKind::IoUring => Box::new(Uring::new()?),
+        BackendKind::IoUring => {
+            // The file system may refuse rings (a test's stand-in for a kernel that does).
+            fs.ring_setup()?;
+            Box::new(Uring::new()?)
+        }
+        BackendKind::Auto => choose(fs).backend,
     })
+}
+
+/// What [`BackendKind::Auto`] picked.
+pub struct Choice {
+    /// The backend, ready to use.
+    pub backend: Box<dyn WriteBackend>,
+    /// Why io_uring was not picked (`None`: it was).
+    pub refusal: Option<String>,
+}
+
+impl std::fmt::Debug for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Choice")
+            .field("backend", &self.backend.kind())
+            .field("refusal", &self.refusal)
+            .finish()
+    }
+}
+
+/// Picks io_uring where the kernel sets up a ring and supports the operations the
+/// backend submits, else buffered with the reason: io_uring measured faster for
+/// durable appends at every shard count (docs/benchmarks.md, issue 16), but Docker's
+/// default seccomp profile, `kernel.io_uring_disabled` and kernels before 5.6 refuse it.
+pub fn choose(fs: &dyn FileSystem) -> Choice {
+    match create(BackendKind::IoUring, fs) {
+        Ok(backend) => Choice {
+            backend,
+            refusal: None,
+        },
+        Err(error) => Choice {
+            backend: Box::new(Buffered::new()),
+            refusal: Some(format!("io_uring refused ({error})")),
+        },
+    }
 }

@@ -31,6 +31,9 @@ pub enum IoOp {
     Create,
     /// `FileSystem::create_dir_all`.
     CreateDir,
+    /// `FileSystem::ring_setup`: the setup of an io_uring ring (no path; only rules
+    /// without `path_contains` match it).
+    RingSetup,
 }
 
 /// What a fault does.
@@ -229,6 +232,11 @@ impl FileSystem for FaultyFs {
 
     fn exists(&self, path: &Path) -> bool {
         self.inner.exists(path)
+    }
+
+    fn ring_setup(&self) -> io::Result<()> {
+        check_error(&self.rules, IoOp::RingSetup, &[])?;
+        self.inner.ring_setup()
     }
 }
 

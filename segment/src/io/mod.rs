@@ -101,6 +101,13 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>>;
     /// Whether a file or directory exists.
     fn exists(&self, path: &Path) -> bool;
+    /// Asked before an io_uring ring is set up to write this file system's files: an
+    /// error refuses it. The kernel decides for real files; a fault-injecting layer
+    /// refuses here to stand in for a kernel that refuses io_uring (seccomp,
+    /// `kernel.io_uring_disabled`), which tests cannot arrange.
+    fn ring_setup(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An open file.
