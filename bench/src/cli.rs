@@ -314,7 +314,7 @@ impl BenchArgs {
             self.backend
                 .iter()
                 .map(|name| match BackendKind::parse(name) {
-                    Some(BackendKind::Auto) => Ok(auto_backend()),
+                    Some(BackendKind::Auto) => Ok(auto_backend(&self.dir)),
                     Some(kind) => Ok(kind),
                     None => Err(format!(
                         "--backend must be auto, buffered or io_uring, not '{name}'"
@@ -507,10 +507,12 @@ impl BenchArgs {
     }
 }
 
-/// What `--backend auto` resolves to here, said on stderr: io_uring, or buffered with
-/// the kernel's refusal of io_uring.
-fn auto_backend() -> BackendKind {
-    let choice = shardlog_segment::backend::choose(shardlog_segment::io::RealFs::shared().as_ref());
+/// What `--backend auto` resolves to for files in `dir` (probed when it exists),
+/// said on stderr: io_uring, or buffered with the refusal of io_uring or O_DIRECT.
+fn auto_backend(dir: &std::path::Path) -> BackendKind {
+    let fs = shardlog_segment::io::RealFs::shared();
+    let probe = Some(dir).filter(|dir| dir.is_dir());
+    let choice = shardlog_segment::backend::choose(fs.as_ref(), probe);
     let kind = choice.backend.kind();
     match choice.refusal {
         None => eprintln!("--backend auto: {}", kind.name()),
@@ -634,10 +636,12 @@ mod tests {
     #[test]
     fn backend_auto_resolves_to_a_concrete_backend() {
         let p = plan(&["--backend", "auto,buffered"]).unwrap();
-        let chosen =
-            shardlog_segment::backend::choose(shardlog_segment::io::RealFs::shared().as_ref())
-                .backend
-                .kind();
+        let chosen = shardlog_segment::backend::choose(
+            shardlog_segment::io::RealFs::shared().as_ref(),
+            None,
+        )
+        .backend
+        .kind();
         assert_eq!(p.engine.backends, [chosen, BackendKind::Buffered]);
         assert_ne!(chosen, BackendKind::Auto);
         let error = plan(&["--backend", "fast"]).unwrap_err();

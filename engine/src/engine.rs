@@ -183,7 +183,7 @@ impl Engine {
             orphans: crate::layout::orphans(fs.as_ref(), &config.data_dir, &manifest),
             ..OpenReport::default()
         };
-        let storage = Storage::open(Arc::clone(&fs), config.storage)?;
+        let storage = Storage::open_in(Arc::clone(&fs), config.storage, &config.data_dir)?;
         let mut streams = BTreeMap::new();
         for meta in manifest.streams.values() {
             let state = open_stream(&storage, &config, meta.clone(), &mut report, true)?;

@@ -119,7 +119,11 @@ impl Firehose {
         }
         let root = config.data_dir.join("firehose");
         std::fs::create_dir_all(&root).map_err(io_err("create directory", &root))?;
-        let storage = Storage::open(shardlog_segment::io::RealFs::shared(), config.storage)?;
+        let storage = Storage::open_in(
+            shardlog_segment::io::RealFs::shared(),
+            config.storage,
+            &root,
+        )?;
         let service = Firehose {
             inner: Arc::new(Inner {
                 config,

@@ -44,10 +44,24 @@ struct StorageInner {
 impl Storage {
     /// Starts storage over `fs` with the given backend and durability policy.
     pub fn open(fs: Arc<dyn FileSystem>, config: StorageConfig) -> Result<Storage> {
+        Storage::open_probing(fs, config, None)
+    }
+
+    /// [`Storage::open`] for files under `dir` (which exists): with
+    /// [`BackendKind::Auto`], io_uring only if `dir`'s file system takes `O_DIRECT`.
+    pub fn open_in(fs: Arc<dyn FileSystem>, config: StorageConfig, dir: &Path) -> Result<Storage> {
+        Storage::open_probing(fs, config, Some(dir))
+    }
+
+    fn open_probing(
+        fs: Arc<dyn FileSystem>,
+        config: StorageConfig,
+        dir: Option<&Path>,
+    ) -> Result<Storage> {
         config.validate()?;
         let (backend, refusal) = match config.backend {
             BackendKind::Auto => {
-                let choice = backend::choose(fs.as_ref());
+                let choice = backend::choose(fs.as_ref(), dir);
                 (choice.backend, choice.refusal)
             }
             kind => {

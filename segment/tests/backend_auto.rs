@@ -98,3 +98,31 @@ fn auto_parses_and_names_itself() {
     assert_eq!(BackendKind::Auto.name(), "auto");
     assert_eq!(StorageConfig::default().backend, BackendKind::Auto);
 }
+
+/// A directory whose file system refuses `O_DIRECT` opens (as tmpfs before Linux
+/// 6.6 answers EINVAL) makes `auto` pick buffered writes there, saying why; without
+/// a directory to probe, the same kernel gets io_uring.
+#[test]
+fn auto_falls_back_to_buffered_where_o_direct_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultyFs::new(RealFs::shared());
+    fs.inject(Fault {
+        op: IoOp::Open,
+        path_contains: Some(".direct-probe".into()),
+        skip: 0,
+        times: u64::MAX,
+        action: FaultAction::Error(libc::EINVAL),
+    });
+    let fs = fs as Arc<dyn FileSystem>;
+    let storage = Storage::open_in(Arc::clone(&fs), config(BackendKind::Auto), dir.path())
+        .expect("auto opens whatever the file system says");
+    assert_eq!(storage.backend(), BackendKind::Buffered);
+    let refusal = storage.backend_refusal().expect("the refusal is reported");
+    assert!(refusal.contains("O_DIRECT"), "{refusal}");
+    append_and_read_back(&storage, &dir.path().join("log"), make_batch(1, 5, 700));
+    let unprobed = Storage::open(fs, config(BackendKind::Auto)).unwrap();
+    assert_eq!(unprobed.backend(), BackendKind::IoUring);
+    unprobed.shutdown().unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "only the log's directory is left: {left:?}");
+}

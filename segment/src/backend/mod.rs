@@ -15,8 +15,9 @@ mod uring;
 pub use buffered::Buffered;
 pub use uring::Uring;
 
-use crate::io::{FileHandle, FileSystem};
+use crate::io::{FileHandle, FileSystem, OpenOptions};
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Which backend to use.
@@ -92,7 +93,7 @@ pub fn create(kind: BackendKind, fs: &dyn FileSystem) -> io::Result<Box<dyn Writ
             fs.ring_setup()?;
             Box::new(Uring::new()?)
         }
-        BackendKind::Auto => choose(fs).backend,
+        BackendKind::Auto => choose(fs, None).backend,
     })
 }
 
@@ -114,18 +115,41 @@ impl std::fmt::Debug for Choice {
 }
 
 /// Picks io_uring where the kernel sets up a ring and supports the operations the
-/// backend submits, else buffered with the reason: io_uring measured faster for
+/// backend submits, and the file system of `dir` (where one is given) opens files
+/// with `O_DIRECT`, else buffered with the reason: io_uring measured faster for
 /// durable appends at every shard count (docs/benchmarks.md, issue 16), but Docker's
-/// default seccomp profile, `kernel.io_uring_disabled` and kernels before 5.6 refuse it.
-pub fn choose(fs: &dyn FileSystem) -> Choice {
-    match create(BackendKind::IoUring, fs) {
-        Ok(backend) => Choice {
-            backend,
-            refusal: None,
+/// default seccomp profile, `kernel.io_uring_disabled` and kernels before 5.6 refuse
+/// it, and some file systems (tmpfs before Linux 6.6, some FUSE ones) refuse `O_DIRECT`.
+pub fn choose(fs: &dyn FileSystem, dir: Option<&Path>) -> Choice {
+    let refusal = match create(BackendKind::IoUring, fs) {
+        Ok(backend) => match dir.map(|dir| probe_direct(fs, dir)) {
+            None | Some(Ok(())) => {
+                return Choice {
+                    backend,
+                    refusal: None,
+                }
+            }
+            Some(Err(error)) => format!(
+                "the file system of {} refuses O_DIRECT ({error})",
+                dir.expect("probed").display()
+            ),
         },
-        Err(error) => Choice {
-            backend: Box::new(Buffered::new()),
-            refusal: Some(format!("io_uring refused ({error})")),
-        },
+        Err(error) => format!("io_uring refused ({error})"),
+    };
+    Choice {
+        backend: Box::new(Buffered::new()),
+        refusal: Some(refusal),
     }
+}
+
+/// Opens (creating) and removes a probe file in `dir` with `O_DIRECT`.
+fn probe_direct(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
+    let path = dir.join(".direct-probe");
+    let options = OpenOptions {
+        direct: true,
+        ..OpenOptions::CREATE
+    };
+    let opened = fs.open(&path, options).map(drop);
+    let removed = fs.remove_file(&path);
+    opened.and(removed)
 }
