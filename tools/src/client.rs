@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+mod cbor;
+
 /// The `X-Amz-Target` prefix of Kinesis actions.
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// The `X-Amz-Target` prefix of SQS actions.

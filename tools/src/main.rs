@@ -504,6 +504,11 @@ fn main() -> ExitCode {
             },
             &|url| {
                 client::Client::new(url)
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_cbor))
+                    .map_err(|e| e.to_string())
+            },
+            &|url| {
+                client::Client::new(url)
                     .map(|c| c.unsigned_scope("sqs"))
                     .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sqs))
                     .map_err(|e| e.to_string())
