@@ -20,14 +20,12 @@ impl Client {
         let mut encoded = Vec::new();
         ciborium::into_writer(&to_cbor(body, false)?, &mut encoded)
             .map_err(|error| ClientError::Decode(format!("encoding {action}: {error}")))?;
-        let mut request = self
+        let request = self
             .agent
             .post(format!("{}/", self.endpoint))
             .header("X-Amz-Target", format!("{TARGET_PREFIX}{action}"))
             .header("Content-Type", "application/x-amz-cbor-1.1");
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
+        let request = self.authorize(request);
         let mut response = request
             .send(&encoded[..])
             .map_err(|error| self.transport(error.to_string()))?;
