@@ -2,6 +2,7 @@
 //! the selected workloads and writes the table, JSON and HTML.
 
 use crate::workloads::engine::EngineSettings;
+use crate::workloads::http::Wire;
 use crate::workloads::WorkloadKind;
 use clap::Args;
 use shardlog_segment::{BackendKind, Durability};
@@ -105,6 +106,10 @@ pub struct BenchArgs {
     /// A running server's endpoint (http://host:port) for the HTTP workloads.
     #[arg(long)]
     pub url: Option<String>,
+    /// The Kinesis wire of http-append and http-replay: json (JSON 1.1, blobs as
+    /// base64) or cbor (CBOR 1.1, blobs as bytes, as the Java SDK and KPL send).
+    #[arg(long, value_enum, default_value_t = Wire::Json)]
+    pub wire: Wire,
     /// Write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -204,6 +209,8 @@ pub struct Plan {
     pub seek_lookups: u64,
     /// HTTP endpoint.
     pub url: Option<String>,
+    /// The Kinesis wire of the HTTP cases.
+    pub wire: Wire,
     /// queue-memory's settings.
     pub queue_memory: crate::workloads::queue_memory::QueueMemorySettings,
     /// The SQS workloads' settings.
@@ -404,6 +411,14 @@ impl BenchArgs {
         let engine = self.engine_settings(profile)?;
         let durability = engine.durability;
         let sqs_rate = engine.rate_records_per_s.unwrap_or(1_000);
+        let cbor_only = [WorkloadKind::HttpAppend, WorkloadKind::HttpReplay];
+        if self.wire == Wire::Cbor
+            && workloads
+                .iter()
+                .any(|k| k.is_http() && !cbor_only.contains(k))
+        {
+            return Err("--wire cbor runs http-append and http-replay only: select those".into());
+        }
         if self.compare_moto && !workloads.iter().any(|k| k.is_sqs() || k.is_sns()) {
             return Err("--compare-moto compares the sqs-* and sns-* workloads: select one".into());
         }
@@ -480,6 +495,7 @@ impl BenchArgs {
                 100_000_000,
             )?,
             url,
+            wire: self.wire,
             queue_memory: crate::workloads::queue_memory::QueueMemorySettings {
                 messages: in_range(
                     "messages",
@@ -596,7 +612,7 @@ mod tests {
     /// Each bad option gets an error naming it.
     #[test]
     fn bad_options_are_named() {
-        let cases: [(&[&str], &str); 10] = [
+        let cases: [(&[&str], &str); 11] = [
             (&["--workload", "nosuch"], "unknown workload 'nosuch'"),
             (&["--duration", "0"], "--duration must be more than 0"),
             (&["--duration", "-1"], "--duration must be more than 0"),
@@ -609,6 +625,17 @@ mod tests {
             (&["--durability", "maybe"], "--durability must be sync"),
             (&["--workload", "http-append"], "needs --url"),
             (&["--url", "ftp://x"], "--url must start with http://"),
+            (
+                &[
+                    "--url",
+                    "http://x",
+                    "--wire",
+                    "cbor",
+                    "--workload",
+                    "http-e2e",
+                ],
+                "--wire cbor runs http-append and http-replay only",
+            ),
             (
                 &["--scale-shards", "10001"],
                 "--scale-shards must be between 1 and 10000",

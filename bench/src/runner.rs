@@ -4,7 +4,7 @@
 use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
-use crate::workloads::http::{http_cases, Connector, HttpSettings};
+use crate::workloads::http::{http_cases, Connector, HttpSettings, Wire};
 use crate::workloads::moto::Moto;
 use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
 use crate::workloads::{sns, sqs, WorkloadKind};
@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs `shardlog bench` with `args`; `connector` makes the Kinesis HTTP client
-/// for `--url`, `sqs_connector` the SQS one and `sns_connector` the SNS one (for
-/// `--url` and moto).
+/// for `--url` (`cbor_connector` with `--wire cbor`), `sqs_connector` the SQS one
+/// and `sns_connector` the SNS one (for `--url` and moto).
 pub fn run(
     args: BenchArgs,
     connector: Connector<'_>,
+    cbor_connector: Connector<'_>,
     sqs_connector: Connector<'_>,
     sns_connector: Connector<'_>,
 ) -> Result<(), String> {
@@ -30,6 +31,10 @@ pub fn run(
     if let Some(phase) = &args.queue_memory_phase {
         return queue_memory::run_phase(&plan.queue_memory, &plan.dir, phase);
     }
+    let connector = match plan.wire {
+        Wire::Json => connector,
+        Wire::Cbor => cbor_connector,
+    };
     let call = plan.url.as_deref().map(connector).transpose()?;
     if let (Some(call), Some(url)) = (&call, &plan.url) {
         // Fail before minutes of local measuring, not after them.
@@ -260,6 +265,7 @@ fn run_cases(
         let http = HttpSettings {
             seek_lookups: plan.seek_lookups,
             e2e_rate: plan.e2e_rate,
+            wire: plan.wire,
         };
         cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
     }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+mod cbor;
+
 /// The `X-Amz-Target` prefix of Kinesis actions.
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// The `X-Amz-Target` prefix of SQS actions.
@@ -12,6 +14,8 @@ const SNS_VERSION: &str = "2010-03-31";
 /// Largest response body read: a GetRecords answer holds up to 10 MiB of data,
 /// which base64 makes about 14 MiB.
 const RESPONSE_BYTES_MAX: u64 = 64 << 20;
+/// The X-Amz-Date of unsigned requests: the date of their credential scope.
+const UNSIGNED_DATE: &str = "20260101T000000Z";
 /// Longest a request may take, connection included.
 const REQUEST_TIMEOUT_MS: u64 = 60_000;
 
@@ -97,7 +101,7 @@ impl Client {
     pub fn unsigned_scope(mut self, service: &str) -> Client {
         self.authorization = Some(format!(
             "AWS4-HMAC-SHA256 Credential=shardlog/20260101/us-east-1/{service}/aws4_request, \
-             SignedHeaders=content-type;host;x-amz-target, Signature={}",
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
             "0".repeat(64)
         ));
         self
@@ -146,10 +150,7 @@ impl Client {
             };
             form.push((key.clone(), value));
         }
-        let mut request = self.agent.post(format!("{}/", self.endpoint));
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
+        let request = self.authorize(self.agent.post(format!("{}/", self.endpoint)));
         let response = request
             .send_form(form)
             .map_err(|error| self.transport(error.to_string()))?;
@@ -187,14 +188,12 @@ impl Client {
         action: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        let mut request = self
+        let request = self
             .agent
             .post(format!("{}/", self.endpoint))
             .header("X-Amz-Target", format!("{target_prefix}{action}"))
             .header("Content-Type", content_type);
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
+        let request = self.authorize(request);
         let response = request
             .send(body.to_string())
             .map_err(|error| self.transport(error.to_string()))?;
@@ -209,6 +208,21 @@ impl Client {
         serde_json::from_str(trimmed).map_err(|error| {
             ClientError::Decode(format!("{action} answered HTTP {status} with {error}"))
         })
+    }
+
+    /// `request` with the Authorization header of [`Client::unsigned_scope`], if
+    /// any, and the X-Amz-Date that its scope's date stands for (servers that
+    /// check the header's form, such as kinesalite, want both).
+    fn authorize(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        match &self.authorization {
+            Some(authorization) => request
+                .header("Authorization", authorization)
+                .header("X-Amz-Date", UNSIGNED_DATE),
+            None => request,
+        }
     }
 
     /// A transport failure of a request to this client's endpoint.

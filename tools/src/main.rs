@@ -504,7 +504,14 @@ fn main() -> ExitCode {
             args,
             &|url| {
                 client::Client::new(url)
+                    .map(|c| c.unsigned_scope("kinesis"))
                     .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
+                    .map_err(|e| e.to_string())
+            },
+            &|url| {
+                client::Client::new(url)
+                    .map(|c| c.unsigned_scope("kinesis"))
+                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_cbor))
                     .map_err(|e| e.to_string())
             },
             &|url| {

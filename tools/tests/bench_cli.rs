@@ -210,6 +210,25 @@ fn http_workloads_run_against_a_server() {
     assert_eq!(e2e["latency_us"]["count"].as_u64(), Some(60), "{e2e}");
 }
 
+/// `--wire cbor` appends and replays through the Kinesis CBOR wire, blobs as byte
+/// strings both ways (the replay fails on a record whose data it cannot read).
+#[test]
+fn http_append_and_replay_over_cbor() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(&dir.path().join("server"));
+    let options = ["--workload", "http-append,http-replay", "--wire", "cbor"];
+    let (report, _) = run_against(&served, dir.path(), &options);
+    let results = report["results"].as_array().unwrap();
+    let named = |workload: &str| results.iter().find(|r| r["workload"] == workload).unwrap();
+    let (append, replay) = (named("http-append"), named("http-replay"));
+    assert!(
+        append["name"].as_str().unwrap().contains("CBOR"),
+        "{append}"
+    );
+    assert!(append["records_per_s"].as_f64().unwrap() > 0.0, "{append}");
+    assert!(replay["mb_per_s"].as_f64().unwrap() > 0.0, "{replay}");
+}
+
 /// queue-memory runs its restarts in child processes and records every phase in
 /// the JSON; after the deletes and a restart no removal is held in memory.
 #[test]

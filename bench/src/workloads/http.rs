@@ -258,6 +258,28 @@ pub struct HttpSettings {
     pub seek_lookups: u64,
     /// Records/s of the end-to-end run.
     pub e2e_rate: u64,
+    /// The wire the [`Call`] speaks (named in the cases).
+    pub wire: Wire,
+}
+
+/// The Kinesis wire protocol of the HTTP cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Wire {
+    /// JSON 1.1: blobs as base64 text.
+    #[default]
+    Json,
+    /// CBOR 1.1: blobs as byte strings.
+    Cbor,
+}
+
+impl Wire {
+    /// How a case's name shows the wire: nothing for the default, JSON.
+    fn label(self) -> &'static str {
+        match self {
+            Wire::Json => "",
+            Wire::Cbor => " CBOR",
+        }
+    }
 }
 
 /// The stream shared by the HTTP cases: created on first use, filled (within
@@ -374,13 +396,21 @@ fn http_case<'a>(
     };
     let (name, latency_of, baselines, figure): (_, _, &'static [WorkloadKind], _) = match kind {
         WorkloadKind::HttpAppend => (
-            format!("HTTP PutRecords {}", shards_text(shards)),
+            format!(
+                "HTTP PutRecords{} {}",
+                http.wire.label(),
+                shards_text(shards)
+            ),
             "PutRecords request",
             super::BEST_WRITE,
             Figure::Throughput,
         ),
         WorkloadKind::HttpReplay => (
-            format!("HTTP GetRecords replay {}", shards_text(shards)),
+            format!(
+                "HTTP GetRecords{} replay {}",
+                http.wire.label(),
+                shards_text(shards)
+            ),
             "GetRecords request",
             &[WorkloadKind::RawReadWarm],
             Figure::Throughput,

@@ -300,7 +300,7 @@ fn list_shards(kinesis: Kinesis<'_>, input: ListShardsInput, format: Format) -> 
 fn put_record(
     kinesis: Kinesis<'_>,
     metrics: &Metrics,
-    input: PutRecordInput,
+    input: PutRecordInput<'_>,
     format: Format,
 ) -> Response {
     let name = stream_of(kinesis, &input.stream)?;
@@ -324,7 +324,7 @@ fn put_record(
 }
 
 /// A record's ExplicitHashKey, read once.
-fn explicit_hash_key(record: &RecordInput) -> Result<Option<HashKey>, ApiError> {
+fn explicit_hash_key(record: &RecordInput<'_>) -> Result<Option<HashKey>, ApiError> {
     let text = record.explicit_hash_key.as_deref();
     text.map(crate::kinesis::rules::explicit_hash_key)
         .transpose()
@@ -333,7 +333,7 @@ fn explicit_hash_key(record: &RecordInput) -> Result<Option<HashKey>, ApiError> 
 fn put_records(
     kinesis: Kinesis<'_>,
     metrics: &Metrics,
-    input: PutRecordsInput,
+    input: PutRecordsInput<'_>,
     format: Format,
 ) -> Response {
     let name = stream_of(kinesis, &input.stream)?;

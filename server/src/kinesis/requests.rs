@@ -7,6 +7,7 @@ use crate::protocol::wire::{Blob, Timestamp};
 use serde::Deserialize;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::ShardId;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// CreateStream's input.
@@ -183,11 +184,13 @@ pub(crate) enum ShardFilterType {
 /// One record to put (PutRecord's input, and each of PutRecords' entries).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct RecordInput {
-    /// The payload.
-    pub(crate) data: Blob,
-    /// The key whose MD5 routes the record.
-    pub(crate) partition_key: String,
+pub(crate) struct RecordInput<'a> {
+    /// The payload, borrowed from the validated request (no copy per record).
+    #[serde(borrow)]
+    pub(crate) data: Blob<Cow<'a, [u8]>>,
+    /// The key whose MD5 routes the record, borrowed like the payload.
+    #[serde(borrow)]
+    pub(crate) partition_key: Cow<'a, str>,
     /// A decimal hash key that routes the record in place of the partition key's.
     pub(crate) explicit_hash_key: Option<String>,
 }
@@ -195,13 +198,13 @@ pub(crate) struct RecordInput {
 /// PutRecord's input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct PutRecordInput {
+pub(crate) struct PutRecordInput<'a> {
     /// The stream.
     #[serde(flatten)]
     pub(crate) stream: StreamRef,
     /// The record.
-    #[serde(flatten)]
-    pub(crate) record: RecordInput,
+    #[serde(flatten, borrow)]
+    pub(crate) record: RecordInput<'a>,
     /// A sequence number this record's must exceed.
     pub(crate) sequence_number_for_ordering: Option<SequenceNumberInput>,
 }
@@ -209,12 +212,13 @@ pub(crate) struct PutRecordInput {
 /// PutRecords' input.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct PutRecordsInput {
+pub(crate) struct PutRecordsInput<'a> {
     /// The stream.
     #[serde(flatten)]
     pub(crate) stream: StreamRef,
     /// The records, in order.
-    pub(crate) records: Vec<RecordInput>,
+    #[serde(borrow)]
+    pub(crate) records: Vec<RecordInput<'a>>,
 }
 
 /// `ShardIteratorType`, also SubscribeToShard's `StartingPosition.Type`.
@@ -437,8 +441,46 @@ pub(crate) struct UpdateMaxRecordSizeInput {
 
 #[cfg(test)]
 mod tests {
-    //! Sequence numbers are read once, at the request.
+    //! Sequence numbers are read once, at the request; records borrow from it.
     use super::*;
+    use crate::protocol::value::{Fields, Format};
+    use crate::protocol::{model, validate};
+
+    /// PutRecords' and PutRecord's payloads and partition keys are borrowed from
+    /// the validated request, in JSON and CBOR: no copy per record.
+    #[test]
+    fn records_borrow_from_the_request() {
+        let json = br#"{"StreamName":"s","Records":[{"Data":"aGk=","PartitionKey":"k"}]}"#;
+        let mut cbor = Vec::new();
+        let record = ciborium::Value::Map(vec![
+            ("Data".into(), ciborium::Value::Bytes(b"hi".to_vec())),
+            ("PartitionKey".into(), "k".into()),
+        ]);
+        let body = ciborium::Value::Map(vec![
+            ("StreamName".into(), "s".into()),
+            ("Records".into(), ciborium::Value::Array(vec![record])),
+        ]);
+        ciborium::into_writer(&body, &mut cbor).unwrap();
+        for (format, body) in [(Format::Json, &json[..]), (Format::Cbor, &cbor[..])] {
+            let tree = validate::request(model::kinesis(), "PutRecords", format, body).unwrap();
+            let input: PutRecordsInput<'_> = Fields::new(&tree).unwrap().typed().unwrap();
+            let record = &input.records[0];
+            assert_eq!(record.data.0.as_ref(), b"hi");
+            assert!(
+                matches!(record.data.0, Cow::Borrowed(_)),
+                "{format:?} data copied"
+            );
+            assert!(
+                matches!(record.partition_key, Cow::Borrowed("k")),
+                "{format:?} key copied"
+            );
+        }
+        let one = br#"{"StreamName":"s","Data":"aGk=","PartitionKey":"k"}"#;
+        let tree = validate::request(model::kinesis(), "PutRecord", Format::Json, one).unwrap();
+        let input: PutRecordInput<'_> = Fields::new(&tree).unwrap().typed().unwrap();
+        assert_eq!(input.record.data.0.as_ref(), b"hi");
+        assert_eq!(input.record.partition_key, "k");
+    }
 
     /// Text of the layout is parsed; other text the pattern admits is kept as sent.
     #[test]

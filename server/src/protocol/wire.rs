@@ -10,6 +10,7 @@ use base64::display::Base64Display;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Binary data: owned in requests, borrowed or owned in responses.
@@ -41,6 +42,33 @@ impl<'de> Deserialize<'de> for Blob {
             }
         }
         deserializer.deserialize_bytes(Bytes)
+    }
+}
+
+/// A request's blob borrowed from the validated request tree where the tree is
+/// read by reference (the typed requests), owned where it is not.
+impl<'de: 'a, 'a> Deserialize<'de> for Blob<Cow<'a, [u8]>> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes<'a>(std::marker::PhantomData<&'a [u8]>);
+        impl<'de: 'a, 'a> Visitor<'de> for Bytes<'a> {
+            type Value = Blob<Cow<'a, [u8]>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("binary data")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(
+                self,
+                bytes: &'de [u8],
+            ) -> Result<Self::Value, E> {
+                Ok(Blob(Cow::Borrowed(bytes)))
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                Ok(Blob(Cow::Owned(bytes.to_vec())))
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(Blob(Cow::Owned(bytes)))
+            }
+        }
+        deserializer.deserialize_bytes(Bytes(std::marker::PhantomData))
     }
 }
 
