@@ -3,6 +3,7 @@
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Constraint, Error, Field, Result};
 use crate::names::ShardId;
+use crate::position::Position;
 use crate::routing::{partition_key_hash, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 use crate::token::IteratorToken;
@@ -122,7 +123,7 @@ pub struct GetRecordsOutput {
 pub(crate) struct ShardRead {
     pub records: Vec<OutputRecord>,
     /// The position after the last record read.
-    pub next_position: u64,
+    pub next_position: Position,
     pub millis_behind_latest: u64,
     /// The shard is closed and `next_position` is its end.
     pub finished: bool,
@@ -133,13 +134,13 @@ pub(crate) struct ShardRead {
 /// The sequence number of the record at `position` of `shard`.
 pub(crate) fn sequence_number(
     shard: &ShardState,
-    position: u64,
+    position: Position,
     arrival_ms: u64,
 ) -> SequenceNumber {
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
         shard_index: shard.meta.index,
-        counter: position,
+        counter: position.get(),
         arrival_secs: arrival_ms / 1000,
     }
 }
@@ -268,7 +269,7 @@ impl Engine {
                         shard_id: ShardId(index),
                         sequence_number: sequence_number(
                             shard,
-                            appended.base_position + k as u64,
+                            Position::new(appended.base_position).plus(k as u64),
                             appended.arrival_ms,
                         ),
                     }),
@@ -321,25 +322,20 @@ impl Engine {
         shard: &ShardState,
         stream_name: &str,
         start: IteratorStart,
-    ) -> Result<u64> {
-        let log = &shard.log;
-        let end = shard
-            .meta
-            .closed_end_position
-            .unwrap_or_else(|| log.end_position());
+    ) -> Result<Position> {
         let position = match start {
-            IteratorStart::TrimHorizon => log.first_position(),
-            IteratorStart::Latest => end,
+            IteratorStart::TrimHorizon => shard.first_position(),
+            IteratorStart::Latest => shard.end_position(),
             // The shard's StartingSequenceNumber (None) is before its first record.
-            IteratorStart::AtSequenceNumber(number) => {
-                self.position_of(number, shard, stream_name)?.unwrap_or(0)
-            }
+            IteratorStart::AtSequenceNumber(number) => self
+                .position_of(number, shard, stream_name)?
+                .unwrap_or(Position::FIRST),
             IteratorStart::AfterSequenceNumber(number) => self
                 .position_of(number, shard, stream_name)?
-                .map_or(0, |position| position + 1),
-            IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
+                .map_or(Position::FIRST, Position::next),
+            IteratorStart::AtTimestamp(ms) => Position::new(shard.log.position_at_time(ms)?),
         };
-        Ok(position.max(log.first_position()))
+        Ok(position.max(shard.first_position()))
     }
 
     /// The position of the record numbered `number` in `shard`, or `None` for the
@@ -349,7 +345,7 @@ impl Engine {
         number: SequenceNumber,
         shard: &ShardState,
         stream_name: &str,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<Position>> {
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs
         {
@@ -361,18 +357,15 @@ impl Engine {
         if number.is_before_first() {
             return Ok(None);
         }
-        let end = shard
-            .meta
-            .closed_end_position
-            .unwrap_or_else(|| shard.log.end_position());
-        if number.counter >= end {
+        let position = number.position();
+        if position >= shard.end_position() {
             return Err(Error::SequenceNumberInvalid {
                 stream: stream_name.to_string(),
                 shard: ShardId(shard.meta.index),
                 sequence_number: number,
             });
         }
-        Ok(Some(number.counter))
+        Ok(Some(position))
     }
 
     /// GetRecords: up to `limit` records (1..=10000) and 10 MiB from the iterator.
@@ -433,7 +426,7 @@ impl Engine {
             }
         }
         let nothing_yet =
-            shard.meta.closed_end_position.is_none() && shard.log.end_position() <= token.position;
+            shard.meta.closed_end_position.is_none() && shard.log_end() <= token.position;
         if wait.is_zero() || !nothing_yet {
             return self.read_shard(&state, shard, &token, limit);
         }
@@ -441,7 +434,7 @@ impl Engine {
         // the stream's state are not held up by a waiting reader.
         let log = shard.log.clone();
         drop(state);
-        log.wait_for(token.position, wait);
+        log.wait_for(token.position.get(), wait);
         let state = Engine::read_stream(&stream);
         let shard = state.shards.get(&token.shard_index).ok_or_else(missing)?;
         self.read_shard(&state, shard, &token, limit)
@@ -480,12 +473,12 @@ impl Engine {
         &self,
         state: &StreamState,
         shard: &ShardState,
-        position: u64,
+        position: Position,
         limit: usize,
         charge_quota: bool,
     ) -> Result<ShardRead> {
         let log = &shard.log;
-        let from = position.max(log.first_position());
+        let from = position.max(shard.first_position()).get();
         let limits = ReadLimits {
             records_max: limit,
             bytes_max: GET_RECORDS_BYTES_MAX,
@@ -506,9 +499,15 @@ impl Engine {
         records.extend(
             result
                 .records_with_data()
-                .take_while(|(record, _)| closed_end.is_none_or(|end| record.position < end))
+                .take_while(|(record, _)| {
+                    closed_end.is_none_or(|end| Position::new(record.position) < end)
+                })
                 .map(|(record, data)| OutputRecord {
-                    sequence_number: sequence_number(shard, record.position, record.arrival_ms),
+                    sequence_number: sequence_number(
+                        shard,
+                        Position::new(record.position),
+                        record.arrival_ms,
+                    ),
                     approximate_arrival_ms: record.arrival_ms,
                     data,
                     partition_key: record.partition_key.to_string(),
@@ -521,10 +520,9 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .charge_read(result.data_bytes);
         }
-        let next_position = closed_end.map_or(result.next_position, |closed| {
-            result.next_position.min(closed)
-        });
-        let end = log.end_position();
+        let read_end = Position::new(result.next_position);
+        let next_position = closed_end.map_or(read_end, |closed| read_end.min(closed));
+        let end = shard.log_end();
         let millis_behind_latest = match records.last() {
             Some(last) if next_position < end => {
                 now_ms().saturating_sub(last.approximate_arrival_ms)

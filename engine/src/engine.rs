@@ -9,6 +9,7 @@ use crate::error::{Constraint, Error, Field, Result};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
 use crate::names::{check_stream_name, stream_not_found, ShardId, TAGS_MAX};
+use crate::position::Position;
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
@@ -90,6 +91,26 @@ pub(crate) struct ShardState {
     pub range: HashRange,
     pub log: Log,
     pub quota: Arc<Mutex<ShardQuota>>,
+}
+
+impl ShardState {
+    /// The first position still readable (retention may have removed older ones).
+    pub fn first_position(&self) -> Position {
+        Position::new(self.log.first_position())
+    }
+
+    /// The position after the newest record the log holds.
+    pub fn log_end(&self) -> Position {
+        Position::new(self.log.end_position())
+    }
+
+    /// Where the shard's records end: its recorded end once resharding closed it
+    /// (whatever a racing write left after it), else the log's end.
+    pub fn end_position(&self) -> Position {
+        self.meta
+            .closed_end_position
+            .unwrap_or_else(|| self.log_end())
+    }
 }
 
 /// A stream's runtime state.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod layout;
 pub mod manifest;
 pub mod names;
+pub mod position;
 pub mod quota;
 mod reshard;
 pub mod routing;
@@ -26,6 +27,7 @@ pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN}
 pub use error::{Constraint, Error, ErrorKind, Field, Result};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
 pub use names::ShardId;
+pub use position::Position;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
 pub use routing::{HashKey, HashRange};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

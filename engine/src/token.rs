@@ -27,6 +27,7 @@
 //!
 //! Version history: 1 — initial format.
 
+use crate::position::Position;
 use shardlog_segment::io::{read_exact_at, write_private_file_atomic, FileSystem, OpenOptions};
 use std::fmt;
 use std::io;
@@ -172,7 +173,7 @@ pub struct IteratorToken {
     /// The shard within the stream.
     pub shard_index: u32,
     /// The next record position to read in the shard.
-    pub position: u64,
+    pub position: Position,
     /// When the token was issued, Unix ms.
     pub issued_ms: u64,
 }
@@ -225,7 +226,7 @@ impl IteratorToken {
         payload.push(TOKEN_VERSION);
         payload.extend_from_slice(&self.stream_epoch.to_le_bytes());
         payload.extend_from_slice(&self.shard_index.to_le_bytes());
-        payload.extend_from_slice(&self.position.to_le_bytes());
+        payload.extend_from_slice(&self.position.get().to_le_bytes());
         payload.extend_from_slice(&self.issued_ms.to_le_bytes());
         // Fits: the name was checked to be at most 128 bytes.
         payload.push(name.len() as u8);
@@ -327,7 +328,7 @@ fn parse_payload(payload: &[u8]) -> Result<IteratorToken, TokenError> {
         stream_name: stream_name.to_owned(),
         stream_epoch: u64::from_le_bytes(field(header, EPOCH_OFFSET)),
         shard_index: u32::from_le_bytes(field(header, SHARD_OFFSET)),
-        position: u64::from_le_bytes(field(header, POSITION_OFFSET)),
+        position: Position::new(u64::from_le_bytes(field(header, POSITION_OFFSET))),
         issued_ms: u64::from_le_bytes(field(header, ISSUED_OFFSET)),
     })
 }
@@ -357,7 +358,7 @@ mod tests {
             stream_name: name.to_owned(),
             stream_epoch: 1_690_000_000_123,
             shard_index: 7,
-            position: 42_000,
+            position: Position::new(42_000),
             issued_ms: NOW_MS,
         }
     }
@@ -386,7 +387,7 @@ mod tests {
                     stream_name,
                     stream_epoch,
                     shard_index,
-                    position,
+                    position: Position::new(position),
                     issued_ms,
                 },
             )
@@ -598,7 +599,7 @@ mod tests {
             stream_name: "golden-stream_1.x".to_owned(),
             stream_epoch: 1_600_000_000_000,
             shard_index: 3,
-            position: 123_456_789,
+            position: Position::new(123_456_789),
             issued_ms: NOW_MS,
         };
         // Computed independently of this module, with Python's hmac, struct and base64.
