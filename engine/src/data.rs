@@ -1,7 +1,7 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Constraint, Error, Field, Result};
+use crate::error::{Constraint, Failed, Field, PutError, ReadError};
 use crate::names::ShardId;
 use crate::position::Position;
 use crate::routing::{partition_key_hash, HashKey, HashRange};
@@ -145,11 +145,11 @@ pub(crate) fn sequence_number(
     }
 }
 
-fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
+fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, PutError> {
     let key = record.partition_key;
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
-        return Err(Error::InvalidField {
+        return Err(PutError::InvalidField {
             field: Field::PartitionKey,
             value: Some(key.to_string()),
             constraint: Constraint::LengthBetween {
@@ -160,7 +160,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     }
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
-        return Err(Error::InvalidField {
+        return Err(PutError::InvalidField {
             field: Field::Data,
             value: None,
             constraint: Constraint::LengthAtMost { max: limit },
@@ -174,17 +174,23 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
 
 impl Engine {
     /// PutRecord: one record.
-    pub fn put_record(&self, stream_name: &str, record: PutRecord<'_>) -> Result<PutResult> {
+    pub fn put_record(
+        &self,
+        stream_name: &str,
+        record: PutRecord<'_>,
+    ) -> Result<PutResult, PutError> {
         let mut results = self.put_records(stream_name, &[record])?;
         match results.pop() {
             Some(Ok(result)) => Ok(result),
             Some(Err(RecordFailure::Throttled { stream, shard })) => {
-                Err(Error::Throttled { stream, shard })
+                Err(PutError::Throttled { stream, shard })
             }
-            Some(Err(failure)) => Err(Error::Storage(shardlog_segment::Error::LogFailed {
-                path: Default::default(),
-                cause: failure.to_string(),
-            })),
+            Some(Err(failure)) => Err(PutError::Failed(Failed::Storage(
+                shardlog_segment::Error::LogFailed {
+                    path: Default::default(),
+                    cause: failure.to_string(),
+                },
+            ))),
             None => unreachable!("put_records answers each of its records"),
         }
     }
@@ -195,9 +201,9 @@ impl Engine {
         &self,
         stream_name: &str,
         records: &[PutRecord<'_>],
-    ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
+    ) -> Result<Vec<Result<PutResult, RecordFailure>>, PutError> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
-            return Err(Error::InvalidField {
+            return Err(PutError::InvalidField {
                 field: Field::Records,
                 value: None,
                 constraint: Constraint::LengthBetween {
@@ -212,15 +218,14 @@ impl Engine {
         let state = Engine::read_stream(&stream);
         let open = state.open_shards();
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> =
-            vec![None; records.len()];
+        let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
         let now = std::time::Instant::now();
         for (slot, record) in records.iter().enumerate() {
             let hash = check_record(&state, record)?;
             let shard = open
                 .iter()
                 .find(|shard| shard.range.contains(hash))
-                .ok_or_else(|| Error::NoShardForHashKey {
+                .ok_or_else(|| PutError::NoShardForHashKey {
                     stream: stream_name.to_string(),
                     hash,
                 })?;
@@ -242,7 +247,11 @@ impl Engine {
             groups.entry(shard.meta.index).or_default().push(slot);
         }
         // Stage every shard's batch first, then wait: all of them share commit rounds.
-        let mut pending: Vec<(u32, Vec<usize>, Result<PendingAppend>)> = Vec::new();
+        let mut pending: Vec<(
+            u32,
+            Vec<usize>,
+            Result<PendingAppend, shardlog_segment::Error>,
+        )> = Vec::new();
         for (index, slots) in groups {
             let batch: Vec<Record<'_>> = slots
                 .iter()
@@ -252,12 +261,14 @@ impl Engine {
                     data: records[*slot].data,
                 })
                 .collect();
-            let submitted = state.shards[&index].log.submit(&batch).map_err(Error::from);
+            let submitted = state.shards[&index].log.submit(&batch);
             pending.push((index, slots, submitted));
         }
         for (index, slots, submitted) in pending {
             let shard = &state.shards[&index];
-            let outcome = submitted.and_then(|pending| Ok(pending.wait()?));
+            let outcome = submitted
+                .and_then(|pending| pending.wait())
+                .map_err(Failed::Storage);
             if outcome.is_err() {
                 self.inner
                     .shard_failed
@@ -292,7 +303,7 @@ impl Engine {
         stream_name: &str,
         shard: ShardId,
         start: IteratorStart,
-    ) -> Result<String> {
+    ) -> Result<String, ReadError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         let position =
@@ -310,7 +321,7 @@ impl Engine {
     /// The lookups GetShardIterator makes before it reads its starting position:
     /// the stream exists and has `shard`. For a caller that reports those before a
     /// starting position it could not read.
-    pub fn check_shard(&self, stream_name: &str, shard: ShardId) -> Result<()> {
+    pub fn check_shard(&self, stream_name: &str, shard: ShardId) -> Result<(), ReadError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         shard_of(&state, stream_name, shard).map(|_| ())
@@ -322,7 +333,7 @@ impl Engine {
         shard: &ShardState,
         stream_name: &str,
         start: IteratorStart,
-    ) -> Result<Position> {
+    ) -> Result<Position, ReadError> {
         let position = match start {
             IteratorStart::TrimHorizon => shard.first_position(),
             IteratorStart::Latest => shard.end_position(),
@@ -345,11 +356,11 @@ impl Engine {
         number: SequenceNumber,
         shard: &ShardState,
         stream_name: &str,
-    ) -> Result<Option<Position>> {
+    ) -> Result<Option<Position>, ReadError> {
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs
         {
-            return Err(Error::SequenceNumberOfOtherShard {
+            return Err(ReadError::SequenceNumberOfOtherShard {
                 encoded_shard: ShardId(number.shard_index),
                 shard: ShardId(shard.meta.index),
             });
@@ -359,7 +370,7 @@ impl Engine {
         }
         let position = number.position();
         if position >= shard.end_position() {
-            return Err(Error::SequenceNumberInvalid {
+            return Err(ReadError::SequenceNumberInvalid {
                 stream: stream_name.to_string(),
                 shard: ShardId(shard.meta.index),
                 sequence_number: number,
@@ -369,7 +380,7 @@ impl Engine {
     }
 
     /// GetRecords: up to `limit` records (1..=10000) and 10 MiB from the iterator.
-    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput> {
+    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, ReadError> {
         self.get_records_waiting(iterator, limit, Duration::ZERO)
     }
 
@@ -380,9 +391,9 @@ impl Engine {
         iterator: &str,
         limit: usize,
         wait: Duration,
-    ) -> Result<GetRecordsOutput> {
+    ) -> Result<GetRecordsOutput, ReadError> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
-            return Err(Error::InvalidField {
+            return Err(ReadError::InvalidField {
                 field: Field::Limit,
                 value: Some(limit.to_string()),
                 constraint: Constraint::ValueBetween {
@@ -398,12 +409,16 @@ impl Engine {
             self.inner.config.iterator_ttl_ms,
         )
         .map_err(|error| match error {
-            crate::token::TokenError::Expired { issued_ms, now_ms } => Error::IteratorExpired {
+            crate::token::TokenError::Expired {
                 issued_ms,
                 now_ms,
-                ttl_ms: self.inner.config.iterator_ttl_ms,
+                ttl_ms,
+            } => ReadError::IteratorExpired {
+                issued_ms,
+                now_ms,
+                ttl_ms,
             },
-            other => Error::IteratorInvalid(other),
+            other => ReadError::IteratorInvalid(other),
         })?;
         let stream = self.stream(&token.stream_name)?;
         let missing = || shard_not_found(&token.stream_name, ShardId(token.shard_index));
@@ -419,7 +434,7 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .take_read_call(std::time::Instant::now());
             if !admitted {
-                return Err(Error::Throttled {
+                return Err(ReadError::Throttled {
                     stream: token.stream_name.clone(),
                     shard: ShardId(token.shard_index),
                 });
@@ -446,7 +461,7 @@ impl Engine {
         shard: &ShardState,
         token: &IteratorToken,
         limit: usize,
-    ) -> Result<GetRecordsOutput> {
+    ) -> Result<GetRecordsOutput, ReadError> {
         let read = self.read_from(state, shard, token.position, limit, true)?;
         let next_shard_iterator = (!read.finished).then(|| {
             IteratorToken {
@@ -476,7 +491,7 @@ impl Engine {
         position: Position,
         limit: usize,
         charge_quota: bool,
-    ) -> Result<ShardRead> {
+    ) -> Result<ShardRead, ReadError> {
         let log = &shard.log;
         let from = position.max(shard.first_position()).get();
         let limits = ReadLimits {
@@ -574,15 +589,15 @@ pub(crate) fn shard_of<'a>(
     state: &'a StreamState,
     stream_name: &str,
     shard: ShardId,
-) -> Result<&'a ShardState> {
+) -> Result<&'a ShardState, ReadError> {
     state
         .shards
         .get(&shard.index())
         .ok_or_else(|| shard_not_found(stream_name, shard))
 }
 
-pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> Error {
-    Error::ShardNotFound {
+pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> ReadError {
+    ReadError::ShardNotFound {
         stream: stream.to_string(),
         shard,
     }

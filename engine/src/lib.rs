@@ -24,7 +24,9 @@ pub use data::{
     GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
-pub use error::{Constraint, Error, ErrorKind, Field, Result};
+pub use error::{
+    Constraint, Error, ErrorKind, Failed, Field, PutError, ReadError, Result, StreamLookupError,
+};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
 pub use names::ShardId;
 pub use position::Position;

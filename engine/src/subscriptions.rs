@@ -118,7 +118,7 @@ impl Engine {
     /// not read.
     pub fn check_subscription(&self, consumer: &ConsumerId, shard: ShardId) -> Result<()> {
         self.check_registered(consumer)?;
-        self.check_shard(&consumer.stream, shard)
+        Ok(self.check_shard(&consumer.stream, shard)?)
     }
 
     fn check_registered(&self, consumer: &ConsumerId) -> Result<()> {

@@ -4,8 +4,12 @@
 //! compare it byte for byte), so it lives here and nowhere below.
 
 use crate::error::ApiError;
-use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX};
-use shardlog_engine::{Constraint, Error as EngineError, Field, RecordFailure, ShardId};
+use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX, HASH_KEY_MAX, SHARD_COUNT_MAX};
+use shardlog_engine::seqno::SequenceNumber;
+use shardlog_engine::token::{Malformed, TokenError, TOKEN_CHARS_MAX};
+use shardlog_engine::{
+    Constraint, Error as EngineError, Field, PutError, ReadError, RecordFailure, ShardId,
+};
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +33,24 @@ pub(crate) const TEST_ACCOUNT: Account<'static> = Account {
 pub enum Failure {
     /// Worded by the server (request checks).
     Api(ApiError),
-    /// Reported by the engine.
+    /// Reported by the engine's put path.
+    Put(PutError),
+    /// Reported by the engine's read path (GetShardIterator, GetRecords).
+    Read(ReadError),
+    /// Reported by another engine operation.
     Engine(EngineError),
+}
+
+impl From<PutError> for Failure {
+    fn from(error: PutError) -> Self {
+        Failure::Put(error)
+    }
+}
+
+impl From<ReadError> for Failure {
+    fn from(error: ReadError) -> Self {
+        Failure::Read(error)
+    }
 }
 
 impl From<ApiError> for Failure {
@@ -50,8 +70,65 @@ impl Failure {
     pub fn into_api(self, account: Account<'_>) -> ApiError {
         match self {
             Failure::Api(error) => error,
+            Failure::Put(error) => put_error(&error, account),
+            Failure::Read(error) => read_error(&error, account),
             Failure::Engine(error) => api_error(&error, account),
         }
+    }
+
+    /// The stream whose shard was over its throughput quota, if that is the failure.
+    pub fn throttled_stream(&self) -> Option<&str> {
+        match self {
+            Failure::Put(PutError::Throttled { stream, .. })
+            | Failure::Read(ReadError::Throttled { stream, .. })
+            | Failure::Engine(EngineError::Throttled { stream, .. }) => Some(stream),
+            _ => None,
+        }
+    }
+}
+
+/// The Kinesis error for a failed put (PutRecord, PutRecords).
+pub fn put_error(error: &PutError, account: Account<'_>) -> ApiError {
+    match error {
+        PutError::StreamNotFound { stream } => stream_not_found(stream, account),
+        PutError::InvalidField {
+            field,
+            value,
+            constraint,
+        } => invalid_field(*field, value.as_deref(), constraint),
+        PutError::NoShardForHashKey { hash, .. } => no_shard_for_hash_key(*hash),
+        PutError::Throttled { stream, shard } => throttled(stream, *shard, account),
+        PutError::Failed(_) => internal(error),
+    }
+}
+
+/// The Kinesis error for a failed read (GetShardIterator, GetRecords).
+pub fn read_error(error: &ReadError, account: Account<'_>) -> ApiError {
+    match error {
+        ReadError::StreamNotFound { stream } => stream_not_found(stream, account),
+        ReadError::ShardNotFound { stream, shard } => shard_not_found(stream, *shard, account),
+        ReadError::InvalidField {
+            field,
+            value,
+            constraint,
+        } => invalid_field(*field, value.as_deref(), constraint),
+        ReadError::SequenceNumberInvalid {
+            stream,
+            shard,
+            sequence_number,
+        } => sequence_number_past_end(stream, *shard, sequence_number, account),
+        ReadError::SequenceNumberOfOtherShard {
+            encoded_shard,
+            shard,
+        } => sequence_number_of_other_shard(*encoded_shard, *shard),
+        ReadError::IteratorInvalid(cause) => iterator_invalid(cause),
+        ReadError::IteratorExpired {
+            issued_ms,
+            now_ms,
+            ttl_ms,
+        } => iterator_expired(*issued_ms, *now_ms, *ttl_ms),
+        ReadError::Throttled { stream, shard } => throttled(stream, *shard, account),
+        ReadError::Storage(_) => internal(error),
     }
 }
 
@@ -86,12 +163,8 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
     let limit = |message| ApiError::client("LimitExceededException", message);
     let invalid = ApiError::invalid_argument;
     match error {
-        E::StreamNotFound { stream } => {
-            not_found(format!("Stream {stream} under account {acct} not found."))
-        }
-        E::ShardNotFound { stream, shard } => not_found(format!(
-            "Shard {shard} in stream {stream} under account {acct} does not exist"
-        )),
+        E::StreamNotFound { stream } => stream_not_found(stream, account),
+        E::ShardNotFound { stream, shard } => shard_not_found(stream, *shard, account),
         E::ConsumerNotFound { stream, consumer } => not_found(format!(
             "Consumer {consumer} under stream {stream} under account {acct} not found."
         )),
@@ -178,53 +251,146 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         } => invalid(format!(
             "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
         )),
-        E::NoShardForHashKey { hash, .. } => {
-            invalid(format!("no open shard holds hash key {hash}"))
-        }
-        E::IteratorInvalid(cause) => invalid(format!("Invalid ShardIterator: {cause}")),
+        E::NoShardForHashKey { hash, .. } => no_shard_for_hash_key(*hash),
+        E::IteratorInvalid(cause) => iterator_invalid(cause),
         E::IteratorExpired {
             issued_ms,
             now_ms,
             ttl_ms,
-        } => ApiError::client(
-            "ExpiredIteratorException",
-            format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl_ms} milliseconds.",
-                iso_time(*issued_ms),
-                iso_time(*now_ms)
-            ),
-        ),
+        } => iterator_expired(*issued_ms, *now_ms, *ttl_ms),
         E::SequenceNumberInvalid {
             stream,
             shard,
             sequence_number,
-        } => starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, *shard, account),
+        } => sequence_number_past_end(stream, *shard, sequence_number, account),
         E::SequenceNumberOfOtherShard {
             encoded_shard,
             shard,
-        } => invalid(format!(
-            "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-            encoded_shard,
-            shard
-        )),
+        } => sequence_number_of_other_shard(*encoded_shard, *shard),
         E::Throttled { stream, shard } => throttled(stream, *shard, account),
         E::InvalidField {
             field,
             value,
             constraint,
-        } => ApiError::validation(field_message(
-            member_name(*field),
-            value.as_deref(),
-            constraint,
-        )),
+        } => invalid_field(*field, value.as_deref(), constraint),
         E::UnknownMetric { metric } => ApiError::validation(format!(
             "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
         )),
-        // Routing refusals (a hash key in SplitShard, a range) are already plain
-        // statements of the rule broken.
-        E::Routing(cause) => invalid(cause.to_string()),
-        _ => ApiError::internal(error.to_string()),
+        E::Routing(cause) => routing_error(cause),
+        E::Storage(_) | E::Manifest(_) => internal(error),
     }
+}
+
+fn stream_not_found(stream: &str, account: Account<'_>) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!("Stream {stream} under account {} not found.", account.id),
+    )
+}
+
+fn shard_not_found(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!(
+            "Shard {shard} in stream {stream} under account {} does not exist",
+            account.id
+        ),
+    )
+}
+
+fn invalid_field(field: Field, value: Option<&str>, constraint: &Constraint) -> ApiError {
+    ApiError::validation(field_message(member_name(field), value, constraint))
+}
+
+fn no_shard_for_hash_key(hash: u128) -> ApiError {
+    ApiError::invalid_argument(format!("no open shard holds hash key {hash}"))
+}
+
+/// A hash key, shard count or hash range that routing refused, stated as the
+/// rule broken (InvalidArgumentException).
+pub fn routing_error(error: &RoutingError) -> ApiError {
+    ApiError::invalid_argument(match error {
+        RoutingError::HashKeyNotDecimal { text } => format!(
+            "hash key '{text}' must be a decimal integer from 0 to {HASH_KEY_MAX} (pattern 0|([1-9]\\d{{0,38}}): no sign, no leading zeros, no spaces)"
+        ),
+        RoutingError::HashKeyOutOfRange { text } => format!(
+            "hash key '{text}' is greater than the largest hash key {HASH_KEY_MAX} (2^128 - 1)"
+        ),
+        RoutingError::ShardCountOutOfRange { shard_count } => {
+            format!("shard count {shard_count} must be from 1 to {SHARD_COUNT_MAX}")
+        }
+        RoutingError::SplitKeyOutsideRange { key, range } => format!(
+            "new starting hash key {key} is not both greater than one plus the starting hash key {} and less than the ending hash key {}",
+            range.start, range.end
+        ),
+        RoutingError::NotAdjacent { first, second } => {
+            format!("hash ranges {first} and {second} are not adjacent")
+        }
+    })
+}
+
+/// A shard iterator that is not one this server issued, or one issued too long ago.
+fn iterator_invalid(cause: &TokenError) -> ApiError {
+    let why = match cause {
+        TokenError::Malformed(malformed) => match malformed {
+            Malformed::TooLong { chars } => {
+                format!("malformed shard iterator: {chars} characters, more than {TOKEN_CHARS_MAX}")
+            }
+            Malformed::NotBase64 => "malformed shard iterator: not base64url".to_string(),
+            Malformed::WrongLength { bytes } => {
+                format!("malformed shard iterator: {bytes} bytes is no iterator's length")
+            }
+            Malformed::Version { found } => {
+                format!("malformed shard iterator: unknown version {found}")
+            }
+            Malformed::NameLength { .. } | Malformed::StreamName => {
+                "malformed shard iterator: invalid stream name".to_string()
+            }
+            Malformed::IssuedInFuture { issued_ms, .. } => format!(
+                "malformed shard iterator: issued at {}, in the future",
+                iso_time(*issued_ms)
+            ),
+        },
+        TokenError::BadSignature => "shard iterator signature does not match".to_string(),
+        TokenError::Expired {
+            issued_ms,
+            now_ms,
+            ttl_ms,
+        } => return iterator_expired(*issued_ms, *now_ms, *ttl_ms),
+    };
+    ApiError::invalid_argument(format!("Invalid ShardIterator: {why}"))
+}
+
+fn iterator_expired(issued_ms: u64, now_ms: u64, ttl_ms: u64) -> ApiError {
+    ApiError::client(
+        "ExpiredIteratorException",
+        format!(
+            "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl_ms} milliseconds.",
+            iso_time(issued_ms),
+            iso_time(now_ms)
+        ),
+    )
+}
+
+fn sequence_number_past_end(
+    stream: &str,
+    shard: ShardId,
+    sequence_number: &SequenceNumber,
+    account: Account<'_>,
+) -> ApiError {
+    starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, shard, account)
+}
+
+fn sequence_number_of_other_shard(encoded_shard: ShardId, shard: ShardId) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "Invalid StartingSequenceNumber. It encodes {encoded_shard}, while it was used in a call to a shard with {shard}"
+    ))
+}
+
+/// Storage and metadata failures: the cause as the engine states it, since it is
+/// nothing the client did (InternalFailure).
+fn internal(error: &dyn std::fmt::Display) -> ApiError {
+    ApiError::internal(error.to_string())
 }
 
 /// An ExplicitHashKey that did not read as a hash key, in Kinesis's words: text
@@ -235,13 +401,14 @@ pub fn explicit_hash_key_error(text: &str, error: &RoutingError) -> ApiError {
         RoutingError::HashKeyOutOfRange { .. } => ApiError::invalid_argument(format!(
             "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
         )),
-        _ => ApiError::validation(field_message(
+        RoutingError::HashKeyNotDecimal { .. } => ApiError::validation(field_message(
             "explicitHashKey",
             Some(text),
             &Constraint::Decimal {
                 digits_max: HASH_KEY_DIGITS_MAX,
             },
         )),
+        other => routing_error(other),
     }
 }
 
@@ -560,6 +727,193 @@ mod tests {
                 "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"
             )
         );
+    }
+
+    /// Every variant of the put and read errors words to a Kinesis code (the
+    /// exhaustive matches in `put_error` and `read_error` make sure none is left
+    /// out; this checks what each one says).
+    #[test]
+    fn put_and_read_errors_keep_kinesis_codes() {
+        let field = || {
+            (
+                Field::Limit,
+                Some(s("0")),
+                Constraint::ValueBetween { min: 1, max: 10 },
+            )
+        };
+        let (f, v, c) = field();
+        let puts = vec![
+            (
+                PutError::StreamNotFound { stream: s("a") },
+                "ResourceNotFoundException",
+            ),
+            (
+                PutError::InvalidField {
+                    field: f,
+                    value: v,
+                    constraint: c,
+                },
+                "ValidationException",
+            ),
+            (
+                PutError::NoShardForHashKey {
+                    stream: s("a"),
+                    hash: 5,
+                },
+                "InvalidArgumentException",
+            ),
+            (
+                PutError::Throttled {
+                    stream: s("a"),
+                    shard: ShardId(0),
+                },
+                "ProvisionedThroughputExceededException",
+            ),
+            (
+                PutError::Failed(shardlog_engine::Failed::Manifest(std::io::Error::other(
+                    "disk",
+                ))),
+                "InternalFailure",
+            ),
+        ];
+        for (error, code) in puts {
+            let api = put_error(&error, TEST_ACCOUNT);
+            assert_eq!(api.code, code, "{error:?}");
+            assert_eq!(api, api_error(&error.into(), TEST_ACCOUNT));
+        }
+        let number = shardlog_engine::seqno::SequenceNumber::before_first(0, 1);
+        let token = shardlog_engine::token::TokenError::BadSignature;
+        let (f, v, c) = field();
+        let reads = vec![
+            (
+                ReadError::StreamNotFound { stream: s("a") },
+                "ResourceNotFoundException",
+            ),
+            (
+                ReadError::ShardNotFound {
+                    stream: s("a"),
+                    shard: ShardId(1),
+                },
+                "ResourceNotFoundException",
+            ),
+            (
+                ReadError::InvalidField {
+                    field: f,
+                    value: v,
+                    constraint: c,
+                },
+                "ValidationException",
+            ),
+            (
+                ReadError::SequenceNumberInvalid {
+                    stream: s("a"),
+                    shard: ShardId(1),
+                    sequence_number: number,
+                },
+                "InvalidArgumentException",
+            ),
+            (
+                ReadError::SequenceNumberOfOtherShard {
+                    encoded_shard: ShardId(0),
+                    shard: ShardId(1),
+                },
+                "InvalidArgumentException",
+            ),
+            (
+                ReadError::IteratorInvalid(token),
+                "InvalidArgumentException",
+            ),
+            (
+                ReadError::IteratorExpired {
+                    issued_ms: 0,
+                    now_ms: 2,
+                    ttl_ms: 1,
+                },
+                "ExpiredIteratorException",
+            ),
+            (
+                ReadError::Throttled {
+                    stream: s("a"),
+                    shard: ShardId(0),
+                },
+                "ProvisionedThroughputExceededException",
+            ),
+            (
+                ReadError::Storage(shardlog_segment::Error::LogFailed {
+                    path: "/d".into(),
+                    cause: s("disk"),
+                }),
+                "InternalFailure",
+            ),
+        ];
+        for (error, code) in reads {
+            let api = read_error(&error, TEST_ACCOUNT);
+            assert_eq!(api.code, code, "{error:?}");
+            assert_eq!(api, api_error(&error.into(), TEST_ACCOUNT));
+        }
+    }
+
+    /// Routing and iterator refusals are worded here, not by the engine: each
+    /// case states the rule broken, an expired token answers ExpiredIterator.
+    #[test]
+    fn routing_and_token_errors_are_worded_here() {
+        let range = shardlog_engine::HashRange { start: 0, end: 9 };
+        let routing = [
+            (
+                RoutingError::HashKeyNotDecimal { text: s("-1") },
+                "hash key '-1' must be a decimal integer from 0 to 340282366920938463463374607431768211455 (pattern 0|([1-9]\\d{0,38}): no sign, no leading zeros, no spaces)",
+            ),
+            (
+                RoutingError::HashKeyOutOfRange { text: s("4") },
+                "hash key '4' is greater than the largest hash key 340282366920938463463374607431768211455 (2^128 - 1)",
+            ),
+            (
+                RoutingError::SplitKeyOutsideRange { key: 1, range },
+                "new starting hash key 1 is not both greater than one plus the starting hash key 0 and less than the ending hash key 9",
+            ),
+            (
+                RoutingError::NotAdjacent { first: range, second: range },
+                "hash ranges [0, 9] and [0, 9] are not adjacent",
+            ),
+        ];
+        for (error, message) in routing {
+            let api = routing_error(&error);
+            assert_eq!(
+                (api.code, api.message.as_str()),
+                ("InvalidArgumentException", message)
+            );
+        }
+        let malformed = [
+            Malformed::TooLong { chars: 600 },
+            Malformed::NotBase64,
+            Malformed::WrongLength { bytes: 3 },
+            Malformed::Version { found: 2 },
+            Malformed::NameLength {
+                field: 3,
+                actual: 2,
+            },
+            Malformed::StreamName,
+            Malformed::IssuedInFuture {
+                issued_ms: 0,
+                now_ms: 0,
+            },
+        ];
+        let tokens = malformed.into_iter().map(TokenError::Malformed);
+        for error in tokens.chain([TokenError::BadSignature]) {
+            let api = iterator_invalid(&error);
+            assert_eq!(api.code, "InvalidArgumentException", "{error:?}");
+            assert!(
+                api.message.starts_with("Invalid ShardIterator: "),
+                "{}",
+                api.message
+            );
+        }
+        let expired = TokenError::Expired {
+            issued_ms: 0,
+            now_ms: 9,
+            ttl_ms: 5,
+        };
+        assert_eq!(iterator_invalid(&expired).code, "ExpiredIteratorException");
     }
 
     /// A throttled record and a failed write answer PutRecords's per-record codes.
