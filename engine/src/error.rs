@@ -8,9 +8,9 @@ use crate::routing::{HashKey, RoutingError};
 use crate::seqno::SequenceNumber;
 use crate::token::TokenError;
 
-/// Any engine error: the union of the per-operation errors ([`PutError`],
-/// [`ReadError`]) and the error of the operations that have no enum of their own
-/// yet (stream admin, consumers, subscriptions, resharding).
+/// Any engine error: the per-operation errors ([`PutError`], [`ReadError`]) and
+/// the errors of the operations that have no enum of their own yet (stream
+/// admin, consumers, subscriptions, resharding).
 ///
 /// Not `#[non_exhaustive]`: the server words every variant in one exhaustive
 /// `match`, so that a new fact cannot reach a client unworded; across crates that
@@ -211,56 +211,6 @@ pub enum Error {
     /// A hash key, range or shard count that routing refuses.
     #[error(transparent)]
     Routing(#[from] RoutingError),
-    /// No open shard covers the hash key (the open shards always cover the key
-    /// space; this reports a stream whose metadata says otherwise).
-    #[error("no open shard of stream {stream} holds hash key {hash}")]
-    NoShardForHashKey {
-        /// The stream.
-        stream: String,
-        /// The key.
-        hash: u128,
-    },
-    /// A shard iterator that does not decode or verify.
-    #[error("invalid shard iterator: {0}")]
-    IteratorInvalid(TokenError),
-    /// A shard iterator older than the time-to-live.
-    #[error("shard iterator issued at {issued_ms} ms expired (now {now_ms} ms, ttl {ttl_ms} ms)")]
-    IteratorExpired {
-        /// When it was issued, ms since the epoch.
-        issued_ms: u64,
-        /// Now, ms since the epoch.
-        now_ms: u64,
-        /// How long an iterator lives, ms.
-        ttl_ms: u64,
-    },
-    /// A starting sequence number of the shard, past its newest record.
-    #[error(
-        "sequence number {sequence_number} is past the end of shard {shard} of stream {stream}"
-    )]
-    SequenceNumberInvalid {
-        /// The stream.
-        stream: String,
-        /// The shard.
-        shard: ShardId,
-        /// The sequence number given.
-        sequence_number: SequenceNumber,
-    },
-    /// A starting sequence number that encodes another shard.
-    #[error("sequence number of shard {encoded_shard} used on shard {shard}")]
-    SequenceNumberOfOtherShard {
-        /// The shard the number encodes.
-        encoded_shard: ShardId,
-        /// The shard it was used on.
-        shard: ShardId,
-    },
-    /// A shard's throughput quota is exhausted for now.
-    #[error("shard {shard} of stream {stream} is over its throughput quota")]
-    Throttled {
-        /// The stream.
-        stream: String,
-        /// The shard.
-        shard: ShardId,
-    },
     /// A request field breaks its constraint.
     #[error("{field}: {value:?} breaks {constraint}")]
     InvalidField {
@@ -283,6 +233,12 @@ pub enum Error {
     /// The metadata could not be read or written.
     #[error("manifest: {0}")]
     Manifest(std::io::Error),
+    /// A put failed.
+    #[error(transparent)]
+    Put(#[from] PutError),
+    /// A read, or the start of a subscription, failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
 
 /// Storage or metadata failed: not the request's fault, and nothing a caller
@@ -387,28 +343,6 @@ pub enum PutError {
     Failed(#[from] Failed),
 }
 
-impl From<PutError> for Error {
-    fn from(error: PutError) -> Self {
-        match error {
-            PutError::StreamNotFound { stream } => Error::StreamNotFound { stream },
-            PutError::InvalidField {
-                field,
-                value,
-                constraint,
-            } => Error::InvalidField {
-                field,
-                value,
-                constraint,
-            },
-            PutError::NoShardForHashKey { stream, hash } => {
-                Error::NoShardForHashKey { stream, hash }
-            }
-            PutError::Throttled { stream, shard } => Error::Throttled { stream, shard },
-            PutError::Failed(failed) => failed.into(),
-        }
-    }
-}
-
 /// Why a read (GetShardIterator, GetRecords) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -483,52 +417,6 @@ pub enum ReadError {
     Storage(#[from] shardlog_segment::Error),
 }
 
-impl From<ReadError> for Error {
-    fn from(error: ReadError) -> Self {
-        match error {
-            ReadError::StreamNotFound { stream } => Error::StreamNotFound { stream },
-            ReadError::ShardNotFound { stream, shard } => Error::ShardNotFound { stream, shard },
-            ReadError::InvalidField {
-                field,
-                value,
-                constraint,
-            } => Error::InvalidField {
-                field,
-                value,
-                constraint,
-            },
-            ReadError::SequenceNumberInvalid {
-                stream,
-                shard,
-                sequence_number,
-            } => Error::SequenceNumberInvalid {
-                stream,
-                shard,
-                sequence_number,
-            },
-            ReadError::SequenceNumberOfOtherShard {
-                encoded_shard,
-                shard,
-            } => Error::SequenceNumberOfOtherShard {
-                encoded_shard,
-                shard,
-            },
-            ReadError::IteratorInvalid(cause) => Error::IteratorInvalid(cause),
-            ReadError::IteratorExpired {
-                issued_ms,
-                now_ms,
-                ttl_ms,
-            } => Error::IteratorExpired {
-                issued_ms,
-                now_ms,
-                ttl_ms,
-            },
-            ReadError::Throttled { stream, shard } => Error::Throttled { stream, shard },
-            ReadError::Storage(error) => Error::Storage(error),
-        }
-    }
-}
-
 /// The broad class of an [`Error`]: what a caller can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -578,15 +466,42 @@ impl Error {
             | Error::ShardCountChange { .. }
             | Error::SplitKeyOutsideShard { .. }
             | Error::ShardsNotAdjacent { .. }
-            | Error::Routing(_)
-            | Error::NoShardForHashKey { .. }
-            | Error::IteratorInvalid(_)
-            | Error::SequenceNumberInvalid { .. }
-            | Error::SequenceNumberOfOtherShard { .. } => ErrorKind::InvalidArgument,
+            | Error::Routing(_) => ErrorKind::InvalidArgument,
             Error::InvalidField { .. } | Error::UnknownMetric { .. } => ErrorKind::InvalidField,
-            Error::IteratorExpired { .. } => ErrorKind::IteratorExpired,
-            Error::Throttled { .. } => ErrorKind::Throttled,
             Error::Storage(_) | Error::Manifest(_) => ErrorKind::Internal,
+            Error::Put(error) => error.kind(),
+            Error::Read(error) => error.kind(),
+        }
+    }
+}
+
+impl PutError {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PutError::StreamNotFound { .. } => ErrorKind::NotFound,
+            PutError::InvalidField { .. } => ErrorKind::InvalidField,
+            PutError::NoShardForHashKey { .. } => ErrorKind::InvalidArgument,
+            PutError::Throttled { .. } => ErrorKind::Throttled,
+            PutError::Failed(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl ReadError {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ReadError::StreamNotFound { .. } | ReadError::ShardNotFound { .. } => {
+                ErrorKind::NotFound
+            }
+            ReadError::InvalidField { .. } => ErrorKind::InvalidField,
+            ReadError::SequenceNumberInvalid { .. }
+            | ReadError::SequenceNumberOfOtherShard { .. }
+            | ReadError::IteratorInvalid(_) => ErrorKind::InvalidArgument,
+            ReadError::IteratorExpired { .. } => ErrorKind::IteratorExpired,
+            ReadError::Throttled { .. } => ErrorKind::Throttled,
+            ReadError::Storage(_) => ErrorKind::Internal,
         }
     }
 }

@@ -175,7 +175,10 @@ impl Engine {
     fn open_shard_of(&self, state: &StreamState, name: &str, shard: ShardId) -> Result<u32> {
         let index = shard.index();
         let Some(state) = state.shards.get(&index) else {
-            return Err(crate::data::shard_not_found(name, shard).into());
+            return Err(Error::ShardNotFound {
+                stream: name.to_string(),
+                shard,
+            });
         };
         if state.meta.closed_end_position.is_some() {
             return Err(Error::ShardClosed {

@@ -81,7 +81,9 @@ impl Failure {
         match self {
             Failure::Put(PutError::Throttled { stream, .. })
             | Failure::Read(ReadError::Throttled { stream, .. })
-            | Failure::Engine(EngineError::Throttled { stream, .. }) => Some(stream),
+            | Failure::Engine(EngineError::Read(ReadError::Throttled { stream, .. })) => {
+                Some(stream)
+            }
             _ => None,
         }
     }
@@ -251,23 +253,6 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         } => invalid(format!(
             "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
         )),
-        E::NoShardForHashKey { hash, .. } => no_shard_for_hash_key(*hash),
-        E::IteratorInvalid(cause) => iterator_invalid(cause),
-        E::IteratorExpired {
-            issued_ms,
-            now_ms,
-            ttl_ms,
-        } => iterator_expired(*issued_ms, *now_ms, *ttl_ms),
-        E::SequenceNumberInvalid {
-            stream,
-            shard,
-            sequence_number,
-        } => sequence_number_past_end(stream, *shard, sequence_number, account),
-        E::SequenceNumberOfOtherShard {
-            encoded_shard,
-            shard,
-        } => sequence_number_of_other_shard(*encoded_shard, *shard),
-        E::Throttled { stream, shard } => throttled(stream, *shard, account),
         E::InvalidField {
             field,
             value,
@@ -278,6 +263,8 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         )),
         E::Routing(cause) => routing_error(cause),
         E::Storage(_) | E::Manifest(_) => internal(error),
+        E::Put(error) => put_error(error, account),
+        E::Read(error) => read_error(error, account),
     }
 }
 
@@ -641,7 +628,7 @@ mod tests {
                 "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream a under account 123456789012 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 99.",
             ),
             (
-                EngineError::SequenceNumberInvalid {
+                EngineError::Read(ReadError::SequenceNumberInvalid {
                     stream: s("a"),
                     shard: ShardId(1),
                     sequence_number: shardlog_engine::seqno::SequenceNumber {
@@ -650,26 +637,26 @@ mod tests {
                         counter: 5,
                         arrival_secs: 0,
                     },
-                },
+                }),
                 "InvalidArgumentException",
                 "StartingSequenceNumber 49039857307730744212665635491957474223170373417254780946 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
             ),
             (
-                EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },
+                EngineError::Read(ReadError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) }),
                 "InvalidArgumentException",
                 "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001",
             ),
             (
-                EngineError::IteratorExpired {
+                EngineError::Read(ReadError::IteratorExpired {
                     issued_ms: 0,
                     now_ms: 300_001,
                     ttl_ms: 300_000,
-                },
+                }),
                 "ExpiredIteratorException",
                 "Iterator expired. The iterator was created at time 1970-01-01T00:00:00.000Z while right now it is 1970-01-01T00:05:00.001Z which is further in the future than the tolerated delay of 300000 milliseconds.",
             ),
             (
-                EngineError::Throttled { stream: s("a"), shard: ShardId(2) },
+                EngineError::Read(ReadError::Throttled { stream: s("a"), shard: ShardId(2) }),
                 "ProvisionedThroughputExceededException",
                 "Rate exceeded for shard shardId-000000000002 in stream a under account 123456789012.",
             ),
