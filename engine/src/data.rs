@@ -41,8 +41,8 @@ pub struct PutResult {
 }
 
 /// Why one record of a PutRecords call failed (its neighbours may have succeeded).
+/// Not `non_exhaustive`: the server words every case in an exhaustive match.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum RecordFailure {
     /// The shard's write quota is exhausted for now.
     #[error("shard {shard} of stream {stream} is over its throughput quota")]

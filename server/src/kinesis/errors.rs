@@ -422,7 +422,6 @@ pub fn record_failure(failure: &RecordFailure, account: Account<'_>) -> (&'stati
             (error.code, error.message)
         }
         RecordFailure::WriteFailed { cause, .. } => ("InternalFailure", cause.clone()),
-        _ => ("InternalFailure", failure.to_string()),
     }
 }
 
