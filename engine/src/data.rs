@@ -1,8 +1,9 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Constraint, Error, Field, Result};
+use crate::error::{Constraint, Failed, Field, PutError, ReadError};
 use crate::names::ShardId;
+use crate::position::Position;
 use crate::routing::{partition_key_hash, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 use crate::token::IteratorToken;
@@ -40,8 +41,8 @@ pub struct PutResult {
 }
 
 /// Why one record of a PutRecords call failed (its neighbours may have succeeded).
+/// Not `non_exhaustive`: the server words every case in an exhaustive match.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum RecordFailure {
     /// The shard's write quota is exhausted for now.
     #[error("shard {shard} of stream {stream} is over its throughput quota")]
@@ -122,7 +123,7 @@ pub struct GetRecordsOutput {
 pub(crate) struct ShardRead {
     pub records: Vec<OutputRecord>,
     /// The position after the last record read.
-    pub next_position: u64,
+    pub next_position: Position,
     pub millis_behind_latest: u64,
     /// The shard is closed and `next_position` is its end.
     pub finished: bool,
@@ -133,22 +134,22 @@ pub(crate) struct ShardRead {
 /// The sequence number of the record at `position` of `shard`.
 pub(crate) fn sequence_number(
     shard: &ShardState,
-    position: u64,
+    position: Position,
     arrival_ms: u64,
 ) -> SequenceNumber {
     SequenceNumber {
         shard_created_secs: shard.meta.created_secs,
         shard_index: shard.meta.index,
-        counter: position,
+        counter: position.get(),
         arrival_secs: arrival_ms / 1000,
     }
 }
 
-fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
+fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, PutError> {
     let key = record.partition_key;
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
-        return Err(Error::InvalidField {
+        return Err(PutError::InvalidField {
             field: Field::PartitionKey,
             value: Some(key.to_string()),
             constraint: Constraint::LengthBetween {
@@ -159,7 +160,7 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
     }
     let limit = stream.meta.record_kib_max as usize * 1024;
     if record.data.len() > limit {
-        return Err(Error::InvalidField {
+        return Err(PutError::InvalidField {
             field: Field::Data,
             value: None,
             constraint: Constraint::LengthAtMost { max: limit },
@@ -173,17 +174,23 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128> {
 
 impl Engine {
     /// PutRecord: one record.
-    pub fn put_record(&self, stream_name: &str, record: PutRecord<'_>) -> Result<PutResult> {
+    pub fn put_record(
+        &self,
+        stream_name: &str,
+        record: PutRecord<'_>,
+    ) -> Result<PutResult, PutError> {
         let mut results = self.put_records(stream_name, &[record])?;
         match results.pop() {
             Some(Ok(result)) => Ok(result),
             Some(Err(RecordFailure::Throttled { stream, shard })) => {
-                Err(Error::Throttled { stream, shard })
+                Err(PutError::Throttled { stream, shard })
             }
-            Some(Err(failure)) => Err(Error::Storage(shardlog_segment::Error::LogFailed {
-                path: Default::default(),
-                cause: failure.to_string(),
-            })),
+            Some(Err(failure)) => Err(PutError::Failed(Failed::Storage(
+                shardlog_segment::Error::LogFailed {
+                    path: Default::default(),
+                    cause: failure.to_string(),
+                },
+            ))),
             None => unreachable!("put_records answers each of its records"),
         }
     }
@@ -194,9 +201,9 @@ impl Engine {
         &self,
         stream_name: &str,
         records: &[PutRecord<'_>],
-    ) -> Result<Vec<std::result::Result<PutResult, RecordFailure>>> {
+    ) -> Result<Vec<Result<PutResult, RecordFailure>>, PutError> {
         if records.is_empty() || records.len() > PUT_RECORDS_MAX {
-            return Err(Error::InvalidField {
+            return Err(PutError::InvalidField {
                 field: Field::Records,
                 value: None,
                 constraint: Constraint::LengthBetween {
@@ -211,15 +218,14 @@ impl Engine {
         let state = Engine::read_stream(&stream);
         let open = state.open_shards();
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        let mut results: Vec<Option<std::result::Result<PutResult, RecordFailure>>> =
-            vec![None; records.len()];
+        let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
         let now = self.inner.config.clock.now_ms();
         for (slot, record) in records.iter().enumerate() {
             let hash = check_record(&state, record)?;
             let shard = open
                 .iter()
                 .find(|shard| shard.range.contains(hash))
-                .ok_or_else(|| Error::NoShardForHashKey {
+                .ok_or_else(|| PutError::NoShardForHashKey {
                     stream: stream_name.to_string(),
                     hash,
                 })?;
@@ -241,7 +247,11 @@ impl Engine {
             groups.entry(shard.meta.index).or_default().push(slot);
         }
         // Stage every shard's batch first, then wait: all of them share commit rounds.
-        let mut pending: Vec<(u32, Vec<usize>, Result<PendingAppend>)> = Vec::new();
+        let mut pending: Vec<(
+            u32,
+            Vec<usize>,
+            Result<PendingAppend, shardlog_segment::Error>,
+        )> = Vec::new();
         for (index, slots) in groups {
             let batch: Vec<Record<'_>> = slots
                 .iter()
@@ -251,12 +261,14 @@ impl Engine {
                     data: records[*slot].data,
                 })
                 .collect();
-            let submitted = state.shards[&index].log.submit(&batch).map_err(Error::from);
+            let submitted = state.shards[&index].log.submit(&batch);
             pending.push((index, slots, submitted));
         }
         for (index, slots, submitted) in pending {
             let shard = &state.shards[&index];
-            let outcome = submitted.and_then(|pending| Ok(pending.wait()?));
+            let outcome = submitted
+                .and_then(|pending| pending.wait())
+                .map_err(Failed::Storage);
             if outcome.is_err() {
                 self.inner
                     .shard_failed
@@ -268,7 +280,7 @@ impl Engine {
                         shard_id: ShardId(index),
                         sequence_number: sequence_number(
                             shard,
-                            appended.base_position + k as u64,
+                            Position::new(appended.base_position).plus(k as u64),
                             appended.arrival_ms,
                         ),
                     }),
@@ -291,7 +303,7 @@ impl Engine {
         stream_name: &str,
         shard: ShardId,
         start: IteratorStart,
-    ) -> Result<String> {
+    ) -> Result<String, ReadError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         let position =
@@ -309,7 +321,7 @@ impl Engine {
     /// The lookups GetShardIterator makes before it reads its starting position:
     /// the stream exists and has `shard`. For a caller that reports those before a
     /// starting position it could not read.
-    pub fn check_shard(&self, stream_name: &str, shard: ShardId) -> Result<()> {
+    pub fn check_shard(&self, stream_name: &str, shard: ShardId) -> Result<(), ReadError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         shard_of(&state, stream_name, shard).map(|_| ())
@@ -321,25 +333,20 @@ impl Engine {
         shard: &ShardState,
         stream_name: &str,
         start: IteratorStart,
-    ) -> Result<u64> {
-        let log = &shard.log;
-        let end = shard
-            .meta
-            .closed_end_position
-            .unwrap_or_else(|| log.end_position());
+    ) -> Result<Position, ReadError> {
         let position = match start {
-            IteratorStart::TrimHorizon => log.first_position(),
-            IteratorStart::Latest => end,
+            IteratorStart::TrimHorizon => shard.first_position(),
+            IteratorStart::Latest => shard.end_position(),
             // The shard's StartingSequenceNumber (None) is before its first record.
-            IteratorStart::AtSequenceNumber(number) => {
-                self.position_of(number, shard, stream_name)?.unwrap_or(0)
-            }
+            IteratorStart::AtSequenceNumber(number) => self
+                .position_of(number, shard, stream_name)?
+                .unwrap_or(Position::FIRST),
             IteratorStart::AfterSequenceNumber(number) => self
                 .position_of(number, shard, stream_name)?
-                .map_or(0, |position| position + 1),
-            IteratorStart::AtTimestamp(ms) => log.position_at_time(ms)?,
+                .map_or(Position::FIRST, Position::next),
+            IteratorStart::AtTimestamp(ms) => Position::new(shard.log.position_at_time(ms)?),
         };
-        Ok(position.max(log.first_position()))
+        Ok(position.max(shard.first_position()))
     }
 
     /// The position of the record numbered `number` in `shard`, or `None` for the
@@ -349,11 +356,11 @@ impl Engine {
         number: SequenceNumber,
         shard: &ShardState,
         stream_name: &str,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<Position>, ReadError> {
         if number.shard_index != shard.meta.index
             || number.shard_created_secs != shard.meta.created_secs
         {
-            return Err(Error::SequenceNumberOfOtherShard {
+            return Err(ReadError::SequenceNumberOfOtherShard {
                 encoded_shard: ShardId(number.shard_index),
                 shard: ShardId(shard.meta.index),
             });
@@ -361,22 +368,19 @@ impl Engine {
         if number.is_before_first() {
             return Ok(None);
         }
-        let end = shard
-            .meta
-            .closed_end_position
-            .unwrap_or_else(|| shard.log.end_position());
-        if number.counter >= end {
-            return Err(Error::SequenceNumberInvalid {
+        let position = number.position();
+        if position >= shard.end_position() {
+            return Err(ReadError::SequenceNumberInvalid {
                 stream: stream_name.to_string(),
                 shard: ShardId(shard.meta.index),
                 sequence_number: number,
             });
         }
-        Ok(Some(number.counter))
+        Ok(Some(position))
     }
 
     /// GetRecords: up to `limit` records (1..=10000) and 10 MiB from the iterator.
-    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput> {
+    pub fn get_records(&self, iterator: &str, limit: usize) -> Result<GetRecordsOutput, ReadError> {
         self.get_records_waiting(iterator, limit, Duration::ZERO)
     }
 
@@ -387,9 +391,9 @@ impl Engine {
         iterator: &str,
         limit: usize,
         wait: Duration,
-    ) -> Result<GetRecordsOutput> {
+    ) -> Result<GetRecordsOutput, ReadError> {
         if !(1..=GET_RECORDS_MAX).contains(&limit) {
-            return Err(Error::InvalidField {
+            return Err(ReadError::InvalidField {
                 field: Field::Limit,
                 value: Some(limit.to_string()),
                 constraint: Constraint::ValueBetween {
@@ -405,12 +409,16 @@ impl Engine {
             self.inner.config.iterator_ttl_ms,
         )
         .map_err(|error| match error {
-            crate::token::TokenError::Expired { issued_ms, now_ms } => Error::IteratorExpired {
+            crate::token::TokenError::Expired {
                 issued_ms,
                 now_ms,
-                ttl_ms: self.inner.config.iterator_ttl_ms,
+                ttl_ms,
+            } => ReadError::IteratorExpired {
+                issued_ms,
+                now_ms,
+                ttl_ms,
             },
-            other => Error::IteratorInvalid(other),
+            other => ReadError::IteratorInvalid(other),
         })?;
         let stream = self.stream(&token.stream_name)?;
         let missing = || shard_not_found(&token.stream_name, ShardId(token.shard_index));
@@ -426,14 +434,14 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .take_read_call(self.inner.config.clock.now_ms());
             if !admitted {
-                return Err(Error::Throttled {
+                return Err(ReadError::Throttled {
                     stream: token.stream_name.clone(),
                     shard: ShardId(token.shard_index),
                 });
             }
         }
         let nothing_yet =
-            shard.meta.closed_end_position.is_none() && shard.log.end_position() <= token.position;
+            shard.meta.closed_end_position.is_none() && shard.log_end() <= token.position;
         if wait.is_zero() || !nothing_yet {
             return self.read_shard(&state, shard, &token, limit);
         }
@@ -441,7 +449,7 @@ impl Engine {
         // the stream's state are not held up by a waiting reader.
         let log = shard.log.clone();
         drop(state);
-        log.wait_for(token.position, wait);
+        log.wait_for(token.position.get(), wait);
         let state = Engine::read_stream(&stream);
         let shard = state.shards.get(&token.shard_index).ok_or_else(missing)?;
         self.read_shard(&state, shard, &token, limit)
@@ -453,7 +461,7 @@ impl Engine {
         shard: &ShardState,
         token: &IteratorToken,
         limit: usize,
-    ) -> Result<GetRecordsOutput> {
+    ) -> Result<GetRecordsOutput, ReadError> {
         let read = self.read_from(state, shard, token.position, limit, true)?;
         let next_shard_iterator = (!read.finished).then(|| {
             IteratorToken {
@@ -480,12 +488,12 @@ impl Engine {
         &self,
         state: &StreamState,
         shard: &ShardState,
-        position: u64,
+        position: Position,
         limit: usize,
         charge_quota: bool,
-    ) -> Result<ShardRead> {
+    ) -> Result<ShardRead, ReadError> {
         let log = &shard.log;
-        let from = position.max(log.first_position());
+        let from = position.max(shard.first_position()).get();
         let limits = ReadLimits {
             records_max: limit,
             bytes_max: GET_RECORDS_BYTES_MAX,
@@ -506,9 +514,15 @@ impl Engine {
         records.extend(
             result
                 .records_with_data()
-                .take_while(|(record, _)| closed_end.is_none_or(|end| record.position < end))
+                .take_while(|(record, _)| {
+                    closed_end.is_none_or(|end| Position::new(record.position) < end)
+                })
                 .map(|(record, data)| OutputRecord {
-                    sequence_number: sequence_number(shard, record.position, record.arrival_ms),
+                    sequence_number: sequence_number(
+                        shard,
+                        Position::new(record.position),
+                        record.arrival_ms,
+                    ),
                     approximate_arrival_ms: record.arrival_ms,
                     data,
                     partition_key: record.partition_key.to_string(),
@@ -521,10 +535,9 @@ impl Engine {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .charge_read(result.data_bytes);
         }
-        let next_position = closed_end.map_or(result.next_position, |closed| {
-            result.next_position.min(closed)
-        });
-        let end = log.end_position();
+        let read_end = Position::new(result.next_position);
+        let next_position = closed_end.map_or(read_end, |closed| read_end.min(closed));
+        let end = shard.log_end();
         let millis_behind_latest = match records.last() {
             Some(last) if next_position < end => {
                 now_ms().saturating_sub(last.approximate_arrival_ms)
@@ -576,15 +589,15 @@ pub(crate) fn shard_of<'a>(
     state: &'a StreamState,
     stream_name: &str,
     shard: ShardId,
-) -> Result<&'a ShardState> {
+) -> Result<&'a ShardState, ReadError> {
     state
         .shards
         .get(&shard.index())
         .ok_or_else(|| shard_not_found(stream_name, shard))
 }
 
-pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> Error {
-    Error::ShardNotFound {
+pub(crate) fn shard_not_found(stream: &str, shard: ShardId) -> ReadError {
+    ReadError::ShardNotFound {
         stream: stream.to_string(),
         shard,
     }

@@ -5,10 +5,11 @@
 //! acknowledgement, so resharding (which takes it for writing) sees every append
 //! either wholly before or wholly after it.
 
-use crate::error::{Constraint, Error, Field, Result};
+use crate::error::{Constraint, Error, Failed, Field, Result, StreamLookupError};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
-use crate::names::{check_stream_name, stream_not_found, ShardId, TAGS_MAX};
+use crate::names::{check_stream_name, ShardId, TAGS_MAX};
+use crate::position::Position;
 use crate::quota::ShardQuota;
 use crate::routing::{even_ranges, HashRange};
 use crate::token::IteratorKey;
@@ -95,6 +96,26 @@ pub(crate) struct ShardState {
     pub range: HashRange,
     pub log: Log,
     pub quota: Arc<Mutex<ShardQuota>>,
+}
+
+impl ShardState {
+    /// The first position still readable (retention may have removed older ones).
+    pub fn first_position(&self) -> Position {
+        Position::new(self.log.first_position())
+    }
+
+    /// The position after the newest record the log holds.
+    pub fn log_end(&self) -> Position {
+        Position::new(self.log.end_position())
+    }
+
+    /// Where the shard's records end: its recorded end once resharding closed it
+    /// (whatever a racing write left after it), else the log's end.
+    pub fn end_position(&self) -> Position {
+        self.meta
+            .closed_end_position
+            .unwrap_or_else(|| self.log_end())
+    }
 }
 
 /// A stream's runtime state.
@@ -281,12 +302,17 @@ impl Engine {
         Ok(self.inner.storage.shutdown()?)
     }
 
-    pub(crate) fn stream(&self, name: &str) -> Result<Arc<RwLock<StreamState>>> {
+    pub(crate) fn stream(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Arc<RwLock<StreamState>>, StreamLookupError> {
         check_stream_name(name)?;
         read(&self.inner.streams)
             .get(name)
             .cloned()
-            .ok_or_else(|| stream_not_found(name))
+            .ok_or_else(|| StreamLookupError::NotFound {
+                stream: name.to_string(),
+            })
     }
 
     pub(crate) fn read_stream(stream: &RwLock<StreamState>) -> RwLockReadGuard<'_, StreamState> {
@@ -299,7 +325,11 @@ impl Engine {
 
     /// Writes the manifest with `change` applied to stream `name` (`None` removes
     /// it). Memory follows only once the disk has it.
-    pub(crate) fn persist(&self, name: &str, change: Option<StreamMeta>) -> Result<()> {
+    pub(crate) fn persist(
+        &self,
+        name: &str,
+        change: Option<StreamMeta>,
+    ) -> std::result::Result<(), Failed> {
         let mut current = self
             .inner
             .manifest
@@ -334,7 +364,7 @@ impl Engine {
             if !unchanged && manifest::store(fs, &path, &current).is_err() {
                 self.inner.metadata_failed.store(true, Ordering::SeqCst);
             }
-            return Err(Error::Manifest(error));
+            return Err(Failed::Manifest(error));
         }
         *current = next;
         Ok(())
@@ -343,9 +373,9 @@ impl Engine {
     /// Fails once a MANIFEST write failed and could not be undone: the metadata on
     /// disk is then unknown, and appends to a stream it may no longer hold could be
     /// lost at the next open.
-    pub(crate) fn check_metadata(&self) -> Result<()> {
+    pub(crate) fn check_metadata(&self) -> std::result::Result<(), Failed> {
         if self.inner.metadata_failed.load(Ordering::SeqCst) {
-            return Err(Error::Manifest(std::io::Error::other(
+            return Err(Failed::Manifest(std::io::Error::other(
                 "a MANIFEST write failed and could not be undone; writes are refused until the server restarts",
             )));
         }
@@ -368,7 +398,10 @@ impl Engine {
     /// Reopens (and so recovers) the logs of a stream's open shards that a write
     /// or sync failure stopped: once the fault clears, writes resume. Nothing
     /// acknowledged was lost; recovery truncates whatever the failed write left.
-    pub(crate) fn reopen_failed_shards(&self, stream: &RwLock<StreamState>) -> Result<()> {
+    pub(crate) fn reopen_failed_shards(
+        &self,
+        stream: &RwLock<StreamState>,
+    ) -> std::result::Result<(), Failed> {
         if !self.inner.shard_failed.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
@@ -380,7 +413,7 @@ impl Engine {
         reopened
     }
 
-    fn reopen_failed_logs(&self, stream: &RwLock<StreamState>) -> Result<()> {
+    fn reopen_failed_logs(&self, stream: &RwLock<StreamState>) -> std::result::Result<(), Failed> {
         let mut state = write(stream);
         let meta = state.meta.clone();
         for shard in state.shards.values_mut() {
@@ -865,10 +898,10 @@ pub(crate) fn shard_dir(config: &EngineConfig, meta: &StreamMeta, index: u32) ->
         .join(ShardId(index).to_string())
 }
 
-pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange> {
+pub(crate) fn shard_range(meta: &ShardMeta) -> std::result::Result<HashRange, Failed> {
     let parse = |text: &str| {
         text.parse::<u128>().map_err(|_| {
-            Error::Manifest(std::io::Error::new(
+            Failed::Manifest(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("shard {} has a bad hash key '{text}'", meta.index),
             ))
@@ -888,7 +921,7 @@ pub(crate) fn open_shard(
     stream: &StreamMeta,
     meta: ShardMeta,
     report: &mut OpenReport,
-) -> Result<ShardState> {
+) -> std::result::Result<ShardState, Failed> {
     let dir = shard_dir(config, stream, meta.index);
     let (log, recovery) = storage.open_log(&dir, config.log)?;
     report.note_recovery(&stream.name, meta.index, recovery);
@@ -898,7 +931,7 @@ pub(crate) fn open_shard(
             .push(ShardProblem::new(&stream.name, meta.index, cause));
     } else {
         crate::layout::sync_shard_meta(storage.fs().as_ref(), &dir, &meta)
-            .map_err(Error::Manifest)?;
+            .map_err(Failed::Manifest)?;
     }
     Ok(ShardState {
         range: shard_range(&meta)?,
@@ -917,10 +950,10 @@ fn open_shard_or_quarantine(
     stream: &StreamMeta,
     meta: ShardMeta,
     report: &mut OpenReport,
-) -> Result<ShardState> {
+) -> std::result::Result<ShardState, Failed> {
     match open_shard(storage, config, stream, meta.clone(), report) {
         Ok(state) => Ok(state),
-        Err(Error::Storage(error)) if error.is_damage() => {
+        Err(Failed::Storage(error)) if error.is_damage() => {
             let cause = error.to_string();
             report
                 .quarantined
@@ -943,7 +976,7 @@ fn open_stream(
     meta: StreamMeta,
     report: &mut OpenReport,
     tolerate_damage: bool,
-) -> Result<StreamState> {
+) -> std::result::Result<StreamState, Failed> {
     let mut shards = BTreeMap::new();
     for shard in meta.shards.values() {
         let opened = if tolerate_damage {
@@ -958,7 +991,7 @@ fn open_stream(
 
 /// Removes every file under `dir` (directories stay, empty), syncing each
 /// directory so that the removals survive a power loss.
-fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
+fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> std::result::Result<(), Failed> {
     let Ok(names) = fs.list_dir(dir) else {
         return Ok(());
     };
@@ -967,8 +1000,8 @@ fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> Result<()> {
         if fs.list_dir(&path).is_ok() {
             remove_tree_files(fs, &path)?;
         } else {
-            fs.remove_file(&path).map_err(Error::Manifest)?;
+            fs.remove_file(&path).map_err(Failed::Manifest)?;
         }
     }
-    fs.sync_dir(dir).map_err(Error::Manifest)
+    fs.sync_dir(dir).map_err(Failed::Manifest)
 }

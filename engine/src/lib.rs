@@ -10,6 +10,7 @@ pub mod error;
 pub mod layout;
 pub mod manifest;
 pub mod names;
+pub mod position;
 pub mod quota;
 mod reshard;
 pub mod routing;
@@ -23,9 +24,12 @@ pub use data::{
     GET_RECORDS_BYTES_MAX, GET_RECORDS_MAX, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX,
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
-pub use error::{Constraint, Error, ErrorKind, Field, Result};
+pub use error::{
+    Constraint, Error, ErrorKind, Failed, Field, PutError, ReadError, Result, StreamLookupError,
+};
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
 pub use names::ShardId;
+pub use position::Position;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};
 pub use routing::{HashKey, HashRange};
 pub use subscriptions::{Subscription, SubscriptionBatch, RESUBSCRIBE_GUARD_MS, SUBSCRIPTIONS_MAX};

@@ -102,7 +102,7 @@ pub struct ShardMeta {
     pub adjacent_parent: Option<u32>,
     /// Set when the shard was closed by resharding: the position after its last
     /// record. Writes go to its children from then on.
-    pub closed_end_position: Option<u64>,
+    pub closed_end_position: Option<crate::position::Position>,
     /// When it was closed, ms since the epoch.
     pub closed_ms: Option<u64>,
 }

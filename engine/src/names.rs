@@ -1,6 +1,6 @@
 //! Names, identifiers and request validation shared by the engine's operations.
 
-use crate::error::{Constraint, Error, Field, Result};
+use crate::error::{Constraint, Error, Field, StreamLookupError};
 
 /// Longest stream name.
 pub const STREAM_NAME_CHARS_MAX: usize = 128;
@@ -68,21 +68,16 @@ pub(crate) fn invalid_name(field: Field, name: &str) -> Error {
 }
 
 /// Checks a stream name: 1 to 128 characters of `[a-zA-Z0-9_.-]`.
-pub fn check_stream_name(name: &str) -> Result<()> {
+pub fn check_stream_name(name: &str) -> Result<(), StreamLookupError> {
     let valid_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if name.is_empty() || name.len() > STREAM_NAME_CHARS_MAX || !valid_chars {
-        return Err(invalid_name(Field::StreamName, name));
+        return Err(StreamLookupError::InvalidName {
+            name: name.to_string(),
+        });
     }
     Ok(())
-}
-
-/// The error for a stream that does not exist.
-pub fn stream_not_found(name: &str) -> Error {
-    Error::StreamNotFound {
-        stream: name.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -126,7 +121,7 @@ mod tests {
         assert!(check_stream_name("orders_v2.eu-1").is_ok());
         assert!(check_stream_name(&"a".repeat(128)).is_ok());
         for bad in ["", "has space", "slash/", &"a".repeat(129)] {
-            let error = check_stream_name(bad).unwrap_err();
+            let error = Error::from(check_stream_name(bad).unwrap_err());
             assert!(
                 matches!(
                     error,

@@ -6,6 +6,7 @@ use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, Stre
 use crate::error::{Error, Result};
 use crate::manifest::StreamMode;
 use crate::names::ShardId;
+use crate::position::Position;
 use crate::routing::{even_ranges, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 
@@ -82,7 +83,7 @@ fn describe_shard(shard: &ShardState) -> ShardDescription {
         ending_sequence_number: meta.closed_end_position.map(|end| {
             sequence_number(
                 shard,
-                end.saturating_sub(1),
+                end.previous().unwrap_or(Position::FIRST),
                 meta.closed_ms.unwrap_or(created_ms),
             )
         }),
@@ -174,7 +175,10 @@ impl Engine {
     fn open_shard_of(&self, state: &StreamState, name: &str, shard: ShardId) -> Result<u32> {
         let index = shard.index();
         let Some(state) = state.shards.get(&index) else {
-            return Err(crate::data::shard_not_found(name, shard));
+            return Err(Error::ShardNotFound {
+                stream: name.to_string(),
+                shard,
+            });
         };
         if state.meta.closed_end_position.is_some() {
             return Err(Error::ShardClosed {
@@ -252,7 +256,7 @@ impl Engine {
         let mut meta = state.meta.clone();
         for parent in parents {
             let shard = meta.shards.get_mut(parent).expect("checked open");
-            shard.closed_end_position = Some(state.shards[parent].log.end_position());
+            shard.closed_end_position = Some(state.shards[parent].log_end());
             shard.closed_ms = Some(now);
         }
         let mut opened = Vec::new();

@@ -38,38 +38,30 @@ impl fmt::Display for HashKey {
 }
 
 /// Why a hash key, a shard count, or a split or merge of hash ranges was refused.
+/// The texts are for logs; a service words each case for its clients. Not
+/// `non_exhaustive`, so that a service's wording can match every case.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RoutingError {
-    /// The text does not match Kinesis's hash key pattern `0|([1-9]\d{0,38})`.
-    #[error(
-        "hash key '{text}' must be a decimal integer from 0 to {max} \
-         (pattern 0|([1-9]\\d{{0,38}}): no sign, no leading zeros, no spaces)",
-        max = HASH_KEY_MAX
-    )]
+    /// The text does not match the hash key pattern `0|([1-9]\d{0,38})`.
+    #[error("hash key '{text}' is not a decimal integer")]
     HashKeyNotDecimal {
         /// The text as given.
         text: String,
     },
     /// The text is a decimal integer larger than 2^128 − 1.
-    #[error("hash key '{text}' is greater than the largest hash key {max} (2^128 - 1)", max = HASH_KEY_MAX)]
+    #[error("hash key '{text}' is above {HASH_KEY_MAX}")]
     HashKeyOutOfRange {
         /// The text as given.
         text: String,
     },
     /// A stream cannot be laid out over this many shards.
-    #[error("shard count {shard_count} must be from 1 to {max}", max = SHARD_COUNT_MAX)]
+    #[error("shard count {shard_count} is outside 1..={SHARD_COUNT_MAX}")]
     ShardCountOutOfRange {
         /// The shard count asked for.
         shard_count: u32,
     },
-    /// A split key must leave each child at least two hash keys, as Kinesis requires.
-    #[error(
-        "new starting hash key {key} is not both greater than one plus the starting \
-         hash key {start} and less than the ending hash key {end}",
-        start = range.start,
-        end = range.end
-    )]
+    /// A split key must leave each child at least two hash keys.
+    #[error("split key {key} leaves a side of {range} fewer than two hash keys")]
     SplitKeyOutsideRange {
         /// The new starting hash key asked for.
         key: u128,

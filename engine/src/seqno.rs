@@ -207,6 +207,12 @@ impl SequenceNumber {
         }
     }
 
+    /// The position in its shard of the record this number names (the counter
+    /// field is that position, kept as the bare number the layout encodes).
+    pub fn position(&self) -> crate::position::Position {
+        crate::position::Position::new(self.counter)
+    }
+
     /// Whether this is a shard's [`before_first`](Self::before_first) number.
     pub fn is_before_first(&self) -> bool {
         self.counter == 0 && self.arrival_secs == 0

@@ -13,6 +13,7 @@ use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
 use crate::engine::{Engine, ShardState};
 use crate::error::{Error, Result};
 use crate::names::ShardId;
+use crate::position::Position;
 use crate::seqno::SequenceNumber;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -72,7 +73,7 @@ pub struct Subscription {
     key: SlotKey,
     generation: u64,
     stream_epoch: u64,
-    position: u64,
+    position: Position,
     deadline: Instant,
     taken_over: Arc<AtomicBool>,
     finished: bool,
@@ -117,7 +118,7 @@ impl Engine {
     /// not read.
     pub fn check_subscription(&self, consumer: &ConsumerId, shard: ShardId) -> Result<()> {
         self.check_registered(consumer)?;
-        self.check_shard(&consumer.stream, shard)
+        Ok(self.check_shard(&consumer.stream, shard)?)
     }
 
     fn check_registered(&self, consumer: &ConsumerId) -> Result<()> {
@@ -224,7 +225,7 @@ impl Subscription {
         let mut left_early = None;
         if open && !wait.is_zero() {
             let waited = Instant::now();
-            if !log.wait_for(self.position, wait) {
+            if !log.wait_for(self.position.get(), wait) {
                 left_early = Some(wait.saturating_sub(waited.elapsed()));
             }
         }
@@ -284,18 +285,18 @@ impl Subscription {
 /// read from the start) it is the shard's StartingSequenceNumber.
 fn continuation(
     shard: &ShardState,
-    next_position: u64,
+    next_position: Position,
     last: Option<&OutputRecord>,
 ) -> SequenceNumber {
     if let Some(last) = last {
         return last.sequence_number;
     }
-    if next_position == 0 {
+    let Some(previous) = next_position.previous() else {
         return SequenceNumber::before_first(shard.meta.created_secs, shard.meta.index);
-    }
+    };
     // An empty batch is at the shard's end, so the record before it is the last.
     let arrival_ms = shard.log.last_arrival_ms().unwrap_or(0);
-    crate::data::sequence_number(shard, next_position - 1, arrival_ms)
+    crate::data::sequence_number(shard, previous, arrival_ms)
 }
 
 impl Drop for Subscription {

@@ -27,6 +27,7 @@
 //!
 //! Version history: 1 — initial format.
 
+use crate::position::Position;
 use shardlog_segment::io::{read_exact_at, write_private_file_atomic, FileSystem, OpenOptions};
 use std::fmt;
 use std::io;
@@ -140,22 +141,69 @@ impl IteratorKey {
     }
 }
 
-/// Why a token text was refused.
+/// Why a token text was refused. The texts are for logs; a service words each
+/// case for its clients.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
-    /// Not a token: not base64, wrong length, unknown version, bad stream
-    /// name, or issued implausibly far in the future.
+    /// Not a token this format describes.
     #[error("malformed shard iterator: {0}")]
-    Malformed(String),
+    Malformed(Malformed),
     /// The tag does not match: altered, forged, or signed with another key.
     #[error("shard iterator signature does not match")]
     BadSignature,
-    /// Authentic, but older than [`ITERATOR_TTL_MS`].
-    #[error("shard iterator issued at {issued_ms} ms expired (now {now_ms} ms)")]
+    /// Authentic, but older than its time-to-live.
+    #[error("shard iterator issued at {issued_ms} ms expired (now {now_ms} ms, ttl {ttl_ms} ms)")]
     Expired {
         /// When the token was issued, Unix ms.
         issued_ms: u64,
         /// The time it was presented, Unix ms.
+        now_ms: u64,
+        /// How long a token lives, ms.
+        ttl_ms: u64,
+    },
+}
+
+/// What makes a token text malformed, checked in this order.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// Longer than [`TOKEN_CHARS_MAX`] characters.
+    #[error("{chars} characters, more than {TOKEN_CHARS_MAX}")]
+    TooLong {
+        /// The text's length.
+        chars: usize,
+    },
+    /// Not unpadded base64url.
+    #[error("not base64url")]
+    NotBase64,
+    /// Decodes to a length no token has.
+    #[error("{bytes} bytes, expected {TOKEN_BYTES_MIN}..={TOKEN_BYTES_MAX}")]
+    WrongLength {
+        /// The decoded length.
+        bytes: usize,
+    },
+    /// Signed, but of a version this server does not read.
+    #[error("version {found}, expected {TOKEN_VERSION}")]
+    Version {
+        /// The version byte found.
+        found: u8,
+    },
+    /// Signed, but its name length field disagrees with its name.
+    #[error("name length field {field}, but {actual} name bytes")]
+    NameLength {
+        /// The length field.
+        field: usize,
+        /// The name bytes present.
+        actual: usize,
+    },
+    /// Signed, but the stream name is not a valid one.
+    #[error("invalid stream name")]
+    StreamName,
+    /// Issued more than [`CLOCK_SKEW_MS_MAX`] after now.
+    #[error("issued at {issued_ms} ms, more than {CLOCK_SKEW_MS_MAX} ms after now ({now_ms} ms)")]
+    IssuedInFuture {
+        /// When it says it was issued, Unix ms.
+        issued_ms: u64,
+        /// Now, Unix ms.
         now_ms: u64,
     },
 }
@@ -172,7 +220,7 @@ pub struct IteratorToken {
     /// The shard within the stream.
     pub shard_index: u32,
     /// The next record position to read in the shard.
-    pub position: u64,
+    pub position: Position,
     /// When the token was issued, Unix ms.
     pub issued_ms: u64,
 }
@@ -225,7 +273,7 @@ impl IteratorToken {
         payload.push(TOKEN_VERSION);
         payload.extend_from_slice(&self.stream_epoch.to_le_bytes());
         payload.extend_from_slice(&self.shard_index.to_le_bytes());
-        payload.extend_from_slice(&self.position.to_le_bytes());
+        payload.extend_from_slice(&self.position.get().to_le_bytes());
         payload.extend_from_slice(&self.issued_ms.to_le_bytes());
         // Fits: the name was checked to be at most 128 bytes.
         payload.push(name.len() as u8);
@@ -236,15 +284,16 @@ impl IteratorToken {
 
     fn check_time(&self, now_ms: u64, ttl_ms: u64) -> Result<(), TokenError> {
         if self.issued_ms > now_ms.saturating_add(CLOCK_SKEW_MS_MAX) {
-            return Err(TokenError::Malformed(format!(
-                "issued at {} ms, more than {CLOCK_SKEW_MS_MAX} ms after now ({now_ms} ms)",
-                self.issued_ms
-            )));
+            return Err(TokenError::Malformed(Malformed::IssuedInFuture {
+                issued_ms: self.issued_ms,
+                now_ms,
+            }));
         }
         if now_ms >= self.issued_ms.saturating_add(ttl_ms) {
             return Err(TokenError::Expired {
                 issued_ms: self.issued_ms,
                 now_ms,
+                ttl_ms,
             });
         }
         Ok(())
@@ -278,19 +327,17 @@ fn seal(payload: &[u8], key: &IteratorKey) -> String {
 /// Decodes `text` and verifies its tag; returns the payload without the tag.
 fn unseal(text: &str, key: &IteratorKey) -> Result<Vec<u8>, TokenError> {
     if text.len() > TOKEN_CHARS_MAX {
-        return Err(TokenError::Malformed(format!(
-            "{} characters, more than {TOKEN_CHARS_MAX}",
-            text.len()
-        )));
+        return Err(TokenError::Malformed(Malformed::TooLong {
+            chars: text.len(),
+        }));
     }
     let mut bytes = URL_SAFE_NO_PAD
         .decode(text)
-        .map_err(|e| TokenError::Malformed(format!("not base64url: {e}")))?;
+        .map_err(|_| TokenError::Malformed(Malformed::NotBase64))?;
     if !(TOKEN_BYTES_MIN..=TOKEN_BYTES_MAX).contains(&bytes.len()) {
-        return Err(TokenError::Malformed(format!(
-            "{} bytes, expected {TOKEN_BYTES_MIN}..={TOKEN_BYTES_MAX}",
-            bytes.len()
-        )));
+        return Err(TokenError::Malformed(Malformed::WrongLength {
+            bytes: bytes.len(),
+        }));
     }
     let tag = bytes.split_off(bytes.len() - TAG_LEN);
     let mut mac = new_mac(key);
@@ -305,29 +352,30 @@ fn unseal(text: &str, key: &IteratorKey) -> Result<Vec<u8>, TokenError> {
 fn parse_payload(payload: &[u8]) -> Result<IteratorToken, TokenError> {
     let (header, name) = payload
         .split_at_checked(NAME_OFFSET)
-        .ok_or_else(|| TokenError::Malformed("payload shorter than its header".into()))?;
+        .ok_or(TokenError::Malformed(Malformed::WrongLength {
+            bytes: payload.len() + TAG_LEN,
+        }))?;
     if header[VERSION_OFFSET] != TOKEN_VERSION {
-        return Err(TokenError::Malformed(format!(
-            "version {}, expected {TOKEN_VERSION}",
-            header[VERSION_OFFSET]
-        )));
+        return Err(TokenError::Malformed(Malformed::Version {
+            found: header[VERSION_OFFSET],
+        }));
     }
     let name_len = usize::from(header[NAME_LEN_OFFSET]);
     if name_len != name.len() {
-        return Err(TokenError::Malformed(format!(
-            "name length field {name_len}, but {} name bytes",
-            name.len()
-        )));
+        return Err(TokenError::Malformed(Malformed::NameLength {
+            field: name_len,
+            actual: name.len(),
+        }));
     }
     let stream_name = std::str::from_utf8(name)
         .ok()
         .filter(|n| is_valid_stream_name(n))
-        .ok_or_else(|| TokenError::Malformed("invalid stream name".into()))?;
+        .ok_or(TokenError::Malformed(Malformed::StreamName))?;
     Ok(IteratorToken {
         stream_name: stream_name.to_owned(),
         stream_epoch: u64::from_le_bytes(field(header, EPOCH_OFFSET)),
         shard_index: u32::from_le_bytes(field(header, SHARD_OFFSET)),
-        position: u64::from_le_bytes(field(header, POSITION_OFFSET)),
+        position: Position::new(u64::from_le_bytes(field(header, POSITION_OFFSET))),
         issued_ms: u64::from_le_bytes(field(header, ISSUED_OFFSET)),
     })
 }
@@ -357,7 +405,7 @@ mod tests {
             stream_name: name.to_owned(),
             stream_epoch: 1_690_000_000_123,
             shard_index: 7,
-            position: 42_000,
+            position: Position::new(42_000),
             issued_ms: NOW_MS,
         }
     }
@@ -386,7 +434,7 @@ mod tests {
                     stream_name,
                     stream_epoch,
                     shard_index,
-                    position,
+                    position: Position::new(position),
                     issued_ms,
                 },
             )
@@ -502,7 +550,8 @@ mod tests {
             IteratorToken::decode(&text, &key, expired_ms),
             Err(TokenError::Expired {
                 issued_ms: t.issued_ms,
-                now_ms: expired_ms
+                now_ms: expired_ms,
+                ttl_ms: ITERATOR_TTL_MS,
             })
         );
     }
@@ -598,7 +647,7 @@ mod tests {
             stream_name: "golden-stream_1.x".to_owned(),
             stream_epoch: 1_600_000_000_000,
             shard_index: 3,
-            position: 123_456_789,
+            position: Position::new(123_456_789),
             issued_ms: NOW_MS,
         };
         // Computed independently of this module, with Python's hmac, struct and base64.

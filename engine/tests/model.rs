@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
     Engine, EngineConfig, Error, ErrorKind, HashKey, HashRange, IteratorStart, OutputRecord,
-    PutRecord, ShardDescription, ShardId,
+    PutRecord, ReadError, ShardDescription, ShardId,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use std::collections::{BTreeMap, BTreeSet};
@@ -349,7 +349,8 @@ fn open_engine(fs: &Arc<MemFs>) -> Engine {
 }
 
 #[track_caller]
-fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
+fn assert_not_found<T: Debug, E: Into<Error>>(result: Result<T, E>, what: &str) {
+    let result = result.map_err(Into::into);
     assert!(
         matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound),
         "{what}: expected ResourceNotFound, got {result:?}"
@@ -357,7 +358,8 @@ fn assert_not_found<T: Debug>(result: Result<T, Error>, what: &str) {
 }
 
 #[track_caller]
-fn assert_invalid<T: Debug>(result: Result<T, Error>, what: &str) {
+fn assert_invalid<T: Debug, E: Into<Error>>(result: Result<T, E>, what: &str) {
+    let result = result.map_err(Into::into);
     assert!(
         matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidArgument),
         "{what}: expected InvalidArgument, got {result:?}"
@@ -1130,7 +1132,7 @@ fn deleted_stream_iterator_reads_successor_created_in_same_ms() {
         engine.put_record("s", record).unwrap();
         let result = engine.get_records(&stale, 10);
         assert!(
-            matches!(result, Err(Error::ShardNotFound { .. })),
+            matches!(result, Err(ReadError::ShardNotFound { .. })),
             "attempt {attempt}: an iterator of the deleted stream read {result:?}"
         );
         engine.delete_stream("s").unwrap();

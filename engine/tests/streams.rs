@@ -4,8 +4,8 @@
 
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, Field, IteratorStart, PutRecord, PutResult, RecordFailure,
-    ShardFilter, ShardId,
+    Engine, EngineConfig, Error, Field, IteratorStart, PutError, PutRecord, PutResult, ReadError,
+    RecordFailure, ShardFilter, ShardId,
 };
 use shardlog_segment::clock::ManualClock;
 use shardlog_segment::io::{FileSystem, MemFs};
@@ -246,7 +246,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", oversize),
-        Err(Error::InvalidField {
+        Err(PutError::InvalidField {
             field: Field::Data,
             ..
         })
@@ -259,7 +259,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", bad_key),
-        Err(Error::InvalidField {
+        Err(PutError::InvalidField {
             field: Field::PartitionKey,
             ..
         })
@@ -271,7 +271,7 @@ fn errors_are_the_kinesis_kinds() {
     };
     assert!(matches!(
         engine.put_record("s", empty_key),
-        Err(Error::InvalidField {
+        Err(PutError::InvalidField {
             field: Field::PartitionKey,
             ..
         })
@@ -284,7 +284,7 @@ fn errors_are_the_kinesis_kinds() {
     ));
     assert!(matches!(
         engine.get_records("not-a-token", 10),
-        Err(Error::IteratorInvalid(_))
+        Err(ReadError::IteratorInvalid(_))
     ));
     // A number of shard 0 past its newest record.
     let (shards, _) = engine.list_shards("s", None, None, 10).unwrap();
@@ -296,7 +296,7 @@ fn errors_are_the_kinesis_kinds() {
     let start = IteratorStart::AtSequenceNumber(past_end);
     assert!(matches!(
         engine.get_shard_iterator("s", ShardId(0), start),
-        Err(Error::SequenceNumberInvalid { sequence_number, .. }) if sequence_number == past_end
+        Err(ReadError::SequenceNumberInvalid { sequence_number, .. }) if sequence_number == past_end
     ));
     let (shard, seq) = put(&engine, "s", "k", b"x");
     let other = if shard == ShardId(0) {
@@ -306,12 +306,12 @@ fn errors_are_the_kinesis_kinds() {
     };
     let foreign = engine.get_shard_iterator("s", other, IteratorStart::AtSequenceNumber(seq));
     assert!(
-        matches!(foreign, Err(Error::SequenceNumberOfOtherShard { .. })),
+        matches!(foreign, Err(ReadError::SequenceNumberOfOtherShard { .. })),
         "{foreign:?}"
     );
     assert!(matches!(
         engine.get_shard_iterator("s", ShardId(9), IteratorStart::Latest),
-        Err(Error::ShardNotFound { .. })
+        Err(ReadError::ShardNotFound { .. })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, false),
@@ -397,7 +397,7 @@ fn put_records_results_in_order() {
     let too_many = vec![records[0]; 501];
     assert!(matches!(
         engine.put_records("s", &too_many),
-        Err(Error::InvalidField {
+        Err(PutError::InvalidField {
             field: Field::Records,
             ..
         })
@@ -580,7 +580,7 @@ fn shard_quotas_throttle_when_enabled() {
     for _ in 0..6 {
         match engine.get_records(&iterator, 1) {
             Ok(_) => {}
-            Err(Error::Throttled { stream, shard }) => {
+            Err(ReadError::Throttled { stream, shard }) => {
                 assert_eq!((stream.as_str(), shard), ("q", ShardId(0)));
                 refused += 1;
             }
@@ -680,7 +680,7 @@ fn size_cap_record_size_and_ordering() {
     };
     assert!(matches!(
         engine.put_record("cap", record),
-        Err(Error::InvalidField {
+        Err(PutError::InvalidField {
             field: Field::Data,
             ..
         })

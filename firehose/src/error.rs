@@ -64,6 +64,12 @@ pub enum Error {
     },
 }
 
+impl From<shardlog_engine::ReadError> for Error {
+    fn from(error: shardlog_engine::ReadError) -> Self {
+        Error::Engine(error.into())
+    }
+}
+
 /// Results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 

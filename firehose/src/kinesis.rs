@@ -11,7 +11,7 @@ use crate::config::StartPosition;
 use crate::error::Result;
 use crate::source::{Source, SourceRecord};
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::{Engine, Error as EngineError, IteratorStart, ShardFilter, ShardId};
+use shardlog_engine::{Engine, IteratorStart, ReadError, ShardFilter, ShardId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,8 +135,8 @@ impl KinesisSource {
         let iterator = match self.engine.get_shard_iterator(&self.stream, shard, start) {
             // The last read record is gone (retention): continue at the oldest.
             Err(
-                EngineError::SequenceNumberInvalid { .. }
-                | EngineError::SequenceNumberOfOtherShard { .. },
+                ReadError::SequenceNumberInvalid { .. }
+                | ReadError::SequenceNumberOfOtherShard { .. },
             ) if cursor.last_read.is_some() => {
                 self.engine
                     .get_shard_iterator(&self.stream, shard, IteratorStart::TrimHorizon)?
@@ -159,7 +159,7 @@ impl KinesisSource {
             .engine
             .get_records_waiting(&iterator, records_max.max(1), wait)
         {
-            Err(EngineError::IteratorExpired { .. }) => {
+            Err(ReadError::IteratorExpired { .. }) => {
                 if let Some(cursor) = self.shards.get_mut(&shard) {
                     cursor.iterator = None;
                 }

@@ -4,8 +4,12 @@
 //! compare it byte for byte), so it lives here and nowhere below.
 
 use crate::error::ApiError;
-use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX};
-use shardlog_engine::{Constraint, Error as EngineError, Field, RecordFailure, ShardId};
+use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX, HASH_KEY_MAX, SHARD_COUNT_MAX};
+use shardlog_engine::seqno::SequenceNumber;
+use shardlog_engine::token::{Malformed, TokenError, TOKEN_CHARS_MAX};
+use shardlog_engine::{
+    Constraint, Error as EngineError, Field, PutError, ReadError, RecordFailure, ShardId,
+};
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +33,24 @@ pub(crate) const TEST_ACCOUNT: Account<'static> = Account {
 pub enum Failure {
     /// Worded by the server (request checks).
     Api(ApiError),
-    /// Reported by the engine.
+    /// Reported by the engine's put path.
+    Put(PutError),
+    /// Reported by the engine's read path (GetShardIterator, GetRecords).
+    Read(ReadError),
+    /// Reported by another engine operation.
     Engine(EngineError),
+}
+
+impl From<PutError> for Failure {
+    fn from(error: PutError) -> Self {
+        Failure::Put(error)
+    }
+}
+
+impl From<ReadError> for Failure {
+    fn from(error: ReadError) -> Self {
+        Failure::Read(error)
+    }
 }
 
 impl From<ApiError> for Failure {
@@ -50,8 +70,67 @@ impl Failure {
     pub fn into_api(self, account: Account<'_>) -> ApiError {
         match self {
             Failure::Api(error) => error,
+            Failure::Put(error) => put_error(&error, account),
+            Failure::Read(error) => read_error(&error, account),
             Failure::Engine(error) => api_error(&error, account),
         }
+    }
+
+    /// The stream whose shard was over its throughput quota, if that is the failure.
+    pub fn throttled_stream(&self) -> Option<&str> {
+        match self {
+            Failure::Put(PutError::Throttled { stream, .. })
+            | Failure::Read(ReadError::Throttled { stream, .. })
+            | Failure::Engine(EngineError::Read(ReadError::Throttled { stream, .. })) => {
+                Some(stream)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The Kinesis error for a failed put (PutRecord, PutRecords).
+pub fn put_error(error: &PutError, account: Account<'_>) -> ApiError {
+    match error {
+        PutError::StreamNotFound { stream } => stream_not_found(stream, account),
+        PutError::InvalidField {
+            field,
+            value,
+            constraint,
+        } => invalid_field(*field, value.as_deref(), constraint),
+        PutError::NoShardForHashKey { hash, .. } => no_shard_for_hash_key(*hash),
+        PutError::Throttled { stream, shard } => throttled(stream, *shard, account),
+        PutError::Failed(_) => internal(error),
+    }
+}
+
+/// The Kinesis error for a failed read (GetShardIterator, GetRecords).
+pub fn read_error(error: &ReadError, account: Account<'_>) -> ApiError {
+    match error {
+        ReadError::StreamNotFound { stream } => stream_not_found(stream, account),
+        ReadError::ShardNotFound { stream, shard } => shard_not_found(stream, *shard, account),
+        ReadError::InvalidField {
+            field,
+            value,
+            constraint,
+        } => invalid_field(*field, value.as_deref(), constraint),
+        ReadError::SequenceNumberInvalid {
+            stream,
+            shard,
+            sequence_number,
+        } => sequence_number_past_end(stream, *shard, sequence_number, account),
+        ReadError::SequenceNumberOfOtherShard {
+            encoded_shard,
+            shard,
+        } => sequence_number_of_other_shard(*encoded_shard, *shard),
+        ReadError::IteratorInvalid(cause) => iterator_invalid(cause),
+        ReadError::IteratorExpired {
+            issued_ms,
+            now_ms,
+            ttl_ms,
+        } => iterator_expired(*issued_ms, *now_ms, *ttl_ms),
+        ReadError::Throttled { stream, shard } => throttled(stream, *shard, account),
+        ReadError::Storage(_) => internal(error),
     }
 }
 
@@ -86,12 +165,8 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
     let limit = |message| ApiError::client("LimitExceededException", message);
     let invalid = ApiError::invalid_argument;
     match error {
-        E::StreamNotFound { stream } => {
-            not_found(format!("Stream {stream} under account {acct} not found."))
-        }
-        E::ShardNotFound { stream, shard } => not_found(format!(
-            "Shard {shard} in stream {stream} under account {acct} does not exist"
-        )),
+        E::StreamNotFound { stream } => stream_not_found(stream, account),
+        E::ShardNotFound { stream, shard } => shard_not_found(stream, *shard, account),
         E::ConsumerNotFound { stream, consumer } => not_found(format!(
             "Consumer {consumer} under stream {stream} under account {acct} not found."
         )),
@@ -178,53 +253,131 @@ pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
         } => invalid(format!(
             "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
         )),
-        E::NoShardForHashKey { hash, .. } => {
-            invalid(format!("no open shard holds hash key {hash}"))
-        }
-        E::IteratorInvalid(cause) => invalid(format!("Invalid ShardIterator: {cause}")),
-        E::IteratorExpired {
-            issued_ms,
-            now_ms,
-            ttl_ms,
-        } => ApiError::client(
-            "ExpiredIteratorException",
-            format!(
-                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl_ms} milliseconds.",
-                iso_time(*issued_ms),
-                iso_time(*now_ms)
-            ),
-        ),
-        E::SequenceNumberInvalid {
-            stream,
-            shard,
-            sequence_number,
-        } => starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, *shard, account),
-        E::SequenceNumberOfOtherShard {
-            encoded_shard,
-            shard,
-        } => invalid(format!(
-            "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-            encoded_shard,
-            shard
-        )),
-        E::Throttled { stream, shard } => throttled(stream, *shard, account),
         E::InvalidField {
             field,
             value,
             constraint,
-        } => ApiError::validation(field_message(
-            member_name(*field),
-            value.as_deref(),
-            constraint,
-        )),
+        } => invalid_field(*field, value.as_deref(), constraint),
         E::UnknownMetric { metric } => ApiError::validation(format!(
             "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
         )),
-        // Routing refusals (a hash key in SplitShard, a range) are already plain
-        // statements of the rule broken.
-        E::Routing(cause) => invalid(cause.to_string()),
-        _ => ApiError::internal(error.to_string()),
+        E::Routing(cause) => routing_error(cause),
+        E::Storage(_) | E::Manifest(_) => internal(error),
+        E::Put(error) => put_error(error, account),
+        E::Read(error) => read_error(error, account),
     }
+}
+
+fn stream_not_found(stream: &str, account: Account<'_>) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!("Stream {stream} under account {} not found.", account.id),
+    )
+}
+
+fn shard_not_found(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!(
+            "Shard {shard} in stream {stream} under account {} does not exist",
+            account.id
+        ),
+    )
+}
+
+fn invalid_field(field: Field, value: Option<&str>, constraint: &Constraint) -> ApiError {
+    ApiError::validation(field_message(member_name(field), value, constraint))
+}
+
+fn no_shard_for_hash_key(hash: u128) -> ApiError {
+    ApiError::invalid_argument(format!("no open shard holds hash key {hash}"))
+}
+
+/// A hash key, shard count or hash range that routing refused, stated as the
+/// rule broken (InvalidArgumentException).
+pub fn routing_error(error: &RoutingError) -> ApiError {
+    ApiError::invalid_argument(match error {
+        RoutingError::HashKeyNotDecimal { text } => format!(
+            "hash key '{text}' must be a decimal integer from 0 to {HASH_KEY_MAX} (pattern 0|([1-9]\\d{{0,38}}): no sign, no leading zeros, no spaces)"
+        ),
+        RoutingError::HashKeyOutOfRange { text } => format!(
+            "hash key '{text}' is greater than the largest hash key {HASH_KEY_MAX} (2^128 - 1)"
+        ),
+        RoutingError::ShardCountOutOfRange { shard_count } => {
+            format!("shard count {shard_count} must be from 1 to {SHARD_COUNT_MAX}")
+        }
+        RoutingError::SplitKeyOutsideRange { key, range } => format!(
+            "new starting hash key {key} is not both greater than one plus the starting hash key {} and less than the ending hash key {}",
+            range.start, range.end
+        ),
+        RoutingError::NotAdjacent { first, second } => {
+            format!("hash ranges {first} and {second} are not adjacent")
+        }
+    })
+}
+
+/// A shard iterator that is not one this server issued, or one issued too long ago.
+fn iterator_invalid(cause: &TokenError) -> ApiError {
+    let why = match cause {
+        TokenError::Malformed(malformed) => match malformed {
+            Malformed::TooLong { chars } => {
+                format!("malformed shard iterator: {chars} characters, more than {TOKEN_CHARS_MAX}")
+            }
+            Malformed::NotBase64 => "malformed shard iterator: not base64url".to_string(),
+            Malformed::WrongLength { bytes } => {
+                format!("malformed shard iterator: {bytes} bytes is no iterator's length")
+            }
+            Malformed::Version { found } => {
+                format!("malformed shard iterator: unknown version {found}")
+            }
+            Malformed::NameLength { .. } | Malformed::StreamName => {
+                "malformed shard iterator: invalid stream name".to_string()
+            }
+            Malformed::IssuedInFuture { issued_ms, .. } => format!(
+                "malformed shard iterator: issued at {}, in the future",
+                iso_time(*issued_ms)
+            ),
+        },
+        TokenError::BadSignature => "shard iterator signature does not match".to_string(),
+        TokenError::Expired {
+            issued_ms,
+            now_ms,
+            ttl_ms,
+        } => return iterator_expired(*issued_ms, *now_ms, *ttl_ms),
+    };
+    ApiError::invalid_argument(format!("Invalid ShardIterator: {why}"))
+}
+
+fn iterator_expired(issued_ms: u64, now_ms: u64, ttl_ms: u64) -> ApiError {
+    ApiError::client(
+        "ExpiredIteratorException",
+        format!(
+            "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl_ms} milliseconds.",
+            iso_time(issued_ms),
+            iso_time(now_ms)
+        ),
+    )
+}
+
+fn sequence_number_past_end(
+    stream: &str,
+    shard: ShardId,
+    sequence_number: &SequenceNumber,
+    account: Account<'_>,
+) -> ApiError {
+    starting_sequence_number_invalid(&sequence_number.to_decimal(), stream, shard, account)
+}
+
+fn sequence_number_of_other_shard(encoded_shard: ShardId, shard: ShardId) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "Invalid StartingSequenceNumber. It encodes {encoded_shard}, while it was used in a call to a shard with {shard}"
+    ))
+}
+
+/// Storage and metadata failures: the cause as the engine states it, since it is
+/// nothing the client did (InternalFailure).
+fn internal(error: &dyn std::fmt::Display) -> ApiError {
+    ApiError::internal(error.to_string())
 }
 
 /// An ExplicitHashKey that did not read as a hash key, in Kinesis's words: text
@@ -235,13 +388,14 @@ pub fn explicit_hash_key_error(text: &str, error: &RoutingError) -> ApiError {
         RoutingError::HashKeyOutOfRange { .. } => ApiError::invalid_argument(format!(
             "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
         )),
-        _ => ApiError::validation(field_message(
+        RoutingError::HashKeyNotDecimal { .. } => ApiError::validation(field_message(
             "explicitHashKey",
             Some(text),
             &Constraint::Decimal {
                 digits_max: HASH_KEY_DIGITS_MAX,
             },
         )),
+        other => routing_error(other),
     }
 }
 
@@ -268,7 +422,6 @@ pub fn record_failure(failure: &RecordFailure, account: Account<'_>) -> (&'stati
             (error.code, error.message)
         }
         RecordFailure::WriteFailed { cause, .. } => ("InternalFailure", cause.clone()),
-        _ => ("InternalFailure", failure.to_string()),
     }
 }
 
@@ -353,236 +506,4 @@ fn iso_time(ms: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Engine errors keep the exact words Kinesis answers with.
-    use super::*;
-    use shardlog_engine::routing::RoutingError;
-
-    fn worded(error: EngineError) -> (&'static str, String) {
-        let api = api_error(&error, TEST_ACCOUNT);
-        (api.code, api.message)
-    }
-
-    fn s(text: &str) -> String {
-        text.to_string()
-    }
-
-    fn consumer_id() -> shardlog_engine::ConsumerId {
-        shardlog_engine::ConsumerId {
-            stream: s("a"),
-            consumer: s("c"),
-            created_s: 5,
-        }
-    }
-
-    /// Every engine error names the code and message Kinesis gives for it, with
-    /// this server's account and region, byte for byte.
-    #[test]
-    fn engine_errors_keep_kinesis_wording() {
-        let cases: Vec<(EngineError, &str, &str)> = vec![
-            (
-                EngineError::StreamNotFound { stream: s("a") },
-                "ResourceNotFoundException",
-                "Stream a under account 123456789012 not found.",
-            ),
-            (
-                EngineError::ShardNotFound { stream: s("a"), shard: ShardId(7) },
-                "ResourceNotFoundException",
-                "Shard shardId-000000000007 in stream a under account 123456789012 does not exist",
-            ),
-            (
-                EngineError::ConsumerIdNotFound { consumer: consumer_id() },
-                "ResourceNotFoundException",
-                "Consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 does not exist.",
-            ),
-            (
-                EngineError::SubscriptionActive {
-                    consumer: consumer_id(),
-                    shard: ShardId(1),
-                    guard_ms: 5_000,
-                },
-                "ResourceInUseException",
-                "Another active subscription exists for consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 and shard shardId-000000000001; subscribe again at least 5 seconds after the last successful call.",
-            ),
-            (
-                EngineError::ConsumerNotFound { stream: s("a"), consumer: s("c") },
-                "ResourceNotFoundException",
-                "Consumer c under stream a under account 123456789012 not found.",
-            ),
-            (
-                EngineError::StreamExists { stream: s("a") },
-                "ResourceInUseException",
-                "Stream a under account 123456789012 already exists.",
-            ),
-            (
-                EngineError::ShardClosed { stream: s("a"), shard: ShardId(1) },
-                "ResourceInUseException",
-                "Shard shardId-000000000001 in stream a under account 123456789012 has already been merged or split, and thus is not eligible for merging or splitting.",
-            ),
-            (
-                EngineError::SubscriptionTakenOver { consumer: s("c"), shard: ShardId(3) },
-                "ResourceInUseException",
-                "A newer subscription of consumer c to shard shardId-000000000003 took over this one.",
-            ),
-            (
-                EngineError::ShardLimit { open: 9, adding: 2, limit: 10 },
-                "LimitExceededException",
-                "This request would exceed the shard limit for the account 123456789012 in eu-west-1. Current shard count for the account: 9. Limit: 10. Number of additional shards that would have resulted from this request: 2.",
-            ),
-            (
-                EngineError::TagLimit { stream: s("a"), limit: 50 },
-                "LimitExceededException",
-                "Failed to add tags to stream a under account 123456789012 because a given stream cannot have more than 50 tags.",
-            ),
-            (
-                EngineError::RetentionDirection {
-                    stream: s("a"),
-                    requested_hours: 12,
-                    current_hours: 24,
-                    increase: true,
-                },
-                "InvalidArgumentException",
-                "Requested retention period (12 hours) for stream a can not be shorter than existing retention period (24 hours). Use DecreaseRetentionPeriod API to decrease retention period.",
-            ),
-            (
-                EngineError::RetentionOutOfRange {
-                    stream: s("a"),
-                    requested_hours: 9000,
-                    bound_hours: 8760,
-                },
-                "InvalidArgumentException",
-                "Requested retention period (9000 hours) for stream a can not be longer than the maximum retention period (8760 hours).",
-            ),
-            (
-                EngineError::RetentionOutOfRange {
-                    stream: s("a"),
-                    requested_hours: 12,
-                    bound_hours: 24,
-                },
-                "InvalidArgumentException",
-                "Requested retention period (12 hours) for stream a can not be shorter than the minimum retention period (24 hours).",
-            ),
-            (
-                EngineError::SplitKeyOutsideShard {
-                    stream: s("a"),
-                    shard: ShardId(0),
-                    key: shardlog_engine::HashKey(1),
-                    start: 0,
-                    end: 99,
-                },
-                "InvalidArgumentException",
-                "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream a under account 123456789012 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 99.",
-            ),
-            (
-                EngineError::SequenceNumberInvalid {
-                    stream: s("a"),
-                    shard: ShardId(1),
-                    sequence_number: shardlog_engine::seqno::SequenceNumber {
-                        shard_created_secs: 0,
-                        shard_index: 1,
-                        counter: 5,
-                        arrival_secs: 0,
-                    },
-                },
-                "InvalidArgumentException",
-                "StartingSequenceNumber 49039857307730744212665635491957474223170373417254780946 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
-            ),
-            (
-                EngineError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) },
-                "InvalidArgumentException",
-                "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001",
-            ),
-            (
-                EngineError::IteratorExpired {
-                    issued_ms: 0,
-                    now_ms: 300_001,
-                    ttl_ms: 300_000,
-                },
-                "ExpiredIteratorException",
-                "Iterator expired. The iterator was created at time 1970-01-01T00:00:00.000Z while right now it is 1970-01-01T00:05:00.001Z which is further in the future than the tolerated delay of 300000 milliseconds.",
-            ),
-            (
-                EngineError::Throttled { stream: s("a"), shard: ShardId(2) },
-                "ProvisionedThroughputExceededException",
-                "Rate exceeded for shard shardId-000000000002 in stream a under account 123456789012.",
-            ),
-            (
-                EngineError::InvalidField {
-                    field: Field::StreamName,
-                    value: Some(s("a b")),
-                    constraint: Constraint::Name { chars_max: 128 },
-                },
-                "ValidationException",
-                "1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128",
-            ),
-            (
-                EngineError::InvalidField {
-                    field: Field::Data,
-                    value: None,
-                    constraint: Constraint::LengthAtMost { max: 1_048_576 },
-                },
-                "ValidationException",
-                "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576",
-            ),
-            (
-                EngineError::InvalidField {
-                    field: Field::RecordKibMax,
-                    value: Some(s("20000")),
-                    constraint: Constraint::ValueBetween { min: 1, max: 10_240 },
-                },
-                "ValidationException",
-                "1 validation error detected: Value '20000' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1 and 10240",
-            ),
-            (
-                EngineError::InvalidField {
-                    field: Field::Limit,
-                    value: Some(s("0")),
-                    constraint: Constraint::ValueBetween { min: 1, max: 10_000 },
-                },
-                "ValidationException",
-                "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000",
-            ),
-            (
-                EngineError::Routing(RoutingError::ShardCountOutOfRange { shard_count: 0 }),
-                "InvalidArgumentException",
-                "shard count 0 must be from 1 to 10000",
-            ),
-        ];
-        for (error, code, message) in cases {
-            assert_eq!(worded(error), (code, message.to_string()));
-        }
-        let not_decimal = shardlog_engine::HashKey::parse("-1").unwrap_err();
-        let api = explicit_hash_key_error("-1", &not_decimal);
-        assert_eq!(
-            (api.code, api.message.as_str()),
-            (
-                "ValidationException",
-                "1 validation error detected: Value '-1' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})"
-            )
-        );
-    }
-
-    /// A throttled record and a failed write answer PutRecords's per-record codes.
-    #[test]
-    fn record_failures_keep_kinesis_codes() {
-        let throttled = RecordFailure::Throttled {
-            stream: s("a"),
-            shard: ShardId(0),
-        };
-        assert_eq!(
-            record_failure(&throttled, TEST_ACCOUNT),
-            (
-                "ProvisionedThroughputExceededException",
-                s("Rate exceeded for shard shardId-000000000000 in stream a under account 123456789012.")
-            )
-        );
-        let failed = RecordFailure::WriteFailed {
-            shard: ShardId(0),
-            cause: s("storage: disk"),
-        };
-        assert_eq!(
-            record_failure(&failed, TEST_ACCOUNT),
-            ("InternalFailure", s("storage: disk"))
-        );
-    }
-}
+mod tests;

@@ -19,7 +19,6 @@ use crate::protocol::value::{Fields, Format};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
 use errors::Failure;
-use shardlog_engine::Error as EngineError;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,7 +48,7 @@ fn run(
         account: shared.config.identity.account(),
     };
     let result = actions::dispatch(kinesis, &shared.metrics, action, format, fields);
-    if let Err(Failure::Engine(EngineError::Throttled { stream, .. })) = &result {
+    if let Some(stream) = result.as_ref().err().and_then(Failure::throttled_stream) {
         shared.metrics.throttled(stream, 1);
     }
     result.map_err(|failure| failure.into_api(kinesis.account))

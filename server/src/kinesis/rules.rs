@@ -5,7 +5,7 @@
 //! by kinesalite's tests against the real service, and seen in client reports).
 
 use crate::error::ApiError;
-use crate::kinesis::errors::{explicit_hash_key_error, Account};
+use crate::kinesis::errors::{explicit_hash_key_error, routing_error, Account};
 use crate::kinesis::requests::SequenceNumberInput;
 use shardlog_engine::{Engine, HashKey, ShardId};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,7 +35,7 @@ pub fn explicit_hash_key(text: &str) -> Result<HashKey, ApiError> {
 /// once here; a value beyond 2^128 − 1 is refused with routing's statement of
 /// the rule.
 pub fn split_key(text: &str) -> Result<HashKey, ApiError> {
-    HashKey::parse(text).map_err(|error| ApiError::invalid_argument(error.to_string()))
+    HashKey::parse(text).map_err(|error| routing_error(&error))
 }
 
 /// Checks PutRecord's SequenceNumberForOrdering (already pattern-checked by the

@@ -7,10 +7,10 @@ use super::requests::{
 use super::responses::{
     AttributesOutput, CreateTopicOutput, ListTagsOutput, ListTopicsOutput, NoOutput, TopicOut,
 };
-use super::{Names, Sns, SnsError};
+use super::{Names, Sns, SnsError, TopicArnError};
 use crate::protocol::typed::respond;
 use crate::protocol::value::{Fields, Value};
-use shardlog_topic::{TopicAttributes, TopicName};
+use shardlog_topic::{Error as TopicError, TopicAttributes, TopicName};
 use std::collections::BTreeMap;
 
 type Response = Result<Value, SnsError>;
@@ -39,12 +39,18 @@ pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Respon
     Some(result)
 }
 
-/// Tagging actions answer a missing topic with ResourceNotFound.
-fn resource_not_found(error: SnsError) -> SnsError {
-    if error.code == "NotFound" {
-        SnsError::new("ResourceNotFound", "Resource does not exist")
-    } else {
-        error
+/// Tagging actions answer a missing topic with ResourceNotFound, not NotFound.
+fn resource_not_found() -> SnsError {
+    SnsError::new("ResourceNotFound", "Resource does not exist")
+}
+
+/// A tagging action's failure on its topic: a missing one is ResourceNotFound.
+fn tagging_error(error: TopicError) -> SnsError {
+    match error {
+        TopicError::TopicNotFound { .. } | TopicError::SubscriptionNotFound { .. } => {
+            resource_not_found()
+        }
+        other => other.into(),
     }
 }
 
@@ -224,7 +230,7 @@ fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
 fn set_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     let request: SetTopicAttributesInput = fields.typed()?;
     let name = TopicName::new(sns.names().topic_of_arn(&request.topic_arn)?)
-        .map_err(|_| SnsError::new("NotFound", "Topic does not exist"))?;
+        .map_err(|_| SnsError::from(TopicArnError::NotFound))?;
     let key = request.attribute_name.as_str();
     let value = request.attribute_value.as_deref().unwrap_or("");
     let mut checked = Ok(());
@@ -240,7 +246,10 @@ fn set_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
 fn tagged_topic<'a>(sns: &Sns, resource_arn: &'a str) -> Result<&'a str, SnsError> {
     sns.names()
         .topic_of_arn(resource_arn)
-        .map_err(resource_not_found)
+        .map_err(|error| match error {
+            TopicArnError::NotFound => resource_not_found(),
+            invalid @ TopicArnError::Invalid { .. } => invalid.into(),
+        })
 }
 
 fn tag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
@@ -248,7 +257,7 @@ fn tag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
     let name = tagged_topic(sns, &request.resource_arn)?;
     sns.topics()
         .tag_topic(name, &tags_of(request.tags))
-        .map_err(|e| resource_not_found(e.into()))?;
+        .map_err(tagging_error)?;
     Ok(respond(&NoOutput {})?)
 }
 
@@ -257,17 +266,14 @@ fn untag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
     let name = tagged_topic(sns, &request.resource_arn)?;
     sns.topics()
         .untag_topic(name, &request.tag_keys)
-        .map_err(|e| resource_not_found(e.into()))?;
+        .map_err(tagging_error)?;
     Ok(respond(&NoOutput {})?)
 }
 
 fn list_tags(sns: &Sns, fields: &Fields<'_>) -> Response {
     let request: ResourceArnInput = fields.typed()?;
     let name = tagged_topic(sns, &request.resource_arn)?;
-    let info = sns
-        .topics()
-        .describe(name)
-        .map_err(|e| resource_not_found(e.into()))?;
+    let info = sns.topics().describe(name).map_err(tagging_error)?;
     let tags = info
         .tags
         .into_iter()

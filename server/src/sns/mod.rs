@@ -75,16 +75,16 @@ impl Names {
     }
 
     /// The topic name of a topic ARN of this region and account.
-    pub fn topic_of_arn<'a>(&self, arn: &'a str) -> Result<&'a str, SnsError> {
+    pub fn topic_of_arn<'a>(&self, arn: &'a str) -> Result<&'a str, TopicArnError> {
         let prefix = format!("arn:aws:sns:{}:{}:", self.region, self.account_id);
         match arn.strip_prefix(&prefix) {
             Some(name) if !name.is_empty() && !name.contains(':') => Ok(name),
             _ if arn.starts_with("arn:aws:sns:") && arn.split(':').count() == 6 => {
-                Err(SnsError::new("NotFound", "Topic does not exist"))
+                Err(TopicArnError::NotFound)
             }
-            _ => Err(SnsError::invalid(format!(
-                "TopicArn Reason: {arn} is not a valid topic ARN"
-            ))),
+            _ => Err(TopicArnError::Invalid {
+                arn: arn.to_string(),
+            }),
         }
     }
 
@@ -110,6 +110,29 @@ impl Names {
             self.region, self.account_id
         );
         arn.strip_prefix(&prefix).filter(|name| !name.is_empty())
+    }
+}
+
+/// Why a topic ARN names no topic of this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicArnError {
+    /// A well-formed topic ARN of another region or account: no such topic here.
+    NotFound,
+    /// Not a topic ARN.
+    Invalid {
+        /// The ARN as given.
+        arn: String,
+    },
+}
+
+impl From<TopicArnError> for SnsError {
+    fn from(error: TopicArnError) -> Self {
+        match error {
+            TopicArnError::NotFound => SnsError::new("NotFound", "Topic does not exist"),
+            TopicArnError::Invalid { arn } => {
+                SnsError::invalid(format!("TopicArn Reason: {arn} is not a valid topic ARN"))
+            }
+        }
     }
 }
 

@@ -230,7 +230,6 @@ pub(crate) fn dispatch(
     action: &str,
     request: &Value,
 ) -> Result<Value, SqsError> {
-    requests::refuse_nulls(action, request)?;
     if let Some(result) = actions::dispatch(context, action, request) {
         return result;
     }

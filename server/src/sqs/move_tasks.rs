@@ -32,20 +32,34 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
     Some(
         Fields::new(request)
             .map_err(SqsError::from)
-            .and_then(|fields| handler(context, &fields))
-            .map_err(not_found_as_resource),
+            .and_then(|fields| handler(context, &fields)),
     )
 }
 
-/// Move task actions name queues by ARN and answer ResourceNotFoundException.
-fn not_found_as_resource(error: SqsError) -> SqsError {
-    if error.shape == "QueueDoesNotExist" {
-        return SqsError::new(
+/// The queue layer's refusals in the move task actions' words: they name queues
+/// by ARN, so a missing one is ResourceNotFoundException.
+fn move_task_error(error: QueueError) -> SqsError {
+    match error {
+        QueueError::QueueNotFound { .. } => SqsError::new(
             "ResourceNotFoundException",
             "The resource that you specified for the SourceArn parameter doesn't exist.",
-        );
+        ),
+        QueueError::NotDeadLetterQueue { .. } => SqsError::new(
+            "InvalidParameterValueException",
+            "Source queue must be configured as a Dead Letter Queue.",
+        ),
+        QueueError::MoveTaskRunning { .. } => SqsError::new(
+            "InvalidParameterValueException",
+            "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+        ),
+        QueueError::MoveTaskNotFound { .. } | QueueError::MoveTaskNotRunning { .. } => {
+            SqsError::new(
+                "ResourceNotFoundException",
+                "The task does not exist or is not running.",
+            )
+        }
+        other => SqsError::from(other),
     }
-    error
 }
 
 /// The queue name of an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`).
@@ -83,17 +97,7 @@ fn start(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let queues = context.sqs.queues();
     let task = queues
         .start_move_task(source, destination, rate)
-        .map_err(|error| match error {
-            QueueError::NotDeadLetterQueue { .. } => SqsError::new(
-                "InvalidParameterValueException",
-                "Source queue must be configured as a Dead Letter Queue.",
-            ),
-            QueueError::MoveTaskRunning { .. } => SqsError::new(
-                "InvalidParameterValueException",
-                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
-            ),
-            other => SqsError::from(other),
-        })?;
+        .map_err(move_task_error)?;
     context.sqs.run_move_task(task.id)?;
     respond(&StartMessageMoveTaskResponse {
         task_handle: task_handle(context, &task),
@@ -114,7 +118,11 @@ fn list(context: &Context<'_>, fields: &Fields<'_>) -> Response {
             ))
         }
     };
-    let tasks = context.sqs.queues().move_tasks(source)?;
+    let tasks = context
+        .sqs
+        .queues()
+        .move_tasks(source)
+        .map_err(move_task_error)?;
     let results = tasks
         .iter()
         .take(max)
@@ -135,15 +143,7 @@ fn cancel(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         .sqs
         .queues()
         .cancel_move_task(id)
-        .map_err(|error| match error {
-            QueueError::MoveTaskNotFound { .. } | QueueError::MoveTaskNotRunning { .. } => {
-                SqsError::new(
-                    "ResourceNotFoundException",
-                    "The task does not exist or is not running.",
-                )
-            }
-            other => SqsError::from(other),
-        })?;
+        .map_err(move_task_error)?;
     respond(&CancelMessageMoveTaskResponse {
         approximate_number_of_messages_moved: task.moved,
     })

@@ -5,63 +5,9 @@
 //! `i128` so that a value out of SQS's range reaches the action, which refuses it
 //! in SQS's words, instead of failing to read.
 
-use crate::error::ApiError;
-use crate::protocol::model::{Kind, Model};
-use crate::protocol::value::Value;
 use crate::protocol::wire::Blob;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// Refuses a null item of a list, or a null value of a map of strings, with the
-/// messages SQS gave before its requests were typed (the typed reader refuses
-/// them too, in serde's words). A null message attribute (an `Attribute.1.Name`
-/// or `MessageAttribute.1.Name` sent without a value) is refused by the reader; a
-/// null batch entry by the batch checks, in their order.
-pub(crate) fn refuse_nulls(action: &str, request: &Value) -> Result<(), ApiError> {
-    let model = crate::protocol::model::sqs();
-    match model.operation(action).and_then(|op| op.input.as_deref()) {
-        Some(input) => nulls(model, input, "", request),
-        None => Ok(()),
-    }
-}
-
-/// [`refuse_nulls`] for `value` of shape `shape`, member `member` of its parent.
-fn nulls(model: &Model, shape: &str, member: &str, value: &Value) -> Result<(), ApiError> {
-    let refuse = |message: String| Err(ApiError::serialization(message));
-    match (&model.shape(shape).kind, value) {
-        (Kind::Structure { members, .. }, Value::Map(map)) => {
-            for (name, member_shape) in members {
-                if let Some(item) = map.get(name) {
-                    nulls(model, member_shape, name, item)?;
-                }
-            }
-            Ok(())
-        }
-        (Kind::List(item_shape), Value::List(items)) => {
-            let structures = matches!(model.shape(item_shape).kind, Kind::Structure { .. });
-            for item in items {
-                match item {
-                    Value::Null if structures => {}
-                    Value::Null => {
-                        return refuse(format!("Field '{member}' must be a list of strings"))
-                    }
-                    item => nulls(model, item_shape, member, item)?,
-                }
-            }
-            Ok(())
-        }
-        // Maps of attribute values: a null value is an attribute left out.
-        (Kind::Map(_, value_shape), Value::Map(_))
-            if matches!(model.shape(value_shape).kind, Kind::Structure { .. }) =>
-        {
-            Ok(())
-        }
-        (Kind::Map(..), Value::Map(entries)) if entries.values().any(|v| *v == Value::Null) => {
-            refuse(format!("Field '{member}' must be a map of strings"))
-        }
-        _ => Ok(()),
-    }
-}
 
 /// The input of the actions that name only a queue: DeleteQueue, PurgeQueue,
 /// ListQueueTags (and the queue of a SendMessage, whose message is a [`SendEntry`]).

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use shardlog_engine::{HashKey, PutRecord};
-use shardlog_server::kinesis_errors::{api_error, explicit_hash_key_error, record_failure};
+use shardlog_server::kinesis_errors::{explicit_hash_key_error, put_error, record_failure};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -283,7 +283,7 @@ fn put_records(
         let results = offline
             .engine
             .put_records(stream, &records)
-            .map_err(|error| service_error(api_error(&error, account)))?;
+            .map_err(|error| service_error(put_error(&error, account)))?;
         return Ok(results
             .into_iter()
             .map(|result| {

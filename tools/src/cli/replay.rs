@@ -10,7 +10,7 @@ use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, 
 use super::Offline;
 use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{Engine, IteratorStart, ShardDescription, ShardId, GET_RECORDS_MAX};
-use shardlog_server::kinesis_errors::{api_error, Account};
+use shardlog_server::kinesis_errors::{api_error, read_error, Account};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -245,8 +245,8 @@ impl Replayer<'_> {
         end_seq: Option<SequenceNumber>,
     ) -> CliResult<bool> {
         let account = self.account;
-        let failed = |error: shardlog_engine::Error| {
-            let error = api_error(&error, account);
+        let failed = |error: shardlog_engine::ReadError| {
+            let error = read_error(&error, account);
             CliError::failed(format!("reading {}: {}", shard.shard_id, error.message))
         };
         let mut iterator = self
