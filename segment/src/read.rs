@@ -112,6 +112,11 @@ impl ReadResult {
     }
 }
 
+/// Most segments one look-up under the log lock captures for a read: the one
+/// holding the read's first position and the next, enough for nearly every read;
+/// a read that runs past them looks up the next ones.
+const SOURCES_PER_LOOKUP: usize = 2;
+
 /// A segment to read from, captured under the log lock.
 enum Source {
     Sealed(Arc<SealedSegment>),
@@ -120,46 +125,80 @@ enum Source {
         read: Arc<dyn FileHandle>,
         offset: u64,
         acked_len: u64,
+        /// Position after the segment's last acknowledged record when captured.
+        end_position: u64,
     },
+}
+
+impl Source {
+    /// Position after the segment's last record the read may return.
+    fn end_position(&self) -> u64 {
+        match self {
+            Source::Sealed(segment) => segment.info.end_position,
+            Source::Active { end_position, .. } => *end_position,
+        }
+    }
 }
 
 impl Log {
     /// Reads acknowledged records from `from` on, within `limits`.
     ///
     /// Every batch is verified (checksum and structure); a batch that fails is an
-    /// error naming the file and offset. A reader keeps the segments it started on
-    /// readable even if retention removes them meanwhile.
+    /// error naming the file and offset. A reader keeps the segments it is reading
+    /// readable even if retention removes them meanwhile; if retention removes the
+    /// segments after them before the reader gets there, the read returns what it
+    /// has (or, with nothing yet, that the position is trimmed).
     pub fn read(&self, from: u64, limits: ReadLimits) -> Result<ReadResult> {
-        let (sources, end) = self.sources(from)?;
         let mut out = ReadResult {
             next_position: from,
             ..ReadResult::default()
         };
         let records_max = limits.records_max.max(1);
-        for source in sources {
-            let done = match source {
-                Source::Sealed(segment) => read_sealed(&segment, &mut out, records_max, limits)?,
-                Source::Active {
-                    path,
-                    read,
-                    offset,
-                    acked_len,
-                } => read_active(
-                    (&path, read.as_ref()),
-                    offset..acked_len,
-                    &mut out,
-                    records_max,
-                    limits,
-                )?,
+        // Where the segments not yet looked at begin: past a compacted segment's
+        // last record, `next_position` can stay below its end.
+        let mut resume = from;
+        loop {
+            let sources = match self.sources(resume) {
+                Ok(sources) => sources,
+                Err(Error::PositionTrimmed { .. }) if out.record_count > 0 => return Ok(out),
+                Err(error) => return Err(error),
             };
-            if done || out.next_position >= end {
-                break;
+            let Some(last) = sources.last() else {
+                return Ok(out);
+            };
+            resume = last.end_position();
+            for source in sources {
+                let done = match source {
+                    Source::Sealed(segment) => {
+                        read_sealed(&segment, &mut out, records_max, limits)?
+                    }
+                    Source::Active {
+                        path,
+                        read,
+                        offset,
+                        acked_len,
+                        ..
+                    } => read_active(
+                        (&path, read.as_ref()),
+                        offset..acked_len,
+                        &mut out,
+                        records_max,
+                        limits,
+                    )?,
+                };
+                if done {
+                    return Ok(out);
+                }
             }
         }
-        Ok(out)
     }
 
-    fn sources(&self, from: u64) -> Result<(Vec<Source>, u64)> {
+    /// The segments a read from `from` starts with: at most [`SOURCES_PER_LOOKUP`],
+    /// so that a read near the head of a deep log costs the same as one near its
+    /// tail (taking every sealed segment from `from` on made each read, and each
+    /// receive of a deep queue, cost time in proportion to the log's length).
+    /// Empty when `from` is the acknowledged end.
+    fn sources(&self, from: u64) -> Result<Vec<Source>> {
         let state = self.shared.lock();
         if let Some(cause) = &state.quarantined {
             return Err(Error::Quarantined {
@@ -179,15 +218,18 @@ impl Log {
                 end: state.acked_position,
             });
         }
-        let mut sources = Vec::new();
+        let mut sources = Vec::with_capacity(SOURCES_PER_LOOKUP);
         if from == state.acked_position {
-            return Ok((sources, from));
+            return Ok(sources);
         }
         let first_sealed = state
             .sealed
             .partition_point(|segment| segment.info.end_position <= from);
-        for segment in &state.sealed[first_sealed..] {
+        for segment in state.sealed[first_sealed..].iter().take(SOURCES_PER_LOOKUP) {
             sources.push(Source::Sealed(Arc::clone(segment)));
+        }
+        if sources.len() == SOURCES_PER_LOOKUP {
+            return Ok(sources);
         }
         if let Some(view) = &state.active {
             if view.acked_len > 0 && view.end_position > from {
@@ -200,10 +242,11 @@ impl Log {
                     read: Arc::clone(&view.read),
                     offset,
                     acked_len: view.acked_len,
+                    end_position: view.end_position,
                 });
             }
         }
-        Ok((sources, state.acked_position))
+        Ok(sources)
     }
 
     /// The first position whose arrival time is at or after `arrival_ms`, or the end

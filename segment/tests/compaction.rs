@@ -182,3 +182,60 @@ fn compaction_keeps_newest_per_key() {
     assert_eq!(more.base_position, 400);
     storage.shutdown().unwrap();
 }
+
+/// One read across more compacted segments than a read looks up at a time (their
+/// last positions compacted away, so the read resumes past each segment's end,
+/// not after its last record) returns every record left, in order, as reads of one
+/// record at a time do.
+#[test]
+fn one_read_spans_compacted_segments() {
+    let fs = MemFs::new();
+    let (storage, log) = open(&fs);
+    let mut written = BTreeMap::new();
+    for i in 0..600u64 {
+        // The last record of each group of 30 is the only one of its key kept.
+        let key = if i % 30 == 29 {
+            format!("kept-{i}")
+        } else {
+            format!("key-{}", i % 7)
+        };
+        append_one(&log, &mut written, key, i);
+    }
+    log.compact().unwrap();
+    let segments = log.segments();
+    let sealed = segments.iter().filter(|s| s.sealed).count();
+    assert!(sealed > 3, "{segments:?}");
+    let mut one_by_one = Vec::new();
+    let mut next = 0;
+    while next < log.end_position() {
+        let one = log
+            .read(
+                next,
+                ReadLimits {
+                    records_max: 1,
+                    bytes_max: 1,
+                },
+            )
+            .unwrap();
+        one_by_one.extend(one.records().map(|r| r.position));
+        next = one.next_position;
+    }
+    assert!(
+        one_by_one.len() > 20 && one_by_one.len() < 300,
+        "{}",
+        one_by_one.len()
+    );
+    let at_once = log
+        .read(
+            0,
+            ReadLimits {
+                records_max: 10_000,
+                bytes_max: 1 << 30,
+            },
+        )
+        .unwrap();
+    let positions: Vec<u64> = at_once.records().map(|r| r.position).collect();
+    assert_eq!(positions, one_by_one);
+    assert_eq!(at_once.next_position, log.end_position());
+    storage.shutdown().unwrap();
+}

@@ -15,6 +15,9 @@ pub mod seek;
 pub mod sns;
 pub mod sqs;
 pub mod sqs_engine;
+pub mod threads;
+
+pub use threads::{calls_until_done, flat_out, senders_and_receivers, WhenEmpty};
 
 use crate::process::CpuTimes;
 use crate::stats::{histogram, mb_per_s, Percentiles, Spread};
@@ -364,40 +367,6 @@ pub fn join_all<T>(
         .into_iter()
         .map(|t| t.join().unwrap_or_else(|_| Err(format!("{who} panicked"))))
         .collect()
-}
-
-/// `threads` threads each calling `call` (one request moving `count` messages of
-/// `message_bytes`) until the budget ends; latency per call, counts summed.
-pub fn flat_out(
-    threads: usize,
-    (budget, meter): (&Budget, &Meter),
-    (count, message_bytes): (usize, usize),
-    who: &str,
-    call: impl Fn() -> Result<(), String> + Sync,
-) -> Result<Sample, String> {
-    let started = Instant::now();
-    let outcomes = std::thread::scope(|scope| {
-        let threads = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut sample = Sample::new();
-                    while !budget.done(meter.bytes(), started) {
-                        let begun = Instant::now();
-                        call()?;
-                        crate::stats::record_ns(&mut sample.latency_ns, begun.elapsed());
-                        let bytes = (count * message_bytes) as u64;
-                        meter.add(bytes, count as u64);
-                        sample.bytes += bytes;
-                        sample.records += count as u64;
-                    }
-                    sample.elapsed = started.elapsed();
-                    Ok(sample)
-                })
-            })
-            .collect();
-        join_all(threads, who)
-    });
-    merge_concurrent(outcomes)
 }
 
 /// Merges the samples of threads that ran at the same time: counts summed,

@@ -220,7 +220,7 @@ pub fn reopen(
         let deleted = AtomicU64::new(0);
         let stop = AtomicBool::new(false);
         let outcome: Result<(), String> = std::thread::scope(|scope| {
-            let reclaimer = scope.spawn(|| reclaim_until(&queue, &stop));
+            let reclaimer = scope.spawn(|| reclaim_until(&queue, &stop, RECLAIM_INTERVAL));
             let workers: Vec<_> = (0..settings.threads)
                 .map(|seed| {
                     let (queues, deleted) = (&queues, &deleted);
@@ -256,12 +256,17 @@ pub fn reopen(
     Ok(phases)
 }
 
-/// Reclaims the queue every [`RECLAIM_INTERVAL`] until `stop`, as the server does.
-fn reclaim_until(queue: &shardlog_queue::Queue, stop: &AtomicBool) -> Result<(), String> {
+/// Reclaims the queue every `interval` until `stop`, as the server does (every
+/// [`RECLAIM_INTERVAL`]).
+pub(crate) fn reclaim_until(
+    queue: &shardlog_queue::Queue,
+    stop: &AtomicBool,
+    interval: Duration,
+) -> Result<(), String> {
     let mut last = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
-        if last.elapsed() >= RECLAIM_INTERVAL {
+        if last.elapsed() >= interval {
             queue.reclaim().map_err(|e| format!("reclaim: {e}"))?;
             last = Instant::now();
         }

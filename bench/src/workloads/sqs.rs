@@ -5,13 +5,12 @@
 //! against moto's server with `--compare-moto` (see [`super::moto`]).
 
 use super::http::Call;
-use super::{
-    flat_out, join_all, merge_concurrent, payload, wait_until, Budget, Case, Figure, Meter,
-};
-use super::{Params, Sample, WorkloadKind};
+use super::{calls_until_done, flat_out, join_all, merge_concurrent, payload, wait_until};
+use super::{senders_and_receivers, Budget, Case, Figure, Meter, Params, Sample};
+use super::{WhenEmpty, WorkloadKind};
 use crate::stats::record_ns;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -204,92 +203,57 @@ fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
     flat_out(
         run.settings.threads,
         (run.budget, run.meter),
-        (count, run.settings.message_bytes),
+        (run.settings.message_bytes, WhenEmpty::Continue),
         "an SQS sender",
-        || send_once(run.call, action, &request),
+        || send_once(run.call, action, &request).map(|()| count),
     )
 }
 
-/// Half the threads send batches of 10, half receive 10 and delete them, until
-/// the budget ends; counts the messages deleted (each sent, received and deleted).
+/// Half the threads send batches of 10, half receive 10 (long poll of
+/// [`RECEIVE_WAIT_S`]) and delete them, until the budget ends; counts the messages
+/// deleted (each sent, received and deleted).
 fn round_trip(run: Run<'_>) -> Result<Sample, String> {
-    let Run {
-        call,
-        url,
-        settings,
-        ..
-    } = run;
-    let body = body_text(settings.message_bytes);
-    let (action, request) = send_body(url, BATCH, &body);
-    let senders = (settings.threads / 2).max(1);
-    let receivers = settings.threads.saturating_sub(senders).max(1);
-    let started = Instant::now();
-    let stop = AtomicBool::new(false);
-    let outcomes = std::thread::scope(|scope| {
-        let mut threads = Vec::new();
-        for _ in 0..senders {
-            threads.push(scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    send_once(call, action, &request)?;
-                }
-                Ok(Sample::new())
-            }));
-        }
-        for _ in 0..receivers {
-            threads.push(scope.spawn(|| {
-                let outcome = receive_and_delete(run, started, false);
-                stop.store(true, Ordering::Relaxed);
-                outcome
-            }));
-        }
-        join_all(threads, "an SQS round trip thread")
-    });
-    let mut sample = merge_concurrent(outcomes)?;
-    sample.elapsed = started.elapsed();
-    Ok(sample)
+    let body = body_text(run.settings.message_bytes);
+    let (action, request) = send_body(run.url, BATCH, &body);
+    let receive = receive_body(run.url, RECEIVE_WAIT_S);
+    senders_and_receivers(
+        run.settings.threads,
+        "an SQS round trip thread",
+        || send_once(run.call, action, &request),
+        |started| {
+            let moved = (run.settings.message_bytes, WhenEmpty::Continue);
+            calls_until_done((run.budget, run.meter), started, moved, || {
+                receive_and_delete(run, &receive)
+            })
+        },
+    )
 }
 
-/// Receives and deletes until the budget ends or, with `until_empty`, until a
-/// receive (then without waiting) finds nothing.
-fn receive_and_delete(run: Run<'_>, started: Instant, until_empty: bool) -> Result<Sample, String> {
-    let Run {
-        call,
-        url,
-        settings,
-        budget,
-        meter,
-    } = run;
-    let mut sample = Sample::new();
-    let wait_s = if until_empty { 0 } else { RECEIVE_WAIT_S };
-    let receive = json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": wait_s});
-    while !budget.done(meter.bytes(), started) {
-        let begun = Instant::now();
-        let response =
-            call("ReceiveMessage", &receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
-        let messages = response["Messages"].as_array().cloned().unwrap_or_default();
-        if messages.is_empty() {
-            if until_empty {
-                break;
-            }
-            continue;
-        }
-        let entries: Vec<Value> = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
-            .collect();
-        send_once(
-            call,
-            "DeleteMessageBatch",
-            &json!({"QueueUrl": url, "Entries": entries}),
-        )?;
-        record_ns(&mut sample.latency_ns, begun.elapsed());
-        let bytes = (messages.len() * settings.message_bytes) as u64;
-        meter.add(bytes, messages.len() as u64);
-        sample.bytes += bytes;
-        sample.records += messages.len() as u64;
+/// A ReceiveMessage of up to 10, long poll of `wait_s`.
+fn receive_body(url: &str, wait_s: u32) -> Value {
+    json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": wait_s})
+}
+
+/// One ReceiveMessage (`receive`) and a DeleteMessageBatch of what came; returns
+/// how many were deleted.
+fn receive_and_delete(run: Run<'_>, receive: &Value) -> Result<usize, String> {
+    let response =
+        (run.call)("ReceiveMessage", receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
+    let messages = response["Messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
     }
-    Ok(sample)
+    let entries: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
+        .collect();
+    send_once(
+        run.call,
+        "DeleteMessageBatch",
+        &json!({"QueueUrl": run.url, "Entries": entries}),
+    )?;
+    Ok(messages.len())
 }
 
 /// Fills the queue with batches of 10 (up to the volume budget's messages, at most
@@ -320,16 +284,15 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
         join_all(threads, "an SQS filling thread")
     });
     outcomes.into_iter().collect::<Result<(), String>>()?;
-    let started = Instant::now();
-    let outcomes = std::thread::scope(|scope| {
-        let threads = (0..settings.threads)
-            .map(|_| scope.spawn(|| receive_and_delete(run, started, true)))
-            .collect();
-        join_all(threads, "an SQS receiver")
-    });
-    let mut sample = merge_concurrent(outcomes)?;
-    sample.elapsed = started.elapsed();
-    Ok(sample)
+    // Without waiting: the drain ends at the first receive that finds nothing.
+    let receive = receive_body(run.url, 0);
+    flat_out(
+        settings.threads,
+        (budget, run.meter),
+        (settings.message_bytes, WhenEmpty::Stop),
+        "an SQS receiver",
+        || receive_and_delete(run, &receive),
+    )
 }
 
 /// SendMessage at `settings.rate` messages/s from a few paced threads; latency

@@ -5,10 +5,8 @@
 //! costs. Every queue lives in a storage of its own under the run's directory,
 //! with the run's `--durability`.
 
-use super::Sample;
-use super::{flat_out, join_all, merge_concurrent, payload, Budget, Case, Figure, Meter, Params};
-use super::{queue_memory, WorkloadKind};
-use crate::stats::record_ns;
+use super::{calls_until_done, flat_out, join_all, payload, senders_and_receivers, Sample};
+use super::{queue_memory, Budget, Case, Figure, Meter, Params, WhenEmpty, WorkloadKind};
 use shardlog_queue::{Queue, ReceiptHandle, ReceiveRequest, SendRequest};
 use shardlog_segment::Durability;
 use std::path::{Path, PathBuf};
@@ -25,6 +23,9 @@ const BACKLOG_BODY_BYTES: usize = 16;
 /// Durability of the backlog's fill: the drain is measured under `--durability`,
 /// the fill only has to get there (221 s for 100 million this way).
 const BACKLOG_FILL_DURABILITY: Durability = Durability::Interval { interval_ms: 1000 };
+/// How often the backlog's queue is reclaimed while it drains: more often than the
+/// server's 10 s, so that a run of a few seconds shows its segments go.
+const BACKLOG_RECLAIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The engine SQS cases' knobs.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,9 +201,9 @@ fn send(
     flat_out(
         settings.threads,
         (budget, meter),
-        (BATCH, settings.message_bytes),
+        (settings.message_bytes, WhenEmpty::Continue),
         "an SQS engine sender",
-        || send_checked(queue, &body, BATCH),
+        || send_checked(queue, &body, BATCH).map(|()| BATCH),
     )
 }
 
@@ -215,37 +216,13 @@ fn drain(
     budget: &Budget,
     meter: &Meter,
 ) -> Result<Sample, String> {
-    let started = Instant::now();
-    let outcomes = std::thread::scope(|scope| {
-        let threads = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut sample = Sample::new();
-                    while !budget.done(meter.bytes(), started) {
-                        let begun = Instant::now();
-                        let count = receive_and_delete(queue, 0)?;
-                        if count == 0 {
-                            break;
-                        }
-                        record_ns(&mut sample.latency_ns, begun.elapsed());
-                        count_deleted(&mut sample, meter, count, message_bytes);
-                    }
-                    Ok(sample)
-                })
-            })
-            .collect();
-        join_all(threads, "an SQS engine receiver")
-    });
-    let mut sample = merge_concurrent(outcomes)?;
-    sample.elapsed = started.elapsed();
-    Ok(sample)
-}
-
-fn count_deleted(sample: &mut Sample, meter: &Meter, count: usize, message_bytes: usize) {
-    let bytes = (count * message_bytes) as u64;
-    meter.add(bytes, count as u64);
-    sample.bytes += bytes;
-    sample.records += count as u64;
+    flat_out(
+        threads,
+        (budget, meter),
+        (message_bytes, WhenEmpty::Stop),
+        "an SQS engine receiver",
+        || receive_and_delete(queue, 0),
+    )
 }
 
 /// One receive of up to 10 (long poll of `wait_s`) and one `delete_batch` of what
@@ -281,43 +258,19 @@ fn round_trip(
     meter: &Meter,
 ) -> Result<Sample, String> {
     let body = payload(settings.message_bytes, 5);
-    let senders = (settings.threads / 2).max(1);
-    let receivers = settings.threads.saturating_sub(senders).max(1);
-    let started = Instant::now();
-    let stop = AtomicBool::new(false);
-    let outcomes = std::thread::scope(|scope| {
-        let mut threads = Vec::new();
-        for _ in 0..senders {
-            threads.push(scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    send_checked(queue, &body, BATCH)?;
-                }
-                Ok(Sample::new())
-            }));
-        }
-        for _ in 0..receivers {
-            threads.push(scope.spawn(|| {
-                let mut sample = Sample::new();
-                let outcome = (|| {
-                    while !budget.done(meter.bytes(), started) {
-                        let begun = Instant::now();
-                        let count = receive_and_delete(queue, 1)?;
-                        if count > 0 {
-                            record_ns(&mut sample.latency_ns, begun.elapsed());
-                            count_deleted(&mut sample, meter, count, settings.message_bytes);
-                        }
-                    }
-                    Ok(())
-                })();
-                stop.store(true, Ordering::Relaxed);
-                outcome.map(|()| sample)
-            }));
-        }
-        join_all(threads, "an SQS engine round trip thread")
-    });
-    let mut sample = merge_concurrent(outcomes)?;
-    sample.elapsed = started.elapsed();
-    Ok(sample)
+    senders_and_receivers(
+        settings.threads,
+        "an SQS engine round trip thread",
+        || send_checked(queue, &body, BATCH),
+        |started| {
+            calls_until_done(
+                (budget, meter),
+                started,
+                (settings.message_bytes, WhenEmpty::Continue),
+                || receive_and_delete(queue, 1),
+            )
+        },
+    )
 }
 
 /// Drain rate of a queue holding `messages` messages: filled once (through
@@ -349,7 +302,26 @@ fn backlog_case<'a>(messages: u64, settings: &'a SqsEngineSettings, root: &'a Pa
             volume_bytes: u64::MAX,
             duration: budget.duration,
         };
-        drain(queue, settings.threads, BACKLOG_BODY_BYTES, &timed, meter)
+        let disk_before = queue_memory::disk_bytes(&dir);
+        let stop = AtomicBool::new(false);
+        let (sample, reclaimed) = std::thread::scope(|scope| {
+            let reclaimer =
+                scope.spawn(|| queue_memory::reclaim_until(queue, &stop, BACKLOG_RECLAIM_INTERVAL));
+            let sample = drain(queue, settings.threads, BACKLOG_BODY_BYTES, &timed, meter);
+            stop.store(true, Ordering::Relaxed);
+            let reclaimed = reclaimer
+                .join()
+                .unwrap_or_else(|_| Err("the reclaimer panicked".into()));
+            (sample, reclaimed)
+        });
+        reclaimed?;
+        let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
+        eprintln!(
+            "sqs-backlog: {messages}-message queue on disk: {:.2} GiB before the run, {:.2} GiB after",
+            gib(disk_before),
+            gib(queue_memory::disk_bytes(&dir))
+        );
+        sample
     };
     Case {
         kind: WorkloadKind::SqsBacklog,
