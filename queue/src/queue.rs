@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::message::{message_size_bytes, validate_parts, StoredMessage};
 use crate::state_log::Entry;
 use crate::types::{Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber};
-use shardlog_segment::{Log, LogConfig, PendingAppend, ReadLimits, Record};
+use shardlog_segment::{Appended, Log, LogConfig, PendingAppend, ReadLimits, Record};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Partition keys of the two logs' records (the segment layer requires one).
@@ -203,6 +203,12 @@ impl Queue {
     /// invalid entry fails alone); the call fails as a whole only for a bad batch
     /// size or a storage failure.
     pub fn send_batch(&self, requests: Vec<SendRequest>) -> Result<Vec<Result<SendOutcome>>> {
+        self.submit_batch(requests)?.wait()
+    }
+
+    /// [`Queue::send_batch`] without the wait: checks and stages the batch and
+    /// returns at once, for callers that await [`PendingSend::acknowledged`].
+    pub fn submit_batch(&self, requests: Vec<SendRequest>) -> Result<PendingSend<'_>> {
         if requests.is_empty() || requests.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: requests.len(),
@@ -219,7 +225,7 @@ impl Queue {
                 max_bytes,
             });
         }
-        self.submit_sends(requests)?.wait()
+        self.submit_sends(requests)
     }
 
     /// Checks, deduplicates and stages up to [`SUBMIT_ENTRIES_MAX`] messages as one
@@ -391,7 +397,13 @@ impl Queue {
     /// Deletes up to 10 messages with one state append. Deleting a message that is
     /// already gone succeeds; a handle from an earlier receive fails.
     pub fn delete_batch(&self, handles: &[ReceiptHandle]) -> Result<Vec<Result<()>>> {
-        self.change_batch(handles, |inner, handle, _now| {
+        self.submit_delete_batch(handles)?.wait()
+    }
+
+    /// [`Queue::delete_batch`] without the wait: the deletions are decided and
+    /// staged, and acknowledged once [`PendingChanges`] is waited for or awaited.
+    pub fn submit_delete_batch(&self, handles: &[ReceiptHandle]) -> Result<PendingChanges<'_>> {
+        self.submit_changes(handles, |inner, handle, _now| {
             current_receive(inner, handle, self)?;
             Ok(Some(Entry::Deleted {
                 position: handle.position,
@@ -411,9 +423,17 @@ impl Queue {
         &self,
         changes: &[(ReceiptHandle, u32)],
     ) -> Result<Vec<Result<()>>> {
+        self.submit_change_visibility_batch(changes)?.wait()
+    }
+
+    /// [`Queue::change_visibility_batch`] without the wait (see [`PendingChanges`]).
+    pub fn submit_change_visibility_batch(
+        &self,
+        changes: &[(ReceiptHandle, u32)],
+    ) -> Result<PendingChanges<'_>> {
         let handles: Vec<ReceiptHandle> = changes.iter().map(|(handle, _)| *handle).collect();
         let mut timeouts = changes.iter().map(|(_, timeout_s)| *timeout_s);
-        self.change_batch(&handles, |inner, handle, now_ms| {
+        self.submit_changes(&handles, |inner, handle, now_ms| {
             let timeout_s = timeouts.next().expect("one timeout per handle");
             if timeout_s > VISIBILITY_TIMEOUT_S_MAX {
                 return Err(Error::InvalidParameter {
@@ -439,13 +459,13 @@ impl Queue {
         })
     }
 
-    /// Runs `decide` for each handle under the lock, applies and appends the entries
-    /// it returns as one batch, and waits for their acknowledgement.
-    fn change_batch(
+    /// Runs `decide` for each handle under the lock, applies the entries it
+    /// returns and stages them as one batch, to be acknowledged through the result.
+    fn submit_changes(
         &self,
         handles: &[ReceiptHandle],
         mut decide: impl FnMut(&Inner, &ReceiptHandle, u64) -> Result<Option<Entry>>,
-    ) -> Result<Vec<Result<()>>> {
+    ) -> Result<PendingChanges<'_>> {
         self.check_usable()?;
         if handles.is_empty() || handles.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
@@ -474,14 +494,29 @@ impl Queue {
                 Err(error) => outcomes.push(Err(error)),
             }
         }
-        let pending = self.submit_entries(&entries)?;
-        drop(inner);
-        if let Some(pending) = pending {
-            pending.wait()?;
+        let append = self.submit_entries(&entries)?;
+        Ok(PendingChanges {
+            queue: self,
+            outcomes,
+            append,
+        })
+    }
+
+    /// Wakes up to `count` of the `waiting` long polls (`waiting_receivers`, read
+    /// under the lock after the news was made visible under it), and makes no
+    /// call when none waits: a condition variable's notify is a system call even
+    /// then. A poll checks for news under the lock before it counts itself as
+    /// waiting, so one that starts waiting after that read saw the news.
+    pub(crate) fn wake_receivers(&self, waiting: usize, count: usize) {
+        if waiting <= count {
+            if waiting > 0 {
+                self.changed.notify_all();
+            }
+            return;
         }
-        // A visibility change to zero makes a message receivable now.
-        self.changed.notify_all();
-        Ok(outcomes)
+        for _ in 0..count {
+            self.changed.notify_one();
+        }
     }
 
     pub(crate) fn apply_live(&self, inner: &mut Inner, entry: &Entry) {
@@ -666,23 +701,87 @@ pub struct PendingSend<'a> {
 impl PendingSend<'_> {
     /// Waits until the staged messages are durable under the storage's policy;
     /// then each request's outcome. Fails as a whole for a storage failure.
-    pub fn wait(self) -> Result<Vec<Result<SendOutcome>>> {
-        let Some(append) = self.append else {
-            return Ok(self.outcomes);
+    pub fn wait(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        let acknowledged = self.append.take().map(PendingAppend::wait);
+        self.finish(acknowledged)
+    }
+
+    /// [`PendingSend::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        let acknowledged = match self.append.take() {
+            Some(append) => Some(append.acknowledged().await),
+            None => None,
         };
+        self.finish(acknowledged)
+    }
+
+    /// The outcomes once the append (if any) is acknowledged or failed.
+    fn finish(
+        self,
+        acknowledged: Option<shardlog_segment::Result<Appended>>,
+    ) -> Result<Vec<Result<SendOutcome>>> {
         let queue = self.queue;
-        if let Err(error) = append.wait() {
-            // The log refuses writes until reopened, and reopening rebuilds the
-            // window from what is stored: these ids must not suppress a retry.
-            queue
-                .lock()
-                .fifo
-                .forget_sends(self.stored.iter(), self.scope);
-            return Err(error.into());
+        match acknowledged {
+            None => Ok(self.outcomes),
+            Some(Err(error)) => {
+                // The log refuses writes until reopened, and reopening rebuilds the
+                // window from what is stored: these ids must not suppress a retry.
+                queue
+                    .lock()
+                    .fifo
+                    .forget_sends(self.stored.iter(), self.scope);
+                Err(error.into())
+            }
+            Some(Ok(_)) => {
+                let waiting = {
+                    let mut inner = queue.lock();
+                    inner.generation += 1;
+                    inner.waiting_receivers
+                };
+                // One long poll per new message at most: each takes one or more.
+                queue.wake_receivers(waiting, self.stored.len());
+                Ok(self.outcomes)
+            }
         }
-        queue.lock().generation += 1;
-        queue.changed.notify_all();
-        Ok(self.outcomes)
+    }
+}
+
+/// Deletions or visibility changes staged by [`Queue::submit_delete_batch`] or
+/// [`Queue::submit_change_visibility_batch`], not yet durable.
+#[must_use = "a change is acknowledged only once wait returns"]
+#[derive(Debug)]
+pub struct PendingChanges<'a> {
+    queue: &'a Queue,
+    /// One per handle, in order.
+    outcomes: Vec<Result<()>>,
+    /// `None` when no handle changed anything.
+    append: Option<PendingAppend>,
+}
+
+impl PendingChanges<'_> {
+    /// Waits until the changes are durable; then each handle's outcome. Fails as
+    /// a whole for a storage failure.
+    pub fn wait(mut self) -> Result<Vec<Result<()>>> {
+        if let Some(append) = self.append.take() {
+            append.wait()?;
+        }
+        Ok(self.finish())
+    }
+
+    /// [`PendingChanges::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(mut self) -> Result<Vec<Result<()>>> {
+        if let Some(append) = self.append.take() {
+            append.acknowledged().await?;
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(self) -> Vec<Result<()>> {
+        // A visibility change to zero, or a deletion that frees a FIFO group,
+        // makes messages receivable now.
+        let waiting = self.queue.lock().waiting_receivers;
+        self.queue.wake_receivers(waiting, usize::MAX);
+        self.outcomes
     }
 }
 

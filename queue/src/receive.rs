@@ -11,7 +11,7 @@ use crate::queue::{
 };
 use crate::state_log::Entry;
 use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
-use shardlog_segment::ReadLimits;
+use shardlog_segment::{PendingAppend, ReadLimits};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -194,6 +194,13 @@ struct Round {
     next_due_ms: Option<u64>,
 }
 
+/// A round whose state entries are staged, not yet durable.
+struct StagedRound {
+    round: Round,
+    pending: Option<PendingAppend>,
+    moves: Vec<(u64, StoredMessage, u32)>,
+}
+
 fn check_request(request: &ReceiveRequest) -> Result<()> {
     let invalid = |parameter, reason| Err(Error::InvalidParameter { parameter, reason });
     if !(1..=RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
@@ -293,11 +300,73 @@ impl Queue {
         }
     }
 
+    /// A receive that never blocks a thread, for async callers: `None` when it
+    /// would have to block and must go through [`Queue::receive`] instead (a long
+    /// poll that found nothing, a FIFO attempt id, or moves to `dead_letter`);
+    /// otherwise what `receive` would return, its state awaited durable.
+    pub async fn receive_unblocked(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Option<Result<Vec<ReceivedMessage>>> {
+        let attempt_id = request.receive_request_attempt_id.as_ref();
+        if dead_letter.is_some() || (self.name.is_fifo() && attempt_id.is_some()) {
+            return None;
+        }
+        let staged = self
+            .check_usable()
+            .and_then(|()| check_request(request))
+            .and_then(|()| self.stage_round(request, None));
+        let staged = match staged {
+            Ok(staged) => staged,
+            Err(error) => return Some(Err(error)),
+        };
+        // Without a dead-letter queue a round moves nothing, and stages a state
+        // entry exactly for each message it returns.
+        debug_assert!(staged.moves.is_empty());
+        if staged.round.messages.is_empty() {
+            let wait_s = request
+                .wait_time_s
+                .unwrap_or_else(|| self.lock().attributes.receive_wait_s);
+            if wait_s > 0 {
+                return None;
+            }
+        }
+        if let Some(pending) = staged.pending {
+            if let Err(error) = pending.acknowledged().await {
+                return Some(Err(error.into()));
+            }
+        }
+        Some(Ok(staged.round.messages))
+    }
+
     fn receive_round(
         &self,
         request: &ReceiveRequest,
         dead_letter: Option<&Queue>,
     ) -> Result<Round> {
+        let StagedRound {
+            round,
+            pending,
+            moves,
+        } = self.stage_round(request, dead_letter)?;
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        if let Some(dead_letter) = dead_letter {
+            for (position, message, receive_count) in moves {
+                self.move_to(dead_letter, position, message, receive_count)?;
+            }
+        }
+        Ok(round)
+    }
+
+    /// A receive round up to its state append, which it stages without waiting.
+    fn stage_round(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<StagedRound> {
         let now_ms = self.clock.now_ms();
         let mut inner = self.lock();
         let generation = inner.generation;
@@ -339,18 +408,15 @@ impl Queue {
         .map(|(at, _)| *at)
         .min();
         drop(inner);
-        if let Some(pending) = pending {
-            pending.wait()?;
-        }
-        if let Some(dead_letter) = dead_letter {
-            for (position, message, receive_count) in moves {
-                self.move_to(dead_letter, position, message, receive_count)?;
-            }
-        }
-        Ok(Round {
+        let round = Round {
             messages,
             generation,
             next_due_ms,
+        };
+        Ok(StagedRound {
+            round,
+            pending,
+            moves,
         })
     }
 

@@ -379,19 +379,38 @@ impl Queues {
     /// Receives from `name`, moving messages over their receive limit to the
     /// queue's dead-letter queue (if it exists).
     pub fn receive(&self, name: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
-        let (queue, dead_letter) = {
-            let registry = self.lock();
-            let queue = lookup(&registry, name)?;
-            // Messages over the limit stay in this queue while its dead-letter
-            // queue is quarantined, rather than failing every receive.
-            let dead_letter = queue
-                .attributes()
-                .redrive
-                .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned())
-                .filter(|dead_letter| dead_letter.quarantine_cause().is_none());
-            (queue, dead_letter)
-        };
+        let (queue, dead_letter) = self.receive_target(name)?;
         queue.receive(request, dead_letter.as_deref())
+    }
+
+    /// [`Queues::receive`] without blocking a thread: `None` when the receive
+    /// must block, and so go through `receive` (see [`Queue::receive_unblocked`]).
+    pub async fn receive_unblocked(
+        &self,
+        name: &str,
+        request: &ReceiveRequest,
+    ) -> Option<Result<Vec<ReceivedMessage>>> {
+        let (queue, dead_letter) = match self.receive_target(name) {
+            Ok(target) => target,
+            Err(error) => return Some(Err(error)),
+        };
+        queue
+            .receive_unblocked(request, dead_letter.as_deref())
+            .await
+    }
+
+    /// The queue `name` and the dead-letter queue its receives move messages to.
+    fn receive_target(&self, name: &str) -> Result<(Arc<Queue>, Option<Arc<Queue>>)> {
+        let registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        // Messages over the limit stay in this queue while its dead-letter
+        // queue is quarantined, rather than failing every receive.
+        let dead_letter = queue
+            .attributes()
+            .redrive
+            .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned())
+            .filter(|dead_letter| dead_letter.quarantine_cause().is_none());
+        Ok((queue, dead_letter))
     }
 
     /// Ends every long poll now and any later one at once ([`Queue::end_waits`]).
