@@ -43,6 +43,7 @@ mod checkpoint;
 mod delivery;
 mod error;
 mod fifo;
+mod long_poll;
 mod manifest;
 mod memory;
 mod message;

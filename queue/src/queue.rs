@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub receive_rounds: u64,
     pub last_purge_ms: Option<u64>,
     pub fifo: crate::fifo::FifoState,
+    /// Long polls awaiting (not blocked) on this queue.
+    pub poll_wakers: crate::long_poll::PollWakers,
 }
 
 /// Log settings for queues: records up to the largest message plus headers; the
@@ -147,6 +149,7 @@ impl Queue {
                 receive_rounds: 0,
                 last_purge_ms: None,
                 fifo,
+                poll_wakers: Default::default(),
             }),
             changed: Condvar::new(),
             quarantined: None,
@@ -175,13 +178,15 @@ impl Queue {
     }
 
     pub(crate) fn set_attributes(&self, attributes: QueueAttributes) {
-        self.lock().attributes = attributes;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.attributes = attributes;
+        self.wake_receivers(inner, usize::MAX);
     }
 
-    /// Receives blocked in a long poll right now.
+    /// Receives in a long poll right now (blocked or awaiting).
     pub fn waiting_receivers(&self) -> usize {
-        self.lock().waiting_receivers
+        let inner = self.lock();
+        inner.waiting_receivers + inner.poll_wakers.len()
     }
 
     /// Most messages in flight for this kind of queue.
@@ -502,23 +507,6 @@ impl Queue {
         })
     }
 
-    /// Wakes up to `count` of the `waiting` long polls (`waiting_receivers`, read
-    /// under the lock after the news was made visible under it), and makes no
-    /// call when none waits: a condition variable's notify is a system call even
-    /// then. A poll checks for news under the lock before it counts itself as
-    /// waiting, so one that starts waiting after that read saw the news.
-    pub(crate) fn wake_receivers(&self, waiting: usize, count: usize) {
-        if waiting <= count {
-            if waiting > 0 {
-                self.changed.notify_all();
-            }
-            return;
-        }
-        for _ in 0..count {
-            self.changed.notify_one();
-        }
-    }
-
     pub(crate) fn apply_live(&self, inner: &mut Inner, entry: &Entry) {
         if let Entry::Deleted { position } | Entry::Moved { position } = *entry {
             inner.fifo.release(position);
@@ -671,13 +659,15 @@ impl Queue {
     /// what a receive round found). For a server that stops: clients get their
     /// (empty) answers instead of waiting out the shutdown.
     pub fn end_waits(&self) {
-        self.lock().waits_ended = true;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.waits_ended = true;
+        self.wake_receivers(inner, usize::MAX);
     }
 
     pub(crate) fn close(&self) -> Result<()> {
-        self.lock().closed = true;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.closed = true;
+        self.wake_receivers(inner, usize::MAX);
         self.messages.close()?;
         self.state.close()?;
         Ok(())
@@ -733,13 +723,10 @@ impl PendingSend<'_> {
                 Err(error.into())
             }
             Some(Ok(_)) => {
-                let waiting = {
-                    let mut inner = queue.lock();
-                    inner.generation += 1;
-                    inner.waiting_receivers
-                };
+                let mut inner = queue.lock();
+                inner.generation += 1;
                 // One long poll per new message at most: each takes one or more.
-                queue.wake_receivers(waiting, self.stored.len());
+                queue.wake_receivers(inner, self.stored.len());
                 Ok(self.outcomes)
             }
         }
@@ -779,8 +766,7 @@ impl PendingChanges<'_> {
     fn finish(self) -> Vec<Result<()>> {
         // A visibility change to zero, or a deletion that frees a FIFO group,
         // makes messages receivable now.
-        let waiting = self.queue.lock().waiting_receivers;
-        self.queue.wake_receivers(waiting, usize::MAX);
+        self.queue.wake_receivers(self.queue.lock(), usize::MAX);
         self.outcomes
     }
 }

@@ -188,20 +188,20 @@ struct Taken {
     moves: Vec<(u64, StoredMessage, u32)>,
 }
 
-struct Round {
-    messages: Vec<ReceivedMessage>,
-    generation: u64,
-    next_due_ms: Option<u64>,
+pub(crate) struct Round {
+    pub messages: Vec<ReceivedMessage>,
+    pub generation: u64,
+    pub next_due_ms: Option<u64>,
 }
 
 /// A round whose state entries are staged, not yet durable.
-struct StagedRound {
-    round: Round,
-    pending: Option<PendingAppend>,
-    moves: Vec<(u64, StoredMessage, u32)>,
+pub(crate) struct StagedRound {
+    pub round: Round,
+    pub pending: Option<PendingAppend>,
+    pub moves: Vec<(u64, StoredMessage, u32)>,
 }
 
-fn check_request(request: &ReceiveRequest) -> Result<()> {
+pub(crate) fn check_request(request: &ReceiveRequest) -> Result<()> {
     let invalid = |parameter, reason| Err(Error::InvalidParameter { parameter, reason });
     if !(1..=RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
         return invalid(
@@ -280,11 +280,7 @@ impl Queue {
             if !round.messages.is_empty() || now >= deadline {
                 return Ok(round.messages);
             }
-            let mut timeout = deadline - now;
-            if let Some(due_ms) = round.next_due_ms {
-                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
-                timeout = timeout.min(Duration::from_millis(in_ms));
-            }
+            let timeout = self.poll_timeout(deadline - now, round.next_due_ms);
             let mut inner = self.lock();
             if inner.closed || inner.waits_ended {
                 return Ok(Vec::new());
@@ -300,44 +296,16 @@ impl Queue {
         }
     }
 
-    /// A receive that never blocks a thread, for async callers: `None` when it
-    /// would have to block and must go through [`Queue::receive`] instead (a long
-    /// poll that found nothing, a FIFO attempt id, or moves to `dead_letter`);
-    /// otherwise what `receive` would return, its state awaited durable.
-    pub async fn receive_unblocked(
-        &self,
-        request: &ReceiveRequest,
-        dead_letter: Option<&Queue>,
-    ) -> Option<Result<Vec<ReceivedMessage>>> {
-        let attempt_id = request.receive_request_attempt_id.as_ref();
-        if dead_letter.is_some() || (self.name.is_fifo() && attempt_id.is_some()) {
-            return None;
-        }
-        let staged = self
-            .check_usable()
-            .and_then(|()| check_request(request))
-            .and_then(|()| self.stage_round(request, None));
-        let staged = match staged {
-            Ok(staged) => staged,
-            Err(error) => return Some(Err(error)),
-        };
-        // Without a dead-letter queue a round moves nothing, and stages a state
-        // entry exactly for each message it returns.
-        debug_assert!(staged.moves.is_empty());
-        if staged.round.messages.is_empty() {
-            let wait_s = request
-                .wait_time_s
-                .unwrap_or_else(|| self.lock().attributes.receive_wait_s);
-            if wait_s > 0 {
-                return None;
+    /// How long a long poll waits before its next round: the `remaining` wait,
+    /// or less if a message is due before (`next_due_ms`, on the queue's clock).
+    pub(crate) fn poll_timeout(&self, remaining: Duration, next_due_ms: Option<u64>) -> Duration {
+        match next_due_ms {
+            Some(due_ms) => {
+                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
+                remaining.min(Duration::from_millis(in_ms))
             }
+            None => remaining,
         }
-        if let Some(pending) = staged.pending {
-            if let Err(error) = pending.acknowledged().await {
-                return Some(Err(error.into()));
-            }
-        }
-        Some(Ok(staged.round.messages))
     }
 
     fn receive_round(
@@ -362,7 +330,7 @@ impl Queue {
     }
 
     /// A receive round up to its state append, which it stages without waiting.
-    fn stage_round(
+    pub(crate) fn stage_round(
         &self,
         request: &ReceiveRequest,
         dead_letter: Option<&Queue>,
@@ -764,8 +732,9 @@ impl Queue {
     fn append_moved(&self, message: &StoredMessage) -> Result<()> {
         let data = message.encode();
         self.messages.append(&[message_record(&data)])?;
-        self.lock().generation += 1;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.generation += 1;
+        self.wake_receivers(inner, 1);
         Ok(())
     }
 }

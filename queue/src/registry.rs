@@ -10,8 +10,10 @@ use crate::types::{Clock, QueueName};
 use shardlog_segment::io::{remove_dir_durably, FileSystem};
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Most tags per queue.
 pub const TAGS_MAX: usize = 50;
@@ -383,19 +385,21 @@ impl Queues {
         queue.receive(request, dead_letter.as_deref())
     }
 
-    /// [`Queues::receive`] without blocking a thread: `None` when the receive
-    /// must block, and so go through `receive` (see [`Queue::receive_unblocked`]).
-    pub async fn receive_unblocked(
+    /// [`Queues::receive`] without blocking a thread, long polls bounded by
+    /// `sleep`: `None` when the receive must block, and so go through `receive`
+    /// (see [`Queue::receive_unblocked`]).
+    pub async fn receive_unblocked<S: Future<Output = ()>>(
         &self,
         name: &str,
         request: &ReceiveRequest,
+        sleep: impl Fn(Duration) -> S,
     ) -> Option<Result<Vec<ReceivedMessage>>> {
         let (queue, dead_letter) = match self.receive_target(name) {
             Ok(target) => target,
             Err(error) => return Some(Err(error)),
         };
         queue
-            .receive_unblocked(request, dead_letter.as_deref())
+            .receive_unblocked(request, dead_letter.as_deref(), sleep)
             .await
     }
 

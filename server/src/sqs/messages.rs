@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 
 type Response = Result<Value, SqsError>;
 
-/// Runs a message action on the calling task: its durability wait is awaited,
-/// no thread blocks. `None` if `action` is not one, or for a ReceiveMessage that
-/// must block (a long poll that found nothing): [`dispatch_blocking`] runs those.
+/// Runs a message action on the calling task: its durability wait and a long
+/// poll are awaited, no thread blocks. `None` if `action` is not one, or for a
+/// ReceiveMessage that must block (a FIFO attempt id, a dead-letter queue to
+/// move to): [`dispatch_blocking`] runs those.
 pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
     const ACTIONS: [&str; 7] = [
         "SendMessage",
@@ -52,8 +53,8 @@ pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> O
     })
 }
 
-/// Runs a message action that may block a thread (a long-polling
-/// ReceiveMessage); `None` if `action` is not one.
+/// Runs a message action that may block a thread (the ReceiveMessage that
+/// [`dispatch`] hands back); `None` if `action` is not one.
 pub fn dispatch_blocking(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
     (action == "ReceiveMessage").then(|| {
         Fields::new(request)
@@ -478,7 +479,9 @@ async fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Option<Response>
         Err(error) => return Some(Err(error)),
     };
     let queues = context.sqs.queues();
-    let received = queues.receive_unblocked(name, &receive.request).await?;
+    let received = queues
+        .receive_unblocked(name, &receive.request, tokio::time::sleep)
+        .await?;
     Some(
         received
             .map_err(SqsError::from)
