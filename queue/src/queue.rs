@@ -698,21 +698,23 @@ impl PendingSend<'_> {
 
     /// [`PendingSend::wait`] for async callers: no thread blocks meanwhile.
     pub async fn acknowledged(mut self) -> Result<Vec<Result<SendOutcome>>> {
-        let acknowledged = match self.append.take() {
+        let acknowledged = match &self.append {
             Some(append) => Some(append.acknowledged().await),
             None => None,
         };
+        // Kept until here: a caller that stops awaiting leaves it to `drop`.
+        self.append = None;
         self.finish(acknowledged)
     }
 
     /// The outcomes once the append (if any) is acknowledged or failed.
     fn finish(
-        self,
+        &mut self,
         acknowledged: Option<shardlog_segment::Result<Appended>>,
     ) -> Result<Vec<Result<SendOutcome>>> {
         let queue = self.queue;
         match acknowledged {
-            None => Ok(self.outcomes),
+            None => {}
             Some(Err(error)) => {
                 // The log refuses writes until reopened, and reopening rebuilds the
                 // window from what is stored: these ids must not suppress a retry.
@@ -720,15 +722,28 @@ impl PendingSend<'_> {
                     .lock()
                     .fifo
                     .forget_sends(self.stored.iter(), self.scope);
-                Err(error.into())
+                return Err(error.into());
             }
             Some(Ok(_)) => {
                 let mut inner = queue.lock();
                 inner.generation += 1;
                 // One long poll per new message at most: each takes one or more.
                 queue.wake_receivers(inner, self.stored.len());
-                Ok(self.outcomes)
             }
+        }
+        Ok(std::mem::take(&mut self.outcomes))
+    }
+}
+
+impl Drop for PendingSend<'_> {
+    /// An async caller that stopped awaiting (its client went away) leaves the
+    /// append in flight: it is finished here, blocking for one commit at most, so
+    /// that long polls learn of the messages and a failed append forgets their
+    /// FIFO ids. `wait` and `acknowledged` leave nothing to do.
+    fn drop(&mut self) {
+        if let Some(append) = self.append.take() {
+            // Nobody is left to answer.
+            let _ = self.finish(Some(append.wait()));
         }
     }
 }
@@ -757,17 +772,32 @@ impl PendingChanges<'_> {
 
     /// [`PendingChanges::wait`] for async callers: no thread blocks meanwhile.
     pub async fn acknowledged(mut self) -> Result<Vec<Result<()>>> {
-        if let Some(append) = self.append.take() {
-            append.acknowledged().await?;
+        if let Some(append) = &self.append {
+            let acknowledged = append.acknowledged().await;
+            // Kept until here: a caller that stops awaiting leaves it to `drop`.
+            self.append = None;
+            acknowledged?;
         }
         Ok(self.finish())
     }
 
-    fn finish(self) -> Vec<Result<()>> {
+    fn finish(&mut self) -> Vec<Result<()>> {
         // A visibility change to zero, or a deletion that frees a FIFO group,
         // makes messages receivable now.
         self.queue.wake_receivers(self.queue.lock(), usize::MAX);
-        self.outcomes
+        std::mem::take(&mut self.outcomes)
+    }
+}
+
+impl Drop for PendingChanges<'_> {
+    /// Changes whose async caller stopped awaiting still wake the long polls
+    /// once durable (see `PendingSend`'s drop).
+    fn drop(&mut self) {
+        if let Some(append) = self.append.take() {
+            if append.wait().is_ok() {
+                self.finish();
+            }
+        }
     }
 }
 

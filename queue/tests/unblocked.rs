@@ -244,3 +244,32 @@ fn awaited_long_polls_wake_on_a_send_and_end_with_waits() {
         "{ended:?}"
     );
 }
+
+/// A send whose awaiting caller went away (its future dropped while pending)
+/// still wakes a long poll, which receives the message.
+#[test]
+fn a_dropped_send_still_wakes_long_polls() {
+    let env = Env::new();
+    let queue = env.create("orphan", AttributesUpdate::default());
+    let request = receive_now(1, 20);
+    let received = std::thread::scope(|scope| {
+        // A timer that never ends: only the send's wake can end this poll.
+        let poll = || env.queues.receive_unblocked("orphan", &request, never);
+        let waiter = scope.spawn(move || block_on_woken(poll()).unwrap().unwrap());
+        let started = Instant::now();
+        while queue.waiting_receivers() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the poll never waited"
+            );
+            std::thread::yield_now();
+        }
+        let pending = queue.submit_batch(vec![text("orphan")]).unwrap();
+        let mut future = Box::pin(pending.acknowledged());
+        let mut context = Context::from_waker(Waker::noop());
+        let _ = future.as_mut().poll(&mut context);
+        drop(future);
+        waiter.join().unwrap()
+    });
+    assert_eq!(bodies(&received), ["orphan"]);
+}

@@ -285,10 +285,12 @@ impl PendingAppend {
     }
 
     /// [`PendingAppend::wait`] for async callers: a future that resolves once the
-    /// batch is acknowledged (or the log failed), without blocking a thread.
-    pub fn acknowledged(self) -> Acknowledgement {
+    /// batch is acknowledged (or the log failed), without blocking a thread. The
+    /// pending append stays with the caller, who may still `wait` if it drops
+    /// the future.
+    pub fn acknowledged(&self) -> Acknowledgement {
         Acknowledgement {
-            shared: self.shared,
+            shared: Arc::clone(&self.shared),
             appended: self.appended,
         }
     }

@@ -70,7 +70,8 @@ async fn delete(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         .queues()
         .queue(queue_name_of(&request.queue_url)?)?;
     let handles = [handle(&request.receipt_handle)?];
-    one_change(queue.submit_delete_batch(&handles)?).await
+    let pending = queue.submit_delete_batch(&handles)?;
+    one_change(pending).await
 }
 
 /// The answer to a one-handle change, once it is durable.
@@ -88,7 +89,8 @@ async fn change_visibility(context: &Context<'_>, fields: &Fields<'_>) -> Respon
         .queue(queue_name_of(&request.queue_url)?)?;
     let handle = handle(&request.receipt_handle)?;
     let changes = [(handle, visibility_timeout(request.visibility_timeout)?)];
-    one_change(queue.submit_change_visibility_batch(&changes)?).await
+    let pending = queue.submit_change_visibility_batch(&changes)?;
+    one_change(pending).await
 }
 
 fn handle(text: &str) -> Result<ReceiptHandle, SqsError> {
