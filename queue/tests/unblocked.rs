@@ -7,7 +7,7 @@
 mod common;
 
 use common::{bodies, fifo, text, Env};
-use shardlog_queue::{AttributesUpdate, ReceiveRequest};
+use shardlog_queue::{AttributesUpdate, Queue, ReceiveRequest};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -88,6 +88,18 @@ async fn sleep(duration: Duration) {
         }
     })
     .await
+}
+
+/// Waits (at most 10 s) until a long poll waits on `queue`.
+fn wait_until_polling(queue: &Queue) {
+    let started = Instant::now();
+    while queue.waiting_receivers() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the poll never waited"
+        );
+        std::thread::yield_now();
+    }
 }
 
 fn receive_now(max_messages: u32, wait_time_s: u32) -> ReceiveRequest {
@@ -209,19 +221,9 @@ fn awaited_long_polls_wake_on_a_send_and_end_with_waits() {
     let env = Env::new();
     let queue = env.create("wake", AttributesUpdate::default());
     let request = receive_now(10, 20);
-    let wait_until_polling = || {
-        let started = Instant::now();
-        while queue.waiting_receivers() == 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the poll never waited"
-            );
-            std::thread::yield_now();
-        }
-    };
     let received = std::thread::scope(|scope| {
         scope.spawn(|| {
-            wait_until_polling();
+            wait_until_polling(&queue);
             queue.send(text("wake up")).unwrap();
         });
         block_on_woken(env.queues.receive_unblocked("wake", &request, never))
@@ -234,7 +236,7 @@ fn awaited_long_polls_wake_on_a_send_and_end_with_waits() {
     );
     let ended = std::thread::scope(|scope| {
         scope.spawn(|| {
-            wait_until_polling();
+            wait_until_polling(&queue);
             env.queues.end_waits();
         });
         block_on_woken(env.queues.receive_unblocked("wake", &request, never))
@@ -256,14 +258,7 @@ fn a_dropped_send_still_wakes_long_polls() {
         // A timer that never ends: only the send's wake can end this poll.
         let poll = || env.queues.receive_unblocked("orphan", &request, never);
         let waiter = scope.spawn(move || block_on_woken(poll()).unwrap().unwrap());
-        let started = Instant::now();
-        while queue.waiting_receivers() == 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the poll never waited"
-            );
-            std::thread::yield_now();
-        }
+        wait_until_polling(&queue);
         let pending = queue.submit_batch(vec![text("orphan")]).unwrap();
         let mut future = Box::pin(pending.acknowledged());
         let mut context = Context::from_waker(Waker::noop());
