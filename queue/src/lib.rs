@@ -43,6 +43,7 @@ mod checkpoint;
 mod delivery;
 mod error;
 mod fifo;
+mod long_poll;
 mod manifest;
 mod memory;
 mod message;
@@ -67,9 +68,9 @@ pub use message::{message_size_bytes, ATTRIBUTES_MAX, TRACE_HEADER_BYTES_MAX};
 pub use move_task::{MoveTask, MoveTaskStatus, MOVE_RATE_PER_S_MAX, MOVE_TASKS_KEPT};
 pub use offline::{replay_state, StateSummary};
 pub use queue::{
-    PendingSend, Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
-    INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS, SUBMIT_ENTRIES_MAX,
-    VISIBILITY_TIMEOUT_S_MAX,
+    PendingChanges, PendingSend, Queue, QueueCounters, ReclaimReport, SendOutcome, SendRequest,
+    BATCH_ENTRIES_MAX, INFLIGHT_MAX_FIFO, INFLIGHT_MAX_STANDARD, PURGE_INTERVAL_MS,
+    SUBMIT_ENTRIES_MAX, VISIBILITY_TIMEOUT_S_MAX,
 };
 pub use receive::{ReceiveRequest, ReceivedMessage, RECEIVE_MESSAGES_MAX, WAIT_TIME_S_MAX};
 pub use registry::{

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::message::{message_size_bytes, validate_parts, StoredMessage};
 use crate::state_log::Entry;
 use crate::types::{Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber};
-use shardlog_segment::{Log, LogConfig, PendingAppend, ReadLimits, Record};
+use shardlog_segment::{Appended, Log, LogConfig, PendingAppend, ReadLimits, Record};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Partition keys of the two logs' records (the segment layer requires one).
@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub receive_rounds: u64,
     pub last_purge_ms: Option<u64>,
     pub fifo: crate::fifo::FifoState,
+    /// Long polls awaiting (not blocked) on this queue.
+    pub poll_wakers: crate::long_poll::PollWakers,
 }
 
 /// Log settings for queues: records up to the largest message plus headers; the
@@ -147,6 +149,7 @@ impl Queue {
                 receive_rounds: 0,
                 last_purge_ms: None,
                 fifo,
+                poll_wakers: Default::default(),
             }),
             changed: Condvar::new(),
             quarantined: None,
@@ -175,13 +178,15 @@ impl Queue {
     }
 
     pub(crate) fn set_attributes(&self, attributes: QueueAttributes) {
-        self.lock().attributes = attributes;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.attributes = attributes;
+        self.wake_receivers(inner, usize::MAX);
     }
 
-    /// Receives blocked in a long poll right now.
+    /// Receives in a long poll right now (blocked or awaiting).
     pub fn waiting_receivers(&self) -> usize {
-        self.lock().waiting_receivers
+        let inner = self.lock();
+        inner.waiting_receivers + inner.poll_wakers.len()
     }
 
     /// Most messages in flight for this kind of queue.
@@ -203,6 +208,12 @@ impl Queue {
     /// invalid entry fails alone); the call fails as a whole only for a bad batch
     /// size or a storage failure.
     pub fn send_batch(&self, requests: Vec<SendRequest>) -> Result<Vec<Result<SendOutcome>>> {
+        self.submit_batch(requests)?.wait()
+    }
+
+    /// [`Queue::send_batch`] without the wait: checks and stages the batch and
+    /// returns at once, for callers that await [`PendingSend::acknowledged`].
+    pub fn submit_batch(&self, requests: Vec<SendRequest>) -> Result<PendingSend<'_>> {
         if requests.is_empty() || requests.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
                 count: requests.len(),
@@ -219,7 +230,7 @@ impl Queue {
                 max_bytes,
             });
         }
-        self.submit_sends(requests)?.wait()
+        self.submit_sends(requests)
     }
 
     /// Checks, deduplicates and stages up to [`SUBMIT_ENTRIES_MAX`] messages as one
@@ -391,7 +402,13 @@ impl Queue {
     /// Deletes up to 10 messages with one state append. Deleting a message that is
     /// already gone succeeds; a handle from an earlier receive fails.
     pub fn delete_batch(&self, handles: &[ReceiptHandle]) -> Result<Vec<Result<()>>> {
-        self.change_batch(handles, |inner, handle, _now| {
+        self.submit_delete_batch(handles)?.wait()
+    }
+
+    /// [`Queue::delete_batch`] without the wait: the deletions are decided and
+    /// staged, and acknowledged once [`PendingChanges`] is waited for or awaited.
+    pub fn submit_delete_batch(&self, handles: &[ReceiptHandle]) -> Result<PendingChanges<'_>> {
+        self.submit_changes(handles, |inner, handle, _now| {
             current_receive(inner, handle, self)?;
             Ok(Some(Entry::Deleted {
                 position: handle.position,
@@ -411,9 +428,17 @@ impl Queue {
         &self,
         changes: &[(ReceiptHandle, u32)],
     ) -> Result<Vec<Result<()>>> {
+        self.submit_change_visibility_batch(changes)?.wait()
+    }
+
+    /// [`Queue::change_visibility_batch`] without the wait (see [`PendingChanges`]).
+    pub fn submit_change_visibility_batch(
+        &self,
+        changes: &[(ReceiptHandle, u32)],
+    ) -> Result<PendingChanges<'_>> {
         let handles: Vec<ReceiptHandle> = changes.iter().map(|(handle, _)| *handle).collect();
         let mut timeouts = changes.iter().map(|(_, timeout_s)| *timeout_s);
-        self.change_batch(&handles, |inner, handle, now_ms| {
+        self.submit_changes(&handles, |inner, handle, now_ms| {
             let timeout_s = timeouts.next().expect("one timeout per handle");
             if timeout_s > VISIBILITY_TIMEOUT_S_MAX {
                 return Err(Error::InvalidParameter {
@@ -439,13 +464,13 @@ impl Queue {
         })
     }
 
-    /// Runs `decide` for each handle under the lock, applies and appends the entries
-    /// it returns as one batch, and waits for their acknowledgement.
-    fn change_batch(
+    /// Runs `decide` for each handle under the lock, applies the entries it
+    /// returns and stages them as one batch, to be acknowledged through the result.
+    fn submit_changes(
         &self,
         handles: &[ReceiptHandle],
         mut decide: impl FnMut(&Inner, &ReceiptHandle, u64) -> Result<Option<Entry>>,
-    ) -> Result<Vec<Result<()>>> {
+    ) -> Result<PendingChanges<'_>> {
         self.check_usable()?;
         if handles.is_empty() || handles.len() > BATCH_ENTRIES_MAX {
             return Err(Error::BatchSize {
@@ -474,14 +499,12 @@ impl Queue {
                 Err(error) => outcomes.push(Err(error)),
             }
         }
-        let pending = self.submit_entries(&entries)?;
-        drop(inner);
-        if let Some(pending) = pending {
-            pending.wait()?;
-        }
-        // A visibility change to zero makes a message receivable now.
-        self.changed.notify_all();
-        Ok(outcomes)
+        let append = self.submit_entries(&entries)?;
+        Ok(PendingChanges {
+            queue: self,
+            outcomes,
+            append,
+        })
     }
 
     pub(crate) fn apply_live(&self, inner: &mut Inner, entry: &Entry) {
@@ -636,13 +659,15 @@ impl Queue {
     /// what a receive round found). For a server that stops: clients get their
     /// (empty) answers instead of waiting out the shutdown.
     pub fn end_waits(&self) {
-        self.lock().waits_ended = true;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.waits_ended = true;
+        self.wake_receivers(inner, usize::MAX);
     }
 
     pub(crate) fn close(&self) -> Result<()> {
-        self.lock().closed = true;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.closed = true;
+        self.wake_receivers(inner, usize::MAX);
         self.messages.close()?;
         self.state.close()?;
         Ok(())
@@ -666,23 +691,113 @@ pub struct PendingSend<'a> {
 impl PendingSend<'_> {
     /// Waits until the staged messages are durable under the storage's policy;
     /// then each request's outcome. Fails as a whole for a storage failure.
-    pub fn wait(self) -> Result<Vec<Result<SendOutcome>>> {
-        let Some(append) = self.append else {
-            return Ok(self.outcomes);
+    pub fn wait(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        let acknowledged = self.append.take().map(PendingAppend::wait);
+        self.finish(acknowledged)
+    }
+
+    /// [`PendingSend::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        let acknowledged = match &self.append {
+            Some(append) => Some(append.acknowledged().await),
+            None => None,
         };
+        // Kept until here: a caller that stops awaiting leaves it to `drop`.
+        self.append = None;
+        self.finish(acknowledged)
+    }
+
+    /// The outcomes once the append (if any) is acknowledged or failed.
+    fn finish(
+        &mut self,
+        acknowledged: Option<shardlog_segment::Result<Appended>>,
+    ) -> Result<Vec<Result<SendOutcome>>> {
         let queue = self.queue;
-        if let Err(error) = append.wait() {
-            // The log refuses writes until reopened, and reopening rebuilds the
-            // window from what is stored: these ids must not suppress a retry.
-            queue
-                .lock()
-                .fifo
-                .forget_sends(self.stored.iter(), self.scope);
-            return Err(error.into());
+        match acknowledged {
+            None => {}
+            Some(Err(error)) => {
+                // The log refuses writes until reopened, and reopening rebuilds the
+                // window from what is stored: these ids must not suppress a retry.
+                queue
+                    .lock()
+                    .fifo
+                    .forget_sends(self.stored.iter(), self.scope);
+                return Err(error.into());
+            }
+            Some(Ok(_)) => {
+                let mut inner = queue.lock();
+                inner.generation += 1;
+                // One long poll per new message at most: each takes one or more.
+                queue.wake_receivers(inner, self.stored.len());
+            }
         }
-        queue.lock().generation += 1;
-        queue.changed.notify_all();
-        Ok(self.outcomes)
+        Ok(std::mem::take(&mut self.outcomes))
+    }
+}
+
+impl Drop for PendingSend<'_> {
+    /// An async caller that stopped awaiting (its client went away) leaves the
+    /// append in flight: it is finished here, blocking for one commit at most, so
+    /// that long polls learn of the messages and a failed append forgets their
+    /// FIFO ids. `wait` and `acknowledged` leave nothing to do.
+    fn drop(&mut self) {
+        if let Some(append) = self.append.take() {
+            // Nobody is left to answer.
+            let _ = self.finish(Some(append.wait()));
+        }
+    }
+}
+
+/// Deletions or visibility changes staged by [`Queue::submit_delete_batch`] or
+/// [`Queue::submit_change_visibility_batch`], not yet durable.
+#[must_use = "a change is acknowledged only once wait returns"]
+#[derive(Debug)]
+pub struct PendingChanges<'a> {
+    queue: &'a Queue,
+    /// One per handle, in order.
+    outcomes: Vec<Result<()>>,
+    /// `None` when no handle changed anything.
+    append: Option<PendingAppend>,
+}
+
+impl PendingChanges<'_> {
+    /// Waits until the changes are durable; then each handle's outcome. Fails as
+    /// a whole for a storage failure.
+    pub fn wait(mut self) -> Result<Vec<Result<()>>> {
+        if let Some(append) = self.append.take() {
+            append.wait()?;
+        }
+        Ok(self.finish())
+    }
+
+    /// [`PendingChanges::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(mut self) -> Result<Vec<Result<()>>> {
+        if let Some(append) = &self.append {
+            let acknowledged = append.acknowledged().await;
+            // Kept until here: a caller that stops awaiting leaves it to `drop`.
+            self.append = None;
+            acknowledged?;
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(&mut self) -> Vec<Result<()>> {
+        // A visibility change to zero, or a deletion that frees a FIFO group,
+        // makes messages receivable now.
+        self.queue.wake_receivers(self.queue.lock(), usize::MAX);
+        std::mem::take(&mut self.outcomes)
+    }
+}
+
+impl Drop for PendingChanges<'_> {
+    /// Changes whose async caller stopped awaiting still wake the long polls
+    /// once durable (see `PendingSend`'s drop).
+    fn drop(&mut self) {
+        if let Some(append) = self.append.take() {
+            if append.wait().is_ok() {
+                self.finish();
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::queue::{
 };
 use crate::state_log::Entry;
 use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
-use shardlog_segment::ReadLimits;
+use shardlog_segment::{PendingAppend, ReadLimits};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -188,13 +188,20 @@ struct Taken {
     moves: Vec<(u64, StoredMessage, u32)>,
 }
 
-struct Round {
-    messages: Vec<ReceivedMessage>,
-    generation: u64,
-    next_due_ms: Option<u64>,
+pub(crate) struct Round {
+    pub messages: Vec<ReceivedMessage>,
+    pub generation: u64,
+    pub next_due_ms: Option<u64>,
 }
 
-fn check_request(request: &ReceiveRequest) -> Result<()> {
+/// A round whose state entries are staged, not yet durable.
+pub(crate) struct StagedRound {
+    pub round: Round,
+    pub pending: Option<PendingAppend>,
+    pub moves: Vec<(u64, StoredMessage, u32)>,
+}
+
+pub(crate) fn check_request(request: &ReceiveRequest) -> Result<()> {
     let invalid = |parameter, reason| Err(Error::InvalidParameter { parameter, reason });
     if !(1..=RECEIVE_MESSAGES_MAX).contains(&request.max_messages) {
         return invalid(
@@ -273,11 +280,7 @@ impl Queue {
             if !round.messages.is_empty() || now >= deadline {
                 return Ok(round.messages);
             }
-            let mut timeout = deadline - now;
-            if let Some(due_ms) = round.next_due_ms {
-                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
-                timeout = timeout.min(Duration::from_millis(in_ms));
-            }
+            let timeout = self.poll_timeout(deadline - now, round.next_due_ms);
             let mut inner = self.lock();
             if inner.closed || inner.waits_ended {
                 return Ok(Vec::new());
@@ -293,11 +296,45 @@ impl Queue {
         }
     }
 
+    /// How long a long poll waits before its next round: the `remaining` wait,
+    /// or less if a message is due before (`next_due_ms`, on the queue's clock).
+    pub(crate) fn poll_timeout(&self, remaining: Duration, next_due_ms: Option<u64>) -> Duration {
+        match next_due_ms {
+            Some(due_ms) => {
+                let in_ms = due_ms.saturating_sub(self.clock.now_ms()).max(1);
+                remaining.min(Duration::from_millis(in_ms))
+            }
+            None => remaining,
+        }
+    }
+
     fn receive_round(
         &self,
         request: &ReceiveRequest,
         dead_letter: Option<&Queue>,
     ) -> Result<Round> {
+        let StagedRound {
+            round,
+            pending,
+            moves,
+        } = self.stage_round(request, dead_letter)?;
+        if let Some(pending) = pending {
+            pending.wait()?;
+        }
+        if let Some(dead_letter) = dead_letter {
+            for (position, message, receive_count) in moves {
+                self.move_to(dead_letter, position, message, receive_count)?;
+            }
+        }
+        Ok(round)
+    }
+
+    /// A receive round up to its state append, which it stages without waiting.
+    pub(crate) fn stage_round(
+        &self,
+        request: &ReceiveRequest,
+        dead_letter: Option<&Queue>,
+    ) -> Result<StagedRound> {
         let now_ms = self.clock.now_ms();
         let mut inner = self.lock();
         let generation = inner.generation;
@@ -339,18 +376,15 @@ impl Queue {
         .map(|(at, _)| *at)
         .min();
         drop(inner);
-        if let Some(pending) = pending {
-            pending.wait()?;
-        }
-        if let Some(dead_letter) = dead_letter {
-            for (position, message, receive_count) in moves {
-                self.move_to(dead_letter, position, message, receive_count)?;
-            }
-        }
-        Ok(Round {
+        let round = Round {
             messages,
             generation,
             next_due_ms,
+        };
+        Ok(StagedRound {
+            round,
+            pending,
+            moves,
         })
     }
 
@@ -698,8 +732,9 @@ impl Queue {
     fn append_moved(&self, message: &StoredMessage) -> Result<()> {
         let data = message.encode();
         self.messages.append(&[message_record(&data)])?;
-        self.lock().generation += 1;
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        inner.generation += 1;
+        self.wake_receivers(inner, 1);
         Ok(())
     }
 }

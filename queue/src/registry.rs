@@ -10,8 +10,10 @@ use crate::types::{Clock, QueueName};
 use shardlog_segment::io::{remove_dir_durably, FileSystem};
 use shardlog_segment::{LogConfig, Storage};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Most tags per queue.
 pub const TAGS_MAX: usize = 50;
@@ -379,19 +381,40 @@ impl Queues {
     /// Receives from `name`, moving messages over their receive limit to the
     /// queue's dead-letter queue (if it exists).
     pub fn receive(&self, name: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
-        let (queue, dead_letter) = {
-            let registry = self.lock();
-            let queue = lookup(&registry, name)?;
-            // Messages over the limit stay in this queue while its dead-letter
-            // queue is quarantined, rather than failing every receive.
-            let dead_letter = queue
-                .attributes()
-                .redrive
-                .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned())
-                .filter(|dead_letter| dead_letter.quarantine_cause().is_none());
-            (queue, dead_letter)
-        };
+        let (queue, dead_letter) = self.receive_target(name)?;
         queue.receive(request, dead_letter.as_deref())
+    }
+
+    /// [`Queues::receive`] without blocking a thread, long polls bounded by
+    /// `sleep`: `None` when the receive must block, and so go through `receive`
+    /// (see [`Queue::receive_unblocked`]).
+    pub async fn receive_unblocked<S: Future<Output = ()>>(
+        &self,
+        name: &str,
+        request: &ReceiveRequest,
+        sleep: impl Fn(Duration) -> S,
+    ) -> Option<Result<Vec<ReceivedMessage>>> {
+        let (queue, dead_letter) = match self.receive_target(name) {
+            Ok(target) => target,
+            Err(error) => return Some(Err(error)),
+        };
+        queue
+            .receive_unblocked(request, dead_letter.as_deref(), sleep)
+            .await
+    }
+
+    /// The queue `name` and the dead-letter queue its receives move messages to.
+    fn receive_target(&self, name: &str) -> Result<(Arc<Queue>, Option<Arc<Queue>>)> {
+        let registry = self.lock();
+        let queue = lookup(&registry, name)?;
+        // Messages over the limit stay in this queue while its dead-letter
+        // queue is quarantined, rather than failing every receive.
+        let dead_letter = queue
+            .attributes()
+            .redrive
+            .and_then(|policy| registry.open.get(&policy.dead_letter_queue).cloned())
+            .filter(|dead_letter| dead_letter.quarantine_cause().is_none());
+        Ok((queue, dead_letter))
     }
 
     /// Ends every long poll now and any later one at once ([`Queue::end_waits`]).

@@ -94,8 +94,7 @@ pub(crate) fn fail_index(log: &LogShared, error: &io::Error) {
     if state.failed.is_none() {
         state.failed = Some(format!("write index of {}: {error}", log.dir.display()));
     }
-    drop(state);
-    log.changed.notify_all();
+    log.notify(state);
 }
 
 /// Seals the active segment: sync, cut the `O_DIRECT` fill, write complete index
@@ -294,8 +293,7 @@ pub(crate) fn fail(log: &LogShared, cause: String) {
     }
     state.stages.clear();
     state.staged_bytes = 0;
-    drop(state);
-    log.changed.notify_all();
+    log.notify(state);
 }
 
 /// Accounts for `count` stages the committer took and will not publish (their log
@@ -303,8 +301,7 @@ pub(crate) fn fail(log: &LogShared, cause: String) {
 pub(crate) fn release(log: &LogShared, count: usize) {
     let mut state = log.lock();
     state.in_flight -= count;
-    drop(state);
-    log.changed.notify_all();
+    log.notify(state);
 }
 
 impl crate::log::Log {

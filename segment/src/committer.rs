@@ -625,7 +625,7 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     let state = &mut *guard;
     state.in_flight -= 1;
     if state.failed.is_some() {
-        log.changed.notify_all();
+        log.notify(guard);
         return;
     }
     active.written_len = stage.end_offset();
@@ -660,8 +660,7 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
             shrink_idle_stage(&log.pool, next);
         }
     }
-    drop(guard);
-    log.changed.notify_all();
+    log.notify(guard);
     // A synced round comes from the syncer, which syncs a due index with the
     // log's next round rather than holding up this one.
     let index_sync = if synced {

@@ -35,7 +35,7 @@ pub use batch::{BatchView, Record, RecordView};
 pub use compact::{CompactionReport, COMPACTION_KEYS_MAX};
 pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
-pub use log::{Appended, Log, PendingAppend};
+pub use log::{Acknowledgement, Appended, Log, PendingAppend};
 pub use read::{ReadLimits, ReadResult};
 pub use recovery::{RecoveryReport, Truncation};
 pub use sealed::SegmentInfo;

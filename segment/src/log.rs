@@ -16,8 +16,11 @@ use crate::io::{FileHandle, FileSystem};
 use crate::sealed::{SealedSegment, SegmentInfo, SegmentPaths};
 use shardlog_index::{Sampler, SparseIndex};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -153,6 +156,8 @@ pub(crate) struct LogState {
     pub closed: bool,
     /// Bumped by [`Log::wake_waiters`]: a wait that sees it change returns.
     pub wakeups: u64,
+    /// Tasks awaiting an [`Acknowledgement`], woken with the blocked waiters.
+    pub wakers: Vec<Waker>,
 }
 
 /// The committer's side of a log: the active segment's write handles.
@@ -212,6 +217,17 @@ impl LogShared {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// Wakes every waiter, blocked or awaiting, after a change of `state`
+    /// (acknowledgements, a failure, freed staging space); releases the lock first.
+    pub(crate) fn notify(&self, mut state: MutexGuard<'_, LogState>) {
+        let wakers = std::mem::take(&mut state.wakers);
+        drop(state);
+        self.changed.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
     pub(crate) fn lock_writer(&self) -> MutexGuard<'_, WriterState> {
         self.writer
             .lock()
@@ -267,6 +283,49 @@ impl PendingAppend {
         }
         Ok(self.appended)
     }
+
+    /// [`PendingAppend::wait`] for async callers: a future that resolves once the
+    /// batch is acknowledged (or the log failed), without blocking a thread. The
+    /// pending append stays with the caller, who may still `wait` if it drops
+    /// the future.
+    pub fn acknowledged(&self) -> Acknowledgement {
+        Acknowledgement {
+            shared: Arc::clone(&self.shared),
+            appended: self.appended,
+        }
+    }
+}
+
+/// The future of [`PendingAppend::acknowledged`]. Dropping it abandons the wait,
+/// not the batch.
+#[derive(Debug)]
+#[must_use = "the batch is acknowledged only once this resolves to Ok"]
+pub struct Acknowledgement {
+    shared: Arc<LogShared>,
+    appended: Appended,
+}
+
+impl Future for Acknowledgement {
+    type Output = Result<Appended>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let shared = &self.shared;
+        let target = self.appended.base_position + self.appended.count;
+        let mut state = shared.lock();
+        if state.acked_position >= target {
+            return Poll::Ready(Ok(self.appended));
+        }
+        if let Some(cause) = &state.failed {
+            return Poll::Ready(Err(shared.failed_error(cause)));
+        }
+        // Every change that could finish this wait takes the wakers under the
+        // same lock, so registering here cannot miss it.
+        let waker = context.waker();
+        if !state.wakers.iter().any(|known| known.will_wake(waker)) {
+            state.wakers.push(waker.clone());
+        }
+        Poll::Pending
+    }
 }
 
 /// A handle to one shard's log. Cheap to clone; all clones share the log.
@@ -318,7 +377,7 @@ impl Log {
                 state.failed = Some(error.to_string());
                 state.stages.clear();
                 state.staged_bytes = 0;
-                shared.changed.notify_all();
+                shared.notify(state);
                 return Err(error);
             }
             state.enqueued = true;

@@ -168,6 +168,7 @@ impl Storage {
             quarantined: None,
             closed: false,
             wakeups: 0,
+            wakers: Vec::new(),
         };
         let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
         Ok((log, recovered.report))
@@ -222,6 +223,7 @@ impl Storage {
             quarantined: Some(cause),
             closed: false,
             wakeups: 0,
+            wakers: Vec::new(),
         };
         let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
         self.new_log(&mut logs, dir, config, state, Default::default())
@@ -270,8 +272,7 @@ impl Log {
         let failed = state.failed.is_some();
         let cut = failed && !state.read_only && state.quarantined.is_none();
         let acknowledged = AcknowledgedExtent::of(&state);
-        drop(state);
-        shared.changed.notify_all();
+        shared.notify(state);
         if cut {
             return cut_to_acknowledged(shared, &acknowledged);
         }

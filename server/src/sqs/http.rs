@@ -1,7 +1,7 @@
 //! SQS over HTTP: which requests are SQS's, and answering them in the protocol
 //! they came in (JSON 1.0 or query).
 
-use super::{dispatch, query, Context, SqsError, SQS_TARGET_PREFIX};
+use super::{dispatch, query, Sqs, SqsError, SQS_TARGET_PREFIX};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
 use crate::protocol::value::{Format, Value};
@@ -34,7 +34,6 @@ pub(crate) fn is_sqs_request(request: &Request<Incoming>) -> bool {
 }
 
 /// The request's protocol, with the action for JSON 1.0.
-#[derive(Clone)]
 enum Protocol {
     Json { action: String },
     Query,
@@ -76,21 +75,8 @@ where
             return error_response(&protocol, &passthrough(error), id);
         }
     }
-    let running = protocol.clone();
-    let (label, result) = tokio::task::spawn_blocking(move || {
-        let context = Context {
-            sqs: &sqs,
-            host: &host,
-        };
-        let mut label = ActionLabel::UNKNOWN;
-        let result = run(&context, &running, &path, &body, &mut label);
-        (label, result)
-    })
-    .await
-    .unwrap_or_else(|error| {
-        let error = SqsError::new("InternalError", format!("request handler failed: {error}"));
-        (ActionLabel::UNKNOWN, Err(error))
-    });
+    let mut label = ActionLabel::UNKNOWN;
+    let result = run(&sqs, &host, &protocol, &path, &body, &mut label).await;
     let outcome = result.as_ref().map_or_else(|error| error.shape, |_| "OK");
     shared.metrics.request(label, outcome, started.elapsed());
     match result {
@@ -99,9 +85,10 @@ where
     }
 }
 
-/// Decodes, runs and encodes one request; blocks (long polls, fsync).
-fn run(
-    context: &Context<'_>,
+/// Decodes, runs and encodes one request.
+async fn run(
+    sqs: &Sqs,
+    host: &str,
     protocol: &Protocol,
     path: &str,
     body: &Bytes,
@@ -112,7 +99,7 @@ fn run(
         Protocol::Json { action } => {
             *label = ActionLabel::of(model, action);
             let request = crate::protocol::validate::request(model, action, Format::Json, body)?;
-            let response = dispatch(context, action, &request)?;
+            let response = dispatch(sqs, host, action.clone(), request).await?;
             let no_output = model
                 .operation(action)
                 .is_some_and(|operation| operation.output.is_none());
@@ -125,7 +112,7 @@ fn run(
         Protocol::Query => {
             let (action, request) = query::decode(body, path)?;
             *label = ActionLabel::of(model, &action);
-            let response: Value = dispatch(context, &action, &request)?;
+            let response: Value = dispatch(sqs, host, action.clone(), request).await?;
             Ok(query::encode(
                 &action,
                 &response,

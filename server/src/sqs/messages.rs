@@ -14,47 +14,83 @@ use super::{md5, queue_name_of, Context, SqsError};
 use crate::protocol::value::{Fields, Value};
 use crate::protocol::wire::Blob;
 use shardlog_queue::{
-    AttributeValue, MessageAttribute, MessageAttributes, ReceiptHandle, ReceiveRequest,
-    ReceivedMessage, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
+    AttributeValue, MessageAttribute, MessageAttributes, PendingChanges, ReceiptHandle,
+    ReceiveRequest, ReceivedMessage, SendOutcome, SendRequest, BATCH_ENTRIES_MAX,
 };
 use std::collections::BTreeMap;
 
 type Response = Result<Value, SqsError>;
 
-/// Runs a message action; `None` if `action` is not one.
-pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    let run = |handler: fn(&Context<'_>, &Fields<'_>) -> Response| {
-        Fields::new(request)
-            .map_err(SqsError::from)
-            .and_then(|fields| handler(context, &fields))
+/// Runs a message action on the calling task: its durability wait and a long
+/// poll are awaited, no thread blocks. `None` if `action` is not one, or for a
+/// ReceiveMessage that must block (a FIFO attempt id, a dead-letter queue to
+/// move to): [`dispatch_blocking`] runs those.
+pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
+    const ACTIONS: [&str; 7] = [
+        "SendMessage",
+        "SendMessageBatch",
+        "ReceiveMessage",
+        "DeleteMessage",
+        "DeleteMessageBatch",
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+    ];
+    if !ACTIONS.contains(&action) {
+        return None;
+    }
+    let fields = match Fields::new(request) {
+        Ok(fields) => fields,
+        Err(error) => return Some(Err(SqsError::from(error))),
     };
     Some(match action {
-        "SendMessage" => run(send),
-        "SendMessageBatch" => run(send_batch),
-        "ReceiveMessage" => run(receive),
-        "DeleteMessage" => run(|context, fields| {
-            let request: DeleteMessageRequest = fields.typed()?;
-            let queue = context
-                .sqs
-                .queues()
-                .queue(queue_name_of(&request.queue_url)?)?;
-            queue.delete(&handle(&request.receipt_handle)?)?;
-            respond(&NoOutput {})
-        }),
-        "DeleteMessageBatch" => run(delete_batch),
-        "ChangeMessageVisibility" => run(|context, fields| {
-            let request: ChangeMessageVisibilityRequest = fields.typed()?;
-            let queue = context
-                .sqs
-                .queues()
-                .queue(queue_name_of(&request.queue_url)?)?;
-            let handle = handle(&request.receipt_handle)?;
-            queue.change_visibility(&handle, visibility_timeout(request.visibility_timeout)?)?;
-            respond(&NoOutput {})
-        }),
-        "ChangeMessageVisibilityBatch" => run(change_visibility_batch),
-        _ => return None,
+        "SendMessage" => send(context, &fields).await,
+        "SendMessageBatch" => send_batch(context, &fields).await,
+        "ReceiveMessage" => return receive(context, &fields).await,
+        "DeleteMessage" => delete(context, &fields).await,
+        "DeleteMessageBatch" => delete_batch(context, &fields).await,
+        "ChangeMessageVisibility" => change_visibility(context, &fields).await,
+        _ => change_visibility_batch(context, &fields).await,
     })
+}
+
+/// Runs a message action that may block a thread (the ReceiveMessage that
+/// [`dispatch`] hands back); `None` if `action` is not one.
+pub fn dispatch_blocking(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
+    (action == "ReceiveMessage").then(|| {
+        Fields::new(request)
+            .map_err(SqsError::from)
+            .and_then(|fields| receive_blocking(context, &fields))
+    })
+}
+
+async fn delete(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+    let request: DeleteMessageRequest = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let handles = [handle(&request.receipt_handle)?];
+    let pending = queue.submit_delete_batch(&handles)?;
+    one_change(pending).await
+}
+
+/// The answer to a one-handle change, once it is durable.
+async fn one_change(pending: PendingChanges<'_>) -> Response {
+    let mut outcomes = pending.acknowledged().await?;
+    outcomes.pop().expect("one outcome per handle")?;
+    respond(&NoOutput {})
+}
+
+async fn change_visibility(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+    let request: ChangeMessageVisibilityRequest = fields.typed()?;
+    let queue = context
+        .sqs
+        .queues()
+        .queue(queue_name_of(&request.queue_url)?)?;
+    let handle = handle(&request.receipt_handle)?;
+    let changes = [(handle, visibility_timeout(request.visibility_timeout)?)];
+    let pending = queue.submit_change_visibility_batch(&changes)?;
+    one_change(pending).await
 }
 
 fn handle(text: &str) -> Result<ReceiptHandle, SqsError> {
@@ -228,7 +264,7 @@ impl Digests {
     }
 }
 
-fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+async fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     // SendMessage is its queue and one message; both read from the one request.
     let request: QueueRequest = fields.typed()?;
     let entry: SendEntry = fields.typed()?;
@@ -238,7 +274,8 @@ fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         .queue(queue_name_of(&request.queue_url)?)?;
     let request = send_request(entry)?;
     let digests = Digests::of(&request);
-    let outcome = queue.send(request)?;
+    let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
+    let outcome = outcomes.pop().expect("one outcome per message")?;
     respond(&digests.sent(None, &outcome))
 }
 
@@ -292,7 +329,7 @@ fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
     }
 }
 
-fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+async fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: SendMessageBatchRequest = fields.typed()?;
     let queue = context
         .sqs
@@ -314,7 +351,7 @@ fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     }
     let mut successful = Vec::new();
     if !requests.is_empty() {
-        let outcomes = queue.send_batch(requests)?;
+        let outcomes = queue.submit_batch(requests)?.acknowledged().await?;
         for ((id, digests), outcome) in accepted.into_iter().zip(outcomes) {
             match outcome {
                 Ok(outcome) => successful.push(digests.sent(Some(id), &outcome)),
@@ -326,11 +363,11 @@ fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
 }
 
 /// A batch of handle operations: entries whose handle (and parameters) `parse`
-/// accepts go to the queue in one call (`apply`); the others fail alone.
-fn handle_batch<T: Copy>(
+/// accepts go to the queue in one call (`submit`); the others fail alone.
+async fn handle_batch<'q, T: Copy>(
     entries: Vec<Option<HandleEntry>>,
     parse: impl Fn(&HandleEntry) -> Result<T, SqsError>,
-    apply: impl FnOnce(&[T]) -> shardlog_queue::Result<Vec<shardlog_queue::Result<()>>>,
+    submit: impl FnOnce(&[T]) -> shardlog_queue::Result<PendingChanges<'q>>,
 ) -> Response {
     let entries = check_batch(entries, |entry| entry.id.as_str())?;
     let mut failed = Vec::new();
@@ -348,7 +385,7 @@ fn handle_batch<T: Copy>(
     let outcomes = if parsed.is_empty() {
         Vec::new()
     } else {
-        apply(&parsed)?
+        submit(&parsed)?.acknowledged().await?
     };
     let mut successful = Vec::new();
     for (id, outcome) in accepted.into_iter().zip(outcomes) {
@@ -360,7 +397,7 @@ fn handle_batch<T: Copy>(
     respond(&BatchResponse { successful, failed })
 }
 
-fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+async fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: HandleBatchRequest = fields.typed()?;
     let queue = context
         .sqs
@@ -368,11 +405,12 @@ fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
         .queue(queue_name_of(&request.queue_url)?)?;
     let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
     handle_batch(request.entries, parse, |handles| {
-        queue.delete_batch(handles)
+        queue.submit_delete_batch(handles)
     })
+    .await
 }
 
-fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+async fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: HandleBatchRequest = fields.typed()?;
     let queue = context
         .sqs
@@ -383,29 +421,81 @@ fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Respon
         Ok((handle, visibility_timeout(entry.visibility_timeout)?))
     };
     handle_batch(request.entries, parse, |changes| {
-        queue.change_visibility_batch(changes)
+        queue.submit_change_visibility_batch(changes)
     })
+    .await
 }
 
-fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: ReceiveMessageRequest = fields.typed()?;
-    let name = queue_name_of(&request.queue_url)?;
-    let receive = ReceiveRequest {
-        max_messages: bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?
-            .unwrap_or(1),
-        visibility_timeout_s: bounded(request.visibility_timeout, "VisibilityTimeout", 0, 43_200)?,
-        wait_time_s: bounded(request.wait_time_seconds, "WaitTimeSeconds", 0, 20)?,
-        receive_request_attempt_id: request.receive_request_attempt_id,
+/// A ReceiveMessage request, checked.
+struct Receive {
+    queue_url: String,
+    request: ReceiveRequest,
+    /// System attributes asked for.
+    system: Vec<String>,
+    /// Message attributes asked for.
+    wanted: Vec<String>,
+}
+
+impl Receive {
+    fn of(fields: &Fields<'_>) -> Result<Receive, SqsError> {
+        let request: ReceiveMessageRequest = fields.typed()?;
+        let max_messages = bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?;
+        let receive = ReceiveRequest {
+            max_messages: max_messages.unwrap_or(1),
+            visibility_timeout_s: bounded(
+                request.visibility_timeout,
+                "VisibilityTimeout",
+                0,
+                43_200,
+            )?,
+            wait_time_s: bounded(request.wait_time_seconds, "WaitTimeSeconds", 0, 20)?,
+            receive_request_attempt_id: request.receive_request_attempt_id,
+        };
+        let mut system = request.attribute_names;
+        system.extend(request.message_system_attribute_names);
+        Ok(Receive {
+            queue_url: request.queue_url,
+            request: receive,
+            system,
+            wanted: request.message_attribute_names,
+        })
+    }
+
+    fn respond(&self, context: &Context<'_>, received: &[ReceivedMessage]) -> Response {
+        let messages = received
+            .iter()
+            .map(|message| render_message(context, message, &self.system, &self.wanted))
+            .collect();
+        respond(&ReceiveMessageResponse { messages })
+    }
+}
+
+/// ReceiveMessage without blocking; `None` if it must (see `dispatch_blocking`).
+async fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Option<Response> {
+    let receive = match Receive::of(fields) {
+        Ok(receive) => receive,
+        Err(error) => return Some(Err(error)),
     };
-    let mut system = request.attribute_names;
-    system.extend(request.message_system_attribute_names);
-    let wanted = request.message_attribute_names;
-    let received = context.sqs.queues().receive(name, &receive)?;
-    let messages = received
-        .iter()
-        .map(|message| render_message(context, message, &system, &wanted))
-        .collect();
-    respond(&ReceiveMessageResponse { messages })
+    let name = match queue_name_of(&receive.queue_url) {
+        Ok(name) => name,
+        Err(error) => return Some(Err(error)),
+    };
+    let queues = context.sqs.queues();
+    let received = queues
+        .receive_unblocked(name, &receive.request, tokio::time::sleep)
+        .await?;
+    Some(
+        received
+            .map_err(SqsError::from)
+            .and_then(|received| receive.respond(context, &received)),
+    )
+}
+
+fn receive_blocking(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+    let receive = Receive::of(fields)?;
+    let name = queue_name_of(&receive.queue_url)?;
+    let received = context.sqs.queues().receive(name, &receive.request)?;
+    receive.respond(context, &received)
 }
 
 /// Whether message attribute `name` is asked for: `All`, `.*`, a `prefix.*` or its name.

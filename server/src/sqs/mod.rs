@@ -224,8 +224,36 @@ pub(crate) fn queue_name_of(url: &str) -> Result<&str, SqsError> {
     }
 }
 
-/// Runs `action` on its validated request.
-pub(crate) fn dispatch(
+/// Runs `action` on its validated request: message actions on the calling task
+/// (their durability waits are awaited, no thread blocks), the others, which may
+/// block (long polls, queue administration), on the blocking pool.
+pub(crate) async fn dispatch(
+    sqs: &Sqs,
+    host: &str,
+    action: String,
+    request: Value,
+) -> Result<Value, SqsError> {
+    let context = Context { sqs, host };
+    if let Some(result) = messages::dispatch(&context, &action, &request).await {
+        return result;
+    }
+    let (sqs, host) = (sqs.clone(), host.to_string());
+    tokio::task::spawn_blocking(move || {
+        let context = Context {
+            sqs: &sqs,
+            host: &host,
+        };
+        dispatch_blocking(&context, &action, &request)
+    })
+    .await
+    .unwrap_or_else(|error| {
+        let message = format!("request handler failed: {error}");
+        Err(SqsError::new("InternalError", message))
+    })
+}
+
+/// Runs an action that may block a thread.
+fn dispatch_blocking(
     context: &Context<'_>,
     action: &str,
     request: &Value,
@@ -233,7 +261,7 @@ pub(crate) fn dispatch(
     if let Some(result) = actions::dispatch(context, action, request) {
         return result;
     }
-    if let Some(result) = messages::dispatch(context, action, request) {
+    if let Some(result) = messages::dispatch_blocking(context, action, request) {
         return result;
     }
     if let Some(result) = move_tasks::dispatch(context, action, request) {
