@@ -172,9 +172,12 @@ pub enum Malformed {
         /// The text's length.
         chars: usize,
     },
-    /// Not unpadded base64url.
-    #[error("not base64url")]
-    NotBase64,
+    /// Not unpadded base64url: the decoder's reason (which byte, where).
+    #[error("not base64url ({reason})")]
+    NotBase64 {
+        /// What the decoder refused.
+        reason: String,
+    },
     /// Decodes to a length no token has.
     #[error("{bytes} bytes, expected {TOKEN_BYTES_MIN}..={TOKEN_BYTES_MAX}")]
     WrongLength {
@@ -331,9 +334,11 @@ fn unseal(text: &str, key: &IteratorKey) -> Result<Vec<u8>, TokenError> {
             chars: text.len(),
         }));
     }
-    let mut bytes = URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| TokenError::Malformed(Malformed::NotBase64))?;
+    let mut bytes = URL_SAFE_NO_PAD.decode(text).map_err(|error| {
+        TokenError::Malformed(Malformed::NotBase64 {
+            reason: error.to_string(),
+        })
+    })?;
     if !(TOKEN_BYTES_MIN..=TOKEN_BYTES_MAX).contains(&bytes.len()) {
         return Err(TokenError::Malformed(Malformed::WrongLength {
             bytes: bytes.len(),

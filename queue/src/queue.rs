@@ -408,7 +408,9 @@ impl Queue {
     /// [`Queue::delete_batch`] without the wait: the deletions are decided and
     /// staged, and acknowledged once [`PendingChanges`] is waited for or awaited.
     pub fn submit_delete_batch(&self, handles: &[ReceiptHandle]) -> Result<PendingChanges<'_>> {
-        self.submit_changes(handles, |inner, handle, _now| {
+        // Deleting frees a FIFO group; in a standard queue it makes nothing receivable.
+        let wakes = self.name.is_fifo();
+        self.submit_changes(handles, wakes, |inner, handle, _now| {
             current_receive(inner, handle, self)?;
             Ok(Some(Entry::Deleted {
                 position: handle.position,
@@ -438,7 +440,7 @@ impl Queue {
     ) -> Result<PendingChanges<'_>> {
         let handles: Vec<ReceiptHandle> = changes.iter().map(|(handle, _)| *handle).collect();
         let mut timeouts = changes.iter().map(|(_, timeout_s)| *timeout_s);
-        self.submit_changes(&handles, |inner, handle, now_ms| {
+        self.submit_changes(&handles, true, |inner, handle, now_ms| {
             let timeout_s = timeouts.next().expect("one timeout per handle");
             if timeout_s > VISIBILITY_TIMEOUT_S_MAX {
                 return Err(Error::InvalidParameter {
@@ -469,6 +471,7 @@ impl Queue {
     fn submit_changes(
         &self,
         handles: &[ReceiptHandle],
+        wakes: bool,
         mut decide: impl FnMut(&Inner, &ReceiptHandle, u64) -> Result<Option<Entry>>,
     ) -> Result<PendingChanges<'_>> {
         self.check_usable()?;
@@ -503,6 +506,7 @@ impl Queue {
         Ok(PendingChanges {
             queue: self,
             outcomes,
+            wakes: wakes && append.is_some(),
             append,
         })
     }
@@ -756,6 +760,9 @@ pub struct PendingChanges<'a> {
     queue: &'a Queue,
     /// One per handle, in order.
     outcomes: Vec<Result<()>>,
+    /// Whether the changes, once durable, may make messages receivable (a
+    /// visibility change, a deletion that frees a FIFO group): long polls wake.
+    wakes: bool,
     /// `None` when no handle changed anything.
     append: Option<PendingAppend>,
 }
@@ -782,9 +789,9 @@ impl PendingChanges<'_> {
     }
 
     fn finish(&mut self) -> Vec<Result<()>> {
-        // A visibility change to zero, or a deletion that frees a FIFO group,
-        // makes messages receivable now.
-        self.queue.wake_receivers(self.queue.lock(), usize::MAX);
+        if self.wakes {
+            self.queue.wake_receivers(self.queue.lock(), usize::MAX);
+        }
         std::mem::take(&mut self.outcomes)
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{text, Env};
+use common::{text, wait_until_polling, Env};
 use shardlog_queue::ReceiveRequest;
 use std::time::{Duration, Instant};
 
@@ -17,18 +17,6 @@ fn poll_20_s() -> ReceiveRequest {
     }
 }
 
-/// Waits (at most 10 s) until a receiver blocks in a long poll on `queue`.
-fn wait_until_blocked(queue: &shardlog_queue::Queue) {
-    let started = Instant::now();
-    while queue.waiting_receivers() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the receiver never waited"
-        );
-        std::thread::yield_now();
-    }
-}
-
 /// A long poll wakes on a send (within its 20 s bound) and returns the message.
 #[test]
 fn long_poll_wakes_on_send() {
@@ -38,7 +26,7 @@ fn long_poll_wakes_on_send() {
     let received = std::thread::scope(|scope| {
         let waiter = scope.spawn(|| env.queues.receive("poll", &request).unwrap());
         // Send only once the receiver is blocked, so that the send is what wakes it.
-        wait_until_blocked(&queue);
+        wait_until_polling(&queue, 1);
         queue.send(text("wake up")).unwrap();
         waiter.join().unwrap()
     });
@@ -69,7 +57,7 @@ fn end_waits_releases_long_polls() {
     let request = poll_20_s();
     let received = std::thread::scope(|scope| {
         let waiter = scope.spawn(|| env.queues.receive("stopping", &request).unwrap());
-        wait_until_blocked(&queue);
+        wait_until_polling(&queue, 1);
         env.queues.end_waits();
         // Well before the poll's own 20 s: it returned because the waits ended.
         let ended = Instant::now();

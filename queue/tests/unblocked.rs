@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bodies, fifo, text, Env};
+use common::{bodies, fifo, text, wait_until_polling, Env};
 use shardlog_queue::{AttributesUpdate, Queue, ReceiveRequest};
 use std::future::Future;
 use std::pin::pin;
@@ -88,18 +88,6 @@ async fn sleep(duration: Duration) {
         }
     })
     .await
-}
-
-/// Waits (at most 10 s) until a long poll waits on `queue`.
-fn wait_until_polling(queue: &Queue) {
-    let started = Instant::now();
-    while queue.waiting_receivers() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the poll never waited"
-        );
-        std::thread::yield_now();
-    }
 }
 
 fn receive_now(max_messages: u32, wait_time_s: u32) -> ReceiveRequest {
@@ -192,14 +180,7 @@ fn each_send_wakes_enough_long_polls() {
         let waiters: Vec<_> = (0..3)
             .map(|_| scope.spawn(|| env.queues.receive("polls", &request).unwrap()))
             .collect();
-        let started = Instant::now();
-        while queue.waiting_receivers() < 3 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "polls never waited"
-            );
-            std::thread::yield_now();
-        }
+        wait_until_polling(&queue, 3);
         for body in ["1", "2", "3"] {
             queue.send(text(body)).unwrap();
         }
@@ -223,7 +204,7 @@ fn awaited_long_polls_wake_on_a_send_and_end_with_waits() {
     let request = receive_now(10, 20);
     let received = std::thread::scope(|scope| {
         scope.spawn(|| {
-            wait_until_polling(&queue);
+            wait_until_polling(&queue, 1);
             queue.send(text("wake up")).unwrap();
         });
         block_on_woken(env.queues.receive_unblocked("wake", &request, never))
@@ -236,7 +217,7 @@ fn awaited_long_polls_wake_on_a_send_and_end_with_waits() {
     );
     let ended = std::thread::scope(|scope| {
         scope.spawn(|| {
-            wait_until_polling(&queue);
+            wait_until_polling(&queue, 1);
             env.queues.end_waits();
         });
         block_on_woken(env.queues.receive_unblocked("wake", &request, never))
@@ -258,7 +239,7 @@ fn a_dropped_send_still_wakes_long_polls() {
         // A timer that never ends: only the send's wake can end this poll.
         let poll = || env.queues.receive_unblocked("orphan", &request, never);
         let waiter = scope.spawn(move || block_on_woken(poll()).unwrap().unwrap());
-        wait_until_polling(&queue);
+        wait_until_polling(&queue, 1);
         let pending = queue.submit_batch(vec![text("orphan")]).unwrap();
         let mut future = Box::pin(pending.acknowledged());
         let mut context = Context::from_waker(Waker::noop());

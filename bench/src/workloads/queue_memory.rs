@@ -110,7 +110,9 @@ pub(crate) fn open(dir: &Path, durability: Durability) -> Result<(Storage, Queue
         durability,
         ..StorageConfig::default()
     };
-    let storage = Storage::open(RealFs::shared(), config).map_err(|e| format!("storage: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let storage =
+        Storage::open_in(RealFs::shared(), config, dir).map_err(|e| format!("storage: {e}"))?;
     let baseline = rss_anon_bytes();
     let (queues, _) = Queues::open(storage.clone(), dir.join("queues"), QueuesConfig::default())
         .map_err(|e| format!("opening the queues: {e}"))?;

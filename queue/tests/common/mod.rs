@@ -218,3 +218,16 @@ pub fn power_cycle(fs: &MemFs, crash: Option<u64>, queues: &Queues, storage: &St
     let _ = queues.close();
     let _ = storage.shutdown();
 }
+
+/// Waits (at most 10 s) until at least `count` long polls wait on `queue`.
+pub fn wait_until_polling(queue: &Queue, count: usize) {
+    let started = std::time::Instant::now();
+    while queue.waiting_receivers() < count {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{} of {count} polls waited",
+            queue.waiting_receivers()
+        );
+        std::thread::yield_now();
+    }
+}

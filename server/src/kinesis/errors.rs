@@ -323,7 +323,9 @@ fn iterator_invalid(cause: &TokenError) -> ApiError {
             Malformed::TooLong { chars } => {
                 format!("malformed shard iterator: {chars} characters, more than {TOKEN_CHARS_MAX}")
             }
-            Malformed::NotBase64 => "malformed shard iterator: not base64url".to_string(),
+            Malformed::NotBase64 { reason } => {
+                format!("malformed shard iterator: not base64url ({reason})")
+            }
             Malformed::WrongLength { bytes } => {
                 format!("malformed shard iterator: {bytes} bytes is no iterator's length")
             }

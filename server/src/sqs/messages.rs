@@ -26,31 +26,40 @@ type Response = Result<Value, SqsError>;
 /// ReceiveMessage that must block (a FIFO attempt id, a dead-letter queue to
 /// move to): [`dispatch_blocking`] runs those.
 pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    const ACTIONS: [&str; 7] = [
-        "SendMessage",
-        "SendMessageBatch",
-        "ReceiveMessage",
-        "DeleteMessage",
-        "DeleteMessageBatch",
-        "ChangeMessageVisibility",
-        "ChangeMessageVisibilityBatch",
-    ];
-    if !ACTIONS.contains(&action) {
-        return None;
-    }
+    let action = match action {
+        "SendMessage" => MessageAction::Send,
+        "SendMessageBatch" => MessageAction::SendBatch,
+        "ReceiveMessage" => MessageAction::Receive,
+        "DeleteMessage" => MessageAction::Delete,
+        "DeleteMessageBatch" => MessageAction::DeleteBatch,
+        "ChangeMessageVisibility" => MessageAction::ChangeVisibility,
+        "ChangeMessageVisibilityBatch" => MessageAction::ChangeVisibilityBatch,
+        _ => return None,
+    };
     let fields = match Fields::new(request) {
         Ok(fields) => fields,
         Err(error) => return Some(Err(SqsError::from(error))),
     };
     Some(match action {
-        "SendMessage" => send(context, &fields).await,
-        "SendMessageBatch" => send_batch(context, &fields).await,
-        "ReceiveMessage" => return receive(context, &fields).await,
-        "DeleteMessage" => delete(context, &fields).await,
-        "DeleteMessageBatch" => delete_batch(context, &fields).await,
-        "ChangeMessageVisibility" => change_visibility(context, &fields).await,
-        _ => change_visibility_batch(context, &fields).await,
+        MessageAction::Send => send(context, &fields).await,
+        MessageAction::SendBatch => send_batch(context, &fields).await,
+        MessageAction::Receive => return receive(context, &fields).await,
+        MessageAction::Delete => delete(context, &fields).await,
+        MessageAction::DeleteBatch => delete_batch(context, &fields).await,
+        MessageAction::ChangeVisibility => change_visibility(context, &fields).await,
+        MessageAction::ChangeVisibilityBatch => change_visibility_batch(context, &fields).await,
     })
+}
+
+/// The actions [`dispatch`] runs on the calling task.
+enum MessageAction {
+    Send,
+    SendBatch,
+    Receive,
+    Delete,
+    DeleteBatch,
+    ChangeVisibility,
+    ChangeVisibilityBatch,
 }
 
 /// Runs a message action that may block a thread (the ReceiveMessage that
@@ -65,10 +74,7 @@ pub fn dispatch_blocking(context: &Context<'_>, action: &str, request: &Value) -
 
 async fn delete(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: DeleteMessageRequest = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let handles = [handle(&request.receipt_handle)?];
     let pending = queue.submit_delete_batch(&handles)?;
     one_change(pending).await
@@ -83,10 +89,7 @@ async fn one_change(pending: PendingChanges<'_>) -> Response {
 
 async fn change_visibility(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: ChangeMessageVisibilityRequest = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let handle = handle(&request.receipt_handle)?;
     let changes = [(handle, visibility_timeout(request.visibility_timeout)?)];
     let pending = queue.submit_change_visibility_batch(&changes)?;
@@ -268,10 +271,7 @@ async fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     // SendMessage is its queue and one message; both read from the one request.
     let request: QueueRequest = fields.typed()?;
     let entry: SendEntry = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let request = send_request(entry)?;
     let digests = Digests::of(&request);
     let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
@@ -331,10 +331,7 @@ fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
 
 async fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: SendMessageBatchRequest = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
@@ -399,10 +396,7 @@ async fn handle_batch<'q, T: Copy>(
 
 async fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: HandleBatchRequest = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
     handle_batch(request.entries, parse, |handles| {
         queue.submit_delete_batch(handles)
@@ -412,10 +406,7 @@ async fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
 
 async fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     let request: HandleBatchRequest = fields.typed()?;
-    let queue = context
-        .sqs
-        .queues()
-        .queue(queue_name_of(&request.queue_url)?)?;
+    let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| {
         let handle = handle(&entry.receipt_handle)?;
         Ok((handle, visibility_timeout(entry.visibility_timeout)?))

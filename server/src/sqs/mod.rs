@@ -206,6 +206,11 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The queue a request's QueueUrl names.
+    pub fn queue_at(&self, url: &str) -> Result<std::sync::Arc<shardlog_queue::Queue>, SqsError> {
+        Ok(self.sqs.queues().queue(queue_name_of(url)?)?)
+    }
+
     /// `http://<host>/<account>/<name>`.
     pub fn queue_url(&self, name: &str) -> String {
         format!("http://{}/{}/{name}", self.host, self.sqs.account_id())

@@ -178,7 +178,7 @@ fn recover_all(data_dir: &Path, shards: &[ShardDir]) -> CliResult<(Vec<Value>, V
     let mut log_config = config.log;
     // As the engine opens logs, so that recovery sees the same limits.
     log_config.record_bytes_max = 10 << 20;
-    let storage = Storage::open(RealFs::shared(), config.storage)
+    let storage = Storage::open_in(RealFs::shared(), config.storage, data_dir)
         .map_err(|error| CliError::failed(format!("cannot open storage: {error}")))?;
     let (mut actions, mut failures) = (Vec::new(), Vec::new());
     for shard in shards {

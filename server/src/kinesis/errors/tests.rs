@@ -362,7 +362,9 @@ fn routing_and_token_errors_are_worded_here() {
     }
     let malformed = [
         Malformed::TooLong { chars: 600 },
-        Malformed::NotBase64,
+        Malformed::NotBase64 {
+            reason: "Invalid byte 33, offset 0.".into(),
+        },
         Malformed::WrongLength { bytes: 3 },
         Malformed::Version { found: 2 },
         Malformed::NameLength {
