@@ -7,7 +7,7 @@
 mod common;
 
 use common::{bodies, fifo, text, wait_until_polling, Env};
-use shardlog_queue::{AttributesUpdate, Queue, ReceiveRequest};
+use shardlog_queue::{AttributesUpdate, ReceiveRequest};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
