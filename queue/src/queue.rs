@@ -270,10 +270,23 @@ impl Queue {
         }
         let scope = inner.attributes.deduplication_scope;
         if stored.is_empty() {
+            // Duplicates only: answered once their originals, which another send
+            // staged, are acknowledged, or the answer would promise a message that a
+            // crash or a failed sync can still lose. (A batch with new messages waits
+            // for its own append, which is acknowledged after every earlier one.)
+            let end = outcomes
+                .iter()
+                .flatten()
+                .filter_map(|outcome| outcome.sequence_number)
+                .map(|sequence_number| sequence_number.0 + 1)
+                .max();
+            let append = end
+                .filter(|end| *end > self.messages.end_position())
+                .map(|end| self.messages.pending_until(end));
             return Ok(PendingSend {
                 queue: self,
                 outcomes,
-                append: None,
+                append,
                 stored,
                 scope,
             });

@@ -69,3 +69,35 @@ fn failed_send_does_not_suppress_its_retry() {
     );
     assert!(queue.send(text("x")).is_err(), "a FIFO queue needs a group");
 }
+
+/// A duplicate of a FIFO message whose append is not yet durable is answered only
+/// with the original: when the original's sync fails, the duplicate fails too
+/// rather than acknowledging a message the queue does not hold.
+#[test]
+fn a_duplicate_waits_for_its_original() {
+    let mem = MemFs::new();
+    let faulty = FaultyFs::new(mem.clone() as Arc<dyn FileSystem>);
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let (_storage, queues) = open(faulty.clone(), &clock);
+    let queue = queues
+        .create_queue(
+            &QueueName::new("d.fifo").unwrap(),
+            &Default::default(),
+            Default::default(),
+        )
+        .unwrap();
+    faulty.inject(Fault {
+        op: IoOp::Sync,
+        path_contains: Some("messages".into()),
+        skip: 0,
+        times: 1,
+        action: FaultAction::Error(EIO),
+    });
+    let original = queue.submit_batch(vec![fifo("once", "g")]).unwrap();
+    let duplicate = queue.submit_batch(vec![fifo("once", "g")]).unwrap();
+    assert!(
+        matches!(duplicate.wait(), Err(Error::Storage(_))),
+        "the duplicate is not acknowledged without its original"
+    );
+    assert!(matches!(original.wait(), Err(Error::Storage(_))));
+}

@@ -388,6 +388,20 @@ impl Log {
         })
     }
 
+    /// A pending append standing for every record already submitted below `end`:
+    /// it is acknowledged once they all are (acknowledgement is in position order),
+    /// for an owner that answers from records another caller submitted.
+    pub fn pending_until(&self, end: u64) -> PendingAppend {
+        PendingAppend {
+            shared: Arc::clone(&self.shared),
+            appended: Appended {
+                base_position: end,
+                count: 0,
+                arrival_ms: 0,
+            },
+        }
+    }
+
     /// Position after the last acknowledged record (the next one to be readable).
     pub fn end_position(&self) -> u64 {
         self.shared.lock().acked_position
