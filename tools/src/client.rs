@@ -18,6 +18,13 @@ const RESPONSE_BYTES_MAX: u64 = 64 << 20;
 const UNSIGNED_DATE: &str = "20260101T000000Z";
 /// Longest a request may take, connection included.
 const REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Idle connections kept for reuse (one endpoint per client). ureq keeps 3 per
+/// host by default: with more threads sharing a client (the bench runs 16
+/// senders, or 10 SQS consumers and 4 SNS publishers), every call beyond the
+/// third in flight closed its connection and the next one connected again, a
+/// connect, accept and close per few calls on both sides. This covers the
+/// bench's thread counts; the server closes what stays idle too long.
+const IDLE_CONNECTIONS_MAX: usize = 1024;
 
 /// A client of one endpoint; connections are reused across calls.
 pub struct Client {
@@ -84,6 +91,8 @@ impl Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)))
+            .max_idle_connections(IDLE_CONNECTIONS_MAX)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS_MAX)
             .build()
             .into();
         Ok(Client {
@@ -264,8 +273,75 @@ fn service_error(status: u16, text: &str) -> ClientError {
 
 #[cfg(test)]
 mod tests {
-    //! URL checks and error decoding.
+    //! URL checks, error decoding and connection reuse.
     use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Answers `{}` to every request of one connection until the client closes it.
+    fn answer_requests(stream: TcpStream) -> std::io::Result<()> {
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        loop {
+            let mut body_len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(len) = lower.strip_prefix("content-length:") {
+                    body_len = len.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            reader.read_exact(&mut vec![0; body_len])?;
+            writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")?;
+        }
+    }
+
+    /// Threads sharing a client keep their connections: however the calls of 8
+    /// threads interleave, no more than 8 connections are ever made (ureq's
+    /// default pool kept 3 idle, so busier callers connected again and again).
+    #[test]
+    fn concurrent_callers_reuse_their_connections() {
+        const THREADS: usize = 8;
+        const CALLS_PER_THREAD: usize = 25;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || answer_requests(stream));
+            }
+        });
+        let client = Arc::new(Client::new(&format!("http://{address}")).unwrap());
+        let callers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let client = Arc::clone(&client);
+                std::thread::spawn(move || {
+                    for _ in 0..CALLS_PER_THREAD {
+                        let answer = client.call("ListStreams", &serde_json::json!({}));
+                        assert_eq!(answer.unwrap(), serde_json::json!({}));
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        let connections = accepted.load(Ordering::SeqCst);
+        assert!(
+            (1..=THREADS).contains(&connections),
+            "{connections} connections for {THREADS} threads"
+        );
+    }
 
     /// Only http(s) URLs with a host make a client.
     #[test]
