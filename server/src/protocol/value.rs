@@ -122,27 +122,6 @@ impl Serialize for Value {
     }
 }
 
-/// A request structure, read whole into an action's typed request.
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    map: &'a BTreeMap<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    /// Fields of a structure.
-    pub fn new(value: &'a Value) -> Result<Self, ApiError> {
-        match value {
-            Value::Map(map) => Ok(Fields { map }),
-            _ => Err(ApiError::serialization("Expected a structure".into())),
-        }
-    }
-
-    /// The whole structure read into an action's typed request (see `typed`).
-    pub(crate) fn typed<T: serde::Deserialize<'a>>(&self) -> Result<T, ApiError> {
-        super::typed::read(self.map)
-    }
-}
-
 impl From<&str> for Value {
     fn from(text: &str) -> Value {
         Value::Text(text.to_string())
@@ -244,10 +223,6 @@ mod tests {
             let error = Format::Json.decode(body).unwrap_err();
             assert_eq!(error.code, "SerializationException");
         }
-        assert_eq!(
-            Fields::new(&Value::List(Vec::new())).unwrap_err().code,
-            "SerializationException"
-        );
         assert!(Format::Cbor.decode(&[0xff, 0x00]).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Typed requests of the SQS actions. Both protocols (JSON 1.0 and the query
 //! protocol) decode into one tree that the model validates (types, required
 //! members, enums), and each action reads that tree into its struct here
-//! (`Fields::typed`). Members are named as the model names them; integers are
+//! (`typed::read`). Members are named as the model names them; integers are
 //! `i128` so that a value out of SQS's range reaches the action, which refuses it
 //! in SQS's words, instead of failing to read.
 
