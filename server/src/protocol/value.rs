@@ -3,7 +3,8 @@
 //! `application/x-amz-json-1.1` (`json`): blobs are base64 strings,
 //! timestamps epoch seconds (floating point). `application/x-amz-cbor-1.1`
 //! (`cbor`): blobs are byte strings, timestamps integer epoch
-//! milliseconds. Handlers see one [`Value`] tree either way and answer with one;
+//! milliseconds. A request decodes to one [`Value`] tree either way, which
+//! validation checks and each action reads into its own struct (`typed::read`);
 //! the codec of the request encodes the answer.
 
 use super::wire::{Blob, Timestamp};
@@ -119,54 +120,6 @@ impl Serialize for Value {
             Value::List(items) => serializer.collect_seq(items),
             Value::Map(map) => serializer.collect_map(map),
         }
-    }
-}
-
-impl From<&str> for Value {
-    fn from(text: &str) -> Value {
-        Value::Text(text.to_string())
-    }
-}
-
-impl From<shardlog_engine::ShardId> for Value {
-    fn from(shard: shardlog_engine::ShardId) -> Value {
-        Value::Text(shard.to_string())
-    }
-}
-
-impl From<String> for Value {
-    fn from(text: String) -> Value {
-        Value::Text(text)
-    }
-}
-
-impl From<bool> for Value {
-    fn from(b: bool) -> Value {
-        Value::Bool(b)
-    }
-}
-
-impl From<u64> for Value {
-    fn from(n: u64) -> Value {
-        Value::Int(i128::from(n))
-    }
-}
-
-impl From<usize> for Value {
-    fn from(n: usize) -> Value {
-        Value::Int(n as i128)
-    }
-}
-
-impl From<u32> for Value {
-    fn from(n: u32) -> Value {
-        Value::Int(i128::from(n))
-    }
-}
-
-impl From<Vec<Value>> for Value {
-    fn from(items: Vec<Value>) -> Value {
-        Value::List(items)
     }
 }
 
