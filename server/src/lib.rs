@@ -69,13 +69,12 @@ pub fn call_json(
 ) -> Result<Vec<u8>, error::ApiError> {
     let format = protocol::value::Format::Json;
     let request = protocol::validate::request(protocol::model::kinesis(), action, format, body)?;
-    let fields = protocol::value::Fields::new(&request)?;
     let metrics = metrics::Metrics::default();
     let kinesis = kinesis::actions::Kinesis {
         engine,
         account: identity.account(),
     };
-    kinesis::actions::dispatch(kinesis, &metrics, action, format, fields)
+    kinesis::actions::dispatch(kinesis, &metrics, action, format, &request)
         .map_err(|failure| failure.into_api(kinesis.account))
 }
 

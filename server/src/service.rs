@@ -14,7 +14,7 @@
 use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::protocol::model::Model;
-use crate::protocol::value::{Fields, Format};
+use crate::protocol::value::{Format, Value};
 use bytes::Bytes;
 use hyper::Response;
 use std::future::Future;
@@ -24,7 +24,7 @@ use std::time::Instant;
 
 /// Runs an action on its validated request; the answer is the response body in
 /// the request's format.
-pub(crate) type Run = fn(&Shared, &str, Format, Fields<'_>) -> Result<Vec<u8>, ApiError>;
+pub(crate) type Run = fn(&Shared, &str, Format, &Value) -> Result<Vec<u8>, ApiError>;
 
 /// One service: how requests name it, what it speaks, and how it runs them.
 pub(crate) struct Service {
@@ -106,8 +106,7 @@ impl Named {
         body: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
         let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
-        let fields = Fields::new(&request)?;
-        (self.service.run)(shared, &self.action, format, fields)
+        (self.service.run)(shared, &self.action, format, &request)
     }
 }
 

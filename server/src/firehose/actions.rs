@@ -14,7 +14,8 @@ use super::responses::{
 use crate::error::ApiError;
 use crate::kinesis::errors::{api_error, Account};
 use crate::kinesis::responses::NoOutput;
-use crate::protocol::value::{Fields, Format};
+use crate::protocol::typed::read;
+use crate::protocol::value::{Format, Value};
 use crate::protocol::wire::Timestamp;
 use serde::Serialize;
 use shardlog_engine::ErrorKind;
@@ -95,7 +96,7 @@ pub fn dispatch(
     account: Account<'_>,
     action: &str,
     format: Format,
-    fields: Fields<'_>,
+    request: &Value,
 ) -> Response {
     let Some(firehose) = firehose else {
         return Err(ApiError::client(
@@ -104,34 +105,34 @@ pub fn dispatch(
         ));
     };
     match action {
-        "CreateDeliveryStream" => create(firehose, account, fields.typed()?, format),
+        "CreateDeliveryStream" => create(firehose, account, read(request)?, format),
         "DeleteDeliveryStream" => {
-            let input: NamedInput = fields.typed()?;
+            let input: NamedInput = read(request)?;
             firehose
                 .delete(&input.delivery_stream_name)
                 .map_err(worded(account))?;
             done(format)
         }
-        "DescribeDeliveryStream" => describe(firehose, account, fields.typed()?, format),
-        "ListDeliveryStreams" => list(firehose, fields.typed()?, format),
-        "PutRecord" => put_record(firehose, account, fields.typed()?, format),
-        "PutRecordBatch" => put_record_batch(firehose, account, fields.typed()?, format),
-        "UpdateDestination" => update_destination(firehose, account, fields.typed()?, format),
+        "DescribeDeliveryStream" => describe(firehose, account, read(request)?, format),
+        "ListDeliveryStreams" => list(firehose, read(request)?, format),
+        "PutRecord" => put_record(firehose, account, read(request)?, format),
+        "PutRecordBatch" => put_record_batch(firehose, account, read(request)?, format),
+        "UpdateDestination" => update_destination(firehose, account, read(request)?, format),
         "TagDeliveryStream" => {
-            let input: TagsInput = fields.typed()?;
+            let input: TagsInput = read(request)?;
             firehose
                 .tag(&input.delivery_stream_name, tag_map(input.tags))
                 .map_err(worded(account))?;
             done(format)
         }
         "UntagDeliveryStream" => {
-            let input: TagsInput = fields.typed()?;
+            let input: TagsInput = read(request)?;
             firehose
                 .untag(&input.delivery_stream_name, &input.tag_keys)
                 .map_err(worded(account))?;
             done(format)
         }
-        "ListTagsForDeliveryStream" => list_tags(firehose, account, fields.typed()?, format),
+        "ListTagsForDeliveryStream" => list_tags(firehose, account, read(request)?, format),
         _ => Err(ApiError::client(
             "UnknownOperationException",
             format!("Operation {action} is not supported by this server."),

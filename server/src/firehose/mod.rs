@@ -8,7 +8,7 @@ pub use actions::FIREHOSE_TARGET_PREFIX;
 
 use crate::error::ApiError;
 use crate::http::Shared;
-use crate::protocol::value::{Fields, Format};
+use crate::protocol::value::{Format, Value};
 use crate::service::Service;
 
 /// Firehose in the front end's table of services.
@@ -24,7 +24,7 @@ fn run(
     shared: &Shared,
     action: &str,
     format: Format,
-    fields: Fields<'_>,
+    request: &Value,
 ) -> Result<Vec<u8>, ApiError> {
     let account = shared.config.identity.account();
     actions::dispatch(
@@ -32,6 +32,6 @@ fn run(
         account,
         action,
         format,
-        fields,
+        request,
     )
 }

@@ -2,7 +2,7 @@
 //! rules Kinesis applies beyond its model, and SubscribeToShard's event stream.
 //!
 //! Actions take their request as validated by the front end, read into the
-//! action's struct in `requests` (`fields.typed()?` in `dispatch`): no action
+//! action's struct in `requests` (`typed::read` in `dispatch`): no action
 //! looks a field up by name.
 
 pub(crate) mod actions;
@@ -15,7 +15,7 @@ pub(crate) mod subscribe;
 
 use crate::error::ApiError;
 use crate::http::Shared;
-use crate::protocol::value::{Fields, Format};
+use crate::protocol::value::{Format, Value};
 use crate::service::{ResponseFuture, Service, Streaming};
 use bytes::Bytes;
 use errors::Failure;
@@ -41,13 +41,13 @@ fn run(
     shared: &Shared,
     action: &str,
     format: Format,
-    fields: Fields<'_>,
+    request: &Value,
 ) -> Result<Vec<u8>, ApiError> {
     let kinesis = actions::Kinesis {
         engine: &shared.engine,
         account: shared.config.identity.account(),
     };
-    let result = actions::dispatch(kinesis, &shared.metrics, action, format, fields);
+    let result = actions::dispatch(kinesis, &shared.metrics, action, format, request);
     if let Some(stream) = result.as_ref().err().and_then(Failure::throttled_stream) {
         shared.metrics.throttled(stream, 1);
     }

@@ -443,8 +443,8 @@ pub(crate) struct UpdateMaxRecordSizeInput {
 mod tests {
     //! Sequence numbers are read once, at the request; records borrow from it.
     use super::*;
-    use crate::protocol::value::{Fields, Format};
-    use crate::protocol::{model, validate};
+    use crate::protocol::value::Format;
+    use crate::protocol::{model, typed, validate};
 
     /// PutRecords' and PutRecord's payloads and partition keys are borrowed from
     /// the validated request, in JSON and CBOR: no copy per record.
@@ -463,7 +463,7 @@ mod tests {
         ciborium::into_writer(&body, &mut cbor).unwrap();
         for (format, body) in [(Format::Json, &json[..]), (Format::Cbor, &cbor[..])] {
             let tree = validate::request(model::kinesis(), "PutRecords", format, body).unwrap();
-            let input: PutRecordsInput<'_> = Fields::new(&tree).unwrap().typed().unwrap();
+            let input: PutRecordsInput<'_> = typed::read(&tree).unwrap();
             let record = &input.records[0];
             assert_eq!(record.data.0.as_ref(), b"hi");
             assert!(
@@ -477,7 +477,7 @@ mod tests {
         }
         let one = br#"{"StreamName":"s","Data":"aGk=","PartitionKey":"k"}"#;
         let tree = validate::request(model::kinesis(), "PutRecord", Format::Json, one).unwrap();
-        let input: PutRecordInput<'_> = Fields::new(&tree).unwrap().typed().unwrap();
+        let input: PutRecordInput<'_> = typed::read(&tree).unwrap();
         assert_eq!(input.record.data.0.as_ref(), b"hi");
         assert_eq!(input.record.partition_key, "k");
     }

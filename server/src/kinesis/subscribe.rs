@@ -21,7 +21,7 @@ use crate::kinesis::requests::SubscribeToShardInput;
 use crate::kinesis::responses::{EventExceptionOut, NoOutput, SubscribeToShardEventOut};
 use crate::metrics::ActionLabel;
 use crate::protocol::eventstream;
-use crate::protocol::value::{Fields, Format};
+use crate::protocol::value::Format;
 use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -126,7 +126,7 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
         format,
         body,
     )?;
-    let input: SubscribeToShardInput = Fields::new(&request)?.typed()?;
+    let input: SubscribeToShardInput = crate::protocol::typed::read(&request)?;
     let consumer_arn = input.consumer_arn.as_str();
     // The stream named in the consumer ARN (`...:stream/<name>/consumer/...`), for
     // the message about a shard id that names no shard.

@@ -1,8 +1,8 @@
 //! The wire protocols: one codec per protocol (`json` for JSON 1.1, `cbor`
 //! for CBOR) to and from the request and response tree of [`value`], the
 //! event-stream framing ([`eventstream`]), and validation ([`validate`]) from
-//! the published service models ([`model`]). Actions converted to typed requests
-//! read the validated tree into their own serde struct (`typed`).
+//! the published service models ([`model`]). Every action reads the validated
+//! tree into its own serde struct (`typed::read`); none looks a member up by name.
 
 mod cbor;
 pub mod eventstream;

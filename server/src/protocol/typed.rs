@@ -10,10 +10,10 @@
 //!     limit: Option<i128>,
 //!     exclusive_start_stream_name: Option<String>,
 //! }
-//! let input: ListStreamsInput = fields.typed()?;
+//! let input: ListStreamsInput = typed::read(&request)?;
 //! ```
 //!
-//! A null member reads as absent, as [`Fields`](super::value::Fields) reads it.
+//! A null member of a structure reads as absent.
 
 use super::value::Value;
 use crate::error::ApiError;
@@ -23,10 +23,13 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Reads the validated structure `map` into `T`.
-pub(crate) fn read<'de, T: Deserialize<'de>>(
-    map: &'de BTreeMap<String, Value>,
-) -> Result<T, ApiError> {
+/// Reads the validated request `request`, a structure, into `T`.
+pub(crate) fn read<'de, T: Deserialize<'de>>(request: &'de Value) -> Result<T, ApiError> {
+    // The codecs and validation only hand on structures; anything else is a
+    // malformed request, not a reason to panic.
+    let Value::Map(map) = request else {
+        return Err(ApiError::serialization("Expected a structure".into()));
+    };
     T::deserialize(Members(map))
         .map_err(|error| ApiError::serialization(format!("Malformed request: {error}")))
 }
@@ -205,10 +208,7 @@ mod tests {
     }
 
     fn read_json(json: &str) -> Result<Input, ApiError> {
-        let Value::Map(map) = Format::Json.decode(json.as_bytes()).unwrap() else {
-            panic!("a structure")
-        };
-        read(&map)
+        read(&Format::Json.decode(json.as_bytes()).unwrap())
     }
 
     /// Every kind of member reads into its field; null and absent members are None.
@@ -236,7 +236,8 @@ mod tests {
         assert!(input.tags.is_empty() && input.count.is_none());
     }
 
-    /// A value the type cannot hold is a SerializationException, never a panic.
+    /// A value the type cannot hold, or a request that is not a structure, is a
+    /// SerializationException, never a panic.
     #[test]
     fn mismatches_are_serialization_errors() {
         for json in [
@@ -248,6 +249,8 @@ mod tests {
             let error = read_json(json).unwrap_err();
             assert_eq!(error.code, "SerializationException", "{json}");
         }
+        let error = read::<Input>(&Value::List(Vec::new())).unwrap_err();
+        assert_eq!(error.code, "SerializationException");
     }
 
     #[derive(serde::Serialize)]

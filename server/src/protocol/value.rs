@@ -3,7 +3,8 @@
 //! `application/x-amz-json-1.1` (`json`): blobs are base64 strings,
 //! timestamps epoch seconds (floating point). `application/x-amz-cbor-1.1`
 //! (`cbor`): blobs are byte strings, timestamps integer epoch
-//! milliseconds. Handlers see one [`Value`] tree either way and answer with one;
+//! milliseconds. A request decodes to one [`Value`] tree either way, which
+//! validation checks and each action reads into its own struct (`typed::read`);
 //! the codec of the request encodes the answer.
 
 use super::wire::{Blob, Timestamp};
@@ -122,75 +123,6 @@ impl Serialize for Value {
     }
 }
 
-/// A request structure, read whole into an action's typed request.
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    map: &'a BTreeMap<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    /// Fields of a structure.
-    pub fn new(value: &'a Value) -> Result<Self, ApiError> {
-        match value {
-            Value::Map(map) => Ok(Fields { map }),
-            _ => Err(ApiError::serialization("Expected a structure".into())),
-        }
-    }
-
-    /// The whole structure read into an action's typed request (see `typed`).
-    pub(crate) fn typed<T: serde::Deserialize<'a>>(&self) -> Result<T, ApiError> {
-        super::typed::read(self.map)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(text: &str) -> Value {
-        Value::Text(text.to_string())
-    }
-}
-
-impl From<shardlog_engine::ShardId> for Value {
-    fn from(shard: shardlog_engine::ShardId) -> Value {
-        Value::Text(shard.to_string())
-    }
-}
-
-impl From<String> for Value {
-    fn from(text: String) -> Value {
-        Value::Text(text)
-    }
-}
-
-impl From<bool> for Value {
-    fn from(b: bool) -> Value {
-        Value::Bool(b)
-    }
-}
-
-impl From<u64> for Value {
-    fn from(n: u64) -> Value {
-        Value::Int(i128::from(n))
-    }
-}
-
-impl From<usize> for Value {
-    fn from(n: usize) -> Value {
-        Value::Int(n as i128)
-    }
-}
-
-impl From<u32> for Value {
-    fn from(n: u32) -> Value {
-        Value::Int(i128::from(n))
-    }
-}
-
-impl From<Vec<Value>> for Value {
-    fn from(items: Vec<Value>) -> Value {
-        Value::List(items)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Both codecs: blobs, timestamps, errors on malformed bodies.
@@ -244,10 +176,6 @@ mod tests {
             let error = Format::Json.decode(body).unwrap_err();
             assert_eq!(error.code, "SerializationException");
         }
-        assert_eq!(
-            Fields::new(&Value::List(Vec::new())).unwrap_err().code,
-            "SerializationException"
-        );
         assert!(Format::Cbor.decode(&[0xff, 0x00]).is_err());
     }
 }

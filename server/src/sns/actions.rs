@@ -8,8 +8,8 @@ use super::responses::{
     AttributesOutput, CreateTopicOutput, ListTagsOutput, ListTopicsOutput, NoOutput, TopicOut,
 };
 use super::{Names, Sns, SnsError, TopicArnError};
-use crate::protocol::typed::respond;
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::{read, respond};
+use crate::protocol::value::Value;
 use shardlog_topic::{Error as TopicError, TopicAttributes, TopicName};
 use std::collections::BTreeMap;
 
@@ -21,22 +21,23 @@ const LIST_PAGE: usize = 100;
 /// Topic attributes a client may set and that this server keeps as given.
 const KEPT_ATTRIBUTES: [&str; 4] = ["DisplayName", "Policy", "SignatureVersion", "TracingConfig"];
 
-/// Runs a topic action; `None` if `action` is not one.
-pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Response> {
+/// Runs a topic action on its request read into the action's typed input;
+/// `Ok(None)` if `action` is not one.
+pub(super) fn run(sns: &Sns, action: &str, request: &Value) -> Result<Option<Value>, SnsError> {
     let result = match action {
-        "CreateTopic" => create_topic(sns, fields),
-        "DeleteTopic" => delete_topic(sns, fields),
-        "ListTopics" => list_topics(sns, fields),
-        "GetTopicAttributes" => get_topic_attributes(sns, fields),
-        "SetTopicAttributes" => set_topic_attributes(sns, fields),
-        "TagResource" => tag_resource(sns, fields),
-        "UntagResource" => untag_resource(sns, fields),
-        "ListTagsForResource" => list_tags(sns, fields),
-        "AddPermission" => add_permission(sns, fields),
-        "RemovePermission" => remove_permission(sns, fields),
-        _ => return None,
+        "CreateTopic" => create_topic(sns, read(request)?),
+        "DeleteTopic" => delete_topic(sns, read(request)?),
+        "ListTopics" => list_topics(sns, read(request)?),
+        "GetTopicAttributes" => get_topic_attributes(sns, read(request)?),
+        "SetTopicAttributes" => set_topic_attributes(sns, read(request)?),
+        "TagResource" => tag_resource(sns, read(request)?),
+        "UntagResource" => untag_resource(sns, read(request)?),
+        "ListTagsForResource" => list_tags(sns, read(request)?),
+        "AddPermission" => add_permission(sns, read(request)?),
+        "RemovePermission" => remove_permission(sns, read(request)?),
+        _ => return Ok(None),
     };
-    Some(result)
+    result.map(Some)
 }
 
 /// Tagging actions answer a missing topic with ResourceNotFound, not NotFound.
@@ -54,8 +55,7 @@ fn tagging_error(error: TopicError) -> SnsError {
     }
 }
 
-fn create_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: CreateTopicInput = fields.typed()?;
+fn create_topic(sns: &Sns, request: CreateTopicInput) -> Response {
     let invalid_name = || SnsError::invalid("Topic Name");
     let name = TopicName::new(&request.name).map_err(|_| invalid_name())?;
     let mut requested = request.attributes;
@@ -84,8 +84,7 @@ fn create_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&CreateTopicOutput { topic_arn })?)
 }
 
-fn delete_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: TopicArnInput = fields.typed()?;
+fn delete_topic(sns: &Sns, request: TopicArnInput) -> Response {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     sns.topics().delete_topic(name)?;
     Ok(respond(&NoOutput {})?)
@@ -147,8 +146,7 @@ fn tags_of(tags: Vec<Tag>) -> BTreeMap<String, String> {
     tags.into_iter().map(|tag| (tag.key, tag.value)).collect()
 }
 
-fn list_topics(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: PageInput = fields.typed()?;
+fn list_topics(sns: &Sns, request: PageInput) -> Response {
     let after = request.next_token.as_deref();
     let names = sns.topics().list_topics();
     let rest: Vec<&TopicName> = names
@@ -188,8 +186,7 @@ fn default_policy(names: &Names, topic: &str) -> String {
     .to_string()
 }
 
-fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: TopicArnInput = fields.typed()?;
+fn get_topic_attributes(sns: &Sns, request: TopicArnInput) -> Response {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let info = sns.topics().describe(name)?;
     let names = sns.names();
@@ -227,8 +224,7 @@ fn get_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&AttributesOutput { attributes })?)
 }
 
-fn set_topic_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: SetTopicAttributesInput = fields.typed()?;
+fn set_topic_attributes(sns: &Sns, request: SetTopicAttributesInput) -> Response {
     let name = TopicName::new(sns.names().topic_of_arn(&request.topic_arn)?)
         .map_err(|_| SnsError::from(TopicArnError::NotFound))?;
     let key = request.attribute_name.as_str();
@@ -252,8 +248,7 @@ fn tagged_topic<'a>(sns: &Sns, resource_arn: &'a str) -> Result<&'a str, SnsErro
         })
 }
 
-fn tag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: TagResourceInput = fields.typed()?;
+fn tag_resource(sns: &Sns, request: TagResourceInput) -> Response {
     let name = tagged_topic(sns, &request.resource_arn)?;
     sns.topics()
         .tag_topic(name, &tags_of(request.tags))
@@ -261,8 +256,7 @@ fn tag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&NoOutput {})?)
 }
 
-fn untag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: UntagResourceInput = fields.typed()?;
+fn untag_resource(sns: &Sns, request: UntagResourceInput) -> Response {
     let name = tagged_topic(sns, &request.resource_arn)?;
     sns.topics()
         .untag_topic(name, &request.tag_keys)
@@ -270,8 +264,7 @@ fn untag_resource(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&NoOutput {})?)
 }
 
-fn list_tags(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: ResourceArnInput = fields.typed()?;
+fn list_tags(sns: &Sns, request: ResourceArnInput) -> Response {
     let name = tagged_topic(sns, &request.resource_arn)?;
     let info = sns.topics().describe(name).map_err(tagging_error)?;
     let tags = info
@@ -310,8 +303,7 @@ fn statements(policy: &mut serde_json::Value) -> &mut Vec<serde_json::Value> {
     policy["Statement"].as_array_mut().expect("made an array")
 }
 
-fn add_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: AddPermissionInput = fields.typed()?;
+fn add_permission(sns: &Sns, request: AddPermissionInput) -> Response {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let label = request.label.as_str();
     let accounts = request.aws_account_id;
@@ -342,8 +334,7 @@ fn add_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&NoOutput {})?)
 }
 
-fn remove_permission(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: RemovePermissionInput = fields.typed()?;
+fn remove_permission(sns: &Sns, request: RemovePermissionInput) -> Response {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let label = request.label.as_str();
     let mut policy = policy_of(sns, name)?;

@@ -217,15 +217,14 @@ pub(crate) fn dispatch(
     request: &crate::protocol::value::Value,
     via_link: bool,
 ) -> Result<crate::protocol::value::Value, SnsError> {
-    let fields = crate::protocol::value::Fields::new(request)?;
-    if let Some(result) = actions::run(sns, action, &fields) {
-        return result;
+    if let Some(response) = actions::run(sns, action, request)? {
+        return Ok(response);
     }
-    if let Some(result) = subscriptions::run(sns, action, &fields, via_link) {
-        return result;
+    if let Some(response) = subscriptions::run(sns, action, request, via_link)? {
+        return Ok(response);
     }
-    if let Some(result) = publish::run(sns, action, &fields) {
-        return result;
+    if let Some(response) = publish::run(sns, action, request)? {
+        return Ok(response);
     }
     if crate::protocol::model::sns().operation(action).is_some() {
         return Err(SnsError::new(

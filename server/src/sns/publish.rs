@@ -7,8 +7,8 @@ use super::responses::{
 };
 use super::{Sns, SnsError};
 use crate::error::ApiError;
-use crate::protocol::typed::respond;
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::{read, respond};
+use crate::protocol::value::Value;
 use shardlog_topic::{
     AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest,
     PUBLISH_BATCH_MAX,
@@ -22,18 +22,18 @@ pub const MESSAGE_BYTES_MAX: usize = 256 * 1024;
 /// Longest subject, in characters.
 const SUBJECT_CHARS_MAX: usize = 100;
 
-/// Runs a publish action; `None` if `action` is not one.
-pub(super) fn run(sns: &Sns, action: &str, fields: &Fields<'_>) -> Option<Response> {
+/// Runs a publish action on its request read into the action's typed input;
+/// `Ok(None)` if `action` is not one.
+pub(super) fn run(sns: &Sns, action: &str, request: &Value) -> Result<Option<Value>, SnsError> {
     let result = match action {
-        "Publish" => publish(sns, fields),
-        "PublishBatch" => publish_batch(sns, fields),
-        _ => return None,
+        "Publish" => publish(sns, read(request)?),
+        "PublishBatch" => publish_batch(sns, read(request)?),
+        _ => return Ok(None),
     };
-    Some(result)
+    result.map(Some)
 }
 
-fn publish(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: PublishInput = fields.typed()?;
+fn publish(sns: &Sns, request: PublishInput) -> Response {
     if request.phone_number.is_some() {
         return Err(SnsError::invalid(
             "PhoneNumber Reason: SMS is not supported by this server",
@@ -195,8 +195,7 @@ fn attributes_of(
     Ok(attributes)
 }
 
-fn publish_batch(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: PublishBatchInput = fields.typed()?;
+fn publish_batch(sns: &Sns, request: PublishBatchInput) -> Response {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let topic = sns.topics().topic(name)?;
     let entries = request.publish_batch_request_entries;

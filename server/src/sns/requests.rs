@@ -253,7 +253,6 @@ mod tests {
     //! the typed requests.
     use super::*;
     use crate::protocol::query::{build_request, validate, Form};
-    use crate::protocol::value::Value;
     use crate::sns::DIALECT;
 
     fn read<T: serde::de::DeserializeOwned>(action: &str, pairs: &[(&str, &str)]) -> T {
@@ -262,10 +261,8 @@ mod tests {
             .map(|(key, value)| (key.to_string(), value.to_string()))
             .collect();
         let request = build_request(&DIALECT, action, &form);
-        let Value::Map(map) = validate(&DIALECT, action, &request).expect("valid") else {
-            panic!("a structure")
-        };
-        crate::protocol::typed::read(&map).expect("readable")
+        let request = validate(&DIALECT, action, &request).expect("valid");
+        crate::protocol::typed::read(&request).expect("readable")
     }
 
     /// Publish's message attributes arrive as a map: binary values decoded, a

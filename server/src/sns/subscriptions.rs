@@ -10,8 +10,8 @@ use super::responses::{
     AttributesOutput, ListSubscriptionsOutput, NoOutput, SubscriptionArnOutput, SubscriptionOut,
 };
 use super::{envelope, Sns, SnsError};
-use crate::protocol::typed::respond;
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::{read, respond};
+use crate::protocol::value::Value;
 use shardlog_topic::filter::{FilterPolicy, FilterScope};
 use shardlog_topic::retry::DeliveryPolicy;
 use shardlog_topic::{Endpoint, FilterSpec, Protocol, SubscriptionInfo, SubscriptionRecord};
@@ -22,24 +22,25 @@ type Response = Result<Value, SnsError>;
 /// Subscriptions per ListSubscriptions page, as SNS.
 const LIST_PAGE: usize = 100;
 
-/// Runs a subscription action; `None` if `action` is not one.
+/// Runs a subscription action on its request read into the action's typed
+/// input; `Ok(None)` if `action` is not one.
 pub(super) fn run(
     sns: &Sns,
     action: &str,
-    fields: &Fields<'_>,
+    request: &Value,
     via_link: bool,
-) -> Option<Response> {
+) -> Result<Option<Value>, SnsError> {
     let result = match action {
-        "Subscribe" => subscribe(sns, fields),
-        "ConfirmSubscription" => confirm(sns, fields, via_link),
-        "Unsubscribe" => unsubscribe(sns, fields, via_link),
-        "ListSubscriptions" => list_all(sns, fields),
-        "ListSubscriptionsByTopic" => list_by_topic(sns, fields),
-        "GetSubscriptionAttributes" => get_attributes(sns, fields),
-        "SetSubscriptionAttributes" => set_attributes(sns, fields),
-        _ => return None,
+        "Subscribe" => subscribe(sns, read(request)?),
+        "ConfirmSubscription" => confirm(sns, read(request)?, via_link),
+        "Unsubscribe" => unsubscribe(sns, read(request)?, via_link),
+        "ListSubscriptions" => list_all(sns, read(request)?),
+        "ListSubscriptionsByTopic" => list_by_topic(sns, read(request)?),
+        "GetSubscriptionAttributes" => get_attributes(sns, read(request)?),
+        "SetSubscriptionAttributes" => set_attributes(sns, read(request)?),
+        _ => return Ok(None),
     };
-    Some(result)
+    result.map(Some)
 }
 
 use super::sinks::protocol_name;
@@ -188,8 +189,7 @@ fn apply_all(
     Ok(())
 }
 
-fn subscribe(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: SubscribeInput = fields.typed()?;
+fn subscribe(sns: &Sns, request: SubscribeInput) -> Response {
     let topic = sns.names().topic_of_arn(&request.topic_arn)?;
     let fifo = sns.topics().topic(topic)?.name().is_fifo();
     let address = request
@@ -316,8 +316,7 @@ fn shardlog_topic_now() -> u64 {
 /// authenticated calls may unsubscribe.
 const AUTHENTICATED: &str = "ConfirmationWasAuthenticated";
 
-fn confirm(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
-    let request: ConfirmSubscriptionInput = fields.typed()?;
+fn confirm(sns: &Sns, request: ConfirmSubscriptionInput, via_link: bool) -> Response {
     let topic = sns.names().topic_of_arn(&request.topic_arn)?;
     let authenticate = request
         .authenticate_on_unsubscribe
@@ -337,8 +336,7 @@ fn confirm(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
     Ok(respond(&SubscriptionArnOutput { subscription_arn })?)
 }
 
-fn unsubscribe(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
-    let request: SubscriptionArnInput = fields.typed()?;
+fn unsubscribe(sns: &Sns, request: SubscriptionArnInput, via_link: bool) -> Response {
     let arn = request.subscription_arn.as_str();
     let id = sns.names().subscription_of_arn(arn)?;
     let authenticated_only = sns
@@ -373,13 +371,11 @@ fn unsubscribe(sns: &Sns, fields: &Fields<'_>, via_link: bool) -> Response {
     Ok(respond(&NoOutput {})?)
 }
 
-fn list_all(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: PageInput = fields.typed()?;
+fn list_all(sns: &Sns, request: PageInput) -> Response {
     list(sns, None, request.next_token.as_deref())
 }
 
-fn list_by_topic(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: ListSubscriptionsByTopicInput = fields.typed()?;
+fn list_by_topic(sns: &Sns, request: ListSubscriptionsByTopicInput) -> Response {
     let topic = sns.names().topic_of_arn(&request.topic_arn)?;
     list(sns, Some(topic), request.next_token.as_deref())
 }
@@ -421,8 +417,7 @@ fn describe(sns: &Sns, info: &SubscriptionInfo) -> SubscriptionOut {
     }
 }
 
-fn get_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: SubscriptionArnInput = fields.typed()?;
+fn get_attributes(sns: &Sns, request: SubscriptionArnInput) -> Response {
     let info = sns
         .topics()
         .subscription(sns.names().subscription_of_arn(&request.subscription_arn)?)?;
@@ -467,8 +462,7 @@ fn get_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
     Ok(respond(&AttributesOutput { attributes })?)
 }
 
-fn set_attributes(sns: &Sns, fields: &Fields<'_>) -> Response {
-    let request: SetSubscriptionAttributesInput = fields.typed()?;
+fn set_attributes(sns: &Sns, request: SetSubscriptionAttributesInput) -> Response {
     let id = sns.names().subscription_of_arn(&request.subscription_arn)?;
     let info = sns.topics().subscription(id)?;
     let value = request.attribute_value.as_deref().unwrap_or("");

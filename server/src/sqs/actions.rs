@@ -11,8 +11,8 @@ use super::responses::{
     ListQueuesResponse, NoOutput, QueueUrlResponse,
 };
 use super::{attributes, permissions, queue_name_of, Context, SqsError};
-use crate::protocol::typed;
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::{self, read};
+use crate::protocol::value::Value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::QueueName;
@@ -24,27 +24,23 @@ const LIST_RESULTS_MAX: usize = 1000;
 
 /// Runs a queue management action; `None` if `action` is not one.
 pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    let fields = match Fields::new(request) {
-        Ok(fields) => fields,
-        Err(error) => return Some(Err(error.into())),
-    };
-    run(context, action, fields).transpose()
+    run(context, action, request).transpose()
 }
 
 /// The action's answer; `Ok(None)` if `action` is not a queue management action.
-fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option<Value>, SqsError> {
+fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Value>, SqsError> {
     let queues = context.sqs.queues();
     match action {
-        "CreateQueue" => create_queue(context, fields.typed()?),
+        "CreateQueue" => create_queue(context, read(request)?),
         "GetQueueUrl" => {
-            let request: GetQueueUrlRequest = fields.typed()?;
+            let request: GetQueueUrlRequest = read(request)?;
             let queue = queues.queue(&request.queue_name)?;
             respond(&QueueUrlResponse {
                 queue_url: context.queue_url(queue.name().as_str()),
             })
         }
         "ListQueues" => {
-            let request: ListQueuesRequest = fields.typed()?;
+            let request: ListQueuesRequest = read(request)?;
             let names = queues.list_queues(request.queue_name_prefix.as_deref().unwrap_or(""));
             let page = page(context, request.max_results, request.next_token, names)?;
             respond(&ListQueuesResponse {
@@ -53,7 +49,7 @@ fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option
             })
         }
         "ListDeadLetterSourceQueues" => {
-            let request: ListDeadLetterSourceQueuesRequest = fields.typed()?;
+            let request: ListDeadLetterSourceQueuesRequest = read(request)?;
             let names = queues.dead_letter_sources(queue_name_of(&request.queue_url)?)?;
             let page = page(context, request.max_results, request.next_token, names)?;
             respond(&ListDeadLetterSourceQueuesResponse {
@@ -62,39 +58,39 @@ fn run(context: &Context<'_>, action: &str, fields: Fields<'_>) -> Result<Option
             })
         }
         "DeleteQueue" => {
-            let request: QueueRequest = fields.typed()?;
+            let request: QueueRequest = read(request)?;
             queues.delete_queue(queue_name_of(&request.queue_url)?)?;
             respond(&NoOutput {})
         }
         "GetQueueAttributes" => {
-            let request: GetQueueAttributesRequest = fields.typed()?;
+            let request: GetQueueAttributesRequest = read(request)?;
             let name = queue_name_of(&request.queue_url)?;
             let attributes = attributes::render(context, name, &request.attribute_names)?;
             respond(&GetQueueAttributesResponse { attributes })
         }
-        "SetQueueAttributes" => set_queue_attributes(context, fields.typed()?),
+        "SetQueueAttributes" => set_queue_attributes(context, read(request)?),
         "PurgeQueue" => {
-            let request: QueueRequest = fields.typed()?;
+            let request: QueueRequest = read(request)?;
             queues.queue(queue_name_of(&request.queue_url)?)?.purge()?;
             respond(&NoOutput {})
         }
         "TagQueue" => {
-            let request: TagQueueRequest = fields.typed()?;
+            let request: TagQueueRequest = read(request)?;
             queues.tag_queue(queue_name_of(&request.queue_url)?, &request.tags)?;
             respond(&NoOutput {})
         }
         "UntagQueue" => {
-            let request: UntagQueueRequest = fields.typed()?;
+            let request: UntagQueueRequest = read(request)?;
             queues.untag_queue(queue_name_of(&request.queue_url)?, &request.tag_keys)?;
             respond(&NoOutput {})
         }
         "ListQueueTags" => {
-            let request: QueueRequest = fields.typed()?;
+            let request: QueueRequest = read(request)?;
             let tags = queues.tags(queue_name_of(&request.queue_url)?)?;
             respond(&ListQueueTagsResponse { tags })
         }
-        "AddPermission" => permissions::add(context, fields.typed()?),
-        "RemovePermission" => permissions::remove(context, fields.typed()?),
+        "AddPermission" => permissions::add(context, read(request)?),
+        "RemovePermission" => permissions::remove(context, read(request)?),
         _ => return Ok(None),
     }
     .map(Some)

@@ -11,7 +11,8 @@ use super::responses::{
     NoOutput, ReceiveMessageResponse, SentMessage,
 };
 use super::{md5, queue_name_of, Context, SqsError};
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::read;
+use crate::protocol::value::Value;
 use crate::protocol::wire::Blob;
 use shardlog_queue::{
     AttributeValue, MessageAttribute, MessageAttributes, PendingChanges, ReceiptHandle,
@@ -36,18 +37,14 @@ pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> O
         "ChangeMessageVisibilityBatch" => MessageAction::ChangeVisibilityBatch,
         _ => return None,
     };
-    let fields = match Fields::new(request) {
-        Ok(fields) => fields,
-        Err(error) => return Some(Err(SqsError::from(error))),
-    };
     Some(match action {
-        MessageAction::Send => send(context, &fields).await,
-        MessageAction::SendBatch => send_batch(context, &fields).await,
-        MessageAction::Receive => return receive(context, &fields).await,
-        MessageAction::Delete => delete(context, &fields).await,
-        MessageAction::DeleteBatch => delete_batch(context, &fields).await,
-        MessageAction::ChangeVisibility => change_visibility(context, &fields).await,
-        MessageAction::ChangeVisibilityBatch => change_visibility_batch(context, &fields).await,
+        MessageAction::Send => send(context, request).await,
+        MessageAction::SendBatch => send_batch(context, request).await,
+        MessageAction::Receive => return receive(context, request).await,
+        MessageAction::Delete => delete(context, request).await,
+        MessageAction::DeleteBatch => delete_batch(context, request).await,
+        MessageAction::ChangeVisibility => change_visibility(context, request).await,
+        MessageAction::ChangeVisibilityBatch => change_visibility_batch(context, request).await,
     })
 }
 
@@ -65,15 +62,11 @@ enum MessageAction {
 /// Runs a message action that may block a thread (the ReceiveMessage that
 /// [`dispatch`] hands back); `None` if `action` is not one.
 pub fn dispatch_blocking(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    (action == "ReceiveMessage").then(|| {
-        Fields::new(request)
-            .map_err(SqsError::from)
-            .and_then(|fields| receive_blocking(context, &fields))
-    })
+    (action == "ReceiveMessage").then(|| receive_blocking(context, request))
 }
 
-async fn delete(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: DeleteMessageRequest = fields.typed()?;
+async fn delete(context: &Context<'_>, request: &Value) -> Response {
+    let request: DeleteMessageRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let handles = [handle(&request.receipt_handle)?];
     let pending = queue.submit_delete_batch(&handles)?;
@@ -87,8 +80,8 @@ async fn one_change(pending: PendingChanges<'_>) -> Response {
     respond(&NoOutput {})
 }
 
-async fn change_visibility(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: ChangeMessageVisibilityRequest = fields.typed()?;
+async fn change_visibility(context: &Context<'_>, request: &Value) -> Response {
+    let request: ChangeMessageVisibilityRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let handle = handle(&request.receipt_handle)?;
     let changes = [(handle, visibility_timeout(request.visibility_timeout)?)];
@@ -267,11 +260,11 @@ impl Digests {
     }
 }
 
-async fn send(context: &Context<'_>, fields: &Fields<'_>) -> Response {
+async fn send(context: &Context<'_>, request: &Value) -> Response {
     // SendMessage is its queue and one message; both read from the one request.
-    let request: QueueRequest = fields.typed()?;
-    let entry: SendEntry = fields.typed()?;
-    let queue = context.queue_at(&request.queue_url)?;
+    let queue: QueueRequest = read(request)?;
+    let entry: SendEntry = read(request)?;
+    let queue = context.queue_at(&queue.queue_url)?;
     let request = send_request(entry)?;
     let digests = Digests::of(&request);
     let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
@@ -329,8 +322,8 @@ fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
     }
 }
 
-async fn send_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: SendMessageBatchRequest = fields.typed()?;
+async fn send_batch(context: &Context<'_>, request: &Value) -> Response {
+    let request: SendMessageBatchRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
@@ -394,8 +387,8 @@ async fn handle_batch<'q, T: Copy>(
     respond(&BatchResponse { successful, failed })
 }
 
-async fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: HandleBatchRequest = fields.typed()?;
+async fn delete_batch(context: &Context<'_>, request: &Value) -> Response {
+    let request: HandleBatchRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
     handle_batch(request.entries, parse, |handles| {
@@ -404,8 +397,8 @@ async fn delete_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     .await
 }
 
-async fn change_visibility_batch(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: HandleBatchRequest = fields.typed()?;
+async fn change_visibility_batch(context: &Context<'_>, request: &Value) -> Response {
+    let request: HandleBatchRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| {
         let handle = handle(&entry.receipt_handle)?;
@@ -428,8 +421,8 @@ struct Receive {
 }
 
 impl Receive {
-    fn of(fields: &Fields<'_>) -> Result<Receive, SqsError> {
-        let request: ReceiveMessageRequest = fields.typed()?;
+    fn of(request: &Value) -> Result<Receive, SqsError> {
+        let request: ReceiveMessageRequest = read(request)?;
         let max_messages = bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?;
         let receive = ReceiveRequest {
             max_messages: max_messages.unwrap_or(1),
@@ -462,8 +455,8 @@ impl Receive {
 }
 
 /// ReceiveMessage without blocking; `None` if it must (see `dispatch_blocking`).
-async fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Option<Response> {
-    let receive = match Receive::of(fields) {
+async fn receive(context: &Context<'_>, request: &Value) -> Option<Response> {
+    let receive = match Receive::of(request) {
         Ok(receive) => receive,
         Err(error) => return Some(Err(error)),
     };
@@ -482,8 +475,8 @@ async fn receive(context: &Context<'_>, fields: &Fields<'_>) -> Option<Response>
     )
 }
 
-fn receive_blocking(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let receive = Receive::of(fields)?;
+fn receive_blocking(context: &Context<'_>, request: &Value) -> Response {
+    let receive = Receive::of(request)?;
     let name = queue_name_of(&receive.queue_url)?;
     let received = context.sqs.queues().receive(name, &receive.request)?;
     receive.respond(context, &received)

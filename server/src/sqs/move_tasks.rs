@@ -11,7 +11,8 @@ use super::responses::{
     StartMessageMoveTaskResponse,
 };
 use super::{Context, SqsError};
-use crate::protocol::value::{Fields, Value};
+use crate::protocol::typed::read;
+use crate::protocol::value::Value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::{Error as QueueError, MoveTask, MoveTaskStatus};
@@ -23,17 +24,18 @@ const LIST_RESULTS_MAX: i128 = 10;
 
 /// Runs a move task action; `None` if `action` is not one.
 pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    let handler: fn(&Context<'_>, &Fields<'_>) -> Response = match action {
-        "StartMessageMoveTask" => start,
-        "ListMessageMoveTasks" => list,
-        "CancelMessageMoveTask" => cancel,
-        _ => return None,
-    };
-    Some(
-        Fields::new(request)
-            .map_err(SqsError::from)
-            .and_then(|fields| handler(context, &fields)),
-    )
+    run(context, action, request).transpose()
+}
+
+/// The action's answer; `Ok(None)` if `action` is not a move task action.
+fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Value>, SqsError> {
+    match action {
+        "StartMessageMoveTask" => start(context, read(request)?),
+        "ListMessageMoveTasks" => list(context, read(request)?),
+        "CancelMessageMoveTask" => cancel(context, read(request)?),
+        _ => return Ok(None),
+    }
+    .map(Some)
 }
 
 /// The queue layer's refusals in the move task actions' words: they name queues
@@ -75,8 +77,7 @@ fn queue_of_arn<'a>(parameter: &str, arn: &'a str) -> Result<&'a str, SqsError> 
     }
 }
 
-fn start(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: StartMessageMoveTaskRequest = fields.typed()?;
+fn start(context: &Context<'_>, request: StartMessageMoveTaskRequest) -> Response {
     let source = queue_of_arn("SourceArn", &request.source_arn)?;
     let destination = request
         .destination_arn
@@ -104,8 +105,7 @@ fn start(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     })
 }
 
-fn list(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: ListMessageMoveTasksRequest = fields.typed()?;
+fn list(context: &Context<'_>, request: ListMessageMoveTasksRequest) -> Response {
     let source = queue_of_arn("SourceArn", &request.source_arn)?;
     let max = match request.max_results {
         None => 1,
@@ -131,8 +131,7 @@ fn list(context: &Context<'_>, fields: &Fields<'_>) -> Response {
     respond(&ListMessageMoveTasksResponse { results })
 }
 
-fn cancel(context: &Context<'_>, fields: &Fields<'_>) -> Response {
-    let request: CancelMessageMoveTaskRequest = fields.typed()?;
+fn cancel(context: &Context<'_>, request: CancelMessageMoveTaskRequest) -> Response {
     let id = task_id(&request.task_handle).ok_or_else(|| {
         SqsError::new(
             "ResourceNotFoundException",

@@ -1,7 +1,7 @@
 //! Typed requests of the SQS actions. Both protocols (JSON 1.0 and the query
 //! protocol) decode into one tree that the model validates (types, required
 //! members, enums), and each action reads that tree into its struct here
-//! (`Fields::typed`). Members are named as the model names them; integers are
+//! (`typed::read`). Members are named as the model names them; integers are
 //! `i128` so that a value out of SQS's range reaches the action, which refuses it
 //! in SQS's words, instead of failing to read.
 
@@ -280,4 +280,77 @@ pub(crate) struct ListMessageMoveTasksRequest {
 pub(crate) struct CancelMessageMoveTaskRequest {
     /// The handle StartMessageMoveTask returned.
     pub(crate) task_handle: String,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Query-protocol forms, decoded and validated as the server does, read into
+    //! the typed requests: flattened lists and maps arrive as the model's shapes.
+    use super::*;
+    use crate::protocol::typed::read;
+    use crate::sqs::query::decode;
+
+    fn read_form<T: serde::de::DeserializeOwned>(form: &str) -> T {
+        let (_, request) = decode(form.as_bytes(), "/").expect("valid");
+        read(&request).expect("readable")
+    }
+
+    /// CreateQueue's `Attribute.N.Name/Value` and `Tag.N.Key/Value` become maps.
+    #[test]
+    fn create_queue_reads_attributes_and_tags() {
+        let input: CreateQueueRequest = read_form(
+            "Action=CreateQueue&QueueName=q&Attribute.1.Name=DelaySeconds&Attribute.1.Value=5\
+             &Attribute.2.Name=VisibilityTimeout&Attribute.2.Value=60&Tag.1.Key=team&Tag.1.Value=x",
+        );
+        assert_eq!(input.queue_name, "q");
+        let attributes = BTreeMap::from([
+            ("DelaySeconds".to_string(), "5".to_string()),
+            ("VisibilityTimeout".to_string(), "60".to_string()),
+        ]);
+        assert_eq!(input.attributes, attributes);
+        assert_eq!(input.tags, BTreeMap::from([("team".into(), "x".into())]));
+    }
+
+    /// SendMessageBatch's entries keep their order, with their message
+    /// attributes as a map and binary values decoded.
+    #[test]
+    fn send_batch_reads_entries_and_attributes() {
+        let input: SendMessageBatchRequest = read_form(
+            "Action=SendMessageBatch&QueueUrl=u\
+             &SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one\
+             &SendMessageBatchRequestEntry.1.DelaySeconds=2\
+             &SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two\
+             &SendMessageBatchRequestEntry.2.MessageAttribute.1.Name=k\
+             &SendMessageBatchRequestEntry.2.MessageAttribute.1.Value.DataType=Binary\
+             &SendMessageBatchRequestEntry.2.MessageAttribute.1.Value.BinaryValue=AAEC",
+        );
+        assert_eq!(input.queue_url, "u");
+        let entries: Vec<SendEntry> = input.entries.into_iter().flatten().collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].id.as_deref(), Some("a"));
+        assert_eq!(entries[0].message_body, "one");
+        assert_eq!(entries[0].delay_seconds, Some(2));
+        assert_eq!(entries[1].message_body, "two");
+        let attribute = &entries[1].message_attributes["k"];
+        assert_eq!(attribute.data_type, "Binary");
+        assert_eq!(
+            attribute
+                .binary_value
+                .as_ref()
+                .map(|blob| blob.0.as_slice()),
+            Some(&[0u8, 1, 2][..])
+        );
+    }
+
+    /// AddPermission's `AWSAccountId.N` and `ActionName.N` become lists in order.
+    #[test]
+    fn add_permission_reads_lists() {
+        let input: AddPermissionRequest = read_form(
+            "Action=AddPermission&QueueUrl=u&Label=l&AWSAccountId.1=111122223333\
+             &AWSAccountId.2=444455556666&ActionName.1=SendMessage&ActionName.2=ReceiveMessage",
+        );
+        assert_eq!(input.label, "l");
+        assert_eq!(input.aws_account_ids, ["111122223333", "444455556666"]);
+        assert_eq!(input.actions, ["SendMessage", "ReceiveMessage"]);
+    }
 }
