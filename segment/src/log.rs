@@ -281,15 +281,7 @@ impl PendingAppend {
         let mut registered = None;
         loop {
             let mut state = shared.lock();
-            let outcome = if state.acked_position >= target {
-                Some(Ok(self.appended))
-            } else {
-                state
-                    .failed
-                    .as_ref()
-                    .map(|cause| Err(shared.failed_error(cause)))
-            };
-            if let Some(outcome) = outcome {
+            if let Some(outcome) = settled(shared, &state, self.appended) {
                 if let Some(id) = registered {
                     state.ack_waiters.remove(target, id);
                 }
@@ -321,6 +313,15 @@ impl PendingAppend {
     }
 }
 
+/// How a wait for `appended` ends, if it does now: acknowledged, or the log failed.
+fn settled(shared: &LogShared, state: &LogState, appended: Appended) -> Option<Result<Appended>> {
+    if state.acked_position >= appended.base_position + appended.count {
+        return Some(Ok(appended));
+    }
+    let cause = state.failed.as_ref()?;
+    Some(Err(shared.failed_error(cause)))
+}
+
 /// The future of [`PendingAppend::acknowledged`]. Dropping it abandons the wait,
 /// not the batch.
 #[derive(Debug)]
@@ -346,15 +347,7 @@ impl Future for Acknowledgement {
         let shared = &this.shared;
         let target = this.target();
         let mut state = shared.lock();
-        let outcome = if state.acked_position >= target {
-            Some(Ok(this.appended))
-        } else {
-            state
-                .failed
-                .as_ref()
-                .map(|cause| Err(shared.failed_error(cause)))
-        };
-        if let Some(outcome) = outcome {
+        if let Some(outcome) = settled(shared, &state, this.appended) {
             if let Some(id) = this.registered.take() {
                 state.ack_waiters.remove(target, id);
             }
