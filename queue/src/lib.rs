@@ -77,6 +77,6 @@ pub use registry::{
     OpenReport, QueueTimestamps, Queues, QueuesConfig, QUEUE_NAME_REUSE_MS, TAGS_MAX,
 };
 pub use types::{
-    AttributeValue, Clock, ManualClock, MessageAttribute, MessageAttributes, MessageId, QueueName,
-    ReceiptHandle, SequenceNumber, SystemClock, QUEUE_NAME_CHARS_MAX,
+    AttributeValue, BodyDigest, Clock, ManualClock, MessageAttribute, MessageAttributes, MessageId,
+    QueueName, ReceiptHandle, SequenceNumber, SystemClock, QUEUE_NAME_CHARS_MAX,
 };

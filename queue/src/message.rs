@@ -1,14 +1,15 @@
 //! The message record codec (see `FORMAT.md`, "Message record").
 
 use crate::error::{Error, Result};
-use crate::types::{AttributeValue, MessageAttribute, MessageAttributes, MessageId};
+use crate::types::{AttributeValue, BodyDigest, MessageAttribute, MessageAttributes, MessageId};
 
 const VERSION: u8 = 1;
 const FLAG_GROUP: u8 = 1;
 const FLAG_DEDUP: u8 = 2;
 const FLAG_SOURCE: u8 = 4;
 const FLAG_TRACE: u8 = 8;
-const FLAGS_KNOWN: u8 = FLAG_GROUP | FLAG_DEDUP | FLAG_SOURCE | FLAG_TRACE;
+const FLAG_DIGEST: u8 = 16;
+const FLAGS_KNOWN: u8 = FLAG_GROUP | FLAG_DEDUP | FLAG_SOURCE | FLAG_TRACE | FLAG_DIGEST;
 
 const AT_VERSION: usize = 0;
 const AT_FLAGS: usize = AT_VERSION + 1;
@@ -50,6 +51,9 @@ pub struct StoredMessage {
     pub trace_header: Option<String>,
     /// The body.
     pub body: Vec<u8>,
+    /// The body's digest, if the sender took it (records written before it was
+    /// stored, and messages SNS delivers, have none).
+    pub body_digest: Option<BodyDigest>,
     /// Message attributes.
     pub attributes: MessageAttributes,
 }
@@ -108,7 +112,8 @@ impl StoredMessage {
         let flags = flag(self.group_id.is_some(), FLAG_GROUP)
             | flag(self.deduplication_id.is_some(), FLAG_DEDUP)
             | flag(self.source_queue.is_some(), FLAG_SOURCE)
-            | flag(self.trace_header.is_some(), FLAG_TRACE);
+            | flag(self.trace_header.is_some(), FLAG_TRACE)
+            | flag(self.body_digest.is_some(), FLAG_DIGEST);
         out.push(VERSION);
         out.push(flags);
         out.extend_from_slice(&(self.attributes.len() as u16).to_le_bytes());
@@ -129,6 +134,9 @@ impl StoredMessage {
             let len = u16::try_from(trace.len()).expect("validated: at most 4096 bytes");
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(trace.as_bytes());
+        }
+        if let Some(BodyDigest(digest)) = &self.body_digest {
+            out.extend_from_slice(digest);
         }
         out.extend_from_slice(&self.body);
         for (name, attribute) in &self.attributes {
@@ -179,6 +187,13 @@ impl StoredMessage {
                 utf8(reader.take(len as usize)?)
             })
             .transpose()?;
+        let body_digest = (flags & FLAG_DIGEST != 0)
+            .then(|| {
+                reader
+                    .take(16)
+                    .map(|d| BodyDigest(d.try_into().expect("16")))
+            })
+            .transpose()?;
         let body = reader.take(le_u32(AT_BODY_LEN) as usize)?.to_vec();
         let mut attributes = MessageAttributes::new();
         for _ in 0..attribute_count {
@@ -215,6 +230,7 @@ impl StoredMessage {
             source_queue,
             trace_header,
             body,
+            body_digest,
             attributes,
         })
     }
@@ -285,10 +301,14 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..200),
             proptest::collection::btree_map("[a-zA-Z_]{1,20}", arb_attribute(), 0..=10),
             proptest::option::of("[a-z0-9-]{1,80}"),
-            proptest::option::of(".{0,300}"),
+            (
+                proptest::option::of(".{0,300}"),
+                proptest::option::of(any::<[u8; 16]>()),
+            ),
         )
             .prop_map(
-                |(id, times, group_id, dedup, body, attributes, source_queue, trace_header)| {
+                |(id, times, group_id, dedup, body, attributes, source_queue, extras)| {
+                    let (trace_header, digest) = extras;
                     let (sent_ms, visible_from_ms, base) = times;
                     StoredMessage {
                         message_id: MessageId(uuid::Uuid::from_u128(id)),
@@ -300,6 +320,7 @@ mod tests {
                         source_queue,
                         trace_header,
                         body,
+                        body_digest: digest.map(BodyDigest),
                         attributes,
                     }
                 },
@@ -330,6 +351,7 @@ mod tests {
             source_queue: None,
             trace_header: None,
             body: b"hello".to_vec(),
+            body_digest: None,
             attributes: MessageAttributes::new(),
         };
         let mut bytes = message.encode();
@@ -386,6 +408,7 @@ mod golden {
             source_queue: None,
             trace_header: None,
             body: b"body".to_vec(),
+            body_digest: None,
             attributes,
         };
         let hex = hex(&message.encode());
@@ -400,7 +423,13 @@ mod golden {
     /// header (bit 3).
     #[test]
     fn version_1_bytes_with_source_and_trace() {
-        let message = StoredMessage {
+        let hex = hex(&source_and_trace().encode());
+        assert_eq!(hex, GOLDEN_SOURCE_TRACE);
+    }
+
+    /// The message of [`GOLDEN_SOURCE_TRACE`].
+    fn source_and_trace() -> StoredMessage {
+        StoredMessage {
             message_id: MessageId(uuid::Uuid::from_u128(
                 0x0001_0203_0405_0607_0809_0a0b_0c0d_0e0f,
             )),
@@ -412,11 +441,35 @@ mod golden {
             source_queue: Some("src".into()),
             trace_header: Some("t".into()),
             body: b"body".to_vec(),
+            body_digest: None,
             attributes: MessageAttributes::new(),
+        }
+    }
+
+    /// Version 1 bytes with the body's digest (bit 4), between the trace header
+    /// and the body; the digest is MD5's.
+    #[test]
+    fn version_1_bytes_with_digest() {
+        let message = StoredMessage {
+            source_queue: None,
+            trace_header: None,
+            body: b"hello".to_vec(),
+            body_digest: Some(BodyDigest::of(b"hello")),
+            ..source_and_trace()
         };
         let hex = hex(&message.encode());
-        assert_eq!(hex, GOLDEN_SOURCE_TRACE);
+        assert_eq!(hex, GOLDEN_DIGEST);
+        let decoded = StoredMessage::decode(&message.encode()).unwrap();
+        assert_eq!(decoded, message);
     }
+
+    const GOLDEN_DIGEST: &str = concat!(
+        "011000000500000000010203040506070809",
+        "0a0b0c0d0e0f050000000000000006000000",
+        "000000000000000000000000",
+        "5d41402abc4b2a76b9719d911017c592",
+        "68656c6c6f",
+    );
 
     const GOLDEN_SOURCE_TRACE: &str = "010c000004000000000102030405060708090a0b0c0d0e0f05000000000000000600000000000000000000000000000003737263010074626f6479";
 

@@ -8,7 +8,9 @@ use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::message::{message_size_bytes, validate_parts, StoredMessage};
 use crate::state_log::Entry;
-use crate::types::{Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber};
+use crate::types::{
+    BodyDigest, Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber,
+};
 use shardlog_segment::{Appended, Log, LogConfig, PendingAppend, ReadLimits, Record};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -44,6 +46,9 @@ pub struct SendRequest {
     pub deduplication_id: Option<String>,
     /// The AWSTraceHeader system attribute, kept and returned as given (1..=4096 bytes).
     pub trace_header: Option<String>,
+    /// The body's digest, if the sender took it ([`BodyDigest::of`] the body):
+    /// stored with the message and returned with each receive of it.
+    pub body_digest: Option<BodyDigest>,
 }
 
 /// What a send returns.
@@ -385,6 +390,7 @@ impl Queue {
             deduplication_id: request.deduplication_id,
             source_queue: None,
             trace_header: request.trace_header,
+            body_digest: request.body_digest,
             body: request.body,
             attributes: request.attributes,
         };

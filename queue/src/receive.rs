@@ -10,7 +10,7 @@ use crate::queue::{
     VISIBILITY_TIMEOUT_S_MAX,
 };
 use crate::state_log::Entry;
-use crate::types::{MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
+use crate::types::{BodyDigest, MessageAttributes, MessageId, ReceiptHandle, SequenceNumber};
 use shardlog_segment::{PendingAppend, ReadLimits};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -56,6 +56,8 @@ pub struct ReceivedMessage {
     pub receipt_handle: ReceiptHandle,
     /// The body.
     pub body: Vec<u8>,
+    /// The body's digest as the send stored it, if it did.
+    pub body_digest: Option<BodyDigest>,
     /// Message attributes.
     pub attributes: MessageAttributes,
     /// SentTimestamp (ms).
@@ -460,6 +462,7 @@ impl Queue {
                 message_id: message.message_id,
             },
             body: message.body,
+            body_digest: message.body_digest,
             attributes: message.attributes,
             sent_ms: message.sent_ms,
             receive_count: tracked.receive_count,

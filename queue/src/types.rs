@@ -79,6 +79,20 @@ impl fmt::Display for MessageId {
     }
 }
 
+/// The MD5 digest of a message body, taken once at send (where the sender's
+/// answer needs it anyway) and stored with the message, so that a receive, whose
+/// answer carries it too, does not hash the body again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyDigest(pub [u8; 16]);
+
+impl BodyDigest {
+    /// The digest of `body`.
+    pub fn of(body: &[u8]) -> BodyDigest {
+        use md5::Digest;
+        BodyDigest(md5::Md5::digest(body).into())
+    }
+}
+
 /// A FIFO message's sequence number: its position in the queue's message log,
 /// so it grows with every send and is never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -134,13 +148,17 @@ impl ReceiptHandle {
 
 impl fmt::Display for ReceiptHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut bytes = Vec::with_capacity(HANDLE_LEN);
-        bytes.push(HANDLE_VERSION);
-        bytes.extend_from_slice(&self.queue_id.to_le_bytes());
-        bytes.extend_from_slice(&self.position.to_le_bytes());
-        bytes.extend_from_slice(&self.attempt.to_le_bytes());
-        bytes.extend_from_slice(self.message_id.0.as_bytes());
-        bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        // The hex of the handle's bytes: the integers little-endian (so their
+        // byte-swapped values' hex), the id as its bytes (its big-endian u128).
+        // Five integer formats, not one per byte: a receive writes ten handles.
+        write!(
+            f,
+            "{HANDLE_VERSION:02x}{:016x}{:016x}{:08x}{:032x}",
+            self.queue_id.swap_bytes(),
+            self.position.swap_bytes(),
+            self.attempt.swap_bytes(),
+            self.message_id.0.as_u128()
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{bodies, fifo, text, Env};
-use shardlog_queue::{Error, SUBMIT_ENTRIES_MAX};
+use shardlog_queue::{BodyDigest, Error, SendRequest, SUBMIT_ENTRIES_MAX};
 
 /// 25 FIFO messages in two groups, one a duplicate of an earlier send and one
 /// a duplicate within the call: each gets its outcome, the duplicates their
@@ -77,4 +77,26 @@ fn invalid_entry_fails_alone_and_limits_hold() {
         queue.submit_sends(Vec::new()),
         Err(Error::BatchSize { .. })
     ));
+}
+
+/// A send's body digest is stored with its message: a receive after a restart
+/// returns it, and a message sent without one (as SNS delivers) comes back with none.
+#[test]
+fn body_digest_is_stored_and_survives_a_restart() {
+    let env = Env::new();
+    let queue = env.create("digests", Default::default());
+    let with_digest = SendRequest {
+        body_digest: Some(BodyDigest::of(b"digested")),
+        ..text("digested")
+    };
+    queue
+        .send_batch(vec![with_digest, text("plain")])
+        .unwrap()
+        .into_iter()
+        .for_each(|outcome| assert!(outcome.is_ok()));
+    let env = env.restart();
+    let received = env.receive("digests", 10);
+    assert_eq!(bodies(&received), ["digested", "plain"]);
+    assert_eq!(received[0].body_digest, Some(BodyDigest::of(b"digested")));
+    assert_eq!(received[1].body_digest, None);
 }

@@ -10,6 +10,7 @@
 //!         └── active segment: appended by the committer, read up to the last ack
 //! ```
 
+mod ack_waiters;
 mod active;
 mod aligned;
 pub mod backend;

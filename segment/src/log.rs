@@ -6,6 +6,7 @@
 //! wait until the committer has made the batch as durable as the policy says.
 //! Readers see only acknowledged batches.
 
+use crate::ack_waiters::{AckWaiters, AckWake};
 use crate::aligned::{AlignedBuf, BufferPool};
 use crate::batch::{batch_encoded_len, encode_batch_into, Record};
 use crate::committer::CommitQueue;
@@ -20,7 +21,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -156,8 +157,9 @@ pub(crate) struct LogState {
     pub closed: bool,
     /// Bumped by [`Log::wake_waiters`]: a wait that sees it change returns.
     pub wakeups: u64,
-    /// Tasks awaiting an [`Acknowledgement`], woken with the blocked waiters.
-    pub wakers: Vec<Waker>,
+    /// Waits for acknowledgement (blocked [`PendingAppend::wait`]s and awaited
+    /// [`Acknowledgement`]s), woken when their batch is acknowledged or the log fails.
+    pub ack_waiters: AckWaiters,
 }
 
 /// The committer's side of a log: the active segment's write handles.
@@ -217,15 +219,20 @@ impl LogShared {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Wakes every waiter, blocked or awaiting, after a change of `state`
-    /// (acknowledgements, a failure, freed staging space); releases the lock first.
+    /// Wakes the waiters a change of `state` concerns (acknowledgements, a
+    /// failure, freed staging space): the condition variable's, and the
+    /// acknowledgement waits it finishes (all of them after a failure); releases
+    /// the lock first.
     pub(crate) fn notify(&self, mut state: MutexGuard<'_, LogState>) {
-        let wakers = std::mem::take(&mut state.wakers);
+        let woken = if state.failed.is_some() {
+            state.ack_waiters.take_all()
+        } else {
+            let acked_position = state.acked_position;
+            state.ack_waiters.take_reached(acked_position)
+        };
         drop(state);
         self.changed.notify_all();
-        for waker in wakers {
-            waker.wake();
-        }
+        woken.into_iter().for_each(AckWake::wake);
     }
 
     pub(crate) fn lock_writer(&self) -> MutexGuard<'_, WriterState> {
@@ -271,17 +278,26 @@ impl PendingAppend {
     pub fn wait(self) -> Result<Appended> {
         let shared = &self.shared;
         let target = self.appended.base_position + self.appended.count;
-        let mut state = shared.lock();
-        while state.acked_position < target {
-            if let Some(cause) = &state.failed {
-                return Err(shared.failed_error(cause));
+        let mut registered = None;
+        loop {
+            let mut state = shared.lock();
+            if let Some(outcome) = settled(shared, &state, self.appended) {
+                if let Some(id) = registered {
+                    state.ack_waiters.remove(target, id);
+                }
+                return outcome;
             }
-            state = shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poison| poison.into_inner());
+            // Registered under the lock that every acknowledgement takes the
+            // waits under: the unpark cannot come before this is listed, and an
+            // unpark that comes before the park makes the park return at once.
+            if !registered.is_some_and(|id| state.ack_waiters.contains(target, id)) {
+                let wake = AckWake::Thread(std::thread::current());
+                registered = Some(state.ack_waiters.register(target, wake));
+            }
+            drop(state);
+            // Parking may also return spuriously: the loop checks again.
+            std::thread::park();
         }
-        Ok(self.appended)
     }
 
     /// [`PendingAppend::wait`] for async callers: a future that resolves once the
@@ -292,8 +308,18 @@ impl PendingAppend {
         Acknowledgement {
             shared: Arc::clone(&self.shared),
             appended: self.appended,
+            registered: None,
         }
     }
+}
+
+/// How a wait for `appended` ends, if it does now: acknowledged, or the log failed.
+fn settled(shared: &LogShared, state: &LogState, appended: Appended) -> Option<Result<Appended>> {
+    if state.acked_position >= appended.base_position + appended.count {
+        return Some(Ok(appended));
+    }
+    let cause = state.failed.as_ref()?;
+    Some(Err(shared.failed_error(cause)))
 }
 
 /// The future of [`PendingAppend::acknowledged`]. Dropping it abandons the wait,
@@ -303,28 +329,53 @@ impl PendingAppend {
 pub struct Acknowledgement {
     shared: Arc<LogShared>,
     appended: Appended,
+    /// Its id among the log's acknowledgement waits, once registered.
+    registered: Option<u64>,
+}
+
+impl Acknowledgement {
+    fn target(&self) -> u64 {
+        self.appended.base_position + self.appended.count
+    }
 }
 
 impl Future for Acknowledgement {
     type Output = Result<Appended>;
 
-    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
-        let shared = &self.shared;
-        let target = self.appended.base_position + self.appended.count;
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let shared = &this.shared;
+        let target = this.target();
         let mut state = shared.lock();
-        if state.acked_position >= target {
-            return Poll::Ready(Ok(self.appended));
+        if let Some(outcome) = settled(shared, &state, this.appended) {
+            if let Some(id) = this.registered.take() {
+                state.ack_waiters.remove(target, id);
+            }
+            return Poll::Ready(outcome);
         }
-        if let Some(cause) = &state.failed {
-            return Poll::Ready(Err(shared.failed_error(cause)));
-        }
-        // Every change that could finish this wait takes the wakers under the
+        // Every change that could finish this wait takes the waits under the
         // same lock, so registering here cannot miss it.
         let waker = context.waker();
-        if !state.wakers.iter().any(|known| known.will_wake(waker)) {
-            state.wakers.push(waker.clone());
+        let known = this
+            .registered
+            .is_some_and(|id| state.ack_waiters.update(target, id, waker));
+        if !known {
+            let id = state
+                .ack_waiters
+                .register(target, AckWake::Task(waker.clone()));
+            this.registered = Some(id);
         }
         Poll::Pending
+    }
+}
+
+impl Drop for Acknowledgement {
+    /// A wait abandoned before it resolved leaves no registration behind.
+    fn drop(&mut self) {
+        if let Some(id) = self.registered {
+            let target = self.target();
+            self.shared.lock().ack_waiters.remove(target, id);
+        }
     }
 }
 

@@ -168,7 +168,7 @@ impl Storage {
             quarantined: None,
             closed: false,
             wakeups: 0,
-            wakers: Vec::new(),
+            ack_waiters: Default::default(),
         };
         let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
         Ok((log, recovered.report))
@@ -223,7 +223,7 @@ impl Storage {
             quarantined: Some(cause),
             closed: false,
             wakeups: 0,
-            wakers: Vec::new(),
+            ack_waiters: Default::default(),
         };
         let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
         self.new_log(&mut logs, dir, config, state, Default::default())

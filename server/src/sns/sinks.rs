@@ -160,6 +160,8 @@ impl Sinks {
             group_id: fifo.then(|| message.group_id.clone()).flatten(),
             deduplication_id: fifo.then(|| message.deduplication_id.clone()).flatten(),
             trace_header: None,
+            // Not taken: a delivery's answer carries no digest, and a receive takes it.
+            body_digest: None,
         })
     }
 

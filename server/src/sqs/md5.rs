@@ -2,11 +2,12 @@
 //! the MD5 of the body, and the MD5 of the message attributes in SQS's encoding.
 
 use md5::{Digest, Md5};
-use shardlog_queue::{AttributeValue, MessageAttribute};
+use shardlog_queue::{AttributeValue, BodyDigest, MessageAttribute};
 
-/// Hex MD5 of the body as sent.
-pub fn of_body(body: &[u8]) -> String {
-    hex(&Md5::digest(body))
+/// Hex MD5 of the body as sent: `stored`, the digest the send took, if given.
+pub fn of_body(body: &[u8], stored: Option<BodyDigest>) -> String {
+    let digest = stored.map_or_else(|| Md5::digest(body).into(), |digest| digest.0);
+    hex(&digest)
 }
 
 /// Hex MD5 of the attributes, or `None` when there are none (SQS then leaves
@@ -35,11 +36,12 @@ pub fn of_attributes<'a>(
         encoded.push(transport);
         field(&mut encoded, value);
     }
-    Some(hex(&Md5::digest(&encoded)))
+    Some(hex(&Md5::digest(&encoded).into()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lowercase hex of a 16-byte digest: one integer format, not one per byte.
+fn hex(digest: &[u8; 16]) -> String {
+    format!("{:032x}", u128::from_be_bytes(*digest))
 }
 
 #[cfg(test)]
@@ -52,7 +54,12 @@ mod tests {
     /// The body digest is the plain MD5; the attribute digest follows SQS's encoding.
     #[test]
     fn digests_match_known_values() {
-        assert_eq!(of_body(b"hello"), "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(of_body(b"hello", None), "5d41402abc4b2a76b9719d911017c592");
+        let stored = Some(BodyDigest::of(b"hello"));
+        assert_eq!(
+            of_body(b"hello", stored),
+            "5d41402abc4b2a76b9719d911017c592"
+        );
         let mut attributes = MessageAttributes::new();
         assert_eq!(of_attributes(&attributes), None);
         attributes.insert(
