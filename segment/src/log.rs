@@ -210,6 +210,9 @@ pub(crate) struct LogShared {
     pub pool: Arc<BufferPool>,
     /// Held while key compaction runs (one at a time per log).
     pub compaction: Mutex<()>,
+    /// Whether the log's directory is on the storage's [`crate::io::VolumeSync`]
+    /// file system, so that a volume sync covers its files.
+    pub on_volume: bool,
 }
 
 impl LogShared {

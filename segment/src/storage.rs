@@ -4,12 +4,12 @@ use crate::active::{finish_active_files, write_active_tix};
 use crate::aligned::BufferPool;
 use crate::backend::{self, BackendKind};
 use crate::committer::{unavailable, CommitQueue, Committer, LogRegistry};
-use crate::config::{LogConfig, StorageConfig};
+use crate::config::{Durability, LogConfig, StorageConfig};
 use crate::error::{io_err, Error, Result};
 use crate::format::parse_segment_file_name;
-use crate::io::FileSystem;
 use crate::io::OpenOptions;
 use crate::io::DIRECT_IO_ALIGNMENT;
+use crate::io::{FileSystem, VolumeSync};
 use crate::log::{Log, LogShared, LogState, WriterState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::SegmentPaths;
@@ -37,6 +37,9 @@ struct StorageInner {
     direct: bool,
     queue: Arc<CommitQueue>,
     committer: Mutex<Committer>,
+    /// Syncs the file system of the directory given to [`Storage::open_in`] at once,
+    /// for rounds that wrote many files (`None`: no directory, or no such call).
+    volume: Option<Arc<dyn VolumeSync>>,
     logs: LogRegistry,
     pool: Arc<BufferPool>,
 }
@@ -76,8 +79,19 @@ impl Storage {
             BackendKind::Buffered | BackendKind::Auto => (1, false),
         };
         let logs: LogRegistry = Arc::new(Mutex::new(HashMap::new()));
-        let committer =
-            Committer::start(backend, fs.as_ref(), config.durability, Arc::clone(&logs))?;
+        // Opened before any log: it reports write-back errors from now on. Without it
+        // (a file system that refuses it) every round syncs file by file, as durable.
+        let volume = match (config.durability, dir) {
+            (Durability::None, _) | (_, None) => None,
+            (_, Some(dir)) => fs.open_volume_sync(dir).ok().flatten(),
+        };
+        let committer = Committer::start(
+            backend,
+            fs.as_ref(),
+            config.durability,
+            volume.clone(),
+            Arc::clone(&logs),
+        )?;
         Ok(Storage {
             inner: Arc::new(StorageInner {
                 fs,
@@ -88,6 +102,7 @@ impl Storage {
                 direct,
                 queue: committer.queue(),
                 committer: Mutex::new(committer),
+                volume,
                 logs,
                 pool: Arc::default(),
             }),
@@ -194,6 +209,11 @@ impl Storage {
             committer: Arc::clone(&self.inner.queue),
             pool: Arc::clone(&self.inner.pool),
             compaction: Mutex::new(()),
+            on_volume: self
+                .inner
+                .volume
+                .as_ref()
+                .is_some_and(|volume| volume.holds(&dir)),
         });
         logs.insert(dir, Arc::downgrade(&shared));
         Log { shared }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::hook_fs::{Hook, HookFs, Hooked};
 use common::mem_storage;
 use shardlog_segment::batch::encode_batch;
 use shardlog_segment::batch::BatchLimits;
@@ -179,83 +180,6 @@ fn recovery_syncs_log_before_indexing_scanned_batches() {
     assert_eq!(log.end_position(), 5);
 }
 
-mod delay {
-    use shardlog_segment::io::{FileHandle, FileSystem, Mapped, OpenOptions};
-    use std::io;
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
-    /// Passes through; the next `.log` sync after `arm()` sleeps, then fails with EIO.
-    #[derive(Debug)]
-    pub struct DelayFs {
-        pub inner: Arc<dyn FileSystem>,
-        pub armed: Arc<AtomicBool>,
-    }
-    #[derive(Debug)]
-    struct DelayFile {
-        inner: Arc<dyn FileHandle>,
-        path: PathBuf,
-        armed: Arc<AtomicBool>,
-    }
-    impl FileSystem for DelayFs {
-        fn create_dir_all(&self, p: &Path) -> io::Result<()> {
-            self.inner.create_dir_all(p)
-        }
-        fn list_dir(&self, p: &Path) -> io::Result<Vec<String>> {
-            self.inner.list_dir(p)
-        }
-        fn open(&self, p: &Path, o: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
-            Ok(Arc::new(DelayFile {
-                inner: self.inner.open(p, o)?,
-                path: p.to_path_buf(),
-                armed: self.armed.clone(),
-            }))
-        }
-        fn remove_file(&self, p: &Path) -> io::Result<()> {
-            self.inner.remove_file(p)
-        }
-        fn remove_dir(&self, p: &Path) -> io::Result<()> {
-            self.inner.remove_dir(p)
-        }
-        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-            self.inner.rename(a, b)
-        }
-        fn sync_dir(&self, p: &Path) -> io::Result<()> {
-            self.inner.sync_dir(p)
-        }
-        fn map(&self, p: &Path) -> io::Result<Arc<dyn Mapped>> {
-            self.inner.map(p)
-        }
-        fn exists(&self, p: &Path) -> bool {
-            self.inner.exists(p)
-        }
-    }
-    impl FileHandle for DelayFile {
-        fn read_at(&self, b: &mut [u8], o: u64) -> io::Result<usize> {
-            self.inner.read_at(b, o)
-        }
-        fn write_at(&self, b: &[u8], o: u64) -> io::Result<usize> {
-            self.inner.write_at(b, o)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            if self.path.extension().is_some_and(|e| e == "log")
-                && self.armed.swap(false, Ordering::SeqCst)
-            {
-                std::thread::sleep(std::time::Duration::from_millis(400));
-                return Err(io::Error::from_raw_os_error(libc::EIO));
-            }
-            self.inner.sync_data()
-        }
-        fn len(&self) -> io::Result<u64> {
-            self.inner.len()
-        }
-        fn set_len(&self, l: u64) -> io::Result<()> {
-            self.inner.set_len(l)
-        }
-    }
-}
-
 /// A slow job (segment roll) waits on the syncer barrier, but never checks whether
 /// the log failed meanwhile: after the syncer's fdatasync of the previous round
 /// failed, the writer still seals the segment (retrying fsync and calling it
@@ -265,9 +189,21 @@ fn roll_after_failed_sync_does_not_touch_files() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let mem = MemFs::new();
     let armed = Arc::new(AtomicBool::new(false));
-    let fs: Arc<dyn FileSystem> = Arc::new(delay::DelayFs {
+    // The next `.log` sync after arming sleeps, then fails with EIO.
+    let hook_armed = armed.clone();
+    let hook: Hook = Arc::new(move |op, path| {
+        if op == Hooked::Sync
+            && path.extension().is_some_and(|e| e == "log")
+            && hook_armed.swap(false, Ordering::SeqCst)
+        {
+            std::thread::sleep(Duration::from_millis(400));
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(())
+    });
+    let fs: Arc<dyn FileSystem> = Arc::new(HookFs {
         inner: mem.clone(),
-        armed: armed.clone(),
+        hook,
     });
     let storage = Storage::open(
         fs.clone(),

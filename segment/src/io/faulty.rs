@@ -3,7 +3,7 @@
 //! the Nth creation or sync of a directory.
 #![forbid(unsafe_code)]
 
-use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions};
+use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, VolumeSync};
 use std::io;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -14,8 +14,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub enum IoOp {
     /// `FileHandle::write_at` (and backend writes that bypass it).
     Write,
-    /// `FileHandle::sync_data` (and backend syncs that bypass it).
+    /// `FileHandle::sync_data` (and backend syncs that bypass it), and
+    /// `FileHandle::check_written`, a file's part of a volume sync.
     Sync,
+    /// `VolumeSync::sync_volume` (its path: the directory the handle was opened on).
+    SyncVolume,
     /// `FileSystem::sync_dir`.
     SyncDir,
     /// `FileSystem::open`.
@@ -90,6 +93,25 @@ struct Rule {
     fault: Fault,
     skipped: u64,
     fired: u64,
+}
+
+/// A volume sync that goes through the rules.
+#[derive(Debug)]
+struct FaultyVolume {
+    inner: Arc<dyn VolumeSync>,
+    dir: PathBuf,
+    rules: Arc<Mutex<RuleBook>>,
+}
+
+impl VolumeSync for FaultyVolume {
+    fn sync_volume(&self) -> io::Result<()> {
+        check_error(&self.rules, IoOp::SyncVolume, &[&self.dir])?;
+        self.inner.sync_volume()
+    }
+
+    fn holds(&self, path: &Path) -> bool {
+        self.inner.holds(path)
+    }
 }
 
 /// A handle whose writes, syncs and truncations go through the rules.
@@ -234,6 +256,17 @@ impl FileSystem for FaultyFs {
         self.inner.exists(path)
     }
 
+    fn open_volume_sync(&self, dir: &Path) -> io::Result<Option<Arc<dyn VolumeSync>>> {
+        let Some(inner) = self.inner.open_volume_sync(dir)? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(FaultyVolume {
+            inner,
+            dir: dir.to_path_buf(),
+            rules: Arc::clone(&self.rules),
+        })))
+    }
+
     fn ring_setup(&self) -> io::Result<()> {
         check_error(&self.rules, IoOp::RingSetup, &[])?;
         self.inner.ring_setup()
@@ -263,6 +296,15 @@ impl FileHandle for FaultyFile {
             return Err(error);
         }
         self.inner.sync_data()
+    }
+
+    /// Fails as a failed sync of this file would, for the rules of [`IoOp::Sync`].
+    fn check_written(&self) -> io::Result<()> {
+        if let Err(error) = check_error(&self.rules, IoOp::Sync, &[&self.path]) {
+            self.inner.sync_failed();
+            return Err(error);
+        }
+        self.inner.check_written()
     }
 
     fn len(&self) -> io::Result<u64> {

@@ -19,7 +19,7 @@
 //!   mutating operation from then on, so that tests can cut at every point.
 #![forbid(unsafe_code)]
 
-use super::{FileHandle, FileSystem, Mapped, OpenOptions, DIRECT_IO_ALIGNMENT};
+use super::{FileHandle, FileSystem, Mapped, OpenOptions, VolumeSync, DIRECT_IO_ALIGNMENT};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
@@ -149,6 +149,12 @@ struct MemFile {
     /// The epoch the handle was opened in.
     epoch: u64,
     options: OpenOptions,
+}
+
+/// The whole file system, synced at once; stale after a crash, as a handle.
+struct MemVolume {
+    shared: Arc<Shared>,
+    epoch: u64,
 }
 
 /// A snapshot of a file's bytes.
@@ -500,6 +506,14 @@ impl FileSystem for MemFs {
         Ok(())
     }
 
+    fn open_volume_sync(&self, _dir: &Path) -> io::Result<Option<Arc<dyn VolumeSync>>> {
+        self.alive()?;
+        Ok(Some(Arc::new(MemVolume {
+            shared: Arc::clone(&self.shared),
+            epoch: self.shared.epoch.load(Ordering::SeqCst),
+        })))
+    }
+
     fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>> {
         let dirs = self.dirs();
         self.alive()?;
@@ -512,6 +526,46 @@ impl FileSystem for MemFs {
         let path = normalize(path);
         let dirs = self.dirs();
         self.alive().is_ok() && (dirs.contains_key(&path) || file_entry(&dirs, &path).is_some())
+    }
+}
+
+impl fmt::Debug for MemVolume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemVolume")
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
+
+impl VolumeSync for MemVolume {
+    /// Every directory's entries and every named file's bytes become durable, as
+    /// after a `sync_dir` of each directory and a `sync_data` of each file.
+    fn sync_volume(&self) -> io::Result<()> {
+        self.shared.tick();
+        let mut dirs = lock(&self.shared.dirs);
+        if self.shared.epoch.load(Ordering::SeqCst) != self.epoch {
+            return Err(io::Error::other("stale handle: the file system crashed"));
+        }
+        for dir in dirs.values_mut() {
+            dir.durable = dir.current.clone();
+            dir.unsynced.clear();
+            dir.named_durably = true;
+            for inode in dir.current.values() {
+                let mut data = lock(&inode.data);
+                let InodeData {
+                    durable, unsynced, ..
+                } = &mut *data;
+                for change in unsynced.drain(..) {
+                    apply_change(durable, &change);
+                }
+            }
+        }
+        self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn holds(&self, _path: &Path) -> bool {
+        true
     }
 }
 
@@ -703,6 +757,12 @@ impl FileHandle for MemFile {
         debug_assert!(data.lost_writes || data.durable.len() == data.current.len());
         self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Only ever asked after a volume sync, which made every named file durable:
+    /// the failures to report are those a fault-injecting layer adds.
+    fn check_written(&self) -> io::Result<()> {
+        self.data().map(drop)
     }
 
     fn sync_failed(&self) {

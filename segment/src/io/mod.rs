@@ -108,6 +108,26 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     fn ring_setup(&self) -> io::Result<()> {
         Ok(())
     }
+    /// A handle that syncs the whole file system `dir` is on at once (see
+    /// [`VolumeSync`]), opened now so that it reports the write-back errors of
+    /// everything written from now on; `None` where the file system has no such call.
+    fn open_volume_sync(&self, _dir: &Path) -> io::Result<Option<Arc<dyn VolumeSync>>> {
+        Ok(None)
+    }
+}
+
+/// One call that makes every file of a file system durable (`syncfs(2)`), for rounds
+/// that wrote so many files that one `fdatasync` each costs more (docs/storage.md).
+pub trait VolumeSync: Send + Sync + Debug {
+    /// Writes back every dirty file of the file system (of any process) and its
+    /// metadata, and flushes the device's cache. Fails if any write-back on the file
+    /// system failed since the previous call or since the handle was opened, whatever
+    /// file it was: the caller cannot tell which, and must treat every file it relied
+    /// on this call for as failed. Follow it with [`FileHandle::check_written`] on each
+    /// of those files to learn the errors of each one.
+    fn sync_volume(&self) -> io::Result<()>;
+    /// Whether `path` is on the file system this handle syncs.
+    fn holds(&self, path: &Path) -> bool;
 }
 
 /// An open file.
@@ -118,6 +138,13 @@ pub trait FileHandle: Send + Sync + Debug {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize>;
     /// Makes the file's data (and the metadata needed to read it) durable.
     fn sync_data(&self) -> io::Result<()>;
+    /// After a [`VolumeSync::sync_volume`] that covered this file: fails if a write-back
+    /// of this file failed since its last sync or check (each error is reported once,
+    /// as by `fdatasync`), without flushing the device again. The default syncs the
+    /// file, which is as durable and reports as much, only slower.
+    fn check_written(&self) -> io::Result<()> {
+        self.sync_data()
+    }
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
     /// Whether the file is empty.

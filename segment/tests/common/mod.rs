@@ -1,6 +1,8 @@
 //! Helpers shared by the segment integration tests.
 #![allow(dead_code)]
 
+pub mod hook_fs;
+
 use shardlog_segment::io::{FileSystem, MemFs};
 use shardlog_segment::{BackendKind, Durability, Log, ReadLimits, Record, Storage, StorageConfig};
 use std::sync::Arc;
