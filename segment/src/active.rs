@@ -7,6 +7,7 @@ use crate::log::{ActiveView, ActiveWriter, LogShared, WriterState};
 use crate::sealed::{
     map_sealed, prefault_in_background, sealed_index_files, SegmentInfo, SegmentPaths,
 };
+use crate::verified::VerifiedPrefix;
 use shardlog_index::{Entry, IndexKind, Sampler, ENTRY_LEN, HEADER_LEN as INDEX_HEADER_LEN};
 use std::io;
 use std::sync::Arc;
@@ -103,13 +104,14 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
     let active = writer.active.as_mut().expect("caller checked");
     let path = active.paths.log.clone();
     finish_active_files(log, active)?;
-    let (info, idx_entries, tix_entries) = {
+    let (info, idx_entries, tix_entries, verified) = {
         let state = log.lock();
         let view = state.active.as_ref().expect("view opened with the writer");
         (
             view.info(),
             view.index.entries().to_vec(),
             view.time_index.entries().to_vec(),
+            Arc::clone(&view.verified),
         )
     };
     let (idx_bytes, tix_bytes) = sealed_index_files(
@@ -134,6 +136,8 @@ pub(crate) fn seal_active(log: &LogShared, writer: &mut WriterState) -> Result<(
         ..info
     };
     let sealed = map_sealed(log.fs.as_ref(), active.paths.clone(), info, map)?;
+    // The same bytes: what reads verified while the segment was active stays verified.
+    sealed.verified.raise_to(verified.end());
     writer.active = None;
     let sealed = Arc::new(sealed);
     prefault_in_background(vec![Arc::clone(&sealed)]);
@@ -279,6 +283,7 @@ pub(crate) fn create_segment(
         last_arrival_ms: None,
         index: Default::default(),
         time_index: Default::default(),
+        verified: Arc::new(VerifiedPrefix::none()),
     });
     Ok(())
 }

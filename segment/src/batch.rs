@@ -276,6 +276,22 @@ impl<'a> BatchView<'a> {
         if expected != actual {
             return Err(Corruption::ChecksumMismatch { expected, actual });
         }
+        Self::check_fields(header, bytes)
+    }
+
+    /// Checks the header fields as [`BatchView::parse_checksummed`] does, but not
+    /// the checksum: for a batch whose checksum this process verified before, in
+    /// the same bytes (a segment's verified prefix; see `verified.rs`).
+    pub(crate) fn parse_previously_verified(
+        bytes: &'a [u8],
+    ) -> std::result::Result<Self, Corruption> {
+        let header = peek_header(bytes)?;
+        Self::check_fields(header, &bytes[..header.batch_len])
+    }
+
+    /// The checks of the header's fields beyond [`peek_header`]'s; `bytes` is the
+    /// whole batch.
+    fn check_fields(header: BatchHeader, bytes: &'a [u8]) -> std::result::Result<Self, Corruption> {
         if bytes[BATCH_VERSION] != FORMAT_VERSION {
             return Err(Corruption::InvalidField {
                 reason: format!("batch format version {}", bytes[BATCH_VERSION]),

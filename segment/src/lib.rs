@@ -30,6 +30,7 @@ mod recovery;
 mod sealed;
 mod storage;
 pub mod truncations;
+mod verified;
 
 pub use backend::{BackendKind, WriteBackend};
 pub use batch::{BatchView, Record, RecordView};

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::format::{SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::io::{FileHandle, FileSystem};
 use crate::sealed::{SealedSegment, SegmentInfo, SegmentPaths};
+use crate::verified::VerifiedPrefix;
 use shardlog_index::{Sampler, SparseIndex};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -106,6 +107,8 @@ pub(crate) struct ActiveView {
     pub last_arrival_ms: Option<u64>,
     pub index: SparseIndex,
     pub time_index: SparseIndex,
+    /// The acknowledged batches that reads have verified (see [`crate::verified`]).
+    pub verified: Arc<VerifiedPrefix>,
 }
 
 impl ActiveView {

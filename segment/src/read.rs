@@ -2,11 +2,13 @@
 
 use crate::batch::{peek_header, read_header, BatchView, RecordView};
 use crate::chunks::{Chunk, CLASS_MAX, CLASS_MIN, POOL};
+use crate::error::Corruption;
 use crate::error::{io_err, Error, Result};
 use crate::format::{BATCH_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, FileHandle, Mapped};
 use crate::log::Log;
 use crate::sealed::SealedSegment;
+use crate::verified::VerifiedPrefix;
 use bytes::Bytes;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -127,6 +129,7 @@ enum Source {
         acked_len: u64,
         /// Position after the segment's last acknowledged record when captured.
         end_position: u64,
+        verified: Arc<VerifiedPrefix>,
     },
 }
 
@@ -177,9 +180,10 @@ impl Log {
                         read,
                         offset,
                         acked_len,
+                        verified,
                         ..
                     } => read_active(
-                        (&path, read.as_ref()),
+                        (&path, read.as_ref(), &verified),
                         offset..acked_len,
                         &mut out,
                         records_max,
@@ -243,6 +247,7 @@ impl Log {
                     offset,
                     acked_len: view.acked_len,
                     end_position: view.end_position,
+                    verified: Arc::clone(&view.verified),
                 });
             }
         }
@@ -323,7 +328,7 @@ fn time_in_active(active: &ActiveTime, arrival_ms: u64) -> Result<u64> {
         if offset + header.batch_len as u64 > active.range.end {
             return Err(corrupt(
                 offset,
-                crate::error::Corruption::InvalidField {
+                Corruption::InvalidField {
                     reason: "batch length runs past the acknowledged end".into(),
                 },
             ));
@@ -447,13 +452,13 @@ fn read_sealed(
     let bytes = segment.log.bytes();
     let mut offset = segment.offset_for(out.next_position) as usize;
     while offset < bytes.len() {
-        let view = BatchView::parse_checksummed(&bytes[offset..]).map_err(|corruption| {
-            Error::Corrupt {
+        let view = parse_batch_at(&bytes[offset..], offset as u64, &segment.verified).map_err(
+            |corruption| Error::Corrupt {
                 path: segment.paths.log.clone(),
                 offset: offset as u64,
                 corruption,
-            }
-        })?;
+            },
+        )?;
         let len = view.header().batch_len;
         if view.header().end_position() > out.next_position {
             let batch = BatchBytes::Mapped(Arc::clone(&segment.log), offset..offset + len);
@@ -466,10 +471,27 @@ fn read_sealed(
     Ok(false)
 }
 
+/// The batch at the start of `bytes`, which sits at `offset` in its segment: its
+/// checksum is verified unless the segment's verified prefix holds it, and a batch
+/// verified here extends that prefix (see [`crate::verified`]).
+fn parse_batch_at<'a>(
+    bytes: &'a [u8],
+    offset: u64,
+    verified: &VerifiedPrefix,
+) -> std::result::Result<BatchView<'a>, Corruption> {
+    let range = offset..offset + peek_header(bytes)?.batch_len as u64;
+    if verified.covers(range.clone()) {
+        return BatchView::parse_previously_verified(bytes);
+    }
+    let view = BatchView::parse_checksummed(bytes)?;
+    verified.extend(range);
+    Ok(view)
+}
+
 /// Reads acknowledged batches of the active segment with `pread`, a chunk at a
 /// time, into recycled buffers (see [`crate::chunks`]).
 fn read_active(
-    (path, file): (&PathBuf, &dyn FileHandle),
+    (path, file, verified): (&PathBuf, &dyn FileHandle, &VerifiedPrefix),
     range: Range<u64>,
     out: &mut ReadResult,
     records_max: usize,
@@ -505,13 +527,13 @@ fn read_active(
             if rest < BATCH_HEADER_LEN || declared_len(&bytes[at..]).is_some_and(|n| n > rest) {
                 break;
             }
-            let view = BatchView::parse_checksummed(&bytes[at..]).map_err(|corruption| {
-                Error::Corrupt {
+            let view = parse_batch_at(&bytes[at..], offset + at as u64, verified).map_err(
+                |corruption| Error::Corrupt {
                     path: path.clone(),
                     offset: offset + at as u64,
                     corruption,
-                }
-            })?;
+                },
+            )?;
             let batch_len = view.header().batch_len;
             if view.header().end_position() > out.next_position {
                 let batch = BatchBytes::Owned(Arc::clone(&chunk), at..at + batch_len);
@@ -526,7 +548,7 @@ fn read_active(
             return Err(Error::Corrupt {
                 path: path.clone(),
                 offset,
-                corruption: crate::error::Corruption::InvalidField {
+                corruption: Corruption::InvalidField {
                     reason: "batch length runs past the acknowledged end".into(),
                 },
             });

@@ -14,6 +14,7 @@ use crate::sealed::{
     check_segment_header, count_dropped_batches, open_sealed, prefault_in_background, scan_batches,
     SealedSegment, SegmentPaths,
 };
+use crate::verified::VerifiedPrefix;
 use shardlog_index::{Entry, IndexKind, IndexView, Sampler, SparseIndex};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -322,6 +323,7 @@ fn recover_active(
         last_arrival_ms: scan.last_arrival_ms,
         index: sparse(&entries),
         time_index: sparse(&time_entries),
+        verified: Arc::new(VerifiedPrefix::none()),
     };
     if !writable {
         let read = fs

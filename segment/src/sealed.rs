@@ -5,6 +5,7 @@ use crate::batch::{peek_header, BatchView};
 use crate::error::{io_err, Corruption, Error, Result};
 use crate::format::{segment_file_name, SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::io::{write_file_atomic, FileSystem, Mapped};
+use crate::verified::VerifiedPrefix;
 use shardlog_index::{Entry, IndexKind, IndexView, Sampler};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,6 +94,8 @@ pub(crate) struct SealedSegment {
     /// verify it again.
     idx_shape: (usize, Option<Entry>),
     tix_shape: (usize, Option<Entry>),
+    /// The batches that this process has verified (see [`crate::verified`]).
+    pub verified: VerifiedPrefix,
 }
 
 impl SealedSegment {
@@ -320,6 +323,8 @@ pub(crate) fn open_sealed(
         sealed: true,
     };
     let segment = map_sealed(fs, paths, info, log)?;
+    // The scan verified every batch.
+    segment.verified.raise_to(log_len);
     Ok((segment, true))
 }
 
@@ -364,6 +369,7 @@ fn assemble(
         tix,
         idx_shape,
         tix_shape,
+        verified: VerifiedPrefix::none(),
     })
 }
 

@@ -355,6 +355,7 @@ pub fn replay_stream(
     meter: &Meter,
 ) -> Result<Sample, String> {
     let mut sample = Sample::new();
+    let cpu_before = CpuTimes::now()?;
     let started = Instant::now();
     for shard in 0..shards {
         let mut iterator = engine
@@ -380,6 +381,10 @@ pub fn replay_stream(
         }
     }
     sample.elapsed = started.elapsed();
+    // The process's CPU time while replaying (all threads; a cold case's open, timed
+    // before this, is not in it): comparable across builds when MB/s is not, on a
+    // busy machine.
+    sample.cpu = Some(CpuTimes::now()?.since(cpu_before));
     Ok(sample)
 }
 
