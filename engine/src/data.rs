@@ -2,10 +2,9 @@
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
 use crate::error::{Constraint, Failed, Field, PutError, ReadError};
-use crate::keyhash::partition_key_hashes;
 use crate::names::ShardId;
 use crate::position::Position;
-use crate::routing::{HashKey, HashRange};
+use crate::routing::{partition_key_hash, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 use crate::token::IteratorToken;
 use shardlog_segment::{PendingAppend, ReadLimits, Record};
@@ -146,13 +145,7 @@ pub(crate) fn sequence_number(
     }
 }
 
-/// Checks a record and returns the hash key it routes by: its explicit hash key, or
-/// `key_hash`, the MD5 of its partition key.
-fn check_record(
-    stream: &StreamState,
-    record: &PutRecord<'_>,
-    key_hash: u128,
-) -> Result<u128, PutError> {
+fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, PutError> {
     let key = record.partition_key;
     let chars = key.chars().count();
     if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
@@ -175,7 +168,7 @@ fn check_record(
     }
     Ok(match record.explicit_hash_key {
         Some(HashKey(hash)) => hash,
-        None => key_hash,
+        None => partition_key_hash(key),
     })
 }
 
@@ -227,10 +220,8 @@ impl Engine {
         let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
         let now = self.inner.config.clock.now_ms();
-        // Every partition key's MD5 in one pass, several keys at a time (keyhash.rs).
-        let key_hashes = partition_key_hashes(records.iter().map(|record| record.partition_key));
         for (slot, record) in records.iter().enumerate() {
-            let hash = check_record(&state, record, key_hashes[slot])?;
+            let hash = check_record(&state, record)?;
             let shard = open
                 .iter()
                 .find(|shard| shard.range.contains(hash))

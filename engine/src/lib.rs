@@ -7,7 +7,6 @@ mod consumers;
 mod data;
 mod engine;
 pub mod error;
-mod keyhash;
 pub mod layout;
 pub mod manifest;
 pub mod names;
