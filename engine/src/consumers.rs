@@ -27,10 +27,8 @@ pub struct ConsumerId {
 /// A consumer as DescribeStreamConsumer shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerDescription {
-    /// Name.
+    /// Name. (The consumer is active: registration completes before it returns.)
     pub consumer_name: String,
-    /// Always `ACTIVE`: registration completes before it returns.
-    pub consumer_status: &'static str,
     /// Registration time, ms since the epoch.
     pub creation_ms: u64,
     /// The stream's name.
@@ -62,7 +60,6 @@ impl Engine {
     fn describe(&self, stream: &str, consumer: &ConsumerMeta) -> ConsumerDescription {
         ConsumerDescription {
             consumer_name: consumer.name.clone(),
-            consumer_status: "ACTIVE",
             creation_ms: consumer.created_ms,
             stream_name: stream.to_string(),
         }

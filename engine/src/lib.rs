@@ -32,6 +32,7 @@ pub use error::{
     SubscriptionError, SubscriptionTargetError, TagError, UpdateShardCountError, UpdateStreamError,
 };
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
+pub use manifest::StreamMode;
 pub use names::ShardId;
 pub use position::Position;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};

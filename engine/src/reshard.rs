@@ -35,10 +35,9 @@ pub struct ShardDescription {
 pub struct StreamDescription {
     /// Name.
     pub stream_name: String,
-    /// Always `ACTIVE`: every operation here completes before it returns.
-    pub stream_status: &'static str,
-    /// `PROVISIONED` or `ON_DEMAND`.
-    pub stream_mode: &'static str,
+    /// Capacity mode. (The stream is active: every operation here completes
+    /// before it returns.)
+    pub stream_mode: StreamMode,
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
     /// Retention, hours.
@@ -145,11 +144,7 @@ impl Engine {
         let (shards, has_more_shards) = shard_page(&state, None, exclusive_start, limit);
         Ok(StreamDescription {
             stream_name: state.meta.name.clone(),
-            stream_status: "ACTIVE",
-            stream_mode: match state.meta.mode {
-                StreamMode::Provisioned => "PROVISIONED",
-                StreamMode::OnDemand => "ON_DEMAND",
-            },
+            stream_mode: state.meta.mode,
             created_ms: state.meta.created_ms,
             retention_hours: state.meta.retention_hours,
             open_shard_count: state.open_shards().len(),
