@@ -3,7 +3,10 @@
 //! registration second (what a consumer ARN carries; the server builds ARNs).
 
 use crate::engine::{now_ms, Engine};
-use crate::error::{Error, Field, Result};
+use crate::error::{
+    ConsumerLookupError, DeregisterConsumerError, Field, InvalidField, RegisterConsumerError,
+    StreamLookupError,
+};
 use crate::manifest::ConsumerMeta;
 
 /// Most consumers one stream may have (Kinesis's limit).
@@ -24,10 +27,8 @@ pub struct ConsumerId {
 /// A consumer as DescribeStreamConsumer shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerDescription {
-    /// Name.
+    /// Name. (The consumer is active: registration completes before it returns.)
     pub consumer_name: String,
-    /// Always `ACTIVE`: registration completes before it returns.
-    pub consumer_status: &'static str,
     /// Registration time, ms since the epoch.
     pub creation_ms: u64,
     /// The stream's name.
@@ -45,7 +46,7 @@ impl ConsumerDescription {
     }
 }
 
-fn check_consumer_name(name: &str) -> Result<()> {
+fn check_consumer_name(name: &str) -> Result<(), InvalidField> {
     let valid = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
@@ -59,32 +60,35 @@ impl Engine {
     fn describe(&self, stream: &str, consumer: &ConsumerMeta) -> ConsumerDescription {
         ConsumerDescription {
             consumer_name: consumer.name.clone(),
-            consumer_status: "ACTIVE",
             creation_ms: consumer.created_ms,
             stream_name: stream.to_string(),
         }
     }
 
-    fn consumer_not_found(&self, stream: &str, name: &str) -> Error {
-        Error::ConsumerNotFound {
+    fn consumer_not_found(&self, stream: &str, name: &str) -> ConsumerLookupError {
+        ConsumerLookupError::ConsumerNotFound {
             stream: stream.to_string(),
             consumer: name.to_string(),
         }
     }
 
     /// RegisterStreamConsumer.
-    pub fn register_consumer(&self, stream_name: &str, name: &str) -> Result<ConsumerDescription> {
+    pub fn register_consumer(
+        &self,
+        stream_name: &str,
+        name: &str,
+    ) -> Result<ConsumerDescription, RegisterConsumerError> {
         check_consumer_name(name)?;
         let stream = self.stream(stream_name)?;
         let mut state = Engine::write_stream(&stream);
         if state.meta.consumers.contains_key(name) {
-            return Err(Error::ConsumerExists {
+            return Err(RegisterConsumerError::ConsumerExists {
                 stream: stream_name.to_string(),
                 consumer: name.to_string(),
             });
         }
         if state.meta.consumers.len() >= CONSUMERS_PER_STREAM_MAX {
-            return Err(Error::ConsumerLimit {
+            return Err(RegisterConsumerError::ConsumerLimit {
                 stream: stream_name.to_string(),
                 limit: CONSUMERS_PER_STREAM_MAX,
             });
@@ -101,7 +105,11 @@ impl Engine {
     }
 
     /// DescribeStreamConsumer by stream and name.
-    pub fn describe_consumer(&self, stream_name: &str, name: &str) -> Result<ConsumerDescription> {
+    pub fn describe_consumer(
+        &self,
+        stream_name: &str,
+        name: &str,
+    ) -> Result<ConsumerDescription, ConsumerLookupError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         let consumer = state
@@ -113,7 +121,10 @@ impl Engine {
     }
 
     /// ListStreamConsumers, in name order.
-    pub fn list_consumers(&self, stream_name: &str) -> Result<Vec<ConsumerDescription>> {
+    pub fn list_consumers(
+        &self,
+        stream_name: &str,
+    ) -> Result<Vec<ConsumerDescription>, StreamLookupError> {
         let stream = self.stream(stream_name)?;
         let state = Engine::read_stream(&stream);
         Ok(state
@@ -125,11 +136,17 @@ impl Engine {
     }
 
     /// DeregisterStreamConsumer.
-    pub fn deregister_consumer(&self, stream_name: &str, name: &str) -> Result<()> {
-        let stream = self.stream(stream_name)?;
+    pub fn deregister_consumer(
+        &self,
+        stream_name: &str,
+        name: &str,
+    ) -> Result<(), DeregisterConsumerError> {
+        let stream = self
+            .stream(stream_name)
+            .map_err(ConsumerLookupError::from)?;
         let mut state = Engine::write_stream(&stream);
         if !state.meta.consumers.contains_key(name) {
-            return Err(self.consumer_not_found(stream_name, name));
+            return Err(self.consumer_not_found(stream_name, name).into());
         }
         let mut meta = state.meta.clone();
         meta.consumers.remove(name);
@@ -162,21 +179,21 @@ mod tests {
         assert_eq!(id.created_s, registered.creation_ms / 1000);
         assert!(matches!(
             engine.register_consumer("s", "app-1"),
-            Err(Error::ConsumerExists { .. })
+            Err(RegisterConsumerError::ConsumerExists { .. })
         ));
         assert!(matches!(
             engine.register_consumer("s", "bad name"),
-            Err(Error::InvalidField {
+            Err(RegisterConsumerError::InvalidField(InvalidField {
                 field: Field::ConsumerName,
                 ..
-            })
+            }))
         ));
         for i in 2..=CONSUMERS_PER_STREAM_MAX {
             engine.register_consumer("s", &format!("app-{i}")).unwrap();
         }
         assert!(matches!(
             engine.register_consumer("s", "one-more"),
-            Err(Error::ConsumerLimit { .. })
+            Err(RegisterConsumerError::ConsumerLimit { .. })
         ));
         engine.shutdown().unwrap();
         drop(engine);
@@ -189,11 +206,13 @@ mod tests {
         engine.deregister_consumer("s", "app-1").unwrap();
         assert!(matches!(
             engine.describe_consumer("s", "app-1"),
-            Err(Error::ConsumerNotFound { .. })
+            Err(ConsumerLookupError::ConsumerNotFound { .. })
         ));
         assert!(matches!(
             engine.deregister_consumer("s", "app-1"),
-            Err(Error::ConsumerNotFound { .. })
+            Err(DeregisterConsumerError::Lookup(
+                ConsumerLookupError::ConsumerNotFound { .. }
+            ))
         ));
         engine.shutdown().unwrap();
     }

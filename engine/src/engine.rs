@@ -5,13 +5,17 @@
 //! acknowledgement, so resharding (which takes it for writing) sees every append
 //! either wholly before or wholly after it.
 
-use crate::error::{Constraint, Error, Failed, Field, Result, StreamLookupError};
+use crate::error::{
+    AddTagsError, Constraint, CreateStreamError, DeleteStreamError, Failed, Field, InvalidField,
+    MaxRecordSizeError, MonitoringError, RetentionError, ShardLimitExceeded, StreamLookupError,
+    TagError, UpdateStreamError,
+};
 use crate::layout::{OpenReport, ShardProblem};
 use crate::manifest::{self, Manifest, ShardMeta, StreamMeta, StreamMode};
-use crate::names::{check_stream_name, ShardId, TAGS_MAX};
+use crate::names::{check_stream_name, invalid_name, ShardId, TAGS_MAX};
 use crate::position::Position;
 use crate::quota::ShardQuota;
-use crate::routing::{even_ranges, HashRange};
+use crate::routing::{even_ranges, HashRange, SHARD_COUNT_MAX};
 use crate::token::IteratorKey;
 use shardlog_segment::clock::{Clock, SystemClock};
 use shardlog_segment::io::FileSystem;
@@ -87,6 +91,8 @@ pub const RETENTION_HOURS_MIN: u32 = 24;
 pub const RETENTION_HOURS_MAX: u32 = 8760;
 /// Most shards one CreateStream or UpdateShardCount may ask for.
 pub const SHARDS_PER_STREAM_MAX: u32 = 10_000;
+// Routing can divide the key space among any shard count a stream may have.
+const _: () = assert!(SHARDS_PER_STREAM_MAX <= SHARD_COUNT_MAX);
 const RECORD_KIB_DEFAULT: u32 = 1024;
 
 /// A shard's runtime state.
@@ -191,14 +197,14 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 impl Engine {
     /// Opens the engine in `config.data_dir`: reads the manifest and opens (and
     /// recovers) every shard's log.
-    pub fn open(fs: Arc<dyn FileSystem>, mut config: EngineConfig) -> Result<Engine> {
+    pub fn open(fs: Arc<dyn FileSystem>, mut config: EngineConfig) -> Result<Engine, Failed> {
         config.log.record_bytes_max = 10 << 20;
         shardlog_segment::io::create_dir_all_durably(fs.as_ref(), &config.data_dir)
-            .map_err(Error::Manifest)?;
+            .map_err(Failed::Manifest)?;
         let key = IteratorKey::load_or_create(fs.as_ref(), &config.data_dir.join("ITERATOR_KEY"))
-            .map_err(Error::Manifest)?;
+            .map_err(Failed::Manifest)?;
         let manifest =
-            manifest::load_data_dir(fs.as_ref(), &config.data_dir).map_err(Error::Manifest)?;
+            manifest::load_data_dir(fs.as_ref(), &config.data_dir).map_err(Failed::Manifest)?;
         // Reported, never deleted here: only `repair` moves them aside.
         let mut report = OpenReport {
             orphans: crate::layout::orphans(fs.as_ref(), &config.data_dir, &manifest),
@@ -230,7 +236,7 @@ impl Engine {
         Ok(engine)
     }
 
-    fn start_retention_thread(&self) -> Result<()> {
+    fn start_retention_thread(&self) -> Result<(), Failed> {
         let interval_ms = self.inner.config.retention_check_interval_ms;
         if interval_ms == 0 {
             return Ok(());
@@ -249,7 +255,7 @@ impl Engine {
                 let _ = engine.enforce_retention(now_ms());
                 let _ = engine.compact_streams();
             })
-            .map_err(Error::Manifest)?;
+            .map_err(Failed::Manifest)?;
         *self
             .inner
             .retention_thread
@@ -286,7 +292,7 @@ impl Engine {
 
     /// Stops the retention thread, then syncs and closes every shard log. The
     /// engine refuses writes afterwards.
-    pub fn shutdown(&self) -> Result<()> {
+    pub fn shutdown(&self) -> Result<(), Failed> {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.end_subscriptions();
         let thread = self
@@ -302,10 +308,7 @@ impl Engine {
         Ok(self.inner.storage.shutdown()?)
     }
 
-    pub(crate) fn stream(
-        &self,
-        name: &str,
-    ) -> std::result::Result<Arc<RwLock<StreamState>>, StreamLookupError> {
+    pub(crate) fn stream(&self, name: &str) -> Result<Arc<RwLock<StreamState>>, StreamLookupError> {
         check_stream_name(name)?;
         read(&self.inner.streams)
             .get(name)
@@ -325,11 +328,7 @@ impl Engine {
 
     /// Writes the manifest with `change` applied to stream `name` (`None` removes
     /// it). Memory follows only once the disk has it.
-    pub(crate) fn persist(
-        &self,
-        name: &str,
-        change: Option<StreamMeta>,
-    ) -> std::result::Result<(), Failed> {
+    pub(crate) fn persist(&self, name: &str, change: Option<StreamMeta>) -> Result<(), Failed> {
         let mut current = self
             .inner
             .manifest
@@ -373,7 +372,7 @@ impl Engine {
     /// Fails once a MANIFEST write failed and could not be undone: the metadata on
     /// disk is then unknown, and appends to a stream it may no longer hold could be
     /// lost at the next open.
-    pub(crate) fn check_metadata(&self) -> std::result::Result<(), Failed> {
+    pub(crate) fn check_metadata(&self) -> Result<(), Failed> {
         if self.inner.metadata_failed.load(Ordering::SeqCst) {
             return Err(Failed::Manifest(std::io::Error::other(
                 "a MANIFEST write failed and could not be undone; writes are refused until the server restarts",
@@ -398,10 +397,7 @@ impl Engine {
     /// Reopens (and so recovers) the logs of a stream's open shards that a write
     /// or sync failure stopped: once the fault clears, writes resume. Nothing
     /// acknowledged was lost; recovery truncates whatever the failed write left.
-    pub(crate) fn reopen_failed_shards(
-        &self,
-        stream: &RwLock<StreamState>,
-    ) -> std::result::Result<(), Failed> {
+    pub(crate) fn reopen_failed_shards(&self, stream: &RwLock<StreamState>) -> Result<(), Failed> {
         if !self.inner.shard_failed.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
@@ -413,7 +409,7 @@ impl Engine {
         reopened
     }
 
-    fn reopen_failed_logs(&self, stream: &RwLock<StreamState>) -> std::result::Result<(), Failed> {
+    fn reopen_failed_logs(&self, stream: &RwLock<StreamState>) -> Result<(), Failed> {
         let mut state = write(stream);
         let meta = state.meta.clone();
         for shard in state.shards.values_mut() {
@@ -445,11 +441,11 @@ impl Engine {
             .sum()
     }
 
-    pub(crate) fn check_shard_budget(&self, adding: u32) -> Result<()> {
+    pub(crate) fn check_shard_budget(&self, adding: u32) -> Result<(), ShardLimitExceeded> {
         let open = self.open_shard_count();
         let limit = self.inner.config.open_shards_max;
         if open + adding > limit {
-            return Err(Error::ShardLimit {
+            return Err(ShardLimitExceeded {
                 open,
                 adding,
                 limit,
@@ -465,8 +461,8 @@ impl Engine {
         name: &str,
         shard_count: Option<u32>,
         tags: BTreeMap<String, String>,
-    ) -> Result<()> {
-        check_stream_name(name)?;
+    ) -> Result<(), CreateStreamError> {
+        check_stream_name(name).map_err(|_| invalid_name(Field::StreamName, name))?;
         let (mode, count) = match shard_count {
             Some(count) => (StreamMode::Provisioned, count),
             None => (
@@ -478,7 +474,7 @@ impl Engine {
         check_tags(&tags, 0)?;
         let mut streams = write(&self.inner.streams);
         if streams.contains_key(name) {
-            return Err(Error::StreamExists {
+            return Err(CreateStreamError::StreamExists {
                 stream: name.to_string(),
             });
         }
@@ -486,7 +482,7 @@ impl Engine {
         self.check_shard_budget(count)?;
         streams = write(&self.inner.streams);
         if streams.contains_key(name) {
-            return Err(Error::StreamExists {
+            return Err(CreateStreamError::StreamExists {
                 stream: name.to_string(),
             });
         }
@@ -508,7 +504,8 @@ impl Engine {
                 .max(after_namesake)
         };
         let created_secs = created_ms / 1000;
-        let shards = even_ranges(count)?
+        let shards = even_ranges(count)
+            .expect("shard count checked against a bound routing supports")
             .into_iter()
             .enumerate()
             .map(|(index, range)| {
@@ -547,25 +544,29 @@ impl Engine {
 
     /// Deletes a stream and its data, deregistering its consumers (DeleteStream
     /// with EnforceConsumerDeletion).
-    pub fn delete_stream(&self, name: &str) -> Result<()> {
+    pub fn delete_stream(&self, name: &str) -> Result<(), DeleteStreamError> {
         self.delete_stream_with(name, true)
     }
 
     /// DeleteStream: without `enforce_consumer_deletion`, a stream with registered
     /// consumers is not deleted (ResourceInUse).
-    pub fn delete_stream_with(&self, name: &str, enforce_consumer_deletion: bool) -> Result<()> {
+    pub fn delete_stream_with(
+        &self,
+        name: &str,
+        enforce_consumer_deletion: bool,
+    ) -> Result<(), DeleteStreamError> {
         let stream = self.stream(name)?;
         let mut streams = write(&self.inner.streams);
         let state = write(&stream);
         if !enforce_consumer_deletion && !state.meta.consumers.is_empty() {
-            return Err(Error::StreamHasConsumers {
+            return Err(DeleteStreamError::HasConsumers {
                 stream: name.to_string(),
             });
         }
         self.persist(name, None)?;
         streams.remove(name);
         for shard in state.shards.values() {
-            shard.log.close()?;
+            shard.log.close().map_err(Failed::from)?;
         }
         // The manifest no longer names the stream: whatever a crash leaves of its
         // files is removed at the next open.
@@ -588,7 +589,12 @@ impl Engine {
     }
 
     /// Changes the retention period, up (`increase`) or down.
-    pub fn set_retention(&self, name: &str, hours: u32, increase: bool) -> Result<()> {
+    pub fn set_retention(
+        &self,
+        name: &str,
+        hours: u32,
+        increase: bool,
+    ) -> Result<(), RetentionError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let current = state.meta.retention_hours;
@@ -598,7 +604,7 @@ impl Engine {
             hours <= current
         };
         if !direction_ok {
-            return Err(Error::RetentionDirection {
+            return Err(RetentionError::WrongDirection {
                 stream: name.to_string(),
                 requested_hours: hours,
                 current_hours: current,
@@ -606,7 +612,7 @@ impl Engine {
             });
         }
         if !(RETENTION_HOURS_MIN..=RETENTION_HOURS_MAX).contains(&hours) {
-            return Err(Error::RetentionOutOfRange {
+            return Err(RetentionError::OutOfRange {
                 stream: name.to_string(),
                 requested_hours: hours,
                 bound_hours: hours.clamp(RETENTION_HOURS_MIN, RETENTION_HOURS_MAX),
@@ -624,16 +630,16 @@ impl Engine {
     }
 
     /// UpdateMaxRecordSize: the largest record payload, 1024 to 10240 KiB.
-    pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<()> {
+    pub fn set_max_record_kib(&self, name: &str, kib: u32) -> Result<(), MaxRecordSizeError> {
         if !(1024..=10_240).contains(&kib) {
-            return Err(Error::InvalidField {
+            return Err(MaxRecordSizeError::from(InvalidField {
                 field: Field::RecordKibMax,
                 value: Some(kib.to_string()),
                 constraint: Constraint::ValueBetween {
                     min: 1024,
                     max: 10_240,
                 },
-            });
+            }));
         }
         let stream = self.stream(name)?;
         let mut state = write(&stream);
@@ -646,7 +652,11 @@ impl Engine {
 
     /// Caps each shard's retained bytes: beyond it the oldest sealed segments go,
     /// whatever their age (a shardlog extension). `None` removes the cap.
-    pub fn set_retention_bytes_max(&self, name: &str, bytes: Option<u64>) -> Result<()> {
+    pub fn set_retention_bytes_max(
+        &self,
+        name: &str,
+        bytes: Option<u64>,
+    ) -> Result<(), UpdateStreamError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let mut meta = state.meta.clone();
@@ -654,12 +664,12 @@ impl Engine {
         self.persist(name, Some(meta.clone()))?;
         state.meta = meta;
         drop(state);
-        self.enforce_retention_of(&stream, now_ms())
+        Ok(self.enforce_retention_of(&stream, now_ms())?)
     }
 
     /// UpdateStreamMode: provisioned or on-demand. The shard count stays as it is
     /// (here on-demand streams do not scale by themselves).
-    pub fn set_stream_mode(&self, name: &str, on_demand: bool) -> Result<()> {
+    pub fn set_stream_mode(&self, name: &str, on_demand: bool) -> Result<(), UpdateStreamError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let mut meta = state.meta.clone();
@@ -680,7 +690,7 @@ impl Engine {
         name: &str,
         metrics: &[String],
         enable: bool,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+    ) -> Result<(Vec<String>, Vec<String>), MonitoringError> {
         const KNOWN: [&str; 7] = [
             "IncomingBytes",
             "IncomingRecords",
@@ -696,7 +706,7 @@ impl Engine {
                 "ALL" => requested.extend(KNOWN.iter().map(|m| m.to_string())),
                 known if KNOWN.contains(&known) => requested.push(known.to_string()),
                 other => {
-                    return Err(Error::UnknownMetric {
+                    return Err(MonitoringError::UnknownMetric {
                         metric: other.to_string(),
                     })
                 }
@@ -720,7 +730,7 @@ impl Engine {
     }
 
     /// Adds or replaces tags.
-    pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
+    pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), AddTagsError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let mut meta = state.meta.clone();
@@ -730,19 +740,13 @@ impl Engine {
             .count();
         check_tags(&tags, meta.tags.len() + new_keys - tags.len().min(new_keys))?;
         meta.tags.extend(tags);
-        if meta.tags.len() > TAGS_MAX {
-            return Err(Error::TagLimit {
-                stream: name.to_string(),
-                limit: TAGS_MAX,
-            });
-        }
         self.persist(name, Some(meta.clone()))?;
         state.meta = meta;
         Ok(())
     }
 
     /// Removes tags by key (absent keys are ignored, as Kinesis does).
-    pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
+    pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<(), UpdateStreamError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let mut meta = state.meta.clone();
@@ -755,7 +759,7 @@ impl Engine {
     }
 
     /// The stream's tags.
-    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+    pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, StreamLookupError> {
         let stream = self.stream(name)?;
         let tags = read(&stream).meta.tags.clone();
         Ok(tags)
@@ -763,7 +767,7 @@ impl Engine {
 
     /// Deletes, in every shard of every stream, sealed segments whose newest record
     /// is older than the stream's retention period at `now_ms`.
-    pub fn enforce_retention(&self, now_ms: u64) -> Result<()> {
+    pub fn enforce_retention(&self, now_ms: u64) -> Result<(), Failed> {
         let streams: Vec<_> = read(&self.inner.streams).values().cloned().collect();
         for stream in streams {
             self.enforce_retention_of(&stream, now_ms)?;
@@ -773,7 +777,7 @@ impl Engine {
 
     /// Turns key compaction of a stream on or off (a shardlog extension; Kinesis
     /// has no such option).
-    pub fn set_key_compaction(&self, name: &str, enabled: bool) -> Result<()> {
+    pub fn set_key_compaction(&self, name: &str, enabled: bool) -> Result<(), UpdateStreamError> {
         let stream = self.stream(name)?;
         let mut state = write(&stream);
         let mut meta = state.meta.clone();
@@ -785,12 +789,12 @@ impl Engine {
 
     /// Compacts every shard of a stream now: sealed segments keep only the newest
     /// record of each partition key; sequence numbers do not change.
-    pub fn compact_stream(&self, name: &str) -> Result<CompactionReport> {
+    pub fn compact_stream(&self, name: &str) -> Result<CompactionReport, UpdateStreamError> {
         let stream = self.stream(name)?;
         let state = read(&stream);
         let mut total = CompactionReport::default();
         for shard in state.shards.values() {
-            let report = shard.log.compact()?;
+            let report = shard.log.compact().map_err(Failed::from)?;
             total.passes += report.passes;
             total.segments_rewritten += report.segments_rewritten;
             total.records_dropped += report.records_dropped;
@@ -801,19 +805,27 @@ impl Engine {
     }
 
     /// Compacts every stream that has key compaction on.
-    pub fn compact_streams(&self) -> Result<()> {
+    pub fn compact_streams(&self) -> Result<(), Failed> {
         let names: Vec<String> = read(&self.inner.streams)
             .iter()
             .filter(|(_, stream)| read(stream).meta.key_compaction)
             .map(|(name, _)| name.clone())
             .collect();
         for name in names {
-            self.compact_stream(&name)?;
+            match self.compact_stream(&name) {
+                // Deleted since it was listed: nothing left to compact.
+                Ok(_) | Err(UpdateStreamError::Stream(_)) => {}
+                Err(UpdateStreamError::Failed(failed)) => return Err(failed),
+            }
         }
         Ok(())
     }
 
-    fn enforce_retention_of(&self, stream: &RwLock<StreamState>, now_ms: u64) -> Result<()> {
+    fn enforce_retention_of(
+        &self,
+        stream: &RwLock<StreamState>,
+        now_ms: u64,
+    ) -> Result<(), Failed> {
         let state = read(stream);
         let window_ms = u64::from(state.meta.retention_hours) * 3_600_000;
         let cutoff = now_ms.saturating_sub(window_ms);
@@ -861,9 +873,9 @@ pub(crate) fn new_shard_meta(
 
 /// Checks a stream's shard count (named `field` in the request): 1 to
 /// [`SHARDS_PER_STREAM_MAX`].
-pub(crate) fn check_shard_count(field: Field, count: u32) -> Result<()> {
+pub(crate) fn check_shard_count(field: Field, count: u32) -> Result<(), InvalidField> {
     if count == 0 || count > SHARDS_PER_STREAM_MAX {
-        return Err(Error::InvalidField {
+        return Err(InvalidField {
             field,
             value: Some(count.to_string()),
             constraint: Constraint::ValueBetween {
@@ -875,13 +887,13 @@ pub(crate) fn check_shard_count(field: Field, count: u32) -> Result<()> {
     Ok(())
 }
 
-fn check_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<()> {
+fn check_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), TagError> {
     if existing + tags.len() > TAGS_MAX {
-        return Err(Error::TooManyTags { limit: TAGS_MAX });
+        return Err(TagError::TooManyTags { limit: TAGS_MAX });
     }
     for (key, value) in tags {
         if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
-            return Err(Error::TagInvalid { key: key.clone() });
+            return Err(TagError::TagInvalid { key: key.clone() });
         }
     }
     Ok(())
@@ -898,7 +910,7 @@ pub(crate) fn shard_dir(config: &EngineConfig, meta: &StreamMeta, index: u32) ->
         .join(ShardId(index).to_string())
 }
 
-pub(crate) fn shard_range(meta: &ShardMeta) -> std::result::Result<HashRange, Failed> {
+pub(crate) fn shard_range(meta: &ShardMeta) -> Result<HashRange, Failed> {
     let parse = |text: &str| {
         text.parse::<u128>().map_err(|_| {
             Failed::Manifest(std::io::Error::new(
@@ -921,7 +933,7 @@ pub(crate) fn open_shard(
     stream: &StreamMeta,
     meta: ShardMeta,
     report: &mut OpenReport,
-) -> std::result::Result<ShardState, Failed> {
+) -> Result<ShardState, Failed> {
     let dir = shard_dir(config, stream, meta.index);
     let (log, recovery) = storage.open_log(&dir, config.log)?;
     report.note_recovery(&stream.name, meta.index, recovery);
@@ -950,7 +962,7 @@ fn open_shard_or_quarantine(
     stream: &StreamMeta,
     meta: ShardMeta,
     report: &mut OpenReport,
-) -> std::result::Result<ShardState, Failed> {
+) -> Result<ShardState, Failed> {
     match open_shard(storage, config, stream, meta.clone(), report) {
         Ok(state) => Ok(state),
         Err(Failed::Storage(error)) if error.is_damage() => {
@@ -976,7 +988,7 @@ fn open_stream(
     meta: StreamMeta,
     report: &mut OpenReport,
     tolerate_damage: bool,
-) -> std::result::Result<StreamState, Failed> {
+) -> Result<StreamState, Failed> {
     let mut shards = BTreeMap::new();
     for shard in meta.shards.values() {
         let opened = if tolerate_damage {
@@ -991,7 +1003,7 @@ fn open_stream(
 
 /// Removes every file under `dir` (directories stay, empty), syncing each
 /// directory so that the removals survive a power loss.
-fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> std::result::Result<(), Failed> {
+fn remove_tree_files(fs: &dyn FileSystem, dir: &Path) -> Result<(), Failed> {
     let Ok(names) = fs.list_dir(dir) else {
         return Ok(());
     };

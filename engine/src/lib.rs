@@ -25,9 +25,14 @@ pub use data::{
 };
 pub use engine::{Engine, EngineConfig, RETENTION_HOURS_MAX, RETENTION_HOURS_MIN};
 pub use error::{
-    Constraint, Error, ErrorKind, Failed, Field, PutError, ReadError, Result, StreamLookupError,
+    AddTagsError, Constraint, ConsumerLookupError, CreateStreamError, DeleteStreamError,
+    DeregisterConsumerError, Failed, Field, InvalidField, MaxRecordSizeError, MergeShardsError,
+    MonitoringError, PutError, ReadError, RegisterConsumerError, RetentionError,
+    ShardLimitExceeded, ShardNotOpen, SplitShardError, StreamLookupError, SubscribeError,
+    SubscriptionError, SubscriptionTargetError, TagError, UpdateShardCountError, UpdateStreamError,
 };
 pub use layout::{OpenReport, ShardProblem, ShardRecovery};
+pub use manifest::StreamMode;
 pub use names::ShardId;
 pub use position::Position;
 pub use reshard::{ShardDescription, ShardFilter, StreamDescription};

@@ -1,6 +1,6 @@
 //! Names, identifiers and request validation shared by the engine's operations.
 
-use crate::error::{Constraint, Error, Field, StreamLookupError};
+use crate::error::{Constraint, Field, InvalidField, StreamLookupError};
 
 /// Longest stream name.
 pub const STREAM_NAME_CHARS_MAX: usize = 128;
@@ -57,8 +57,8 @@ impl std::fmt::Display for ShardId {
 }
 
 /// The error for a stream or consumer name (in `field`) that breaks the name rule.
-pub(crate) fn invalid_name(field: Field, name: &str) -> Error {
-    Error::InvalidField {
+pub(crate) fn invalid_name(field: Field, name: &str) -> InvalidField {
+    InvalidField {
         field,
         value: Some(name.to_string()),
         constraint: Constraint::Name {
@@ -121,15 +121,9 @@ mod tests {
         assert!(check_stream_name("orders_v2.eu-1").is_ok());
         assert!(check_stream_name(&"a".repeat(128)).is_ok());
         for bad in ["", "has space", "slash/", &"a".repeat(129)] {
-            let error = Error::from(check_stream_name(bad).unwrap_err());
+            let error = check_stream_name(bad).unwrap_err();
             assert!(
-                matches!(
-                    error,
-                    Error::InvalidField {
-                        field: Field::StreamName,
-                        ..
-                    }
-                ),
+                matches!(&error, StreamLookupError::InvalidName { name } if name == bad),
                 "{error}"
             );
         }

@@ -3,7 +3,10 @@
 
 use crate::data::sequence_number;
 use crate::engine::{new_shard_meta, now_ms, open_shard, Engine, ShardState, StreamState};
-use crate::error::{Error, Result};
+use crate::error::{
+    Failed, Field, MergeShardsError, ShardNotOpen, SplitShardError, StreamLookupError,
+    UpdateShardCountError,
+};
 use crate::manifest::StreamMode;
 use crate::names::ShardId;
 use crate::position::Position;
@@ -32,10 +35,9 @@ pub struct ShardDescription {
 pub struct StreamDescription {
     /// Name.
     pub stream_name: String,
-    /// Always `ACTIVE`: every operation here completes before it returns.
-    pub stream_status: &'static str,
-    /// `PROVISIONED` or `ON_DEMAND`.
-    pub stream_mode: &'static str,
+    /// Capacity mode. (The stream is active: every operation here completes
+    /// before it returns.)
+    pub stream_mode: StreamMode,
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
     /// Retention, hours.
@@ -136,17 +138,13 @@ impl Engine {
         name: &str,
         limit: usize,
         exclusive_start: Option<ShardId>,
-    ) -> Result<StreamDescription> {
+    ) -> Result<StreamDescription, StreamLookupError> {
         let stream = self.stream(name)?;
         let state = Engine::read_stream(&stream);
         let (shards, has_more_shards) = shard_page(&state, None, exclusive_start, limit);
         Ok(StreamDescription {
             stream_name: state.meta.name.clone(),
-            stream_status: "ACTIVE",
-            stream_mode: match state.meta.mode {
-                StreamMode::Provisioned => "PROVISIONED",
-                StreamMode::OnDemand => "ON_DEMAND",
-            },
+            stream_mode: state.meta.mode,
             created_ms: state.meta.created_ms,
             retention_hours: state.meta.retention_hours,
             open_shard_count: state.open_shards().len(),
@@ -166,22 +164,27 @@ impl Engine {
         filter: Option<&ShardFilter>,
         exclusive_start: Option<ShardId>,
         limit: usize,
-    ) -> Result<(Vec<ShardDescription>, bool)> {
+    ) -> Result<(Vec<ShardDescription>, bool), StreamLookupError> {
         let stream = self.stream(name)?;
         let state = Engine::read_stream(&stream);
         Ok(shard_page(&state, filter, exclusive_start, limit))
     }
 
-    fn open_shard_of(&self, state: &StreamState, name: &str, shard: ShardId) -> Result<u32> {
+    fn open_shard_of(
+        &self,
+        state: &StreamState,
+        name: &str,
+        shard: ShardId,
+    ) -> Result<u32, ShardNotOpen> {
         let index = shard.index();
         let Some(state) = state.shards.get(&index) else {
-            return Err(Error::ShardNotFound {
+            return Err(ShardNotOpen::NotFound {
                 stream: name.to_string(),
                 shard,
             });
         };
         if state.meta.closed_end_position.is_some() {
-            return Err(Error::ShardClosed {
+            return Err(ShardNotOpen::Closed {
                 stream: name.to_string(),
                 shard,
             });
@@ -196,7 +199,7 @@ impl Engine {
         name: &str,
         shard: ShardId,
         new_starting_hash_key: HashKey,
-    ) -> Result<()> {
+    ) -> Result<(), SplitShardError> {
         let stream = self.stream(name)?;
         let state = Engine::write_stream(&stream);
         let parent = self.open_shard_of(&state, name, shard)?;
@@ -204,7 +207,7 @@ impl Engine {
         let range = state.shards[&parent].range;
         let (left, right) = range
             .split_at(key)
-            .map_err(|_| Error::SplitKeyOutsideShard {
+            .map_err(|_| SplitShardError::KeyOutsideShard {
                 stream: name.to_string(),
                 shard,
                 key: new_starting_hash_key,
@@ -218,12 +221,17 @@ impl Engine {
             &mut state,
             &[parent],
             &[(left, Some(parent), None), (right, Some(parent), None)],
-        )
-        .map(drop)
+        )?;
+        Ok(())
     }
 
     /// MergeShards: closes two adjacent shards and opens one child over both ranges.
-    pub fn merge_shards(&self, name: &str, shard: ShardId, adjacent: ShardId) -> Result<()> {
+    pub fn merge_shards(
+        &self,
+        name: &str,
+        shard: ShardId,
+        adjacent: ShardId,
+    ) -> Result<(), MergeShardsError> {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let first = self.open_shard_of(&state, name, shard)?;
@@ -231,7 +239,7 @@ impl Engine {
         let merged = state.shards[&first]
             .range
             .merge(state.shards[&second].range)
-            .map_err(|_| Error::ShardsNotAdjacent {
+            .map_err(|_| MergeShardsError::NotAdjacent {
                 stream: name.to_string(),
                 shard,
                 adjacent,
@@ -240,8 +248,8 @@ impl Engine {
             &mut state,
             &[first, second],
             &[(merged, Some(first), Some(second))],
-        )
-        .map(drop)
+        )?;
+        Ok(())
     }
 
     /// Closes `parents` at their current ends and opens `children`, durably.
@@ -251,7 +259,7 @@ impl Engine {
         state: &mut StreamState,
         parents: &[u32],
         children: &[(HashRange, Option<u32>, Option<u32>)],
-    ) -> Result<Vec<u32>> {
+    ) -> Result<Vec<u32>, Failed> {
         let now = now_ms();
         let mut meta = state.meta.clone();
         for parent in parents {
@@ -297,13 +305,13 @@ impl Engine {
     /// UpdateShardCount with UNIFORM_SCALING: from the open shards to `target`
     /// shards of even ranges, by splits and merges as Kinesis does it, so that every
     /// new shard has at most two parents. Between half and double the open count.
-    pub fn update_shard_count(&self, name: &str, target: u32) -> Result<()> {
+    pub fn update_shard_count(&self, name: &str, target: u32) -> Result<(), UpdateShardCountError> {
         let stream = self.stream(name)?;
         let mut state = Engine::write_stream(&stream);
         let current = state.open_shards().len() as u32;
-        crate::engine::check_shard_count(crate::error::Field::TargetShardCount, target)?;
+        crate::engine::check_shard_count(Field::TargetShardCount, target)?;
         if target > current * 2 || target * 2 < current {
-            return Err(Error::ShardCountChange {
+            return Err(UpdateShardCountError::OutOfScalingRange {
                 stream: name.to_string(),
                 target,
                 current,
@@ -321,7 +329,11 @@ impl Engine {
     }
 
     /// Splits every open shard at each target boundary strictly inside it.
-    fn split_at_boundaries(&self, state: &mut StreamState, targets: &[HashRange]) -> Result<()> {
+    fn split_at_boundaries(
+        &self,
+        state: &mut StreamState,
+        targets: &[HashRange],
+    ) -> Result<(), Failed> {
         let open: Vec<(u32, HashRange)> = state
             .open_shards()
             .iter()
@@ -354,7 +366,11 @@ impl Engine {
     }
 
     /// Merges the open shards inside `target`, left to right, until one remains.
-    fn merge_within(&self, state: &mut StreamState, target: HashRange) -> Result<()> {
+    fn merge_within(
+        &self,
+        state: &mut StreamState,
+        target: HashRange,
+    ) -> Result<(), UpdateShardCountError> {
         loop {
             let inside: Vec<(u32, HashRange)> = state
                 .open_shards()

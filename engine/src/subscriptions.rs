@@ -11,7 +11,7 @@
 use crate::consumers::ConsumerId;
 use crate::data::{ChildShard, IteratorStart, OutputRecord, GET_RECORDS_MAX};
 use crate::engine::{Engine, ShardState};
-use crate::error::{Error, Result};
+use crate::error::{SubscribeError, SubscriptionError, SubscriptionTargetError};
 use crate::names::ShardId;
 use crate::position::Position;
 use crate::seqno::SequenceNumber;
@@ -87,7 +87,7 @@ impl Engine {
         consumer: &ConsumerId,
         shard: ShardId,
         start: IteratorStart,
-    ) -> Result<Subscription> {
+    ) -> Result<Subscription, SubscribeError> {
         self.check_registered(consumer)?;
         let stream_name = consumer.stream.clone();
         let stream = self.stream(&stream_name)?;
@@ -116,17 +116,21 @@ impl Engine {
     /// the consumer is registered (this registration of it) and its stream has the
     /// shard. For a caller that reports those before a starting position it could
     /// not read.
-    pub fn check_subscription(&self, consumer: &ConsumerId, shard: ShardId) -> Result<()> {
+    pub fn check_subscription(
+        &self,
+        consumer: &ConsumerId,
+        shard: ShardId,
+    ) -> Result<(), SubscriptionTargetError> {
         self.check_registered(consumer)?;
         Ok(self.check_shard(&consumer.stream, shard)?)
     }
 
-    fn check_registered(&self, consumer: &ConsumerId) -> Result<()> {
+    fn check_registered(&self, consumer: &ConsumerId) -> Result<(), SubscriptionTargetError> {
         let registered = self
             .describe_consumer(&consumer.stream, &consumer.consumer)
             .is_ok_and(|described| described.id() == *consumer);
         if !registered {
-            return Err(Error::ConsumerIdNotFound {
+            return Err(SubscriptionTargetError::ConsumerNotRegistered {
                 consumer: consumer.clone(),
             });
         }
@@ -138,15 +142,15 @@ impl Engine {
         key: &SlotKey,
         consumer: &ConsumerId,
         shard: ShardId,
-    ) -> Result<(u64, Arc<AtomicBool>)> {
+    ) -> Result<(u64, Arc<AtomicBool>), SubscribeError> {
         let registry = &self.inner.subscriptions;
         if registry.ending.load(Ordering::SeqCst) {
-            return Err(Error::Stopping);
+            return Err(SubscribeError::Stopping);
         }
         let mut slots = registry.lock();
         if let Some(slot) = slots.get(key) {
             if slot.started.elapsed() < Duration::from_millis(RESUBSCRIBE_GUARD_MS) {
-                return Err(Error::SubscriptionActive {
+                return Err(SubscribeError::SubscriptionActive {
                     consumer: consumer.clone(),
                     shard,
                     guard_ms: RESUBSCRIBE_GUARD_MS,
@@ -154,7 +158,7 @@ impl Engine {
             }
             slot.taken_over.store(true, Ordering::SeqCst);
         } else if slots.len() >= SUBSCRIPTIONS_MAX {
-            return Err(Error::SubscriptionLimit {
+            return Err(SubscribeError::SubscriptionLimit {
                 limit: SUBSCRIPTIONS_MAX,
             });
         }
@@ -206,7 +210,10 @@ impl Subscription {
     /// after `wait`. `Ok(None)` once the lifetime is over or after the batch that
     /// carried the closed shard's children. Errors: ResourceInUse when a newer
     /// subscription took over; ResourceNotFound when the consumer or stream went.
-    pub fn next_batch(&mut self, wait: Duration) -> Result<Option<SubscriptionBatch>> {
+    pub fn next_batch(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<SubscriptionBatch>, SubscriptionError> {
         let ending = self
             .engine
             .inner
@@ -253,21 +260,24 @@ impl Subscription {
         }))
     }
 
-    fn shard_state(&self) -> Result<ShardState> {
+    fn shard_state(&self) -> Result<ShardState, SubscriptionError> {
         let stream = self.engine.stream(&self.key.0)?;
         let state = Engine::read_stream(&stream);
         self.check(&state).cloned()
     }
 
     /// The shard, after checking that the subscription still stands.
-    fn check<'a>(&self, state: &'a crate::engine::StreamState) -> Result<&'a ShardState> {
+    fn check<'a>(
+        &self,
+        state: &'a crate::engine::StreamState,
+    ) -> Result<&'a ShardState, SubscriptionError> {
         if self.taken_over.load(Ordering::SeqCst) {
-            return Err(Error::SubscriptionTakenOver {
+            return Err(SubscriptionError::TakenOver {
                 consumer: self.key.1.clone(),
                 shard: self.shard_id(),
             });
         }
-        let gone = || Error::ConsumerGone {
+        let gone = || SubscriptionError::ConsumerGone {
             stream: self.key.0.clone(),
             consumer: self.key.1.clone(),
         };
@@ -349,7 +359,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             engine.subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest),
-            Err(Error::SubscriptionActive { .. })
+            Err(SubscribeError::SubscriptionActive { .. })
         ));
         // Age the slot past the guard instead of waiting 5 seconds.
         let key = ("s".to_string(), "c".to_string(), 0);
@@ -366,7 +376,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             first.next_batch(Duration::ZERO),
-            Err(Error::SubscriptionTakenOver { .. })
+            Err(SubscriptionError::TakenOver { .. })
         ));
         drop(first);
         assert_eq!(
@@ -466,11 +476,13 @@ mod tests {
         engine.deregister_consumer("s", "c").unwrap();
         assert!(matches!(
             child.next_batch(Duration::ZERO),
-            Err(Error::ConsumerGone { .. })
+            Err(SubscriptionError::ConsumerGone { .. })
         ));
         assert!(matches!(
             engine.subscribe_to_shard(&consumer, SHARD, IteratorStart::Latest),
-            Err(Error::ConsumerIdNotFound { .. })
+            Err(SubscribeError::Target(
+                SubscriptionTargetError::ConsumerNotRegistered { .. }
+            ))
         ));
         drop((parent, child));
         engine.shutdown().unwrap();

@@ -3,7 +3,9 @@
 //! rename fails the change cleanly and loses nothing; nothing panics.
 
 use shardlog_engine::seqno::SequenceNumber;
-use shardlog_engine::{Engine, EngineConfig, Error, IteratorStart, PutRecord, ShardId};
+use shardlog_engine::{
+    CreateStreamError, Engine, EngineConfig, Failed, IteratorStart, PutRecord, ShardId,
+};
 use shardlog_segment::io::{Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,7 +100,10 @@ fn manifest_rename_fault_fails_the_change_cleanly() {
     let error = engine
         .create_stream("b", Some(1), BTreeMap::new())
         .unwrap_err();
-    assert!(matches!(error, Error::Manifest(_)), "{error:?}");
+    assert!(
+        matches!(error, CreateStreamError::Failed(Failed::Manifest(_))),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("No space left"), "{error}");
     assert_eq!(engine.list_streams(10, None).0, vec!["a".to_string()]);
     put(&engine, "a", "two").unwrap();

@@ -9,12 +9,13 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, ErrorKind, HashKey, HashRange, IteratorStart, OutputRecord,
-    PutRecord, ReadError, ShardDescription, ShardId,
+    CreateStreamError, DeleteStreamError, Engine, EngineConfig, HashKey, HashRange, IteratorStart,
+    MergeShardsError, OutputRecord, PutError, PutRecord, ReadError, RetentionError,
+    ShardDescription, ShardId, ShardNotOpen, SplitShardError, StreamLookupError,
+    UpdateShardCountError,
 };
 use shardlog_segment::io::{CrashMode, FileSystem, MemFs};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
 use std::sync::Arc;
 
 /// The stream names operations pick from, so that they hit existing streams.
@@ -348,30 +349,17 @@ fn open_engine(fs: &Arc<MemFs>) -> Engine {
     Engine::open(fs.session() as Arc<dyn FileSystem>, config).expect("engine opens")
 }
 
-#[track_caller]
-fn assert_not_found<T: Debug, E: Into<Error>>(result: Result<T, E>, what: &str) {
-    let result = result.map_err(Into::into);
-    assert!(
-        matches!(&result, Err(e) if e.kind() == ErrorKind::NotFound),
-        "{what}: expected ResourceNotFound, got {result:?}"
-    );
-}
-
-#[track_caller]
-fn assert_invalid<T: Debug, E: Into<Error>>(result: Result<T, E>, what: &str) {
-    let result = result.map_err(Into::into);
-    assert!(
-        matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidArgument),
-        "{what}: expected InvalidArgument, got {result:?}"
-    );
-}
-
-#[track_caller]
-fn assert_in_use<T: Debug>(result: Result<T, Error>, what: &str) {
-    assert!(
-        matches!(&result, Err(e) if e.kind() == ErrorKind::InUse),
-        "{what}: expected ResourceInUse, got {result:?}"
-    );
+/// Asserts that `result` failed with an error that matches `pattern`.
+macro_rules! assert_fails {
+    ($result:expr, $pattern:pat, $what:expr) => {{
+        let result = $result;
+        assert!(
+            matches!(&result, Err($pattern)),
+            "{}: expected {}, got {result:?}",
+            $what,
+            stringify!($pattern)
+        );
+    }};
 }
 
 /// The engine, the file system under it, and the reference.
@@ -461,7 +449,11 @@ impl Harness {
             .engine()
             .create_stream(name, Some(shard_count), BTreeMap::new());
         if self.streams.contains_key(name) {
-            assert_in_use(result, "create an existing stream");
+            assert_fails!(
+                result,
+                CreateStreamError::StreamExists { .. },
+                "create an existing stream"
+            );
             return;
         }
         result.expect("create_stream");
@@ -480,7 +472,11 @@ impl Harness {
 
     fn delete(&mut self, name: &'static str) {
         if !self.streams.contains_key(name) {
-            assert_not_found(self.engine().delete_stream(name), "delete a missing stream");
+            assert_fails!(
+                self.engine().delete_stream(name),
+                DeleteStreamError::Stream(StreamLookupError::NotFound { .. }),
+                "delete a missing stream"
+            );
             return;
         }
         let engine = self.engine();
@@ -492,9 +488,10 @@ impl Harness {
             .get_shard_iterator(name, shard_name(0), IteratorStart::TrimHorizon)
             .expect("iterator before delete");
         engine.delete_stream(name).expect("delete_stream");
-        assert_not_found(
+        assert_fails!(
             engine.get_records(&iterator, 10),
-            "iterator of a just-deleted stream",
+            ReadError::StreamNotFound { .. } | ReadError::ShardNotFound { .. },
+            "iterator of a just-deleted stream"
         );
         self.streams.remove(name);
         self.stale_iterators.push((name, epoch, iterator));
@@ -550,13 +547,15 @@ impl Harness {
                 data: b"x",
                 explicit_hash_key: None,
             };
-            assert_not_found(
+            assert_fails!(
                 self.engine().put_record(name, record),
-                "put to a missing stream",
+                PutError::StreamNotFound { .. },
+                "put to a missing stream"
             );
-            assert_not_found(
+            assert_fails!(
                 self.engine().put_records(name, &[record]),
-                "put_records to a missing stream",
+                PutError::StreamNotFound { .. },
+                "put_records to a missing stream"
             );
             return;
         };
@@ -601,7 +600,11 @@ impl Harness {
             let result = self
                 .engine()
                 .split_shard(name, shard_name(0), HashKey(12345));
-            assert_not_found(result, "split in a missing stream");
+            assert_fails!(
+                result,
+                SplitShardError::Stream(StreamLookupError::NotFound { .. }),
+                "split in a missing stream"
+            );
             return;
         };
         let open = model.open();
@@ -610,7 +613,11 @@ impl Harness {
         // The service's rule: start + 1 < key < end, so each child keeps two keys.
         if end - start < 3 {
             let result = engine.split_shard(name, shard_name(parent), HashKey(start + 2));
-            assert_invalid(result, "split of a shard too small to split");
+            assert_fails!(
+                result,
+                SplitShardError::KeyOutsideShard { .. },
+                "split of a shard too small to split"
+            );
             return;
         }
         let key = start + 2 + key % (end - start - 2);
@@ -631,7 +638,11 @@ impl Harness {
             let closed = model.closed();
             if let Some(shard) = closed.get(usize::from(pick) % closed.len().max(1)) {
                 let result = engine.split_shard(name, shard_name(*shard), HashKey(12345));
-                assert_in_use(result, "split of a closed shard");
+                assert_fails!(
+                    result,
+                    SplitShardError::Shard(ShardNotOpen::Closed { .. }),
+                    "split of a closed shard"
+                );
             }
             return;
         }
@@ -644,9 +655,10 @@ impl Harness {
             _ => end.saturating_add(1),
         };
         let result = engine.split_shard(name, shard_name(shard), HashKey(key));
-        assert_invalid(
+        assert_fails!(
             result,
-            &format!("split of {shard} ({start}..={end}) at {key}"),
+            SplitShardError::KeyOutsideShard { .. },
+            format!("split of {shard} ({start}..={end}) at {key}")
         );
     }
 
@@ -655,7 +667,11 @@ impl Harness {
             let result = self
                 .engine()
                 .merge_shards(name, shard_name(0), shard_name(1));
-            assert_not_found(result, "merge in a missing stream");
+            assert_fails!(
+                result,
+                MergeShardsError::Stream(StreamLookupError::NotFound { .. }),
+                "merge in a missing stream"
+            );
             return;
         };
         let open = model.open();
@@ -685,18 +701,30 @@ impl Harness {
             let i = usize::from(pick) % (open.len() - 2);
             let (first, second) = (open[i].0, open[i + 2].0);
             let result = engine.merge_shards(name, shard_name(first), shard_name(second));
-            assert_invalid(result, "merge of shards that are not neighbours");
+            assert_fails!(
+                result,
+                MergeShardsError::NotAdjacent { .. },
+                "merge of shards that are not neighbours"
+            );
         } else if how == 1 && !closed.is_empty() {
             let shard = closed[usize::from(pick) % closed.len()];
             let result = engine.merge_shards(name, shard_name(shard), shard_name(open[0].0));
-            assert_in_use(result, "merge of a closed shard");
+            assert_fails!(
+                result,
+                MergeShardsError::Shard(ShardNotOpen::Closed { .. }),
+                "merge of a closed shard"
+            );
         }
     }
 
     fn update_shard_count(&mut self, name: &'static str, pick: u8) {
         let Some(model) = self.streams.get(name) else {
             let result = self.engine().update_shard_count(name, 1);
-            assert_not_found(result, "update_shard_count of a missing stream");
+            assert_fails!(
+                result,
+                UpdateShardCountError::Stream(StreamLookupError::NotFound { .. }),
+                "update_shard_count of a missing stream"
+            );
             return;
         };
         let open = model.open().len() as u32;
@@ -764,13 +792,21 @@ impl Harness {
             }
         };
         let result = self.engine().update_shard_count(name, target);
-        assert_invalid(result, &format!("update_shard_count {open} -> {target}"));
+        assert_fails!(
+            result,
+            UpdateShardCountError::OutOfScalingRange { .. },
+            format!("update_shard_count {open} -> {target}")
+        );
     }
 
     fn retention(&mut self, name: &'static str, hours: u32, increase: bool) {
         let result = self.engine().set_retention(name, hours, increase);
         let Some(model) = self.streams.get_mut(name) else {
-            assert_not_found(result, "set_retention of a missing stream");
+            assert_fails!(
+                result,
+                RetentionError::Stream(StreamLookupError::NotFound { .. }),
+                "set_retention of a missing stream"
+            );
             return;
         };
         let allowed = if increase {
@@ -782,7 +818,11 @@ impl Harness {
             result.expect("set_retention");
             model.retention_hours = hours;
         } else {
-            assert_invalid(result, "retention change in the wrong direction");
+            assert_fails!(
+                result,
+                RetentionError::WrongDirection { .. },
+                "retention change in the wrong direction"
+            );
         }
     }
 
@@ -819,16 +859,22 @@ impl Harness {
             .iter()
             .filter(|name| !self.streams.contains_key(*name))
         {
-            assert_not_found(
+            assert_fails!(
                 engine.describe_stream(name, 10, None),
-                "describe a missing stream",
+                StreamLookupError::NotFound { .. },
+                "describe a missing stream"
             );
-            assert_not_found(
+            assert_fails!(
                 engine.list_shards(name, None, None, 10),
-                "list a missing stream",
+                StreamLookupError::NotFound { .. },
+                "list a missing stream"
             );
             let iterator = engine.get_shard_iterator(name, shard_name(0), IteratorStart::Latest);
-            assert_not_found(iterator, "iterator of a missing stream");
+            assert_fails!(
+                iterator,
+                ReadError::StreamNotFound { .. },
+                "iterator of a missing stream"
+            );
         }
     }
 
@@ -836,7 +882,11 @@ impl Harness {
     /// acknowledged records, shard by shard in acknowledgement order.
     fn check_data(&mut self) {
         for (_, _, iterator) in &self.stale_iterators {
-            assert_not_found(self.engine().get_records(iterator, 10), "stale iterator");
+            assert_fails!(
+                self.engine().get_records(iterator, 10),
+                ReadError::StreamNotFound { .. } | ReadError::ShardNotFound { .. },
+                "stale iterator"
+            );
         }
         let names: Vec<&'static str> = self.streams.keys().copied().collect();
         for name in names {

@@ -4,8 +4,9 @@
 
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::{
-    Engine, EngineConfig, Error, Field, IteratorStart, PutError, PutRecord, PutResult, ReadError,
-    RecordFailure, ShardFilter, ShardId,
+    CreateStreamError, DeleteStreamError, Engine, EngineConfig, Field, InvalidField, IteratorStart,
+    MaxRecordSizeError, PutError, PutRecord, PutResult, ReadError, RecordFailure, RetentionError,
+    ShardFilter, ShardId, StreamLookupError, UpdateShardCountError,
 };
 use shardlog_segment::clock::ManualClock;
 use shardlog_segment::io::{FileSystem, MemFs};
@@ -217,26 +218,26 @@ fn errors_are_the_kinesis_kinds() {
     engine.create_stream("s", Some(2), BTreeMap::new()).unwrap();
     assert!(matches!(
         engine.create_stream("s", Some(1), BTreeMap::new()),
-        Err(Error::StreamExists { .. })
+        Err(CreateStreamError::StreamExists { .. })
     ));
     let missing = engine.describe_stream("nope", 10, None).unwrap_err();
     assert!(
-        matches!(&missing, Error::StreamNotFound { stream } if stream == "nope"),
+        matches!(&missing, StreamLookupError::NotFound { stream } if stream == "nope"),
         "{missing:?}"
     );
     assert!(matches!(
         engine.create_stream("bad name", Some(1), BTreeMap::new()),
-        Err(Error::InvalidField {
+        Err(CreateStreamError::InvalidField(InvalidField {
             field: Field::StreamName,
             ..
-        })
+        }))
     ));
     assert!(matches!(
         engine.create_stream("zero", Some(0), BTreeMap::new()),
-        Err(Error::InvalidField {
+        Err(CreateStreamError::InvalidField(InvalidField {
             field: Field::ShardCount,
             ..
-        })
+        }))
     ));
     let big = vec![0u8; (1 << 20) + 1];
     let oversize = PutRecord {
@@ -315,21 +316,21 @@ fn errors_are_the_kinesis_kinds() {
     ));
     assert!(matches!(
         engine.set_retention("s", 12, false),
-        Err(Error::RetentionOutOfRange {
+        Err(RetentionError::OutOfRange {
             bound_hours: 24,
             ..
         })
     ));
     assert!(matches!(
         engine.set_retention("s", 9000, true),
-        Err(Error::RetentionOutOfRange {
+        Err(RetentionError::OutOfRange {
             bound_hours: 8760,
             ..
         })
     ));
     assert!(matches!(
         engine.set_retention("s", 12, true),
-        Err(Error::RetentionDirection { increase: true, .. })
+        Err(RetentionError::WrongDirection { increase: true, .. })
     ));
     engine.set_retention("s", 48, true).unwrap();
     engine
@@ -352,7 +353,7 @@ fn errors_are_the_kinesis_kinds() {
     engine.delete_stream("s").unwrap();
     assert!(matches!(
         engine.describe_stream("s", 10, None),
-        Err(Error::StreamNotFound { .. })
+        Err(StreamLookupError::NotFound { .. })
     ));
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
     let fresh = read_shard(&engine, "s", ShardId(0), IteratorStart::TrimHorizon);
@@ -440,11 +441,11 @@ fn update_shard_count_keeps_lineage() {
     }
     assert!(matches!(
         engine.update_shard_count("s", 9),
-        Err(Error::ShardCountChange { target: 9, .. })
+        Err(UpdateShardCountError::OutOfScalingRange { target: 9, .. })
     ));
     assert!(matches!(
         engine.update_shard_count("s", 1),
-        Err(Error::ShardCountChange { target: 1, .. })
+        Err(UpdateShardCountError::OutOfScalingRange { target: 1, .. })
     ));
     let (all, _) = engine.list_shards("s", None, None, 10_000).unwrap();
     let mut seen = Vec::new();
@@ -520,12 +521,12 @@ fn delete_stream_with_consumers() {
     engine.register_consumer("c", "app").unwrap();
     assert!(matches!(
         engine.delete_stream_with("c", false),
-        Err(Error::StreamHasConsumers { .. })
+        Err(DeleteStreamError::HasConsumers { .. })
     ));
     engine.delete_stream_with("c", true).unwrap();
     assert!(matches!(
         engine.list_consumers("c"),
-        Err(Error::StreamNotFound { .. })
+        Err(StreamLookupError::NotFound { .. })
     ));
     engine.shutdown().unwrap();
 }
@@ -687,10 +688,10 @@ fn size_cap_record_size_and_ordering() {
     ));
     assert!(matches!(
         engine.set_max_record_kib("cap", 20_000),
-        Err(Error::InvalidField {
+        Err(MaxRecordSizeError::InvalidField(InvalidField {
             field: Field::RecordKibMax,
             ..
-        })
+        }))
     ));
     engine.set_max_record_kib("cap", 4096).unwrap();
     let (_, seq) = {

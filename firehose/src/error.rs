@@ -48,9 +48,9 @@ pub enum Error {
     /// The staging log failed.
     #[error("staging log: {0}")]
     Segment(#[from] shardlog_segment::Error),
-    /// The source Kinesis stream failed.
+    /// The source Kinesis stream could not be found or read.
     #[error("source stream: {0}")]
-    Engine(#[from] shardlog_engine::Error),
+    Engine(#[from] shardlog_engine::ReadError),
     /// A destination (object store) refused or failed a write.
     #[error("destination: {0}")]
     Destination(String),
@@ -64,9 +64,9 @@ pub enum Error {
     },
 }
 
-impl From<shardlog_engine::ReadError> for Error {
-    fn from(error: shardlog_engine::ReadError) -> Self {
-        Error::Engine(error.into())
+impl From<shardlog_engine::StreamLookupError> for Error {
+    fn from(lookup: shardlog_engine::StreamLookupError) -> Self {
+        Error::Engine(lookup.into())
     }
 }
 

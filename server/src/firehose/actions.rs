@@ -12,13 +12,13 @@ use super::responses::{
     PutRecordOutput, RecordIdOut, S3DestinationOut, SchemaOut, SerializerOut, SourceOut,
 };
 use crate::error::ApiError;
-use crate::kinesis::errors::{api_error, Account};
+use crate::kinesis::errors::{read_error, Account};
 use crate::kinesis::responses::NoOutput;
 use crate::protocol::typed::read;
 use crate::protocol::value::{Format, Value};
 use crate::protocol::wire::Timestamp;
 use serde::Serialize;
-use shardlog_engine::ErrorKind;
+use shardlog_engine::ReadError;
 use shardlog_firehose::{
     convert::catalog_columns, Backup, Buffering, Column, ColumnType, Compression, Conversion,
     DeliveryStreamConfig, DestinationConfig, Error as FirehoseError, Firehose, ParquetCompression,
@@ -82,10 +82,18 @@ fn create_error(error: FirehoseError, account: Account<'_>) -> ApiError {
     let FirehoseError::Engine(cause) = &error else {
         return firehose_error(error, account);
     };
-    let message = format!("source stream: {}", api_error(cause, account).message);
-    match cause.kind() {
-        ErrorKind::NotFound => ApiError::invalid_argument(message),
-        _ => ApiError::internal(message),
+    let message = format!("source stream: {}", read_error(cause, account).message);
+    match cause {
+        ReadError::StreamNotFound { .. } | ReadError::ShardNotFound { .. } => {
+            ApiError::invalid_argument(message)
+        }
+        ReadError::InvalidField { .. }
+        | ReadError::SequenceNumberInvalid { .. }
+        | ReadError::SequenceNumberOfOtherShard { .. }
+        | ReadError::IteratorInvalid(_)
+        | ReadError::IteratorExpired { .. }
+        | ReadError::Throttled { .. }
+        | ReadError::Storage(_) => ApiError::internal(message),
     }
 }
 

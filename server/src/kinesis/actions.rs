@@ -220,7 +220,7 @@ fn list_streams(kinesis: Kinesis<'_>, input: ListStreamsInput, format: Format) -
         summaries.push(StreamSummaryListed {
             stream_arn: kinesis.account.stream_arn(name),
             stream_name: name.clone(),
-            stream_status: d.stream_status,
+            stream_status: super::responses::STREAM_STATUS,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
             },

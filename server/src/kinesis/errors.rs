@@ -8,8 +8,15 @@ use shardlog_engine::routing::{RoutingError, HASH_KEY_DIGITS_MAX, HASH_KEY_MAX, 
 use shardlog_engine::seqno::SequenceNumber;
 use shardlog_engine::token::{Malformed, TokenError, TOKEN_CHARS_MAX};
 use shardlog_engine::{
-    Constraint, Error as EngineError, Field, PutError, ReadError, RecordFailure, ShardId,
+    AddTagsError, Constraint, ConsumerLookupError, CreateStreamError, DeleteStreamError,
+    DeregisterConsumerError, Field, MaxRecordSizeError, MergeShardsError, MonitoringError,
+    PutError, ReadError, RecordFailure, RegisterConsumerError, RetentionError, ShardId,
+    SplitShardError, StreamLookupError, SubscriptionTargetError, UpdateShardCountError,
+    UpdateStreamError,
 };
+
+mod ops;
+pub use ops::Worded;
 
 /// The account and region messages name.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +45,7 @@ pub enum Failure {
     /// Reported by the engine's read path (GetShardIterator, GetRecords).
     Read(ReadError),
     /// Reported by another engine operation.
-    Engine(EngineError),
+    Engine(Box<dyn Worded>),
 }
 
 impl From<PutError> for Failure {
@@ -59,11 +66,35 @@ impl From<ApiError> for Failure {
     }
 }
 
-impl From<EngineError> for Failure {
-    fn from(error: EngineError) -> Self {
-        Failure::Engine(error)
-    }
+/// Implements `From<E> for Failure` for engine errors other than the put and
+/// read paths' (which [`Failure::throttled_stream`] looks into).
+macro_rules! engine_failures {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<$error> for Failure {
+            fn from(error: $error) -> Self {
+                Failure::Engine(Box::new(error))
+            }
+        }
+    )+};
 }
+
+engine_failures!(
+    StreamLookupError,
+    CreateStreamError,
+    DeleteStreamError,
+    UpdateStreamError,
+    RetentionError,
+    MaxRecordSizeError,
+    MonitoringError,
+    AddTagsError,
+    RegisterConsumerError,
+    ConsumerLookupError,
+    DeregisterConsumerError,
+    SubscriptionTargetError,
+    SplitShardError,
+    MergeShardsError,
+    UpdateShardCountError,
+);
 
 impl Failure {
     /// The error as the client sees it.
@@ -72,7 +103,7 @@ impl Failure {
             Failure::Api(error) => error,
             Failure::Put(error) => put_error(&error, account),
             Failure::Read(error) => read_error(&error, account),
-            Failure::Engine(error) => api_error(&error, account),
+            Failure::Engine(error) => error.worded(account),
         }
     }
 
@@ -80,11 +111,8 @@ impl Failure {
     pub fn throttled_stream(&self) -> Option<&str> {
         match self {
             Failure::Put(PutError::Throttled { stream, .. })
-            | Failure::Read(ReadError::Throttled { stream, .. })
-            | Failure::Engine(EngineError::Read(ReadError::Throttled { stream, .. })) => {
-                Some(stream)
-            }
-            _ => None,
+            | Failure::Read(ReadError::Throttled { stream, .. }) => Some(stream),
+            Failure::Api(_) | Failure::Put(_) | Failure::Read(_) | Failure::Engine(_) => None,
         }
     }
 }
@@ -156,126 +184,14 @@ pub fn starting_sequence_number_invalid(
     ))
 }
 
-/// The Kinesis error for an engine error.
-pub fn api_error(error: &EngineError, account: Account<'_>) -> ApiError {
-    use EngineError as E;
-    let acct = account.id;
-    let not_found = |message| ApiError::client("ResourceNotFoundException", message);
-    let in_use = |message| ApiError::client("ResourceInUseException", message);
-    let limit = |message| ApiError::client("LimitExceededException", message);
-    let invalid = ApiError::invalid_argument;
-    match error {
-        E::StreamNotFound { stream } => stream_not_found(stream, account),
-        E::ShardNotFound { stream, shard } => shard_not_found(stream, *shard, account),
-        E::ConsumerNotFound { stream, consumer } => not_found(format!(
-            "Consumer {consumer} under stream {stream} under account {acct} not found."
-        )),
-        E::ConsumerIdNotFound { consumer } => {
-            consumer_arn_not_found(&account.consumer_arn(consumer))
-        }
-        E::ConsumerGone { stream, consumer } => not_found(format!(
-            "Consumer {consumer} of stream {stream} no longer exists."
-        )),
-        E::StreamExists { stream } => {
-            in_use(format!("Stream {stream} under account {acct} already exists."))
-        }
-        E::StreamHasConsumers { stream } => in_use(format!(
-            "Stream {stream} under account {acct} has registered consumers; deregister them or set EnforceConsumerDeletion."
-        )),
-        E::ConsumerExists { stream, consumer } => in_use(format!(
-            "Consumer {consumer} under stream {stream} already exists for account {acct}."
-        )),
-        E::ShardClosed { stream, shard } => in_use(format!(
-            "Shard {shard} in stream {stream} under account {acct} has already been merged or split, and thus is not eligible for merging or splitting."
-        )),
-        E::SubscriptionActive {
-            consumer,
-            shard,
-            guard_ms,
-        } => in_use(format!(
-            "Another active subscription exists for consumer {} and shard {shard}; subscribe again at least {} seconds after the last successful call.",
-            account.consumer_arn(consumer),
-            guard_ms / 1000
-        )),
-        E::SubscriptionTakenOver { consumer, shard } => in_use(format!(
-            "A newer subscription of consumer {consumer} to shard {} took over this one.",
-            shard
-        )),
-        E::ShardLimit {
-            open,
-            adding,
-            limit: max,
-        } => limit(format!(
-            "This request would exceed the shard limit for the account {acct} in {}. Current shard count for the account: {open}. Limit: {max}. Number of additional shards that would have resulted from this request: {adding}.",
-            account.region
-        )),
-        E::ConsumerLimit { stream, limit: max } => limit(format!(
-            "Consumer limit of {max} exceeded for stream {stream}."
-        )),
-        E::SubscriptionLimit { limit: max } => limit(format!(
-            "At most {max} subscriptions may be active at once."
-        )),
-        E::Stopping => {
-            limit("The server is stopping and takes no new subscriptions.".into())
-        }
-        E::TagLimit { stream, limit: max } => limit(format!(
-            "Failed to add tags to stream {stream} under account {acct} because a given stream cannot have more than {max} tags."
-        )),
-        E::TooManyTags { limit: max } => {
-            invalid(format!("A stream cannot have more than {max} tags."))
-        }
-        E::TagInvalid { key } => invalid(format!(
-            "Tag key '{key}' must be 1 to 128 characters and its value at most 256."
-        )),
-        E::RetentionDirection { .. } | E::RetentionOutOfRange { .. } => {
-            invalid(retention_message(error))
-        }
-        E::ShardCountChange {
-            stream,
-            target,
-            current,
-        } => invalid(format!(
-            "UpdateShardCount of stream {stream} under account {acct} to {target} shards is not allowed: the target must be between half and double the current {current} open shards."
-        )),
-        E::SplitKeyOutsideShard {
-            stream,
-            shard,
-            key,
-            start,
-            end,
-        } => invalid(format!(
-            "NewStartingHashKey {key} used in SplitShard() on shard {shard} in stream {stream} under account {acct} is not both greater than one plus the shard's StartingHashKey {start} and less than the shard's EndingHashKey {end}."
-        )),
-        E::ShardsNotAdjacent {
-            stream,
-            shard,
-            adjacent,
-        } => invalid(format!(
-            "Shards {shard} and {adjacent} in stream {stream} under account {acct} are not an adjacent pair of shards eligible for merging"
-        )),
-        E::InvalidField {
-            field,
-            value,
-            constraint,
-        } => invalid_field(*field, value.as_deref(), constraint),
-        E::UnknownMetric { metric } => ApiError::validation(format!(
-            "1 validation error detected: Value '[{metric}]' at 'shardLevelMetrics' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IncomingBytes, OutgoingRecords, IteratorAgeMilliseconds, IncomingRecords, ReadProvisionedThroughputExceeded, WriteProvisionedThroughputExceeded, OutgoingBytes, ALL]]"
-        )),
-        E::Routing(cause) => routing_error(cause),
-        E::Storage(_) | E::Manifest(_) => internal(error),
-        E::Put(error) => put_error(error, account),
-        E::Read(error) => read_error(error, account),
-    }
-}
-
-fn stream_not_found(stream: &str, account: Account<'_>) -> ApiError {
+pub(crate) fn stream_not_found(stream: &str, account: Account<'_>) -> ApiError {
     ApiError::client(
         "ResourceNotFoundException",
         format!("Stream {stream} under account {} not found.", account.id),
     )
 }
 
-fn shard_not_found(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
+pub(crate) fn shard_not_found(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
     ApiError::client(
         "ResourceNotFoundException",
         format!(
@@ -285,7 +201,11 @@ fn shard_not_found(stream: &str, shard: ShardId, account: Account<'_>) -> ApiErr
     )
 }
 
-fn invalid_field(field: Field, value: Option<&str>, constraint: &Constraint) -> ApiError {
+pub(crate) fn invalid_field(
+    field: Field,
+    value: Option<&str>,
+    constraint: &Constraint,
+) -> ApiError {
     ApiError::validation(field_message(member_name(field), value, constraint))
 }
 
@@ -378,7 +298,7 @@ fn sequence_number_of_other_shard(encoded_shard: ShardId, shard: ShardId) -> Api
 
 /// Storage and metadata failures: the cause as the engine states it, since it is
 /// nothing the client did (InternalFailure).
-fn internal(error: &dyn std::fmt::Display) -> ApiError {
+pub(crate) fn internal(error: &dyn std::fmt::Display) -> ApiError {
     ApiError::internal(error.to_string())
 }
 
@@ -435,41 +355,6 @@ fn throttled(stream: &str, shard: ShardId, account: Account<'_>) -> ApiError {
             shard, account.id
         ),
     )
-}
-
-fn retention_message(error: &EngineError) -> String {
-    match error {
-        EngineError::RetentionDirection {
-            stream,
-            requested_hours,
-            current_hours,
-            increase,
-        } => {
-            let (relation, api, verb) = if *increase {
-                ("shorter", "DecreaseRetentionPeriod", "decrease")
-            } else {
-                ("longer", "IncreaseRetentionPeriod", "increase")
-            };
-            format!(
-                "Requested retention period ({requested_hours} hours) for stream {stream} can not be {relation} than existing retention period ({current_hours} hours). Use {api} API to {verb} retention period."
-            )
-        }
-        EngineError::RetentionOutOfRange {
-            stream,
-            requested_hours,
-            bound_hours,
-        } => {
-            let (relation, which) = if requested_hours < bound_hours {
-                ("shorter", "minimum")
-            } else {
-                ("longer", "maximum")
-            };
-            format!(
-                "Requested retention period ({requested_hours} hours) for stream {stream} can not be {relation} than the {which} retention period ({bound_hours} hours)."
-            )
-        }
-        other => other.to_string(),
-    }
 }
 
 /// `1 validation error detected: Value '<value>' at '<field>' failed to satisfy

@@ -84,14 +84,18 @@ mod tests {
         serde_json::from_slice(&answer).unwrap()
     }
 
+    fn open_engine(dir: &tempfile::TempDir) -> shardlog_engine::Engine {
+        let fs = shardlog_segment::io::RealFs::shared();
+        let config = shardlog_engine::EngineConfig::new(dir.path());
+        shardlog_engine::Engine::open(fs, config).unwrap()
+    }
+
     /// CreateStream (modes, tags), ListStreams (paging), DescribeStreamSummary (by
     /// ARN) and DeleteStream (consumers refused unless deletion is enforced).
     #[test]
     fn typed_actions_answer_as_kinesis() {
         let dir = tempfile::tempdir().unwrap();
-        let fs = shardlog_segment::io::RealFs::shared();
-        let config = shardlog_engine::EngineConfig::new(dir.path());
-        let engine = shardlog_engine::Engine::open(fs, config).unwrap();
+        let engine = open_engine(&dir);
         let demand = json!({"StreamName": "a", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}});
         call(&engine, "CreateStream", demand);
         let tagged = json!({"StreamName": "b", "ShardCount": 3, "Tags": {"team": "x"}});
@@ -141,6 +145,50 @@ mod tests {
             br#"{"StreamName":"b"}"#,
         );
         assert_eq!(gone.unwrap_err().code, "ResourceNotFoundException");
+        engine.shutdown().unwrap();
+    }
+
+    /// A typed engine error of each family (stream administration, consumers,
+    /// resharding) reaches the client as Kinesis's code and message.
+    #[test]
+    fn typed_engine_errors_keep_kinesis_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = open_engine(&dir);
+        let refused = |action: &str, body: Value| {
+            let error = call_json(&engine, &identity(), action, body.to_string().as_bytes())
+                .expect_err(action);
+            (error.code, error.message)
+        };
+        call(
+            &engine,
+            "CreateStream",
+            json!({"StreamName": "s", "ShardCount": 3}),
+        );
+        assert_eq!(
+            refused("IncreaseStreamRetentionPeriod", json!({"StreamName": "s", "RetentionPeriodHours": 9000})),
+            (
+                "InvalidArgumentException",
+                "Requested retention period (9000 hours) for stream s can not be longer than the maximum retention period (8760 hours).".to_string()
+            )
+        );
+        assert_eq!(
+            refused(
+                "DescribeStreamConsumer",
+                json!({"StreamName": "s", "ConsumerName": "c"})
+            ),
+            (
+                "ResourceNotFoundException",
+                "Consumer c under stream s under account 123456789012 not found.".to_string()
+            )
+        );
+        let merge = json!({"StreamName": "s", "ShardToMerge": "shardId-000000000000", "AdjacentShardToMerge": "shardId-000000000002"});
+        assert_eq!(
+            refused("MergeShards", merge),
+            (
+                "InvalidArgumentException",
+                "Shards shardId-000000000000 and shardId-000000000002 in stream s under account 123456789012 are not an adjacent pair of shards eligible for merging".to_string()
+            )
+        );
         engine.shutdown().unwrap();
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{
     ChildShard, ConsumerDescription, HashRange, OutputRecord, ShardDescription, StreamDescription,
-    SubscriptionBatch,
+    StreamMode, SubscriptionBatch,
 };
 
 /// A sequence number as Kinesis writes it: its decimal text, formatted here, once,
@@ -93,12 +93,28 @@ impl ShardOut {
     }
 }
 
+/// `StreamStatus` of every stream: the engine completes each operation before it
+/// returns, so none is ever CREATING, DELETING or UPDATING.
+pub(crate) const STREAM_STATUS: &str = "ACTIVE";
+
 /// `StreamModeDetails`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct StreamModeOut {
     /// `PROVISIONED` or `ON_DEMAND`.
-    pub(crate) stream_mode: &'static str,
+    #[serde(serialize_with = "stream_mode_name")]
+    pub(crate) stream_mode: StreamMode,
+}
+
+/// A stream mode as Kinesis names it.
+fn stream_mode_name<S: serde::Serializer>(
+    mode: &StreamMode,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(match mode {
+        StreamMode::Provisioned => "PROVISIONED",
+        StreamMode::OnDemand => "ON_DEMAND",
+    })
 }
 
 /// `EnhancedMetrics`.
@@ -132,7 +148,7 @@ impl<'a> StreamDescriptionOut<'a> {
         StreamDescriptionOut {
             stream_name: &d.stream_name,
             stream_arn: account.stream_arn(&d.stream_name),
-            stream_status: d.stream_status,
+            stream_status: STREAM_STATUS,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
             },
@@ -173,7 +189,7 @@ impl<'a> StreamSummaryOut<'a> {
         StreamSummaryOut {
             stream_name: &d.stream_name,
             stream_arn: account.stream_arn(&d.stream_name),
-            stream_status: d.stream_status,
+            stream_status: STREAM_STATUS,
             stream_mode_details: StreamModeOut {
                 stream_mode: d.stream_mode,
             },
@@ -277,7 +293,8 @@ impl<'a> ConsumerOut<'a> {
         ConsumerOut {
             consumer_name: &consumer.consumer_name,
             consumer_arn: account.consumer_arn(&consumer.id()),
-            consumer_status: consumer.consumer_status,
+            // Registration completes before it returns.
+            consumer_status: "ACTIVE",
             consumer_creation_timestamp: Timestamp(consumer.creation_ms),
             stream_arn: with_stream.then(|| account.stream_arn(&consumer.stream_name)),
         }

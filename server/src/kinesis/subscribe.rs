@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::http::{Body, Shared};
 use crate::kinesis::actions::{iterator_start, StartNames};
 use crate::kinesis::errors::{
-    api_error, consumer_arn_not_found, starting_sequence_number_invalid, Failure,
+    consumer_arn_not_found, starting_sequence_number_invalid, Failure, Worded,
 };
 use crate::kinesis::requests::SubscribeToShardInput;
 use crate::kinesis::responses::{EventExceptionOut, NoOutput, SubscribeToShardEventOut};
@@ -170,7 +170,7 @@ fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, A
     shared
         .engine
         .subscribe_to_shard(&consumer, shard, start)
-        .map_err(|error| api_error(&error, account))
+        .map_err(|error| error.worded(account))
 }
 
 /// Answers a SubscribeToShard request: an error response, or the event stream.
@@ -256,7 +256,7 @@ impl Reader {
                 Ok(Some(batch)) => batch,
                 Ok(None) => return,
                 Err(error) => {
-                    let error = api_error(&error, self.shared.config.identity.account());
+                    let error = error.worded(self.shared.config.identity.account());
                     self.send(exception_frame(format, &error), limit);
                     return;
                 }

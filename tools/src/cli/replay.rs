@@ -10,7 +10,7 @@ use super::output::{progress_bar, CliError, CliResult, OutRecord, RecordFormat, 
 use super::Offline;
 use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{Engine, IteratorStart, ShardDescription, ShardId, GET_RECORDS_MAX};
-use shardlog_server::kinesis_errors::{api_error, read_error, Account};
+use shardlog_server::kinesis_errors::{read_error, Account, Worded};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ fn all_shards(
         let after = shards.last().map(|s| s.shard_id);
         let (page, more) = engine
             .list_shards(stream, None, after, LIST_PAGE_MAX)
-            .map_err(|error| CliError::failed(api_error(&error, account).message))?;
+            .map_err(|error| CliError::failed(error.worded(account).message))?;
         let empty = page.is_empty();
         shards.extend(page);
         if !more || empty {

@@ -1,9 +1,12 @@
 //! Engine errors keep the exact words Kinesis answers with.
 use super::*;
 use shardlog_engine::routing::RoutingError;
+use shardlog_engine::{
+    InvalidField, ShardLimitExceeded, ShardNotOpen, SubscribeError, SubscriptionError, TagError,
+};
 
-fn worded(error: EngineError) -> (&'static str, String) {
-    let api = api_error(&error, TEST_ACCOUNT);
+fn worded(error: &dyn Worded) -> (&'static str, String) {
+    let api = error.worded(TEST_ACCOUNT);
     (api.code, api.message)
 }
 
@@ -23,102 +26,102 @@ fn consumer_id() -> shardlog_engine::ConsumerId {
 /// this server's account and region, byte for byte.
 #[test]
 fn engine_errors_keep_kinesis_wording() {
-    let cases: Vec<(EngineError, &str, &str)> = vec![
+    let cases: Vec<(Box<dyn Worded>, &str, &str)> = vec![
         (
-            EngineError::StreamNotFound { stream: s("a") },
+            Box::new(StreamLookupError::NotFound { stream: s("a") }),
             "ResourceNotFoundException",
             "Stream a under account 123456789012 not found.",
         ),
         (
-            EngineError::ShardNotFound { stream: s("a"), shard: ShardId(7) },
+            Box::new(ShardNotOpen::NotFound { stream: s("a"), shard: ShardId(7) }),
             "ResourceNotFoundException",
             "Shard shardId-000000000007 in stream a under account 123456789012 does not exist",
         ),
         (
-            EngineError::ConsumerIdNotFound { consumer: consumer_id() },
+            Box::new(SubscriptionTargetError::ConsumerNotRegistered { consumer: consumer_id() }),
             "ResourceNotFoundException",
             "Consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 does not exist.",
         ),
         (
-            EngineError::SubscriptionActive {
+            Box::new(SubscribeError::SubscriptionActive {
                 consumer: consumer_id(),
                 shard: ShardId(1),
                 guard_ms: 5_000,
-            },
+            }),
             "ResourceInUseException",
             "Another active subscription exists for consumer arn:aws:kinesis:eu-west-1:123456789012:stream/a/consumer/c:5 and shard shardId-000000000001; subscribe again at least 5 seconds after the last successful call.",
         ),
         (
-            EngineError::ConsumerNotFound { stream: s("a"), consumer: s("c") },
+            Box::new(ConsumerLookupError::ConsumerNotFound { stream: s("a"), consumer: s("c") }),
             "ResourceNotFoundException",
             "Consumer c under stream a under account 123456789012 not found.",
         ),
         (
-            EngineError::StreamExists { stream: s("a") },
+            Box::new(CreateStreamError::StreamExists { stream: s("a") }),
             "ResourceInUseException",
             "Stream a under account 123456789012 already exists.",
         ),
         (
-            EngineError::ShardClosed { stream: s("a"), shard: ShardId(1) },
+            Box::new(ShardNotOpen::Closed { stream: s("a"), shard: ShardId(1) }),
             "ResourceInUseException",
             "Shard shardId-000000000001 in stream a under account 123456789012 has already been merged or split, and thus is not eligible for merging or splitting.",
         ),
         (
-            EngineError::SubscriptionTakenOver { consumer: s("c"), shard: ShardId(3) },
+            Box::new(SubscriptionError::TakenOver { consumer: s("c"), shard: ShardId(3) }),
             "ResourceInUseException",
             "A newer subscription of consumer c to shard shardId-000000000003 took over this one.",
         ),
         (
-            EngineError::ShardLimit { open: 9, adding: 2, limit: 10 },
+            Box::new(ShardLimitExceeded { open: 9, adding: 2, limit: 10 }),
             "LimitExceededException",
             "This request would exceed the shard limit for the account 123456789012 in eu-west-1. Current shard count for the account: 9. Limit: 10. Number of additional shards that would have resulted from this request: 2.",
         ),
         (
-            EngineError::TagLimit { stream: s("a"), limit: 50 },
-            "LimitExceededException",
-            "Failed to add tags to stream a under account 123456789012 because a given stream cannot have more than 50 tags.",
+            Box::new(TagError::TooManyTags { limit: 50 }),
+            "InvalidArgumentException",
+            "A stream cannot have more than 50 tags.",
         ),
         (
-            EngineError::RetentionDirection {
+            Box::new(RetentionError::WrongDirection {
                 stream: s("a"),
                 requested_hours: 12,
                 current_hours: 24,
                 increase: true,
-            },
+            }),
             "InvalidArgumentException",
             "Requested retention period (12 hours) for stream a can not be shorter than existing retention period (24 hours). Use DecreaseRetentionPeriod API to decrease retention period.",
         ),
         (
-            EngineError::RetentionOutOfRange {
+            Box::new(RetentionError::OutOfRange {
                 stream: s("a"),
                 requested_hours: 9000,
                 bound_hours: 8760,
-            },
+            }),
             "InvalidArgumentException",
             "Requested retention period (9000 hours) for stream a can not be longer than the maximum retention period (8760 hours).",
         ),
         (
-            EngineError::RetentionOutOfRange {
+            Box::new(RetentionError::OutOfRange {
                 stream: s("a"),
                 requested_hours: 12,
                 bound_hours: 24,
-            },
+            }),
             "InvalidArgumentException",
             "Requested retention period (12 hours) for stream a can not be shorter than the minimum retention period (24 hours).",
         ),
         (
-            EngineError::SplitKeyOutsideShard {
+            Box::new(SplitShardError::KeyOutsideShard {
                 stream: s("a"),
                 shard: ShardId(0),
                 key: shardlog_engine::HashKey(1),
                 start: 0,
                 end: 99,
-            },
+            }),
             "InvalidArgumentException",
             "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream a under account 123456789012 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 99.",
         ),
         (
-            EngineError::Read(ReadError::SequenceNumberInvalid {
+            Box::new(ReadError::SequenceNumberInvalid {
                 stream: s("a"),
                 shard: ShardId(1),
                 sequence_number: shardlog_engine::seqno::SequenceNumber {
@@ -132,12 +135,12 @@ fn engine_errors_keep_kinesis_wording() {
             "StartingSequenceNumber 49039857307730744212665635491957474223170373417254780946 used in GetShardIterator on shard shardId-000000000001 in stream a under account 123456789012 is invalid.",
         ),
         (
-            EngineError::Read(ReadError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) }),
+            Box::new(ReadError::SequenceNumberOfOtherShard { encoded_shard: ShardId(0), shard: ShardId(1) }),
             "InvalidArgumentException",
             "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used in a call to a shard with shardId-000000000001",
         ),
         (
-            EngineError::Read(ReadError::IteratorExpired {
+            Box::new(ReadError::IteratorExpired {
                 issued_ms: 0,
                 now_ms: 300_001,
                 ttl_ms: 300_000,
@@ -146,54 +149,54 @@ fn engine_errors_keep_kinesis_wording() {
             "Iterator expired. The iterator was created at time 1970-01-01T00:00:00.000Z while right now it is 1970-01-01T00:05:00.001Z which is further in the future than the tolerated delay of 300000 milliseconds.",
         ),
         (
-            EngineError::Read(ReadError::Throttled { stream: s("a"), shard: ShardId(2) }),
+            Box::new(ReadError::Throttled { stream: s("a"), shard: ShardId(2) }),
             "ProvisionedThroughputExceededException",
             "Rate exceeded for shard shardId-000000000002 in stream a under account 123456789012.",
         ),
         (
-            EngineError::InvalidField {
+            Box::new(InvalidField {
                 field: Field::StreamName,
                 value: Some(s("a b")),
                 constraint: Constraint::Name { chars_max: 128 },
-            },
+            }),
             "ValidationException",
             "1 validation error detected: Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128",
         ),
         (
-            EngineError::InvalidField {
+            Box::new(PutError::InvalidField {
                 field: Field::Data,
                 value: None,
                 constraint: Constraint::LengthAtMost { max: 1_048_576 },
-            },
+            }),
             "ValidationException",
             "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576",
         ),
         (
-            EngineError::InvalidField {
+            Box::new(InvalidField {
                 field: Field::RecordKibMax,
                 value: Some(s("20000")),
                 constraint: Constraint::ValueBetween { min: 1, max: 10_240 },
-            },
+            }),
             "ValidationException",
             "1 validation error detected: Value '20000' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1 and 10240",
         ),
         (
-            EngineError::InvalidField {
+            Box::new(ReadError::InvalidField {
                 field: Field::Limit,
                 value: Some(s("0")),
                 constraint: Constraint::ValueBetween { min: 1, max: 10_000 },
-            },
+            }),
             "ValidationException",
             "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000",
         ),
         (
-            EngineError::Routing(RoutingError::ShardCountOutOfRange { shard_count: 0 }),
+            Box::new(UpdateShardCountError::Routing(RoutingError::ShardCountOutOfRange { shard_count: 0 })),
             "InvalidArgumentException",
             "shard count 0 must be from 1 to 10000",
         ),
     ];
     for (error, code, message) in cases {
-        assert_eq!(worded(error), (code, message.to_string()));
+        assert_eq!(worded(error.as_ref()), (code, message.to_string()));
     }
     let not_decimal = shardlog_engine::HashKey::parse("-1").unwrap_err();
     let api = explicit_hash_key_error("-1", &not_decimal);
@@ -256,7 +259,7 @@ fn put_and_read_errors_keep_kinesis_codes() {
     for (error, code) in puts {
         let api = put_error(&error, TEST_ACCOUNT);
         assert_eq!(api.code, code, "{error:?}");
-        assert_eq!(api, api_error(&error.into(), TEST_ACCOUNT));
+        assert_eq!(api, Failure::from(error).into_api(TEST_ACCOUNT));
     }
     let number = shardlog_engine::seqno::SequenceNumber::before_first(0, 1);
     let token = shardlog_engine::token::TokenError::BadSignature;
@@ -326,7 +329,7 @@ fn put_and_read_errors_keep_kinesis_codes() {
     for (error, code) in reads {
         let api = read_error(&error, TEST_ACCOUNT);
         assert_eq!(api.code, code, "{error:?}");
-        assert_eq!(api, api_error(&error.into(), TEST_ACCOUNT));
+        assert_eq!(api, Failure::from(error).into_api(TEST_ACCOUNT));
     }
 }
 
