@@ -471,7 +471,7 @@ impl Engine {
             ),
         };
         check_shard_count(Field::ShardCount, count)?;
-        check_tags(&tags, 0)?;
+        check_tags(&tags, tags.len())?;
         let mut streams = write(&self.inner.streams);
         if streams.contains_key(name) {
             return Err(CreateStreamError::StreamExists {
@@ -738,7 +738,8 @@ impl Engine {
             .keys()
             .filter(|key| !meta.tags.contains_key(*key))
             .count();
-        check_tags(&tags, meta.tags.len() + new_keys - tags.len().min(new_keys))?;
+        // A key given again replaces its value: only new keys add to the count.
+        check_tags(&tags, meta.tags.len() + new_keys)?;
         meta.tags.extend(tags);
         self.persist(name, Some(meta.clone()))?;
         state.meta = meta;
@@ -887,8 +888,9 @@ pub(crate) fn check_shard_count(field: Field, count: u32) -> Result<(), InvalidF
     Ok(())
 }
 
-fn check_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), TagError> {
-    if existing + tags.len() > TAGS_MAX {
+/// Checks `tags` and that the stream would hold `count_after` tags, at most the limit.
+fn check_tags(tags: &BTreeMap<String, String>, count_after: usize) -> Result<(), TagError> {
+    if count_after > TAGS_MAX {
         return Err(TagError::TooManyTags { limit: TAGS_MAX });
     }
     for (key, value) in tags {
