@@ -4,7 +4,7 @@
 use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
-use crate::workloads::http::{http_cases, Connector, HttpSettings, Wire};
+use crate::workloads::http::{http_cases, Connector, Endpoint, HttpSettings, KinesisConnector};
 use crate::workloads::moto::Moto;
 use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
 use crate::workloads::{sns, sqs, WorkloadKind};
@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs `shardlog bench` with `args`; `connector` makes the Kinesis HTTP client
-/// for `--url` (`cbor_connector` with `--wire cbor`), `sqs_connector` the SQS one
-/// and `sns_connector` the SNS one (for `--url` and moto).
+/// for `--url` in the `--wire` asked for, `sqs_connector` the SQS one and
+/// `sns_connector` the SNS one (for `--url` and moto).
 pub fn run(
     args: BenchArgs,
-    connector: Connector<'_>,
-    cbor_connector: Connector<'_>,
+    connector: KinesisConnector<'_>,
     sqs_connector: Connector<'_>,
     sns_connector: Connector<'_>,
 ) -> Result<(), String> {
@@ -31,14 +30,14 @@ pub fn run(
     if let Some(phase) = &args.queue_memory_phase {
         return queue_memory::run_phase(&plan.queue_memory, &plan.dir, phase);
     }
-    let connector = match plan.wire {
-        Wire::Json => connector,
-        Wire::Cbor => cbor_connector,
-    };
-    let call = plan.url.as_deref().map(connector).transpose()?;
-    if let (Some(call), Some(url)) = (&call, &plan.url) {
+    let kinesis = plan
+        .url
+        .as_deref()
+        .map(|url| connector(url, plan.wire))
+        .transpose()?;
+    if let (Some(kinesis), Some(url)) = (&kinesis, &plan.url) {
         // Fail before minutes of local measuring, not after them.
-        call("ListStreams", &serde_json::json!({"Limit": 1}))
+        (kinesis.call)("ListStreams", &serde_json::json!({"Limit": 1}))
             .map_err(|e| format!("--url {url} does not answer the Kinesis API: {e}"))?;
     }
     let created_dir = !plan.dir.exists();
@@ -51,7 +50,7 @@ pub fn run(
         .join(format!("shardlog-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let sqs = sqs_endpoints(&plan, sqs_connector, sns_connector)?;
-    let outcome = measure(&args, &plan, &root, call, sqs);
+    let outcome = measure(&args, &plan, &root, kinesis, sqs);
     let cleanup =
         std::fs::remove_dir_all(&root).map_err(|e| format!("removing {}: {e}", root.display()));
     if created_dir {
@@ -173,7 +172,7 @@ fn measure(
     args: &BenchArgs,
     plan: &Plan,
     root: &Path,
-    call: Option<Box<crate::workloads::http::Call>>,
+    kinesis: Option<Endpoint>,
     sqs: SqsEndpoints,
 ) -> Result<Report, String> {
     let started = Instant::now();
@@ -200,7 +199,7 @@ fn measure(
         warmup: plan.warmup,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
     };
-    let mut results = run_cases(plan, root, call, sqs, &config)?;
+    let mut results = run_cases(plan, root, kinesis, sqs, &config)?;
     apply_ratios(&mut results);
     if !results.is_empty() {
         println!("{}", table::render(&results));
@@ -253,7 +252,7 @@ fn settings_of(plan: &Plan) -> Settings {
 fn run_cases(
     plan: &Plan,
     root: &Path,
-    call: Option<Box<crate::workloads::http::Call>>,
+    kinesis: Option<Endpoint>,
     sqs: SqsEndpoints,
     config: &RunnerConfig,
 ) -> Result<Vec<crate::workloads::BenchResult>, String> {
@@ -261,13 +260,13 @@ fn run_cases(
     // The cases own the engines and files of the run; they are dropped (shut
     // down, deleted) when this returns, before the run directory is removed.
     let mut cases = cases_for_plan(plan, root);
-    if let Some(call) = call {
+    if let Some(kinesis) = kinesis {
         let http = HttpSettings {
             seek_lookups: plan.seek_lookups,
             e2e_rate: plan.e2e_rate,
             wire: plan.wire,
         };
-        cases.extend(http_cases(&plan.workloads, call, &plan.engine, http));
+        cases.extend(http_cases(&plan.workloads, kinesis, &plan.engine, http));
     }
     // moto (if asked for) stays up until the cases have run.
     let SqsEndpoints { shardlog, moto } = sqs;

@@ -27,7 +27,9 @@ fn small_sustained_run_reports_ratios_cpu_and_idle_shards() {
     };
     let no_url: shardlog_bench::workloads::http::Connector<'_> =
         &|_| Err("no --url in this test".into());
-    shardlog_bench::run(args, no_url, no_url, no_url, no_url).unwrap();
+    let no_kinesis: shardlog_bench::workloads::http::KinesisConnector<'_> =
+        &|_, _| Err("no --url in this test".into());
+    shardlog_bench::run(args, no_kinesis, no_url, no_url).unwrap();
     let report = Report::read(&json).unwrap();
     assert_eq!(report.settings.profile, "sustained");
     let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();

@@ -125,6 +125,56 @@ impl Client {
         self.call_json(TARGET_PREFIX, "application/x-amz-json-1.1", action, body)
     }
 
+    /// POSTs `body`, already JSON, as `Kinesis_20131202.<action>` and reads the
+    /// answer into `answer` (cleared first): for callers that encode their own
+    /// requests and reuse their buffers (the bench's producers). An error answer is
+    /// a [`ClientError::Service`].
+    pub fn send_json(
+        &self,
+        action: &str,
+        body: &[u8],
+        answer: &mut Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let content_type = "application/x-amz-json-1.1";
+        let target = (TARGET_PREFIX, action);
+        let status = self.send(target, content_type, body, answer)?;
+        if status >= 400 {
+            return Err(service_error(status, &String::from_utf8_lossy(answer)));
+        }
+        Ok(())
+    }
+
+    /// POSTs `body` with `content_type` as the action `target` names (prefix and
+    /// action) and reads the answer, at most [`RESPONSE_BYTES_MAX`], into `answer`;
+    /// returns the HTTP status.
+    fn send(
+        &self,
+        (target_prefix, action): (&str, &str),
+        content_type: &str,
+        body: &[u8],
+        answer: &mut Vec<u8>,
+    ) -> Result<u16, ClientError> {
+        use std::io::Read as _;
+        let request = self
+            .agent
+            .post(format!("{}/", self.endpoint))
+            .header("X-Amz-Target", format!("{target_prefix}{action}"))
+            .header("Content-Type", content_type);
+        let mut response = self
+            .authorize(request)
+            .send(body)
+            .map_err(|error| self.transport(error.to_string()))?;
+        answer.clear();
+        response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .reader()
+            .read_to_end(answer)
+            .map_err(|error| self.transport(format!("reading the response: {error}")))?;
+        Ok(response.status().as_u16())
+    }
+
     /// POSTs `body` as `AmazonSQS.<action>` (application/x-amz-json-1.0, what current
     /// SDKs send) and returns the JSON response.
     pub fn call_sqs(
@@ -197,16 +247,15 @@ impl Client {
         action: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, ClientError> {
-        let request = self
-            .agent
-            .post(format!("{}/", self.endpoint))
-            .header("X-Amz-Target", format!("{target_prefix}{action}"))
-            .header("Content-Type", content_type);
-        let request = self.authorize(request);
-        let response = request
-            .send(body.to_string())
-            .map_err(|error| self.transport(error.to_string()))?;
-        let (status, text) = self.read(response)?;
+        let mut answer = Vec::new();
+        let target = (target_prefix, action);
+        let status = self.send(
+            target,
+            content_type,
+            body.to_string().as_bytes(),
+            &mut answer,
+        )?;
+        let text = String::from_utf8_lossy(&answer);
         if status >= 400 {
             return Err(service_error(status, &text));
         }

@@ -502,17 +502,16 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => shardlog_bench::run(
             args,
-            &|url| {
-                client::Client::new(url)
-                    .map(|c| c.unsigned_scope("kinesis"))
-                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call))
-                    .map_err(|e| e.to_string())
-            },
-            &|url| {
-                client::Client::new(url)
-                    .map(|c| c.unsigned_scope("kinesis"))
-                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_cbor))
-                    .map_err(|e| e.to_string())
+            &|url, wire| {
+                use shardlog_bench::workloads::http::{endpoint, Wire};
+                let client = client::Client::new(url).map_err(|e| e.to_string())?;
+                let client = client.unsigned_scope("kinesis");
+                Ok(match wire {
+                    Wire::Json => endpoint(client, client::Client::call, client::Client::send_json),
+                    Wire::Cbor => {
+                        endpoint(client, client::Client::call_cbor, client::Client::send_cbor)
+                    }
+                })
             },
             &|url| {
                 client::Client::new(url)

@@ -4,6 +4,7 @@
 
 use super::engine::EngineSettings;
 use super::http_latency::{e2e, seek};
+use super::http_put::{failure, read_answer, Placed, PutBody};
 use super::{
     join_all, merge_concurrent, payload, Budget, Case, Figure, Meter, Params, Rng, Sample,
     WorkloadKind,
@@ -18,8 +19,25 @@ use std::time::{Duration, Instant};
 /// One Kinesis call: action (`PutRecords`) and JSON body to JSON response.
 pub type Call = dyn Fn(&str, &Value) -> Result<Value, String> + Send + Sync;
 
+/// One Kinesis call whose body the caller encoded in the endpoint's wire: action,
+/// body, and the buffer that receives the answer (cleared first). An error answer
+/// is an `Err`.
+pub type RawCall = dyn Fn(&str, &[u8], &mut Vec<u8>) -> Result<(), String> + Send + Sync;
+
 /// Makes a [`Call`] for an endpoint URL.
 pub type Connector<'a> = &'a dyn Fn(&str) -> Result<Box<Call>, String>;
+
+/// Makes the [`Endpoint`] of a Kinesis URL that speaks a wire.
+pub type KinesisConnector<'a> = &'a dyn Fn(&str, Wire) -> Result<Endpoint, String>;
+
+/// A Kinesis endpoint: calls in JSON terms for everything, and raw calls in its
+/// wire for the producers' PutRecords (see `http_put`).
+pub struct Endpoint {
+    /// Calls with JSON bodies and answers.
+    pub call: Box<Call>,
+    /// Calls with bodies and answers in the endpoint's wire.
+    pub raw: Box<RawCall>,
+}
 
 /// Wraps any client with a `call(&self, action, body)` method into a [`Call`].
 pub fn caller<C, E>(client: C, call: fn(&C, &str, &Value) -> Result<Value, E>) -> Box<Call>
@@ -30,6 +48,31 @@ where
     Box::new(move |action: &str, body: &Value| {
         call(&client, action, body).map_err(|e| e.to_string())
     })
+}
+
+/// A client's method that sends an encoded body and reads the answer into a buffer.
+pub type RawMethod<C, E> = fn(&C, &str, &[u8], &mut Vec<u8>) -> Result<(), E>;
+
+/// The [`Endpoint`] of a client with a JSON `call` and a `raw` call in its wire.
+pub fn endpoint<C, E>(
+    client: C,
+    call: fn(&C, &str, &Value) -> Result<Value, E>,
+    raw: RawMethod<C, E>,
+) -> Endpoint
+where
+    C: Send + Sync + 'static,
+    E: std::fmt::Display + 'static,
+{
+    let client = std::sync::Arc::new(client);
+    let for_raw = std::sync::Arc::clone(&client);
+    Endpoint {
+        call: Box::new(move |action: &str, body: &Value| {
+            call(&client, action, body).map_err(|e| e.to_string())
+        }),
+        raw: Box::new(move |action: &str, body: &[u8], answer: &mut Vec<u8>| {
+            raw(&for_raw, action, body, answer).map_err(|e| e.to_string())
+        }),
+    }
 }
 
 /// Longest wait for a created stream to become ACTIVE.
@@ -110,9 +153,17 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// How the producers send PutRecords: raw calls in a wire.
+#[derive(Clone, Copy)]
+struct Producers<'a> {
+    raw: &'a RawCall,
+    wire: Wire,
+    count: usize,
+}
+
 /// One producer's PutRecords loop within the budget.
 fn put_loop(
-    call: &Call,
+    producers: Producers<'_>,
     stream: &str,
     settings: &EngineSettings,
     index: usize,
@@ -120,8 +171,9 @@ fn put_loop(
     meter: &Meter,
 ) -> Result<(Sample, Vec<Located>), String> {
     let mut rng = Rng::new(index as u64 + 1);
-    let data = base64::engine::general_purpose::STANDARD
-        .encode(payload(settings.record_bytes, index as u64));
+    let data = payload(settings.record_bytes, index as u64);
+    let mut body = PutBody::new(producers.wire, stream, &data);
+    let mut answer = Vec::new();
     let mut keys = vec![String::new(); settings.batch_records];
     let mut sample = Sample::new();
     let mut located = Vec::new();
@@ -129,30 +181,25 @@ fn put_loop(
     let mut calls = 0u64;
     while keep_going() {
         rng.fill_keys(&mut keys);
-        let records: Vec<Value> = keys
-            .iter()
-            .map(|k| json!({"Data": data, "PartitionKey": k}))
-            .collect();
-        let body = json!({"StreamName": stream, "Records": records});
+        let request = body.encode(&keys);
         let sent_unix_ms = unix_ms();
         let begun = Instant::now();
-        let response = call("PutRecords", &body)?;
+        (producers.raw)("PutRecords", request, &mut answer)?;
         record_ns(&mut sample.latency_ns, begun.elapsed());
-        let failed = response["FailedRecordCount"].as_u64().unwrap_or(0);
-        if failed > 0 {
-            return Err(format!(
-                "PutRecords: {failed} records failed: {}",
-                response["Records"]
-            ));
+        let read = read_answer(producers.wire, &answer)?;
+        if read.failed > 0 {
+            return Err(failure(producers.wire, &answer, read.failed));
         }
-        let first = &response["Records"][0];
-        if let (Some(shard), Some(sequence)) =
-            (first["ShardId"].as_str(), first["SequenceNumber"].as_str())
+        if let Some(Placed {
+            shard_id: Some(shard_id),
+            sequence_number: Some(sequence_number),
+            ..
+        }) = read.first.0
         {
             // Reservoir sampling (Algorithm R) over the calls.
             let entry = Located {
-                shard_id: shard.into(),
-                sequence_number: sequence.into(),
+                shard_id,
+                sequence_number,
                 sent_unix_ms,
             };
             if located.len() < LOCATED_PER_PRODUCER_MAX {
@@ -169,13 +216,12 @@ fn put_loop(
     Ok((sample, located))
 }
 
-/// PutRecords from `producers` threads within the budget; the records it can
+/// PutRecords from the producers' threads within the budget; the records it can
 /// seek to are added to `stream`.
 fn put(
-    call: &Call,
+    producers: Producers<'_>,
     stream: &mut HttpStream,
     settings: &EngineSettings,
-    producers: usize,
     budget: &Budget,
     meter: &Meter,
 ) -> Result<Sample, String> {
@@ -183,10 +229,10 @@ fn put(
     let keep_going = || !budget.done(meter.bytes(), started);
     let name = stream.name.as_str();
     let outcomes = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..producers)
+        let threads: Vec<_> = (0..producers.count)
             .map(|index| {
                 let keep_going = &keep_going;
-                scope.spawn(move || put_loop(call, name, settings, index, keep_going, meter))
+                scope.spawn(move || put_loop(producers, name, settings, index, keep_going, meter))
             })
             .collect();
         join_all(threads, "a producer")
@@ -286,6 +332,8 @@ impl Wire {
 /// `fill`, unmeasured) when a case needs records and no append has put any.
 struct Shared<'a> {
     call: Rc<Box<Call>>,
+    raw: Box<RawCall>,
+    wire: Wire,
     stream: RefCell<Option<HttpStream>>,
     settings: &'a EngineSettings,
     shards: u32,
@@ -293,6 +341,14 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    fn producers(&self) -> Producers<'_> {
+        Producers {
+            raw: self.raw.as_ref(),
+            wire: self.wire,
+            count: self.producers,
+        }
+    }
+
     fn with_stream<T>(
         &self,
         fill: Option<&Budget>,
@@ -306,7 +362,7 @@ impl Shared<'_> {
         let call = self.call.as_ref().as_ref();
         if let Some(budget) = fill.filter(|_| stream.located.is_empty()) {
             let quiet = Meter::new("", 0, false);
-            put(call, stream, self.settings, self.producers, budget, &quiet)?;
+            put(self.producers(), stream, self.settings, budget, &quiet)?;
         }
         work(call, stream)
     }
@@ -315,13 +371,15 @@ impl Shared<'_> {
 /// The HTTP cases among `kinds`, against the endpoint `call` talks to.
 pub fn http_cases<'a>(
     kinds: &[WorkloadKind],
-    call: Box<Call>,
+    endpoint: Endpoint,
     settings: &'a EngineSettings,
     http: HttpSettings,
 ) -> Vec<Case<'a>> {
     let shards = settings.shard_counts.iter().copied().max().unwrap_or(1);
     let shared = Rc::new(Shared {
-        call: Rc::new(call),
+        call: Rc::new(endpoint.call),
+        raw: endpoint.raw,
+        wire: http.wire,
         stream: RefCell::new(None),
         settings,
         shards,
@@ -335,10 +393,9 @@ pub fn http_cases<'a>(
             let shared = Rc::clone(&shared);
             let rng = Rc::clone(&rng);
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
-                let producers = shared.producers;
                 match kind {
-                    WorkloadKind::HttpAppend => shared.with_stream(None, |call, stream| {
-                        put(call, stream, settings, producers, budget, meter)
+                    WorkloadKind::HttpAppend => shared.with_stream(None, |_, stream| {
+                        put(shared.producers(), stream, settings, budget, meter)
                     }),
                     WorkloadKind::HttpReplay => shared.with_stream(Some(budget), |call, stream| {
                         replay(call, stream, budget, meter)

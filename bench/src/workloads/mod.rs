@@ -8,6 +8,7 @@ pub mod engine;
 pub mod growth;
 pub mod http;
 pub mod http_latency;
+pub mod http_put;
 pub mod moto;
 pub mod queue_memory;
 pub mod scale;

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
+/// The Content-Type of the CBOR wire.
+const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 /// The member name of Kinesis's blobs (PutRecord(s)' and GetRecords' `Data`).
 const BLOB_MEMBER: &str = "Data";
 
@@ -20,37 +22,47 @@ impl Client {
         let mut encoded = Vec::new();
         ciborium::into_writer(&to_cbor(body, false)?, &mut encoded)
             .map_err(|error| ClientError::Decode(format!("encoding {action}: {error}")))?;
-        let request = self
-            .agent
-            .post(format!("{}/", self.endpoint))
-            .header("X-Amz-Target", format!("{TARGET_PREFIX}{action}"))
-            .header("Content-Type", "application/x-amz-cbor-1.1");
-        let request = self.authorize(request);
-        let mut response = request
-            .send(&encoded[..])
-            .map_err(|error| self.transport(error.to_string()))?;
-        let status = response.status().as_u16();
-        let answer = response
-            .body_mut()
-            .with_config()
-            .limit(super::RESPONSE_BYTES_MAX)
-            .read_to_vec()
-            .map_err(|error| self.transport(format!("reading the response: {error}")))?;
+        let mut answer = Vec::new();
+        let status = self.send((TARGET_PREFIX, action), CONTENT_TYPE, &encoded, &mut answer)?;
         if answer.iter().all(u8::is_ascii_whitespace) {
             return match status {
                 400.. => Err(service_error(status, "")),
                 _ => Ok(Value::Object(serde_json::Map::new())),
             };
         }
-        let cbor: ciborium::Value = ciborium::from_reader(&answer[..]).map_err(|error| {
-            ClientError::Decode(format!("{action} answered HTTP {status} with {error}"))
-        })?;
-        let json = to_json(cbor)?;
+        let json = answer_json(action, status, &answer)?;
         if status >= 400 {
             return Err(service_error(status, &json.to_string()));
         }
         Ok(json)
     }
+
+    /// POSTs `body`, already CBOR, as `Kinesis_20131202.<action>` and reads the CBOR
+    /// answer into `answer` (cleared first), as [`Client::send_json`] does for JSON.
+    pub fn send_cbor(
+        &self,
+        action: &str,
+        body: &[u8],
+        answer: &mut Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let status = self.send((TARGET_PREFIX, action), CONTENT_TYPE, body, answer)?;
+        if status < 400 {
+            return Ok(());
+        }
+        let text = match answer.iter().all(u8::is_ascii_whitespace) {
+            true => String::new(),
+            false => answer_json(action, status, answer)?.to_string(),
+        };
+        Err(service_error(status, &text))
+    }
+}
+
+/// A CBOR answer of `action` (HTTP `status`) as JSON.
+fn answer_json(action: &str, status: u16, answer: &[u8]) -> Result<Value, ClientError> {
+    let cbor: ciborium::Value = ciborium::from_reader(answer).map_err(|error| {
+        ClientError::Decode(format!("{action} answered HTTP {status} with {error}"))
+    })?;
+    to_json(cbor)
 }
 
 /// `value` as CBOR; `blob`: it is a `Data` member, base64 text to send as bytes.
