@@ -40,7 +40,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use shardlog_engine::{Engine, EngineConfig, PutRecord, PUT_RECORDS_MAX};
 use shardlog_segment::io::RealFs;
 use shardlog_segment::Durability;
-use shardlog_server::protocol::eventstream::Decoder;
+use shardlog_server::protocol::eventstream::{Decoder, StringHeader};
 use shardlog_server::{serve, Identity, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -287,7 +287,7 @@ async fn consume(
                 continue;
             }
             let now = stamp_now();
-            for data in event_records(wire, &message.payload)? {
+            for data in event_records(wire, message.payload())? {
                 if data.len() < HEADER_BYTES {
                     return Err(format!("a record of {} bytes", data.len()));
                 }
