@@ -26,7 +26,7 @@
 //!    this stays at the offered rate as consumers are added while the machine keeps
 //!    up.
 //!
-//! Frames are decoded with shardlog's own event-stream decoder, CRCs checked.
+//! Frames are decoded (CRCs checked) by shardlog's decoder over aws-smithy-eventstream.
 //! `--quick` shrinks the run (2 s phases, 8 MiB) to check the harness. The issue's
 //! targets (p99 put-to-push 5 ms or less; per-consumer MB/s at 16 consumers at least
 //! half of that at 1) are printed beside the figures, not asserted.
