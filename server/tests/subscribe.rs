@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use shardlog_engine::{Engine, EngineConfig, PutRecord};
-use shardlog_server::eventstream::{Decoder, Message};
+use shardlog_server::eventstream::{Decoder, Message, StringHeader};
 use shardlog_server::{Identity, ServerConfig};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -167,9 +167,9 @@ fn event_json(message: &Message, wire: Wire, event_type: &str) -> serde_json::Va
     assert_eq!(message.header(":message-type"), Some("event"));
     assert_eq!(message.header(":event-type"), Some(event_type));
     match wire {
-        Wire::JsonHttp1 => serde_json::from_slice(&message.payload).unwrap(),
+        Wire::JsonHttp1 => serde_json::from_slice(message.payload()).unwrap(),
         Wire::CborH2 => {
-            let value: ciborium::Value = ciborium::from_reader(&message.payload[..]).unwrap();
+            let value: ciborium::Value = ciborium::from_reader(&message.payload()[..]).unwrap();
             cbor_to_json(value)
         }
     }

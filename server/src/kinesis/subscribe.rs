@@ -26,7 +26,6 @@ use bytes::Bytes;
 use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
-use serde::Serialize;
 use shardlog_engine::Subscription;
 use shardlog_engine::SubscriptionBatch;
 use std::convert::Infallible;
@@ -91,16 +90,25 @@ fn payload_type(format: Format) -> &'static str {
     }
 }
 
-fn event_frame(format: Format, event_type: &str, payload: &impl Serialize) -> Bytes {
+/// An event message whose payload `write_payload` serializes into a buffer of
+/// `payload_bytes_hint`: the framing then takes that buffer without copying it.
+fn event_frame(
+    format: Format,
+    event_type: &str,
+    payload_bytes_hint: usize,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) -> Result<Bytes, eventstream::FrameError> {
     let headers = [
         (":message-type", "event"),
         (":event-type", event_type),
         (":content-type", payload_type(format)),
     ];
-    Bytes::from(eventstream::encode(&headers, &format.serialize(payload)))
+    let mut payload = Vec::with_capacity(payload_bytes_hint);
+    write_payload(&mut payload);
+    eventstream::encode(&headers, payload).map(Bytes::from)
 }
 
-fn exception_frame(format: Format, error: &ApiError) -> Bytes {
+fn exception_frame(format: Format, error: &ApiError) -> Result<Bytes, eventstream::FrameError> {
     // The event stream's members name the internal error (the one server-side
     // error, status 500) with the suffix.
     let code = if error.status >= 500 {
@@ -116,7 +124,7 @@ fn exception_frame(format: Format, error: &ApiError) -> Bytes {
     let payload = EventExceptionOut {
         message: &error.message,
     };
-    Bytes::from(eventstream::encode(&headers, &format.serialize(&payload)))
+    eventstream::encode(&headers, format.serialize(&payload)).map(Bytes::from)
 }
 
 fn start(shared: &Shared, format: Format, body: &[u8]) -> Result<Subscription, ApiError> {
@@ -196,7 +204,16 @@ pub(crate) async fn respond(
         Err(error) => return crate::http::error_response(&error, format, id),
     };
     let (frames, receiver) = mpsc::channel(FRAMES_QUEUED_MAX);
-    let initial = event_frame(format, "initial-response", &NoOutput {});
+    let initial = event_frame(format, "initial-response", 16, |out| {
+        format.serialize_into(&NoOutput {}, out);
+    });
+    let initial = match initial {
+        Ok(initial) => initial,
+        Err(error) => {
+            let error = ApiError::internal(format!("cannot frame the initial response: {error}"));
+            return crate::http::error_response(&error, format, id);
+        }
+    };
     // The channel is new and empty: this cannot fail for want of room.
     let _ = frames.try_send(initial);
     let reader = Reader {
@@ -243,6 +260,14 @@ impl Reader {
         matches!(self.runtime.block_on(sending), Ok(Ok(())))
     }
 
+    /// Sends `error` as the stream's last message; a message that cannot be framed
+    /// (not one of ours: their headers are short) just ends the stream.
+    fn send_exception(&self, error: &ApiError, limit: Duration) {
+        if let Ok(frame) = exception_frame(self.format, error) {
+            self.send(frame, limit);
+        }
+    }
+
     /// Pushes events until the subscription ends, the server stops, or the client
     /// goes away (the receiver is dropped) or stops reading.
     fn push_events(self, mut subscription: Subscription) {
@@ -257,7 +282,7 @@ impl Reader {
                 Ok(None) => return,
                 Err(error) => {
                     let error = error.worded(self.shared.config.identity.account());
-                    self.send(exception_frame(format, &error), limit);
+                    self.send_exception(&error, limit);
                     return;
                 }
             };
@@ -273,15 +298,18 @@ impl Reader {
                 bytes as u64,
                 batch.millis_behind_latest,
             );
-            let headers = [
-                (":message-type", "event"),
-                (":event-type", "SubscribeToShardEvent"),
-                (":content-type", payload_type(format)),
-            ];
-            let frame = eventstream::encode_with(&headers, size_hint(&batch), |out| {
+            let frame = event_frame(format, "SubscribeToShardEvent", size_hint(&batch), |out| {
                 format.serialize_into(&SubscribeToShardEventOut::of(&batch), out);
             });
-            if !self.send(Bytes::from(frame), limit) {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(error) => {
+                    let error = ApiError::internal(format!("cannot frame an event: {error}"));
+                    self.send_exception(&error, limit);
+                    return;
+                }
+            };
+            if !self.send(frame, limit) {
                 return;
             }
             last_event = Instant::now();

@@ -1,5 +1,6 @@
 //! AWS event-stream framing (`application/vnd.amazon.eventstream`), the body of
-//! SubscribeToShard's response.
+//! SubscribeToShard's response, through `aws-smithy-eventstream` (the framing code of
+//! AWS's own Rust SDKs) rather than by hand.
 //!
 //! ```text
 //! +-------------+--------------+-------------+---------+---------+-------------+
@@ -8,253 +9,112 @@
 //! +-------------+--------------+-------------+---------+---------+-------------+
 //! ```
 //!
-//! `prelude_crc` is the CRC32 (IEEE) of the first 8 bytes; `message_crc` the CRC32 of
-//! everything before it. A header is: name length (u8), name, value type (u8), value.
-//! This module writes string headers (type 7: u16 BE length, UTF-8) and reads every
-//! header type the format defines.
+//! This module adds what the crate leaves to its caller: string headers from plain
+//! `&str` pairs, a bound on the size of a message a decoder waits for, and a
+//! decoder that owns its buffer.
 
-use std::fmt;
+use aws_smithy_eventstream::frame::{read_message_from, write_message_to};
+use aws_smithy_types::event_stream::Header;
+pub use aws_smithy_types::event_stream::{HeaderValue, Message};
+use bytes::{Bytes, BytesMut};
 
 /// Bytes of the prelude (two lengths and their CRC).
 pub const PRELUDE_BYTES: usize = 12;
 /// Bytes of the trailing message CRC.
 pub const MESSAGE_CRC_BYTES: usize = 4;
-/// Largest message this decoder accepts (the format's own limit is 16 MiB).
+/// Largest message this decoder accepts (the format's own limit is 16 MiB): a
+/// corrupt length must not make a decoder buffer gigabytes while it waits.
 pub const MESSAGE_BYTES_MAX: usize = 16 << 20;
 const _: () = assert!(PRELUDE_BYTES == 4 + 4 + 4);
 
-/// A header value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderValue {
-    /// Type 0 / 1.
-    Bool(bool),
-    /// Type 2.
-    Byte(i8),
-    /// Type 3.
-    Short(i16),
-    /// Type 4.
-    Int(i32),
-    /// Type 5.
-    Long(i64),
-    /// Type 6.
-    Bytes(Vec<u8>),
-    /// Type 7.
-    String(String),
-    /// Type 8: ms since the epoch.
-    Timestamp(i64),
-    /// Type 9.
-    Uuid([u8; 16]),
+/// Why a message cannot be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The framing itself: a CRC, a length, a header (the crate's own message).
+    #[error("event-stream frame: {0}")]
+    Frame(#[from] aws_smithy_eventstream::error::Error),
+    /// A prelude announcing more than [`MESSAGE_BYTES_MAX`].
+    #[error("event-stream message of {0} bytes is over the {MESSAGE_BYTES_MAX} bytes limit")]
+    TooLong(usize),
 }
 
-/// One decoded message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// Headers in wire order.
-    pub headers: Vec<(String, HeaderValue)>,
-    /// The payload.
-    pub payload: Vec<u8>,
+/// The string value of a message's header.
+pub trait StringHeader {
+    /// The value of the string header `name`, if the message has one.
+    fn header(&self, name: &str) -> Option<&str>;
 }
 
-impl Message {
-    /// The value of a string header.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find_map(|(key, value)| match value {
-            HeaderValue::String(text) if key == name => Some(text.as_str()),
-            _ => None,
-        })
+impl StringHeader for Message {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .iter()
+            .find(|header| header.name().as_str() == name)
+            .and_then(|header| header.value().as_string().ok())
+            .map(|value| value.as_str())
     }
 }
 
-/// Why bytes are not a valid message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeError {
-    /// The prelude's CRC does not match its 8 bytes.
-    PreludeChecksum {
-        /// CRC in the message.
-        expected: u32,
-        /// CRC of the bytes.
-        actual: u32,
-    },
-    /// The message CRC does not match.
-    MessageChecksum {
-        /// CRC in the message.
-        expected: u32,
-        /// CRC of the bytes.
-        actual: u32,
-    },
-    /// Lengths that cannot describe a message.
-    BadLength(String),
-    /// A header that cannot be parsed.
-    BadHeader(String),
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::PreludeChecksum { expected, actual } => {
-                write!(f, "prelude CRC {actual:#010x} != {expected:#010x}")
-            }
-            DecodeError::MessageChecksum { expected, actual } => {
-                write!(f, "message CRC {actual:#010x} != {expected:#010x}")
-            }
-            DecodeError::BadLength(why) => write!(f, "bad length: {why}"),
-            DecodeError::BadHeader(why) => write!(f, "bad header: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
-/// Encodes one message with string headers. Header names are at most 255 bytes and
-/// values at most 65,535 (the format's limits; the callers' are fixed and short).
-pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
-    encode_with(headers, payload.len(), |out| out.extend_from_slice(payload))
-}
-
-/// Encodes one message whose payload `write_payload` appends to the buffer (about
-/// `payload_bytes_hint` bytes), so that large payloads are written once, in place.
-pub fn encode_with(
-    headers: &[(&str, &str)],
-    payload_bytes_hint: usize,
-    write_payload: impl FnOnce(&mut Vec<u8>),
-) -> Vec<u8> {
+/// Encodes one message with string headers. The payload is taken as it is (a
+/// `Vec<u8>` becomes `Bytes` without a copy) and written once, into the frame.
+/// Fails on a header name over 255 bytes, a value over 65,535, or a message over
+/// 4 GiB (the format's limits).
+pub fn encode(headers: &[(&str, &str)], payload: impl Into<Bytes>) -> Result<Vec<u8>, FrameError> {
     let headers_bytes: usize = headers
         .iter()
-        .map(|(name, value)| 1 + name.len() + 1 + 2 + value.len())
+        .map(|(name, value)| 1 + name.len() + 3 + value.len())
         .sum();
-    let mut out =
-        Vec::with_capacity(PRELUDE_BYTES + headers_bytes + payload_bytes_hint + MESSAGE_CRC_BYTES);
-    out.resize(PRELUDE_BYTES, 0);
-    for (name, value) in headers {
-        assert!(name.len() <= u8::MAX as usize, "header name too long");
-        assert!(value.len() <= u16::MAX as usize, "header value too long");
-        out.push(name.len() as u8);
-        out.extend_from_slice(name.as_bytes());
-        out.push(7);
-        out.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        out.extend_from_slice(value.as_bytes());
-    }
-    write_payload(&mut out);
-    let total_bytes = out.len() + MESSAGE_CRC_BYTES;
-    assert!(total_bytes <= u32::MAX as usize, "message too long");
-    out[0..4].copy_from_slice(&(total_bytes as u32).to_be_bytes());
-    out[4..8].copy_from_slice(&(headers_bytes as u32).to_be_bytes());
-    let prelude_crc = crc32fast::hash(&out[0..8]);
-    out[8..12].copy_from_slice(&prelude_crc.to_be_bytes());
-    let message_crc = crc32fast::hash(&out);
-    out.extend_from_slice(&message_crc.to_be_bytes());
-    out
+    let headers: Vec<Header> = headers
+        .iter()
+        .map(|(name, value)| {
+            Header::new(
+                name.to_string(),
+                HeaderValue::String(value.to_string().into()),
+            )
+        })
+        .collect();
+    let message = Message::new_from_parts(headers, payload);
+    let mut out = Vec::with_capacity(
+        PRELUDE_BYTES + headers_bytes + message.payload().len() + MESSAGE_CRC_BYTES,
+    );
+    write_message_to(&message, &mut out)?;
+    Ok(out)
 }
 
-fn be_u32(bytes: &[u8]) -> u32 {
-    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+/// The length the prelude of `bytes` announces, once its 4 bytes are there.
+fn announced_bytes(bytes: &[u8]) -> Option<usize> {
+    let prefix: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(prefix) as usize)
 }
 
 /// Decodes the first message of `bytes`: `Ok(None)` when more bytes are needed,
 /// otherwise the message and how many bytes it took.
-pub fn decode(bytes: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
-    if bytes.len() < PRELUDE_BYTES {
+pub fn decode(bytes: &[u8]) -> Result<Option<(Message, usize)>, FrameError> {
+    match frame_bytes(bytes)? {
+        None => Ok(None),
+        Some(total) => {
+            let message = read_message_from(&bytes[..total])?;
+            Ok(Some((message, total)))
+        }
+    }
+}
+
+/// How many bytes the first message of `bytes` takes, once they are all there.
+fn frame_bytes(bytes: &[u8]) -> Result<Option<usize>, FrameError> {
+    let Some(total) = announced_bytes(bytes) else {
         return Ok(None);
-    }
-    let total_bytes = be_u32(&bytes[0..4]) as usize;
-    let headers_bytes = be_u32(&bytes[4..8]) as usize;
-    let prelude_crc = be_u32(&bytes[8..12]);
-    let actual = crc32fast::hash(&bytes[0..8]);
-    if actual != prelude_crc {
-        return Err(DecodeError::PreludeChecksum {
-            expected: prelude_crc,
-            actual,
-        });
-    }
-    if total_bytes > MESSAGE_BYTES_MAX
-        || total_bytes < PRELUDE_BYTES + MESSAGE_CRC_BYTES + headers_bytes
-    {
-        return Err(DecodeError::BadLength(format!(
-            "total {total_bytes} bytes with {headers_bytes} bytes of headers"
-        )));
-    }
-    if bytes.len() < total_bytes {
-        return Ok(None);
-    }
-    let crc_at = total_bytes - MESSAGE_CRC_BYTES;
-    let expected = be_u32(&bytes[crc_at..total_bytes]);
-    let actual = crc32fast::hash(&bytes[..crc_at]);
-    if actual != expected {
-        return Err(DecodeError::MessageChecksum { expected, actual });
-    }
-    let headers_end = PRELUDE_BYTES + headers_bytes;
-    let headers = decode_headers(&bytes[PRELUDE_BYTES..headers_end])?;
-    let message = Message {
-        headers,
-        payload: bytes[headers_end..crc_at].to_vec(),
     };
-    Ok(Some((message, total_bytes)))
-}
-
-/// Takes `n` bytes from the front of `rest`.
-fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
-    if rest.len() < n {
-        return Err(DecodeError::BadHeader(format!(
-            "{n} bytes wanted, {} left",
-            rest.len()
-        )));
+    if total > MESSAGE_BYTES_MAX {
+        return Err(FrameError::TooLong(total));
     }
-    let (head, tail) = rest.split_at(n);
-    *rest = tail;
-    Ok(head)
-}
-
-fn decode_headers(mut rest: &[u8]) -> Result<Vec<(String, HeaderValue)>, DecodeError> {
-    let mut headers = Vec::new();
-    while !rest.is_empty() {
-        let name_bytes = take(&mut rest, 1)?[0] as usize;
-        let name = String::from_utf8(take(&mut rest, name_bytes)?.to_vec())
-            .map_err(|_| DecodeError::BadHeader("name is not UTF-8".into()))?;
-        let kind = take(&mut rest, 1)?[0];
-        let fixed = |rest: &mut &[u8], n: usize| -> Result<[u8; 8], DecodeError> {
-            let mut out = [0u8; 8];
-            out[8 - n..].copy_from_slice(take(rest, n)?);
-            Ok(out)
-        };
-        let value = match kind {
-            0 => HeaderValue::Bool(true),
-            1 => HeaderValue::Bool(false),
-            2 => HeaderValue::Byte(take(&mut rest, 1)?[0] as i8),
-            3 => HeaderValue::Short(i64::from_be_bytes(fixed(&mut rest, 2)?) as i16),
-            4 => HeaderValue::Int(i64::from_be_bytes(fixed(&mut rest, 4)?) as i32),
-            5 => HeaderValue::Long(i64::from_be_bytes(fixed(&mut rest, 8)?)),
-            6 | 7 => {
-                let length = u16::from_be_bytes([take(&mut rest, 1)?[0], take(&mut rest, 1)?[0]]);
-                let raw = take(&mut rest, length as usize)?.to_vec();
-                if kind == 6 {
-                    HeaderValue::Bytes(raw)
-                } else {
-                    HeaderValue::String(String::from_utf8(raw).map_err(|_| {
-                        DecodeError::BadHeader(format!("value of {name} is not UTF-8"))
-                    })?)
-                }
-            }
-            8 => HeaderValue::Timestamp(i64::from_be_bytes(fixed(&mut rest, 8)?)),
-            9 => {
-                let mut uuid = [0u8; 16];
-                uuid.copy_from_slice(take(&mut rest, 16)?);
-                HeaderValue::Uuid(uuid)
-            }
-            other => {
-                return Err(DecodeError::BadHeader(format!(
-                    "unknown value type {other} of {name}"
-                )))
-            }
-        };
-        headers.push((name, value));
-    }
-    Ok(headers)
+    // A length too short for a prelude is refused by the crate, not waited on.
+    let wanted = total.max(PRELUDE_BYTES);
+    Ok((bytes.len() >= wanted).then_some(total.min(bytes.len())))
 }
 
 /// Splits a byte stream into messages as the bytes arrive.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    buffer: Vec<u8>,
+    buffer: BytesMut,
 }
 
 impl Decoder {
@@ -269,14 +129,14 @@ impl Decoder {
     }
 
     /// The next complete message, if the bytes so far hold one.
-    pub fn next_message(&mut self) -> Result<Option<Message>, DecodeError> {
-        match decode(&self.buffer)? {
-            None => Ok(None),
-            Some((message, used)) => {
-                self.buffer.drain(..used);
-                Ok(Some(message))
-            }
-        }
+    pub fn next_message(&mut self) -> Result<Option<Message>, FrameError> {
+        let Some(total) = frame_bytes(&self.buffer)? else {
+            return Ok(None);
+        };
+        // The frame leaves the buffer whether or not it is valid, so that one bad
+        // message is reported once; the payload is cut from it without a copy.
+        let frame = self.buffer.split_to(total).freeze();
+        Ok(Some(read_message_from(frame)?))
     }
 
     /// Bytes received but not yet part of a complete message.
@@ -287,7 +147,8 @@ impl Decoder {
 
 #[cfg(test)]
 mod tests {
-    //! decode(encode(x)) == x for any headers and payload; any flipped byte is refused.
+    //! decode(encode(x)) == x for any headers and payload; any flipped byte is refused;
+    //! the bytes are those of the format.
     use super::*;
     use proptest::prelude::*;
 
@@ -298,52 +159,87 @@ mod tests {
         )
     }
 
+    fn strings(message: &Message) -> Vec<(String, String)> {
+        message
+            .headers()
+            .iter()
+            .map(|header| {
+                let value = header.value().as_string().expect("a string header");
+                (
+                    header.name().as_str().to_string(),
+                    value.as_str().to_string(),
+                )
+            })
+            .collect()
+    }
+
     proptest! {
         /// Encoding then decoding gives back the same headers and payload, in pieces too.
         #[test]
         fn round_trip((headers, payload) in message_strategy(), cut in 0usize..400) {
             let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let bytes = encode(&refs, &payload);
+            let bytes = encode(&refs, payload.clone()).unwrap();
             let (message, used) = decode(&bytes).unwrap().unwrap();
             prop_assert_eq!(used, bytes.len());
-            prop_assert_eq!(&message.payload, &payload);
-            let expected: Vec<(String, HeaderValue)> = headers
-                .iter()
-                .map(|(n, v)| (n.clone(), HeaderValue::String(v.clone())))
-                .collect();
-            prop_assert_eq!(&message.headers, &expected);
+            prop_assert_eq!(&message.payload()[..], &payload[..]);
+            prop_assert_eq!(&strings(&message), &headers);
             let mut decoder = Decoder::new();
             let cut = cut.min(bytes.len());
             decoder.push(&bytes[..cut]);
             if cut < bytes.len() {
-                prop_assert_eq!(decoder.next_message().unwrap(), None);
+                prop_assert!(decoder.next_message().unwrap().is_none());
                 decoder.push(&bytes[cut..]);
             }
             prop_assert_eq!(decoder.next_message().unwrap(), Some(message));
             prop_assert_eq!(decoder.pending_bytes(), 0);
         }
 
-        /// Flipping any bit of a message makes decoding fail a CRC (or the lengths).
+        /// Flipping any bit of a message makes decoding it fail (a CRC or a length).
         #[test]
         fn flipped_byte_fails((headers, payload) in message_strategy(), at in any::<usize>(), bit in 0u8..8) {
             let refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let mut bytes = encode(&refs, &payload);
+            let mut bytes = encode(&refs, payload).unwrap();
             let at = at % bytes.len();
             bytes[at] ^= 1 << bit;
-            let decoded = decode(&bytes);
-            prop_assert!(
-                matches!(decoded, Err(DecodeError::PreludeChecksum { .. }) | Err(DecodeError::MessageChecksum { .. })),
-                "flip at {} decoded as {:?}", at, decoded
-            );
+            // The whole stream is there: a length that now asks for more is refused too.
+            let decoded = read_message_from(&bytes[..]);
+            prop_assert!(decoded.is_err(), "flip at {} decoded as {:?}", at, decoded);
         }
     }
 
-    /// A known message: the prelude of an empty message is 16/0 with its CRC.
+    /// A SubscribeToShard event's bytes are exactly the format's (built independently
+    /// from the specification, CRC-32 by zlib), as the hand-written encoder made them.
     #[test]
-    fn empty_message_layout() {
-        let bytes = encode(&[], b"");
-        assert_eq!(bytes.len(), 16);
-        assert_eq!(&bytes[0..8], &[0, 0, 0, 16, 0, 0, 0, 0]);
-        assert_eq!(be_u32(&bytes[8..12]), crc32fast::hash(&bytes[0..8]));
+    fn known_event_bytes() {
+        let headers = [
+            (":message-type", "event"),
+            (":event-type", "SubscribeToShardEvent"),
+            (":content-type", "application/json"),
+        ];
+        let bytes = encode(&headers, &b"{\"Records\":[]}"[..]).unwrap();
+        let expected = "000000790000005b6d59d5ab0d3a6d6573736167652d747970650700056576656e74\
+            0b3a6576656e742d74797065070015537562736372696265546f53686172644576656e74\
+            0d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e\
+            7b225265636f726473223a5b5d7d735b5733";
+        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
+
+    /// A prelude announcing more than the limit is refused at once, not waited on.
+    #[test]
+    fn oversized_prelude_is_refused() {
+        let mut decoder = Decoder::new();
+        decoder.push(&((MESSAGE_BYTES_MAX + 1) as u32).to_be_bytes());
+        assert!(matches!(
+            decoder.next_message(),
+            Err(FrameError::TooLong(total)) if total == MESSAGE_BYTES_MAX + 1
+        ));
+    }
+
+    /// A header value over the format's 65,535 bytes is an error, not a panic.
+    #[test]
+    fn overlong_header_is_an_error() {
+        let long = "x".repeat(70_000);
+        assert!(encode(&[("name", long.as_str())], Bytes::new()).is_err());
     }
 }

@@ -7,7 +7,7 @@ use super::kinesis::{list_shards, page_records, Shard};
 use super::load::{observe, Load, Reader};
 use super::model::Model;
 use serde_json::{json, Value};
-use shardlog_server::eventstream::{Decoder, Message};
+use shardlog_server::eventstream::{Decoder, Message, StringHeader};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -139,7 +139,7 @@ fn take_event(model: &mut Model, shard: &str, message: &Message) -> bool {
     ) {
         (Some("event"), Some("initial-response")) => true,
         (Some("event"), Some("SubscribeToShardEvent")) => {
-            let Ok(event) = serde_json::from_slice::<Value>(&message.payload) else {
+            let Ok(event) = serde_json::from_slice::<Value>(message.payload()) else {
                 model.fail(format!("{shard}: an event that is not JSON"));
                 return false;
             };
@@ -152,7 +152,7 @@ fn take_event(model: &mut Model, shard: &str, message: &Message) -> bool {
             true
         }
         other => {
-            let payload = String::from_utf8_lossy(&message.payload);
+            let payload = String::from_utf8_lossy(message.payload());
             model.fail(format!("{shard}: unexpected event {other:?}: {payload}"));
             false
         }
