@@ -531,3 +531,56 @@ async fn empty_json_body_is_a_serialization_error() {
     }
     server.stop().await;
 }
+
+/// Tag keys and values with a character Kinesis does not take (a semicolon, tab,
+/// newline, comma) are an InvalidArgumentException in AWS's words, after the stream
+/// lookup; a colon and letters of any script are taken.
+#[tokio::test]
+async fn tag_characters_are_checked_after_the_lookup() {
+    let server = start_with(ServerConfig::default(), two_shards).await;
+    const INVALID: &str = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.";
+    let (_, error) = call(
+        server.address,
+        "AddTagsToStream",
+        r#"{"StreamName":"missing","Tags":{"a;b":"1"}}"#,
+    )
+    .await;
+    assert_eq!(error["__type"], "ResourceNotFoundException", "{error}");
+    for (action, body) in [
+        (
+            "AddTagsToStream",
+            r#"{"StreamName":"s","Tags":{"a;b":"1"}}"#,
+        ),
+        (
+            "AddTagsToStream",
+            r#"{"StreamName":"s","Tags":{"ab":"x\ty"}}"#,
+        ),
+        (
+            "AddTagsToStream",
+            r#"{"StreamName":"s","Tags":{"a,b":"1"}}"#,
+        ),
+        (
+            "RemoveTagsFromStream",
+            r#"{"StreamName":"s","TagKeys":["a\nb"]}"#,
+        ),
+        (
+            "CreateStream",
+            r#"{"StreamName":"t","ShardCount":1,"Tags":{"a;b":"1"}}"#,
+        ),
+    ] {
+        let (status, error) = call(server.address, action, body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error["__type"], "InvalidArgumentException", "{body}");
+        assert_eq!(error["message"], INVALID, "{body}");
+    }
+    let (status, _) = call(
+        server.address,
+        "AddTagsToStream",
+        r#"{"StreamName":"s","Tags":{"team:name":"Ünïcödé 1.2/3=4+5-6%7@8"}}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, tags) = call(server.address, "ListTagsForStream", r#"{"StreamName":"s"}"#).await;
+    assert_eq!(tags["Tags"].as_array().map(Vec::len), Some(1), "{tags}");
+    server.stop().await;
+}

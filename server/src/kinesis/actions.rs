@@ -168,10 +168,32 @@ fn create_stream(kinesis: Kinesis<'_>, input: CreateStreamInput, format: Format)
     if let Some(count) = shard_count {
         crate::kinesis::rules::within_shard_limit(kinesis.engine, kinesis.account, name, count)?;
     }
+    crate::kinesis::rules::tag_characters(tag_texts(&input.tags))?;
     kinesis
         .engine
         .create_stream(name, shard_count, input.tags)?;
     done(format)
+}
+
+/// The character rule for tags of the existing stream `name`: a stream that does
+/// not exist is reported first, as Kinesis does.
+fn tags_allowed<'a>(
+    kinesis: Kinesis<'_>,
+    name: &str,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Failure> {
+    crate::kinesis::rules::tag_characters(texts).map_err(|refused| {
+        match kinesis.engine.tags(name) {
+            Ok(_) => refused.into(),
+            Err(lookup) => lookup.into(),
+        }
+    })
+}
+
+/// Every key and value of `tags`, for the character rule.
+fn tag_texts(tags: &BTreeMap<String, String>) -> impl Iterator<Item = &str> {
+    tags.iter()
+        .flat_map(|(key, value)| [key.as_str(), value.as_str()])
 }
 
 fn delete_stream(kinesis: Kinesis<'_>, input: DeleteStreamInput, format: Format) -> Response {
@@ -574,12 +596,14 @@ fn add_tags(kinesis: Kinesis<'_>, input: AddTagsInput, format: Format) -> Respon
     if input.tags.is_empty() {
         return Err(ApiError::missing("Tags").into());
     }
+    tags_allowed(kinesis, &name, tag_texts(&input.tags))?;
     kinesis.engine.add_tags(&name, input.tags)?;
     done(format)
 }
 
 fn remove_tags(kinesis: Kinesis<'_>, input: RemoveTagsInput, format: Format) -> Response {
     let name = stream_of(kinesis, &input.stream)?;
+    tags_allowed(kinesis, &name, input.tag_keys.iter().map(String::as_str))?;
     kinesis.engine.remove_tags(&name, &input.tag_keys)?;
     done(format)
 }
@@ -686,12 +710,14 @@ fn resource_stream(kinesis: Kinesis<'_>, arn: &str) -> Result<String, ApiError> 
 
 fn tag_resource(kinesis: Kinesis<'_>, input: ResourceTagsInput, format: Format) -> Response {
     let name = resource_stream(kinesis, &input.resource_arn)?;
+    tags_allowed(kinesis, &name, tag_texts(&input.tags))?;
     kinesis.engine.add_tags(&name, input.tags)?;
     done(format)
 }
 
 fn untag_resource(kinesis: Kinesis<'_>, input: ResourceTagsInput, format: Format) -> Response {
     let name = resource_stream(kinesis, &input.resource_arn)?;
+    tags_allowed(kinesis, &name, input.tag_keys.iter().map(String::as_str))?;
     kinesis.engine.remove_tags(&name, &input.tag_keys)?;
     done(format)
 }

@@ -1,7 +1,7 @@
 //! Kinesis business rules that the service model does not state and the engine
 //! does not word: the shard id forms Kinesis accepts, which sequence numbers
-//! SequenceNumberForOrdering takes, timestamps in the future, and the account's
-//! shard limit. Behaviour and messages are those Kinesis answers with (as recorded
+//! SequenceNumberForOrdering takes, timestamps in the future, the account's
+//! shard limit, and the characters of tag keys and values. Behaviour and messages are those Kinesis answers with (as recorded
 //! by kinesalite's tests against the real service, and seen in client reports).
 
 use crate::error::ApiError;
@@ -100,6 +100,21 @@ pub fn within_shard_limit(
     ))
 }
 
+/// Refuses tag keys or values with a character Kinesis does not take: it takes
+/// letters and digits of any script, the space and `_ . / = + - % @`, and the
+/// colon (which its documentation leaves out but the service accepts). Checked
+/// after the stream lookup, as Kinesis does.
+pub fn tag_characters<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    let allowed = |c: char| c.is_alphanumeric() || " _./=+-%@:".contains(c);
+    if texts.into_iter().all(|text| text.chars().all(allowed)) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_argument(
+        "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+            .to_string(),
+    ))
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -111,6 +126,17 @@ mod tests {
     //! Shard id forms and ordering numbers, without a server.
     use super::*;
     use crate::kinesis::errors::TEST_ACCOUNT;
+
+    /// Letters of any script, digits, the space, `_ . / = + - % @ :` pass; a
+    /// semicolon, tab, newline or comma anywhere is refused.
+    #[test]
+    fn tag_characters_are_those_kinesis_takes() {
+        tag_characters(["team name", "Ünïcödé_1.2/3=4+5-6%7@8:9", "データ", ""]).unwrap();
+        for bad in ["a;b", "a\tb", "a\nb", "a,b"] {
+            let error = tag_characters(["fine", bad]).unwrap_err();
+            assert_eq!(error.code, "InvalidArgumentException", "{bad:?}");
+        }
+    }
 
     /// Every form Kinesis resolves names the same shard; others are not found.
     #[test]
