@@ -75,8 +75,8 @@ fn worded(account: Account<'_>) -> impl Fn(FirehoseError) -> ApiError + '_ {
     move |error| firehose_error(error, account)
 }
 
-/// CreateDeliveryStream's error: a Kinesis source stream that does not exist is
-/// an invalid argument worded as Kinesis words it, in the delivery stream's account.
+/// CreateDeliveryStream's error: a Kinesis source stream that does not exist, or
+/// whose name no stream can have, is an invalid argument worded as Kinesis words it, in the delivery stream's account.
 /// (Only creation consults the engine; elsewhere an engine error is internal.)
 fn create_error(error: FirehoseError, account: Account<'_>) -> ApiError {
     let FirehoseError::Engine(cause) = &error else {
@@ -84,11 +84,10 @@ fn create_error(error: FirehoseError, account: Account<'_>) -> ApiError {
     };
     let message = format!("source stream: {}", read_error(cause, account).message);
     match cause {
-        ReadError::StreamNotFound { .. } | ReadError::ShardNotFound { .. } => {
-            ApiError::invalid_argument(message)
-        }
-        ReadError::InvalidField { .. }
-        | ReadError::SequenceNumberInvalid { .. }
+        ReadError::StreamNotFound { .. }
+        | ReadError::ShardNotFound { .. }
+        | ReadError::InvalidField { .. } => ApiError::invalid_argument(message),
+        ReadError::SequenceNumberInvalid { .. }
         | ReadError::SequenceNumberOfOtherShard { .. }
         | ReadError::IteratorInvalid(_)
         | ReadError::IteratorExpired { .. }
@@ -718,5 +717,34 @@ mod tests {
             delivery_stream_arn(TEST_ACCOUNT, "d"),
             "arn:aws:firehose:eu-west-1:123456789012:deliverystream/d"
         );
+    }
+
+    /// A source stream that does not exist, or whose name breaks Kinesis's name rule,
+    /// is the caller's error (InvalidArgumentException), not the server's.
+    #[test]
+    fn bad_source_streams_are_invalid_arguments() {
+        let causes = [
+            ReadError::StreamNotFound {
+                stream: "missing".into(),
+            },
+            ReadError::InvalidField {
+                field: shardlog_engine::Field::StreamName,
+                value: Some("bad name!".into()),
+                constraint: shardlog_engine::Constraint::Name { chars_max: 128 },
+            },
+        ];
+        for cause in causes {
+            let worded = create_error(FirehoseError::Engine(cause), TEST_ACCOUNT);
+            assert_eq!(
+                worded.code, "InvalidArgumentException",
+                "{}",
+                worded.message
+            );
+            assert!(
+                worded.message.starts_with("source stream: "),
+                "{}",
+                worded.message
+            );
+        }
     }
 }
