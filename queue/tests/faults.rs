@@ -19,6 +19,28 @@ fn open(fs: Arc<dyn FileSystem>, clock: &Arc<ManualClock>) -> (Storage, Queues) 
     (storage, queues)
 }
 
+/// Makes the next sync of a message log fail with EIO.
+fn fail_next_message_sync(faulty: &FaultyFs) {
+    faulty.inject(Fault {
+        op: IoOp::Sync,
+        path_contains: Some("messages".into()),
+        skip: 0,
+        times: 1,
+        action: FaultAction::Error(EIO),
+    });
+}
+
+/// A FIFO queue of `name` with default attributes.
+fn create_fifo(queues: &Queues, name: &str) -> Arc<shardlog_queue::Queue> {
+    queues
+        .create_queue(
+            &QueueName::new(name).unwrap(),
+            &Default::default(),
+            Default::default(),
+        )
+        .unwrap()
+}
+
 /// A FIFO send whose sync fails is an error, and so is its retry in the same
 /// process (the log is failed), never an acknowledged duplicate; after a restart
 /// the retry is stored once.
@@ -28,21 +50,9 @@ fn failed_send_does_not_suppress_its_retry() {
     let faulty = FaultyFs::new(mem.clone() as Arc<dyn FileSystem>);
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let (storage, queues) = open(faulty.clone(), &clock);
-    let queue = queues
-        .create_queue(
-            &QueueName::new("f.fifo").unwrap(),
-            &Default::default(),
-            Default::default(),
-        )
-        .unwrap();
+    let queue = create_fifo(&queues, "f.fifo");
     queue.send(fifo("before", "g")).unwrap();
-    faulty.inject(Fault {
-        op: IoOp::Sync,
-        path_contains: Some("messages".into()),
-        skip: 0,
-        times: 1,
-        action: FaultAction::Error(EIO),
-    });
+    fail_next_message_sync(&faulty);
     assert!(matches!(
         queue.send(fifo("lost", "g")),
         Err(Error::Storage(_))
@@ -79,20 +89,8 @@ fn a_duplicate_waits_for_its_original() {
     let faulty = FaultyFs::new(mem.clone() as Arc<dyn FileSystem>);
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let (_storage, queues) = open(faulty.clone(), &clock);
-    let queue = queues
-        .create_queue(
-            &QueueName::new("d.fifo").unwrap(),
-            &Default::default(),
-            Default::default(),
-        )
-        .unwrap();
-    faulty.inject(Fault {
-        op: IoOp::Sync,
-        path_contains: Some("messages".into()),
-        skip: 0,
-        times: 1,
-        action: FaultAction::Error(EIO),
-    });
+    let queue = create_fifo(&queues, "d.fifo");
+    fail_next_message_sync(&faulty);
     let original = queue.submit_batch(vec![fifo("once", "g")]).unwrap();
     let duplicate = queue.submit_batch(vec![fifo("once", "g")]).unwrap();
     assert!(
