@@ -390,6 +390,7 @@ fn open_writer(
     let persisted = entries.len();
     let writer = ActiveWriter {
         paths,
+        segment_base: base,
         file,
         idx,
         written_len: valid_end,
