@@ -260,7 +260,6 @@ pub(crate) fn create_segment(
         .map_err(io_err("create", &paths.log))?;
     writer.active = Some(ActiveWriter {
         paths: paths.clone(),
-        segment_base: base_position,
         file,
         idx,
         written_len: 0,

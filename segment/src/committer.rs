@@ -10,23 +10,17 @@
 //! sync of round N, and one sync covers every batch that arrived meanwhile. Writes
 //! stay strictly sequential per file, so an `O_DIRECT` rewrite of a partial tail
 //! block never races the write it extends.
-//!
-//! Under the `sync` policy a second writer thread takes rounds in turn with the
-//! first (see [`crate::turns`]): round N+1 is submitted while round N is still
-//! being written, except for the one block they share in each file, which waits.
 
 use crate::active::{
     create_segment, fail, fail_index, index_sync_due, pending_entries, preallocate, release,
     seal_active, write_out_entries, IndexSync,
 };
-use crate::backend::{self, BackendKind, WriteBackend};
+use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
 use crate::io::{FileHandle, FileSystem, VolumeSync};
 use crate::log::{shrink_idle_stage, LogShared, Stage};
 use crate::sealed::SegmentPaths;
-use crate::stage_write::{abandon, stage_op, take_round, write_end, write_part, Job, Part};
-use crate::turns::{Ticket, Turns};
 use shardlog_index::Entry;
 use std::collections::HashMap;
 use std::io;
@@ -59,7 +53,6 @@ struct QueueState {
 pub(crate) struct CommitQueue {
     state: Mutex<QueueState>,
     wake: Condvar,
-    turns: Turns,
 }
 
 impl CommitQueue {
@@ -109,32 +102,21 @@ impl Committer {
             }
             _ => None,
         };
-        let writer = |backend, syncer: Option<SyncLine>| Writer {
+        let writer = Writer {
             queue: Arc::clone(&queue),
-            volume: volume.clone(),
+            volume,
             backend,
             durability,
             syncer,
-            lead: true,
-            join_at_stop: Vec::new(),
             unsynced: Vec::new(),
             last_sync: Instant::now(),
         };
-        let mut lead = writer(backend, syncer.as_ref().map(|s| s.line.clone()));
-        if let Some(syncer) = syncer {
-            // Only the `sync` policy has a second writer: the others publish from
-            // the writer, in order, without a syncer to order the rounds.
-            let kind = lead.backend.kind();
-            let backend = backend::create(kind, fs).map_err(|error| unavailable(kind, &error))?;
-            let partner = Writer {
-                lead: false,
-                ..writer(backend, Some(syncer.line.clone()))
-            };
-            let partner = spawn_writer("shardlog-write-2", partner, &queue, &registry)?;
-            // The lead joins the partner, whose rounds go to the syncer, then the syncer.
-            lead.join_at_stop = vec![partner, syncer.thread];
-        }
-        let thread = spawn_writer("shardlog-write", lead, &queue, &registry)?;
+        let (panic_queue, panic_registry) = (Arc::clone(&queue), registry);
+        let thread = spawn("shardlog-write", move || {
+            if catch_unwind(AssertUnwindSafe(|| writer.run())).is_err() {
+                stop_after_panic(&panic_queue, &panic_registry, "write");
+            }
+        })?;
         Ok(Committer {
             queue,
             thread: Some(thread),
@@ -173,20 +155,6 @@ pub(crate) fn unavailable(kind: BackendKind, error: &io::Error) -> Error {
     ))
 }
 
-fn spawn_writer(
-    name: &str,
-    writer: Writer,
-    queue: &Arc<CommitQueue>,
-    registry: &LogRegistry,
-) -> Result<JoinHandle<()>> {
-    let (queue, registry) = (Arc::clone(queue), Arc::clone(registry));
-    spawn(name, move || {
-        if catch_unwind(AssertUnwindSafe(|| writer.run())).is_err() {
-            stop_after_panic(&queue, &registry, "write");
-        }
-    })
-}
-
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(name.into())
@@ -209,7 +177,6 @@ fn stop_after_panic(queue: &CommitQueue, registry: &LogRegistry, thread: &str) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .stopped = true;
-    queue.turns.abandon();
     let logs: Vec<Arc<LogShared>> = registry
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -240,35 +207,27 @@ struct Writer {
     volume: Option<Arc<dyn VolumeSync>>,
     backend: Box<dyn WriteBackend>,
     durability: Durability,
-    syncer: Option<SyncLine>,
-    /// The first writer, which stops the pipeline; the second only takes rounds.
-    lead: bool,
-    /// The lead writer's, joined in this order when the storage stops: the second
-    /// writer, then the syncer.
-    join_at_stop: Vec<JoinHandle<()>>,
+    syncer: Option<Syncer>,
     /// Logs written since their last sync (interval policy).
     unsynced: Vec<Arc<LogShared>>,
     last_sync: Instant,
 }
 
+/// One log's work in a round.
+struct Job {
+    log: Arc<LogShared>,
+    stages: Vec<Stage>,
+}
+
 impl Writer {
     fn run(mut self) {
-        let queue = Arc::clone(&self.queue);
         loop {
-            let taking = queue.turns.taking();
             let (logs, stopping) = self.wait_for_work();
             if logs.is_empty() && stopping {
-                drop(taking);
-                if self.lead {
-                    self.stop();
-                }
+                self.stop();
                 return;
             }
-            let (fast, slow) = take_round(logs);
-            let ticket = queue.turns.next();
-            drop(taking);
-            self.round(fast, slow, ticket);
-            queue.turns.finish(ticket);
+            self.round(logs);
             if let Durability::Interval { interval_ms } = self.durability {
                 if self.last_sync.elapsed() >= Duration::from_millis(interval_ms) {
                     self.sync_unsynced();
@@ -279,10 +238,8 @@ impl Writer {
 
     fn stop(&mut self) {
         self.sync_unsynced();
-        drop(self.syncer.take());
-        for thread in self.join_at_stop.drain(..) {
-            // A panicked thread has failed every log already.
-            let _ = thread.join();
+        if let Some(syncer) = self.syncer.take() {
+            syncer.stop();
         }
         let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
         state.stopped = true;
@@ -327,68 +284,49 @@ impl Writer {
         }
     }
 
-    /// Writes a round whose earlier rounds may still be in flight: a round that
-    /// creates segments waits for them first; one that only appends writes all but
-    /// the blocks it shares with them at once (see [`Writer::fast_jobs`]).
-    fn round(&mut self, fast: Vec<Job>, slow: Vec<Job>, ticket: Ticket) {
-        let behind = slow.is_empty() && ticket.after_unfinished;
-        if !behind {
-            if !self.queue.turns.wait_for(ticket) {
-                return abandon(fast.into_iter().chain(slow));
+    fn round(&mut self, logs: Vec<Arc<LogShared>>) {
+        let mut fast = Vec::new();
+        for log in logs {
+            let stages = take_stages(&log);
+            if stages.is_empty() {
+                continue;
             }
-            for job in slow {
+            let plain = stages.len() == 1
+                && stages[0].create.is_none()
+                && log.lock_writer().active.is_some();
+            let job = Job { log, stages };
+            if plain {
+                fast.push(job);
+            } else {
                 self.slow_job(job);
             }
         }
         if !fast.is_empty() {
-            self.fast_jobs(fast, behind.then_some(ticket));
+            self.fast_jobs(fast);
         }
     }
 
     /// Writes the stages of many logs in one backend call, then hands them to the
     /// syncer (`sync` policy) or acknowledges them (the other policies).
-    ///
-    /// `behind`: the ticket of this round when an earlier round may still be writing
-    /// the same files. Then the block each stage carries (already written by that
-    /// round, which may still be rewriting it) is written only once that round is
-    /// handed on, and the rest at once: the two writes cover different blocks.
-    fn fast_jobs(&mut self, mut jobs: Vec<Job>, behind: Option<Ticket>) {
+    fn fast_jobs(&mut self, mut jobs: Vec<Job>) {
         let alignment = self.backend.alignment();
         let files: Vec<Arc<dyn FileHandle>> = jobs
             .iter()
             .map(|job| {
                 let mut writer = job.log.lock_writer();
-                let active = writer.active.as_mut().expect("checked in take_round");
+                let active = writer.active.as_mut().expect("checked in round");
                 preallocate(&job.log, active, write_end(&job.stages[0], alignment));
                 Arc::clone(&active.file)
             })
             .collect();
-        let split = behind.is_some() && alignment > 1;
-        let first = if split { Part::Body } else { Part::Whole };
-        let skip = vec![false; jobs.len()];
-        let mut results = write_part(self.backend.as_mut(), &mut jobs, &files, first, &skip);
-        if let Some(ticket) = behind {
-            if !self.queue.turns.wait_for(ticket) {
-                return abandon(jobs.into_iter());
-            }
-        }
-        if split {
-            // A log that failed meanwhile (an earlier round's write or sync) gets no
-            // further write: its page cache may have dropped the data.
-            let skip: Vec<bool> = jobs
-                .iter()
-                .zip(&results)
-                .map(|(job, result)| result.is_err() || job.log.lock().failed.is_some())
+        let results = {
+            let ops: Vec<WriteOp<'_>> = jobs
+                .iter_mut()
+                .zip(&files)
+                .map(|(job, file)| stage_op(&mut job.stages[0], file.as_ref(), alignment))
                 .collect();
-            let heads = write_part(self.backend.as_mut(), &mut jobs, &files, Part::Head, &skip);
-            for ((result, head), skipped) in results.iter_mut().zip(heads).zip(skip) {
-                if skipped && result.is_ok() {
-                    *result = Err(io::Error::other("an earlier round of the log failed"));
-                } else if result.is_ok() {
-                    *result = head;
-                }
-            }
-        }
+            self.backend.write_all(&ops)
+        };
         let mut written = Vec::new();
         for ((job, file), result) in jobs.into_iter().zip(files).zip(results) {
             let Job { log, stages } = job;
@@ -510,14 +448,8 @@ impl Writer {
 
 /// The sync half of the pipeline (`sync` policy only).
 struct Syncer {
-    line: SyncLine,
-    thread: JoinHandle<()>,
-}
-
-/// A writer's way to the syncer; the syncer exits once every line is dropped.
-#[derive(Clone)]
-struct SyncLine {
     sender: SyncSender<ToSyncer>,
+    thread: JoinHandle<()>,
 }
 
 impl Syncer {
@@ -528,16 +460,11 @@ impl Syncer {
                 stop_after_panic(&queue, &registry, "sync");
             }
         })?;
-        Ok(Syncer {
-            line: SyncLine { sender },
-            thread,
-        })
+        Ok(Syncer { sender, thread })
     }
-}
 
-impl SyncLine {
     fn send(&self, message: ToSyncer) {
-        // The syncer only exits once every line is dropped.
+        // The syncer only exits once this sender is dropped.
         let _ = self.sender.send(message);
     }
 
@@ -545,6 +472,11 @@ impl SyncLine {
         let (done, wait) = sync_channel(1);
         self.send(ToSyncer::Barrier(done));
         let _ = wait.recv();
+    }
+
+    fn stop(self) {
+        drop(self.sender);
+        let _ = self.thread.join();
     }
 }
 
@@ -688,8 +620,31 @@ fn describe(op: &str, log: &LogShared, error: &io::Error) -> String {
     format!("{op} {}: {error}", log.dir.display())
 }
 
+/// Where the write of a stage ends in its file, `O_DIRECT` padding included.
+fn write_end(stage: &Stage, alignment: usize) -> u64 {
+    stage.end_offset().next_multiple_of(alignment as u64)
+}
+
+/// The write op for a stage: from its aligned start, padded for `O_DIRECT`.
+fn stage_op<'a>(stage: &'a mut Stage, file: &'a dyn FileHandle, alignment: usize) -> WriteOp<'a> {
+    if alignment > 1 {
+        WriteOp {
+            file,
+            offset: stage.file_offset,
+            data: stage.buf.padded(alignment),
+        }
+    } else {
+        let carried = stage.carried;
+        WriteOp {
+            file,
+            offset: stage.file_offset + carried as u64,
+            data: &stage.buf.as_slice()[carried..],
+        }
+    }
+}
+
 /// Takes a log's staged batches, leaving an empty stage that continues the last one.
-pub(crate) fn take_stages(log: &LogShared) -> Vec<Stage> {
+fn take_stages(log: &LogShared) -> Vec<Stage> {
     let mut state = log.lock();
     state.enqueued = false;
     if state.failed.is_some() || state.stages.iter().all(|stage| stage.batches.is_empty()) {

@@ -28,10 +28,8 @@ mod log;
 mod read;
 mod recovery;
 mod sealed;
-mod stage_write;
 mod storage;
 pub mod truncations;
-mod turns;
 mod verified;
 
 pub use backend::{BackendKind, WriteBackend};

@@ -175,8 +175,6 @@ pub(crate) struct WriterState {
 #[derive(Debug)]
 pub(crate) struct ActiveWriter {
     pub paths: SegmentPaths,
-    /// Position of the segment's first record (its name).
-    pub segment_base: u64,
     pub file: Arc<dyn FileHandle>,
     pub idx: Arc<dyn FileHandle>,
     /// Logical length written (no `O_DIRECT` fill).

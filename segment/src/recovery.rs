@@ -390,7 +390,6 @@ fn open_writer(
     let persisted = entries.len();
     let writer = ActiveWriter {
         paths,
-        segment_base: base,
         file,
         idx,
         written_len: valid_end,
