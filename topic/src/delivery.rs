@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::fifo::DEDUPLICATION_WINDOW_MS;
 use crate::filter::{FilterPolicy, FilterScope};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
+use crate::recent::RecentRead;
 use crate::record::Published;
 use crate::retry::DeliveryPolicy;
 use crate::throttle::Throttle;
@@ -319,6 +320,8 @@ pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) ->
 pub(crate) struct Worker {
     pub(crate) topic: TopicName,
     pub(crate) log: Log,
+    /// The topic's newest log read, shared by its workers.
+    pub(crate) recent: Arc<RecentRead>,
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) position_path: PathBuf,
     pub(crate) control: Arc<Control>,
@@ -455,27 +458,22 @@ impl Worker {
         }
     }
 
-    /// Delivers the records from `position` on that one read returns; the position
-    /// after the last one handled, or `None` when stopped before handling any.
+    /// Delivers the records from `position` on that one read returns (shared
+    /// with the topic's other workers, see [`RecentRead`]); the position after
+    /// the last one handled, or `None` when stopped before handling any.
     fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
         let from = position.max(self.log.first_position());
         let limits = ReadLimits {
             records_max: self.batch_records_max,
             bytes_max: 4 << 20,
         };
-        let read = self.log.read(from, limits)?;
-        let mut passing = Vec::new();
-        for record in read.records() {
-            match Published::decode(record.data) {
-                Ok(message) if self.control.passes(&message) => {
-                    passing.push((record.position, message));
-                }
-                Ok(_) => {}
-                Err(reason) => {
-                    tracing::error!(topic = %self.topic, position = record.position, %reason, "unreadable message skipped");
-                }
-            }
-        }
+        let read = self.recent.read(&self.topic, &self.log, from, limits)?;
+        let passing: Vec<(u64, &Published)> = read
+            .messages
+            .iter()
+            .filter(|(_, message)| self.control.passes(message))
+            .map(|(position, message)| (*position, message))
+            .collect();
         let handled = self.deliver_all(&passing);
         match passing.get(handled) {
             // Stopped: everything before the first unhandled message is done.
@@ -487,7 +485,7 @@ impl Worker {
     /// Hands `messages` (position, message; in log order) to the sink in
     /// batches, settling each failure before going on. Returns how many were
     /// handled (delivered or dead-lettered): fewer than all only when stopped.
-    fn deliver_all(&self, messages: &[(u64, Published)]) -> usize {
+    fn deliver_all(&self, messages: &[(u64, &Published)]) -> usize {
         let mut handled = 0;
         while handled < messages.len() {
             if self.control.stopping() {

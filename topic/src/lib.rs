@@ -29,6 +29,7 @@ mod fifo;
 pub mod filter;
 mod manifest;
 mod message;
+mod recent;
 mod record;
 mod registry;
 pub mod retry;

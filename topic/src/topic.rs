@@ -45,6 +45,21 @@ pub struct PublishOutcome {
     pub sequence_number: Option<u64>,
 }
 
+/// Appends `messages` to a topic's `log` as one batch, durable when it returns;
+/// returns the first one's position.
+pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<u64> {
+    let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
+    let records: Vec<Record<'_>> = encoded
+        .iter()
+        .map(|data| Record {
+            partition_key: "m",
+            explicit_hash_key: None,
+            data,
+        })
+        .collect();
+    Ok(log.append(&records)?.base_position)
+}
+
 /// A delivery worker: how to stop it, and its thread.
 type Running = (Arc<Control>, Option<JoinHandle<()>>);
 /// A topic's delivery workers by subscription, shared with them so that each
@@ -60,6 +75,8 @@ pub struct Topic {
     pub(crate) attributes: Arc<Mutex<TopicAttributes>>,
     dedup: Mutex<Dedup>,
     workers: Workers,
+    /// The newest read of the log, shared by the workers.
+    recent: Arc<crate::recent::RecentRead>,
     /// Why the topic's files could not be read at open, if they could not: it
     /// then refuses publishes and subscriptions.
     quarantined: Option<String>,
@@ -123,6 +140,7 @@ impl Topic {
             attributes: Arc::new(Mutex::new(attributes)),
             dedup: Mutex::new(Dedup::default()),
             workers: Arc::new(Mutex::new(BTreeMap::new())),
+            recent: Arc::default(),
             quarantined: None,
         }
     }
@@ -261,16 +279,7 @@ impl Topic {
     /// Appends `messages` as one batch, durable when it returns; returns the
     /// first one's position.
     fn append_at(&self, messages: &[Published]) -> Result<u64> {
-        let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
-        let records: Vec<Record<'_>> = encoded
-            .iter()
-            .map(|data| Record {
-                partition_key: "m",
-                explicit_hash_key: None,
-                data,
-            })
-            .collect();
-        Ok(self.log.append(&records)?.base_position)
+        Ok(append_published(&self.log, messages)?)
     }
 
     /// Starts delivering to `record` from `position`.
@@ -287,6 +296,7 @@ impl Topic {
         let worker = Worker {
             topic: self.name.clone(),
             log: self.log.clone(),
+            recent: Arc::clone(&self.recent),
             fs: Arc::clone(fs),
             position_path: delivery::position_path(&self.dir, &record),
             control: Arc::clone(&control),
