@@ -172,6 +172,15 @@ fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, Pu
     })
 }
 
+/// The open shard whose range holds `hash`, from `open` sorted by range start
+/// (open shards' ranges never overlap): a binary search, where a scan cost each
+/// record of a put to a 1,000-shard stream about 500 range checks.
+fn shard_for_hash<'s>(open: &[&'s ShardState], hash: u128) -> Option<&'s ShardState> {
+    let after = open.partition_point(|shard| shard.range.start <= hash);
+    let shard = *open.get(after.checked_sub(1)?)?;
+    shard.range.contains(hash).then_some(shard)
+}
+
 impl Engine {
     /// PutRecord: one record.
     pub fn put_record(
@@ -222,13 +231,10 @@ impl Engine {
         let now = self.inner.config.clock.now_ms();
         for (slot, record) in records.iter().enumerate() {
             let hash = check_record(&state, record)?;
-            let shard = open
-                .iter()
-                .find(|shard| shard.range.contains(hash))
-                .ok_or_else(|| PutError::NoShardForHashKey {
-                    stream: stream_name.to_string(),
-                    hash,
-                })?;
+            let shard = shard_for_hash(&open, hash).ok_or_else(|| PutError::NoShardForHashKey {
+                stream: stream_name.to_string(),
+                hash,
+            })?;
             if self.inner.config.shard_quotas {
                 let charged = record.data.len() + record.partition_key.len();
                 let admitted = shard

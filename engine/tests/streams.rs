@@ -126,6 +126,47 @@ fn create_put_and_read_with_every_iterator_type() {
     engine.shutdown().unwrap();
 }
 
+/// Each explicit hash key goes to the open shard whose range holds it: both ends
+/// of every range of a 7-shard stream, and of both children after a split (whose
+/// ids come after every other shard's, while their ranges sit in the middle).
+#[test]
+fn put_records_route_range_ends_to_their_shard() {
+    let fs = MemFs::new();
+    let engine = engine(&fs);
+    engine.create_stream("s", Some(7), BTreeMap::new()).unwrap();
+    let check = |engine: &Engine| {
+        let (open, _) = engine
+            .list_shards("s", Some(&ShardFilter::AtLatest), None, 100)
+            .unwrap();
+        let keys: Vec<(ShardId, u128)> = open
+            .iter()
+            .flat_map(|shard| {
+                let range = shard.hash_key_range;
+                [range.start, range.end].map(|key| (shard.shard_id, key))
+            })
+            .collect();
+        let records: Vec<PutRecord<'_>> = keys
+            .iter()
+            .map(|(_, key)| PutRecord {
+                partition_key: "k",
+                data: b"d",
+                explicit_hash_key: Some(shardlog_engine::HashKey(*key)),
+            })
+            .collect();
+        let results = engine.put_records("s", &records).unwrap();
+        for ((shard, key), result) in keys.iter().zip(results) {
+            assert_eq!(result.unwrap().shard_id, *shard, "hash key {key}");
+        }
+        open.len()
+    };
+    assert_eq!(check(&engine), 7);
+    let (shards, _) = engine.list_shards("s", None, None, 100).unwrap();
+    let range = shards[3].hash_key_range;
+    let middle = shardlog_engine::HashKey(range.start + (range.end - range.start) / 2);
+    engine.split_shard("s", ShardId(3), middle).unwrap();
+    assert_eq!(check(&engine), 8);
+}
+
 /// Split and merge close parents at their ends; reading parents then children
 /// returns every record once, and the lineage survives a restart.
 #[test]

@@ -207,12 +207,12 @@ fn write_whole(log: &LogShared, path: &std::path::Path, bytes: &[u8]) -> Result<
     file.sync_data().map_err(io_err("sync index", path))
 }
 
-/// Reserves the active segment's file ahead of a write that ends at `end` (see
+/// Reserves the active segment's file ahead of a write that ends at `end`, by at
+/// most `step_max` bytes (0: not at all; see
 /// [`LogConfig::preallocate_bytes_max`](crate::LogConfig)). A failed reservation
 /// (no space for all of it, no support) is not an error: the write then extends the
 /// file itself, as without preallocation, and reports its own failure if any.
-pub(crate) fn preallocate(log: &LogShared, active: &mut ActiveWriter, end: u64) {
-    let step_max = log.config.preallocate_bytes_max;
+pub(crate) fn preallocate(log: &LogShared, active: &mut ActiveWriter, end: u64, step_max: u64) {
     if step_max == 0 || end <= active.allocated_len {
         return;
     }

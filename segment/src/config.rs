@@ -113,7 +113,9 @@ pub struct LogConfig {
     /// a loaded machine) 64 MiB showed no gain with either backend, and one-shard
     /// `io_uring` appends looked slower (O_DIRECT writes into reserved, unwritten
     /// extents still commit their conversion); `shardlog bench --preallocate-kib`
-    /// compares the two on other devices.
+    /// compares the two on other devices. A commit round of 64 files or more reserves
+    /// `O_DIRECT` files 256 KiB ahead whatever this says (docs/architecture.md,
+    /// "Many files in one round").
     pub preallocate_bytes_max: u64,
 }
 
