@@ -4,7 +4,8 @@
 use crate::cli::{check_dir_writable, BenchArgs, Plan};
 use crate::machine::Machine;
 use crate::report_json::{Report, Settings, FORMAT_VERSION};
-use crate::workloads::http::{http_cases, Connector, Endpoint, HttpSettings, KinesisConnector};
+use crate::workloads::http::{http_cases, Connector, Endpoint, HttpSettings};
+use crate::workloads::http::{KinesisConnector, SqsConnector};
 use crate::workloads::moto::Moto;
 use crate::workloads::{apply_ratios, cases_for_plan, queue_memory, run_case, RunnerConfig};
 use crate::workloads::{sns, sqs, WorkloadKind};
@@ -20,7 +21,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub fn run(
     args: BenchArgs,
     connector: KinesisConnector<'_>,
-    sqs_connector: Connector<'_>,
+    sqs_connector: SqsConnector<'_>,
     sns_connector: Connector<'_>,
 ) -> Result<(), String> {
     if !args.compare.is_empty() {
@@ -75,7 +76,7 @@ pub fn run(
 /// with `--compare-moto`; none without SQS or SNS workloads.
 fn sqs_endpoints(
     plan: &Plan,
-    sqs_connector: Connector<'_>,
+    sqs_connector: SqsConnector<'_>,
     sns_connector: Connector<'_>,
 ) -> Result<SqsEndpoints, String> {
     let wants_sqs = plan.workloads.iter().any(|k| k.is_sqs());
@@ -86,13 +87,13 @@ fn sqs_endpoints(
     let clients = |url: &str| -> Result<Clients, String> {
         let sqs = sqs_connector(url)?;
         let sns = match wants_sns {
-            true => Some((sns_connector(url)?, sqs_connector(url)?)),
+            true => Some((sns_connector(url)?, sqs_connector(url)?.call)),
             false => None,
         };
         Ok(Clients { sqs, sns })
     };
     let shardlog = clients(url)?;
-    (shardlog.sqs)("ListQueues", &serde_json::json!({}))
+    (shardlog.sqs.call)("ListQueues", &serde_json::json!({}))
         .map_err(|e| format!("--url {url} does not answer the SQS API: {e}"))?;
     if let Some((sns, _)) = &shardlog.sns {
         sns("ListTopics", &serde_json::json!({}))
@@ -111,10 +112,11 @@ fn sqs_endpoints(
     })
 }
 
-/// The clients of one endpoint: SQS, and SNS with its own SQS client (for the
-/// SNS cases' queues) when SNS workloads run.
+/// The clients of one endpoint: SQS (calls in JSON terms, and raw ones for the
+/// message loops), and SNS with its own SQS client (for the SNS cases' queues)
+/// when SNS workloads run.
 struct Clients {
-    sqs: Box<crate::workloads::http::Call>,
+    sqs: Endpoint,
     sns: Option<(
         Box<crate::workloads::http::Call>,
         Box<crate::workloads::http::Call>,
@@ -135,7 +137,8 @@ fn service_cases<'a>(
     clients: Clients,
     label: &str,
 ) -> Vec<crate::workloads::Case<'a>> {
-    let mut cases = sqs::sqs_cases(&plan.workloads, Arc::new(clients.sqs), label, plan.sqs);
+    let endpoint = Arc::new(clients.sqs);
+    let mut cases = sqs::sqs_cases(&plan.workloads, endpoint, label, plan.sqs);
     if let Some((sns, sqs)) = clients.sns {
         cases.extend(sns::sns_cases(
             &plan.workloads,

@@ -29,7 +29,9 @@ fn small_sustained_run_reports_ratios_cpu_and_idle_shards() {
         &|_| Err("no --url in this test".into());
     let no_kinesis: shardlog_bench::workloads::http::KinesisConnector<'_> =
         &|_, _| Err("no --url in this test".into());
-    shardlog_bench::run(args, no_kinesis, no_url, no_url).unwrap();
+    let no_sqs: shardlog_bench::workloads::http::SqsConnector<'_> =
+        &|_| Err("no --url in this test".into());
+    shardlog_bench::run(args, no_kinesis, no_sqs, no_url).unwrap();
     let report = Report::read(&json).unwrap();
     assert_eq!(report.settings.profile, "sustained");
     let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();

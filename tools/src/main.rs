@@ -514,9 +514,10 @@ fn main() -> ExitCode {
                 })
             },
             &|url| {
+                use shardlog_bench::workloads::http::endpoint;
                 client::Client::new(url)
                     .map(|c| c.unsigned_scope("sqs"))
-                    .map(|c| shardlog_bench::workloads::http::caller(c, client::Client::call_sqs))
+                    .map(|c| endpoint(c, client::Client::call_sqs, client::Client::send_sqs))
                     .map_err(|e| e.to_string())
             },
             &|url| {

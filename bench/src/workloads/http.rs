@@ -27,6 +27,9 @@ pub type RawCall = dyn Fn(&str, &[u8], &mut Vec<u8>) -> Result<(), String> + Sen
 /// Makes a [`Call`] for an endpoint URL.
 pub type Connector<'a> = &'a dyn Fn(&str) -> Result<Box<Call>, String>;
 
+/// Makes the [`Endpoint`] of an SQS URL (JSON 1.0 both ways).
+pub type SqsConnector<'a> = &'a dyn Fn(&str) -> Result<Endpoint, String>;
+
 /// Makes the [`Endpoint`] of a Kinesis URL that speaks a wire.
 pub type KinesisConnector<'a> = &'a dyn Fn(&str, Wire) -> Result<Endpoint, String>;
 

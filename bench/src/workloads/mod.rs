@@ -15,6 +15,7 @@ pub mod scale;
 pub mod seek;
 pub mod sns;
 pub mod sqs;
+mod sqs_body;
 pub mod sqs_engine;
 pub mod threads;
 

@@ -4,12 +4,13 @@
 //! on its first run and deleted when the cases are dropped. The same cases run
 //! against moto's server with `--compare-moto` (see [`super::moto`]).
 
-use super::http::Call;
+use super::http::Endpoint;
+use super::sqs_body::{self, with_buffers};
 use super::{calls_until_done, flat_out, join_all, merge_concurrent, payload, wait_until};
 use super::{senders_and_receivers, Budget, Case, Figure, Meter, Params, Sample};
 use super::{WhenEmpty, WorkloadKind};
 use crate::stats::record_ns;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ pub struct SqsSettings {
 /// What every SQS run works with.
 #[derive(Clone, Copy)]
 struct Run<'a> {
-    call: &'a Call,
+    endpoint: &'a Endpoint,
     url: &'a str,
     settings: SqsSettings,
     budget: &'a Budget,
@@ -45,7 +46,7 @@ struct Run<'a> {
 
 /// A queue of one case, created on first use and deleted on drop.
 struct BenchQueue {
-    call: Arc<Box<Call>>,
+    endpoint: Arc<Endpoint>,
     name: String,
     url: OnceLock<String>,
 }
@@ -55,7 +56,7 @@ impl BenchQueue {
         if let Some(url) = self.url.get() {
             return Ok(url);
         }
-        let created = (self.call)("CreateQueue", &json!({"QueueName": self.name}))
+        let created = (self.endpoint.call)("CreateQueue", &json!({"QueueName": self.name}))
             .map_err(|e| format!("CreateQueue {}: {e}", self.name))?;
         let url = created["QueueUrl"]
             .as_str()
@@ -67,7 +68,7 @@ impl BenchQueue {
 impl Drop for BenchQueue {
     fn drop(&mut self) {
         if let Some(url) = self.url.get() {
-            let _ = (self.call)("DeleteQueue", &json!({"QueueUrl": url}));
+            let _ = (self.endpoint.call)("DeleteQueue", &json!({"QueueUrl": url}));
         }
     }
 }
@@ -76,7 +77,7 @@ impl Drop for BenchQueue {
 /// ("shardlog", "moto") starts each case's name.
 pub fn sqs_cases<'a>(
     kinds: &[WorkloadKind],
-    call: Arc<Box<Call>>,
+    endpoint: Arc<Endpoint>,
     label: &str,
     settings: SqsSettings,
 ) -> Vec<Case<'a>> {
@@ -86,13 +87,13 @@ pub fn sqs_cases<'a>(
         .enumerate()
         .map(|(index, &kind)| {
             let queue = BenchQueue {
-                call: Arc::clone(&call),
+                endpoint: Arc::clone(&endpoint),
                 name: format!("shardlog-bench-{}-{label}-{index}", std::process::id()),
                 url: OnceLock::new(),
             };
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 let run = Run {
-                    call: queue.call.as_ref().as_ref(),
+                    endpoint: &queue.endpoint,
                     url: queue.url()?,
                     settings,
                     budget,
@@ -165,27 +166,13 @@ fn sqs_case<'a>(
     }
 }
 
-/// `count` entries of SendMessageBatch, or (count 1) a SendMessage body.
-fn send_body(url: &str, count: usize, body: &str) -> (&'static str, Value) {
-    if count == 1 {
-        return ("SendMessage", json!({"QueueUrl": url, "MessageBody": body}));
-    }
-    let entries: Vec<Value> = (0..count)
-        .map(|i| json!({"Id": i.to_string(), "MessageBody": body}))
-        .collect();
-    (
-        "SendMessageBatch",
-        json!({"QueueUrl": url, "Entries": entries}),
-    )
-}
-
-/// Sends one request; an entry the server refused is an error.
-fn send_once(call: &Call, action: &str, request: &Value) -> Result<(), String> {
-    let response = call(action, request).map_err(|e| format!("{action}: {e}"))?;
-    match response["Failed"].as_array().and_then(|f| f.first()) {
-        Some(failed) => Err(format!("{action}: an entry failed: {failed}")),
-        None => Ok(()),
-    }
+/// Sends one pre-encoded request; an entry the server refused is an error.
+fn send_once(endpoint: &Endpoint, action: &str, request: &[u8]) -> Result<(), String> {
+    with_buffers(|buffers| {
+        (endpoint.raw)(action, request, &mut buffers.answer)
+            .map_err(|e| format!("{action}: {e}"))?;
+        sqs_body::check_batch(action, &buffers.answer)
+    })
 }
 
 /// Message bodies: base64-safe text of `bytes` bytes.
@@ -199,13 +186,13 @@ fn body_text(bytes: usize) -> String {
 /// `settings.threads` senders of `count` messages a call until the budget ends.
 fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
     let body = body_text(run.settings.message_bytes);
-    let (action, request) = send_body(run.url, count, &body);
+    let (action, request) = sqs_body::send(run.url, count, &body);
     flat_out(
         run.settings.threads,
         (run.budget, run.meter),
         (run.settings.message_bytes, WhenEmpty::Continue),
         "an SQS sender",
-        || send_once(run.call, action, &request).map(|()| count),
+        || send_once(run.endpoint, action, &request).map(|()| count),
     )
 }
 
@@ -214,12 +201,12 @@ fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
 /// deleted (each sent, received and deleted).
 fn round_trip(run: Run<'_>) -> Result<Sample, String> {
     let body = body_text(run.settings.message_bytes);
-    let (action, request) = send_body(run.url, BATCH, &body);
-    let receive = receive_body(run.url, RECEIVE_WAIT_S);
+    let (action, request) = sqs_body::send(run.url, BATCH, &body);
+    let receive = sqs_body::receive(run.url, BATCH, RECEIVE_WAIT_S);
     senders_and_receivers(
         run.settings.threads,
         "an SQS round trip thread",
-        || send_once(run.call, action, &request),
+        || send_once(run.endpoint, action, &request),
         |started| {
             let moved = (run.settings.message_bytes, WhenEmpty::Continue);
             calls_until_done((run.budget, run.meter), started, moved, || {
@@ -229,31 +216,24 @@ fn round_trip(run: Run<'_>) -> Result<Sample, String> {
     )
 }
 
-/// A ReceiveMessage of up to 10, long poll of `wait_s`.
-fn receive_body(url: &str, wait_s: u32) -> Value {
-    json!({"QueueUrl": url, "MaxNumberOfMessages": BATCH, "WaitTimeSeconds": wait_s})
-}
-
-/// One ReceiveMessage (`receive`) and a DeleteMessageBatch of what came; returns
-/// how many were deleted.
-fn receive_and_delete(run: Run<'_>, receive: &Value) -> Result<usize, String> {
-    let response =
-        (run.call)("ReceiveMessage", receive).map_err(|e| format!("ReceiveMessage: {e}"))?;
-    let messages = response["Messages"].as_array().cloned().unwrap_or_default();
-    if messages.is_empty() {
-        return Ok(0);
-    }
-    let entries: Vec<Value> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| json!({"Id": i.to_string(), "ReceiptHandle": m["ReceiptHandle"]}))
-        .collect();
-    send_once(
-        run.call,
-        "DeleteMessageBatch",
-        &json!({"QueueUrl": run.url, "Entries": entries}),
-    )?;
-    Ok(messages.len())
+/// One ReceiveMessage (`receive`, pre-encoded) and a DeleteMessageBatch of what
+/// came; returns how many were deleted.
+fn receive_and_delete(run: Run<'_>, receive: &[u8]) -> Result<usize, String> {
+    with_buffers(|buffers| {
+        (run.endpoint.raw)("ReceiveMessage", receive, &mut buffers.answer)
+            .map_err(|e| format!("ReceiveMessage: {e}"))?;
+        let received = sqs_body::received(&buffers.answer)?;
+        let count = received.messages.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let handles = received.messages.iter().map(|m| &*m.receipt_handle);
+        sqs_body::delete_batch(run.url, handles, &mut buffers.delete);
+        (run.endpoint.raw)("DeleteMessageBatch", &buffers.delete, &mut buffers.answer)
+            .map_err(|e| format!("DeleteMessageBatch: {e}"))?;
+        sqs_body::check_batch("DeleteMessageBatch", &buffers.answer)?;
+        Ok(count)
+    })
 }
 
 /// Fills the queue with batches of 10 (up to the volume budget's messages, at most
@@ -261,11 +241,11 @@ fn receive_and_delete(run: Run<'_>, receive: &Value) -> Result<usize, String> {
 /// drains it from every thread until a receive finds nothing or the budget ends;
 /// counts the messages deleted, timed from the drain's start.
 fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
-    let (call, settings, budget) = (run.call, run.settings, run.budget);
+    let (endpoint, settings, budget) = (run.endpoint, run.settings, run.budget);
     let target = (budget.volume_bytes / settings.message_bytes as u64)
         .clamp(BATCH as u64, FILL_MESSAGES_MAX);
     let body = body_text(settings.message_bytes);
-    let (action, request) = send_body(run.url, BATCH, &body);
+    let (action, request) = sqs_body::send(run.url, BATCH, &body);
     let filled = AtomicU64::new(0);
     let fill_started = Instant::now();
     let outcomes = std::thread::scope(|scope| {
@@ -275,7 +255,7 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
                     while filled.fetch_add(BATCH as u64, Ordering::Relaxed) < target
                         && fill_started.elapsed() < budget.duration
                     {
-                        send_once(call, action, &request)?;
+                        send_once(endpoint, action, &request)?;
                     }
                     Ok(())
                 })
@@ -285,7 +265,7 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
     });
     outcomes.into_iter().collect::<Result<(), String>>()?;
     // Without waiting: the drain ends at the first receive that finds nothing.
-    let receive = receive_body(run.url, 0);
+    let receive = sqs_body::receive(run.url, BATCH, 0);
     flat_out(
         settings.threads,
         (budget, run.meter),
@@ -300,7 +280,7 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
 /// and shows in the percentiles (no coordinated omission).
 fn paced_send(run: Run<'_>) -> Result<Sample, String> {
     let Run {
-        call,
+        endpoint,
         url,
         settings,
         budget,
@@ -308,7 +288,7 @@ fn paced_send(run: Run<'_>) -> Result<Sample, String> {
     } = run;
     const PACED_THREADS: u64 = 4;
     let body = body_text(settings.message_bytes);
-    let (action, request) = send_body(url, 1, &body);
+    let (action, request) = sqs_body::send(url, 1, &body);
     let interval = Duration::from_secs_f64(PACED_THREADS as f64 / settings.rate.max(1) as f64);
     let started = Instant::now();
     let outcomes = std::thread::scope(|scope| {
@@ -326,7 +306,7 @@ fn paced_send(run: Run<'_>) -> Result<Sample, String> {
                             break;
                         }
                         wait_until(due);
-                        send_once(call, action, request)?;
+                        send_once(endpoint, action, request)?;
                         record_ns(&mut sample.latency_ns, due.elapsed());
                         sample.records += 1;
                         meter.add(0, 1);

@@ -44,6 +44,13 @@ pub(crate) fn respond<T: serde::Serialize>(response: &T) -> Result<Value, ApiErr
         .map_err(|error| ApiError::internal(format!("response not encodable: {error}")))
 }
 
+/// A typed response written as JSON, straight from the type (the JSON 1.0
+/// answers that need no tree). Fails as [`respond`] does.
+pub(crate) fn respond_json<T: serde::Serialize>(response: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(response)
+        .map_err(|error| ApiError::internal(format!("response not encodable: {error}")))
+}
+
 /// Why a value could not be read into the requested type. Validation leaves
 /// little room for it: a type narrower than the model's.
 #[derive(Debug)]

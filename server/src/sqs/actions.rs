@@ -10,14 +10,14 @@ use super::responses::{
     GetQueueAttributesResponse, ListDeadLetterSourceQueuesResponse, ListQueueTagsResponse,
     ListQueuesResponse, NoOutput, QueueUrlResponse,
 };
-use super::{attributes, permissions, queue_name_of, Context, SqsError};
-use crate::protocol::typed::{self, read};
+use super::{attributes, permissions, queue_name_of, Answer, Context, SqsError};
+use crate::protocol::typed::read;
 use crate::protocol::value::Value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::QueueName;
 
-type Response = Result<Value, SqsError>;
+type Response = Result<Answer, SqsError>;
 
 /// Most queue URLs one ListQueues or ListDeadLetterSourceQueues returns.
 const LIST_RESULTS_MAX: usize = 1000;
@@ -28,14 +28,14 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
 }
 
 /// The action's answer; `Ok(None)` if `action` is not a queue management action.
-fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Value>, SqsError> {
+fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Answer>, SqsError> {
     let queues = context.sqs.queues();
     match action {
         "CreateQueue" => create_queue(context, read(request)?),
         "GetQueueUrl" => {
             let request: GetQueueUrlRequest = read(request)?;
             let queue = queues.queue(&request.queue_name)?;
-            respond(&QueueUrlResponse {
+            context.respond(&QueueUrlResponse {
                 queue_url: context.queue_url(queue.name().as_str()),
             })
         }
@@ -43,7 +43,7 @@ fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Va
             let request: ListQueuesRequest = read(request)?;
             let names = queues.list_queues(request.queue_name_prefix.as_deref().unwrap_or(""));
             let page = page(context, request.max_results, request.next_token, names)?;
-            respond(&ListQueuesResponse {
+            context.respond(&ListQueuesResponse {
                 queue_urls: page.urls,
                 next_token: page.next_token,
             })
@@ -52,7 +52,7 @@ fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Va
             let request: ListDeadLetterSourceQueuesRequest = read(request)?;
             let names = queues.dead_letter_sources(queue_name_of(&request.queue_url)?)?;
             let page = page(context, request.max_results, request.next_token, names)?;
-            respond(&ListDeadLetterSourceQueuesResponse {
+            context.respond(&ListDeadLetterSourceQueuesResponse {
                 queue_urls: page.urls,
                 next_token: page.next_token,
             })
@@ -60,45 +60,40 @@ fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Va
         "DeleteQueue" => {
             let request: QueueRequest = read(request)?;
             queues.delete_queue(queue_name_of(&request.queue_url)?)?;
-            respond(&NoOutput {})
+            context.respond(&NoOutput {})
         }
         "GetQueueAttributes" => {
             let request: GetQueueAttributesRequest = read(request)?;
             let name = queue_name_of(&request.queue_url)?;
             let attributes = attributes::render(context, name, &request.attribute_names)?;
-            respond(&GetQueueAttributesResponse { attributes })
+            context.respond(&GetQueueAttributesResponse { attributes })
         }
         "SetQueueAttributes" => set_queue_attributes(context, read(request)?),
         "PurgeQueue" => {
             let request: QueueRequest = read(request)?;
             queues.queue(queue_name_of(&request.queue_url)?)?.purge()?;
-            respond(&NoOutput {})
+            context.respond(&NoOutput {})
         }
         "TagQueue" => {
             let request: TagQueueRequest = read(request)?;
             queues.tag_queue(queue_name_of(&request.queue_url)?, &request.tags)?;
-            respond(&NoOutput {})
+            context.respond(&NoOutput {})
         }
         "UntagQueue" => {
             let request: UntagQueueRequest = read(request)?;
             queues.untag_queue(queue_name_of(&request.queue_url)?, &request.tag_keys)?;
-            respond(&NoOutput {})
+            context.respond(&NoOutput {})
         }
         "ListQueueTags" => {
             let request: QueueRequest = read(request)?;
             let tags = queues.tags(queue_name_of(&request.queue_url)?)?;
-            respond(&ListQueueTagsResponse { tags })
+            context.respond(&ListQueueTagsResponse { tags })
         }
         "AddPermission" => permissions::add(context, read(request)?),
         "RemovePermission" => permissions::remove(context, read(request)?),
         _ => return Ok(None),
     }
     .map(Some)
-}
-
-/// A typed response as the tree both protocols' writers take.
-pub fn respond<T: serde::Serialize>(response: &T) -> Response {
-    Ok(typed::respond(response)?)
 }
 
 fn create_queue(context: &Context<'_>, request: CreateQueueRequest) -> Response {
@@ -118,7 +113,7 @@ fn create_queue(context: &Context<'_>, request: CreateQueueRequest) -> Response 
                 format!("A queue named {name} already exists with different attributes."),
             ));
         }
-        return respond(&QueueUrlResponse {
+        return context.respond(&QueueUrlResponse {
             queue_url: context.queue_url(name.as_str()),
         });
     }
@@ -126,7 +121,7 @@ fn create_queue(context: &Context<'_>, request: CreateQueueRequest) -> Response 
         .sqs
         .queues()
         .create_queue(&name, &update, request.tags)?;
-    respond(&QueueUrlResponse {
+    context.respond(&QueueUrlResponse {
         queue_url: context.queue_url(queue.name().as_str()),
     })
 }
@@ -137,7 +132,7 @@ fn set_queue_attributes(context: &Context<'_>, request: SetQueueAttributesReques
     let queue = queues.queue(name)?;
     let update = attributes::parse_update(&request.attributes, queue.name(), false)?;
     queues.set_attributes(name, &update)?;
-    respond(&NoOutput {})
+    context.respond(&NoOutput {})
 }
 
 /// One page of queue URLs and the next page's token.

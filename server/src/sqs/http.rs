@@ -1,10 +1,10 @@
 //! SQS over HTTP: which requests are SQS's, and answering them in the protocol
 //! they came in (JSON 1.0 or query).
 
-use super::{dispatch, query, Sqs, SqsError, SQS_TARGET_PREFIX};
+use super::{dispatch, query, Answer, Sqs, SqsError, Wire, SQS_TARGET_PREFIX};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
-use crate::protocol::value::{Format, Value};
+use crate::protocol::value::Format;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -99,23 +99,28 @@ async fn run(
         Protocol::Json { action } => {
             *label = ActionLabel::of(model, action);
             let request = crate::protocol::validate::request(model, action, Format::Json, body)?;
-            let response = dispatch(sqs, host, action.clone(), request).await?;
+            let service = (sqs, host, Wire::Json);
+            let answer = dispatch(service, action.clone(), request).await?;
             let no_output = model
                 .operation(action)
                 .is_some_and(|operation| operation.output.is_none());
-            Ok(if no_output {
-                b"{}".to_vec()
-            } else {
-                Format::Json.encode(&response)
+            Ok(match answer {
+                _ if no_output => b"{}".to_vec(),
+                Answer::Json(body) => body,
+                Answer::Tree(tree) => Format::Json.encode(&tree),
             })
         }
         Protocol::Query => {
             let (action, request) = query::decode(body, path)?;
             *label = ActionLabel::of(model, &action);
-            let response: Value = dispatch(sqs, host, action.clone(), request).await?;
+            let service = (sqs, host, Wire::Query);
+            let tree = match dispatch(service, action.clone(), request).await? {
+                Answer::Tree(tree) => tree,
+                Answer::Json(body) => Format::Json.decode(&body)?,
+            };
             Ok(query::encode(
                 &action,
-                &response,
+                &tree,
                 &uuid::Uuid::new_v4().to_string(),
             ))
         }

@@ -1,7 +1,6 @@
 //! Message actions: send, receive, delete and visibility changes, one at a time
 //! and in batches.
 
-use super::actions::respond;
 use super::requests::{
     ChangeMessageVisibilityRequest, DeleteMessageRequest, HandleBatchRequest, HandleEntry,
     QueueRequest, ReceiveMessageRequest, SendEntry, SendMessageBatchRequest,
@@ -10,7 +9,7 @@ use super::responses::{
     BatchResponse, BatchResultEntry, BatchResultErrorEntry, Message, MessageAttributeValue,
     NoOutput, ReceiveMessageResponse, SentMessage,
 };
-use super::{md5, queue_name_of, Context, SqsError};
+use super::{md5, queue_name_of, Answer, Context, SqsError};
 use crate::protocol::typed::read;
 use crate::protocol::value::Value;
 use crate::protocol::wire::Blob;
@@ -20,7 +19,7 @@ use shardlog_queue::{
 };
 use std::collections::BTreeMap;
 
-type Response = Result<Value, SqsError>;
+type Response = Result<Answer, SqsError>;
 
 /// Runs a message action on the calling task: its durability wait and a long
 /// poll are awaited, no thread blocks. `None` if `action` is not one, or for a
@@ -70,14 +69,14 @@ async fn delete(context: &Context<'_>, request: &Value) -> Response {
     let queue = context.queue_at(&request.queue_url)?;
     let handles = [handle(&request.receipt_handle)?];
     let pending = queue.submit_delete_batch(&handles)?;
-    one_change(pending).await
+    one_change(context, pending).await
 }
 
 /// The answer to a one-handle change, once it is durable.
-async fn one_change(pending: PendingChanges<'_>) -> Response {
+async fn one_change(context: &Context<'_>, pending: PendingChanges<'_>) -> Response {
     let mut outcomes = pending.acknowledged().await?;
     outcomes.pop().expect("one outcome per handle")?;
-    respond(&NoOutput {})
+    context.respond(&NoOutput {})
 }
 
 async fn change_visibility(context: &Context<'_>, request: &Value) -> Response {
@@ -86,7 +85,7 @@ async fn change_visibility(context: &Context<'_>, request: &Value) -> Response {
     let handle = handle(&request.receipt_handle)?;
     let changes = [(handle, visibility_timeout(request.visibility_timeout)?)];
     let pending = queue.submit_change_visibility_batch(&changes)?;
-    one_change(pending).await
+    one_change(context, pending).await
 }
 
 fn handle(text: &str) -> Result<ReceiptHandle, SqsError> {
@@ -279,7 +278,7 @@ async fn send(context: &Context<'_>, request: &Value) -> Response {
     let digests = Digests::of(&request);
     let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
     let outcome = outcomes.pop().expect("one outcome per message")?;
-    respond(&digests.sent(None, &outcome))
+    context.respond(&digests.sent(None, &outcome))
 }
 
 /// A batch's entries, checked as SQS checks them: 1 to 10 entries, in order each
@@ -359,12 +358,13 @@ async fn send_batch(context: &Context<'_>, request: &Value) -> Response {
             }
         }
     }
-    respond(&BatchResponse { successful, failed })
+    context.respond(&BatchResponse { successful, failed })
 }
 
 /// A batch of handle operations: entries whose handle (and parameters) `parse`
 /// accepts go to the queue in one call (`submit`); the others fail alone.
 async fn handle_batch<'q, T: Copy>(
+    context: &Context<'_>,
     entries: Vec<Option<HandleEntry>>,
     parse: impl Fn(&HandleEntry) -> Result<T, SqsError>,
     submit: impl FnOnce(&[T]) -> shardlog_queue::Result<PendingChanges<'q>>,
@@ -394,14 +394,14 @@ async fn handle_batch<'q, T: Copy>(
             Err(error) => failed.push(failed_entry(id, &SqsError::from(error))),
         }
     }
-    respond(&BatchResponse { successful, failed })
+    context.respond(&BatchResponse { successful, failed })
 }
 
 async fn delete_batch(context: &Context<'_>, request: &Value) -> Response {
     let request: HandleBatchRequest = read(request)?;
     let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
-    handle_batch(request.entries, parse, |handles| {
+    handle_batch(context, request.entries, parse, |handles| {
         queue.submit_delete_batch(handles)
     })
     .await
@@ -414,7 +414,7 @@ async fn change_visibility_batch(context: &Context<'_>, request: &Value) -> Resp
         let handle = handle(&entry.receipt_handle)?;
         Ok((handle, visibility_timeout(entry.visibility_timeout)?))
     };
-    handle_batch(request.entries, parse, |changes| {
+    handle_batch(context, request.entries, parse, |changes| {
         queue.submit_change_visibility_batch(changes)
     })
     .await
@@ -460,7 +460,7 @@ impl Receive {
             .iter()
             .map(|message| render_message(context, message, &self.system, &self.wanted))
             .collect();
-        respond(&ReceiveMessageResponse { messages })
+        context.respond(&ReceiveMessageResponse { messages })
     }
 }
 

@@ -198,14 +198,43 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// What an action needs beyond its request: the service, and the host the
-/// client addressed (queue URLs are built on it).
+/// The wire protocol of a request, which its answer is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// JSON 1.0 (`X-Amz-Target`).
+    Json,
+    /// The query protocol (a form in, XML out).
+    Query,
+}
+
+/// An action's answer in its request's wire: JSON written straight from the
+/// typed response (no tree in between: a ReceiveMessage answer carries up to ten
+/// bodies), or, for the query protocol, the tree its XML writer orders by the model.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The JSON 1.0 body.
+    Json(Vec<u8>),
+    /// The response tree, for the query protocol's writer.
+    Tree(Value),
+}
+
+/// What an action needs beyond its request: the service, the host the client
+/// addressed (queue URLs are built on it), and the wire its answer goes out in.
 pub(crate) struct Context<'a> {
     pub sqs: &'a Sqs,
     pub host: &'a str,
+    pub wire: Wire,
 }
 
 impl Context<'_> {
+    /// The answer of a typed response, in this request's wire.
+    pub fn respond<T: serde::Serialize>(&self, response: &T) -> Result<Answer, SqsError> {
+        Ok(match self.wire {
+            Wire::Json => Answer::Json(crate::protocol::typed::respond_json(response)?),
+            Wire::Query => Answer::Tree(crate::protocol::typed::respond(response)?),
+        })
+    }
+
     /// The queue a request's QueueUrl names.
     pub fn queue_at(&self, url: &str) -> Result<std::sync::Arc<shardlog_queue::Queue>, SqsError> {
         Ok(self.sqs.queues().queue(queue_name_of(url)?)?)
@@ -233,12 +262,11 @@ pub(crate) fn queue_name_of(url: &str) -> Result<&str, SqsError> {
 /// (their durability waits are awaited, no thread blocks), the others, which may
 /// block (long polls, queue administration), on the blocking pool.
 pub(crate) async fn dispatch(
-    sqs: &Sqs,
-    host: &str,
+    (sqs, host, wire): (&Sqs, &str, Wire),
     action: String,
     request: Value,
-) -> Result<Value, SqsError> {
-    let context = Context { sqs, host };
+) -> Result<Answer, SqsError> {
+    let context = Context { sqs, host, wire };
     if let Some(result) = messages::dispatch(&context, &action, &request).await {
         return result;
     }
@@ -247,6 +275,7 @@ pub(crate) async fn dispatch(
         let context = Context {
             sqs: &sqs,
             host: &host,
+            wire,
         };
         dispatch_blocking(&context, &action, &request)
     })
@@ -262,7 +291,7 @@ fn dispatch_blocking(
     context: &Context<'_>,
     action: &str,
     request: &Value,
-) -> Result<Value, SqsError> {
+) -> Result<Answer, SqsError> {
     if let Some(result) = actions::dispatch(context, action, request) {
         return result;
     }

@@ -2,7 +2,6 @@
 //! CancelMessageMoveTask over the queue layer's move tasks. Each started task runs
 //! in its own thread until it ends or the service shuts down.
 
-use super::actions::respond;
 use super::requests::{
     CancelMessageMoveTaskRequest, ListMessageMoveTasksRequest, StartMessageMoveTaskRequest,
 };
@@ -10,14 +9,14 @@ use super::responses::{
     CancelMessageMoveTaskResponse, ListMessageMoveTasksResponse, MoveTaskEntry,
     StartMessageMoveTaskResponse,
 };
-use super::{Context, SqsError};
+use super::{Answer, Context, SqsError};
 use crate::protocol::typed::read;
 use crate::protocol::value::Value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use shardlog_queue::{Error as QueueError, MoveTask, MoveTaskStatus};
 
-type Response = Result<Value, SqsError>;
+type Response = Result<Answer, SqsError>;
 
 /// Most tasks one ListMessageMoveTasks returns.
 const LIST_RESULTS_MAX: i128 = 10;
@@ -28,7 +27,7 @@ pub fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> Option<
 }
 
 /// The action's answer; `Ok(None)` if `action` is not a move task action.
-fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Value>, SqsError> {
+fn run(context: &Context<'_>, action: &str, request: &Value) -> Result<Option<Answer>, SqsError> {
     match action {
         "StartMessageMoveTask" => start(context, read(request)?),
         "ListMessageMoveTasks" => list(context, read(request)?),
@@ -100,7 +99,7 @@ fn start(context: &Context<'_>, request: StartMessageMoveTaskRequest) -> Respons
         .start_move_task(source, destination, rate)
         .map_err(move_task_error)?;
     context.sqs.run_move_task(task.id)?;
-    respond(&StartMessageMoveTaskResponse {
+    context.respond(&StartMessageMoveTaskResponse {
         task_handle: task_handle(context, &task),
     })
 }
@@ -128,7 +127,7 @@ fn list(context: &Context<'_>, request: ListMessageMoveTasksRequest) -> Response
         .take(max)
         .map(|task| entry(context, task))
         .collect();
-    respond(&ListMessageMoveTasksResponse { results })
+    context.respond(&ListMessageMoveTasksResponse { results })
 }
 
 fn cancel(context: &Context<'_>, request: CancelMessageMoveTaskRequest) -> Response {
@@ -143,7 +142,7 @@ fn cancel(context: &Context<'_>, request: CancelMessageMoveTaskRequest) -> Respo
         .queues()
         .cancel_move_task(id)
         .map_err(move_task_error)?;
-    respond(&CancelMessageMoveTaskResponse {
+    context.respond(&CancelMessageMoveTaskResponse {
         approximate_number_of_messages_moved: task.moved,
     })
 }

@@ -2,11 +2,9 @@
 //! document, one per label, kept with the queue and returned by
 //! GetQueueAttributes. This server records them; it does not enforce them.
 
-use super::actions::respond;
 use super::requests::{AddPermissionRequest, RemovePermissionRequest};
 use super::responses::NoOutput;
-use super::{queue_name_of, Context, SqsError};
-use crate::protocol::value::Value;
+use super::{queue_name_of, Answer, Context, SqsError};
 use serde_json::{json, Value as Json};
 use shardlog_queue::AttributesUpdate;
 
@@ -43,17 +41,17 @@ fn statements(policy: &mut Json) -> Result<&mut Vec<Json>, SqsError> {
         .ok_or_else(|| invalid("The queue's Policy has no Statement list.".into()))
 }
 
-fn store(context: &Context<'_>, name: &str, policy: Option<Json>) -> Result<Value, SqsError> {
+fn store(context: &Context<'_>, name: &str, policy: Option<Json>) -> Result<Answer, SqsError> {
     let update = AttributesUpdate {
         policy: Some(policy.map(|p| p.to_string())),
         ..AttributesUpdate::default()
     };
     context.sqs.queues().set_attributes(name, &update)?;
-    respond(&NoOutput {})
+    context.respond(&NoOutput {})
 }
 
 /// Adds a statement allowing `Actions` to `AWSAccountIds` under `Label`.
-pub fn add(context: &Context<'_>, request: AddPermissionRequest) -> Result<Value, SqsError> {
+pub fn add(context: &Context<'_>, request: AddPermissionRequest) -> Result<Answer, SqsError> {
     let name = queue_name_of(&request.queue_url)?;
     let label = request.label.as_str();
     let (accounts, actions) = (request.aws_account_ids, request.actions);
@@ -95,7 +93,7 @@ pub fn add(context: &Context<'_>, request: AddPermissionRequest) -> Result<Value
 }
 
 /// Removes the statement under `Label`; the policy goes when it is empty.
-pub fn remove(context: &Context<'_>, request: RemovePermissionRequest) -> Result<Value, SqsError> {
+pub fn remove(context: &Context<'_>, request: RemovePermissionRequest) -> Result<Answer, SqsError> {
     let name = queue_name_of(&request.queue_url)?;
     let label = request.label.as_str();
     let mut policy = current_policy(context, name)?;
