@@ -404,12 +404,27 @@ fn put_records_of<'r>(
     let results = kinesis.engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
+    // Counted per shard, then recorded once per shard: a metric's label lookup
+    // is a hash of the stream and shard, too costly for each of 500 records.
+    let mut incoming: Vec<(ShardId, u64, u64)> = Vec::new();
     for (result, record) in results.iter().zip(&records) {
         match result {
-            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, record.data.len() as u64),
+            Ok(ok) => {
+                let bytes = record.data.len() as u64;
+                match incoming
+                    .iter_mut()
+                    .find(|(shard, ..)| *shard == ok.shard_id)
+                {
+                    Some((_, count, total)) => (*count, *total) = (*count + 1, *total + bytes),
+                    None => incoming.push((ok.shard_id, 1, bytes)),
+                }
+            }
             Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
+    }
+    for (shard, count, bytes) in incoming {
+        metrics.incoming(&name, shard, count, bytes);
     }
     if throttled > 0 {
         metrics.throttled(&name, throttled);
