@@ -1,7 +1,8 @@
-//! PutRecords read straight from its body, in one pass: every payload decoded
-//! (base64 in JSON) into one buffer and every key copied into one string, so
-//! that a call of 500 records allocates a handful of buffers rather than a
-//! request tree of several allocations and two payload copies per record.
+//! PutRecords read straight from its body, in one pass: every payload borrowed
+//! from the body (CBOR) or decoded from base64 into one buffer (JSON), and
+//! every key copied into one string, so that a call of 500 records allocates
+//! a handful of buffers rather than a request tree of several allocations and
+//! two payload copies per record.
 //!
 //! The reader only vouches for a request that the general path
 //! (`validate::request`, then `typed::read`) would accept and read the same:
@@ -13,6 +14,7 @@
 use super::requests::StreamRef;
 use crate::protocol::model::{Kind, Model, Shape};
 use crate::protocol::value::Format;
+use std::borrow::Cow;
 use std::ops::Range;
 
 mod cbor;
@@ -20,11 +22,12 @@ mod json;
 
 /// A PutRecords request as read from its body.
 #[derive(Debug, Default)]
-pub(crate) struct PutRecordsBody {
+pub(crate) struct PutRecordsBody<'a> {
     /// The stream, as named.
     pub(crate) stream: StreamRef,
-    /// Every record's payload, decoded, end to end.
-    data: Vec<u8>,
+    /// What the records' payloads are ranges of: the body itself (CBOR, whose
+    /// byte strings are the payloads), or their decoded bytes end to end (JSON).
+    data: Cow<'a, [u8]>,
     /// Every record's partition key and explicit hash key, end to end.
     keys: String,
     /// The records, in order.
@@ -52,20 +55,15 @@ pub(crate) struct RecordRef<'a> {
 const REQUEST_MEMBERS: [&str; 3] = ["StreamName", "StreamARN", "Records"];
 const ENTRY_MEMBERS: [&str; 3] = ["Data", "PartitionKey", "ExplicitHashKey"];
 
-impl PutRecordsBody {
+impl<'a> PutRecordsBody<'a> {
     /// Reads `body`, a PutRecords request in `format`, if it is one the model
     /// accepts; `None` leaves it to the general path.
-    pub(crate) fn read(model: &Model, format: Format, body: &[u8]) -> Option<PutRecordsBody> {
-        let mut read = PutRecordsBody {
-            // Decoded payloads are never longer than the body that carries them.
-            data: Vec::with_capacity(body.len()),
-            ..PutRecordsBody::default()
+    pub(crate) fn read(model: &Model, format: Format, body: &'a [u8]) -> Option<Self> {
+        let read = match format {
+            Format::Json => json::read(body)?,
+            Format::Cbor => cbor::read(body)?,
         };
-        let complete = match format {
-            Format::Json => json::read(body, &mut read),
-            Format::Cbor => cbor::read(body, &mut read),
-        };
-        (complete.is_some() && read.satisfies(model)).then_some(read)
+        read.satisfies(model).then_some(read)
     }
 
     /// The records, in order.

@@ -1,5 +1,5 @@
-//! The CBOR reader: item headers pulled one at a time (ciborium-ll), each
-//! payload read from the body straight onto the end of the payload buffer.
+//! The CBOR reader: item headers pulled one at a time (ciborium-ll); each
+//! payload is a byte string of the body, borrowed where it lies (not copied).
 //! Definite and indefinite maps and lists are read (the Java SDK writes
 //! indefinite maps); tags, chunked strings and every other type are left to
 //! the general path.
@@ -7,22 +7,28 @@
 use super::{Entry, Member, PutRecordsBody, Seen, ENTRY_MEMBERS, REQUEST_MEMBERS};
 use ciborium_io::Read as _;
 use ciborium_ll::{Decoder, Header};
+use std::borrow::Cow;
 use std::ops::Range;
 
-/// The body being read: its decoder, and its length (no string's length
-/// beyond what is left of it is ever allocated for).
+/// The body being read, and a decoder of what follows `base` in it.
 struct Body<'a> {
+    whole: &'a [u8],
+    base: usize,
     decoder: Decoder<&'a [u8]>,
-    len: usize,
     /// A text's bytes until checked as UTF-8.
     scratch: Vec<u8>,
 }
 
-/// Reads `body` into `out`; `None` when the reader does not vouch for it.
-pub(super) fn read(body: &[u8], out: &mut PutRecordsBody) -> Option<()> {
+/// Reads `body`; `None` when the reader does not vouch for it.
+pub(super) fn read(body: &[u8]) -> Option<PutRecordsBody<'_>> {
+    let mut out = PutRecordsBody {
+        data: Cow::Borrowed(body),
+        ..PutRecordsBody::default()
+    };
     let mut body = Body {
+        whole: body,
+        base: 0,
         decoder: Decoder::from(body),
-        len: body.len(),
         scratch: Vec::new(),
     };
     let mut members = Items::map(&mut body)?;
@@ -35,11 +41,12 @@ pub(super) fn read(body: &[u8], out: &mut PutRecordsBody) -> Option<()> {
         match member {
             Member::StreamName => out.stream.stream_name = Some(body.text()?.to_owned()),
             Member::StreamArn => out.stream.stream_arn = Some(body.text()?.to_owned()),
-            _ => records(&mut body, out)?,
+            _ => records(&mut body, &mut out)?,
         }
     }
     // Whatever follows the request is left to the general path to judge.
-    (body.decoder.offset() == body.len).then_some(())
+    (body.offset() == body.whole.len()).then_some(())?;
+    Some(out)
 }
 
 fn records(body: &mut Body<'_>, out: &mut PutRecordsBody) -> Option<()> {
@@ -54,7 +61,7 @@ fn records(body: &mut Body<'_>, out: &mut PutRecordsBody) -> Option<()> {
                 return None;
             }
             match member {
-                Member::Data => entry.data = body.bytes(&mut out.data)?,
+                Member::Data => entry.data = body.bytes()?,
                 Member::PartitionKey => entry.partition_key = body.key(&mut out.keys)?,
                 _ => entry.explicit_hash_key = Some(body.key(&mut out.keys)?),
             }
@@ -137,17 +144,28 @@ impl Body<'_> {
         Some(start..keys.len())
     }
 
-    /// A definite byte string appended to `data`.
-    fn bytes(&mut self, data: &mut Vec<u8>) -> Option<Range<usize>> {
+    /// Where in the body the next item starts.
+    fn offset(&mut self) -> usize {
+        self.base + self.decoder.offset()
+    }
+
+    /// A definite byte string: where it lies in the body, skipped (not copied).
+    fn bytes(&mut self) -> Option<Range<usize>> {
         let Header::Bytes(Some(len)) = self.decoder.pull().ok()? else {
             return None;
         };
-        self.read_onto(len, data)
+        let start = self.offset();
+        let end = start
+            .checked_add(len)
+            .filter(|end| *end <= self.whole.len())?;
+        self.base = end;
+        self.decoder = Decoder::from(&self.whole[end..]);
+        Some(start..end)
     }
 
     /// Reads the `len` bytes that follow onto the end of `buffer`.
     fn read_onto(&mut self, len: usize, buffer: &mut Vec<u8>) -> Option<Range<usize>> {
-        if len > self.len - self.decoder.offset() {
+        if len > self.whole.len() - self.offset() {
             return None;
         }
         let start = buffer.len();

@@ -3,13 +3,20 @@
 
 use super::{Entry, Member, PutRecordsBody, Seen, ENTRY_MEMBERS, REQUEST_MEMBERS};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Reads `body` into `out`; `None` when the reader does not vouch for it.
-pub(super) fn read(body: &[u8], out: &mut PutRecordsBody) -> Option<()> {
+pub(super) fn read(body: &[u8]) -> Option<PutRecordsBody<'static>> {
+    let mut read = PutRecordsBody {
+        // Decoded payloads are never longer than the body that carries them.
+        data: Cow::Owned(Vec::with_capacity(body.len())),
+        ..PutRecordsBody::default()
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    Request(out).deserialize(&mut deserializer).ok()?;
-    deserializer.end().ok()
+    Request(&mut read).deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(read)
 }
 
 /// Why the reader gave up; the general path words the error, if there is one.
@@ -41,7 +48,7 @@ impl Visitor<'_> for Name {
 }
 
 /// The request: a structure.
-struct Request<'a>(&'a mut PutRecordsBody);
+struct Request<'a>(&'a mut PutRecordsBody<'static>);
 
 impl<'de> DeserializeSeed<'de> for Request<'_> {
     type Value = ();
@@ -76,7 +83,7 @@ impl<'de> Visitor<'de> for Request<'_> {
 }
 
 /// The list of records.
-struct Records<'a>(&'a mut PutRecordsBody);
+struct Records<'a>(&'a mut PutRecordsBody<'static>);
 
 impl<'de> DeserializeSeed<'de> for Records<'_> {
     type Value = ();
@@ -100,7 +107,7 @@ impl<'de> Visitor<'de> for Records<'_> {
 }
 
 /// One record: a structure with its payload and its keys.
-struct Record<'a>(&'a mut PutRecordsBody);
+struct Record<'a>(&'a mut PutRecordsBody<'static>);
 
 impl<'de> DeserializeSeed<'de> for Record<'_> {
     type Value = ();
@@ -126,7 +133,7 @@ impl<'de> Visitor<'de> for Record<'_> {
                 return Err(give_up());
             }
             match member {
-                Member::Data => entry.data = map.next_value_seed(Base64(&mut out.data))?,
+                Member::Data => entry.data = map.next_value_seed(Base64(out.data.to_mut()))?,
                 Member::PartitionKey => {
                     entry.partition_key = map.next_value_seed(Text(&mut out.keys))?;
                 }

@@ -222,3 +222,19 @@ fn the_model_requires_only_known_members() {
         );
     }
 }
+
+/// CBOR payloads are borrowed where they lie in the body (no copy per record);
+/// JSON ones are decoded into one buffer.
+#[test]
+fn cbor_payloads_are_borrowed_from_the_body() {
+    let records = [(b"payload".to_vec(), "k".to_string(), None)];
+    let (json_body, cbor_body) = both("s", &records);
+    let read = PutRecordsBody::read(model::kinesis(), Format::Cbor, &cbor_body).unwrap();
+    let data = read.records().next().unwrap().data;
+    assert_eq!(data, b"payload");
+    assert!(cbor_body.as_ptr_range().contains(&data.as_ptr()));
+    let read = PutRecordsBody::read(model::kinesis(), Format::Json, &json_body).unwrap();
+    let data = read.records().next().unwrap().data;
+    assert_eq!(data, b"payload");
+    assert!(!json_body.as_ptr_range().contains(&data.as_ptr()));
+}
