@@ -26,6 +26,11 @@ use std::time::Instant;
 /// the request's format.
 pub(crate) type Run = fn(&Shared, &str, Format, &Value) -> Result<Vec<u8>, ApiError>;
 
+/// Runs an action straight from its body when the service can read that body
+/// in one pass and vouch that the model accepts it; `None` leaves the request
+/// to validation and [`Run`].
+pub(crate) type RunBody = fn(&Shared, &str, Format, &[u8]) -> Option<Result<Vec<u8>, ApiError>>;
+
 /// One service: how requests name it, what it speaks, and how it runs them.
 pub(crate) struct Service {
     /// The `X-Amz-Target` prefix with its dot, e.g. `Kinesis_20131202.`.
@@ -37,6 +42,9 @@ pub(crate) struct Service {
     /// Runs an action on its validated request. Called on a blocking thread: the
     /// engine blocks (fsync, waits).
     pub(crate) run: Run,
+    /// Runs the actions it reads from the body itself (a hot path), before
+    /// validation; called on the same blocking thread as `run`.
+    pub(crate) run_body: Option<RunBody>,
     /// The action answered with an event stream, if the service has one.
     pub(crate) streaming: Option<Streaming>,
 }
@@ -105,6 +113,10 @@ impl Named {
         format: Format,
         body: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
+        let read_whole = self.service.run_body;
+        if let Some(answer) = read_whole.and_then(|run| run(shared, &self.action, format, body)) {
+            return answer;
+        }
         let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
         (self.service.run)(shared, &self.action, format, &request)
     }

@@ -17,6 +17,7 @@ pub(crate) const SERVICE: Service = Service {
     model: crate::protocol::model::firehose,
     formats: &[Format::Json, Format::Cbor],
     run,
+    run_body: None,
     streaming: None,
 };
 

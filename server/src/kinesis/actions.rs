@@ -1,6 +1,7 @@
 //! Kinesis actions: typed request in, engine call, response fields out.
 
-use super::errors::{record_failure, starting_sequence_number_invalid, Account, Failure};
+use super::errors::{starting_sequence_number_invalid, Account, Failure};
+use super::put_body::PutRecordsBody;
 use super::requests::{
     AddTagsInput, ConsumerInput, CreateStreamInput, DeleteStreamInput, DescribeStreamInput,
     DescribeStreamSummaryInput, GetRecordsInput, GetShardIteratorInput, ListShardsInput,
@@ -13,10 +14,10 @@ use super::responses::{
     AccountSettingsOutput, ChildShardOut, CommitmentOut, ConsumerOut, DescribeConsumerOutput,
     DescribeLimitsOutput, DescribeStreamOutput, DescribeStreamSummaryOutput, GetRecordsOutput,
     GetShardIteratorOutput, ListConsumersOutput, ListShardsOutput, ListStreamsOutput,
-    MonitoringOutput, NoOutput, PutRecordOutput, PutRecordsEntryOut, PutRecordsOutput, RecordOut,
-    RegisterConsumerOutput, ResourceTagsOutput, SequenceNumberOut, ShardOut, StreamDescriptionOut,
-    StreamModeOut, StreamSummaryListed, StreamSummaryOut, TagOut, TagsPageOutput,
-    UpdateShardCountOutput,
+    MonitoringOutput, NoOutput, PutRecordOutput, PutRecordsEntries, PutRecordsOutput, RecordOut,
+    RegisterConsumerOutput, ResourceTagsOutput, SequenceNumberOut, ShardIdOut, ShardOut,
+    StreamDescriptionOut, StreamModeOut, StreamSummaryListed, StreamSummaryOut, TagOut,
+    TagsPageOutput, UpdateShardCountOutput,
 };
 use crate::error::{lower_first, ApiError};
 use crate::metrics::Metrics;
@@ -339,7 +340,7 @@ fn put_record(
     let result = kinesis.engine.put_record(&name, record)?;
     metrics.incoming(&name, result.shard_id, 1, data.len() as u64);
     let output = PutRecordOutput {
-        shard_id: result.shard_id.to_string(),
+        shard_id: ShardIdOut(result.shard_id),
         sequence_number: SequenceNumberOut(result.sequence_number),
         encryption_type: "NONE",
     };
@@ -359,52 +360,81 @@ fn put_records(
     input: PutRecordsInput<'_>,
     format: Format,
 ) -> Response {
-    let name = stream_of(kinesis, &input.stream)?;
-    let records: Vec<PutRecord<'_>> = input
-        .records
-        .iter()
-        .map(|record| {
-            Ok(PutRecord {
-                partition_key: &record.partition_key,
-                data: &record.data.0,
-                explicit_hash_key: explicit_hash_key(record)?,
-            })
+    let records = input.records.iter().map(|record| {
+        Ok(PutRecord {
+            partition_key: &record.partition_key,
+            data: &record.data.0,
+            explicit_hash_key: explicit_hash_key(record)?,
         })
-        .collect::<Result<_, ApiError>>()?;
+    });
+    put_records_of(kinesis, metrics, &input.stream, records, format)
+}
+
+/// PutRecords as read in one pass from its body.
+pub(crate) fn put_records_body(
+    kinesis: Kinesis<'_>,
+    metrics: &Metrics,
+    input: &PutRecordsBody,
+    format: Format,
+) -> Response {
+    let records = input.records().map(|record| {
+        Ok(PutRecord {
+            partition_key: record.partition_key,
+            data: record.data,
+            explicit_hash_key: record
+                .explicit_hash_key
+                .map(crate::kinesis::rules::explicit_hash_key)
+                .transpose()?,
+        })
+    });
+    put_records_of(kinesis, metrics, &input.stream, records, format)
+}
+
+/// Puts `records` (each read once the stream is known, so that a request naming
+/// no stream is refused for that first, as Kinesis does).
+fn put_records_of<'r>(
+    kinesis: Kinesis<'_>,
+    metrics: &Metrics,
+    stream: &StreamRef,
+    records: impl Iterator<Item = Result<PutRecord<'r>, ApiError>>,
+    format: Format,
+) -> Response {
+    let name = stream_of(kinesis, stream)?;
+    let records: Vec<PutRecord<'_>> = records.collect::<Result<_, ApiError>>()?;
     let results = kinesis.engine.put_records(&name, &records)?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
+    // Counted per shard, then recorded once per shard: a metric's label lookup
+    // is a hash of the stream and shard, too costly for each of 500 records.
+    let mut incoming: Vec<(ShardId, u64, u64)> = Vec::new();
     for (result, record) in results.iter().zip(&records) {
         match result {
-            Ok(ok) => metrics.incoming(&name, ok.shard_id, 1, record.data.len() as u64),
+            Ok(ok) => {
+                let bytes = record.data.len() as u64;
+                match incoming
+                    .iter_mut()
+                    .find(|(shard, ..)| *shard == ok.shard_id)
+                {
+                    Some((_, count, total)) => (*count, *total) = (*count + 1, *total + bytes),
+                    None => incoming.push((ok.shard_id, 1, bytes)),
+                }
+            }
             Err(RecordFailure::Throttled { .. }) => throttled += 1,
             Err(_) => {}
         }
     }
+    for (shard, count, bytes) in incoming {
+        metrics.incoming(&name, shard, count, bytes);
+    }
     if throttled > 0 {
         metrics.throttled(&name, throttled);
     }
-    let entries = results
-        .into_iter()
-        .map(|result| match result {
-            Ok(ok) => PutRecordsEntryOut {
-                sequence_number: Some(SequenceNumberOut(ok.sequence_number)),
-                shard_id: Some(ok.shard_id.to_string()),
-                ..PutRecordsEntryOut::default()
-            },
-            Err(failure) => {
-                let (code, message) = record_failure(&failure, kinesis.account);
-                PutRecordsEntryOut {
-                    error_code: Some(code),
-                    error_message: Some(message),
-                    ..PutRecordsEntryOut::default()
-                }
-            }
-        })
-        .collect();
     let output = PutRecordsOutput {
         failed_record_count: failed,
-        records: entries,
+        records: PutRecordsEntries {
+            results: &results,
+            account: kinesis.account,
+        },
         encryption_type: "NONE",
     };
     reply(format, &output)

@@ -8,6 +8,7 @@
 pub(crate) mod actions;
 pub(crate) mod arn;
 pub mod errors;
+pub(crate) mod put_body;
 pub(crate) mod requests;
 pub(crate) mod responses;
 pub(crate) mod rules;
@@ -31,6 +32,7 @@ pub(crate) const SERVICE: Service = Service {
     model: crate::protocol::model::kinesis,
     formats: &[Format::Json, Format::Cbor],
     run,
+    run_body: Some(run_body),
     streaming: Some(Streaming {
         action: subscribe::ACTION,
         respond: subscribe_to_shard,
@@ -43,11 +45,39 @@ fn run(
     format: Format,
     request: &Value,
 ) -> Result<Vec<u8>, ApiError> {
+    answer(shared, |kinesis| {
+        actions::dispatch(kinesis, &shared.metrics, action, format, request)
+    })
+}
+
+/// PutRecords read in one pass from a body the model accepts
+/// ([`put_body::PutRecordsBody`]); every other request goes through validation.
+fn run_body(
+    shared: &Shared,
+    action: &str,
+    format: Format,
+    body: &[u8],
+) -> Option<Result<Vec<u8>, ApiError>> {
+    if action != "PutRecords" {
+        return None;
+    }
+    let model = crate::protocol::model::kinesis();
+    let request = put_body::PutRecordsBody::read(model, format, body)?;
+    Some(answer(shared, |kinesis| {
+        actions::put_records_body(kinesis, &shared.metrics, &request, format)
+    }))
+}
+
+/// Runs an action against the engine and words its failure as Kinesis does.
+fn answer(
+    shared: &Shared,
+    action: impl FnOnce(actions::Kinesis<'_>) -> Result<Vec<u8>, Failure>,
+) -> Result<Vec<u8>, ApiError> {
     let kinesis = actions::Kinesis {
         engine: &shared.engine,
         account: shared.config.identity.account(),
     };
-    let result = actions::dispatch(kinesis, &shared.metrics, action, format, request);
+    let result = action(kinesis);
     if let Some(stream) = result.as_ref().err().and_then(Failure::throttled_stream) {
         shared.metrics.throttled(stream, 1);
     }

@@ -78,7 +78,7 @@ pub(crate) struct DescribeStreamSummaryInput {
 
 /// A stream as Kinesis requests name it: by StreamName, by StreamARN, or by both
 /// when they agree.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct StreamRef {
     /// The stream's name.

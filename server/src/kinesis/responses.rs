@@ -4,13 +4,13 @@
 //! GetRecords and the SubscribeToShard events share [`RecordOut`] and
 //! [`ChildShardOut`], so both protocols and both actions write records one way.
 
-use crate::kinesis::errors::Account;
+use crate::kinesis::errors::{record_failure, Account};
 use crate::protocol::wire::{Blob, Timestamp};
 use serde::Serialize;
 use shardlog_engine::seqno::{DecimalCursor, SequenceNumber};
 use shardlog_engine::{
-    ChildShard, ConsumerDescription, HashRange, OutputRecord, ShardDescription, StreamDescription,
-    StreamMode, SubscriptionBatch,
+    ChildShard, ConsumerDescription, HashRange, OutputRecord, PutResult, RecordFailure,
+    ShardDescription, ShardId, StreamDescription, StreamMode, SubscriptionBatch,
 };
 
 /// A sequence number as Kinesis writes it: its decimal text, formatted here, once,
@@ -347,31 +347,88 @@ pub(crate) struct ListShardsOutput {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct PutRecordOutput {
-    pub(crate) shard_id: String,
+    pub(crate) shard_id: ShardIdOut,
     pub(crate) sequence_number: SequenceNumberOut,
     pub(crate) encryption_type: &'static str,
 }
 
+/// A shard id as Kinesis writes it (`shardId-000000000001`), formatted on the
+/// stack as the response is written: no string per record of PutRecords.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShardIdOut(pub(crate) ShardId);
+
+impl Serialize for ShardIdOut {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use std::io::Write as _;
+        // "shardId-" and at most ten digits.
+        let mut text = [0u8; 24];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        write!(cursor, "{}", self.0).expect("a shard id fits 24 bytes");
+        let len = cursor.position() as usize;
+        serializer.serialize_str(std::str::from_utf8(&text[..len]).expect("ASCII"))
+    }
+}
+
 /// One entry of PutRecords' output: where the record went, or why it did not.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct PutRecordsEntryOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) sequence_number: Option<SequenceNumberOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) shard_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error_code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error_message: Option<String>,
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum PutRecordsEntryOut {
+    #[serde(rename_all = "PascalCase")]
+    Put {
+        sequence_number: String,
+        shard_id: ShardIdOut,
+    },
+    #[serde(rename_all = "PascalCase")]
+    Failed {
+        error_code: &'static str,
+        error_message: String,
+    },
+}
+
+/// PutRecords' entries, written from the engine's results as the response is
+/// written (no list of entries built first).
+pub(crate) struct PutRecordsEntries<'a> {
+    pub(crate) results: &'a [Result<PutResult, RecordFailure>],
+    pub(crate) account: Account<'a>,
+}
+
+impl Serialize for PutRecordsEntries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A call's records of one shard mostly have consecutive sequence
+        // numbers: a cursor per shard formats each from the last.
+        let mut cursors: Vec<(ShardId, DecimalCursor)> = Vec::new();
+        let entries = self.results.iter().map(|result| match result {
+            Ok(put) => {
+                let at = match cursors.iter().position(|(shard, _)| *shard == put.shard_id) {
+                    Some(at) => at,
+                    None => {
+                        cursors.push((put.shard_id, DecimalCursor::new()));
+                        cursors.len() - 1
+                    }
+                };
+                PutRecordsEntryOut::Put {
+                    sequence_number: cursors[at].1.format(put.sequence_number),
+                    shard_id: ShardIdOut(put.shard_id),
+                }
+            }
+            Err(failure) => {
+                let (error_code, error_message) = record_failure(failure, self.account);
+                PutRecordsEntryOut::Failed {
+                    error_code,
+                    error_message,
+                }
+            }
+        });
+        serializer.collect_seq(entries)
+    }
 }
 
 /// PutRecords' output.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct PutRecordsOutput {
+pub(crate) struct PutRecordsOutput<'a> {
     pub(crate) failed_record_count: usize,
-    pub(crate) records: Vec<PutRecordsEntryOut>,
+    pub(crate) records: PutRecordsEntries<'a>,
     pub(crate) encryption_type: &'static str,
 }
 
