@@ -12,8 +12,8 @@
 //! block never races the write it extends.
 
 use crate::active::{
-    create_segment, fail, fail_index, index_sync_due, pending_entries, preallocate, release,
-    seal_active, write_out_entries, IndexSync,
+    create_segment, fail, fail_index, fill_ahead, index_sync_due, pending_entries, preallocate,
+    release, seal_active, write_out_entries, IndexSync,
 };
 use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
@@ -330,8 +330,10 @@ impl Writer {
                 if many_files && job.log.direct {
                     step_max = step_max.max(MANY_FILES_RESERVE_BYTES);
                 }
-                let end = write_end(&job.stages[0], alignment);
-                preallocate(&job.log, active, end, step_max);
+                // A many-file round is synced with one `syncfs`, which would write
+                // every file's fill at once.
+                let fill = !many_files;
+                reserve_ahead(&job.log, active, &job.stages[0], alignment, step_max, fill);
                 Arc::clone(&active.file)
             })
             .collect();
@@ -405,7 +407,7 @@ impl Writer {
             let mut writer = log.lock_writer();
             let active = writer.active.as_mut().expect("created above");
             let step_max = log.config.preallocate_bytes_max;
-            preallocate(log, active, write_end(&stage, alignment), step_max);
+            reserve_ahead(log, active, &stage, alignment, step_max, true);
             Arc::clone(&active.file)
         };
         let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
@@ -640,6 +642,23 @@ fn describe(op: &str, log: &LogShared, error: &io::Error) -> String {
 /// Where the write of a stage ends in its file, `O_DIRECT` padding included.
 fn write_end(stage: &Stage, alignment: usize) -> u64 {
     stage.end_offset().next_multiple_of(alignment as u64)
+}
+
+/// Reserves the active file ahead of the write of `stage` and, if `fill` allows, a
+/// small buffered round's with zeros (see [`fill_ahead`]).
+fn reserve_ahead(
+    log: &LogShared,
+    active: &mut crate::log::ActiveWriter,
+    stage: &Stage,
+    alignment: usize,
+    step_max: u64,
+    fill: bool,
+) {
+    let end = write_end(stage, alignment);
+    preallocate(log, active, end, step_max);
+    if fill {
+        fill_ahead(log, active, end, stage.new_bytes());
+    }
 }
 
 /// The write op for a stage: from its aligned start, padded for `O_DIRECT`.

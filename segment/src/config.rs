@@ -115,7 +115,9 @@ pub struct LogConfig {
     /// extents still commit their conversion); `shardlog bench --preallocate-kib`
     /// compares the two on other devices. A commit round of 64 files or more reserves
     /// `O_DIRECT` files 256 KiB ahead whatever this says (docs/architecture.md,
-    /// "Many files in one round").
+    /// "Many files in one round"). With 0, a buffered log's small rounds keep its
+    /// file written ahead in zeros instead (docs/architecture.md, "Small rounds
+    /// filled ahead").
     pub preallocate_bytes_max: u64,
 }
 

@@ -3,7 +3,9 @@
 //! zeros. Those zeros are the end of the log, never records: recovery after a power
 //! loss trims them without reporting a cut and keeps every acknowledged record, a
 //! sealed or closed segment ends exactly at its last batch, and damage in the
-//! reserved span is still found and cut.
+//! reserved span is still found and cut. Without a reservation, a buffered log
+//! writing small rounds keeps its file written ahead in zeros (issue 16: its syncs
+//! then overwrite blocks instead of extending the file), with the same rules.
 
 mod common;
 
@@ -122,14 +124,98 @@ fn damage_in_the_reserved_span_is_still_cut() {
     store.shutdown().unwrap();
 }
 
-/// Without preallocation the buffered file is exactly as long as the log.
+/// Without preallocation, a buffered file taking rounds larger than a small
+/// round's limit (64 KiB batches) is exactly as long as the log: no zeros ahead.
 #[test]
-fn no_preallocation_writes_only_the_log() {
+fn no_preallocation_large_rounds_write_only_the_log() {
     let fs = MemFs::new();
     let store = storage(&fs, BackendKind::Buffered);
     let (log, _) = store.open_log(DIR, config(0)).unwrap();
-    append(&log, 0..10);
+    for batch in 0..10 {
+        let records = make_batch(batch, 16, 4096);
+        log.append(&borrow(&records)).unwrap();
+    }
     let written = log.segments().last().unwrap().bytes;
     assert_eq!(last_file(&fs, &log).1, written);
+    store.shutdown().unwrap();
+}
+
+/// Without preallocation, a buffered log appending small batches keeps its active
+/// file written ahead in zeros, synced with the rounds (so its later syncs
+/// overwrite); a power loss then reopens with no cut, every acknowledged record
+/// back and the zeros trimmed; appends go on after them, and a closed segment ends
+/// at its last batch. `O_DIRECT` logs are not filled.
+#[test]
+fn small_buffered_rounds_fill_ahead_and_recover_without_a_cut() {
+    let fs = MemFs::new();
+    let store = storage(&fs, BackendKind::Buffered);
+    let (log, _) = store.open_log(DIR, config(0)).unwrap();
+    append(&log, 0..40);
+    let written = log.segments().last().unwrap().bytes;
+    let (path, file_len) = last_file(&fs, &log);
+    assert!(file_len >= written + (128 << 10), "{file_len} of {written}");
+    let acked = read_all(&log, 0);
+    fs.crash(CrashMode::DropUnsynced);
+    // The zeros were synced with the rounds: the file survives at its filled length.
+    let len_after_crash = fs.open(&path, OpenOptions::READ).unwrap().len().unwrap();
+    assert_eq!(len_after_crash, file_len);
+
+    let store = storage(&fs, BackendKind::Buffered);
+    let (log, report) = store.open_log(DIR, config(0)).unwrap();
+    assert!(report.truncations.is_empty(), "{report:?}");
+    assert_eq!(report.truncated_bytes, 0);
+    assert_eq!(read_all(&log, 0), acked);
+    append(&log, 40..45);
+    let acked = read_all(&log, 0);
+    assert_eq!(acked.len(), 45 * 4);
+    store.shutdown().unwrap();
+
+    let store = storage(&fs, BackendKind::Buffered);
+    let (log, report) = store.open_log(DIR, config(0)).unwrap();
+    assert!(report.truncations.is_empty(), "{report:?}");
+    assert_eq!(read_all(&log, 0), acked);
+    let bytes = log.segments().last().unwrap().bytes;
+    assert_eq!(last_file(&fs, &log).1, bytes, "closed at its end");
+    store.shutdown().unwrap();
+
+    let fs = MemFs::new();
+    let store = storage(&fs, BackendKind::IoUring);
+    let (log, _) = store.open_log(DIR, config(0)).unwrap();
+    append(&log, 0..10);
+    let written = log.segments().last().unwrap().bytes;
+    assert_eq!(last_file(&fs, &log).1, written.next_multiple_of(4096));
+    store.shutdown().unwrap();
+}
+
+/// A buffered log filled ahead that rolls seals its full segment at its last batch
+/// (no zeros kept in a sealed segment) and fills the new one.
+#[test]
+fn a_filled_segment_is_sealed_at_its_last_batch() {
+    let fs = MemFs::new();
+    let store = storage(&fs, BackendKind::Buffered);
+    let config = LogConfig {
+        segment_bytes_max: 64 << 10,
+        ..config(0)
+    };
+    let (log, _) = store.open_log(DIR, config).unwrap();
+    append(&log, 0..60);
+    let segments = log.segments();
+    assert!(segments.len() >= 2, "{segments:?}");
+    for segment in &segments[..segments.len() - 1] {
+        let path = Path::new(DIR).join(segment_file_name(segment.base_position, "log"));
+        let len = fs.open(&path, OpenOptions::READ).unwrap().len().unwrap();
+        assert_eq!(
+            len, segment.bytes,
+            "sealed segment {}",
+            segment.base_position
+        );
+        assert!(len <= 64 << 10);
+    }
+    let acked = read_all(&log, 0);
+    fs.crash(CrashMode::DropUnsynced);
+    let store = storage(&fs, BackendKind::Buffered);
+    let (log, report) = store.open_log(DIR, config).unwrap();
+    assert!(report.truncations.is_empty(), "{report:?}");
+    assert_eq!(read_all(&log, 0), acked);
     store.shutdown().unwrap();
 }
