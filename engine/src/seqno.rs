@@ -432,17 +432,23 @@ impl DecimalCursor {
 
 /// Adds the decimal `addend` to the decimal `digits` in place (no overflow: the
 /// caller keeps the result within the layout).
+///
+/// Once per record of a PutRecords answer: a carry by comparison rather than
+/// by division (`% 10` and `/ 10` on every digit were 2.7 % of a server's
+/// profile under HTTP PutRecords).
 fn add_decimal(digits: &mut [u8; DECIMAL_DIGITS], addend: &[u8]) {
     let mut carry = 0u8;
     let mut addend = addend.iter().rev();
     for digit in digits.iter_mut().rev() {
-        let add = addend.next().map_or(0, |d| d - b'0');
-        if add == 0 && carry == 0 && addend.len() == 0 {
-            break;
-        }
-        let sum = (*digit - b'0') + add + carry;
-        *digit = b'0' + sum % 10;
-        carry = sum / 10;
+        let add = match addend.next() {
+            Some(added) => added - b'0',
+            None if carry == 0 => break,
+            None => 0,
+        };
+        // An ASCII digit plus at most 10 stays within a byte.
+        let sum = *digit + add + carry;
+        carry = u8::from(sum > b'9');
+        *digit = sum - 10 * carry;
     }
 }
 

@@ -2,6 +2,7 @@
 //! the same port, `X-Amz-Target` dispatch, `/health` and `/metrics`.
 
 use crate::auth::{verify, PayloadHash, PayloadHasher, SignedRequest};
+use crate::body_buffers::BodyBuffers;
 use crate::connection::Connection;
 use crate::error::{ApiError, Cause};
 use crate::metrics::{ActionLabel, Metrics};
@@ -115,6 +116,7 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) config: ServerConfig,
     pub(crate) metrics: Metrics,
+    pub(crate) body_buffers: BodyBuffers,
 }
 
 /// Serves the Kinesis API of `engine` on `listener` until `shutdown` completes,
@@ -130,6 +132,7 @@ pub async fn serve(
         engine,
         metrics: Metrics::default(),
         config: config.clone(),
+        body_buffers: BodyBuffers::default(),
     });
     let permits = Arc::new(Semaphore::new(config.connections_max));
     // Connections watch `stop` to shut down gracefully and hold a clone of
@@ -416,7 +419,10 @@ async fn service_request(
         });
     let (parts, body) = request.into_parts();
     let authenticating = format.is_some() && !shared.config.credentials.is_empty();
-    let (body, payload) = match read_body(body, &shared.config, authenticating).await {
+    let buffer = shared
+        .body_buffers
+        .take(announced_bytes(&body, &shared.config));
+    let (body, payload) = match read_body_into(body, &shared.config, authenticating, buffer).await {
         Ok(read) => read,
         Err(error) => {
             record(error.code);
@@ -445,6 +451,7 @@ async fn service_request(
         }
     }
     if let Some(streaming) = named.streaming() {
+        let body = Bytes::from(body);
         return (streaming.respond)(shared, format, body, id.to_string(), started).await;
     }
     let no_output = named.has_no_output();
@@ -458,20 +465,25 @@ async fn service_request(
 }
 
 /// Runs an action on a blocking thread: the engine blocks (fsync, waits), which
-/// the runtime's worker threads must never do.
+/// the runtime's worker threads must never do. The body's buffer is kept for
+/// a later request.
 async fn run_blocking(
     shared: Arc<Shared>,
     named: Named,
     format: Format,
-    body: Bytes,
+    body: Vec<u8>,
 ) -> Result<Vec<u8>, ApiError> {
-    tokio::task::spawn_blocking(move || named.run(&shared, format, &body))
-        .await
-        .unwrap_or_else(|error| {
-            Err(ApiError::internal(format!(
-                "request handler failed: {error}"
-            )))
-        })
+    tokio::task::spawn_blocking(move || {
+        let answer = named.run(&shared, format, &body);
+        shared.body_buffers.give_back(body);
+        answer
+    })
+    .await
+    .unwrap_or_else(|error| {
+        Err(ApiError::internal(format!(
+            "request handler failed: {error}"
+        )))
+    })
 }
 
 /// Reads a request body of at most `body_bytes_max` within `body_read_timeout`,
@@ -486,9 +498,33 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let buffer = Vec::with_capacity(announced_bytes(&body, config));
+    let (read, payload) = read_body_into(body, config, hash, buffer).await?;
+    Ok((Bytes::from(read), payload))
+}
+
+/// The body's length as announced (Content-Length), at most `body_bytes_max`;
+/// 0 if not announced. A buffer of this capacity is read into without growing:
+/// a client announcing more than it sends costs address space, not memory, as
+/// pages are only backed once written.
+fn announced_bytes<B: hyper::body::Body>(body: &B, config: &ServerConfig) -> usize {
+    let announced = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    announced.min(config.body_bytes_max)
+}
+
+/// [`read_body`] onto the end of `read`.
+async fn read_body_into<B>(
+    body: B,
+    config: &ServerConfig,
+    hash: bool,
+    mut read: Vec<u8>,
+) -> Result<(Vec<u8>, Option<PayloadHash>), ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = config.body_bytes_max;
     let mut hasher = hash.then(PayloadHasher::default);
-    let mut read = Vec::new();
     let mut body = Limited::new(body, limit);
     let reading = async {
         while let Some(frame) = body.frame().await {
@@ -503,7 +539,7 @@ where
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
     };
     match tokio::time::timeout(config.body_read_timeout, reading).await {
-        Ok(Ok(())) => Ok((Bytes::from(read), hasher.map(PayloadHasher::finish))),
+        Ok(Ok(())) => Ok((read, hasher.map(PayloadHasher::finish))),
         Ok(Err(_)) => Err(ApiError {
             status: 413,
             code: "SerializationException",

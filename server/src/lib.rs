@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod body_buffers;
 mod connection;
 pub mod error;
 mod firehose;

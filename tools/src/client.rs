@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 mod cbor;
+mod per_thread;
 
 /// The `X-Amz-Target` prefix of Kinesis actions.
 const TARGET_PREFIX: &str = "Kinesis_20131202.";
@@ -38,6 +39,9 @@ pub struct Client {
     agent: ureq::Agent,
     /// An Authorization header sent with every request (see [`Client::unsigned_scope`]).
     authorization: Option<String>,
+    /// `host:port` of a plain-HTTP endpoint whose calls go over one connection
+    /// per calling thread (see [`Client::per_thread_connections`]).
+    per_thread: Option<String>,
 }
 
 /// Why a call failed.
@@ -110,7 +114,20 @@ impl Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             agent,
             authorization: None,
+            per_thread: None,
         })
+    }
+
+    /// Makes every call of this client go over one HTTP/1.1 connection per
+    /// calling thread, kept for that thread's next calls, instead of ureq's
+    /// shared pool: for the bench's load generators, whose threads call without
+    /// pause. Only for plain-HTTP endpoints without a path; others keep ureq.
+    pub fn per_thread_connections(mut self) -> Client {
+        let authority = self.endpoint.strip_prefix("http://");
+        self.per_thread = authority
+            .filter(|authority| !authority.contains('/'))
+            .map(str::to_string);
+        self
     }
 
     /// Sends an unsigned AWS Signature V4 Authorization header whose credential
@@ -189,6 +206,22 @@ impl Client {
         answer: &mut Vec<u8>,
     ) -> Result<u16, ClientError> {
         use std::io::Read as _;
+        if let Some(authority) = &self.per_thread {
+            let target = format!("{target_prefix}{action}");
+            let mut headers = vec![("x-amz-target", target.as_str())];
+            headers.push(("content-type", content_type));
+            if let Some(authorization) = &self.authorization {
+                headers.push(("authorization", authorization));
+                headers.push(("x-amz-date", UNSIGNED_DATE));
+            }
+            let post = per_thread::Post {
+                authority,
+                headers: &headers,
+                timeout: Duration::from_millis(PHASE_TIMEOUT_MS),
+                answer_bytes_max: RESPONSE_BYTES_MAX as usize,
+            };
+            return per_thread::post(&post, body, answer).map_err(|error| self.transport(error));
+        }
         let request = self
             .agent
             .post(format!("{}/", self.endpoint))
@@ -358,33 +391,39 @@ fn service_error(status: u16, text: &str) -> ClientError {
 mod tests {
     //! URL checks, error decoding and connection reuse.
     use super::*;
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    /// Reads one request, headers and body; `false` once the client closed.
+    fn read_request(reader: &mut impl BufRead) -> std::io::Result<bool> {
+        let mut body_len = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(false);
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(len) = lower.strip_prefix("content-length:") {
+                body_len = len.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        reader.read_exact(&mut vec![0; body_len])?;
+        Ok(true)
+    }
 
     /// Answers `{}` to every request of one connection until the client closes it.
     fn answer_requests(stream: TcpStream) -> std::io::Result<()> {
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut writer = stream;
-        loop {
-            let mut body_len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line)? == 0 {
-                    return Ok(());
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(len) = lower.strip_prefix("content-length:") {
-                    body_len = len.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            reader.read_exact(&mut vec![0; body_len])?;
+        while read_request(&mut reader)? {
             writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")?;
         }
+        Ok(())
     }
 
     /// Threads sharing a client keep their connections: however the calls of 8
@@ -394,16 +433,7 @@ mod tests {
     fn concurrent_callers_reuse_their_connections() {
         const THREADS: usize = 8;
         const CALLS_PER_THREAD: usize = 25;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&accepted);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                counter.fetch_add(1, Ordering::SeqCst);
-                std::thread::spawn(move || answer_requests(stream));
-            }
-        });
+        let (address, accepted) = serve_answers(answer_requests);
         let client = Arc::new(Client::new(&format!("http://{address}")).unwrap());
         let callers: Vec<_> = (0..THREADS)
             .map(|_| {
@@ -424,6 +454,71 @@ mod tests {
             (1..=THREADS).contains(&connections),
             "{connections} connections for {THREADS} threads"
         );
+    }
+
+    /// With per-thread connections each calling thread keeps its own: 4 threads
+    /// of 25 calls connect 4 times, and every call gets its answer.
+    #[test]
+    fn per_thread_connections_are_kept_per_thread() {
+        const THREADS: usize = 4;
+        let (address, accepted) = serve_answers(answer_requests);
+        let url = format!("http://{address}");
+        let client = Arc::new(Client::new(&url).unwrap().per_thread_connections());
+        let callers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let client = Arc::clone(&client);
+                std::thread::spawn(move || {
+                    let mut answer = Vec::new();
+                    for _ in 0..25 {
+                        client.send_sqs("ListQueues", b"{}", &mut answer).unwrap();
+                        assert_eq!(answer, b"{}");
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), THREADS);
+    }
+
+    /// A server that closes each connection after one answer is connected to
+    /// again for the next call, and every call is answered once.
+    #[test]
+    fn per_thread_connections_reconnect_after_a_close() {
+        let answer_once = |stream: TcpStream| {
+            read_request(&mut BufReader::new(stream.try_clone()?))?;
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+            (&stream).write_all(answer)
+        };
+        let (address, accepted) = serve_answers(answer_once);
+        let client = Client::new(&format!("http://{address}"))
+            .unwrap()
+            .per_thread_connections();
+        let mut answer = Vec::new();
+        for _ in 0..5 {
+            client.send_sqs("ListQueues", b"{}", &mut answer).unwrap();
+            assert_eq!(answer, b"{}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+    }
+
+    /// A listener on 127.0.0.1 that serves each connection with `serve` on its
+    /// own thread, and the count of connections it accepted.
+    fn serve_answers(
+        serve: fn(TcpStream) -> std::io::Result<()>,
+    ) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || serve(stream));
+            }
+        });
+        (address, accepted)
     }
 
     /// Only http(s) URLs with a host make a client.

@@ -516,7 +516,7 @@ fn main() -> ExitCode {
             &|url| {
                 use shardlog_bench::workloads::http::endpoint;
                 client::Client::new(url)
-                    .map(|c| c.unsigned_scope("sqs"))
+                    .map(|c| c.unsigned_scope("sqs").per_thread_connections())
                     .map(|c| endpoint(c, client::Client::call_sqs, client::Client::send_sqs))
                     .map_err(|e| e.to_string())
             },

@@ -12,10 +12,11 @@
 //! Members the model does not know are passed through untouched (this server has
 //! extensions, and AWS ignores unknown members).
 
-use crate::error::{lower_first, ApiError, Violations};
+use crate::error::{ApiError, Violations};
 use crate::protocol::model::{Kind, Model, Shape};
 use crate::protocol::value::{Format, Value};
 use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 
 /// AWS reports at most this many constraint failures in one message.
 const ERRORS_REPORTED_MAX: usize = 10;
@@ -41,7 +42,7 @@ pub fn request(
     }
     let value = typed(model, input, format, format.decode(body)?)?;
     let mut errors = Vec::new();
-    check(model, input, &value, "", &mut errors);
+    check(model, input, &value, &Path::Root, &mut errors);
     if errors.is_empty() {
         return Ok(value);
     }
@@ -216,12 +217,12 @@ fn base64_blob(text: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Collects the constraint failures of `value` (already typed) at `path`.
-fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mut Vec<String>) {
+fn check(model: &Model, shape_name: &str, value: &Value, path: &Path, errors: &mut Vec<String>) {
     let shape = model.shape(shape_name);
     match (&shape.kind, value) {
         (Kind::Structure { members, required }, Value::Map(entries)) => {
             for (name, member) in members {
-                let at = join(path, &lower_first(name));
+                let at = Path::Member(path, name);
                 match entries.get(name).filter(|v| **v != Value::Null) {
                     Some(item) => check(model, member, item, &at, errors),
                     None if required.contains(name) => errors.push(failure(None, &at, NULL_TEXT)),
@@ -234,8 +235,7 @@ fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mu
             let member_shape = model.shape(member);
             if matches!(member_shape.kind, Kind::Structure { .. }) {
                 for (index, item) in items.iter().enumerate() {
-                    let at = format!("{}.{}.member", join(path, ""), index + 1);
-                    check(model, member, item, at.trim_start_matches('.'), errors);
+                    check(model, member, item, &Path::Item(path, index), errors);
                 }
             } else if items.iter().any(|item| {
                 !served_beyond_model(member, item)
@@ -254,7 +254,7 @@ fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mu
             let key_shape = model.shape(key);
             let keys_fail = entries
                 .keys()
-                .any(|k| !scalar_failures(key_shape, &Value::Text(k.clone())).is_empty());
+                .any(|key| !text_failures(key_shape, key).is_empty());
             if keys_fail {
                 let all = constraint_texts(key_shape).join(", ");
                 errors.push(failure(
@@ -292,29 +292,7 @@ fn check(model: &Model, shape_name: &str, value: &Value, path: &str, errors: &mu
 fn scalar_failures(shape: &Shape, value: &Value) -> Vec<String> {
     let mut failed = Vec::new();
     match value {
-        Value::Text(text) => {
-            if let Some(pattern) = &shape.pattern {
-                if !pattern.matches(text) {
-                    failed.push(pattern_text(&pattern.source));
-                }
-            }
-            if let Some(values) = &shape.enum_values {
-                if !values.contains(text) {
-                    failed.push(enum_text(values));
-                }
-            }
-            // Java counts a string's length in UTF-16 code units; counting them
-            // walks the whole text, so only for shapes that bound the length
-            // (an SQS message body has no bound and is up to 1 MiB).
-            if shape.min.is_some() || shape.max.is_some() {
-                length_failures(
-                    shape,
-                    text.encode_utf16().count() as i128,
-                    "length",
-                    &mut failed,
-                );
-            }
-        }
+        Value::Text(text) => return text_failures(shape, text),
         Value::Bytes(bytes) => length_failures(shape, bytes.len() as i128, "length", &mut failed),
         Value::Int(n) => match (shape.min, shape.max) {
             // A value with both bounds is worded as one range.
@@ -343,6 +321,34 @@ fn scalar_failures(shape: &Shape, value: &Value) -> Vec<String> {
     failed
 }
 
+/// The failed constraints of a string (a value or a map key): pattern, enum,
+/// then the bounds of its length.
+fn text_failures(shape: &Shape, text: &str) -> Vec<String> {
+    let mut failed = Vec::new();
+    if let Some(pattern) = &shape.pattern {
+        if !pattern.matches(text) {
+            failed.push(pattern_text(&pattern.source));
+        }
+    }
+    if let Some(values) = &shape.enum_values {
+        if !values.iter().any(|value| value == text) {
+            failed.push(enum_text(values));
+        }
+    }
+    // Java counts a string's length in UTF-16 code units; counting them
+    // walks the whole text, so only for shapes that bound the length
+    // (an SQS message body has no bound and is up to 1 MiB).
+    if shape.min.is_some() || shape.max.is_some() {
+        length_failures(
+            shape,
+            text.encode_utf16().count() as i128,
+            "length",
+            &mut failed,
+        );
+    }
+    failed
+}
+
 fn length_failures(shape: &Shape, n: i128, what: &str, failed: &mut Vec<String>) {
     let n = n as f64;
     if let Some(min) = shape.min.filter(|min| n < *min) {
@@ -357,7 +363,7 @@ fn bounds(
     shape: &Shape,
     len: usize,
     value: &Value,
-    path: &str,
+    path: &Path,
     what: &str,
     errors: &mut Vec<String>,
 ) {
@@ -409,16 +415,55 @@ fn enum_text(values: &[String]) -> String {
     format!("{ENUM_TEXT}: [{}]", values.join(", "))
 }
 
-fn join(path: &str, name: &str) -> String {
-    match (path.is_empty(), name.is_empty()) {
-        (true, _) => name.to_string(),
-        (false, true) => path.to_string(),
-        (false, false) => format!("{path}.{name}"),
+/// Where a value sits in the request, as AWS words it (`records.1.member.data`):
+/// kept as links on the stack and written only when a failure names it, since
+/// almost every request has none (a SendMessageBatch of 10 would otherwise build
+/// a dozen strings per entry).
+enum Path<'a> {
+    /// The request itself (an empty path).
+    Root,
+    /// A structure's member, named with its first letter in lower case.
+    Member(&'a Path<'a>, &'a str),
+    /// A list's item (from 0; written from 1, followed by `.member`).
+    Item(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Path::Root => true,
+            Path::Member(parent, name) => parent.is_empty() && name.is_empty(),
+            Path::Item(..) => false,
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(parent, name) => {
+                if !parent.is_empty() && !name.is_empty() {
+                    write!(f, "{parent}.")?;
+                } else {
+                    write!(f, "{parent}")?;
+                }
+                let mut chars = name.chars();
+                if let Some(first) = chars.next() {
+                    for lower in first.to_lowercase() {
+                        f.write_char(lower)?;
+                    }
+                }
+                f.write_str(chars.as_str())
+            }
+            Path::Item(parent, index) if parent.is_empty() => write!(f, "{}.member", index + 1),
+            Path::Item(parent, index) => write!(f, "{parent}.{}.member", index + 1),
+        }
     }
 }
 
 /// `Value '<value>' at '<path>' failed to satisfy constraint: <text>`.
-fn failure(value: Option<&Value>, path: &str, text: &str) -> String {
+fn failure(value: Option<&Value>, path: &Path, text: &str) -> String {
     let shown = match value {
         None => "null".to_string(),
         Some(value) => format!("'{}'", render(value)),

@@ -535,10 +535,19 @@ fn render_message<'a>(
         message_id: message.message_id.to_string(),
         receipt_handle: message.receipt_handle.to_string(),
         md5_of_body: md5::of_body(&message.body, message.body_digest),
-        body: String::from_utf8_lossy(&message.body),
+        body: body_text(&message.body),
         attributes: system_facts(context, message, system),
         md5_of_message_attributes: md5::of_attributes(returned()),
         message_attributes,
+    }
+}
+
+/// A stored body as text. Bodies are sent as text, so this is a check: `from_utf8`
+/// clears ASCII a word at a time, where `from_utf8_lossy` walks it in chunks.
+fn body_text(body: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(body) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
     }
 }
 

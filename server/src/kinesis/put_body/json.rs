@@ -154,8 +154,12 @@ struct Base64<'a>(&'a mut Vec<u8>);
 impl<'de> DeserializeSeed<'de> for Base64<'_> {
     type Value = std::ops::Range<usize>;
 
+    /// Read as a JSON string's raw bytes (escapes undone), which serde_json
+    /// hands over without checking them as UTF-8 (1.4 % of a server's profile):
+    /// base64 accepts only ASCII, so the decoding refuses whatever that check
+    /// would have (and anything else but a string is refused as before).
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
+        deserializer.deserialize_bytes(self)
     }
 }
 
@@ -166,7 +170,7 @@ impl Visitor<'_> for Base64<'_> {
         f.write_str("base64 text")
     }
 
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+    fn visit_bytes<E: de::Error>(self, text: &[u8]) -> Result<Self::Value, E> {
         let start = self.0.len();
         // As strict as validation's decoding (the same engine), so that what it
         // refuses is refused here too, and worded there.

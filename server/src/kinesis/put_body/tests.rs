@@ -204,6 +204,30 @@ fn indefinite_lengths_and_escapes() {
     assert_eq!(Some(read), general(Format::Json, escaped));
 }
 
+/// Payloads are read as a JSON string's raw bytes, unchecked as UTF-8: what
+/// the check would have refused (a lone surrogate, a control character, bytes
+/// that are not UTF-8) or what is no string (a list of numbers) is still never
+/// vouched for.
+#[test]
+fn raw_payload_bytes_refuse_what_text_refuses() {
+    let body = |data: &[u8]| {
+        let mut body = br#"{"StreamName":"s","Records":[{"Data":"#.to_vec();
+        body.extend_from_slice(data);
+        body.extend_from_slice(br#","PartitionKey":"k"}]}"#);
+        body
+    };
+    for data in [
+        &br#""aGk\ud800""#[..],
+        b"\"aG\tk=\"",
+        b"\"aG\xffk=\"",
+        b"\"\xc3\xa9\"",
+        b"[104, 105]",
+    ] {
+        assert!(one_pass(Format::Json, &body(data)).is_none(), "{data:?}");
+    }
+    assert!(one_pass(Format::Json, &body(b"\"aGk=\"")).is_some());
+}
+
 /// The model requires no member the reader does not know, so that a body it
 /// vouches for never lacks one.
 #[test]
