@@ -25,6 +25,7 @@
 
 mod delivery;
 mod error;
+mod fanout;
 mod fifo;
 pub mod filter;
 mod manifest;
