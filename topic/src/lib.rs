@@ -51,5 +51,5 @@ pub use registry::{
     SUBSCRIPTIONS_MAX, TAGS_MAX, TOPICS_MAX,
 };
 pub use shardlog_segment::clock::{Clock, ManualClock, SystemClock};
-pub use topic::{PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
+pub use topic::{PendingPublish, PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
 pub use types::{Endpoint, Protocol, SubscriptionId, TopicName, FIFO_SUFFIX, TOPIC_NAME_CHARS_MAX};

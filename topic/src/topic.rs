@@ -10,7 +10,7 @@ use crate::message::MessageAttributes;
 use crate::record::Published;
 use crate::types::{now_ms, Protocol, SubscriptionId, TopicName};
 use shardlog_segment::io::FileSystem;
-use shardlog_segment::{Log, ReadLimits, Record};
+use shardlog_segment::{Log, PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,6 +49,11 @@ pub struct PublishOutcome {
 /// Appends `messages` to a topic's `log` as one batch, durable when it returns;
 /// returns the first one's position.
 pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<u64> {
+    Ok(submit_published(log, messages)?.wait()?.base_position)
+}
+
+/// Stages `messages` as one batch of a topic's `log` and returns at once.
+fn submit_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<PendingAppend> {
     let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
     let records: Vec<Record<'_>> = encoded
         .iter()
@@ -58,7 +63,34 @@ pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_se
             data,
         })
         .collect();
-    Ok(log.append(&records)?.base_position)
+    log.submit(&records)
+}
+
+/// A publish staged by [`Topic::submit_publish`], acknowledged once durable.
+#[must_use = "a publish is acknowledged only once it is durable"]
+#[derive(Debug)]
+pub struct PendingPublish {
+    /// `None` when nothing is left to wait for (a FIFO topic's publish).
+    append: Option<PendingAppend>,
+    outcomes: Vec<PublishOutcome>,
+}
+
+impl PendingPublish {
+    /// Waits until the messages are durable; then each one's outcome.
+    pub fn wait(self) -> Result<Vec<PublishOutcome>> {
+        if let Some(append) = self.append {
+            append.wait()?;
+        }
+        Ok(self.outcomes)
+    }
+
+    /// [`PendingPublish::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(self) -> Result<Vec<PublishOutcome>> {
+        if let Some(append) = &self.append {
+            append.acknowledged().await?;
+        }
+        Ok(self.outcomes)
+    }
 }
 
 /// A subscription's delivery: its control, and its own thread (`None` for a
@@ -208,6 +240,15 @@ impl Topic {
     /// FIFO duplicate within 5 minutes gets the first publish's answer and is not
     /// appended again.
     pub fn publish(&self, requests: Vec<PublishRequest>) -> Result<Vec<PublishOutcome>> {
+        self.submit_publish(requests)?.wait()
+    }
+
+    /// [`Topic::publish`] without the wait, for callers that await
+    /// [`PendingPublish::acknowledged`]: a standard topic's messages are staged
+    /// as one append and this returns at once. A FIFO topic's publish holds its
+    /// deduplication window's lock until its append is durable, so it blocks
+    /// here: async callers publish to FIFO topics from a blocking thread.
+    pub fn submit_publish(&self, requests: Vec<PublishRequest>) -> Result<PendingPublish> {
         self.check_usable()?;
         if requests.is_empty() || requests.len() > PUBLISH_BATCH_MAX {
             return Err(Error::InvalidParameter {
@@ -222,14 +263,18 @@ impl Topic {
             .map(|request| prepare(request, fifo, content_based))
             .collect::<Result<Vec<_>>>()?;
         if !fifo {
-            self.append_at(&messages)?;
-            return Ok(messages
+            let append = submit_published(&self.log, &messages)?;
+            let outcomes = messages
                 .into_iter()
                 .map(|message| PublishOutcome {
                     message_id: message.message_id,
                     sequence_number: None,
                 })
-                .collect());
+                .collect();
+            return Ok(PendingPublish {
+                append: Some(append),
+                outcomes,
+            });
         }
         // One lock over lookup, append and insert, so that two publishes of one
         // deduplication id cannot both be appended.
@@ -259,7 +304,7 @@ impl Topic {
         let base = if fresh.is_empty() {
             0
         } else {
-            self.append_at(&fresh)?
+            append_published(&self.log, &fresh)?
         };
         for (index, message) in fresh.iter().enumerate() {
             let first = FirstPublish {
@@ -269,7 +314,7 @@ impl Topic {
             let id = message.deduplication_id.clone().expect("checked above");
             dedup.insert(id, first, now);
         }
-        Ok(slots
+        let outcomes = slots
             .into_iter()
             .map(|slot| match slot {
                 Err(known) => known,
@@ -278,13 +323,11 @@ impl Topic {
                     sequence_number: Some(base + index as u64),
                 },
             })
-            .collect())
-    }
-
-    /// Appends `messages` as one batch, durable when it returns; returns the
-    /// first one's position.
-    fn append_at(&self, messages: &[Published]) -> Result<u64> {
-        Ok(append_published(&self.log, messages)?)
+            .collect();
+        Ok(PendingPublish {
+            append: None,
+            outcomes,
+        })
     }
 
     /// Starts delivering to each of `subscriptions` from its position (stored

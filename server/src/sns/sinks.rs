@@ -227,7 +227,13 @@ impl Sinks {
                 (Ok(_), _) => unreachable!("requests are made only for a queue found"),
             })
             .collect();
-        sends.into_iter().map(QueueSend::outcomes).collect()
+        // The last staged first: rounds are acknowledged in the order their
+        // appends were staged, so once it is, the others are too, and this
+        // thread is woken once rather than once per queue.
+        let mut outcomes: Vec<Vec<Result<(), Failure>>> =
+            sends.into_iter().rev().map(QueueSend::outcomes).collect();
+        outcomes.reverse();
+        outcomes
     }
 
     /// The requests of a prefix of `deliveries` to `queue`: a message whose body
