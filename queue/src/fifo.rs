@@ -62,7 +62,7 @@ fn dedup_key(scope: DeduplicationScope, group_id: &str, deduplication_id: &str) 
 /// Checks a FIFO send (group id, deduplication id) and finds duplicates within the window.
 pub(crate) fn prepare_send(
     inner: &mut Inner,
-    message: &mut StoredMessage,
+    mut message: StoredMessage,
     now_ms: u64,
 ) -> Result<SendPrepared> {
     let Some(group_id) = message.group_id.clone() else {
@@ -100,7 +100,7 @@ pub(crate) fn prepare_send(
         },
     );
     fifo.dedup_order.push_back((now_ms, key));
-    Ok(SendPrepared::New(message.clone()))
+    Ok(SendPrepared::New(message))
 }
 
 impl FifoState {

@@ -54,6 +54,7 @@ mod queue;
 mod receive;
 mod recovery;
 mod registry;
+mod send;
 mod state_log;
 mod types;
 

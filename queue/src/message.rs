@@ -107,7 +107,19 @@ pub fn validate_parts(attributes: &MessageAttributes, ids: [Option<&str>; 2]) ->
 impl StoredMessage {
     /// Encodes the record. The caller validated the parts ([`validate_parts`]).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.body.len() + 64);
+        let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// About the record's length (exact without ids, trace header and attributes).
+    pub fn encoded_len_hint(&self) -> usize {
+        HEADER_LEN + 16 + self.body.len() + 64
+    }
+
+    /// Appends the record to `out` (see [`StoredMessage::encode`]).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
         let flag = |present: bool, bit: u8| if present { bit } else { 0 };
         let flags = flag(self.group_id.is_some(), FLAG_GROUP)
             | flag(self.deduplication_id.is_some(), FLAG_DEDUP)
@@ -123,12 +135,12 @@ impl StoredMessage {
         out.extend_from_slice(&self.visible_from_ms.to_le_bytes());
         out.extend_from_slice(&self.receive_count_base.to_le_bytes());
         out.extend_from_slice(&[0; 4]);
-        debug_assert_eq!(out.len(), HEADER_LEN);
+        debug_assert_eq!(out.len() - start, HEADER_LEN);
         for id in [&self.group_id, &self.deduplication_id, &self.source_queue]
             .into_iter()
             .flatten()
         {
-            put_short(&mut out, id.as_bytes());
+            put_short(out, id.as_bytes());
         }
         if let Some(trace) = &self.trace_header {
             let len = u16::try_from(trace.len()).expect("validated: at most 4096 bytes");
@@ -140,8 +152,8 @@ impl StoredMessage {
         }
         out.extend_from_slice(&self.body);
         for (name, attribute) in &self.attributes {
-            put_short(&mut out, name.as_bytes());
-            put_short(&mut out, attribute.data_type.as_bytes());
+            put_short(out, name.as_bytes());
+            put_short(out, attribute.data_type.as_bytes());
             let (kind, value) = match &attribute.value {
                 AttributeValue::String(text) => (1u8, text.as_bytes()),
                 AttributeValue::Binary(bytes) => (2u8, bytes.as_slice()),
@@ -150,7 +162,6 @@ impl StoredMessage {
             out.extend_from_slice(&(value.len() as u32).to_le_bytes());
             out.extend_from_slice(value);
         }
-        out
     }
 
     /// Decodes and checks a record.

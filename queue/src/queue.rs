@@ -6,7 +6,8 @@ use crate::attributes::QueueAttributes;
 use crate::checkpoint;
 use crate::delivery::Delivery;
 use crate::error::{Error, Result};
-use crate::message::{message_size_bytes, validate_parts, StoredMessage};
+use crate::message::{message_size_bytes, StoredMessage};
+use crate::send::SendLimits;
 use crate::state_log::Entry;
 use crate::types::{
     BodyDigest, Clock, MessageAttributes, MessageId, QueueName, ReceiptHandle, SequenceNumber,
@@ -253,24 +254,23 @@ impl Queue {
             });
         }
         let now_ms = self.clock.now_ms();
+        if !self.name.is_fifo() {
+            return self.submit_standard_sends(requests, now_ms);
+        }
         let mut inner = self.lock();
+        let limits = SendLimits::of(&inner);
         let mut outcomes: Vec<Result<SendOutcome>> = Vec::with_capacity(requests.len());
         let mut stored = Vec::new();
         for request in requests {
-            let outcome =
-                self.prepare(&mut inner, request, now_ms)
-                    .map(|prepared| match prepared {
-                        SendPrepared::Duplicate(outcome) => outcome,
-                        SendPrepared::New(message) => {
-                            let outcome = SendOutcome {
-                                message_id: message.message_id,
-                                // Filled in below, once the append has its positions.
-                                sequence_number: None,
-                            };
-                            stored.push(message);
-                            outcome
-                        }
-                    });
+            let outcome = self
+                .build(limits, request, now_ms)
+                .and_then(|message| crate::fifo::prepare_send(&mut inner, message, now_ms))
+                .map(|prepared| match prepared {
+                    SendPrepared::Duplicate(outcome) => outcome,
+                    // The sequence number is filled in below, once the append has
+                    // its positions.
+                    SendPrepared::New(message) => crate::send::keep_new(&mut stored, message),
+                });
             outcomes.push(outcome);
         }
         let scope = inner.attributes.deduplication_scope;
@@ -296,16 +296,14 @@ impl Queue {
                 scope,
             });
         }
-        let encoded: Vec<Vec<u8>> = stored.iter().map(StoredMessage::encode).collect();
-        let records: Vec<Record<'_>> = encoded.iter().map(|data| message_record(data)).collect();
-        let pending = match self.messages.submit(&records) {
+        let pending = match self.stage_messages(&stored) {
             Ok(pending) => pending,
             Err(error) => {
                 inner.fifo.forget_sends(stored.iter(), scope);
-                return Err(error.into());
+                return Err(error);
             }
         };
-        if self.name.is_fifo() {
+        {
             let base = pending.appended().base_position;
             let positions: Vec<(MessageId, u64)> = stored
                 .iter()
@@ -330,86 +328,6 @@ impl Queue {
             stored,
             scope,
         })
-    }
-
-    /// Checks one message and builds its record, or finds it a duplicate.
-    fn prepare(
-        &self,
-        inner: &mut Inner,
-        request: SendRequest,
-        now_ms: u64,
-    ) -> Result<SendPrepared> {
-        if request.body.is_empty() {
-            return Err(Error::InvalidParameter {
-                parameter: "MessageBody",
-                reason: "a message body has at least 1 byte".into(),
-            });
-        }
-        let max_bytes = inner.attributes.maximum_message_bytes as usize;
-        let size_bytes = message_size_bytes(&request.body, &request.attributes);
-        if size_bytes > max_bytes {
-            return Err(Error::MessageTooLarge {
-                size_bytes,
-                max_bytes,
-            });
-        }
-        validate_parts(
-            &request.attributes,
-            [
-                request.group_id.as_deref(),
-                request.deduplication_id.as_deref(),
-            ],
-        )?;
-        if let Some(trace) = &request.trace_header {
-            if trace.is_empty() || trace.len() > crate::message::TRACE_HEADER_BYTES_MAX {
-                return Err(Error::InvalidParameter {
-                    parameter: "AWSTraceHeader",
-                    reason: format!(
-                        "{} bytes; 1 to {} are allowed",
-                        trace.len(),
-                        crate::message::TRACE_HEADER_BYTES_MAX
-                    ),
-                });
-            }
-        }
-        if let Some(delay_s) = request.delay_s {
-            if delay_s > 900 {
-                return Err(Error::InvalidParameter {
-                    parameter: "DelaySeconds",
-                    reason: format!("{delay_s} is outside 0..=900"),
-                });
-            }
-        }
-        let mut message = StoredMessage {
-            message_id: MessageId::random(),
-            sent_ms: now_ms,
-            visible_from_ms: now_ms
-                + 1000 * u64::from(request.delay_s.unwrap_or(inner.attributes.delay_s)),
-            receive_count_base: 0,
-            group_id: request.group_id,
-            deduplication_id: request.deduplication_id,
-            source_queue: None,
-            trace_header: request.trace_header,
-            body_digest: request.body_digest,
-            body: request.body,
-            attributes: request.attributes,
-        };
-        if !self.name.is_fifo() {
-            if message.group_id.is_some() || message.deduplication_id.is_some() {
-                return Err(Error::InvalidParameter {
-                    parameter: "MessageGroupId",
-                    reason: "group and deduplication ids apply to FIFO queues only".into(),
-                });
-            }
-            return Ok(SendPrepared::New(message));
-        }
-        if request.delay_s.is_some() {
-            return Err(Error::InvalidParameter {
-                parameter: "DelaySeconds",
-                reason: "FIFO queues take a delay per queue only".into(),
-            });
-        }
-        crate::fifo::prepare_send(inner, &mut message, now_ms)
     }
 
     /// Deletes the message a receipt handle names.
@@ -542,8 +460,13 @@ impl Queue {
         if entries.is_empty() {
             return Ok(None);
         }
-        let encoded: Vec<Vec<u8>> = entries.iter().map(Entry::encode).collect();
-        let records: Vec<Record<'_>> = encoded.iter().map(|data| state_record(data)).collect();
+        // One buffer for the batch: a receive or delete of 10 stages 10 entries.
+        let mut encoded = Vec::with_capacity(entries.len() * 48);
+        let lens: Vec<usize> = entries
+            .iter()
+            .map(|e| e.encode_into(&mut encoded))
+            .collect();
+        let records = crate::send::split_records(&encoded, &lens, state_record);
         Ok(Some(self.state.submit(&records)?))
     }
 
@@ -701,14 +624,14 @@ impl Queue {
 #[must_use = "a send is acknowledged only once wait returns"]
 #[derive(Debug)]
 pub struct PendingSend<'a> {
-    queue: &'a Queue,
+    pub(crate) queue: &'a Queue,
     /// One per request, in order (sequence numbers already known).
-    outcomes: Vec<Result<SendOutcome>>,
+    pub(crate) outcomes: Vec<Result<SendOutcome>>,
     /// `None` when every request was invalid or a duplicate.
-    append: Option<PendingAppend>,
+    pub(crate) append: Option<PendingAppend>,
     /// The new messages of the append: a failed append forgets their FIFO ids.
-    stored: Vec<StoredMessage>,
-    scope: crate::attributes::DeduplicationScope,
+    pub(crate) stored: Vec<StoredMessage>,
+    pub(crate) scope: crate::attributes::DeduplicationScope,
 }
 
 impl PendingSend<'_> {

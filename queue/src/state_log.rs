@@ -84,6 +84,13 @@ impl Entry {
     /// The record's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(RECEIVED_LEN);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the record's bytes to `out`; returns their length.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
         out.push(VERSION);
         out.push(self.kind());
         out.extend_from_slice(&[0; 6]);
@@ -116,7 +123,7 @@ impl Entry {
             | Entry::Purged { .. }
             | Entry::Truncated { .. } => {}
         }
-        out
+        out.len() - start
     }
 
     /// Decodes and checks one record.

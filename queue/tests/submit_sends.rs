@@ -100,3 +100,48 @@ fn body_digest_is_stored_and_survives_a_restart() {
     assert_eq!(received[0].body_digest, Some(BodyDigest::of(b"digested")));
     assert_eq!(received[1].body_digest, None);
 }
+
+/// A standard queue's sends, checked without its lock, refuse entry by entry
+/// what only a FIFO queue takes (group or deduplication id) and a delay past 900
+/// s, and send the rest in order; a FIFO queue refuses a per-message delay.
+#[test]
+fn each_kind_of_queue_refuses_what_it_does_not_take() {
+    let env = Env::new();
+    let queue = env.create("plain", Default::default());
+    let delayed = |delay_s| SendRequest {
+        delay_s: Some(delay_s),
+        ..text("late")
+    };
+    let requests = vec![
+        text("m0"),
+        fifo("m1", "g"),
+        delayed(901),
+        text("m3"),
+        delayed(0),
+    ];
+    let outcomes = queue.submit_sends(requests).unwrap().wait().unwrap();
+    let parameter = |k: usize| match &outcomes[k] {
+        Err(Error::InvalidParameter { parameter, .. }) => *parameter,
+        other => panic!("entry {k}: {other:?}"),
+    };
+    assert_eq!(parameter(1), "MessageGroupId");
+    assert_eq!(parameter(2), "DelaySeconds");
+    assert!(outcomes[0].is_ok() && outcomes[3].is_ok() && outcomes[4].is_ok());
+    assert_eq!(bodies(&env.receive("plain", 10)), ["m0", "m3", "late"]);
+    let ordered = env.create("ordered.fifo", Default::default());
+    let outcomes = ordered
+        .submit_sends(vec![SendRequest {
+            delay_s: Some(0),
+            ..fifo("f0", "g")
+        }])
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert!(matches!(
+        &outcomes[0],
+        Err(Error::InvalidParameter {
+            parameter: "DelaySeconds",
+            ..
+        })
+    ));
+}

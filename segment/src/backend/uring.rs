@@ -12,6 +12,10 @@
 //! is reaped, so every submitted entry is reaped before `write_all` returns or unwinds
 //! (see [`InFlight`] and `UNSAFE.md`).
 //!
+//! The ring is set up for one submitting thread with deferred task work where the kernel
+//! allows it (see `setup`), so that the committer thread waiting for a round of writes
+//! is woken once when they are all in, not once per file.
+//!
 //! A file without a raw descriptor (the in-memory file system that power-loss tests cut)
 //! gets the very same writes, aligned blocks with the partial tail block rewritten, through
 //! [`FileHandle::write_at`] and [`FileHandle::sync_data`] instead of the ring, so that those
@@ -25,6 +29,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 /// Submission queue entries asked for at setup; more ops than this go in further rounds.
 const RING_ENTRIES: u32 = 256;
@@ -45,12 +50,18 @@ pub struct Uring {
     ring: IoUring,
     /// Entries the kernel gave the submission queue: the most entries in flight at once.
     sq_entries: usize,
+    /// Whether the ring was set up for one submitting thread (see [`setup`]).
+    single_issuer: bool,
+    /// The thread that enabled a single-issuer ring: the only one allowed to submit.
+    issuer: Option<ThreadId>,
 }
 
 impl std::fmt::Debug for Uring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Uring")
             .field("sq_entries", &self.sq_entries)
+            .field("single_issuer", &self.single_issuer)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +71,7 @@ impl Uring {
     /// io_uring, `EPERM` where it is disabled or filtered) or `Unsupported` when the
     /// kernel lacks `IORING_OP_WRITE` or `IORING_OP_FSYNC` (before Linux 5.6).
     pub fn new() -> io::Result<Self> {
-        let ring = IoUring::new(RING_ENTRIES)?;
+        let (ring, single_issuer) = setup()?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe).map_err(|error| {
             io::Error::new(
@@ -83,7 +94,58 @@ impl Uring {
         let sq_entries = ring.params().sq_entries() as usize;
         // Completions of every entry in flight must fit in the completion queue.
         assert!(ring.params().cq_entries() as usize >= sq_entries);
-        Ok(Uring { ring, sq_entries })
+        Ok(Uring {
+            ring,
+            sq_entries,
+            single_issuer,
+            issuer: None,
+        })
+    }
+
+    /// Makes the ring usable from the calling thread. A single-issuer ring is enabled by
+    /// the first thread that uses it (the committer's rings are created on one thread and
+    /// used on another); should another thread use it later, it gets a ring of its own.
+    fn claim(&mut self) -> io::Result<()> {
+        if !self.single_issuer {
+            return Ok(());
+        }
+        let current = std::thread::current().id();
+        match self.issuer {
+            Some(issuer) if issuer == current => Ok(()),
+            Some(_) => {
+                *self = Uring::new()?;
+                self.claim()
+            }
+            None => {
+                self.ring.submitter().register_enable_rings()?;
+                self.issuer = Some(current);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Sets up the ring, for one submitting thread where the kernel allows it (Linux 6.1 and
+/// later): `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN`, created disabled
+/// (`IORING_SETUP_R_DISABLED`) so that the thread that first submits becomes its issuer.
+/// With deferred task work a completion does not wake the waiting thread by itself: the
+/// kernel wakes it once the completions it waits for are in, where a ring without these
+/// flags woke it through task work for each write or sync that completed (a round of n
+/// files: up to n wake-ups of the committer thread instead of one). Older kernels refuse
+/// the flags with `EINVAL`; they get a ring without them. Returns the ring and whether
+/// it is single-issuer.
+fn setup() -> io::Result<(IoUring, bool)> {
+    let single = IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .setup_r_disabled()
+        .build(RING_ENTRIES);
+    match single {
+        Ok(ring) => Ok((ring, true)),
+        Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
+            Ok((IoUring::new(RING_ENTRIES)?, false))
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -97,6 +159,9 @@ impl WriteBackend for Uring {
     }
 
     fn write_all(&mut self, ops: &[WriteOp<'_>]) -> Vec<io::Result<()>> {
+        if let Err(error) = self.claim() {
+            return ops.iter().map(|_| Err(ring_unusable(&error))).collect();
+        }
         let mut batch = WriteBatch::new(ops);
         let mut in_flight = InFlight::new(&mut self.ring, self.sq_entries);
         let failure = loop {
@@ -124,6 +189,9 @@ impl WriteBackend for Uring {
     }
 
     fn sync_all(&mut self, files: &[Arc<dyn FileHandle>]) -> Vec<io::Result<()>> {
+        if let Err(error) = self.claim() {
+            return files.iter().map(|_| Err(ring_unusable(&error))).collect();
+        }
         let mut results = Vec::with_capacity(files.len());
         let mut ready = Vec::with_capacity(files.len());
         for (index, file) in files.iter().enumerate() {
@@ -164,6 +232,14 @@ impl WriteBackend for Uring {
         drop(in_flight);
         collect_results(results, failure)
     }
+}
+
+/// The error of every op of a call whose thread could not get a usable ring.
+fn ring_unusable(error: &io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("io_uring ring cannot be enabled for this thread: {error}"),
+    )
 }
 
 /// A completion's result: bytes written, or the error the kernel returned (`-errno`).

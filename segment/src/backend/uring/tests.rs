@@ -425,3 +425,38 @@ fn panic_mid_batch_reaps_pushed_writes_and_leaves_the_ring_usable() {
     assert!(results[0].is_ok(), "{:?}", results[0]);
     assert!(uring.sync_all(&[fine])[0].is_ok());
 }
+
+/// A ring created on one thread writes and syncs from the thread that first uses it, and
+/// still lands every byte when a later thread takes it over (a single-issuer ring refuses
+/// submissions from any thread but its issuer, so that thread gets a ring of its own).
+#[test]
+fn ring_moved_between_threads_keeps_writing() {
+    let Some(uring) = ring() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = open(dir.path(), "moved");
+    let blocks: Vec<AlignedBuf> = (0..3).map(|seed| pattern(seed, BLOCK)).collect();
+    let mut uring = Some(uring);
+    for (index, block) in blocks.iter().enumerate() {
+        let mut moved = uring.take().expect("the ring comes back from each thread");
+        let file = Arc::clone(&file);
+        let data = block.as_slice().to_vec();
+        uring = Some(std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let mut buf = AlignedBuf::with_capacity(BLOCK);
+                    buf.extend_uninit(BLOCK).copy_from_slice(&data);
+                    let offset = (index * BLOCK) as u64;
+                    let written = moved.write_all(&[op(&file, offset, buf.as_slice())]);
+                    assert!(written.iter().all(|r| r.is_ok()), "{written:?}");
+                    let synced = moved.sync_all(&[Arc::clone(&file)]);
+                    assert!(synced.iter().all(|r| r.is_ok()), "{synced:?}");
+                    moved
+                })
+                .join()
+                .expect("the writing thread finishes")
+        }));
+    }
+    let on_disk = std::fs::read(dir.path().join("moved")).unwrap();
+    let expected: Vec<u8> = blocks.iter().flat_map(|b| b.as_slice().to_vec()).collect();
+    assert_eq!(on_disk, expected);
+}
