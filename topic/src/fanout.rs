@@ -21,7 +21,7 @@ use crate::delivery::{
     check_outcomes, Control, Delivery, DeliveryContext, IDLE_WAIT, POSITION_STORE_INTERVAL,
 };
 use crate::error::{Error, Result};
-use crate::manifest::SubscriptionRecord;
+use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::recent::DecodedRead;
 use crate::record::Published;
 use crate::types::SubscriptionId;
@@ -295,34 +295,7 @@ impl Fanout {
             }
         }
         let topic_attributes = self.context.topic_attributes();
-        let batches: Vec<Vec<Delivery<'_>>> = plans
-            .iter()
-            .map(|plan| {
-                let delivery = |position, message, attempt| Delivery {
-                    topic: &self.context.topic,
-                    topic_attributes: &topic_attributes,
-                    subscription: &plan.record,
-                    message,
-                    position,
-                    attempt,
-                };
-                match &plan.source {
-                    Source::Read { read, passing } => passing
-                        .iter()
-                        .map(|&k| {
-                            let (position, message) = &read.messages[k];
-                            delivery(*position, message, 1)
-                        })
-                        .collect(),
-                    Source::Retry => {
-                        let retrying = self.members[plan.member].retrying.as_ref();
-                        let retrying = retrying.expect("a retry plan's member is retrying");
-                        let attempt = retrying.attempts + 1;
-                        vec![delivery(retrying.position, &retrying.message, attempt)]
-                    }
-                }
-            })
-            .collect();
+        let batches = self.deliveries(&plans, &topic_attributes);
         let handed: Vec<&[Delivery<'_>]> = batches
             .iter()
             .map(Vec::as_slice)
@@ -360,6 +333,42 @@ impl Fanout {
             progressed,
             read_failed,
         }
+    }
+
+    /// Each plan's deliveries: its read's passing messages, or its retry.
+    fn deliveries<'a>(
+        &'a self,
+        plans: &'a [Plan],
+        topic_attributes: &'a TopicAttributes,
+    ) -> Vec<Vec<Delivery<'a>>> {
+        plans
+            .iter()
+            .map(|plan| {
+                let delivery = |position, message, attempt| Delivery {
+                    topic: &self.context.topic,
+                    topic_attributes,
+                    subscription: &plan.record,
+                    message,
+                    position,
+                    attempt,
+                };
+                match &plan.source {
+                    Source::Read { read, passing } => passing
+                        .iter()
+                        .map(|&k| {
+                            let (position, message) = &read.messages[k];
+                            delivery(*position, message, 1)
+                        })
+                        .collect(),
+                    Source::Retry => {
+                        let retrying = self.members[plan.member].retrying.as_ref();
+                        let retrying = retrying.expect("a retry plan's member is retrying");
+                        let attempt = retrying.attempts + 1;
+                        vec![delivery(retrying.position, &retrying.message, attempt)]
+                    }
+                }
+            })
+            .collect()
     }
 
     /// What to hand over for `member` now: its due retry, or the new messages
