@@ -1,14 +1,15 @@
-//! Delivery: one worker thread per confirmed subscription walks the topic's log
-//! from the subscription's durable position, hands each message to the [`Sink`],
-//! retries what the sink refuses, dead-letters what it keeps refusing, and only
-//! then advances the position durably. A crash re-delivers what was in hand
-//! (at least once), never skips it.
+//! Delivery: each confirmed subscription walks the topic's log from its durable
+//! position, hands each message to the [`Sink`], retries what the sink refuses,
+//! dead-letters what it keeps refusing, and only then advances the position
+//! durably. A crash re-delivers what was in hand (at least once), never skips it.
+//! A topic's queue subscriptions share one thread (`fanout.rs`); HTTP(S)
+//! endpoints and delivery streams have a [`Worker`] thread each.
 
 use crate::error::{Error, Result};
 use crate::fifo::DEDUPLICATION_WINDOW_MS;
 use crate::filter::{FilterPolicy, FilterScope};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
-use crate::recent::RecentRead;
+use crate::recent::{DecodedRead, RecentRead};
 use crate::record::Published;
 use crate::retry::DeliveryPolicy;
 use crate::throttle::Throttle;
@@ -71,6 +72,21 @@ pub trait Sink: Send + Sync + 'static {
     /// one at a time.
     fn deliver_batch(&self, deliveries: &[Delivery<'_>]) -> Vec<std::result::Result<(), Failure>> {
         deliver_each(self, deliveries)
+    }
+
+    /// Delivers the batches of several subscriptions of one topic, each as
+    /// [`Sink::deliver_batch`] would (one outcome list per batch, in order), as
+    /// one step: a sink that can stages every batch before it waits for any, so
+    /// that one commit round makes them all durable. Called by a topic's queue
+    /// subscriptions' delivery thread. The default delivers batch after batch.
+    fn deliver_batches(
+        &self,
+        batches: &[&[Delivery<'_>]],
+    ) -> Vec<Vec<std::result::Result<(), Failure>>> {
+        batches
+            .iter()
+            .map(|deliveries| self.deliver_batch(deliveries))
+            .collect()
     }
 
     /// Takes a message that could not be delivered (retries exhausted, or a
@@ -197,7 +213,7 @@ fn compile_filter(record: &SubscriptionRecord) -> Option<std::result::Result<Fil
 pub(crate) struct Control {
     state: Mutex<ControlState>,
     /// The durable delivery position (lock-free: peers read it to reclaim).
-    position: AtomicU64,
+    pub(crate) position: AtomicU64,
     changed: Condvar,
 }
 
@@ -241,7 +257,7 @@ impl Control {
 
     /// Whether `message` passes the subscription's filter policy. The one place
     /// filtering is decided.
-    fn passes(&self, message: &Published) -> bool {
+    pub(crate) fn passes(&self, message: &Published) -> bool {
         match &self.lock().filter {
             None => true,
             Some(Ok(policy)) => policy.matches(&message.attributes, &message.message),
@@ -316,102 +332,68 @@ pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) ->
     })
 }
 
-/// What a worker works with.
-pub(crate) struct Worker {
+/// What every delivery thread of a topic works with.
+pub(crate) struct DeliveryContext {
     pub(crate) topic: TopicName,
     pub(crate) log: Log,
-    /// The topic's newest log read, shared by its workers.
+    /// The topic's newest log read, shared by its delivery threads.
     pub(crate) recent: Arc<RecentRead>,
     pub(crate) fs: Arc<dyn FileSystem>,
-    pub(crate) position_path: PathBuf,
-    pub(crate) control: Arc<Control>,
     pub(crate) topic_attributes: Arc<Mutex<TopicAttributes>>,
+    /// Every subscription's control, for reclaiming the log behind them all.
     pub(crate) peers: crate::topic::Workers,
     pub(crate) fifo: bool,
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) retry: RetryConfig,
-    pub(crate) batch_records_max: usize,
-    /// Spaces HTTP(S) requests by the DeliveryPolicy's `throttlePolicy`.
-    pub(crate) throttle: RefCell<Throttle>,
 }
 
-/// How long a worker waits for a new message before looking at its stop flag again.
-const IDLE_WAIT: Duration = Duration::from_millis(500);
+/// Most records one delivery read takes.
+pub(crate) const READ_RECORDS_MAX: usize = 100;
+
+/// How long a delivery thread waits for a new message before looking at its
+/// stop flag again.
+pub(crate) const IDLE_WAIT: Duration = Duration::from_millis(500);
 
 /// Most time between a delivery and the durable store of the position after it,
 /// while messages keep coming. Storing after every batch would cost each batch a
 /// second commit (two syncs, in fact); storing this often instead bounds what a
 /// crash re-delivers to this much delivery, and at-least-once allows that. A
-/// worker that runs out of messages stores at once.
-const POSITION_STORE_INTERVAL: Duration = Duration::from_millis(100);
+/// subscription that runs out of messages is stored at once.
+pub(crate) const POSITION_STORE_INTERVAL: Duration = Duration::from_millis(100);
 
-impl Worker {
-    /// Delivers from `position` until stopped.
-    pub(crate) fn run(self, mut position: u64) {
-        // The position last stored durably, and when.
-        let mut stored = position;
-        let mut stored_at = Instant::now();
-        while !self.control.stopping() {
-            match self.deliver_batch(position) {
-                Ok(Some(next)) if next > position => {
-                    position = next;
-                    if stored_at.elapsed() < POSITION_STORE_INTERVAL {
-                        continue;
-                    }
-                }
-                Ok(Some(_)) if stored == position => {
-                    self.log.wait_for(position, IDLE_WAIT);
-                    continue;
-                }
-                // Caught up with a position not stored yet: store it unless
-                // more comes at once.
-                Ok(Some(_)) => {
-                    if self.log.wait_for(position, POSITION_STORE_INTERVAL) {
-                        continue;
-                    }
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::error!(topic = %self.topic, %error, "reading the topic log failed");
-                    if !self.control.pause(IDLE_WAIT) {
-                        break;
-                    }
-                    continue;
-                }
-            }
-            if stored < position {
-                if !self.store(position) {
-                    return;
-                }
-                stored = position;
-            }
-            stored_at = Instant::now();
-        }
-        if self.control.lock().removed {
-            let _ = self.fs.remove_file(&self.position_path);
-        } else if stored < position {
-            self.store(position);
-        }
+impl DeliveryContext {
+    /// The records from `position` on that one read returns (shared with the
+    /// topic's other delivery threads, see [`RecentRead`]), and where it started.
+    pub(crate) fn read(&self, position: u64) -> Result<(u64, Arc<DecodedRead>)> {
+        let from = position.max(self.log.first_position());
+        let limits = ReadLimits {
+            records_max: READ_RECORDS_MAX,
+            bytes_max: 4 << 20,
+        };
+        Ok((
+            from,
+            self.recent.read(&self.topic, &self.log, from, limits)?,
+        ))
     }
 
-    /// Stores `position` durably, then lets peers reclaim what every
-    /// subscription has passed. False (logged) if it cannot be stored: then
-    /// delivery stops, as re-delivering without end would be worse.
-    fn store(&self, position: u64) -> bool {
-        if let Err(error) = store_position(self.fs.as_ref(), &self.position_path, position) {
+    /// Stores `position` of the subscription `control` durably at `path`, then
+    /// reclaims what every subscription has passed. False (logged) if it cannot
+    /// be stored: then its delivery stops, as re-delivering without end would be
+    /// worse.
+    pub(crate) fn store(&self, control: &Control, path: &Path, position: u64) -> bool {
+        if let Err(error) = store_position(self.fs.as_ref(), path, position) {
             tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
             return false;
         }
         // Reclaim goes by stored positions only: a crash restarts from them.
-        self.control.position.store(position, Ordering::Release);
-        self.reclaim();
+        control.position.store(position, Ordering::Release);
         true
     }
 
     /// Removes the log's sealed segments that every subscription has passed (a
     /// FIFO topic keeps its deduplication window's). A failure is logged: the
     /// segments stay, nothing is lost.
-    fn reclaim(&self) {
+    pub(crate) fn reclaim(&self) {
         let slowest = self
             .peers
             .lock()
@@ -433,6 +415,116 @@ impl Worker {
         if let Err(error) = self.log.remove_oldest_segments(removable) {
             tracing::warn!(topic = %self.topic, %error, "removing delivered topic log segments failed");
         }
+    }
+
+    pub(crate) fn topic_attributes(&self) -> TopicAttributes {
+        self.topic_attributes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The wait before the next attempt at `delivery`, which failed with
+    /// `failure` on its attempt number `delivery.attempt`; `None` when it is to
+    /// be dead-lettered now (retries used up, or retrying cannot help).
+    pub(crate) fn retry_after(
+        &self,
+        delivery: &Delivery<'_>,
+        failure: &Failure,
+    ) -> Option<Duration> {
+        let retry = delivery.attempt;
+        failure
+            .retryable
+            .then(|| {
+                retry_delay(
+                    &self.retry,
+                    delivery.subscription,
+                    delivery.topic_attributes,
+                    retry,
+                )
+            })
+            .flatten()
+    }
+
+    /// Hands `delivery`, which failed for good with `failure`, to the sink's
+    /// dead-letter step; a message that step refuses is dropped (logged).
+    pub(crate) fn dead_letter(&self, delivery: &Delivery<'_>, failure: &Failure) {
+        if let Err(dead) = self.sink.dead_letter(delivery, failure) {
+            tracing::warn!(topic = %self.topic, subscription = %delivery.subscription.id,
+                reason = %failure.reason, dead_letter = %dead.reason,
+                "undeliverable message dropped");
+        }
+    }
+}
+
+/// A delivery thread of one subscription (HTTP(S) endpoints and delivery
+/// streams: they block on their destination, so each has its own thread).
+pub(crate) struct Worker {
+    pub(crate) context: Arc<DeliveryContext>,
+    pub(crate) position_path: PathBuf,
+    pub(crate) control: Arc<Control>,
+    /// Spaces HTTP(S) requests by the DeliveryPolicy's `throttlePolicy`.
+    pub(crate) throttle: RefCell<Throttle>,
+}
+
+impl Worker {
+    /// Delivers from `position` until stopped.
+    pub(crate) fn run(self, mut position: u64) {
+        let log = &self.context.log;
+        // The position last stored durably, and when.
+        let mut stored = position;
+        let mut stored_at = Instant::now();
+        while !self.control.stopping() {
+            match self.deliver_batch(position) {
+                Ok(Some(next)) if next > position => {
+                    position = next;
+                    if stored_at.elapsed() < POSITION_STORE_INTERVAL {
+                        continue;
+                    }
+                }
+                Ok(Some(_)) if stored == position => {
+                    log.wait_for(position, IDLE_WAIT);
+                    continue;
+                }
+                // Caught up with a position not stored yet: store it unless
+                // more comes at once.
+                Ok(Some(_)) => {
+                    if log.wait_for(position, POSITION_STORE_INTERVAL) {
+                        continue;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::error!(topic = %self.context.topic, %error, "reading the topic log failed");
+                    if !self.control.pause(IDLE_WAIT) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if stored < position {
+                if !self.store(position) {
+                    return;
+                }
+                stored = position;
+            }
+            stored_at = Instant::now();
+        }
+        if self.control.lock().removed {
+            let _ = self.context.fs.remove_file(&self.position_path);
+        } else if stored < position {
+            self.store(position);
+        }
+    }
+
+    fn store(&self, position: u64) -> bool {
+        let stored = self
+            .context
+            .store(&self.control, &self.position_path, position);
+        if stored {
+            self.context.reclaim();
+        }
+        stored
     }
 
     /// The most deliveries a second the subscription takes: HTTP(S) with a
@@ -458,16 +550,11 @@ impl Worker {
         }
     }
 
-    /// Delivers the records from `position` on that one read returns (shared
-    /// with the topic's other workers, see [`RecentRead`]); the position after
-    /// the last one handled, or `None` when stopped before handling any.
+    /// Delivers the records from `position` on that one read returns; the
+    /// position after the last one handled, or `None` when stopped before
+    /// handling any.
     fn deliver_batch(&self, position: u64) -> Result<Option<u64>> {
-        let from = position.max(self.log.first_position());
-        let limits = ReadLimits {
-            records_max: self.batch_records_max,
-            bytes_max: 4 << 20,
-        };
-        let read = self.recent.read(&self.topic, &self.log, from, limits)?;
+        let (from, read) = self.context.read(position)?;
         let passing: Vec<(u64, &Published)> = read
             .messages
             .iter()
@@ -492,11 +579,11 @@ impl Worker {
                 return handled;
             }
             let record = self.control.record();
-            let topic_attributes = self.topic_attributes();
+            let topic_attributes = self.context.topic_attributes();
             let deliveries: Vec<Delivery<'_>> = messages[handled..]
                 .iter()
                 .map(|(position, message)| Delivery {
-                    topic: &self.topic,
+                    topic: &self.context.topic,
                     topic_attributes: &topic_attributes,
                     subscription: &record,
                     message,
@@ -513,13 +600,8 @@ impl Worker {
                     return handled;
                 }
             }
-            let outcomes = self.sink.deliver_batch(&deliveries);
-            assert!(
-                !outcomes.is_empty() && outcomes.len() <= deliveries.len(),
-                "a sink answered {} outcomes for {} deliveries",
-                outcomes.len(),
-                deliveries.len()
-            );
+            let outcomes = self.context.sink.deliver_batch(&deliveries);
+            check_outcomes(outcomes.len(), deliveries.len());
             for (delivery, outcome) in deliveries.iter().zip(outcomes) {
                 if let Err(failure) = outcome {
                     if !self.settle(delivery.message, delivery.position, failure) {
@@ -532,13 +614,6 @@ impl Worker {
         handled
     }
 
-    fn topic_attributes(&self) -> TopicAttributes {
-        self.topic_attributes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
     /// Settles a message whose first attempt failed with `failure`: retries it
     /// alone as its schedule says, then dead-letters it if it never went
     /// through. Returns false if stopped before it was handled.
@@ -546,25 +621,17 @@ impl Worker {
         let mut attempt = 1;
         loop {
             let record = self.control.record();
-            let topic_attributes = self.topic_attributes();
-            let delay = failure
-                .retryable
-                .then(|| retry_delay(&self.retry, &record, &topic_attributes, attempt))
-                .flatten();
+            let topic_attributes = self.context.topic_attributes();
             let mut delivery = Delivery {
-                topic: &self.topic,
+                topic: &self.context.topic,
                 topic_attributes: &topic_attributes,
                 subscription: &record,
                 message,
                 position,
                 attempt,
             };
-            let Some(delay) = delay else {
-                if let Err(dead) = self.sink.dead_letter(&delivery, &failure) {
-                    tracing::warn!(topic = %self.topic, subscription = %record.id,
-                        reason = %failure.reason, dead_letter = %dead.reason,
-                        "undeliverable message dropped");
-                }
+            let Some(delay) = self.context.retry_after(&delivery, &failure) else {
+                self.context.dead_letter(&delivery, &failure);
                 return true;
             };
             if !self.control.pause(delay) {
@@ -575,12 +642,22 @@ impl Worker {
             if !self.wait_for_throttle(&delivery) {
                 return false;
             }
-            match self.sink.deliver(&delivery) {
+            match self.context.sink.deliver(&delivery) {
                 Ok(()) => return true,
                 Err(next) => failure = next,
             }
         }
     }
+}
+
+/// Checks that a sink answered a batch of `deliveries` with `outcomes`
+/// outcomes, as [`Sink::deliver_batch`] promises: at least one, at most one
+/// per delivery.
+pub(crate) fn check_outcomes(outcomes: usize, deliveries: usize) {
+    assert!(
+        outcomes >= 1 && outcomes <= deliveries,
+        "a sink answered {outcomes} outcomes for {deliveries} deliveries"
+    );
 }
 
 #[cfg(test)]

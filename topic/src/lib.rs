@@ -6,15 +6,18 @@
 //!   └── Topic
 //!         ├── log          one record per published message (segment Log)
 //!         ├── positions/   one durable delivery position per confirmed subscription
-//!         └── workers      one delivery thread per confirmed subscription
+//!         └── delivery     one thread for all queue subscriptions (and one that
+//!                          stores their positions); one per HTTP(S) or
+//!                          delivery stream subscription
 //! ```
 //!
 //! A publish is acknowledged once durable in the topic's log (one group commit
-//! with every other log of the server). Each worker reads a batch from its
-//! position, hands the messages that pass its filter to the [`Sink`] at once (a
-//! queue takes them in one commit round), retries what it refuses, dead-letters
-//! what it keeps refusing, and only then stores the next position (at most every
-//! 100 ms while busy), so a crash re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
+//! with every other log of the server). Each subscription's delivery reads a
+//! batch from its position, hands the messages that pass its filter to the
+//! [`Sink`] at once (a queue takes them in one commit round, and the queue
+//! subscriptions of a topic share that round), retries what it refuses,
+//! dead-letters what it keeps refusing, and only then stores the next position
+//! (at most every 100 ms while busy), so a crash re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
 //! rebuilt from the log at open. On-disk formats are in `FORMAT.md`.
 //!
 //! No AWS wording lives here: errors are facts, values are types. The server
@@ -25,6 +28,7 @@
 
 mod delivery;
 mod error;
+mod fanout;
 mod fifo;
 pub mod filter;
 mod manifest;
@@ -50,5 +54,5 @@ pub use registry::{
     SUBSCRIPTIONS_MAX, TAGS_MAX, TOPICS_MAX,
 };
 pub use shardlog_segment::clock::{Clock, ManualClock, SystemClock};
-pub use topic::{PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
+pub use topic::{PendingPublish, PublishOutcome, PublishRequest, Topic, PUBLISH_BATCH_MAX};
 pub use types::{Endpoint, Protocol, SubscriptionId, TopicName, FIFO_SUFFIX, TOPIC_NAME_CHARS_MAX};

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most topics.
 pub const TOPICS_MAX: usize = 100_000;
-/// Most subscriptions in all (each confirmed one has a delivery thread).
+/// Most subscriptions in all (each confirmed HTTP(S) or delivery stream one
+/// has a delivery thread; a topic's queue subscriptions share one).
 pub const SUBSCRIPTIONS_MAX: usize = 1_000;
 /// Most tags of a topic.
 pub const TAGS_MAX: usize = 50;
@@ -179,9 +180,7 @@ impl Topics {
                 });
         match opened {
             Ok((topic, positions)) => {
-                for (subscription, position) in positions {
-                    self.start(&topic, subscription, position)?;
-                }
+                self.start(&topic, positions)?;
                 Ok(topic)
             }
             Err(error) if error.is_damage() => {
@@ -249,10 +248,9 @@ impl Topics {
         Ok(Arc::new(topic))
     }
 
-    fn start(&self, topic: &Topic, record: SubscriptionRecord, position: u64) -> Result<()> {
-        topic.start_worker(
-            record,
-            position,
+    fn start(&self, topic: &Topic, subscriptions: Vec<(SubscriptionRecord, u64)>) -> Result<()> {
+        topic.start_workers(
+            subscriptions,
             self.shared.storage.fs(),
             &self.shared.sink,
             self.shared.config.retry,
@@ -519,7 +517,7 @@ impl Topics {
         self.commit(&mut state, manifest)?;
         if !pending {
             let position = topic.end_position();
-            self.start(&topic, subscription.clone(), position)?;
+            self.start(&topic, vec![(subscription.clone(), position)])?;
         }
         Ok(subscription)
     }
@@ -566,7 +564,7 @@ impl Topics {
         let confirmed = subscription.clone();
         self.store_start(&topic, &confirmed)?;
         self.commit(&mut state, manifest)?;
-        self.start(&topic, confirmed.clone(), topic.end_position())?;
+        self.start(&topic, vec![(confirmed.clone(), topic.end_position())])?;
         Ok(confirmed)
     }
 

@@ -1,15 +1,16 @@
 //! One topic: its log, its FIFO deduplication window, and the delivery workers
 //! of its confirmed subscriptions.
 
-use crate::delivery::{self, Control, RetryConfig, Sink, Worker};
+use crate::delivery::{self, Control, DeliveryContext, RetryConfig, Sink, Worker};
 use crate::error::{Error, Result};
+use crate::fanout::{Member, Running};
 use crate::fifo::{content_deduplication_id, Dedup, FirstPublish, DEDUPLICATION_WINDOW_MS};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::message::MessageAttributes;
 use crate::record::Published;
-use crate::types::{now_ms, SubscriptionId, TopicName};
+use crate::types::{now_ms, Protocol, SubscriptionId, TopicName};
 use shardlog_segment::io::FileSystem;
-use shardlog_segment::{Log, ReadLimits, Record};
+use shardlog_segment::{Log, PendingAppend, ReadLimits, Record};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,6 +49,11 @@ pub struct PublishOutcome {
 /// Appends `messages` to a topic's `log` as one batch, durable when it returns;
 /// returns the first one's position.
 pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<u64> {
+    Ok(submit_published(log, messages)?.wait()?.base_position)
+}
+
+/// Stages `messages` as one batch of a topic's `log` and returns at once.
+fn submit_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<PendingAppend> {
     let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
     let records: Vec<Record<'_>> = encoded
         .iter()
@@ -57,14 +63,42 @@ pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_se
             data,
         })
         .collect();
-    Ok(log.append(&records)?.base_position)
+    log.submit(&records)
 }
 
-/// A delivery worker: how to stop it, and its thread.
-type Running = (Arc<Control>, Option<JoinHandle<()>>);
-/// A topic's delivery workers by subscription, shared with them so that each
-/// can see how far the others are (for reclaiming the log behind them all).
-pub(crate) type Workers = Arc<Mutex<BTreeMap<SubscriptionId, Running>>>;
+/// A publish staged by [`Topic::submit_publish`], acknowledged once durable.
+#[must_use = "a publish is acknowledged only once it is durable"]
+#[derive(Debug)]
+pub struct PendingPublish {
+    /// `None` when nothing is left to wait for (a FIFO topic's publish).
+    append: Option<PendingAppend>,
+    outcomes: Vec<PublishOutcome>,
+}
+
+impl PendingPublish {
+    /// Waits until the messages are durable; then each one's outcome.
+    pub fn wait(self) -> Result<Vec<PublishOutcome>> {
+        if let Some(append) = self.append {
+            append.wait()?;
+        }
+        Ok(self.outcomes)
+    }
+
+    /// [`PendingPublish::wait`] for async callers: no thread blocks meanwhile.
+    pub async fn acknowledged(self) -> Result<Vec<PublishOutcome>> {
+        if let Some(append) = &self.append {
+            append.acknowledged().await?;
+        }
+        Ok(self.outcomes)
+    }
+}
+
+/// A subscription's delivery: its control, and its own thread (`None` for a
+/// queue subscription, delivered by the topic's queue delivery thread).
+type Delivering = (Arc<Control>, Option<JoinHandle<()>>);
+/// A topic's subscriptions' deliveries, shared with them so that each can see
+/// how far the others are (for reclaiming the log behind them all).
+pub(crate) type Workers = Arc<Mutex<BTreeMap<SubscriptionId, Delivering>>>;
 
 /// A topic of a [`crate::Topics`] registry.
 pub struct Topic {
@@ -75,6 +109,8 @@ pub struct Topic {
     pub(crate) attributes: Arc<Mutex<TopicAttributes>>,
     dedup: Mutex<Dedup>,
     workers: Workers,
+    /// The thread delivering to every queue subscription, while there are any.
+    fanout: Mutex<Option<Running>>,
     /// The newest read of the log, shared by the workers.
     recent: Arc<crate::recent::RecentRead>,
     /// Why the topic's files could not be read at open, if they could not: it
@@ -140,6 +176,7 @@ impl Topic {
             attributes: Arc::new(Mutex::new(attributes)),
             dedup: Mutex::new(Dedup::default()),
             workers: Arc::new(Mutex::new(BTreeMap::new())),
+            fanout: Mutex::new(None),
             recent: Arc::default(),
             quarantined: None,
         }
@@ -203,6 +240,15 @@ impl Topic {
     /// FIFO duplicate within 5 minutes gets the first publish's answer and is not
     /// appended again.
     pub fn publish(&self, requests: Vec<PublishRequest>) -> Result<Vec<PublishOutcome>> {
+        self.submit_publish(requests)?.wait()
+    }
+
+    /// [`Topic::publish`] without the wait, for callers that await
+    /// [`PendingPublish::acknowledged`]: a standard topic's messages are staged
+    /// as one append and this returns at once. A FIFO topic's publish holds its
+    /// deduplication window's lock until its append is durable, so it blocks
+    /// here: async callers publish to FIFO topics from a blocking thread.
+    pub fn submit_publish(&self, requests: Vec<PublishRequest>) -> Result<PendingPublish> {
         self.check_usable()?;
         if requests.is_empty() || requests.len() > PUBLISH_BATCH_MAX {
             return Err(Error::InvalidParameter {
@@ -217,14 +263,18 @@ impl Topic {
             .map(|request| prepare(request, fifo, content_based))
             .collect::<Result<Vec<_>>>()?;
         if !fifo {
-            self.append_at(&messages)?;
-            return Ok(messages
+            let append = submit_published(&self.log, &messages)?;
+            let outcomes = messages
                 .into_iter()
                 .map(|message| PublishOutcome {
                     message_id: message.message_id,
                     sequence_number: None,
                 })
-                .collect());
+                .collect();
+            return Ok(PendingPublish {
+                append: Some(append),
+                outcomes,
+            });
         }
         // One lock over lookup, append and insert, so that two publishes of one
         // deduplication id cannot both be appended.
@@ -254,7 +304,7 @@ impl Topic {
         let base = if fresh.is_empty() {
             0
         } else {
-            self.append_at(&fresh)?
+            append_published(&self.log, &fresh)?
         };
         for (index, message) in fresh.iter().enumerate() {
             let first = FirstPublish {
@@ -264,7 +314,7 @@ impl Topic {
             let id = message.deduplication_id.clone().expect("checked above");
             dedup.insert(id, first, now);
         }
-        Ok(slots
+        let outcomes = slots
             .into_iter()
             .map(|slot| match slot {
                 Err(known) => known,
@@ -273,51 +323,76 @@ impl Topic {
                     sequence_number: Some(base + index as u64),
                 },
             })
-            .collect())
+            .collect();
+        Ok(PendingPublish {
+            append: None,
+            outcomes,
+        })
     }
 
-    /// Appends `messages` as one batch, durable when it returns; returns the
-    /// first one's position.
-    fn append_at(&self, messages: &[Published]) -> Result<u64> {
-        Ok(append_published(&self.log, messages)?)
-    }
-
-    /// Starts delivering to `record` from `position`.
-    pub(crate) fn start_worker(
+    /// Starts delivering to each of `subscriptions` from its position (stored
+    /// durably): queue subscriptions on the topic's one queue delivery thread
+    /// (restarted with them added), the others on a thread each.
+    pub(crate) fn start_workers(
         &self,
-        record: SubscriptionRecord,
-        position: u64,
+        subscriptions: Vec<(SubscriptionRecord, u64)>,
         fs: &Arc<dyn FileSystem>,
         sink: &Arc<dyn Sink>,
         retry: RetryConfig,
     ) -> Result<()> {
-        let id = record.id.clone();
-        let control = Control::new(record.clone(), position);
-        let worker = Worker {
+        let context = Arc::new(DeliveryContext {
             topic: self.name.clone(),
             log: self.log.clone(),
             recent: Arc::clone(&self.recent),
             fs: Arc::clone(fs),
-            position_path: delivery::position_path(&self.dir, &record),
-            control: Arc::clone(&control),
             topic_attributes: Arc::clone(&self.attributes),
             peers: Arc::clone(&self.workers),
             fifo: self.name.is_fifo(),
             sink: Arc::clone(sink),
             retry,
-            batch_records_max: 100,
-            throttle: Default::default(),
+        });
+        let mut joining = Vec::new();
+        for (record, position) in subscriptions {
+            let id = record.id.clone();
+            let position_path = delivery::position_path(&self.dir, &record);
+            let queue = record.endpoint.protocol == Protocol::Sqs;
+            let control = Control::new(record, position);
+            if queue {
+                joining.push(Member::new(Arc::clone(&control), position_path, position));
+                lock(&self.workers).insert(id, (control, None));
+                continue;
+            }
+            let worker = Worker {
+                context: Arc::clone(&context),
+                position_path,
+                control: Arc::clone(&control),
+                throttle: Default::default(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("sns-{}", &id.as_str()[..8.min(id.as_str().len())]))
+                .spawn(move || worker.run(position))
+                .map_err(|source| self.thread_error(source))?;
+            lock(&self.workers).insert(id, (control, Some(thread)));
+        }
+        if joining.is_empty() {
+            return Ok(());
+        }
+        let mut fanout = lock(&self.fanout);
+        let mut members = match fanout.take() {
+            Some(running) => running.stop().1,
+            None => Vec::new(),
         };
-        let thread = std::thread::Builder::new()
-            .name(format!("sns-{}", &id.as_str()[..8.min(id.as_str().len())]))
-            .spawn(move || worker.run(position))
-            .map_err(|source| Error::Metadata {
-                op: "start a delivery thread for",
-                path: self.dir.clone(),
-                source,
-            })?;
-        lock(&self.workers).insert(id, (control, Some(thread)));
+        members.extend(joining);
+        *fanout = Some(Running::start(context, members)?);
         Ok(())
+    }
+
+    fn thread_error(&self, source: std::io::Error) -> Error {
+        Error::Metadata {
+            op: "start a delivery thread for",
+            path: self.dir.clone(),
+            source,
+        }
     }
 
     /// Gives a running worker the subscription's new attributes.
@@ -327,21 +402,50 @@ impl Topic {
         }
     }
 
-    /// Stops the worker of `id` (if any) and waits for it; `removed` deletes its
-    /// position as it exits.
+    /// Stops the delivery of `id` (if any) and waits for it; `removed` deletes
+    /// its position as it ends. The topic's other queue subscriptions go on
+    /// from where they stood.
     pub(crate) fn stop_worker(&self, id: &SubscriptionId, removed: bool) {
         let entry = lock(&self.workers).remove(id);
-        if let Some((control, thread)) = entry {
-            control.stop(removed);
-            self.log.wake_waiters();
-            if let Some(thread) = thread {
+        match entry {
+            Some((control, Some(thread))) => {
+                control.stop(removed);
+                self.log.wake_waiters();
                 let _ = thread.join();
+            }
+            Some((_, None)) => self.stop_members(|member| member.id() == *id, removed),
+            None => {}
+        }
+    }
+
+    /// Stops the queue delivery thread and restarts it without the members that
+    /// `leaving` picks; `removed` deletes their positions.
+    fn stop_members(&self, leaving: impl Fn(&Member) -> bool, removed: bool) {
+        let mut fanout = lock(&self.fanout);
+        let Some(running) = fanout.take() else {
+            return;
+        };
+        let (context, members) = running.stop();
+        let (gone, staying): (Vec<Member>, Vec<Member>) = members.into_iter().partition(leaving);
+        if removed {
+            for member in gone {
+                let _ = context.fs.remove_file(&member.position_path);
+            }
+        }
+        if staying.is_empty() {
+            return;
+        }
+        match Running::start(context, staying) {
+            Ok(running) => *fanout = Some(running),
+            Err(error) => {
+                tracing::error!(topic = %self.name, %error, "queue deliveries stop until a restart")
             }
         }
     }
 
     /// Stops every worker and waits for them.
     pub(crate) fn stop_all(&self, removed: bool) {
+        self.stop_members(|_| true, removed);
         let ids: Vec<SubscriptionId> = lock(&self.workers).keys().cloned().collect();
         for (control, _) in lock(&self.workers).values() {
             control.stop(removed);

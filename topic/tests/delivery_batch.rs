@@ -1,6 +1,7 @@
-//! Batch delivery: a worker hands the sink every message of one read at once; a
-//! message that fails in the middle of a batch is retried alone and
-//! dead-lettered as before, and the others still arrive once each, in order.
+//! Batch delivery: a topic's queue delivery hands the sink every message of one
+//! read at once; a message that fails in the middle of a batch is retried alone
+//! (a batch of one) and dead-lettered as before, and the others still arrive
+//! once each, in order.
 
 mod common;
 
@@ -161,8 +162,8 @@ fn retried_message_keeps_its_place_in_the_batch() {
     assert!(state.dead.is_empty());
     assert_eq!(
         state.batch_sizes,
-        [10, 5],
-        "the whole read went as one batch, the rest after the retry as another"
+        [10, 1, 5],
+        "the whole read went as one batch, the retry alone, the rest after it as another"
     );
 }
 
@@ -199,5 +200,6 @@ fn retries_used_up_dead_letter_then_the_rest_follows() {
     );
     assert!(state.delivered.iter().all(|(_, attempt)| *attempt == 1));
     assert_eq!(state.dead, ["m4"]);
-    assert_eq!(state.batch_sizes, [10, 5]);
+    // The read, each of the two retries alone, the rest.
+    assert_eq!(state.batch_sizes, [10, 1, 1, 5]);
 }

@@ -175,34 +175,66 @@ where
         codec::parse_form(&body)
     };
     let request_id = id.to_string();
-    let (label, result) = tokio::task::spawn_blocking(move || {
-        let model = crate::protocol::model::sns();
-        let Some(action) = form.get("Action").cloned() else {
-            let error = SnsError::new(
-                "MissingParameter",
-                "The request must contain the parameter Action.",
-            );
-            return (ActionLabel::UNKNOWN, Err(error));
-        };
-        let label = ActionLabel::of(model, &action);
-        let request = codec::build_request(&DIALECT, &action, &form);
-        let result = codec::validate(&DIALECT, &action, &request)
-            .map_err(SnsError::from)
-            .and_then(|request| dispatch(&sns, &action, &request, is_link))
-            .map(|response| codec::encode(&DIALECT, &action, &response, &request_id));
-        (label, result)
-    })
-    .await
-    .unwrap_or_else(|error| {
-        let error = SnsError::new("InternalError", format!("request handler failed: {error}"));
-        (ActionLabel::UNKNOWN, Err(error))
-    });
+    let unblocked = match is_link {
+        true => None,
+        false => publish_unblocked(&sns, &form, &request_id).await,
+    };
+    let (label, result) = match unblocked {
+        Some(answered) => answered,
+        None => tokio::task::spawn_blocking(move || {
+            let model = crate::protocol::model::sns();
+            let Some(action) = form.get("Action").cloned() else {
+                let error = SnsError::new(
+                    "MissingParameter",
+                    "The request must contain the parameter Action.",
+                );
+                return (ActionLabel::UNKNOWN, Err(error));
+            };
+            let label = ActionLabel::of(model, &action);
+            let request = codec::build_request(&DIALECT, &action, &form);
+            let result = codec::validate(&DIALECT, &action, &request)
+                .map_err(SnsError::from)
+                .and_then(|request| dispatch(&sns, &action, &request, is_link))
+                .map(|response| codec::encode(&DIALECT, &action, &response, &request_id));
+            (label, result)
+        })
+        .await
+        .unwrap_or_else(|error| {
+            let error = SnsError::new("InternalError", format!("request handler failed: {error}"));
+            (ActionLabel::UNKNOWN, Err(error))
+        }),
+    };
     let outcome = result.as_ref().map_or_else(|error| error.code, |_| "OK");
     shared.metrics.request(label, outcome, started.elapsed());
     match result {
         Ok(body) => respond_with(200, "text/xml", body, id),
         Err(error) => error_response(&error, id),
     }
+}
+
+/// Answers a Publish or PublishBatch to a standard topic on this thread,
+/// awaiting its commit instead of blocking a thread on it (one hand-off less per
+/// publish); `None` for every other request, which runs on a blocking thread.
+async fn publish_unblocked(
+    sns: &super::Sns,
+    form: &codec::Form,
+    request_id: &str,
+) -> Option<(ActionLabel, Result<Vec<u8>, SnsError>)> {
+    let action = form.get("Action")?;
+    if !matches!(action.as_str(), "Publish" | "PublishBatch") {
+        return None;
+    }
+    let label = ActionLabel::of(crate::protocol::model::sns(), action);
+    let request = codec::build_request(&DIALECT, action, form);
+    let request = match codec::validate(&DIALECT, action, &request) {
+        Ok(request) => request,
+        Err(error) => return Some((label, Err(error.into()))),
+    };
+    let result = super::publish::run_unblocked(sns, action, &request).await?;
+    Some((
+        label,
+        result.map(|response| codec::encode(&DIALECT, action, &response, request_id)),
+    ))
 }
 
 fn error_response(error: &SnsError, id: &str) -> Response<Body> {

@@ -11,7 +11,7 @@ use crate::protocol::typed::{read, respond};
 use crate::protocol::value::Value;
 use shardlog_topic::{
     AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest,
-    PUBLISH_BATCH_MAX,
+    FIFO_SUFFIX, PUBLISH_BATCH_MAX,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,15 +25,133 @@ const SUBJECT_CHARS_MAX: usize = 100;
 /// Runs a publish action on its request read into the action's typed input;
 /// `Ok(None)` if `action` is not one.
 pub(super) fn run(sns: &Sns, action: &str, request: &Value) -> Result<Option<Value>, SnsError> {
-    let result = match action {
-        "Publish" => publish(sns, read(request)?),
-        "PublishBatch" => publish_batch(sns, read(request)?),
-        _ => return Ok(None),
+    let Some(checked) = check(sns, action, request) else {
+        return Ok(None);
     };
-    result.map(Some)
+    let Checked {
+        topic,
+        requests,
+        answer,
+    } = checked?;
+    let outcomes = match requests.is_empty() {
+        true => Vec::new(),
+        false => topic.publish(requests)?,
+    };
+    answer.with(outcomes).map(Some)
 }
 
-fn publish(sns: &Sns, request: PublishInput) -> Response {
+/// [`run`] without blocking a thread, for a publish action to a standard topic:
+/// `None` for any other action, and for a FIFO topic's publish (it holds its
+/// deduplication lock until durable: it runs through [`run`] on a blocking thread).
+pub(super) async fn run_unblocked(sns: &Sns, action: &str, request: &Value) -> Option<Response> {
+    let topic_arn = match action {
+        "Publish" => text_field(request, "TopicArn").or_else(|| text_field(request, "TargetArn")),
+        "PublishBatch" => text_field(request, "TopicArn"),
+        _ => return None,
+    };
+    // A topic's kind is in its name (and so in its ARN): a FIFO topic's ends in
+    // `.fifo`. A request without one goes the blocking way, which words the error.
+    if topic_arn.is_none_or(|arn| arn.ends_with(FIFO_SUFFIX)) {
+        return None;
+    }
+    let Checked {
+        topic,
+        requests,
+        answer,
+    } = match check(sns, action, request)? {
+        Ok(checked) => checked,
+        Err(error) => return Some(Err(error)),
+    };
+    let outcomes = match requests.is_empty() {
+        true => Ok(Vec::new()),
+        false => async { topic.submit_publish(requests)?.acknowledged().await }.await,
+    };
+    Some(
+        outcomes
+            .map_err(SnsError::from)
+            .and_then(|outcomes| answer.with(outcomes)),
+    )
+}
+
+/// The text of a request's top-level field `name`, if it has one.
+fn text_field<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
+    match request {
+        Value::Map(fields) => match fields.get(name) {
+            Some(Value::Text(text)) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A publish action checked: its topic, what to append, and how to answer.
+struct Checked {
+    topic: std::sync::Arc<shardlog_topic::Topic>,
+    /// The valid messages, in order (none when every batch entry failed).
+    requests: Vec<PublishRequest>,
+    answer: Answer,
+}
+
+/// How a publish action answers once its messages are durable.
+enum Answer {
+    /// Publish: the one message's outcome.
+    One,
+    /// PublishBatch: the valid entries' ids (in the order of the requests) and
+    /// the entries that failed their checks.
+    Batch {
+        ids: Vec<String>,
+        failed: Vec<BatchResultErrorEntry>,
+    },
+}
+
+impl Answer {
+    /// The answer for the appended messages' `outcomes` (in request order).
+    fn with(self, outcomes: Vec<PublishOutcome>) -> Response {
+        match self {
+            Answer::One => {
+                let outcome = outcomes
+                    .into_iter()
+                    .next()
+                    .expect("one outcome per message");
+                Ok(respond(&PublishOutput {
+                    sequence_number: sequence_number(&outcome),
+                    message_id: outcome.message_id,
+                })?)
+            }
+            Answer::Batch { ids, failed } => {
+                let successful = ids
+                    .into_iter()
+                    .zip(outcomes)
+                    .map(|(id, outcome)| PublishBatchResultEntry {
+                        id,
+                        sequence_number: sequence_number(&outcome),
+                        message_id: outcome.message_id,
+                    })
+                    .collect();
+                Ok(respond(&PublishBatchOutput { successful, failed })?)
+            }
+        }
+    }
+}
+
+/// Checks a publish action's request; `None` if `action` is not one.
+fn check(sns: &Sns, action: &str, request: &Value) -> Option<Result<Checked, SnsError>> {
+    match action {
+        "Publish" => Some(
+            read(request)
+                .map_err(SnsError::from)
+                .and_then(|r| check_publish(sns, r)),
+        ),
+        "PublishBatch" => Some(
+            read(request)
+                .map_err(SnsError::from)
+                .and_then(|r| check_batch(sns, r)),
+        ),
+        _ => None,
+    }
+}
+
+fn check_publish(sns: &Sns, request: PublishInput) -> Result<Checked, SnsError> {
     if request.phone_number.is_some() {
         return Err(SnsError::invalid(
             "PhoneNumber Reason: SMS is not supported by this server",
@@ -50,14 +168,11 @@ fn publish(sns: &Sns, request: PublishInput) -> Response {
     let name = sns.names().topic_of_arn(arn)?;
     let topic = sns.topics().topic(name)?;
     let publish = request_of(request.message, topic.name().is_fifo())?;
-    let outcome = topic
-        .publish(vec![publish])?
-        .pop()
-        .expect("one outcome per message");
-    Ok(respond(&PublishOutput {
-        sequence_number: sequence_number(&outcome),
-        message_id: outcome.message_id,
-    })?)
+    Ok(Checked {
+        topic,
+        requests: vec![publish],
+        answer: Answer::One,
+    })
 }
 
 /// A FIFO message's sequence number as SNS writes it: 20 digits.
@@ -195,7 +310,7 @@ fn attributes_of(
     Ok(attributes)
 }
 
-fn publish_batch(sns: &Sns, request: PublishBatchInput) -> Response {
+fn check_batch(sns: &Sns, request: PublishBatchInput) -> Result<Checked, SnsError> {
     let name = sns.names().topic_of_arn(&request.topic_arn)?;
     let topic = sns.topics().topic(name)?;
     let entries = request.publish_batch_request_entries;
@@ -251,17 +366,10 @@ fn publish_batch(sns: &Sns, request: PublishBatchInput) -> Response {
             "The length of all the messages put together is more than the limit",
         ));
     }
-    let mut successful = Vec::new();
-    if !valid.is_empty() {
-        let (ids, requests): (Vec<String>, Vec<PublishRequest>) = valid.into_iter().unzip();
-        let outcomes = topic.publish(requests)?;
-        for (id, outcome) in ids.into_iter().zip(outcomes) {
-            successful.push(PublishBatchResultEntry {
-                id,
-                sequence_number: sequence_number(&outcome),
-                message_id: outcome.message_id,
-            });
-        }
-    }
-    Ok(respond(&PublishBatchOutput { successful, failed })?)
+    let (ids, requests): (Vec<String>, Vec<PublishRequest>) = valid.into_iter().unzip();
+    Ok(Checked {
+        topic,
+        requests,
+        answer: Answer::Batch { ids, failed },
+    })
 }

@@ -186,39 +186,81 @@ impl Sinks {
             Ok(queue) => queue,
             Err(failure) => return vec![Err(failure); deliveries.len()],
         };
+        let made = self.queue_requests(&queue, deliveries, raw);
+        QueueSend::submit(&queue, made).outcomes()
+    }
+
+    /// [`Sinks::to_queue_batch`] for the batches of several queue subscriptions:
+    /// every append is staged before any is waited for, so that one commit round
+    /// makes them all durable (batches of other protocols are delivered as
+    /// they come).
+    fn to_queues(&self, batches: &[&[Delivery<'_>]]) -> Vec<Vec<Result<(), Failure>>> {
+        let queues: Vec<Option<Result<std::sync::Arc<shardlog_queue::Queue>, Failure>>> = batches
+            .iter()
+            .map(|deliveries| {
+                let subscription = deliveries.first()?.subscription;
+                (subscription.endpoint.protocol == Protocol::Sqs)
+                    .then(|| self.queue_of(&subscription.endpoint.address))
+            })
+            .collect();
+        // Bodies first, then the appends one right after the other: the writer
+        // takes what is staged when it wakes, so staging close together puts
+        // the appends in one round.
+        let made: Vec<Result<QueueRequests, Vec<Result<(), Failure>>>> = batches
+            .iter()
+            .zip(&queues)
+            .map(|(deliveries, queue)| match queue {
+                Some(Ok(queue)) => {
+                    let raw = is_raw(deliveries[0].subscription);
+                    Ok(self.queue_requests(queue, deliveries, raw))
+                }
+                Some(Err(failure)) => Err(vec![Err(failure.clone()); deliveries.len()]),
+                None => Err(shardlog_topic::Sink::deliver_batch(self, deliveries)),
+            })
+            .collect();
+        let sends: Vec<QueueSend<'_>> = made
+            .into_iter()
+            .zip(&queues)
+            .map(|(made, queue)| match (made, queue) {
+                (Ok(made), Some(Ok(queue))) => QueueSend::submit(queue, made),
+                (Err(outcomes), _) => QueueSend::Answered(outcomes),
+                (Ok(_), _) => unreachable!("requests are made only for a queue found"),
+            })
+            .collect();
+        // The last staged first: rounds are acknowledged in the order their
+        // appends were staged, so once it is, the others are too, and this
+        // thread is woken once rather than once per queue.
+        let mut outcomes: Vec<Vec<Result<(), Failure>>> =
+            sends.into_iter().rev().map(QueueSend::outcomes).collect();
+        outcomes.reverse();
+        outcomes
+    }
+
+    /// The requests of a prefix of `deliveries` to `queue`: a message whose body
+    /// cannot be made (no signing key yet) ends the batch there, since nothing
+    /// behind it may go ahead of it.
+    fn queue_requests(
+        &self,
+        queue: &shardlog_queue::Queue,
+        deliveries: &[Delivery<'_>],
+        raw: bool,
+    ) -> QueueRequests {
         let mut requests = Vec::with_capacity(deliveries.len());
-        // A message whose body cannot be made (no signing key yet) ends the batch
-        // there: nothing behind it may go ahead of it.
-        let mut unmade = None;
         for delivery in deliveries {
-            match self.queue_request(&queue, delivery, raw) {
+            match self.queue_request(queue, delivery, raw) {
                 Ok(request) => requests.push(request),
                 Err(failure) => {
-                    unmade = Some(failure);
-                    break;
+                    return QueueRequests {
+                        requests,
+                        unmade: Some(failure),
+                    }
                 }
             }
         }
-        let count = requests.len();
-        let mut outcomes = Vec::with_capacity(count + 1);
-        if count > 0 {
-            let sent = queue
-                .submit_sends(requests)
-                .and_then(shardlog_queue::PendingSend::wait);
-            match sent {
-                Ok(sent) => outcomes.extend(sent.into_iter().map(|outcome| {
-                    // An entry fails alone only for what it is (too large, a bad
-                    // attribute): trying it again cannot help.
-                    outcome.map(drop).map_err(|e| refused(e.to_string(), false))
-                })),
-                Err(error @ shardlog_queue::Error::Storage(_)) => {
-                    return vec![Err(refused(error.to_string(), true))];
-                }
-                Err(error) => outcomes.extend(vec![Err(refused(error.to_string(), false)); count]),
-            }
+        QueueRequests {
+            requests,
+            unmade: None,
         }
-        outcomes.extend(unmade.map(Err));
-        outcomes
     }
 
     fn to_firehose(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
@@ -409,6 +451,10 @@ impl shardlog_topic::Sink for Sinks {
         }
     }
 
+    fn deliver_batches(&self, batches: &[&[Delivery<'_>]]) -> Vec<Vec<Result<(), Failure>>> {
+        self.to_queues(batches)
+    }
+
     fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
         let subscription = delivery.subscription;
         match subscription.endpoint.protocol {
@@ -430,4 +476,77 @@ impl shardlog_topic::Sink for Sinks {
         };
         self.to_queue(&arn, delivery, is_raw(delivery.subscription))
     }
+}
+
+/// The requests made of a batch of deliveries to one queue.
+struct QueueRequests {
+    requests: Vec<shardlog_queue::SendRequest>,
+    /// Why the request after them could not be made, if that ended them.
+    unmade: Option<Failure>,
+}
+
+/// A batch of deliveries to one queue: staged and not yet durable, or answered.
+enum QueueSend<'q> {
+    Staged {
+        pending: shardlog_queue::PendingSend<'q>,
+        count: usize,
+        unmade: Option<Failure>,
+    },
+    Answered(Vec<Result<(), Failure>>),
+}
+
+impl<'q> QueueSend<'q> {
+    /// Stages `made` as one append to `queue`.
+    fn submit(queue: &'q shardlog_queue::Queue, made: QueueRequests) -> QueueSend<'q> {
+        let QueueRequests { requests, unmade } = made;
+        let count = requests.len();
+        if count == 0 {
+            return QueueSend::Answered(unmade.map(Err).into_iter().collect());
+        }
+        match queue.submit_sends(requests) {
+            Ok(pending) => QueueSend::Staged {
+                pending,
+                count,
+                unmade,
+            },
+            Err(error) => QueueSend::Answered(send_outcomes(Err(error), count, unmade)),
+        }
+    }
+
+    /// Waits until the append is durable; then the outcomes, as
+    /// [`shardlog_topic::Sink::deliver_batch`] asks.
+    fn outcomes(self) -> Vec<Result<(), Failure>> {
+        match self {
+            QueueSend::Staged {
+                pending,
+                count,
+                unmade,
+            } => send_outcomes(pending.wait(), count, unmade),
+            QueueSend::Answered(outcomes) => outcomes,
+        }
+    }
+}
+
+/// The outcomes of `count` staged sends whose append ended with `sent`, then
+/// `unmade` (the request after them that could not be made). A failure of the
+/// whole append is retryable and answers for the first delivery alone.
+fn send_outcomes(
+    sent: shardlog_queue::Result<Vec<shardlog_queue::Result<shardlog_queue::SendOutcome>>>,
+    count: usize,
+    unmade: Option<Failure>,
+) -> Vec<Result<(), Failure>> {
+    let mut outcomes = Vec::with_capacity(count + 1);
+    match sent {
+        Ok(sent) => outcomes.extend(sent.into_iter().map(|outcome| {
+            // An entry fails alone only for what it is (too large, a bad
+            // attribute): trying it again cannot help.
+            outcome.map(drop).map_err(|e| refused(e.to_string(), false))
+        })),
+        Err(error @ shardlog_queue::Error::Storage(_)) => {
+            return vec![Err(refused(error.to_string(), true))];
+        }
+        Err(error) => outcomes.extend(vec![Err(refused(error.to_string(), false)); count]),
+    }
+    outcomes.extend(unmade.map(Err));
+    outcomes
 }

@@ -1,0 +1,234 @@
+//! A topic's queue subscriptions share one delivery thread: each read goes to
+//! every subscription in one `deliver_batches` call, a subscription waiting
+//! for a retry holds none of the others up, and subscribing or unsubscribing
+//! while messages flow loses nothing and delivers nothing twice.
+
+mod common;
+
+use shardlog_segment::io::RealFs;
+use shardlog_segment::{Storage, StorageConfig};
+use shardlog_topic::{
+    Delivery, Endpoint, Failure, FixedRetry, Protocol, PublishRequest, RetryConfig, Sink,
+    TopicAttributes, TopicName, Topics,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Records each `deliver_batches` call; refuses (retryably) every delivery to
+/// the addresses in `refusing`.
+#[derive(Default)]
+struct CallSink {
+    state: Mutex<SinkState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct SinkState {
+    refusing: BTreeSet<String>,
+    /// Each call's batches: (address, messages).
+    calls: Vec<Vec<(String, Vec<String>)>>,
+    /// (address, message) as they reached the destination.
+    delivered: Vec<(String, String)>,
+    dead: usize,
+}
+
+impl SinkState {
+    fn delivered_to(&self, address: &str) -> Vec<&str> {
+        self.delivered
+            .iter()
+            .filter(|(to, _)| to == address)
+            .map(|(_, message)| message.as_str())
+            .collect()
+    }
+}
+
+impl Sink for CallSink {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
+        let mut state = self.state.lock().unwrap();
+        let address = &delivery.subscription.endpoint.address;
+        if state.refusing.contains(address) {
+            return Err(Failure {
+                reason: "refused by the test".into(),
+                retryable: true,
+            });
+        }
+        state
+            .delivered
+            .push((address.clone(), delivery.message.message.clone()));
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn deliver_batches(&self, batches: &[&[Delivery<'_>]]) -> Vec<Vec<Result<(), Failure>>> {
+        let call = batches
+            .iter()
+            .map(|batch| {
+                let address = batch[0].subscription.endpoint.address.clone();
+                let messages = batch.iter().map(|d| d.message.message.clone()).collect();
+                (address, messages)
+            })
+            .collect();
+        self.state.lock().unwrap().calls.push(call);
+        batches
+            .iter()
+            .map(|batch| shardlog_topic::deliver_each(self, batch))
+            .collect()
+    }
+
+    fn dead_letter(&self, _: &Delivery<'_>, _: &Failure) -> Result<(), Failure> {
+        self.state.lock().unwrap().dead += 1;
+        Ok(())
+    }
+}
+
+impl CallSink {
+    /// Waits (at most 10 s) until `done` holds of the state.
+    fn wait(&self, done: impl Fn(&SinkState) -> bool) -> bool {
+        common::wait_until(&self.state, &self.changed, done)
+    }
+}
+
+/// Topics whose queue deliveries are retried for far longer than any wait of
+/// these tests.
+fn open(dir: &Path, sink: Arc<CallSink>) -> (Storage, Topics) {
+    let storage = Storage::open(RealFs::shared(), StorageConfig::default()).unwrap();
+    let mut config = common::quick_retries();
+    config.retry = RetryConfig {
+        managed: FixedRetry {
+            retries: 1_000,
+            delay_ms: 50,
+        },
+    };
+    let (topics, _) = Topics::open(storage.clone(), dir, config, sink).unwrap();
+    (storage, topics)
+}
+
+fn queue(address: &str) -> Endpoint {
+    Endpoint {
+        protocol: Protocol::Sqs,
+        address: address.into(),
+    }
+}
+
+fn publish(topics: &Topics, bodies: &[&str]) {
+    let requests = bodies
+        .iter()
+        .map(|body| PublishRequest {
+            message: body.to_string(),
+            ..PublishRequest::default()
+        })
+        .collect();
+    topics.topic("t").unwrap().publish(requests).unwrap();
+}
+
+fn create(topics: &Topics) {
+    let name = TopicName::new("t").unwrap();
+    topics
+        .create_topic(&name, TopicAttributes::default(), BTreeMap::new())
+        .unwrap();
+}
+
+/// One publish reaches every queue subscription in one call of the sink (so a
+/// sink can make all of them durable in one commit round).
+#[test]
+fn one_read_goes_to_every_queue_in_one_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(CallSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics);
+    for address in ["a", "b", "c"] {
+        topics.subscribe("t", queue(address), |_| Ok(())).unwrap();
+    }
+    publish(&topics, &["m0", "m1"]);
+    assert!(sink.wait(|s| s.delivered.len() == 6));
+    let state = sink.state.lock().unwrap();
+    let messages = vec!["m0".to_string(), "m1".to_string()];
+    let expected: Vec<(String, Vec<String>)> = ["a", "b", "c"]
+        .iter()
+        .map(|address| (address.to_string(), messages.clone()))
+        .collect();
+    assert_eq!(state.calls, [expected]);
+    drop(state);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A queue that refuses every message holds up none of the topic's other
+/// queues; after a restart it still gets everything, in order, from the
+/// message it was retrying on (nothing dead-lettered, nothing skipped).
+#[test]
+fn a_queue_in_retry_holds_up_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(CallSink::default());
+    sink.state.lock().unwrap().refusing.insert("stuck".into());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics);
+    topics.subscribe("t", queue("stuck"), |_| Ok(())).unwrap();
+    topics.subscribe("t", queue("ok"), |_| Ok(())).unwrap();
+    let bodies = ["m0", "m1", "m2", "m3", "m4"];
+    for body in bodies {
+        publish(&topics, &[body]);
+    }
+    // 1,000 retries 50 ms apart: the others would wait 50 s behind it.
+    assert!(sink.wait(|s| s.delivered_to("ok") == bodies));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    assert!(sink.state.lock().unwrap().delivered_to("stuck").is_empty());
+
+    sink.state.lock().unwrap().refusing.clear();
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    assert!(sink.wait(|s| s.delivered_to("stuck") == bodies));
+    let state = sink.state.lock().unwrap();
+    assert_eq!(state.delivered_to("ok"), bodies, "delivered twice");
+    assert_eq!(state.dead, 0);
+    drop(state);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// Subscribing and unsubscribing queues between publishes restarts the shared
+/// delivery: the queues that stay lose nothing and get nothing twice, a new
+/// queue gets what is published after it subscribed, and an unsubscribed one's
+/// position file goes.
+#[test]
+fn queues_come_and_go_while_others_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(CallSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics);
+    let first = topics.subscribe("t", queue("first"), |_| Ok(())).unwrap();
+    let leaving = topics.subscribe("t", queue("leaving"), |_| Ok(())).unwrap();
+    publish(&topics, &["m0"]);
+    topics.subscribe("t", queue("late"), |_| Ok(())).unwrap();
+    publish(&topics, &["m1"]);
+    assert!(sink.wait(|s| s.delivered_to("leaving") == ["m0", "m1"]));
+    topics.unsubscribe(leaving.id.as_str()).unwrap();
+    publish(&topics, &["m2"]);
+    assert!(sink.wait(|s| s.delivered_to("late") == ["m1", "m2"]));
+    assert!(sink.wait(|s| s.delivered_to("first") == ["m0", "m1", "m2"]));
+    assert_eq!(
+        sink.state.lock().unwrap().delivered_to("leaving"),
+        ["m0", "m1"]
+    );
+    // A position being stored meanwhile shows as its temporary file too.
+    let positions: Vec<String> = std::fs::read_dir(topic_dir(dir.path()).join("positions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".tmp"))
+        .collect();
+    assert!(positions.contains(&first.id.as_str().to_string()));
+    assert!(!positions.contains(&leaving.id.as_str().to_string()));
+    assert_eq!(positions.len(), 2, "{positions:?}");
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// The directory of topic `t` under `root` (`<id>-t`).
+fn topic_dir(root: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.is_dir() && path.file_name().unwrap().to_string_lossy().ends_with("-t"))
+        .expect("the topic has a directory")
+}
