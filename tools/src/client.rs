@@ -503,6 +503,45 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 5);
     }
 
+    /// A keep-alive connection that the server closes while it sits idle (as
+    /// shardlog does after `--header-read-timeout-ms`) is replaced before the
+    /// next call, which is answered, instead of failing unanswered: the server here
+    /// closes each connection only once the client's call has returned.
+    #[test]
+    fn per_thread_connections_replace_one_closed_while_idle() {
+        static CLOSE_ASKED: AtomicUsize = AtomicUsize::new(0);
+        static CLOSED: AtomicUsize = AtomicUsize::new(0);
+        let answer_then_close_when_asked = |stream: TcpStream| {
+            read_request(&mut BufReader::new(stream.try_clone()?))?;
+            (&stream).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")?;
+            wait_until(|| CLOSE_ASKED.load(Ordering::SeqCst) > CLOSED.load(Ordering::SeqCst));
+            stream.shutdown(std::net::Shutdown::Both)?;
+            CLOSED.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        let (address, accepted) = serve_answers(answer_then_close_when_asked);
+        let client = Client::new(&format!("http://{address}"))
+            .unwrap()
+            .per_thread_connections();
+        let mut answer = Vec::new();
+        for call in 1..=3 {
+            client.send_sqs("ListQueues", b"{}", &mut answer).unwrap();
+            assert_eq!(answer, b"{}");
+            CLOSE_ASKED.store(call, Ordering::SeqCst);
+            wait_until(|| CLOSED.load(Ordering::SeqCst) >= call);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    /// Waits up to 10 s for `done`, failing the test after that.
+    fn wait_until(done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "not done within 10 s");
+            std::thread::yield_now();
+        }
+    }
+
     /// A listener on 127.0.0.1 that serves each connection with `serve` on its
     /// own thread, and the count of connections it accepted.
     fn serve_answers(

@@ -13,12 +13,32 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 /// One thread's connection to one endpoint, and the runtime that drives it.
 struct Connection {
     runtime: tokio::runtime::Runtime,
     sender: SendRequest<Full<Bytes>>,
+    /// The connection's socket, shared (non-blocking, as tokio set it), to see
+    /// whether the server closed it while it sat idle: the runtime, and with it
+    /// hyper, runs only during this thread's calls, so nothing else notices.
+    watch: std::net::TcpStream,
+}
+
+impl Connection {
+    /// Whether the server closed the connection (or sent something unasked, such as
+    /// a timeout answer) since the last call. A server closes a keep-alive
+    /// connection that waited too long for its next request (shardlog's
+    /// `--header-read-timeout-ms`, 10 s by default); a request written into it
+    /// would fail unanswered, so a closed one is replaced before the call.
+    fn closed_by_server(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.watch.peek(&mut byte) {
+            Err(error) => error.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
+    }
 }
 
 thread_local! {
@@ -39,15 +59,17 @@ pub(super) struct Post<'a> {
 }
 
 /// Sends `body` as `post` says on this thread's connection to its endpoint (made
-/// on first use, and again when the server closed it before the request was
-/// sent), reads the answer into `answer` (cleared first) and returns its status.
+/// on first use, and again when the server closed it, idle or before the request
+/// was sent), reads the answer into `answer` (cleared first) and returns its status.
 /// A request is never sent twice.
 pub(super) fn post(post: &Post<'_>, body: &[u8], answer: &mut Vec<u8>) -> Result<u16, String> {
     CONNECTIONS.with(|connections| {
         let mut connections = connections.borrow_mut();
         let outcome = match connections.remove(post.authority) {
-            Some(connection) => send(connection, post, body, answer),
-            None => Err(Retry::Reconnect),
+            Some(connection) if !connection.closed_by_server() => {
+                send(connection, post, body, answer)
+            }
+            _ => Err(Retry::Reconnect),
         };
         let outcome = match outcome {
             Err(Retry::Reconnect) => connect(post).and_then(|connection| {
@@ -84,17 +106,23 @@ fn connect(post: &Post<'_>) -> Result<Connection, String> {
         let stream = tokio::net::TcpStream::connect(post.authority).await?;
         // A request is written whole; Nagle would hold the next one's first bytes.
         stream.set_nodelay(true)?;
-        hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let watch = std::net::TcpStream::from(stream.as_fd().try_clone_to_owned()?);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+        Ok::<_, std::io::Error>((sender, connection, watch))
     };
-    let (sender, connection) = runtime
+    let (sender, connection, watch) = runtime
         .block_on(async { tokio::time::timeout(post.timeout, connecting).await })
         .map_err(|_| format!("connecting to {} timed out", post.authority))?
         .map_err(|error| format!("cannot connect to {}: {error}", post.authority))?;
     // Runs while this thread's calls block on the runtime; ends with the connection.
     runtime.spawn(connection);
-    Ok(Connection { runtime, sender })
+    Ok(Connection {
+        runtime,
+        sender,
+        watch,
+    })
 }
 
 fn send(
@@ -111,7 +139,9 @@ fn send(
         .body(Full::new(Bytes::copy_from_slice(body)))
         .map_err(|error| Retry::Failed(format!("bad request: {error}")))?;
     answer.clear();
-    let Connection { runtime, sender } = &mut connection;
+    let Connection {
+        runtime, sender, ..
+    } = &mut connection;
     let call = async {
         if sender.ready().await.is_err() {
             return Err(Retry::Reconnect);
