@@ -1,7 +1,8 @@
 //! SQS over HTTP: which requests are SQS's, and answering them in the protocol
 //! they came in (JSON 1.0 or query).
 
-use super::{dispatch, query, Answer, Sqs, SqsError, Wire, SQS_TARGET_PREFIX};
+use super::SQS_TARGET_PREFIX;
+use super::{dispatch, dispatch_decoded, fast, query, Answer, Sqs, SqsError, Wire};
 use crate::http::{authenticate, read_body, respond as respond_with, Body, Shared};
 use crate::metrics::ActionLabel;
 use crate::protocol::value::Format;
@@ -98,9 +99,15 @@ async fn run(
     match protocol {
         Protocol::Json { action } => {
             *label = ActionLabel::of(model, action);
-            let request = crate::protocol::validate::request(model, action, Format::Json, body)?;
             let service = (sqs, host, Wire::Json);
-            let answer = dispatch(service, action.clone(), request).await?;
+            let answer = match fast::decode(action, body) {
+                Some(request) => dispatch_decoded(service, request).await?,
+                None => {
+                    let format = Format::Json;
+                    let request = crate::protocol::validate::request(model, action, format, body)?;
+                    dispatch(service, action.clone(), request).await?
+                }
+            };
             let no_output = model
                 .operation(action)
                 .is_some_and(|operation| operation.output.is_none());

@@ -1,6 +1,7 @@
 //! Message actions: send, receive, delete and visibility changes, one at a time
 //! and in batches.
 
+use super::fast::Decoded;
 use super::requests::{
     ChangeMessageVisibilityRequest, DeleteMessageRequest, HandleBatchRequest, HandleEntry,
     QueueRequest, ReceiveMessageRequest, SendEntry, SendMessageBatchRequest,
@@ -38,10 +39,22 @@ pub async fn dispatch(context: &Context<'_>, action: &str, request: &Value) -> O
     };
     Some(match action {
         MessageAction::Send => send(context, request).await,
-        MessageAction::SendBatch => send_batch(context, request).await,
-        MessageAction::Receive => return receive(context, request).await,
+        MessageAction::SendBatch => match read(request) {
+            Ok(request) => send_batch(context, request).await,
+            Err(error) => Err(error.into()),
+        },
+        MessageAction::Receive => {
+            let receive = match read(request).map_err(SqsError::from).and_then(Receive::of) {
+                Ok(receive) => receive,
+                Err(error) => return Some(Err(error)),
+            };
+            return receive_unblocked(context, &receive).await;
+        }
         MessageAction::Delete => delete(context, request).await,
-        MessageAction::DeleteBatch => delete_batch(context, request).await,
+        MessageAction::DeleteBatch => match read(request) {
+            Ok(request) => delete_batch(context, request).await,
+            Err(error) => Err(error.into()),
+        },
         MessageAction::ChangeVisibility => change_visibility(context, request).await,
         MessageAction::ChangeVisibilityBatch => change_visibility_batch(context, request).await,
     })
@@ -61,7 +74,32 @@ enum MessageAction {
 /// Runs a message action that may block a thread (the ReceiveMessage that
 /// [`dispatch`] hands back); `None` if `action` is not one.
 pub fn dispatch_blocking(context: &Context<'_>, action: &str, request: &Value) -> Option<Response> {
-    (action == "ReceiveMessage").then(|| receive_blocking(context, request))
+    (action == "ReceiveMessage").then(|| {
+        let receive = Receive::of(read(request)?)?;
+        receive_blocking(context, &receive)
+    })
+}
+
+/// Runs a request read by the fast decoder on the calling task; a ReceiveMessage
+/// that must block comes back, for [`receive_blocking`] on the blocking pool.
+pub async fn dispatch_decoded(
+    context: &Context<'_>,
+    request: Decoded,
+) -> Result<Response, Receive> {
+    Ok(match request {
+        Decoded::SendBatch(request) => send_batch(context, request).await,
+        Decoded::DeleteBatch(request) => delete_batch(context, request).await,
+        Decoded::Receive(request) => {
+            let receive = match Receive::of(request) {
+                Ok(receive) => receive,
+                Err(error) => return Ok(Err(error)),
+            };
+            match receive_unblocked(context, &receive).await {
+                Some(response) => response,
+                None => return Err(receive),
+            }
+        }
+    })
 }
 
 async fn delete(context: &Context<'_>, request: &Value) -> Response {
@@ -331,8 +369,7 @@ fn failed_entry(id: String, error: &SqsError) -> BatchResultErrorEntry {
     }
 }
 
-async fn send_batch(context: &Context<'_>, request: &Value) -> Response {
-    let request: SendMessageBatchRequest = read(request)?;
+async fn send_batch(context: &Context<'_>, request: SendMessageBatchRequest) -> Response {
     let queue = context.queue_at(&request.queue_url)?;
     let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
@@ -397,8 +434,7 @@ async fn handle_batch<'q, T: Copy>(
     context.respond(&BatchResponse { successful, failed })
 }
 
-async fn delete_batch(context: &Context<'_>, request: &Value) -> Response {
-    let request: HandleBatchRequest = read(request)?;
+async fn delete_batch(context: &Context<'_>, request: HandleBatchRequest) -> Response {
     let queue = context.queue_at(&request.queue_url)?;
     let parse = |entry: &HandleEntry| handle(&entry.receipt_handle);
     handle_batch(context, request.entries, parse, |handles| {
@@ -421,7 +457,7 @@ async fn change_visibility_batch(context: &Context<'_>, request: &Value) -> Resp
 }
 
 /// A ReceiveMessage request, checked.
-struct Receive {
+pub(crate) struct Receive {
     queue_url: String,
     request: ReceiveRequest,
     /// System attributes asked for.
@@ -431,8 +467,7 @@ struct Receive {
 }
 
 impl Receive {
-    fn of(request: &Value) -> Result<Receive, SqsError> {
-        let request: ReceiveMessageRequest = read(request)?;
+    fn of(request: ReceiveMessageRequest) -> Result<Receive, SqsError> {
         let max_messages = bounded(request.max_number_of_messages, "MaxNumberOfMessages", 1, 10)?;
         let receive = ReceiveRequest {
             max_messages: max_messages.unwrap_or(1),
@@ -465,11 +500,7 @@ impl Receive {
 }
 
 /// ReceiveMessage without blocking; `None` if it must (see `dispatch_blocking`).
-async fn receive(context: &Context<'_>, request: &Value) -> Option<Response> {
-    let receive = match Receive::of(request) {
-        Ok(receive) => receive,
-        Err(error) => return Some(Err(error)),
-    };
+async fn receive_unblocked(context: &Context<'_>, receive: &Receive) -> Option<Response> {
     let name = match queue_name_of(&receive.queue_url) {
         Ok(name) => name,
         Err(error) => return Some(Err(error)),
@@ -485,8 +516,8 @@ async fn receive(context: &Context<'_>, request: &Value) -> Option<Response> {
     )
 }
 
-fn receive_blocking(context: &Context<'_>, request: &Value) -> Response {
-    let receive = Receive::of(request)?;
+/// ReceiveMessage on a thread that may block (a FIFO attempt id, a dead-letter queue).
+pub fn receive_blocking(context: &Context<'_>, receive: &Receive) -> Response {
     let name = queue_name_of(&receive.queue_url)?;
     let received = context.sqs.queues().receive(name, &receive.request)?;
     receive.respond(context, &received)

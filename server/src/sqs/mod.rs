@@ -7,6 +7,7 @@
 mod actions;
 mod attributes;
 pub mod error;
+mod fast;
 mod http;
 pub mod md5;
 mod messages;
@@ -270,6 +271,17 @@ pub(crate) async fn dispatch(
     if let Some(result) = messages::dispatch(&context, &action, &request).await {
         return result;
     }
+    on_blocking_pool((sqs, host, wire), move |context| {
+        dispatch_blocking(context, &action, &request)
+    })
+    .await
+}
+
+/// Runs `run` on the blocking pool, with a context of its own.
+async fn on_blocking_pool(
+    (sqs, host, wire): (&Sqs, &str, Wire),
+    run: impl FnOnce(&Context<'_>) -> Result<Answer, SqsError> + Send + 'static,
+) -> Result<Answer, SqsError> {
     let (sqs, host) = (sqs.clone(), host.to_string());
     tokio::task::spawn_blocking(move || {
         let context = Context {
@@ -277,13 +289,30 @@ pub(crate) async fn dispatch(
             host: &host,
             wire,
         };
-        dispatch_blocking(&context, &action, &request)
+        run(&context)
     })
     .await
     .unwrap_or_else(|error| {
         let message = format!("request handler failed: {error}");
         Err(SqsError::new("InternalError", message))
     })
+}
+
+/// Runs a request the fast decoder read ([`fast`]), as [`dispatch`] runs the
+/// same action from the tree.
+async fn dispatch_decoded(
+    (sqs, host, wire): (&Sqs, &str, Wire),
+    request: fast::Decoded,
+) -> Result<Answer, SqsError> {
+    let context = Context { sqs, host, wire };
+    let receive = match messages::dispatch_decoded(&context, request).await {
+        Ok(result) => return result,
+        Err(receive) => receive,
+    };
+    on_blocking_pool((sqs, host, wire), move |context| {
+        messages::receive_blocking(context, &receive)
+    })
+    .await
 }
 
 /// Runs an action that may block a thread.

@@ -136,7 +136,7 @@ pub(crate) struct RemovePermissionRequest {
 
 /// One message to send: SendMessage's message, or a SendMessageBatch entry
 /// (which alone has an `Id`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SendEntry {
     /// The batch entry's id (required there by the model; absent in SendMessage).
@@ -159,7 +159,7 @@ pub(crate) struct SendEntry {
 
 /// `MessageAttributeValue` (and `MessageSystemAttributeValue`, the same shape).
 /// The list values are modelled but reserved by SQS, so they are not read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct MessageAttributeValue {
     /// `String`, `Number` or `Binary`, with an optional `.suffix`.
@@ -171,7 +171,7 @@ pub(crate) struct MessageAttributeValue {
 }
 
 /// SendMessageBatch's input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SendMessageBatchRequest {
     /// The queue.
@@ -182,7 +182,7 @@ pub(crate) struct SendMessageBatchRequest {
 }
 
 /// ReceiveMessage's input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ReceiveMessageRequest {
     /// The queue.
@@ -218,7 +218,7 @@ pub(crate) struct DeleteMessageRequest {
 
 /// A DeleteMessageBatch or ChangeMessageVisibilityBatch entry (the timeout is
 /// ChangeMessageVisibilityBatch's; optional in the model, required by SQS).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct HandleEntry {
     /// The entry's id.
@@ -242,7 +242,7 @@ pub(crate) struct ChangeMessageVisibilityRequest {
 }
 
 /// DeleteMessageBatch's and ChangeMessageVisibilityBatch's input.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct HandleBatchRequest {
     /// The queue.
