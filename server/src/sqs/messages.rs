@@ -591,29 +591,31 @@ fn system_facts(
     let all = system.iter().any(|n| n == "All");
     let asked = |name: &str| all || system.iter().any(|n| n == name);
     let mut facts = BTreeMap::new();
-    let mut fact = |name: &'static str, value: Option<String>| {
-        if let Some(value) = value.filter(|_| asked(name)) {
+    // Values are made only for the facts asked for: a receive that asks for
+    // none (the usual one) writes no text for its ten messages.
+    let mut fact = |name: &'static str, value: &dyn Fn() -> Option<String>| {
+        if let Some(value) = asked(name).then(value).flatten() {
             facts.insert(name, value);
         }
     };
-    fact("SenderId", Some(context.sqs.account_id().to_string()));
-    fact("SentTimestamp", Some(message.sent_ms.to_string()));
-    fact(
-        "ApproximateReceiveCount",
-        Some(message.receive_count.to_string()),
-    );
-    fact(
-        "ApproximateFirstReceiveTimestamp",
-        Some(message.first_receive_ms.to_string()),
-    );
-    fact(
-        "SequenceNumber",
-        message.sequence_number.map(|n| format!("{:020}", n.0)),
-    );
-    fact("MessageDeduplicationId", message.deduplication_id.clone());
-    fact("MessageGroupId", message.group_id.clone());
-    fact("AWSTraceHeader", message.trace_header.clone());
-    let source_arn = message.source_queue.as_deref().map(|q| context.sqs.arn(q));
-    fact("DeadLetterQueueSourceArn", source_arn);
+    fact("SenderId", &|| Some(context.sqs.account_id().to_string()));
+    fact("SentTimestamp", &|| Some(message.sent_ms.to_string()));
+    fact("ApproximateReceiveCount", &|| {
+        Some(message.receive_count.to_string())
+    });
+    fact("ApproximateFirstReceiveTimestamp", &|| {
+        Some(message.first_receive_ms.to_string())
+    });
+    fact("SequenceNumber", &|| {
+        message.sequence_number.map(|n| format!("{:020}", n.0))
+    });
+    fact("MessageDeduplicationId", &|| {
+        message.deduplication_id.clone()
+    });
+    fact("MessageGroupId", &|| message.group_id.clone());
+    fact("AWSTraceHeader", &|| message.trace_header.clone());
+    fact("DeadLetterQueueSourceArn", &|| {
+        message.source_queue.as_deref().map(|q| context.sqs.arn(q))
+    });
     facts
 }
