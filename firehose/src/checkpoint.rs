@@ -5,10 +5,12 @@
 //!
 //! A flush first records its range as `pending`, then writes its objects, then
 //! moves `delivered` to the range's end. After a crash a pending range is
-//! delivered again exactly, to the same keys, before anything else.
+//! delivered again, to the same keys (the flush's name is kept with its range),
+//! before anything else.
 
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
+use crate::objects::FlushName;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,9 @@ pub struct Checkpoint {
     pub delivered: Positions,
     /// The last position of each partition of the flush in progress.
     pub pending: Option<Positions>,
+    /// What names the objects of the flush in progress (set with `pending`;
+    /// absent in checkpoints written before it was kept).
+    pub pending_name: Option<FlushName>,
 }
 
 /// The file form: positions as decimal strings (Kinesis sequence numbers do not
@@ -31,6 +36,8 @@ pub struct Checkpoint {
 struct Stored {
     delivered: BTreeMap<String, String>,
     pending: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_name: Option<FlushName>,
 }
 
 fn to_text(positions: &Positions) -> BTreeMap<String, String> {
@@ -83,6 +90,7 @@ impl CheckpointFile {
                 .pending
                 .map(|p| from_text(&self.path, p))
                 .transpose()?,
+            pending_name: stored.pending_name,
         })
     }
 
@@ -91,6 +99,7 @@ impl CheckpointFile {
         let stored = Stored {
             delivered: to_text(&checkpoint.delivered),
             pending: checkpoint.pending.as_ref().map(to_text),
+            pending_name: checkpoint.pending_name.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&stored).expect("maps of strings serialize");
         write_atomic(&self.path, &bytes)
@@ -111,9 +120,22 @@ mod tests {
         let checkpoint = Checkpoint {
             delivered: [("shardId-000000000000".to_string(), u128::MAX - 1)].into(),
             pending: Some([("staging".to_string(), 9)].into()),
+            pending_name: Some(FlushName {
+                id: "4d9b0b4e-5bb1-5c55-1c1e-0fbd41a4ccd2".into(),
+                time_ms: 1_709_251_198_500,
+            }),
         };
         file.save(&checkpoint).unwrap();
         assert_eq!(file.load().unwrap(), checkpoint);
+        // A checkpoint of a version that kept no flush name still loads.
+        std::fs::write(
+            dir.path().join("checkpoint.json"),
+            br#"{"delivered": {"staging": "3"}, "pending": {"staging": "9"}}"#,
+        )
+        .unwrap();
+        let old = file.load().unwrap();
+        assert_eq!(old.pending, checkpoint.pending);
+        assert_eq!(old.pending_name, None);
         std::fs::write(dir.path().join("checkpoint.json"), b"{").unwrap();
         assert!(matches!(file.load(), Err(Error::Corrupt { .. })));
     }

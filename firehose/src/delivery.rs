@@ -3,8 +3,10 @@
 //! objects, then checkpoint.
 //!
 //! Guarantees: the checkpoint moves only after every object of a flush is durable
-//! at its destination; a flush records its range first, so that after a crash the
-//! same range is delivered again to the same keys (no loss, no duplicate). A
+//! at its destination; a flush records its range and its objects' name first, so
+//! that after a crash the same range is delivered again to the same keys, and an
+//! object the interrupted flush wrote is left as it is (no loss, no duplicate,
+//! even when retention or compaction removed some of the range meanwhile). A
 //! failing destination is retried with exponential backoff, for ever while the
 //! stream runs; nothing is dropped.
 
@@ -12,7 +14,7 @@ use crate::checkpoint::{Checkpoint, CheckpointFile, Positions};
 use crate::dest::Destinations;
 use crate::error::Result;
 use crate::meta::StreamMeta;
-use crate::objects::{build_objects, Object};
+use crate::objects::{build_objects, FlushName, Object};
 use crate::source::{Source, SourceRecord};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,9 +155,10 @@ impl Worker {
     /// destination was failing: the undelivered records stay in the source.
     pub fn run(mut self) -> Result<()> {
         if let Some(pending) = self.checkpoint.pending.clone() {
+            let name = self.checkpoint.pending_name.clone();
             // A source that cannot be read yet (e.g. its stream is gone for now)
             // is retried; only a stop ends the attempt.
-            while let Err(error) = self.redeliver(&pending) {
+            while let Err(error) = self.redeliver(&pending, name.as_ref()) {
                 if self.shared.stop().is_some() {
                     return Err(error);
                 }
@@ -244,8 +247,9 @@ impl Worker {
         Ok(added.len())
     }
 
-    /// Reads again exactly the range of a flush that a crash interrupted.
-    fn redeliver(&mut self, pending: &Positions) -> Result<()> {
+    /// Reads again exactly the range of a flush that a crash interrupted, and
+    /// delivers it under the interrupted flush's `name` (if the checkpoint kept it).
+    fn redeliver(&mut self, pending: &Positions, name: Option<&FlushName>) -> Result<()> {
         self.buffer.clear();
         self.source.seek(&self.checkpoint.delivered)?;
         let deadline = Instant::now() + Duration::from_millis(REDELIVERY_WAIT_MS);
@@ -256,7 +260,13 @@ impl Worker {
                     .iter()
                     .any(|r| &*r.partition == partition && r.position >= *last)
             });
-            if complete || Instant::now() >= deadline || self.shared.stop() == Some(Stop::Discard) {
+            if complete || self.shared.stop() == Some(Stop::Discard) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(dir = %self.shared.dir.display(), ?pending, records = self.buffer.len(),
+                    "the range of an interrupted flush is no longer all readable (retention or compaction); \
+                     its objects that were written stay, the others get what is left");
                 break;
             }
             batch.clear();
@@ -273,18 +283,27 @@ impl Worker {
             }));
         }
         self.buffer_bytes = self.buffer.iter().map(|r| r.data.len()).sum();
-        self.flush(Some(pending.clone()))
+        let redelivery = Redelivery {
+            to: pending.clone(),
+            name: name.cloned(),
+        };
+        self.flush(Some(redelivery))
     }
 
-    /// Delivers the buffer. `pending` is the range of an interrupted flush being
-    /// delivered again; otherwise the range is the buffer's.
-    fn flush(&mut self, pending: Option<Positions>) -> Result<()> {
-        let to = pending.unwrap_or_else(|| last_positions(&self.buffer));
+    /// Delivers the buffer: the range of an interrupted flush delivered again, or
+    /// else the buffer's own range.
+    fn flush(&mut self, redelivery: Option<Redelivery>) -> Result<()> {
+        let again = redelivery.is_some();
+        let (to, name) = match redelivery {
+            Some(Redelivery { to, name }) => (to, name),
+            None => (last_positions(&self.buffer), None),
+        };
         if !self.buffer.is_empty() {
+            let name =
+                name.unwrap_or_else(|| FlushName::of(&self.checkpoint.delivered, &self.buffer));
             let objects = self.retrying(|worker| {
                 let mut meta = worker.shared.meta();
-                let objects =
-                    build_objects(&mut meta, &worker.checkpoint.delivered, &worker.buffer)?;
+                let objects = build_objects(&mut meta, &name, &worker.buffer)?;
                 if meta.inferred_columns != worker.shared.meta().inferred_columns {
                     meta.save(&worker.shared.dir)?;
                     lock(&worker.shared.meta).inferred_columns = meta.inferred_columns;
@@ -292,13 +311,21 @@ impl Worker {
                 Ok(objects)
             })?;
             self.checkpoint.pending = Some(to.clone());
+            self.checkpoint.pending_name = Some(name);
             self.retrying(|worker| worker.checkpoint_file.save(&worker.checkpoint))?;
             for object in &objects {
+                // The interrupted flush may have written this object before the
+                // crash, from records the source may no longer hold all of: it
+                // stands as written (same key), never a second copy beside it.
+                if again && self.retrying(|worker| worker.exists(object))? {
+                    continue;
+                }
                 self.retrying(|worker| worker.put(object))?;
             }
         }
         self.checkpoint.delivered.extend(to);
         self.checkpoint.pending = None;
+        self.checkpoint.pending_name = None;
         self.retrying(|worker| worker.checkpoint_file.save(&worker.checkpoint))?;
         // Saturating: only Direct PUT counts its backlog (a Kinesis source's is 0).
         let delivered_bytes = self.buffer_bytes as u64;
@@ -314,6 +341,12 @@ impl Worker {
             tracing::warn!(%error, "could not release delivered source records");
         }
         Ok(())
+    }
+
+    fn exists(&self, object: &Object) -> Result<bool> {
+        self.destinations
+            .for_bucket(&object.bucket)
+            .exists(&object.bucket, &object.key)
     }
 
     fn put(&self, object: &Object) -> Result<()> {
@@ -356,6 +389,13 @@ impl Worker {
             }
         }
     }
+}
+
+/// An interrupted flush being delivered again: its range and, if the checkpoint
+/// kept it, its objects' name.
+struct Redelivery {
+    to: Positions,
+    name: Option<FlushName>,
 }
 
 /// The last position of each partition in `records`.

@@ -14,6 +14,9 @@ use std::sync::Arc;
 pub trait Destination: Send + Sync + Debug {
     /// Writes `body` at `key` of `bucket`.
     fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Result<()>;
+    /// Whether an object is at `key` of `bucket` (a redelivery leaves in place an
+    /// object its interrupted flush wrote).
+    fn exists(&self, bucket: &str, key: &str) -> Result<bool>;
 }
 
 /// Objects as files under a root directory: `<root>/<bucket>/<key>`.
@@ -34,24 +37,33 @@ impl LocalDir {
     }
 }
 
+/// Keys come from validated prefixes and generated names; refuses anything that
+/// could leave the bucket's directory anyway.
+fn check_relative(key: &str) -> Result<()> {
+    if key.is_empty() || key.starts_with('/') || key.split('/').any(|p| p == ".." || p.is_empty()) {
+        return Err(Error::InvalidArgument(format!(
+            "object key '{key}' is not a relative path"
+        )));
+    }
+    Ok(())
+}
+
 impl Destination for LocalDir {
     fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Result<()> {
-        // Keys come from validated prefixes and generated names; refuse anything
-        // that could leave the bucket's directory anyway.
-        if key.is_empty()
-            || key.starts_with('/')
-            || key.split('/').any(|p| p == ".." || p.is_empty())
-        {
-            return Err(Error::InvalidArgument(format!(
-                "object key '{key}' is not a relative path"
-            )));
-        }
+        check_relative(key)?;
         let path = self.path_of(bucket, key);
         let parent = path.parent().unwrap_or(&self.root).to_path_buf();
         std::fs::create_dir_all(&self.root)
             .map_err(crate::error::io_err("create directory", &self.root))?;
         create_dirs_durably(&self.root, &parent)?;
         write_atomic(&path, body)
+    }
+
+    fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+        check_relative(key)?;
+        let path = self.path_of(bucket, key);
+        path.try_exists()
+            .map_err(crate::error::io_err("look for", &path))
     }
 }
 
@@ -105,6 +117,9 @@ mod tests {
         local.put("logs", "p/2024/01/01/00/x-1", b"data").unwrap();
         let path = dir.path().join("buckets/logs/p/2024/01/01/00/x-1");
         assert_eq!(std::fs::read(path).unwrap(), b"data");
+        assert!(local.exists("logs", "p/2024/01/01/00/x-1").unwrap());
+        assert!(!local.exists("logs", "p/2024/01/01/00/x-2").unwrap());
+        assert!(!local.exists("other", "p/2024/01/01/00/x-1").unwrap());
         assert!(matches!(
             local.put("logs", "../escape", b"x"),
             Err(Error::InvalidArgument(_))

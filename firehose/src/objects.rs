@@ -12,6 +12,7 @@ use crate::naming::{object_key, range_id};
 use crate::source::SourceRecord;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// The default prefix of objects holding records that failed conversion.
@@ -62,19 +63,47 @@ fn joined(buffer: &[SourceRecord], newline: bool) -> Vec<u8> {
     body
 }
 
-/// The objects of one flush of `buffer` (records after `from`). May set
+/// What names the objects of one flush besides the configuration: the id derived
+/// from its source range and the time of its first record. Kept in the checkpoint
+/// with the range, so that a redelivery names its objects as the interrupted flush
+/// did even when it reads back fewer records (retention or compaction removed some
+/// meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlushName {
+    /// The range's id (see [`range_id`]).
+    pub id: String,
+    /// The earliest arrival time of the flush's records, ms since the epoch.
+    pub time_ms: u64,
+}
+
+impl FlushName {
+    /// The name of a flush of `buffer` (records after `from`).
+    pub fn of(from: &Positions, buffer: &[SourceRecord]) -> FlushName {
+        FlushName {
+            id: range_id(&describe_range(from, buffer)),
+            time_ms: buffer.iter().map(|r| r.arrival_ms).min().unwrap_or(0),
+        }
+    }
+}
+
+/// The objects of one flush of `buffer`, named by `flush`. May set
 /// `meta.inferred_columns` (the caller persists it before writing anything).
 pub fn build_objects(
     meta: &mut StreamMeta,
-    from: &Positions,
+    flush: &FlushName,
     buffer: &[SourceRecord],
 ) -> Result<Vec<Object>> {
     let destination = meta.config.destination.clone();
-    let id = range_id(&describe_range(from, buffer));
-    let time_ms = buffer.iter().map(|r| r.arrival_ms).min().unwrap_or(0);
     let name = meta.config.name.clone();
     let key = |prefix: &str, extension: &str| {
-        object_key(prefix, &name, meta.version_id, time_ms, &id, extension)
+        object_key(
+            prefix,
+            &name,
+            meta.version_id,
+            flush.time_ms,
+            &flush.id,
+            extension,
+        )
     };
     let mut objects = Vec::new();
     match &destination.conversion {
@@ -244,7 +273,8 @@ mod tests {
         let records = buffer(&[r#"{"a": 1}"#, "oops", r#"{"a": 2}"#]);
         let from: Positions = [("staging".to_string(), 9)].into();
         let mut first_meta = meta(Some(conversion), Some(backup));
-        let objects = build_objects(&mut first_meta, &from, &records).unwrap();
+        let objects =
+            build_objects(&mut first_meta, &FlushName::of(&from, &records), &records).unwrap();
         assert_eq!(objects.len(), 3);
         assert_eq!(describe_range(&from, &records), "staging:9..=12;");
         assert_eq!(
@@ -267,7 +297,8 @@ mod tests {
             first_meta.config.destination.conversion.clone(),
             first_meta.config.destination.backup.clone(),
         );
-        let again = build_objects(&mut again_meta, &from, &records).unwrap();
+        let again =
+            build_objects(&mut again_meta, &FlushName::of(&from, &records), &records).unwrap();
         let keys = |objects: &[Object]| objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
         assert_eq!(keys(&again), keys(&objects));
     }
@@ -283,7 +314,12 @@ mod tests {
         };
         let records = buffer(&["one", "two"]);
         let from: Positions = [("staging".to_string(), 9)].into();
-        let objects = build_objects(&mut meta(None, Some(backup)), &from, &records).unwrap();
+        let objects = build_objects(
+            &mut meta(None, Some(backup)),
+            &FlushName::of(&from, &records),
+            &records,
+        )
+        .unwrap();
         assert_eq!(objects.len(), 2);
         assert!(!objects[0].key.ends_with(".gz"), "{}", objects[0].key);
         assert_eq!(objects[0].body, b"one\ntwo\n");

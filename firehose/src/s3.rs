@@ -22,7 +22,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// How long one put may take, including the store client's own retries.
+/// How long one put (or existence check) may take, including the store client's own retries.
 pub const PUT_TIMEOUT_MS: u64 = 60_000;
 
 /// One bucket's store.
@@ -131,23 +131,50 @@ impl S3Store {
     }
 }
 
-impl Destination for S3Store {
-    fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Result<()> {
-        let path = StorePath::parse(key)
-            .map_err(|error| Error::InvalidArgument(format!("object key '{key}': {error}")))?;
-        let payload = PutPayload::from(body.to_vec());
-        let put = self.store.put(&path, payload);
+impl S3Store {
+    /// Runs one request to `key`, bounded by [`PUT_TIMEOUT_MS`]; `Ok(None)` when
+    /// the store answers that the object is not there.
+    fn call<T>(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: impl std::future::Future<Output = object_store::Result<T>>,
+    ) -> Result<Option<T>> {
         let timeout = Duration::from_millis(PUT_TIMEOUT_MS);
         match self
             .runtime
-            .block_on(async { tokio::time::timeout(timeout, put).await })
+            .block_on(async { tokio::time::timeout(timeout, request).await })
         {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(value)) => Ok(Some(value)),
+            Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
             Ok(Err(error)) => Err(Error::Destination(format!("s3://{bucket}/{key}: {error}"))),
             Err(_) => Err(Error::Destination(format!(
                 "s3://{bucket}/{key}: no answer within {PUT_TIMEOUT_MS} ms"
             ))),
         }
+    }
+}
+
+fn store_path(key: &str) -> Result<StorePath> {
+    StorePath::parse(key)
+        .map_err(|error| Error::InvalidArgument(format!("object key '{key}': {error}")))
+}
+
+impl Destination for S3Store {
+    fn put(&self, bucket: &str, key: &str, body: &[u8]) -> Result<()> {
+        let path = store_path(key)?;
+        let payload = PutPayload::from(body.to_vec());
+        match self.call(bucket, key, self.store.put(&path, payload))? {
+            Some(_) => Ok(()),
+            None => Err(Error::Destination(format!(
+                "s3://{bucket}/{key}: the bucket is not there"
+            ))),
+        }
+    }
+
+    fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+        let path = store_path(key)?;
+        Ok(self.call(bucket, key, self.store.head(&path))?.is_some())
     }
 }
 

@@ -25,6 +25,10 @@ impl Destination for Recorder {
             .push((key.to_string(), body.to_vec()));
         Ok(())
     }
+
+    fn exists(&self, _bucket: &str, key: &str) -> shardlog_firehose::Result<bool> {
+        Ok(self.objects.lock().unwrap().iter().any(|(k, _)| k == key))
+    }
 }
 
 impl Recorder {

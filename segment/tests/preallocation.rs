@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{borrow, make_batch, read_all};
+use common::{borrow, make_batch, read_all, Owned};
 use shardlog_segment::format::segment_file_name;
 use shardlog_segment::io::{write_all_at, CrashMode, FileSystem, MemFs, OpenOptions};
 use shardlog_segment::{BackendKind, Durability, Log, LogConfig, Storage, StorageConfig};
@@ -50,6 +50,27 @@ fn last_file(fs: &Arc<MemFs>, log: &Log) -> (PathBuf, u64) {
     (path, len)
 }
 
+/// Reopens the log after a clean shutdown: no cut, every acknowledged record back,
+/// and the active file ending at its last batch (no zeros kept).
+fn reopens_closed_at_its_end(
+    fs: &Arc<MemFs>,
+    backend: BackendKind,
+    config: LogConfig,
+    acked: &[(u64, Owned)],
+) {
+    let store = storage(fs, backend);
+    let (log, report) = store.open_log(DIR, config).unwrap();
+    assert!(report.truncations.is_empty(), "{backend:?}: {report:?}");
+    assert_eq!(read_all(&log, 0), acked, "{backend:?}");
+    let bytes = log.segments().last().unwrap().bytes;
+    assert_eq!(
+        last_file(fs, &log).1,
+        bytes,
+        "{backend:?}: closed at its end"
+    );
+    store.shutdown().unwrap();
+}
+
 /// With preallocation the active file runs ahead of the log in zeros; a power
 /// loss then reopens with no cut reported, the zeros trimmed, every acknowledged
 /// record back, and a closed segment ending at its last batch.
@@ -82,17 +103,7 @@ fn zero_tail_of_a_preallocated_segment_is_no_cut() {
         append(&log, 40..45);
         let acked = read_all(&log, 0);
         store.shutdown().unwrap();
-        let store = storage(&fs, backend);
-        let (log, report) = store.open_log(DIR, config(1 << 20)).unwrap();
-        assert!(report.truncations.is_empty(), "{backend:?}: {report:?}");
-        assert_eq!(read_all(&log, 0), acked, "{backend:?}");
-        let bytes = log.segments().last().unwrap().bytes;
-        assert_eq!(
-            last_file(&fs, &log).1,
-            bytes,
-            "{backend:?}: closed at its end"
-        );
-        store.shutdown().unwrap();
+        reopens_closed_at_its_end(&fs, backend, config(1 << 20), &acked);
     }
 }
 
@@ -140,51 +151,42 @@ fn no_preallocation_large_rounds_write_only_the_log() {
     store.shutdown().unwrap();
 }
 
-/// Without preallocation, a buffered log appending small batches keeps its active
+/// Without preallocation, a log appending small batches keeps its active
 /// file written ahead in zeros, synced with the rounds (so its later syncs
 /// overwrite); a power loss then reopens with no cut, every acknowledged record
 /// back and the zeros trimmed; appends go on after them, and a closed segment ends
-/// at its last batch. `O_DIRECT` logs are not filled.
+/// at its last batch, buffered or `O_DIRECT`.
 #[test]
-fn small_buffered_rounds_fill_ahead_and_recover_without_a_cut() {
-    let fs = MemFs::new();
-    let store = storage(&fs, BackendKind::Buffered);
-    let (log, _) = store.open_log(DIR, config(0)).unwrap();
-    append(&log, 0..40);
-    let written = log.segments().last().unwrap().bytes;
-    let (path, file_len) = last_file(&fs, &log);
-    assert!(file_len >= written + (128 << 10), "{file_len} of {written}");
-    let acked = read_all(&log, 0);
-    fs.crash(CrashMode::DropUnsynced);
-    // The zeros were synced with the rounds: the file survives at its filled length.
-    let len_after_crash = fs.open(&path, OpenOptions::READ).unwrap().len().unwrap();
-    assert_eq!(len_after_crash, file_len);
+fn small_rounds_fill_ahead_and_recover_without_a_cut() {
+    for backend in [BackendKind::Buffered, BackendKind::IoUring] {
+        let fs = MemFs::new();
+        let store = storage(&fs, backend);
+        let (log, _) = store.open_log(DIR, config(0)).unwrap();
+        append(&log, 0..40);
+        let written = log.segments().last().unwrap().bytes;
+        let (path, file_len) = last_file(&fs, &log);
+        assert!(
+            file_len >= written + (128 << 10),
+            "{backend:?}: {file_len} of {written}"
+        );
+        let acked = read_all(&log, 0);
+        fs.crash(CrashMode::DropUnsynced);
+        // The zeros were synced with the rounds: the file survives at its filled length.
+        let len_after_crash = fs.open(&path, OpenOptions::READ).unwrap().len().unwrap();
+        assert_eq!(len_after_crash, file_len, "{backend:?}");
 
-    let store = storage(&fs, BackendKind::Buffered);
-    let (log, report) = store.open_log(DIR, config(0)).unwrap();
-    assert!(report.truncations.is_empty(), "{report:?}");
-    assert_eq!(report.truncated_bytes, 0);
-    assert_eq!(read_all(&log, 0), acked);
-    append(&log, 40..45);
-    let acked = read_all(&log, 0);
-    assert_eq!(acked.len(), 45 * 4);
-    store.shutdown().unwrap();
+        let store = storage(&fs, backend);
+        let (log, report) = store.open_log(DIR, config(0)).unwrap();
+        assert!(report.truncations.is_empty(), "{backend:?}: {report:?}");
+        assert_eq!(report.truncated_bytes, 0, "{backend:?}");
+        assert_eq!(read_all(&log, 0), acked, "{backend:?}");
+        append(&log, 40..45);
+        let acked = read_all(&log, 0);
+        assert_eq!(acked.len(), 45 * 4, "{backend:?}");
+        store.shutdown().unwrap();
 
-    let store = storage(&fs, BackendKind::Buffered);
-    let (log, report) = store.open_log(DIR, config(0)).unwrap();
-    assert!(report.truncations.is_empty(), "{report:?}");
-    assert_eq!(read_all(&log, 0), acked);
-    let bytes = log.segments().last().unwrap().bytes;
-    assert_eq!(last_file(&fs, &log).1, bytes, "closed at its end");
-    store.shutdown().unwrap();
-
-    let fs = MemFs::new();
-    let store = storage(&fs, BackendKind::IoUring);
-    let (log, _) = store.open_log(DIR, config(0)).unwrap();
-    append(&log, 0..10);
-    let written = log.segments().last().unwrap().bytes;
-    assert_eq!(last_file(&fs, &log).1, written.next_multiple_of(4096));
-    store.shutdown().unwrap();
+        reopens_closed_at_its_end(&fs, backend, config(0), &acked);
+    }
 }
 
 /// A buffered log filled ahead that rolls seals its full segment at its last batch

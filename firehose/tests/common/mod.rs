@@ -112,6 +112,13 @@ impl Destination for Switchable {
         }
         Ok(())
     }
+
+    fn exists(&self, bucket: &str, key: &str) -> shardlog_firehose::Result<bool> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(Error::Destination("injected failure".into()));
+        }
+        self.inner.exists(bucket, key)
+    }
 }
 
 /// A service over `data_dir` with `destination` as every bucket's.
