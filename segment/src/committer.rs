@@ -651,7 +651,11 @@ fn journal_round(
         let (log, file): (&Arc<LogShared>, &Arc<dyn FileHandle>) = (log, file);
         for stage in stages.iter_mut() {
             let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
-            let op = stage_op(stage, file.as_ref(), log.alignment);
+            // Only the stage's new bytes, never an `O_DIRECT` write's carried tail
+            // block or padding: a later round rewrites that block (perhaps synced
+            // file by file, with no frame), and a replay of this frame would put
+            // the older version back. New bytes are final: a segment only grows.
+            let op = stage_op(stage, file.as_ref(), 1);
             writes.push(JournalWrite {
                 path,
                 file,
