@@ -144,6 +144,10 @@ impl Firehose {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
+            if name == shardlog_segment::JOURNAL_FILE_NAME {
+                // The storage's commit journal, not a delivery stream.
+                continue;
+            }
             if name.starts_with(".deleted-") {
                 std::fs::remove_dir_all(&dir).map_err(io_err("remove", &dir))?;
                 continue;

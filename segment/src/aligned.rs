@@ -99,6 +99,12 @@ impl AlignedBuf {
         self.extend_uninit(bytes.len()).copy_from_slice(bytes);
     }
 
+    /// The first `len` bytes of the contents, to overwrite in place.
+    pub(crate) fn prefix_mut(&mut self, len: usize) -> &mut [u8] {
+        assert!(len <= self.len);
+        &mut self.full_mut()[..len]
+    }
+
     /// The contents padded with zeros to a multiple of `alignment` (which divides
     /// the buffer's own alignment): what an `O_DIRECT` write sends.
     pub(crate) fn padded(&mut self, alignment: usize) -> &[u8] {

@@ -19,6 +19,7 @@ use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
 use crate::io::{FileHandle, FileSystem, VolumeSync};
+use crate::journal::{Journal, JournalWrite};
 use crate::log::{shrink_idle_stage, LogShared, Stage};
 use crate::sealed::SegmentPaths;
 use shardlog_index::Entry;
@@ -33,6 +34,10 @@ use std::time::{Duration, Instant};
 
 /// Rounds that may wait for the syncer before the writer blocks.
 const SYNC_QUEUE_ROUNDS_MAX: usize = 4;
+
+/// Logs a `sync` round must have written before one journal sync replaces their
+/// `fdatasync`s: with one file, the journal would only add a write.
+const JOURNAL_FILES_MIN: usize = 2;
 
 /// Files a sync must cover before one volume sync (`syncfs`) replaces their
 /// `fdatasync`s. Measured on this repository's VM (ext4, docs/benchmarks.md): one
@@ -86,17 +91,20 @@ impl CommitQueue {
 pub(crate) struct Committer {
     queue: Arc<CommitQueue>,
     thread: Option<JoinHandle<()>>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl Committer {
     /// Starts the threads with `backend` for the writer and another of its kind,
-    /// for the files of `fs`, for the syncer.
+    /// for the files of `fs`, for the syncer, which journals small rounds of many
+    /// files in `journal` if there is one.
     pub(crate) fn start(
         backend: Box<dyn WriteBackend>,
         fs: &dyn FileSystem,
         durability: Durability,
         volume: Option<Arc<dyn VolumeSync>>,
         registry: LogRegistry,
+        journal: Option<Arc<Journal>>,
     ) -> Result<Self> {
         let queue = Arc::new(CommitQueue::default());
         let syncer = match durability {
@@ -107,6 +115,7 @@ impl Committer {
                 let files = FileSyncer {
                     backend,
                     volume: volume.clone(),
+                    journal: journal.clone(),
                 };
                 Some(Syncer::start(files, Arc::clone(&queue), registry.clone())?)
             }
@@ -130,6 +139,7 @@ impl Committer {
         Ok(Committer {
             queue,
             thread: Some(thread),
+            journal,
         })
     }
 
@@ -137,8 +147,9 @@ impl Committer {
         Arc::clone(&self.queue)
     }
 
-    /// Finishes queued work, syncs, and stops the threads.
-    pub(crate) fn stop(&mut self) {
+    /// Finishes queued work, syncs, and stops the threads; then checkpoints the
+    /// journal, so that the next open has nothing to replay.
+    pub(crate) fn stop(&mut self) -> std::io::Result<()> {
         {
             let mut state = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
             state.stopping = true;
@@ -148,12 +159,17 @@ impl Committer {
             // A panicked committer thread has nothing left to clean up here.
             let _ = thread.join();
         }
+        match &self.journal {
+            Some(journal) => journal.checkpoint(),
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        self.stop();
+        // Nobody to tell: a failed checkpoint leaves the frames to the next open.
+        let _ = self.stop();
     }
 }
 
@@ -503,6 +519,7 @@ impl Syncer {
 struct FileSyncer {
     backend: Box<dyn WriteBackend>,
     volume: Option<Arc<dyn VolumeSync>>,
+    journal: Option<Arc<Journal>>,
 }
 
 fn sync_loop(mut files: FileSyncer, receiver: Receiver<ToSyncer>) {
@@ -564,9 +581,14 @@ fn index_synced(due: DueIndex, result: &io::Result<()>) {
     }
 }
 
-/// Syncs each log's file once (with its `.idx` when due), then acknowledges its
-/// stages in order.
-fn sync_and_publish(syncer: &mut FileSyncer, written: Vec<Written>) {
+/// Syncs each log's file once (with its `.idx` when due), or journals the round,
+/// then acknowledges its stages in order.
+fn sync_and_publish(syncer: &mut FileSyncer, mut written: Vec<Written>) {
+    if let Some(journal) = syncer.journal.clone() {
+        if let Some(result) = journal_round(&journal, syncer.backend.as_mut(), &mut written) {
+            return publish_journaled(written, result);
+        }
+    }
     let mut files: Vec<Arc<dyn FileHandle>> = Vec::new();
     let mut owners: Vec<&Arc<LogShared>> = Vec::new();
     for item in &written {
@@ -604,10 +626,69 @@ fn sync_and_publish(syncer: &mut FileSyncer, written: Vec<Written>) {
     }
 }
 
+/// Journals a small round of several logs with no index sync due: `None` if the
+/// round is not one to journal, else whether the journal made it durable.
+fn journal_round(
+    journal: &Journal,
+    backend: &mut dyn WriteBackend,
+    written: &mut [Written],
+) -> Option<io::Result<()>> {
+    let mut owners: Vec<&Arc<LogShared>> = Vec::new();
+    let mut bytes = 0;
+    for item in written.iter() {
+        if !owners.iter().any(|log| Arc::ptr_eq(log, &item.log)) {
+            owners.push(&item.log);
+        }
+        bytes += item.stages.iter().map(|s| s.buf.len()).sum::<usize>();
+    }
+    let small = owners.len() >= JOURNAL_FILES_MIN
+        && journal.takes(bytes, owners.iter().map(|log| log.dir.as_path()));
+    if !small || !due_indexes(&owners).is_empty() {
+        return None;
+    }
+    let mut writes = Vec::new();
+    for Written { log, stages, file } in written.iter_mut() {
+        let (log, file): (&Arc<LogShared>, &Arc<dyn FileHandle>) = (log, file);
+        for stage in stages.iter_mut() {
+            let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
+            // Only the stage's new bytes, never an `O_DIRECT` write's carried tail
+            // block or padding: a later round rewrites that block (perhaps synced
+            // file by file, with no frame), and a replay of this frame would put
+            // the older version back. New bytes are final: a segment only grows.
+            let op = stage_op(stage, file.as_ref(), 1);
+            writes.push(JournalWrite {
+                path,
+                file,
+                log,
+                offset: op.offset,
+                data: op.data,
+            });
+        }
+    }
+    Some(journal.append_round(backend, &writes))
+}
+
+/// Acknowledges a journaled round, or fails its logs.
+fn publish_journaled(written: Vec<Written>, result: io::Result<()>) {
+    for Written { log, stages, .. } in written {
+        match &result {
+            Ok(()) => {
+                for stage in stages {
+                    publish(&log, stage, true);
+                }
+            }
+            Err(error) => {
+                fail(&log, describe("journal", &log, error));
+                release(&log, stages.len());
+            }
+        }
+    }
+}
+
 /// Makes `files` durable, one result per file: with one volume sync followed by each
 /// file's error check when there are at least [`VOLUME_SYNC_FILES_MIN`] and `volume`
 /// covers them all, else with the backend's sync of each file.
-fn sync_files(
+pub(crate) fn sync_files(
     backend: &mut dyn WriteBackend,
     volume: Option<&dyn VolumeSync>,
     files: &[Arc<dyn FileHandle>],

@@ -10,6 +10,8 @@ use crate::format::parse_segment_file_name;
 use crate::io::OpenOptions;
 use crate::io::DIRECT_IO_ALIGNMENT;
 use crate::io::{FileSystem, VolumeSync};
+use crate::journal::{Journal, JournalOptions, ReplayReport};
+use crate::journal_fs::JournalFs;
 use crate::log::{Log, LogShared, LogState, WriterState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::SegmentPaths;
@@ -42,24 +44,44 @@ struct StorageInner {
     volume: Option<Arc<dyn VolumeSync>>,
     logs: LogRegistry,
     pool: Arc<BufferPool>,
+    /// What the journal of the directory held when the storage opened.
+    journal_replay: Option<ReplayReport>,
+    journal_path: Option<PathBuf>,
 }
 
 impl Storage {
     /// Starts storage over `fs` with the given backend and durability policy.
+    /// Without a directory there is no commit journal: every round syncs each file.
     pub fn open(fs: Arc<dyn FileSystem>, config: StorageConfig) -> Result<Storage> {
-        Storage::open_probing(fs, config, None)
+        Storage::open_probing(fs, config, None, None)
     }
 
     /// [`Storage::open`] for files under `dir` (which exists): with
     /// [`BackendKind::Auto`], io_uring only if `dir`'s file system takes `O_DIRECT`.
+    /// `dir` holds the commit journal ([`crate::JOURNAL_FILE_NAME`]): what it holds
+    /// is replayed first, and under [`Durability::Sync`] small rounds of several
+    /// logs under `dir` are made durable by one sync of it (docs/storage.md).
     pub fn open_in(fs: Arc<dyn FileSystem>, config: StorageConfig, dir: &Path) -> Result<Storage> {
-        Storage::open_probing(fs, config, Some(dir))
+        Storage::open_probing(fs, config, Some(dir), Some(JournalOptions::default()))
+    }
+
+    /// [`Storage::open_in`] with a journal of the given size and limits, or with no
+    /// journal (`None`: every round syncs each file; a journal an earlier run left
+    /// in `dir` is still replayed first).
+    pub fn open_in_with_journal(
+        fs: Arc<dyn FileSystem>,
+        config: StorageConfig,
+        dir: &Path,
+        journal: Option<JournalOptions>,
+    ) -> Result<Storage> {
+        Storage::open_probing(fs, config, Some(dir), journal)
     }
 
     fn open_probing(
         fs: Arc<dyn FileSystem>,
         config: StorageConfig,
         dir: Option<&Path>,
+        journal_options: Option<JournalOptions>,
     ) -> Result<Storage> {
         config.validate()?;
         let (backend, refusal) = match config.backend {
@@ -85,12 +107,38 @@ impl Storage {
             (Durability::None, _) | (_, None) => None,
             (_, Some(dir)) => fs.open_volume_sync(dir).ok().flatten(),
         };
+        // Replayed before any log of the directory opens; kept only under `sync`,
+        // but a journal left by an earlier run is replayed whatever the policy.
+        let use_journal = config.durability == Durability::Sync && journal_options.is_some();
+        let opened = match dir {
+            Some(dir) => Journal::open(
+                &fs,
+                dir,
+                direct,
+                journal_options.unwrap_or_default(),
+                volume.clone(),
+                use_journal,
+            )?,
+            None => None,
+        };
+        let journal_replay = opened.as_ref().map(|(_, report)| report.clone());
+        let journal = opened
+            .filter(|_| use_journal)
+            .map(|(journal, _)| Arc::new(journal));
+        let fs: Arc<dyn FileSystem> = match &journal {
+            Some(journal) => Arc::new(JournalFs {
+                inner: fs,
+                journal: Arc::clone(journal),
+            }),
+            None => fs,
+        };
         let committer = Committer::start(
             backend,
             fs.as_ref(),
             config.durability,
             volume.clone(),
             Arc::clone(&logs),
+            journal,
         )?;
         Ok(Storage {
             inner: Arc::new(StorageInner {
@@ -105,6 +153,8 @@ impl Storage {
                 volume,
                 logs,
                 pool: Arc::default(),
+                journal_replay,
+                journal_path: dir.map(|dir| dir.join(crate::journal::JOURNAL_FILE_NAME)),
             }),
         })
     }
@@ -124,6 +174,12 @@ impl Storage {
     /// io_uring); `None` when io_uring was chosen or a backend was configured.
     pub fn backend_refusal(&self) -> Option<&str> {
         self.inner.backend_refusal.as_deref()
+    }
+
+    /// What the commit journal held when the storage opened (replayed into its
+    /// files); `None` without a journal.
+    pub fn journal_replay(&self) -> Option<&ReplayReport> {
+        self.inner.journal_replay.as_ref()
     }
 
     /// The file system.
@@ -262,11 +318,20 @@ impl Storage {
                 first_error.get_or_insert(error);
             }
         }
-        self.inner
+        let stopped = self
+            .inner
             .committer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .stop();
+        if let Err(error) = stopped {
+            let path = self.inner.journal_path.clone().unwrap_or_default();
+            first_error.get_or_insert(Error::Io {
+                op: "checkpoint journal",
+                path,
+                source: error,
+            });
+        }
         first_error.map_or(Ok(()), Err)
     }
 }
