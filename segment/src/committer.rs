@@ -39,6 +39,13 @@ const SYNC_QUEUE_ROUNDS_MAX: usize = 4;
 /// `fdatasync`s: with one file, the journal would only add a write.
 const JOURNAL_FILES_MIN: usize = 2;
 
+/// The most a journaled round may write per log, on average. Where the per-file
+/// sync is the cost (an SNS fan-out's queues, a queue's two logs, many idle
+/// shards) a round writes a few KiB per log; a bulk append of 16 shards writes
+/// tens of KiB to each, which the journal would write a second time, to the
+/// device whose bandwidth bounds that append.
+const JOURNAL_BYTES_PER_FILE_MAX: usize = 16 << 10;
+
 /// Files a sync must cover before one volume sync (`syncfs`) replaces their
 /// `fdatasync`s. Measured on this repository's VM (ext4, docs/benchmarks.md): one
 /// `syncfs` and 16 threads of `fdatasync` cost the same at 16 to 64 files, and
@@ -642,6 +649,7 @@ fn journal_round(
         bytes += item.stages.iter().map(|s| s.buf.len()).sum::<usize>();
     }
     let small = owners.len() >= JOURNAL_FILES_MIN
+        && bytes <= owners.len() * JOURNAL_BYTES_PER_FILE_MAX
         && journal.takes(bytes, owners.iter().map(|log| log.dir.as_path()));
     if !small || !due_indexes(&owners).is_empty() {
         return None;
