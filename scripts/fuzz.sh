@@ -25,7 +25,9 @@ targets=$(cargo fuzz list)
 count=$(wc -w <<<"$targets")
 seconds=$(( total / count > 0 ? total / count : 1 ))
 echo "fuzz: building $count targets"
+began=$SECONDS
 cargo fuzz build >"$scratch/build.log" 2>&1 || { tail -n 60 "$scratch/build.log"; exit 1; }
+echo "fuzz: built in $(( SECONDS - began )) s"
 for target in $targets; do
     mkdir -p "$scratch/$target"
     echo "fuzz: $target for ${seconds}s after replaying corpus/$target"

@@ -16,13 +16,20 @@ cargo metadata --locked --format-version 1 >/dev/null ||
 cargo metadata --locked --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null ||
     { echo "test: fuzz/Cargo.lock is out of date: run cargo update --manifest-path fuzz/Cargo.toml --workspace and commit it" >&2; exit 1; }
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+# Each step prints how long it took, so a run's log shows where the time goes.
+step() {
+    local began=$SECONDS
+    "$@"
+    echo "test: $* took $(( SECONDS - began )) s (at $SECONDS s)"
+}
+
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo test --workspace --locked
 
 # Real AWS clients (boto3, the AWS CLI, the JS SDK) against a real `shardlog serve`:
 # the binary `cargo test` just built, not a second build with other features.
-SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog" ./scripts/client-tests.sh
+SHARDLOG_BIN="${CARGO_TARGET_DIR:-target}/debug/shardlog" step ./scripts/client-tests.sh
 
 # Fuzz targets: replay the committed corpus, then fuzz for a fixed total time.
-./scripts/fuzz.sh
+step ./scripts/fuzz.sh
