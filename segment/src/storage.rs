@@ -11,7 +11,7 @@ use crate::io::OpenOptions;
 use crate::io::DIRECT_IO_ALIGNMENT;
 use crate::io::{FileSystem, VolumeSync};
 use crate::journal::{Journal, JournalOptions, ReplayReport};
-use crate::journal_fs::JournalFs;
+use crate::journal_fs::journal_fs;
 use crate::log::{Log, LogShared, LogState, WriterState};
 use crate::recovery::{recover, RecoveryReport};
 use crate::sealed::SegmentPaths;
@@ -126,10 +126,7 @@ impl Storage {
             .filter(|_| use_journal)
             .map(|(journal, _)| Arc::new(journal));
         let fs: Arc<dyn FileSystem> = match &journal {
-            Some(journal) => Arc::new(JournalFs {
-                inner: fs,
-                journal: Arc::clone(journal),
-            }),
+            Some(journal) => journal_fs(fs, Arc::clone(journal)),
             None => fs,
         };
         let committer = Committer::start(

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{borrow, make_batch, read_all};
-use shardlog_segment::io::{CrashMode, FileSystem, MemFs, RealFs};
+use shardlog_segment::io::{CrashMode, FileOp, FileSystem, Interpose, Interposed, MemFs, RealFs};
 use shardlog_segment::{BackendKind, Durability, Error, LogConfig, Storage, StorageConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ fn sync_survives_power_loss_right_after_ack() {
 #[test]
 fn concurrent_appends_share_syncs() {
     let dir = tempfile::tempdir().unwrap();
-    let fs = Arc::new(CountingFs::default());
+    let fs = Arc::new(Interposed::new(Arc::new(RealFs), CountingSyncs::default()));
     let config = StorageConfig {
         backend: BackendKind::Buffered,
         durability: Durability::Sync,
@@ -111,79 +111,26 @@ fn concurrent_appends_share_syncs() {
             });
         }
     });
-    let syncs = fs.syncs.load(std::sync::atomic::Ordering::SeqCst);
+    let syncs = fs.hooks().0.load(std::sync::atomic::Ordering::SeqCst);
     assert!(syncs < appends / 2, "{syncs} syncs for {appends} appends");
     storage.shutdown().unwrap();
 }
 
 /// The real file system, counting `sync_data` calls.
+/// Counts the file syncs that reach the real file system.
 #[derive(Debug, Default)]
-struct CountingFs {
-    syncs: Arc<std::sync::atomic::AtomicUsize>,
-}
+struct CountingSyncs(Arc<std::sync::atomic::AtomicUsize>);
 
-#[derive(Debug)]
-struct CountingFile {
-    inner: Arc<dyn shardlog_segment::io::FileHandle>,
-    syncs: Arc<std::sync::atomic::AtomicUsize>,
-}
+impl Interpose for CountingSyncs {
+    fn hooks_files(&self, _options: shardlog_segment::io::OpenOptions) -> bool {
+        true
+    }
 
-impl shardlog_segment::io::FileHandle for CountingFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.sync_data()
-    }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-}
-
-impl FileSystem for CountingFs {
-    fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
-        RealFs.create_dir_all(path)
-    }
-    fn list_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
-        RealFs.list_dir(path)
-    }
-    fn open(
-        &self,
-        path: &std::path::Path,
-        options: shardlog_segment::io::OpenOptions,
-    ) -> std::io::Result<Arc<dyn shardlog_segment::io::FileHandle>> {
-        Ok(Arc::new(CountingFile {
-            inner: RealFs.open(path, options)?,
-            syncs: Arc::clone(&self.syncs),
-        }))
-    }
-    fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
-        RealFs.remove_file(path)
-    }
-    fn remove_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
-        RealFs.remove_dir(path)
-    }
-    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-        RealFs.rename(from, to)
-    }
-    fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
-        RealFs.sync_dir(path)
-    }
-    fn map(
-        &self,
-        path: &std::path::Path,
-    ) -> std::io::Result<Arc<dyn shardlog_segment::io::Mapped>> {
-        RealFs.map(path)
-    }
-    fn exists(&self, path: &std::path::Path) -> bool {
-        RealFs.exists(path)
+    fn before_file(&self, op: FileOp, _path: &std::path::Path) -> std::io::Result<()> {
+        if op == FileOp::Sync {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
     }
 }
 

@@ -2,11 +2,13 @@
 
 mod common;
 
-use common::hook_fs::{Hook, HookFs, Hooked};
+use common::hook_fs::{hook_fs, Hook, Hooked};
 use common::mem_storage;
 use shardlog_segment::batch::encode_batch;
 use shardlog_segment::batch::BatchLimits;
-use shardlog_segment::io::{CrashMode, FileSystem, MemFs, OpenOptions};
+use shardlog_segment::io::{
+    CrashMode, FileOp, FileSystem, Interpose, Interposed, MemFs, OpenOptions,
+};
 use shardlog_segment::{
     BackendKind, BatchView, Durability, LogConfig, ReadLimits, Record, Storage, StorageConfig,
 };
@@ -201,10 +203,7 @@ fn roll_after_failed_sync_does_not_touch_files() {
         }
         Ok(())
     });
-    let fs: Arc<dyn FileSystem> = Arc::new(HookFs {
-        inner: mem.clone(),
-        hook,
-    });
+    let fs = hook_fs(mem.clone(), hook);
     let storage = Storage::open(
         fs.clone(),
         StorageConfig {
@@ -245,63 +244,19 @@ fn roll_after_failed_sync_does_not_touch_files() {
 #[test]
 fn committer_panic_fails_appenders_instead_of_hanging() {
     #[derive(Debug)]
-    struct PanickingFs(Arc<MemFs>);
-    #[derive(Debug)]
-    struct PanickingFile(Arc<dyn shardlog_segment::io::FileHandle>);
-    impl shardlog_segment::io::FileHandle for PanickingFile {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-            self.0.read_at(buf, offset)
+    struct PanickingSync;
+    impl Interpose for PanickingSync {
+        fn hooks_files(&self, _options: OpenOptions) -> bool {
+            true
         }
-        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<usize> {
-            self.0.write_at(buf, offset)
-        }
-        fn sync_data(&self) -> std::io::Result<()> {
-            panic!("injected panic in sync");
-        }
-        fn len(&self) -> std::io::Result<u64> {
-            self.0.len()
-        }
-        fn set_len(&self, len: u64) -> std::io::Result<()> {
-            self.0.set_len(len)
+        fn before_file(&self, op: FileOp, _path: &std::path::Path) -> std::io::Result<()> {
+            if op == FileOp::Sync {
+                panic!("injected panic in sync");
+            }
+            Ok(())
         }
     }
-    impl FileSystem for PanickingFs {
-        fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
-            self.0.create_dir_all(path)
-        }
-        fn list_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<String>> {
-            self.0.list_dir(path)
-        }
-        fn open(
-            &self,
-            path: &std::path::Path,
-            options: OpenOptions,
-        ) -> std::io::Result<Arc<dyn shardlog_segment::io::FileHandle>> {
-            Ok(Arc::new(PanickingFile(self.0.open(path, options)?)))
-        }
-        fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
-            self.0.remove_file(path)
-        }
-        fn remove_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
-            self.0.remove_dir(path)
-        }
-        fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-            self.0.rename(from, to)
-        }
-        fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
-            self.0.sync_dir(path)
-        }
-        fn map(
-            &self,
-            path: &std::path::Path,
-        ) -> std::io::Result<Arc<dyn shardlog_segment::io::Mapped>> {
-            self.0.map(path)
-        }
-        fn exists(&self, path: &std::path::Path) -> bool {
-            self.0.exists(path)
-        }
-    }
-    let fs: Arc<dyn FileSystem> = Arc::new(PanickingFs(MemFs::new()));
+    let fs: Arc<dyn FileSystem> = Arc::new(Interposed::new(MemFs::new(), PanickingSync));
     let config = StorageConfig {
         backend: BackendKind::Buffered,
         durability: Durability::Sync,

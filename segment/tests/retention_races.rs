@@ -6,11 +6,8 @@ mod common;
 
 use common::{borrow, make_batch, read_all};
 use shardlog_segment::format::segment_file_name;
-use shardlog_segment::io::{
-    FaultAction, FaultyFs, FileHandle, FileSystem, IoOp, Mapped, MemFs, OpenOptions,
-};
+use shardlog_segment::io::{FaultAction, FaultyFs, FileSystem, Interpose, Interposed, IoOp, MemFs};
 use shardlog_segment::{BackendKind, Durability, Log, LogConfig, Record, Storage, StorageConfig};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -43,51 +40,24 @@ fn fill(log: &Log, sealed: usize) {
     }
 }
 
-/// A file system that, once, stops right after removing a chosen file until the
-/// test lets it go on.
+/// File-system hooks that, once, stop right after removing a chosen file until
+/// the test lets it go on.
 #[derive(Debug)]
-struct PausingFs {
-    inner: Arc<dyn FileSystem>,
-    pause_after_removing: Mutex<Option<PathBuf>>,
+struct PauseAfterRemoving {
+    path: Mutex<Option<PathBuf>>,
     paused: SyncSender<()>,
     resume: Mutex<Receiver<()>>,
 }
 
-impl FileSystem for PausingFs {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(path)
-    }
-    fn open(&self, path: &Path, options: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
-        self.inner.open(path, options)
-    }
-    fn remove_dir(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_dir(path)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)?;
-        let mut target = self.pause_after_removing.lock().unwrap();
+impl Interpose for PauseAfterRemoving {
+    fn after_remove_file(&self, path: &Path) {
+        let mut target = self.path.lock().unwrap();
         if target.as_deref() == Some(path) {
             *target = None;
             drop(target);
             self.paused.send(()).unwrap();
             self.resume.lock().unwrap().recv().unwrap();
         }
-        Ok(())
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        self.inner.sync_dir(path)
-    }
-    fn map(&self, path: &Path) -> io::Result<Arc<dyn Mapped>> {
-        self.inner.map(path)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
     }
 }
 
@@ -108,18 +78,20 @@ fn compaction_never_brings_back_a_segment_retention_removed() {
     let mem = MemFs::new();
     let (paused, on_pause) = sync_channel(1);
     let (resume, on_resume) = sync_channel(1);
-    let fs = Arc::new(PausingFs {
-        inner: mem.clone(),
-        pause_after_removing: Mutex::new(None),
-        paused,
-        resume: Mutex::new(on_resume),
-    });
+    let fs = Arc::new(Interposed::new(
+        mem.clone(),
+        PauseAfterRemoving {
+            path: Mutex::new(None),
+            paused,
+            resume: Mutex::new(on_resume),
+        },
+    ));
     let storage = storage_on(fs.clone());
     let (log, _) = storage.open_log(DIR, config()).unwrap();
     fill(&log, 3);
     let oldest = log.segments()[0];
     let oldest_log = Path::new(DIR).join(segment_file_name(oldest.base_position, "log"));
-    *fs.pause_after_removing.lock().unwrap() = Some(oldest_log.clone());
+    *fs.hooks().path.lock().unwrap() = Some(oldest_log.clone());
 
     let log = &log;
     std::thread::scope(|scope| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::hook_fs::{Hook, HookFs, Hooked};
+use common::hook_fs::{hook_fs, Hook, Hooked};
 use common::{borrow, make_batch, read_all};
 use shardlog_segment::format::segment_file_name;
 use shardlog_segment::io::{
@@ -60,10 +60,7 @@ fn setup(backend: BackendKind) -> Setup {
     let mem = MemFs::new();
     let faulty = FaultyFs::new(mem.clone());
     let gate = Arc::new(Gate::default());
-    let fs: Arc<dyn FileSystem> = Arc::new(HookFs {
-        inner: faulty.clone(),
-        hook: gate.hook(),
-    });
+    let fs = hook_fs(faulty.clone(), gate.hook());
     fs.create_dir_all(Path::new("/data")).unwrap();
     let config = StorageConfig {
         backend,

@@ -2,13 +2,16 @@
 //!
 //! Three implementations: [`RealFs`] (the operating system), [`MemFs`] (in memory,
 //! with power-loss simulation) and [`FaultyFs`] (wraps another and injects faults),
-//! so that crash and fault tests can cut at the Nth write or sync.
+//! so that crash and fault tests can cut at the Nth write or sync; and
+//! [`Interposed`], another file system with hooks around its operations.
 
 mod faulty;
+mod interpose;
 mod mem;
 mod real;
 
 pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
+pub use interpose::{FileOp, Interpose, Interposed};
 pub use mem::{CrashMode, CrashReport, MemFs};
 pub use real::RealFs;
 

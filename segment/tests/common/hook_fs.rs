@@ -1,10 +1,9 @@
 //! A file system that passes everything to another, calling a test's hook before
 //! each write and sync of a file, so that a test can hold or fail one of them.
 
-use shardlog_segment::io::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, VolumeSync};
+use shardlog_segment::io::{FileOp, FileSystem, Interpose, Interposed, OpenOptions};
 use std::io;
-use std::os::fd::RawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// The operation a hook is called before.
@@ -20,105 +19,29 @@ pub enum Hooked {
 /// without performing it.
 pub type Hook = Arc<dyn Fn(Hooked, &Path) -> io::Result<()> + Send + Sync>;
 
-/// Passes through to `inner`, calling `hook` first for file writes and syncs.
-pub struct HookFs {
-    pub inner: Arc<dyn FileSystem>,
-    pub hook: Hook,
+/// `inner`, calling `hook` first for file writes and syncs.
+pub fn hook_fs(inner: Arc<dyn FileSystem>, hook: Hook) -> Arc<dyn FileSystem> {
+    Arc::new(Interposed::new(inner, HookCalls(hook)))
 }
 
-impl std::fmt::Debug for HookFs {
+struct HookCalls(Hook);
+
+impl std::fmt::Debug for HookCalls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HookFs")
-            .field("inner", &self.inner)
-            .finish()
+        f.write_str("HookCalls")
     }
 }
 
-struct HookFile {
-    inner: Arc<dyn FileHandle>,
-    path: PathBuf,
-    hook: Hook,
-}
+impl Interpose for HookCalls {
+    fn hooks_files(&self, _options: OpenOptions) -> bool {
+        true
+    }
 
-impl std::fmt::Debug for HookFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HookFile")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-impl FileSystem for HookFs {
-    fn create_dir_all(&self, p: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(p)
-    }
-    fn list_dir(&self, p: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(p)
-    }
-    fn open(&self, p: &Path, o: OpenOptions) -> io::Result<Arc<dyn FileHandle>> {
-        Ok(Arc::new(HookFile {
-            inner: self.inner.open(p, o)?,
-            path: p.to_path_buf(),
-            hook: Arc::clone(&self.hook),
-        }))
-    }
-    fn remove_file(&self, p: &Path) -> io::Result<()> {
-        self.inner.remove_file(p)
-    }
-    fn remove_dir(&self, p: &Path) -> io::Result<()> {
-        self.inner.remove_dir(p)
-    }
-    fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-        self.inner.rename(a, b)
-    }
-    fn sync_dir(&self, p: &Path) -> io::Result<()> {
-        self.inner.sync_dir(p)
-    }
-    fn map(&self, p: &Path) -> io::Result<Arc<dyn Mapped>> {
-        self.inner.map(p)
-    }
-    fn exists(&self, p: &Path) -> bool {
-        self.inner.exists(p)
-    }
-    fn ring_setup(&self) -> io::Result<()> {
-        self.inner.ring_setup()
-    }
-    fn open_volume_sync(&self, dir: &Path) -> io::Result<Option<Arc<dyn VolumeSync>>> {
-        self.inner.open_volume_sync(dir)
-    }
-}
-
-impl FileHandle for HookFile {
-    fn read_at(&self, b: &mut [u8], o: u64) -> io::Result<usize> {
-        self.inner.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> io::Result<usize> {
-        (self.hook)(Hooked::Write, &self.path)?;
-        self.inner.write_at(b, o)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        (self.hook)(Hooked::Sync, &self.path)?;
-        self.inner.sync_data()
-    }
-    fn check_written(&self) -> io::Result<()> {
-        self.inner.check_written()
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, l: u64) -> io::Result<()> {
-        self.inner.set_len(l)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        self.inner.allocate(len)
-    }
-    fn raw_fd(&self) -> Option<RawFd> {
-        self.inner.raw_fd()
-    }
-    fn injected_fault(&self, write_len: Option<usize>) -> Option<Injected> {
-        self.inner.injected_fault(write_len)
-    }
-    fn sync_failed(&self) {
-        self.inner.sync_failed()
+    fn before_file(&self, op: FileOp, path: &Path) -> io::Result<()> {
+        match op {
+            FileOp::Write => (self.0)(Hooked::Write, path),
+            FileOp::Sync => (self.0)(Hooked::Sync, path),
+            FileOp::SetLen => Ok(()),
+        }
     }
 }
