@@ -152,6 +152,11 @@ impl Ledger {
         }
     }
 
+    /// How many records are owed, over every log.
+    pub fn len(&self) -> usize {
+        self.logs.iter().map(std::collections::BTreeMap::len).sum()
+    }
+
     /// Retention may remove the records of `log` below `position`: no longer owed.
     pub fn trim(&mut self, log: usize, position: u64) {
         self.logs[log] = self.logs[log].split_off(&position);
