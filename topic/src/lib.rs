@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod delivery;
+mod eager;
 mod error;
 mod fanout;
 mod fifo;
@@ -42,7 +43,7 @@ mod topic;
 mod types;
 
 pub use delivery::{
-    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink,
+    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink, Staged,
 };
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};

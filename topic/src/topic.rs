@@ -2,6 +2,7 @@
 //! of its confirmed subscriptions.
 
 use crate::delivery::{self, Control, DeliveryContext, RetryConfig, Sink, Worker};
+use crate::eager::Eager;
 use crate::error::{Error, Result};
 use crate::fanout::{Member, Running};
 use crate::fifo::{content_deduplication_id, Dedup, FirstPublish, DEDUPLICATION_WINDOW_MS};
@@ -53,7 +54,10 @@ pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_se
 }
 
 /// Stages `messages` as one batch of a topic's `log` and returns at once.
-fn submit_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<PendingAppend> {
+pub(crate) fn submit_published(
+    log: &Log,
+    messages: &[Published],
+) -> shardlog_segment::Result<PendingAppend> {
     let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
     let records: Vec<Record<'_>> = encoded
         .iter()
@@ -113,6 +117,8 @@ pub struct Topic {
     fanout: Mutex<Option<Running>>,
     /// The newest read of the log, shared by the workers.
     recent: Arc<crate::recent::RecentRead>,
+    /// Queue deliveries staged by publishes, for the queue delivery thread.
+    eager: Arc<Eager>,
     /// Why the topic's files could not be read at open, if they could not: it
     /// then refuses publishes and subscriptions.
     quarantined: Option<String>,
@@ -178,6 +184,7 @@ impl Topic {
             workers: Arc::new(Mutex::new(BTreeMap::new())),
             fanout: Mutex::new(None),
             recent: Arc::default(),
+            eager: Arc::default(),
             quarantined: None,
         }
     }
@@ -263,7 +270,9 @@ impl Topic {
             .map(|request| prepare(request, fifo, content_based))
             .collect::<Result<Vec<_>>>()?;
         if !fifo {
-            let append = submit_published(&self.log, &messages)?;
+            let append = self
+                .eager
+                .publish(&self.log, &self.name, &self.attributes, &messages)?;
             let outcomes = messages
                 .into_iter()
                 .map(|message| PublishOutcome {
@@ -344,6 +353,7 @@ impl Topic {
             topic: self.name.clone(),
             log: self.log.clone(),
             recent: Arc::clone(&self.recent),
+            eager: Arc::clone(&self.eager),
             fs: Arc::clone(fs),
             topic_attributes: Arc::clone(&self.attributes),
             peers: Arc::clone(&self.workers),
