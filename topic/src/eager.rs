@@ -29,14 +29,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Most queue sends (one per subscription a publish staged messages for) that
-/// staged entries may hold while the delivery thread has not taken them; a
-/// publish that would pass it stages nothing (unless nothing is staged), and the
-/// delivery thread delivers its messages as it reads. Staging makes one append
-/// per queue per publish, the delivery thread one per queue for every publish it
-/// reads at once: at a few publishes per commit round staging saves a round, at
-/// many it would cost more appends than the round it saves (a 100-queue fill).
-const STAGED_SENDS_MAX: usize = 32;
+/// Most staged entries waiting for the delivery thread: past this, publishes
+/// stage nothing and the delivery thread delivers as it reads (bounds the memory
+/// of a delivery thread that fell behind).
+const ENTRIES_MAX: usize = 1024;
 
 /// A topic's staged deliveries and who may be delivered to at publish.
 #[derive(Default)]
@@ -56,8 +52,6 @@ struct EagerState {
     target: Option<Target>,
     /// Staged entries in log order, until the delivery thread takes them.
     entries: VecDeque<Entry>,
-    /// The queue sends of `entries`.
-    staged_sends: usize,
 }
 
 /// The subscriptions a publish may deliver to, and the sink.
@@ -85,11 +79,6 @@ impl Entry {
     /// The position after the publish's last message.
     pub(crate) fn end(&self) -> u64 {
         self.base + self.message_ids.len() as u64
-    }
-
-    /// The queue sends it staged.
-    fn sends(&self) -> usize {
-        self.parts.iter().filter(|p| !p.passing.is_empty()).count()
     }
 }
 
@@ -123,21 +112,13 @@ impl Eager {
     ) -> shardlog_segment::Result<PendingAppend> {
         let mut state = lock(&self.state);
         let append = crate::topic::submit_published(log, messages)?;
-        let room = |target: &Target| {
-            state.entries.is_empty()
-                || state.staged_sends + target.members.len() <= STAGED_SENDS_MAX
-        };
-        let entry = match &state.target {
-            Some(target) if room(target) => {
-                let base = append.appended().base_position;
+        if state.entries.len() < ENTRIES_MAX {
+            let base = append.appended().base_position;
+            let entry = state.target.as_ref().and_then(|target| {
                 let topic_attributes = lock(attributes).clone();
                 target.stage(topic, &topic_attributes, base, messages)
-            }
-            _ => None,
-        };
-        if let Some(entry) = entry {
-            state.staged_sends += entry.sends();
-            state.entries.push_back(entry);
+            });
+            state.entries.extend(entry);
         }
         Ok(append)
     }
@@ -154,9 +135,7 @@ impl Eager {
             .front()
             .is_some_and(|entry| entry.end() <= end)
         {
-            let entry = state.entries.pop_front().expect("looked at above");
-            state.staged_sends -= entry.sends();
-            taken.push(entry);
+            taken.extend(state.entries.pop_front());
         }
         (end, taken)
     }

@@ -17,10 +17,7 @@
 //! [`Sink`] at once (a queue takes them in one commit round, and the queue
 //! subscriptions of a topic share that round), retries what it refuses,
 //! dead-letters what it keeps refusing, and only then stores the next position
-//! (at most every 100 ms while busy), so a crash re-delivers but never loses.
-//! A publish to a standard topic stages its cheap queue deliveries itself, in
-//! its own commit round (`eager.rs`); the queue delivery thread settles them once
-//! the publish is durable. FIFO topics keep a 5-minute deduplication window
+//! (at most every 100 ms while busy), so a crash re-delivers but never loses. FIFO topics keep a 5-minute deduplication window
 //! rebuilt from the log at open. On-disk formats are in `FORMAT.md`.
 //!
 //! No AWS wording lives here: errors are facts, values are types. The server
