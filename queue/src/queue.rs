@@ -289,7 +289,7 @@ impl Queue {
                 .filter(|end| *end > self.messages.end_position())
                 .map(|end| self.messages.pending_until(end));
             return Ok(PendingSend {
-                queue: QueueRef::Borrowed(self),
+                queue: self,
                 outcomes,
                 append,
                 stored,
@@ -322,7 +322,7 @@ impl Queue {
             }
         }
         Ok(PendingSend {
-            queue: QueueRef::Borrowed(self),
+            queue: self,
             outcomes,
             append: Some(pending),
             stored,
@@ -624,7 +624,7 @@ impl Queue {
 #[must_use = "a send is acknowledged only once wait returns"]
 #[derive(Debug)]
 pub struct PendingSend<'a> {
-    pub(crate) queue: QueueRef<'a>,
+    pub(crate) queue: &'a Queue,
     /// One per request, in order (sequence numbers already known).
     pub(crate) outcomes: Vec<Result<SendOutcome>>,
     /// `None` when every request was invalid or a duplicate.
@@ -634,42 +634,7 @@ pub struct PendingSend<'a> {
     pub(crate) scope: crate::attributes::DeduplicationScope,
 }
 
-/// The queue a [`PendingSend`] belongs to: borrowed, or held by an owned one.
-#[derive(Debug)]
-pub(crate) enum QueueRef<'a> {
-    Borrowed(&'a Queue),
-    Owned(Arc<Queue>),
-}
-
-impl std::ops::Deref for QueueRef<'_> {
-    type Target = Queue;
-
-    fn deref(&self) -> &Queue {
-        match self {
-            QueueRef::Borrowed(queue) => queue,
-            QueueRef::Owned(queue) => queue,
-        }
-    }
-}
-
 impl PendingSend<'_> {
-    /// The same pending send holding `queue` (the queue it was submitted to)
-    /// instead of borrowing it, so that it can be waited for elsewhere (an SNS
-    /// publish stages its queue deliveries; the delivery thread waits for them).
-    pub fn into_owned(mut self, queue: Arc<Queue>) -> PendingSend<'static> {
-        assert!(
-            std::ptr::eq(&*self.queue, &*queue),
-            "a pending send owns the queue it was submitted to"
-        );
-        PendingSend {
-            queue: QueueRef::Owned(queue),
-            outcomes: std::mem::take(&mut self.outcomes),
-            append: self.append.take(),
-            stored: std::mem::take(&mut self.stored),
-            scope: self.scope,
-        }
-    }
-
     /// Waits until the staged messages are durable under the storage's policy;
     /// then each request's outcome. Fails as a whole for a storage failure.
     pub fn wait(mut self) -> Result<Vec<Result<SendOutcome>>> {
@@ -693,7 +658,7 @@ impl PendingSend<'_> {
         &mut self,
         acknowledged: Option<shardlog_segment::Result<Appended>>,
     ) -> Result<Vec<Result<SendOutcome>>> {
-        let queue = &*self.queue;
+        let queue = self.queue;
         match acknowledged {
             None => {}
             Some(Err(error)) => {

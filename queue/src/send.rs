@@ -52,7 +52,7 @@ impl Queue {
         // Standard queues do not deduplicate: nothing to forget on failure.
         let scope = crate::attributes::DeduplicationScope::Queue;
         Ok(PendingSend {
-            queue: crate::queue::QueueRef::Borrowed(self),
+            queue: self,
             outcomes,
             append,
             stored,

@@ -89,26 +89,6 @@ pub trait Sink: Send + Sync + 'static {
             .collect()
     }
 
-    /// Whether deliveries to `subscription` may be staged by the publish itself
-    /// ([`Sink::stage_batches`]): only where making them costs little (no
-    /// signature), since it runs on the publisher's thread. The default: never.
-    fn stages(&self, subscription: &SubscriptionRecord) -> bool {
-        let _ = subscription;
-        false
-    }
-
-    /// Stages the batches of several queue subscriptions of one topic, as
-    /// [`Sink::deliver_batches`] would, and returns before they are durable:
-    /// the publish stages them right after its own append, so that one commit
-    /// round (one journal sync) makes the publish and its deliveries durable.
-    /// [`Staged::outcomes`] waits for them. `None` when the sink cannot stage
-    /// (the delivery thread then delivers them as usual). Only called with
-    /// batches of subscriptions for which [`Sink::stages`] holds.
-    fn stage_batches(&self, batches: &[&[Delivery<'_>]]) -> Option<Box<dyn Staged>> {
-        let _ = batches;
-        None
-    }
-
     /// Takes a message that could not be delivered (retries exhausted, or a
     /// failure that retrying cannot fix): to the subscription's dead-letter
     /// queue if it has one. `Ok` when handled (kept or knowingly dropped).
@@ -117,14 +97,6 @@ pub trait Sink: Send + Sync + 'static {
         delivery: &Delivery<'_>,
         failure: &Failure,
     ) -> std::result::Result<(), Failure>;
-}
-
-/// Deliveries staged by [`Sink::stage_batches`], not yet known to be durable.
-pub trait Staged: Send {
-    /// Waits until the staged deliveries are durable (or failed); then one
-    /// outcome list per batch, in order, each as [`Sink::deliver_batch`]
-    /// answers (a prefix of the batch, at least its first delivery).
-    fn outcomes(self: Box<Self>) -> Vec<Vec<std::result::Result<(), Failure>>>;
 }
 
 /// [`Sink::deliver_batch`] one message at a time: what a sink without a batch
@@ -366,8 +338,6 @@ pub(crate) struct DeliveryContext {
     pub(crate) log: Log,
     /// The topic's newest log read, shared by its delivery threads.
     pub(crate) recent: Arc<RecentRead>,
-    /// Queue deliveries staged by publishes (see `eager.rs`).
-    pub(crate) eager: Arc<crate::eager::Eager>,
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) topic_attributes: Arc<Mutex<TopicAttributes>>,
     /// Every subscription's control, for reclaiming the log behind them all.

@@ -20,15 +20,13 @@
 use crate::delivery::{
     check_outcomes, Control, Delivery, DeliveryContext, IDLE_WAIT, POSITION_STORE_INTERVAL,
 };
-use crate::eager::{self, Entry, Target};
 use crate::error::{Error, Result};
 use crate::manifest::{SubscriptionRecord, TopicAttributes};
 use crate::recent::DecodedRead;
 use crate::record::Published;
 use crate::types::SubscriptionId;
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,13 +42,6 @@ pub(crate) struct Member {
     retrying: Option<Retrying>,
     /// Its position could not be stored: its delivery stopped (logged).
     halted: bool,
-    /// Ranges of positions past `position`, in order, that publishes' staged
-    /// deliveries delivered (or that its filter passed over): durable in the
-    /// topic's log and in the queue, so delivery skips them.
-    covered: VecDeque<(u64, u64)>,
-    /// Whether publishes may stage deliveries to it: not while it waits for a
-    /// retry or is halted (shared with the topic's publishers).
-    staging: Arc<AtomicBool>,
 }
 
 impl Member {
@@ -62,29 +53,11 @@ impl Member {
             position,
             retrying: None,
             halted: false,
-            covered: VecDeque::new(),
-            staging: Arc::new(AtomicBool::new(true)),
         }
     }
 
     pub(crate) fn id(&self) -> SubscriptionId {
         self.control.record().id
-    }
-
-    /// Moves the position past the covered ranges it reached; whether it moved.
-    fn skip_covered(&mut self) -> bool {
-        if self.retrying.is_some() {
-            return false;
-        }
-        let before = self.position;
-        while let Some(&(from, to)) = self.covered.front() {
-            if from > self.position {
-                break;
-            }
-            self.position = self.position.max(to);
-            self.covered.pop_front();
-        }
-        self.position != before
     }
 }
 
@@ -108,17 +81,6 @@ pub(crate) struct Running {
 impl Running {
     /// Starts delivering to `members`.
     pub(crate) fn start(context: Arc<DeliveryContext>, members: Vec<Member>) -> Result<Running> {
-        // A FIFO topic's publishes stage nothing: its order is the delivery
-        // thread's to keep.
-        if !context.fifo {
-            context.eager.set_target(Some(Target {
-                sink: Arc::clone(&context.sink),
-                members: members
-                    .iter()
-                    .map(|m| (Arc::clone(&m.control), Arc::clone(&m.staging)))
-                    .collect(),
-            }));
-        }
         let stop = Arc::new(Stop::default());
         let fanout = Fanout {
             context: Arc::clone(&context),
@@ -148,8 +110,6 @@ impl Running {
     /// and every delivered position is stored; returns what it worked with and
     /// its subscriptions as they stand (positions, retries due).
     pub(crate) fn stop(self) -> (Arc<DeliveryContext>, Vec<Member>) {
-        // Publishes stop staging; what they staged waits for the next thread.
-        self.context.eager.set_target(None);
         self.stop.request();
         // The thread may be about to wait on the log, after its last look at
         // the stop flag: wake the log's waiters until it is gone.
@@ -321,21 +281,11 @@ impl Fanout {
     /// One step: every subscription's new messages (and due retries) to the
     /// sink in one call, then each outcome settled.
     fn step(&mut self) -> Step {
-        let (known_end, entries) = self.context.eager.take_acknowledged(&self.context.log);
-        self.take_staged(entries);
-        let mut skipped = false;
-        for member in &mut self.members {
-            skipped |= member.skip_covered();
-            member.staging.store(
-                !member.halted && member.retrying.is_none(),
-                Ordering::Release,
-            );
-        }
         let now = Instant::now();
         let mut read_failed = false;
         let mut plans = Vec::new();
         for (index, member) in self.members.iter().enumerate() {
-            match self.plan(index, member, now, known_end) {
+            match self.plan(index, member, now) {
                 Ok(Some(plan)) => plans.push(plan),
                 Ok(None) => {}
                 Err(error) => {
@@ -373,7 +323,7 @@ impl Fanout {
             })
             .collect();
         drop(batches);
-        let progressed = skipped || !settled.is_empty();
+        let progressed = !settled.is_empty();
         for (plan, settled) in plans.iter().zip(settled) {
             let member = &mut self.members[plan.member];
             member.position = settled.position;
@@ -382,45 +332,6 @@ impl Fanout {
         Step {
             progressed,
             read_failed,
-        }
-    }
-
-    /// Waits for the staged deliveries of `entries` (acknowledged in the
-    /// topic's log) and notes what they delivered as covered ranges of the
-    /// members they were staged for.
-    fn take_staged(&mut self, entries: Vec<Entry>) {
-        // One read serves every entry it holds (entries are in log order).
-        let mut read: Option<Arc<DecodedRead>> = None;
-        for entry in entries {
-            let held = read.as_ref().is_some_and(|read| {
-                read.messages
-                    .first()
-                    .is_some_and(|(first, _)| *first <= entry.base)
-                    && read.next_position >= entry.end()
-            });
-            if !held {
-                read = match self.context.read(entry.base) {
-                    Ok((_, read)) => Some(read),
-                    Err(error) => {
-                        tracing::error!(topic = %self.context.topic, %error, "reading the topic log failed");
-                        None
-                    }
-                };
-            }
-            let Some(settled) = eager::settle(entry, read.as_deref()) else {
-                continue;
-            };
-            for (subscription, covered_to) in settled.covered {
-                let member = self
-                    .members
-                    .iter_mut()
-                    .find(|m| m.control.record().id == subscription);
-                if let Some(member) = member {
-                    if covered_to > settled.base && member.position <= settled.base {
-                        member.covered.push_back((settled.base, covered_to));
-                    }
-                }
-            }
         }
     }
 
@@ -462,13 +373,7 @@ impl Fanout {
 
     /// What to hand over for `member` now: its due retry, or the new messages
     /// of a read from its position (`None` when there is nothing).
-    fn plan(
-        &self,
-        index: usize,
-        member: &Member,
-        now: Instant,
-        known_end: u64,
-    ) -> Result<Option<Plan>> {
+    fn plan(&self, index: usize, member: &Member, now: Instant) -> Result<Option<Plan>> {
         if member.halted {
             return Ok(None);
         }
@@ -480,25 +385,13 @@ impl Fanout {
                 source: Source::Retry,
             }));
         }
-        // Records at or past `known_end` may belong to a publish whose staged
-        // deliveries are not taken yet; a covered range is delivered already.
-        let limit = member
-            .covered
-            .front()
-            .map_or(known_end, |&(from, _)| from.min(known_end));
-        if member.position >= limit {
-            return Ok(None);
-        }
         let (from, read) = self.context.read(member.position)?;
-        let next_position = from.max(read.next_position.min(limit));
+        let next_position = from.max(read.next_position);
         if next_position == member.position {
             return Ok(None);
         }
         let passing = (0..read.messages.len())
-            .filter(|&k| {
-                let (position, message) = &read.messages[k];
-                *position < next_position && member.control.passes(message)
-            })
+            .filter(|&k| member.control.passes(&read.messages[k].1))
             .collect();
         Ok(Some(Plan {
             member: index,

@@ -27,7 +27,6 @@
 #![forbid(unsafe_code)]
 
 mod delivery;
-mod eager;
 mod error;
 mod fanout;
 mod fifo;
@@ -43,7 +42,7 @@ mod topic;
 mod types;
 
 pub use delivery::{
-    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink, Staged,
+    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink,
 };
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};

@@ -2,7 +2,6 @@
 //! of its confirmed subscriptions.
 
 use crate::delivery::{self, Control, DeliveryContext, RetryConfig, Sink, Worker};
-use crate::eager::Eager;
 use crate::error::{Error, Result};
 use crate::fanout::{Member, Running};
 use crate::fifo::{content_deduplication_id, Dedup, FirstPublish, DEDUPLICATION_WINDOW_MS};
@@ -54,10 +53,7 @@ pub(crate) fn append_published(log: &Log, messages: &[Published]) -> shardlog_se
 }
 
 /// Stages `messages` as one batch of a topic's `log` and returns at once.
-pub(crate) fn submit_published(
-    log: &Log,
-    messages: &[Published],
-) -> shardlog_segment::Result<PendingAppend> {
+fn submit_published(log: &Log, messages: &[Published]) -> shardlog_segment::Result<PendingAppend> {
     let encoded: Vec<Vec<u8>> = messages.iter().map(Published::encode).collect();
     let records: Vec<Record<'_>> = encoded
         .iter()
@@ -117,8 +113,6 @@ pub struct Topic {
     fanout: Mutex<Option<Running>>,
     /// The newest read of the log, shared by the workers.
     recent: Arc<crate::recent::RecentRead>,
-    /// Queue deliveries staged by publishes, for the queue delivery thread.
-    eager: Arc<Eager>,
     /// Why the topic's files could not be read at open, if they could not: it
     /// then refuses publishes and subscriptions.
     quarantined: Option<String>,
@@ -184,7 +178,6 @@ impl Topic {
             workers: Arc::new(Mutex::new(BTreeMap::new())),
             fanout: Mutex::new(None),
             recent: Arc::default(),
-            eager: Arc::default(),
             quarantined: None,
         }
     }
@@ -270,9 +263,7 @@ impl Topic {
             .map(|request| prepare(request, fifo, content_based))
             .collect::<Result<Vec<_>>>()?;
         if !fifo {
-            let append = self
-                .eager
-                .publish(&self.log, &self.name, &self.attributes, &messages)?;
+            let append = submit_published(&self.log, &messages)?;
             let outcomes = messages
                 .into_iter()
                 .map(|message| PublishOutcome {
@@ -353,7 +344,6 @@ impl Topic {
             topic: self.name.clone(),
             log: self.log.clone(),
             recent: Arc::clone(&self.recent),
-            eager: Arc::clone(&self.eager),
             fs: Arc::clone(fs),
             topic_attributes: Arc::clone(&self.attributes),
             peers: Arc::clone(&self.workers),

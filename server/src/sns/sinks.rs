@@ -7,7 +7,6 @@ use super::signing::LazySigner;
 use super::Names;
 use shardlog_topic::TopicAttributes;
 use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
@@ -196,11 +195,6 @@ impl Sinks {
     /// makes them all durable (batches of other protocols are delivered as
     /// they come).
     fn to_queues(&self, batches: &[&[Delivery<'_>]]) -> Vec<Vec<Result<(), Failure>>> {
-        wait_sends(self.stage_queues(batches))
-    }
-
-    /// Stages the batches of [`Sinks::to_queues`] without waiting for any.
-    fn stage_queues(&self, batches: &[&[Delivery<'_>]]) -> Vec<QueueSend> {
         let queues: Vec<Option<Result<std::sync::Arc<shardlog_queue::Queue>, Failure>>> = batches
             .iter()
             .map(|deliveries| {
@@ -224,14 +218,22 @@ impl Sinks {
                 None => Err(shardlog_topic::Sink::deliver_batch(self, deliveries)),
             })
             .collect();
-        made.into_iter()
+        let sends: Vec<QueueSend<'_>> = made
+            .into_iter()
             .zip(&queues)
             .map(|(made, queue)| match (made, queue) {
                 (Ok(made), Some(Ok(queue))) => QueueSend::submit(queue, made),
                 (Err(outcomes), _) => QueueSend::Answered(outcomes),
                 (Ok(_), _) => unreachable!("requests are made only for a queue found"),
             })
-            .collect()
+            .collect();
+        // The last staged first: rounds are acknowledged in the order their
+        // appends were staged, so once it is, the others are too, and this
+        // thread is woken once rather than once per queue.
+        let mut outcomes: Vec<Vec<Result<(), Failure>>> =
+            sends.into_iter().rev().map(QueueSend::outcomes).collect();
+        outcomes.reverse();
+        outcomes
     }
 
     /// The requests of a prefix of `deliveries` to `queue`: a message whose body
@@ -453,19 +455,6 @@ impl shardlog_topic::Sink for Sinks {
         self.to_queues(batches)
     }
 
-    /// Raw deliveries to queues only: an enveloped one is signed (RSA), too
-    /// costly for the publisher's thread, and other protocols do not stage.
-    fn stages(&self, subscription: &SubscriptionRecord) -> bool {
-        subscription.endpoint.protocol == Protocol::Sqs && is_raw(subscription)
-    }
-
-    fn stage_batches(
-        &self,
-        batches: &[&[Delivery<'_>]],
-    ) -> Option<Box<dyn shardlog_topic::Staged>> {
-        Some(Box::new(StagedSends(self.stage_queues(batches))))
-    }
-
     fn deliver(&self, delivery: &Delivery<'_>) -> Result<(), Failure> {
         let subscription = delivery.subscription;
         match subscription.endpoint.protocol {
@@ -496,39 +485,19 @@ struct QueueRequests {
     unmade: Option<Failure>,
 }
 
-/// Waits for staged `sends`; then their outcomes, in order.
-fn wait_sends(sends: Vec<QueueSend>) -> Vec<Vec<Result<(), Failure>>> {
-    // The last staged first: rounds are acknowledged in the order their
-    // appends were staged, so once it is, the others are too, and this
-    // thread is woken once rather than once per queue.
-    let mut outcomes: Vec<Vec<Result<(), Failure>>> =
-        sends.into_iter().rev().map(QueueSend::outcomes).collect();
-    outcomes.reverse();
-    outcomes
-}
-
-/// Queue sends a publish staged ([`shardlog_topic::Sink::stage_batches`]).
-struct StagedSends(Vec<QueueSend>);
-
-impl shardlog_topic::Staged for StagedSends {
-    fn outcomes(self: Box<Self>) -> Vec<Vec<Result<(), Failure>>> {
-        wait_sends(self.0)
-    }
-}
-
 /// A batch of deliveries to one queue: staged and not yet durable, or answered.
-enum QueueSend {
+enum QueueSend<'q> {
     Staged {
-        pending: shardlog_queue::PendingSend<'static>,
+        pending: shardlog_queue::PendingSend<'q>,
         count: usize,
         unmade: Option<Failure>,
     },
     Answered(Vec<Result<(), Failure>>),
 }
 
-impl QueueSend {
+impl<'q> QueueSend<'q> {
     /// Stages `made` as one append to `queue`.
-    fn submit(queue: &Arc<shardlog_queue::Queue>, made: QueueRequests) -> QueueSend {
+    fn submit(queue: &'q shardlog_queue::Queue, made: QueueRequests) -> QueueSend<'q> {
         let QueueRequests { requests, unmade } = made;
         let count = requests.len();
         if count == 0 {
@@ -536,7 +505,7 @@ impl QueueSend {
         }
         match queue.submit_sends(requests) {
             Ok(pending) => QueueSend::Staged {
-                pending: pending.into_owned(Arc::clone(queue)),
+                pending,
                 count,
                 unmade,
             },
