@@ -58,7 +58,10 @@ fn awaited_put_answers_each_record_as_the_blocking_put_does() {
             .get_shard_iterator("s", shard, IteratorStart::TrimHorizon)
             .unwrap();
         let page = engine.get_records(&iterator, 10_000).unwrap();
-        assert!(page.records.len() >= slots.len(), "the awaited records are read");
+        assert!(
+            page.records.len() >= slots.len(),
+            "the awaited records are read"
+        );
         let read: Vec<_> = page.records.iter().take(slots.len()).collect();
         for (slot, record) in slots.iter().zip(read) {
             assert_eq!(record.data.as_ref(), payloads[*slot].as_slice());
