@@ -1,14 +1,13 @@
 //! The data path: PutRecord(s), GetShardIterator, GetRecords.
 
 use crate::engine::{now_ms, Engine, ShardState, StreamState};
-use crate::error::{Constraint, Failed, Field, PutError, ReadError};
+use crate::error::{Constraint, Field, ReadError};
 use crate::names::ShardId;
 use crate::position::Position;
-use crate::routing::{partition_key_hash, HashKey, HashRange};
+use crate::routing::{HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 use crate::token::IteratorToken;
-use shardlog_segment::{PendingAppend, ReadLimits, Record};
-use std::collections::BTreeMap;
+use shardlog_segment::ReadLimits;
 use std::time::Duration;
 
 /// Most records in one PutRecords call.
@@ -145,164 +144,7 @@ pub(crate) fn sequence_number(
     }
 }
 
-fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, PutError> {
-    let key = record.partition_key;
-    let chars = key.chars().count();
-    if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
-        return Err(PutError::InvalidField {
-            field: Field::PartitionKey,
-            value: Some(key.to_string()),
-            constraint: Constraint::LengthBetween {
-                min: 1,
-                max: PARTITION_KEY_CHARS_MAX,
-            },
-        });
-    }
-    let limit = stream.meta.record_kib_max as usize * 1024;
-    if record.data.len() > limit {
-        return Err(PutError::InvalidField {
-            field: Field::Data,
-            value: None,
-            constraint: Constraint::LengthAtMost { max: limit },
-        });
-    }
-    Ok(match record.explicit_hash_key {
-        Some(HashKey(hash)) => hash,
-        None => partition_key_hash(key),
-    })
-}
-
-/// The open shard whose range holds `hash`, from `open` sorted by range start
-/// (open shards' ranges never overlap): a binary search, where a scan cost each
-/// record of a put to a 1,000-shard stream about 500 range checks.
-fn shard_for_hash<'s>(open: &[&'s ShardState], hash: u128) -> Option<&'s ShardState> {
-    let after = open.partition_point(|shard| shard.range.start <= hash);
-    let shard = *open.get(after.checked_sub(1)?)?;
-    shard.range.contains(hash).then_some(shard)
-}
-
 impl Engine {
-    /// PutRecord: one record.
-    pub fn put_record(
-        &self,
-        stream_name: &str,
-        record: PutRecord<'_>,
-    ) -> Result<PutResult, PutError> {
-        let mut results = self.put_records(stream_name, &[record])?;
-        match results.pop() {
-            Some(Ok(result)) => Ok(result),
-            Some(Err(RecordFailure::Throttled { stream, shard })) => {
-                Err(PutError::Throttled { stream, shard })
-            }
-            Some(Err(failure)) => Err(PutError::Failed(Failed::Storage(
-                shardlog_segment::Error::LogFailed {
-                    path: Default::default(),
-                    cause: failure.to_string(),
-                },
-            ))),
-            None => unreachable!("put_records answers each of its records"),
-        }
-    }
-
-    /// PutRecords: up to 500 records, one result each. A request that is malformed
-    /// fails whole; a shard whose write fails fails only its own records.
-    pub fn put_records(
-        &self,
-        stream_name: &str,
-        records: &[PutRecord<'_>],
-    ) -> Result<Vec<Result<PutResult, RecordFailure>>, PutError> {
-        if records.is_empty() || records.len() > PUT_RECORDS_MAX {
-            return Err(PutError::InvalidField {
-                field: Field::Records,
-                value: None,
-                constraint: Constraint::LengthBetween {
-                    min: 1,
-                    max: PUT_RECORDS_MAX,
-                },
-            });
-        }
-        let stream = self.stream(stream_name)?;
-        self.check_metadata()?;
-        self.reopen_failed_shards(&stream)?;
-        let state = Engine::read_stream(&stream);
-        let open = state.open_shards();
-        let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
-        let now = self.inner.config.clock.now_ms();
-        for (slot, record) in records.iter().enumerate() {
-            let hash = check_record(&state, record)?;
-            let shard = shard_for_hash(&open, hash).ok_or_else(|| PutError::NoShardForHashKey {
-                stream: stream_name.to_string(),
-                hash,
-            })?;
-            if self.inner.config.shard_quotas {
-                let charged = record.data.len() + record.partition_key.len();
-                let admitted = shard
-                    .quota
-                    .lock()
-                    .unwrap_or_else(|poison| poison.into_inner())
-                    .take_write(charged, now);
-                if !admitted {
-                    results[slot] = Some(Err(RecordFailure::Throttled {
-                        stream: stream_name.to_string(),
-                        shard: ShardId(shard.meta.index),
-                    }));
-                    continue;
-                }
-            }
-            groups.entry(shard.meta.index).or_default().push(slot);
-        }
-        // Stage every shard's batch first, then wait: all of them share commit rounds.
-        let mut pending: Vec<(
-            u32,
-            Vec<usize>,
-            Result<PendingAppend, shardlog_segment::Error>,
-        )> = Vec::new();
-        for (index, slots) in groups {
-            let batch: Vec<Record<'_>> = slots
-                .iter()
-                .map(|slot| Record {
-                    partition_key: records[*slot].partition_key,
-                    explicit_hash_key: None,
-                    data: records[*slot].data,
-                })
-                .collect();
-            let submitted = state.shards[&index].log.submit(&batch);
-            pending.push((index, slots, submitted));
-        }
-        for (index, slots, submitted) in pending {
-            let shard = &state.shards[&index];
-            let outcome = submitted
-                .and_then(|pending| pending.wait())
-                .map_err(Failed::Storage);
-            if outcome.is_err() {
-                self.inner
-                    .shard_failed
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-            for (k, slot) in slots.iter().enumerate() {
-                results[*slot] = Some(match &outcome {
-                    Ok(appended) => Ok(PutResult {
-                        shard_id: ShardId(index),
-                        sequence_number: sequence_number(
-                            shard,
-                            Position::new(appended.base_position).plus(k as u64),
-                            appended.arrival_ms,
-                        ),
-                    }),
-                    Err(error) => Err(RecordFailure::WriteFailed {
-                        shard: ShardId(index),
-                        cause: error.to_string(),
-                    }),
-                });
-            }
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every slot routed"))
-            .collect())
-    }
-
     /// GetShardIterator.
     pub fn get_shard_iterator(
         &self,

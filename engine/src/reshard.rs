@@ -73,6 +73,21 @@ pub enum ShardFilter {
     FromTimestamp(u64),
 }
 
+/// Where a shard being closed by a reshard ends: after every batch submitted
+/// to its log. A PutRecords awaited on its request's task releases the stream's
+/// read lock once its batches are staged, so a reshard (under the write lock,
+/// which keeps new batches out) can find batches staged and not yet
+/// acknowledged; they are acknowledged later, at positions the closed end must
+/// include, or readers would never see those acknowledged records. If the log
+/// fails first, its unacknowledged batches never will be, and it ends at what it
+/// acknowledged.
+fn settled_end(shard: &ShardState) -> Position {
+    match shard.log.settle_submitted() {
+        Ok(end) => Position::new(end),
+        Err(_) => shard.log_end(),
+    }
+}
+
 fn describe_shard(shard: &ShardState) -> ShardDescription {
     let meta = &shard.meta;
     let created_ms = meta.created_secs * 1000;
@@ -263,8 +278,9 @@ impl Engine {
         let now = now_ms();
         let mut meta = state.meta.clone();
         for parent in parents {
+            let log_end = settled_end(&state.shards[parent]);
             let shard = meta.shards.get_mut(parent).expect("checked open");
-            shard.closed_end_position = Some(state.shards[parent].log_end());
+            shard.closed_end_position = Some(log_end);
             shard.closed_ms = Some(now);
         }
         let mut opened = Vec::new();

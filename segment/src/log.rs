@@ -459,6 +459,18 @@ impl Log {
         }
     }
 
+    /// Waits until every batch submitted so far is acknowledged, and returns the
+    /// position after them; fails if the log failed first (what it had not
+    /// acknowledged then never will be). For an owner that must know the log's
+    /// final end while it keeps new submissions out, such as a shard being
+    /// closed by a reshard while callers still await batches they staged.
+    pub fn settle_submitted(&self) -> Result<u64> {
+        let submitted_end = self.shared.lock().next_position;
+        self.pending_until(submitted_end)
+            .wait()
+            .map(|appended| appended.base_position)
+    }
+
     /// Position after the last acknowledged record (the next one to be readable).
     pub fn end_position(&self) -> u64 {
         self.shared.lock().acked_position

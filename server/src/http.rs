@@ -455,7 +455,17 @@ async fn service_request(
         return (streaming.respond)(shared, format, body, id.to_string(), started).await;
     }
     let no_output = named.has_no_output();
-    let result = run_blocking(Arc::clone(&shared), named, format, body).await;
+    let answered = match named.run_body(&shared, format, &body) {
+        Some(answer) => Some(answer.await),
+        None => None,
+    };
+    let result = match answered {
+        Some(answer) => {
+            shared.body_buffers.give_back(body);
+            answer
+        }
+        None => run_blocking(Arc::clone(&shared), named, format, body).await,
+    };
     record(result.as_ref().map_or_else(|error| error.code, |_| "OK"));
     match result {
         Ok(_) if no_output => respond(200, format.content_type(), Vec::new(), id),

@@ -27,9 +27,14 @@ use std::time::Instant;
 pub(crate) type Run = fn(&Shared, &str, Format, &Value) -> Result<Vec<u8>, ApiError>;
 
 /// Runs an action straight from its body when the service can read that body
-/// in one pass and vouch that the model accepts it; `None` leaves the request
-/// to validation and [`Run`].
-pub(crate) type RunBody = fn(&Shared, &str, Format, &[u8]) -> Option<Result<Vec<u8>, ApiError>>;
+/// in one pass and vouch that the model accepts it: the answer's future, run
+/// on the request's task (it must not block); `None` leaves the request to
+/// validation and [`Run`].
+pub(crate) type RunBody = for<'a> fn(&'a Shared, &str, Format, &'a [u8]) -> Option<BodyFuture<'a>>;
+
+/// The answer of a [`RunBody`]: the response body in the request's format.
+pub(crate) type BodyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send + 'a>>;
 
 /// One service: how requests name it, what it speaks, and how it runs them.
 pub(crate) struct Service {
@@ -43,7 +48,7 @@ pub(crate) struct Service {
     /// engine blocks (fsync, waits).
     pub(crate) run: Run,
     /// Runs the actions it reads from the body itself (a hot path), before
-    /// validation; called on the same blocking thread as `run`.
+    /// validation, on the request's task.
     pub(crate) run_body: Option<RunBody>,
     /// The action answered with an event stream, if the service has one.
     pub(crate) streaming: Option<Streaming>,
@@ -105,6 +110,17 @@ impl Named {
             .filter(|streaming| streaming.action == self.action)
     }
 
+    /// The answer of the service's [`RunBody`], if it reads this request
+    /// itself: a future to await on the request's task.
+    pub(crate) fn run_body<'a>(
+        &self,
+        shared: &'a Shared,
+        format: Format,
+        body: &'a [u8],
+    ) -> Option<BodyFuture<'a>> {
+        (self.service.run_body?)(shared, &self.action, format, body)
+    }
+
     /// Validates `body` against the model and runs the action (on a blocking
     /// thread); the answer is the response body in `format`.
     pub(crate) fn run(
@@ -113,10 +129,6 @@ impl Named {
         format: Format,
         body: &[u8],
     ) -> Result<Vec<u8>, ApiError> {
-        let read_whole = self.service.run_body;
-        if let Some(answer) = read_whole.and_then(|run| run(shared, &self.action, format, body)) {
-            return answer;
-        }
         let request = crate::protocol::validate::request(self.model(), &self.action, format, body)?;
         (self.service.run)(shared, &self.action, format, &request)
     }

@@ -26,7 +26,8 @@ use crate::protocol::value::{Format, Value};
 use crate::protocol::wire::Timestamp;
 use serde::Serialize;
 use shardlog_engine::{
-    Engine, HashKey, IteratorStart, PutRecord, RecordFailure, ShardFilter, ShardId,
+    Engine, HashKey, IteratorStart, PutRecord, PutResult, RecordFailure, ShardFilter, ShardId,
+    SubmittedPut,
 };
 use std::collections::BTreeMap;
 
@@ -367,14 +368,17 @@ fn put_records(
             explicit_hash_key: explicit_hash_key(record)?,
         })
     });
-    put_records_of(kinesis, metrics, &input.stream, records, format)
+    let (name, records, submitted) = submit_records(kinesis, &input.stream, records)?;
+    let results = submitted.wait();
+    answer_put_records(kinesis, metrics, &name, &records, &results, format)
 }
 
-/// PutRecords as read in one pass from its body.
-pub(crate) fn put_records_body(
+/// PutRecords as read in one pass from its body, run on the request's task:
+/// staged at once, then the group commit awaited (no thread parks for it).
+pub(crate) async fn put_records_body(
     kinesis: Kinesis<'_>,
     metrics: &Metrics,
-    input: &PutRecordsBody,
+    input: &PutRecordsBody<'_>,
     format: Format,
 ) -> Response {
     let records = input.records().map(|record| {
@@ -387,27 +391,40 @@ pub(crate) fn put_records_body(
                 .transpose()?,
         })
     });
-    put_records_of(kinesis, metrics, &input.stream, records, format)
+    let (name, records, submitted) = submit_records(kinesis, &input.stream, records)?;
+    let results = submitted.acknowledged().await;
+    answer_put_records(kinesis, metrics, &name, &records, &results, format)
 }
 
-/// Puts `records` (each read once the stream is known, so that a request naming
-/// no stream is refused for that first, as Kinesis does).
-fn put_records_of<'r>(
+/// Stages `records` (each read once the stream is known, so that a request naming
+/// no stream is refused for that first, as Kinesis does): the stream's name,
+/// the records and their staged batches.
+fn submit_records<'r>(
     kinesis: Kinesis<'_>,
-    metrics: &Metrics,
     stream: &StreamRef,
     records: impl Iterator<Item = Result<PutRecord<'r>, ApiError>>,
-    format: Format,
-) -> Response {
+) -> Result<(String, Vec<PutRecord<'r>>, SubmittedPut), Failure> {
     let name = stream_of(kinesis, stream)?;
     let records: Vec<PutRecord<'_>> = records.collect::<Result<_, ApiError>>()?;
-    let results = kinesis.engine.put_records(&name, &records)?;
+    let submitted = kinesis.engine.submit_records(&name, &records)?;
+    Ok((name, records, submitted))
+}
+
+/// PutRecords' answer to `records` of stream `name`, once their `results` are known.
+fn answer_put_records(
+    kinesis: Kinesis<'_>,
+    metrics: &Metrics,
+    name: &str,
+    records: &[PutRecord<'_>],
+    results: &[Result<PutResult, RecordFailure>],
+    format: Format,
+) -> Response {
     let failed = results.iter().filter(|r| r.is_err()).count();
     let mut throttled = 0;
     // Counted per shard, then recorded once per shard: a metric's label lookup
     // is a hash of the stream and shard, too costly for each of 500 records.
     let mut incoming: Vec<(ShardId, u64, u64)> = Vec::new();
-    for (result, record) in results.iter().zip(&records) {
+    for (result, record) in results.iter().zip(records) {
         match result {
             Ok(ok) => {
                 let bytes = record.data.len() as u64;
@@ -424,15 +441,15 @@ fn put_records_of<'r>(
         }
     }
     for (shard, count, bytes) in incoming {
-        metrics.incoming(&name, shard, count, bytes);
+        metrics.incoming(name, shard, count, bytes);
     }
     if throttled > 0 {
-        metrics.throttled(&name, throttled);
+        metrics.throttled(name, throttled);
     }
     let output = PutRecordsOutput {
         failed_record_count: failed,
         records: PutRecordsEntries {
-            results: &results,
+            results,
             account: kinesis.account,
         },
         encryption_type: "NONE",

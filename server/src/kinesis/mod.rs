@@ -17,7 +17,7 @@ pub(crate) mod subscribe;
 use crate::error::ApiError;
 use crate::http::Shared;
 use crate::protocol::value::{Format, Value};
-use crate::service::{ResponseFuture, Service, Streaming};
+use crate::service::{BodyFuture, ResponseFuture, Service, Streaming};
 use bytes::Bytes;
 use errors::Failure;
 use std::sync::Arc;
@@ -51,20 +51,23 @@ fn run(
 }
 
 /// PutRecords read in one pass from a body the model accepts
-/// ([`put_body::PutRecordsBody`]); every other request goes through validation.
-fn run_body(
-    shared: &Shared,
+/// ([`put_body::PutRecordsBody`]) and run on the request's task; every other
+/// request goes through validation on a blocking thread.
+fn run_body<'a>(
+    shared: &'a Shared,
     action: &str,
     format: Format,
-    body: &[u8],
-) -> Option<Result<Vec<u8>, ApiError>> {
+    body: &'a [u8],
+) -> Option<BodyFuture<'a>> {
     if action != "PutRecords" {
         return None;
     }
     let model = crate::protocol::model::kinesis();
     let request = put_body::PutRecordsBody::read(model, format, body)?;
-    Some(answer(shared, |kinesis| {
-        actions::put_records_body(kinesis, &shared.metrics, &request, format)
+    Some(Box::pin(async move {
+        let kinesis = kinesis_of(shared);
+        let result = actions::put_records_body(kinesis, &shared.metrics, &request, format).await;
+        word(shared, kinesis, result)
     }))
 }
 
@@ -73,11 +76,25 @@ fn answer(
     shared: &Shared,
     action: impl FnOnce(actions::Kinesis<'_>) -> Result<Vec<u8>, Failure>,
 ) -> Result<Vec<u8>, ApiError> {
-    let kinesis = actions::Kinesis {
+    let kinesis = kinesis_of(shared);
+    word(shared, kinesis, action(kinesis))
+}
+
+/// What the actions run against.
+fn kinesis_of(shared: &Shared) -> actions::Kinesis<'_> {
+    actions::Kinesis {
         engine: &shared.engine,
         account: shared.config.identity.account(),
-    };
-    let result = action(kinesis);
+    }
+}
+
+/// An action's result with its failure worded as Kinesis does (and a
+/// throttled stream counted).
+fn word(
+    shared: &Shared,
+    kinesis: actions::Kinesis<'_>,
+    result: Result<Vec<u8>, Failure>,
+) -> Result<Vec<u8>, ApiError> {
     if let Some(stream) = result.as_ref().err().and_then(Failure::throttled_stream) {
         shared.metrics.throttled(stream, 1);
     }

@@ -273,7 +273,7 @@ impl Replayer<'_> {
                 let sequence_number = cursor.format(record.sequence_number);
                 let out_record = OutRecord {
                     shard_id: &shard_text,
-                    sequence_number: &sequence_number,
+                    sequence_number,
                     arrival_ms: record.approximate_arrival_ms,
                     partition_key: &record.partition_key,
                     data: &record.data,

@@ -1,0 +1,263 @@
+//! PutRecord(s): routing, staging, and the wait for durability.
+//!
+//! Staging and waiting are two steps ([`Engine::submit_records`], then
+//! [`SubmittedPut::wait`] or [`SubmittedPut::acknowledged`]) so that an async
+//! caller awaits the group commit on its own task instead of handing the call
+//! to a thread that parks until the commit wakes it (two thread switches more
+//! per call).
+
+use crate::data::{PutRecord, PutResult, RecordFailure, PARTITION_KEY_CHARS_MAX, PUT_RECORDS_MAX};
+use crate::engine::{Engine, ShardState, StreamState};
+use crate::error::{Constraint, Failed, Field, PutError};
+use crate::names::ShardId;
+use crate::position::Position;
+use crate::routing::{partition_key_hash, HashKey};
+use crate::seqno::SequenceNumber;
+use shardlog_segment::{Appended, PendingAppend, Record};
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+
+/// A PutRecords call whose batches are staged, one per shard, and not yet known
+/// to be durable. Dropping it abandons the wait, not the batches.
+#[derive(Debug)]
+#[must_use = "the records are acknowledged only once `wait` or `acknowledged` returns"]
+pub struct SubmittedPut {
+    engine: Engine,
+    /// Each record's answer where it is known already (throttled), in call order.
+    results: Vec<Option<Result<PutResult, RecordFailure>>>,
+    /// The staged records' slots in the call, sorted by shard, then by slot:
+    /// each shard's run is one batch, in call order.
+    slots: Vec<u32>,
+    batches: Vec<StagedBatch>,
+}
+
+/// One shard's batch of a [`SubmittedPut`].
+#[derive(Debug)]
+struct StagedBatch {
+    place: BatchPlace,
+    submitted: Result<PendingAppend, shardlog_segment::Error>,
+}
+
+/// Which shard a staged batch went to and which records it holds.
+#[derive(Debug)]
+struct BatchPlace {
+    shard: ShardId,
+    /// What the shard's sequence numbers hold besides position and time.
+    created_secs: u64,
+    /// Its records' entries in [`SubmittedPut::slots`].
+    slots: Range<usize>,
+}
+
+fn check_record(stream: &StreamState, record: &PutRecord<'_>) -> Result<u128, PutError> {
+    let key = record.partition_key;
+    let chars = key.chars().count();
+    if chars == 0 || chars > PARTITION_KEY_CHARS_MAX {
+        return Err(PutError::InvalidField {
+            field: Field::PartitionKey,
+            value: Some(key.to_string()),
+            constraint: Constraint::LengthBetween {
+                min: 1,
+                max: PARTITION_KEY_CHARS_MAX,
+            },
+        });
+    }
+    let limit = stream.meta.record_kib_max as usize * 1024;
+    if record.data.len() > limit {
+        return Err(PutError::InvalidField {
+            field: Field::Data,
+            value: None,
+            constraint: Constraint::LengthAtMost { max: limit },
+        });
+    }
+    Ok(match record.explicit_hash_key {
+        Some(HashKey(hash)) => hash,
+        None => partition_key_hash(key),
+    })
+}
+
+/// The open shard whose range holds `hash`, from `open` sorted by range start
+/// (open shards' ranges never overlap): a binary search, where a scan cost each
+/// record of a put to a 1,000-shard stream about 500 range checks.
+fn shard_for_hash<'s>(open: &[&'s ShardState], hash: u128) -> Option<&'s ShardState> {
+    let after = open.partition_point(|shard| shard.range.start <= hash);
+    let shard = *open.get(after.checked_sub(1)?)?;
+    shard.range.contains(hash).then_some(shard)
+}
+
+impl Engine {
+    /// PutRecord: one record.
+    pub fn put_record(
+        &self,
+        stream_name: &str,
+        record: PutRecord<'_>,
+    ) -> Result<PutResult, PutError> {
+        let mut results = self.put_records(stream_name, &[record])?;
+        match results.pop() {
+            Some(Ok(result)) => Ok(result),
+            Some(Err(RecordFailure::Throttled { stream, shard })) => {
+                Err(PutError::Throttled { stream, shard })
+            }
+            Some(Err(failure)) => Err(PutError::Failed(Failed::Storage(
+                shardlog_segment::Error::LogFailed {
+                    path: Default::default(),
+                    cause: failure.to_string(),
+                },
+            ))),
+            None => unreachable!("put_records answers each of its records"),
+        }
+    }
+
+    /// PutRecords: up to 500 records, one result each. A request that is malformed
+    /// fails whole; a shard whose write fails fails only its own records.
+    pub fn put_records(
+        &self,
+        stream_name: &str,
+        records: &[PutRecord<'_>],
+    ) -> Result<Vec<Result<PutResult, RecordFailure>>, PutError> {
+        Ok(self.submit_records(stream_name, records)?.wait())
+    }
+
+    /// [`Engine::put_records`] without the wait: checks, routes and stages the
+    /// records (every shard's batch before any wait, so that they share commit
+    /// rounds) and returns at once. It blocks only while a shard's staging is
+    /// full (the storage's back-pressure), as a submit to a log does.
+    pub fn submit_records(
+        &self,
+        stream_name: &str,
+        records: &[PutRecord<'_>],
+    ) -> Result<SubmittedPut, PutError> {
+        if records.is_empty() || records.len() > PUT_RECORDS_MAX {
+            return Err(PutError::InvalidField {
+                field: Field::Records,
+                value: None,
+                constraint: Constraint::LengthBetween {
+                    min: 1,
+                    max: PUT_RECORDS_MAX,
+                },
+            });
+        }
+        let stream = self.stream(stream_name)?;
+        self.check_metadata()?;
+        self.reopen_failed_shards(&stream)?;
+        let state = Engine::read_stream(&stream);
+        let open = state.open_shards();
+        let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
+        // (shard index, slot), sorted below: one allocation for every shard's
+        // batch, where a map of per-shard lists took one per shard.
+        let mut routed: Vec<(u32, u32)> = Vec::with_capacity(records.len());
+        let now = self.inner.config.clock.now_ms();
+        for (slot, record) in records.iter().enumerate() {
+            let hash = check_record(&state, record)?;
+            let shard = shard_for_hash(&open, hash).ok_or_else(|| PutError::NoShardForHashKey {
+                stream: stream_name.to_string(),
+                hash,
+            })?;
+            if self.inner.config.shard_quotas {
+                let charged = record.data.len() + record.partition_key.len();
+                let admitted = shard
+                    .quota
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .take_write(charged, now);
+                if !admitted {
+                    results[slot] = Some(Err(RecordFailure::Throttled {
+                        stream: stream_name.to_string(),
+                        shard: ShardId(shard.meta.index),
+                    }));
+                    continue;
+                }
+            }
+            routed.push((shard.meta.index, slot as u32));
+        }
+        routed.sort_unstable();
+        let mut batches = Vec::new();
+        let mut batch: Vec<Record<'_>> = Vec::new();
+        let mut start = 0;
+        for run in routed.chunk_by(|a, b| a.0 == b.0) {
+            batch.clear();
+            batch.extend(run.iter().map(|(_, slot)| {
+                let record = &records[*slot as usize];
+                Record {
+                    partition_key: record.partition_key,
+                    explicit_hash_key: None,
+                    data: record.data,
+                }
+            }));
+            let shard = &state.shards[&run[0].0];
+            let place = BatchPlace {
+                shard: ShardId(shard.meta.index),
+                created_secs: shard.meta.created_secs,
+                slots: start..start + run.len(),
+            };
+            start += run.len();
+            batches.push(StagedBatch {
+                place,
+                submitted: shard.log.submit(&batch),
+            });
+        }
+        Ok(SubmittedPut {
+            engine: self.clone(),
+            results,
+            slots: routed.into_iter().map(|(_, slot)| slot).collect(),
+            batches,
+        })
+    }
+}
+
+impl SubmittedPut {
+    /// Waits, parking the thread, until every shard's batch is acknowledged or
+    /// failed: one result per record, in call order.
+    pub fn wait(mut self) -> Vec<Result<PutResult, RecordFailure>> {
+        for batch in std::mem::take(&mut self.batches) {
+            let outcome = batch.submitted.and_then(PendingAppend::wait);
+            self.settle(&batch.place, outcome);
+        }
+        self.results()
+    }
+
+    /// [`SubmittedPut::wait`] for async callers: awaits the acknowledgements
+    /// without blocking a thread. The shards' batches usually share one commit
+    /// round, so the task is woken once.
+    pub async fn acknowledged(mut self) -> Vec<Result<PutResult, RecordFailure>> {
+        for batch in std::mem::take(&mut self.batches) {
+            let outcome = match batch.submitted {
+                Ok(pending) => pending.acknowledged().await,
+                Err(error) => Err(error),
+            };
+            self.settle(&batch.place, outcome);
+        }
+        self.results()
+    }
+
+    /// Answers the records of the batch at `place` from its outcome.
+    fn settle(&mut self, place: &BatchPlace, outcome: shardlog_segment::Result<Appended>) {
+        let outcome = outcome.map_err(Failed::Storage);
+        if outcome.is_err() {
+            self.engine.inner.shard_failed.store(true, Ordering::SeqCst);
+        }
+        for (k, slot) in self.slots[place.slots.clone()].iter().enumerate() {
+            self.results[*slot as usize] = Some(match &outcome {
+                Ok(appended) => Ok(PutResult {
+                    shard_id: place.shard,
+                    sequence_number: SequenceNumber {
+                        shard_created_secs: place.created_secs,
+                        shard_index: place.shard.0,
+                        counter: Position::new(appended.base_position).plus(k as u64).get(),
+                        arrival_secs: appended.arrival_ms / 1000,
+                    },
+                }),
+                Err(error) => Err(RecordFailure::WriteFailed {
+                    shard: place.shard,
+                    cause: error.to_string(),
+                }),
+            });
+        }
+    }
+
+    fn results(self) -> Vec<Result<PutResult, RecordFailure>> {
+        self.results
+            .into_iter()
+            .map(|result| result.expect("every record routed"))
+            .collect()
+    }
+}
