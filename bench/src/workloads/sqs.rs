@@ -166,12 +166,35 @@ fn sqs_case<'a>(
     }
 }
 
-/// Sends one pre-encoded request; an entry the server refused is an error.
-fn send_once(endpoint: &Endpoint, action: &str, request: &[u8]) -> Result<(), String> {
+/// A pre-encoded send (SendMessage or SendMessageBatch) and the MD5 of the body
+/// its messages carry, which their answers' digests must equal.
+struct SendCall {
+    action: &'static str,
+    request: Vec<u8>,
+    body_md5: String,
+}
+
+impl SendCall {
+    /// `count` messages of `body` a call (see [`sqs_body::send`]).
+    fn of(url: &str, count: usize, body: &str) -> SendCall {
+        let (action, request) = sqs_body::send(url, count, body);
+        let body_md5 = sqs_body::md5_hex(body.as_bytes());
+        SendCall {
+            action,
+            request,
+            body_md5,
+        }
+    }
+}
+
+/// Sends one pre-encoded request; an entry the server refused, or a digest
+/// other than the body's, is an error.
+fn send_once(endpoint: &Endpoint, send: &SendCall) -> Result<(), String> {
+    let action = send.action;
     with_buffers(|buffers| {
-        (endpoint.raw)(action, request, &mut buffers.answer)
+        (endpoint.raw)(action, &send.request, &mut buffers.answer)
             .map_err(|e| format!("{action}: {e}"))?;
-        sqs_body::check_batch(action, &buffers.answer)
+        sqs_body::check_answer(action, &buffers.answer, &send.body_md5)
     })
 }
 
@@ -186,13 +209,13 @@ fn body_text(bytes: usize) -> String {
 /// `settings.threads` senders of `count` messages a call until the budget ends.
 fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
     let body = body_text(run.settings.message_bytes);
-    let (action, request) = sqs_body::send(run.url, count, &body);
+    let request = SendCall::of(run.url, count, &body);
     flat_out(
         run.settings.threads,
         (run.budget, run.meter),
         (run.settings.message_bytes, WhenEmpty::Continue),
         "an SQS sender",
-        || send_once(run.endpoint, action, &request).map(|()| count),
+        || send_once(run.endpoint, &request).map(|()| count),
     )
 }
 
@@ -201,12 +224,12 @@ fn send(run: Run<'_>, count: usize) -> Result<Sample, String> {
 /// deleted (each sent, received and deleted).
 fn round_trip(run: Run<'_>) -> Result<Sample, String> {
     let body = body_text(run.settings.message_bytes);
-    let (action, request) = sqs_body::send(run.url, BATCH, &body);
+    let request = SendCall::of(run.url, BATCH, &body);
     let receive = sqs_body::receive(run.url, BATCH, RECEIVE_WAIT_S);
     senders_and_receivers(
         run.settings.threads,
         "an SQS round trip thread",
-        || send_once(run.endpoint, action, &request),
+        || send_once(run.endpoint, &request),
         |started| {
             let moved = (run.settings.message_bytes, WhenEmpty::Continue);
             calls_until_done((run.budget, run.meter), started, moved, || {
@@ -231,7 +254,7 @@ fn receive_and_delete(run: Run<'_>, receive: &[u8]) -> Result<usize, String> {
         sqs_body::delete_batch(run.url, handles, &mut buffers.delete);
         (run.endpoint.raw)("DeleteMessageBatch", &buffers.delete, &mut buffers.answer)
             .map_err(|e| format!("DeleteMessageBatch: {e}"))?;
-        sqs_body::check_batch("DeleteMessageBatch", &buffers.answer)?;
+        sqs_body::check_answer("DeleteMessageBatch", &buffers.answer, "")?;
         Ok(count)
     })
 }
@@ -245,7 +268,7 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
     let target = (budget.volume_bytes / settings.message_bytes as u64)
         .clamp(BATCH as u64, FILL_MESSAGES_MAX);
     let body = body_text(settings.message_bytes);
-    let (action, request) = sqs_body::send(run.url, BATCH, &body);
+    let request = SendCall::of(run.url, BATCH, &body);
     let filled = AtomicU64::new(0);
     let fill_started = Instant::now();
     let outcomes = std::thread::scope(|scope| {
@@ -255,7 +278,7 @@ fn receive_delete(run: Run<'_>) -> Result<Sample, String> {
                     while filled.fetch_add(BATCH as u64, Ordering::Relaxed) < target
                         && fill_started.elapsed() < budget.duration
                     {
-                        send_once(endpoint, action, &request)?;
+                        send_once(endpoint, &request)?;
                     }
                     Ok(())
                 })
@@ -288,13 +311,13 @@ fn paced_send(run: Run<'_>) -> Result<Sample, String> {
     } = run;
     const PACED_THREADS: u64 = 4;
     let body = body_text(settings.message_bytes);
-    let (action, request) = sqs_body::send(url, 1, &body);
+    let request = SendCall::of(url, 1, &body);
     let interval = Duration::from_secs_f64(PACED_THREADS as f64 / settings.rate.max(1) as f64);
     let started = Instant::now();
     let outcomes = std::thread::scope(|scope| {
         let threads = (0..PACED_THREADS)
             .map(|index| {
-                let (action, request) = (action, &request);
+                let request = &request;
                 scope.spawn(move || {
                     let mut sample = Sample::new();
                     let offset = interval.mul_f64(index as f64 / PACED_THREADS as f64);
@@ -306,7 +329,7 @@ fn paced_send(run: Run<'_>) -> Result<Sample, String> {
                             break;
                         }
                         wait_until(due);
-                        send_once(endpoint, action, request)?;
+                        send_once(endpoint, request)?;
                         record_ns(&mut sample.latency_ns, due.elapsed());
                         sample.records += 1;
                         meter.add(0, 1);

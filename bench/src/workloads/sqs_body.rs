@@ -2,12 +2,21 @@
 //! The load generator shares the cores with the server it measures, so it must
 //! cost far less than the server: the send and receive bodies never change and
 //! are encoded once, a DeleteMessageBatch body is written into a reused buffer,
-//! and of an answer only what the bench uses is read (the receipt handles, the
-//! failed entries), without building a tree of it or copying the bodies.
+//! and of an answer only what a client checks is read (the receipt handles, the
+//! bodies and their digests, the failed entries), borrowed from the answer,
+//! without building a tree of it. Digests are checked as botocore checks them:
+//! each received body's MD5 against its `MD5OfBody`, each sent message's
+//! `MD5OfMessageBody` against the body sent (hashed once: it never changes).
 
+use md5::{Digest, Md5};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::cell::RefCell;
+
+/// Lowercase hex MD5 of `bytes`, as SQS writes its digests.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    format!("{:032x}", u128::from_be_bytes(Md5::digest(bytes).into()))
+}
 
 /// `count` entries of SendMessageBatch (ids "0" on), or (count 1) a SendMessage:
 /// the action and its body.
@@ -53,8 +62,9 @@ pub fn delete_batch<'a>(url: &str, handles: impl Iterator<Item = &'a str>, out: 
     out.extend_from_slice(b"]}");
 }
 
-/// What the bench reads of a ReceiveMessage answer: the receipt handles, borrowed
-/// from the answer where they need no unescaping.
+/// What the bench reads of a ReceiveMessage answer: per message its receipt
+/// handle, body and body digest, borrowed from the answer where they need no
+/// unescaping.
 #[derive(Deserialize, Default)]
 pub struct Received<'a> {
     /// The messages; absent when none came.
@@ -62,38 +72,88 @@ pub struct Received<'a> {
     pub messages: Vec<Handle<'a>>,
 }
 
-/// A received message's receipt handle; its other members are skipped unread.
+/// A received message's receipt handle, body and body digest; its other
+/// members are skipped unread.
 #[derive(Deserialize)]
 pub struct Handle<'a> {
     /// The handle that deletes it.
     #[serde(rename = "ReceiptHandle", borrow)]
     pub receipt_handle: Cow<'a, str>,
+    /// The body.
+    #[serde(rename = "Body", borrow)]
+    body: Cow<'a, str>,
+    /// Hex MD5 of the body, as the server computed it.
+    #[serde(rename = "MD5OfBody", borrow)]
+    md5_of_body: Cow<'a, str>,
 }
 
-/// Reads a ReceiveMessage answer (an empty answer has no messages).
+/// Reads a ReceiveMessage answer (an empty answer has no messages); a body
+/// whose MD5 is not its `MD5OfBody` is an error.
 pub fn received(answer: &[u8]) -> Result<Received<'_>, String> {
     if answer.iter().all(u8::is_ascii_whitespace) {
         return Ok(Received::default());
     }
-    serde_json::from_slice(answer).map_err(|e| format!("ReceiveMessage answered with {e}"))
+    let read: Received<'_> =
+        serde_json::from_slice(answer).map_err(|e| format!("ReceiveMessage answered with {e}"))?;
+    for message in &read.messages {
+        let actual = md5_hex(message.body.as_bytes());
+        if actual != message.md5_of_body {
+            return Err(format!(
+                "ReceiveMessage: MD5OfBody {} of a body whose MD5 is {actual}",
+                message.md5_of_body
+            ));
+        }
+    }
+    Ok(read)
 }
 
-/// The failed entries of a batch answer: the only member the bench reads.
+/// What the bench reads of a send or batch answer: the failed entries, the
+/// digests of the sent messages (SendMessage answers with one, unlisted).
 #[derive(Deserialize)]
-struct BatchAnswer {
+struct Answer<'a> {
     #[serde(rename = "Failed", default)]
     failed: Vec<serde_json::Value>,
+    #[serde(rename = "Successful", default, borrow)]
+    successful: Vec<Sent<'a>>,
+    #[serde(rename = "MD5OfMessageBody", borrow)]
+    md5_of_message_body: Option<Cow<'a, str>>,
 }
 
-/// An error naming the first failed entry of `action`'s answer, if any failed.
-pub fn check_batch(action: &str, answer: &[u8]) -> Result<(), String> {
-    if action != "SendMessageBatch" && action != "DeleteMessageBatch" {
+/// A successful batch entry; only a send's carries a digest.
+#[derive(Deserialize)]
+struct Sent<'a> {
+    #[serde(rename = "MD5OfMessageBody", borrow)]
+    md5_of_message_body: Option<Cow<'a, str>>,
+}
+
+/// Checks the answer of `action` (SendMessage, SendMessageBatch or
+/// DeleteMessageBatch): an error names the first failed entry, or a sent
+/// message's digest other than `body_md5` (the MD5 of the body every send
+/// carries; unused for deletes).
+pub fn check_answer(action: &str, answer: &[u8], body_md5: &str) -> Result<(), String> {
+    let read: Answer<'_> =
+        serde_json::from_slice(answer).map_err(|e| format!("{action} answered with {e}"))?;
+    if let Some(failed) = read.failed.first() {
+        return Err(format!("{action}: an entry failed: {failed}"));
+    }
+    if action == "DeleteMessageBatch" {
         return Ok(());
     }
-    let read: BatchAnswer =
-        serde_json::from_slice(answer).map_err(|e| format!("{action} answered with {e}"))?;
-    match read.failed.first() {
-        Some(failed) => Err(format!("{action}: an entry failed: {failed}")),
+    let digests = match action {
+        "SendMessage" => vec![read.md5_of_message_body],
+        _ => read
+            .successful
+            .into_iter()
+            .map(|s| s.md5_of_message_body)
+            .collect(),
+    };
+    match digests
+        .iter()
+        .find(|digest| digest.as_deref() != Some(body_md5))
+    {
+        Some(digest) => Err(format!(
+            "{action}: MD5OfMessageBody {digest:?} of a body whose MD5 is {body_md5}"
+        )),
         None => Ok(()),
     }
 }
@@ -149,8 +209,8 @@ mod tests {
     #[test]
     fn received_handles_become_a_delete_batch() {
         let answer = json!({"Messages": [
-            {"MessageId": "m1", "ReceiptHandle": "h1", "Body": "x"},
-            {"MessageId": "m2", "ReceiptHandle": "h\"2", "Body": "y"},
+            {"MessageId": "m1", "ReceiptHandle": "h1", "Body": "x", "MD5OfBody": md5_hex(b"x")},
+            {"MessageId": "m2", "ReceiptHandle": "h\"2", "Body": "y\"", "MD5OfBody": md5_hex(b"y\"")},
         ]})
         .to_string();
         let read = received(answer.as_bytes()).unwrap();
@@ -175,11 +235,39 @@ mod tests {
     #[test]
     fn failed_entries_are_errors() {
         let ok = json!({"Successful": [{"Id": "0"}], "Failed": []}).to_string();
-        assert!(check_batch("DeleteMessageBatch", ok.as_bytes()).is_ok());
+        assert!(check_answer("DeleteMessageBatch", ok.as_bytes(), "").is_ok());
         let failed =
             json!({"Successful": [], "Failed": [{"Id": "0", "Code": "ReceiptHandleIsInvalid"}]});
-        let error = check_batch("SendMessageBatch", failed.to_string().as_bytes()).unwrap_err();
+        let error =
+            check_answer("SendMessageBatch", failed.to_string().as_bytes(), "").unwrap_err();
         assert!(error.contains("ReceiptHandleIsInvalid"), "{error}");
-        assert!(check_batch("SendMessage", b"{\"MessageId\":\"m\"}").is_ok());
+    }
+
+    /// A digest other than the sent body's, in a send answer or of a received
+    /// body, is an error; the right ones pass.
+    #[test]
+    fn wrong_digests_are_errors() {
+        let good = md5_hex(b"hello");
+        assert_eq!(good, "5d41402abc4b2a76b9719d911017c592");
+        let sent = |digest: &str| json!({"MessageId": "m", "MD5OfMessageBody": digest}).to_string();
+        assert!(check_answer("SendMessage", sent(&good).as_bytes(), &good).is_ok());
+        assert!(check_answer("SendMessage", sent("00").as_bytes(), &good).is_err());
+        assert!(check_answer("SendMessage", b"{\"MessageId\":\"m\"}", &good).is_err());
+        let batch = |second: &str| {
+            json!({"Failed": [], "Successful": [
+                {"Id": "0", "MessageId": "m0", "MD5OfMessageBody": good},
+                {"Id": "1", "MessageId": "m1", "MD5OfMessageBody": second},
+            ]})
+            .to_string()
+        };
+        assert!(check_answer("SendMessageBatch", batch(&good).as_bytes(), &good).is_ok());
+        assert!(check_answer("SendMessageBatch", batch("x").as_bytes(), &good).is_err());
+        let received_with = |digest: &str| {
+            json!({"Messages": [{"ReceiptHandle": "h", "Body": "hello", "MD5OfBody": digest}]})
+                .to_string()
+        };
+        assert!(received(received_with(&good).as_bytes()).is_ok());
+        let error = received(received_with(&md5_hex(b"other")).as_bytes()).err();
+        assert!(error.is_some_and(|e| e.contains("MD5OfBody")));
     }
 }

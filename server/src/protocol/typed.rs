@@ -45,10 +45,18 @@ pub(crate) fn respond<T: serde::Serialize>(response: &T) -> Result<Value, ApiErr
 }
 
 /// A typed response written as JSON, straight from the type (the JSON 1.0
-/// answers that need no tree). Fails as [`respond`] does.
-pub(crate) fn respond_json<T: serde::Serialize>(response: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(response)
-        .map_err(|error| ApiError::internal(format!("response not encodable: {error}")))
+/// answers that need no tree), into a buffer of `capacity_bytes` (at least 128)
+/// to start with: an answer that carries message bodies (ten of 1 KiB) would
+/// otherwise grow its buffer from 128 bytes, copying what it holds at each of
+/// seven doublings. Fails as [`respond`] does.
+pub(crate) fn respond_json<T: serde::Serialize>(
+    response: &T,
+    capacity_bytes: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut answer = Vec::with_capacity(capacity_bytes.max(128));
+    serde_json::to_writer(&mut answer, response)
+        .map_err(|error| ApiError::internal(format!("response not encodable: {error}")))?;
+    Ok(answer)
 }
 
 /// Why a value could not be read into the requested type. Validation leaves

@@ -395,7 +395,9 @@ async fn send_batch(context: &Context<'_>, request: SendMessageBatchRequest) -> 
             }
         }
     }
-    context.respond(&BatchResponse { successful, failed })
+    // An entry's id, message id and digest with their member names.
+    let json_bytes = 160 * (successful.len() + failed.len());
+    context.respond_sized(&BatchResponse { successful, failed }, json_bytes)
 }
 
 /// A batch of handle operations: entries whose handle (and parameters) `parse`
@@ -456,6 +458,11 @@ async fn change_visibility_batch(context: &Context<'_>, request: &Value) -> Resp
     .await
 }
 
+/// About what a received message's JSON holds besides its body (ids, handle,
+/// digest, member names; no attributes): enough that an answer's buffer is
+/// made once.
+const MESSAGE_JSON_BYTES: usize = 256;
+
 /// A ReceiveMessage request, checked.
 pub(crate) struct Receive {
     queue_url: String,
@@ -495,7 +502,12 @@ impl Receive {
             .iter()
             .map(|message| render_message(context, message, &self.system, &self.wanted))
             .collect();
-        context.respond(&ReceiveMessageResponse { messages })
+        // The bodies and, per message, its ids, digest and member names.
+        let json_bytes = received
+            .iter()
+            .map(|message| message.body.len() + MESSAGE_JSON_BYTES)
+            .sum::<usize>();
+        context.respond_sized(&ReceiveMessageResponse { messages }, json_bytes)
     }
 }
 

@@ -230,9 +230,20 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// The answer of a typed response, in this request's wire.
     pub fn respond<T: serde::Serialize>(&self, response: &T) -> Result<Answer, SqsError> {
+        self.respond_sized(response, 0)
+    }
+
+    /// [`Context::respond`] for an answer of about `json_bytes` in JSON, which its
+    /// buffer is made for at once.
+    pub fn respond_sized<T: serde::Serialize>(
+        &self,
+        response: &T,
+        json_bytes: usize,
+    ) -> Result<Answer, SqsError> {
+        use crate::protocol::typed;
         Ok(match self.wire {
-            Wire::Json => Answer::Json(crate::protocol::typed::respond_json(response)?),
-            Wire::Query => Answer::Tree(crate::protocol::typed::respond(response)?),
+            Wire::Json => Answer::Json(typed::respond_json(response, json_bytes)?),
+            Wire::Query => Answer::Tree(typed::respond(response)?),
         })
     }
 
