@@ -7,6 +7,11 @@
 # Installs cargo-fuzz into ~/.cargo/bin when it is missing.
 # cargo fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets the stable toolchain
 # build them.
+# The targets are built unoptimized (--dev): on this project's 2-core VM the
+# release build of the ten targets (the server, arrow and parquet with ASan and
+# coverage) took 659 s and the unoptimized one 234 s, which keeps CI under its
+# 20 minutes; the unoptimized targets run about 20 times fewer inputs a second
+# (batch_decode: 43,165 against 883,299 in 7 s), and the corpus replay is the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,13 +31,13 @@ count=$(wc -w <<<"$targets")
 seconds=$(( total / count > 0 ? total / count : 1 ))
 echo "fuzz: building $count targets"
 began=$SECONDS
-cargo fuzz build >"$scratch/build.log" 2>&1 || { tail -n 60 "$scratch/build.log"; exit 1; }
+cargo fuzz build --dev >"$scratch/build.log" 2>&1 || { tail -n 60 "$scratch/build.log"; exit 1; }
 echo "fuzz: built in $(( SECONDS - began )) s"
 for target in $targets; do
     mkdir -p "$scratch/$target"
     echo "fuzz: $target for ${seconds}s after replaying corpus/$target"
     log="$scratch/$target.log"
-    if ! cargo fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+    if ! cargo fuzz run --dev "$target" "$scratch/$target" "corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
         tail -n 60 "$log"
         echo "fuzz: $target FAILED (the crashing input is under fuzz/artifacts/$target)" >&2
