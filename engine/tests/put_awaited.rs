@@ -11,13 +11,11 @@
 //! and not acknowledged while the split runs.
 
 use shardlog_engine::{Engine, EngineConfig, HashKey, IteratorStart, PutRecord, ShardId};
-use shardlog_segment::io::{
-    CrashMode, FileOp, FileSystem, Interpose, Interposed, MemFs, OpenOptions,
-};
+use shardlog_segment::io::{CrashMode, FileOp, FileSystem, Gate, HoldAtGate, Interposed, MemFs};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The records of a PutRecords call: each key with the payload beside it.
@@ -96,48 +94,6 @@ fn awaited_put_answers_each_record_as_the_blocking_put_does() {
 /// milliseconds of in-memory file operations.
 const SPLIT_GRACE: Duration = Duration::from_secs(2);
 
-/// Whether the held writes may proceed.
-#[derive(Debug, Default)]
-struct Gate {
-    closed: Mutex<bool>,
-    opened: Condvar,
-}
-
-impl Gate {
-    fn set_closed(&self, closed: bool) {
-        *self.closed.lock().unwrap() = closed;
-        self.opened.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut closed = self.closed.lock().unwrap();
-        while *closed {
-            closed = self.opened.wait(closed).unwrap();
-        }
-    }
-}
-
-/// File-system hooks: writes of the parent shard's segment files wait at the gate.
-#[derive(Debug)]
-struct HoldParentWrites {
-    gate: Arc<Gate>,
-    parent_dir: String,
-}
-
-impl Interpose for HoldParentWrites {
-    fn hooks_files(&self, _options: OpenOptions) -> bool {
-        true
-    }
-
-    fn before_file(&self, op: FileOp, path: &Path) -> std::io::Result<()> {
-        let text = path.to_string_lossy();
-        if op == FileOp::Write && text.contains(&self.parent_dir) && text.ends_with(".log") {
-            self.gate.pass();
-        }
-        Ok(())
-    }
-}
-
 /// Every record the shard holds from its trim horizon: (partition key, data,
 /// sequence number's decimal text).
 fn read_shard(engine: &Engine, shard: ShardId) -> Vec<(String, Vec<u8>, String)> {
@@ -165,13 +121,14 @@ fn read_shard(engine: &Engine, shard: ShardId) -> Vec<(String, Vec<u8>, String)>
 #[test]
 fn a_split_closes_its_shard_after_every_staged_batch() {
     let mem = MemFs::new();
-    let gate = Arc::new(Gate::default());
+    let gate = Gate::new();
     let config = EngineConfig::new("/data");
     // The parent's segment writes wait at the gate while it is closed.
-    let hooks = HoldParentWrites {
-        gate: Arc::clone(&gate),
-        parent_dir: format!("/{}/", ShardId(0)),
-    };
+    let parent_dir = format!("/{}/", ShardId(0));
+    let hooks = HoldAtGate::new(&gate, FileOp::Write, move |path: &Path| {
+        let text = path.to_string_lossy();
+        text.contains(&parent_dir) && text.ends_with(".log")
+    });
     let fs = Arc::new(Interposed::new(mem.session(), hooks));
     let engine = Engine::open(fs as Arc<dyn FileSystem>, config.clone()).unwrap();
     engine.create_stream("s", Some(1), BTreeMap::new()).unwrap();
@@ -179,7 +136,7 @@ fn a_split_closes_its_shard_after_every_staged_batch() {
     let payloads: Vec<Vec<u8>> = (1..=3u8).map(|n| vec![n; 10 * n as usize]).collect();
     let records = put_records(&keys, &payloads);
 
-    gate.set_closed(true);
+    let opener = gate.close();
     let submitted = engine.submit_records("s", &records).unwrap();
     let (done, split_done) = mpsc::channel();
     let splitter = {
@@ -193,7 +150,7 @@ fn a_split_closes_its_shard_after_every_staged_batch() {
     // A split that waits for the batch is still waiting here; one that does not
     // has closed the shard already. Either way the commit may go on now.
     let _ = split_done.recv_timeout(SPLIT_GRACE);
-    gate.set_closed(false);
+    drop(opener);
     let results = submitted.wait();
     splitter
         .join()

@@ -286,7 +286,7 @@ impl Queue {
                 .map(|sequence_number| sequence_number.0 + 1)
                 .max();
             let append = end
-                .filter(|end| *end > self.messages.end_position())
+                .filter(|end| *end > self.messages.acknowledged_end())
                 .map(|end| self.messages.pending_until(end));
             return Ok(PendingSend {
                 queue: self,
@@ -294,6 +294,7 @@ impl Queue {
                 append,
                 stored,
                 scope,
+                told: false,
             });
         }
         let pending = match self.stage_messages(&stored) {
@@ -327,6 +328,7 @@ impl Queue {
             append: Some(pending),
             stored,
             scope,
+            told: false,
         })
     }
 
@@ -632,18 +634,50 @@ pub struct PendingSend<'a> {
     /// The new messages of the append: a failed append forgets their FIFO ids.
     pub(crate) stored: Vec<StoredMessage>,
     pub(crate) scope: crate::attributes::DeduplicationScope,
+    /// Long polls were told of the messages (they are readable).
+    pub(crate) told: bool,
 }
 
 impl PendingSend<'_> {
+    /// Waits until the staged messages are readable, which is before they are
+    /// durable (see `recovery.rs`), and wakes long polls for them: a receive can
+    /// take them while their commit round syncs. Their senders are still answered
+    /// only once they are durable. Done at most once; `wait` and `acknowledged`
+    /// do it first.
+    pub fn wait_readable(&mut self) {
+        if let Some(append) = self.append.as_ref().filter(|_| !self.told) {
+            // A failure is the acknowledgement's to report.
+            if append.wait_readable().is_ok() {
+                self.tell_receivers();
+            }
+        }
+    }
+
+    /// Wakes one long poll per new message at most: each takes one or more.
+    fn tell_receivers(&mut self) {
+        self.told = true;
+        let mut inner = self.queue.lock();
+        inner.generation += 1;
+        self.queue.wake_receivers(inner, self.stored.len());
+    }
+
     /// Waits until the staged messages are durable under the storage's policy;
     /// then each request's outcome. Fails as a whole for a storage failure.
     pub fn wait(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        self.wait_readable();
         let acknowledged = self.append.take().map(PendingAppend::wait);
         self.finish(acknowledged)
     }
 
     /// [`PendingSend::wait`] for async callers: no thread blocks meanwhile.
     pub async fn acknowledged(mut self) -> Result<Vec<Result<SendOutcome>>> {
+        let readable = match &self.append {
+            Some(append) if !self.told => append.readable().await.is_ok(),
+            _ => false,
+        };
+        if readable {
+            self.tell_receivers();
+        }
         let acknowledged = match &self.append {
             Some(append) => Some(append.acknowledged().await),
             None => None,
@@ -670,12 +704,9 @@ impl PendingSend<'_> {
                     .forget_sends(self.stored.iter(), self.scope);
                 return Err(error.into());
             }
-            Some(Ok(_)) => {
-                let mut inner = queue.lock();
-                inner.generation += 1;
-                // One long poll per new message at most: each takes one or more.
-                queue.wake_receivers(inner, self.stored.len());
-            }
+            // Told when readable, unless that wait failed and this one did not.
+            Some(Ok(_)) if !self.told => self.tell_receivers(),
+            Some(Ok(_)) => {}
         }
         Ok(std::mem::take(&mut self.outcomes))
     }

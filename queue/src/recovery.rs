@@ -24,7 +24,14 @@ impl Queue {
         attributes: QueueAttributes,
         clock: Arc<dyn Clock>,
     ) -> Result<Queue> {
-        let (messages, _) = storage.open_log(dir.join("messages"), log_config)?;
+        // Receives take a message once it is written; they answer only once their
+        // own state is durable, which a later commit round makes it, so a
+        // received message is durable when its receive is answered.
+        let messages_config = LogConfig {
+            readable_before_sync: true,
+            ..log_config
+        };
+        let (messages, _) = storage.open_log(dir.join("messages"), messages_config)?;
         let state = match storage.open_log(dir.join("state"), log_config) {
             Ok((state, _)) => state,
             Err(error) => {

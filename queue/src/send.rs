@@ -57,6 +57,7 @@ impl Queue {
             append,
             stored,
             scope,
+            told: false,
         })
     }
 

@@ -20,7 +20,7 @@ use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
 use crate::io::{FileHandle, FileSystem, VolumeSync};
 use crate::journal::{Journal, JournalWrite};
-use crate::log::{shrink_idle_stage, LogShared, Stage};
+use crate::log::{shrink_idle_stage, ActiveWriter, LogShared, LogState, Stage};
 use crate::sealed::SegmentPaths;
 use shardlog_index::Entry;
 use std::collections::HashMap;
@@ -370,11 +370,17 @@ impl Writer {
         };
         let mut written = Vec::new();
         for ((job, file), result) in jobs.into_iter().zip(files).zip(results) {
-            let Job { log, stages } = job;
+            let Job { log, mut stages } = job;
             if let Err(error) = result {
                 fail(&log, describe("write", &log, &error));
                 release(&log, stages.len());
                 continue;
+            }
+            // Before the syncer can publish it: shown once.
+            if self.syncer.is_some() && log.config.readable_before_sync {
+                stages
+                    .iter_mut()
+                    .for_each(|stage| publish_readable(&log, stage));
             }
             written.push(Written { log, stages, file });
         }
@@ -791,23 +797,29 @@ fn take_stages(log: &LogShared) -> Vec<Stage> {
     taken
 }
 
-/// Makes a written stage visible and acknowledges its batches, unless the log
-/// failed meanwhile (then nothing of it is acknowledged).
-pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
+/// Makes a written stage readable before its sync, for a log readable before
+/// its sync ([`crate::LogConfig::readable_before_sync`]): readers and
+/// [`crate::Log::wait_for`] see its records now, its appenders are acknowledged
+/// when [`publish`] follows the sync. Nothing if the log failed meanwhile.
+fn publish_readable(log: &Arc<LogShared>, stage: &mut Stage) {
     let mut writer = log.lock_writer();
-    let active = writer
-        .active
-        .as_mut()
-        .expect("a stage is written to an open segment");
+    let Some(active) = writer.active.as_mut() else {
+        return;
+    };
     let mut guard = log.lock();
-    let state = &mut *guard;
-    state.in_flight -= 1;
-    if state.failed.is_some() {
-        log.notify(guard);
+    if guard.failed.is_some() {
         return;
     }
+    show(active, &mut guard, stage);
+    active.synced = false;
+    stage.readable = true;
+    log.notify(guard);
+}
+
+/// Makes a written stage's records readable: the active segment's view (index
+/// entries, end, length) and the log's readable end.
+fn show(active: &mut ActiveWriter, state: &mut LogState, stage: &Stage) {
     active.written_len = stage.end_offset();
-    active.synced = synced;
     let view = state.active.as_mut().expect("view opened with the writer");
     for batch in &stage.batches {
         if active.sampler.should_index(batch.offset) {
@@ -826,10 +838,47 @@ pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
     }
     view.acked_len = stage.end_offset();
     state.acked_position = view.end_position;
+}
+
+/// Makes a written stage readable (unless it already is) and acknowledges its
+/// batches, unless the log failed meanwhile (then nothing of it is acknowledged).
+pub(crate) fn publish(log: &Arc<LogShared>, stage: Stage, synced: bool) {
+    let mut writer = log.lock_writer();
+    let active = writer
+        .active
+        .as_mut()
+        .expect("a stage is written to an open segment");
+    let mut guard = log.lock();
+    let state = &mut *guard;
+    state.in_flight -= 1;
+    if state.failed.is_some() {
+        log.notify(guard);
+        return;
+    }
+    if !stage.readable {
+        show(active, state, &stage);
+    }
+    // The stage's end: a log readable before its sync may have shown later
+    // stages already.
+    let end = stage
+        .batches
+        .last()
+        .map_or(state.confirmed_position, |batch| {
+            batch.base_position + batch.count
+        });
+    state.confirmed_position = state.confirmed_position.max(end);
+    active.synced = synced && end == state.acked_position;
     state.staged_bytes -= stage.new_bytes();
+    let view = state.active.as_mut().expect("view opened with the writer");
     if synced {
-        active.durable_entries = view.index.len();
-        state.durable_position = state.acked_position;
+        // Only the entries of batches before `end` are durable (a sync at a seal
+        // may have made more so already).
+        let durable_entries = view
+            .index
+            .entries()
+            .partition_point(|entry| entry.key < end);
+        active.durable_entries = active.durable_entries.max(durable_entries);
+        state.durable_position = state.durable_position.max(end);
     }
     let pending = pending_entries(active, view);
     log.pool.give(stage.buf);

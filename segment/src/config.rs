@@ -119,6 +119,13 @@ pub struct LogConfig {
     /// file written ahead in zeros instead (docs/architecture.md, "Small rounds
     /// filled ahead").
     pub preallocate_bytes_max: u64,
+    /// Under the `sync` policy, makes a batch readable once it is written, before
+    /// its sync; its appender is still acknowledged only once it is durable. For a
+    /// log whose readers may see records that a crash takes back (whose positions
+    /// are then used again), and that keep what they persist of their progress at
+    /// or before [`Log::durable_end`](crate::Log::durable_end): a topic's delivery,
+    /// which then starts on a record while its sync runs. Default false.
+    pub readable_before_sync: bool,
 }
 
 /// The smallest reservation ahead of the active segment's writes.
@@ -134,6 +141,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             staging_bytes_max: 64 * MIB,
             preallocate_bytes_max: 0,
+            readable_before_sync: false,
         }
     }
 }

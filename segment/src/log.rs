@@ -54,6 +54,9 @@ pub(crate) struct Stage {
     pub carried: usize,
     pub buf: AlignedBuf,
     pub batches: Vec<StagedBatch>,
+    /// Made readable when written, before its sync (see
+    /// [`LogConfig::readable_before_sync`]).
+    pub readable: bool,
 }
 
 impl Stage {
@@ -81,6 +84,7 @@ impl Stage {
             carried,
             buf,
             batches: Vec::new(),
+            readable: false,
         }
     }
 }
@@ -130,8 +134,12 @@ impl ActiveView {
 pub(crate) struct LogState {
     /// Next position to assign.
     pub next_position: u64,
-    /// Every position below this is acknowledged and readable.
+    /// Every position below this is readable, and acknowledged unless the log is
+    /// readable before its sync ([`LogConfig::readable_before_sync`]).
     pub acked_position: u64,
+    /// Every batch below this is acknowledged to its appender: `acked_position`,
+    /// or for a log readable before its sync, the end of its last synced stage.
+    pub confirmed_position: u64,
     /// Every position below this is on the device (synced). Equals `acked_position`
     /// under the `sync` policy; may trail it under `interval` and `none`.
     pub durable_position: u64,
@@ -163,6 +171,8 @@ pub(crate) struct LogState {
     /// Waits for acknowledgement (blocked [`PendingAppend::wait`]s and awaited
     /// [`Acknowledgement`]s), woken when their batch is acknowledged or the log fails.
     pub ack_waiters: AckWaiters,
+    /// Waits for readability ([`PendingAppend::wait_readable`]).
+    pub readable_waiters: AckWaiters,
 }
 
 /// The committer's side of a log: the active segment's write handles.
@@ -231,10 +241,14 @@ impl LogShared {
     /// the lock first.
     pub(crate) fn notify(&self, mut state: MutexGuard<'_, LogState>) {
         let woken = if state.failed.is_some() {
-            state.ack_waiters.take_all()
+            let mut woken = state.ack_waiters.take_all();
+            woken.extend(state.readable_waiters.take_all());
+            woken
         } else {
-            let acked_position = state.acked_position;
-            state.ack_waiters.take_reached(acked_position)
+            let (confirmed, readable) = (state.confirmed_position, state.acked_position);
+            let mut woken = state.ack_waiters.take_reached(confirmed);
+            woken.extend(state.readable_waiters.take_reached(readable));
+            woken
         };
         drop(state);
         self.changed.notify_all();
@@ -282,23 +296,36 @@ impl PendingAppend {
 
     /// Waits until the batch is acknowledged under the durability policy.
     pub fn wait(self) -> Result<Appended> {
+        self.block_until(Until::Acknowledged)
+    }
+
+    /// Waits until the batch is readable: once written for a log readable
+    /// before its sync ([`LogConfig::readable_before_sync`](crate::LogConfig)),
+    /// else once acknowledged. The batch stays pending: its acknowledgement
+    /// is still to be waited for.
+    pub fn wait_readable(&self) -> Result<Appended> {
+        self.block_until(Until::Readable)
+    }
+
+    fn block_until(&self, until: Until) -> Result<Appended> {
         let shared = &self.shared;
         let target = self.appended.base_position + self.appended.count;
         let mut registered = None;
         loop {
             let mut state = shared.lock();
-            if let Some(outcome) = settled(shared, &state, self.appended) {
+            if let Some(outcome) = settled(shared, &state, self.appended, until) {
                 if let Some(id) = registered {
-                    state.ack_waiters.remove(target, id);
+                    until.waiters(&mut state).remove(target, id);
                 }
                 return outcome;
             }
             // Registered under the lock that every acknowledgement takes the
             // waits under: the unpark cannot come before this is listed, and an
             // unpark that comes before the park makes the park return at once.
-            if !registered.is_some_and(|id| state.ack_waiters.contains(target, id)) {
+            let waiters = until.waiters(&mut state);
+            if !registered.is_some_and(|id| waiters.contains(target, id)) {
                 let wake = AckWake::Thread(std::thread::current());
-                registered = Some(state.ack_waiters.register(target, wake));
+                registered = Some(waiters.register(target, wake));
             }
             drop(state);
             // Parking may also return spuriously: the loop checks again.
@@ -311,31 +338,69 @@ impl PendingAppend {
     /// pending append stays with the caller, who may still `wait` if it drops
     /// the future.
     pub fn acknowledged(&self) -> Acknowledgement {
+        self.until(Until::Acknowledged)
+    }
+
+    /// [`PendingAppend::wait_readable`] for async callers.
+    pub fn readable(&self) -> Acknowledgement {
+        self.until(Until::Readable)
+    }
+
+    fn until(&self, until: Until) -> Acknowledgement {
         Acknowledgement {
             shared: Arc::clone(&self.shared),
             appended: self.appended,
+            until,
             registered: None,
         }
     }
 }
 
-/// How a wait for `appended` ends, if it does now: acknowledged, or the log failed.
-fn settled(shared: &LogShared, state: &LogState, appended: Appended) -> Option<Result<Appended>> {
-    if state.acked_position >= appended.base_position + appended.count {
+/// What a wait for a batch waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// Its acknowledgement (`confirmed_position`).
+    Acknowledged,
+    /// Its records readable (`acked_position`).
+    Readable,
+}
+
+impl Until {
+    fn waiters(self, state: &mut LogState) -> &mut AckWaiters {
+        match self {
+            Until::Acknowledged => &mut state.ack_waiters,
+            Until::Readable => &mut state.readable_waiters,
+        }
+    }
+}
+
+/// How a wait for `appended` ends, if it does now: done, or the log failed.
+fn settled(
+    shared: &LogShared,
+    state: &LogState,
+    appended: Appended,
+    until: Until,
+) -> Option<Result<Appended>> {
+    let reached = match until {
+        Until::Acknowledged => state.confirmed_position,
+        Until::Readable => state.acked_position,
+    };
+    if reached >= appended.base_position + appended.count {
         return Some(Ok(appended));
     }
     let cause = state.failed.as_ref()?;
     Some(Err(shared.failed_error(cause)))
 }
 
-/// The future of [`PendingAppend::acknowledged`]. Dropping it abandons the wait,
-/// not the batch.
+/// The future of [`PendingAppend::acknowledged`] and [`PendingAppend::readable`].
+/// Dropping it abandons the wait, not the batch.
 #[derive(Debug)]
 #[must_use = "the batch is acknowledged only once this resolves to Ok"]
 pub struct Acknowledgement {
     shared: Arc<LogShared>,
     appended: Appended,
-    /// Its id among the log's acknowledgement waits, once registered.
+    until: Until,
+    /// Its id among the log's waits of its kind, once registered.
     registered: Option<u64>,
 }
 
@@ -353,22 +418,22 @@ impl Future for Acknowledgement {
         let shared = &this.shared;
         let target = this.target();
         let mut state = shared.lock();
-        if let Some(outcome) = settled(shared, &state, this.appended) {
+        let until = this.until;
+        if let Some(outcome) = settled(shared, &state, this.appended, until) {
             if let Some(id) = this.registered.take() {
-                state.ack_waiters.remove(target, id);
+                until.waiters(&mut state).remove(target, id);
             }
             return Poll::Ready(outcome);
         }
         // Every change that could finish this wait takes the waits under the
         // same lock, so registering here cannot miss it.
         let waker = context.waker();
+        let waiters = until.waiters(&mut state);
         let known = this
             .registered
-            .is_some_and(|id| state.ack_waiters.update(target, id, waker));
+            .is_some_and(|id| waiters.update(target, id, waker));
         if !known {
-            let id = state
-                .ack_waiters
-                .register(target, AckWake::Task(waker.clone()));
+            let id = waiters.register(target, AckWake::Task(waker.clone()));
             this.registered = Some(id);
         }
         Poll::Pending
@@ -380,7 +445,9 @@ impl Drop for Acknowledgement {
     fn drop(&mut self) {
         if let Some(id) = self.registered {
             let target = self.target();
-            self.shared.lock().ack_waiters.remove(target, id);
+            self.until
+                .waiters(&mut self.shared.lock())
+                .remove(target, id);
         }
     }
 }
@@ -474,6 +541,19 @@ impl Log {
     /// Position after the last acknowledged record (the next one to be readable).
     pub fn end_position(&self) -> u64 {
         self.shared.lock().acked_position
+    }
+
+    /// Position after the last acknowledged record: [`Log::end_position`], or
+    /// before it for a log readable before its sync.
+    pub fn acknowledged_end(&self) -> u64 {
+        self.shared.lock().confirmed_position
+    }
+
+    /// Position after the last durable record: what a crash cannot take back.
+    /// Trails [`Log::end_position`] under the `interval` and `none` policies, and
+    /// for a log readable before its sync.
+    pub fn durable_end(&self) -> u64 {
+        self.shared.lock().durable_position
     }
 
     /// Oldest retained position.
@@ -585,6 +665,7 @@ fn stage_batch(
             carried: 0,
             buf,
             batches: Vec::new(),
+            readable: false,
         });
         state.staged_bytes += SEGMENT_HEADER_LEN;
         state.tail = Some(Tail {

@@ -386,6 +386,7 @@ fn open_writer(
         carried: (valid_end - carry_from) as usize,
         buf,
         batches: Vec::new(),
+        readable: false,
     };
     let persisted = entries.len();
     let writer = ActiveWriter {

@@ -218,6 +218,7 @@ impl Storage {
         let state = LogState {
             next_position: recovered.next_position,
             acked_position: recovered.next_position,
+            confirmed_position: recovered.next_position,
             durable_position: recovered.next_position,
             first_position: recovered.first_position,
             last_arrival_ms: recovered.last_arrival_ms,
@@ -237,6 +238,7 @@ impl Storage {
             closed: false,
             wakeups: 0,
             ack_waiters: Default::default(),
+            readable_waiters: Default::default(),
         };
         let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
         Ok((log, recovered.report))
@@ -280,6 +282,7 @@ impl Storage {
         let state = LogState {
             next_position: 0,
             acked_position: 0,
+            confirmed_position: 0,
             durable_position: 0,
             first_position: 0,
             last_arrival_ms: 0,
@@ -297,6 +300,7 @@ impl Storage {
             closed: false,
             wakeups: 0,
             ack_waiters: Default::default(),
+            readable_waiters: Default::default(),
         };
         let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
         self.new_log(&mut logs, dir, config, state, Default::default())

@@ -4,7 +4,10 @@
 mod common;
 
 use common::{borrow, make_batch, read_all};
-use shardlog_segment::io::{CrashMode, FileOp, FileSystem, Interpose, Interposed, MemFs, RealFs};
+use shardlog_segment::io::{
+    is_segment_in, CrashMode, FileOp, FileSystem, Gate, HoldAtGate, Interpose, Interposed, MemFs,
+    RealFs,
+};
 use shardlog_segment::{BackendKind, Durability, Error, LogConfig, Storage, StorageConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -183,5 +186,62 @@ impl OpenAgain for shardlog_segment::Log {
         storage
             .open_log(self.dir(), LogConfig::default())
             .unwrap_err()
+    }
+}
+
+/// `readable_before_sync`: a batch is readable while its sync is held, its appender
+/// is acknowledged only after the sync, and `durable_end` never counts it before;
+/// a log without the setting shows nothing before the sync.
+#[test]
+fn readable_before_sync_shows_records_before_their_sync_and_acknowledges_after() {
+    for readable_before_sync in [true, false] {
+        let mem = MemFs::new();
+        let gate = Gate::new();
+        let hold = HoldAtGate::new(&gate, FileOp::Sync, |path| is_segment_in(path, "s"));
+        let fs = Arc::new(Interposed::new(mem.clone(), hold));
+        let config = StorageConfig {
+            backend: BackendKind::Buffered,
+            durability: Durability::Sync,
+        };
+        let storage = Storage::open(fs as Arc<dyn FileSystem>, config).unwrap();
+        let log_config = LogConfig {
+            readable_before_sync,
+            ..LogConfig::default()
+        };
+        let (log, _) = storage.open_log("/s", log_config).unwrap();
+        // The segment exists: later batches take the committer's plain path.
+        log.append(&borrow(&make_batch(0, 2, 50))).unwrap();
+        assert_eq!((log.end_position(), log.durable_end()), (2, 2));
+
+        // Dropped before the storage, which waits for held syncs.
+        let opener = gate.close();
+        let pending = log.submit(&borrow(&make_batch(1, 3, 50))).unwrap();
+        let (acked_tx, acked_rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || acked_tx.send(pending.wait().is_ok()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while gate.held() == 0 {
+            assert!(Instant::now() < deadline, "the sync never came");
+            std::thread::yield_now();
+        }
+        // The sync waits at the gate: whatever the log shows now, it shows unsynced.
+        let readable = log.wait_for(
+            2,
+            Duration::from_secs(if readable_before_sync { 30 } else { 0 }),
+        );
+        assert_eq!(readable, readable_before_sync);
+        let expected_end = if readable_before_sync { 5 } else { 2 };
+        assert_eq!(log.end_position(), expected_end);
+        assert_eq!(read_all(&log, 0).len(), expected_end as usize);
+        assert_eq!(log.durable_end(), 2, "nothing past the sync is durable");
+        assert!(acked_rx.try_recv().is_err(), "acknowledged before its sync");
+
+        drop(opener);
+        assert_eq!(acked_rx.recv_timeout(Duration::from_secs(30)), Ok(true));
+        waiter.join().unwrap().unwrap();
+        assert_eq!((log.end_position(), log.durable_end()), (5, 5));
+        assert_eq!(read_all(&log, 0).len(), 5);
+        storage.shutdown().unwrap();
+        mem.crash(CrashMode::DropUnsynced);
+        assert_eq!(recovered_count(&mem), 5);
     }
 }

@@ -376,18 +376,25 @@ impl DeliveryContext {
         ))
     }
 
-    /// Stores `position` of the subscription `control` durably at `path`, then
-    /// reclaims what every subscription has passed. False (logged) if it cannot
-    /// be stored: then its delivery stops, as re-delivering without end would be
-    /// worse.
-    pub(crate) fn store(&self, control: &Control, path: &Path, position: u64) -> bool {
+    /// Stores `position` of the subscription `control` durably at `path`, or the
+    /// topic log's durable end if that is before it: the log is read before its
+    /// syncs, and a position past a record that a crash takes back would skip the
+    /// record that takes its place. Returns the position stored (the one stored
+    /// before if nothing is new); `None` (logged) if it cannot be stored: then its
+    /// delivery stops, as re-delivering without end would be worse.
+    pub(crate) fn store(&self, control: &Control, path: &Path, position: u64) -> Option<u64> {
+        let stored = control.position.load(Ordering::Acquire);
+        let position = position.min(self.log.durable_end());
+        if position <= stored {
+            return Some(stored);
+        }
         if let Err(error) = store_position(self.fs.as_ref(), path, position) {
             tracing::error!(topic = %self.topic, %error, "cannot store a delivery position; delivery stops");
-            return false;
+            return None;
         }
         // Reclaim goes by stored positions only: a crash restarts from them.
         control.position.store(position, Ordering::Release);
-        true
+        Some(position)
     }
 
     /// Removes the log's sealed segments that every subscription has passed (a
@@ -503,28 +510,29 @@ impl Worker {
                 }
             }
             if stored < position {
-                if !self.store(position) {
-                    return;
+                match self.store(position) {
+                    Some(now_stored) => stored = now_stored,
+                    None => return,
                 }
-                stored = position;
             }
             stored_at = Instant::now();
         }
         if self.control.lock().removed {
             let _ = self.context.fs.remove_file(&self.position_path);
         } else if stored < position {
+            // What was delivered is stored once durable in the topic's log.
+            let _ = log.settle_submitted();
             self.store(position);
         }
     }
 
-    fn store(&self, position: u64) -> bool {
+    /// [`DeliveryContext::store`], then reclaims what every subscription passed.
+    fn store(&self, position: u64) -> Option<u64> {
         let stored = self
             .context
-            .store(&self.control, &self.position_path, position);
-        if stored {
-            self.context.reclaim();
-        }
-        stored
+            .store(&self.control, &self.position_path, position)?;
+        self.context.reclaim();
+        Some(stored)
     }
 
     /// The most deliveries a second the subscription takes: HTTP(S) with a

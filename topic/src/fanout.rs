@@ -238,6 +238,7 @@ impl Fanout {
             positions.finish();
             if stored_here {
                 let delivered = positions.lock().delivered.clone();
+                let _ = self.context.log.settle_submitted();
                 storer.store(&positions, &delivered);
             }
         });
@@ -527,9 +528,18 @@ impl Storer {
                 state.dirty = false;
                 (state.delivered.clone(), state.stop)
             };
-            self.store(positions, &delivered);
+            let behind = self.store(positions, &delivered);
             if stopping {
+                if behind {
+                    // What was delivered is stored once durable in the topic's log.
+                    let _ = self.context.log.settle_submitted();
+                    self.store(positions, &delivered);
+                }
                 return;
+            }
+            // A position held back at the log's durable end is stored later.
+            if behind {
+                positions.lock().dirty = true;
             }
             let state = positions.lock();
             let _ = positions
@@ -538,9 +548,11 @@ impl Storer {
         }
     }
 
-    /// Stores every position of `delivered` past the stored one.
-    fn store(&self, positions: &Positions, delivered: &[u64]) {
+    /// Stores every position of `delivered` past the stored one; whether one
+    /// was held back at the topic log's durable end.
+    fn store(&self, positions: &Positions, delivered: &[u64]) -> bool {
         let mut stored_any = false;
+        let mut behind = false;
         for (index, (control, path)) in self.members.iter().enumerate() {
             let position = delivered[index];
             if position <= control.position.load(Ordering::Acquire)
@@ -548,14 +560,17 @@ impl Storer {
             {
                 continue;
             }
-            if self.context.store(control, path, position) {
-                stored_any = true;
-            } else {
-                positions.lock().halted[index] = true;
+            match self.context.store(control, path, position) {
+                Some(stored) => {
+                    stored_any = true;
+                    behind |= stored < position;
+                }
+                None => positions.lock().halted[index] = true,
             }
         }
         if stored_any {
             self.context.reclaim();
         }
+        behind
     }
 }

@@ -28,7 +28,8 @@ pub const PENDING_SUBSCRIPTION_MS_MAX: u64 = 48 * 3600 * 1000;
 /// How topics are kept and delivered.
 #[derive(Debug, Clone)]
 pub struct TopicsConfig {
-    /// Each topic log's configuration. Default: [`LogConfig::default`].
+    /// Each topic log's configuration. Default: [`LogConfig::default`]. Topic
+    /// logs are always readable before their sync (`readable_before_sync`).
     pub log: LogConfig,
     /// Retry schedules. Default: [`RetryConfig::default`].
     pub retry: RetryConfig,
@@ -231,10 +232,13 @@ impl Topics {
 
     fn open_topic(&self, record: &TopicRecord) -> Result<Arc<Topic>> {
         let dir = record.dir(&self.shared.root);
-        let (log, recovery) = self
-            .shared
-            .storage
-            .open_log(dir.join("log"), self.shared.config.log)?;
+        // Delivery starts on a record while its sync runs; positions are stored
+        // only up to the durable end (`DeliveryContext::store`).
+        let log_config = LogConfig {
+            readable_before_sync: true,
+            ..self.shared.config.log
+        };
+        let (log, recovery) = self.shared.storage.open_log(dir.join("log"), log_config)?;
         if !recovery.truncations.is_empty() {
             tracing::warn!(topic = %record.name, ?recovery, "topic log recovered with truncation");
         }

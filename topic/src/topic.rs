@@ -231,9 +231,12 @@ impl Topic {
         &self.name
     }
 
-    /// The log's end: the position the next message gets.
+    /// Where a new subscription starts: the end of what is durable in the log.
+    /// The log is read before its syncs; a start past a record that a crash takes
+    /// back would skip the record that takes its place. A subscription that starts
+    /// here also gets the messages being synced now.
     pub fn end_position(&self) -> u64 {
-        self.log.end_position()
+        self.log.durable_end()
     }
 
     /// Publishes up to 10 messages as one append, acknowledged once durable. A

@@ -5,8 +5,8 @@
 
 mod common;
 
-use shardlog_segment::io::RealFs;
-use shardlog_segment::{Storage, StorageConfig};
+use shardlog_segment::io::{is_segment_in, FileOp, Gate, HoldAtGate, Interposed, RealFs};
+use shardlog_segment::{BackendKind, Durability, Storage, StorageConfig};
 use shardlog_topic::{
     Delivery, Endpoint, Failure, FixedRetry, Protocol, PublishRequest, RetryConfig, Sink,
     TopicAttributes, TopicName, Topics,
@@ -14,6 +14,7 @@ use shardlog_topic::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Records each `deliver_batches` call; refuses (retryably) every delivery to
 /// the addresses in `refusing`.
@@ -231,4 +232,105 @@ fn topic_dir(root: &Path) -> std::path::PathBuf {
         .map(|entry| entry.unwrap().path())
         .find(|path| path.is_dir() && path.file_name().unwrap().to_string_lossy().ends_with("-t"))
         .expect("the topic has a directory")
+}
+
+/// The subscription positions stored under `dir`.
+fn stored_positions(dir: &Path) -> Vec<u64> {
+    let mut positions = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.parent().and_then(Path::file_name) == Some("positions".as_ref())
+                // Not a position being replaced (its temporary file).
+                && path.extension().is_none_or(|e| e != "tmp")
+            {
+                let bytes = std::fs::read(&path).unwrap();
+                positions.push(shardlog_topic::parse_position(&bytes).unwrap());
+            }
+        }
+    }
+    positions
+}
+
+/// Waits (at most 10 s) until the one stored position is `position`.
+fn wait_stored(dir: &Path, position: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stored_positions(dir) != [position] {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// A topic's log is read before its syncs: a message goes to the queues while the
+/// sync of its publish is held, and neither the subscription's stored position
+/// nor a new subscription's start passes the log's durable end before that sync
+/// is done (a crash could take the message back, and its position would go to
+/// the next one).
+#[test]
+fn delivery_starts_before_the_sync_and_positions_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Gate::new();
+    let hold = HoldAtGate::new(&gate, FileOp::Sync, |path| is_segment_in(path, "log"));
+    let fs = Arc::new(Interposed::new(RealFs::shared(), hold));
+    let config = StorageConfig {
+        backend: BackendKind::Buffered,
+        durability: Durability::Sync,
+    };
+    let storage = Storage::open(fs, config).unwrap();
+    let sink = Arc::new(CallSink::default());
+    let (topics, _) = Topics::open(
+        storage.clone(),
+        dir.path(),
+        common::quick_retries(),
+        sink.clone(),
+    )
+    .unwrap();
+    create(&topics);
+    topics.subscribe("t", queue("a"), |_| Ok(())).unwrap();
+    publish(&topics, &["m0"]);
+    assert!(sink.wait(|s| s.delivered.len() == 1));
+    assert!(
+        wait_stored(dir.path(), 1),
+        "{:?}",
+        stored_positions(dir.path())
+    );
+
+    // Dropped before the topics and the storage, which wait for held syncs.
+    let opener = gate.close();
+    let request = PublishRequest {
+        message: "m1".into(),
+        ..PublishRequest::default()
+    };
+    let topic = topics.topic("t").unwrap();
+    let pending = topic.submit_publish(vec![request]).unwrap();
+    assert!(
+        sink.wait(|s| s.delivered.len() == 2),
+        "delivered before the sync"
+    );
+    assert_eq!(
+        topic.end_position(),
+        1,
+        "a new subscription starts at the durable end"
+    );
+    // Three times the storer's interval: a position stored past the durable end
+    // would be there by now.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(stored_positions(dir.path()), [1]);
+
+    drop(opener);
+    pending.wait().unwrap();
+    assert!(
+        wait_stored(dir.path(), 2),
+        "{:?}",
+        stored_positions(dir.path())
+    );
+    assert_eq!(topic.end_position(), 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
 }

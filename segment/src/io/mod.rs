@@ -6,11 +6,13 @@
 //! [`Interposed`], another file system with hooks around its operations.
 
 mod faulty;
+mod gate;
 mod interpose;
 mod mem;
 mod real;
 
 pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
+pub use gate::{is_segment_in, Gate, HoldAtGate, Opener};
 pub use interpose::{FileOp, Interpose, Interposed};
 pub use mem::{CrashMode, CrashReport, MemFs};
 pub use real::RealFs;

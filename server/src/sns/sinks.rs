@@ -218,7 +218,7 @@ impl Sinks {
                 None => Err(shardlog_topic::Sink::deliver_batch(self, deliveries)),
             })
             .collect();
-        let sends: Vec<QueueSend<'_>> = made
+        let mut sends: Vec<QueueSend<'_>> = made
             .into_iter()
             .zip(&queues)
             .map(|(made, queue)| match (made, queue) {
@@ -227,9 +227,12 @@ impl Sinks {
                 (Ok(_), _) => unreachable!("requests are made only for a queue found"),
             })
             .collect();
-        // The last staged first: rounds are acknowledged in the order their
-        // appends were staged, so once it is, the others are too, and this
-        // thread is woken once rather than once per queue.
+        // The last staged first: rounds are written and acknowledged in the order
+        // their appends were staged, so once it is readable (acknowledged), the
+        // others are too, and this thread is woken once rather than once per
+        // queue. Each queue's receivers learn of its messages once they are
+        // written, while the round syncs.
+        sends.iter_mut().rev().for_each(QueueSend::wait_readable);
         let mut outcomes: Vec<Vec<Result<(), Failure>>> =
             sends.into_iter().rev().map(QueueSend::outcomes).collect();
         outcomes.reverse();
@@ -510,6 +513,13 @@ impl<'q> QueueSend<'q> {
                 unmade,
             },
             Err(error) => QueueSend::Answered(send_outcomes(Err(error), count, unmade)),
+        }
+    }
+
+    /// Waits until the append is readable and wakes the queue's long polls.
+    fn wait_readable(&mut self) {
+        if let QueueSend::Staged { pending, .. } = self {
+            pending.wait_readable();
         }
     }
 
