@@ -220,7 +220,7 @@ impl Topics {
                 // A confirmed subscription whose position file is missing was
                 // confirmed by a crash-interrupted call: it starts at the end.
                 let position = delivery::load_position(fs.as_ref(), &path)?
-                    .unwrap_or_else(|| topic.end_position());
+                    .unwrap_or_else(|| topic.subscription_start());
                 Ok((subscription.clone(), position))
             })
             .collect()
@@ -520,7 +520,7 @@ impl Topics {
         }
         self.commit(&mut state, manifest)?;
         if !pending {
-            let position = topic.end_position();
+            let position = topic.subscription_start();
             self.start(&topic, vec![(subscription.clone(), position)])?;
         }
         Ok(subscription)
@@ -539,7 +539,7 @@ impl Topics {
                 source,
             }
         })?;
-        delivery::store_position(fs.as_ref(), &path, topic.end_position())
+        delivery::store_position(fs.as_ref(), &path, topic.subscription_start())
     }
 
     /// Confirms the pending subscription of the topic that `token` names; starts
@@ -568,7 +568,10 @@ impl Topics {
         let confirmed = subscription.clone();
         self.store_start(&topic, &confirmed)?;
         self.commit(&mut state, manifest)?;
-        self.start(&topic, vec![(confirmed.clone(), topic.end_position())])?;
+        self.start(
+            &topic,
+            vec![(confirmed.clone(), topic.subscription_start())],
+        )?;
         Ok(confirmed)
     }
 

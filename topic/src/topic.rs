@@ -235,7 +235,7 @@ impl Topic {
     /// The log is read before its syncs; a start past a record that a crash takes
     /// back would skip the record that takes its place. A subscription that starts
     /// here also gets the messages being synced now.
-    pub fn end_position(&self) -> u64 {
+    pub fn subscription_start(&self) -> u64 {
         self.log.durable_end()
     }
 

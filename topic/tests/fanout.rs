@@ -314,7 +314,7 @@ fn delivery_starts_before_the_sync_and_positions_wait_for_it() {
         "delivered before the sync"
     );
     assert_eq!(
-        topic.end_position(),
+        topic.subscription_start(),
         1,
         "a new subscription starts at the durable end"
     );
@@ -330,7 +330,7 @@ fn delivery_starts_before_the_sync_and_positions_wait_for_it() {
         "{:?}",
         stored_positions(dir.path())
     );
-    assert_eq!(topic.end_position(), 2);
+    assert_eq!(topic.subscription_start(), 2);
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }
