@@ -8,8 +8,17 @@
 //! checkpoint (journal full, oldest frame older than the checkpoint age, or a
 //! destructive change to a file with frames: see [`crate::journal_fs`]), which
 //! then starts a new epoch: frames of older epochs are never replayed.
-//! [`Journal::open`] replays the frames of the current epoch before any log opens.
-//! The byte layout is in `segment/FORMAT.md` ("Commit journal").
+//!
+//! Epochs alternate between two halves of the file, so that a checkpoint due by
+//! age or by a full half runs on a thread of its own: the syncer starts the next
+//! epoch in the other half at once and goes on journaling rounds while the
+//! finished epoch's files are synced, and the header that retires it is written
+//! only after they are. Two epochs are live at most (the one being retired and
+//! the current one); a checkpoint waits for the one before it. Before this, each
+//! checkpoint held every round that came during it (1.2 to 5 ms once a second
+//! with an SNS topic's ten queues). [`Journal::open`] replays the frames of the
+//! oldest live epoch, then of the next, before any log opens. The byte layout is
+//! in `segment/FORMAT.md` ("Commit journal").
 
 use crate::aligned::AlignedBuf;
 use crate::backend::{Buffered, WriteBackend, WriteOp};
@@ -22,17 +31,20 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The journal's file name in its storage directory.
 pub const JOURNAL_FILE_NAME: &str = "JOURNAL";
 
 const HEADER_MAGIC: [u8; 8] = *b"SLJOURN1";
-const FORMAT_VERSION: u32 = 1;
+/// 2: epochs in two halves, whose size the header holds. 1 (read, never written):
+/// one epoch at a time, its frames from [`FRAMES_START`].
+const FORMAT_VERSION: u32 = 2;
 /// One header slot per block; epochs alternate between the two, so that a torn
 /// header write leaves the other slot (the previous epoch) readable.
 const SLOT_BYTES: u64 = DIRECT_IO_ALIGNMENT as u64;
-const HEADER_LEN: usize = 28;
+const HEADER_LEN: usize = 36;
 /// Frames start after the two header slots, each at a block boundary.
 const FRAMES_START: u64 = 2 * SLOT_BYTES;
 const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"JRND");
@@ -69,6 +81,11 @@ impl Default for JournalOptions {
 }
 
 impl JournalOptions {
+    /// Bytes of each half of the file, where epochs alternate.
+    fn half_bytes(&self) -> u64 {
+        (self.journal_bytes.saturating_sub(FRAMES_START) / 2) / SLOT_BYTES * SLOT_BYTES
+    }
+
     fn validate(&self) -> Result<()> {
         let least = 4 * self.round_bytes_max as u64 + (64 << 10);
         if self.journal_bytes < least || self.round_bytes_max == 0 {
@@ -104,18 +121,79 @@ struct JournalState {
     rounds: u64,
     /// Where the next frame goes.
     head: u64,
-    /// The file is written (in zeros or frames) up to here.
-    filled_to: u64,
+    /// Each half is written (in zeros or frames) up to here.
+    filled_to: [u64; 2],
     oldest: Option<Instant>,
     dirty: HashMap<PathBuf, Dirty>,
-    /// Set when a write or sync failed: frames of the current epoch may be all
+    /// Set when a write or sync failed: frames of the live epochs may be all
     /// that holds some acknowledged bytes, so the epoch never advances again in
     /// this process, and changes to files with frames are refused.
     broken: Option<String>,
     frame: AlignedBuf,
     zeros: Option<AlignedBuf>,
-    /// Syncs data files at checkpoints (any thread may start one).
+    /// Syncs data files at checkpoints; lent to a checkpoint's thread.
+    files: Option<Buffered>,
+    /// The checkpoint retiring the epoch before this one, on its own thread.
+    retiring: Option<Retiring>,
+}
+
+/// A checkpoint running on its own thread.
+struct Retiring {
+    /// Files with frames in the epoch it retires: a change to one waits for it.
+    paths: Vec<PathBuf>,
+    thread: JoinHandle<Retired>,
+}
+
+/// What a checkpoint does: syncs the files with frames in an epoch, then writes
+/// the header that names the next epoch as the oldest live one.
+struct Retire {
     files: Buffered,
+    volume: Option<Arc<dyn VolumeSync>>,
+    journal: Arc<dyn FileHandle>,
+    journal_path: PathBuf,
+    dirty: Vec<(PathBuf, Dirty)>,
+    next: u64,
+    half_bytes: u64,
+}
+
+/// What a checkpoint did.
+struct Retired {
+    files: Buffered,
+    /// Logs whose file failed to sync, and why: they fail.
+    failed: Vec<(Weak<LogShared>, String)>,
+    /// The first failure: the journal is broken.
+    error: Option<(String, io::Error)>,
+}
+
+impl Retire {
+    fn run(mut self) -> Retired {
+        let handles: Vec<Arc<dyn FileHandle>> = self
+            .dirty
+            .iter()
+            .map(|(_, d)| Arc::clone(&d.file))
+            .collect();
+        let results = sync_files(&mut self.files, self.volume.as_deref(), &handles);
+        let mut failed = Vec::new();
+        let mut error = None;
+        for ((path, dirty), result) in self.dirty.iter().zip(results) {
+            let Err(cause) = result else { continue };
+            let reason = format!("journal checkpoint sync {}: {cause}", path.display());
+            failed.push((Weak::clone(&dirty.log), reason.clone()));
+            error.get_or_insert((reason, cause));
+        }
+        if error.is_none() {
+            // Every byte of the epoch's frames is now in its file: the frames may go.
+            if let Err(cause) = write_header(self.journal.as_ref(), self.next, self.half_bytes) {
+                let reason = format!("header of {}: {cause}", self.journal_path.display());
+                error = Some((reason, cause));
+            }
+        }
+        Retired {
+            files: self.files,
+            failed,
+            error,
+        }
+    }
 }
 
 /// A storage's commit journal (see the module documentation).
@@ -133,6 +211,14 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+impl Drop for Journal {
+    /// A checkpoint still running is waited for: its thread writes the header.
+    fn drop(&mut self) {
+        let mut state = self.lock();
+        let _ = self.finish_retiring(&mut state);
+    }
+}
+
 /// What [`Journal::open`] found to replay.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplayReport {
@@ -145,7 +231,7 @@ pub struct ReplayReport {
 }
 
 impl Journal {
-    /// Opens the journal of `dir`, replaying the frames of its current epoch into
+    /// Opens the journal of `dir`, replaying the frames of its live epochs into
     /// their files first and starting a new epoch. With `create` false, a missing
     /// journal is not created (`Ok(None)`): a storage that does not journal still
     /// replays what an earlier run left.
@@ -169,14 +255,15 @@ impl Journal {
         if !existed {
             fs.sync_dir(dir).map_err(io_err("sync directory", dir))?;
         }
-        let epoch = read_epoch(plain.as_ref(), &path)?;
-        let report = match epoch {
-            Some(epoch) => replay(fs.as_ref(), dir, plain.as_ref(), &path, epoch)?,
+        let header = read_header(plain.as_ref(), &path)?;
+        let report = match header {
+            Some(header) => replay(fs.as_ref(), dir, plain.as_ref(), &path, header)?,
             None => ReplayReport::default(),
         };
-        let next = epoch.map_or(1, |epoch| epoch + 1);
-        write_header(plain.as_ref(), next).map_err(io_err("write header of", &path))?;
-        let filled_to = plain.len().map_err(io_err("size", &path))? / SLOT_BYTES * SLOT_BYTES;
+        // Past both epochs a header can name as live.
+        let next = header.map_or(1, |header| header.epoch + 2);
+        let half_bytes = options.half_bytes();
+        write_header(plain.as_ref(), next, half_bytes).map_err(io_err("write header of", &path))?;
         drop(plain);
         let file = fs
             .open(&path, OpenOptions::WRITE.with_direct(direct))
@@ -185,14 +272,17 @@ impl Journal {
             file,
             epoch: next,
             rounds: 0,
-            head: FRAMES_START,
-            filled_to,
+            head: half_start(next, half_bytes),
+            // Written again in zeros as frames reach them: cheaper than knowing
+            // which blocks an earlier process left unwritten.
+            filled_to: [half_start(0, half_bytes), half_start(1, half_bytes)],
             oldest: None,
             dirty: HashMap::new(),
             broken: None,
             frame: AlignedBuf::with_capacity(64 << 10),
             zeros: None,
-            files: Buffered::new(),
+            files: Some(Buffered::new()),
+            retiring: None,
         };
         let journal = Journal {
             dir: dir.to_path_buf(),
@@ -221,8 +311,13 @@ impl Journal {
         writes: &[JournalWrite<'_>],
     ) -> io::Result<()> {
         let mut state = self.lock();
-        if let Some(cause) = &state.broken {
-            return Err(io::Error::other(format!("journal failed earlier: {cause}")));
+        check_intact(&state)?;
+        if state
+            .retiring
+            .as_ref()
+            .is_some_and(|retiring| retiring.thread.is_finished())
+        {
+            self.finish_retiring(&mut state)?;
         }
         let frame_len = FRAME_HEADER_LEN
             + writes
@@ -230,13 +325,29 @@ impl Journal {
                 .map(|w| entry_len(self.relative(&w.path), w.data.len()))
                 .sum::<usize>();
         let padded = frame_len.next_multiple_of(DIRECT_IO_ALIGNMENT) as u64;
-        let full = state.head + padded > self.options.journal_bytes;
+        let half_bytes = self.options.half_bytes();
+        let half_end = half_start(state.epoch, half_bytes) + half_bytes;
+        let full = state.head + padded > half_end;
         let age = Duration::from_millis(self.options.checkpoint_age_ms);
         let old = state.oldest.is_some_and(|oldest| oldest.elapsed() >= age);
-        if full || old {
-            self.checkpoint_locked(&mut state)?;
+        if full {
+            // The other half is free once the checkpoint before is done.
+            self.finish_retiring(&mut state)?;
+            self.retire(&mut state, true)?;
+        } else if old && state.retiring.is_none() {
+            self.retire(&mut state, true)?;
         }
         let state = &mut *state;
+        let half_end = half_start(state.epoch, half_bytes) + half_bytes;
+        if state.head + padded > half_end {
+            // Not reached: `validate` leaves each half room for two of the largest
+            // rounds `takes` lets in. A frame must never run into the other half.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a frame of {padded} bytes does not fit a journal half"),
+            ));
+        }
+        let half = (state.epoch % 2) as usize;
         encode_frame(&mut state.frame, state.epoch, state.rounds, writes, |p| {
             self.relative(p)
         });
@@ -246,7 +357,7 @@ impl Journal {
         let end = head + padded;
         let fill_end = (end + FILL_STEP_BYTES)
             .next_multiple_of(FILL_STEP_BYTES)
-            .min(self.options.journal_bytes.next_multiple_of(SLOT_BYTES))
+            .min(half_end)
             .max(end);
         let zeros = state
             .zeros
@@ -256,7 +367,7 @@ impl Journal {
             offset: head,
             data: state.frame.padded(DIRECT_IO_ALIGNMENT),
         }];
-        let mut fill_at = state.filled_to.max(end);
+        let mut fill_at = state.filled_to[half].max(end);
         while fill_at < fill_end {
             let len = (fill_end - fill_at).min(FILL_STEP_BYTES) as usize;
             ops.push(WriteOp {
@@ -278,7 +389,7 @@ impl Journal {
             state.broken = Some(format!("write of {}: {error}", self.path.display()));
             return Err(error);
         }
-        state.filled_to = state.filled_to.max(fill_end);
+        state.filled_to[half] = state.filled_to[half].max(fill_end);
         state.head += padded;
         state.rounds += 1;
         state.oldest.get_or_insert_with(Instant::now);
@@ -296,59 +407,131 @@ impl Journal {
 
     /// Before a change that would make a replay write old bytes into a different or
     /// shorter file at `path` (its creation, replacement, rename or truncation): a
-    /// checkpoint, if the current epoch has frames for `path`.
+    /// checkpoint, if a live epoch has frames for `path`.
     pub(crate) fn before_change(&self, path: &Path) -> io::Result<()> {
         let mut state = self.lock();
+        let retiring = state.retiring.as_ref();
+        if retiring.is_some_and(|retiring| retiring.paths.iter().any(|p| p == path)) {
+            self.finish_retiring(&mut state)?;
+        }
         if !state.dirty.contains_key(path) {
             return Ok(());
         }
         self.checkpoint_locked(&mut state)
     }
 
-    /// Syncs every file with frames in the current epoch and starts a new epoch.
+    /// Syncs every file with frames in a live epoch and starts a new epoch.
     pub(crate) fn checkpoint(&self) -> io::Result<()> {
         let mut state = self.lock();
         self.checkpoint_locked(&mut state)
     }
 
     fn checkpoint_locked(&self, state: &mut JournalState) -> io::Result<()> {
-        if let Some(cause) = &state.broken {
-            return Err(io::Error::other(format!("journal failed earlier: {cause}")));
-        }
+        check_intact(state)?;
+        self.finish_retiring(state)?;
+        self.retire(state, false)
+    }
+
+    /// Ends the current epoch (if it has frames) and retires it: on a thread of
+    /// its own if `background`, else here. The next epoch starts in the other
+    /// half, which must be free: no checkpoint may be running.
+    fn retire(&self, state: &mut JournalState, background: bool) -> io::Result<()> {
+        debug_assert!(state.retiring.is_none(), "one checkpoint at a time");
         if state.rounds == 0 {
             return Ok(());
         }
-        let (paths, dirty): (Vec<PathBuf>, Vec<Dirty>) = state.dirty.drain().unzip();
-        let files: Vec<Arc<dyn FileHandle>> = dirty.iter().map(|d| Arc::clone(&d.file)).collect();
-        let results = sync_files(&mut state.files, self.volume.as_deref(), &files);
-        let mut first_error = None;
-        for ((path, dirty), result) in paths.iter().zip(&dirty).zip(results) {
-            let Err(error) = result else { continue };
-            let cause = format!("journal checkpoint sync {}: {error}", path.display());
-            if let Some(log) = dirty.log.upgrade() {
-                crate::active::fail(&log, cause.clone());
-            }
-            first_error.get_or_insert((cause, error));
-        }
-        if let Some((cause, error)) = first_error {
-            state.broken = Some(cause);
-            return Err(error);
-        }
-        // Every byte of the epoch's frames is now in its file: the frames may go.
-        if let Err(error) = write_header(state.file.as_ref(), state.epoch + 1) {
-            state.broken = Some(format!("header of {}: {error}", self.path.display()));
-            return Err(error);
-        }
+        let half_bytes = self.options.half_bytes();
+        let dirty: Vec<(PathBuf, Dirty)> = state.dirty.drain().collect();
+        let paths = dirty.iter().map(|(path, _)| path.clone()).collect();
         state.epoch += 1;
         state.rounds = 0;
-        state.head = FRAMES_START;
+        state.head = half_start(state.epoch, half_bytes);
         state.oldest = None;
-        Ok(())
+        let job = Retire {
+            files: state.files.take().unwrap_or_default(),
+            volume: self.volume.clone(),
+            journal: Arc::clone(&state.file),
+            journal_path: self.path.clone(),
+            dirty,
+            next: state.epoch,
+            half_bytes,
+        };
+        if background {
+            // Handed back if the thread cannot start: then it runs here.
+            let slot = Arc::new(Mutex::new(Some(job)));
+            let theirs = Arc::clone(&slot);
+            let spawned = std::thread::Builder::new()
+                .name("shardlog-checkpoint".into())
+                .spawn(move || {
+                    let job = theirs.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    job.expect("taken once").run()
+                });
+            match spawned {
+                Ok(thread) => {
+                    state.retiring = Some(Retiring { paths, thread });
+                    return Ok(());
+                }
+                // No thread to be had (a process at its limit): the round waits
+                // for the checkpoint, as it would without one.
+                Err(_) => {
+                    let job = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let retired = job.expect("the thread never ran").run();
+                    return settle(state, retired);
+                }
+            }
+        }
+        let retired = job.run();
+        settle(state, retired)
+    }
+
+    /// Waits for the running checkpoint, if any, and takes its outcome.
+    fn finish_retiring(&self, state: &mut JournalState) -> io::Result<()> {
+        let Some(retiring) = state.retiring.take() else {
+            return Ok(());
+        };
+        match retiring.thread.join() {
+            Ok(retired) => settle(state, retired),
+            Err(_) => {
+                let cause = format!("the checkpoint thread of {} panicked", self.path.display());
+                state.broken = Some(cause.clone());
+                Err(io::Error::other(cause))
+            }
+        }
     }
 
     fn relative<'p>(&self, path: &'p Path) -> &'p Path {
         path.strip_prefix(&self.dir)
             .expect("checked by Journal::takes")
+    }
+}
+
+/// Where the frames of `epoch` start: epochs alternate between the two halves.
+fn half_start(epoch: u64, half_bytes: u64) -> u64 {
+    FRAMES_START + (epoch % 2) * half_bytes
+}
+
+fn check_intact(state: &JournalState) -> io::Result<()> {
+    match &state.broken {
+        Some(cause) => Err(io::Error::other(format!("journal failed earlier: {cause}"))),
+        None => Ok(()),
+    }
+}
+
+/// Takes a finished checkpoint's outcome: its logs whose files failed to sync
+/// fail, and so does the journal.
+fn settle(state: &mut JournalState, retired: Retired) -> io::Result<()> {
+    state.files = Some(retired.files);
+    for (log, cause) in retired.failed {
+        if let Some(log) = log.upgrade() {
+            crate::active::fail(&log, cause);
+        }
+    }
+    match retired.error {
+        Some((cause, error)) => {
+            state.broken = Some(cause);
+            Err(error)
+        }
+        None => Ok(()),
     }
 }
 
@@ -397,23 +580,34 @@ fn encode_frame<'p>(
     frame.prefix_mut(FRAME_HEADER_LEN).copy_from_slice(&header);
 }
 
-/// Writes the header slot of `epoch` and syncs it.
-fn write_header(file: &dyn FileHandle, epoch: u64) -> io::Result<()> {
+/// What the newest intact header slot says.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    /// The oldest live epoch; the one after it may be live too.
+    epoch: u64,
+    /// Bytes of each half, where epochs alternate; `None` for a version 1 journal
+    /// (one epoch, its frames from [`FRAMES_START`] on).
+    half_bytes: Option<u64>,
+}
+
+/// Writes the header slot of `epoch` (the oldest live one from now on) and syncs it.
+fn write_header(file: &dyn FileHandle, epoch: u64, half_bytes: u64) -> io::Result<()> {
     let mut slot = zero_buf(SLOT_BYTES as usize);
     let bytes = slot.prefix_mut(HEADER_LEN);
     bytes[0..8].copy_from_slice(&HEADER_MAGIC);
     bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     bytes[16..24].copy_from_slice(&epoch.to_le_bytes());
-    let crc = crc32fast::hash(&bytes[..24]);
-    bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+    bytes[24..32].copy_from_slice(&half_bytes.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..32]);
+    bytes[32..36].copy_from_slice(&crc.to_le_bytes());
     write_all_at(file, slot.as_slice(), (epoch % 2) * SLOT_BYTES)?;
     file.sync_data()
 }
 
-/// The epoch of the newest intact header slot; `None` for a journal never written.
-fn read_epoch(file: &dyn FileHandle, path: &Path) -> Result<Option<u64>> {
+/// The newest intact header slot; `None` for a journal never written.
+fn read_header(file: &dyn FileHandle, path: &Path) -> Result<Option<Header>> {
     let len = file.len().map_err(io_err("size", path))?;
-    let mut newest: Option<u64> = None;
+    let mut newest: Option<Header> = None;
     let mut damaged = false;
     for slot in 0..2u64 {
         if len < (slot + 1) * SLOT_BYTES {
@@ -424,24 +618,40 @@ fn read_epoch(file: &dyn FileHandle, path: &Path) -> Result<Option<u64>> {
         if bytes.iter().all(|&b| b == 0) {
             continue;
         }
-        let stored = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
-        let epoch = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        let intact = bytes[0..8] == HEADER_MAGIC
-            && stored == crc32fast::hash(&bytes[..24])
-            && epoch % 2 == slot;
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let epoch = u64_at(16);
+        let version = u32_at(8);
+        let (crc_ok, half_bytes) = match version {
+            1 => (u32_at(24) == crc32fast::hash(&bytes[..24]), None),
+            2 => (
+                u32_at(32) == crc32fast::hash(&bytes[..32]),
+                Some(u64_at(24)),
+            ),
+            _ if bytes[0..8] == HEADER_MAGIC => {
+                return Err(corrupt(
+                    path,
+                    slot * SLOT_BYTES,
+                    format!("version {version}"),
+                ));
+            }
+            _ => (false, None),
+        };
+        let intact = bytes[0..8] == HEADER_MAGIC && crc_ok && epoch % 2 == slot;
         if !intact {
             damaged = true;
             continue;
         }
-        if version != FORMAT_VERSION {
+        if half_bytes.is_some_and(|half| half < SLOT_BYTES || !half.is_multiple_of(SLOT_BYTES)) {
             return Err(corrupt(
                 path,
                 slot * SLOT_BYTES,
-                format!("version {version}"),
+                format!("half of {half_bytes:?} bytes"),
             ));
         }
-        newest = newest.max(Some(epoch));
+        if newest.is_none_or(|newest| newest.epoch < epoch) {
+            newest = Some(Header { epoch, half_bytes });
+        }
     }
     if newest.is_none() && damaged {
         // One slot is written at a time, so a crash leaves the other intact.
@@ -465,16 +675,16 @@ struct ReadEntry {
     data: std::ops::Range<usize>,
 }
 
-/// Reads the frame at `offset` of `epoch` and `round`; `None` where the epoch's
-/// frames end (a torn, stale or never-written frame).
+/// Reads the frame at `offset` of `epoch` and `round`, which must end by `limit`;
+/// `None` where the epoch's frames end (a torn, stale or never-written frame).
 fn read_frame(
     file: &dyn FileHandle,
-    file_len: u64,
+    limit: u64,
     offset: u64,
     epoch: u64,
     round: u64,
 ) -> io::Result<Option<(Vec<u8>, Vec<ReadEntry>)>> {
-    if offset + FRAME_HEADER_LEN as u64 > file_len {
+    if offset + FRAME_HEADER_LEN as u64 > limit {
         return Ok(None);
     }
     let mut header = [0u8; FRAME_HEADER_LEN];
@@ -482,7 +692,7 @@ fn read_frame(
     let field = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
     let len = u32::from_le_bytes(header[24..28].try_into().expect("4 bytes")) as u64;
     let count = u32::from_le_bytes(header[28..32].try_into().expect("4 bytes"));
-    let fits = len >= FRAME_HEADER_LEN as u64 && offset + len <= file_len;
+    let fits = len >= FRAME_HEADER_LEN as u64 && offset + len <= limit;
     if header[0..4] != FRAME_MAGIC.to_le_bytes() || field(8) != epoch || field(16) != round || !fits
     {
         return Ok(None);
@@ -526,20 +736,63 @@ fn parse_entries(frame: &[u8], count: u32) -> Option<Vec<ReadEntry>> {
     Some(entries)
 }
 
-/// Writes every frame of `epoch` into its files, in order, and syncs them.
+/// Writes every frame of the live epochs `header` names into its files, in order
+/// (the oldest epoch's first), and syncs them.
 fn replay(
     fs: &dyn FileSystem,
     dir: &Path,
     journal: &dyn FileHandle,
     path: &Path,
-    epoch: u64,
+    header: Header,
 ) -> Result<ReplayReport> {
     let file_len = journal.len().map_err(io_err("size", path))?;
+    // Each live epoch's frames: where they start and where they must end.
+    let spans: Vec<(u64, u64, u64)> = match header.half_bytes {
+        None => vec![(header.epoch, FRAMES_START, file_len)],
+        Some(half) => [header.epoch, header.epoch + 1]
+            .into_iter()
+            .map(|epoch| {
+                let start = half_start(epoch, half);
+                (epoch, start, (start + half).min(file_len))
+            })
+            .collect(),
+    };
     let mut report = ReplayReport::default();
     let mut open: HashMap<PathBuf, Option<Arc<dyn FileHandle>>> = HashMap::new();
-    let mut offset = FRAMES_START;
+    for (epoch, start, limit) in spans {
+        replay_epoch(
+            fs,
+            dir,
+            journal,
+            path,
+            (epoch, start, limit),
+            &mut open,
+            &mut report,
+        )?;
+    }
+    for (target, file) in &open {
+        if let Some(file) = file {
+            file.sync_data().map_err(io_err("sync", target))?;
+        }
+    }
+    Ok(report)
+}
+
+/// Writes the frames of one epoch, from `start` and ending by `limit`, into their
+/// files (`open` keeps them open for the sync at the end).
+fn replay_epoch(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    journal: &dyn FileHandle,
+    path: &Path,
+    (epoch, start, limit): (u64, u64, u64),
+    open: &mut HashMap<PathBuf, Option<Arc<dyn FileHandle>>>,
+    report: &mut ReplayReport,
+) -> Result<()> {
+    let mut offset = start;
+    let mut round = 0;
     while let Some((frame, entries)) =
-        read_frame(journal, file_len, offset, epoch, report.rounds).map_err(io_err("read", path))?
+        read_frame(journal, limit, offset, epoch, round).map_err(io_err("read", path))?
     {
         for entry in entries {
             let target = dir.join(&entry.path);
@@ -569,13 +822,9 @@ fn replay(
                 .map_err(io_err("replay journal into", &target))?;
             report.writes += 1;
         }
+        round += 1;
         report.rounds += 1;
         offset += (frame.len() as u64).next_multiple_of(SLOT_BYTES);
     }
-    for (target, file) in &open {
-        if let Some(file) = file {
-            file.sync_data().map_err(io_err("sync", target))?;
-        }
-    }
-    Ok(report)
+    Ok(())
 }

@@ -3,21 +3,24 @@
 //! dropped, or a random torn subset kept, or a cut at the Nth operation, checkpoints
 //! included) and a reopen return every acknowledged record of every log; a log
 //! directory deleted and created again under the same path, before or after a
-//! crash, never gets old bytes replayed into it; frames of an older epoch are ignored.
+//! crash, never gets old bytes replayed into it; frames of an older epoch are ignored;
+//! rounds go on while a checkpoint syncs, and both live epochs replay.
 
 mod common;
 
 use common::{borrow, make_batch, read_all, Ledger, Owned};
 use shardlog_segment::format::segment_file_name;
 use shardlog_segment::io::{
-    create_dir_all_durably, remove_dir_durably, CrashMode, FileSystem, MemFs,
+    create_dir_all_durably, is_segment_in, read_exact_at, remove_dir_durably, write_all_at,
+    CrashMode, FileOp, FileSystem, Gate, HoldAtGate, Interposed, MemFs, OpenOptions,
 };
 use shardlog_segment::{
     BackendKind, Durability, JournalOptions, Log, LogConfig, Storage, StorageConfig,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 const DIR: &str = "/data";
 const LOGS: usize = 4;
@@ -370,5 +373,135 @@ fn bulk_rounds_are_synced_file_by_file() {
             "log {shard} holds exactly what was acknowledged"
         );
     }
+    storage.shutdown().unwrap();
+}
+
+/// A checkpoint due by age runs on its own thread: while it is held in the sync of
+/// the retired epoch's data files, rounds of several logs are still journaled and
+/// acknowledged (before, the syncer ran the checkpoint and each round waited for
+/// it; with no checkpoint thread, nothing is held and the test fails). A power loss before the
+/// checkpoint writes its header leaves two live epochs, and the reopen replays
+/// both: every acknowledged record of either is back.
+#[test]
+fn rounds_go_on_while_a_checkpoint_syncs_and_both_epochs_replay() {
+    let fs = MemFs::new();
+    let gate = Gate::new();
+    // The checkpoint's syncs of the logs' segment files, not the syncer's (a round
+    // of one log is synced file by file).
+    let checkpoint_syncs = |path: &Path| {
+        std::thread::current().name() == Some("shardlog-checkpoint")
+            && (0..2).any(|i| is_segment_in(path, &format!("log-{i}")))
+    };
+    let hold = HoldAtGate::new(&gate, FileOp::Sync, checkpoint_syncs);
+    create_dir_all_durably(fs.as_ref(), Path::new(DIR)).unwrap();
+    let held = Arc::new(Interposed::new(fs.session() as Arc<dyn FileSystem>, hold));
+    let options = JournalOptions {
+        checkpoint_age_ms: 50,
+        ..JournalOptions::default()
+    };
+    let storage = Storage::open_in_with_journal(
+        held as Arc<dyn FileSystem>,
+        config(BackendKind::Buffered),
+        Path::new(DIR),
+        Some(options),
+    )
+    .unwrap();
+    let (a, b) = (open_log(&storage, 0), open_log(&storage, 1));
+    let mut expected = journaled_rounds(&fs, &[&a, &b], 1, 3);
+    std::thread::scope(|scope| {
+        // Dropped (the gate opens) if an assertion fails, so the rounds' thread
+        // can finish and the test fails instead of hanging.
+        let opener = gate.close();
+        // The epoch's oldest frame is now older than the checkpoint age: the next
+        // round starts a checkpoint, whose data file syncs the gate holds.
+        std::thread::sleep(Duration::from_millis(80));
+        let (sent, during) = mpsc::channel();
+        let (fs, a, b) = (&fs, &a, &b);
+        scope.spawn(move || {
+            let _ = sent.send(journaled_rounds(fs, &[a, b], 2, 5));
+        });
+        let during = during
+            .recv_timeout(Duration::from_secs(20))
+            .expect("rounds were acknowledged while the checkpoint synced");
+        // Its thread may still be on its way to the first sync.
+        for _ in 0..1000 {
+            if gate.held() > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(gate.held() > 0, "no checkpoint thread synced a data file");
+        for (log, records) in during.into_iter().enumerate() {
+            expected[log].extend(records);
+        }
+        fs.crash(CrashMode::DropUnsynced);
+        drop(opener);
+    });
+    drop((a, b));
+    let _ = storage.shutdown();
+    let storage = open(&fs, options);
+    assert!(storage.journal_replay().unwrap().rounds > 0);
+    // Log 0's file holds bytes of the last round that no sync covered (see
+    // `journaled_rounds`), a round of the newer epoch: only its frame has them.
+    for (log, records) in expected.iter().enumerate() {
+        assert_eq!(&recovered(&storage, log), records, "log {log}");
+    }
+    storage.shutdown().unwrap();
+}
+
+/// A journal left by a version 1 process (one epoch, its frames from byte 8192,
+/// `segment/FORMAT.md`) is replayed by this version, which then writes its own.
+#[test]
+fn a_version_1_journal_is_replayed() {
+    let fs = MemFs::new();
+    create_dir_all_durably(fs.as_ref(), Path::new(DIR)).unwrap();
+    let plain = fs.session();
+    let target = Path::new(DIR).join("kept");
+    let file = plain.open(&target, OpenOptions::CREATE).unwrap();
+    write_all_at(file.as_ref(), &[0u8; 64], 0).unwrap();
+    file.sync_data().unwrap();
+    let epoch = 5u64;
+    let mut journal = vec![0u8; 16 << 10];
+    let slot = (epoch % 2) as usize * 4096;
+    journal[slot..slot + 8].copy_from_slice(b"SLJOURN1");
+    journal[slot + 8..slot + 12].copy_from_slice(&1u32.to_le_bytes());
+    journal[slot + 16..slot + 24].copy_from_slice(&epoch.to_le_bytes());
+    let crc = crc32fast::hash(&journal[slot..slot + 24]);
+    journal[slot + 24..slot + 28].copy_from_slice(&crc.to_le_bytes());
+    let (path, data) = (b"kept", b"replayed");
+    let mut frame = vec![0u8; 32];
+    frame.extend_from_slice(&16u64.to_le_bytes());
+    frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&(path.len() as u16).to_le_bytes());
+    frame.extend_from_slice(&[0; 2]);
+    frame.extend_from_slice(path);
+    frame.extend_from_slice(data);
+    frame.resize(frame.len().next_multiple_of(8), 0);
+    let len = frame.len() as u32;
+    frame[0..4].copy_from_slice(b"JRND");
+    frame[8..16].copy_from_slice(&epoch.to_le_bytes());
+    frame[16..24].copy_from_slice(&0u64.to_le_bytes());
+    frame[24..28].copy_from_slice(&len.to_le_bytes());
+    frame[28..32].copy_from_slice(&1u32.to_le_bytes());
+    let crc = crc32fast::hash(&frame[8..]);
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    journal[8192..8192 + frame.len()].copy_from_slice(&frame);
+    let file = plain
+        .open(&Path::new(DIR).join("JOURNAL"), OpenOptions::CREATE)
+        .unwrap();
+    write_all_at(file.as_ref(), &journal, 0).unwrap();
+    file.sync_data().unwrap();
+    let storage = open(&fs, JournalOptions::default());
+    let replay = storage.journal_replay().unwrap().clone();
+    assert_eq!((replay.rounds, replay.writes), (1, 1), "{replay:?}");
+    let mut bytes = [0u8; 64];
+    let kept = fs.session().open(&target, OpenOptions::READ).unwrap();
+    read_exact_at(kept.as_ref(), &mut bytes, 0).unwrap();
+    assert_eq!(&bytes[16..24], data);
+    assert!(bytes[..16].iter().chain(&bytes[24..]).all(|&b| b == 0));
+    // The next open finds this version's header and nothing left to replay.
+    storage.shutdown().unwrap();
+    let storage = open(&fs, JournalOptions::default());
+    assert_eq!(storage.journal_replay().unwrap().rounds, 0);
     storage.shutdown().unwrap();
 }
