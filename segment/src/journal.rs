@@ -27,7 +27,7 @@ use crate::error::{io_err, Corruption, Error, Result};
 use crate::io::DIRECT_IO_ALIGNMENT;
 use crate::io::{read_exact_at, write_all_at, FileHandle, FileSystem, OpenOptions, VolumeSync};
 use crate::log::LogShared;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -129,6 +129,9 @@ struct JournalState {
     /// that holds some acknowledged bytes, so the epoch never advances again in
     /// this process, and changes to files with frames are refused.
     broken: Option<String>,
+    /// Files with frames in an epoch that failed to retire, or in a frame whose
+    /// write failed: changes to them are refused once the journal is broken.
+    pinned: HashSet<PathBuf>,
     frame: AlignedBuf,
     zeros: Option<AlignedBuf>,
     /// Syncs data files at checkpoints; lent to a checkpoint's thread.
@@ -159,6 +162,8 @@ struct Retire {
 /// What a checkpoint did.
 struct Retired {
     files: Buffered,
+    /// The files with frames in the epoch it was to retire.
+    paths: Vec<PathBuf>,
     /// Logs whose file failed to sync, and why: they fail.
     failed: Vec<(Weak<LogShared>, String)>,
     /// The first failure: the journal is broken.
@@ -190,6 +195,7 @@ impl Retire {
         }
         Retired {
             files: self.files,
+            paths: self.dirty.into_iter().map(|(path, _)| path).collect(),
             failed,
             error,
         }
@@ -260,8 +266,11 @@ impl Journal {
             Some(header) => replay(fs.as_ref(), dir, plain.as_ref(), &path, header)?,
             None => ReplayReport::default(),
         };
-        // Past both epochs a header can name as live.
-        let next = header.map_or(1, |header| header.epoch + 2);
+        // Past both epochs the header named as live, and of the other parity: the
+        // header goes to the other slot, so that a write torn by a crash here falls
+        // back to the header just replayed (replaying it again changes nothing),
+        // never to an older one whose frames files may have outgrown since.
+        let next = header.map_or(1, |header| header.epoch + 3);
         let half_bytes = options.half_bytes();
         write_header(plain.as_ref(), next, half_bytes).map_err(io_err("write header of", &path))?;
         drop(plain);
@@ -283,6 +292,7 @@ impl Journal {
             zeros: None,
             files: Some(Buffered::new()),
             retiring: None,
+            pinned: HashSet::new(),
         };
         let journal = Journal {
             dir: dir.to_path_buf(),
@@ -387,6 +397,10 @@ impl Journal {
         });
         if let Err(error) = synced {
             state.broken = Some(format!("write of {}: {error}", self.path.display()));
+            // The frame may be on the device all the same.
+            state
+                .pinned
+                .extend(writes.iter().map(|write| write.path.clone()));
             return Err(error);
         }
         state.filled_to[half] = state.filled_to[half].max(fill_end);
@@ -410,6 +424,9 @@ impl Journal {
     /// checkpoint, if a live epoch has frames for `path`.
     pub(crate) fn before_change(&self, path: &Path) -> io::Result<()> {
         let mut state = self.lock();
+        if state.pinned.contains(path) {
+            check_intact(&state)?;
+        }
         let retiring = state.retiring.as_ref();
         if retiring.is_some_and(|retiring| retiring.paths.iter().any(|p| p == path)) {
             self.finish_retiring(&mut state)?;
@@ -494,6 +511,7 @@ impl Journal {
             Err(_) => {
                 let cause = format!("the checkpoint thread of {} panicked", self.path.display());
                 state.broken = Some(cause.clone());
+                state.pinned.extend(retiring.paths);
                 Err(io::Error::other(cause))
             }
         }
@@ -507,7 +525,8 @@ impl Journal {
 
 /// Where the frames of `epoch` start: epochs alternate between the two halves.
 fn half_start(epoch: u64, half_bytes: u64) -> u64 {
-    FRAMES_START + (epoch % 2) * half_bytes
+    // Saturating: `half_bytes` may come from a damaged header.
+    FRAMES_START.saturating_add((epoch % 2).saturating_mul(half_bytes))
 }
 
 fn check_intact(state: &JournalState) -> io::Result<()> {
@@ -529,6 +548,7 @@ fn settle(state: &mut JournalState, retired: Retired) -> io::Result<()> {
     match retired.error {
         Some((cause, error)) => {
             state.broken = Some(cause);
+            state.pinned.extend(retired.paths);
             Err(error)
         }
         None => Ok(()),
@@ -753,7 +773,7 @@ fn replay(
             .into_iter()
             .map(|epoch| {
                 let start = half_start(epoch, half);
-                (epoch, start, (start + half).min(file_len))
+                (epoch, start, start.saturating_add(half).min(file_len))
             })
             .collect(),
     };

@@ -505,3 +505,41 @@ fn a_version_1_journal_is_replayed() {
     assert_eq!(storage.journal_replay().unwrap().rounds, 0);
     storage.shutdown().unwrap();
 }
+
+/// The epochs in the journal's two header slots (`None`: never written).
+fn header_epochs(fs: &Arc<MemFs>) -> [Option<u64>; 2] {
+    let file = fs
+        .session()
+        .open(&Path::new(DIR).join("JOURNAL"), OpenOptions::READ)
+        .unwrap();
+    [0u64, 1].map(|slot| {
+        let mut bytes = [0u8; 24];
+        read_exact_at(file.as_ref(), &mut bytes, slot * 4096).unwrap();
+        (&bytes[0..8] == b"SLJOURN1").then(|| u64::from_le_bytes(bytes[16..24].try_into().unwrap()))
+    })
+}
+
+/// An open writes its header into the slot the replayed header is not in, so that
+/// a write torn by a crash there falls back to the header just replayed, never to
+/// an older one (whose frames files may have outgrown since).
+#[test]
+fn the_header_written_at_open_keeps_the_replayed_one() {
+    let fs = MemFs::new();
+    let storage = open(&fs, JournalOptions::default());
+    let (a, b) = (open_log(&storage, 0), open_log(&storage, 1));
+    journaled_rounds(&fs, &[&a, &b], 1, 3);
+    drop((a, b));
+    let before = header_epochs(&fs);
+    let replayed = before.iter().flatten().max().copied().unwrap();
+    let storage = crash_and_reopen(&fs, storage);
+    assert!(storage.journal_replay().unwrap().rounds > 0);
+    let after = header_epochs(&fs);
+    let newest = after.iter().flatten().max().copied().unwrap();
+    assert!(newest > replayed + 1, "{before:?} -> {after:?}");
+    assert_eq!(
+        after[(1 - newest % 2) as usize],
+        Some(replayed),
+        "{before:?} -> {after:?}"
+    );
+    storage.shutdown().unwrap();
+}
