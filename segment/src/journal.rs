@@ -162,8 +162,6 @@ struct Retire {
 /// What a checkpoint did.
 struct Retired {
     files: Buffered,
-    /// The files with frames in the epoch it was to retire.
-    paths: Vec<PathBuf>,
     /// Logs whose file failed to sync, and why: they fail.
     failed: Vec<(Weak<LogShared>, String)>,
     /// The first failure: the journal is broken.
@@ -195,7 +193,6 @@ impl Retire {
         }
         Retired {
             files: self.files,
-            paths: self.dirty.into_iter().map(|(path, _)| path).collect(),
             failed,
             error,
         }
@@ -336,8 +333,7 @@ impl Journal {
                 .sum::<usize>();
         let padded = frame_len.next_multiple_of(DIRECT_IO_ALIGNMENT) as u64;
         let half_bytes = self.options.half_bytes();
-        let half_end = half_start(state.epoch, half_bytes) + half_bytes;
-        let full = state.head + padded > half_end;
+        let full = state.head + padded > half_end(state.epoch, half_bytes);
         let age = Duration::from_millis(self.options.checkpoint_age_ms);
         let old = state.oldest.is_some_and(|oldest| oldest.elapsed() >= age);
         if full {
@@ -348,7 +344,7 @@ impl Journal {
             self.retire(&mut state, true)?;
         }
         let state = &mut *state;
-        let half_end = half_start(state.epoch, half_bytes) + half_bytes;
+        let half_end = half_end(state.epoch, half_bytes);
         if state.head + padded > half_end {
             // Not reached: `validate` leaves each half room for two of the largest
             // rounds `takes` lets in. A frame must never run into the other half.
@@ -493,12 +489,12 @@ impl Journal {
                 Err(_) => {
                     let job = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
                     let retired = job.expect("the thread never ran").run();
-                    return settle(state, retired);
+                    return settle(state, retired, paths);
                 }
             }
         }
         let retired = job.run();
-        settle(state, retired)
+        settle(state, retired, paths)
     }
 
     /// Waits for the running checkpoint, if any, and takes its outcome.
@@ -507,7 +503,7 @@ impl Journal {
             return Ok(());
         };
         match retiring.thread.join() {
-            Ok(retired) => settle(state, retired),
+            Ok(retired) => settle(state, retired, retiring.paths),
             Err(_) => {
                 let cause = format!("the checkpoint thread of {} panicked", self.path.display());
                 state.broken = Some(cause.clone());
@@ -529,6 +525,11 @@ fn half_start(epoch: u64, half_bytes: u64) -> u64 {
     FRAMES_START.saturating_add((epoch % 2).saturating_mul(half_bytes))
 }
 
+/// Where the frames of `epoch` must end.
+fn half_end(epoch: u64, half_bytes: u64) -> u64 {
+    half_start(epoch, half_bytes).saturating_add(half_bytes)
+}
+
 fn check_intact(state: &JournalState) -> io::Result<()> {
     match &state.broken {
         Some(cause) => Err(io::Error::other(format!("journal failed earlier: {cause}"))),
@@ -536,9 +537,9 @@ fn check_intact(state: &JournalState) -> io::Result<()> {
     }
 }
 
-/// Takes a finished checkpoint's outcome: its logs whose files failed to sync
-/// fail, and so does the journal.
-fn settle(state: &mut JournalState, retired: Retired) -> io::Result<()> {
+/// Takes the outcome of a finished checkpoint of the files at `paths`: its logs
+/// whose files failed to sync fail, and so does the journal (the paths stay pinned).
+fn settle(state: &mut JournalState, retired: Retired, paths: Vec<PathBuf>) -> io::Result<()> {
     state.files = Some(retired.files);
     for (log, cause) in retired.failed {
         if let Some(log) = log.upgrade() {
@@ -548,7 +549,7 @@ fn settle(state: &mut JournalState, retired: Retired) -> io::Result<()> {
     match retired.error {
         Some((cause, error)) => {
             state.broken = Some(cause);
-            state.pinned.extend(retired.paths);
+            state.pinned.extend(paths);
             Err(error)
         }
         None => Ok(()),
@@ -772,8 +773,8 @@ fn replay(
         Some(half) => [header.epoch, header.epoch + 1]
             .into_iter()
             .map(|epoch| {
-                let start = half_start(epoch, half);
-                (epoch, start, start.saturating_add(half).min(file_len))
+                let end = half_end(epoch, half).min(file_len);
+                (epoch, half_start(epoch, half), end)
             })
             .collect(),
     };

@@ -366,6 +366,14 @@ enum Until {
 }
 
 impl Until {
+    /// Where the batches before it have what this waits for.
+    fn reached(self, state: &LogState) -> u64 {
+        match self {
+            Until::Acknowledged => state.confirmed_position,
+            Until::Readable => state.acked_position,
+        }
+    }
+
     fn waiters(self, state: &mut LogState) -> &mut AckWaiters {
         match self {
             Until::Acknowledged => &mut state.ack_waiters,
@@ -381,11 +389,7 @@ fn settled(
     appended: Appended,
     until: Until,
 ) -> Option<Result<Appended>> {
-    let reached = match until {
-        Until::Acknowledged => state.confirmed_position,
-        Until::Readable => state.acked_position,
-    };
-    if reached >= appended.base_position + appended.count {
+    if until.reached(state) >= appended.base_position + appended.count {
         return Some(Ok(appended));
     }
     let cause = state.failed.as_ref()?;
