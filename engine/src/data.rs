@@ -86,8 +86,8 @@ pub struct OutputRecord {
     pub approximate_arrival_ms: u64,
     /// Payload (shared with the segment it was read from, not copied).
     pub data: bytes::Bytes,
-    /// Partition key.
-    pub partition_key: String,
+    /// Partition key (shared with the segment it was read from, not copied).
+    pub partition_key: bytestring::ByteString,
 }
 
 /// A child of a closed shard.
@@ -362,18 +362,18 @@ impl Engine {
         records.extend(
             result
                 .records_with_data()
-                .take_while(|(record, _)| {
+                .take_while(|record| {
                     closed_end.is_none_or(|end| Position::new(record.position) < end)
                 })
-                .map(|(record, data)| OutputRecord {
+                .map(|record| OutputRecord {
                     sequence_number: sequence_number(
                         shard,
                         Position::new(record.position),
                         record.arrival_ms,
                     ),
                     approximate_arrival_ms: record.arrival_ms,
-                    data,
-                    partition_key: record.partition_key.to_string(),
+                    data: record.data,
+                    partition_key: record.partition_key,
                 }),
         );
         if charge_quota && self.inner.config.shard_quotas {

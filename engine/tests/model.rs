@@ -1126,7 +1126,7 @@ fn finish_shard(index: u32, shard: &ShardDescription, out: Vec<OutputRecord>) ->
         .map(|record| Acked {
             sequence_number: Some(record.sequence_number),
             shard: index,
-            partition_key: record.partition_key,
+            partition_key: record.partition_key.to_string(),
             data: record.data.to_vec(),
         })
         .collect()

@@ -105,7 +105,7 @@ fn read_shard(engine: &Engine, shard: ShardId) -> Vec<(String, Vec<u8>, String)>
         .iter()
         .map(|record| {
             (
-                record.partition_key.clone(),
+                record.partition_key.to_string(),
                 record.data.to_vec(),
                 record.sequence_number.to_decimal(),
             )

@@ -41,7 +41,7 @@ pub use config::{Durability, LogConfig, StorageConfig};
 pub use error::{Corruption, Error, Result};
 pub use journal::{JournalOptions, ReplayReport, JOURNAL_FILE_NAME};
 pub use log::{Acknowledgement, Appended, Log, PendingAppend};
-pub use read::{ReadLimits, ReadResult};
+pub use read::{ReadLimits, ReadResult, SharedRecord};
 pub use recovery::{RecoveryReport, Truncation};
 pub use sealed::SegmentInfo;
 pub use storage::Storage;

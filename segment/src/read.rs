@@ -10,6 +10,7 @@ use crate::log::Log;
 use crate::sealed::SealedSegment;
 use crate::verified::VerifiedPrefix;
 use bytes::Bytes;
+use bytestring::ByteString;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,9 +97,9 @@ impl ReadResult {
         })
     }
 
-    /// The records with their payloads as shared `Bytes` (no copy: each holds the
-    /// segment mapping or read buffer it points into).
-    pub fn records_with_data(&self) -> impl Iterator<Item = (RecordView<'_>, Bytes)> + '_ {
+    /// The records with their payloads and partition keys shared (no copy: each
+    /// holds the segment mapping or read buffer it points into).
+    pub fn records_with_data(&self) -> impl Iterator<Item = SharedRecord> + '_ {
         self.batches.iter().flat_map(|batch| {
             let whole = batch.bytes.shared();
             let view = BatchView::trusted(batch.bytes.bytes());
@@ -106,12 +107,38 @@ impl ReadResult {
             view.records_after(batch.skip)
                 .take(batch.take)
                 .map(move |record| {
-                    let start = record.data.as_ptr() as usize - base;
-                    let data = whole.slice(start..start + record.data.len());
-                    (record, data)
+                    let share = |part: &[u8]| {
+                        let start = part.as_ptr() as usize - base;
+                        whole.slice(start..start + part.len())
+                    };
+                    let data = share(record.data);
+                    let partition_key =
+                        ByteString::try_from(share(record.partition_key.as_bytes()))
+                            .expect("the bytes of a str are UTF-8");
+                    SharedRecord {
+                        position: record.position,
+                        arrival_ms: record.arrival_ms,
+                        data,
+                        partition_key,
+                    }
                 })
         })
     }
+}
+
+/// A record of a [`ReadResult`] with its payload and partition key as shared
+/// bytes (what a reader hands on; small enough to move without a `memcpy` call,
+/// which a copy of the whole [`RecordView`] beside them took).
+#[derive(Debug, Clone)]
+pub struct SharedRecord {
+    /// The record's position in its shard.
+    pub position: u64,
+    /// Arrival time, ms since the epoch.
+    pub arrival_ms: u64,
+    /// Its payload.
+    pub data: Bytes,
+    /// Its partition key.
+    pub partition_key: ByteString,
 }
 
 /// Most segments one look-up under the log lock captures for a read: the one

@@ -31,6 +31,7 @@ fn held_records_survive_later_reads() {
         (1, 5),
     ];
     let mut lens = Vec::new();
+    let mut keys = Vec::new();
     for round in 0..3 {
         for (count, len) in shapes {
             let base = lens.len() as u64;
@@ -46,6 +47,7 @@ fn held_records_survive_later_reads() {
                 .collect();
             log.append(&records).unwrap();
             lens.extend(std::iter::repeat_n(len, count));
+            keys.extend(std::iter::repeat_n(key.clone(), count));
         }
     }
     let total = lens.len() as u64;
@@ -74,19 +76,20 @@ fn held_records_survive_later_reads() {
         while position < total {
             let result = log.read(position, limits).unwrap();
             assert!(result.record_count >= 1 && result.record_count <= limits.records_max);
-            for (record, data) in result.records_with_data() {
+            for record in result.records_with_data() {
                 assert_eq!(record.position, position);
-                assert_eq!(data.len(), lens[position as usize]);
-                held.push((position, data));
+                assert_eq!(record.data.len(), lens[position as usize]);
+                held.push((position, record.data, record.partition_key));
                 position += 1;
             }
             assert_eq!(result.next_position, position);
         }
-        for (position, data) in held {
+        for (position, data, key) in held {
             assert!(
                 data[..] == payload(position, lens[position as usize])[..],
                 "record {position} changed under its reader ({limits:?})"
             );
+            assert_eq!(&key[..], keys[position as usize], "record {position}'s key");
         }
     }
 }

@@ -657,7 +657,7 @@ mod tests {
                                 sequence_number: *number,
                                 approximate_arrival_ms: ms,
                                 data: data.into(),
-                                partition_key: key,
+                                partition_key: key.into(),
                             })
                         })
                         .collect(),
@@ -708,9 +708,9 @@ mod tests {
                 prop_assert_eq!(seconds, record.approximate_arrival_ms as f64 / 1000.0);
                 let ms = member(c, "ApproximateArrivalTimestamp").unwrap().as_integer().unwrap();
                 prop_assert_eq!(u64::try_from(ms).unwrap(), record.approximate_arrival_ms);
-                prop_assert_eq!(j["PartitionKey"].as_str(), Some(record.partition_key.as_str()));
+                prop_assert_eq!(j["PartitionKey"].as_str(), Some(&record.partition_key[..]));
                 let key = member(c, "PartitionKey").unwrap().as_text();
-                prop_assert_eq!(key, Some(record.partition_key.as_str()));
+                prop_assert_eq!(key, Some(&record.partition_key[..]));
                 let number = record.sequence_number.to_decimal();
                 prop_assert_eq!(j["SequenceNumber"].as_str(), Some(number.as_str()));
                 let cbor_number = member(c, "SequenceNumber").unwrap().as_text();
