@@ -393,13 +393,20 @@ pub const DECIMAL_DIGITS: usize = 56;
 const COUNTER_STEP_DECIMAL: &[u8] = b"1208925819614629174706176";
 const _: () = assert!(COUNTER.offset == 80);
 
-/// Formats the sequence numbers of one shard's records, in position order,
-/// without a full big-number conversion each time: the next record of the same
-/// second differs by one counter step, added in decimal.
+/// Formats the sequence numbers of a put's records, each shard's in position
+/// order, without a full big-number conversion each time: a shard's next record
+/// of the same second differs by one counter step, added in decimal.
 #[derive(Debug, Default, Clone)]
 pub struct DecimalCursor {
-    last: Option<(SequenceNumber, [u8; DECIMAL_DIGITS])>,
+    /// The last number formatted for each of the most recent shards, with its
+    /// digits: a put's records alternate between shards, each shard's counters
+    /// running on by one.
+    last: Vec<(SequenceNumber, [u8; DECIMAL_DIGITS])>,
 }
+
+/// Shards a [`DecimalCursor`] keeps a last number of; past them, the one kept
+/// longest is replaced (formatted in full when its shard comes back).
+const CURSOR_SHARDS: usize = 16;
 
 impl DecimalCursor {
     /// A cursor with nothing formatted yet.
@@ -410,25 +417,40 @@ impl DecimalCursor {
     /// The decimal text of `number`, equal to `number.to_decimal()`, borrowed
     /// from the cursor (no `String` per number: a PutRecords answer formats 500).
     pub fn format(&mut self, number: SequenceNumber) -> &str {
-        let follows = self.last.as_ref().is_some_and(|(previous, _)| {
-            let next_step = SequenceNumber {
-                counter: previous.counter.wrapping_add(1),
-                ..*previous
-            };
-            next_step == number && number.fits_layout()
-        });
-        if follows {
-            let (previous, digits) = self.last.as_mut().expect("follows the last number");
-            add_decimal(digits, COUNTER_STEP_DECIMAL);
-            *previous = number;
-        } else {
-            let text = number.to_decimal();
-            let mut digits = [b'0'; DECIMAL_DIGITS];
-            digits.copy_from_slice(text.as_bytes());
-            self.last = Some((number, digits));
-        }
-        let (_, digits) = self.last.as_ref().expect("formatted above");
-        std::str::from_utf8(digits).expect("decimal digits are ASCII")
+        let same_shard = |previous: &SequenceNumber| {
+            previous.shard_index == number.shard_index
+                && previous.shard_created_secs == number.shard_created_secs
+        };
+        let slot = match self
+            .last
+            .iter()
+            .position(|(previous, _)| same_shard(previous))
+        {
+            Some(slot) => {
+                let (previous, digits) = &mut self.last[slot];
+                let next_step = SequenceNumber {
+                    counter: previous.counter.wrapping_add(1),
+                    ..*previous
+                };
+                if next_step == number && number.fits_layout() {
+                    add_decimal(digits, COUNTER_STEP_DECIMAL);
+                } else {
+                    digits.copy_from_slice(number.to_decimal().as_bytes());
+                }
+                *previous = number;
+                slot
+            }
+            None => {
+                let mut digits = [b'0'; DECIMAL_DIGITS];
+                digits.copy_from_slice(number.to_decimal().as_bytes());
+                if self.last.len() == CURSOR_SHARDS {
+                    self.last.remove(0);
+                }
+                self.last.push((number, digits));
+                self.last.len() - 1
+            }
+        };
+        std::str::from_utf8(&self.last[slot].1).expect("decimal digits are ASCII")
     }
 }
 
@@ -748,19 +770,30 @@ mod tests {
     }
 
     proptest! {
-        /// The cursor formats runs of consecutive counters, and jumps, exactly as
+        /// The cursor formats runs of consecutive counters, and jumps, of shards
+        /// taken in any order (more of them than it keeps, too) exactly as
         /// `to_decimal` does.
         #[test]
-        fn cursor_matches_to_decimal(start in fitting(), steps in proptest::collection::vec(0u8..4, 1..60)) {
+        fn cursor_matches_to_decimal(
+            start in fitting(),
+            shards in 1u32..24,
+            steps in proptest::collection::vec((0u32..24, 0u8..4), 1..200),
+        ) {
             let mut cursor = DecimalCursor::new();
-            let mut number = start;
-            for step in steps {
+            let mut numbers: Vec<SequenceNumber> = (0..shards)
+                .map(|index| SequenceNumber {
+                    shard_index: start.shard_index.wrapping_add(index),
+                    ..start
+                })
+                .collect();
+            for (shard, step) in steps {
+                let number = &mut numbers[(shard % shards) as usize];
                 match step {
                     0 => number.arrival_secs = (number.arrival_secs + 1) % SECS_LIMIT,
                     1 => number.counter = number.counter.wrapping_add(7) % COUNTER_LIMIT,
                     _ => number.counter = (number.counter + 1) % COUNTER_LIMIT,
                 }
-                prop_assert_eq!(cursor.format(number).to_owned(), number.to_decimal());
+                prop_assert_eq!(cursor.format(*number).to_owned(), number.to_decimal());
             }
         }
 
