@@ -99,24 +99,51 @@ impl<'a, 's> Route<'a, 's> {
         }
     }
 
-    fn shard(&self, record: &PutRecord<'_>) -> Result<&'s ShardState, u128> {
+    /// The open shard `record` goes to, with its place among the open shards;
+    /// else the hash key no open shard owns.
+    fn shard(&self, record: &PutRecord<'_>) -> Result<(usize, &'s ShardState), u128> {
         match self {
-            Route::Only(shard) => Ok(shard),
+            Route::Only(shard) => Ok((0, shard)),
             Route::ByHash(open) => {
                 let hash = hash_of(record);
-                shard_for_hash(open, hash).ok_or(hash)
+                let place = shard_for_hash(open, hash).ok_or(hash)?;
+                Ok((place, open[place]))
             }
         }
     }
 }
 
-/// The open shard whose range holds `hash`, from `open` sorted by range start
-/// (open shards' ranges never overlap): a binary search, where a scan cost each
+/// Where in `open` (sorted by range start; open shards' ranges never overlap)
+/// the shard whose range holds `hash` is: a binary search, where a scan cost each
 /// record of a put to a 1,000-shard stream about 500 range checks.
-fn shard_for_hash<'s>(open: &[&'s ShardState], hash: u128) -> Option<&'s ShardState> {
-    let after = open.partition_point(|shard| shard.range.start <= hash);
-    let shard = *open.get(after.checked_sub(1)?)?;
-    shard.range.contains(hash).then_some(shard)
+fn shard_for_hash(open: &[&ShardState], hash: u128) -> Option<usize> {
+    let place = open
+        .partition_point(|shard| shard.range.start <= hash)
+        .checked_sub(1)?;
+    open.get(place)?.range.contains(hash).then_some(place)
+}
+
+/// `routed`, (place among `shards` open shards, slot) pairs in slot order,
+/// grouped by place with the slots in order within each: a counting sort, where
+/// sorting the pairs was 2 % of a 16-shard append's CPU.
+fn group_by_shard(routed: Vec<(u32, u32)>, shards: usize) -> Vec<(u32, u32)> {
+    if shards == 1 {
+        return routed;
+    }
+    let mut next = vec![0usize; shards];
+    for &(place, _) in &routed {
+        next[place as usize] += 1;
+    }
+    let mut start = 0;
+    for count in &mut next {
+        (*count, start) = (start, start + *count);
+    }
+    let mut grouped = vec![(0, 0); routed.len()];
+    for (place, slot) in routed {
+        grouped[next[place as usize]] = (place, slot);
+        next[place as usize] += 1;
+    }
+    grouped
 }
 
 impl Engine {
@@ -178,18 +205,19 @@ impl Engine {
         let open = state.open_shards();
         let route = Route::new(&open);
         let mut results: Vec<Option<Result<PutResult, RecordFailure>>> = vec![None; records.len()];
-        // (shard index, slot), sorted below: one allocation for every shard's
-        // batch, where a map of per-shard lists took one per shard.
+        // (place in `open`, slot), grouped below: one allocation for every
+        // shard's batch, where a map of per-shard lists took one per shard.
         let mut routed: Vec<(u32, u32)> = Vec::with_capacity(records.len());
         let now = self.inner.config.clock.now_ms();
         for (slot, record) in records.iter().enumerate() {
             check_record(&state, record)?;
-            let shard = route
-                .shard(record)
-                .map_err(|hash| PutError::NoShardForHashKey {
-                    stream: stream_name.to_string(),
-                    hash,
-                })?;
+            let (place, shard) =
+                route
+                    .shard(record)
+                    .map_err(|hash| PutError::NoShardForHashKey {
+                        stream: stream_name.to_string(),
+                        hash,
+                    })?;
             if self.inner.config.shard_quotas {
                 let charged = record.data.len() + record.partition_key.len();
                 let admitted = shard
@@ -205,9 +233,9 @@ impl Engine {
                     continue;
                 }
             }
-            routed.push((shard.meta.index, slot as u32));
+            routed.push((place as u32, slot as u32));
         }
-        routed.sort_unstable();
+        let routed = group_by_shard(routed, open.len());
         let mut batches = Vec::new();
         let mut batch: Vec<Record<'_>> = Vec::new();
         let mut start = 0;
@@ -221,7 +249,7 @@ impl Engine {
                     data: record.data,
                 }
             }));
-            let shard = &state.shards[&run[0].0];
+            let shard = open[run[0].0 as usize];
             let place = BatchPlace {
                 shard: ShardId(shard.meta.index),
                 created_secs: shard.meta.created_secs,
@@ -297,5 +325,22 @@ impl SubmittedPut {
             .into_iter()
             .map(|result| result.expect("every record routed"))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_by_shard;
+
+    #[test]
+    fn grouping_by_shard_keeps_each_shards_slots_in_order() {
+        for shards in [1usize, 2, 5, 16] {
+            let routed: Vec<(u32, u32)> = (0..200u32)
+                .map(|slot| ((slot * 7 + slot / 3) % shards as u32, slot))
+                .collect();
+            let mut expected = routed.clone();
+            expected.sort_by_key(|&(place, _)| place);
+            assert_eq!(group_by_shard(routed, shards), expected, "{shards} shards");
+        }
     }
 }
