@@ -417,40 +417,33 @@ impl DecimalCursor {
     /// The decimal text of `number`, equal to `number.to_decimal()`, borrowed
     /// from the cursor (no `String` per number: a PutRecords answer formats 500).
     pub fn format(&mut self, number: SequenceNumber) -> &str {
-        let same_shard = |previous: &SequenceNumber| {
+        let found = self.last.iter().position(|(previous, _)| {
             previous.shard_index == number.shard_index
                 && previous.shard_created_secs == number.shard_created_secs
-        };
-        let slot = match self
-            .last
-            .iter()
-            .position(|(previous, _)| same_shard(previous))
-        {
-            Some(slot) => {
-                let (previous, digits) = &mut self.last[slot];
-                let next_step = SequenceNumber {
-                    counter: previous.counter.wrapping_add(1),
-                    ..*previous
-                };
-                if next_step == number && number.fits_layout() {
-                    add_decimal(digits, COUNTER_STEP_DECIMAL);
-                } else {
-                    digits.copy_from_slice(number.to_decimal().as_bytes());
-                }
-                *previous = number;
-                slot
+        });
+        let follows = found.is_some_and(|slot| {
+            let previous = &self.last[slot].0;
+            let next_step = SequenceNumber {
+                counter: previous.counter.wrapping_add(1),
+                ..*previous
+            };
+            next_step == number && number.fits_layout()
+        });
+        let slot = found.unwrap_or_else(|| {
+            if self.last.len() == CURSOR_SHARDS {
+                self.last.remove(0);
             }
-            None => {
-                let mut digits = [b'0'; DECIMAL_DIGITS];
-                digits.copy_from_slice(number.to_decimal().as_bytes());
-                if self.last.len() == CURSOR_SHARDS {
-                    self.last.remove(0);
-                }
-                self.last.push((number, digits));
-                self.last.len() - 1
-            }
-        };
-        std::str::from_utf8(&self.last[slot].1).expect("decimal digits are ASCII")
+            self.last.push((number, [b'0'; DECIMAL_DIGITS]));
+            self.last.len() - 1
+        });
+        let (previous, digits) = &mut self.last[slot];
+        if follows {
+            add_decimal(digits, COUNTER_STEP_DECIMAL);
+        } else {
+            digits.copy_from_slice(number.to_decimal().as_bytes());
+        }
+        *previous = number;
+        std::str::from_utf8(digits).expect("decimal digits are ASCII")
     }
 }
 
