@@ -25,7 +25,9 @@ use crate::backend::{Buffered, WriteBackend, WriteOp};
 use crate::committer::sync_files;
 use crate::error::{io_err, Corruption, Error, Result};
 use crate::io::DIRECT_IO_ALIGNMENT;
-use crate::io::{read_exact_at, write_all_at, FileHandle, FileSystem, OpenOptions, VolumeSync};
+use crate::io::{
+    read_exact_at, write_all_at, FileHandle, FileSystem, OpenOptions, SyncRecord, VolumeSync,
+};
 use crate::log::LogShared;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -179,7 +181,16 @@ impl Retire {
         let mut failed = Vec::new();
         let mut error = None;
         for ((path, dirty), result) in self.dirty.iter().zip(results) {
-            let Err(cause) = result else { continue };
+            // The checkpoint's sync succeeds, though bytes are lost, if another sync of
+            // the handle took the write-back error (see `io::SyncRecord`).
+            let lost = || dirty.file.sync_record().is_some_and(SyncRecord::failed);
+            let cause = match result {
+                Err(cause) => cause,
+                Ok(()) if lost() => io::Error::other(
+                    "an earlier sync of the file failed: bytes of its frames may be lost",
+                ),
+                Ok(()) => continue,
+            };
             let reason = format!("journal checkpoint sync {}: {cause}", path.display());
             failed.push((Weak::clone(&dirty.log), reason.clone()));
             error.get_or_insert((reason, cause));

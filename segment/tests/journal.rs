@@ -12,7 +12,8 @@ use common::{borrow, make_batch, read_all, Ledger, Owned};
 use shardlog_segment::format::segment_file_name;
 use shardlog_segment::io::{
     create_dir_all_durably, is_segment_in, read_exact_at, remove_dir_durably, write_all_at,
-    CrashMode, FileOp, FileSystem, Gate, HoldAtGate, Interposed, MemFs, OpenOptions,
+    CrashMode, Fault, FaultAction, FaultyFs, FileOp, FileSystem, Gate, HoldAtGate, Interposed,
+    IoOp, MemFs, OpenOptions,
 };
 use shardlog_segment::{
     BackendKind, Durability, JournalOptions, Log, LogConfig, Storage, StorageConfig,
@@ -541,5 +542,59 @@ fn the_header_written_at_open_keeps_the_replayed_one() {
         Some(replayed),
         "{before:?} -> {after:?}"
     );
+    storage.shutdown().unwrap();
+}
+
+/// A journaled file whose next sync fails outside a checkpoint (here a round of that
+/// log alone, synced file by file), as when another descriptor user's `fdatasync`
+/// takes the one write-back error Linux reports for the journaled bytes: the
+/// checkpoint's own sync then succeeds, and must not retire the frames. After a power
+/// cut every acknowledged record of both logs is back; the failed append is not.
+#[test]
+fn a_failed_sync_outside_the_checkpoint_keeps_the_frames() {
+    for backend in [BackendKind::Buffered, BackendKind::IoUring] {
+        failed_sync_outside_the_checkpoint(backend);
+    }
+}
+
+fn failed_sync_outside_the_checkpoint(backend: BackendKind) {
+    let fs = MemFs::new();
+    create_dir_all_durably(fs.as_ref(), Path::new(DIR)).unwrap();
+    let faulty = FaultyFs::new(fs.session() as Arc<dyn FileSystem>);
+    let storage = Storage::open_in_with_journal(
+        Arc::clone(&faulty) as Arc<dyn FileSystem>,
+        config(backend),
+        Path::new(DIR),
+        Some(JournalOptions {
+            checkpoint_age_ms: 600_000,
+            ..JournalOptions::default()
+        }),
+    )
+    .unwrap();
+    let (a, b) = (open_log(&storage, 0), open_log(&storage, 1));
+    let records = journaled_rounds(&fs, &[&a, &b], 1, 3);
+    let segment = a.segments().last().unwrap().base_position;
+    let path = log_dir(0).join(segment_file_name(segment, "log"));
+    assert_eq!(fs.is_synced(&path), Some(false), "journaled, not synced");
+    faulty.inject(Fault {
+        op: IoOp::Sync,
+        path_contains: Some(path.to_string_lossy().into_owned()),
+        skip: 0,
+        times: 1,
+        action: FaultAction::Error(libc::EIO),
+    });
+    let lost = make_batch(99, 1, 40);
+    assert!(a.append(&borrow(&lost)).is_err(), "its sync failed");
+    assert_eq!(faulty.fired(), 1);
+    let closed = storage.shutdown();
+    assert!(
+        closed.is_err(),
+        "the checkpoint keeps the frames: {closed:?}"
+    );
+    drop((a, b));
+    let storage = crash_and_reopen(&fs, storage);
+    assert!(storage.journal_replay().unwrap().rounds > 0);
+    assert_eq!(recovered(&storage, 0), records[0]);
+    assert_eq!(recovered(&storage, 1), records[1]);
     storage.shutdown().unwrap();
 }

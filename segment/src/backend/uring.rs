@@ -194,6 +194,8 @@ impl WriteBackend for Uring {
         }
         let mut results = Vec::with_capacity(files.len());
         let mut ready = Vec::with_capacity(files.len());
+        // The handles' records of failed syncs, as `sync_data` would keep them.
+        let mut running = Vec::new();
         for (index, file) in files.iter().enumerate() {
             let Some(fd) = file.raw_fd() else {
                 // No descriptor: the handle syncs itself (and applies its own faults).
@@ -204,6 +206,9 @@ impl WriteBackend for Uring {
                 Ok(()) => {
                     results.push(None);
                     ready.push((index, fd));
+                    if let Some(record) = file.sync_record() {
+                        running.push((index, record.start()));
+                    }
                 }
                 Err(error) => results.push(Some(Err(error))),
             }
@@ -230,7 +235,11 @@ impl WriteBackend for Uring {
             }
         };
         drop(in_flight);
-        collect_results(results, failure)
+        let results = collect_results(results, failure);
+        for (index, sync) in running {
+            sync.finish(&results[index]);
+        }
+        results
     }
 }
 

@@ -3,7 +3,7 @@
 //! the Nth creation or sync of a directory.
 #![forbid(unsafe_code)]
 
-use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, VolumeSync};
+use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, SyncRecord, VolumeSync};
 use std::io;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -328,6 +328,10 @@ impl FileHandle for FaultyFile {
 
     fn sync_failed(&self) {
         self.inner.sync_failed();
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        self.inner.sync_record()
     }
 
     /// Consumes the rules exactly as `write_at` (`Some(len)`) or `sync_data`

@@ -2,7 +2,7 @@
 //! fail it or act first: the one forwarding layer behind the journal's file system
 //! and the tests' counting, pausing and failing file systems.
 
-use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, VolumeSync};
+use super::{FileHandle, FileSystem, Injected, Mapped, OpenOptions, SyncRecord, VolumeSync};
 use std::fmt::Debug;
 use std::io;
 use std::os::fd::RawFd;
@@ -180,5 +180,9 @@ impl<H: Interpose> FileHandle for InterposedFile<H> {
 
     fn sync_failed(&self) {
         self.inner.sync_failed()
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        self.inner.sync_record()
     }
 }

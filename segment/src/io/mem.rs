@@ -19,7 +19,9 @@
 //!   mutating operation from then on, so that tests can cut at every point.
 #![forbid(unsafe_code)]
 
-use super::{FileHandle, FileSystem, Mapped, OpenOptions, VolumeSync, DIRECT_IO_ALIGNMENT};
+use super::{
+    FileHandle, FileSystem, Mapped, OpenOptions, SyncRecord, VolumeSync, DIRECT_IO_ALIGNMENT,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
@@ -149,6 +151,7 @@ struct MemFile {
     /// The epoch the handle was opened in.
     epoch: u64,
     options: OpenOptions,
+    record: SyncRecord,
 }
 
 /// The whole file system, synced at once; stale after a crash, as a handle.
@@ -415,6 +418,7 @@ impl FileSystem for MemFs {
             inode,
             epoch: self.shared.epoch.load(Ordering::SeqCst),
             options,
+            record: SyncRecord::default(),
         }))
     }
 
@@ -746,23 +750,25 @@ impl FileHandle for MemFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.shared.tick();
-        let mut data = self.data()?;
-        let InodeData {
-            durable, unsynced, ..
-        } = &mut *data;
-        for change in unsynced.drain(..) {
-            apply_change(durable, &change);
-        }
-        debug_assert!(data.lost_writes || data.durable.len() == data.current.len());
-        self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        self.record.sync(|| {
+            self.shared.tick();
+            let mut data = self.data()?;
+            let InodeData {
+                durable, unsynced, ..
+            } = &mut *data;
+            for change in unsynced.drain(..) {
+                apply_change(durable, &change);
+            }
+            debug_assert!(data.lost_writes || data.durable.len() == data.current.len());
+            self.shared.sync_count.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
     }
 
     /// Only ever asked after a volume sync, which made every named file durable:
     /// the failures to report are those a fault-injecting layer adds.
     fn check_written(&self) -> io::Result<()> {
-        self.data().map(drop)
+        self.record.sync(|| self.data().map(drop))
     }
 
     fn sync_failed(&self) {
@@ -770,6 +776,11 @@ impl FileHandle for MemFile {
             data.unsynced.clear();
             data.lost_writes = true;
         }
+        self.record.note_failure();
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        Some(&self.record)
     }
 
     fn len(&self) -> io::Result<u64> {

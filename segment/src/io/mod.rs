@@ -10,12 +10,14 @@ mod gate;
 mod interpose;
 mod mem;
 mod real;
+mod record;
 
 pub use faulty::{Fault, FaultAction, FaultyFs, IoOp};
 pub use gate::{is_segment_in, Gate, HoldAtGate, Opener};
 pub use interpose::{FileOp, Interpose, Interposed};
 pub use mem::{CrashMode, CrashReport, MemFs};
 pub use real::RealFs;
+pub use record::{SyncInProgress, SyncRecord};
 
 use std::fmt::Debug;
 use std::io;
@@ -185,6 +187,16 @@ pub trait FileHandle: Send + Sync + Debug {
     /// marked clean, so the next sync succeeds without writing them (the error is
     /// reported once). Real files ignore it: the kernel does this itself.
     fn sync_failed(&self) {}
+
+    /// The record of this handle's failed syncs, where it keeps one: every sync of the
+    /// handle (`sync_data`, `check_written`, a backend's own fsync of [`raw_fd`]) goes
+    /// through it, so that a failure another thread's sync took is still known (see
+    /// [`SyncRecord`]). `None`: the handle's syncs report every failure themselves.
+    ///
+    /// [`raw_fd`]: FileHandle::raw_fd
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        None
+    }
 }
 
 /// Read-only bytes of a mapped file.

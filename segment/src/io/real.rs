@@ -1,6 +1,6 @@
 //! The operating system's file system.
 
-use super::{FileHandle, FileSystem, Mapped, OpenOptions, VolumeSync};
+use super::{FileHandle, FileSystem, Mapped, OpenOptions, SyncRecord, VolumeSync};
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -22,6 +22,7 @@ impl RealFs {
 #[derive(Debug)]
 struct RealFile {
     file: File,
+    record: SyncRecord,
 }
 
 /// A directory kept open for `syncfs(2)`: the kernel reports to each descriptor the
@@ -80,6 +81,7 @@ impl FileSystem for RealFs {
         }
         Ok(Arc::new(RealFile {
             file: open.open(path)?,
+            record: SyncRecord::default(),
         }))
     }
 
@@ -133,7 +135,7 @@ impl FileHandle for RealFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.record.sync(|| self.file.sync_data())
     }
 
     /// `sync_file_range` with `WAIT_BEFORE | WAIT_AFTER` over the whole file: waits for
@@ -143,14 +145,16 @@ impl FileHandle for RealFile {
     /// a pipelined write dirtied since belong to a later round and its sync.
     fn check_written(&self) -> io::Result<()> {
         let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-        // SAFETY: the call takes a descriptor and integers and touches no memory of
-        // ours; the descriptor is open for as long as `self.file` is borrowed here.
-        let result = unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, flags) };
-        if result == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        self.record.sync(|| {
+            // SAFETY: the call takes a descriptor and integers and touches no memory of
+            // ours; the descriptor is open for as long as `self.file` is borrowed here.
+            let result = unsafe { libc::sync_file_range(self.file.as_raw_fd(), 0, 0, flags) };
+            if result == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        })
     }
 
     fn len(&self) -> io::Result<u64> {
@@ -177,6 +181,16 @@ impl FileHandle for RealFile {
 
     fn raw_fd(&self) -> Option<RawFd> {
         Some(self.file.as_raw_fd())
+    }
+
+    /// A fault-injecting layer failed a sync of this handle: the kernel does the
+    /// rest, the record must know.
+    fn sync_failed(&self) {
+        self.record.note_failure();
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        Some(&self.record)
     }
 }
 

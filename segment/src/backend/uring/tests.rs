@@ -3,7 +3,7 @@
 use super::*;
 use crate::aligned::AlignedBuf;
 use crate::io::{read_file, Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
-use crate::io::{OpenOptions, RealFs};
+use crate::io::{OpenOptions, RealFs, SyncRecord};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -459,4 +459,62 @@ fn ring_moved_between_threads_keeps_writing() {
     let on_disk = std::fs::read(dir.path().join("moved")).unwrap();
     let expected: Vec<u8> = blocks.iter().flat_map(|b| b.as_slice().to_vec()).collect();
     assert_eq!(on_disk, expected);
+}
+
+/// A descriptor no fsync can sync (a pipe's: `EINVAL`), with a record of failed syncs.
+#[derive(Debug)]
+struct Unsyncable {
+    pipe: std::io::PipeReader,
+    record: SyncRecord,
+}
+
+impl FileHandle for Unsyncable {
+    fn read_at(&self, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::EINVAL))
+    }
+
+    fn write_at(&self, _buf: &[u8], _offset: u64) -> io::Result<usize> {
+        Err(io::Error::from_raw_os_error(libc::EINVAL))
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.record
+            .sync(|| Err(io::Error::from_raw_os_error(libc::EINVAL)))
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(0)
+    }
+
+    fn set_len(&self, _len: u64) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EINVAL))
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(&self.pipe))
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        Some(&self.record)
+    }
+}
+
+/// A sync the ring itself fails is recorded in its handle's record, as `sync_data`
+/// records one; the other file's record stays clean.
+#[test]
+fn a_failed_ring_fsync_is_recorded() {
+    let Some(mut uring) = ring() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let fine = open(dir.path(), "fine");
+    let (pipe, _writer) = std::io::pipe().unwrap();
+    let record = SyncRecord::default();
+    let bad: Arc<dyn FileHandle> = Arc::new(Unsyncable { pipe, record });
+    let results = uring.sync_all(&[Arc::clone(&fine), Arc::clone(&bad)]);
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(
+        results[1].as_ref().unwrap_err().raw_os_error(),
+        Some(libc::EINVAL)
+    );
+    assert!(!fine.sync_record().expect("a real file's").failed());
+    assert!(bad.sync_record().unwrap().failed());
 }
