@@ -391,6 +391,8 @@ pub const DECIMAL_DIGITS: usize = 56;
 /// 2^80, the value of one step of the counter field (which starts at bit 80),
 /// in decimal.
 const COUNTER_STEP_DECIMAL: &[u8] = b"1208925819614629174706176";
+/// [`COUNTER_STEP_DECIMAL`] as [`add_decimal`] adds it.
+const COUNTER_STEP_WORDS: [u64; 4] = decimal_words(COUNTER_STEP_DECIMAL);
 const _: () = assert!(COUNTER.offset == 80);
 
 /// Formats the sequence numbers of a put's records, each shard's in position
@@ -417,6 +419,13 @@ impl DecimalCursor {
     /// The decimal text of `number`, equal to `number.to_decimal()`, borrowed
     /// from the cursor (no `String` per number: a PutRecords answer formats 500).
     pub fn format(&mut self, number: SequenceNumber) -> &str {
+        std::str::from_utf8(self.digits(number)).expect("decimal digits are ASCII")
+    }
+
+    /// [`DecimalCursor::format`]'s digits as bytes, for a writer that copies
+    /// them out as they are (every byte an ASCII digit) without checking them
+    /// as text again.
+    pub fn digits(&mut self, number: SequenceNumber) -> &[u8; DECIMAL_DIGITS] {
         let found = self.last.iter().position(|(previous, _)| {
             previous.shard_index == number.shard_index
                 && previous.shard_created_secs == number.shard_created_secs
@@ -438,35 +447,61 @@ impl DecimalCursor {
         });
         let (previous, digits) = &mut self.last[slot];
         if follows {
-            add_decimal(digits, COUNTER_STEP_DECIMAL);
+            add_decimal(digits, &COUNTER_STEP_WORDS);
         } else {
             digits.copy_from_slice(number.to_decimal().as_bytes());
         }
         *previous = number;
-        std::str::from_utf8(digits).expect("decimal digits are ASCII")
+        digits
     }
 }
 
-/// Adds the decimal `addend` to the decimal `digits` in place (no overflow: the
-/// caller keeps the result within the layout).
+/// Adds the decimal number whose digit words are `addend` (see
+/// [`decimal_words`]) to the decimal `digits` in place (no overflow: the caller
+/// keeps the result within the layout).
 ///
-/// Once per record of a PutRecords answer: a carry by comparison rather than
-/// by division (`% 10` and `/ 10` on every digit were 2.7 % of a server's
-/// profile under HTTP PutRecords).
-fn add_decimal(digits: &mut [u8; DECIMAL_DIGITS], addend: &[u8]) {
-    let mut carry = 0u8;
-    let mut addend = addend.iter().rev();
-    for digit in digits.iter_mut().rev() {
-        let add = match addend.next() {
-            Some(added) => added - b'0',
-            None if carry == 0 => break,
-            None => 0,
-        };
-        // An ASCII digit plus at most 10 stays within a byte.
-        let sum = *digit + add + carry;
-        carry = u8::from(sum > b'9');
-        *digit = sum - 10 * carry;
+/// Once per record of a PutRecords answer, so eight digits at a time: each
+/// byte of a word holds one digit's value, biased by 246 so that a digit sum of
+/// 10 or more carries into the next byte as the word is added; the bytes that
+/// did not carry (their high bit set) get the bias back. A loop over the 25
+/// digits of a counter step, one carry after the other, was 4.5 % of a
+/// server's profile under HTTP PutRecords.
+fn add_decimal(digits: &mut [u8; DECIMAL_DIGITS], addend: &[u64]) {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const BIAS: u64 = u64::from_ne_bytes([246; 8]);
+    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut carry = 0u64;
+    for (index, chunk) in digits.rchunks_exact_mut(8).enumerate() {
+        let add = addend.get(index).copied().unwrap_or(0);
+        if add == 0 && carry == 0 {
+            break;
+        }
+        let chunk: &mut [u8; 8] = chunk.try_into().expect("chunks of 8");
+        // Big-endian: the last (least significant) digit in the lowest byte.
+        let values = u64::from_be_bytes(*chunk) - ZEROS;
+        // `add + BIAS` has no byte above 9 + 246; the word's carry out is
+        // the decimal carry out of its most significant digit.
+        let (partial, carried) = values.overflowing_add(add + BIAS);
+        let (sum, carried_again) = partial.overflowing_add(carry);
+        carry = u64::from(carried | carried_again);
+        let kept_bias = (sum & HIGH_BITS) >> 7;
+        *chunk = (sum - kept_bias * 246 + ZEROS).to_be_bytes();
     }
+}
+
+/// The digit words of a decimal number of at most 32 digits for
+/// [`add_decimal`]: word 0 holds the last eight digits, its lowest byte the
+/// value of the last digit.
+const fn decimal_words(digits: &[u8]) -> [u64; 4] {
+    assert!(digits.len() <= 32);
+    let mut words = [0u64; 4];
+    let mut index = 0;
+    while index < digits.len() {
+        let digit = (digits[digits.len() - 1 - index] - b'0') as u64;
+        words[index / 8] |= digit << (8 * (index % 8));
+        index += 1;
+    }
+    words
 }
 
 fn format_decimal(mut limbs: Limbs) -> String {
@@ -788,6 +823,25 @@ mod tests {
                 }
                 prop_assert_eq!(cursor.format(*number).to_owned(), number.to_decimal());
             }
+        }
+
+        /// Adding digit words gives what adding digit by digit gives, carries
+        /// through runs of nines (across words) included.
+        #[test]
+        fn add_decimal_adds_as_digit_by_digit(
+            digits in prop_oneof!["0[0-9]{55}", "0[89]{55}", "09{55}"],
+            addend in prop_oneof!["[0-9]{1,32}", "[19]{1,32}"],
+        ) {
+            let mut expected = digits.clone().into_bytes();
+            let mut carry = 0;
+            for (place, digit) in expected.iter_mut().rev().enumerate() {
+                let added = addend.len().checked_sub(place + 1).map_or(0, |at| addend.as_bytes()[at] - b'0');
+                let sum = *digit - b'0' + added + carry;
+                (*digit, carry) = (b'0' + sum % 10, sum / 10);
+            }
+            let mut digits: [u8; DECIMAL_DIGITS] = digits.as_bytes().try_into().unwrap();
+            add_decimal(&mut digits, &decimal_words(addend.as_bytes()));
+            prop_assert_eq!(std::str::from_utf8(&digits).unwrap(), std::str::from_utf8(&expected).unwrap());
         }
 
         /// Any fields that fit the layout encode to 56 digits (`Display` alike) and decode back unchanged.
