@@ -454,7 +454,7 @@ fn answer_put_records(
         },
         encryption_type: "NONE",
     };
-    reply(format, &output)
+    Ok(output.encode(format))
 }
 
 /// The request's names of a starting position's members, for its messages.
