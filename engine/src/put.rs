@@ -14,8 +14,12 @@ use crate::position::Position;
 use crate::routing::{partition_key_hash, HashKey, HashRange};
 use crate::seqno::SequenceNumber;
 use shardlog_segment::{Appended, PendingAppend, Record};
+use std::future::Future;
 use std::ops::Range;
-use std::sync::atomic::Ordering;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 /// A PutRecords call whose batches are staged, one per shard, and not yet known
 /// to be durable. Dropping it abandons the wait, not the batches.
@@ -282,16 +286,48 @@ impl SubmittedPut {
     }
 
     /// [`SubmittedPut::wait`] for async callers: awaits the acknowledgements
-    /// without blocking a thread. The shards' batches usually share one commit
-    /// round, so the task is woken once.
+    /// without blocking a thread. The task is woken once every shard's batch it
+    /// waits for is acknowledged (or failed), not at each one: a commit round
+    /// acknowledges its logs one after the other, and a task woken at the first
+    /// of four shards was mostly polled again before the next one (a wake-up of
+    /// a parked worker thread, and a context switch, each time).
     pub async fn acknowledged(mut self) -> Vec<Result<PutResult, RecordFailure>> {
+        let mut waiting = Vec::with_capacity(self.batches.len());
         for batch in std::mem::take(&mut self.batches) {
-            let outcome = match batch.submitted {
-                Ok(pending) => pending.acknowledged().await,
-                Err(error) => Err(error),
-            };
-            self.settle(&batch.place, outcome);
+            match batch.submitted {
+                Ok(pending) => waiting.push((batch.place, pending.acknowledged())),
+                Err(error) => self.settle(&batch.place, Err(error)),
+            }
         }
+        std::future::poll_fn(|context| loop {
+            let countdown = Arc::new(Countdown {
+                remaining: AtomicUsize::new(waiting.len()),
+                task: context.waker().clone(),
+            });
+            let waker = Waker::from(Arc::clone(&countdown));
+            let mut inner = Context::from_waker(&waker);
+            let before = waiting.len();
+            waiting.retain_mut(|(place, acknowledgement)| {
+                match Pin::new(acknowledgement).poll(&mut inner) {
+                    Poll::Ready(outcome) => {
+                        self.settle(place, outcome);
+                        false
+                    }
+                    Poll::Pending => true,
+                }
+            });
+            if waiting.is_empty() {
+                return Poll::Ready(());
+            }
+            // The batches that answered will never wake `countdown`: take them
+            // off. If that brings it to zero, every other wake came already and
+            // nobody else will wake the task: poll again.
+            let ready = before - waiting.len();
+            if ready == 0 || countdown.remaining.fetch_sub(ready, Ordering::AcqRel) != ready {
+                return Poll::Pending;
+            }
+        })
+        .await;
         self.results()
     }
 
@@ -328,9 +364,59 @@ impl SubmittedPut {
     }
 }
 
+/// A waker that wakes `task` at the last of `remaining` wakes: the batches of
+/// one poll of [`SubmittedPut::acknowledged`] each register it, and each wakes
+/// it at most once (a log's acknowledgement takes its registration off).
+struct Countdown {
+    remaining: AtomicUsize,
+    task: Waker,
+}
+
+impl Wake for Countdown {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.task.wake_by_ref();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::group_by_shard;
+    use super::{group_by_shard, Countdown};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    /// Counts the wakes of a task.
+    struct Counted(AtomicUsize);
+
+    impl Wake for Counted {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A countdown of three wakes its task at the third wake only, by value or
+    /// by reference, from any thread.
+    #[test]
+    fn countdown_wakes_the_task_at_the_last_wake() {
+        let task = Arc::new(Counted(AtomicUsize::new(0)));
+        let countdown = Arc::new(Countdown {
+            remaining: AtomicUsize::new(3),
+            task: Waker::from(Arc::clone(&task)),
+        });
+        let waker = Waker::from(Arc::clone(&countdown));
+        waker.wake_by_ref();
+        let other = waker.clone();
+        std::thread::spawn(move || other.wake()).join().unwrap();
+        assert_eq!(task.0.load(Ordering::SeqCst), 0, "two of three wakes");
+        waker.wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1, "the third wake");
+    }
 
     #[test]
     fn grouping_by_shard_keeps_each_shards_slots_in_order() {
