@@ -41,6 +41,7 @@
 mod attributes;
 mod checkpoint;
 mod delivery;
+mod digest;
 mod error;
 mod fifo;
 mod long_poll;

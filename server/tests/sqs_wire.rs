@@ -85,6 +85,71 @@ async fn json_send_and_receive_carry_sqs_digests() {
     server.stop().await;
 }
 
+/// A batch's bodies are digested together (eight side by side): each entry's
+/// `MD5OfMessageBody`, and its receive's `MD5OfBody`, is still its own body's,
+/// for lengths around MD5's padding edges and with a failed entry among them.
+#[tokio::test]
+async fn batch_digests_are_each_bodys_own() {
+    let server = start_with_sqs().await;
+    let address = server.address;
+    let (_, _, created) = json(address, "CreateQueue", r#"{"QueueName":"digests"}"#).await;
+    let url = created["QueueUrl"].as_str().unwrap().to_string();
+    // Body k has `lens[k]` letters; digests from Python's hashlib.
+    let expected = [
+        (1, "0cc175b9c0f1b6a831c399e269772661"),
+        (55, "1145d1cc9f4e333fc5ffd3678d02ad9f"),
+        (56, "ff6e4ccfa8d5bb71d19ea9bccdaceb63"),
+        (63, "cad970f131976bd3a4c6e0d97ee1c815"),
+        (64, "45f58d020e4418e3886550774ab25d83"),
+        (65, "6c23c930b9927567e2057530e78d79c6"),
+        (119, "f5a090cd52ade6739da969b5c36233b2"),
+        (120, "07745be8ab919c622e11b06fae5236de"),
+        (1000, "1d3a1ef03ac4ed3f0f095b4f9f932d85"),
+        (1024, "ab34799d3277a290a6339f7bae6a8a99"),
+    ];
+    let body = |k: usize, len: usize| -> String {
+        (0..len)
+            .map(|i| char::from(b'a' + ((i * 7 + k) % 26) as u8))
+            .collect()
+    };
+    let mut entries: Vec<serde_json::Value> = expected
+        .iter()
+        .enumerate()
+        .map(|(k, (len, _))| serde_json::json!({"Id": format!("e{k}"), "MessageBody": body(k, *len)}))
+        .collect();
+    entries[3]["DelaySeconds"] = serde_json::json!(901);
+    let send = serde_json::json!({"QueueUrl": url, "Entries": entries});
+    let (status, _, sent) = json(address, "SendMessageBatch", &send.to_string()).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["Failed"][0]["Id"], "e3", "{sent}");
+    let successful = sent["Successful"].as_array().unwrap();
+    assert_eq!(successful.len(), 9, "{sent}");
+    for entry in successful {
+        let k: usize = entry["Id"].as_str().unwrap()[1..].parse().unwrap();
+        assert_eq!(entry["MD5OfMessageBody"], expected[k].1, "entry {k}");
+    }
+    let mut received_count = 0;
+    for _ in 0..9 {
+        let receive = serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10});
+        let (_, _, received) = json(address, "ReceiveMessage", &receive.to_string()).await;
+        for message in received["Messages"].as_array().into_iter().flatten() {
+            let text = message["Body"].as_str().unwrap();
+            let k = expected
+                .iter()
+                .position(|(len, _)| *len == text.len())
+                .unwrap();
+            assert_eq!(text, body(k, expected[k].0));
+            assert_eq!(message["MD5OfBody"], expected[k].1, "message {k}");
+            received_count += 1;
+        }
+        if received_count == 9 {
+            break;
+        }
+    }
+    assert_eq!(received_count, 9);
+    server.stop().await;
+}
+
 /// Errors carry the model's shape as `__type`, the legacy code and fault in
 /// `x-amzn-query-error`, and SQS's status; an unknown action is InvalidAction; a
 /// move task's bad ARN and unknown handle get AWS's errors.

@@ -217,15 +217,15 @@ fn empty_attribute(name: &str, data_type: &str) -> SqsError {
 }
 
 /// A send entry (SendMessage's message or a SendMessageBatch entry) as the
-/// queue's request; the body moves, it is not copied.
+/// queue's request; the body moves, it is not copied. The body's digest is
+/// left to the caller ([`with_body_digests`]).
 fn send_request(entry: SendEntry) -> Result<SendRequest, SqsError> {
     check_body(&entry.message_body)?;
     let attributes = message_attributes(entry.message_attributes)?;
     let delay_s = bounded(entry.delay_seconds, "DelaySeconds", 0, 900)?;
     let body = entry.message_body.into_bytes();
     Ok(SendRequest {
-        // Taken once here, for the answer and for every receive's.
-        body_digest: Some(BodyDigest::of(&body)),
+        body_digest: None,
         body,
         attributes,
         delay_s,
@@ -275,6 +275,16 @@ fn system_attributes(trace_header: Option<&str>) -> MessageAttributes {
         .collect()
 }
 
+/// Takes each request's body digest, once, for the answer and for every
+/// receive's: a batch's bodies together (see [`BodyDigest::of_each`]).
+fn with_body_digests(requests: &mut [SendRequest]) {
+    let bodies: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
+    let digests = BodyDigest::of_each(&bodies);
+    for (request, digest) in requests.iter_mut().zip(digests) {
+        request.body_digest = Some(digest);
+    }
+}
+
 /// The digests of a message about to be sent, as its answer carries them; taken
 /// before the send so that the request moves into the queue uncopied.
 struct Digests {
@@ -312,7 +322,8 @@ async fn send(context: &Context<'_>, request: &Value) -> Response {
     let queue: QueueRequest = read(request)?;
     let entry: SendEntry = read(request)?;
     let queue = context.queue_at(&queue.queue_url)?;
-    let request = send_request(entry)?;
+    let mut request = send_request(entry)?;
+    with_body_digests(std::slice::from_mut(&mut request));
     let digests = Digests::of(&request);
     let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
     let outcome = outcomes.pop().expect("one outcome per message")?;
@@ -373,18 +384,24 @@ async fn send_batch(context: &Context<'_>, request: SendMessageBatchRequest) -> 
     let queue = context.queue_at(&request.queue_url)?;
     let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
-    let mut accepted = Vec::new();
+    let mut ids = Vec::new();
     let mut requests = Vec::new();
     for mut entry in entries {
         let id = entry.id.take().unwrap_or_default();
         match send_request(entry) {
             Ok(request) => {
-                accepted.push((id, Digests::of(&request)));
+                ids.push(id);
                 requests.push(request);
             }
             Err(error) => failed.push(failed_entry(id, &error)),
         }
     }
+    with_body_digests(&mut requests);
+    let accepted: Vec<(String, Digests)> = ids
+        .into_iter()
+        .zip(&requests)
+        .map(|(id, request)| (id, Digests::of(request)))
+        .collect();
     let mut successful = Vec::new();
     if !requests.is_empty() {
         let outcomes = queue.submit_batch(requests)?.acknowledged().await?;
