@@ -5,6 +5,7 @@
 mod common;
 
 use common::{post_raw, start_with_sqs_and_sns};
+use md5::Digest;
 use std::net::SocketAddr;
 
 const SNS_SCOPE: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00";
@@ -28,7 +29,9 @@ async fn call(address: SocketAddr, service_scope: Option<&str>, pairs: &[(&str, 
     body
 }
 
-/// The bodies of one ReceiveMessage of `queue` (long poll of 1 s).
+/// The bodies of one ReceiveMessage of `queue` (long poll of 1 s), each checked
+/// against its `MD5OfBody` (a delivery stores no digest: the receive takes the
+/// digests of its messages together).
 async fn receive(address: SocketAddr, queue: &str) -> Vec<String> {
     let url = format!("/000000000000/{queue}");
     let pairs = [
@@ -38,9 +41,23 @@ async fn receive(address: SocketAddr, queue: &str) -> Vec<String> {
         ("WaitTimeSeconds", "1"),
     ];
     let xml = call(address, None, &pairs).await;
-    xml.split("<Body>")
+    let field = |message: &str, name: &str| -> String {
+        let start = format!("<{name}>");
+        let rest = message.split(start.as_str()).nth(1).unwrap();
+        rest.split(format!("</{name}>").as_str())
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    xml.split("<Message>")
         .skip(1)
-        .map(|rest| rest.split("</Body>").next().unwrap().to_string())
+        .map(|message| {
+            let body = field(message, "Body");
+            let digest: [u8; 16] = md5::Md5::digest(body.as_bytes()).into();
+            let hex = format!("{:032x}", u128::from_be_bytes(digest));
+            assert_eq!(field(message, "MD5OfBody"), hex, "{message}");
+            body
+        })
         .collect()
 }
 

@@ -515,9 +515,21 @@ impl Receive {
     }
 
     fn respond(&self, context: &Context<'_>, received: &[ReceivedMessage]) -> Response {
+        // Messages whose send took no digest (SNS deliveries) are hashed here,
+        // together (see `BodyDigest::of_each`).
+        let undigested: Vec<&[u8]> = received
+            .iter()
+            .filter(|message| message.body_digest.is_none())
+            .map(|message| message.body.as_slice())
+            .collect();
+        let mut digests = BodyDigest::of_each(&undigested).into_iter();
         let messages = received
             .iter()
-            .map(|message| render_message(context, message, &self.system, &self.wanted))
+            .map(|message| {
+                let digest = message.body_digest.or_else(|| digests.next());
+                let digest = digest.expect("one digest taken for each message without one");
+                render_message(context, message, digest, &self.system, &self.wanted)
+            })
             .collect();
         // The bodies and, per message, its ids, digest and member names.
         let json_bytes = received
@@ -568,6 +580,7 @@ fn wanted_attribute(name: &str, wanted: &[String]) -> bool {
 fn render_message<'a>(
     context: &Context<'_>,
     message: &'a ReceivedMessage,
+    body_digest: BodyDigest,
     system: &[String],
     wanted: &[String],
 ) -> Message<'a> {
@@ -594,7 +607,7 @@ fn render_message<'a>(
     Message {
         message_id: message.message_id.to_string(),
         receipt_handle: message.receipt_handle.to_string(),
-        md5_of_body: md5::of_body(&message.body, message.body_digest),
+        md5_of_body: md5::of_body(&message.body, Some(body_digest)),
         body: body_text(&message.body),
         attributes: system_facts(context, message, system),
         md5_of_message_attributes: md5::of_attributes(returned()),
