@@ -41,7 +41,6 @@
 mod attributes;
 mod checkpoint;
 mod delivery;
-mod digest;
 mod error;
 mod fifo;
 mod long_poll;

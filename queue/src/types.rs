@@ -91,20 +91,6 @@ impl BodyDigest {
         use md5::Digest;
         BodyDigest(md5::Md5::digest(body).into())
     }
-
-    /// The digest of each of `bodies`, in their order: from three bodies on,
-    /// eight at a time side by side (`digest.rs`), which takes about half the CPU
-    /// of [`BodyDigest::of`] each for a batch of ten 1 KiB bodies; one or two
-    /// bodies would leave most lanes idle and take more.
-    pub fn of_each(bodies: &[&[u8]]) -> Vec<BodyDigest> {
-        if bodies.len() < crate::digest::SIDE_BY_SIDE_MIN {
-            return bodies.iter().map(|body| BodyDigest::of(body)).collect();
-        }
-        crate::digest::md5_each(bodies)
-            .into_iter()
-            .map(BodyDigest)
-            .collect()
-    }
 }
 
 /// A FIFO message's sequence number: its position in the queue's message log,

@@ -217,15 +217,15 @@ fn empty_attribute(name: &str, data_type: &str) -> SqsError {
 }
 
 /// A send entry (SendMessage's message or a SendMessageBatch entry) as the
-/// queue's request; the body moves, it is not copied. The body's digest is
-/// left to the caller ([`with_body_digests`]).
+/// queue's request; the body moves, it is not copied.
 fn send_request(entry: SendEntry) -> Result<SendRequest, SqsError> {
     check_body(&entry.message_body)?;
     let attributes = message_attributes(entry.message_attributes)?;
     let delay_s = bounded(entry.delay_seconds, "DelaySeconds", 0, 900)?;
     let body = entry.message_body.into_bytes();
     Ok(SendRequest {
-        body_digest: None,
+        // Taken once here, for the answer and for every receive's.
+        body_digest: Some(BodyDigest::of(&body)),
         body,
         attributes,
         delay_s,
@@ -275,16 +275,6 @@ fn system_attributes(trace_header: Option<&str>) -> MessageAttributes {
         .collect()
 }
 
-/// Takes each request's body digest, once, for the answer and for every
-/// receive's: a batch's bodies together (see [`BodyDigest::of_each`]).
-fn with_body_digests(requests: &mut [SendRequest]) {
-    let bodies: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
-    let digests = BodyDigest::of_each(&bodies);
-    for (request, digest) in requests.iter_mut().zip(digests) {
-        request.body_digest = Some(digest);
-    }
-}
-
 /// The digests of a message about to be sent, as its answer carries them; taken
 /// before the send so that the request moves into the queue uncopied.
 struct Digests {
@@ -322,8 +312,7 @@ async fn send(context: &Context<'_>, request: &Value) -> Response {
     let queue: QueueRequest = read(request)?;
     let entry: SendEntry = read(request)?;
     let queue = context.queue_at(&queue.queue_url)?;
-    let mut request = send_request(entry)?;
-    with_body_digests(std::slice::from_mut(&mut request));
+    let request = send_request(entry)?;
     let digests = Digests::of(&request);
     let mut outcomes = queue.submit_batch(vec![request])?.acknowledged().await?;
     let outcome = outcomes.pop().expect("one outcome per message")?;
@@ -384,24 +373,18 @@ async fn send_batch(context: &Context<'_>, request: SendMessageBatchRequest) -> 
     let queue = context.queue_at(&request.queue_url)?;
     let entries = check_batch(request.entries, |entry| entry.id.as_deref().unwrap_or(""))?;
     let mut failed = Vec::new();
-    let mut ids = Vec::new();
+    let mut accepted = Vec::new();
     let mut requests = Vec::new();
     for mut entry in entries {
         let id = entry.id.take().unwrap_or_default();
         match send_request(entry) {
             Ok(request) => {
-                ids.push(id);
+                accepted.push((id, Digests::of(&request)));
                 requests.push(request);
             }
             Err(error) => failed.push(failed_entry(id, &error)),
         }
     }
-    with_body_digests(&mut requests);
-    let accepted: Vec<(String, Digests)> = ids
-        .into_iter()
-        .zip(&requests)
-        .map(|(id, request)| (id, Digests::of(request)))
-        .collect();
     let mut successful = Vec::new();
     if !requests.is_empty() {
         let outcomes = queue.submit_batch(requests)?.acknowledged().await?;
@@ -515,21 +498,9 @@ impl Receive {
     }
 
     fn respond(&self, context: &Context<'_>, received: &[ReceivedMessage]) -> Response {
-        // Messages whose send took no digest (SNS deliveries) are hashed here,
-        // together (see `BodyDigest::of_each`).
-        let undigested: Vec<&[u8]> = received
-            .iter()
-            .filter(|message| message.body_digest.is_none())
-            .map(|message| message.body.as_slice())
-            .collect();
-        let mut digests = BodyDigest::of_each(&undigested).into_iter();
         let messages = received
             .iter()
-            .map(|message| {
-                let digest = message.body_digest.or_else(|| digests.next());
-                let digest = digest.expect("one digest taken for each message without one");
-                render_message(context, message, digest, &self.system, &self.wanted)
-            })
+            .map(|message| render_message(context, message, &self.system, &self.wanted))
             .collect();
         // The bodies and, per message, its ids, digest and member names.
         let json_bytes = received
@@ -580,7 +551,6 @@ fn wanted_attribute(name: &str, wanted: &[String]) -> bool {
 fn render_message<'a>(
     context: &Context<'_>,
     message: &'a ReceivedMessage,
-    body_digest: BodyDigest,
     system: &[String],
     wanted: &[String],
 ) -> Message<'a> {
@@ -607,7 +577,7 @@ fn render_message<'a>(
     Message {
         message_id: message.message_id.to_string(),
         receipt_handle: message.receipt_handle.to_string(),
-        md5_of_body: md5::of_body(&message.body, Some(body_digest)),
+        md5_of_body: md5::of_body(&message.body, message.body_digest),
         body: body_text(&message.body),
         attributes: system_facts(context, message, system),
         md5_of_message_attributes: md5::of_attributes(returned()),
