@@ -122,16 +122,32 @@ impl AlignedBuf {
 /// zeroed), small next to what a thousand idle logs would hold if each kept its own.
 pub(crate) const POOL_BYTES_MAX: usize = 32 << 20;
 
-/// Buffers a [`BufferPool`] keeps at most, whatever their size.
+/// Large buffers a [`BufferPool`] keeps at most.
 const POOL_BUFFERS_MAX: usize = 256;
 
-/// Smaller buffers are freed rather than kept: allocating them again costs little,
-/// and they would crowd out the large ones whose reuse saves page faults.
-const POOL_BUFFER_BYTES_MIN: usize = 64 << 10;
+/// Buffers from this size up are large: kept in one list and handed out most
+/// recent first, whatever their size, as a log's stage that grows while staging
+/// copies what it holds (a larger buffer than asked for saves that copy, and a new
+/// one costs page faults). Smaller ones are kept by size class.
+const POOL_LARGE_BYTES_MIN: usize = 64 << 10;
+
+/// Small buffers a [`BufferPool`] keeps at most, of each class.
+const POOL_SMALL_PER_CLASS_MAX: usize = 1024;
+
+/// Classes of small buffers: class `k` holds those of `2^(k + 12)` bytes up to
+/// twice that (every capacity is a whole number of 4 KiB blocks).
+const POOL_SMALL_CLASSES: usize = 4;
+const _: () = assert!(DIRECT_IO_ALIGNMENT == 1 << 12);
+const _: () = assert!(POOL_LARGE_BYTES_MIN == DIRECT_IO_ALIGNMENT << POOL_SMALL_CLASSES);
 
 /// Staging buffers shared by every log of a storage: a log takes one when it stages
 /// a round and gives it back once the round is written, so that memory follows the
 /// logs that are writing, not the number of logs.
+///
+/// Small buffers are kept as well as large ones: 1,000 shards written together
+/// stage a round of about 16 KiB each, and freeing those for fresh (zeroed) ones
+/// at every round cost about a tenth of such a run's CPU (docs/benchmarks.md,
+/// issue 16, session 34).
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
     idle: Mutex<PoolState>,
@@ -139,39 +155,82 @@ pub(crate) struct BufferPool {
 
 #[derive(Debug, Default)]
 struct PoolState {
-    buffers: Vec<AlignedBuf>,
+    large: Vec<AlignedBuf>,
+    small: [Vec<AlignedBuf>; POOL_SMALL_CLASSES],
     bytes: usize,
 }
 
+/// The class of a small buffer of `capacity` bytes.
+fn class_of(capacity: usize) -> usize {
+    (capacity / DIRECT_IO_ALIGNMENT).ilog2() as usize
+}
+
+/// The first class whose every buffer holds `capacity` bytes (at most the number
+/// of classes: none does).
+fn class_for(capacity: usize) -> usize {
+    let blocks = capacity.div_ceil(DIRECT_IO_ALIGNMENT).max(1);
+    (blocks.next_power_of_two().ilog2() as usize).min(POOL_SMALL_CLASSES)
+}
+
 impl BufferPool {
-    /// An empty buffer with room for at least `capacity` bytes: the most recently
-    /// returned one that is large enough, else a new one.
+    /// An empty buffer with room for at least `capacity` bytes: for a small
+    /// capacity, the most recent of the smallest class sure to hold it or of the
+    /// next; else (or if those have none) the most recently returned large one that
+    /// holds it; else a new one.
     pub(crate) fn take(&self, capacity: usize) -> AlignedBuf {
+        self.take_from(capacity, 2, true)
+    }
+
+    /// [`BufferPool::take`] from the first small class only (less than four times
+    /// `capacity`, and one block for a block or less), never a large buffer: for an
+    /// idle log's stage, which must stay small.
+    pub(crate) fn take_small(&self, capacity: usize) -> AlignedBuf {
+        self.take_from(capacity, 1, false)
+    }
+
+    fn take_from(&self, capacity: usize, classes: usize, large: bool) -> AlignedBuf {
+        let capacity = capacity.max(1);
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let found = idle
-            .buffers
-            .iter()
-            .rposition(|buf| buf.capacity() >= capacity);
-        let Some(index) = found else {
+        let first = class_for(capacity);
+        let mut found = idle
+            .small
+            .iter_mut()
+            .skip(first)
+            .take(classes)
+            .find_map(Vec::pop);
+        if found.is_none() && large {
+            let index = idle
+                .large
+                .iter()
+                .rposition(|buf| buf.capacity() >= capacity);
+            found = index.map(|index| idle.large.swap_remove(index));
+        }
+        let Some(mut buf) = found else {
             drop(idle);
             return AlignedBuf::with_capacity(capacity);
         };
-        let mut buf = idle.buffers.swap_remove(index);
         idle.bytes -= buf.capacity();
         drop(idle);
         buf.clear();
         buf
     }
 
-    /// Keeps `buf` for reuse, or frees it when it is small or the pool is full.
+    /// Keeps `buf` for reuse, or frees it when the pool is full.
     pub(crate) fn give(&self, buf: AlignedBuf) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let fits = buf.capacity() >= POOL_BUFFER_BYTES_MIN
-            && idle.bytes + buf.capacity() <= POOL_BYTES_MAX
-            && idle.buffers.len() < POOL_BUFFERS_MAX;
-        if fits {
-            idle.bytes += buf.capacity();
-            idle.buffers.push(buf);
+        if idle.bytes + buf.capacity() > POOL_BYTES_MAX {
+            return;
+        }
+        let capacity = buf.capacity();
+        let list = if capacity >= POOL_LARGE_BYTES_MIN {
+            Some(&mut idle.large).filter(|list| list.len() < POOL_BUFFERS_MAX)
+        } else {
+            Some(&mut idle.small[class_of(capacity)])
+                .filter(|list| list.len() < POOL_SMALL_PER_CLASS_MAX)
+        };
+        if let Some(list) = list {
+            list.push(buf);
+            idle.bytes += capacity;
         }
     }
 }
@@ -234,9 +293,43 @@ mod tests {
         }
         let idle = pool.idle.lock().unwrap();
         assert!(idle.bytes <= POOL_BYTES_MAX, "{} bytes kept", idle.bytes);
+        let kept: Vec<&AlignedBuf> = idle.small.iter().flatten().chain(&idle.large).collect();
         assert_eq!(
             idle.bytes,
-            idle.buffers.iter().map(AlignedBuf::capacity).sum::<usize>()
+            kept.iter().map(|buf| buf.capacity()).sum::<usize>()
         );
+    }
+
+    /// Small buffers are kept too, each in its class: a take gets one that is
+    /// large enough, never a smaller one, and the most recent of its class.
+    #[test]
+    fn pool_keeps_small_buffers_by_size_class() {
+        let pool = BufferPool::default();
+        let sizes = [4096, 8192, 12288, 16384, 20480, 32768, 40960];
+        let addresses: Vec<usize> = sizes
+            .iter()
+            .map(|&size| {
+                let buf = AlignedBuf::with_capacity(size);
+                let address = buf.ptr.as_ptr() as usize;
+                pool.give(buf);
+                address
+            })
+            .collect();
+        // 12,288 and 16,384 fit 9,000 bytes, but only 16,384's class (and up) is
+        // sure to: the most recent of the first class with any is 20,480.
+        let buf = pool.take(9_000);
+        assert!(buf.capacity() >= 9_000);
+        assert_eq!(buf.ptr.as_ptr() as usize, addresses[4]);
+        let buf = pool.take(4096);
+        assert_eq!(buf.ptr.as_ptr() as usize, addresses[0]);
+        for want in [1, 5000, 16384, 30000, 40000, 50000] {
+            let buf = pool.take(want);
+            assert!(buf.capacity() >= want, "{want}: {}", buf.capacity());
+            assert_eq!(buf.len(), 0);
+        }
+        // An idle stage's buffer is never a large one, even when only that is kept.
+        pool.give(AlignedBuf::with_capacity(1 << 20));
+        assert_eq!(pool.take_small(100).capacity(), DIRECT_IO_ALIGNMENT);
+        assert_eq!(pool.take(100).capacity(), 1 << 20);
     }
 }

@@ -730,7 +730,7 @@ pub(crate) fn shrink_idle_stage(pool: &BufferPool, stage: &mut Stage) {
     if stage.buf.capacity() <= SMALL_STAGE_BYTES {
         return;
     }
-    let mut buf = AlignedBuf::with_capacity(stage.buf.len().max(1));
+    let mut buf = pool.take_small(stage.buf.len());
     buf.extend_from_slice(stage.buf.as_slice());
     pool.give(std::mem::replace(&mut stage.buf, buf));
 }
