@@ -30,8 +30,7 @@ async fn call(address: SocketAddr, service_scope: Option<&str>, pairs: &[(&str, 
 }
 
 /// The bodies of one ReceiveMessage of `queue` (long poll of 1 s), each checked
-/// against its `MD5OfBody` (a delivery stores no digest: the receive takes the
-/// digests of its messages together).
+/// against its `MD5OfBody` (a delivery stores no digest: the receive computes it).
 async fn receive(address: SocketAddr, queue: &str) -> Vec<String> {
     let url = format!("/000000000000/{queue}");
     let pairs = [

@@ -85,9 +85,9 @@ async fn json_send_and_receive_carry_sqs_digests() {
     server.stop().await;
 }
 
-/// A batch's bodies are digested together (eight side by side): each entry's
-/// `MD5OfMessageBody`, and its receive's `MD5OfBody`, is still its own body's,
-/// for lengths around MD5's padding edges and with a failed entry among them.
+/// Each entry of a batch gets its own body's digest: its `MD5OfMessageBody`, and
+/// its receive's `MD5OfBody`, for lengths around MD5's padding edges and with a
+/// failed entry among them.
 #[tokio::test]
 async fn batch_digests_are_each_bodys_own() {
     let server = start_with_sqs().await;
