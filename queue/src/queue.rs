@@ -119,11 +119,14 @@ pub(crate) struct Inner {
 }
 
 /// Log settings for queues: records up to the largest message plus headers; the
-/// segment size comes from [`crate::QueuesConfig`].
+/// segment size comes from [`crate::QueuesConfig`]. Written through the page cache
+/// whatever the storage's backend: a queue's rounds are small and its calls wait
+/// for them (see [`LogConfig::page_cache`]).
 pub(crate) fn log_config() -> LogConfig {
     LogConfig {
         segment_bytes_max: 64 << 20,
         record_bytes_max: 2 << 20,
+        page_cache: true,
         ..LogConfig::default()
     }
 }

@@ -15,7 +15,7 @@ use crate::active::{
     create_segment, fail, fail_index, fill_ahead, index_sync_due, pending_entries, preallocate,
     release, seal_active, write_out_entries, IndexSync,
 };
-use crate::backend::{self, BackendKind, WriteBackend, WriteOp};
+use crate::backend::{self, BackendKind, Buffered, WriteBackend, WriteOp};
 use crate::config::Durability;
 use crate::error::{io_err, Error, Result};
 use crate::io::{FileHandle, FileSystem, VolumeSync};
@@ -140,6 +140,7 @@ impl Committer {
             queue: Arc::clone(&queue),
             volume,
             backend,
+            page_cache: Buffered::new(),
             durability,
             syncer,
             unsynced: Vec::new(),
@@ -247,6 +248,9 @@ struct Writer {
     /// For the interval policy's syncs of many logs.
     volume: Option<Arc<dyn VolumeSync>>,
     backend: Box<dyn WriteBackend>,
+    /// Writes the files of page-cache logs ([`crate::LogConfig::page_cache`]) when
+    /// `backend` writes `O_DIRECT`.
+    page_cache: Buffered,
     durability: Durability,
     syncer: Option<Syncer>,
     /// Logs written since their last sync (interval policy).
@@ -350,7 +354,6 @@ impl Writer {
     /// Writes the stages of many logs in one backend call, then hands them to the
     /// syncer (`sync` policy) or acknowledges them (the other policies).
     fn fast_jobs(&mut self, mut jobs: Vec<Job>) {
-        let alignment = self.backend.alignment();
         let many_files = jobs.len() >= VOLUME_SYNC_FILES_MIN;
         let files: Vec<Arc<dyn FileHandle>> = jobs
             .iter()
@@ -364,17 +367,22 @@ impl Writer {
                 // A many-file round is synced with one `syncfs`, which would write
                 // every file's fill at once.
                 let fill = !many_files;
+                let alignment = job.log.alignment;
                 reserve_ahead(&job.log, active, &job.stages[0], alignment, step_max, fill);
                 Arc::clone(&active.file)
             })
             .collect();
+        let direct: Vec<bool> = jobs.iter().map(|job| job.log.direct).collect();
         let results = {
             let ops: Vec<WriteOp<'_>> = jobs
                 .iter_mut()
                 .zip(&files)
-                .map(|(job, file)| stage_op(&mut job.stages[0], file.as_ref(), alignment))
+                .map(|(job, file)| {
+                    let alignment = job.log.alignment;
+                    stage_op(&mut job.stages[0], file.as_ref(), alignment)
+                })
                 .collect();
-            self.backend.write_all(&ops)
+            self.write_ops(&ops, &direct)
         };
         let mut written = Vec::new();
         for ((job, file), result) in jobs.into_iter().zip(files).zip(results) {
@@ -409,6 +417,37 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Writes `ops`, one result per op in order: those of `O_DIRECT` files
+    /// (`direct`) through the storage's backend, the others through it too unless
+    /// it writes `O_DIRECT`, else with plain writes into the page cache.
+    fn write_ops(&mut self, ops: &[WriteOp<'_>], direct: &[bool]) -> Vec<io::Result<()>> {
+        if self.backend.alignment() == 1 || direct.iter().all(|&d| d) {
+            return self.backend.write_all(ops);
+        }
+        if direct.iter().all(|&d| !d) {
+            return self.page_cache.write_all(ops);
+        }
+        let (mut through_backend, mut plain) = (Vec::new(), Vec::new());
+        for (op, &direct) in ops.iter().zip(direct) {
+            match direct {
+                true => through_backend.push(*op),
+                false => plain.push(*op),
+            }
+        }
+        let mut from_backend = self.backend.write_all(&through_backend).into_iter();
+        let mut from_plain = self.page_cache.write_all(&plain).into_iter();
+        direct
+            .iter()
+            .map(|&direct| {
+                let next = match direct {
+                    true => from_backend.next(),
+                    false => from_plain.next(),
+                };
+                next.unwrap_or_else(|| Err(io::Error::other("backend returned no result")))
+            })
+            .collect()
     }
 
     /// Whether the writer syncs `written` itself rather than handing it to the
@@ -466,7 +505,7 @@ impl Writer {
             }
             create_segment(log, &mut writer, header.base_position, header.created_ms)?;
         }
-        let alignment = self.backend.alignment();
+        let alignment = log.alignment;
         let file = {
             let mut writer = log.lock_writer();
             let active = writer.active.as_mut().expect("created above");
@@ -476,7 +515,7 @@ impl Writer {
         };
         let path = SegmentPaths::new(&log.dir, stage.segment_base).log;
         let op = stage_op(&mut stage, file.as_ref(), alignment);
-        take_one(self.backend.write_all(&[op])).map_err(io_err("write", &path))?;
+        take_one(self.write_ops(&[op], &[log.direct])).map_err(io_err("write", &path))?;
         let sync = self.durability == Durability::Sync;
         if sync {
             take_one(self.backend.sync_all(&[Arc::clone(&file)])).map_err(io_err("sync", &path))?;

@@ -20,6 +20,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
+/// How a log writes its files (see [`LogConfig::page_cache`]).
+#[derive(Debug, Clone, Copy)]
+struct WrittenAs {
+    alignment: usize,
+    direct: bool,
+}
+
 /// Opens logs that share one file system, one write backend and one committer
 /// (so that appends to many logs are written and synced together).
 #[derive(Debug, Clone)]
@@ -197,13 +204,14 @@ impl Storage {
         if logs.contains_key(&dir) {
             return Err(Error::AlreadyOpen { path: dir });
         }
+        let how = self.written_as(&config);
         let recover_with = |writable| {
             recover(
                 &self.inner.fs,
                 &dir,
                 &config,
-                self.inner.alignment,
-                self.inner.direct,
+                how.alignment,
+                how.direct,
                 writable,
             )
         };
@@ -240,7 +248,7 @@ impl Storage {
             ack_waiters: Default::default(),
             readable_waiters: Default::default(),
         };
-        let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
+        let log = self.new_log(&mut logs, dir, config, how, state, recovered.writer);
         Ok((log, recovered.report))
     }
 
@@ -249,6 +257,7 @@ impl Storage {
         logs: &mut HashMap<PathBuf, Weak<LogShared>>,
         dir: PathBuf,
         config: LogConfig,
+        how: WrittenAs,
         state: LogState,
         writer: WriterState,
     ) -> Log {
@@ -256,8 +265,8 @@ impl Storage {
             dir: dir.clone(),
             config,
             fs: Arc::clone(&self.inner.fs),
-            alignment: self.inner.alignment,
-            direct: self.inner.direct,
+            alignment: how.alignment,
+            direct: how.direct,
             state: Mutex::new(state),
             changed: Condvar::new(),
             writer: Mutex::new(writer),
@@ -303,7 +312,23 @@ impl Storage {
             readable_waiters: Default::default(),
         };
         let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
-        self.new_log(&mut logs, dir, config, state, Default::default())
+        let how = self.written_as(&config);
+        self.new_log(&mut logs, dir, config, how, state, Default::default())
+    }
+
+    /// How a log with `config` writes its files: `O_DIRECT` (block aligned) when
+    /// the storage's backend does, unless the log asks for the page cache.
+    fn written_as(&self, config: &LogConfig) -> WrittenAs {
+        match config.page_cache {
+            true => WrittenAs {
+                alignment: 1,
+                direct: false,
+            },
+            false => WrittenAs {
+                alignment: self.inner.alignment,
+                direct: self.inner.direct,
+            },
+        }
     }
 
     /// Closes every open log (syncing it) and stops the committer. Appends after

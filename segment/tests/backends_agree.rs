@@ -13,12 +13,18 @@ use std::path::Path;
 type Written = (Vec<(u64, Owned)>, Vec<(u64, u64, u64)>);
 
 fn write(backend: BackendKind, dir: &Path) -> Written {
+    write_as(backend, dir, false)
+}
+
+/// [`write`], the log written through the page cache if `page_cache`.
+fn write_as(backend: BackendKind, dir: &Path, page_cache: bool) -> Written {
     let config = StorageConfig {
         backend,
         durability: Durability::Sync,
     };
     let log_config = LogConfig {
         segment_bytes_max: 100 << 10,
+        page_cache,
         ..LogConfig::default()
     };
     let storage = Storage::open(RealFs::shared(), config).unwrap();
@@ -32,6 +38,12 @@ fn write(backend: BackendKind, dir: &Path) -> Written {
         );
         log.append(&borrow(&records)).unwrap();
     }
+    let direct_expected = backend == BackendKind::IoUring && !page_cache;
+    assert_eq!(
+        open_direct(dir).contains(&true),
+        direct_expected,
+        "an O_DIRECT handle on a segment"
+    );
     storage.shutdown().unwrap();
     // Reopen: recovery must find exactly what was written.
     let storage = Storage::open(RealFs::shared(), config).unwrap();
@@ -73,4 +85,112 @@ fn both_backends_write_the_same_log() {
         assert_eq!(uring_len, *bytes);
         assert_eq!(buffered_len, *bytes);
     }
+}
+
+/// A page-cache log (`LogConfig::page_cache`) of an io_uring storage writes the
+/// same log as the buffered backend, its files opened without `O_DIRECT`, before
+/// and after recovery; the storage's other logs stay `O_DIRECT` (checked in
+/// [`write_as`]).
+#[test]
+fn a_page_cache_log_of_an_io_uring_storage_writes_the_same_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let buffered = write(BackendKind::Buffered, &dir.path().join("buffered"));
+    let page_cache = write_as(BackendKind::IoUring, &dir.path().join("page-cache"), true);
+    assert_eq!(buffered, page_cache);
+    let config = StorageConfig {
+        backend: BackendKind::IoUring,
+        durability: Durability::Sync,
+    };
+    let storage = Storage::open(RealFs::shared(), config).unwrap();
+    let log_config = LogConfig {
+        segment_bytes_max: 100 << 10,
+        page_cache: true,
+        ..LogConfig::default()
+    };
+    let log_dir = dir.path().join("page-cache");
+    let (log, _) = storage.open_log(&log_dir, log_config).unwrap();
+    let records = make_batch(1000, 3, 777);
+    let appended = log.append(&borrow(&records)).unwrap();
+    assert_eq!(appended.base_position, buffered.0.len() as u64);
+    let handles = open_direct(&log_dir);
+    assert!(
+        !handles.is_empty() && !handles.contains(&true),
+        "{handles:?}"
+    );
+    storage.shutdown().unwrap();
+}
+
+/// Whether each descriptor this process holds on `.log` files in `dir` was opened
+/// with `O_DIRECT` (from `/proc/self/fdinfo`).
+fn open_direct(dir: &Path) -> Vec<bool> {
+    const O_DIRECT: u32 = 0o40000;
+    let mut direct = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target.parent() != Some(dir) || target.extension().is_none_or(|e| e != "log") {
+            continue;
+        }
+        let info = std::fs::read_to_string(Path::new("/proc/self/fdinfo").join(entry.file_name()))
+            .unwrap();
+        let flags = info
+            .lines()
+            .find_map(|line| line.strip_prefix("flags:"))
+            .map(|octal| u32::from_str_radix(octal.trim(), 8).unwrap())
+            .unwrap();
+        direct.push(flags & O_DIRECT != 0);
+    }
+    direct
+}
+
+/// An io_uring storage's rounds that hold both an `O_DIRECT` log and a page-cache
+/// log write each through its own path: both read back whole, before and after a
+/// reopen, and only the first's segment is open with `O_DIRECT`.
+#[test]
+fn direct_and_page_cache_logs_share_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StorageConfig {
+        backend: BackendKind::IoUring,
+        durability: Durability::Sync,
+    };
+    let direct_dir = dir.path().join("direct");
+    let cached_dir = dir.path().join("cached");
+    let cached_config = LogConfig {
+        page_cache: true,
+        ..LogConfig::default()
+    };
+    let storage = Storage::open(RealFs::shared(), config).unwrap();
+    let (direct, _) = storage.open_log(&direct_dir, LogConfig::default()).unwrap();
+    let (cached, _) = storage.open_log(&cached_dir, cached_config).unwrap();
+    let mut expected: [Vec<Owned>; 2] = Default::default();
+    let mut pending = Vec::new();
+    for batch in 0..200u64 {
+        // Submitted without waiting, alternately: most rounds take both logs.
+        let records = make_batch(
+            batch,
+            1 + (batch % 3) as usize,
+            (batch * 97 % 2000) as usize,
+        );
+        let log = if batch % 2 == 0 { &direct } else { &cached };
+        pending.push(log.submit(&borrow(&records)).unwrap());
+        expected[(batch % 2) as usize].extend(records);
+    }
+    for append in pending {
+        append.wait().unwrap();
+    }
+    assert!(open_direct(&direct_dir).contains(&true));
+    assert!(!open_direct(&cached_dir).contains(&true));
+    let read = |log: &shardlog_segment::Log| -> Vec<Owned> {
+        read_all(log, 0).into_iter().map(|(_, r)| r).collect()
+    };
+    assert_eq!(read(&direct), expected[0]);
+    assert_eq!(read(&cached), expected[1]);
+    storage.shutdown().unwrap();
+    let storage = Storage::open(RealFs::shared(), config).unwrap();
+    let (direct, _) = storage.open_log(&direct_dir, LogConfig::default()).unwrap();
+    let (cached, _) = storage.open_log(&cached_dir, cached_config).unwrap();
+    assert_eq!(read(&direct), expected[0]);
+    assert_eq!(read(&cached), expected[1]);
+    storage.shutdown().unwrap();
 }

@@ -233,9 +233,11 @@ impl Topics {
     fn open_topic(&self, record: &TopicRecord) -> Result<Arc<Topic>> {
         let dir = record.dir(&self.shared.root);
         // Delivery starts on a record while its sync runs; positions are stored
-        // only up to the durable end (`DeliveryContext::store`).
+        // only up to the durable end (`DeliveryContext::store`). Written through
+        // the page cache: a publish is a small round that its caller waits for.
         let log_config = LogConfig {
             readable_before_sync: true,
+            page_cache: true,
             ..self.shared.config.log
         };
         let (log, recovery) = self.shared.storage.open_log(dir.join("log"), log_config)?;
