@@ -749,10 +749,11 @@ pub fn context<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String
 /// How long before its due time a paced call stops sleeping and spins. Measured on
 /// this repository's VM (docs/benchmarks.md, session 35): a 1 ms paced sleep woke
 /// 96 to 108 µs late at the median and 200 to 400 µs at p99 with the default timer
-/// slack, 45 µs and 169 µs with a slack of 1 ns, and 0.1 µs and 50 µs when the last
-/// 200 µs were spun. The latency of a paced call counts from its intended start, so
-/// that lateness was the load generator's, measured as the server's. A spin costs at
-/// most this much CPU a call: a fifth of a core at 1,000 calls/s.
+/// slack, 44 to 53 µs and 153 to 169 µs with a slack of 1 ns, and 0.1 µs and 50 µs
+/// when the last 200 µs were spun. The latency of a paced call counts from its
+/// intended start, so that lateness was the load generator's, measured as the
+/// server's. A spin costs at most this much CPU a call: a fifth of a core at 1,000
+/// calls/s.
 const SPIN_BEFORE_DUE: Duration = Duration::from_micros(200);
 
 /// Waits until `due` (a rate-limited loop's next intended start); never waits
