@@ -245,7 +245,8 @@ enum ToSyncer {
 
 struct Writer {
     queue: Arc<CommitQueue>,
-    /// For the interval policy's syncs of many logs.
+    /// For the interval policy's syncs of many logs, and the small rounds the
+    /// writer syncs itself.
     volume: Option<Arc<dyn VolumeSync>>,
     backend: Box<dyn WriteBackend>,
     /// Writes the files of page-cache logs ([`crate::LogConfig::page_cache`]) when

@@ -131,9 +131,9 @@ pub struct LogConfig {
     /// rounds (a queue's or a topic's), whose `O_DIRECT` write would wait for the
     /// device before the round's sync, and go through an `io_uring` kernel worker,
     /// while a page-cache write is a copy and its sync writes it out. Measured
-    /// (docs/benchmarks.md, session 35): SNS publish-to-queue at 10 queues p50 5.7
-    /// to 6.7 ms with `O_DIRECT` queue and topic logs, 1.8 to 2.7 ms through the
-    /// page cache. Bulk appends keep `O_DIRECT`. The same durability either way:
+    /// (docs/benchmarks.md, session 35): SNS publish-to-queue at 10 queues p50 5.2
+    /// to 5.7 ms with `O_DIRECT` queue and topic logs, 2.7 to 3.0 ms with them
+    /// through the page cache. Bulk appends keep `O_DIRECT`. The same durability either way:
     /// acknowledged once synced. Default false.
     pub page_cache: bool,
 }

@@ -321,8 +321,9 @@ impl Journal {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one frame holding `writes` and syncs the journal (with `backend`, the
-    /// syncer's), after a checkpoint if one is due. `Ok` means every write is durable.
+    /// Appends one frame holding `writes` and syncs the journal (with `backend`: the
+    /// syncer's, or the writer's for a small round it syncs itself while the syncer
+    /// is idle), after a checkpoint if one is due. `Ok` means every write is durable.
     pub(crate) fn append_round(
         &self,
         backend: &mut dyn WriteBackend,

@@ -5,9 +5,13 @@
 mod common;
 
 use common::{borrow, make_batch, read_all, Owned};
-use shardlog_segment::io::RealFs;
-use shardlog_segment::{BackendKind, Durability, LogConfig, Storage, StorageConfig};
+use shardlog_segment::io::{
+    is_segment_in, Fault, FaultAction, FaultyFs, FileOp, FileSystem, Gate, HoldAtGate, Interposed,
+    IoOp, RealFs,
+};
+use shardlog_segment::{BackendKind, Durability, Error, LogConfig, Storage, StorageConfig};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Records by position, and (base, end, bytes) of each segment.
 type Written = (Vec<(u64, Owned)>, Vec<(u64, u64, u64)>);
@@ -123,7 +127,8 @@ fn a_page_cache_log_of_an_io_uring_storage_writes_the_same_log() {
 /// Whether each descriptor this process holds on `.log` files in `dir` was opened
 /// with `O_DIRECT` (from `/proc/self/fdinfo`).
 fn open_direct(dir: &Path) -> Vec<bool> {
-    const O_DIRECT: u32 = 0o40000;
+    let dir = dir.canonicalize().unwrap();
+    let dir = dir.as_path();
     let mut direct = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
         let Ok(target) = std::fs::read_link(entry.path()) else {
@@ -137,9 +142,9 @@ fn open_direct(dir: &Path) -> Vec<bool> {
         let flags = info
             .lines()
             .find_map(|line| line.strip_prefix("flags:"))
-            .map(|octal| u32::from_str_radix(octal.trim(), 8).unwrap())
+            .map(|octal| i32::from_str_radix(octal.trim(), 8).unwrap())
             .unwrap();
-        direct.push(flags & O_DIRECT != 0);
+        direct.push(flags & libc::O_DIRECT != 0);
     }
     direct
 }
@@ -193,4 +198,101 @@ fn direct_and_page_cache_logs_share_rounds() {
     assert_eq!(read(&direct), expected[0]);
     assert_eq!(read(&cached), expected[1]);
     storage.shutdown().unwrap();
+}
+
+/// In a round that writes an `O_DIRECT` log through the ring and a page-cache log
+/// with a plain write, a failed plain write fails the page-cache log alone: each
+/// log gets its own write's outcome.
+#[test]
+fn a_failed_page_cache_write_in_a_mixed_round_fails_its_log_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let faulty = FaultyFs::new(RealFs::shared());
+    let gate = Gate::new();
+    // Holds the writer in the page-cache write of the log "hold", so that the
+    // two appends below queue up and are written in one round after it.
+    let hold = HoldAtGate::new(&gate, FileOp::Write, |path| is_segment_in(path, "hold"));
+    let fs = Arc::new(Interposed::new(faulty.clone() as Arc<dyn FileSystem>, hold));
+    let config = StorageConfig {
+        backend: BackendKind::IoUring,
+        durability: Durability::Sync,
+    };
+    let cached_config = LogConfig {
+        page_cache: true,
+        ..LogConfig::default()
+    };
+    let storage = Storage::open(fs as Arc<dyn FileSystem>, config).unwrap();
+    let (held, _) = storage
+        .open_log(dir.path().join("hold"), cached_config)
+        .unwrap();
+    let (direct, _) = storage
+        .open_log(dir.path().join("direct"), LogConfig::default())
+        .unwrap();
+    let (cached, _) = storage
+        .open_log(dir.path().join("cached"), cached_config)
+        .unwrap();
+    let first: Vec<Vec<Owned>> = (0..3).map(|i| make_batch(i, 2, 300)).collect();
+    for (log, records) in [&held, &direct, &cached].into_iter().zip(&first) {
+        log.append(&borrow(records)).unwrap();
+    }
+    let opener = gate.close();
+    let holding = held.submit(&borrow(&make_batch(10, 1, 10))).unwrap();
+    while gate.held() == 0 {
+        std::thread::yield_now();
+    }
+    faulty.inject(Fault {
+        op: IoOp::Write,
+        path_contains: Some("/cached/".into()),
+        skip: 0,
+        times: 1,
+        action: FaultAction::Error(libc::EIO),
+    });
+    let direct_batch = make_batch(11, 3, 500);
+    let to_direct = direct.submit(&borrow(&direct_batch)).unwrap();
+    let to_cached = cached.submit(&borrow(&make_batch(12, 3, 500))).unwrap();
+    drop(opener);
+    holding.wait().unwrap();
+    to_direct.wait().unwrap();
+    let failed = to_cached.wait().unwrap_err();
+    assert!(matches!(failed, Error::LogFailed { .. }), "{failed:?}");
+    assert_eq!(faulty.fired(), 1);
+    let read = |log: &shardlog_segment::Log| -> Vec<Owned> {
+        read_all(log, 0).into_iter().map(|(_, r)| r).collect()
+    };
+    let direct_expected: Vec<Owned> = first[1].iter().cloned().chain(direct_batch).collect();
+    assert_eq!(read(&direct), direct_expected);
+    assert_eq!(read(&cached), first[2]);
+    storage.shutdown().unwrap();
+}
+
+/// A log written `O_DIRECT` and reopened as a page-cache log (as queue logs of an
+/// older data directory are), then reopened `O_DIRECT` again, takes appends each
+/// time and reads back whole.
+#[test]
+fn a_log_changes_between_direct_and_page_cache_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("log");
+    let config = StorageConfig {
+        backend: BackendKind::IoUring,
+        durability: Durability::Sync,
+    };
+    let mut expected = Vec::new();
+    for (round, page_cache) in [false, true, false, true].into_iter().enumerate() {
+        let storage = Storage::open(RealFs::shared(), config).unwrap();
+        let log_config = LogConfig {
+            page_cache,
+            ..LogConfig::default()
+        };
+        let (log, report) = storage.open_log(&log_dir, log_config).unwrap();
+        assert_eq!(report.truncated_bytes, 0, "{report:?}");
+        for batch in 0..7u64 {
+            // Sizes that leave a partial 4 KiB block at the end of most writes.
+            let records = make_batch(round as u64 * 100 + batch, 2, 1000 + batch as usize * 333);
+            log.append(&borrow(&records)).unwrap();
+            expected.extend(records);
+        }
+        assert_eq!(open_direct(&log_dir).contains(&true), !page_cache);
+        let read: Vec<Owned> = read_all(&log, 0).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(read, expected, "round {round}");
+        storage.shutdown().unwrap();
+    }
 }
