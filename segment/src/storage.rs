@@ -248,7 +248,7 @@ impl Storage {
             ack_waiters: Default::default(),
             readable_waiters: Default::default(),
         };
-        let log = self.new_log(&mut logs, dir, config, how, state, recovered.writer);
+        let log = self.new_log(&mut logs, dir, config, state, recovered.writer);
         Ok((log, recovered.report))
     }
 
@@ -257,10 +257,10 @@ impl Storage {
         logs: &mut HashMap<PathBuf, Weak<LogShared>>,
         dir: PathBuf,
         config: LogConfig,
-        how: WrittenAs,
         state: LogState,
         writer: WriterState,
     ) -> Log {
+        let how = self.written_as(&config);
         let shared = Arc::new(LogShared {
             dir: dir.clone(),
             config,
@@ -312,8 +312,7 @@ impl Storage {
             readable_waiters: Default::default(),
         };
         let mut logs = self.inner.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let how = self.written_as(&config);
-        self.new_log(&mut logs, dir, config, how, state, Default::default())
+        self.new_log(&mut logs, dir, config, state, Default::default())
     }
 
     /// How a log with `config` writes its files: `O_DIRECT` (block aligned) when

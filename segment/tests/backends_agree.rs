@@ -13,6 +13,14 @@ use shardlog_segment::{BackendKind, Durability, Error, LogConfig, Storage, Stora
 use std::path::Path;
 use std::sync::Arc;
 
+/// A storage with `backend` under the `sync` policy.
+fn synced(backend: BackendKind) -> StorageConfig {
+    StorageConfig {
+        backend,
+        durability: Durability::Sync,
+    }
+}
+
 /// Records by position, and (base, end, bytes) of each segment.
 type Written = (Vec<(u64, Owned)>, Vec<(u64, u64, u64)>);
 
@@ -22,10 +30,7 @@ fn write(backend: BackendKind, dir: &Path) -> Written {
 
 /// [`write`], the log written through the page cache if `page_cache`.
 fn write_as(backend: BackendKind, dir: &Path, page_cache: bool) -> Written {
-    let config = StorageConfig {
-        backend,
-        durability: Durability::Sync,
-    };
+    let config = synced(backend);
     let log_config = LogConfig {
         segment_bytes_max: 100 << 10,
         page_cache,
@@ -101,10 +106,7 @@ fn a_page_cache_log_of_an_io_uring_storage_writes_the_same_log() {
     let buffered = write(BackendKind::Buffered, &dir.path().join("buffered"));
     let page_cache = write_as(BackendKind::IoUring, &dir.path().join("page-cache"), true);
     assert_eq!(buffered, page_cache);
-    let config = StorageConfig {
-        backend: BackendKind::IoUring,
-        durability: Durability::Sync,
-    };
+    let config = synced(BackendKind::IoUring);
     let storage = Storage::open(RealFs::shared(), config).unwrap();
     let log_config = LogConfig {
         segment_bytes_max: 100 << 10,
@@ -155,10 +157,7 @@ fn open_direct(dir: &Path) -> Vec<bool> {
 #[test]
 fn direct_and_page_cache_logs_share_rounds() {
     let dir = tempfile::tempdir().unwrap();
-    let config = StorageConfig {
-        backend: BackendKind::IoUring,
-        durability: Durability::Sync,
-    };
+    let config = synced(BackendKind::IoUring);
     let direct_dir = dir.path().join("direct");
     let cached_dir = dir.path().join("cached");
     let cached_config = LogConfig {
@@ -212,10 +211,7 @@ fn a_failed_page_cache_write_in_a_mixed_round_fails_its_log_alone() {
     // two appends below queue up and are written in one round after it.
     let hold = HoldAtGate::new(&gate, FileOp::Write, |path| is_segment_in(path, "hold"));
     let fs = Arc::new(Interposed::new(faulty.clone() as Arc<dyn FileSystem>, hold));
-    let config = StorageConfig {
-        backend: BackendKind::IoUring,
-        durability: Durability::Sync,
-    };
+    let config = synced(BackendKind::IoUring);
     let cached_config = LogConfig {
         page_cache: true,
         ..LogConfig::default()
@@ -271,10 +267,7 @@ fn a_failed_page_cache_write_in_a_mixed_round_fails_its_log_alone() {
 fn a_log_changes_between_direct_and_page_cache_writes() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
-    let config = StorageConfig {
-        backend: BackendKind::IoUring,
-        durability: Durability::Sync,
-    };
+    let config = synced(BackendKind::IoUring);
     let mut expected = Vec::new();
     for (round, page_cache) in [false, true, false, true].into_iter().enumerate() {
         let storage = Storage::open(RealFs::shared(), config).unwrap();

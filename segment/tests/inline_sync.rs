@@ -7,7 +7,7 @@ mod common;
 use common::hook_fs::{hook_fs, Hook, Hooked};
 use common::{borrow, make_batch, read_all};
 use shardlog_segment::io::{Gate, MemFs};
-use shardlog_segment::{BackendKind, Durability, LogConfig, Storage, StorageConfig};
+use shardlog_segment::{BackendKind, Durability, Log, LogConfig, Storage, StorageConfig};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,10 +16,10 @@ use std::time::Duration;
 /// the thread that made it.
 type Ops = Arc<Mutex<Vec<(Hooked, String)>>>;
 
-/// Storage under the `sync` policy on a memory file system whose `.log` writes and
-/// syncs are recorded in `ops`; a sync on the sync thread, once recorded, passes
-/// `gate` before it is made.
-fn storage(ops: &Ops, gate: &Arc<Gate>) -> Storage {
+/// The log in `dir` of a storage under the `sync` policy on a memory file system
+/// whose `.log` writes and syncs are recorded in `ops`; a sync on the sync thread,
+/// once recorded, passes `gate` before it is made.
+fn open_log(ops: &Ops, gate: &Arc<Gate>, dir: &str) -> (Storage, Log) {
     let (ops, gate) = (Arc::clone(ops), Arc::clone(gate));
     let hook: Hook = Arc::new(move |op, path: &Path| {
         if path.extension().is_some_and(|e| e == "log") {
@@ -37,7 +37,9 @@ fn storage(ops: &Ops, gate: &Arc<Gate>) -> Storage {
         backend: BackendKind::Buffered,
         durability: Durability::Sync,
     };
-    Storage::open(fs, config).unwrap()
+    let storage = Storage::open(fs, config).unwrap();
+    let (log, _) = storage.open_log(dir, LogConfig::default()).unwrap();
+    (storage, log)
 }
 
 /// The threads of the recorded `op`s from the `from`th operation on.
@@ -55,10 +57,7 @@ fn threads_of(ops: &Ops, op: Hooked, from: usize) -> Vec<String> {
 fn small_rounds_at_rest_are_synced_by_the_write_thread() {
     let ops: Ops = Arc::default();
     let gate = Gate::new();
-    let storage = storage(&ops, &gate);
-    let (log, _) = storage
-        .open_log(Path::new("/a"), LogConfig::default())
-        .unwrap();
+    let (storage, log) = open_log(&ops, &gate, "/a");
     let mut written = make_batch(0, 2, 100);
     log.append(&borrow(&written)).unwrap();
     let after_create = ops.lock().unwrap().len();
@@ -87,10 +86,7 @@ fn small_rounds_at_rest_are_synced_by_the_write_thread() {
 fn a_small_round_behind_a_pending_one_is_not_synced_by_the_write_thread() {
     let ops: Ops = Arc::default();
     let gate = Gate::new();
-    let storage = storage(&ops, &gate);
-    let (log, _) = storage
-        .open_log(Path::new("/b"), LogConfig::default())
-        .unwrap();
+    let (storage, log) = open_log(&ops, &gate, "/b");
     let first = make_batch(0, 1, 10);
     log.append(&borrow(&first)).unwrap();
     let before = ops.lock().unwrap().len();
