@@ -142,6 +142,10 @@ pub struct BenchArgs {
     /// comma-separated, each 1 to 100 (default 1,10,100).
     #[arg(long, value_delimiter = ',')]
     pub subscriptions: Vec<usize>,
+    /// sns-*: deliver notification documents (JSON, signed), SNS's default,
+    /// instead of raw messages.
+    #[arg(long)]
+    pub sns_envelope: bool,
     /// Also run the SQS and SNS workloads against moto's server (started here on
     /// 127.0.0.1; `moto_server` from $SHARDLOG_MOTO_SERVER, .venv-clients or PATH,
     /// else installed into .venv-clients) and print shardlog's ratio to it.
@@ -516,6 +520,7 @@ impl BenchArgs {
                     ..sqs
                 },
                 subscriptions,
+                envelope: self.sns_envelope,
             },
             compare_moto: self.compare_moto,
             growth_bytes: growth_gib.iter().map(|gib| gib << 30).collect(),

@@ -1,5 +1,6 @@
-//! SNS fan-out over HTTP: Publish (query protocol) to one topic with N raw-delivery
-//! SQS queue subscriptions, each queue drained by a long-polling consumer.
+//! SNS fan-out over HTTP: Publish (query protocol) to one topic with N SQS queue
+//! subscriptions (raw delivery, or with `--sns-envelope` SNS's default: signed
+//! notification documents), each queue drained by a long-polling consumer.
 //! `sns-publish` publishes flat out and counts deliveries/s; `sns-latency`
 //! publishes at a fixed rate and measures publish-to-queue latency (the publish
 //! time travels in the body, the consumer takes the receive time). Every run
@@ -48,6 +49,8 @@ pub struct SnsSettings {
     pub base: SqsSettings,
     /// Queue subscriptions of the topic: one case per count.
     pub subscriptions: Vec<usize>,
+    /// Queues get signed notification documents rather than raw messages.
+    pub envelope: bool,
 }
 
 /// A topic and its subscribed queues, deleted on drop.
@@ -74,6 +77,7 @@ impl Fanout {
         sqs: &Arc<Box<Call>>,
         name: &str,
         count: usize,
+        envelope: bool,
     ) -> Result<Fanout, String> {
         let created = (sns)("CreateTopic", &json!({"Name": name}))
             .map_err(|e| format!("CreateTopic {name}: {e}"))?;
@@ -97,12 +101,13 @@ impl Fanout {
             let arn = attributes["Attributes"]["QueueArn"]
                 .as_str()
                 .ok_or("GetQueueAttributes: no QueueArn")?;
+            let raw = if envelope { "false" } else { "true" };
             let subscribe = json!({
                 "TopicArn": fanout.topic,
                 "Protocol": "sqs",
                 "Endpoint": arn,
                 "Attributes.entry.1.key": "RawMessageDelivery",
-                "Attributes.entry.1.value": "true",
+                "Attributes.entry.1.value": raw,
             });
             (sns)("Subscribe", &subscribe).map_err(|e| format!("Subscribe {queue}: {e}"))?;
         }
@@ -132,6 +137,7 @@ pub fn sns_cases<'a>(
     for (index, &kind) in kinds.iter().filter(|k| k.is_sns()).enumerate() {
         for &count in &settings.subscriptions {
             let base = settings.base;
+            let envelope = settings.envelope;
             let pace = (kind == WorkloadKind::SnsLatency).then_some(base.rate);
             let fill = kind == WorkloadKind::SnsFill;
             let deliveries_max = [
@@ -151,7 +157,7 @@ pub fn sns_cases<'a>(
             let mut runs = 0u64;
             let run = move |budget: &Budget, meter: &Meter| -> Result<Sample, String> {
                 if fanout.is_none() {
-                    fanout = Some(Fanout::create(&sns, &sqs, &name, count)?);
+                    fanout = Some(Fanout::create(&sns, &sqs, &name, count, envelope)?);
                 }
                 let fanout = fanout.as_ref().ok_or("no topic")?;
                 runs += 1;
@@ -176,7 +182,7 @@ pub fn sns_cases<'a>(
                 );
                 Ok(sample)
             };
-            cases.push(sns_case(kind, label, base, count, Box::new(run)));
+            cases.push(sns_case(kind, label, base, count, envelope, Box::new(run)));
         }
     }
     cases
@@ -187,6 +193,7 @@ fn sns_case<'a>(
     label: &str,
     base: SqsSettings,
     count: usize,
+    envelope: bool,
     run: super::RunFn<'a>,
 ) -> Case<'a> {
     let mut params = Params {
@@ -214,6 +221,10 @@ fn sns_case<'a>(
             format!("{label} SNS publish, {count} subs (deliveries)"),
             Figure::Throughput,
         )
+    };
+    let name = match envelope {
+        true => format!("{name}, enveloped"),
+        false => name,
     };
     Case {
         kind,
@@ -495,6 +506,15 @@ fn consume(run: Run<'_>, progress: &Progress, queue: usize) -> Result<Sample, St
         for mut message in messages {
             receipts.push(message["ReceiptHandle"].take());
             let body = message["Body"].as_str().unwrap_or_default();
+            let envelope: Value;
+            let body = match body.starts_with('{') {
+                true => {
+                    envelope = serde_json::from_str(body)
+                        .map_err(|e| format!("a notification that is not JSON ({e}): {body}"))?;
+                    envelope["Message"].as_str().unwrap_or_default()
+                }
+                false => body,
+            };
             let mut words = body.split(' ');
             let (Some(body_tag), Some(id), Some(sent)) = (words.next(), words.next(), words.next())
             else {

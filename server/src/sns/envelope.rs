@@ -261,4 +261,78 @@ mod tests {
             .unwrap()
             .starts_with("http://127.0.0.1:4566/?Action=Unsubscribe&SubscriptionArn=arn%3Aaws"));
     }
+
+    fn plain(id: &str, text: &str) -> Published {
+        Published {
+            message_id: id.into(),
+            published_ms: 1_700_000_000_123,
+            subject: None,
+            message: text.into(),
+            attributes: Default::default(),
+            group_id: None,
+            deduplication_id: None,
+            structure_json: false,
+        }
+    }
+
+    /// A message delivered to several subscriptions is signed once: the signed
+    /// string does not name the subscription. Another message, or the same one
+    /// under the other signature version, is signed anew.
+    #[test]
+    fn one_signature_per_message_whatever_the_subscriptions() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
+        let signing = |version| Signing {
+            signer: &signer,
+            version,
+        };
+        let v1 = signing(SignatureVersion::V1);
+        let first = plain("m-1", "one");
+        let fields = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+        let documents: Vec<serde_json::Value> = (0..10)
+            .map(|k| {
+                let arn = format!("arn:aws:sns:us-east-1:000000000000:t:sub-{k}");
+                fields(&notification(&names(), &v1, "t", &arn, "sqs", &first, None))
+            })
+            .collect();
+        assert_eq!(signer.computed(), 1);
+        assert!(documents
+            .iter()
+            .all(|d| d["Signature"] == documents[0]["Signature"]));
+        assert_ne!(
+            documents[0]["UnsubscribeURL"],
+            documents[1]["UnsubscribeURL"]
+        );
+
+        let arn = "arn:aws:sns:us-east-1:000000000000:t:sub-0";
+        let second = fields(&notification(
+            &names(),
+            &v1,
+            "t",
+            arn,
+            "sqs",
+            &plain("m-2", "one"),
+            None,
+        ));
+        assert_eq!(signer.computed(), 2);
+        assert_ne!(second["Signature"], documents[0]["Signature"]);
+        let v2 = signing(SignatureVersion::V2);
+        let again = fields(&notification(&names(), &v2, "t", arn, "sqs", &first, None));
+        assert_eq!(signer.computed(), 3);
+        assert_ne!(again["Signature"], documents[0]["Signature"]);
+        // A kept signature is the one signing again makes (PKCS#1 v1.5).
+        let canonical = canonical_string(&[
+            ("Type", "Notification"),
+            ("MessageId", "m-1"),
+            ("TopicArn", "arn:aws:sns:us-east-1:000000000000:t"),
+            ("Message", "one"),
+            ("Timestamp", "2023-11-14T22:13:20.123Z"),
+        ]);
+        let fresh = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
+        assert_eq!(
+            documents[0]["Signature"],
+            fresh.sign(&canonical, SignatureVersion::V1)
+        );
+        assert_eq!(fresh.computed(), 1);
+    }
 }

@@ -17,12 +17,15 @@ use rsa::signature::{SignatureEncoding, Signer as _};
 use rsa::RsaPrivateKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use sha2::Digest as _;
 use shardlog_segment::io::{
     create_dir_all_durably, read_file, write_private_file_atomic, FileSystem,
 };
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// RSA key size; AWS's signing certificates use 2048-bit keys.
 const KEY_BITS: usize = 2048;
@@ -32,6 +35,10 @@ const KEY_FILE: &str = "sns-signing-key.pem";
 const CERTIFICATE_FILE: &str = "sns-signing-cert.pem";
 /// The certificate's subject.
 const CERTIFICATE_NAME: &str = "shardlog SNS message signing";
+/// Signatures kept for reuse: a message fanned out to many subscriptions in one
+/// delivery step is signed once, not once per subscription (an RSA-2048
+/// signature costs about a millisecond of CPU).
+const KEPT_SIGNATURES_MAX: usize = 1024;
 
 /// `SignatureVersion` of a message: which digest is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +64,34 @@ pub struct Signer {
     sha1: SigningKey<sha1::Sha1>,
     sha256: SigningKey<sha2::Sha256>,
     certificate_pem: String,
+    kept: Mutex<KeptSignatures>,
+    /// RSA signatures computed (not taken from `kept`).
+    computed: AtomicU64,
+}
+
+/// The latest signatures, by the SHA-256 of the version and the string signed.
+/// PKCS#1 v1.5 signatures are deterministic: a kept one is the one signing the
+/// same string again would make.
+#[derive(Default)]
+struct KeptSignatures {
+    by_digest: HashMap<[u8; 32], String>,
+    /// Oldest first: the one to forget when full.
+    order: VecDeque<[u8; 32]>,
+}
+
+impl KeptSignatures {
+    fn keep(&mut self, digest: [u8; 32], signature: &str) {
+        if self.by_digest.contains_key(&digest) {
+            return;
+        }
+        if self.order.len() >= KEPT_SIGNATURES_MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_digest.remove(&oldest);
+            }
+        }
+        self.order.push_back(digest);
+        self.by_digest.insert(digest, signature.to_string());
+    }
 }
 
 impl std::fmt::Debug for Signer {
@@ -108,6 +143,8 @@ impl Signer {
             sha1: SigningKey::new(key.clone()),
             sha256: SigningKey::new(key),
             certificate_pem,
+            kept: Mutex::default(),
+            computed: AtomicU64::new(0),
         })
     }
 
@@ -117,12 +154,35 @@ impl Signer {
     }
 
     /// The base64 `Signature` of a message whose canonical string is `canonical`.
+    /// A string signed lately is not signed again (see [`KeptSignatures`]).
     pub fn sign(&self, canonical: &[u8], version: SignatureVersion) -> String {
+        let digest: [u8; 32] = sha2::Sha256::new()
+            .chain_update(version.as_str())
+            .chain_update(canonical)
+            .finalize()
+            .into();
+        if let Some(signature) = self.kept().by_digest.get(&digest) {
+            return signature.clone();
+        }
+        // Signed outside the lock: other deliveries' look-ups do not wait for it.
         let signature = match version {
             SignatureVersion::V1 => self.sha1.sign(canonical).to_vec(),
             SignatureVersion::V2 => self.sha256.sign(canonical).to_vec(),
         };
-        base64::engine::general_purpose::STANDARD.encode(signature)
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        let signature = base64::engine::general_purpose::STANDARD.encode(signature);
+        self.kept().keep(digest, &signature);
+        signature
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, KeptSignatures> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// RSA signatures computed so far (those reused not counted).
+    #[cfg(test)]
+    pub(crate) fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
     }
 }
 
@@ -249,4 +309,30 @@ pub fn canonical_string(fields: &[(&str, &str)]) -> Vec<u8> {
         }
     }
     canonical
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept signatures stay within their bound, forgetting the oldest first.
+    #[test]
+    fn kept_signatures_forget_the_oldest_when_full() {
+        let mut kept = KeptSignatures::default();
+        let digest = |k: usize| -> [u8; 32] {
+            let mut d = [0u8; 32];
+            d[..8].copy_from_slice(&(k as u64).to_le_bytes());
+            d
+        };
+        for k in 0..KEPT_SIGNATURES_MAX + 5 {
+            kept.keep(digest(k), &k.to_string());
+            kept.keep(digest(k), "again");
+        }
+        assert_eq!(kept.by_digest.len(), KEPT_SIGNATURES_MAX);
+        assert_eq!(kept.order.len(), KEPT_SIGNATURES_MAX);
+        assert!((0..5).all(|k| !kept.by_digest.contains_key(&digest(k))));
+        assert_eq!(kept.by_digest[&digest(5)], "5");
+        let last = KEPT_SIGNATURES_MAX + 4;
+        assert_eq!(kept.by_digest[&digest(last)], last.to_string());
+    }
 }
