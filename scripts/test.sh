@@ -10,6 +10,20 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
+# The server signs SNS messages with OpenSSL: the openssl crate builds against the
+# system's library, found with pkg-config.
+if ! pkg-config --exists openssl 2>/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        echo "test: OpenSSL's headers or pkg-config not found, installing Debian's libssl-dev and pkg-config"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >/dev/null
+    else
+        echo "test: OpenSSL's development files are not installed: install libssl-dev and pkg-config" \
+            "(or run as root to let apt-get do it)" >&2
+        exit 1
+    fi
+fi
+
 # Both lock files must be current: a run never rewrites them (the tree stays clean).
 cargo metadata --locked --format-version 1 >/dev/null ||
     { echo "test: Cargo.lock is out of date: run cargo update --workspace and commit it" >&2; exit 1; }

@@ -36,7 +36,7 @@ fn run() -> Result<String, String> {
         .collect();
     let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.as_ref())
         .map_err(|e| format!("{dir}: {e}"))?;
-    let signature = signer.sign(&canonical_string(&pairs), version);
+    let signature = signer.sign(&canonical_string(&pairs), version)?;
     fields.insert("SignatureVersion".into(), version.as_str().into());
     fields.insert("Signature".into(), signature.into());
     let mut output = Map::new();

@@ -83,13 +83,13 @@ fn signatures_verify_with_the_certificate() {
     let signer = &shared().1;
     let message = notification();
     for version in [SignatureVersion::V1, SignatureVersion::V2] {
-        let signature = signer.sign(&message, version);
+        let signature = signer.sign(&message, version).unwrap();
         assert!(
             verifies(signer, &message, &signature, version),
             "{version:?}"
         );
     }
-    let v1 = signer.sign(&message, SignatureVersion::V1);
+    let v1 = signer.sign(&message, SignatureVersion::V1).unwrap();
     assert!(
         !verifies(signer, &message, &v1, SignatureVersion::V2),
         "digests differ"
@@ -102,7 +102,7 @@ fn tampering_is_detected() {
     let signer = &shared().1;
     let message = notification();
     for version in [SignatureVersion::V1, SignatureVersion::V2] {
-        let signature = signer.sign(&message, version);
+        let signature = signer.sign(&message, version).unwrap();
         let mut tampered = message.clone();
         tampered[8] ^= 1;
         assert!(
@@ -125,8 +125,8 @@ fn key_and_certificate_survive_reopening() {
     assert_eq!(reopened.certificate_pem(), first.certificate_pem());
     let message = notification();
     assert_eq!(
-        reopened.sign(&message, SignatureVersion::V2),
-        first.sign(&message, SignatureVersion::V2)
+        reopened.sign(&message, SignatureVersion::V2).unwrap(),
+        first.sign(&message, SignatureVersion::V2).unwrap()
     );
 }
 
@@ -135,7 +135,7 @@ fn key_and_certificate_survive_reopening() {
 fn certificate_is_remade_from_the_key() {
     let (_guard, dir) = copied_directory();
     let message = notification();
-    let signature = shared().1.sign(&message, SignatureVersion::V1);
+    let signature = shared().1.sign(&message, SignatureVersion::V1).unwrap();
     let certificate = std::fs::read_dir(&dir)
         .expect("directory")
         .map(|e| e.expect("entry").path())
@@ -261,4 +261,44 @@ fn key_file_is_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
+
+/// A key written before signing moved to OpenSSL (PKCS#8 PEM from the rsa
+/// crate, as older data directories hold) is read and signs verifiably.
+#[test]
+fn a_key_written_by_the_rsa_crate_still_signs() {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("key");
+    let pem = key.to_pkcs8_pem(LineEnding::LF).expect("PEM");
+    std::fs::write(dir.path().join("sns-signing-key.pem"), pem.as_bytes()).expect("write key");
+    let signer = Signer::open_or_create(&RealFs, dir.path()).expect("signer from the old key");
+    let message = notification();
+    for version in [SignatureVersion::V1, SignatureVersion::V2] {
+        let signature = signer.sign(&message, version).expect("signed");
+        assert!(
+            verifies(&signer, &message, &signature, version),
+            "{version:?}"
+        );
+    }
+    let spki = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key()).expect("SPKI");
+    let certificate = certificate_der(&signer);
+    assert!(certificate
+        .windows(spki.as_bytes().len())
+        .any(|window| window == spki.as_bytes()));
+}
+
+/// A key file that is not an RSA private key is refused with its path named.
+#[test]
+fn a_key_that_is_not_rsa_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("sns-signing-key.pem");
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+    std::fs::write(&path, ec.serialize_pem()).expect("write key");
+    let error = Signer::open_or_create(&RealFs, dir.path()).expect_err("an EC key is refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(error.to_string().contains("sns-signing-key.pem"), "{error}");
+    std::fs::write(&path, "not a key").expect("write key");
+    let error = Signer::open_or_create(&RealFs, dir.path()).expect_err("garbage is refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
 }

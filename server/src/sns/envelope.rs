@@ -48,20 +48,20 @@ impl Signing<'_> {
         &self,
         names: &Names,
         fields: &[(&str, serde_json::Value)],
-    ) -> Vec<(&'static str, serde_json::Value)> {
+    ) -> Result<Vec<(&'static str, serde_json::Value)>, String> {
         let texts: Vec<(&str, &str)> = fields
             .iter()
             .filter_map(|(name, value)| Some((*name, value.as_str()?)))
             .collect();
-        let signature = self.signer.sign(&canonical_string(&texts), self.version);
-        vec![
+        let signature = self.signer.sign(&canonical_string(&texts), self.version)?;
+        Ok(vec![
             ("SignatureVersion", self.version.as_str().into()),
             ("Signature", signature.into()),
             (
                 "SigningCertURL",
                 format!("{}{CERTIFICATE_PATH}", names.public_url).into(),
             ),
-        ]
+        ])
     }
 }
 
@@ -122,7 +122,7 @@ pub(super) fn notification(
     protocol: &str,
     message: &Published,
     sequence_number: Option<u64>,
-) -> String {
+) -> Result<String, String> {
     use serde_json::Value as J;
     let mut fields: Vec<(&str, J)> = vec![
         ("Type", J::from("Notification")),
@@ -137,7 +137,7 @@ pub(super) fn notification(
     }
     fields.push(("Message", J::from(message.message_for(protocol))));
     fields.push(("Timestamp", J::from(iso_time(message.published_ms))));
-    let signature = signing.fields(names, &fields);
+    let signature = signing.fields(names, &fields)?;
     fields.extend(signature);
     fields.push((
         "UnsubscribeURL",
@@ -146,7 +146,7 @@ pub(super) fn notification(
     if !message.attributes.is_empty() {
         fields.push(("MessageAttributes", attributes_json(message)));
     }
-    object(&fields)
+    Ok(object(&fields))
 }
 
 /// A SubscriptionConfirmation or UnsubscribeConfirmation document.
@@ -157,7 +157,7 @@ pub(super) fn confirmation(
     topic: &str,
     token: &str,
     now_ms: u64,
-) -> String {
+) -> Result<String, String> {
     use serde_json::Value as J;
     let topic_arn = names.topic_arn(topic);
     let message = if kind == "SubscriptionConfirmation" {
@@ -177,9 +177,9 @@ pub(super) fn confirmation(
         ),
         ("Timestamp", J::from(iso_time(now_ms))),
     ];
-    let signature = signing.fields(names, &fields);
+    let signature = signing.fields(names, &fields)?;
     fields.extend(signature);
-    object(&fields)
+    Ok(object(&fields))
 }
 
 #[cfg(test)]
@@ -229,7 +229,8 @@ mod tests {
             "sqs",
             &message,
             None,
-        );
+        )
+        .unwrap();
         let keys: Vec<&str> = [
             "\"Type\"",
             "\"MessageId\"",
@@ -288,11 +289,13 @@ mod tests {
         };
         let v1 = signing(SignatureVersion::V1);
         let first = plain("m-1", "one");
-        let fields = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+        let fields = |text: Result<String, String>| -> serde_json::Value {
+            serde_json::from_str(&text.unwrap()).unwrap()
+        };
         let documents: Vec<serde_json::Value> = (0..10)
             .map(|k| {
                 let arn = format!("arn:aws:sns:us-east-1:000000000000:t:sub-{k}");
-                fields(&notification(&names(), &v1, "t", &arn, "sqs", &first, None))
+                fields(notification(&names(), &v1, "t", &arn, "sqs", &first, None))
             })
             .collect();
         assert_eq!(signer.computed(), 1);
@@ -305,7 +308,7 @@ mod tests {
         );
 
         let arn = "arn:aws:sns:us-east-1:000000000000:t:sub-0";
-        let second = fields(&notification(
+        let second = fields(notification(
             &names(),
             &v1,
             "t",
@@ -317,7 +320,7 @@ mod tests {
         assert_eq!(signer.computed(), 2);
         assert_ne!(second["Signature"], documents[0]["Signature"]);
         let v2 = signing(SignatureVersion::V2);
-        let again = fields(&notification(&names(), &v2, "t", arn, "sqs", &first, None));
+        let again = fields(notification(&names(), &v2, "t", arn, "sqs", &first, None));
         assert_eq!(signer.computed(), 3);
         assert_ne!(again["Signature"], documents[0]["Signature"]);
         // A kept signature is the one signing again makes (PKCS#1 v1.5).
@@ -331,7 +334,7 @@ mod tests {
         let fresh = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
         assert_eq!(
             documents[0]["Signature"],
-            fresh.sign(&canonical, SignatureVersion::V1)
+            fresh.sign(&canonical, SignatureVersion::V1).unwrap()
         );
         assert_eq!(fresh.computed(), 1);
     }

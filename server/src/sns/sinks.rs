@@ -108,7 +108,7 @@ impl Sinks {
         let signing = self
             .signing(delivery.topic_attributes)
             .map_err(|reason| refused(reason, true))?;
-        Ok(envelope::notification(
+        envelope::notification(
             &self.names,
             &signing,
             delivery.topic.as_str(),
@@ -116,7 +116,8 @@ impl Sinks {
             protocol,
             delivery.message,
             sequence,
-        ))
+        )
+        .map_err(|reason| refused(reason, true))
     }
 
     /// The queue of this server that `arn` names.

@@ -274,14 +274,8 @@ fn confirmation_document(
         .signing(&attributes)
         .map_err(|error| SnsError::new("InternalError", error))?;
     let now = shardlog_topic_now();
-    Ok(envelope::confirmation(
-        sns.names(),
-        &signing,
-        kind,
-        topic,
-        token,
-        now,
-    ))
+    envelope::confirmation(sns.names(), &signing, kind, topic, token, now)
+        .map_err(|error| SnsError::new("InternalError", error))
 }
 
 fn post_in_background(
