@@ -518,3 +518,68 @@ fn a_failed_ring_fsync_is_recorded() {
     assert!(!fine.sync_record().expect("a real file's").failed());
     assert!(bad.sync_record().unwrap().failed());
 }
+
+/// A real file that counts the syncs made through its own `sync_data` (not the
+/// ring's fsyncs of its descriptor).
+#[derive(Debug)]
+struct Counted {
+    file: Arc<dyn FileHandle>,
+    own_syncs: std::sync::atomic::AtomicUsize,
+}
+
+impl FileHandle for Counted {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        self.file.write_at(buf, offset)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.own_syncs
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.file.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        self.file.raw_fd()
+    }
+
+    fn sync_record(&self) -> Option<&SyncRecord> {
+        self.file.sync_record()
+    }
+}
+
+/// A lone file is synced on the calling thread with `fdatasync` (an io_uring
+/// fsync would go through a kernel worker thread); several files go through the
+/// ring together.
+#[test]
+fn a_lone_file_syncs_on_the_calling_thread_and_several_through_the_ring() {
+    let Some(mut uring) = ring() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let counted = |name: &str| {
+        Arc::new(Counted {
+            file: open(dir.path(), name),
+            own_syncs: Default::default(),
+        })
+    };
+    let syncs = |file: &Counted| file.own_syncs.load(std::sync::atomic::Ordering::SeqCst);
+    let lone = counted("lone");
+    let results = uring.sync_all(&[Arc::clone(&lone) as Arc<dyn FileHandle>]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(syncs(&lone), 1);
+    let (first, second) = (counted("first"), counted("second"));
+    let both: [Arc<dyn FileHandle>; 2] = [first.clone(), second.clone()];
+    let results = uring.sync_all(&both);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!((syncs(&first), syncs(&second)), (0, 0));
+}
