@@ -36,9 +36,10 @@ const KEY_FILE: &str = "sns-signing-key.pem";
 const CERTIFICATE_FILE: &str = "sns-signing-cert.pem";
 /// The certificate's subject.
 const CERTIFICATE_NAME: &str = "shardlog SNS message signing";
-/// Signatures kept for reuse: a message fanned out to many subscriptions in one
-/// delivery step is signed once, not once per subscription (an RSA-2048
-/// signature costs about a millisecond of CPU).
+/// Signatures kept for reuse: a message fanned out to many subscriptions is
+/// signed once, not once per subscription (an RSA-2048 signature costs about
+/// 0.4 ms of CPU with OpenSSL on this project's machine). A fan-out step hands
+/// over at most 100 messages per subscription, well within this.
 const KEPT_SIGNATURES_MAX: usize = 1024;
 
 /// `SignatureVersion` of a message: which digest is signed.
