@@ -5,6 +5,7 @@ use crate::aligned::AlignedBuf;
 use crate::io::{read_file, Fault, FaultAction, FaultyFs, FileSystem, IoOp, MemFs};
 use crate::io::{OpenOptions, RealFs, SyncRecord};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const BLOCK: usize = DIRECT_IO_ALIGNMENT;
@@ -47,12 +48,15 @@ fn op<'a>(file: &'a Arc<dyn FileHandle>, offset: u64, data: &'a [u8]) -> WriteOp
     }
 }
 
-/// A real file whose `injected_fault` answers from a script and records what it was asked.
+/// A real file whose `injected_fault` answers from a script and records what it was
+/// asked, and which counts the syncs made through its own `sync_data` (not the
+/// ring's fsyncs of its descriptor).
 #[derive(Debug)]
 struct Scripted {
     inner: Arc<dyn FileHandle>,
     script: Mutex<VecDeque<Injected>>,
     asked: Mutex<Vec<Option<usize>>>,
+    own_syncs: AtomicUsize,
 }
 
 impl Scripted {
@@ -61,7 +65,12 @@ impl Scripted {
             inner,
             script: Mutex::new(script.into()),
             asked: Mutex::new(Vec::new()),
+            own_syncs: AtomicUsize::new(0),
         }
+    }
+
+    fn own_syncs(&self) -> usize {
+        self.own_syncs.load(Ordering::SeqCst)
     }
 
     fn asked(&self) -> Vec<Option<usize>> {
@@ -77,6 +86,7 @@ impl FileHandle for Scripted {
         self.inner.write_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
+        self.own_syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.sync_data()
     }
     fn len(&self) -> io::Result<u64> {
@@ -519,46 +529,6 @@ fn a_failed_ring_fsync_is_recorded() {
     assert!(bad.sync_record().unwrap().failed());
 }
 
-/// A real file that counts the syncs made through its own `sync_data` (not the
-/// ring's fsyncs of its descriptor).
-#[derive(Debug)]
-struct Counted {
-    file: Arc<dyn FileHandle>,
-    own_syncs: std::sync::atomic::AtomicUsize,
-}
-
-impl FileHandle for Counted {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.file.read_at(buf, offset)
-    }
-
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        self.file.write_at(buf, offset)
-    }
-
-    fn sync_data(&self) -> io::Result<()> {
-        self.own_syncs
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.file.sync_data()
-    }
-
-    fn len(&self) -> io::Result<u64> {
-        self.file.len()
-    }
-
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
-    }
-
-    fn raw_fd(&self) -> Option<RawFd> {
-        self.file.raw_fd()
-    }
-
-    fn sync_record(&self) -> Option<&SyncRecord> {
-        self.file.sync_record()
-    }
-}
-
 /// A lone file is synced on the calling thread with `fdatasync` (an io_uring
 /// fsync would go through a kernel worker thread); several files go through the
 /// ring together.
@@ -566,13 +536,8 @@ impl FileHandle for Counted {
 fn a_lone_file_syncs_on_the_calling_thread_and_several_through_the_ring() {
     let Some(mut uring) = ring() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let counted = |name: &str| {
-        Arc::new(Counted {
-            file: open(dir.path(), name),
-            own_syncs: Default::default(),
-        })
-    };
-    let syncs = |file: &Counted| file.own_syncs.load(std::sync::atomic::Ordering::SeqCst);
+    let counted = |name: &str| Arc::new(Scripted::new(open(dir.path(), name), Vec::new()));
+    let syncs = |file: &Scripted| file.own_syncs();
     let lone = counted("lone");
     let results = uring.sync_all(&[Arc::clone(&lone) as Arc<dyn FileHandle>]);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
