@@ -146,6 +146,15 @@ fn damaged_topic_files_fail_verify() {
         let answer = sns(server.address, &form);
         assert!(answer.starts_with("HTTP/1.1 200"), "{form}: {answer}");
     }
+    // Delivered before the stop, so that the delivery's position is stored.
+    let received = shardlog(
+        &[
+            "queue", "receive", "inbox", "--url", &url, "--max", "1", "--wait", "10",
+        ],
+        b"",
+    )
+    .ok();
+    assert!(received.stdout.contains("hello"), "{}", received.stdout);
     assert!(common::stop(server), "the server did not stop cleanly");
     let data_text = data.to_str().unwrap();
     let run = shardlog(&["verify", "--data-dir", data_text], b"").ok();
@@ -161,15 +170,25 @@ fn damaged_topic_files_fail_verify() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "log"))
         .expect("the topic log has a segment");
-    let position = std::fs::read_dir(topic_dir.join("positions"))
+    // The subscription's own position file, and the file of the topic's queue
+    // positions once its delivery stored one.
+    let mut positions: Vec<_> = std::fs::read_dir(topic_dir.join("positions"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .next()
-        .expect("the subscription has a position");
-    for (file, damage) in [
-        (&segment, flip_byte as fn(&Path)),
-        (&position, |path: &Path| std::fs::write(path, b"{").unwrap()),
-    ] {
+        .filter(|p| p.extension().is_none_or(|e| e != "tmp"))
+        .collect();
+    positions.sort();
+    let together = shardlog_topic::QUEUE_POSITIONS_FILE;
+    assert_eq!(positions.len(), 2, "{positions:?}");
+    assert!(
+        positions.iter().any(|p| p.ends_with(together)),
+        "{positions:?}"
+    );
+    let garbage = |path: &Path| std::fs::write(path, b"{").unwrap();
+    let damaged = [(&segment, flip_byte as fn(&Path))]
+        .into_iter()
+        .chain(positions.iter().map(|p| (p, garbage as fn(&Path))));
+    for (file, damage) in damaged {
         let pristine = std::fs::read(file).unwrap();
         damage(file);
         let run = shardlog(&["verify", "--data-dir", data_text], b"");

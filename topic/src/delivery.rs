@@ -13,10 +13,11 @@ use crate::recent::{DecodedRead, RecentRead};
 use crate::record::Published;
 use crate::retry::DeliveryPolicy;
 use crate::throttle::Throttle;
-use crate::types::{Protocol, TopicName};
+use crate::types::{Protocol, SubscriptionId, TopicName};
 use shardlog_segment::io::{read_file, write_file_atomic, FileSystem};
 use shardlog_segment::{Log, ReadLimits};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -332,9 +333,78 @@ pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) ->
     })
 }
 
+/// The name, in a topic's `positions` directory, of the file that holds the
+/// positions of all its queue subscriptions (a subscription id is a UUID, so no
+/// subscription's own file has it).
+pub const QUEUE_POSITIONS_FILE: &str = "queues.json";
+
+/// The file holding the delivery positions of a topic's queue subscriptions:
+/// their one fan-out thread stores them together, one atomic replace for all
+/// instead of one per subscription.
+pub(crate) fn queue_positions_path(topic_dir: &Path) -> PathBuf {
+    topic_dir.join("positions").join(QUEUE_POSITIONS_FILE)
+}
+
+/// Reads the queue subscriptions' positions by subscription id (none if the
+/// file is missing: nothing was stored together yet).
+pub(crate) fn load_queue_positions(
+    fs: &dyn FileSystem,
+    path: &Path,
+) -> Result<HashMap<String, u64>> {
+    if !fs.exists(path) {
+        return Ok(HashMap::new());
+    }
+    let bytes = read_file(fs, path).map_err(|source| Error::Metadata {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_queue_positions(&bytes).map_err(|reason| Error::Corrupt {
+        what: path.display().to_string(),
+        reason,
+    })
+}
+
+/// Parses the bytes of a topic's queue positions file (`{"version": 1,
+/// "positions": {"<subscription id>": N, ...}}`); the error says what is wrong.
+/// Also what `shardlog verify` checks it with.
+pub fn parse_queue_positions(bytes: &[u8]) -> std::result::Result<HashMap<String, u64>, String> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        version: u32,
+        positions: HashMap<String, u64>,
+    }
+    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    match stored.version {
+        1 => Ok(stored.positions),
+        other => Err(format!(
+            "queue positions of version {other}; this build reads version 1"
+        )),
+    }
+}
+
+/// Replaces the queue subscriptions' positions atomically (durable when it returns).
+pub(crate) fn store_queue_positions<'a>(
+    fs: &dyn FileSystem,
+    path: &Path,
+    positions: impl Iterator<Item = (&'a str, u64)>,
+) -> Result<()> {
+    let positions: serde_json::Map<String, serde_json::Value> = positions
+        .map(|(id, position)| (id.to_string(), position.into()))
+        .collect();
+    let bytes = serde_json::json!({"version": 1, "positions": positions}).to_string();
+    write_file_atomic(fs, path, bytes.as_bytes()).map_err(|source| Error::Metadata {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// What every delivery thread of a topic works with.
 pub(crate) struct DeliveryContext {
     pub(crate) topic: TopicName,
+    /// The topic's directory.
+    pub(crate) topic_dir: PathBuf,
     pub(crate) log: Log,
     /// The topic's newest log read, shared by its delivery threads.
     pub(crate) recent: Arc<RecentRead>,
@@ -362,6 +432,11 @@ pub(crate) const IDLE_WAIT: Duration = Duration::from_millis(500);
 pub(crate) const POSITION_STORE_INTERVAL: Duration = Duration::from_millis(100);
 
 impl DeliveryContext {
+    /// The file of the topic's queue positions ([`queue_positions_path`]).
+    pub(crate) fn queue_positions_path(&self) -> PathBuf {
+        queue_positions_path(&self.topic_dir)
+    }
+
     /// The records from `position` on that one read returns (shared with the
     /// topic's other delivery threads, see [`RecentRead`]), and where it started.
     pub(crate) fn read(&self, position: u64) -> Result<(u64, Arc<DecodedRead>)> {
@@ -395,6 +470,46 @@ impl DeliveryContext {
         // Reclaim goes by stored positions only: a crash restarts from them.
         control.position.store(position, Ordering::Release);
         Some(position)
+    }
+
+    /// [`DeliveryContext::store`] for the queue subscriptions of the fan-out
+    /// thread, all in one file at `path`: each of `members` at its position of
+    /// `delivered` (`None`: where it stands), or the log's durable end if that is
+    /// before it, or where it stands if that is further. Nothing is written
+    /// unless one moves. Returns the positions stored and whether one moved;
+    /// `None` (logged) if they cannot be stored.
+    pub(crate) fn store_queues(
+        &self,
+        members: &[(Arc<Control>, SubscriptionId)],
+        delivered: &[Option<u64>],
+        path: &Path,
+    ) -> Option<(Vec<u64>, bool)> {
+        let durable_end = self.log.durable_end();
+        let stored: Vec<u64> = members
+            .iter()
+            .map(|(control, _)| control.position.load(Ordering::Acquire))
+            .collect();
+        let positions: Vec<u64> = stored
+            .iter()
+            .zip(delivered)
+            .map(|(&stored, delivered)| {
+                delivered.map_or(stored, |d| d.min(durable_end).max(stored))
+            })
+            .collect();
+        let moved = positions != stored;
+        if !moved {
+            return Some((positions, false));
+        }
+        let entries = members.iter().map(|(_, id)| id.as_str());
+        let entries = entries.zip(positions.iter().copied());
+        if let Err(error) = store_queue_positions(self.fs.as_ref(), path, entries) {
+            tracing::error!(topic = %self.topic, %error, "cannot store the queue subscriptions' delivery positions; their delivery stops");
+            return None;
+        }
+        for ((control, _), &position) in members.iter().zip(&positions) {
+            control.position.store(position, Ordering::Release);
+        }
+        Some((positions, true))
     }
 
     /// Removes the log's sealed segments that every subscription has passed (a

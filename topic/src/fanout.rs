@@ -26,7 +26,6 @@ use crate::recent::DecodedRead;
 use crate::record::Published;
 use crate::types::SubscriptionId;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -217,8 +216,9 @@ impl Fanout {
             members: self
                 .members
                 .iter()
-                .map(|m| (Arc::clone(&m.control), m.position_path.clone()))
+                .map(|m| (Arc::clone(&m.control), m.id()))
                 .collect(),
+            path: self.context.queue_positions_path(),
         };
         std::thread::scope(|scope| {
             let storing = std::thread::Builder::new()
@@ -505,11 +505,15 @@ impl Positions {
     }
 }
 
-/// The thread that stores a fan-out thread's delivered positions.
+/// The thread that stores a fan-out thread's delivered positions, all of them
+/// in one file: a store is a new file, a rename and two syncs, which one file
+/// per subscription made a hundred subscriptions pay a hundred times.
 struct Storer {
     context: Arc<DeliveryContext>,
-    /// Each member's control and position file (index as in `members`).
-    members: Vec<(Arc<Control>, PathBuf)>,
+    /// Each member's control and id (index as in `members`).
+    members: Vec<(Arc<Control>, SubscriptionId)>,
+    /// The file of the topic's queue positions.
+    path: PathBuf,
 }
 
 impl Storer {
@@ -549,28 +553,27 @@ impl Storer {
     }
 
     /// Stores every position of `delivered` past the stored one; whether one
-    /// was held back at the topic log's durable end.
+    /// was held back at the topic log's durable end. A member whose delivery
+    /// stopped keeps its stored position; if the file cannot be written, every
+    /// member's delivery stops (logged).
     fn store(&self, positions: &Positions, delivered: &[u64]) -> bool {
-        let mut stored_any = false;
-        let mut behind = false;
-        for (index, (control, path)) in self.members.iter().enumerate() {
-            let position = delivered[index];
-            if position <= control.position.load(Ordering::Acquire)
-                || positions.lock().halted[index]
-            {
-                continue;
-            }
-            match self.context.store(control, path, position) {
-                Some(stored) => {
-                    stored_any = true;
-                    behind |= stored < position;
-                }
-                None => positions.lock().halted[index] = true,
-            }
-        }
-        if stored_any {
+        let halted = positions.lock().halted.clone();
+        let wanted: Vec<Option<u64>> = delivered
+            .iter()
+            .zip(&halted)
+            .map(|(&delivered, &halted)| (!halted).then_some(delivered))
+            .collect();
+        let Some((stored, moved)) = self
+            .context
+            .store_queues(&self.members, &wanted, &self.path)
+        else {
+            positions.lock().halted.iter_mut().for_each(|h| *h = true);
+            return false;
+        };
+        if moved {
             self.context.reclaim();
         }
-        behind
+        let mut pairs = wanted.iter().zip(&stored);
+        pairs.any(|(wanted, &stored)| wanted.is_some_and(|wanted| stored < wanted))
     }
 }

@@ -42,7 +42,8 @@ mod topic;
 mod types;
 
 pub use delivery::{
-    deliver_each, parse_position, Delivery, Failure, FixedRetry, RetryConfig, Sink,
+    deliver_each, parse_position, parse_queue_positions, Delivery, Failure, FixedRetry,
+    RetryConfig, Sink, QUEUE_POSITIONS_FILE,
 };
 pub use error::{Error, Result};
 pub use fifo::{content_deduplication_id, DEDUPLICATION_WINDOW_MS};

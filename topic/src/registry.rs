@@ -213,13 +213,22 @@ impl Topics {
         record: &TopicRecord,
     ) -> Result<Vec<(SubscriptionRecord, u64)>> {
         let fs = self.shared.storage.fs();
+        let queues_path = delivery::queue_positions_path(&topic.dir);
+        let queues = delivery::load_queue_positions(fs.as_ref(), &queues_path)?;
         let confirmed = record.subscriptions.iter().filter(|s| s.is_confirmed());
         confirmed
             .map(|subscription| {
                 let path = delivery::position_path(&topic.dir, subscription);
-                // A confirmed subscription whose position file is missing was
-                // confirmed by a crash-interrupted call: it starts at the end.
-                let position = delivery::load_position(fs.as_ref(), &path)?
+                // A queue subscription's own file holds where it started (or where
+                // an older build stored it); the queues' file, where the fan-out
+                // stored it since. Both are durable delivered positions, and
+                // positions only move forward: the further one counts.
+                let own = delivery::load_position(fs.as_ref(), &path)?;
+                let together = queues.get(subscription.id.as_str()).copied();
+                // A confirmed subscription with no position stored was confirmed
+                // by a crash-interrupted call: it starts at the end.
+                let position = own
+                    .max(together)
                     .unwrap_or_else(|| topic.subscription_start());
                 Ok((subscription.clone(), position))
             })

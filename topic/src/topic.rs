@@ -345,6 +345,7 @@ impl Topic {
     ) -> Result<()> {
         let context = Arc::new(DeliveryContext {
             topic: self.name.clone(),
+            topic_dir: self.dir.clone(),
             log: self.log.clone(),
             recent: Arc::clone(&self.recent),
             fs: Arc::clone(fs),

@@ -9,7 +9,7 @@ use shardlog_segment::io::{is_segment_in, FileOp, Gate, HoldAtGate, Interposed, 
 use shardlog_segment::{BackendKind, Durability, Storage, StorageConfig};
 use shardlog_topic::{
     Delivery, Endpoint, Failure, FixedRetry, Protocol, PublishRequest, RetryConfig, Sink,
-    TopicAttributes, TopicName, Topics,
+    TopicAttributes, TopicName, Topics, QUEUE_POSITIONS_FILE,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -216,7 +216,7 @@ fn queues_come_and_go_while_others_deliver() {
     let positions: Vec<String> = std::fs::read_dir(topic_dir(dir.path()).join("positions"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.ends_with(".tmp"))
+        .filter(|name| !name.ends_with(".tmp") && name != QUEUE_POSITIONS_FILE)
         .collect();
     assert!(positions.contains(&first.id.as_str().to_string()));
     assert!(!positions.contains(&leaving.id.as_str().to_string()));
@@ -234,9 +234,10 @@ fn topic_dir(root: &Path) -> std::path::PathBuf {
         .expect("the topic has a directory")
 }
 
-/// The subscription positions stored under `dir`.
-fn stored_positions(dir: &Path) -> Vec<u64> {
-    let mut positions = Vec::new();
+/// Each subscription's stored position under `dir`, by subscription id: the
+/// further of its own file's and the topic's queue positions file's.
+fn stored_by_id(dir: &Path) -> BTreeMap<String, u64> {
+    let mut positions = BTreeMap::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -248,11 +249,24 @@ fn stored_positions(dir: &Path) -> Vec<u64> {
                 && path.extension().is_none_or(|e| e != "tmp")
             {
                 let bytes = std::fs::read(&path).unwrap();
-                positions.push(shardlog_topic::parse_position(&bytes).unwrap());
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let found = match name == QUEUE_POSITIONS_FILE {
+                    true => shardlog_topic::parse_queue_positions(&bytes).unwrap(),
+                    false => [(name, shardlog_topic::parse_position(&bytes).unwrap())].into(),
+                };
+                for (id, position) in found {
+                    let stored = positions.entry(id).or_insert(position);
+                    *stored = position.max(*stored);
+                }
             }
         }
     }
     positions
+}
+
+/// The subscription positions stored under `dir`, in subscription id order.
+fn stored_positions(dir: &Path) -> Vec<u64> {
+    stored_by_id(dir).into_values().collect()
 }
 
 /// Waits (at most 10 s) until the one stored position is `position`.
@@ -331,6 +345,123 @@ fn delivery_starts_before_the_sync_and_positions_wait_for_it() {
         stored_positions(dir.path())
     );
     assert_eq!(topic.subscription_start(), 2);
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// Waits (at most 10 s) until the topic's queue positions file holds
+/// `expected` (subscription id -> position).
+fn wait_together(dir: &Path, expected: &BTreeMap<String, u64>) -> bool {
+    let path = topic_dir(dir).join("positions").join(QUEUE_POSITIONS_FILE);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = std::fs::read(&path)
+            .ok()
+            .map(|bytes| shardlog_topic::parse_queue_positions(&bytes).unwrap());
+        if stored.is_some_and(|stored| stored.into_iter().collect::<BTreeMap<_, _>>() == *expected)
+        {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The queue subscriptions' positions are stored together, in one file of the
+/// topic (a store is a new file and two syncs: one per subscription made a
+/// hundred subscriptions pay a hundred times); each subscription's own file
+/// keeps where it started. After a restart every queue goes on from the
+/// position in that file: nothing it had is delivered again.
+#[test]
+fn queue_positions_are_stored_together_and_delivery_resumes_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(CallSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics);
+    let addresses = ["a", "b", "c"];
+    let ids: Vec<String> = addresses
+        .iter()
+        .map(|address| {
+            let record = topics.subscribe("t", queue(address), |_| Ok(())).unwrap();
+            record.id.as_str().to_string()
+        })
+        .collect();
+    publish(&topics, &["m0", "m1", "m2"]);
+    let expected: BTreeMap<String, u64> = ids.iter().map(|id| (id.clone(), 3)).collect();
+    assert!(
+        wait_together(dir.path(), &expected),
+        "{:?}",
+        stored_by_id(dir.path())
+    );
+    for id in &ids {
+        let own = topic_dir(dir.path()).join("positions").join(id);
+        let own = shardlog_topic::parse_position(&std::fs::read(own).unwrap()).unwrap();
+        assert_eq!(own, 0, "a subscription's own file keeps its start");
+    }
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    publish(&topics, &["m3"]);
+    for address in addresses {
+        assert!(
+            sink.wait(|s| s.delivered_to(address) == ["m0", "m1", "m2", "m3"]),
+            "{address}: {:?}",
+            sink.state.lock().unwrap().delivered_to(address)
+        );
+    }
+    // Whatever came late would have come by now.
+    std::thread::sleep(Duration::from_millis(200));
+    for address in addresses {
+        let state = sink.state.lock().unwrap();
+        assert_eq!(state.delivered_to(address), ["m0", "m1", "m2", "m3"]);
+    }
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+}
+
+/// A queue subscription's position may be in its own file only (where an older
+/// build stored it), or in both files at different places: delivery resumes
+/// from the further of the two, redelivering nothing before it.
+#[test]
+fn a_position_in_a_subscriptions_own_file_still_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(CallSink::default());
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    create(&topics);
+    let old = topics.subscribe("t", queue("old"), |_| Ok(())).unwrap();
+    let ahead = topics.subscribe("t", queue("ahead"), |_| Ok(())).unwrap();
+    publish(&topics, &["m0", "m1"]);
+    let expected = [(old.id.as_str(), 2), (ahead.id.as_str(), 2)]
+        .map(|(id, position)| (id.to_string(), position))
+        .into();
+    assert!(wait_together(dir.path(), &expected));
+    topics.close().unwrap();
+    storage.shutdown().unwrap();
+    // As an older build leaves it: no common file, `old` at 1 in its own file.
+    // `ahead`'s own file says 2 and the common one 1.
+    let positions = topic_dir(dir.path()).join("positions");
+    let together = positions.join(QUEUE_POSITIONS_FILE);
+    let common = format!(
+        r#"{{"version":1,"positions":{{"{}":1}}}}"#,
+        ahead.id.as_str()
+    );
+    std::fs::write(&together, common).unwrap();
+    let own = |position: u64| format!(r#"{{"version":1,"position":{position}}}"#);
+    std::fs::write(positions.join(ahead.id.as_str()), own(2)).unwrap();
+    std::fs::write(positions.join(old.id.as_str()), own(1)).unwrap();
+
+    let (storage, topics) = open(dir.path(), Arc::clone(&sink));
+    publish(&topics, &["m2"]);
+    assert!(sink.wait(|s| s.delivered_to("old") == ["m0", "m1", "m1", "m2"]));
+    assert!(sink.wait(|s| s.delivered_to("ahead") == ["m0", "m1", "m2"]));
+    std::thread::sleep(Duration::from_millis(200));
+    let state = sink.state.lock().unwrap();
+    assert_eq!(state.delivered_to("old"), ["m0", "m1", "m1", "m2"]);
+    assert_eq!(state.delivered_to("ahead"), ["m0", "m1", "m2"]);
+    drop(state);
     topics.close().unwrap();
     storage.shutdown().unwrap();
 }

@@ -59,8 +59,20 @@ fn scan_topic(dir: &Path, name: &str) -> TopicScan {
             continue;
         }
         let read = std::fs::read(&path).map_err(|e| format!("cannot read: {e}"));
-        if let Err(reason) = read.and_then(|bytes| shardlog_topic::parse_position(&bytes)) {
-            let text = format!("the delivery position of topic {name} does not read: {reason}");
+        // The queue subscriptions' positions are stored together, the others'
+        // one file each.
+        let together = path.file_name() == Some(shardlog_topic::QUEUE_POSITIONS_FILE.as_ref());
+        let parsed = read.and_then(|bytes| match together {
+            true => shardlog_topic::parse_queue_positions(&bytes).map(drop),
+            false => shardlog_topic::parse_position(&bytes).map(drop),
+        });
+        if let Err(reason) = parsed {
+            let text = match together {
+                true => format!(
+                    "the queue subscriptions' delivery positions of topic {name} do not read: {reason}"
+                ),
+                false => format!("the delivery position of topic {name} does not read: {reason}"),
+            };
             scan.damage.push(problem(path, text));
         }
     }
