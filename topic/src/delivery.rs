@@ -209,6 +209,15 @@ fn compile_filter(record: &SubscriptionRecord) -> Option<std::result::Result<Fil
     }))
 }
 
+/// Whether `message` passes a compiled filter policy (see [`compile_filter`]).
+fn passes(filter: &Option<std::result::Result<FilterPolicy, ()>>, message: &Published) -> bool {
+    match filter {
+        None => true,
+        Some(Ok(policy)) => policy.matches(&message.attributes, &message.message),
+        Some(Err(())) => false,
+    }
+}
+
 /// A subscription's worker: its current record, and how to stop it.
 #[derive(Debug)]
 pub(crate) struct Control {
@@ -256,14 +265,20 @@ impl Control {
         state.record = record;
     }
 
+    /// Calls `f` with the subscription's record and whether a message passes its
+    /// filter policy ([`Control::passes`]), under one lock.
+    pub(crate) fn with_record<T>(
+        &self,
+        f: impl FnOnce(&SubscriptionRecord, &dyn Fn(&Published) -> bool) -> T,
+    ) -> T {
+        let state = self.lock();
+        f(&state.record, &|message| passes(&state.filter, message))
+    }
+
     /// Whether `message` passes the subscription's filter policy. The one place
     /// filtering is decided.
     pub(crate) fn passes(&self, message: &Published) -> bool {
-        match &self.lock().filter {
-            None => true,
-            Some(Ok(policy)) => policy.matches(&message.attributes, &message.message),
-            Some(Err(())) => false,
-        }
+        passes(&self.lock().filter, message)
     }
 
     /// Asks the worker to stop (and, if `removed`, to delete its position).

@@ -252,6 +252,19 @@ impl Topic {
     /// deduplication window's lock until its append is durable, so it blocks
     /// here: async callers publish to FIFO topics from a blocking thread.
     pub fn submit_publish(&self, requests: Vec<PublishRequest>) -> Result<PendingPublish> {
+        self.submit_publish_then(requests, |_| ())
+    }
+
+    /// [`Topic::submit_publish`] that hands a standard topic's new messages to
+    /// `staged` once their append is staged, while it is written and synced: work
+    /// on them there (a server signs their notifications) overlaps that wait
+    /// instead of adding to it. A FIFO topic's are not handed over (they are
+    /// appended under its deduplication window's lock).
+    pub fn submit_publish_then(
+        &self,
+        requests: Vec<PublishRequest>,
+        staged: impl FnOnce(&[Published]),
+    ) -> Result<PendingPublish> {
         self.check_usable()?;
         if requests.is_empty() || requests.len() > PUBLISH_BATCH_MAX {
             return Err(Error::InvalidParameter {
@@ -267,6 +280,7 @@ impl Topic {
             .collect::<Result<Vec<_>>>()?;
         if !fifo {
             let append = submit_published(&self.log, &messages)?;
+            staged(&messages);
             let outcomes = messages
                 .into_iter()
                 .map(|message| PublishOutcome {
@@ -396,6 +410,31 @@ impl Topic {
             op: "start a delivery thread for",
             path: self.dir.clone(),
             source,
+        }
+    }
+
+    /// Calls `f` with the topic's attributes as they stand.
+    pub fn with_attributes<T>(&self, f: impl FnOnce(&TopicAttributes) -> T) -> T {
+        f(&lock(&self.attributes))
+    }
+
+    /// Calls `visit(subscription, k)` for each subscription being delivered to
+    /// (every confirmed one, its record as it stands) and each message
+    /// `messages[k]` that passes its filter policy: the deliveries these
+    /// messages will make, as things stand now.
+    pub fn visit_deliveries(
+        &self,
+        messages: &[Published],
+        mut visit: impl FnMut(&SubscriptionRecord, usize),
+    ) {
+        for (control, _) in lock(&self.workers).values() {
+            control.with_record(|record, passes| {
+                for (k, message) in messages.iter().enumerate() {
+                    if passes(message) {
+                        visit(record, k);
+                    }
+                }
+            });
         }
     }
 

@@ -112,17 +112,14 @@ fn attributes_json(message: &Published) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-/// The Notification document for `message` on `topic` to `subscription_arn`;
-/// `sequence_number` for FIFO topics.
-pub(super) fn notification(
+/// The fields of a Notification document that its signature covers, in order.
+fn signed_notification_fields(
     names: &Names,
-    signing: &Signing<'_>,
     topic: &str,
-    subscription_arn: &str,
     protocol: &str,
     message: &Published,
     sequence_number: Option<u64>,
-) -> Result<String, String> {
+) -> Vec<(&'static str, serde_json::Value)> {
     use serde_json::Value as J;
     let mut fields: Vec<(&str, J)> = vec![
         ("Type", J::from("Notification")),
@@ -137,6 +134,36 @@ pub(super) fn notification(
     }
     fields.push(("Message", J::from(message.message_for(protocol))));
     fields.push(("Timestamp", J::from(iso_time(message.published_ms))));
+    fields
+}
+
+/// Signs the Notification of `message` to a subscription of `protocol` on
+/// standard topic `topic` ahead of its delivery: the signer keeps the signature,
+/// and [`notification`] finds it there.
+pub(super) fn sign_notification(
+    names: &Names,
+    signing: &Signing<'_>,
+    topic: &str,
+    protocol: &str,
+    message: &Published,
+) -> Result<(), String> {
+    let fields = signed_notification_fields(names, topic, protocol, message, None);
+    signing.fields(names, &fields).map(drop)
+}
+
+/// The Notification document for `message` on `topic` to `subscription_arn`;
+/// `sequence_number` for FIFO topics.
+pub(super) fn notification(
+    names: &Names,
+    signing: &Signing<'_>,
+    topic: &str,
+    subscription_arn: &str,
+    protocol: &str,
+    message: &Published,
+    sequence_number: Option<u64>,
+) -> Result<String, String> {
+    use serde_json::Value as J;
+    let mut fields = signed_notification_fields(names, topic, protocol, message, sequence_number);
     let signature = signing.fields(names, &fields)?;
     fields.extend(signature);
     fields.push((
@@ -276,6 +303,117 @@ mod tests {
         }
     }
 
+    /// A publish signs ahead what its enveloped deliveries will need: one
+    /// signature per message whatever the number of subscriptions, none for raw
+    /// deliveries, none for a message that no enveloped subscription's filter
+    /// policy passes.
+    #[test]
+    fn a_publish_signs_ahead_what_its_deliveries_need() {
+        use shardlog_topic::{Endpoint, FilterSpec, Protocol, SubscriptionRecord, TopicName};
+        let dir = tempfile::tempdir().unwrap();
+        let config = shardlog_segment::StorageConfig::default();
+        let storage =
+            shardlog_segment::Storage::open(shardlog_segment::io::RealFs::shared(), config)
+                .unwrap();
+        let names = ("us-east-1", "000000000000", "http://127.0.0.1:1");
+        let sns = super::super::Sns::open(
+            storage.clone(),
+            &dir.path().join("topics"),
+            names,
+            None,
+            None,
+        )
+        .unwrap();
+        let topics = sns.topics();
+        for name in ["t", "f"] {
+            let name = TopicName::new(name).unwrap();
+            topics
+                .create_topic(&name, Default::default(), Default::default())
+                .unwrap();
+        }
+        let queue = |name: &str| Endpoint {
+            protocol: Protocol::Sqs,
+            address: format!("arn:aws:sqs:us-east-1:000000000000:{name}"),
+        };
+        let raw = |record: &mut SubscriptionRecord| {
+            let raw = ("RawMessageDelivery".to_string(), "true".to_string());
+            record.attributes.extend([raw]);
+            Ok(())
+        };
+        let computed = || {
+            sns.sinks()
+                .signing(&Default::default())
+                .unwrap()
+                .signer
+                .computed()
+        };
+        let t = topics.topic("t").unwrap();
+        topics.subscribe("t", queue("raw"), raw).unwrap();
+        sns.presign(&t, &[plain("m-1", "one")]);
+        assert_eq!(computed(), 0, "raw deliveries are not signed");
+        for name in ["a", "b", "c"] {
+            topics.subscribe("t", queue(name), |_| Ok(())).unwrap();
+        }
+        sns.presign(&t, &[plain("m-1", "one"), plain("m-2", "two")]);
+        assert_eq!(computed(), 2, "one signature a message");
+
+        let f = topics.topic("f").unwrap();
+        let only_two = |record: &mut SubscriptionRecord| {
+            record.filter = Some(FilterSpec {
+                policy: r#"{"n": ["two"]}"#.into(),
+                body_scope: true,
+            });
+            Ok(())
+        };
+        topics.subscribe("f", queue("filtered"), only_two).unwrap();
+        sns.presign(&f, &[plain("m-3", r#"{"n": "one"}"#)]);
+        assert_eq!(computed(), 2, "a message no filter passes");
+        sns.presign(&f, &[plain("m-4", r#"{"n": "two"}"#)]);
+        assert_eq!(computed(), 3);
+        topics.close().unwrap();
+        storage.shutdown().unwrap();
+    }
+
+    /// The signature of a notification made ahead of its delivery
+    /// ([`sign_notification`]) is the one its delivery uses: nothing is signed twice.
+    #[test]
+    fn a_notification_signed_ahead_is_not_signed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
+        let v1 = Signing {
+            signer: &signer,
+            version: SignatureVersion::V1,
+        };
+        let message = plain("m-1", "one");
+        sign_notification(&names(), &v1, "t", "sqs", &message).unwrap();
+        assert_eq!(signer.computed(), 1);
+        let arn = "arn:aws:sns:us-east-1:000000000000:t:sub-0";
+        let document = notification(&names(), &v1, "t", arn, "sqs", &message, None).unwrap();
+        assert_eq!(
+            signer.computed(),
+            1,
+            "the delivery found the signature made ahead"
+        );
+        let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+        assert_eq!(document["Signature"], fresh_signature_of_m1(dir.path()));
+    }
+
+    /// What a signer of the key in `dir` that has kept nothing signs the
+    /// notification of `plain("m-1", "one")` on topic `t` with (version 1).
+    fn fresh_signature_of_m1(dir: &std::path::Path) -> String {
+        let canonical = canonical_string(&[
+            ("Type", "Notification"),
+            ("MessageId", "m-1"),
+            ("TopicArn", "arn:aws:sns:us-east-1:000000000000:t"),
+            ("Message", "one"),
+            ("Timestamp", "2023-11-14T22:13:20.123Z"),
+        ]);
+        let fresh = Signer::open_or_create(&shardlog_segment::io::RealFs, dir).unwrap();
+        let signature = fresh.sign(&canonical, SignatureVersion::V1).unwrap();
+        assert_eq!(fresh.computed(), 1);
+        signature
+    }
+
     /// A message delivered to several subscriptions is signed once: the signed
     /// string does not name the subscription. Another message, or the same one
     /// under the other signature version, is signed anew.
@@ -324,18 +462,6 @@ mod tests {
         assert_eq!(signer.computed(), 3);
         assert_ne!(again["Signature"], documents[0]["Signature"]);
         // A kept signature is the one signing again makes (PKCS#1 v1.5).
-        let canonical = canonical_string(&[
-            ("Type", "Notification"),
-            ("MessageId", "m-1"),
-            ("TopicArn", "arn:aws:sns:us-east-1:000000000000:t"),
-            ("Message", "one"),
-            ("Timestamp", "2023-11-14T22:13:20.123Z"),
-        ]);
-        let fresh = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
-        assert_eq!(
-            documents[0]["Signature"],
-            fresh.sign(&canonical, SignatureVersion::V1).unwrap()
-        );
-        assert_eq!(fresh.computed(), 1);
+        assert_eq!(documents[0]["Signature"], fresh_signature_of_m1(dir.path()));
     }
 }

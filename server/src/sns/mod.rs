@@ -19,7 +19,7 @@ pub use error::SnsError;
 pub(crate) use http::{is_sns_request, is_unsigned_form, respond, respond_to_unsigned_form};
 
 use crate::protocol::query::Dialect;
-use shardlog_topic::{Topics, TopicsConfig};
+use shardlog_topic::{Protocol, Published, Topics, TopicsConfig};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -206,6 +206,41 @@ impl Sns {
 
     pub(super) fn sinks(&self) -> Arc<sinks::Sinks> {
         Arc::clone(&self.inner.sinks)
+    }
+
+    /// Signs the notifications that the standard topic's new `messages` are to
+    /// be delivered in (enveloped, to the subscriptions whose filters they pass),
+    /// one signature per message and protocol, on the publishing request's
+    /// thread while their append syncs: the signer keeps them for the
+    /// deliveries, which then do not make the topic's one queue delivery thread
+    /// sign each message in turn. A failure is left to the delivery, which signs
+    /// again.
+    pub(super) fn presign(&self, topic: &shardlog_topic::Topic, messages: &[Published]) {
+        let mut wanted: Vec<(usize, Protocol)> = Vec::new();
+        topic.visit_deliveries(messages, |subscription, k| {
+            let wants = (k, subscription.endpoint.protocol);
+            if !sinks::is_raw(subscription) && !wanted.contains(&wants) {
+                wanted.push(wants);
+            }
+        });
+        if wanted.is_empty() {
+            return;
+        }
+        let sinks = &self.inner.sinks;
+        let Ok(signing) = topic.with_attributes(|attributes| sinks.signing(attributes)) else {
+            return;
+        };
+        for (k, protocol) in wanted {
+            let protocol = sinks::protocol_name(protocol);
+            let topic = topic.name().as_str();
+            let _ = envelope::sign_notification(
+                &self.inner.names,
+                &signing,
+                topic,
+                protocol,
+                &messages[k],
+            );
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::protocol::typed::{read, respond};
 use crate::protocol::value::Value;
 use shardlog_topic::{
-    AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest,
+    AttributeValue, MessageAttribute, MessageAttributes, PublishOutcome, PublishRequest, Published,
     FIFO_SUFFIX, PUBLISH_BATCH_MAX,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,7 +35,10 @@ pub(super) fn run(sns: &Sns, action: &str, request: &Value) -> Result<Option<Val
     } = checked?;
     let outcomes = match requests.is_empty() {
         true => Vec::new(),
-        false => topic.publish(requests)?,
+        false => {
+            let presign = |messages: &[Published]| sns.presign(&topic, messages);
+            topic.submit_publish_then(requests, presign)?.wait()?
+        }
     };
     answer.with(outcomes).map(Some)
 }
@@ -64,7 +67,16 @@ pub(super) async fn run_unblocked(sns: &Sns, action: &str, request: &Value) -> O
     };
     let outcomes = match requests.is_empty() {
         true => Ok(Vec::new()),
-        false => async { topic.submit_publish(requests)?.acknowledged().await }.await,
+        false => {
+            let presign = |messages: &[Published]| sns.presign(&topic, messages);
+            async {
+                topic
+                    .submit_publish_then(requests, presign)?
+                    .acknowledged()
+                    .await
+            }
+            .await
+        }
     };
     Some(
         outcomes

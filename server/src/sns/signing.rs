@@ -22,11 +22,11 @@ use sha2::Digest as _;
 use shardlog_segment::io::{
     create_dir_all_durably, read_file, write_private_file_atomic, FileSystem,
 };
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// RSA key size; AWS's signing certificates use 2048-bit keys.
 const KEY_BITS: u32 = 2048;
@@ -66,6 +66,8 @@ pub struct Signer {
     key: PKey<Private>,
     certificate_pem: String,
     kept: Mutex<KeptSignatures>,
+    /// Told when a signature being computed is done (kept or failed).
+    signed: Condvar,
     /// RSA signatures computed (not taken from `kept`).
     computed: AtomicU64,
 }
@@ -78,6 +80,10 @@ struct KeptSignatures {
     by_digest: HashMap<[u8; 32], String>,
     /// Oldest first: the one to forget when full.
     order: VecDeque<[u8; 32]>,
+    /// Being computed now, by another thread: a signature of the same string is
+    /// waited for rather than computed twice (a publish signs its message while
+    /// its append syncs, and the fan-out reads the message before that sync).
+    signing: HashSet<[u8; 32]>,
 }
 
 impl KeptSignatures {
@@ -151,6 +157,7 @@ impl Signer {
             key,
             certificate_pem,
             kept: Mutex::default(),
+            signed: Condvar::new(),
             computed: AtomicU64::new(0),
         })
     }
@@ -168,11 +175,36 @@ impl Signer {
             .chain_update(canonical)
             .finalize()
             .into();
-        if let Some(signature) = self.kept().by_digest.get(&digest) {
-            return Ok(signature.clone());
+        let mut kept = self.kept();
+        loop {
+            if let Some(signature) = kept.by_digest.get(&digest) {
+                return Ok(signature.clone());
+            }
+            if !kept.signing.contains(&digest) {
+                break;
+            }
+            kept = self
+                .signed
+                .wait(kept)
+                .unwrap_or_else(|poison| poison.into_inner());
         }
-        // Signed outside the lock: other deliveries' look-ups do not wait for it.
-        // OpenSSL pads an RSA signature with PKCS#1 v1.5 unless told otherwise.
+        kept.signing.insert(digest);
+        drop(kept);
+        // Signed outside the lock: other strings' look-ups do not wait for it.
+        let signature = self.compute(canonical, version);
+        let mut kept = self.kept();
+        kept.signing.remove(&digest);
+        if let Ok(signature) = &signature {
+            kept.keep(digest, signature);
+        }
+        drop(kept);
+        self.signed.notify_all();
+        signature
+    }
+
+    /// A new base64 RSA signature of `canonical`; OpenSSL pads an RSA signature
+    /// with PKCS#1 v1.5 unless told otherwise.
+    fn compute(&self, canonical: &[u8], version: SignatureVersion) -> Result<String, String> {
         let message_digest = match version {
             SignatureVersion::V1 => MessageDigest::sha1(),
             SignatureVersion::V2 => MessageDigest::sha256(),
@@ -181,9 +213,7 @@ impl Signer {
             .and_then(|mut signer| signer.sign_oneshot_to_vec(canonical))
             .map_err(|error| format!("cannot sign an SNS message: {error}"))?;
         self.computed.fetch_add(1, Ordering::Relaxed);
-        let signature = base64::engine::general_purpose::STANDARD.encode(signature);
-        self.kept().keep(digest, &signature);
-        Ok(signature)
+        Ok(base64::engine::general_purpose::STANDARD.encode(signature))
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, KeptSignatures> {
@@ -341,5 +371,32 @@ mod tests {
         assert_eq!(kept.by_digest[&digest(5)], "5");
         let last = KEPT_SIGNATURES_MAX + 4;
         assert_eq!(kept.by_digest[&digest(last)], last.to_string());
+    }
+
+    /// Threads signing one string at once compute one signature: the others
+    /// wait for it (a publish signs its message while the fan-out, which reads
+    /// the message before its sync, is about to sign it too); another string is
+    /// signed meanwhile.
+    #[test]
+    fn one_string_signed_at_once_is_computed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::open_or_create(&shardlog_segment::io::RealFs, dir.path()).unwrap();
+        let threads = 8;
+        let start = std::sync::Barrier::new(threads);
+        let signatures: Vec<String> = std::thread::scope(|scope| {
+            let signing: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        signer.sign(b"one string", SignatureVersion::V1).unwrap()
+                    })
+                })
+                .collect();
+            signing.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(signer.computed(), 1);
+        assert!(signatures.iter().all(|s| *s == signatures[0]));
+        signer.sign(b"another", SignatureVersion::V1).unwrap();
+        assert_eq!(signer.computed(), 2);
     }
 }
