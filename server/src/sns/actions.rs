@@ -80,6 +80,8 @@ fn create_topic(sns: &Sns, request: CreateTopicInput) -> Response {
     }
     sns.topics()
         .create_topic(&name, attributes, tags_of(request.tags))?;
+    // Its notifications will be signed: the key is made meanwhile.
+    sns.sinks().prepare_signer();
     let topic_arn = sns.names().topic_arn(name.as_str());
     Ok(respond(&CreateTopicOutput { topic_arn })?)
 }

@@ -303,10 +303,54 @@ mod tests {
         }
     }
 
+    /// The signing key is made ahead of the first signed notification once a
+    /// topic exists (making one takes 0.1 to 0.6 s, which that notification and
+    /// every delivery behind it would wait for): after CreateTopic, and when a
+    /// data directory with topics opens. A server without topics makes none.
+    #[test]
+    fn the_signing_key_is_made_once_a_topic_exists() {
+        use crate::protocol::value::Value;
+        let dir = tempfile::tempdir().unwrap();
+        let signing = dir.path().join("sns-signing");
+        let key = signing.join("sns-signing-key.pem");
+        // Written after the key: once it is there, nothing more is written.
+        let certificate = signing.join("sns-signing-cert.pem");
+        let open = || {
+            let config = shardlog_segment::StorageConfig::default();
+            let fs = shardlog_segment::io::RealFs::shared();
+            let storage = shardlog_segment::Storage::open(fs, config).unwrap();
+            let names = ("us-east-1", "000000000000", "http://127.0.0.1:1");
+            let topics = dir.path().join("topics");
+            let sns = super::super::Sns::open(storage.clone(), &topics, names, None, None);
+            (storage, sns.unwrap())
+        };
+        let made = || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !certificate.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            key.exists() && certificate.exists()
+        };
+        let (storage, sns) = open();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!key.exists(), "no topic, no key");
+        let name = [("Name".to_string(), Value::Text("t".into()))];
+        super::super::dispatch(&sns, "CreateTopic", &Value::Map(name.into()), false).unwrap();
+        assert!(made(), "CreateTopic makes the key");
+        sns.shutdown().unwrap();
+        storage.shutdown().unwrap();
+
+        std::fs::remove_dir_all(&signing).unwrap();
+        let (storage, sns) = open();
+        assert!(made(), "opening a directory with a topic makes the key");
+        sns.shutdown().unwrap();
+        storage.shutdown().unwrap();
+    }
+
     /// A publish signs ahead what its enveloped deliveries will need: one
     /// signature per message whatever the number of subscriptions, none for raw
     /// deliveries, none for a message that no enveloped subscription's filter
-    /// policy passes.
+    /// policy passes, and nothing while the signing key is not made yet.
     #[test]
     fn a_publish_signs_ahead_what_its_deliveries_need() {
         use shardlog_topic::{Endpoint, FilterSpec, Protocol, SubscriptionRecord, TopicName};
@@ -325,7 +369,7 @@ mod tests {
         )
         .unwrap();
         let topics = sns.topics();
-        for name in ["t", "f"] {
+        for name in ["t", "f", "r"] {
             let name = TopicName::new(name).unwrap();
             topics
                 .create_topic(&name, Default::default(), Default::default())
@@ -348,12 +392,20 @@ mod tests {
                 .computed()
         };
         let t = topics.topic("t").unwrap();
-        topics.subscribe("t", queue("raw"), raw).unwrap();
-        sns.presign(&t, &[plain("m-1", "one")]);
-        assert_eq!(computed(), 0, "raw deliveries are not signed");
         for name in ["a", "b", "c"] {
             topics.subscribe("t", queue(name), |_| Ok(())).unwrap();
         }
+        // The key not made yet (topics made here, not by CreateTopic): a
+        // publish does not wait for it, its deliveries will.
+        sns.presign(&t, &[plain("m-0", "zero")]);
+        let key = dir.path().join("sns-signing").join("sns-signing-key.pem");
+        assert!(!key.exists());
+        assert_eq!(computed(), 0, "nothing was signed ahead without the key");
+        topics.subscribe("t", queue("raw"), raw).unwrap();
+        let r = topics.topic("r").unwrap();
+        topics.subscribe("r", queue("raw-only"), raw).unwrap();
+        sns.presign(&r, &[plain("m-1", "one")]);
+        assert_eq!(computed(), 0, "raw deliveries are not signed");
         sns.presign(&t, &[plain("m-1", "one"), plain("m-2", "two")]);
         assert_eq!(computed(), 2, "one signature a message");
 

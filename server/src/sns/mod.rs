@@ -172,6 +172,9 @@ impl Sns {
             .into_iter()
             .map(|(topic, _)| topic.to_string())
             .collect();
+        if !topics.list_topics().is_empty() {
+            sink.prepare_signer();
+        }
         Ok(Sns {
             inner: Arc::new(Inner {
                 topics,
@@ -214,7 +217,7 @@ impl Sns {
     /// thread while their append syncs: the signer keeps them for the
     /// deliveries, which then do not make the topic's one queue delivery thread
     /// sign each message in turn. A failure is left to the delivery, which signs
-    /// again.
+    /// again; so is everything while the signing key is not open yet.
     pub(super) fn presign(&self, topic: &shardlog_topic::Topic, messages: &[Published]) {
         let mut wanted: Vec<(usize, Protocol)> = Vec::new();
         topic.visit_deliveries(messages, |subscription, k| {
@@ -226,8 +229,11 @@ impl Sns {
         if wanted.is_empty() {
             return;
         }
+        // Not while the key is being made (the first time, 0.1 to 0.6 s): the
+        // publish would wait for it; its deliveries do instead.
         let sinks = &self.inner.sinks;
-        let Ok(signing) = topic.with_attributes(|attributes| sinks.signing(attributes)) else {
+        let Some(signing) = topic.with_attributes(|attributes| sinks.signing_if_ready(attributes))
+        else {
             return;
         };
         for (k, protocol) in wanted {

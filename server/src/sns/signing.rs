@@ -25,7 +25,7 @@ use shardlog_segment::io::{
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 /// RSA key size; AWS's signing certificates use 2048-bit keys.
@@ -292,6 +292,8 @@ pub(crate) struct LazySigner {
     /// Where the key is kept.
     dir: PathBuf,
     signer: OnceLock<Result<Signer, String>>,
+    /// Someone set out to open or make the key ahead of its first use.
+    prepared: AtomicBool,
 }
 
 impl LazySigner {
@@ -301,7 +303,19 @@ impl LazySigner {
             fs,
             dir,
             signer: OnceLock::new(),
+            prepared: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the caller is the first to set out to open or make the key ahead
+    /// of its first use (and so should), the key not being ready yet.
+    pub(crate) fn claim_preparation(&self) -> bool {
+        self.signer.get().is_none() && !self.prepared.swap(true, Ordering::AcqRel)
+    }
+
+    /// The signer if its key is open already (`None` while it is being made).
+    pub(crate) fn ready(&self) -> Option<&Signer> {
+        self.signer.get()?.as_ref().ok()
     }
 
     /// The signer, opening or making its key on first use.

@@ -7,6 +7,7 @@ use super::signing::LazySigner;
 use super::Names;
 use shardlog_topic::TopicAttributes;
 use shardlog_topic::{AttributeValue, Delivery, Failure, Protocol, Published, SubscriptionRecord};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The delivery policy this server applies to HTTP(S) endpoints (AWS's default).
@@ -78,6 +79,36 @@ impl Sinks {
             firehose,
             http,
         }
+    }
+
+    /// Opens or makes the signing key on a thread of its own, unless it is ready
+    /// or under way: making one takes 0.1 to 0.6 s on this project's machine,
+    /// which the first signed notification would wait for, and every delivery
+    /// of its topic behind it. Called once a topic exists.
+    pub(super) fn prepare_signer(self: &Arc<Self>) {
+        if !self.signer.claim_preparation() {
+            return;
+        }
+        let sinks = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("sns-signing-key".into())
+            .spawn(move || {
+                if let Err(error) = sinks.signer.get() {
+                    tracing::error!(%error, "the SNS signing key is not usable: signed notifications fail");
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot start a thread for the SNS signing key; it is made at its first use");
+        }
+    }
+
+    /// [`Sinks::signing`] if the signing key is open already: `None` while it is
+    /// being made (or could not be), for work that need not wait for it.
+    pub(super) fn signing_if_ready(&self, attributes: &TopicAttributes) -> Option<Signing<'_>> {
+        Some(Signing {
+            signer: self.signer.ready()?,
+            version: envelope::signature_version(attributes),
+        })
     }
 
     /// How documents of a topic with `attributes` are signed.
