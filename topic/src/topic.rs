@@ -419,16 +419,21 @@ impl Topic {
     }
 
     /// Calls `visit(subscription, k)` for each subscription being delivered to
-    /// (every confirmed one, its record as it stands) and each message
-    /// `messages[k]` that passes its filter policy: the deliveries these
-    /// messages will make, as things stand now.
+    /// (every confirmed one, its record as it stands) that `wanted` picks and
+    /// each message `messages[k]` that passes its filter policy: the deliveries
+    /// these messages will make, as things stand now. Filters are evaluated for
+    /// the picked subscriptions only.
     pub fn visit_deliveries(
         &self,
         messages: &[Published],
+        wanted: impl Fn(&SubscriptionRecord) -> bool,
         mut visit: impl FnMut(&SubscriptionRecord, usize),
     ) {
         for (control, _) in lock(&self.workers).values() {
             control.with_record(|record, passes| {
+                if !wanted(record) {
+                    return;
+                }
                 for (k, message) in messages.iter().enumerate() {
                     if passes(message) {
                         visit(record, k);

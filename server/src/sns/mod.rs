@@ -19,7 +19,7 @@ pub use error::SnsError;
 pub(crate) use http::{is_sns_request, is_unsigned_form, respond, respond_to_unsigned_form};
 
 use crate::protocol::query::Dialect;
-use shardlog_topic::{Protocol, Published, Topics, TopicsConfig};
+use shardlog_topic::{Protocol, Published, SubscriptionRecord, Topics, TopicsConfig};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -220,9 +220,10 @@ impl Sns {
     /// again; so is everything while the signing key is not open yet.
     pub(super) fn presign(&self, topic: &shardlog_topic::Topic, messages: &[Published]) {
         let mut wanted: Vec<(usize, Protocol)> = Vec::new();
-        topic.visit_deliveries(messages, |subscription, k| {
+        let enveloped = |subscription: &SubscriptionRecord| !sinks::is_raw(subscription);
+        topic.visit_deliveries(messages, enveloped, |subscription, k| {
             let wants = (k, subscription.endpoint.protocol);
-            if !sinks::is_raw(subscription) && !wanted.contains(&wants) {
+            if !wanted.contains(&wants) {
                 wanted.push(wants);
             }
         });
