@@ -312,6 +312,16 @@ pub(crate) fn position_path(topic_dir: &Path, record: &SubscriptionRecord) -> Pa
 
 /// Reads a delivery position.
 pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u64>> {
+    read_parsed(fs, path, parse_position)
+}
+
+/// Reads the file at `path` with `parse` (`None` if it is missing); a file that
+/// does not parse is `Corrupt`, naming it.
+fn read_parsed<T>(
+    fs: &dyn FileSystem,
+    path: &Path,
+    parse: fn(&[u8]) -> std::result::Result<T, String>,
+) -> Result<Option<T>> {
     if !fs.exists(path) {
         return Ok(None);
     }
@@ -320,12 +330,10 @@ pub(crate) fn load_position(fs: &dyn FileSystem, path: &Path) -> Result<Option<u
         path: path.to_path_buf(),
         source,
     })?;
-    parse_position(&bytes)
-        .map(Some)
-        .map_err(|reason| Error::Corrupt {
-            what: path.display().to_string(),
-            reason,
-        })
+    parse(&bytes).map(Some).map_err(|reason| Error::Corrupt {
+        what: path.display().to_string(),
+        reason,
+    })
 }
 
 /// Parses the bytes of a delivery position file (`{"version": 1, "position": N}`);
@@ -340,7 +348,16 @@ pub fn parse_position(bytes: &[u8]) -> std::result::Result<u64, String> {
 
 /// Replaces a delivery position atomically (durable when it returns).
 pub(crate) fn store_position(fs: &dyn FileSystem, path: &Path, position: u64) -> Result<()> {
-    let bytes = serde_json::json!({"version": 1, "position": position}).to_string();
+    replace_json(
+        fs,
+        path,
+        serde_json::json!({"version": 1, "position": position}),
+    )
+}
+
+/// Replaces the file at `path` with `value` atomically (durable when it returns).
+fn replace_json(fs: &dyn FileSystem, path: &Path, value: serde_json::Value) -> Result<()> {
+    let bytes = value.to_string();
     write_file_atomic(fs, path, bytes.as_bytes()).map_err(|source| Error::Metadata {
         op: "write",
         path: path.to_path_buf(),
@@ -366,18 +383,7 @@ pub(crate) fn load_queue_positions(
     fs: &dyn FileSystem,
     path: &Path,
 ) -> Result<HashMap<String, u64>> {
-    if !fs.exists(path) {
-        return Ok(HashMap::new());
-    }
-    let bytes = read_file(fs, path).map_err(|source| Error::Metadata {
-        op: "read",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_queue_positions(&bytes).map_err(|reason| Error::Corrupt {
-        what: path.display().to_string(),
-        reason,
-    })
+    Ok(read_parsed(fs, path, parse_queue_positions)?.unwrap_or_default())
 }
 
 /// Parses the bytes of a topic's queue positions file (`{"version": 1,
@@ -407,12 +413,11 @@ pub(crate) fn store_queue_positions<'a>(
     let positions: serde_json::Map<String, serde_json::Value> = positions
         .map(|(id, position)| (id.to_string(), position.into()))
         .collect();
-    let bytes = serde_json::json!({"version": 1, "positions": positions}).to_string();
-    write_file_atomic(fs, path, bytes.as_bytes()).map_err(|source| Error::Metadata {
-        op: "write",
-        path: path.to_path_buf(),
-        source,
-    })
+    replace_json(
+        fs,
+        path,
+        serde_json::json!({"version": 1, "positions": positions}),
+    )
 }
 
 /// What every delivery thread of a topic works with.
@@ -447,11 +452,6 @@ pub(crate) const IDLE_WAIT: Duration = Duration::from_millis(500);
 pub(crate) const POSITION_STORE_INTERVAL: Duration = Duration::from_millis(100);
 
 impl DeliveryContext {
-    /// The file of the topic's queue positions ([`queue_positions_path`]).
-    pub(crate) fn queue_positions_path(&self) -> PathBuf {
-        queue_positions_path(&self.topic_dir)
-    }
-
     /// The records from `position` on that one read returns (shared with the
     /// topic's other delivery threads, see [`RecentRead`]), and where it started.
     pub(crate) fn read(&self, position: u64) -> Result<(u64, Arc<DecodedRead>)> {
@@ -488,7 +488,7 @@ impl DeliveryContext {
     }
 
     /// [`DeliveryContext::store`] for the queue subscriptions of the fan-out
-    /// thread, all in one file at `path`: each of `members` at its position of
+    /// thread, all in the topic's [`queue_positions_path`]: each of `members` at its position of
     /// `delivered` (`None`: where it stands), or the log's durable end if that is
     /// before it, or where it stands if that is further. Nothing is written
     /// unless one moves. Returns the positions stored and whether one moved;
@@ -497,7 +497,6 @@ impl DeliveryContext {
         &self,
         members: &[(Arc<Control>, SubscriptionId)],
         delivered: &[Option<u64>],
-        path: &Path,
     ) -> Option<(Vec<u64>, bool)> {
         let durable_end = self.log.durable_end();
         let stored: Vec<u64> = members
@@ -517,7 +516,8 @@ impl DeliveryContext {
         }
         let entries = members.iter().map(|(_, id)| id.as_str());
         let entries = entries.zip(positions.iter().copied());
-        if let Err(error) = store_queue_positions(self.fs.as_ref(), path, entries) {
+        let path = queue_positions_path(&self.topic_dir);
+        if let Err(error) = store_queue_positions(self.fs.as_ref(), &path, entries) {
             tracing::error!(topic = %self.topic, %error, "cannot store the queue subscriptions' delivery positions; their delivery stops");
             return None;
         }

@@ -218,7 +218,6 @@ impl Fanout {
                 .iter()
                 .map(|m| (Arc::clone(&m.control), m.id()))
                 .collect(),
-            path: self.context.queue_positions_path(),
         };
         std::thread::scope(|scope| {
             let storing = std::thread::Builder::new()
@@ -512,8 +511,6 @@ struct Storer {
     context: Arc<DeliveryContext>,
     /// Each member's control and id (index as in `members`).
     members: Vec<(Arc<Control>, SubscriptionId)>,
-    /// The file of the topic's queue positions.
-    path: PathBuf,
 }
 
 impl Storer {
@@ -563,10 +560,7 @@ impl Storer {
             .zip(&halted)
             .map(|(&delivered, &halted)| (!halted).then_some(delivered))
             .collect();
-        let Some((stored, moved)) = self
-            .context
-            .store_queues(&self.members, &wanted, &self.path)
-        else {
+        let Some((stored, moved)) = self.context.store_queues(&self.members, &wanted) else {
             positions.lock().halted.iter_mut().for_each(|h| *h = true);
             return false;
         };

@@ -237,9 +237,9 @@ impl Sns {
         else {
             return;
         };
+        let topic = topic.name().as_str();
         for (k, protocol) in wanted {
             let protocol = sinks::protocol_name(protocol);
-            let topic = topic.name().as_str();
             let _ = envelope::sign_notification(
                 &self.inner.names,
                 &signing,

@@ -62,17 +62,20 @@ fn scan_topic(dir: &Path, name: &str) -> TopicScan {
         // The queue subscriptions' positions are stored together, the others'
         // one file each.
         let together = path.file_name() == Some(shardlog_topic::QUEUE_POSITIONS_FILE.as_ref());
-        let parsed = read.and_then(|bytes| match together {
-            true => shardlog_topic::parse_queue_positions(&bytes).map(drop),
-            false => shardlog_topic::parse_position(&bytes).map(drop),
-        });
+        let (parsed, what, verb) = match together {
+            true => (
+                read.and_then(|bytes| shardlog_topic::parse_queue_positions(&bytes).map(drop)),
+                "the queue subscriptions' delivery positions",
+                "do",
+            ),
+            false => (
+                read.and_then(|bytes| shardlog_topic::parse_position(&bytes).map(drop)),
+                "the delivery position",
+                "does",
+            ),
+        };
         if let Err(reason) = parsed {
-            let text = match together {
-                true => format!(
-                    "the queue subscriptions' delivery positions of topic {name} do not read: {reason}"
-                ),
-                false => format!("the delivery position of topic {name} does not read: {reason}"),
-            };
+            let text = format!("{what} of topic {name} {verb} not read: {reason}");
             scan.damage.push(problem(path, text));
         }
     }

@@ -537,14 +537,13 @@ fn a_lone_file_syncs_on_the_calling_thread_and_several_through_the_ring() {
     let Some(mut uring) = ring() else { return };
     let dir = tempfile::tempdir().unwrap();
     let counted = |name: &str| Arc::new(Scripted::new(open(dir.path(), name), Vec::new()));
-    let syncs = |file: &Scripted| file.own_syncs();
     let lone = counted("lone");
     let results = uring.sync_all(&[Arc::clone(&lone) as Arc<dyn FileHandle>]);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert_eq!(syncs(&lone), 1);
+    assert_eq!(lone.own_syncs(), 1);
     let (first, second) = (counted("first"), counted("second"));
     let both: [Arc<dyn FileHandle>; 2] = [first.clone(), second.clone()];
     let results = uring.sync_all(&both);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert_eq!((syncs(&first), syncs(&second)), (0, 0));
+    assert_eq!((first.own_syncs(), second.own_syncs()), (0, 0));
 }
