@@ -210,6 +210,13 @@ impl Retire {
     }
 }
 
+/// A frame [`Journal::write_frame`] wrote, to be synced by [`Journal::sync_frame`].
+pub(crate) struct FrameWritten {
+    file: Arc<dyn FileHandle>,
+    /// The files it holds writes of: pinned if its sync fails.
+    paths: Vec<PathBuf>,
+}
+
 /// A storage's commit journal (see the module documentation).
 pub(crate) struct Journal {
     dir: PathBuf,
@@ -321,14 +328,28 @@ impl Journal {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends one frame holding `writes` and syncs the journal (with `backend`: the
-    /// syncer's, or the writer's for a small round it syncs itself while the syncer
-    /// is idle), after a checkpoint if one is due. `Ok` means every write is durable.
+    /// Appends one frame holding `writes` and syncs the journal (with `backend`: a
+    /// syncer's, or the writer's for a small round it syncs itself while the syncers
+    /// are idle), after a checkpoint if one is due. `Ok` means every write is durable.
     pub(crate) fn append_round(
         &self,
         backend: &mut dyn WriteBackend,
         writes: &[JournalWrite<'_>],
     ) -> io::Result<()> {
+        let frame = self.write_frame(backend, writes)?;
+        self.sync_frame(backend, frame)
+    }
+
+    /// The first half of [`Journal::append_round`]: writes the frame (after a
+    /// checkpoint if one is due) under the journal's lock, so that frames land in
+    /// order, one after the other. Its sync ([`Journal::sync_frame`]) runs outside
+    /// the lock: two syncers' frames are then synced at once, and the sync of the
+    /// later one also covers the earlier one, whose write had finished before.
+    pub(crate) fn write_frame(
+        &self,
+        backend: &mut dyn WriteBackend,
+        writes: &[JournalWrite<'_>],
+    ) -> io::Result<FrameWritten> {
         let mut state = self.lock();
         check_intact(&state)?;
         if state
@@ -399,16 +420,9 @@ impl Journal {
             .write_all(&ops)
             .into_iter()
             .collect::<io::Result<()>>();
-        let synced = written.and_then(|()| {
-            let file = Arc::clone(&state.file);
-            backend.sync_all(&[file]).pop().unwrap_or(Ok(()))
-        });
-        if let Err(error) = synced {
-            state.broken = Some(format!("write of {}: {error}", self.path.display()));
-            // The frame may be on the device all the same.
-            state
-                .pinned
-                .extend(writes.iter().map(|write| write.path.clone()));
+        let paths = writes.iter().map(|write| write.path.clone());
+        if let Err(error) = written {
+            self.break_with(state, &error, paths);
             return Err(error);
         }
         state.filled_to[half] = state.filled_to[half].max(fill_end);
@@ -424,7 +438,46 @@ impl Journal {
                     log: Arc::downgrade(write.log),
                 });
         }
-        Ok(())
+        Ok(FrameWritten {
+            file: Arc::clone(&state.file),
+            paths: paths.collect(),
+        })
+    }
+
+    /// The second half of [`Journal::append_round`]: syncs the journal, which makes
+    /// `frame` durable and every frame written before it. A failure breaks the
+    /// journal: no later frame counts (see [`Journal::check_intact`]).
+    pub(crate) fn sync_frame(
+        &self,
+        backend: &mut dyn WriteBackend,
+        frame: FrameWritten,
+    ) -> io::Result<()> {
+        let synced = backend.sync_all(&[frame.file]).pop().unwrap_or(Ok(()));
+        if let Err(error) = &synced {
+            self.break_with(&mut self.lock(), error, frame.paths.into_iter());
+        }
+        synced
+    }
+
+    /// Fails the journal for good after a failed write or sync of a frame.
+    fn break_with(
+        &self,
+        state: &mut JournalState,
+        error: &io::Error,
+        paths: impl Iterator<Item = PathBuf>,
+    ) {
+        if state.broken.is_none() {
+            state.broken = Some(format!("write of {}: {error}", self.path.display()));
+        }
+        // The frame may be on the device all the same.
+        state.pinned.extend(paths);
+    }
+
+    /// Whether every frame so far was written and synced: a frame synced by one
+    /// syncer counts only if the frames before it, synced by another at the same
+    /// time, did not fail (a replay stops at the first frame it cannot read).
+    pub(crate) fn check_intact(&self) -> io::Result<()> {
+        check_intact(&self.lock())
     }
 
     /// Before a change that would make a replay write old bytes into a different or

@@ -598,3 +598,120 @@ fn failed_sync_outside_the_checkpoint(backend: BackendKind) {
     assert_eq!(recovered(&storage, 1), records[1]);
     storage.shutdown().unwrap();
 }
+
+/// Holds the writes of one log's segment file while `writes` is closed, and makes
+/// the first journal sync after `armed` is set wait at `syncs` and then fail.
+#[derive(Debug)]
+struct HoldThenFail {
+    writes: Arc<Gate>,
+    held_dir: &'static str,
+    syncs: Arc<Gate>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl shardlog_segment::io::Interpose for HoldThenFail {
+    fn hooks_files(&self, _options: OpenOptions) -> bool {
+        true
+    }
+
+    fn before_file(&self, op: FileOp, path: &Path) -> std::io::Result<()> {
+        if op == FileOp::Write && is_segment_in(path, self.held_dir) {
+            self.writes.pass();
+        }
+        let journal = path.file_name().is_some_and(|name| name == "JOURNAL");
+        if op == FileOp::Sync && journal && self.armed.swap(false, Ordering::SeqCst) {
+            self.syncs.pass();
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(())
+    }
+}
+
+/// Two syncers sync journal frames at once, and a replay stops at the first frame
+/// it cannot read: a frame synced while the sync of the frame before it fails must
+/// not count. Round X (five logs, too large for the write thread to sync itself)
+/// is journaled and its sync held; round Y (two other logs) is journaled after it
+/// and synced by the other syncer meanwhile, but not acknowledged; then X's sync
+/// fails, and Y's appends fail with it (acknowledged, a crash would lose them).
+#[test]
+fn a_frame_synced_beside_an_earlier_failing_one_is_not_acknowledged() {
+    let fs = MemFs::new();
+    create_dir_all_durably(fs.as_ref(), Path::new(DIR)).unwrap();
+    let (writes, syncs) = (Gate::new(), Gate::new());
+    let hooks = HoldThenFail {
+        writes: Arc::clone(&writes),
+        held_dir: "log-7",
+        syncs: Arc::clone(&syncs),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    };
+    let hooked = Arc::new(Interposed::new(fs.session() as Arc<dyn FileSystem>, hooks));
+    let storage = Storage::open_in_with_journal(
+        Arc::clone(&hooked) as Arc<dyn FileSystem>,
+        config(BackendKind::Buffered),
+        Path::new(DIR),
+        Some(JournalOptions {
+            checkpoint_age_ms: 600_000,
+            ..JournalOptions::default()
+        }),
+    )
+    .unwrap();
+    // Default segments: an index sync due (every 4 KiB with `log_config`'s small
+    // segments) keeps a round out of the journal.
+    let open_plain = |i| {
+        storage
+            .open_log(log_dir(i), LogConfig::default())
+            .unwrap()
+            .0
+    };
+    let logs: Vec<Log> = (0..8).map(open_plain).collect();
+    for (i, log) in logs.iter().enumerate() {
+        log.append(&borrow(&make_batch(i as u64, 1, 10))).unwrap();
+    }
+    let (round_x, round_y, blocker) = (&logs[0..5], &logs[5..7], &logs[7]);
+    std::thread::scope(|scope| {
+        // Dropped (the gates open) if an assertion fails.
+        let write_opener = writes.close();
+        let sync_opener = syncs.close();
+        // The write thread is held in the blocker's write while X's five appends
+        // are staged, so that it takes them in one round.
+        let blocked = scope.spawn(|| blocker.append(&borrow(&make_batch(70, 1, 10))));
+        while writes.held() == 0 {
+            std::thread::yield_now();
+        }
+        // 5 x 14 KiB: journaled (at most 16 KiB a log), and above the 64 KiB a round
+        // may hold for the write thread to sync it itself.
+        let x: Vec<_> = round_x
+            .iter()
+            .enumerate()
+            .map(|(i, log)| log.submit(&borrow(&make_batch(100 + i as u64, 1, 14 << 10))))
+            .collect();
+        hooked.hooks().armed.store(true, Ordering::SeqCst);
+        drop(write_opener);
+        blocked.join().unwrap().unwrap();
+        while syncs.held() == 0 {
+            std::thread::yield_now();
+        }
+        let y: Vec<_> = round_y
+            .iter()
+            .enumerate()
+            .map(|(i, log)| log.submit(&borrow(&make_batch(200 + i as u64, 2, 40))))
+            .collect();
+        // Y is written and synced by the other syncer; it waits for X's turn.
+        std::thread::sleep(Duration::from_millis(200));
+        for log in round_y {
+            assert_eq!(log.acknowledged_end(), 1, "Y acknowledged before X");
+        }
+        drop(sync_opener);
+        for pending in x {
+            assert!(pending.unwrap().wait().is_err(), "X's journal sync failed");
+        }
+        for pending in y {
+            assert!(
+                pending.unwrap().wait().is_err(),
+                "Y's frame follows X's failed one"
+            );
+        }
+    });
+    drop(logs);
+    let _ = storage.shutdown();
+}
