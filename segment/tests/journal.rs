@@ -687,8 +687,17 @@ fn a_frame_synced_beside_an_earlier_failing_one_is_not_acknowledged() {
             .collect();
         hooked.hooks().armed.store(true, Ordering::SeqCst);
         drop(write_opener);
-        blocked.join().unwrap().unwrap();
+        // The blocker's round may be synced with X's (the write thread hands it
+        // over when logs wait to be written): its append is awaited at the end.
         while syncs.held() == 0 {
+            std::thread::yield_now();
+        }
+        // Y's two appends are staged while the write thread is held again, so
+        // that it takes them in one round: journaled.
+        let write_opener = writes.close();
+        let held_writes = writes.held();
+        let blocked_again = scope.spawn(|| blocker.append(&borrow(&make_batch(71, 1, 10))));
+        while writes.held() == held_writes {
             std::thread::yield_now();
         }
         let y: Vec<_> = round_y
@@ -696,6 +705,7 @@ fn a_frame_synced_beside_an_earlier_failing_one_is_not_acknowledged() {
             .enumerate()
             .map(|(i, log)| log.submit(&borrow(&make_batch(200 + i as u64, 2, 40))))
             .collect();
+        drop(write_opener);
         // Y is written and synced by the other syncer; it waits for X's turn.
         std::thread::sleep(Duration::from_millis(200));
         for log in round_y {
@@ -711,6 +721,9 @@ fn a_frame_synced_beside_an_earlier_failing_one_is_not_acknowledged() {
                 "Y's frame follows X's failed one"
             );
         }
+        // Acknowledged alone, or failed with X: either is right.
+        let _ = blocked.join().unwrap();
+        let _ = blocked_again.join().unwrap();
     });
     drop(logs);
     let _ = storage.shutdown();
